@@ -1,0 +1,103 @@
+/*
+ * learner/hash.c - MurmurHash3 x86_32, the feature hash.
+ *
+ * Written from Austin Appleby's public-domain description (SMHasher,
+ * MurmurHash3_x86_32). Blocks are assembled byte by byte in little-endian
+ * order, so the result is the same on every host, matches the reference
+ * implementation on x86 (and Python's mmh3), and never performs an
+ * unaligned or out-of-bounds load. Does not mask the result to a table
+ * size; the caller does that. Pure functions, callable from any thread.
+ */
+#include "learner/hash.h"
+
+#include <string.h>
+
+/* Constants of the algorithm, fixed by its specification. */
+#define MURMUR3_C1 0xcc9e2d51u
+#define MURMUR3_C2 0x1b873593u
+#define MURMUR3_BLOCK_ROTATE 15   /* bits, per-block key rotation */
+#define MURMUR3_HASH_ROTATE 13    /* bits, per-block state rotation */
+#define MURMUR3_HASH_MULTIPLIER 5u
+#define MURMUR3_HASH_ADDEND 0xe6546b64u
+#define MURMUR3_FMIX_C1 0x85ebca6bu
+#define MURMUR3_FMIX_C2 0xc2b2ae35u
+#define MURMUR3_FMIX_SHIFT1 16    /* bits */
+#define MURMUR3_FMIX_SHIFT2 13    /* bits */
+#define MURMUR3_FMIX_SHIFT3 16    /* bits */
+
+#define MURMUR3_BLOCK_BYTES 4     /* the algorithm consumes 32-bit blocks */
+#define BITS_PER_BYTE 8
+
+static uint32_t rotl32(uint32_t x, int r)
+{
+    return (x << r) | (x >> (32 - r));
+}
+
+/* Reads 4 bytes as a little-endian word; no alignment needed. */
+static uint32_t load_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << BITS_PER_BYTE) |
+           ((uint32_t)p[2] << (2 * BITS_PER_BYTE)) |
+           ((uint32_t)p[3] << (3 * BITS_PER_BYTE));
+}
+
+static uint32_t mix_block(uint32_t k)
+{
+    k *= MURMUR3_C1;
+    k = rotl32(k, MURMUR3_BLOCK_ROTATE);
+    k *= MURMUR3_C2;
+    return k;
+}
+
+/* Final avalanche: every input bit affects every output bit. */
+static uint32_t fmix32(uint32_t h)
+{
+    h ^= h >> MURMUR3_FMIX_SHIFT1;
+    h *= MURMUR3_FMIX_C1;
+    h ^= h >> MURMUR3_FMIX_SHIFT2;
+    h *= MURMUR3_FMIX_C2;
+    h ^= h >> MURMUR3_FMIX_SHIFT3;
+    return h;
+}
+
+uint32_t hash_murmur3_32(const void *key, size_t len, uint32_t seed)
+{
+    const unsigned char *data = key;
+    size_t nblocks = len / MURMUR3_BLOCK_BYTES;
+    const unsigned char *tail = data + nblocks * MURMUR3_BLOCK_BYTES;
+    uint32_t h = seed;
+    uint32_t k = 0;
+    size_t i;
+
+    for (i = 0; i < nblocks; i++) {
+        h ^= mix_block(load_le32(data + i * MURMUR3_BLOCK_BYTES));
+        h = rotl32(h, MURMUR3_HASH_ROTATE);
+        h = h * MURMUR3_HASH_MULTIPLIER + MURMUR3_HASH_ADDEND;
+    }
+
+    /* The 1-3 trailing bytes form a partial little-endian block. */
+    switch (len % MURMUR3_BLOCK_BYTES) {
+    case 3:
+        k ^= (uint32_t)tail[2] << (2 * BITS_PER_BYTE);
+        /* fall through */
+    case 2:
+        k ^= (uint32_t)tail[1] << BITS_PER_BYTE;
+        /* fall through */
+    case 1:
+        k ^= (uint32_t)tail[0];
+        h ^= mix_block(k);
+        break;
+    default:
+        break;
+    }
+
+    /* The reference takes an int length; keys of 4 GiB or more are mixed
+     * with the length modulo 2^32, as every 32-bit port does. */
+    h ^= (uint32_t)len;
+    return fmix32(h);
+}
+
+uint32_t hash_string(const char *s, uint32_t seed)
+{
+    return hash_murmur3_32(s, strlen(s), seed);
+}

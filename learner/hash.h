@@ -1,0 +1,19 @@
+/*
+ * learner/hash.h - the feature hash.
+ *
+ * MurmurHash3 (x86, 32-bit): fast on short keys, well mixed in the low
+ * bits that index the weight table, and the hash Vowpal Wabbit uses, so
+ * collision rates compare directly. Pure functions; any thread.
+ */
+#ifndef RIFFLE_LEARNER_HASH_H
+#define RIFFLE_LEARNER_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+uint32_t hash_murmur3_32(const void *key, size_t len, uint32_t seed);
+
+/* Hash of a NUL-terminated string. */
+uint32_t hash_string(const char *s, uint32_t seed);
+
+#endif
