@@ -27,8 +27,9 @@
                                        up to the rate itself */
 #define MODEL_MAX_POWER_T 1.0       /* above 1 the SGD rates sum to a finite
                                        total: learning stops for good */
-#define MODEL_MAX_L2 1.0            /* at 1 the penalty already outweighs
-                                       any bounded loss gradient */
+#define MODEL_MAX_L2 1.0            /* at 1 each update pulls a weight by
+                                       its own size; useful values are
+                                       below 1e-3 */
 #define MODEL_MAX_GRADIENT_CLIP 1e6 /* keeps g^2 <= 1e12, so the AdaGrad
                                        sum stays below its limit for 1e18
                                        updates */
