@@ -1,0 +1,295 @@
+/*
+ * cleaning/clean.c - per-field cleaning rules, see clean.h.
+ *
+ * Field by field in configuration order: presence, type, range, length,
+ * then the missing-value policy. The first rule an event breaks and
+ * cannot repair ends the cleaning; later fields are not looked at.
+ */
+#include "cleaning/clean.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+
+struct cleaner {
+    const struct cfg *cfg;
+    struct running_stats *stats; /* borrowed, cfg->field_count entries */
+    int schema_index[CFG_MAX_FIELDS];
+    unsigned char imputed[CFG_MAX_FIELDS]; /* per event: value was made up */
+    struct clean_counts counts;
+};
+
+static int is_numeric_type(enum schema_field_type t)
+{
+    return t == SCHEMA_FIELD_DOUBLE || t == SCHEMA_FIELD_FLOAT ||
+           t == SCHEMA_FIELD_LONG || t == SCHEMA_FIELD_INT ||
+           t == SCHEMA_FIELD_BOOLEAN;
+}
+
+static int check_field_type(const struct cfg *cfg, const struct schema *schema,
+                            const struct cfg_field *f, int index,
+                            char *errstr, size_t errstr_size)
+{
+    enum schema_field_type t = schema_field_type(schema, (size_t)index);
+
+    if (t == SCHEMA_FIELD_OTHER ||
+        (f->kind == CFG_FIELD_NUMERIC && !is_numeric_type(t)) ||
+        (f->kind == CFG_FIELD_ID && t != SCHEMA_FIELD_STRING)) {
+        snprintf(errstr, errstr_size,
+                 "%s: field \"%s\" has a type in %s that kind %s cannot use",
+                 cfg->path, f->name, schema_name(schema),
+                 f->kind == CFG_FIELD_ID ? "id (needs a string)"
+                                         : "numeric (needs a number)");
+        return RIFFLE_ERR_CFG;
+    }
+    return 0;
+}
+
+int cleaner_new(const struct cfg *cfg, const struct schema *schema,
+                struct running_stats *stats, struct cleaner **out,
+                char *errstr, size_t errstr_size)
+{
+    struct cleaner *c;
+    size_t i;
+    int err;
+
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return RIFFLE_ERR_NOMEM;
+    c->cfg = cfg;
+    c->stats = stats;
+
+    for (i = 0; i < cfg->field_count; i++) {
+        const struct cfg_field *f = &cfg->fields[i];
+        int index = schema_field_index(schema, f->name);
+
+        if (index < 0) {
+            snprintf(errstr, errstr_size,
+                     "%s: field \"%s\" is not in schema %s", cfg->path,
+                     f->name, schema_name(schema));
+            free(c);
+            return RIFFLE_ERR_CFG;
+        }
+        err = check_field_type(cfg, schema, f, index, errstr, errstr_size);
+        if (err) {
+            free(c);
+            return err;
+        }
+        c->schema_index[i] = index;
+    }
+
+    *out = c;
+    return 0;
+}
+
+void cleaner_destroy(struct cleaner *c)
+{
+    free(c);
+}
+
+static int refuse(struct clean_verdict *v, const char *reason,
+                  const struct cfg_field *f, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int refuse(struct clean_verdict *v, const char *reason,
+                  const struct cfg_field *f, const char *fmt, ...)
+{
+    va_list ap;
+
+    v->reason = reason;
+    snprintf(v->field, sizeof(v->field), "%s", f->name);
+    va_start(ap, fmt);
+    vsnprintf(v->detail, sizeof(v->detail), fmt, ap);
+    va_end(ap);
+    return RIFFLE_ERR_INVALID;
+}
+
+/* The value of a label as text: strings as they are, numbers printed the
+ * shortest way that reads back exactly ("1", "0.5"). */
+static const char *label_text(const struct event *ev, size_t index,
+                              char *tmp, size_t tmp_size)
+{
+    if (ev->values[index].kind == VALUE_STRING)
+        return event_string(ev, index);
+    snprintf(tmp, tmp_size, "%.17g", ev->values[index].number);
+    return tmp;
+}
+
+static int token_in(const char *s, char (*list)[CFG_NAME_MAX], size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(s, list[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int clean_label(const struct cfg_field *f, const struct event *ev,
+                       size_t index, double *label, struct clean_verdict *v)
+{
+    char tmp[64];
+    const char *s;
+
+    if (ev->values[index].kind == VALUE_NULL)
+        return refuse(v, CLEAN_REASON_MISSING, f, "the label is missing");
+
+    s = label_text(ev, index, tmp, sizeof(tmp));
+    if (token_in(s, (char (*)[CFG_NAME_MAX])f->positive, f->positive_count)) {
+        *label = 1.0;
+        return 0;
+    }
+    if (f->negative_count == 0 ||
+        token_in(s, (char (*)[CFG_NAME_MAX])f->negative, f->negative_count)) {
+        *label = 0.0;
+        return 0;
+    }
+    return refuse(v, CLEAN_REASON_LABEL, f,
+                  "label \"%.64s\" is neither a positive nor a negative "
+                  "value in the configuration", s);
+}
+
+/* Applies the missing-value policy to a null field. */
+static int clean_missing(struct cleaner *c, size_t i, struct event *ev,
+                         size_t index, struct clean_verdict *v)
+{
+    const struct cfg_field *f = &c->cfg->fields[i];
+
+    if (f->required || f->missing == CFG_MISSING_REJECT)
+        return refuse(v, CLEAN_REASON_MISSING, f, "the value is missing");
+
+    c->imputed[i] = 1;
+
+    switch (f->missing) {
+    case CFG_MISSING_MEAN:
+        event_set_number(ev, index, c->stats[i].mean); /* 0 before data */
+        c->counts.imputed++;
+        break;
+    case CFG_MISSING_ZERO:
+        event_set_number(ev, index, 0.0);
+        c->counts.imputed++;
+        break;
+    case CFG_MISSING_CONSTANT:
+        event_set_number(ev, index, f->missing_value);
+        c->counts.imputed++;
+        break;
+    default:
+        break; /* skip and token: features handle the null */
+    }
+    return 0;
+}
+
+static int clean_number(struct cleaner *c, size_t i, struct event *ev,
+                        size_t index, struct clean_verdict *v)
+{
+    const struct cfg_field *f = &c->cfg->fields[i];
+    double x = ev->values[index].number;
+    int personal = f->privacy != CFG_PRIVACY_NONE;
+    int below, above;
+
+    if (!isfinite(x))
+        return refuse(v, CLEAN_REASON_VALUE, f, "the value is not finite");
+
+    below = f->has_min && x < f->min;
+    above = f->has_max && x > f->max;
+    if (below || above) {
+        if (f->on_range == CFG_RANGE_REJECT) {
+            if (personal)
+                return refuse(v, CLEAN_REASON_RANGE, f,
+                              "the value is outside [%g, %g]", f->min,
+                              f->max);
+            return refuse(v, CLEAN_REASON_RANGE, f,
+                          "%s = %.17g is outside [%g, %g]", f->name, x,
+                          f->has_min ? f->min : -INFINITY,
+                          f->has_max ? f->max : INFINITY);
+        }
+        if (f->on_range == CFG_RANGE_MISSING) {
+            event_set_null(ev, index);
+            return clean_missing(c, i, ev, index, v);
+        }
+        event_set_number(ev, index, below ? f->min : f->max);
+        c->counts.clipped++;
+    }
+    return 0;
+}
+
+static int clean_field(struct cleaner *c, size_t i, struct event *ev,
+                       double *label, struct clean_verdict *v)
+{
+    const struct cfg_field *f = &c->cfg->fields[i];
+    size_t index = (size_t)c->schema_index[i];
+    const struct value *val = &ev->values[index];
+
+    switch (f->kind) {
+    case CFG_FIELD_IGNORE:
+        return 0;
+    case CFG_FIELD_LABEL:
+        return clean_label(f, ev, index, label, v);
+    case CFG_FIELD_ID:
+        if (val->kind != VALUE_STRING || val->str_len == 0)
+            return refuse(v, CLEAN_REASON_MISSING, f,
+                          "the event id is missing");
+        return 0;
+    default:
+        break;
+    }
+
+    if (val->kind == VALUE_NULL)
+        return clean_missing(c, i, ev, index, v);
+    if (val->kind == VALUE_NUMBER)
+        return clean_number(c, i, ev, index, v);
+    if (f->max_length > 0 && val->str_len > f->max_length)
+        return refuse(v, CLEAN_REASON_VALUE, f,
+                      "%zu bytes, longer than max_length %zu", val->str_len,
+                      f->max_length);
+    return 0;
+}
+
+/* Only events that passed feed the statistics, and only with values they
+ * carried: a refused event or an imputed value must not move the mean. */
+static void update_stats(struct cleaner *c, const struct event *ev)
+{
+    size_t i;
+
+    for (i = 0; i < c->cfg->field_count; i++) {
+        const struct value *val = &ev->values[c->schema_index[i]];
+
+        if (c->cfg->fields[i].kind == CFG_FIELD_NUMERIC && !c->imputed[i] &&
+            val->kind == VALUE_NUMBER)
+            stats_add(&c->stats[i], val->number);
+    }
+}
+
+int cleaner_apply(struct cleaner *c, struct event *ev, double *label,
+                  struct clean_verdict *verdict)
+{
+    size_t i;
+    int err;
+
+    memset(c->imputed, 0, c->cfg->field_count);
+    for (i = 0; i < c->cfg->field_count; i++) {
+        err = clean_field(c, i, ev, label, verdict);
+        if (err) {
+            c->counts.rejected++;
+            return err;
+        }
+    }
+
+    update_stats(c, ev);
+    c->counts.passed++;
+    return 0;
+}
+
+const struct clean_counts *cleaner_counts(const struct cleaner *c)
+{
+    return &c->counts;
+}
+
+int cleaner_schema_index(const struct cleaner *c, size_t cfg_field)
+{
+    return c->schema_index[cfg_field];
+}

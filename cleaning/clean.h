@@ -1,0 +1,64 @@
+/*
+ * cleaning/clean.h - applies the configured cleaning rules to one event.
+ *
+ * Runs after decoding and before anonymization, on the raw values: it
+ * checks that required fields are present, repairs what the rules allow
+ * (clip to a range, impute a missing value) and turns the label into 0/1.
+ * An event it cannot repair gets a verdict naming the reason and the
+ * field; the caller dead-letters it. The verdict never holds the value of
+ * a personal field. Runs on the learner thread; not thread-safe.
+ */
+#ifndef RIFFLE_CLEANING_CLEAN_H
+#define RIFFLE_CLEANING_CLEAN_H
+
+#include <stddef.h>
+
+#include "config/cfg.h"
+#include "learner/stats.h"
+#include "schemas/event.h"
+#include "schemas/schema.h"
+
+/* Why an event was refused; reasons are the dead-letter reason codes. */
+#define CLEAN_REASON_MISSING "missing_required"
+#define CLEAN_REASON_RANGE "out_of_range"
+#define CLEAN_REASON_LABEL "invalid_label"
+#define CLEAN_REASON_VALUE "invalid_value"
+
+struct clean_verdict {
+    const char *reason;        /* one of CLEAN_REASON_*, static */
+    char field[CFG_NAME_MAX];  /* the field at fault */
+    char detail[256];          /* explanation, no personal values */
+};
+
+struct cleaner;
+
+/* Checks that every configured field exists in the schema with a type
+ * its kind can use, and builds the cleaner. stats is borrowed: an array
+ * of cfg->field_count running statistics, shared with the feature
+ * builder, updated here with each observed numeric value. Returns 0 or
+ * RIFFLE_ERR_CFG with errstr naming the config file and field. */
+int cleaner_new(const struct cfg *cfg, const struct schema *schema,
+                struct running_stats *stats, struct cleaner **out,
+                char *errstr, size_t errstr_size);
+
+void cleaner_destroy(struct cleaner *c); /* NULL-safe */
+
+/* Cleans ev in place and writes its label (0/1) to *label. Returns 0, or
+ * RIFFLE_ERR_INVALID with *verdict filled; the event is then not
+ * learned. Counts per outcome are kept (see cleaner_counts). */
+int cleaner_apply(struct cleaner *c, struct event *ev, double *label,
+                  struct clean_verdict *verdict);
+
+struct clean_counts {
+    unsigned long long passed;
+    unsigned long long rejected;
+    unsigned long long clipped;
+    unsigned long long imputed;
+};
+
+const struct clean_counts *cleaner_counts(const struct cleaner *c);
+
+/* The index in the schema of the configured field i. */
+int cleaner_schema_index(const struct cleaner *c, size_t cfg_field);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * cli/cli.h - what the subcommands of the riffle executable share:
+ * loading the configuration with command-line overrides, and a stop flag
+ * set by SIGINT/SIGTERM so that every command ends cleanly.
+ */
+#ifndef RIFFLE_CLI_CLI_H
+#define RIFFLE_CLI_CLI_H
+
+#include <signal.h>
+
+#include "config/cfg.h"
+
+/* Set by the signal handler; commands poll it between messages. */
+extern volatile sig_atomic_t cli_stop_requested;
+
+void cli_install_signal_handlers(void);
+
+/* Loads path into cfg and applies brokers (may be NULL) over it. Reports
+ * any error itself. Returns 0 or the error code. */
+int cli_load_config(const char *path, const char *brokers, struct cfg *cfg);
+
+/* Subcommands: each returns the process exit status. */
+int cmd_learn(int argc, char **argv);
+int cmd_produce(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_topics(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * common/buf.c - growable byte buffer, see buf.h.
+ */
+#include "common/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+
+#define BUF_MIN_CAPACITY 64 /* bytes; avoids many tiny reallocations */
+
+int buf_reserve(struct buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1; /* +1 keeps room for the NUL */
+    size_t cap = b->cap ? b->cap : BUF_MIN_CAPACITY;
+    char *data;
+
+    if (need <= b->cap)
+        return 0;
+
+    while (cap < need)
+        cap *= 2;
+
+    data = realloc(b->data, cap);
+    if (!data)
+        return RIFFLE_ERR_NOMEM;
+
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+int buf_append(struct buf *b, const void *data, size_t len)
+{
+    if (buf_reserve(b, len) != 0)
+        return RIFFLE_ERR_NOMEM;
+
+    if (len > 0)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return RIFFLE_ERR_INVALID;
+
+    if (buf_reserve(b, (size_t)n) != 0)
+        return RIFFLE_ERR_NOMEM;
+
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int buf_append_json_string(struct buf *b, const char *s)
+{
+    const unsigned char *p;
+    int err = buf_append(b, "\"", 1);
+
+    for (p = (const unsigned char *)s; err == 0 && *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            char esc[2] = {'\\', (char)*p};
+            err = buf_append(b, esc, 2);
+        } else if (*p < 0x20) {
+            err = buf_printf(b, "\\u%04x", *p);
+        } else {
+            err = buf_append(b, p, 1);
+        }
+    }
+
+    if (err == 0)
+        err = buf_append(b, "\"", 1);
+    return err;
+}
+
+void buf_reset(struct buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void buf_free(struct buf *b)
+{
+    if (!b)
+        return;
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}

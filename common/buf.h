@@ -1,0 +1,38 @@
+/*
+ * common/buf.h - a growable byte buffer.
+ *
+ * Used to build wire messages and text without fixed limits. A zeroed
+ * struct buf is a valid empty buffer; buf_free() releases it. The data is
+ * always NUL-terminated past len so text can be printed directly.
+ */
+#ifndef RIFFLE_COMMON_BUF_H
+#define RIFFLE_COMMON_BUF_H
+
+#include <stddef.h>
+
+struct buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+/* Make room for at least extra more bytes. Returns 0 or RIFFLE_ERR_NOMEM. */
+int buf_reserve(struct buf *b, size_t extra);
+
+/* Append len bytes. Returns 0 or RIFFLE_ERR_NOMEM (b unchanged). */
+int buf_append(struct buf *b, const void *data, size_t len);
+
+/* Append printf-formatted text. Returns 0 or RIFFLE_ERR_NOMEM. */
+int buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Append s as a JSON string literal, quotes and escapes included. */
+int buf_append_json_string(struct buf *b, const char *s);
+
+/* Forget the contents, keep the memory. */
+void buf_reset(struct buf *b);
+
+/* Release the memory; b becomes a valid empty buffer. NULL-safe. */
+void buf_free(struct buf *b);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * common/log.c - leveled log lines, see log.h.
+ */
+#include "common/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LOG_LINE_MAX 1024 /* bytes; longer messages are truncated */
+
+static int level_initialized;
+static enum log_level current_level = LOG_LEVEL_INFO;
+
+static const char *level_names[] = {"error", "warn", "info", "debug"};
+
+int log_parse_level(const char *name, enum log_level *level)
+{
+    int i;
+
+    for (i = 0; i <= LOG_LEVEL_DEBUG; i++) {
+        if (strcmp(name, level_names[i]) == 0) {
+            *level = (enum log_level)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void init_level_from_env(void)
+{
+    const char *env = getenv("RIFFLE_LOG_LEVEL");
+
+    level_initialized = 1;
+    if (env)
+        (void)log_parse_level(env, &current_level); /* unknown: keep info */
+}
+
+void log_set_level(enum log_level level)
+{
+    level_initialized = 1;
+    current_level = level;
+}
+
+enum log_level log_get_level(void)
+{
+    if (!level_initialized)
+        init_level_from_env();
+    return current_level;
+}
+
+void log_write(enum log_level level, const char *component, const char *fmt,
+               ...)
+{
+    char msg[LOG_LINE_MAX];
+    char stamp[32];
+    struct timespec ts;
+    struct tm tm;
+    va_list ap;
+
+    if (level > log_get_level())
+        return;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+
+    fprintf(stderr, "%s.%03ldZ %-5s %s: %s\n", stamp, ts.tv_nsec / 1000000,
+            level_names[level], component, msg);
+}

@@ -1,0 +1,35 @@
+/*
+ * common/log.h - leveled log lines tagged with the component.
+ *
+ * Every log line goes to stderr as "LEVEL component: message". Messages
+ * about data name their Kafka coordinates; payloads and feature values are
+ * logged only at debug, and personal values never. Safe to call from any
+ * thread: each line is written with one fprintf.
+ */
+#ifndef RIFFLE_COMMON_LOG_H
+#define RIFFLE_COMMON_LOG_H
+
+enum log_level {
+    LOG_LEVEL_ERROR = 0,
+    LOG_LEVEL_WARN = 1,
+    LOG_LEVEL_INFO = 2,
+    LOG_LEVEL_DEBUG = 3,
+};
+
+/* Lines above this level are not printed. Default: info, or the level
+ * named by the RIFFLE_LOG_LEVEL environment variable. */
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+
+/* Parses "error", "warn", "info" or "debug". Returns 0 or -1. */
+int log_parse_level(const char *name, enum log_level *level);
+
+void log_write(enum log_level level, const char *component, const char *fmt,
+               ...) __attribute__((format(printf, 3, 4)));
+
+#define log_error(comp, ...) log_write(LOG_LEVEL_ERROR, comp, __VA_ARGS__)
+#define log_warn(comp, ...) log_write(LOG_LEVEL_WARN, comp, __VA_ARGS__)
+#define log_info(comp, ...) log_write(LOG_LEVEL_INFO, comp, __VA_ARGS__)
+#define log_debug(comp, ...) log_write(LOG_LEVEL_DEBUG, comp, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,831 @@
+/*
+ * config/cfg.c - strict libconfig loader for struct cfg, see cfg.h.
+ *
+ * Every group is checked against the list of keys it may hold, so a typo
+ * is an error at start-up rather than a setting silently ignored. Errors
+ * name the file, the line libconfig recorded for the setting (or for its
+ * group, when the setting is missing) and the dotted key.
+ */
+#include "config/cfg.h"
+
+#include <libconfig.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "learner/hash.h"
+
+/* Where errors go while one file is loaded. */
+struct loader {
+    const char *path;
+    char *errstr;
+    size_t errstr_size;
+};
+
+struct enum_name {
+    const char *name;
+    int value;
+};
+
+static int fail(const struct loader *ld, const config_setting_t *at,
+                const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(const struct loader *ld, const config_setting_t *at,
+                const char *key, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+
+    snprintf(ld->errstr, ld->errstr_size, "%s:%d: %s: %s", ld->path,
+             at ? config_setting_source_line(at) : 0, key, what);
+    return RIFFLE_ERR_CFG;
+}
+
+static const char *type_name(int type)
+{
+    switch (type) {
+    case CONFIG_TYPE_GROUP:
+        return "a group";
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        return "an integer";
+    case CONFIG_TYPE_FLOAT:
+        return "a number";
+    case CONFIG_TYPE_STRING:
+        return "a string";
+    case CONFIG_TYPE_BOOL:
+        return "a boolean";
+    case CONFIG_TYPE_ARRAY:
+        return "an array";
+    case CONFIG_TYPE_LIST:
+        return "a list";
+    default:
+        return "something else";
+    }
+}
+
+/* Builds "section.key" for messages. */
+static const char *dotted(char *out, size_t size, const char *section,
+                          const char *key)
+{
+    if (section && *section)
+        snprintf(out, size, "%s.%s", section, key);
+    else
+        snprintf(out, size, "%s", key);
+    return out;
+}
+
+static int check_keys(const struct loader *ld, const config_setting_t *group,
+                      const char *section, const char *const *allowed)
+{
+    int i, n = config_setting_length(group);
+
+    for (i = 0; i < n; i++) {
+        const config_setting_t *child = config_setting_get_elem(group, i);
+        const char *name = config_setting_name(child);
+        const char *const *a;
+        char key[256];
+
+        for (a = allowed; *a; a++)
+            if (name && strcmp(name, *a) == 0)
+                break;
+        if (!*a)
+            return fail(ld, child, dotted(key, sizeof(key), section,
+                                          name ? name : "?"),
+                        "unknown setting");
+    }
+    return 0;
+}
+
+/* Looks up key in group. Missing is fine unless required. *out is NULL
+ * when the key is absent. */
+static int find_member(const struct loader *ld, const config_setting_t *group,
+                       const char *section, const char *key, int required,
+                       int want_type, config_setting_t **out)
+{
+    config_setting_t *s = config_setting_get_member(group, key);
+    char full[256];
+    int type;
+
+    *out = NULL;
+    if (!s) {
+        if (required)
+            return fail(ld, group, dotted(full, sizeof(full), section, key),
+                        "missing required setting (%s)",
+                        type_name(want_type));
+        return 0;
+    }
+
+    type = config_setting_type(s);
+    if (want_type == CONFIG_TYPE_FLOAT &&
+        (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64))
+        type = CONFIG_TYPE_FLOAT; /* an integer is a fine number */
+    if (want_type == CONFIG_TYPE_INT && type == CONFIG_TYPE_INT64)
+        type = CONFIG_TYPE_INT;
+    if (want_type == CONFIG_TYPE_LIST && type == CONFIG_TYPE_ARRAY)
+        type = CONFIG_TYPE_LIST; /* [..] and (..) both hold a sequence */
+    if (type != want_type)
+        return fail(ld, s, dotted(full, sizeof(full), section, key),
+                    "expected %s, got %s", type_name(want_type),
+                    type_name(config_setting_type(s)));
+
+    *out = s;
+    return 0;
+}
+
+static int get_string(const struct loader *ld, const config_setting_t *group,
+                      const char *section, const char *key, int required,
+                      char *dst, size_t dst_size)
+{
+    config_setting_t *s;
+    const char *v;
+    char full[256];
+    int err = find_member(ld, group, section, key, required,
+                          CONFIG_TYPE_STRING, &s);
+
+    if (err || !s)
+        return err;
+
+    v = config_setting_get_string(s);
+    if (strlen(v) >= dst_size)
+        return fail(ld, s, dotted(full, sizeof(full), section, key),
+                    "longer than %zu bytes", dst_size - 1);
+    snprintf(dst, dst_size, "%s", v);
+    return 0;
+}
+
+static int get_long(const struct loader *ld, const config_setting_t *group,
+                    const char *section, const char *key, int required,
+                    long min, long max, long *dst)
+{
+    config_setting_t *s;
+    long long v;
+    char full[256];
+    int err = find_member(ld, group, section, key, required,
+                          CONFIG_TYPE_INT, &s);
+
+    if (err || !s)
+        return err;
+
+    v = config_setting_get_int64(s);
+    if (v < min || v > max)
+        return fail(ld, s, dotted(full, sizeof(full), section, key),
+                    "%lld is out of range: expected an integer from %ld "
+                    "to %ld", v, min, max);
+    *dst = (long)v;
+    return 0;
+}
+
+static int get_int(const struct loader *ld, const config_setting_t *group,
+                   const char *section, const char *key, int required,
+                   long min, long max, int *dst)
+{
+    long v = *dst;
+    int err = get_long(ld, group, section, key, required, min, max, &v);
+
+    *dst = (int)v;
+    return err;
+}
+
+static int get_double(const struct loader *ld, const config_setting_t *group,
+                      const char *section, const char *key, int required,
+                      double min, double max, double *dst)
+{
+    config_setting_t *s;
+    double v;
+    char full[256];
+    int err = find_member(ld, group, section, key, required,
+                          CONFIG_TYPE_FLOAT, &s);
+
+    if (err || !s)
+        return err;
+
+    v = config_setting_get_float(s);
+    if (config_setting_type(s) != CONFIG_TYPE_FLOAT)
+        v = (double)config_setting_get_int64(s);
+    if (!isfinite(v) || v < min || v > max)
+        return fail(ld, s, dotted(full, sizeof(full), section, key),
+                    "%g is out of range: expected a number from %g to %g", v,
+                    min, max);
+    *dst = v;
+    return 0;
+}
+
+static int get_bool(const struct loader *ld, const config_setting_t *group,
+                    const char *section, const char *key, int *dst)
+{
+    config_setting_t *s;
+    int err = find_member(ld, group, section, key, 0, CONFIG_TYPE_BOOL, &s);
+
+    if (err || !s)
+        return err;
+    *dst = config_setting_get_bool(s);
+    return 0;
+}
+
+static int get_enum(const struct loader *ld, const config_setting_t *group,
+                    const char *section, const char *key,
+                    const struct enum_name *names, int *dst)
+{
+    char value[CFG_NAME_MAX] = "";
+    char full[256], expected[256] = "";
+    const struct enum_name *e;
+    config_setting_t *s;
+    int err = get_string(ld, group, section, key, 0, value, sizeof(value));
+
+    if (err || value[0] == '\0')
+        return err;
+
+    for (e = names; e->name; e++) {
+        if (strcmp(e->name, value) == 0) {
+            *dst = e->value;
+            return 0;
+        }
+        snprintf(expected + strlen(expected),
+                 sizeof(expected) - strlen(expected), "%s\"%s\"",
+                 e == names ? "" : ", ", e->name);
+    }
+
+    s = config_setting_get_member(group, key);
+    return fail(ld, s, dotted(full, sizeof(full), section, key),
+                "unknown value \"%s\": expected one of %s", value, expected);
+}
+
+static int get_string_list(const struct loader *ld,
+                           const config_setting_t *group, const char *section,
+                           const char *key, char (*dst)[CFG_NAME_MAX],
+                           size_t max_count, size_t *count)
+{
+    config_setting_t *s;
+    char full[256];
+    int i, n;
+    int err = find_member(ld, group, section, key, 0, CONFIG_TYPE_LIST, &s);
+
+    if (err || !s)
+        return err;
+
+    n = config_setting_length(s);
+    if ((size_t)n > max_count)
+        return fail(ld, s, dotted(full, sizeof(full), section, key),
+                    "%d entries: at most %zu allowed", n, max_count);
+
+    for (i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, i);
+        const char *v = config_setting_get_string(e);
+
+        if (!v)
+            return fail(ld, e, dotted(full, sizeof(full), section, key),
+                        "entry %d: expected a string, got %s", i + 1,
+                        type_name(config_setting_type(e)));
+        if (strlen(v) >= CFG_NAME_MAX)
+            return fail(ld, e, dotted(full, sizeof(full), section, key),
+                        "entry %d: longer than %d bytes", i + 1,
+                        CFG_NAME_MAX - 1);
+        snprintf(dst[i], CFG_NAME_MAX, "%s", v);
+    }
+    *count = (size_t)n;
+    return 0;
+}
+
+/* Returns the group named key; a missing required group is an error. */
+static int get_group(const struct loader *ld, const config_setting_t *parent,
+                     const char *key, int required, config_setting_t **out)
+{
+    return find_member(ld, parent, "", key, required, CONFIG_TYPE_GROUP, out);
+}
+
+static void set_defaults(struct cfg *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->brokers, sizeof(cfg->brokers), "127.0.0.1:9092");
+    cfg->input_partitions = 1;
+    cfg->replication_factor = 1;
+    cfg->csv_delimiter = ',';
+    cfg->csv_header = 1;
+    cfg->on_bad_row = CFG_BAD_ROW_SKIP;
+    snprintf(cfg->key_env, sizeof(cfg->key_env), "RIFFLE_PSEUDONYM_KEY");
+    snprintf(cfg->key_id, sizeof(cfg->key_id), "default");
+    model_params_default(&cfg->model);
+    cfg->hash_seed = 0;
+    cfg->snapshot_every_events = 10000;
+    cfg->snapshot_every_seconds = 30.0;
+    cfg->progress_every_events = 5000;
+}
+
+static int load_kafka(const struct loader *ld, const config_setting_t *root,
+                      struct cfg *cfg)
+{
+    static const char *const keys[] = {"brokers", "group_id", NULL};
+    config_setting_t *g;
+    int err = get_group(ld, root, "kafka", 0, &g);
+
+    if (err || !g)
+        return err;
+    if ((err = check_keys(ld, g, "kafka", keys)) ||
+        (err = get_string(ld, g, "kafka", "brokers", 0, cfg->brokers,
+                          sizeof(cfg->brokers))) ||
+        (err = get_string(ld, g, "kafka", "group_id", 0, cfg->group_id,
+                          sizeof(cfg->group_id))))
+        return err;
+    return 0;
+}
+
+static int load_topics(const struct loader *ld, const config_setting_t *root,
+                       struct cfg *cfg)
+{
+    static const char *const keys[] = {"input",        "predictions",
+                                       "models",       "dead_letters",
+                                       "partitions",   "replication_factor",
+                                       NULL};
+    config_setting_t *g;
+    int err = get_group(ld, root, "topics", 1, &g);
+
+    if (err)
+        return err;
+    if ((err = check_keys(ld, g, "topics", keys)) ||
+        (err = get_string(ld, g, "topics", "input", 1, cfg->topic_input,
+                          sizeof(cfg->topic_input))) ||
+        (err = get_string(ld, g, "topics", "predictions", 1,
+                          cfg->topic_predictions,
+                          sizeof(cfg->topic_predictions))) ||
+        (err = get_string(ld, g, "topics", "models", 1, cfg->topic_models,
+                          sizeof(cfg->topic_models))) ||
+        (err = get_string(ld, g, "topics", "dead_letters", 1,
+                          cfg->topic_dead_letters,
+                          sizeof(cfg->topic_dead_letters))) ||
+        (err = get_int(ld, g, "topics", "partitions", 0, 1, 1024,
+                       &cfg->input_partitions)) ||
+        (err = get_int(ld, g, "topics", "replication_factor", 0, 1, 16,
+                       &cfg->replication_factor)))
+        return err;
+    return 0;
+}
+
+static int load_source(const struct loader *ld, const config_setting_t *root,
+                       struct cfg *cfg)
+{
+    static const char *const keys[] = {
+        "schema", "path", "header", "delimiter", "trim", "skip_lines",
+        "columns", "missing", "id_prefix", "on_bad_row", NULL};
+    static const struct enum_name bad_row[] = {
+        {"skip", CFG_BAD_ROW_SKIP}, {"stop", CFG_BAD_ROW_STOP}, {NULL, 0}};
+    char delimiter[8] = ",";
+    int on_bad_row = (int)cfg->on_bad_row;
+    config_setting_t *g;
+    int err = get_group(ld, root, "source", 1, &g);
+
+    if (err)
+        return err;
+    if ((err = check_keys(ld, g, "source", keys)) ||
+        (err = get_string(ld, g, "source", "schema", 1, cfg->schema_path,
+                          sizeof(cfg->schema_path))) ||
+        (err = get_string(ld, g, "source", "path", 0, cfg->source_path,
+                          sizeof(cfg->source_path))) ||
+        (err = get_bool(ld, g, "source", "header", &cfg->csv_header)) ||
+        (err = get_string(ld, g, "source", "delimiter", 0, delimiter,
+                          sizeof(delimiter))) ||
+        (err = get_bool(ld, g, "source", "trim", &cfg->csv_trim)) ||
+        (err = get_int(ld, g, "source", "skip_lines", 0, 0, 1000000,
+                       &cfg->csv_skip_lines)) ||
+        (err = get_string_list(ld, g, "source", "columns", cfg->columns,
+                               CFG_MAX_FIELDS, &cfg->column_count)) ||
+        (err = get_string_list(ld, g, "source", "missing",
+                               cfg->missing_tokens, CFG_MAX_TOKENS,
+                               &cfg->missing_token_count)) ||
+        (err = get_string(ld, g, "source", "id_prefix", 0, cfg->id_prefix,
+                          sizeof(cfg->id_prefix))) ||
+        (err = get_enum(ld, g, "source", "on_bad_row", bad_row,
+                        &on_bad_row)))
+        return err;
+
+    if (strlen(delimiter) != 1)
+        return fail(ld, config_setting_get_member(g, "delimiter"),
+                    "source.delimiter", "expected exactly one character");
+    cfg->csv_delimiter = delimiter[0];
+    cfg->on_bad_row = (enum cfg_bad_row_action)on_bad_row;
+    if (!cfg->csv_header && cfg->column_count == 0)
+        return fail(ld, g, "source.columns",
+                    "required when source.header is false");
+    if (cfg->id_prefix[0] == '\0')
+        snprintf(cfg->id_prefix, sizeof(cfg->id_prefix), "%s", cfg->name);
+    return 0;
+}
+
+static const struct enum_name field_kinds[] = {
+    {"ignore", CFG_FIELD_IGNORE},   {"id", CFG_FIELD_ID},
+    {"label", CFG_FIELD_LABEL},     {"numeric", CFG_FIELD_NUMERIC},
+    {"categorical", CFG_FIELD_CATEGORICAL}, {NULL, 0}};
+static const struct enum_name missing_actions[] = {
+    {"reject", CFG_MISSING_REJECT}, {"mean", CFG_MISSING_MEAN},
+    {"zero", CFG_MISSING_ZERO},     {"constant", CFG_MISSING_CONSTANT},
+    {"skip", CFG_MISSING_SKIP},     {"token", CFG_MISSING_TOKEN},
+    {NULL, 0}};
+static const struct enum_name range_actions[] = {
+    {"reject", CFG_RANGE_REJECT}, {"clip", CFG_RANGE_CLIP},
+    {"missing", CFG_RANGE_MISSING}, {NULL, 0}};
+static const struct enum_name transforms[] = {
+    {"none", CFG_TRANSFORM_NONE}, {"log1p", CFG_TRANSFORM_LOG1P},
+    {"standardize", CFG_TRANSFORM_STANDARDIZE}, {NULL, 0}};
+static const struct enum_name privacy_actions[] = {
+    {"none", CFG_PRIVACY_NONE}, {"drop", CFG_PRIVACY_DROP},
+    {"pseudonym", CFG_PRIVACY_PSEUDONYM}, {"coarsen", CFG_PRIVACY_COARSEN},
+    {NULL, 0}};
+
+/* Checks the combinations a single key cannot: which rules fit a kind. */
+static int check_field(const struct loader *ld, const config_setting_t *g,
+                       const char *section, const struct cfg_field *f)
+{
+    char key[256];
+    int numeric = f->kind == CFG_FIELD_NUMERIC;
+
+    if (f->kind == CFG_FIELD_LABEL && f->positive_count == 0)
+        return fail(ld, g, dotted(key, sizeof(key), section, "positive"),
+                    "a label needs at least one positive value");
+    if (!numeric && (f->missing == CFG_MISSING_MEAN ||
+                     f->missing == CFG_MISSING_ZERO ||
+                     f->missing == CFG_MISSING_CONSTANT))
+        return fail(ld, g, dotted(key, sizeof(key), section, "missing"),
+                    "mean, zero and constant apply to numeric fields only");
+    if (numeric && f->missing == CFG_MISSING_TOKEN)
+        return fail(ld, g, dotted(key, sizeof(key), section, "missing"),
+                    "token applies to categorical fields only");
+    if (f->has_min && f->has_max && f->min > f->max)
+        return fail(ld, g, dotted(key, sizeof(key), section, "min"),
+                    "min %g is above max %g", f->min, f->max);
+    if (f->privacy == CFG_PRIVACY_COARSEN && numeric && f->band_width <= 0)
+        return fail(ld, g, dotted(key, sizeof(key), section, "band"),
+                    "coarsening a number needs band > 0");
+    if (f->privacy == CFG_PRIVACY_COARSEN && !numeric && f->keep_prefix == 0)
+        return fail(ld, g, dotted(key, sizeof(key), section, "keep_prefix"),
+                    "coarsening a string needs keep_prefix > 0");
+    if (f->privacy != CFG_PRIVACY_NONE &&
+        (f->kind == CFG_FIELD_ID || f->kind == CFG_FIELD_LABEL))
+        return fail(ld, g, dotted(key, sizeof(key), section, "personal"),
+                    "the id and the label cannot be anonymized here; "
+                    "mark them kind = \"ignore\" or choose other fields");
+    return 0;
+}
+
+static int load_field(const struct loader *ld, const config_setting_t *g,
+                      int index, struct cfg_field *f)
+{
+    static const char *const keys[] = {
+        "name",       "kind",        "required",  "missing",
+        "indicator",  "impute_value", "min",      "max",
+        "on_range",   "transform",   "max_length", "personal",
+        "band",       "keep_prefix", "positive",  "negative", NULL};
+    char section[64], key[256];
+    int kind = 0, missing, on_range = 0, transform = 0, privacy = 0;
+    long max_length = 0, keep_prefix = 0;
+    int err;
+
+    snprintf(section, sizeof(section), "fields[%d]", index);
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+        return fail(ld, g, section, "expected a group { name = ...; }");
+
+    if ((err = check_keys(ld, g, section, keys)) ||
+        (err = get_string(ld, g, section, "name", 1, f->name,
+                          sizeof(f->name))) ||
+        (err = get_enum(ld, g, section, "kind", field_kinds, &kind)))
+        return err;
+    if (!config_setting_get_member(g, "kind"))
+        return fail(ld, g, dotted(key, sizeof(key), section, "kind"),
+                    "missing required setting (a string)");
+
+    /* Defaults that depend on the kind: a label must be present; a
+     * categorical gets a "(missing)" token; a numeric is rejected. */
+    f->kind = (enum cfg_field_kind)kind;
+    f->required = f->kind == CFG_FIELD_LABEL || f->kind == CFG_FIELD_ID;
+    missing = f->kind == CFG_FIELD_CATEGORICAL ? CFG_MISSING_TOKEN
+                                               : CFG_MISSING_REJECT;
+
+    if ((err = get_bool(ld, g, section, "required", &f->required)) ||
+        (err = get_enum(ld, g, section, "missing", missing_actions,
+                        &missing)) ||
+        (err = get_bool(ld, g, section, "indicator",
+                        &f->missing_indicator)) ||
+        (err = get_double(ld, g, section, "impute_value", 0, -1e300, 1e300,
+                          &f->missing_value)) ||
+        (err = get_enum(ld, g, section, "on_range", range_actions,
+                        &on_range)) ||
+        (err = get_enum(ld, g, section, "transform", transforms,
+                        &transform)) ||
+        (err = get_long(ld, g, section, "max_length", 0, 0, 1 << 20,
+                        &max_length)) ||
+        (err = get_enum(ld, g, section, "personal", privacy_actions,
+                        &privacy)) ||
+        (err = get_double(ld, g, section, "band", 0, 0, 1e300,
+                          &f->band_width)) ||
+        (err = get_long(ld, g, section, "keep_prefix", 0, 0, 1024,
+                        &keep_prefix)) ||
+        (err = get_string_list(ld, g, section, "positive", f->positive,
+                               CFG_MAX_TOKENS, &f->positive_count)) ||
+        (err = get_string_list(ld, g, section, "negative", f->negative,
+                               CFG_MAX_TOKENS, &f->negative_count)))
+        return err;
+
+    f->has_min = config_setting_get_member(g, "min") != NULL;
+    f->has_max = config_setting_get_member(g, "max") != NULL;
+    if ((err = get_double(ld, g, section, "min", 0, -1e300, 1e300,
+                          &f->min)) ||
+        (err = get_double(ld, g, section, "max", 0, -1e300, 1e300,
+                          &f->max)))
+        return err;
+
+    f->missing = (enum cfg_missing_action)missing;
+    f->on_range = (enum cfg_range_action)on_range;
+    f->transform = (enum cfg_transform)transform;
+    f->privacy = (enum cfg_privacy_action)privacy;
+    f->max_length = (size_t)max_length;
+    f->keep_prefix = (size_t)keep_prefix;
+    return check_field(ld, g, section, f);
+}
+
+static int load_fields(const struct loader *ld, const config_setting_t *root,
+                       struct cfg *cfg)
+{
+    config_setting_t *list;
+    int i, n, err = find_member(ld, root, "", "fields", 1, CONFIG_TYPE_LIST,
+                                &list);
+    size_t labels = 0, ids = 0, j;
+
+    if (err)
+        return err;
+
+    n = config_setting_length(list);
+    if (n == 0 || n > CFG_MAX_FIELDS)
+        return fail(ld, list, "fields", "expected 1 to %d field groups",
+                    CFG_MAX_FIELDS);
+
+    for (i = 0; i < n; i++) {
+        struct cfg_field *f = &cfg->fields[i];
+
+        err = load_field(ld, config_setting_get_elem(list, i), i, f);
+        if (err)
+            return err;
+        for (j = 0; j < (size_t)i; j++)
+            if (strcmp(cfg->fields[j].name, f->name) == 0)
+                return fail(ld, config_setting_get_elem(list, i), "fields",
+                            "field \"%s\" is configured twice", f->name);
+        labels += f->kind == CFG_FIELD_LABEL;
+        ids += f->kind == CFG_FIELD_ID;
+    }
+    cfg->field_count = (size_t)n;
+
+    if (labels != 1 || ids != 1)
+        return fail(ld, list, "fields",
+                    "expected exactly one field of kind \"label\" and one "
+                    "of kind \"id\" (found %zu and %zu)", labels, ids);
+    return 0;
+}
+
+static int load_privacy(const struct loader *ld, const config_setting_t *root,
+                        struct cfg *cfg)
+{
+    static const char *const keys[] = {"key_file", "key_env", "key_id",
+                                       NULL};
+    config_setting_t *g;
+    int err = get_group(ld, root, "privacy", 0, &g);
+
+    if (err || !g)
+        return err;
+    if ((err = check_keys(ld, g, "privacy", keys)) ||
+        (err = get_string(ld, g, "privacy", "key_file", 0, cfg->key_file,
+                          sizeof(cfg->key_file))) ||
+        (err = get_string(ld, g, "privacy", "key_env", 0, cfg->key_env,
+                          sizeof(cfg->key_env))) ||
+        (err = get_string(ld, g, "privacy", "key_id", 0, cfg->key_id,
+                          sizeof(cfg->key_id))))
+        return err;
+    return 0;
+}
+
+static int load_learner(const struct loader *ld, const config_setting_t *root,
+                        struct cfg *cfg)
+{
+    static const char *const keys[] = {
+        "model_name", "bits",          "loss",      "optimizer",
+        "learning_rate", "power_t",    "l2",        "gradient_clip",
+        "hash_seed",  NULL};
+    static const struct enum_name losses[] = {
+        {"logistic", MODEL_LOSS_LOGISTIC}, {"squared", MODEL_LOSS_SQUARED},
+        {"hinge", MODEL_LOSS_HINGE}, {NULL, 0}};
+    static const struct enum_name optimizers[] = {
+        {"sgd", MODEL_OPT_SGD}, {"adagrad", MODEL_OPT_ADAGRAD}, {NULL, 0}};
+    struct model_params *p = &cfg->model;
+    int bits = (int)p->bits, loss = (int)p->loss, opt = (int)p->optimizer;
+    long seed = 0;
+    config_setting_t *g;
+    int err = get_group(ld, root, "learner", 1, &g);
+
+    if (err)
+        return err;
+    if ((err = check_keys(ld, g, "learner", keys)) ||
+        (err = get_string(ld, g, "learner", "model_name", 1,
+                          cfg->model_name, sizeof(cfg->model_name))) ||
+        (err = get_int(ld, g, "learner", "bits", 0, MODEL_MIN_BITS,
+                       MODEL_MAX_BITS, &bits)) ||
+        (err = get_enum(ld, g, "learner", "loss", losses, &loss)) ||
+        (err = get_enum(ld, g, "learner", "optimizer", optimizers, &opt)) ||
+        (err = get_double(ld, g, "learner", "learning_rate", 0, 1e-12, 1e6,
+                          &p->learning_rate)) ||
+        (err = get_double(ld, g, "learner", "power_t", 0, 0, 10,
+                          &p->power_t)) ||
+        (err = get_double(ld, g, "learner", "l2", 0, 0, 1e6, &p->l2)) ||
+        (err = get_double(ld, g, "learner", "gradient_clip", 0, 1e-12, 1e12,
+                          &p->gradient_clip)) ||
+        (err = get_long(ld, g, "learner", "hash_seed", 0, 0, 0xffffffffL,
+                        &seed)))
+        return err;
+
+    p->bits = (unsigned)bits;
+    p->loss = (enum model_loss)loss;
+    p->optimizer = (enum model_optimizer)opt;
+    cfg->hash_seed = (uint32_t)seed;
+    return 0;
+}
+
+static int load_snapshot(const struct loader *ld,
+                         const config_setting_t *root, struct cfg *cfg)
+{
+    static const char *const keys[] = {"every_events", "every_seconds",
+                                       NULL};
+    config_setting_t *g;
+    int err = get_group(ld, root, "snapshot", 0, &g);
+
+    if (err || !g)
+        return err;
+    if ((err = check_keys(ld, g, "snapshot", keys)) ||
+        (err = get_long(ld, g, "snapshot", "every_events", 0, 1, 1L << 40,
+                        &cfg->snapshot_every_events)) ||
+        (err = get_double(ld, g, "snapshot", "every_seconds", 0, 0.1,
+                          86400.0 * 365, &cfg->snapshot_every_seconds)))
+        return err;
+    return 0;
+}
+
+static int load_log(const struct loader *ld, const config_setting_t *root,
+                    struct cfg *cfg)
+{
+    static const char *const keys[] = {"progress_every", NULL};
+    config_setting_t *g;
+    int err = get_group(ld, root, "log", 0, &g);
+
+    if (err || !g)
+        return err;
+    if ((err = check_keys(ld, g, "log", keys)) ||
+        (err = get_long(ld, g, "log", "progress_every", 0, 1, 1L << 40,
+                        &cfg->progress_every_events)))
+        return err;
+    return 0;
+}
+
+static int load_root(const struct loader *ld, const config_setting_t *root,
+                     struct cfg *cfg)
+{
+    static const char *const keys[] = {"name",    "kafka",   "topics",
+                                       "source",  "fields",  "privacy",
+                                       "learner", "snapshot", "log", NULL};
+    int err;
+
+    if ((err = check_keys(ld, root, "", keys)) ||
+        (err = get_string(ld, root, "", "name", 1, cfg->name,
+                          sizeof(cfg->name))) ||
+        (err = load_kafka(ld, root, cfg)) ||
+        (err = load_topics(ld, root, cfg)) ||
+        (err = load_source(ld, root, cfg)) ||
+        (err = load_fields(ld, root, cfg)) ||
+        (err = load_privacy(ld, root, cfg)) ||
+        (err = load_learner(ld, root, cfg)) ||
+        (err = load_snapshot(ld, root, cfg)) || (err = load_log(ld, root, cfg)))
+        return err;
+
+    if (cfg->group_id[0] == '\0')
+        snprintf(cfg->group_id, sizeof(cfg->group_id), "riffle-%s",
+                 cfg->name);
+    return 0;
+}
+
+int cfg_load_file(struct cfg *cfg, const char *path, char *errstr,
+                  size_t errstr_size)
+{
+    struct loader ld = {path, errstr, errstr_size};
+    config_t lc;
+    int err;
+
+    set_defaults(cfg);
+    snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+    config_init(&lc);
+
+    if (!config_read_file(&lc, path)) {
+        if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+            snprintf(errstr, errstr_size, "%s: cannot read the file", path);
+        else
+            snprintf(errstr, errstr_size, "%s:%d: %s", path,
+                     config_error_line(&lc), config_error_text(&lc));
+        err = RIFFLE_ERR_CFG;
+        goto out;
+    }
+
+    err = load_root(&ld, config_root_setting(&lc), cfg);
+    if (err == 0) {
+        char why[256];
+
+        if (model_params_check(&cfg->model, why, sizeof(why)) != 0) {
+            snprintf(errstr, errstr_size, "%s: %s", path, why);
+            err = RIFFLE_ERR_CFG;
+        }
+    }
+
+out:
+    config_destroy(&lc);
+    return err;
+}
+
+const struct cfg_field *cfg_find_field(const struct cfg *cfg,
+                                       const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->field_count; i++)
+        if (strcmp(cfg->fields[i].name, name) == 0)
+            return &cfg->fields[i];
+    return NULL;
+}
+
+int cfg_has_personal_fields(const struct cfg *cfg)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->field_count; i++)
+        if (cfg->fields[i].privacy != CFG_PRIVACY_NONE)
+            return 1;
+    return 0;
+}
+
+/* Mixes one value into a running 64-bit fingerprint (FNV-1a over the
+ * bytes, which is plenty to tell configurations apart). */
+static void mix(uint64_t *h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        *h ^= p[i];
+        *h *= 0x100000001b3ULL; /* FNV-1a 64-bit prime */
+    }
+}
+
+uint64_t cfg_model_fingerprint(const struct cfg *cfg)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64-bit offset basis */
+    const struct model_params *p = &cfg->model;
+    size_t i;
+
+    mix(&h, &p->bits, sizeof(p->bits));
+    mix(&h, &p->loss, sizeof(p->loss));
+    mix(&h, &p->optimizer, sizeof(p->optimizer));
+    mix(&h, &cfg->hash_seed, sizeof(cfg->hash_seed));
+
+    for (i = 0; i < cfg->field_count; i++) {
+        const struct cfg_field *f = &cfg->fields[i];
+
+        mix(&h, f->name, strlen(f->name) + 1);
+        mix(&h, &f->kind, sizeof(f->kind));
+        mix(&h, &f->transform, sizeof(f->transform));
+        mix(&h, &f->privacy, sizeof(f->privacy));
+        mix(&h, &f->missing_indicator, sizeof(f->missing_indicator));
+    }
+    return h;
+}
+
+const char *cfg_loss_name(enum model_loss loss)
+{
+    switch (loss) {
+    case MODEL_LOSS_LOGISTIC:
+        return "logistic";
+    case MODEL_LOSS_SQUARED:
+        return "squared";
+    case MODEL_LOSS_HINGE:
+        return "hinge";
+    }
+    return "unknown";
+}
+
+const char *cfg_optimizer_name(enum model_optimizer opt)
+{
+    switch (opt) {
+    case MODEL_OPT_SGD:
+        return "sgd";
+    case MODEL_OPT_ADAGRAD:
+        return "adagrad";
+    }
+    return "unknown";
+}

@@ -1,0 +1,166 @@
+/*
+ * config/cfg.h - riffle's configuration, loaded from a libconfig file.
+ *
+ * One file describes one pipeline: the brokers and topics, the source
+ * file and its Avro schema, what each field is (id, label, numeric or
+ * categorical feature, ignored), the cleaning rule and the privacy action
+ * for each field, the learner settings and the snapshot cadence. Loading
+ * is strict: an unknown key, a value of the wrong type or a missing
+ * required setting fails with "file:line: key: what was expected".
+ *
+ * struct cfg is a plain value, filled once at start-up and read-only
+ * afterwards, so every thread may read it.
+ */
+#ifndef RIFFLE_CONFIG_CFG_H
+#define RIFFLE_CONFIG_CFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "learner/model.h"
+
+#define CFG_MAX_FIELDS 128  /* matches EVENT_MAX_FIELDS */
+#define CFG_MAX_TOKENS 16   /* label names, missing-value markers */
+#define CFG_NAME_MAX 128    /* bytes of a field, topic or model name */
+#define CFG_PATH_MAX 1024   /* bytes of a file path */
+
+enum cfg_field_kind {
+    CFG_FIELD_IGNORE = 0, /* decoded, then neither cleaned nor learned */
+    CFG_FIELD_ID,         /* the event id (string) */
+    CFG_FIELD_LABEL,      /* the target */
+    CFG_FIELD_NUMERIC,    /* a numeric feature */
+    CFG_FIELD_CATEGORICAL /* a token feature (strings, or numbers as text) */
+};
+
+/* What cleaning does with a value outside [min, max]. */
+enum cfg_range_action {
+    CFG_RANGE_REJECT = 0, /* dead-letter the event */
+    CFG_RANGE_CLIP,       /* replace with the nearest bound */
+    CFG_RANGE_MISSING     /* treat as missing, then apply the missing rule */
+};
+
+/* What cleaning does with a missing (null) value. */
+enum cfg_missing_action {
+    CFG_MISSING_REJECT = 0, /* dead-letter the event */
+    CFG_MISSING_MEAN,       /* numeric: impute the running mean */
+    CFG_MISSING_ZERO,       /* numeric: impute 0 */
+    CFG_MISSING_CONSTANT,   /* numeric: impute missing_value */
+    CFG_MISSING_SKIP,       /* emit no feature for this field */
+    CFG_MISSING_TOKEN       /* categorical: emit the token "(missing)" */
+};
+
+enum cfg_transform {
+    CFG_TRANSFORM_NONE = 0,
+    CFG_TRANSFORM_LOG1P,      /* sign(x) * log(1 + |x|) */
+    CFG_TRANSFORM_STANDARDIZE /* (x - running mean) / running std */
+};
+
+enum cfg_privacy_action {
+    CFG_PRIVACY_NONE = 0,
+    CFG_PRIVACY_DROP,      /* removed before anything else sees it */
+    CFG_PRIVACY_PSEUDONYM, /* keyed HMAC-SHA256 token */
+    CFG_PRIVACY_COARSEN    /* numbers into bands, strings to a prefix */
+};
+
+struct cfg_field {
+    char name[CFG_NAME_MAX];
+    enum cfg_field_kind kind;
+    int required;              /* null is dead-lettered (reason missing_required) */
+    enum cfg_missing_action missing;
+    int missing_indicator;     /* numeric: also emit "field is missing" */
+    double missing_value;      /* for CFG_MISSING_CONSTANT */
+    int has_min, has_max;
+    double min, max;
+    enum cfg_range_action on_range;
+    enum cfg_transform transform;
+    size_t max_length;         /* categorical: longer strings rejected; 0 = no cap */
+    enum cfg_privacy_action privacy;
+    double band_width;         /* coarsen numbers: band of this width */
+    size_t keep_prefix;        /* coarsen strings: keep this many bytes */
+    /* label only */
+    char positive[CFG_MAX_TOKENS][CFG_NAME_MAX];
+    size_t positive_count;
+    char negative[CFG_MAX_TOKENS][CFG_NAME_MAX];
+    size_t negative_count;
+};
+
+enum cfg_bad_row_action {
+    CFG_BAD_ROW_SKIP = 0, /* report the line and go on */
+    CFG_BAD_ROW_STOP      /* report the line and stop with an error */
+};
+
+struct cfg {
+    char path[CFG_PATH_MAX]; /* the file this was loaded from */
+    char name[CFG_NAME_MAX]; /* pipeline name, used in logs */
+
+    /* kafka */
+    char brokers[CFG_PATH_MAX];
+    char group_id[CFG_NAME_MAX];
+
+    /* topics */
+    char topic_input[CFG_NAME_MAX];
+    char topic_predictions[CFG_NAME_MAX];
+    char topic_models[CFG_NAME_MAX];
+    char topic_dead_letters[CFG_NAME_MAX];
+    int input_partitions;
+    int replication_factor;
+
+    /* source */
+    char schema_path[CFG_PATH_MAX];
+    char source_path[CFG_PATH_MAX];
+    char csv_delimiter;
+    int csv_header;
+    int csv_trim;
+    int csv_skip_lines;
+    char columns[CFG_MAX_FIELDS][CFG_NAME_MAX]; /* headerless files */
+    size_t column_count;
+    char missing_tokens[CFG_MAX_TOKENS][CFG_NAME_MAX];
+    size_t missing_token_count;
+    char id_prefix[CFG_NAME_MAX];
+    enum cfg_bad_row_action on_bad_row;
+
+    /* fields, in configuration order */
+    struct cfg_field fields[CFG_MAX_FIELDS];
+    size_t field_count;
+
+    /* privacy */
+    char key_file[CFG_PATH_MAX]; /* may be empty */
+    char key_env[CFG_NAME_MAX];  /* env var holding the key, may be empty */
+    char key_id[CFG_NAME_MAX];
+
+    /* learner */
+    char model_name[CFG_NAME_MAX];
+    struct model_params model;
+    uint32_t hash_seed;
+
+    /* snapshots */
+    long snapshot_every_events;
+    double snapshot_every_seconds;
+
+    /* logs */
+    long progress_every_events;
+};
+
+/* Fills cfg with defaults, then reads path over them. Returns 0 or
+ * RIFFLE_ERR_CFG with errstr "path:line: key: what was expected". */
+int cfg_load_file(struct cfg *cfg, const char *path, char *errstr,
+                  size_t errstr_size);
+
+/* The field named name, or NULL. Borrowed from cfg. */
+const struct cfg_field *cfg_find_field(const struct cfg *cfg,
+                                       const char *name);
+
+/* Whether any field has a privacy action: then raw payloads are withheld
+ * from dead letters. */
+int cfg_has_personal_fields(const struct cfg *cfg);
+
+/* A 64-bit fingerprint of every setting that shapes the model (fields,
+ * transforms, learner parameters, hash seed). Snapshots carry it, and a
+ * snapshot is only restored under an equal fingerprint. */
+uint64_t cfg_model_fingerprint(const struct cfg *cfg);
+
+/* Names for logs and snapshots. */
+const char *cfg_loss_name(enum model_loss loss);
+const char *cfg_optimizer_name(enum model_optimizer opt);
+
+#endif

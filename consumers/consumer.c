@@ -1,0 +1,259 @@
+/*
+ * consumers/consumer.c - group consumer with snapshot offsets, see
+ * consumer.h.
+ */
+#include "consumers/consumer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/kafka.h"
+#include "common/log.h"
+
+#define CONSUMER_MAX_PARTITIONS SNAPSHOT_MAX_OFFSETS
+
+struct partition_state {
+    int32_t partition;
+    int64_t next_offset; /* -1 until known */
+    int at_end;
+    int assigned;
+};
+
+struct consumer {
+    rd_kafka_t *rk;
+    char topic[CFG_NAME_MAX];
+    struct partition_state parts[CONSUMER_MAX_PARTITIONS];
+    size_t part_count;
+};
+
+static struct partition_state *find_part(struct consumer *c,
+                                         int32_t partition, int create)
+{
+    size_t i;
+
+    for (i = 0; i < c->part_count; i++)
+        if (c->parts[i].partition == partition)
+            return &c->parts[i];
+    if (!create || c->part_count == CONSUMER_MAX_PARTITIONS)
+        return NULL;
+    c->parts[c->part_count].partition = partition;
+    c->parts[c->part_count].next_offset = -1;
+    return &c->parts[c->part_count++];
+}
+
+/* Sets each newly assigned partition's start: the snapshot's offset when
+ * there is one, else the committed offset (RD_KAFKA_OFFSET_STORED falls
+ * back to auto.offset.reset = earliest). */
+static void on_assign(struct consumer *c,
+                      rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_resp_err_t err;
+    int i;
+
+    for (i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        struct partition_state *ps = find_part(c, tp->partition, 1);
+
+        tp->offset = RD_KAFKA_OFFSET_STORED;
+        if (ps) {
+            ps->assigned = 1;
+            ps->at_end = 0;
+            if (ps->next_offset >= 0)
+                tp->offset = ps->next_offset;
+        }
+        log_info("consumer", "%s [%d]: assigned, starting at %s%lld",
+                 tp->topic, (int)tp->partition,
+                 tp->offset >= 0 ? "offset " : "committed offset ",
+                 (long long)(tp->offset >= 0 ? tp->offset : -1));
+    }
+
+    err = rd_kafka_assign(c->rk, parts);
+    if (err)
+        log_error("consumer", "assign failed: %s", rd_kafka_err2str(err));
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts,
+                         void *opaque)
+{
+    struct consumer *c = opaque;
+    int i;
+
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        on_assign(c, parts);
+        return;
+    }
+
+    /* TODO: hand the model state over with revoked partitions (issue 4);
+     * with one learner per group nothing else ever takes them. */
+    for (i = 0; i < parts->cnt; i++) {
+        struct partition_state *ps = find_part(c, parts->elems[i].partition,
+                                               0);
+        if (ps)
+            ps->assigned = 0;
+    }
+    log_info("consumer", "%d partition(s) revoked", parts->cnt);
+    (void)rd_kafka_assign(rk, NULL); /* nothing to do if it fails */
+}
+
+int consumer_new(const char *brokers, const char *group_id,
+                 const char *topic, const struct snapshot_offset *start,
+                 size_t n, struct consumer **out, char *errstr,
+                 size_t errstr_size)
+{
+    struct consumer *c = calloc(1, sizeof(*c));
+    rd_kafka_topic_partition_list_t *subs;
+    rd_kafka_conf_t *conf;
+    rd_kafka_resp_err_t err;
+    char why[256];
+    size_t i;
+
+    if (!c)
+        return RIFFLE_ERR_NOMEM;
+    snprintf(c->topic, sizeof(c->topic), "%s", topic);
+    for (i = 0; i < n; i++) {
+        struct partition_state *ps;
+
+        if (strcmp(start[i].topic, topic) != 0)
+            continue;
+        ps = find_part(c, start[i].partition, 1);
+        if (ps)
+            ps->next_offset = start[i].offset;
+    }
+
+    conf = kafka_conf_new(brokers, "riffle-learner", errstr, errstr_size);
+    if (!conf || kafka_conf_set(conf, "group.id", group_id, errstr,
+                                errstr_size) ||
+        kafka_conf_set(conf, "enable.auto.commit", "false", errstr,
+                       errstr_size) ||
+        kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr,
+                       errstr_size) ||
+        kafka_conf_set(conf, "enable.partition.eof", "true", errstr,
+                       errstr_size)) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
+        free(c);
+        return RIFFLE_ERR_KAFKA;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_opaque(conf, c);
+
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
+    if (!c->rk) {
+        snprintf(errstr, errstr_size, "cannot create consumer: %s", why);
+        rd_kafka_conf_destroy(conf);
+        free(c);
+        return RIFFLE_ERR_KAFKA;
+    }
+    rd_kafka_poll_set_consumer(c->rk);
+
+    subs = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
+    err = rd_kafka_subscribe(c->rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (err) {
+        snprintf(errstr, errstr_size, "cannot subscribe to %s: %s", topic,
+                 rd_kafka_err2str(err));
+        consumer_destroy(c);
+        return RIFFLE_ERR_KAFKA;
+    }
+
+    *out = c;
+    return 0;
+}
+
+void consumer_destroy(struct consumer *c)
+{
+    if (!c)
+        return;
+    if (c->rk) {
+        (void)rd_kafka_consumer_close(c->rk); /* leaving is best effort */
+        rd_kafka_destroy(c->rk);
+    }
+    free(c);
+}
+
+rd_kafka_message_t *consumer_poll(struct consumer *c, int timeout_ms)
+{
+    rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, timeout_ms);
+    struct partition_state *ps;
+
+    if (!msg || msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        return msg;
+
+    ps = find_part(c, msg->partition, 1);
+    if (ps) {
+        ps->at_end = 1;
+        if (ps->next_offset < msg->offset)
+            ps->next_offset = msg->offset;
+    }
+    rd_kafka_message_destroy(msg);
+    return NULL;
+}
+
+void consumer_mark_done(struct consumer *c, const rd_kafka_message_t *msg)
+{
+    struct partition_state *ps = find_part(c, msg->partition, 1);
+
+    if (!ps)
+        return;
+    ps->next_offset = msg->offset + 1;
+    ps->at_end = 0;
+}
+
+int consumer_caught_up(const struct consumer *c)
+{
+    size_t i, assigned = 0;
+
+    for (i = 0; i < c->part_count; i++) {
+        if (!c->parts[i].assigned)
+            continue;
+        assigned++;
+        if (!c->parts[i].at_end)
+            return 0;
+    }
+    return assigned > 0;
+}
+
+void consumer_positions(const struct consumer *c,
+                        struct snapshot_offset *out, size_t max, size_t *n)
+{
+    size_t i;
+
+    *n = 0;
+    for (i = 0; i < c->part_count && *n < max; i++) {
+        if (c->parts[i].next_offset < 0)
+            continue;
+        snprintf(out[*n].topic, sizeof(out[*n].topic), "%s", c->topic);
+        out[*n].partition = c->parts[i].partition;
+        out[*n].offset = c->parts[i].next_offset;
+        (*n)++;
+    }
+}
+
+int consumer_commit(struct consumer *c, const struct snapshot_offset *off,
+                    size_t n, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *list;
+    rd_kafka_resp_err_t err;
+    size_t i;
+
+    if (n == 0)
+        return 0;
+    list = rd_kafka_topic_partition_list_new((int)n);
+    for (i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(list, off[i].topic,
+                                          off[i].partition)
+            ->offset = off[i].offset;
+
+    err = rd_kafka_commit(c->rk, list, 0);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) {
+        snprintf(errstr, errstr_size, "offset commit failed: %s",
+                 rd_kafka_err2str(err));
+        return RIFFLE_ERR_KAFKA;
+    }
+    return 0;
+}

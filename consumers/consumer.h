@@ -1,0 +1,57 @@
+/*
+ * consumers/consumer.h - the learner's group consumer on the input topic.
+ *
+ * Joins the consumer group, and when partitions are assigned starts each
+ * one at the offset the restored snapshot recorded for it, or else at the
+ * group's committed offset, or else at the beginning. It tracks the next
+ * offset to read of every partition it has processed, which is what a
+ * snapshot records and what is committed after a snapshot is safely
+ * published. Auto-commit is off: offsets only move with snapshots, so a
+ * restart never skips an event the model has not learned. Owned by the
+ * learner thread.
+ */
+#ifndef RIFFLE_CONSUMERS_CONSUMER_H
+#define RIFFLE_CONSUMERS_CONSUMER_H
+
+#include <stddef.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "learner/snapshot.h"
+
+struct consumer;
+
+/* start (borrowed, n entries, may be NULL) holds the snapshot's offsets.
+ * Returns 0 or RIFFLE_ERR_KAFKA with errstr. */
+int consumer_new(const char *brokers, const char *group_id,
+                 const char *topic, const struct snapshot_offset *start,
+                 size_t n, struct consumer **out, char *errstr,
+                 size_t errstr_size);
+
+/* Leaves the group and frees. NULL-safe. */
+void consumer_destroy(struct consumer *c);
+
+/* The next message, or NULL after timeout_ms. Partition-end events are
+ * consumed here (see consumer_caught_up); other errors come back as a
+ * message with err set. The caller destroys what it gets with
+ * rd_kafka_message_destroy(). */
+rd_kafka_message_t *consumer_poll(struct consumer *c, int timeout_ms);
+
+/* Records that msg was fully handled: its partition's next offset moves
+ * past it. */
+void consumer_mark_done(struct consumer *c, const rd_kafka_message_t *msg);
+
+/* Whether partitions are assigned and every one has reached its end. */
+int consumer_caught_up(const struct consumer *c);
+
+/* Copies the next offsets of every partition seen (up to max) into out,
+ * their count into *n. */
+void consumer_positions(const struct consumer *c,
+                        struct snapshot_offset *out, size_t max, size_t *n);
+
+/* Commits the given offsets to the group synchronously. Returns 0 or
+ * RIFFLE_ERR_KAFKA with errstr. */
+int consumer_commit(struct consumer *c, const struct snapshot_offset *off,
+                    size_t n, char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * consumers/topic_reader.h - reads every partition of a topic, outside
+ * any consumer group.
+ *
+ * Used to find the latest model snapshot at start-up and by `riffle
+ * watch`. It commits nothing and never affects the learner's group.
+ * Owned by one thread.
+ */
+#ifndef RIFFLE_CONSUMERS_TOPIC_READER_H
+#define RIFFLE_CONSUMERS_TOPIC_READER_H
+
+#include <stddef.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "common/buf.h"
+
+#define TOPIC_READER_METADATA_TIMEOUT_MS 10000
+
+struct topic_reader;
+
+/* Assigns every partition of topic, at the beginning when from_start is
+ * set, else at the end. Returns 0, or RIFFLE_ERR_KAFKA with errstr (for
+ * instance when the topic does not exist). */
+int topic_reader_new(const char *brokers, const char *topic, int from_start,
+                     struct topic_reader **out, char *errstr,
+                     size_t errstr_size);
+
+void topic_reader_destroy(struct topic_reader *r); /* NULL-safe */
+
+/* The next message, or NULL after timeout_ms or at a partition end. The
+ * caller destroys it with rd_kafka_message_destroy(). */
+rd_kafka_message_t *topic_reader_poll(struct topic_reader *r, int timeout_ms);
+
+/* Whether every partition has reached its end at least once since the
+ * last message. */
+int topic_reader_at_end(const struct topic_reader *r);
+
+/* Reads topic to its end and keeps the values of the last `keep` messages
+ * whose key equals key, newest first, in out[0..*found-1] (the caller
+ * frees each with buf_free). Returns 0 or RIFFLE_ERR_KAFKA. */
+int topic_reader_latest_by_key(const char *brokers, const char *topic,
+                               const char *key, struct buf *out, size_t keep,
+                               size_t *found, char *errstr,
+                               size_t errstr_size);
+
+#endif

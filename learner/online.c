@@ -1,0 +1,223 @@
+/*
+ * learner/online.c - the per-event pipeline, see online.h.
+ */
+#include "learner/online.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "learner/features.h"
+#include "privacy/anonymize.h"
+
+struct online_learner {
+    const struct cfg *cfg;
+    const struct schema *schema;
+    struct cleaner *cleaner;
+    struct anonymizer *anonymizer;
+    struct feature_builder *features;
+    struct model *model;
+    struct metrics metrics;
+    struct running_stats stats[CFG_MAX_FIELDS];
+    uint64_t dead_letters;
+    int id_index;    /* schema index of the id field */
+    int label_index; /* schema index of the label field */
+    struct event event;
+    struct feature x[FEATURES_MAX];
+    /* Copies: anonymizing may grow the event's arena and move strings. */
+    struct buf event_id;
+    char label[CFG_NAME_MAX];
+};
+
+static int find_kind(const struct cfg *cfg, enum cfg_field_kind kind)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->field_count; i++)
+        if (cfg->fields[i].kind == kind)
+            return (int)i;
+    return -1; /* cfg_load_file guarantees one id and one label */
+}
+
+int online_new(const struct cfg *cfg, const struct schema *input_schema,
+               struct online_learner **out, char *errstr,
+               size_t errstr_size)
+{
+    struct online_learner *ol = calloc(1, sizeof(*ol));
+    int err;
+
+    if (!ol)
+        return RIFFLE_ERR_NOMEM;
+    ol->cfg = cfg;
+    ol->schema = input_schema;
+    metrics_init(&ol->metrics);
+    event_init(&ol->event);
+
+    err = cleaner_new(cfg, input_schema, ol->stats, &ol->cleaner, errstr,
+                      errstr_size);
+    if (!err)
+        err = anonymizer_new(cfg, input_schema, &ol->anonymizer, errstr,
+                             errstr_size);
+    if (!err)
+        err = features_new(cfg, input_schema, ol->stats, &ol->features,
+                           errstr, errstr_size);
+    if (!err) {
+        err = model_new(&cfg->model, &ol->model);
+        if (err)
+            snprintf(errstr, errstr_size, "cannot allocate a model of 2^%u "
+                     "weights", cfg->model.bits);
+    }
+    if (err) {
+        online_destroy(ol);
+        return err;
+    }
+
+    ol->id_index = cleaner_schema_index(ol->cleaner,
+                                        (size_t)find_kind(cfg, CFG_FIELD_ID));
+    ol->label_index = cleaner_schema_index(
+        ol->cleaner, (size_t)find_kind(cfg, CFG_FIELD_LABEL));
+    *out = ol;
+    return 0;
+}
+
+void online_destroy(struct online_learner *ol)
+{
+    if (!ol)
+        return;
+    cleaner_destroy(ol->cleaner);
+    anonymizer_destroy(ol->anonymizer);
+    features_destroy(ol->features);
+    model_destroy(ol->model);
+    event_free(&ol->event);
+    buf_free(&ol->event_id);
+    free(ol);
+}
+
+static void set_verdict(struct online_result *res, const char *reason,
+                        const char *field, const char *detail)
+{
+    res->dead_letter = 1;
+    res->verdict.reason = reason;
+    snprintf(res->verdict.field, sizeof(res->verdict.field), "%s", field);
+    snprintf(res->verdict.detail, sizeof(res->verdict.detail), "%s", detail);
+}
+
+/* The label as the user wrote it, kept for the prediction record. Read
+ * before anonymization; labels are never personal (cfg.c refuses it). */
+static const char *copy_label(struct online_learner *ol)
+{
+    const struct value *v = &ol->event.values[ol->label_index];
+
+    if (v->kind == VALUE_STRING)
+        snprintf(ol->label, sizeof(ol->label), "%s",
+                 event_string(&ol->event, (size_t)ol->label_index));
+    else if (v->kind == VALUE_NUMBER)
+        snprintf(ol->label, sizeof(ol->label), "%.17g", v->number);
+    else
+        return NULL;
+    return ol->label;
+}
+
+static const char *copy_event_id(struct online_learner *ol)
+{
+    const struct value *v = &ol->event.values[ol->id_index];
+
+    if (v->kind != VALUE_STRING)
+        return NULL;
+    buf_reset(&ol->event_id);
+    if (buf_append(&ol->event_id, event_string(&ol->event,
+                                               (size_t)ol->id_index),
+                   v->str_len) != 0)
+        return NULL;
+    return ol->event_id.data;
+}
+
+static int learn_event(struct online_learner *ol, struct online_result *res)
+{
+    size_t n;
+    int err;
+
+    err = anonymizer_apply(ol->anonymizer, &ol->event);
+    if (err)
+        return err;
+
+    n = features_build(ol->features, &ol->event, ol->x);
+    res->model_version = model_update_count(ol->model);
+    err = model_learn(ol->model, ol->x, n, res->label, &res->probability);
+    if (err) {
+        set_verdict(res, CLEAN_REASON_VALUE, "",
+                    "a feature value is not finite after its transform");
+        ol->dead_letters++;
+        return 0;
+    }
+
+    res->predicted_class = res->probability >= 0.5;
+    metrics_add(&ol->metrics, res->probability, (int)res->label);
+    return 0;
+}
+
+int online_process(struct online_learner *ol, const void *data, size_t len,
+                   struct online_result *res)
+{
+    char errstr[256];
+    int err;
+
+    memset(res, 0, sizeof(*res));
+
+    err = schema_decode_event(ol->schema, data, len, &ol->event, errstr,
+                              sizeof(errstr));
+    if (err == RIFFLE_ERR_NOMEM)
+        return err;
+    if (err) {
+        set_verdict(res, ONLINE_REASON_DECODE, "", errstr);
+        ol->dead_letters++;
+        return 0;
+    }
+    res->event_id = copy_event_id(ol);
+
+    if (cleaner_apply(ol->cleaner, &ol->event, &res->label,
+                      &res->verdict) != 0) {
+        res->dead_letter = 1;
+        ol->dead_letters++;
+        return 0;
+    }
+    res->label_text = copy_label(ol);
+
+    return learn_event(ol, res);
+}
+
+void online_count_dead_letter(struct online_learner *ol)
+{
+    ol->dead_letters++;
+}
+
+struct model *online_model(struct online_learner *ol)
+{
+    return ol->model;
+}
+
+struct metrics *online_metrics(struct online_learner *ol)
+{
+    return &ol->metrics;
+}
+
+struct running_stats *online_stats(struct online_learner *ol)
+{
+    return ol->stats;
+}
+
+uint64_t online_dead_letter_count(const struct online_learner *ol)
+{
+    return ol->dead_letters;
+}
+
+void online_set_dead_letter_count(struct online_learner *ol, uint64_t n)
+{
+    ol->dead_letters = n;
+}
+
+const struct cfg *online_cfg(const struct online_learner *ol)
+{
+    return ol->cfg;
+}

@@ -1,0 +1,66 @@
+/*
+ * learner/online.h - the per-event pipeline, with no Kafka in it.
+ *
+ * decode -> clean -> anonymize -> features -> predict, then learn ->
+ * metrics. One call per input message; the result is either a prediction
+ * or a dead-letter verdict. `riffle learn` feeds it from Kafka, and any
+ * file-based command can feed it the same bytes, so every line of
+ * learning code is shared. Owns the model, the running statistics and the
+ * metrics; snapshot.c saves and restores them. Single-threaded.
+ */
+#ifndef RIFFLE_LEARNER_ONLINE_H
+#define RIFFLE_LEARNER_ONLINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cleaning/clean.h"
+#include "config/cfg.h"
+#include "learner/metrics.h"
+#include "learner/model.h"
+#include "learner/stats.h"
+#include "schemas/event.h"
+#include "schemas/schema.h"
+
+#define ONLINE_REASON_DECODE "decode_error"
+
+struct online_result {
+    int dead_letter;              /* 1: refused, see verdict */
+    struct clean_verdict verdict; /* reason, field, detail */
+    const char *event_id;         /* borrowed until the next call; may be
+                                     NULL when the message did not decode */
+    const char *label_text;       /* the event's label as text, or NULL */
+    double label;                 /* 0/1 */
+    double probability;           /* P(positive) before learning */
+    int predicted_class;          /* 1 when probability >= 0.5 */
+    uint64_t model_version;       /* updates made before this event */
+};
+
+struct online_learner;
+
+/* Builds the stages for cfg over input_schema (both borrowed, must
+ * outlive the learner). Returns 0 or an error with errstr set. */
+int online_new(const struct cfg *cfg, const struct schema *input_schema,
+               struct online_learner **out, char *errstr,
+               size_t errstr_size);
+
+void online_destroy(struct online_learner *ol); /* NULL-safe */
+
+/* Processes one single-object-encoded input message. Returns 0 with
+ * *res filled (prediction or dead letter), or RIFFLE_ERR_NOMEM. */
+int online_process(struct online_learner *ol, const void *data, size_t len,
+                   struct online_result *res);
+
+/* Records that a message was dead-lettered for a reason found outside
+ * this module, so that counts stay complete. */
+void online_count_dead_letter(struct online_learner *ol);
+
+/* Borrowed state, for snapshots and reports. */
+struct model *online_model(struct online_learner *ol);
+struct metrics *online_metrics(struct online_learner *ol);
+struct running_stats *online_stats(struct online_learner *ol);
+uint64_t online_dead_letter_count(const struct online_learner *ol);
+void online_set_dead_letter_count(struct online_learner *ol, uint64_t n);
+const struct cfg *online_cfg(const struct online_learner *ol);
+
+#endif

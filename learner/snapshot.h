@@ -1,0 +1,71 @@
+/*
+ * learner/snapshot.h - saves and restores a learner's whole state.
+ *
+ * A snapshot (schemas/model_snapshot.avsc, single-object encoded) holds
+ * the weights and optimizer state in a sparse encoding, the running field
+ * statistics, the progressive metrics, and the input offsets it reflects:
+ * restoring it and reading the input from those offsets continues the
+ * learning exactly where it stopped. Restoring checks the format version,
+ * the model name, the configuration fingerprint, the weight count and a
+ * CRC-64 of the weights, and changes nothing unless all of it passes.
+ * Runs on the learner thread.
+ */
+#ifndef RIFFLE_LEARNER_SNAPSHOT_H
+#define RIFFLE_LEARNER_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "learner/online.h"
+#include "schemas/schema.h"
+
+#define SNAPSHOT_FORMAT_VERSION 1
+#define SNAPSHOT_WEIGHT_ENCODING "sparse-f32le-v1"
+#define SNAPSHOT_ENTRY_BYTES 12 /* uint32 index, float weight, float state */
+#define SNAPSHOT_MAX_OFFSETS 1024
+
+struct snapshot_offset {
+    char topic[CFG_NAME_MAX];
+    int32_t partition;
+    int64_t offset; /* next offset to read */
+};
+
+/* What a snapshot says about itself, without its weights. */
+struct snapshot_info {
+    char model_name[CFG_NAME_MAX];
+    int64_t version;
+    int64_t created_at_ms;
+    uint64_t config_fingerprint;
+    int32_t bits;
+    int64_t nonzero_count;
+    size_t weight_bytes;
+    struct metrics_totals metrics;
+    int64_t dead_letters;
+    size_t offset_count;
+};
+
+/* Appends the encoded snapshot of ol to out. offsets (borrowed, n
+ * entries) are the next input offsets. Returns 0 or an error with
+ * errstr set. */
+int snapshot_encode(const struct schema *schema, struct online_learner *ol,
+                    const struct snapshot_offset *offsets, size_t n,
+                    int64_t now_ms, struct buf *out, char *errstr,
+                    size_t errstr_size);
+
+/* Restores ol from an encoded snapshot and writes its offsets (up to max)
+ * into offsets, their count into *n, and its metadata into *info (may be
+ * NULL). Returns 0, or RIFFLE_ERR_SNAPSHOT / RIFFLE_ERR_DECODE with
+ * errstr saying what did not match; ol is then unchanged. */
+int snapshot_restore(const struct schema *schema, struct online_learner *ol,
+                     const void *data, size_t len,
+                     struct snapshot_offset *offsets, size_t max, size_t *n,
+                     struct snapshot_info *info, char *errstr,
+                     size_t errstr_size);
+
+/* Reads only the metadata, e.g. for `riffle watch`. */
+int snapshot_read_info(const struct schema *schema, const void *data,
+                       size_t len, struct snapshot_info *info, char *errstr,
+                       size_t errstr_size);
+
+#endif

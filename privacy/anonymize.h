@@ -1,0 +1,58 @@
+/*
+ * privacy/anonymize.h - removes or disguises personal values in an event.
+ *
+ * Runs right after cleaning, before features are built, so nothing
+ * downstream (the model, any output topic, any log) sees a raw personal
+ * value. Per configured field: drop (the value becomes null), keyed
+ * pseudonym (HMAC-SHA256 under a secret key: stable for one key, unlinkable
+ * without it), or coarsen (numbers into bands, strings to a prefix).
+ *
+ * The key is read once at start-up from an environment variable or a
+ * file, and is never logged or copied into an output. Immutable after
+ * creation; any thread may call anonymizer_apply() on its own events.
+ */
+#ifndef RIFFLE_PRIVACY_ANONYMIZE_H
+#define RIFFLE_PRIVACY_ANONYMIZE_H
+
+#include <stddef.h>
+
+#include "config/cfg.h"
+#include "schemas/event.h"
+#include "schemas/schema.h"
+
+#define ANONYMIZE_MIN_KEY_BYTES 16 /* 128 bits: below that, guessable */
+#define ANONYMIZE_MAX_KEY_BYTES 512
+#define ANONYMIZE_TOKEN_HEX 32     /* hex digits kept: 128 bits of HMAC */
+
+struct anonymizer;
+
+/* Builds the anonymizer. The key is needed only when a field asks for a
+ * pseudonym: it is taken from the environment variable cfg->key_env if
+ * set, else from the file named by the variable <key_env>_FILE if set,
+ * else from cfg->key_file; a file of 64 hex digits is decoded, any
+ * other content is used as raw bytes (a trailing newline removed).
+ * Returns 0, or RIFFLE_ERR_CFG with errstr naming the file or variable
+ * and what is wrong (never the key). */
+int anonymizer_new(const struct cfg *cfg, const struct schema *schema,
+                   struct anonymizer **out, char *errstr,
+                   size_t errstr_size);
+
+void anonymizer_destroy(struct anonymizer *a); /* NULL-safe, wipes the key */
+
+/* Applies every configured action to ev in place. Returns 0 or
+ * RIFFLE_ERR_NOMEM. */
+int anonymizer_apply(const struct anonymizer *a, struct event *ev);
+
+/* The pseudonym of value under key: "<key_id>:" followed by
+ * ANONYMIZE_TOKEN_HEX hex digits of HMAC-SHA256(key, field NUL value).
+ * The field name is mixed in so equal values of different fields do not
+ * link. out must hold at least strlen(key_id) + 2 + ANONYMIZE_TOKEN_HEX
+ * bytes. Returns 0 or RIFFLE_ERR_INVALID when out is too small. */
+int anonymize_pseudonym(const unsigned char *key, size_t key_len,
+                        const char *key_id, const char *field,
+                        const char *value, char *out, size_t out_size);
+
+/* The band of x: "[lo,hi)" with lo = floor(x / width) * width. */
+void anonymize_band(double x, double width, char *out, size_t out_size);
+
+#endif

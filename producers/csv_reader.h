@@ -1,0 +1,71 @@
+/*
+ * producers/csv_reader.h - streaming CSV reader for plain or gzip files.
+ *
+ * Reads RFC 4180 CSV one record at a time (quoted fields, doubled quotes,
+ * delimiters and newlines inside quotes, CRLF or LF, a last line without
+ * a newline), through zlib so that .gz files and plain files read alike.
+ * Blank lines are skipped. Memory is bounded by the longest record, which
+ * is itself capped so a file without newlines cannot exhaust memory.
+ * One reader per thread.
+ */
+#ifndef RIFFLE_PRODUCERS_CSV_READER_H
+#define RIFFLE_PRODUCERS_CSV_READER_H
+
+#include <stddef.h>
+
+#define CSV_MAX_RECORD_BYTES (1u << 20) /* 1 MiB: far above any real row */
+#define CSV_MAX_FIELDS 1024
+
+struct csv_options {
+    char delimiter;  /* ',' by default */
+    int trim_spaces; /* strip unquoted leading/trailing blanks of fields */
+    int skip_lines;  /* physical lines to skip before anything else */
+    int has_header;  /* first record (after skip_lines) names the columns */
+};
+
+struct csv_reader;
+
+/* Opens path (gzip or plain). Returns 0, or RIFFLE_ERR_IO with errstr
+ * "path: strerror". *out is owned by the caller (csv_reader_close). When
+ * has_header is set the header record is read here; a missing header is
+ * RIFFLE_ERR_PARSE. */
+int csv_reader_open(const char *path, const struct csv_options *opts,
+                    struct csv_reader **out, char *errstr,
+                    size_t errstr_size);
+
+/* Same over a memory buffer (borrowed; must outlive the reader); name is
+ * used in error messages. For tests and for small inputs. */
+int csv_reader_open_memory(const char *data, size_t len, const char *name,
+                           const struct csv_options *opts,
+                           struct csv_reader **out, char *errstr,
+                           size_t errstr_size);
+
+/* Reads the next record. Returns 0; RIFFLE_ERR_EOF at the end; or
+ * RIFFLE_ERR_PARSE with errstr "name:line: what" (unterminated quote,
+ * text after a closing quote, record too long, too many fields). After a
+ * parse error the reader has skipped to the start of the next line, so
+ * the caller may report the bad record and go on. RIFFLE_ERR_IO on a
+ * read error (e.g. a corrupt gzip stream), after which it cannot go on. */
+int csv_reader_next(struct csv_reader *r, char *errstr, size_t errstr_size);
+
+/* Fields of the current record; strings are NUL-terminated and borrowed
+ * until the next csv_reader_next(). */
+size_t csv_reader_field_count(const struct csv_reader *r);
+const char *csv_reader_field(const struct csv_reader *r, size_t i);
+
+/* 1-based physical line on which the current record (or the failed one)
+ * started. */
+long csv_reader_line(const struct csv_reader *r);
+
+/* Header names when has_header was set; count is 0 otherwise. */
+size_t csv_reader_header_count(const struct csv_reader *r);
+const char *csv_reader_header(const struct csv_reader *r, size_t i);
+
+void csv_reader_close(struct csv_reader *r); /* NULL-safe */
+
+/* Strict number parsing: the whole string must be a finite decimal or
+ * scientific number (surrounding blanks allowed). "nan", "inf", "", "1e999"
+ * and "12abc" are errors. Returns 0 or RIFFLE_ERR_PARSE. */
+int csv_parse_number(const char *s, double *out);
+
+#endif

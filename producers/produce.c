@@ -1,0 +1,315 @@
+/*
+ * producers/produce.c - CSV to Avro to the input topic, see produce.h.
+ */
+#include "producers/produce.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/kafka.h"
+#include "common/log.h"
+#include "producers/publisher.h"
+
+#define PRODUCE_PROGRESS_EVERY_S 1.0    /* terminal redraw / log line */
+#define PRODUCE_LOG_EVERY_S 10.0        /* plain lines when not a terminal */
+#define PRODUCE_FLUSH_TIMEOUT_MS 120000 /* acks at the end of the file */
+#define PRODUCE_SCHEMA_ID_FIELD "event_id"
+
+/* Column names are compared in their Avro form: "education-num" in a
+ * header matches the field education_num. */
+static void avro_name(const char *in, char *out, size_t size)
+{
+    size_t i;
+
+    for (i = 0; in[i] && i + 1 < size; i++)
+        out[i] = isalnum((unsigned char)in[i]) ? in[i] : '_';
+    out[i] = '\0';
+}
+
+static const char *column_name(const struct cfg *cfg,
+                               const struct csv_reader *csv, size_t i)
+{
+    if (cfg->column_count > 0)
+        return i < cfg->column_count ? cfg->columns[i] : NULL;
+    return i < csv_reader_header_count(csv) ? csv_reader_header(csv, i)
+                                            : NULL;
+}
+
+int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
+                        const struct csv_reader *csv,
+                        struct produce_mapping *map, char *errstr,
+                        size_t errstr_size)
+{
+    size_t fields = schema_field_count(schema), i, ncols;
+    char name[CFG_NAME_MAX];
+
+    ncols = cfg->column_count ? cfg->column_count
+                              : csv_reader_header_count(csv);
+    map->columns_expected = ncols;
+    map->id_field = schema_field_index(schema, PRODUCE_SCHEMA_ID_FIELD);
+    for (i = 0; i < fields; i++)
+        map->column[i] = PRODUCE_UNMAPPED;
+
+    for (i = 0; i < ncols; i++) {
+        int f;
+
+        avro_name(column_name(cfg, csv, i), name, sizeof(name));
+        f = schema_field_index(schema, name);
+        if (f < 0) {
+            snprintf(errstr, errstr_size, "%s: column %zu \"%s\" is not a "
+                     "field of %s", cfg->source_path, i + 1, name,
+                     schema_name(schema));
+            return RIFFLE_ERR_CFG;
+        }
+        map->column[f] = (int)i;
+    }
+
+    for (i = 0; i < fields; i++) {
+        if ((int)i == map->id_field || map->column[i] != PRODUCE_UNMAPPED ||
+            schema_field_nullable(schema, i))
+            continue;
+        snprintf(errstr, errstr_size, "%s: no column feeds the required "
+                 "field \"%s\" of %s", cfg->source_path,
+                 schema_field_name(schema, i), schema_name(schema));
+        return RIFFLE_ERR_CFG;
+    }
+    return 0;
+}
+
+static int is_missing(const struct cfg *cfg, const char *s)
+{
+    size_t i;
+
+    if (*s == '\0')
+        return 1;
+    for (i = 0; i < cfg->missing_token_count; i++)
+        if (strcmp(s, cfg->missing_tokens[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int parse_value(const struct schema *schema, size_t f, const char *s,
+                       struct event *ev, char *errstr, size_t errstr_size)
+{
+    enum schema_field_type t = schema_field_type(schema, f);
+    const char *name = schema_field_name(schema, f);
+    double x;
+
+    if (t == SCHEMA_FIELD_STRING)
+        return event_set_string(ev, f, s, strlen(s));
+
+    if (csv_parse_number(s, &x) != 0) {
+        snprintf(errstr, errstr_size, "field '%s': expected a finite "
+                 "number", name);
+        return RIFFLE_ERR_PARSE;
+    }
+    if ((t == SCHEMA_FIELD_INT || t == SCHEMA_FIELD_LONG) &&
+        (x != floor(x) ||
+         (t == SCHEMA_FIELD_INT && (x < -2147483648.0 || x > 2147483647.0)) ||
+         fabs(x) > 9007199254740992.0)) { /* 2^53: exact in a double */
+        snprintf(errstr, errstr_size, "field '%s': expected an integer%s",
+                 name, t == SCHEMA_FIELD_INT ? " of 32 bits" : "");
+        return RIFFLE_ERR_PARSE;
+    }
+    if (t == SCHEMA_FIELD_BOOLEAN && x != 0 && x != 1) {
+        snprintf(errstr, errstr_size, "field '%s': expected 0 or 1", name);
+        return RIFFLE_ERR_PARSE;
+    }
+    event_set_number(ev, f, x);
+    return 0;
+}
+
+int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
+                         const struct produce_mapping *map,
+                         const struct csv_reader *csv, long row_number,
+                         struct event *ev, char *errstr, size_t errstr_size)
+{
+    size_t fields = schema_field_count(schema), i;
+    char id[CFG_NAME_MAX + 32];
+    int err;
+
+    if (csv_reader_field_count(csv) != map->columns_expected) {
+        snprintf(errstr, errstr_size, "expected %zu fields, found %zu",
+                 map->columns_expected, csv_reader_field_count(csv));
+        return RIFFLE_ERR_PARSE;
+    }
+
+    event_reset(ev, fields);
+    for (i = 0; i < fields; i++) {
+        const char *s;
+
+        if ((int)i == map->id_field) {
+            snprintf(id, sizeof(id), "%s-%ld", cfg->id_prefix, row_number);
+            err = event_set_string(ev, i, id, strlen(id));
+        } else if (map->column[i] == PRODUCE_UNMAPPED) {
+            continue; /* nullable, checked by produce_map_columns */
+        } else {
+            s = csv_reader_field(csv, (size_t)map->column[i]);
+            if (is_missing(cfg, s)) {
+                if (!schema_field_nullable(schema, i)) {
+                    snprintf(errstr, errstr_size, "field '%s': missing, "
+                             "but the schema does not allow null",
+                             schema_field_name(schema, i));
+                    return RIFFLE_ERR_PARSE;
+                }
+                continue;
+            }
+            err = parse_value(schema, i, s, ev, errstr, errstr_size);
+        }
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+/* --- the run ---------------------------------------------------------- */
+
+struct progress {
+    int tty;
+    double started, last_shown;
+};
+
+static void show_progress(struct progress *p, const struct produce_stats *st,
+                          int final)
+{
+    double now = kafka_monotonic_s(), elapsed = now - p->started;
+    double rate = elapsed > 0 ? st->produced / elapsed : 0;
+
+    if (!final && now - p->last_shown <
+                      (p->tty ? PRODUCE_PROGRESS_EVERY_S : PRODUCE_LOG_EVERY_S))
+        return;
+    p->last_shown = now;
+
+    if (p->tty)
+        fprintf(stderr, "\rproduce: %lld rows, %lld produced, %lld bad, "
+                "%.0f events/s%s", st->rows, st->produced, st->bad_rows, rate,
+                final ? "\n" : "   ");
+    else
+        log_info("produce", "%lld rows, %lld produced, %lld bad, %.0f "
+                 "events/s", st->rows, st->produced, st->bad_rows, rate);
+}
+
+/* Sleeps as needed so that produced / elapsed stays at or below rate. */
+static void throttle(double rate, double started, long long produced)
+{
+    double ahead = produced / rate - (kafka_monotonic_s() - started);
+
+    if (ahead > 0) {
+        struct timespec ts = {(time_t)ahead,
+                              (long)((ahead - (time_t)ahead) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int open_source(const struct cfg *cfg, const struct produce_options *o,
+                       struct csv_reader **csv, char *errstr, size_t size)
+{
+    struct csv_options co = {cfg->csv_delimiter, cfg->csv_trim,
+                             cfg->csv_skip_lines, cfg->csv_header};
+    const char *path = o->path ? o->path : cfg->source_path;
+
+    if (!path[0]) {
+        snprintf(errstr, size, "%s: no input: set source.path or pass "
+                 "--file", cfg->path);
+        return RIFFLE_ERR_CFG;
+    }
+    return csv_reader_open(path, &co, csv, errstr, size);
+}
+
+static int produce_rows(const struct cfg *cfg, const struct schema *schema,
+                        const struct produce_options *o,
+                        struct csv_reader *csv, struct publisher *pub,
+                        struct produce_stats *st, char *errstr, size_t size)
+{
+    struct produce_mapping map;
+    struct progress prog = {o->progress && isatty(2), kafka_monotonic_s(), 0};
+    struct event ev;
+    struct buf out = {0};
+    char why[512];
+    int err;
+
+    event_init(&ev);
+    err = produce_map_columns(cfg, schema, csv, &map, errstr, size);
+
+    while (!err && !(o->stop && *o->stop) &&
+           (o->limit == 0 || st->rows < o->limit)) {
+        err = csv_reader_next(csv, why, sizeof(why));
+        if (err == RIFFLE_ERR_EOF) {
+            err = 0;
+            break;
+        }
+        if (err == RIFFLE_ERR_IO) {
+            snprintf(errstr, size, "%s", why);
+            break;
+        }
+        st->rows++;
+        if (!err)
+            err = produce_row_to_event(cfg, schema, &map, csv, st->rows, &ev,
+                                       why, sizeof(why));
+        if (err == RIFFLE_ERR_PARSE) {
+            st->bad_rows++;
+            log_warn("produce", "%s:%ld: %s", o->path ? o->path
+                     : cfg->source_path, csv_reader_line(csv), why);
+            if (cfg->on_bad_row == CFG_BAD_ROW_STOP) {
+                snprintf(errstr, size, "stopping at the first bad row "
+                         "(source.on_bad_row = \"stop\")");
+                break;
+            }
+            err = 0;
+            continue;
+        }
+        if (err)
+            break;
+
+        buf_reset(&out);
+        err = schema_encode_event(schema, &ev, &out, errstr, size);
+        if (!err)
+            err = publisher_send(pub, cfg->topic_input,
+                                 event_string(&ev, (size_t)map.id_field),
+                                 ev.values[map.id_field].str_len, out.data,
+                                 out.len, NULL, errstr, size);
+        if (err)
+            break;
+        st->produced++;
+        publisher_poll(pub);
+        if (o->rate > 0)
+            throttle(o->rate, prog.started, st->produced);
+        show_progress(&prog, st, 0);
+    }
+
+    if (!err)
+        err = publisher_flush(pub, PRODUCE_FLUSH_TIMEOUT_MS, errstr, size);
+    show_progress(&prog, st, 1);
+    event_free(&ev);
+    buf_free(&out);
+    return err;
+}
+
+int produce_run(const struct cfg *cfg, const struct produce_options *o,
+                struct produce_stats *st, char *errstr, size_t size)
+{
+    struct schema *schema = NULL;
+    struct csv_reader *csv = NULL;
+    struct publisher *pub = NULL;
+    int err;
+
+    memset(st, 0, sizeof(*st));
+    err = schema_load_file(cfg->schema_path, &schema, errstr, size);
+    if (!err)
+        err = open_source(cfg, o, &csv, errstr, size);
+    if (!err)
+        err = publisher_new(cfg->brokers, "riffle-produce", &pub, errstr,
+                            size);
+    if (!err)
+        err = produce_rows(cfg, schema, o, csv, pub, st, errstr, size);
+
+    publisher_destroy(pub);
+    csv_reader_close(csv);
+    schema_destroy(schema);
+    return err;
+}

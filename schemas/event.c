@@ -1,0 +1,71 @@
+/*
+ * schemas/event.c - flat decoded records, see event.h.
+ */
+#include "schemas/event.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include "common/err.h"
+
+void event_init(struct event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+}
+
+void event_reset(struct event *ev, size_t field_count)
+{
+    assert(field_count <= EVENT_MAX_FIELDS);
+
+    ev->field_count = field_count;
+    memset(ev->values, 0, field_count * sizeof(ev->values[0]));
+    buf_reset(&ev->arena);
+}
+
+void event_set_null(struct event *ev, size_t field)
+{
+    assert(field < ev->field_count);
+    ev->values[field].kind = VALUE_NULL;
+}
+
+void event_set_number(struct event *ev, size_t field, double number)
+{
+    assert(field < ev->field_count);
+    ev->values[field].kind = VALUE_NUMBER;
+    ev->values[field].number = number;
+}
+
+int event_set_string(struct event *ev, size_t field, const char *s,
+                     size_t len)
+{
+    size_t offset = ev->arena.len;
+    char nul = '\0';
+
+    assert(field < ev->field_count);
+
+    if (buf_reserve(&ev->arena, len + 1) != 0)
+        return RIFFLE_ERR_NOMEM;
+    (void)buf_append(&ev->arena, s, len); /* cannot fail: reserved */
+    (void)buf_append(&ev->arena, &nul, 1);
+
+    ev->values[field].kind = VALUE_STRING;
+    ev->values[field].str_offset = offset;
+    ev->values[field].str_len = len;
+    return 0;
+}
+
+const char *event_string(const struct event *ev, size_t field)
+{
+    assert(field < ev->field_count);
+    if (ev->values[field].kind != VALUE_STRING)
+        return NULL;
+    return ev->arena.data + ev->values[field].str_offset;
+}
+
+void event_free(struct event *ev)
+{
+    if (!ev)
+        return;
+    buf_free(&ev->arena);
+    ev->field_count = 0;
+}

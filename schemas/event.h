@@ -1,0 +1,61 @@
+/*
+ * schemas/event.h - one decoded input record, as a flat row of values.
+ *
+ * Every input schema riffle reads is a flat Avro record of primitives
+ * (string, double, float, long, int, boolean, each optionally in a union
+ * with null). An event holds one value per schema field, by field index:
+ * null, a number (all numeric Avro types and booleans become doubles), or
+ * a string. String bytes live in the event's own arena, so an event is
+ * self-contained and can be reused for the next record without freeing.
+ * Not thread-safe; each thread uses its own events.
+ */
+#ifndef RIFFLE_SCHEMAS_EVENT_H
+#define RIFFLE_SCHEMAS_EVENT_H
+
+#include <stddef.h>
+
+#include "common/buf.h"
+
+#define EVENT_MAX_FIELDS 128 /* far above any bundled dataset (15) */
+
+enum value_kind {
+    VALUE_NULL = 0,
+    VALUE_NUMBER,
+    VALUE_STRING,
+};
+
+struct value {
+    enum value_kind kind;
+    double number;     /* when kind == VALUE_NUMBER */
+    size_t str_offset; /* when kind == VALUE_STRING: start in the arena */
+    size_t str_len;    /* bytes, without the NUL the arena adds */
+};
+
+struct event {
+    size_t field_count;
+    struct value values[EVENT_MAX_FIELDS];
+    struct buf arena; /* string bytes, each followed by a NUL */
+};
+
+/* A zeroed struct event is valid too; event_init() makes that explicit. */
+void event_init(struct event *ev);
+
+/* Empty the event and give it field_count null values (asserted to be at
+ * most EVENT_MAX_FIELDS). Keeps the arena's memory for reuse. */
+void event_reset(struct event *ev, size_t field_count);
+
+void event_set_null(struct event *ev, size_t field);
+void event_set_number(struct event *ev, size_t field, double number);
+
+/* Copies len bytes of s into the arena. Returns 0 or RIFFLE_ERR_NOMEM. */
+int event_set_string(struct event *ev, size_t field, const char *s,
+                     size_t len);
+
+/* The NUL-terminated string of a VALUE_STRING field, or NULL for other
+ * kinds. Borrowed: valid until the event is next modified. */
+const char *event_string(const struct event *ev, size_t field);
+
+/* Releases the arena. NULL-safe. */
+void event_free(struct event *ev);
+
+#endif

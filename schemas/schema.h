@@ -1,0 +1,122 @@
+/*
+ * schemas/schema.h - Avro schemas and riffle's wire format.
+ *
+ * Loads a .avsc file with avro-c, computes its Parsing Canonical Form and
+ * CRC-64-AVRO fingerprint, and frames values with Avro single-object
+ * encoding: the two marker bytes C3 01, the 8-byte little-endian
+ * fingerprint, then the Avro binary body. Any Avro client holding the
+ * .avsc can decode riffle's topics.
+ *
+ * Flat input records (see event.h) are encoded and decoded by a small
+ * bounded decoder of our own, which never reads past the buffer and never
+ * allocates from a length it has not checked against the bytes left.
+ * Nested records (predictions, snapshots, dead letters) go through avro-c
+ * generic values. A struct schema is immutable after loading and may be
+ * shared between threads.
+ */
+#ifndef RIFFLE_SCHEMAS_SCHEMA_H
+#define RIFFLE_SCHEMAS_SCHEMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <avro.h>
+
+#include "common/buf.h"
+#include "schemas/event.h"
+
+#define SCHEMA_SOE_HEADER_SIZE 10 /* marker (2) + fingerprint (8) bytes */
+
+enum schema_field_type {
+    SCHEMA_FIELD_STRING,
+    SCHEMA_FIELD_DOUBLE,
+    SCHEMA_FIELD_FLOAT,
+    SCHEMA_FIELD_LONG,
+    SCHEMA_FIELD_INT,
+    SCHEMA_FIELD_BOOLEAN,
+    SCHEMA_FIELD_OTHER, /* anything else: only via avro-c generic values */
+};
+
+struct schema;
+
+/* Loads and parses a .avsc file. On error returns RIFFLE_ERR_IO or
+ * RIFFLE_ERR_SCHEMA and writes "path: reason" into errstr. *out is
+ * owned by the caller: free with schema_destroy(). */
+int schema_load_file(const char *path, struct schema **out, char *errstr,
+                     size_t errstr_size);
+
+/* Same from JSON text; origin names the source in error messages. */
+int schema_load_json(const char *json, size_t len, const char *origin,
+                     struct schema **out, char *errstr, size_t errstr_size);
+
+void schema_destroy(struct schema *schema); /* NULL-safe */
+
+/* Borrowed avro-c schema; valid while the struct schema lives. */
+avro_schema_t schema_avro(const struct schema *schema);
+
+const char *schema_name(const struct schema *schema); /* full name */
+const char *schema_canonical_form(const struct schema *schema);
+uint64_t schema_fingerprint(const struct schema *schema);
+
+/* Top-level record fields. Index is the Avro field position. */
+size_t schema_field_count(const struct schema *schema);
+const char *schema_field_name(const struct schema *schema, size_t i);
+enum schema_field_type schema_field_type(const struct schema *schema,
+                                         size_t i);
+int schema_field_nullable(const struct schema *schema, size_t i);
+/* Returns the field's index, or -1 when the record has no such field. */
+int schema_field_index(const struct schema *schema, const char *name);
+
+/* 1 when no field is SCHEMA_FIELD_OTHER and there are at most
+ * EVENT_MAX_FIELDS of them, i.e. schema_encode_event() and
+ * schema_decode_event() can be used; 0 otherwise (use generic values). */
+int schema_is_flat(const struct schema *schema);
+
+/* CRC-64-AVRO (Rabin) over len bytes, as the Avro specification defines
+ * it; the fingerprint of the empty input is 0xc15d213aa4d7a795. */
+uint64_t schema_crc64_avro(const void *data, size_t len);
+
+/* Reads the fingerprint of a single-object message. Returns 0, or
+ * RIFFLE_ERR_DECODE with errstr set when the marker is wrong or the
+ * message is shorter than the header. */
+int schema_peek_fingerprint(const void *data, size_t len, uint64_t *out,
+                            char *errstr, size_t errstr_size);
+
+/* Appends header and body of a flat event to out. The event must have
+ * schema_field_count() values whose kinds fit the field types (null only
+ * in nullable fields). Returns 0, RIFFLE_ERR_SCHEMA (errstr names the
+ * field; also when the schema is not flat) or RIFFLE_ERR_NOMEM. On error
+ * out is left as it was. */
+int schema_encode_event(const struct schema *schema, const struct event *ev,
+                        struct buf *out, char *errstr, size_t errstr_size);
+
+/* Decodes one single-object message of this schema into ev. Returns 0 or
+ * RIFFLE_ERR_DECODE with errstr giving the byte offset and what was
+ * expected there (wrong marker, other fingerprint, truncated value, bad
+ * union branch, trailing bytes). Never reads past len. Also returns
+ * RIFFLE_ERR_SCHEMA when the schema is not flat and RIFFLE_ERR_NOMEM when
+ * a string cannot be stored; after any error ev's values are undefined. */
+int schema_decode_event(const struct schema *schema, const void *data,
+                        size_t len, struct event *ev, char *errstr,
+                        size_t errstr_size);
+
+/* A new generic avro-c value of this schema, for nested records. The
+ * caller owns it and releases it with avro_value_decref(). Returns 0 or
+ * RIFFLE_ERR_NOMEM. */
+int schema_new_value(const struct schema *schema, avro_value_t *out);
+
+/* Appends header and avro-c-encoded body of value to out. Returns 0,
+ * RIFFLE_ERR_SCHEMA (value of another schema, or incomplete, e.g. a union
+ * with no branch set; errstr has avro_strerror()) or RIFFLE_ERR_NOMEM.
+ * On error out is left as it was. */
+int schema_write_value(const struct schema *schema, avro_value_t *value,
+                       struct buf *out, char *errstr, size_t errstr_size);
+
+/* Checks header and fingerprint, then reads the body into value (made by
+ * schema_new_value()). Returns 0 or RIFFLE_ERR_DECODE with errstr;
+ * RIFFLE_ERR_SCHEMA when value is of another schema. */
+int schema_read_value(const struct schema *schema, const void *data,
+                      size_t len, avro_value_t *value, char *errstr,
+                      size_t errstr_size);
+
+#endif
