@@ -459,12 +459,12 @@ static int check_field(const struct loader *ld, const config_setting_t *g,
     if (f->has_min && f->has_max && f->min > f->max)
         return fail(ld, g, dotted(key, sizeof(key), section, "min"),
                     "min %g is above max %g", f->min, f->max);
-    if (f->privacy == CFG_PRIVACY_COARSEN && numeric && f->band_width <= 0)
-        return fail(ld, g, dotted(key, sizeof(key), section, "band"),
-                    "coarsening a number needs band > 0");
-    if (f->privacy == CFG_PRIVACY_COARSEN && !numeric && f->keep_prefix == 0)
-        return fail(ld, g, dotted(key, sizeof(key), section, "keep_prefix"),
-                    "coarsening a string needs keep_prefix > 0");
+    /* Which of the two applies depends on the schema type; anonymizer_new
+     * checks that against the schema. */
+    if (f->privacy == CFG_PRIVACY_COARSEN && f->band_width <= 0 &&
+        f->keep_prefix == 0)
+        return fail(ld, g, dotted(key, sizeof(key), section, "personal"),
+                    "coarsen needs band (numbers) or keep_prefix (strings)");
     if (f->privacy != CFG_PRIVACY_NONE &&
         (f->kind == CFG_FIELD_ID || f->kind == CFG_FIELD_LABEL))
         return fail(ld, g, dotted(key, sizeof(key), section, "personal"),

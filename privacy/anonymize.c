@@ -155,11 +155,25 @@ int anonymizer_new(const struct cfg *cfg, const struct schema *schema,
     a->cfg = cfg;
 
     for (i = 0; i < cfg->field_count; i++) {
-        a->schema_index[i] = schema_field_index(schema, cfg->fields[i].name);
+        const struct cfg_field *f = &cfg->fields[i];
+        int is_string;
+
+        a->schema_index[i] = schema_field_index(schema, f->name);
         if (a->schema_index[i] < 0) {
             snprintf(errstr, errstr_size,
                      "%s: field \"%s\" is not in schema %s", cfg->path,
-                     cfg->fields[i].name, schema_name(schema));
+                     f->name, schema_name(schema));
+            anonymizer_destroy(a);
+            return RIFFLE_ERR_CFG;
+        }
+        is_string = schema_field_type(schema, (size_t)a->schema_index[i]) ==
+                    SCHEMA_FIELD_STRING;
+        if (f->privacy == CFG_PRIVACY_COARSEN &&
+            (is_string ? f->keep_prefix == 0 : f->band_width <= 0)) {
+            snprintf(errstr, errstr_size,
+                     "%s: field \"%s\": coarsening a %s needs %s", cfg->path,
+                     f->name, is_string ? "string" : "number",
+                     is_string ? "keep_prefix > 0" : "band > 0");
             anonymizer_destroy(a);
             return RIFFLE_ERR_CFG;
         }
