@@ -203,7 +203,7 @@ static int clean_number(struct cleaner *c, size_t i, struct event *ev,
                               "the value is outside [%g, %g]", f->min,
                               f->max);
             return refuse(v, CLEAN_REASON_RANGE, f,
-                          "%s = %.17g is outside [%g, %g]", f->name, x,
+                          "%s = %.10g is outside [%g, %g]", f->name, x,
                           f->has_min ? f->min : -INFINITY,
                           f->has_max ? f->max : INFINITY);
         }

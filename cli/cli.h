@@ -25,5 +25,6 @@ int cmd_produce(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_topics(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

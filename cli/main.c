@@ -67,6 +67,7 @@ static void usage(FILE *out)
             "models or input as JSON lines\n"
             "  check -c CFG           validate a configuration and its "
             "schema\n"
+            "  train -c CFG           learn from a file without a broker\n"
             "\n"
             "common options: --brokers HOST:PORT overrides kafka.brokers;\n"
             "RIFFLE_LOG_LEVEL=error|warn|info|debug sets the log level.\n"
@@ -93,6 +94,8 @@ int main(int argc, char **argv)
         return cmd_topics(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "train") == 0)
+        return cmd_train(argc - 1, argv + 1);
 
     fprintf(stderr, "riffle: unknown command '%s'\n\n", cmd);
     usage(stderr);

@@ -3,6 +3,7 @@
  */
 #include "learner/features.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,18 @@ static double transform(const struct cfg_field *f,
     }
 }
 
+/* Converting a double beyond float's range is undefined in C; such a
+ * value becomes an infinity, which the model refuses and the learner
+ * dead-letters. */
+static float to_float(double x)
+{
+    if (x > FLT_MAX)
+        return INFINITY;
+    if (x < -FLT_MAX)
+        return -INFINITY;
+    return (float)x;
+}
+
 static size_t add_numeric(const struct feature_builder *fb, size_t i,
                           const struct value *v, struct feature *out)
 {
@@ -88,7 +101,7 @@ static size_t add_numeric(const struct feature_builder *fb, size_t i,
 
     if (v->kind == VALUE_NUMBER) {
         out[n].index = fb->field_hash[i] & fb->mask;
-        out[n].value = (float)transform(f, &fb->stats[i], v->number);
+        out[n].value = to_float(transform(f, &fb->stats[i], v->number));
         n++;
     } else if (f->missing_indicator) {
         out[n].index = fb->missing_index[i];

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+#
+# Faulty input goes to the dead-letter topic, each record with its reason,
+# and only faulty input: rows the producer cannot type are reported and
+# skipped there, rows that break a cleaning rule and raw bytes that are no
+# riffle message at all are dead-lettered by the learner; every valid row
+# gets exactly one prediction. See tests/fixtures/README.md.
+source "$(dirname "$0")/lib.sh"
+
+readonly GOOD_ROWS=200
+
+cfg=$(make_config config/elec2.cfg)
+input=$(sed -n 's/^ *input = "\(.*\)";/\1/p' "$cfg")
+run_riffle topics create -c "$cfg" >/dev/null
+
+run_riffle produce -c "$cfg" --file tests/fixtures/elec2_bad_rows.csv \
+    --no-progress >"$WORK/produce.json" 2>"$WORK/produce.log"
+assert_eq "$(riffle_json "$WORK/produce.json" 'rows[0]["bad_rows"]')" 2 "rows skipped by produce"
+assert_eq "$(riffle_json "$WORK/produce.json" 'rows[0]["produced"]')" 205 "rows produced"
+grep -q "elec2_bad_rows.csv:128: field 'vicprice': expected a finite number" "$WORK/produce.log" ||
+    fail "produce did not report line 128"
+grep -q "elec2_bad_rows.csv:149: expected 9 fields, found 7" "$WORK/produce.log" ||
+    fail "produce did not report line 149"
+
+# Raw bytes straight onto the input topic: not Avro; the right marker and
+# a fingerprint of no known schema; and a real message cut short.
+fingerprint=$("$RIFFLE" check -c "$cfg" | sed -n 's/.*fingerprint \([0-9a-f]*\).*/\1/p')
+python3 - "$WORK" "$fingerprint" <<'PY'
+import struct, sys
+work, fp = sys.argv[1], int(sys.argv[2], 16)
+open(f"{work}/garbage.bin", "wb").write(b"this is not an avro message")
+open(f"{work}/unknown.bin", "wb").write(b"\xc3\x01" + struct.pack("<Q", 0x1234567890abcdef) + b"\x02")
+# event_id "x" then the union branch of `date` announcing a double, cut off.
+open(f"{work}/truncated.bin", "wb").write(b"\xc3\x01" + struct.pack("<Q", fp) + b"\x02x\x02\x00\x00")
+PY
+for f in garbage unknown truncated; do
+    kcat -b "$BROKERS" -t "$input" -P "$WORK/$f.bin"
+done
+
+run_riffle learn -c "$cfg" --idle-exit 3 >"$WORK/learn.json" 2>"$WORK/learn.log"
+run_riffle watch -c "$cfg" predictions --idle-exit 2 >"$WORK/pred.jsonl" 2>/dev/null
+run_riffle watch -c "$cfg" dead-letters --idle-exit 2 >"$WORK/dlq.jsonl" 2>/dev/null
+
+assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$GOOD_ROWS" "predictions"
+assert_eq "$(riffle_json "$WORK/pred.jsonl" \
+    'sorted({int(r["event_id"].split("-")[1]) for r in rows} & {22,43,64,85,106,127,148})')" \
+    "[]" "faulty rows among predictions"
+assert_eq "$(riffle_json "$WORK/dlq.jsonl" \
+    '[(r["event_id"], r["reason"], r["field"]) for r in rows]')" \
+    "[('elec2-22', 'out_of_range', 'nswprice'), ('elec2-43', 'missing_required', 'class'), ('elec2-64', 'invalid_label', 'class'), ('elec2-85', 'missing_required', 'day'), ('elec2-106', 'out_of_range', 'nswdemand'), (None, 'decode_error', None), (None, 'decode_error', None), (None, 'decode_error', None)]" \
+    "dead letters (event id, reason, field)"
+assert_eq "$(riffle_json "$WORK/dlq.jsonl" \
+    '[r["source_offset"] for r in rows[-3:]] == [205, 206, 207] and all(r["payload"]["bytes"] > 0 for r in rows)')" \
+    True "dead letters point at their source offsets and keep the payload"
+riffle_json "$WORK/dlq.jsonl" '"\n".join(r["detail"] for r in rows)' | sed 's/^/    /'
+
+# The headers carry the same facts for tools that do not decode Avro.
+kcat -b "$BROKERS" -C -t "$(sed -n 's/^ *dead_letters = "\(.*\)";/\1/p' "$cfg")" -o beginning -e -c 1 \
+    -f '%h\n' 2>/dev/null >"$WORK/headers.txt"
+grep -q "riffle.reason=out_of_range" "$WORK/headers.txt" || fail "reason header missing: $(cat "$WORK/headers.txt")"
+grep -q "riffle.source.offset=21" "$WORK/headers.txt" || fail "offset header missing: $(cat "$WORK/headers.txt")"
+echo "PASS $TEST_NAME"
