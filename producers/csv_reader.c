@@ -1,0 +1,639 @@
+/*
+ * producers/csv_reader.c - RFC 4180 CSV records from plain or gzip files.
+ *
+ * Reads bytes through zlib's gz* calls, which pass plain files through
+ * unchanged, or from a caller's memory buffer, and splits them into
+ * records with a small state machine. Every byte of the current record is
+ * also kept raw, so that after a parse error (an unterminated quote found
+ * only at the end of the input, say) reading resumes on the line after
+ * the one where the bad record started, instead of losing the rest of the
+ * file. Memory is bounded by CSV_MAX_RECORD_BYTES per record.
+ *
+ * Does not convert field types (csv_parse_number() is the strict helper
+ * for that), does not map columns to a schema, and does not decode
+ * character sets: fields are the file's bytes. One reader per thread.
+ */
+#include "producers/csv_reader.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+#define CSV_READ_CHUNK (64u * 1024) /* bytes per gzread(); one zlib window */
+
+/* get_byte() results besides 0..255. */
+#define CSV_END (-1)
+#define CSV_IO_ERROR (-2)
+
+struct csv_reader {
+    char *name;               /* path or caller's name, for messages */
+    struct csv_options opts;
+
+    gzFile gz;                /* NULL when reading from memory */
+    const unsigned char *in;  /* input window: inbuf or the memory buffer */
+    size_t in_len, in_pos;
+    unsigned char *inbuf;     /* CSV_READ_CHUNK bytes for gzread() */
+    int at_end;               /* stream exhausted */
+    char io_error[160];       /* set once reading failed; sticky */
+
+    struct buf replay;        /* bytes to read again after a parse error */
+    size_t replay_pos;
+    int pushback;             /* one byte given back by peek, or CSV_END */
+
+    long line;                /* 1-based line of the next byte */
+    long record_line;         /* line on which the current record began */
+    struct buf raw;           /* bytes consumed for the current record */
+
+    struct buf rec;           /* field bytes, each followed by a NUL */
+    size_t field_start[CSV_MAX_FIELDS];
+    size_t field_count;
+
+    struct buf header;        /* header fields, same layout as rec */
+    size_t header_start[CSV_MAX_FIELDS];
+    size_t header_count;
+};
+
+/* ---- Bytes in -------------------------------------------------------- */
+
+static int refill(struct csv_reader *r)
+{
+    int n, errnum = Z_OK;
+    const char *msg;
+
+    if (!r->gz || r->at_end)
+        return 0;
+
+    n = gzread(r->gz, r->inbuf, CSV_READ_CHUNK);
+    if (n > 0) {
+        r->in = r->inbuf;
+        r->in_len = (size_t)n;
+        r->in_pos = 0;
+        return 0;
+    }
+
+    /* A truncated gzip member reads as a short stream; only gzerror()
+     * tells it apart from a clean end. */
+    msg = gzerror(r->gz, &errnum);
+    if (n < 0 || (errnum != Z_OK && errnum != Z_STREAM_END)) {
+        snprintf(r->io_error, sizeof(r->io_error), "%s",
+                 errnum == Z_ERRNO ? strerror(errno) : msg);
+        return RIFFLE_ERR_IO;
+    }
+    r->at_end = 1;
+    return 0;
+}
+
+/* The next input byte, CSV_END or CSV_IO_ERROR. Bytes of the current
+ * record are copied into r->raw for a possible replay. */
+static int get_byte(struct csv_reader *r)
+{
+    int c;
+
+    if (r->io_error[0])
+        return CSV_IO_ERROR;
+    if (r->pushback != CSV_END) {
+        c = r->pushback;
+        r->pushback = CSV_END;
+    } else if (r->replay_pos < r->replay.len) {
+        c = (unsigned char)r->replay.data[r->replay_pos++];
+    } else {
+        if (r->in_pos == r->in_len && refill(r) != 0)
+            return CSV_IO_ERROR;
+        if (r->in_pos == r->in_len)
+            return CSV_END;
+        c = r->in[r->in_pos++];
+    }
+
+    if (buf_append(&r->raw, &(char){(char)c}, 1) != 0) {
+        snprintf(r->io_error, sizeof(r->io_error), "out of memory");
+        return CSV_IO_ERROR;
+    }
+    return c;
+}
+
+/* Gives back the byte just read (only one at a time). */
+static void unget_byte(struct csv_reader *r, int c)
+{
+    if (c < 0)
+        return;
+    r->pushback = c;
+    r->raw.len--;
+}
+
+/* Whether the next byte is LF, without consuming it. An I/O error reads
+ * as "no"; the next get_byte() reports it. */
+static int next_is_lf(struct csv_reader *r)
+{
+    int c = get_byte(r);
+
+    unget_byte(r, c);
+    return c == '\n';
+}
+
+/* After a CR: swallows the LF of a CRLF pair. Either way one line ends. */
+static int end_line_after_cr(struct csv_reader *r)
+{
+    int c = get_byte(r);
+
+    if (c == CSV_IO_ERROR)
+        return RIFFLE_ERR_IO;
+    if (c != '\n')
+        unget_byte(r, c);
+    r->line++;
+    return 0;
+}
+
+/* Consumes through the next LF, CRLF or lone CR, or to the end. The bytes
+ * are not kept: a line without end must not grow r->raw without bound. */
+static int skip_line(struct csv_reader *r)
+{
+    for (;;) {
+        int c;
+
+        buf_reset(&r->raw);
+        c = get_byte(r);
+
+        if (c == CSV_IO_ERROR)
+            return RIFFLE_ERR_IO;
+        if (c == CSV_END)
+            return 0;
+        if (c == '\n') {
+            r->line++;
+            return 0;
+        }
+        if (c == '\r')
+            return end_line_after_cr(r);
+    }
+}
+
+/* ---- Records --------------------------------------------------------- */
+
+enum csv_state {
+    FIELD_START,     /* nothing of the field read yet */
+    UNQUOTED,        /* inside an unquoted field */
+    QUOTED,          /* inside quotes */
+    QUOTE_IN_QUOTED, /* a quote inside quotes: closing or doubled */
+    AFTER_QUOTED,    /* closed; only blanks (with trim) may follow */
+};
+
+/* Writes "name:line: what" for the record being parsed. */
+static int record_fail(struct csv_reader *r, char *errstr,
+                       size_t errstr_size, const char *what)
+{
+    snprintf(errstr, errstr_size, "%s:%ld: %s", r->name, r->record_line,
+             what);
+    return RIFFLE_ERR_PARSE;
+}
+
+/* Blanks that trim_spaces strips; never the delimiter itself. */
+static int is_blank(const struct csv_reader *r, int c)
+{
+    return (c == ' ' || c == '\t') && c != r->opts.delimiter;
+}
+
+static int field_begin(struct csv_reader *r, char *errstr,
+                       size_t errstr_size)
+{
+    if (r->field_count == CSV_MAX_FIELDS)
+        return record_fail(r, errstr, errstr_size, "more than 1024 fields");
+    r->field_start[r->field_count++] = r->rec.len;
+    return 0;
+}
+
+/* Ends the current field: drops trailing blanks of an unquoted field
+ * (kept_len marks the last byte worth keeping) and adds the NUL. */
+static int field_end(struct csv_reader *r, size_t kept_len)
+{
+    r->rec.len = kept_len;
+    return buf_append(&r->rec, "", 1);
+}
+
+/* Where one record's parse stands. */
+struct record_parse {
+    enum csv_state state;
+    size_t kept; /* rec.len up to the last non-blank byte of the field */
+};
+
+#define PARSE_MORE 0 /* byte taken, read the next one */
+#define PARSE_DONE 1 /* the byte ended the record */
+
+/* One byte outside quotes. Returns PARSE_MORE, PARSE_DONE or an error. */
+static int parse_outside(struct csv_reader *r, struct record_parse *p,
+                         int c, char *errstr, size_t errstr_size)
+{
+    const int trim = r->opts.trim_spaces;
+    int err;
+
+    if (p->state == FIELD_START) {
+        if (c == '"') {
+            p->state = QUOTED;
+            return PARSE_MORE;
+        }
+        if (trim && is_blank(r, c))
+            return PARSE_MORE;
+        p->state = UNQUOTED;
+    }
+
+    if (c == r->opts.delimiter || c == '\n' || c == '\r' || c == CSV_END) {
+        err = field_end(r, p->state == UNQUOTED && trim ? p->kept
+                                                        : r->rec.len);
+        if (err != 0)
+            return err;
+        if (c != r->opts.delimiter)
+            return PARSE_DONE;
+        p->state = FIELD_START;
+        p->kept = r->rec.len;
+        return field_begin(r, errstr, errstr_size);
+    }
+
+    if (p->state == AFTER_QUOTED) {
+        if (trim && is_blank(r, c))
+            return PARSE_MORE;
+        return record_fail(r, errstr, errstr_size,
+                           "text after closing quote");
+    }
+
+    err = buf_append(&r->rec, &(char){(char)c}, 1);
+    if (!is_blank(r, c))
+        p->kept = r->rec.len;
+    return err;
+}
+
+/* One byte inside quotes, or just after a quote found inside them. */
+static int parse_inside(struct csv_reader *r, struct record_parse *p,
+                        int c, char *errstr, size_t errstr_size)
+{
+    if (p->state == QUOTE_IN_QUOTED) {
+        if (c == '"') {
+            p->state = QUOTED;
+            return buf_append(&r->rec, "\"", 1);
+        }
+        p->state = AFTER_QUOTED;
+        unget_byte(r, c); /* judge it as the byte after the field */
+        return PARSE_MORE;
+    }
+
+    if (c == CSV_END)
+        return record_fail(r, errstr, errstr_size,
+                           "unterminated quoted field");
+    if (c == '"') {
+        p->state = QUOTE_IN_QUOTED;
+        return PARSE_MORE;
+    }
+    if (c == '\n' || (c == '\r' && !next_is_lf(r)))
+        r->line++; /* a quoted CRLF counts once, at its LF */
+    return buf_append(&r->rec, &(char){(char)c}, 1);
+}
+
+/* Reads one record that starts at the current byte, which is neither the
+ * end nor a newline. Returns 0, RIFFLE_ERR_PARSE, RIFFLE_ERR_IO or
+ * RIFFLE_ERR_NOMEM. */
+static int parse_record(struct csv_reader *r, char *errstr,
+                        size_t errstr_size)
+{
+    struct record_parse p = {FIELD_START, 0};
+    int c = CSV_END, rc = field_begin(r, errstr, errstr_size);
+
+    while (rc == PARSE_MORE) {
+        c = get_byte(r);
+        if (c == CSV_IO_ERROR)
+            return RIFFLE_ERR_IO;
+        /* The cap counts the record's bytes, not its line end. */
+        if (r->raw.len > CSV_MAX_RECORD_BYTES && c != '\n' && c != '\r' &&
+            c != CSV_END)
+            return record_fail(r, errstr, errstr_size,
+                               "record longer than 1048576 bytes");
+
+        if (p.state == QUOTED || p.state == QUOTE_IN_QUOTED)
+            rc = parse_inside(r, &p, c, errstr, errstr_size);
+        else
+            rc = parse_outside(r, &p, c, errstr, errstr_size);
+    }
+
+    if (rc == RIFFLE_ERR_NOMEM)
+        snprintf(errstr, errstr_size, "%s:%ld: out of memory", r->name,
+                 r->record_line);
+    if (rc != PARSE_DONE)
+        return rc;
+
+    /* The record ended on a newline outside quotes, or at the end. */
+    if (c == '\n')
+        r->line++;
+    return c == '\r' ? end_line_after_cr(r) : 0;
+}
+
+/* Position of the first byte after the first line end in raw, or 0 when
+ * raw holds no complete line. */
+static size_t raw_first_line_end(const struct buf *raw)
+{
+    size_t i;
+
+    for (i = 0; i < raw->len; i++) {
+        if (raw->data[i] == '\n')
+            return i + 1;
+        if (raw->data[i] == '\r')
+            return (i + 1 < raw->len && raw->data[i + 1] == '\n') ? i + 2
+                                                                  : i + 1;
+    }
+    return 0;
+}
+
+/* After a parse error: continue on the line after the record's first.
+ * When that line was already read, its bytes (and any unread replay) go
+ * back into the replay buffer; otherwise the rest of the line is skipped
+ * in the stream. */
+static int resync(struct csv_reader *r)
+{
+    size_t next = raw_first_line_end(&r->raw);
+    struct buf again = {0};
+
+    if (next == 0)
+        return skip_line(r) == 0 ? 0 : RIFFLE_ERR_IO;
+
+    if (buf_append(&again, r->raw.data + next, r->raw.len - next) != 0 ||
+        (r->pushback != CSV_END &&
+         buf_append(&again, &(char){(char)r->pushback}, 1) != 0) ||
+        (r->replay_pos < r->replay.len &&
+         buf_append(&again, r->replay.data + r->replay_pos,
+                    r->replay.len - r->replay_pos) != 0)) {
+        buf_free(&again);
+        snprintf(r->io_error, sizeof(r->io_error), "out of memory");
+        return RIFFLE_ERR_NOMEM;
+    }
+
+    buf_free(&r->replay);
+    r->replay = again;
+    r->replay_pos = 0;
+    r->pushback = CSV_END;
+    r->line = r->record_line + 1;
+    return 0;
+}
+
+static int io_fail(struct csv_reader *r, char *errstr, size_t errstr_size)
+{
+    snprintf(errstr, errstr_size, "%s:%ld: %s", r->name, r->line,
+             r->io_error[0] ? r->io_error : "read error");
+    return RIFFLE_ERR_IO;
+}
+
+int csv_reader_next(struct csv_reader *r, char *errstr, size_t errstr_size)
+{
+    int c, err;
+
+    if (r->io_error[0])
+        return io_fail(r, errstr, errstr_size);
+
+    /* Blank lines count for line numbers but yield no record. */
+    for (;;) {
+        buf_reset(&r->raw);
+        r->record_line = r->line;
+        c = get_byte(r);
+        if (c == CSV_IO_ERROR)
+            return io_fail(r, errstr, errstr_size);
+        if (c == CSV_END) {
+            r->field_count = 0;
+            return RIFFLE_ERR_EOF;
+        }
+        if (c == '\n') {
+            r->line++;
+        } else if (c == '\r') {
+            if (end_line_after_cr(r) != 0)
+                return io_fail(r, errstr, errstr_size);
+        } else {
+            unget_byte(r, c);
+            break;
+        }
+    }
+
+    buf_reset(&r->rec);
+    r->field_count = 0;
+    err = parse_record(r, errstr, errstr_size);
+    if (err == RIFFLE_ERR_PARSE) {
+        r->field_count = 0;
+        if (resync(r) != 0)
+            return io_fail(r, errstr, errstr_size);
+        return RIFFLE_ERR_PARSE;
+    }
+    if (err == RIFFLE_ERR_IO)
+        return io_fail(r, errstr, errstr_size);
+    return err;
+}
+
+/* ---- Opening and closing --------------------------------------------- */
+
+static int read_header(struct csv_reader *r, char *errstr,
+                       size_t errstr_size)
+{
+    int err = csv_reader_next(r, errstr, errstr_size);
+
+    if (err == RIFFLE_ERR_EOF) {
+        snprintf(errstr, errstr_size, "%s:%ld: missing header", r->name,
+                 r->line);
+        return RIFFLE_ERR_PARSE;
+    }
+    if (err != 0)
+        return err;
+
+    if (buf_append(&r->header, r->rec.data, r->rec.len) != 0) {
+        snprintf(errstr, errstr_size, "%s: out of memory", r->name);
+        return RIFFLE_ERR_NOMEM;
+    }
+    memcpy(r->header_start, r->field_start,
+           r->field_count * sizeof(r->field_start[0]));
+    r->header_count = r->field_count;
+    return 0;
+}
+
+/* Shared tail of both open calls: options, skip_lines, header. */
+static int reader_start(struct csv_reader *r, const struct csv_options *opts,
+                        char *errstr, size_t errstr_size)
+{
+    int i, err = 0;
+
+    if (opts)
+        r->opts = *opts;
+    else
+        r->opts.delimiter = ',';
+    if (r->opts.delimiter == '\0')
+        r->opts.delimiter = ',';
+
+    for (i = 0; err == 0 && i < r->opts.skip_lines; i++)
+        err = skip_line(r);
+    if (err != 0)
+        return io_fail(r, errstr, errstr_size);
+
+    return r->opts.has_header ? read_header(r, errstr, errstr_size) : 0;
+}
+
+static struct csv_reader *reader_new(const char *name)
+{
+    struct csv_reader *r = calloc(1, sizeof(*r));
+
+    if (!r)
+        return NULL;
+    r->name = strdup(name);
+    if (!r->name) {
+        free(r);
+        return NULL;
+    }
+    r->pushback = CSV_END;
+    r->line = 1;
+    return r;
+}
+
+int csv_reader_open(const char *path, const struct csv_options *opts,
+                    struct csv_reader **out, char *errstr,
+                    size_t errstr_size)
+{
+    struct csv_reader *r = reader_new(path);
+    int err;
+
+    if (!r) {
+        snprintf(errstr, errstr_size, "%s: out of memory", path);
+        return RIFFLE_ERR_NOMEM;
+    }
+
+    r->inbuf = malloc(CSV_READ_CHUNK);
+    if (!r->inbuf) {
+        snprintf(errstr, errstr_size, "%s: out of memory", path);
+        csv_reader_close(r);
+        return RIFFLE_ERR_NOMEM;
+    }
+
+    errno = 0;
+    r->gz = gzopen(path, "rb");
+    if (!r->gz) {
+        snprintf(errstr, errstr_size, "%s: %s", path,
+                 errno ? strerror(errno) : "cannot open");
+        csv_reader_close(r);
+        return RIFFLE_ERR_IO;
+    }
+
+    err = reader_start(r, opts, errstr, errstr_size);
+    if (err != 0) {
+        csv_reader_close(r);
+        return err;
+    }
+    *out = r;
+    return 0;
+}
+
+int csv_reader_open_memory(const char *data, size_t len, const char *name,
+                           const struct csv_options *opts,
+                           struct csv_reader **out, char *errstr,
+                           size_t errstr_size)
+{
+    struct csv_reader *r = reader_new(name);
+    int err;
+
+    if (!r) {
+        snprintf(errstr, errstr_size, "%s: out of memory", name);
+        return RIFFLE_ERR_NOMEM;
+    }
+
+    r->in = (const unsigned char *)data;
+    r->in_len = len;
+    r->at_end = 1; /* nothing to refill: the buffer is the whole input */
+
+    err = reader_start(r, opts, errstr, errstr_size);
+    if (err != 0) {
+        csv_reader_close(r);
+        return err;
+    }
+    *out = r;
+    return 0;
+}
+
+void csv_reader_close(struct csv_reader *r)
+{
+    if (!r)
+        return;
+    if (r->gz)
+        (void)gzclose(r->gz); /* read-only: a close error loses nothing */
+    free(r->inbuf);
+    buf_free(&r->replay);
+    buf_free(&r->raw);
+    buf_free(&r->rec);
+    buf_free(&r->header);
+    free(r->name);
+    free(r);
+}
+
+/* ---- Accessors ------------------------------------------------------- */
+
+size_t csv_reader_field_count(const struct csv_reader *r)
+{
+    return r->field_count;
+}
+
+const char *csv_reader_field(const struct csv_reader *r, size_t i)
+{
+    if (i >= r->field_count)
+        return NULL;
+    return r->rec.data + r->field_start[i];
+}
+
+long csv_reader_line(const struct csv_reader *r)
+{
+    return r->record_line;
+}
+
+size_t csv_reader_header_count(const struct csv_reader *r)
+{
+    return r->header_count;
+}
+
+const char *csv_reader_header(const struct csv_reader *r, size_t i)
+{
+    if (i >= r->header_count)
+        return NULL;
+    return r->header.data + r->header_start[i];
+}
+
+/* ---- Numbers --------------------------------------------------------- */
+
+/* Only decimal and scientific notation: strtod alone would also take
+ * "nan", "inf" and hex floats such as "0x10". */
+static int number_chars_only(const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (!strchr("0123456789+-.eE", s[i]))
+            return 0;
+    }
+    return len > 0;
+}
+
+int csv_parse_number(const char *s, double *out)
+{
+    const char *start = s, *end;
+    char *stop;
+    double v;
+
+    while (isspace((unsigned char)*start))
+        start++;
+    end = start + strlen(start);
+    while (end > start && isspace((unsigned char)end[-1]))
+        end--;
+    if (!number_chars_only(start, (size_t)(end - start)))
+        return RIFFLE_ERR_PARSE;
+
+    /* XXX: strtod follows LC_NUMERIC; riffle never calls setlocale(), so
+     * the decimal point stays '.'. A locale-aware caller would break it. */
+    errno = 0;
+    v = strtod(start, &stop);
+    if (stop != end || !isfinite(v))
+        return RIFFLE_ERR_PARSE;
+
+    *out = v; /* underflow (ERANGE with a tiny result) is accepted */
+    return 0;
+}

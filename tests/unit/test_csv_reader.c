@@ -1,0 +1,687 @@
+/*
+ * tests/unit/test_csv_reader.c - producers/csv_reader.c: RFC 4180 parsing,
+ * error recovery, gzip input, the bundled datasets and number parsing.
+ *
+ * Runs from the repository root (CTest's working directory) so that the
+ * Elec2 and UCI Adult files under data/ can be read.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "common/err.h"
+#include "producers/csv_reader.h"
+
+#define CSV_FUZZ_ROUNDS 5000
+#define CSV_FUZZ_MAX_LEN 160
+
+#define ELEC2_PATH "data/elec2/electricity.csv.gz"
+#define ADULT_TEST_PATH "data/adult/adult.test.gz"
+
+static const struct csv_options plain = {',', 0, 0, 0};
+static const struct csv_options trimmed = {',', 1, 0, 0};
+
+/* ---- Helpers --------------------------------------------------------- */
+
+static struct csv_reader *open_text(const char *text,
+                                    const struct csv_options *opts)
+{
+    struct csv_reader *r = NULL;
+    char errstr[256] = "";
+
+    if (csv_reader_open_memory(text, strlen(text), "mem", opts, &r, errstr,
+                               sizeof(errstr)) != 0)
+        fail_msg("csv_reader_open_memory: %s", errstr);
+    return r;
+}
+
+/* Reads the next record and checks it has exactly the given fields. */
+static void expect_record(struct csv_reader *r, long line, size_t n, ...)
+{
+    char errstr[256] = "";
+    va_list ap;
+    size_t i;
+    int err = csv_reader_next(r, errstr, sizeof(errstr));
+
+    if (err != 0)
+        fail_msg("csv_reader_next: %d %s", err, errstr);
+    assert_int_equal(csv_reader_line(r), line);
+    assert_int_equal(csv_reader_field_count(r), n);
+    va_start(ap, n);
+    for (i = 0; i < n; i++)
+        assert_string_equal(csv_reader_field(r, i), va_arg(ap, const char *));
+    va_end(ap);
+}
+
+static void expect_eof(struct csv_reader *r)
+{
+    char errstr[256] = "";
+
+    assert_int_equal(csv_reader_next(r, errstr, sizeof(errstr)),
+                     RIFFLE_ERR_EOF);
+    assert_int_equal(csv_reader_next(r, errstr, sizeof(errstr)),
+                     RIFFLE_ERR_EOF); /* and stays there */
+}
+
+static void expect_parse_error(struct csv_reader *r, const char *msg)
+{
+    char errstr[256] = "";
+
+    assert_int_equal(csv_reader_next(r, errstr, sizeof(errstr)),
+                     RIFFLE_ERR_PARSE);
+    assert_string_equal(errstr, msg);
+}
+
+static void write_gzip(const char *path, const void *data, size_t len)
+{
+    gzFile gz = gzopen(path, "wb");
+
+    assert_non_null(gz);
+    assert_int_equal(gzwrite(gz, data, (unsigned)len), (int)len);
+    assert_int_equal(gzclose(gz), Z_OK);
+}
+
+/* ---- RFC 4180 -------------------------------------------------------- */
+
+static void test_csv_reader_reads_simple_records(void **state)
+{
+    struct csv_reader *r = open_text("a,b,c\n1,2,3\n", &plain);
+
+    (void)state;
+    expect_record(r, 1, 3, "a", "b", "c");
+    expect_record(r, 2, 3, "1", "2", "3");
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_reads_quoted_fields(void **state)
+{
+    struct csv_reader *r = open_text("\"a,b\",\"\",c\n", &plain);
+
+    (void)state;
+    expect_record(r, 1, 3, "a,b", "", "c");
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_unescapes_doubled_quotes(void **state)
+{
+    struct csv_reader *r =
+        open_text("\"say \"\"hi\"\"\",\"\"\"\"\n\"\"\"x\"\"\"\n", &plain);
+
+    (void)state;
+    expect_record(r, 1, 2, "say \"hi\"", "\"");
+    expect_record(r, 2, 1, "\"x\"");
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_keeps_newline_inside_quotes(void **state)
+{
+    struct csv_reader *r =
+        open_text("1,\"two\nlines\",x\n2,\"a\r\nb\",y\n3,z,w\n", &plain);
+
+    (void)state;
+    expect_record(r, 1, 3, "1", "two\nlines", "x");
+    expect_record(r, 3, 3, "2", "a\r\nb", "y");
+    expect_record(r, 5, 3, "3", "z", "w"); /* lines inside quotes count */
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_keeps_empty_fields(void **state)
+{
+    struct csv_reader *r = open_text("a,,b\n,\n\"\"\n", &plain);
+
+    (void)state;
+    expect_record(r, 1, 3, "a", "", "b");
+    expect_record(r, 2, 2, "", "");
+    expect_record(r, 3, 1, "");
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_trailing_delimiter_adds_empty_field(void **state)
+{
+    struct csv_reader *r = open_text("a,b,\nc,\"d\",", &plain);
+
+    (void)state;
+    expect_record(r, 1, 3, "a", "b", "");
+    expect_record(r, 2, 3, "c", "d", "");
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_handles_crlf(void **state)
+{
+    struct csv_reader *r = open_text("a,b\r\n\"c\",d\r\n\r\ne,f\r\n", &plain);
+
+    (void)state;
+    expect_record(r, 1, 2, "a", "b");
+    expect_record(r, 2, 2, "c", "d");
+    expect_record(r, 4, 2, "e", "f");
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_lone_cr_ends_line(void **state)
+{
+    struct csv_reader *r = open_text("a,b\rc,d\r", &plain);
+
+    (void)state;
+    expect_record(r, 1, 2, "a", "b");
+    expect_record(r, 2, 2, "c", "d");
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_reads_last_line_without_newline(void **state)
+{
+    struct csv_reader *r = open_text("a,b\nc,\"d\"", &plain);
+
+    (void)state;
+    expect_record(r, 1, 2, "a", "b");
+    expect_record(r, 2, 2, "c", "d");
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_skips_blank_lines_but_counts_them(void **state)
+{
+    struct csv_reader *r = open_text("\n\na\n\r\n\nb\n\n", &plain);
+
+    (void)state;
+    expect_record(r, 3, 1, "a");
+    expect_record(r, 6, 1, "b");
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_empty_input_is_eof(void **state)
+{
+    struct csv_reader *r = open_text("", &plain);
+
+    (void)state;
+    expect_eof(r);
+    assert_int_equal(csv_reader_field_count(r), 0);
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_field_out_of_range_is_null(void **state)
+{
+    struct csv_reader *r = open_text("a,b\n", &plain);
+
+    (void)state;
+    expect_record(r, 1, 2, "a", "b");
+    assert_null(csv_reader_field(r, 2));
+    assert_null(csv_reader_header(r, 0));
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_custom_delimiter(void **state)
+{
+    const struct csv_options tabs = {'\t', 1, 0, 0};
+    struct csv_reader *r = open_text("a\t b \t\"c\td\"\n", &tabs);
+
+    (void)state;
+    expect_record(r, 1, 3, "a", "b", "c\td"); /* tab is not trimmed */
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
+/* ---- Errors and recovery --------------------------------------------- */
+
+static void test_csv_reader_reports_unterminated_quote_and_recovers(
+    void **state)
+{
+    struct csv_reader *r =
+        open_text("x,y\na,\"b\nc,d\ne,f\n", &plain);
+
+    (void)state;
+    expect_record(r, 1, 2, "x", "y");
+    expect_parse_error(r, "mem:2: unterminated quoted field");
+    assert_int_equal(csv_reader_line(r), 2);
+    assert_int_equal(csv_reader_field_count(r), 0);
+    /* Reading resumes on the line after the bad record's first line. */
+    expect_record(r, 3, 2, "c", "d");
+    expect_record(r, 4, 2, "e", "f");
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_reports_text_after_quote_and_recovers(
+    void **state)
+{
+    struct csv_reader *r = open_text("a,\"b\"x,c\nd,e\n", &plain);
+
+    (void)state;
+    expect_parse_error(r, "mem:1: text after closing quote");
+    expect_record(r, 2, 2, "d", "e");
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_recovers_twice_in_a_row(void **state)
+{
+    struct csv_reader *r =
+        open_text("\"a\nb\"x\n\"c\"y\ng\n", &plain);
+
+    (void)state;
+    /* Record 1 spans lines 1-2 and fails; line 2 is then read alone and
+     * holds a quote in an unquoted field, which is kept as data. */
+    expect_parse_error(r, "mem:1: text after closing quote");
+    expect_record(r, 2, 1, "b\"x");
+    expect_parse_error(r, "mem:3: text after closing quote");
+    expect_record(r, 4, 1, "g");
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_rejects_too_long_record_and_recovers(
+    void **state)
+{
+    size_t n = CSV_MAX_RECORD_BYTES;
+    char *text = malloc(4 * n + 16);
+    struct csv_reader *r;
+    char errstr[256];
+
+    (void)state;
+    assert_non_null(text);
+    /* line 1: exactly the cap (allowed); line 2: three times over, so
+     * that most of it is skipped after the error. */
+    memset(text, 'x', n);
+    text[n] = '\n';
+    memset(text + n + 1, 'y', 3 * n);
+    strcpy(text + 4 * n + 1, "\nok\n");
+
+    r = open_text(text, &plain);
+    assert_int_equal(csv_reader_next(r, errstr, sizeof(errstr)), 0);
+    assert_int_equal(strlen(csv_reader_field(r, 0)), n);
+    expect_parse_error(r, "mem:2: record longer than 1048576 bytes");
+    expect_record(r, 3, 1, "ok");
+    expect_eof(r);
+    csv_reader_close(r);
+    free(text);
+}
+
+static void test_csv_reader_rejects_too_many_fields(void **state)
+{
+    struct csv_reader *r;
+    char *text = malloc(2 * CSV_MAX_FIELDS + 16);
+    size_t i;
+
+    (void)state;
+    assert_non_null(text);
+    for (i = 0; i <= CSV_MAX_FIELDS; i++) { /* 1025 fields */
+        text[2 * i] = 'v';
+        text[2 * i + 1] = ',';
+    }
+    strcpy(text + 2 * CSV_MAX_FIELDS + 1, "\nok\n");
+
+    r = open_text(text, &plain);
+    expect_parse_error(r, "mem:1: more than 1024 fields");
+    expect_record(r, 2, 1, "ok");
+    csv_reader_close(r);
+    free(text);
+}
+
+/* Random short inputs over the bytes the parser cares about: every call
+ * must return a record, a parse error or the end, the start line of the
+ * records must grow, and the end must come. */
+static void test_csv_reader_fuzz_always_reaches_end(void **state)
+{
+    static const char alphabet[] = "a,\"\n\r \t";
+    const struct csv_options opts[2] = {{',', 0, 0, 0}, {',', 1, 0, 0}};
+    uint64_t rng = UINT64_C(0x9e3779b97f4a7c15);
+    char text[CSV_FUZZ_MAX_LEN];
+    int round;
+
+    (void)state;
+    for (round = 0; round < CSV_FUZZ_ROUNDS; round++) {
+        struct csv_reader *r = NULL;
+        char errstr[256];
+        size_t i, len;
+        long last = 0, calls = 0;
+        int err = 0;
+
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        len = rng % sizeof(text);
+        for (i = 0; i < len; i++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            text[i] = alphabet[rng % (sizeof(alphabet) - 1)];
+        }
+        assert_int_equal(csv_reader_open_memory(text, len, "fuzz",
+                                                &opts[round % 2], &r,
+                                                errstr, sizeof(errstr)), 0);
+        while (err != RIFFLE_ERR_EOF) {
+            err = csv_reader_next(r, errstr, sizeof(errstr));
+            if (err != 0 && err != RIFFLE_ERR_PARSE && err != RIFFLE_ERR_EOF)
+                fail_msg("round %d: unexpected %d", round, err);
+            if (err != RIFFLE_ERR_EOF && csv_reader_line(r) <= last)
+                fail_msg("round %d: line %ld after %ld", round,
+                         csv_reader_line(r), last);
+            if (err != RIFFLE_ERR_EOF)
+                last = csv_reader_line(r);
+            assert_true(++calls <= (long)len + 1);
+        }
+        csv_reader_close(r);
+    }
+}
+
+/* ---- Trimming, header, skip_lines ------------------------------------ */
+
+static void test_csv_reader_trims_unquoted_blanks(void **state)
+{
+    struct csv_reader *r =
+        open_text("25, Private , 226802,\" kept \" ,  ,\t x y\t\n", &trimmed);
+
+    (void)state;
+    expect_record(r, 1, 6, "25", "Private", "226802", " kept ", "", "x y");
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_keeps_blanks_without_trim(void **state)
+{
+    struct csv_reader *r = open_text("25, Private ,\" q\" \n", &plain);
+
+    (void)state;
+    /* Without trim a blank after a closing quote is stray text. */
+    expect_parse_error(r, "mem:1: text after closing quote");
+    csv_reader_close(r);
+
+    r = open_text("25, Private , \"q\"\n", &plain);
+    expect_record(r, 1, 3, "25", " Private ", " \"q\"");
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_reads_header(void **state)
+{
+    const struct csv_options opts = {',', 0, 0, 1};
+    struct csv_reader *r = open_text("name,\"age\"\nann,31\n", &opts);
+
+    (void)state;
+    assert_int_equal(csv_reader_header_count(r), 2);
+    assert_string_equal(csv_reader_header(r, 0), "name");
+    assert_string_equal(csv_reader_header(r, 1), "age");
+    expect_record(r, 2, 2, "ann", "31");
+    assert_string_equal(csv_reader_header(r, 1), "age"); /* still there */
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_missing_header_is_parse_error(void **state)
+{
+    const struct csv_options opts = {',', 0, 1, 1};
+    struct csv_reader *r = NULL;
+    char errstr[256];
+    const char text[] = "# comment only\n\n";
+
+    (void)state;
+    assert_int_equal(csv_reader_open_memory(text, strlen(text), "h.csv",
+                                            &opts, &r, errstr,
+                                            sizeof(errstr)),
+                     RIFFLE_ERR_PARSE);
+    assert_string_equal(errstr, "h.csv:3: missing header");
+    assert_null(r);
+}
+
+static void test_csv_reader_skip_lines_are_physical(void **state)
+{
+    const struct csv_options opts = {',', 0, 2, 0};
+    struct csv_reader *r = open_text("|junk \"\n\nx,y\n", &opts);
+
+    (void)state;
+    /* The quote on the skipped line must not start a quoted field. */
+    expect_record(r, 3, 2, "x", "y");
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
+/* ---- Files ----------------------------------------------------------- */
+
+static void test_csv_reader_reads_gzip_and_plain_files(void **state)
+{
+    const char text[] = "id,note\n1,\"multi\nline\"\n2,plain\n";
+    char gz_path[] = "/tmp/riffle_test_csv_XXXXXX";
+    char plain_path[] = "/tmp/riffle_test_csv_XXXXXX";
+    const struct csv_options opts = {',', 0, 0, 1};
+    const char *paths[2];
+    int fd, i;
+    FILE *f;
+
+    (void)state;
+    fd = mkstemp(gz_path);
+    assert_true(fd >= 0);
+    close(fd);
+    write_gzip(gz_path, text, strlen(text));
+
+    fd = mkstemp(plain_path);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    assert_int_equal(fclose(f), 0);
+
+    paths[0] = gz_path;
+    paths[1] = plain_path;
+    for (i = 0; i < 2; i++) {
+        struct csv_reader *r = NULL;
+        char errstr[256] = "";
+
+        assert_int_equal(csv_reader_open(paths[i], &opts, &r, errstr,
+                                         sizeof(errstr)), 0);
+        assert_string_equal(csv_reader_header(r, 1), "note");
+        expect_record(r, 2, 2, "1", "multi\nline");
+        expect_record(r, 4, 2, "2", "plain");
+        expect_eof(r);
+        csv_reader_close(r);
+    }
+    (void)remove(gz_path);
+    (void)remove(plain_path);
+}
+
+static void test_csv_reader_reports_truncated_gzip(void **state)
+{
+    char path[] = "/tmp/riffle_test_csv_XXXXXX";
+    char *text = malloc(200000);
+    unsigned char bytes[4096];
+    struct csv_reader *r = NULL;
+    char errstr[256] = "";
+    size_t i, n;
+    int fd, err = 0;
+    FILE *f;
+
+    (void)state;
+    assert_non_null(text);
+    for (i = 0; i < 200000; i++) /* varied text, so it compresses poorly */
+        text[i] = (i % 7 == 6) ? '\n' : (char)('a' + (i * 7919) % 26);
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    write_gzip(path, text, 200000);
+
+    /* Cut the file in half: a gzip stream that ends early. */
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    n = fread(bytes, 1, sizeof(bytes), f);
+    assert_int_equal(fclose(f), 0);
+    assert_true(n > 100);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, n / 2, f), n / 2);
+    assert_int_equal(fclose(f), 0);
+
+    assert_int_equal(csv_reader_open(path, &plain, &r, errstr,
+                                     sizeof(errstr)), 0);
+    while (err == 0)
+        err = csv_reader_next(r, errstr, sizeof(errstr));
+    assert_int_equal(err, RIFFLE_ERR_IO);
+    assert_int_equal(strncmp(errstr, path, strlen(path)), 0);
+    /* The error is sticky: the stream cannot go on. */
+    assert_int_equal(csv_reader_next(r, errstr, sizeof(errstr)),
+                     RIFFLE_ERR_IO);
+    csv_reader_close(r);
+    (void)remove(path);
+    free(text);
+}
+
+static void test_csv_reader_open_missing_file_is_io_error(void **state)
+{
+    struct csv_reader *r = NULL;
+    char errstr[256];
+
+    (void)state;
+    assert_int_equal(csv_reader_open("/nonexistent/x.csv", &plain, &r,
+                                     errstr, sizeof(errstr)),
+                     RIFFLE_ERR_IO);
+    assert_string_equal(errstr,
+                        "/nonexistent/x.csv: No such file or directory");
+    assert_null(r);
+}
+
+static void test_csv_reader_reads_elec2(void **state)
+{
+    const struct csv_options opts = {',', 0, 0, 1};
+    struct csv_reader *r = NULL;
+    char errstr[256] = "";
+    long records = 0, last_line = 0;
+    int err;
+
+    (void)state;
+    assert_int_equal(csv_reader_open(ELEC2_PATH, &opts, &r, errstr,
+                                     sizeof(errstr)), 0);
+    assert_int_equal(csv_reader_header_count(r), 9);
+    assert_string_equal(csv_reader_header(r, 0), "date");
+    assert_string_equal(csv_reader_header(r, 8), "class");
+
+    while ((err = csv_reader_next(r, errstr, sizeof(errstr))) == 0) {
+        if (csv_reader_field_count(r) != 9)
+            fail_msg("line %ld has %zu fields", csv_reader_line(r),
+                     csv_reader_field_count(r));
+        if (++records == 1)
+            assert_string_equal(csv_reader_field(r, 3), "0.056443");
+        last_line = csv_reader_line(r);
+    }
+    assert_int_equal(err, RIFFLE_ERR_EOF);
+    assert_int_equal(records, 45312);
+    assert_int_equal(last_line, 45313); /* header is line 1 */
+    csv_reader_close(r);
+}
+
+static void test_csv_reader_reads_adult_test(void **state)
+{
+    const struct csv_options opts = {',', 1, 1, 0};
+    struct csv_reader *r = NULL;
+    char errstr[256] = "";
+    long records = 0;
+    int err;
+
+    (void)state;
+    assert_int_equal(csv_reader_open(ADULT_TEST_PATH, &opts, &r, errstr,
+                                     sizeof(errstr)), 0);
+    while ((err = csv_reader_next(r, errstr, sizeof(errstr))) == 0) {
+        if (csv_reader_field_count(r) != 15)
+            fail_msg("line %ld has %zu fields", csv_reader_line(r),
+                     csv_reader_field_count(r));
+        if (++records == 1) {
+            assert_int_equal(csv_reader_line(r), 2);
+            assert_string_equal(csv_reader_field(r, 0), "25");
+            assert_string_equal(csv_reader_field(r, 1), "Private");
+            assert_string_equal(csv_reader_field(r, 13), "United-States");
+            assert_string_equal(csv_reader_field(r, 14), "<=50K.");
+        }
+    }
+    assert_int_equal(err, RIFFLE_ERR_EOF);
+    assert_int_equal(records, 16281);
+    csv_reader_close(r);
+}
+
+/* ---- Numbers --------------------------------------------------------- */
+
+static void test_csv_parse_number_accepts_decimal_and_scientific(
+    void **state)
+{
+    double v = 0;
+
+    (void)state;
+    assert_int_equal(csv_parse_number("1", &v), 0);
+    assert_true(v == 1.0);
+    assert_int_equal(csv_parse_number("-2.5e-3", &v), 0);
+    assert_true(v == -0.0025);
+    assert_int_equal(csv_parse_number(" 7 ", &v), 0);
+    assert_true(v == 7.0);
+    assert_int_equal(csv_parse_number("+.5", &v), 0);
+    assert_true(v == 0.5);
+    assert_int_equal(csv_parse_number("0.056443", &v), 0);
+    assert_true(v == 0.056443);
+    assert_int_equal(csv_parse_number("1E3", &v), 0);
+    assert_true(v == 1000.0);
+}
+
+static void test_csv_parse_number_rejects_non_numbers(void **state)
+{
+    static const char *const bad[] = {
+        "", "   ", "abc", "1.2.3", "nan", "NaN", "inf", "-Infinity",
+        "1e999", "-1e999", "0x10", "0X1p3", "12abc", "1e", "+", ".", "1 2",
+        "--1",
+    };
+    double v = 42.0;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (csv_parse_number(bad[i], &v) != RIFFLE_ERR_PARSE)
+            fail_msg("\"%s\" was accepted", bad[i]);
+    }
+    assert_true(v == 42.0); /* untouched on error */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_csv_reader_reads_simple_records),
+        cmocka_unit_test(test_csv_reader_reads_quoted_fields),
+        cmocka_unit_test(test_csv_reader_unescapes_doubled_quotes),
+        cmocka_unit_test(test_csv_reader_keeps_newline_inside_quotes),
+        cmocka_unit_test(test_csv_reader_keeps_empty_fields),
+        cmocka_unit_test(test_csv_reader_trailing_delimiter_adds_empty_field),
+        cmocka_unit_test(test_csv_reader_handles_crlf),
+        cmocka_unit_test(test_csv_reader_lone_cr_ends_line),
+        cmocka_unit_test(test_csv_reader_reads_last_line_without_newline),
+        cmocka_unit_test(test_csv_reader_skips_blank_lines_but_counts_them),
+        cmocka_unit_test(test_csv_reader_empty_input_is_eof),
+        cmocka_unit_test(test_csv_reader_field_out_of_range_is_null),
+        cmocka_unit_test(test_csv_reader_custom_delimiter),
+        cmocka_unit_test(
+            test_csv_reader_reports_unterminated_quote_and_recovers),
+        cmocka_unit_test(test_csv_reader_reports_text_after_quote_and_recovers),
+        cmocka_unit_test(test_csv_reader_recovers_twice_in_a_row),
+        cmocka_unit_test(test_csv_reader_rejects_too_long_record_and_recovers),
+        cmocka_unit_test(test_csv_reader_rejects_too_many_fields),
+        cmocka_unit_test(test_csv_reader_fuzz_always_reaches_end),
+        cmocka_unit_test(test_csv_reader_trims_unquoted_blanks),
+        cmocka_unit_test(test_csv_reader_keeps_blanks_without_trim),
+        cmocka_unit_test(test_csv_reader_reads_header),
+        cmocka_unit_test(test_csv_reader_missing_header_is_parse_error),
+        cmocka_unit_test(test_csv_reader_skip_lines_are_physical),
+        cmocka_unit_test(test_csv_reader_reads_gzip_and_plain_files),
+        cmocka_unit_test(test_csv_reader_reports_truncated_gzip),
+        cmocka_unit_test(test_csv_reader_open_missing_file_is_io_error),
+        cmocka_unit_test(test_csv_reader_reads_elec2),
+        cmocka_unit_test(test_csv_reader_reads_adult_test),
+        cmocka_unit_test(test_csv_parse_number_accepts_decimal_and_scientific),
+        cmocka_unit_test(test_csv_parse_number_rejects_non_numbers),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
