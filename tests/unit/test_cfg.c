@@ -1,0 +1,638 @@
+/*
+ * tests/unit/test_cfg.c - the strict libconfig loader of config/cfg.c.
+ *
+ * Loads the three bundled configurations and checks what they say, then
+ * writes broken variants of one small valid file into a mkdtemp()
+ * directory and checks that each error names the file, the line and the
+ * dotted key. Also covers defaults and the model fingerprint. Tuned
+ * values of the bundled files (learning rates) are left unchecked: they
+ * move whenever someone measures better ones. No broker; single-threaded.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "config/cfg.h"
+
+#define ERRSTR_SIZE 512
+
+/* Fails with both strings printed unless needle occurs in haystack. */
+#define assert_contains(haystack, needle) \
+    check_contains((haystack), (needle), __FILE__, __LINE__)
+
+static void check_contains(const char *haystack, const char *needle,
+                           const char *file, int line)
+{
+    if (!strstr(haystack, needle)) {
+        print_error("\"%s\" does not contain \"%s\"\n", haystack, needle);
+        _fail(file, line);
+    }
+}
+
+/*
+ * A small valid configuration, one setting per line, so that a test can
+ * replace line N (index N - 1) and know the line an error must name.
+ */
+static const char *const base_lines[] = {
+    "name = \"t\";",                                            /* 1 */
+    "topics = {",                                               /* 2 */
+    "  input = \"in\";",                                        /* 3 */
+    "  predictions = \"pred\";",                                /* 4 */
+    "  models = \"models\";",                                   /* 5 */
+    "  dead_letters = \"dl\";",                                 /* 6 */
+    "};",                                                       /* 7 */
+    "source = {",                                               /* 8 */
+    "  schema = \"schemas/elec2.avsc\";",                       /* 9 */
+    "};",                                                       /* 10 */
+    "fields = (",                                               /* 11 */
+    "  { name = \"event_id\"; kind = \"id\"; },",               /* 12 */
+    "  { name = \"class\"; kind = \"label\"; positive = [\"UP\"]; },",
+    "  { name = \"date\"; kind = \"numeric\"; min = 0.0; }",    /* 14 */
+    ");",                                                       /* 15 */
+    "learner = {",                                              /* 16 */
+    "  model_name = \"t\";",                                    /* 17 */
+    "  bits = 12;",                                             /* 18 */
+    "};",                                                       /* 19 */
+};
+#define BASE_LINE_COUNT (sizeof(base_lines) / sizeof(base_lines[0]))
+
+struct fixture {
+    char dir[64];
+    char path[128];
+    struct cfg *cfg; /* about half a megabyte: on the heap */
+    char errstr[ERRSTR_SIZE];
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+
+    if (!fx)
+        return -1;
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/riffle-test-cfg-XXXXXX");
+    fx->cfg = calloc(1, sizeof(*fx->cfg));
+    if (!fx->cfg || !mkdtemp(fx->dir)) {
+        free(fx->cfg);
+        free(fx);
+        return -1;
+    }
+    snprintf(fx->path, sizeof(fx->path), "%s/test.cfg", fx->dir);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+
+    (void)unlink(fx->path); /* absent in some tests: nothing to do then */
+    if (rmdir(fx->dir) != 0)
+        return -1;
+    free(fx->cfg);
+    free(fx);
+    return 0;
+}
+
+/* Writes lines (n of them, NULL entries skipped) plus extra to the
+ * fixture's file. */
+static void write_lines(const struct fixture *fx, const char *const *lines,
+                        size_t n, const char *extra)
+{
+    FILE *f = fopen(fx->path, "w");
+    size_t i;
+
+    assert_non_null(f);
+    for (i = 0; i < n; i++)
+        if (lines[i])
+            fprintf(f, "%s\n", lines[i]);
+    if (extra)
+        fputs(extra, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Writes the base file with line `line` (1-based) replaced by text, or
+ * unchanged when line is 0; extra is appended. */
+static void write_base(const struct fixture *fx, size_t line,
+                       const char *text, const char *extra)
+{
+    const char *lines[BASE_LINE_COUNT];
+
+    memcpy(lines, base_lines, sizeof(lines));
+    if (line > 0) {
+        assert_true(line <= BASE_LINE_COUNT);
+        lines[line - 1] = text;
+    }
+    write_lines(fx, lines, BASE_LINE_COUNT, extra);
+}
+
+static int load(struct fixture *fx)
+{
+    fx->errstr[0] = '\0';
+    return cfg_load_file(fx->cfg, fx->path, fx->errstr, sizeof(fx->errstr));
+}
+
+/* Loads and expects RIFFLE_ERR_CFG with "path:line: key: ..." and what. */
+static void expect_error(struct fixture *fx, int line, const char *key,
+                         const char *what)
+{
+    char prefix[256];
+
+    assert_int_equal(load(fx), RIFFLE_ERR_CFG);
+    snprintf(prefix, sizeof(prefix), "%s:%d: %s: ", fx->path, line, key);
+    assert_contains(fx->errstr, prefix);
+    assert_contains(fx->errstr, what);
+}
+
+/* ---- bundled configurations ---------------------------------------- */
+
+static void test_cfg_elec2_loads(void **state)
+{
+    struct fixture *fx = *state;
+    struct cfg *cfg = fx->cfg;
+    size_t i, numeric = 0;
+
+    assert_int_equal(cfg_load_file(cfg, "config/elec2.cfg", fx->errstr,
+                                   sizeof(fx->errstr)),
+                     0);
+    assert_string_equal(cfg->name, "elec2");
+    assert_string_equal(cfg->path, "config/elec2.cfg");
+    assert_string_equal(cfg->brokers, "127.0.0.1:9092");
+    assert_string_equal(cfg->group_id, "riffle-elec2");
+    assert_string_equal(cfg->topic_input, "riffle.elec2.events");
+    assert_string_equal(cfg->topic_dead_letters, "riffle.elec2.dead-letters");
+    assert_int_equal(cfg->input_partitions, 1);
+    assert_string_equal(cfg->schema_path, "schemas/elec2.avsc");
+    assert_int_equal(cfg->csv_header, 1);
+    assert_int_equal(cfg->csv_delimiter, ',');
+    assert_string_equal(cfg->id_prefix, "elec2");
+
+    assert_int_equal(cfg->field_count, 10);
+    assert_string_equal(cfg->fields[0].name, "event_id");
+    assert_int_equal(cfg->fields[0].kind, CFG_FIELD_ID);
+    assert_int_equal(cfg->fields[0].required, 1);
+    assert_string_equal(cfg->fields[1].name, "class");
+    assert_int_equal(cfg->fields[1].kind, CFG_FIELD_LABEL);
+    assert_int_equal(cfg->fields[1].positive_count, 1);
+    assert_string_equal(cfg->fields[1].positive[0], "UP");
+    assert_int_equal(cfg->fields[1].negative_count, 1);
+    assert_string_equal(cfg->fields[1].negative[0], "DOWN");
+    assert_string_equal(cfg->fields[3].name, "day");
+    assert_int_equal(cfg->fields[3].kind, CFG_FIELD_CATEGORICAL);
+    assert_int_equal(cfg->fields[3].required, 1);
+    assert_int_equal(cfg->fields[3].missing, CFG_MISSING_TOKEN);
+    for (i = 0; i < cfg->field_count; i++) {
+        if (cfg->fields[i].kind != CFG_FIELD_NUMERIC)
+            continue;
+        numeric++;
+        assert_int_equal(cfg->fields[i].has_min, 1);
+        assert_int_equal(cfg->fields[i].has_max, 1);
+        assert_float_equal(cfg->fields[i].min, 0.0, 0.0);
+        assert_float_equal(cfg->fields[i].max, 1.0, 0.0);
+        assert_int_equal(cfg->fields[i].missing, CFG_MISSING_REJECT);
+        assert_int_equal(cfg->fields[i].on_range, CFG_RANGE_REJECT);
+    }
+    assert_int_equal(numeric, 7);
+    assert_int_equal(cfg_has_personal_fields(cfg), 0);
+
+    assert_string_equal(cfg->model_name, "elec2");
+    assert_int_equal(cfg->model.bits, 18);
+    assert_int_equal(cfg->model.loss, MODEL_LOSS_LOGISTIC);
+    assert_int_equal(cfg->model.optimizer, MODEL_OPT_ADAGRAD);
+    assert_int_equal(cfg->snapshot_every_events, 10000);
+    assert_int_equal(cfg->progress_every_events, 5000);
+}
+
+static void test_cfg_adult_loads(void **state)
+{
+    struct fixture *fx = *state;
+    struct cfg *cfg = fx->cfg;
+    const struct cfg_field *f;
+
+    assert_int_equal(cfg_load_file(cfg, "config/adult.cfg", fx->errstr,
+                                   sizeof(fx->errstr)),
+                     0);
+    assert_string_equal(cfg->name, "adult");
+    assert_int_equal(cfg->csv_header, 0);
+    assert_int_equal(cfg->csv_trim, 1);
+    assert_int_equal(cfg->column_count, 15);
+    assert_string_equal(cfg->columns[0], "age");
+    assert_string_equal(cfg->columns[4], "education_num");
+    assert_string_equal(cfg->columns[14], "income");
+    assert_int_equal(cfg->missing_token_count, 1);
+    assert_string_equal(cfg->missing_tokens[0], "?");
+    assert_int_equal(cfg->field_count, 16);
+
+    f = cfg_find_field(cfg, "income");
+    assert_non_null(f);
+    assert_int_equal(f->kind, CFG_FIELD_LABEL);
+    assert_int_equal(f->positive_count, 2);
+    assert_string_equal(f->positive[0], ">50K");
+    assert_string_equal(f->positive[1], ">50K.");
+    assert_int_equal(f->negative_count, 2);
+    assert_string_equal(f->negative[1], "<=50K.");
+
+    f = cfg_find_field(cfg, "age");
+    assert_non_null(f);
+    assert_int_equal(f->kind, CFG_FIELD_CATEGORICAL);
+    assert_int_equal(f->privacy, CFG_PRIVACY_COARSEN);
+    assert_float_equal(f->band_width, 10.0, 0.0);
+    assert_float_equal(f->max, 120.0, 0.0);
+    assert_int_equal(cfg_find_field(cfg, "fnlwgt")->kind, CFG_FIELD_IGNORE);
+    assert_int_equal(cfg_find_field(cfg, "education_num")->transform,
+                     CFG_TRANSFORM_STANDARDIZE);
+    assert_int_equal(cfg_find_field(cfg, "capital_gain")->transform,
+                     CFG_TRANSFORM_LOG1P);
+    assert_int_equal(cfg_find_field(cfg, "marital_status")->privacy,
+                     CFG_PRIVACY_PSEUDONYM);
+    assert_int_equal(cfg_find_field(cfg, "race")->privacy, CFG_PRIVACY_DROP);
+    assert_int_equal(cfg_find_field(cfg, "sex")->privacy, CFG_PRIVACY_DROP);
+    assert_null(cfg_find_field(cfg, "education-num"));
+    assert_int_equal(cfg_has_personal_fields(cfg), 1);
+
+    assert_string_equal(cfg->key_env, "RIFFLE_PSEUDONYM_KEY");
+    assert_string_equal(cfg->key_file,
+                        "config/secrets/pseudonym.key.example");
+    assert_string_equal(cfg->key_id, "example-1");
+    assert_string_equal(cfg->group_id, "riffle-adult");
+}
+
+static void test_cfg_ctr_loads(void **state)
+{
+    struct fixture *fx = *state;
+    struct cfg *cfg = fx->cfg;
+    size_t i, categorical = 0;
+
+    assert_int_equal(cfg_load_file(cfg, "config/ctr.cfg", fx->errstr,
+                                   sizeof(fx->errstr)),
+                     0);
+    assert_string_equal(cfg->name, "ctr");
+    assert_int_equal(cfg->field_count, 13);
+    for (i = 0; i < cfg->field_count; i++)
+        categorical += cfg->fields[i].kind == CFG_FIELD_CATEGORICAL;
+    assert_int_equal(categorical, 10);
+    assert_string_equal(cfg->fields[1].name, "click");
+    assert_string_equal(cfg->fields[1].positive[0], "1");
+    assert_string_equal(cfg->fields[1].negative[0], "0");
+    assert_int_equal(cfg_find_field(cfg, "impression")->transform,
+                     CFG_TRANSFORM_LOG1P);
+    assert_int_equal(cfg_find_field(cfg, "user_id")->privacy,
+                     CFG_PRIVACY_PSEUDONYM);
+    assert_int_equal(cfg->model.bits, 20);
+    /* No snapshot or log group: the defaults. */
+    assert_int_equal(cfg->snapshot_every_events, 10000);
+    assert_float_equal(cfg->snapshot_every_seconds, 30.0, 0.0);
+    assert_int_equal(cfg->progress_every_events, 5000);
+}
+
+/* ---- defaults ------------------------------------------------------ */
+
+static void test_cfg_defaults_applied(void **state)
+{
+    struct fixture *fx = *state;
+    struct cfg *cfg = fx->cfg;
+
+    write_base(fx, 0, NULL, NULL);
+    assert_int_equal(load(fx), 0);
+    assert_string_equal(cfg->path, fx->path);
+    assert_string_equal(cfg->group_id, "riffle-t");
+    assert_string_equal(cfg->brokers, "127.0.0.1:9092");
+    assert_string_equal(cfg->id_prefix, "t");
+    assert_int_equal(cfg->input_partitions, 1);
+    assert_int_equal(cfg->replication_factor, 1);
+    assert_int_equal(cfg->csv_delimiter, ',');
+    assert_int_equal(cfg->csv_header, 1);
+    assert_int_equal(cfg->on_bad_row, CFG_BAD_ROW_SKIP);
+    assert_string_equal(cfg->key_env, "RIFFLE_PSEUDONYM_KEY");
+    assert_string_equal(cfg->key_id, "default");
+    assert_int_equal(cfg->model.bits, 12);
+    assert_int_equal(cfg->model.loss, MODEL_LOSS_LOGISTIC);
+    assert_int_equal(cfg->model.optimizer, MODEL_OPT_ADAGRAD);
+    assert_int_equal(cfg->hash_seed, 0);
+    assert_int_equal(cfg->snapshot_every_events, 10000);
+    /* Kind-dependent field defaults. */
+    assert_int_equal(cfg->field_count, 3);
+    assert_int_equal(cfg->fields[1].required, 1); /* the label */
+    assert_int_equal(cfg->fields[2].required, 0);
+    assert_int_equal(cfg->fields[2].missing, CFG_MISSING_REJECT);
+    assert_int_equal(cfg->fields[2].has_min, 1);
+    assert_int_equal(cfg->fields[2].has_max, 0);
+    assert_int_equal(cfg->fields[1].negative_count, 0);
+}
+
+static void test_cfg_group_id_kept_when_given(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 0, NULL, "kafka = { group_id = \"mine\"; "
+                            "brokers = \"localhost:9999\"; };\n");
+    assert_int_equal(load(fx), 0);
+    assert_string_equal(fx->cfg->group_id, "mine");
+    assert_string_equal(fx->cfg->brokers, "localhost:9999");
+}
+
+/* ---- model fingerprint --------------------------------------------- */
+
+static void test_cfg_fingerprint_tracks_model_settings(void **state)
+{
+    struct fixture *fx = *state;
+    struct cfg *cfg = fx->cfg;
+    uint64_t base, again;
+
+    assert_int_equal(cfg_load_file(cfg, "config/elec2.cfg", fx->errstr,
+                                   sizeof(fx->errstr)),
+                     0);
+    base = cfg_model_fingerprint(cfg);
+
+    /* Reloading gives the same value: nothing uninitialised is mixed in. */
+    assert_int_equal(cfg_load_file(cfg, "config/elec2.cfg", fx->errstr,
+                                   sizeof(fx->errstr)),
+                     0);
+    again = cfg_model_fingerprint(cfg);
+    assert_int_equal(again, base);
+
+    cfg->model.bits = 17;
+    assert_int_not_equal(cfg_model_fingerprint(cfg), base);
+    cfg->model.bits = 18;
+    assert_int_equal(cfg_model_fingerprint(cfg), base);
+
+    cfg->fields[2].transform = CFG_TRANSFORM_LOG1P;
+    assert_int_not_equal(cfg_model_fingerprint(cfg), base);
+    cfg->fields[2].transform = CFG_TRANSFORM_NONE;
+    assert_int_equal(cfg_model_fingerprint(cfg), base);
+
+    snprintf(cfg->brokers, sizeof(cfg->brokers), "localhost:19092");
+    assert_int_equal(cfg_model_fingerprint(cfg), base);
+}
+
+static void test_cfg_fingerprint_same_file_bits_differ(void **state)
+{
+    struct fixture *fx = *state;
+    uint64_t base;
+
+    write_base(fx, 0, NULL, NULL);
+    assert_int_equal(load(fx), 0);
+    base = cfg_model_fingerprint(fx->cfg);
+
+    write_base(fx, 0, NULL, "kafka = { brokers = \"localhost:1\"; };\n");
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(cfg_model_fingerprint(fx->cfg), base);
+
+    write_base(fx, 18, "  bits = 13;", NULL);
+    assert_int_equal(load(fx), 0);
+    assert_int_not_equal(cfg_model_fingerprint(fx->cfg), base);
+
+    write_base(fx, 14, "  { name = \"date\"; kind = \"numeric\"; "
+                       "transform = \"standardize\"; }",
+               NULL);
+    assert_int_equal(load(fx), 0);
+    assert_int_not_equal(cfg_model_fingerprint(fx->cfg), base);
+}
+
+/* ---- errors -------------------------------------------------------- */
+
+static void test_cfg_unknown_top_level_key(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 0, NULL, "colour = \"blue\";\n"); /* line 20 */
+    expect_error(fx, 20, "colour", "unknown setting");
+}
+
+static void test_cfg_unknown_key_in_field(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 14, "  { name = \"date\"; kind = \"numeric\"; mn = 0.0; }",
+               NULL);
+    expect_error(fx, 14, "fields[2].mn", "unknown setting");
+}
+
+static void test_cfg_unknown_key_in_group(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 4, "  predictons = \"pred\";", NULL);
+    expect_error(fx, 4, "topics.predictons", "unknown setting");
+}
+
+static void test_cfg_wrong_type(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 18, "  learning_rate = \"fast\";", NULL);
+    expect_error(fx, 18, "learner.learning_rate",
+                 "expected a number, got a string");
+}
+
+static void test_cfg_wrong_type_integer(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 18, "  bits = 12.5;", NULL);
+    expect_error(fx, 18, "learner.bits", "expected an integer, got a number");
+}
+
+static void test_cfg_missing_required_setting(void **state)
+{
+    struct fixture *fx = *state;
+
+    /* The error points at the group that lacks the setting. */
+    write_base(fx, 3, "  # no input", NULL);
+    expect_error(fx, 2, "topics.input", "missing required setting");
+}
+
+static void test_cfg_missing_required_group(void **state)
+{
+    struct fixture *fx = *state;
+    const char *lines[BASE_LINE_COUNT];
+
+    memcpy(lines, base_lines, sizeof(lines));
+    lines[15] = lines[16] = lines[17] = lines[18] = NULL; /* no learner */
+    write_lines(fx, lines, BASE_LINE_COUNT, NULL);
+    assert_int_equal(load(fx), RIFFLE_ERR_CFG);
+    assert_contains(fx->errstr, fx->path);
+    assert_contains(fx->errstr, ": learner: missing required setting");
+}
+
+static void test_cfg_bits_out_of_range(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 18, "  bits = 40;", NULL);
+    expect_error(fx, 18, "learner.bits",
+                 "40 is out of range: expected an integer from 10 to 28");
+
+    write_base(fx, 18, "  bits = 9;", NULL);
+    expect_error(fx, 18, "learner.bits", "9 is out of range");
+}
+
+static void test_cfg_bits_bounds_accepted(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 18, "  bits = 10;", NULL);
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->model.bits, 10);
+    write_base(fx, 18, "  bits = 28;", NULL);
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->model.bits, 28);
+}
+
+static void test_cfg_unknown_enum_value(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 18, "  loss = \"cubic\";", NULL);
+    expect_error(fx, 18, "learner.loss",
+                 "unknown value \"cubic\": expected one of \"logistic\", "
+                 "\"squared\", \"hinge\"");
+}
+
+static void test_cfg_unknown_field_kind(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 14, "  { name = \"date\"; kind = \"number\"; }", NULL);
+    expect_error(fx, 14, "fields[2].kind", "unknown value \"number\"");
+    assert_contains(fx->errstr, "\"categorical\"");
+}
+
+static void test_cfg_duplicate_field(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 14, "  { name = \"event_id\"; kind = \"numeric\"; }", NULL);
+    expect_error(fx, 14, "fields",
+                 "field \"event_id\" is configured twice");
+}
+
+static void test_cfg_no_label_field(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 13, "  { name = \"class\"; kind = \"categorical\"; },",
+               NULL);
+    expect_error(fx, 11, "fields",
+                 "expected exactly one field of kind \"label\"");
+    assert_contains(fx->errstr, "(found 0 and 1)");
+}
+
+static void test_cfg_label_without_positive(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 13, "  { name = \"class\"; kind = \"label\"; },", NULL);
+    expect_error(fx, 13, "fields[1].positive",
+                 "a label needs at least one positive value");
+}
+
+static void test_cfg_syntax_error(void **state)
+{
+    struct fixture *fx = *state;
+    char prefix[256];
+
+    write_base(fx, 5, "  models = ;", NULL);
+    assert_int_equal(load(fx), RIFFLE_ERR_CFG);
+    snprintf(prefix, sizeof(prefix), "%s:5: ", fx->path);
+    assert_contains(fx->errstr, prefix);
+    assert_contains(fx->errstr, "syntax error"); /* libconfig's own text */
+}
+
+static void test_cfg_missing_file(void **state)
+{
+    struct fixture *fx = *state;
+    char path[160], expected[200];
+
+    snprintf(path, sizeof(path), "%s/absent.cfg", fx->dir);
+    assert_int_equal(cfg_load_file(fx->cfg, path, fx->errstr,
+                                   sizeof(fx->errstr)),
+                     RIFFLE_ERR_CFG);
+    snprintf(expected, sizeof(expected), "%s: cannot read the file", path);
+    assert_string_equal(fx->errstr, expected);
+}
+
+static void test_cfg_numeric_rule_on_categorical(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 14, "  { name = \"date\"; kind = \"categorical\"; "
+                       "missing = \"mean\"; }",
+               NULL);
+    expect_error(fx, 14, "fields[2].missing",
+                 "mean, zero and constant apply to numeric fields only");
+}
+
+static void test_cfg_min_above_max(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 14, "  { name = \"date\"; kind = \"numeric\"; min = 2.0; "
+                       "max = 1.0; }",
+               NULL);
+    expect_error(fx, 14, "fields[2].min", "min 2 is above max 1");
+}
+
+static void test_cfg_personal_label_refused(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 13, "  { name = \"class\"; kind = \"label\"; "
+                       "positive = [\"UP\"]; personal = \"drop\"; },",
+               NULL);
+    expect_error(fx, 13, "fields[1].personal",
+                 "the id and the label cannot be anonymized");
+}
+
+static void test_cfg_headerless_needs_columns(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 9, "  schema = \"s.avsc\"; header = false;", NULL);
+    expect_error(fx, 8, "source.columns",
+                 "required when source.header is false");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(test_cfg_elec2_loads),
+        T(test_cfg_adult_loads),
+        T(test_cfg_ctr_loads),
+        T(test_cfg_defaults_applied),
+        T(test_cfg_group_id_kept_when_given),
+        T(test_cfg_fingerprint_tracks_model_settings),
+        T(test_cfg_fingerprint_same_file_bits_differ),
+        T(test_cfg_unknown_top_level_key),
+        T(test_cfg_unknown_key_in_field),
+        T(test_cfg_unknown_key_in_group),
+        T(test_cfg_wrong_type),
+        T(test_cfg_wrong_type_integer),
+        T(test_cfg_missing_required_setting),
+        T(test_cfg_missing_required_group),
+        T(test_cfg_bits_out_of_range),
+        T(test_cfg_bits_bounds_accepted),
+        T(test_cfg_unknown_enum_value),
+        T(test_cfg_unknown_field_kind),
+        T(test_cfg_duplicate_field),
+        T(test_cfg_no_label_field),
+        T(test_cfg_label_without_positive),
+        T(test_cfg_syntax_error),
+        T(test_cfg_missing_file),
+        T(test_cfg_numeric_rule_on_categorical),
+        T(test_cfg_min_above_max),
+        T(test_cfg_personal_label_refused),
+        T(test_cfg_headerless_needs_columns),
+#undef T
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
