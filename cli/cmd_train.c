@@ -77,12 +77,16 @@ static int train_rows(struct train *t, char *errstr, size_t size)
             break;
         }
         t->rows++;
-        if (!err)
+        if (err == RIFFLE_ERR_PARSE) {
+            log_warn("train", "%s", why); /* already "file:line: ..." */
+        } else {
             err = produce_row_to_event(&t->cfg, t->input, &map, t->csv,
                                        t->rows, &ev, why, sizeof(why));
+            if (err == RIFFLE_ERR_PARSE)
+                log_warn("train", "%s:%ld: %s", t->file,
+                         csv_reader_line(t->csv), why);
+        }
         if (err == RIFFLE_ERR_PARSE) {
-            log_warn("train", "%s:%ld: %s", t->file, csv_reader_line(t->csv),
-                     why);
             t->bad_rows++;
             err = 0;
             continue;

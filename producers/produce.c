@@ -248,13 +248,18 @@ static int produce_rows(const struct cfg *cfg, const struct schema *schema,
             break;
         }
         st->rows++;
-        if (!err)
+        if (err == RIFFLE_ERR_PARSE) {
+            log_warn("produce", "%s", why); /* already "file:line: ..." */
+        } else {
             err = produce_row_to_event(cfg, schema, &map, csv, st->rows, &ev,
                                        why, sizeof(why));
+            if (err == RIFFLE_ERR_PARSE)
+                log_warn("produce", "%s:%ld: %s",
+                         o->path ? o->path : cfg->source_path,
+                         csv_reader_line(csv), why);
+        }
         if (err == RIFFLE_ERR_PARSE) {
             st->bad_rows++;
-            log_warn("produce", "%s:%ld: %s", o->path ? o->path
-                     : cfg->source_path, csv_reader_line(csv), why);
             if (cfg->on_bad_row == CFG_BAD_ROW_STOP) {
                 snprintf(errstr, size, "stopping at the first bad row "
                          "(source.on_bad_row = \"stop\")");
