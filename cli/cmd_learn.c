@@ -27,9 +27,6 @@
 #define LEARN_POLL_MS 100          /* short enough to see a stop quickly */
 #define LEARN_FLUSH_TIMEOUT_MS 60000 /* acks for a snapshot's batch */
 #define LEARN_RESTORE_CANDIDATES 3 /* older snapshots tried if one is bad */
-#define LEARN_SCHEMA_PREDICTION "schemas/prediction.avsc"
-#define LEARN_SCHEMA_DEAD_LETTER "schemas/dead_letter.avsc"
-#define LEARN_SCHEMA_SNAPSHOT "schemas/model_snapshot.avsc"
 
 struct learn_options {
     const char *config;
@@ -56,18 +53,27 @@ struct learn {
     double last_snapshot_s, started_s, last_message_s;
 };
 
+static int load_output_schema(const struct cfg *cfg, const char *file,
+                              struct schema **out, char *errstr, size_t size)
+{
+    char path[CFG_PATH_MAX];
+
+    cfg_output_schema_path(cfg, file, path, sizeof(path));
+    return schema_load_file(path, out, errstr, size);
+}
+
 static int load_schemas(struct learn *l, char *errstr, size_t size)
 {
     int err;
 
     if ((err = schema_load_file(l->cfg.schema_path, &l->input, errstr,
                                 size)) ||
-        (err = schema_load_file(LEARN_SCHEMA_PREDICTION, &l->prediction,
-                                errstr, size)) ||
-        (err = schema_load_file(LEARN_SCHEMA_DEAD_LETTER, &l->dead_letter,
-                                errstr, size)) ||
-        (err = schema_load_file(LEARN_SCHEMA_SNAPSHOT, &l->snapshot, errstr,
-                                size)))
+        (err = load_output_schema(&l->cfg, CFG_SCHEMA_PREDICTION,
+                                  &l->prediction, errstr, size)) ||
+        (err = load_output_schema(&l->cfg, CFG_SCHEMA_DEAD_LETTER,
+                                  &l->dead_letter, errstr, size)) ||
+        (err = load_output_schema(&l->cfg, CFG_SCHEMA_SNAPSHOT, &l->snapshot,
+                                  errstr, size)))
         return err;
 
     if ((err = schema_new_value(l->prediction, &l->pred_value)))

@@ -20,7 +20,6 @@
 #include "learner/snapshot.h"
 #include "producers/produce.h"
 
-#define TRAIN_SCHEMA_SNAPSHOT "schemas/model_snapshot.avsc"
 
 struct train {
     struct cfg cfg;
@@ -146,9 +145,13 @@ int cmd_train(int argc, char **argv)
                               t->cfg.csv_skip_lines, t->cfg.csv_header};
     err = schema_load_file(t->cfg.schema_path, &t->input, errstr,
                            sizeof(errstr));
-    if (!err)
-        err = schema_load_file(TRAIN_SCHEMA_SNAPSHOT, &t->snapshot, errstr,
-                               sizeof(errstr));
+    if (!err) {
+        char path[CFG_PATH_MAX];
+
+        cfg_output_schema_path(&t->cfg, CFG_SCHEMA_SNAPSHOT, path,
+                               sizeof(path));
+        err = schema_load_file(path, &t->snapshot, errstr, sizeof(errstr));
+    }
     if (!err)
         err = online_new(&t->cfg, t->input, &t->ol, errstr, sizeof(errstr));
     if (!err)

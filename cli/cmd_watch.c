@@ -32,20 +32,23 @@ struct watch {
 static int pick_topic(const struct cfg *cfg, const char *which,
                       struct watch *w, char *errstr, size_t size)
 {
-    const char *schema_path;
+    char schema_path[CFG_PATH_MAX];
 
     if (strcmp(which, "predictions") == 0) {
         w->topic = cfg->topic_predictions;
-        schema_path = "schemas/prediction.avsc";
+        cfg_output_schema_path(cfg, CFG_SCHEMA_PREDICTION, schema_path,
+                               sizeof(schema_path));
     } else if (strcmp(which, "dead-letters") == 0) {
         w->topic = cfg->topic_dead_letters;
-        schema_path = "schemas/dead_letter.avsc";
+        cfg_output_schema_path(cfg, CFG_SCHEMA_DEAD_LETTER, schema_path,
+                               sizeof(schema_path));
     } else if (strcmp(which, "models") == 0) {
         w->topic = cfg->topic_models;
-        schema_path = "schemas/model_snapshot.avsc";
+        cfg_output_schema_path(cfg, CFG_SCHEMA_SNAPSHOT, schema_path,
+                               sizeof(schema_path));
     } else if (strcmp(which, "input") == 0) {
         w->topic = cfg->topic_input;
-        schema_path = cfg->schema_path;
+        snprintf(schema_path, sizeof(schema_path), "%s", cfg->schema_path);
         w->flat = 1;
     } else {
         snprintf(errstr, size, "unknown topic '%s': expected predictions, "

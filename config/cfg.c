@@ -806,6 +806,18 @@ uint64_t cfg_model_fingerprint(const struct cfg *cfg)
     return h;
 }
 
+void cfg_output_schema_path(const struct cfg *cfg, const char *file,
+                            char *out, size_t out_size)
+{
+    const char *slash = strrchr(cfg->schema_path, '/');
+
+    if (!slash)
+        snprintf(out, out_size, "%s", file);
+    else
+        snprintf(out, out_size, "%.*s/%s", (int)(slash - cfg->schema_path),
+                 cfg->schema_path, file);
+}
+
 const char *cfg_loss_name(enum model_loss loss)
 {
     switch (loss) {

@@ -159,6 +159,17 @@ int cfg_has_personal_fields(const struct cfg *cfg);
  * snapshot is only restored under an equal fingerprint. */
 uint64_t cfg_model_fingerprint(const struct cfg *cfg);
 
+/* riffle's own output schemas live beside the input schema
+ * (source.schema), so a deployment that moves one moves them all. */
+#define CFG_SCHEMA_PREDICTION "prediction.avsc"
+#define CFG_SCHEMA_DEAD_LETTER "dead_letter.avsc"
+#define CFG_SCHEMA_SNAPSHOT "model_snapshot.avsc"
+
+/* Writes the path of the output schema file (one of CFG_SCHEMA_*) into
+ * out: the directory of source.schema joined with file. */
+void cfg_output_schema_path(const struct cfg *cfg, const char *file,
+                            char *out, size_t out_size);
+
 /* Names for logs and snapshots. */
 const char *cfg_loss_name(enum model_loss loss);
 const char *cfg_optimizer_name(enum model_optimizer opt);
