@@ -50,7 +50,9 @@ struct learn {
     /* counters */
     unsigned long long processed, predicted, dead_lettered;
     unsigned long long since_snapshot;
-    double last_snapshot_s, started_s, last_message_s;
+    double last_snapshot_s, last_message_s;
+    double progress_s; /* when the last progress line was logged */
+    unsigned long long progress_events;
 };
 
 static int load_output_schema(const struct cfg *cfg, const char *file,
@@ -312,17 +314,22 @@ static int handle_message(struct learn *l, const rd_kafka_message_t *msg,
     return publish_prediction(l, msg, &r, errstr, size);
 }
 
+/* The rate is over the events since the previous line, so it shows the
+ * current pace, not an average diluted by waiting for the first event. */
 static void log_progress(struct learn *l)
 {
     const struct metrics *m = online_metrics(l->ol);
-    double elapsed = kafka_monotonic_s() - l->started_s;
+    double now = kafka_monotonic_s(), elapsed = now - l->progress_s;
+    unsigned long long events = l->processed - l->progress_events;
 
     log_info("learn", "%llu events (%llu predicted, %llu dead letters), "
              "%.0f events/s; progressive accuracy %.4f logloss %.4f; last "
              "%u: accuracy %.4f", l->processed, l->predicted,
-             l->dead_lettered, elapsed > 0 ? l->processed / elapsed : 0.0,
+             l->dead_lettered, elapsed > 0 ? events / elapsed : 0.0,
              metrics_accuracy(m), metrics_logloss(m), m->window_len,
              metrics_window_accuracy(m));
+    l->progress_s = now;
+    l->progress_events = l->processed;
 }
 
 /* Snapshot, then wait for every ack, then commit: in that order, so the
@@ -381,8 +388,7 @@ static int run_loop(struct learn *l, char *errstr, size_t size)
 {
     int err = 0;
 
-    l->started_s = l->last_snapshot_s = l->last_message_s =
-        kafka_monotonic_s();
+    l->last_snapshot_s = l->last_message_s = kafka_monotonic_s();
 
     while (!err && !should_stop(l)) {
         rd_kafka_message_t *msg = consumer_poll(l->consumer, LEARN_POLL_MS);
@@ -392,6 +398,8 @@ static int run_loop(struct learn *l, char *errstr, size_t size)
                      msg->rkt ? rd_kafka_topic_name(msg->rkt) : "-",
                      (int)msg->partition, rd_kafka_message_errstr(msg));
         } else if (msg) {
+            if (l->processed == l->progress_events && l->processed == 0)
+                l->progress_s = kafka_monotonic_s(); /* first event */
             err = handle_message(l, msg, errstr, size);
             if (!err) {
                 consumer_mark_done(l->consumer, msg);

@@ -63,10 +63,14 @@ static void on_assign(struct consumer *c,
             if (ps->next_offset >= 0)
                 tp->offset = ps->next_offset;
         }
-        log_info("consumer", "%s [%d]: assigned, starting at %s%lld",
-                 tp->topic, (int)tp->partition,
-                 tp->offset >= 0 ? "offset " : "committed offset ",
-                 (long long)(tp->offset >= 0 ? tp->offset : -1));
+        if (tp->offset >= 0)
+            log_info("consumer", "%s [%d]: assigned, starting at offset "
+                     "%lld (from the snapshot)", tp->topic, (int)tp->partition,
+                     (long long)tp->offset);
+        else
+            log_info("consumer", "%s [%d]: assigned, starting at the group's "
+                     "committed offset, or the beginning", tp->topic,
+                     (int)tp->partition);
     }
 
     err = rd_kafka_assign(c->rk, parts);
