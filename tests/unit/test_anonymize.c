@@ -73,8 +73,10 @@ static const char schema_json[] =
 static const char personal_fields[] =
     "  { name = \"event_id\"; kind = \"id\"; },\n"
     "  { name = \"label\"; kind = \"label\"; positive = [\"yes\"]; },\n"
-    "  { name = \"name\"; kind = \"categorical\"; personal = \"pseudonym\"; },\n"
-    "  { name = \"city\"; kind = \"categorical\"; personal = \"pseudonym\"; },\n"
+    "  { name = \"name\"; kind = \"categorical\";\n"
+    "    personal = \"pseudonym\"; },\n"
+    "  { name = \"city\"; kind = \"categorical\";\n"
+    "    personal = \"pseudonym\"; },\n"
     "  { name = \"gone\"; kind = \"categorical\"; personal = \"drop\"; },\n"
     "  { name = \"age\"; kind = \"categorical\"; personal = \"coarsen\";\n"
     "    band = 10.0; },\n"
@@ -397,6 +399,25 @@ static void test_anonymize_band(void **state)
     assert_string_equal(out, "[0.25,0.5)");
 }
 
+static void test_anonymize_band_keeps_all_digits(void **state)
+{
+    char a[64], b[64];
+
+    (void)state;
+    /* BUG (privacy/anonymize.c, anonymize_band): the bounds are printed
+     * with "%g", six significant digits, so bands whose lower bound needs
+     * more digits print alike and merge. Input: x = 1234567 and 1234568,
+     * width 1; got "[1.23457e+06,1.23457e+06)" for both, expected
+     * "[1234567,1234568)" and "[1234568,1234569)". Remove this skip once
+     * anonymize.c is fixed. */
+    skip();
+
+    anonymize_band(1234567.0, 1.0, a, sizeof(a));
+    anonymize_band(1234568.0, 1.0, b, sizeof(b));
+    assert_string_equal(a, "[1234567,1234568)");
+    assert_string_equal(b, "[1234568,1234569)");
+}
+
 /* ---- anonymizer_apply() -------------------------------------------- */
 
 static void test_anonymize_apply_drop_sets_null(void **state)
@@ -706,6 +727,7 @@ int main(void)
         cmocka_unit_test(test_anonymize_pseudonym_differs_across_fields),
         cmocka_unit_test(test_anonymize_pseudonym_refuses_small_buffer),
         cmocka_unit_test(test_anonymize_band),
+        cmocka_unit_test(test_anonymize_band_keeps_all_digits),
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_anonymize_apply_drop_sets_null),
         T(test_anonymize_apply_coarsen_categorical_number),

@@ -396,6 +396,37 @@ static void test_cfg_fingerprint_same_file_bits_differ(void **state)
     assert_int_not_equal(cfg_model_fingerprint(fx->cfg), base);
 }
 
+static void test_cfg_fingerprint_tracks_coarsening(void **state)
+{
+    struct fixture *fx = *state;
+    struct cfg *cfg = fx->cfg;
+    struct cfg_field *age;
+    uint64_t base;
+
+    /* BUG (config/cfg.c, cfg_model_fingerprint; a gap the list in
+     * docs/CONFIGURATION.md repeats): band and keep_prefix are not mixed
+     * in, yet they decide the tokens a coarsened field hashes to (age 37
+     * is "[30,40)" with band 10, "[35,40)" with band 5), exactly as a
+     * transform decides a numeric feature's value, and cfg.h promises
+     * "every setting that shapes the model (fields, ...)". Input:
+     * config/adult.cfg with age.band changed from 10 to 5; got the same
+     * fingerprint, so an old snapshot is restored over a different
+     * feature space. Remove this skip once cfg.c is fixed. */
+    skip();
+
+    assert_int_equal(cfg_load_file(cfg, "config/adult.cfg", fx->errstr,
+                                   sizeof(fx->errstr)),
+                     0);
+    base = cfg_model_fingerprint(cfg);
+    age = (struct cfg_field *)cfg_find_field(cfg, "age");
+    assert_non_null(age);
+    age->band_width = 5.0;
+    assert_int_not_equal(cfg_model_fingerprint(cfg), base);
+    age->band_width = 10.0;
+    age->keep_prefix = 3;
+    assert_int_not_equal(cfg_model_fingerprint(cfg), base);
+}
+
 /* ---- errors -------------------------------------------------------- */
 
 static void test_cfg_unknown_top_level_key(void **state)
@@ -611,6 +642,7 @@ int main(void)
         T(test_cfg_group_id_kept_when_given),
         T(test_cfg_fingerprint_tracks_model_settings),
         T(test_cfg_fingerprint_same_file_bits_differ),
+        T(test_cfg_fingerprint_tracks_coarsening),
         T(test_cfg_unknown_top_level_key),
         T(test_cfg_unknown_key_in_field),
         T(test_cfg_unknown_key_in_group),

@@ -1,0 +1,565 @@
+/*
+ * tests/unit/test_features.c - hashed feature extraction of
+ * learner/features.c.
+ *
+ * Expected indices are computed with learner/hash.h from the rule the
+ * header documents: a numeric field at hash(field), a token at
+ * hash(token, seed = hash(field)), the missing marker as the token
+ * "(missing)". Values come from hand-set running statistics. One test
+ * runs the cleaner first, as learner/online.c does. No broker;
+ * single-threaded.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleaning/clean.h"
+#include "common/err.h"
+#include "config/cfg.h"
+#include "learner/features.h"
+#include "learner/hash.h"
+#include "learner/stats.h"
+#include "schemas/event.h"
+#include "schemas/schema.h"
+
+#define ERRSTR_SIZE 512
+#define TEST_SEED 99u
+#define TEST_BITS 12
+#define EULER 2.718281828459045
+
+/* cmocka 1.1's assert_float_equal works in float; this prints doubles. */
+#define assert_double_near(a, b, tol) \
+    check_double_near((a), (b), (tol), #a, __FILE__, __LINE__)
+
+static void check_double_near(double a, double b, double tol,
+                              const char *expr, const char *file, int line)
+{
+    if (!(fabs(a - b) <= tol)) {
+        print_error("%s = %.17g, expected %.17g (tolerance %g)\n", expr, a,
+                    b, tol);
+        _fail(file, line);
+    }
+}
+
+static const char schema_json[] =
+    "{\"type\": \"record\", \"name\": \"F\", \"namespace\": \"riffle.test\","
+    " \"fields\": ["
+    "  {\"name\": \"event_id\", \"type\": \"string\"},"
+    "  {\"name\": \"label\", \"type\": [\"null\", \"string\"]},"
+    "  {\"name\": \"x\", \"type\": [\"null\", \"double\"]},"
+    "  {\"name\": \"lx\", \"type\": [\"null\", \"double\"]},"
+    "  {\"name\": \"sx\", \"type\": [\"null\", \"double\"]},"
+    "  {\"name\": \"mx\", \"type\": [\"null\", \"double\"]},"
+    "  {\"name\": \"c1\", \"type\": [\"null\", \"string\"]},"
+    "  {\"name\": \"c2\", \"type\": [\"null\", \"string\"]},"
+    "  {\"name\": \"cn\", \"type\": [\"null\", \"int\"]},"
+    "  {\"name\": \"gone\", \"type\": [\"null\", \"string\"]},"
+    "  {\"name\": \"dnum\", \"type\": [\"null\", \"double\"]},"
+    "  {\"name\": \"ign\", \"type\": [\"null\", \"string\"]},"
+    "  {\"name\": \"mi\", \"type\": [\"null\", \"double\"]}"
+    "]}";
+
+static const char cfg_text[] =
+    "name = \"feat\";\n"
+    "topics = { input = \"i\"; predictions = \"p\"; models = \"m\";\n"
+    "           dead_letters = \"d\"; };\n"
+    "source = { schema = \"unused.avsc\"; };\n"
+    "fields = (\n"
+    "  { name = \"event_id\"; kind = \"id\"; },\n"
+    "  { name = \"label\"; kind = \"label\"; positive = [\"yes\"]; },\n"
+    "  { name = \"x\"; kind = \"numeric\"; missing = \"skip\"; },\n"
+    "  { name = \"lx\"; kind = \"numeric\"; transform = \"log1p\"; },\n"
+    "  { name = \"sx\"; kind = \"numeric\"; transform = \"standardize\"; },\n"
+    "  { name = \"mx\"; kind = \"numeric\"; missing = \"skip\";\n"
+    "    indicator = true; },\n"
+    "  { name = \"c1\"; kind = \"categorical\"; },\n"
+    "  { name = \"c2\"; kind = \"categorical\"; missing = \"skip\"; },\n"
+    "  { name = \"cn\"; kind = \"categorical\"; },\n"
+    "  { name = \"gone\"; kind = \"categorical\"; personal = \"drop\"; },\n"
+    "  { name = \"dnum\"; kind = \"numeric\"; personal = \"drop\"; },\n"
+    "  { name = \"ign\"; kind = \"ignore\"; },\n"
+    "  { name = \"mi\"; kind = \"numeric\"; missing = \"mean\";\n"
+    "    indicator = true; }\n"
+    ");\n"
+    "learner = { model_name = \"feat\"; bits = 12; hash_seed = 99; };\n";
+
+/* Configured positions, for the statistics array. */
+enum { CF_SX = 4 };
+
+/* Features of the full event: x lx sx mx c1 c2 cn mi. */
+#define FULL_EVENT_FEATURES 8
+
+struct fixture {
+    char dir[64];
+    char cfg_path[128];
+    struct cfg *cfg;
+    struct schema *schema;
+    struct running_stats stats[CFG_MAX_FIELDS];
+    struct feature_builder *fb;
+    struct cleaner *cleaner; /* only in the test that cleans first */
+    struct event ev;
+    struct feature out[FEATURES_MAX];
+    size_t n;
+};
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    char errstr[ERRSTR_SIZE];
+
+    if (!fx)
+        return -1;
+    *state = fx;
+    fx->cfg = calloc(1, sizeof(*fx->cfg));
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/riffle-test-feat-XXXXXX");
+    if (!fx->cfg || !mkdtemp(fx->dir))
+        return -1;
+    snprintf(fx->cfg_path, sizeof(fx->cfg_path), "%s/feat.cfg", fx->dir);
+    write_text(fx->cfg_path, cfg_text);
+    if (cfg_load_file(fx->cfg, fx->cfg_path, errstr, sizeof(errstr)) != 0 ||
+        schema_load_json(schema_json, strlen(schema_json), "test schema",
+                         &fx->schema, errstr, sizeof(errstr)) != 0 ||
+        features_new(fx->cfg, fx->schema, fx->stats, &fx->fb, errstr,
+                     sizeof(errstr)) != 0) {
+        print_error("fixture: %s\n", errstr);
+        return -1;
+    }
+    event_init(&fx->ev);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+
+    if (!fx)
+        return 0;
+    features_destroy(fx->fb);
+    cleaner_destroy(fx->cleaner);
+    schema_destroy(fx->schema);
+    event_free(&fx->ev);
+    (void)unlink(fx->cfg_path); /* may not exist if setup failed early */
+    (void)rmdir(fx->dir);
+    free(fx->cfg);
+    free(fx);
+    return 0;
+}
+
+static uint32_t mask(void)
+{
+    return (1u << TEST_BITS) - 1;
+}
+
+static uint32_t numeric_index(const char *field)
+{
+    return hash_string(field, TEST_SEED) & mask();
+}
+
+static uint32_t token_index(const char *field, const char *token)
+{
+    return hash_string(token, hash_string(field, TEST_SEED)) & mask();
+}
+
+static size_t col(const struct fixture *fx, const char *name)
+{
+    int i = schema_field_index(fx->schema, name);
+
+    assert_true(i >= 0);
+    return (size_t)i;
+}
+
+static void set_num(struct fixture *fx, const char *name, double x)
+{
+    event_set_number(&fx->ev, col(fx, name), x);
+}
+
+static void set_str(struct fixture *fx, const char *name, const char *s)
+{
+    assert_int_equal(
+        event_set_string(&fx->ev, col(fx, name), s, strlen(s)), 0);
+}
+
+static void set_null(struct fixture *fx, const char *name)
+{
+    event_set_null(&fx->ev, col(fx, name));
+}
+
+static void full_event(struct fixture *fx)
+{
+    event_reset(&fx->ev, schema_field_count(fx->schema));
+    set_str(fx, "event_id", "e-1");
+    set_str(fx, "label", "yes");
+    set_num(fx, "x", 2.5);
+    set_num(fx, "lx", 0.0);
+    set_num(fx, "sx", 1.0);
+    set_num(fx, "mx", 4.0);
+    set_str(fx, "c1", "red");
+    set_str(fx, "c2", "blue");
+    set_num(fx, "cn", 7.0);
+    set_str(fx, "gone", "personal");
+    set_num(fx, "dnum", 123.0);
+    set_str(fx, "ign", "ignored");
+    set_num(fx, "mi", 1.5);
+}
+
+static void build(struct fixture *fx)
+{
+    fx->n = features_build(fx->fb, &fx->ev, fx->out);
+    assert_true(fx->n <= FEATURES_MAX);
+}
+
+/* Number of features at index. */
+static size_t count_at(const struct fixture *fx, uint32_t index)
+{
+    size_t i, k = 0;
+
+    for (i = 0; i < fx->n; i++)
+        k += fx->out[i].index == index;
+    return k;
+}
+
+/* The value of the one feature at index (asserted to be unique). */
+static float value_at(const struct fixture *fx, uint32_t index)
+{
+    size_t i;
+
+    assert_int_equal(count_at(fx, index), 1);
+    for (i = 0; i < fx->n; i++)
+        if (fx->out[i].index == index)
+            return fx->out[i].value;
+    return NAN;
+}
+
+/* ---- tests --------------------------------------------------------- */
+
+static void test_features_full_event_count(void **state)
+{
+    struct fixture *fx = *state;
+
+    full_event(fx);
+    build(fx);
+    assert_int_equal(fx->n, FULL_EVENT_FEATURES);
+}
+
+static void test_features_numeric_index_and_value(void **state)
+{
+    struct fixture *fx = *state;
+
+    full_event(fx);
+    set_num(fx, "x", -3.25);
+    build(fx);
+    assert_double_near(value_at(fx, numeric_index("x")), -3.25, 0.0);
+}
+
+static void test_features_numeric_missing_no_feature(void **state)
+{
+    struct fixture *fx = *state;
+
+    full_event(fx);
+    set_null(fx, "x"); /* no indicator configured */
+    build(fx);
+    assert_int_equal(fx->n, FULL_EVENT_FEATURES - 1);
+    assert_int_equal(count_at(fx, numeric_index("x")), 0);
+}
+
+static void test_features_log1p(void **state)
+{
+    struct fixture *fx = *state;
+
+    full_event(fx);
+    set_num(fx, "lx", EULER - 1.0);
+    build(fx);
+    assert_double_near(value_at(fx, numeric_index("lx")), 1.0, 1e-6);
+
+    set_num(fx, "lx", -(EULER * EULER - 1.0)); /* sign kept */
+    build(fx);
+    assert_double_near(value_at(fx, numeric_index("lx")), -2.0, 1e-6);
+
+    set_num(fx, "lx", 0.0);
+    build(fx);
+    assert_double_near(value_at(fx, numeric_index("lx")), 0.0, 0.0);
+}
+
+static void test_features_standardize(void **state)
+{
+    struct fixture *fx = *state;
+    static const double seen[] = {1.0, 2.0, 3.0, 4.0};
+    size_t i;
+
+    /* mean 2.5, sample variance 5/3 */
+    for (i = 0; i < 4; i++)
+        stats_add(&fx->stats[CF_SX], seen[i]);
+    full_event(fx);
+    set_num(fx, "sx", 5.0);
+    build(fx);
+    assert_double_near(value_at(fx, numeric_index("sx")),
+                       2.5 / sqrt(5.0 / 3.0), 1e-6);
+}
+
+static void test_features_standardize_constant_field(void **state)
+{
+    struct fixture *fx = *state;
+
+    /* One value so far: no spread, so only the mean is taken off. */
+    stats_add(&fx->stats[CF_SX], 3.0);
+    full_event(fx);
+    set_num(fx, "sx", 5.0);
+    build(fx);
+    assert_double_near(value_at(fx, numeric_index("sx")), 2.0, 0.0);
+}
+
+static void test_features_value_beyond_float_is_infinite(void **state)
+{
+    struct fixture *fx = *state;
+    float v;
+
+    full_event(fx);
+    set_num(fx, "x", 1e300);
+    build(fx);
+    v = value_at(fx, numeric_index("x"));
+    assert_int_equal(isinf(v) && v > 0, 1);
+}
+
+static void test_features_categorical_one_hot(void **state)
+{
+    struct fixture *fx = *state;
+    uint32_t red = token_index("c1", "red"), blue = token_index("c1", "blue");
+
+    assert_int_not_equal(red, blue);
+    full_event(fx);
+    build(fx);
+    assert_double_near(value_at(fx, red), 1.0, 0.0);
+    assert_int_equal(count_at(fx, blue), 0);
+
+    set_str(fx, "c1", "blue");
+    build(fx);
+    assert_double_near(value_at(fx, blue), 1.0, 0.0);
+    assert_int_equal(count_at(fx, red), 0);
+}
+
+static void test_features_same_token_other_field(void **state)
+{
+    struct fixture *fx = *state;
+    uint32_t in_c1 = token_index("c1", "red");
+    uint32_t in_c2 = token_index("c2", "red");
+
+    assert_int_not_equal(in_c1, in_c2);
+    full_event(fx);
+    set_str(fx, "c2", "red");
+    build(fx);
+    assert_double_near(value_at(fx, in_c1), 1.0, 0.0);
+    assert_double_near(value_at(fx, in_c2), 1.0, 0.0);
+}
+
+static void test_features_number_as_category(void **state)
+{
+    struct fixture *fx = *state;
+    uint32_t seven = token_index("cn", "7");
+
+    full_event(fx); /* cn = 7.0 */
+    build(fx);
+    assert_double_near(value_at(fx, seven), 1.0, 0.0);
+    assert_int_equal(count_at(fx, numeric_index("cn")), 0);
+
+    /* The same category as the text "7". */
+    set_str(fx, "cn", "7");
+    build(fx);
+    assert_double_near(value_at(fx, seven), 1.0, 0.0);
+
+    set_num(fx, "cn", 8.0);
+    build(fx);
+    assert_int_equal(count_at(fx, seven), 0);
+    assert_double_near(value_at(fx, token_index("cn", "8")), 1.0, 0.0);
+}
+
+static void test_features_missing_indicator(void **state)
+{
+    struct fixture *fx = *state;
+    uint32_t indicator = token_index("mx", FEATURES_MISSING_TOKEN);
+
+    full_event(fx);
+    build(fx);
+    assert_double_near(value_at(fx, numeric_index("mx")), 4.0, 0.0);
+    assert_int_equal(count_at(fx, indicator), 0);
+
+    set_null(fx, "mx");
+    build(fx);
+    assert_int_equal(fx->n, FULL_EVENT_FEATURES);
+    assert_double_near(value_at(fx, indicator), 1.0, 0.0);
+    assert_int_equal(count_at(fx, numeric_index("mx")), 0);
+}
+
+static void test_features_missing_token(void **state)
+{
+    struct fixture *fx = *state;
+    uint32_t missing = token_index("c1", FEATURES_MISSING_TOKEN);
+
+    full_event(fx);
+    set_null(fx, "c1"); /* the categorical default: missing = "token" */
+    build(fx);
+    assert_int_equal(fx->n, FULL_EVENT_FEATURES);
+    assert_double_near(value_at(fx, missing), 1.0, 0.0);
+    assert_int_equal(count_at(fx, token_index("c1", "red")), 0);
+}
+
+static void test_features_missing_skip_categorical(void **state)
+{
+    struct fixture *fx = *state;
+
+    full_event(fx);
+    set_null(fx, "c2"); /* missing = "skip" */
+    build(fx);
+    assert_int_equal(fx->n, FULL_EVENT_FEATURES - 1);
+    assert_int_equal(count_at(fx, token_index("c2", FEATURES_MISSING_TOKEN)),
+                     0);
+}
+
+static void test_features_dropped_field_absent(void **state)
+{
+    struct fixture *fx = *state;
+
+    /* Even if a value got through (anonymization not run), a dropped
+     * field gives no feature; nor does an ignored one. */
+    full_event(fx);
+    build(fx);
+    assert_int_equal(count_at(fx, token_index("gone", "personal")), 0);
+    assert_int_equal(count_at(fx, numeric_index("dnum")), 0);
+    assert_int_equal(count_at(fx, token_index("ign", "ignored")), 0);
+
+    set_null(fx, "gone");
+    build(fx);
+    assert_int_equal(fx->n, FULL_EVENT_FEATURES);
+    assert_int_equal(count_at(fx, token_index("gone", FEATURES_MISSING_TOKEN)),
+                     0);
+}
+
+static void test_features_indices_within_table(void **state)
+{
+    struct fixture *fx = *state;
+    static const unsigned bits[] = {10, 12, 20};
+    char token[32];
+    size_t b, i, t;
+
+    for (b = 0; b < sizeof(bits) / sizeof(bits[0]); b++) {
+        struct feature_builder *fb = NULL;
+        char errstr[ERRSTR_SIZE];
+
+        fx->cfg->model.bits = bits[b];
+        assert_int_equal(features_new(fx->cfg, fx->schema, fx->stats, &fb,
+                                      errstr, sizeof(errstr)),
+                         0);
+        for (t = 0; t < 2000; t++) {
+            full_event(fx);
+            snprintf(token, sizeof(token), "token-%zu", t);
+            set_str(fx, "c1", token);
+            set_num(fx, "cn", (double)t * 7919.0);
+            if (t % 3 == 0)
+                set_null(fx, "mx");
+            fx->n = features_build(fb, &fx->ev, fx->out);
+            assert_int_equal(fx->n, FULL_EVENT_FEATURES);
+            for (i = 0; i < fx->n; i++)
+                if (fx->out[i].index >= (1u << bits[b]))
+                    fail_msg("index %u >= 2^%u", fx->out[i].index, bits[b]);
+        }
+        features_destroy(fb);
+    }
+    fx->cfg->model.bits = TEST_BITS;
+}
+
+static void test_features_new_rejects_field_not_in_schema(void **state)
+{
+    struct fixture *fx = *state;
+    static const char other[] =
+        "{\"type\": \"record\", \"name\": \"O\", \"fields\": ["
+        "  {\"name\": \"event_id\", \"type\": \"string\"}"
+        "]}";
+    struct schema *schema = NULL;
+    struct feature_builder *fb = NULL;
+    char errstr[ERRSTR_SIZE];
+
+    assert_int_equal(schema_load_json(other, strlen(other), "o", &schema,
+                                      errstr, sizeof(errstr)),
+                     0);
+    assert_int_equal(features_new(fx->cfg, schema, fx->stats, &fb, errstr,
+                                  sizeof(errstr)),
+                     RIFFLE_ERR_CFG);
+    assert_null(fb);
+    if (!strstr(errstr, "\"label\" is not in schema O"))
+        fail_msg("errstr \"%s\" does not name the field", errstr);
+    schema_destroy(schema);
+}
+
+static void test_features_indicator_survives_imputation(void **state)
+{
+    struct fixture *fx = *state;
+    struct clean_verdict verdict;
+    char errstr[ERRSTR_SIZE];
+    double label;
+
+    /* BUG (learner/features.c add_numeric, with cleaning/clean.c): the
+     * indicator is emitted only for a null value, but the cleaner has
+     * already replaced the null of a field with missing = "mean" by the
+     * mean, so `indicator = true` never fires for mean, zero or constant
+     * imputation. cfg.h says "also emit", and features.h reserves two
+     * features per field for value and indicator. Input: field mi
+     * (numeric, missing = "mean", indicator = true) null; got only the
+     * imputed value at hash("mi"), expected also 1.0 at
+     * hash("(missing)", hash("mi")). Remove this skip once fixed. */
+    skip();
+
+    assert_int_equal(cleaner_new(fx->cfg, fx->schema, fx->stats, &fx->cleaner,
+                                 errstr, sizeof(errstr)),
+                     0);
+    full_event(fx);
+    set_null(fx, "mi");
+    assert_int_equal(cleaner_apply(fx->cleaner, &fx->ev, &label, &verdict), 0);
+    build(fx);
+    assert_int_equal(count_at(fx, numeric_index("mi")), 1);
+    assert_double_near(value_at(fx, token_index("mi", FEATURES_MISSING_TOKEN)),
+                       1.0, 0.0);
+    assert_int_equal(fx->n, FULL_EVENT_FEATURES + 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(test_features_full_event_count),
+        T(test_features_numeric_index_and_value),
+        T(test_features_numeric_missing_no_feature),
+        T(test_features_log1p),
+        T(test_features_standardize),
+        T(test_features_standardize_constant_field),
+        T(test_features_value_beyond_float_is_infinite),
+        T(test_features_categorical_one_hot),
+        T(test_features_same_token_other_field),
+        T(test_features_number_as_category),
+        T(test_features_missing_indicator),
+        T(test_features_missing_token),
+        T(test_features_missing_skip_categorical),
+        T(test_features_dropped_field_absent),
+        T(test_features_indices_within_table),
+        T(test_features_new_rejects_field_not_in_schema),
+        T(test_features_indicator_survives_imputation),
+#undef T
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

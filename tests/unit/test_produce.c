@@ -1,0 +1,436 @@
+/*
+ * tests/unit/test_produce.c - CSV rows to events, producers/produce.c.
+ *
+ * Covers produce_map_columns() and produce_row_to_event() over in-memory
+ * CSV (csv_reader_open_memory): header names in their Avro form,
+ * source.columns for headerless files, missing tokens, type checks whose
+ * messages name the field but never quote the value, the row width and
+ * the generated event id. produce_run() needs a broker and is left to
+ * the integration tests. Single-threaded.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "config/cfg.h"
+#include "producers/csv_reader.h"
+#include "producers/produce.h"
+#include "schemas/event.h"
+#include "schemas/schema.h"
+
+#define ERRSTR_SIZE 512
+
+#define assert_contains(text, part) \
+    check_substring((text), (part), 1, __FILE__, __LINE__)
+#define assert_lacks(text, part) \
+    check_substring((text), (part), 0, __FILE__, __LINE__)
+
+static void check_substring(const char *text, const char *part, int want,
+                            const char *file, int line)
+{
+    if ((strstr(text, part) != NULL) != want) {
+        print_error("\"%s\" %s \"%s\"\n", text,
+                    want ? "does not contain" : "contains", part);
+        _fail(file, line);
+    }
+}
+
+/* Adult's header as the UCI files name the columns, with dashes. */
+#define ADULT_HEADER                                                   \
+    "age,workclass,fnlwgt,education,education-num,marital-status,"     \
+    "occupation,relationship,race,sex,capital-gain,capital-loss,"      \
+    "hours-per-week,native-country,income\n"
+#define ADULT_ROW                                                      \
+    "39, State-gov, 77516, Bachelors, 13, Never-married, Adm-clerical, " \
+    "Not-in-family, White, Male, 2174, 0, 40, United-States, <=50K\n"
+static const char adult_row[] = ADULT_ROW;
+
+/* A small schema with non-nullable fields besides the id. */
+static const char strict_schema[] =
+    "{\"type\": \"record\", \"name\": \"S\", \"namespace\": \"riffle.test\","
+    " \"fields\": ["
+    "  {\"name\": \"event_id\", \"type\": \"string\"},"
+    "  {\"name\": \"name\", \"type\": \"string\"},"
+    "  {\"name\": \"x\", \"type\": \"double\"},"
+    "  {\"name\": \"n\", \"type\": [\"null\", \"int\"]},"
+    "  {\"name\": \"big\", \"type\": [\"null\", \"long\"]},"
+    "  {\"name\": \"flag\", \"type\": [\"null\", \"boolean\"]}"
+    "]}";
+#define STRICT_HEADER "name,x,n,big,flag\n"
+
+struct fixture {
+    struct cfg *cfg;
+    struct schema *adult;
+    struct schema *strict;
+    struct csv_reader *csv;
+    struct produce_mapping map;
+    struct event ev;
+    char errstr[ERRSTR_SIZE];
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    char errstr[ERRSTR_SIZE];
+
+    if (!fx)
+        return -1;
+    *state = fx;
+    fx->cfg = calloc(1, sizeof(*fx->cfg));
+    if (!fx->cfg ||
+        cfg_load_file(fx->cfg, "config/adult.cfg", errstr,
+                      sizeof(errstr)) != 0 ||
+        schema_load_file(fx->cfg->schema_path, &fx->adult, errstr,
+                         sizeof(errstr)) != 0 ||
+        schema_load_json(strict_schema, strlen(strict_schema), "strict",
+                         &fx->strict, errstr, sizeof(errstr)) != 0) {
+        print_error("fixture: %s\n", fx->cfg ? errstr : "out of memory");
+        return -1;
+    }
+    event_init(&fx->ev);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+
+    if (!fx)
+        return 0;
+    csv_reader_close(fx->csv);
+    schema_destroy(fx->adult);
+    schema_destroy(fx->strict);
+    event_free(&fx->ev);
+    free(fx->cfg);
+    free(fx);
+    return 0;
+}
+
+/* Opens text (borrowed: a string literal) and reads its first record. */
+static void open_csv(struct fixture *fx, const char *text, int has_header)
+{
+    struct csv_options opts = {',', 1, 0, has_header};
+
+    csv_reader_close(fx->csv);
+    fx->csv = NULL;
+    if (csv_reader_open_memory(text, strlen(text), "test.csv", &opts,
+                               &fx->csv, fx->errstr,
+                               sizeof(fx->errstr)) != 0)
+        fail_msg("csv_reader_open_memory: %s", fx->errstr);
+}
+
+static void next_row(struct fixture *fx)
+{
+    if (csv_reader_next(fx->csv, fx->errstr, sizeof(fx->errstr)) != 0)
+        fail_msg("csv_reader_next: %s", fx->errstr);
+}
+
+/* The adult configuration read as a file with a header line. */
+static void use_header(struct fixture *fx)
+{
+    fx->cfg->column_count = 0;
+    fx->cfg->csv_header = 1;
+}
+
+static void map(struct fixture *fx, const struct schema *schema)
+{
+    if (produce_map_columns(fx->cfg, schema, fx->csv, &fx->map, fx->errstr,
+                            sizeof(fx->errstr)) != 0)
+        fail_msg("produce_map_columns: %s", fx->errstr);
+}
+
+/* Strict schema, header line, one data row; returns the row's result. */
+static int strict_row(struct fixture *fx, const char *text)
+{
+    use_header(fx);
+    open_csv(fx, text, 1);
+    map(fx, fx->strict);
+    next_row(fx);
+    fx->errstr[0] = '\0';
+    return produce_row_to_event(fx->cfg, fx->strict, &fx->map, fx->csv, 1,
+                                &fx->ev, fx->errstr, sizeof(fx->errstr));
+}
+
+static size_t col(const struct schema *schema, const char *name)
+{
+    int i = schema_field_index(schema, name);
+
+    assert_true(i >= 0);
+    return (size_t)i;
+}
+
+static void assert_adult_mapping(const struct fixture *fx)
+{
+    const struct schema *s = fx->adult;
+
+    assert_int_equal(fx->map.columns_expected, 15);
+    assert_int_equal(fx->map.id_field, col(s, "event_id"));
+    assert_int_equal(fx->map.column[col(s, "event_id")], PRODUCE_UNMAPPED);
+    assert_int_equal(fx->map.column[col(s, "age")], 0);
+    assert_int_equal(fx->map.column[col(s, "education_num")], 4);
+    assert_int_equal(fx->map.column[col(s, "marital_status")], 5);
+    assert_int_equal(fx->map.column[col(s, "hours_per_week")], 12);
+    assert_int_equal(fx->map.column[col(s, "native_country")], 13);
+    assert_int_equal(fx->map.column[col(s, "income")], 14);
+}
+
+/* ---- mapping ------------------------------------------------------- */
+
+static void test_produce_maps_header_names(void **state)
+{
+    struct fixture *fx = *state;
+    const struct schema *s = fx->adult;
+
+    use_header(fx);
+    open_csv(fx, ADULT_HEADER ADULT_ROW, 1);
+    map(fx, s);
+    assert_adult_mapping(fx);
+
+    next_row(fx);
+    assert_int_equal(produce_row_to_event(fx->cfg, s, &fx->map, fx->csv, 1,
+                                          &fx->ev, fx->errstr,
+                                          sizeof(fx->errstr)),
+                     0);
+    assert_float_equal(fx->ev.values[col(s, "education_num")].number, 13.0,
+                       0.0);
+}
+
+static void test_produce_maps_headerless_columns(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(fx->cfg->column_count, 15);
+    open_csv(fx, adult_row, 0);
+    map(fx, fx->adult);
+    assert_adult_mapping(fx);
+}
+
+static void test_produce_unknown_column_refused(void **state)
+{
+    struct fixture *fx = *state;
+
+    use_header(fx);
+    open_csv(fx, "age,colour\n", 1);
+    assert_int_equal(produce_map_columns(fx->cfg, fx->adult, fx->csv,
+                                         &fx->map, fx->errstr,
+                                         sizeof(fx->errstr)),
+                     RIFFLE_ERR_CFG);
+    assert_contains(fx->errstr, "column 2 \"colour\"");
+    assert_contains(fx->errstr, "riffle.adult.Event");
+}
+
+static void test_produce_required_field_without_column(void **state)
+{
+    struct fixture *fx = *state;
+
+    use_header(fx);
+    open_csv(fx, "name,n\n", 1); /* x is not nullable */
+    assert_int_equal(produce_map_columns(fx->cfg, fx->strict, fx->csv,
+                                         &fx->map, fx->errstr,
+                                         sizeof(fx->errstr)),
+                     RIFFLE_ERR_CFG);
+    assert_contains(fx->errstr, "required field \"x\"");
+}
+
+/* ---- rows ---------------------------------------------------------- */
+
+static void test_produce_row_values(void **state)
+{
+    struct fixture *fx = *state;
+    const struct schema *s = fx->adult;
+    struct buf out = {0};
+
+    open_csv(fx, adult_row, 0);
+    map(fx, s);
+    next_row(fx);
+    if (produce_row_to_event(fx->cfg, s, &fx->map, fx->csv, 1, &fx->ev,
+                             fx->errstr, sizeof(fx->errstr)) != 0)
+        fail_msg("produce_row_to_event: %s", fx->errstr);
+
+    assert_int_equal(fx->ev.field_count, schema_field_count(s));
+    assert_int_equal(fx->ev.values[col(s, "age")].kind, VALUE_NUMBER);
+    assert_float_equal(fx->ev.values[col(s, "age")].number, 39.0, 0.0);
+    assert_float_equal(fx->ev.values[col(s, "fnlwgt")].number, 77516.0, 0.0);
+    assert_float_equal(fx->ev.values[col(s, "education_num")].number, 13.0,
+                       0.0);
+    assert_float_equal(fx->ev.values[col(s, "capital_gain")].number, 2174.0,
+                       0.0);
+    assert_string_equal(event_string(&fx->ev, col(s, "workclass")),
+                        "State-gov");
+    assert_string_equal(event_string(&fx->ev, col(s, "native_country")),
+                        "United-States");
+    assert_string_equal(event_string(&fx->ev, col(s, "income")), "<=50K");
+
+    /* The event fits the schema's encoder. */
+    assert_int_equal(schema_encode_event(s, &fx->ev, &out, fx->errstr,
+                                         sizeof(fx->errstr)),
+                     0);
+    buf_free(&out);
+}
+
+static void test_produce_event_id(void **state)
+{
+    struct fixture *fx = *state;
+    const struct schema *s = fx->adult;
+
+    open_csv(fx, adult_row, 0);
+    map(fx, s);
+    next_row(fx);
+    assert_int_equal(produce_row_to_event(fx->cfg, s, &fx->map, fx->csv, 42,
+                                          &fx->ev, fx->errstr,
+                                          sizeof(fx->errstr)),
+                     0);
+    assert_string_equal(event_string(&fx->ev, col(s, "event_id")),
+                        "adult-42");
+
+    snprintf(fx->cfg->id_prefix, sizeof(fx->cfg->id_prefix), "run7");
+    assert_int_equal(produce_row_to_event(fx->cfg, s, &fx->map, fx->csv,
+                                          123456789L, &fx->ev, fx->errstr,
+                                          sizeof(fx->errstr)),
+                     0);
+    assert_string_equal(event_string(&fx->ev, col(s, "event_id")),
+                        "run7-123456789");
+}
+
+static void test_produce_missing_token_is_null(void **state)
+{
+    struct fixture *fx = *state;
+    const struct schema *s = fx->adult;
+
+    open_csv(fx, "39, ?, 77516, Bachelors, 13, Never-married, ?, "
+                 "Not-in-family, White, Male, , 0, 40, ?, <=50K\n",
+             0);
+    map(fx, s);
+    next_row(fx);
+    if (produce_row_to_event(fx->cfg, s, &fx->map, fx->csv, 1, &fx->ev,
+                             fx->errstr, sizeof(fx->errstr)) != 0)
+        fail_msg("produce_row_to_event: %s", fx->errstr);
+    assert_int_equal(fx->ev.values[col(s, "workclass")].kind, VALUE_NULL);
+    assert_int_equal(fx->ev.values[col(s, "occupation")].kind, VALUE_NULL);
+    assert_int_equal(fx->ev.values[col(s, "native_country")].kind,
+                     VALUE_NULL);
+    /* An empty field is missing too. */
+    assert_int_equal(fx->ev.values[col(s, "capital_gain")].kind, VALUE_NULL);
+    assert_int_equal(fx->ev.values[col(s, "capital_loss")].kind,
+                     VALUE_NUMBER);
+}
+
+static void test_produce_empty_in_non_nullable_refused(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(strict_row(fx, STRICT_HEADER ",1.5,3,4,1\n"),
+                     RIFFLE_ERR_PARSE);
+    assert_contains(fx->errstr, "field 'name'");
+    assert_contains(fx->errstr, "does not allow null");
+
+    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,?,3,4,1\n"),
+                     RIFFLE_ERR_PARSE);
+    assert_contains(fx->errstr, "field 'x'");
+}
+
+static void test_produce_non_number_refused_without_value(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,0.5x7q,3,4,1\n"),
+                     RIFFLE_ERR_PARSE);
+    assert_contains(fx->errstr, "field 'x'");
+    assert_contains(fx->errstr, "expected a finite number");
+    assert_lacks(fx->errstr, "0.5x7q");
+    assert_lacks(fx->errstr, "x7q");
+
+    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,1e999,3,4,1\n"),
+                     RIFFLE_ERR_PARSE);
+    assert_lacks(fx->errstr, "1e999");
+    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,nan,3,4,1\n"),
+                     RIFFLE_ERR_PARSE);
+}
+
+static void test_produce_fraction_in_int_refused(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,1,1.5,4,1\n"),
+                     RIFFLE_ERR_PARSE);
+    assert_contains(fx->errstr, "field 'n'");
+    assert_contains(fx->errstr, "expected an integer of 32 bits");
+    assert_lacks(fx->errstr, "1.5");
+
+    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,1,2147483648,4,1\n"),
+                     RIFFLE_ERR_PARSE);
+    assert_contains(fx->errstr, "field 'n'");
+
+    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,1,-2147483648,4,1\n"),
+                     0);
+    assert_float_equal(fx->ev.values[col(fx->strict, "n")].number,
+                       -2147483648.0, 0.0);
+
+    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,1,3,0.25,1\n"),
+                     RIFFLE_ERR_PARSE);
+    assert_contains(fx->errstr, "field 'big'");
+}
+
+static void test_produce_boolean_must_be_0_or_1(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,1,3,4,2\n"),
+                     RIFFLE_ERR_PARSE);
+    assert_contains(fx->errstr, "field 'flag'");
+    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,1,3,4,0\n"), 0);
+    assert_float_equal(fx->ev.values[col(fx->strict, "flag")].number, 0.0,
+                       0.0);
+}
+
+static void test_produce_wrong_field_count_refused(void **state)
+{
+    struct fixture *fx = *state;
+    const struct schema *s = fx->adult;
+
+    open_csv(fx, "39, State-gov, 77516, Bachelors, 13, Never-married, "
+                 "Adm-clerical, Not-in-family, White, Male, 2174, 0, 40, "
+                 "United-States\n",
+             0);
+    map(fx, s);
+    next_row(fx);
+    assert_int_equal(produce_row_to_event(fx->cfg, s, &fx->map, fx->csv, 1,
+                                          &fx->ev, fx->errstr,
+                                          sizeof(fx->errstr)),
+                     RIFFLE_ERR_PARSE);
+    assert_string_equal(fx->errstr, "expected 15 fields, found 14");
+
+    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,1,3,4,1,extra\n"),
+                     RIFFLE_ERR_PARSE);
+    assert_string_equal(fx->errstr, "expected 5 fields, found 6");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(test_produce_maps_header_names),
+        T(test_produce_maps_headerless_columns),
+        T(test_produce_unknown_column_refused),
+        T(test_produce_required_field_without_column),
+        T(test_produce_row_values),
+        T(test_produce_event_id),
+        T(test_produce_missing_token_is_null),
+        T(test_produce_empty_in_non_nullable_refused),
+        T(test_produce_non_number_refused_without_value),
+        T(test_produce_fraction_in_int_refused),
+        T(test_produce_boolean_must_be_0_or_1),
+        T(test_produce_wrong_field_count_refused),
+#undef T
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,582 @@
+/*
+ * tests/unit/test_snapshot.c - saving and restoring a learner with
+ * learner/snapshot.c, over learner/online.c.
+ *
+ * The input is the first rows of data/elec2/electricity.csv.gz, read with
+ * producers/csv_reader.h, mapped with producers/produce.h and encoded
+ * with schema_encode_event(), i.e. the bytes `riffle produce` would
+ * send. A learner trained on them is snapshotted and restored into a
+ * fresh one; the two must then agree bit for bit. Each refused restore
+ * must leave its target exactly as it was. No broker; single-threaded.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "config/cfg.h"
+#include "learner/metrics.h"
+#include "learner/model.h"
+#include "learner/online.h"
+#include "learner/snapshot.h"
+#include "learner/stats.h"
+#include "producers/csv_reader.h"
+#include "producers/produce.h"
+#include "schemas/event.h"
+#include "schemas/schema.h"
+
+#define ERRSTR_SIZE 512
+#define ELEC2_CFG "config/elec2.cfg"
+#define ELEC2_CSV "data/elec2/electricity.csv.gz"
+#define SNAPSHOT_AVSC "schemas/model_snapshot.avsc"
+#define TRAIN_EVENTS 300 /* events learned before the snapshot */
+#define NEXT_EVENTS 100  /* events both learners see after it */
+#define ROW_COUNT (TRAIN_EVENTS + NEXT_EVENTS)
+#define BAD_AT 150       /* a truncated message is sent after this one */
+#define SNAPSHOT_NOW_MS 1700000000000LL
+#define INPUT_TOPIC "riffle.elec2.events"
+
+#define assert_contains(text, part) \
+    check_substring((text), (part), __FILE__, __LINE__)
+
+static void check_substring(const char *text, const char *part,
+                            const char *file, int line)
+{
+    if (!strstr(text, part)) {
+        print_error("\"%s\" does not contain \"%s\"\n", text, part);
+        _fail(file, line);
+    }
+}
+
+/* Shared by every test, built once in group_setup. */
+struct world {
+    struct cfg *cfg;
+    struct schema *input;
+    struct schema *snap_schema;
+    struct buf msgs[ROW_COUNT];
+    struct buf snapshot;  /* of a learner after TRAIN_EVENTS events */
+    unsigned char first_entry[SNAPSHOT_ENTRY_BYTES]; /* its first weight */
+};
+
+static struct world world;
+
+static const struct snapshot_offset test_offsets[] = {
+    {INPUT_TOPIC, 0, TRAIN_EVENTS + 1},
+    {"riffle.other", 7, 1234567890123LL},
+};
+#define TEST_OFFSET_COUNT 2
+
+/* ---- building the input -------------------------------------------- */
+
+static int read_rows(char *errstr, size_t size)
+{
+    struct csv_options opts = {',', 0, 0, 1};
+    struct csv_reader *csv = NULL;
+    struct produce_mapping map;
+    struct event ev;
+    size_t i;
+    int err;
+
+    event_init(&ev);
+    err = csv_reader_open(ELEC2_CSV, &opts, &csv, errstr, size);
+    if (!err)
+        err = produce_map_columns(world.cfg, world.input, csv, &map, errstr,
+                                  size);
+    for (i = 0; !err && i < ROW_COUNT; i++) {
+        err = csv_reader_next(csv, errstr, size);
+        if (!err)
+            err = produce_row_to_event(world.cfg, world.input, &map, csv,
+                                       (long)i + 1, &ev, errstr, size);
+        if (!err)
+            err = schema_encode_event(world.input, &ev, &world.msgs[i],
+                                      errstr, size);
+    }
+    csv_reader_close(csv);
+    event_free(&ev);
+    return err;
+}
+
+static int new_learner(const struct cfg *cfg, struct online_learner **out)
+{
+    char errstr[ERRSTR_SIZE];
+    int err = online_new(cfg, world.input, out, errstr, sizeof(errstr));
+
+    if (err)
+        print_error("online_new: %s\n", errstr);
+    return err;
+}
+
+/* Feeds messages [from, to); after BAD_AT also a truncated copy, which
+ * the learner dead-letters. */
+static int train(struct online_learner *ol, size_t from, size_t to)
+{
+    struct online_result res;
+    size_t i;
+    int err;
+
+    for (i = from; i < to; i++) {
+        err = online_process(ol, world.msgs[i].data, world.msgs[i].len,
+                             &res);
+        if (err)
+            return err;
+        if (i == BAD_AT) {
+            err = online_process(ol, world.msgs[i].data,
+                                 world.msgs[i].len - 1, &res);
+            if (err || !res.dead_letter)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int encode(struct online_learner *ol, struct buf *out)
+{
+    char errstr[ERRSTR_SIZE];
+    int err = snapshot_encode(world.snap_schema, ol, test_offsets,
+                              TEST_OFFSET_COUNT, SNAPSHOT_NOW_MS, out,
+                              errstr, sizeof(errstr));
+
+    if (err)
+        print_error("snapshot_encode: %s\n", errstr);
+    return err;
+}
+
+/* The first (index, weight, state) entry the sparse encoding holds. */
+static void pack_first_entry(struct online_learner *ol, unsigned char *e)
+{
+    const struct model *m = online_model(ol);
+    const float *w = model_weights(m), *s = model_optimizer_state(m);
+    size_t i, count = model_weight_count(m);
+    uint32_t u;
+    int b;
+
+    for (i = 0; i < count && w[i] == 0.0f && s[i] == 0.0f; i++)
+        ;
+    for (b = 0; b < 4; b++)
+        e[b] = (unsigned char)(i >> (8 * b));
+    memcpy(&u, &w[i], 4);
+    for (b = 0; b < 4; b++)
+        e[4 + b] = (unsigned char)(u >> (8 * b));
+    memcpy(&u, &s[i], 4);
+    for (b = 0; b < 4; b++)
+        e[8 + b] = (unsigned char)(u >> (8 * b));
+}
+
+static int group_setup(void **state)
+{
+    struct online_learner *ol = NULL;
+    char errstr[ERRSTR_SIZE] = "";
+    int err;
+
+    (void)state;
+    world.cfg = calloc(1, sizeof(*world.cfg));
+    if (!world.cfg)
+        return -1;
+    err = cfg_load_file(world.cfg, ELEC2_CFG, errstr, sizeof(errstr));
+    if (!err)
+        err = schema_load_file(world.cfg->schema_path, &world.input, errstr,
+                               sizeof(errstr));
+    if (!err)
+        err = schema_load_file(SNAPSHOT_AVSC, &world.snap_schema, errstr,
+                               sizeof(errstr));
+    if (!err)
+        err = read_rows(errstr, sizeof(errstr));
+    if (err) {
+        print_error("group setup: %s\n", errstr);
+        return -1;
+    }
+
+    if (new_learner(world.cfg, &ol) != 0 ||
+        train(ol, 0, TRAIN_EVENTS) != 0 || encode(ol, &world.snapshot) != 0)
+        err = -1;
+    else
+        pack_first_entry(ol, world.first_entry);
+    online_destroy(ol);
+    return err;
+}
+
+static int group_teardown(void **state)
+{
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < ROW_COUNT; i++)
+        buf_free(&world.msgs[i]);
+    buf_free(&world.snapshot);
+    schema_destroy(world.input);
+    schema_destroy(world.snap_schema);
+    free(world.cfg);
+    return 0;
+}
+
+/* ---- learner state, for "unchanged" checks ------------------------- */
+
+struct learner_state {
+    float *w, *s;
+    size_t count;
+    uint64_t updates;
+    struct metrics_totals totals;
+    struct running_stats stats[CFG_MAX_FIELDS];
+    uint64_t dead_letters;
+};
+
+static void capture(struct online_learner *ol, struct learner_state *st)
+{
+    const struct model *m = online_model(ol);
+
+    st->count = model_weight_count(m);
+    st->w = malloc(st->count * sizeof(float));
+    st->s = malloc(st->count * sizeof(float));
+    assert_non_null(st->w);
+    assert_non_null(st->s);
+    memcpy(st->w, model_weights(m), st->count * sizeof(float));
+    memcpy(st->s, model_optimizer_state(m), st->count * sizeof(float));
+    st->updates = model_update_count(m);
+    st->totals = online_metrics(ol)->total;
+    memcpy(st->stats, online_stats(ol), sizeof(st->stats));
+    st->dead_letters = online_dead_letter_count(ol);
+}
+
+static void assert_state_is(struct online_learner *ol,
+                            const struct learner_state *st)
+{
+    const struct model *m = online_model(ol);
+    const struct metrics_totals *t = &online_metrics(ol)->total;
+
+    assert_int_equal(model_weight_count(m), st->count);
+    assert_memory_equal(model_weights(m), st->w, st->count * sizeof(float));
+    assert_memory_equal(model_optimizer_state(m), st->s,
+                        st->count * sizeof(float));
+    assert_int_equal(model_update_count(m), st->updates);
+    assert_int_equal(t->count, st->totals.count);
+    assert_int_equal(t->correct, st->totals.correct);
+    assert_int_equal(t->positives, st->totals.positives);
+    assert_memory_equal(&t->logloss_sum, &st->totals.logloss_sum,
+                        sizeof(double));
+    assert_memory_equal(online_stats(ol), st->stats, sizeof(st->stats));
+    assert_int_equal(online_dead_letter_count(ol), st->dead_letters);
+}
+
+static void release(struct learner_state *st)
+{
+    free(st->w);
+    free(st->s);
+}
+
+/* Restores data into a learner that has learned a little (so that
+ * "unchanged" means something), expects err, and checks the learner
+ * kept its state. errstr receives the message. */
+static void expect_refused(const struct cfg *cfg, const void *data,
+                           size_t len, int expected_err, char *errstr,
+                           size_t errstr_size)
+{
+    struct online_learner *ol = NULL;
+    struct learner_state before;
+    struct snapshot_offset offsets[TEST_OFFSET_COUNT];
+    size_t n = 99;
+    int err;
+
+    assert_int_equal(new_learner(cfg, &ol), 0);
+    assert_int_equal(train(ol, TRAIN_EVENTS, TRAIN_EVENTS + 20), 0);
+    capture(ol, &before);
+
+    errstr[0] = '\0';
+    err = snapshot_restore(world.snap_schema, ol, data, len, offsets,
+                           TEST_OFFSET_COUNT, &n, NULL, errstr,
+                           errstr_size);
+    if (expected_err)
+        assert_int_equal(err, expected_err);
+    else
+        assert_int_not_equal(err, 0);
+    assert_true(errstr[0] != '\0');
+    assert_state_is(ol, &before);
+
+    release(&before);
+    online_destroy(ol);
+}
+
+/* ---- tests --------------------------------------------------------- */
+
+static void test_snapshot_round_trip_is_exact(void **state)
+{
+    struct online_learner *a = NULL, *b = NULL;
+    struct learner_state st;
+    struct snapshot_offset offsets[4];
+    struct snapshot_info info;
+    struct buf snap = {0};
+    char errstr[ERRSTR_SIZE];
+    size_t n = 0, i;
+
+    (void)state;
+    assert_int_equal(new_learner(world.cfg, &a), 0);
+    assert_int_equal(train(a, 0, TRAIN_EVENTS), 0);
+    assert_int_equal(online_dead_letter_count(a), 1);
+    assert_int_equal(model_update_count(online_model(a)), TRAIN_EVENTS);
+    assert_int_equal(encode(a, &snap), 0);
+    assert_memory_equal(snap.data, world.snapshot.data, snap.len);
+
+    assert_int_equal(new_learner(world.cfg, &b), 0);
+    if (snapshot_restore(world.snap_schema, b, snap.data, snap.len, offsets,
+                         4, &n, &info, errstr, sizeof(errstr)) != 0)
+        fail_msg("snapshot_restore: %s", errstr);
+
+    /* Everything the snapshot carries came back. */
+    capture(a, &st);
+    assert_state_is(b, &st);
+    release(&st);
+    assert_int_equal(n, TEST_OFFSET_COUNT);
+    for (i = 0; i < TEST_OFFSET_COUNT; i++) {
+        assert_string_equal(offsets[i].topic, test_offsets[i].topic);
+        assert_int_equal(offsets[i].partition, test_offsets[i].partition);
+        assert_int_equal(offsets[i].offset, test_offsets[i].offset);
+    }
+    assert_string_equal(info.model_name, "elec2");
+    assert_int_equal(info.version, TRAIN_EVENTS);
+    assert_int_equal(info.created_at_ms, SNAPSHOT_NOW_MS);
+    assert_int_equal(info.bits, 18);
+    assert_int_equal(info.config_fingerprint,
+                     cfg_model_fingerprint(world.cfg));
+    assert_int_equal(info.metrics.count, TRAIN_EVENTS);
+    assert_int_equal(info.dead_letters, 1);
+    assert_int_equal(info.offset_count, TEST_OFFSET_COUNT);
+
+    /* And both go on identically. */
+    for (i = TRAIN_EVENTS; i < ROW_COUNT; i++) {
+        struct online_result ra, rb;
+
+        assert_int_equal(online_process(a, world.msgs[i].data,
+                                        world.msgs[i].len, &ra),
+                         0);
+        assert_int_equal(online_process(b, world.msgs[i].data,
+                                        world.msgs[i].len, &rb),
+                         0);
+        assert_int_equal(ra.dead_letter, 0);
+        assert_int_equal(rb.dead_letter, 0);
+        assert_int_equal(ra.model_version, rb.model_version);
+        assert_memory_equal(&ra.probability, &rb.probability,
+                            sizeof(double));
+    }
+    capture(a, &st);
+    assert_state_is(b, &st);
+    release(&st);
+
+    buf_free(&snap);
+    online_destroy(a);
+    online_destroy(b);
+}
+
+static void test_snapshot_read_info(void **state)
+{
+    struct snapshot_info info;
+    char errstr[ERRSTR_SIZE];
+
+    (void)state;
+    assert_int_equal(snapshot_read_info(world.snap_schema,
+                                        world.snapshot.data,
+                                        world.snapshot.len, &info, errstr,
+                                        sizeof(errstr)),
+                     0);
+    assert_string_equal(info.model_name, "elec2");
+    assert_int_equal(info.version, TRAIN_EVENTS);
+    assert_int_equal(info.bits, 18);
+    assert_true(info.nonzero_count > 0);
+    assert_int_equal(info.metrics.count, TRAIN_EVENTS);
+    assert_int_equal(info.dead_letters, 1);
+    assert_int_equal(info.offset_count, TEST_OFFSET_COUNT);
+}
+
+static void test_snapshot_other_bits_refused(void **state)
+{
+    struct cfg *other = malloc(sizeof(*other));
+    char errstr[ERRSTR_SIZE];
+
+    (void)state;
+    assert_non_null(other);
+    memcpy(other, world.cfg, sizeof(*other));
+    other->model.bits = 17;
+    expect_refused(other, world.snapshot.data, world.snapshot.len,
+                   RIFFLE_ERR_SNAPSHOT, errstr, sizeof(errstr));
+    assert_contains(errstr, "bits 18");
+    assert_contains(errstr, "bits 17");
+    free(other);
+}
+
+static void test_snapshot_other_transform_refused(void **state)
+{
+    struct cfg *other = malloc(sizeof(*other));
+    char errstr[ERRSTR_SIZE];
+
+    (void)state;
+    assert_non_null(other);
+    memcpy(other, world.cfg, sizeof(*other));
+    other->fields[2].transform = CFG_TRANSFORM_STANDARDIZE;
+    expect_refused(other, world.snapshot.data, world.snapshot.len,
+                   RIFFLE_ERR_SNAPSHOT, errstr, sizeof(errstr));
+    assert_contains(errstr, "other learner or field settings");
+    free(other);
+}
+
+static void test_snapshot_model_name_mismatch(void **state)
+{
+    struct cfg *other = malloc(sizeof(*other));
+    char errstr[ERRSTR_SIZE];
+
+    (void)state;
+    assert_non_null(other);
+    memcpy(other, world.cfg, sizeof(*other));
+    snprintf(other->model_name, sizeof(other->model_name), "elec3");
+    expect_refused(other, world.snapshot.data, world.snapshot.len,
+                   RIFFLE_ERR_SNAPSHOT, errstr, sizeof(errstr));
+    assert_contains(errstr, "\"elec2\"");
+    assert_contains(errstr, "\"elec3\"");
+    free(other);
+}
+
+/* Where needle first occurs in hay, or NULL (memmem is a GNU extension). */
+static unsigned char *find_bytes(unsigned char *hay, size_t len,
+                                 const unsigned char *needle, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i + n <= len; i++)
+        if (memcmp(hay + i, needle, n) == 0)
+            return hay + i;
+    return NULL;
+}
+
+static void test_snapshot_flipped_weight_byte(void **state)
+{
+    unsigned char *copy = malloc(world.snapshot.len);
+    unsigned char *at;
+    char errstr[ERRSTR_SIZE];
+
+    (void)state;
+    assert_non_null(copy);
+    memcpy(copy, world.snapshot.data, world.snapshot.len);
+    at = find_bytes(copy, world.snapshot.len, world.first_entry,
+                    SNAPSHOT_ENTRY_BYTES);
+    assert_non_null(at);
+    at[5] ^= 0x10; /* inside the first weight's float */
+
+    expect_refused(world.cfg, copy, world.snapshot.len, RIFFLE_ERR_SNAPSHOT,
+                   errstr, sizeof(errstr));
+    assert_contains(errstr, "checksum");
+    free(copy);
+}
+
+static void test_snapshot_truncated_refused(void **state)
+{
+    size_t len = world.snapshot.len;
+    const size_t cuts[] = {len - 1, len - 8, len / 2, 64, 11, 10, 5, 0};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        /* A copy of exactly cuts[i] bytes, so ASan sees any over-read. */
+        unsigned char *copy = malloc(cuts[i] ? cuts[i] : 1);
+        char errstr[ERRSTR_SIZE];
+
+        assert_non_null(copy);
+        memcpy(copy, world.snapshot.data, cuts[i]);
+        expect_refused(world.cfg, copy, cuts[i], 0, errstr, sizeof(errstr));
+        free(copy);
+    }
+}
+
+static void test_snapshot_too_many_offsets_refused(void **state)
+{
+    struct online_learner *ol = NULL;
+    struct learner_state before;
+    struct snapshot_offset offsets[1];
+    char errstr[ERRSTR_SIZE] = "";
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(new_learner(world.cfg, &ol), 0);
+    capture(ol, &before);
+    assert_int_equal(snapshot_restore(world.snap_schema, ol,
+                                      world.snapshot.data,
+                                      world.snapshot.len, offsets, 1, &n,
+                                      NULL, errstr, sizeof(errstr)),
+                     RIFFLE_ERR_SNAPSHOT);
+    assert_state_is(ol, &before);
+    release(&before);
+    online_destroy(ol);
+}
+
+static void test_online_refused_event_leaves_stats(void **state)
+{
+    struct cfg *open_max;
+    struct online_learner *ol = NULL;
+    struct online_result res;
+    struct running_stats before[CFG_MAX_FIELDS];
+    struct event ev;
+    struct buf msg = {0};
+    char errstr[ERRSTR_SIZE];
+    size_t i;
+
+    (void)state;
+    /* BUG (learner/online.c, online_process): cleaner_apply() adds the
+     * event's numbers to the running statistics as soon as cleaning
+     * passes, but the model may still refuse the event (a value beyond
+     * float range becomes infinite) and it is dead-lettered. clean.c says
+     * a refused event must not move the mean. Input: elec2.cfg with
+     * nswprice's max removed, an event with nswprice = 1e300; got the
+     * dead letter, but nswprice's stats took 1e300 (m2 became inf, so a
+     * standardized field would be 0 for good). Expected the stats
+     * unchanged. Remove this skip once fixed. */
+    skip();
+
+    open_max = malloc(sizeof(*open_max));
+    assert_non_null(open_max);
+    memcpy(open_max, world.cfg, sizeof(*open_max));
+    assert_string_equal(open_max->fields[5].name, "nswprice");
+    open_max->fields[5].has_max = 0;
+    assert_int_equal(new_learner(open_max, &ol), 0);
+    assert_int_equal(train(ol, 0, 20), 0);
+    memcpy(before, online_stats(ol), sizeof(before));
+
+    event_init(&ev);
+    event_reset(&ev, schema_field_count(world.input));
+    assert_int_equal(event_set_string(&ev, 0, "elec2-x", 7), 0);
+    for (i = 1; i < 9; i++)
+        event_set_number(&ev, i, i == 2 ? 3.0 : 0.5);
+    event_set_number(&ev, 4, 1e300); /* nswprice */
+    assert_int_equal(event_set_string(&ev, 9, "UP", 2), 0);
+    if (schema_encode_event(world.input, &ev, &msg, errstr,
+                            sizeof(errstr)) != 0)
+        fail_msg("encode: %s", errstr);
+
+    assert_int_equal(online_process(ol, msg.data, msg.len, &res), 0);
+    assert_int_equal(res.dead_letter, 1);
+    assert_memory_equal(online_stats(ol), before, sizeof(before));
+
+    event_free(&ev);
+    buf_free(&msg);
+    online_destroy(ol);
+    free(open_max);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_snapshot_round_trip_is_exact),
+        cmocka_unit_test(test_snapshot_read_info),
+        cmocka_unit_test(test_snapshot_other_bits_refused),
+        cmocka_unit_test(test_snapshot_other_transform_refused),
+        cmocka_unit_test(test_snapshot_model_name_mismatch),
+        cmocka_unit_test(test_snapshot_flipped_weight_byte),
+        cmocka_unit_test(test_snapshot_truncated_refused),
+        cmocka_unit_test(test_snapshot_too_many_offsets_refused),
+        cmocka_unit_test(test_online_refused_event_leaves_stats),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
