@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/numfmt.h"
 
 struct cleaner {
     const struct cfg *cfg;
@@ -115,8 +116,7 @@ static const char *label_text(const struct event *ev, size_t index,
 {
     if (ev->values[index].kind == VALUE_STRING)
         return event_string(ev, index);
-    snprintf(tmp, tmp_size, "%.17g", ev->values[index].number);
-    return tmp;
+    return numfmt_double(ev->values[index].number, tmp, tmp_size);
 }
 
 static int token_in(const char *s, char (*list)[CFG_NAME_MAX], size_t n)
@@ -198,14 +198,15 @@ static int clean_number(struct cleaner *c, size_t i, struct event *ev,
     above = f->has_max && x > f->max;
     if (below || above) {
         if (f->on_range == CFG_RANGE_REJECT) {
+            double lo = f->has_min ? f->min : -INFINITY;
+            double hi = f->has_max ? f->max : INFINITY;
+
             if (personal)
                 return refuse(v, CLEAN_REASON_RANGE, f,
-                              "the value is outside [%g, %g]", f->min,
-                              f->max);
+                              "the value is outside [%g, %g]", lo, hi);
             return refuse(v, CLEAN_REASON_RANGE, f,
-                          "%s = %.10g is outside [%g, %g]", f->name, x,
-                          f->has_min ? f->min : -INFINITY,
-                          f->has_max ? f->max : INFINITY);
+                          "%s = %.10g is outside [%g, %g]", f->name, x, lo,
+                          hi);
         }
         if (f->on_range == CFG_RANGE_MISSING) {
             event_set_null(ev, index);
@@ -249,9 +250,7 @@ static int clean_field(struct cleaner *c, size_t i, struct event *ev,
     return 0;
 }
 
-/* Only events that passed feed the statistics, and only with values they
- * carried: a refused event or an imputed value must not move the mean. */
-static void update_stats(struct cleaner *c, const struct event *ev)
+void cleaner_commit_stats(struct cleaner *c, const struct event *ev)
 {
     size_t i;
 
@@ -279,9 +278,13 @@ int cleaner_apply(struct cleaner *c, struct event *ev, double *label,
         }
     }
 
-    update_stats(c, ev);
     c->counts.passed++;
     return 0;
+}
+
+const unsigned char *cleaner_imputed(const struct cleaner *c)
+{
+    return c->imputed;
 }
 
 const struct clean_counts *cleaner_counts(const struct cleaner *c)

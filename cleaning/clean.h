@@ -45,9 +45,20 @@ void cleaner_destroy(struct cleaner *c); /* NULL-safe */
 
 /* Cleans ev in place and writes its label (0/1) to *label. Returns 0, or
  * RIFFLE_ERR_INVALID with *verdict filled; the event is then not
- * learned. Counts per outcome are kept (see cleaner_counts). */
+ * learned. Counts per outcome are kept (see cleaner_counts). The running
+ * statistics are not touched: see cleaner_commit_stats(). */
 int cleaner_apply(struct cleaner *c, struct event *ev, double *label,
                   struct clean_verdict *verdict);
+
+/* Per configured field, 1 when the last cleaner_apply() made the value
+ * up (imputed it), so features can still say it was missing. Borrowed;
+ * cfg->field_count entries. */
+const unsigned char *cleaner_imputed(const struct cleaner *c);
+
+/* Adds the numeric values ev really carried (not imputed ones) to the
+ * running statistics. Called once an event has been learned, so that an
+ * event refused at any stage never moves a mean. */
+void cleaner_commit_stats(struct cleaner *c, const struct event *ev);
 
 struct clean_counts {
     unsigned long long passed;

@@ -38,13 +38,19 @@ static int fail(const struct loader *ld, const config_setting_t *at,
 {
     char what[512];
     va_list ap;
+    int line;
 
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
 
-    snprintf(ld->errstr, ld->errstr_size, "%s:%d: %s: %s", ld->path,
-             at ? config_setting_source_line(at) : 0, key, what);
+    line = at ? config_setting_source_line(at) : 0;
+    if (line > 0)
+        snprintf(ld->errstr, ld->errstr_size, "%s:%d: %s: %s", ld->path,
+                 line, key, what);
+    else /* the root group has no line of its own */
+        snprintf(ld->errstr, ld->errstr_size, "%s: %s: %s", ld->path, key,
+                 what);
     return RIFFLE_ERR_CFG;
 }
 
@@ -571,9 +577,14 @@ static int load_fields(const struct loader *ld, const config_setting_t *root,
         if (err)
             return err;
         for (j = 0; j < (size_t)i; j++)
-            if (strcmp(cfg->fields[j].name, f->name) == 0)
-                return fail(ld, config_setting_get_elem(list, i), "fields",
-                            "field \"%s\" is configured twice", f->name);
+            if (strcmp(cfg->fields[j].name, f->name) == 0) {
+                char key[64];
+
+                snprintf(key, sizeof(key), "fields[%d].name", i);
+                return fail(ld, config_setting_get_elem(list, i), key,
+                            "field \"%s\" is already configured in "
+                            "fields[%zu]", f->name, j);
+            }
         labels += f->kind == CFG_FIELD_LABEL;
         ids += f->kind == CFG_FIELD_ID;
     }
@@ -802,6 +813,8 @@ uint64_t cfg_model_fingerprint(const struct cfg *cfg)
         mix(&h, &f->transform, sizeof(f->transform));
         mix(&h, &f->privacy, sizeof(f->privacy));
         mix(&h, &f->missing_indicator, sizeof(f->missing_indicator));
+        mix(&h, &f->band_width, sizeof(f->band_width));
+        mix(&h, &f->keep_prefix, sizeof(f->keep_prefix));
     }
     return h;
 }

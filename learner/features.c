@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/numfmt.h"
 #include "learner/hash.h"
 
 #define FEATURES_STD_MIN 1e-9 /* below this a field is constant: no scaling */
@@ -94,7 +95,8 @@ static float to_float(double x)
 }
 
 static size_t add_numeric(const struct feature_builder *fb, size_t i,
-                          const struct value *v, struct feature *out)
+                          const struct value *v, int imputed,
+                          struct feature *out)
 {
     const struct cfg_field *f = &fb->cfg->fields[i];
     size_t n = 0;
@@ -103,7 +105,8 @@ static size_t add_numeric(const struct feature_builder *fb, size_t i,
         out[n].index = fb->field_hash[i] & fb->mask;
         out[n].value = to_float(transform(f, &fb->stats[i], v->number));
         n++;
-    } else if (f->missing_indicator) {
+    }
+    if ((v->kind != VALUE_NUMBER || imputed) && f->missing_indicator) {
         out[n].index = fb->missing_index[i];
         out[n].value = 1.0f;
         n++;
@@ -129,8 +132,7 @@ static size_t add_categorical(const struct feature_builder *fb, size_t i,
     }
 
     if (v->kind == VALUE_NUMBER) {
-        snprintf(number, sizeof(number), "%.17g", v->number);
-        token = number;
+        token = numfmt_double(v->number, number, sizeof(number));
     } else {
         token = event_string(ev, index);
     }
@@ -140,7 +142,8 @@ static size_t add_categorical(const struct feature_builder *fb, size_t i,
 }
 
 size_t features_build(const struct feature_builder *fb,
-                      const struct event *ev, struct feature *out)
+                      const struct event *ev, const unsigned char *imputed,
+                      struct feature *out)
 {
     size_t i, n = 0;
 
@@ -153,7 +156,8 @@ size_t features_build(const struct feature_builder *fb,
             continue;
 
         if (f->kind == CFG_FIELD_NUMERIC)
-            n += add_numeric(fb, i, &ev->values[index], out + n);
+            n += add_numeric(fb, i, &ev->values[index],
+                             imputed && imputed[i], out + n);
         else if (f->kind == CFG_FIELD_CATEGORICAL)
             n += add_categorical(fb, i, ev, index, out + n);
     }

@@ -38,8 +38,11 @@ int features_new(const struct cfg *cfg, const struct schema *schema,
 void features_destroy(struct feature_builder *fb); /* NULL-safe */
 
 /* Writes the event's features into out (room for FEATURES_MAX) and
- * returns how many. */
+ * returns how many. imputed (may be NULL) flags, per configured field,
+ * values that cleaning made up (cleaner_imputed()): they still get their
+ * missing indicator. */
 size_t features_build(const struct feature_builder *fb,
-                      const struct event *ev, struct feature *out);
+                      const struct event *ev, const unsigned char *imputed,
+                      struct feature *out);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/numfmt.h"
 #include "learner/features.h"
 #include "privacy/anonymize.h"
 
@@ -113,7 +114,7 @@ static const char *copy_label(struct online_learner *ol)
         snprintf(ol->label, sizeof(ol->label), "%s",
                  event_string(&ol->event, (size_t)ol->label_index));
     else if (v->kind == VALUE_NUMBER)
-        snprintf(ol->label, sizeof(ol->label), "%.17g", v->number);
+        numfmt_double(v->number, ol->label, sizeof(ol->label));
     else
         return NULL;
     return ol->label;
@@ -142,15 +143,20 @@ static int learn_event(struct online_learner *ol, struct online_result *res)
     if (err)
         return err;
 
-    n = features_build(ol->features, &ol->event, ol->x);
+    n = features_build(ol->features, &ol->event,
+                       cleaner_imputed(ol->cleaner), ol->x);
     res->model_version = model_update_count(ol->model);
     err = model_learn(ol->model, ol->x, n, res->label, &res->probability);
+    if (err == RIFFLE_ERR_NOMEM)
+        return err;
     if (err) {
         set_verdict(res, CLEAN_REASON_VALUE, "",
                     "a feature value is not finite after its transform");
         ol->dead_letters++;
         return 0;
     }
+
+    cleaner_commit_stats(ol->cleaner, &ol->event);
 
     res->predicted_class = res->probability >= 0.5;
     metrics_add(&ol->metrics, res->probability, (int)res->label);

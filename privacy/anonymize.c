@@ -16,6 +16,7 @@
 #include <openssl/hmac.h>
 
 #include "common/err.h"
+#include "common/numfmt.h"
 
 struct anonymizer {
     const struct cfg *cfg;
@@ -99,7 +100,7 @@ static int load_key(struct anonymizer *a, const struct cfg *cfg,
 {
     const char *env = cfg->key_env[0] ? getenv(cfg->key_env) : NULL;
     const char *env_file = NULL;
-    const char *source = env ? cfg->key_env : cfg->key_file;
+    const char *source = env && *env ? cfg->key_env : cfg->key_file;
     char file_var[CFG_NAME_MAX + 8];
     int err;
 
@@ -238,8 +239,11 @@ int anonymize_pseudonym(const unsigned char *key, size_t key_len,
 void anonymize_band(double x, double width, char *out, size_t out_size)
 {
     double lo = floor(x / width) * width;
+    char lo_text[NUMFMT_MAX], hi_text[NUMFMT_MAX];
 
-    snprintf(out, out_size, "[%g,%g)", lo, lo + width);
+    snprintf(out, out_size, "[%s,%s)",
+             numfmt_double(lo, lo_text, sizeof(lo_text)),
+             numfmt_double(lo + width, hi_text, sizeof(hi_text)));
 }
 
 /* Writes the text form of a value for hashing: strings as they are,
@@ -249,8 +253,7 @@ static const char *value_text(const struct event *ev, size_t index,
 {
     if (ev->values[index].kind == VALUE_STRING)
         return event_string(ev, index);
-    snprintf(tmp, tmp_size, "%.17g", ev->values[index].number);
-    return tmp;
+    return numfmt_double(ev->values[index].number, tmp, tmp_size);
 }
 
 static int coarsen(const struct cfg_field *f, struct event *ev, size_t index)

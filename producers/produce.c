@@ -66,6 +66,12 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
                      schema_name(schema));
             return RIFFLE_ERR_CFG;
         }
+        if (map->column[f] != PRODUCE_UNMAPPED) {
+            snprintf(errstr, errstr_size, "%s: columns %d and %zu both feed "
+                     "the field \"%s\"", cfg->source_path,
+                     map->column[f] + 1, i + 1, name);
+            return RIFFLE_ERR_CFG;
+        }
         map->column[f] = (int)i;
     }
 

@@ -404,13 +404,6 @@ static void test_anonymize_band_keeps_all_digits(void **state)
     char a[64], b[64];
 
     (void)state;
-    /* BUG (privacy/anonymize.c, anonymize_band): the bounds are printed
-     * with "%g", six significant digits, so bands whose lower bound needs
-     * more digits print alike and merge. Input: x = 1234567 and 1234568,
-     * width 1; got "[1.23457e+06,1.23457e+06)" for both, expected
-     * "[1234567,1234568)" and "[1234568,1234569)". Remove this skip once
-     * anonymize.c is fixed. */
-    skip();
 
     anonymize_band(1234567.0, 1.0, a, sizeof(a));
     anonymize_band(1234568.0, 1.0, b, sizeof(b));
@@ -644,14 +637,6 @@ static void test_anonymize_short_key_error_names_file_when_env_empty(
 {
     struct fixture *fx = *state;
 
-    /* BUG (privacy/anonymize.c, load_key): `source` is chosen by
-     * `env ? key_env : key_file`, so a key variable that is set but empty
-     * makes the error name the variable although the key was read from
-     * privacy.key_file. Input: RIFFLE_TEST_ANON_KEY="" and a key file
-     * holding "t1nyK3y-15bytes"; got "RIFFLE_TEST_ANON_KEY: the pseudonym
-     * key has 15 bytes; ...", expected the file's path. Remove this skip
-     * once anonymize.c is fixed. */
-    skip();
 
     assert_int_equal(setenv(KEY_ENV, "", 1), 0);
     write_text(fx->key_path, "t1nyK3y-15bytes\n");

@@ -403,16 +403,6 @@ static void test_cfg_fingerprint_tracks_coarsening(void **state)
     struct cfg_field *age;
     uint64_t base;
 
-    /* BUG (config/cfg.c, cfg_model_fingerprint; a gap the list in
-     * docs/CONFIGURATION.md repeats): band and keep_prefix are not mixed
-     * in, yet they decide the tokens a coarsened field hashes to (age 37
-     * is "[30,40)" with band 10, "[35,40)" with band 5), exactly as a
-     * transform decides a numeric feature's value, and cfg.h promises
-     * "every setting that shapes the model (fields, ...)". Input:
-     * config/adult.cfg with age.band changed from 10 to 5; got the same
-     * fingerprint, so an old snapshot is restored over a different
-     * feature space. Remove this skip once cfg.c is fixed. */
-    skip();
 
     assert_int_equal(cfg_load_file(cfg, "config/adult.cfg", fx->errstr,
                                    sizeof(fx->errstr)),
@@ -541,8 +531,8 @@ static void test_cfg_duplicate_field(void **state)
     struct fixture *fx = *state;
 
     write_base(fx, 14, "  { name = \"event_id\"; kind = \"numeric\"; }", NULL);
-    expect_error(fx, 14, "fields",
-                 "field \"event_id\" is configured twice");
+    expect_error(fx, 14, "fields[2].name",
+                 "field \"event_id\" is already configured in fields[0]");
 }
 
 static void test_cfg_no_label_field(void **state)

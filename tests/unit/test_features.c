@@ -221,7 +221,9 @@ static void full_event(struct fixture *fx)
 
 static void build(struct fixture *fx)
 {
-    fx->n = features_build(fx->fb, &fx->ev, fx->out);
+    fx->n = features_build(fx->fb, &fx->ev,
+                           fx->cleaner ? cleaner_imputed(fx->cleaner) : NULL,
+                           fx->out);
     assert_true(fx->n <= FEATURES_MAX);
 }
 
@@ -472,7 +474,7 @@ static void test_features_indices_within_table(void **state)
             set_num(fx, "cn", (double)t * 7919.0);
             if (t % 3 == 0)
                 set_null(fx, "mx");
-            fx->n = features_build(fb, &fx->ev, fx->out);
+            fx->n = features_build(fb, &fx->ev, NULL, fx->out);
             assert_int_equal(fx->n, FULL_EVENT_FEATURES);
             for (i = 0; i < fx->n; i++)
                 if (fx->out[i].index >= (1u << bits[b]))
@@ -512,17 +514,6 @@ static void test_features_indicator_survives_imputation(void **state)
     struct clean_verdict verdict;
     char errstr[ERRSTR_SIZE];
     double label;
-
-    /* BUG (learner/features.c add_numeric, with cleaning/clean.c): the
-     * indicator is emitted only for a null value, but the cleaner has
-     * already replaced the null of a field with missing = "mean" by the
-     * mean, so `indicator = true` never fires for mean, zero or constant
-     * imputation. cfg.h says "also emit", and features.h reserves two
-     * features per field for value and indicator. Input: field mi
-     * (numeric, missing = "mean", indicator = true) null; got only the
-     * imputed value at hash("mi"), expected also 1.0 at
-     * hash("(missing)", hash("mi")). Remove this skip once fixed. */
-    skip();
 
     assert_int_equal(cleaner_new(fx->cfg, fx->schema, fx->stats, &fx->cleaner,
                                  errstr, sizeof(errstr)),

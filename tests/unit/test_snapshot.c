@@ -523,16 +523,6 @@ static void test_online_refused_event_leaves_stats(void **state)
     size_t i;
 
     (void)state;
-    /* BUG (learner/online.c, online_process): cleaner_apply() adds the
-     * event's numbers to the running statistics as soon as cleaning
-     * passes, but the model may still refuse the event (a value beyond
-     * float range becomes infinite) and it is dead-lettered. clean.c says
-     * a refused event must not move the mean. Input: elec2.cfg with
-     * nswprice's max removed, an event with nswprice = 1e300; got the
-     * dead letter, but nswprice's stats took 1e300 (m2 became inf, so a
-     * standardized field would be 0 for good). Expected the stats
-     * unchanged. Remove this skip once fixed. */
-    skip();
 
     open_max = malloc(sizeof(*open_max));
     assert_non_null(open_max);
