@@ -1,11 +1,12 @@
 /*
  * cli/cmd_train.c - `riffle train`: the learner over a file, no broker.
  *
- * Each CSV row is turned into exactly the single-object Avro message that
- * `riffle produce` would send, and fed to the same learner/online.c that
- * `riffle learn` runs, so the two share every line of cleaning,
- * anonymization and learning code and reach the same model on the same
- * rows. Optionally writes the final snapshot to a file.
+ * Each CSV row is validated and typed exactly as `riffle produce` does
+ * (producers/produce.c) and fed, as a decoded event, to the same
+ * learner/online.c that `riffle learn` runs after decoding a message: the
+ * two share every line of cleaning, anonymization and learning code and
+ * reach the same model on the same rows. Optionally writes the final
+ * snapshot to a file.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -59,7 +60,6 @@ static int train_rows(struct train *t, char *errstr, size_t size)
     struct produce_mapping map;
     struct online_result r;
     struct event ev;
-    struct buf msg = {0};
     char why[512];
     int err;
 
@@ -90,16 +90,12 @@ static int train_rows(struct train *t, char *errstr, size_t size)
             err = 0;
             continue;
         }
-        buf_reset(&msg);
         if (!err)
-            err = schema_encode_event(t->input, &ev, &msg, errstr, size);
-        if (!err)
-            err = online_process(t->ol, msg.data, msg.len, &r);
+            err = online_process_event(t->ol, &ev, &r);
         if (!err && r.dead_letter)
             t->dead_letters++;
     }
     event_free(&ev);
-    buf_free(&msg);
     return err;
 }
 

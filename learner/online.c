@@ -106,13 +106,14 @@ static void set_verdict(struct online_result *res, const char *reason,
 
 /* The label as the user wrote it, kept for the prediction record. Read
  * before anonymization; labels are never personal (cfg.c refuses it). */
-static const char *copy_label(struct online_learner *ol)
+static const char *copy_label(struct online_learner *ol,
+                              const struct event *ev)
 {
-    const struct value *v = &ol->event.values[ol->label_index];
+    const struct value *v = &ev->values[ol->label_index];
 
     if (v->kind == VALUE_STRING)
         snprintf(ol->label, sizeof(ol->label), "%s",
-                 event_string(&ol->event, (size_t)ol->label_index));
+                 event_string(ev, (size_t)ol->label_index));
     else if (v->kind == VALUE_NUMBER)
         numfmt_double(v->number, ol->label, sizeof(ol->label));
     else
@@ -120,31 +121,32 @@ static const char *copy_label(struct online_learner *ol)
     return ol->label;
 }
 
-static const char *copy_event_id(struct online_learner *ol)
+static const char *copy_event_id(struct online_learner *ol,
+                                 const struct event *ev)
 {
-    const struct value *v = &ol->event.values[ol->id_index];
+    const struct value *v = &ev->values[ol->id_index];
 
     if (v->kind != VALUE_STRING)
         return NULL;
     buf_reset(&ol->event_id);
-    if (buf_append(&ol->event_id, event_string(&ol->event,
-                                               (size_t)ol->id_index),
+    if (buf_append(&ol->event_id, event_string(ev, (size_t)ol->id_index),
                    v->str_len) != 0)
         return NULL;
     return ol->event_id.data;
 }
 
-static int learn_event(struct online_learner *ol, struct online_result *res)
+static int learn_event(struct online_learner *ol, struct event *ev,
+                       struct online_result *res)
 {
     size_t n;
     int err;
 
-    err = anonymizer_apply(ol->anonymizer, &ol->event);
+    err = anonymizer_apply(ol->anonymizer, ev);
     if (err)
         return err;
 
-    n = features_build(ol->features, &ol->event,
-                       cleaner_imputed(ol->cleaner), ol->x);
+    n = features_build(ol->features, ev, cleaner_imputed(ol->cleaner),
+                       ol->x);
     res->model_version = model_update_count(ol->model);
     err = model_learn(ol->model, ol->x, n, res->label, &res->probability);
     if (err == RIFFLE_ERR_NOMEM)
@@ -156,11 +158,27 @@ static int learn_event(struct online_learner *ol, struct online_result *res)
         return 0;
     }
 
-    cleaner_commit_stats(ol->cleaner, &ol->event);
+    cleaner_commit_stats(ol->cleaner, ev);
 
     res->predicted_class = res->probability >= 0.5;
     metrics_add(&ol->metrics, res->probability, (int)res->label);
     return 0;
+}
+
+int online_process_event(struct online_learner *ol, struct event *ev,
+                         struct online_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->event_id = copy_event_id(ol, ev);
+
+    if (cleaner_apply(ol->cleaner, ev, &res->label, &res->verdict) != 0) {
+        res->dead_letter = 1;
+        ol->dead_letters++;
+        return 0;
+    }
+    res->label_text = copy_label(ol, ev);
+
+    return learn_event(ol, ev, res);
 }
 
 int online_process(struct online_learner *ol, const void *data, size_t len,
@@ -169,28 +187,17 @@ int online_process(struct online_learner *ol, const void *data, size_t len,
     char errstr[256];
     int err;
 
-    memset(res, 0, sizeof(*res));
-
     err = schema_decode_event(ol->schema, data, len, &ol->event, errstr,
                               sizeof(errstr));
     if (err == RIFFLE_ERR_NOMEM)
         return err;
     if (err) {
+        memset(res, 0, sizeof(*res));
         set_verdict(res, ONLINE_REASON_DECODE, "", errstr);
         ol->dead_letters++;
         return 0;
     }
-    res->event_id = copy_event_id(ol);
-
-    if (cleaner_apply(ol->cleaner, &ol->event, &res->label,
-                      &res->verdict) != 0) {
-        res->dead_letter = 1;
-        ol->dead_letters++;
-        return 0;
-    }
-    res->label_text = copy_label(ol);
-
-    return learn_event(ol, res);
+    return online_process_event(ol, &ol->event, res);
 }
 
 void online_count_dead_letter(struct online_learner *ol)

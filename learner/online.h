@@ -51,6 +51,12 @@ void online_destroy(struct online_learner *ol); /* NULL-safe */
 int online_process(struct online_learner *ol, const void *data, size_t len,
                    struct online_result *res);
 
+/* The same for an event already decoded (by `riffle train`, which reads
+ * files): ev is cleaned and anonymized in place. Identical results to
+ * online_process() on the event's encoding. */
+int online_process_event(struct online_learner *ol, struct event *ev,
+                         struct online_result *res);
+
 /* Records that a message was dead-lettered for a reason found outside
  * this module, so that counts stay complete. */
 void online_count_dead_letter(struct online_learner *ol);

@@ -4,6 +4,7 @@
 #include "producers/produce.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -122,11 +123,18 @@ static int parse_value(const struct schema *schema, size_t f, const char *s,
                  name, t == SCHEMA_FIELD_INT ? " of 32 bits" : "");
         return RIFFLE_ERR_PARSE;
     }
+    if (t == SCHEMA_FIELD_FLOAT && fabs(x) > FLT_MAX) {
+        snprintf(errstr, errstr_size, "field '%s': expected a number "
+                 "within float range", name);
+        return RIFFLE_ERR_PARSE;
+    }
     if (t == SCHEMA_FIELD_BOOLEAN && x != 0 && x != 1) {
         snprintf(errstr, errstr_size, "field '%s': expected 0 or 1", name);
         return RIFFLE_ERR_PARSE;
     }
-    event_set_number(ev, f, x);
+    /* The value an Avro float carries, so a decoded event and this one
+     * are the same. */
+    event_set_number(ev, f, t == SCHEMA_FIELD_FLOAT ? (double)(float)x : x);
     return 0;
 }
 
