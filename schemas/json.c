@@ -7,12 +7,15 @@
 #include <stdio.h>
 
 #include "common/err.h"
+#include "common/numfmt.h"
 
 static int append_number(struct buf *out, double x)
 {
+    char text[NUMFMT_MAX];
+
     if (!isfinite(x))
         return buf_append(out, "null", 4); /* JSON has no NaN or inf */
-    return buf_printf(out, "%.17g", x);
+    return buf_printf(out, "%s", numfmt_double(x, text, sizeof(text)));
 }
 
 static int append_record(struct buf *out, avro_value_t *v)
