@@ -99,6 +99,22 @@ static int train_rows(struct train *t, char *errstr, size_t size)
     return err;
 }
 
+static void print_summary(struct train *t, double elapsed)
+{
+    struct feature_counts fc;
+
+    online_feature_counts(t->ol, &fc);
+    printf("{\"rows\":%lld,\"bad_rows\":%lld,\"dead_letters\":%lld,"
+           "\"learned\":%llu,\"accuracy\":%.6f,\"logloss\":%.6f,"
+           "\"distinct_features\":%llu,\"collided_slots\":%llu,"
+           "\"seconds\":%.3f,\"events_per_s\":%.0f}\n", t->rows, t->bad_rows,
+           t->dead_letters,
+           (unsigned long long)online_metrics(t->ol)->total.count,
+           metrics_accuracy(online_metrics(t->ol)),
+           metrics_logloss(online_metrics(t->ol)), fc.distinct,
+           fc.collided_slots, elapsed, elapsed > 0 ? t->rows / elapsed : 0.0);
+}
+
 int cmd_train(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -161,14 +177,7 @@ int cmd_train(int argc, char **argv)
     if (err)
         log_error("train", "%s", errstr);
     else
-        printf("{\"rows\":%lld,\"bad_rows\":%lld,\"dead_letters\":%lld,"
-               "\"learned\":%llu,\"accuracy\":%.6f,\"logloss\":%.6f,"
-               "\"seconds\":%.3f,\"events_per_s\":%.0f}\n", t->rows,
-               t->bad_rows, t->dead_letters,
-               (unsigned long long)online_metrics(t->ol)->total.count,
-               metrics_accuracy(online_metrics(t->ol)),
-               metrics_logloss(online_metrics(t->ol)), elapsed,
-               elapsed > 0 ? t->rows / elapsed : 0.0);
+        print_summary(t, elapsed);
 
     csv_reader_close(t->csv);
     online_destroy(t->ol);

@@ -300,6 +300,43 @@ static int get_string_list(const struct loader *ld,
     return 0;
 }
 
+static int get_number_list(const struct loader *ld,
+                           const config_setting_t *group, const char *section,
+                           const char *key, double *dst, size_t max_count,
+                           size_t *count)
+{
+    config_setting_t *s;
+    char full[256];
+    int i, n;
+    int err = find_member(ld, group, section, key, 0, CONFIG_TYPE_LIST, &s);
+
+    if (err || !s)
+        return err;
+
+    n = config_setting_length(s);
+    if ((size_t)n > max_count)
+        return fail(ld, s, dotted(full, sizeof(full), section, key),
+                    "%d entries: at most %zu allowed", n, max_count);
+    for (i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, i);
+        int type = config_setting_type(e);
+
+        if (type == CONFIG_TYPE_FLOAT)
+            dst[i] = config_setting_get_float(e);
+        else if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64)
+            dst[i] = (double)config_setting_get_int64(e);
+        else
+            return fail(ld, e, dotted(full, sizeof(full), section, key),
+                        "entry %d: expected a number, got %s", i + 1,
+                        type_name(type));
+        if (i > 0 && !(dst[i] > dst[i - 1]))
+            return fail(ld, e, dotted(full, sizeof(full), section, key),
+                        "entry %d: boundaries must increase", i + 1);
+    }
+    *count = (size_t)n;
+    return 0;
+}
+
 /* Returns the group named key; a missing required group is an error. */
 static int get_group(const struct loader *ld, const config_setting_t *parent,
                      const char *key, int required, config_setting_t **out)
@@ -438,7 +475,8 @@ static const struct enum_name range_actions[] = {
     {"missing", CFG_RANGE_MISSING}, {NULL, 0}};
 static const struct enum_name transforms[] = {
     {"none", CFG_TRANSFORM_NONE}, {"log1p", CFG_TRANSFORM_LOG1P},
-    {"standardize", CFG_TRANSFORM_STANDARDIZE}, {NULL, 0}};
+    {"standardize", CFG_TRANSFORM_STANDARDIZE},
+    {"bucketize", CFG_TRANSFORM_BUCKETIZE}, {NULL, 0}};
 static const struct enum_name privacy_actions[] = {
     {"none", CFG_PRIVACY_NONE}, {"drop", CFG_PRIVACY_DROP},
     {"pseudonym", CFG_PRIVACY_PSEUDONYM}, {"coarsen", CFG_PRIVACY_COARSEN},
@@ -467,6 +505,9 @@ static int check_field(const struct loader *ld, const config_setting_t *g,
                     "min %g is above max %g", f->min, f->max);
     /* Which of the two applies depends on the schema type; anonymizer_new
      * checks that against the schema. */
+    if ((f->transform == CFG_TRANSFORM_BUCKETIZE) != (f->bucket_count > 0))
+        return fail(ld, g, dotted(key, sizeof(key), section, "buckets"),
+                    "transform \"bucketize\" and buckets go together");
     if (f->privacy == CFG_PRIVACY_COARSEN && f->band_width <= 0 &&
         f->keep_prefix == 0)
         return fail(ld, g, dotted(key, sizeof(key), section, "personal"),
@@ -486,7 +527,8 @@ static int load_field(const struct loader *ld, const config_setting_t *g,
         "name",       "kind",        "required",  "missing",
         "indicator",  "impute_value", "min",      "max",
         "on_range",   "transform",   "max_length", "personal",
-        "band",       "keep_prefix", "positive",  "negative", NULL};
+        "band",       "keep_prefix", "positive",  "negative",
+        "namespace",  "buckets",     NULL};
     char section[64], key[256];
     int kind = 0, missing, on_range = 0, transform = 0, privacy = 0;
     long max_length = 0, keep_prefix = 0;
@@ -534,8 +576,14 @@ static int load_field(const struct loader *ld, const config_setting_t *g,
         (err = get_string_list(ld, g, section, "positive", f->positive,
                                CFG_MAX_TOKENS, &f->positive_count)) ||
         (err = get_string_list(ld, g, section, "negative", f->negative,
-                               CFG_MAX_TOKENS, &f->negative_count)))
+                               CFG_MAX_TOKENS, &f->negative_count)) ||
+        (err = get_string(ld, g, section, "namespace", 0, f->namespace_name,
+                          sizeof(f->namespace_name))) ||
+        (err = get_number_list(ld, g, section, "buckets", f->buckets,
+                               CFG_MAX_BUCKETS, &f->bucket_count)))
         return err;
+    if (f->namespace_name[0] == '\0')
+        snprintf(f->namespace_name, sizeof(f->namespace_name), "%s", f->name);
 
     f->has_min = config_setting_get_member(g, "min") != NULL;
     f->has_max = config_setting_get_member(g, "max") != NULL;
@@ -624,7 +672,7 @@ static int load_learner(const struct loader *ld, const config_setting_t *root,
     static const char *const keys[] = {
         "model_name", "bits",          "loss",      "optimizer",
         "learning_rate", "power_t",    "l2",        "gradient_clip",
-        "hash_seed",  NULL};
+        "hash_seed",  "interactions", "count_collisions", NULL};
     static const struct enum_name losses[] = {
         {"logistic", MODEL_LOSS_LOGISTIC}, {"squared", MODEL_LOSS_SQUARED},
         {"hinge", MODEL_LOSS_HINGE}, {NULL, 0}};
@@ -660,6 +708,50 @@ static int load_learner(const struct loader *ld, const config_setting_t *root,
     p->loss = (enum model_loss)loss;
     p->optimizer = (enum model_optimizer)opt;
     cfg->hash_seed = (uint32_t)seed;
+    return 0;
+}
+
+/* learner.interactions = ["a*b", ...]: each names two namespaces of the
+ * fields (a namespace may be crossed with itself). */
+static int load_interactions(const struct loader *ld,
+                             const config_setting_t *root, struct cfg *cfg)
+{
+    char pairs[CFG_MAX_INTERACTIONS][CFG_NAME_MAX];
+    config_setting_t *g = config_setting_get_member(root, "learner");
+    size_t n = 0, i, j, k;
+    int err;
+
+    cfg->count_collisions = cfg->model.bits <= 24; /* 4 bytes per weight */
+    if ((err = get_bool(ld, g, "learner", "count_collisions",
+                        &cfg->count_collisions)) ||
+        (err = get_string_list(ld, g, "learner", "interactions", pairs,
+                               CFG_MAX_INTERACTIONS, &n)))
+        return err;
+
+    for (i = 0; i < n; i++) {
+        const char *star = strchr(pairs[i], '*');
+        const config_setting_t *at = config_setting_get_member(g,
+                                                               "interactions");
+
+        if (!star || star == pairs[i] || !star[1] || strchr(star + 1, '*'))
+            return fail(ld, at, "learner.interactions",
+                        "entry %zu \"%s\": expected \"namespace*namespace\"",
+                        i + 1, pairs[i]);
+        snprintf(cfg->interactions[i][0], CFG_NAME_MAX, "%.*s",
+                 (int)(star - pairs[i]), pairs[i]);
+        snprintf(cfg->interactions[i][1], CFG_NAME_MAX, "%s", star + 1);
+        for (k = 0; k < 2; k++) {
+            for (j = 0; j < cfg->field_count; j++)
+                if (strcmp(cfg->fields[j].namespace_name,
+                           cfg->interactions[i][k]) == 0)
+                    break;
+            if (j == cfg->field_count)
+                return fail(ld, at, "learner.interactions",
+                            "entry %zu: no field is in namespace \"%s\"",
+                            i + 1, cfg->interactions[i][k]);
+        }
+    }
+    cfg->interaction_count = n;
     return 0;
 }
 
@@ -715,6 +807,7 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
         (err = load_fields(ld, root, cfg)) ||
         (err = load_privacy(ld, root, cfg)) ||
         (err = load_learner(ld, root, cfg)) ||
+        (err = load_interactions(ld, root, cfg)) ||
         (err = load_snapshot(ld, root, cfg)) || (err = load_log(ld, root, cfg)))
         return err;
 
@@ -815,6 +908,12 @@ uint64_t cfg_model_fingerprint(const struct cfg *cfg)
         mix(&h, &f->missing_indicator, sizeof(f->missing_indicator));
         mix(&h, &f->band_width, sizeof(f->band_width));
         mix(&h, &f->keep_prefix, sizeof(f->keep_prefix));
+        mix(&h, f->namespace_name, strlen(f->namespace_name) + 1);
+        mix(&h, f->buckets, f->bucket_count * sizeof(f->buckets[0]));
+    }
+    for (i = 0; i < cfg->interaction_count; i++) {
+        mix(&h, cfg->interactions[i][0], strlen(cfg->interactions[i][0]) + 1);
+        mix(&h, cfg->interactions[i][1], strlen(cfg->interactions[i][1]) + 1);
     }
     return h;
 }

@@ -23,6 +23,8 @@
 #define CFG_MAX_TOKENS 16   /* label names, missing-value markers */
 #define CFG_NAME_MAX 128    /* bytes of a field, topic or model name */
 #define CFG_PATH_MAX 1024   /* bytes of a file path */
+#define CFG_MAX_BUCKETS 64  /* boundaries of a bucketized numeric field */
+#define CFG_MAX_INTERACTIONS 32 /* namespace pairs crossed by the learner */
 
 enum cfg_field_kind {
     CFG_FIELD_IGNORE = 0, /* decoded, then neither cleaned nor learned */
@@ -52,7 +54,8 @@ enum cfg_missing_action {
 enum cfg_transform {
     CFG_TRANSFORM_NONE = 0,
     CFG_TRANSFORM_LOG1P,      /* sign(x) * log(1 + |x|) */
-    CFG_TRANSFORM_STANDARDIZE /* (x - running mean) / running std */
+    CFG_TRANSFORM_STANDARDIZE, /* (x - running mean) / running std */
+    CFG_TRANSFORM_BUCKETIZE    /* one-hot of the bucket x falls in */
 };
 
 enum cfg_privacy_action {
@@ -73,6 +76,9 @@ struct cfg_field {
     double min, max;
     enum cfg_range_action on_range;
     enum cfg_transform transform;
+    double buckets[CFG_MAX_BUCKETS]; /* ascending boundaries (bucketize) */
+    size_t bucket_count;
+    char namespace_name[CFG_NAME_MAX]; /* feature group; default: name */
     size_t max_length;         /* categorical: longer strings rejected; 0 = no cap */
     enum cfg_privacy_action privacy;
     double band_width;         /* coarsen numbers: band of this width */
@@ -130,6 +136,10 @@ struct cfg {
 
     /* learner */
     char model_name[CFG_NAME_MAX];
+    /* pairs of namespaces whose features are crossed (quadratic terms) */
+    char interactions[CFG_MAX_INTERACTIONS][2][CFG_NAME_MAX];
+    size_t interaction_count;
+    int count_collisions; /* track hash collisions (4 bytes per weight) */
     struct model_params model;
     uint32_t hash_seed;
 

@@ -14,6 +14,7 @@
 #include "learner/hash.h"
 
 #define FEATURES_STD_MIN 1e-9 /* below this a field is constant: no scaling */
+#define FEATURES_CROSS_SEED 0x5bd1e995u /* any fixed odd constant */
 
 struct feature_builder {
     const struct cfg *cfg;
@@ -21,8 +22,49 @@ struct feature_builder {
     uint32_t mask;
     int schema_index[CFG_MAX_FIELDS];
     uint32_t field_hash[CFG_MAX_FIELDS];   /* seed for the field's tokens */
-    uint32_t missing_index[CFG_MAX_FIELDS]; /* the missing indicator */
+    uint32_t missing_hash[CFG_MAX_FIELDS]; /* the missing indicator */
+    uint16_t field_ns[CFG_MAX_FIELDS];     /* namespace of each field */
+    uint16_t cross[CFG_MAX_INTERACTIONS][2];
+    size_t cross_count;
+    /* scratch for one event: full hash and namespace of each feature */
+    uint32_t full[FEATURES_MAX];
+    uint16_t ns[FEATURES_MAX];
+    /* collision counting: the full hash that first took each weight */
+    uint32_t *owner;
+    unsigned char *collided; /* bitmap: slot already counted */
+    struct feature_counts counts;
 };
+
+/* Namespaces are numbered by first appearance in the field list. */
+static uint16_t namespace_id(const struct cfg *cfg, const char *name)
+{
+    size_t i;
+    uint16_t id = 0;
+
+    for (i = 0; i < cfg->field_count; i++) {
+        const char *ns = cfg->fields[i].namespace_name;
+        size_t j;
+
+        for (j = 0; j < i; j++)
+            if (strcmp(cfg->fields[j].namespace_name, ns) == 0)
+                break;
+        if (j < i)
+            continue; /* seen before: already numbered */
+        if (strcmp(ns, name) == 0)
+            return id;
+        id++;
+    }
+    return UINT16_MAX; /* cfg.c checked every interaction's namespaces */
+}
+
+static int alloc_collision_tables(struct feature_builder *fb, unsigned bits)
+{
+    size_t slots = (size_t)1 << bits;
+
+    fb->owner = calloc(slots, sizeof(uint32_t));
+    fb->collided = calloc(slots / 8 + 1, 1);
+    return fb->owner && fb->collided ? 0 : RIFFLE_ERR_NOMEM;
+}
 
 int features_new(const struct cfg *cfg, const struct schema *schema,
                  const struct running_stats *stats,
@@ -46,13 +88,24 @@ int features_new(const struct cfg *cfg, const struct schema *schema,
             snprintf(errstr, errstr_size,
                      "%s: field \"%s\" is not in schema %s", cfg->path, name,
                      schema_name(schema));
-            free(fb);
+            features_destroy(fb);
             return RIFFLE_ERR_CFG;
         }
         fb->field_hash[i] = hash_string(name, cfg->hash_seed);
-        fb->missing_index[i] =
-            hash_string(FEATURES_MISSING_TOKEN, fb->field_hash[i]) &
-            fb->mask;
+        fb->missing_hash[i] =
+            hash_string(FEATURES_MISSING_TOKEN, fb->field_hash[i]);
+        fb->field_ns[i] = namespace_id(cfg, cfg->fields[i].namespace_name);
+    }
+    for (i = 0; i < cfg->interaction_count; i++) {
+        fb->cross[i][0] = namespace_id(cfg, cfg->interactions[i][0]);
+        fb->cross[i][1] = namespace_id(cfg, cfg->interactions[i][1]);
+    }
+    fb->cross_count = cfg->interaction_count;
+
+    if (cfg->count_collisions &&
+        alloc_collision_tables(fb, cfg->model.bits) != 0) {
+        features_destroy(fb);
+        return RIFFLE_ERR_NOMEM;
     }
 
     *out = fb;
@@ -61,7 +114,23 @@ int features_new(const struct cfg *cfg, const struct schema *schema,
 
 void features_destroy(struct feature_builder *fb)
 {
+    if (!fb)
+        return;
+    free(fb->owner);
+    free(fb->collided);
     free(fb);
+}
+
+/* Converting a double beyond float's range is undefined in C; such a
+ * value becomes an infinity, which the model refuses and the learner
+ * dead-letters. */
+static float to_float(double x)
+{
+    if (x > FLT_MAX)
+        return INFINITY;
+    if (x < -FLT_MAX)
+        return -INFINITY;
+    return (float)x;
 }
 
 static double transform(const struct cfg_field *f,
@@ -82,68 +151,129 @@ static double transform(const struct cfg_field *f,
     }
 }
 
-/* Converting a double beyond float's range is undefined in C; such a
- * value becomes an infinity, which the model refuses and the learner
- * dead-letters. */
-static float to_float(double x)
+/* Appends one feature with its full hash and namespace. */
+static size_t put(struct feature_builder *fb, struct feature *out, size_t n,
+                  size_t field, uint32_t full, double value)
 {
-    if (x > FLT_MAX)
-        return INFINITY;
-    if (x < -FLT_MAX)
-        return -INFINITY;
-    return (float)x;
+    out[n].index = full & fb->mask;
+    out[n].value = to_float(value);
+    fb->full[n] = full;
+    fb->ns[n] = fb->field_ns[field];
+    return n + 1;
 }
 
-static size_t add_numeric(const struct feature_builder *fb, size_t i,
+/* The bucket of x: how many boundaries are at or below it. */
+static uint32_t bucket_of(const struct cfg_field *f, double x)
+{
+    uint32_t k = 0;
+
+    while (k < f->bucket_count && f->buckets[k] <= x)
+        k++;
+    return k;
+}
+
+static size_t add_numeric(struct feature_builder *fb, size_t i,
                           const struct value *v, int imputed,
-                          struct feature *out)
+                          struct feature *out, size_t n)
 {
     const struct cfg_field *f = &fb->cfg->fields[i];
-    size_t n = 0;
 
-    if (v->kind == VALUE_NUMBER) {
-        out[n].index = fb->field_hash[i] & fb->mask;
-        out[n].value = to_float(transform(f, &fb->stats[i], v->number));
-        n++;
+    if (v->kind == VALUE_NUMBER && f->transform == CFG_TRANSFORM_BUCKETIZE) {
+        uint32_t k = bucket_of(f, v->number);
+
+        n = put(fb, out, n, i, hash_murmur3_32(&k, sizeof(k),
+                                               fb->field_hash[i]), 1.0);
+    } else if (v->kind == VALUE_NUMBER) {
+        n = put(fb, out, n, i, fb->field_hash[i],
+                transform(f, &fb->stats[i], v->number));
     }
-    if ((v->kind != VALUE_NUMBER || imputed) && f->missing_indicator) {
-        out[n].index = fb->missing_index[i];
-        out[n].value = 1.0f;
-        n++;
-    }
+    if ((v->kind != VALUE_NUMBER || imputed) && f->missing_indicator)
+        n = put(fb, out, n, i, fb->missing_hash[i], 1.0);
     return n;
 }
 
-static size_t add_categorical(const struct feature_builder *fb, size_t i,
+static size_t add_categorical(struct feature_builder *fb, size_t i,
                               const struct event *ev, size_t index,
-                              struct feature *out)
+                              struct feature *out, size_t n)
 {
     const struct cfg_field *f = &fb->cfg->fields[i];
     const struct value *v = &ev->values[index];
-    char number[64];
+    char number[NUMFMT_MAX];
     const char *token;
 
     if (v->kind == VALUE_NULL) {
         if (f->missing != CFG_MISSING_TOKEN)
-            return 0;
-        out->index = fb->missing_index[i];
-        out->value = 1.0f;
-        return 1;
+            return n;
+        return put(fb, out, n, i, fb->missing_hash[i], 1.0);
     }
 
-    if (v->kind == VALUE_NUMBER) {
+    if (v->kind == VALUE_NUMBER)
         token = numfmt_double(v->number, number, sizeof(number));
-    } else {
+    else
         token = event_string(ev, index);
-    }
-    out->index = hash_string(token, fb->field_hash[i]) & fb->mask;
-    out->value = 1.0f;
-    return 1;
+    return put(fb, out, n, i, hash_string(token, fb->field_hash[i]), 1.0);
 }
 
-size_t features_build(const struct feature_builder *fb,
-                      const struct event *ev, const unsigned char *imputed,
-                      struct feature *out)
+/* Crosses every feature of namespace a with every feature of namespace b
+ * (each unordered pair once when a == b). */
+static size_t add_crosses(struct feature_builder *fb, struct feature *out,
+                          size_t plain, size_t n)
+{
+    size_t c, i, j;
+
+    for (c = 0; c < fb->cross_count; c++) {
+        uint16_t a = fb->cross[c][0], b = fb->cross[c][1];
+
+        for (i = 0; i < plain; i++) {
+            if (fb->ns[i] != a)
+                continue;
+            for (j = a == b ? i + 1 : 0; j < plain; j++) {
+                uint32_t pair[2] = {fb->full[i], fb->full[j]};
+                uint32_t full;
+
+                if (fb->ns[j] != b)
+                    continue;
+                if (n == FEATURES_MAX) {
+                    fb->counts.crosses_cut++;
+                    continue;
+                }
+                full = hash_murmur3_32(pair, sizeof(pair),
+                                       FEATURES_CROSS_SEED);
+                out[n].index = full & fb->mask;
+                out[n].value = out[i].value * out[j].value;
+                fb->full[n] = full;
+                fb->ns[n] = UINT16_MAX; /* crosses are not crossed again */
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+/* A slot is collided once two different full hashes have used it. A hash
+ * of 0 is stored as 1 so that 0 can mean "unused". */
+static void count_collisions(struct feature_builder *fb, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        uint32_t slot = fb->full[i] & fb->mask;
+        uint32_t tag = fb->full[i] ? fb->full[i] : 1;
+
+        if (fb->owner[slot] == 0) {
+            fb->owner[slot] = tag;
+            fb->counts.distinct++;
+        } else if (fb->owner[slot] != tag &&
+                   !(fb->collided[slot / 8] & (1u << (slot % 8)))) {
+            fb->collided[slot / 8] |= (unsigned char)(1u << (slot % 8));
+            fb->counts.collided_slots++;
+            fb->counts.distinct++;
+        }
+    }
+}
+
+size_t features_build(struct feature_builder *fb, const struct event *ev,
+                      const unsigned char *imputed, struct feature *out)
 {
     size_t i, n = 0;
 
@@ -156,10 +286,21 @@ size_t features_build(const struct feature_builder *fb,
             continue;
 
         if (f->kind == CFG_FIELD_NUMERIC)
-            n += add_numeric(fb, i, &ev->values[index],
-                             imputed && imputed[i], out + n);
+            n = add_numeric(fb, i, &ev->values[index],
+                            imputed && imputed[i], out, n);
         else if (f->kind == CFG_FIELD_CATEGORICAL)
-            n += add_categorical(fb, i, ev, index, out + n);
+            n = add_categorical(fb, i, ev, index, out, n);
     }
+
+    if (fb->cross_count > 0)
+        n = add_crosses(fb, out, n, n);
+    if (fb->owner)
+        count_collisions(fb, n);
     return n;
+}
+
+void features_counts(const struct feature_builder *fb,
+                     struct feature_counts *out)
+{
+    *out = fb->counts;
 }

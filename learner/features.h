@@ -3,12 +3,16 @@
  * features.
  *
  * A numeric field becomes one feature at hash(field) carrying its
- * (optionally transformed) value, plus an optional "missing" indicator.
- * A categorical field becomes the one-hot feature hash(field, token) with
- * value 1; numbers used as categories are printed first ("7"). The hash
- * is masked to the model's 2^bits weights, so the feature space is fixed
- * whatever the cardinality (collisions are the price; see issue notes).
- * Immutable after creation except for the borrowed statistics it reads.
+ * (optionally transformed) value, or with transform bucketize the one-hot
+ * feature of its bucket, plus an optional "missing" indicator. A
+ * categorical field becomes the one-hot feature hash(field, token) with
+ * value 1; numbers used as categories are printed first ("7"). Fields are
+ * grouped in namespaces (default: one per field); learner.interactions
+ * crosses every feature of one namespace with every feature of another
+ * (value: the product). Each full 32-bit hash is masked to the model's
+ * 2^bits weights, so the feature space is fixed whatever the cardinality;
+ * collisions are the price, and they are counted. Runs on the learner
+ * thread; not thread-safe (it keeps scratch space and counters).
  */
 #ifndef RIFFLE_LEARNER_FEATURES_H
 #define RIFFLE_LEARNER_FEATURES_H
@@ -22,14 +26,16 @@
 #include "schemas/schema.h"
 
 #define FEATURES_MISSING_TOKEN "(missing)"
-/* At most two features per field (value and missing indicator). */
-#define FEATURES_MAX (2 * CFG_MAX_FIELDS)
+#define FEATURES_MAX_CROSSED 4096 /* crossed features per event, at most */
+/* Two features per field (value and missing indicator), plus crosses. */
+#define FEATURES_MAX (2 * CFG_MAX_FIELDS + FEATURES_MAX_CROSSED)
 
 struct feature_builder;
 
 /* stats is borrowed (cfg->field_count entries; see cleaner_new). Returns
  * 0, RIFFLE_ERR_NOMEM, or RIFFLE_ERR_CFG when a field is not in the
- * schema. */
+ * schema. With cfg->count_collisions it keeps 4 bytes per weight to
+ * count hash collisions. */
 int features_new(const struct cfg *cfg, const struct schema *schema,
                  const struct running_stats *stats,
                  struct feature_builder **out, char *errstr,
@@ -40,9 +46,20 @@ void features_destroy(struct feature_builder *fb); /* NULL-safe */
 /* Writes the event's features into out (room for FEATURES_MAX) and
  * returns how many. imputed (may be NULL) flags, per configured field,
  * values that cleaning made up (cleaner_imputed()): they still get their
- * missing indicator. */
-size_t features_build(const struct feature_builder *fb,
-                      const struct event *ev, const unsigned char *imputed,
-                      struct feature *out);
+ * missing indicator. Crossed features of learner.interactions follow the
+ * plain ones; beyond FEATURES_MAX_CROSSED they are cut and counted. */
+size_t features_build(struct feature_builder *fb, const struct event *ev,
+                      const unsigned char *imputed, struct feature *out);
+
+struct feature_counts {
+    unsigned long long distinct;       /* different hashes seen */
+    unsigned long long collided_slots; /* weights shared by 2+ of them */
+    unsigned long long crosses_cut;    /* crossed features dropped */
+};
+
+/* Collision counts since start (not kept in snapshots); all 0 when
+ * counting is off. */
+void features_counts(const struct feature_builder *fb,
+                     struct feature_counts *out);
 
 #endif

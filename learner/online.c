@@ -9,7 +9,6 @@
 
 #include "common/err.h"
 #include "common/numfmt.h"
-#include "learner/features.h"
 #include "privacy/anonymize.h"
 
 struct online_learner {
@@ -233,4 +232,10 @@ void online_set_dead_letter_count(struct online_learner *ol, uint64_t n)
 const struct cfg *online_cfg(const struct online_learner *ol)
 {
     return ol->cfg;
+}
+
+void online_feature_counts(const struct online_learner *ol,
+                           struct feature_counts *out)
+{
+    features_counts(ol->features, out);
 }

@@ -16,6 +16,7 @@
 
 #include "cleaning/clean.h"
 #include "config/cfg.h"
+#include "learner/features.h"
 #include "learner/metrics.h"
 #include "learner/model.h"
 #include "learner/stats.h"
@@ -68,5 +69,9 @@ struct running_stats *online_stats(struct online_learner *ol);
 uint64_t online_dead_letter_count(const struct online_learner *ol);
 void online_set_dead_letter_count(struct online_learner *ol, uint64_t n);
 const struct cfg *online_cfg(const struct online_learner *ol);
+
+/* Hash collision counts of the feature builder (see features.h). */
+void online_feature_counts(const struct online_learner *ol,
+                           struct feature_counts *out);
 
 #endif

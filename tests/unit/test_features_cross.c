@@ -1,0 +1,262 @@
+/*
+ * tests/unit/test_features_cross.c - namespaces, crossed features,
+ * bucketized numbers and collision counting in learner/features.c.
+ *
+ * Expected indices follow the rules features.h documents, recomputed
+ * here with learner/hash.h. No broker; single-threaded.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "config/cfg.h"
+#include "learner/features.h"
+#include "learner/hash.h"
+#include "schemas/event.h"
+#include "schemas/schema.h"
+
+#define CROSS_SEED 0x5bd1e995u /* FEATURES_CROSS_SEED in features.c */
+#define BITS 16
+#define MASK ((1u << BITS) - 1)
+
+static const char schema_json[] =
+    "{\"type\": \"record\", \"name\": \"X\", \"fields\": ["
+    " {\"name\": \"event_id\", \"type\": \"string\"},"
+    " {\"name\": \"y\", \"type\": \"string\"},"
+    " {\"name\": \"u\", \"type\": \"string\"},"
+    " {\"name\": \"a\", \"type\": \"string\"},"
+    " {\"name\": \"b\", \"type\": \"string\"},"
+    " {\"name\": \"p\", \"type\": \"double\"}]}";
+
+struct fixture {
+    char dir[64];
+    struct cfg cfg;
+    struct schema *schema;
+    struct running_stats stats[CFG_MAX_FIELDS];
+    struct feature_builder *fb;
+    struct event ev;
+    struct feature out[FEATURES_MAX];
+    size_t n;
+};
+
+/* Loads a config whose fields are u (namespace user), a and b (namespace
+ * ad), p (bucketized at 0.5 and 1.5), with the given learner lines. */
+static struct fixture *make(const char *learner_extra, unsigned bits)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    char path[128], errstr[512];
+    FILE *f;
+
+    assert_non_null(fx);
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/riffle-test-cross-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(path, sizeof(path), "%s/x.cfg", fx->dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "name = \"x\";\n"
+            "topics = { input = \"i\"; predictions = \"p\"; models = \"m\";"
+            " dead_letters = \"d\"; };\n"
+            "source = { schema = \"x.avsc\"; };\n"
+            "fields = (\n"
+            " { name = \"event_id\"; kind = \"id\"; },\n"
+            " { name = \"y\"; kind = \"label\"; positive = [\"1\"]; },\n"
+            " { name = \"u\"; kind = \"categorical\"; namespace = \"user\"; },\n"
+            " { name = \"a\"; kind = \"categorical\"; namespace = \"ad\"; },\n"
+            " { name = \"b\"; kind = \"categorical\"; namespace = \"ad\"; },\n"
+            " { name = \"p\"; kind = \"numeric\"; transform = \"bucketize\";"
+            "   buckets = [0.5, 1.5]; }\n"
+            ");\n"
+            "learner = { model_name = \"x\"; bits = %u; %s };\n",
+            bits, learner_extra);
+    assert_int_equal(fclose(f), 0);
+
+    assert_int_equal(cfg_load_file(&fx->cfg, path, errstr, sizeof(errstr)),
+                     0);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(fx->dir), 0);
+    assert_int_equal(schema_load_json(schema_json, strlen(schema_json), "x",
+                                      &fx->schema, errstr, sizeof(errstr)),
+                     0);
+    assert_int_equal(features_new(&fx->cfg, fx->schema, fx->stats, &fx->fb,
+                                  errstr, sizeof(errstr)),
+                     0);
+    event_init(&fx->ev);
+    return fx;
+}
+
+static void destroy(struct fixture *fx)
+{
+    features_destroy(fx->fb);
+    schema_destroy(fx->schema);
+    event_free(&fx->ev);
+    free(fx);
+}
+
+static void set_event(struct fixture *fx, const char *u, const char *a,
+                      const char *b, double p)
+{
+    event_reset(&fx->ev, 6);
+    event_set_string(&fx->ev, 0, "id-1", 4);
+    event_set_string(&fx->ev, 1, "1", 1);
+    event_set_string(&fx->ev, 2, u, strlen(u));
+    event_set_string(&fx->ev, 3, a, strlen(a));
+    event_set_string(&fx->ev, 4, b, strlen(b));
+    event_set_number(&fx->ev, 5, p);
+    fx->n = features_build(fx->fb, &fx->ev, NULL, fx->out);
+}
+
+static uint32_t token_hash(const char *field, const char *token)
+{
+    return hash_string(token, hash_string(field, 0));
+}
+
+static uint32_t cross_hash(uint32_t h1, uint32_t h2)
+{
+    uint32_t pair[2] = {h1, h2};
+
+    return hash_murmur3_32(pair, sizeof(pair), CROSS_SEED);
+}
+
+static void test_features_cross_adds_pairs_between_namespaces(void **state)
+{
+    struct fixture *fx = make("interactions = [\"user*ad\"];", BITS);
+    uint32_t hu = token_hash("u", "alice"), ha = token_hash("a", "shoes");
+    uint32_t hb = token_hash("b", "red");
+
+    (void)state;
+    set_event(fx, "alice", "shoes", "red", 1.0);
+
+    /* u, a, b, p, then u x a and u x b. */
+    assert_int_equal(fx->n, 6);
+    assert_int_equal(fx->out[0].index, hu & MASK);
+    assert_int_equal(fx->out[4].index, cross_hash(hu, ha) & MASK);
+    assert_int_equal(fx->out[5].index, cross_hash(hu, hb) & MASK);
+    assert_float_equal(fx->out[4].value, 1.0f, 0.0f);
+    destroy(fx);
+}
+
+static void test_features_cross_same_namespace_once_per_pair(void **state)
+{
+    struct fixture *fx = make("interactions = [\"ad*ad\"];", BITS);
+    uint32_t ha = token_hash("a", "shoes"), hb = token_hash("b", "red");
+
+    (void)state;
+    set_event(fx, "alice", "shoes", "red", 1.0);
+
+    /* Only a x b: no square of a feature, no b x a repeat. */
+    assert_int_equal(fx->n, 5);
+    assert_int_equal(fx->out[4].index, cross_hash(ha, hb) & MASK);
+    destroy(fx);
+}
+
+static void test_features_bucketize_one_hot(void **state)
+{
+    struct fixture *fx = make("", BITS);
+    uint32_t field = hash_string("p", 0), k;
+
+    (void)state;
+    set_event(fx, "u", "a", "b", 0.2);
+    k = 0;
+    assert_int_equal(fx->out[3].index, hash_murmur3_32(&k, 4, field) & MASK);
+    set_event(fx, "u", "a", "b", 0.5); /* a boundary starts its bucket */
+    k = 1;
+    assert_int_equal(fx->out[3].index, hash_murmur3_32(&k, 4, field) & MASK);
+    set_event(fx, "u", "a", "b", 99.0);
+    k = 2;
+    assert_int_equal(fx->out[3].index, hash_murmur3_32(&k, 4, field) & MASK);
+    assert_float_equal(fx->out[3].value, 1.0f, 0.0f);
+    destroy(fx);
+}
+
+/* With 2^10 weights, 5000 distinct user tokens must share slots: the
+ * counts follow the pigeonhole and a second pass adds nothing. */
+static void test_features_collisions_counted(void **state)
+{
+    struct fixture *fx = make("", 10);
+    struct feature_counts before, after;
+    char user[32];
+    int i;
+
+    (void)state;
+    for (i = 0; i < 5000; i++) {
+        snprintf(user, sizeof(user), "user-%d", i);
+        set_event(fx, user, "shoes", "red", 1.0);
+    }
+    features_counts(fx->fb, &before);
+    /* 1024 slots for 5000 users + shoes, red, one bucket: nearly every
+     * slot ends up shared, none counted twice. */
+    assert_in_range(before.collided_slots, 900, 1024);
+    assert_in_range(before.distinct, 1024 + 900, 5003);
+
+    for (i = 0; i < 5000; i++) {
+        snprintf(user, sizeof(user), "user-%d", i);
+        set_event(fx, user, "shoes", "red", 1.0);
+    }
+    features_counts(fx->fb, &after);
+    assert_int_equal(after.collided_slots, before.collided_slots);
+    assert_int_equal(after.distinct, before.distinct);
+    destroy(fx);
+}
+
+static void test_features_no_collisions_when_few_keys(void **state)
+{
+    struct fixture *fx = make("", 20);
+    struct feature_counts c;
+
+    (void)state;
+    set_event(fx, "alice", "shoes", "red", 1.0);
+    set_event(fx, "bob", "shoes", "blue", 2.0);
+    features_counts(fx->fb, &c);
+    assert_int_equal(c.collided_slots, 0);
+    assert_int_equal(c.distinct, 7); /* alice bob shoes red blue, buckets 1 2 */
+    destroy(fx);
+}
+
+static void test_features_interaction_needs_known_namespace(void **state)
+{
+    char path[] = "/tmp/riffle-test-cross-cfg-XXXXXX";
+    char errstr[512];
+    struct cfg cfg;
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+
+    (void)state;
+    assert_non_null(f);
+    fputs("name = \"x\";\n"
+          "topics = { input = \"i\"; predictions = \"p\"; models = \"m\";"
+          " dead_letters = \"d\"; };\n"
+          "source = { schema = \"x.avsc\"; };\n"
+          "fields = ( { name = \"event_id\"; kind = \"id\"; },\n"
+          " { name = \"y\"; kind = \"label\"; positive = [\"1\"]; } );\n"
+          "learner = { model_name = \"x\";\n"
+          "  interactions = [\"user*ad\"]; };\n", f);
+    fclose(f);
+    assert_int_equal(cfg_load_file(&cfg, path, errstr, sizeof(errstr)),
+                     RIFFLE_ERR_CFG);
+    unlink(path);
+    assert_non_null(strstr(errstr, ":7: learner.interactions: entry 1: no "
+                                   "field is in namespace \"user\""));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_features_cross_adds_pairs_between_namespaces),
+        cmocka_unit_test(test_features_cross_same_namespace_once_per_pair),
+        cmocka_unit_test(test_features_bucketize_one_hot),
+        cmocka_unit_test(test_features_collisions_counted),
+        cmocka_unit_test(test_features_no_collisions_when_few_keys),
+        cmocka_unit_test(test_features_interaction_needs_known_namespace),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
