@@ -21,6 +21,7 @@ struct cleaner {
     struct running_stats *stats; /* borrowed, cfg->field_count entries */
     int schema_index[CFG_MAX_FIELDS];
     unsigned char imputed[CFG_MAX_FIELDS]; /* per event: value was made up */
+    int label_optional;                    /* scoring: no label needed */
     struct clean_counts counts;
 };
 
@@ -229,6 +230,10 @@ static int clean_field(struct cleaner *c, size_t i, struct event *ev,
     case CFG_FIELD_IGNORE:
         return 0;
     case CFG_FIELD_LABEL:
+        if (c->label_optional && val->kind == VALUE_NULL) {
+            *label = CLEAN_LABEL_NONE;
+            return 0;
+        }
         return clean_label(f, ev, index, label, v);
     case CFG_FIELD_ID:
         if (val->kind != VALUE_STRING || val->str_len == 0)
@@ -280,6 +285,11 @@ int cleaner_apply(struct cleaner *c, struct event *ev, double *label,
 
     c->counts.passed++;
     return 0;
+}
+
+void cleaner_set_label_optional(struct cleaner *c, int optional)
+{
+    c->label_optional = optional;
 }
 
 const unsigned char *cleaner_imputed(const struct cleaner *c)

@@ -69,6 +69,11 @@ struct clean_counts {
 
 const struct clean_counts *cleaner_counts(const struct cleaner *c);
 
+/* For scoring without learning: a missing label is then accepted (the
+ * label is written as CLEAN_LABEL_NONE); a present one is still checked. */
+#define CLEAN_LABEL_NONE (-1.0)
+void cleaner_set_label_optional(struct cleaner *c, int optional);
+
 /* The index in the schema of the configured field i. */
 int cleaner_schema_index(const struct cleaner *c, size_t cfg_field);
 

@@ -26,5 +26,6 @@ int cmd_watch(int argc, char **argv);
 int cmd_topics(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_score(int argc, char **argv);
 
 #endif

@@ -32,6 +32,7 @@ struct learn_options {
     const char *config;
     const char *brokers;
     long long max_events; /* stop after this many; 0 = no limit */
+    const char *snapshot_file; /* start from it when the topic has none */
     double idle_exit_s;   /* stop when caught up and idle; 0 = never */
 };
 
@@ -127,15 +128,27 @@ static int restore_snapshot(struct learn *l, char *errstr, size_t size)
                      l->cfg.topic_models, i + 1, l->cfg.model_name, why);
         }
     }
+    for (i = 0; i < n; i++)
+        buf_free(&found[i]);
+    if (restored)
+        return 0;
+
+    if (l->opt.snapshot_file) {
+        err = snapshot_load_file(l->snapshot, l->ol, l->opt.snapshot_file,
+                                 l->offsets, SNAPSHOT_MAX_OFFSETS,
+                                 &l->offset_count, &info, errstr, size);
+        if (!err)
+            log_info("learn", "restored model %s version %lld from %s",
+                     l->cfg.model_name, (long long)info.version,
+                     l->opt.snapshot_file);
+        return err;
+    }
     if (n == 0)
         log_info("learn", "no snapshot of model %s in %s: starting fresh",
                  l->cfg.model_name, l->cfg.topic_models);
-    else if (!restored)
+    else
         log_warn("learn", "no usable snapshot of model %s: starting fresh",
                  l->cfg.model_name);
-
-    for (i = 0; i < n; i++)
-        buf_free(&found[i]);
     return 0;
 }
 
@@ -430,12 +443,14 @@ static int parse_options(int argc, char **argv, struct learn_options *o)
         {"brokers", required_argument, NULL, 'b'},
         {"max-events", required_argument, NULL, 'n'},
         {"idle-exit", required_argument, NULL, 'i'},
+        {"from-snapshot", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:n:i:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:b:n:i:s:h", longopts, NULL)) !=
+           -1) {
         switch (c) {
         case 'c':
             o->config = optarg;
@@ -449,13 +464,20 @@ static int parse_options(int argc, char **argv, struct learn_options *o)
         case 'i':
             o->idle_exit_s = atof(optarg);
             break;
+        case 's':
+            o->snapshot_file = optarg;
+            break;
         case 'h':
             printf("usage: riffle learn -c CFG [--brokers B] "
-                   "[--max-events N] [--idle-exit SECONDS]\n"
+                   "[--max-events N] [--idle-exit SECONDS] "
+                   "[--from-snapshot FILE]\n"
                    "  --max-events N     stop (with a snapshot) after N "
                    "events\n"
                    "  --idle-exit S      stop once caught up and idle for S "
-                   "seconds\n");
+                   "seconds\n"
+                   "  --from-snapshot F  start from this snapshot file (e.g. "
+                   "from riffle train)\n"
+                   "                     when the model topic has none\n");
             return 1;
         default:
             return -1;

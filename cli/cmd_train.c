@@ -1,12 +1,14 @@
 /*
- * cli/cmd_train.c - `riffle train`: the learner over a file, no broker.
+ * cli/cmd_train.c - `riffle train` and `riffle score`: the learner over a
+ * file, no broker.
  *
  * Each CSV row is validated and typed exactly as `riffle produce` does
  * (producers/produce.c) and fed, as a decoded event, to the same
  * learner/online.c that `riffle learn` runs after decoding a message: the
  * two share every line of cleaning, anonymization and learning code and
- * reach the same model on the same rows. Optionally writes the final
- * snapshot to a file.
+ * reach the same model on the same rows. train can start from a snapshot
+ * file and write one at the end; score loads a snapshot and predicts each
+ * row without learning, printing one JSON line per row.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -21,168 +23,226 @@
 #include "learner/snapshot.h"
 #include "producers/produce.h"
 
-
-struct train {
+struct file_run {
     struct cfg cfg;
-    const char *file, *snapshot_out;
+    int score_only;          /* score: predict, never learn */
+    const char *file;        /* CSV to read; default source.path */
+    const char *snapshot_in; /* start from this snapshot file */
+    const char *snapshot_out;
     struct schema *input, *snapshot;
     struct online_learner *ol;
     struct csv_reader *csv;
+    struct buf line; /* score output */
     long long rows, bad_rows, dead_letters;
 };
 
-static int write_snapshot(struct train *t, char *errstr, size_t size)
+static void print_prediction(struct file_run *r, const struct online_result *res)
 {
-    struct buf out = {0};
-    FILE *f;
-    int err = snapshot_encode(t->snapshot, t->ol, NULL, 0, kafka_now_ms(),
-                              &out, errstr, size);
-
-    if (!err) {
-        f = fopen(t->snapshot_out, "wb");
-        if (!f || fwrite(out.data, 1, out.len, f) != out.len) {
-            snprintf(errstr, size, "%s: cannot write the snapshot",
-                     t->snapshot_out);
-            err = RIFFLE_ERR_IO;
-        }
-        if (f && fclose(f) != 0 && !err) {
-            snprintf(errstr, size, "%s: cannot write the snapshot",
-                     t->snapshot_out);
-            err = RIFFLE_ERR_IO;
+    buf_reset(&r->line);
+    buf_printf(&r->line, "{\"event_id\":");
+    buf_append_json_string(&r->line, res->event_id ? res->event_id : "");
+    if (res->dead_letter) {
+        buf_printf(&r->line, ",\"refused\":");
+        buf_append_json_string(&r->line, res->verdict.reason);
+        buf_printf(&r->line, ",\"field\":");
+        buf_append_json_string(&r->line, res->verdict.field);
+    } else {
+        buf_printf(&r->line, ",\"probability\":%.17g,\"predicted_class\":%d",
+                   res->probability, res->predicted_class);
+        if (res->label_text) {
+            buf_printf(&r->line, ",\"label\":");
+            buf_append_json_string(&r->line, res->label_text);
         }
     }
-    buf_free(&out);
-    return err;
+    buf_printf(&r->line, ",\"model_version\":%llu}\n",
+               (unsigned long long)res->model_version);
+    fwrite(r->line.data, 1, r->line.len, stdout);
 }
 
-static int train_rows(struct train *t, char *errstr, size_t size)
+/* One row: parse it as produce would, then learn or score it. Returns 0
+ * (also for a bad row, which is reported and counted) or an error. */
+static int run_row(struct file_run *r, const struct produce_mapping *map,
+                   struct event *ev, char *errstr, size_t size)
+{
+    struct online_result res;
+    char why[512];
+    int err = csv_reader_next(r->csv, why, sizeof(why));
+
+    if (err == RIFFLE_ERR_EOF || err == RIFFLE_ERR_IO) {
+        snprintf(errstr, size, "%s", why);
+        return err;
+    }
+    r->rows++;
+    if (err == RIFFLE_ERR_PARSE) {
+        log_warn("train", "%s", why); /* already "file:line: ..." */
+    } else {
+        err = produce_row_to_event(&r->cfg, r->input, map, r->csv, r->rows,
+                                   ev, why, sizeof(why));
+        if (err == RIFFLE_ERR_PARSE)
+            log_warn("train", "%s:%ld: %s", r->file, csv_reader_line(r->csv),
+                     why);
+    }
+    if (err == RIFFLE_ERR_PARSE) {
+        r->bad_rows++;
+        return 0;
+    }
+    if (err)
+        return err;
+
+    err = r->score_only ? online_score_event(r->ol, ev, &res)
+                        : online_process_event(r->ol, ev, &res);
+    if (err)
+        return err;
+    r->dead_letters += res.dead_letter;
+    if (r->score_only)
+        print_prediction(r, &res);
+    return 0;
+}
+
+static int run_rows(struct file_run *r, char *errstr, size_t size)
 {
     struct produce_mapping map;
-    struct online_result r;
     struct event ev;
-    char why[512];
     int err;
 
     event_init(&ev);
-    err = produce_map_columns(&t->cfg, t->input, t->csv, &map, errstr, size);
-    while (!err && !cli_stop_requested) {
-        err = csv_reader_next(t->csv, why, sizeof(why));
-        if (err == RIFFLE_ERR_EOF) {
-            err = 0;
-            break;
-        }
-        if (err == RIFFLE_ERR_IO) {
-            snprintf(errstr, size, "%s", why);
-            break;
-        }
-        t->rows++;
-        if (err == RIFFLE_ERR_PARSE) {
-            log_warn("train", "%s", why); /* already "file:line: ..." */
-        } else {
-            err = produce_row_to_event(&t->cfg, t->input, &map, t->csv,
-                                       t->rows, &ev, why, sizeof(why));
-            if (err == RIFFLE_ERR_PARSE)
-                log_warn("train", "%s:%ld: %s", t->file,
-                         csv_reader_line(t->csv), why);
-        }
-        if (err == RIFFLE_ERR_PARSE) {
-            t->bad_rows++;
-            err = 0;
-            continue;
-        }
-        if (!err)
-            err = online_process_event(t->ol, &ev, &r);
-        if (!err && r.dead_letter)
-            t->dead_letters++;
-    }
+    err = produce_map_columns(&r->cfg, r->input, r->csv, &map, errstr, size);
+    while (!err && !cli_stop_requested)
+        err = run_row(r, &map, &ev, errstr, size);
     event_free(&ev);
-    return err;
+    return err == RIFFLE_ERR_EOF ? 0 : err;
 }
 
-static void print_summary(struct train *t, double elapsed)
+static void print_summary(struct file_run *r, double elapsed)
 {
     struct feature_counts fc;
+    const struct metrics *m = online_metrics(r->ol);
 
-    online_feature_counts(t->ol, &fc);
-    printf("{\"rows\":%lld,\"bad_rows\":%lld,\"dead_letters\":%lld,"
-           "\"learned\":%llu,\"accuracy\":%.6f,\"logloss\":%.6f,"
-           "\"distinct_features\":%llu,\"collided_slots\":%llu,"
-           "\"seconds\":%.3f,\"events_per_s\":%.0f}\n", t->rows, t->bad_rows,
-           t->dead_letters,
-           (unsigned long long)online_metrics(t->ol)->total.count,
-           metrics_accuracy(online_metrics(t->ol)),
-           metrics_logloss(online_metrics(t->ol)), fc.distinct,
-           fc.collided_slots, elapsed, elapsed > 0 ? t->rows / elapsed : 0.0);
+    online_feature_counts(r->ol, &fc);
+    fprintf(r->score_only ? stderr : stdout,
+            "{\"rows\":%lld,\"bad_rows\":%lld,\"dead_letters\":%lld,"
+            "\"%s\":%llu,\"accuracy\":%.6f,\"logloss\":%.6f,"
+            "\"distinct_features\":%llu,\"collided_slots\":%llu,"
+            "\"seconds\":%.3f,\"events_per_s\":%.0f}\n", r->rows,
+            r->bad_rows, r->dead_letters,
+            r->score_only ? "scored_with_label" : "learned",
+            (unsigned long long)m->total.count, metrics_accuracy(m),
+            metrics_logloss(m), fc.distinct, fc.collided_slots, elapsed,
+            elapsed > 0 ? r->rows / elapsed : 0.0);
 }
 
-int cmd_train(int argc, char **argv)
+static int open_all(struct file_run *r, char *errstr, size_t size)
+{
+    struct csv_options co = {r->cfg.csv_delimiter, r->cfg.csv_trim,
+                             r->cfg.csv_skip_lines, r->cfg.csv_header};
+    struct snapshot_offset offsets[SNAPSHOT_MAX_OFFSETS];
+    struct snapshot_info info;
+    char path[CFG_PATH_MAX];
+    size_t n;
+    int err;
+
+    cfg_output_schema_path(&r->cfg, CFG_SCHEMA_SNAPSHOT, path, sizeof(path));
+    if ((err = schema_load_file(r->cfg.schema_path, &r->input, errstr,
+                                size)) ||
+        (err = schema_load_file(path, &r->snapshot, errstr, size)) ||
+        (err = online_new(&r->cfg, r->input, &r->ol, errstr, size)))
+        return err;
+
+    if (r->snapshot_in) {
+        err = snapshot_load_file(r->snapshot, r->ol, r->snapshot_in, offsets,
+                                 SNAPSHOT_MAX_OFFSETS, &n, &info, errstr,
+                                 size);
+        if (err)
+            return err;
+        log_info("train", "restored model %s version %lld from %s",
+                 info.model_name, (long long)info.version, r->snapshot_in);
+        /* The file's metrics are of other events; report this file's. */
+        metrics_init(online_metrics(r->ol));
+    }
+    return csv_reader_open(r->file, &co, &r->csv, errstr, size);
+}
+
+static int parse_options(struct file_run *r, int argc, char **argv,
+                         const char **config)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"file", required_argument, NULL, 'f'},
         {"snapshot", required_argument, NULL, 's'},
+        {"from-snapshot", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    struct train *t = calloc(1, sizeof(*t));
-    const char *config = NULL;
-    struct csv_options co;
-    char errstr[512] = "";
-    double started = kafka_monotonic_s(), elapsed;
-    int c, err;
+    int c;
 
-    if (!t)
-        return 1;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:f:s:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:f:s:r:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': config = optarg; break;
-        case 'f': t->file = optarg; break;
-        case 's': t->snapshot_out = optarg; break;
+        case 'c': *config = optarg; break;
+        case 'f': r->file = optarg; break;
+        case 's': r->snapshot_out = optarg; break;
+        case 'r': r->snapshot_in = optarg; break;
         case 'h':
-            printf("usage: riffle train -c CFG [--file CSV] "
-                   "[--snapshot OUT]\n");
-            free(t);
-            return 0;
-        default: free(t); return 2;
+            printf(r->score_only
+                       ? "usage: riffle score -c CFG --from-snapshot FILE "
+                         "[--file CSV]\n  prints one JSON line per row\n"
+                       : "usage: riffle train -c CFG [--file CSV] "
+                         "[--from-snapshot FILE] [--snapshot OUT]\n");
+            return 1;
+        default: return -1;
         }
     }
-    if (cli_load_config(config, NULL, &t->cfg)) {
-        free(t);
-        return 2;
+    if (r->score_only && !r->snapshot_in) {
+        log_error("score", "--from-snapshot FILE is required");
+        return -1;
     }
-    if (!t->file)
-        t->file = t->cfg.source_path;
+    return 0;
+}
 
-    co = (struct csv_options){t->cfg.csv_delimiter, t->cfg.csv_trim,
-                              t->cfg.csv_skip_lines, t->cfg.csv_header};
-    err = schema_load_file(t->cfg.schema_path, &t->input, errstr,
-                           sizeof(errstr));
-    if (!err) {
-        char path[CFG_PATH_MAX];
+static int run_file_command(int argc, char **argv, int score_only)
+{
+    struct file_run *r = calloc(1, sizeof(*r));
+    const char *config = NULL;
+    char errstr[512] = "";
+    double started = kafka_monotonic_s();
+    int rc, err;
 
-        cfg_output_schema_path(&t->cfg, CFG_SCHEMA_SNAPSHOT, path,
-                               sizeof(path));
-        err = schema_load_file(path, &t->snapshot, errstr, sizeof(errstr));
+    if (!r)
+        return 1;
+    r->score_only = score_only;
+    rc = parse_options(r, argc, argv, &config);
+    if (rc != 0 || cli_load_config(config, NULL, &r->cfg)) {
+        free(r);
+        return rc > 0 ? 0 : 2;
     }
-    if (!err)
-        err = online_new(&t->cfg, t->input, &t->ol, errstr, sizeof(errstr));
-    if (!err)
-        err = csv_reader_open(t->file, &co, &t->csv, errstr, sizeof(errstr));
-    if (!err)
-        err = train_rows(t, errstr, sizeof(errstr));
-    if (!err && t->snapshot_out)
-        err = write_snapshot(t, errstr, sizeof(errstr));
+    if (!r->file)
+        r->file = r->cfg.source_path;
 
-    elapsed = kafka_monotonic_s() - started;
+    err = open_all(r, errstr, sizeof(errstr));
+    if (!err)
+        err = run_rows(r, errstr, sizeof(errstr));
+    if (!err && r->snapshot_out)
+        err = snapshot_save_file(r->snapshot, r->ol, NULL, 0, r->snapshot_out,
+                                 errstr, sizeof(errstr));
     if (err)
-        log_error("train", "%s", errstr);
+        log_error(score_only ? "score" : "train", "%s", errstr);
     else
-        print_summary(t, elapsed);
+        print_summary(r, kafka_monotonic_s() - started);
 
-    csv_reader_close(t->csv);
-    online_destroy(t->ol);
-    schema_destroy(t->input);
-    schema_destroy(t->snapshot);
-    free(t);
+    csv_reader_close(r->csv);
+    online_destroy(r->ol);
+    schema_destroy(r->input);
+    schema_destroy(r->snapshot);
+    buf_free(&r->line);
+    free(r);
     return err ? 1 : 0;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    return run_file_command(argc, argv, 0);
+}
+
+int cmd_score(int argc, char **argv)
+{
+    return run_file_command(argc, argv, 1);
 }

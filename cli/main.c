@@ -68,6 +68,8 @@ static void usage(FILE *out)
             "  check -c CFG           validate a configuration and its "
             "schema\n"
             "  train -c CFG           learn from a file without a broker\n"
+            "  score -c CFG           score a file with a snapshot, no "
+            "learning\n"
             "\n"
             "common options: --brokers HOST:PORT overrides kafka.brokers;\n"
             "RIFFLE_LOG_LEVEL=error|warn|info|debug sets the log level.\n"
@@ -96,6 +98,8 @@ int main(int argc, char **argv)
         return cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "train") == 0)
         return cmd_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "score") == 0)
+        return cmd_score(argc - 1, argv + 1);
 
     fprintf(stderr, "riffle: unknown command '%s'\n\n", cmd);
     usage(stderr);

@@ -180,6 +180,39 @@ int online_process_event(struct online_learner *ol, struct event *ev,
     return learn_event(ol, ev, res);
 }
 
+int online_score_event(struct online_learner *ol, struct event *ev,
+                       struct online_result *res)
+{
+    size_t n;
+    int err;
+
+    memset(res, 0, sizeof(*res));
+    res->event_id = copy_event_id(ol, ev);
+
+    cleaner_set_label_optional(ol->cleaner, 1);
+    err = cleaner_apply(ol->cleaner, ev, &res->label, &res->verdict);
+    cleaner_set_label_optional(ol->cleaner, 0);
+    if (err) {
+        res->dead_letter = 1;
+        ol->dead_letters++;
+        return 0;
+    }
+    res->label_text = res->label == CLEAN_LABEL_NONE ? NULL
+                                                     : copy_label(ol, ev);
+
+    err = anonymizer_apply(ol->anonymizer, ev);
+    if (err)
+        return err;
+    n = features_build(ol->features, ev, cleaner_imputed(ol->cleaner),
+                       ol->x);
+    res->model_version = model_update_count(ol->model);
+    res->probability = model_predict(ol->model, ol->x, n);
+    res->predicted_class = res->probability >= 0.5;
+    if (res->label != CLEAN_LABEL_NONE)
+        metrics_add(&ol->metrics, res->probability, (int)res->label);
+    return 0;
+}
+
 int online_process(struct online_learner *ol, const void *data, size_t len,
                    struct online_result *res)
 {

@@ -58,6 +58,13 @@ int online_process(struct online_learner *ol, const void *data, size_t len,
 int online_process_event(struct online_learner *ol, struct event *ev,
                          struct online_result *res);
 
+/* Scores ev with the current model without learning from it (for
+ * `riffle score`): the same cleaning, anonymization and features, but no
+ * update of weights or statistics. A missing label is accepted; when the
+ * label is present the metrics record the prediction. */
+int online_score_event(struct online_learner *ol, struct event *ev,
+                       struct online_result *res);
+
 /* Records that a message was dead-lettered for a reason found outside
  * this module, so that counts stay complete. */
 void online_count_dead_letter(struct online_learner *ol);

@@ -7,12 +7,15 @@
  */
 #include "learner/snapshot.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/err.h"
+#include "common/kafka.h"
 
 /* Shorthand for the avro-c calls below: any failure jumps to "fail". */
 #define AV(call)                                                             \
@@ -52,23 +55,41 @@ static float get_f32(const unsigned char *p)
     return f;
 }
 
-/* Packs every non-zero (weight, state) pair. */
+/* Whether f is +0.0: a -0.0 weight is packed, so it comes back as is. */
+static int is_plus_zero(float f)
+{
+    uint32_t v;
+
+    memcpy(&v, &f, sizeof(v));
+    return v == 0;
+}
+
+/* Packs every index with a non-zero weight or state, in the
+ * SNAPSHOT_WEIGHT_ENCODING layout (see snapshot.h). */
 static int pack_weights(const struct model *m, struct buf *out,
                         int64_t *nonzero)
 {
     const float *w = model_weights(m);
-    const float *s = model_optimizer_state(m);
-    size_t i, count = model_weight_count(m);
-    unsigned char entry[SNAPSHOT_ENTRY_BYTES];
+    const float *s[MODEL_MAX_STATE_ARRAYS];
+    size_t i, k, count = model_weight_count(m);
+    size_t states = model_state_count(m);
+    unsigned char entry[SNAPSHOT_ENTRY_BYTES_V2(MODEL_MAX_STATE_ARRAYS)];
+    int zero;
 
+    for (k = 0; k < states; k++)
+        s[k] = model_state(m, k);
     *nonzero = 0;
     for (i = 0; i < count; i++) {
-        if (w[i] == 0.0f && s[i] == 0.0f)
+        zero = is_plus_zero(w[i]);
+        for (k = 0; k < states; k++)
+            zero = zero && is_plus_zero(s[k][i]);
+        if (zero)
             continue;
         put_u32(entry, (uint32_t)i);
         put_f32(entry + 4, w[i]);
-        put_f32(entry + 8, s[i]);
-        if (buf_append(out, entry, sizeof(entry)) != 0)
+        for (k = 0; k < states; k++)
+            put_f32(entry + 8 + 4 * k, s[k][i]);
+        if (buf_append(out, entry, SNAPSHOT_ENTRY_BYTES_V2(states)) != 0)
             return RIFFLE_ERR_NOMEM;
         (*nonzero)++;
     }
@@ -317,35 +338,55 @@ int snapshot_read_info(const struct schema *schema, const void *data,
     return err;
 }
 
-/* Unpacks and checks the sparse weights into zeroed arrays of count. */
+/* A weights field unpacked: count floats in w and in each of the first
+ * states arrays of s, zeroed before unpacking. */
+struct unpacked {
+    float *w;
+    float *s[MODEL_MAX_STATE_ARRAYS];
+    size_t states; /* state arrays per entry in the encoding */
+};
+
+/* Whether the float at p, and the states after it, are all finite. */
+static int entry_finite(const unsigned char *p, size_t states)
+{
+    size_t k;
+
+    for (k = 0; k <= states; k++)
+        if (!isfinite(get_f32(p + 4 + 4 * k)))
+            return 0;
+    return 1;
+}
+
+/* Unpacks and checks the sparse weights into u. */
 static int unpack_weights(const unsigned char *p, size_t len, size_t count,
-                          int64_t nonzero, float *w, float *s, char *errstr,
+                          int64_t nonzero, struct unpacked *u, char *errstr,
                           size_t errstr_size)
 {
-    size_t i, entries = len / SNAPSHOT_ENTRY_BYTES;
+    size_t bytes = SNAPSHOT_ENTRY_BYTES_V2(u->states);
+    size_t i, k, entries = len / bytes;
     int64_t last = -1;
 
-    if (len % SNAPSHOT_ENTRY_BYTES != 0 || (int64_t)entries != nonzero) {
+    if (len % bytes != 0 || (int64_t)entries != nonzero) {
         snprintf(errstr, errstr_size,
-                 "weights: %zu bytes do not hold %lld entries of %d bytes",
-                 len, (long long)nonzero, SNAPSHOT_ENTRY_BYTES);
+                 "weights: %zu bytes do not hold %lld entries of %zu bytes",
+                 len, (long long)nonzero, bytes);
         return RIFFLE_ERR_SNAPSHOT;
     }
 
-    for (i = 0; i < entries; i++, p += SNAPSHOT_ENTRY_BYTES) {
+    for (i = 0; i < entries; i++, p += bytes) {
         uint32_t index = get_u32(p);
-        float wv = get_f32(p + 4), sv = get_f32(p + 8);
 
-        if (index >= count || (int64_t)index <= last || !isfinite(wv) ||
-            !isfinite(sv)) {
+        if (index >= count || (int64_t)index <= last ||
+            !entry_finite(p, u->states)) {
             snprintf(errstr, errstr_size,
                      "weights: entry %zu (byte %zu) has index %u or a value "
                      "that is out of order, out of range or not finite", i,
-                     i * SNAPSHOT_ENTRY_BYTES, index);
+                     i * bytes, index);
             return RIFFLE_ERR_SNAPSHOT;
         }
-        w[index] = wv;
-        s[index] = sv;
+        u->w[index] = get_f32(p + 4);
+        for (k = 0; k < u->states; k++)
+            u->s[k][index] = get_f32(p + 8 + 4 * k);
         last = index;
     }
     return 0;
@@ -375,18 +416,29 @@ static int check_identity(const struct snapshot_info *info,
 }
 
 static int read_weights(avro_value_t *rec, const struct snapshot_info *info,
-                        size_t count, float *w, float *s, char *errstr,
+                        size_t count, struct unpacked *u, char *errstr,
                         size_t errstr_size)
 {
     avro_value_t f;
     const void *bytes;
+    const char *encoding;
     size_t len;
     int64_t crc;
 
     if (avro_value_get_by_name(rec, "weights", &f, NULL) != 0 ||
         avro_value_get_bytes(&f, &bytes, &len) != 0 ||
-        get_long_field(rec, "weights_crc64", &crc) != 0) {
+        get_long_field(rec, "weights_crc64", &crc) != 0 ||
+        get_string_field(rec, "weight_encoding", &encoding) != 0) {
         snprintf(errstr, errstr_size, "snapshot has no readable weights");
+        return RIFFLE_ERR_SNAPSHOT;
+    }
+    if (strcmp(encoding, SNAPSHOT_WEIGHT_ENCODING_V1) == 0) {
+        u->states = 1;
+    } else if (strcmp(encoding, SNAPSHOT_WEIGHT_ENCODING) != 0) {
+        snprintf(errstr, errstr_size,
+                 "snapshot version %lld: weight encoding \"%s\" is neither "
+                 "%s nor %s", (long long)info->version, encoding,
+                 SNAPSHOT_WEIGHT_ENCODING, SNAPSHOT_WEIGHT_ENCODING_V1);
         return RIFFLE_ERR_SNAPSHOT;
     }
     if ((uint64_t)crc != schema_crc64_avro(bytes, len)) {
@@ -395,7 +447,7 @@ static int read_weights(avro_value_t *rec, const struct snapshot_info *info,
                  (long long)info->version);
         return RIFFLE_ERR_SNAPSHOT;
     }
-    return unpack_weights(bytes, len, count, info->nonzero_count, w, s,
+    return unpack_weights(bytes, len, count, info->nonzero_count, u,
                           errstr, errstr_size);
 }
 
@@ -462,12 +514,20 @@ static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
     struct model *m = online_model(ol);
     size_t count = model_weight_count(m);
     struct running_stats stats[CFG_MAX_FIELDS];
-    float *w = calloc(count, sizeof(float));
-    float *s = calloc(count, sizeof(float));
-    int err;
+    struct unpacked u = {0};
+    size_t k;
+    int err = 0;
 
+    /* A v2 snapshot carries the model's arrays, a v1 snapshot one. */
+    u.states = model_state_count(m);
     memset(stats, 0, sizeof(stats));
-    if (!w || !s) {
+    u.w = calloc(count, sizeof(float));
+    for (k = 0; k < (u.states > 1 ? u.states : 1); k++) {
+        u.s[k] = calloc(count, sizeof(float));
+        if (!u.s[k])
+            err = RIFFLE_ERR_NOMEM;
+    }
+    if (!u.w || err) {
         err = RIFFLE_ERR_NOMEM;
         goto out;
     }
@@ -480,14 +540,15 @@ static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
     }
     err = check_identity(info, cfg, errstr, errstr_size);
     if (!err)
-        err = read_weights(rec, info, count, w, s, errstr, errstr_size);
+        err = read_weights(rec, info, count, &u, errstr, errstr_size);
     if (!err && (read_stats(rec, cfg, stats) != 0 ||
                  read_offsets(rec, offsets, max, n) != 0)) {
         snprintf(errstr, errstr_size, "snapshot version %lld: field "
                  "statistics or offsets unreadable", (long long)info->version);
         err = RIFFLE_ERR_SNAPSHOT;
     }
-    if (!err && model_restore_state(m, w, s, (uint64_t)info->version) != 0) {
+    if (!err && model_restore_state(m, u.w, (const float *const *)u.s,
+                                    u.states, (uint64_t)info->version) != 0) {
         snprintf(errstr, errstr_size, "snapshot version %lld: the model "
                  "refused the weights", (long long)info->version);
         err = RIFFLE_ERR_SNAPSHOT;
@@ -499,8 +560,9 @@ static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
     }
 
 out:
-    free(w);
-    free(s);
+    free(u.w);
+    for (k = 0; k < MODEL_MAX_STATE_ARRAYS; k++)
+        free(u.s[k]);
     return err;
 }
 
@@ -525,5 +587,96 @@ int snapshot_restore(const struct schema *schema, struct online_learner *ol,
                                  errstr_size);
 
     avro_value_decref(&rec);
+    return err;
+}
+
+/* --- files ----------------------------------------------------------- */
+
+#define SNAPSHOT_FILE_MAX_BYTES (1L << 31) /* 2 GiB: above any 2^28 model */
+
+int snapshot_save_file(const struct schema *schema, struct online_learner *ol,
+                       const struct snapshot_offset *offsets, size_t n,
+                       const char *path, char *errstr, size_t errstr_size)
+{
+    struct buf out = {0};
+    char tmp[1100];
+    FILE *f = NULL;
+    int err;
+
+    err = snapshot_encode(schema, ol, offsets, n, kafka_now_ms(), &out,
+                          errstr, errstr_size);
+    if (err)
+        goto out;
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "wb");
+    if (!f || fwrite(out.data, 1, out.len, f) != out.len || fflush(f) != 0 ||
+        fsync(fileno(f)) != 0) {
+        snprintf(errstr, errstr_size, "%s: %s", tmp, strerror(errno));
+        err = RIFFLE_ERR_IO;
+        goto out;
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        f = NULL;
+        snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        err = RIFFLE_ERR_IO;
+        goto out;
+    }
+    f = NULL;
+
+out:
+    if (f) {
+        fclose(f);
+        (void)remove(tmp); /* the partial file is worthless */
+    }
+    buf_free(&out);
+    return err;
+}
+
+static int read_whole_file(const char *path, struct buf *out, char *errstr,
+                           size_t errstr_size)
+{
+    char chunk[65536];
+    size_t got;
+    FILE *f = fopen(path, "rb");
+    int err = 0;
+
+    if (!f) {
+        snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        return RIFFLE_ERR_IO;
+    }
+    while (!err && (got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (out->len + got > (size_t)SNAPSHOT_FILE_MAX_BYTES) {
+            snprintf(errstr, errstr_size, "%s: larger than %ld bytes", path,
+                     SNAPSHOT_FILE_MAX_BYTES);
+            err = RIFFLE_ERR_SNAPSHOT;
+        } else {
+            err = buf_append(out, chunk, got);
+        }
+    }
+    if (!err && ferror(f)) {
+        snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        err = RIFFLE_ERR_IO;
+    }
+    fclose(f);
+    return err;
+}
+
+int snapshot_load_file(const struct schema *schema, struct online_learner *ol,
+                       const char *path, struct snapshot_offset *offsets,
+                       size_t max, size_t *n, struct snapshot_info *info,
+                       char *errstr, size_t errstr_size)
+{
+    struct buf data = {0};
+    char why[512];
+    int err = read_whole_file(path, &data, errstr, errstr_size);
+
+    if (!err) {
+        err = snapshot_restore(schema, ol, data.data, data.len, offsets, max,
+                               n, info, why, sizeof(why));
+        if (err)
+            snprintf(errstr, errstr_size, "%s: %s", path, why);
+    }
+    buf_free(&data);
     return err;
 }

@@ -21,8 +21,23 @@
 #include "schemas/schema.h"
 
 #define SNAPSHOT_FORMAT_VERSION 1
-#define SNAPSHOT_WEIGHT_ENCODING "sparse-f32le-v1"
-#define SNAPSHOT_ENTRY_BYTES 12 /* uint32 index, float weight, float state */
+/* Layouts of the weights field: little-endian entries, one per index
+ * whose weight or optimizer state is non-zero (any bit set), in
+ * increasing index order.
+ *   sparse-f32le-v2  uint32 index, float32 weight, then one float32 per
+ *                    optimizer-state array in model_state() order:
+ *                    model_state_count() of them, 0 (sgd), 1 (adagrad,
+ *                    rmsprop) or 2 (adam, normalized, ftrl), so an entry
+ *                    is 8, 12 or 16 bytes. The count is not stored: it
+ *                    follows from the optimizer, which the configuration
+ *                    fingerprint pins.
+ *   sparse-f32le-v1  uint32 index, float32 weight, float32 state (12
+ *                    bytes; sgd wrote zero state). Written before the
+ *                    two-array optimizers existed; still read. */
+#define SNAPSHOT_WEIGHT_ENCODING "sparse-f32le-v2"
+#define SNAPSHOT_WEIGHT_ENCODING_V1 "sparse-f32le-v1"
+#define SNAPSHOT_ENTRY_BYTES 12 /* a v1 entry; a v2 one with one array */
+#define SNAPSHOT_ENTRY_BYTES_V2(states) (8 + 4 * (states))
 #define SNAPSHOT_MAX_OFFSETS 1024
 
 struct snapshot_offset {
@@ -62,6 +77,19 @@ int snapshot_restore(const struct schema *schema, struct online_learner *ol,
                      struct snapshot_offset *offsets, size_t max, size_t *n,
                      struct snapshot_info *info, char *errstr,
                      size_t errstr_size);
+
+/* Writes the encoded snapshot of ol to path atomically: into a temporary
+ * file beside it, flushed to disk, then renamed over path, so a crash
+ * never leaves a half-written snapshot. Returns 0 or RIFFLE_ERR_IO. */
+int snapshot_save_file(const struct schema *schema, struct online_learner *ol,
+                       const struct snapshot_offset *offsets, size_t n,
+                       const char *path, char *errstr, size_t errstr_size);
+
+/* Restores ol from a snapshot file (see snapshot_restore()). */
+int snapshot_load_file(const struct schema *schema, struct online_learner *ol,
+                       const char *path, struct snapshot_offset *offsets,
+                       size_t max, size_t *n, struct snapshot_info *info,
+                       char *errstr, size_t errstr_size);
 
 /* Reads only the metadata, e.g. for `riffle watch`. */
 int snapshot_read_info(const struct schema *schema, const void *data,

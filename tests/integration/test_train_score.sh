@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+#
+# The file commands: `train` writes a snapshot file, `score` predicts a
+# held-out file with it without learning, and `learn --from-snapshot`
+# starts streaming from a model trained offline.
+source "$(dirname "$0")/lib.sh"
+
+# Measured: a model trained on Adult's training split scores the official
+# test split at this accuracy (the first line of adult.test is UCI's
+# comment line, reported and skipped as a bad row).
+readonly ADULT_TEST_ACCURACY=0.8503
+readonly TEST_ROWS=16281
+
+"$RIFFLE" train -c config/adult.cfg --snapshot "$WORK/adult.snap" >"$WORK/train.json"
+assert_eq "$(riffle_json "$WORK/train.json" 'rows[0]["learned"]')" 32561 "events learned"
+
+"$RIFFLE" score -c config/adult.cfg --from-snapshot "$WORK/adult.snap" \
+    --file data/adult/adult.test.gz >"$WORK/scores.jsonl" 2>"$WORK/score.log"
+assert_eq "$(wc -l <"$WORK/scores.jsonl")" "$TEST_ROWS" "scored rows"
+assert_eq "$(riffle_json "$WORK/scores.jsonl" '{r["model_version"] for r in rows}')" \
+    "{32561}" "every row scored by the trained model, unchanged"
+acc=$(riffle_json "$WORK/scores.jsonl" \
+    'round(sum(r["predicted_class"] == (r["label"].startswith(">")) for r in rows) / len(rows), 4)')
+note "held-out accuracy $acc"
+assert_eq "$acc" "$ADULT_TEST_ACCURACY" "held-out accuracy on adult.test"
+grep -q "adult.test.gz:1: expected 15 fields, found 1" "$WORK/score.log" ||
+    fail "the comment line was not reported: $(cat "$WORK/score.log")"
+
+# Streaming from an offline model: the first prediction is made by it.
+"$RIFFLE" train -c config/elec2.cfg --snapshot "$WORK/elec2.snap" >/dev/null
+cfg=$(make_config config/elec2.cfg)
+run_riffle topics create -c "$cfg" >/dev/null
+run_riffle produce -c "$cfg" --file tests/fixtures/elec2_bad_rows.csv --no-progress >/dev/null 2>&1
+run_riffle learn -c "$cfg" --from-snapshot "$WORK/elec2.snap" --idle-exit 3 \
+    >"$WORK/learn.json" 2>"$WORK/learn.log"
+grep -q "restored model elec2 version 45312 from $WORK/elec2.snap" "$WORK/learn.log" ||
+    fail "learn did not start from the file: $(grep learn: "$WORK/learn.log" | head -3)"
+run_riffle watch -c "$cfg" predictions --limit 1 >"$WORK/first.jsonl" 2>/dev/null
+assert_eq "$(riffle_json "$WORK/first.jsonl" 'rows[0]["model_version"]')" 45312 \
+    "version of the first streamed prediction"
+echo "PASS $TEST_NAME"
