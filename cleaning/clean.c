@@ -130,16 +130,41 @@ static int token_in(const char *s, char (*list)[CFG_NAME_MAX], size_t n)
     return 0;
 }
 
-static int clean_label(const struct cfg_field *f, const struct event *ev,
-                       size_t index, double *label, struct clean_verdict *v)
+/* The label becomes a number the model learns: 0/1 (binary), the class
+ * index (multiclass), or the value itself (regression). */
+static int clean_label(const struct cfg *cfg, const struct cfg_field *f,
+                       const struct event *ev, size_t index, double *label,
+                       struct clean_verdict *v)
 {
+    const struct value *val = &ev->values[index];
     char tmp[64];
     const char *s;
+    size_t k;
 
-    if (ev->values[index].kind == VALUE_NULL)
+    if (val->kind == VALUE_NULL)
         return refuse(v, CLEAN_REASON_MISSING, f, "the label is missing");
 
+    if (cfg->task == CFG_TASK_REGRESSION) {
+        if (val->kind != VALUE_NUMBER || !isfinite(val->number))
+            return refuse(v, CLEAN_REASON_LABEL, f,
+                          "a regression label must be a finite number");
+        *label = val->number;
+        return 0;
+    }
+
     s = label_text(ev, index, tmp, sizeof(tmp));
+    if (cfg->task == CFG_TASK_MULTICLASS) {
+        for (k = 0; k < cfg->class_count; k++) {
+            if (strcmp(s, cfg->classes[k]) == 0) {
+                *label = (double)k;
+                return 0;
+            }
+        }
+        return refuse(v, CLEAN_REASON_LABEL, f,
+                      "label \"%.64s\" is not one of the configured "
+                      "classes", s);
+    }
+
     if (token_in(s, (char (*)[CFG_NAME_MAX])f->positive, f->positive_count)) {
         *label = 1.0;
         return 0;
@@ -231,10 +256,10 @@ static int clean_field(struct cleaner *c, size_t i, struct event *ev,
         return 0;
     case CFG_FIELD_LABEL:
         if (c->label_optional && val->kind == VALUE_NULL) {
-            *label = CLEAN_LABEL_NONE;
+            *label = NAN;
             return 0;
         }
-        return clean_label(f, ev, index, label, v);
+        return clean_label(c->cfg, f, ev, index, label, v);
     case CFG_FIELD_ID:
         if (val->kind != VALUE_STRING || val->str_len == 0)
             return refuse(v, CLEAN_REASON_MISSING, f,

@@ -70,8 +70,8 @@ struct clean_counts {
 const struct clean_counts *cleaner_counts(const struct cleaner *c);
 
 /* For scoring without learning: a missing label is then accepted (the
- * label is written as CLEAN_LABEL_NONE); a present one is still checked. */
-#define CLEAN_LABEL_NONE (-1.0)
+ * label is written as NaN, which no real label can be); a present one is
+ * still checked. */
 void cleaner_set_label_optional(struct cleaner *c, int optional);
 
 /* The index in the schema of the configured field i. */

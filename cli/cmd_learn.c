@@ -10,6 +10,7 @@
  * replays from the last snapshot and never skips an event.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "common/numfmt.h"
 #include "consumers/consumer.h"
 #include "consumers/topic_reader.h"
 #include "learner/online.h"
@@ -190,31 +192,59 @@ static int set_opt_str(avro_value_t *rec, const char *name, const char *v)
     return v ? avro_value_set_string(&branch, v) : avro_value_set_null(&branch);
 }
 
+/* The name of the predicted class, or the predicted value as text. */
+static const char *predicted_label(const struct cfg *cfg,
+                                   const struct online_result *r, char *tmp,
+                                   size_t size)
+{
+    const struct cfg_field *label = NULL;
+    size_t i;
+
+    if (cfg->task == CFG_TASK_REGRESSION)
+        return numfmt_double(r->value, tmp, size);
+    if (cfg->task == CFG_TASK_MULTICLASS)
+        return cfg->classes[r->predicted_class];
+
+    for (i = 0; i < cfg->field_count && !label; i++)
+        if (cfg->fields[i].kind == CFG_FIELD_LABEL)
+            label = &cfg->fields[i];
+    if (r->predicted_class)
+        return label->positive[0];
+    return label->negative_count ? label->negative[0] : "0";
+}
+
+/* Sets a ["null", "double"] union: null for NaN. */
+static int set_opt_double(avro_value_t *rec, const char *name, double v)
+{
+    avro_value_t f, branch;
+
+    if (avro_value_get_by_name(rec, name, &f, NULL) ||
+        avro_value_set_branch(&f, isnan(v) ? 0 : 1, &branch))
+        return -1;
+    return isnan(v) ? avro_value_set_null(&branch)
+                    : avro_value_set_double(&branch, v);
+}
+
 static int publish_prediction(struct learn *l, const rd_kafka_message_t *msg,
                               const struct online_result *r, char *errstr,
                               size_t size)
 {
-    const struct cfg_field *label = NULL;
     avro_value_t *v = &l->pred_value;
     avro_value_t f;
     rd_kafka_timestamp_type_t tstype;
     int64_t ts = rd_kafka_message_timestamp(msg, &tstype);
-    size_t i;
+    char tmp[NUMFMT_MAX];
     int err;
-
-    for (i = 0; i < l->cfg.field_count && !label; i++)
-        if (l->cfg.fields[i].kind == CFG_FIELD_LABEL)
-            label = &l->cfg.fields[i];
 
     if (set_str(v, "event_id", r->event_id) ||
         set_str(v, "model_name", l->cfg.model_name) ||
         set_long(v, "model_version", (int64_t)r->model_version) ||
-        avro_value_get_by_name(v, "probability", &f, NULL) ||
-        avro_value_set_double(&f, r->probability) ||
+        set_opt_double(v, "probability", r->probability) ||
+        avro_value_get_by_name(v, "value", &f, NULL) ||
+        avro_value_set_double(&f, r->value) ||
         set_int(v, "predicted_class", r->predicted_class) ||
         set_str(v, "predicted_label",
-                r->predicted_class ? label->positive[0]
-                : label->negative_count ? label->negative[0] : "0") ||
+                predicted_label(&l->cfg, r, tmp, sizeof(tmp))) ||
         set_opt_str(v, "label", r->label_text) ||
         set_str(v, "source_topic", rd_kafka_topic_name(msg->rkt)) ||
         set_int(v, "source_partition", msg->partition) ||
@@ -331,16 +361,20 @@ static int handle_message(struct learn *l, const rd_kafka_message_t *msg,
  * current pace, not an average diluted by waiting for the first event. */
 static void log_progress(struct learn *l)
 {
-    const struct metrics *m = online_metrics(l->ol);
     double now = kafka_monotonic_s(), elapsed = now - l->progress_s;
     unsigned long long events = l->processed - l->progress_events;
+    struct buf total = {0}, window = {0};
 
+    (void)online_metrics_json(l->ol, 0, &total); /* empty if no memory */
+    (void)online_metrics_json(l->ol, 1, &window);
     log_info("learn", "%llu events (%llu predicted, %llu dead letters), "
-             "%.0f events/s; progressive accuracy %.4f logloss %.4f; last "
-             "%u: accuracy %.4f", l->processed, l->predicted,
-             l->dead_lettered, elapsed > 0 ? events / elapsed : 0.0,
-             metrics_accuracy(m), metrics_logloss(m), m->window_len,
-             metrics_window_accuracy(m));
+             "%.0f events/s; progressive {%s}; last %u {%s}", l->processed,
+             l->predicted, l->dead_lettered,
+             elapsed > 0 ? events / elapsed : 0.0,
+             total.data ? total.data : "", online_metrics(l->ol)->window_len,
+             window.data ? window.data : "");
+    buf_free(&total);
+    buf_free(&window);
     l->progress_s = now;
     l->progress_events = l->processed;
 }
@@ -486,6 +520,19 @@ static int parse_options(int argc, char **argv, struct learn_options *o)
     return 0;
 }
 
+/* One JSON line on stdout for scripts: counts and cumulative metrics. */
+static void print_summary(struct learn *l)
+{
+    struct buf metrics = {0};
+
+    (void)online_metrics_json(l->ol, 0, &metrics); /* empty if no memory */
+    printf("{\"processed\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
+           "%s,\"model_version\":%llu}\n", l->processed, l->predicted,
+           l->dead_lettered, metrics.data ? metrics.data : "\"metrics\":null",
+           (unsigned long long)model_update_count(online_model(l->ol)));
+    buf_free(&metrics);
+}
+
 static void learn_free(struct learn *l)
 {
     consumer_destroy(l->consumer);
@@ -541,12 +588,7 @@ int cmd_learn(int argc, char **argv)
         log_error("learn", "%s", errstr[0] ? errstr : riffle_err_str(err));
     else {
         log_progress(l);
-        printf("{\"processed\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
-               "\"accuracy\":%.6f,\"logloss\":%.6f,\"model_version\":%llu}\n",
-               l->processed, l->predicted, l->dead_lettered,
-               metrics_accuracy(online_metrics(l->ol)),
-               metrics_logloss(online_metrics(l->ol)),
-               (unsigned long long)model_update_count(online_model(l->ol)));
+        print_summary(l);
     }
     learn_free(l);
     return err ? 1 : 0;

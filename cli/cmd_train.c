@@ -19,6 +19,7 @@
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "common/numfmt.h"
 #include "learner/online.h"
 #include "learner/snapshot.h"
 #include "producers/produce.h"
@@ -47,8 +48,11 @@ static void print_prediction(struct file_run *r, const struct online_result *res
         buf_printf(&r->line, ",\"field\":");
         buf_append_json_string(&r->line, res->verdict.field);
     } else {
-        buf_printf(&r->line, ",\"probability\":%.17g,\"predicted_class\":%d",
-                   res->probability, res->predicted_class);
+        char value[NUMFMT_MAX];
+
+        buf_printf(&r->line, ",\"value\":%s,\"predicted_class\":%d",
+                   numfmt_double(res->value, value, sizeof(value)),
+                   res->predicted_class);
         if (res->label_text) {
             buf_printf(&r->line, ",\"label\":");
             buf_append_json_string(&r->line, res->label_text);
@@ -116,19 +120,21 @@ static int run_rows(struct file_run *r, char *errstr, size_t size)
 static void print_summary(struct file_run *r, double elapsed)
 {
     struct feature_counts fc;
-    const struct metrics *m = online_metrics(r->ol);
+    struct buf metrics = {0};
 
     online_feature_counts(r->ol, &fc);
+    (void)online_metrics_json(r->ol, 0, &metrics); /* empty if out of memory */
     fprintf(r->score_only ? stderr : stdout,
             "{\"rows\":%lld,\"bad_rows\":%lld,\"dead_letters\":%lld,"
-            "\"%s\":%llu,\"accuracy\":%.6f,\"logloss\":%.6f,"
-            "\"distinct_features\":%llu,\"collided_slots\":%llu,"
-            "\"seconds\":%.3f,\"events_per_s\":%.0f}\n", r->rows,
-            r->bad_rows, r->dead_letters,
-            r->score_only ? "scored_with_label" : "learned",
-            (unsigned long long)m->total.count, metrics_accuracy(m),
-            metrics_logloss(m), fc.distinct, fc.collided_slots, elapsed,
+            "\"%s\":%llu,%s,\"distinct_features\":%llu,"
+            "\"collided_slots\":%llu,\"seconds\":%.3f,"
+            "\"events_per_s\":%.0f}\n", r->rows, r->bad_rows,
+            r->dead_letters, r->score_only ? "scored_with_label" : "learned",
+            (unsigned long long)online_metrics(r->ol)->total.count,
+            metrics.data ? metrics.data : "\"metrics\":null", fc.distinct,
+            fc.collided_slots, elapsed,
             elapsed > 0 ? r->rows / elapsed : 0.0);
+    buf_free(&metrics);
 }
 
 static int open_all(struct file_run *r, char *errstr, size_t size)

@@ -489,9 +489,6 @@ static int check_field(const struct loader *ld, const config_setting_t *g,
     char key[256];
     int numeric = f->kind == CFG_FIELD_NUMERIC;
 
-    if (f->kind == CFG_FIELD_LABEL && f->positive_count == 0)
-        return fail(ld, g, dotted(key, sizeof(key), section, "positive"),
-                    "a label needs at least one positive value");
     if (!numeric && (f->missing == CFG_MISSING_MEAN ||
                      f->missing == CFG_MISSING_ZERO ||
                      f->missing == CFG_MISSING_CONSTANT))
@@ -528,7 +525,7 @@ static int load_field(const struct loader *ld, const config_setting_t *g,
         "indicator",  "impute_value", "min",      "max",
         "on_range",   "transform",   "max_length", "personal",
         "band",       "keep_prefix", "positive",  "negative",
-        "namespace",  "buckets",     NULL};
+        "namespace",  "buckets",     "classes",   NULL};
     char section[64], key[256];
     int kind = 0, missing, on_range = 0, transform = 0, privacy = 0;
     long max_length = 0, keep_prefix = 0;
@@ -635,6 +632,16 @@ static int load_fields(const struct loader *ld, const config_setting_t *root,
             }
         labels += f->kind == CFG_FIELD_LABEL;
         ids += f->kind == CFG_FIELD_ID;
+        if (f->kind == CFG_FIELD_LABEL) {
+            char section[64];
+
+            snprintf(section, sizeof(section), "fields[%d]", i);
+            err = get_string_list(ld, config_setting_get_elem(list, i),
+                                  section, "classes", cfg->classes,
+                                  CFG_MAX_CLASSES, &cfg->class_count);
+            if (err)
+                return err;
+        }
     }
     cfg->field_count = (size_t)n;
 
@@ -790,6 +797,51 @@ static int load_log(const struct loader *ld, const config_setting_t *root,
     return 0;
 }
 
+/* The label's settings say what is learned: positive values make a
+ * binary task, classes a multiclass one, neither a regression, which
+ * only the squared loss can learn. */
+static int decide_task(const struct loader *ld, const config_setting_t *root,
+                       struct cfg *cfg)
+{
+    const config_setting_t *fields = config_setting_get_member(root,
+                                                               "fields");
+    const struct cfg_field *label = NULL;
+    size_t i;
+
+    for (i = 0; i < cfg->field_count; i++)
+        if (cfg->fields[i].kind == CFG_FIELD_LABEL)
+            label = &cfg->fields[i];
+
+    if (label->positive_count > 0 && cfg->class_count > 0)
+        return fail(ld, fields, "fields", "the label \"%s\" has both "
+                    "positive values and classes: choose one", label->name);
+    if (cfg->class_count == 1)
+        return fail(ld, fields, "fields", "the label \"%s\" needs at least "
+                    "two classes", label->name);
+
+    if (cfg->class_count > 0)
+        cfg->task = CFG_TASK_MULTICLASS;
+    else if (label->positive_count > 0)
+        cfg->task = CFG_TASK_BINARY;
+    else
+        cfg->task = CFG_TASK_REGRESSION;
+
+    if (cfg->task == CFG_TASK_REGRESSION &&
+        cfg->model.loss != MODEL_LOSS_SQUARED)
+        return fail(ld, config_setting_get_member(root, "learner"),
+                    "learner.loss",
+                    "the label \"%s\" has neither positive values nor "
+                    "classes, so it is a regression target: set loss = "
+                    "\"squared\" (or give positive values or classes)",
+                    label->name);
+    if (cfg->task != CFG_TASK_REGRESSION &&
+        cfg->model.loss == MODEL_LOSS_SQUARED && cfg->class_count > 0)
+        return fail(ld, config_setting_get_member(root, "learner"),
+                    "learner.loss", "multiclass learning needs loss "
+                    "\"logistic\" or \"hinge\"");
+    return 0;
+}
+
 static int load_root(const struct loader *ld, const config_setting_t *root,
                      struct cfg *cfg)
 {
@@ -814,7 +866,7 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
     if (cfg->group_id[0] == '\0')
         snprintf(cfg->group_id, sizeof(cfg->group_id), "riffle-%s",
                  cfg->name);
-    return 0;
+    return decide_task(ld, root, cfg);
 }
 
 int cfg_load_file(struct cfg *cfg, const char *path, char *errstr,
@@ -911,6 +963,9 @@ uint64_t cfg_model_fingerprint(const struct cfg *cfg)
         mix(&h, f->namespace_name, strlen(f->namespace_name) + 1);
         mix(&h, f->buckets, f->bucket_count * sizeof(f->buckets[0]));
     }
+    mix(&h, &cfg->task, sizeof(cfg->task));
+    for (i = 0; i < cfg->class_count; i++)
+        mix(&h, cfg->classes[i], strlen(cfg->classes[i]) + 1);
     for (i = 0; i < cfg->interaction_count; i++) {
         mix(&h, cfg->interactions[i][0], strlen(cfg->interactions[i][0]) + 1);
         mix(&h, cfg->interactions[i][1], strlen(cfg->interactions[i][1]) + 1);

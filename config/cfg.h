@@ -25,6 +25,7 @@
 #define CFG_PATH_MAX 1024   /* bytes of a file path */
 #define CFG_MAX_BUCKETS 64  /* boundaries of a bucketized numeric field */
 #define CFG_MAX_INTERACTIONS 32 /* namespace pairs crossed by the learner */
+#define CFG_MAX_CLASSES 64  /* multiclass labels: one-against-all models */
 
 enum cfg_field_kind {
     CFG_FIELD_IGNORE = 0, /* decoded, then neither cleaned nor learned */
@@ -90,6 +91,13 @@ struct cfg_field {
     size_t negative_count;
 };
 
+/* What the label is, decided by the label field's settings. */
+enum cfg_task {
+    CFG_TASK_BINARY = 0, /* positive (and negative) values */
+    CFG_TASK_MULTICLASS, /* classes = [...]: one-against-all */
+    CFG_TASK_REGRESSION  /* neither: a number, learned with squared loss */
+};
+
 enum cfg_bad_row_action {
     CFG_BAD_ROW_SKIP = 0, /* report the line and go on */
     CFG_BAD_ROW_STOP      /* report the line and stop with an error */
@@ -133,6 +141,11 @@ struct cfg {
     char key_file[CFG_PATH_MAX]; /* may be empty */
     char key_env[CFG_NAME_MAX];  /* env var holding the key, may be empty */
     char key_id[CFG_NAME_MAX];
+
+    /* the task and, for multiclass, the class names in label order */
+    enum cfg_task task;
+    char classes[CFG_MAX_CLASSES][CFG_NAME_MAX];
+    size_t class_count;
 
     /* learner */
     char model_name[CFG_NAME_MAX];

@@ -3,13 +3,22 @@
  */
 #include "learner/online.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
 #include "common/numfmt.h"
+#include "learner/hash.h"
+#include "common/numfmt.h"
 #include "privacy/anonymize.h"
+
+/* One-against-all keeps one linear model per class in the shared weight
+ * table: class k sees every feature moved by k strides, plus a bias of
+ * its own (the model's implicit bias is shared by all classes). */
+#define ONLINE_CLASS_STRIDE 0x9E3779B1u /* odd, spreads classes apart */
+#define ONLINE_CLASS_BIAS "riffle.class.bias"
 
 struct online_learner {
     const struct cfg *cfg;
@@ -25,6 +34,8 @@ struct online_learner {
     int label_index; /* schema index of the label field */
     struct event event;
     struct feature x[FEATURES_MAX];
+    struct feature xk[FEATURES_MAX + 1]; /* one class's copy, with bias */
+    uint32_t class_bias_hash;
     /* Copies: anonymizing may grow the event's arena and move strings. */
     struct buf event_id;
     char label[CFG_NAME_MAX];
@@ -77,6 +88,7 @@ int online_new(const struct cfg *cfg, const struct schema *input_schema,
                                         (size_t)find_kind(cfg, CFG_FIELD_ID));
     ol->label_index = cleaner_schema_index(
         ol->cleaner, (size_t)find_kind(cfg, CFG_FIELD_LABEL));
+    ol->class_bias_hash = hash_string(ONLINE_CLASS_BIAS, cfg->hash_seed);
     *out = ol;
     return 0;
 }
@@ -134,8 +146,92 @@ static const char *copy_event_id(struct online_learner *ol,
     return ol->event_id.data;
 }
 
-static int learn_event(struct online_learner *ol, struct event *ev,
-                       struct online_result *res)
+static size_t class_features(struct online_learner *ol, size_t n, size_t k)
+{
+    uint32_t mask = (uint32_t)(model_weight_count(ol->model) - 1);
+    uint32_t shift = (uint32_t)k * ONLINE_CLASS_STRIDE;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        ol->xk[i].index = (ol->x[i].index + shift) & mask;
+        ol->xk[i].value = ol->x[i].value;
+    }
+    ol->xk[n].index = (ol->class_bias_hash + shift) & mask;
+    ol->xk[n].value = 1.0f;
+    return n + 1;
+}
+
+/* Scores every class, learning each when learn is set, and normalizes the
+ * one-against-all probabilities so they sum to 1. */
+static int run_multiclass(struct online_learner *ol, size_t n, int learn,
+                          struct online_result *res)
+{
+    double p[CFG_MAX_CLASSES], sum = 0;
+    size_t k, classes = ol->cfg->class_count, best = 0;
+    int err;
+
+    for (k = 0; k < classes; k++) {
+        size_t nk = class_features(ol, n, k);
+
+        if (learn) {
+            err = model_learn(ol->model, ol->xk, nk,
+                              (double)k == res->label ? 1.0 : 0.0, &p[k]);
+            if (err)
+                return err; /* class 0 refuses before anything changes */
+        } else {
+            p[k] = model_predict(ol->model, ol->xk, nk);
+        }
+        sum += p[k];
+        if (p[k] > p[best])
+            best = k;
+    }
+
+    res->predicted_class = (int)best;
+    res->probability = sum > 0 ? p[best] / sum : 1.0 / (double)classes;
+    res->value = res->probability;
+    if (!isnan(res->label)) {
+        size_t truth = (size_t)res->label;
+
+        metrics_add_class_probability(&ol->metrics, (int)best, (int)truth,
+                                      sum > 0 ? p[truth] / sum
+                                              : 1.0 / (double)classes);
+    }
+    return 0;
+}
+
+static int run_single(struct online_learner *ol, size_t n, int learn,
+                      struct online_result *res)
+{
+    double out;
+    int err = 0;
+
+    if (learn)
+        err = model_learn(ol->model, ol->x, n, res->label, &out);
+    else
+        out = model_predict(ol->model, ol->x, n);
+    if (err)
+        return err;
+
+    res->value = out;
+    if (ol->cfg->task == CFG_TASK_REGRESSION) {
+        res->probability = NAN;
+        res->predicted_class = 0;
+        if (!isnan(res->label))
+            (void)metrics_add_regression(&ol->metrics, out, res->label);
+        return 0; /* ignored: both finite, checked by model and cleaner */
+    }
+    res->probability = out;
+    res->predicted_class = out >= 0.5;
+    if (!isnan(res->label))
+        metrics_add(&ol->metrics, out, (int)res->label);
+    return 0;
+}
+
+/* Anonymize, build features, then score and (when learn) update. A
+ * feature the model refuses dead-letters the event, leaving the model and
+ * the statistics as they were. */
+static int run_model(struct online_learner *ol, struct event *ev, int learn,
+                     struct online_result *res)
 {
     size_t n;
     int err;
@@ -147,7 +243,9 @@ static int learn_event(struct online_learner *ol, struct event *ev,
     n = features_build(ol->features, ev, cleaner_imputed(ol->cleaner),
                        ol->x);
     res->model_version = model_update_count(ol->model);
-    err = model_learn(ol->model, ol->x, n, res->label, &res->probability);
+    err = ol->cfg->task == CFG_TASK_MULTICLASS
+              ? run_multiclass(ol, n, learn, res)
+              : run_single(ol, n, learn, res);
     if (err == RIFFLE_ERR_NOMEM)
         return err;
     if (err) {
@@ -157,10 +255,8 @@ static int learn_event(struct online_learner *ol, struct event *ev,
         return 0;
     }
 
-    cleaner_commit_stats(ol->cleaner, ev);
-
-    res->predicted_class = res->probability >= 0.5;
-    metrics_add(&ol->metrics, res->probability, (int)res->label);
+    if (learn)
+        cleaner_commit_stats(ol->cleaner, ev);
     return 0;
 }
 
@@ -177,13 +273,12 @@ int online_process_event(struct online_learner *ol, struct event *ev,
     }
     res->label_text = copy_label(ol, ev);
 
-    return learn_event(ol, ev, res);
+    return run_model(ol, ev, 1, res);
 }
 
 int online_score_event(struct online_learner *ol, struct event *ev,
                        struct online_result *res)
 {
-    size_t n;
     int err;
 
     memset(res, 0, sizeof(*res));
@@ -197,20 +292,9 @@ int online_score_event(struct online_learner *ol, struct event *ev,
         ol->dead_letters++;
         return 0;
     }
-    res->label_text = res->label == CLEAN_LABEL_NONE ? NULL
-                                                     : copy_label(ol, ev);
+    res->label_text = isnan(res->label) ? NULL : copy_label(ol, ev);
 
-    err = anonymizer_apply(ol->anonymizer, ev);
-    if (err)
-        return err;
-    n = features_build(ol->features, ev, cleaner_imputed(ol->cleaner),
-                       ol->x);
-    res->model_version = model_update_count(ol->model);
-    res->probability = model_predict(ol->model, ol->x, n);
-    res->predicted_class = res->probability >= 0.5;
-    if (res->label != CLEAN_LABEL_NONE)
-        metrics_add(&ol->metrics, res->probability, (int)res->label);
-    return 0;
+    return run_model(ol, ev, 0, res);
 }
 
 int online_process(struct online_learner *ol, const void *data, size_t len,
@@ -265,6 +349,42 @@ void online_set_dead_letter_count(struct online_learner *ol, uint64_t n)
 const struct cfg *online_cfg(const struct online_learner *ol)
 {
     return ol->cfg;
+}
+
+/* NaN (AUC before both classes were seen) prints as null. */
+static int put_metric(struct buf *out, const char *name, double v,
+                      int first)
+{
+    char text[NUMFMT_MAX];
+
+    return buf_printf(out, "%s\"%s\":%s", first ? "" : ",", name,
+                      isfinite(v) ? numfmt_double(v, text, sizeof(text))
+                                  : "null");
+}
+
+int online_metrics_json(const struct online_learner *ol, int window,
+                        struct buf *out)
+{
+    const struct metrics *m = &ol->metrics;
+
+    if (ol->cfg->task == CFG_TASK_REGRESSION)
+        return put_metric(out, "rmse",
+                          window ? metrics_window_rmse(m) : metrics_rmse(m),
+                          1) ||
+               put_metric(out, "mae",
+                          window ? metrics_window_mae(m) : metrics_mae(m), 0);
+
+    if (put_metric(out, "accuracy",
+                   window ? metrics_window_accuracy(m) : metrics_accuracy(m),
+                   1) ||
+        put_metric(out, "logloss",
+                   window ? metrics_window_logloss(m) : metrics_logloss(m),
+                   0))
+        return RIFFLE_ERR_NOMEM;
+    if (ol->cfg->task == CFG_TASK_BINARY)
+        return put_metric(out, "auc",
+                          window ? metrics_window_auc(m) : metrics_auc(m), 0);
+    return 0;
 }
 
 void online_feature_counts(const struct online_learner *ol,

@@ -31,9 +31,15 @@ struct online_result {
     const char *event_id;         /* borrowed until the next call; may be
                                      NULL when the message did not decode */
     const char *label_text;       /* the event's label as text, or NULL */
-    double label;                 /* 0/1 */
-    double probability;           /* P(positive) before learning */
-    int predicted_class;          /* 1 when probability >= 0.5 */
+    double label;                 /* 0/1, class index, or target; NaN
+                                     when scoring an unlabelled event */
+    double probability;           /* binary: P(positive); multiclass:
+                                     P(predicted class); regression: NaN */
+    double value;                 /* binary: P(positive); multiclass:
+                                     P(predicted); regression: the
+                                     predicted value */
+    int predicted_class;          /* binary 0/1, multiclass index; 0 for
+                                     regression */
     uint64_t model_version;       /* updates made before this event */
 };
 
@@ -76,6 +82,13 @@ struct running_stats *online_stats(struct online_learner *ol);
 uint64_t online_dead_letter_count(const struct online_learner *ol);
 void online_set_dead_letter_count(struct online_learner *ol, uint64_t n);
 const struct cfg *online_cfg(const struct online_learner *ol);
+
+/* Appends the progressive metrics that fit the task as JSON members
+ * (no braces): "accuracy", "logloss", "auc" for binary; "accuracy",
+ * "logloss" for multiclass; "rmse", "mae" for regression. Cumulative, or
+ * over the sliding window when window is set. */
+int online_metrics_json(const struct online_learner *ol, int window,
+                        struct buf *out);
 
 /* Hash collision counts of the feature builder (see features.h). */
 void online_feature_counts(const struct online_learner *ol,

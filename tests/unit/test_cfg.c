@@ -546,13 +546,50 @@ static void test_cfg_no_label_field(void **state)
     assert_contains(fx->errstr, "(found 0 and 1)");
 }
 
+/* A label with neither positive values nor classes is a regression
+ * target, which only the squared loss learns. */
 static void test_cfg_label_without_positive(void **state)
 {
     struct fixture *fx = *state;
 
     write_base(fx, 13, "  { name = \"class\"; kind = \"label\"; },", NULL);
-    expect_error(fx, 13, "fields[1].positive",
-                 "a label needs at least one positive value");
+    expect_error(fx, 16, "learner.loss",
+                 "so it is a regression target: set loss = \"squared\"");
+}
+
+static void test_cfg_regression_task(void **state)
+{
+    struct fixture *fx = *state;
+    const char *lines[BASE_LINE_COUNT];
+
+    memcpy(lines, base_lines, sizeof(lines));
+    lines[12] = "  { name = \"class\"; kind = \"label\"; },";
+    lines[17] = "  bits = 12; loss = \"squared\";";
+    write_lines(fx, lines, BASE_LINE_COUNT, NULL);
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->task, CFG_TASK_REGRESSION);
+}
+
+static void test_cfg_multiclass_task(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 13, "  { name = \"class\"; kind = \"label\";"
+               " classes = [\"a\", \"b\", \"c\"]; },", NULL);
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->task, CFG_TASK_MULTICLASS);
+    assert_int_equal(fx->cfg->class_count, 3);
+    assert_string_equal(fx->cfg->classes[2], "c");
+}
+
+static void test_cfg_classes_and_positive_refused(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 13, "  { name = \"class\"; kind = \"label\";"
+               " positive = [\"a\"]; classes = [\"a\", \"b\"]; },", NULL);
+    assert_int_equal(load(fx), RIFFLE_ERR_CFG);
+    assert_contains(fx->errstr, "has both positive values and classes");
 }
 
 static void test_cfg_syntax_error(void **state)
@@ -647,6 +684,9 @@ int main(void)
         T(test_cfg_duplicate_field),
         T(test_cfg_no_label_field),
         T(test_cfg_label_without_positive),
+        T(test_cfg_regression_task),
+        T(test_cfg_multiclass_task),
+        T(test_cfg_classes_and_positive_refused),
         T(test_cfg_syntax_error),
         T(test_cfg_missing_file),
         T(test_cfg_numeric_rule_on_categorical),
