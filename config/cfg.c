@@ -673,18 +673,48 @@ static int load_privacy(const struct loader *ld, const config_setting_t *root,
     return 0;
 }
 
+/* The keys of rmsprop, adam and ftrl, with the ranges model.h documents;
+ * model_params_check() adds the rule that only ftrl takes l1. */
+static int load_optimizer_params(const struct loader *ld,
+                                 const config_setting_t *g,
+                                 struct model_params *p)
+{
+    int err;
+
+    if ((err = get_double(ld, g, "learner", "l1", 0, 0, MODEL_MAX_L1,
+                          &p->l1)) ||
+        (err = get_double(ld, g, "learner", "beta1", 0, 0, MODEL_MAX_DECAY,
+                          &p->beta1)) ||
+        (err = get_double(ld, g, "learner", "beta2", 0, 0, MODEL_MAX_DECAY,
+                          &p->beta2)) ||
+        (err = get_double(ld, g, "learner", "rho", 0, 0, MODEL_MAX_DECAY,
+                          &p->rho)) ||
+        (err = get_double(ld, g, "learner", "epsilon", 0, MODEL_MIN_EPSILON,
+                          MODEL_MAX_EPSILON, &p->epsilon)) ||
+        (err = get_double(ld, g, "learner", "ftrl_beta", 0,
+                          MODEL_MIN_FTRL_BETA, MODEL_MAX_FTRL_BETA,
+                          &p->ftrl_beta)))
+        return err;
+    return 0;
+}
+
 static int load_learner(const struct loader *ld, const config_setting_t *root,
                         struct cfg *cfg)
 {
     static const char *const keys[] = {
         "model_name", "bits",          "loss",      "optimizer",
         "learning_rate", "power_t",    "l2",        "gradient_clip",
-        "hash_seed",  "interactions", "count_collisions", NULL};
+        "hash_seed",  "interactions", "count_collisions",
+        "l1",         "beta1",        "beta2",     "rho",
+        "epsilon",    "ftrl_beta",    NULL};
     static const struct enum_name losses[] = {
         {"logistic", MODEL_LOSS_LOGISTIC}, {"squared", MODEL_LOSS_SQUARED},
         {"hinge", MODEL_LOSS_HINGE}, {NULL, 0}};
     static const struct enum_name optimizers[] = {
-        {"sgd", MODEL_OPT_SGD}, {"adagrad", MODEL_OPT_ADAGRAD}, {NULL, 0}};
+        {"sgd", MODEL_OPT_SGD},           {"adagrad", MODEL_OPT_ADAGRAD},
+        {"rmsprop", MODEL_OPT_RMSPROP},   {"adam", MODEL_OPT_ADAM},
+        {"normalized", MODEL_OPT_NORMALIZED}, {"ftrl", MODEL_OPT_FTRL},
+        {NULL, 0}};
     struct model_params *p = &cfg->model;
     int bits = (int)p->bits, loss = (int)p->loss, opt = (int)p->optimizer;
     long seed = 0;
@@ -708,7 +738,8 @@ static int load_learner(const struct loader *ld, const config_setting_t *root,
         (err = get_double(ld, g, "learner", "gradient_clip", 0, 1e-12, 1e12,
                           &p->gradient_clip)) ||
         (err = get_long(ld, g, "learner", "hash_seed", 0, 0, 0xffffffffL,
-                        &seed)))
+                        &seed)) ||
+        (err = load_optimizer_params(ld, g, p)))
         return err;
 
     p->bits = (unsigned)bits;
@@ -1005,6 +1036,14 @@ const char *cfg_optimizer_name(enum model_optimizer opt)
         return "sgd";
     case MODEL_OPT_ADAGRAD:
         return "adagrad";
+    case MODEL_OPT_RMSPROP:
+        return "rmsprop";
+    case MODEL_OPT_ADAM:
+        return "adam";
+    case MODEL_OPT_NORMALIZED:
+        return "normalized";
+    case MODEL_OPT_FTRL:
+        return "ftrl";
     }
     return "unknown";
 }

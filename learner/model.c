@@ -2,18 +2,22 @@
  * learner/model.c - a hashed-feature linear model learned online.
  *
  * Scores an example (dot product in double over float weights, plus the
- * bias), then takes one sparse gradient step with SGD or AdaGrad on the
- * example's features and the bias. Repeated indices within an example are
+ * bias), then takes one sparse gradient step on the example's features
+ * and the bias with one of six optimizers (see "optimizers" below for
+ * each rule and its sources). Repeated indices within an example are
  * merged first, so each touched weight gets exactly one gradient, computed
- * from the margin before the update. Weights are stored as floats to halve
- * memory; every sum and step is done in double and rounded once.
+ * from the margin before the update. Weights and optimizer state are
+ * stored as floats to halve memory; every sum and step is done in double
+ * and rounded once.
  *
  * Why nothing can become inf or NaN: feature values and labels must be
- * finite; weights are clipped to MODEL_WEIGHT_LIMIT and AdaGrad sums to
- * MODEL_STATE_LIMIT after each step; the parameter limits in model.h bound
- * learning rate, L2 and gradient clip, so margins, gradients and steps
- * stay finite doubles (the only unbounded term, loss derivative * value
- * for squared loss with a huge label, is clipped before use).
+ * finite; weights are clipped to MODEL_WEIGHT_LIMIT and optimizer state
+ * to MODEL_STATE_LIMIT after each step; the parameter limits in model.h
+ * bound learning rate, L2, gradient clip, the decays, epsilon and the
+ * ftrl beta, so margins, gradients and steps stay finite doubles (the
+ * only unbounded term, loss derivative * value for squared loss with a
+ * huge label, is clipped before use). The bound of each step is given
+ * beside its rule.
  *
  * Deterministic: no randomness and a fixed order of every floating-point
  * operation, so the same example sequence gives bit-identical weights.
@@ -37,6 +41,13 @@
 #define MODEL_DEFAULT_POWER_T 0.5
 #define MODEL_DEFAULT_L2 0.0
 #define MODEL_DEFAULT_GRADIENT_CLIP 100.0
+#define MODEL_DEFAULT_L1 0.0
+#define MODEL_DEFAULT_BETA1 0.9     /* Kingma and Ba's defaults for Adam */
+#define MODEL_DEFAULT_BETA2 0.999
+#define MODEL_DEFAULT_RHO 0.9       /* Hinton's RMSprop lecture */
+#define MODEL_DEFAULT_EPSILON 1e-8
+#define MODEL_DEFAULT_FTRL_BETA 1.0 /* "beta = 1 is usually good enough",
+                                       McMahan et al. 2013, section 3.1 */
 
 /* |margin| fed to exp(): e^50 is about 5e21, far from overflow, and
  * sigmoid(50) already rounds to 1.0 in double, so clamping loses
@@ -62,7 +73,10 @@ struct model {
     uint32_t mask;        /* weight_count - 1 */
     uint32_t bias_index;
     float *weights;       /* owned, weight_count */
-    float *state;         /* owned, weight_count; AdaGrad sums of g^2 */
+    /* owned, weight_count each; see model_state() for their meaning.
+     * state[0] always exists, state[1] only for two-array optimizers. */
+    float *state[MODEL_MAX_STATE_ARRAYS];
+    size_t state_count;   /* arrays the optimizer uses, 0..2 */
     uint64_t updates;
     struct merged_feature *scratch; /* owned, scratch_cap entries */
     size_t scratch_cap;
@@ -81,6 +95,12 @@ void model_params_default(struct model_params *params)
     params->power_t = MODEL_DEFAULT_POWER_T;
     params->l2 = MODEL_DEFAULT_L2;
     params->gradient_clip = MODEL_DEFAULT_GRADIENT_CLIP;
+    params->l1 = MODEL_DEFAULT_L1;
+    params->beta1 = MODEL_DEFAULT_BETA1;
+    params->beta2 = MODEL_DEFAULT_BETA2;
+    params->rho = MODEL_DEFAULT_RHO;
+    params->epsilon = MODEL_DEFAULT_EPSILON;
+    params->ftrl_beta = MODEL_DEFAULT_FTRL_BETA;
 }
 
 /* NaN fails every comparison, so it is refused too. lo_open chooses
@@ -102,6 +122,45 @@ static int check_range(const char *name, double value, double lo,
                  "learner.%s = %g: expected a number from %g to %g", name,
                  value, lo, hi);
     return RIFFLE_ERR_INVALID;
+}
+
+/* The parameters added with rmsprop, adam, normalized and ftrl. */
+static int optimizer_params_check(const struct model_params *params,
+                                  char *errstr, size_t errstr_size)
+{
+    int err = check_range("l1", params->l1, 0.0, 0, MODEL_MAX_L1, errstr,
+                          errstr_size);
+
+    if (!err)
+        err = check_range("beta1", params->beta1, 0.0, 0, MODEL_MAX_DECAY,
+                          errstr, errstr_size);
+    if (!err)
+        err = check_range("beta2", params->beta2, 0.0, 0, MODEL_MAX_DECAY,
+                          errstr, errstr_size);
+    if (!err)
+        err = check_range("rho", params->rho, 0.0, 0, MODEL_MAX_DECAY,
+                          errstr, errstr_size);
+    if (!err)
+        err = check_range("epsilon", params->epsilon, MODEL_MIN_EPSILON, 0,
+                          MODEL_MAX_EPSILON, errstr, errstr_size);
+    if (!err)
+        err = check_range("ftrl_beta", params->ftrl_beta,
+                          MODEL_MIN_FTRL_BETA, 0, MODEL_MAX_FTRL_BETA,
+                          errstr, errstr_size);
+    if (err)
+        return err;
+
+    /* An L1 penalty that is silently ignored would look like sparsity
+     * the model does not have. */
+    if (params->l1 != 0.0 && params->optimizer != MODEL_OPT_FTRL) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size,
+                     "learner.l1 = %g: only the ftrl optimizer applies l1; "
+                     "expected 0 with optimizer %d", params->l1,
+                     (int)params->optimizer);
+        return RIFFLE_ERR_INVALID;
+    }
+    return 0;
 }
 
 int model_params_check(const struct model_params *params, char *errstr,
@@ -127,12 +186,14 @@ int model_params_check(const struct model_params *params, char *errstr,
                      MODEL_LOSS_HINGE);
         return RIFFLE_ERR_INVALID;
     }
-    if (optimizer < MODEL_OPT_SGD || optimizer > MODEL_OPT_ADAGRAD) {
+    if (optimizer < MODEL_OPT_SGD || optimizer > MODEL_OPT_FTRL) {
         if (errstr && errstr_size)
             snprintf(errstr, errstr_size,
-                     "learner.optimizer = %d: expected %d (sgd) or "
-                     "%d (adagrad)", optimizer, MODEL_OPT_SGD,
-                     MODEL_OPT_ADAGRAD);
+                     "learner.optimizer = %d: expected %d (sgd), "
+                     "%d (adagrad), %d (rmsprop), %d (adam), "
+                     "%d (normalized) or %d (ftrl)", optimizer,
+                     MODEL_OPT_SGD, MODEL_OPT_ADAGRAD, MODEL_OPT_RMSPROP,
+                     MODEL_OPT_ADAM, MODEL_OPT_NORMALIZED, MODEL_OPT_FTRL);
         return RIFFLE_ERR_INVALID;
     }
 
@@ -147,11 +208,30 @@ int model_params_check(const struct model_params *params, char *errstr,
     if (!err)
         err = check_range("gradient_clip", params->gradient_clip, 0.0, 1,
                           MODEL_MAX_GRADIENT_CLIP, errstr, errstr_size);
+    if (!err)
+        err = optimizer_params_check(params, errstr, errstr_size);
     return err;
 }
 
 
 /* ---- lifetime ------------------------------------------------------ */
+
+/* State arrays each optimizer keeps; see model_state() in model.h. */
+static size_t optimizer_state_count(enum model_optimizer opt)
+{
+    switch (opt) {
+    case MODEL_OPT_ADAGRAD:
+    case MODEL_OPT_RMSPROP:
+        return 1;
+    case MODEL_OPT_ADAM:
+    case MODEL_OPT_NORMALIZED:
+    case MODEL_OPT_FTRL:
+        return 2;
+    case MODEL_OPT_SGD:
+    default:
+        return 0;
+    }
+}
 
 int model_new(const struct model_params *params, struct model **out)
 {
@@ -174,10 +254,16 @@ int model_new(const struct model_params *params, struct model **out)
     m->weight_count = count;
     m->mask = (uint32_t)(count - 1);
     m->bias_index = MODEL_BIAS_HASH & m->mask;
+    m->state_count = optimizer_state_count(params->optimizer);
     m->weights = calloc(count, sizeof(*m->weights));
-    m->state = calloc(count, sizeof(*m->state));
+    /* Array 0 exists even for SGD: model_optimizer_state() has always
+     * returned a zeroed array there. */
+    m->state[0] = calloc(count, sizeof(float));
+    if (m->state_count > 1)
+        m->state[1] = calloc(count, sizeof(float));
     m->scratch = calloc(MODEL_SCRATCH_INITIAL, sizeof(*m->scratch));
-    if (!m->weights || !m->state || !m->scratch) {
+    if (!m->weights || !m->state[0] || (m->state_count > 1 && !m->state[1]) ||
+        !m->scratch) {
         model_destroy(m);
         return RIFFLE_ERR_NOMEM;
     }
@@ -192,7 +278,8 @@ void model_destroy(struct model *m)
     if (!m)
         return;
     free(m->weights);
-    free(m->state);
+    free(m->state[0]);
+    free(m->state[1]);
     free(m->scratch);
     free(m);
 }
@@ -220,9 +307,20 @@ const float *model_weights(const struct model *m)
     return m->weights;
 }
 
+size_t model_state_count(const struct model *m)
+{
+    return m->state_count;
+}
+
+const float *model_state(const struct model *m, size_t k)
+{
+    assert(k < MODEL_MAX_STATE_ARRAYS);
+    return k < MODEL_MAX_STATE_ARRAYS ? m->state[k] : NULL;
+}
+
 const float *model_optimizer_state(const struct model *m)
 {
-    return m->state;
+    return m->state[0];
 }
 
 uint32_t model_bias_index(const struct model *m)
@@ -399,23 +497,226 @@ static double loss_derivative(const struct model *m, double margin,
     }
 }
 
+/* ---- optimizers ---------------------------------------------------- */
+
+/*
+ * Each rule below updates one weight i from its clipped gradient g, in
+ * double, and stores its state rounded to float. lr is learning_rate; t
+ * counts the model's updates, this one included. "Bound" says why the
+ * step is finite.
+ *
+ * sgd      w -= lr / t^power_t * g.
+ * adagrad  G += g^2; w -= lr * g / sqrt(G) (Duchi, Hazan, Singer 2011).
+ *          Bound: |g| / sqrt(G) <= 1.
+ * rmsprop  v = rho * v + (1 - rho) * g^2; w -= lr * g / (sqrt(v) + eps)
+ *          (Tieleman and Hinton 2012). Bound: v >= (1 - rho) * g^2, so
+ *          the step is at most lr / sqrt(1 - rho).
+ * adam     m = beta1 * m + (1 - beta1) * g; v likewise with beta2 and g^2;
+ *          w -= lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+ *          (Kingma and Ba 2015). t is the model's global update count,
+ *          not a per-weight count: a weight absent from most examples
+ *          keeps its m and v unchanged meanwhile (the "lazy" sparse Adam
+ *          of TensorFlow's LazyAdamOptimizer), and its bias correction
+ *          is the model's. Bound: |m| <= clip, 1 - beta^t >= 1e-6 and
+ *          the denominator >= eps >= MODEL_MIN_EPSILON.
+ * normalized, per weight: s = largest |x_i| seen, G = sum of g^2;
+ *          when |x_i| > s: w *= s / |x_i|, then s = |x_i|;
+ *          G += g^2; w -= lr * g / (s * sqrt(G)).
+ *          This is NAG, the adaptive algorithm of Ross, Mineiro and
+ *          Langford, "Normalized Online Learning" (UAI 2013), as Vowpal
+ *          Wabbit runs it for --adaptive --normalized (gd.cc): scaling
+ *          feature i by c scales s and g by c and G by c^2, so the step
+ *          and w scale by 1/c and w_i * x_i is unchanged. The rescale is
+ *          linear, not (s / |x_i|)^2: with the adaptive G, past steps were
+ *          proportional to 1/s (the square belongs to the non-adaptive
+ *          NG rule, whose steps go as 1/s^2). As in VW the rescale happens
+ *          at the update, after the prediction, so model_predict() stays
+ *          read-only. Left out: the paper's global factor sqrt(t / N),
+ *          N = sum over examples of sum_i (x_i / s_i)^2, which VW calls
+ *          the update multiplier.
+ *          TODO: add sqrt(t / N) once snapshots can carry a model-wide
+ *          accumulator (model_snapshot.avsc has none); without it the
+ *          learning rate absorbs the typical normalized example norm,
+ *          which matters only when example sizes vary a lot.
+ *          Bound: |g| / sqrt(G) <= 1, so the step is at most lr / s.
+ * ftrl     FTRL-Proximal, per coordinate (McMahan et al., "Ad Click
+ *          Prediction: a View from the Trenches", KDD 2013, algorithm 1),
+ *          alpha = lr, beta = ftrl_beta, lambda1 = l1, lambda2 = l2:
+ *            sigma = (sqrt(n + g^2) - sqrt(n)) / alpha
+ *            z += g - sigma * w;  n += g^2
+ *            w = 0                                       if |z| <= l1
+ *              = -(z - sgn(z) l1) / ((beta + sqrt(n)) / alpha + l2)
+ *          w is a function of (z, n) alone ("lazy"): it is recomputed
+ *          here whenever z or n change, so the weight array always holds
+ *          it. L2 enters through the closed form, not through g. The
+ *          product sigma * w is computed as (sqrt(n + g^2) - sqrt(n)) * q
+ *          with w = alpha * q, which needs no division by a tiny alpha.
+ *          Bound: |q| <= |z| / beta <= MODEL_STATE_LIMIT /
+ *          MODEL_MIN_FTRL_BETA and sqrt(n + g^2) - sqrt(n) <= |g|.
+ */
+
+/* Factors shared by every weight of one update. */
+struct step_factors {
+    double sgd_rate; /* sgd: lr / t^power_t */
+    double adam_c1;  /* adam: 1 - beta1^t */
+    double adam_c2;  /* adam: 1 - beta2^t */
+};
+
+static void step_factors_compute(const struct model *m,
+                                 struct step_factors *f)
+{
+    const struct model_params *p = &m->params;
+    double t = (double)m->updates + 1.0;
+
+    f->sgd_rate = 0.0;
+    f->adam_c1 = 1.0;
+    f->adam_c2 = 1.0;
+    if (p->optimizer == MODEL_OPT_SGD) {
+        f->sgd_rate = p->learning_rate /
+                      pow(1.0 + (double)m->updates, p->power_t);
+    } else if (p->optimizer == MODEL_OPT_ADAM) {
+        f->adam_c1 = 1.0 - pow(p->beta1, t);
+        f->adam_c2 = 1.0 - pow(p->beta2, t);
+    }
+}
+
+/* Caps a non-negative accumulator at MODEL_STATE_LIMIT. */
+static double state_cap(double v)
+{
+    return v > MODEL_STATE_LIMIT ? MODEL_STATE_LIMIT : v;
+}
+
+static double adagrad_step(struct model *m, uint32_t i, double w, double g)
+{
+    double sum = (double)m->state[0][i] + g * g;
+
+    if (sum > MODEL_STATE_LIMIT)
+        sum = MODEL_STATE_LIMIT;
+    m->state[0][i] = (float)sum;
+    /* sum == 0 means g == 0 and no history: there is no step. */
+    if (sum > 0.0)
+        w -= m->params.learning_rate * (g / sqrt(sum));
+    return w;
+}
+
+static double rmsprop_step(struct model *m, uint32_t i, double w, double g)
+{
+    const struct model_params *p = &m->params;
+    double v = state_cap(p->rho * (double)m->state[0][i] +
+                         (1.0 - p->rho) * (g * g));
+
+    m->state[0][i] = (float)v;
+    return w - p->learning_rate * (g / (sqrt(v) + p->epsilon));
+}
+
+static double adam_step(struct model *m, uint32_t i, double w, double g,
+                        const struct step_factors *f)
+{
+    const struct model_params *p = &m->params;
+    double mean = clamp(p->beta1 * (double)m->state[1][i] +
+                        (1.0 - p->beta1) * g, MODEL_STATE_LIMIT);
+    double v = state_cap(p->beta2 * (double)m->state[0][i] +
+                         (1.0 - p->beta2) * (g * g));
+
+    m->state[1][i] = (float)mean;
+    m->state[0][i] = (float)v;
+    return w - p->learning_rate * ((mean / f->adam_c1) /
+                                   (sqrt(v / f->adam_c2) + p->epsilon));
+}
+
+/* Normalized, before the gradient: a larger |value| than any seen so far
+ * rescales the weight as if that had been the scale all along. The scale
+ * is kept as a float, so it is rounded before comparing: a value that
+ * rounds to the stored scale changes nothing. */
+static void normalized_rescale(struct model *m, uint32_t i, double value)
+{
+    double s = m->state[1][i];
+    float scale = (float)state_cap(fabs(value));
+
+    if ((double)scale <= s)
+        return;
+    if (s > 0.0)
+        m->weights[i] = (float)((double)m->weights[i] * (s / scale));
+    m->state[1][i] = scale;
+}
+
+static double normalized_step(struct model *m, uint32_t i, double w,
+                              double g)
+{
+    double sum = state_cap((double)m->state[0][i] + g * g);
+    double s = m->state[1][i];
+
+    m->state[0][i] = (float)sum;
+    /* s == 0: the feature was never non-zero, so only L2 could give a
+     * gradient, on a weight that never moved; sum == 0: g == 0. */
+    if (sum > 0.0 && s > 0.0)
+        w -= m->params.learning_rate * (g / sqrt(sum)) / s;
+    return w;
+}
+
+/* w / alpha of FTRL-Proximal for the state (z, n); 0 inside the L1 band. */
+static double ftrl_scaled_weight(const struct model_params *p, double z,
+                                 double n)
+{
+    if (fabs(z) <= p->l1)
+        return 0.0;
+    return -(z - copysign(p->l1, z)) /
+           (p->ftrl_beta + sqrt(n) + p->learning_rate * p->l2);
+}
+
+/* The weight FTRL-Proximal derives from weight i's stored z and n. */
+static float ftrl_weight(const struct model *m, uint32_t i)
+{
+    double q = ftrl_scaled_weight(&m->params, m->state[1][i],
+                                  m->state[0][i]);
+
+    return (float)clamp(m->params.learning_rate * q, MODEL_WEIGHT_LIMIT);
+}
+
+static void ftrl_update(struct model *m, uint32_t i, double g)
+{
+    double z = m->state[1][i];
+    double n = m->state[0][i];
+    double n_new;
+    double sigma_w;
+
+    /* No gradient: sigma is 0 and z, n, w all stay as they are. */
+    if (g == 0.0)
+        return;
+    n_new = state_cap(n + g * g);
+    sigma_w = (sqrt(n_new) - sqrt(n)) *
+              ftrl_scaled_weight(&m->params, z, n);
+    m->state[1][i] = (float)clamp(z + g - sigma_w, MODEL_STATE_LIMIT);
+    m->state[0][i] = (float)n_new;
+    m->weights[i] = ftrl_weight(m, i);
+}
+
 /* One weight's step. g is already clipped, so every term is finite. */
 static void weight_update(struct model *m, uint32_t i, double g,
-                          double sgd_rate)
+                          const struct step_factors *f)
 {
     double w = m->weights[i];
-    double sum;
 
-    if (m->params.optimizer == MODEL_OPT_ADAGRAD) {
-        sum = (double)m->state[i] + g * g;
-        if (sum > MODEL_STATE_LIMIT)
-            sum = MODEL_STATE_LIMIT;
-        m->state[i] = (float)sum;
-        /* sum == 0 means g == 0 and no history: there is no step. */
-        if (sum > 0.0)
-            w -= m->params.learning_rate * (g / sqrt(sum));
-    } else {
-        w -= sgd_rate * g;
+    switch (m->params.optimizer) {
+    case MODEL_OPT_ADAGRAD:
+        w = adagrad_step(m, i, w, g);
+        break;
+    case MODEL_OPT_RMSPROP:
+        w = rmsprop_step(m, i, w, g);
+        break;
+    case MODEL_OPT_ADAM:
+        w = adam_step(m, i, w, g, f);
+        break;
+    case MODEL_OPT_NORMALIZED:
+        w = normalized_step(m, i, w, g);
+        break;
+    case MODEL_OPT_FTRL:
+        ftrl_update(m, i, g); /* derives and stores the weight itself */
+        return;
+    case MODEL_OPT_SGD:
+    default:
+        w -= f->sgd_rate * g;
+        break;
     }
     m->weights[i] = (float)clamp(w, MODEL_WEIGHT_LIMIT);
 }
@@ -423,9 +724,9 @@ static void weight_update(struct model *m, uint32_t i, double g,
 int model_learn(struct model *m, const struct feature *x, size_t n,
                 double label, double *prediction)
 {
+    struct step_factors factors;
     double margin;
     double dloss;
-    double sgd_rate;
     size_t count;
     size_t i;
     int err;
@@ -443,21 +744,26 @@ int model_learn(struct model *m, const struct feature *x, size_t n,
 
     /* Every gradient comes from this margin, before any weight moves. */
     dloss = loss_derivative(m, margin, label);
-    sgd_rate = 0.0;
-    if (m->params.optimizer == MODEL_OPT_SGD)
-        sgd_rate = m->params.learning_rate /
-                   pow(1.0 + (double)m->updates, m->params.power_t);
+    step_factors_compute(m, &factors);
     count = features_merge(m, x, n);
     for (i = 0; i < count; i++) {
         uint32_t idx = m->scratch[i].index;
+        double value = m->scratch[i].value;
+        double g;
+
+        if (m->params.optimizer == MODEL_OPT_NORMALIZED)
+            normalized_rescale(m, idx, value);
         /* |dloss * value| may overflow to inf for a huge squared-loss
-         * label; inf + finite stays inf and the clip below bounds it. */
-        double g = dloss * m->scratch[i].value +
-                   m->params.l2 * (double)m->weights[idx];
+         * label; inf + finite stays inf and the clip below bounds it.
+         * FTRL applies L2 in its closed form instead. */
+        if (m->params.optimizer == MODEL_OPT_FTRL)
+            g = dloss * value;
+        else
+            g = dloss * value + m->params.l2 * (double)m->weights[idx];
 
         assert(!isnan(g));
         g = clamp(g, m->params.gradient_clip);
-        weight_update(m, idx, g, sgd_rate);
+        weight_update(m, idx, g, &factors);
     }
 
     m->updates++;
@@ -479,25 +785,48 @@ static int array_check(const float *a, size_t count, double lo, double hi)
     return 0;
 }
 
+/* Lowest legal value of state array k (see model_state()). */
+static double state_floor(const struct model *m, size_t k)
+{
+    if (k == 0 || m->params.optimizer == MODEL_OPT_NORMALIZED)
+        return 0.0;
+    return -MODEL_STATE_LIMIT;
+}
+
 int model_restore_state(struct model *m, const float *weights,
-                        const float *optimizer_state, uint64_t update_count)
+                        const float *const *state, size_t state_count,
+                        uint64_t update_count)
 {
     size_t bytes = m->weight_count * sizeof(float);
+    size_t k;
+    uint32_t i;
 
-    if (!weights || !optimizer_state)
+    if (!weights || state_count < m->state_count ||
+        state_count > MODEL_MAX_STATE_ARRAYS || (state_count && !state))
         return RIFFLE_ERR_SNAPSHOT;
     if (array_check(weights, m->weight_count, -MODEL_WEIGHT_LIMIT,
                     MODEL_WEIGHT_LIMIT) != 0)
         return RIFFLE_ERR_SNAPSHOT;
-    if (array_check(optimizer_state, m->weight_count, 0.0,
-                    MODEL_STATE_LIMIT) != 0)
-        return RIFFLE_ERR_SNAPSHOT;
+    for (k = 0; k < state_count; k++) {
+        if (!state[k] || array_check(state[k], m->weight_count,
+                                     state_floor(m, k),
+                                     MODEL_STATE_LIMIT) != 0)
+            return RIFFLE_ERR_SNAPSHOT;
+    }
 
     memcpy(m->weights, weights, bytes);
-    if (m->params.optimizer == MODEL_OPT_ADAGRAD)
-        memcpy(m->state, optimizer_state, bytes);
-    else
-        memset(m->state, 0, bytes);
+    for (k = 0; k < MODEL_MAX_STATE_ARRAYS; k++) {
+        if (!m->state[k])
+            continue;
+        if (k < m->state_count)
+            memcpy(m->state[k], state[k], bytes);
+        else
+            memset(m->state[k], 0, bytes);
+    }
+    if (m->params.optimizer == MODEL_OPT_FTRL) {
+        for (i = 0; i <= m->mask; i++)
+            m->weights[i] = ftrl_weight(m, i);
+    }
     m->updates = update_count;
     return 0;
 }

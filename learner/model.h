@@ -1,14 +1,15 @@
 /*
  * learner/model.h - a hashed-feature linear model learned online.
  *
- * Holds 2^bits float weights and, for adaptive optimizers, one float of
- * optimizer state per weight. Each call to model_learn() first scores the
- * example with the current weights and returns that prediction, then
- * updates the weights (progressive validation: predict, then learn).
- * Updates are sparse: only the example's features and the bias are
- * touched, and L2 decay is applied to those weights only. Weights can
- * never become NaN or infinite: non-finite feature values are refused by
- * model_learn(), and gradients and weights are clipped.
+ * Holds 2^bits float weights and, for adaptive optimizers, one or two
+ * floats of optimizer state per weight (model_state_count()). Each call
+ * to model_learn() first scores the example with the current weights and
+ * returns that prediction, then updates the weights (progressive
+ * validation: predict, then learn). Updates are sparse: only the
+ * example's features and the bias are touched, and L2 decay is applied to
+ * those weights only. Weights can never become NaN or infinite: non-finite
+ * feature values are refused by model_learn(), and gradients, weights and
+ * optimizer state are clipped.
  * Not thread-safe; one learner thread owns a model.
  */
 #ifndef RIFFLE_LEARNER_MODEL_H
@@ -33,9 +34,26 @@
 #define MODEL_MAX_GRADIENT_CLIP 1e6 /* keeps g^2 <= 1e12, so the AdaGrad
                                        sum stays below its limit for 1e18
                                        updates */
+#define MODEL_MAX_L1 1e6            /* ftrl compares l1 with |z|, a sum of
+                                       gradients; useful values are 0.1 to
+                                       100 */
+#define MODEL_MAX_DECAY 0.999999    /* rho, beta1, beta2: an average over
+                                       about a million updates; at 1 the
+                                       averages would never move */
+#define MODEL_MIN_EPSILON 1e-30     /* a gradient whose square underflows
+                                       (|g| < 1e-154) then moves a weight
+                                       by less than 1e-120 */
+#define MODEL_MAX_EPSILON 1.0       /* above the root of any useful second
+                                       moment, epsilon would set the rate */
+#define MODEL_MIN_FTRL_BETA 1e-6    /* keeps |w / alpha| <= |z| / beta
+                                       finite in the ftrl z update */
+#define MODEL_MAX_FTRL_BETA 1e6     /* beta / alpha above sqrt(n): every
+                                       step would be tiny */
 
 /* Every weight is clipped to [-MODEL_WEIGHT_LIMIT, MODEL_WEIGHT_LIMIT]
- * after each update and every AdaGrad sum to [0, MODEL_STATE_LIMIT]:
+ * after each update and every optimizer-state value to
+ * [0, MODEL_STATE_LIMIT] (or [-MODEL_STATE_LIMIT, MODEL_STATE_LIMIT] for
+ * the signed arrays, see model_state()):
  * far beyond useful values, finite as floats, and small enough that
  * weight * largest float (3.4e38) summed over any example stays a
  * finite double. 2^100 (about 1.3e30) is exact in both float and double,
@@ -58,10 +76,24 @@ enum model_loss {
     MODEL_LOSS_HINGE = 2,    /* labels 0/1; prediction is 1 if w.x > 0 */
 };
 
+/* The update rules, with g the clipped gradient of one weight and lr the
+ * learning rate; learner/model.c gives each in full. */
 enum model_optimizer {
-    MODEL_OPT_SGD = 0,     /* rate = lr / (1 + t)^power_t */
-    MODEL_OPT_ADAGRAD = 1, /* rate = lr / sqrt(sum of squared gradients) */
+    MODEL_OPT_SGD = 0,        /* rate = lr / (1 + t)^power_t */
+    MODEL_OPT_ADAGRAD = 1,    /* rate = lr / sqrt(sum of squared gradients) */
+    MODEL_OPT_RMSPROP = 2,    /* rate = lr / (sqrt(mean square of g) + eps),
+                                 the mean decaying by rho */
+    MODEL_OPT_ADAM = 3,       /* bias-corrected moving averages of g and g^2
+                                 (beta1, beta2, eps), global update count */
+    MODEL_OPT_NORMALIZED = 4, /* AdaGrad divided by each feature's largest
+                                 |value| seen: invariant to feature scale
+                                 (Ross, Mineiro, Langford 2013) */
+    MODEL_OPT_FTRL = 5,       /* FTRL-Proximal with L1 and L2 (McMahan et
+                                 al. 2013); lr is its alpha */
 };
+
+/* Optimizer-state arrays a model may keep (see model_state()). */
+#define MODEL_MAX_STATE_ARRAYS 2
 
 struct model_params {
     unsigned bits;        /* log2 of the weight count, 10..28 */
@@ -72,6 +104,19 @@ struct model_params {
     double l2;            /* L2 penalty per update, 0..MODEL_MAX_L2 */
     double gradient_clip; /* |per-feature gradient| cap, > 0, at most
                              MODEL_MAX_GRADIENT_CLIP */
+    double l1;            /* ftrl only (0 for the others): L1 strength,
+                             0..MODEL_MAX_L1 */
+    double beta1;         /* adam: decay of the mean gradient,
+                             0..MODEL_MAX_DECAY */
+    double beta2;         /* adam: decay of the mean squared gradient,
+                             0..MODEL_MAX_DECAY */
+    double rho;           /* rmsprop: decay of the mean squared gradient,
+                             0..MODEL_MAX_DECAY */
+    double epsilon;       /* rmsprop, adam: added to the root of the mean
+                             square, MODEL_MIN_EPSILON..MODEL_MAX_EPSILON */
+    double ftrl_beta;     /* ftrl: the beta of its per-coordinate rate
+                             alpha / (beta + sqrt(n)),
+                             MODEL_MIN_FTRL_BETA..MODEL_MAX_FTRL_BETA */
 };
 
 struct feature {
@@ -82,11 +127,14 @@ struct feature {
 struct model;
 
 /* Fills params with riffle's defaults (bits 18, logistic, AdaGrad,
- * lr 0.5, power_t 0.5, l2 0, gradient_clip 100). */
+ * lr 0.5, power_t 0.5, l2 0, gradient_clip 100, l1 0, beta1 0.9,
+ * beta2 0.999, rho 0.9, epsilon 1e-8, ftrl_beta 1). */
 void model_params_default(struct model_params *params);
 
-/* Checks ranges. Returns 0, or RIFFLE_ERR_INVALID with errstr naming the
- * parameter, its value and the allowed range. */
+/* Checks ranges, and that l1 is 0 unless the optimizer is ftrl (no other
+ * one applies it). Returns 0, or RIFFLE_ERR_INVALID with errstr naming
+ * the parameter, its value and the allowed range. Parameters an optimizer
+ * does not read are still range-checked. */
 int model_params_check(const struct model_params *params, char *errstr,
                        size_t errstr_size);
 
@@ -124,20 +172,41 @@ uint32_t model_bias_index(const struct model *m);
 /* Number of successful model_learn() calls. */
 uint64_t model_update_count(const struct model *m);
 
-/* Raw state for snapshots: weight_count() floats of weights and the same
- * number of optimizer-state floats (all zero for plain SGD). Borrowed. */
+/* Raw state for snapshots: weight_count() floats of weights and, per
+ * optimizer-state array, the same number of floats. Borrowed. */
 size_t model_weight_count(const struct model *m);
 const float *model_weights(const struct model *m);
+
+/* How many optimizer-state arrays this model's optimizer keeps: 0 (sgd),
+ * 1 (adagrad, rmsprop) or 2 (adam, normalized, ftrl). */
+size_t model_state_count(const struct model *m);
+
+/* Optimizer-state array k, for k < MODEL_MAX_STATE_ARRAYS. Array 0 always
+ * exists (all zero for sgd) and is never negative: the sum of squared
+ * gradients (adagrad, normalized, ftrl's n) or their moving average
+ * (rmsprop, adam's v). Array 1 is NULL unless model_state_count() is 2:
+ * adam's mean gradient m and ftrl's z, both signed, or normalized's
+ * largest |feature value| seen. Borrowed. */
+const float *model_state(const struct model *m, size_t k);
+
+/* model_state(m, 0), kept for callers that predate the second array. */
 const float *model_optimizer_state(const struct model *m);
 
-/* Replaces the state from a snapshot. Arrays must hold weight_count()
- * floats each and be finite. Returns 0 or RIFFLE_ERR_SNAPSHOT (model
- * unchanged), also when a weight lies beyond MODEL_WEIGHT_LIMIT or an
- * optimizer-state value is negative or beyond MODEL_STATE_LIMIT. A plain
- * SGD model keeps its state all zero: the snapshot's state is checked but
- * not copied, so an AdaGrad snapshot can seed an SGD model. Both arrays
- * are borrowed (copied). */
+/* Replaces the state from a snapshot. weights and each of the state_count
+ * arrays in state hold weight_count() floats; state_count must lie
+ * between model_state_count() and MODEL_MAX_STATE_ARRAYS. Returns 0 or
+ * RIFFLE_ERR_SNAPSHOT (model unchanged) when an array is missing or holds
+ * a value that is not finite, a weight beyond MODEL_WEIGHT_LIMIT, or a
+ * state value beyond MODEL_STATE_LIMIT or negative where model_state()
+ * says it cannot be (array 1 is signed unless the optimizer is
+ * normalized). Arrays past model_state_count() are checked but not
+ * copied, and the model keeps them all zero: a plain SGD model takes an
+ * AdaGrad snapshot's weights only. An ftrl model recomputes its weights
+ * from z and n under its own parameters (the same weights when l1, l2,
+ * learning_rate and ftrl_beta are unchanged). The arrays are borrowed
+ * (copied); state may be NULL when state_count is 0. */
 int model_restore_state(struct model *m, const float *weights,
-                        const float *optimizer_state, uint64_t update_count);
+                        const float *const *state, size_t state_count,
+                        uint64_t update_count);
 
 #endif

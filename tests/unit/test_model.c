@@ -2,7 +2,7 @@
  * tests/unit/test_model.c - the hashed-feature linear model.
  *
  * Parameter checks, hand-computed updates for each loss and optimizer,
- * a finite-difference check of the logistic and squared gradients,
+ * a finite-difference check of the logistic, squared and hinge gradients,
  * convergence on a synthetic problem measured through learner/metrics,
  * determinism, refusal of non-finite input, finiteness under adversarial
  * input, and snapshot restore. No broker, no files; single-threaded.
@@ -75,13 +75,14 @@ static void weights_set(struct model *m, const uint32_t *idx,
     size_t count = model_weight_count(m);
     float *weights = calloc(count, sizeof(*weights));
     float *state = calloc(count, sizeof(*state));
+    const float *states[] = {state};
     size_t i;
 
     assert_non_null(weights);
     assert_non_null(state);
     for (i = 0; i < n; i++)
         weights[idx[i]] = w[i];
-    assert_int_equal(model_restore_state(m, weights, state, 0), 0);
+    assert_int_equal(model_restore_state(m, weights, states, 1, 0), 0);
     free(weights);
     free(state);
 }
@@ -180,9 +181,10 @@ static void test_model_params_check_names_field_and_range(void **state)
                            "1 (squared) or 2 (hinge)");
 
     model_params_default(&p);
-    p.optimizer = (enum model_optimizer)5;
-    expect_param_error(&p, "learner.optimizer = 5: expected 0 (sgd) or "
-                           "1 (adagrad)");
+    p.optimizer = (enum model_optimizer)9;
+    expect_param_error(&p, "learner.optimizer = 9: expected 0 (sgd), "
+                           "1 (adagrad), 2 (rmsprop), 3 (adam), "
+                           "4 (normalized) or 5 (ftrl)");
 
     model_params_default(&p);
     p.learning_rate = 0.0;
@@ -494,6 +496,9 @@ static double fd_loss(enum model_loss loss, const struct fd_case *c,
         reg += 0.5 * FD_L2 * w[k] * w[k];
     if (loss == MODEL_LOSS_SQUARED)
         return 0.5 * (margin - label) * (margin - label) + reg;
+    /* max(0, 1 - y m) with y = +-1; differentiable away from y m = 1 */
+    if (loss == MODEL_LOSS_HINGE)
+        return fmax(0.0, 1.0 - (label > 0.5 ? margin : -margin)) + reg;
     /* log(1 + e^-m) for label 1, log(1 + e^m) for label 0 */
     return log1p(exp(label > 0.5 ? -margin : margin)) + reg;
 }
@@ -562,6 +567,16 @@ static void test_model_squared_gradient_matches_finite_difference(
     (void)state;
     fd_check(MODEL_LOSS_SQUARED, 0.8);
     fd_check(MODEL_LOSS_SQUARED, -2.0);
+}
+
+/* The fd_check point has margin 0.965 (0.3 * 2 - 0.2 * -0.7 + 0.5 * 0.25
+ * + 0.1): y m = +-0.965 < 1 for both labels, inside the margin where the
+ * hinge has a gradient, and 0.035 from the kink, far beyond the step. */
+static void test_model_hinge_gradient_matches_finite_difference(void **state)
+{
+    (void)state;
+    fd_check(MODEL_LOSS_HINGE, 1.0);
+    fd_check(MODEL_LOSS_HINGE, 0.0);
 }
 
 /* ---- convergence --------------------------------------------------- */
@@ -948,6 +963,7 @@ static void test_model_restore_reproduces_predictions(void **state)
         params_make(MODEL_LOSS_LOGISTIC, MODEL_OPT_ADAGRAD, 0.5, 0.5);
     struct model *a = model_make(&p);
     struct model *b = model_make(&p);
+    const float *states[] = {model_optimizer_state(a)};
     struct feature x[RANDOM_FEATURES];
     uint64_t s = RESTORE_SEED;
     int i;
@@ -958,8 +974,7 @@ static void test_model_restore_reproduces_predictions(void **state)
 
         assert_int_equal(model_learn(a, x, RANDOM_FEATURES, label, NULL), 0);
     }
-    assert_int_equal(model_restore_state(b, model_weights(a),
-                                         model_optimizer_state(a),
+    assert_int_equal(model_restore_state(b, model_weights(a), states, 1,
                                          model_update_count(a)),
                      0);
     assert_int_equal(model_update_count(b), RESTORE_TRAIN);
@@ -988,6 +1003,7 @@ static void test_model_restore_refuses_bad_values(void **state)
     struct model *m = model_make(&p);
     float *w = calloc(TEST_WEIGHTS, sizeof(float));
     float *g = calloc(TEST_WEIGHTS, sizeof(float));
+    const float *gs[] = {g};
     struct feature x[] = {{5, 1.0f}};
     const float bad_weights[] = {NAN, INFINITY, -INFINITY,
                                  (float)(2.0 * MODEL_WEIGHT_LIMIT)};
@@ -1004,24 +1020,24 @@ static void test_model_restore_refuses_bad_values(void **state)
 
     for (i = 0; i < 4; i++) {
         w[7] = bad_weights[i];
-        assert_int_equal(model_restore_state(m, w, g, 3),
+        assert_int_equal(model_restore_state(m, w, gs, 1, 3),
                          RIFFLE_ERR_SNAPSHOT);
         w[7] = 0.0f;
         g[7] = bad_states[i];
-        assert_int_equal(model_restore_state(m, w, g, 3),
+        assert_int_equal(model_restore_state(m, w, gs, 1, 3),
                          RIFFLE_ERR_SNAPSHOT);
         g[7] = 0.0f;
     }
     assert_memory_equal(model_weights(m), before,
                         TEST_WEIGHTS * sizeof(float));
     assert_int_equal(model_update_count(m), 1);
-    assert_int_equal(model_restore_state(m, NULL, g, 3),
+    assert_int_equal(model_restore_state(m, NULL, gs, 1, 3),
                      RIFFLE_ERR_SNAPSHOT);
 
     /* The limits themselves are legal. */
     w[7] = (float)MODEL_WEIGHT_LIMIT;
     g[7] = (float)MODEL_STATE_LIMIT;
-    assert_int_equal(model_restore_state(m, w, g, 3), 0);
+    assert_int_equal(model_restore_state(m, w, gs, 1, 3), 0);
     assert_int_equal(model_update_count(m), 3);
     free(before);
     free(w);
@@ -1038,6 +1054,7 @@ static void test_model_restore_sgd_keeps_zero_state(void **state)
     struct model *m = model_make(&p);
     float *w = calloc(TEST_WEIGHTS, sizeof(float));
     float *g = calloc(TEST_WEIGHTS, sizeof(float));
+    const float *gs[] = {g};
     size_t i;
 
     (void)state;
@@ -1045,7 +1062,7 @@ static void test_model_restore_sgd_keeps_zero_state(void **state)
     assert_non_null(g);
     w[5] = 0.75f;
     g[5] = 4.0f;
-    assert_int_equal(model_restore_state(m, w, g, 10), 0);
+    assert_int_equal(model_restore_state(m, w, gs, 1, 10), 0);
     assert_double_near(model_weights(m)[5], 0.75, 0.0);
     for (i = 0; i < TEST_WEIGHTS; i++)
         assert_true(model_optimizer_state(m)[i] == 0.0f);
@@ -1105,6 +1122,8 @@ int main(void)
             test_model_logistic_gradient_matches_finite_difference),
         cmocka_unit_test(
             test_model_squared_gradient_matches_finite_difference),
+        cmocka_unit_test(
+            test_model_hinge_gradient_matches_finite_difference),
         cmocka_unit_test(test_model_converges_logistic_sgd),
         cmocka_unit_test(test_model_converges_logistic_adagrad),
         cmocka_unit_test(test_model_converges_hinge_adagrad),

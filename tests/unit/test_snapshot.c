@@ -7,7 +7,10 @@
  * with schema_encode_event(), i.e. the bytes `riffle produce` would
  * send. A learner trained on them is snapshotted and restored into a
  * fresh one; the two must then agree bit for bit. Each refused restore
- * must leave its target exactly as it was. No broker; single-threaded.
+ * must leave its target exactly as it was. The same round trip runs
+ * under every optimizer, from copies of config/elec2.cfg written to
+ * /tmp, and snapshots in the older sparse-f32le-v1 weight encoding are
+ * still read. No broker; single-threaded.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/err.h"
@@ -554,6 +558,302 @@ static void test_online_refused_event_leaves_stats(void **state)
     free(open_max);
 }
 
+/* ---- every optimizer, and older encodings -------------------------- */
+
+#define OPT_CFG_MAX 16384 /* config/elec2.cfg is about 4 KiB */
+
+/* Replaces the setting of text that starts with key, up to its ';', by
+ * setting (text holds OPT_CFG_MAX bytes). */
+static void setting_replace(char *text, const char *key, const char *setting)
+{
+    char rest[OPT_CFG_MAX];
+    char *at = strstr(text, key);
+    char *end = at ? strchr(at, ';') : NULL;
+
+    assert_non_null(end);
+    snprintf(rest, sizeof(rest), "%s", end + 1);
+    assert_true(strlen(text) + strlen(setting) < OPT_CFG_MAX);
+    snprintf(at, OPT_CFG_MAX - (size_t)(at - text), "%s%s", setting, rest);
+}
+
+/* Loads config/elec2.cfg with its optimizer setting replaced by
+ * optimizer and its learning_rate by rate (when not NULL), through a
+ * temporary copy. */
+static struct cfg *cfg_with(const char *optimizer, const char *rate)
+{
+    char text[OPT_CFG_MAX];
+    char path[] = "/tmp/riffle-test-snapshot-XXXXXX";
+    char errstr[ERRSTR_SIZE];
+    struct cfg *cfg = calloc(1, sizeof(*cfg));
+    FILE *f = fopen(ELEC2_CFG, "r");
+    size_t len;
+    int fd;
+
+    assert_non_null(cfg);
+    assert_non_null(f);
+    len = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    setting_replace(text, "optimizer = ", optimizer);
+    if (rate)
+        setting_replace(text, "learning_rate = ", rate);
+
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+    if (cfg_load_file(cfg, path, errstr, sizeof(errstr)) != 0)
+        fail_msg("%s", errstr);
+    assert_int_equal(unlink(path), 0);
+    return cfg;
+}
+
+/* Every optimizer-state array of b equals a's, bit for bit. */
+static void assert_same_states(struct online_learner *a,
+                               struct online_learner *b)
+{
+    const struct model *ma = online_model(a), *mb = online_model(b);
+    size_t k, bytes = model_weight_count(ma) * sizeof(float);
+
+    assert_int_equal(model_state_count(ma), model_state_count(mb));
+    for (k = 0; k < model_state_count(ma); k++)
+        assert_memory_equal(model_state(ma, k), model_state(mb, k), bytes);
+}
+
+/* Counts the non-zero and the negative values of state array k. */
+static void count_state(const struct model *m, size_t k, size_t *nonzero,
+                        size_t *negative)
+{
+    const float *s = model_state(m, k);
+    size_t i;
+
+    *nonzero = 0;
+    *negative = 0;
+    for (i = 0; i < model_weight_count(m); i++) {
+        *nonzero += s[i] != 0.0f;
+        *negative += s[i] < 0.0f;
+    }
+}
+
+struct opt_case {
+    const char *lines;  /* replace the optimizer setting of elec2.cfg */
+    const char *rate;   /* and the learning_rate one, unless NULL */
+    size_t states;      /* optimizer-state arrays */
+    int signed_state;   /* array 1 holds negative values (m, z) */
+};
+
+static void round_trip(const struct opt_case *c)
+{
+    struct cfg *cfg = cfg_with(c->lines, c->rate);
+    struct online_learner *a = NULL, *b = NULL;
+    struct learner_state st;
+    struct snapshot_offset offsets[4];
+    struct buf snap = {0};
+    char errstr[ERRSTR_SIZE];
+    size_t n = 0, i, k, nonzero, negative;
+
+    assert_int_equal(new_learner(cfg, &a), 0);
+    assert_int_equal(train(a, 0, TRAIN_EVENTS), 0);
+    assert_int_equal(model_state_count(online_model(a)), c->states);
+    for (k = 0; k < c->states; k++) {
+        count_state(online_model(a), k, &nonzero, &negative);
+        assert_true(nonzero > 0); /* so the round trip proves something */
+        if (k == 1 && c->signed_state)
+            assert_true(negative > 0);
+    }
+    assert_int_equal(encode(a, &snap), 0);
+
+    assert_int_equal(new_learner(cfg, &b), 0);
+    if (snapshot_restore(world.snap_schema, b, snap.data, snap.len, offsets,
+                         4, &n, NULL, errstr, sizeof(errstr)) != 0)
+        fail_msg("%s: snapshot_restore: %s", c->lines, errstr);
+    capture(a, &st);
+    assert_state_is(b, &st);
+    release(&st);
+    assert_same_states(a, b);
+
+    for (i = TRAIN_EVENTS; i < ROW_COUNT; i++) {
+        struct online_result ra, rb;
+
+        assert_int_equal(online_process(a, world.msgs[i].data,
+                                        world.msgs[i].len, &ra),
+                         0);
+        assert_int_equal(online_process(b, world.msgs[i].data,
+                                        world.msgs[i].len, &rb),
+                         0);
+        assert_memory_equal(&ra.probability, &rb.probability,
+                            sizeof(double));
+    }
+    capture(a, &st);
+    assert_state_is(b, &st);
+    release(&st);
+    assert_same_states(a, b);
+
+    buf_free(&snap);
+    online_destroy(a);
+    online_destroy(b);
+    free(cfg);
+}
+
+static void test_snapshot_round_trip_each_optimizer(void **state)
+{
+    static const struct opt_case cases[] = {
+        {"optimizer = \"sgd\";", NULL, 0, 0},
+        {"optimizer = \"adagrad\";", NULL, 1, 0},
+        {"optimizer = \"rmsprop\";", "learning_rate = 0.01;", 1, 0},
+        {"optimizer = \"adam\";", "learning_rate = 0.01;", 2, 1},
+        {"optimizer = \"normalized\";", "learning_rate = 0.5;", 2, 0},
+        {"optimizer = \"ftrl\"; l1 = 1.0;", "learning_rate = 0.5;", 2, 1},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        print_message("%s\n", cases[i].lines);
+        round_trip(&cases[i]);
+    }
+}
+
+/* A copy of world.snapshot whose weight encoding name says name (of the
+ * same length as SNAPSHOT_WEIGHT_ENCODING, so the Avro string keeps its
+ * size and nothing else moves). */
+static unsigned char *with_encoding_name(const char *name)
+{
+    size_t n = strlen(SNAPSHOT_WEIGHT_ENCODING);
+    unsigned char *copy = malloc(world.snapshot.len);
+    unsigned char *at;
+
+    assert_non_null(copy);
+    assert_int_equal(strlen(name), n);
+    memcpy(copy, world.snapshot.data, world.snapshot.len);
+    at = find_bytes(copy, world.snapshot.len,
+                    (const unsigned char *)SNAPSHOT_WEIGHT_ENCODING, n);
+    assert_non_null(at);
+    memcpy(at, name, n);
+    return copy;
+}
+
+/* An AdaGrad model's v2 entries have v1's layout: renamed, the snapshot
+ * restores to the same learner. */
+static void test_snapshot_reads_v1_adagrad(void **state)
+{
+    unsigned char *v1 = with_encoding_name(SNAPSHOT_WEIGHT_ENCODING_V1);
+    struct online_learner *a = NULL, *b = NULL;
+    struct learner_state st;
+    struct snapshot_offset offsets[4];
+    char errstr[ERRSTR_SIZE];
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(new_learner(world.cfg, &a), 0);
+    assert_int_equal(train(a, 0, TRAIN_EVENTS), 0);
+    assert_int_equal(new_learner(world.cfg, &b), 0);
+    if (snapshot_restore(world.snap_schema, b, v1, world.snapshot.len,
+                         offsets, 4, &n, NULL, errstr, sizeof(errstr)) != 0)
+        fail_msg("snapshot_restore: %s", errstr);
+    capture(a, &st);
+    assert_state_is(b, &st);
+    release(&st);
+    free(v1);
+    online_destroy(a);
+    online_destroy(b);
+}
+
+static void test_snapshot_unknown_encoding_refused(void **state)
+{
+    unsigned char *v9 = with_encoding_name("sparse-f32le-v9");
+    char errstr[ERRSTR_SIZE];
+
+    (void)state;
+    expect_refused(world.cfg, v9, world.snapshot.len, RIFFLE_ERR_SNAPSHOT,
+                   errstr, sizeof(errstr));
+    assert_contains(errstr, "weight encoding \"sparse-f32le-v9\"");
+    free(v9);
+}
+
+/* Rewrites snap (an SGD model's, v2: 8-byte entries) as an SGD snapshot
+ * of riffle before v2 wrote it: 12-byte entries with a zero state. */
+static void rewrite_as_v1(const struct buf *snap, struct buf *out)
+{
+    avro_value_t rec, f;
+    const void *bytes;
+    const unsigned char *p;
+    unsigned char *v1;
+    size_t len, i, entries;
+    char errstr[ERRSTR_SIZE];
+
+    assert_int_equal(schema_new_value(world.snap_schema, &rec), 0);
+    assert_int_equal(schema_read_value(world.snap_schema, snap->data,
+                                       snap->len, &rec, errstr,
+                                       sizeof(errstr)),
+                     0);
+    assert_int_equal(avro_value_get_by_name(&rec, "weights", &f, NULL), 0);
+    assert_int_equal(avro_value_get_bytes(&f, &bytes, &len), 0);
+    assert_int_equal(len % SNAPSHOT_ENTRY_BYTES_V2(0), 0);
+    entries = len / SNAPSHOT_ENTRY_BYTES_V2(0);
+    assert_true(entries > 0);
+    v1 = calloc(entries, SNAPSHOT_ENTRY_BYTES);
+    assert_non_null(v1);
+    for (i = 0, p = bytes; i < entries; i++, p += SNAPSHOT_ENTRY_BYTES_V2(0))
+        memcpy(v1 + i * SNAPSHOT_ENTRY_BYTES, p, SNAPSHOT_ENTRY_BYTES_V2(0));
+
+    assert_int_equal(avro_value_set_bytes(&f, v1,
+                                          entries * SNAPSHOT_ENTRY_BYTES),
+                     0);
+    assert_int_equal(avro_value_get_by_name(&rec, "weights_crc64", &f, NULL),
+                     0);
+    assert_int_equal(avro_value_set_long(&f, (int64_t)schema_crc64_avro(
+                                                 v1, entries *
+                                                         SNAPSHOT_ENTRY_BYTES)),
+                     0);
+    assert_int_equal(avro_value_get_by_name(&rec, "weight_encoding", &f,
+                                            NULL),
+                     0);
+    assert_int_equal(avro_value_set_string(&f, SNAPSHOT_WEIGHT_ENCODING_V1),
+                     0);
+    assert_int_equal(schema_write_value(world.snap_schema, &rec, out, errstr,
+                                        sizeof(errstr)),
+                     0);
+    free(v1);
+    avro_value_decref(&rec);
+}
+
+/* An SGD snapshot in v1 carries a zero state array the model no longer
+ * keeps: it is read, checked and dropped. */
+static void test_snapshot_reads_v1_sgd(void **state)
+{
+    struct cfg *cfg = cfg_with("optimizer = \"sgd\";", NULL);
+    struct online_learner *a = NULL, *b = NULL;
+    struct learner_state st;
+    struct snapshot_offset offsets[4];
+    struct buf v2 = {0}, v1 = {0};
+    char errstr[ERRSTR_SIZE];
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(new_learner(cfg, &a), 0);
+    assert_int_equal(train(a, 0, TRAIN_EVENTS), 0);
+    assert_int_equal(encode(a, &v2), 0);
+    rewrite_as_v1(&v2, &v1);
+    assert_true(v1.len > v2.len); /* 4 more bytes per entry */
+
+    assert_int_equal(new_learner(cfg, &b), 0);
+    if (snapshot_restore(world.snap_schema, b, v1.data, v1.len, offsets, 4,
+                         &n, NULL, errstr, sizeof(errstr)) != 0)
+        fail_msg("snapshot_restore: %s", errstr);
+    capture(a, &st);
+    assert_state_is(b, &st);
+    release(&st);
+
+    buf_free(&v1);
+    buf_free(&v2);
+    online_destroy(a);
+    online_destroy(b);
+    free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -566,6 +866,10 @@ int main(void)
         cmocka_unit_test(test_snapshot_truncated_refused),
         cmocka_unit_test(test_snapshot_too_many_offsets_refused),
         cmocka_unit_test(test_online_refused_event_leaves_stats),
+        cmocka_unit_test(test_snapshot_round_trip_each_optimizer),
+        cmocka_unit_test(test_snapshot_reads_v1_adagrad),
+        cmocka_unit_test(test_snapshot_unknown_encoding_refused),
+        cmocka_unit_test(test_snapshot_reads_v1_sgd),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
