@@ -716,61 +716,65 @@ static void test_snapshot_round_trip_each_optimizer(void **state)
     }
 }
 
-/* A copy of world.snapshot whose weight encoding name says name (of the
- * same length as SNAPSHOT_WEIGHT_ENCODING, so the Avro string keeps its
- * size and nothing else moves). */
-static unsigned char *with_encoding_name(const char *name)
+/* Renames the weight encoding of snap to name, in place (name has the
+ * length of SNAPSHOT_WEIGHT_ENCODING, so the Avro string keeps its size
+ * and nothing else moves). */
+static void rename_encoding(struct buf *snap, const char *name)
 {
     size_t n = strlen(SNAPSHOT_WEIGHT_ENCODING);
-    unsigned char *copy = malloc(world.snapshot.len);
     unsigned char *at;
 
-    assert_non_null(copy);
     assert_int_equal(strlen(name), n);
-    memcpy(copy, world.snapshot.data, world.snapshot.len);
-    at = find_bytes(copy, world.snapshot.len,
+    at = find_bytes((unsigned char *)snap->data, snap->len,
                     (const unsigned char *)SNAPSHOT_WEIGHT_ENCODING, n);
     assert_non_null(at);
     memcpy(at, name, n);
-    return copy;
 }
 
 /* An AdaGrad model's v2 entries have v1's layout: renamed, the snapshot
  * restores to the same learner. */
 static void test_snapshot_reads_v1_adagrad(void **state)
 {
-    unsigned char *v1 = with_encoding_name(SNAPSHOT_WEIGHT_ENCODING_V1);
+    struct cfg *cfg = cfg_with("optimizer = \"adagrad\";", NULL);
     struct online_learner *a = NULL, *b = NULL;
     struct learner_state st;
     struct snapshot_offset offsets[4];
+    struct buf snap = {0};
     char errstr[ERRSTR_SIZE];
     size_t n = 0;
 
     (void)state;
-    assert_int_equal(new_learner(world.cfg, &a), 0);
+    assert_int_equal(new_learner(cfg, &a), 0);
     assert_int_equal(train(a, 0, TRAIN_EVENTS), 0);
-    assert_int_equal(new_learner(world.cfg, &b), 0);
-    if (snapshot_restore(world.snap_schema, b, v1, world.snapshot.len,
-                         offsets, 4, &n, NULL, errstr, sizeof(errstr)) != 0)
+    assert_int_equal(encode(a, &snap), 0);
+    rename_encoding(&snap, SNAPSHOT_WEIGHT_ENCODING_V1);
+    assert_int_equal(new_learner(cfg, &b), 0);
+    if (snapshot_restore(world.snap_schema, b, snap.data, snap.len, offsets,
+                         4, &n, NULL, errstr, sizeof(errstr)) != 0)
         fail_msg("snapshot_restore: %s", errstr);
     capture(a, &st);
     assert_state_is(b, &st);
     release(&st);
-    free(v1);
+    buf_free(&snap);
     online_destroy(a);
     online_destroy(b);
+    free(cfg);
 }
 
 static void test_snapshot_unknown_encoding_refused(void **state)
 {
-    unsigned char *v9 = with_encoding_name("sparse-f32le-v9");
+    struct buf v9 = {0};
     char errstr[ERRSTR_SIZE];
 
     (void)state;
-    expect_refused(world.cfg, v9, world.snapshot.len, RIFFLE_ERR_SNAPSHOT,
-                   errstr, sizeof(errstr));
+    assert_int_equal(buf_append(&v9, world.snapshot.data,
+                                world.snapshot.len),
+                     0);
+    rename_encoding(&v9, "sparse-f32le-v9");
+    expect_refused(world.cfg, v9.data, v9.len, RIFFLE_ERR_SNAPSHOT, errstr,
+                   sizeof(errstr));
     assert_contains(errstr, "weight encoding \"sparse-f32le-v9\"");
-    free(v9);
+    buf_free(&v9);
 }
 
 /* Rewrites snap (an SGD model's, v2: 8-byte entries) as an SGD snapshot
