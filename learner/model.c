@@ -526,7 +526,8 @@ static double loss_derivative(const struct model *m, double margin,
  *          Langford, "Normalized Online Learning" (UAI 2013), as Vowpal
  *          Wabbit runs it for --adaptive --normalized (gd.cc): scaling
  *          feature i by c scales s and g by c and G by c^2, so the step
- *          and w scale by 1/c and w_i * x_i is unchanged. The rescale is
+ *          and w scale by 1/c and w_i * x_i is unchanged (exactly so
+ *          without L2, while |g| stays below gradient_clip). The rescale is
  *          linear, not (s / |x_i|)^2: with the adaptive G, past steps were
  *          proportional to 1/s (the square belongs to the non-adaptive
  *          NG rule, whose steps go as 1/s^2). As in VW the rescale happens
