@@ -588,6 +588,7 @@ static struct cfg *cfg_with(const char *optimizer, const char *rate)
     FILE *f = fopen(ELEC2_CFG, "r");
     size_t len;
     int fd;
+    int err;
 
     assert_non_null(cfg);
     assert_non_null(f);
@@ -604,9 +605,10 @@ static struct cfg *cfg_with(const char *optimizer, const char *rate)
     assert_non_null(f);
     fputs(text, f);
     assert_int_equal(fclose(f), 0);
-    if (cfg_load_file(cfg, path, errstr, sizeof(errstr)) != 0)
+    err = cfg_load_file(cfg, path, errstr, sizeof(errstr));
+    assert_int_equal(unlink(path), 0); /* before any failure, too */
+    if (err != 0)
         fail_msg("%s", errstr);
-    assert_int_equal(unlink(path), 0);
     return cfg;
 }
 
