@@ -59,6 +59,14 @@ int cleaner_new(const struct cfg *cfg, const struct schema *schema,
     size_t i;
     int err;
 
+    if (!schema_is_flat(schema) ||
+        schema_field_count(schema) > EVENT_MAX_FIELDS) {
+        snprintf(errstr, errstr_size, "%s: schema %s must be a flat record "
+                 "of at most %d primitive fields", cfg->path,
+                 schema_name(schema), EVENT_MAX_FIELDS);
+        return RIFFLE_ERR_CFG;
+    }
+
     c = calloc(1, sizeof(*c));
     if (!c)
         return RIFFLE_ERR_NOMEM;
@@ -264,6 +272,10 @@ static int clean_field(struct cleaner *c, size_t i, struct event *ev,
         if (val->kind != VALUE_STRING || val->str_len == 0)
             return refuse(v, CLEAN_REASON_MISSING, f,
                           "the event id is missing");
+        if (val->str_len > CLEAN_MAX_ID_BYTES)
+            return refuse(v, CLEAN_REASON_VALUE, f,
+                          "the event id has %zu bytes; at most %d allowed",
+                          val->str_len, CLEAN_MAX_ID_BYTES);
         return 0;
     default:
         break;

@@ -24,6 +24,10 @@
 #define CLEAN_REASON_LABEL "invalid_label"
 #define CLEAN_REASON_VALUE "invalid_value"
 
+/* Event ids travel as Kafka keys and in every output record; longer ones
+ * are refused so that no output can outgrow the broker's size limit. */
+#define CLEAN_MAX_ID_BYTES 1024
+
 struct clean_verdict {
     const char *reason;        /* one of CLEAN_REASON_*, static */
     char field[CFG_NAME_MAX];  /* the field at fault */

@@ -19,6 +19,12 @@ void cli_install_signal_handlers(void);
  * any error itself. Returns 0 or the error code. */
 int cli_load_config(const char *path, const char *brokers, struct cfg *cfg);
 
+/* Strict option values: the whole text must be a number, a count >= 0 or
+ * seconds >= 0 (finite). On error they report "OPTION: expected ..." and
+ * return 1; on success they store the value and return 0. */
+int cli_parse_count(const char *option, const char *text, long long *out);
+int cli_parse_seconds(const char *option, const char *text, double *out);
+
 /* Subcommands: each returns the process exit status. */
 int cmd_learn(int argc, char **argv);
 int cmd_produce(int argc, char **argv);

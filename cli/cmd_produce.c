@@ -35,37 +35,31 @@ int cmd_produce(int argc, char **argv)
     const char *config = NULL, *brokers = NULL;
     struct cfg *cfg;
     char errstr[512] = "";
-    int c, err;
+    int c, err, bad = 0;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:b:f:r:l:qh", longopts, NULL)) !=
            -1) {
-        switch (c) {
-        case 'c':
+        if (c == 'c')
             config = optarg;
-            break;
-        case 'b':
+        else if (c == 'b')
             brokers = optarg;
-            break;
-        case 'f':
+        else if (c == 'f')
             o.path = optarg;
-            break;
-        case 'r':
-            o.rate = atof(optarg);
-            break;
-        case 'l':
-            o.limit = atoll(optarg);
-            break;
-        case 'q':
+        else if (c == 'r')
+            bad |= cli_parse_seconds("--rate", optarg, &o.rate);
+        else if (c == 'l')
+            bad |= cli_parse_count("--limit", optarg, &o.limit);
+        else if (c == 'q')
             o.progress = 0;
-            break;
-        case 'h':
+        else if (c == 'h') {
             usage();
             return 0;
-        default:
+        } else
             return 2;
-        }
     }
+    if (bad)
+        return 2;
 
     cfg = malloc(sizeof(*cfg));
     if (!cfg || cli_load_config(config, brokers, cfg)) {

@@ -73,19 +73,37 @@ static int report(const rd_kafka_topic_result_t **res, size_t n, int create)
     return failed;
 }
 
+#define TOPICS_MAX 6
+
+/* The pipeline's topics; metrics and alerts only when configured. The
+ * model topic is last. */
+static size_t topic_names(const struct cfg *cfg, const char **names)
+{
+    size_t n = 0;
+
+    names[n++] = cfg->topic_input;
+    names[n++] = cfg->topic_predictions;
+    names[n++] = cfg->topic_dead_letters;
+    if (cfg->topic_metrics[0])
+        names[n++] = cfg->topic_metrics;
+    if (cfg->topic_alerts[0])
+        names[n++] = cfg->topic_alerts;
+    names[n++] = cfg->topic_models;
+    return n;
+}
+
 static int run_admin(const struct cfg *cfg, int create)
 {
-    const char *names[4] = {cfg->topic_input, cfg->topic_predictions,
-                            cfg->topic_dead_letters, cfg->topic_models};
-    rd_kafka_NewTopic_t *nt[4] = {NULL};
-    rd_kafka_DeleteTopic_t *dt[4] = {NULL};
+    const char *names[TOPICS_MAX];
+    rd_kafka_NewTopic_t *nt[TOPICS_MAX] = {NULL};
+    rd_kafka_DeleteTopic_t *dt[TOPICS_MAX] = {NULL};
     rd_kafka_conf_t *conf;
     rd_kafka_t *rk;
     rd_kafka_queue_t *q;
     rd_kafka_event_t *ev;
     const rd_kafka_topic_result_t **res;
     char errstr[512];
-    size_t n = 0, i;
+    size_t count = topic_names(cfg, names), n = 0, i;
     int failed = 1;
 
     conf = kafka_conf_new(cfg->brokers, "riffle-admin", errstr,
@@ -98,21 +116,23 @@ static int run_admin(const struct cfg *cfg, int create)
     }
     q = rd_kafka_queue_new(rk);
 
-    for (i = 0; i < 4; i++) {
-        if (create) {
-            nt[i] = new_topic(names[i], i == 3 ? 1 : cfg->input_partitions,
-                              cfg->replication_factor, i == 3);
-            if (!nt[i])
-                goto out;
-        } else {
+    for (i = 0; i < count; i++) {
+        int models = i == count - 1;
+
+        if (!create) {
             dt[i] = rd_kafka_DeleteTopic_new(names[i]);
+            continue;
         }
+        nt[i] = new_topic(names[i], models ? 1 : cfg->input_partitions,
+                          cfg->replication_factor, models);
+        if (!nt[i])
+            goto out;
     }
 
     if (create)
-        rd_kafka_CreateTopics(rk, nt, 4, NULL, q);
+        rd_kafka_CreateTopics(rk, nt, count, NULL, q);
     else
-        rd_kafka_DeleteTopics(rk, dt, 4, NULL, q);
+        rd_kafka_DeleteTopics(rk, dt, count, NULL, q);
 
     ev = await_result(q);
     if (ev && rd_kafka_event_error(ev)) {
@@ -128,7 +148,7 @@ static int run_admin(const struct cfg *cfg, int create)
         rd_kafka_event_destroy(ev);
 
 out:
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < count; i++) {
         if (nt[i])
             rd_kafka_NewTopic_destroy(nt[i]);
         if (dt[i])

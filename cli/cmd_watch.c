@@ -46,13 +46,22 @@ static int pick_topic(const struct cfg *cfg, const char *which,
         w->topic = cfg->topic_models;
         cfg_output_schema_path(cfg, CFG_SCHEMA_SNAPSHOT, schema_path,
                                sizeof(schema_path));
+    } else if (strcmp(which, "metrics") == 0 && cfg->topic_metrics[0]) {
+        w->topic = cfg->topic_metrics;
+        cfg_output_schema_path(cfg, CFG_SCHEMA_METRICS, schema_path,
+                               sizeof(schema_path));
+    } else if (strcmp(which, "alerts") == 0 && cfg->topic_alerts[0]) {
+        w->topic = cfg->topic_alerts;
+        cfg_output_schema_path(cfg, CFG_SCHEMA_ALERT, schema_path,
+                               sizeof(schema_path));
     } else if (strcmp(which, "input") == 0) {
         w->topic = cfg->topic_input;
         snprintf(schema_path, sizeof(schema_path), "%s", cfg->schema_path);
         w->flat = 1;
     } else {
         snprintf(errstr, size, "unknown topic '%s': expected predictions, "
-                 "dead-letters, models or input", which);
+                 "dead-letters, models, metrics, alerts or input (metrics "
+                 "and alerts when the configuration names them)", which);
         return RIFFLE_ERR_USAGE;
     }
     return schema_load_file(schema_path, &w->schema, errstr, size);
@@ -70,9 +79,13 @@ static void print_message(struct watch *w, const rd_kafka_message_t *msg)
     else
         err = schema_read_value(w->schema, msg->payload, msg->len, &w->value,
                                 why, sizeof(why));
-    if (!err)
+    if (!err) {
         err = w->flat ? json_append_event(&w->line, w->schema, &w->ev)
                       : json_append_value(&w->line, &w->value);
+        if (err)
+            snprintf(why, sizeof(why), "cannot print as JSON: %s",
+                     riffle_err_str(err));
+    }
 
     if (err) {
         buf_reset(&w->line);
@@ -90,7 +103,8 @@ static void usage(void)
 {
     printf("usage: riffle watch -c CFG [--brokers B] [--from-end] "
            "[--limit N] [--idle-exit S] TOPIC\n"
-           "  TOPIC          predictions, dead-letters, models or input\n"
+           "  TOPIC          predictions, dead-letters, models, metrics, "
+           "alerts or input\n"
            "  --from-end     only messages that arrive from now on\n"
            "  --limit N      stop after N messages\n"
            "  --idle-exit S  stop after S seconds at the end of the topic\n");
@@ -109,7 +123,7 @@ int cmd_watch(int argc, char **argv)
     const char *config = NULL, *brokers = NULL;
     long long limit = 0, seen = 0;
     double idle_exit = 0, last = 0;
-    int from_start = 1, c, err;
+    int from_start = 1, c, err, bad = 0;
     struct watch w;
     struct topic_reader *r = NULL;
     struct cfg *cfg = malloc(sizeof(*cfg));
@@ -119,15 +133,26 @@ int cmd_watch(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:b:el:i:h", longopts, NULL)) !=
            -1) {
-        switch (c) {
-        case 'c': config = optarg; break;
-        case 'b': brokers = optarg; break;
-        case 'e': from_start = 0; break;
-        case 'l': limit = atoll(optarg); break;
-        case 'i': idle_exit = atof(optarg); break;
-        case 'h': usage(); free(cfg); return 0;
-        default: free(cfg); return 2;
-        }
+        if (c == 'c')
+            config = optarg;
+        else if (c == 'b')
+            brokers = optarg;
+        else if (c == 'e')
+            from_start = 0;
+        else if (c == 'l')
+            bad |= cli_parse_count("--limit", optarg, &limit);
+        else if (c == 'i')
+            bad |= cli_parse_seconds("--idle-exit", optarg, &idle_exit);
+        else if (c == 'h') {
+            usage();
+            free(cfg);
+            return 0;
+        } else
+            bad = 1;
+    }
+    if (bad) {
+        free(cfg);
+        return 2;
     }
     if (optind != argc - 1) {
         usage();

@@ -7,8 +7,11 @@
  * (learner/), and publishes predictions, dead letters and snapshots
  * (producers/); `watch` reads any of those topics back.
  */
+#include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -30,8 +33,9 @@ void cli_install_signal_handlers(void)
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    /* Cannot fail for these signals with a valid handler. */
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
 }
 
 int cli_load_config(const char *path, const char *brokers, struct cfg *cfg)
@@ -50,6 +54,38 @@ int cli_load_config(const char *path, const char *brokers, struct cfg *cfg)
     }
     if (brokers)
         snprintf(cfg->brokers, sizeof(cfg->brokers), "%s", brokers);
+    return 0;
+}
+
+int cli_parse_count(const char *option, const char *text, long long *out)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v < 0) {
+        log_error("cli", "%s %s: expected a whole number, 0 or more", option,
+                  text);
+        return 1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_seconds(const char *option, const char *text, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(text, &end);
+    if (errno || end == text || *end || !isfinite(v) || v < 0) {
+        log_error("cli", "%s %s: expected a number of seconds, 0 or more",
+                  option, text);
+        return 1;
+    }
+    *out = v;
     return 0;
 }
 

@@ -30,6 +30,8 @@ const char *riffle_err_str(int err)
         return "usage error";
     case RIFFLE_ERR_EOF:
         return "end of input";
+    case RIFFLE_ERR_TIMEOUT:
+        return "timed out";
     default:
         return "unknown error";
     }

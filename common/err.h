@@ -21,6 +21,7 @@ enum riffle_err {
     RIFFLE_ERR_SNAPSHOT = -9, /* snapshot corrupt or incompatible */
     RIFFLE_ERR_USAGE = -10,   /* bad command line */
     RIFFLE_ERR_EOF = -11,     /* no more input (not a failure) */
+    RIFFLE_ERR_TIMEOUT = -12, /* not done yet; the same call may succeed */
 };
 
 /* Returns a static, human-readable name for an error code. */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "learner/drift.h"
 #include "learner/hash.h"
 
 /* Where errors go while one file is loaded. */
@@ -243,10 +244,10 @@ static int get_enum(const struct loader *ld, const config_setting_t *group,
     char value[CFG_NAME_MAX] = "";
     char full[256], expected[256] = "";
     const struct enum_name *e;
-    config_setting_t *s;
+    config_setting_t *s = config_setting_get_member(group, key);
     int err = get_string(ld, group, section, key, 0, value, sizeof(value));
 
-    if (err || value[0] == '\0')
+    if (err || !s)
         return err;
 
     for (e = names; e->name; e++) {
@@ -259,7 +260,6 @@ static int get_enum(const struct loader *ld, const config_setting_t *group,
                  e == names ? "" : ", ", e->name);
     }
 
-    s = config_setting_get_member(group, key);
     return fail(ld, s, dotted(full, sizeof(full), section, key),
                 "unknown value \"%s\": expected one of %s", value, expected);
 }
@@ -385,6 +385,7 @@ static int load_topics(const struct loader *ld, const config_setting_t *root,
 {
     static const char *const keys[] = {"input",        "predictions",
                                        "models",       "dead_letters",
+                                       "metrics",      "alerts",
                                        "partitions",   "replication_factor",
                                        NULL};
     config_setting_t *g;
@@ -403,6 +404,10 @@ static int load_topics(const struct loader *ld, const config_setting_t *root,
         (err = get_string(ld, g, "topics", "dead_letters", 1,
                           cfg->topic_dead_letters,
                           sizeof(cfg->topic_dead_letters))) ||
+        (err = get_string(ld, g, "topics", "metrics", 0, cfg->topic_metrics,
+                          sizeof(cfg->topic_metrics))) ||
+        (err = get_string(ld, g, "topics", "alerts", 0, cfg->topic_alerts,
+                          sizeof(cfg->topic_alerts))) ||
         (err = get_int(ld, g, "topics", "partitions", 0, 1, 1024,
                        &cfg->input_partitions)) ||
         (err = get_int(ld, g, "topics", "replication_factor", 0, 1, 16,
@@ -448,9 +453,10 @@ static int load_source(const struct loader *ld, const config_setting_t *root,
                         &on_bad_row)))
         return err;
 
-    if (strlen(delimiter) != 1)
+    if (strlen(delimiter) != 1 || strchr("\"\r\n", delimiter[0]))
         return fail(ld, config_setting_get_member(g, "delimiter"),
-                    "source.delimiter", "expected exactly one character");
+                    "source.delimiter", "expected exactly one character, "
+                    "other than a quote or a line break");
     cfg->csv_delimiter = delimiter[0];
     cfg->on_bad_row = (enum cfg_bad_row_action)on_bad_row;
     if (!cfg->csv_header && cfg->column_count == 0)
@@ -509,6 +515,10 @@ static int check_field(const struct loader *ld, const config_setting_t *g,
         f->keep_prefix == 0)
         return fail(ld, g, dotted(key, sizeof(key), section, "personal"),
                     "coarsen needs band (numbers) or keep_prefix (strings)");
+    if (f->privacy == CFG_PRIVACY_PSEUDONYM && numeric)
+        return fail(ld, g, dotted(key, sizeof(key), section, "personal"),
+                    "a pseudonym is a token, not a number: use kind = "
+                    "\"categorical\" for this field, or coarsen it");
     if (f->privacy != CFG_PRIVACY_NONE &&
         (f->kind == CFG_FIELD_ID || f->kind == CFG_FIELD_LABEL))
         return fail(ld, g, dotted(key, sizeof(key), section, "personal"),
@@ -793,6 +803,44 @@ static int load_interactions(const struct loader *ld,
     return 0;
 }
 
+static int load_drift(const struct loader *ld, const config_setting_t *root,
+                      struct cfg *cfg)
+{
+    static const char *const keys[] = {"detector", "delta", "lambda",
+                                       "metrics_every", NULL};
+    static const struct enum_name detectors[] = {
+        {"none", -1}, {"adwin", DRIFT_ADWIN},
+        {"page_hinkley", DRIFT_PAGE_HINKLEY}, {NULL, 0}};
+    struct drift_params defaults;
+    config_setting_t *g;
+    int err = get_group(ld, root, "drift", 0, &g);
+
+    drift_params_default(&defaults);
+    cfg->drift_detector = DRIFT_ADWIN;
+    cfg->drift_delta = defaults.adwin.delta;
+    cfg->drift_lambda = defaults.ph.lambda;
+    cfg->metrics_every_events = cfg->progress_every_events;
+    if (err || !g)
+        return err;
+
+    if ((err = check_keys(ld, g, "drift", keys)) ||
+        (err = get_enum(ld, g, "drift", "detector", detectors,
+                        &cfg->drift_detector)) ||
+        (err = get_double(ld, g, "drift", "delta", 0, 1e-12, 1.0,
+                          &cfg->drift_delta)) ||
+        (err = get_double(ld, g, "drift", "lambda", 0, 1e-12, 1e12,
+                          &cfg->drift_lambda)) ||
+        (err = get_long(ld, g, "drift", "metrics_every", 0, 1, 1L << 40,
+                        &cfg->metrics_every_events)))
+        return err;
+
+    /* Page-Hinkley's delta is an amount of error, not a confidence. */
+    if (cfg->drift_detector == DRIFT_PAGE_HINKLEY &&
+        !config_setting_get_member(g, "delta"))
+        cfg->drift_delta = defaults.ph.delta;
+    return 0;
+}
+
 static int load_snapshot(const struct loader *ld,
                          const config_setting_t *root, struct cfg *cfg)
 {
@@ -878,7 +926,8 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
 {
     static const char *const keys[] = {"name",    "kafka",   "topics",
                                        "source",  "fields",  "privacy",
-                                       "learner", "snapshot", "log", NULL};
+                                       "learner", "snapshot", "log",
+                                       "drift",   NULL};
     int err;
 
     if ((err = check_keys(ld, root, "", keys)) ||
@@ -891,7 +940,8 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
         (err = load_privacy(ld, root, cfg)) ||
         (err = load_learner(ld, root, cfg)) ||
         (err = load_interactions(ld, root, cfg)) ||
-        (err = load_snapshot(ld, root, cfg)) || (err = load_log(ld, root, cfg)))
+        (err = load_snapshot(ld, root, cfg)) ||
+        (err = load_log(ld, root, cfg)) || (err = load_drift(ld, root, cfg)))
         return err;
 
     if (cfg->group_id[0] == '\0')
@@ -995,6 +1045,8 @@ uint64_t cfg_model_fingerprint(const struct cfg *cfg)
         mix(&h, f->buckets, f->bucket_count * sizeof(f->buckets[0]));
     }
     mix(&h, &cfg->task, sizeof(cfg->task));
+    /* Pseudonyms change with the key: its id says which key made them. */
+    mix(&h, cfg->key_id, strlen(cfg->key_id) + 1);
     for (i = 0; i < cfg->class_count; i++)
         mix(&h, cfg->classes[i], strlen(cfg->classes[i]) + 1);
     for (i = 0; i < cfg->interaction_count; i++) {

@@ -116,6 +116,8 @@ struct cfg {
     char topic_predictions[CFG_NAME_MAX];
     char topic_models[CFG_NAME_MAX];
     char topic_dead_letters[CFG_NAME_MAX];
+    char topic_metrics[CFG_NAME_MAX]; /* may be empty: not published */
+    char topic_alerts[CFG_NAME_MAX];  /* may be empty: not published */
     int input_partitions;
     int replication_factor;
 
@@ -156,6 +158,12 @@ struct cfg {
     struct model_params model;
     uint32_t hash_seed;
 
+    /* drift detection on the stream of prediction errors */
+    int drift_detector;          /* enum drift_kind, or -1 for none */
+    double drift_delta;          /* ADWIN confidence, Page-Hinkley delta */
+    double drift_lambda;         /* Page-Hinkley alarm threshold */
+    long metrics_every_events;   /* publish metrics this often */
+
     /* snapshots */
     long snapshot_every_events;
     double snapshot_every_seconds;
@@ -187,6 +195,8 @@ uint64_t cfg_model_fingerprint(const struct cfg *cfg);
 #define CFG_SCHEMA_PREDICTION "prediction.avsc"
 #define CFG_SCHEMA_DEAD_LETTER "dead_letter.avsc"
 #define CFG_SCHEMA_SNAPSHOT "model_snapshot.avsc"
+#define CFG_SCHEMA_METRICS "metrics.avsc"
+#define CFG_SCHEMA_ALERT "alert.avsc"
 
 /* Writes the path of the output schema file (one of CFG_SCHEMA_*) into
  * out: the directory of source.schema joined with file. */

@@ -13,6 +13,7 @@
 #include "common/log.h"
 
 #define CONSUMER_MAX_PARTITIONS SNAPSHOT_MAX_OFFSETS
+#define CONSUMER_METADATA_TIMEOUT_MS 30000 /* a broker just started */
 
 struct partition_state {
     int32_t partition;
@@ -102,6 +103,32 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     (void)rd_kafka_assign(rk, NULL); /* nothing to do if it fails */
 }
 
+static int check_topic(rd_kafka_t *rk, const char *topic, char *errstr,
+                       size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_resp_err_t err;
+
+    err = rd_kafka_metadata(rk, 0, rkt, &md, CONSUMER_METADATA_TIMEOUT_MS);
+    rd_kafka_topic_destroy(rkt);
+    if (err) {
+        snprintf(errstr, errstr_size, "cannot reach the brokers for topic "
+                 "%s: %s", topic, rd_kafka_err2str(err));
+        return RIFFLE_ERR_KAFKA;
+    }
+    err = md->topic_cnt == 1 ? md->topics[0].err
+                             : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    rd_kafka_metadata_destroy(md);
+    if (err) {
+        snprintf(errstr, errstr_size, "topic %s: %s (create the pipeline's "
+                 "topics with: riffle topics create -c CONFIG)", topic,
+                 rd_kafka_err2str(err));
+        return RIFFLE_ERR_KAFKA;
+    }
+    return 0;
+}
+
 int consumer_new(const char *brokers, const char *group_id,
                  const char *topic, const struct snapshot_offset *start,
                  size_t n, struct consumer **out, char *errstr,
@@ -152,6 +179,11 @@ int consumer_new(const char *brokers, const char *group_id,
         return RIFFLE_ERR_KAFKA;
     }
     rd_kafka_poll_set_consumer(c->rk);
+
+    if (check_topic(c->rk, topic, errstr, errstr_size) != 0) {
+        consumer_destroy(c);
+        return RIFFLE_ERR_KAFKA;
+    }
 
     subs = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);

@@ -22,7 +22,8 @@
 struct consumer;
 
 /* start (borrowed, n entries, may be NULL) holds the snapshot's offsets.
- * Returns 0 or RIFFLE_ERR_KAFKA with errstr. */
+ * Returns 0 or RIFFLE_ERR_KAFKA with errstr, also when the topic does not
+ * exist (a consumer would otherwise wait for it forever). */
 int consumer_new(const char *brokers, const char *group_id,
                  const char *topic, const struct snapshot_offset *start,
                  size_t n, struct consumer **out, char *errstr,

@@ -10,6 +10,7 @@
 
 #include "common/err.h"
 #include "common/numfmt.h"
+#include "learner/drift.h"
 #include "learner/hash.h"
 #include "common/numfmt.h"
 #include "privacy/anonymize.h"
@@ -27,6 +28,7 @@ struct online_learner {
     struct anonymizer *anonymizer;
     struct feature_builder *features;
     struct model *model;
+    struct drift *drift; /* NULL when drift.detector = "none" */
     struct metrics metrics;
     struct running_stats stats[CFG_MAX_FIELDS];
     uint64_t dead_letters;
@@ -49,6 +51,23 @@ static int find_kind(const struct cfg *cfg, enum cfg_field_kind kind)
         if (cfg->fields[i].kind == kind)
             return (int)i;
     return -1; /* cfg_load_file guarantees one id and one label */
+}
+
+static int new_drift_detector(const struct cfg *cfg, struct drift **out,
+                              char *errstr, size_t errstr_size)
+{
+    struct drift_params params;
+    enum drift_kind kind = (enum drift_kind)cfg->drift_detector;
+    int err;
+
+    drift_params_default(&params);
+    params.adwin.delta = cfg->drift_delta;
+    params.ph.delta = cfg->drift_delta;
+    params.ph.lambda = cfg->drift_lambda;
+    err = drift_params_check(kind, &params, errstr, errstr_size);
+    if (!err)
+        err = drift_new(kind, &params, out);
+    return err;
 }
 
 int online_new(const struct cfg *cfg, const struct schema *input_schema,
@@ -79,6 +98,8 @@ int online_new(const struct cfg *cfg, const struct schema *input_schema,
             snprintf(errstr, errstr_size, "cannot allocate a model of 2^%u "
                      "weights", cfg->model.bits);
     }
+    if (!err && cfg->drift_detector >= 0)
+        err = new_drift_detector(cfg, &ol->drift, errstr, errstr_size);
     if (err) {
         online_destroy(ol);
         return err;
@@ -101,6 +122,7 @@ void online_destroy(struct online_learner *ol)
     anonymizer_destroy(ol->anonymizer);
     features_destroy(ol->features);
     model_destroy(ol->model);
+    drift_destroy(ol->drift);
     event_free(&ol->event);
     buf_free(&ol->event_id);
     free(ol);
@@ -227,6 +249,19 @@ static int run_single(struct online_learner *ol, size_t n, int learn,
     return 0;
 }
 
+/* Feeds the detector one mistake (1) or hit (0). Regression errors are
+ * unbounded, and ADWIN's bound assumes values in [0, 1], so regression
+ * is not watched. */
+static void watch_drift(struct online_learner *ol, struct online_result *res)
+{
+    double mistake;
+
+    if (!ol->drift || ol->cfg->task == CFG_TASK_REGRESSION)
+        return;
+    mistake = (double)res->predicted_class != res->label;
+    res->drift = drift_add(ol->drift, mistake) == 1;
+}
+
 /* Anonymize, build features, then score and (when learn) update. A
  * feature the model refuses dead-letters the event, leaving the model and
  * the statistics as they were. */
@@ -255,8 +290,10 @@ static int run_model(struct online_learner *ol, struct event *ev, int learn,
         return 0;
     }
 
-    if (learn)
+    if (learn) {
         cleaner_commit_stats(ol->cleaner, ev);
+        watch_drift(ol, res);
+    }
     return 0;
 }
 
@@ -385,6 +422,20 @@ int online_metrics_json(const struct online_learner *ol, int window,
         return put_metric(out, "auc",
                           window ? metrics_window_auc(m) : metrics_auc(m), 0);
     return 0;
+}
+
+void online_drift_info(const struct online_learner *ol,
+                       struct online_drift_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->detector = "none";
+    if (!ol->drift)
+        return;
+    out->detector = drift_get_kind(ol->drift) == DRIFT_ADWIN ? "adwin"
+                                                            : "page_hinkley";
+    out->error_rate = drift_estimate(ol->drift);
+    out->width = drift_width(ol->drift);
+    out->detections = drift_detections(ol->drift);
 }
 
 void online_feature_counts(const struct online_learner *ol,

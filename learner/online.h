@@ -41,6 +41,7 @@ struct online_result {
     int predicted_class;          /* binary 0/1, multiclass index; 0 for
                                      regression */
     uint64_t model_version;       /* updates made before this event */
+    int drift;                    /* 1: the error stream changed here */
 };
 
 struct online_learner;
@@ -89,6 +90,17 @@ const struct cfg *online_cfg(const struct online_learner *ol);
  * over the sliding window when window is set. */
 int online_metrics_json(const struct online_learner *ol, int window,
                         struct buf *out);
+
+/* The drift detector's view of the error rate: its current estimate,
+ * the events it covers, and alarms so far. All 0 without a detector. */
+struct online_drift_info {
+    const char *detector; /* "adwin", "page_hinkley" or "none" */
+    double error_rate;
+    unsigned long long width;
+    unsigned long long detections;
+};
+void online_drift_info(const struct online_learner *ol,
+                       struct online_drift_info *out);
 
 /* Hash collision counts of the feature builder (see features.h). */
 void online_feature_counts(const struct online_learner *ol,

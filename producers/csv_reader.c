@@ -586,6 +586,11 @@ long csv_reader_line(const struct csv_reader *r)
     return r->record_line;
 }
 
+const char *csv_reader_name(const struct csv_reader *r)
+{
+    return r->name;
+}
+
 size_t csv_reader_header_count(const struct csv_reader *r)
 {
     return r->header_count;

@@ -57,6 +57,9 @@ const char *csv_reader_field(const struct csv_reader *r, size_t i);
  * started. */
 long csv_reader_line(const struct csv_reader *r);
 
+/* The path (or name) the reader was opened with, for messages. */
+const char *csv_reader_name(const struct csv_reader *r);
+
 /* Header names when has_header was set; count is 0 otherwise. */
 size_t csv_reader_header_count(const struct csv_reader *r);
 const char *csv_reader_header(const struct csv_reader *r, size_t i);

@@ -19,7 +19,6 @@
 #define PRODUCE_PROGRESS_EVERY_S 1.0    /* terminal redraw / log line */
 #define PRODUCE_LOG_EVERY_S 10.0        /* plain lines when not a terminal */
 #define PRODUCE_FLUSH_TIMEOUT_MS 120000 /* acks at the end of the file */
-#define PRODUCE_SCHEMA_ID_FIELD "event_id"
 
 /* Column names are compared in their Avro form: "education-num" in a
  * header matches the field education_num. */
@@ -41,6 +40,18 @@ static const char *column_name(const struct cfg *cfg,
                                             : NULL;
 }
 
+/* The field configured with kind "id": produce fills it with the
+ * generated event id. */
+static const char *id_field_name(const struct cfg *cfg)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->field_count; i++)
+        if (cfg->fields[i].kind == CFG_FIELD_ID)
+            return cfg->fields[i].name;
+    return ""; /* cfg_load_file guarantees one */
+}
+
 int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
                         const struct csv_reader *csv,
                         struct produce_mapping *map, char *errstr,
@@ -49,10 +60,25 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
     size_t fields = schema_field_count(schema), i, ncols;
     char name[CFG_NAME_MAX];
 
+    if (schema_field_count(schema) > EVENT_MAX_FIELDS) {
+        snprintf(errstr, errstr_size, "%s: schema %s has %zu fields; at "
+                 "most %d are supported", cfg->schema_path,
+                 schema_name(schema), schema_field_count(schema),
+                 EVENT_MAX_FIELDS);
+        return RIFFLE_ERR_CFG;
+    }
     ncols = cfg->column_count ? cfg->column_count
                               : csv_reader_header_count(csv);
     map->columns_expected = ncols;
-    map->id_field = schema_field_index(schema, PRODUCE_SCHEMA_ID_FIELD);
+    map->id_field = schema_field_index(schema, id_field_name(cfg));
+    if (map->id_field < 0 ||
+        schema_field_type(schema, (size_t)map->id_field) !=
+            SCHEMA_FIELD_STRING) {
+        snprintf(errstr, errstr_size, "%s: the id field \"%s\" must be a "
+                 "string field of %s", cfg->path, id_field_name(cfg),
+                 schema_name(schema));
+        return RIFFLE_ERR_CFG;
+    }
     for (i = 0; i < fields; i++)
         map->column[i] = PRODUCE_UNMAPPED;
 
@@ -63,13 +89,13 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
         f = schema_field_index(schema, name);
         if (f < 0) {
             snprintf(errstr, errstr_size, "%s: column %zu \"%s\" is not a "
-                     "field of %s", cfg->source_path, i + 1, name,
+                     "field of %s", csv_reader_name(csv), i + 1, name,
                      schema_name(schema));
             return RIFFLE_ERR_CFG;
         }
         if (map->column[f] != PRODUCE_UNMAPPED) {
             snprintf(errstr, errstr_size, "%s: columns %d and %zu both feed "
-                     "the field \"%s\"", cfg->source_path,
+                     "the field \"%s\"", csv_reader_name(csv),
                      map->column[f] + 1, i + 1, name);
             return RIFFLE_ERR_CFG;
         }
@@ -81,7 +107,7 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
             schema_field_nullable(schema, i))
             continue;
         snprintf(errstr, errstr_size, "%s: no column feeds the required "
-                 "field \"%s\" of %s", cfg->source_path,
+                 "field \"%s\" of %s", csv_reader_name(csv),
                  schema_field_name(schema, i), schema_name(schema));
         return RIFFLE_ERR_CFG;
     }

@@ -143,7 +143,7 @@ int publisher_flush(struct publisher *p, int timeout_ms, char *errstr,
         snprintf(errstr, errstr_size, "%d message(s) still unacknowledged "
                  "after %d ms: %s", rd_kafka_outq_len(p->rk), timeout_ms,
                  rd_kafka_err2str(err));
-        return RIFFLE_ERR_KAFKA;
+        return RIFFLE_ERR_TIMEOUT;
     }
     return 0;
 }

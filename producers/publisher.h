@@ -37,8 +37,10 @@ int publisher_send(struct publisher *p, const char *topic, const void *key,
 void publisher_poll(struct publisher *p);
 
 /* Waits up to timeout_ms for every queued message to be acknowledged.
- * Returns 0 when all were delivered, or RIFFLE_ERR_KAFKA with errstr when
- * the wait timed out or any delivery since the last flush failed. */
+ * Returns 0 when all were delivered; RIFFLE_ERR_TIMEOUT with errstr when
+ * some are still waiting (the broker may be down: calling again waits
+ * more); RIFFLE_ERR_KAFKA with errstr when a delivery since the last
+ * flush failed for good. */
 int publisher_flush(struct publisher *p, int timeout_ms, char *errstr,
                     size_t errstr_size);
 

@@ -59,6 +59,31 @@ static int append_array(struct buf *out, avro_value_t *v)
     return err ? err : buf_append(out, "]", 1);
 }
 
+static int append_map(struct buf *out, avro_value_t *v)
+{
+    size_t n, i;
+    int err = avro_value_get_size(v, &n) ? RIFFLE_ERR_SCHEMA : 0;
+
+    if (!err)
+        err = buf_append(out, "{", 1);
+    for (i = 0; i < n && !err; i++) {
+        avro_value_t item;
+        const char *key;
+
+        if (avro_value_get_by_index(v, i, &item, &key))
+            return RIFFLE_ERR_SCHEMA;
+        if (i > 0)
+            err = buf_append(out, ",", 1);
+        if (!err)
+            err = buf_append_json_string(out, key);
+        if (!err)
+            err = buf_append(out, ":", 1);
+        if (!err)
+            err = json_append_value(out, &item);
+    }
+    return err ? err : buf_append(out, "}", 1);
+}
+
 int json_append_value(struct buf *out, avro_value_t *v)
 {
     int32_t i32;
@@ -98,6 +123,8 @@ int json_append_value(struct buf *out, avro_value_t *v)
         return append_record(out, v);
     case AVRO_ARRAY:
         return append_array(out, v);
+    case AVRO_MAP:
+        return append_map(out, v);
     case AVRO_UNION:
         if (avro_value_get_current_branch(v, &branch))
             return RIFFLE_ERR_SCHEMA;

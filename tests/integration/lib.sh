@@ -52,3 +52,6 @@ PY
 }
 
 run_riffle() { "$RIFFLE" "$@" --brokers "$BROKERS"; }
+
+# cfg_topic CFG KEY -> the topic a configuration names under topics.KEY
+cfg_topic() { sed -n "s/^ *$2 = \"\([^\"]*\)\".*/\1/p" "$1"; }

@@ -14,7 +14,7 @@ readonly ROWS=32561
 readonly PERSONAL_COLUMNS="6 8 9 10 14" # marital, relationship, race, sex, country
 
 cfg=$(make_config config/adult.cfg)
-topic() { sed -n "s/^ *$1 = \"\(.*\)\";/\1/p" "$cfg"; }
+topic() { cfg_topic "$cfg" "$1"; }
 run_riffle topics create -c "$cfg" >/dev/null
 run_riffle produce -c "$cfg" --no-progress >"$WORK/produce.json" 2>/dev/null
 assert_eq "$(riffle_json "$WORK/produce.json" 'rows[0]["produced"]')" "$ROWS" "rows produced"
@@ -24,11 +24,11 @@ RIFFLE_LOG_LEVEL=debug run_riffle learn -c "$cfg" --idle-exit 3 \
 assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["predicted"]')" "$ROWS" "predictions"
 
 # Every output, raw bytes and decoded JSON, plus the learner's debug log.
-for t in predictions dead_letters models; do
+for t in predictions dead_letters models metrics alerts; do
     kcat -b "$BROKERS" -C -t "$(topic "$t")" -o beginning -e -q \
         -f 'key=%k headers=%h value=%s\n' >"$WORK/out-$t.raw" 2>/dev/null
 done
-for t in predictions dead-letters models; do
+for t in predictions dead-letters models metrics alerts; do
     run_riffle watch -c "$cfg" "$t" --idle-exit 2 >"$WORK/out-$t.jsonl" 2>/dev/null
 done
 cp "$WORK/learn.log" "$WORK/out-learn.log"

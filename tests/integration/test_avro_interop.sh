@@ -15,7 +15,7 @@ if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import fastavro' 2>/d
 fi
 
 cfg=$(make_config config/elec2.cfg)
-topic() { sed -n "s/^ *$1 = \"\(.*\)\";/\1/p" "$cfg"; }
+topic() { cfg_topic "$cfg" "$1"; }
 run_riffle topics create -c "$cfg" >/dev/null
 run_riffle produce -c "$cfg" --file tests/fixtures/elec2_bad_rows.csv --no-progress >/dev/null 2>&1
 run_riffle learn -c "$cfg" --idle-exit 3 >/dev/null 2>&1

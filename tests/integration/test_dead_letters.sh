@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 readonly GOOD_ROWS=200
 
 cfg=$(make_config config/elec2.cfg)
-input=$(sed -n 's/^ *input = "\(.*\)";/\1/p' "$cfg")
+input=$(cfg_topic "$cfg" input)
 run_riffle topics create -c "$cfg" >/dev/null
 
 run_riffle produce -c "$cfg" --file tests/fixtures/elec2_bad_rows.csv \
@@ -55,7 +55,7 @@ assert_eq "$(riffle_json "$WORK/dlq.jsonl" \
 riffle_json "$WORK/dlq.jsonl" '"\n".join(r["detail"] for r in rows)' | sed 's/^/    /'
 
 # The headers carry the same facts for tools that do not decode Avro.
-kcat -b "$BROKERS" -C -t "$(sed -n 's/^ *dead_letters = "\(.*\)";/\1/p' "$cfg")" -o beginning -e -c 1 \
+kcat -b "$BROKERS" -C -t "$(cfg_topic "$cfg" dead_letters)" -o beginning -e -c 1 \
     -f '%h\n' 2>/dev/null >"$WORK/headers.txt"
 grep -q "riffle.reason=out_of_range" "$WORK/headers.txt" || fail "reason header missing: $(cat "$WORK/headers.txt")"
 grep -q "riffle.source.offset=21" "$WORK/headers.txt" || fail "offset header missing: $(cat "$WORK/headers.txt")"

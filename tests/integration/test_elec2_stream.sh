@@ -38,4 +38,17 @@ python3 -c "import sys; sys.exit(0 if abs($acc - $EXPECTED_ACCURACY) <= $TOLERAN
 
 learned=$(riffle_json "$WORK/learn.json" 'round(rows[0]["accuracy"], 4)')
 assert_eq "$learned" "$acc" "accuracy reported by learn vs recomputed from the topic"
+
+# Metrics reports (every 5000 events and with every snapshot) and drift
+# alerts reach their topics; the last report matches the predictions.
+run_riffle watch -c "$cfg" metrics --idle-exit 2 >"$WORK/metrics.jsonl" 2>/dev/null
+run_riffle watch -c "$cfg" alerts --idle-exit 2 >"$WORK/alerts.jsonl" 2>/dev/null
+assert_eq "$(riffle_json "$WORK/metrics.jsonl" 'rows[-1]["events"]')" "$EVENTS" "events in the last metrics report"
+assert_eq "$(riffle_json "$WORK/metrics.jsonl" 'round(rows[-1]["cumulative"]["accuracy"], 4)')" \
+    "$acc" "accuracy in the last metrics report"
+assert_eq "$(riffle_json "$WORK/metrics.jsonl" 'len(rows) >= 9 and 0.9 < rows[-1]["cumulative"]["auc"] <= 1')" \
+    True "metrics reports with an AUC"
+alarms=$(riffle_json "$WORK/learn.json" 'rows[0]["drift_alarms"]')
+assert_eq "$(wc -l <"$WORK/alerts.jsonl")" "$alarms" "drift alerts published"
+note "$alarms drift alarms on Elec2 (ADWIN on the 0/1 error stream)"
 echo "PASS $TEST_NAME"

@@ -97,12 +97,15 @@ static void set_optional_string(avro_value_t *rec, const char *name,
 
 static void fill_prediction(avro_value_t *p, const char *label)
 {
-    avro_value_t f;
+    avro_value_t f, branch;
 
     set_string(p, "event_id", "elec2-1");
     set_string(p, "model_name", "elec2");
     set_long(p, "model_version", 42);
     f = field(p, "probability");
+    assert_int_equal(avro_value_set_branch(&f, 1, &branch), 0);
+    assert_int_equal(avro_value_set_double(&branch, 0.75), 0);
+    f = field(p, "value");
     assert_int_equal(avro_value_set_double(&f, 0.75), 0);
     set_int(p, "predicted_class", 1);
     set_string(p, "predicted_label", "UP");
@@ -129,7 +132,8 @@ static void test_json_prediction(void **state)
     assert_string_equal(
         out.data,
         "{\"event_id\":\"elec2-1\",\"model_name\":\"elec2\","
-        "\"model_version\":42,\"probability\":0.75,\"predicted_class\":1,"
+        "\"model_version\":42,\"probability\":0.75,\"value\":0.75,"
+        "\"predicted_class\":1,"
         "\"predicted_label\":\"UP\",\"label\":\"DOWN\","
         "\"source_topic\":\"riffle.elec2.events\",\"source_partition\":0,"
         "\"source_offset\":41,\"event_timestamp_ms\":1700000000000,"

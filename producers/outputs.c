@@ -1,0 +1,456 @@
+/*
+ * producers/outputs.c - prediction, dead-letter, metrics, alert and
+ * snapshot records, see outputs.h.
+ *
+ * Records are filled through a small writer that remembers the first
+ * failure, so each record reads as the list of its fields and is checked
+ * once before it is encoded.
+ */
+#include "producers/outputs.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/kafka.h"
+#include "common/numfmt.h"
+
+#define OUTPUTS_DEAD_LETTER_HEADERS 5
+
+struct outputs {
+    const struct cfg *cfg;
+    struct publisher *pub;
+    struct schema *prediction, *dead_letter, *metrics, *alert, *snapshot;
+    avro_value_t pred_value, dlq_value, metrics_value, alert_value;
+    int values_ready;
+    struct buf out;
+};
+
+/* --- the record writer ------------------------------------------------ */
+
+struct rec {
+    avro_value_t *v;
+    int failed;
+};
+
+static avro_value_t *field(struct rec *r, const char *name, avro_value_t *f)
+{
+    if (r->failed || avro_value_get_by_name(r->v, name, f, NULL) != 0) {
+        r->failed = 1;
+        return NULL;
+    }
+    return f;
+}
+
+static void put_str(struct rec *r, const char *name, const char *s)
+{
+    avro_value_t f;
+
+    if (field(r, name, &f) && avro_value_set_string(&f, s) != 0)
+        r->failed = 1;
+}
+
+static void put_long(struct rec *r, const char *name, int64_t x)
+{
+    avro_value_t f;
+
+    if (field(r, name, &f) && avro_value_set_long(&f, x) != 0)
+        r->failed = 1;
+}
+
+static void put_int(struct rec *r, const char *name, int32_t x)
+{
+    avro_value_t f;
+
+    if (field(r, name, &f) && avro_value_set_int(&f, x) != 0)
+        r->failed = 1;
+}
+
+static void put_double(struct rec *r, const char *name, double x)
+{
+    avro_value_t f;
+
+    if (field(r, name, &f) && avro_value_set_double(&f, x) != 0)
+        r->failed = 1;
+}
+
+/* A ["null", X] union: branch 0 holds null. */
+static avro_value_t *branch(struct rec *r, const char *name, int present,
+                            avro_value_t *b)
+{
+    avro_value_t f;
+
+    if (!field(r, name, &f) ||
+        avro_value_set_branch(&f, present ? 1 : 0, b) != 0) {
+        r->failed = 1;
+        return NULL;
+    }
+    if (!present && avro_value_set_null(b) != 0)
+        r->failed = 1;
+    return present ? b : NULL;
+}
+
+static void put_opt_str(struct rec *r, const char *name, const char *s)
+{
+    avro_value_t b;
+
+    if (branch(r, name, s != NULL, &b) && avro_value_set_string(&b, s) != 0)
+        r->failed = 1;
+}
+
+static void put_opt_double(struct rec *r, const char *name, double x)
+{
+    avro_value_t b;
+
+    if (branch(r, name, !isnan(x), &b) && avro_value_set_double(&b, x) != 0)
+        r->failed = 1;
+}
+
+static void put_map_entry(struct rec *r, avro_value_t *map, const char *key,
+                          double x)
+{
+    avro_value_t e;
+
+    if (!isfinite(x))
+        return; /* e.g. AUC before both classes were seen */
+    if (r->failed || avro_value_add(map, key, &e, NULL, NULL) != 0 ||
+        avro_value_set_double(&e, x) != 0)
+        r->failed = 1;
+}
+
+/* Encodes v and sends it; the record's failure, if any, is reported. */
+static int send_record(struct outputs *o, struct rec *r,
+                       const struct schema *schema, const char *topic,
+                       const void *key, size_t key_len,
+                       rd_kafka_headers_t *headers, char *errstr, size_t size)
+{
+    int err;
+
+    if (r->failed) {
+        if (headers)
+            rd_kafka_headers_destroy(headers);
+        snprintf(errstr, size, "cannot fill a %s record: %s",
+                 schema_name(schema), avro_strerror());
+        return RIFFLE_ERR_SCHEMA;
+    }
+    buf_reset(&o->out);
+    err = schema_write_value(schema, r->v, &o->out, errstr, size);
+    if (err) {
+        if (headers)
+            rd_kafka_headers_destroy(headers);
+        return err;
+    }
+    return publisher_send(o->pub, topic, key, key_len, o->out.data,
+                          o->out.len, headers, errstr, size);
+}
+
+/* --- set-up ----------------------------------------------------------- */
+
+static int load(const struct cfg *cfg, const char *file, struct schema **out,
+                avro_value_t *value, char *errstr, size_t size)
+{
+    char path[CFG_PATH_MAX];
+    int err;
+
+    cfg_output_schema_path(cfg, file, path, sizeof(path));
+    err = schema_load_file(path, out, errstr, size);
+    if (!err && value)
+        err = schema_new_value(*out, value);
+    return err;
+}
+
+int outputs_new(const struct cfg *cfg, struct publisher *pub,
+                struct outputs **out, char *errstr, size_t errstr_size)
+{
+    struct outputs *o = calloc(1, sizeof(*o));
+    int err;
+
+    if (!o)
+        return RIFFLE_ERR_NOMEM;
+    o->cfg = cfg;
+    o->pub = pub;
+
+    err = load(cfg, CFG_SCHEMA_PREDICTION, &o->prediction, &o->pred_value,
+               errstr, errstr_size);
+    if (!err)
+        err = load(cfg, CFG_SCHEMA_DEAD_LETTER, &o->dead_letter,
+                   &o->dlq_value, errstr, errstr_size);
+    if (!err)
+        err = load(cfg, CFG_SCHEMA_METRICS, &o->metrics, &o->metrics_value,
+                   errstr, errstr_size);
+    if (!err)
+        err = load(cfg, CFG_SCHEMA_ALERT, &o->alert, &o->alert_value, errstr,
+                   errstr_size);
+    if (!err)
+        err = load(cfg, CFG_SCHEMA_SNAPSHOT, &o->snapshot, NULL, errstr,
+                   errstr_size);
+    o->values_ready = err == 0;
+    if (err) {
+        outputs_destroy(o);
+        return err;
+    }
+    *out = o;
+    return 0;
+}
+
+static void decref(avro_value_t *v)
+{
+    if (v->iface)
+        avro_value_decref(v);
+}
+
+void outputs_destroy(struct outputs *o)
+{
+    if (!o)
+        return;
+    decref(&o->pred_value);
+    decref(&o->dlq_value);
+    decref(&o->metrics_value);
+    decref(&o->alert_value);
+    schema_destroy(o->prediction);
+    schema_destroy(o->dead_letter);
+    schema_destroy(o->metrics);
+    schema_destroy(o->alert);
+    schema_destroy(o->snapshot);
+    buf_free(&o->out);
+    free(o);
+}
+
+const struct schema *outputs_snapshot_schema(const struct outputs *o)
+{
+    return o->snapshot;
+}
+
+/* --- predictions and dead letters ------------------------------------- */
+
+/* The name of the predicted class, or the predicted value as text. */
+static const char *predicted_label(const struct cfg *cfg,
+                                   const struct online_result *r, char *tmp,
+                                   size_t size)
+{
+    const struct cfg_field *label = NULL;
+    size_t i;
+
+    if (cfg->task == CFG_TASK_REGRESSION)
+        return numfmt_double(r->value, tmp, size);
+    if (cfg->task == CFG_TASK_MULTICLASS)
+        return cfg->classes[r->predicted_class];
+
+    for (i = 0; i < cfg->field_count && !label; i++)
+        if (cfg->fields[i].kind == CFG_FIELD_LABEL)
+            label = &cfg->fields[i];
+    if (r->predicted_class)
+        return label->positive[0];
+    return label->negative_count ? label->negative[0] : "0";
+}
+
+int outputs_prediction(struct outputs *o, const struct source_ref *src,
+                       const struct online_result *r, char *errstr,
+                       size_t errstr_size)
+{
+    struct rec rec = {&o->pred_value, 0};
+    char tmp[NUMFMT_MAX];
+
+    put_str(&rec, "event_id", r->event_id);
+    put_str(&rec, "model_name", o->cfg->model_name);
+    put_long(&rec, "model_version", (int64_t)r->model_version);
+    put_opt_double(&rec, "probability", r->probability);
+    put_double(&rec, "value", r->value);
+    put_int(&rec, "predicted_class", r->predicted_class);
+    put_str(&rec, "predicted_label",
+            predicted_label(o->cfg, r, tmp, sizeof(tmp)));
+    put_opt_str(&rec, "label", r->label_text);
+    put_str(&rec, "source_topic", src->topic);
+    put_int(&rec, "source_partition", src->partition);
+    put_long(&rec, "source_offset", src->offset);
+    put_long(&rec, "event_timestamp_ms", src->timestamp_ms);
+    put_long(&rec, "predicted_at_ms", kafka_now_ms());
+    return send_record(o, &rec, o->prediction, o->cfg->topic_predictions,
+                       r->event_id, strlen(r->event_id), NULL, errstr,
+                       errstr_size);
+}
+
+static rd_kafka_headers_t *dead_letter_headers(const struct source_ref *src,
+                                               const struct online_result *r)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(OUTPUTS_DEAD_LETTER_HEADERS);
+    char partition[16], offset[32];
+
+    snprintf(partition, sizeof(partition), "%d", (int)src->partition);
+    snprintf(offset, sizeof(offset), "%lld", (long long)src->offset);
+    /* Adding to a new, writable header list cannot fail. */
+    (void)rd_kafka_header_add(h, "riffle.reason", -1, r->verdict.reason, -1);
+    (void)rd_kafka_header_add(h, "riffle.field", -1, r->verdict.field, -1);
+    (void)rd_kafka_header_add(h, "riffle.source.topic", -1, src->topic, -1);
+    (void)rd_kafka_header_add(h, "riffle.source.partition", -1, partition,
+                              -1);
+    (void)rd_kafka_header_add(h, "riffle.source.offset", -1, offset, -1);
+    return h;
+}
+
+/* The original bytes go along only when no field is personal (they could
+ * carry raw personal values) and when they fit the size cap. The source
+ * coordinates always point at the original, so nothing is lost. */
+static void put_payload(struct outputs *o, struct rec *rec,
+                        const struct source_ref *src)
+{
+    avro_value_t b;
+    int keep = !cfg_has_personal_fields(o->cfg) && src->payload &&
+               src->len <= OUTPUTS_MAX_PAYLOAD_BYTES;
+
+    if (branch(rec, "payload", keep, &b) &&
+        avro_value_set_bytes(&b, (void *)src->payload, src->len) != 0)
+        rec->failed = 1;
+}
+
+/* Event ids in dead letters are cut to the key cap: an id too long for a
+ * prediction is one of the reasons an event ends here. */
+static const char *bounded_id(const char *id, char *tmp, size_t size)
+{
+    if (!id || strlen(id) < size)
+        return id;
+    snprintf(tmp, size, "%s", id);
+    return tmp;
+}
+
+int outputs_dead_letter(struct outputs *o, const struct source_ref *src,
+                        const struct online_result *r, char *errstr,
+                        size_t errstr_size)
+{
+    struct rec rec = {&o->dlq_value, 0};
+    char id[OUTPUTS_MAX_KEY_BYTES + 1];
+
+    put_str(&rec, "reason", r->verdict.reason);
+    put_opt_str(&rec, "field", r->verdict.field[0] ? r->verdict.field : NULL);
+    put_str(&rec, "detail", r->verdict.detail);
+    put_opt_str(&rec, "event_id", bounded_id(r->event_id, id, sizeof(id)));
+    put_str(&rec, "source_topic", src->topic);
+    put_int(&rec, "source_partition", src->partition);
+    put_long(&rec, "source_offset", src->offset);
+    put_long(&rec, "source_timestamp_ms", src->timestamp_ms);
+    put_payload(o, &rec, src);
+    put_long(&rec, "dead_lettered_at_ms", kafka_now_ms());
+    return send_record(o, &rec, o->dead_letter, o->cfg->topic_dead_letters,
+                       src->key_len <= OUTPUTS_MAX_KEY_BYTES ? src->key : NULL,
+                       src->key_len <= OUTPUTS_MAX_KEY_BYTES ? src->key_len
+                                                             : 0,
+                       dead_letter_headers(src, r), errstr, errstr_size);
+}
+
+/* --- metrics, alerts, snapshots --------------------------------------- */
+
+static const char *task_name(enum cfg_task task)
+{
+    return task == CFG_TASK_MULTICLASS   ? "multiclass"
+           : task == CFG_TASK_REGRESSION ? "regression"
+                                         : "binary";
+}
+
+static void put_metric_map(struct rec *rec, const char *name,
+                           const struct online_learner *ol, int window)
+{
+    const struct metrics *m = online_metrics((struct online_learner *)ol);
+    enum cfg_task task = online_cfg(ol)->task;
+    avro_value_t map;
+
+    if (!field(rec, name, &map))
+        return;
+    if (task == CFG_TASK_REGRESSION) {
+        put_map_entry(rec, &map, "rmse",
+                      window ? metrics_window_rmse(m) : metrics_rmse(m));
+        put_map_entry(rec, &map, "mae",
+                      window ? metrics_window_mae(m) : metrics_mae(m));
+        return;
+    }
+    put_map_entry(rec, &map, "accuracy",
+                  window ? metrics_window_accuracy(m) : metrics_accuracy(m));
+    put_map_entry(rec, &map, "logloss",
+                  window ? metrics_window_logloss(m) : metrics_logloss(m));
+    if (task == CFG_TASK_BINARY)
+        put_map_entry(rec, &map, "auc",
+                      window ? metrics_window_auc(m) : metrics_auc(m));
+}
+
+int outputs_metrics(struct outputs *o, const struct online_learner *ol,
+                    char *errstr, size_t errstr_size)
+{
+    struct online_learner *l = (struct online_learner *)ol;
+    const struct metrics *m = online_metrics(l);
+    struct rec rec = {&o->metrics_value, 0};
+    struct online_drift_info drift;
+    struct feature_counts fc;
+
+    if (!o->cfg->topic_metrics[0])
+        return 0;
+    online_drift_info(ol, &drift);
+    online_feature_counts(ol, &fc);
+    /* A map keeps its entries: start from an empty record each time. */
+    if (avro_value_reset(&o->metrics_value) != 0)
+        rec.failed = 1;
+
+    put_str(&rec, "model_name", o->cfg->model_name);
+    put_long(&rec, "model_version",
+             (int64_t)model_update_count(online_model(l)));
+    put_long(&rec, "reported_at_ms", kafka_now_ms());
+    put_str(&rec, "task", task_name(o->cfg->task));
+    put_long(&rec, "events", (int64_t)m->total.count);
+    put_long(&rec, "dead_letters", (int64_t)online_dead_letter_count(ol));
+    put_metric_map(&rec, "cumulative", ol, 0);
+    put_metric_map(&rec, "window", ol, 1);
+    put_long(&rec, "window_events", m->window_len);
+    put_str(&rec, "drift_detector", drift.detector);
+    put_long(&rec, "drift_detections", (int64_t)drift.detections);
+    put_double(&rec, "error_rate_estimate", drift.error_rate);
+    put_long(&rec, "distinct_features", (int64_t)fc.distinct);
+    put_long(&rec, "collided_slots", (int64_t)fc.collided_slots);
+    return send_record(o, &rec, o->metrics, o->cfg->topic_metrics,
+                       o->cfg->model_name, strlen(o->cfg->model_name), NULL,
+                       errstr, errstr_size);
+}
+
+int outputs_alert(struct outputs *o, const struct online_learner *ol,
+                  const struct source_ref *src, char *errstr,
+                  size_t errstr_size)
+{
+    struct online_learner *l = (struct online_learner *)ol;
+    struct rec rec = {&o->alert_value, 0};
+    struct online_drift_info drift;
+
+    if (!o->cfg->topic_alerts[0])
+        return 0;
+    online_drift_info(ol, &drift);
+
+    put_str(&rec, "model_name", o->cfg->model_name);
+    put_long(&rec, "model_version",
+             (int64_t)model_update_count(online_model(l)));
+    put_long(&rec, "detected_at_ms", kafka_now_ms());
+    put_str(&rec, "detector", drift.detector);
+    put_long(&rec, "detections", (int64_t)drift.detections);
+    put_double(&rec, "error_rate_estimate", drift.error_rate);
+    put_long(&rec, "window_events", (int64_t)drift.width);
+    put_str(&rec, "source_topic", src->topic);
+    put_int(&rec, "source_partition", src->partition);
+    put_long(&rec, "source_offset", src->offset);
+    return send_record(o, &rec, o->alert, o->cfg->topic_alerts,
+                       o->cfg->model_name, strlen(o->cfg->model_name), NULL,
+                       errstr, errstr_size);
+}
+
+int outputs_snapshot(struct outputs *o, struct online_learner *ol,
+                     const struct snapshot_offset *offsets, size_t n,
+                     size_t *bytes, char *errstr, size_t errstr_size)
+{
+    const char *key = o->cfg->model_name;
+    int err;
+
+    buf_reset(&o->out);
+    err = snapshot_encode(o->snapshot, ol, offsets, n, kafka_now_ms(),
+                          &o->out, errstr, errstr_size);
+    if (err)
+        return err;
+    *bytes = o->out.len;
+    return publisher_send(o->pub, o->cfg->topic_models, key, strlen(key),
+                          o->out.data, o->out.len, NULL, errstr, errstr_size);
+}

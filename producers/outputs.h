@@ -1,0 +1,75 @@
+/*
+ * producers/outputs.h - the records `riffle learn` publishes about each
+ * event and about itself: predictions, dead letters, metrics reports and
+ * drift alerts, each Avro single-object encoded with its schema from
+ * schemas/ and sent through the shared publisher.
+ *
+ * Every record is bounded in size whatever the input: event ids are
+ * limited by cleaning, and a dead letter carries at most
+ * OUTPUTS_MAX_PAYLOAD_BYTES of the original message and a key of at most
+ * OUTPUTS_MAX_KEY_BYTES, so no input can make an output exceed the
+ * broker's message limit and block the learner. Runs on the learner
+ * thread.
+ */
+#ifndef RIFFLE_PRODUCERS_OUTPUTS_H
+#define RIFFLE_PRODUCERS_OUTPUTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/cfg.h"
+#include "learner/online.h"
+#include "learner/snapshot.h"
+#include "producers/publisher.h"
+
+#define OUTPUTS_MAX_PAYLOAD_BYTES (1 << 20) /* 1 MiB of the original */
+#define OUTPUTS_MAX_KEY_BYTES 1024
+
+/* Where an event came from: the input message's coordinates. */
+struct source_ref {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp_ms;
+    const void *key; /* may be NULL */
+    size_t key_len;
+    const void *payload; /* may be NULL */
+    size_t len;
+};
+
+struct outputs;
+
+/* Loads the output schemas beside cfg's input schema. pub is borrowed
+ * and must outlive the outputs. Returns 0 or an error with errstr. */
+int outputs_new(const struct cfg *cfg, struct publisher *pub,
+                struct outputs **out, char *errstr, size_t errstr_size);
+
+void outputs_destroy(struct outputs *o); /* NULL-safe */
+
+/* The snapshot schema, for learner/snapshot.c. Borrowed. */
+const struct schema *outputs_snapshot_schema(const struct outputs *o);
+
+int outputs_prediction(struct outputs *o, const struct source_ref *src,
+                       const struct online_result *r, char *errstr,
+                       size_t errstr_size);
+
+int outputs_dead_letter(struct outputs *o, const struct source_ref *src,
+                        const struct online_result *r, char *errstr,
+                        size_t errstr_size);
+
+/* A metrics report of ol; nothing when topics.metrics is not set. */
+int outputs_metrics(struct outputs *o, const struct online_learner *ol,
+                    char *errstr, size_t errstr_size);
+
+/* A drift alert for the event at src; nothing when topics.alerts is not
+ * set. */
+int outputs_alert(struct outputs *o, const struct online_learner *ol,
+                  const struct source_ref *src, char *errstr,
+                  size_t errstr_size);
+
+/* The snapshot of ol with the given offsets, keyed by model name. */
+int outputs_snapshot(struct outputs *o, struct online_learner *ol,
+                     const struct snapshot_offset *offsets, size_t n,
+                     size_t *bytes, char *errstr, size_t errstr_size);
+
+#endif
