@@ -205,7 +205,8 @@ static void test_cfg_elec2_loads(void **state)
     assert_string_equal(cfg->model_name, "elec2");
     assert_int_equal(cfg->model.bits, 18);
     assert_int_equal(cfg->model.loss, MODEL_LOSS_LOGISTIC);
-    assert_int_equal(cfg->model.optimizer, MODEL_OPT_ADAGRAD);
+    assert_int_equal(cfg->model.optimizer, MODEL_OPT_NORMALIZED);
+    assert_int_equal(cfg->interaction_count, 3);
     assert_int_equal(cfg->snapshot_every_events, 10000);
     assert_int_equal(cfg->progress_every_events, 5000);
 }
