@@ -143,6 +143,22 @@ fail:
     return RIFFLE_ERR_SCHEMA;
 }
 
+static int set_histogram(avro_value_t *group, const char *name,
+                         const uint64_t *bins)
+{
+    avro_value_t arr, item;
+    size_t i;
+
+    AV(avro_value_get_by_name(group, name, &arr, NULL));
+    for (i = 0; i < METRICS_AUC_BINS; i++) {
+        AV(avro_value_append(&arr, &item, NULL));
+        AV(avro_value_set_long(&item, (int64_t)bins[i]));
+    }
+    return 0;
+fail:
+    return -1;
+}
+
 static int set_metrics(avro_value_t *rec, struct online_learner *ol)
 {
     const struct metrics *m = online_metrics(ol);
@@ -163,6 +179,20 @@ static int set_metrics(avro_value_t *rec, struct online_learner *ol)
     AV(avro_value_set_double(&f, metrics_accuracy(m)));
     AV(avro_value_get_by_name(&g, "dead_letters", &f, NULL));
     AV(avro_value_set_long(&f, (int64_t)online_dead_letter_count(ol)));
+    AV(avro_value_get_by_name(&g, "task", &f, NULL));
+    AV(avro_value_set_int(&f, (int32_t)m->total.task));
+    AV(avro_value_get_by_name(&g, "loss_count", &f, NULL));
+    AV(avro_value_set_long(&f, (int64_t)m->total.loss_count));
+    AV(avro_value_get_by_name(&g, "predicted_positives", &f, NULL));
+    AV(avro_value_set_long(&f, (int64_t)m->total.predicted_positives));
+    AV(avro_value_get_by_name(&g, "true_positives", &f, NULL));
+    AV(avro_value_set_long(&f, (int64_t)m->total.true_positives));
+    AV(avro_value_get_by_name(&g, "squared_error_sum", &f, NULL));
+    AV(avro_value_set_double(&f, m->total.squared_error_sum));
+    AV(avro_value_get_by_name(&g, "abs_error_sum", &f, NULL));
+    AV(avro_value_set_double(&f, m->total.abs_error_sum));
+    AV(set_histogram(&g, "auc_positives", m->total.auc_positives));
+    AV(set_histogram(&g, "auc_negatives", m->total.auc_negatives));
     return 0;
 fail:
     return RIFFLE_ERR_SCHEMA;
@@ -207,6 +237,57 @@ fail:
     return RIFFLE_ERR_SCHEMA;
 }
 
+/* Bytes of the zig-zag varint Avro writes for x. */
+static size_t varint_length(int64_t x)
+{
+    uint64_t zz = ((uint64_t)x << 1) ^ (uint64_t)(x >> 63);
+    size_t n = 1;
+
+    while (zz >= 0x80) {
+        zz >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* CRC of the body up to the checksum, the record's last field: every
+ * byte except the header and the checksum's own varint. */
+static uint64_t body_crc(const unsigned char *data, size_t len,
+                         int64_t checksum)
+{
+    size_t tail = varint_length(checksum);
+
+    if (len < SCHEMA_SOE_HEADER_SIZE + tail)
+        return 0;
+    return schema_crc64_avro(data + SCHEMA_SOE_HEADER_SIZE,
+                             len - SCHEMA_SOE_HEADER_SIZE - tail);
+}
+
+/* Encodes once with checksum 0 (one varint byte) to learn the CRC of
+ * everything before it, then writes the record with the real checksum:
+ * the bytes before the checksum do not change. */
+static int write_with_checksum(const struct schema *schema, avro_value_t *rec,
+                               struct buf *out, char *errstr, size_t size)
+{
+    struct buf draft = {0};
+    avro_value_t f;
+    int err;
+
+    if (avro_value_get_by_name(rec, "checksum", &f, NULL) ||
+        avro_value_set_long(&f, 0)) {
+        snprintf(errstr, size, "snapshot schema has no checksum field");
+        return RIFFLE_ERR_SCHEMA;
+    }
+    err = schema_write_value(schema, rec, &draft, errstr, size);
+    if (!err) {
+        (void)avro_value_set_long(&f, (int64_t)body_crc(
+            (const unsigned char *)draft.data, draft.len, 0)); /* cannot fail */
+        err = schema_write_value(schema, rec, out, errstr, size);
+    }
+    buf_free(&draft);
+    return err;
+}
+
 int snapshot_encode(const struct schema *schema, struct online_learner *ol,
                     const struct snapshot_offset *offsets, size_t n,
                     int64_t now_ms, struct buf *out, char *errstr,
@@ -236,7 +317,7 @@ int snapshot_encode(const struct schema *schema, struct online_learner *ol,
         snprintf(errstr, errstr_size, "cannot fill snapshot: %s",
                  avro_strerror());
     else
-        err = schema_write_value(schema, &rec, out, errstr, errstr_size);
+        err = write_with_checksum(schema, &rec, out, errstr, errstr_size);
 
     buf_free(&weights);
     avro_value_decref(&rec);
@@ -283,6 +364,56 @@ static int get_string_field(avro_value_t *rec, const char *name,
     return avro_value_get_string(&f, out, &size);
 }
 
+static int get_histogram(avro_value_t *group, const char *name,
+                         uint64_t *bins)
+{
+    avro_value_t arr, item;
+    size_t i, n;
+    int64_t v;
+
+    AV(avro_value_get_by_name(group, name, &arr, NULL));
+    AV(avro_value_get_size(&arr, &n));
+    if (n != METRICS_AUC_BINS)
+        return -1;
+    for (i = 0; i < n; i++) {
+        AV(avro_value_get_by_index(&arr, i, &item, NULL));
+        AV(avro_value_get_long(&item, &v));
+        if (v < 0)
+            return -1;
+        bins[i] = (uint64_t)v;
+    }
+    return 0;
+fail:
+    return -1;
+}
+
+/* The totals beyond the first four, which every task needs to resume its
+ * metrics exactly (AUC histogram, precision/recall, regression sums). */
+static int read_metric_extras(avro_value_t *g, struct metrics_totals *t)
+{
+    int32_t task;
+    int64_t v[3];
+
+    AV(get_int_field(g, "task", &task));
+    AV(get_long_field(g, "loss_count", &v[0]));
+    AV(get_long_field(g, "predicted_positives", &v[1]));
+    AV(get_long_field(g, "true_positives", &v[2]));
+    AV(get_double_field(g, "squared_error_sum", &t->squared_error_sum));
+    AV(get_double_field(g, "abs_error_sum", &t->abs_error_sum));
+    AV(get_histogram(g, "auc_positives", t->auc_positives));
+    AV(get_histogram(g, "auc_negatives", t->auc_negatives));
+    if (task < METRICS_TASK_NONE || task > METRICS_TASK_MULTICLASS ||
+        v[0] < 0 || v[1] < 0 || v[2] < 0)
+        return -1;
+    t->task = (uint32_t)task;
+    t->loss_count = (uint64_t)v[0];
+    t->predicted_positives = (uint64_t)v[1];
+    t->true_positives = (uint64_t)v[2];
+    return 0;
+fail:
+    return -1;
+}
+
 static int read_info(avro_value_t *rec, struct snapshot_info *info)
 {
     const char *name;
@@ -309,6 +440,7 @@ static int read_info(avro_value_t *rec, struct snapshot_info *info)
     AV(get_long_field(&g, "positives", (int64_t *)&info->metrics.positives));
     AV(get_double_field(&g, "logloss_sum", &info->metrics.logloss_sum));
     AV(get_long_field(&g, "dead_letters", &info->dead_letters));
+    AV(read_metric_extras(&g, &info->metrics));
 
     AV(avro_value_get_by_name(rec, "offsets", &arr, NULL));
     AV(avro_value_get_size(&arr, &info->offset_count));
@@ -473,6 +605,10 @@ static int read_stats(avro_value_t *rec, const struct cfg *cfg,
         stats[f - cfg->fields].count = (uint64_t)count;
         AV(get_double_field(&item, "mean", &stats[f - cfg->fields].mean));
         AV(get_double_field(&item, "m2", &stats[f - cfg->fields].m2));
+        if (count < 0 || !isfinite(stats[f - cfg->fields].mean) ||
+            !(stats[f - cfg->fields].m2 >= 0) ||
+            !isfinite(stats[f - cfg->fields].m2))
+            return RIFFLE_ERR_SNAPSHOT;
     }
     return 0;
 fail:
@@ -497,6 +633,8 @@ static int read_offsets(avro_value_t *rec, struct snapshot_offset *offsets,
         snprintf(offsets[i].topic, sizeof(offsets[i].topic), "%s", topic);
         AV(get_int_field(&item, "partition", &offsets[i].partition));
         AV(get_long_field(&item, "offset", &offsets[i].offset));
+        if (offsets[i].partition < 0 || offsets[i].offset < 0)
+            return RIFFLE_ERR_SNAPSHOT;
     }
     *n = count;
     return 0;
@@ -514,6 +652,9 @@ static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
     struct model *m = online_model(ol);
     size_t count = model_weight_count(m);
     struct running_stats stats[CFG_MAX_FIELDS];
+    struct snapshot_offset *found = calloc(SNAPSHOT_MAX_OFFSETS,
+                                           sizeof(*found));
+    size_t found_count = 0;
     struct unpacked u = {0};
     size_t k;
     int err = 0;
@@ -527,7 +668,7 @@ static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
         if (!u.s[k])
             err = RIFFLE_ERR_NOMEM;
     }
-    if (!u.w || err) {
+    if (!u.w || !found || err) {
         err = RIFFLE_ERR_NOMEM;
         goto out;
     }
@@ -542,7 +683,9 @@ static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
     if (!err)
         err = read_weights(rec, info, count, &u, errstr, errstr_size);
     if (!err && (read_stats(rec, cfg, stats) != 0 ||
-                 read_offsets(rec, offsets, max, n) != 0)) {
+                 read_offsets(rec, found, max < SNAPSHOT_MAX_OFFSETS
+                                              ? max : SNAPSHOT_MAX_OFFSETS,
+                              &found_count) != 0)) {
         snprintf(errstr, errstr_size, "snapshot version %lld: field "
                  "statistics or offsets unreadable", (long long)info->version);
         err = RIFFLE_ERR_SNAPSHOT;
@@ -557,13 +700,30 @@ static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
         memcpy(online_stats(ol), stats, cfg->field_count * sizeof(stats[0]));
         metrics_restore(online_metrics(ol), &info->metrics);
         online_set_dead_letter_count(ol, (uint64_t)info->dead_letters);
+        memcpy(offsets, found, found_count * sizeof(*found));
+        *n = found_count;
     }
 
 out:
+    free(found);
     free(u.w);
     for (k = 0; k < MODEL_MAX_STATE_ARRAYS; k++)
         free(u.s[k]);
     return err;
+}
+
+static int check_checksum(avro_value_t *rec, const void *data, size_t len,
+                          char *errstr, size_t errstr_size)
+{
+    int64_t checksum;
+
+    if (get_long_field(rec, "checksum", &checksum) != 0 ||
+        (uint64_t)checksum != body_crc(data, len, checksum)) {
+        snprintf(errstr, errstr_size, "snapshot checksum mismatch: the "
+                 "message is damaged");
+        return RIFFLE_ERR_SNAPSHOT;
+    }
+    return 0;
 }
 
 int snapshot_restore(const struct schema *schema, struct online_learner *ol,
@@ -582,6 +742,8 @@ int snapshot_restore(const struct schema *schema, struct online_learner *ol,
         info = &local;
 
     err = schema_read_value(schema, data, len, &rec, errstr, errstr_size);
+    if (!err)
+        err = check_checksum(&rec, data, len, errstr, errstr_size);
     if (!err)
         err = restore_from_value(&rec, ol, offsets, max, n, info, errstr,
                                  errstr_size);

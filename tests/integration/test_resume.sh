@@ -33,7 +33,7 @@ assert_eq "$(riffle_json "$WORK/pred.jsonl" \
     'sorted(r["model_version"] for r in rows) == list(range(len(rows)))')" \
     True "model versions continue across the restart"
 
-for key in accuracy logloss; do
+for key in accuracy logloss auc; do
     assert_eq "$(riffle_json "$WORK/learn2.json" "rows[0]['$key']")" \
         "$(riffle_json "$WORK/train.json" "rows[0]['$key']")" \
         "$key after the restart vs an uninterrupted run"

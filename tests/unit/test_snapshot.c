@@ -718,6 +718,31 @@ static void test_snapshot_round_trip_each_optimizer(void **state)
     }
 }
 
+/* Rewrites the checksum that ends every snapshot (the record's last
+ * field, a zig-zag varint of CRC-64-AVRO over the body before it) after a
+ * test has edited the body, as a writer of that edit would have. */
+static void reseal(struct buf *snap)
+{
+    size_t start = snap->len - 1;
+    uint64_t zz;
+    unsigned char tail[10];
+    size_t n = 0;
+
+    /* The varint's last byte is below 0x80, the ones before it are not;
+     * the byte before the varint (an array's 0 terminator) is below too. */
+    while (start > 0 && (unsigned char)snap->data[start - 1] >= 0x80)
+        start--;
+    zz = (uint64_t)schema_crc64_avro(snap->data + SCHEMA_SOE_HEADER_SIZE,
+                                     start - SCHEMA_SOE_HEADER_SIZE);
+    zz = (zz << 1) ^ (uint64_t)((int64_t)zz >> 63);
+    do {
+        tail[n++] = (unsigned char)((zz & 0x7f) | (zz > 0x7f ? 0x80 : 0));
+        zz >>= 7;
+    } while (zz);
+    snap->len = start;
+    assert_int_equal(buf_append(snap, tail, n), 0);
+}
+
 /* Renames the weight encoding of snap to name, in place (name has the
  * length of SNAPSHOT_WEIGHT_ENCODING, so the Avro string keeps its size
  * and nothing else moves). */
@@ -731,6 +756,7 @@ static void rename_encoding(struct buf *snap, const char *name)
                     (const unsigned char *)SNAPSHOT_WEIGHT_ENCODING, n);
     assert_non_null(at);
     memcpy(at, name, n);
+    reseal(snap);
 }
 
 /* An AdaGrad model's v2 entries have v1's layout: renamed, the snapshot
@@ -822,6 +848,7 @@ static void rewrite_as_v1(const struct buf *snap, struct buf *out)
     assert_int_equal(schema_write_value(world.snap_schema, &rec, out, errstr,
                                         sizeof(errstr)),
                      0);
+    reseal(out);
     free(v1);
     avro_value_decref(&rec);
 }
@@ -860,6 +887,43 @@ static void test_snapshot_reads_v1_sgd(void **state)
     free(cfg);
 }
 
+/* One flipped bit anywhere in a snapshot (offsets, statistics, metrics,
+ * not only the weights) is refused, and the learner stays as it was. */
+static void test_snapshot_any_flipped_bit_refused(void **state)
+{
+    struct cfg *cfg = cfg_with("optimizer = \"adagrad\";", NULL);
+    struct online_learner *a = NULL, *b = NULL;
+    struct snapshot_offset offsets[4];
+    struct buf snap = {0};
+    char errstr[ERRSTR_SIZE];
+    size_t n = 0, i, accepted = 0;
+
+    (void)state;
+    assert_int_equal(new_learner(cfg, &a), 0);
+    assert_int_equal(train(a, 0, TRAIN_EVENTS), 0);
+    assert_int_equal(encode(a, &snap), 0);
+    assert_int_equal(new_learner(cfg, &b), 0);
+
+    for (i = SCHEMA_SOE_HEADER_SIZE; i < snap.len; i++) {
+        snap.data[i] ^= 0x08;
+        if (snapshot_restore(world.snap_schema, b, snap.data, snap.len,
+                             offsets, 4, &n, NULL, errstr,
+                             sizeof(errstr)) == 0)
+            accepted++;
+        snap.data[i] ^= 0x08;
+    }
+    assert_int_equal(accepted, 0);
+    assert_int_equal(model_update_count(online_model(b)), 0);
+    assert_int_equal(snapshot_restore(world.snap_schema, b, snap.data,
+                                      snap.len, offsets, 4, &n, NULL, errstr,
+                                      sizeof(errstr)),
+                     0);
+    buf_free(&snap);
+    online_destroy(a);
+    online_destroy(b);
+    free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -876,6 +940,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_reads_v1_adagrad),
         cmocka_unit_test(test_snapshot_unknown_encoding_refused),
         cmocka_unit_test(test_snapshot_reads_v1_sgd),
+        cmocka_unit_test(test_snapshot_any_flipped_bit_refused),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
