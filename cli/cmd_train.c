@@ -176,26 +176,35 @@ static int parse_options(struct file_run *r, int argc, char **argv,
         {"file", required_argument, NULL, 'f'},
         {"snapshot", required_argument, NULL, 's'},
         {"from-snapshot", required_argument, NULL, 'r'},
+        {"brokers", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:f:s:r:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c': *config = optarg; break;
-        case 'f': r->file = optarg; break;
-        case 's': r->snapshot_out = optarg; break;
-        case 'r': r->snapshot_in = optarg; break;
-        case 'h':
+    while ((c = getopt_long(argc, argv, "c:f:s:r:b:h", longopts, NULL)) !=
+           -1) {
+        if (c == 'c')
+            *config = optarg;
+        else if (c == 'f')
+            r->file = optarg;
+        else if (c == 's')
+            r->snapshot_out = optarg;
+        else if (c == 'r')
+            r->snapshot_in = optarg;
+        else if (c == 'b')
+            continue; /* accepted like every command; no broker needed */
+        else if (c == 'h') {
             printf(r->score_only
                        ? "usage: riffle score -c CFG --from-snapshot FILE "
-                         "[--file CSV]\n  prints one JSON line per row\n"
+                         "[--file CSV]\n  prints one JSON line per row; "
+                         "needs no broker\n"
                        : "usage: riffle train -c CFG [--file CSV] "
-                         "[--from-snapshot FILE] [--snapshot OUT]\n");
+                         "[--from-snapshot FILE] [--snapshot OUT]\n"
+                         "  needs no broker\n");
             return 1;
-        default: return -1;
-        }
+        } else
+            return -1;
     }
     if (r->score_only && !r->snapshot_in) {
         log_error("score", "--from-snapshot FILE is required");
