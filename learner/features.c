@@ -200,6 +200,7 @@ static size_t add_categorical(struct feature_builder *fb, size_t i,
     const struct value *v = &ev->values[index];
     char number[NUMFMT_MAX];
     const char *token;
+    size_t len;
 
     if (v->kind == VALUE_NULL) {
         if (f->missing != CFG_MISSING_TOKEN)
@@ -207,11 +208,15 @@ static size_t add_categorical(struct feature_builder *fb, size_t i,
         return put(fb, out, n, i, fb->missing_hash[i], 1.0);
     }
 
-    if (v->kind == VALUE_NUMBER)
+    if (v->kind == VALUE_NUMBER) {
         token = numfmt_double(v->number, number, sizeof(number));
-    else
+        len = strlen(token);
+    } else {
         token = event_string(ev, index);
-    return put(fb, out, n, i, hash_string(token, fb->field_hash[i]), 1.0);
+        len = v->str_len;
+    }
+    return put(fb, out, n, i,
+               hash_murmur3_32(token, len, fb->field_hash[i]), 1.0);
 }
 
 /* Crosses every feature of namespace a with every feature of namespace b

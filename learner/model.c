@@ -58,13 +58,20 @@
  * features, so learning never allocates until one carries more. */
 #define MODEL_SCRATCH_INITIAL 256
 
-/* One distinct weight touched by an example. order keeps the position of
- * the first occurrence so that repeats are summed in input order, not in
- * whatever order qsort() leaves equal indices. */
+/* One distinct weight touched by an example, in the order of its first
+ * occurrence; repeats are summed into it in input order. */
 struct merged_feature {
     uint32_t index;
-    size_t order;
     double value;
+};
+
+/* A slot of the small hash table that finds repeated indices in one
+ * example in O(n): it holds the index and where it sits in scratch, and
+ * is valid only when its stamp is the current example's. */
+struct probe_slot {
+    uint32_t stamp;
+    uint32_t index;
+    size_t pos;
 };
 
 struct model {
@@ -80,6 +87,9 @@ struct model {
     uint64_t updates;
     struct merged_feature *scratch; /* owned, scratch_cap entries */
     size_t scratch_cap;
+    struct probe_slot *probe;       /* owned, probe_cap (2^k >= 2 cap) */
+    size_t probe_cap;
+    uint32_t stamp;                 /* of the example being merged */
 };
 
 
@@ -262,12 +272,14 @@ int model_new(const struct model_params *params, struct model **out)
     if (m->state_count > 1)
         m->state[1] = calloc(count, sizeof(float));
     m->scratch = calloc(MODEL_SCRATCH_INITIAL, sizeof(*m->scratch));
+    m->probe = calloc(2 * MODEL_SCRATCH_INITIAL, sizeof(*m->probe));
     if (!m->weights || !m->state[0] || (m->state_count > 1 && !m->state[1]) ||
-        !m->scratch) {
+        !m->scratch || !m->probe) {
         model_destroy(m);
         return RIFFLE_ERR_NOMEM;
     }
     m->scratch_cap = MODEL_SCRATCH_INITIAL;
+    m->probe_cap = 2 * MODEL_SCRATCH_INITIAL;
 
     *out = m;
     return 0;
@@ -281,6 +293,7 @@ void model_destroy(struct model *m)
     free(m->state[0]);
     free(m->state[1]);
     free(m->scratch);
+    free(m->probe);
     free(m);
 }
 
@@ -414,6 +427,7 @@ static int example_check(const struct model *m, const struct feature *x,
  * the new one exists, so failure leaves the model as it was. */
 static int scratch_reserve(struct model *m, size_t n)
 {
+    struct probe_slot *probe;
     struct merged_feature *grown;
     size_t need;
     size_t cap = m->scratch_cap;
@@ -429,52 +443,60 @@ static int scratch_reserve(struct model *m, size_t n)
         return RIFFLE_ERR_NOMEM;
 
     grown = malloc(cap * sizeof(*grown));
-    if (!grown)
+    probe = calloc(2 * cap, sizeof(*probe)); /* cap is a power of 2 */
+    if (!grown || !probe) {
+        free(grown);
+        free(probe);
         return RIFFLE_ERR_NOMEM;
+    }
     free(m->scratch);
+    free(m->probe);
     m->scratch = grown;
     m->scratch_cap = cap;
+    m->probe = probe;
+    m->probe_cap = 2 * cap;
+    m->stamp = 0;
     return 0;
 }
 
-static int merged_compare(const void *a, const void *b)
+/* Adds (index, value) to the merged list: a new entry the first time an
+ * index is seen in this example, else into that entry. */
+static size_t merge_one(struct model *m, size_t out, uint32_t index,
+                        double value)
 {
-    const struct merged_feature *fa = a;
-    const struct merged_feature *fb = b;
+    size_t mask = m->probe_cap - 1;
+    size_t h = (index * 0x9E3779B1u) & mask; /* Fibonacci hashing */
 
-    if (fa->index != fb->index)
-        return fa->index < fb->index ? -1 : 1;
-    if (fa->order != fb->order)
-        return fa->order < fb->order ? -1 : 1;
-    return 0;
+    while (m->probe[h].stamp == m->stamp) {
+        if (m->probe[h].index == index) {
+            m->scratch[m->probe[h].pos].value += value;
+            return out;
+        }
+        h = (h + 1) & mask;
+    }
+    m->probe[h].stamp = m->stamp;
+    m->probe[h].index = index;
+    m->probe[h].pos = out;
+    m->scratch[out].index = index;
+    m->scratch[out].value = value;
+    return out + 1;
 }
 
-/* Copies the features and the bias into scratch, sorts by index and sums
- * repeats, so each touched weight appears once. Returns the count. */
+/* Copies the features and the bias into scratch, summing repeats, so each
+ * touched weight appears once. Returns the count. Linear in n: the probe
+ * table is at most half full and is "cleared" by a new stamp. */
 static size_t features_merge(struct model *m, const struct feature *x,
                              size_t n)
 {
-    struct merged_feature *s = m->scratch;
-    size_t i;
-    size_t out = 0;
+    size_t i, out = 0;
 
-    for (i = 0; i < n; i++) {
-        s[i].index = slot(m, x[i].index);
-        s[i].order = i;
-        s[i].value = x[i].value;
+    if (++m->stamp == 0) { /* wrapped: old stamps could look current */
+        memset(m->probe, 0, m->probe_cap * sizeof(*m->probe));
+        m->stamp = 1;
     }
-    s[n].index = m->bias_index;
-    s[n].order = n;
-    s[n].value = 1.0;
-    qsort(s, n + 1, sizeof(*s), merged_compare);
-
-    for (i = 0; i < n + 1; i++) {
-        if (out > 0 && s[out - 1].index == s[i].index)
-            s[out - 1].value += s[i].value;
-        else
-            s[out++] = s[i];
-    }
-    return out;
+    for (i = 0; i < n; i++)
+        out = merge_one(m, out, slot(m, x[i].index), x[i].value);
+    return merge_one(m, out, m->bias_index, 1.0);
 }
 
 /* dLoss/dMargin at the pre-update margin. Labels were checked. */
