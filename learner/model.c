@@ -320,6 +320,23 @@ const float *model_weights(const struct model *m)
     return m->weights;
 }
 
+int model_scale_step_history(struct model *m, double factor)
+{
+    size_t i, count = (size_t)m->mask + 1;
+    enum model_optimizer opt = m->params.optimizer;
+
+    if (!(factor >= 0.0 && factor < 1.0) || opt == MODEL_OPT_SGD ||
+        opt == MODEL_OPT_FTRL)
+        return RIFFLE_ERR_INVALID;
+
+    for (i = 0; i < count; i++)
+        m->state[0][i] = (float)((double)m->state[0][i] * factor);
+    /* A first moment without its second would divide by about epsilon. */
+    if (opt == MODEL_OPT_ADAM)
+        memset(m->state[1], 0, count * sizeof(float));
+    return 0;
+}
+
 size_t model_state_count(const struct model *m)
 {
     return m->state_count;

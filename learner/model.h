@@ -169,6 +169,14 @@ int model_learn(struct model *m, const struct feature *x, size_t n,
 /* Index of the implicit bias weight in this model's table. */
 uint32_t model_bias_index(const struct model *m);
 
+/* Reacts to a drift in the stream: multiplies the accumulated squared
+ * gradients by factor in [0, 1), so the adaptive steps grow again (0
+ * forgets them: each weight adapts as if new; 0.1 makes the steps about
+ * 3x larger). Adam's first moments are cleared with them. Weights are
+ * kept. Returns 0, or RIFFLE_ERR_INVALID for SGD and FTRL, whose state
+ * is not a step-size history (FTRL's holds the weights themselves). */
+int model_scale_step_history(struct model *m, double factor);
+
 /* Number of successful model_learn() calls. */
 uint64_t model_update_count(const struct model *m);
 

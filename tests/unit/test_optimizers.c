@@ -316,6 +316,36 @@ static void test_optimizers_rmsprop_steps(void **state)
     model_destroy(m);
 }
 
+/* A drift reaction: AdaGrad's accumulated squared gradient at index 5
+ * is 1 after one step with g = (0.5 - 1) * 2 = -1; scaling it by 0.25
+ * leaves 0.25, so the next step is about twice as large as without, and
+ * the weights stay as they were. */
+static void test_optimizers_scale_step_history(void **state)
+{
+    struct model_params p =
+        params_make(MODEL_LOSS_LOGISTIC, MODEL_OPT_ADAGRAD, 0.1);
+    struct model *m = model_make(&p);
+    struct feature x[] = {{5, 2.0f}};
+    float w5;
+
+    (void)state;
+    assert_int_equal(model_learn(m, x, 1, 1.0, NULL), 0);
+    assert_double_near(model_state(m, 0)[5], 1.0, 1e-9);
+    w5 = model_weights(m)[5];
+    assert_int_equal(model_scale_step_history(m, 0.25), 0);
+    assert_double_near(model_state(m, 0)[5], 0.25, 1e-9);
+    assert_true(model_weights(m)[5] == w5);
+    assert_int_equal(model_scale_step_history(m, 0.0), 0);
+    assert_double_near(model_state(m, 0)[5], 0.0, 0.0);
+    assert_int_equal(model_scale_step_history(m, 1.5), RIFFLE_ERR_INVALID);
+    model_destroy(m);
+
+    p = params_make(MODEL_LOSS_LOGISTIC, MODEL_OPT_FTRL, 0.1);
+    m = model_make(&p);
+    assert_int_equal(model_scale_step_history(m, 0.5), RIFFLE_ERR_INVALID);
+    model_destroy(m);
+}
+
 /* Logistic, Adam lr 0.1, beta1 0.9, beta2 0.999, x = {5: 2}, label 1.
  * Step 1 (t = 1): g5 = -1, m = -0.1, v = 0.001; the bias correction
  * divides by 0.1 and 0.001, so the step is lr * g / (|g| + eps), about
@@ -1275,6 +1305,7 @@ int main(void)
         cmocka_unit_test(test_optimizers_l1_refused_without_ftrl),
         cmocka_unit_test(test_optimizers_state_count_per_optimizer),
         cmocka_unit_test(test_optimizers_rmsprop_steps),
+        cmocka_unit_test(test_optimizers_scale_step_history),
         cmocka_unit_test(test_optimizers_adam_bias_correction),
         cmocka_unit_test(
             test_optimizers_normalized_rescales_on_larger_value),
