@@ -1,0 +1,87 @@
+/*
+ * bench/riffle_tap.c - writes each progressive prediction of `riffle
+ * train` to a file, for the benchmark.
+ *
+ * riffle train prints its progressive accuracy and logloss but not the
+ * per-event predictions, which the benchmark scores the same way for every
+ * tool. bench/run links this file with the very objects of build/riffle
+ * (build/CMakeFiles/riffle.dir/link.txt) and the linker's --wrap for the
+ * learner's per-event entry points, so the tapped binary runs riffle's own
+ * train loop unchanged and, after each event is predicted and learned,
+ * appends the probability given before learning to the file named by
+ * RIFFLE_BENCH_PREDICTIONS, one "%.17g" per line. A dead-lettered event
+ * writes "nan" so lines stay aligned with input rows. Without the
+ * variable nothing is written. Single-threaded, like train.
+ *
+ * The cost is one fprintf per event; bench/run also times plain
+ * build/riffle on the small sets to show it.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "learner/online.h"
+
+#define TAP_BUFFER_BYTES (1 << 20)
+
+int __real_online_process(struct online_learner *ol, const void *data,
+                          size_t len, struct online_result *res);
+int __real_online_process_event(struct online_learner *ol, struct event *ev,
+                                struct online_result *res);
+int __wrap_online_process(struct online_learner *ol, const void *data,
+                          size_t len, struct online_result *res);
+int __wrap_online_process_event(struct online_learner *ol, struct event *ev,
+                                struct online_result *res);
+
+static FILE *tap;
+static int tap_opened;
+
+static void tap_close(void)
+{
+    if (tap && fclose(tap) != 0)
+        fprintf(stderr, "riffle_tap: writing the predictions failed\n");
+    tap = NULL;
+}
+
+static void tap_write(int err, const struct online_result *res)
+{
+    const char *path;
+
+    if (!tap_opened) {
+        tap_opened = 1;
+        path = getenv("RIFFLE_BENCH_PREDICTIONS");
+        if (path && *path) {
+            tap = fopen(path, "w");
+            if (!tap) {
+                perror(path);
+                exit(1);
+            }
+            setvbuf(tap, NULL, _IOFBF, TAP_BUFFER_BYTES);
+            atexit(tap_close);
+        }
+    }
+    if (!tap || err)
+        return;
+    if (res->dead_letter)
+        fputs("nan\n", tap);
+    else
+        fprintf(tap, "%.17g\n", res->probability);
+}
+
+int __wrap_online_process(struct online_learner *ol, const void *data,
+                          size_t len, struct online_result *res)
+{
+    int err = __real_online_process(ol, data, len, res);
+
+    tap_write(err, res);
+    return err;
+}
+
+int __wrap_online_process_event(struct online_learner *ol, struct event *ev,
+                                struct online_result *res)
+{
+    int err = __real_online_process_event(ol, ev, res);
+
+    tap_write(err, res);
+    return err;
+}
