@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@
 #include "common/err.h"
 
 #define CSV_READ_CHUNK (64u * 1024) /* bytes per gzread(); one zlib window */
+
+#define CSV_MESSAGE_MAX 160 /* bytes of one parse error, before "name:line" */
 
 /* get_byte() results besides 0..255. */
 #define CSV_END (-1)
@@ -184,10 +187,21 @@ enum csv_state {
     AFTER_QUOTED,    /* closed; only blanks (with trim) may follow */
 };
 
+static int record_fail(struct csv_reader *r, char *errstr,
+                       size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Writes "name:line: what" for the record being parsed. */
 static int record_fail(struct csv_reader *r, char *errstr,
-                       size_t errstr_size, const char *what)
+                       size_t errstr_size, const char *fmt, ...)
 {
+    char what[CSV_MESSAGE_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+
     snprintf(errstr, errstr_size, "%s:%ld: %s", r->name, r->record_line,
              what);
     return RIFFLE_ERR_PARSE;
@@ -306,6 +320,10 @@ static int parse_record(struct csv_reader *r, char *errstr,
         c = get_byte(r);
         if (c == CSV_IO_ERROR)
             return RIFFLE_ERR_IO;
+        /* Fields leave as C strings, which a NUL would cut short. */
+        if (c == '\0')
+            return record_fail(r, errstr, errstr_size,
+                               "NUL byte in field %zu", r->field_count);
         /* The cap counts the record's bytes, not its line end. */
         if (r->raw.len > CSV_MAX_RECORD_BYTES && c != '\n' && c != '\r' &&
             c != CSV_END)

@@ -42,7 +42,8 @@ int csv_reader_open_memory(const char *data, size_t len, const char *name,
 
 /* Reads the next record. Returns 0; RIFFLE_ERR_EOF at the end; or
  * RIFFLE_ERR_PARSE with errstr "name:line: what" (unterminated quote,
- * text after a closing quote, record too long, too many fields). After a
+ * text after a closing quote, a NUL byte in field N, counted from 1,
+ * record too long, too many fields). After a
  * parse error the reader has skipped to the start of the next line, so
  * the caller may report the bad record and go on. RIFFLE_ERR_IO on a
  * read error (e.g. a corrupt gzip stream), after which it cannot go on. */

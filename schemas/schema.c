@@ -707,6 +707,20 @@ static int cursor_fail(struct cursor *c, size_t at, const char *fmt, ...)
     return RIFFLE_ERR_DECODE;
 }
 
+/* For "<subject> in field 'x' <predicate>", when the subject reads
+ * better with the field's name right after it. */
+static int cursor_fail_in_field(struct cursor *c, size_t at,
+                                const char *subject, const char *predicate)
+{
+    if (c->field)
+        snprintf(c->errstr, c->errstr_size, "offset %zu: %s in field '%s' %s",
+                 at, subject, c->field, predicate);
+    else
+        snprintf(c->errstr, c->errstr_size, "offset %zu: %s %s", at,
+                 subject, predicate);
+    return RIFFLE_ERR_DECODE;
+}
+
 static size_t cursor_left(const struct cursor *c)
 {
     return c->len - c->pos;
@@ -966,6 +980,9 @@ static int encode_field(const struct schema_field *f, const struct event *ev,
     if (!utf8_valid((const unsigned char *)event_string(ev, i), v->str_len))
         return encode_fail(errstr, errstr_size, f,
                            "string is not valid UTF-8");
+    if (memchr(event_string(ev, i), '\0', v->str_len))
+        return encode_fail(errstr, errstr_size, f,
+                           "string contains a NUL byte");
     err = put_long(out, (int64_t)v->str_len);
     return err ? err : buf_append(out, event_string(ev, i), v->str_len);
 }
@@ -1012,6 +1029,9 @@ static int decode_string(struct cursor *c, struct event *ev, size_t i)
         return err;
     if (!utf8_valid(c->data + start, n))
         return cursor_fail(c, at, "string is not valid UTF-8");
+    /* Valid UTF-8, but every later use of the value is C text. */
+    if (memchr(c->data + start, '\0', n))
+        return cursor_fail_in_field(c, at, "string", "contains a NUL byte");
     if (event_set_string(ev, i, (const char *)c->data + start, n) != 0) {
         snprintf(c->errstr, c->errstr_size, "out of memory");
         return RIFFLE_ERR_NOMEM;

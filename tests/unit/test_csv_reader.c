@@ -334,6 +334,28 @@ static void test_csv_reader_rejects_too_many_fields(void **state)
     free(text);
 }
 
+/* Fields are handed on as C strings: a NUL byte would cut one short
+ * without a word, so the record is refused, quoted or not, and reading
+ * goes on with the next line. */
+static void test_csv_reader_rejects_nul_byte(void **state)
+{
+    static const char text[] = "a,b\nx,y\0z\n\"q\0\",w\nc,d\n";
+    struct csv_reader *r = NULL;
+    char errstr[256] = "";
+
+    (void)state;
+    assert_int_equal(csv_reader_open_memory(text, sizeof(text) - 1, "mem",
+                                            &plain, &r, errstr,
+                                            sizeof(errstr)),
+                     0);
+    expect_record(r, 1, 2, "a", "b");
+    expect_parse_error(r, "mem:2: NUL byte in field 2");
+    expect_parse_error(r, "mem:3: NUL byte in field 1");
+    expect_record(r, 4, 2, "c", "d");
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
 /* Random short inputs over the bytes the parser cares about: every call
  * must return a record, a parse error or the end, the start line of the
  * records must grow, and the end must come. */
@@ -668,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_csv_reader_recovers_twice_in_a_row),
         cmocka_unit_test(test_csv_reader_rejects_too_long_record_and_recovers),
         cmocka_unit_test(test_csv_reader_rejects_too_many_fields),
+        cmocka_unit_test(test_csv_reader_rejects_nul_byte),
         cmocka_unit_test(test_csv_reader_fuzz_always_reaches_end),
         cmocka_unit_test(test_csv_reader_trims_unquoted_blanks),
         cmocka_unit_test(test_csv_reader_keeps_blanks_without_trim),

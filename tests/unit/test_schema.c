@@ -797,6 +797,21 @@ static void test_schema_decode_rejects_invalid_utf8(void **state)
                         "offset 11: string is not valid UTF-8 in field 'x'");
 }
 
+/* A NUL would cut the string short wherever it is used as C text (hash
+ * keys, JSON, Kafka keys), so it is refused at the wire. */
+static void test_schema_decode_rejects_nul_in_string(void **state)
+{
+    char errstr[256];
+
+    (void)state;
+    /* branch 1 (string), length 3: "a", NUL, "b" */
+    assert_int_equal(decode_body_hex(S_JSON, "0206610062", errstr,
+                                     sizeof(errstr)),
+                     RIFFLE_ERR_DECODE);
+    assert_string_equal(errstr,
+                        "offset 11: string in field 'x' contains a NUL byte");
+}
+
 static void test_schema_decode_rejects_non_flat_schema(void **state)
 {
     struct schema *s = load(NESTED_JSON);
@@ -892,6 +907,11 @@ static void edit_bad_utf8(struct event *ev)
     assert_int_equal(event_set_string(ev, F_S, "caf\xe9", 4), 0);
 }
 
+static void edit_nul_in_string(struct event *ev)
+{
+    assert_int_equal(event_set_string(ev, F_S, "a\0b", 3), 0);
+}
+
 static void test_schema_encode_rejects_null_in_non_nullable(void **state)
 {
     char errstr[256];
@@ -966,6 +986,19 @@ static void test_schema_encode_rejects_kind_mismatch(void **state)
                                         sizeof(errstr), &len),
                      RIFFLE_ERR_SCHEMA);
     assert_string_equal(errstr, "field 's': string is not valid UTF-8");
+}
+
+static void test_schema_encode_rejects_nul_in_string(void **state)
+{
+    char errstr[256];
+    size_t len;
+
+    (void)state;
+    assert_int_equal(encode_flat_edited(edit_nul_in_string, errstr,
+                                        sizeof(errstr), &len),
+                     RIFFLE_ERR_SCHEMA);
+    assert_string_equal(errstr, "field 's': string contains a NUL byte");
+    assert_int_equal(len, 4); /* out left as it was */
 }
 
 static void test_schema_encode_rejects_wrong_field_count(void **state)
@@ -1389,6 +1422,8 @@ int main(void)
         cmocka_unit_test(test_schema_decode_rejects_every_truncation),
         cmocka_unit_test(test_schema_decode_rejects_bad_union_index),
         cmocka_unit_test(test_schema_decode_rejects_negative_string_length),
+        cmocka_unit_test(test_schema_decode_rejects_nul_in_string),
+        cmocka_unit_test(test_schema_encode_rejects_nul_in_string),
         cmocka_unit_test(test_schema_decode_rejects_oversized_string_length),
         cmocka_unit_test(test_schema_decode_rejects_trailing_bytes),
         cmocka_unit_test(test_schema_decode_rejects_overlong_varint),
