@@ -70,6 +70,12 @@ struct schema {
     int flat; /* every field fits the flat codec and struct event */
 };
 
+/* Messages name the field and the offset, never the value read there:
+ * a field's value may be personal. Framing (lengths, counts, branch
+ * indexes, markers, fingerprints) is quoted, since it says nothing about
+ * what a field holds. */
+#define CURSOR_SUBJECT_MAX 64 /* "an enum index": what failed, for messages */
+
 /* Read position in one message, with what to name in error messages. */
 struct cursor {
     const unsigned char *data;
@@ -756,11 +762,14 @@ static int cursor_read_long(struct cursor *c, const char *what, int64_t *out)
 static int cursor_read_int(struct cursor *c, const char *what, int64_t *out)
 {
     size_t start = c->pos;
+    char subject[CURSOR_SUBJECT_MAX];
     int err = cursor_read_long(c, what, out);
 
-    if (err == 0 && (*out < INT32_MIN || *out > INT32_MAX))
-        return cursor_fail(c, start, "%s %" PRId64 " overflows int", what,
-                           *out);
+    if (err == 0 && (*out < INT32_MIN || *out > INT32_MAX)) {
+        snprintf(subject, sizeof(subject), "an %s", what);
+        return cursor_fail_in_field(c, start, subject,
+                                    "is out of 32-bit range");
+    }
     return err;
 }
 
@@ -818,8 +827,8 @@ static int cursor_read_boolean(struct cursor *c, int *out)
     if (cursor_left(c) < 1)
         return cursor_fail(c, c->pos, "truncated boolean");
     if (c->data[c->pos] > 1)
-        return cursor_fail(c, c->pos, "bad boolean 0x%02x",
-                           c->data[c->pos]);
+        return cursor_fail_in_field(c, c->pos, "a boolean",
+                                    "is neither 0 nor 1");
     *out = c->data[c->pos++];
     return 0;
 }
@@ -924,23 +933,23 @@ static int encode_number(const struct schema_field *f, double x,
     case SCHEMA_FIELD_FLOAT:
         if (isfinite(x) && fabs(x) > FLT_MAX)
             return encode_fail(errstr, errstr_size, f,
-                               "%g is out of float range", x);
+                               "value is out of float range");
         return put_float(out, (float)x);
     case SCHEMA_FIELD_LONG:
         /* NaN fails x == trunc(x); infinities fail the range check. */
         if (x != trunc(x) || x < -INT64_LIMIT || x >= INT64_LIMIT)
             return encode_fail(errstr, errstr_size, f,
-                               "%.17g is not a long", x);
+                               "value is not a whole number in long range");
         return put_long(out, (int64_t)x);
     case SCHEMA_FIELD_INT:
         if (x != trunc(x) || x < -INT32_LIMIT || x >= INT32_LIMIT)
             return encode_fail(errstr, errstr_size, f,
-                               "%.17g is not an int", x);
+                               "value is not a whole number in int range");
         return put_long(out, (int64_t)x);
     case SCHEMA_FIELD_BOOLEAN:
         if (x != 0.0 && x != 1.0)
             return encode_fail(errstr, errstr_size, f,
-                               "%.17g is not a boolean (0 or 1)", x);
+                               "value is not a boolean (0 or 1)");
         return buf_append(out, x == 1.0 ? "\1" : "\0", 1);
     case SCHEMA_FIELD_STRING:
         return encode_fail(errstr, errstr_size, f,
@@ -1279,7 +1288,8 @@ static int skip_value(struct cursor *c, avro_schema_t s, int depth)
     case AVRO_ENUM:
         err = cursor_read_int(c, "enum index", &l);
         if (err == 0 && (l < 0 || l >= avro_schema_enum_number_of_symbols(s)))
-            return cursor_fail(c, at, "bad enum index %" PRId64, l);
+            return cursor_fail_in_field(c, at, "an enum index",
+                                        "is out of range");
         return err;
     case AVRO_UNION:
         err = cursor_read_branch(c, avro_schema_union_size(s), &l);

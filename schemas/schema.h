@@ -85,8 +85,9 @@ int schema_peek_fingerprint(const void *data, size_t len, uint64_t *out,
 /* Appends header and body of a flat event to out. The event must have
  * schema_field_count() values whose kinds fit the field types (null only
  * in nullable fields; strings valid UTF-8 without a NUL byte). Returns 0,
- * RIFFLE_ERR_SCHEMA (errstr names the field; also when the schema is not
- * flat) or RIFFLE_ERR_NOMEM. On error out is left as it was. */
+ * RIFFLE_ERR_SCHEMA (errstr names the field, never its value; also when
+ * the schema is not flat) or RIFFLE_ERR_NOMEM. On error out is left as it
+ * was. */
 int schema_encode_event(const struct schema *schema, const struct event *ev,
                         struct buf *out, char *errstr, size_t errstr_size);
 
@@ -94,9 +95,10 @@ int schema_encode_event(const struct schema *schema, const struct event *ev,
  * RIFFLE_ERR_DECODE with errstr giving the byte offset and what was
  * expected there (wrong marker, other fingerprint, truncated value, bad
  * union branch, a string that is not UTF-8 or holds a NUL byte, trailing
- * bytes). Never reads past len. Also returns
- * RIFFLE_ERR_SCHEMA when the schema is not flat and RIFFLE_ERR_NOMEM when
- * a string cannot be stored; after any error ev's values are undefined. */
+ * bytes), naming the field but never its value. Never reads past len.
+ * Also returns RIFFLE_ERR_SCHEMA when the schema is not flat and
+ * RIFFLE_ERR_NOMEM when a string cannot be stored; after any error ev's
+ * values are undefined. */
 int schema_decode_event(const struct schema *schema, const void *data,
                         size_t len, struct event *ev, char *errstr,
                         size_t errstr_size);
