@@ -22,6 +22,17 @@ int buf_reserve(struct buf *b, size_t extra);
 /* Append len bytes. Returns 0 or RIFFLE_ERR_NOMEM (b unchanged). */
 int buf_append(struct buf *b, const void *data, size_t len);
 
+/* Append one byte: the parsers' hot path, inline while there is room. */
+static inline int buf_push(struct buf *b, char c)
+{
+    if (b->len + 2 <= b->cap) { /* the byte and the NUL after it */
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return buf_append(b, &c, 1);
+}
+
 /* Append printf-formatted text. Returns 0 or RIFFLE_ERR_NOMEM. */
 int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
