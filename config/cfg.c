@@ -18,6 +18,42 @@
 #include "learner/drift.h"
 #include "learner/hash.h"
 
+#define CFG_MESSAGE_MAX 512 /* bytes of one error's explanation */
+#define CFG_KEY_MAX 256     /* bytes of a dotted key, "fields[12].min" */
+#define CFG_SECTION_MAX 64  /* bytes of a section name, "fields[12]" */
+#define CFG_DELIMITER_MAX 8 /* bytes read for source.delimiter: enough to
+                               tell one character from several */
+
+/* Ranges of settings. Limits with no deeper reason are set far past any
+ * sensible value, so that only a typo meets them. */
+#define CFG_MAX_PARTITIONS 1024    /* topics.partitions */
+#define CFG_MAX_REPLICATION 16     /* topics.replication_factor */
+#define CFG_MAX_SKIP_LINES 1000000 /* source.skip_lines */
+#define CFG_MAX_FIELD_LENGTH (1L << 20) /* fields[].max_length: a CSV
+                                           record is at most 1 MiB */
+#define CFG_NUMBER_LIMIT 1e300     /* impute_value, min, max, band: any
+                                      finite number short of overflow */
+#define CFG_MAX_EVERY_EVENTS (1L << 40) /* snapshot, log, metrics cadence */
+#define CFG_MIN_DRIFT_PARAM 1e-12  /* drift.delta and drift.lambda */
+#define CFG_MAX_DRIFT_DELTA 1.0
+#define CFG_MAX_DRIFT_LAMBDA 1e12
+#define CFG_MIN_SNAPSHOT_SECONDS 0.1
+#define CFG_MAX_SNAPSHOT_SECONDS (86400.0 * 365) /* a year */
+#define CFG_COLLISIONS_MAX_BITS 24 /* count collisions by default up to
+                                      2^24 weights: 64 MiB of counters */
+
+/* Defaults of struct cfg, see docs/CONFIGURATION.md. */
+#define CFG_DEFAULT_BROKERS "127.0.0.1:9092"
+#define CFG_DEFAULT_KEY_ENV "RIFFLE_PSEUDONYM_KEY"
+#define CFG_DEFAULT_KEY_ID "default"
+#define CFG_DEFAULT_SNAPSHOT_EVENTS 10000
+#define CFG_DEFAULT_SNAPSHOT_SECONDS 30.0
+#define CFG_DEFAULT_PROGRESS_EVENTS 5000
+
+/* FNV-1a, 64 bits, for cfg_model_fingerprint(). */
+#define FNV64_OFFSET_BASIS 0xcbf29ce484222325ULL
+#define FNV64_PRIME 0x100000001b3ULL
+
 /* Where errors go while one file is loaded. */
 struct loader {
     const char *path;
@@ -37,7 +73,7 @@ static int fail(const struct loader *ld, const config_setting_t *at,
 static int fail(const struct loader *ld, const config_setting_t *at,
                 const char *key, const char *fmt, ...)
 {
-    char what[512];
+    char what[CFG_MESSAGE_MAX];
     va_list ap;
     int line;
 
@@ -98,7 +134,7 @@ static int check_keys(const struct loader *ld, const config_setting_t *group,
         const config_setting_t *child = config_setting_get_elem(group, i);
         const char *name = config_setting_name(child);
         const char *const *a;
-        char key[256];
+        char key[CFG_KEY_MAX];
 
         for (a = allowed; *a; a++)
             if (name && strcmp(name, *a) == 0)
@@ -118,7 +154,7 @@ static int find_member(const struct loader *ld, const config_setting_t *group,
                        int want_type, config_setting_t **out)
 {
     config_setting_t *s = config_setting_get_member(group, key);
-    char full[256];
+    char full[CFG_KEY_MAX];
     int type;
 
     *out = NULL;
@@ -153,7 +189,7 @@ static int get_string(const struct loader *ld, const config_setting_t *group,
 {
     config_setting_t *s;
     const char *v;
-    char full[256];
+    char full[CFG_KEY_MAX];
     int err = find_member(ld, group, section, key, required,
                           CONFIG_TYPE_STRING, &s);
 
@@ -174,7 +210,7 @@ static int get_long(const struct loader *ld, const config_setting_t *group,
 {
     config_setting_t *s;
     long long v;
-    char full[256];
+    char full[CFG_KEY_MAX];
     int err = find_member(ld, group, section, key, required,
                           CONFIG_TYPE_INT, &s);
 
@@ -207,7 +243,7 @@ static int get_double(const struct loader *ld, const config_setting_t *group,
 {
     config_setting_t *s;
     double v;
-    char full[256];
+    char full[CFG_KEY_MAX];
     int err = find_member(ld, group, section, key, required,
                           CONFIG_TYPE_FLOAT, &s);
 
@@ -242,7 +278,7 @@ static int get_enum(const struct loader *ld, const config_setting_t *group,
                     const struct enum_name *names, int *dst)
 {
     char value[CFG_NAME_MAX] = "";
-    char full[256], expected[256] = "";
+    char full[CFG_KEY_MAX], expected[CFG_MESSAGE_MAX] = "";
     const struct enum_name *e;
     config_setting_t *s = config_setting_get_member(group, key);
     int err = get_string(ld, group, section, key, 0, value, sizeof(value));
@@ -270,7 +306,7 @@ static int get_string_list(const struct loader *ld,
                            size_t max_count, size_t *count)
 {
     config_setting_t *s;
-    char full[256];
+    char full[CFG_KEY_MAX];
     int i, n;
     int err = find_member(ld, group, section, key, 0, CONFIG_TYPE_LIST, &s);
 
@@ -306,7 +342,7 @@ static int get_number_list(const struct loader *ld,
                            size_t *count)
 {
     config_setting_t *s;
-    char full[256];
+    char full[CFG_KEY_MAX];
     int i, n;
     int err = find_member(ld, group, section, key, 0, CONFIG_TYPE_LIST, &s);
 
@@ -347,19 +383,19 @@ static int get_group(const struct loader *ld, const config_setting_t *parent,
 static void set_defaults(struct cfg *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    snprintf(cfg->brokers, sizeof(cfg->brokers), "127.0.0.1:9092");
+    snprintf(cfg->brokers, sizeof(cfg->brokers), "%s", CFG_DEFAULT_BROKERS);
     cfg->input_partitions = 1;
     cfg->replication_factor = 1;
     cfg->csv_delimiter = ',';
     cfg->csv_header = 1;
     cfg->on_bad_row = CFG_BAD_ROW_SKIP;
-    snprintf(cfg->key_env, sizeof(cfg->key_env), "RIFFLE_PSEUDONYM_KEY");
-    snprintf(cfg->key_id, sizeof(cfg->key_id), "default");
+    snprintf(cfg->key_env, sizeof(cfg->key_env), "%s", CFG_DEFAULT_KEY_ENV);
+    snprintf(cfg->key_id, sizeof(cfg->key_id), "%s", CFG_DEFAULT_KEY_ID);
     model_params_default(&cfg->model);
     cfg->hash_seed = 0;
-    cfg->snapshot_every_events = 10000;
-    cfg->snapshot_every_seconds = 30.0;
-    cfg->progress_every_events = 5000;
+    cfg->snapshot_every_events = CFG_DEFAULT_SNAPSHOT_EVENTS;
+    cfg->snapshot_every_seconds = CFG_DEFAULT_SNAPSHOT_SECONDS;
+    cfg->progress_every_events = CFG_DEFAULT_PROGRESS_EVENTS;
 }
 
 static int load_kafka(const struct loader *ld, const config_setting_t *root,
@@ -371,13 +407,15 @@ static int load_kafka(const struct loader *ld, const config_setting_t *root,
 
     if (err || !g)
         return err;
-    if ((err = check_keys(ld, g, "kafka", keys)) ||
-        (err = get_string(ld, g, "kafka", "brokers", 0, cfg->brokers,
-                          sizeof(cfg->brokers))) ||
-        (err = get_string(ld, g, "kafka", "group_id", 0, cfg->group_id,
-                          sizeof(cfg->group_id))))
-        return err;
-    return 0;
+
+    err = check_keys(ld, g, "kafka", keys);
+    if (!err)
+        err = get_string(ld, g, "kafka", "brokers", 0, cfg->brokers,
+                         sizeof(cfg->brokers));
+    if (!err)
+        err = get_string(ld, g, "kafka", "group_id", 0, cfg->group_id,
+                         sizeof(cfg->group_id));
+    return err;
 }
 
 static int load_topics(const struct loader *ld, const config_setting_t *root,
@@ -393,26 +431,68 @@ static int load_topics(const struct loader *ld, const config_setting_t *root,
 
     if (err)
         return err;
-    if ((err = check_keys(ld, g, "topics", keys)) ||
-        (err = get_string(ld, g, "topics", "input", 1, cfg->topic_input,
-                          sizeof(cfg->topic_input))) ||
-        (err = get_string(ld, g, "topics", "predictions", 1,
-                          cfg->topic_predictions,
-                          sizeof(cfg->topic_predictions))) ||
-        (err = get_string(ld, g, "topics", "models", 1, cfg->topic_models,
-                          sizeof(cfg->topic_models))) ||
-        (err = get_string(ld, g, "topics", "dead_letters", 1,
-                          cfg->topic_dead_letters,
-                          sizeof(cfg->topic_dead_letters))) ||
-        (err = get_string(ld, g, "topics", "metrics", 0, cfg->topic_metrics,
-                          sizeof(cfg->topic_metrics))) ||
-        (err = get_string(ld, g, "topics", "alerts", 0, cfg->topic_alerts,
-                          sizeof(cfg->topic_alerts))) ||
-        (err = get_int(ld, g, "topics", "partitions", 0, 1, 1024,
-                       &cfg->input_partitions)) ||
-        (err = get_int(ld, g, "topics", "replication_factor", 0, 1, 16,
-                       &cfg->replication_factor)))
+
+    err = check_keys(ld, g, "topics", keys);
+    if (!err)
+        err = get_string(ld, g, "topics", "input", 1, cfg->topic_input,
+                         sizeof(cfg->topic_input));
+    if (!err)
+        err = get_string(ld, g, "topics", "predictions", 1,
+                         cfg->topic_predictions,
+                         sizeof(cfg->topic_predictions));
+    if (!err)
+        err = get_string(ld, g, "topics", "models", 1, cfg->topic_models,
+                         sizeof(cfg->topic_models));
+    if (!err)
+        err = get_string(ld, g, "topics", "dead_letters", 1,
+                         cfg->topic_dead_letters,
+                         sizeof(cfg->topic_dead_letters));
+    if (!err)
+        err = get_string(ld, g, "topics", "metrics", 0, cfg->topic_metrics,
+                         sizeof(cfg->topic_metrics));
+    if (!err)
+        err = get_string(ld, g, "topics", "alerts", 0, cfg->topic_alerts,
+                         sizeof(cfg->topic_alerts));
+    if (!err)
+        err = get_int(ld, g, "topics", "partitions", 0, 1,
+                      CFG_MAX_PARTITIONS, &cfg->input_partitions);
+    if (!err)
+        err = get_int(ld, g, "topics", "replication_factor", 0, 1,
+                      CFG_MAX_REPLICATION, &cfg->replication_factor);
+    return err;
+}
+
+/* The CSV dialect of source: header, delimiter, trim, skip_lines,
+ * columns and missing-value markers. */
+static int load_csv_dialect(const struct loader *ld,
+                            const config_setting_t *g, struct cfg *cfg)
+{
+    char delimiter[CFG_DELIMITER_MAX] = ",";
+    int err = get_bool(ld, g, "source", "header", &cfg->csv_header);
+
+    if (!err)
+        err = get_string(ld, g, "source", "delimiter", 0, delimiter,
+                         sizeof(delimiter));
+    if (!err)
+        err = get_bool(ld, g, "source", "trim", &cfg->csv_trim);
+    if (!err)
+        err = get_int(ld, g, "source", "skip_lines", 0, 0,
+                      CFG_MAX_SKIP_LINES, &cfg->csv_skip_lines);
+    if (!err)
+        err = get_string_list(ld, g, "source", "columns", cfg->columns,
+                              CFG_MAX_FIELDS, &cfg->column_count);
+    if (!err)
+        err = get_string_list(ld, g, "source", "missing",
+                              cfg->missing_tokens, CFG_MAX_TOKENS,
+                              &cfg->missing_token_count);
+    if (err)
         return err;
+
+    if (strlen(delimiter) != 1 || strchr("\"\r\n", delimiter[0]))
+        return fail(ld, config_setting_get_member(g, "delimiter"),
+                    "source.delimiter", "expected exactly one character, "
+                    "other than a quote or a line break");
+    cfg->csv_delimiter = delimiter[0];
     return 0;
 }
 
@@ -424,40 +504,30 @@ static int load_source(const struct loader *ld, const config_setting_t *root,
         "columns", "missing", "id_prefix", "on_bad_row", NULL};
     static const struct enum_name bad_row[] = {
         {"skip", CFG_BAD_ROW_SKIP}, {"stop", CFG_BAD_ROW_STOP}, {NULL, 0}};
-    char delimiter[8] = ",";
     int on_bad_row = (int)cfg->on_bad_row;
     config_setting_t *g;
     int err = get_group(ld, root, "source", 1, &g);
 
     if (err)
         return err;
-    if ((err = check_keys(ld, g, "source", keys)) ||
-        (err = get_string(ld, g, "source", "schema", 1, cfg->schema_path,
-                          sizeof(cfg->schema_path))) ||
-        (err = get_string(ld, g, "source", "path", 0, cfg->source_path,
-                          sizeof(cfg->source_path))) ||
-        (err = get_bool(ld, g, "source", "header", &cfg->csv_header)) ||
-        (err = get_string(ld, g, "source", "delimiter", 0, delimiter,
-                          sizeof(delimiter))) ||
-        (err = get_bool(ld, g, "source", "trim", &cfg->csv_trim)) ||
-        (err = get_int(ld, g, "source", "skip_lines", 0, 0, 1000000,
-                       &cfg->csv_skip_lines)) ||
-        (err = get_string_list(ld, g, "source", "columns", cfg->columns,
-                               CFG_MAX_FIELDS, &cfg->column_count)) ||
-        (err = get_string_list(ld, g, "source", "missing",
-                               cfg->missing_tokens, CFG_MAX_TOKENS,
-                               &cfg->missing_token_count)) ||
-        (err = get_string(ld, g, "source", "id_prefix", 0, cfg->id_prefix,
-                          sizeof(cfg->id_prefix))) ||
-        (err = get_enum(ld, g, "source", "on_bad_row", bad_row,
-                        &on_bad_row)))
+
+    err = check_keys(ld, g, "source", keys);
+    if (!err)
+        err = get_string(ld, g, "source", "schema", 1, cfg->schema_path,
+                         sizeof(cfg->schema_path));
+    if (!err)
+        err = get_string(ld, g, "source", "path", 0, cfg->source_path,
+                         sizeof(cfg->source_path));
+    if (!err)
+        err = load_csv_dialect(ld, g, cfg);
+    if (!err)
+        err = get_string(ld, g, "source", "id_prefix", 0, cfg->id_prefix,
+                         sizeof(cfg->id_prefix));
+    if (!err)
+        err = get_enum(ld, g, "source", "on_bad_row", bad_row, &on_bad_row);
+    if (err)
         return err;
 
-    if (strlen(delimiter) != 1 || strchr("\"\r\n", delimiter[0]))
-        return fail(ld, config_setting_get_member(g, "delimiter"),
-                    "source.delimiter", "expected exactly one character, "
-                    "other than a quote or a line break");
-    cfg->csv_delimiter = delimiter[0];
     cfg->on_bad_row = (enum cfg_bad_row_action)on_bad_row;
     if (!cfg->csv_header && cfg->column_count == 0)
         return fail(ld, g, "source.columns",
@@ -492,7 +562,7 @@ static const struct enum_name privacy_actions[] = {
 static int check_field(const struct loader *ld, const config_setting_t *g,
                        const char *section, const struct cfg_field *f)
 {
-    char key[256];
+    char key[CFG_KEY_MAX];
     int numeric = f->kind == CFG_FIELD_NUMERIC;
 
     if (!numeric && (f->missing == CFG_MISSING_MEAN ||
@@ -527,8 +597,11 @@ static int check_field(const struct loader *ld, const config_setting_t *g,
     return 0;
 }
 
-static int load_field(const struct loader *ld, const config_setting_t *g,
-                      int index, struct cfg_field *f)
+/* Name and kind, and the defaults that depend on the kind: an id or a
+ * label must be present; a missing categorical gets a "(missing)" token,
+ * a missing numeric is rejected. */
+static int load_field_kind(const struct loader *ld, const config_setting_t *g,
+                           const char *section, struct cfg_field *f)
 {
     static const char *const keys[] = {
         "name",       "kind",        "required",  "missing",
@@ -536,77 +609,175 @@ static int load_field(const struct loader *ld, const config_setting_t *g,
         "on_range",   "transform",   "max_length", "personal",
         "band",       "keep_prefix", "positive",  "negative",
         "namespace",  "buckets",     "classes",   NULL};
-    char section[64], key[256];
-    int kind = 0, missing, on_range = 0, transform = 0, privacy = 0;
-    long max_length = 0, keep_prefix = 0;
+    char key[CFG_KEY_MAX];
+    int kind = 0;
+    int err = check_keys(ld, g, section, keys);
+
+    if (!err)
+        err = get_string(ld, g, section, "name", 1, f->name,
+                         sizeof(f->name));
+    if (!err)
+        err = get_enum(ld, g, section, "kind", field_kinds, &kind);
+    if (err)
+        return err;
+    if (!config_setting_get_member(g, "kind"))
+        return fail(ld, g, dotted(key, sizeof(key), section, "kind"),
+                    "missing required setting (a string)");
+
+    f->kind = (enum cfg_field_kind)kind;
+    f->required = f->kind == CFG_FIELD_LABEL || f->kind == CFG_FIELD_ID;
+    f->missing = f->kind == CFG_FIELD_CATEGORICAL ? CFG_MISSING_TOKEN
+                                                  : CFG_MISSING_REJECT;
+    return 0;
+}
+
+/* Cleaning rules: presence, missing values, range action, transform and
+ * length cap. */
+static int load_field_rules(const struct loader *ld, const config_setting_t *g,
+                            const char *section, struct cfg_field *f)
+{
+    int missing = (int)f->missing, on_range = 0, transform = 0;
+    long max_length = 0;
+    int err = get_bool(ld, g, section, "required", &f->required);
+
+    if (!err)
+        err = get_enum(ld, g, section, "missing", missing_actions, &missing);
+    if (!err)
+        err = get_bool(ld, g, section, "indicator", &f->missing_indicator);
+    if (!err)
+        err = get_double(ld, g, section, "impute_value", 0, -CFG_NUMBER_LIMIT,
+                         CFG_NUMBER_LIMIT, &f->missing_value);
+    if (!err)
+        err = get_enum(ld, g, section, "on_range", range_actions, &on_range);
+    if (!err)
+        err = get_enum(ld, g, section, "transform", transforms, &transform);
+    if (!err)
+        err = get_long(ld, g, section, "max_length", 0, 0,
+                       CFG_MAX_FIELD_LENGTH, &max_length);
+    if (err)
+        return err;
+
+    f->missing = (enum cfg_missing_action)missing;
+    f->on_range = (enum cfg_range_action)on_range;
+    f->transform = (enum cfg_transform)transform;
+    f->max_length = (size_t)max_length;
+    return 0;
+}
+
+static int load_field_privacy(const struct loader *ld,
+                              const config_setting_t *g, const char *section,
+                              struct cfg_field *f)
+{
+    int privacy = 0;
+    long keep_prefix = 0;
+    int err = get_enum(ld, g, section, "personal", privacy_actions,
+                       &privacy);
+
+    if (!err)
+        err = get_double(ld, g, section, "band", 0, 0, CFG_NUMBER_LIMIT,
+                         &f->band_width);
+    if (!err)
+        err = get_long(ld, g, section, "keep_prefix", 0, 0,
+                       CFG_MAX_KEEP_PREFIX, &keep_prefix);
+    if (err)
+        return err;
+
+    f->privacy = (enum cfg_privacy_action)privacy;
+    f->keep_prefix = (size_t)keep_prefix;
+    return 0;
+}
+
+/* Label values, the feature namespace and bucket boundaries. */
+static int load_field_features(const struct loader *ld,
+                               const config_setting_t *g,
+                               const char *section, struct cfg_field *f)
+{
+    int err = get_string_list(ld, g, section, "positive", f->positive,
+                              CFG_MAX_TOKENS, &f->positive_count);
+
+    if (!err)
+        err = get_string_list(ld, g, section, "negative", f->negative,
+                              CFG_MAX_TOKENS, &f->negative_count);
+    if (!err)
+        err = get_string(ld, g, section, "namespace", 0, f->namespace_name,
+                         sizeof(f->namespace_name));
+    if (!err)
+        err = get_number_list(ld, g, section, "buckets", f->buckets,
+                              CFG_MAX_BUCKETS, &f->bucket_count);
+    if (err)
+        return err;
+
+    if (f->namespace_name[0] == '\0')
+        snprintf(f->namespace_name, sizeof(f->namespace_name), "%s", f->name);
+    return 0;
+}
+
+static int load_field_range(const struct loader *ld, const config_setting_t *g,
+                            const char *section, struct cfg_field *f)
+{
+    int err;
+
+    f->has_min = config_setting_get_member(g, "min") != NULL;
+    f->has_max = config_setting_get_member(g, "max") != NULL;
+    err = get_double(ld, g, section, "min", 0, -CFG_NUMBER_LIMIT,
+                     CFG_NUMBER_LIMIT, &f->min);
+    if (!err)
+        err = get_double(ld, g, section, "max", 0, -CFG_NUMBER_LIMIT,
+                         CFG_NUMBER_LIMIT, &f->max);
+    return err;
+}
+
+static int load_field(const struct loader *ld, const config_setting_t *g,
+                      int index, struct cfg_field *f)
+{
+    char section[CFG_SECTION_MAX];
     int err;
 
     snprintf(section, sizeof(section), "fields[%d]", index);
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return fail(ld, g, section, "expected a group { name = ...; }");
 
-    if ((err = check_keys(ld, g, section, keys)) ||
-        (err = get_string(ld, g, section, "name", 1, f->name,
-                          sizeof(f->name))) ||
-        (err = get_enum(ld, g, section, "kind", field_kinds, &kind)))
-        return err;
-    if (!config_setting_get_member(g, "kind"))
-        return fail(ld, g, dotted(key, sizeof(key), section, "kind"),
-                    "missing required setting (a string)");
+    err = load_field_kind(ld, g, section, f);
+    if (!err)
+        err = load_field_rules(ld, g, section, f);
+    if (!err)
+        err = load_field_privacy(ld, g, section, f);
+    if (!err)
+        err = load_field_features(ld, g, section, f);
+    if (!err)
+        err = load_field_range(ld, g, section, f);
+    if (!err)
+        err = check_field(ld, g, section, f);
+    return err;
+}
 
-    /* Defaults that depend on the kind: a label must be present; a
-     * categorical gets a "(missing)" token; a numeric is rejected. */
-    f->kind = (enum cfg_field_kind)kind;
-    f->required = f->kind == CFG_FIELD_LABEL || f->kind == CFG_FIELD_ID;
-    missing = f->kind == CFG_FIELD_CATEGORICAL ? CFG_MISSING_TOKEN
-                                               : CFG_MISSING_REJECT;
+/* Field index names a field no earlier group configured. */
+static int check_unique(const struct loader *ld, const config_setting_t *g,
+                        const struct cfg *cfg, int index)
+{
+    const char *name = cfg->fields[index].name;
+    char key[CFG_KEY_MAX];
+    int j;
 
-    if ((err = get_bool(ld, g, section, "required", &f->required)) ||
-        (err = get_enum(ld, g, section, "missing", missing_actions,
-                        &missing)) ||
-        (err = get_bool(ld, g, section, "indicator",
-                        &f->missing_indicator)) ||
-        (err = get_double(ld, g, section, "impute_value", 0, -1e300, 1e300,
-                          &f->missing_value)) ||
-        (err = get_enum(ld, g, section, "on_range", range_actions,
-                        &on_range)) ||
-        (err = get_enum(ld, g, section, "transform", transforms,
-                        &transform)) ||
-        (err = get_long(ld, g, section, "max_length", 0, 0, 1 << 20,
-                        &max_length)) ||
-        (err = get_enum(ld, g, section, "personal", privacy_actions,
-                        &privacy)) ||
-        (err = get_double(ld, g, section, "band", 0, 0, 1e300,
-                          &f->band_width)) ||
-        (err = get_long(ld, g, section, "keep_prefix", 0, 0, 1024,
-                        &keep_prefix)) ||
-        (err = get_string_list(ld, g, section, "positive", f->positive,
-                               CFG_MAX_TOKENS, &f->positive_count)) ||
-        (err = get_string_list(ld, g, section, "negative", f->negative,
-                               CFG_MAX_TOKENS, &f->negative_count)) ||
-        (err = get_string(ld, g, section, "namespace", 0, f->namespace_name,
-                          sizeof(f->namespace_name))) ||
-        (err = get_number_list(ld, g, section, "buckets", f->buckets,
-                               CFG_MAX_BUCKETS, &f->bucket_count)))
-        return err;
-    if (f->namespace_name[0] == '\0')
-        snprintf(f->namespace_name, sizeof(f->namespace_name), "%s", f->name);
+    for (j = 0; j < index; j++)
+        if (strcmp(cfg->fields[j].name, name) == 0) {
+            snprintf(key, sizeof(key), "fields[%d].name", index);
+            return fail(ld, g, key, "field \"%s\" is already configured in "
+                        "fields[%d]", name, j);
+        }
+    return 0;
+}
 
-    f->has_min = config_setting_get_member(g, "min") != NULL;
-    f->has_max = config_setting_get_member(g, "max") != NULL;
-    if ((err = get_double(ld, g, section, "min", 0, -1e300, 1e300,
-                          &f->min)) ||
-        (err = get_double(ld, g, section, "max", 0, -1e300, 1e300,
-                          &f->max)))
-        return err;
+/* The label's classes = [...], kept in struct cfg rather than the field:
+ * there is one list per pipeline. */
+static int load_classes(const struct loader *ld, const config_setting_t *g,
+                        int index, struct cfg *cfg)
+{
+    char section[CFG_SECTION_MAX];
 
-    f->missing = (enum cfg_missing_action)missing;
-    f->on_range = (enum cfg_range_action)on_range;
-    f->transform = (enum cfg_transform)transform;
-    f->privacy = (enum cfg_privacy_action)privacy;
-    f->max_length = (size_t)max_length;
-    f->keep_prefix = (size_t)keep_prefix;
-    return check_field(ld, g, section, f);
+    snprintf(section, sizeof(section), "fields[%d]", index);
+    return get_string_list(ld, g, section, "classes", cfg->classes,
+                           CFG_MAX_CLASSES, &cfg->class_count);
 }
 
 static int load_fields(const struct loader *ld, const config_setting_t *root,
@@ -615,7 +786,7 @@ static int load_fields(const struct loader *ld, const config_setting_t *root,
     config_setting_t *list;
     int i, n, err = find_member(ld, root, "", "fields", 1, CONFIG_TYPE_LIST,
                                 &list);
-    size_t labels = 0, ids = 0, j;
+    size_t labels = 0, ids = 0;
 
     if (err)
         return err;
@@ -626,32 +797,18 @@ static int load_fields(const struct loader *ld, const config_setting_t *root,
                     CFG_MAX_FIELDS);
 
     for (i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, i);
         struct cfg_field *f = &cfg->fields[i];
 
-        err = load_field(ld, config_setting_get_elem(list, i), i, f);
+        err = load_field(ld, g, i, f);
+        if (!err)
+            err = check_unique(ld, g, cfg, i);
+        if (!err && f->kind == CFG_FIELD_LABEL)
+            err = load_classes(ld, g, i, cfg);
         if (err)
             return err;
-        for (j = 0; j < (size_t)i; j++)
-            if (strcmp(cfg->fields[j].name, f->name) == 0) {
-                char key[64];
-
-                snprintf(key, sizeof(key), "fields[%d].name", i);
-                return fail(ld, config_setting_get_elem(list, i), key,
-                            "field \"%s\" is already configured in "
-                            "fields[%zu]", f->name, j);
-            }
         labels += f->kind == CFG_FIELD_LABEL;
         ids += f->kind == CFG_FIELD_ID;
-        if (f->kind == CFG_FIELD_LABEL) {
-            char section[64];
-
-            snprintf(section, sizeof(section), "fields[%d]", i);
-            err = get_string_list(ld, config_setting_get_elem(list, i),
-                                  section, "classes", cfg->classes,
-                                  CFG_MAX_CLASSES, &cfg->class_count);
-            if (err)
-                return err;
-        }
     }
     cfg->field_count = (size_t)n;
 
@@ -672,15 +829,18 @@ static int load_privacy(const struct loader *ld, const config_setting_t *root,
 
     if (err || !g)
         return err;
-    if ((err = check_keys(ld, g, "privacy", keys)) ||
-        (err = get_string(ld, g, "privacy", "key_file", 0, cfg->key_file,
-                          sizeof(cfg->key_file))) ||
-        (err = get_string(ld, g, "privacy", "key_env", 0, cfg->key_env,
-                          sizeof(cfg->key_env))) ||
-        (err = get_string(ld, g, "privacy", "key_id", 0, cfg->key_id,
-                          sizeof(cfg->key_id))))
-        return err;
-    return 0;
+
+    err = check_keys(ld, g, "privacy", keys);
+    if (!err)
+        err = get_string(ld, g, "privacy", "key_file", 0, cfg->key_file,
+                         sizeof(cfg->key_file));
+    if (!err)
+        err = get_string(ld, g, "privacy", "key_env", 0, cfg->key_env,
+                         sizeof(cfg->key_env));
+    if (!err)
+        err = get_string(ld, g, "privacy", "key_id", 0, cfg->key_id,
+                         sizeof(cfg->key_id));
+    return err;
 }
 
 /* The keys of rmsprop, adam and ftrl, with the ranges model.h documents;
@@ -689,23 +849,43 @@ static int load_optimizer_params(const struct loader *ld,
                                  const config_setting_t *g,
                                  struct model_params *p)
 {
-    int err;
+    int err = get_double(ld, g, "learner", "l1", 0, 0, MODEL_MAX_L1, &p->l1);
 
-    if ((err = get_double(ld, g, "learner", "l1", 0, 0, MODEL_MAX_L1,
-                          &p->l1)) ||
-        (err = get_double(ld, g, "learner", "beta1", 0, 0, MODEL_MAX_DECAY,
-                          &p->beta1)) ||
-        (err = get_double(ld, g, "learner", "beta2", 0, 0, MODEL_MAX_DECAY,
-                          &p->beta2)) ||
-        (err = get_double(ld, g, "learner", "rho", 0, 0, MODEL_MAX_DECAY,
-                          &p->rho)) ||
-        (err = get_double(ld, g, "learner", "epsilon", 0, MODEL_MIN_EPSILON,
-                          MODEL_MAX_EPSILON, &p->epsilon)) ||
-        (err = get_double(ld, g, "learner", "ftrl_beta", 0,
-                          MODEL_MIN_FTRL_BETA, MODEL_MAX_FTRL_BETA,
-                          &p->ftrl_beta)))
-        return err;
-    return 0;
+    if (!err)
+        err = get_double(ld, g, "learner", "beta1", 0, 0, MODEL_MAX_DECAY,
+                         &p->beta1);
+    if (!err)
+        err = get_double(ld, g, "learner", "beta2", 0, 0, MODEL_MAX_DECAY,
+                         &p->beta2);
+    if (!err)
+        err = get_double(ld, g, "learner", "rho", 0, 0, MODEL_MAX_DECAY,
+                         &p->rho);
+    if (!err)
+        err = get_double(ld, g, "learner", "epsilon", 0, MODEL_MIN_EPSILON,
+                         MODEL_MAX_EPSILON, &p->epsilon);
+    if (!err)
+        err = get_double(ld, g, "learner", "ftrl_beta", 0,
+                         MODEL_MIN_FTRL_BETA, MODEL_MAX_FTRL_BETA,
+                         &p->ftrl_beta);
+    return err;
+}
+
+/* The step size and what shapes each step. */
+static int load_learning_rates(const struct loader *ld,
+                               const config_setting_t *g,
+                               struct model_params *p)
+{
+    int err = get_double(ld, g, "learner", "learning_rate", 0, 1e-12, 1e6,
+                         &p->learning_rate);
+
+    if (!err)
+        err = get_double(ld, g, "learner", "power_t", 0, 0, 10, &p->power_t);
+    if (!err)
+        err = get_double(ld, g, "learner", "l2", 0, 0, 1e6, &p->l2);
+    if (!err)
+        err = get_double(ld, g, "learner", "gradient_clip", 0, 1e-12, 1e12,
+                         &p->gradient_clip);
+    return err;
 }
 
 static int load_learner(const struct loader *ld, const config_setting_t *root,
@@ -733,23 +913,26 @@ static int load_learner(const struct loader *ld, const config_setting_t *root,
 
     if (err)
         return err;
-    if ((err = check_keys(ld, g, "learner", keys)) ||
-        (err = get_string(ld, g, "learner", "model_name", 1,
-                          cfg->model_name, sizeof(cfg->model_name))) ||
-        (err = get_int(ld, g, "learner", "bits", 0, MODEL_MIN_BITS,
-                       MODEL_MAX_BITS, &bits)) ||
-        (err = get_enum(ld, g, "learner", "loss", losses, &loss)) ||
-        (err = get_enum(ld, g, "learner", "optimizer", optimizers, &opt)) ||
-        (err = get_double(ld, g, "learner", "learning_rate", 0, 1e-12, 1e6,
-                          &p->learning_rate)) ||
-        (err = get_double(ld, g, "learner", "power_t", 0, 0, 10,
-                          &p->power_t)) ||
-        (err = get_double(ld, g, "learner", "l2", 0, 0, 1e6, &p->l2)) ||
-        (err = get_double(ld, g, "learner", "gradient_clip", 0, 1e-12, 1e12,
-                          &p->gradient_clip)) ||
-        (err = get_long(ld, g, "learner", "hash_seed", 0, 0, 0xffffffffL,
-                        &seed)) ||
-        (err = load_optimizer_params(ld, g, p)))
+
+    err = check_keys(ld, g, "learner", keys);
+    if (!err)
+        err = get_string(ld, g, "learner", "model_name", 1, cfg->model_name,
+                         sizeof(cfg->model_name));
+    if (!err)
+        err = get_int(ld, g, "learner", "bits", 0, MODEL_MIN_BITS,
+                      MODEL_MAX_BITS, &bits);
+    if (!err)
+        err = get_enum(ld, g, "learner", "loss", losses, &loss);
+    if (!err)
+        err = get_enum(ld, g, "learner", "optimizer", optimizers, &opt);
+    if (!err)
+        err = load_learning_rates(ld, g, p);
+    if (!err)
+        err = get_long(ld, g, "learner", "hash_seed", 0, 0, UINT32_MAX,
+                       &seed);
+    if (!err)
+        err = load_optimizer_params(ld, g, p);
+    if (err)
         return err;
 
     p->bits = (unsigned)bits;
@@ -769,11 +952,14 @@ static int load_interactions(const struct loader *ld,
     size_t n = 0, i, j, k;
     int err;
 
-    cfg->count_collisions = cfg->model.bits <= 24; /* 4 bytes per weight */
-    if ((err = get_bool(ld, g, "learner", "count_collisions",
-                        &cfg->count_collisions)) ||
-        (err = get_string_list(ld, g, "learner", "interactions", pairs,
-                               CFG_MAX_INTERACTIONS, &n)))
+    /* 4 bytes per weight */
+    cfg->count_collisions = cfg->model.bits <= CFG_COLLISIONS_MAX_BITS;
+    err = get_bool(ld, g, "learner", "count_collisions",
+                   &cfg->count_collisions);
+    if (!err)
+        err = get_string_list(ld, g, "learner", "interactions", pairs,
+                              CFG_MAX_INTERACTIONS, &n);
+    if (err)
         return err;
 
     for (i = 0; i < n; i++) {
@@ -823,15 +1009,20 @@ static int load_drift(const struct loader *ld, const config_setting_t *root,
     if (err || !g)
         return err;
 
-    if ((err = check_keys(ld, g, "drift", keys)) ||
-        (err = get_enum(ld, g, "drift", "detector", detectors,
-                        &cfg->drift_detector)) ||
-        (err = get_double(ld, g, "drift", "delta", 0, 1e-12, 1.0,
-                          &cfg->drift_delta)) ||
-        (err = get_double(ld, g, "drift", "lambda", 0, 1e-12, 1e12,
-                          &cfg->drift_lambda)) ||
-        (err = get_long(ld, g, "drift", "metrics_every", 0, 1, 1L << 40,
-                        &cfg->metrics_every_events)))
+    err = check_keys(ld, g, "drift", keys);
+    if (!err)
+        err = get_enum(ld, g, "drift", "detector", detectors,
+                       &cfg->drift_detector);
+    if (!err)
+        err = get_double(ld, g, "drift", "delta", 0, CFG_MIN_DRIFT_PARAM,
+                         CFG_MAX_DRIFT_DELTA, &cfg->drift_delta);
+    if (!err)
+        err = get_double(ld, g, "drift", "lambda", 0, CFG_MIN_DRIFT_PARAM,
+                         CFG_MAX_DRIFT_LAMBDA, &cfg->drift_lambda);
+    if (!err)
+        err = get_long(ld, g, "drift", "metrics_every", 0, 1,
+                       CFG_MAX_EVERY_EVENTS, &cfg->metrics_every_events);
+    if (err)
         return err;
 
     /* Page-Hinkley's delta is an amount of error, not a confidence. */
@@ -851,13 +1042,16 @@ static int load_snapshot(const struct loader *ld,
 
     if (err || !g)
         return err;
-    if ((err = check_keys(ld, g, "snapshot", keys)) ||
-        (err = get_long(ld, g, "snapshot", "every_events", 0, 1, 1L << 40,
-                        &cfg->snapshot_every_events)) ||
-        (err = get_double(ld, g, "snapshot", "every_seconds", 0, 0.1,
-                          86400.0 * 365, &cfg->snapshot_every_seconds)))
-        return err;
-    return 0;
+
+    err = check_keys(ld, g, "snapshot", keys);
+    if (!err)
+        err = get_long(ld, g, "snapshot", "every_events", 0, 1,
+                       CFG_MAX_EVERY_EVENTS, &cfg->snapshot_every_events);
+    if (!err)
+        err = get_double(ld, g, "snapshot", "every_seconds", 0,
+                         CFG_MIN_SNAPSHOT_SECONDS, CFG_MAX_SNAPSHOT_SECONDS,
+                         &cfg->snapshot_every_seconds);
+    return err;
 }
 
 static int load_log(const struct loader *ld, const config_setting_t *root,
@@ -869,11 +1063,12 @@ static int load_log(const struct loader *ld, const config_setting_t *root,
 
     if (err || !g)
         return err;
-    if ((err = check_keys(ld, g, "log", keys)) ||
-        (err = get_long(ld, g, "log", "progress_every", 0, 1, 1L << 40,
-                        &cfg->progress_every_events)))
-        return err;
-    return 0;
+
+    err = check_keys(ld, g, "log", keys);
+    if (!err)
+        err = get_long(ld, g, "log", "progress_every", 0, 1,
+                       CFG_MAX_EVERY_EVENTS, &cfg->progress_every_events);
+    return err;
 }
 
 /* The label's settings say what is learned: positive values make a
@@ -928,20 +1123,32 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
                                        "source",  "fields",  "privacy",
                                        "learner", "snapshot", "log",
                                        "drift",   NULL};
-    int err;
+    int err = check_keys(ld, root, "", keys);
 
-    if ((err = check_keys(ld, root, "", keys)) ||
-        (err = get_string(ld, root, "", "name", 1, cfg->name,
-                          sizeof(cfg->name))) ||
-        (err = load_kafka(ld, root, cfg)) ||
-        (err = load_topics(ld, root, cfg)) ||
-        (err = load_source(ld, root, cfg)) ||
-        (err = load_fields(ld, root, cfg)) ||
-        (err = load_privacy(ld, root, cfg)) ||
-        (err = load_learner(ld, root, cfg)) ||
-        (err = load_interactions(ld, root, cfg)) ||
-        (err = load_snapshot(ld, root, cfg)) ||
-        (err = load_log(ld, root, cfg)) || (err = load_drift(ld, root, cfg)))
+    if (!err)
+        err = get_string(ld, root, "", "name", 1, cfg->name,
+                         sizeof(cfg->name));
+    if (!err)
+        err = load_kafka(ld, root, cfg);
+    if (!err)
+        err = load_topics(ld, root, cfg);
+    if (!err)
+        err = load_source(ld, root, cfg);
+    if (!err)
+        err = load_fields(ld, root, cfg);
+    if (!err)
+        err = load_privacy(ld, root, cfg);
+    if (!err)
+        err = load_learner(ld, root, cfg);
+    if (!err)
+        err = load_interactions(ld, root, cfg);
+    if (!err)
+        err = load_snapshot(ld, root, cfg);
+    if (!err)
+        err = load_log(ld, root, cfg);
+    if (!err)
+        err = load_drift(ld, root, cfg);
+    if (err)
         return err;
 
     if (cfg->group_id[0] == '\0')
@@ -973,7 +1180,7 @@ int cfg_load_file(struct cfg *cfg, const char *path, char *errstr,
 
     err = load_root(&ld, config_root_setting(&lc), cfg);
     if (err == 0) {
-        char why[256];
+        char why[CFG_MESSAGE_MAX];
 
         if (model_params_check(&cfg->model, why, sizeof(why)) != 0) {
             snprintf(errstr, errstr_size, "%s: %s", path, why);
@@ -1016,13 +1223,13 @@ static void mix(uint64_t *h, const void *data, size_t len)
 
     for (i = 0; i < len; i++) {
         *h ^= p[i];
-        *h *= 0x100000001b3ULL; /* FNV-1a 64-bit prime */
+        *h *= FNV64_PRIME;
     }
 }
 
 uint64_t cfg_model_fingerprint(const struct cfg *cfg)
 {
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64-bit offset basis */
+    uint64_t h = FNV64_OFFSET_BASIS;
     const struct model_params *p = &cfg->model;
     size_t i;
 

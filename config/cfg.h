@@ -26,6 +26,8 @@
 #define CFG_MAX_BUCKETS 64  /* boundaries of a bucketized numeric field */
 #define CFG_MAX_INTERACTIONS 32 /* namespace pairs crossed by the learner */
 #define CFG_MAX_CLASSES 64  /* multiclass labels: one-against-all models */
+#define CFG_MAX_KEEP_PREFIX 1024 /* bytes a coarsened string may keep; the
+                                    anonymizer's buffer is sized by it */
 
 enum cfg_field_kind {
     CFG_FIELD_IGNORE = 0, /* decoded, then neither cleaned nor learned */

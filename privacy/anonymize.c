@@ -274,7 +274,7 @@ static int coarsen(const struct cfg_field *f, struct event *ev, size_t index)
     }
 
     if (v->str_len > f->keep_prefix) {
-        char prefix[1024 + 1];
+        char prefix[CFG_MAX_KEEP_PREFIX + 1];
 
         memcpy(prefix, event_string(ev, index), f->keep_prefix);
         return event_set_string(ev, index, prefix, f->keep_prefix);
