@@ -16,6 +16,8 @@
 #include "common/err.h"
 #include "common/numfmt.h"
 
+#define CLEAN_KEY_MAX 32 /* "fields[127].name": a dotted key for messages */
+
 struct cleaner {
     const struct cfg *cfg;
     struct running_stats *stats; /* borrowed, cfg->field_count entries */
@@ -32,21 +34,33 @@ static int is_numeric_type(enum schema_field_type t)
            t == SCHEMA_FIELD_BOOLEAN;
 }
 
-static int check_field_type(const struct cfg *cfg, const struct schema *schema,
-                            const struct cfg_field *f, int index,
-                            char *errstr, size_t errstr_size)
+/* Finds configured field i in the schema, with a type its kind can
+ * use; errors name the field's line in the configuration. */
+static int map_field(const struct cfg *cfg, const struct schema *schema,
+                     size_t i, int *index, char *errstr, size_t errstr_size)
 {
-    enum schema_field_type t = schema_field_type(schema, (size_t)index);
+    const struct cfg_field *f = &cfg->fields[i];
+    char key[CLEAN_KEY_MAX];
+    enum schema_field_type t;
 
+    *index = schema_field_index(schema, f->name);
+    if (*index < 0) {
+        snprintf(key, sizeof(key), "fields[%zu].name", i);
+        return cfg_error(cfg, f->line, key, errstr, errstr_size,
+                         "field \"%s\" is not in schema %s", f->name,
+                         schema_name(schema));
+    }
+
+    t = schema_field_type(schema, (size_t)*index);
     if (t == SCHEMA_FIELD_OTHER ||
         (f->kind == CFG_FIELD_NUMERIC && !is_numeric_type(t)) ||
         (f->kind == CFG_FIELD_ID && t != SCHEMA_FIELD_STRING)) {
-        snprintf(errstr, errstr_size,
-                 "%s: field \"%s\" has a type in %s that kind %s cannot use",
-                 cfg->path, f->name, schema_name(schema),
-                 f->kind == CFG_FIELD_ID ? "id (needs a string)"
-                                         : "numeric (needs a number)");
-        return RIFFLE_ERR_CFG;
+        snprintf(key, sizeof(key), "fields[%zu].kind", i);
+        return cfg_error(cfg, f->line, key, errstr, errstr_size,
+                         "field \"%s\" has a type in %s that kind %s "
+                         "cannot use", f->name, schema_name(schema),
+                         f->kind == CFG_FIELD_ID ? "id (needs a string)"
+                                                 : "numeric (needs a number)");
     }
     return 0;
 }
@@ -57,15 +71,14 @@ int cleaner_new(const struct cfg *cfg, const struct schema *schema,
 {
     struct cleaner *c;
     size_t i;
-    int err;
+    int err = 0;
 
     if (!schema_is_flat(schema) ||
-        schema_field_count(schema) > EVENT_MAX_FIELDS) {
-        snprintf(errstr, errstr_size, "%s: schema %s must be a flat record "
-                 "of at most %d primitive fields", cfg->path,
-                 schema_name(schema), EVENT_MAX_FIELDS);
-        return RIFFLE_ERR_CFG;
-    }
+        schema_field_count(schema) > EVENT_MAX_FIELDS)
+        return cfg_error(cfg, cfg->schema_line, "source.schema", errstr,
+                         errstr_size, "schema %s must be a flat record of "
+                         "at most %d primitive fields", schema_name(schema),
+                         EVENT_MAX_FIELDS);
 
     c = calloc(1, sizeof(*c));
     if (!c)
@@ -73,23 +86,12 @@ int cleaner_new(const struct cfg *cfg, const struct schema *schema,
     c->cfg = cfg;
     c->stats = stats;
 
-    for (i = 0; i < cfg->field_count; i++) {
-        const struct cfg_field *f = &cfg->fields[i];
-        int index = schema_field_index(schema, f->name);
-
-        if (index < 0) {
-            snprintf(errstr, errstr_size,
-                     "%s: field \"%s\" is not in schema %s", cfg->path,
-                     f->name, schema_name(schema));
-            free(c);
-            return RIFFLE_ERR_CFG;
-        }
-        err = check_field_type(cfg, schema, f, index, errstr, errstr_size);
-        if (err) {
-            free(c);
-            return err;
-        }
-        c->schema_index[i] = index;
+    for (i = 0; i < cfg->field_count && !err; i++)
+        err = map_field(cfg, schema, i, &c->schema_index[i], errstr,
+                        errstr_size);
+    if (err) {
+        free(c);
+        return err;
     }
 
     *out = c;

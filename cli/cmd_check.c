@@ -32,7 +32,9 @@ int cmd_check(int argc, char **argv)
     }
 
     err = schema_load_file(cfg->schema_path, &schema, errstr, sizeof(errstr));
-    if (!err)
+    if (err)
+        cfg_schema_error(cfg, errstr, sizeof(errstr));
+    else
         err = online_new(cfg, schema, &ol, errstr, sizeof(errstr));
     if (err)
         log_error("check", "%s", errstr);

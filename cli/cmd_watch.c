@@ -33,6 +33,7 @@ static int pick_topic(const struct cfg *cfg, const char *which,
                       struct watch *w, char *errstr, size_t size)
 {
     char schema_path[CFG_PATH_MAX];
+    int err;
 
     if (strcmp(which, "predictions") == 0) {
         w->topic = cfg->topic_predictions;
@@ -64,7 +65,12 @@ static int pick_topic(const struct cfg *cfg, const char *which,
                  "and alerts when the configuration names them)", which);
         return RIFFLE_ERR_USAGE;
     }
-    return schema_load_file(schema_path, &w->schema, errstr, size);
+
+    /* Output schemas live beside source.schema: name that setting. */
+    err = schema_load_file(schema_path, &w->schema, errstr, size);
+    if (err)
+        cfg_schema_error(cfg, errstr, size);
+    return err;
 }
 
 static void print_message(struct watch *w, const rd_kafka_message_t *msg)

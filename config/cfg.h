@@ -69,9 +69,10 @@ enum cfg_privacy_action {
 };
 
 struct cfg_field {
+    int line;                  /* of its group in cfg->path; 0 if unknown */
     char name[CFG_NAME_MAX];
     enum cfg_field_kind kind;
-    int required;              /* null is dead-lettered (reason missing_required) */
+    int required;              /* null is dead-lettered (missing_required) */
     enum cfg_missing_action missing;
     int missing_indicator;     /* numeric: also emit "field is missing" */
     double missing_value;      /* for CFG_MISSING_CONSTANT */
@@ -82,7 +83,8 @@ struct cfg_field {
     double buckets[CFG_MAX_BUCKETS]; /* ascending boundaries (bucketize) */
     size_t bucket_count;
     char namespace_name[CFG_NAME_MAX]; /* feature group; default: name */
-    size_t max_length;         /* categorical: longer strings rejected; 0 = no cap */
+    size_t max_length;         /* categorical: longer strings rejected;
+                                  0 = no cap */
     enum cfg_privacy_action privacy;
     double band_width;         /* coarsen numbers: band of this width */
     size_t keep_prefix;        /* coarsen strings: keep this many bytes */
@@ -125,6 +127,7 @@ struct cfg {
 
     /* source */
     char schema_path[CFG_PATH_MAX];
+    int schema_line; /* of source.schema; 0 if unknown */
     char source_path[CFG_PATH_MAX];
     char csv_delimiter;
     int csv_header;
@@ -142,6 +145,7 @@ struct cfg {
     size_t field_count;
 
     /* privacy */
+    int privacy_line;            /* of the group; 0 when there is none */
     char key_file[CFG_PATH_MAX]; /* may be empty */
     char key_env[CFG_NAME_MAX];  /* env var holding the key, may be empty */
     char key_id[CFG_NAME_MAX];
@@ -152,6 +156,7 @@ struct cfg {
     size_t class_count;
 
     /* learner */
+    int learner_line; /* of the group; 0 if unknown */
     char model_name[CFG_NAME_MAX];
     /* pairs of namespaces whose features are crossed (quadratic terms) */
     char interactions[CFG_MAX_INTERACTIONS][2][CFG_NAME_MAX];
@@ -178,6 +183,21 @@ struct cfg {
  * RIFFLE_ERR_CFG with errstr "path:line: key: what was expected". */
 int cfg_load_file(struct cfg *cfg, const char *path, char *errstr,
                   size_t errstr_size);
+
+/* For errors found after loading, against the schema or the key: writes
+ * "path:line: key: what" into errstr (just "path: key: what" when line is
+ * 0, as in a cfg built by hand), what formatted from fmt, and returns
+ * RIFFLE_ERR_CFG. key is the dotted key, e.g. "fields[4].name"; the
+ * lines are those kept in struct cfg and struct cfg_field. */
+int cfg_error(const struct cfg *cfg, int line, const char *key,
+              char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* errstr holds why loading cfg->schema_path (or an output schema beside
+ * it) failed; prefixes it in place with where source.schema is set:
+ * "path:line: source.schema: <errstr>". */
+void cfg_schema_error(const struct cfg *cfg, char *errstr,
+                      size_t errstr_size);
 
 /* The field named name, or NULL. Borrowed from cfg. */
 const struct cfg_field *cfg_find_field(const struct cfg *cfg,

@@ -4,6 +4,7 @@
  */
 #include "privacy/anonymize.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -17,6 +18,12 @@
 
 #include "common/err.h"
 #include "common/numfmt.h"
+
+#define KEY_HEX_DIGITS 64 /* a key file of this many hex digits is decoded:
+                             32 bytes, the size of an HMAC-SHA256 key */
+#define ANON_KEY_MAX 40   /* "fields[127].keep_prefix": a dotted key */
+#define ANON_MESSAGE_MAX 256 /* why a key cannot be used */
+#define ANON_BAND_MAX (2 * NUMFMT_MAX + sizeof("[,)")) /* "[lo,hi)" */
 
 struct anonymizer {
     const struct cfg *cfg;
@@ -45,48 +52,83 @@ static int hex_value(int c)
     return -1;
 }
 
-/* Turns the key text into key bytes: 64 hex digits decode to 32 bytes;
- * anything else is taken as it is. */
+/* Turns the key text into key bytes: KEY_HEX_DIGITS hex digits decode to
+ * half as many bytes; anything else is taken as it is. */
 static void set_key(struct anonymizer *a, const char *text, size_t len)
 {
     size_t i;
-    int hex = len == 64;
+    int hex = len == KEY_HEX_DIGITS;
 
     for (i = 0; hex && i < len; i++)
         hex = hex_value((unsigned char)text[i]) >= 0;
 
     if (hex) {
-        for (i = 0; i < 32; i++)
+        for (i = 0; i < KEY_HEX_DIGITS / 2; i++)
             a->key[i] = (unsigned char)(hex_value(text[2 * i]) * 16 +
                                         hex_value(text[2 * i + 1]));
-        a->key_len = 32;
+        a->key_len = KEY_HEX_DIGITS / 2;
     } else {
         memcpy(a->key, text, len);
         a->key_len = len;
     }
 }
 
-static int read_key_file(struct anonymizer *a, const char *path,
-                         char *errstr, size_t errstr_size)
+/* Where the key text came from, for messages. */
+enum key_origin {
+    KEY_FROM_ENV,      /* the variable privacy.key_env names */
+    KEY_FROM_ENV_FILE, /* a file named by <key_env>_FILE */
+    KEY_FROM_CFG_FILE  /* privacy.key_file */
+};
+
+struct key_source {
+    enum key_origin origin;
+    const char *var;  /* environment variable; KEY_FROM_ENV* only */
+    const char *path; /* key file; KEY_FROM_*FILE only */
+    const char *text; /* the key itself; KEY_FROM_ENV only */
+};
+
+/* Writes "<where the key came from>: what" and returns RIFFLE_ERR_CFG;
+ * a key_file from the configuration is named with its file and line. */
+static int key_fail(const struct cfg *cfg, const struct key_source *src,
+                    char *errstr, size_t errstr_size, const char *what)
+{
+    switch (src->origin) {
+    case KEY_FROM_ENV:
+        snprintf(errstr, errstr_size, "environment variable %s: %s",
+                 src->var, what);
+        return RIFFLE_ERR_CFG;
+    case KEY_FROM_ENV_FILE:
+        snprintf(errstr, errstr_size, "environment variable %s: %s: %s",
+                 src->var, src->path, what);
+        return RIFFLE_ERR_CFG;
+    case KEY_FROM_CFG_FILE:
+        break;
+    }
+    return cfg_error(cfg, cfg->privacy_line, "privacy.key_file", errstr,
+                     errstr_size, "%s: %s", src->path, what);
+}
+
+/* Reads the key file; on failure writes why (without the path) into why
+ * and returns RIFFLE_ERR_CFG. */
+static int read_key_file(struct anonymizer *a, const char *path, char *why,
+                         size_t why_size)
 {
     char text[ANONYMIZE_MAX_KEY_BYTES + 2];
     size_t len;
     FILE *f = fopen(path, "rb");
 
     if (!f) {
-        snprintf(errstr, errstr_size, "privacy.key_file %s: %s", path,
-                 strerror(errno));
+        snprintf(why, why_size, "%s", strerror(errno));
         return RIFFLE_ERR_CFG;
     }
     len = fread(text, 1, sizeof(text), f);
-    fclose(f);
+    (void)fclose(f); /* read-only: a failed close loses nothing */
 
     while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
         len--;
     if (len > ANONYMIZE_MAX_KEY_BYTES) {
         OPENSSL_cleanse(text, sizeof(text));
-        snprintf(errstr, errstr_size,
-                 "privacy.key_file %s: longer than %d bytes", path,
+        snprintf(why, why_size, "longer than %d bytes",
                  ANONYMIZE_MAX_KEY_BYTES);
         return RIFFLE_ERR_CFG;
     }
@@ -95,53 +137,116 @@ static int read_key_file(struct anonymizer *a, const char *path,
     return 0;
 }
 
-static int load_key(struct anonymizer *a, const struct cfg *cfg,
-                    char *errstr, size_t errstr_size)
+/* No key anywhere: point at privacy when the file has that group, else
+ * at the first field that asks for a pseudonym. */
+static int no_key(const struct cfg *cfg, char *errstr, size_t errstr_size)
+{
+    const char *var = cfg->key_env[0] ? cfg->key_env
+                                      : "named by privacy.key_env";
+    char key[ANON_KEY_MAX];
+    size_t i;
+
+    if (cfg->privacy_line > 0)
+        return cfg_error(cfg, cfg->privacy_line, "privacy.key_file", errstr,
+                         errstr_size, "pseudonyms need a key: set "
+                         "privacy.key_file or the environment variable %s",
+                         var);
+    for (i = 0; i < cfg->field_count; i++)
+        if (cfg->fields[i].privacy == CFG_PRIVACY_PSEUDONYM)
+            break;
+    assert(i < cfg->field_count); /* needs_key() said there is one */
+    snprintf(key, sizeof(key), "fields[%zu].personal", i);
+    return cfg_error(cfg, cfg->fields[i].line, key, errstr, errstr_size,
+                     "pseudonyms need a key: set privacy.key_file or the "
+                     "environment variable %s", var);
+}
+
+/* Which source holds the key: <key_env>, else a file named by
+ * <key_env>_FILE (the way container secrets are mounted), else
+ * privacy.key_file. Returns 0 when there is none. */
+static int find_key_source(const struct cfg *cfg, struct key_source *src,
+                           char *file_var, size_t file_var_size)
 {
     const char *env = cfg->key_env[0] ? getenv(cfg->key_env) : NULL;
     const char *env_file = NULL;
-    const char *source = env && *env ? cfg->key_env : cfg->key_file;
-    char file_var[CFG_NAME_MAX + 8];
-    int err;
 
-    /* KEY_FILE next to KEY names a file, the way container secrets are
-     * mounted; it wins over the configured key_file. */
-    snprintf(file_var, sizeof(file_var), "%s_FILE", cfg->key_env);
+    snprintf(file_var, file_var_size, "%s_FILE", cfg->key_env);
     if (cfg->key_env[0] && !(env && *env))
         env_file = getenv(file_var);
 
-    if (env_file && *env_file) {
-        source = env_file;
-        err = read_key_file(a, env_file, errstr, errstr_size);
-        if (err)
-            return err;
-    } else if (env && *env) {
-        if (strlen(env) > ANONYMIZE_MAX_KEY_BYTES) {
-            snprintf(errstr, errstr_size,
-                     "environment variable %s: key longer than %d bytes",
-                     cfg->key_env, ANONYMIZE_MAX_KEY_BYTES);
-            return RIFFLE_ERR_CFG;
-        }
-        set_key(a, env, strlen(env));
+    if (env && *env) {
+        *src = (struct key_source){KEY_FROM_ENV, cfg->key_env, NULL, env};
+    } else if (env_file && *env_file) {
+        *src = (struct key_source){KEY_FROM_ENV_FILE, file_var, env_file,
+                                   NULL};
     } else if (cfg->key_file[0]) {
-        err = read_key_file(a, cfg->key_file, errstr, errstr_size);
-        if (err)
-            return err;
+        *src = (struct key_source){KEY_FROM_CFG_FILE, NULL, cfg->key_file,
+                                   NULL};
     } else {
-        snprintf(errstr, errstr_size,
-                 "%s: pseudonyms need a key: set privacy.key_file or the "
-                 "environment variable %s", cfg->path,
-                 cfg->key_env[0] ? cfg->key_env : "named by privacy.key_env");
-        return RIFFLE_ERR_CFG;
+        return 0;
+    }
+    return 1;
+}
+
+static int load_key(struct anonymizer *a, const struct cfg *cfg,
+                    char *errstr, size_t errstr_size)
+{
+    char file_var[CFG_NAME_MAX + sizeof("_FILE")];
+    char why[ANON_MESSAGE_MAX];
+    struct key_source src;
+
+    if (!find_key_source(cfg, &src, file_var, sizeof(file_var)))
+        return no_key(cfg, errstr, errstr_size);
+
+    if (src.origin != KEY_FROM_ENV) {
+        if (read_key_file(a, src.path, why, sizeof(why)) != 0)
+            return key_fail(cfg, &src, errstr, errstr_size, why);
+    } else if (strlen(src.text) > ANONYMIZE_MAX_KEY_BYTES) {
+        snprintf(why, sizeof(why), "key longer than %d bytes",
+                 ANONYMIZE_MAX_KEY_BYTES);
+        return key_fail(cfg, &src, errstr, errstr_size, why);
+    } else {
+        set_key(a, src.text, strlen(src.text));
     }
 
     if (a->key_len < ANONYMIZE_MIN_KEY_BYTES) {
-        snprintf(errstr, errstr_size,
-                 "%s: the pseudonym key has %zu bytes; at least %d needed",
-                 source, a->key_len, ANONYMIZE_MIN_KEY_BYTES);
-        return RIFFLE_ERR_CFG;
+        snprintf(why, sizeof(why),
+                 "the pseudonym key has %zu bytes; at least %d needed",
+                 a->key_len, ANONYMIZE_MIN_KEY_BYTES);
+        return key_fail(cfg, &src, errstr, errstr_size, why);
     }
     return 0;
+}
+
+/* Finds configured field i in the schema and checks that coarsening has
+ * what its type needs; errors name the field's line. */
+static int map_field(struct anonymizer *a, const struct schema *schema,
+                     size_t i, char *errstr, size_t errstr_size)
+{
+    const struct cfg *cfg = a->cfg;
+    const struct cfg_field *f = &cfg->fields[i];
+    char key[ANON_KEY_MAX];
+    int is_string;
+
+    a->schema_index[i] = schema_field_index(schema, f->name);
+    if (a->schema_index[i] < 0) {
+        snprintf(key, sizeof(key), "fields[%zu].name", i);
+        return cfg_error(cfg, f->line, key, errstr, errstr_size,
+                         "field \"%s\" is not in schema %s", f->name,
+                         schema_name(schema));
+    }
+
+    is_string = schema_field_type(schema, (size_t)a->schema_index[i]) ==
+                SCHEMA_FIELD_STRING;
+    if (f->privacy != CFG_PRIVACY_COARSEN ||
+        (is_string ? f->keep_prefix > 0 : f->band_width > 0))
+        return 0;
+    snprintf(key, sizeof(key), "fields[%zu].%s", i,
+             is_string ? "keep_prefix" : "band");
+    return cfg_error(cfg, f->line, key, errstr, errstr_size,
+                     "field \"%s\": coarsening a %s needs %s", f->name,
+                     is_string ? "string" : "number",
+                     is_string ? "keep_prefix > 0" : "band > 0");
 }
 
 int anonymizer_new(const struct cfg *cfg, const struct schema *schema,
@@ -149,43 +254,19 @@ int anonymizer_new(const struct cfg *cfg, const struct schema *schema,
 {
     struct anonymizer *a = calloc(1, sizeof(*a));
     size_t i;
-    int err;
+    int err = 0;
 
     if (!a)
         return RIFFLE_ERR_NOMEM;
     a->cfg = cfg;
 
-    for (i = 0; i < cfg->field_count; i++) {
-        const struct cfg_field *f = &cfg->fields[i];
-        int is_string;
-
-        a->schema_index[i] = schema_field_index(schema, f->name);
-        if (a->schema_index[i] < 0) {
-            snprintf(errstr, errstr_size,
-                     "%s: field \"%s\" is not in schema %s", cfg->path,
-                     f->name, schema_name(schema));
-            anonymizer_destroy(a);
-            return RIFFLE_ERR_CFG;
-        }
-        is_string = schema_field_type(schema, (size_t)a->schema_index[i]) ==
-                    SCHEMA_FIELD_STRING;
-        if (f->privacy == CFG_PRIVACY_COARSEN &&
-            (is_string ? f->keep_prefix == 0 : f->band_width <= 0)) {
-            snprintf(errstr, errstr_size,
-                     "%s: field \"%s\": coarsening a %s needs %s", cfg->path,
-                     f->name, is_string ? "string" : "number",
-                     is_string ? "keep_prefix > 0" : "band > 0");
-            anonymizer_destroy(a);
-            return RIFFLE_ERR_CFG;
-        }
-    }
-
-    if (needs_key(cfg)) {
+    for (i = 0; i < cfg->field_count && !err; i++)
+        err = map_field(a, schema, i, errstr, errstr_size);
+    if (!err && needs_key(cfg))
         err = load_key(a, cfg, errstr, errstr_size);
-        if (err) {
-            anonymizer_destroy(a);
-            return err;
-        }
+    if (err) {
+        anonymizer_destroy(a);
+        return err;
     }
 
     *out = a;
@@ -258,7 +339,7 @@ static const char *value_text(const struct event *ev, size_t index,
 
 static int coarsen(const struct cfg_field *f, struct event *ev, size_t index)
 {
-    char band[96];
+    char band[ANON_BAND_MAX];
     const struct value *v = &ev->values[index];
 
     if (v->kind == VALUE_NUMBER) {
@@ -276,6 +357,7 @@ static int coarsen(const struct cfg_field *f, struct event *ev, size_t index)
     if (v->str_len > f->keep_prefix) {
         char prefix[CFG_MAX_KEEP_PREFIX + 1];
 
+        assert(f->keep_prefix <= CFG_MAX_KEEP_PREFIX); /* cfg.c's bound */
         memcpy(prefix, event_string(ev, index), f->keep_prefix);
         return event_set_string(ev, index, prefix, f->keep_prefix);
     }
@@ -286,7 +368,7 @@ static int pseudonymize(const struct anonymizer *a, const struct cfg_field *f,
                         struct event *ev, size_t index)
 {
     char token[CFG_NAME_MAX + 2 + ANONYMIZE_TOKEN_HEX];
-    char tmp[64];
+    char tmp[NUMFMT_MAX];
     int err;
 
     err = anonymize_pseudonym(a->key, a->key_len, a->cfg->key_id, f->name,

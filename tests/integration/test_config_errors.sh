@@ -29,8 +29,18 @@ expect_error '/  input = "riffle.elec2.events";/d' "topics.input: missing requir
 expect_error 's/kind = "numeric"; min = 0.0; max = 1.0; }/kind = "numeric"; mn = 0.0; }/' \
     "fields[2].mn: unknown setting"
 expect_error 's/  bits = 18;/  bits = = 18;/' "bad.cfg:$(line_of 'bits = 18'): syntax error"
+# Checks made against the schema and the key name the setting's line too.
 expect_error 's/{ name = "transfer";  kind = "numeric"/{ name = "nope"; kind = "numeric"/' \
-    "field \"nope\" is not in schema riffle.elec2.Event"
+    "bad.cfg:$(line_of 'name = "transfer"'): fields[9].name: field \"nope\" is not in schema riffle.elec2.Event"
+expect_error 's|  schema = "schemas/elec2.avsc";|  schema = "schemas/nope.avsc";|' \
+    "bad.cfg:$(line_of 'schema = '): source.schema: schemas/nope.avsc: No such file or directory"
+expect_error 's/kind = "categorical"; required = true; }/kind = "categorical"; personal = "pseudonym"; }/; /^learner = {/i privacy = { key_env = "RIFFLE_TEST_NO_SUCH_KEY"; };' \
+    "bad.cfg:$(line_of '^learner = {'): privacy.key_file: pseudonyms need a key"
+# Learner ranges are the model's (learner/model.h), checked at the key.
+expect_error 's/  l2 = 0.0;/  l2 = 2.0;/' \
+    "bad.cfg:$(line_of 'l2 = 0.0'): learner.l2: 2 is out of range: expected a number from 0 to 1"
+expect_error 's/  learning_rate = 8.0;/  learning_rate = 0;/' \
+    "bad.cfg:$(line_of 'learning_rate = 8.0'): learner.learning_rate: 0 is out of range: expected a number above 0, at most 1000"
 
 out=$("$RIFFLE" check -c "$WORK/missing.cfg" 2>&1) && fail "accepted a missing file"
 [[ "$out" == *"missing.cfg: cannot read the file"* ]] || fail "missing file: $out"

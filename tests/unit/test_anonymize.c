@@ -192,6 +192,38 @@ static void load_cfg(struct fixture *fx, const char *fields,
         fail_msg("config: %s", errstr);
 }
 
+/* The 1-based line of the configuration that holds text. */
+static int line_of(const struct fixture *fx, const char *text)
+{
+    char line[512];
+    int n = 0;
+    FILE *f = fopen(fx->cfg_path, "r");
+
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f)) {
+        n++;
+        if (strstr(line, text)) {
+            (void)fclose(f); /* read-only */
+            return n;
+        }
+    }
+    (void)fclose(f); /* read-only */
+    fail_msg("\"%s\" is not in %s", text, fx->cfg_path);
+    return 0;
+}
+
+/* Checks that errstr starts "cfg_path:line: key: " and holds what. */
+static void expect_cfg_error(const struct fixture *fx, int line,
+                             const char *key, const char *what)
+{
+    char prefix[256];
+
+    snprintf(prefix, sizeof(prefix), "%s:%d: %s: ", fx->cfg_path, line, key);
+    if (strncmp(fx->errstr, prefix, strlen(prefix)) != 0)
+        fail_msg("\"%s\" does not start with \"%s\"", fx->errstr, prefix);
+    assert_contains(fx->errstr, what);
+}
+
 static int new_anonymizer(struct fixture *fx)
 {
     anonymizer_destroy(fx->anon);
@@ -654,7 +686,8 @@ static void test_anonymize_missing_key_file_named(void **state)
     snprintf(absent, sizeof(absent), "%s/absent.key", fx->dir);
     load_cfg(fx, personal_fields, absent);
     assert_int_equal(new_anonymizer(fx), RIFFLE_ERR_CFG);
-    assert_contains(fx->errstr, absent);
+    expect_cfg_error(fx, line_of(fx, "privacy = "), "privacy.key_file",
+                     absent);
     assert_contains(fx->errstr, "No such file");
 }
 
@@ -676,7 +709,8 @@ static void test_anonymize_no_key_refused(void **state)
 
     load_cfg(fx, personal_fields, NULL);
     assert_int_equal(new_anonymizer(fx), RIFFLE_ERR_CFG);
-    assert_contains(fx->errstr, fx->cfg_path);
+    expect_cfg_error(fx, line_of(fx, "privacy = "), "privacy.key_file",
+                     "pseudonyms need a key");
     assert_contains(fx->errstr, KEY_ENV);
 }
 
@@ -698,8 +732,59 @@ static void test_anonymize_coarsen_number_needs_band(void **state)
 
     load_cfg(fx, prefix_on_number_fields, NULL);
     assert_int_equal(new_anonymizer(fx), RIFFLE_ERR_CFG);
-    assert_contains(fx->errstr, "\"age\"");
-    assert_contains(fx->errstr, "band > 0");
+    expect_cfg_error(fx, line_of(fx, "name = \"age\""), "fields[2].band",
+                     "field \"age\": coarsening a number needs band > 0");
+}
+
+/* With no privacy group the key is still missing, and the field that
+ * asks for a pseudonym is the line to point at. */
+static void test_anonymize_no_key_names_field_without_privacy(void **state)
+{
+    static const char *const vars[] = {"RIFFLE_PSEUDONYM_KEY",
+                                       "RIFFLE_PSEUDONYM_KEY_FILE"};
+    struct fixture *fx = *state;
+    char errstr[ERRSTR_SIZE], *saved[2];
+    size_t i;
+
+    for (i = 0; i < 2; i++) { /* the defaults of privacy.key_env */
+        saved[i] = getenv(vars[i]) ? strdup(getenv(vars[i])) : NULL;
+        assert_int_equal(unsetenv(vars[i]), 0);
+    }
+    write_text(fx->cfg_path,
+               "name = \"anon\";\n"
+               "topics = { input = \"i\"; predictions = \"p\"; "
+               "models = \"m\"; dead_letters = \"d\"; };\n"
+               "source = { schema = \"unused.avsc\"; };\n"
+               "fields = (\n"
+               "  { name = \"event_id\"; kind = \"id\"; },\n"
+               "  { name = \"label\"; kind = \"label\"; "
+               "positive = [\"yes\"]; },\n"
+               "  { name = \"name\"; kind = \"categorical\"; "
+               "personal = \"pseudonym\"; }\n"
+               ");\n"
+               "learner = { model_name = \"anon\"; bits = 10; };\n");
+    if (cfg_load_file(fx->cfg, fx->cfg_path, errstr, sizeof(errstr)) != 0)
+        fail_msg("config: %s", errstr);
+    assert_int_equal(new_anonymizer(fx), RIFFLE_ERR_CFG);
+    for (i = 0; i < 2; i++) {
+        if (saved[i])
+            assert_int_equal(setenv(vars[i], saved[i], 1), 0);
+        free(saved[i]);
+    }
+    expect_cfg_error(fx, 7, "fields[2].personal", "pseudonyms need a key");
+}
+
+static void test_anonymize_field_not_in_schema(void **state)
+{
+    struct fixture *fx = *state;
+
+    load_cfg(fx, "  { name = \"event_id\"; kind = \"id\"; },\n"
+                 "  { name = \"label\"; kind = \"label\"; "
+                 "positive = [\"yes\"]; },\n"
+                 "  { name = \"nope\"; kind = \"categorical\"; }\n", NULL);
+    assert_int_equal(new_anonymizer(fx), RIFFLE_ERR_CFG);
+    expect_cfg_error(fx, line_of(fx, "\"nope\""), "fields[2].name",
+                     "field \"nope\" is not in schema riffle.test.P");
 }
 
 int main(void)
@@ -734,6 +819,8 @@ int main(void)
         T(test_anonymize_no_key_refused),
         T(test_anonymize_no_key_needed_without_pseudonym),
         T(test_anonymize_coarsen_number_needs_band),
+        T(test_anonymize_field_not_in_schema),
+        T(test_anonymize_no_key_names_field_without_privacy),
 #undef T
     };
 

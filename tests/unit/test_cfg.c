@@ -659,6 +659,105 @@ static void test_cfg_headerless_needs_columns(void **state)
                  "required when source.header is false");
 }
 
+/* ---- source lines kept for later checks ----------------------------- */
+
+/* Checks against the schema and the key come after loading, so the
+ * loader keeps the line of each field group and of the groups they may
+ * have to name. */
+static void test_cfg_records_source_lines(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 0, NULL, NULL);
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->fields[0].line, 12);
+    assert_int_equal(fx->cfg->fields[1].line, 13);
+    assert_int_equal(fx->cfg->fields[2].line, 14);
+    assert_int_equal(fx->cfg->schema_line, 9);
+    assert_int_equal(fx->cfg->learner_line, 16);
+    assert_int_equal(fx->cfg->privacy_line, 0); /* no privacy group */
+
+    write_base(fx, 0, NULL, "privacy = { key_id = \"k1\"; };\n"); /* 20 */
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->privacy_line, 20);
+}
+
+static void test_cfg_error_names_file_line_and_key(void **state)
+{
+    struct fixture *fx = *state;
+    char errstr[ERRSTR_SIZE], expected[ERRSTR_SIZE];
+
+    write_base(fx, 0, NULL, NULL);
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(cfg_error(fx->cfg, 14, "fields[2].name", errstr,
+                               sizeof(errstr), "field \"%s\" is odd",
+                               "date"),
+                     RIFFLE_ERR_CFG);
+    snprintf(expected, sizeof(expected),
+             "%s:14: fields[2].name: field \"date\" is odd", fx->path);
+    assert_string_equal(errstr, expected);
+
+    /* A hand-built cfg has no lines: the key is still named. */
+    assert_int_equal(cfg_error(fx->cfg, 0, "source.schema", errstr,
+                               sizeof(errstr), "bad"),
+                     RIFFLE_ERR_CFG);
+    snprintf(expected, sizeof(expected), "%s: source.schema: bad", fx->path);
+    assert_string_equal(errstr, expected);
+}
+
+static void test_cfg_schema_error_names_source_schema(void **state)
+{
+    struct fixture *fx = *state;
+    char errstr[ERRSTR_SIZE], expected[ERRSTR_SIZE];
+
+    write_base(fx, 0, NULL, NULL);
+    assert_int_equal(load(fx), 0);
+    snprintf(errstr, sizeof(errstr), "schemas/elec2.avsc: broken");
+    cfg_schema_error(fx->cfg, errstr, sizeof(errstr));
+    snprintf(expected, sizeof(expected),
+             "%s:9: source.schema: schemas/elec2.avsc: broken", fx->path);
+    assert_string_equal(errstr, expected);
+}
+
+/* ---- learner ranges are the model's ---------------------------------- */
+
+/* The loader's bounds are model.h's, so a value the model would refuse
+ * is reported by the loader, at its own line. */
+static void test_cfg_learner_ranges_match_model(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 18, "  power_t = 2.0;", NULL);
+    expect_error(fx, 18, "learner.power_t",
+                 "2 is out of range: expected a number from 0 to 1");
+    write_base(fx, 18, "  l2 = 1.5;", NULL);
+    expect_error(fx, 18, "learner.l2",
+                 "1.5 is out of range: expected a number from 0 to 1");
+    write_base(fx, 18, "  learning_rate = 0;", NULL);
+    expect_error(fx, 18, "learner.learning_rate",
+                 "0 is out of range: expected a number above 0, at most "
+                 "1000");
+    write_base(fx, 18, "  learning_rate = 2000.0;", NULL);
+    expect_error(fx, 18, "learner.learning_rate",
+                 "2000 is out of range: expected a number above 0, at most "
+                 "1000");
+    write_base(fx, 18, "  gradient_clip = 2e6;", NULL);
+    expect_error(fx, 18, "learner.gradient_clip",
+                 "2e+06 is out of range: expected a number above 0, at "
+                 "most 1e+06");
+}
+
+static void test_cfg_learner_range_bounds_accepted(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 18, "  learning_rate = 1000.0; power_t = 1.0; l2 = 1.0;"
+                       " gradient_clip = 1e6;", NULL);
+    assert_int_equal(load(fx), 0);
+    assert_true(fx->cfg->model.learning_rate == MODEL_MAX_LEARNING_RATE);
+    assert_true(fx->cfg->model.gradient_clip == MODEL_MAX_GRADIENT_CLIP);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -694,6 +793,11 @@ int main(void)
         T(test_cfg_min_above_max),
         T(test_cfg_personal_label_refused),
         T(test_cfg_headerless_needs_columns),
+        T(test_cfg_records_source_lines),
+        T(test_cfg_error_names_file_line_and_key),
+        T(test_cfg_schema_error_names_source_schema),
+        T(test_cfg_learner_ranges_match_model),
+        T(test_cfg_learner_range_bounds_accepted),
 #undef T
     };
 

@@ -604,7 +604,7 @@ static void test_clean_new_rejects_field_not_in_schema(void **state)
         "]}";
     struct schema *schema = NULL;
     struct cleaner *c = NULL;
-    char errstr[ERRSTR_SIZE];
+    char errstr[ERRSTR_SIZE], expected[ERRSTR_SIZE];
 
     assert_int_equal(schema_load_json(schema_json, strlen(schema_json), "n",
                                       &schema, errstr, sizeof(errstr)),
@@ -613,8 +613,11 @@ static void test_clean_new_rejects_field_not_in_schema(void **state)
                                  sizeof(errstr)),
                      RIFFLE_ERR_CFG);
     assert_null(c);
-    assert_contains(errstr, fx->cfg_path);
-    assert_contains(errstr, "\"label\" is not in schema N");
+    /* main_cfg configures the label, fields[1], on line 7. */
+    snprintf(expected, sizeof(expected),
+             "%s:7: fields[1].name: field \"label\" is not in schema N",
+             fx->cfg_path);
+    assert_string_equal(errstr, expected);
     schema_destroy(schema);
 }
 
@@ -635,7 +638,7 @@ static void test_clean_new_rejects_numeric_on_string(void **state)
         "]}";
     struct schema *schema = NULL;
     struct cleaner *c = NULL;
-    char errstr[ERRSTR_SIZE];
+    char errstr[ERRSTR_SIZE], expected[ERRSTR_SIZE];
 
     assert_int_equal(schema_load_json(schema_json, strlen(schema_json), "s",
                                       &schema, errstr, sizeof(errstr)),
@@ -643,8 +646,38 @@ static void test_clean_new_rejects_numeric_on_string(void **state)
     assert_int_equal(cleaner_new(fx->cfg, schema, fx->stats, &c, errstr,
                                  sizeof(errstr)),
                      RIFFLE_ERR_CFG);
-    assert_contains(errstr, "\"num\"");
-    assert_contains(errstr, "numeric (needs a number)");
+    /* "num" is fields[2], on line 9 of main_cfg. */
+    snprintf(expected, sizeof(expected),
+             "%s:9: fields[2].kind: field \"num\" has a type in S that "
+             "kind numeric (needs a number) cannot use", fx->cfg_path);
+    assert_string_equal(errstr, expected);
+    schema_destroy(schema);
+}
+
+static void test_clean_new_rejects_nested_schema(void **state)
+{
+    struct fixture *fx = *state;
+    static const char schema_json[] =
+        "{\"type\": \"record\", \"name\": \"Deep\", \"fields\": ["
+        "  {\"name\": \"event_id\", \"type\": \"string\"},"
+        "  {\"name\": \"tags\", \"type\": {\"type\": \"array\","
+        "   \"items\": \"string\"}}"
+        "]}";
+    struct schema *schema = NULL;
+    struct cleaner *c = NULL;
+    char errstr[ERRSTR_SIZE], expected[ERRSTR_SIZE];
+
+    assert_int_equal(schema_load_json(schema_json, strlen(schema_json), "d",
+                                      &schema, errstr, sizeof(errstr)),
+                     0);
+    assert_int_equal(cleaner_new(fx->cfg, schema, fx->stats, &c, errstr,
+                                 sizeof(errstr)),
+                     RIFFLE_ERR_CFG);
+    /* source.schema is set on line 4 of main_cfg. */
+    snprintf(expected, sizeof(expected),
+             "%s:4: source.schema: schema Deep must be a flat record of at "
+             "most %d primitive fields", fx->cfg_path, EVENT_MAX_FIELDS);
+    assert_string_equal(errstr, expected);
     schema_destroy(schema);
 }
 
@@ -674,6 +707,7 @@ int main(void)
         T(test_clean_rejected_event_leaves_stats),
         T(test_clean_new_rejects_field_not_in_schema),
         T(test_clean_new_rejects_numeric_on_string),
+        T(test_clean_new_rejects_nested_schema),
 #undef T
     };
 
