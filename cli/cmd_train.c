@@ -120,18 +120,22 @@ static int run_rows(struct file_run *r, char *errstr, size_t size)
 static void print_summary(struct file_run *r, double elapsed)
 {
     struct feature_counts fc;
+    struct online_drift_info drift;
     struct buf metrics = {0};
 
     online_feature_counts(r->ol, &fc);
+    online_drift_info(r->ol, &drift);
     (void)online_metrics_json(r->ol, 0, &metrics); /* empty if out of memory */
     fprintf(r->score_only ? stderr : stdout,
             "{\"rows\":%lld,\"bad_rows\":%lld,\"dead_letters\":%lld,"
-            "\"%s\":%llu,%s,\"distinct_features\":%llu,"
+            "\"%s\":%llu,%s,\"drift_alarms\":%llu,"
+            "\"distinct_features\":%llu,"
             "\"collided_slots\":%llu,\"seconds\":%.3f,"
             "\"events_per_s\":%.0f}\n", r->rows, r->bad_rows,
             r->dead_letters, r->score_only ? "scored_with_label" : "learned",
             (unsigned long long)online_metrics(r->ol)->total.count,
-            metrics.data ? metrics.data : "\"metrics\":null", fc.distinct,
+            metrics.data ? metrics.data : "\"metrics\":null",
+            drift.detections, fc.distinct,
             fc.collided_slots, elapsed,
             elapsed > 0 ? r->rows / elapsed : 0.0);
     buf_free(&metrics);

@@ -1058,7 +1058,7 @@ static int load_drift(const struct loader *ld, const config_setting_t *root,
                       struct cfg *cfg)
 {
     static const char *const keys[] = {"detector", "delta", "lambda",
-                                       "metrics_every", NULL};
+                                       "react", "metrics_every", NULL};
     static const struct enum_name detectors[] = {
         {"none", -1}, {"adwin", DRIFT_ADWIN},
         {"page_hinkley", DRIFT_PAGE_HINKLEY}, {NULL, 0}};
@@ -1071,6 +1071,7 @@ static int load_drift(const struct loader *ld, const config_setting_t *root,
     cfg->drift_delta = defaults.adwin.delta;
     cfg->drift_lambda = defaults.ph.lambda;
     cfg->metrics_every_events = cfg->progress_every_events;
+    cfg->drift_react = 1.0;
     if (err || !g)
         return err;
 
@@ -1087,8 +1088,17 @@ static int load_drift(const struct loader *ld, const config_setting_t *root,
     if (!err)
         err = get_long(ld, g, "drift", "metrics_every", 0, 1,
                        CFG_MAX_EVERY_EVENTS, &cfg->metrics_every_events);
+    if (!err)
+        err = get_double(ld, g, "drift", "react", 0, 0.0, 1.0,
+                         &cfg->drift_react);
     if (err)
         return err;
+    if (cfg->drift_react < 1.0 && (cfg->model.optimizer == MODEL_OPT_SGD ||
+                                   cfg->model.optimizer == MODEL_OPT_FTRL))
+        return fail(ld, config_setting_get_member(g, "react"), "drift.react",
+                    "the %s optimizer keeps no step-size history to scale; "
+                    "leave react at 1",
+                    cfg_optimizer_name(cfg->model.optimizer));
 
     /* Page-Hinkley's delta is an amount of error, not a confidence. */
     if (cfg->drift_detector == DRIFT_PAGE_HINKLEY &&

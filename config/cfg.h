@@ -169,6 +169,9 @@ struct cfg {
     int drift_detector;          /* enum drift_kind, or -1 for none */
     double drift_delta;          /* ADWIN confidence, Page-Hinkley delta */
     double drift_lambda;         /* Page-Hinkley alarm threshold */
+    double drift_react;          /* on an alarm, scale the optimizer's
+                                    step history by this (0 forgets it);
+                                    1 = do nothing */
     long metrics_every_events;   /* publish metrics this often */
 
     /* snapshots */

@@ -260,6 +260,12 @@ static void watch_drift(struct online_learner *ol, struct online_result *res)
         return;
     mistake = (double)res->predicted_class != res->label;
     res->drift = drift_add(ol->drift, mistake) == 1;
+
+    /* React by making the adaptive steps large again, so the model
+     * follows the new concept quickly; cfg.c refused optimizers without
+     * a step history, so this cannot fail. */
+    if (res->drift && ol->cfg->drift_react < 1.0)
+        (void)model_scale_step_history(ol->model, ol->cfg->drift_react);
 }
 
 /* Anonymize, build features, then score and (when learn) update. A
