@@ -30,7 +30,7 @@
 
 #define CSV_READ_CHUNK (64u * 1024) /* bytes per gzread(); one zlib window */
 
-#define CSV_MESSAGE_MAX 160 /* bytes of one parse error, before "name:line" */
+#define CSV_MESSAGE_MAX 160 /* bytes of one error, before "name:line: " */
 
 /* get_byte() results besides 0..255. */
 #define CSV_END (-1)
@@ -45,7 +45,7 @@ struct csv_reader {
     size_t in_len, in_pos;
     unsigned char *inbuf;     /* CSV_READ_CHUNK bytes for gzread() */
     int at_end;               /* stream exhausted */
-    char io_error[160];       /* set once reading failed; sticky */
+    char io_error[CSV_MESSAGE_MAX]; /* set once reading failed; sticky */
 
     struct buf replay;        /* bytes to read again after a parse error */
     size_t replay_pos;
@@ -217,7 +217,8 @@ static int field_begin(struct csv_reader *r, char *errstr,
                        size_t errstr_size)
 {
     if (r->field_count == CSV_MAX_FIELDS)
-        return record_fail(r, errstr, errstr_size, "more than 1024 fields");
+        return record_fail(r, errstr, errstr_size, "more than %d fields",
+                           CSV_MAX_FIELDS);
     r->field_start[r->field_count++] = r->rec.len;
     return 0;
 }
@@ -328,7 +329,8 @@ static int parse_record(struct csv_reader *r, char *errstr,
         if (r->raw.len > CSV_MAX_RECORD_BYTES && c != '\n' && c != '\r' &&
             c != CSV_END)
             return record_fail(r, errstr, errstr_size,
-                               "record longer than 1048576 bytes");
+                               "record longer than %u bytes",
+                               CSV_MAX_RECORD_BYTES);
 
         if (p.state == QUOTED || p.state == QUOTE_IN_QUOTED)
             rc = parse_inside(r, &p, c, errstr, errstr_size);

@@ -9,13 +9,30 @@
 #include "common/err.h"
 #include "common/numfmt.h"
 
+/* Appends a string literal without counting its length by hand. */
+#define APPEND_LITERAL(out, text) buf_append((out), (text), sizeof(text) - 1)
+
 static int append_number(struct buf *out, double x)
 {
     char text[NUMFMT_MAX];
 
     if (!isfinite(x))
-        return buf_append(out, "null", 4); /* JSON has no NaN or inf */
+        return APPEND_LITERAL(out, "null"); /* JSON has no NaN or inf */
     return buf_printf(out, "%s", numfmt_double(x, text, sizeof(text)));
+}
+
+/* Appends `"name":` after a comma unless it is the first member. */
+static int append_key(struct buf *out, size_t i, const char *name)
+{
+    int err = 0;
+
+    if (i > 0)
+        err = APPEND_LITERAL(out, ",");
+    if (!err)
+        err = buf_append_json_string(out, name);
+    if (!err)
+        err = APPEND_LITERAL(out, ":");
+    return err;
 }
 
 static int append_record(struct buf *out, avro_value_t *v)
@@ -24,20 +41,18 @@ static int append_record(struct buf *out, avro_value_t *v)
     int err = avro_value_get_size(v, &n) ? RIFFLE_ERR_SCHEMA : 0;
 
     if (!err)
-        err = buf_append(out, "{", 1);
+        err = APPEND_LITERAL(out, "{");
     for (i = 0; i < n && !err; i++) {
         avro_value_t field;
         const char *name;
 
         if (avro_value_get_by_index(v, i, &field, &name))
             return RIFFLE_ERR_SCHEMA;
-        if ((i > 0 && (err = buf_append(out, ",", 1))) ||
-            (err = buf_append_json_string(out, name)) ||
-            (err = buf_append(out, ":", 1)))
-            return err;
-        err = json_append_value(out, &field);
+        err = append_key(out, i, name);
+        if (!err)
+            err = json_append_value(out, &field);
     }
-    return err ? err : buf_append(out, "}", 1);
+    return err ? err : APPEND_LITERAL(out, "}");
 }
 
 static int append_array(struct buf *out, avro_value_t *v)
@@ -46,17 +61,18 @@ static int append_array(struct buf *out, avro_value_t *v)
     int err = avro_value_get_size(v, &n) ? RIFFLE_ERR_SCHEMA : 0;
 
     if (!err)
-        err = buf_append(out, "[", 1);
+        err = APPEND_LITERAL(out, "[");
     for (i = 0; i < n && !err; i++) {
         avro_value_t item;
 
         if (avro_value_get_by_index(v, i, &item, NULL))
             return RIFFLE_ERR_SCHEMA;
-        if (i > 0 && (err = buf_append(out, ",", 1)))
-            return err;
-        err = json_append_value(out, &item);
+        if (i > 0)
+            err = APPEND_LITERAL(out, ",");
+        if (!err)
+            err = json_append_value(out, &item);
     }
-    return err ? err : buf_append(out, "]", 1);
+    return err ? err : APPEND_LITERAL(out, "]");
 }
 
 static int append_map(struct buf *out, avro_value_t *v)
@@ -65,26 +81,24 @@ static int append_map(struct buf *out, avro_value_t *v)
     int err = avro_value_get_size(v, &n) ? RIFFLE_ERR_SCHEMA : 0;
 
     if (!err)
-        err = buf_append(out, "{", 1);
+        err = APPEND_LITERAL(out, "{");
     for (i = 0; i < n && !err; i++) {
         avro_value_t item;
         const char *key;
 
         if (avro_value_get_by_index(v, i, &item, &key))
             return RIFFLE_ERR_SCHEMA;
-        if (i > 0)
-            err = buf_append(out, ",", 1);
-        if (!err)
-            err = buf_append_json_string(out, key);
-        if (!err)
-            err = buf_append(out, ":", 1);
+        err = append_key(out, i, key);
         if (!err)
             err = json_append_value(out, &item);
     }
-    return err ? err : buf_append(out, "}", 1);
+    return err ? err : APPEND_LITERAL(out, "}");
 }
 
-int json_append_value(struct buf *out, avro_value_t *v)
+/* Null, booleans, numbers, strings and bytes (as a count). A getter that
+ * fails, as it may for a value of another class, is RIFFLE_ERR_SCHEMA. */
+static int append_primitive(struct buf *out, avro_value_t *v,
+                            avro_type_t type)
 {
     int32_t i32;
     int64_t i64;
@@ -93,32 +107,50 @@ int json_append_value(struct buf *out, avro_value_t *v)
     const char *s;
     const void *bytes;
     size_t size;
-    avro_value_t branch;
 
-    switch (avro_value_get_type(v)) {
+    switch (type) {
     case AVRO_NULL:
-        return buf_append(out, "null", 4);
+        return APPEND_LITERAL(out, "null");
     case AVRO_BOOLEAN:
-        avro_value_get_boolean(v, &i32);
-        return buf_append(out, i32 ? "true" : "false", i32 ? 4 : 5);
+        if (avro_value_get_boolean(v, &i32))
+            break;
+        return i32 ? APPEND_LITERAL(out, "true") : APPEND_LITERAL(out, "false");
     case AVRO_INT32:
-        avro_value_get_int(v, &i32);
+        if (avro_value_get_int(v, &i32))
+            break;
         return buf_printf(out, "%d", i32);
     case AVRO_INT64:
-        avro_value_get_long(v, &i64);
+        if (avro_value_get_long(v, &i64))
+            break;
         return buf_printf(out, "%lld", (long long)i64);
     case AVRO_FLOAT:
-        avro_value_get_float(v, &f);
+        if (avro_value_get_float(v, &f))
+            break;
         return append_number(out, f);
     case AVRO_DOUBLE:
-        avro_value_get_double(v, &d);
+        if (avro_value_get_double(v, &d))
+            break;
         return append_number(out, d);
     case AVRO_STRING:
-        avro_value_get_string(v, &s, &size);
+        if (avro_value_get_string(v, &s, &size))
+            break;
         return buf_append_json_string(out, s);
     case AVRO_BYTES:
-        avro_value_get_bytes(v, &bytes, &size);
+        if (avro_value_get_bytes(v, &bytes, &size))
+            break;
         return buf_printf(out, "{\"bytes\":%zu}", size);
+    default:
+        break;
+    }
+    return RIFFLE_ERR_SCHEMA;
+}
+
+int json_append_value(struct buf *out, avro_value_t *v)
+{
+    avro_type_t type = avro_value_get_type(v);
+    avro_value_t branch;
+
+    switch (type) {
     case AVRO_RECORD:
         return append_record(out, v);
     case AVRO_ARRAY:
@@ -130,7 +162,7 @@ int json_append_value(struct buf *out, avro_value_t *v)
             return RIFFLE_ERR_SCHEMA;
         return json_append_value(out, &branch);
     default:
-        return RIFFLE_ERR_SCHEMA;
+        return append_primitive(out, v, type);
     }
 }
 
@@ -138,22 +170,20 @@ int json_append_event(struct buf *out, const struct schema *schema,
                       const struct event *ev)
 {
     size_t i;
-    int err = buf_append(out, "{", 1);
+    int err = APPEND_LITERAL(out, "{");
 
     for (i = 0; i < ev->field_count && !err; i++) {
         const struct value *v = &ev->values[i];
 
-        if ((i > 0 && (err = buf_append(out, ",", 1))) ||
-            (err = buf_append_json_string(out,
-                                          schema_field_name(schema, i))) ||
-            (err = buf_append(out, ":", 1)))
-            return err;
+        err = append_key(out, i, schema_field_name(schema, i));
+        if (err)
+            break;
         if (v->kind == VALUE_NULL)
-            err = buf_append(out, "null", 4);
+            err = APPEND_LITERAL(out, "null");
         else if (v->kind == VALUE_NUMBER)
             err = append_number(out, v->number);
         else
             err = buf_append_json_string(out, event_string(ev, i));
     }
-    return err ? err : buf_append(out, "}", 1);
+    return err ? err : APPEND_LITERAL(out, "}");
 }

@@ -34,6 +34,15 @@
 #define SOE_MARKER_0 0xC3 /* Avro single-object encoding, version 1 */
 #define SOE_MARKER_1 0x01
 #define SOE_MARKER_SIZE 2
+#define SOE_FINGERPRINT_SIZE 8 /* little-endian CRC-64-AVRO */
+#define AVRO_FLOAT_SIZE 4      /* bytes of a float on the wire */
+#define AVRO_DOUBLE_SIZE 8     /* bytes of a double on the wire */
+#define CRC64_TABLE_SIZE 256   /* one entry per byte value */
+#define SCHEMA_READ_CHUNK 4096 /* bytes per fread() of an .avsc */
+#define SCHEMA_MESSAGE_MAX 160 /* bytes of one error's explanation */
+
+/* Appends a string literal without counting its length by hand. */
+#define APPEND_LITERAL(b, text) buf_append((b), (text), sizeof(text) - 1)
 #define CRC64_AVRO_EMPTY UINT64_C(0xc15d213aa4d7a795) /* from the spec */
 #define VARINT_MAX_BYTES 10 /* ceil(64 / 7): a longer varint is corrupt */
 #define SCHEMA_MAX_FILE_BYTES (1u << 20) /* an .avsc is a few KiB at most */
@@ -89,14 +98,14 @@ struct cursor {
 
 /* ---- CRC-64-AVRO ---------------------------------------------------- */
 
-static uint64_t crc64_table[256];
+static uint64_t crc64_table[CRC64_TABLE_SIZE];
 static pthread_once_t crc64_once = PTHREAD_ONCE_INIT;
 
 static void crc64_init_table(void)
 {
     int i, j;
 
-    for (i = 0; i < 256; i++) {
+    for (i = 0; i < CRC64_TABLE_SIZE; i++) {
         uint64_t fp = (uint64_t)i;
 
         for (j = 0; j < 8; j++)
@@ -201,36 +210,37 @@ static int canon_write_record_body(struct buf *b, avro_schema_t s,
                                    struct canon_names *seen)
 {
     size_t i, n = avro_schema_record_size(s);
-    int err = buf_append(b, ",\"fields\":[", 11);
+    int err = APPEND_LITERAL(b, ",\"fields\":[");
 
     for (i = 0; err == 0 && i < n; i++) {
-        err = buf_append(b, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
+        err = i ? APPEND_LITERAL(b, ",{\"name\":")
+                : APPEND_LITERAL(b, "{\"name\":");
         if (err == 0)
             err = buf_append_json_string(
                 b, avro_schema_record_field_name(s, (int)i));
         if (err == 0)
-            err = buf_append(b, ",\"type\":", 8);
+            err = APPEND_LITERAL(b, ",\"type\":");
         if (err == 0)
             err = canon_write(
                 b, avro_schema_record_field_get_by_index(s, (int)i), seen);
         if (err == 0)
-            err = buf_append(b, "}", 1);
+            err = APPEND_LITERAL(b, "}");
     }
-    return err ? err : buf_append(b, "]", 1);
+    return err ? err : APPEND_LITERAL(b, "]");
 }
 
 static int canon_write_enum_body(struct buf *b, avro_schema_t s)
 {
     int i, n = avro_schema_enum_number_of_symbols(s);
-    int err = buf_append(b, ",\"symbols\":[", 12);
+    int err = APPEND_LITERAL(b, ",\"symbols\":[");
 
     for (i = 0; err == 0 && i < n; i++) {
         if (i > 0)
-            err = buf_append(b, ",", 1);
+            err = APPEND_LITERAL(b, ",");
         if (err == 0)
             err = buf_append_json_string(b, avro_schema_enum_get(s, i));
     }
-    return err ? err : buf_append(b, "]", 1);
+    return err ? err : APPEND_LITERAL(b, "]");
 }
 
 /* Records, enums and fixed: in full the first time, by name afterwards
@@ -251,7 +261,7 @@ static int canon_write_named(struct buf *b, avro_schema_t s,
 
     err = canon_names_add(seen, name);
     if (err == 0)
-        err = buf_append(b, "{\"name\":", 8);
+        err = APPEND_LITERAL(b, "{\"name\":");
     if (err == 0)
         err = buf_append_json_string(b, name);
     if (err != 0)
@@ -268,7 +278,7 @@ static int canon_write_named(struct buf *b, avro_schema_t s,
     else
         err = buf_printf(b, ",\"size\":%" PRId64, avro_schema_fixed_size(s));
     if (err == 0)
-        err = buf_append(b, "}", 1);
+        err = APPEND_LITERAL(b, "}");
 
 out:
     free(name);
@@ -279,15 +289,15 @@ static int canon_write_union(struct buf *b, avro_schema_t s,
                              struct canon_names *seen)
 {
     size_t i, n = avro_schema_union_size(s);
-    int err = buf_append(b, "[", 1);
+    int err = APPEND_LITERAL(b, "[");
 
     for (i = 0; err == 0 && i < n; i++) {
         if (i > 0)
-            err = buf_append(b, ",", 1);
+            err = APPEND_LITERAL(b, ",");
         if (err == 0)
             err = canon_write(b, avro_schema_union_branch(s, (int)i), seen);
     }
-    return err ? err : buf_append(b, "]", 1);
+    return err ? err : APPEND_LITERAL(b, "]");
 }
 
 static int canon_write(struct buf *b, avro_schema_t s,
@@ -310,15 +320,15 @@ static int canon_write(struct buf *b, avro_schema_t s,
     case AVRO_FIXED:
         return canon_write_named(b, s, seen);
     case AVRO_ARRAY:
-        err = buf_append(b, "{\"type\":\"array\",\"items\":", 24);
+        err = APPEND_LITERAL(b, "{\"type\":\"array\",\"items\":");
         if (err == 0)
             err = canon_write(b, avro_schema_array_items(s), seen);
-        return err ? err : buf_append(b, "}", 1);
+        return err ? err : APPEND_LITERAL(b, "}");
     case AVRO_MAP:
-        err = buf_append(b, "{\"type\":\"map\",\"values\":", 23);
+        err = APPEND_LITERAL(b, "{\"type\":\"map\",\"values\":");
         if (err == 0)
             err = canon_write(b, avro_schema_map_values(s), seen);
-        return err ? err : buf_append(b, "}", 1);
+        return err ? err : APPEND_LITERAL(b, "}");
     case AVRO_UNION:
         return canon_write_union(b, s, seen);
     case AVRO_LINK:
@@ -468,7 +478,7 @@ int schema_load_file(const char *path, struct schema **out, char *errstr,
                      size_t errstr_size)
 {
     struct buf text = {0};
-    char chunk[4096];
+    char chunk[SCHEMA_READ_CHUNK];
     FILE *f;
     size_t n;
     int err = 0;
@@ -479,7 +489,10 @@ int schema_load_file(const char *path, struct schema **out, char *errstr,
         return RIFFLE_ERR_IO;
     }
 
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+    for (;;) {
+        n = fread(chunk, 1, sizeof(chunk), f);
+        if (n == 0)
+            break; /* end of file or an error: ferror() tells below */
         if (text.len + n > SCHEMA_MAX_FILE_BYTES) {
             snprintf(errstr, errstr_size, "%s: larger than %u bytes", path,
                      SCHEMA_MAX_FILE_BYTES);
@@ -661,9 +674,10 @@ static int put_long(struct buf *out, int64_t v)
 
 static int put_le(struct buf *out, uint64_t bits, size_t size)
 {
-    unsigned char bytes[8];
+    unsigned char bytes[sizeof(uint64_t)];
     size_t i;
 
+    assert(size <= sizeof(bytes));
     for (i = 0; i < size; i++)
         bytes[i] = (unsigned char)(bits >> (8 * i));
     return buf_append(out, bytes, size);
@@ -674,7 +688,7 @@ static int put_double(struct buf *out, double d)
     uint64_t bits;
 
     memcpy(&bits, &d, sizeof(bits));
-    return put_le(out, bits, 8);
+    return put_le(out, bits, AVRO_DOUBLE_SIZE);
 }
 
 static int put_float(struct buf *out, float f)
@@ -682,7 +696,7 @@ static int put_float(struct buf *out, float f)
     uint32_t bits;
 
     memcpy(&bits, &f, sizeof(bits));
-    return put_le(out, bits, 4);
+    return put_le(out, bits, AVRO_FLOAT_SIZE);
 }
 
 static int put_header(struct buf *out, uint64_t fingerprint)
@@ -690,7 +704,7 @@ static int put_header(struct buf *out, uint64_t fingerprint)
     unsigned char marker[SOE_MARKER_SIZE] = {SOE_MARKER_0, SOE_MARKER_1};
     int err = buf_append(out, marker, sizeof(marker));
 
-    return err ? err : put_le(out, fingerprint, 8);
+    return err ? err : put_le(out, fingerprint, SOE_FINGERPRINT_SIZE);
 }
 
 static int cursor_fail(struct cursor *c, size_t at, const char *fmt, ...)
@@ -698,7 +712,7 @@ static int cursor_fail(struct cursor *c, size_t at, const char *fmt, ...)
 
 static int cursor_fail(struct cursor *c, size_t at, const char *fmt, ...)
 {
-    char what[160];
+    char what[SCHEMA_MESSAGE_MAX];
     va_list ap;
 
     va_start(ap, fmt);
@@ -862,7 +876,7 @@ int schema_peek_fingerprint(const void *data, size_t len, uint64_t *out,
                            "(message of %zu bytes)", len);
 
     c.pos = SOE_MARKER_SIZE;
-    *out = cursor_read_le(&c, 8);
+    *out = cursor_read_le(&c, SOE_FINGERPRINT_SIZE);
     return 0;
 }
 
@@ -913,7 +927,7 @@ static int encode_fail(char *errstr, size_t errstr_size,
 static int encode_fail(char *errstr, size_t errstr_size,
                        const struct schema_field *f, const char *fmt, ...)
 {
-    char what[160];
+    char what[SCHEMA_MESSAGE_MAX];
     va_list ap;
 
     va_start(ap, fmt);
@@ -1061,10 +1075,10 @@ static int decode_value(struct cursor *c, enum schema_field_type type,
         uint64_t bits;
         double d;
 
-        err = cursor_need(c, 8, "double");
+        err = cursor_need(c, AVRO_DOUBLE_SIZE, "double");
         if (err != 0)
             return err;
-        bits = cursor_read_le(c, 8);
+        bits = cursor_read_le(c, AVRO_DOUBLE_SIZE);
         memcpy(&d, &bits, sizeof(d));
         event_set_number(ev, i, d);
         return 0;
@@ -1073,10 +1087,10 @@ static int decode_value(struct cursor *c, enum schema_field_type type,
         uint32_t bits;
         float f;
 
-        err = cursor_need(c, 4, "float");
+        err = cursor_need(c, AVRO_FLOAT_SIZE, "float");
         if (err != 0)
             return err;
-        bits = (uint32_t)cursor_read_le(c, 4);
+        bits = (uint32_t)cursor_read_le(c, AVRO_FLOAT_SIZE);
         memcpy(&f, &bits, sizeof(f));
         event_set_number(ev, i, f);
         return 0;
@@ -1167,9 +1181,9 @@ static size_t min_encoded_size(avro_schema_t s, int depth)
     case AVRO_LINK:
         return 0;
     case AVRO_FLOAT:
-        return 4;
+        return AVRO_FLOAT_SIZE;
     case AVRO_DOUBLE:
-        return 8;
+        return AVRO_DOUBLE_SIZE;
     case AVRO_FIXED:
         return (size_t)avro_schema_fixed_size(s);
     case AVRO_RECORD:
@@ -1276,9 +1290,9 @@ static int skip_value(struct cursor *c, avro_schema_t s, int depth)
     case AVRO_INT64:
         return cursor_read_long(c, "long", &l);
     case AVRO_FLOAT:
-        return cursor_skip(c, 4, "float");
+        return cursor_skip(c, AVRO_FLOAT_SIZE, "float");
     case AVRO_DOUBLE:
-        return cursor_skip(c, 8, "double");
+        return cursor_skip(c, AVRO_DOUBLE_SIZE, "double");
     case AVRO_STRING:
         return cursor_read_bytes(c, "string", &start, &n);
     case AVRO_BYTES:

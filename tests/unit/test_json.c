@@ -351,6 +351,46 @@ static void test_json_number_reads_back_exactly(void **state)
     schema_destroy(s);
 }
 
+/* A value class that says what type it holds but cannot hand the value
+ * out: every avro_value_get_*() on it fails with EINVAL. */
+static avro_type_t unreadable_type;
+
+static avro_type_t unreadable_get_type(const avro_value_iface_t *iface,
+                                       const void *self)
+{
+    (void)iface;
+    (void)self;
+    return unreadable_type;
+}
+
+/* A getter that fails is an error, never a print of whatever the output
+ * variable held. */
+static void test_json_refuses_value_it_cannot_read(void **state)
+{
+    static const avro_type_t types[] = {AVRO_BOOLEAN, AVRO_INT32,
+                                        AVRO_INT64,   AVRO_FLOAT,
+                                        AVRO_DOUBLE,  AVRO_STRING,
+                                        AVRO_BYTES};
+    avro_value_iface_t iface;
+    avro_value_t v;
+    struct buf out = {0};
+    size_t i;
+
+    (void)state;
+    memset(&iface, 0, sizeof(iface));
+    iface.get_type = unreadable_get_type;
+    v.iface = &iface;
+    v.self = NULL;
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        unreadable_type = types[i];
+        buf_reset(&out);
+        if (json_append_value(&out, &v) != RIFFLE_ERR_SCHEMA)
+            fail_msg("type %d printed as \"%s\"", (int)types[i],
+                     out.data ? out.data : "");
+    }
+    buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_json_flat_event),
         cmocka_unit_test(test_json_flat_event_escapes_and_non_finite),
         cmocka_unit_test(test_json_number_reads_back_exactly),
+        cmocka_unit_test(test_json_refuses_value_it_cannot_read),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
