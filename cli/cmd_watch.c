@@ -18,7 +18,9 @@
 #include "consumers/topic_reader.h"
 #include "schemas/json.h"
 
-#define WATCH_POLL_MS 200
+#define WATCH_POLL_MS 200      /* short enough to see a stop signal */
+#define WATCH_MESSAGE_MAX 256  /* why one message cannot be shown */
+#define WATCH_ERRSTR_MAX 512   /* why the watch cannot start */
 
 struct watch {
     const char *topic;
@@ -73,9 +75,28 @@ static int pick_topic(const struct cfg *cfg, const char *which,
     return err;
 }
 
-static void print_message(struct watch *w, const rd_kafka_message_t *msg)
+/* The line for a message that cannot be shown: why, and where it is. */
+static int append_error_line(struct watch *w, const rd_kafka_message_t *msg,
+                             const char *why)
 {
-    char why[256];
+    int err;
+
+    buf_reset(&w->line);
+    err = buf_printf(&w->line, "{\"error\":");
+    if (!err)
+        err = buf_append_json_string(&w->line, why);
+    if (!err)
+        err = buf_printf(&w->line, ",\"topic\":\"%s\",\"partition\":%d,"
+                         "\"offset\":%lld}", w->topic, (int)msg->partition,
+                         (long long)msg->offset);
+    return err;
+}
+
+/* Prints one message as a JSON line, or an error object in its place.
+ * Returns 0, or RIFFLE_ERR_NOMEM when not even that line fits. */
+static int print_message(struct watch *w, const rd_kafka_message_t *msg)
+{
+    char why[WATCH_MESSAGE_MAX];
     int err;
 
     buf_reset(&w->line);
@@ -92,17 +113,17 @@ static void print_message(struct watch *w, const rd_kafka_message_t *msg)
             snprintf(why, sizeof(why), "cannot print as JSON: %s",
                      riffle_err_str(err));
     }
-
     if (err) {
-        buf_reset(&w->line);
-        buf_printf(&w->line, "{\"error\":");
-        buf_append_json_string(&w->line, why);
-        buf_printf(&w->line, ",\"topic\":\"%s\",\"partition\":%d,"
-                   "\"offset\":%lld}", w->topic, (int)msg->partition,
-                   (long long)msg->offset);
+        err = append_error_line(w, msg, why);
+        if (err)
+            return err;
     }
-    fwrite(w->line.data, 1, w->line.len, stdout);
-    fputc('\n', stdout);
+
+    /* A failed write to stdout is not checked line by line: a reader
+     * that went away ends the process with SIGPIPE. */
+    (void)fwrite(w->line.data, 1, w->line.len, stdout);
+    (void)fputc('\n', stdout);
+    return 0;
 }
 
 static void usage(void)
@@ -116,7 +137,20 @@ static void usage(void)
            "  --idle-exit S  stop after S seconds at the end of the topic\n");
 }
 
-int cmd_watch(int argc, char **argv)
+struct watch_options {
+    const char *config;  /* -c */
+    const char *brokers; /* may be NULL: kafka.brokers */
+    const char *which;   /* TOPIC */
+    int from_start;
+    long long limit;     /* 0: no limit */
+    double idle_exit;    /* seconds; 0: follow for ever */
+};
+
+#define WATCH_OPTIONS_OK 0
+#define WATCH_OPTIONS_HELP 1 /* usage printed: exit 0 */
+#define WATCH_OPTIONS_BAD 2  /* exit status of a usage error */
+
+static int parse_options(int argc, char **argv, struct watch_options *o)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -126,87 +160,112 @@ int cmd_watch(int argc, char **argv)
         {"idle-exit", required_argument, NULL, 'i'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    const char *config = NULL, *brokers = NULL;
-    long long limit = 0, seen = 0;
-    double idle_exit = 0, last = 0;
-    int from_start = 1, c, err, bad = 0;
-    struct watch w;
-    struct topic_reader *r = NULL;
-    struct cfg *cfg = malloc(sizeof(*cfg));
-    char errstr[512] = "";
+    int c, bad = 0;
 
-    memset(&w, 0, sizeof(w));
+    memset(o, 0, sizeof(*o));
+    o->from_start = 1;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:el:i:h", longopts, NULL)) !=
-           -1) {
+    for (;;) {
+        c = getopt_long(argc, argv, "c:b:el:i:h", longopts, NULL);
+        if (c == -1)
+            break;
         if (c == 'c')
-            config = optarg;
+            o->config = optarg;
         else if (c == 'b')
-            brokers = optarg;
+            o->brokers = optarg;
         else if (c == 'e')
-            from_start = 0;
+            o->from_start = 0;
         else if (c == 'l')
-            bad |= cli_parse_count("--limit", optarg, &limit);
+            bad |= cli_parse_count("--limit", optarg, &o->limit);
         else if (c == 'i')
-            bad |= cli_parse_seconds("--idle-exit", optarg, &idle_exit);
+            bad |= cli_parse_seconds("--idle-exit", optarg, &o->idle_exit);
         else if (c == 'h') {
             usage();
-            free(cfg);
-            return 0;
+            return WATCH_OPTIONS_HELP;
         } else
             bad = 1;
     }
-    if (bad) {
-        free(cfg);
-        return 2;
-    }
+    if (bad)
+        return WATCH_OPTIONS_BAD;
     if (optind != argc - 1) {
         usage();
-        free(cfg);
-        return 2;
+        return WATCH_OPTIONS_BAD;
     }
-    if (!cfg || cli_load_config(config, brokers, cfg)) {
-        free(cfg);
-        return 2;
-    }
+    o->which = argv[optind];
+    return WATCH_OPTIONS_OK;
+}
 
-    err = pick_topic(cfg, argv[optind], &w, errstr, sizeof(errstr));
-    if (!err && !w.flat)
-        err = schema_new_value(w.schema, &w.value);
-    if (!err)
-        err = topic_reader_new(cfg->brokers, w.topic, from_start, &r, errstr,
-                               sizeof(errstr));
+/* Prints messages until the limit, the idle timeout or a stop signal. */
+static int watch_loop(struct watch *w, struct topic_reader *r,
+                      const struct watch_options *o)
+{
+    long long seen = 0;
+    double last = kafka_monotonic_s();
+    int err = 0;
 
-    last = kafka_monotonic_s();
-    while (!err && !cli_stop_requested && (limit == 0 || seen < limit)) {
+    while (!err && !cli_stop_requested && (o->limit == 0 || seen < o->limit)) {
         rd_kafka_message_t *msg = topic_reader_poll(r, WATCH_POLL_MS);
 
         if (!msg) {
-            if (idle_exit > 0 && topic_reader_at_end(r) &&
-                kafka_monotonic_s() - last >= idle_exit)
+            if (o->idle_exit > 0 && topic_reader_at_end(r) &&
+                kafka_monotonic_s() - last >= o->idle_exit)
                 break;
             continue;
         }
         last = kafka_monotonic_s();
-        if (msg->err)
-            log_warn("watch", "%s [%d]: %s", w.topic, (int)msg->partition,
+        if (msg->err) {
+            log_warn("watch", "%s [%d]: %s", w->topic, (int)msg->partition,
                      rd_kafka_message_errstr(msg));
-        else {
-            print_message(&w, msg);
+        } else {
+            err = print_message(w, msg);
             seen++;
         }
         rd_kafka_message_destroy(msg);
     }
-    fflush(stdout);
+    (void)fflush(stdout); /* as in print_message: SIGPIPE ends a dead pipe */
+    return err;
+}
+
+static void watch_free(struct watch *w)
+{
+    if (w->schema && !w->flat && w->value.iface)
+        avro_value_decref(&w->value);
+    schema_destroy(w->schema);
+    event_free(&w->ev);
+    buf_free(&w->line);
+}
+
+int cmd_watch(int argc, char **argv)
+{
+    struct watch_options o;
+    struct watch w;
+    struct topic_reader *r = NULL;
+    struct cfg *cfg;
+    char errstr[WATCH_ERRSTR_MAX] = "";
+    int err = parse_options(argc, argv, &o);
+
+    if (err != WATCH_OPTIONS_OK)
+        return err == WATCH_OPTIONS_HELP ? 0 : WATCH_OPTIONS_BAD;
+    cfg = malloc(sizeof(*cfg));
+    if (!cfg || cli_load_config(o.config, o.brokers, cfg)) {
+        free(cfg);
+        return WATCH_OPTIONS_BAD;
+    }
+
+    memset(&w, 0, sizeof(w));
+    err = pick_topic(cfg, o.which, &w, errstr, sizeof(errstr));
+    if (!err && !w.flat)
+        err = schema_new_value(w.schema, &w.value);
+    if (!err)
+        err = topic_reader_new(cfg->brokers, w.topic, o.from_start, &r,
+                               errstr, sizeof(errstr));
+    if (!err)
+        err = watch_loop(&w, r, &o);
 
     if (err)
         log_error("watch", "%s", errstr[0] ? errstr : riffle_err_str(err));
     topic_reader_destroy(r);
-    if (w.schema && !w.flat && w.value.iface)
-        avro_value_decref(&w.value);
-    schema_destroy(w.schema);
-    event_free(&w.ev);
-    buf_free(&w.line);
+    watch_free(&w);
     free(cfg);
     return err ? 1 : 0;
 }
