@@ -12,23 +12,58 @@
 #include "common/log.h"
 #include "learner/online.h"
 
-int cmd_check(int argc, char **argv)
+#define CHECK_ERRSTR_MAX 512 /* why the configuration is refused */
+#define CHECK_EXIT_BAD 1     /* the configuration is not usable */
+#define CHECK_EXIT_USAGE 2   /* no configuration to check */
+
+static void usage(void)
+{
+    printf("usage: riffle check -c CFG [--brokers B]\n"
+           "  validates CFG, its schema, its fields and its pseudonym key;\n"
+           "  needs no broker; --brokers is accepted, as by every "
+           "command, and ignored\n");
+}
+
+/* Returns the configuration path, NULL when there is none; sets *help
+ * for -h or --help. Arguments it does not know are left alone. */
+static const char *parse_args(int argc, char **argv, int *help)
 {
     const char *config = NULL;
+    int i;
+
+    *help = 0;
+    for (i = 1; i < argc; i++) {
+        int has_value = i + 1 < argc;
+
+        if ((strcmp(argv[i], "-c") == 0 ||
+             strcmp(argv[i], "--config") == 0) && has_value)
+            config = argv[++i];
+        else if (strcmp(argv[i], "--brokers") == 0 && has_value)
+            ++i; /* accepted like every command; no broker needed */
+        else if (strcmp(argv[i], "-h") == 0 ||
+                 strcmp(argv[i], "--help") == 0)
+            *help = 1;
+    }
+    return config;
+}
+
+int cmd_check(int argc, char **argv)
+{
     struct schema *schema = NULL;
     struct online_learner *ol = NULL;
-    struct cfg *cfg = malloc(sizeof(*cfg));
-    char errstr[512] = "";
-    int i, err;
+    struct cfg *cfg;
+    char errstr[CHECK_ERRSTR_MAX] = "";
+    int help, err;
+    const char *config = parse_args(argc, argv, &help);
 
-    for (i = 1; i < argc; i++)
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
-            && i + 1 < argc)
-            config = argv[++i];
-
+    if (help) {
+        usage();
+        return 0;
+    }
+    cfg = malloc(sizeof(*cfg));
     if (!cfg || cli_load_config(config, NULL, cfg)) {
         free(cfg);
-        return 2;
+        return CHECK_EXIT_USAGE;
     }
 
     err = schema_load_file(cfg->schema_path, &schema, errstr, sizeof(errstr));
@@ -46,5 +81,5 @@ int cmd_check(int argc, char **argv)
     online_destroy(ol);
     schema_destroy(schema);
     free(cfg);
-    return err ? 1 : 0;
+    return err ? CHECK_EXIT_BAD : 0;
 }

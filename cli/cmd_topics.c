@@ -17,12 +17,17 @@
 #include "producers/publisher.h"
 
 #define TOPICS_TIMEOUT_MS 30000
+#define TOPICS_GRACE_MS 5000 /* past the request's own timeout, for its
+                                answer to travel back */
 #define TOPICS_MODEL_MAX_BYTES "16777216" /* = PUBLISHER_MAX_MESSAGE_BYTES */
+#define TOPICS_ERRSTR_MAX 512
+#define TOPICS_EXIT_USAGE 2
 
 static rd_kafka_NewTopic_t *new_topic(const char *name, int partitions,
                                       int replication, int compacted)
 {
-    char why[256];
+    char why[TOPICS_ERRSTR_MAX];
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
     rd_kafka_NewTopic_t *t =
         rd_kafka_NewTopic_new(name, partitions, replication, why, sizeof(why));
 
@@ -30,22 +35,28 @@ static rd_kafka_NewTopic_t *new_topic(const char *name, int partitions,
         log_error("topics", "%s: %s", name, why);
         return NULL;
     }
-    if (compacted) {
-        rd_kafka_NewTopic_set_config(t, "cleanup.policy", "compact");
-        rd_kafka_NewTopic_set_config(t, "max.message.bytes",
-                                     TOPICS_MODEL_MAX_BYTES);
+    if (compacted)
+        e = rd_kafka_NewTopic_set_config(t, "cleanup.policy", "compact");
+    if (compacted && !e)
+        e = rd_kafka_NewTopic_set_config(t, "max.message.bytes",
+                                         TOPICS_MODEL_MAX_BYTES);
+    if (e) {
+        log_error("topics", "%s: %s", name, rd_kafka_err2str(e));
+        rd_kafka_NewTopic_destroy(t);
+        return NULL;
     }
     return t;
 }
 
-/* Waits for the admin result event of type want and returns it. */
+/* Waits for the admin result event and returns it, or NULL. */
 static rd_kafka_event_t *await_result(rd_kafka_queue_t *q)
 {
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, TOPICS_TIMEOUT_MS + 5000);
+    rd_kafka_event_t *ev =
+        rd_kafka_queue_poll(q, TOPICS_TIMEOUT_MS + TOPICS_GRACE_MS);
 
     if (!ev)
         log_error("topics", "no answer from the broker within %d ms",
-                  TOPICS_TIMEOUT_MS + 5000);
+                  TOPICS_TIMEOUT_MS + TOPICS_GRACE_MS);
     return ev;
 }
 
@@ -92,47 +103,65 @@ static size_t topic_names(const struct cfg *cfg, const char **names)
     return n;
 }
 
-static int run_admin(const struct cfg *cfg, int create)
+/* One create or delete request per topic. */
+struct topic_requests {
+    rd_kafka_NewTopic_t *create[TOPICS_MAX];
+    rd_kafka_DeleteTopic_t *remove[TOPICS_MAX];
+    size_t count;
+};
+
+/* Returns 0, or 1 when a request cannot be made (already logged). */
+static int build_requests(const struct cfg *cfg, int create,
+                          struct topic_requests *rq)
 {
     const char *names[TOPICS_MAX];
-    rd_kafka_NewTopic_t *nt[TOPICS_MAX] = {NULL};
-    rd_kafka_DeleteTopic_t *dt[TOPICS_MAX] = {NULL};
-    rd_kafka_conf_t *conf;
-    rd_kafka_t *rk;
-    rd_kafka_queue_t *q;
-    rd_kafka_event_t *ev;
-    const rd_kafka_topic_result_t **res;
-    char errstr[512];
-    size_t count = topic_names(cfg, names), n = 0, i;
-    int failed = 1;
+    size_t i;
 
-    conf = kafka_conf_new(cfg->brokers, "riffle-admin", errstr,
-                          sizeof(errstr));
-    rk = conf ? rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr))
-              : NULL;
-    if (!rk) {
-        log_error("topics", "%s", errstr);
-        return 1;
-    }
-    q = rd_kafka_queue_new(rk);
-
-    for (i = 0; i < count; i++) {
-        int models = i == count - 1;
+    memset(rq, 0, sizeof(*rq));
+    rq->count = topic_names(cfg, names);
+    for (i = 0; i < rq->count; i++) {
+        int models = i == rq->count - 1;
 
         if (!create) {
-            dt[i] = rd_kafka_DeleteTopic_new(names[i]);
+            rq->remove[i] = rd_kafka_DeleteTopic_new(names[i]);
             continue;
         }
-        nt[i] = new_topic(names[i], models ? 1 : cfg->input_partitions,
-                          cfg->replication_factor, models);
-        if (!nt[i])
-            goto out;
+        rq->create[i] = new_topic(names[i],
+                                  models ? 1 : cfg->input_partitions,
+                                  cfg->replication_factor, models);
+        if (!rq->create[i])
+            return 1;
     }
+    return 0;
+}
+
+static void free_requests(struct topic_requests *rq)
+{
+    size_t i;
+
+    for (i = 0; i < rq->count; i++) {
+        if (rq->create[i])
+            rd_kafka_NewTopic_destroy(rq->create[i]);
+        if (rq->remove[i])
+            rd_kafka_DeleteTopic_destroy(rq->remove[i]);
+    }
+}
+
+/* Sends the requests and prints each topic's outcome. Returns 0 when
+ * every topic is as asked, else 1. */
+static int send_requests(rd_kafka_t *rk, struct topic_requests *rq,
+                         int create)
+{
+    const rd_kafka_topic_result_t **res;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_event_t *ev;
+    size_t n = 0;
+    int failed = 1;
 
     if (create)
-        rd_kafka_CreateTopics(rk, nt, count, NULL, q);
+        rd_kafka_CreateTopics(rk, rq->create, rq->count, NULL, q);
     else
-        rd_kafka_DeleteTopics(rk, dt, count, NULL, q);
+        rd_kafka_DeleteTopics(rk, rq->remove, rq->count, NULL, q);
 
     ev = await_result(q);
     if (ev && rd_kafka_event_error(ev)) {
@@ -146,24 +175,48 @@ static int run_admin(const struct cfg *cfg, int create)
     }
     if (ev)
         rd_kafka_event_destroy(ev);
-
-out:
-    for (i = 0; i < count; i++) {
-        if (nt[i])
-            rd_kafka_NewTopic_destroy(nt[i]);
-        if (dt[i])
-            rd_kafka_DeleteTopic_destroy(dt[i]);
-    }
     rd_kafka_queue_destroy(q);
+    return failed;
+}
+
+static int run_admin(const struct cfg *cfg, int create)
+{
+    struct topic_requests rq;
+    rd_kafka_conf_t *conf;
+    rd_kafka_t *rk;
+    char errstr[TOPICS_ERRSTR_MAX];
+    int failed;
+
+    conf = kafka_conf_new(cfg->brokers, "riffle-admin", errstr,
+                          sizeof(errstr));
+    rk = conf ? rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr))
+              : NULL;
+    if (!rk) {
+        log_error("topics", "%s", errstr);
+        return 1;
+    }
+
+    failed = build_requests(cfg, create, &rq);
+    if (!failed)
+        failed = send_requests(rk, &rq, create);
+    free_requests(&rq);
     rd_kafka_destroy(rk);
     return failed;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: riffle topics create|delete -c CFG [--brokers B]\n"
+                 "  creates or deletes the pipeline's topics on the broker "
+                 "of kafka.brokers,\n"
+                 "  or of --brokers HOST:PORT when given\n");
 }
 
 int cmd_topics(int argc, char **argv)
 {
     const char *config = NULL, *brokers = NULL, *action = NULL;
     struct cfg *cfg;
-    int i, rc;
+    int i, rc, help = 0;
 
     for (i = 1; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
@@ -171,21 +224,26 @@ int cmd_topics(int argc, char **argv)
             config = argv[++i];
         else if (strcmp(argv[i], "--brokers") == 0 && i + 1 < argc)
             brokers = argv[++i];
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            help = 1;
         else if (!action)
             action = argv[i];
         else
             action = "?";
     }
+    if (help) {
+        usage(stdout);
+        return 0;
+    }
     if (!action || (strcmp(action, "create") && strcmp(action, "delete"))) {
-        fprintf(stderr, "usage: riffle topics create|delete -c CFG "
-                "[--brokers B]\n");
-        return 2;
+        usage(stderr);
+        return TOPICS_EXIT_USAGE;
     }
 
     cfg = malloc(sizeof(*cfg));
     if (!cfg || cli_load_config(config, brokers, cfg)) {
         free(cfg);
-        return 2;
+        return TOPICS_EXIT_USAGE;
     }
     rc = run_admin(cfg, strcmp(action, "create") == 0);
     free(cfg);

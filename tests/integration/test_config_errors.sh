@@ -42,6 +42,15 @@ expect_error 's/  l2 = 0.0;/  l2 = 2.0;/' \
 expect_error 's/  learning_rate = 8.0;/  learning_rate = 0;/' \
     "bad.cfg:$(line_of 'learning_rate = 8.0'): learner.learning_rate: 0 is out of range: expected a number above 0, at most 1000"
 
+# check needs no broker, but takes --brokers like every command.
+out=$("$RIFFLE" check -c config/elec2.cfg --brokers 127.0.0.1:1 2>&1) ||
+    fail "check refused --brokers: $out"
+[[ "$out" == *"elec2.cfg: ok"* ]] || fail "check --brokers: $out"
+out=$("$RIFFLE" check --help 2>&1) || fail "check --help failed: $out"
+[[ "$out" == *"needs no broker"* ]] || fail "check --help: $out"
+out=$("$RIFFLE" topics --help 2>&1) || fail "topics --help failed: $out"
+[[ "$out" == *"--brokers"* ]] || fail "topics --help: $out"
+
 out=$("$RIFFLE" check -c "$WORK/missing.cfg" 2>&1) && fail "accepted a missing file"
 [[ "$out" == *"missing.cfg: cannot read the file"* ]] || fail "missing file: $out"
 echo "PASS $TEST_NAME"
