@@ -147,7 +147,7 @@ static int clean_label(const struct cfg *cfg, const struct cfg_field *f,
                        struct clean_verdict *v)
 {
     const struct value *val = &ev->values[index];
-    char tmp[64];
+    char tmp[NUMFMT_MAX];
     const char *s;
     size_t k;
 

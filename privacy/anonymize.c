@@ -291,6 +291,7 @@ int anonymize_pseudonym(const unsigned char *key, size_t key_len,
     size_t id_len = strlen(key_id), field_len = strlen(field);
     size_t value_len = strlen(value), i;
     unsigned char *msg;
+    const unsigned char *digest;
 
     if (out_size < id_len + 2 + ANONYMIZE_TOKEN_HEX)
         return RIFFLE_ERR_INVALID;
@@ -302,10 +303,13 @@ int anonymize_pseudonym(const unsigned char *key, size_t key_len,
     memcpy(msg, field, field_len + 1);
     memcpy(msg + field_len + 1, value, value_len);
 
-    HMAC(EVP_sha256(), key, (int)key_len, msg, field_len + 1 + value_len,
-         mac, &mac_len);
+    /* HMAC() fails only when OpenSSL cannot allocate its context. */
+    digest = HMAC(EVP_sha256(), key, (int)key_len, msg,
+                  field_len + 1 + value_len, mac, &mac_len);
     OPENSSL_cleanse(msg, field_len + 1 + value_len);
     free(msg);
+    if (!digest)
+        return RIFFLE_ERR_NOMEM;
 
     memcpy(out, key_id, id_len);
     out[id_len] = ':';
