@@ -1256,15 +1256,13 @@ int cfg_load_file(struct cfg *cfg, const char *path, char *errstr,
     err = load_root(&ld, config_root_setting(&lc), cfg);
     /* The loader has already checked each learner key against model.h's
      * ranges, so only the model's cross-checks (l1 with an optimizer
-     * other than ftrl) fail here.
-     * TODO: prefix them with cfg->learner_line as well; left out because
-     * tests/unit/test_optimizers.c, owned elsewhere, pins the line-less
-     * text. Harmless meanwhile: the message names the key. */
+     * other than ftrl) fail here; they name the learner group's line. */
     if (err == 0) {
         char why[CFG_MESSAGE_MAX];
 
         if (model_params_check(&cfg->model, why, sizeof(why)) != 0) {
-            snprintf(errstr, errstr_size, "%s: %s", path, why);
+            snprintf(errstr, errstr_size, "%s:%d: %s", path,
+                     cfg->learner_line, why);
             err = RIFFLE_ERR_CFG;
         }
     }

@@ -1191,6 +1191,20 @@ static int cfg_teardown(void **state)
 }
 
 /* Writes the configuration with learner lines appended and loads it. */
+/* The line of "learner = {" in cfg_head, which config errors name. */
+static int learner_line(const struct cfg_fixture *fx)
+{
+    const char *at = strstr(cfg_head, "learner = {");
+    const char *p;
+    int line = 1;
+
+    (void)fx;
+    assert_non_null(at);
+    for (p = cfg_head; p < at; p++)
+        line += *p == '\n';
+    return line;
+}
+
 static int cfg_load_with(struct cfg_fixture *fx, const char *learner_lines)
 {
     FILE *f = fopen(fx->path, "w");
@@ -1267,8 +1281,8 @@ static void test_optimizers_cfg_refuses_bad_values(void **state)
                                        "  l1 = 0.5;\n"),
                      RIFFLE_ERR_CFG);
     snprintf(expected, sizeof(expected),
-             "%s: learner.l1 = 0.5: only the ftrl optimizer applies l1; "
-             "expected 0 with optimizer 3", fx->path);
+             "%s:%d: learner.l1 = 0.5: only the ftrl optimizer applies l1; "
+             "expected 0 with optimizer 3", fx->path, learner_line(fx));
     assert_string_equal(fx->errstr, expected);
 
     assert_int_equal(cfg_load_with(fx, "  ftrl_beta = \"one\";\n"),
