@@ -115,7 +115,7 @@ static int get_byte(struct csv_reader *r)
         c = r->in[r->in_pos++];
     }
 
-    if (buf_append(&r->raw, &(char){(char)c}, 1) != 0) {
+    if (buf_push(&r->raw, (char)c) != 0) {
         snprintf(r->io_error, sizeof(r->io_error), "out of memory");
         return CSV_IO_ERROR;
     }
@@ -276,7 +276,7 @@ static int parse_outside(struct csv_reader *r, struct record_parse *p,
                            "text after closing quote");
     }
 
-    err = buf_append(&r->rec, &(char){(char)c}, 1);
+    err = buf_push(&r->rec, (char)c);
     if (!is_blank(r, c))
         p->kept = r->rec.len;
     return err;
@@ -305,7 +305,7 @@ static int parse_inside(struct csv_reader *r, struct record_parse *p,
     }
     if (c == '\n' || (c == '\r' && !next_is_lf(r)))
         r->line++; /* a quoted CRLF counts once, at its LF */
-    return buf_append(&r->rec, &(char){(char)c}, 1);
+    return buf_push(&r->rec, (char)c);
 }
 
 /* Reads one record that starts at the current byte, which is neither the
