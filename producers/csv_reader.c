@@ -228,7 +228,7 @@ static int field_begin(struct csv_reader *r, char *errstr,
 static int field_end(struct csv_reader *r, size_t kept_len)
 {
     r->rec.len = kept_len;
-    return buf_append(&r->rec, "", 1);
+    return buf_push(&r->rec, '\0');
 }
 
 /* Where one record's parse stands. */

@@ -39,14 +39,17 @@ int event_set_string(struct event *ev, size_t field, const char *s,
                      size_t len)
 {
     size_t offset = ev->arena.len;
-    char nul = '\0';
 
     assert(field < ev->field_count);
 
     if (buf_reserve(&ev->arena, len + 1) != 0)
         return RIFFLE_ERR_NOMEM;
-    (void)buf_append(&ev->arena, s, len); /* cannot fail: reserved */
-    (void)buf_append(&ev->arena, &nul, 1);
+    /* buf_reserve() left room for the string, its NUL, and the NUL
+     * that struct buf keeps past its end. */
+    memcpy(ev->arena.data + offset, s, len);
+    ev->arena.data[offset + len] = '\0';
+    ev->arena.len = offset + len + 1;
+    ev->arena.data[ev->arena.len] = '\0';
 
     ev->values[field].kind = VALUE_STRING;
     ev->values[field].str_offset = offset;
