@@ -356,6 +356,46 @@ static int get_enum(const struct loader *ld, const config_setting_t *group,
                 "unknown value \"%s\": expected one of %s", value, expected);
 }
 
+/* Looks up the optional list key of group and checks that it holds at
+ * most max_count entries. *list is NULL when the key is absent; otherwise
+ * *n is its length. */
+static int find_list(const struct loader *ld, const config_setting_t *group,
+                     const char *section, const char *key, size_t max_count,
+                     config_setting_t **list, int *n)
+{
+    char full[CFG_KEY_MAX];
+    int err = find_member(ld, group, section, key, 0, CONFIG_TYPE_LIST,
+                          list);
+
+    if (err || !*list)
+        return err;
+
+    *n = config_setting_length(*list);
+    if ((size_t)*n > max_count)
+        return fail(ld, *list, dotted(full, sizeof(full), section, key),
+                    "%d entries: at most %zu allowed", *n, max_count);
+    return 0;
+}
+
+/* Checks that entry i (0-based) of the list key is of want_type, where
+ * an integer is a fine CONFIG_TYPE_FLOAT, as in find_member(). */
+static int check_entry_type(const struct loader *ld,
+                            const config_setting_t *e, const char *section,
+                            const char *key, int i, int want_type)
+{
+    char full[CFG_KEY_MAX];
+    int type = config_setting_type(e);
+
+    if (want_type == CONFIG_TYPE_FLOAT &&
+        (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64))
+        type = CONFIG_TYPE_FLOAT;
+    if (type == want_type)
+        return 0;
+    return fail(ld, e, dotted(full, sizeof(full), section, key),
+                "entry %d: expected %s, got %s", i + 1, type_name(want_type),
+                type_name(config_setting_type(e)));
+}
+
 static int get_string_list(const struct loader *ld,
                            const config_setting_t *group, const char *section,
                            const char *key, char (*dst)[CFG_NAME_MAX],
@@ -364,24 +404,19 @@ static int get_string_list(const struct loader *ld,
     config_setting_t *s;
     char full[CFG_KEY_MAX];
     int i, n;
-    int err = find_member(ld, group, section, key, 0, CONFIG_TYPE_LIST, &s);
+    int err = find_list(ld, group, section, key, max_count, &s, &n);
 
     if (err || !s)
         return err;
 
-    n = config_setting_length(s);
-    if ((size_t)n > max_count)
-        return fail(ld, s, dotted(full, sizeof(full), section, key),
-                    "%d entries: at most %zu allowed", n, max_count);
-
     for (i = 0; i < n; i++) {
         const config_setting_t *e = config_setting_get_elem(s, i);
-        const char *v = config_setting_get_string(e);
+        const char *v;
 
-        if (!v)
-            return fail(ld, e, dotted(full, sizeof(full), section, key),
-                        "entry %d: expected a string, got %s", i + 1,
-                        type_name(config_setting_type(e)));
+        err = check_entry_type(ld, e, section, key, i, CONFIG_TYPE_STRING);
+        if (err)
+            return err;
+        v = config_setting_get_string(e);
         if (strlen(v) >= CFG_NAME_MAX)
             return fail(ld, e, dotted(full, sizeof(full), section, key),
                         "entry %d: longer than %d bytes", i + 1,
@@ -400,27 +435,21 @@ static int get_number_list(const struct loader *ld,
     config_setting_t *s;
     char full[CFG_KEY_MAX];
     int i, n;
-    int err = find_member(ld, group, section, key, 0, CONFIG_TYPE_LIST, &s);
+    int err = find_list(ld, group, section, key, max_count, &s, &n);
 
     if (err || !s)
         return err;
 
-    n = config_setting_length(s);
-    if ((size_t)n > max_count)
-        return fail(ld, s, dotted(full, sizeof(full), section, key),
-                    "%d entries: at most %zu allowed", n, max_count);
     for (i = 0; i < n; i++) {
         const config_setting_t *e = config_setting_get_elem(s, i);
-        int type = config_setting_type(e);
 
-        if (type == CONFIG_TYPE_FLOAT)
+        err = check_entry_type(ld, e, section, key, i, CONFIG_TYPE_FLOAT);
+        if (err)
+            return err;
+        if (config_setting_type(e) == CONFIG_TYPE_FLOAT)
             dst[i] = config_setting_get_float(e);
-        else if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64)
-            dst[i] = (double)config_setting_get_int64(e);
         else
-            return fail(ld, e, dotted(full, sizeof(full), section, key),
-                        "entry %d: expected a number, got %s", i + 1,
-                        type_name(type));
+            dst[i] = (double)config_setting_get_int64(e);
         if (i > 0 && !(dst[i] > dst[i - 1]))
             return fail(ld, e, dotted(full, sizeof(full), section, key),
                         "entry %d: boundaries must increase", i + 1);
