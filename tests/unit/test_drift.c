@@ -26,38 +26,15 @@
 
 #include "common/err.h"
 #include "learner/drift.h"
+#include "tests/unit/testutil.h"
 
-/* cmocka 1.1's assert_float_equal works in float; this keeps double
- * precision and prints both values. NaN never passes. */
-#define assert_double_near(a, b, tol) \
-    check_double_near((a), (b), (tol), #a, __FILE__, __LINE__)
-
-static void check_double_near(double a, double b, double tol,
-                              const char *expr, const char *file, int line)
-{
-    if (!(fabs(a - b) <= tol)) {
-        print_error("%s = %.17g, expected %.17g (tolerance %g)\n", expr, a,
-                    b, tol);
-        _fail(file, line);
-    }
-}
-
-/* splitmix64: a fixed-seed generator whose sequence is the same on every
- * libc, so every stream below is reproducible anywhere. */
+/* State of rng_next() (splitmix64), so every stream below is
+ * reproducible anywhere; each test seeds it. */
 static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static double bernoulli(double rate) /* 1 with probability rate */
 {
-    return (double)(rng_next() >> 11) * 0x1p-53 < rate ? 1.0 : 0.0;
+    return rng_unit(&rng_state) < rate ? 1.0 : 0.0;
 }
 
 static struct drift *new_detector(enum drift_kind kind,

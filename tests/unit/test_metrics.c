@@ -20,43 +20,15 @@
 
 #include "common/err.h"
 #include "learner/metrics.h"
+#include "tests/unit/testutil.h"
 
 /* Tolerance for values computed the same way in the test and the code:
  * only summation order differs. */
 #define EXACT_TOL 1e-12
 
-/* cmocka 1.1's assert_float_equal works in float; this keeps double
- * precision and prints both values. NaN never passes. */
-#define assert_double_near(a, b, tol) \
-    check_double_near((a), (b), (tol), #a, __FILE__, __LINE__)
-
-static void check_double_near(double a, double b, double tol,
-                              const char *expr, const char *file, int line)
-{
-    if (!(fabs(a - b) <= tol)) {
-        print_error("%s = %.17g, expected %.17g (tolerance %g)\n", expr, a,
-                    b, tol);
-        _fail(file, line);
-    }
-}
-
-/* splitmix64: a fixed-seed generator whose sequence is the same on every
- * libc, so the random cases below are reproducible anywhere. */
+/* State of rng_next() (splitmix64), so the random cases below are
+ * reproducible anywhere; each test seeds it. */
 static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double rng_uniform(void) /* [0, 1) with 53 random bits */
-{
-    return (double)(rng_next() >> 11) * 0x1p-53;
-}
 
 /* The metrics struct holds a 1000-entry window; keep it off the stack. */
 static struct metrics *metrics_alloc(void)
@@ -408,8 +380,8 @@ static void test_metrics_auc_estimate_within_bound(void **state)
     assert_non_null(label);
     rng_state = AUC_RANDOM_SEED;
     for (i = 0; i < AUC_RANDOM_EVENTS; i++) {
-        score[i] = rng_uniform();
-        label[i] = rng_uniform() < score[i];
+        score[i] = rng_unit(&rng_state);
+        label[i] = rng_unit(&rng_state) < score[i];
         metrics_add(m, score[i], label[i]);
     }
 
@@ -446,9 +418,9 @@ static void test_metrics_window_auc_after_slide(void **state)
     assert_non_null(label);
     rng_state = AUC_RANDOM_SEED + 1;
     for (i = 0; i < AUC_SLIDE_EVENTS; i++) {
-        double u = rng_uniform();
+        double u = rng_unit(&rng_state);
 
-        score[i] = rng_uniform();
+        score[i] = rng_unit(&rng_state);
         label[i] = i < 2 * METRICS_WINDOW ? u > score[i] : u < score[i];
         metrics_add(m, score[i], label[i]);
     }
@@ -647,9 +619,9 @@ static void test_metrics_restore_extended_totals(void **state)
     (void)state;
     rng_state = AUC_RANDOM_SEED + 2;
     for (i = 0; i < 2500; i++) {
-        double s = rng_uniform();
+        double s = rng_unit(&rng_state);
 
-        metrics_add(a, s, rng_uniform() < s);
+        metrics_add(a, s, rng_unit(&rng_state) < s);
     }
     metrics_restore(b, &a->total);
 

@@ -23,24 +23,10 @@
 #include "learner/hash.h"
 #include "learner/metrics.h"
 #include "learner/model.h"
+#include "tests/unit/testutil.h"
 
 #define TEST_BITS 10 /* smallest table: 1024 weights, fast to scan */
 #define TEST_WEIGHTS (1u << TEST_BITS)
-
-/* cmocka 1.1's assert_float_equal works in float; this keeps double
- * precision and prints both values. NaN never passes. */
-#define assert_double_near(a, b, tol) \
-    check_double_near((a), (b), (tol), #a, __FILE__, __LINE__)
-
-static void check_double_near(double a, double b, double tol,
-                              const char *expr, const char *file, int line)
-{
-    if (!(fabs(a - b) <= tol)) {
-        print_error("%s = %.17g, expected %.17g (tolerance %g)\n", expr, a,
-                    b, tol);
-        _fail(file, line);
-    }
-}
 
 /* ---- helpers ------------------------------------------------------- */
 
@@ -95,25 +81,6 @@ static float *weights_copy(const struct model *m)
     assert_non_null(copy);
     memcpy(copy, model_weights(m), bytes);
     return copy;
-}
-
-/* splitmix64: a fixed-seed generator, so every run sees the same data. */
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-#define RNG_UNIT_BITS 53 /* a double's mantissa */
-
-/* Uniform in [0, 1). */
-static double rng_unit(uint64_t *s)
-{
-    return (double)(rng_next(s) >> (64 - RNG_UNIT_BITS)) /
-           (double)(UINT64_C(1) << RNG_UNIT_BITS);
 }
 
 /* A random sparse example: RANDOM_FEATURES features in [-1, 1) at random
@@ -220,7 +187,7 @@ static void test_model_params_check_refuses_nan(void **state)
     p.learning_rate = NAN;
     assert_int_equal(model_params_check(&p, errstr, sizeof(errstr)),
                      RIFFLE_ERR_INVALID);
-    assert_non_null(strstr(errstr, "learner.learning_rate = "));
+    assert_contains(errstr, "learner.learning_rate = ");
 
     model_params_default(&p);
     p.power_t = NAN;

@@ -27,25 +27,11 @@
 #include "learner/hash.h"
 #include "learner/metrics.h"
 #include "learner/model.h"
+#include "tests/unit/testutil.h"
 
 #define TEST_BITS 10 /* smallest table: 1024 weights, fast to scan */
 #define TEST_WEIGHTS (1u << TEST_BITS)
 #define ERRSTR_SIZE 512
-
-/* cmocka 1.1's assert_float_equal works in float; this keeps double
- * precision and prints both values. NaN never passes. */
-#define assert_double_near(a, b, tol) \
-    check_double_near((a), (b), (tol), #a, __FILE__, __LINE__)
-
-static void check_double_near(double a, double b, double tol,
-                              const char *expr, const char *file, int line)
-{
-    if (!(fabs(a - b) <= tol)) {
-        print_error("%s = %.17g, expected %.17g (tolerance %g)\n", expr, a,
-                    b, tol);
-        _fail(file, line);
-    }
-}
 
 /* The four optimizers this file covers, and their names for messages. */
 static const enum model_optimizer new_opts[] = {
@@ -74,25 +60,6 @@ static struct model *model_make(const struct model_params *p)
     assert_int_equal(model_new(p, &m), 0);
     assert_non_null(m);
     return m;
-}
-
-/* splitmix64: a fixed-seed generator, so every run sees the same data. */
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-#define RNG_UNIT_BITS 53 /* a double's mantissa */
-
-/* Uniform in [0, 1). */
-static double rng_unit(uint64_t *s)
-{
-    return (double)(rng_next(s) >> (64 - RNG_UNIT_BITS)) /
-           (double)(UINT64_C(1) << RNG_UNIT_BITS);
 }
 
 /* A random sparse example: RANDOM_FEATURES features in [-1, 1) at random
@@ -1166,9 +1133,8 @@ static int cfg_setup(void **state)
 
     if (!fx)
         return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/riffle-test-opt-XXXXXX");
     fx->cfg = calloc(1, sizeof(*fx->cfg));
-    if (!fx->cfg || !mkdtemp(fx->dir)) {
+    if (!fx->cfg || !temp_dir_new(fx->dir, sizeof(fx->dir), "opt")) {
         free(fx->cfg);
         free(fx);
         return -1;
@@ -1190,7 +1156,6 @@ static int cfg_teardown(void **state)
     return 0;
 }
 
-/* Writes the configuration with learner lines appended and loads it. */
 /* The line of "learner = {" in cfg_head, which config errors name. */
 static int learner_line(const struct cfg_fixture *fx)
 {
@@ -1205,6 +1170,7 @@ static int learner_line(const struct cfg_fixture *fx)
     return line;
 }
 
+/* Writes the configuration with learner lines appended and loads it. */
 static int cfg_load_with(struct cfg_fixture *fx, const char *learner_lines)
 {
     FILE *f = fopen(fx->path, "w");
@@ -1287,7 +1253,7 @@ static void test_optimizers_cfg_refuses_bad_values(void **state)
 
     assert_int_equal(cfg_load_with(fx, "  ftrl_beta = \"one\";\n"),
                      RIFFLE_ERR_CFG);
-    assert_non_null(strstr(fx->errstr, "learner.ftrl_beta"));
+    assert_contains(fx->errstr, "learner.ftrl_beta");
 }
 
 /* The optimizer is part of the model fingerprint, so a snapshot of one

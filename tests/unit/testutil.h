@@ -1,0 +1,180 @@
+/*
+ * tests/unit/testutil.h - helpers shared by the cmocka unit tests.
+ *
+ * What several test files needed and each used to carry a copy of:
+ *
+ *   assert_double_near()      doubles equal within a tolerance, printing
+ *                             both values (cmocka 1.1 compares in float);
+ *   assert_contains()         a string holds, or assert_lacks() does not
+ *                             hold, a substring, printing both strings;
+ *   rng_next(), rng_unit()    splitmix64, a fixed-seed generator whose
+ *                             sequence is the same on every libc, and a
+ *                             uniform double in [0, 1) drawn from it;
+ *   temp_dir_new(),           a fresh directory or empty file under /tmp,
+ *   temp_file_new()           named after the test, for the caller to
+ *                             remove;
+ *   write_text()              a whole file written from a string;
+ *   load_cfg_text()           a configuration written to a file, then
+ *                             loaded with cfg_load_file();
+ *   load_schema_json(),       a schema loaded or the test failed with the
+ *   load_schema_file()        loader's message.
+ *
+ * Each test binary includes this header once; everything is static inline
+ * (or a macro, where cmocka needs the caller's __FILE__ and __LINE__), so
+ * nothing is linked twice and unused helpers cost nothing. Needs no
+ * broker. Single-threaded, like cmocka itself: the generator keeps its
+ * state in the caller's variable, and the assertions longjmp out of the
+ * running test.
+ */
+#ifndef RIFFLE_TESTS_UNIT_TESTUTIL_H
+#define RIFFLE_TESTS_UNIT_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/cfg.h"
+#include "schemas/schema.h"
+
+#define TESTUTIL_ERRSTR_SIZE 512 /* room for any loader message */
+#define TESTUTIL_TMP_PREFIX "/tmp/riffle-test-"
+
+/* ---- comparisons --------------------------------------------------- */
+
+/* cmocka 1.1's assert_float_equal works in float; this keeps double
+ * precision and prints both values. NaN never passes. */
+#define assert_double_near(a, b, tol) \
+    check_double_near((a), (b), (tol), #a, __FILE__, __LINE__)
+
+static inline void check_double_near(double a, double b, double tol,
+                                     const char *expr, const char *file,
+                                     int line)
+{
+    if (!(fabs(a - b) <= tol)) {
+        print_error("%s = %.17g, expected %.17g (tolerance %g)\n", expr, a,
+                    b, tol);
+        _fail(file, line);
+    }
+}
+
+/* Substring checks that print the text they looked in. */
+#define assert_contains(text, part) \
+    check_substring((text), (part), 1, __FILE__, __LINE__)
+#define assert_lacks(text, part) \
+    check_substring((text), (part), 0, __FILE__, __LINE__)
+
+/* Fails at file:line unless part occurs in text (want 1) or does not
+ * (want 0). */
+static inline void check_substring(const char *text, const char *part,
+                                   int want, const char *file, int line)
+{
+    if ((strstr(text, part) != NULL) != want) {
+        print_error("\"%s\" %s \"%s\"\n", text,
+                    want ? "does not contain" : "contains", part);
+        _fail(file, line);
+    }
+}
+
+/* ---- fixed-seed random numbers ------------------------------------- */
+
+#define RNG_UNIT_BITS 53 /* a double's mantissa */
+
+/* splitmix64: advances *state and returns the next 64 random bits. */
+static inline uint64_t rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1), from the top RNG_UNIT_BITS bits of rng_next(). */
+static inline double rng_unit(uint64_t *state)
+{
+    return (double)(rng_next(state) >> (64 - RNG_UNIT_BITS)) /
+           (double)(UINT64_C(1) << RNG_UNIT_BITS);
+}
+
+/* ---- files --------------------------------------------------------- */
+
+/* Makes a fresh directory TESTUTIL_TMP_PREFIX<tag>-XXXXXX and leaves its
+ * path in dir (size bytes). Returns dir, or NULL when mkdtemp() failed,
+ * so that a cmocka setup can return -1. The caller removes it. */
+static inline char *temp_dir_new(char *dir, size_t size, const char *tag)
+{
+    snprintf(dir, size, TESTUTIL_TMP_PREFIX "%s-XXXXXX", tag);
+    return mkdtemp(dir);
+}
+
+/* Creates an empty file TESTUTIL_TMP_PREFIX<tag>-XXXXXX, failing the
+ * test if it cannot, and leaves its path in path (size bytes). The caller
+ * removes it. */
+static inline void temp_file_new(char *path, size_t size, const char *tag)
+{
+    int fd;
+
+    snprintf(path, size, TESTUTIL_TMP_PREFIX "%s-XXXXXX", tag);
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(close(fd), 0);
+}
+
+/* Writes text to path, replacing what was there; fails the test on any
+ * I/O error. */
+static inline void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* ---- loading configurations and schemas ---------------------------- */
+
+/* Writes text to path, then loads it into cfg. Returns what
+ * cfg_load_file() returns, with its message in errstr; the file stays
+ * for the caller to remove. */
+static inline int load_cfg_text(struct cfg *cfg, const char *path,
+                                const char *text, char *errstr,
+                                size_t errstr_size)
+{
+    write_text(path, text);
+    return cfg_load_file(cfg, path, errstr, errstr_size);
+}
+
+/* Parses json as a schema named origin; a failure fails the test with
+ * the loader's message. The caller destroys the schema. */
+static inline struct schema *load_schema_json(const char *json,
+                                              const char *origin)
+{
+    struct schema *s = NULL;
+    char errstr[TESTUTIL_ERRSTR_SIZE] = "";
+
+    if (schema_load_json(json, strlen(json), origin, &s, errstr,
+                         sizeof(errstr)) != 0)
+        fail_msg("schema_load_json: %s", errstr);
+    return s;
+}
+
+/* Loads the .avsc file at path, as load_schema_json() does. */
+static inline struct schema *load_schema_file(const char *path)
+{
+    struct schema *s = NULL;
+    char errstr[TESTUTIL_ERRSTR_SIZE] = "";
+
+    if (schema_load_file(path, &s, errstr, sizeof(errstr)) != 0)
+        fail_msg("schema_load_file: %s", errstr);
+    return s;
+}
+
+#endif /* RIFFLE_TESTS_UNIT_TESTUTIL_H */
