@@ -27,6 +27,7 @@
 #include "privacy/anonymize.h"
 #include "schemas/event.h"
 #include "schemas/schema.h"
+#include "tests/unit/testutil.h"
 
 #define ERRSTR_SIZE 512
 #define KEY_ENV "RIFFLE_TEST_ANON_KEY"
@@ -40,21 +41,6 @@
 /* Upper case on purpose: hex decoding must not care. */
 #define HEX_KEY_B "FFEEDDCCBBAA99887766554433221100" \
                   "0123456789ABCDEF0123456789ABCDEF"
-
-#define assert_contains(text, part) \
-    check_substring((text), (part), 1, __FILE__, __LINE__)
-#define assert_lacks(text, part) \
-    check_substring((text), (part), 0, __FILE__, __LINE__)
-
-static void check_substring(const char *text, const char *part, int want,
-                            const char *file, int line)
-{
-    if ((strstr(text, part) != NULL) != want) {
-        print_error("\"%s\" %s \"%s\"\n", text,
-                    want ? "does not contain" : "contains", part);
-        _fail(file, line);
-    }
-}
 
 static const char schema_json[] =
     "{\"type\": \"record\", \"name\": \"P\", \"namespace\": \"riffle.test\","
@@ -111,15 +97,6 @@ struct fixture {
     char errstr[ERRSTR_SIZE];
 };
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    assert_int_equal(fputs(text, f) >= 0, 1);
-    assert_int_equal(fclose(f), 0);
-}
-
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
@@ -131,8 +108,7 @@ static int setup(void **state)
     unsetenv(KEY_ENV);
     unsetenv(KEY_ENV_FILE);
     fx->cfg = calloc(1, sizeof(*fx->cfg));
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/riffle-test-anon-XXXXXX");
-    if (!fx->cfg || !mkdtemp(fx->dir))
+    if (!fx->cfg || !temp_dir_new(fx->dir, sizeof(fx->dir), "anon"))
         return -1;
     snprintf(fx->cfg_path, sizeof(fx->cfg_path), "%s/anon.cfg", fx->dir);
     snprintf(fx->key_path, sizeof(fx->key_path), "%s/key", fx->dir);
@@ -187,8 +163,8 @@ static void load_cfg(struct fixture *fx, const char *fields,
              "fields = (\n%s);\n%s"
              "learner = { model_name = \"anon\"; bits = 10; };\n",
              fields, privacy);
-    write_text(fx->cfg_path, text);
-    if (cfg_load_file(fx->cfg, fx->cfg_path, errstr, sizeof(errstr)) != 0)
+    if (load_cfg_text(fx->cfg, fx->cfg_path, text, errstr,
+                      sizeof(errstr)) != 0)
         fail_msg("config: %s", errstr);
 }
 

@@ -21,21 +21,9 @@
 
 #include "common/err.h"
 #include "config/cfg.h"
+#include "tests/unit/testutil.h"
 
 #define ERRSTR_SIZE 512
-
-/* Fails with both strings printed unless needle occurs in haystack. */
-#define assert_contains(haystack, needle) \
-    check_contains((haystack), (needle), __FILE__, __LINE__)
-
-static void check_contains(const char *haystack, const char *needle,
-                           const char *file, int line)
-{
-    if (!strstr(haystack, needle)) {
-        print_error("\"%s\" does not contain \"%s\"\n", haystack, needle);
-        _fail(file, line);
-    }
-}
 
 /*
  * A small valid configuration, one setting per line, so that a test can
@@ -77,9 +65,8 @@ static int setup(void **state)
 
     if (!fx)
         return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/riffle-test-cfg-XXXXXX");
     fx->cfg = calloc(1, sizeof(*fx->cfg));
-    if (!fx->cfg || !mkdtemp(fx->dir)) {
+    if (!fx->cfg || !temp_dir_new(fx->dir, sizeof(fx->dir), "cfg")) {
         free(fx->cfg);
         free(fx);
         return -1;

@@ -27,24 +27,9 @@
 #include "learner/stats.h"
 #include "schemas/event.h"
 #include "schemas/schema.h"
+#include "tests/unit/testutil.h"
 
 #define ERRSTR_SIZE 512
-
-/* Substring checks that print the text they looked in. */
-#define assert_contains(text, part) \
-    check_substring((text), (part), 1, __FILE__, __LINE__)
-#define assert_lacks(text, part) \
-    check_substring((text), (part), 0, __FILE__, __LINE__)
-
-static void check_substring(const char *text, const char *part, int want,
-                            const char *file, int line)
-{
-    if ((strstr(text, part) != NULL) != want) {
-        print_error("\"%s\" %s \"%s\"\n", text,
-                    want ? "does not contain" : "contains", part);
-        _fail(file, line);
-    }
-}
 
 /* The label sits last in the schema but second in the configuration, so
  * every test also checks that the cleaner maps configured fields to
@@ -132,15 +117,6 @@ struct fixture {
     struct clean_verdict verdict;
 };
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    assert_int_equal(fputs(text, f) >= 0, 1);
-    assert_int_equal(fclose(f), 0);
-}
-
 static int fixture_open(void **state, const char *schema_json,
                         const char *cfg_text)
 {
@@ -151,13 +127,12 @@ static int fixture_open(void **state, const char *schema_json,
         return -1;
     *state = fx;
     fx->cfg = calloc(1, sizeof(*fx->cfg));
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/riffle-test-clean-XXXXXX");
-    if (!fx->cfg || !mkdtemp(fx->dir))
+    if (!fx->cfg || !temp_dir_new(fx->dir, sizeof(fx->dir), "clean"))
         return -1;
     snprintf(fx->cfg_path, sizeof(fx->cfg_path), "%s/clean.cfg", fx->dir);
-    write_text(fx->cfg_path, cfg_text);
 
-    if (cfg_load_file(fx->cfg, fx->cfg_path, errstr, sizeof(errstr)) != 0 ||
+    if (load_cfg_text(fx->cfg, fx->cfg_path, cfg_text, errstr,
+                      sizeof(errstr)) != 0 ||
         schema_load_json(schema_json, strlen(schema_json), "test schema",
                          &fx->schema, errstr, sizeof(errstr)) != 0 ||
         cleaner_new(fx->cfg, fx->schema, fx->stats, &fx->cleaner, errstr,

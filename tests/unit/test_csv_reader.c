@@ -20,6 +20,7 @@
 
 #include "common/err.h"
 #include "producers/csv_reader.h"
+#include "tests/unit/testutil.h"
 
 #define CSV_FUZZ_ROUNDS 5000
 #define CSV_FUZZ_MAX_LEN 160
@@ -474,25 +475,16 @@ static void test_csv_reader_skip_lines_are_physical(void **state)
 static void test_csv_reader_reads_gzip_and_plain_files(void **state)
 {
     const char text[] = "id,note\n1,\"multi\nline\"\n2,plain\n";
-    char gz_path[] = "/tmp/riffle_test_csv_XXXXXX";
-    char plain_path[] = "/tmp/riffle_test_csv_XXXXXX";
+    char gz_path[64], plain_path[64];
     const struct csv_options opts = {',', 0, 0, 1};
     const char *paths[2];
-    int fd, i;
-    FILE *f;
+    int i;
 
     (void)state;
-    fd = mkstemp(gz_path);
-    assert_true(fd >= 0);
-    close(fd);
+    temp_file_new(gz_path, sizeof(gz_path), "csv");
     write_gzip(gz_path, text, strlen(text));
-
-    fd = mkstemp(plain_path);
-    assert_true(fd >= 0);
-    f = fdopen(fd, "w");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-    assert_int_equal(fclose(f), 0);
+    temp_file_new(plain_path, sizeof(plain_path), "csv");
+    write_text(plain_path, text);
 
     paths[0] = gz_path;
     paths[1] = plain_path;
@@ -514,22 +506,20 @@ static void test_csv_reader_reads_gzip_and_plain_files(void **state)
 
 static void test_csv_reader_reports_truncated_gzip(void **state)
 {
-    char path[] = "/tmp/riffle_test_csv_XXXXXX";
+    char path[64];
     char *text = malloc(200000);
     unsigned char bytes[4096];
     struct csv_reader *r = NULL;
     char errstr[256] = "";
     size_t i, n;
-    int fd, err = 0;
+    int err = 0;
     FILE *f;
 
     (void)state;
     assert_non_null(text);
     for (i = 0; i < 200000; i++) /* varied text, so it compresses poorly */
         text[i] = (i % 7 == 6) ? '\n' : (char)('a' + (i * 7919) % 26);
-    fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
+    temp_file_new(path, sizeof(path), "csv");
     write_gzip(path, text, 200000);
 
     /* Cut the file in half: a gzip stream that ends early. */

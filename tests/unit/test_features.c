@@ -29,25 +29,12 @@
 #include "learner/stats.h"
 #include "schemas/event.h"
 #include "schemas/schema.h"
+#include "tests/unit/testutil.h"
 
 #define ERRSTR_SIZE 512
 #define TEST_SEED 99u
 #define TEST_BITS 12
 #define EULER 2.718281828459045
-
-/* cmocka 1.1's assert_float_equal works in float; this prints doubles. */
-#define assert_double_near(a, b, tol) \
-    check_double_near((a), (b), (tol), #a, __FILE__, __LINE__)
-
-static void check_double_near(double a, double b, double tol,
-                              const char *expr, const char *file, int line)
-{
-    if (!(fabs(a - b) <= tol)) {
-        print_error("%s = %.17g, expected %.17g (tolerance %g)\n", expr, a,
-                    b, tol);
-        _fail(file, line);
-    }
-}
 
 static const char schema_json[] =
     "{\"type\": \"record\", \"name\": \"F\", \"namespace\": \"riffle.test\","
@@ -110,15 +97,6 @@ struct fixture {
     size_t n;
 };
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    assert_int_equal(fputs(text, f) >= 0, 1);
-    assert_int_equal(fclose(f), 0);
-}
-
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
@@ -128,12 +106,11 @@ static int setup(void **state)
         return -1;
     *state = fx;
     fx->cfg = calloc(1, sizeof(*fx->cfg));
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/riffle-test-feat-XXXXXX");
-    if (!fx->cfg || !mkdtemp(fx->dir))
+    if (!fx->cfg || !temp_dir_new(fx->dir, sizeof(fx->dir), "feat"))
         return -1;
     snprintf(fx->cfg_path, sizeof(fx->cfg_path), "%s/feat.cfg", fx->dir);
-    write_text(fx->cfg_path, cfg_text);
-    if (cfg_load_file(fx->cfg, fx->cfg_path, errstr, sizeof(errstr)) != 0 ||
+    if (load_cfg_text(fx->cfg, fx->cfg_path, cfg_text, errstr,
+                      sizeof(errstr)) != 0 ||
         schema_load_json(schema_json, strlen(schema_json), "test schema",
                          &fx->schema, errstr, sizeof(errstr)) != 0 ||
         features_new(fx->cfg, fx->schema, fx->stats, &fx->fb, errstr,
@@ -503,8 +480,7 @@ static void test_features_new_rejects_field_not_in_schema(void **state)
                                   sizeof(errstr)),
                      RIFFLE_ERR_CFG);
     assert_null(fb);
-    if (!strstr(errstr, "\"label\" is not in schema O"))
-        fail_msg("errstr \"%s\" does not name the field", errstr);
+    assert_contains(errstr, "\"label\" is not in schema O");
     schema_destroy(schema);
 }
 

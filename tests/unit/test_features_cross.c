@@ -22,10 +22,12 @@
 #include "learner/hash.h"
 #include "schemas/event.h"
 #include "schemas/schema.h"
+#include "tests/unit/testutil.h"
 
 #define CROSS_SEED 0x5bd1e995u /* FEATURES_CROSS_SEED in features.c */
 #define BITS 16
 #define MASK ((1u << BITS) - 1)
+#define CFG_TEXT_MAX 2048 /* the configuration make() writes */
 
 static const char schema_json[] =
     "{\"type\": \"record\", \"name\": \"X\", \"fields\": ["
@@ -52,16 +54,13 @@ struct fixture {
 static struct fixture *make(const char *learner_extra, unsigned bits)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
-    char path[128], errstr[512];
-    FILE *f;
+    char path[128], text[CFG_TEXT_MAX], errstr[512];
+    int len;
 
     assert_non_null(fx);
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/riffle-test-cross-XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
+    assert_non_null(temp_dir_new(fx->dir, sizeof(fx->dir), "cross"));
     snprintf(path, sizeof(path), "%s/x.cfg", fx->dir);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f,
+    len = snprintf(text, sizeof(text),
             "name = \"x\";\n"
             "topics = { input = \"i\"; predictions = \"p\"; models = \"m\";"
             " dead_letters = \"d\"; };\n"
@@ -77,15 +76,14 @@ static struct fixture *make(const char *learner_extra, unsigned bits)
             ");\n"
             "learner = { model_name = \"x\"; bits = %u; %s };\n",
             bits, learner_extra);
-    assert_int_equal(fclose(f), 0);
+    assert_true(len > 0 && (size_t)len < sizeof(text));
 
-    assert_int_equal(cfg_load_file(&fx->cfg, path, errstr, sizeof(errstr)),
+    assert_int_equal(load_cfg_text(&fx->cfg, path, text, errstr,
+                                   sizeof(errstr)),
                      0);
     assert_int_equal(unlink(path), 0);
     assert_int_equal(rmdir(fx->dir), 0);
-    assert_int_equal(schema_load_json(schema_json, strlen(schema_json), "x",
-                                      &fx->schema, errstr, sizeof(errstr)),
-                     0);
+    fx->schema = load_schema_json(schema_json);
     assert_int_equal(features_new(&fx->cfg, fx->schema, fx->stats, &fx->fb,
                                   errstr, sizeof(errstr)),
                      0);
@@ -223,28 +221,26 @@ static void test_features_no_collisions_when_few_keys(void **state)
 
 static void test_features_interaction_needs_known_namespace(void **state)
 {
-    char path[] = "/tmp/riffle-test-cross-cfg-XXXXXX";
+    static const char text[] =
+        "name = \"x\";\n"
+        "topics = { input = \"i\"; predictions = \"p\"; models = \"m\";"
+        " dead_letters = \"d\"; };\n"
+        "source = { schema = \"x.avsc\"; };\n"
+        "fields = ( { name = \"event_id\"; kind = \"id\"; },\n"
+        " { name = \"y\"; kind = \"label\"; positive = [\"1\"]; } );\n"
+        "learner = { model_name = \"x\";\n"
+        "  interactions = [\"user*ad\"]; };\n";
+    char path[64];
     char errstr[512];
     struct cfg cfg;
-    int fd = mkstemp(path);
-    FILE *f = fdopen(fd, "w");
 
     (void)state;
-    assert_non_null(f);
-    fputs("name = \"x\";\n"
-          "topics = { input = \"i\"; predictions = \"p\"; models = \"m\";"
-          " dead_letters = \"d\"; };\n"
-          "source = { schema = \"x.avsc\"; };\n"
-          "fields = ( { name = \"event_id\"; kind = \"id\"; },\n"
-          " { name = \"y\"; kind = \"label\"; positive = [\"1\"]; } );\n"
-          "learner = { model_name = \"x\";\n"
-          "  interactions = [\"user*ad\"]; };\n", f);
-    fclose(f);
-    assert_int_equal(cfg_load_file(&cfg, path, errstr, sizeof(errstr)),
+    temp_file_new(path, sizeof(path), "cross-cfg");
+    assert_int_equal(load_cfg_text(&cfg, path, text, errstr, sizeof(errstr)),
                      RIFFLE_ERR_CFG);
     unlink(path);
-    assert_non_null(strstr(errstr, ":7: learner.interactions: entry 1: no "
-                                   "field is in namespace \"user\""));
+    assert_contains(errstr, ":7: learner.interactions: entry 1: no field is "
+                            "in namespace \"user\"");
 }
 
 int main(void)

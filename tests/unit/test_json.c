@@ -27,29 +27,7 @@
 #include "schemas/event.h"
 #include "schemas/json.h"
 #include "schemas/schema.h"
-
-#define ERRSTR_SIZE 512
-
-static struct schema *load(const char *path)
-{
-    struct schema *s = NULL;
-    char errstr[ERRSTR_SIZE];
-
-    if (schema_load_file(path, &s, errstr, sizeof(errstr)) != 0)
-        fail_msg("%s", errstr);
-    return s;
-}
-
-static struct schema *load_json(const char *json)
-{
-    struct schema *s = NULL;
-    char errstr[ERRSTR_SIZE];
-
-    if (schema_load_json(json, strlen(json), "inline", &s, errstr,
-                         sizeof(errstr)) != 0)
-        fail_msg("%s", errstr);
-    return s;
-}
+#include "tests/unit/testutil.h"
 
 /* Looks up a field of rec, failing the test when it is absent. */
 static avro_value_t field(avro_value_t *rec, const char *name)
@@ -121,7 +99,7 @@ static void fill_prediction(avro_value_t *p, const char *label)
 
 static void test_json_prediction(void **state)
 {
-    struct schema *s = load("schemas/prediction.avsc");
+    struct schema *s = load_schema_file("schemas/prediction.avsc");
     struct buf out = {0};
     avro_value_t p;
 
@@ -147,7 +125,7 @@ static void test_json_prediction(void **state)
 
 static void test_json_prediction_null_label(void **state)
 {
-    struct schema *s = load("schemas/prediction.avsc");
+    struct schema *s = load_schema_file("schemas/prediction.avsc");
     struct buf out = {0};
     avro_value_t p;
 
@@ -155,8 +133,7 @@ static void test_json_prediction_null_label(void **state)
     assert_int_equal(schema_new_value(s, &p), 0);
     fill_prediction(&p, NULL);
     assert_int_equal(json_append_value(&out, &p), 0);
-    if (!strstr(out.data, ",\"label\":null,"))
-        fail_msg("no null label in %s", out.data);
+    assert_contains(out.data, ",\"label\":null,");
 
     avro_value_decref(&p);
     buf_free(&out);
@@ -165,7 +142,7 @@ static void test_json_prediction_null_label(void **state)
 
 static void test_json_appends_to_existing_text(void **state)
 {
-    struct schema *s = load_json(
+    struct schema *s = load_schema_json(
         "{\"type\": \"record\", \"name\": \"One\", \"fields\": ["
         "  {\"name\": \"n\", \"type\": \"long\"}]}");
     struct buf out = {0};
@@ -186,7 +163,7 @@ static void test_json_appends_to_existing_text(void **state)
 
 static void test_json_dead_letter_bytes_as_count(void **state)
 {
-    struct schema *s = load("schemas/dead_letter.avsc");
+    struct schema *s = load_schema_file("schemas/dead_letter.avsc");
     struct buf out = {0};
     avro_value_t d, f, branch;
 
@@ -221,7 +198,7 @@ static void test_json_dead_letter_bytes_as_count(void **state)
 
 static void test_json_array_float_boolean(void **state)
 {
-    struct schema *s = load_json(
+    struct schema *s = load_schema_json(
         "{\"type\": \"record\", \"name\": \"A\", \"fields\": ["
         "  {\"name\": \"xs\", \"type\": {\"type\": \"array\","
         "                               \"items\": \"int\"}},"
@@ -276,7 +253,7 @@ static void fill_elec2(const struct schema *s, struct event *ev)
 
 static void test_json_flat_event(void **state)
 {
-    struct schema *s = load("schemas/elec2.avsc");
+    struct schema *s = load_schema_file("schemas/elec2.avsc");
     struct event ev;
     struct buf out = {0};
 
@@ -297,7 +274,7 @@ static void test_json_flat_event(void **state)
 
 static void test_json_flat_event_escapes_and_non_finite(void **state)
 {
-    struct schema *s = load("schemas/elec2.avsc");
+    struct schema *s = load_schema_file("schemas/elec2.avsc");
     static const char id[] = "a\"b\\c\nd\te";
     struct event ev;
     struct buf out = {0};
@@ -324,7 +301,7 @@ static void test_json_flat_event_escapes_and_non_finite(void **state)
 
 static void test_json_number_reads_back_exactly(void **state)
 {
-    struct schema *s = load("schemas/elec2.avsc");
+    struct schema *s = load_schema_file("schemas/elec2.avsc");
     static const double xs[] = {0.1, 0.056443, 1e-300, 123456789.125,
                                 -2.5e17};
     struct event ev;

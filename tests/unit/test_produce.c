@@ -25,23 +25,9 @@
 #include "producers/produce.h"
 #include "schemas/event.h"
 #include "schemas/schema.h"
+#include "tests/unit/testutil.h"
 
 #define ERRSTR_SIZE 512
-
-#define assert_contains(text, part) \
-    check_substring((text), (part), 1, __FILE__, __LINE__)
-#define assert_lacks(text, part) \
-    check_substring((text), (part), 0, __FILE__, __LINE__)
-
-static void check_substring(const char *text, const char *part, int want,
-                            const char *file, int line)
-{
-    if ((strstr(text, part) != NULL) != want) {
-        print_error("\"%s\" %s \"%s\"\n", text,
-                    want ? "does not contain" : "contains", part);
-        _fail(file, line);
-    }
-}
 
 /* Adult's header as the UCI files name the columns, with dashes. */
 #define ADULT_HEADER                                                   \

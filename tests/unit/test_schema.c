@@ -26,6 +26,7 @@
 #include "common/err.h"
 #include "schemas/event.h"
 #include "schemas/schema.h"
+#include "tests/unit/testutil.h"
 
 #define FUZZ_ROUNDS 20000 /* per fuzz test; a few hundred ms under ASan */
 #define FUZZ_SEED UINT64_C(0x9e3779b97f4a7c15)
@@ -167,18 +168,6 @@ static const char NULLS_JSON[] =
 
 /* ---- Helpers --------------------------------------------------------- */
 
-static struct schema *load(const char *json)
-{
-    struct schema *s = NULL;
-    char errstr[256] = "";
-    int err = schema_load_json(json, strlen(json), "test", &s, errstr,
-                               sizeof(errstr));
-
-    if (err != 0)
-        fail_msg("schema_load_json: %s", errstr);
-    return s;
-}
-
 static size_t hex_decode(const char *hex, unsigned char *out, size_t cap)
 {
     size_t n = strlen(hex) / 2, i;
@@ -239,7 +228,7 @@ static void fill_flat_event(struct event *ev)
 static int decode_body_hex(const char *json, const char *hex, char *errstr,
                            size_t errstr_size)
 {
-    struct schema *s = load(json);
+    struct schema *s = load_schema_json(json);
     struct buf msg = {0};
     struct event ev;
     int err;
@@ -254,7 +243,9 @@ static int decode_body_hex(const char *json, const char *hex, char *errstr,
     return err;
 }
 
-static uint64_t rng_next(uint64_t *state) /* xorshift64 */
+/* xorshift64, not testutil.h's splitmix64, so that the fuzz tests keep
+ * replaying the inputs they always have. */
+static uint64_t xorshift_next(uint64_t *state)
 {
     uint64_t x = *state;
 
@@ -285,7 +276,7 @@ static void test_schema_crc64_of_primitive_int(void **state)
 
 static void test_schema_canonical_form_flat_matches_fastavro(void **state)
 {
-    struct schema *s = load(FLAT_JSON);
+    struct schema *s = load_schema_json(FLAT_JSON);
 
     (void)state;
     assert_string_equal(schema_canonical_form(s), FLAT_CANONICAL);
@@ -296,7 +287,7 @@ static void test_schema_canonical_form_flat_matches_fastavro(void **state)
 
 static void test_schema_canonical_form_nested_matches_fastavro(void **state)
 {
-    struct schema *s = load(NESTED_JSON);
+    struct schema *s = load_schema_json(NESTED_JSON);
 
     (void)state;
     assert_string_equal(schema_canonical_form(s), NESTED_CANONICAL);
@@ -306,7 +297,7 @@ static void test_schema_canonical_form_nested_matches_fastavro(void **state)
 
 static void test_schema_canonical_form_elec2_matches_fastavro(void **state)
 {
-    struct schema *s = load(ELEC_JSON);
+    struct schema *s = load_schema_json(ELEC_JSON);
 
     (void)state;
     assert_string_equal(schema_canonical_form(s), ELEC_CANONICAL);
@@ -318,7 +309,7 @@ static void test_schema_canonical_form_elec2_matches_fastavro(void **state)
 static void test_schema_canonical_form_recursive_matches_fastavro(
     void **state)
 {
-    struct schema *s = load(NODE_JSON);
+    struct schema *s = load_schema_json(NODE_JSON);
 
     (void)state;
     assert_string_equal(schema_canonical_form(s), NODE_CANONICAL);
@@ -338,7 +329,7 @@ static void test_schema_crc64_matches_fingerprint(void **state)
 
 static void test_schema_load_describes_fields(void **state)
 {
-    struct schema *s = load(FLAT_JSON);
+    struct schema *s = load_schema_json(FLAT_JSON);
 
     (void)state;
     assert_int_equal(schema_field_count(s), 12);
@@ -362,7 +353,7 @@ static void test_schema_load_describes_fields(void **state)
 
 static void test_schema_load_marks_nested_not_flat(void **state)
 {
-    struct schema *s = load(NESTED_JSON);
+    struct schema *s = load_schema_json(NESTED_JSON);
 
     (void)state;
     assert_int_equal(schema_is_flat(s), 0);
@@ -407,7 +398,7 @@ static void test_schema_load_reports_avro_error(void **state)
                                       errstr, sizeof(errstr)),
                      RIFFLE_ERR_SCHEMA);
     assert_int_equal(strncmp(errstr, "bad.avsc: ", 10), 0);
-    assert_non_null(strstr(errstr, "nope")); /* avro_strerror() text */
+    assert_contains(errstr, "nope"); /* avro_strerror() text */
     assert_null(s);
 }
 
@@ -426,18 +417,13 @@ static void test_schema_load_file_missing_is_io_error(void **state)
 
 static void test_schema_load_file_reads_avsc(void **state)
 {
-    char path[] = "/tmp/riffle_test_schema_XXXXXX";
+    char path[64];
     struct schema *s = NULL;
     char errstr[256] = "";
-    int fd = mkstemp(path);
-    FILE *f;
 
     (void)state;
-    assert_true(fd >= 0);
-    f = fdopen(fd, "w");
-    assert_non_null(f);
-    assert_int_equal(fputs(ELEC_JSON, f) >= 0, 1);
-    assert_int_equal(fclose(f), 0);
+    temp_file_new(path, sizeof(path), "schema");
+    write_text(path, ELEC_JSON);
 
     assert_int_equal(schema_load_file(path, &s, errstr, sizeof(errstr)), 0);
     assert_int_equal(schema_fingerprint(s), ELEC_FINGERPRINT);
@@ -449,7 +435,7 @@ static void test_schema_load_file_reads_avsc(void **state)
 
 static void test_schema_encode_matches_fastavro(void **state)
 {
-    struct schema *s = load(FLAT_JSON);
+    struct schema *s = load_schema_json(FLAT_JSON);
     struct buf out = {0}, expect = {0};
     struct event ev;
     char errstr[256] = "";
@@ -473,7 +459,7 @@ static void test_schema_encode_elec2_row_matches_fastavro(void **state)
 {
     static const double row[8] = {0, 2, 0.021277, 0.051699, 0.415055,
                                   0.003467, 0.422915, 0.414912};
-    struct schema *s = load(ELEC_JSON);
+    struct schema *s = load_schema_json(ELEC_JSON);
     struct buf out = {0}, expect = {0};
     struct event ev;
     char errstr[256] = "";
@@ -500,7 +486,7 @@ static void test_schema_encode_elec2_row_matches_fastavro(void **state)
 
 static void test_schema_event_round_trip(void **state)
 {
-    struct schema *s = load(FLAT_JSON);
+    struct schema *s = load_schema_json(FLAT_JSON);
     struct buf out = {0};
     struct event ev, back;
     char errstr[256] = "";
@@ -546,7 +532,7 @@ static void test_schema_event_round_trip(void **state)
 
 static void test_schema_decode_reads_fastavro_body(void **state)
 {
-    struct schema *s = load(FLAT_JSON);
+    struct schema *s = load_schema_json(FLAT_JSON);
     struct buf msg = {0};
     struct event ev;
     char errstr[256] = "";
@@ -571,7 +557,7 @@ static void test_schema_decode_reads_fastavro_body(void **state)
 
 static void test_schema_peek_fingerprint_reads_header(void **state)
 {
-    struct schema *s = load(ELEC_JSON);
+    struct schema *s = load_schema_json(ELEC_JSON);
     struct buf msg = {0};
     uint64_t fp = 0;
     char errstr[256] = "";
@@ -589,7 +575,7 @@ static void test_schema_peek_fingerprint_reads_header(void **state)
 static void test_schema_decode_rejects_wrong_marker(void **state)
 {
     const char json_msg[] = "{\"date\": 0, \"day\": 2}";
-    struct schema *s = load(ELEC_JSON);
+    struct schema *s = load_schema_json(ELEC_JSON);
     struct event ev;
     char errstr[256];
 
@@ -608,7 +594,7 @@ static void test_schema_decode_rejects_wrong_marker(void **state)
 static void test_schema_decode_rejects_short_header(void **state)
 {
     const unsigned char msg[] = {0xC3, 0x01, 0x87, 0x13, 0x37};
-    struct schema *s = load(ELEC_JSON);
+    struct schema *s = load_schema_json(ELEC_JSON);
     struct event ev;
     char errstr[256];
 
@@ -630,8 +616,8 @@ static void test_schema_decode_rejects_short_header(void **state)
 
 static void test_schema_decode_rejects_wrong_fingerprint(void **state)
 {
-    struct schema *flat = load(FLAT_JSON);
-    struct schema *elec = load(ELEC_JSON);
+    struct schema *flat = load_schema_json(FLAT_JSON);
+    struct schema *elec = load_schema_json(ELEC_JSON);
     struct buf msg = {0};
     struct event ev;
     char errstr[256];
@@ -653,7 +639,7 @@ static void test_schema_decode_rejects_wrong_fingerprint(void **state)
 
 static void test_schema_decode_rejects_every_truncation(void **state)
 {
-    struct schema *s = load(FLAT_JSON);
+    struct schema *s = load_schema_json(FLAT_JSON);
     struct buf msg = {0};
     struct event ev;
     char errstr[256];
@@ -817,7 +803,7 @@ static void test_schema_decode_rejects_nul_in_string(void **state)
 
 static void test_schema_decode_rejects_non_flat_schema(void **state)
 {
-    struct schema *s = load(NESTED_JSON);
+    struct schema *s = load_schema_json(NESTED_JSON);
     struct buf msg = {0};
     struct event ev;
     char errstr[256];
@@ -841,7 +827,7 @@ static void test_schema_decode_rejects_non_flat_schema(void **state)
 static int encode_flat_edited(void (*edit)(struct event *), char *errstr,
                               size_t errstr_size, size_t *out_len)
 {
-    struct schema *s = load(FLAT_JSON);
+    struct schema *s = load_schema_json(FLAT_JSON);
     struct buf out = {0};
     struct event ev;
     int err;
@@ -1013,7 +999,7 @@ static void test_schema_encode_rejects_nul_in_string(void **state)
 
 static void test_schema_encode_rejects_wrong_field_count(void **state)
 {
-    struct schema *s = load(ELEC_JSON);
+    struct schema *s = load_schema_json(ELEC_JSON);
     struct buf out = {0};
     struct event ev;
     char errstr[256];
@@ -1081,7 +1067,7 @@ static void fill_prediction(avro_value_t *rec)
 
 static void test_schema_value_round_trip_nested(void **state)
 {
-    struct schema *s = load(NESTED_JSON);
+    struct schema *s = load_schema_json(NESTED_JSON);
     struct buf out = {0}, expect = {0};
     avro_value_t rec, back, field, item;
     const char *str;
@@ -1125,7 +1111,7 @@ static void test_schema_value_round_trip_nested(void **state)
 
 static void test_schema_value_write_rejects_unset_union(void **state)
 {
-    struct schema *s = load(NESTED_JSON);
+    struct schema *s = load_schema_json(NESTED_JSON);
     struct buf out = {0};
     avro_value_t rec;
     char errstr[256] = "";
@@ -1143,8 +1129,8 @@ static void test_schema_value_write_rejects_unset_union(void **state)
 
 static void test_schema_value_rejects_other_schema(void **state)
 {
-    struct schema *nested = load(NESTED_JSON);
-    struct schema *elec = load(ELEC_JSON);
+    struct schema *nested = load_schema_json(NESTED_JSON);
+    struct schema *elec = load_schema_json(ELEC_JSON);
     struct buf msg = {0};
     avro_value_t v;
     char errstr[256] = "";
@@ -1165,7 +1151,7 @@ static void test_schema_value_rejects_other_schema(void **state)
 
 static void test_schema_read_value_rejects_every_truncation(void **state)
 {
-    struct schema *s = load(NESTED_JSON);
+    struct schema *s = load_schema_json(NESTED_JSON);
     struct buf msg = {0};
     avro_value_t v;
     char errstr[256];
@@ -1195,7 +1181,7 @@ static void test_schema_read_value_rejects_every_truncation(void **state)
  * quoting it. */
 static void test_schema_read_value_rejects_bad_enum_index(void **state)
 {
-    struct schema *s = load(NESTED_JSON);
+    struct schema *s = load_schema_json(NESTED_JSON);
     struct buf msg = {0};
     char hex[sizeof(NESTED_BODY_HEX)];
     avro_value_t v;
@@ -1223,7 +1209,7 @@ static void test_schema_read_value_rejects_bad_enum_index(void **state)
  * -1) must be stopped by the pre-read walk. */
 static void test_schema_read_value_rejects_bad_lengths(void **state)
 {
-    struct schema *s = load(NESTED_JSON);
+    struct schema *s = load_schema_json(NESTED_JSON);
     struct buf msg = {0};
     avro_value_t v;
     char errstr[256];
@@ -1259,7 +1245,7 @@ static void test_schema_read_value_rejects_bad_lengths(void **state)
 
 static void test_schema_read_value_caps_empty_items(void **state)
 {
-    struct schema *s = load(NULLS_JSON);
+    struct schema *s = load_schema_json(NULLS_JSON);
     struct buf msg = {0};
     avro_value_t v;
     char errstr[256];
@@ -1289,7 +1275,7 @@ static void test_schema_read_value_caps_empty_items(void **state)
 
 static void test_schema_read_value_caps_nesting(void **state)
 {
-    struct schema *s = load(NODE_JSON);
+    struct schema *s = load_schema_json(NODE_JSON);
     struct buf body = {0}, msg = {0};
     avro_value_t v;
     char errstr[256];
@@ -1309,7 +1295,7 @@ static void test_schema_read_value_caps_nesting(void **state)
     assert_int_equal(schema_read_value(s, msg.data, msg.len, &v, errstr,
                                        sizeof(errstr)),
                      RIFFLE_ERR_DECODE);
-    assert_non_null(strstr(errstr, "values nested deeper than 64"));
+    assert_contains(errstr, "values nested deeper than 64");
     avro_value_decref(&v);
     buf_free(&body);
     buf_free(&msg);
@@ -1326,11 +1312,11 @@ static void fuzz_message(uint64_t *rng, const struct buf *valid,
     size_t i, n;
 
     buf_reset(msg);
-    switch (rng_next(rng) % 3) {
+    switch (xorshift_next(rng) % 3) {
     case 0:
-        n = rng_next(rng) % 48;
+        n = xorshift_next(rng) % 48;
         for (i = 0; i < n; i++) {
-            unsigned char b = (unsigned char)rng_next(rng);
+            unsigned char b = (unsigned char)xorshift_next(rng);
 
             assert_int_equal(buf_append(msg, &b, 1), 0);
         }
@@ -1338,30 +1324,30 @@ static void fuzz_message(uint64_t *rng, const struct buf *valid,
     case 1:
         assert_int_equal(buf_append(msg, valid->data,
                                     SCHEMA_SOE_HEADER_SIZE), 0);
-        n = rng_next(rng) % 64;
+        n = xorshift_next(rng) % 64;
         for (i = 0; i < n; i++) {
-            unsigned char b = (unsigned char)rng_next(rng);
+            unsigned char b = (unsigned char)xorshift_next(rng);
 
             assert_int_equal(buf_append(msg, &b, 1), 0);
         }
         break;
     default:
         assert_int_equal(buf_append(msg, valid->data, valid->len), 0);
-        n = 1 + rng_next(rng) % 3;
+        n = 1 + xorshift_next(rng) % 3;
         for (i = 0; i < n; i++) {
-            size_t bit = rng_next(rng) % (valid->len * 8);
+            size_t bit = xorshift_next(rng) % (valid->len * 8);
 
             msg->data[bit / 8] ^= (char)(1 << (bit % 8));
         }
-        if (rng_next(rng) % 4 == 0)
-            msg->len = rng_next(rng) % (msg->len + 1);
+        if (xorshift_next(rng) % 4 == 0)
+            msg->len = xorshift_next(rng) % (msg->len + 1);
         break;
     }
 }
 
 static void test_schema_fuzz_decode_event(void **state)
 {
-    struct schema *s = load(FLAT_JSON);
+    struct schema *s = load_schema_json(FLAT_JSON);
     struct buf valid = {0}, msg = {0};
     struct event ev;
     uint64_t rng = FUZZ_SEED;
@@ -1391,7 +1377,7 @@ static void test_schema_fuzz_decode_event(void **state)
 /* Returns how many fuzzed messages decoded. */
 static int fuzz_read_value(const char *json, const char *body_hex)
 {
-    struct schema *s = load(json);
+    struct schema *s = load_schema_json(json);
     struct buf valid = {0}, msg = {0};
     avro_value_t v;
     uint64_t rng = FUZZ_SEED;

@@ -35,6 +35,7 @@
 #include "producers/produce.h"
 #include "schemas/event.h"
 #include "schemas/schema.h"
+#include "tests/unit/testutil.h"
 
 #define ERRSTR_SIZE 512
 #define ELEC2_CFG "config/elec2.cfg"
@@ -46,18 +47,6 @@
 #define BAD_AT 150       /* a truncated message is sent after this one */
 #define SNAPSHOT_NOW_MS 1700000000000LL
 #define INPUT_TOPIC "riffle.elec2.events"
-
-#define assert_contains(text, part) \
-    check_substring((text), (part), __FILE__, __LINE__)
-
-static void check_substring(const char *text, const char *part,
-                            const char *file, int line)
-{
-    if (!strstr(text, part)) {
-        print_error("\"%s\" does not contain \"%s\"\n", text, part);
-        _fail(file, line);
-    }
-}
 
 /* Shared by every test, built once in group_setup. */
 struct world {
@@ -582,12 +571,11 @@ static void setting_replace(char *text, const char *key, const char *setting)
 static struct cfg *cfg_with(const char *optimizer, const char *rate)
 {
     char text[OPT_CFG_MAX];
-    char path[] = "/tmp/riffle-test-snapshot-XXXXXX";
+    char path[64];
     char errstr[ERRSTR_SIZE];
     struct cfg *cfg = calloc(1, sizeof(*cfg));
     FILE *f = fopen(ELEC2_CFG, "r");
     size_t len;
-    int fd;
     int err;
 
     assert_non_null(cfg);
@@ -599,13 +587,8 @@ static struct cfg *cfg_with(const char *optimizer, const char *rate)
     if (rate)
         setting_replace(text, "learning_rate = ", rate);
 
-    fd = mkstemp(path);
-    assert_true(fd >= 0);
-    f = fdopen(fd, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-    err = cfg_load_file(cfg, path, errstr, sizeof(errstr));
+    temp_file_new(path, sizeof(path), "snapshot");
+    err = load_cfg_text(cfg, path, text, errstr, sizeof(errstr));
     assert_int_equal(unlink(path), 0); /* before any failure, too */
     if (err != 0)
         fail_msg("%s", errstr);

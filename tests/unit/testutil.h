@@ -152,15 +152,15 @@ static inline int load_cfg_text(struct cfg *cfg, const char *path,
     return cfg_load_file(cfg, path, errstr, errstr_size);
 }
 
-/* Parses json as a schema named origin; a failure fails the test with
- * the loader's message. The caller destroys the schema. */
-static inline struct schema *load_schema_json(const char *json,
-                                              const char *origin)
+/* Parses json as a schema; a failure fails the test with the loader's
+ * message, which calls the text "test schema". The caller destroys the
+ * schema. */
+static inline struct schema *load_schema_json(const char *json)
 {
     struct schema *s = NULL;
     char errstr[TESTUTIL_ERRSTR_SIZE] = "";
 
-    if (schema_load_json(json, strlen(json), origin, &s, errstr,
+    if (schema_load_json(json, strlen(json), "test schema", &s, errstr,
                          sizeof(errstr)) != 0)
         fail_msg("schema_load_json: %s", errstr);
     return s;
