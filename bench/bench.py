@@ -54,7 +54,8 @@ def log(msg):
 
 def run_process(argv, env=None, stdout_path=None):
     """Runs argv to completion; returns (stdout text, wall seconds, peak
-    RSS in bytes) from the kernel's rusage of this one child."""
+    RSS in bytes, CPU seconds) from the kernel's rusage of this one
+    child."""
     out_path = stdout_path or os.path.join(prepare.DATA, "last.stdout")
     err_path = out_path + ".stderr"
     with open(out_path, "w") as out, open(err_path, "w") as err:
@@ -70,7 +71,8 @@ def run_process(argv, env=None, stdout_path=None):
         with open(err_path) as f:
             raise RuntimeError(f"{' '.join(argv)} failed "
                                f"({p.returncode}):\n{f.read()[-2000:]}")
-    return text, wall, usage.ru_maxrss * 1024
+    return (text, wall, usage.ru_maxrss * 1024,
+            usage.ru_utime + usage.ru_stime)
 
 
 def last_json(text):
@@ -157,12 +159,12 @@ def run_riffle(name, meta, args, preds, repeat):
     env = dict(os.environ, RIFFLE_BENCH_PREDICTIONS=preds)
     timings = []
     for _ in range(repeat):
-        text, wall, rss = run_process([args.tapped] + argv, env=env)
+        text, wall, rss, cpu = run_process([args.tapped] + argv, env=env)
         summary = last_json(text)
-        timings.append((summary["seconds"], wall, rss))
+        timings.append((summary["seconds"], wall, rss, cpu))
     plain = None
     if name not in SLOW_PEERS_SKIP:
-        text, plain_wall, plain_rss = run_process([args.riffle] + argv)
+        text, _, plain_rss, _ = run_process([args.riffle] + argv)
         plain = last_json(text)
         plain["rss"] = plain_rss
         for key in ("accuracy", "logloss", "learned"):
@@ -173,6 +175,7 @@ def run_riffle(name, meta, args, preds, repeat):
     seconds = statistics.median(t[0] for t in timings)
     return {"seconds": seconds, "seconds_all": [t[0] for t in timings],
             "wall": statistics.median(t[1] for t in timings),
+            "cpu_per_wall": statistics.median(t[3] / t[1] for t in timings),
             "rss": max(t[2] for t in timings), "events": summary["learned"],
             "riffle_summary": summary, "plain": plain}
 
@@ -180,12 +183,13 @@ def run_riffle(name, meta, args, preds, repeat):
 def run_peer(argv, preds, repeat):
     timings = []
     for _ in range(repeat):
-        text, wall, rss = run_process(argv + ["--preds", preds])
+        text, wall, rss, cpu = run_process(argv + ["--preds", preds])
         out = last_json(text)
-        timings.append((out["seconds"], wall, rss))
+        timings.append((out["seconds"], wall, rss, cpu))
     seconds = statistics.median(t[0] for t in timings)
     return {"seconds": seconds, "seconds_all": [t[0] for t in timings],
             "wall": statistics.median(t[1] for t in timings),
+            "cpu_per_wall": statistics.median(t[3] / t[1] for t in timings),
             "rss": max(t[2] for t in timings), "events": out["rows"],
             "peer": out}
 
@@ -322,7 +326,8 @@ def render(results, verdicts, meta, mach, vers, args):
                 f"{r['rss'] / 2**20:.0f} MiB |")
         if name in SLOW_PEERS_SKIP:
             lines.append(f"| {name} | | River, scikit-learn | not run at "
-                         f"10M events (hours); see synthetic-1m | | | | | | |")
+                         f"10M events (about half an hour each); see "
+                         f"synthetic-1m | | | | | | |")
     lines.append("")
     lines.append("Targets of issue 3 (riffle against the peers on the same "
                  "set; throughput against the faster VW row):")
@@ -366,6 +371,13 @@ def render(results, verdicts, meta, mach, vers, args):
         f"are the median of {args.repeat} runs on the real sets, one run "
         "on the synthetic ones. One run of plain build/riffle, for "
         "comparison: " + ("; ".join(notes) or "none") + ".")
+    cpu = [f"{name} {r['label']} {r['cpu_per_wall']:.2f}"
+           for name, rows in results.items() for r in rows
+           if r["tool"].startswith("vw")]
+    lines.append("")
+    lines.append("CPU time ÷ wall time of each process (VW parses in a "
+                 "second thread; riffle, River and scikit-learn use one "
+                 "core, about 1.0): " + "; ".join(cpu) + ".")
     for name, m in meta.items():
         if "bayes_logloss" in m:
             lines.append("")
