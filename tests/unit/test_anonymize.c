@@ -34,6 +34,7 @@
 #define KEY_ENV_FILE KEY_ENV "_FILE"
 #define KEY_ID "k1"
 #define TOKEN_SIZE (sizeof(KEY_ID) + 1 + ANONYMIZE_TOKEN_HEX) /* with NUL */
+#define KEY_BYTES 32 /* the keys below, as HMAC-SHA256 is used here */
 
 /* 64 hex digits: the bytes 0x00, 0x01, ... 0x1f. */
 #define HEX_KEY_A "000102030405060708090a0b0c0d0e0f" \
@@ -279,23 +280,31 @@ static void key_a_bytes(unsigned char *key)
 {
     int i;
 
-    for (i = 0; i < 32; i++)
+    for (i = 0; i < KEY_BYTES; i++)
         key[i] = (unsigned char)i;
+}
+
+/* The pseudonym of value in field under key and KEY_ID, asserted to be
+ * made; out holds TOKEN_SIZE bytes. */
+static void pseudonym_of(const unsigned char *key, const char *field,
+                         const char *value, char *out)
+{
+    assert_int_equal(anonymize_pseudonym(key, KEY_BYTES, KEY_ID, field,
+                                         value, out, TOKEN_SIZE),
+                     0);
 }
 
 /* ---- anonymize_pseudonym() and anonymize_band() -------------------- */
 
 static void test_anonymize_pseudonym_format(void **state)
 {
-    unsigned char key[32];
+    unsigned char key[KEY_BYTES];
     char out[TOKEN_SIZE];
     size_t i;
 
     (void)state;
     key_a_bytes(key);
-    assert_int_equal(anonymize_pseudonym(key, sizeof(key), KEY_ID, "name",
-                                         "Alice", out, sizeof(out)),
-                     0);
+    pseudonym_of(key, "name", "Alice", out);
     assert_int_equal(strlen(out), strlen(KEY_ID) + 1 + ANONYMIZE_TOKEN_HEX);
     assert_memory_equal(out, KEY_ID ":", 3);
     for (i = 3; out[i]; i++)
@@ -306,14 +315,12 @@ static void test_anonymize_pseudonym_format(void **state)
 
 static void test_anonymize_pseudonym_matches_hmac(void **state)
 {
-    unsigned char key[32];
+    unsigned char key[KEY_BYTES];
     char out[TOKEN_SIZE], expected[TOKEN_SIZE];
 
     (void)state;
     key_a_bytes(key);
-    assert_int_equal(anonymize_pseudonym(key, sizeof(key), KEY_ID, "name",
-                                         "Alice", out, sizeof(out)),
-                     0);
+    pseudonym_of(key, "name", "Alice", out);
     expected_pseudonym(key, sizeof(key), "name", "Alice", expected,
                        sizeof(expected));
     assert_string_equal(out, expected);
@@ -321,65 +328,49 @@ static void test_anonymize_pseudonym_matches_hmac(void **state)
 
 static void test_anonymize_pseudonym_stable_for_one_key(void **state)
 {
-    unsigned char key[32];
+    unsigned char key[KEY_BYTES];
     char a[TOKEN_SIZE], b[TOKEN_SIZE];
 
     (void)state;
     key_a_bytes(key);
-    assert_int_equal(anonymize_pseudonym(key, sizeof(key), KEY_ID, "name",
-                                         "Alice", a, sizeof(a)),
-                     0);
-    assert_int_equal(anonymize_pseudonym(key, sizeof(key), KEY_ID, "name",
-                                         "Alice", b, sizeof(b)),
-                     0);
+    pseudonym_of(key, "name", "Alice", a);
+    pseudonym_of(key, "name", "Alice", b);
     assert_string_equal(a, b);
 }
 
 static void test_anonymize_pseudonym_differs_across_keys(void **state)
 {
-    unsigned char key[32];
+    unsigned char key[KEY_BYTES];
     char a[TOKEN_SIZE], b[TOKEN_SIZE];
 
     (void)state;
     key_a_bytes(key);
-    assert_int_equal(anonymize_pseudonym(key, sizeof(key), KEY_ID, "name",
-                                         "Alice", a, sizeof(a)),
-                     0);
+    pseudonym_of(key, "name", "Alice", a);
     key[31] ^= 1;
-    assert_int_equal(anonymize_pseudonym(key, sizeof(key), KEY_ID, "name",
-                                         "Alice", b, sizeof(b)),
-                     0);
+    pseudonym_of(key, "name", "Alice", b);
     assert_string_not_equal(a, b);
 }
 
 static void test_anonymize_pseudonym_differs_across_fields(void **state)
 {
-    unsigned char key[32];
+    unsigned char key[KEY_BYTES];
     char a[TOKEN_SIZE], b[TOKEN_SIZE];
 
     (void)state;
     key_a_bytes(key);
-    assert_int_equal(anonymize_pseudonym(key, sizeof(key), KEY_ID, "name",
-                                         "Alice", a, sizeof(a)),
-                     0);
-    assert_int_equal(anonymize_pseudonym(key, sizeof(key), KEY_ID, "city",
-                                         "Alice", b, sizeof(b)),
-                     0);
+    pseudonym_of(key, "name", "Alice", a);
+    pseudonym_of(key, "city", "Alice", b);
     assert_string_not_equal(a, b);
 
     /* The separator keeps ("ab", "c") apart from ("a", "bc"). */
-    assert_int_equal(anonymize_pseudonym(key, sizeof(key), KEY_ID, "ab", "c",
-                                         a, sizeof(a)),
-                     0);
-    assert_int_equal(anonymize_pseudonym(key, sizeof(key), KEY_ID, "a", "bc",
-                                         b, sizeof(b)),
-                     0);
+    pseudonym_of(key, "ab", "c", a);
+    pseudonym_of(key, "a", "bc", b);
     assert_string_not_equal(a, b);
 }
 
 static void test_anonymize_pseudonym_refuses_small_buffer(void **state)
 {
-    unsigned char key[32];
+    unsigned char key[KEY_BYTES];
     char out[TOKEN_SIZE];
 
     (void)state;
@@ -475,7 +466,7 @@ static void test_anonymize_apply_coarsen_string_keeps_prefix(void **state)
 static void test_anonymize_apply_pseudonym_uses_key(void **state)
 {
     struct fixture *fx = *state;
-    unsigned char key[32];
+    unsigned char key[KEY_BYTES];
     char name[TOKEN_SIZE], city[TOKEN_SIZE];
 
     open_with_file_key(fx, HEX_KEY_A "\n");
@@ -582,7 +573,7 @@ static void test_anonymize_key_env_wins_over_file(void **state)
 static void test_anonymize_key_env_file_variable(void **state)
 {
     struct fixture *fx = *state;
-    unsigned char key[32];
+    unsigned char key[KEY_BYTES];
     char expected[TOKEN_SIZE];
 
     /* KEY_FILE names a file holding key A; the configured file holds B

@@ -239,6 +239,25 @@ static void expect_refused(struct fixture *fx, const char *reason,
     assert_string_equal(fx->verdict.field, field);
 }
 
+/* A good event with name set to x passes; name then reads want. */
+static void expect_passed_as(struct fixture *fx, const char *name, double x,
+                             double want)
+{
+    good_event(fx);
+    set_num(fx, name, x);
+    assert_int_equal(apply(fx), 0);
+    assert_float_equal(num_of(fx, name), want, 0.0);
+}
+
+/* A good event with name null passes; its missing policy filled in want. */
+static void expect_filled(struct fixture *fx, const char *name, double want)
+{
+    good_event(fx);
+    set_null(fx, name);
+    assert_int_equal(apply(fx), 0);
+    assert_float_equal(num_of(fx, name), want, 0.0);
+}
+
 /* ---- tests --------------------------------------------------------- */
 
 static void test_clean_valid_event_passes_unchanged(void **state)
@@ -288,15 +307,8 @@ static void test_clean_range_bounds_inclusive(void **state)
 {
     struct fixture *fx = *state;
 
-    good_event(fx);
-    set_num(fx, "num", 0.0);
-    assert_int_equal(apply(fx), 0);
-    assert_float_equal(num_of(fx, "num"), 0.0, 0.0);
-
-    good_event(fx);
-    set_num(fx, "num", 10.0);
-    assert_int_equal(apply(fx), 0);
-    assert_float_equal(num_of(fx, "num"), 10.0, 0.0);
+    expect_passed_as(fx, "num", 0.0, 0.0);
+    expect_passed_as(fx, "num", 10.0, 10.0);
     assert_int_equal(cleaner_counts(fx->cleaner)->passed, 2);
 }
 
@@ -330,16 +342,9 @@ static void test_clean_clip_sets_bound_and_counts(void **state)
 {
     struct fixture *fx = *state;
 
-    good_event(fx);
-    set_num(fx, "clipped", 1.5);
-    assert_int_equal(apply(fx), 0);
-    assert_float_equal(num_of(fx, "clipped"), 1.0, 0.0);
+    expect_passed_as(fx, "clipped", 1.5, 1.0);
     assert_int_equal(cleaner_counts(fx->cleaner)->clipped, 1);
-
-    good_event(fx);
-    set_num(fx, "clipped", nextafter(-1.0, -2.0));
-    assert_int_equal(apply(fx), 0);
-    assert_float_equal(num_of(fx, "clipped"), -1.0, 0.0);
+    expect_passed_as(fx, "clipped", nextafter(-1.0, -2.0), -1.0);
     assert_int_equal(cleaner_counts(fx->cleaner)->clipped, 2);
 
     /* On the bound itself nothing is clipped. */
@@ -389,10 +394,7 @@ static void test_clean_missing_mean_before_data_is_zero(void **state)
 {
     struct fixture *fx = *state;
 
-    good_event(fx);
-    set_null(fx, "imputed");
-    assert_int_equal(apply(fx), 0);
-    assert_float_equal(num_of(fx, "imputed"), 0.0, 0.0);
+    expect_filled(fx, "imputed", 0.0);
     assert_int_equal(fx->stats[CF_IMPUTED].count, 0);
 }
 
@@ -400,10 +402,7 @@ static void test_clean_missing_zero(void **state)
 {
     struct fixture *fx = *state;
 
-    good_event(fx);
-    set_null(fx, "clipped");
-    assert_int_equal(apply(fx), 0);
-    assert_float_equal(num_of(fx, "clipped"), 0.0, 0.0);
+    expect_filled(fx, "clipped", 0.0);
     assert_int_equal(cleaner_counts(fx->cleaner)->imputed, 1);
     assert_int_equal(fx->stats[CF_CLIPPED].count, 0);
 }
@@ -412,10 +411,7 @@ static void test_clean_missing_constant(void **state)
 {
     struct fixture *fx = *state;
 
-    good_event(fx);
-    set_null(fx, "konst");
-    assert_int_equal(apply(fx), 0);
-    assert_float_equal(num_of(fx, "konst"), 42.5, 0.0);
+    expect_filled(fx, "konst", 42.5);
     assert_int_equal(cleaner_counts(fx->cleaner)->imputed, 1);
     assert_int_equal(fx->stats[CF_KONST].count, 0);
 }

@@ -83,6 +83,16 @@ static double sigmoid(double margin)
     return 1.0 / (1.0 + exp(-margin));
 }
 
+/* The logistic gradient on weight 5 for the hand-computed tests' example,
+ * x = {5: 2} with label 1, at m's current weights. */
+static double x5_gradient(const struct model *m)
+{
+    double w5 = model_weights(m)[5];
+    double bias = model_weights(m)[model_bias_index(m)];
+
+    return (sigmoid(2.0 * w5 + bias) - 1.0) * 2.0;
+}
+
 /* Every weight and state value finite and inside its documented range:
  * array 0 never negative, array 1 signed for adam and ftrl. */
 static void expect_all_finite(const struct model *m)
@@ -274,7 +284,7 @@ static void test_optimizers_rmsprop_steps(void **state)
     assert_double_near(model_state(m, 0)[b], 0.025, 1e-9);
 
     w5 = model_weights(m)[5];
-    g5 = (sigmoid(2.0 * w5 + model_weights(m)[b]) - 1.0) * 2.0;
+    g5 = x5_gradient(m);
     v5 = 0.9 * (double)model_state(m, 0)[5] + 0.1 * g5 * g5;
     assert_int_equal(model_learn(m, x, 1, 1.0, NULL), 0);
     assert_double_near(model_state(m, 0)[5], v5, 1e-8);
@@ -335,7 +345,7 @@ static void test_optimizers_adam_bias_correction(void **state)
     assert_double_near(model_weights(m)[b], 0.1 * 0.5 / (0.5 + 1e-8), 1e-8);
 
     w5 = model_weights(m)[5];
-    g5 = (sigmoid(2.0 * w5 + model_weights(m)[b]) - 1.0) * 2.0;
+    g5 = x5_gradient(m);
     mean = 0.9 * (double)model_state(m, 1)[5] + 0.1 * g5;
     v = 0.999 * (double)model_state(m, 0)[5] + 0.001 * g5 * g5;
     assert_int_equal(model_learn(m, x, 1, 1.0, NULL), 0);
@@ -410,7 +420,7 @@ static void test_optimizers_ftrl_closed_form(void **state)
     assert_double_near(model_weights(m)[b], 0.125, 0.0);
 
     w5 = model_weights(m)[5];
-    g5 = (sigmoid(2.0 * w5 + 0.125) - 1.0) * 2.0;
+    g5 = x5_gradient(m); /* the bias weight is 0.125 */
     z5 = -1.0 + g5 - (sqrt(1.0 + g5 * g5) - 1.0) / 0.5 * w5;
     n5 = 1.0 + g5 * g5;
     assert_int_equal(model_learn(m, x, 1, 1.0, NULL), 0);

@@ -224,23 +224,25 @@ static void fill_flat_event(struct event *ev)
     event_set_number(ev, F_NB, 0);
 }
 
-/* Decodes body under schema json; returns the code, errstr in *errstr. */
-static int decode_body_hex(const char *json, const char *hex, char *errstr,
-                           size_t errstr_size)
+/* Decodes body (hex) under schema json and expects RIFFLE_ERR_DECODE
+ * with exactly the message msg. */
+static void expect_decode_error(const char *json, const char *hex,
+                                const char *msg)
 {
     struct schema *s = load_schema_json(json);
-    struct buf msg = {0};
+    struct buf buf = {0};
     struct event ev;
-    int err;
+    char errstr[256] = "";
 
     event_init(&ev);
-    make_message_hex(s, hex, &msg);
-    err = schema_decode_event(s, msg.data, msg.len, &ev, errstr,
-                              errstr_size);
+    make_message_hex(s, hex, &buf);
+    assert_int_equal(schema_decode_event(s, buf.data, buf.len, &ev, errstr,
+                                         sizeof(errstr)),
+                     RIFFLE_ERR_DECODE);
+    assert_string_equal(errstr, msg);
     event_free(&ev);
-    buf_free(&msg);
+    buf_free(&buf);
     schema_destroy(s);
-    return err;
 }
 
 /* xorshift64, not testutil.h's splitmix64, so that the fuzz tests keep
@@ -673,116 +675,77 @@ static void test_schema_decode_rejects_every_truncation(void **state)
 
 static void test_schema_decode_rejects_bad_union_index(void **state)
 {
-    char errstr[256];
-
     (void)state;
-    assert_int_equal(decode_body_hex(S_JSON, "04", errstr, sizeof(errstr)),
-                     RIFFLE_ERR_DECODE);
-    assert_string_equal(errstr, "offset 10: bad union branch 2 in field 'x'");
-    assert_int_equal(decode_body_hex(S_JSON, "01", errstr, sizeof(errstr)),
-                     RIFFLE_ERR_DECODE);
-    assert_string_equal(errstr,
+    expect_decode_error(S_JSON, "04",
+                        "offset 10: bad union branch 2 in field 'x'");
+    expect_decode_error(S_JSON, "01",
                         "offset 10: bad union branch -1 in field 'x'");
 }
 
 static void test_schema_decode_rejects_negative_string_length(void **state)
 {
-    char errstr[256];
-
     (void)state;
     /* branch 1 (string), length zig-zag 0x05 = -3 */
-    assert_int_equal(decode_body_hex(S_JSON, "0205616263", errstr,
-                                     sizeof(errstr)),
-                     RIFFLE_ERR_DECODE);
-    assert_string_equal(errstr,
+    expect_decode_error(S_JSON, "0205616263",
                         "offset 11: negative string length -3 in field 'x'");
 }
 
 static void test_schema_decode_rejects_oversized_string_length(void **state)
 {
-    char errstr[256];
-
     (void)state;
     /* length 5 with 2 bytes left */
-    assert_int_equal(decode_body_hex(S_JSON, "020a6162", errstr,
-                                     sizeof(errstr)),
-                     RIFFLE_ERR_DECODE);
-    assert_string_equal(errstr, "offset 11: truncated string in field 'x'");
+    expect_decode_error(S_JSON, "020a6162",
+                        "offset 11: truncated string in field 'x'");
     /* length 2^62: must be refused before anything is allocated */
-    assert_int_equal(decode_body_hex(S_JSON, "0280808080808080808001",
-                                     errstr, sizeof(errstr)),
-                     RIFFLE_ERR_DECODE);
-    assert_string_equal(errstr, "offset 11: truncated string in field 'x'");
+    expect_decode_error(S_JSON, "0280808080808080808001",
+                        "offset 11: truncated string in field 'x'");
 }
 
 static void test_schema_decode_rejects_trailing_bytes(void **state)
 {
-    char errstr[256];
-
     (void)state;
-    assert_int_equal(decode_body_hex(S_JSON, "00ffffff", errstr,
-                                     sizeof(errstr)),
-                     RIFFLE_ERR_DECODE);
-    assert_string_equal(errstr, "offset 11: 3 trailing bytes after record");
+    expect_decode_error(S_JSON, "00ffffff",
+                        "offset 11: 3 trailing bytes after record");
 }
 
 static void test_schema_decode_rejects_overlong_varint(void **state)
 {
-    char errstr[256];
-
     (void)state;
-    assert_int_equal(decode_body_hex(S_JSON, "02ffffffffffffffffffff01",
-                                     errstr, sizeof(errstr)),
-                     RIFFLE_ERR_DECODE);
-    assert_string_equal(errstr, "offset 11: string varint longer than 10 "
-                                "bytes in field 'x'");
-    assert_int_equal(decode_body_hex(S_JSON, "02ffffffffffffffffff02",
-                                     errstr, sizeof(errstr)),
-                     RIFFLE_ERR_DECODE);
-    assert_string_equal(errstr, "offset 11: string overflows 64 bits in "
-                                "field 'x'");
+    expect_decode_error(S_JSON, "02ffffffffffffffffffff01",
+                        "offset 11: string varint longer than 10 bytes in "
+                        "field 'x'");
+    expect_decode_error(S_JSON, "02ffffffffffffffffff02",
+                        "offset 11: string overflows 64 bits in field 'x'");
 }
 
 static void test_schema_decode_rejects_int_overflow(void **state)
 {
     const char json[] = "{\"type\":\"record\",\"name\":\"I\","
                         "\"fields\":[{\"name\":\"n\",\"type\":\"int\"}]}";
-    char errstr[256];
 
     (void)state;
-    /* zig-zag 2^32 = 2147483648 */
-    assert_int_equal(decode_body_hex(json, "8080808010", errstr,
-                                     sizeof(errstr)),
-                     RIFFLE_ERR_DECODE);
-    /* The value itself may be personal: the message must not quote it. */
-    assert_string_equal(errstr, "offset 10: an int in field 'n' is out of "
-                                "32-bit range");
+    /* zig-zag 2^32 = 2147483648. The value itself may be personal: the
+     * message must not quote it. */
+    expect_decode_error(json, "8080808010",
+                        "offset 10: an int in field 'n' is out of 32-bit "
+                        "range");
 }
 
 static void test_schema_decode_rejects_bad_boolean(void **state)
 {
     const char json[] = "{\"type\":\"record\",\"name\":\"B\","
                         "\"fields\":[{\"name\":\"b\",\"type\":\"boolean\"}]}";
-    char errstr[256];
 
     (void)state;
-    assert_int_equal(decode_body_hex(json, "02", errstr, sizeof(errstr)),
-                     RIFFLE_ERR_DECODE);
-    assert_string_equal(errstr,
-                        "offset 10: a boolean in field 'b' is neither 0 "
-                        "nor 1");
+    expect_decode_error(json, "02",
+                        "offset 10: a boolean in field 'b' is neither 0 nor 1");
 }
 
 static void test_schema_decode_rejects_invalid_utf8(void **state)
 {
-    char errstr[256];
-
     (void)state;
     /* "\xc0\xaf" is an overlong '/' */
-    assert_int_equal(decode_body_hex(S_JSON, "0204c0af", errstr,
-                                     sizeof(errstr)),
-                     RIFFLE_ERR_DECODE);
-    assert_string_equal(errstr,
+    expect_decode_error(S_JSON, "0204c0af",
                         "offset 11: string is not valid UTF-8 in field 'x'");
 }
 
@@ -790,14 +753,9 @@ static void test_schema_decode_rejects_invalid_utf8(void **state)
  * keys, JSON, Kafka keys), so it is refused at the wire. */
 static void test_schema_decode_rejects_nul_in_string(void **state)
 {
-    char errstr[256];
-
     (void)state;
     /* branch 1 (string), length 3: "a", NUL, "b" */
-    assert_int_equal(decode_body_hex(S_JSON, "0206610062", errstr,
-                                     sizeof(errstr)),
-                     RIFFLE_ERR_DECODE);
-    assert_string_equal(errstr,
+    expect_decode_error(S_JSON, "0206610062",
                         "offset 11: string in field 'x' contains a NUL byte");
 }
 

@@ -209,6 +209,16 @@ static int group_teardown(void **state)
     return 0;
 }
 
+/* A heap copy of world.cfg for a test to change; the caller frees it. */
+static struct cfg *world_cfg_copy(void)
+{
+    struct cfg *copy = malloc(sizeof(*copy));
+
+    assert_non_null(copy);
+    memcpy(copy, world.cfg, sizeof(*copy));
+    return copy;
+}
+
 /* ---- learner state, for "unchanged" checks ------------------------- */
 
 struct learner_state {
@@ -387,12 +397,10 @@ static void test_snapshot_read_info(void **state)
 
 static void test_snapshot_other_bits_refused(void **state)
 {
-    struct cfg *other = malloc(sizeof(*other));
+    struct cfg *other = world_cfg_copy();
     char errstr[ERRSTR_SIZE];
 
     (void)state;
-    assert_non_null(other);
-    memcpy(other, world.cfg, sizeof(*other));
     other->model.bits = 17;
     expect_refused(other, world.snapshot.data, world.snapshot.len,
                    RIFFLE_ERR_SNAPSHOT, errstr, sizeof(errstr));
@@ -403,12 +411,10 @@ static void test_snapshot_other_bits_refused(void **state)
 
 static void test_snapshot_other_transform_refused(void **state)
 {
-    struct cfg *other = malloc(sizeof(*other));
+    struct cfg *other = world_cfg_copy();
     char errstr[ERRSTR_SIZE];
 
     (void)state;
-    assert_non_null(other);
-    memcpy(other, world.cfg, sizeof(*other));
     other->fields[2].transform = CFG_TRANSFORM_STANDARDIZE;
     expect_refused(other, world.snapshot.data, world.snapshot.len,
                    RIFFLE_ERR_SNAPSHOT, errstr, sizeof(errstr));
@@ -418,12 +424,10 @@ static void test_snapshot_other_transform_refused(void **state)
 
 static void test_snapshot_model_name_mismatch(void **state)
 {
-    struct cfg *other = malloc(sizeof(*other));
+    struct cfg *other = world_cfg_copy();
     char errstr[ERRSTR_SIZE];
 
     (void)state;
-    assert_non_null(other);
-    memcpy(other, world.cfg, sizeof(*other));
     snprintf(other->model_name, sizeof(other->model_name), "elec3");
     expect_refused(other, world.snapshot.data, world.snapshot.len,
                    RIFFLE_ERR_SNAPSHOT, errstr, sizeof(errstr));
@@ -517,9 +521,7 @@ static void test_online_refused_event_leaves_stats(void **state)
 
     (void)state;
 
-    open_max = malloc(sizeof(*open_max));
-    assert_non_null(open_max);
-    memcpy(open_max, world.cfg, sizeof(*open_max));
+    open_max = world_cfg_copy();
     assert_string_equal(open_max->fields[5].name, "nswprice");
     open_max->fields[5].has_max = 0;
     assert_int_equal(new_learner(open_max, &ol), 0);
