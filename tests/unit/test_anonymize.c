@@ -709,6 +709,19 @@ static void test_anonymize_no_key_names_field_without_privacy(void **state)
 {
     static const char *const vars[] = {"RIFFLE_PSEUDONYM_KEY",
                                        "RIFFLE_PSEUDONYM_KEY_FILE"};
+    static const char text[] =
+        "name = \"anon\";\n"
+        "topics = { input = \"i\"; predictions = \"p\"; "
+        "models = \"m\"; dead_letters = \"d\"; };\n"
+        "source = { schema = \"unused.avsc\"; };\n"
+        "fields = (\n"
+        "  { name = \"event_id\"; kind = \"id\"; },\n"
+        "  { name = \"label\"; kind = \"label\"; "
+        "positive = [\"yes\"]; },\n"
+        "  { name = \"name\"; kind = \"categorical\"; "
+        "personal = \"pseudonym\"; }\n"
+        ");\n"
+        "learner = { model_name = \"anon\"; bits = 10; };\n";
     struct fixture *fx = *state;
     char errstr[ERRSTR_SIZE], *saved[2];
     size_t i;
@@ -717,20 +730,8 @@ static void test_anonymize_no_key_names_field_without_privacy(void **state)
         saved[i] = getenv(vars[i]) ? strdup(getenv(vars[i])) : NULL;
         assert_int_equal(unsetenv(vars[i]), 0);
     }
-    write_text(fx->cfg_path,
-               "name = \"anon\";\n"
-               "topics = { input = \"i\"; predictions = \"p\"; "
-               "models = \"m\"; dead_letters = \"d\"; };\n"
-               "source = { schema = \"unused.avsc\"; };\n"
-               "fields = (\n"
-               "  { name = \"event_id\"; kind = \"id\"; },\n"
-               "  { name = \"label\"; kind = \"label\"; "
-               "positive = [\"yes\"]; },\n"
-               "  { name = \"name\"; kind = \"categorical\"; "
-               "personal = \"pseudonym\"; }\n"
-               ");\n"
-               "learner = { model_name = \"anon\"; bits = 10; };\n");
-    if (cfg_load_file(fx->cfg, fx->cfg_path, errstr, sizeof(errstr)) != 0)
+    if (load_cfg_text(fx->cfg, fx->cfg_path, text, errstr,
+                      sizeof(errstr)) != 0)
         fail_msg("config: %s", errstr);
     assert_int_equal(new_anonymizer(fx), RIFFLE_ERR_CFG);
     for (i = 0; i < 2; i++) {

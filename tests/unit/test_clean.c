@@ -573,13 +573,10 @@ static void test_clean_new_rejects_field_not_in_schema(void **state)
         "{\"type\": \"record\", \"name\": \"N\", \"fields\": ["
         "  {\"name\": \"event_id\", \"type\": \"string\"}"
         "]}";
-    struct schema *schema = NULL;
+    struct schema *schema = load_schema_json(schema_json);
     struct cleaner *c = NULL;
     char errstr[ERRSTR_SIZE], expected[ERRSTR_SIZE];
 
-    assert_int_equal(schema_load_json(schema_json, strlen(schema_json), "n",
-                                      &schema, errstr, sizeof(errstr)),
-                     0);
     assert_int_equal(cleaner_new(fx->cfg, schema, fx->stats, &c, errstr,
                                  sizeof(errstr)),
                      RIFFLE_ERR_CFG);
@@ -607,13 +604,10 @@ static void test_clean_new_rejects_numeric_on_string(void **state)
         "  {\"name\": \"secret\", \"type\": \"double\"},"
         "  {\"name\": \"floor\", \"type\": \"double\"}"
         "]}";
-    struct schema *schema = NULL;
+    struct schema *schema = load_schema_json(schema_json);
     struct cleaner *c = NULL;
     char errstr[ERRSTR_SIZE], expected[ERRSTR_SIZE];
 
-    assert_int_equal(schema_load_json(schema_json, strlen(schema_json), "s",
-                                      &schema, errstr, sizeof(errstr)),
-                     0);
     assert_int_equal(cleaner_new(fx->cfg, schema, fx->stats, &c, errstr,
                                  sizeof(errstr)),
                      RIFFLE_ERR_CFG);
@@ -634,13 +628,10 @@ static void test_clean_new_rejects_nested_schema(void **state)
         "  {\"name\": \"tags\", \"type\": {\"type\": \"array\","
         "   \"items\": \"string\"}}"
         "]}";
-    struct schema *schema = NULL;
+    struct schema *schema = load_schema_json(schema_json);
     struct cleaner *c = NULL;
     char errstr[ERRSTR_SIZE], expected[ERRSTR_SIZE];
 
-    assert_int_equal(schema_load_json(schema_json, strlen(schema_json), "d",
-                                      &schema, errstr, sizeof(errstr)),
-                     0);
     assert_int_equal(cleaner_new(fx->cfg, schema, fx->stats, &c, errstr,
                                  sizeof(errstr)),
                      RIFFLE_ERR_CFG);

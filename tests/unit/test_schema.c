@@ -781,27 +781,29 @@ static void test_schema_decode_rejects_non_flat_schema(void **state)
 
 /* ---- Encode errors --------------------------------------------------- */
 
-/* Encodes the Flat event after edit(); returns the code and errstr. */
-static int encode_flat_edited(void (*edit)(struct event *), char *errstr,
-                              size_t errstr_size, size_t *out_len)
+/* Encodes the Flat event after edit() and expects RIFFLE_ERR_SCHEMA with
+ * exactly the message msg, and the output buffer left as it was. */
+static void expect_encode_error(void (*edit)(struct event *),
+                                const char *msg)
 {
     struct schema *s = load_schema_json(FLAT_JSON);
     struct buf out = {0};
     struct event ev;
-    int err;
+    char errstr[256] = "";
 
     event_init(&ev);
     fill_flat_event(&ev);
     edit(&ev);
     assert_int_equal(buf_append(&out, "keep", 4), 0);
-    err = schema_encode_event(s, &ev, &out, errstr, errstr_size);
-    *out_len = out.len;
-    if (err != 0)
-        assert_string_equal(out.data, "keep");
+    assert_int_equal(schema_encode_event(s, &ev, &out, errstr,
+                                         sizeof(errstr)),
+                     RIFFLE_ERR_SCHEMA);
+    assert_string_equal(errstr, msg);
+    assert_int_equal(out.len, 4);
+    assert_string_equal(out.data, "keep");
     event_free(&ev);
     buf_free(&out);
     schema_destroy(s);
-    return err;
 }
 
 static void edit_null_in_double(struct event *ev)
@@ -861,98 +863,49 @@ static void edit_nul_in_string(struct event *ev)
 
 static void test_schema_encode_rejects_null_in_non_nullable(void **state)
 {
-    char errstr[256];
-    size_t len;
-
     (void)state;
-    assert_int_equal(encode_flat_edited(edit_null_in_double, errstr,
-                                        sizeof(errstr), &len),
-                     RIFFLE_ERR_SCHEMA);
-    assert_string_equal(errstr,
+    expect_encode_error(edit_null_in_double,
                         "field 'd': null in a non-nullable double field");
-    assert_int_equal(len, 4); /* out left as it was */
 }
 
 static void test_schema_encode_rejects_fraction_in_long(void **state)
 {
-    char errstr[256];
-    size_t len;
-
     (void)state;
-    assert_int_equal(encode_flat_edited(edit_fraction_in_long, errstr,
-                                        sizeof(errstr), &len),
-                     RIFFLE_ERR_SCHEMA);
-    assert_string_equal(errstr,
-                        "field 'l': value is not a whole number in long "
-                        "range");
-    assert_int_equal(encode_flat_edited(edit_nan_in_long, errstr,
-                                        sizeof(errstr), &len),
-                     RIFFLE_ERR_SCHEMA);
-    assert_string_equal(errstr,
-                        "field 'l': value is not a whole number in long "
-                        "range");
+    expect_encode_error(edit_fraction_in_long,
+                        "field 'l': value is not a whole number in long range");
+    expect_encode_error(edit_nan_in_long,
+                        "field 'l': value is not a whole number in long range");
 }
 
 static void test_schema_encode_rejects_out_of_range_integers(void **state)
 {
-    char errstr[256];
-    size_t len;
-
     (void)state;
-    assert_int_equal(encode_flat_edited(edit_big_int, errstr,
-                                        sizeof(errstr), &len),
-                     RIFFLE_ERR_SCHEMA);
-    assert_string_equal(errstr,
-                        "field 'i': value is not a whole number in int "
-                        "range");
-    assert_int_equal(encode_flat_edited(edit_huge_long, errstr,
-                                        sizeof(errstr), &len),
-                     RIFFLE_ERR_SCHEMA);
-    assert_string_equal(errstr,
+    expect_encode_error(edit_big_int,
+                        "field 'i': value is not a whole number in int range");
+    expect_encode_error(edit_huge_long,
                         "field 'nl': value is not a whole number in long "
                         "range");
-    assert_int_equal(encode_flat_edited(edit_float_overflow, errstr,
-                                        sizeof(errstr), &len),
-                     RIFFLE_ERR_SCHEMA);
-    assert_string_equal(errstr, "field 'f': value is out of float range");
-    assert_int_equal(encode_flat_edited(edit_two_in_boolean, errstr,
-                                        sizeof(errstr), &len),
-                     RIFFLE_ERR_SCHEMA);
-    assert_string_equal(errstr,
+    expect_encode_error(edit_float_overflow,
+                        "field 'f': value is out of float range");
+    expect_encode_error(edit_two_in_boolean,
                         "field 'b': value is not a boolean (0 or 1)");
 }
 
 static void test_schema_encode_rejects_kind_mismatch(void **state)
 {
-    char errstr[256];
-    size_t len;
-
     (void)state;
-    assert_int_equal(encode_flat_edited(edit_string_in_double, errstr,
-                                        sizeof(errstr), &len),
-                     RIFFLE_ERR_SCHEMA);
-    assert_string_equal(errstr, "field 'nd': string in a double field");
-    assert_int_equal(encode_flat_edited(edit_number_in_string, errstr,
-                                        sizeof(errstr), &len),
-                     RIFFLE_ERR_SCHEMA);
-    assert_string_equal(errstr, "field 's': number in a string field");
-    assert_int_equal(encode_flat_edited(edit_bad_utf8, errstr,
-                                        sizeof(errstr), &len),
-                     RIFFLE_ERR_SCHEMA);
-    assert_string_equal(errstr, "field 's': string is not valid UTF-8");
+    expect_encode_error(edit_string_in_double,
+                        "field 'nd': string in a double field");
+    expect_encode_error(edit_number_in_string,
+                        "field 's': number in a string field");
+    expect_encode_error(edit_bad_utf8, "field 's': string is not valid UTF-8");
 }
 
 static void test_schema_encode_rejects_nul_in_string(void **state)
 {
-    char errstr[256];
-    size_t len;
-
     (void)state;
-    assert_int_equal(encode_flat_edited(edit_nul_in_string, errstr,
-                                        sizeof(errstr), &len),
-                     RIFFLE_ERR_SCHEMA);
-    assert_string_equal(errstr, "field 's': string contains a NUL byte");
-    assert_int_equal(len, 4); /* out left as it was */
+    expect_encode_error(edit_nul_in_string,
+                        "field 's': string contains a NUL byte");
 }
 
 static void test_schema_encode_rejects_wrong_field_count(void **state)
