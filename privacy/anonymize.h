@@ -8,8 +8,8 @@
  * without it), or coarsen (numbers into bands, strings to a prefix).
  *
  * The key is read once at start-up from an environment variable or a
- * file, and is never logged or copied into an output. Immutable after
- * creation; any thread may call anonymizer_apply() on its own events.
+ * file, and is never logged or copied into an output. One thread at a
+ * time calls anonymizer_apply(): it reuses one digest context.
  */
 #ifndef RIFFLE_PRIVACY_ANONYMIZE_H
 #define RIFFLE_PRIVACY_ANONYMIZE_H
