@@ -39,8 +39,10 @@
 #define CFG_MAX_DRIFT_LAMBDA 1e12
 #define CFG_MIN_SNAPSHOT_SECONDS 0.1
 #define CFG_MAX_SNAPSHOT_SECONDS (86400.0 * 365) /* a year */
-#define CFG_COLLISIONS_MAX_BITS 24 /* count collisions by default up to
-                                      2^24 weights: 64 MiB of counters */
+/* Counting collisions keeps 4 bytes per weight and costs a cache miss per
+ * feature once the table outgrows the cache (10-15% of train's time at
+ * 2^22, docs/BENCHMARKS.md): on by default up to 2^20 weights (4 MiB). */
+#define CFG_COLLISIONS_MAX_BITS 20
 
 /* Defaults of struct cfg, see docs/CONFIGURATION.md. */
 #define CFG_DEFAULT_BROKERS "127.0.0.1:9092"

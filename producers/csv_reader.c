@@ -94,9 +94,26 @@ static int refill(struct csv_reader *r)
     return 0;
 }
 
+static int get_byte_slow(struct csv_reader *r);
+
 /* The next input byte, CSV_END or CSV_IO_ERROR. Bytes of the current
- * record are copied into r->raw for a possible replay. */
-static int get_byte(struct csv_reader *r)
+ * record are copied into r->raw for a possible replay. Inline for the
+ * common case, a byte waiting in the input buffer. */
+static inline int get_byte(struct csv_reader *r)
+{
+    if (r->in_pos < r->in_len && r->pushback == CSV_END &&
+        r->replay_pos >= r->replay.len && !r->io_error[0] &&
+        r->raw.len + 2 <= r->raw.cap) {
+        int c = r->in[r->in_pos++];
+
+        r->raw.data[r->raw.len++] = (char)c;
+        r->raw.data[r->raw.len] = '\0';
+        return c;
+    }
+    return get_byte_slow(r);
+}
+
+static int get_byte_slow(struct csv_reader *r)
 {
     int c;
 
