@@ -56,13 +56,8 @@ enum metrics_task {
  * window restarts empty). The first four fields are what snapshots held
  * before the task, AUC, precision/recall and regression fields existed;
  * metrics_restore() reads a block with only those (task NONE, count > 0)
- * as binary, so old snapshots restore as before.
- *
- * TODO: learner/snapshot.c and schemas/model_snapshot.avsc persist only
- * count, correct, positives and logloss_sum; until they also carry the
- * fields below, a restored learner's AUC, precision/recall and RMSE/MAE
- * restart from zero while its accuracy and log loss continue. Harmless for
- * monitoring, wrong for a report spanning a restart.
+ * as binary, so old snapshots restore as before. learner/snapshot.c
+ * persists every field, so a restored learner's metrics continue exactly.
  */
 struct metrics_totals {
     uint64_t count;      /* events scored */
