@@ -424,10 +424,19 @@ int online_metrics_json(const struct online_learner *ol, int window,
                    window ? metrics_window_logloss(m) : metrics_logloss(m),
                    0))
         return RIFFLE_ERR_NOMEM;
-    if (ol->cfg->task == CFG_TASK_BINARY)
-        return put_metric(out, "auc",
-                          window ? metrics_window_auc(m) : metrics_auc(m), 0);
-    return 0;
+    if (ol->cfg->task != CFG_TASK_BINARY)
+        return 0;
+    if (put_metric(out, "auc",
+                   window ? metrics_window_auc(m) : metrics_auc(m), 0) ||
+        put_metric(out, "precision",
+                   window ? metrics_window_precision(m)
+                          : metrics_precision(m), 0) ||
+        put_metric(out, "recall",
+                   window ? metrics_window_recall(m) : metrics_recall(m),
+                   0))
+        return RIFFLE_ERR_NOMEM;
+    return put_metric(out, "f1",
+                      window ? metrics_window_f1(m) : metrics_f1(m), 0);
 }
 
 void online_drift_info(const struct online_learner *ol,

@@ -368,9 +368,16 @@ static void put_metric_map(struct rec *rec, const char *name,
                   window ? metrics_window_accuracy(m) : metrics_accuracy(m));
     put_map_entry(rec, &map, "logloss",
                   window ? metrics_window_logloss(m) : metrics_logloss(m));
-    if (task == CFG_TASK_BINARY)
-        put_map_entry(rec, &map, "auc",
-                      window ? metrics_window_auc(m) : metrics_auc(m));
+    if (task != CFG_TASK_BINARY)
+        return;
+    put_map_entry(rec, &map, "auc",
+                  window ? metrics_window_auc(m) : metrics_auc(m));
+    put_map_entry(rec, &map, "precision",
+                  window ? metrics_window_precision(m) : metrics_precision(m));
+    put_map_entry(rec, &map, "recall",
+                  window ? metrics_window_recall(m) : metrics_recall(m));
+    put_map_entry(rec, &map, "f1",
+                  window ? metrics_window_f1(m) : metrics_f1(m));
 }
 
 int outputs_metrics(struct outputs *o, const struct online_learner *ol,
