@@ -22,6 +22,7 @@
 #include "common/numfmt.h"
 #include "learner/online.h"
 #include "learner/snapshot.h"
+#include "producers/avro_source.h"
 #include "producers/produce.h"
 
 struct file_run {
@@ -32,7 +33,8 @@ struct file_run {
     const char *snapshot_out;
     struct schema *input, *snapshot;
     struct online_learner *ol;
-    struct csv_reader *csv;
+    struct csv_reader *csv;   /* a CSV file, or */
+    struct avro_source *avro; /* an Avro container file */
     struct buf line; /* score output */
     long long rows, bad_rows, dead_letters;
 };
@@ -63,12 +65,26 @@ static void print_prediction(struct file_run *r, const struct online_result *res
     fwrite(r->line.data, 1, r->line.len, stdout);
 }
 
+/* Learns or scores one decoded event. */
+static int run_event(struct file_run *r, struct event *ev)
+{
+    struct online_result res;
+    int err = r->score_only ? online_score_event(r->ol, ev, &res)
+                            : online_process_event(r->ol, ev, &res);
+
+    if (err)
+        return err;
+    r->dead_letters += res.dead_letter;
+    if (r->score_only)
+        print_prediction(r, &res);
+    return 0;
+}
+
 /* One row: parse it as produce would, then learn or score it. Returns 0
  * (also for a bad row, which is reported and counted) or an error. */
 static int run_row(struct file_run *r, const struct produce_mapping *map,
                    struct event *ev, char *errstr, size_t size)
 {
-    struct online_result res;
     char why[512];
     int err = csv_reader_next(r->csv, why, sizeof(why));
 
@@ -93,26 +109,45 @@ static int run_row(struct file_run *r, const struct produce_mapping *map,
     if (err)
         return err;
 
-    err = r->score_only ? online_score_event(r->ol, ev, &res)
-                        : online_process_event(r->ol, ev, &res);
-    if (err)
+    return run_event(r, ev);
+}
+
+/* One record of an Avro container file; a record whose fields cannot be
+ * used is reported and counted, like a bad CSV row. */
+static int run_avro_record(struct file_run *r, struct event *ev,
+                           char *errstr, size_t size)
+{
+    char why[512];
+    int err = avro_source_next(r->avro, ev, why, sizeof(why));
+
+    if (err == RIFFLE_ERR_EOF)
         return err;
-    r->dead_letters += res.dead_letter;
-    if (r->score_only)
-        print_prediction(r, &res);
-    return 0;
+    r->rows++;
+    if (err == RIFFLE_ERR_DECODE) {
+        log_warn("train", "%s", why);
+        r->bad_rows++;
+        return 0;
+    }
+    if (err) {
+        snprintf(errstr, size, "%s", why);
+        return err;
+    }
+    return run_event(r, ev);
 }
 
 static int run_rows(struct file_run *r, char *errstr, size_t size)
 {
     struct produce_mapping map;
     struct event ev;
-    int err;
+    int err = 0;
 
     event_init(&ev);
-    err = produce_map_columns(&r->cfg, r->input, r->csv, &map, errstr, size);
+    if (r->csv)
+        err = produce_map_columns(&r->cfg, r->input, r->csv, &map, errstr,
+                                  size);
     while (!err && !cli_stop_requested)
-        err = run_row(r, &map, &ev, errstr, size);
+        err = r->csv ? run_row(r, &map, &ev, errstr, size)
+                     : run_avro_record(r, &ev, errstr, size);
     event_free(&ev);
     return err == RIFFLE_ERR_EOF ? 0 : err;
 }
@@ -169,6 +204,9 @@ static int open_all(struct file_run *r, char *errstr, size_t size)
         /* The file's metrics are of other events; report this file's. */
         metrics_init(online_metrics(r->ol));
     }
+    if (avro_source_is_avro(r->file))
+        return avro_source_open(r->file, &r->cfg, r->input, &r->avro, errstr,
+                                size);
     return csv_reader_open(r->file, &co, &r->csv, errstr, size);
 }
 
@@ -248,6 +286,7 @@ static int run_file_command(int argc, char **argv, int score_only)
         print_summary(r, kafka_monotonic_s() - started);
 
     csv_reader_close(r->csv);
+    avro_source_close(r->avro);
     online_destroy(r->ol);
     schema_destroy(r->input);
     schema_destroy(r->snapshot);

@@ -1,0 +1,242 @@
+/*
+ * producers/avro_source.c - Avro container files as an event source, see
+ * avro_source.h.
+ */
+#include "producers/avro_source.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+
+#define AVRO_SOURCE_NO_FIELD (-1)
+
+struct avro_source {
+    const struct cfg *cfg;
+    const struct schema *target;
+    char path[CFG_PATH_MAX];
+    avro_file_reader_t reader;
+    avro_schema_t writer; /* a reference we hold: decref'd on close */
+    avro_value_iface_t *iface;
+    avro_value_t value;
+    int value_ready;
+    int column[EVENT_MAX_FIELDS]; /* writer field of each target field */
+    int id_field;                 /* target index of the generated id */
+    long long records;
+};
+
+int avro_source_is_avro(const char *path)
+{
+    size_t n = strlen(path);
+
+    return n > 5 && strcmp(path + n - 5, ".avro") == 0;
+}
+
+static const char *id_field_name(const struct cfg *cfg)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->field_count; i++)
+        if (cfg->fields[i].kind == CFG_FIELD_ID)
+            return cfg->fields[i].name;
+    return "";
+}
+
+/* The primitive type a writer field holds, looking through a union with
+ * null; AVRO_LINK stands for "not usable". */
+static avro_type_t primitive_of(avro_schema_t s)
+{
+    size_t i, n;
+
+    if (!is_avro_union(s))
+        return avro_typeof(s);
+    n = avro_schema_union_size(s);
+    for (i = 0; i < n; i++) {
+        avro_schema_t b = avro_schema_union_branch(s, (int)i);
+
+        if (!is_avro_null(b))
+            return avro_typeof(b);
+    }
+    return AVRO_LINK;
+}
+
+static int map_fields(struct avro_source *src, char *errstr, size_t size)
+{
+    size_t i, n = schema_field_count(src->target);
+    const char *id = id_field_name(src->cfg);
+
+    src->id_field = AVRO_SOURCE_NO_FIELD;
+    for (i = 0; i < n; i++) {
+        const char *name = schema_field_name(src->target, i);
+        int w = avro_schema_record_field_get_index(src->writer, name);
+        avro_type_t t;
+
+        src->column[i] = w;
+        if (w < 0 && strcmp(name, id) == 0) {
+            src->id_field = (int)i; /* generated, as produce does */
+            continue;
+        }
+        t = w < 0 ? AVRO_LINK
+                  : primitive_of(avro_schema_record_field_get_by_index(
+                        src->writer, w));
+        if (t == AVRO_LINK || t == AVRO_RECORD || t == AVRO_ARRAY ||
+            t == AVRO_MAP || t == AVRO_UNION || t == AVRO_FIXED ||
+            t == AVRO_ENUM || t == AVRO_BYTES) {
+            snprintf(errstr, size, "%s: field \"%s\" of %s is %s in the "
+                     "file", src->path, name, schema_name(src->target),
+                     w < 0 ? "missing" : "not a primitive value");
+            return RIFFLE_ERR_SCHEMA;
+        }
+    }
+    return 0;
+}
+
+int avro_source_open(const char *path, const struct cfg *cfg,
+                     const struct schema *target, struct avro_source **out,
+                     char *errstr, size_t errstr_size)
+{
+    struct avro_source *src = calloc(1, sizeof(*src));
+    int err;
+
+    if (!src)
+        return RIFFLE_ERR_NOMEM;
+    src->cfg = cfg;
+    src->target = target;
+    snprintf(src->path, sizeof(src->path), "%s", path);
+
+    if (avro_file_reader(path, &src->reader) != 0) {
+        snprintf(errstr, errstr_size, "%s: not a readable Avro container "
+                 "file: %s", path, avro_strerror());
+        free(src);
+        return RIFFLE_ERR_IO;
+    }
+    src->writer = avro_file_reader_get_writer_schema(src->reader);
+    if (!is_avro_record(src->writer)) {
+        snprintf(errstr, errstr_size, "%s: the file's schema is not a "
+                 "record", path);
+        avro_source_close(src);
+        return RIFFLE_ERR_SCHEMA;
+    }
+    err = map_fields(src, errstr, errstr_size);
+    if (!err) {
+        src->iface = avro_generic_class_from_schema(src->writer);
+        if (!src->iface ||
+            avro_generic_value_new(src->iface, &src->value) != 0)
+            err = RIFFLE_ERR_NOMEM;
+        src->value_ready = err == 0;
+    }
+    if (err) {
+        avro_source_close(src);
+        return err;
+    }
+    *out = src;
+    return 0;
+}
+
+/* Copies one writer field into the event. */
+static int copy_field(struct avro_source *src, struct event *ev, size_t i)
+{
+    avro_value_t f, b;
+    const char *s;
+    size_t len;
+    int32_t i32;
+    int64_t i64;
+    double d;
+    float fl;
+
+    if (avro_value_get_by_index(&src->value, (size_t)src->column[i], &f,
+                                NULL) != 0)
+        return -1;
+    if (avro_value_get_type(&f) == AVRO_UNION) {
+        if (avro_value_get_current_branch(&f, &b) != 0)
+            return -1;
+        f = b;
+    }
+    switch (avro_value_get_type(&f)) {
+    case AVRO_NULL:
+        return 0; /* already null */
+    case AVRO_STRING:
+        if (avro_value_get_string(&f, &s, &len) != 0 || len == 0)
+            return -1;
+        if (memchr(s, '\0', len - 1))
+            return -1; /* as the flat decoder refuses them */
+        return event_set_string(ev, i, s, len - 1); /* len counts the NUL */
+    case AVRO_INT32:
+    case AVRO_BOOLEAN:
+        if (avro_value_get_int(&f, &i32) != 0 &&
+            avro_value_get_boolean(&f, &i32) != 0)
+            return -1;
+        event_set_number(ev, i, (double)i32);
+        return 0;
+    case AVRO_INT64:
+        if (avro_value_get_long(&f, &i64) != 0)
+            return -1;
+        event_set_number(ev, i, (double)i64);
+        return 0;
+    case AVRO_FLOAT:
+        if (avro_value_get_float(&f, &fl) != 0)
+            return -1;
+        event_set_number(ev, i, (double)fl);
+        return 0;
+    case AVRO_DOUBLE:
+        if (avro_value_get_double(&f, &d) != 0)
+            return -1;
+        event_set_number(ev, i, d);
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+int avro_source_next(struct avro_source *src, struct event *ev,
+                     char *errstr, size_t errstr_size)
+{
+    size_t i, n = schema_field_count(src->target);
+    char id[CFG_NAME_MAX + 32];
+    int rc;
+
+    avro_value_reset(&src->value);
+    rc = avro_file_reader_read_value(src->reader, &src->value);
+    if (rc == EOF)
+        return RIFFLE_ERR_EOF;
+    src->records++;
+    if (rc != 0) {
+        snprintf(errstr, errstr_size, "%s: record %lld: %s", src->path,
+                 src->records, avro_strerror());
+        return RIFFLE_ERR_IO; /* the container cannot be followed further */
+    }
+
+    event_reset(ev, n);
+    for (i = 0; i < n; i++) {
+        if ((int)i == src->id_field) {
+            snprintf(id, sizeof(id), "%s-%lld", src->cfg->id_prefix,
+                     src->records);
+            rc = event_set_string(ev, i, id, strlen(id));
+        } else {
+            rc = copy_field(src, ev, i);
+        }
+        if (rc != 0) {
+            snprintf(errstr, errstr_size, "%s: record %lld: field \"%s\" "
+                     "cannot be read", src->path, src->records,
+                     schema_field_name(src->target, i));
+            return RIFFLE_ERR_DECODE;
+        }
+    }
+    return 0;
+}
+
+void avro_source_close(struct avro_source *src)
+{
+    if (!src)
+        return;
+    if (src->value_ready)
+        avro_value_decref(&src->value);
+    if (src->iface)
+        avro_value_iface_decref(src->iface);
+    if (src->writer)
+        avro_schema_decref(src->writer);
+    if (src->reader)
+        (void)avro_file_reader_close(src->reader); /* read-only: no loss */
+    free(src);
+}

@@ -1,0 +1,44 @@
+/*
+ * producers/avro_source.h - reads events from an Avro object container
+ * file, for `riffle train` and `riffle score`.
+ *
+ * The file's own (writer) schema is matched to the pipeline's input
+ * schema by field name: each input field must exist in the file with a
+ * primitive type, optionally in a union with null, except the event id,
+ * which is generated ("<id_prefix>-<record number>") when the file has
+ * none. Records become the same flat events that decoding a Kafka
+ * message gives. Reading goes through avro-c's container reader; like
+ * any local file it is trusted input (its blocks are not size-checked
+ * the way Kafka messages are). One reader per thread.
+ */
+#ifndef RIFFLE_PRODUCERS_AVRO_SOURCE_H
+#define RIFFLE_PRODUCERS_AVRO_SOURCE_H
+
+#include <stddef.h>
+
+#include "config/cfg.h"
+#include "schemas/event.h"
+#include "schemas/schema.h"
+
+struct avro_source;
+
+/* Opens path and maps its schema onto target (borrowed, must outlive the
+ * source). Returns 0, RIFFLE_ERR_IO or RIFFLE_ERR_SCHEMA with errstr
+ * naming the file and the field. */
+int avro_source_open(const char *path, const struct cfg *cfg,
+                     const struct schema *target, struct avro_source **out,
+                     char *errstr, size_t errstr_size);
+
+/* Reads the next record into ev. Returns 0; RIFFLE_ERR_EOF at the end;
+ * RIFFLE_ERR_DECODE with errstr "path: record N: what" when one record's
+ * field cannot be used (the next call goes on); or RIFFLE_ERR_IO when the
+ * container itself is damaged (reading stops). */
+int avro_source_next(struct avro_source *src, struct event *ev,
+                     char *errstr, size_t errstr_size);
+
+void avro_source_close(struct avro_source *src); /* NULL-safe */
+
+/* Whether path names an Avro container file (by its ".avro" suffix). */
+int avro_source_is_avro(const char *path);
+
+#endif
