@@ -4,7 +4,8 @@ Run through bench/run, which builds what this needs first. For each data
 set and tool: one single-pass, progressive (predict, then learn) run in
 its own process; events/s from the tool's own timed span, progressive
 logloss and accuracy scored here from the tool's per-event predictions
-file, peak RSS from the kernel's rusage of that process (wait4). Prints
+file, peak RSS and CPU time from the kernel's rusage of that process
+(through bench/rss_run.c, so the driver's own memory is not counted). Prints
 one table, writes it with the machine and versions to
 bench/results/<date>.md (raw numbers in <date>.json) and, on a full run,
 into docs/BENCHMARKS.md between its results markers.
@@ -13,7 +14,6 @@ into docs/BENCHMARKS.md between its results markers.
 import argparse
 import datetime
 import json
-import math
 import os
 import platform
 import re
@@ -33,6 +33,7 @@ DOC = os.path.join(REPO, "docs", "BENCHMARKS.md")
 DOC_START = "<!-- bench:results:start -->"
 DOC_END = "<!-- bench:results:end -->"
 PY = sys.executable
+RSS_RUN = None  # bench/rss_run.c, built by bench/run (--rss-run)
 PEER = os.path.join(BENCH, "peer.py")
 PROB_EPS = 1e-15  # riffle's METRICS_PROB_EPSILON, used for every tool
 
@@ -52,27 +53,27 @@ def log(msg):
 
 # ---- running one process ---------------------------------------------
 
-def run_process(argv, env=None, stdout_path=None):
-    """Runs argv to completion; returns (stdout text, wall seconds, peak
-    RSS in bytes, CPU seconds) from the kernel's rusage of this one
-    child."""
-    out_path = stdout_path or os.path.join(prepare.DATA, "last.stdout")
+def run_process(argv, env=None):
+    """Runs argv to completion through bench/rss_run.c; returns (stdout
+    text, wall seconds, peak RSS in bytes, CPU seconds) of that one
+    process."""
+    out_path = os.path.join(prepare.DATA, "last.stdout")
     err_path = out_path + ".stderr"
+    report_path = out_path + ".rusage"
     with open(out_path, "w") as out, open(err_path, "w") as err:
         start = time.perf_counter()
-        p = subprocess.Popen(argv, stdout=out, stderr=err, cwd=REPO,
-                             env=env)
-        _, status, usage = os.wait4(p.pid, 0)
+        rc = subprocess.run([RSS_RUN, report_path] + argv, stdout=out,
+                            stderr=err, cwd=REPO, env=env).returncode
         wall = time.perf_counter() - start
-        p.returncode = os.waitstatus_to_exitcode(status)
     with open(out_path) as f:
         text = f.read()
-    if p.returncode != 0:
+    if rc != 0:
         with open(err_path) as f:
-            raise RuntimeError(f"{' '.join(argv)} failed "
-                               f"({p.returncode}):\n{f.read()[-2000:]}")
-    return (text, wall, usage.ru_maxrss * 1024,
-            usage.ru_utime + usage.ru_stime)
+            raise RuntimeError(f"{' '.join(argv)} failed ({rc}):\n"
+                               f"{f.read()[-2000:]}")
+    with open(report_path) as f:
+        usage = json.load(f)
+    return text, wall, usage["maxrss_kb"] * 1024, usage["cpu_s"]
 
 
 def last_json(text):
@@ -414,7 +415,10 @@ def main():
     ap.add_argument("--riffle", required=True)
     ap.add_argument("--tapped", required=True)
     ap.add_argument("--generator", required=True)
+    ap.add_argument("--rss-run", required=True)
     args = ap.parse_args()
+    global RSS_RUN
+    RSS_RUN = args.rss_run
 
     sets = REAL_SETS if args.quick else ALL_SETS
     if args.sets:

@@ -86,11 +86,11 @@ def run_sklearn(a):
     if a.matched:
         # riffle's settings as far as SGDClassifier has them: no penalty,
         # and a rate of lr / t^0.5 (global: there is no per-weight rate).
-        clf = SGDClassifier(loss="log_loss", penalty=None,
+        clf = SGDClassifier(loss="log_loss", penalty=None, random_state=0,
                             learning_rate="invscaling",
                             eta0=fz.learning_rate, power_t=0.5)
     else:
-        clf = SGDClassifier(loss="log_loss")
+        clf = SGDClassifier(loss="log_loss", random_state=0)
     classes = np.array([0, 1])
     rows = 0
     xs, ys = [], []
