@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,17 @@
 #define ANON_MESSAGE_MAX 256 /* why a key cannot be used */
 #define ANON_BAND_MAX (2 * NUMFMT_MAX + sizeof("[,)")) /* "[lo,hi)" */
 
+#define PSEUDONYM_CACHE_SLOTS 1024    /* power of 2; about 100 KiB */
+#define PSEUDONYM_CACHE_VALUE_MAX 48 /* longer values are not cached */
+
+struct pseudonym_slot {
+    unsigned char used;
+    unsigned char len;
+    uint16_t field;
+    char value[PSEUDONYM_CACHE_VALUE_MAX];
+    char hex[ANONYMIZE_TOKEN_HEX];
+};
+
 #define HMAC_BLOCK_BYTES 64 /* SHA-256's block: RFC 2104's B */
 #define HMAC_IPAD 0x36
 #define HMAC_OPAD 0x5c
@@ -39,6 +51,11 @@ struct anonymizer {
      * pseudonym copies them instead of keying a new MAC, which OpenSSL 3
      * makes costly (a fetch and an allocation per call). */
     EVP_MD_CTX *inner, *outer, *work;
+    /* Personal fields repeat a small set of values (countries, marital
+     * states), and each pseudonym costs two SHA-256 passes: a small
+     * direct-mapped cache of recent (field, value) -> token saves most of
+     * them. Wiped with the key on destroy. */
+    struct pseudonym_slot *cache; /* PSEUDONYM_CACHE_SLOTS entries */
 };
 
 static int needs_key(const struct cfg *cfg)
@@ -269,7 +286,8 @@ static int hmac_prepare(struct anonymizer *a)
     a->inner = EVP_MD_CTX_new();
     a->outer = EVP_MD_CTX_new();
     a->work = EVP_MD_CTX_new();
-    ok = a->inner && a->outer && a->work;
+    a->cache = calloc(PSEUDONYM_CACHE_SLOTS, sizeof(*a->cache));
+    ok = a->inner && a->outer && a->work && a->cache;
     if (ok && a->key_len > HMAC_BLOCK_BYTES) /* long keys are hashed */
         ok = EVP_Digest(a->key, a->key_len, k, &len, EVP_sha256(), NULL);
     else if (ok)
@@ -343,6 +361,11 @@ void anonymizer_destroy(struct anonymizer *a)
     EVP_MD_CTX_free(a->inner); /* NULL-safe; frees clear the state */
     EVP_MD_CTX_free(a->outer);
     EVP_MD_CTX_free(a->work);
+    if (a->cache) {
+        OPENSSL_cleanse(a->cache,
+                        PSEUDONYM_CACHE_SLOTS * sizeof(*a->cache));
+        free(a->cache);
+    }
     OPENSSL_cleanse(a->key, sizeof(a->key));
     free(a);
 }
@@ -434,28 +457,73 @@ static int coarsen(const struct cfg_field *f, struct event *ev, size_t index)
     return 0;
 }
 
-/* The same token as anonymize_pseudonym(), from the prepared digests. */
-static int pseudonymize(const struct anonymizer *a, const struct cfg_field *f,
-                        struct event *ev, size_t index)
+/* Writes the hex digits of HMAC(field NUL value) into hex. */
+static int pseudonym_hex(const struct anonymizer *a, const char *field,
+                         const char *value, char *hex)
 {
     static const char digits[] = "0123456789abcdef";
-    char token[CFG_NAME_MAX + 2 + ANONYMIZE_TOKEN_HEX];
     unsigned char mac[EVP_MAX_MD_SIZE];
-    char tmp[NUMFMT_MAX];
-    size_t id_len = strlen(a->cfg->key_id), i;
-    int err;
+    size_t i;
+    int err = hmac_field_value(a, field, value, mac);
 
-    err = hmac_field_value(a, f->name,
-                           value_text(ev, index, tmp, sizeof(tmp)), mac);
     if (err)
         return err;
-    memcpy(token, a->cfg->key_id, id_len);
-    token[id_len] = ':';
     for (i = 0; i < ANONYMIZE_TOKEN_HEX / 2; i++) {
-        token[id_len + 1 + 2 * i] = digits[mac[i] >> 4];
-        token[id_len + 2 + 2 * i] = digits[mac[i] & 0xf];
+        hex[2 * i] = digits[mac[i] >> 4];
+        hex[2 * i + 1] = digits[mac[i] & 0xf];
     }
     OPENSSL_cleanse(mac, sizeof(mac));
+    return 0;
+}
+
+/* The cache slot for (field, value): FNV-1a over both. */
+static struct pseudonym_slot *cache_slot(const struct anonymizer *a,
+                                         size_t field, const char *value,
+                                         size_t len)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)field;
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        h = (h ^ (unsigned char)value[i]) * 16777619u;
+    return &a->cache[h & (PSEUDONYM_CACHE_SLOTS - 1)];
+}
+
+/* The token of anonymize_pseudonym(), from the cache or the prepared
+ * digests. */
+static int pseudonymize(const struct anonymizer *a, size_t field,
+                        struct event *ev, size_t index)
+{
+    char token[CFG_NAME_MAX + 2 + ANONYMIZE_TOKEN_HEX];
+    char tmp[NUMFMT_MAX];
+    const char *value = value_text(ev, index, tmp, sizeof(tmp));
+    size_t len = strlen(value), id_len = strlen(a->cfg->key_id);
+    struct pseudonym_slot *slot = NULL;
+    int err;
+
+    memcpy(token, a->cfg->key_id, id_len);
+    token[id_len] = ':';
+    if (len <= PSEUDONYM_CACHE_VALUE_MAX) {
+        slot = cache_slot(a, field, value, len);
+        if (slot->used && slot->field == field && slot->len == len &&
+            memcmp(slot->value, value, len) == 0) {
+            memcpy(token + id_len + 1, slot->hex, ANONYMIZE_TOKEN_HEX);
+            return event_set_string(ev, index, token,
+                                    id_len + 1 + ANONYMIZE_TOKEN_HEX);
+        }
+    }
+
+    err = pseudonym_hex(a, a->cfg->fields[field].name, value,
+                        token + id_len + 1);
+    if (err)
+        return err;
+    if (slot) {
+        slot->used = 1;
+        slot->field = (uint16_t)field;
+        slot->len = (unsigned char)len;
+        memcpy(slot->value, value, len);
+        memcpy(slot->hex, token + id_len + 1, ANONYMIZE_TOKEN_HEX);
+    }
     return event_set_string(ev, index, token,
                             id_len + 1 + ANONYMIZE_TOKEN_HEX);
 }
@@ -478,7 +546,7 @@ int anonymizer_apply(const struct anonymizer *a, struct event *ev)
             event_set_null(ev, index);
             break;
         case CFG_PRIVACY_PSEUDONYM:
-            err = pseudonymize(a, f, ev, index);
+            err = pseudonymize(a, i, ev, index);
             break;
         case CFG_PRIVACY_COARSEN:
             err = coarsen(f, ev, index);
