@@ -463,6 +463,35 @@ static void test_anonymize_apply_coarsen_string_keeps_prefix(void **state)
     assert_string_equal(str_of(fx, "zip"), "9");
 }
 
+/* Many more distinct values than the pseudonym cache has slots, each
+ * seen twice and in both fields: every token must still be the formula's,
+ * whether it came from the cache, was evicted, or collided in a slot. */
+static void test_anonymize_apply_pseudonym_cache_is_exact(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char key[KEY_BYTES];
+    char value[64], expected[TOKEN_SIZE];
+    int round, i;
+
+    open_with_file_key(fx, HEX_KEY_A "\n");
+    key_a_bytes(key);
+    for (round = 0; round < 2; round++) {
+        for (i = 0; i < 3000; i++) {
+            snprintf(value, sizeof(value), "person-%d", i);
+            raw_event(fx);
+            set_str(fx, "name", value);
+            set_str(fx, "city", value);
+            assert_int_equal(anonymizer_apply(fx->anon, &fx->ev), 0);
+            expected_pseudonym(key, sizeof(key), "name", value, expected,
+                               sizeof(expected));
+            assert_string_equal(str_of(fx, "name"), expected);
+            expected_pseudonym(key, sizeof(key), "city", value, expected,
+                               sizeof(expected));
+            assert_string_equal(str_of(fx, "city"), expected);
+        }
+    }
+}
+
 static void test_anonymize_apply_pseudonym_uses_key(void **state)
 {
     struct fixture *fx = *state;
@@ -772,6 +801,7 @@ int main(void)
         T(test_anonymize_apply_coarsen_numeric_field),
         T(test_anonymize_apply_coarsen_string_keeps_prefix),
         T(test_anonymize_apply_pseudonym_uses_key),
+        T(test_anonymize_apply_pseudonym_cache_is_exact),
         T(test_anonymize_apply_keeps_null_and_plain),
         T(test_anonymize_apply_leaves_no_raw_value),
         T(test_anonymize_key_file_hex_decodes),
