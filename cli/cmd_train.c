@@ -10,6 +10,7 @@
  * file and write one at the end; score loads a snapshot and predicts each
  * row without learning, printing one JSON line per row.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,8 @@ struct file_run {
     const char *file;        /* CSV to read; default source.path */
     const char *snapshot_in; /* start from this snapshot file */
     const char *snapshot_out;
+    const char *predictions_path; /* train: each progressive prediction */
+    FILE *predictions;            /* stdout for score, the file for train */
     struct schema *input, *snapshot;
     struct online_learner *ol;
     struct csv_reader *csv;   /* a CSV file, or */
@@ -62,7 +65,7 @@ static void print_prediction(struct file_run *r, const struct online_result *res
     }
     buf_printf(&r->line, ",\"model_version\":%llu}\n",
                (unsigned long long)res->model_version);
-    fwrite(r->line.data, 1, r->line.len, stdout);
+    fwrite(r->line.data, 1, r->line.len, r->predictions);
 }
 
 /* Learns or scores one decoded event. */
@@ -75,7 +78,7 @@ static int run_event(struct file_run *r, struct event *ev)
     if (err)
         return err;
     r->dead_letters += res.dead_letter;
-    if (r->score_only)
+    if (r->predictions)
         print_prediction(r, &res);
     return 0;
 }
@@ -218,13 +221,14 @@ static int parse_options(struct file_run *r, int argc, char **argv,
         {"file", required_argument, NULL, 'f'},
         {"snapshot", required_argument, NULL, 's'},
         {"from-snapshot", required_argument, NULL, 'r'},
+        {"predictions", required_argument, NULL, 'p'},
         {"brokers", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:f:s:r:b:h", longopts, NULL)) !=
+    while ((c = getopt_long(argc, argv, "c:f:s:r:p:b:h", longopts, NULL)) !=
            -1) {
         if (c == 'c')
             *config = optarg;
@@ -234,6 +238,8 @@ static int parse_options(struct file_run *r, int argc, char **argv,
             r->snapshot_out = optarg;
         else if (c == 'r')
             r->snapshot_in = optarg;
+        else if (c == 'p' && !r->score_only)
+            r->predictions_path = optarg;
         else if (c == 'b')
             continue; /* accepted like every command; no broker needed */
         else if (c == 'h') {
@@ -243,6 +249,10 @@ static int parse_options(struct file_run *r, int argc, char **argv,
                          "needs no broker\n"
                        : "usage: riffle train -c CFG [--file CSV] "
                          "[--from-snapshot FILE] [--snapshot OUT]\n"
+                         "                    [--predictions OUT]\n"
+                         "  --predictions OUT  write each progressive "
+                         "prediction (made before learning)\n"
+                         "                     as a JSON line\n"
                          "  needs no broker\n");
             return 1;
         } else
@@ -252,6 +262,39 @@ static int parse_options(struct file_run *r, int argc, char **argv,
         log_error("score", "--from-snapshot FILE is required");
         return -1;
     }
+    return 0;
+}
+
+/* score prints to stdout; train only where --predictions says. */
+static int open_predictions(struct file_run *r, char *errstr, size_t size)
+{
+    if (r->score_only) {
+        r->predictions = stdout;
+        return 0;
+    }
+    if (!r->predictions_path)
+        return 0;
+    r->predictions = fopen(r->predictions_path, "w");
+    if (!r->predictions) {
+        snprintf(errstr, size, "%s: %s", r->predictions_path,
+                 strerror(errno));
+        return RIFFLE_ERR_IO;
+    }
+    return 0;
+}
+
+/* Closes the predictions file; a failed close (full disk) is an error. */
+static int close_predictions(struct file_run *r, char *errstr, size_t size)
+{
+    if (!r->predictions || r->predictions == stdout)
+        return 0;
+    if (fclose(r->predictions) != 0) {
+        r->predictions = NULL;
+        snprintf(errstr, size, "%s: %s", r->predictions_path,
+                 strerror(errno));
+        return RIFFLE_ERR_IO;
+    }
+    r->predictions = NULL;
     return 0;
 }
 
@@ -276,7 +319,13 @@ static int run_file_command(int argc, char **argv, int score_only)
 
     err = open_all(r, errstr, sizeof(errstr));
     if (!err)
+        err = open_predictions(r, errstr, sizeof(errstr));
+    if (!err)
         err = run_rows(r, errstr, sizeof(errstr));
+    if (!err)
+        err = close_predictions(r, errstr, sizeof(errstr));
+    else
+        (void)close_predictions(r, NULL, 0); /* the first error is kept */
     if (!err && r->snapshot_out)
         err = snapshot_save_file(r->snapshot, r->ol, NULL, 0, r->snapshot_out,
                                  errstr, sizeof(errstr));

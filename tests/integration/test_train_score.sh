@@ -26,6 +26,16 @@ assert_eq "$acc" "$ADULT_TEST_ACCURACY" "held-out accuracy on adult.test"
 grep -q "adult.test.gz:1: expected 15 fields, found 1" "$WORK/score.log" ||
     fail "the comment line was not reported: $(cat "$WORK/score.log")"
 
+# train writes its progressive predictions when asked: one line an event,
+# made before learning it, from which the reported accuracy follows.
+"$RIFFLE" train -c config/elec2.cfg --predictions "$WORK/progressive.jsonl" \
+    >"$WORK/elec2-train.json"
+assert_eq "$(wc -l <"$WORK/progressive.jsonl")" 45312 "progressive predictions"
+assert_eq "$(riffle_json "$WORK/progressive.jsonl" \
+    'round(sum(r["predicted_class"] == (r["label"] == "UP") for r in rows) / len(rows), 6)')" \
+    "$(riffle_json "$WORK/elec2-train.json" 'round(rows[0]["accuracy"], 6)')" \
+    "accuracy recomputed from the predictions file"
+
 # Streaming from an offline model: the first prediction is made by it.
 "$RIFFLE" train -c config/elec2.cfg --snapshot "$WORK/elec2.snap" >/dev/null
 cfg=$(make_config config/elec2.cfg)
