@@ -42,7 +42,8 @@ struct file_run {
     long long rows, bad_rows, dead_letters;
 };
 
-static void print_prediction(struct file_run *r, const struct online_result *res)
+static void print_prediction(struct file_run *r,
+                             const struct online_result *res)
 {
     buf_reset(&r->line);
     buf_printf(&r->line, "{\"event_id\":");

@@ -1185,12 +1185,7 @@ static int decide_task(const struct loader *ld, const config_setting_t *root,
 {
     const config_setting_t *fields = config_setting_get_member(root,
                                                                "fields");
-    const struct cfg_field *label = NULL;
-    size_t i;
-
-    for (i = 0; i < cfg->field_count; i++)
-        if (cfg->fields[i].kind == CFG_FIELD_LABEL)
-            label = &cfg->fields[i];
+    const struct cfg_field *label = cfg_field_of_kind(cfg, CFG_FIELD_LABEL);
 
     if (label->positive_count > 0 && cfg->class_count > 0)
         return fail(ld, fields, "fields", "the label \"%s\" has both "
@@ -1310,6 +1305,17 @@ const struct cfg_field *cfg_find_field(const struct cfg *cfg,
 
     for (i = 0; i < cfg->field_count; i++)
         if (strcmp(cfg->fields[i].name, name) == 0)
+            return &cfg->fields[i];
+    return NULL;
+}
+
+const struct cfg_field *cfg_field_of_kind(const struct cfg *cfg,
+                                          enum cfg_field_kind kind)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->field_count; i++)
+        if (cfg->fields[i].kind == kind)
             return &cfg->fields[i];
     return NULL;
 }

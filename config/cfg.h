@@ -206,6 +206,11 @@ void cfg_schema_error(const struct cfg *cfg, char *errstr,
 const struct cfg_field *cfg_find_field(const struct cfg *cfg,
                                        const char *name);
 
+/* The first field of the given kind, or NULL. cfg_load_file() guarantees
+ * exactly one CFG_FIELD_ID and one CFG_FIELD_LABEL. Borrowed from cfg. */
+const struct cfg_field *cfg_field_of_kind(const struct cfg *cfg,
+                                          enum cfg_field_kind kind);
+
 /* Whether any field has a privacy action: then raw payloads are withheld
  * from dead letters. */
 int cfg_has_personal_fields(const struct cfg *cfg);

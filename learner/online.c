@@ -43,14 +43,10 @@ struct online_learner {
     char label[CFG_NAME_MAX];
 };
 
-static int find_kind(const struct cfg *cfg, enum cfg_field_kind kind)
+/* Position in cfg->fields of the (one) field of kind. */
+static size_t field_position(const struct cfg *cfg, enum cfg_field_kind kind)
 {
-    size_t i;
-
-    for (i = 0; i < cfg->field_count; i++)
-        if (cfg->fields[i].kind == kind)
-            return (int)i;
-    return -1; /* cfg_load_file guarantees one id and one label */
+    return (size_t)(cfg_field_of_kind(cfg, kind) - cfg->fields);
 }
 
 static int new_drift_detector(const struct cfg *cfg, struct drift **out,
@@ -105,10 +101,10 @@ int online_new(const struct cfg *cfg, const struct schema *input_schema,
         return err;
     }
 
-    ol->id_index = cleaner_schema_index(ol->cleaner,
-                                        (size_t)find_kind(cfg, CFG_FIELD_ID));
+    ol->id_index = cleaner_schema_index(
+        ol->cleaner, field_position(cfg, CFG_FIELD_ID));
     ol->label_index = cleaner_schema_index(
-        ol->cleaner, (size_t)find_kind(cfg, CFG_FIELD_LABEL));
+        ol->cleaner, field_position(cfg, CFG_FIELD_LABEL));
     ol->class_bias_hash = hash_string(ONLINE_CLASS_BIAS, cfg->hash_seed);
     *out = ol;
     return 0;

@@ -33,16 +33,6 @@ int avro_source_is_avro(const char *path)
     return n > 5 && strcmp(path + n - 5, ".avro") == 0;
 }
 
-static const char *id_field_name(const struct cfg *cfg)
-{
-    size_t i;
-
-    for (i = 0; i < cfg->field_count; i++)
-        if (cfg->fields[i].kind == CFG_FIELD_ID)
-            return cfg->fields[i].name;
-    return "";
-}
-
 /* The primitive type a writer field holds, looking through a union with
  * null; AVRO_LINK stands for "not usable". */
 static avro_type_t primitive_of(avro_schema_t s)
@@ -64,7 +54,7 @@ static avro_type_t primitive_of(avro_schema_t s)
 static int map_fields(struct avro_source *src, char *errstr, size_t size)
 {
     size_t i, n = schema_field_count(src->target);
-    const char *id = id_field_name(src->cfg);
+    const char *id = cfg_field_of_kind(src->cfg, CFG_FIELD_ID)->name;
 
     src->id_field = AVRO_SOURCE_NO_FIELD;
     for (i = 0; i < n; i++) {

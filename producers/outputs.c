@@ -21,6 +21,7 @@
 
 struct outputs {
     const struct cfg *cfg;
+    const struct cfg_field *label; /* the label field of cfg */
     struct publisher *pub;
     struct schema *prediction, *dead_letter, *metrics, *alert, *snapshot;
     avro_value_t pred_value, dlq_value, metrics_value, alert_value;
@@ -170,6 +171,7 @@ int outputs_new(const struct cfg *cfg, struct publisher *pub,
     if (!o)
         return RIFFLE_ERR_NOMEM;
     o->cfg = cfg;
+    o->label = cfg_field_of_kind(cfg, CFG_FIELD_LABEL);
     o->pub = pub;
 
     err = load(cfg, CFG_SCHEMA_PREDICTION, &o->prediction, &o->pred_value,
@@ -226,24 +228,17 @@ const struct schema *outputs_snapshot_schema(const struct outputs *o)
 /* --- predictions and dead letters ------------------------------------- */
 
 /* The name of the predicted class, or the predicted value as text. */
-static const char *predicted_label(const struct cfg *cfg,
+static const char *predicted_label(const struct outputs *o,
                                    const struct online_result *r, char *tmp,
                                    size_t size)
 {
-    const struct cfg_field *label = NULL;
-    size_t i;
-
-    if (cfg->task == CFG_TASK_REGRESSION)
+    if (o->cfg->task == CFG_TASK_REGRESSION)
         return numfmt_double(r->value, tmp, size);
-    if (cfg->task == CFG_TASK_MULTICLASS)
-        return cfg->classes[r->predicted_class];
-
-    for (i = 0; i < cfg->field_count && !label; i++)
-        if (cfg->fields[i].kind == CFG_FIELD_LABEL)
-            label = &cfg->fields[i];
+    if (o->cfg->task == CFG_TASK_MULTICLASS)
+        return o->cfg->classes[r->predicted_class];
     if (r->predicted_class)
-        return label->positive[0];
-    return label->negative_count ? label->negative[0] : "0";
+        return o->label->positive[0];
+    return o->label->negative_count ? o->label->negative[0] : "0";
 }
 
 int outputs_prediction(struct outputs *o, const struct source_ref *src,
@@ -260,7 +255,7 @@ int outputs_prediction(struct outputs *o, const struct source_ref *src,
     put_double(&rec, "value", r->value);
     put_int(&rec, "predicted_class", r->predicted_class);
     put_str(&rec, "predicted_label",
-            predicted_label(o->cfg, r, tmp, sizeof(tmp)));
+            predicted_label(o, r, tmp, sizeof(tmp)));
     put_opt_str(&rec, "label", r->label_text);
     put_str(&rec, "source_topic", src->topic);
     put_int(&rec, "source_partition", src->partition);

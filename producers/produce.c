@@ -40,24 +40,13 @@ static const char *column_name(const struct cfg *cfg,
                                             : NULL;
 }
 
-/* The field configured with kind "id": produce fills it with the
- * generated event id. */
-static const char *id_field_name(const struct cfg *cfg)
-{
-    size_t i;
-
-    for (i = 0; i < cfg->field_count; i++)
-        if (cfg->fields[i].kind == CFG_FIELD_ID)
-            return cfg->fields[i].name;
-    return ""; /* cfg_load_file guarantees one */
-}
-
 int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
                         const struct csv_reader *csv,
                         struct produce_mapping *map, char *errstr,
                         size_t errstr_size)
 {
     size_t fields = schema_field_count(schema), i, ncols;
+    const char *id_name = cfg_field_of_kind(cfg, CFG_FIELD_ID)->name;
     char name[CFG_NAME_MAX];
 
     if (schema_field_count(schema) > EVENT_MAX_FIELDS) {
@@ -70,12 +59,12 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
     ncols = cfg->column_count ? cfg->column_count
                               : csv_reader_header_count(csv);
     map->columns_expected = ncols;
-    map->id_field = schema_field_index(schema, id_field_name(cfg));
+    map->id_field = schema_field_index(schema, id_name);
     if (map->id_field < 0 ||
         schema_field_type(schema, (size_t)map->id_field) !=
             SCHEMA_FIELD_STRING) {
         snprintf(errstr, errstr_size, "%s: the id field \"%s\" must be a "
-                 "string field of %s", cfg->path, id_field_name(cfg),
+                 "string field of %s", cfg->path, id_name,
                  schema_name(schema));
         return RIFFLE_ERR_CFG;
     }
