@@ -37,7 +37,7 @@ static int append_key(struct buf *out, size_t i, const char *name)
 
 static int append_record(struct buf *out, avro_value_t *v)
 {
-    size_t n, i;
+    size_t n = 0, i; /* read by the loop test even on error */
     int err = avro_value_get_size(v, &n) ? RIFFLE_ERR_SCHEMA : 0;
 
     if (!err)
@@ -57,7 +57,7 @@ static int append_record(struct buf *out, avro_value_t *v)
 
 static int append_array(struct buf *out, avro_value_t *v)
 {
-    size_t n, i;
+    size_t n = 0, i; /* read by the loop test even on error */
     int err = avro_value_get_size(v, &n) ? RIFFLE_ERR_SCHEMA : 0;
 
     if (!err)
@@ -77,7 +77,7 @@ static int append_array(struct buf *out, avro_value_t *v)
 
 static int append_map(struct buf *out, avro_value_t *v)
 {
-    size_t n, i;
+    size_t n = 0, i; /* read by the loop test even on error */
     int err = avro_value_get_size(v, &n) ? RIFFLE_ERR_SCHEMA : 0;
 
     if (!err)
