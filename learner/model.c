@@ -320,6 +320,12 @@ const float *model_weights(const struct model *m)
     return m->weights;
 }
 
+float model_weight(const struct model *m, size_t i)
+{
+    assert(i < m->weight_count);
+    return m->weights[i];
+}
+
 int model_scale_step_history(struct model *m, double factor)
 {
     size_t i, count = (size_t)m->mask + 1;

@@ -185,6 +185,9 @@ uint64_t model_update_count(const struct model *m);
 size_t model_weight_count(const struct model *m);
 const float *model_weights(const struct model *m);
 
+/* Weight i, for i < model_weight_count(). */
+float model_weight(const struct model *m, size_t i);
+
 /* How many optimizer-state arrays this model's optimizer keeps: 0 (sgd),
  * 1 (adagrad, rmsprop) or 2 (adam, normalized, ftrl). */
 size_t model_state_count(const struct model *m);
