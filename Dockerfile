@@ -39,6 +39,7 @@ COPY cleaning/ cleaning/
 COPY privacy/ privacy/
 COPY learner/ learner/
 COPY producers/ producers/
+COPY ops/ ops/
 
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DRIFFLE_TESTS=OFF \
     && cmake --build build --parallel

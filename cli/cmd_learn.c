@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/learn_ops.h"
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/log.h"
@@ -38,6 +39,7 @@ struct learn_options {
     double idle_exit_s;        /* stop when caught up and idle; 0 = never */
     const char *snapshot_file; /* start from it when the topic has none */
     int start_fresh;           /* ignore unusable snapshots on purpose */
+    const char *http;          /* serve /metrics and the dashboard here */
 };
 
 struct learn {
@@ -48,6 +50,8 @@ struct learn {
     struct publisher *pub;
     struct outputs *out;
     struct consumer *consumer;
+    struct learn_ops *ops; /* NULL without --http */
+    struct learn_ops_counts ops_counts;
     struct snapshot_offset offsets[SNAPSHOT_MAX_OFFSETS];
     size_t offset_count;
     /* counters */
@@ -145,6 +149,8 @@ static int start(struct learn *l, char *errstr, size_t size)
         err = outputs_new(&l->cfg, l->pub, &l->out, errstr, size);
     if (!err)
         err = restore_snapshot(l, errstr, size);
+    if (!err && l->opt.http)
+        err = learn_ops_new(l->opt.http, &l->cfg, &l->ops, errstr, size);
     if (!err)
         err = consumer_new(l->cfg.brokers, l->cfg.group_id,
                            l->cfg.topic_input, l->offsets, l->offset_count,
@@ -171,6 +177,7 @@ static void source_of(const rd_kafka_message_t *msg, struct source_ref *src)
 static int handle_message(struct learn *l, const rd_kafka_message_t *msg,
                           char *errstr, size_t size)
 {
+    double started = kafka_monotonic_s();
     struct online_result r;
     struct source_ref src;
     int err;
@@ -190,11 +197,13 @@ static int handle_message(struct learn *l, const rd_kafka_message_t *msg,
                   src.topic, (int)src.partition, (long long)src.offset,
                   r.verdict.reason, r.verdict.field, r.verdict.detail);
         l->dead_lettered++;
+        learn_ops_event(l->ops, &src, &r, l->ol, started);
         return outputs_dead_letter(l->out, &src, &r, errstr, size);
     }
 
     l->predicted++;
     err = outputs_prediction(l->out, &src, &r, errstr, size);
+    learn_ops_event(l->ops, &src, &r, l->ol, started);
     if (!err && r.drift) {
         l->drifts++;
         log_warn("learn", "%s [%d] @%lld: drift in the error rate of model "
@@ -274,6 +283,8 @@ static int take_snapshot(struct learn *l, char *errstr, size_t size)
     l->since_snapshot = 0;
     l->since_metrics = 0;
     l->last_snapshot_s = kafka_monotonic_s();
+    l->ops_counts.snapshots++;
+    l->ops_counts.last_snapshot_unix_s = (double)kafka_now_ms() / 1000.0;
     return 0;
 }
 
@@ -300,6 +311,15 @@ static int should_stop(const struct learn *l)
 }
 
 /* --- the loop --------------------------------------------------------- */
+
+static void tick_ops(struct learn *l, int force)
+{
+    l->ops_counts.processed = l->processed;
+    l->ops_counts.predicted = l->predicted;
+    l->ops_counts.dead_lettered = l->dead_lettered;
+    l->ops_counts.drifts = l->drifts;
+    learn_ops_tick(l->ops, l->ol, l->consumer, &l->ops_counts, force);
+}
 
 static int after_event(struct learn *l, const rd_kafka_message_t *msg,
                        char *errstr, size_t size)
@@ -343,10 +363,12 @@ static int run_loop(struct learn *l, char *errstr, size_t size)
 
         if (!err && snapshot_due(l))
             err = take_snapshot(l, errstr, size);
+        tick_ops(l, 0);
     }
 
     if (!err && l->since_snapshot > 0)
         err = take_snapshot(l, errstr, size);
+    tick_ops(l, 1);
     return err;
 }
 
@@ -356,7 +378,8 @@ static void usage(void)
 {
     printf("usage: riffle learn -c CFG [--brokers B] [--max-events N] "
            "[--idle-exit SECONDS]\n"
-           "                    [--from-snapshot FILE] [--start-fresh]\n"
+           "                    [--from-snapshot FILE] [--start-fresh] "
+           "[--http HOST:PORT]\n"
            "  --max-events N     stop (with a snapshot) after N events\n"
            "  --idle-exit S      stop once caught up and idle for S seconds\n"
            "  --from-snapshot F  start from this snapshot file (e.g. from "
@@ -364,7 +387,10 @@ static void usage(void)
            "                     when the model topic has none\n"
            "  --start-fresh      start a new model even though the model "
            "topic holds\n"
-           "                     snapshots that cannot be used\n");
+           "                     snapshots that cannot be used\n"
+           "  --http HOST:PORT   serve Prometheus /metrics and the live "
+           "dashboard (/)\n"
+           "                     on this address, e.g. 127.0.0.1:9464\n");
 }
 
 static int parse_options(int argc, char **argv, struct learn_options *o)
@@ -376,12 +402,13 @@ static int parse_options(int argc, char **argv, struct learn_options *o)
         {"idle-exit", required_argument, NULL, 'i'},
         {"from-snapshot", required_argument, NULL, 's'},
         {"start-fresh", no_argument, NULL, 'f'},
+        {"http", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c, bad = 0;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:n:i:s:fh", longopts, NULL)) !=
+    while ((c = getopt_long(argc, argv, "c:b:n:i:s:fH:h", longopts, NULL)) !=
            -1) {
         if (c == 'c')
             o->config = optarg;
@@ -395,6 +422,8 @@ static int parse_options(int argc, char **argv, struct learn_options *o)
             o->snapshot_file = optarg;
         else if (c == 'f')
             o->start_fresh = 1;
+        else if (c == 'H')
+            o->http = optarg;
         else if (c == 'h') {
             usage();
             return 1;
@@ -420,6 +449,7 @@ static void print_summary(struct learn *l)
 
 static void learn_free(struct learn *l)
 {
+    learn_ops_destroy(l->ops);
     consumer_destroy(l->consumer);
     outputs_destroy(l->out);
     publisher_destroy(l->pub);

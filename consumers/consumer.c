@@ -269,6 +269,33 @@ void consumer_positions(const struct consumer *c,
     }
 }
 
+void consumer_lags(const struct consumer *c, struct consumer_lag *out,
+                   size_t max, size_t *n)
+{
+    int64_t low, high;
+    size_t i;
+
+    *n = 0;
+    for (i = 0; i < c->part_count && *n < max; i++) {
+        const struct partition_state *ps = &c->parts[i];
+
+        if (!ps->assigned)
+            continue;
+        out[*n].partition = ps->partition;
+        out[*n].next_offset = ps->next_offset;
+        out[*n].high = -1;
+        /* The cached watermarks: no broker round trip on this thread. */
+        if (rd_kafka_get_watermark_offsets(c->rk, c->topic, ps->partition,
+                                           &low, &high) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            high >= 0)
+            out[*n].high = high;
+        if (out[*n].next_offset < 0 && low >= 0 && out[*n].high >= 0)
+            out[*n].next_offset = low; /* nothing read yet */
+        (*n)++;
+    }
+}
+
 int consumer_commit(struct consumer *c, const struct snapshot_offset *off,
                     size_t n, char *errstr, size_t errstr_size)
 {

@@ -50,6 +50,20 @@ int consumer_caught_up(const struct consumer *c);
 void consumer_positions(const struct consumer *c,
                         struct snapshot_offset *out, size_t max, size_t *n);
 
+/* Where the consumer stands in an assigned partition: the next offset
+ * to handle and the partition's high watermark as last fetched (-1 while
+ * unknown). Lag is high - next_offset. */
+struct consumer_lag {
+    int32_t partition;
+    int64_t next_offset;
+    int64_t high;
+};
+
+/* Copies up to max assigned partitions' positions into out, their count
+ * into *n. Reads librdkafka's cached watermarks: no broker request. */
+void consumer_lags(const struct consumer *c, struct consumer_lag *out,
+                   size_t max, size_t *n);
+
 /* Commits the given offsets to the group synchronously. Returns 0 or
  * RIFFLE_ERR_KAFKA with errstr. */
 int consumer_commit(struct consumer *c, const struct snapshot_offset *off,

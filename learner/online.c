@@ -375,6 +375,11 @@ struct running_stats *online_stats(struct online_learner *ol)
     return ol->stats;
 }
 
+const struct clean_counts *online_clean_counts(const struct online_learner *ol)
+{
+    return cleaner_counts(ol->cleaner);
+}
+
 uint64_t online_dead_letter_count(const struct online_learner *ol)
 {
     return ol->dead_letters;

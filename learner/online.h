@@ -83,6 +83,7 @@ struct running_stats *online_stats(struct online_learner *ol);
 uint64_t online_dead_letter_count(const struct online_learner *ol);
 void online_set_dead_letter_count(struct online_learner *ol, uint64_t n);
 const struct cfg *online_cfg(const struct online_learner *ol);
+const struct clean_counts *online_clean_counts(const struct online_learner *ol);
 
 /* Appends the progressive metrics that fit the task as JSON members
  * (no braces): "accuracy", "logloss", "auc" for binary; "accuracy",
