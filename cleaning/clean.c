@@ -1,22 +1,29 @@
 /*
  * cleaning/clean.c - per-field cleaning rules, see clean.h.
  *
- * Field by field in configuration order: presence, type, range, length,
- * then the missing-value policy. The first rule an event breaks and
- * cannot repair ends the cleaning; later fields are not looked at.
+ * Field by field in configuration order: presence, type, range, outlier
+ * rule, then for categories length, pattern and allowed values, and the
+ * missing-value policy for whatever is (or became) missing. The first
+ * rule an event breaks and cannot repair ends the cleaning; later fields
+ * are not looked at. Medians, quartiles and modes come from bounded
+ * summaries (sketch.c, topk.c) fed only with learned events.
  */
 #include "cleaning/clean.h"
 
 #include <math.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleaning/sketch.h"
+#include "cleaning/topk.h"
 #include "common/err.h"
 #include "common/numfmt.h"
 
 #define CLEAN_KEY_MAX 32 /* "fields[127].name": a dotted key for messages */
+#define CLEAN_MAD_SCALE 1.4826 /* MAD to standard deviation, for normal data */
 
 struct cleaner {
     const struct cfg *cfg;
@@ -25,6 +32,12 @@ struct cleaner {
     unsigned char imputed[CFG_MAX_FIELDS]; /* per event: value was made up */
     int label_optional;                    /* scoring: no label needed */
     struct clean_counts counts;
+    struct clean_field_counts field_counts[CFG_MAX_FIELDS];
+    struct sketch *values[CFG_MAX_FIELDS]; /* median, MAD, IQR; or NULL */
+    struct sketch *spread[CFG_MAX_FIELDS]; /* |x - median|, for MAD */
+    struct topk *modes[CFG_MAX_FIELDS];    /* missing = "mode" */
+    regex_t patterns[CFG_MAX_FIELDS];
+    unsigned char has_pattern[CFG_MAX_FIELDS];
 };
 
 static int is_numeric_type(enum schema_field_type t)
@@ -65,6 +78,38 @@ static int map_field(const struct cfg *cfg, const struct schema *schema,
     return 0;
 }
 
+/* The summaries field i's rules need, and its compiled pattern. */
+static int build_summaries(struct cleaner *c, size_t i, char *errstr,
+                           size_t errstr_size)
+{
+    const struct cfg_field *f = &c->cfg->fields[i];
+    int quantiles = f->missing == CFG_MISSING_MEDIAN ||
+                    f->outlier == CFG_OUTLIER_MAD ||
+                    f->outlier == CFG_OUTLIER_IQR;
+    int err = 0;
+
+    if (quantiles)
+        err = sketch_new(&c->values[i]);
+    if (!err && f->outlier == CFG_OUTLIER_MAD)
+        err = sketch_new(&c->spread[i]);
+    if (!err && f->missing == CFG_MISSING_MODE)
+        err = topk_new(&c->modes[i]);
+    if (err)
+        return err;
+
+    if (f->pattern[0]) {
+        char key[CLEAN_KEY_MAX];
+
+        if (cfg_compile_pattern(f->pattern, &c->patterns[i]) != 0) {
+            snprintf(key, sizeof(key), "fields[%zu].pattern", i);
+            return cfg_error(c->cfg, f->line, key, errstr, errstr_size,
+                             "cannot be compiled");
+        }
+        c->has_pattern[i] = 1;
+    }
+    return 0;
+}
+
 int cleaner_new(const struct cfg *cfg, const struct schema *schema,
                 struct running_stats *stats, struct cleaner **out,
                 char *errstr, size_t errstr_size)
@@ -89,8 +134,10 @@ int cleaner_new(const struct cfg *cfg, const struct schema *schema,
     for (i = 0; i < cfg->field_count && !err; i++)
         err = map_field(cfg, schema, i, &c->schema_index[i], errstr,
                         errstr_size);
+    for (i = 0; i < cfg->field_count && !err; i++)
+        err = build_summaries(c, i, errstr, errstr_size);
     if (err) {
-        free(c);
+        cleaner_destroy(c);
         return err;
     }
 
@@ -100,6 +147,17 @@ int cleaner_new(const struct cfg *cfg, const struct schema *schema,
 
 void cleaner_destroy(struct cleaner *c)
 {
+    size_t i;
+
+    if (!c)
+        return;
+    for (i = 0; i < CFG_MAX_FIELDS; i++) {
+        sketch_destroy(c->values[i]);
+        sketch_destroy(c->spread[i]);
+        topk_destroy(c->modes[i]);
+        if (c->has_pattern[i])
+            regfree(&c->patterns[i]);
+    }
     free(c);
 }
 
@@ -140,6 +198,39 @@ static int token_in(const char *s, char (*list)[CFG_NAME_MAX], size_t n)
     return 0;
 }
 
+/* The configured rewrite of a noisy label value, or s itself. */
+static const char *relabel(const struct cfg *cfg, const char *s)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->relabel_count; i++)
+        if (strcmp(s, cfg->relabel[i][0]) == 0)
+            return cfg->relabel[i][1];
+    return s;
+}
+
+/* label = 1 when the value (a number, or text that is one number) is
+ * above the threshold; anything else cannot be evaluated. */
+static int label_by_threshold(const struct cfg_field *f,
+                              const struct value *val, const char *s,
+                              double *label, struct clean_verdict *v)
+{
+    double x = val->number;
+    char *end = NULL;
+
+    if (val->kind != VALUE_NUMBER) {
+        x = strtod(s, &end);
+        if (end == s || *end != '\0')
+            x = NAN;
+    }
+    if (isnan(x))
+        return refuse(v, CLEAN_REASON_LABEL, f,
+                      "the label rule \"%s > %g\" needs a number, got "
+                      "\"%.64s\"", f->name, f->threshold, s);
+    *label = x > f->threshold ? 1.0 : 0.0;
+    return 0;
+}
+
 /* The label becomes a number the model learns: 0/1 (binary), the class
  * index (multiclass), or the value itself (regression). */
 static int clean_label(const struct cfg *cfg, const struct cfg_field *f,
@@ -162,7 +253,9 @@ static int clean_label(const struct cfg *cfg, const struct cfg_field *f,
         return 0;
     }
 
-    s = label_text(ev, index, tmp, sizeof(tmp));
+    s = relabel(cfg, label_text(ev, index, tmp, sizeof(tmp)));
+    if (f->has_threshold)
+        return label_by_threshold(f, val, s, label, v);
     if (cfg->task == CFG_TASK_MULTICLASS) {
         for (k = 0; k < cfg->class_count; k++) {
             if (strcmp(s, cfg->classes[k]) == 0) {
@@ -189,6 +282,21 @@ static int clean_label(const struct cfg *cfg, const struct cfg_field *f,
                   "value in the configuration", s);
 }
 
+/* Before any category was seen the value stays null: no feature. */
+static int impute_mode(struct cleaner *c, size_t i, struct event *ev,
+                       size_t index)
+{
+    const char *mode = topk_mode(c->modes[i], NULL);
+
+    if (!mode)
+        return 0;
+    if (event_set_string(ev, index, mode, strlen(mode)) != 0)
+        return RIFFLE_ERR_NOMEM;
+    c->counts.imputed++;
+    c->field_counts[i].imputed++;
+    return 0;
+}
+
 /* Applies the missing-value policy to a null field. */
 static int clean_missing(struct cleaner *c, size_t i, struct event *ev,
                          size_t index, struct clean_verdict *v)
@@ -213,9 +321,18 @@ static int clean_missing(struct cleaner *c, size_t i, struct event *ev,
         event_set_number(ev, index, f->missing_value);
         c->counts.imputed++;
         break;
+    case CFG_MISSING_MEDIAN:
+        event_set_number(ev, index, sketch_count(c->values[i]) > 0
+                                        ? sketch_quantile(c->values[i], 0.5)
+                                        : 0.0); /* as mean before data */
+        c->counts.imputed++;
+        break;
+    case CFG_MISSING_MODE:
+        return impute_mode(c, i, ev, index);
     default:
-        break; /* skip and token: features handle the null */
+        return 0; /* skip and token: features handle the null */
     }
+    c->field_counts[i].imputed++;
     return 0;
 }
 
@@ -250,8 +367,148 @@ static int clean_number(struct cleaner *c, size_t i, struct event *ev,
         }
         event_set_number(ev, index, below ? f->min : f->max);
         c->counts.clipped++;
+        c->field_counts[i].clipped++;
     }
     return 0;
+}
+
+/* The bounds field i's outlier rule accepts now, from the values learned
+ * so far. 0 while the rule cannot judge: too few values, or no spread
+ * (a constant field has no outliers to speak of). */
+static int outlier_bounds(const struct cleaner *c, size_t i, double *lo,
+                          double *hi)
+{
+    const struct cfg_field *f = &c->cfg->fields[i];
+    double k = f->outlier_threshold, centre, scale, q1, q3;
+
+    if (f->outlier == CFG_OUTLIER_ZSCORE) {
+        if (c->stats[i].count < (uint64_t)f->outlier_warmup)
+            return 0;
+        centre = c->stats[i].mean;
+        scale = stats_stddev(&c->stats[i]);
+    } else if (f->outlier == CFG_OUTLIER_MAD) {
+        if (sketch_count(c->values[i]) < (uint64_t)f->outlier_warmup)
+            return 0;
+        centre = sketch_quantile(c->values[i], 0.5);
+        scale = CLEAN_MAD_SCALE * sketch_quantile(c->spread[i], 0.5);
+    } else {
+        if (sketch_count(c->values[i]) < (uint64_t)f->outlier_warmup)
+            return 0;
+        q1 = sketch_quantile(c->values[i], 0.25);
+        q3 = sketch_quantile(c->values[i], 0.75);
+        if (!(q3 - q1 > 0))
+            return 0;
+        *lo = q1 - k * (q3 - q1);
+        *hi = q3 + k * (q3 - q1);
+        return 1;
+    }
+    if (!(scale > 0))
+        return 0;
+    *lo = centre - k * scale;
+    *hi = centre + k * scale;
+    return 1;
+}
+
+static const char *outlier_rule_name(enum cfg_outlier_rule r)
+{
+    return r == CFG_OUTLIER_ZSCORE ? "zscore"
+           : r == CFG_OUTLIER_MAD  ? "mad"
+                                   : "iqr";
+}
+
+static int clean_outlier(struct cleaner *c, size_t i, struct event *ev,
+                         size_t index, struct clean_verdict *v)
+{
+    const struct cfg_field *f = &c->cfg->fields[i];
+    double x = ev->values[index].number, lo, hi;
+
+    if (f->outlier == CFG_OUTLIER_NONE || !outlier_bounds(c, i, &lo, &hi) ||
+        (x >= lo && x <= hi))
+        return 0;
+
+    c->field_counts[i].outliers++;
+    if (f->on_outlier == CFG_OUTLIER_REJECT) {
+        if (f->privacy != CFG_PRIVACY_NONE)
+            return refuse(v, CLEAN_REASON_OUTLIER, f, "the value is outside "
+                          "the %s bounds (k = %g)",
+                          outlier_rule_name(f->outlier), f->outlier_threshold);
+        return refuse(v, CLEAN_REASON_OUTLIER, f, "%s = %.10g is outside "
+                      "[%.10g, %.10g], the %s bounds (k = %g)", f->name, x, lo,
+                      hi, outlier_rule_name(f->outlier), f->outlier_threshold);
+    }
+    if (f->on_outlier == CFG_OUTLIER_MISSING) {
+        event_set_null(ev, index);
+        return clean_missing(c, i, ev, index, v);
+    }
+    event_set_number(ev, index, x < lo ? lo : hi);
+    c->counts.clipped++;
+    c->field_counts[i].clipped++;
+    return 0;
+}
+
+static int in_allowed(const struct cfg *cfg, const struct cfg_field *f,
+                      const char *s)
+{
+    const char *a = cfg_allowed_first(cfg, f);
+    size_t k;
+
+    for (k = 0; k < f->allowed_count; k++, a += strlen(a) + 1)
+        if (strcmp(a, s) == 0)
+            return 1;
+    return 0;
+}
+
+/* Why a category breaks its field's string rules, or NULL. The text of
+ * a number is what the features hash. */
+static const char *category_fault(const struct cleaner *c, size_t i,
+                                  const char *text, size_t len)
+{
+    const struct cfg_field *f = &c->cfg->fields[i];
+
+    if (f->max_length > 0 && len > f->max_length)
+        return "is longer than max_length";
+    if (c->has_pattern[i] &&
+        (strlen(text) != len ||
+         regexec(&c->patterns[i], text, 0, NULL, 0) != 0))
+        return "does not match the pattern";
+    if (f->allowed_count > 0 && (strlen(text) != len ||
+                                 !in_allowed(c->cfg, f, text)))
+        return "is not an allowed category";
+    return NULL;
+}
+
+static int clean_category(struct cleaner *c, size_t i, struct event *ev,
+                          size_t index, struct clean_verdict *v)
+{
+    const struct cfg_field *f = &c->cfg->fields[i];
+    const struct value *val = &ev->values[index];
+    char number[NUMFMT_MAX];
+    const char *text, *fault;
+    size_t len;
+
+    if (val->kind == VALUE_NUMBER) {
+        text = numfmt_double(val->number, number, sizeof(number));
+        len = strlen(text);
+    } else {
+        text = event_string(ev, index);
+        len = val->str_len;
+    }
+    fault = category_fault(c, i, text, len);
+    if (!fault)
+        return 0;
+
+    c->field_counts[i].invalid++;
+    if (f->on_invalid == CFG_INVALID_MISSING) {
+        event_set_null(ev, index);
+        return clean_missing(c, i, ev, index, v);
+    }
+    if (f->max_length > 0 && len > f->max_length)
+        return refuse(v, CLEAN_REASON_VALUE, f,
+                      "%zu bytes, longer than max_length %zu", len,
+                      f->max_length);
+    if (f->privacy != CFG_PRIVACY_NONE)
+        return refuse(v, CLEAN_REASON_VALUE, f, "the value %s", fault);
+    return refuse(v, CLEAN_REASON_VALUE, f, "\"%.64s\" %s", text, fault);
 }
 
 static int clean_field(struct cleaner *c, size_t i, struct event *ev,
@@ -283,15 +540,45 @@ static int clean_field(struct cleaner *c, size_t i, struct event *ev,
         break;
     }
 
-    if (val->kind == VALUE_NULL)
+    if (val->kind == VALUE_NULL) {
+        c->field_counts[i].missing++;
         return clean_missing(c, i, ev, index, v);
-    if (val->kind == VALUE_NUMBER)
-        return clean_number(c, i, ev, index, v);
-    if (f->max_length > 0 && val->str_len > f->max_length)
-        return refuse(v, CLEAN_REASON_VALUE, f,
-                      "%zu bytes, longer than max_length %zu", val->str_len,
-                      f->max_length);
-    return 0;
+    }
+    if (val->kind == VALUE_NUMBER) {
+        int err = clean_number(c, i, ev, index, v);
+
+        if (err || val->kind != VALUE_NUMBER)
+            return err; /* refused, or now missing and handled */
+        if (f->kind == CFG_FIELD_NUMERIC)
+            return clean_outlier(c, i, ev, index, v);
+    }
+    if (f->kind != CFG_FIELD_CATEGORICAL)
+        return 0;
+    return clean_category(c, i, ev, index, v);
+}
+
+/* The summaries behind median, MAD, IQR and mode. */
+static void commit_summaries(struct cleaner *c, size_t i,
+                             const struct event *ev, size_t index)
+{
+    const struct value *val = &ev->values[index];
+    char number[NUMFMT_MAX];
+    const char *text;
+
+    if (c->spread[i] && val->kind == VALUE_NUMBER)
+        sketch_add(c->spread[i],
+                   sketch_count(c->values[i]) > 0
+                       ? fabs(val->number -
+                              sketch_quantile(c->values[i], 0.5))
+                       : 0.0);
+    if (c->values[i] && val->kind == VALUE_NUMBER)
+        sketch_add(c->values[i], val->number);
+    if (c->modes[i] && val->kind == VALUE_STRING)
+        topk_add(c->modes[i], event_string(ev, index), val->str_len);
+    if (c->modes[i] && val->kind == VALUE_NUMBER) {
+        text = numfmt_double(val->number, number, sizeof(number));
+        topk_add(c->modes[i], text, strlen(text));
+    }
 }
 
 void cleaner_commit_stats(struct cleaner *c, const struct event *ev)
@@ -299,11 +586,15 @@ void cleaner_commit_stats(struct cleaner *c, const struct event *ev)
     size_t i;
 
     for (i = 0; i < c->cfg->field_count; i++) {
-        const struct value *val = &ev->values[c->schema_index[i]];
+        size_t index = (size_t)c->schema_index[i];
+        const struct value *val = &ev->values[index];
 
-        if (c->cfg->fields[i].kind == CFG_FIELD_NUMERIC && !c->imputed[i] &&
+        if (c->imputed[i])
+            continue;
+        if (c->cfg->fields[i].kind == CFG_FIELD_NUMERIC &&
             val->kind == VALUE_NUMBER)
             stats_add(&c->stats[i], val->number);
+        commit_summaries(c, i, ev, index);
     }
 }
 
@@ -318,6 +609,7 @@ int cleaner_apply(struct cleaner *c, struct event *ev, double *label,
         err = clean_field(c, i, ev, label, verdict);
         if (err) {
             c->counts.rejected++;
+            c->field_counts[i].rejected++;
             return err;
         }
     }
@@ -339,6 +631,12 @@ const unsigned char *cleaner_imputed(const struct cleaner *c)
 const struct clean_counts *cleaner_counts(const struct cleaner *c)
 {
     return &c->counts;
+}
+
+const struct clean_field_counts *
+cleaner_field_counts(const struct cleaner *c)
+{
+    return c->field_counts;
 }
 
 int cleaner_schema_index(const struct cleaner *c, size_t cfg_field)

@@ -23,6 +23,7 @@
 #define CLEAN_REASON_RANGE "out_of_range"
 #define CLEAN_REASON_LABEL "invalid_label"
 #define CLEAN_REASON_VALUE "invalid_value"
+#define CLEAN_REASON_OUTLIER "outlier"
 
 /* Event ids travel as Kafka keys and in every output record; longer ones
  * are refused so that no output can outgrow the broker's size limit. */
@@ -59,9 +60,10 @@ int cleaner_apply(struct cleaner *c, struct event *ev, double *label,
  * cfg->field_count entries. */
 const unsigned char *cleaner_imputed(const struct cleaner *c);
 
-/* Adds the numeric values ev really carried (not imputed ones) to the
- * running statistics. Called once an event has been learned, so that an
- * event refused at any stage never moves a mean. */
+/* Adds the values ev really carried (not imputed ones) to the running
+ * statistics, the quantile sketches (median, MAD, IQR) and the category
+ * counts (mode). Called once an event has been learned, so that an event
+ * refused at any stage never moves a mean. */
 void cleaner_commit_stats(struct cleaner *c, const struct event *ev);
 
 struct clean_counts {
@@ -72,6 +74,20 @@ struct clean_counts {
 };
 
 const struct clean_counts *cleaner_counts(const struct cleaner *c);
+
+/* What the rules did to one field, since the cleaner was built. */
+struct clean_field_counts {
+    unsigned long long missing;  /* values that arrived null */
+    unsigned long long imputed;  /* values made up (mean, median, ...) */
+    unsigned long long clipped;  /* moved to a range or outlier bound */
+    unsigned long long invalid;  /* not allowed, not matching, too long */
+    unsigned long long outliers; /* flagged by the outlier rule */
+    unsigned long long rejected; /* events dead-lettered for this field */
+};
+
+/* Per configured field, cfg->field_count entries. Borrowed. */
+const struct clean_field_counts *
+cleaner_field_counts(const struct cleaner *c);
 
 /* For scoring without learning: a missing label is then accepted (the
  * label is written as NaN, which no real label can be); a present one is

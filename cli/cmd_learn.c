@@ -56,6 +56,7 @@ struct learn {
     size_t offset_count;
     /* counters */
     unsigned long long processed, predicted, dead_lettered, drifts;
+    unsigned long long duplicates;
     unsigned long long since_snapshot, since_metrics;
     double last_snapshot_s, last_message_s;
     double progress_s; /* when the last progress line was logged */
@@ -192,6 +193,12 @@ static int handle_message(struct learn *l, const rd_kafka_message_t *msg,
         return err;
     }
 
+    if (r.duplicate) {
+        log_debug("learn", "%s [%d] @%lld: duplicate event id, dropped",
+                  src.topic, (int)src.partition, (long long)src.offset);
+        l->duplicates++;
+        return 0;
+    }
     if (r.dead_letter) {
         log_debug("learn", "%s [%d] @%lld: dead letter: %s %s: %s",
                   src.topic, (int)src.partition, (long long)src.offset,
@@ -220,18 +227,22 @@ static void log_progress(struct learn *l)
 {
     double now = kafka_monotonic_s(), elapsed = now - l->progress_s;
     unsigned long long events = l->processed - l->progress_events;
-    struct buf total = {0}, window = {0};
+    struct buf total = {0}, window = {0}, cleaning = {0};
 
     (void)online_metrics_json(l->ol, 0, &total); /* empty if no memory */
     (void)online_metrics_json(l->ol, 1, &window);
-    log_info("learn", "%llu events (%llu predicted, %llu dead letters), "
-             "%.0f events/s; progressive {%s}; last %u {%s}", l->processed,
-             l->predicted, l->dead_lettered,
-             elapsed > 0 ? events / elapsed : 0.0,
+    (void)online_cleaning_json(l->ol, &cleaning);
+    log_info("learn", "%llu events (%llu predicted, %llu dead letters, "
+             "%llu duplicates), %.0f events/s; progressive {%s}; last %u "
+             "{%s}", l->processed, l->predicted, l->dead_lettered,
+             l->duplicates, elapsed > 0 ? events / elapsed : 0.0,
              total.data ? total.data : "", online_metrics(l->ol)->window_len,
              window.data ? window.data : "");
+    if (cleaning.len > 0)
+        log_info("learn", "cleaning counters {%s}", cleaning.data);
     buf_free(&total);
     buf_free(&window);
+    buf_free(&cleaning);
     l->progress_s = now;
     l->progress_events = l->processed;
 }
@@ -440,8 +451,10 @@ static void print_summary(struct learn *l)
 
     (void)online_metrics_json(l->ol, 0, &metrics); /* empty if no memory */
     printf("{\"processed\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
-           "\"drift_alarms\":%llu,%s,\"model_version\":%llu}\n",
-           l->processed, l->predicted, l->dead_lettered, l->drifts,
+           "\"duplicates\":%llu,\"drift_alarms\":%llu,%s,"
+           "\"model_version\":%llu}\n",
+           l->processed, l->predicted, l->dead_lettered, l->duplicates,
+           l->drifts,
            metrics.data ? metrics.data : "\"metrics\":null",
            (unsigned long long)model_update_count(online_model(l->ol)));
     buf_free(&metrics);

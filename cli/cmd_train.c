@@ -39,7 +39,7 @@ struct file_run {
     struct csv_reader *csv;   /* a CSV file, or */
     struct avro_source *avro; /* an Avro container file */
     struct buf line; /* score output */
-    long long rows, bad_rows, dead_letters;
+    long long rows, bad_rows, dead_letters, duplicates;
 };
 
 static void print_prediction(struct file_run *r,
@@ -48,7 +48,9 @@ static void print_prediction(struct file_run *r,
     buf_reset(&r->line);
     buf_printf(&r->line, "{\"event_id\":");
     buf_append_json_string(&r->line, res->event_id ? res->event_id : "");
-    if (res->dead_letter) {
+    if (res->duplicate) {
+        buf_printf(&r->line, ",\"duplicate\":true");
+    } else if (res->dead_letter) {
         buf_printf(&r->line, ",\"refused\":");
         buf_append_json_string(&r->line, res->verdict.reason);
         buf_printf(&r->line, ",\"field\":");
@@ -79,6 +81,7 @@ static int run_event(struct file_run *r, struct event *ev)
     if (err)
         return err;
     r->dead_letters += res.dead_letter;
+    r->duplicates += res.duplicate;
     if (r->predictions)
         print_prediction(r, &res);
     return 0;
@@ -160,24 +163,28 @@ static void print_summary(struct file_run *r, double elapsed)
 {
     struct feature_counts fc;
     struct online_drift_info drift;
-    struct buf metrics = {0};
+    struct buf metrics = {0}, cleaning = {0};
 
     online_feature_counts(r->ol, &fc);
     online_drift_info(r->ol, &drift);
     (void)online_metrics_json(r->ol, 0, &metrics); /* empty if out of memory */
+    (void)online_cleaning_json(r->ol, &cleaning);
     fprintf(r->score_only ? stderr : stdout,
             "{\"rows\":%lld,\"bad_rows\":%lld,\"dead_letters\":%lld,"
+            "\"duplicates\":%lld,\"cleaning\":{%s},"
             "\"%s\":%llu,%s,\"drift_alarms\":%llu,"
             "\"distinct_features\":%llu,"
             "\"collided_slots\":%llu,\"seconds\":%.3f,"
             "\"events_per_s\":%.0f}\n", r->rows, r->bad_rows,
-            r->dead_letters, r->score_only ? "scored_with_label" : "learned",
+            r->dead_letters, r->duplicates,
+            cleaning.data ? cleaning.data : "", r->score_only ? "scored_with_label" : "learned",
             (unsigned long long)online_metrics(r->ol)->total.count,
             metrics.data ? metrics.data : "\"metrics\":null",
             drift.detections, fc.distinct,
             fc.collided_slots, elapsed,
             elapsed > 0 ? r->rows / elapsed : 0.0);
     buf_free(&metrics);
+    buf_free(&cleaning);
 }
 
 static int open_all(struct file_run *r, char *errstr, size_t size)

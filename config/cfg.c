@@ -10,10 +10,12 @@
 
 #include <libconfig.h>
 #include <math.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cleaning/dedup.h"
 #include "common/err.h"
 #include "learner/drift.h"
 #include "learner/hash.h"
@@ -39,6 +41,15 @@
 #define CFG_MAX_DRIFT_LAMBDA 1e12
 #define CFG_MIN_SNAPSHOT_SECONDS 0.1
 #define CFG_MAX_SNAPSHOT_SECONDS (86400.0 * 365) /* a year */
+/* Outlier rules: the usual k of each rule when none is given, and how
+ * many values a field must have shown before any rule applies, so that
+ * the first few values of a stream are not judged by each other. */
+#define CFG_DEFAULT_ZSCORE_K 3.0
+#define CFG_DEFAULT_MAD_K 3.5 /* Iglewicz and Hoaglin's modified z-score */
+#define CFG_DEFAULT_IQR_K 1.5 /* Tukey's fences */
+#define CFG_DEFAULT_OUTLIER_WARMUP 100
+#define CFG_MAX_OUTLIER_K 1e6
+#define CFG_MAX_OUTLIER_WARMUP (1L << 40)
 /* Counting collisions keeps 4 bytes per weight and costs a cache miss per
  * feature once the table outgrows the cache (10-15% of train's time at
  * 2^22, docs/BENCHMARKS.md): on by default up to 2^20 weights (4 MiB). */
@@ -635,7 +646,17 @@ static const struct enum_name missing_actions[] = {
     {"reject", CFG_MISSING_REJECT}, {"mean", CFG_MISSING_MEAN},
     {"zero", CFG_MISSING_ZERO},     {"constant", CFG_MISSING_CONSTANT},
     {"skip", CFG_MISSING_SKIP},     {"token", CFG_MISSING_TOKEN},
+    {"median", CFG_MISSING_MEDIAN}, {"mode", CFG_MISSING_MODE},
     {NULL, 0}};
+static const struct enum_name invalid_actions[] = {
+    {"reject", CFG_INVALID_REJECT}, {"missing", CFG_INVALID_MISSING},
+    {NULL, 0}};
+static const struct enum_name outlier_rules[] = {
+    {"none", CFG_OUTLIER_NONE}, {"zscore", CFG_OUTLIER_ZSCORE},
+    {"mad", CFG_OUTLIER_MAD},   {"iqr", CFG_OUTLIER_IQR}, {NULL, 0}};
+static const struct enum_name outlier_actions[] = {
+    {"clip", CFG_OUTLIER_CLIP}, {"reject", CFG_OUTLIER_REJECT},
+    {"missing", CFG_OUTLIER_MISSING}, {NULL, 0}};
 static const struct enum_name range_actions[] = {
     {"reject", CFG_RANGE_REJECT}, {"clip", CFG_RANGE_CLIP},
     {"missing", CFG_RANGE_MISSING}, {NULL, 0}};
@@ -647,6 +668,41 @@ static const struct enum_name privacy_actions[] = {
     {"none", CFG_PRIVACY_NONE}, {"drop", CFG_PRIVACY_DROP},
     {"pseudonym", CFG_PRIVACY_PSEUDONYM}, {"coarsen", CFG_PRIVACY_COARSEN},
     {NULL, 0}};
+
+/* Which kinds the string, imputation, outlier and label rules fit. */
+static int check_field_quality(const struct loader *ld,
+                               const config_setting_t *g, const char *section,
+                               const struct cfg_field *f)
+{
+    char key[CFG_KEY_MAX];
+    int numeric = f->kind == CFG_FIELD_NUMERIC;
+    int categorical = f->kind == CFG_FIELD_CATEGORICAL;
+
+    if (f->missing == CFG_MISSING_MEDIAN && !numeric)
+        return fail(ld, g, dotted(key, sizeof(key), section, "missing"),
+                    "median applies to numeric fields only");
+    if (f->missing == CFG_MISSING_MODE && !categorical)
+        return fail(ld, g, dotted(key, sizeof(key), section, "missing"),
+                    "mode applies to categorical fields only");
+    if (f->missing == CFG_MISSING_MODE && f->privacy != CFG_PRIVACY_NONE)
+        return fail(ld, g, dotted(key, sizeof(key), section, "missing"),
+                    "mode would keep raw values of a personal field in "
+                    "memory: choose token or skip");
+    if ((f->allowed_count > 0 || f->pattern[0]) && !categorical)
+        return fail(ld, g, dotted(key, sizeof(key), section,
+                                  f->pattern[0] ? "pattern" : "allowed"),
+                    "allowed and pattern apply to categorical fields only");
+    if (f->outlier != CFG_OUTLIER_NONE && !numeric)
+        return fail(ld, g, dotted(key, sizeof(key), section, "outlier"),
+                    "outlier rules apply to numeric fields only");
+    if ((f->has_threshold || config_setting_get_member(g, "relabel")) &&
+        f->kind != CFG_FIELD_LABEL)
+        return fail(ld, g, dotted(key, sizeof(key), section,
+                                  f->has_threshold ? "threshold"
+                                                   : "relabel"),
+                    "threshold and relabel apply to the label only");
+    return 0;
+}
 
 /* Checks the combinations a single key cannot: which rules fit a kind. */
 static int check_field(const struct loader *ld, const config_setting_t *g,
@@ -698,7 +754,9 @@ static int load_field_kind(const struct loader *ld, const config_setting_t *g,
         "indicator",  "impute_value", "min",      "max",
         "on_range",   "transform",   "max_length", "personal",
         "band",       "keep_prefix", "positive",  "negative",
-        "namespace",  "buckets",     "classes",   NULL};
+        "namespace",  "buckets",     "classes",   "allowed",
+        "pattern",    "on_invalid",  "outlier",   "outlier_threshold",
+        "on_outlier", "outlier_warmup", "threshold", "relabel", NULL};
     char key[CFG_KEY_MAX];
     int kind = 0;
     int err = check_keys(ld, g, section, keys);
@@ -842,6 +900,169 @@ static int load_field(const struct loader *ld, const config_setting_t *g,
     return err;
 }
 
+/* allowed = [...]: copied NUL-separated into cfg->allowed_pool. */
+static int load_allowed(const struct loader *ld, const config_setting_t *g,
+                        const char *section, struct cfg *cfg,
+                        struct cfg_field *f)
+{
+    config_setting_t *s;
+    char full[CFG_KEY_MAX];
+    int i, n;
+    int err = find_list(ld, g, section, "allowed", CFG_MAX_ALLOWED, &s, &n);
+
+    if (err || !s)
+        return err;
+
+    f->allowed_offset = cfg->allowed_pool_used;
+    for (i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, i);
+        size_t len;
+
+        err = check_entry_type(ld, e, section, "allowed", i,
+                               CONFIG_TYPE_STRING);
+        if (err)
+            return err;
+        len = strlen(config_setting_get_string(e)) + 1;
+        if (cfg->allowed_pool_used + len > sizeof(cfg->allowed_pool))
+            return fail(ld, e, dotted(full, sizeof(full), section,
+                                      "allowed"),
+                        "entry %d: the allowed categories of all fields "
+                        "exceed %d bytes", i + 1, CFG_ALLOWED_POOL);
+        memcpy(cfg->allowed_pool + cfg->allowed_pool_used,
+               config_setting_get_string(e), len);
+        cfg->allowed_pool_used += len;
+    }
+    f->allowed_count = (size_t)n;
+    return 0;
+}
+
+/* pattern: compiled once here so that a bad expression is a start-up
+ * error naming its line; the cleaner compiles its own copy. */
+static int load_pattern(const struct loader *ld, const config_setting_t *g,
+                        const char *section, struct cfg_field *f)
+{
+    char full[CFG_KEY_MAX], why[CFG_MESSAGE_MAX];
+    regex_t re;
+    int rc, err = get_string(ld, g, section, "pattern", 0, f->pattern,
+                             sizeof(f->pattern));
+
+    if (err || !f->pattern[0])
+        return err;
+
+    rc = cfg_compile_pattern(f->pattern, &re);
+    if (rc == 0) {
+        regfree(&re);
+        return 0;
+    }
+    regerror(rc, &re, why, sizeof(why));
+    return fail(ld, config_setting_get_member(g, "pattern"),
+                dotted(full, sizeof(full), section, "pattern"),
+                "not a POSIX extended regular expression: %s", why);
+}
+
+static double default_outlier_k(enum cfg_outlier_rule rule)
+{
+    return rule == CFG_OUTLIER_MAD   ? CFG_DEFAULT_MAD_K
+           : rule == CFG_OUTLIER_IQR ? CFG_DEFAULT_IQR_K
+                                     : CFG_DEFAULT_ZSCORE_K;
+}
+
+static int load_outlier(const struct loader *ld, const config_setting_t *g,
+                        const char *section, struct cfg_field *f)
+{
+    int rule = 0, action = 0;
+    int err = get_enum(ld, g, section, "outlier", outlier_rules, &rule);
+
+    f->outlier_threshold = 0;
+    f->outlier_warmup = CFG_DEFAULT_OUTLIER_WARMUP;
+    if (!err)
+        err = get_positive(ld, g, section, "outlier_threshold",
+                           CFG_MAX_OUTLIER_K, &f->outlier_threshold);
+    if (!err)
+        err = get_enum(ld, g, section, "on_outlier", outlier_actions,
+                       &action);
+    if (!err)
+        err = get_long(ld, g, section, "outlier_warmup", 0, 2,
+                       CFG_MAX_OUTLIER_WARMUP, &f->outlier_warmup);
+    if (err)
+        return err;
+
+    f->outlier = (enum cfg_outlier_rule)rule;
+    f->on_outlier = (enum cfg_outlier_action)action;
+    if (f->outlier_threshold == 0)
+        f->outlier_threshold = default_outlier_k(f->outlier);
+    return 0;
+}
+
+/* relabel = ( ["noisy", "clean"], ... ): pairs of strings. */
+static int load_relabel(const struct loader *ld, const config_setting_t *g,
+                        const char *section, struct cfg *cfg)
+{
+    config_setting_t *s;
+    char full[CFG_KEY_MAX];
+    int i, j, n;
+    int err = find_list(ld, g, section, "relabel", CFG_MAX_RELABEL, &s, &n);
+
+    if (err || !s)
+        return err;
+
+    dotted(full, sizeof(full), section, "relabel");
+    for (i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, i);
+        int type = config_setting_type(e);
+
+        if ((type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST) ||
+            config_setting_length(e) != 2)
+            return fail(ld, e, full, "entry %d: expected a pair "
+                        "[\"from\", \"to\"]", i + 1);
+        for (j = 0; j < 2; j++) {
+            const char *v = config_setting_get_string_elem(e, j);
+
+            if (!v)
+                return fail(ld, e, full, "entry %d: expected two strings",
+                            i + 1);
+            if (strlen(v) >= CFG_NAME_MAX)
+                return fail(ld, e, full, "entry %d: longer than %d bytes",
+                            i + 1, CFG_NAME_MAX - 1);
+            snprintf(cfg->relabel[i][j], CFG_NAME_MAX, "%s", v);
+        }
+    }
+    cfg->relabel_count = (size_t)n;
+    return 0;
+}
+
+/* The keys of issue 5 (allowed categories, pattern, invalid and outlier
+ * actions, the label's threshold and rewrites), then their fit. */
+static int load_field_quality(const struct loader *ld,
+                              const config_setting_t *g, int index,
+                              struct cfg *cfg, struct cfg_field *f)
+{
+    char section[CFG_SECTION_MAX];
+    int on_invalid = 0;
+    int err;
+
+    snprintf(section, sizeof(section), "fields[%d]", index);
+    f->has_threshold = config_setting_get_member(g, "threshold") != NULL;
+    err = load_allowed(ld, g, section, cfg, f);
+    if (!err)
+        err = load_pattern(ld, g, section, f);
+    if (!err)
+        err = get_enum(ld, g, section, "on_invalid", invalid_actions,
+                       &on_invalid);
+    if (!err)
+        err = load_outlier(ld, g, section, f);
+    if (!err)
+        err = get_double(ld, g, section, "threshold", 0, -CFG_NUMBER_LIMIT,
+                         CFG_NUMBER_LIMIT, &f->threshold);
+    if (!err && f->kind == CFG_FIELD_LABEL)
+        err = load_relabel(ld, g, section, cfg);
+    if (err)
+        return err;
+
+    f->on_invalid = (enum cfg_invalid_action)on_invalid;
+    return check_field_quality(ld, g, section, f);
+}
+
 /* Field index names a field no earlier group configured. */
 static int check_unique(const struct loader *ld, const config_setting_t *g,
                         const struct cfg *cfg, int index)
@@ -892,6 +1113,8 @@ static int load_fields(const struct loader *ld, const config_setting_t *root,
         struct cfg_field *f = &cfg->fields[i];
 
         err = load_field(ld, g, i, f);
+        if (!err)
+            err = load_field_quality(ld, g, i, cfg, f);
         if (!err)
             err = check_unique(ld, g, cfg, i);
         if (!err && f->kind == CFG_FIELD_LABEL)
@@ -1190,13 +1413,18 @@ static int decide_task(const struct loader *ld, const config_setting_t *root,
     if (label->positive_count > 0 && cfg->class_count > 0)
         return fail(ld, fields, "fields", "the label \"%s\" has both "
                     "positive values and classes: choose one", label->name);
+    if (label->has_threshold &&
+        (label->positive_count > 0 || cfg->class_count > 0))
+        return fail(ld, fields, "fields", "the label \"%s\" has a "
+                    "threshold and also positive values or classes: "
+                    "choose one", label->name);
     if (cfg->class_count == 1)
         return fail(ld, fields, "fields", "the label \"%s\" needs at least "
                     "two classes", label->name);
 
     if (cfg->class_count > 0)
         cfg->task = CFG_TASK_MULTICLASS;
-    else if (label->positive_count > 0)
+    else if (label->positive_count > 0 || label->has_threshold)
         cfg->task = CFG_TASK_BINARY;
     else
         cfg->task = CFG_TASK_REGRESSION;
@@ -1217,13 +1445,31 @@ static int decide_task(const struct loader *ld, const config_setting_t *root,
     return 0;
 }
 
+/* The pipeline-wide cleaning rules. */
+static int load_cleaning(const struct loader *ld,
+                         const config_setting_t *root, struct cfg *cfg)
+{
+    static const char *const keys[] = {"dedup_window", NULL};
+    config_setting_t *g;
+    int err = get_group(ld, root, "cleaning", 0, &g);
+
+    if (err || !g)
+        return err;
+
+    err = check_keys(ld, g, "cleaning", keys);
+    if (!err)
+        err = get_long(ld, g, "cleaning", "dedup_window", 0, 0,
+                       DEDUP_MAX_WINDOW, &cfg->dedup_window);
+    return err;
+}
+
 static int load_root(const struct loader *ld, const config_setting_t *root,
                      struct cfg *cfg)
 {
     static const char *const keys[] = {"name",    "kafka",   "topics",
                                        "source",  "fields",  "privacy",
                                        "learner", "snapshot", "log",
-                                       "drift",   NULL};
+                                       "drift",   "cleaning", NULL};
     int err = check_keys(ld, root, "", keys);
 
     if (!err)
@@ -1249,6 +1495,8 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
         err = load_log(ld, root, cfg);
     if (!err)
         err = load_drift(ld, root, cfg);
+    if (!err)
+        err = load_cleaning(ld, root, cfg);
     if (err)
         return err;
 
@@ -1296,6 +1544,20 @@ int cfg_load_file(struct cfg *cfg, const char *path, char *errstr,
 out:
     config_destroy(&lc);
     return err;
+}
+
+int cfg_compile_pattern(const char *pattern, regex_t *re)
+{
+    char anchored[CFG_PATTERN_MAX + 8];
+
+    snprintf(anchored, sizeof(anchored), "^(%s)$", pattern);
+    return regcomp(re, anchored, REG_EXTENDED | REG_NOSUB);
+}
+
+const char *cfg_allowed_first(const struct cfg *cfg,
+                              const struct cfg_field *f)
+{
+    return f->allowed_count ? cfg->allowed_pool + f->allowed_offset : NULL;
 }
 
 const struct cfg_field *cfg_find_field(const struct cfg *cfg,

@@ -14,6 +14,7 @@
 #ifndef RIFFLE_CONFIG_CFG_H
 #define RIFFLE_CONFIG_CFG_H
 
+#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,11 @@
 #define CFG_MAX_CLASSES 64  /* multiclass labels: one-against-all models */
 #define CFG_MAX_KEEP_PREFIX 1024 /* bytes a coarsened string may keep; the
                                     anonymizer's buffer is sized by it */
+#define CFG_ALLOWED_POOL 65536 /* bytes of every field's allowed categories,
+                                  NUL-separated: thousands of categories */
+#define CFG_MAX_ALLOWED 4096   /* allowed categories of one field */
+#define CFG_PATTERN_MAX 256    /* bytes of a field's string pattern */
+#define CFG_MAX_RELABEL 64     /* label rewrites (noisy value -> value) */
 
 enum cfg_field_kind {
     CFG_FIELD_IGNORE = 0, /* decoded, then neither cleaned nor learned */
@@ -51,7 +57,30 @@ enum cfg_missing_action {
     CFG_MISSING_ZERO,       /* numeric: impute 0 */
     CFG_MISSING_CONSTANT,   /* numeric: impute missing_value */
     CFG_MISSING_SKIP,       /* emit no feature for this field */
-    CFG_MISSING_TOKEN       /* categorical: emit the token "(missing)" */
+    CFG_MISSING_TOKEN,      /* categorical: emit the token "(missing)" */
+    CFG_MISSING_MEDIAN,     /* numeric: impute the running median */
+    CFG_MISSING_MODE        /* categorical: the most frequent category */
+};
+
+/* What cleaning does with a string outside the allowed categories, not
+ * matching the pattern, or longer than max_length. */
+enum cfg_invalid_action {
+    CFG_INVALID_REJECT = 0, /* dead-letter the event (invalid_value) */
+    CFG_INVALID_MISSING     /* treat as missing */
+};
+
+/* How a numeric value is judged an outlier against the values before. */
+enum cfg_outlier_rule {
+    CFG_OUTLIER_NONE = 0,
+    CFG_OUTLIER_ZSCORE, /* |x - mean| / std, Welford's running values */
+    CFG_OUTLIER_MAD,    /* |x - median| / (1.4826 MAD), from sketches */
+    CFG_OUTLIER_IQR     /* outside [Q1 - k IQR, Q3 + k IQR] */
+};
+
+enum cfg_outlier_action {
+    CFG_OUTLIER_CLIP = 0, /* replace with the nearest accepted bound */
+    CFG_OUTLIER_REJECT,   /* dead-letter the event (outlier) */
+    CFG_OUTLIER_MISSING   /* treat as missing */
 };
 
 enum cfg_transform {
@@ -85,6 +114,16 @@ struct cfg_field {
     char namespace_name[CFG_NAME_MAX]; /* feature group; default: name */
     size_t max_length;         /* categorical: longer strings rejected;
                                   0 = no cap */
+    size_t allowed_offset;     /* first allowed category in
+                                  cfg->allowed_pool */
+    size_t allowed_count;      /* 0: any category */
+    char pattern[CFG_PATTERN_MAX]; /* POSIX ERE the whole string must
+                                      match; empty: none */
+    enum cfg_invalid_action on_invalid;
+    enum cfg_outlier_rule outlier;
+    double outlier_threshold;  /* k of the rule */
+    enum cfg_outlier_action on_outlier;
+    long outlier_warmup;       /* values seen before the rule applies */
     enum cfg_privacy_action privacy;
     double band_width;         /* coarsen numbers: band of this width */
     size_t keep_prefix;        /* coarsen strings: keep this many bytes */
@@ -93,6 +132,8 @@ struct cfg_field {
     size_t positive_count;
     char negative[CFG_MAX_TOKENS][CFG_NAME_MAX];
     size_t negative_count;
+    int has_threshold;         /* label = value > threshold (binary) */
+    double threshold;
 };
 
 /* What the label is, decided by the label field's settings. */
@@ -143,6 +184,15 @@ struct cfg {
     /* fields, in configuration order */
     struct cfg_field fields[CFG_MAX_FIELDS];
     size_t field_count;
+    char allowed_pool[CFG_ALLOWED_POOL]; /* see cfg_field.allowed_offset */
+    size_t allowed_pool_used;
+
+    /* the label's rewrites, applied before it is read: from -> to */
+    char relabel[CFG_MAX_RELABEL][2][CFG_NAME_MAX];
+    size_t relabel_count;
+
+    /* pipeline-wide cleaning */
+    long dedup_window;   /* distinct event ids remembered; 0 = no check */
 
     /* privacy */
     int privacy_line;            /* of the group; 0 when there is none */
@@ -201,6 +251,17 @@ int cfg_error(const struct cfg *cfg, int line, const char *key,
  * "path:line: source.schema: <errstr>". */
 void cfg_schema_error(const struct cfg *cfg, char *errstr,
                       size_t errstr_size);
+
+/* Compiles a field's pattern so that it must match the whole string
+ * (POSIX extended syntax). Returns regcomp()'s code: 0, or an error for
+ * regerror(); on 0 the caller frees re with regfree(). */
+int cfg_compile_pattern(const char *pattern, regex_t *re);
+
+/* The first of f's allowed categories, NUL-terminated; the next starts
+ * after its NUL, f->allowed_count in all. NULL when any category is
+ * allowed. Borrowed from cfg. */
+const char *cfg_allowed_first(const struct cfg *cfg,
+                              const struct cfg_field *f);
 
 /* The field named name, or NULL. Borrowed from cfg. */
 const struct cfg_field *cfg_find_field(const struct cfg *cfg,

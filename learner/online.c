@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleaning/dedup.h"
 #include "common/err.h"
 #include "common/numfmt.h"
 #include "learner/drift.h"
@@ -29,6 +30,8 @@ struct online_learner {
     struct feature_builder *features;
     struct model *model;
     struct drift *drift; /* NULL when drift.detector = "none" */
+    struct dedup *dedup; /* NULL when cleaning.dedup_window = 0 */
+    uint64_t duplicates;
     struct metrics metrics;
     struct running_stats stats[CFG_MAX_FIELDS];
     uint64_t dead_letters;
@@ -96,6 +99,8 @@ int online_new(const struct cfg *cfg, const struct schema *input_schema,
     }
     if (!err && cfg->drift_detector >= 0)
         err = new_drift_detector(cfg, &ol->drift, errstr, errstr_size);
+    if (!err && cfg->dedup_window > 0)
+        err = dedup_new((size_t)cfg->dedup_window, &ol->dedup);
     if (err) {
         online_destroy(ol);
         return err;
@@ -119,6 +124,7 @@ void online_destroy(struct online_learner *ol)
     features_destroy(ol->features);
     model_destroy(ol->model);
     drift_destroy(ol->drift);
+    dedup_destroy(ol->dedup);
     event_free(&ol->event);
     buf_free(&ol->event_id);
     free(ol);
@@ -305,6 +311,15 @@ int online_process_event(struct online_learner *ol, struct event *ev,
     memset(res, 0, sizeof(*res));
     res->event_id = copy_event_id(ol, ev);
 
+    /* Before cleaning, so that a duplicate moves no counter and no
+     * statistic; an event without an id is left to cleaning to refuse. */
+    if (ol->dedup && res->event_id && ol->event_id.len > 0 &&
+        dedup_check(ol->dedup, res->event_id, ol->event_id.len)) {
+        res->duplicate = 1;
+        ol->duplicates++;
+        return 0;
+    }
+
     if (cleaner_apply(ol->cleaner, ev, &res->label, &res->verdict) != 0) {
         res->dead_letter = 1;
         ol->dead_letters++;
@@ -353,6 +368,50 @@ int online_process(struct online_learner *ol, const void *data, size_t len,
         return 0;
     }
     return online_process_event(ol, &ol->event, res);
+}
+
+uint64_t online_duplicate_count(const struct online_learner *ol)
+{
+    return ol->duplicates;
+}
+
+const struct clean_field_counts *
+online_clean_counts(const struct online_learner *ol)
+{
+    return cleaner_field_counts(ol->cleaner);
+}
+
+int online_cleaning_json(const struct online_learner *ol, struct buf *out)
+{
+    static const char *const names[] = {"missing", "imputed", "clipped",
+                                        "invalid", "outliers", "rejected"};
+    const struct clean_field_counts *fc = cleaner_field_counts(ol->cleaner);
+    char key[CFG_NAME_MAX + 16];
+    const char *sep = "";
+    size_t i, k;
+
+    for (i = 0; i < ol->cfg->field_count; i++) {
+        const unsigned long long n[] = {fc[i].missing,  fc[i].imputed,
+                                        fc[i].clipped,  fc[i].invalid,
+                                        fc[i].outliers, fc[i].rejected};
+
+        for (k = 0; k < sizeof(n) / sizeof(n[0]); k++) {
+            if (n[k] == 0)
+                continue;
+            snprintf(key, sizeof(key), "%s.%s", ol->cfg->fields[i].name,
+                     names[k]);
+            if (buf_printf(out, "%s", sep) ||
+                buf_append_json_string(out, key) ||
+                buf_printf(out, ":%llu", n[k]))
+                return RIFFLE_ERR_NOMEM;
+            sep = ",";
+        }
+    }
+    if (ol->duplicates > 0 &&
+        buf_printf(out, "%s\"duplicates\":%llu", sep,
+                   (unsigned long long)ol->duplicates))
+        return RIFFLE_ERR_NOMEM;
+    return 0;
 }
 
 void online_count_dead_letter(struct online_learner *ol)

@@ -27,6 +27,9 @@
 
 struct online_result {
     int dead_letter;              /* 1: refused, see verdict */
+    int duplicate;                /* 1: the id was seen within
+                                     cleaning.dedup_window: neither
+                                     predicted nor dead-lettered */
     struct clean_verdict verdict; /* reason, field, detail */
     const char *event_id;         /* borrowed until the next call; may be
                                      NULL when the message did not decode */
@@ -71,6 +74,18 @@ int online_process_event(struct online_learner *ol, struct event *ev,
  * label is present the metrics record the prediction. */
 int online_score_event(struct online_learner *ol, struct event *ev,
                        struct online_result *res);
+
+/* Events dropped as duplicates since the learner was built. */
+uint64_t online_duplicate_count(const struct online_learner *ol);
+
+/* The cleaner's per-field counters, cfg->field_count entries. Borrowed. */
+const struct clean_field_counts *
+online_clean_counts(const struct online_learner *ol);
+
+/* Appends the non-zero cleaning counters as JSON members (no braces):
+ * "<field>.<counter>":n, and "duplicates":n. Nothing when all are 0.
+ * Returns 0 or RIFFLE_ERR_NOMEM. */
+int online_cleaning_json(const struct online_learner *ol, struct buf *out);
 
 /* Records that a message was dead-lettered for a reason found outside
  * this module, so that counts stay complete. */

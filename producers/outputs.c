@@ -121,6 +121,16 @@ static void put_map_entry(struct rec *r, avro_value_t *map, const char *key,
         r->failed = 1;
 }
 
+static void put_count_entry(struct rec *r, avro_value_t *map,
+                            const char *key, unsigned long long n)
+{
+    avro_value_t e;
+
+    if (r->failed || avro_value_add(map, key, &e, NULL, NULL) != 0 ||
+        avro_value_set_long(&e, (int64_t)n) != 0)
+        r->failed = 1;
+}
+
 /* Encodes v and sends it; the record's failure, if any, is reported. */
 static int send_record(struct outputs *o, struct rec *r,
                        const struct schema *schema, const char *topic,
@@ -236,6 +246,8 @@ static const char *predicted_label(const struct outputs *o,
         return numfmt_double(r->value, tmp, size);
     if (o->cfg->task == CFG_TASK_MULTICLASS)
         return o->cfg->classes[r->predicted_class];
+    if (o->label->has_threshold) /* label = value > threshold */
+        return r->predicted_class ? "1" : "0";
     if (r->predicted_class)
         return o->label->positive[0];
     return o->label->negative_count ? o->label->negative[0] : "0";
@@ -336,6 +348,36 @@ int outputs_dead_letter(struct outputs *o, const struct source_ref *src,
 
 /* --- metrics, alerts, snapshots --------------------------------------- */
 
+/* Every field's cleaning counters, zeros included, so that a reader can
+ * tell "nothing happened" from "not reported", and the duplicates. */
+static void put_cleaning_map(struct rec *rec, const struct online_learner *ol)
+{
+    static const char *const names[] = {"missing", "imputed", "clipped",
+                                        "invalid", "outliers", "rejected"};
+    const struct clean_field_counts *fc = online_clean_counts(ol);
+    const struct cfg *cfg = online_cfg(ol);
+    char key[CFG_NAME_MAX + 16];
+    avro_value_t map;
+    size_t i, k;
+
+    if (!field(rec, "cleaning", &map))
+        return;
+    for (i = 0; i < cfg->field_count; i++) {
+        const unsigned long long n[] = {fc[i].missing,  fc[i].imputed,
+                                        fc[i].clipped,  fc[i].invalid,
+                                        fc[i].outliers, fc[i].rejected};
+
+        if (cfg->fields[i].kind == CFG_FIELD_IGNORE)
+            continue;
+        for (k = 0; k < sizeof(n) / sizeof(n[0]); k++) {
+            snprintf(key, sizeof(key), "%s.%s", cfg->fields[i].name,
+                     names[k]);
+            put_count_entry(rec, &map, key, n[k]);
+        }
+    }
+    put_count_entry(rec, &map, "duplicates", online_duplicate_count(ol));
+}
+
 static const char *task_name(enum cfg_task task)
 {
     return task == CFG_TASK_MULTICLASS   ? "multiclass"
@@ -407,6 +449,7 @@ int outputs_metrics(struct outputs *o, const struct online_learner *ol,
     put_double(&rec, "error_rate_estimate", drift.error_rate);
     put_long(&rec, "distinct_features", (int64_t)fc.distinct);
     put_long(&rec, "collided_slots", (int64_t)fc.collided_slots);
+    put_cleaning_map(&rec, ol);
     return send_record(o, &rec, o->metrics, o->cfg->topic_metrics,
                        o->cfg->model_name, strlen(o->cfg->model_name), NULL,
                        errstr, errstr_size);
