@@ -376,7 +376,7 @@ uint64_t online_duplicate_count(const struct online_learner *ol)
 }
 
 const struct clean_field_counts *
-online_clean_counts(const struct online_learner *ol)
+online_clean_field_counts(const struct online_learner *ol)
 {
     return cleaner_field_counts(ol->cleaner);
 }

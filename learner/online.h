@@ -80,7 +80,7 @@ uint64_t online_duplicate_count(const struct online_learner *ol);
 
 /* The cleaner's per-field counters, cfg->field_count entries. Borrowed. */
 const struct clean_field_counts *
-online_clean_counts(const struct online_learner *ol);
+online_clean_field_counts(const struct online_learner *ol);
 
 /* Appends the non-zero cleaning counters as JSON members (no braces):
  * "<field>.<counter>":n, and "duplicates":n. Nothing when all are 0.

@@ -354,7 +354,7 @@ static void put_cleaning_map(struct rec *rec, const struct online_learner *ol)
 {
     static const char *const names[] = {"missing", "imputed", "clipped",
                                         "invalid", "outliers", "rejected"};
-    const struct clean_field_counts *fc = online_clean_counts(ol);
+    const struct clean_field_counts *fc = online_clean_field_counts(ol);
     const struct cfg *cfg = online_cfg(ol);
     char key[CFG_NAME_MAX + 16];
     avro_value_t map;
