@@ -11,6 +11,7 @@
  */
 #include "cli/learn_ops.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,14 @@ static void fill_quality(struct ops_sample *s, struct online_learner *ol)
     s->window_auc = metrics_window_auc(m);
     s->window_rmse = metrics_window_rmse(m);
     s->window_mae = metrics_window_mae(m);
+
+    /* The readers answer 0 before any event; an operator must see "no
+     * value yet", not a model that is always wrong. */
+    if (s->scored == 0)
+        s->accuracy = s->logloss = s->rmse = s->mae = NAN;
+    if (s->window_len == 0)
+        s->window_accuracy = s->window_logloss = s->window_rmse =
+            s->window_mae = NAN;
 }
 
 static void fill_lags(struct ops_sample *s, const struct consumer *c)
