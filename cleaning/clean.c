@@ -518,9 +518,12 @@ static int clean_field(struct cleaner *c, size_t i, struct event *ev,
     size_t index = (size_t)c->schema_index[i];
     const struct value *val = &ev->values[index];
 
-    switch (f->kind) {
-    case CFG_FIELD_IGNORE:
+    if (f->kind == CFG_FIELD_IGNORE)
         return 0;
+    if (val->kind == VALUE_NULL)
+        c->field_counts[i].missing++;
+
+    switch (f->kind) {
     case CFG_FIELD_LABEL:
         if (c->label_optional && val->kind == VALUE_NULL) {
             *label = NAN;
@@ -540,10 +543,8 @@ static int clean_field(struct cleaner *c, size_t i, struct event *ev,
         break;
     }
 
-    if (val->kind == VALUE_NULL) {
-        c->field_counts[i].missing++;
+    if (val->kind == VALUE_NULL)
         return clean_missing(c, i, ev, index, v);
-    }
     if (val->kind == VALUE_NUMBER) {
         int err = clean_number(c, i, ev, index, v);
 

@@ -523,6 +523,13 @@ static void test_clean_relabel_noisy_values(void **state)
     good_event(fx);
     set_str(fx, "label", ">50K..");
     expect_refused(fx, CLEAN_REASON_LABEL, "label");
+
+    /* a missing label counts as missing too, then as the rejection */
+    good_event(fx);
+    event_set_null(&fx->ev, col(fx, "label"));
+    expect_refused(fx, CLEAN_REASON_MISSING, "label");
+    assert_int_equal(counts(fx, CF_LABEL)->missing, 1);
+    assert_int_equal(counts(fx, CF_LABEL)->rejected, 2);
 }
 
 /* Cases of the number label run only with the number schema, and text
