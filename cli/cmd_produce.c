@@ -16,7 +16,10 @@ static void usage(void)
            "  --file PATH    read this CSV (plain or .gz) instead of "
            "source.path\n"
            "  --rate N       at most N events per second\n"
-           "  --limit N      stop after N rows\n");
+           "  --limit N      stop after N rows\n"
+           "  --requests     send the rows without their label to "
+           "serve.requests,\n"
+           "                 as requests for riffle serve\n");
 }
 
 int cmd_produce(int argc, char **argv)
@@ -28,9 +31,10 @@ int cmd_produce(int argc, char **argv)
         {"rate", required_argument, NULL, 'r'},
         {"limit", required_argument, NULL, 'l'},
         {"no-progress", no_argument, NULL, 'q'},
+        {"requests", no_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    struct produce_options o = {NULL, 0, 0, 1, &cli_stop_requested};
+    struct produce_options o = {NULL, 0, 0, 1, &cli_stop_requested, 0};
     struct produce_stats st;
     const char *config = NULL, *brokers = NULL;
     struct cfg *cfg;
@@ -38,7 +42,7 @@ int cmd_produce(int argc, char **argv)
     int c, err, bad = 0;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:f:r:l:qh", longopts, NULL)) !=
+    while ((c = getopt_long(argc, argv, "c:b:f:r:l:qRh", longopts, NULL)) !=
            -1) {
         if (c == 'c')
             config = optarg;
@@ -52,6 +56,8 @@ int cmd_produce(int argc, char **argv)
             bad |= cli_parse_count("--limit", optarg, &o.limit);
         else if (c == 'q')
             o.progress = 0;
+        else if (c == 'R')
+            o.requests = 1;
         else if (c == 'h') {
             usage();
             return 0;
@@ -72,7 +78,7 @@ int cmd_produce(int argc, char **argv)
         log_error("produce", "%s", errstr);
     printf("{\"rows\":%lld,\"produced\":%lld,\"bad_rows\":%lld,"
            "\"topic\":\"%s\"}\n", st.rows, st.produced, st.bad_rows,
-           cfg->topic_input);
+           o.requests ? cfg->serve_requests : cfg->topic_input);
     free(cfg);
     return err ? 1 : 0;
 }

@@ -84,13 +84,15 @@ static int report(const rd_kafka_topic_result_t **res, size_t n, int create)
     return failed;
 }
 
-#define TOPICS_MAX 6
+#define TOPICS_MAX 8
 
-/* The pipeline's topics; metrics and alerts only when configured. The
- * model topic is last. */
-static size_t topic_names(const struct cfg *cfg, const char **names)
+/* The pipeline's topics and their partition counts; metrics, alerts and
+ * serve's requests and predictions only when configured. The model
+ * topic is last. */
+static size_t topic_names(const struct cfg *cfg, const char **names,
+                          int *partitions)
 {
-    size_t n = 0;
+    size_t n = 0, i;
 
     names[n++] = cfg->topic_input;
     names[n++] = cfg->topic_predictions;
@@ -99,6 +101,15 @@ static size_t topic_names(const struct cfg *cfg, const char **names)
         names[n++] = cfg->topic_metrics;
     if (cfg->topic_alerts[0])
         names[n++] = cfg->topic_alerts;
+    for (i = 0; i < n; i++)
+        partitions[i] = cfg->input_partitions;
+    if (cfg->serve_requests[0]) {
+        partitions[n] = cfg->serve_partitions;
+        names[n++] = cfg->serve_requests;
+        partitions[n] = cfg->serve_partitions;
+        names[n++] = cfg->serve_predictions;
+    }
+    partitions[n] = 1;
     names[n++] = cfg->topic_models;
     return n;
 }
@@ -115,10 +126,11 @@ static int build_requests(const struct cfg *cfg, int create,
                           struct topic_requests *rq)
 {
     const char *names[TOPICS_MAX];
+    int partitions[TOPICS_MAX];
     size_t i;
 
     memset(rq, 0, sizeof(*rq));
-    rq->count = topic_names(cfg, names);
+    rq->count = topic_names(cfg, names, partitions);
     for (i = 0; i < rq->count; i++) {
         int models = i == rq->count - 1;
 
@@ -126,8 +138,7 @@ static int build_requests(const struct cfg *cfg, int create,
             rq->remove[i] = rd_kafka_DeleteTopic_new(names[i]);
             continue;
         }
-        rq->create[i] = new_topic(names[i],
-                                  models ? 1 : cfg->input_partitions,
+        rq->create[i] = new_topic(names[i], partitions[i],
                                   cfg->replication_factor, models);
         if (!rq->create[i])
             return 1;

@@ -61,10 +61,19 @@ static int pick_topic(const struct cfg *cfg, const char *which,
         w->topic = cfg->topic_input;
         snprintf(schema_path, sizeof(schema_path), "%s", cfg->schema_path);
         w->flat = 1;
+    } else if (strcmp(which, "requests") == 0 && cfg->serve_requests[0]) {
+        w->topic = cfg->serve_requests;
+        snprintf(schema_path, sizeof(schema_path), "%s", cfg->schema_path);
+        w->flat = 1;
+    } else if (strcmp(which, "served") == 0 && cfg->serve_predictions[0]) {
+        w->topic = cfg->serve_predictions;
+        cfg_output_schema_path(cfg, CFG_SCHEMA_PREDICTION, schema_path,
+                               sizeof(schema_path));
     } else {
         snprintf(errstr, size, "unknown topic '%s': expected predictions, "
-                 "dead-letters, models, metrics, alerts or input (metrics "
-                 "and alerts when the configuration names them)", which);
+                 "dead-letters, models, metrics, alerts, input, requests or "
+                 "served (metrics, alerts and the serve topics when the "
+                 "configuration names them)", which);
         return RIFFLE_ERR_USAGE;
     }
 
@@ -131,7 +140,9 @@ static void usage(void)
     printf("usage: riffle watch -c CFG [--brokers B] [--from-end] "
            "[--limit N] [--idle-exit S] TOPIC\n"
            "  TOPIC          predictions, dead-letters, models, metrics, "
-           "alerts or input\n"
+           "alerts, input,\n"
+           "                 requests or served (riffle serve's "
+           "predictions)\n"
            "  --from-end     only messages that arrive from now on\n"
            "  --limit N      stop after N messages\n"
            "  --idle-exit S  stop after S seconds at the end of the topic\n");

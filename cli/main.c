@@ -106,6 +106,8 @@ static void usage(FILE *out)
             "  train -c CFG           learn from a file without a broker\n"
             "  score -c CFG           score a file with a snapshot, no "
             "learning\n"
+            "  serve -c CFG           scoring replica: requests topic and "
+            "HTTP, hot-swapped model\n"
             "\n"
             "common options: --brokers HOST:PORT overrides kafka.brokers;\n"
             "RIFFLE_LOG_LEVEL=error|warn|info|debug sets the log level.\n"
@@ -136,6 +138,8 @@ int main(int argc, char **argv)
         return cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "score") == 0)
         return cmd_score(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
 
     fprintf(stderr, "riffle: unknown command '%s'\n\n", cmd);
     usage(stderr);

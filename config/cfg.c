@@ -62,6 +62,18 @@
 #define CFG_DEFAULT_SNAPSHOT_EVENTS 10000
 #define CFG_DEFAULT_SNAPSHOT_SECONDS 30.0
 #define CFG_DEFAULT_PROGRESS_EVENTS 5000
+/* serve: a commit every 100 ms bounds the replay after a crash to a
+ * tenth of a second of requests, at ten broker round trips a second. */
+#define CFG_DEFAULT_SERVE_COMMIT_MS 100
+#define CFG_MAX_SERVE_COMMIT_MS 3600000L /* an hour */
+#define CFG_DEFAULT_SERVE_ADDRESS "127.0.0.1" /* reachable from this host */
+#define CFG_MAX_PORT 65535
+#define CFG_DEFAULT_SERVE_MAX_BODY 65536L /* an event is a few hundred B */
+#define CFG_MAX_SERVE_BODY (16L << 20)    /* the broker's message cap */
+#define CFG_DEFAULT_SERVE_TIMEOUT_S 10.0
+#define CFG_MIN_SERVE_TIMEOUT_S 0.1
+#define CFG_MAX_SERVE_TIMEOUT_S 3600.0
+#define CFG_MAX_SERVE_THREADS 64
 
 /* FNV-1a, 64 bits, for cfg_model_fingerprint(). */
 #define FNV64_OFFSET_BASIS 0xcbf29ce484222325ULL
@@ -494,6 +506,13 @@ static void set_defaults(struct cfg *cfg)
     cfg->snapshot_every_events = CFG_DEFAULT_SNAPSHOT_EVENTS;
     cfg->snapshot_every_seconds = CFG_DEFAULT_SNAPSHOT_SECONDS;
     cfg->progress_every_events = CFG_DEFAULT_PROGRESS_EVENTS;
+    cfg->serve_partitions = 1;
+    cfg->serve_commit_every_ms = CFG_DEFAULT_SERVE_COMMIT_MS;
+    snprintf(cfg->serve_http_address, sizeof(cfg->serve_http_address), "%s",
+             CFG_DEFAULT_SERVE_ADDRESS);
+    cfg->serve_http_max_body_bytes = CFG_DEFAULT_SERVE_MAX_BODY;
+    cfg->serve_http_timeout_seconds = CFG_DEFAULT_SERVE_TIMEOUT_S;
+    cfg->serve_http_threads = 1;
 }
 
 static int load_kafka(const struct loader *ld, const config_setting_t *root,
@@ -1400,6 +1419,68 @@ static int load_log(const struct loader *ld, const config_setting_t *root,
     return err;
 }
 
+/* The HTTP side of serve: where it listens and what a request may
+ * cost it. */
+static int load_serve_http(const struct loader *ld,
+                           const config_setting_t *g, struct cfg *cfg)
+{
+    int err = get_string(ld, g, "serve", "http_address", 0,
+                         cfg->serve_http_address,
+                         sizeof(cfg->serve_http_address));
+
+    if (!err)
+        err = get_int(ld, g, "serve", "http_port", 0, 0, CFG_MAX_PORT,
+                      &cfg->serve_http_port);
+    if (!err)
+        err = get_long(ld, g, "serve", "http_max_body_bytes", 0, 2,
+                       CFG_MAX_SERVE_BODY, &cfg->serve_http_max_body_bytes);
+    if (!err)
+        err = get_double(ld, g, "serve", "http_timeout_seconds", 0,
+                         CFG_MIN_SERVE_TIMEOUT_S, CFG_MAX_SERVE_TIMEOUT_S,
+                         &cfg->serve_http_timeout_seconds);
+    if (!err)
+        err = get_int(ld, g, "serve", "http_threads", 0, 1,
+                      CFG_MAX_SERVE_THREADS, &cfg->serve_http_threads);
+    return err;
+}
+
+static int load_serve(const struct loader *ld, const config_setting_t *root,
+                      struct cfg *cfg)
+{
+    static const char *const keys[] = {
+        "requests",     "predictions",         "group_id",
+        "partitions",   "commit_every_ms",     "http_address",
+        "http_port",    "http_max_body_bytes", "http_timeout_seconds",
+        "http_threads", NULL};
+    config_setting_t *g;
+    int err = get_group(ld, root, "serve", 0, &g);
+
+    if (err || !g)
+        return err;
+    cfg->serve_line = config_setting_source_line(g);
+
+    err = check_keys(ld, g, "serve", keys);
+    if (!err)
+        err = get_string(ld, g, "serve", "requests", 1, cfg->serve_requests,
+                         sizeof(cfg->serve_requests));
+    if (!err)
+        err = get_string(ld, g, "serve", "predictions", 1,
+                         cfg->serve_predictions,
+                         sizeof(cfg->serve_predictions));
+    if (!err)
+        err = get_string(ld, g, "serve", "group_id", 0, cfg->serve_group_id,
+                         sizeof(cfg->serve_group_id));
+    if (!err)
+        err = get_int(ld, g, "serve", "partitions", 0, 1, CFG_MAX_PARTITIONS,
+                      &cfg->serve_partitions);
+    if (!err)
+        err = get_long(ld, g, "serve", "commit_every_ms", 0, 1,
+                       CFG_MAX_SERVE_COMMIT_MS, &cfg->serve_commit_every_ms);
+    if (!err)
+        err = load_serve_http(ld, g, cfg);
+    return err;
+}
+
 /* The label's settings say what is learned: positive values make a
  * binary task, classes a multiclass one, neither a regression, which
  * only the squared loss can learn. */
@@ -1469,7 +1550,8 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
     static const char *const keys[] = {"name",    "kafka",   "topics",
                                        "source",  "fields",  "privacy",
                                        "learner", "snapshot", "log",
-                                       "drift",   "cleaning", NULL};
+                                       "drift",   "cleaning", "serve",
+                                       NULL};
     int err = check_keys(ld, root, "", keys);
 
     if (!err)
@@ -1497,12 +1579,17 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
         err = load_drift(ld, root, cfg);
     if (!err)
         err = load_cleaning(ld, root, cfg);
+    if (!err)
+        err = load_serve(ld, root, cfg);
     if (err)
         return err;
 
     if (cfg->group_id[0] == '\0')
         snprintf(cfg->group_id, sizeof(cfg->group_id), "riffle-%s",
                  cfg->name);
+    if (cfg->serve_group_id[0] == '\0')
+        snprintf(cfg->serve_group_id, sizeof(cfg->serve_group_id),
+                 "%.*s-serve", CFG_NAME_MAX - 7, cfg->group_id);
     return decide_task(ld, root, cfg);
 }
 

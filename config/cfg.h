@@ -230,6 +230,19 @@ struct cfg {
 
     /* logs */
     long progress_every_events;
+
+    /* serve: scoring replicas (riffle serve); topics empty without it */
+    int serve_line;                      /* of the group; 0 if absent */
+    char serve_requests[CFG_NAME_MAX];   /* unlabelled requests topic */
+    char serve_predictions[CFG_NAME_MAX]; /* the replicas' predictions */
+    char serve_group_id[CFG_NAME_MAX];   /* default <group_id>-serve */
+    int serve_partitions;                /* of both serve topics */
+    long serve_commit_every_ms;          /* offsets commit cadence */
+    char serve_http_address[CFG_NAME_MAX]; /* listen address */
+    int serve_http_port;                 /* 0: no HTTP endpoint */
+    long serve_http_max_body_bytes;      /* larger bodies get 413 */
+    double serve_http_timeout_seconds;   /* a request's whole budget */
+    int serve_http_threads;              /* HTTP worker threads */
 };
 
 /* Fills cfg with defaults, then reads path over them. Returns 0 or

@@ -250,6 +250,25 @@ static int open_source(const struct cfg *cfg, const struct produce_options *o,
     return csv_reader_open(path, &co, csv, errstr, size);
 }
 
+/* Requests carry no label: the label field must accept null. */
+static int find_nullable_label(const struct cfg *cfg,
+                               const struct schema *schema, int *index,
+                               char *errstr, size_t size)
+{
+    const struct cfg_field *f = cfg_field_of_kind(cfg, CFG_FIELD_LABEL);
+
+    *index = schema_field_index(schema, f->name);
+    if (!cfg->serve_requests[0])
+        return cfg_error(cfg, cfg->serve_line, "serve.requests", errstr,
+                         size, "requests need a serve group with a "
+                         "requests topic");
+    if (*index < 0 || !schema_field_nullable(schema, (size_t)*index))
+        return cfg_error(cfg, f->line, "fields", errstr, size, "the label "
+                         "\"%s\" must be nullable in the schema to send "
+                         "requests without it", f->name);
+    return 0;
+}
+
 static int produce_rows(const struct cfg *cfg, const struct schema *schema,
                         const struct produce_options *o,
                         struct csv_reader *csv, struct publisher *pub,
@@ -259,11 +278,14 @@ static int produce_rows(const struct cfg *cfg, const struct schema *schema,
     struct progress prog = {o->progress && isatty(2), kafka_monotonic_s(), 0};
     struct event ev;
     struct buf out = {0};
+    const char *topic = o->requests ? cfg->serve_requests : cfg->topic_input;
     char why[512];
-    int err;
+    int label = -1, err;
 
     event_init(&ev);
     err = produce_map_columns(cfg, schema, csv, &map, errstr, size);
+    if (!err && o->requests)
+        err = find_nullable_label(cfg, schema, &label, errstr, size);
 
     while (!err && !(o->stop && *o->stop) &&
            (o->limit == 0 || st->rows < o->limit)) {
@@ -301,9 +323,11 @@ static int produce_rows(const struct cfg *cfg, const struct schema *schema,
             break;
 
         buf_reset(&out);
+        if (label >= 0)
+            event_set_null(&ev, (size_t)label);
         err = schema_encode_event(schema, &ev, &out, errstr, size);
         if (!err)
-            err = publisher_send(pub, cfg->topic_input,
+            err = publisher_send(pub, topic,
                                  event_string(&ev, (size_t)map.id_field),
                                  ev.values[map.id_field].str_len, out.data,
                                  out.len, NULL, errstr, size);

@@ -50,6 +50,8 @@ struct produce_options {
     long long limit;       /* stop after this many rows; 0 = all */
     int progress;          /* 1 = progress bar on a terminal */
     const volatile sig_atomic_t *stop; /* stop when *stop; may be NULL */
+    int requests;          /* 1 = unlabelled requests for `riffle serve`:
+                              to serve.requests, the label sent as null */
 };
 
 struct produce_stats {

@@ -1,0 +1,211 @@
+/*
+ * cli/cmd_serve.c - `riffle serve`: a scoring replica.
+ *
+ * Follows the model topic (serving/model_follower.c) and, once the
+ * first snapshot is loaded, scores requests from serve.requests in the
+ * serve consumer group (serving/replica.c) and, when serve.http_port is
+ * set, JSON events over HTTP (serving/http_api.c). Start as many
+ * replicas as serve.partitions allows: Kafka shares the partitions out.
+ * Nothing is learned; every prediction names the model version that
+ * made it, and a new snapshot is swapped in without pausing scoring.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "common/err.h"
+#include "common/kafka.h"
+#include "common/log.h"
+#include "serving/http_api.h"
+#include "serving/model_follower.h"
+#include "serving/model_slot.h"
+#include "serving/replica.h"
+
+#define SERVE_WAIT_STEP_NS 50000000L /* 50 ms between looks at the slot */
+#define SERVE_WAIT_LOG_S 10.0        /* repeat "still waiting" this often */
+
+struct serve_options {
+    const char *config;
+    const char *brokers;
+    long long max_requests;
+    double idle_exit_s;
+    long long http_port; /* -1: as configured */
+};
+
+struct serve {
+    struct cfg cfg;
+    struct serve_options opt;
+    struct schema *input;
+    struct model_slot *slot;
+    struct model_follower *follower;
+    struct http_api *http;
+    struct replica *replica;
+};
+
+/* Requests wait in their topic until there is a model to score them. */
+static void wait_for_model(struct serve *s)
+{
+    struct timespec step = {0, SERVE_WAIT_STEP_NS};
+    double logged = 0;
+
+    while (!cli_stop_requested && model_slot_version(s->slot) < 0) {
+        if (kafka_monotonic_s() - logged >= SERVE_WAIT_LOG_S) {
+            log_info("serve", "waiting for a snapshot of model %s in %s",
+                     s->cfg.model_name, s->cfg.topic_models);
+            logged = kafka_monotonic_s();
+        }
+        (void)nanosleep(&step, NULL); /* a signal only shortens it */
+    }
+}
+
+static int start(struct serve *s, char *errstr, size_t size)
+{
+    int err;
+
+    if (!s->cfg.serve_line) {
+        snprintf(errstr, size, "%s: no serve group: set serve.requests and "
+                 "serve.predictions (see docs/CONFIGURATION.md)",
+                 s->cfg.path);
+        return RIFFLE_ERR_CFG;
+    }
+    err = schema_load_file(s->cfg.schema_path, &s->input, errstr, size);
+    if (!err)
+        err = model_slot_new(&s->slot);
+    if (!err)
+        err = model_follower_start(&s->cfg, s->input, s->slot, &s->follower,
+                                   errstr, size);
+    if (!err && s->cfg.serve_http_port > 0)
+        err = http_api_start(&s->cfg, s->input, s->slot, &s->http, errstr,
+                             size);
+    if (!err && s->http)
+        log_info("serve", "HTTP on %s:%d: POST %s, GET %s",
+                 s->cfg.serve_http_address, s->cfg.serve_http_port,
+                 HTTP_API_PREDICT_PATH, HTTP_API_HEALTH_PATH);
+    return err;
+}
+
+static int run(struct serve *s, char *errstr, size_t size)
+{
+    int err;
+
+    wait_for_model(s);
+    if (cli_stop_requested)
+        return 0;
+    err = replica_new(&s->cfg, s->input, s->slot, &s->replica, errstr, size);
+    if (err)
+        return err;
+    log_info("serve", "scoring %s -> %s in group %s", s->cfg.serve_requests,
+             s->cfg.serve_predictions, s->cfg.serve_group_id);
+    return replica_run(s->replica, &cli_stop_requested, s->opt.max_requests,
+                       s->opt.idle_exit_s, errstr, size);
+}
+
+static void usage(void)
+{
+    printf("usage: riffle serve -c CFG [--brokers B] [--http-port P] "
+           "[--max-requests N] [--idle-exit S]\n"
+           "  --http-port P     listen for HTTP on port P (0: no HTTP), "
+           "over serve.http_port\n"
+           "  --max-requests N  stop after N requests from Kafka\n"
+           "  --idle-exit S     stop once caught up and idle for S "
+           "seconds\n");
+}
+
+static int parse_options(int argc, char **argv, struct serve_options *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"brokers", required_argument, NULL, 'b'},
+        {"max-requests", required_argument, NULL, 'n'},
+        {"idle-exit", required_argument, NULL, 'i'},
+        {"http-port", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c, bad = 0;
+
+    o->http_port = -1;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:b:n:i:p:h", longopts, NULL)) !=
+           -1) {
+        if (c == 'c')
+            o->config = optarg;
+        else if (c == 'b')
+            o->brokers = optarg;
+        else if (c == 'n')
+            bad |= cli_parse_count("--max-requests", optarg,
+                                   &o->max_requests);
+        else if (c == 'i')
+            bad |= cli_parse_seconds("--idle-exit", optarg, &o->idle_exit_s);
+        else if (c == 'p')
+            bad |= cli_parse_count("--http-port", optarg, &o->http_port);
+        else if (c == 'h') {
+            usage();
+            return 1;
+        } else
+            return -1;
+    }
+    if (o->http_port > 65535) {
+        log_error("cli", "--http-port %lld: expected 0..65535", o->http_port);
+        bad = 1;
+    }
+    return bad ? -1 : 0;
+}
+
+/* One JSON line on stdout for scripts. */
+static void print_summary(struct serve *s)
+{
+    struct replica_counts rc = {0};
+    struct http_api_counts hc = {0};
+
+    if (s->replica)
+        replica_counts(s->replica, &rc);
+    if (s->http)
+        http_api_counts(s->http, &hc);
+    printf("{\"requests\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
+           "\"model_version\":%lld,\"models_loaded\":%llu,"
+           "\"http\":{\"ok\":%llu,\"client_errors\":%llu,"
+           "\"unavailable\":%llu,\"server_errors\":%llu}}\n",
+           rc.requests, rc.predicted, rc.dead_letters,
+           (long long)model_slot_version(s->slot),
+           model_follower_installed(s->follower), hc.ok, hc.client_errors,
+           hc.unavailable, hc.server_errors);
+}
+
+static void serve_free(struct serve *s)
+{
+    replica_destroy(s->replica);
+    http_api_stop(s->http);
+    model_follower_stop(s->follower);
+    model_slot_destroy(s->slot);
+    schema_destroy(s->input);
+    free(s);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    struct serve *s = calloc(1, sizeof(*s));
+    char errstr[512] = "";
+    int rc, err;
+
+    if (!s)
+        return 1;
+    rc = parse_options(argc, argv, &s->opt);
+    if (rc != 0 || cli_load_config(s->opt.config, s->opt.brokers, &s->cfg)) {
+        free(s);
+        return rc > 0 ? 0 : 2;
+    }
+    if (s->opt.http_port >= 0)
+        s->cfg.serve_http_port = (int)s->opt.http_port;
+
+    err = start(s, errstr, sizeof(errstr));
+    if (!err)
+        err = run(s, errstr, sizeof(errstr));
+    if (err)
+        log_error("serve", "%s", errstr[0] ? errstr : riffle_err_str(err));
+    else
+        print_summary(s);
+    serve_free(s);
+    return err ? 1 : 0;
+}

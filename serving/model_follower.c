@@ -1,0 +1,176 @@
+/*
+ * serving/model_follower.c - the model topic follower, see
+ * model_follower.h.
+ */
+#include "serving/model_follower.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "consumers/topic_reader.h"
+#include "learner/snapshot.h"
+
+#define FOLLOWER_POLL_MS 100 /* short enough to see a stop quickly */
+
+struct model_follower {
+    const struct cfg *cfg;
+    const struct schema *input;
+    struct schema *snapshot;
+    struct model_slot *slot;
+    struct topic_reader *reader;
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+    atomic_ullong installed;
+    struct buf pending; /* newest unrestored snapshot, empty if none */
+    char pending_at[CFG_NAME_MAX + 48]; /* its coordinates, for logs */
+    struct snapshot_offset *offsets; /* restore's scratch space */
+};
+
+/* Builds a learner from the pending snapshot and installs it. */
+static void install_pending(struct model_follower *f)
+{
+    struct online_learner *ol = NULL;
+    struct snapshot_info info;
+    char why[512];
+    size_t n;
+    int err;
+
+    err = snapshot_read_info(f->snapshot, f->pending.data, f->pending.len,
+                             &info, why, sizeof(why));
+    if (!err && info.version == model_slot_version(f->slot))
+        goto out; /* the same model again, e.g. re-published */
+    if (!err)
+        err = online_new(f->cfg, f->input, &ol, why, sizeof(why));
+    if (!err)
+        err = snapshot_restore(f->snapshot, ol, f->pending.data,
+                               f->pending.len, f->offsets,
+                               SNAPSHOT_MAX_OFFSETS, &n, &info, why,
+                               sizeof(why));
+    if (!err)
+        err = model_slot_install(f->slot, ol, info.version);
+    else
+        online_destroy(ol);
+
+    if (err) {
+        log_warn("follower", "%s: snapshot of model %s not served, the "
+                 "previous model stays: %s", f->pending_at,
+                 f->cfg->model_name, why);
+    } else {
+        atomic_fetch_add(&f->installed, 1);
+        log_info("follower", "%s: now serving model %s version %lld",
+                 f->pending_at, f->cfg->model_name, (long long)info.version);
+    }
+out:
+    buf_reset(&f->pending);
+}
+
+/* Keeps msg as the pending snapshot when it belongs to our model. */
+static void take_message(struct model_follower *f,
+                         const rd_kafka_message_t *msg)
+{
+    size_t name_len = strlen(f->cfg->model_name);
+
+    if (msg->err) {
+        log_warn("follower", "%s [%d]: %s", f->cfg->topic_models,
+                 (int)msg->partition, rd_kafka_message_errstr(msg));
+        return;
+    }
+    if (msg->key_len != name_len ||
+        memcmp(msg->key, f->cfg->model_name, name_len) != 0 || !msg->len)
+        return; /* another model, or a deletion marker */
+    buf_reset(&f->pending);
+    if (buf_append(&f->pending, msg->payload, msg->len) != 0) {
+        log_error("follower", "%s [%d] @%lld: no memory for a snapshot of "
+                  "%zu bytes", f->cfg->topic_models, (int)msg->partition,
+                  (long long)msg->offset, msg->len);
+        return;
+    }
+    snprintf(f->pending_at, sizeof(f->pending_at), "%s [%d] @%lld",
+             f->cfg->topic_models, (int)msg->partition,
+             (long long)msg->offset);
+}
+
+static void *follow(void *arg)
+{
+    struct model_follower *f = arg;
+
+    while (!atomic_load(&f->stop)) {
+        rd_kafka_message_t *msg = topic_reader_poll(f->reader,
+                                                    FOLLOWER_POLL_MS);
+
+        if (msg) {
+            take_message(f, msg);
+            rd_kafka_message_destroy(msg);
+        }
+        /* Restore only once the backlog is read: the newest wins. */
+        if (f->pending.len && (!msg || topic_reader_at_end(f->reader)))
+            install_pending(f);
+    }
+    return NULL;
+}
+
+int model_follower_start(const struct cfg *cfg,
+                         const struct schema *input_schema,
+                         struct model_slot *slot,
+                         struct model_follower **out, char *errstr,
+                         size_t errstr_size)
+{
+    struct model_follower *f = calloc(1, sizeof(*f));
+    char path[CFG_PATH_MAX];
+    int err;
+
+    if (!f)
+        return RIFFLE_ERR_NOMEM;
+    f->cfg = cfg;
+    f->input = input_schema;
+    f->slot = slot;
+    f->offsets = calloc(SNAPSHOT_MAX_OFFSETS, sizeof(*f->offsets));
+    if (!f->offsets) {
+        model_follower_stop(f);
+        return RIFFLE_ERR_NOMEM;
+    }
+
+    cfg_output_schema_path(cfg, CFG_SCHEMA_SNAPSHOT, path, sizeof(path));
+    err = schema_load_file(path, &f->snapshot, errstr, errstr_size);
+    if (!err)
+        err = topic_reader_new(cfg->brokers, cfg->topic_models, 1,
+                               &f->reader, errstr, errstr_size);
+    if (!err && pthread_create(&f->thread, NULL, follow, f) != 0) {
+        snprintf(errstr, errstr_size, "cannot start the follower thread");
+        err = RIFFLE_ERR_NOMEM;
+    }
+    if (err) {
+        model_follower_stop(f);
+        return err;
+    }
+    f->started = 1;
+    *out = f;
+    return 0;
+}
+
+unsigned long long model_follower_installed(struct model_follower *f)
+{
+    return atomic_load(&f->installed);
+}
+
+void model_follower_stop(struct model_follower *f)
+{
+    if (!f)
+        return;
+    if (f->started) {
+        atomic_store(&f->stop, 1);
+        (void)pthread_join(f->thread, NULL); /* cannot fail: joinable */
+    }
+    topic_reader_destroy(f->reader);
+    schema_destroy(f->snapshot);
+    buf_free(&f->pending);
+    free(f->offsets);
+    free(f);
+}

@@ -1,0 +1,364 @@
+/*
+ * serving/replica.c - a scoring replica on the requests topic, see
+ * replica.h.
+ */
+#include "serving/replica.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "common/err.h"
+#include "common/kafka.h"
+#include "common/log.h"
+#include "producers/outputs.h"
+#include "producers/publisher.h"
+
+#define REPLICA_POLL_MS 20          /* latency bound of an idle replica */
+#define REPLICA_FLUSH_WAIT_MS 30000 /* one wait for acks, then say so */
+#define REPLICA_METADATA_TIMEOUT_MS 30000
+#define REPLICA_MAX_PARTITIONS 1024
+
+struct replica {
+    struct cfg out_cfg; /* cfg with predictions sent to serve.predictions */
+    const struct schema *input;
+    struct model_slot *slot;
+    struct publisher *pub;
+    struct outputs *out;
+    rd_kafka_t *rk;
+    struct event ev;
+    struct replica_counts counts;
+    unsigned long long uncommitted; /* requests handled since a commit */
+    double last_commit_s, last_message_s;
+    int assigned;                   /* partitions owned now */
+    unsigned char at_end[REPLICA_MAX_PARTITIONS];
+    int commit_failed;              /* set inside the rebalance callback */
+    char commit_error[256];
+};
+
+/* Waits until everything produced is acknowledged, then commits the
+ * stored offsets of the owned partitions. */
+static int commit_done(struct replica *r, char *errstr, size_t size)
+{
+    rd_kafka_resp_err_t kerr;
+    int err;
+
+    if (r->uncommitted == 0)
+        return 0;
+    do {
+        err = publisher_flush(r->pub, REPLICA_FLUSH_WAIT_MS, errstr, size);
+        if (err == RIFFLE_ERR_TIMEOUT)
+            log_warn("serve", "waiting for the brokers (%s): %s",
+                     r->out_cfg.brokers, errstr);
+    } while (err == RIFFLE_ERR_TIMEOUT);
+    if (err)
+        return err;
+
+    kerr = rd_kafka_commit(r->rk, NULL, 0);
+    if (kerr && kerr != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        snprintf(errstr, size, "committing offsets of group %s: %s",
+                 r->out_cfg.serve_group_id, rd_kafka_err2str(kerr));
+        return RIFFLE_ERR_KAFKA;
+    }
+    r->uncommitted = 0;
+    r->last_commit_s = kafka_monotonic_s();
+    return 0;
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts,
+                         void *opaque)
+{
+    struct replica *r = opaque;
+
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        log_info("serve", "%d partition(s) of %s assigned", parts->cnt,
+                 r->out_cfg.serve_requests);
+        memset(r->at_end, 0, sizeof(r->at_end));
+        r->assigned = parts->cnt;
+        (void)rd_kafka_assign(rk, parts); /* failure shows in poll */
+        return;
+    }
+    /* Hand over only what is safely published, so that the next owner
+     * starts exactly after it. */
+    if (commit_done(r, r->commit_error, sizeof(r->commit_error)) != 0)
+        r->commit_failed = 1;
+    log_info("serve", "%d partition(s) of %s revoked", parts->cnt,
+             r->out_cfg.serve_requests);
+    r->assigned = 0;
+    (void)rd_kafka_assign(rk, NULL); /* nothing to do if it fails */
+}
+
+static int check_topic(rd_kafka_t *rk, const char *topic, char *errstr,
+                       size_t size)
+{
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_resp_err_t err;
+
+    err = rd_kafka_metadata(rk, 0, rkt, &md, REPLICA_METADATA_TIMEOUT_MS);
+    rd_kafka_topic_destroy(rkt);
+    if (err) {
+        snprintf(errstr, size, "cannot reach the brokers for topic %s: %s",
+                 topic, rd_kafka_err2str(err));
+        return RIFFLE_ERR_KAFKA;
+    }
+    err = md->topic_cnt == 1 ? md->topics[0].err
+                             : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    rd_kafka_metadata_destroy(md);
+    if (err) {
+        snprintf(errstr, size, "topic %s: %s (create it with: riffle topics "
+                 "create -c CONFIG)", topic, rd_kafka_err2str(err));
+        return RIFFLE_ERR_KAFKA;
+    }
+    return 0;
+}
+
+static int new_consumer(struct replica *r, char *errstr, size_t size)
+{
+    rd_kafka_topic_partition_list_t *subs;
+    rd_kafka_conf_t *conf;
+    rd_kafka_resp_err_t err;
+    char why[256];
+
+    conf = kafka_conf_new(r->out_cfg.brokers, "riffle-serve", errstr, size);
+    if (!conf || kafka_conf_set(conf, "group.id", r->out_cfg.serve_group_id,
+                                errstr, size) ||
+        kafka_conf_set(conf, "enable.auto.commit", "false", errstr, size) ||
+        kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr,
+                       size) ||
+        kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr,
+                       size) ||
+        kafka_conf_set(conf, "enable.partition.eof", "true", errstr, size)) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
+        return RIFFLE_ERR_KAFKA;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_opaque(conf, r);
+    r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
+    if (!r->rk) {
+        snprintf(errstr, size, "cannot create consumer: %s", why);
+        rd_kafka_conf_destroy(conf);
+        return RIFFLE_ERR_KAFKA;
+    }
+    rd_kafka_poll_set_consumer(r->rk);
+    if (check_topic(r->rk, r->out_cfg.serve_requests, errstr, size))
+        return RIFFLE_ERR_KAFKA;
+
+    subs = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(subs, r->out_cfg.serve_requests,
+                                      RD_KAFKA_PARTITION_UA);
+    err = rd_kafka_subscribe(r->rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (err) {
+        snprintf(errstr, size, "cannot subscribe to %s: %s",
+                 r->out_cfg.serve_requests, rd_kafka_err2str(err));
+        return RIFFLE_ERR_KAFKA;
+    }
+    return 0;
+}
+
+int replica_new(const struct cfg *cfg, const struct schema *input_schema,
+                struct model_slot *slot, struct replica **out,
+                char *errstr, size_t errstr_size)
+{
+    struct replica *r = calloc(1, sizeof(*r));
+    int err;
+
+    if (!r)
+        return RIFFLE_ERR_NOMEM;
+    r->out_cfg = *cfg;
+    snprintf(r->out_cfg.topic_predictions,
+             sizeof(r->out_cfg.topic_predictions), "%s",
+             cfg->serve_predictions);
+    r->input = input_schema;
+    r->slot = slot;
+    event_init(&r->ev);
+
+    err = publisher_new(cfg->brokers, "riffle-serve", &r->pub, errstr,
+                        errstr_size);
+    if (!err)
+        err = outputs_new(&r->out_cfg, r->pub, &r->out, errstr, errstr_size);
+    if (!err)
+        err = new_consumer(r, errstr, errstr_size);
+    if (err) {
+        replica_destroy(r);
+        return err;
+    }
+    *out = r;
+    return 0;
+}
+
+void replica_destroy(struct replica *r)
+{
+    char errstr[256];
+
+    if (!r)
+        return;
+    if (r->rk) {
+        if (commit_done(r, errstr, sizeof(errstr)) != 0)
+            log_error("serve", "on close: %s", errstr);
+        (void)rd_kafka_consumer_close(r->rk); /* leaving is best effort */
+        rd_kafka_destroy(r->rk);
+    }
+    outputs_destroy(r->out);
+    publisher_destroy(r->pub);
+    event_free(&r->ev);
+    free(r);
+}
+
+static void source_of(const rd_kafka_message_t *msg, struct source_ref *src)
+{
+    rd_kafka_timestamp_type_t tstype;
+
+    src->topic = rd_kafka_topic_name(msg->rkt);
+    src->partition = msg->partition;
+    src->offset = msg->offset;
+    src->timestamp_ms = rd_kafka_message_timestamp(msg, &tstype);
+    src->key = msg->key;
+    src->key_len = msg->key_len;
+    src->payload = msg->payload;
+    src->len = msg->len;
+}
+
+/* Decodes and scores one request into *p; a request that does not
+ * decode becomes a dead-letter verdict. */
+static int score_request(struct replica *r, const rd_kafka_message_t *msg,
+                         struct served_prediction *p)
+{
+    struct served_model *m;
+    char why[256];
+    int err;
+
+    err = schema_decode_event(r->input, msg->payload ? msg->payload : "",
+                              msg->len, &r->ev, why, sizeof(why));
+    if (err == RIFFLE_ERR_NOMEM)
+        return err;
+    if (err) {
+        memset(p, 0, sizeof(*p));
+        p->r.dead_letter = 1;
+        p->r.verdict.reason = ONLINE_REASON_DECODE;
+        snprintf(p->r.verdict.detail, sizeof(p->r.verdict.detail), "%s",
+                 why);
+        return 0;
+    }
+
+    m = model_slot_acquire(r->slot);
+    assert(m); /* serve starts the replica once a model is in the slot */
+    err = served_model_score(m, &r->ev, p);
+    model_slot_release(r->slot, m);
+    return err;
+}
+
+static int handle_message(struct replica *r, const rd_kafka_message_t *msg,
+                          char *errstr, size_t size)
+{
+    struct served_prediction p;
+    struct source_ref src;
+    int err;
+
+    source_of(msg, &src);
+    err = score_request(r, msg, &p);
+    if (err) {
+        snprintf(errstr, size, "%s [%d] @%lld: %s", src.topic,
+                 (int)src.partition, (long long)src.offset,
+                 riffle_err_str(err));
+        return err;
+    }
+    if (p.r.dead_letter) {
+        log_debug("serve", "%s [%d] @%lld: dead letter: %s %s: %s",
+                  src.topic, (int)src.partition, (long long)src.offset,
+                  p.r.verdict.reason, p.r.verdict.field, p.r.verdict.detail);
+        r->counts.dead_letters++;
+        err = outputs_dead_letter(r->out, &src, &p.r, errstr, size);
+    } else {
+        r->counts.predicted++;
+        err = outputs_prediction(r->out, &src, &p.r, errstr, size);
+    }
+    if (err)
+        return err;
+
+    r->counts.requests++;
+    r->uncommitted++;
+    (void)rd_kafka_offset_store(msg->rkt, msg->partition, msg->offset);
+    /* fails only for a partition just revoked: its next owner scores it */
+    return 0;
+}
+
+/* Idle: partitions are assigned, each read to its end, and nothing
+ * came for idle_exit_s. */
+static int idle_done(const struct replica *r, double idle_exit_s)
+{
+    int i, ended = 0;
+
+    if (idle_exit_s <= 0 || r->assigned == 0 ||
+        kafka_monotonic_s() - r->last_message_s < idle_exit_s)
+        return 0;
+    for (i = 0; i < REPLICA_MAX_PARTITIONS; i++)
+        ended += r->at_end[i];
+    return ended >= r->assigned;
+}
+
+/* A message, a partition end or an error from the consumer. */
+static int take(struct replica *r, rd_kafka_message_t *msg, char *errstr,
+                size_t size)
+{
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (msg->partition >= 0 && msg->partition < REPLICA_MAX_PARTITIONS)
+            r->at_end[msg->partition] = 1;
+        return 0;
+    }
+    if (msg->err) {
+        log_warn("serve", "%s [%d]: %s",
+                 msg->rkt ? rd_kafka_topic_name(msg->rkt) : "-",
+                 (int)msg->partition, rd_kafka_message_errstr(msg));
+        return 0;
+    }
+    if (msg->partition >= 0 && msg->partition < REPLICA_MAX_PARTITIONS)
+        r->at_end[msg->partition] = 0;
+    r->last_message_s = kafka_monotonic_s();
+    return handle_message(r, msg, errstr, size);
+}
+
+int replica_run(struct replica *r, const volatile sig_atomic_t *stop,
+                long long max_requests, double idle_exit_s, char *errstr,
+                size_t errstr_size)
+{
+    double commit_every_s = r->out_cfg.serve_commit_every_ms / 1000.0;
+    int err = 0;
+
+    r->last_commit_s = r->last_message_s = kafka_monotonic_s();
+    while (!err && !*stop) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(r->rk,
+                                                         REPLICA_POLL_MS);
+
+        if (msg) {
+            err = take(r, msg, errstr, errstr_size);
+            rd_kafka_message_destroy(msg);
+        }
+        publisher_poll(r->pub);
+        if (!err && r->commit_failed) {
+            snprintf(errstr, errstr_size, "%s", r->commit_error);
+            err = RIFFLE_ERR_KAFKA;
+        }
+        if (!err && kafka_monotonic_s() - r->last_commit_s >= commit_every_s)
+            err = commit_done(r, errstr, errstr_size);
+        if (max_requests > 0 &&
+            r->counts.requests >= (unsigned long long)max_requests)
+            break;
+        if (idle_done(r, idle_exit_s))
+            break;
+    }
+    if (!err)
+        err = commit_done(r, errstr, errstr_size);
+    return err;
+}
+
+void replica_counts(const struct replica *r, struct replica_counts *out)
+{
+    *out = r->counts;
+}

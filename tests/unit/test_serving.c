@@ -1,0 +1,396 @@
+/*
+ * tests/unit/test_serving.c - the Kafka-free parts of `riffle serve`:
+ * the hot-swapped model slot (serving/model_slot.c) and the JSON
+ * requests and answers of the HTTP endpoint (serving/request_json.c).
+ *
+ * Models are learners over config/elec2.cfg that learned a known number
+ * of events, so each one's version is known. One test swaps models
+ * while another thread scores without pause, and checks that every
+ * prediction names a model that was installed, in installation order;
+ * run under ASan it also shows that a replaced model is freed only after
+ * its last user. No broker.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "config/cfg.h"
+#include "learner/online.h"
+#include "schemas/event.h"
+#include "schemas/schema.h"
+#include "serving/model_slot.h"
+#include "serving/request_json.h"
+#include "tests/unit/testutil.h"
+
+#define ELEC2_CFG "config/elec2.cfg"
+#define SWAPS 12          /* models installed while a thread scores */
+#define EVENTS_PER_SWAP 5 /* each model learned this many more events */
+
+/* elec2's numeric fields are required (they have a range), day too */
+#define NUMBERS_JSON                                                     \
+    "\"date\":0.5,\"period\":0.25,\"nswdemand\":0.4,\"vicprice\":0.003,"   \
+    "\"vicdemand\":0.42,\"transfer\":0.41"
+#define EVENT_JSON \
+    "{\"event_id\":\"e1\",\"day\":3,\"nswprice\":0.06," NUMBERS_JSON "}"
+
+struct world {
+    struct cfg cfg;
+    struct schema *input;
+};
+
+static struct world world;
+
+static int group_setup(void **state)
+{
+    char errstr[TESTUTIL_ERRSTR_SIZE];
+
+    (void)state;
+    if (cfg_load_file(&world.cfg, ELEC2_CFG, errstr, sizeof(errstr)) != 0) {
+        fprintf(stderr, "%s\n", errstr);
+        return -1;
+    }
+    world.input = load_schema_file(world.cfg.schema_path);
+    return world.input ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    schema_destroy(world.input);
+    return 0;
+}
+
+static void parse_ok(const char *json, struct event *ev)
+{
+    char errstr[TESTUTIL_ERRSTR_SIZE] = "";
+    int err = request_json_to_event(world.input, json, strlen(json), ev,
+                                    errstr, sizeof(errstr));
+
+    if (err)
+        print_error("%s: %s\n", json, errstr);
+    assert_int_equal(err, 0);
+}
+
+/* A learner that has learned n labelled events: version n. */
+static struct online_learner *learner_after(int n)
+{
+    char errstr[TESTUTIL_ERRSTR_SIZE], json[512];
+    struct online_learner *ol = NULL;
+    struct online_result res;
+    struct event ev;
+    int i;
+
+    event_init(&ev);
+    assert_int_equal(online_new(&world.cfg, world.input, &ol, errstr,
+                                sizeof(errstr)), 0);
+    for (i = 0; i < n; i++) {
+        snprintf(json, sizeof(json), "{\"event_id\":\"t%d\",\"day\":%d,"
+                 "\"nswprice\":%g,\"class\":\"%s\"," NUMBERS_JSON "}", i, 1 + i % 7,
+                 (i % 10) / 10.0, i % 3 ? "UP" : "DOWN");
+        parse_ok(json, &ev);
+        assert_int_equal(online_process_event(ol, &ev, &res), 0);
+        if (res.dead_letter)
+            print_error("%s: %s %s\n", res.verdict.reason, res.verdict.field,
+                        res.verdict.detail);
+        assert_int_equal(res.dead_letter, 0);
+    }
+    event_free(&ev);
+    assert_int_equal((int)model_update_count(online_model(ol)), n);
+    return ol;
+}
+
+static int64_t score_once(struct model_slot *slot, struct event *ev)
+{
+    struct served_prediction p;
+    struct served_model *m = model_slot_acquire(slot);
+    int64_t version;
+
+    assert_non_null(m);
+    parse_ok(EVENT_JSON, ev);
+    assert_int_equal(served_model_score(m, ev, &p), 0);
+    assert_int_equal(p.r.dead_letter, 0);
+    assert_string_equal(p.r.event_id, "e1");
+    version = (int64_t)p.r.model_version;
+    assert_int_equal(version, served_model_version(m));
+    model_slot_release(slot, m);
+    return version;
+}
+
+/* ---- model slot ------------------------------------------------------ */
+
+static void test_model_slot_empty_until_installed(void **state)
+{
+    struct model_slot *slot = NULL;
+
+    (void)state;
+    assert_int_equal(model_slot_new(&slot), 0);
+    assert_int_equal(model_slot_version(slot), -1);
+    assert_null(model_slot_acquire(slot));
+    model_slot_destroy(slot);
+}
+
+/* A request holding the old model finishes with it after a swap; the
+ * next one gets the new model. */
+static void test_model_slot_swap_keeps_held_model(void **state)
+{
+    struct model_slot *slot = NULL;
+    struct served_prediction p;
+    struct served_model *held;
+    struct event ev;
+
+    (void)state;
+    event_init(&ev);
+    assert_int_equal(model_slot_new(&slot), 0);
+    assert_int_equal(model_slot_install(slot, learner_after(3), 3), 0);
+    held = model_slot_acquire(slot);
+    assert_int_equal(model_slot_install(slot, learner_after(7), 7), 0);
+    assert_int_equal(model_slot_version(slot), 7);
+
+    parse_ok(EVENT_JSON, &ev);
+    assert_int_equal(served_model_score(held, &ev, &p), 0);
+    assert_int_equal((int)p.r.model_version, 3);
+    model_slot_release(slot, held);
+    assert_int_equal((int)score_once(slot, &ev), 7);
+
+    event_free(&ev);
+    model_slot_destroy(slot);
+}
+
+/* Scoring learns nothing: the same event twice gets the same answer. */
+static void test_model_slot_scoring_does_not_learn(void **state)
+{
+    struct model_slot *slot = NULL;
+    struct served_prediction a, b;
+    struct served_model *m;
+    struct event ev;
+
+    (void)state;
+    event_init(&ev);
+    assert_int_equal(model_slot_new(&slot), 0);
+    assert_int_equal(model_slot_install(slot, learner_after(20), 20), 0);
+    m = model_slot_acquire(slot);
+    parse_ok("{\"event_id\":\"l\",\"day\":2,\"nswprice\":0.1,"
+             "\"class\":\"UP\"," NUMBERS_JSON "}", &ev);
+    assert_int_equal(served_model_score(m, &ev, &a), 0);
+    parse_ok("{\"event_id\":\"l\",\"day\":2,\"nswprice\":0.1,"
+             "\"class\":\"UP\"," NUMBERS_JSON "}", &ev);
+    assert_int_equal(served_model_score(m, &ev, &b), 0);
+    assert_double_near(a.r.value, b.r.value, 0.0);
+    assert_int_equal((int)b.r.model_version, 20);
+    assert_string_equal(b.r.label_text, "UP");
+    model_slot_release(slot, m);
+    event_free(&ev);
+    model_slot_destroy(slot);
+}
+
+struct scorer {
+    struct model_slot *slot;
+    atomic_int stop;
+    int64_t seen[SWAPS + 1]; /* versions in the order they were seen */
+    int seen_count;
+    long scored;
+    int out_of_order;
+};
+
+static void *score_loop(void *arg)
+{
+    struct scorer *s = arg;
+    struct served_prediction p;
+    struct event ev;
+
+    event_init(&ev);
+    while (!atomic_load(&s->stop) || s->scored == 0) {
+        struct served_model *m = model_slot_acquire(s->slot);
+        int64_t v;
+
+        if (request_json_to_event(world.input, EVENT_JSON,
+                                  strlen(EVENT_JSON), &ev, NULL, 0) != 0 ||
+            served_model_score(m, &ev, &p) != 0) {
+            s->out_of_order = -1;
+            model_slot_release(s->slot, m);
+            break;
+        }
+        v = (int64_t)p.r.model_version;
+        model_slot_release(s->slot, m);
+        s->scored++;
+        if (s->seen_count == 0 || s->seen[s->seen_count - 1] != v) {
+            if (s->seen_count > 0 && v < s->seen[s->seen_count - 1])
+                s->out_of_order = 1;
+            if (s->seen_count <= SWAPS)
+                s->seen[s->seen_count++] = v;
+        }
+    }
+    event_free(&ev);
+    return NULL;
+}
+
+static void test_model_slot_swaps_while_scoring(void **state)
+{
+    struct scorer s;
+    pthread_t t;
+    int i, j, known;
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(model_slot_new(&s.slot), 0);
+    assert_int_equal(model_slot_install(s.slot, learner_after(0), 0), 0);
+    assert_int_equal(pthread_create(&t, NULL, score_loop, &s), 0);
+    for (i = 1; i <= SWAPS; i++) {
+        struct online_learner *ol = learner_after(i * EVENTS_PER_SWAP);
+
+        assert_int_equal(model_slot_install(s.slot, ol,
+                                            i * EVENTS_PER_SWAP), 0);
+    }
+    atomic_store(&s.stop, 1);
+    assert_int_equal(pthread_join(t, NULL), 0);
+
+    assert_int_equal(s.out_of_order, 0);
+    assert_true(s.scored > 0);
+    for (i = 0; i < s.seen_count; i++) {
+        known = 0;
+        for (j = 0; j <= SWAPS; j++)
+            known |= s.seen[i] == j * EVENTS_PER_SWAP;
+        assert_int_equal(known, 1);
+    }
+    assert_int_equal(model_slot_version(s.slot), SWAPS * EVENTS_PER_SWAP);
+    model_slot_destroy(s.slot);
+}
+
+/* ---- JSON requests ---------------------------------------------------- */
+
+static int parse_err(const char *json, char *errstr, size_t size)
+{
+    struct event ev;
+    int err;
+
+    event_init(&ev);
+    err = request_json_to_event(world.input, json, strlen(json), &ev,
+                                errstr, size);
+    event_free(&ev);
+    return err;
+}
+
+static void test_request_json_fills_event(void **state)
+{
+    struct event ev;
+    int day = schema_field_index(world.input, "day");
+    int price = schema_field_index(world.input, "nswprice");
+    int label = schema_field_index(world.input, "class");
+
+    (void)state;
+    event_init(&ev);
+    parse_ok("{\"event_id\":\"r7\",\"day\":4,\"nswprice\":0.125,"
+             "\"class\":null}", &ev);
+    assert_int_equal(ev.field_count, schema_field_count(world.input));
+    assert_string_equal(event_string(&ev, 0), "r7");
+    assert_int_equal(ev.values[day].kind, VALUE_NUMBER);
+    assert_double_near(ev.values[day].number, 4.0, 0.0);
+    assert_double_near(ev.values[price].number, 0.125, 0.0);
+    assert_int_equal(ev.values[label].kind, VALUE_NULL);
+    assert_int_equal(ev.values[schema_field_index(world.input, "date")].kind,
+                     VALUE_NULL); /* absent and nullable */
+    event_free(&ev);
+}
+
+static void test_request_json_refuses_bad_input(void **state)
+{
+    char e[TESTUTIL_ERRSTR_SIZE];
+
+    (void)state;
+    assert_int_equal(parse_err("{\"event_id\":", e, sizeof(e)),
+                     RIFFLE_ERR_PARSE);
+    assert_contains(e, "line 1");
+    assert_int_equal(parse_err("", e, sizeof(e)), RIFFLE_ERR_PARSE);
+    assert_int_equal(parse_err("{\"event_id\":\"a\",\"event_id\":\"b\"}", e,
+                               sizeof(e)), RIFFLE_ERR_PARSE);
+    assert_int_equal(parse_err("[1,2]", e, sizeof(e)), RIFFLE_ERR_INVALID);
+    assert_contains(e, "object");
+    assert_int_equal(parse_err("{\"day\":3}", e, sizeof(e)),
+                     RIFFLE_ERR_INVALID);
+    assert_string_equal(e, "field 'event_id': missing");
+    assert_int_equal(parse_err("{\"event_id\":null}", e, sizeof(e)),
+                     RIFFLE_ERR_INVALID);
+    assert_string_equal(e, "field 'event_id': may not be null");
+    assert_int_equal(parse_err("{\"event_id\":\"a\",\"dya\":3}", e,
+                               sizeof(e)), RIFFLE_ERR_INVALID);
+    assert_string_equal(e, "unknown field 'dya'");
+    assert_int_equal(parse_err("{\"event_id\":\"a\",\"day\":3.5}", e,
+                               sizeof(e)), RIFFLE_ERR_INVALID);
+    assert_contains(e, "field 'day': expected a whole number");
+    assert_int_equal(parse_err("{\"event_id\":\"a\",\"nswprice\":\"0.1\"}", e,
+                               sizeof(e)), RIFFLE_ERR_INVALID);
+    assert_string_equal(e, "field 'nswprice': expected a number");
+    assert_int_equal(parse_err("{\"event_id\":7}", e, sizeof(e)),
+                     RIFFLE_ERR_INVALID);
+    assert_string_equal(e, "field 'event_id': expected a string");
+    assert_int_equal(parse_err("{\"event_id\":\"a\\u0000b\"}", e,
+                               sizeof(e)), RIFFLE_ERR_PARSE);
+}
+
+static void test_request_json_answers(void **state)
+{
+    struct model_slot *slot = NULL;
+    struct served_prediction p;
+    struct served_model *m;
+    struct buf out = {0};
+    struct event ev;
+
+    (void)state;
+    event_init(&ev);
+    assert_int_equal(model_slot_new(&slot), 0);
+    assert_int_equal(model_slot_install(slot, learner_after(4), 4), 0);
+    m = model_slot_acquire(slot);
+
+    parse_ok(EVENT_JSON, &ev);
+    assert_int_equal(served_model_score(m, &ev, &p), 0);
+    assert_int_equal(request_json_answer(&world.cfg, &p, &out), 0);
+    assert_contains(out.data, "{\"event_id\":\"e1\",\"model_name\":\"elec2\","
+                              "\"model_version\":4,\"value\":");
+    assert_contains(out.data, p.r.predicted_class ? "\"predicted_label\":\"UP\""
+                                                  : "\"predicted_label\":"
+                                                    "\"DOWN\"");
+
+    /* day is required: a null day is refused by cleaning, not scored */
+    buf_reset(&out);
+    parse_ok("{\"event_id\":\"e2\",\"nswprice\":0.1," NUMBERS_JSON "}",
+             &ev);
+    assert_int_equal(served_model_score(m, &ev, &p), 0);
+    assert_int_equal(p.r.dead_letter, 1);
+    assert_int_equal(request_json_answer(&world.cfg, &p, &out), 0);
+    assert_contains(out.data, "\"refused\":\"missing_required\","
+                              "\"field\":\"day\"");
+
+    buf_reset(&out);
+    assert_int_equal(request_json_error("a \"quoted\" why", &out), 0);
+    assert_string_equal(out.data, "{\"error\":\"a \\\"quoted\\\" why\"}\n");
+
+    model_slot_release(slot, m);
+    model_slot_destroy(slot);
+    buf_free(&out);
+    event_free(&ev);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model_slot_empty_until_installed),
+        cmocka_unit_test(test_model_slot_swap_keeps_held_model),
+        cmocka_unit_test(test_model_slot_scoring_does_not_learn),
+        cmocka_unit_test(test_model_slot_swaps_while_scoring),
+        cmocka_unit_test(test_request_json_fills_event),
+        cmocka_unit_test(test_request_json_refuses_bad_input),
+        cmocka_unit_test(test_request_json_answers),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
