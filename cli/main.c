@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "common/err.h"
+#include "common/kafka.h"
 #include "common/log.h"
 
 volatile sig_atomic_t cli_stop_requested;
@@ -50,6 +51,13 @@ int cli_load_config(const char *path, const char *brokers, struct cfg *cfg)
     err = cfg_load_file(cfg, path, errstr, sizeof(errstr));
     if (err) {
         log_error("config", "%s", errstr);
+        return err;
+    }
+    log_set_json(cfg->log_json);
+    err = kafka_security_apply(&cfg->kafka_security, errstr,
+                               sizeof(errstr));
+    if (err) {
+        log_error("config", "%s: %s", path, errstr);
         return err;
     }
     if (brokers)
@@ -110,7 +118,8 @@ static void usage(FILE *out)
             "HTTP, hot-swapped model\n"
             "\n"
             "common options: --brokers HOST:PORT overrides kafka.brokers;\n"
-            "RIFFLE_LOG_LEVEL=error|warn|info|debug sets the log level.\n"
+            "RIFFLE_LOG_LEVEL=error|warn|info|debug sets the log level,\n"
+            "RIFFLE_LOG_FORMAT=text|json the log format.\n"
             "Run 'riffle COMMAND --help' for a command's options.\n");
 }
 

@@ -3,11 +3,38 @@
  */
 #include "common/kafka.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "common/log.h"
+
+#define KAFKA_SECRET_MAX 1024 /* bytes of a password, newline included */
+
+/* The process-wide security settings, see kafka_security_apply(). */
+static struct {
+    int active;
+    struct kafka_security cfg;
+    char username[KAFKA_SECURITY_TEXT_MAX];
+    char password[KAFKA_SECRET_MAX];
+    char key_password[KAFKA_SECRET_MAX];
+    char description[2 * KAFKA_SECURITY_TEXT_MAX + 64];
+} security;
+
+/* Failures no retry can fix: librdkafka would reconnect forever and the
+ * command would hang, so the process stops with a plain explanation. */
+static int is_refusal(const char *fac, const char *buf)
+{
+    if (strcmp(fac, "FAIL") != 0 && strcmp(fac, "ERROR") != 0)
+        return 0;
+    return strstr(buf, "SASL authentication error") != NULL ||
+           strstr(buf, "Authentication failed") != NULL ||
+           strstr(buf, "SSL handshake failed") != NULL;
+}
 
 /* librdkafka uses syslog levels: 0-3 errors, 4 warnings, 5-6 info. */
 static void route_log(const rd_kafka_t *rk, int level, const char *fac,
@@ -19,6 +46,168 @@ static void route_log(const rd_kafka_t *rk, int level, const char *fac,
                                        : LOG_LEVEL_DEBUG;
 
     log_write(ours, "rdkafka", "%s %s: %s", rd_kafka_name(rk), fac, buf);
+    if (level <= 3 && is_refusal(fac, buf)) {
+        log_error("kafka", "the brokers refused the connection (%s): "
+                  "check kafka.sasl_username, the password and the "
+                  "certificates; stopping", kafka_security_describe());
+        fflush(stderr);
+        /* From librdkafka's thread, before anything was published under
+         * these credentials: nothing to flush or commit. */
+        _exit(KAFKA_EXIT_AUTH_FAILED);
+    }
+}
+
+void kafka_security_init(struct kafka_security *s)
+{
+    memset(s, 0, sizeof(*s));
+    snprintf(s->protocol, sizeof(s->protocol), "plaintext");
+    s->ssl_verify_hostname = 1;
+}
+
+/* Reads a secret: the value of env_value, else the file named by
+ * env_file, else path. Trailing newlines are dropped. Returns 1 when
+ * found, 0 when none is set, -1 with errstr on a read error. */
+static int read_secret(const char *env_value, const char *env_file,
+                       const char *path, char *out, size_t size,
+                       char *errstr, size_t errstr_size)
+{
+    const char *v = getenv(env_value);
+    const char *file = getenv(env_file);
+    FILE *f;
+    size_t n;
+
+    if (v && *v) {
+        snprintf(out, size, "%s", v);
+        return 1;
+    }
+    if (!file || !*file)
+        file = path;
+    if (!file || !*file)
+        return 0;
+    f = fopen(file, "r");
+    if (!f) {
+        snprintf(errstr, errstr_size, "cannot read the secret file %s "
+                 "(%s): %s", file, env_file, strerror(errno));
+        return -1;
+    }
+    n = fread(out, 1, size - 1, f);
+    fclose(f);
+    out[n] = '\0';
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+        out[--n] = '\0';
+    return 1;
+}
+
+static int check_file(const char *path, const char *what, char *errstr,
+                      size_t errstr_size)
+{
+    if (!*path || access(path, R_OK) == 0)
+        return 0;
+    snprintf(errstr, errstr_size, "kafka.%s: cannot read %s: %s", what, path,
+             strerror(errno));
+    return RIFFLE_ERR_CFG;
+}
+
+int kafka_security_apply(const struct kafka_security *s, char *errstr,
+                         size_t errstr_size)
+{
+    const char *user = getenv("RIFFLE_KAFKA_SASL_USERNAME");
+    int sasl = strncmp(s->protocol, "sasl_", 5) == 0;
+    int found;
+
+    memset(&security, 0, sizeof(security));
+    security.cfg = *s;
+    snprintf(security.username, sizeof(security.username), "%s",
+             user && *user ? user : s->sasl_username);
+
+    if (check_file(s->ssl_ca_file, "ssl_ca_file", errstr, errstr_size) ||
+        check_file(s->ssl_certificate_file, "ssl_certificate_file", errstr,
+                   errstr_size) ||
+        check_file(s->ssl_key_file, "ssl_key_file", errstr, errstr_size))
+        return RIFFLE_ERR_CFG;
+    if (sasl && !security.username[0]) {
+        snprintf(errstr, errstr_size, "kafka.security_protocol %s needs a "
+                 "user: set kafka.sasl_username or RIFFLE_KAFKA_SASL_USERNAME",
+                 s->protocol);
+        return RIFFLE_ERR_CFG;
+    }
+    found = read_secret("RIFFLE_KAFKA_SASL_PASSWORD",
+                        "RIFFLE_KAFKA_SASL_PASSWORD_FILE",
+                        s->sasl_password_file, security.password,
+                        sizeof(security.password), errstr, errstr_size);
+    if (found < 0)
+        return RIFFLE_ERR_CFG;
+    if (sasl && !found) {
+        snprintf(errstr, errstr_size, "kafka.security_protocol %s needs a "
+                 "password: set kafka.sasl_password_file, "
+                 "RIFFLE_KAFKA_SASL_PASSWORD_FILE or "
+                 "RIFFLE_KAFKA_SASL_PASSWORD", s->protocol);
+        return RIFFLE_ERR_CFG;
+    }
+    if (read_secret("RIFFLE_KAFKA_SSL_KEY_PASSWORD",
+                    "RIFFLE_KAFKA_SSL_KEY_PASSWORD_FILE",
+                    s->ssl_key_password_file, security.key_password,
+                    sizeof(security.key_password), errstr, errstr_size) < 0)
+        return RIFFLE_ERR_CFG;
+
+    if (sasl)
+        snprintf(security.description, sizeof(security.description),
+                 "%s, %s as user '%s'", s->protocol, s->sasl_mechanism,
+                 security.username);
+    else
+        snprintf(security.description, sizeof(security.description), "%s",
+                 s->protocol);
+    security.active = 1;
+    return 0;
+}
+
+const char *kafka_security_describe(void)
+{
+    return security.active ? security.description : "plaintext";
+}
+
+/* Sets name to value when value is not empty. */
+static int set_if(rd_kafka_conf_t *conf, const char *name, const char *value,
+                  char *errstr, size_t errstr_size)
+{
+    if (!value[0])
+        return 0;
+    return kafka_conf_set(conf, name, value, errstr, errstr_size);
+}
+
+static int apply_security(rd_kafka_conf_t *conf, char *errstr,
+                          size_t errstr_size)
+{
+    const struct kafka_security *s = &security.cfg;
+    int sasl = strncmp(s->protocol, "sasl_", 5) == 0;
+    int tls = strcmp(s->protocol, "ssl") == 0 ||
+              strcmp(s->protocol, "sasl_ssl") == 0;
+    int err;
+
+    if (!security.active || strcmp(s->protocol, "plaintext") == 0)
+        return 0;
+    err = kafka_conf_set(conf, "security.protocol", s->protocol, errstr,
+                         errstr_size);
+    if (!err && sasl)
+        err = kafka_conf_set(conf, "sasl.mechanisms", s->sasl_mechanism,
+                             errstr, errstr_size) ||
+              kafka_conf_set(conf, "sasl.username", security.username,
+                             errstr, errstr_size) ||
+              kafka_conf_set(conf, "sasl.password", security.password,
+                             errstr, errstr_size);
+    if (!err && tls)
+        err = set_if(conf, "ssl.ca.location", s->ssl_ca_file, errstr,
+                     errstr_size) ||
+              set_if(conf, "ssl.certificate.location",
+                     s->ssl_certificate_file, errstr, errstr_size) ||
+              set_if(conf, "ssl.key.location", s->ssl_key_file, errstr,
+                     errstr_size) ||
+              set_if(conf, "ssl.key.password", security.key_password,
+                     errstr, errstr_size) ||
+              kafka_conf_set(conf, "ssl.endpoint.identification.algorithm",
+                             s->ssl_verify_hostname ? "https" : "none",
+                             errstr, errstr_size);
+    return err ? RIFFLE_ERR_KAFKA : 0;
 }
 
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
@@ -45,7 +234,8 @@ rd_kafka_conf_t *kafka_conf_new(const char *brokers, const char *client_id,
                        errstr_size) ||
         kafka_conf_set(conf, "client.id", client_id, errstr, errstr_size) ||
         kafka_conf_set(conf, "socket.timeout.ms", timeout, errstr,
-                       errstr_size)) {
+                       errstr_size) ||
+        apply_security(conf, errstr, errstr_size)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

@@ -1,7 +1,13 @@
 /*
  * common/kafka.h - librdkafka set-up shared by every Kafka client riffle
- * makes: bootstrap servers, client id, and librdkafka's own log lines
- * routed into riffle's log with the component "rdkafka".
+ * makes: bootstrap servers, client id, TLS and SASL settings, and
+ * librdkafka's own log lines routed into riffle's log with the component
+ * "rdkafka".
+ *
+ * Security settings are process-wide: every client one riffle process
+ * makes talks to the same cluster as the same principal, so they are set
+ * once after the configuration is loaded (kafka_security_apply()) and
+ * every later kafka_conf_new() carries them.
  */
 #ifndef RIFFLE_COMMON_KAFKA_H
 #define RIFFLE_COMMON_KAFKA_H
@@ -12,6 +18,43 @@
 #include <librdkafka/rdkafka.h>
 
 #define KAFKA_SOCKET_TIMEOUT_MS 10000 /* fail fast when no broker answers */
+#define KAFKA_SECURITY_TEXT_MAX 256   /* mechanism, protocol, user name */
+#define KAFKA_SECURITY_PATH_MAX 1024  /* certificate and secret files */
+#define KAFKA_EXIT_AUTH_FAILED 3      /* exit status: the broker refused
+                                         riffle's credentials */
+
+/* TLS and SASL, as configured (config/cfg.c, kafka.* keys). Empty strings
+ * are unset. Secrets are never held here, only where to read them. */
+struct kafka_security {
+    char protocol[KAFKA_SECURITY_TEXT_MAX]; /* plaintext, ssl,
+                                               sasl_plaintext, sasl_ssl */
+    char sasl_mechanism[KAFKA_SECURITY_TEXT_MAX]; /* PLAIN, SCRAM-SHA-256,
+                                                     SCRAM-SHA-512 */
+    char sasl_username[KAFKA_SECURITY_TEXT_MAX];
+    char sasl_password_file[KAFKA_SECURITY_PATH_MAX];
+    char ssl_ca_file[KAFKA_SECURITY_PATH_MAX];   /* PEM, to trust brokers */
+    char ssl_certificate_file[KAFKA_SECURITY_PATH_MAX]; /* PEM, mutual TLS */
+    char ssl_key_file[KAFKA_SECURITY_PATH_MAX];
+    char ssl_key_password_file[KAFKA_SECURITY_PATH_MAX];
+    int ssl_verify_hostname; /* check the broker's name in its certificate */
+};
+
+/* Defaults: plaintext, hostname verification on. */
+void kafka_security_init(struct kafka_security *s);
+
+/* Resolves the secrets and keeps s for every later kafka_conf_new(). The
+ * SASL user name comes from RIFFLE_KAFKA_SASL_USERNAME or s; the password
+ * from RIFFLE_KAFKA_SASL_PASSWORD, else the file named by
+ * RIFFLE_KAFKA_SASL_PASSWORD_FILE, else s->sasl_password_file; a TLS key's
+ * password from RIFFLE_KAFKA_SSL_KEY_PASSWORD or its file. Returns 0, or
+ * RIFFLE_ERR_CFG with errstr saying what is missing or unreadable (never
+ * a secret). Call from the main thread before any client exists. */
+int kafka_security_apply(const struct kafka_security *s, char *errstr,
+                         size_t errstr_size);
+
+/* A one-line description for logs: protocol, mechanism and user; never
+ * the password. */
+const char *kafka_security_describe(void);
 
 /* A new configuration for brokers with riffle's log callback. Returns
  * NULL with errstr set on failure. The caller owns the result until it

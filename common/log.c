@@ -13,6 +13,7 @@
 
 static int level_initialized;
 static enum log_level current_level = LOG_LEVEL_INFO;
+static int json_lines;
 
 static const char *level_names[] = {"error", "warn", "info", "debug"};
 
@@ -34,8 +35,55 @@ static void init_level_from_env(void)
     const char *env = getenv("RIFFLE_LOG_LEVEL");
 
     level_initialized = 1;
+    log_set_json(json_lines);
     if (env)
         (void)log_parse_level(env, &current_level); /* unknown: keep info */
+}
+
+void log_set_json(int json)
+{
+    const char *env = getenv("RIFFLE_LOG_FORMAT");
+
+    if (env && strcmp(env, "json") == 0)
+        json = 1;
+    else if (env && strcmp(env, "text") == 0)
+        json = 0;
+    json_lines = json;
+}
+
+/* Appends s to out (size bytes, used so far *len) as JSON string content;
+ * stops early rather than overflow. */
+static void json_escape(char *out, size_t size, size_t *len, const char *s)
+{
+    for (; *s && *len + 7 < size; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c == '"' || c == '\\') {
+            out[(*len)++] = '\\';
+            out[(*len)++] = (char)c;
+        } else if (c < 0x20) {
+            *len += (size_t)snprintf(out + *len, size - *len, "\\u%04x", c);
+        } else {
+            out[(*len)++] = (char)c;
+        }
+    }
+    out[*len] = '\0';
+}
+
+static void write_json(const char *stamp, long ms, enum log_level level,
+                       const char *component, const char *msg)
+{
+    char line[2 * LOG_LINE_MAX + 128];
+    size_t len = 0;
+
+    len = (size_t)snprintf(line, sizeof(line), "{\"time\":\"%s.%03ldZ\","
+                           "\"level\":\"%s\",\"component\":\"", stamp, ms,
+                           level_names[level]);
+    json_escape(line, sizeof(line), &len, component);
+    len += (size_t)snprintf(line + len, sizeof(line) - len,
+                            "\",\"message\":\"");
+    json_escape(line, sizeof(line), &len, msg);
+    fprintf(stderr, "%s\"}\n", line);
 }
 
 void log_set_level(enum log_level level)
@@ -71,6 +119,9 @@ void log_write(enum log_level level, const char *component, const char *fmt,
     gmtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 
-    fprintf(stderr, "%s.%03ldZ %-5s %s: %s\n", stamp, ts.tv_nsec / 1000000,
-            level_names[level], component, msg);
+    if (json_lines)
+        write_json(stamp, ts.tv_nsec / 1000000, level, component, msg);
+    else
+        fprintf(stderr, "%s.%03ldZ %-5s %s: %s\n", stamp,
+                ts.tv_nsec / 1000000, level_names[level], component, msg);
 }

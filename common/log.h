@@ -1,7 +1,9 @@
 /*
  * common/log.h - leveled log lines tagged with the component.
  *
- * Every log line goes to stderr as "LEVEL component: message". Messages
+ * Every log line goes to stderr as "TIME LEVEL component: message", or,
+ * in JSON format, as one object per line with the members "time",
+ * "level", "component" and "message" (for log collectors). Messages
  * about data name their Kafka coordinates; payloads and feature values are
  * logged only at debug, and personal values never. Safe to call from any
  * thread: each line is written with one fprintf.
@@ -20,6 +22,11 @@ enum log_level {
  * named by the RIFFLE_LOG_LEVEL environment variable. */
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
+
+/* JSON lines instead of text when json is set. Default: text, or the
+ * format named by RIFFLE_LOG_FORMAT ("text" or "json"), which also wins
+ * over this call so an operator can switch without editing configs. */
+void log_set_json(int json);
 
 /* Parses "error", "warn", "info" or "debug". Returns 0 or -1. */
 int log_parse_level(const char *name, enum log_level *level);

@@ -513,12 +513,96 @@ static void set_defaults(struct cfg *cfg)
     cfg->serve_http_max_body_bytes = CFG_DEFAULT_SERVE_MAX_BODY;
     cfg->serve_http_timeout_seconds = CFG_DEFAULT_SERVE_TIMEOUT_S;
     cfg->serve_http_threads = 1;
+    kafka_security_init(&cfg->kafka_security);
+}
+
+/* A string key that must be one of names (copied into dst as given). */
+static int get_choice(const struct loader *ld, const config_setting_t *g,
+                      const char *section, const char *key,
+                      const char *const *names, char *dst, size_t dst_size)
+{
+    char value[CFG_NAME_MAX] = "", expected[CFG_MESSAGE_MAX] = "";
+    char full[CFG_KEY_MAX];
+    const config_setting_t *s = config_setting_get_member(g, key);
+    size_t i;
+    int err = get_string(ld, g, section, key, 0, value, sizeof(value));
+
+    if (err || !s)
+        return err;
+    for (i = 0; names[i]; i++) {
+        if (strcmp(names[i], value) == 0) {
+            snprintf(dst, dst_size, "%s", value);
+            return 0;
+        }
+        snprintf(expected + strlen(expected),
+                 sizeof(expected) - strlen(expected), "%s\"%s\"",
+                 i ? ", " : "", names[i]);
+    }
+    return fail(ld, s, dotted(full, sizeof(full), section, key),
+                "unknown value \"%s\": expected one of %s", value, expected);
+}
+
+/* kafka.* security keys: plain strings passed through to librdkafka by
+ * common/kafka.c, which also reads the secrets they point at. */
+static int load_kafka_security(const struct loader *ld,
+                               const config_setting_t *g,
+                               struct kafka_security *sec)
+{
+    static const char *const protocols[] = {"plaintext", "ssl",
+                                            "sasl_plaintext", "sasl_ssl",
+                                            NULL};
+    static const char *const mechanisms[] = {"PLAIN", "SCRAM-SHA-256",
+                                             "SCRAM-SHA-512", NULL};
+    static const struct {
+        const char *key;
+        size_t offset;
+    } files[] = {
+        {"sasl_password_file", offsetof(struct kafka_security,
+                                        sasl_password_file)},
+        {"ssl_ca_file", offsetof(struct kafka_security, ssl_ca_file)},
+        {"ssl_certificate_file", offsetof(struct kafka_security,
+                                          ssl_certificate_file)},
+        {"ssl_key_file", offsetof(struct kafka_security, ssl_key_file)},
+        {"ssl_key_password_file", offsetof(struct kafka_security,
+                                           ssl_key_password_file)},
+    };
+    const config_setting_t *at;
+    size_t i;
+    int err = get_choice(ld, g, "kafka", "security_protocol", protocols,
+                         sec->protocol, sizeof(sec->protocol));
+
+    if (!err)
+        err = get_choice(ld, g, "kafka", "sasl_mechanism", mechanisms,
+                         sec->sasl_mechanism, sizeof(sec->sasl_mechanism));
+    if (!err)
+        err = get_string(ld, g, "kafka", "sasl_username", 0,
+                         sec->sasl_username, sizeof(sec->sasl_username));
+    for (i = 0; !err && i < sizeof(files) / sizeof(files[0]); i++)
+        err = get_string(ld, g, "kafka", files[i].key, 0,
+                         (char *)sec + files[i].offset,
+                         KAFKA_SECURITY_PATH_MAX);
+    if (!err)
+        err = get_bool(ld, g, "kafka", "ssl_verify_hostname",
+                       &sec->ssl_verify_hostname);
+    if (err)
+        return err;
+
+    at = config_setting_get_member(g, "security_protocol");
+    if (strncmp(sec->protocol, "sasl_", 5) == 0 && !sec->sasl_mechanism[0])
+        return fail(ld, at, "kafka.security_protocol", "\"%s\" needs "
+                    "kafka.sasl_mechanism: expected one of \"PLAIN\", "
+                    "\"SCRAM-SHA-256\", \"SCRAM-SHA-512\"", sec->protocol);
+    return 0;
 }
 
 static int load_kafka(const struct loader *ld, const config_setting_t *root,
                       struct cfg *cfg)
 {
-    static const char *const keys[] = {"brokers", "group_id", NULL};
+    static const char *const keys[] = {
+        "brokers", "group_id", "security_protocol", "sasl_mechanism",
+        "sasl_username", "sasl_password_file", "ssl_ca_file",
+        "ssl_certificate_file", "ssl_key_file", "ssl_key_password_file",
+        "ssl_verify_hostname", NULL};
     config_setting_t *g;
     int err = get_group(ld, root, "kafka", 0, &g);
 
@@ -532,6 +616,8 @@ static int load_kafka(const struct loader *ld, const config_setting_t *root,
     if (!err)
         err = get_string(ld, g, "kafka", "group_id", 0, cfg->group_id,
                          sizeof(cfg->group_id));
+    if (!err)
+        err = load_kafka_security(ld, g, &cfg->kafka_security);
     return err;
 }
 
@@ -1405,7 +1491,9 @@ static int load_snapshot(const struct loader *ld,
 static int load_log(const struct loader *ld, const config_setting_t *root,
                     struct cfg *cfg)
 {
-    static const char *const keys[] = {"progress_every", NULL};
+    static const char *const keys[] = {"progress_every", "format", NULL};
+    static const char *const formats[] = {"text", "json", NULL};
+    char format[16] = "text";
     config_setting_t *g;
     int err = get_group(ld, root, "log", 0, &g);
 
@@ -1416,6 +1504,10 @@ static int load_log(const struct loader *ld, const config_setting_t *root,
     if (!err)
         err = get_long(ld, g, "log", "progress_every", 0, 1,
                        CFG_MAX_EVERY_EVENTS, &cfg->progress_every_events);
+    if (!err)
+        err = get_choice(ld, g, "log", "format", formats, format,
+                         sizeof(format));
+    cfg->log_json = strcmp(format, "json") == 0;
     return err;
 }
 

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/kafka.h"
 #include "learner/model.h"
 
 #define CFG_MAX_FIELDS 128  /* matches EVENT_MAX_FIELDS */
@@ -243,6 +244,10 @@ struct cfg {
     long serve_http_max_body_bytes;      /* larger bodies get 413 */
     double serve_http_timeout_seconds;   /* a request's whole budget */
     int serve_http_threads;              /* HTTP worker threads */
+    int log_json; /* log.format = "json": one JSON object per line */
+
+    /* TLS and SASL towards the brokers (kafka.* keys) */
+    struct kafka_security kafka_security;
 };
 
 /* Fills cfg with defaults, then reads path over them. Returns 0 or

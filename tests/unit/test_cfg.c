@@ -745,11 +745,71 @@ static void test_cfg_learner_range_bounds_accepted(void **state)
     assert_true(fx->cfg->model.gradient_clip == MODEL_MAX_GRADIENT_CLIP);
 }
 
+/* ---- kafka security and log format --------------------------------- */
+
+static void test_cfg_kafka_security_keys(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 0, NULL,
+               "kafka = { security_protocol = \"sasl_ssl\";\n" /* 20 */
+               "  sasl_mechanism = \"SCRAM-SHA-512\";\n"
+               "  sasl_username = \"learner\";\n"
+               "  sasl_password_file = \"/run/secrets/kafka\";\n"
+               "  ssl_ca_file = \"ca.pem\";\n"
+               "  ssl_verify_hostname = false; };\n"
+               "log = { format = \"json\"; };\n");
+    assert_int_equal(load(fx), 0);
+    assert_string_equal(fx->cfg->kafka_security.protocol, "sasl_ssl");
+    assert_string_equal(fx->cfg->kafka_security.sasl_mechanism,
+                        "SCRAM-SHA-512");
+    assert_string_equal(fx->cfg->kafka_security.sasl_username, "learner");
+    assert_string_equal(fx->cfg->kafka_security.sasl_password_file,
+                        "/run/secrets/kafka");
+    assert_string_equal(fx->cfg->kafka_security.ssl_ca_file, "ca.pem");
+    assert_int_equal(fx->cfg->kafka_security.ssl_verify_hostname, 0);
+    assert_int_equal(fx->cfg->log_json, 1);
+}
+
+static void test_cfg_kafka_security_defaults(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 0, NULL, NULL);
+    assert_int_equal(load(fx), 0);
+    assert_string_equal(fx->cfg->kafka_security.protocol, "plaintext");
+    assert_int_equal(fx->cfg->kafka_security.ssl_verify_hostname, 1);
+    assert_int_equal(fx->cfg->log_json, 0);
+}
+
+static void test_cfg_kafka_security_errors(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 0, NULL, "kafka = { security_protocol = \"tls\"; };\n");
+    expect_error(fx, 20, "kafka.security_protocol",
+                 "unknown value \"tls\": expected one of \"plaintext\", "
+                 "\"ssl\", \"sasl_plaintext\", \"sasl_ssl\"");
+    write_base(fx, 0, NULL,
+               "kafka = { security_protocol = \"sasl_plaintext\"; };\n");
+    expect_error(fx, 20, "kafka.security_protocol",
+                 "needs kafka.sasl_mechanism");
+    write_base(fx, 0, NULL,
+               "kafka = {\n  sasl_mechanism = \"GSSAPI\"; };\n");
+    expect_error(fx, 21, "kafka.sasl_mechanism", "unknown value \"GSSAPI\"");
+    write_base(fx, 0, NULL, "log = { format = \"yaml\"; };\n");
+    expect_error(fx, 20, "log.format",
+                 "expected one of \"text\", \"json\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_cfg_elec2_loads),
+        T(test_cfg_kafka_security_keys),
+        T(test_cfg_kafka_security_defaults),
+        T(test_cfg_kafka_security_errors),
         T(test_cfg_adult_loads),
         T(test_cfg_ctr_loads),
         T(test_cfg_defaults_applied),
