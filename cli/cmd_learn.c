@@ -56,7 +56,7 @@ struct learn {
     size_t offset_count;
     /* counters */
     unsigned long long processed, predicted, dead_lettered, drifts;
-    unsigned long long duplicates;
+    unsigned long long duplicates, routed_late;
     unsigned long long since_snapshot, since_metrics;
     double last_snapshot_s, last_message_s;
     double progress_s; /* when the last progress line was logged */
@@ -198,6 +198,13 @@ static int handle_message(struct learn *l, const rd_kafka_message_t *msg,
                   src.topic, (int)src.partition, (long long)src.offset);
         l->duplicates++;
         return 0;
+    }
+    if (r.late) {
+        log_debug("learn", "%s [%d] @%lld: late event, routed to %s",
+                  src.topic, (int)src.partition, (long long)src.offset,
+                  l->cfg.late_topic);
+        l->routed_late++;
+        return outputs_late(l->out, &src, errstr, size);
     }
     if (r.dead_letter) {
         log_debug("learn", "%s [%d] @%lld: dead letter: %s %s: %s",
@@ -451,9 +458,10 @@ static void print_summary(struct learn *l)
 
     (void)online_metrics_json(l->ol, 0, &metrics); /* empty if no memory */
     printf("{\"processed\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
-           "\"duplicates\":%llu,\"drift_alarms\":%llu,%s,"
-           "\"model_version\":%llu}\n",
+           "\"duplicates\":%llu,\"late_routed\":%llu,"
+           "\"drift_alarms\":%llu,%s,\"model_version\":%llu}\n",
            l->processed, l->predicted, l->dead_lettered, l->duplicates,
+           l->routed_late,
            l->drifts,
            metrics.data ? metrics.data : "\"metrics\":null",
            (unsigned long long)model_update_count(online_model(l->ol)));

@@ -84,11 +84,11 @@ static int report(const rd_kafka_topic_result_t **res, size_t n, int create)
     return failed;
 }
 
-#define TOPICS_MAX 8
+#define TOPICS_MAX 9
 
-/* The pipeline's topics and their partition counts; metrics, alerts and
- * serve's requests and predictions only when configured. The model
- * topic is last. */
+/* The pipeline's topics and their partition counts; metrics, alerts,
+ * the late topic and serve's requests and predictions only when
+ * configured. The model topic is last. */
 static size_t topic_names(const struct cfg *cfg, const char **names,
                           int *partitions)
 {
@@ -101,6 +101,8 @@ static size_t topic_names(const struct cfg *cfg, const char **names,
         names[n++] = cfg->topic_metrics;
     if (cfg->topic_alerts[0])
         names[n++] = cfg->topic_alerts;
+    if (cfg->late_topic[0])
+        names[n++] = cfg->late_topic;
     for (i = 0; i < n; i++)
         partitions[i] = cfg->input_partitions;
     if (cfg->serve_requests[0]) {

@@ -39,7 +39,7 @@ struct file_run {
     struct csv_reader *csv;   /* a CSV file, or */
     struct avro_source *avro; /* an Avro container file */
     struct buf line; /* score output */
-    long long rows, bad_rows, dead_letters, duplicates;
+    long long rows, bad_rows, dead_letters, duplicates, late;
 };
 
 static void print_prediction(struct file_run *r,
@@ -50,6 +50,8 @@ static void print_prediction(struct file_run *r,
     buf_append_json_string(&r->line, res->event_id ? res->event_id : "");
     if (res->duplicate) {
         buf_printf(&r->line, ",\"duplicate\":true");
+    } else if (res->late) {
+        buf_printf(&r->line, ",\"late\":true");
     } else if (res->dead_letter) {
         buf_printf(&r->line, ",\"refused\":");
         buf_append_json_string(&r->line, res->verdict.reason);
@@ -82,6 +84,7 @@ static int run_event(struct file_run *r, struct event *ev)
         return err;
     r->dead_letters += res.dead_letter;
     r->duplicates += res.duplicate;
+    r->late += res.late;
     if (r->predictions)
         print_prediction(r, &res);
     return 0;
@@ -171,12 +174,12 @@ static void print_summary(struct file_run *r, double elapsed)
     (void)online_cleaning_json(r->ol, &cleaning);
     fprintf(r->score_only ? stderr : stdout,
             "{\"rows\":%lld,\"bad_rows\":%lld,\"dead_letters\":%lld,"
-            "\"duplicates\":%lld,\"cleaning\":{%s},"
+            "\"duplicates\":%lld,\"late_routed\":%lld,\"cleaning\":{%s},"
             "\"%s\":%llu,%s,\"drift_alarms\":%llu,"
             "\"distinct_features\":%llu,"
             "\"collided_slots\":%llu,\"seconds\":%.3f,"
             "\"events_per_s\":%.0f}\n", r->rows, r->bad_rows,
-            r->dead_letters, r->duplicates,
+            r->dead_letters, r->duplicates, r->late,
             cleaning.data ? cleaning.data : "", r->score_only ? "scored_with_label" : "learned",
             (unsigned long long)online_metrics(r->ol)->total.count,
             metrics.data ? metrics.data : "\"metrics\":null",

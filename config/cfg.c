@@ -50,6 +50,7 @@
 #define CFG_DEFAULT_OUTLIER_WARMUP 100
 #define CFG_MAX_OUTLIER_K 1e6
 #define CFG_MAX_OUTLIER_WARMUP (1L << 40)
+#define CFG_MAX_LATENESS_SECONDS (86400.0 * 3650) /* ten years */
 /* Counting collisions keeps 4 bytes per weight and costs a cache miss per
  * feature once the table outgrows the cache (10-15% of train's time at
  * 2^22, docs/BENCHMARKS.md): on by default up to 2^20 weights (4 MiB). */
@@ -502,6 +503,7 @@ static void set_defaults(struct cfg *cfg)
     snprintf(cfg->key_env, sizeof(cfg->key_env), "%s", CFG_DEFAULT_KEY_ENV);
     snprintf(cfg->key_id, sizeof(cfg->key_id), "%s", CFG_DEFAULT_KEY_ID);
     model_params_default(&cfg->model);
+    cfg->event_time_ms = 1;
     cfg->hash_seed = 0;
     cfg->snapshot_every_events = CFG_DEFAULT_SNAPSHOT_EVENTS;
     cfg->snapshot_every_seconds = CFG_DEFAULT_SNAPSHOT_SECONDS;
@@ -1618,21 +1620,87 @@ static int decide_task(const struct loader *ld, const config_setting_t *root,
     return 0;
 }
 
+/* The lateness keys only make sense together, and routing must not copy
+ * raw personal values to a topic. */
+static int check_lateness(const struct loader *ld, const config_setting_t *g,
+                          const struct cfg *cfg)
+{
+    int has_time = cfg->event_time[0] != '\0';
+
+    if (!has_time && (config_setting_get_member(g, "on_late") ||
+                      config_setting_get_member(g, "allowed_lateness") ||
+                      config_setting_get_member(g, "event_time_unit")))
+        return fail(ld, g, "cleaning.event_time",
+                    "required with on_late, allowed_lateness or "
+                    "event_time_unit");
+    if ((cfg->on_late == CFG_LATE_ROUTE) != (cfg->late_topic[0] != '\0'))
+        return fail(ld, g, "cleaning.late_topic",
+                    "on_late = \"route\" and late_topic go together");
+    if (cfg->on_late == CFG_LATE_ROUTE && cfg_has_personal_fields(cfg))
+        return fail(ld, g, "cleaning.on_late",
+                    "route would copy raw personal values to %s: use "
+                    "\"reject\" (dead letters) or \"accept\"",
+                    cfg->late_topic);
+    if (has_time && !cfg_find_field(cfg, cfg->event_time))
+        return fail(ld, config_setting_get_member(g, "event_time"),
+                    "cleaning.event_time", "\"%s\" is not a configured "
+                    "field (kind \"ignore\" is fine)", cfg->event_time);
+    return 0;
+}
+
+/* event_time, its unit, the allowed lateness and what to do beyond it. */
+static int load_lateness(const struct loader *ld, const config_setting_t *g,
+                         struct cfg *cfg)
+{
+    static const struct enum_name units[] = {
+        {"ms", 1}, {"s", 1000}, {NULL, 0}};
+    static const struct enum_name actions[] = {
+        {"accept", CFG_LATE_ACCEPT}, {"reject", CFG_LATE_REJECT},
+        {"route", CFG_LATE_ROUTE}, {NULL, 0}};
+    int unit = 1, on_late = 0;
+    double lateness_s = 0;
+    int err = get_string(ld, g, "cleaning", "event_time", 0, cfg->event_time,
+                         sizeof(cfg->event_time));
+
+    if (!err)
+        err = get_enum(ld, g, "cleaning", "event_time_unit", units, &unit);
+    if (!err)
+        err = get_double(ld, g, "cleaning", "allowed_lateness", 0, 0,
+                         CFG_MAX_LATENESS_SECONDS, &lateness_s);
+    if (!err)
+        err = get_enum(ld, g, "cleaning", "on_late", actions, &on_late);
+    if (!err)
+        err = get_string(ld, g, "cleaning", "late_topic", 0,
+                         cfg->late_topic, sizeof(cfg->late_topic));
+    if (err)
+        return err;
+
+    cfg->event_time_ms = unit;
+    cfg->allowed_lateness_ms = lateness_s * 1000.0;
+    cfg->on_late = (enum cfg_late_action)on_late;
+    return check_lateness(ld, g, cfg);
+}
+
 /* The pipeline-wide cleaning rules. */
 static int load_cleaning(const struct loader *ld,
                          const config_setting_t *root, struct cfg *cfg)
 {
-    static const char *const keys[] = {"dedup_window", NULL};
+    static const char *const keys[] = {
+        "dedup_window", "event_time", "event_time_unit", "allowed_lateness",
+        "on_late", "late_topic", NULL};
     config_setting_t *g;
     int err = get_group(ld, root, "cleaning", 0, &g);
 
     if (err || !g)
         return err;
 
+    cfg->cleaning_line = config_setting_source_line(g);
     err = check_keys(ld, g, "cleaning", keys);
     if (!err)
         err = get_long(ld, g, "cleaning", "dedup_window", 0, 0,
                        DEDUP_MAX_WINDOW, &cfg->dedup_window);
+    if (!err)
+        err = load_lateness(ld, g, cfg);
     return err;
 }
 

@@ -84,6 +84,14 @@ enum cfg_outlier_action {
     CFG_OUTLIER_MISSING   /* treat as missing */
 };
 
+/* What happens to an event further behind the latest event time than
+ * the allowed lateness. */
+enum cfg_late_action {
+    CFG_LATE_ACCEPT = 0, /* learned like any other, and counted */
+    CFG_LATE_REJECT,     /* dead-lettered (late_event) */
+    CFG_LATE_ROUTE       /* its original message goes to late_topic */
+};
+
 enum cfg_transform {
     CFG_TRANSFORM_NONE = 0,
     CFG_TRANSFORM_LOG1P,      /* sign(x) * log(1 + |x|) */
@@ -193,7 +201,15 @@ struct cfg {
     size_t relabel_count;
 
     /* pipeline-wide cleaning */
+    int cleaning_line;   /* of the group; 0 when there is none */
     long dedup_window;   /* distinct event ids remembered; 0 = no check */
+    char event_time[CFG_NAME_MAX]; /* field with the event time; empty:
+                                      lateness is not judged */
+    double event_time_ms; /* milliseconds per unit of that field */
+    double allowed_lateness_ms; /* behind the watermark by at most this:
+                                   out of order, accepted */
+    enum cfg_late_action on_late;
+    char late_topic[CFG_NAME_MAX]; /* for CFG_LATE_ROUTE */
 
     /* privacy */
     int privacy_line;            /* of the group; 0 when there is none */

@@ -32,6 +32,10 @@ struct online_learner {
     struct drift *drift; /* NULL when drift.detector = "none" */
     struct dedup *dedup; /* NULL when cleaning.dedup_window = 0 */
     uint64_t duplicates;
+    int time_index;      /* schema index of cleaning.event_time, or -1 */
+    int has_watermark;
+    double watermark_ms; /* the latest event time learned */
+    struct online_lateness lateness;
     struct metrics metrics;
     struct running_stats stats[CFG_MAX_FIELDS];
     uint64_t dead_letters;
@@ -111,6 +115,11 @@ int online_new(const struct cfg *cfg, const struct schema *input_schema,
     ol->label_index = cleaner_schema_index(
         ol->cleaner, field_position(cfg, CFG_FIELD_LABEL));
     ol->class_bias_hash = hash_string(ONLINE_CLASS_BIAS, cfg->hash_seed);
+    ol->time_index = -1;
+    if (cfg->event_time[0])
+        ol->time_index = cleaner_schema_index(
+            ol->cleaner, (size_t)(cfg_find_field(cfg, cfg->event_time) -
+                                  cfg->fields));
     *out = ol;
     return 0;
 }
@@ -270,6 +279,72 @@ static void watch_drift(struct online_learner *ol, struct online_result *res)
         (void)model_scale_step_history(ol->model, ol->cfg->drift_react);
 }
 
+/* 1 when ev is further behind the watermark than the allowed lateness
+ * and on_late says not to learn it: res then holds the verdict (reject)
+ * or the routing (route). An event without a usable time is not judged;
+ * its field's own cleaning rules decide about it. */
+static int check_lateness(struct online_learner *ol, const struct event *ev,
+                          struct online_result *res)
+{
+    const struct cfg *cfg = ol->cfg;
+    const struct value *v;
+    double t, behind;
+    char detail[sizeof(res->verdict.detail)];
+
+    if (ol->time_index < 0 || !ol->has_watermark)
+        return 0;
+    v = &ev->values[ol->time_index];
+    if (v->kind != VALUE_NUMBER || !isfinite(v->number))
+        return 0;
+    t = v->number * cfg->event_time_ms;
+    behind = ol->watermark_ms - t;
+    if (behind <= 0)
+        return 0;
+    if (behind <= cfg->allowed_lateness_ms) {
+        ol->lateness.out_of_order++;
+        return 0;
+    }
+
+    ol->lateness.late++;
+    if (cfg->on_late == CFG_LATE_ACCEPT)
+        return 0;
+    if (cfg->on_late == CFG_LATE_ROUTE) {
+        res->late = 1;
+        return 1;
+    }
+    if (cfg_find_field(cfg, cfg->event_time)->privacy != CFG_PRIVACY_NONE)
+        snprintf(detail, sizeof(detail), "more than %.0f ms behind the "
+                 "latest learned event time", cfg->allowed_lateness_ms);
+    else
+        snprintf(detail, sizeof(detail), "event time %.0f ms is %.0f ms "
+                 "behind the latest learned, %.0f ms; at most %.0f ms "
+                 "allowed", t, behind, ol->watermark_ms,
+                 cfg->allowed_lateness_ms);
+    set_verdict(res, ONLINE_REASON_LATE, cfg->event_time, detail);
+    ol->dead_letters++;
+    return 1;
+}
+
+/* The watermark moves with learned events only, so that a refused event
+ * with a wild time cannot make every later event late. */
+static void advance_watermark(struct online_learner *ol,
+                              const struct event *ev)
+{
+    const struct value *v;
+    double t;
+
+    if (ol->time_index < 0)
+        return;
+    v = &ev->values[ol->time_index];
+    if (v->kind != VALUE_NUMBER || !isfinite(v->number))
+        return;
+    t = v->number * ol->cfg->event_time_ms;
+    if (!ol->has_watermark || t > ol->watermark_ms) {
+        ol->watermark_ms = t;
+        ol->has_watermark = 1;
+    }
+}
+
 /* Anonymize, build features, then score and (when learn) update. A
  * feature the model refuses dead-letters the event, leaving the model and
  * the statistics as they were. */
@@ -300,6 +375,7 @@ static int run_model(struct online_learner *ol, struct event *ev, int learn,
 
     if (learn) {
         cleaner_commit_stats(ol->cleaner, ev);
+        advance_watermark(ol, ev);
         watch_drift(ol, res);
     }
     return 0;
@@ -319,6 +395,8 @@ int online_process_event(struct online_learner *ol, struct event *ev,
         ol->duplicates++;
         return 0;
     }
+    if (check_lateness(ol, ev, res))
+        return 0;
 
     if (cleaner_apply(ol->cleaner, ev, &res->label, &res->verdict) != 0) {
         res->dead_letter = 1;
@@ -411,7 +489,20 @@ int online_cleaning_json(const struct online_learner *ol, struct buf *out)
         buf_printf(out, "%s\"duplicates\":%llu", sep,
                    (unsigned long long)ol->duplicates))
         return RIFFLE_ERR_NOMEM;
+    if (ol->duplicates > 0)
+        sep = ",";
+    if (ol->time_index >= 0 &&
+        buf_printf(out, "%s\"late\":%llu,\"out_of_order\":%llu", sep,
+                   (unsigned long long)ol->lateness.late,
+                   (unsigned long long)ol->lateness.out_of_order))
+        return RIFFLE_ERR_NOMEM;
     return 0;
+}
+
+void online_lateness_counts(const struct online_learner *ol,
+                            struct online_lateness *out)
+{
+    *out = ol->lateness;
 }
 
 void online_count_dead_letter(struct online_learner *ol)

@@ -24,12 +24,15 @@
 #include "schemas/schema.h"
 
 #define ONLINE_REASON_DECODE "decode_error"
+#define ONLINE_REASON_LATE "late_event"
 
 struct online_result {
     int dead_letter;              /* 1: refused, see verdict */
     int duplicate;                /* 1: the id was seen within
                                      cleaning.dedup_window: neither
                                      predicted nor dead-lettered */
+    int late;                     /* 1: too late, to be routed to
+                                     cleaning.late_topic as it came */
     struct clean_verdict verdict; /* reason, field, detail */
     const char *event_id;         /* borrowed until the next call; may be
                                      NULL when the message did not decode */
@@ -78,12 +81,23 @@ int online_score_event(struct online_learner *ol, struct event *ev,
 /* Events dropped as duplicates since the learner was built. */
 uint64_t online_duplicate_count(const struct online_learner *ol);
 
+/* By event time: events behind the watermark (the latest event time
+ * learned) by more than the allowed lateness, and events behind it
+ * within it. */
+struct online_lateness {
+    uint64_t late;
+    uint64_t out_of_order;
+};
+void online_lateness_counts(const struct online_learner *ol,
+                            struct online_lateness *out);
+
 /* The cleaner's per-field counters, cfg->field_count entries. Borrowed. */
 const struct clean_field_counts *
 online_clean_field_counts(const struct online_learner *ol);
 
 /* Appends the non-zero cleaning counters as JSON members (no braces):
- * "<field>.<counter>":n, and "duplicates":n. Nothing when all are 0.
+ * "<field>.<counter>":n, "duplicates":n, "late":n, "out_of_order":n.
+ * Nothing when all are 0.
  * Returns 0 or RIFFLE_ERR_NOMEM. */
 int online_cleaning_json(const struct online_learner *ol, struct buf *out);
 

@@ -346,10 +346,25 @@ int outputs_dead_letter(struct outputs *o, const struct source_ref *src,
                        dead_letter_headers(src, r), errstr, errstr_size);
 }
 
+int outputs_late(struct outputs *o, const struct source_ref *src,
+                 char *errstr, size_t errstr_size)
+{
+    struct online_result r;
+
+    memset(&r, 0, sizeof(r));
+    r.verdict.reason = ONLINE_REASON_LATE;
+    snprintf(r.verdict.field, sizeof(r.verdict.field), "%s",
+             o->cfg->event_time);
+    return publisher_send(o->pub, o->cfg->late_topic, src->key, src->key_len,
+                          src->payload, src->len,
+                          dead_letter_headers(src, &r), errstr, errstr_size);
+}
+
 /* --- metrics, alerts, snapshots --------------------------------------- */
 
 /* Every field's cleaning counters, zeros included, so that a reader can
- * tell "nothing happened" from "not reported", and the duplicates. */
+ * tell "nothing happened" from "not reported", the duplicates, and late
+ * and out-of-order events when event time is configured. */
 static void put_cleaning_map(struct rec *rec, const struct online_learner *ol)
 {
     static const char *const names[] = {"missing", "imputed", "clipped",
@@ -376,6 +391,13 @@ static void put_cleaning_map(struct rec *rec, const struct online_learner *ol)
         }
     }
     put_count_entry(rec, &map, "duplicates", online_duplicate_count(ol));
+    if (cfg->event_time[0]) {
+        struct online_lateness late;
+
+        online_lateness_counts(ol, &late);
+        put_count_entry(rec, &map, "late", late.late);
+        put_count_entry(rec, &map, "out_of_order", late.out_of_order);
+    }
 }
 
 static const char *task_name(enum cfg_task task)

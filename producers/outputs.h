@@ -57,6 +57,13 @@ int outputs_dead_letter(struct outputs *o, const struct source_ref *src,
                         const struct online_result *r, char *errstr,
                         size_t errstr_size);
 
+/* The original message at src, unchanged (key, value), to
+ * cleaning.late_topic, with the riffle.reason (late_event) and
+ * riffle.source.* headers, so that a late-data job can read it with the
+ * input schema. Only for sources without personal fields (cfg.c). */
+int outputs_late(struct outputs *o, const struct source_ref *src,
+                 char *errstr, size_t errstr_size);
+
 /* A metrics report of ol; nothing when topics.metrics is not set. */
 int outputs_metrics(struct outputs *o, const struct online_learner *ol,
                     char *errstr, size_t errstr_size);
