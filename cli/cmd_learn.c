@@ -5,11 +5,22 @@
  * group on the input topic from the snapshot's offsets, and for each
  * message runs learner/online.c and publishes the prediction or the dead
  * letter (producers/outputs.c), plus a drift alert when the error rate
- * changes and a metrics report every drift.metrics_every events. Every N
- * events or T seconds, and on a clean stop, it publishes a snapshot,
- * waits until everything produced so far is acknowledged, and only then
- * commits the offsets the snapshot records: a crash replays from the last
- * snapshot and never skips an event.
+ * changes and a metrics report every drift.metrics_every events.
+ *
+ * Exactly once (delivery.mode, the default): the outputs of each batch
+ * of events, any snapshot due, and the input offsets past the batch are
+ * committed in one Kafka transaction. The model is the last committed
+ * snapshot plus a replay of the input from the snapshot's offsets; the
+ * replayed events below the group's committed offsets are learned again
+ * but publish nothing (their outputs are committed already), so a
+ * recovered learner ends with the same model as one that never stopped.
+ * An abortable transaction error aborts the batch and rebuilds the model
+ * the same way.
+ *
+ * At least once: every N events or T seconds, and on a clean stop, it
+ * publishes a snapshot, waits until everything produced so far is
+ * acknowledged, and only then commits the offsets the snapshot records:
+ * a crash replays from the last snapshot, republishing those outputs.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -31,6 +42,7 @@
 #define LEARN_POLL_MS 100            /* short enough to see a stop quickly */
 #define LEARN_FLUSH_WAIT_MS 60000    /* one wait for acks; then log, again */
 #define LEARN_RESTORE_CANDIDATES 3   /* older snapshots tried if one is bad */
+#define LEARN_TXN_WAIT_MS 30000      /* one wait for a transaction call */
 
 struct learn_options {
     const char *config;
@@ -54,9 +66,16 @@ struct learn {
     struct learn_ops_counts ops_counts;
     struct snapshot_offset offsets[SNAPSHOT_MAX_OFFSETS];
     size_t offset_count;
+    int exactly_once;
+    int closing; /* leaving the group: the revoke hook does nothing */
+    int hook_err;  /* an error of the revoke hook, reported by the loop */
+    char hook_errstr[512];
+    double txn_started_s;
+    unsigned long long txn_events;
     /* counters */
     unsigned long long processed, predicted, dead_lettered, drifts;
     unsigned long long duplicates, routed_late;
+    unsigned long long replayed, rewinds;
     unsigned long long since_snapshot, since_metrics;
     double last_snapshot_s, last_message_s;
     double progress_s; /* when the last progress line was logged */
@@ -137,25 +156,67 @@ static int restore_snapshot(struct learn *l, char *errstr, size_t size)
     return 0;
 }
 
+/* Registers the transactional id, which fences a previous instance with
+ * the same id and aborts what it left open: only then do the model topic
+ * and the group's offsets show nothing but committed state. Waits for
+ * the brokers as long as it takes, unless asked to stop. */
+static int init_transactions(struct learn *l, char *errstr, size_t size)
+{
+    int err;
+
+    for (;;) {
+        err = publisher_init_transactions(l->pub, LEARN_TXN_WAIT_MS, errstr,
+                                          size);
+        if (err != RIFFLE_ERR_TIMEOUT || cli_stop_requested)
+            return err;
+        log_warn("learn", "waiting for the brokers (%s) to register "
+                 "transactional id %s: %s", l->cfg.brokers,
+                 l->cfg.transactional_id, errstr);
+    }
+}
+
+static void on_revoke(void *opaque);
+
+/* The model and the consumer, from the last committed snapshot: used at
+ * start-up and again after an aborted transaction. */
+static int start_learning(struct learn *l, char *errstr, size_t size)
+{
+    int err = online_new(&l->cfg, l->input, &l->ol, errstr, size);
+
+    l->offset_count = 0;
+    if (!err)
+        err = restore_snapshot(l, errstr, size);
+    if (!err)
+        err = consumer_new(l->cfg.brokers, l->cfg.group_id,
+                           l->cfg.topic_input, l->offsets, l->offset_count,
+                           l->exactly_once,
+                           l->exactly_once ? l->cfg.transactional_id : NULL,
+                           &l->consumer, errstr, size);
+    if (!err)
+        consumer_set_revoke_hook(l->consumer, on_revoke, l);
+    return err;
+}
+
 static int start(struct learn *l, char *errstr, size_t size)
 {
     int err = schema_load_file(l->cfg.schema_path, &l->input, errstr, size);
 
-    if (!err)
-        err = online_new(&l->cfg, l->input, &l->ol, errstr, size);
-    if (!err)
+    l->exactly_once = l->cfg.delivery == CFG_DELIVERY_EXACTLY_ONCE;
+    if (!err && l->exactly_once)
+        err = publisher_new_transactional(l->cfg.brokers, "riffle-learner",
+                                          l->cfg.transactional_id, &l->pub,
+                                          errstr, size);
+    else if (!err)
         err = publisher_new(l->cfg.brokers, "riffle-learner", &l->pub,
                             errstr, size);
+    if (!err && l->exactly_once)
+        err = init_transactions(l, errstr, size);
     if (!err)
         err = outputs_new(&l->cfg, l->pub, &l->out, errstr, size);
-    if (!err)
-        err = restore_snapshot(l, errstr, size);
     if (!err && l->opt.http)
         err = learn_ops_new(l->opt.http, &l->cfg, &l->ops, errstr, size);
     if (!err)
-        err = consumer_new(l->cfg.brokers, l->cfg.group_id,
-                           l->cfg.topic_input, l->offsets, l->offset_count,
-                           &l->consumer, errstr, size);
+        err = start_learning(l, errstr, size);
     return err;
 }
 
@@ -175,8 +236,10 @@ static void source_of(const rd_kafka_message_t *msg, struct source_ref *src)
     src->len = msg->len;
 }
 
+/* A replayed event (see consumer.h) is learned, and nothing is
+ * published for it: its outputs were committed by an earlier run. */
 static int handle_message(struct learn *l, const rd_kafka_message_t *msg,
-                          char *errstr, size_t size)
+                          int replay, char *errstr, size_t size)
 {
     double started = kafka_monotonic_s();
     struct online_result r;
@@ -191,6 +254,10 @@ static int handle_message(struct learn *l, const rd_kafka_message_t *msg,
                  (int)src.partition, (long long)src.offset,
                  riffle_err_str(err));
         return err;
+    }
+    if (replay) {
+        l->replayed++;
+        return 0;
     }
 
     if (r.duplicate) {
@@ -254,7 +321,7 @@ static void log_progress(struct learn *l)
     l->progress_events = l->processed;
 }
 
-/* --- snapshots -------------------------------------------------------- */
+/* --- snapshots, at least once ----------------------------------------- */
 
 /* Waits for every ack. While the broker is away this keeps waiting (and
  * saying so) rather than giving up: nothing is committed meanwhile. A
@@ -271,6 +338,19 @@ static int await_acks(struct learn *l, char *errstr, size_t size)
         log_warn("learn", "waiting for the brokers (%s): %s", l->cfg.brokers,
                  errstr);
     }
+}
+
+static void snapshot_taken(struct learn *l, size_t bytes)
+{
+    log_info("learn", "snapshot of model %s version %llu published to %s "
+             "(%zu bytes)", l->cfg.model_name,
+             (unsigned long long)model_update_count(online_model(l->ol)),
+             l->cfg.topic_models, bytes);
+    l->since_snapshot = 0;
+    l->since_metrics = 0;
+    l->last_snapshot_s = kafka_monotonic_s();
+    l->ops_counts.snapshots++;
+    l->ops_counts.last_snapshot_unix_s = (double)kafka_now_ms() / 1000.0;
 }
 
 /* Snapshot, then wait for every ack, then commit: in that order, so the
@@ -291,19 +371,9 @@ static int take_snapshot(struct learn *l, char *errstr, size_t size)
     if (!err)
         err = consumer_commit(l->consumer, l->offsets, l->offset_count,
                               errstr, size);
-    if (err)
-        return err;
-
-    log_info("learn", "snapshot of model %s version %llu published to %s "
-             "(%zu bytes)", l->cfg.model_name,
-             (unsigned long long)model_update_count(online_model(l->ol)),
-             l->cfg.topic_models, bytes);
-    l->since_snapshot = 0;
-    l->since_metrics = 0;
-    l->last_snapshot_s = kafka_monotonic_s();
-    l->ops_counts.snapshots++;
-    l->ops_counts.last_snapshot_unix_s = (double)kafka_now_ms() / 1000.0;
-    return 0;
+    if (!err)
+        snapshot_taken(l, bytes);
+    return err;
 }
 
 static int snapshot_due(const struct learn *l)
@@ -317,6 +387,129 @@ static int snapshot_due(const struct learn *l)
                l->cfg.snapshot_every_seconds;
 }
 
+/* --- transactions, exactly once ---------------------------------------- */
+
+static int begin_batch(struct learn *l, char *errstr, size_t size)
+{
+    int err = publisher_begin(l->pub, errstr, size);
+
+    l->txn_started_s = kafka_monotonic_s();
+    l->txn_events = 0;
+    return err;
+}
+
+/* Commits the open transaction with the input offsets past the batch,
+ * waiting while the brokers are away (nothing is lost meanwhile: the
+ * batch stays open and consumption pauses). */
+static int commit_batch(struct learn *l, char *errstr, size_t size)
+{
+    rd_kafka_topic_partition_list_t *offsets;
+    rd_kafka_consumer_group_metadata_t *group;
+    int err;
+
+    offsets = consumer_assigned_offsets(l->consumer);
+    group = consumer_group_metadata(l->consumer);
+    for (;;) {
+        err = publisher_commit(l->pub, offsets, group, LEARN_TXN_WAIT_MS,
+                               errstr, size);
+        if (err != RIFFLE_ERR_TIMEOUT || cli_stop_requested)
+            break;
+        log_warn("learn", "waiting for the brokers (%s) to commit a batch "
+                 "of %llu events: %s", l->cfg.brokers, l->txn_events,
+                 errstr);
+    }
+    rd_kafka_consumer_group_metadata_destroy(group);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    return err;
+}
+
+/* Ends the batch: the snapshot when one is due (or forced), then the
+ * commit. The snapshot records the positions the model has reached; the
+ * transaction commits the same offsets (or, while a partition is still
+ * replaying, its further committed offset: see consumer.h). */
+static int end_batch(struct learn *l, int force_snapshot, char *errstr,
+                     size_t size)
+{
+    size_t bytes = 0;
+    int snap = force_snapshot ? l->since_snapshot > 0 : snapshot_due(l);
+    int err = 0;
+
+    if (!publisher_in_transaction(l->pub)) {
+        if (!snap)
+            return 0;
+        err = begin_batch(l, errstr, size);
+    }
+    if (!err && snap) {
+        consumer_positions(l->consumer, l->offsets, SNAPSHOT_MAX_OFFSETS,
+                           &l->offset_count);
+        err = outputs_snapshot(l->out, l->ol, l->offsets, l->offset_count,
+                               &bytes, errstr, size);
+        if (!err)
+            err = outputs_metrics(l->out, l->ol, errstr, size);
+    }
+    if (!err)
+        err = commit_batch(l, errstr, size);
+    if (!err && snap)
+        snapshot_taken(l, bytes);
+    return err;
+}
+
+static int batch_due(const struct learn *l)
+{
+    if (!publisher_in_transaction(l->pub))
+        return snapshot_due(l);
+    return l->txn_events >= (unsigned long long)l->cfg.txn_every_events ||
+           (kafka_monotonic_s() - l->txn_started_s) * 1000.0 >=
+               (double)l->cfg.txn_every_ms ||
+           snapshot_due(l);
+}
+
+/* After an aborted batch the model has learned events whose outputs will
+ * never be seen: rebuild it from the last committed snapshot and replay,
+ * exactly as a restart would. */
+static int rewind_batch(struct learn *l, const char *why, char *errstr,
+                        size_t size)
+{
+    int err;
+
+    log_warn("learn", "aborting the open batch of %llu events and "
+             "rebuilding model %s from its last committed snapshot: %s",
+             l->txn_events, l->cfg.model_name, why);
+    for (;;) {
+        err = publisher_abort(l->pub, LEARN_TXN_WAIT_MS, errstr, size);
+        if (err != RIFFLE_ERR_TIMEOUT || cli_stop_requested)
+            break;
+        log_warn("learn", "waiting for the brokers (%s) to abort: %s",
+                 l->cfg.brokers, errstr);
+    }
+    if (err)
+        return err;
+
+    l->closing = 1;
+    consumer_destroy(l->consumer);
+    l->consumer = NULL;
+    l->closing = 0;
+    online_destroy(l->ol);
+    l->ol = NULL;
+    l->since_snapshot = l->since_metrics = 0;
+    l->rewinds++;
+    return start_learning(l, errstr, size);
+}
+
+/* Partitions are leaving this instance: commit what was learned from
+ * them, with a snapshot, while the group still lets us. */
+static void on_revoke(void *opaque)
+{
+    struct learn *l = opaque;
+
+    if (l->closing || !l->exactly_once || l->hook_err ||
+        !publisher_in_transaction(l->pub))
+        return;
+    l->hook_err = end_batch(l, 1, l->hook_errstr, sizeof(l->hook_errstr));
+}
+
+/* --- the loop --------------------------------------------------------- */
+
 static int should_stop(const struct learn *l)
 {
     if (cli_stop_requested)
@@ -328,10 +521,10 @@ static int should_stop(const struct learn *l)
            kafka_monotonic_s() - l->last_message_s >= l->opt.idle_exit_s;
 }
 
-/* --- the loop --------------------------------------------------------- */
-
 static void tick_ops(struct learn *l, int force)
 {
+    if (!l->consumer)
+        return; /* a failed rewind left none */
     l->ops_counts.processed = l->processed;
     l->ops_counts.predicted = l->predicted;
     l->ops_counts.dead_lettered = l->dead_lettered;
@@ -340,19 +533,70 @@ static void tick_ops(struct learn *l, int force)
 }
 
 static int after_event(struct learn *l, const rd_kafka_message_t *msg,
-                       char *errstr, size_t size)
+                       int replay, char *errstr, size_t size)
 {
     consumer_mark_done(l->consumer, msg);
     l->processed++;
     l->since_snapshot++;
     l->since_metrics++;
+    l->txn_events += !replay;
     l->last_message_s = kafka_monotonic_s();
     if (l->processed % (unsigned long long)l->cfg.progress_every_events == 0)
         log_progress(l);
-    if (l->since_metrics < (unsigned long long)l->cfg.metrics_every_events)
+    if (replay ||
+        l->since_metrics < (unsigned long long)l->cfg.metrics_every_events)
         return 0;
     l->since_metrics = 0;
     return outputs_metrics(l->out, l->ol, errstr, size);
+}
+
+static int on_message(struct learn *l, const rd_kafka_message_t *msg,
+                      char *errstr, size_t size)
+{
+    int replay = l->exactly_once && consumer_is_replay(l->consumer, msg);
+    int err = 0;
+
+    if (l->processed == 0 && l->progress_events == 0)
+        l->progress_s = kafka_monotonic_s(); /* first event */
+    if (l->exactly_once && !replay && !publisher_in_transaction(l->pub))
+        err = begin_batch(l, errstr, size);
+    if (!err)
+        err = handle_message(l, msg, replay, errstr, size);
+    if (!err)
+        err = after_event(l, msg, replay, errstr, size);
+    return err;
+}
+
+/* One poll and what follows from it. */
+static int step(struct learn *l, char *errstr, size_t size)
+{
+    rd_kafka_message_t *msg = consumer_poll(l->consumer, LEARN_POLL_MS);
+    const char *failure = consumer_failure(l->consumer);
+    int err = 0;
+
+    if (msg && msg->err) {
+        log_warn("learn", "%s [%d]: %s",
+                 msg->rkt ? rd_kafka_topic_name(msg->rkt) : "-",
+                 (int)msg->partition, rd_kafka_message_errstr(msg));
+    } else if (msg) {
+        err = on_message(l, msg, errstr, size);
+    }
+    if (msg)
+        rd_kafka_message_destroy(msg);
+    publisher_poll(l->pub);
+
+    if (!err && l->hook_err) {
+        snprintf(errstr, size, "%s", l->hook_errstr);
+        err = l->hook_err;
+    } else if (!err && failure) {
+        snprintf(errstr, size, "%s", failure);
+        err = RIFFLE_ERR_KAFKA;
+    }
+    if (err)
+        return err;
+    if (!l->exactly_once)
+        return snapshot_due(l) ? take_snapshot(l, errstr, size) : 0;
+    return batch_due(l) ? end_batch(l, 0, errstr, size) : 0;
 }
 
 static int run_loop(struct learn *l, char *errstr, size_t size)
@@ -361,30 +605,23 @@ static int run_loop(struct learn *l, char *errstr, size_t size)
 
     l->last_snapshot_s = l->last_message_s = kafka_monotonic_s();
 
-    while (!err && !should_stop(l)) {
-        rd_kafka_message_t *msg = consumer_poll(l->consumer, LEARN_POLL_MS);
+    while (!should_stop(l)) {
+        err = step(l, errstr, size);
+        if (err == RIFFLE_ERR_ABORTED) {
+            char why[512];
 
-        if (msg && msg->err) {
-            log_warn("learn", "%s [%d]: %s",
-                     msg->rkt ? rd_kafka_topic_name(msg->rkt) : "-",
-                     (int)msg->partition, rd_kafka_message_errstr(msg));
-        } else if (msg) {
-            if (l->processed == 0 && l->progress_events == 0)
-                l->progress_s = kafka_monotonic_s(); /* first event */
-            err = handle_message(l, msg, errstr, size);
-            if (!err)
-                err = after_event(l, msg, errstr, size);
+            snprintf(why, sizeof(why), "%s", errstr);
+            l->hook_err = 0;
+            err = rewind_batch(l, why, errstr, size);
         }
-        if (msg)
-            rd_kafka_message_destroy(msg);
-        publisher_poll(l->pub);
-
-        if (!err && snapshot_due(l))
-            err = take_snapshot(l, errstr, size);
         tick_ops(l, 0);
+        if (err)
+            break;
     }
 
-    if (!err && l->since_snapshot > 0)
+    if (!err && l->exactly_once)
+        err = end_batch(l, 1, errstr, size);
+    else if (!err && l->since_snapshot > 0)
         err = take_snapshot(l, errstr, size);
     tick_ops(l, 1);
     return err;
@@ -451,25 +688,32 @@ static int parse_options(int argc, char **argv, struct learn_options *o)
     return bad ? -1 : 0;
 }
 
-/* One JSON line on stdout for scripts: counts and cumulative metrics. */
+/* One JSON line on stdout for scripts: counts, cumulative metrics, and
+ * a digest of the weights that equals another run's only when the two
+ * models are bit-identical. */
 static void print_summary(struct learn *l)
 {
     struct buf metrics = {0};
+    uint64_t digest = 0;
 
     (void)online_metrics_json(l->ol, 0, &metrics); /* empty if no memory */
+    (void)snapshot_weights_digest(l->ol, &digest); /* 0 if no memory */
     printf("{\"processed\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
            "\"duplicates\":%llu,\"late_routed\":%llu,"
-           "\"drift_alarms\":%llu,%s,\"model_version\":%llu}\n",
+           "\"replayed\":%llu,\"rewinds\":%llu,"
+           "\"drift_alarms\":%llu,%s,\"model_version\":%llu,"
+           "\"weights_digest\":\"%016llx\"}\n",
            l->processed, l->predicted, l->dead_lettered, l->duplicates,
-           l->routed_late,
-           l->drifts,
+           l->routed_late, l->replayed, l->rewinds, l->drifts,
            metrics.data ? metrics.data : "\"metrics\":null",
-           (unsigned long long)model_update_count(online_model(l->ol)));
+           (unsigned long long)model_update_count(online_model(l->ol)),
+           (unsigned long long)digest);
     buf_free(&metrics);
 }
 
 static void learn_free(struct learn *l)
 {
+    l->closing = 1;
     learn_ops_destroy(l->ops);
     consumer_destroy(l->consumer);
     outputs_destroy(l->out);

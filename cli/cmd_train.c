@@ -167,24 +167,27 @@ static void print_summary(struct file_run *r, double elapsed)
     struct feature_counts fc;
     struct online_drift_info drift;
     struct buf metrics = {0}, cleaning = {0};
+    uint64_t digest = 0;
 
     online_feature_counts(r->ol, &fc);
     online_drift_info(r->ol, &drift);
     (void)online_metrics_json(r->ol, 0, &metrics); /* empty if out of memory */
     (void)online_cleaning_json(r->ol, &cleaning);
+    (void)snapshot_weights_digest(r->ol, &digest); /* 0 if out of memory */
     fprintf(r->score_only ? stderr : stdout,
             "{\"rows\":%lld,\"bad_rows\":%lld,\"dead_letters\":%lld,"
             "\"duplicates\":%lld,\"late_routed\":%lld,\"cleaning\":{%s},"
             "\"%s\":%llu,%s,\"drift_alarms\":%llu,"
             "\"distinct_features\":%llu,"
-            "\"collided_slots\":%llu,\"seconds\":%.3f,"
+            "\"collided_slots\":%llu,\"weights_digest\":\"%016llx\","
+            "\"seconds\":%.3f,"
             "\"events_per_s\":%.0f}\n", r->rows, r->bad_rows,
             r->dead_letters, r->duplicates, r->late,
             cleaning.data ? cleaning.data : "", r->score_only ? "scored_with_label" : "learned",
             (unsigned long long)online_metrics(r->ol)->total.count,
             metrics.data ? metrics.data : "\"metrics\":null",
             drift.detections, fc.distinct,
-            fc.collided_slots, elapsed,
+            fc.collided_slots, (unsigned long long)digest, elapsed,
             elapsed > 0 ? r->rows / elapsed : 0.0);
     buf_free(&metrics);
     buf_free(&cleaning);

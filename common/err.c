@@ -32,6 +32,8 @@ const char *riffle_err_str(int err)
         return "end of input";
     case RIFFLE_ERR_TIMEOUT:
         return "timed out";
+    case RIFFLE_ERR_ABORTED:
+        return "transaction aborted";
     default:
         return "unknown error";
     }

@@ -22,6 +22,7 @@ enum riffle_err {
     RIFFLE_ERR_USAGE = -10,   /* bad command line */
     RIFFLE_ERR_EOF = -11,     /* no more input (not a failure) */
     RIFFLE_ERR_TIMEOUT = -12, /* not done yet; the same call may succeed */
+    RIFFLE_ERR_ABORTED = -13, /* a transaction must be aborted and redone */
 };
 
 /* Returns a static, human-readable name for an error code. */

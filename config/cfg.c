@@ -75,6 +75,12 @@
 #define CFG_MIN_SERVE_TIMEOUT_S 0.1
 #define CFG_MAX_SERVE_TIMEOUT_S 3600.0
 #define CFG_MAX_SERVE_THREADS 64
+/* A transaction costs a few broker round trips to commit; batches of a
+ * few thousand events keep that cost small against the work, and half a
+ * second bounds how long read_committed readers wait for an outcome. */
+#define CFG_DEFAULT_TXN_EVENTS 5000
+#define CFG_DEFAULT_TXN_MS 500
+#define CFG_MAX_TXN_MS 60000 /* below the broker's transaction timeout */
 
 /* FNV-1a, 64 bits, for cfg_model_fingerprint(). */
 #define FNV64_OFFSET_BASIS 0xcbf29ce484222325ULL
@@ -507,6 +513,9 @@ static void set_defaults(struct cfg *cfg)
     cfg->hash_seed = 0;
     cfg->snapshot_every_events = CFG_DEFAULT_SNAPSHOT_EVENTS;
     cfg->snapshot_every_seconds = CFG_DEFAULT_SNAPSHOT_SECONDS;
+    cfg->delivery = CFG_DELIVERY_EXACTLY_ONCE;
+    cfg->txn_every_events = CFG_DEFAULT_TXN_EVENTS;
+    cfg->txn_every_ms = CFG_DEFAULT_TXN_MS;
     cfg->progress_every_events = CFG_DEFAULT_PROGRESS_EVENTS;
     cfg->serve_partitions = 1;
     cfg->serve_commit_every_ms = CFG_DEFAULT_SERVE_COMMIT_MS;
@@ -1490,6 +1499,39 @@ static int load_snapshot(const struct loader *ld,
     return err;
 }
 
+static int load_delivery(const struct loader *ld,
+                         const config_setting_t *root, struct cfg *cfg)
+{
+    static const char *const keys[] = {"mode", "batch_events", "batch_ms",
+                                       "transactional_id", NULL};
+    static const struct enum_name modes[] = {
+        {"exactly_once", CFG_DELIVERY_EXACTLY_ONCE},
+        {"at_least_once", CFG_DELIVERY_AT_LEAST_ONCE},
+        {NULL, 0}};
+    config_setting_t *g;
+    int mode = (int)cfg->delivery;
+    int err = get_group(ld, root, "delivery", 0, &g);
+
+    if (err || !g)
+        return err;
+
+    err = check_keys(ld, g, "delivery", keys);
+    if (!err)
+        err = get_enum(ld, g, "delivery", "mode", modes, &mode);
+    if (!err)
+        err = get_long(ld, g, "delivery", "batch_events", 0, 1,
+                       CFG_MAX_EVERY_EVENTS, &cfg->txn_every_events);
+    if (!err)
+        err = get_long(ld, g, "delivery", "batch_ms", 0, 1, CFG_MAX_TXN_MS,
+                       &cfg->txn_every_ms);
+    if (!err)
+        err = get_string(ld, g, "delivery", "transactional_id", 0,
+                         cfg->transactional_id,
+                         sizeof(cfg->transactional_id));
+    cfg->delivery = (enum cfg_delivery)mode;
+    return err;
+}
+
 static int load_log(const struct loader *ld, const config_setting_t *root,
                     struct cfg *cfg)
 {
@@ -1711,7 +1753,7 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
                                        "source",  "fields",  "privacy",
                                        "learner", "snapshot", "log",
                                        "drift",   "cleaning", "serve",
-                                       NULL};
+                                       "delivery", NULL};
     int err = check_keys(ld, root, "", keys);
 
     if (!err)
@@ -1741,6 +1783,8 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
         err = load_cleaning(ld, root, cfg);
     if (!err)
         err = load_serve(ld, root, cfg);
+    if (!err)
+        err = load_delivery(ld, root, cfg);
     if (err)
         return err;
 
@@ -1750,6 +1794,9 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
     if (cfg->serve_group_id[0] == '\0')
         snprintf(cfg->serve_group_id, sizeof(cfg->serve_group_id),
                  "%.*s-serve", CFG_NAME_MAX - 7, cfg->group_id);
+    if (cfg->transactional_id[0] == '\0')
+        snprintf(cfg->transactional_id, sizeof(cfg->transactional_id),
+                 "%.*s-learner", CFG_NAME_MAX - 9, cfg->group_id);
     return decide_task(ld, root, cfg);
 }
 

@@ -157,6 +157,12 @@ enum cfg_bad_row_action {
     CFG_BAD_ROW_STOP      /* report the line and stop with an error */
 };
 
+/* How `riffle learn` delivers its outputs, see docs/CONFIGURATION.md. */
+enum cfg_delivery {
+    CFG_DELIVERY_EXACTLY_ONCE = 0, /* one Kafka transaction per batch */
+    CFG_DELIVERY_AT_LEAST_ONCE     /* offsets committed after snapshots */
+};
+
 struct cfg {
     char path[CFG_PATH_MAX]; /* the file this was loaded from */
     char name[CFG_NAME_MAX]; /* pipeline name, used in logs */
@@ -240,6 +246,12 @@ struct cfg {
                                     step history by this (0 forgets it);
                                     1 = do nothing */
     long metrics_every_events;   /* publish metrics this often */
+
+    /* delivery */
+    enum cfg_delivery delivery;
+    long txn_every_events;     /* exactly once: events per transaction */
+    long txn_every_ms;         /* exactly once: or this long at most */
+    char transactional_id[CFG_NAME_MAX];
 
     /* snapshots */
     long snapshot_every_events;

@@ -14,10 +14,14 @@
 
 #define CONSUMER_MAX_PARTITIONS SNAPSHOT_MAX_OFFSETS
 #define CONSUMER_METADATA_TIMEOUT_MS 30000 /* a broker just started */
+#define CONSUMER_COMMITTED_TIMEOUT_MS 10000 /* one try to fetch offsets */
+#define CONSUMER_COMMITTED_TRIES 30 /* then the learner stops: ~5 min */
 
 struct partition_state {
     int32_t partition;
     int64_t next_offset; /* -1 until known */
+    int64_t replay_until; /* group's committed offset at assignment, or
+                             -1: below it, messages are replays */
     int at_end;
     int assigned;
 };
@@ -27,6 +31,10 @@ struct consumer {
     char topic[CFG_NAME_MAX];
     struct partition_state parts[CONSUMER_MAX_PARTITIONS];
     size_t part_count;
+    int replay;
+    void (*revoke_hook)(void *opaque);
+    void *revoke_opaque;
+    char failure[256]; /* set when the consumer cannot go on safely */
 };
 
 static struct partition_state *find_part(struct consumer *c,
@@ -41,42 +49,99 @@ static struct partition_state *find_part(struct consumer *c,
         return NULL;
     c->parts[c->part_count].partition = partition;
     c->parts[c->part_count].next_offset = -1;
+    c->parts[c->part_count].replay_until = -1;
     return &c->parts[c->part_count++];
 }
 
+/* The group's committed offsets of parts (a copy is filled), retried
+ * while the coordinator is unreachable: without them the learner cannot
+ * tell replays from new events. Returns NULL after the last try. */
+static rd_kafka_topic_partition_list_t *
+fetch_committed(struct consumer *c,
+                const rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *copy;
+    rd_kafka_resp_err_t err;
+    int attempt;
+
+    for (attempt = 1; attempt <= CONSUMER_COMMITTED_TRIES; attempt++) {
+        copy = rd_kafka_topic_partition_list_copy(parts);
+        err = rd_kafka_committed(c->rk, copy, CONSUMER_COMMITTED_TIMEOUT_MS);
+        if (!err)
+            return copy;
+        rd_kafka_topic_partition_list_destroy(copy);
+        log_warn("consumer", "%s: waiting for the group's committed "
+                 "offsets (try %d of %d): %s", c->topic, attempt,
+                 CONSUMER_COMMITTED_TRIES, rd_kafka_err2str(err));
+        snprintf(c->failure, sizeof(c->failure), "%s: cannot fetch the "
+                 "group's committed offsets: %s", c->topic,
+                 rd_kafka_err2str(err));
+    }
+    return NULL;
+}
+
+static void log_start(const rd_kafka_topic_partition_t *tp,
+                      const struct partition_state *ps)
+{
+    long long until = ps ? (long long)ps->replay_until : -1;
+
+    if (tp->offset >= 0)
+        log_info("consumer", "%s [%d]: assigned, starting at offset %lld "
+                 "(from the snapshot)", tp->topic, (int)tp->partition,
+                 (long long)tp->offset);
+    else if (tp->offset == RD_KAFKA_OFFSET_BEGINNING)
+        log_info("consumer", "%s [%d]: assigned, starting at the "
+                 "beginning (no snapshot offset)", tp->topic,
+                 (int)tp->partition);
+    else
+        log_info("consumer", "%s [%d]: assigned, starting at the group's "
+                 "committed offset, or the beginning", tp->topic,
+                 (int)tp->partition);
+    if (until > 0 && until > tp->offset)
+        log_info("consumer", "%s [%d]: relearning up to offset %lld without "
+                 "publishing: those outputs are already committed",
+                 tp->topic, (int)tp->partition, until);
+}
+
 /* Sets each newly assigned partition's start: the snapshot's offset when
- * there is one, else the committed offset (RD_KAFKA_OFFSET_STORED falls
- * back to auto.offset.reset = earliest). */
+ * there is one, else the beginning (replay mode) or the committed offset
+ * (RD_KAFKA_OFFSET_STORED falls back to auto.offset.reset = earliest).
+ * In replay mode also records the committed offset as the replay bound. */
 static void on_assign(struct consumer *c,
                       rd_kafka_topic_partition_list_t *parts)
 {
+    rd_kafka_topic_partition_list_t *committed = NULL;
     rd_kafka_resp_err_t err;
     int i;
+
+    if (c->replay) {
+        committed = fetch_committed(c, parts);
+        if (!committed)
+            return; /* c->failure stops the learner */
+    }
 
     for (i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
         struct partition_state *ps = find_part(c, tp->partition, 1);
 
-        tp->offset = RD_KAFKA_OFFSET_STORED;
+        tp->offset = c->replay ? RD_KAFKA_OFFSET_BEGINNING
+                               : RD_KAFKA_OFFSET_STORED;
         if (ps) {
             ps->assigned = 1;
             ps->at_end = 0;
+            ps->replay_until = committed ? committed->elems[i].offset : -1;
             if (ps->next_offset >= 0)
                 tp->offset = ps->next_offset;
         }
-        if (tp->offset >= 0)
-            log_info("consumer", "%s [%d]: assigned, starting at offset "
-                     "%lld (from the snapshot)", tp->topic, (int)tp->partition,
-                     (long long)tp->offset);
-        else
-            log_info("consumer", "%s [%d]: assigned, starting at the group's "
-                     "committed offset, or the beginning", tp->topic,
-                     (int)tp->partition);
+        log_start(tp, ps);
     }
+    if (committed)
+        rd_kafka_topic_partition_list_destroy(committed);
 
     err = rd_kafka_assign(c->rk, parts);
     if (err)
-        log_error("consumer", "assign failed: %s", rd_kafka_err2str(err));
+        snprintf(c->failure, sizeof(c->failure), "%s: assign failed: %s",
+                 c->topic, rd_kafka_err2str(err));
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -91,8 +156,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         return;
     }
 
-    /* TODO: hand the model state over with revoked partitions (issue 4);
-     * with one learner per group nothing else ever takes them. */
+    if (c->revoke_hook)
+        c->revoke_hook(c->revoke_opaque);
     for (i = 0; i < parts->cnt; i++) {
         struct partition_state *ps = find_part(c, parts->elems[i].partition,
                                                0);
@@ -131,8 +196,8 @@ static int check_topic(rd_kafka_t *rk, const char *topic, char *errstr,
 
 int consumer_new(const char *brokers, const char *group_id,
                  const char *topic, const struct snapshot_offset *start,
-                 size_t n, struct consumer **out, char *errstr,
-                 size_t errstr_size)
+                 size_t n, int replay, const char *instance_id,
+                 struct consumer **out, char *errstr, size_t errstr_size)
 {
     struct consumer *c = calloc(1, sizeof(*c));
     rd_kafka_topic_partition_list_t *subs;
@@ -144,6 +209,7 @@ int consumer_new(const char *brokers, const char *group_id,
     if (!c)
         return RIFFLE_ERR_NOMEM;
     snprintf(c->topic, sizeof(c->topic), "%s", topic);
+    c->replay = replay;
     for (i = 0; i < n; i++) {
         struct partition_state *ps;
 
@@ -162,7 +228,11 @@ int consumer_new(const char *brokers, const char *group_id,
         kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr,
                        errstr_size) ||
         kafka_conf_set(conf, "enable.partition.eof", "true", errstr,
-                       errstr_size)) {
+                       errstr_size) ||
+        kafka_conf_set(conf, "isolation.level", "read_committed", errstr,
+                       errstr_size) ||
+        (instance_id && kafka_conf_set(conf, "group.instance.id",
+                                       instance_id, errstr, errstr_size))) {
         if (conf)
             rd_kafka_conf_destroy(conf);
         free(c);
@@ -209,6 +279,58 @@ void consumer_destroy(struct consumer *c)
         rd_kafka_destroy(c->rk);
     }
     free(c);
+}
+
+void consumer_set_revoke_hook(struct consumer *c,
+                              void (*fn)(void *opaque), void *opaque)
+{
+    c->revoke_hook = fn;
+    c->revoke_opaque = opaque;
+}
+
+const char *consumer_failure(const struct consumer *c)
+{
+    return c->failure[0] ? c->failure : NULL;
+}
+
+int consumer_is_replay(const struct consumer *c,
+                       const rd_kafka_message_t *msg)
+{
+    size_t i;
+
+    for (i = 0; i < c->part_count; i++)
+        if (c->parts[i].partition == msg->partition)
+            return msg->offset < c->parts[i].replay_until;
+    return 0;
+}
+
+rd_kafka_consumer_group_metadata_t *
+consumer_group_metadata(const struct consumer *c)
+{
+    return rd_kafka_consumer_group_metadata(c->rk);
+}
+
+rd_kafka_topic_partition_list_t *
+consumer_assigned_offsets(const struct consumer *c)
+{
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new((int)c->part_count + 1);
+    size_t i;
+
+    for (i = 0; i < c->part_count; i++) {
+        const struct partition_state *ps = &c->parts[i];
+
+        if (!ps->assigned || ps->next_offset < 0)
+            continue;
+        /* Never below the committed offset: while a partition is still
+         * replaying, its committed outputs reach further than its
+         * position, and committing less would publish them again after
+         * a crash. */
+        rd_kafka_topic_partition_list_add(list, c->topic, ps->partition)
+            ->offset = ps->next_offset > ps->replay_until ? ps->next_offset
+                                                          : ps->replay_until;
+    }
+    return list;
 }
 
 rd_kafka_message_t *consumer_poll(struct consumer *c, int timeout_ms)

@@ -6,9 +6,16 @@
  * group's committed offset, or else at the beginning. It tracks the next
  * offset to read of every partition it has processed, which is what a
  * snapshot records and what is committed after a snapshot is safely
- * published. Auto-commit is off: offsets only move with snapshots, so a
- * restart never skips an event the model has not learned. Owned by the
- * learner thread.
+ * published. Auto-commit is off: offsets only move with snapshots (at
+ * least once) or with the transaction that carries the outputs (exactly
+ * once), so a restart never skips an event the model has not learned.
+ *
+ * In replay mode (exactly once) a partition without a snapshot offset
+ * starts at its beginning, and every message below the group's committed
+ * offset is a replay: its outputs were committed by an earlier run, so
+ * the learner learns it again to rebuild the model but publishes nothing
+ * for it. The input is read with read_committed. Owned by the learner
+ * thread.
  */
 #ifndef RIFFLE_CONSUMERS_CONSUMER_H
 #define RIFFLE_CONSUMERS_CONSUMER_H
@@ -22,12 +29,42 @@
 struct consumer;
 
 /* start (borrowed, n entries, may be NULL) holds the snapshot's offsets.
+ * replay turns on replay mode (see above). instance_id (borrowed, may be
+ * NULL) makes the consumer a static member of the group: restarted under
+ * the same id, e.g. after a crash, it gets its partitions back at once
+ * instead of waiting for the group to time the dead member out.
  * Returns 0 or RIFFLE_ERR_KAFKA with errstr, also when the topic does not
  * exist (a consumer would otherwise wait for it forever). */
 int consumer_new(const char *brokers, const char *group_id,
                  const char *topic, const struct snapshot_offset *start,
-                 size_t n, struct consumer **out, char *errstr,
-                 size_t errstr_size);
+                 size_t n, int replay, const char *instance_id,
+                 struct consumer **out, char *errstr, size_t errstr_size);
+
+/* Called (with opaque) when partitions are about to be taken away, and
+ * before the consumer leaves the group, while the offsets of what was
+ * handled can still be committed. fn may be NULL. */
+void consumer_set_revoke_hook(struct consumer *c,
+                              void (*fn)(void *opaque), void *opaque);
+
+/* Why the consumer cannot go on (e.g. the committed offsets could not
+ * be fetched at an assignment), or NULL while it can. Borrowed. */
+const char *consumer_failure(const struct consumer *c);
+
+/* Whether msg is a replay (see above): below the committed offset of its
+ * partition when the partition was assigned. */
+int consumer_is_replay(const struct consumer *c,
+                       const rd_kafka_message_t *msg);
+
+/* The group's metadata, for a transactional publisher; the caller frees
+ * it with rd_kafka_consumer_group_metadata_destroy(). */
+rd_kafka_consumer_group_metadata_t *
+consumer_group_metadata(const struct consumer *c);
+
+/* The offsets to commit for the assigned partitions that have a known
+ * position: the next offset to read, or the replay bound while that is
+ * further. A new list the caller destroys. */
+rd_kafka_topic_partition_list_t *
+consumer_assigned_offsets(const struct consumer *c);
 
 /* Leaves the group and frees. NULL-safe. */
 void consumer_destroy(struct consumer *c);

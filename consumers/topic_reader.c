@@ -74,6 +74,10 @@ int topic_reader_new(const char *brokers, const char *topic, int from_start,
         kafka_conf_set(conf, "enable.auto.commit", "false", errstr,
                        errstr_size) ||
         kafka_conf_set(conf, "enable.partition.eof", "true", errstr,
+                       errstr_size) ||
+        /* Only what committed transactions published: an aborted
+         * snapshot or prediction never happened. */
+        kafka_conf_set(conf, "isolation.level", "read_committed", errstr,
                        errstr_size)) {
         if (conf)
             rd_kafka_conf_destroy(conf);

@@ -324,6 +324,19 @@ int snapshot_encode(const struct schema *schema, struct online_learner *ol,
     return err;
 }
 
+int snapshot_weights_digest(struct online_learner *ol, uint64_t *digest)
+{
+    struct buf weights = {0};
+    int64_t nonzero = 0;
+    int err = pack_weights(online_model(ol), &weights, &nonzero);
+
+    if (!err)
+        *digest = schema_crc64_avro(weights.data ? weights.data : "",
+                                    weights.len);
+    buf_free(&weights);
+    return err;
+}
+
 /* --- reading --------------------------------------------------------- */
 
 static int get_long_field(avro_value_t *rec, const char *name, int64_t *out)

@@ -91,6 +91,12 @@ int snapshot_load_file(const struct schema *schema, struct online_learner *ol,
                        size_t max, size_t *n, struct snapshot_info *info,
                        char *errstr, size_t errstr_size);
 
+/* CRC-64-AVRO of ol's weights and optimizer state in the snapshot's
+ * packed layout: equal digests mean bit-identical models, which is how a
+ * recovered learner is compared with an uninterrupted run. Returns 0 or
+ * RIFFLE_ERR_NOMEM. */
+int snapshot_weights_digest(struct online_learner *ol, uint64_t *digest);
+
 /* Reads only the metadata, e.g. for `riffle watch`. */
 int snapshot_read_info(const struct schema *schema, const void *data,
                        size_t len, struct snapshot_info *info, char *errstr,

@@ -3,6 +3,7 @@
  */
 #include "producers/publisher.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,9 @@
 
 struct publisher {
     rd_kafka_t *rk;
+    int transactional;
+    int in_transaction;
+    int offsets_sent; /* in the open transaction */
     unsigned long long delivered;
     unsigned long long failed; /* since the last flush */
     char first_failure[256];
@@ -39,8 +43,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
                  rd_kafka_err2str(msg->err));
 }
 
-int publisher_new(const char *brokers, const char *client_id,
-                  struct publisher **out, char *errstr, size_t errstr_size)
+static int publisher_create(const char *brokers, const char *client_id,
+                            const char *transactional_id,
+                            struct publisher **out, char *errstr,
+                            size_t errstr_size)
 {
     struct publisher *p = calloc(1, sizeof(*p));
     rd_kafka_conf_t *conf;
@@ -62,7 +68,10 @@ int publisher_new(const char *brokers, const char *client_id,
         kafka_conf_set(conf, "message.max.bytes", max_bytes, errstr,
                        errstr_size) ||
         kafka_conf_set(conf, "compression.type", "lz4", errstr,
-                       errstr_size)) {
+                       errstr_size) ||
+        (transactional_id &&
+         kafka_conf_set(conf, "transactional.id", transactional_id, errstr,
+                        errstr_size))) {
         rd_kafka_conf_destroy(conf);
         free(p);
         return RIFFLE_ERR_KAFKA;
@@ -77,8 +86,25 @@ int publisher_new(const char *brokers, const char *client_id,
         free(p);
         return RIFFLE_ERR_KAFKA;
     }
+    p->transactional = transactional_id != NULL;
     *out = p;
     return 0;
+}
+
+int publisher_new(const char *brokers, const char *client_id,
+                  struct publisher **out, char *errstr, size_t errstr_size)
+{
+    return publisher_create(brokers, client_id, NULL, out, errstr,
+                            errstr_size);
+}
+
+int publisher_new_transactional(const char *brokers, const char *client_id,
+                                const char *transactional_id,
+                                struct publisher **out, char *errstr,
+                                size_t errstr_size)
+{
+    return publisher_create(brokers, client_id, transactional_id, out,
+                            errstr, errstr_size);
 }
 
 void publisher_destroy(struct publisher *p)
@@ -87,7 +113,7 @@ void publisher_destroy(struct publisher *p)
 
     if (!p)
         return;
-    if (publisher_flush(p, PUBLISHER_CLOSE_FLUSH_MS, errstr,
+    if (!p->in_transaction && publisher_flush(p, PUBLISHER_CLOSE_FLUSH_MS, errstr,
                         sizeof(errstr)) != 0)
         log_error("publisher", "on close: %s", errstr);
     rd_kafka_destroy(p->rk);
@@ -118,6 +144,11 @@ int publisher_send(struct publisher *p, const char *topic, const void *key,
             rd_kafka_headers_destroy(headers); /* not taken on failure */
         snprintf(errstr, errstr_size, "cannot produce to %s: %s", topic,
                  rd_kafka_err2str(err));
+        /* Inside a transaction a refused message only dooms that
+         * transaction, unless the producer itself has failed. */
+        if (p->in_transaction &&
+            rd_kafka_fatal_error(p->rk, NULL, 0) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            return RIFFLE_ERR_ABORTED;
         return RIFFLE_ERR_KAFKA;
     }
     return 0;
@@ -151,4 +182,101 @@ int publisher_flush(struct publisher *p, int timeout_ms, char *errstr,
 unsigned long long publisher_delivered(const struct publisher *p)
 {
     return p->delivered;
+}
+
+/* --- transactions ------------------------------------------------------ */
+
+/* Turns a transactional API error into our codes; takes error over. */
+static int txn_error(rd_kafka_error_t *error, const char *what, char *errstr,
+                     size_t errstr_size)
+{
+    int err = RIFFLE_ERR_KAFKA;
+
+    if (!error)
+        return 0;
+    if (rd_kafka_error_is_fatal(error))
+        err = RIFFLE_ERR_KAFKA;
+    else if (rd_kafka_error_txn_requires_abort(error))
+        err = RIFFLE_ERR_ABORTED;
+    else if (rd_kafka_error_is_retriable(error) ||
+             rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__TIMED_OUT)
+        err = RIFFLE_ERR_TIMEOUT;
+    snprintf(errstr, errstr_size, "%s: %s%s", what,
+             rd_kafka_error_string(error),
+             rd_kafka_error_is_fatal(error) ? " (fatal)" : "");
+    rd_kafka_error_destroy(error);
+    return err;
+}
+
+int publisher_init_transactions(struct publisher *p, int timeout_ms,
+                                char *errstr, size_t errstr_size)
+{
+    assert(p->transactional);
+    return txn_error(rd_kafka_init_transactions(p->rk, timeout_ms),
+                     "cannot register the transactional id", errstr,
+                     errstr_size);
+}
+
+int publisher_begin(struct publisher *p, char *errstr, size_t errstr_size)
+{
+    int err;
+
+    assert(p->transactional && !p->in_transaction);
+    err = txn_error(rd_kafka_begin_transaction(p->rk),
+                    "cannot begin a transaction", errstr, errstr_size);
+    if (err)
+        return err == RIFFLE_ERR_ABORTED ? RIFFLE_ERR_KAFKA : err;
+    p->in_transaction = 1;
+    p->offsets_sent = 0;
+    p->failed = 0;
+    return 0;
+}
+
+int publisher_in_transaction(const struct publisher *p)
+{
+    return p->in_transaction;
+}
+
+int publisher_commit(struct publisher *p,
+                     const rd_kafka_topic_partition_list_t *offsets,
+                     const rd_kafka_consumer_group_metadata_t *group,
+                     int timeout_ms, char *errstr, size_t errstr_size)
+{
+    int err = 0;
+
+    assert(p->in_transaction);
+    if (!p->offsets_sent && offsets && offsets->cnt > 0) {
+        err = txn_error(rd_kafka_send_offsets_to_transaction(
+                            p->rk, offsets, group, timeout_ms),
+                        "cannot add the input offsets to the transaction",
+                        errstr, errstr_size);
+        if (err)
+            return err;
+    }
+    p->offsets_sent = 1;
+
+    err = txn_error(rd_kafka_commit_transaction(p->rk, timeout_ms),
+                    "cannot commit the transaction", errstr, errstr_size);
+    if (err)
+        return err;
+    p->in_transaction = 0;
+    p->failed = 0; /* the commit succeeded, so every message was acked */
+    return 0;
+}
+
+int publisher_abort(struct publisher *p, int timeout_ms, char *errstr,
+                    size_t errstr_size)
+{
+    int err;
+
+    assert(p->in_transaction);
+    err = txn_error(rd_kafka_abort_transaction(p->rk, timeout_ms),
+                    "cannot abort the transaction", errstr, errstr_size);
+    if (err == RIFFLE_ERR_ABORTED)
+        err = RIFFLE_ERR_KAFKA; /* an abort that needs an abort: give up */
+    if (err)
+        return err;
+    p->in_transaction = 0;
+    p->failed = 0;
+    return 0;
 }

@@ -5,7 +5,12 @@
  * Idempotence keeps retries from duplicating or reordering messages in a
  * partition. A message that cannot be delivered is never forgotten: the
  * delivery report counts it, publisher_flush() reports it, and the caller
- * stops instead of committing offsets past it. Owned by one thread.
+ * stops instead of committing offsets past it.
+ *
+ * A transactional publisher (publisher_new_transactional) also groups
+ * what it sends, with the input offsets of a consumer group, into Kafka
+ * transactions: read_committed readers see all of a batch or none of
+ * it, and the offsets move in the same atomic step. Owned by one thread.
  */
 #ifndef RIFFLE_PRODUCERS_PUBLISHER_H
 #define RIFFLE_PRODUCERS_PUBLISHER_H
@@ -22,7 +27,50 @@ struct publisher;
 int publisher_new(const char *brokers, const char *client_id,
                   struct publisher **out, char *errstr, size_t errstr_size);
 
-/* Flushes what is queued (bounded wait) and frees. NULL-safe. */
+/* The same with transactions under transactional_id (borrowed): one id
+ * per learner instance, stable across restarts, so that a restarted
+ * instance fences its predecessor and aborts what it left open. Call
+ * publisher_init_transactions() before the first publisher_begin(). */
+int publisher_new_transactional(const char *brokers, const char *client_id,
+                                const char *transactional_id,
+                                struct publisher **out, char *errstr,
+                                size_t errstr_size);
+
+/* Registers the transactional id with the broker, waiting up to
+ * timeout_ms. Returns 0; RIFFLE_ERR_TIMEOUT with errstr when the broker
+ * did not answer in time (call again); RIFFLE_ERR_KAFKA when it failed
+ * for good. */
+int publisher_init_transactions(struct publisher *p, int timeout_ms,
+                                char *errstr, size_t errstr_size);
+
+/* Opens a transaction. Returns 0 or RIFFLE_ERR_KAFKA with errstr. */
+int publisher_begin(struct publisher *p, char *errstr, size_t errstr_size);
+
+/* Whether a transaction is open. */
+int publisher_in_transaction(const struct publisher *p);
+
+/* Adds offsets (borrowed; the next offsets to read, per partition) of
+ * the consumer group described by group (borrowed) to the open
+ * transaction, and commits it, waiting up to timeout_ms. Returns 0;
+ * RIFFLE_ERR_TIMEOUT when the outcome is not known yet (the broker may
+ * be away: call again, the offsets are not sent twice);
+ * RIFFLE_ERR_ABORTED when the transaction cannot commit and must be
+ * aborted with publisher_abort() (the caller redoes its work);
+ * RIFFLE_ERR_KAFKA when the producer failed for good, e.g. fenced by a
+ * newer instance with the same transactional id. errstr says which. */
+int publisher_commit(struct publisher *p,
+                     const rd_kafka_topic_partition_list_t *offsets,
+                     const rd_kafka_consumer_group_metadata_t *group,
+                     int timeout_ms, char *errstr, size_t errstr_size);
+
+/* Aborts the open transaction: nothing sent in it becomes visible to
+ * read_committed readers. Returns 0, RIFFLE_ERR_TIMEOUT (call again) or
+ * RIFFLE_ERR_KAFKA with errstr. */
+int publisher_abort(struct publisher *p, int timeout_ms, char *errstr,
+                    size_t errstr_size);
+
+/* Flushes what is queued (bounded wait) and frees; an open transaction
+ * is left to the broker, which aborts it. NULL-safe. */
 void publisher_destroy(struct publisher *p);
 
 /* Queues one message; key and value are copied. headers (may be NULL) is

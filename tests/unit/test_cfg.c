@@ -326,6 +326,45 @@ static void test_cfg_group_id_kept_when_given(void **state)
     assert_string_equal(fx->cfg->brokers, "localhost:9999");
 }
 
+static void test_cfg_delivery_defaults_to_exactly_once(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 0, NULL, "kafka = { group_id = \"g\"; };\n");
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->delivery, CFG_DELIVERY_EXACTLY_ONCE);
+    assert_int_equal(fx->cfg->txn_every_events, 5000);
+    assert_int_equal(fx->cfg->txn_every_ms, 500);
+    assert_string_equal(fx->cfg->transactional_id, "g-learner");
+}
+
+static void test_cfg_delivery_settings_read(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 0, NULL, "delivery = { mode = \"at_least_once\"; "
+                            "batch_events = 10; batch_ms = 20; "
+                            "transactional_id = \"tx-1\"; };\n");
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->delivery, CFG_DELIVERY_AT_LEAST_ONCE);
+    assert_int_equal(fx->cfg->txn_every_events, 10);
+    assert_int_equal(fx->cfg->txn_every_ms, 20);
+    assert_string_equal(fx->cfg->transactional_id, "tx-1");
+}
+
+static void test_cfg_delivery_errors_name_the_key(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 0, NULL, "delivery = {\n  mode = \"twice\";\n};\n");
+    expect_error(fx, (int)BASE_LINE_COUNT + 2, "delivery.mode",
+                 "unknown value \"twice\": expected one of "
+                 "\"exactly_once\", \"at_least_once\"");
+    write_base(fx, 0, NULL, "delivery = {\n  batch_ms = 0;\n};\n");
+    expect_error(fx, (int)BASE_LINE_COUNT + 2, "delivery.batch_ms",
+                 "0 is out of range: expected an integer from 1 to 60000");
+}
+
 /* ---- model fingerprint --------------------------------------------- */
 
 static void test_cfg_fingerprint_tracks_model_settings(void **state)
@@ -814,6 +853,9 @@ int main(void)
         T(test_cfg_ctr_loads),
         T(test_cfg_defaults_applied),
         T(test_cfg_group_id_kept_when_given),
+        T(test_cfg_delivery_defaults_to_exactly_once),
+        T(test_cfg_delivery_settings_read),
+        T(test_cfg_delivery_errors_name_the_key),
         T(test_cfg_fingerprint_tracks_model_settings),
         T(test_cfg_fingerprint_same_file_bits_differ),
         T(test_cfg_fingerprint_tracks_coarsening),
