@@ -33,6 +33,7 @@ int cmd_topics(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+int cmd_acls(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 #endif

@@ -114,6 +114,8 @@ static void usage(FILE *out)
             "  train -c CFG           learn from a file without a broker\n"
             "  score -c CFG           score a file with a snapshot, no "
             "learning\n"
+            "  acls -c CFG            grant each role's Kafka user its "
+            "ACLs\n"
             "  serve -c CFG           scoring replica: requests topic and "
             "HTTP, hot-swapped model\n"
             "\n"
@@ -147,6 +149,8 @@ int main(int argc, char **argv)
         return cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "score") == 0)
         return cmd_score(argc - 1, argv + 1);
+    if (strcmp(cmd, "acls") == 0)
+        return cmd_acls(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(argc - 1, argv + 1);
 
