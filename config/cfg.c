@@ -60,6 +60,8 @@
 #define CFG_DEFAULT_BROKERS "127.0.0.1:9092"
 #define CFG_DEFAULT_KEY_ENV "RIFFLE_PSEUDONYM_KEY"
 #define CFG_DEFAULT_KEY_ID "default"
+#define CFG_DEFAULT_ENCRYPT_KEY_ENV "RIFFLE_ENCRYPT_KEY"
+#define CFG_DEFAULT_DEAD_LETTER_KEY_ENV "RIFFLE_DEAD_LETTER_KEY"
 #define CFG_DEFAULT_SNAPSHOT_EVENTS 10000
 #define CFG_DEFAULT_SNAPSHOT_SECONDS 30.0
 #define CFG_DEFAULT_PROGRESS_EVENTS 5000
@@ -508,6 +510,14 @@ static void set_defaults(struct cfg *cfg)
     cfg->on_bad_row = CFG_BAD_ROW_SKIP;
     snprintf(cfg->key_env, sizeof(cfg->key_env), "%s", CFG_DEFAULT_KEY_ENV);
     snprintf(cfg->key_id, sizeof(cfg->key_id), "%s", CFG_DEFAULT_KEY_ID);
+    snprintf(cfg->encrypt_key.env, sizeof(cfg->encrypt_key.env), "%s",
+             CFG_DEFAULT_ENCRYPT_KEY_ENV);
+    snprintf(cfg->encrypt_key.id, sizeof(cfg->encrypt_key.id), "%s",
+             CFG_DEFAULT_KEY_ID);
+    snprintf(cfg->dead_letter_key.env, sizeof(cfg->dead_letter_key.env),
+             "%s", CFG_DEFAULT_DEAD_LETTER_KEY_ENV);
+    snprintf(cfg->dead_letter_key.id, sizeof(cfg->dead_letter_key.id), "%s",
+             CFG_DEFAULT_KEY_ID);
     model_params_default(&cfg->model);
     cfg->event_time_ms = 1;
     cfg->hash_seed = 0;
@@ -1249,11 +1259,38 @@ static int load_fields(const struct loader *ld, const config_setting_t *root,
     return 0;
 }
 
+/* <prefix>_env, <prefix>_file and <prefix>_id of the privacy group. */
+static int load_key_source(const struct loader *ld, const config_setting_t *g,
+                           const char *prefix, struct cfg_key_source *src)
+{
+    char key[CFG_KEY_MAX], full[CFG_KEY_MAX];
+    int err;
+
+    snprintf(key, sizeof(key), "%s_env", prefix);
+    err = get_string(ld, g, "privacy", key, 0, src->env, sizeof(src->env));
+    snprintf(key, sizeof(key), "%s_file", prefix);
+    if (!err)
+        err = get_string(ld, g, "privacy", key, 0, src->file,
+                         sizeof(src->file));
+    snprintf(key, sizeof(key), "%s_id", prefix);
+    if (!err)
+        err = get_string(ld, g, "privacy", key, 0, src->id, sizeof(src->id));
+    if (!err && (src->id[0] == '\0' || strlen(src->id) > CFG_KEY_ID_MAX ||
+                 strpbrk(src->id, ":= \t")))
+        return fail(ld, config_setting_get_member(g, key),
+                    dotted(full, sizeof(full), "privacy", key),
+                    "expected 1 to %d characters without ':', '=' or blanks",
+                    CFG_KEY_ID_MAX);
+    return err;
+}
+
 static int load_privacy(const struct loader *ld, const config_setting_t *root,
                         struct cfg *cfg)
 {
-    static const char *const keys[] = {"key_file", "key_env", "key_id",
-                                       NULL};
+    static const char *const keys[] = {
+        "key_file", "key_env", "key_id", "encrypt_key_env",
+        "encrypt_key_file", "encrypt_key_id", "dead_letter_key_env",
+        "dead_letter_key_file", "dead_letter_key_id", NULL};
     config_setting_t *g;
     int err = get_group(ld, root, "privacy", 0, &g);
 
@@ -1271,6 +1308,10 @@ static int load_privacy(const struct loader *ld, const config_setting_t *root,
     if (!err)
         err = get_string(ld, g, "privacy", "key_id", 0, cfg->key_id,
                          sizeof(cfg->key_id));
+    if (!err)
+        err = load_key_source(ld, g, "encrypt_key", &cfg->encrypt_key);
+    if (!err)
+        err = load_key_source(ld, g, "dead_letter_key", &cfg->dead_letter_key);
     return err;
 }
 

@@ -106,6 +106,16 @@ enum cfg_privacy_action {
     CFG_PRIVACY_COARSEN    /* numbers into bands, strings to a prefix */
 };
 
+#define CFG_KEY_ID_MAX 64 /* bytes of an encryption key id: it travels in
+                             every sealed value (privacy/keyring.h) */
+
+/* Where a key (or a keyring, see privacy/keyring.h) is read from. */
+struct cfg_key_source {
+    char env[CFG_NAME_MAX];   /* environment variable; may be empty */
+    char file[CFG_PATH_MAX];  /* key file; may be empty */
+    char id[CFG_NAME_MAX];    /* id of a key given without one */
+};
+
 struct cfg_field {
     int line;                  /* of its group in cfg->path; 0 if unknown */
     char name[CFG_NAME_MAX];
@@ -222,6 +232,8 @@ struct cfg {
     char key_file[CFG_PATH_MAX]; /* may be empty */
     char key_env[CFG_NAME_MAX];  /* env var holding the key, may be empty */
     char key_id[CFG_NAME_MAX];
+    struct cfg_key_source encrypt_key;     /* personal = "encrypt" */
+    struct cfg_key_source dead_letter_key; /* dead letters' payloads */
 
     /* the task and, for multiclass, the class names in label order */
     enum cfg_task task;
