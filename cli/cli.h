@@ -35,5 +35,6 @@ int cmd_train(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_acls(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_dlq(int argc, char **argv);
 
 #endif

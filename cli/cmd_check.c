@@ -1,7 +1,8 @@
 /*
  * cli/cmd_check.c - `riffle check`: validates a configuration without a
  * broker: the file itself, the input schema, that every configured field
- * exists with a usable type, and that a pseudonym key can be read.
+ * exists with a usable type, and that the pseudonym, encryption and
+ * dead-letter keys can be read.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "learner/online.h"
+#include "privacy/keyring.h"
 
 #define CHECK_ERRSTR_MAX 512 /* why the configuration is refused */
 #define CHECK_EXIT_BAD 1     /* the configuration is not usable */
@@ -47,6 +49,16 @@ static const char *parse_args(int argc, char **argv, int *help)
     return config;
 }
 
+static int check_dead_letter_key(const struct cfg *cfg, char *errstr,
+                                 size_t size)
+{
+    struct keyring ring;
+    int err = keyring_load_dead_letter(cfg, &ring, errstr, size);
+
+    keyring_wipe(&ring);
+    return err;
+}
+
 int cmd_check(int argc, char **argv)
 {
     struct schema *schema = NULL;
@@ -71,6 +83,8 @@ int cmd_check(int argc, char **argv)
         cfg_schema_error(cfg, errstr, sizeof(errstr));
     else
         err = online_new(cfg, schema, &ol, errstr, sizeof(errstr));
+    if (!err)
+        err = check_dead_letter_key(cfg, errstr, sizeof(errstr));
     if (err)
         log_error("check", "%s", errstr);
     else

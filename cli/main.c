@@ -118,6 +118,9 @@ static void usage(FILE *out)
             "ACLs\n"
             "  serve -c CFG           scoring replica: requests topic and "
             "HTTP, hot-swapped model\n"
+            "  dlq replay -c CFG      re-check dead letters with the current "
+            "rules and\n"
+            "                         re-inject what passes\n"
             "\n"
             "common options: --brokers HOST:PORT overrides kafka.brokers;\n"
             "RIFFLE_LOG_LEVEL=error|warn|info|debug sets the log level,\n"
@@ -153,6 +156,8 @@ int main(int argc, char **argv)
         return cmd_acls(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "dlq") == 0)
+        return cmd_dlq(argc - 1, argv + 1);
 
     fprintf(stderr, "riffle: unknown command '%s'\n\n", cmd);
     usage(stderr);

@@ -505,6 +505,28 @@ void online_lateness_counts(const struct online_learner *ol,
     *out = ol->lateness;
 }
 
+int online_validate(struct online_learner *ol, const void *data, size_t len,
+                    struct online_result *res)
+{
+    char errstr[256];
+    int err;
+
+    memset(res, 0, sizeof(*res));
+    err = schema_decode_event(ol->schema, data, len, &ol->event, errstr,
+                              sizeof(errstr));
+    if (err == RIFFLE_ERR_NOMEM)
+        return err;
+    if (err) {
+        set_verdict(res, ONLINE_REASON_DECODE, "", errstr);
+        return 0;
+    }
+    res->event_id = copy_event_id(ol, &ol->event);
+    if (cleaner_apply(ol->cleaner, &ol->event, &res->label,
+                      &res->verdict) != 0)
+        res->dead_letter = 1;
+    return 0;
+}
+
 void online_count_dead_letter(struct online_learner *ol)
 {
     ol->dead_letters++;

@@ -100,6 +100,14 @@ online_clean_field_counts(const struct online_learner *ol);
  * Nothing when all are 0.
  * Returns 0 or RIFFLE_ERR_NOMEM. */
 int online_cleaning_json(const struct online_learner *ol, struct buf *out);
+/* Decodes and cleans one message with the current rules, as
+ * online_process() would, but learns and counts nothing: for `riffle dlq
+ * replay`. Returns 0 with res->dead_letter and res->verdict set when the
+ * message would be refused (res->event_id as in online_process()), or
+ * RIFFLE_ERR_NOMEM. A feature that is not finite after its transform is
+ * only found by learning. */
+int online_validate(struct online_learner *ol, const void *data, size_t len,
+                    struct online_result *res);
 
 /* Records that a message was dead-lettered for a reason found outside
  * this module, so that counts stay complete. */

@@ -193,6 +193,25 @@ int keyring_load(const struct cfg *cfg, const struct cfg_key_source *src,
     return RIFFLE_ERR_CFG;
 }
 
+int keyring_load_dead_letter(const struct cfg *cfg, struct keyring *ring,
+                             char *errstr, size_t errstr_size)
+{
+    const struct cfg_key_source *src = &cfg->dead_letter_key;
+    int err = keyring_load(cfg, src, cfg->privacy_line,
+                           "privacy.dead_letter_key_file", ring, errstr,
+                           errstr_size);
+
+    if (err || ring->count > 0 || !cfg_has_personal_fields(cfg))
+        return err;
+    return cfg_error(cfg, cfg->privacy_line, "privacy.dead_letter_key_file",
+                     errstr, errstr_size, "fields are personal, so dead "
+                     "letters keep their original bytes encrypted: set "
+                     "privacy.dead_letter_key_file or the environment "
+                     "variable %s (64 hex digits)",
+                     src->env[0] ? src->env
+                                 : "named by privacy.dead_letter_key_env");
+}
+
 const unsigned char *keyring_find(const struct keyring *ring, const char *id)
 {
     size_t i;

@@ -38,6 +38,13 @@ int keyring_load(const struct cfg *cfg, const struct cfg_key_source *src,
                  int line, const char *what, struct keyring *ring,
                  char *errstr, size_t errstr_size);
 
+/* The dead-letter keyring of cfg (privacy.dead_letter_key_*). A source
+ * with personal fields must have one, so that a refused event's original
+ * bytes are kept without leaking: its absence is then RIFFLE_ERR_CFG
+ * naming what to set. Without personal fields ring->count may be 0. */
+int keyring_load_dead_letter(const struct cfg *cfg, struct keyring *ring,
+                             char *errstr, size_t errstr_size);
+
 /* Parses keyring text (see above); default_id names a bare key. Returns
  * 0, or RIFFLE_ERR_CFG with errstr saying which entry is wrong. */
 int keyring_parse(const char *text, size_t len, const char *default_id,

@@ -16,6 +16,7 @@
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/numfmt.h"
+#include "privacy/seal.h"
 
 #define OUTPUTS_DEAD_LETTER_HEADERS 5
 
@@ -27,6 +28,8 @@ struct outputs {
     avro_value_t pred_value, dlq_value, metrics_value, alert_value;
     int values_ready;
     struct buf out;
+    struct keyring dead_letter_keys; /* count 0: payloads go in clear */
+    struct buf sealed;               /* a dead letter's sealed payload */
 };
 
 /* --- the record writer ------------------------------------------------ */
@@ -198,6 +201,9 @@ int outputs_new(const struct cfg *cfg, struct publisher *pub,
     if (!err)
         err = load(cfg, CFG_SCHEMA_SNAPSHOT, &o->snapshot, NULL, errstr,
                    errstr_size);
+    if (!err)
+        err = keyring_load_dead_letter(cfg, &o->dead_letter_keys, errstr,
+                                       errstr_size);
     o->values_ready = err == 0;
     if (err) {
         outputs_destroy(o);
@@ -227,6 +233,8 @@ void outputs_destroy(struct outputs *o)
     schema_destroy(o->alert);
     schema_destroy(o->snapshot);
     buf_free(&o->out);
+    buf_free(&o->sealed);
+    keyring_wipe(&o->dead_letter_keys);
     free(o);
 }
 
@@ -280,9 +288,11 @@ int outputs_prediction(struct outputs *o, const struct source_ref *src,
 }
 
 static rd_kafka_headers_t *dead_letter_headers(const struct source_ref *src,
-                                               const struct online_result *r)
+                                               const struct online_result *r,
+                                               const char *replay_run)
 {
-    rd_kafka_headers_t *h = rd_kafka_headers_new(OUTPUTS_DEAD_LETTER_HEADERS);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(OUTPUTS_DEAD_LETTER_HEADERS +
+                                                 1);
     char partition[16], offset[32];
 
     snprintf(partition, sizeof(partition), "%d", (int)src->partition);
@@ -294,22 +304,40 @@ static rd_kafka_headers_t *dead_letter_headers(const struct source_ref *src,
     (void)rd_kafka_header_add(h, "riffle.source.partition", -1, partition,
                               -1);
     (void)rd_kafka_header_add(h, "riffle.source.offset", -1, offset, -1);
+    if (replay_run)
+        (void)rd_kafka_header_add(h, OUTPUTS_HEADER_REPLAY_RUN, -1,
+                                  replay_run, -1);
     return h;
 }
 
-/* The original bytes go along only when no field is personal (they could
- * carry raw personal values) and when they fit the size cap. The source
- * coordinates always point at the original, so nothing is lost. */
+/* The original bytes go along sealed under the dead-letter key when one
+ * is configured (always, when a field is personal: outputs_new() refuses
+ * to start without it), in clear otherwise, and only when they fit the
+ * size cap. The source coordinates always point at the original. */
 static void put_payload(struct outputs *o, struct rec *rec,
                         const struct source_ref *src)
 {
+    int keep = src->payload && src->len <= OUTPUTS_MAX_PAYLOAD_BYTES;
+    int seal = keep && o->dead_letter_keys.count > 0;
+    const void *bytes = src->payload;
+    size_t len = src->len;
     avro_value_t b;
-    int keep = !cfg_has_personal_fields(o->cfg) && src->payload &&
-               src->len <= OUTPUTS_MAX_PAYLOAD_BYTES;
 
+    if (seal) {
+        buf_reset(&o->sealed);
+        if (seal_encrypt(&o->dead_letter_keys, SEAL_DEAD_LETTER_CONTEXT,
+                         src->payload, src->len, NULL, &o->sealed) != 0) {
+            rec->failed = 1;
+            return;
+        }
+        bytes = o->sealed.data;
+        len = o->sealed.len;
+    }
     if (branch(rec, "payload", keep, &b) &&
-        avro_value_set_bytes(&b, (void *)src->payload, src->len) != 0)
+        avro_value_set_bytes(&b, (void *)bytes, len) != 0)
         rec->failed = 1;
+    put_opt_str(rec, "payload_encryption",
+                seal ? OUTPUTS_PAYLOAD_SEALED : NULL);
 }
 
 /* Event ids in dead letters are cut to the key cap: an id too long for a
@@ -322,9 +350,9 @@ static const char *bounded_id(const char *id, char *tmp, size_t size)
     return tmp;
 }
 
-int outputs_dead_letter(struct outputs *o, const struct source_ref *src,
-                        const struct online_result *r, char *errstr,
-                        size_t errstr_size)
+static int dead_letter(struct outputs *o, const struct source_ref *src,
+                       const struct online_result *r, const char *replay_run,
+                       char *errstr, size_t errstr_size)
 {
     struct rec rec = {&o->dlq_value, 0};
     char id[OUTPUTS_MAX_KEY_BYTES + 1];
@@ -343,7 +371,24 @@ int outputs_dead_letter(struct outputs *o, const struct source_ref *src,
                        src->key_len <= OUTPUTS_MAX_KEY_BYTES ? src->key : NULL,
                        src->key_len <= OUTPUTS_MAX_KEY_BYTES ? src->key_len
                                                              : 0,
-                       dead_letter_headers(src, r), errstr, errstr_size);
+                       dead_letter_headers(src, r, replay_run), errstr,
+                       errstr_size);
+}
+
+int outputs_dead_letter(struct outputs *o, const struct source_ref *src,
+                        const struct online_result *r, char *errstr,
+                        size_t errstr_size)
+{
+    return dead_letter(o, src, r, NULL, errstr, errstr_size);
+}
+
+int outputs_dead_letter_replayed(struct outputs *o,
+                                 const struct source_ref *src,
+                                 const struct online_result *r,
+                                 const char *replay_run, char *errstr,
+                                 size_t errstr_size)
+{
+    return dead_letter(o, src, r, replay_run, errstr, errstr_size);
 }
 
 int outputs_late(struct outputs *o, const struct source_ref *src,
@@ -357,7 +402,8 @@ int outputs_late(struct outputs *o, const struct source_ref *src,
              o->cfg->event_time);
     return publisher_send(o->pub, o->cfg->late_topic, src->key, src->key_len,
                           src->payload, src->len,
-                          dead_letter_headers(src, &r), errstr, errstr_size);
+                          dead_letter_headers(src, &r, NULL), errstr,
+                          errstr_size);
 }
 
 /* --- metrics, alerts, snapshots --------------------------------------- */

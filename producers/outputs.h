@@ -24,6 +24,12 @@
 
 #define OUTPUTS_MAX_PAYLOAD_BYTES (1 << 20) /* 1 MiB of the original */
 #define OUTPUTS_MAX_KEY_BYTES 1024
+/* payload_encryption of a dead letter whose payload is an envelope of
+ * privacy/seal.h under the dead-letter key */
+#define OUTPUTS_PAYLOAD_SEALED "aes-256-gcm"
+/* header naming the `riffle dlq replay` run that dead-lettered an event
+ * again, so that the run does not read its own output */
+#define OUTPUTS_HEADER_REPLAY_RUN "riffle.replay.run"
 
 /* Where an event came from: the input message's coordinates. */
 struct source_ref {
@@ -39,8 +45,9 @@ struct source_ref {
 
 struct outputs;
 
-/* Loads the output schemas beside cfg's input schema. pub is borrowed
- * and must outlive the outputs. Returns 0 or an error with errstr. */
+/* Loads the output schemas beside cfg's input schema and the dead-letter
+ * keyring (see keyring_load_dead_letter()). pub is borrowed and must
+ * outlive the outputs. Returns 0 or an error with errstr. */
 int outputs_new(const struct cfg *cfg, struct publisher *pub,
                 struct outputs **out, char *errstr, size_t errstr_size);
 
@@ -63,6 +70,13 @@ int outputs_dead_letter(struct outputs *o, const struct source_ref *src,
  * input schema. Only for sources without personal fields (cfg.c). */
 int outputs_late(struct outputs *o, const struct source_ref *src,
                  char *errstr, size_t errstr_size);
+/* The same, from `riffle dlq replay` run replay_run: the record also
+ * carries the header OUTPUTS_HEADER_REPLAY_RUN = replay_run. */
+int outputs_dead_letter_replayed(struct outputs *o,
+                                 const struct source_ref *src,
+                                 const struct online_result *r,
+                                 const char *replay_run, char *errstr,
+                                 size_t errstr_size);
 
 /* A metrics report of ol; nothing when topics.metrics is not set. */
 int outputs_metrics(struct outputs *o, const struct online_learner *ol,

@@ -181,6 +181,7 @@ static void test_json_dead_letter_bytes_as_count(void **state)
     assert_int_equal(avro_value_set_branch(&f, 1, &branch), 0);
     assert_int_equal(avro_value_set_bytes(&branch, "abc", 3), 0);
     set_long(&d, "dead_lettered_at_ms", 7);
+    set_optional_string(&d, "payload_encryption", "aes-256-gcm");
 
     assert_int_equal(json_append_value(&out, &d), 0);
     assert_string_equal(
@@ -189,7 +190,7 @@ static void test_json_dead_letter_bytes_as_count(void **state)
         "\"detail\":\"x = 2 is outside [0, 1]\",\"event_id\":\"e-1\","
         "\"source_topic\":\"t\",\"source_partition\":3,\"source_offset\":5,"
         "\"source_timestamp_ms\":6,\"payload\":{\"bytes\":3},"
-        "\"dead_lettered_at_ms\":7}");
+        "\"dead_lettered_at_ms\":7,\"payload_encryption\":\"aes-256-gcm\"}");
 
     avro_value_decref(&d);
     buf_free(&out);

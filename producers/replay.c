@@ -1,0 +1,431 @@
+/*
+ * producers/replay.c - re-validating and re-injecting dead letters, see
+ * replay.h.
+ */
+#include "producers/replay.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/kafka.h"
+#include "common/log.h"
+#include "consumers/consumer.h"
+#include "learner/online.h"
+#include "privacy/keyring.h"
+#include "privacy/seal.h"
+#include "producers/outputs.h"
+#include "producers/publisher.h"
+
+#define REPLAY_POLL_MS 100          /* short enough to see a stop quickly */
+#define REPLAY_COMMIT_EVERY 1000    /* dead letters between commits */
+#define REPLAY_FLUSH_TIMEOUT_MS 120000
+#define REPLAY_PROGRESS_EVERY_S 1.0 /* terminal redraw */
+#define REPLAY_LOG_EVERY_S 10.0     /* plain lines when not a terminal */
+#define REPLAY_WHY_MAX 256
+#define REPLAY_MAX_PARTITIONS 1024 /* topics.partitions' upper bound */
+#define REPLAY_RUN_ID_MAX 48
+
+struct replay {
+    const struct cfg *cfg;
+    const struct replay_options *opt;
+    struct replay_stats *st;
+    char group[CFG_NAME_MAX + sizeof(REPLAY_GROUP_SUFFIX)];
+    struct schema *input, *dead_letter;
+    avro_value_t value;
+    struct online_learner *ol;
+    struct keyring keys;
+    struct publisher *pub;
+    struct outputs *out;
+    struct consumer *consumer;
+    struct buf plain;
+    unsigned long long since_commit;
+    /* Dead letters this run writes land in the topic it reads: a
+     * partition is finished at the first one, and nothing after it is
+     * handled or committed, so what follows is left for the next run. */
+    char run_id[REPLAY_RUN_ID_MAX];
+    unsigned char finished[REPLAY_MAX_PARTITIONS];
+    int64_t first_own[REPLAY_MAX_PARTITIONS]; /* offset, when finished */
+    int tty;
+    double started, last_shown;
+};
+
+/* The fields of a dead-letter record that replay needs, borrowed from
+ * the decoded value. */
+struct dead_letter {
+    const char *source_topic;
+    int32_t partition;
+    int64_t offset, timestamp_ms;
+    const void *payload; /* NULL when the record has none */
+    size_t len;
+    int sealed;
+};
+
+/* --- reading a dead letter -------------------------------------------- */
+
+static int get_field(avro_value_t *rec, const char *name, avro_value_t *f)
+{
+    return avro_value_get_by_name(rec, name, f, NULL);
+}
+
+/* A ["null", X] union's value, or 0 with *present 0 for null. */
+static int get_optional(avro_value_t *rec, const char *name,
+                        avro_value_t *branch, int *present)
+{
+    avro_value_t f;
+    int disc = 0;
+
+    if (get_field(rec, name, &f) || avro_value_get_discriminant(&f, &disc) ||
+        avro_value_get_current_branch(&f, branch))
+        return -1;
+    *present = disc == 1;
+    return 0;
+}
+
+static int read_dead_letter(struct replay *r, const rd_kafka_message_t *msg,
+                            struct dead_letter *d, char *why, size_t size)
+{
+    avro_value_t f, b;
+    const char *topic = NULL, *scheme = NULL;
+    const void *bytes = NULL;
+    size_t n = 0;
+    int has_payload = 0, has_scheme = 0;
+
+    if (schema_read_value(r->dead_letter, msg->payload, msg->len, &r->value,
+                          why, size) != 0)
+        return -1;
+    memset(d, 0, sizeof(*d));
+    if (get_field(&r->value, "source_topic", &f) ||
+        avro_value_get_string(&f, &topic, &n) ||
+        get_field(&r->value, "source_partition", &f) ||
+        avro_value_get_int(&f, &d->partition) ||
+        get_field(&r->value, "source_offset", &f) ||
+        avro_value_get_long(&f, &d->offset) ||
+        get_field(&r->value, "source_timestamp_ms", &f) ||
+        avro_value_get_long(&f, &d->timestamp_ms) ||
+        get_optional(&r->value, "payload", &b, &has_payload) ||
+        (has_payload && avro_value_get_bytes(&b, &bytes, &d->len)) ||
+        get_optional(&r->value, "payload_encryption", &f, &has_scheme) ||
+        (has_scheme && avro_value_get_string(&f, &scheme, &n))) {
+        snprintf(why, size, "not a dead-letter record: %s", avro_strerror());
+        return -1;
+    }
+    d->source_topic = topic;
+    d->payload = has_payload ? bytes : NULL;
+    if (has_scheme && strcmp(scheme, OUTPUTS_PAYLOAD_SEALED) != 0) {
+        snprintf(why, size, "payload encrypted with unknown scheme \"%s\"",
+                 scheme);
+        return -1;
+    }
+    d->sealed = has_scheme;
+    return 0;
+}
+
+/* --- one dead letter -------------------------------------------------- */
+
+static rd_kafka_headers_t *replay_headers(const rd_kafka_message_t *msg)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+    char where[CFG_NAME_MAX + 48];
+
+    snprintf(where, sizeof(where), "%s/%d/%lld", rd_kafka_topic_name(msg->rkt),
+             (int)msg->partition, (long long)msg->offset);
+    /* Adding to a new, writable header list cannot fail. */
+    (void)rd_kafka_header_add(h, REPLAY_HEADER_SOURCE, -1, where, -1);
+    return h;
+}
+
+/* The event passes today's rules: back into its source topic. */
+static int reinject(struct replay *r, const rd_kafka_message_t *msg,
+                    const struct dead_letter *d, const void *data,
+                    size_t len, char *errstr, size_t size)
+{
+    r->st->replayed++;
+    if (r->opt->dry_run)
+        return 0;
+    return publisher_send(r->pub, d->source_topic, msg->key, msg->key_len,
+                          data, len, replay_headers(msg), errstr, size);
+}
+
+/* Still refused: a new dead letter with today's reason, payload sealed
+ * again (under the current key, so replay also rotates keys). */
+static int dead_letter_again(struct replay *r, const rd_kafka_message_t *msg,
+                             const struct dead_letter *d,
+                             const struct online_result *res,
+                             const void *data, size_t len, char *errstr,
+                             size_t size)
+{
+    struct source_ref src = {d->source_topic, d->partition, d->offset,
+                             d->timestamp_ms, msg->key, msg->key_len,
+                             data, len};
+
+    r->st->still_failing++;
+    log_debug("replay", "%s [%d] @%lld: still refused: %s %s: %s",
+              rd_kafka_topic_name(msg->rkt), (int)msg->partition,
+              (long long)msg->offset, res->verdict.reason,
+              res->verdict.field, res->verdict.detail);
+    if (r->opt->dry_run)
+        return 0;
+    return outputs_dead_letter_replayed(r->out, &src, res, r->run_id, errstr,
+                                        size);
+}
+
+static void skip(const rd_kafka_message_t *msg, long long *counter,
+                 const char *why)
+{
+    (*counter)++;
+    log_warn("replay", "%s [%d] @%lld: not replayed: %s",
+             rd_kafka_topic_name(msg->rkt), (int)msg->partition,
+             (long long)msg->offset, why);
+}
+
+/* Whether msg was written by this run, or follows such a message. */
+static int from_this_run(struct replay *r, const rd_kafka_message_t *msg)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+    int32_t p = msg->partition;
+
+    if (p < 0 || p >= REPLAY_MAX_PARTITIONS)
+        return 0;
+    if (!r->finished[p] && rd_kafka_message_headers(msg, &h) == 0 &&
+        rd_kafka_header_get_last(h, OUTPUTS_HEADER_REPLAY_RUN, &v, &n) == 0 &&
+        n == strlen(r->run_id) && memcmp(v, r->run_id, n) == 0) {
+        r->finished[p] = 1;
+        r->first_own[p] = msg->offset;
+    }
+    return r->finished[p];
+}
+
+static int replay_one(struct replay *r, const rd_kafka_message_t *msg,
+                      char *errstr, size_t size)
+{
+    struct online_result res;
+    struct dead_letter d;
+    char why[REPLAY_WHY_MAX];
+    const void *data;
+    size_t len;
+    int err;
+
+    r->st->read++;
+    if (read_dead_letter(r, msg, &d, why, sizeof(why)) != 0) {
+        skip(msg, &r->st->unreadable, why);
+        return 0;
+    }
+    if (!d.payload) {
+        skip(msg, &r->st->no_payload, "the dead letter holds no payload");
+        return 0;
+    }
+
+    data = d.payload;
+    len = d.len;
+    if (d.sealed) {
+        buf_reset(&r->plain);
+        err = seal_decrypt(&r->keys, SEAL_DEAD_LETTER_CONTEXT, d.payload,
+                           d.len, &r->plain, why, sizeof(why));
+        if (err == RIFFLE_ERR_NOMEM)
+            return err;
+        if (err) {
+            /* Skipping would commit past it: stop, so that it is replayed
+             * once the keyring holds its key. */
+            r->st->undecryptable++;
+            snprintf(errstr, size, "%s [%d] @%lld: cannot open the payload: "
+                     "%s; stopping here (add the key that sealed it to the "
+                     "dead-letter keyring)", rd_kafka_topic_name(msg->rkt),
+                     (int)msg->partition, (long long)msg->offset, why);
+            return err;
+        }
+        data = r->plain.data;
+        len = r->plain.len;
+    }
+
+    err = online_validate(r->ol, data, len, &res);
+    if (err)
+        return err;
+    if (res.dead_letter)
+        return dead_letter_again(r, msg, &d, &res, data, len, errstr, size);
+    return reinject(r, msg, &d, data, len, errstr, size);
+}
+
+/* --- the run ---------------------------------------------------------- */
+
+static void show_progress(struct replay *r, int final)
+{
+    const struct replay_stats *st = r->st;
+    double now = kafka_monotonic_s();
+
+    if (!final && now - r->last_shown < (r->tty ? REPLAY_PROGRESS_EVERY_S
+                                                : REPLAY_LOG_EVERY_S))
+        return;
+    r->last_shown = now;
+    if (r->tty)
+        fprintf(stderr, "\rreplay: %lld read, %lld replayed, %lld still "
+                "failing, %lld skipped, %.0f/s%s", st->read, st->replayed,
+                st->still_failing,
+                st->no_payload + st->undecryptable + st->unreadable,
+                now > r->started ? st->read / (now - r->started) : 0.0,
+                final ? "\n" : "   ");
+    else
+        log_info("replay", "%lld read, %lld replayed, %lld still failing, "
+                 "%lld skipped", st->read, st->replayed, st->still_failing,
+                 st->no_payload + st->undecryptable + st->unreadable);
+}
+
+/* Everything produced is acknowledged before the group's offsets move
+ * past the dead letters that caused it. */
+static int commit(struct replay *r, char *errstr, size_t size)
+{
+    struct snapshot_offset offsets[SNAPSHOT_MAX_OFFSETS];
+    size_t n = 0, i;
+    int err;
+
+    if (r->opt->dry_run || r->since_commit == 0)
+        return 0;
+    err = publisher_flush(r->pub, REPLAY_FLUSH_TIMEOUT_MS, errstr, size);
+    if (err)
+        return err;
+    consumer_positions(r->consumer, offsets, SNAPSHOT_MAX_OFFSETS, &n);
+    /* The consumer moves a position to the partition's end when it gets
+     * there; in a finished partition this run's own dead letters are
+     * not handled yet, and the next run starts at the first of them. */
+    for (i = 0; i < n; i++) {
+        int32_t p = offsets[i].partition;
+
+        if (p >= 0 && p < REPLAY_MAX_PARTITIONS && r->finished[p] &&
+            offsets[i].offset > r->first_own[p])
+            offsets[i].offset = r->first_own[p];
+    }
+    err = consumer_commit(r->consumer, offsets, n, errstr, size);
+    if (!err)
+        r->since_commit = 0;
+    return err;
+}
+
+static int should_stop(const struct replay *r, double last_message_s)
+{
+    if (r->opt->stop && *r->opt->stop)
+        return 1;
+    if (r->opt->limit > 0 && r->st->read >= r->opt->limit)
+        return 1;
+    return consumer_caught_up(r->consumer) &&
+           kafka_monotonic_s() - last_message_s >= r->opt->idle_exit_s;
+}
+
+static int run_loop(struct replay *r, char *errstr, size_t size)
+{
+    double last_message_s = kafka_monotonic_s();
+    int err = 0;
+
+    while (!err && !should_stop(r, last_message_s)) {
+        rd_kafka_message_t *msg = consumer_poll(r->consumer, REPLAY_POLL_MS);
+
+        if (msg && msg->err) {
+            log_warn("replay", "%s [%d]: %s",
+                     msg->rkt ? rd_kafka_topic_name(msg->rkt) : "-",
+                     (int)msg->partition, rd_kafka_message_errstr(msg));
+        } else if (msg && !from_this_run(r, msg)) {
+            err = replay_one(r, msg, errstr, size);
+            if (!err) {
+                consumer_mark_done(r->consumer, msg);
+                r->since_commit++;
+                last_message_s = kafka_monotonic_s();
+            }
+        }
+        if (msg)
+            rd_kafka_message_destroy(msg);
+        if (r->pub)
+            publisher_poll(r->pub);
+        show_progress(r, 0);
+        if (!err && r->since_commit >= REPLAY_COMMIT_EVERY)
+            err = commit(r, errstr, size);
+    }
+    /* What came before a payload that cannot be opened is done: commit
+     * it, so the next run starts at that payload and repeats nothing. */
+    if (!err || err == RIFFLE_ERR_DECODE) {
+        char why[REPLAY_WHY_MAX * 2];
+        int commit_err = commit(r, why, sizeof(why));
+
+        if (commit_err && !err)
+            snprintf(errstr, size, "%s", why);
+        if (!err)
+            err = commit_err;
+    }
+    show_progress(r, 1);
+    return err;
+}
+
+static int start(struct replay *r, char *errstr, size_t size)
+{
+    char path[CFG_PATH_MAX];
+    int err;
+
+    cfg_output_schema_path(r->cfg, CFG_SCHEMA_DEAD_LETTER, path,
+                           sizeof(path));
+    err = schema_load_file(r->cfg->schema_path, &r->input, errstr, size);
+    if (!err)
+        err = schema_load_file(path, &r->dead_letter, errstr, size);
+    if (!err)
+        err = schema_new_value(r->dead_letter, &r->value);
+    if (!err)
+        err = online_new(r->cfg, r->input, &r->ol, errstr, size);
+    if (!err)
+        err = keyring_load_dead_letter(r->cfg, &r->keys, errstr, size);
+    if (!err && !r->opt->dry_run)
+        err = publisher_new(r->cfg->brokers, "riffle-dlq-replay", &r->pub,
+                            errstr, size);
+    if (!err && !r->opt->dry_run)
+        err = outputs_new(r->cfg, r->pub, &r->out, errstr, size);
+    if (!err)
+        err = consumer_new(r->cfg->brokers, r->group,
+                           r->cfg->topic_dead_letters, NULL, 0, &r->consumer,
+                           errstr, size);
+    return err;
+}
+
+static void finish(struct replay *r)
+{
+    consumer_destroy(r->consumer);
+    outputs_destroy(r->out);
+    publisher_destroy(r->pub);
+    online_destroy(r->ol);
+    if (r->value.iface)
+        avro_value_decref(&r->value);
+    schema_destroy(r->dead_letter);
+    schema_destroy(r->input);
+    keyring_wipe(&r->keys);
+    buf_free(&r->plain);
+}
+
+int replay_run(const struct cfg *cfg, const struct replay_options *opt,
+               struct replay_stats *st, char *errstr, size_t errstr_size)
+{
+    struct replay r;
+    int err;
+
+    memset(&r, 0, sizeof(r));
+    memset(st, 0, sizeof(*st));
+    r.cfg = cfg;
+    r.opt = opt;
+    r.st = st;
+    r.tty = opt->progress && isatty(2);
+    snprintf(r.run_id, sizeof(r.run_id), "%lld-%ld",
+             (long long)kafka_now_ms(), (long)getpid());
+    r.started = r.last_shown = kafka_monotonic_s();
+    if (opt->group)
+        snprintf(r.group, sizeof(r.group), "%s", opt->group);
+    else
+        snprintf(r.group, sizeof(r.group), "%s" REPLAY_GROUP_SUFFIX,
+                 cfg->group_id);
+
+    err = start(&r, errstr, errstr_size);
+    if (!err) {
+        log_info("replay", "%s -> %s (group %s%s)", cfg->topic_dead_letters,
+                 cfg->topic_input, r.group, opt->dry_run ? ", dry run" : "");
+        err = run_loop(&r, errstr, errstr_size);
+    }
+    finish(&r);
+    return err;
+}
