@@ -380,8 +380,8 @@ static int start(struct replay *r, char *errstr, size_t size)
         err = outputs_new(r->cfg, r->pub, &r->out, errstr, size);
     if (!err)
         err = consumer_new(r->cfg->brokers, r->group,
-                           r->cfg->topic_dead_letters, NULL, 0, &r->consumer,
-                           errstr, size);
+                           r->cfg->topic_dead_letters, NULL, 0, 0, NULL,
+                           &r->consumer, errstr, size);
     return err;
 }
 
