@@ -6,7 +6,9 @@
  *   learner     Read, Describe on the input and model topics (it restores
  *               from snapshots); Read on its group (kafka.group_id);
  *               Write, Describe on predictions, dead letters, metrics,
- *               alerts and models
+ *               alerts and models; and, for exactly-once output, Write
+ *               and Describe on its transactional id (printed as a
+ *               kafka-acls line: librdkafka 2.0.2 cannot create it)
  *   scorer      Read, Describe on the model topic and serve.requests;
  *               Read on serve.group_id; Write, Describe on
  *               serve.predictions
@@ -105,9 +107,9 @@ static void plan(const struct cfg *c, const char *const users[4],
         topics(g, "learner", users[1], RD_KAFKA_ACL_OPERATION_WRITE,
                learner_out, 5);
         /* TODO(librdkafka 2.0.2 has no transactional-id resource type):
-         * a transactional learner also needs Write and Describe on its
-         * transactional id; grant it with Kafka's kafka-acls tool until
-         * Debian ships a librdkafka that can (docs/OPERATIONS.md). */
+         * an exactly-once learner also needs Write and Describe on its
+         * transactional id; print_txn_hint() gives the kafka-acls line
+         * until Debian ships a librdkafka that can grant it. */
     }
     if (users[2]) {
         topics(g, "scorer", users[2], RD_KAFKA_ACL_OPERATION_READ, scorer_in,
@@ -127,6 +129,19 @@ static void plan(const struct cfg *c, const char *const users[4],
             g->subscriber_prefix, RD_KAFKA_RESOURCE_PATTERN_PREFIXED,
             RD_KAFKA_ACL_OPERATION_READ);
     }
+}
+
+/* The one binding riffle cannot create itself, as Kafka's tool line. */
+static void print_txn_hint(const struct cfg *c, const char *learner)
+{
+    if (!learner || c->delivery != CFG_DELIVERY_EXACTLY_ONCE)
+        return;
+    printf("also needed, which librdkafka 2.0.2 cannot create (run it "
+           "before this command):\n  kafka-acls.sh --bootstrap-server %s "
+           "--command-config ADMIN.properties --add --allow-principal "
+           "User:%s --operation Write --operation Describe "
+           "--transactional-id %s\n", c->brokers, learner,
+           c->transactional_id);
 }
 
 static void describe(const struct grant *x, char *out, size_t size)
@@ -333,6 +348,7 @@ int cmd_acls(int argc, char **argv)
             describe(&g->list[i], text, sizeof(text));
             printf("would grant %s\n", text);
         }
+        print_txn_hint(cfg, users[1]);
         rc = 0;
         goto out;
     }
@@ -347,6 +363,7 @@ int cmd_acls(int argc, char **argv)
         goto out;
     }
     rc = send_grants(rk, g) || await_visible(rk, g) ? 1 : 0;
+    print_txn_hint(cfg, users[1]);
 
 out:
     if (rk)
