@@ -34,6 +34,7 @@ int cmd_check(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_acls(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 

@@ -114,6 +114,8 @@ static void usage(FILE *out)
             "  train -c CFG           learn from a file without a broker\n"
             "  score -c CFG           score a file with a snapshot, no "
             "learning\n"
+            "  status -c CFG          topics, lag, model version and "
+            "metrics on one screen\n"
             "  acls -c CFG            grant each role's Kafka user its "
             "ACLs\n"
             "  serve -c CFG           scoring replica: requests topic and "
@@ -154,6 +156,8 @@ int main(int argc, char **argv)
         return cmd_score(argc - 1, argv + 1);
     if (strcmp(cmd, "acls") == 0)
         return cmd_acls(argc - 1, argv + 1);
+    if (strcmp(cmd, "status") == 0)
+        return cmd_status(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "dlq") == 0)

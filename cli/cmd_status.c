@@ -1,0 +1,324 @@
+/*
+ * cli/cmd_status.c - `riffle status`: the pipeline on one screen.
+ *
+ * Asks the brokers, and nothing else, so it works against any running
+ * deployment: each configured topic with its partitions and offsets held
+ * (high minus low watermark: records plus transaction markers), the
+ * learner group's committed offset
+ * and lag per input partition, the newest model snapshot (version and
+ * age) and the newest metrics report (progressive metrics, drift,
+ * dead letters). Reads outside any consumer group except to look up the
+ * group's committed offsets, which it never changes. Main thread only.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <avro.h>
+
+#include "cli/cli.h"
+#include "common/err.h"
+#include "common/kafka.h"
+#include "common/log.h"
+#include "consumers/topic_reader.h"
+#include "schemas/schema.h"
+
+#define STATUS_TIMEOUT_MS 10000 /* per broker request */
+#define STATUS_MAX_PARTITIONS 256
+
+struct status {
+    const struct cfg *cfg;
+    rd_kafka_t *rk; /* a consumer in the learner's group, never joined */
+    int64_t now_ms;
+    int failed;
+};
+
+/* --- topics and lag ---------------------------------------------------- */
+
+static int partition_count(struct status *s, const char *topic)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, topic, NULL);
+    rd_kafka_resp_err_t err;
+    int n = -1;
+
+    err = rd_kafka_metadata(s->rk, 0, rkt, &md, STATUS_TIMEOUT_MS);
+    if (!err && md->topic_cnt == 1 && !md->topics[0].err)
+        n = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
+static void show_topic(struct status *s, const char *role, const char *topic)
+{
+    int64_t lo, hi, total = 0;
+    int i, n;
+
+    if (!topic[0])
+        return;
+    n = partition_count(s, topic);
+    if (n < 0) {
+        printf("  %-13s %-40s missing or not allowed\n", role, topic);
+        s->failed = 1;
+        return;
+    }
+    for (i = 0; i < n; i++)
+        if (rd_kafka_query_watermark_offsets(s->rk, topic, i, &lo, &hi,
+                                             STATUS_TIMEOUT_MS) == 0)
+            total += hi - lo;
+    printf("  %-13s %-40s %3d %12lld\n", role, topic, n, (long long)total);
+}
+
+static void show_lag(struct status *s)
+{
+    const char *topic = s->cfg->topic_input;
+    rd_kafka_topic_partition_list_t *parts;
+    int64_t lo, hi, lag_total = 0;
+    int i, n = partition_count(s, topic), committed_any = 0;
+
+    if (n <= 0)
+        return;
+    if (n > STATUS_MAX_PARTITIONS)
+        n = STATUS_MAX_PARTITIONS;
+    parts = rd_kafka_topic_partition_list_new(n);
+    for (i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(parts, topic, i);
+    if (rd_kafka_committed(s->rk, parts, STATUS_TIMEOUT_MS)) {
+        printf("learner group %s: committed offsets unavailable\n",
+               s->cfg->group_id);
+        rd_kafka_topic_partition_list_destroy(parts);
+        return;
+    }
+
+    printf("learner group %s, input %s:\n", s->cfg->group_id, topic);
+    for (i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+
+        if (rd_kafka_query_watermark_offsets(s->rk, topic, p->partition, &lo,
+                                             &hi, STATUS_TIMEOUT_MS))
+            continue;
+        if (p->offset >= 0) {
+            committed_any = 1;
+            lag_total += hi - p->offset;
+            printf("  partition %-3d committed %12lld of %12lld, lag %lld\n",
+                   (int)p->partition, (long long)p->offset, (long long)hi,
+                   (long long)(hi - p->offset));
+        } else {
+            lag_total += hi - lo;
+            printf("  partition %-3d nothing committed yet, lag %lld\n",
+                   (int)p->partition, (long long)(hi - lo));
+        }
+    }
+    printf("  total lag %lld%s\n", (long long)lag_total,
+           committed_any ? "" : " (the learner has not committed yet)");
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* --- latest records ---------------------------------------------------- */
+
+static int64_t get_long(avro_value_t *rec, const char *name)
+{
+    avro_value_t v;
+    int64_t x = -1;
+
+    if (avro_value_get_by_name(rec, name, &v, NULL) == 0)
+        (void)avro_value_get_long(&v, &x); /* left at -1 if not a long */
+    return x;
+}
+
+/* Prints "name value" for each key of map that is present. */
+static void show_map(avro_value_t *rec, const char *map_name,
+                     const char *label)
+{
+    static const char *keys[] = {"accuracy", "logloss", "auc", "f1", "rmse",
+                                 "mae", NULL};
+    avro_value_t map, v;
+    double x;
+    int i;
+
+    if (avro_value_get_by_name(rec, map_name, &map, NULL))
+        return;
+    printf("  %-11s", label);
+    for (i = 0; keys[i]; i++)
+        if (avro_value_get_by_name(&map, keys[i], &v, NULL) == 0 &&
+            avro_value_get_double(&v, &x) == 0)
+            printf(" %s %.4f", keys[i], x);
+    printf("\n");
+}
+
+/* Reads the newest record keyed by the model name in topic into a new
+ * value of the schema in file. Returns 0 when one was found (the caller
+ * then releases value with avro_value_decref()), -1 when there is none
+ * or the topic cannot be read, -2 when it cannot be decoded (said). */
+static int latest(struct status *s, const char *topic, const char *file,
+                  struct schema **schema, struct buf *found,
+                  avro_value_t *value)
+{
+    char path[CFG_PATH_MAX], errstr[512];
+    size_t n = 0;
+
+    cfg_output_schema_path(s->cfg, file, path, sizeof(path));
+    if (schema_load_file(path, schema, errstr, sizeof(errstr)) ||
+        topic_reader_latest_by_key(s->cfg->brokers, topic,
+                                   s->cfg->model_name, found, 1, &n, errstr,
+                                   sizeof(errstr))) {
+        printf("  %s: %s\n", topic, errstr);
+        s->failed = 1;
+        return -1;
+    }
+    if (n == 0 || schema_new_value(*schema, value))
+        return -1;
+    if (schema_read_value(*schema, found->data, found->len, value, errstr,
+                          sizeof(errstr))) {
+        printf("  %s: newest record unreadable: %s\n", topic, errstr);
+        avro_value_decref(value);
+        return -2;
+    }
+    return 0;
+}
+
+static void show_model(struct status *s)
+{
+    struct schema *schema = NULL;
+    struct buf found = {0};
+    avro_value_t rec;
+
+    int got = latest(s, s->cfg->topic_models, CFG_SCHEMA_SNAPSHOT, &schema,
+                     &found, &rec);
+
+    if (got == 0) {
+        printf("model %s: version %lld, snapshot %.0f s old (%s)\n",
+               s->cfg->model_name, (long long)get_long(&rec, "version"),
+               (double)(s->now_ms - get_long(&rec, "created_at_ms")) / 1000.0,
+               s->cfg->topic_models);
+        avro_value_decref(&rec);
+    } else if (got == -1) {
+        printf("model %s: no snapshot yet in %s\n", s->cfg->model_name,
+               s->cfg->topic_models);
+    }
+    buf_free(&found);
+    schema_destroy(schema);
+}
+
+static void show_metrics(struct status *s)
+{
+    struct schema *schema = NULL;
+    struct buf found = {0};
+    avro_value_t rec, v;
+    const char *detector = "none";
+    double rate = 0;
+    int got;
+
+    if (!s->cfg->topic_metrics[0])
+        return;
+    got = latest(s, s->cfg->topic_metrics, CFG_SCHEMA_METRICS, &schema,
+                 &found, &rec);
+    if (got != 0) {
+        if (got == -1)
+            printf("metrics: no report yet in %s\n", s->cfg->topic_metrics);
+        goto out;
+    }
+    if (avro_value_get_by_name(&rec, "drift_detector", &v, NULL) == 0)
+        (void)avro_value_get_string(&v, &detector, NULL);
+    if (avro_value_get_by_name(&rec, "error_rate_estimate", &v, NULL) == 0)
+        (void)avro_value_get_double(&v, &rate);
+    printf("metrics of model version %lld, reported %.0f s ago: %lld events, "
+           "%lld dead letters\n", (long long)get_long(&rec, "model_version"),
+           (double)(s->now_ms - get_long(&rec, "reported_at_ms")) / 1000.0,
+           (long long)get_long(&rec, "events"),
+           (long long)get_long(&rec, "dead_letters"));
+    show_map(&rec, "cumulative", "progressive");
+    show_map(&rec, "window", "recent");
+    printf("  drift       %s, %lld alarms, error rate %.4f\n", detector,
+           (long long)get_long(&rec, "drift_detections"), rate);
+    avro_value_decref(&rec);
+out:
+    buf_free(&found);
+    schema_destroy(schema);
+}
+
+/* --- command line ------------------------------------------------------ */
+
+static rd_kafka_t *connect_group(const struct cfg *cfg)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = kafka_conf_new(cfg->brokers, "riffle-status",
+                                           errstr, sizeof(errstr));
+    rd_kafka_t *rk = NULL;
+
+    if (conf && kafka_conf_set(conf, "group.id", cfg->group_id, errstr,
+                               sizeof(errstr)) == 0 &&
+        kafka_conf_set(conf, "enable.auto.commit", "false", errstr,
+                       sizeof(errstr)) == 0) {
+        rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+        conf = rk ? NULL : conf;
+    }
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    if (!rk)
+        log_error("status", "%s", errstr);
+    return rk;
+}
+
+int cmd_status(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"brokers", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *config = NULL, *brokers = NULL;
+    struct status s = {0};
+    struct cfg *cfg;
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:b:h", longopts, NULL)) != -1) {
+        if (c == 'c')
+            config = optarg;
+        else if (c == 'b')
+            brokers = optarg;
+        else {
+            printf("usage: riffle status -c CFG [--brokers B]\n"
+                   "  the pipeline's topics, the learner's lag, the newest "
+                   "model and metrics\n");
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    cfg = malloc(sizeof(*cfg));
+    if (!cfg || cli_load_config(config, brokers, cfg)) {
+        free(cfg);
+        return 2;
+    }
+    s.cfg = cfg;
+    s.now_ms = kafka_now_ms();
+    s.rk = connect_group(cfg);
+    if (!s.rk) {
+        free(cfg);
+        return 1;
+    }
+
+    printf("pipeline %s, model %s, brokers %s (%s)\n\n", cfg->name,
+           cfg->model_name, cfg->brokers, kafka_security_describe());
+    /* Offsets, not records: transaction markers take offsets too. */
+    printf("  %-13s %-40s %3s %12s\n", "topic", "name", "pts", "offsets");
+    show_topic(&s, "input", cfg->topic_input);
+    show_topic(&s, "predictions", cfg->topic_predictions);
+    show_topic(&s, "dead letters", cfg->topic_dead_letters);
+    show_topic(&s, "models", cfg->topic_models);
+    show_topic(&s, "metrics", cfg->topic_metrics);
+    show_topic(&s, "alerts", cfg->topic_alerts);
+    show_topic(&s, "requests", cfg->serve_requests);
+    show_topic(&s, "served", cfg->serve_predictions);
+    printf("\n");
+    show_lag(&s);
+    show_model(&s);
+    show_metrics(&s);
+
+    rd_kafka_destroy(s.rk);
+    free(cfg);
+    return s.failed ? 1 : 0;
+}
