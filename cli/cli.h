@@ -37,5 +37,6 @@ int cmd_acls(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
 
 #endif

@@ -123,6 +123,8 @@ static void usage(FILE *out)
             "  dlq replay -c CFG      re-check dead letters with the current "
             "rules and\n"
             "                         re-inject what passes\n"
+            "  simulate -c CFG        several merged learners on a file, no "
+            "broker\n"
             "\n"
             "common options: --brokers HOST:PORT overrides kafka.brokers;\n"
             "RIFFLE_LOG_LEVEL=error|warn|info|debug sets the log level,\n"
@@ -162,6 +164,8 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "dlq") == 0)
         return cmd_dlq(argc - 1, argv + 1);
+    if (strcmp(cmd, "simulate") == 0)
+        return cmd_simulate(argc - 1, argv + 1);
 
     fprintf(stderr, "riffle: unknown command '%s'\n\n", cmd);
     usage(stderr);

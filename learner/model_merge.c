@@ -1,0 +1,184 @@
+/*
+ * learner/model_merge.c - merging instances' models, see model_merge.h.
+ */
+#include "learner/model_merge.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+
+/* How one array combines across instances. */
+enum combine {
+    COMBINE_MEAN, /* example-weighted mean of the changes */
+    COMBINE_MAX   /* largest value */
+};
+
+struct model_merger {
+    struct model_params params;
+    size_t count;      /* weights per array */
+    size_t states;     /* optimizer-state arrays */
+    float *base[1 + MODEL_MAX_STATE_ARRAYS]; /* weights, then state */
+    double *acc;       /* one array's merged values */
+    uint64_t base_updates;
+};
+
+/* Only normalized's largest |feature value| is not averaged: a scale
+ * one instance has seen holds for the merged model too. */
+static enum combine state_combine(enum model_optimizer opt, size_t k)
+{
+    return opt == MODEL_OPT_NORMALIZED && k == 1 ? COMBINE_MAX
+                                                 : COMBINE_MEAN;
+}
+
+int model_merger_new(const struct model_params *params,
+                     struct model_merger **out)
+{
+    struct model_merger *mm = calloc(1, sizeof(*mm));
+    struct model *probe = NULL;
+    size_t k;
+
+    if (!mm || model_new(params, &probe) != 0) {
+        free(mm);
+        return RIFFLE_ERR_NOMEM;
+    }
+    mm->params = *params;
+    mm->count = model_weight_count(probe);
+    mm->states = model_state_count(probe);
+    model_destroy(probe);
+
+    mm->acc = calloc(mm->count, sizeof(*mm->acc));
+    for (k = 0; k <= mm->states; k++)
+        mm->base[k] = calloc(mm->count, sizeof(float));
+    for (k = 0; k <= mm->states; k++)
+        if (!mm->base[k])
+            break;
+    if (!mm->acc || k <= mm->states) {
+        model_merger_destroy(mm);
+        return RIFFLE_ERR_NOMEM;
+    }
+    *out = mm;
+    return 0;
+}
+
+void model_merger_destroy(struct model_merger *mm)
+{
+    size_t k;
+
+    if (!mm)
+        return;
+    for (k = 0; k <= MODEL_MAX_STATE_ARRAYS; k++)
+        free(mm->base[k]);
+    free(mm->acc);
+    free(mm);
+}
+
+/* Array k of m: 0 the weights, k >= 1 optimizer state k - 1. */
+static const float *array_of(const struct model *m, size_t k)
+{
+    return k == 0 ? model_weights(m) : model_state(m, k - 1);
+}
+
+void model_merger_set_base(struct model_merger *mm, const struct model *m)
+{
+    size_t k;
+
+    for (k = 0; k <= mm->states; k++)
+        memcpy(mm->base[k], array_of(m, k), mm->count * sizeof(float));
+    mm->base_updates = model_update_count(m);
+}
+
+static int same_shape(const struct model_merger *mm, const struct model *m)
+{
+    const struct model_params *p = model_params_get(m);
+
+    return p->bits == mm->params.bits &&
+           p->optimizer == mm->params.optimizer &&
+           model_state_count(m) == mm->states;
+}
+
+/* Combines array k of the n models into the base. share[i] is model i's
+ * part of the examples since the base. */
+static void merge_array(struct model_merger *mm, struct model *const *src,
+                        const double *share, size_t n, size_t k,
+                        enum combine how)
+{
+    float *base = mm->base[k];
+    size_t i, j;
+
+    for (j = 0; j < mm->count; j++)
+        mm->acc[j] = base[j];
+    for (i = 0; i < n; i++) {
+        const float *x = array_of(src[i], k);
+        double f = share[i];
+
+        for (j = 0; j < mm->count; j++) {
+            if (how == COMBINE_MAX)
+                mm->acc[j] = x[j] > mm->acc[j] ? x[j] : mm->acc[j];
+            else
+                mm->acc[j] += f * ((double)x[j] - (double)base[j]);
+        }
+    }
+    for (j = 0; j < mm->count; j++)
+        base[j] = (float)mm->acc[j];
+}
+
+/* Each instance's share of the examples learned since the base; equal
+ * shares when none learned anything. Returns the examples' total. */
+static uint64_t shares(const struct model_merger *mm,
+                       struct model *const *src, size_t n, double *share)
+{
+    uint64_t total = 0, u;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        u = model_update_count(src[i]);
+        total += u > mm->base_updates ? u - mm->base_updates : 0;
+    }
+    for (i = 0; i < n; i++) {
+        u = model_update_count(src[i]);
+        u = u > mm->base_updates ? u - mm->base_updates : 0;
+        share[i] = total ? (double)u / (double)total : 1.0 / (double)n;
+    }
+    return total;
+}
+
+int model_merger_merge(struct model_merger *mm, struct model *const *src,
+                       size_t n)
+{
+    const float *state[MODEL_MAX_STATE_ARRAYS];
+    double *share;
+    size_t i, k;
+    int err = 0;
+
+    if (n == 0)
+        return RIFFLE_ERR_INVALID;
+    for (i = 0; i < n; i++)
+        if (!same_shape(mm, src[i]))
+            return RIFFLE_ERR_INVALID;
+    share = malloc(n * sizeof(*share));
+    if (!share)
+        return RIFFLE_ERR_NOMEM;
+
+    mm->base_updates += shares(mm, src, n, share);
+    for (k = 0; k <= mm->states; k++)
+        merge_array(mm, src, share, n, k,
+                    k == 0 ? COMBINE_MEAN
+                           : state_combine(mm->params.optimizer, k - 1));
+    free(share);
+
+    for (k = 0; k < mm->states; k++)
+        state[k] = mm->base[k + 1];
+    for (i = 0; !err && i < n; i++)
+        err = model_restore_state(src[i], mm->base[0], state, mm->states,
+                                  mm->base_updates);
+    /* ftrl derives its weights from z and n: keep the base in step */
+    if (!err && mm->params.optimizer == MODEL_OPT_FTRL)
+        memcpy(mm->base[0], model_weights(src[0]), mm->count * sizeof(float));
+    return err;
+}
+
+uint64_t model_merger_version(const struct model_merger *mm)
+{
+    return mm->base_updates;
+}
