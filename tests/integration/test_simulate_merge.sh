@@ -22,7 +22,8 @@ for n in 2 4; do
         --merge-every "$MERGE_EVERY" >"$WORK/$n.json"
     acc=$(riffle_json "$WORK/$n.json" 'rows[0]["accuracy"]')
     note "$n instances merging every $MERGE_EVERY events each: accuracy $acc"
-    assert_eq "$(riffle_json "$WORK/$n.json" "abs(rows[0]['accuracy'] - $one) <= $ACCURACY_TOLERANCE")" \
+    assert_eq "$(riffle_json "$WORK/$n.json" \
+        "abs(rows[0]['accuracy'] - $one) <= $ACCURACY_TOLERANCE")" \
         True "accuracy of $n merged instances against one ($acc vs $one)"
     merges=$(riffle_json "$WORK/$n.json" 'rows[0]["merges"]')
     assert_eq "$merges" "$((ADULT_EVENTS / (n * MERGE_EVERY)))" "merges of $n instances"
