@@ -40,6 +40,7 @@ COPY privacy/ privacy/
 COPY learner/ learner/
 COPY producers/ producers/
 COPY ops/ ops/
+COPY serving/ serving/
 
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DRIFFLE_TESTS=OFF \
     && cmake --build build --parallel

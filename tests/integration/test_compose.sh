@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 #
 # tests/integration/test_compose.sh - docker-compose.yml is valid and
-# defines the services the demo needs.
+# defines the stack operators run, and the monitoring it ships is sound.
 #
 # Runs `docker compose config`, which parses, interpolates and checks the
 # file without a Docker engine, so it works on machines that have only the
-# client. It does not build the image or start anything.
+# client. It does not build the image or start anything (scripts/stack and
+# test_stack.sh run the same services natively). Then checks what the
+# file promises: health checks, restart policies, named volumes, secrets
+# from files, configs mounted read-only, two scoring replicas; that every
+# folder the Dockerfile's build needs is copied into it; and, with
+# promtool, Prometheus's config and alert rules (and their unit tests);
+# and that every metric the Grafana dashboard and the alerts query is one
+# riffle exports (ops/exporter.c).
 #
 # Exit status: 0 pass, 1 fail, 77 skipped (no docker client or no compose
 # plugin) - the automake/ctest convention for "skipped".
 
 set -euo pipefail
 
-readonly REQUIRED_SERVICES=(kafka topics learner producer)
+readonly REQUIRED_SERVICES=(kafka topics learner scorer producer requests
+                           prometheus grafana)
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 COMPOSE_FILE=$REPO_ROOT/docker-compose.yml
@@ -53,13 +61,92 @@ check_services()
              "(found: $(tr '\n' ' ' <<<"$services"))"
 }
 
+# What the resolved file says about each service, checked in Python.
+check_properties()
+{
+    local out
+
+    out=$(docker compose -f "$COMPOSE_FILE" config --format json |
+          python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+s = d["services"]
+problems = []
+for name in ("kafka", "learner", "prometheus", "grafana"):
+    if not s[name].get("healthcheck", {}).get("test"):
+        problems.append(f"{name} has no healthcheck")
+for name in ("kafka", "learner", "scorer", "producer", "prometheus", "grafana"):
+    if s[name].get("restart") in (None, "no"):
+        problems.append(f"{name} has no restart policy")
+if s["scorer"].get("deploy", {}).get("replicas", 1) < 2:
+    problems.append("fewer than 2 scoring replicas")
+for v in ("kafka-data", "prometheus-data", "grafana-data"):
+    if v not in d.get("volumes", {}):
+        problems.append(f"named volume {v} missing")
+for name, sec in d.get("secrets", {}).items():
+    if not sec.get("file"):
+        problems.append(f"secret {name} is not read from a file")
+cfg = [m for m in s["learner"].get("volumes", []) if m.get("target") == "/opt/riffle/config"]
+if not cfg or not cfg[0].get("read_only"):
+    problems.append("config/ is not mounted read-only into the learner")
+if "--http" not in s["learner"]["command"]:
+    problems.append("the learner does not serve /metrics")
+print("; ".join(problems))
+') || fail "docker compose config --format json failed"
+    [[ -z $out ]] || fail "$out"
+}
+
+# Every module folder CMakeLists.txt compiles must be copied into the
+# image's build stage, or `docker build` fails on a fresh machine.
+check_dockerfile()
+{
+    local dirs dir
+    dirs=$(sed -n '/^set(RIFFLE_MODULE_DIRS/,/)/p' "$REPO_ROOT/CMakeLists.txt" |
+           tr -d '()' | sed 's/set//; s/RIFFLE_MODULE_DIRS//' | tr -s ' \n' '\n')
+    for dir in $dirs; do
+        grep -q "^COPY $dir/ $dir/" "$REPO_ROOT/Dockerfile" ||
+            fail "Dockerfile does not copy $dir/ into the build stage"
+    done
+}
+
+check_monitoring()
+{
+    local prom=$REPO_ROOT/deploy/prometheus out
+    command -v promtool >/dev/null 2>&1 || fail "promtool missing: run scripts/install-deps"
+    out=$(promtool check config "$prom/prometheus.yml" 2>&1) || fail "promtool check config: $out"
+    out=$(promtool check rules "$prom/alerts.yml" 2>&1) || fail "promtool check rules: $out"
+    out=$(cd "$prom" && promtool test rules alerts_test.yml 2>&1) || fail "promtool test rules: $out"
+
+    out=$(python3 - "$REPO_ROOT" <<'PY'
+import json, re, sys, pathlib, yaml
+root = pathlib.Path(sys.argv[1])
+exporter = (root / "ops/exporter.c").read_text()
+exported = set(re.findall(r'"(riffle_[a-z_]+)"', exporter))
+exported |= {"riffle_progressive_" + m for m in ("accuracy", "logloss", "auc", "rmse", "mae")}
+hist = {n for n in exported if n.endswith("_seconds")}
+exported |= {h + s for h in hist for s in ("_bucket", "_sum", "_count")}
+dash = json.loads((root / "deploy/grafana/dashboards/riffle.json").read_text())
+exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+alerts = yaml.safe_load((root / "deploy/prometheus/alerts.yml").read_text())
+exprs += [r["expr"] for g in alerts["groups"] for r in g["rules"]]
+used = {m for e in exprs for m in re.findall(r"riffle_[a-z_]+", e)}
+unknown = sorted(used - exported)
+print(f"unknown metrics: {unknown}" if unknown else "")
+PY
+) || fail "dashboard check failed"
+    [[ -z $out ]] || fail "$out"
+}
+
 main()
 {
     require_compose
     check_config_valid
     check_services
+    check_properties
+    check_dockerfile
+    check_monitoring
     echo "PASS: docker-compose.yml is valid and defines" \
-         "${REQUIRED_SERVICES[*]}"
+         "${REQUIRED_SERVICES[*]}; monitoring checked by promtool"
 }
 
 main "$@"
