@@ -793,7 +793,11 @@ static const struct enum_name transforms[] = {
 static const struct enum_name privacy_actions[] = {
     {"none", CFG_PRIVACY_NONE}, {"drop", CFG_PRIVACY_DROP},
     {"pseudonym", CFG_PRIVACY_PSEUDONYM}, {"coarsen", CFG_PRIVACY_COARSEN},
-    {NULL, 0}};
+    {"mask", CFG_PRIVACY_MASK},   {"noise", CFG_PRIVACY_NOISE},
+    {"encrypt", CFG_PRIVACY_ENCRYPT}, {NULL, 0}};
+static const struct enum_name date_precisions[] = {
+    {"day", CFG_DATE_DAY}, {"month", CFG_DATE_MONTH},
+    {"year", CFG_DATE_YEAR}, {NULL, 0}};
 
 /* Which kinds the string, imputation, outlier and label rules fit. */
 static int check_field_quality(const struct loader *ld,
@@ -830,6 +834,45 @@ static int check_field_quality(const struct loader *ld,
     return 0;
 }
 
+/* The settings of the privacy actions added after coarsen: each needs
+ * its own settings and fits only some kinds. */
+static int check_field_privacy(const struct loader *ld,
+                               const config_setting_t *g,
+                               const char *section, const struct cfg_field *f)
+{
+    char key[CFG_KEY_MAX];
+    int numeric = f->kind == CFG_FIELD_NUMERIC;
+
+    if (f->privacy == CFG_PRIVACY_MASK && numeric)
+        return fail(ld, g, dotted(key, sizeof(key), section, "personal"),
+                    "a masked value is text, not a number: use kind = "
+                    "\"categorical\" or \"ignore\"");
+    if (f->privacy == CFG_PRIVACY_ENCRYPT && f->kind != CFG_FIELD_IGNORE)
+        return fail(ld, g, dotted(key, sizeof(key), section, "personal"),
+                    "an encrypted value is different on every event and "
+                    "useless to learn from: use kind = \"ignore\"");
+    if (f->privacy == CFG_PRIVACY_NOISE && !numeric)
+        return fail(ld, g, dotted(key, sizeof(key), section, "personal"),
+                    "noise applies to numeric fields only");
+    if (f->privacy == CFG_PRIVACY_NOISE && !(f->epsilon > 0))
+        return fail(ld, g, dotted(key, sizeof(key), section, "epsilon"),
+                    "noise needs epsilon > 0");
+    if (f->privacy == CFG_PRIVACY_NOISE && !(f->sensitivity > 0))
+        return fail(ld, g, dotted(key, sizeof(key), section, "sensitivity"),
+                    "noise needs sensitivity > 0, or both min and max "
+                    "(sensitivity = max - min)");
+    if (f->privacy != CFG_PRIVACY_MASK &&
+        config_setting_get_member(g, "keep_last"))
+        return fail(ld, g, dotted(key, sizeof(key), section, "keep_last"),
+                    "keep_last goes with personal = \"mask\"");
+    if (f->privacy != CFG_PRIVACY_NOISE &&
+        (config_setting_get_member(g, "epsilon") ||
+         config_setting_get_member(g, "sensitivity")))
+        return fail(ld, g, dotted(key, sizeof(key), section, "epsilon"),
+                    "epsilon and sensitivity go with personal = \"noise\"");
+    return 0;
+}
+
 /* Checks the combinations a single key cannot: which rules fit a kind. */
 static int check_field(const struct loader *ld, const config_setting_t *g,
                        const char *section, const struct cfg_field *f)
@@ -853,10 +896,14 @@ static int check_field(const struct loader *ld, const config_setting_t *g,
     if ((f->transform == CFG_TRANSFORM_BUCKETIZE) != (f->bucket_count > 0))
         return fail(ld, g, dotted(key, sizeof(key), section, "buckets"),
                     "transform \"bucketize\" and buckets go together");
-    if (f->privacy == CFG_PRIVACY_COARSEN && f->band_width <= 0 &&
-        f->keep_prefix == 0)
+    if (f->privacy == CFG_PRIVACY_COARSEN &&
+        (f->band_width > 0) + (f->keep_prefix > 0) +
+                (f->date_precision != CFG_DATE_NONE) != 1)
         return fail(ld, g, dotted(key, sizeof(key), section, "personal"),
-                    "coarsen needs band (numbers) or keep_prefix (strings)");
+                    "coarsen needs one of band (numbers), keep_prefix "
+                    "(strings, e.g. postcodes) or date (ISO dates)");
+    if (check_field_privacy(ld, g, section, f) != 0)
+        return RIFFLE_ERR_CFG;
     if (f->privacy == CFG_PRIVACY_PSEUDONYM && numeric)
         return fail(ld, g, dotted(key, sizeof(key), section, "personal"),
                     "a pseudonym is a token, not a number: use kind = "
@@ -882,7 +929,8 @@ static int load_field_kind(const struct loader *ld, const config_setting_t *g,
         "band",       "keep_prefix", "positive",  "negative",
         "namespace",  "buckets",     "classes",   "allowed",
         "pattern",    "on_invalid",  "outlier",   "outlier_threshold",
-        "on_outlier", "outlier_warmup", "threshold", "relabel", NULL};
+        "on_outlier", "outlier_warmup", "threshold", "relabel",
+        "date",       "keep_last",   "epsilon",   "sensitivity", NULL};
     char key[CFG_KEY_MAX];
     int kind = 0;
     int err = check_keys(ld, g, section, keys);
@@ -942,8 +990,8 @@ static int load_field_privacy(const struct loader *ld,
                               const config_setting_t *g, const char *section,
                               struct cfg_field *f)
 {
-    int privacy = 0;
-    long keep_prefix = 0;
+    int privacy = 0, date = 0;
+    long keep_prefix = 0, keep_last = 0;
     int err = get_enum(ld, g, section, "personal", privacy_actions,
                        &privacy);
 
@@ -953,11 +1001,24 @@ static int load_field_privacy(const struct loader *ld,
     if (!err)
         err = get_long(ld, g, section, "keep_prefix", 0, 0,
                        CFG_MAX_KEEP_PREFIX, &keep_prefix);
+    if (!err)
+        err = get_enum(ld, g, section, "date", date_precisions, &date);
+    if (!err)
+        err = get_long(ld, g, section, "keep_last", 0, 0, CFG_MAX_KEEP_LAST,
+                       &keep_last);
+    if (!err)
+        err = get_double(ld, g, section, "epsilon", 0, 0, CFG_NUMBER_LIMIT,
+                         &f->epsilon);
+    if (!err)
+        err = get_double(ld, g, section, "sensitivity", 0, 0,
+                         CFG_NUMBER_LIMIT, &f->sensitivity);
     if (err)
         return err;
 
     f->privacy = (enum cfg_privacy_action)privacy;
     f->keep_prefix = (size_t)keep_prefix;
+    f->date_precision = (enum cfg_date_precision)date;
+    f->keep_last = (size_t)keep_last;
     return 0;
 }
 
@@ -1021,6 +1082,10 @@ static int load_field(const struct loader *ld, const config_setting_t *g,
         err = load_field_features(ld, g, section, f);
     if (!err)
         err = load_field_range(ld, g, section, f);
+    /* A noised value moves by at most the width of its range. */
+    if (!err && f->privacy == CFG_PRIVACY_NOISE && f->sensitivity == 0 &&
+        f->has_min && f->has_max)
+        f->sensitivity = f->max - f->min;
     if (!err)
         err = check_field(ld, g, section, f);
     return err;
@@ -1961,6 +2026,8 @@ uint64_t cfg_model_fingerprint(const struct cfg *cfg)
         mix(&h, &f->missing_indicator, sizeof(f->missing_indicator));
         mix(&h, &f->band_width, sizeof(f->band_width));
         mix(&h, &f->keep_prefix, sizeof(f->keep_prefix));
+        mix(&h, &f->date_precision, sizeof(f->date_precision));
+        mix(&h, &f->keep_last, sizeof(f->keep_last));
         mix(&h, f->namespace_name, strlen(f->namespace_name) + 1);
         mix(&h, f->buckets, f->bucket_count * sizeof(f->buckets[0]));
     }

@@ -30,6 +30,7 @@
 #define CFG_MAX_CLASSES 64  /* multiclass labels: one-against-all models */
 #define CFG_MAX_KEEP_PREFIX 1024 /* bytes a coarsened string may keep; the
                                     anonymizer's buffer is sized by it */
+#define CFG_MAX_KEEP_LAST 64     /* characters a mask may leave visible */
 #define CFG_ALLOWED_POOL 65536 /* bytes of every field's allowed categories,
                                   NUL-separated: thousands of categories */
 #define CFG_MAX_ALLOWED 4096   /* allowed categories of one field */
@@ -103,7 +104,20 @@ enum cfg_privacy_action {
     CFG_PRIVACY_NONE = 0,
     CFG_PRIVACY_DROP,      /* removed before anything else sees it */
     CFG_PRIVACY_PSEUDONYM, /* keyed HMAC-SHA256 token */
-    CFG_PRIVACY_COARSEN    /* numbers into bands, strings to a prefix */
+    CFG_PRIVACY_COARSEN,   /* numbers into bands, strings to a prefix,
+                              ISO dates to a day, month or year */
+    CFG_PRIVACY_MASK,      /* every character but the last keep_last
+                              becomes '*' */
+    CFG_PRIVACY_NOISE,     /* Laplace noise of scale sensitivity/epsilon */
+    CFG_PRIVACY_ENCRYPT    /* AES-256-GCM envelope, base64 (privacy/seal.h) */
+};
+
+/* What coarsening keeps of an ISO 8601 date ("2026-12-04..."). */
+enum cfg_date_precision {
+    CFG_DATE_NONE = 0, /* not a date */
+    CFG_DATE_DAY,      /* "2026-12-04" */
+    CFG_DATE_MONTH,    /* "2026-12" */
+    CFG_DATE_YEAR      /* "2026" */
 };
 
 #define CFG_KEY_ID_MAX 64 /* bytes of an encryption key id: it travels in
@@ -146,6 +160,10 @@ struct cfg_field {
     enum cfg_privacy_action privacy;
     double band_width;         /* coarsen numbers: band of this width */
     size_t keep_prefix;        /* coarsen strings: keep this many bytes */
+    enum cfg_date_precision date_precision; /* coarsen ISO dates */
+    size_t keep_last;          /* mask: characters kept at the end */
+    double epsilon;            /* noise: privacy budget per value */
+    double sensitivity;        /* noise: largest change of one value */
     /* label only */
     char positive[CFG_MAX_TOKENS][CFG_NAME_MAX];
     size_t positive_count;

@@ -1,6 +1,6 @@
 /*
- * privacy/anonymize.c - drop, pseudonym and coarsen actions, see
- * anonymize.h.
+ * privacy/anonymize.c - drop, pseudonym, coarsen, mask, noise and encrypt
+ * actions, see anonymize.h.
  */
 #include "privacy/anonymize.h"
 
@@ -16,9 +16,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "common/err.h"
 #include "common/numfmt.h"
+#include "privacy/seal.h"
 
 #define KEY_HEX_DIGITS 64 /* a key file of this many hex digits is decoded:
                              32 bytes, the size of an HMAC-SHA256 key */
@@ -56,6 +58,7 @@ struct anonymizer {
      * direct-mapped cache of recent (field, value) -> token saves most of
      * them. Wiped with the key on destroy. */
     struct pseudonym_slot *cache; /* PSEUDONYM_CACHE_SLOTS entries */
+    struct keyring encrypt_keys;  /* personal = "encrypt" */
 };
 
 static int needs_key(const struct cfg *cfg)
@@ -66,6 +69,36 @@ static int needs_key(const struct cfg *cfg)
         if (cfg->fields[i].privacy == CFG_PRIVACY_PSEUDONYM)
             return 1;
     return 0;
+}
+
+static int needs_encrypt_key(const struct cfg *cfg)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->field_count; i++)
+        if (cfg->fields[i].privacy == CFG_PRIVACY_ENCRYPT)
+            return 1;
+    return 0;
+}
+
+/* The encryption keyring, which personal = "encrypt" needs. */
+static int load_encrypt_keys(struct anonymizer *a, char *errstr,
+                             size_t errstr_size)
+{
+    const struct cfg *cfg = a->cfg;
+    const struct cfg_key_source *src = &cfg->encrypt_key;
+    int err = keyring_load(cfg, src, cfg->privacy_line,
+                           "privacy.encrypt_key_file", &a->encrypt_keys,
+                           errstr, errstr_size);
+
+    if (err || a->encrypt_keys.count > 0)
+        return err;
+    return cfg_error(cfg, cfg->privacy_line, "privacy.encrypt_key_file",
+                     errstr, errstr_size, "personal = \"encrypt\" needs a "
+                     "key: set privacy.encrypt_key_file or the environment "
+                     "variable %s (64 hex digits)",
+                     src->env[0] ? src->env
+                                 : "named by privacy.encrypt_key_env");
 }
 
 static int hex_value(int c)
@@ -264,7 +297,17 @@ static int map_field(struct anonymizer *a, const struct schema *schema,
 
     is_string = schema_field_type(schema, (size_t)a->schema_index[i]) ==
                 SCHEMA_FIELD_STRING;
-    if (f->privacy != CFG_PRIVACY_COARSEN ||
+    if ((f->privacy == CFG_PRIVACY_NOISE && is_string) ||
+        (f->date_precision != CFG_DATE_NONE && !is_string)) {
+        snprintf(key, sizeof(key), "fields[%zu].%s", i,
+                 is_string ? "personal" : "date");
+        return cfg_error(cfg, f->line, key, errstr, errstr_size,
+                         "field \"%s\" is a %s in schema %s: %s", f->name,
+                         is_string ? "string" : "number", schema_name(schema),
+                         is_string ? "noise needs a number"
+                                   : "date coarsening reads ISO date text");
+    }
+    if (f->privacy != CFG_PRIVACY_COARSEN || f->date_precision ||
         (is_string ? f->keep_prefix > 0 : f->band_width > 0))
         return 0;
     snprintf(key, sizeof(key), "fields[%zu].%s", i,
@@ -341,6 +384,8 @@ int anonymizer_new(const struct cfg *cfg, const struct schema *schema,
         err = map_field(a, schema, i, errstr, errstr_size);
     if (!err && needs_key(cfg))
         err = load_key(a, cfg, errstr, errstr_size);
+    if (!err && needs_encrypt_key(cfg))
+        err = load_encrypt_keys(a, errstr, errstr_size);
     if (!err && needs_key(cfg) && hmac_prepare(a) != 0) {
         snprintf(errstr, errstr_size, "cannot set up HMAC-SHA256");
         err = RIFFLE_ERR_NOMEM;
@@ -367,6 +412,7 @@ void anonymizer_destroy(struct anonymizer *a)
         free(a->cache);
     }
     OPENSSL_cleanse(a->key, sizeof(a->key));
+    keyring_wipe(&a->encrypt_keys);
     free(a);
 }
 
@@ -528,6 +574,145 @@ static int pseudonymize(const struct anonymizer *a, size_t field,
                             id_len + 1 + ANONYMIZE_TOKEN_HEX);
 }
 
+size_t anonymize_mask(const char *value, size_t len, size_t keep_last,
+                      char *out)
+{
+    size_t chars = 0, i, kept_from = len, seen = 0, n = 0;
+
+    /* Characters, not bytes: a UTF-8 continuation byte starts none. */
+    for (i = 0; i < len; i++)
+        chars += ((unsigned char)value[i] & 0xC0) != 0x80;
+
+    /* A value no longer than what would be kept is masked whole, or the
+     * mask would show all of it. */
+    if (chars > keep_last) {
+        for (i = len; i > 0 && seen < keep_last; i--)
+            seen += ((unsigned char)value[i - 1] & 0xC0) != 0x80;
+        kept_from = i;
+    }
+    for (i = 0; i < kept_from; i++)
+        if (((unsigned char)value[i] & 0xC0) != 0x80)
+            out[n++] = '*';
+    memcpy(out + n, value + kept_from, len - kept_from);
+    n += len - kept_from;
+    out[n] = '\0';
+    return n;
+}
+
+int anonymize_coarsen_date(const char *value, size_t len,
+                           enum cfg_date_precision precision)
+{
+    static const size_t keep[] = {0, 10, 7, 4}; /* by cfg_date_precision */
+    size_t i;
+    int month, day;
+
+    /* "YYYY-MM-DD", then anything (a time, a zone). */
+    if (len < 10 || value[4] != '-' || value[7] != '-')
+        return -1;
+    for (i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && !isdigit((unsigned char)value[i]))
+            return -1;
+    month = (value[5] - '0') * 10 + (value[6] - '0');
+    day = (value[8] - '0') * 10 + (value[9] - '0');
+    if (month < 1 || month > 12 || day < 1 || day > 31 ||
+        (len > 10 && value[10] != 'T' && value[10] != ' '))
+        return -1;
+    return (int)keep[precision];
+}
+
+double anonymize_laplace(double u, double scale)
+{
+    double a = fabs(u);
+
+    if (a >= 0.5) /* ln(0): the open interval's edge never comes up */
+        a = nextafter(0.5, 0.0);
+    return (u < 0 ? scale : -scale) * log(1.0 - 2.0 * a);
+}
+
+/* A uniform draw in [-0.5, 0.5) from OpenSSL's CSPRNG: noise a reader
+ * could predict would protect nothing. */
+static int uniform_centered(double *u)
+{
+    uint64_t bits;
+
+    if (RAND_bytes((unsigned char *)&bits, sizeof(bits)) != 1)
+        return RIFFLE_ERR_NOMEM;
+    *u = (double)(bits >> 11) / (double)(UINT64_C(1) << 53) - 0.5;
+    return 0;
+}
+
+static int add_noise(const struct cfg_field *f, struct event *ev,
+                     size_t index)
+{
+    double u, x;
+    int err = uniform_centered(&u);
+
+    if (err)
+        return err;
+    x = ev->values[index].number +
+        anonymize_laplace(u, f->sensitivity / f->epsilon);
+    /* Clipping after the noise is post-processing: it costs no privacy
+     * and keeps the value inside the range cleaning promised. */
+    if (f->has_min && x < f->min)
+        x = f->min;
+    if (f->has_max && x > f->max)
+        x = f->max;
+    event_set_number(ev, index, x);
+    return 0;
+}
+
+static int mask(const struct cfg_field *f, struct event *ev, size_t index)
+{
+    char tmp[NUMFMT_MAX];
+    const char *text = value_text(ev, index, tmp, sizeof(tmp));
+    size_t len = strlen(text), n;
+    char *out = malloc(len + 1);
+    int err;
+
+    if (!out)
+        return RIFFLE_ERR_NOMEM;
+    n = anonymize_mask(text, len, f->keep_last, out);
+    err = event_set_string(ev, index, out, n);
+    OPENSSL_cleanse(out, len + 1);
+    free(out);
+    return err;
+}
+
+/* An ISO date keeps its day, month or year; anything else is not a date
+ * this rule can coarsen, and is dropped rather than passed on raw. */
+static int coarsen_date(const struct cfg_field *f, struct event *ev,
+                        size_t index)
+{
+    char date[sizeof("YYYY-MM-DD")];
+    int keep = -1;
+
+    if (ev->values[index].kind == VALUE_STRING)
+        keep = anonymize_coarsen_date(event_string(ev, index),
+                                      ev->values[index].str_len,
+                                      f->date_precision);
+    if (keep < 0) {
+        event_set_null(ev, index);
+        return 0;
+    }
+    memcpy(date, event_string(ev, index), (size_t)keep);
+    return event_set_string(ev, index, date, (size_t)keep);
+}
+
+static int encrypt_value(const struct anonymizer *a, const struct cfg_field *f,
+                   struct event *ev, size_t index)
+{
+    char tmp[NUMFMT_MAX];
+    const char *text = value_text(ev, index, tmp, sizeof(tmp));
+    struct buf out = {0};
+    int err = seal_encrypt_text(&a->encrypt_keys, f->name, text,
+                                strlen(text), &out);
+
+    if (!err)
+        err = event_set_string(ev, index, out.data, out.len);
+    buf_free(&out);
+    return err;
+}
+
 int anonymizer_apply(const struct anonymizer *a, struct event *ev)
 {
     size_t i;
@@ -549,7 +734,19 @@ int anonymizer_apply(const struct anonymizer *a, struct event *ev)
             err = pseudonymize(a, i, ev, index);
             break;
         case CFG_PRIVACY_COARSEN:
-            err = coarsen(f, ev, index);
+            if (f->date_precision != CFG_DATE_NONE)
+                err = coarsen_date(f, ev, index);
+            else
+                err = coarsen(f, ev, index);
+            break;
+        case CFG_PRIVACY_MASK:
+            err = mask(f, ev, index);
+            break;
+        case CFG_PRIVACY_NOISE:
+            err = add_noise(f, ev, index);
+            break;
+        case CFG_PRIVACY_ENCRYPT:
+            err = encrypt_value(a, f, ev, index);
             break;
         default:
             break;

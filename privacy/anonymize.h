@@ -5,10 +5,15 @@
  * downstream (the model, any output topic, any log) sees a raw personal
  * value. Per configured field: drop (the value becomes null), keyed
  * pseudonym (HMAC-SHA256 under a secret key: stable for one key, unlinkable
- * without it), or coarsen (numbers into bands, strings to a prefix).
+ * without it), coarsen (numbers into bands, strings to a prefix such as a
+ * postcode's district, ISO dates to their day, month or year), mask
+ * (all but the last N characters become '*'), Laplace noise (numbers, of
+ * scale sensitivity / epsilon, from OpenSSL's CSPRNG), or encrypt (an
+ * AES-256-GCM envelope, privacy/seal.h, that holders of the encryption
+ * key can open).
  *
- * The key is read once at start-up from an environment variable or a
- * file, and is never logged or copied into an output. One thread at a
+ * The keys are read once at start-up from an environment variable or a
+ * file, and are never logged or copied into an output. One thread at a
  * time calls anonymizer_apply(): it reuses one digest context.
  */
 #ifndef RIFFLE_PRIVACY_ANONYMIZE_H
@@ -54,5 +59,22 @@ int anonymize_pseudonym(const unsigned char *key, size_t key_len,
 
 /* The band of x: "[lo,hi)" with lo = floor(x / width) * width. */
 void anonymize_band(double x, double width, char *out, size_t out_size);
+
+/* Writes value (len bytes of UTF-8) into out with every character but the
+ * last keep_last replaced by one '*'; a value of keep_last characters or
+ * fewer is masked whole. out must hold len + 1 bytes. Returns the bytes
+ * written, without the NUL. The length in characters stays visible. */
+size_t anonymize_mask(const char *value, size_t len, size_t keep_last,
+                      char *out);
+
+/* How many leading bytes of an ISO 8601 date ("YYYY-MM-DD", optionally
+ * followed by 'T' or ' ' and a time) keep the given precision: 10, 7 or
+ * 4; -1 when value is not such a date. */
+int anonymize_coarsen_date(const char *value, size_t len,
+                           enum cfg_date_precision precision);
+
+/* Laplace noise of the given scale from u, uniform in (-0.5, 0.5):
+ * -scale * sign(u) * ln(1 - 2|u|), the inverse of the Laplace CDF. */
+double anonymize_laplace(double u, double scale);
 
 #endif
