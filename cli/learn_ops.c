@@ -126,6 +126,30 @@ static void fill_quality(struct ops_sample *s, struct online_learner *ol)
             s->window_mae = NAN;
 }
 
+/* Every configured field but the ignored ones, in configuration order. */
+static void fill_fields(struct ops_sample *s, const struct online_learner *ol,
+                        const struct cfg *cfg)
+{
+    const struct clean_field_counts *c = online_clean_field_counts(ol);
+    size_t i;
+
+    s->field_count = 0;
+    for (i = 0; i < cfg->field_count && i < CFG_MAX_FIELDS; i++) {
+        struct ops_field_quality *f = &s->fields[s->field_count];
+
+        if (cfg->fields[i].kind == CFG_FIELD_IGNORE)
+            continue;
+        snprintf(f->name, sizeof(f->name), "%s", cfg->fields[i].name);
+        f->missing = c[i].missing;
+        f->imputed = c[i].imputed;
+        f->clipped = c[i].clipped;
+        f->invalid = c[i].invalid;
+        f->outliers = c[i].outliers;
+        f->rejected = c[i].rejected;
+        s->field_count++;
+    }
+}
+
 static void fill_lags(struct ops_sample *s, const struct consumer *c)
 {
     struct consumer_lag lags[OPS_MAX_PARTITIONS];
@@ -171,6 +195,7 @@ void learn_ops_tick(struct learn_ops *o, struct online_learner *ol,
     s->clean_clipped = clean->clipped;
     s->clean_imputed = clean->imputed;
     fill_quality(s, ol);
+    fill_fields(s, ol, online_cfg(ol));
     fill_lags(s, c);
     s->learning_rate = model_params_get(online_model(ol))->learning_rate;
     s->model_version = model_update_count(online_model(ol));

@@ -298,6 +298,30 @@ static void render_counts(struct buf *out, const struct ops_exporter *e,
     }
     buf_free(&extra);
 
+    family(out, "riffle_field_values_total", "counter",
+           "Per-field data quality: values missing, imputed, clipped, "
+           "invalid or outliers, and events rejected for the field.");
+    for (i = 0; i < s->field_count; i++) {
+        const struct ops_field_quality *f = &s->fields[i];
+        const struct {
+            const char *outcome;
+            uint64_t n;
+        } rows[] = {{"missing", f->missing},   {"imputed", f->imputed},
+                    {"clipped", f->clipped},   {"invalid", f->invalid},
+                    {"outlier", f->outliers},  {"rejected", f->rejected}};
+        size_t k;
+
+        for (k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
+            buf_reset(&extra);
+            (void)buf_printf(&extra, "field=\"");
+            label_value(&extra, f->name);
+            (void)buf_printf(&extra, "\",outcome=\"%s\"", rows[k].outcome);
+            series(out, e, "riffle_field_values_total", extra.data,
+                   (double)rows[k].n);
+        }
+    }
+    buf_free(&extra);
+
     family(out, "riffle_clean_events_total", "counter",
            "Events through the cleaning rules, by outcome.");
     series(out, e, "riffle_clean_events_total", "outcome=\"passed\"",

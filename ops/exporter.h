@@ -51,6 +51,13 @@ struct ops_refusal {
     uint64_t count;
 };
 
+/* What the cleaning rules did to one configured field (see
+ * cleaning/clean.h, struct clean_field_counts). */
+struct ops_field_quality {
+    char name[CFG_NAME_MAX];
+    uint64_t missing, imputed, clipped, invalid, outliers, rejected;
+};
+
 struct ops_alert {
     double time_s; /* Unix time of the alarm */
     int32_t partition;
@@ -69,6 +76,8 @@ struct ops_sample {
     uint64_t clean_passed, clean_rejected, clean_clipped, clean_imputed;
     struct ops_refusal refusals[OPS_MAX_REFUSALS];
     size_t refusal_count;
+    struct ops_field_quality fields[CFG_MAX_FIELDS];
+    size_t field_count;
 
     char input_topic[CFG_NAME_MAX];
     struct ops_partition partitions[OPS_MAX_PARTITIONS];

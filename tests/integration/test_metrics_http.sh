@@ -102,6 +102,12 @@ PY
 from_metrics=$(sed -n 's/^riffle_refused_events_total{.*reason="\([^"]*\)",field="\([^"]*\)"} \(.*\)$/\1\/\2=\3/p' \
     "$WORK/metrics.txt" | sort | tr '\n' ' ' | sed 's/ $//')
 assert_eq "$from_metrics" "$from_topic" "refusals by reason/field"
+# Per-field counters: each field's rejections are its dead letters.
+for f in nswprice nswdemand day; do
+    [[ $(metric riffle_field_values_total "field=\"$f\",outcome=\"rejected\"") -ge 1 ]] || fail "no rejection counted for $f"
+    assert_eq "$(metric riffle_field_values_total "field=\"$f\",outcome=\"rejected\"")" \
+        "$(grep -c "\"field\":\"$f\"" "$WORK/dl.jsonl")" "rejections of $f"
+done
 
 assert_eq "$(python3 -c "
 import json; s = json.load(open('$WORK/status.json'))

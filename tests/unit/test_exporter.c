@@ -91,6 +91,10 @@ static void test_exporter_prometheus_lines(void **state)
     ops_sample_count_refusal(&s, "out_of_range", "nswprice");
     ops_sample_count_refusal(&s, "out_of_range", "nswprice");
     ops_sample_count_refusal(&s, "decode_error", NULL);
+    s.field_count = 1;
+    snprintf(s.fields[0].name, sizeof(s.fields[0].name), "nswprice");
+    s.fields[0].missing = 4;
+    s.fields[0].rejected = 2;
     ops_exporter_publish(e, &s);
     buf_reset(&out);
     assert_int_equal(ops_exporter_prometheus(e, T0 + 5, &out), 0);
@@ -102,6 +106,11 @@ static void test_exporter_prometheus_lines(void **state)
                     "\"pipe\\\"1\",model=\"m\",reason=\"out_of_range\","
                     "field=\"nswprice\"} 2\n");
     assert_contains(out.data, "reason=\"decode_error\",field=\"\"} 1\n");
+    assert_contains(out.data, "riffle_field_values_total{pipeline="
+                    "\"pipe\\\"1\",model=\"m\",field=\"nswprice\","
+                    "outcome=\"missing\"} 4\n");
+    assert_contains(out.data, "field=\"nswprice\",outcome=\"rejected\"} 2\n");
+    assert_contains(out.data, "field=\"nswprice\",outcome=\"outlier\"} 0\n");
     assert_contains(out.data, "riffle_consumer_lag_messages{pipeline="
                     "\"pipe\\\"1\",model=\"m\",topic=\"in\","
                     "partition=\"1\"} 5\n");
