@@ -74,7 +74,7 @@ struct learn {
     unsigned long long txn_events;
     /* counters */
     unsigned long long processed, predicted, dead_lettered, drifts;
-    unsigned long long duplicates, routed_late;
+    unsigned long long duplicates, routed_late, profiles;
     unsigned long long replayed, rewinds;
     unsigned long long since_snapshot, since_metrics;
     double last_snapshot_s, last_message_s;
@@ -156,6 +156,65 @@ static int restore_snapshot(struct learn *l, char *errstr, size_t size)
     return 0;
 }
 
+/* The enrichment table starts from the whole join topic, read outside
+ * the group before any event, so that a restart joins as before; later
+ * profiles arrive through the group consumer like events. Records that
+ * cannot be used are dead-lettered when the group consumer reaches
+ * them, not here, so a restart does not dead-letter them again. */
+static int load_profiles(struct learn *l, char *errstr, size_t size)
+{
+    struct topic_reader *r;
+    unsigned long long n = 0, bad = 0;
+    int err = topic_reader_new(l->cfg.brokers, l->cfg.join.topic, 1, &r,
+                               errstr, size);
+
+    while (!err && !topic_reader_at_end(r) && !cli_stop_requested) {
+        rd_kafka_message_t *msg = topic_reader_poll(r, LEARN_POLL_MS);
+        rd_kafka_timestamp_type_t tstype;
+        struct online_result res;
+
+        if (!msg)
+            continue;
+        if (!msg->err) {
+            err = online_process_from(
+                l->ol, l->cfg.join.topic,
+                rd_kafka_message_timestamp(msg, &tstype),
+                msg->payload ? msg->payload : "", msg->len, &res);
+            n++;
+            bad += res.dead_letter;
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    topic_reader_destroy(r);
+    if (!err)
+        log_info("learn", "%s: %llu enrichment record(s) read, %llu "
+                 "unusable; %zu key(s) kept", l->cfg.join.topic, n, bad,
+                 (size_t)(online_join_counts(l->ol)->updates -
+                          online_join_counts(l->ol)->evictions));
+    /* the group consumer reads them again: counted and dead-lettered once */
+    online_set_dead_letter_count(l->ol, online_dead_letter_count(l->ol) -
+                                            bad);
+    return err;
+}
+
+/* The input topic, the further sources and the join topic, in one group. */
+static int subscribe_all(struct learn *l, char *errstr, size_t size)
+{
+    const char *topics[CFG_MAX_SOURCES + 2];
+    size_t n = 0, i;
+
+    topics[n++] = l->cfg.topic_input;
+    for (i = 0; i < l->cfg.source_count; i++)
+        topics[n++] = l->cfg.sources[i].topic;
+    if (l->cfg.join.line)
+        topics[n++] = l->cfg.join.topic;
+    return consumer_new_topics(
+        l->cfg.brokers, l->cfg.group_id, topics, n, l->offsets,
+        l->offset_count, l->exactly_once,
+        l->exactly_once ? l->cfg.transactional_id : NULL, &l->consumer,
+        errstr, size);
+}
+
 /* Registers the transactional id, which fences a previous instance with
  * the same id and aborts what it left open: only then do the model topic
  * and the group's offsets show nothing but committed state. Waits for
@@ -186,12 +245,10 @@ static int start_learning(struct learn *l, char *errstr, size_t size)
     l->offset_count = 0;
     if (!err)
         err = restore_snapshot(l, errstr, size);
+    if (!err && l->cfg.join.line)
+        err = load_profiles(l, errstr, size);
     if (!err)
-        err = consumer_new(l->cfg.brokers, l->cfg.group_id,
-                           l->cfg.topic_input, l->offsets, l->offset_count,
-                           l->exactly_once,
-                           l->exactly_once ? l->cfg.transactional_id : NULL,
-                           &l->consumer, errstr, size);
+        err = subscribe_all(l, errstr, size);
     if (!err)
         consumer_set_revoke_hook(l->consumer, on_revoke, l);
     return err;
@@ -247,8 +304,8 @@ static int handle_message(struct learn *l, const rd_kafka_message_t *msg,
     int err;
 
     source_of(msg, &src);
-    err = online_process(l->ol, msg->payload ? msg->payload : "", msg->len,
-                         &r);
+    err = online_process_from(l->ol, src.topic, src.timestamp_ms,
+                              msg->payload ? msg->payload : "", msg->len, &r);
     if (err) {
         snprintf(errstr, size, "%s [%d] @%lld: %s", src.topic,
                  (int)src.partition, (long long)src.offset,
@@ -260,6 +317,10 @@ static int handle_message(struct learn *l, const rd_kafka_message_t *msg,
         return 0;
     }
 
+    if (r.enrichment && !r.dead_letter) {
+        l->profiles++;
+        return 0;
+    }
     if (r.duplicate) {
         log_debug("learn", "%s [%d] @%lld: duplicate event id, dropped",
                   src.topic, (int)src.partition, (long long)src.offset);
@@ -699,12 +760,12 @@ static void print_summary(struct learn *l)
     (void)online_metrics_json(l->ol, 0, &metrics); /* empty if no memory */
     (void)snapshot_weights_digest(l->ol, &digest); /* 0 if no memory */
     printf("{\"processed\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
-           "\"duplicates\":%llu,\"late_routed\":%llu,"
+           "\"duplicates\":%llu,\"late_routed\":%llu,\"profiles\":%llu,"
            "\"replayed\":%llu,\"rewinds\":%llu,"
            "\"drift_alarms\":%llu,%s,\"model_version\":%llu,"
            "\"weights_digest\":\"%016llx\"}\n",
            l->processed, l->predicted, l->dead_lettered, l->duplicates,
-           l->routed_late, l->replayed, l->rewinds, l->drifts,
+           l->routed_late, l->profiles, l->replayed, l->rewinds, l->drifts,
            metrics.data ? metrics.data : "\"metrics\":null",
            (unsigned long long)model_update_count(online_model(l->ol)),
            (unsigned long long)digest);

@@ -51,6 +51,9 @@
 #define CFG_MAX_OUTLIER_K 1e6
 #define CFG_MAX_OUTLIER_WARMUP (1L << 40)
 #define CFG_MAX_LATENESS_SECONDS (86400.0 * 3650) /* ten years */
+#define CFG_DEFAULT_JOIN_WINDOW_S 86400.0 /* a profile a day old still fits */
+#define CFG_DEFAULT_JOIN_KEYS 100000
+#define CFG_MAX_JOIN_KEYS (1L << 24)
 /* Counting collisions keeps 4 bytes per weight and costs a cache miss per
  * feature once the table outgrows the cache (10-15% of train's time at
  * 2^22, docs/BENCHMARKS.md): on by default up to 2^20 weights (4 MiB). */
@@ -1185,19 +1188,20 @@ static int load_outlier(const struct loader *ld, const config_setting_t *g,
     return 0;
 }
 
-/* relabel = ( ["noisy", "clean"], ... ): pairs of strings. */
-static int load_relabel(const struct loader *ld, const config_setting_t *g,
-                        const char *section, struct cfg *cfg)
+/* key = ( ["a", "b"], ... ): pairs of strings, at most max. */
+static int load_pairs(const struct loader *ld, const config_setting_t *g,
+                      const char *section, const char *key,
+                      char (*dst)[2][CFG_NAME_MAX], size_t max, size_t *count)
 {
     config_setting_t *s;
     char full[CFG_KEY_MAX];
     int i, j, n;
-    int err = find_list(ld, g, section, "relabel", CFG_MAX_RELABEL, &s, &n);
+    int err = find_list(ld, g, section, key, max, &s, &n);
 
     if (err || !s)
         return err;
 
-    dotted(full, sizeof(full), section, "relabel");
+    dotted(full, sizeof(full), section, key);
     for (i = 0; i < n; i++) {
         const config_setting_t *e = config_setting_get_elem(s, i);
         int type = config_setting_type(e);
@@ -1215,11 +1219,19 @@ static int load_relabel(const struct loader *ld, const config_setting_t *g,
             if (strlen(v) >= CFG_NAME_MAX)
                 return fail(ld, e, full, "entry %d: longer than %d bytes",
                             i + 1, CFG_NAME_MAX - 1);
-            snprintf(cfg->relabel[i][j], CFG_NAME_MAX, "%s", v);
+            snprintf(dst[i][j], CFG_NAME_MAX, "%s", v);
         }
     }
-    cfg->relabel_count = (size_t)n;
+    *count = (size_t)n;
     return 0;
+}
+
+/* relabel = ( ["noisy", "clean"], ... ): rewrites of label values. */
+static int load_relabel(const struct loader *ld, const config_setting_t *g,
+                        const char *section, struct cfg *cfg)
+{
+    return load_pairs(ld, g, section, "relabel", cfg->relabel,
+                      CFG_MAX_RELABEL, &cfg->relabel_count);
 }
 
 /* The keys of issue 5 (allowed categories, pattern, invalid and outlier
@@ -1829,6 +1841,95 @@ static int load_lateness(const struct loader *ld, const config_setting_t *g,
     return check_lateness(ld, g, cfg);
 }
 
+/* sources = ( { topic; schema; map; }, ... ): further input topics. */
+static int load_sources(const struct loader *ld,
+                        const config_setting_t *root, struct cfg *cfg)
+{
+    static const char *const keys[] = {"topic", "schema", "map", NULL};
+    char section[CFG_SECTION_MAX];
+    config_setting_t *list;
+    int i, n, err = find_list(ld, root, "", "sources", CFG_MAX_SOURCES,
+                              &list, &n);
+
+    if (err || !list)
+        return err;
+
+    for (i = 0; i < n && !err; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, i);
+        struct cfg_source *src = &cfg->sources[i];
+
+        snprintf(section, sizeof(section), "sources[%d]", i);
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+            return fail(ld, g, section, "expected a group { topic = ...; }");
+        src->line = config_setting_source_line(g);
+        err = check_keys(ld, g, section, keys);
+        if (!err)
+            err = get_string(ld, g, section, "topic", 1, src->topic,
+                             sizeof(src->topic));
+        if (!err)
+            err = get_string(ld, g, section, "schema", 1, src->schema_path,
+                             sizeof(src->schema_path));
+        if (!err)
+            err = load_pairs(ld, g, section, "map", src->map, CFG_MAX_MAP,
+                             &src->map_count);
+        if (!err && strcmp(src->topic, cfg->topic_input) == 0)
+            err = fail(ld, g, section, "topic %s is already topics.input",
+                       src->topic);
+    }
+    cfg->source_count = (size_t)n;
+    return err;
+}
+
+/* join = { topic; schema; key; profile_key; map; window; max_keys; }. */
+static int load_join(const struct loader *ld, const config_setting_t *root,
+                     struct cfg *cfg)
+{
+    static const char *const keys[] = {"topic", "schema", "key",
+                                       "profile_key", "map", "window",
+                                       "max_keys", NULL};
+    struct cfg_join *j = &cfg->join;
+    double window_s = CFG_DEFAULT_JOIN_WINDOW_S;
+    config_setting_t *g;
+    int err = get_group(ld, root, "join", 0, &g);
+
+    if (err || !g)
+        return err;
+
+    j->line = config_setting_source_line(g);
+    j->max_keys = CFG_DEFAULT_JOIN_KEYS;
+    err = check_keys(ld, g, "join", keys);
+    if (!err)
+        err = get_string(ld, g, "join", "topic", 1, j->topic,
+                         sizeof(j->topic));
+    if (!err)
+        err = get_string(ld, g, "join", "schema", 1, j->schema_path,
+                         sizeof(j->schema_path));
+    if (!err)
+        err = get_string(ld, g, "join", "key", 1, j->key, sizeof(j->key));
+    if (!err)
+        err = get_string(ld, g, "join", "profile_key", 0, j->profile_key,
+                         sizeof(j->profile_key));
+    if (!err)
+        err = load_pairs(ld, g, "join", "map", j->map, CFG_MAX_MAP,
+                         &j->map_count);
+    if (!err)
+        err = get_positive(ld, g, "join", "window", CFG_MAX_LATENESS_SECONDS,
+                           &window_s);
+    if (!err)
+        err = get_long(ld, g, "join", "max_keys", 0, 1, CFG_MAX_JOIN_KEYS,
+                       &j->max_keys);
+    if (err)
+        return err;
+
+    if (!j->profile_key[0])
+        snprintf(j->profile_key, sizeof(j->profile_key), "%s", j->key);
+    j->window_ms = window_s * 1000.0;
+    if (j->map_count == 0)
+        return fail(ld, g, "join.map", "missing required setting (a list "
+                    "of [\"pipeline field\", \"its field\"] pairs)");
+    return 0;
+}
+
 /* The pipeline-wide cleaning rules. */
 static int load_cleaning(const struct loader *ld,
                          const config_setting_t *root, struct cfg *cfg)
@@ -1859,7 +1960,8 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
                                        "source",  "fields",  "privacy",
                                        "learner", "snapshot", "log",
                                        "drift",   "cleaning", "serve",
-                                       "delivery", NULL};
+                                       "delivery", "sources", "join",
+                                       NULL};
     int err = check_keys(ld, root, "", keys);
 
     if (!err)
@@ -1891,6 +1993,10 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
         err = load_serve(ld, root, cfg);
     if (!err)
         err = load_delivery(ld, root, cfg);
+    if (!err)
+        err = load_sources(ld, root, cfg);
+    if (!err)
+        err = load_join(ld, root, cfg);
     if (err)
         return err;
 

@@ -36,6 +36,8 @@
 #define CFG_MAX_ALLOWED 4096   /* allowed categories of one field */
 #define CFG_PATTERN_MAX 256    /* bytes of a field's string pattern */
 #define CFG_MAX_RELABEL 64     /* label rewrites (noisy value -> value) */
+#define CFG_MAX_SOURCES 8      /* input topics besides topics.input */
+#define CFG_MAX_MAP 64         /* renamed fields of one source */
 
 enum cfg_field_kind {
     CFG_FIELD_IGNORE = 0, /* decoded, then neither cleaned nor learned */
@@ -173,6 +175,33 @@ struct cfg_field {
     double threshold;
 };
 
+/* A further input topic with a schema of its own, mapped into the
+ * pipeline's schema (source.schema): each field of that schema takes the
+ * field of the same name, or the one map names, or stays null. */
+struct cfg_source {
+    int line;
+    char topic[CFG_NAME_MAX];
+    char schema_path[CFG_PATH_MAX];
+    char map[CFG_MAX_MAP][2][CFG_NAME_MAX]; /* pipeline field, its field */
+    size_t map_count;
+};
+
+/* An enrichment stream joined to each event by key: the latest record
+ * of each key is kept (at most max_keys, least recently updated evicted)
+ * and fills the pipeline fields it maps to, when its timestamp is within
+ * window of the event's. */
+struct cfg_join {
+    int line;                    /* 0: no join */
+    char topic[CFG_NAME_MAX];
+    char schema_path[CFG_PATH_MAX];
+    char key[CFG_NAME_MAX];      /* pipeline field holding the key */
+    char profile_key[CFG_NAME_MAX]; /* its field holding the key */
+    char map[CFG_MAX_MAP][2][CFG_NAME_MAX]; /* pipeline field, its field */
+    size_t map_count;
+    double window_ms;
+    long max_keys;
+};
+
 /* What the label is, decided by the label field's settings. */
 enum cfg_task {
     CFG_TASK_BINARY = 0, /* positive (and negative) values */
@@ -244,6 +273,11 @@ struct cfg {
                                    out of order, accepted */
     enum cfg_late_action on_late;
     char late_topic[CFG_NAME_MAX]; /* for CFG_LATE_ROUTE */
+
+    /* further sources and the enrichment join */
+    struct cfg_source sources[CFG_MAX_SOURCES];
+    size_t source_count;
+    struct cfg_join join;
 
     /* privacy */
     int privacy_line;            /* of the group; 0 when there is none */

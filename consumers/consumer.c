@@ -18,6 +18,7 @@
 #define CONSUMER_COMMITTED_TRIES 30 /* then the learner stops: ~5 min */
 
 struct partition_state {
+    char topic[CFG_NAME_MAX];
     int32_t partition;
     int64_t next_offset; /* -1 until known */
     int64_t replay_until; /* group's committed offset at assignment, or
@@ -28,7 +29,7 @@ struct partition_state {
 
 struct consumer {
     rd_kafka_t *rk;
-    char topic[CFG_NAME_MAX];
+    char topic[CFG_NAME_MAX]; /* the first topic, for messages */
     struct partition_state parts[CONSUMER_MAX_PARTITIONS];
     size_t part_count;
     int replay;
@@ -38,15 +39,18 @@ struct consumer {
 };
 
 static struct partition_state *find_part(struct consumer *c,
+                                         const char *topic,
                                          int32_t partition, int create)
 {
     size_t i;
 
     for (i = 0; i < c->part_count; i++)
-        if (c->parts[i].partition == partition)
+        if (c->parts[i].partition == partition &&
+            strcmp(c->parts[i].topic, topic) == 0)
             return &c->parts[i];
     if (!create || c->part_count == CONSUMER_MAX_PARTITIONS)
         return NULL;
+    snprintf(c->parts[c->part_count].topic, CFG_NAME_MAX, "%s", topic);
     c->parts[c->part_count].partition = partition;
     c->parts[c->part_count].next_offset = -1;
     c->parts[c->part_count].replay_until = -1;
@@ -122,7 +126,8 @@ static void on_assign(struct consumer *c,
 
     for (i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
-        struct partition_state *ps = find_part(c, tp->partition, 1);
+        struct partition_state *ps = find_part(c, tp->topic, tp->partition,
+                                               1);
 
         tp->offset = c->replay ? RD_KAFKA_OFFSET_BEGINNING
                                : RD_KAFKA_OFFSET_STORED;
@@ -159,8 +164,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (c->revoke_hook)
         c->revoke_hook(c->revoke_opaque);
     for (i = 0; i < parts->cnt; i++) {
-        struct partition_state *ps = find_part(c, parts->elems[i].partition,
-                                               0);
+        struct partition_state *ps = find_part(c, parts->elems[i].topic,
+                                               parts->elems[i].partition, 0);
         if (ps)
             ps->assigned = 0;
     }
@@ -194,31 +199,79 @@ static int check_topic(rd_kafka_t *rk, const char *topic, char *errstr,
     return 0;
 }
 
+/* The snapshot's offsets of the topics subscribed to. */
+static void set_starts(struct consumer *c, const char *const *topics,
+                       size_t topic_count, const struct snapshot_offset *start,
+                       size_t n)
+{
+    size_t i, t;
+
+    for (i = 0; i < n; i++) {
+        struct partition_state *ps;
+
+        for (t = 0; t < topic_count; t++)
+            if (strcmp(start[i].topic, topics[t]) == 0)
+                break;
+        if (t == topic_count)
+            continue;
+        ps = find_part(c, start[i].topic, start[i].partition, 1);
+        if (ps)
+            ps->next_offset = start[i].offset;
+    }
+}
+
+static int subscribe(struct consumer *c, const char *const *topics,
+                     size_t topic_count, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *subs;
+    rd_kafka_resp_err_t err;
+    size_t t;
+
+    for (t = 0; t < topic_count; t++)
+        if (check_topic(c->rk, topics[t], errstr, errstr_size) != 0)
+            return RIFFLE_ERR_KAFKA;
+
+    subs = rd_kafka_topic_partition_list_new((int)topic_count);
+    for (t = 0; t < topic_count; t++)
+        rd_kafka_topic_partition_list_add(subs, topics[t],
+                                          RD_KAFKA_PARTITION_UA);
+    err = rd_kafka_subscribe(c->rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (err) {
+        snprintf(errstr, errstr_size, "cannot subscribe to %s%s: %s",
+                 topics[0], topic_count > 1 ? " and others" : "",
+                 rd_kafka_err2str(err));
+        return RIFFLE_ERR_KAFKA;
+    }
+    return 0;
+}
+
 int consumer_new(const char *brokers, const char *group_id,
                  const char *topic, const struct snapshot_offset *start,
                  size_t n, int replay, const char *instance_id,
                  struct consumer **out, char *errstr, size_t errstr_size)
 {
+    return consumer_new_topics(brokers, group_id, &topic, 1, start, n,
+                               replay, instance_id, out, errstr,
+                               errstr_size);
+}
+
+int consumer_new_topics(const char *brokers, const char *group_id,
+                        const char *const *topics, size_t topic_count,
+                        const struct snapshot_offset *start, size_t n,
+                        int replay, const char *instance_id,
+                        struct consumer **out, char *errstr,
+                        size_t errstr_size)
+{
     struct consumer *c = calloc(1, sizeof(*c));
-    rd_kafka_topic_partition_list_t *subs;
     rd_kafka_conf_t *conf;
-    rd_kafka_resp_err_t err;
     char why[256];
-    size_t i;
 
     if (!c)
         return RIFFLE_ERR_NOMEM;
-    snprintf(c->topic, sizeof(c->topic), "%s", topic);
+    snprintf(c->topic, sizeof(c->topic), "%s", topics[0]);
     c->replay = replay;
-    for (i = 0; i < n; i++) {
-        struct partition_state *ps;
-
-        if (strcmp(start[i].topic, topic) != 0)
-            continue;
-        ps = find_part(c, start[i].partition, 1);
-        if (ps)
-            ps->next_offset = start[i].offset;
-    }
+    set_starts(c, topics, topic_count, start, n);
 
     conf = kafka_conf_new(brokers, "riffle-learner", errstr, errstr_size);
     if (!conf || kafka_conf_set(conf, "group.id", group_id, errstr,
@@ -250,18 +303,7 @@ int consumer_new(const char *brokers, const char *group_id,
     }
     rd_kafka_poll_set_consumer(c->rk);
 
-    if (check_topic(c->rk, topic, errstr, errstr_size) != 0) {
-        consumer_destroy(c);
-        return RIFFLE_ERR_KAFKA;
-    }
-
-    subs = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
-    err = rd_kafka_subscribe(c->rk, subs);
-    rd_kafka_topic_partition_list_destroy(subs);
-    if (err) {
-        snprintf(errstr, errstr_size, "cannot subscribe to %s: %s", topic,
-                 rd_kafka_err2str(err));
+    if (subscribe(c, topics, topic_count, errstr, errstr_size) != 0) {
         consumer_destroy(c);
         return RIFFLE_ERR_KAFKA;
     }
@@ -299,7 +341,8 @@ int consumer_is_replay(const struct consumer *c,
     size_t i;
 
     for (i = 0; i < c->part_count; i++)
-        if (c->parts[i].partition == msg->partition)
+        if (c->parts[i].partition == msg->partition && msg->rkt &&
+            strcmp(c->parts[i].topic, rd_kafka_topic_name(msg->rkt)) == 0)
             return msg->offset < c->parts[i].replay_until;
     return 0;
 }
@@ -326,7 +369,7 @@ consumer_assigned_offsets(const struct consumer *c)
          * replaying, its committed outputs reach further than its
          * position, and committing less would publish them again after
          * a crash. */
-        rd_kafka_topic_partition_list_add(list, c->topic, ps->partition)
+        rd_kafka_topic_partition_list_add(list, ps->topic, ps->partition)
             ->offset = ps->next_offset > ps->replay_until ? ps->next_offset
                                                           : ps->replay_until;
     }
@@ -341,7 +384,9 @@ rd_kafka_message_t *consumer_poll(struct consumer *c, int timeout_ms)
     if (!msg || msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
         return msg;
 
-    ps = find_part(c, msg->partition, 1);
+    ps = msg->rkt ? find_part(c, rd_kafka_topic_name(msg->rkt),
+                              msg->partition, 1)
+                  : NULL;
     if (ps) {
         ps->at_end = 1;
         if (ps->next_offset < msg->offset)
@@ -353,7 +398,8 @@ rd_kafka_message_t *consumer_poll(struct consumer *c, int timeout_ms)
 
 void consumer_mark_done(struct consumer *c, const rd_kafka_message_t *msg)
 {
-    struct partition_state *ps = find_part(c, msg->partition, 1);
+    struct partition_state *ps =
+        find_part(c, rd_kafka_topic_name(msg->rkt), msg->partition, 1);
 
     if (!ps)
         return;
@@ -384,7 +430,8 @@ void consumer_positions(const struct consumer *c,
     for (i = 0; i < c->part_count && *n < max; i++) {
         if (c->parts[i].next_offset < 0)
             continue;
-        snprintf(out[*n].topic, sizeof(out[*n].topic), "%s", c->topic);
+        snprintf(out[*n].topic, sizeof(out[*n].topic), "%s",
+                 c->parts[i].topic);
         out[*n].partition = c->parts[i].partition;
         out[*n].offset = c->parts[i].next_offset;
         (*n)++;
@@ -403,11 +450,12 @@ void consumer_lags(const struct consumer *c, struct consumer_lag *out,
 
         if (!ps->assigned)
             continue;
+        out[*n].topic = ps->topic;
         out[*n].partition = ps->partition;
         out[*n].next_offset = ps->next_offset;
         out[*n].high = -1;
         /* The cached watermarks: no broker round trip on this thread. */
-        if (rd_kafka_get_watermark_offsets(c->rk, c->topic, ps->partition,
+        if (rd_kafka_get_watermark_offsets(c->rk, ps->topic, ps->partition,
                                            &low, &high) ==
                 RD_KAFKA_RESP_ERR_NO_ERROR &&
             high >= 0)

@@ -66,6 +66,16 @@ consumer_group_metadata(const struct consumer *c);
 rd_kafka_topic_partition_list_t *
 consumer_assigned_offsets(const struct consumer *c);
 
+/* The same over several topics (borrowed, topic_count >= 1): a
+ * pipeline's input topic, its further sources and its enrichment topic.
+ * Partitions are tracked per topic, and so are snapshot offsets. */
+int consumer_new_topics(const char *brokers, const char *group_id,
+                        const char *const *topics, size_t topic_count,
+                        const struct snapshot_offset *start, size_t n,
+                        int replay, const char *instance_id,
+                        struct consumer **out, char *errstr,
+                        size_t errstr_size);
+
 /* Leaves the group and frees. NULL-safe. */
 void consumer_destroy(struct consumer *c);
 
@@ -91,6 +101,7 @@ void consumer_positions(const struct consumer *c,
  * to handle and the partition's high watermark as last fetched (-1 while
  * unknown). Lag is high - next_offset. */
 struct consumer_lag {
+    const char *topic; /* borrowed from the consumer */
     int32_t partition;
     int64_t next_offset;
     int64_t high;

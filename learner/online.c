@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "cleaning/dedup.h"
+#include "cleaning/join.h"
+#include "cleaning/sources.h"
 #include "common/err.h"
 #include "common/numfmt.h"
 #include "learner/drift.h"
@@ -21,6 +23,25 @@
  * its own (the model's implicit bias is shared by all classes). */
 #define ONLINE_CLASS_STRIDE 0x9E3779B1u /* odd, spreads classes apart */
 #define ONLINE_CLASS_BIAS "riffle.class.bias"
+
+/* A further input topic: its schema and how it maps into the pipeline's. */
+struct online_source {
+    struct schema *schema;
+    struct source_map *map;
+};
+
+/* The enrichment join: the profile schema, which pipeline fields a
+ * profile fills (and from where), and the table of latest profiles. */
+struct online_join {
+    struct schema *schema;
+    struct source_map *map;
+    struct join_table *table;
+    int key_index;         /* pipeline schema index of join.key */
+    int profile_key_index; /* profile schema index of join.profile_key */
+    size_t value_count;
+    int target[EVENT_MAX_FIELDS]; /* pipeline index of each value */
+    struct join_value values[EVENT_MAX_FIELDS]; /* scratch for a put */
+};
 
 struct online_learner {
     const struct cfg *cfg;
@@ -36,6 +57,9 @@ struct online_learner {
     int has_watermark;
     double watermark_ms; /* the latest event time learned */
     struct online_lateness lateness;
+    struct online_source sources[CFG_MAX_SOURCES];
+    struct online_join *join; /* NULL without join = {...} */
+    struct event raw;         /* a source's or profile's own event */
     struct metrics metrics;
     struct running_stats stats[CFG_MAX_FIELDS];
     uint64_t dead_letters;
@@ -73,6 +97,107 @@ static int new_drift_detector(const struct cfg *cfg, struct drift **out,
     return err;
 }
 
+/* Loads a schema named in the configuration; errors say where. */
+static int load_cfg_schema(const struct online_learner *ol, const char *path,
+                           int line, const char *key, struct schema **out,
+                           char *errstr, size_t errstr_size)
+{
+    char why[512];
+
+    if (schema_load_file(path, out, why, sizeof(why)) == 0)
+        return 0;
+    return cfg_error(ol->cfg, line, key, errstr, errstr_size, "%s", why);
+}
+
+static int open_sources(struct online_learner *ol, char *errstr,
+                        size_t errstr_size)
+{
+    char key[CFG_NAME_MAX];
+    size_t i;
+    int err = 0;
+
+    for (i = 0; i < ol->cfg->source_count && !err; i++) {
+        const struct cfg_source *src = &ol->cfg->sources[i];
+
+        snprintf(key, sizeof(key), "sources[%zu].schema", i);
+        err = load_cfg_schema(ol, src->schema_path, src->line, key,
+                              &ol->sources[i].schema, errstr, errstr_size);
+        snprintf(key, sizeof(key), "sources[%zu].map", i);
+        if (!err)
+            err = source_map_new(ol->cfg, src->line, key, ol->schema,
+                                 ol->sources[i].schema,
+                                 (char (*)[2][CFG_NAME_MAX])src->map,
+                                 src->map_count, 1, &ol->sources[i].map,
+                                 errstr, errstr_size);
+    }
+    return err;
+}
+
+/* The key fields must exist, and the key be a string or a number. */
+static int find_join_keys(struct online_learner *ol, char *errstr,
+                          size_t errstr_size)
+{
+    const struct cfg_join *j = &ol->cfg->join;
+    struct online_join *oj = ol->join;
+
+    oj->key_index = schema_field_index(ol->schema, j->key);
+    if (oj->key_index < 0)
+        return cfg_error(ol->cfg, j->line, "join.key", errstr, errstr_size,
+                         "\"%s\" is not a field of %s", j->key,
+                         schema_name(ol->schema));
+    oj->profile_key_index = schema_field_index(oj->schema, j->profile_key);
+    if (oj->profile_key_index < 0)
+        return cfg_error(ol->cfg, j->line, "join.profile_key", errstr,
+                         errstr_size, "\"%s\" is not a field of %s",
+                         j->profile_key, schema_name(oj->schema));
+    return 0;
+}
+
+static int open_join(struct online_learner *ol, char *errstr,
+                     size_t errstr_size)
+{
+    const struct cfg_join *j = &ol->cfg->join;
+    struct online_join *oj = calloc(1, sizeof(*oj));
+    size_t i;
+    int err;
+
+    if (!oj)
+        return RIFFLE_ERR_NOMEM;
+    ol->join = oj;
+    err = load_cfg_schema(ol, j->schema_path, j->line, "join.schema",
+                          &oj->schema, errstr, errstr_size);
+    if (!err)
+        err = source_map_new(ol->cfg, j->line, "join.map", ol->schema,
+                             oj->schema, (char (*)[2][CFG_NAME_MAX])j->map,
+                             j->map_count, 0, &oj->map, errstr, errstr_size);
+    if (!err)
+        err = find_join_keys(ol, errstr, errstr_size);
+    if (err)
+        return err;
+
+    for (i = 0; i < schema_field_count(ol->schema); i++)
+        if (source_map_origin(oj->map, i) >= 0)
+            oj->target[oj->value_count++] = (int)i;
+    return join_table_new((size_t)j->max_keys, oj->value_count,
+                          &oj->table);
+}
+
+static void close_sources(struct online_learner *ol)
+{
+    size_t i;
+
+    for (i = 0; i < CFG_MAX_SOURCES; i++) {
+        source_map_destroy(ol->sources[i].map);
+        schema_destroy(ol->sources[i].schema);
+    }
+    if (!ol->join)
+        return;
+    source_map_destroy(ol->join->map);
+    schema_destroy(ol->join->schema);
+    join_table_destroy(ol->join->table);
+    free(ol->join);
+}
+
 int online_new(const struct cfg *cfg, const struct schema *input_schema,
                struct online_learner **out, char *errstr,
                size_t errstr_size)
@@ -105,6 +230,10 @@ int online_new(const struct cfg *cfg, const struct schema *input_schema,
         err = new_drift_detector(cfg, &ol->drift, errstr, errstr_size);
     if (!err && cfg->dedup_window > 0)
         err = dedup_new((size_t)cfg->dedup_window, &ol->dedup);
+    if (!err)
+        err = open_sources(ol, errstr, errstr_size);
+    if (!err && cfg->join.line)
+        err = open_join(ol, errstr, errstr_size);
     if (err) {
         online_destroy(ol);
         return err;
@@ -134,6 +263,8 @@ void online_destroy(struct online_learner *ol)
     model_destroy(ol->model);
     drift_destroy(ol->drift);
     dedup_destroy(ol->dedup);
+    close_sources(ol);
+    event_free(&ol->raw);
     event_free(&ol->event);
     buf_free(&ol->event_id);
     free(ol);
@@ -459,6 +590,24 @@ online_clean_field_counts(const struct online_learner *ol)
     return cleaner_field_counts(ol->cleaner);
 }
 
+static int join_json(const struct online_learner *ol, const char *sep,
+                     struct buf *out)
+{
+    const struct join_counts *jc;
+
+    if (!ol->join)
+        return 0;
+    jc = join_table_counts(ol->join->table);
+    return buf_printf(out, "%s\"join.hits\":%llu,\"join.misses\":%llu,"
+                      "\"join.expired\":%llu,\"join.keys\":%zu", sep,
+                      (unsigned long long)jc->hits,
+                      (unsigned long long)jc->misses,
+                      (unsigned long long)jc->expired,
+                      join_table_size(ol->join->table))
+               ? RIFFLE_ERR_NOMEM
+               : 0;
+}
+
 int online_cleaning_json(const struct online_learner *ol, struct buf *out)
 {
     static const char *const names[] = {"missing", "imputed", "clipped",
@@ -496,7 +645,9 @@ int online_cleaning_json(const struct online_learner *ol, struct buf *out)
                    (unsigned long long)ol->lateness.late,
                    (unsigned long long)ol->lateness.out_of_order))
         return RIFFLE_ERR_NOMEM;
-    return 0;
+    if (ol->time_index >= 0)
+        sep = ",";
+    return join_json(ol, sep, out);
 }
 
 void online_lateness_counts(const struct online_learner *ol,
@@ -525,6 +676,154 @@ int online_validate(struct online_learner *ol, const void *data, size_t len,
                       &res->verdict) != 0)
         res->dead_letter = 1;
     return 0;
+}
+
+#define STREAM_INPUT (-1)
+#define STREAM_JOIN (-2)
+
+/* Which configured stream topic is: a source's index, or one of the
+ * above; an unknown topic is read as the input. */
+static int stream_of(const struct online_learner *ol, const char *topic)
+{
+    size_t i;
+
+    if (!topic)
+        return STREAM_INPUT;
+    if (ol->join && strcmp(topic, ol->cfg->join.topic) == 0)
+        return STREAM_JOIN;
+    for (i = 0; i < ol->cfg->source_count; i++)
+        if (strcmp(topic, ol->cfg->sources[i].topic) == 0)
+            return (int)i;
+    return STREAM_INPUT;
+}
+
+/* A key as text: strings as they are, numbers in their shortest form. */
+static const char *key_text(const struct event *ev, int index, char *tmp,
+                            size_t size, size_t *len)
+{
+    const struct value *v = &ev->values[index];
+    const char *s = NULL;
+
+    if (v->kind == VALUE_STRING && v->str_len > 0) {
+        *len = v->str_len;
+        return event_string(ev, (size_t)index);
+    }
+    if (v->kind == VALUE_NUMBER) {
+        s = numfmt_double(v->number, tmp, size);
+        *len = strlen(s);
+    }
+    return s;
+}
+
+/* A record of the join topic: its mapped values become the key's
+ * profile. One that cannot be decoded or has no key is dead-lettered. */
+static int take_profile(struct online_learner *ol, int64_t ts_ms,
+                        const void *data, size_t len,
+                        struct online_result *res)
+{
+    struct online_join *oj = ol->join;
+    char errstr[256], tmp[NUMFMT_MAX];
+    const char *key;
+    size_t key_len = 0, k;
+    int err;
+
+    memset(res, 0, sizeof(*res));
+    res->enrichment = 1;
+    err = schema_decode_event(oj->schema, data, len, &ol->raw, errstr,
+                              sizeof(errstr));
+    if (err == RIFFLE_ERR_NOMEM)
+        return err;
+    if (err) {
+        set_verdict(res, ONLINE_REASON_DECODE, "", errstr);
+        ol->dead_letters++;
+        return 0;
+    }
+    key = key_text(&ol->raw, oj->profile_key_index, tmp, sizeof(tmp),
+                   &key_len);
+    if (!key) {
+        set_verdict(res, CLEAN_REASON_MISSING, ol->cfg->join.profile_key,
+                    "the profile has no key");
+        ol->dead_letters++;
+        return 0;
+    }
+
+    for (k = 0; k < oj->value_count; k++) {
+        int o = source_map_origin(oj->map, (size_t)oj->target[k]);
+        const struct value *v = &ol->raw.values[o];
+
+        oj->values[k].kind = v->kind;
+        oj->values[k].number = v->number;
+        oj->values[k].str = v->kind == VALUE_STRING
+                                ? (char *)event_string(&ol->raw, (size_t)o)
+                                : NULL;
+        oj->values[k].len = v->str_len;
+    }
+    return join_table_put(oj->table, key, key_len, ts_ms, oj->values);
+}
+
+/* Fills the event's joined fields from its key's profile, if one is
+ * within the window; otherwise they stay as they came. */
+static int enrich(struct online_learner *ol, struct event *ev, int64_t ts_ms)
+{
+    struct online_join *oj = ol->join;
+    const struct join_value *values;
+    char tmp[NUMFMT_MAX];
+    const char *key;
+    size_t key_len = 0, k;
+
+    key = key_text(ev, oj->key_index, tmp, sizeof(tmp), &key_len);
+    if (!key)
+        return 0;
+    values = join_table_lookup(oj->table, key, key_len, ts_ms,
+                               ol->cfg->join.window_ms);
+    for (k = 0; values && k < oj->value_count; k++) {
+        size_t t = (size_t)oj->target[k];
+
+        if (values[k].kind == VALUE_NUMBER)
+            event_set_number(ev, t, values[k].number);
+        else if (values[k].kind == VALUE_NULL)
+            event_set_null(ev, t);
+        else if (event_set_string(ev, t, values[k].str, values[k].len))
+            return RIFFLE_ERR_NOMEM;
+    }
+    return 0;
+}
+
+int online_process_from(struct online_learner *ol, const char *topic,
+                        int64_t ts_ms, const void *data, size_t len,
+                        struct online_result *res)
+{
+    int stream = stream_of(ol, topic), err;
+    const struct schema *schema = ol->schema;
+    char errstr[256];
+
+    if (stream == STREAM_JOIN)
+        return take_profile(ol, ts_ms, data, len, res);
+    if (stream >= 0)
+        schema = ol->sources[stream].schema;
+
+    err = schema_decode_event(schema, data, len,
+                              stream >= 0 ? &ol->raw : &ol->event, errstr,
+                              sizeof(errstr));
+    if (!err && stream >= 0)
+        err = source_map_apply(ol->sources[stream].map, &ol->raw,
+                               &ol->event);
+    if (!err && ol->join)
+        err = enrich(ol, &ol->event, ts_ms);
+    if (err == RIFFLE_ERR_NOMEM)
+        return err;
+    if (err) {
+        memset(res, 0, sizeof(*res));
+        set_verdict(res, ONLINE_REASON_DECODE, "", errstr);
+        ol->dead_letters++;
+        return 0;
+    }
+    return online_process_event(ol, &ol->event, res);
+}
+
+const struct join_counts *online_join_counts(const struct online_learner *ol)
+{
+    return ol->join ? join_table_counts(ol->join->table) : NULL;
 }
 
 void online_count_dead_letter(struct online_learner *ol)

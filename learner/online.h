@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "cleaning/clean.h"
+#include "cleaning/join.h"
 #include "config/cfg.h"
 #include "learner/features.h"
 #include "learner/metrics.h"
@@ -33,6 +34,9 @@ struct online_result {
                                      predicted nor dead-lettered */
     int late;                     /* 1: too late, to be routed to
                                      cleaning.late_topic as it came */
+    int enrichment;               /* 1: a record of the join topic,
+                                     stored (not an event); with
+                                     dead_letter set when unusable */
     struct clean_verdict verdict; /* reason, field, detail */
     const char *event_id;         /* borrowed until the next call; may be
                                      NULL when the message did not decode */
@@ -108,6 +112,20 @@ int online_cleaning_json(const struct online_learner *ol, struct buf *out);
  * only found by learning. */
 int online_validate(struct online_learner *ol, const void *data, size_t len,
                     struct online_result *res);
+
+/* Processes a message read from topic, at Kafka time ts_ms: an event
+ * of topics.input or of a further source (decoded with that source's
+ * schema and mapped into the pipeline's), joined with the enrichment
+ * table when a join is configured; or a record of join.topic, stored in
+ * that table (res->enrichment). A topic the configuration does not name
+ * is read as topics.input. Returns 0 with *res filled, or
+ * RIFFLE_ERR_NOMEM. */
+int online_process_from(struct online_learner *ol, const char *topic,
+                        int64_t ts_ms, const void *data, size_t len,
+                        struct online_result *res);
+
+/* The enrichment table's counters; NULL without a join. */
+const struct join_counts *online_join_counts(const struct online_learner *ol);
 
 /* Records that a message was dead-lettered for a reason found outside
  * this module, so that counts stay complete. */

@@ -408,6 +408,19 @@ int outputs_late(struct outputs *o, const struct source_ref *src,
 
 /* --- metrics, alerts, snapshots --------------------------------------- */
 
+static void put_join_counts(struct rec *rec, avro_value_t *map,
+                            const struct join_counts *jc)
+{
+    if (!jc)
+        return;
+    put_count_entry(rec, map, "join.hits", jc->hits);
+    put_count_entry(rec, map, "join.misses", jc->misses);
+    put_count_entry(rec, map, "join.expired", jc->expired);
+    put_count_entry(rec, map, "join.updates", jc->updates);
+    put_count_entry(rec, map, "join.stale", jc->stale);
+    put_count_entry(rec, map, "join.evictions", jc->evictions);
+}
+
 /* Every field's cleaning counters, zeros included, so that a reader can
  * tell "nothing happened" from "not reported", the duplicates, and late
  * and out-of-order events when event time is configured. */
@@ -444,6 +457,7 @@ static void put_cleaning_map(struct rec *rec, const struct online_learner *ol)
         put_count_entry(rec, &map, "late", late.late);
         put_count_entry(rec, &map, "out_of_order", late.out_of_order);
     }
+    put_join_counts(rec, &map, online_join_counts(ol));
 }
 
 static const char *task_name(enum cfg_task task)
