@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+#
+# Exactly once through a broker restart: the test's broker is stopped in
+# the middle of a stream and started again a few seconds later while
+# `produce` and `learn` keep running. The learner must wait (saying what
+# for), resume, and end with one committed prediction per event, none
+# twice, and the same weights as an uninterrupted run.
+#
+# Restarts the broker scripts/test started (its port is the one in
+# RIFFLE_BROKERS); later tests find it running again. Bounded: 45,312
+# events at 4,000 events/s, the broker away for 5 s.
+source "$(dirname "$0")/lib.sh"
+
+readonly EVENTS=45312
+readonly RATE=4000
+readonly PORT=${BROKERS##*:}
+
+broker() { RIFFLE_KAFKA_PORT=$PORT scripts/kafka "$@"; }
+broker status >/dev/null || { echo "SKIP: no scripts/kafka broker on port $PORT"; exit 77; }
+
+cfg=$(make_config config/elec2.cfg)
+run_riffle topics create -c "$cfg" >/dev/null
+"$RIFFLE" train -c "$cfg" >"$WORK/train.json"
+
+run_riffle produce -c "$cfg" --rate "$RATE" --no-progress \
+    >"$WORK/produce.json" 2>"$WORK/produce.log" &
+producer=$!
+run_riffle learn -c "$cfg" --idle-exit 5 >"$WORK/learn.json" 2>"$WORK/learn.log" &
+learner=$!
+
+sleep 3
+broker stop >/dev/null
+note "broker stopped"
+sleep 5
+broker start >/dev/null || fail "the broker did not start again"
+note "broker started again"
+
+wait "$producer" || fail "produce failed: $(tail -3 "$WORK/produce.log")"
+wait "$learner" || fail "learn failed: $(grep -m3 error "$WORK/learn.log")"
+note "learn: $(cat "$WORK/learn.json")"
+
+grep -q "warn  rdkafka\|waiting for the brokers" "$WORK/learn.log" ||
+    fail "the learner never noticed the broker was away"
+
+run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
+assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$EVENTS" "committed predictions"
+assert_eq "$(riffle_json "$WORK/pred.jsonl" \
+    'sorted(int(r["event_id"].split("-")[1]) for r in rows) == list(range(1, len(rows) + 1))')" \
+    True "every event id exactly once"
+assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["weights_digest"]')" \
+    "$(riffle_json "$WORK/train.json" 'rows[0]["weights_digest"]')" \
+    "weights after the broker restart vs an uninterrupted run"
+echo "PASS $TEST_NAME"
