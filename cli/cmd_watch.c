@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "consumers/snapshot_chunks.h"
 #include "consumers/topic_reader.h"
 #include "schemas/json.h"
 
@@ -29,6 +30,7 @@ struct watch {
     avro_value_t value;
     struct event ev;
     struct buf line;
+    struct snapshot_chunks *chunks; /* models: reassembles large ones */
 };
 
 static int pick_topic(const struct cfg *cfg, const char *which,
@@ -101,20 +103,22 @@ static int append_error_line(struct watch *w, const rd_kafka_message_t *msg,
     return err;
 }
 
-/* Prints one message as a JSON line, or an error object in its place.
- * Returns 0, or RIFFLE_ERR_NOMEM when not even that line fits. */
-static int print_message(struct watch *w, const rd_kafka_message_t *msg)
+/* Prints one value (of msg, or reassembled up to msg) as a JSON line, or
+ * an error object in its place. Returns 0, or RIFFLE_ERR_NOMEM when not
+ * even that line fits. */
+static int print_value(struct watch *w, const rd_kafka_message_t *msg,
+                       const void *data, size_t len)
 {
     char why[WATCH_MESSAGE_MAX];
     int err;
 
     buf_reset(&w->line);
     if (w->flat)
-        err = schema_decode_event(w->schema, msg->payload, msg->len, &w->ev,
-                                  why, sizeof(why));
+        err = schema_decode_event(w->schema, data, len, &w->ev, why,
+                                  sizeof(why));
     else
-        err = schema_read_value(w->schema, msg->payload, msg->len, &w->value,
-                                why, sizeof(why));
+        err = schema_read_value(w->schema, data, len, &w->value, why,
+                                sizeof(why));
     if (!err) {
         err = w->flat ? json_append_event(&w->line, w->schema, &w->ev)
                       : json_append_value(&w->line, &w->value);
@@ -133,6 +137,35 @@ static int print_message(struct watch *w, const rd_kafka_message_t *msg)
     (void)fwrite(w->line.data, 1, w->line.len, stdout);
     (void)fputc('\n', stdout);
     return 0;
+}
+
+/* Prints msg; on the model topic, only snapshots made whole (chunks are
+ * gathered silently, a broken chunked snapshot shows as an error). Sets
+ * *shown when a line was printed. */
+static int print_message(struct watch *w, const rd_kafka_message_t *msg,
+                         int *shown)
+{
+    const struct buf *value = NULL;
+    char why[WATCH_MESSAGE_MAX];
+    int rc;
+
+    *shown = 1;
+    if (!w->chunks)
+        return print_value(w, msg, msg->payload, msg->len);
+
+    rc = snapshot_chunks_feed(w->chunks, msg, &value, why, sizeof(why));
+    if (rc == 1)
+        return print_value(w, msg, value->data, value->len);
+    if (rc == RIFFLE_ERR_SNAPSHOT) {
+        rc = append_error_line(w, msg, why);
+        if (!rc) {
+            (void)fwrite(w->line.data, 1, w->line.len, stdout);
+            (void)fputc('\n', stdout);
+        }
+        return rc;
+    }
+    *shown = 0;
+    return rc;
 }
 
 static void usage(void)
@@ -228,8 +261,10 @@ static int watch_loop(struct watch *w, struct topic_reader *r,
             log_warn("watch", "%s [%d]: %s", w->topic, (int)msg->partition,
                      rd_kafka_message_errstr(msg));
         } else {
-            err = print_message(w, msg);
-            seen++;
+            int shown = 0;
+
+            err = print_message(w, msg, &shown);
+            seen += shown;
         }
         rd_kafka_message_destroy(msg);
     }
@@ -244,6 +279,7 @@ static void watch_free(struct watch *w)
     schema_destroy(w->schema);
     event_free(&w->ev);
     buf_free(&w->line);
+    snapshot_chunks_destroy(w->chunks);
 }
 
 int cmd_watch(int argc, char **argv)
@@ -267,6 +303,8 @@ int cmd_watch(int argc, char **argv)
     err = pick_topic(cfg, o.which, &w, errstr, sizeof(errstr));
     if (!err && !w.flat)
         err = schema_new_value(w.schema, &w.value);
+    if (!err && w.topic == cfg->topic_models)
+        err = snapshot_chunks_new(cfg->model_name, &w.chunks);
     if (!err)
         err = topic_reader_new(cfg->brokers, w.topic, o.from_start, &r,
                                errstr, sizeof(errstr));

@@ -83,6 +83,11 @@
 /* A transaction costs a few broker round trips to commit; batches of a
  * few thousand events keep that cost small against the work, and half a
  * second bounds how long read_committed readers wait for an outcome. */
+/* Chunks well below the broker's 16 MiB message cap, so that a chunk
+ * plus its headers and batch overhead always fits. */
+#define CFG_DEFAULT_SNAPSHOT_CHUNK 4194304L
+#define CFG_MIN_SNAPSHOT_CHUNK 1024L
+#define CFG_MAX_SNAPSHOT_CHUNK 15728640L
 #define CFG_DEFAULT_TXN_EVENTS 5000
 #define CFG_DEFAULT_TXN_MS 500
 #define CFG_MAX_TXN_MS 60000 /* below the broker's transaction timeout */
@@ -526,6 +531,7 @@ static void set_defaults(struct cfg *cfg)
     cfg->hash_seed = 0;
     cfg->snapshot_every_events = CFG_DEFAULT_SNAPSHOT_EVENTS;
     cfg->snapshot_every_seconds = CFG_DEFAULT_SNAPSHOT_SECONDS;
+    cfg->snapshot_chunk_bytes = CFG_DEFAULT_SNAPSHOT_CHUNK;
     cfg->delivery = CFG_DELIVERY_EXACTLY_ONCE;
     cfg->txn_every_events = CFG_DEFAULT_TXN_EVENTS;
     cfg->txn_every_ms = CFG_DEFAULT_TXN_MS;
@@ -1599,7 +1605,7 @@ static int load_snapshot(const struct loader *ld,
                          const config_setting_t *root, struct cfg *cfg)
 {
     static const char *const keys[] = {"every_events", "every_seconds",
-                                       NULL};
+                                       "chunk_bytes", NULL};
     config_setting_t *g;
     int err = get_group(ld, root, "snapshot", 0, &g);
 
@@ -1614,6 +1620,10 @@ static int load_snapshot(const struct loader *ld,
         err = get_double(ld, g, "snapshot", "every_seconds", 0,
                          CFG_MIN_SNAPSHOT_SECONDS, CFG_MAX_SNAPSHOT_SECONDS,
                          &cfg->snapshot_every_seconds);
+    if (!err)
+        err = get_long(ld, g, "snapshot", "chunk_bytes", 0,
+                       CFG_MIN_SNAPSHOT_CHUNK, CFG_MAX_SNAPSHOT_CHUNK,
+                       &cfg->snapshot_chunk_bytes);
     return err;
 }
 

@@ -320,6 +320,7 @@ struct cfg {
     /* snapshots */
     long snapshot_every_events;
     double snapshot_every_seconds;
+    long snapshot_chunk_bytes; /* larger snapshots go out in chunks */
 
     /* logs */
     long progress_every_events;

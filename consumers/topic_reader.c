@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "consumers/snapshot_chunks.h"
 
 #define TOPIC_READER_POLL_MS 200
 #define TOPIC_READER_MAX_IDLE_S 30.0 /* give up when nothing comes */
@@ -164,7 +165,7 @@ int topic_reader_at_end(const struct topic_reader *r)
 
 /* Shifts the kept values down by one and stores the new one in front. */
 static int keep_newest(struct buf *out, size_t keep, size_t *found,
-                       const rd_kafka_message_t *msg)
+                       const void *data, size_t len)
 {
     size_t i;
 
@@ -176,7 +177,27 @@ static int keep_newest(struct buf *out, size_t keep, size_t *found,
         out[i] = out[i - 1];
     memset(&out[0], 0, sizeof(out[0]));
     (*found)++;
-    return buf_append(&out[0], msg->payload, msg->len);
+    return len > 0 ? buf_append(&out[0], data, len) : 0;
+}
+
+/* One message of the topic: a whole value for key joins the kept ones;
+ * a chunked snapshot whose chunks are broken is kept as an empty value,
+ * which its reader refuses, so that it counts as the bad newest one. */
+static int take_message(struct snapshot_chunks *chunks, const char *topic,
+                        const rd_kafka_message_t *msg, struct buf *out,
+                        size_t keep, size_t *found)
+{
+    const struct buf *value = NULL;
+    char why[256];
+    int rc = snapshot_chunks_feed(chunks, msg, &value, why, sizeof(why));
+
+    if (rc == RIFFLE_ERR_SNAPSHOT) {
+        log_warn("reader", "%s [%d] %s", topic, (int)msg->partition, why);
+        return keep_newest(out, keep, found, NULL, 0);
+    }
+    if (rc == 1)
+        return keep_newest(out, keep, found, value->data, value->len);
+    return rc;
 }
 
 int topic_reader_latest_by_key(const char *brokers, const char *topic,
@@ -184,15 +205,19 @@ int topic_reader_latest_by_key(const char *brokers, const char *topic,
                                size_t *found, char *errstr,
                                size_t errstr_size)
 {
+    struct snapshot_chunks *chunks = NULL;
     struct topic_reader *r;
     double last_progress = kafka_monotonic_s();
-    size_t key_len = strlen(key);
     int err;
 
     *found = 0;
-    err = topic_reader_new(brokers, topic, 1, &r, errstr, errstr_size);
-    if (err)
+    err = snapshot_chunks_new(key, &chunks);
+    if (!err)
+        err = topic_reader_new(brokers, topic, 1, &r, errstr, errstr_size);
+    if (err) {
+        snapshot_chunks_destroy(chunks);
         return err;
+    }
 
     while (!topic_reader_at_end(r)) {
         rd_kafka_message_t *msg = topic_reader_poll(r, TOPIC_READER_POLL_MS);
@@ -208,18 +233,17 @@ int topic_reader_latest_by_key(const char *brokers, const char *topic,
             continue;
         }
         last_progress = kafka_monotonic_s();
-        if (msg->err) {
+        if (msg->err)
             log_warn("reader", "%s [%d]: %s", topic, (int)msg->partition,
                      rd_kafka_message_errstr(msg));
-        } else if (msg->key_len == key_len && msg->payload &&
-                   memcmp(msg->key, key, key_len) == 0) {
-            err = keep_newest(out, keep, found, msg);
-        }
+        else
+            err = take_message(chunks, topic, msg, out, keep, found);
         rd_kafka_message_destroy(msg);
         if (err)
             break;
     }
 
     topic_reader_destroy(r);
+    snapshot_chunks_destroy(chunks);
     return err;
 }

@@ -38,7 +38,9 @@ int topic_reader_at_end(const struct topic_reader *r);
 
 /* Reads topic to its end and keeps the values of the last `keep` messages
  * whose key equals key, newest first, in out[0..*found-1] (the caller
- * frees each with buf_free). Returns 0 or RIFFLE_ERR_KAFKA. */
+ * frees each with buf_free). Snapshots written in chunks come back
+ * reassembled (see snapshot_chunks.h); one whose chunks are broken comes
+ * back empty, after a warning. Returns 0 or RIFFLE_ERR_KAFKA. */
 int topic_reader_latest_by_key(const char *brokers, const char *topic,
                                const char *key, struct buf *out, size_t keep,
                                size_t *found, char *errstr,

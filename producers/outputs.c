@@ -16,6 +16,7 @@
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/numfmt.h"
+#include "consumers/snapshot_chunks.h"
 #include "privacy/seal.h"
 
 #define OUTPUTS_DEAD_LETTER_HEADERS 5
@@ -565,19 +566,74 @@ int outputs_alert(struct outputs *o, const struct online_learner *ol,
                        errstr, errstr_size);
 }
 
+static rd_kafka_headers_t *chunk_headers(const char *id, long index,
+                                         long chunks, size_t bytes)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(3);
+    char text[32];
+
+    /* Adding to a new, writable header list cannot fail. */
+    (void)rd_kafka_header_add(h, SNAPSHOT_HEADER_ID, -1, id, -1);
+    if (index >= 0) {
+        snprintf(text, sizeof(text), "%ld", index);
+        (void)rd_kafka_header_add(h, SNAPSHOT_HEADER_CHUNK, -1, text, -1);
+    }
+    snprintf(text, sizeof(text), "%ld", chunks);
+    (void)rd_kafka_header_add(h, SNAPSHOT_HEADER_CHUNKS, -1, text, -1);
+    snprintf(text, sizeof(text), "%zu", bytes);
+    (void)rd_kafka_header_add(h, SNAPSHOT_HEADER_BYTES, -1, text, -1);
+    return h;
+}
+
+/* The encoded snapshot in o->out as chunks, then the manifest that makes
+ * them a snapshot (see consumers/snapshot_chunks.h). */
+static int send_chunked(struct outputs *o, int64_t now_ms, char *errstr,
+                        size_t size)
+{
+    size_t chunk = (size_t)o->cfg->snapshot_chunk_bytes, at;
+    long chunks = (long)((o->out.len + chunk - 1) / chunk), i;
+    const char *model = o->cfg->model_name;
+    char id[64], key[CFG_NAME_MAX + 32], text[96];
+    int err = 0;
+
+    snprintf(id, sizeof(id), "%lld-%llu", (long long)now_ms,
+             (unsigned long long)o->out.len);
+    for (i = 0, at = 0; !err && i < chunks; i++, at += chunk) {
+        size_t len = o->out.len - at < chunk ? o->out.len - at : chunk;
+
+        snprintf(key, sizeof(key), "%s%s%ld", model,
+                 SNAPSHOT_CHUNK_KEY_INFIX, i);
+        err = publisher_send(o->pub, o->cfg->topic_models, key, strlen(key),
+                             o->out.data + at, len,
+                             chunk_headers(id, i, chunks, o->out.len),
+                             errstr, size);
+    }
+    if (err)
+        return err;
+    snprintf(text, sizeof(text), "riffle snapshot %s in %ld chunks", id,
+             chunks);
+    return publisher_send(o->pub, o->cfg->topic_models, model,
+                          strlen(model), text, strlen(text),
+                          chunk_headers(id, -1, chunks, o->out.len), errstr,
+                          size);
+}
+
 int outputs_snapshot(struct outputs *o, struct online_learner *ol,
                      const struct snapshot_offset *offsets, size_t n,
                      size_t *bytes, char *errstr, size_t errstr_size)
 {
     const char *key = o->cfg->model_name;
+    int64_t now_ms = kafka_now_ms();
     int err;
 
     buf_reset(&o->out);
-    err = snapshot_encode(o->snapshot, ol, offsets, n, kafka_now_ms(),
-                          &o->out, errstr, errstr_size);
+    err = snapshot_encode(o->snapshot, ol, offsets, n, now_ms, &o->out,
+                          errstr, errstr_size);
     if (err)
         return err;
     *bytes = o->out.len;
+    if (o->out.len > (size_t)o->cfg->snapshot_chunk_bytes)
+        return send_chunked(o, now_ms, errstr, errstr_size);
     return publisher_send(o->pub, o->cfg->topic_models, key, strlen(key),
                           o->out.data, o->out.len, NULL, errstr, errstr_size);
 }

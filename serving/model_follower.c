@@ -13,6 +13,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "consumers/snapshot_chunks.h"
 #include "consumers/topic_reader.h"
 #include "learner/snapshot.h"
 
@@ -31,6 +32,7 @@ struct model_follower {
     struct buf pending; /* newest unrestored snapshot, empty if none */
     char pending_at[CFG_NAME_MAX + 48]; /* its coordinates, for logs */
     struct snapshot_offset *offsets; /* restore's scratch space */
+    struct snapshot_chunks *chunks;  /* reassembles large snapshots */
 };
 
 /* Builds a learner from the pending snapshot and installs it. */
@@ -71,25 +73,31 @@ out:
     buf_reset(&f->pending);
 }
 
-/* Keeps msg as the pending snapshot when it belongs to our model. */
+/* Keeps msg as the pending snapshot when it completes one of our model
+ * (a single message, or the manifest after its chunks). */
 static void take_message(struct model_follower *f,
                          const rd_kafka_message_t *msg)
 {
-    size_t name_len = strlen(f->cfg->model_name);
+    const struct buf *value = NULL;
+    char why[256];
+    int rc;
 
     if (msg->err) {
         log_warn("follower", "%s [%d]: %s", f->cfg->topic_models,
                  (int)msg->partition, rd_kafka_message_errstr(msg));
         return;
     }
-    if (msg->key_len != name_len ||
-        memcmp(msg->key, f->cfg->model_name, name_len) != 0 || !msg->len)
-        return; /* another model, or a deletion marker */
+    rc = snapshot_chunks_feed(f->chunks, msg, &value, why, sizeof(why));
+    if (rc == RIFFLE_ERR_SNAPSHOT)
+        log_warn("follower", "%s [%d] %s; the previous model stays",
+                 f->cfg->topic_models, (int)msg->partition, why);
+    if (rc != 1 || !value->len)
+        return; /* a chunk, another model, a deletion marker, or broken */
     buf_reset(&f->pending);
-    if (buf_append(&f->pending, msg->payload, msg->len) != 0) {
+    if (buf_append(&f->pending, value->data, value->len) != 0) {
         log_error("follower", "%s [%d] @%lld: no memory for a snapshot of "
                   "%zu bytes", f->cfg->topic_models, (int)msg->partition,
-                  (long long)msg->offset, msg->len);
+                  (long long)msg->offset, value->len);
         return;
     }
     snprintf(f->pending_at, sizeof(f->pending_at), "%s [%d] @%lld",
@@ -132,7 +140,7 @@ int model_follower_start(const struct cfg *cfg,
     f->input = input_schema;
     f->slot = slot;
     f->offsets = calloc(SNAPSHOT_MAX_OFFSETS, sizeof(*f->offsets));
-    if (!f->offsets) {
+    if (!f->offsets || snapshot_chunks_new(cfg->model_name, &f->chunks)) {
         model_follower_stop(f);
         return RIFFLE_ERR_NOMEM;
     }
@@ -172,5 +180,6 @@ void model_follower_stop(struct model_follower *f)
     schema_destroy(f->snapshot);
     buf_free(&f->pending);
     free(f->offsets);
+    snapshot_chunks_destroy(f->chunks);
     free(f);
 }
