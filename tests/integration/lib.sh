@@ -54,4 +54,9 @@ PY
 run_riffle() { "$RIFFLE" "$@" --brokers "$BROKERS"; }
 
 # cfg_topic CFG KEY -> the topic a configuration names under topics.KEY
-cfg_topic() { sed -n "s/^ *$2 = \"\([^\"]*\)\".*/\1/p" "$1"; }
+# The topic named KEY in the config's `topics` group (other groups, such as
+# `serve`, have keys of the same name).
+cfg_topic()
+{
+    sed -n '/^topics = {/,/^};/p' "$1" | sed -n "s/^ *$2 = \"\([^\"]*\)\".*/\1/p"
+}
