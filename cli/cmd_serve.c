@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/err.h"
@@ -32,17 +33,35 @@ struct serve_options {
     long long max_requests;
     double idle_exit_s;
     long long http_port; /* -1: as configured */
+    const char *instance; /* this replica's name in the group */
 };
 
 struct serve {
     struct cfg cfg;
     struct serve_options opt;
+    char instance[CFG_NAME_MAX]; /* --instance, or host and pid */
     struct schema *input;
     struct model_slot *slot;
     struct model_follower *follower;
     struct http_api *http;
     struct replica *replica;
 };
+
+/* Without --instance a replica is named after its host and pid: unique,
+ * but a restarted replica then cannot fence its predecessor by id (the
+ * group generation still does, for the offsets). */
+static void name_instance(struct serve *s)
+{
+    char host[64] = "localhost";
+
+    if (s->opt.instance) {
+        snprintf(s->instance, sizeof(s->instance), "%s", s->opt.instance);
+        return;
+    }
+    (void)gethostname(host, sizeof(host) - 1); /* default kept on error */
+    snprintf(s->instance, sizeof(s->instance), "%s-%ld", host,
+             (long)getpid());
+}
 
 /* Requests wait in their topic until there is a model to score them. */
 static void wait_for_model(struct serve *s)
@@ -93,7 +112,8 @@ static int run(struct serve *s, char *errstr, size_t size)
     wait_for_model(s);
     if (cli_stop_requested)
         return 0;
-    err = replica_new(&s->cfg, s->input, s->slot, &s->replica, errstr, size);
+    err = replica_new(&s->cfg, s->input, s->slot, s->instance,
+                      s->opt.instance != NULL, &s->replica, errstr, size);
     if (err)
         return err;
     log_info("serve", "scoring %s -> %s in group %s", s->cfg.serve_requests,
@@ -105,7 +125,14 @@ static int run(struct serve *s, char *errstr, size_t size)
 static void usage(void)
 {
     printf("usage: riffle serve -c CFG [--brokers B] [--http-port P] "
-           "[--max-requests N] [--idle-exit S]\n"
+           "[--instance NAME]\n"
+           "                    [--max-requests N] [--idle-exit S]\n"
+           "  --instance NAME   this replica's name, unique in the group and "
+           "kept across\n"
+           "                    restarts: a static member that gets its "
+           "partitions back\n"
+           "                    at once (default: host name and pid, "
+           "dynamic member)\n"
            "  --http-port P     listen for HTTP on port P (0: no HTTP), "
            "over serve.http_port\n"
            "  --max-requests N  stop after N requests from Kafka\n"
@@ -121,13 +148,14 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
         {"max-requests", required_argument, NULL, 'n'},
         {"idle-exit", required_argument, NULL, 'i'},
         {"http-port", required_argument, NULL, 'p'},
+        {"instance", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c, bad = 0;
 
     o->http_port = -1;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:n:i:p:h", longopts, NULL)) !=
+    while ((c = getopt_long(argc, argv, "c:b:n:i:p:I:h", longopts, NULL)) !=
            -1) {
         if (c == 'c')
             o->config = optarg;
@@ -140,6 +168,8 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
             bad |= cli_parse_seconds("--idle-exit", optarg, &o->idle_exit_s);
         else if (c == 'p')
             bad |= cli_parse_count("--http-port", optarg, &o->http_port);
+        else if (c == 'I')
+            o->instance = optarg;
         else if (c == 'h') {
             usage();
             return 1;
@@ -198,6 +228,7 @@ int cmd_serve(int argc, char **argv)
     }
     if (s->opt.http_port >= 0)
         s->cfg.serve_http_port = (int)s->opt.http_port;
+    name_instance(s);
 
     err = start(s, errstr, sizeof(errstr));
     if (!err)

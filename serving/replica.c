@@ -37,17 +37,19 @@ struct replica {
     unsigned char at_end[REPLICA_MAX_PARTITIONS];
     int commit_failed;              /* set inside the rebalance callback */
     char commit_error[256];
+    int exactly_once;               /* delivery.mode: transactions */
+    int static_member;              /* named by --instance: keeps its
+                                       partitions across a restart */
+    char transactional_id[CFG_NAME_MAX + 64];
 };
 
-/* Waits until everything produced is acknowledged, then commits the
- * stored offsets of the owned partitions. */
-static int commit_done(struct replica *r, char *errstr, size_t size)
+/* At least once: waits until everything produced is acknowledged, then
+ * commits the stored offsets of the owned partitions. */
+static int commit_acked(struct replica *r, char *errstr, size_t size)
 {
     rd_kafka_resp_err_t kerr;
     int err;
 
-    if (r->uncommitted == 0)
-        return 0;
     do {
         err = publisher_flush(r->pub, REPLICA_FLUSH_WAIT_MS, errstr, size);
         if (err == RIFFLE_ERR_TIMEOUT)
@@ -63,6 +65,96 @@ static int commit_done(struct replica *r, char *errstr, size_t size)
                  r->out_cfg.serve_group_id, rd_kafka_err2str(kerr));
         return RIFFLE_ERR_KAFKA;
     }
+    return 0;
+}
+
+/* The next offsets of the owned partitions, for the transaction. NULL
+ * when there is no memory. The caller destroys the list. */
+static rd_kafka_topic_partition_list_t *positions(struct replica *r)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+
+    if (rd_kafka_assignment(r->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return NULL;
+    (void)rd_kafka_position(r->rk, parts); /* unknown ones stay invalid */
+    return parts;
+}
+
+/* After an aborted transaction its predictions are invisible: score the
+ * same requests again, from the offsets the group last committed. */
+static int rewind_to_committed(struct replica *r, char *errstr, size_t size)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    rd_kafka_error_t *kerr = NULL;
+    int i;
+
+    if (rd_kafka_assignment(r->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_committed(r->rk, parts, REPLICA_METADATA_TIMEOUT_MS) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errstr, size, "reading the committed offsets of group %s",
+                 r->out_cfg.serve_group_id);
+        rd_kafka_topic_partition_list_destroy(parts);
+        return RIFFLE_ERR_KAFKA;
+    }
+    for (i = 0; i < parts->cnt; i++)
+        if (parts->elems[i].offset < 0)
+            parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    kerr = rd_kafka_seek_partitions(r->rk, parts, REPLICA_METADATA_TIMEOUT_MS);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (kerr) {
+        snprintf(errstr, size, "rewinding after an abort: %s",
+                 rd_kafka_error_string(kerr));
+        rd_kafka_error_destroy(kerr);
+        return RIFFLE_ERR_KAFKA;
+    }
+    log_warn("serve", "transaction aborted: scoring its requests again");
+    return 0;
+}
+
+/* Exactly once: the batch's predictions and the input offsets become
+ * visible together; an aborted batch is scored again. */
+static int commit_transaction(struct replica *r, char *errstr, size_t size)
+{
+    rd_kafka_topic_partition_list_t *parts = positions(r);
+    rd_kafka_consumer_group_metadata_t *group;
+    int err;
+
+    if (!parts)
+        return RIFFLE_ERR_NOMEM;
+    group = rd_kafka_consumer_group_metadata(r->rk);
+    do {
+        err = publisher_commit(r->pub, parts, group, REPLICA_FLUSH_WAIT_MS,
+                               errstr, size);
+        if (err == RIFFLE_ERR_TIMEOUT)
+            log_warn("serve", "waiting for the brokers (%s): %s",
+                     r->out_cfg.brokers, errstr);
+    } while (err == RIFFLE_ERR_TIMEOUT);
+    rd_kafka_consumer_group_metadata_destroy(group);
+    rd_kafka_topic_partition_list_destroy(parts);
+
+    if (err == RIFFLE_ERR_ABORTED) {
+        log_warn("serve", "%s", errstr);
+        do
+            err = publisher_abort(r->pub, REPLICA_FLUSH_WAIT_MS, errstr,
+                                  size);
+        while (err == RIFFLE_ERR_TIMEOUT);
+        if (!err)
+            err = rewind_to_committed(r, errstr, size);
+    }
+    return err;
+}
+
+/* Makes everything handled so far durable, with its offsets. */
+static int commit_done(struct replica *r, char *errstr, size_t size)
+{
+    int err;
+
+    if (r->uncommitted == 0)
+        return 0;
+    err = r->exactly_once ? commit_transaction(r, errstr, size)
+                          : commit_acked(r, errstr, size);
+    if (err)
+        return err;
     r->uncommitted = 0;
     r->last_commit_s = kafka_monotonic_s();
     return 0;
@@ -83,9 +175,17 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         return;
     }
     /* Hand over only what is safely published, so that the next owner
-     * starts exactly after it. */
-    if (commit_done(r, r->commit_error, sizeof(r->commit_error)) != 0)
+     * starts exactly after it; partitions already lost to another member
+     * cannot be committed for, so their transaction is dropped. */
+    if (r->exactly_once && rd_kafka_assignment_lost(rk) &&
+        publisher_in_transaction(r->pub)) {
+        if (publisher_abort(r->pub, REPLICA_FLUSH_WAIT_MS, r->commit_error,
+                            sizeof(r->commit_error)) != 0)
+            r->commit_failed = 1;
+        r->uncommitted = 0;
+    } else if (commit_done(r, r->commit_error, sizeof(r->commit_error))) {
         r->commit_failed = 1;
+    }
     log_info("serve", "%d partition(s) of %s revoked", parts->cnt,
              r->out_cfg.serve_requests);
     r->assigned = 0;
@@ -132,7 +232,12 @@ static int new_consumer(struct replica *r, char *errstr, size_t size)
                        size) ||
         kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr,
                        size) ||
-        kafka_conf_set(conf, "enable.partition.eof", "true", errstr, size)) {
+        kafka_conf_set(conf, "enable.partition.eof", "true", errstr, size) ||
+        kafka_conf_set(conf, "isolation.level", "read_committed", errstr,
+                       size) ||
+        (r->static_member &&
+         kafka_conf_set(conf, "group.instance.id", r->transactional_id,
+                        errstr, size))) {
         if (conf)
             rd_kafka_conf_destroy(conf);
         return RIFFLE_ERR_KAFKA;
@@ -162,9 +267,34 @@ static int new_consumer(struct replica *r, char *errstr, size_t size)
     return 0;
 }
 
+/* Exactly once: a transactional producer whose id names this replica,
+ * so that a restarted replica fences what its predecessor left open. */
+static int new_publisher(struct replica *r, char *errstr, size_t size)
+{
+    int err;
+
+    if (!r->exactly_once)
+        return publisher_new(r->out_cfg.brokers, "riffle-serve", &r->pub,
+                             errstr, size);
+    err = publisher_new_transactional(r->out_cfg.brokers, "riffle-serve",
+                                      r->transactional_id, &r->pub, errstr,
+                                      size);
+    while (!err) {
+        err = publisher_init_transactions(r->pub, REPLICA_FLUSH_WAIT_MS,
+                                          errstr, size);
+        if (err != RIFFLE_ERR_TIMEOUT)
+            break;
+        log_warn("serve", "registering transactional id %s: %s",
+                 r->transactional_id, errstr);
+        err = 0;
+    }
+    return err;
+}
+
 int replica_new(const struct cfg *cfg, const struct schema *input_schema,
-                struct model_slot *slot, struct replica **out,
-                char *errstr, size_t errstr_size)
+                struct model_slot *slot, const char *instance,
+                int static_member, struct replica **out, char *errstr,
+                size_t errstr_size)
 {
     struct replica *r = calloc(1, sizeof(*r));
     int err;
@@ -179,8 +309,11 @@ int replica_new(const struct cfg *cfg, const struct schema *input_schema,
     r->slot = slot;
     event_init(&r->ev);
 
-    err = publisher_new(cfg->brokers, "riffle-serve", &r->pub, errstr,
-                        errstr_size);
+    r->exactly_once = cfg->delivery == CFG_DELIVERY_EXACTLY_ONCE;
+    r->static_member = static_member;
+    snprintf(r->transactional_id, sizeof(r->transactional_id), "%s-%s",
+             cfg->serve_group_id, instance);
+    err = new_publisher(r, errstr, errstr_size);
     if (!err)
         err = outputs_new(&r->out_cfg, r->pub, &r->out, errstr, errstr_size);
     if (!err)
@@ -262,6 +395,11 @@ static int handle_message(struct replica *r, const rd_kafka_message_t *msg,
     int err;
 
     source_of(msg, &src);
+    if (r->exactly_once && !publisher_in_transaction(r->pub)) {
+        err = publisher_begin(r->pub, errstr, size);
+        if (err)
+            return err;
+    }
     err = score_request(r, msg, &p);
     if (err) {
         snprintf(errstr, size, "%s [%d] @%lld: %s", src.topic,

@@ -6,11 +6,15 @@
  * its partitions), scores each request with the model in the slot
  * without learning, and publishes a prediction naming the model version
  * to serve.predictions, or a dead letter for a request it cannot score.
- * Offsets are committed only after everything produced before them is
- * acknowledged, every serve.commit_every_ms and before partitions are
- * handed to another replica, so a rebalance neither skips nor repeats a
- * request; after a crash, requests since the last commit are scored
- * again (at least once). Runs on the calling thread.
+ * With delivery.mode = "exactly_once" (the default) the predictions and
+ * dead letters of every serve.commit_every_ms, with the input offsets
+ * they answer, form one Kafka transaction: read_committed readers see
+ * each request answered exactly once, also across crashes, rebalances
+ * and aborted transactions (whose requests are scored again). With
+ * "at_least_once" offsets are committed after everything produced
+ * before them is acknowledged; a crash then re-scores the requests since
+ * the last commit. Either way partitions are committed before they are
+ * handed to another replica. Runs on the calling thread.
  */
 #ifndef RIFFLE_SERVING_REPLICA_H
 #define RIFFLE_SERVING_REPLICA_H
@@ -29,10 +33,18 @@ struct replica_counts {
 };
 
 /* cfg, input_schema and slot are borrowed and must outlive the replica.
- * Returns 0 or an error with errstr (topic missing, no broker). */
+ * instance (borrowed) names this replica among the group's: its
+ * transactional id is serve.group_id + "-" + instance, so it must be
+ * unique per replica. With static_member set the replica is also a
+ * static group member under that id: restarted under the same name it
+ * gets its partitions back at once, without a rebalance, and fences
+ * its predecessor's open transaction; a replica that stops for good then
+ * holds its partitions until the group's session timeout. Returns 0 or
+ * an error with errstr (topic missing, no broker). */
 int replica_new(const struct cfg *cfg, const struct schema *input_schema,
-                struct model_slot *slot, struct replica **out,
-                char *errstr, size_t errstr_size);
+                struct model_slot *slot, const char *instance,
+                int static_member, struct replica **out, char *errstr,
+                size_t errstr_size);
 
 /* Leaves the group after a last commit, flushes, frees. NULL-safe. */
 void replica_destroy(struct replica *r);
