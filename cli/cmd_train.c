@@ -21,6 +21,7 @@
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/numfmt.h"
+#include "common/progress.h"
 #include "learner/online.h"
 #include "learner/snapshot.h"
 #include "producers/avro_source.h"
@@ -148,6 +149,7 @@ static int run_avro_record(struct file_run *r, struct event *ev,
 static int run_rows(struct file_run *r, char *errstr, size_t size)
 {
     struct produce_mapping map;
+    struct progress prog;
     struct event ev;
     int err = 0;
 
@@ -155,9 +157,14 @@ static int run_rows(struct file_run *r, char *errstr, size_t size)
     if (r->csv)
         err = produce_map_columns(&r->cfg, r->input, r->csv, &map, errstr,
                                   size);
-    while (!err && !cli_stop_requested)
+    progress_start(&prog, r->score_only ? "score" : "train", "rows", 1);
+    while (!err && !cli_stop_requested) {
         err = r->csv ? run_row(r, &map, &ev, errstr, size)
                      : run_avro_record(r, &ev, errstr, size);
+        progress_show(&prog, r->rows, r->csv ? csv_reader_fraction(r->csv)
+                                             : -1, NULL, 0);
+    }
+    progress_show(&prog, r->rows, -1, NULL, 1);
     event_free(&ev);
     return err == RIFFLE_ERR_EOF ? 0 : err;
 }

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <zlib.h>
 
@@ -45,6 +46,7 @@ struct csv_reader {
     size_t in_len, in_pos;
     unsigned char *inbuf;     /* CSV_READ_CHUNK bytes for gzread() */
     int at_end;               /* stream exhausted */
+    double file_size;         /* bytes on disk; 0 when unknown */
     char io_error[CSV_MESSAGE_MAX]; /* set once reading failed; sticky */
 
     struct buf replay;        /* bytes to read again after a parse error */
@@ -531,6 +533,7 @@ int csv_reader_open(const char *path, const struct csv_options *opts,
                     size_t errstr_size)
 {
     struct csv_reader *r = reader_new(path);
+    struct stat st;
     int err;
 
     if (!r) {
@@ -554,6 +557,9 @@ int csv_reader_open(const char *path, const struct csv_options *opts,
         return RIFFLE_ERR_IO;
     }
 
+    if (stat(path, &st) == 0 && st.st_size > 0)
+        r->file_size = (double)st.st_size;
+
     err = reader_start(r, opts, errstr, errstr_size);
     if (err != 0) {
         csv_reader_close(r);
@@ -561,6 +567,16 @@ int csv_reader_open(const char *path, const struct csv_options *opts,
     }
     *out = r;
     return 0;
+}
+
+double csv_reader_fraction(const struct csv_reader *r)
+{
+    z_off_t at;
+
+    if (!r->gz || r->file_size <= 0)
+        return -1;
+    at = gzoffset(r->gz);
+    return at < 0 ? -1 : (double)at / r->file_size;
 }
 
 int csv_reader_open_memory(const char *data, size_t len, const char *name,

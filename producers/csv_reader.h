@@ -65,6 +65,11 @@ const char *csv_reader_name(const struct csv_reader *r);
 size_t csv_reader_header_count(const struct csv_reader *r);
 const char *csv_reader_header(const struct csv_reader *r, size_t i);
 
+/* How much of the file has been read, 0..1, from the position in the
+ * (possibly compressed) file; -1 for a reader over memory or a file whose
+ * size is unknown. For progress bars, not exact at the row. */
+double csv_reader_fraction(const struct csv_reader *r);
+
 void csv_reader_close(struct csv_reader *r); /* NULL-safe */
 
 /* Strict number parsing: the whole string must be a finite decimal or

@@ -14,10 +14,9 @@
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "producers/publisher.h"
 
-#define PRODUCE_PROGRESS_EVERY_S 1.0    /* terminal redraw / log line */
-#define PRODUCE_LOG_EVERY_S 10.0        /* plain lines when not a terminal */
 #define PRODUCE_FLUSH_TIMEOUT_MS 120000 /* acks at the end of the file */
 
 /* Column names are compared in their Avro form: "education-num" in a
@@ -198,29 +197,20 @@ int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
 
 /* --- the run ---------------------------------------------------------- */
 
-struct progress {
-    int tty;
-    double started, last_shown;
-};
-
+/* With --limit the run ends at the limit or the file's end, whichever
+ * comes first: the larger of the two fractions. */
 static void show_progress(struct progress *p, const struct produce_stats *st,
-                          int final)
+                          struct csv_reader *csv, long long limit, int final)
 {
-    double now = kafka_monotonic_s(), elapsed = now - p->started;
-    double rate = elapsed > 0 ? st->produced / elapsed : 0;
+    double fraction = csv_reader_fraction(csv);
+    char detail[128];
 
-    if (!final && now - p->last_shown <
-                      (p->tty ? PRODUCE_PROGRESS_EVERY_S : PRODUCE_LOG_EVERY_S))
-        return;
-    p->last_shown = now;
+    if (limit > 0 && (double)st->rows / (double)limit > fraction)
+        fraction = (double)st->rows / (double)limit;
 
-    if (p->tty)
-        fprintf(stderr, "\rproduce: %lld rows, %lld produced, %lld bad, "
-                "%.0f events/s%s", st->rows, st->produced, st->bad_rows, rate,
-                final ? "\n" : "   ");
-    else
-        log_info("produce", "%lld rows, %lld produced, %lld bad, %.0f "
-                 "events/s", st->rows, st->produced, st->bad_rows, rate);
+    snprintf(detail, sizeof(detail), "%lld produced, %lld bad", st->produced,
+             st->bad_rows);
+    progress_show(p, st->rows, fraction, detail, final);
 }
 
 /* Sleeps as needed so that produced / elapsed stays at or below rate. */
@@ -275,13 +265,14 @@ static int produce_rows(const struct cfg *cfg, const struct schema *schema,
                         struct produce_stats *st, char *errstr, size_t size)
 {
     struct produce_mapping map;
-    struct progress prog = {o->progress && isatty(2), kafka_monotonic_s(), 0};
+    struct progress prog;
     struct event ev;
     struct buf out = {0};
     const char *topic = o->requests ? cfg->serve_requests : cfg->topic_input;
     char why[512];
     int label = -1, err;
 
+    progress_start(&prog, "produce", "rows", o->progress);
     event_init(&ev);
     err = produce_map_columns(cfg, schema, csv, &map, errstr, size);
     if (!err && o->requests)
@@ -337,12 +328,12 @@ static int produce_rows(const struct cfg *cfg, const struct schema *schema,
         publisher_poll(pub);
         if (o->rate > 0)
             throttle(o->rate, prog.started, st->produced);
-        show_progress(&prog, st, 0);
+        show_progress(&prog, st, csv, o->limit, 0);
     }
 
     if (!err)
         err = publisher_flush(pub, PRODUCE_FLUSH_TIMEOUT_MS, errstr, size);
-    show_progress(&prog, st, 1);
+    show_progress(&prog, st, csv, o->limit, 1);
     event_free(&ev);
     buf_free(&out);
     return err;
