@@ -109,14 +109,15 @@ static void forget(struct dedup *d, uint64_t fp)
     d->table[hole] = 0;
 }
 
-int dedup_check(struct dedup *d, const char *id, size_t len)
+int dedup_contains(const struct dedup *d, const char *id, size_t len)
 {
     uint64_t fp = dedup_fingerprint(id, len);
-    size_t slot = probe(d, fp);
 
-    if (d->table[slot] == fp)
-        return 1;
+    return d->table[probe(d, fp)] == fp;
+}
 
+static void remember(struct dedup *d, uint64_t fp, size_t slot)
+{
     if (d->filled < d->window) {
         d->ring[d->filled++] = fp;
     } else {
@@ -126,5 +127,24 @@ int dedup_check(struct dedup *d, const char *id, size_t len)
         d->head = (d->head + 1) % d->window;
     }
     d->table[slot] = fp;
+}
+
+void dedup_insert(struct dedup *d, const char *id, size_t len)
+{
+    uint64_t fp = dedup_fingerprint(id, len);
+    size_t slot = probe(d, fp);
+
+    if (d->table[slot] != fp)
+        remember(d, fp, slot);
+}
+
+int dedup_check(struct dedup *d, const char *id, size_t len)
+{
+    uint64_t fp = dedup_fingerprint(id, len);
+    size_t slot = probe(d, fp);
+
+    if (d->table[slot] == fp)
+        return 1;
+    remember(d, fp, slot);
     return 0;
 }

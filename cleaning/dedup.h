@@ -33,6 +33,13 @@ void dedup_destroy(struct dedup *d); /* NULL-safe */
  * A duplicate is not remembered again: the window counts distinct ids. */
 int dedup_check(struct dedup *d, const char *id, size_t len);
 
+/* Split halves of dedup_check(), for callers that remember an id only
+ * once its event was accepted: whether id is remembered, and remembering
+ * it (forgetting the oldest when the window is full; nothing when it is
+ * already remembered). */
+int dedup_contains(const struct dedup *d, const char *id, size_t len);
+void dedup_insert(struct dedup *d, const char *id, size_t len);
+
 /* The fingerprint of an id, exposed for tests. */
 uint64_t dedup_fingerprint(const char *id, size_t len);
 

@@ -476,6 +476,16 @@ static void advance_watermark(struct online_learner *ol,
     }
 }
 
+/* Only learned events are remembered as seen: a refused or routed one
+ * may come back (a producer's retry, `riffle dlq replay` after a rule is
+ * fixed) and must then be judged again, not dropped as a duplicate. */
+static void remember_id(struct online_learner *ol,
+                        const struct online_result *res)
+{
+    if (ol->dedup && res->event_id && ol->event_id.len > 0)
+        dedup_insert(ol->dedup, res->event_id, ol->event_id.len);
+}
+
 /* Anonymize, build features, then score and (when learn) update. A
  * feature the model refuses dead-letters the event, leaving the model and
  * the statistics as they were. */
@@ -507,6 +517,7 @@ static int run_model(struct online_learner *ol, struct event *ev, int learn,
     if (learn) {
         cleaner_commit_stats(ol->cleaner, ev);
         advance_watermark(ol, ev);
+        remember_id(ol, res);
         watch_drift(ol, res);
     }
     return 0;
@@ -519,9 +530,10 @@ int online_process_event(struct online_learner *ol, struct event *ev,
     res->event_id = copy_event_id(ol, ev);
 
     /* Before cleaning, so that a duplicate moves no counter and no
-     * statistic; an event without an id is left to cleaning to refuse. */
+     * statistic; an event without an id is left to cleaning to refuse.
+     * Ids are remembered once learned (remember_id). */
     if (ol->dedup && res->event_id && ol->event_id.len > 0 &&
-        dedup_check(ol->dedup, res->event_id, ol->event_id.len)) {
+        dedup_contains(ol->dedup, res->event_id, ol->event_id.len)) {
         res->duplicate = 1;
         ol->duplicates++;
         return 0;
@@ -654,28 +666,6 @@ void online_lateness_counts(const struct online_learner *ol,
                             struct online_lateness *out)
 {
     *out = ol->lateness;
-}
-
-int online_validate(struct online_learner *ol, const void *data, size_t len,
-                    struct online_result *res)
-{
-    char errstr[256];
-    int err;
-
-    memset(res, 0, sizeof(*res));
-    err = schema_decode_event(ol->schema, data, len, &ol->event, errstr,
-                              sizeof(errstr));
-    if (err == RIFFLE_ERR_NOMEM)
-        return err;
-    if (err) {
-        set_verdict(res, ONLINE_REASON_DECODE, "", errstr);
-        return 0;
-    }
-    res->event_id = copy_event_id(ol, &ol->event);
-    if (cleaner_apply(ol->cleaner, &ol->event, &res->label,
-                      &res->verdict) != 0)
-        res->dead_letter = 1;
-    return 0;
 }
 
 #define STREAM_INPUT (-1)
@@ -819,6 +809,47 @@ int online_process_from(struct online_learner *ol, const char *topic,
         return 0;
     }
     return online_process_event(ol, &ol->event, res);
+}
+
+int online_validate(struct online_learner *ol, const void *data, size_t len,
+                    struct online_result *res)
+{
+    return online_validate_from(ol, NULL, data, len, res);
+}
+
+int online_validate_from(struct online_learner *ol, const char *topic,
+                         const void *data, size_t len,
+                         struct online_result *res)
+{
+    int stream = stream_of(ol, topic);
+    const struct schema *schema =
+        stream >= 0 ? ol->sources[stream].schema : ol->schema;
+    char errstr[256];
+    int err;
+
+    memset(res, 0, sizeof(*res));
+    if (stream == STREAM_JOIN) {
+        set_verdict(res, ONLINE_REASON_DECODE, "", "an enrichment record "
+                    "is not an event");
+        return 0;
+    }
+    err = schema_decode_event(schema, data, len,
+                              stream >= 0 ? &ol->raw : &ol->event, errstr,
+                              sizeof(errstr));
+    if (!err && stream >= 0)
+        err = source_map_apply(ol->sources[stream].map, &ol->raw,
+                               &ol->event);
+    if (err == RIFFLE_ERR_NOMEM)
+        return err;
+    if (err) {
+        set_verdict(res, ONLINE_REASON_DECODE, "", errstr);
+        return 0;
+    }
+    res->event_id = copy_event_id(ol, &ol->event);
+    if (cleaner_apply(ol->cleaner, &ol->event, &res->label,
+                      &res->verdict) != 0)
+        res->dead_letter = 1;
+    return 0;
 }
 
 const struct join_counts *online_join_counts(const struct online_learner *ol)

@@ -113,6 +113,13 @@ int online_cleaning_json(const struct online_learner *ol, struct buf *out);
 int online_validate(struct online_learner *ol, const void *data, size_t len,
                     struct online_result *res);
 
+/* The same for a message of topic (the input, or a further source,
+ * decoded with that source's schema and mapped); the enrichment join is
+ * not applied. */
+int online_validate_from(struct online_learner *ol, const char *topic,
+                         const void *data, size_t len,
+                         struct online_result *res);
+
 /* Processes a message read from topic, at Kafka time ts_ms: an event
  * of topics.input or of a further source (decoded with that source's
  * schema and mapped into the pipeline's), joined with the enrichment

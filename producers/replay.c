@@ -242,7 +242,7 @@ static int replay_one(struct replay *r, const rd_kafka_message_t *msg,
         len = r->plain.len;
     }
 
-    err = online_validate(r->ol, data, len, &res);
+    err = online_validate_from(r->ol, d.source_topic, data, len, &res);
     if (err)
         return err;
     if (res.dead_letter)

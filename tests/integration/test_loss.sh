@@ -6,12 +6,16 @@
 # topics themselves (not on riffle's own report). The input mixes rows
 # that break cleaning rules (tests/fixtures/elec2_bad_rows.csv), bytes
 # that are no riffle message, and the first rows produced a second time,
-# as a retrying producer would; cleaning.dedup_window drops those.
+# as a retrying producer would; cleaning.dedup_window drops those that
+# were learned (a refused row's copy is judged again). Then a rule is
+# fixed, `riffle dlq replay` re-injects what now passes, and a second
+# learner predicts it: the sum still holds, over both runs.
 source "$(dirname "$0")/lib.sh"
 
 readonly FIRST_PASS=205   # rows produce sends from the fixture
 readonly RESENT=50        # the same first rows, sent again
 readonly GARBAGE=2        # raw messages that are not Avro
+readonly RESENT_BAD=2     # rows 22 and 43 are among the resent ones
 
 cfg=$(make_config config/elec2.cfg)
 cat >>"$cfg" <<'CFG'
@@ -46,22 +50,23 @@ note "input $in_count = predictions $pred_count + dead letters $dlq_count + dupl
 assert_eq "$in_count" "$((FIRST_PASS + RESENT + GARBAGE))" "messages on the input topic"
 assert_eq "$((pred_count + dlq_count + dup_count))" "$in_count" \
     "predictions + dead letters + duplicates against the input"
-assert_eq "$dup_count" "$RESENT" "duplicates counted"
-assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["duplicates"]')" "$RESENT" \
+assert_eq "$dup_count" "$((RESENT - RESENT_BAD))" "duplicates counted"
+assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["duplicates"]')" "$dup_count" \
     "duplicates in learn's summary"
 
 # Each input offset is accounted for exactly once: predictions and dead
 # letters carry their source offset, and what is left are the resent rows.
-python3 - "$WORK" "$in_count" "$FIRST_PASS" "$RESENT" <<'PY' || fail "offsets not accounted for"
+python3 - "$WORK" "$in_count" "$FIRST_PASS" "$RESENT" "$dup_count" <<'PY' || fail "offsets not accounted for"
 import json, sys
-work, n, first, resent = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+work, n, first, resent, dups = sys.argv[1], *map(int, sys.argv[2:])
 rows = lambda f: [json.loads(l) for l in open(f"{work}/{f}") if l.strip()]
 seen = [r["source_offset"] for r in rows("pred.jsonl")] + \
        [r["source_offset"] for r in rows("dlq.jsonl")]
 assert len(seen) == len(set(seen)), "an offset was published twice"
 rest = sorted(set(range(n)) - set(seen))
 # garbage1 sits at offset `first`, the resent rows after it
-assert rest == list(range(first + 1, first + 1 + resent)), rest
+assert set(rest) <= set(range(first + 1, first + 1 + resent)), rest
+assert len(rest) == dups, (len(rest), dups)
 ids = [r["event_id"] for r in rows("pred.jsonl")]
 assert len(ids) == len(set(ids)), "an event id was predicted twice"
 PY
@@ -70,7 +75,34 @@ PY
 # and the log; a rejected field is named, a clean one reads zero.
 assert_eq "$(riffle_json "$WORK/metrics.jsonl" \
     '[rows[-1]["cleaning"][k] for k in ("nswprice.rejected", "class.missing", "class.rejected", "day.missing", "nswdemand.rejected", "vicprice.rejected")]')" \
-    "[1, 1, 2, 1, 1, 0]" "per-field cleaning counters in the metrics topic"
-grep -q 'cleaning counters {.*"class.rejected":2' "$WORK/learn.log" ||
+    "[2, 2, 3, 1, 1, 0]" "per-field cleaning counters in the metrics topic"
+grep -q 'cleaning counters {.*"class.rejected":3' "$WORK/learn.log" ||
     fail "cleaning counters missing from the log: $(grep cleaning "$WORK/learn.log")"
+# Fix the rule row 22 broke (nswprice 1.5 > max 1.0) and replay: both of
+# its dead letters (first pass and resent copy) pass and are re-injected;
+# the second learner predicts the first and drops the copy as a duplicate.
+sed -i 's/{ name = "nswprice";  kind = "numeric"; min = 0.0; max = 1.0; }/{ name = "nswprice";  kind = "numeric"; min = 0.0; max = 2.0; }/' "$cfg"
+grep -q 'name = "nswprice";.*max = 2.0' "$cfg" || fail "the rule was not relaxed"
+run_riffle dlq replay -c "$cfg" --no-progress >"$WORK/replay.json" 2>"$WORK/replay.log" ||
+    fail "dlq replay failed: $(tail -3 "$WORK/replay.log")"
+assert_eq "$(riffle_json "$WORK/replay.json" '(rows[0]["read"], rows[0]["replayed"])')" \
+    "($dlq_count, 2)" "dlq replay: (dead letters read, replayed)"
+run_riffle learn -c "$cfg" --idle-exit 3 >"$WORK/learn2.json" 2>"$WORK/learn2.log"
+assert_eq "$(riffle_json "$WORK/learn2.json" '(rows[0]["processed"], rows[0]["predicted"], rows[0]["duplicates"])')" \
+    "(2, 1, 1)" "second learn: (processed, predicted, duplicates)"
+run_riffle watch -c "$cfg" predictions --idle-exit 2 >"$WORK/pred2.jsonl" 2>/dev/null
+assert_eq "$(riffle_json "$WORK/pred2.jsonl" '[r["event_id"] for r in rows[-1:]]')" \
+    "['elec2-22']" "the replayed event reached the predictions"
+
+# The sum over both runs. The replay's own dead letters (what still
+# fails, written again with today's reason) carry riffle.replay.run and
+# come from the dead-letter topic, not the input: they are left out.
+in2=$(kcat -b "$BROKERS" -C -t "$input" -o beginning -e -q -f '%o\n' | wc -l)
+pred2=$(wc -l <"$WORK/pred2.jsonl")
+dlq2=$(kcat -b "$BROKERS" -C -t "$(cfg_topic "$cfg" dead_letters)" -o beginning -e -q \
+    -f '%h\n' | grep -vc 'riffle.replay.run=' || true)
+dup2=$((dup_count + $(riffle_json "$WORK/learn2.json" 'rows[0]["duplicates"]')))
+note "after replay: input $in2 = predictions $pred2 + dead letters $dlq2 + duplicates $dup2"
+assert_eq "$in2" "$((in_count + 2))" "input after the replay"
+assert_eq "$((pred2 + dlq2 + dup2))" "$in2" "predictions + dead letters + duplicates, both runs"
 echo "PASS $TEST_NAME"

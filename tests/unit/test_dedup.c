@@ -145,6 +145,26 @@ static void test_dedup_matches_reference(void **state)
     dedup_destroy(d);
 }
 
+/* The split halves: contains() remembers nothing, insert() once. */
+static void test_dedup_contains_and_insert(void **state)
+{
+    struct dedup *d;
+
+    (void)state;
+    assert_int_equal(dedup_new(2, &d), 0);
+    assert_int_equal(dedup_contains(d, "a", 1), 0);
+    assert_int_equal(dedup_contains(d, "a", 1), 0);
+    dedup_insert(d, "a", 1);
+    dedup_insert(d, "a", 1); /* already there: takes no second place */
+    assert_int_equal(dedup_contains(d, "a", 1), 1);
+    dedup_insert(d, "b", 1);
+    assert_int_equal(dedup_contains(d, "a", 1), 1); /* window 2: a, b */
+    dedup_insert(d, "c", 1);
+    assert_int_equal(dedup_contains(d, "a", 1), 0);
+    assert_int_equal(dedup_contains(d, "b", 1), 1);
+    dedup_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +173,7 @@ int main(void)
         cmocka_unit_test(test_dedup_window_of_one),
         cmocka_unit_test(test_dedup_uses_all_bytes),
         cmocka_unit_test(test_dedup_matches_reference),
+        cmocka_unit_test(test_dedup_contains_and_insert),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
