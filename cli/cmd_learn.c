@@ -160,7 +160,10 @@ static int restore_snapshot(struct learn *l, char *errstr, size_t size)
  * the group before any event, so that a restart joins as before; later
  * profiles arrive through the group consumer like events. Records that
  * cannot be used are dead-lettered when the group consumer reaches
- * them, not here, so a restart does not dead-letter them again. */
+ * them, not here, so a restart does not dead-letter them again.
+ * TODO(start-up time): the whole topic is read at every start; memory
+ * stays within join.max_keys, but time grows with the topic unless it
+ * is compacted (one record per key). */
 static int load_profiles(struct learn *l, char *errstr, size_t size)
 {
     struct topic_reader *r;

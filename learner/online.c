@@ -410,6 +410,13 @@ static void watch_drift(struct online_learner *ol, struct online_result *res)
         (void)model_scale_step_history(ol->model, ol->cfg->drift_react);
 }
 
+/* TODO(per-partition watermarks): one watermark for all partitions and
+ * sources, kept in memory only. Right for one partition or sources in
+ * step; with partitions that lag each other, the laggard's events look
+ * late. Urgent when a pipeline with several partitions uses on_late =
+ * reject or route; the fix is a watermark per (topic, partition) with
+ * the minimum across them, saved with the snapshot offsets. */
+
 /* 1 when ev is further behind the watermark than the allowed lateness
  * and on_late says not to learn it: res then holds the verdict (reject)
  * or the routing (route). An event without a usable time is not judged;
@@ -752,7 +759,10 @@ static int take_profile(struct online_learner *ol, int64_t ts_ms,
 }
 
 /* Fills the event's joined fields from its key's profile, if one is
- * within the window; otherwise they stay as they came. */
+ * within the window; otherwise they stay as they came.
+ * TODO(event time): the window compares Kafka timestamps, which equal
+ * event time only when producers set them so; using cleaning.event_time
+ * when set would make replays of old data join as they did live. */
 static int enrich(struct online_learner *ol, struct event *ev, int64_t ts_ms)
 {
     struct online_join *oj = ol->join;
