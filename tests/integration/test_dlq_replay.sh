@@ -12,6 +12,8 @@ readonly ROWS=300
 
 cfg=$(make_config config/adult.cfg)
 topic() { cfg_topic "$cfg" "$1"; }
+# counts SUMMARY -> (read, replayed, still failing) of a dlq replay
+counts() { riffle_json "$1" '(rows[0]["read"], rows[0]["replayed"], rows[0]["still_failing"])'; }
 run_riffle topics create -c "$cfg" >/dev/null
 
 # Adult rows; rows 10, 20, 30 work 120 hours a week (over max = 99), row
@@ -44,7 +46,8 @@ python3 - "$WORK" <<'PY'
 import sys
 work = sys.argv[1]
 rows = [l.rstrip("\n").split(", ") for l in open(f"{work}/rows.csv")]
-values = {rows[i - 1][c] for i in (10, 20, 30, 40) for c in (5, 7, 13)}  # marital, relationship, country
+# marital status, relationship, native country of the refused rows
+values = {rows[i - 1][c] for i in (10, 20, 30, 40) for c in (5, 7, 13)}
 dlq, inp = open(f"{work}/dlq.raw", "rb").read(), open(f"{work}/input.raw", "rb").read()
 missing = [v for v in values if v.encode() not in inp]
 if missing:
@@ -57,7 +60,8 @@ PY
 run_riffle watch -c "$cfg" dead-letters --idle-exit 2 >"$WORK/dlq1.jsonl" 2>/dev/null
 assert_eq "$(riffle_json "$WORK/dlq1.jsonl" \
     '[(r["event_id"], r["reason"], r["field"], r["payload_encryption"]) for r in rows]')" \
-    "[('adult-10', 'out_of_range', 'hours_per_week', 'aes-256-gcm'), ('adult-20', 'out_of_range', 'hours_per_week', 'aes-256-gcm'), ('adult-30', 'out_of_range', 'hours_per_week', 'aes-256-gcm'), ('adult-40', 'out_of_range', 'age', 'aes-256-gcm')]" \
+    "$(printf "('adult-%s', 'out_of_range', '%s', 'aes-256-gcm')," 10 hours_per_week \
+        20 hours_per_week 30 hours_per_week 40 age | sed 's/^/[/; s/,$/]/; s/),(/), (/g')" \
     "dead letters (id, reason, field, encryption)"
 
 # A keyring without the key that sealed them: the run stops at the first
@@ -66,31 +70,34 @@ RIFFLE_DEAD_LETTER_KEY="other=$(printf '%064d' 7)" run_riffle dlq replay -c "$cf
     --no-progress >"$WORK/wrong.json" 2>"$WORK/wrong.log" && fail "replay without the key succeeded"
 grep -q 'sealed under key id "example-dlq-1", which the keyring does not hold' "$WORK/wrong.log" ||
     fail "no key-id message: $(cat "$WORK/wrong.log")"
-assert_eq "$(riffle_json "$WORK/wrong.json" '(rows[0]["read"], rows[0]["replayed"], rows[0]["undecryptable"])')" \
+assert_eq "$(riffle_json "$WORK/wrong.json" \
+    '(rows[0]["read"], rows[0]["replayed"], rows[0]["undecryptable"])')" \
     "(1, 0, 1)" "replay with a foreign keyring: (read, replayed, undecryptable)"
 
 # Relax the hours rule; a dry run counts, then the real run re-injects.
 sed -i 's/max = 99.0;/max = 130.0;/' "$cfg"
 run_riffle dlq replay -c "$cfg" --dry-run --no-progress >"$WORK/dry.json" 2>/dev/null
-assert_eq "$(riffle_json "$WORK/dry.json" '(rows[0]["read"], rows[0]["replayed"], rows[0]["still_failing"])')" \
+assert_eq "$(counts "$WORK/dry.json")" \
     "(4, 3, 1)" "dry run: (read, would replay, still failing)"
 run_riffle dlq replay -c "$cfg" --no-progress >"$WORK/replay1.json" 2>"$WORK/replay1.log"
-assert_eq "$(riffle_json "$WORK/replay1.json" '(rows[0]["read"], rows[0]["replayed"], rows[0]["still_failing"])')" \
+assert_eq "$(counts "$WORK/replay1.json")" \
     "(4, 3, 1)" "replay: (read, replayed, still failing)"
 
 # Replayed once only: a second run sees just the dead letter it wrote.
 run_riffle dlq replay -c "$cfg" --no-progress >"$WORK/replay2.json" 2>/dev/null
-assert_eq "$(riffle_json "$WORK/replay2.json" '(rows[0]["read"], rows[0]["replayed"], rows[0]["still_failing"])')" \
+assert_eq "$(counts "$WORK/replay2.json")" \
     "(1, 0, 1)" "second replay: (read, replayed, still failing)"
 
 run_riffle learn -c "$cfg" --idle-exit 3 >"$WORK/learn2.json" 2>"$WORK/learn2.log"
 assert_eq "$(riffle_json "$WORK/learn2.json" '(rows[0]["processed"], rows[0]["predicted"])')" \
     "(3, 3)" "second learn: (processed, predicted)"
 run_riffle watch -c "$cfg" predictions --idle-exit 2 >"$WORK/pred.jsonl" 2>/dev/null
-assert_eq "$(riffle_json "$WORK/pred.jsonl" '(len(rows), len({r["event_id"] for r in rows}), [r["event_id"] for r in rows[-3:]])')" \
+assert_eq "$(riffle_json "$WORK/pred.jsonl" \
+    '(len(rows), len({r["event_id"] for r in rows}), [r["event_id"] for r in rows[-3:]])')" \
     "($((ROWS - 1)), $((ROWS - 1)), ['adult-10', 'adult-20', 'adult-30'])" \
     "predictions: (count, distinct ids, last three)"
-kcat -b "$BROKERS" -C -t "$(topic input)" -o -3 -e -q -f '%h\n' >"$WORK/replay-headers.txt" 2>/dev/null
+kcat -b "$BROKERS" -C -t "$(topic input)" -o -3 -e -q -f '%h\n' \
+    >"$WORK/replay-headers.txt" 2>/dev/null
 assert_eq "$(grep -c "riffle.replay.of=$(topic dead_letters)/0/" "$WORK/replay-headers.txt")" 3 \
     "re-injected events name their dead letter"
 echo "PASS $TEST_NAME"
