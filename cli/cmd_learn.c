@@ -36,6 +36,7 @@
 #include "consumers/topic_reader.h"
 #include "learner/online.h"
 #include "learner/snapshot.h"
+#include "privacy/kanon.h"
 #include "producers/outputs.h"
 #include "producers/publisher.h"
 
@@ -361,6 +362,24 @@ static int handle_message(struct learn *l, const rd_kafka_message_t *msg,
 
 /* The rate is over the events since the previous line, so it shows the
  * current pace, not an average diluted by waiting for the first event. */
+/* Counts only: the combinations themselves are personal. */
+static void warn_k_anonymity(const struct learn *l)
+{
+    const struct kanon *k = online_kanon(l->ol);
+    struct kanon_report kr;
+
+    if (!k)
+        return;
+    kanon_report(k, &kr);
+    if (kr.combinations_below == 0)
+        return;
+    log_warn("learn", "k-anonymity: %zu of %zu combinations of "
+             "privacy.k_anonymity.quasi_identifiers (%zu of the last %zu "
+             "events) are shared by fewer than k = %zu events",
+             kr.combinations_below, kr.combinations, kr.events_below,
+             kr.window_events, kr.k);
+}
+
 static void log_progress(struct learn *l)
 {
     double now = kafka_monotonic_s(), elapsed = now - l->progress_s;
@@ -378,6 +397,7 @@ static void log_progress(struct learn *l)
              window.data ? window.data : "");
     if (cleaning.len > 0)
         log_info("learn", "cleaning counters {%s}", cleaning.data);
+    warn_k_anonymity(l);
     buf_free(&total);
     buf_free(&window);
     buf_free(&cleaning);

@@ -65,6 +65,10 @@
 #define CFG_DEFAULT_KEY_ID "default"
 #define CFG_DEFAULT_ENCRYPT_KEY_ENV "RIFFLE_ENCRYPT_KEY"
 #define CFG_DEFAULT_DEAD_LETTER_KEY_ENV "RIFFLE_DEAD_LETTER_KEY"
+#define CFG_DEFAULT_KANON_K 5
+#define CFG_DEFAULT_KANON_WINDOW 10000
+#define CFG_MAX_KANON_K 1000000
+#define CFG_MAX_KANON_WINDOW 1000000 /* about 40 MB of counts */
 #define CFG_DEFAULT_SNAPSHOT_EVENTS 10000
 #define CFG_DEFAULT_SNAPSHOT_SECONDS 30.0
 #define CFG_DEFAULT_PROGRESS_EVENTS 5000
@@ -526,6 +530,8 @@ static void set_defaults(struct cfg *cfg)
              "%s", CFG_DEFAULT_DEAD_LETTER_KEY_ENV);
     snprintf(cfg->dead_letter_key.id, sizeof(cfg->dead_letter_key.id), "%s",
              CFG_DEFAULT_KEY_ID);
+    cfg->kanon_k = CFG_DEFAULT_KANON_K;
+    cfg->kanon_window = CFG_DEFAULT_KANON_WINDOW;
     model_params_default(&cfg->model);
     cfg->event_time_ms = 1;
     cfg->hash_seed = 0;
@@ -1367,13 +1373,54 @@ static int load_key_source(const struct loader *ld, const config_setting_t *g,
     return err;
 }
 
+/* privacy.k_anonymity: which fields, k, and the window. */
+static int load_kanon(const struct loader *ld, const config_setting_t *g,
+                      struct cfg *cfg)
+{
+    static const char *const keys[] = {"quasi_identifiers", "k", "window",
+                                       NULL};
+    static const char section[] = "privacy.k_anonymity";
+    config_setting_t *kg;
+    size_t i;
+    int err = find_member(ld, g, "privacy", "k_anonymity", 0,
+                          CONFIG_TYPE_GROUP, &kg);
+
+    if (err || !kg)
+        return err;
+    cfg->kanon_line = config_setting_source_line(kg);
+    err = check_keys(ld, kg, section, keys);
+    if (!err)
+        err = get_string_list(ld, kg, section, "quasi_identifiers",
+                              cfg->quasi_ids, CFG_MAX_QUASI_IDS,
+                              &cfg->quasi_id_count);
+    if (!err)
+        err = get_long(ld, kg, section, "k", 0, 2, CFG_MAX_KANON_K,
+                       &cfg->kanon_k);
+    if (!err)
+        err = get_long(ld, kg, section, "window", 0, 1, CFG_MAX_KANON_WINDOW,
+                       &cfg->kanon_window);
+    if (err)
+        return err;
+    if (cfg->quasi_id_count == 0)
+        return fail(ld, kg, "privacy.k_anonymity.quasi_identifiers",
+                    "missing required setting (a list of field names)");
+    for (i = 0; i < cfg->quasi_id_count; i++)
+        if (!cfg_find_field(cfg, cfg->quasi_ids[i]))
+            return fail(ld, config_setting_get_member(kg,
+                                                      "quasi_identifiers"),
+                        "privacy.k_anonymity.quasi_identifiers",
+                        "\"%s\" is not a configured field",
+                        cfg->quasi_ids[i]);
+    return 0;
+}
+
 static int load_privacy(const struct loader *ld, const config_setting_t *root,
                         struct cfg *cfg)
 {
     static const char *const keys[] = {
         "key_file", "key_env", "key_id", "encrypt_key_env",
         "encrypt_key_file", "encrypt_key_id", "dead_letter_key_env",
-        "dead_letter_key_file", "dead_letter_key_id", NULL};
+        "dead_letter_key_file", "dead_letter_key_id", "k_anonymity", NULL};
     config_setting_t *g;
     int err = get_group(ld, root, "privacy", 0, &g);
 
@@ -1395,6 +1442,8 @@ static int load_privacy(const struct loader *ld, const config_setting_t *root,
         err = load_key_source(ld, g, "encrypt_key", &cfg->encrypt_key);
     if (!err)
         err = load_key_source(ld, g, "dead_letter_key", &cfg->dead_letter_key);
+    if (!err)
+        err = load_kanon(ld, g, cfg);
     return err;
 }
 

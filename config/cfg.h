@@ -31,6 +31,7 @@
 #define CFG_MAX_KEEP_PREFIX 1024 /* bytes a coarsened string may keep; the
                                     anonymizer's buffer is sized by it */
 #define CFG_MAX_KEEP_LAST 64     /* characters a mask may leave visible */
+#define CFG_MAX_QUASI_IDS 16     /* fields of one k-anonymity combination */
 #define CFG_ALLOWED_POOL 65536 /* bytes of every field's allowed categories,
                                   NUL-separated: thousands of categories */
 #define CFG_MAX_ALLOWED 4096   /* allowed categories of one field */
@@ -286,6 +287,12 @@ struct cfg {
     char key_id[CFG_NAME_MAX];
     struct cfg_key_source encrypt_key;     /* personal = "encrypt" */
     struct cfg_key_source dead_letter_key; /* dead letters' payloads */
+    /* privacy.k_anonymity: none when quasi_id_count is 0 */
+    int kanon_line; /* of the group; 0 when there is none */
+    char quasi_ids[CFG_MAX_QUASI_IDS][CFG_NAME_MAX];
+    size_t quasi_id_count;
+    long kanon_k;      /* combinations shared by fewer events are reported */
+    long kanon_window; /* over the last this many learned events */
 
     /* the task and, for multiclass, the class names in label order */
     enum cfg_task task;

@@ -17,6 +17,7 @@
 #include "learner/hash.h"
 #include "common/numfmt.h"
 #include "privacy/anonymize.h"
+#include "privacy/kanon.h"
 
 /* One-against-all keeps one linear model per class in the shared weight
  * table: class k sees every feature moved by k strides, plus a bias of
@@ -48,6 +49,7 @@ struct online_learner {
     const struct schema *schema;
     struct cleaner *cleaner;
     struct anonymizer *anonymizer;
+    struct kanon *kanon; /* NULL without privacy.k_anonymity */
     struct feature_builder *features;
     struct model *model;
     struct drift *drift; /* NULL when drift.detector = "none" */
@@ -218,6 +220,8 @@ int online_new(const struct cfg *cfg, const struct schema *input_schema,
         err = anonymizer_new(cfg, input_schema, &ol->anonymizer, errstr,
                              errstr_size);
     if (!err)
+        err = kanon_new(cfg, input_schema, &ol->kanon, errstr, errstr_size);
+    if (!err)
         err = features_new(cfg, input_schema, ol->stats, &ol->features,
                            errstr, errstr_size);
     if (!err) {
@@ -259,6 +263,7 @@ void online_destroy(struct online_learner *ol)
         return;
     cleaner_destroy(ol->cleaner);
     anonymizer_destroy(ol->anonymizer);
+    kanon_destroy(ol->kanon);
     features_destroy(ol->features);
     model_destroy(ol->model);
     drift_destroy(ol->drift);
@@ -523,6 +528,8 @@ static int run_model(struct online_learner *ol, struct event *ev, int learn,
 
     if (learn) {
         cleaner_commit_stats(ol->cleaner, ev);
+        if (ol->kanon)
+            kanon_add(ol->kanon, ev); /* anonymized, as the model saw it */
         advance_watermark(ol, ev);
         remember_id(ol, res);
         watch_drift(ol, res);
@@ -970,4 +977,9 @@ void online_feature_counts(const struct online_learner *ol,
                            struct feature_counts *out)
 {
     features_counts(ol->features, out);
+}
+
+const struct kanon *online_kanon(const struct online_learner *ol)
+{
+    return ol->kanon;
 }

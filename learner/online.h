@@ -166,6 +166,11 @@ void online_drift_info(const struct online_learner *ol,
                        struct online_drift_info *out);
 
 /* Hash collision counts of the feature builder (see features.h). */
+/* The k-anonymity monitor of the learned events, or NULL when
+ * privacy.k_anonymity is not configured. Borrowed. */
+struct kanon;
+const struct kanon *online_kanon(const struct online_learner *ol);
+
 void online_feature_counts(const struct online_learner *ol,
                            struct feature_counts *out);
 

@@ -17,6 +17,7 @@
 #include "common/kafka.h"
 #include "common/numfmt.h"
 #include "consumers/snapshot_chunks.h"
+#include "privacy/kanon.h"
 #include "privacy/seal.h"
 
 #define OUTPUTS_DEAD_LETTER_HEADERS 5
@@ -500,6 +501,26 @@ static void put_metric_map(struct rec *rec, const char *name,
                   window ? metrics_window_f1(m) : metrics_f1(m));
 }
 
+/* The k-anonymity counts, or null without a monitor. */
+static void put_kanon(struct rec *rec, const struct kanon *k)
+{
+    struct kanon_report kr;
+    struct rec inner;
+    avro_value_t b;
+
+    if (!branch(rec, "k_anonymity", k != NULL, &b))
+        return;
+    kanon_report(k, &kr);
+    inner.v = &b;
+    inner.failed = 0;
+    put_long(&inner, "k", (int64_t)kr.k);
+    put_long(&inner, "window_events", (int64_t)kr.window_events);
+    put_long(&inner, "combinations", (int64_t)kr.combinations);
+    put_long(&inner, "combinations_below_k", (int64_t)kr.combinations_below);
+    put_long(&inner, "events_below_k", (int64_t)kr.events_below);
+    rec->failed |= inner.failed;
+}
+
 int outputs_metrics(struct outputs *o, const struct online_learner *ol,
                     char *errstr, size_t errstr_size)
 {
@@ -533,6 +554,7 @@ int outputs_metrics(struct outputs *o, const struct online_learner *ol,
     put_long(&rec, "distinct_features", (int64_t)fc.distinct);
     put_long(&rec, "collided_slots", (int64_t)fc.collided_slots);
     put_cleaning_map(&rec, ol);
+    put_kanon(&rec, online_kanon(ol));
     return send_record(o, &rec, o->metrics, o->cfg->topic_metrics,
                        o->cfg->model_name, strlen(o->cfg->model_name), NULL,
                        errstr, errstr_size);
