@@ -319,6 +319,40 @@ static void test_schema_canonical_form_recursive_matches_fastavro(
     schema_destroy(s);
 }
 
+/* The sliced loop against the byte-wise definition, at every length and
+ * alignment up to a few slices and on a long buffer. */
+static uint64_t crc64_bytewise(const unsigned char *p, size_t len)
+{
+    uint64_t fp = UINT64_C(0xc15d213aa4d7a795), bit;
+    size_t i;
+    int j;
+
+    for (i = 0; i < len; i++) {
+        fp ^= p[i];
+        for (j = 0; j < 8; j++) {
+            bit = fp & 1;
+            fp = (fp >> 1) ^ (UINT64_C(0xc15d213aa4d7a795) & (0 - bit));
+        }
+    }
+    return fp;
+}
+
+static void test_schema_crc64_sliced_matches_bytewise(void **state)
+{
+    unsigned char data[4099];
+    size_t i, start, len;
+
+    (void)state;
+    for (i = 0; i < sizeof(data); i++)
+        data[i] = (unsigned char)(i * 2654435761u >> 13);
+    for (start = 0; start < 8; start++)
+        for (len = 0; len <= 40; len++)
+            assert_int_equal(schema_crc64_avro(data + start, len),
+                             crc64_bytewise(data + start, len));
+    assert_int_equal(schema_crc64_avro(data + 3, sizeof(data) - 3),
+                     crc64_bytewise(data + 3, sizeof(data) - 3));
+}
+
 static void test_schema_crc64_matches_fingerprint(void **state)
 {
     (void)state;
@@ -1340,6 +1374,7 @@ int main(void)
         cmocka_unit_test(
             test_schema_canonical_form_recursive_matches_fastavro),
         cmocka_unit_test(test_schema_crc64_matches_fingerprint),
+        cmocka_unit_test(test_schema_crc64_sliced_matches_bytewise),
         cmocka_unit_test(test_schema_load_describes_fields),
         cmocka_unit_test(test_schema_load_marks_nested_not_flat),
         cmocka_unit_test(test_schema_load_rejects_non_record),
