@@ -263,14 +263,31 @@ static uint64_t body_crc(const unsigned char *data, size_t len,
                              len - SCHEMA_SOE_HEADER_SIZE - tail);
 }
 
-/* Encodes once with checksum 0 (one varint byte) to learn the CRC of
- * everything before it, then writes the record with the real checksum:
- * the bytes before the checksum do not change. */
+/* Appends x as Avro writes a long: zig-zag, then 7 bits a byte. */
+static int put_varint(struct buf *out, int64_t x)
+{
+    uint64_t zz = ((uint64_t)x << 1) ^ (uint64_t)(x >> 63);
+    unsigned char bytes[10];
+    size_t n = 0;
+
+    while (zz >= 0x80) {
+        bytes[n++] = (unsigned char)(zz | 0x80);
+        zz >>= 7;
+    }
+    bytes[n++] = (unsigned char)zz;
+    return buf_append(out, bytes, n);
+}
+
+/* Encodes once with checksum 0, whose varint is the record's last byte
+ * (the checksum is the last field), takes the CRC of everything before
+ * it, and puts the real checksum's varint in its place: one pass over a
+ * model that may be hundreds of MiB, not two. */
 static int write_with_checksum(const struct schema *schema, avro_value_t *rec,
                                struct buf *out, char *errstr, size_t size)
 {
-    struct buf draft = {0};
+    size_t start = out->len;
     avro_value_t f;
+    int64_t crc;
     int err;
 
     if (avro_value_get_by_name(rec, "checksum", &f, NULL) ||
@@ -278,14 +295,19 @@ static int write_with_checksum(const struct schema *schema, avro_value_t *rec,
         snprintf(errstr, size, "snapshot schema has no checksum field");
         return RIFFLE_ERR_SCHEMA;
     }
-    err = schema_write_value(schema, rec, &draft, errstr, size);
-    if (!err) {
-        (void)avro_value_set_long(&f, (int64_t)body_crc(
-            (const unsigned char *)draft.data, draft.len, 0)); /* cannot fail */
-        err = schema_write_value(schema, rec, out, errstr, size);
+    err = schema_write_value(schema, rec, out, errstr, size);
+    if (err)
+        return err;
+
+    crc = (int64_t)body_crc((const unsigned char *)out->data + start,
+                            out->len - start, 0);
+    out->len--; /* the varint of 0 */
+    if (put_varint(out, crc) != 0) {
+        out->len = start;
+        snprintf(errstr, size, "out of memory");
+        return RIFFLE_ERR_NOMEM;
     }
-    buf_free(&draft);
-    return err;
+    return 0;
 }
 
 int snapshot_encode(const struct schema *schema, struct online_learner *ol,
