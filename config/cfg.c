@@ -84,16 +84,17 @@
 #define CFG_MIN_SERVE_TIMEOUT_S 0.1
 #define CFG_MAX_SERVE_TIMEOUT_S 3600.0
 #define CFG_MAX_SERVE_THREADS 64
-/* A transaction costs a few broker round trips to commit; batches of a
- * few thousand events keep that cost small against the work, and half a
- * second bounds how long read_committed readers wait for an outcome. */
+/* A transaction costs a few broker round trips to commit, during which
+ * the learner waits; 20,000 events keep that cost within a fifth of the
+ * work (bench/delivery), and one second bounds how long read_committed
+ * readers wait for an outcome. */
 /* Chunks well below the broker's 16 MiB message cap, so that a chunk
  * plus its headers and batch overhead always fits. */
 #define CFG_DEFAULT_SNAPSHOT_CHUNK 4194304L
 #define CFG_MIN_SNAPSHOT_CHUNK 1024L
 #define CFG_MAX_SNAPSHOT_CHUNK 15728640L
-#define CFG_DEFAULT_TXN_EVENTS 5000
-#define CFG_DEFAULT_TXN_MS 500
+#define CFG_DEFAULT_TXN_EVENTS 20000
+#define CFG_DEFAULT_TXN_MS 1000
 #define CFG_MAX_TXN_MS 60000 /* below the broker's transaction timeout */
 
 /* FNV-1a, 64 bits, for cfg_model_fingerprint(). */
