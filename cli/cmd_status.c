@@ -4,11 +4,11 @@
  * Asks the brokers, and nothing else, so it works against any running
  * deployment: each configured topic with its partitions and offsets held
  * (high minus low watermark: records plus transaction markers), the
- * learner group's committed offset
- * and lag per input partition, the newest model snapshot (version and
- * age) and the newest metrics report (progressive metrics, drift,
- * dead letters). Reads outside any consumer group except to look up the
- * group's committed offsets, which it never changes. Main thread only.
+ * learner group's committed offset and lag per input partition, the
+ * newest model snapshot (version and age) and the newest metrics report
+ * (progressive metrics, drift, dead letters). Reads outside any consumer
+ * group except to look up the group's committed offsets, which it never
+ * changes. Main thread only.
  */
 #include <getopt.h>
 #include <stdio.h>
