@@ -19,6 +19,9 @@ void progress_start(struct progress *p, const char *component,
     p->unit = unit;
     p->tty = enabled && isatty(STDERR_FILENO);
     p->started = kafka_monotonic_s();
+    /* A terminal gets its first frame at once; a log its first line only
+     * after a full period, so short runs log nothing. */
+    p->last_shown = p->tty ? 0 : p->started;
 }
 
 /* "1 h 02 min", "3 min 05 s", "42 s" */
@@ -66,22 +69,28 @@ void progress_format(char *out, size_t size, const struct progress *p,
         snprintf(out + n, size - n, "; %s", detail);
 }
 
+int progress_due(const struct progress *p, int final)
+{
+    if (!p->component)
+        return 0;
+    /* A run too short for one periodic line ends without one: the
+     * command's own summary says it all. */
+    if (final)
+        return p->tty || p->shown;
+    return kafka_monotonic_s() - p->last_shown >=
+           (p->tty ? PROGRESS_TTY_EVERY_S : PROGRESS_LOG_EVERY_S);
+}
+
 void progress_show(struct progress *p, long long done, double fraction,
                    const char *detail, int final)
 {
     double now = kafka_monotonic_s();
     char line[512];
 
-    if (!p->component)
-        return;
-    /* A run too short for one periodic line ends without one: the
-     * command's own summary says it all. */
-    if (final && !p->tty && p->last_shown == 0)
-        return;
-    if (!final && now - p->last_shown < (p->tty ? PROGRESS_TTY_EVERY_S
-                                                : PROGRESS_LOG_EVERY_S))
+    if (!progress_due(p, final))
         return;
     p->last_shown = now;
+    p->shown = 1;
 
     progress_format(line, sizeof(line), p, done, final ? -1 : fraction,
                     now - p->started, detail);

@@ -23,6 +23,7 @@ struct progress {
     const char *component; /* static: "produce", "train", "replay" */
     const char *unit;      /* static: "rows", "events", ... */
     int tty;               /* draw a bar; else log lines */
+    int shown;             /* lines or frames shown so far */
     double started, last_shown;
 };
 
@@ -37,6 +38,10 @@ void progress_start(struct progress *p, const char *component,
  * last line only when periodic ones were logged before. */
 void progress_show(struct progress *p, long long done, double fraction,
                    const char *detail, int final);
+
+/* Whether progress_show() would show something now: lets a caller skip
+ * computing an expensive fraction between lines. */
+int progress_due(const struct progress *p, int final);
 
 /* Writes the line progress_show() would draw into out (size bytes), for
  * tests: elapsed seconds are given instead of read from the clock. */

@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "consumers/consumer.h"
 #include "learner/online.h"
 #include "privacy/keyring.h"
@@ -22,8 +23,6 @@
 #define REPLAY_POLL_MS 100          /* short enough to see a stop quickly */
 #define REPLAY_COMMIT_EVERY 1000    /* dead letters between commits */
 #define REPLAY_FLUSH_TIMEOUT_MS 120000
-#define REPLAY_PROGRESS_EVERY_S 1.0 /* terminal redraw */
-#define REPLAY_LOG_EVERY_S 10.0     /* plain lines when not a terminal */
 #define REPLAY_WHY_MAX 256
 #define REPLAY_MAX_PARTITIONS 1024 /* topics.partitions' upper bound */
 #define REPLAY_RUN_ID_MAX 48
@@ -48,8 +47,7 @@ struct replay {
     char run_id[REPLAY_RUN_ID_MAX];
     unsigned char finished[REPLAY_MAX_PARTITIONS];
     int64_t first_own[REPLAY_MAX_PARTITIONS]; /* offset, when finished */
-    int tty;
-    double started, last_shown;
+    struct progress progress;
 };
 
 /* The fields of a dead-letter record that replay needs, borrowed from
@@ -252,26 +250,40 @@ static int replay_one(struct replay *r, const rd_kafka_message_t *msg,
 
 /* --- the run ---------------------------------------------------------- */
 
+/* The fraction done: dead letters read against those read plus what is
+ * left up to the partitions' high watermarks (which this run's own dead
+ * letters raise, so it stays below 1 until the end). */
+static double replay_fraction(const struct replay *r)
+{
+    /* static: 24 KiB kept off the stack; one thread runs a replay */
+    static struct consumer_lag lags[REPLAY_MAX_PARTITIONS];
+    size_t i, n = 0;
+    double left = 0;
+
+    consumer_lags(r->consumer, lags, REPLAY_MAX_PARTITIONS, &n);
+    for (i = 0; i < n; i++) {
+        if (lags[i].high < 0 || lags[i].next_offset < 0)
+            return -1;
+        if (lags[i].high > lags[i].next_offset)
+            left += (double)(lags[i].high - lags[i].next_offset);
+    }
+    if (n == 0 || r->st->read + left <= 0)
+        return -1;
+    return (double)r->st->read / ((double)r->st->read + left);
+}
+
 static void show_progress(struct replay *r, int final)
 {
     const struct replay_stats *st = r->st;
-    double now = kafka_monotonic_s();
+    char detail[160];
 
-    if (!final && now - r->last_shown < (r->tty ? REPLAY_PROGRESS_EVERY_S
-                                                : REPLAY_LOG_EVERY_S))
+    if (!progress_due(&r->progress, final))
         return;
-    r->last_shown = now;
-    if (r->tty)
-        fprintf(stderr, "\rreplay: %lld read, %lld replayed, %lld still "
-                "failing, %lld skipped, %.0f/s%s", st->read, st->replayed,
-                st->still_failing,
-                st->no_payload + st->undecryptable + st->unreadable,
-                now > r->started ? st->read / (now - r->started) : 0.0,
-                final ? "\n" : "   ");
-    else
-        log_info("replay", "%lld read, %lld replayed, %lld still failing, "
-                 "%lld skipped", st->read, st->replayed, st->still_failing,
-                 st->no_payload + st->undecryptable + st->unreadable);
+    snprintf(detail, sizeof(detail), "%lld replayed, %lld still failing, "
+             "%lld skipped", st->replayed, st->still_failing,
+             st->no_payload + st->undecryptable + st->unreadable);
+    progress_show(&r->progress, st->read, final ? -1 : replay_fraction(r),
+                  detail, final);
 }
 
 /* Everything produced is acknowledged before the group's offsets move
@@ -410,10 +422,9 @@ int replay_run(const struct cfg *cfg, const struct replay_options *opt,
     r.cfg = cfg;
     r.opt = opt;
     r.st = st;
-    r.tty = opt->progress && isatty(2);
+    progress_start(&r.progress, "replay", "dead letters", opt->progress);
     snprintf(r.run_id, sizeof(r.run_id), "%lld-%ld",
              (long long)kafka_now_ms(), (long)getpid());
-    r.started = r.last_shown = kafka_monotonic_s();
     if (opt->group)
         snprintf(r.group, sizeof(r.group), "%s", opt->group);
     else

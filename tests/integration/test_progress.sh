@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 #
 # Long commands show a progress bar with the rate and the time left on a
-# terminal and plain lines otherwise: `riffle produce` and `riffle train`
-# run under a pseudo-terminal (util-linux `script`) draw redrawn bar
-# frames ending in one summary line; through a pipe, no carriage return
-# or escape sequence reaches the output.
+# terminal and plain lines otherwise: `riffle produce`, `riffle train` and
+# `riffle dlq replay` run under a pseudo-terminal (util-linux `script`)
+# draw redrawn frames ending in one summary line; through a pipe, no
+# carriage return or escape sequence reaches the output.
 source "$(dirname "$0")/lib.sh"
 
 readonly ROWS=6000
@@ -25,6 +25,22 @@ grep -Eq "^produce: $ROWS rows, [0-9]+/s; $ROWS produced, 0 bad" "$WORK/frames.t
 script -qec "$RIFFLE train -c $cfg" /dev/null >"$WORK/train.txt" 2>&1 || fail "train failed"
 tr '\r' '\n' <"$WORK/train.txt" | grep -Eq '^train: 45312 rows, [0-9]+/s' ||
     fail "train drew no progress"
+
+# dlq replay: the four rows of the fixture that break a cleaning rule
+# are dead-lettered, and replaying them (still failing) reports in the
+# same way.
+replay_cfg=$(make_config config/elec2.cfg)
+run_riffle topics create -c "$replay_cfg" >/dev/null
+run_riffle produce -c "$replay_cfg" --file tests/fixtures/elec2_bad_rows.csv \
+    --no-progress >/dev/null 2>&1
+run_riffle learn -c "$replay_cfg" --idle-exit 3 >"$WORK/learn.json" 2>/dev/null
+dead=$(riffle_json "$WORK/learn.json" 'rows[0]["dead_letters"]')
+((dead > 0)) || fail "the fixture gave no dead letters"
+script -qec "$RIFFLE dlq replay -c $replay_cfg --brokers $BROKERS" /dev/null \
+    >"$WORK/replay.txt" 2>&1 || fail "dlq replay failed: $(tail -3 "$WORK/replay.txt")"
+tr '\r' '\n' <"$WORK/replay.txt" |
+    grep -Eq "^replay: $dead dead letters, [0-9]+/s; 0 replayed, $dead still failing, 0 skipped" ||
+    fail "no final replay line: $(tr '\r' '\n' <"$WORK/replay.txt" | grep replay | tail -2)"
 
 run_riffle produce -c "$cfg" --limit 100 >"$WORK/pipe.json" 2>"$WORK/pipe.err"
 if grep -q $'\r\|\033' "$WORK/pipe.err"; then
