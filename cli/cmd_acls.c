@@ -11,7 +11,8 @@
  *               kafka-acls line: librdkafka 2.0.2 cannot create it)
  *   scorer      Read, Describe on the model topic and serve.requests;
  *               Read on serve.group_id; Write, Describe on
- *               serve.predictions
+ *               serve.predictions; and, for exactly-once output, its
+ *               transactional ids "<serve.group_id>-*" (printed too)
  *   subscriber  Read, Describe on the predictions topics; Read on groups
  *               whose names start with "USER." (its own groups)
  *
@@ -131,17 +132,27 @@ static void plan(const struct cfg *c, const char *const users[4],
     }
 }
 
-/* The one binding riffle cannot create itself, as Kafka's tool line. */
-static void print_txn_hint(const struct cfg *c, const char *learner)
+/* The bindings riffle cannot create itself, as Kafka's tool lines: the
+ * exactly-once learner's transactional id, and the scoring replicas' ids,
+ * "<serve.group_id>-<instance>", as a prefix. */
+static void print_txn_hint(const struct cfg *c, const char *learner,
+                           const char *scorer)
 {
-    if (!learner || c->delivery != CFG_DELIVERY_EXACTLY_ONCE)
+    static const char *tool = "  kafka-acls.sh --bootstrap-server %s "
+                              "--command-config ADMIN.properties --add "
+                              "--allow-principal User:%s --operation Write "
+                              "--operation Describe --transactional-id %s%s"
+                              "%s\n";
+
+    if (c->delivery != CFG_DELIVERY_EXACTLY_ONCE || (!learner && !scorer))
         return;
-    printf("also needed, which librdkafka 2.0.2 cannot create (run it "
-           "before this command):\n  kafka-acls.sh --bootstrap-server %s "
-           "--command-config ADMIN.properties --add --allow-principal "
-           "User:%s --operation Write --operation Describe "
-           "--transactional-id %s\n", c->brokers, learner,
-           c->transactional_id);
+    printf("also needed, which librdkafka 2.0.2 cannot create (run before "
+           "this command):\n");
+    if (learner)
+        printf(tool, c->brokers, learner, c->transactional_id, "", "");
+    if (scorer)
+        printf(tool, c->brokers, scorer, c->serve_group_id, "-",
+               " --resource-pattern-type prefixed");
 }
 
 static void describe(const struct grant *x, char *out, size_t size)
@@ -348,7 +359,7 @@ int cmd_acls(int argc, char **argv)
             describe(&g->list[i], text, sizeof(text));
             printf("would grant %s\n", text);
         }
-        print_txn_hint(cfg, users[1]);
+        print_txn_hint(cfg, users[1], users[2]);
         rc = 0;
         goto out;
     }
@@ -363,7 +374,7 @@ int cmd_acls(int argc, char **argv)
         goto out;
     }
     rc = send_grants(rk, g) || await_visible(rk, g) ? 1 : 0;
-    print_txn_hint(cfg, users[1]);
+    print_txn_hint(cfg, users[1], users[2]);
 
 out:
     if (rk)

@@ -4,7 +4,7 @@
 # its own CA, broker certificate and users (scripts/kafka-secure-setup),
 # starts a second local broker whose client listener is SASL_SSL with
 # ACLs enforced, grants each role its ACLs with `riffle acls` (and the
-# learner's transactional id with Kafka's kafka-acls), and shows:
+# transactional ids with Kafka's kafka-acls), and shows:
 #   - the pipeline working over SASL_SSL: producer -> learner -> a
 #     subscriber reading every prediction (SCRAM-SHA-512), a scoring
 #     replica answering requests; a subscriber logging in with PLAIN;
@@ -59,19 +59,21 @@ expect_refused()
 }
 
 expect_ok as admin topics create -c "$cfg"
-# The exactly-once learner's transactional id, with Kafka's own tool
-# (librdkafka 2.0.2 cannot create that binding). First: the metadata log
-# applies ACLs in order, so once `riffle acls` sees its own bindings
-# enforced, this one is too.
-txn_id=$(sed -n 's/.*--transactional-id \([^ ]*\)$/\1/p' \
-    <(RIFFLE_KAFKA_SASL_USERNAME=admin RIFFLE_KAFKA_SASL_PASSWORD_FILE=$SECURE/admin.password \
-      "$RIFFLE" acls -c "$cfg" --learner learner --dry-run))
-[[ -n $txn_id ]] || fail "riffle acls did not print the transactional-id line"
-java -cp "$REPO_ROOT/.cache/kafka-3.9.2/libs/*" kafka.admin.AclCommand \
-    --bootstrap-server "$secure_brokers" --command-config "$SECURE/admin.properties" \
-    --add --allow-principal User:learner --operation Write --operation Describe \
-    --transactional-id "$txn_id" >"$WORK/kafka-acls.log" 2>&1 ||
-    fail "kafka-acls: $(tail -3 "$WORK/kafka-acls.log")"
+# The exactly-once learner's and replicas' transactional ids, with
+# Kafka's own tool (librdkafka 2.0.2 cannot create those bindings), as
+# `riffle acls` prints them. First: the metadata log applies ACLs in
+# order, so once `riffle acls` sees its own bindings enforced, these are
+# too.
+RIFFLE_KAFKA_SASL_USERNAME=admin RIFFLE_KAFKA_SASL_PASSWORD_FILE=$SECURE/admin.password \
+    "$RIFFLE" acls -c "$cfg" --learner learner --scorer scorer --dry-run |
+    sed -n 's/^  kafka-acls.sh .* --add /--add /p' >"$WORK/txn-acls.txt"
+assert_eq "$(wc -l <"$WORK/txn-acls.txt")" 2 "transactional-id lines printed"
+while read -r -a args; do
+    java -cp "$REPO_ROOT/.cache/kafka-3.9.2/libs/*" kafka.admin.AclCommand \
+        --bootstrap-server "$secure_brokers" --command-config "$SECURE/admin.properties" \
+        "${args[@]}" </dev/null >"$WORK/kafka-acls.log" 2>&1 ||
+        fail "kafka-acls ${args[*]}: $(tail -3 "$WORK/kafka-acls.log")"
+done <"$WORK/txn-acls.txt"
 expect_ok as admin acls -c "$cfg" --producer producer --learner learner \
     --scorer scorer --subscriber subscriber
 assert_eq "$(grep -c '^granted ' "$last.out")" 29 "ACL bindings granted"
