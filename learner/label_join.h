@@ -1,0 +1,94 @@
+/*
+ * learner/label_join.h - bounded state that joins delayed labels with
+ * the events they belong to.
+ *
+ * An unlabelled event is scored on arrival; its label comes later, on a
+ * labels topic keyed by event id. The store keeps, per pending event id,
+ * what learning needs then: the event's encoded bytes and the prediction
+ * made before the label was known (progressive metrics use that one, not
+ * a prediction by the model that has learned since). It is bounded twice:
+ * an entry older than the time-to-live (in the events' own timestamps)
+ * expires, and past max_pending entries the oldest is evicted. A label
+ * is classified as it arrives:
+ *
+ *   joined     its event is pending: the entry is handed over, once;
+ *   duplicate  its event was joined already (a label sent twice);
+ *   late       its event expired or was evicted before the label came;
+ *   unknown    no event with that id was seen (or so long ago that even
+ *              its trace is gone: traces are bounded by max_pending too).
+ *
+ * Events whose label never comes leave by expiry and are counted. Out of
+ * order labels need no care: each is looked up by id. Nothing here
+ * touches Kafka; the learn loop feeds it and dead-letters what it
+ * refuses. Single-threaded.
+ */
+#ifndef RIFFLE_LEARNER_LABEL_JOIN_H
+#define RIFFLE_LEARNER_LABEL_JOIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct label_join;
+
+enum label_join_outcome {
+    LABEL_JOIN_JOINED = 0,
+    LABEL_JOIN_DUPLICATE,
+    LABEL_JOIN_LATE,
+    LABEL_JOIN_UNKNOWN
+};
+
+/* The prediction made when the event arrived. */
+struct label_join_prediction {
+    double probability;
+    double value;
+    int predicted_class;
+    uint64_t model_version;
+};
+
+/* A pending event handed over by label_join_take(): borrowed until the
+ * next call on the store. */
+struct label_join_entry {
+    const char *event_id;
+    int64_t event_ts_ms;
+    const void *event; /* the encoded event, as it arrived */
+    size_t event_len;
+    struct label_join_prediction prediction;
+};
+
+struct label_join_counts {
+    unsigned long long pending, joined, duplicate, late, unknown;
+    unsigned long long expired; /* left without a label, by the TTL */
+    unsigned long long evicted; /* left without a label, by the bound */
+};
+
+/* max_pending >= 1 entries, ttl_ms >= 1. Returns 0, RIFFLE_ERR_INVALID
+ * for bad bounds or RIFFLE_ERR_NOMEM. */
+int label_join_new(size_t max_pending, int64_t ttl_ms,
+                   struct label_join **out);
+
+void label_join_destroy(struct label_join *j); /* NULL-safe */
+
+/* Keeps the event id (id_len bytes, no NUL needed) with its timestamp,
+ * bytes and prediction, all copied. An id already pending is replaced
+ * (the newer event wins). Evicts the oldest entry when full. Returns 0
+ * or RIFFLE_ERR_NOMEM (store unchanged). */
+int label_join_put(struct label_join *j, const char *id, size_t id_len,
+                   int64_t event_ts_ms, const void *event, size_t len,
+                   const struct label_join_prediction *prediction);
+
+/* Classifies a label for id (see above). On LABEL_JOIN_JOINED *out is
+ * the entry, which leaves the store. */
+enum label_join_outcome label_join_take(struct label_join *j,
+                                        const char *id, size_t id_len,
+                                        struct label_join_entry *out);
+
+/* Expires, oldest arrival first, the entries whose event is more than
+ * the TTL older than now_ms (the newest timestamp the caller has seen);
+ * stops at the first that is not, so an event that arrived with an old
+ * timestamp behind newer ones waits for them. Returns how many expired. */
+size_t label_join_expire(struct label_join *j, int64_t now_ms);
+
+void label_join_counts(const struct label_join *j,
+                       struct label_join_counts *out);
+
+#endif
