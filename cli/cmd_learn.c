@@ -581,7 +581,13 @@ static int rewind_batch(struct learn *l, const char *why, char *errstr,
 }
 
 /* Partitions are leaving this instance: commit what was learned from
- * them, with a snapshot, while the group still lets us. */
+ * them, with a snapshot, while the group still lets us.
+ * TODO: hand the model state over with the partitions. Snapshots are per
+ * model, so with several instances in a group the new owner restores the
+ * newest snapshot of any instance and an event can be learned by two
+ * models (outputs stay exactly once; test_rebalance.sh). Fine while one
+ * learner runs per pipeline; urgent once pipelines scale out, e.g. with
+ * per-partition snapshots merged into one model. */
 static void on_revoke(void *opaque)
 {
     struct learn *l = opaque;
@@ -616,6 +622,11 @@ static void tick_ops(struct learn *l, int force)
     learn_ops_tick(l->ops, l->ol, l->consumer, &l->ops_counts, force);
 }
 
+/* TODO: count the metrics cadence from the model's event count, not
+ * since this process's last report: after a crash a report may land at a
+ * different event than in an uninterrupted run (reports are periodic
+ * summaries, so none is lost or doubled in meaning, but the stream of
+ * them is not bit-identical). */
 static int after_event(struct learn *l, const rd_kafka_message_t *msg,
                        int replay, char *errstr, size_t size)
 {
