@@ -77,6 +77,10 @@ struct learn {
     unsigned long long processed, predicted, dead_lettered, drifts;
     unsigned long long duplicates, routed_late, profiles;
     unsigned long long replayed, rewinds;
+    /* The counters when the open batch began: an aborted batch's events
+     * are handled again, and must not be counted twice. */
+    unsigned long long batch_processed, batch_predicted, batch_dead;
+    unsigned long long batch_replayed;
     unsigned long long since_snapshot, since_metrics;
     double last_snapshot_s, last_message_s;
     double progress_s; /* when the last progress line was logged */
@@ -477,6 +481,10 @@ static int begin_batch(struct learn *l, char *errstr, size_t size)
 {
     int err = publisher_begin(l->pub, errstr, size);
 
+    l->batch_processed = l->processed;
+    l->batch_predicted = l->predicted;
+    l->batch_dead = l->dead_lettered;
+    l->batch_replayed = l->replayed;
     l->txn_started_s = kafka_monotonic_s();
     l->txn_events = 0;
     return err;
@@ -576,6 +584,10 @@ static int rewind_batch(struct learn *l, const char *why, char *errstr,
     online_destroy(l->ol);
     l->ol = NULL;
     l->since_snapshot = l->since_metrics = 0;
+    l->processed = l->batch_processed;
+    l->predicted = l->batch_predicted;
+    l->dead_lettered = l->batch_dead;
+    l->replayed = l->batch_replayed;
     l->rewinds++;
     return start_learning(l, errstr, size);
 }
@@ -605,7 +617,8 @@ static int should_stop(const struct learn *l)
     if (cli_stop_requested)
         return 1;
     if (l->opt.max_events > 0 &&
-        l->processed >= (unsigned long long)l->opt.max_events)
+        l->processed - l->replayed >=
+            (unsigned long long)l->opt.max_events) /* new events only */
         return 1;
     return l->opt.idle_exit_s > 0 && consumer_caught_up(l->consumer) &&
            kafka_monotonic_s() - l->last_message_s >= l->opt.idle_exit_s;
@@ -730,7 +743,9 @@ static void usage(void)
            "[--idle-exit SECONDS]\n"
            "                    [--from-snapshot FILE] [--start-fresh] "
            "[--http HOST:PORT]\n"
-           "  --max-events N     stop (with a snapshot) after N events\n"
+           "  --max-events N     stop (with a snapshot) after N new events "
+           "(not counting\n"
+           "                     events relearned from a snapshot)\n"
            "  --idle-exit S      stop once caught up and idle for S seconds\n"
            "  --from-snapshot F  start from this snapshot file (e.g. from "
            "riffle train)\n"

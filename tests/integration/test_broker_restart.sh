@@ -25,7 +25,9 @@ run_riffle topics create -c "$cfg" >/dev/null
 run_riffle produce -c "$cfg" --rate "$RATE" --no-progress \
     >"$WORK/produce.json" 2>"$WORK/produce.log" &
 producer=$!
-run_riffle learn -c "$cfg" --idle-exit 5 >"$WORK/learn.json" 2>"$WORK/learn.log" &
+# --max-events, not --idle-exit: while the broker is out of reach the
+# learner is idle and looks caught up, and would stop early.
+run_riffle learn -c "$cfg" --max-events "$EVENTS" >"$WORK/learn.json" 2>"$WORK/learn.log" &
 learner=$!
 
 sleep 3

@@ -45,7 +45,9 @@ cfg=$(make_config config/elec2.cfg)
 "$RIFFLE" produce -c "$cfg" --rate "$RATE" --no-progress --brokers "$DIRECT" \
     >"$WORK/produce.json" 2>"$WORK/produce.log" &
 producer=$!
-"$RIFFLE" learn -c "$cfg" --idle-exit 5 --brokers "$PROXIED" \
+# --max-events, not --idle-exit: while the broker is out of reach the
+# learner is idle and looks caught up, and would stop early.
+"$RIFFLE" learn -c "$cfg" --max-events "$EVENTS" --brokers "$PROXIED" \
     >"$WORK/learn.json" 2>"$WORK/learn.log" &
 learner=$!
 
