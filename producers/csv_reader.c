@@ -15,6 +15,7 @@
  */
 #include "producers/csv_reader.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -59,6 +60,7 @@ struct csv_reader {
 
     struct buf rec;           /* field bytes, each followed by a NUL */
     size_t field_start[CSV_MAX_FIELDS];
+    size_t field_len[CSV_MAX_FIELDS]; /* bytes before that NUL */
     size_t field_count;
 
     struct buf header;        /* header fields, same layout as rec */
@@ -247,6 +249,8 @@ static int field_begin(struct csv_reader *r, char *errstr,
 static int field_end(struct csv_reader *r, size_t kept_len)
 {
     r->rec.len = kept_len;
+    r->field_len[r->field_count - 1] =
+        kept_len - r->field_start[r->field_count - 1];
     return buf_push(&r->rec, '\0');
 }
 
@@ -369,6 +373,95 @@ static int parse_record(struct csv_reader *r, char *errstr,
     return c == '\r' ? end_line_after_cr(r) : 0;
 }
 
+/* ---- The fast path ----------------------------------------------------- */
+
+/*
+ * Most records are one line of unquoted fields that sits whole in the
+ * input window. Such a line is copied into rec at once and split there,
+ * delimiter by delimiter, instead of byte by byte through the state
+ * machine: the same fields, at a fraction of the work. Anything the fast
+ * path does not handle (a quote, a CR, a NUL byte, a line that runs past
+ * the window or past the record limit, too many fields, a pending replay
+ * or pushback) leaves the reader untouched for the byte-wise parser,
+ * which also produces every error message.
+ */
+
+/* Strips the blanks trim_spaces strips from both ends of field i. */
+static void fast_trim_field(struct csv_reader *r, size_t i)
+{
+    char *f = r->rec.data + r->field_start[i];
+    size_t len = r->field_len[i];
+
+    while (len > 0 && is_blank(r, (unsigned char)f[len - 1]))
+        len--;
+    f[len] = '\0';
+    while (len > 0 && is_blank(r, (unsigned char)*f)) {
+        f++;
+        len--;
+    }
+    r->field_start[i] = (size_t)(f - r->rec.data);
+    r->field_len[i] = len;
+}
+
+/* Splits the line already copied into rec at each delimiter. Returns 0,
+ * or -1 when it has more fields than CSV_MAX_FIELDS. */
+static int fast_split(struct csv_reader *r, size_t len)
+{
+    char *p = r->rec.data, *end = p + len, *d;
+    size_t n = 0;
+
+    for (;;) {
+        if (n == CSV_MAX_FIELDS)
+            return -1;
+        d = memchr(p, r->opts.delimiter, (size_t)(end - p));
+        r->field_start[n] = (size_t)(p - r->rec.data);
+        r->field_len[n] = (size_t)((d ? d : end) - p);
+        n++;
+        if (!d)
+            break;
+        *d = '\0';
+        p = d + 1;
+    }
+    r->field_count = n;
+    return 0;
+}
+
+/* Reads the next record by the fast path. Returns 1 when it did, 0 when
+ * the byte-wise parser must (nothing consumed then). */
+static int fast_record(struct csv_reader *r)
+{
+    const unsigned char *line = r->in + r->in_pos, *nl;
+    size_t len, i;
+
+    if (r->pushback != CSV_END || r->replay_pos < r->replay.len ||
+        r->io_error[0] || r->in_pos >= r->in_len)
+        return 0;
+    nl = memchr(line, '\n', r->in_len - r->in_pos);
+    if (!nl || nl == line)
+        return 0; /* no whole line in the window, or a blank line */
+    len = (size_t)(nl - line);
+    if (len > CSV_MAX_RECORD_BYTES || memchr(line, '"', len) ||
+        memchr(line, '\r', len) || memchr(line, '\0', len))
+        return 0;
+
+    buf_reset(&r->rec);
+    if (buf_reserve(&r->rec, len + 1) != 0)
+        return 0; /* the byte-wise parser reports it */
+    memcpy(r->rec.data, line, len);
+    r->rec.data[len] = '\0';
+    r->rec.len = len + 1;
+    if (fast_split(r, len) != 0)
+        return 0;
+    if (r->opts.trim_spaces)
+        for (i = 0; i < r->field_count; i++)
+            fast_trim_field(r, i);
+
+    buf_reset(&r->raw);
+    r->in_pos += len + 1;
+    r->record_line = r->line++;
+    return 1;
+}
+
 /* Position of the first byte after the first line end in raw, or 0 when
  * raw holds no complete line. */
 static size_t raw_first_line_end(const struct buf *raw)
@@ -429,6 +522,8 @@ int csv_reader_next(struct csv_reader *r, char *errstr, size_t errstr_size)
 
     if (r->io_error[0])
         return io_fail(r, errstr, errstr_size);
+    if (fast_record(r))
+        return 0;
 
     /* Blank lines count for line numbers but yield no record. */
     for (;;) {
@@ -632,6 +727,24 @@ const char *csv_reader_field(const struct csv_reader *r, size_t i)
     if (i >= r->field_count)
         return NULL;
     return r->rec.data + r->field_start[i];
+}
+
+size_t csv_reader_field_len(const struct csv_reader *r, size_t i)
+{
+    assert(i < r->field_count);
+    return r->field_len[i];
+}
+
+const char *csv_reader_record(const struct csv_reader *r, size_t *len)
+{
+    *len = r->rec.len;
+    return r->rec.data;
+}
+
+size_t csv_reader_field_offset(const struct csv_reader *r, size_t i)
+{
+    assert(i < r->field_count);
+    return r->field_start[i];
 }
 
 long csv_reader_line(const struct csv_reader *r)

@@ -54,6 +54,16 @@ int csv_reader_next(struct csv_reader *r, char *errstr, size_t errstr_size);
 size_t csv_reader_field_count(const struct csv_reader *r);
 const char *csv_reader_field(const struct csv_reader *r, size_t i);
 
+/* Bytes of field i before its NUL (strlen of csv_reader_field()). */
+size_t csv_reader_field_len(const struct csv_reader *r, size_t i);
+
+/* The current record's fields as one block, for copying them all at
+ * once: *len bytes at the returned pointer hold every field with its NUL,
+ * field i at csv_reader_field_offset(r, i). Borrowed until the next
+ * csv_reader_next(). */
+const char *csv_reader_record(const struct csv_reader *r, size_t *len);
+size_t csv_reader_field_offset(const struct csv_reader *r, size_t i);
+
 /* 1-based physical line on which the current record (or the failed one)
  * started. */
 long csv_reader_line(const struct csv_reader *r);

@@ -45,6 +45,23 @@ static struct csv_reader *open_text(const char *text,
     return r;
 }
 
+/* Each field's length and its place in the record block agree with the
+ * field's string, whichever parser path read it. */
+static void expect_layout(const struct csv_reader *r)
+{
+    size_t i, len;
+    const char *block = csv_reader_record(r, &len);
+
+    for (i = 0; i < csv_reader_field_count(r); i++) {
+        const char *f = csv_reader_field(r, i);
+
+        assert_int_equal(csv_reader_field_len(r, i), strlen(f));
+        assert_ptr_equal(block + csv_reader_field_offset(r, i), f);
+        assert_true(csv_reader_field_offset(r, i) +
+                    csv_reader_field_len(r, i) < len);
+    }
+}
+
 /* Reads the next record and checks it has exactly the given fields. */
 static void expect_record(struct csv_reader *r, long line, size_t n, ...)
 {
@@ -61,6 +78,7 @@ static void expect_record(struct csv_reader *r, long line, size_t n, ...)
     for (i = 0; i < n; i++)
         assert_string_equal(csv_reader_field(r, i), va_arg(ap, const char *));
     va_end(ap);
+    expect_layout(r);
 }
 
 static void expect_eof(struct csv_reader *r)
@@ -225,6 +243,30 @@ static void test_csv_reader_field_out_of_range_is_null(void **state)
     expect_record(r, 1, 2, "a", "b");
     assert_null(csv_reader_field(r, 2));
     assert_null(csv_reader_header(r, 0));
+    csv_reader_close(r);
+}
+
+/* Plain lines take the fast path, lines with a quote or a CR the
+ * byte-wise parser: both must give the same fields, lines and trimming. */
+static void test_csv_reader_fast_and_bytewise_paths_agree(void **state)
+{
+    const char *text = " a , b\t,c\n"
+                       "\"a\" , b\t,c\n"
+                       "x,,y\r\n"
+                       "\n"
+                       "x,,y\n"
+                       " , ,\n"
+                       "\" \", ,\n";
+    struct csv_reader *r = open_text(text, &trimmed);
+
+    (void)state;
+    expect_record(r, 1, 3, "a", "b", "c");
+    expect_record(r, 2, 3, "a", "b", "c");
+    expect_record(r, 3, 3, "x", "", "y");
+    expect_record(r, 5, 3, "x", "", "y");
+    expect_record(r, 6, 3, "", "", "");
+    expect_record(r, 7, 3, " ", "", "");
+    expect_eof(r);
     csv_reader_close(r);
 }
 
@@ -690,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_csv_reader_reads_gzip_and_plain_files),
         cmocka_unit_test(test_csv_reader_reports_truncated_gzip),
         cmocka_unit_test(test_csv_reader_open_missing_file_is_io_error),
+        cmocka_unit_test(test_csv_reader_fast_and_bytewise_paths_agree),
         cmocka_unit_test(test_csv_reader_reads_elec2),
         cmocka_unit_test(test_csv_reader_reads_adult_test),
         cmocka_unit_test(test_csv_parse_number_accepts_decimal_and_scientific),
