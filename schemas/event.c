@@ -57,6 +57,26 @@ int event_set_string(struct event *ev, size_t field, const char *s,
     return 0;
 }
 
+int event_append_block(struct event *ev, const char *block, size_t len,
+                       size_t *offset)
+{
+    if (buf_append(&ev->arena, block, len) != 0)
+        return RIFFLE_ERR_NOMEM;
+    *offset = ev->arena.len - len;
+    return 0;
+}
+
+void event_set_string_at(struct event *ev, size_t field, size_t offset,
+                         size_t len)
+{
+    assert(field < ev->field_count);
+    assert(offset + len < ev->arena.len && ev->arena.data[offset + len] == 0);
+
+    ev->values[field].kind = VALUE_STRING;
+    ev->values[field].str_offset = offset;
+    ev->values[field].str_len = len;
+}
+
 const char *event_string(const struct event *ev, size_t field)
 {
     assert(field < ev->field_count);

@@ -51,6 +51,18 @@ void event_set_number(struct event *ev, size_t field, double number);
 int event_set_string(struct event *ev, size_t field, const char *s,
                      size_t len);
 
+/* Copies len bytes of block into the arena in one piece and writes where
+ * they start to *offset, for event_set_string_at(): a caller with many
+ * strings side by side (a CSV record) copies them once. Returns 0 or
+ * RIFFLE_ERR_NOMEM (event unchanged). */
+int event_append_block(struct event *ev, const char *block, size_t len,
+                       size_t *offset);
+
+/* Makes field a string already in the arena: len bytes at offset, which
+ * must be followed by a NUL there (asserted). */
+void event_set_string_at(struct event *ev, size_t field, size_t offset,
+                         size_t len);
+
 /* The NUL-terminated string of a VALUE_STRING field, or NULL for other
  * kinds. Borrowed: valid until the event is next modified. */
 const char *event_string(const struct event *ev, size_t field);
