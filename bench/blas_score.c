@@ -119,16 +119,15 @@ static void score_batch(const struct model *m, const struct example *e,
                         size_t n, double *p, int *col, uint32_t *slots,
                         float *w, float **X, size_t *X_cap, float *margin)
 {
-    const float *weights = model_weights(m);
     size_t i, j, d = 0;
-    float bias = weights[model_bias_index(m)];
+    float bias = model_weight(m, model_bias_index(m));
 
     for (i = 0; i < n; i++)
         for (j = 0; j < e[i].n; j++)
             if (col[e[i].x[j].index] < 0) {
                 col[e[i].x[j].index] = (int)d;
                 slots[d] = e[i].x[j].index;
-                w[d++] = weights[e[i].x[j].index];
+                w[d++] = model_weight(m, e[i].x[j].index);
             }
     if (n * d > *X_cap) { /* dense batch x slots, grown as needed */
         *X_cap = n * d;

@@ -74,16 +74,23 @@ struct probe_slot {
     size_t pos;
 };
 
+/*
+ * Weights and optimizer state are interleaved: slot i holds weight i and
+ * then its state values, model_state_value() order, padded to a power of
+ * two floats (1, 2 or 4) so that no slot straddles a cache line. An
+ * update reads and writes a weight and its state together, so at 2^22
+ * weights and more, where nearly every touched slot misses the cache,
+ * that is one miss per feature instead of one per array (Vowpal Wabbit
+ * interleaves its weights the same way).
+ */
 struct model {
     struct model_params params;
     size_t weight_count;
     uint32_t mask;        /* weight_count - 1 */
     uint32_t bias_index;
-    float *weights;       /* owned, weight_count */
-    /* owned, weight_count each; see model_state() for their meaning.
-     * state[0] always exists, state[1] only for two-array optimizers. */
-    float *state[MODEL_MAX_STATE_ARRAYS];
-    size_t state_count;   /* arrays the optimizer uses, 0..2 */
+    float *slots;         /* owned, weight_count << slot_shift floats */
+    unsigned slot_shift;  /* log2 of the floats per slot: 0, 1 or 2 */
+    size_t state_count;   /* state values the optimizer uses, 0..2 */
     uint64_t updates;
     struct merged_feature *scratch; /* owned, scratch_cap entries */
     size_t scratch_cap;
@@ -226,7 +233,7 @@ int model_params_check(const struct model_params *params, char *errstr,
 
 /* ---- lifetime ------------------------------------------------------ */
 
-/* State arrays each optimizer keeps; see model_state() in model.h. */
+/* State values each optimizer keeps; see model_state_value(). */
 static size_t optimizer_state_count(enum model_optimizer opt)
 {
     switch (opt) {
@@ -253,8 +260,9 @@ int model_new(const struct model_params *params, struct model **out)
 
     count = (size_t)1 << params->bits;
     /* calloc checks this too; the explicit test documents the bound on
-     * hosts with a 32-bit size_t, where 2^28 floats is already 1 GiB. */
-    if (count > SIZE_MAX / sizeof(float))
+     * hosts with a 32-bit size_t, where 2^28 slots of 4 floats are
+     * already 4 GiB. */
+    if (count > SIZE_MAX / (sizeof(float) << MODEL_MAX_STATE_ARRAYS))
         return RIFFLE_ERR_NOMEM;
 
     m = calloc(1, sizeof(*m));
@@ -265,16 +273,11 @@ int model_new(const struct model_params *params, struct model **out)
     m->mask = (uint32_t)(count - 1);
     m->bias_index = MODEL_BIAS_HASH & m->mask;
     m->state_count = optimizer_state_count(params->optimizer);
-    m->weights = calloc(count, sizeof(*m->weights));
-    /* Array 0 exists even for SGD: model_optimizer_state() has always
-     * returned a zeroed array there. */
-    m->state[0] = calloc(count, sizeof(float));
-    if (m->state_count > 1)
-        m->state[1] = calloc(count, sizeof(float));
+    m->slot_shift = m->state_count == 0 ? 0 : m->state_count == 1 ? 1 : 2;
+    m->slots = calloc(count << m->slot_shift, sizeof(float));
     m->scratch = calloc(MODEL_SCRATCH_INITIAL, sizeof(*m->scratch));
     m->probe = calloc(2 * MODEL_SCRATCH_INITIAL, sizeof(*m->probe));
-    if (!m->weights || !m->state[0] || (m->state_count > 1 && !m->state[1]) ||
-        !m->scratch || !m->probe) {
+    if (!m->slots || !m->scratch || !m->probe) {
         model_destroy(m);
         return RIFFLE_ERR_NOMEM;
     }
@@ -289,9 +292,7 @@ void model_destroy(struct model *m)
 {
     if (!m)
         return;
-    free(m->weights);
-    free(m->state[0]);
-    free(m->state[1]);
+    free(m->slots);
     free(m->scratch);
     free(m->probe);
     free(m);
@@ -315,15 +316,38 @@ size_t model_weight_count(const struct model *m)
     return m->weight_count;
 }
 
-const float *model_weights(const struct model *m)
+/* Slot i: its weight at [0], its state value k at [1 + k]. */
+static inline float *slot_at(const struct model *m, uint32_t i)
 {
-    return m->weights;
+    return m->slots + ((size_t)i << m->slot_shift);
 }
 
 float model_weight(const struct model *m, size_t i)
 {
     assert(i < m->weight_count);
-    return m->weights[i];
+    return slot_at(m, (uint32_t)i)[0];
+}
+
+float model_state_value(const struct model *m, size_t k, size_t i)
+{
+    assert(k < MODEL_MAX_STATE_ARRAYS && i < m->weight_count);
+    return k < m->state_count ? slot_at(m, (uint32_t)i)[1 + k] : 0.0f;
+}
+
+void model_copy_weights(const struct model *m, float *out)
+{
+    size_t i;
+
+    for (i = 0; i < m->weight_count; i++)
+        out[i] = slot_at(m, (uint32_t)i)[0];
+}
+
+void model_copy_state(const struct model *m, size_t k, float *out)
+{
+    size_t i;
+
+    for (i = 0; i < m->weight_count; i++)
+        out[i] = model_state_value(m, k, i);
 }
 
 int model_scale_step_history(struct model *m, double factor)
@@ -335,28 +359,21 @@ int model_scale_step_history(struct model *m, double factor)
         opt == MODEL_OPT_FTRL)
         return RIFFLE_ERR_INVALID;
 
-    for (i = 0; i < count; i++)
-        m->state[0][i] = (float)((double)m->state[0][i] * factor);
-    /* A first moment without its second would divide by about epsilon. */
-    if (opt == MODEL_OPT_ADAM)
-        memset(m->state[1], 0, count * sizeof(float));
+    for (i = 0; i < count; i++) {
+        float *p = slot_at(m, (uint32_t)i);
+
+        p[1] = (float)((double)p[1] * factor);
+        /* A first moment without its second would divide by about
+         * epsilon. */
+        if (opt == MODEL_OPT_ADAM)
+            p[2] = 0.0f;
+    }
     return 0;
 }
 
 size_t model_state_count(const struct model *m)
 {
     return m->state_count;
-}
-
-const float *model_state(const struct model *m, size_t k)
-{
-    assert(k < MODEL_MAX_STATE_ARRAYS);
-    return k < MODEL_MAX_STATE_ARRAYS ? m->state[k] : NULL;
-}
-
-const float *model_optimizer_state(const struct model *m)
-{
-    return m->state[0];
 }
 
 uint32_t model_bias_index(const struct model *m)
@@ -390,13 +407,13 @@ static uint32_t slot(const struct model *m, uint32_t index)
 static double margin_compute(const struct model *m, const struct feature *x,
                              size_t n)
 {
-    double margin = m->weights[m->bias_index];
+    double margin = slot_at(m, m->bias_index)[0];
     size_t i;
 
     for (i = 0; i < n; i++) {
         if (!isfinite(x[i].value))
             continue;
-        margin += (double)m->weights[slot(m, x[i].index)] *
+        margin += (double)slot_at(m, slot(m, x[i].index))[0] *
                   (double)x[i].value;
     }
     return margin;
@@ -634,11 +651,11 @@ static double state_cap(double v)
 
 static double adagrad_step(struct model *m, uint32_t i, double w, double g)
 {
-    double sum = (double)m->state[0][i] + g * g;
+    double sum = (double)slot_at(m, i)[1] + g * g;
 
     if (sum > MODEL_STATE_LIMIT)
         sum = MODEL_STATE_LIMIT;
-    m->state[0][i] = (float)sum;
+    slot_at(m, i)[1] = (float)sum;
     /* sum == 0 means g == 0 and no history: there is no step. */
     if (sum > 0.0)
         w -= m->params.learning_rate * (g / sqrt(sum));
@@ -648,10 +665,10 @@ static double adagrad_step(struct model *m, uint32_t i, double w, double g)
 static double rmsprop_step(struct model *m, uint32_t i, double w, double g)
 {
     const struct model_params *p = &m->params;
-    double v = state_cap(p->rho * (double)m->state[0][i] +
+    double v = state_cap(p->rho * (double)slot_at(m, i)[1] +
                          (1.0 - p->rho) * (g * g));
 
-    m->state[0][i] = (float)v;
+    slot_at(m, i)[1] = (float)v;
     return w - p->learning_rate * (g / (sqrt(v) + p->epsilon));
 }
 
@@ -659,13 +676,13 @@ static double adam_step(struct model *m, uint32_t i, double w, double g,
                         const struct step_factors *f)
 {
     const struct model_params *p = &m->params;
-    double mean = clamp(p->beta1 * (double)m->state[1][i] +
+    double mean = clamp(p->beta1 * (double)slot_at(m, i)[2] +
                         (1.0 - p->beta1) * g, MODEL_STATE_LIMIT);
-    double v = state_cap(p->beta2 * (double)m->state[0][i] +
+    double v = state_cap(p->beta2 * (double)slot_at(m, i)[1] +
                          (1.0 - p->beta2) * (g * g));
 
-    m->state[1][i] = (float)mean;
-    m->state[0][i] = (float)v;
+    slot_at(m, i)[2] = (float)mean;
+    slot_at(m, i)[1] = (float)v;
     return w - p->learning_rate * ((mean / f->adam_c1) /
                                    (sqrt(v / f->adam_c2) + p->epsilon));
 }
@@ -676,23 +693,23 @@ static double adam_step(struct model *m, uint32_t i, double w, double g,
  * rounds to the stored scale changes nothing. */
 static void normalized_rescale(struct model *m, uint32_t i, double value)
 {
-    double s = m->state[1][i];
+    double s = slot_at(m, i)[2];
     float scale = (float)state_cap(fabs(value));
 
     if ((double)scale <= s)
         return;
     if (s > 0.0)
-        m->weights[i] = (float)((double)m->weights[i] * (s / scale));
-    m->state[1][i] = scale;
+        slot_at(m, i)[0] = (float)((double)slot_at(m, i)[0] * (s / scale));
+    slot_at(m, i)[2] = scale;
 }
 
 static double normalized_step(struct model *m, uint32_t i, double w,
                               double g)
 {
-    double sum = state_cap((double)m->state[0][i] + g * g);
-    double s = m->state[1][i];
+    double sum = state_cap((double)slot_at(m, i)[1] + g * g);
+    double s = slot_at(m, i)[2];
 
-    m->state[0][i] = (float)sum;
+    slot_at(m, i)[1] = (float)sum;
     /* s == 0: the feature was never non-zero, so only L2 could give a
      * gradient, on a weight that never moved; sum == 0: g == 0. */
     if (sum > 0.0 && s > 0.0)
@@ -713,16 +730,16 @@ static double ftrl_scaled_weight(const struct model_params *p, double z,
 /* The weight FTRL-Proximal derives from weight i's stored z and n. */
 static float ftrl_weight(const struct model *m, uint32_t i)
 {
-    double q = ftrl_scaled_weight(&m->params, m->state[1][i],
-                                  m->state[0][i]);
+    double q = ftrl_scaled_weight(&m->params, slot_at(m, i)[2],
+                                  slot_at(m, i)[1]);
 
     return (float)clamp(m->params.learning_rate * q, MODEL_WEIGHT_LIMIT);
 }
 
 static void ftrl_update(struct model *m, uint32_t i, double g)
 {
-    double z = m->state[1][i];
-    double n = m->state[0][i];
+    double z = slot_at(m, i)[2];
+    double n = slot_at(m, i)[1];
     double n_new;
     double sigma_w;
 
@@ -732,16 +749,16 @@ static void ftrl_update(struct model *m, uint32_t i, double g)
     n_new = state_cap(n + g * g);
     sigma_w = (sqrt(n_new) - sqrt(n)) *
               ftrl_scaled_weight(&m->params, z, n);
-    m->state[1][i] = (float)clamp(z + g - sigma_w, MODEL_STATE_LIMIT);
-    m->state[0][i] = (float)n_new;
-    m->weights[i] = ftrl_weight(m, i);
+    slot_at(m, i)[2] = (float)clamp(z + g - sigma_w, MODEL_STATE_LIMIT);
+    slot_at(m, i)[1] = (float)n_new;
+    slot_at(m, i)[0] = ftrl_weight(m, i);
 }
 
 /* One weight's step. g is already clipped, so every term is finite. */
 static void weight_update(struct model *m, uint32_t i, double g,
                           const struct step_factors *f)
 {
-    double w = m->weights[i];
+    double w = slot_at(m, i)[0];
 
     switch (m->params.optimizer) {
     case MODEL_OPT_ADAGRAD:
@@ -764,7 +781,7 @@ static void weight_update(struct model *m, uint32_t i, double g,
         w -= f->sgd_rate * g;
         break;
     }
-    m->weights[i] = (float)clamp(w, MODEL_WEIGHT_LIMIT);
+    slot_at(m, i)[0] = (float)clamp(w, MODEL_WEIGHT_LIMIT);
 }
 
 int model_learn(struct model *m, const struct feature *x, size_t n,
@@ -805,7 +822,7 @@ int model_learn(struct model *m, const struct feature *x, size_t n,
         if (m->params.optimizer == MODEL_OPT_FTRL)
             g = dloss * value;
         else
-            g = dloss * value + m->params.l2 * (double)m->weights[idx];
+            g = dloss * value + m->params.l2 * (double)slot_at(m, idx)[0];
 
         assert(!isnan(g));
         g = clamp(g, m->params.gradient_clip);
@@ -831,7 +848,7 @@ static int array_check(const float *a, size_t count, double lo, double hi)
     return 0;
 }
 
-/* Lowest legal value of state array k (see model_state()). */
+/* Lowest legal state value k (see model_state_value()). */
 static double state_floor(const struct model *m, size_t k)
 {
     if (k == 0 || m->params.optimizer == MODEL_OPT_NORMALIZED)
@@ -843,7 +860,6 @@ int model_restore_state(struct model *m, const float *weights,
                         const float *const *state, size_t state_count,
                         uint64_t update_count)
 {
-    size_t bytes = m->weight_count * sizeof(float);
     size_t k;
     uint32_t i;
 
@@ -860,18 +876,16 @@ int model_restore_state(struct model *m, const float *weights,
             return RIFFLE_ERR_SNAPSHOT;
     }
 
-    memcpy(m->weights, weights, bytes);
-    for (k = 0; k < MODEL_MAX_STATE_ARRAYS; k++) {
-        if (!m->state[k])
-            continue;
-        if (k < m->state_count)
-            memcpy(m->state[k], state[k], bytes);
-        else
-            memset(m->state[k], 0, bytes);
+    for (i = 0; i <= m->mask; i++) {
+        float *p = slot_at(m, i);
+
+        p[0] = weights[i];
+        for (k = 0; k < m->state_count; k++)
+            p[1 + k] = state[k][i];
     }
     if (m->params.optimizer == MODEL_OPT_FTRL) {
         for (i = 0; i <= m->mask; i++)
-            m->weights[i] = ftrl_weight(m, i);
+            slot_at(m, i)[0] = ftrl_weight(m, i);
     }
     m->updates = update_count;
     return 0;

@@ -53,7 +53,7 @@
 /* Every weight is clipped to [-MODEL_WEIGHT_LIMIT, MODEL_WEIGHT_LIMIT]
  * after each update and every optimizer-state value to
  * [0, MODEL_STATE_LIMIT] (or [-MODEL_STATE_LIMIT, MODEL_STATE_LIMIT] for
- * the signed arrays, see model_state()):
+ * the signed values, see model_state_value()):
  * far beyond useful values, finite as floats, and small enough that
  * weight * largest float (3.4e38) summed over any example stays a
  * finite double. 2^100 (about 1.3e30) is exact in both float and double,
@@ -92,7 +92,8 @@ enum model_optimizer {
                                  al. 2013); lr is its alpha */
 };
 
-/* Optimizer-state arrays a model may keep (see model_state()). */
+/* Optimizer-state values a model may keep per weight (see
+ * model_state_value()). */
 #define MODEL_MAX_STATE_ARRAYS 2
 
 struct model_params {
@@ -180,38 +181,41 @@ int model_scale_step_history(struct model *m, double factor);
 /* Number of successful model_learn() calls. */
 uint64_t model_update_count(const struct model *m);
 
-/* Raw state for snapshots: weight_count() floats of weights and, per
- * optimizer-state array, the same number of floats. Borrowed. */
+/* Number of weights, 2^bits. */
 size_t model_weight_count(const struct model *m);
-const float *model_weights(const struct model *m);
 
 /* Weight i, for i < model_weight_count(). */
 float model_weight(const struct model *m, size_t i);
 
-/* How many optimizer-state arrays this model's optimizer keeps: 0 (sgd),
- * 1 (adagrad, rmsprop) or 2 (adam, normalized, ftrl). */
+/* How many optimizer-state values this model's optimizer keeps per
+ * weight: 0 (sgd), 1 (adagrad, rmsprop) or 2 (adam, normalized, ftrl). */
 size_t model_state_count(const struct model *m);
 
-/* Optimizer-state array k, for k < MODEL_MAX_STATE_ARRAYS. Array 0 always
- * exists (all zero for sgd) and is never negative: the sum of squared
- * gradients (adagrad, normalized, ftrl's n) or their moving average
- * (rmsprop, adam's v). Array 1 is NULL unless model_state_count() is 2:
- * adam's mean gradient m and ftrl's z, both signed, or normalized's
- * largest |feature value| seen. Borrowed. */
-const float *model_state(const struct model *m, size_t k);
+/* Optimizer-state value k of weight i, for k < MODEL_MAX_STATE_ARRAYS
+ * and i < model_weight_count(); 0 when k >= model_state_count(). Value
+ * 0 is never negative: the sum of squared gradients (adagrad,
+ * normalized, ftrl's n) or their moving average (rmsprop, adam's v).
+ * Value 1 is adam's mean gradient m and ftrl's z, both signed, or
+ * normalized's largest |feature value| seen. */
+float model_state_value(const struct model *m, size_t k, size_t i);
 
-/* model_state(m, 0), kept for callers that predate the second array. */
-const float *model_optimizer_state(const struct model *m);
+/* Copy every weight, or every state value k, into out (weight_count()
+ * floats, owned by the caller), in index order: the arrays a snapshot
+ * stores and model_restore_state() takes. The model keeps weights and
+ * state interleaved (see learner/model.c), so there is no array to
+ * borrow. */
+void model_copy_weights(const struct model *m, float *out);
+void model_copy_state(const struct model *m, size_t k, float *out);
 
 /* Replaces the state from a snapshot. weights and each of the state_count
  * arrays in state hold weight_count() floats; state_count must lie
  * between model_state_count() and MODEL_MAX_STATE_ARRAYS. Returns 0 or
  * RIFFLE_ERR_SNAPSHOT (model unchanged) when an array is missing or holds
  * a value that is not finite, a weight beyond MODEL_WEIGHT_LIMIT, or a
- * state value beyond MODEL_STATE_LIMIT or negative where model_state()
- * says it cannot be (array 1 is signed unless the optimizer is
- * normalized). Arrays past model_state_count() are checked but not
- * copied, and the model keeps them all zero: a plain SGD model takes an
+ * state value beyond MODEL_STATE_LIMIT or negative where
+ * model_state_value() says it cannot be (array 1 is signed unless the
+ * optimizer is normalized). Arrays past model_state_count() are checked
+ * but not copied, and their values read as 0: a plain SGD model takes an
  * AdaGrad snapshot's weights only. An ftrl model recomputes its weights
  * from z and n under its own parameters (the same weights when l1, l2,
  * learning_rate and ftrl_beta are unchanged). The arrays are borrowed

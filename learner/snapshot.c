@@ -69,26 +69,26 @@ static int is_plus_zero(float f)
 static int pack_weights(const struct model *m, struct buf *out,
                         int64_t *nonzero)
 {
-    const float *w = model_weights(m);
-    const float *s[MODEL_MAX_STATE_ARRAYS];
     size_t i, k, count = model_weight_count(m);
     size_t states = model_state_count(m);
     unsigned char entry[SNAPSHOT_ENTRY_BYTES_V2(MODEL_MAX_STATE_ARRAYS)];
+    float w, s[MODEL_MAX_STATE_ARRAYS];
     int zero;
 
-    for (k = 0; k < states; k++)
-        s[k] = model_state(m, k);
     *nonzero = 0;
     for (i = 0; i < count; i++) {
-        zero = is_plus_zero(w[i]);
-        for (k = 0; k < states; k++)
-            zero = zero && is_plus_zero(s[k][i]);
+        w = model_weight(m, i);
+        zero = is_plus_zero(w);
+        for (k = 0; k < states; k++) {
+            s[k] = model_state_value(m, k, i);
+            zero = zero && is_plus_zero(s[k]);
+        }
         if (zero)
             continue;
         put_u32(entry, (uint32_t)i);
-        put_f32(entry + 4, w[i]);
+        put_f32(entry + 4, w);
         for (k = 0; k < states; k++)
-            put_f32(entry + 8 + 4 * k, s[k][i]);
+            put_f32(entry + 8 + 4 * k, s[k]);
         if (buf_append(out, entry, SNAPSHOT_ENTRY_BYTES_V2(states)) != 0)
             return RIFFLE_ERR_NOMEM;
         (*nonzero)++;

@@ -75,12 +75,7 @@ static void weights_set(struct model *m, const uint32_t *idx,
 
 static float *weights_copy(const struct model *m)
 {
-    size_t bytes = model_weight_count(m) * sizeof(float);
-    float *copy = malloc(bytes);
-
-    assert_non_null(copy);
-    memcpy(copy, model_weights(m), bytes);
-    return copy;
+    return model_weights_dup(m);
 }
 
 /* A random sparse example: RANDOM_FEATURES features in [-1, 1) at random
@@ -217,8 +212,6 @@ static void test_model_new_starts_at_zero(void **state)
     struct model_params p =
         params_make(MODEL_LOSS_LOGISTIC, MODEL_OPT_ADAGRAD, 0.5, 0.5);
     struct model *m = model_make(&p);
-    const float *w = model_weights(m);
-    const float *g = model_optimizer_state(m);
     size_t i;
 
     (void)state;
@@ -226,8 +219,8 @@ static void test_model_new_starts_at_zero(void **state)
     assert_int_equal(model_update_count(m), 0);
     assert_int_equal(model_params_get(m)->bits, TEST_BITS);
     for (i = 0; i < TEST_WEIGHTS; i++) {
-        assert_true(w[i] == 0.0f);
-        assert_true(g[i] == 0.0f);
+        assert_true(model_weight(m, i) == 0.0f);
+        assert_true(model_state_value(m, 0, i) == 0.0f);
     }
     /* Logistic with zero weights: sigmoid(0). */
     assert_double_near(model_predict(m, NULL, 0), 0.5, 0.0);
@@ -266,19 +259,19 @@ static void test_model_hinge_steps_only_inside_margin(void **state)
     (void)state;
     assert_int_equal(model_learn(m, x, 1, 1.0, &pred), 0);
     assert_double_near(pred, 0.0, 0.0);
-    assert_double_near(model_weights(m)[5], 0.5, 0.0);
-    assert_double_near(model_weights(m)[b], 0.25, 0.0);
+    assert_double_near(model_weight(m, 5), 0.5, 0.0);
+    assert_double_near(model_weight(m, b), 0.25, 0.0);
 
     assert_int_equal(model_learn(m, x, 1, 1.0, &pred), 0);
     assert_double_near(pred, 1.0, 0.0);
-    assert_double_near(model_weights(m)[5], 0.5, 0.0);
-    assert_double_near(model_weights(m)[b], 0.25, 0.0);
+    assert_double_near(model_weight(m, 5), 0.5, 0.0);
+    assert_double_near(model_weight(m, b), 0.25, 0.0);
     assert_int_equal(model_update_count(m), 2);
 
     /* Label 0 maps to -1: margin 1.25, y*m = -1.25 < 1, dloss = +1. */
     assert_int_equal(model_learn(m, x, 1, 0.0, &pred), 0);
-    assert_double_near(model_weights(m)[5], 0.0, 0.0);
-    assert_double_near(model_weights(m)[b], 0.0, 0.0);
+    assert_double_near(model_weight(m, 5), 0.0, 0.0);
+    assert_double_near(model_weight(m, b), 0.0, 0.0);
     model_destroy(m);
 }
 
@@ -296,19 +289,16 @@ static void test_model_merges_repeated_indices(void **state)
     struct feature xs[] = {{5, 1.0f}, {5, 2.0f}};
     struct feature xm[] = {{5, 3.0f}};
     uint32_t b = model_bias_index(split);
-    size_t bytes = TEST_WEIGHTS * sizeof(float);
 
     (void)state;
     assert_int_equal(model_learn(split, xs, 2, 1.0, NULL), 0);
     assert_int_equal(model_learn(merged, xm, 1, 1.0, NULL), 0);
 
-    assert_double_near(model_optimizer_state(split)[5], 2.25, 0.0);
-    assert_double_near(model_weights(split)[5], 0.5, 0.0);
-    assert_double_near(model_optimizer_state(split)[b], 0.25, 0.0);
-    assert_double_near(model_weights(split)[b], 0.5, 0.0);
-    assert_memory_equal(model_weights(split), model_weights(merged), bytes);
-    assert_memory_equal(model_optimizer_state(split),
-                        model_optimizer_state(merged), bytes);
+    assert_double_near(model_state_value(split, 0, 5), 2.25, 0.0);
+    assert_double_near(model_weight(split, 5), 0.5, 0.0);
+    assert_double_near(model_state_value(split, 0, b), 0.25, 0.0);
+    assert_double_near(model_weight(split, b), 0.5, 0.0);
+    assert_models_equal(split, merged);
     model_destroy(split);
     model_destroy(merged);
 }
@@ -325,8 +315,8 @@ static void test_model_merges_feature_on_bias_index(void **state)
 
     (void)state;
     assert_int_equal(model_learn(m, x, 1, 1.0, NULL), 0);
-    assert_double_near(model_optimizer_state(m)[b], 1.0, 0.0);
-    assert_double_near(model_weights(m)[b], 0.5, 0.0);
+    assert_double_near(model_state_value(m, 0, b), 1.0, 0.0);
+    assert_double_near(model_weight(m, b), 0.5, 0.0);
     model_destroy(m);
 }
 
@@ -352,9 +342,9 @@ static void test_model_l2_decays_touched_weights_only(void **state)
     weights_set(m, idx, w, 3);
 
     assert_int_equal(model_learn(m, x, 1, 0.0, NULL), 0);
-    assert_double_near(model_weights(m)[5], 1.9f, 0.0);
-    assert_double_near(model_weights(m)[idx[1]], -1.9f, 0.0);
-    assert_double_near(model_weights(m)[7], 3.0, 0.0);
+    assert_double_near(model_weight(m, 5), 1.9f, 0.0);
+    assert_double_near(model_weight(m, idx[1]), -1.9f, 0.0);
+    assert_double_near(model_weight(m, 7), 3.0, 0.0);
     model_destroy(m);
 }
 
@@ -371,8 +361,8 @@ static void test_model_clips_gradient(void **state)
     p.gradient_clip = 1.0;
     m = model_make(&p);
     assert_int_equal(model_learn(m, x, 1, 100.0, NULL), 0);
-    assert_double_near(model_weights(m)[5], 0.5, 0.0);
-    assert_double_near(model_weights(m)[model_bias_index(m)], 0.5, 0.0);
+    assert_double_near(model_weight(m, 5), 0.5, 0.0);
+    assert_double_near(model_weight(m, model_bias_index(m)), 0.5, 0.0);
     model_destroy(m);
 }
 
@@ -393,7 +383,7 @@ static void test_model_sgd_rate_decays_with_power_t(void **state)
     for (i = 0; i < 3; i++)
         assert_int_equal(model_learn(m, x, 1, 100.0, NULL), 0);
     assert_int_equal(model_update_count(m), 3);
-    assert_double_near(model_weights(m)[5],
+    assert_double_near(model_weight(m, 5),
                        1.0 + 1.0 / sqrt(2.0) + 1.0 / sqrt(3.0), 1e-6);
     model_destroy(m);
 }
@@ -415,13 +405,13 @@ static void test_model_adagrad_accumulates_squares(void **state)
 
     (void)state;
     assert_int_equal(model_learn(m, x, 1, 1.0, NULL), 0);
-    assert_double_near(model_weights(m)[5], 0.5, 0.0);
-    assert_double_near(model_optimizer_state(m)[5], 4.0, 0.0);
+    assert_double_near(model_weight(m, 5), 0.5, 0.0);
+    assert_double_near(model_state_value(m, 0, 5), 4.0, 0.0);
 
     assert_int_equal(model_learn(m, x, 1, 1.0, &pred), 0);
     assert_double_near(pred, prob, 1e-15);
-    assert_double_near(model_optimizer_state(m)[5], 4.0 + g * g, 1e-6);
-    assert_double_near(model_weights(m)[5], 0.5 - 0.5 * g / sqrt(4.0 + g * g),
+    assert_double_near(model_state_value(m, 0, 5), 4.0 + g * g, 1e-6);
+    assert_double_near(model_weight(m, 5), 0.5 - 0.5 * g / sqrt(4.0 + g * g),
                        1e-7);
     model_destroy(m);
 }
@@ -506,7 +496,7 @@ static void fd_check(enum model_loss loss, double label)
         numeric = (fd_loss(loss, &c, wp, x, n, label) -
                    fd_loss(loss, &c, wm, x, n, label)) /
                   (2.0 * FD_STEP);
-        delta = (double)model_weights(m)[c.idx[k]] -
+        delta = (double)model_weight(m, c.idx[k]) -
                 (double)before[c.idx[k]];
         print_message("weight %u: dw %.9g, -lr * dL/dw %.9g\n",
                       (unsigned)c.idx[k], delta, -FD_LR * numeric);
@@ -515,7 +505,7 @@ static void fd_check(enum model_loss loss, double label)
         assert_double_near(delta, -FD_LR * numeric, FD_TOL);
     }
     /* A weight outside the example does not move. */
-    assert_true(model_weights(m)[5] == 0.0f);
+    assert_true(model_weight(m, 5) == 0.0f);
     free(before);
     model_destroy(m);
 }
@@ -700,10 +690,7 @@ static void det_check(enum model_optimizer opt)
         assert_int_equal(model_learn(b, x, RANDOM_FEATURES, label, &pb), 0);
         assert_memory_equal(&pa, &pb, sizeof(pa));
     }
-    assert_memory_equal(model_weights(a), model_weights(b),
-                        TEST_WEIGHTS * sizeof(float));
-    assert_memory_equal(model_optimizer_state(a), model_optimizer_state(b),
-                        TEST_WEIGHTS * sizeof(float));
+    assert_models_equal(a, b);
     model_destroy(a);
     model_destroy(b);
 }
@@ -751,8 +738,7 @@ static void expect_refused(struct model *m, const struct feature *x,
     double pred = PRED_SENTINEL;
 
     assert_int_equal(model_learn(m, x, n, label, &pred), RIFFLE_ERR_INVALID);
-    assert_memory_equal(model_weights(m), before,
-                        model_weight_count(m) * sizeof(float));
+    assert_weights_equal(m, before);
     assert_int_equal(model_update_count(m), count);
     assert_double_near(pred, PRED_SENTINEL, 0.0);
     free(before);
@@ -819,15 +805,15 @@ static void test_model_refuses_non_binary_labels(void **state)
 
 static void expect_all_finite(const struct model *m)
 {
-    const float *w = model_weights(m);
-    const float *g = model_optimizer_state(m);
     size_t i;
 
     for (i = 0; i < model_weight_count(m); i++) {
-        if (!isfinite(w[i]) || fabs(w[i]) > MODEL_WEIGHT_LIMIT ||
-            !isfinite(g[i]) || g[i] < 0.0f || g[i] > MODEL_STATE_LIMIT)
-            fail_msg("slot %zu: weight %g, state %g", i, (double)w[i],
-                     (double)g[i]);
+        float w = model_weight(m, i), g = model_state_value(m, 0, i);
+
+        if (!isfinite(w) || fabs(w) > MODEL_WEIGHT_LIMIT || !isfinite(g) ||
+            g < 0.0f || g > MODEL_STATE_LIMIT)
+            fail_msg("slot %zu: weight %g, state %g", i, (double)w,
+                     (double)g);
     }
 }
 
@@ -930,7 +916,8 @@ static void test_model_restore_reproduces_predictions(void **state)
         params_make(MODEL_LOSS_LOGISTIC, MODEL_OPT_ADAGRAD, 0.5, 0.5);
     struct model *a = model_make(&p);
     struct model *b = model_make(&p);
-    const float *states[] = {model_optimizer_state(a)};
+    const float *states[1];
+    float *wa, *sa;
     struct feature x[RANDOM_FEATURES];
     uint64_t s = RESTORE_SEED;
     int i;
@@ -941,9 +928,14 @@ static void test_model_restore_reproduces_predictions(void **state)
 
         assert_int_equal(model_learn(a, x, RANDOM_FEATURES, label, NULL), 0);
     }
-    assert_int_equal(model_restore_state(b, model_weights(a), states, 1,
+    wa = model_weights_dup(a);
+    sa = model_state_dup(a, 0);
+    states[0] = sa;
+    assert_int_equal(model_restore_state(b, wa, states, 1,
                                          model_update_count(a)),
                      0);
+    free(wa);
+    free(sa);
     assert_int_equal(model_update_count(b), RESTORE_TRAIN);
 
     /* Same predictions, then the same learning afterwards. */
@@ -956,8 +948,7 @@ static void test_model_restore_reproduces_predictions(void **state)
         assert_int_equal(model_learn(a, x, RANDOM_FEATURES, label, NULL), 0);
         assert_int_equal(model_learn(b, x, RANDOM_FEATURES, label, NULL), 0);
     }
-    assert_memory_equal(model_weights(a), model_weights(b),
-                        TEST_WEIGHTS * sizeof(float));
+    assert_models_equal(a, b);
     model_destroy(a);
     model_destroy(b);
 }
@@ -995,8 +986,7 @@ static void test_model_restore_refuses_bad_values(void **state)
                          RIFFLE_ERR_SNAPSHOT);
         g[7] = 0.0f;
     }
-    assert_memory_equal(model_weights(m), before,
-                        TEST_WEIGHTS * sizeof(float));
+    assert_weights_equal(m, before);
     assert_int_equal(model_update_count(m), 1);
     assert_int_equal(model_restore_state(m, NULL, gs, 1, 3),
                      RIFFLE_ERR_SNAPSHOT);
@@ -1030,9 +1020,9 @@ static void test_model_restore_sgd_keeps_zero_state(void **state)
     w[5] = 0.75f;
     g[5] = 4.0f;
     assert_int_equal(model_restore_state(m, w, gs, 1, 10), 0);
-    assert_double_near(model_weights(m)[5], 0.75, 0.0);
+    assert_double_near(model_weight(m, 5), 0.75, 0.0);
     for (i = 0; i < TEST_WEIGHTS; i++)
-        assert_true(model_optimizer_state(m)[i] == 0.0f);
+        assert_true(model_state_value(m, 0, i) == 0.0f);
     free(w);
     free(g);
     model_destroy(m);
@@ -1063,8 +1053,8 @@ static void test_model_learns_long_example(void **state)
     assert_int_equal(model_learn(m, x, LONG_EXAMPLE, 1.0, NULL), 0);
     /* Zero weights: dloss = -0.5, so every AdaGrad step is +lr. */
     for (i = 0; i < LONG_EXAMPLE; i++)
-        assert_double_near(model_weights(m)[x[i].index], 0.5, 0.0);
-    assert_double_near(model_weights(m)[b], 0.5, 0.0);
+        assert_double_near(model_weight(m, x[i].index), 0.5, 0.0);
+    assert_double_near(model_weight(m, b), 0.5, 0.0);
     free(x);
     model_destroy(m);
 }

@@ -87,8 +87,8 @@ static double sigmoid(double margin)
  * x = {5: 2} with label 1, at m's current weights. */
 static double x5_gradient(const struct model *m)
 {
-    double w5 = model_weights(m)[5];
-    double bias = model_weights(m)[model_bias_index(m)];
+    double w5 = model_weight(m, 5);
+    double bias = model_weight(m, model_bias_index(m));
 
     return (sigmoid(2.0 * w5 + bias) - 1.0) * 2.0;
 }
@@ -97,16 +97,17 @@ static double x5_gradient(const struct model *m)
  * array 0 never negative, array 1 signed for adam and ftrl. */
 static void expect_all_finite(const struct model *m)
 {
-    const float *w = model_weights(m);
     size_t count = model_weight_count(m);
     size_t i;
     size_t k;
 
     for (i = 0; i < count; i++) {
-        if (!isfinite(w[i]) || fabs(w[i]) > MODEL_WEIGHT_LIMIT)
-            fail_msg("slot %zu: weight %g", i, (double)w[i]);
+        double w = model_weight(m, i);
+
+        if (!isfinite(w) || fabs(w) > MODEL_WEIGHT_LIMIT)
+            fail_msg("slot %zu: weight %g", i, w);
         for (k = 0; k < model_state_count(m); k++) {
-            double v = model_state(m, k)[i];
+            double v = model_state_value(m, k, i);
             double lo = k == 1 && model_params_get(m)->optimizer !=
                                       MODEL_OPT_NORMALIZED
                             ? -MODEL_STATE_LIMIT
@@ -120,13 +121,8 @@ static void expect_all_finite(const struct model *m)
 
 static void expect_same_model(const struct model *a, const struct model *b)
 {
-    size_t bytes = model_weight_count(a) * sizeof(float);
-    size_t k;
-
     assert_int_equal(model_state_count(a), model_state_count(b));
-    assert_memory_equal(model_weights(a), model_weights(b), bytes);
-    for (k = 0; k < model_state_count(a); k++)
-        assert_memory_equal(model_state(a, k), model_state(b, k), bytes);
+    assert_models_equal(a, b);
     assert_int_equal(model_update_count(a), model_update_count(b));
 }
 
@@ -244,15 +240,11 @@ static void test_optimizers_state_count_per_optimizer(void **state)
         size_t i;
 
         assert_int_equal(model_state_count(m), expected[opt]);
-        /* Array 0 always exists (zero for SGD), array 1 only when used. */
-        assert_non_null(model_state(m, 0));
-        assert_ptr_equal(model_state(m, 0), model_optimizer_state(m));
-        if (expected[opt] == 2) {
-            assert_non_null(model_state(m, 1));
-            for (i = 0; i < TEST_WEIGHTS; i++)
-                assert_true(model_state(m, 1)[i] == 0.0f);
-        } else {
-            assert_null(model_state(m, 1));
+        /* Every value starts at zero, and values past the optimizer's
+         * count read as zero. */
+        for (i = 0; i < TEST_WEIGHTS; i++) {
+            assert_true(model_state_value(m, 0, i) == 0.0f);
+            assert_true(model_state_value(m, 1, i) == 0.0f);
         }
         model_destroy(m);
     }
@@ -278,17 +270,17 @@ static void test_optimizers_rmsprop_steps(void **state)
     assert_int_equal(model_learn(m, x, 1, 1.0, NULL), 0);
     w5 = 0.1 / (sqrt(0.1) + 1e-8);
     wb = 0.05 / (sqrt(0.025) + 1e-8);
-    assert_double_near(model_weights(m)[5], w5, 1e-7);
-    assert_double_near(model_weights(m)[b], wb, 1e-7);
-    assert_double_near(model_state(m, 0)[5], 0.1, 1e-8);
-    assert_double_near(model_state(m, 0)[b], 0.025, 1e-9);
+    assert_double_near(model_weight(m, 5), w5, 1e-7);
+    assert_double_near(model_weight(m, b), wb, 1e-7);
+    assert_double_near(model_state_value(m, 0, 5), 0.1, 1e-8);
+    assert_double_near(model_state_value(m, 0, b), 0.025, 1e-9);
 
-    w5 = model_weights(m)[5];
+    w5 = model_weight(m, 5);
     g5 = x5_gradient(m);
-    v5 = 0.9 * (double)model_state(m, 0)[5] + 0.1 * g5 * g5;
+    v5 = 0.9 * (double)model_state_value(m, 0, 5) + 0.1 * g5 * g5;
     assert_int_equal(model_learn(m, x, 1, 1.0, NULL), 0);
-    assert_double_near(model_state(m, 0)[5], v5, 1e-8);
-    assert_double_near(model_weights(m)[5],
+    assert_double_near(model_state_value(m, 0, 5), v5, 1e-8);
+    assert_double_near(model_weight(m, 5),
                        w5 - 0.1 * g5 / (sqrt(v5) + 1e-8), 1e-6);
     model_destroy(m);
 }
@@ -307,13 +299,13 @@ static void test_optimizers_scale_step_history(void **state)
 
     (void)state;
     assert_int_equal(model_learn(m, x, 1, 1.0, NULL), 0);
-    assert_double_near(model_state(m, 0)[5], 1.0, 1e-9);
-    w5 = model_weights(m)[5];
+    assert_double_near(model_state_value(m, 0, 5), 1.0, 1e-9);
+    w5 = model_weight(m, 5);
     assert_int_equal(model_scale_step_history(m, 0.25), 0);
-    assert_double_near(model_state(m, 0)[5], 0.25, 1e-9);
-    assert_true(model_weights(m)[5] == w5);
+    assert_double_near(model_state_value(m, 0, 5), 0.25, 1e-9);
+    assert_true(model_weight(m, 5) == w5);
     assert_int_equal(model_scale_step_history(m, 0.0), 0);
-    assert_double_near(model_state(m, 0)[5], 0.0, 0.0);
+    assert_double_near(model_state_value(m, 0, 5), 0.0, 0.0);
     assert_int_equal(model_scale_step_history(m, 1.5), RIFFLE_ERR_INVALID);
     model_destroy(m);
 
@@ -338,20 +330,20 @@ static void test_optimizers_adam_bias_correction(void **state)
 
     (void)state;
     assert_int_equal(model_learn(m, x, 1, 1.0, NULL), 0);
-    assert_double_near(model_state(m, 1)[5], -0.1, 1e-8);
-    assert_double_near(model_state(m, 0)[5], 0.001, 1e-10);
-    assert_double_near(model_weights(m)[5], 0.1 / (1.0 + 1e-8), 1e-8);
-    assert_double_near(model_state(m, 1)[b], -0.05, 1e-8);
-    assert_double_near(model_weights(m)[b], 0.1 * 0.5 / (0.5 + 1e-8), 1e-8);
+    assert_double_near(model_state_value(m, 1, 5), -0.1, 1e-8);
+    assert_double_near(model_state_value(m, 0, 5), 0.001, 1e-10);
+    assert_double_near(model_weight(m, 5), 0.1 / (1.0 + 1e-8), 1e-8);
+    assert_double_near(model_state_value(m, 1, b), -0.05, 1e-8);
+    assert_double_near(model_weight(m, b), 0.1 * 0.5 / (0.5 + 1e-8), 1e-8);
 
-    w5 = model_weights(m)[5];
+    w5 = model_weight(m, 5);
     g5 = x5_gradient(m);
-    mean = 0.9 * (double)model_state(m, 1)[5] + 0.1 * g5;
-    v = 0.999 * (double)model_state(m, 0)[5] + 0.001 * g5 * g5;
+    mean = 0.9 * (double)model_state_value(m, 1, 5) + 0.1 * g5;
+    v = 0.999 * (double)model_state_value(m, 0, 5) + 0.001 * g5 * g5;
     assert_int_equal(model_learn(m, x, 1, 1.0, NULL), 0);
-    assert_double_near(model_state(m, 1)[5], mean, 1e-8);
-    assert_double_near(model_state(m, 0)[5], v, 1e-10);
-    assert_double_near(model_weights(m)[5],
+    assert_double_near(model_state_value(m, 1, 5), mean, 1e-8);
+    assert_double_near(model_state_value(m, 0, 5), v, 1e-10);
+    assert_double_near(model_weight(m, 5),
                        w5 - 0.1 * (mean / (1.0 - 0.81)) /
                                 (sqrt(v / (1.0 - 0.999 * 0.999)) + 1e-8),
                        1e-6);
@@ -375,20 +367,20 @@ static void test_optimizers_normalized_rescales_on_larger_value(void **state)
 
     (void)state;
     assert_int_equal(model_learn(m, x4, 1, 1.0, NULL), 0);
-    assert_double_near(model_state(m, 1)[5], 4.0, 0.0);
-    assert_double_near(model_state(m, 0)[5], 4.0, 0.0);
-    assert_double_near(model_weights(m)[5], 0.125, 0.0);
-    assert_double_near(model_state(m, 1)[b], 1.0, 0.0);
-    assert_double_near(model_weights(m)[b], 0.5, 0.0);
+    assert_double_near(model_state_value(m, 1, 5), 4.0, 0.0);
+    assert_double_near(model_state_value(m, 0, 5), 4.0, 0.0);
+    assert_double_near(model_weight(m, 5), 0.125, 0.0);
+    assert_double_near(model_state_value(m, 1, b), 1.0, 0.0);
+    assert_double_near(model_weight(m, b), 0.5, 0.0);
 
     /* A smaller value leaves the scale alone. */
     g5 = (sigmoid(1.5) - 1.0) * 8.0;
     sum = 4.0 + g5 * g5;
     assert_int_equal(model_learn(m, x8, 1, 1.0, &pred), 0);
     assert_double_near(pred, sigmoid(1.5), 1e-15);
-    assert_double_near(model_state(m, 1)[5], 8.0, 0.0);
-    assert_double_near(model_state(m, 0)[5], sum, 1e-6);
-    assert_double_near(model_weights(m)[5],
+    assert_double_near(model_state_value(m, 1, 5), 8.0, 0.0);
+    assert_double_near(model_state_value(m, 0, 5), sum, 1e-6);
+    assert_double_near(model_weight(m, 5),
                        0.0625 - 0.5 * (g5 / sqrt(sum)) / 8.0, 1e-7);
     model_destroy(m);
 }
@@ -413,20 +405,20 @@ static void test_optimizers_ftrl_closed_form(void **state)
     m = model_make(&p);
     b = model_bias_index(m);
     assert_int_equal(model_learn(m, x, 1, 1.0, NULL), 0);
-    assert_double_near(model_state(m, 1)[5], -1.0, 0.0);
-    assert_double_near(model_state(m, 0)[5], 1.0, 0.0);
-    assert_double_near(model_weights(m)[5], 0.9 / 4.2, 1e-7);
-    assert_double_near(model_state(m, 1)[b], -0.5, 0.0);
-    assert_double_near(model_weights(m)[b], 0.125, 0.0);
+    assert_double_near(model_state_value(m, 1, 5), -1.0, 0.0);
+    assert_double_near(model_state_value(m, 0, 5), 1.0, 0.0);
+    assert_double_near(model_weight(m, 5), 0.9 / 4.2, 1e-7);
+    assert_double_near(model_state_value(m, 1, b), -0.5, 0.0);
+    assert_double_near(model_weight(m, b), 0.125, 0.0);
 
-    w5 = model_weights(m)[5];
+    w5 = model_weight(m, 5);
     g5 = x5_gradient(m); /* the bias weight is 0.125 */
     z5 = -1.0 + g5 - (sqrt(1.0 + g5 * g5) - 1.0) / 0.5 * w5;
     n5 = 1.0 + g5 * g5;
     assert_int_equal(model_learn(m, x, 1, 1.0, NULL), 0);
-    assert_double_near(model_state(m, 1)[5], z5, 1e-6);
-    assert_double_near(model_state(m, 0)[5], n5, 1e-6);
-    assert_double_near(model_weights(m)[5],
+    assert_double_near(model_state_value(m, 1, 5), z5, 1e-6);
+    assert_double_near(model_state_value(m, 0, 5), n5, 1e-6);
+    assert_double_near(model_weight(m, 5),
                        -(z5 + 0.1) / ((1.0 + sqrt(n5)) / 0.5 + 0.2), 1e-6);
     model_destroy(m);
 }
@@ -445,9 +437,9 @@ static void test_optimizers_ftrl_weight_zero_inside_l1(void **state)
     p.l1 = 2.0;
     m = model_make(&p);
     assert_int_equal(model_learn(m, x, 1, 1.0, NULL), 0);
-    assert_double_near(model_state(m, 1)[5], -1.0, 0.0);
-    assert_true(model_weights(m)[5] == 0.0f);
-    assert_true(model_weights(m)[model_bias_index(m)] == 0.0f);
+    assert_double_near(model_state_value(m, 1, 5), -1.0, 0.0);
+    assert_true(model_weight(m, 5) == 0.0f);
+    assert_true(model_weight(m, model_bias_index(m)) == 0.0f);
     assert_int_equal(model_learn(m, x, 1, 1.0, &pred), 0);
     assert_double_near(pred, 0.5, 0.0);
     model_destroy(m);
@@ -505,10 +497,10 @@ static void fd_sign_check(enum model_optimizer opt, enum model_loss loss,
                    fd_loss(loss, wm[k] * xv, label, wm, 4)) /
                   (2.0 * FD_STEP);
         assert_true(fabs(numeric) > 1e-2);
-        if (!(model_weights(m)[idx] * numeric < 0.0))
+        if (!(model_weight(m, idx) * numeric < 0.0))
             fail_msg("optimizer %d loss %d: weight %u moved %g, dL/dw %g",
                      (int)opt, (int)loss, (unsigned)idx,
-                     (double)model_weights(m)[idx], numeric);
+                     (double)model_weight(m, idx), numeric);
     }
     model_destroy(m);
 }
@@ -773,10 +765,10 @@ static double sparse_run(double l1, size_t *touched, size_t *zeros)
     *touched = 0;
     *zeros = 0;
     for (i = 0; i < model_weight_count(m); i++) {
-        if (model_state(m, 0)[i] == 0.0f)
+        if (model_state_value(m, 0, i) == 0.0f)
             continue;
         (*touched)++;
-        *zeros += model_weights(m)[i] == 0.0f;
+        *zeros += model_weight(m, i) == 0.0f;
     }
     acc = metrics_accuracy(met);
     free(met);
@@ -971,6 +963,7 @@ static void test_optimizers_restore_reproduces_learning(void **state)
         struct model *a;
         struct model *b;
         const float *states[MODEL_MAX_STATE_ARRAYS];
+        float *wa, *sa[MODEL_MAX_STATE_ARRAYS];
         struct feature x[RANDOM_FEATURES];
         uint64_t s = RESTORE_SEED;
         size_t k;
@@ -986,12 +979,16 @@ static void test_optimizers_restore_reproduces_learning(void **state)
             assert_int_equal(model_learn(a, x, RANDOM_FEATURES, label, NULL),
                              0);
         }
+        wa = model_weights_dup(a);
         for (k = 0; k < model_state_count(a); k++)
-            states[k] = model_state(a, k);
-        assert_int_equal(model_restore_state(b, model_weights(a), states,
+            states[k] = sa[k] = model_state_dup(a, k);
+        assert_int_equal(model_restore_state(b, wa, states,
                                              model_state_count(a),
                                              model_update_count(a)),
                          0);
+        free(wa);
+        for (k = 0; k < model_state_count(a); k++)
+            free(sa[k]);
         expect_same_model(a, b);
 
         for (i = 0; i < RESTORE_CHECK; i++) {
@@ -1038,7 +1035,7 @@ static void test_optimizers_restore_checks_state_ranges(void **state)
 
     s1[7] = -1.0f;
     assert_int_equal(model_restore_state(adam, w, states, 2, 9), 0);
-    assert_double_near(model_state(adam, 1)[7], -1.0, 0.0);
+    assert_double_near(model_state_value(adam, 1, 7), -1.0, 0.0);
     assert_int_equal(model_update_count(adam), 9);
     assert_int_equal(model_restore_state(norm, w, states, 2, 9),
                      RIFFLE_ERR_SNAPSHOT);
@@ -1066,7 +1063,7 @@ static void test_optimizers_restore_checks_state_ranges(void **state)
                      RIFFLE_ERR_SNAPSHOT);
     /* Still the state of the first successful restore. */
     assert_int_equal(model_update_count(adam), 9);
-    assert_double_near(model_state(adam, 1)[7], -1.0, 0.0);
+    assert_double_near(model_state_value(adam, 1, 7), -1.0, 0.0);
 
     free(w);
     free(s0);
@@ -1103,8 +1100,8 @@ static void test_optimizers_ftrl_restore_derives_weights(void **state)
     n[4] = 1.0f;
     w[4] = 5.0f;
     assert_int_equal(model_restore_state(m, w, states, 2, 2), 0);
-    assert_double_near(model_weights(m)[3], 0.1875, 0.0);
-    assert_true(model_weights(m)[4] == 0.0f);
+    assert_double_near(model_weight(m, 3), 0.1875, 0.0);
+    assert_true(model_weight(m, 4) == 0.0f);
     free(w);
     free(n);
     free(z);

@@ -145,7 +145,7 @@ static int encode(struct online_learner *ol, struct buf *out)
 static void pack_first_entry(struct online_learner *ol, unsigned char *e)
 {
     const struct model *m = online_model(ol);
-    const float *w = model_weights(m), *s = model_optimizer_state(m);
+    float *w = model_weights_dup(m), *s = model_state_dup(m, 0);
     size_t i, count = model_weight_count(m);
     uint32_t u;
     int b;
@@ -160,6 +160,8 @@ static void pack_first_entry(struct online_learner *ol, unsigned char *e)
     memcpy(&u, &s[i], 4);
     for (b = 0; b < 4; b++)
         e[8 + b] = (unsigned char)(u >> (8 * b));
+    free(w);
+    free(s);
 }
 
 static int group_setup(void **state)
@@ -239,8 +241,8 @@ static void capture(struct online_learner *ol, struct learner_state *st)
     st->s = malloc(st->count * sizeof(float));
     assert_non_null(st->w);
     assert_non_null(st->s);
-    memcpy(st->w, model_weights(m), st->count * sizeof(float));
-    memcpy(st->s, model_optimizer_state(m), st->count * sizeof(float));
+    model_copy_weights(m, st->w);
+    model_copy_state(m, 0, st->s);
     st->updates = model_update_count(m);
     st->totals = online_metrics(ol)->total;
     memcpy(st->stats, online_stats(ol), sizeof(st->stats));
@@ -252,11 +254,12 @@ static void assert_state_is(struct online_learner *ol,
 {
     const struct model *m = online_model(ol);
     const struct metrics_totals *t = &online_metrics(ol)->total;
+    size_t i;
 
     assert_int_equal(model_weight_count(m), st->count);
-    assert_memory_equal(model_weights(m), st->w, st->count * sizeof(float));
-    assert_memory_equal(model_optimizer_state(m), st->s,
-                        st->count * sizeof(float));
+    assert_weights_equal(m, st->w);
+    for (i = 0; i < st->count; i++)
+        assert_true(float_bits_equal(model_state_value(m, 0, i), st->s[i]));
     assert_int_equal(model_update_count(m), st->updates);
     assert_int_equal(t->count, st->totals.count);
     assert_int_equal(t->correct, st->totals.correct);
@@ -602,25 +605,22 @@ static void assert_same_states(struct online_learner *a,
                                struct online_learner *b)
 {
     const struct model *ma = online_model(a), *mb = online_model(b);
-    size_t k, bytes = model_weight_count(ma) * sizeof(float);
 
     assert_int_equal(model_state_count(ma), model_state_count(mb));
-    for (k = 0; k < model_state_count(ma); k++)
-        assert_memory_equal(model_state(ma, k), model_state(mb, k), bytes);
+    assert_models_equal(ma, mb);
 }
 
 /* Counts the non-zero and the negative values of state array k. */
 static void count_state(const struct model *m, size_t k, size_t *nonzero,
                         size_t *negative)
 {
-    const float *s = model_state(m, k);
     size_t i;
 
     *nonzero = 0;
     *negative = 0;
     for (i = 0; i < model_weight_count(m); i++) {
-        *nonzero += s[i] != 0.0f;
-        *negative += s[i] < 0.0f;
+        *nonzero += model_state_value(m, k, i) != 0.0f;
+        *negative += model_state_value(m, k, i) < 0.0f;
     }
 }
 

@@ -17,7 +17,11 @@
  *   load_cfg_text()           a configuration written to a file, then
  *                             loaded with cfg_load_file();
  *   load_schema_json(),       a schema loaded or the test failed with the
- *   load_schema_file()        loader's message.
+ *   load_schema_file()        loader's message;
+ *   model_weights_dup(),      a model's weights or state value k as a
+ *   model_state_dup()         malloc'd array in index order;
+ *   assert_models_equal(),    two models, or a model and a weight array,
+ *   assert_weights_equal()    bit for bit, printing the first difference.
  *
  * Each test binary includes this header once; everything is static inline
  * (or a macro, where cmocka needs the caller's __FILE__ and __LINE__), so
@@ -175,6 +179,87 @@ static inline struct schema *load_schema_file(const char *path)
     if (schema_load_file(path, &s, errstr, sizeof(errstr)) != 0)
         fail_msg("schema_load_file: %s", errstr);
     return s;
+}
+
+/* ---- model state --------------------------------------------------- */
+
+/* The model keeps weights and state interleaved; tests compare arrays. */
+static inline float *model_weights_dup(const struct model *m)
+{
+    float *copy = malloc(model_weight_count(m) * sizeof(float));
+
+    assert_non_null(copy);
+    model_copy_weights(m, copy);
+    return copy;
+}
+
+static inline float *model_state_dup(const struct model *m, size_t k)
+{
+    float *copy = malloc(model_weight_count(m) * sizeof(float));
+
+    assert_non_null(copy);
+    model_copy_state(m, k, copy);
+    return copy;
+}
+
+/* Bitwise, so that -0.0 differs from 0.0 and a NaN equals itself. */
+static inline int float_bits_equal(float a, float b)
+{
+    return memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+#define assert_models_equal(a, b) \
+    check_models_equal((a), (b), __FILE__, __LINE__)
+#define assert_weights_equal(m, w) \
+    check_weights_equal((m), (w), __FILE__, __LINE__)
+
+/* Fails unless a and b have the same size and every weight and every
+ * state value is bit-identical. */
+static inline void check_models_equal(const struct model *a,
+                                      const struct model *b,
+                                      const char *file, int line)
+{
+    size_t i, k;
+
+    if (model_weight_count(a) != model_weight_count(b)) {
+        print_error("weight counts %zu and %zu differ\n",
+                    model_weight_count(a), model_weight_count(b));
+        _fail(file, line);
+    }
+    for (i = 0; i < model_weight_count(a); i++) {
+        if (!float_bits_equal(model_weight(a, i), model_weight(b, i))) {
+            print_error("weight %zu: %.9g and %.9g\n", i,
+                        (double)model_weight(a, i),
+                        (double)model_weight(b, i));
+            _fail(file, line);
+        }
+        for (k = 0; k < MODEL_MAX_STATE_ARRAYS; k++) {
+            float sa = model_state_value(a, k, i);
+            float sb = model_state_value(b, k, i);
+
+            if (!float_bits_equal(sa, sb)) {
+                print_error("state %zu of weight %zu: %.9g and %.9g\n", k,
+                            i, (double)sa, (double)sb);
+                _fail(file, line);
+            }
+        }
+    }
+}
+
+/* Fails unless m's weights are bit-identical to w (weight_count()). */
+static inline void check_weights_equal(const struct model *m,
+                                       const float *w, const char *file,
+                                       int line)
+{
+    size_t i;
+
+    for (i = 0; i < model_weight_count(m); i++) {
+        if (!float_bits_equal(model_weight(m, i), w[i])) {
+            print_error("weight %zu: %.9g, expected %.9g\n", i,
+                        (double)model_weight(m, i), (double)w[i]);
+            _fail(file, line);
+        }
+    }
 }
 
 #endif /* RIFFLE_TESTS_UNIT_TESTUTIL_H */
