@@ -45,6 +45,17 @@ static struct csv_reader *open_text(const char *text,
     return r;
 }
 
+/* csv_parse_number() reads text as strtod does, to the bit. */
+static void expect_same_as_strtod(const char *text)
+{
+    double got, want = strtod(text, NULL);
+
+    if (csv_parse_number(text, &got) != 0)
+        fail_msg("csv_parse_number(\"%s\") failed", text);
+    if (memcmp(&got, &want, sizeof(got)) != 0)
+        fail_msg("\"%s\": %.17g, strtod gives %.17g", text, got, want);
+}
+
 /* Each field's length and its place in the record block agree with the
  * field's string, whichever parser path read it. */
 static void expect_layout(const struct csv_reader *r)
@@ -268,6 +279,38 @@ static void test_csv_reader_fast_and_bytewise_paths_agree(void **state)
     expect_record(r, 7, 3, " ", "", "");
     expect_eof(r);
     csv_reader_close(r);
+}
+
+/* Plain decimals take a path without strtod; it must give strtod's
+ * double bit for bit, at the edges of its range too. */
+static void test_csv_parse_number_matches_strtod_bitwise(void **state)
+{
+    static const char *edges[] = {
+        "0", "-0", "+0", "0.0", ".5", "5.", "-.5", "0.1", "0.3",
+        "9007199254740992", "9007199254740993", "-9007199254740991",
+        "12345678901234567890", "0.0000000000000000000001",
+        "0.00000000000000000000001", "1.7976931348623157", "000000.25",
+        "123456789012345.6", "3.1415926535897932384626",
+    };
+    uint64_t rng = 1990;
+    char text[64];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+        expect_same_as_strtod(edges[i]);
+    for (i = 0; i < 20000; i++) {
+        uint64_t r = rng_next(&rng);
+        int point = (int)(r % 23), width = 1 + (int)((r >> 8) % 18);
+
+        snprintf(text, sizeof(text), "%s%0*llu", (r >> 40) & 1 ? "-" : "",
+                 width, (unsigned long long)((r >> 12) % 1000000000000000000ULL));
+        if (point < (int)strlen(text) && text[point] != '-') {
+            memmove(text + point + 1, text + point, strlen(text + point) + 1);
+            text[point] = '.';
+        }
+        expect_same_as_strtod(text);
+    }
 }
 
 static void test_csv_reader_custom_delimiter(void **state)
@@ -733,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_csv_reader_reports_truncated_gzip),
         cmocka_unit_test(test_csv_reader_open_missing_file_is_io_error),
         cmocka_unit_test(test_csv_reader_fast_and_bytewise_paths_agree),
+        cmocka_unit_test(test_csv_parse_number_matches_strtod_bitwise),
         cmocka_unit_test(test_csv_reader_reads_elec2),
         cmocka_unit_test(test_csv_reader_reads_adult_test),
         cmocka_unit_test(test_csv_parse_number_accepts_decimal_and_scientific),
