@@ -67,8 +67,17 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
                  schema_name(schema));
         return RIFFLE_ERR_CFG;
     }
-    for (i = 0; i < fields; i++)
+    memset(map->missing_first, 0, sizeof(map->missing_first));
+    for (i = 0; i < cfg->missing_token_count; i++) {
+        unsigned char c = (unsigned char)cfg->missing_tokens[i][0];
+
+        map->missing_first[c / 8] |= (unsigned char)(1u << (c % 8));
+    }
+    for (i = 0; i < fields; i++) {
         map->column[i] = PRODUCE_UNMAPPED;
+        map->type[i] = schema_field_type(schema, i);
+        map->nullable[i] = (unsigned char)schema_field_nullable(schema, i);
+    }
 
     for (i = 0; i < ncols; i++) {
         int f;
@@ -102,12 +111,16 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
     return 0;
 }
 
-static int is_missing(const struct cfg *cfg, const char *s)
+static int is_missing(const struct cfg *cfg,
+                      const struct produce_mapping *map, const char *s)
 {
+    unsigned char c = (unsigned char)*s;
     size_t i;
 
-    if (*s == '\0')
+    if (c == '\0')
         return 1;
+    if (!(map->missing_first[c / 8] & (1u << (c % 8))))
+        return 0; /* no token starts with this byte */
     for (i = 0; i < cfg->missing_token_count; i++)
         if (strcmp(s, cfg->missing_tokens[i]) == 0)
             return 1;
@@ -116,13 +129,14 @@ static int is_missing(const struct cfg *cfg, const char *s)
 
 /* Schema field f from CSV column c, whose bytes are also in the event's
  * arena at block + the column's offset (see produce_row_to_event()). */
-static int parse_value(const struct schema *schema, size_t f,
+static int parse_value(const struct schema *schema,
+                       const struct produce_mapping *map, size_t f,
                        const struct csv_reader *csv, size_t c, size_t block,
                        struct event *ev, char *errstr, size_t errstr_size)
 {
-    enum schema_field_type t = schema_field_type(schema, f);
-    const char *name = schema_field_name(schema, f);
+    enum schema_field_type t = map->type[f];
     const char *s = csv_reader_field(csv, c);
+    const char *name; /* for the error messages below */
     double x;
 
     if (t == SCHEMA_FIELD_STRING) {
@@ -131,6 +145,7 @@ static int parse_value(const struct schema *schema, size_t f,
         return 0;
     }
 
+    name = schema_field_name(schema, f);
     if (csv_parse_number(s, &x) != 0) {
         snprintf(errstr, errstr_size, "field '%s': expected a finite "
                  "number", name);
@@ -221,8 +236,8 @@ int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
             continue; /* nullable, checked by produce_map_columns */
         } else {
             s = csv_reader_field(csv, (size_t)map->column[i]);
-            if (is_missing(cfg, s)) {
-                if (!schema_field_nullable(schema, i)) {
+            if (is_missing(cfg, map, s)) {
+                if (!map->nullable[i]) {
                     snprintf(errstr, errstr_size, "field '%s': missing, "
                              "but the schema does not allow null",
                              schema_field_name(schema, i));
@@ -230,8 +245,8 @@ int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
                 }
                 continue;
             }
-            err = parse_value(schema, i, csv, (size_t)map->column[i], block,
-                              ev, errstr, errstr_size);
+            err = parse_value(schema, map, i, csv, (size_t)map->column[i],
+                              block, ev, errstr, errstr_size);
         }
         if (err)
             return err;

@@ -27,6 +27,11 @@ struct produce_mapping {
     int column[EVENT_MAX_FIELDS];
     int id_field; /* schema index of the generated event id */
     size_t columns_expected;
+    /* Looked up once here rather than for every field of every row. */
+    enum schema_field_type type[EVENT_MAX_FIELDS];
+    unsigned char nullable[EVENT_MAX_FIELDS];
+    unsigned char missing_first[256 / 8]; /* first bytes of the missing
+                                             tokens, one bit each */
 };
 
 /* Builds the mapping. Returns 0 or RIFFLE_ERR_CFG with errstr (a schema
