@@ -4,7 +4,6 @@
 #include "learner/model_merge.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "common/err.h"
 
@@ -73,18 +72,21 @@ void model_merger_destroy(struct model_merger *mm)
     free(mm);
 }
 
-/* Array k of m: 0 the weights, k >= 1 optimizer state k - 1. */
-static const float *array_of(const struct model *m, size_t k)
+/* Value j of array k of m: 0 the weights, k >= 1 optimizer state k - 1.
+ * The model interleaves them (learner/model.c), so they are read one by
+ * one; merging runs rarely, learning never waits for it. */
+static float value_of(const struct model *m, size_t k, size_t j)
 {
-    return k == 0 ? model_weights(m) : model_state(m, k - 1);
+    return k == 0 ? model_weight(m, j) : model_state_value(m, k - 1, j);
 }
 
 void model_merger_set_base(struct model_merger *mm, const struct model *m)
 {
     size_t k;
 
-    for (k = 0; k <= mm->states; k++)
-        memcpy(mm->base[k], array_of(m, k), mm->count * sizeof(float));
+    model_copy_weights(m, mm->base[0]);
+    for (k = 1; k <= mm->states; k++)
+        model_copy_state(m, k - 1, mm->base[k]);
     mm->base_updates = model_update_count(m);
 }
 
@@ -109,14 +111,15 @@ static void merge_array(struct model_merger *mm, struct model *const *src,
     for (j = 0; j < mm->count; j++)
         mm->acc[j] = base[j];
     for (i = 0; i < n; i++) {
-        const float *x = array_of(src[i], k);
         double f = share[i];
 
         for (j = 0; j < mm->count; j++) {
+            double x = value_of(src[i], k, j);
+
             if (how == COMBINE_MAX)
-                mm->acc[j] = x[j] > mm->acc[j] ? x[j] : mm->acc[j];
+                mm->acc[j] = x > mm->acc[j] ? x : mm->acc[j];
             else
-                mm->acc[j] += f * ((double)x[j] - (double)base[j]);
+                mm->acc[j] += f * (x - (double)base[j]);
         }
     }
     for (j = 0; j < mm->count; j++)
@@ -174,7 +177,7 @@ int model_merger_merge(struct model_merger *mm, struct model *const *src,
                                   mm->base_updates);
     /* ftrl derives its weights from z and n: keep the base in step */
     if (!err && mm->params.optimizer == MODEL_OPT_FTRL)
-        memcpy(mm->base[0], model_weights(src[0]), mm->count * sizeof(float));
+        model_copy_weights(src[0], mm->base[0]);
     return err;
 }
 

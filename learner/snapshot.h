@@ -25,7 +25,7 @@
  * whose weight or optimizer state is non-zero (any bit set), in
  * increasing index order.
  *   sparse-f32le-v2  uint32 index, float32 weight, then one float32 per
- *                    optimizer-state array in model_state() order:
+ *                    optimizer-state array in model_state_value() order:
  *                    model_state_count() of them, 0 (sgd), 1 (adagrad,
  *                    rmsprop) or 2 (adam, normalized, ftrl), so an entry
  *                    is 8, 12 or 16 bytes. The count is not stored: it

@@ -81,21 +81,23 @@ static void merge_two(enum model_optimizer opt)
     model_merger_set_base(mm, base);
     /* a and b start as copies of the base */
     for (i = 0; i < 2; i++) {
-        const float *st[MODEL_MAX_STATE_ARRAYS] = {model_state(base, 0),
-                                                   model_state(base, 1)};
-        assert_int_equal(model_restore_state(i ? b : a, model_weights(base),
-                                             st, states,
+        float *w = model_weights_dup(base);
+        float *s0 = model_state_dup(base, 0), *s1 = model_state_dup(base, 1);
+        const float *st[MODEL_MAX_STATE_ARRAYS] = {s0, s1};
+
+        assert_int_equal(model_restore_state(i ? b : a, w, st, states,
                                              model_update_count(base)), 0);
+        free(w);
+        free(s0);
+        free(s1);
     }
     learn_some(a, 2, 30);
     learn_some(b, 3, 10);
     for (k = 0; k <= states; k++) {
         struct model *ms[3] = {base, a, b};
         for (i = 0; i < 3; i++) {
-            before[i][k] = malloc(count * sizeof(float));
-            memcpy(before[i][k], k ? model_state(ms[i], k - 1)
-                                   : model_weights(ms[i]),
-                   count * sizeof(float));
+            before[i][k] = k ? model_state_dup(ms[i], k - 1)
+                             : model_weights_dup(ms[i]);
         }
     }
 
@@ -123,9 +125,9 @@ static void merge_two(enum model_optimizer opt)
                 want = sa > sb ? (sa > s0 ? sa : s0) : (sb > s0 ? sb : s0);
             else
                 want = s0 + 0.75 * (sa - s0) + 0.25 * (sb - s0);
-            assert_double_near(model_state(a, k - 1)[j], want, TOL);
-            assert_double_near(model_state(b, k - 1)[j],
-                               model_state(a, k - 1)[j], 0.0);
+            assert_double_near(model_state_value(a, k - 1, j), want, TOL);
+            assert_double_near(model_state_value(b, k - 1, j),
+                               model_state_value(a, k - 1, j), 0.0);
         }
     }
 
@@ -182,14 +184,14 @@ static void test_model_merge_idle_instance_has_no_weight(void **state)
     assert_int_equal(model_merger_new(&p, &mm), 0);
     learn_some(a, 9, 25);
     want = malloc(count * sizeof(float));
-    memcpy(want, model_weights(a), count * sizeof(float));
+    model_copy_weights(a, want);
     assert_int_equal(model_merger_merge(mm, pair, 2), 0);
     for (j = 0; j < count; j++)
         assert_double_near(model_weight(idle, j), want[j], TOL);
     assert_int_equal((int)model_update_count(idle), 25);
 
     /* and with nothing learned anywhere, a merge changes nothing */
-    memcpy(want, model_weights(a), count * sizeof(float));
+    model_copy_weights(a, want);
     assert_int_equal(model_merger_merge(mm, pair, 2), 0);
     for (j = 0; j < count; j++)
         assert_double_near(model_weight(a, j), want[j], 0.0);
