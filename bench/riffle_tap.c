@@ -2,9 +2,11 @@
  * bench/riffle_tap.c - writes each progressive prediction of `riffle
  * train` to a file, for the benchmark.
  *
- * riffle train prints its progressive accuracy and logloss but not the
- * per-event predictions, which the benchmark scores the same way for every
- * tool. bench/run links this file with the very objects of build/riffle
+ * The benchmark scores every tool's per-event predictions the same way,
+ * and each peer writes a bare probability per line. `riffle train
+ * --predictions` writes a JSON line per event (id, value, class, label,
+ * model version), which costs more than learning the event, so it would
+ * not compare like with like (docs/BENCHMARKS.md). bench/run links this file with the very objects of build/riffle
  * (build/CMakeFiles/riffle.dir/link.txt) and the linker's --wrap for the
  * learner's per-event entry points, so the tapped binary runs riffle's own
  * train loop unchanged and, after each event is predicted and learned,
