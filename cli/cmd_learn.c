@@ -682,6 +682,13 @@ static int step(struct learn *l, char *errstr, size_t size)
     const char *failure = consumer_failure(l->consumer);
     int err = 0;
 
+    if (msg && msg->err == RD_KAFKA_RESP_ERR__FATAL) {
+        /* E.g. fenced: another instance took over our static member id. */
+        snprintf(errstr, size, "consumer failed for good: %s",
+                 rd_kafka_message_errstr(msg));
+        rd_kafka_message_destroy(msg);
+        return RIFFLE_ERR_KAFKA;
+    }
     if (msg && msg->err) {
         log_warn("learn", "%s [%d]: %s",
                  msg->rkt ? rd_kafka_topic_name(msg->rkt) : "-",
