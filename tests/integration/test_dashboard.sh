@@ -37,6 +37,9 @@ stop_all()
 }
 trap 'stop_all; cleanup_work' EXIT
 
+# The log exists before the learner opens it: the loop below may read it
+# first.
+: >"$WORK/learn.log"
 "$RIFFLE" learn -c "$cfg" --brokers "$BROKERS" --http 127.0.0.1:0 \
     >"$WORK/learn.json" 2>"$WORK/learn.log" &
 pids+=($!)

@@ -24,6 +24,9 @@ kcat -b "$BROKERS" -t "$input" -P "$WORK/garbage.bin"
 total=$((produced + 1))
 
 # Port 0: the kernel picks a free port and the learner logs it.
+# The log exists before the learner opens it: the loop below may read it
+# first.
+: >"$WORK/learn.log"
 "$RIFFLE" learn -c "$cfg" --brokers "$BROKERS" --http 127.0.0.1:0 --idle-exit 600 \
     >"$WORK/learn.json" 2>"$WORK/learn.log" &
 learner=$!
