@@ -6,7 +6,8 @@
  * and each peer writes a bare probability per line. `riffle train
  * --predictions` writes a JSON line per event (id, value, class, label,
  * model version), which costs more than learning the event, so it would
- * not compare like with like (docs/BENCHMARKS.md). bench/run links this file with the very objects of build/riffle
+ * not compare like with like (docs/BENCHMARKS.md). bench/run links this
+ * file with the very objects of build/riffle
  * (build/CMakeFiles/riffle.dir/link.txt) and the linker's --wrap for the
  * learner's per-event entry points, so the tapped binary runs riffle's own
  * train loop unchanged and, after each event is predicted and learned,
