@@ -43,16 +43,20 @@ struct pseudonym_slot {
 #define HMAC_IPAD 0x36
 #define HMAC_OPAD 0x5c
 
+/* HMAC-SHA256 (RFC 2104) with the key absorbed once: inner and outer
+ * hold SHA-256 after (K xor ipad) and (K xor opad), and each MAC copies
+ * them instead of keying a new one, which OpenSSL 3 makes costly (a fetch
+ * and an allocation per call). */
+struct hmac_keyed {
+    EVP_MD_CTX *inner, *outer, *work;
+};
+
 struct anonymizer {
     const struct cfg *cfg;
     int schema_index[CFG_MAX_FIELDS];
     unsigned char key[ANONYMIZE_MAX_KEY_BYTES];
     size_t key_len;
-    /* HMAC-SHA256 (RFC 2104) with the key absorbed once: inner and outer
-     * hold SHA-256 after (K xor ipad) and (K xor opad), and each
-     * pseudonym copies them instead of keying a new MAC, which OpenSSL 3
-     * makes costly (a fetch and an allocation per call). */
-    EVP_MD_CTX *inner, *outer, *work;
+    struct hmac_keyed mac;
     /* Personal fields repeat a small set of values (countries, marital
      * states), and each pseudonym costs two SHA-256 passes: a small
      * direct-mapped cache of recent (field, value) -> token saves most of
@@ -318,55 +322,95 @@ static int map_field(struct anonymizer *a, const struct schema *schema,
                      is_string ? "keep_prefix > 0" : "band > 0");
 }
 
-/* Absorbs the padded key into the inner and outer digests. */
-static int hmac_prepare(struct anonymizer *a)
+/* Absorbs the padded key into the inner and outer digests. Returns 0 or
+ * RIFFLE_ERR_NOMEM; h is then to be freed with hmac_free() either way. */
+static int hmac_absorb_key(struct hmac_keyed *h, const unsigned char *key,
+                           size_t key_len)
 {
     unsigned char k[HMAC_BLOCK_BYTES] = {0}, pad[HMAC_BLOCK_BYTES];
     unsigned int len = 0;
     size_t i;
     int ok;
 
-    a->inner = EVP_MD_CTX_new();
-    a->outer = EVP_MD_CTX_new();
-    a->work = EVP_MD_CTX_new();
-    a->cache = calloc(PSEUDONYM_CACHE_SLOTS, sizeof(*a->cache));
-    ok = a->inner && a->outer && a->work && a->cache;
-    if (ok && a->key_len > HMAC_BLOCK_BYTES) /* long keys are hashed */
-        ok = EVP_Digest(a->key, a->key_len, k, &len, EVP_sha256(), NULL);
+    h->inner = EVP_MD_CTX_new();
+    h->outer = EVP_MD_CTX_new();
+    h->work = EVP_MD_CTX_new();
+    ok = h->inner && h->outer && h->work;
+    if (ok && key_len > HMAC_BLOCK_BYTES) /* long keys are hashed */
+        ok = EVP_Digest(key, key_len, k, &len, EVP_sha256(), NULL);
     else if (ok)
-        memcpy(k, a->key, a->key_len);
+        memcpy(k, key, key_len);
 
     for (i = 0; i < HMAC_BLOCK_BYTES; i++)
         pad[i] = k[i] ^ HMAC_IPAD;
-    ok = ok && EVP_DigestInit_ex(a->inner, EVP_sha256(), NULL) &&
-         EVP_DigestUpdate(a->inner, pad, sizeof(pad));
+    ok = ok && EVP_DigestInit_ex(h->inner, EVP_sha256(), NULL) &&
+         EVP_DigestUpdate(h->inner, pad, sizeof(pad));
     for (i = 0; i < HMAC_BLOCK_BYTES; i++)
         pad[i] = k[i] ^ HMAC_OPAD;
-    ok = ok && EVP_DigestInit_ex(a->outer, EVP_sha256(), NULL) &&
-         EVP_DigestUpdate(a->outer, pad, sizeof(pad));
+    ok = ok && EVP_DigestInit_ex(h->outer, EVP_sha256(), NULL) &&
+         EVP_DigestUpdate(h->outer, pad, sizeof(pad));
 
     OPENSSL_cleanse(k, sizeof(k));
     OPENSSL_cleanse(pad, sizeof(pad));
     return ok ? 0 : RIFFLE_ERR_NOMEM;
 }
 
-/* HMAC(key, field NUL value) from the prepared digests. */
-static int hmac_field_value(const struct anonymizer *a, const char *field,
-                            const char *value, unsigned char *mac)
+static void hmac_free(struct hmac_keyed *h)
+{
+    EVP_MD_CTX_free(h->inner); /* NULL-safe; frees clear the state */
+    EVP_MD_CTX_free(h->outer);
+    EVP_MD_CTX_free(h->work);
+    memset(h, 0, sizeof(*h));
+}
+
+/* HMAC of the message made of part a then part b (either may be empty),
+ * from the prepared digests; mac receives SHA-256's 32 bytes. */
+static int hmac_two_parts(const struct hmac_keyed *h, const void *a,
+                          size_t a_len, const void *b, size_t b_len,
+                          unsigned char *mac)
 {
     unsigned char inner[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     int ok;
 
-    ok = EVP_MD_CTX_copy_ex(a->work, a->inner) &&
-         EVP_DigestUpdate(a->work, field, strlen(field) + 1) &&
-         EVP_DigestUpdate(a->work, value, strlen(value)) &&
-         EVP_DigestFinal_ex(a->work, inner, &len) &&
-         EVP_MD_CTX_copy_ex(a->work, a->outer) &&
-         EVP_DigestUpdate(a->work, inner, len) &&
-         EVP_DigestFinal_ex(a->work, mac, &len);
+    ok = EVP_MD_CTX_copy_ex(h->work, h->inner) &&
+         EVP_DigestUpdate(h->work, a, a_len) &&
+         EVP_DigestUpdate(h->work, b, b_len) &&
+         EVP_DigestFinal_ex(h->work, inner, &len) &&
+         EVP_MD_CTX_copy_ex(h->work, h->outer) &&
+         EVP_DigestUpdate(h->work, inner, len) &&
+         EVP_DigestFinal_ex(h->work, mac, &len);
     OPENSSL_cleanse(inner, sizeof(inner));
     return ok ? 0 : RIFFLE_ERR_NOMEM;
+}
+
+static int hmac_prepare(struct anonymizer *a)
+{
+    a->cache = calloc(PSEUDONYM_CACHE_SLOTS, sizeof(*a->cache));
+    if (!a->cache)
+        return RIFFLE_ERR_NOMEM;
+    return hmac_absorb_key(&a->mac, a->key, a->key_len);
+}
+
+/* HMAC(key, field NUL value): the NUL keeps ("ab","c") apart from
+ * ("a","bc"). */
+static int hmac_field_value(const struct anonymizer *a, const char *field,
+                            const char *value, unsigned char *mac)
+{
+    return hmac_two_parts(&a->mac, field, strlen(field) + 1, value,
+                          strlen(value), mac);
+}
+
+int anonymize_hmac_sha256(const unsigned char *key, size_t key_len,
+                          const void *msg, size_t len, unsigned char *mac)
+{
+    struct hmac_keyed h = {0};
+    int err = hmac_absorb_key(&h, key, key_len);
+
+    if (!err)
+        err = hmac_two_parts(&h, msg, len, "", 0, mac);
+    hmac_free(&h);
+    return err;
 }
 
 int anonymizer_new(const struct cfg *cfg, const struct schema *schema,
@@ -403,9 +447,7 @@ void anonymizer_destroy(struct anonymizer *a)
 {
     if (!a)
         return;
-    EVP_MD_CTX_free(a->inner); /* NULL-safe; frees clear the state */
-    EVP_MD_CTX_free(a->outer);
-    EVP_MD_CTX_free(a->work);
+    hmac_free(&a->mac);
     if (a->cache) {
         OPENSSL_cleanse(a->cache,
                         PSEUDONYM_CACHE_SLOTS * sizeof(*a->cache));

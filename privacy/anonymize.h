@@ -57,6 +57,14 @@ int anonymize_pseudonym(const unsigned char *key, size_t key_len,
                         const char *key_id, const char *field,
                         const char *value, char *out, size_t out_size);
 
+/* HMAC-SHA256 (RFC 2104) of len bytes of msg under key, computed by the
+ * same code that makes every pseudonym (the key absorbed once, then
+ * copied per message), so it can be checked against RFC 4231's vectors.
+ * mac receives 32 bytes. Returns 0 or RIFFLE_ERR_NOMEM. */
+#define ANONYMIZE_HMAC_BYTES 32
+int anonymize_hmac_sha256(const unsigned char *key, size_t key_len,
+                          const void *msg, size_t len, unsigned char *mac);
+
 /* The band of x: "[lo,hi)" with lo = floor(x / width) * width. */
 void anonymize_band(double x, double width, char *out, size_t out_size);
 
