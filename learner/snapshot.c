@@ -17,6 +17,10 @@
 #include "common/err.h"
 #include "common/kafka.h"
 
+/* Weight indices packed at a time for the digest: at most 16 bytes each,
+ * so 1 MiB at most, however many weights the model uses. */
+#define SNAPSHOT_DIGEST_SLICE ((size_t)1 << 16)
+
 /* Shorthand for the avro-c calls below: any failure jumps to "fail". */
 #define AV(call)                                                             \
     do {                                                                     \
@@ -64,19 +68,18 @@ static int is_plus_zero(float f)
     return v == 0;
 }
 
-/* Packs every index with a non-zero weight or state, in the
- * SNAPSHOT_WEIGHT_ENCODING layout (see snapshot.h). */
-static int pack_weights(const struct model *m, struct buf *out,
-                        int64_t *nonzero)
+/* Packs every index in [from, to) with a non-zero weight or state, in
+ * the SNAPSHOT_WEIGHT_ENCODING layout (see snapshot.h), appending to out
+ * and adding to *nonzero. */
+static int pack_weight_range(const struct model *m, size_t from, size_t to,
+                             struct buf *out, int64_t *nonzero)
 {
-    size_t i, k, count = model_weight_count(m);
-    size_t states = model_state_count(m);
+    size_t i, k, states = model_state_count(m);
     unsigned char entry[SNAPSHOT_ENTRY_BYTES_V2(MODEL_MAX_STATE_ARRAYS)];
     float w, s[MODEL_MAX_STATE_ARRAYS];
     int zero;
 
-    *nonzero = 0;
-    for (i = 0; i < count; i++) {
+    for (i = from; i < to; i++) {
         w = model_weight(m, i);
         zero = is_plus_zero(w);
         for (k = 0; k < states; k++) {
@@ -94,6 +97,14 @@ static int pack_weights(const struct model *m, struct buf *out,
         (*nonzero)++;
     }
     return 0;
+}
+
+/* Packs every index of the model (see pack_weight_range()). */
+static int pack_weights(const struct model *m, struct buf *out,
+                        int64_t *nonzero)
+{
+    *nonzero = 0;
+    return pack_weight_range(m, 0, model_weight_count(m), out, nonzero);
 }
 
 static int set_field_stats(avro_value_t *rec, struct online_learner *ol)
@@ -348,14 +359,28 @@ int snapshot_encode(const struct schema *schema, struct online_learner *ol,
 
 int snapshot_weights_digest(struct online_learner *ol, uint64_t *digest)
 {
-    struct buf weights = {0};
+    const struct model *m = online_model(ol);
+    size_t count = model_weight_count(m), from, to;
+    struct buf packed = {0};
+    uint64_t fp = schema_crc64_avro(NULL, 0);
     int64_t nonzero = 0;
-    int err = pack_weights(online_model(ol), &weights, &nonzero);
+    int err = 0;
 
+    /* Piece by piece, so the memory it takes does not grow with the
+     * weights in use: packed whole, a long run's digest at the end was
+     * the peak of its memory. */
+    for (from = 0; from < count && !err; from = to) {
+        to = count - from > SNAPSHOT_DIGEST_SLICE
+                 ? from + SNAPSHOT_DIGEST_SLICE
+                 : count;
+        buf_reset(&packed);
+        err = pack_weight_range(m, from, to, &packed, &nonzero);
+        if (!err && packed.len > 0)
+            fp = schema_crc64_avro_update(fp, packed.data, packed.len);
+    }
     if (!err)
-        *digest = schema_crc64_avro(weights.data ? weights.data : "",
-                                    weights.len);
-    buf_free(&weights);
+        *digest = fp;
+    buf_free(&packed);
     return err;
 }
 

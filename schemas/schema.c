@@ -136,8 +136,12 @@ static uint64_t load_le64(const unsigned char *p)
 
 uint64_t schema_crc64_avro(const void *data, size_t len)
 {
+    return schema_crc64_avro_update(CRC64_AVRO_EMPTY, data, len);
+}
+
+uint64_t schema_crc64_avro_update(uint64_t fp, const void *data, size_t len)
+{
     const unsigned char *p = data;
-    uint64_t fp = CRC64_AVRO_EMPTY;
     size_t i = 0;
 
     (void)pthread_once(&crc64_once, crc64_init_table); /* cannot fail */

@@ -76,6 +76,12 @@ int schema_is_flat(const struct schema *schema);
  * it; the fingerprint of the empty input is 0xc15d213aa4d7a795. */
 uint64_t schema_crc64_avro(const void *data, size_t len);
 
+/* Continues a CRC-64-AVRO: fp is the fingerprint of the bytes so far
+ * (schema_crc64_avro(NULL, 0) for none), and the result is that of those
+ * bytes followed by data, so input can be fed in pieces. */
+uint64_t schema_crc64_avro_update(uint64_t fp, const void *data,
+                                  size_t len);
+
 /* Reads the fingerprint of a single-object message. Returns 0, or
  * RIFFLE_ERR_DECODE with errstr set when the marker is wrong or the
  * message is shorter than the header. */

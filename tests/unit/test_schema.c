@@ -353,6 +353,26 @@ static void test_schema_crc64_sliced_matches_bytewise(void **state)
                      crc64_bytewise(data + 3, sizeof(data) - 3));
 }
 
+/* Fed in two pieces at every split point, the CRC is that of the whole:
+ * the weights digest is computed a slice of the model at a time. */
+static void test_schema_crc64_update_in_pieces_matches_whole(void **state)
+{
+    unsigned char data[203];
+    uint64_t whole, fp;
+    size_t i, cut;
+
+    (void)state;
+    for (i = 0; i < sizeof(data); i++)
+        data[i] = (unsigned char)(i * 2246822519u >> 11);
+    whole = schema_crc64_avro(data, sizeof(data));
+    assert_int_equal(whole, crc64_bytewise(data, sizeof(data)));
+    for (cut = 0; cut <= sizeof(data); cut++) {
+        fp = schema_crc64_avro_update(schema_crc64_avro(NULL, 0), data, cut);
+        fp = schema_crc64_avro_update(fp, data + cut, sizeof(data) - cut);
+        assert_int_equal(fp, whole);
+    }
+}
+
 static void test_schema_crc64_matches_fingerprint(void **state)
 {
     (void)state;
@@ -1375,6 +1395,7 @@ int main(void)
             test_schema_canonical_form_recursive_matches_fastavro),
         cmocka_unit_test(test_schema_crc64_matches_fingerprint),
         cmocka_unit_test(test_schema_crc64_sliced_matches_bytewise),
+        cmocka_unit_test(test_schema_crc64_update_in_pieces_matches_whole),
         cmocka_unit_test(test_schema_load_describes_fields),
         cmocka_unit_test(test_schema_load_marks_nested_not_flat),
         cmocka_unit_test(test_schema_load_rejects_non_record),
