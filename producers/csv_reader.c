@@ -839,12 +839,56 @@ static int parse_plain_decimal(const char *s, const char *end, double *out)
     return 1;
 }
 
+/* Digits the one-pass reader below takes: 10^15 < 2^53, so the mantissa
+ * of any number it accepts is an exact double. */
+#define CSV_QUICK_DIGITS_MAX 15
+
+/*
+ * One pass over the most common field, a bare decimal such as "0.056443"
+ * or "39" with no space and at most CSV_QUICK_DIGITS_MAX digits, reading
+ * it as parse_plain_decimal() would, so the value is the same double.
+ * Trimming, checking the characters and parsing in three passes cost
+ * about 260 instructions a number, a fifth of an Elec2 event. Returns 1
+ * with *out set, or 0 for anything else, which the full path decides.
+ */
+static int parse_quick_decimal(const char *s, double *out)
+{
+    const char *p, *point = NULL;
+    uint64_t m = 0;
+    unsigned d;
+    size_t digits, fraction = 0;
+    int negative = 0;
+    double v;
+
+    if (*s == '-' || *s == '+')
+        negative = *s++ == '-';
+    for (p = s; (d = (unsigned)(unsigned char)*p - '0') <= 9; p++)
+        m = m * 10 + d;
+    if (*p == '.') {
+        point = ++p;
+        for (; (d = (unsigned)(unsigned char)*p - '0') <= 9; p++)
+            m = m * 10 + d;
+        fraction = (size_t)(p - point);
+    }
+    digits = (size_t)(p - s) - (point != NULL);
+    if (*p != '\0' || digits == 0 || digits > CSV_QUICK_DIGITS_MAX)
+        return 0; /* m may have wrapped: it is not used then */
+
+    v = (double)m;
+    if (fraction > 0)
+        v /= exact_pow10[fraction];
+    *out = negative ? -v : v;
+    return 1;
+}
+
 int csv_parse_number(const char *s, double *out)
 {
     const char *start = s, *end;
     char *stop;
     double v;
 
+    if (parse_quick_decimal(s, out))
+        return 0;
     while (isspace((unsigned char)*start))
         start++;
     end = start + strlen(start);
