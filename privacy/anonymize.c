@@ -502,10 +502,24 @@ void anonymize_band(double x, double width, char *out, size_t out_size)
 {
     double lo = floor(x / width) * width;
     char lo_text[NUMFMT_MAX], hi_text[NUMFMT_MAX];
+    const char *parts[] = {
+        "[", numfmt_double(lo, lo_text, sizeof(lo_text)), ",",
+        numfmt_double(lo + width, hi_text, sizeof(hi_text)), ")"};
+    size_t i, len, n = 0;
 
-    snprintf(out, out_size, "[%s,%s)",
-             numfmt_double(lo, lo_text, sizeof(lo_text)),
-             numfmt_double(lo + width, hi_text, sizeof(hi_text)));
+    /* "[lo,hi)" joined by hand, cut short as snprintf would: its format
+     * parse was most of the cost of coarsening an age, a twelfth of an
+     * Adult event. */
+    if (out_size == 0)
+        return;
+    for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        len = strlen(parts[i]);
+        if (len > out_size - 1 - n)
+            len = out_size - 1 - n;
+        memcpy(out + n, parts[i], len);
+        n += len;
+    }
+    out[n] = '\0';
 }
 
 /* Writes the text form of a value for hashing: strings as they are,

@@ -466,6 +466,21 @@ static void test_anonymize_band(void **state)
     assert_string_equal(out, "[0.25,0.5)");
 }
 
+/* A buffer too small gets the start of the band, as snprintf gives. */
+static void test_anonymize_band_cut_to_buffer(void **state)
+{
+    char out[6];
+
+    (void)state;
+    memset(out, 'x', sizeof(out));
+    anonymize_band(37.0, 10.0, out, sizeof(out));
+    assert_string_equal(out, "[30,4");
+    anonymize_band(37.0, 10.0, out, 1);
+    assert_string_equal(out, "");
+    anonymize_band(37.0, 10.0, out, 0); /* writes nothing */
+    assert_string_equal(out, "");
+}
+
 static void test_anonymize_band_keeps_all_digits(void **state)
 {
     char a[64], b[64];
@@ -864,6 +879,7 @@ int main(void)
         cmocka_unit_test(test_anonymize_pseudonym_refuses_small_buffer),
         cmocka_unit_test(test_anonymize_band),
         cmocka_unit_test(test_anonymize_band_keeps_all_digits),
+        cmocka_unit_test(test_anonymize_band_cut_to_buffer),
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_anonymize_apply_drop_sets_null),
         T(test_anonymize_apply_coarsen_categorical_number),
