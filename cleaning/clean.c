@@ -25,12 +25,9 @@
 #define CLEAN_KEY_MAX 32 /* "fields[127].name": a dotted key for messages */
 #define CLEAN_MAD_SCALE 1.4826 /* MAD to standard deviation, for normal data */
 
-/* TODO(snapshot format): the sketches and mode summaries below are not
- * saved in snapshots, so after a restart median imputation starts at 0,
- * the mode is unknown and the MAD/IQR rules wait for outlier_warmup
- * values again. Acceptable while restarts are rare against the warm-up
- * (100 values by default); urgent for pipelines restarted often. The
- * running mean and deviation (z-score, mean imputation) are saved. */
+/* The summaries are saved in model snapshots (cleaner_save_summary) so a
+ * restart continues median imputation, MAD/IQR and modes where they
+ * were; those of personal fields are not, see cleaner_save_summary(). */
 struct cleaner {
     const struct cfg *cfg;
     struct running_stats *stats; /* borrowed, cfg->field_count entries */
@@ -649,4 +646,116 @@ cleaner_field_counts(const struct cleaner *c)
 int cleaner_schema_index(const struct cleaner *c, size_t cfg_field)
 {
     return c->schema_index[cfg_field];
+}
+
+/* --- saved state ------------------------------------------------------ */
+
+static const char *const summary_names[CLEAN_SUMMARY_KINDS] = {
+    "values", "spread", "mode"};
+
+const char *clean_summary_name(int kind)
+{
+    return kind >= 0 && kind < CLEAN_SUMMARY_KINDS ? summary_names[kind]
+                                                   : NULL;
+}
+
+int clean_summary_kind(const char *name)
+{
+    int k;
+
+    for (k = 0; k < CLEAN_SUMMARY_KINDS; k++)
+        if (strcmp(name, summary_names[k]) == 0)
+            return k;
+    return -1;
+}
+
+int cleaner_save_summary(const struct cleaner *c, size_t field, int kind,
+                         struct buf *out)
+{
+    if (c->cfg->fields[field].privacy != CFG_PRIVACY_NONE)
+        return RIFFLE_ERR_EOF;
+    if (kind == CLEAN_SUMMARY_VALUES && c->values[field])
+        return sketch_save(c->values[field], out);
+    if (kind == CLEAN_SUMMARY_SPREAD && c->spread[field])
+        return sketch_save(c->spread[field], out);
+    if (kind == CLEAN_SUMMARY_MODE && c->modes[field])
+        return topk_save(c->modes[field], out);
+    return RIFFLE_ERR_EOF;
+}
+
+/* A restore in progress: summaries of the cleaner's shape, loaded one by
+ * one, put in place only once the whole snapshot was read. */
+struct clean_summaries {
+    struct sketch *values[CFG_MAX_FIELDS];
+    struct sketch *spread[CFG_MAX_FIELDS];
+    struct topk *modes[CFG_MAX_FIELDS];
+};
+
+void cleaner_stage_destroy(struct clean_summaries *s)
+{
+    size_t i;
+
+    if (!s)
+        return;
+    for (i = 0; i < CFG_MAX_FIELDS; i++) {
+        sketch_destroy(s->values[i]);
+        sketch_destroy(s->spread[i]);
+        topk_destroy(s->modes[i]);
+    }
+    free(s);
+}
+
+int cleaner_stage_new(const struct cleaner *c, struct clean_summaries **out)
+{
+    struct clean_summaries *s = calloc(1, sizeof(*s));
+    size_t i;
+    int err = s ? 0 : RIFFLE_ERR_NOMEM;
+
+    for (i = 0; !err && i < c->cfg->field_count; i++) {
+        if (c->values[i])
+            err = sketch_new(&s->values[i]);
+        if (!err && c->spread[i])
+            err = sketch_new(&s->spread[i]);
+        if (!err && c->modes[i])
+            err = topk_new(&s->modes[i]);
+    }
+    if (err) {
+        cleaner_stage_destroy(s);
+        return err;
+    }
+    *out = s;
+    return 0;
+}
+
+int cleaner_stage_load(struct clean_summaries *s, size_t field, int kind,
+                       const void *data, size_t len)
+{
+    if (field >= CFG_MAX_FIELDS)
+        return RIFFLE_ERR_EOF;
+    if (kind == CLEAN_SUMMARY_VALUES && s->values[field])
+        return sketch_load(s->values[field], data, len);
+    if (kind == CLEAN_SUMMARY_SPREAD && s->spread[field])
+        return sketch_load(s->spread[field], data, len);
+    if (kind == CLEAN_SUMMARY_MODE && s->modes[field])
+        return topk_load(s->modes[field], data, len);
+    return RIFFLE_ERR_EOF;
+}
+
+#define SWAP(a, b)                                                           \
+    do {                                                                     \
+        void *swap_tmp_ = (a);                                               \
+        (a) = (b);                                                           \
+        (b) = swap_tmp_;                                                     \
+    } while (0)
+
+void cleaner_stage_commit(struct cleaner *c, struct clean_summaries *s)
+{
+    size_t i;
+
+    for (i = 0; i < CFG_MAX_FIELDS; i++) {
+        SWAP(c->values[i], s->values[i]);
+        SWAP(c->spread[i], s->spread[i]);
+        SWAP(c->modes[i], s->modes[i]);
+    }
+    cleaner_stage_destroy(s); /* now holds the replaced summaries */
 }

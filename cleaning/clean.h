@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "common/buf.h"
 #include "config/cfg.h"
 #include "learner/stats.h"
 #include "schemas/event.h"
@@ -96,5 +97,49 @@ void cleaner_set_label_optional(struct cleaner *c, int optional);
 
 /* The index in the schema of the configured field i. */
 int cleaner_schema_index(const struct cleaner *c, size_t cfg_field);
+
+/* Saved state: the bounded summaries behind median imputation, the MAD
+ * and IQR outlier rules and mode imputation travel in the model snapshot,
+ * so a restart continues them where they were. */
+enum clean_summary_kind {
+    CLEAN_SUMMARY_VALUES, /* quantile sketch of the values */
+    CLEAN_SUMMARY_SPREAD, /* quantile sketch of |x - median|, for MAD */
+    CLEAN_SUMMARY_MODE,   /* top-k categories */
+    CLEAN_SUMMARY_KINDS
+};
+
+/* "values", "spread", "mode"; NULL for another kind. Static. */
+const char *clean_summary_name(int kind);
+
+/* The kind named name, or -1. */
+int clean_summary_kind(const char *name);
+
+/* Appends the state of field's summary of kind to out (sketch_save(),
+ * topk_save()). Returns 0; RIFFLE_ERR_EOF when there is nothing to save:
+ * the field's rules need no such summary, or the field is personal (a
+ * sketch holds its exact smallest and largest values, raw personal
+ * values that no output may carry); or RIFFLE_ERR_NOMEM. */
+int cleaner_save_summary(const struct cleaner *c, size_t field, int kind,
+                         struct buf *out);
+
+/* A restore: summaries of c's shape, all empty, filled one by one with
+ * cleaner_stage_load() and put in place by cleaner_stage_commit() only
+ * once the whole snapshot was read, so a refused snapshot changes
+ * nothing. A summary the snapshot lacks stays empty, as after a fresh
+ * start. The caller owns *out. Returns 0 or RIFFLE_ERR_NOMEM. */
+struct clean_summaries;
+int cleaner_stage_new(const struct cleaner *c, struct clean_summaries **out);
+
+/* Loads len bytes of data (borrowed) into field's summary of kind.
+ * Returns 0; RIFFLE_ERR_EOF when the rules need no such summary (they
+ * changed: the saved one is of no use); RIFFLE_ERR_SNAPSHOT when data
+ * is damaged. */
+int cleaner_stage_load(struct clean_summaries *s, size_t field, int kind,
+                       const void *data, size_t len);
+
+/* Puts the staged summaries in place of c's and frees s (taken). */
+void cleaner_stage_commit(struct cleaner *c, struct clean_summaries *s);
+
+void cleaner_stage_destroy(struct clean_summaries *s); /* NULL-safe */
 
 #endif

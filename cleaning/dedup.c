@@ -10,8 +10,10 @@
 #include "cleaning/dedup.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/err.h"
+#include "common/wire.h"
 
 #define FNV64_OFFSET_BASIS 0xcbf29ce484222325ULL
 #define FNV64_PRIME 0x100000001b3ULL
@@ -146,5 +148,43 @@ int dedup_check(struct dedup *d, const char *id, size_t len)
     if (d->table[slot] == fp)
         return 1;
     remember(d, fp, slot);
+    return 0;
+}
+
+int dedup_save(const struct dedup *d, struct buf *out)
+{
+    size_t i;
+    int err = wire_put_u64(out, d->filled);
+
+    /* The ring is oldest-first from head once full, from 0 before. */
+    for (i = 0; !err && i < d->filled; i++)
+        err = wire_put_u64(out, d->ring[(d->head + i) % d->window]);
+    return err ? RIFFLE_ERR_NOMEM : 0;
+}
+
+int dedup_load(struct dedup *d, const void *data, size_t len)
+{
+    struct wire_reader r;
+    uint64_t count, i, skip, fp;
+
+    wire_reader_init(&r, data, len);
+    count = wire_get_u64(&r);
+    if (r.failed || count > (len - r.pos) / 8 || len - r.pos != count * 8)
+        return RIFFLE_ERR_SNAPSHOT;
+    for (i = 0; i < count; i++)
+        if (wire_get_u64(&r) == 0)
+            return RIFFLE_ERR_SNAPSHOT;
+
+    memset(d->table, 0, (d->mask + 1) * sizeof(*d->table));
+    d->head = 0;
+    d->filled = 0;
+    skip = count > d->window ? count - d->window : 0;
+    wire_reader_init(&r, data, len);
+    (void)wire_get_u64(&r); /* the count, checked above */
+    for (i = 0; i < count; i++) {
+        fp = wire_get_u64(&r);
+        if (i >= skip && d->table[probe(d, fp)] != fp)
+            remember(d, fp, probe(d, fp));
+    }
     return 0;
 }

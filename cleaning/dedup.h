@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
+
 #define DEDUP_MAX_WINDOW (1L << 24) /* 16M ids, 400 MiB: the config cap */
 
 struct dedup;
@@ -39,6 +41,18 @@ int dedup_check(struct dedup *d, const char *id, size_t len);
  * already remembered). */
 int dedup_contains(const struct dedup *d, const char *id, size_t len);
 void dedup_insert(struct dedup *d, const char *id, size_t len);
+
+/* Appends the remembered fingerprints, oldest first, to out, for the
+ * model snapshot: u64 count, then count u64 fingerprints, little-endian.
+ * Returns 0 or RIFFLE_ERR_NOMEM. */
+int dedup_save(const struct dedup *d, struct buf *out);
+
+/* Forgets everything, then remembers the fingerprints of data (borrowed,
+ * len bytes, written by dedup_save()) in their order; when they are more
+ * than the window (the window was made smaller), only the newest are
+ * kept. Returns 0, or RIFFLE_ERR_SNAPSHOT when data is short, long or
+ * holds fingerprint 0; d is then unchanged. */
+int dedup_load(struct dedup *d, const void *data, size_t len);
 
 /* The fingerprint of an id, exposed for tests. */
 uint64_t dedup_fingerprint(const char *id, size_t len);

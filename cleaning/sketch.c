@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/wire.h"
 
 struct store {
     int used;       /* any value yet */
@@ -175,4 +176,100 @@ double sketch_quantile(const struct sketch *s, double q)
             return clamp(s, bucket_value(s, s->pos.base + i));
     }
     return s->max; /* not reached: the counts add up to count */
+}
+
+/* --- saved state ------------------------------------------------------
+ * Little-endian: f64 gamma, u64 count, u64 zeros, f64 min, f64 max, then
+ * for the positive and the negative store: u8 used, u64 base, u64 top
+ * (two's complement), u32 n and n (u32 bucket, u64 count) pairs for the
+ * non-empty buckets in increasing order. Most buckets are empty, so a
+ * sketch of a typical field is a few hundred bytes, not 32 KiB. */
+
+static int store_save(const struct store *st, struct buf *out)
+{
+    uint32_t n = 0, i;
+    int err;
+
+    for (i = 0; i < SKETCH_BUCKETS; i++)
+        n += st->counts[i] != 0;
+    err = wire_put_u8(out, (uint8_t)st->used) ||
+          wire_put_u64(out, (uint64_t)st->base) ||
+          wire_put_u64(out, (uint64_t)st->top) || wire_put_u32(out, n);
+    for (i = 0; !err && i < SKETCH_BUCKETS; i++)
+        if (st->counts[i] != 0)
+            err = wire_put_u32(out, i) || wire_put_u64(out, st->counts[i]);
+    return err ? RIFFLE_ERR_NOMEM : 0;
+}
+
+int sketch_save(const struct sketch *s, struct buf *out)
+{
+    if (wire_put_f64(out, s->gamma) || wire_put_u64(out, s->count) ||
+        wire_put_u64(out, s->zeros) || wire_put_f64(out, s->min) ||
+        wire_put_f64(out, s->max))
+        return RIFFLE_ERR_NOMEM;
+    if (store_save(&s->pos, out) || store_save(&s->neg, out))
+        return RIFFLE_ERR_NOMEM;
+    return 0;
+}
+
+/* Reads one store; its total into *sum. 0, or -1 when inconsistent. */
+static int store_load(struct wire_reader *r, struct store *st, uint64_t *sum)
+{
+    uint32_t n, i, bucket;
+    int64_t last = -1;
+
+    memset(st, 0, sizeof(*st));
+    st->used = wire_get_u8(r);
+    st->base = (int64_t)wire_get_u64(r);
+    st->top = (int64_t)wire_get_u64(r);
+    n = wire_get_u32(r);
+    if (r->failed || st->used > 1 || n > SKETCH_BUCKETS ||
+        (st->used && (st->top < st->base ||
+                      st->top - st->base >= SKETCH_BUCKETS)) ||
+        (!st->used && n > 0))
+        return -1;
+
+    *sum = 0;
+    for (i = 0; i < n; i++) {
+        bucket = wire_get_u32(r);
+        if (r->failed || bucket >= SKETCH_BUCKETS || (int64_t)bucket <= last)
+            return -1;
+        st->counts[bucket] = wire_get_u64(r);
+        if (st->counts[bucket] == 0 || *sum + st->counts[bucket] < *sum)
+            return -1;
+        *sum += st->counts[bucket];
+        last = bucket;
+    }
+    return 0;
+}
+
+int sketch_load(struct sketch *s, const void *data, size_t len)
+{
+    struct sketch *tmp = malloc(sizeof(*tmp));
+    struct wire_reader r;
+    uint64_t pos = 0, neg = 0;
+    int ok;
+
+    if (!tmp)
+        return RIFFLE_ERR_NOMEM;
+    wire_reader_init(&r, data, len);
+    *tmp = *s;
+    ok = wire_get_f64(&r) == s->gamma;
+    tmp->count = wire_get_u64(&r);
+    tmp->zeros = wire_get_u64(&r);
+    tmp->min = wire_get_f64(&r);
+    tmp->max = wire_get_f64(&r);
+    ok = ok && store_load(&r, &tmp->pos, &pos) == 0 &&
+         store_load(&r, &tmp->neg, &neg) == 0 && wire_reader_done(&r);
+
+    /* The counts must add up, or quantile() would walk off the end. */
+    ok = ok && tmp->zeros <= tmp->count && pos <= tmp->count - tmp->zeros &&
+         neg == tmp->count - tmp->zeros - pos;
+    ok = ok && (tmp->count == 0 || (isfinite(tmp->min) &&
+                                    isfinite(tmp->max) &&
+                                    tmp->min <= tmp->max));
+    if (ok)
+        *s = *tmp;
+    free(tmp);
+    return ok ? 0 : RIFFLE_ERR_SNAPSHOT;
 }

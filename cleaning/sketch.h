@@ -19,7 +19,10 @@
 #ifndef RIFFLE_CLEANING_SKETCH_H
 #define RIFFLE_CLEANING_SKETCH_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "common/buf.h"
 
 #define SKETCH_RELATIVE_ACCURACY 0.01 /* 1%: tighter than any cleaning
                                           threshold needs */
@@ -45,5 +48,15 @@ uint64_t sketch_count(const struct sketch *s);
  * smallest and largest values added, which q = 0 and 1 return exactly.
  * NaN when the sketch is empty. */
 double sketch_quantile(const struct sketch *s, double q);
+
+/* Appends the whole state of s to out, for the model snapshot (see
+ * sketch.c for the layout). Returns 0 or RIFFLE_ERR_NOMEM. */
+int sketch_save(const struct sketch *s, struct buf *out);
+
+/* Replaces the state of s by the len bytes of data (borrowed) written by
+ * sketch_save(). Returns 0, or RIFFLE_ERR_SNAPSHOT when data is short,
+ * long, of another accuracy or inconsistent (counts that do not add up,
+ * buckets out of the window); s is then unchanged. */
+int sketch_load(struct sketch *s, const void *data, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/wire.h"
 
 struct slot {
     char value[TOPK_VALUE_MAX];
@@ -104,4 +105,59 @@ const char *topk_mode(const struct topk *t, uint64_t *count)
     if (count)
         *count = best ? best->count : 0;
     return best ? best->value : NULL;
+}
+
+/* Saved state, little-endian: u64 total, u64 tick, u32 used, then per
+ * slot in order u32 len, len bytes, u64 count, u64 order. */
+int topk_save(const struct topk *t, struct buf *out)
+{
+    size_t i;
+    int err;
+
+    err = wire_put_u64(out, t->total) || wire_put_u64(out, t->tick) ||
+          wire_put_u32(out, (uint32_t)t->used);
+    for (i = 0; !err && i < t->used; i++) {
+        const struct slot *s = &t->slots[i];
+
+        err = wire_put_u32(out, (uint32_t)s->len) ||
+              buf_append(out, s->value, s->len) ||
+              wire_put_u64(out, s->count) || wire_put_u64(out, s->order);
+    }
+    return err ? RIFFLE_ERR_NOMEM : 0;
+}
+
+int topk_load(struct topk *t, const void *data, size_t len)
+{
+    struct topk *tmp = calloc(1, sizeof(*tmp));
+    struct wire_reader r;
+    const unsigned char *value;
+    size_t i;
+    int ok;
+
+    if (!tmp)
+        return RIFFLE_ERR_NOMEM;
+    wire_reader_init(&r, data, len);
+    tmp->total = wire_get_u64(&r);
+    tmp->tick = wire_get_u64(&r);
+    tmp->used = wire_get_u32(&r);
+    ok = !r.failed && tmp->used <= TOPK_SLOTS;
+
+    for (i = 0; ok && i < tmp->used; i++) {
+        struct slot *s = &tmp->slots[i];
+
+        s->len = wire_get_u32(&r);
+        value = s->len < TOPK_VALUE_MAX ? wire_get_bytes(&r, s->len) : NULL;
+        s->count = wire_get_u64(&r);
+        s->order = wire_get_u64(&r);
+        /* Space-Saving's counts never exceed what was added. */
+        ok = value && s->count > 0 && s->count <= tmp->total &&
+             s->order <= tmp->tick;
+        if (ok)
+            memcpy(s->value, value, s->len);
+    }
+    ok = ok && wire_reader_done(&r);
+    if (ok)
+        *t = *tmp;
+    free(tmp);
+    return ok ? 0 : RIFFLE_ERR_SNAPSHOT;
 }

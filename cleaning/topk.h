@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
+
 #define TOPK_SLOTS 64       /* counters: about 9 KiB per field */
 #define TOPK_VALUE_MAX 128  /* bytes of a category it can return, NUL too */
 
@@ -35,5 +37,14 @@ void topk_add(struct topk *t, const char *value, size_t len);
  * valid until the next topk_add(). *count, when not NULL, receives its
  * estimated count. */
 const char *topk_mode(const struct topk *t, uint64_t *count);
+
+/* Appends the whole summary to out, for the model snapshot (layout in
+ * topk.c). Returns 0 or RIFFLE_ERR_NOMEM. */
+int topk_save(const struct topk *t, struct buf *out);
+
+/* Replaces t's summary by the len bytes of data (borrowed) written by
+ * topk_save(). Returns 0, or RIFFLE_ERR_SNAPSHOT when data is short,
+ * long or inconsistent; t is then unchanged. */
+int topk_load(struct topk *t, const void *data, size_t len);
 
 #endif

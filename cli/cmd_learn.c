@@ -185,7 +185,7 @@ static int load_profiles(struct learn *l, char *errstr, size_t size)
             continue;
         if (!msg->err) {
             err = online_process_from(
-                l->ol, l->cfg.join.topic,
+                l->ol, l->cfg.join.topic, msg->partition,
                 rd_kafka_message_timestamp(msg, &tstype),
                 msg->payload ? msg->payload : "", msg->len, &res);
             n++;
@@ -312,7 +312,8 @@ static int handle_message(struct learn *l, const rd_kafka_message_t *msg,
     int err;
 
     source_of(msg, &src);
-    err = online_process_from(l->ol, src.topic, src.timestamp_ms,
+    err = online_process_from(l->ol, src.topic, src.partition,
+                              src.timestamp_ms,
                               msg->payload ? msg->payload : "", msg->len, &r);
     if (err) {
         snprintf(errstr, size, "%s [%d] @%lld: %s", src.topic,

@@ -3,6 +3,7 @@
  */
 #include "learner/online.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,16 @@ struct online_join {
     struct join_value values[EVENT_MAX_FIELDS]; /* scratch for a put */
 };
 
+/* The latest event time learned from one partition of one stream. */
+struct watermark {
+    int stream; /* STREAM_INPUT or a source's index */
+    int32_t partition;
+    double time_ms;
+};
+
+#define STREAM_INPUT (-1)
+#define STREAM_JOIN (-2)
+
 struct online_learner {
     const struct cfg *cfg;
     const struct schema *schema;
@@ -56,8 +67,11 @@ struct online_learner {
     struct dedup *dedup; /* NULL when cleaning.dedup_window = 0 */
     uint64_t duplicates;
     int time_index;      /* schema index of cleaning.event_time, or -1 */
-    int has_watermark;
-    double watermark_ms; /* the latest event time learned */
+    struct watermark marks[ONLINE_MAX_WATERMARKS];
+    size_t mark_count;
+    size_t last_mark;       /* where the last lookup hit: usually again */
+    int origin_stream;      /* where the event in hand was read */
+    int32_t origin_partition;
     struct online_lateness lateness;
     struct online_source sources[CFG_MAX_SOURCES];
     struct online_join *join; /* NULL without join = {...} */
@@ -249,6 +263,7 @@ int online_new(const struct cfg *cfg, const struct schema *input_schema,
         ol->cleaner, field_position(cfg, CFG_FIELD_LABEL));
     ol->class_bias_hash = hash_string(ONLINE_CLASS_BIAS, cfg->hash_seed);
     ol->time_index = -1;
+    ol->origin_stream = STREAM_INPUT;
     if (cfg->event_time[0])
         ol->time_index = cleaner_schema_index(
             ol->cleaner, (size_t)(cfg_find_field(cfg, cfg->event_time) -
@@ -421,32 +436,60 @@ static void watch_drift(struct online_learner *ol, struct online_result *res)
         (void)model_scale_step_history(ol->model, ol->cfg->drift_react);
 }
 
-/* TODO(per-partition watermarks): one watermark for all partitions and
- * sources, kept in memory only. Right for one partition or sources in
- * step; with partitions that lag each other, the laggard's events look
- * late. Urgent when a pipeline with several partitions uses on_late =
- * reject or route; the fix is a watermark per (topic, partition) with
- * the minimum across them, saved with the snapshot offsets. */
+/* The watermark of the partition the event in hand came from, or NULL
+ * before that partition taught anything. Lateness is judged per
+ * partition: partitions that lag each other (one consumer reading
+ * several, a source behind the input) do not make each other's events
+ * late. */
+static struct watermark *find_mark(struct online_learner *ol)
+{
+    size_t i;
 
-/* 1 when ev is further behind the watermark than the allowed lateness
- * and on_late says not to learn it: res then holds the verdict (reject)
- * or the routing (route). An event without a usable time is not judged;
- * its field's own cleaning rules decide about it. */
+    if (ol->last_mark < ol->mark_count &&
+        ol->marks[ol->last_mark].stream == ol->origin_stream &&
+        ol->marks[ol->last_mark].partition == ol->origin_partition)
+        return &ol->marks[ol->last_mark];
+    for (i = 0; i < ol->mark_count; i++)
+        if (ol->marks[i].stream == ol->origin_stream &&
+            ol->marks[i].partition == ol->origin_partition) {
+            ol->last_mark = i;
+            return &ol->marks[i];
+        }
+    return NULL;
+}
+
+/* The event time of ev in ms, or NaN when it has none usable. */
+static double event_time_ms(const struct online_learner *ol,
+                            const struct event *ev)
+{
+    const struct value *v;
+
+    if (ol->time_index < 0)
+        return NAN;
+    v = &ev->values[ol->time_index];
+    if (v->kind != VALUE_NUMBER || !isfinite(v->number))
+        return NAN;
+    return v->number * ol->cfg->event_time_ms;
+}
+
+/* 1 when ev is further behind its partition's watermark than the
+ * allowed lateness and on_late says not to learn it: res then holds the
+ * verdict (reject) or the routing (route). An event without a usable
+ * time is not judged; its field's own cleaning rules decide about it. */
 static int check_lateness(struct online_learner *ol, const struct event *ev,
                           struct online_result *res)
 {
     const struct cfg *cfg = ol->cfg;
-    const struct value *v;
-    double t, behind;
+    const struct watermark *mark;
+    double t = event_time_ms(ol, ev), behind;
     char detail[sizeof(res->verdict.detail)];
 
-    if (ol->time_index < 0 || !ol->has_watermark)
+    if (isnan(t))
         return 0;
-    v = &ev->values[ol->time_index];
-    if (v->kind != VALUE_NUMBER || !isfinite(v->number))
+    mark = find_mark(ol);
+    if (!mark)
         return 0;
-    t = v->number * cfg->event_time_ms;
-    behind = ol->watermark_ms - t;
+    behind = mark->time_ms - t;
     if (behind <= 0)
         return 0;
     if (behind <= cfg->allowed_lateness_ms) {
@@ -463,11 +506,13 @@ static int check_lateness(struct online_learner *ol, const struct event *ev,
     }
     if (cfg_find_field(cfg, cfg->event_time)->privacy != CFG_PRIVACY_NONE)
         snprintf(detail, sizeof(detail), "more than %.0f ms behind the "
-                 "latest learned event time", cfg->allowed_lateness_ms);
+                 "latest learned event time of its partition",
+                 cfg->allowed_lateness_ms);
     else
         snprintf(detail, sizeof(detail), "event time %.0f ms is %.0f ms "
-                 "behind the latest learned, %.0f ms; at most %.0f ms "
-                 "allowed", t, behind, ol->watermark_ms,
+                 "behind the latest learned of partition %d, %.0f ms; at "
+                 "most %.0f ms allowed", t, behind,
+                 (int)ol->origin_partition, mark->time_ms,
                  cfg->allowed_lateness_ms);
     set_verdict(res, ONLINE_REASON_LATE, cfg->event_time, detail);
     ol->dead_letters++;
@@ -475,23 +520,27 @@ static int check_lateness(struct online_learner *ol, const struct event *ev,
 }
 
 /* The watermark moves with learned events only, so that a refused event
- * with a wild time cannot make every later event late. */
+ * with a wild time cannot make every later event late. Once
+ * ONLINE_MAX_WATERMARKS partitions have one, a further partition's
+ * events are not judged (a consumer never owns that many: it is the
+ * snapshot's limit on input offsets too). */
 static void advance_watermark(struct online_learner *ol,
                               const struct event *ev)
 {
-    const struct value *v;
-    double t;
+    struct watermark *mark;
+    double t = event_time_ms(ol, ev);
 
-    if (ol->time_index < 0)
+    if (isnan(t))
         return;
-    v = &ev->values[ol->time_index];
-    if (v->kind != VALUE_NUMBER || !isfinite(v->number))
-        return;
-    t = v->number * ol->cfg->event_time_ms;
-    if (!ol->has_watermark || t > ol->watermark_ms) {
-        ol->watermark_ms = t;
-        ol->has_watermark = 1;
+    mark = find_mark(ol);
+    if (!mark && ol->mark_count < ONLINE_MAX_WATERMARKS) {
+        mark = &ol->marks[ol->mark_count++];
+        mark->stream = ol->origin_stream;
+        mark->partition = ol->origin_partition;
+        mark->time_ms = t;
     }
+    if (mark && t > mark->time_ms)
+        mark->time_ms = t;
 }
 
 /* Only learned events are remembered as seen: a refused or routed one
@@ -543,7 +592,7 @@ static int run_model(struct online_learner *ol, struct event *ev, int learn,
     return 0;
 }
 
-int online_process_event(struct online_learner *ol, struct event *ev,
+static int process_event(struct online_learner *ol, struct event *ev,
                          struct online_result *res)
 {
     memset(res, 0, sizeof(*res));
@@ -569,6 +618,14 @@ int online_process_event(struct online_learner *ol, struct event *ev,
     res->label_text = copy_label(ol, ev);
 
     return run_model(ol, ev, 1, res);
+}
+
+int online_process_event(struct online_learner *ol, struct event *ev,
+                         struct online_result *res)
+{
+    ol->origin_stream = STREAM_INPUT;
+    ol->origin_partition = 0;
+    return process_event(ol, ev, res);
 }
 
 int online_score_event(struct online_learner *ol, struct event *ev,
@@ -688,9 +745,6 @@ void online_lateness_counts(const struct online_learner *ol,
     *out = ol->lateness;
 }
 
-#define STREAM_INPUT (-1)
-#define STREAM_JOIN (-2)
-
 /* Which configured stream topic is: a source's index, or one of the
  * above; an unknown topic is read as the input. */
 static int stream_of(const struct online_learner *ol, const char *topic)
@@ -803,13 +857,15 @@ static int enrich(struct online_learner *ol, struct event *ev, int64_t ts_ms)
 }
 
 int online_process_from(struct online_learner *ol, const char *topic,
-                        int64_t ts_ms, const void *data, size_t len,
-                        struct online_result *res)
+                        int32_t partition, int64_t ts_ms, const void *data,
+                        size_t len, struct online_result *res)
 {
     int stream = stream_of(ol, topic), err;
     const struct schema *schema = ol->schema;
     char errstr[256];
 
+    ol->origin_stream = stream;
+    ol->origin_partition = partition;
     if (stream == STREAM_JOIN)
         return take_profile(ol, ts_ms, data, len, res);
     if (stream >= 0)
@@ -831,7 +887,7 @@ int online_process_from(struct online_learner *ol, const char *topic,
         ol->dead_letters++;
         return 0;
     }
-    return online_process_event(ol, &ol->event, res);
+    return process_event(ol, &ol->event, res);
 }
 
 int online_validate(struct online_learner *ol, const void *data, size_t len,
@@ -988,4 +1044,137 @@ void online_feature_counts(const struct online_learner *ol,
 const struct kanon *online_kanon(const struct online_learner *ol)
 {
     return ol->kanon;
+}
+
+/* --- saved state ------------------------------------------------------ */
+
+/* The topic a stream is read from. */
+static const char *stream_topic(const struct online_learner *ol, int stream)
+{
+    return stream >= 0 ? ol->cfg->sources[stream].topic
+                       : ol->cfg->topic_input;
+}
+
+size_t online_watermark_count(const struct online_learner *ol)
+{
+    /* The watermark is the latest value of the event-time field: when
+     * that field is personal, it is a raw personal value. */
+    if (ol->time_index < 0 ||
+        cfg_find_field(ol->cfg, ol->cfg->event_time)->privacy !=
+            CFG_PRIVACY_NONE)
+        return 0;
+    return ol->mark_count;
+}
+
+void online_watermark_get(const struct online_learner *ol, size_t i,
+                          struct online_watermark *out)
+{
+    assert(i < ol->mark_count);
+    out->topic = stream_topic(ol, ol->marks[i].stream);
+    out->partition = ol->marks[i].partition;
+    out->time_ms = ol->marks[i].time_ms;
+}
+
+int online_save_dedup(const struct online_learner *ol, struct buf *out)
+{
+    return ol->dedup ? dedup_save(ol->dedup, out) : RIFFLE_ERR_EOF;
+}
+
+const struct cleaner *online_cleaner(const struct online_learner *ol)
+{
+    return ol->cleaner;
+}
+
+struct online_restore {
+    struct clean_summaries *summaries;
+    struct dedup *dedup; /* NULL without a dedup window */
+    struct watermark marks[ONLINE_MAX_WATERMARKS];
+    size_t mark_count;
+    uint64_t duplicates;
+    struct online_lateness lateness;
+};
+
+void online_restore_destroy(struct online_restore *r)
+{
+    if (!r)
+        return;
+    cleaner_stage_destroy(r->summaries);
+    dedup_destroy(r->dedup);
+    free(r);
+}
+
+int online_restore_new(const struct online_learner *ol,
+                       struct online_restore **out)
+{
+    struct online_restore *r = calloc(1, sizeof(*r));
+    int err = r ? 0 : RIFFLE_ERR_NOMEM;
+
+    if (!err)
+        err = cleaner_stage_new(ol->cleaner, &r->summaries);
+    if (!err && ol->dedup)
+        err = dedup_new((size_t)ol->cfg->dedup_window, &r->dedup);
+    if (err) {
+        online_restore_destroy(r);
+        return err;
+    }
+    *out = r;
+    return 0;
+}
+
+struct clean_summaries *online_restore_summaries(struct online_restore *r)
+{
+    return r->summaries;
+}
+
+int online_restore_dedup(struct online_restore *r, const void *data,
+                         size_t len)
+{
+    return r->dedup ? dedup_load(r->dedup, data, len) : 0;
+}
+
+int online_restore_watermark(const struct online_learner *ol,
+                             struct online_restore *r, const char *topic,
+                             int32_t partition, double time_ms)
+{
+    int stream = stream_of(ol, topic);
+
+    if (partition < 0 || !isfinite(time_ms) ||
+        r->mark_count >= ONLINE_MAX_WATERMARKS)
+        return RIFFLE_ERR_SNAPSHOT;
+    /* stream_of() reads an unknown topic as the input: a topic no longer
+     * configured is skipped instead. */
+    if (stream == STREAM_JOIN ||
+        strcmp(stream_topic(ol, stream), topic) != 0)
+        return 0;
+    r->marks[r->mark_count].stream = stream;
+    r->marks[r->mark_count].partition = partition;
+    r->marks[r->mark_count].time_ms = time_ms;
+    r->mark_count++;
+    return 0;
+}
+
+void online_restore_counts(struct online_restore *r, uint64_t duplicates,
+                           const struct online_lateness *lateness)
+{
+    r->duplicates = duplicates;
+    r->lateness = *lateness;
+}
+
+void online_restore_commit(struct online_learner *ol,
+                           struct online_restore *r)
+{
+    struct dedup *old = ol->dedup;
+
+    cleaner_stage_commit(ol->cleaner, r->summaries);
+    r->summaries = NULL;
+    if (r->dedup) {
+        ol->dedup = r->dedup;
+        r->dedup = old;
+    }
+    memcpy(ol->marks, r->marks, r->mark_count * sizeof(r->marks[0]));
+    ol->mark_count = r->mark_count;
+    ol->last_mark = 0;
+    ol->duplicates = r->duplicates;
+    ol->lateness = r->lateness;
+    online_restore_destroy(r);
 }

@@ -120,7 +120,8 @@ int online_validate_from(struct online_learner *ol, const char *topic,
                          const void *data, size_t len,
                          struct online_result *res);
 
-/* Processes a message read from topic, at Kafka time ts_ms: an event
+/* Processes a message read from partition of topic, at Kafka time
+ * ts_ms (lateness is judged per partition): an event
  * of topics.input or of a further source (decoded with that source's
  * schema and mapped into the pipeline's), joined with the enrichment
  * table when a join is configured; or a record of join.topic, stored in
@@ -128,8 +129,8 @@ int online_validate_from(struct online_learner *ol, const char *topic,
  * is read as topics.input. Returns 0 with *res filled, or
  * RIFFLE_ERR_NOMEM. */
 int online_process_from(struct online_learner *ol, const char *topic,
-                        int64_t ts_ms, const void *data, size_t len,
-                        struct online_result *res);
+                        int32_t partition, int64_t ts_ms, const void *data,
+                        size_t len, struct online_result *res);
 
 /* The enrichment table's counters; NULL without a join. */
 const struct join_counts *online_join_counts(const struct online_learner *ol);
@@ -173,5 +174,62 @@ const struct kanon *online_kanon(const struct online_learner *ol);
 
 void online_feature_counts(const struct online_learner *ol,
                            struct feature_counts *out);
+
+/* --- saved state, for snapshot.c ------------------------------------
+ * Beyond the model and the statistics, a learner's cleaning carries on
+ * from where it was: the cleaner's summaries, the duplicate window, the
+ * per-partition watermarks and the duplicate and lateness counts. */
+
+/* Partitions whose lateness is judged apart, at most: as many as a
+ * snapshot holds input offsets (SNAPSHOT_MAX_OFFSETS). */
+#define ONLINE_MAX_WATERMARKS 1024
+
+struct online_watermark {
+    const char *topic; /* borrowed from the configuration */
+    int32_t partition;
+    double time_ms;    /* latest event time learned from it */
+};
+
+/* The watermarks to save: 0 when there is no event time, or when its
+ * field is personal (the watermark would be a raw value of it). */
+size_t online_watermark_count(const struct online_learner *ol);
+void online_watermark_get(const struct online_learner *ol, size_t i,
+                          struct online_watermark *out);
+
+/* Appends the duplicate window (dedup_save()) to out. Returns 0,
+ * RIFFLE_ERR_EOF without cleaning.dedup_window, or RIFFLE_ERR_NOMEM. */
+int online_save_dedup(const struct online_learner *ol, struct buf *out);
+
+const struct cleaner *online_cleaner(const struct online_learner *ol);
+
+/* A restore in progress: everything is loaded into r, then put in place
+ * at once by online_restore_commit(), so that a snapshot refused half
+ * way changes nothing. The caller owns *out. Returns 0 or
+ * RIFFLE_ERR_NOMEM. */
+struct online_restore;
+int online_restore_new(const struct online_learner *ol,
+                       struct online_restore **out);
+void online_restore_destroy(struct online_restore *r); /* NULL-safe */
+
+/* Where to load the cleaner's summaries (cleaner_stage_load()). */
+struct clean_summaries *online_restore_summaries(struct online_restore *r);
+
+/* Returns 0 (also without a dedup window: the saved ids are of no use)
+ * or RIFFLE_ERR_SNAPSHOT when data is damaged. */
+int online_restore_dedup(struct online_restore *r, const void *data,
+                         size_t len);
+
+/* Returns 0 (a topic no longer configured is skipped) or
+ * RIFFLE_ERR_SNAPSHOT for a negative partition, a time that is not
+ * finite or more than ONLINE_MAX_WATERMARKS watermarks. */
+int online_restore_watermark(const struct online_learner *ol,
+                             struct online_restore *r, const char *topic,
+                             int32_t partition, double time_ms);
+void online_restore_counts(struct online_restore *r, uint64_t duplicates,
+                           const struct online_lateness *lateness);
+
+/* Puts everything in r in place and frees r (taken). */
+void online_restore_commit(struct online_learner *ol,
+                           struct online_restore *r);
 
 #endif

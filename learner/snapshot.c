@@ -209,6 +209,98 @@ fail:
     return RIFFLE_ERR_SCHEMA;
 }
 
+/* One FieldSummary per summary the cleaner saves. */
+static int set_summaries(avro_value_t *group, struct online_learner *ol,
+                         struct buf *state)
+{
+    const struct cfg *cfg = online_cfg(ol);
+    avro_value_t arr, item, f;
+    size_t i;
+    int kind, err;
+
+    AV(avro_value_get_by_name(group, "summaries", &arr, NULL));
+    for (i = 0; i < cfg->field_count; i++) {
+        for (kind = 0; kind < CLEAN_SUMMARY_KINDS; kind++) {
+            buf_reset(state);
+            err = cleaner_save_summary(online_cleaner(ol), i, kind, state);
+            if (err == RIFFLE_ERR_EOF)
+                continue;
+            if (err)
+                return err;
+            AV(avro_value_append(&arr, &item, NULL));
+            AV(avro_value_get_by_name(&item, "field", &f, NULL));
+            AV(avro_value_set_string(&f, cfg->fields[i].name));
+            AV(avro_value_get_by_name(&item, "kind", &f, NULL));
+            AV(avro_value_set_string(&f, clean_summary_name(kind)));
+            AV(avro_value_get_by_name(&item, "state", &f, NULL));
+            AV(avro_value_set_bytes(&f, state->data ? state->data : "",
+                                    state->len));
+        }
+    }
+    return 0;
+fail:
+    return RIFFLE_ERR_SCHEMA;
+}
+
+static int set_watermarks(avro_value_t *group, struct online_learner *ol)
+{
+    struct online_watermark w;
+    avro_value_t arr, item, f;
+    size_t i;
+
+    AV(avro_value_get_by_name(group, "watermarks", &arr, NULL));
+    for (i = 0; i < online_watermark_count(ol); i++) {
+        online_watermark_get(ol, i, &w);
+        AV(avro_value_append(&arr, &item, NULL));
+        AV(avro_value_get_by_name(&item, "topic", &f, NULL));
+        AV(avro_value_set_string(&f, w.topic));
+        AV(avro_value_get_by_name(&item, "partition", &f, NULL));
+        AV(avro_value_set_int(&f, w.partition));
+        AV(avro_value_get_by_name(&item, "event_time_ms", &f, NULL));
+        AV(avro_value_set_double(&f, w.time_ms));
+    }
+    return 0;
+fail:
+    return RIFFLE_ERR_SCHEMA;
+}
+
+/* The cleaning record: summaries, duplicate window, watermarks, counts. */
+static int set_cleaning(avro_value_t *rec, struct online_learner *ol)
+{
+    struct online_lateness late;
+    struct buf state = {0};
+    avro_value_t g, f;
+    int err;
+
+    online_lateness_counts(ol, &late);
+    if (avro_value_get_by_name(rec, "cleaning", &g, NULL) != 0)
+        return RIFFLE_ERR_SCHEMA;
+    err = set_summaries(&g, ol, &state);
+    if (!err)
+        err = set_watermarks(&g, ol);
+    buf_reset(&state);
+    if (!err) {
+        err = online_save_dedup(ol, &state);
+        err = err == RIFFLE_ERR_EOF ? 0 : err;
+    }
+    if (err)
+        goto out;
+    err = RIFFLE_ERR_SCHEMA;
+    AV(avro_value_get_by_name(&g, "dedup_ids", &f, NULL));
+    AV(avro_value_set_bytes(&f, state.data ? state.data : "", state.len));
+    AV(avro_value_get_by_name(&g, "duplicates", &f, NULL));
+    AV(avro_value_set_long(&f, (int64_t)online_duplicate_count(ol)));
+    AV(avro_value_get_by_name(&g, "late", &f, NULL));
+    AV(avro_value_set_long(&f, (int64_t)late.late));
+    AV(avro_value_get_by_name(&g, "out_of_order", &f, NULL));
+    AV(avro_value_set_long(&f, (int64_t)late.out_of_order));
+    err = 0;
+fail:
+out:
+    buf_free(&state);
+    return err;
+}
+
 static int set_header(avro_value_t *rec, struct online_learner *ol,
                       int64_t now_ms, const struct buf *weights,
                       int64_t nonzero)
@@ -346,6 +438,8 @@ int snapshot_encode(const struct schema *schema, struct online_learner *ol,
         err = set_offsets(&rec, offsets, n);
     if (!err)
         err = set_metrics(&rec, ol);
+    if (!err)
+        err = set_cleaning(&rec, ol);
     if (err)
         snprintf(errstr, errstr_size, "cannot fill snapshot: %s",
                  avro_strerror());
@@ -509,13 +603,33 @@ fail:
     return RIFFLE_ERR_DECODE;
 }
 
+/* A format 1 snapshot has no cleaning state and another schema: say so,
+ * rather than that its fingerprint is unknown. */
+static int refuse_old_format(const void *data, size_t len, char *errstr,
+                             size_t errstr_size)
+{
+    uint64_t fp;
+    char why[128];
+
+    if (schema_peek_fingerprint(data, len, &fp, why, sizeof(why)) != 0 ||
+        fp != SNAPSHOT_V1_FINGERPRINT)
+        return 0;
+    snprintf(errstr, errstr_size, "snapshot is of format 1, written before "
+             "snapshots held the cleaning state; this riffle reads format "
+             "%d only: resume with the riffle that wrote it, or start the "
+             "model afresh", SNAPSHOT_FORMAT_VERSION);
+    return RIFFLE_ERR_SNAPSHOT;
+}
+
 int snapshot_read_info(const struct schema *schema, const void *data,
                        size_t len, struct snapshot_info *info, char *errstr,
                        size_t errstr_size)
 {
     avro_value_t rec;
-    int err = schema_new_value(schema, &rec);
+    int err = refuse_old_format(data, len, errstr, errstr_size);
 
+    if (!err)
+        err = schema_new_value(schema, &rec);
     if (err)
         return err;
     err = schema_read_value(schema, data, len, &rec, errstr, errstr_size);
@@ -702,6 +816,107 @@ fail:
     return RIFFLE_ERR_SNAPSHOT;
 }
 
+/* --- the cleaning record -------------------------------------------- */
+
+static int read_summaries(avro_value_t *g, const struct cfg *cfg,
+                          struct online_restore *r)
+{
+    avro_value_t arr, item, f;
+    const struct cfg_field *field;
+    const char *name, *kind_name;
+    const void *state;
+    size_t i, n, len;
+    int kind, err;
+
+    AV(avro_value_get_by_name(g, "summaries", &arr, NULL));
+    AV(avro_value_get_size(&arr, &n));
+    for (i = 0; i < n; i++) {
+        AV(avro_value_get_by_index(&arr, i, &item, NULL));
+        AV(get_string_field(&item, "field", &name));
+        AV(get_string_field(&item, "kind", &kind_name));
+        AV(avro_value_get_by_name(&item, "state", &f, NULL));
+        AV(avro_value_get_bytes(&f, &state, &len));
+        field = cfg_find_field(cfg, name);
+        kind = clean_summary_kind(kind_name);
+        if (!field || kind < 0)
+            continue; /* the rules changed: the summary is of no use */
+        err = cleaner_stage_load(online_restore_summaries(r),
+                                 (size_t)(field - cfg->fields), kind, state,
+                                 len);
+        if (err && err != RIFFLE_ERR_EOF)
+            return err;
+    }
+    return 0;
+fail:
+    return RIFFLE_ERR_SNAPSHOT;
+}
+
+static int read_watermarks(avro_value_t *g, struct online_learner *ol,
+                           struct online_restore *r)
+{
+    avro_value_t arr, item;
+    const char *topic;
+    int32_t partition;
+    double t;
+    size_t i, n;
+
+    AV(avro_value_get_by_name(g, "watermarks", &arr, NULL));
+    AV(avro_value_get_size(&arr, &n));
+    for (i = 0; i < n; i++) {
+        AV(avro_value_get_by_index(&arr, i, &item, NULL));
+        AV(get_string_field(&item, "topic", &topic));
+        AV(get_int_field(&item, "partition", &partition));
+        AV(get_double_field(&item, "event_time_ms", &t));
+        if (online_restore_watermark(ol, r, topic, partition, t) != 0)
+            return RIFFLE_ERR_SNAPSHOT;
+    }
+    return 0;
+fail:
+    return RIFFLE_ERR_SNAPSHOT;
+}
+
+/* Reads the cleaning record into *out (the caller commits or destroys
+ * it). Returns 0, RIFFLE_ERR_NOMEM or RIFFLE_ERR_SNAPSHOT. */
+static int read_cleaning(avro_value_t *rec, struct online_learner *ol,
+                         struct online_restore **out)
+{
+    struct online_restore *r = NULL;
+    struct online_lateness late;
+    avro_value_t g, f;
+    const void *ids;
+    size_t len;
+    int64_t v[3];
+    int err = online_restore_new(ol, &r);
+
+    if (err)
+        return err;
+    err = RIFFLE_ERR_SNAPSHOT;
+    AV(avro_value_get_by_name(rec, "cleaning", &g, NULL));
+    AV(get_long_field(&g, "duplicates", &v[0]));
+    AV(get_long_field(&g, "late", &v[1]));
+    AV(get_long_field(&g, "out_of_order", &v[2]));
+    AV(avro_value_get_by_name(&g, "dedup_ids", &f, NULL));
+    AV(avro_value_get_bytes(&f, &ids, &len));
+    if (v[0] < 0 || v[1] < 0 || v[2] < 0)
+        goto fail;
+    late.late = (uint64_t)v[1];
+    late.out_of_order = (uint64_t)v[2];
+    online_restore_counts(r, (uint64_t)v[0], &late);
+
+    err = len > 0 ? online_restore_dedup(r, ids, len) : 0;
+    if (!err)
+        err = read_summaries(&g, online_cfg(ol), r);
+    if (!err)
+        err = read_watermarks(&g, ol, r);
+    if (!err) {
+        *out = r;
+        return 0;
+    }
+fail:
+    online_restore_destroy(r);
+    return err;
+}
+
 /* Decodes everything into temporaries, then commits to ol at once. */
 static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
                               struct snapshot_offset *offsets, size_t max,
@@ -715,6 +930,7 @@ static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
     struct snapshot_offset *found = calloc(SNAPSHOT_MAX_OFFSETS,
                                            sizeof(*found));
     size_t found_count = 0;
+    struct online_restore *cleaning = NULL;
     struct unpacked u = {0};
     size_t k;
     int err = 0;
@@ -750,6 +966,13 @@ static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
                  "statistics or offsets unreadable", (long long)info->version);
         err = RIFFLE_ERR_SNAPSHOT;
     }
+    if (!err) {
+        err = read_cleaning(rec, ol, &cleaning);
+        if (err == RIFFLE_ERR_SNAPSHOT)
+            snprintf(errstr, errstr_size, "snapshot version %lld: cleaning "
+                     "state (summaries, duplicate window or watermarks) "
+                     "unreadable or damaged", (long long)info->version);
+    }
     if (!err && model_restore_state(m, u.w, (const float *const *)u.s,
                                     u.states, (uint64_t)info->version) != 0) {
         snprintf(errstr, errstr_size, "snapshot version %lld: the model "
@@ -762,9 +985,12 @@ static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
         online_set_dead_letter_count(ol, (uint64_t)info->dead_letters);
         memcpy(offsets, found, found_count * sizeof(*found));
         *n = found_count;
+        online_restore_commit(ol, cleaning);
+        cleaning = NULL;
     }
 
 out:
+    online_restore_destroy(cleaning);
     free(found);
     free(u.w);
     for (k = 0; k < MODEL_MAX_STATE_ARRAYS; k++)
@@ -794,8 +1020,10 @@ int snapshot_restore(const struct schema *schema, struct online_learner *ol,
 {
     struct snapshot_info local;
     avro_value_t rec;
-    int err = schema_new_value(schema, &rec);
+    int err = refuse_old_format(data, len, errstr, errstr_size);
 
+    if (!err)
+        err = schema_new_value(schema, &rec);
     if (err)
         return err;
     if (!info)

@@ -20,7 +20,10 @@
 #include "learner/online.h"
 #include "schemas/schema.h"
 
-#define SNAPSHOT_FORMAT_VERSION 1
+/* 2 added the cleaning state; a format 1 snapshot is refused with a
+ * message saying so (its schema fingerprint is SNAPSHOT_V1_FINGERPRINT). */
+#define SNAPSHOT_FORMAT_VERSION 2
+#define SNAPSHOT_V1_FINGERPRINT 0x3490089db52c82e7ULL
 /* Layouts of the weights field: little-endian entries, one per index
  * whose weight or optimizer state is non-zero (any bit set), in
  * increasing index order.
