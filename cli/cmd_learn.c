@@ -89,14 +89,14 @@ struct learn {
 
 /* --- start-up --------------------------------------------------------- */
 
-static int try_candidates(struct learn *l, struct buf *found, size_t n,
-                          struct snapshot_info *info)
+static int try_candidates(struct learn *l, struct buf *found, size_t from,
+                          size_t n, struct snapshot_info *info)
 {
     const struct schema *schema = outputs_snapshot_schema(l->out);
     char why[512];
     size_t i;
 
-    for (i = 0; i < n; i++) {
+    for (i = from; i < n; i++) {
         if (snapshot_restore(schema, l->ol, found[i].data, found[i].len,
                              l->offsets, SNAPSHOT_MAX_OFFSETS,
                              &l->offset_count, info, why, sizeof(why)) == 0)
@@ -107,28 +107,47 @@ static int try_candidates(struct learn *l, struct buf *found, size_t n,
     return 0;
 }
 
-/* Tries the newest snapshots first; a bad one is skipped with a warning.
+/* Reads the newest `keep` snapshots and tries them from the from-th on;
+ * *n says how many were found. */
+static int read_candidates(struct learn *l, size_t keep, size_t from,
+                           size_t *n, int *restored,
+                           struct snapshot_info *info, char *errstr,
+                           size_t size)
+{
+    struct buf found[LEARN_RESTORE_CANDIDATES];
+    size_t i;
+    int err;
+
+    memset(found, 0, sizeof(found));
+    err = topic_reader_latest_by_key(l->cfg.brokers, l->cfg.topic_models,
+                                     l->cfg.model_name, found, keep, n,
+                                     errstr, size);
+    if (!err)
+        *restored = try_candidates(l, found, from, *n, info);
+    for (i = 0; i < *n; i++)
+        buf_free(&found[i]);
+    return err;
+}
+
+/* Tries the newest snapshot, and only when it is unusable reads the
+ * older ones (the topic is read from its end, so the common start reads
+ * one snapshot); a bad one is skipped with a warning.
  * When snapshots exist but none is usable the learner refuses to start:
  * a fresh model would resume from the group's offsets, in the middle of
  * the stream, and silently lose what came before (--start-fresh accepts
  * that on purpose). */
 static int restore_snapshot(struct learn *l, char *errstr, size_t size)
 {
-    struct buf found[LEARN_RESTORE_CANDIDATES];
     struct snapshot_info info;
-    size_t n = 0, i;
-    int restored, err;
+    size_t n = 0;
+    int restored = 0, err;
 
-    memset(found, 0, sizeof(found));
-    err = topic_reader_latest_by_key(l->cfg.brokers, l->cfg.topic_models,
-                                     l->cfg.model_name, found,
-                                     LEARN_RESTORE_CANDIDATES, &n, errstr,
-                                     size);
+    err = read_candidates(l, 1, 0, &n, &restored, &info, errstr, size);
+    if (!err && !restored && n > 0)
+        err = read_candidates(l, LEARN_RESTORE_CANDIDATES, 1, &n, &restored,
+                              &info, errstr, size);
     if (err)
         return err;
-    restored = try_candidates(l, found, n, &info);
-    for (i = 0; i < n; i++)
-        buf_free(&found[i]);
 
     if (restored) {
         log_info("learn", "restored model %s version %lld from %s: %llu "

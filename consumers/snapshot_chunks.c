@@ -23,6 +23,7 @@ struct snapshot_chunks {
     char chunk_prefix[CFG_NAME_MAX + sizeof(SNAPSHOT_CHUNK_KEY_INFIX)];
     char id[SNAPSHOT_ID_MAX]; /* of the snapshot being assembled */
     long next;                /* index of the chunk expected next */
+    int unstarted; /* the last broken manifest's chunks were never seen */
     struct buf pending;
     struct buf whole; /* a single-message snapshot */
 };
@@ -136,6 +137,7 @@ static int feed_manifest(struct snapshot_chunks *s,
                  SNAPSHOT_HEADER_BYTES);
         return RIFFLE_ERR_SNAPSHOT;
     }
+    s->unstarted = strcmp(id, s->id) != 0;
     if (strcmp(id, s->id) != 0 || s->next != chunks ||
         s->pending.len != (size_t)bytes) {
         snprintf(errstr, size, "offset %lld: snapshot %s: expected %ld "
@@ -173,4 +175,9 @@ int snapshot_chunks_feed(struct snapshot_chunks *s,
         return RIFFLE_ERR_NOMEM;
     *value = &s->whole;
     return 1;
+}
+
+int snapshot_chunks_unstarted(const struct snapshot_chunks *s)
+{
+    return s->unstarted;
 }

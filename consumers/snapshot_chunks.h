@@ -15,8 +15,10 @@
  * CRC-64. The model topic has one partition, so chunks arrive in order.
  *
  * Keys per chunk index keep compaction from dropping the chunks of the
- * newest snapshot; chunks of older ones may be compacted away. Owned by
- * one thread.
+ * newest snapshot; chunks of older ones may be compacted away, so a
+ * fallback only ever uses an older snapshot whose chunks are all there
+ * (count, total size and then the CRC-64 are checked); one that lost a
+ * chunk is skipped like a damaged one. Owned by one thread.
  */
 #ifndef RIFFLE_CONSUMERS_SNAPSHOT_CHUNKS_H
 #define RIFFLE_CONSUMERS_SNAPSHOT_CHUNKS_H
@@ -50,5 +52,11 @@ int snapshot_chunks_feed(struct snapshot_chunks *s,
                          const rd_kafka_message_t *msg,
                          const struct buf **value, char *errstr,
                          size_t errstr_size);
+
+/* Whether the manifest that made the last call return RIFFLE_ERR_SNAPSHOT
+ * came without any of its chunks: when reading began after the start of
+ * that snapshot, its chunks may simply lie before the first message read
+ * (see topic_reader_latest_by_key). */
+int snapshot_chunks_unstarted(const struct snapshot_chunks *s);
 
 #endif

@@ -15,6 +15,14 @@
 
 #define TOPIC_READER_POLL_MS 200
 #define TOPIC_READER_MAX_IDLE_S 30.0 /* give up when nothing comes */
+/* A reader only waits at the end of a partition: a short wait there
+ * ends start-up reads quickly, and costs a followed topic a few idle
+ * fetches a second. */
+#define TOPIC_READER_FETCH_WAIT_MS "100"
+/* Messages per partition read first when looking for the newest
+ * snapshot: a fully dense 2^24-weight snapshot is about 70 messages. */
+#define TOPIC_READER_FIRST_SPAN 256
+#define TOPIC_READER_SPAN_GROWTH 4
 
 struct topic_reader {
     rd_kafka_t *rk;
@@ -52,18 +60,13 @@ static int count_partitions(rd_kafka_t *rk, const char *topic, int *count,
     return 0;
 }
 
-int topic_reader_new(const char *brokers, const char *topic, int from_start,
-                     struct topic_reader **out, char *errstr,
-                     size_t errstr_size)
+/* The consumer of r, its partition count and end flags; nothing assigned. */
+static int reader_create(const char *brokers, const char *topic,
+                         struct topic_reader *r, char *errstr,
+                         size_t errstr_size)
 {
-    struct topic_reader *r = calloc(1, sizeof(*r));
-    rd_kafka_topic_partition_list_t *list;
     rd_kafka_conf_t *conf;
     char why[256], group[64];
-    int i, err;
-
-    if (!r)
-        return RIFFLE_ERR_NOMEM;
 
     /* A consumer needs a group id even when it only assigns; this one is
      * never joined and nothing is committed under it. */
@@ -76,49 +79,120 @@ int topic_reader_new(const char *brokers, const char *topic, int from_start,
                        errstr_size) ||
         kafka_conf_set(conf, "enable.partition.eof", "true", errstr,
                        errstr_size) ||
+        kafka_conf_set(conf, "fetch.wait.max.ms", TOPIC_READER_FETCH_WAIT_MS,
+                       errstr, errstr_size) ||
         /* Only what committed transactions published: an aborted
          * snapshot or prediction never happened. */
         kafka_conf_set(conf, "isolation.level", "read_committed", errstr,
                        errstr_size)) {
         if (conf)
             rd_kafka_conf_destroy(conf);
-        free(r);
         return RIFFLE_ERR_KAFKA;
     }
-
     r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
     if (!r->rk) {
         snprintf(errstr, errstr_size, "cannot create consumer: %s", why);
         rd_kafka_conf_destroy(conf);
-        free(r);
         return RIFFLE_ERR_KAFKA;
     }
     rd_kafka_poll_set_consumer(r->rk);
+    if (count_partitions(r->rk, topic, &r->partition_count, errstr,
+                         errstr_size) != 0)
+        return RIFFLE_ERR_KAFKA;
+    r->at_end = calloc((size_t)r->partition_count, 1);
+    return r->at_end ? 0 : RIFFLE_ERR_NOMEM;
+}
 
-    err = count_partitions(r->rk, topic, &r->partition_count, errstr,
-                           errstr_size);
-    if (!err) {
-        r->at_end = calloc((size_t)r->partition_count, 1);
-        if (!r->at_end)
-            err = RIFFLE_ERR_NOMEM;
+static int reader_assign(struct topic_reader *r, const char *topic,
+                         rd_kafka_topic_partition_list_t *list,
+                         char *errstr, size_t errstr_size)
+{
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    if (list->cnt > 0)
+        err = rd_kafka_assign(r->rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) {
+        snprintf(errstr, errstr_size, "cannot assign %s: %s", topic,
+                 rd_kafka_err2str(err));
+        return RIFFLE_ERR_KAFKA;
     }
+    return 0;
+}
+
+int topic_reader_new(const char *brokers, const char *topic, int from_start,
+                     struct topic_reader **out, char *errstr,
+                     size_t errstr_size)
+{
+    struct topic_reader *r = calloc(1, sizeof(*r));
+    rd_kafka_topic_partition_list_t *list;
+    int i, err;
+
+    if (!r)
+        return RIFFLE_ERR_NOMEM;
+    err = reader_create(brokers, topic, r, errstr, errstr_size);
     if (err) {
         topic_reader_destroy(r);
         return err;
     }
-
     list = rd_kafka_topic_partition_list_new(r->partition_count);
     for (i = 0; i < r->partition_count; i++)
         rd_kafka_topic_partition_list_add(list, topic, i)->offset =
             from_start ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
-    err = rd_kafka_assign(r->rk, list) ? RIFFLE_ERR_KAFKA : 0;
-    rd_kafka_topic_partition_list_destroy(list);
+    err = reader_assign(r, topic, list, errstr, errstr_size);
     if (err) {
-        snprintf(errstr, errstr_size, "cannot assign %s", topic);
         topic_reader_destroy(r);
         return err;
     }
+    *out = r;
+    return 0;
+}
 
+/* Like topic_reader_new(), starting each partition `span` messages
+ * before its end (read_committed end); an empty partition counts as at
+ * its end at once. *whole is set when every partition starts at its
+ * first offset, so that the pass reads the whole topic. */
+static int reader_new_tail(const char *brokers, const char *topic,
+                           int64_t span, struct topic_reader **out,
+                           int *whole, char *errstr, size_t errstr_size)
+{
+    struct topic_reader *r = calloc(1, sizeof(*r));
+    rd_kafka_topic_partition_list_t *list;
+    rd_kafka_resp_err_t qerr;
+    int64_t low, high;
+    int i, err;
+
+    if (!r)
+        return RIFFLE_ERR_NOMEM;
+    *whole = 1;
+    err = reader_create(brokers, topic, r, errstr, errstr_size);
+    list = err ? NULL
+               : rd_kafka_topic_partition_list_new(r->partition_count);
+    for (i = 0; !err && i < r->partition_count; i++) {
+        qerr = rd_kafka_query_watermark_offsets(
+            r->rk, topic, i, &low, &high, TOPIC_READER_METADATA_TIMEOUT_MS);
+        if (qerr) {
+            snprintf(errstr, errstr_size, "%s [%d]: cannot read its offsets: "
+                     "%s", topic, i, rd_kafka_err2str(qerr));
+            err = RIFFLE_ERR_KAFKA;
+        } else if (high <= low) {
+            r->at_end[i] = 1;
+            r->ended++;
+        } else {
+            int64_t start = high - span > low ? high - span : low;
+
+            *whole &= start == low;
+            rd_kafka_topic_partition_list_add(list, topic, i)->offset = start;
+        }
+    }
+    if (!err)
+        err = reader_assign(r, topic, list, errstr, errstr_size);
+    else if (list)
+        rd_kafka_topic_partition_list_destroy(list);
+    if (err) {
+        topic_reader_destroy(r);
+        return err;
+    }
     *out = r;
     return 0;
 }
@@ -180,46 +254,63 @@ static int keep_newest(struct buf *out, size_t keep, size_t *found,
     return len > 0 ? buf_append(&out[0], data, len) : 0;
 }
 
+static void drop_kept(struct buf *out, size_t *found)
+{
+    size_t i;
+
+    for (i = 0; i < *found; i++)
+        buf_free(&out[i]);
+    *found = 0;
+}
+
+/* One pass over the tail of a topic: what it found, and whether it must
+ * be read again from further back. */
+struct tail_pass {
+    struct buf *out;
+    size_t keep, found;
+    unsigned long long read; /* messages, over every pass */
+    int whole; /* the pass reads every partition from its first offset */
+    int cut;   /* a snapshot began before the pass: its value is unknown */
+};
+
 /* One message of the topic: a whole value for key joins the kept ones;
  * a chunked snapshot whose chunks are broken is kept as an empty value,
- * which its reader refuses, so that it counts as the bad newest one. */
+ * which its reader refuses, so that it counts as the bad newest one. A
+ * manifest none of whose chunks were read, in a pass that did not start
+ * at the beginning, may be whole further back: the values kept so far
+ * are older than it, so they are dropped, and the pass is marked cut. */
 static int take_message(struct snapshot_chunks *chunks, const char *topic,
-                        const rd_kafka_message_t *msg, struct buf *out,
-                        size_t keep, size_t *found)
+                        const rd_kafka_message_t *msg, struct tail_pass *t)
 {
     const struct buf *value = NULL;
     char why[256];
     int rc = snapshot_chunks_feed(chunks, msg, &value, why, sizeof(why));
 
+    if (rc == RIFFLE_ERR_SNAPSHOT && !t->whole &&
+        snapshot_chunks_unstarted(chunks)) {
+        drop_kept(t->out, &t->found);
+        t->cut = 1;
+        return 0;
+    }
     if (rc == RIFFLE_ERR_SNAPSHOT) {
         log_warn("reader", "%s [%d] %s", topic, (int)msg->partition, why);
-        return keep_newest(out, keep, found, NULL, 0);
+        return keep_newest(t->out, t->keep, &t->found, NULL, 0);
     }
     if (rc == 1)
-        return keep_newest(out, keep, found, value->data, value->len);
+        return keep_newest(t->out, t->keep, &t->found, value->data,
+                           value->len);
     return rc;
 }
 
-int topic_reader_latest_by_key(const char *brokers, const char *topic,
-                               const char *key, struct buf *out, size_t keep,
-                               size_t *found, char *errstr,
-                               size_t errstr_size)
+/* Reads r to its end, feeding t. */
+static int read_pass(struct topic_reader *r, const char *topic,
+                     struct snapshot_chunks *chunks, struct tail_pass *t,
+                     char *errstr, size_t errstr_size)
 {
-    struct snapshot_chunks *chunks = NULL;
-    struct topic_reader *r;
     double last_progress = kafka_monotonic_s();
-    int err;
+    int err = 0;
 
-    *found = 0;
-    err = snapshot_chunks_new(key, &chunks);
-    if (!err)
-        err = topic_reader_new(brokers, topic, 1, &r, errstr, errstr_size);
-    if (err) {
-        snapshot_chunks_destroy(chunks);
-        return err;
-    }
-
-    while (!topic_reader_at_end(r)) {
+    while (!err && !topic_reader_at_end(r)) {
         rd_kafka_message_t *msg = topic_reader_poll(r, TOPIC_READER_POLL_MS);
 
         if (!msg) {
@@ -228,22 +319,58 @@ int topic_reader_latest_by_key(const char *brokers, const char *topic,
                 snprintf(errstr, errstr_size, "reading %s: no progress for "
                          "%.0f s", topic, TOPIC_READER_MAX_IDLE_S);
                 err = RIFFLE_ERR_KAFKA;
-                break;
             }
             continue;
         }
         last_progress = kafka_monotonic_s();
+        t->read++;
         if (msg->err)
             log_warn("reader", "%s [%d]: %s", topic, (int)msg->partition,
                      rd_kafka_message_errstr(msg));
         else
-            err = take_message(chunks, topic, msg, out, keep, found);
+            err = take_message(chunks, topic, msg, t);
         rd_kafka_message_destroy(msg);
-        if (err)
-            break;
     }
+    return err;
+}
 
-    topic_reader_destroy(r);
-    snapshot_chunks_destroy(chunks);
+/* Reads the last `span` messages of each partition, then four times as
+ * many, and so on, until the pass holds `keep` values or the whole
+ * topic: start-up time follows the size of the newest snapshots, not the
+ * history of the topic. */
+int topic_reader_latest_by_key(const char *brokers, const char *topic,
+                               const char *key, struct buf *out, size_t keep,
+                               size_t *found, char *errstr,
+                               size_t errstr_size)
+{
+    struct tail_pass t = {out, keep, 0, 0, 0, 0};
+    int64_t span = TOPIC_READER_FIRST_SPAN;
+    int err = 0;
+
+    for (;;) {
+        struct snapshot_chunks *chunks = NULL;
+        struct topic_reader *r = NULL;
+
+        t.cut = 0;
+        err = snapshot_chunks_new(key, &chunks);
+        if (!err)
+            err = reader_new_tail(brokers, topic, span, &r, &t.whole, errstr,
+                                  errstr_size);
+        if (!err)
+            err = read_pass(r, topic, chunks, &t, errstr, errstr_size);
+        topic_reader_destroy(r);
+        snapshot_chunks_destroy(chunks);
+        if (err || t.whole || t.found >= keep)
+            break;
+        drop_kept(out, &t.found);
+        span *= TOPIC_READER_SPAN_GROWTH;
+    }
+    if (err)
+        drop_kept(out, &t.found);
+    else
+        log_info("reader", "%s: %zu value(s) of key %s found in %llu "
+                 "message(s) read back from the end (last %lld per "
+                 "partition)", topic, t.found, key, t.read, (long long)span);
+    *found = t.found;
     return err;
 }

@@ -36,11 +36,14 @@ rd_kafka_message_t *topic_reader_poll(struct topic_reader *r, int timeout_ms);
  * last message. */
 int topic_reader_at_end(const struct topic_reader *r);
 
-/* Reads topic to its end and keeps the values of the last `keep` messages
- * whose key equals key, newest first, in out[0..*found-1] (the caller
- * frees each with buf_free). Snapshots written in chunks come back
- * reassembled (see snapshot_chunks.h); one whose chunks are broken comes
- * back empty, after a warning. Returns 0 or RIFFLE_ERR_KAFKA. */
+/* Finds the values of the last `keep` messages whose key equals key,
+ * newest first, in out[0..*found-1] (the caller frees each with
+ * buf_free). Reads each partition's last messages, and further back only
+ * while fewer than `keep` are found, so the time taken follows the size
+ * of the newest values, not the history of the topic. Snapshots written
+ * in chunks come back reassembled (see snapshot_chunks.h); one whose
+ * chunks are broken (or compacted away) comes back empty, after a
+ * warning. Returns 0 or RIFFLE_ERR_KAFKA. */
 int topic_reader_latest_by_key(const char *brokers, const char *topic,
                                const char *key, struct buf *out, size_t keep,
                                size_t *found, char *errstr,
