@@ -177,6 +177,18 @@ static int load(const struct cfg *cfg, const char *file, struct schema **out,
     return err;
 }
 
+/* The topics this pipeline writes to, looked up before the first event. */
+static void prepare_topics(struct outputs *o)
+{
+    const char *const topics[] = {
+        o->cfg->topic_predictions, o->cfg->topic_dead_letters,
+        o->cfg->topic_models,      o->cfg->topic_metrics,
+        o->cfg->topic_alerts,      o->cfg->late_topic};
+
+    publisher_prepare_topics(o->pub, topics,
+                             sizeof(topics) / sizeof(topics[0]));
+}
+
 int outputs_new(const struct cfg *cfg, struct publisher *pub,
                 struct outputs **out, char *errstr, size_t errstr_size)
 {
@@ -207,6 +219,8 @@ int outputs_new(const struct cfg *cfg, struct publisher *pub,
         err = keyring_load_dead_letter(cfg, &o->dead_letter_keys, errstr,
                                        errstr_size);
     o->values_ready = err == 0;
+    if (!err)
+        prepare_topics(o);
     if (err) {
         outputs_destroy(o);
         return err;

@@ -15,6 +15,7 @@
 #define PUBLISHER_QUEUE_FULL_WAIT_MS 50 /* serve reports, then retry */
 #define PUBLISHER_CLOSE_FLUSH_MS 30000
 #define PUBLISHER_LINGER_MS "5" /* small batches, low latency */
+#define PUBLISHER_PREPARE_TIMEOUT_MS 5000 /* per topic, at start-up only */
 
 struct publisher {
     rd_kafka_t *rk;
@@ -152,6 +153,28 @@ int publisher_send(struct publisher *p, const char *topic, const void *key,
         return RIFFLE_ERR_KAFKA;
     }
     return 0;
+}
+
+void publisher_prepare_topics(struct publisher *p, const char *const *topics,
+                              size_t n)
+{
+    const struct rd_kafka_metadata *md;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        rd_kafka_topic_t *rkt;
+
+        if (!topics[i] || !topics[i][0])
+            continue;
+        rkt = rd_kafka_topic_new(p->rk, topics[i], NULL);
+        if (!rkt)
+            continue;
+        /* Only the cache matters: a failure is met again when sending. */
+        if (rd_kafka_metadata(p->rk, 0, rkt, &md,
+                              PUBLISHER_PREPARE_TIMEOUT_MS) == 0)
+            rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+    }
 }
 
 void publisher_poll(struct publisher *p)

@@ -81,6 +81,14 @@ int publisher_send(struct publisher *p, const char *topic, const void *key,
                    rd_kafka_headers_t *headers, char *errstr,
                    size_t errstr_size);
 
+/* Asks the brokers now for the partitions of each of the n topics
+ * (borrowed; NULL or empty names are skipped), so that the first message
+ * to each does not wait for librdkafka's own lookup, which comes up to a
+ * second later and would stall the first transaction. Best effort: a
+ * topic that cannot be looked up now is looked up again when used. */
+void publisher_prepare_topics(struct publisher *p, const char *const *topics,
+                              size_t n);
+
 /* Serves delivery reports without blocking. */
 void publisher_poll(struct publisher *p);
 
