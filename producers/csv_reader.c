@@ -431,12 +431,14 @@ static int fast_split(struct csv_reader *r, size_t len)
  * the byte-wise parser must (nothing consumed then). */
 static int fast_record(struct csv_reader *r)
 {
-    const unsigned char *line = r->in + r->in_pos, *nl;
+    const unsigned char *line, *nl;
     size_t len, i;
 
+    /* Before the first read r->in is NULL, and NULL + 0 is undefined. */
     if (r->pushback != CSV_END || r->replay_pos < r->replay.len ||
         r->io_error[0] || r->in_pos >= r->in_len)
         return 0;
+    line = r->in + r->in_pos;
     nl = memchr(line, '\n', r->in_len - r->in_pos);
     if (!nl || nl == line)
         return 0; /* no whole line in the window, or a blank line */
