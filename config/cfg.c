@@ -1940,13 +1940,14 @@ static int load_sources(const struct loader *ld,
     return err;
 }
 
-/* join = { topic; schema; key; profile_key; map; window; max_keys; }. */
+/* join = { topic; schema; key; profile_key; map; window; max_keys;
+ * event_time; }. */
 static int load_join(const struct loader *ld, const config_setting_t *root,
                      struct cfg *cfg)
 {
     static const char *const keys[] = {"topic", "schema", "key",
                                        "profile_key", "map", "window",
-                                       "max_keys", NULL};
+                                       "max_keys", "event_time", NULL};
     struct cfg_join *j = &cfg->join;
     double window_s = CFG_DEFAULT_JOIN_WINDOW_S;
     config_setting_t *g;
@@ -1978,6 +1979,9 @@ static int load_join(const struct loader *ld, const config_setting_t *root,
     if (!err)
         err = get_long(ld, g, "join", "max_keys", 0, 1, CFG_MAX_JOIN_KEYS,
                        &j->max_keys);
+    if (!err)
+        err = get_string(ld, g, "join", "event_time", 0, j->event_time,
+                         sizeof(j->event_time));
     if (err)
         return err;
 

@@ -201,6 +201,9 @@ struct cfg_join {
     size_t map_count;
     double window_ms;
     long max_keys;
+    char event_time[CFG_NAME_MAX]; /* its field holding the profile's
+                                      event time, in cleaning.event_time's
+                                      unit; empty: Kafka timestamps */
 };
 
 /* What the label is, decided by the label field's settings. */

@@ -25,6 +25,7 @@
  * its own (the model's implicit bias is shared by all classes). */
 #define ONLINE_CLASS_STRIDE 0x9E3779B1u /* odd, spreads classes apart */
 #define ONLINE_CLASS_BIAS "riffle.class.bias"
+#define JOIN_MAX_TIME_MS 9.2e18 /* within int64 milliseconds */
 
 /* A further input topic: its schema and how it maps into the pipeline's. */
 struct online_source {
@@ -40,6 +41,7 @@ struct online_join {
     struct join_table *table;
     int key_index;         /* pipeline schema index of join.key */
     int profile_key_index; /* profile schema index of join.profile_key */
+    int profile_time_index; /* of join.event_time, or -1: Kafka times */
     size_t value_count;
     int target[EVENT_MAX_FIELDS]; /* pipeline index of each value */
     struct join_value values[EVENT_MAX_FIELDS]; /* scratch for a put */
@@ -149,6 +151,37 @@ static int open_sources(struct online_learner *ol, char *errstr,
     return err;
 }
 
+/* join.event_time, when set, must be a number of the profile schema,
+ * and cleaning.event_time must be set too: the window then compares the
+ * two sides' event times, in one unit. */
+static int find_join_time(struct online_learner *ol, char *errstr,
+                          size_t errstr_size)
+{
+    const struct cfg_join *j = &ol->cfg->join;
+    struct online_join *oj = ol->join;
+    enum schema_field_type t;
+
+    oj->profile_time_index = -1;
+    if (!j->event_time[0])
+        return 0;
+    if (!ol->cfg->event_time[0])
+        return cfg_error(ol->cfg, j->line, "join.event_time", errstr,
+                         errstr_size, "needs cleaning.event_time, the "
+                         "events' side of the window");
+    oj->profile_time_index = schema_field_index(oj->schema, j->event_time);
+    if (oj->profile_time_index < 0)
+        return cfg_error(ol->cfg, j->line, "join.event_time", errstr,
+                         errstr_size, "\"%s\" is not a field of %s",
+                         j->event_time, schema_name(oj->schema));
+    t = schema_field_type(oj->schema, (size_t)oj->profile_time_index);
+    if (t != SCHEMA_FIELD_DOUBLE && t != SCHEMA_FIELD_FLOAT &&
+        t != SCHEMA_FIELD_LONG && t != SCHEMA_FIELD_INT)
+        return cfg_error(ol->cfg, j->line, "join.event_time", errstr,
+                         errstr_size, "\"%s\" of %s is not a number",
+                         j->event_time, schema_name(oj->schema));
+    return 0;
+}
+
 /* The key fields must exist, and the key be a string or a number. */
 static int find_join_keys(struct online_learner *ol, char *errstr,
                           size_t errstr_size)
@@ -166,7 +199,7 @@ static int find_join_keys(struct online_learner *ol, char *errstr,
         return cfg_error(ol->cfg, j->line, "join.profile_key", errstr,
                          errstr_size, "\"%s\" is not a field of %s",
                          j->profile_key, schema_name(oj->schema));
-    return 0;
+    return find_join_time(ol, errstr, errstr_size);
 }
 
 static int open_join(struct online_learner *ol, char *errstr,
@@ -779,6 +812,26 @@ static const char *key_text(const struct event *ev, int index, char *tmp,
     return s;
 }
 
+/* The time a side of the join is placed at: its event time (field
+ * index of ev, in cleaning.event_time's unit) when the join compares
+ * event times and ev has a usable one, else its Kafka timestamp. */
+static int64_t join_time(const struct online_learner *ol,
+                         const struct event *ev, int index, int64_t ts_ms)
+{
+    const struct value *v;
+    double t;
+
+    if (ol->join->profile_time_index < 0 || index < 0)
+        return ts_ms;
+    v = &ev->values[index];
+    if (v->kind != VALUE_NUMBER || !isfinite(v->number))
+        return ts_ms;
+    t = v->number * ol->cfg->event_time_ms;
+    if (!(fabs(t) < JOIN_MAX_TIME_MS))
+        return ts_ms;
+    return (int64_t)t;
+}
+
 /* A record of the join topic: its mapped values become the key's
  * profile. One that cannot be decoded or has no key is dead-lettered. */
 static int take_profile(struct online_learner *ol, int64_t ts_ms,
@@ -811,6 +864,7 @@ static int take_profile(struct online_learner *ol, int64_t ts_ms,
         return 0;
     }
 
+    ts_ms = join_time(ol, &ol->raw, oj->profile_time_index, ts_ms);
     for (k = 0; k < oj->value_count; k++) {
         int o = source_map_origin(oj->map, (size_t)oj->target[k]);
         const struct value *v = &ol->raw.values[o];
@@ -826,10 +880,9 @@ static int take_profile(struct online_learner *ol, int64_t ts_ms,
 }
 
 /* Fills the event's joined fields from its key's profile, if one is
- * within the window; otherwise they stay as they came.
- * TODO(event time): the window compares Kafka timestamps, which equal
- * event time only when producers set them so; using cleaning.event_time
- * when set would make replays of old data join as they did live. */
+ * within the window; otherwise they stay as they came. With
+ * join.event_time the window compares event times, so a replay of old
+ * data joins as it did live; else Kafka timestamps. */
 static int enrich(struct online_learner *ol, struct event *ev, int64_t ts_ms)
 {
     struct online_join *oj = ol->join;
@@ -841,6 +894,7 @@ static int enrich(struct online_learner *ol, struct event *ev, int64_t ts_ms)
     key = key_text(ev, oj->key_index, tmp, sizeof(tmp), &key_len);
     if (!key)
         return 0;
+    ts_ms = join_time(ol, ev, ol->time_index, ts_ms);
     values = join_table_lookup(oj->table, key, key_len, ts_ms,
                                ol->cfg->join.window_ms);
     for (k = 0; values && k < oj->value_count; k++) {

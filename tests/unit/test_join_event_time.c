@@ -1,0 +1,286 @@
+/*
+ * tests/unit/test_join_event_time.c - the enrichment join's window by
+ * event time (join.event_time with cleaning.event_time, in
+ * learner/online.c).
+ *
+ * Profiles and events are given Kafka timestamps that disagree with
+ * their event times on purpose: a join must follow the event times, as a
+ * replay of old data would need, and fall back to Kafka time only for a
+ * record without a usable time. Configuration mistakes are refused with
+ * the file, line and key. No broker; single-threaded.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "config/cfg.h"
+#include "learner/online.h"
+#include "schemas/event.h"
+#include "schemas/schema.h"
+#include "tests/unit/testutil.h"
+
+#define WINDOW_S 60
+#define PROFILE_AT_MS 1000000.0
+#define FAR_KAFKA_MS 900000000000LL /* decades from any event time */
+
+static const char event_schema[] =
+    "{\"type\": \"record\", \"name\": \"E\", \"fields\": ["
+    "  {\"name\": \"event_id\", \"type\": \"string\"},"
+    "  {\"name\": \"user\", \"type\": \"string\"},"
+    "  {\"name\": \"ts\", \"type\": [\"null\", \"long\"]},"
+    "  {\"name\": \"region\", \"type\": [\"null\", \"string\"]},"
+    "  {\"name\": \"y\", \"type\": \"string\"}"
+    "]}";
+
+static const char profile_schema[] =
+    "{\"type\": \"record\", \"name\": \"P\", \"fields\": ["
+    "  {\"name\": \"user_id\", \"type\": \"string\"},"
+    "  {\"name\": \"region\", \"type\": \"string\"},"
+    "  {\"name\": \"updated\", \"type\": [\"null\", \"long\"]}"
+    "]}";
+
+/* %s: the profile schema's path; %s: cleaning's body; %s: more join. */
+static const char join_cfg[] =
+    "name = \"j\";\n"
+    "topics = { input = \"in\"; predictions = \"p\"; models = \"m\";\n"
+    "           dead_letters = \"d\"; };\n"
+    "source = { schema = \"unused.avsc\"; };\n"
+    "fields = (\n"
+    "  { name = \"event_id\"; kind = \"id\"; },\n"
+    "  { name = \"user\"; kind = \"ignore\"; },\n"
+    "  { name = \"ts\"; kind = \"ignore\"; },\n"
+    "  { name = \"region\"; kind = \"categorical\"; },\n"
+    "  { name = \"y\"; kind = \"label\"; positive = [\"1\"];\n"
+    "    negative = [\"0\"]; }\n"
+    ");\n"
+    "learner = { model_name = \"j\"; bits = 10; };\n"
+    "cleaning = { %s };\n"
+    "join = { topic = \"prof\"; schema = \"%s\"; key = \"user\";\n"
+    "         profile_key = \"user_id\"; map = ( [\"region\", \"region\"] );\n"
+    "         window = 60; %s };\n";
+
+struct fixture {
+    char dir[64];
+    char cfg_path[128];
+    char avsc_path[128];
+    struct cfg *cfg;
+    struct schema *events, *profiles;
+    struct online_learner *ol;
+    struct event ev;
+    struct buf msg;
+    char errstr[TESTUTIL_ERRSTR_SIZE];
+};
+
+/* Loads the configuration with the given cleaning and join additions;
+ * returns online_new()'s result, its message in fx->errstr. */
+static int open_learner(struct fixture *fx, const char *cleaning,
+                        const char *join_more)
+{
+    char text[4096];
+
+    snprintf(text, sizeof(text), join_cfg, cleaning, fx->avsc_path,
+             join_more);
+    if (load_cfg_text(fx->cfg, fx->cfg_path, text, fx->errstr,
+                      sizeof(fx->errstr)) != 0)
+        fail_msg("config: %s", fx->errstr);
+    return online_new(fx->cfg, fx->events, &fx->ol, fx->errstr,
+                      sizeof(fx->errstr));
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+
+    if (!fx)
+        return -1;
+    *state = fx;
+    fx->cfg = calloc(1, sizeof(*fx->cfg));
+    if (!fx->cfg || !temp_dir_new(fx->dir, sizeof(fx->dir), "joint"))
+        return -1;
+    snprintf(fx->cfg_path, sizeof(fx->cfg_path), "%s/j.cfg", fx->dir);
+    snprintf(fx->avsc_path, sizeof(fx->avsc_path), "%s/p.avsc", fx->dir);
+    write_text(fx->avsc_path, profile_schema);
+    fx->events = load_schema_json(event_schema);
+    fx->profiles = load_schema_json(profile_schema);
+    event_init(&fx->ev);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+
+    if (!fx)
+        return 0;
+    online_destroy(fx->ol);
+    schema_destroy(fx->events);
+    schema_destroy(fx->profiles);
+    event_free(&fx->ev);
+    buf_free(&fx->msg);
+    (void)unlink(fx->cfg_path);
+    (void)unlink(fx->avsc_path);
+    (void)rmdir(fx->dir);
+    free(fx->cfg);
+    free(fx);
+    return 0;
+}
+
+static void set_text(struct event *ev, size_t i, const char *s)
+{
+    assert_int_equal(event_set_string(ev, i, s, strlen(s)), 0);
+}
+
+/* A profile of user u0 in region "north", updated at updated_ms (NaN:
+ * no time), read at Kafka time kafka_ms. */
+static void send_profile(struct fixture *fx, double updated_ms,
+                         int64_t kafka_ms)
+{
+    struct online_result res;
+
+    event_reset(&fx->ev, schema_field_count(fx->profiles));
+    set_text(&fx->ev, 0, "u0");
+    set_text(&fx->ev, 1, "north");
+    if (!isnan(updated_ms))
+        event_set_number(&fx->ev, 2, updated_ms);
+    buf_reset(&fx->msg);
+    assert_int_equal(schema_encode_event(fx->profiles, &fx->ev, &fx->msg,
+                                         fx->errstr, sizeof(fx->errstr)),
+                     0);
+    assert_int_equal(online_process_from(fx->ol, "prof", 0, kafka_ms,
+                                         fx->msg.data, fx->msg.len, &res),
+                     0);
+    assert_int_equal(res.enrichment, 1);
+    assert_int_equal(res.dead_letter, 0);
+}
+
+/* An event of user u0 at ts_ms (NaN: no time), read at kafka_ms. */
+static void send_event(struct fixture *fx, const char *id, double ts_ms,
+                       int64_t kafka_ms)
+{
+    struct online_result res;
+
+    event_reset(&fx->ev, schema_field_count(fx->events));
+    set_text(&fx->ev, 0, id);
+    set_text(&fx->ev, 1, "u0");
+    if (!isnan(ts_ms))
+        event_set_number(&fx->ev, 2, ts_ms);
+    set_text(&fx->ev, 4, "1");
+    buf_reset(&fx->msg);
+    assert_int_equal(schema_encode_event(fx->events, &fx->ev, &fx->msg,
+                                         fx->errstr, sizeof(fx->errstr)),
+                     0);
+    assert_int_equal(online_process_from(fx->ol, "in", 0, kafka_ms,
+                                         fx->msg.data, fx->msg.len, &res),
+                     0);
+    assert_int_equal(res.dead_letter, 0);
+}
+
+static void test_join_window_follows_event_time(void **state)
+{
+    struct fixture *fx = *state;
+    const struct join_counts *jc;
+
+    assert_int_equal(open_learner(fx, "event_time = \"ts\"; "
+                                      "allowed_lateness = 100000;",
+                                  "event_time = \"updated\";"), 0);
+    /* Kafka time 0 for the profile, decades later for the events. */
+    send_profile(fx, PROFILE_AT_MS, 0);
+    send_event(fx, "e1", PROFILE_AT_MS + (WINDOW_S - 1) * 1000.0,
+               FAR_KAFKA_MS);
+    jc = online_join_counts(fx->ol);
+    assert_int_equal(jc->hits, 1);
+    assert_int_equal(jc->expired, 0);
+
+    /* Just outside the window by event time, though at the profile's
+     * own Kafka time. */
+    send_event(fx, "e2", PROFILE_AT_MS + (WINDOW_S + 1) * 1000.0, 0);
+    assert_int_equal(jc->hits, 1);
+    assert_int_equal(jc->expired, 1);
+
+    /* Earlier than the profile by event time, within the window. */
+    send_event(fx, "e3", PROFILE_AT_MS - 30000.0, FAR_KAFKA_MS);
+    assert_int_equal(jc->hits, 2);
+}
+
+/* A record without a usable time is placed at its Kafka timestamp. */
+static void test_join_without_time_uses_kafka_time(void **state)
+{
+    struct fixture *fx = *state;
+    const struct join_counts *jc;
+
+    assert_int_equal(open_learner(fx, "event_time = \"ts\";",
+                                  "event_time = \"updated\";"), 0);
+    send_profile(fx, NAN, 5000000);
+    send_event(fx, "e1", NAN, 5000000 + 1000);
+    jc = online_join_counts(fx->ol);
+    assert_int_equal(jc->hits, 1);
+    send_event(fx, "e2", NAN, 5000000 + (WINDOW_S + 1) * 1000);
+    assert_int_equal(jc->expired, 1);
+}
+
+/* Without join.event_time the window stays on Kafka timestamps, even
+ * when the events have an event time. */
+static void test_join_default_is_kafka_time(void **state)
+{
+    struct fixture *fx = *state;
+    const struct join_counts *jc;
+
+    assert_int_equal(open_learner(fx, "event_time = \"ts\";", ""), 0);
+    send_profile(fx, PROFILE_AT_MS, 0);
+    send_event(fx, "e1", PROFILE_AT_MS + 1000.0, FAR_KAFKA_MS);
+    jc = online_join_counts(fx->ol);
+    assert_int_equal(jc->hits, 0);
+    assert_int_equal(jc->expired, 1);
+}
+
+static void test_join_event_time_needs_cleaning_event_time(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(open_learner(fx, "", "event_time = \"updated\";"),
+                     RIFFLE_ERR_CFG);
+    assert_contains(fx->errstr, "j.cfg:");
+    assert_contains(fx->errstr, "join.event_time");
+    assert_contains(fx->errstr, "needs cleaning.event_time");
+}
+
+static void test_join_event_time_must_be_a_number(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(open_learner(fx, "event_time = \"ts\";",
+                                  "event_time = \"region\";"),
+                     RIFFLE_ERR_CFG);
+    assert_contains(fx->errstr, "join.event_time");
+    assert_contains(fx->errstr, "is not a number");
+    online_destroy(fx->ol);
+    fx->ol = NULL;
+    assert_int_equal(open_learner(fx, "event_time = \"ts\";",
+                                  "event_time = \"nope\";"),
+                     RIFFLE_ERR_CFG);
+    assert_contains(fx->errstr, "\"nope\" is not a field of P");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(test_join_window_follows_event_time),
+        T(test_join_without_time_uses_kafka_time),
+        T(test_join_default_is_kafka_time),
+        T(test_join_event_time_needs_cleaning_event_time),
+        T(test_join_event_time_must_be_a_number),
+#undef T
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
