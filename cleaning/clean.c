@@ -41,6 +41,13 @@ struct cleaner {
     struct topk *modes[CFG_MAX_FIELDS];    /* missing = "mode" */
     regex_t patterns[CFG_MAX_FIELDS];
     unsigned char has_pattern[CFG_MAX_FIELDS];
+    /* Decided once from the rules, so that the common field costs a
+     * test per event instead of a walk through every rule: a category
+     * with no length, pattern or allowed-values rule accepts any present
+     * value, and a field with no statistic or summary has nothing to
+     * commit. */
+    unsigned char any_category[CFG_MAX_FIELDS];
+    unsigned char has_stats[CFG_MAX_FIELDS];
 };
 
 static int is_numeric_type(enum schema_field_type t)
@@ -110,6 +117,11 @@ static int build_summaries(struct cleaner *c, size_t i, char *errstr,
         }
         c->has_pattern[i] = 1;
     }
+    c->any_category[i] = f->kind == CFG_FIELD_CATEGORICAL &&
+                         f->max_length == 0 && !c->has_pattern[i] &&
+                         f->allowed_count == 0;
+    c->has_stats[i] = f->kind == CFG_FIELD_NUMERIC || c->values[i] ||
+                      c->spread[i] || c->modes[i];
     return 0;
 }
 
@@ -521,6 +533,8 @@ static int clean_field(struct cleaner *c, size_t i, struct event *ev,
     size_t index = (size_t)c->schema_index[i];
     const struct value *val = &ev->values[index];
 
+    if (c->any_category[i] && val->kind == VALUE_STRING)
+        return 0; /* what clean_category() would find */
     if (f->kind == CFG_FIELD_IGNORE)
         return 0;
     if (val->kind == VALUE_NULL)
@@ -556,7 +570,7 @@ static int clean_field(struct cleaner *c, size_t i, struct event *ev,
         if (f->kind == CFG_FIELD_NUMERIC)
             return clean_outlier(c, i, ev, index, v);
     }
-    if (f->kind != CFG_FIELD_CATEGORICAL)
+    if (f->kind != CFG_FIELD_CATEGORICAL || c->any_category[i])
         return 0;
     return clean_category(c, i, ev, index, v);
 }
@@ -593,7 +607,7 @@ void cleaner_commit_stats(struct cleaner *c, const struct event *ev)
         size_t index = (size_t)c->schema_index[i];
         const struct value *val = &ev->values[index];
 
-        if (c->imputed[i])
+        if (c->imputed[i] || !c->has_stats[i])
             continue;
         if (c->cfg->fields[i].kind == CFG_FIELD_NUMERIC &&
             val->kind == VALUE_NUMBER)
