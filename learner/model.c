@@ -54,6 +54,11 @@
  * nothing. */
 #define MODEL_MARGIN_CLAMP 50.0
 
+/* For the helpers of the per-feature loops: merge_one(), and the rules
+ * inlined into each loop learn_merged() instantiates with the optimizer
+ * a constant, so it is chosen once per example, not once per feature. */
+#define MODEL_ALWAYS_INLINE inline __attribute__((always_inline))
+
 /* Merged features kept ready at creation: typical examples carry tens of
  * features, so learning never allocates until one carries more. */
 #define MODEL_SCRATCH_INITIAL 256
@@ -501,8 +506,8 @@ static int scratch_reserve(struct model *m, size_t n)
 
 /* Adds (index, value) to the merged list: a new entry the first time an
  * index is seen in this example, else into that entry. */
-static size_t merge_one(struct model *m, size_t out, uint32_t index,
-                        double value)
+static MODEL_ALWAYS_INLINE size_t merge_one(struct model *m, size_t out,
+                                            uint32_t index, double value)
 {
     size_t mask = m->probe_cap - 1;
     size_t h = (index * 0x9E3779B1u) & mask; /* Fibonacci hashing */
@@ -755,12 +760,14 @@ static void ftrl_update(struct model *m, uint32_t i, double g)
 }
 
 /* One weight's step. g is already clipped, so every term is finite. */
-static void weight_update(struct model *m, uint32_t i, double g,
-                          const struct step_factors *f)
+static MODEL_ALWAYS_INLINE void weight_update(struct model *m, uint32_t i,
+                                              double g,
+                                              const struct step_factors *f,
+                                              enum model_optimizer opt)
 {
     double w = slot_at(m, i)[0];
 
-    switch (m->params.optimizer) {
+    switch (opt) {
     case MODEL_OPT_ADAGRAD:
         w = adagrad_step(m, i, w, g);
         break;
@@ -784,6 +791,62 @@ static void weight_update(struct model *m, uint32_t i, double g,
     slot_at(m, i)[0] = (float)clamp(w, MODEL_WEIGHT_LIMIT);
 }
 
+/* The step of every merged feature, for the optimizer opt. */
+static MODEL_ALWAYS_INLINE void learn_merged_with(
+    struct model *m, size_t count, double dloss,
+    const struct step_factors *f, enum model_optimizer opt)
+{
+    size_t i;
+
+    for (i = 0; i < count; i++) {
+        uint32_t idx = m->scratch[i].index;
+        double value = m->scratch[i].value;
+        double g;
+
+        if (opt == MODEL_OPT_NORMALIZED)
+            normalized_rescale(m, idx, value);
+        /* |dloss * value| may overflow to inf for a huge squared-loss
+         * label; inf + finite stays inf and the clip below bounds it.
+         * FTRL applies L2 in its closed form instead. */
+        if (opt == MODEL_OPT_FTRL)
+            g = dloss * value;
+        else
+            g = dloss * value + m->params.l2 * (double)slot_at(m, idx)[0];
+
+        assert(!isnan(g));
+        g = clamp(g, m->params.gradient_clip);
+        weight_update(m, idx, g, f, opt);
+    }
+}
+
+/* One loop per optimizer, each with its rule inlined: the switch and the
+ * optimizer tests leave the per-feature path. */
+static void learn_merged(struct model *m, size_t count, double dloss,
+                         const struct step_factors *f)
+{
+    switch (m->params.optimizer) {
+    case MODEL_OPT_ADAGRAD:
+        learn_merged_with(m, count, dloss, f, MODEL_OPT_ADAGRAD);
+        break;
+    case MODEL_OPT_RMSPROP:
+        learn_merged_with(m, count, dloss, f, MODEL_OPT_RMSPROP);
+        break;
+    case MODEL_OPT_ADAM:
+        learn_merged_with(m, count, dloss, f, MODEL_OPT_ADAM);
+        break;
+    case MODEL_OPT_NORMALIZED:
+        learn_merged_with(m, count, dloss, f, MODEL_OPT_NORMALIZED);
+        break;
+    case MODEL_OPT_FTRL:
+        learn_merged_with(m, count, dloss, f, MODEL_OPT_FTRL);
+        break;
+    case MODEL_OPT_SGD:
+    default:
+        learn_merged_with(m, count, dloss, f, MODEL_OPT_SGD);
+        break;
+    }
+}
+
 int model_learn(struct model *m, const struct feature *x, size_t n,
                 double label, double *prediction)
 {
@@ -791,7 +854,6 @@ int model_learn(struct model *m, const struct feature *x, size_t n,
     double margin;
     double dloss;
     size_t count;
-    size_t i;
     int err;
 
     err = example_check(m, x, n, label);
@@ -809,25 +871,7 @@ int model_learn(struct model *m, const struct feature *x, size_t n,
     dloss = loss_derivative(m, margin, label);
     step_factors_compute(m, &factors);
     count = features_merge(m, x, n);
-    for (i = 0; i < count; i++) {
-        uint32_t idx = m->scratch[i].index;
-        double value = m->scratch[i].value;
-        double g;
-
-        if (m->params.optimizer == MODEL_OPT_NORMALIZED)
-            normalized_rescale(m, idx, value);
-        /* |dloss * value| may overflow to inf for a huge squared-loss
-         * label; inf + finite stays inf and the clip below bounds it.
-         * FTRL applies L2 in its closed form instead. */
-        if (m->params.optimizer == MODEL_OPT_FTRL)
-            g = dloss * value;
-        else
-            g = dloss * value + m->params.l2 * (double)slot_at(m, idx)[0];
-
-        assert(!isnan(g));
-        g = clamp(g, m->params.gradient_clip);
-        weight_update(m, idx, g, &factors);
-    }
+    learn_merged(m, count, dloss, &factors);
 
     m->updates++;
     return 0;
