@@ -22,6 +22,47 @@
 
 #define OUTPUTS_DEAD_LETTER_HEADERS 5
 
+/* The prediction record's fields, as schemas/prediction.avsc has them. */
+enum pred_field {
+    PRED_EVENT_ID,
+    PRED_MODEL_NAME,
+    PRED_MODEL_VERSION,
+    PRED_PROBABILITY,
+    PRED_VALUE,
+    PRED_PREDICTED_CLASS,
+    PRED_PREDICTED_LABEL,
+    PRED_LABEL,
+    PRED_SOURCE_TOPIC,
+    PRED_SOURCE_PARTITION,
+    PRED_SOURCE_OFFSET,
+    PRED_EVENT_TIMESTAMP_MS,
+    PRED_PREDICTED_AT_MS,
+    PRED_FIELD_COUNT
+};
+
+static const struct {
+    const char *name;
+    enum schema_field_type type;
+    int nullable;
+} pred_fields[PRED_FIELD_COUNT] = {
+    {"event_id", SCHEMA_FIELD_STRING, 0},
+    {"model_name", SCHEMA_FIELD_STRING, 0},
+    {"model_version", SCHEMA_FIELD_LONG, 0},
+    {"probability", SCHEMA_FIELD_DOUBLE, 1},
+    {"value", SCHEMA_FIELD_DOUBLE, 0},
+    {"predicted_class", SCHEMA_FIELD_INT, 0},
+    {"predicted_label", SCHEMA_FIELD_STRING, 0},
+    {"label", SCHEMA_FIELD_STRING, 1},
+    {"source_topic", SCHEMA_FIELD_STRING, 0},
+    {"source_partition", SCHEMA_FIELD_INT, 0},
+    {"source_offset", SCHEMA_FIELD_LONG, 0},
+    {"event_timestamp_ms", SCHEMA_FIELD_LONG, 0},
+    {"predicted_at_ms", SCHEMA_FIELD_LONG, 0},
+};
+
+/* Longs travel through the flat encoder as doubles: exact below 2^53. */
+#define OUTPUTS_FLAT_LONG_LIMIT 9007199254740992.0
+
 struct outputs {
     const struct cfg *cfg;
     const struct cfg_field *label; /* the label field of cfg */
@@ -32,6 +73,11 @@ struct outputs {
     struct buf out;
     struct keyring dead_letter_keys; /* count 0: payloads go in clear */
     struct buf sealed;               /* a dead letter's sealed payload */
+    /* The prediction schema's index of each pred_field when it is the
+     * flat record riffle ships (fields in any order), else flat is 0. */
+    int pred_flat;
+    int pred_index[PRED_FIELD_COUNT];
+    struct event pred_event;
 };
 
 /* --- the record writer ------------------------------------------------ */
@@ -177,8 +223,27 @@ static int load(const struct cfg *cfg, const char *file, struct schema **out,
     return err;
 }
 
-/* The topics this pipeline writes to, looked up before the first event. */
-static void prepare_topics(struct outputs *o)
+/* Whether the loaded prediction schema is the flat record riffle ships,
+ * with its fields in any order; fills o->pred_index when it is. */
+static int find_flat_prediction(struct outputs *o)
+{
+    const struct schema *s = o->prediction;
+    size_t i;
+
+    if (!schema_is_flat(s) || schema_field_count(s) != PRED_FIELD_COUNT)
+        return 0;
+    for (i = 0; i < PRED_FIELD_COUNT; i++) {
+        int at = schema_field_index(s, pred_fields[i].name);
+
+        if (at < 0 || schema_field_type(s, (size_t)at) != pred_fields[i].type ||
+            schema_field_nullable(s, (size_t)at) != pred_fields[i].nullable)
+            return 0;
+        o->pred_index[i] = at;
+    }
+    return 1;
+}
+
+void outputs_prepare(struct outputs *o)
 {
     const char *const topics[] = {
         o->cfg->topic_predictions, o->cfg->topic_dead_letters,
@@ -220,7 +285,7 @@ int outputs_new(const struct cfg *cfg, struct publisher *pub,
                                        errstr_size);
     o->values_ready = err == 0;
     if (!err)
-        prepare_topics(o);
+        o->pred_flat = find_flat_prediction(o);
     if (err) {
         outputs_destroy(o);
         return err;
@@ -250,6 +315,7 @@ void outputs_destroy(struct outputs *o)
     schema_destroy(o->snapshot);
     buf_free(&o->out);
     buf_free(&o->sealed);
+    event_free(&o->pred_event);
     keyring_wipe(&o->dead_letter_keys);
     free(o);
 }
@@ -277,9 +343,9 @@ static const char *predicted_label(const struct outputs *o,
     return o->label->negative_count ? o->label->negative[0] : "0";
 }
 
-int outputs_prediction(struct outputs *o, const struct source_ref *src,
-                       const struct online_result *r, char *errstr,
-                       size_t errstr_size)
+static int generic_prediction(struct outputs *o, const struct source_ref *src,
+                              const struct online_result *r, int64_t now_ms,
+                              struct buf *out, char *errstr, size_t size)
 {
     struct rec rec = {&o->pred_value, 0};
     char tmp[NUMFMT_MAX];
@@ -297,10 +363,103 @@ int outputs_prediction(struct outputs *o, const struct source_ref *src,
     put_int(&rec, "source_partition", src->partition);
     put_long(&rec, "source_offset", src->offset);
     put_long(&rec, "event_timestamp_ms", src->timestamp_ms);
-    put_long(&rec, "predicted_at_ms", kafka_now_ms());
-    return send_record(o, &rec, o->prediction, o->cfg->topic_predictions,
-                       r->event_id, strlen(r->event_id), NULL, errstr,
-                       errstr_size);
+    put_long(&rec, "predicted_at_ms", now_ms);
+    if (rec.failed) {
+        snprintf(errstr, size, "cannot fill a %s record: %s",
+                 schema_name(o->prediction), avro_strerror());
+        return RIFFLE_ERR_SCHEMA;
+    }
+    return schema_write_value(o->prediction, rec.v, out, errstr, size);
+}
+
+static void flat_string(struct outputs *o, enum pred_field f, const char *s,
+                        int *err)
+{
+    if (!*err && s)
+        *err = event_set_string(&o->pred_event, (size_t)o->pred_index[f], s,
+                                strlen(s));
+}
+
+static void flat_number(struct outputs *o, enum pred_field f, double x)
+{
+    if (!isnan(x) || !pred_fields[f].nullable)
+        event_set_number(&o->pred_event, (size_t)o->pred_index[f], x);
+}
+
+/* The same record through the flat encoder of schemas/: no avro-c value
+ * and, once the buffers have grown, no allocation. Returns 1 when a long
+ * is too large to pass through a double exactly (the caller then takes
+ * the generic path), else 0 or the encoder's error. */
+static int flat_prediction(struct outputs *o, const struct source_ref *src,
+                           const struct online_result *r, int64_t now_ms,
+                           struct buf *out, char *errstr, size_t size)
+{
+    const double longs[] = {(double)r->model_version, (double)src->offset,
+                            (double)src->timestamp_ms, (double)now_ms};
+    char tmp[NUMFMT_MAX];
+    size_t i;
+    int err = 0;
+
+    for (i = 0; i < sizeof(longs) / sizeof(longs[0]); i++)
+        if (fabs(longs[i]) >= OUTPUTS_FLAT_LONG_LIMIT)
+            return 1;
+    event_reset(&o->pred_event, PRED_FIELD_COUNT);
+    flat_string(o, PRED_EVENT_ID, r->event_id ? r->event_id : "", &err);
+    flat_string(o, PRED_MODEL_NAME, o->cfg->model_name, &err);
+    flat_number(o, PRED_MODEL_VERSION, longs[0]);
+    flat_number(o, PRED_PROBABILITY, r->probability);
+    flat_number(o, PRED_VALUE, r->value);
+    flat_number(o, PRED_PREDICTED_CLASS, r->predicted_class);
+    flat_string(o, PRED_PREDICTED_LABEL,
+                predicted_label(o, r, tmp, sizeof(tmp)), &err);
+    flat_string(o, PRED_LABEL, r->label_text, &err);
+    flat_string(o, PRED_SOURCE_TOPIC, src->topic, &err);
+    flat_number(o, PRED_SOURCE_PARTITION, src->partition);
+    flat_number(o, PRED_SOURCE_OFFSET, longs[1]);
+    flat_number(o, PRED_EVENT_TIMESTAMP_MS, longs[2]);
+    flat_number(o, PRED_PREDICTED_AT_MS, longs[3]);
+    if (err) {
+        snprintf(errstr, size, "out of memory");
+        return err;
+    }
+    return schema_encode_event(o->prediction, &o->pred_event, out, errstr,
+                               size);
+}
+
+int outputs_encode_prediction(struct outputs *o, const struct source_ref *src,
+                              const struct online_result *r, int64_t now_ms,
+                              int generic, struct buf *out, char *errstr,
+                              size_t errstr_size)
+{
+    int err = 1;
+
+    if (o->pred_flat && !generic)
+        err = flat_prediction(o, src, r, now_ms, out, errstr, errstr_size);
+    if (err == 1)
+        err = generic_prediction(o, src, r, now_ms, out, errstr,
+                                 errstr_size);
+    return err;
+}
+
+int outputs_prediction_is_flat(const struct outputs *o)
+{
+    return o->pred_flat;
+}
+
+int outputs_prediction(struct outputs *o, const struct source_ref *src,
+                       const struct online_result *r, char *errstr,
+                       size_t errstr_size)
+{
+    int err;
+
+    buf_reset(&o->out);
+    err = outputs_encode_prediction(o, src, r, kafka_now_ms(), 0, &o->out,
+                                    errstr, errstr_size);
+    if (err)
+        return err;
+    return publisher_send(o->pub, o->cfg->topic_predictions, r->event_id,
+                          strlen(r->event_id), o->out.data, o->out.len, NULL,
+                          errstr, errstr_size);
 }
 
 static rd_kafka_headers_t *dead_letter_headers(const struct source_ref *src,

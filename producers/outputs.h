@@ -56,9 +56,29 @@ void outputs_destroy(struct outputs *o); /* NULL-safe */
 /* The snapshot schema, for learner/snapshot.c. Borrowed. */
 const struct schema *outputs_snapshot_schema(const struct outputs *o);
 
+/* Looks up the partitions of every output topic now rather than at the
+ * first message to each (see publisher_prepare_topics()). Best effort;
+ * waits a few seconds at most when the brokers are away. */
+void outputs_prepare(struct outputs *o);
+
+/* Publishes the prediction for the event at src, keyed by its id. */
 int outputs_prediction(struct outputs *o, const struct source_ref *src,
                        const struct online_result *r, char *errstr,
                        size_t errstr_size);
+
+/* Appends the encoded prediction record, made at now_ms, to out. When the
+ * prediction schema is the flat record riffle ships (in any field order)
+ * it is written by the flat encoder of schemas/, which costs a fraction
+ * of avro-c's generic values; other schemas, and any call with generic
+ * set, go through avro-c. Both give the same bytes. Returns 0 or an
+ * error with errstr; out is left as it was on error. */
+int outputs_encode_prediction(struct outputs *o, const struct source_ref *src,
+                              const struct online_result *r, int64_t now_ms,
+                              int generic, struct buf *out, char *errstr,
+                              size_t errstr_size);
+
+/* Whether predictions take the flat encoder (see above). */
+int outputs_prediction_is_flat(const struct outputs *o);
 
 int outputs_dead_letter(struct outputs *o, const struct source_ref *src,
                         const struct online_result *r, char *errstr,

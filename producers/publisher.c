@@ -15,7 +15,7 @@
 #define PUBLISHER_QUEUE_FULL_WAIT_MS 50 /* serve reports, then retry */
 #define PUBLISHER_CLOSE_FLUSH_MS 30000
 #define PUBLISHER_LINGER_MS "5" /* small batches, low latency */
-#define PUBLISHER_PREPARE_TIMEOUT_MS 5000 /* per topic, at start-up only */
+#define PUBLISHER_PREPARE_TIMEOUT_MS 2000 /* once at start-up */
 
 struct publisher {
     rd_kafka_t *rk;
@@ -159,6 +159,7 @@ void publisher_prepare_topics(struct publisher *p, const char *const *topics,
                               size_t n)
 {
     const struct rd_kafka_metadata *md;
+    rd_kafka_resp_err_t err;
     size_t i;
 
     for (i = 0; i < n; i++) {
@@ -169,11 +170,14 @@ void publisher_prepare_topics(struct publisher *p, const char *const *topics,
         rkt = rd_kafka_topic_new(p->rk, topics[i], NULL);
         if (!rkt)
             continue;
-        /* Only the cache matters: a failure is met again when sending. */
-        if (rd_kafka_metadata(p->rk, 0, rkt, &md,
-                              PUBLISHER_PREPARE_TIMEOUT_MS) == 0)
-            rd_kafka_metadata_destroy(md);
+        /* Only the cache matters: a failure is met again when sending,
+         * and brokers that are away now will not answer the next one. */
+        err = rd_kafka_metadata(p->rk, 0, rkt, &md,
+                                PUBLISHER_PREPARE_TIMEOUT_MS);
         rd_kafka_topic_destroy(rkt);
+        if (err)
+            return;
+        rd_kafka_metadata_destroy(md);
     }
 }
 
