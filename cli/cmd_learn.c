@@ -22,6 +22,7 @@
  * acknowledged, and only then commits the offsets the snapshot records:
  * a crash replays from the last snapshot, republishing those outputs.
  */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,11 +54,15 @@ struct learn_options {
     const char *snapshot_file; /* start from it when the topic has none */
     int start_fresh;           /* ignore unusable snapshots on purpose */
     const char *http;          /* serve /metrics and the dashboard here */
+    const char *instance;      /* one of several learners; NULL: the only */
 };
 
 struct learn {
     struct cfg cfg;
     struct learn_options opt;
+    /* This instance's snapshots and claims: the model name, or
+     * "<model>@<instance>" for one of several instances. */
+    char snapshot_key[2 * CFG_NAME_MAX];
     struct schema *input;
     struct online_learner *ol;
     struct publisher *pub;
@@ -106,7 +111,7 @@ static int try_candidates(struct learn *l, struct buf *found, size_t from,
                              &l->offset_count, info, why, sizeof(why)) == 0)
             return 1;
         log_warn("learn", "%s: skipping snapshot %zu of model %s: %s",
-                 l->cfg.topic_models, i + 1, l->cfg.model_name, why);
+                 l->cfg.topic_models, i + 1, l->snapshot_key, why);
     }
     return 0;
 }
@@ -124,7 +129,7 @@ static int read_candidates(struct learn *l, size_t keep, size_t from,
 
     memset(found, 0, sizeof(found));
     err = topic_reader_latest_by_key(l->cfg.brokers, l->cfg.topic_models,
-                                     l->cfg.model_name, found, keep, n,
+                                     l->snapshot_key, found, keep, n,
                                      errstr, size);
     if (!err)
         *restored = try_candidates(l, found, from, *n, info);
@@ -155,7 +160,7 @@ static int restore_snapshot(struct learn *l, char *errstr, size_t size)
 
     if (restored) {
         log_info("learn", "restored model %s version %lld from %s: %llu "
-                 "events seen, %zu partition offset(s)", l->cfg.model_name,
+                 "events seen, %zu partition offset(s)", l->snapshot_key,
                  (long long)info.version, l->cfg.topic_models,
                  (unsigned long long)info.metrics.count, l->offset_count);
         return 0;
@@ -165,7 +170,7 @@ static int restore_snapshot(struct learn *l, char *errstr, size_t size)
                  "model %s is usable (see the warnings above); refusing to "
                  "start a fresh model mid-stream: fix or remove them, or "
                  "pass --start-fresh", l->cfg.topic_models, n,
-                 l->cfg.model_name);
+                 l->snapshot_key);
         return RIFFLE_ERR_SNAPSHOT;
     }
     if (l->opt.snapshot_file) {
@@ -180,7 +185,7 @@ static int restore_snapshot(struct learn *l, char *errstr, size_t size)
         return err;
     }
     log_info("learn", "no %ssnapshot of model %s in %s: starting fresh",
-             n > 0 ? "usable " : "", l->cfg.model_name, l->cfg.topic_models);
+             n > 0 ? "usable " : "", l->snapshot_key, l->cfg.topic_models);
     return 0;
 }
 
@@ -242,8 +247,8 @@ static int subscribe_all(struct learn *l, char *errstr, size_t size)
     return consumer_new_topics(
         l->cfg.brokers, l->cfg.group_id, topics, n, l->offsets,
         l->offset_count, l->exactly_once,
-        l->exactly_once ? l->cfg.transactional_id : NULL, &l->consumer,
-        errstr, size);
+        l->exactly_once ? l->cfg.transactional_id : NULL,
+        l->cfg.session_timeout_ms, &l->consumer, errstr, size);
 }
 
 /* Registers the transactional id, which fences a previous instance with
@@ -280,6 +285,8 @@ static int start_learning(struct learn *l, char *errstr, size_t size)
         err = load_profiles(l, errstr, size);
     if (!err)
         err = subscribe_all(l, errstr, size);
+    if (!err && l->exactly_once)
+        consumer_set_owner(l->consumer, l->snapshot_key);
     if (!err)
         consumer_set_revoke_hook(l->consumer, on_revoke, l);
     return err;
@@ -457,7 +464,7 @@ static int await_acks(struct learn *l, char *errstr, size_t size)
 static void snapshot_taken(struct learn *l, size_t bytes)
 {
     log_info("learn", "snapshot of model %s version %llu published to %s "
-             "(%zu bytes)", l->cfg.model_name,
+             "(%zu bytes)", l->snapshot_key,
              (unsigned long long)model_update_count(online_model(l->ol)),
              l->cfg.topic_models, bytes);
     l->since_snapshot = 0;
@@ -476,8 +483,8 @@ static int take_snapshot(struct learn *l, char *errstr, size_t size)
 
     consumer_positions(l->consumer, l->offsets, SNAPSHOT_MAX_OFFSETS,
                        &l->offset_count);
-    err = outputs_snapshot(l->out, l->ol, l->offsets, l->offset_count,
-                           &bytes, errstr, size);
+    err = outputs_snapshot_keyed(l->out, l->snapshot_key, l->ol, l->offsets,
+                                 l->offset_count, &bytes, errstr, size);
     if (!err)
         err = outputs_metrics(l->out, l->ol, errstr, size);
     if (!err)
@@ -559,8 +566,11 @@ static int end_batch(struct learn *l, int force_snapshot, char *errstr,
     if (!err && snap) {
         consumer_positions(l->consumer, l->offsets, SNAPSHOT_MAX_OFFSETS,
                            &l->offset_count);
-        err = outputs_snapshot(l->out, l->ol, l->offsets, l->offset_count,
-                               &bytes, errstr, size);
+        err = outputs_snapshot_keyed(l->out, l->snapshot_key, l->ol,
+                                     l->offsets, l->offset_count, &bytes,
+                                     errstr, size);
+        if (!err)
+            consumer_note_snapshot(l->consumer);
         if (!err)
             err = outputs_metrics(l->out, l->ol, errstr, size);
     }
@@ -618,13 +628,17 @@ static int rewind_batch(struct learn *l, const char *why, char *errstr,
 }
 
 /* Partitions are leaving this instance: commit what was learned from
- * them, with a snapshot, while the group still lets us.
- * TODO: hand the model state over with the partitions. Snapshots are per
- * model, so with several instances in a group the new owner restores the
- * newest snapshot of any instance and an event can be learned by two
- * models (outputs stay exactly once; test_rebalance.sh). Fine while one
- * learner runs per pipeline; urgent once pipelines scale out, e.g. with
- * per-partition snapshots merged into one model. */
+ * them, with a snapshot, while the group still lets us. The commit
+ * claims each partition for this instance (consumers/handover.h) and,
+ * with the snapshot in the same transaction, says that the snapshot
+ * covers the committed offset: the next owner starts at that offset and
+ * relearns nothing. Had this instance crashed instead, its last claim
+ * would name an older snapshot, and the next owner relearns, without
+ * publishing, exactly the events between that snapshot and the commit,
+ * which this instance's model no longer holds. A restarted instance
+ * relearns from its own snapshot only partitions whose last claim names
+ * it. So every event is learned by one instance's model, once; the full
+ * argument is in docs/SCALING.md, "Rebalances". */
 static void on_revoke(void *opaque)
 {
     struct learn *l = opaque;
@@ -777,6 +791,7 @@ static void usage(void)
            "[--idle-exit SECONDS]\n"
            "                    [--from-snapshot FILE] [--start-fresh] "
            "[--http HOST:PORT]\n"
+           "                    [--instance NAME]\n"
            "  --max-events N     stop (with a snapshot) after N new events "
            "(not counting\n"
            "                     events relearned from a snapshot)\n"
@@ -789,7 +804,13 @@ static void usage(void)
            "                     snapshots that cannot be used\n"
            "  --http HOST:PORT   serve Prometheus /metrics and the live "
            "dashboard (/)\n"
-           "                     on this address, e.g. 127.0.0.1:9464\n");
+           "                     on this address, e.g. 127.0.0.1:9464\n"
+           "  --instance NAME    one of several learners of this pipeline "
+           "(letters, digits,\n"
+           "                     . _ -): own snapshots (<model>@NAME), own "
+           "transactional\n"
+           "                     id (<transactional_id>-NAME); see "
+           "docs/SCALING.md\n");
 }
 
 static int parse_options(int argc, char **argv, struct learn_options *o)
@@ -802,12 +823,13 @@ static int parse_options(int argc, char **argv, struct learn_options *o)
         {"from-snapshot", required_argument, NULL, 's'},
         {"start-fresh", no_argument, NULL, 'f'},
         {"http", required_argument, NULL, 'H'},
+        {"instance", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c, bad = 0;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:n:i:s:fH:h", longopts, NULL)) !=
+    while ((c = getopt_long(argc, argv, "c:b:n:i:s:fH:I:h", longopts, NULL)) !=
            -1) {
         if (c == 'c')
             o->config = optarg;
@@ -823,6 +845,8 @@ static int parse_options(int argc, char **argv, struct learn_options *o)
             o->start_fresh = 1;
         else if (c == 'H')
             o->http = optarg;
+        else if (c == 'I')
+            o->instance = optarg;
         else if (c == 'h') {
             usage();
             return 1;
@@ -830,6 +854,34 @@ static int parse_options(int argc, char **argv, struct learn_options *o)
             return -1;
     }
     return bad ? -1 : 0;
+}
+
+/* The instance's snapshot key and transactional id (also its static
+ * member id): unchanged for the only learner of a pipeline. Returns 0,
+ * or -1 after reporting a bad name. */
+static int set_identity(struct learn *l)
+{
+    const char *name = l->opt.instance;
+    size_t i, len = name ? strlen(name) : 0;
+    size_t room = CFG_NAME_MAX - 2 - strlen(l->cfg.transactional_id);
+
+    snprintf(l->snapshot_key, sizeof(l->snapshot_key), "%s",
+             l->cfg.model_name);
+    if (!name)
+        return 0;
+    for (i = 0; i < len; i++)
+        if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
+            break;
+    if (len == 0 || i < len || len > room) {
+        log_error("learn", "--instance \"%s\": expected 1 to %zu letters, "
+                  "digits, '.', '_' or '-'", name, room);
+        return -1;
+    }
+    snprintf(l->snapshot_key, sizeof(l->snapshot_key), "%s@%s",
+             l->cfg.model_name, name);
+    snprintf(l->cfg.transactional_id + strlen(l->cfg.transactional_id),
+             CFG_NAME_MAX - strlen(l->cfg.transactional_id), "-%s", name);
+    return 0;
 }
 
 /* One JSON line on stdout for scripts: counts, cumulative metrics, and
@@ -842,11 +894,14 @@ static void print_summary(struct learn *l)
 
     (void)online_metrics_json(l->ol, 0, &metrics); /* empty if no memory */
     (void)snapshot_weights_digest(l->ol, &digest); /* 0 if no memory */
-    printf("{\"processed\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
+    printf("{\"instance\":\"%s\",\"learned\":%llu,"
+           "\"processed\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
            "\"duplicates\":%llu,\"late_routed\":%llu,\"profiles\":%llu,"
            "\"replayed\":%llu,\"rewinds\":%llu,"
            "\"drift_alarms\":%llu,%s,\"model_version\":%llu,"
            "\"weights_digest\":\"%016llx\"}\n",
+           l->snapshot_key,
+           (unsigned long long)online_metrics(l->ol)->total.count,
            l->processed, l->predicted, l->dead_lettered, l->duplicates,
            l->routed_late, l->profiles, l->replayed, l->rewinds, l->drifts,
            metrics.data ? metrics.data : "\"metrics\":null",
@@ -876,7 +931,8 @@ int cmd_learn(int argc, char **argv)
     if (!l)
         return 1;
     rc = parse_options(argc, argv, &l->opt);
-    if (rc != 0 || cli_load_config(l->opt.config, l->opt.brokers, &l->cfg)) {
+    if (rc != 0 || cli_load_config(l->opt.config, l->opt.brokers, &l->cfg) ||
+        set_identity(l) != 0) {
         learn_free(l);
         return rc > 0 ? 0 : 2;
     }

@@ -96,6 +96,9 @@
 #define CFG_DEFAULT_TXN_EVENTS 20000
 #define CFG_DEFAULT_TXN_MS 1000
 #define CFG_MAX_TXN_MS 60000 /* below the broker's transaction timeout */
+/* The broker's default group.{min,max}.session.timeout.ms bounds. */
+#define CFG_MIN_SESSION_TIMEOUT_MS 6000
+#define CFG_MAX_SESSION_TIMEOUT_MS 1800000
 
 /* FNV-1a, 64 bits, for cfg_model_fingerprint(). */
 #define FNV64_OFFSET_BASIS 0xcbf29ce484222325ULL
@@ -639,7 +642,7 @@ static int load_kafka(const struct loader *ld, const config_setting_t *root,
         "brokers", "group_id", "security_protocol", "sasl_mechanism",
         "sasl_username", "sasl_password_file", "ssl_ca_file",
         "ssl_certificate_file", "ssl_key_file", "ssl_key_password_file",
-        "ssl_verify_hostname", NULL};
+        "ssl_verify_hostname", "session_timeout_ms", NULL};
     config_setting_t *g;
     int err = get_group(ld, root, "kafka", 0, &g);
 
@@ -653,6 +656,11 @@ static int load_kafka(const struct loader *ld, const config_setting_t *root,
     if (!err)
         err = get_string(ld, g, "kafka", "group_id", 0, cfg->group_id,
                          sizeof(cfg->group_id));
+    if (!err)
+        err = get_long(ld, g, "kafka", "session_timeout_ms", 0,
+                       CFG_MIN_SESSION_TIMEOUT_MS,
+                       CFG_MAX_SESSION_TIMEOUT_MS,
+                       &cfg->session_timeout_ms);
     if (!err)
         err = load_kafka_security(ld, g, &cfg->kafka_security);
     return err;

@@ -231,6 +231,7 @@ struct cfg {
     /* kafka */
     char brokers[CFG_PATH_MAX];
     char group_id[CFG_NAME_MAX];
+    long session_timeout_ms; /* the learner's group session; 0: default */
 
     /* topics */
     char topic_input[CFG_NAME_MAX];

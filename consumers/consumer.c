@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "consumers/handover.h"
 
 #define CONSUMER_MAX_PARTITIONS SNAPSHOT_MAX_OFFSETS
 #define CONSUMER_METADATA_TIMEOUT_MS 30000 /* a broker just started */
@@ -23,6 +24,8 @@ struct partition_state {
     int64_t next_offset; /* -1 until known */
     int64_t replay_until; /* group's committed offset at assignment, or
                              -1: below it, messages are replays */
+    int64_t own_from;   /* this instance's claim: see handover.h */
+    int64_t snap_offset; /* covered by the last snapshot, or -1 */
     int at_end;
     int assigned;
 };
@@ -33,6 +36,7 @@ struct consumer {
     struct partition_state parts[CONSUMER_MAX_PARTITIONS];
     size_t part_count;
     int replay;
+    char owner[CFG_NAME_MAX]; /* claims partitions when set */
     void (*revoke_hook)(void *opaque);
     void *revoke_opaque;
     char failure[256]; /* set when the consumer cannot go on safely */
@@ -54,6 +58,7 @@ static struct partition_state *find_part(struct consumer *c,
     c->parts[c->part_count].partition = partition;
     c->parts[c->part_count].next_offset = -1;
     c->parts[c->part_count].replay_until = -1;
+    c->parts[c->part_count].snap_offset = -1;
     return &c->parts[c->part_count++];
 }
 
@@ -65,7 +70,7 @@ fetch_committed(struct consumer *c,
                 const rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_topic_partition_list_t *copy;
-    rd_kafka_resp_err_t err;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
     int attempt;
 
     for (attempt = 1; attempt <= CONSUMER_COMMITTED_TRIES; attempt++) {
@@ -77,10 +82,10 @@ fetch_committed(struct consumer *c,
         log_warn("consumer", "%s: waiting for the group's committed "
                  "offsets (try %d of %d): %s", c->topic, attempt,
                  CONSUMER_COMMITTED_TRIES, rd_kafka_err2str(err));
-        snprintf(c->failure, sizeof(c->failure), "%s: cannot fetch the "
-                 "group's committed offsets: %s", c->topic,
-                 rd_kafka_err2str(err));
     }
+    /* Only now: a later try that succeeds must not leave it set. */
+    snprintf(c->failure, sizeof(c->failure), "%s: cannot fetch the group's "
+             "committed offsets: %s", c->topic, rd_kafka_err2str(err));
     return NULL;
 }
 
@@ -90,9 +95,8 @@ static void log_start(const rd_kafka_topic_partition_t *tp,
     long long until = ps ? (long long)ps->replay_until : -1;
 
     if (tp->offset >= 0)
-        log_info("consumer", "%s [%d]: assigned, starting at offset %lld "
-                 "(from the snapshot)", tp->topic, (int)tp->partition,
-                 (long long)tp->offset);
+        log_info("consumer", "%s [%d]: assigned, starting at offset %lld",
+                 tp->topic, (int)tp->partition, (long long)tp->offset);
     else if (tp->offset == RD_KAFKA_OFFSET_BEGINNING)
         log_info("consumer", "%s [%d]: assigned, starting at the "
                  "beginning (no snapshot offset)", tp->topic,
@@ -107,10 +111,42 @@ static void log_start(const rd_kafka_topic_partition_t *tp,
                  tp->topic, (int)tp->partition, until);
 }
 
-/* Sets each newly assigned partition's start: the snapshot's offset when
- * there is one, else the beginning (replay mode) or the committed offset
- * (RD_KAFKA_OFFSET_STORED falls back to auto.offset.reset = earliest).
- * In replay mode also records the committed offset as the replay bound. */
+/* Where a partition starts in replay mode, from the group's committed
+ * offset and the claim in its metadata (handover.h). Without an owner
+ * name (a caller that does not claim) claims are not read either. */
+static void plan_start(struct consumer *c, rd_kafka_topic_partition_t *tp,
+                       const rd_kafka_topic_partition_t *committed,
+                       struct partition_state *ps)
+{
+    struct handover_claim claim;
+    struct handover_start hs;
+    int claimed = c->owner[0] && committed->offset >= 0 &&
+                  handover_parse(committed->metadata,
+                                 committed->metadata_size, &claim) == 0;
+
+    handover_decide(c->owner, claimed ? &claim : NULL, committed->offset,
+                    ps->next_offset, &hs);
+    ps->replay_until = hs.replay_until;
+    ps->own_from = hs.from;
+    ps->next_offset = hs.start;
+    tp->offset = hs.start >= 0 ? hs.start : RD_KAFKA_OFFSET_BEGINNING;
+    if (claimed && strcmp(claim.owner, c->owner) != 0)
+        log_info("consumer", "%s [%d]: taking over from instance %s, "
+                 "which learned it up to offset %lld (its snapshot covers "
+                 "%lld)%s", tp->topic, (int)tp->partition, claim.owner,
+                 (long long)committed->offset, (long long)claim.snap,
+                 hs.relearn_gap ? ": relearning what its snapshot lost"
+                                : "");
+    else if (claimed)
+        log_info("consumer", "%s [%d]: last committed by this instance, "
+                 "learned here since offset %lld", tp->topic,
+                 (int)tp->partition, (long long)claim.from);
+}
+
+/* Sets each newly assigned partition's start: in replay mode see
+ * plan_start(); otherwise the snapshot's offset when there is one, else
+ * the committed offset (RD_KAFKA_OFFSET_STORED falls back to
+ * auto.offset.reset = earliest). */
 static void on_assign(struct consumer *c,
                       rd_kafka_topic_partition_list_t *parts)
 {
@@ -134,8 +170,9 @@ static void on_assign(struct consumer *c,
         if (ps) {
             ps->assigned = 1;
             ps->at_end = 0;
-            ps->replay_until = committed ? committed->elems[i].offset : -1;
-            if (ps->next_offset >= 0)
+            if (committed)
+                plan_start(c, tp, &committed->elems[i], ps);
+            else if (ps->next_offset >= 0)
                 tp->offset = ps->next_offset;
         }
         log_start(tp, ps);
@@ -216,7 +253,7 @@ static void set_starts(struct consumer *c, const char *const *topics,
             continue;
         ps = find_part(c, start[i].topic, start[i].partition, 1);
         if (ps)
-            ps->next_offset = start[i].offset;
+            ps->next_offset = ps->snap_offset = start[i].offset;
     }
 }
 
@@ -252,7 +289,7 @@ int consumer_new(const char *brokers, const char *group_id,
                  struct consumer **out, char *errstr, size_t errstr_size)
 {
     return consumer_new_topics(brokers, group_id, &topic, 1, start, n,
-                               replay, instance_id, out, errstr,
+                               replay, instance_id, 0, out, errstr,
                                errstr_size);
 }
 
@@ -260,18 +297,19 @@ int consumer_new_topics(const char *brokers, const char *group_id,
                         const char *const *topics, size_t topic_count,
                         const struct snapshot_offset *start, size_t n,
                         int replay, const char *instance_id,
-                        struct consumer **out, char *errstr,
-                        size_t errstr_size)
+                        long session_timeout_ms, struct consumer **out,
+                        char *errstr, size_t errstr_size)
 {
     struct consumer *c = calloc(1, sizeof(*c));
     rd_kafka_conf_t *conf;
-    char why[256];
+    char why[256], session[32];
 
     if (!c)
         return RIFFLE_ERR_NOMEM;
     snprintf(c->topic, sizeof(c->topic), "%s", topics[0]);
     c->replay = replay;
     set_starts(c, topics, topic_count, start, n);
+    snprintf(session, sizeof(session), "%ld", session_timeout_ms);
 
     conf = kafka_conf_new(brokers, "riffle-learner", errstr, errstr_size);
     if (!conf || kafka_conf_set(conf, "group.id", group_id, errstr,
@@ -285,7 +323,10 @@ int consumer_new_topics(const char *brokers, const char *group_id,
         kafka_conf_set(conf, "isolation.level", "read_committed", errstr,
                        errstr_size) ||
         (instance_id && kafka_conf_set(conf, "group.instance.id",
-                                       instance_id, errstr, errstr_size))) {
+                                       instance_id, errstr, errstr_size)) ||
+        (session_timeout_ms > 0 &&
+         kafka_conf_set(conf, "session.timeout.ms", session, errstr,
+                        errstr_size))) {
         if (conf)
             rd_kafka_conf_destroy(conf);
         free(c);
@@ -323,6 +364,20 @@ void consumer_destroy(struct consumer *c)
     free(c);
 }
 
+void consumer_set_owner(struct consumer *c, const char *owner)
+{
+    snprintf(c->owner, sizeof(c->owner), "%s", owner ? owner : "");
+}
+
+void consumer_note_snapshot(struct consumer *c)
+{
+    size_t i;
+
+    for (i = 0; i < c->part_count; i++)
+        if (c->parts[i].next_offset >= 0)
+            c->parts[i].snap_offset = c->parts[i].next_offset;
+}
+
 void consumer_set_revoke_hook(struct consumer *c,
                               void (*fn)(void *opaque), void *opaque)
 {
@@ -353,11 +408,38 @@ consumer_group_metadata(const struct consumer *c)
     return rd_kafka_consumer_group_metadata(c->rk);
 }
 
+/* The claim (handover.h) goes with the offset into the transaction;
+ * librdkafka frees tp->metadata with the list. Without memory the offset
+ * goes unclaimed, which a successor treats as a single learner's. */
+static void attach_claim(const struct consumer *c,
+                         const struct partition_state *ps,
+                         rd_kafka_topic_partition_t *tp)
+{
+    struct handover_claim claim;
+    char text[HANDOVER_METADATA_MAX];
+    int n;
+
+    if (!c->owner[0])
+        return;
+    snprintf(claim.owner, sizeof(claim.owner), "%s", c->owner);
+    claim.from = ps->own_from;
+    claim.snap = ps->snap_offset;
+    n = handover_format(&claim, text, sizeof(text));
+    if (n < 0)
+        return;
+    tp->metadata = malloc((size_t)n);
+    if (!tp->metadata)
+        return;
+    memcpy(tp->metadata, text, (size_t)n);
+    tp->metadata_size = (size_t)n;
+}
+
 rd_kafka_topic_partition_list_t *
 consumer_assigned_offsets(const struct consumer *c)
 {
     rd_kafka_topic_partition_list_t *list =
         rd_kafka_topic_partition_list_new((int)c->part_count + 1);
+    rd_kafka_topic_partition_t *tp;
     size_t i;
 
     for (i = 0; i < c->part_count; i++) {
@@ -369,9 +451,11 @@ consumer_assigned_offsets(const struct consumer *c)
          * replaying, its committed outputs reach further than its
          * position, and committing less would publish them again after
          * a crash. */
-        rd_kafka_topic_partition_list_add(list, ps->topic, ps->partition)
-            ->offset = ps->next_offset > ps->replay_until ? ps->next_offset
-                                                          : ps->replay_until;
+        tp = rd_kafka_topic_partition_list_add(list, ps->topic,
+                                               ps->partition);
+        tp->offset = ps->next_offset > ps->replay_until ? ps->next_offset
+                                                        : ps->replay_until;
+        attach_claim(c, ps, tp);
     }
     return list;
 }

@@ -40,6 +40,15 @@ int consumer_new(const char *brokers, const char *group_id,
                  size_t n, int replay, const char *instance_id,
                  struct consumer **out, char *errstr, size_t errstr_size);
 
+/* Names this instance (borrowed, copied; NULL or "" for none) in the
+ * claims its commits carry, and makes it read the others' claims on an
+ * assignment: see handover.h. Call before the first poll. */
+void consumer_set_owner(struct consumer *c, const char *owner);
+
+/* Records that a snapshot of the current positions was written (into
+ * the open transaction): later claims say it covers them. */
+void consumer_note_snapshot(struct consumer *c);
+
 /* Called (with opaque) when partitions are about to be taken away, and
  * before the consumer leaves the group, while the offsets of what was
  * handled can still be committed. fn may be NULL. */
@@ -62,19 +71,22 @@ consumer_group_metadata(const struct consumer *c);
 
 /* The offsets to commit for the assigned partitions that have a known
  * position: the next offset to read, or the replay bound while that is
- * further. A new list the caller destroys. */
+ * further, each with this instance's claim as metadata when it has an
+ * owner name. A new list the caller destroys. */
 rd_kafka_topic_partition_list_t *
 consumer_assigned_offsets(const struct consumer *c);
 
 /* The same over several topics (borrowed, topic_count >= 1): a
  * pipeline's input topic, its further sources and its enrichment topic.
- * Partitions are tracked per topic, and so are snapshot offsets. */
+ * Partitions are tracked per topic, and so are snapshot offsets.
+ * session_timeout_ms > 0 sets how long the group waits for a silent
+ * member (e.g. a killed static one) before moving its partitions. */
 int consumer_new_topics(const char *brokers, const char *group_id,
                         const char *const *topics, size_t topic_count,
                         const struct snapshot_offset *start, size_t n,
                         int replay, const char *instance_id,
-                        struct consumer **out, char *errstr,
-                        size_t errstr_size);
+                        long session_timeout_ms, struct consumer **out,
+                        char *errstr, size_t errstr_size);
 
 /* Leaves the group and frees. NULL-safe. */
 void consumer_destroy(struct consumer *c);

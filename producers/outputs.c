@@ -782,12 +782,11 @@ static rd_kafka_headers_t *chunk_headers(const char *id, long index,
 
 /* The encoded snapshot in o->out as chunks, then the manifest that makes
  * them a snapshot (see consumers/snapshot_chunks.h). */
-static int send_chunked(struct outputs *o, int64_t now_ms, char *errstr,
-                        size_t size)
+static int send_chunked(struct outputs *o, const char *model,
+                        int64_t now_ms, char *errstr, size_t size)
 {
     size_t chunk = (size_t)o->cfg->snapshot_chunk_bytes, at;
     long chunks = (long)((o->out.len + chunk - 1) / chunk), i;
-    const char *model = o->cfg->model_name;
     char id[64], key[CFG_NAME_MAX + 32], text[96];
     int err = 0;
 
@@ -817,7 +816,15 @@ int outputs_snapshot(struct outputs *o, struct online_learner *ol,
                      const struct snapshot_offset *offsets, size_t n,
                      size_t *bytes, char *errstr, size_t errstr_size)
 {
-    const char *key = o->cfg->model_name;
+    return outputs_snapshot_keyed(o, o->cfg->model_name, ol, offsets, n,
+                                  bytes, errstr, errstr_size);
+}
+
+int outputs_snapshot_keyed(struct outputs *o, const char *key,
+                           struct online_learner *ol,
+                           const struct snapshot_offset *offsets, size_t n,
+                           size_t *bytes, char *errstr, size_t errstr_size)
+{
     int64_t now_ms = kafka_now_ms();
     int err;
 
@@ -828,7 +835,7 @@ int outputs_snapshot(struct outputs *o, struct online_learner *ol,
         return err;
     *bytes = o->out.len;
     if (o->out.len > (size_t)o->cfg->snapshot_chunk_bytes)
-        return send_chunked(o, now_ms, errstr, errstr_size);
+        return send_chunked(o, key, now_ms, errstr, errstr_size);
     return publisher_send(o->pub, o->cfg->topic_models, key, strlen(key),
                           o->out.data, o->out.len, NULL, errstr, errstr_size);
 }

@@ -113,4 +113,13 @@ int outputs_snapshot(struct outputs *o, struct online_learner *ol,
                      const struct snapshot_offset *offsets, size_t n,
                      size_t *bytes, char *errstr, size_t errstr_size);
 
+/* The same under another key (borrowed): a learner instance's own
+ * snapshots, `<model>@<instance>`, see docs/SCALING.md. The snapshot
+ * still names the pipeline's model, so any instance or replica of the
+ * pipeline can restore it. */
+int outputs_snapshot_keyed(struct outputs *o, const char *key,
+                           struct online_learner *ol,
+                           const struct snapshot_offset *offsets, size_t n,
+                           size_t *bytes, char *errstr, size_t errstr_size);
+
 #endif

@@ -365,6 +365,22 @@ static void test_cfg_delivery_errors_name_the_key(void **state)
                  "0 is out of range: expected an integer from 1 to 60000");
 }
 
+static void test_cfg_session_timeout_read_and_checked(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 0, NULL, "kafka = { group_id = \"g\"; };\n");
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->session_timeout_ms, 0); /* librdkafka's */
+    write_base(fx, 0, NULL, "kafka = { session_timeout_ms = 6000; };\n");
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->session_timeout_ms, 6000);
+    write_base(fx, 0, NULL, "kafka = {\n  session_timeout_ms = 500;\n};\n");
+    expect_error(fx, (int)BASE_LINE_COUNT + 2, "kafka.session_timeout_ms",
+                 "500 is out of range: expected an integer from 6000 to "
+                 "1800000");
+}
+
 /* ---- model fingerprint --------------------------------------------- */
 
 static void test_cfg_fingerprint_tracks_model_settings(void **state)
@@ -856,6 +872,7 @@ int main(void)
         T(test_cfg_delivery_defaults_to_exactly_once),
         T(test_cfg_delivery_settings_read),
         T(test_cfg_delivery_errors_name_the_key),
+        T(test_cfg_session_timeout_read_and_checked),
         T(test_cfg_fingerprint_tracks_model_settings),
         T(test_cfg_fingerprint_same_file_bits_differ),
         T(test_cfg_fingerprint_tracks_coarsening),
