@@ -69,7 +69,8 @@ for ((i = 0; i < 30; i++)); do
     (($(committed_predictions) >= FIRST)) && break
     sleep 1
 done
-kill -KILL "$learner_a"
+kill -KILL "$learner_a" 2>/dev/null ||
+    fail "a stopped before the kill: $(grep -m3 -i -e error -e fatal "$WORK/a1.log")"
 wait "$learner_a" 2>/dev/null || true
 grep -q "learn: .*events (" "$WORK/a1.log" || fail "a learned nothing before the kill"
 note "a killed; its last snapshot: $(grep "snapshot of model .*@a version" "$WORK/a1.log" |
