@@ -4,7 +4,8 @@
  * Follows the model topic (serving/model_follower.c) and, once the
  * first snapshot is loaded, scores requests from serve.requests in the
  * serve consumer group (serving/replica.c) and, when serve.http_port is
- * set, JSON events over HTTP (serving/http_api.c). Start as many
+ * set, JSON events over HTTP, with /healthz and /metrics
+ * (serving/http_api.c). Start as many
  * replicas as serve.partitions allows: Kafka shares the partitions out.
  * Nothing is learned; every prediction names the model version that
  * made it, and a new snapshot is swapped in without pausing scoring.
@@ -23,6 +24,7 @@
 #include "serving/model_follower.h"
 #include "serving/model_slot.h"
 #include "serving/replica.h"
+#include "serving/serve_stats.h"
 
 #define SERVE_WAIT_STEP_NS 50000000L /* 50 ms between looks at the slot */
 #define SERVE_WAIT_LOG_S 10.0        /* repeat "still waiting" this often */
@@ -43,6 +45,7 @@ struct serve {
     struct schema *input;
     struct model_slot *slot;
     struct model_follower *follower;
+    struct serve_stats *stats;
     struct http_api *http;
     struct replica *replica;
 };
@@ -93,15 +96,18 @@ static int start(struct serve *s, char *errstr, size_t size)
     if (!err)
         err = model_slot_new(&s->slot);
     if (!err)
+        err = serve_stats_new(&s->stats);
+    if (!err)
         err = model_follower_start(&s->cfg, s->input, s->slot, &s->follower,
                                    errstr, size);
     if (!err && s->cfg.serve_http_port > 0)
-        err = http_api_start(&s->cfg, s->input, s->slot, &s->http, errstr,
-                             size);
+        err = http_api_start(&s->cfg, s->input, s->slot, s->stats, &s->http,
+                             errstr, size);
     if (!err && s->http)
-        log_info("serve", "HTTP on %s:%d: POST %s, GET %s",
+        log_info("serve", "HTTP on %s:%d: POST %s, GET %s and %s",
                  s->cfg.serve_http_address, s->cfg.serve_http_port,
-                 HTTP_API_PREDICT_PATH, HTTP_API_HEALTH_PATH);
+                 HTTP_API_PREDICT_PATH, HTTP_API_HEALTH_PATH,
+                 HTTP_API_METRICS_PATH);
     return err;
 }
 
@@ -112,12 +118,15 @@ static int run(struct serve *s, char *errstr, size_t size)
     wait_for_model(s);
     if (cli_stop_requested)
         return 0;
-    err = replica_new(&s->cfg, s->input, s->slot, s->instance,
+    err = replica_new(&s->cfg, s->input, s->slot, s->stats, s->instance,
                       s->opt.instance != NULL, &s->replica, errstr, size);
     if (err)
         return err;
-    log_info("serve", "scoring %s -> %s in group %s", s->cfg.serve_requests,
-             s->cfg.serve_predictions, s->cfg.serve_group_id);
+    log_info("serve", "scoring %s -> %s in group %s, %s", s->cfg.serve_requests,
+             s->cfg.serve_predictions, s->cfg.serve_group_id,
+             s->cfg.serve_delivery == CFG_DELIVERY_EXACTLY_ONCE
+                 ? "exactly once"
+                 : "at least once");
     return replica_run(s->replica, &cli_stop_requested, s->opt.max_requests,
                        s->opt.idle_exit_s, errstr, size);
 }
@@ -186,21 +195,22 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
 /* One JSON line on stdout for scripts. */
 static void print_summary(struct serve *s)
 {
-    struct replica_counts rc = {0};
-    struct http_api_counts hc = {0};
+    struct serve_stats_counts c;
 
-    if (s->replica)
-        replica_counts(s->replica, &rc);
-    if (s->http)
-        http_api_counts(s->http, &hc);
+    serve_stats_read(s->stats, &c);
     printf("{\"requests\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
            "\"model_version\":%lld,\"models_loaded\":%llu,"
            "\"http\":{\"ok\":%llu,\"client_errors\":%llu,"
            "\"unavailable\":%llu,\"server_errors\":%llu}}\n",
-           rc.requests, rc.predicted, rc.dead_letters,
+           (unsigned long long)c.requests,
+           (unsigned long long)c.predictions,
+           (unsigned long long)c.dead_letters,
            (long long)model_slot_version(s->slot),
-           model_follower_installed(s->follower), hc.ok, hc.client_errors,
-           hc.unavailable, hc.server_errors);
+           model_follower_installed(s->follower),
+           (unsigned long long)c.http_ok,
+           (unsigned long long)c.http_client_errors,
+           (unsigned long long)c.http_unavailable,
+           (unsigned long long)c.http_server_errors);
 }
 
 static void serve_free(struct serve *s)
@@ -208,6 +218,7 @@ static void serve_free(struct serve *s)
     replica_destroy(s->replica);
     http_api_stop(s->http);
     model_follower_stop(s->follower);
+    serve_stats_destroy(s->stats);
     model_slot_destroy(s->slot);
     schema_destroy(s->input);
     free(s);

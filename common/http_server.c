@@ -4,38 +4,61 @@
  *
  * libmicrohttpd calls the access callback several times per request: once
  * when the headers are in, then once per chunk of body, then once more
- * with no data. The body is gathered in a per-request struct buf (the
- * connection's con_cls) and the handler runs on the last call; the
+ * with no data; a response can only be queued on the first and the last
+ * call. So what the headers decide (a declared Content-Length over the
+ * limit, the caller's on_headers hook) is answered on the first call,
+ * without reading the body, while a body that turns out too big or too
+ * slow is drained and answered at its end, or cut off when it goes on
+ * far past the limit. The body is gathered in a per-request struct buf
+ * (the connection's con_cls) and the handler runs on the last call; the
  * completion callback frees the gathered state whatever happened.
  */
 #include "common/http_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <microhttpd.h>
 
 #include "common/err.h"
 #include "common/log.h"
 
-#define HTTP_CONNECTION_TIMEOUT_S 30 /* drop idle clients, free the slot */
-#define HTTP_CONNECTION_LIMIT 64     /* dashboards and scrapers, not load */
+/* A body is drained up to this many times the limit so that its client
+ * can read the 413; past that the connection is simply closed. */
+#define HTTP_DRAIN_FACTOR 4
+#define HTTP_CONNECTION_LIMIT 1024 /* far above any riffle endpoint's load */
 
 struct http_server {
     struct MHD_Daemon *daemon;
+    struct http_server_settings set;
     http_handler_fn handler;
     void *opaque;
     int port;
 };
 
+/* One request in flight: its body so far, and whether it is already
+ * answered (refused from its headers) or will be refused at its end. */
 struct pending {
     struct buf body;
+    size_t received;
+    double started_s;
     int too_large;
+    int answered;
 };
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 int http_server_parse_listen(const char *listen, char *host,
                              size_t host_size, int *port, char *errstr,
@@ -82,47 +105,148 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
     return MHD_YES;
 }
 
-static enum MHD_Result respond(struct http_server *s,
-                               struct MHD_Connection *conn, const char *url,
-                               const char *method, struct pending *p)
+/* The request as the hooks and the handler see it; query (the caller
+ * frees it) holds the decoded arguments. */
+static void describe(struct MHD_Connection *conn, const char *url,
+                     const char *method, const struct pending *p,
+                     struct buf *query, struct http_request *req)
 {
-    struct http_request req = {method, url, "", p->body.data ? p->body.data
-                                                            : "",
-                               p->body.len};
-    struct http_response res = {200, "text/plain", {0}};
+    (void)MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg,
+                                    query);
+    req->method = method;
+    req->path = url;
+    req->query = query->data ? query->data : "";
+    req->content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                    "Content-Type");
+    req->body = p->body.data ? p->body.data : "";
+    req->body_len = p->body.len;
+}
+
+/* An answer of the server's own (413, 408), worded by the caller's hook
+ * when there is one. */
+static void fill_error(const struct http_server *s, int status,
+                       const char *what, struct http_response *res)
+{
+    res->status = status;
+    if (s->set.on_error) {
+        s->set.on_error(s->opaque, status, what, res);
+        return;
+    }
+    res->content_type = "text/plain";
+    (void)buf_printf(&res->body, "%s\n", what); /* cut short if no memory */
+}
+
+/* Queues res (its body is taken over) and tells on_done. */
+static enum MHD_Result respond(struct http_server *s,
+                               struct MHD_Connection *conn,
+                               const struct http_request *req,
+                               struct pending *p, struct http_response *res)
+{
     struct MHD_Response *mr;
-    struct buf query = {0};
     enum MHD_Result ret;
 
-    (void)MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg,
-                                    &query);
-    req.query = query.data ? query.data : "";
-    if (p->too_large) {
-        res.status = MHD_HTTP_CONTENT_TOO_LARGE;
-        (void)buf_printf(&res.body, "request body over %d bytes\n",
-                         HTTP_SERVER_MAX_BODY);
-    } else {
-        s->handler(s->opaque, &req, &res);
-    }
-    buf_free(&query);
-
-    if (res.body.data)
-        mr = MHD_create_response_from_buffer(res.body.len, res.body.data,
+    if (res->body.data)
+        mr = MHD_create_response_from_buffer(res->body.len, res->body.data,
                                              MHD_RESPMEM_MUST_FREE);
     else
         mr = MHD_create_response_from_buffer(0, (void *)"",
                                              MHD_RESPMEM_PERSISTENT);
     if (!mr) {
-        buf_free(&res.body);
+        buf_free(&res->body);
         return MHD_NO;
     }
     (void)MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                  res.content_type);
+                                  res->content_type);
     /* Everything riffle serves is live state: never cache it. */
     (void)MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL,
                                   "no-store");
-    ret = MHD_queue_response(conn, (unsigned)res.status, mr);
+    if (res->allow)
+        (void)MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, res->allow);
+    ret = MHD_queue_response(conn, (unsigned)res->status, mr);
     MHD_destroy_response(mr);
+    p->answered = 1;
+    if (s->set.on_done)
+        s->set.on_done(s->opaque, req, res->status, now_s() - p->started_s);
+    return ret;
+}
+
+/* The first call, with the headers only: refuse a declared body over the
+ * limit, then let the caller's hook refuse what it can tell already. */
+static enum MHD_Result check_headers(struct http_server *s,
+                                     struct MHD_Connection *conn,
+                                     const char *url, const char *method,
+                                     struct pending *p)
+{
+    const char *length = MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    struct http_response res = {200, "text/plain", NULL, {0}};
+    struct http_request req;
+    struct buf query = {0};
+    enum MHD_Result ret = MHD_YES;
+    char what[160];
+
+    describe(conn, url, method, p, &query, &req);
+    if (length && strtoull(length, NULL, 10) > s->set.max_body_bytes) {
+        snprintf(what, sizeof(what), "body of %.20s bytes is over the limit "
+                 "of %zu", length, s->set.max_body_bytes);
+        fill_error(s, MHD_HTTP_CONTENT_TOO_LARGE, what, &res);
+        ret = respond(s, conn, &req, p, &res);
+    } else if (s->set.on_headers && s->set.on_headers(s->opaque, &req, &res)) {
+        ret = respond(s, conn, &req, p, &res);
+    } else {
+        buf_free(&res.body); /* a hook that wrote and then went on */
+    }
+    buf_free(&query);
+    return ret;
+}
+
+/* A piece of body: kept while under the limit, drained past it. Returns
+ * MHD_NO to close a connection that has gone on far too long. */
+static enum MHD_Result take_body(const struct http_server *s,
+                                 struct pending *p, const char *data,
+                                 size_t *size)
+{
+    size_t max = s->set.max_body_bytes;
+
+    p->received += *size;
+    if (p->received > max)
+        p->too_large = 1;
+    if (!p->too_large && !p->answered && buf_append(&p->body, data, *size))
+        return MHD_NO;
+    *size = 0;
+
+    if (p->received > max * HTTP_DRAIN_FACTOR)
+        return MHD_NO;
+    if (now_s() - p->started_s > 2 * s->set.timeout_s)
+        return MHD_NO; /* a trickle that would never end */
+    return MHD_YES;
+}
+
+/* The last call: the whole request is in. */
+static enum MHD_Result finish(struct http_server *s,
+                              struct MHD_Connection *conn, const char *url,
+                              const char *method, struct pending *p)
+{
+    struct http_response res = {200, "text/plain", NULL, {0}};
+    struct http_request req;
+    struct buf query = {0};
+    enum MHD_Result ret;
+    char what[160];
+
+    describe(conn, url, method, p, &query, &req);
+    if (p->too_large) {
+        snprintf(what, sizeof(what), "body is over the limit of %zu bytes",
+                 s->set.max_body_bytes);
+        fill_error(s, MHD_HTTP_CONTENT_TOO_LARGE, what, &res);
+    } else if (now_s() - p->started_s > s->set.timeout_s) {
+        snprintf(what, sizeof(what), "the request took over %g s to arrive",
+                 s->set.timeout_s);
+        fill_error(s, MHD_HTTP_REQUEST_TIMEOUT, what, &res);
+    } else {
+        s->handler(s->opaque, &req, &res);
+    }
+    ret = respond(s, conn, &req, p, &res);
+    buf_free(&query);
     return ret;
 }
 
@@ -132,6 +256,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
+    struct http_server *s = cls;
     struct pending *p = *con_cls;
 
     (void)version;
@@ -139,18 +264,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         p = calloc(1, sizeof(*p));
         if (!p)
             return MHD_NO;
+        p->started_s = now_s();
         *con_cls = p;
-        return MHD_YES; /* headers only so far */
+        return check_headers(s, conn, url, method, p);
     }
-    if (*upload_data_size > 0) {
-        if (p->body.len + *upload_data_size > HTTP_SERVER_MAX_BODY)
-            p->too_large = 1;
-        else if (buf_append(&p->body, upload_data, *upload_data_size))
-            return MHD_NO;
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    return respond(cls, conn, url, method, p);
+    if (*upload_data_size > 0)
+        return take_body(s, p, upload_data, upload_data_size);
+    if (p->answered)
+        return MHD_YES; /* refused from the headers; nothing more to say */
+    return finish(s, conn, url, method, p);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn,
@@ -160,7 +282,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 
     (void)cls;
     (void)conn;
-    (void)why;
+    if (why != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        log_debug("http", "a request ended early (libmicrohttpd code %d)",
+                  (int)why);
     if (p) {
         buf_free(&p->body);
         free(p);
@@ -179,9 +303,34 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
     log_warn("http", "%s", msg);
 }
 
-int http_server_start(const char *listen, http_handler_fn handler,
-                      void *opaque, struct http_server **out, char *errstr,
-                      size_t errstr_size)
+/* libmicrohttpd warns about a pool of one thread, so the option is only
+ * passed for more. */
+static struct MHD_Daemon *start_daemon(struct http_server *s,
+                                       struct sockaddr_in *sa)
+{
+    unsigned timeout = (unsigned)ceil(s->set.timeout_s);
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_error, NULL},
+        {MHD_OPTION_SOCK_ADDR, 0, sa},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)(timeout ? timeout : 1u),
+         NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, HTTP_CONNECTION_LIMIT, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+        {MHD_OPTION_THREAD_POOL_SIZE, s->set.threads, NULL},
+        {MHD_OPTION_END, 0, NULL}};
+
+    if (s->set.threads <= 1)
+        opts[5].option = MHD_OPTION_END;
+    return MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
+                            0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY,
+                            opts, MHD_OPTION_END);
+}
+
+int http_server_start_with(const char *listen,
+                           const struct http_server_settings *settings,
+                           http_handler_fn handler, void *opaque,
+                           struct http_server **out, char *errstr,
+                           size_t errstr_size)
 {
     struct sockaddr_in sa;
     const union MHD_DaemonInfo *info;
@@ -196,6 +345,12 @@ int http_server_start(const char *listen, http_handler_fn handler,
     s = calloc(1, sizeof(*s));
     if (!s)
         return RIFFLE_ERR_NOMEM;
+    if (settings)
+        s->set = *settings;
+    if (s->set.max_body_bytes == 0)
+        s->set.max_body_bytes = HTTP_SERVER_MAX_BODY;
+    if (s->set.timeout_s <= 0)
+        s->set.timeout_s = HTTP_SERVER_TIMEOUT_S;
     s->handler = handler;
     s->opaque = opaque;
 
@@ -203,14 +358,7 @@ int http_server_start(const char *listen, http_handler_fn handler,
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     (void)inet_pton(AF_INET, host, &sa.sin_addr); /* checked above */
-    s->daemon = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
-        MHD_OPTION_END);
+    s->daemon = start_daemon(s, &sa);
     if (!s->daemon) {
         snprintf(errstr, errstr_size, "cannot listen on %s (in use, or not "
                  "an address of this machine)", listen);
@@ -222,6 +370,14 @@ int http_server_start(const char *listen, http_handler_fn handler,
     s->port = info ? info->port : port;
     *out = s;
     return 0;
+}
+
+int http_server_start(const char *listen, http_handler_fn handler,
+                      void *opaque, struct http_server **out, char *errstr,
+                      size_t errstr_size)
+{
+    return http_server_start_with(listen, NULL, handler, opaque, out, errstr,
+                                  errstr_size);
 }
 
 int http_server_port(const struct http_server *s)

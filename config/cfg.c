@@ -548,6 +548,7 @@ static void set_defaults(struct cfg *cfg)
     cfg->progress_every_events = CFG_DEFAULT_PROGRESS_EVENTS;
     cfg->serve_partitions = 1;
     cfg->serve_commit_every_ms = CFG_DEFAULT_SERVE_COMMIT_MS;
+    cfg->serve_delivery = CFG_DELIVERY_AT_LEAST_ONCE;
     snprintf(cfg->serve_http_address, sizeof(cfg->serve_http_address), "%s",
              CFG_DEFAULT_SERVE_ADDRESS);
     cfg->serve_http_max_body_bytes = CFG_DEFAULT_SERVE_MAX_BODY;
@@ -1773,8 +1774,13 @@ static int load_serve(const struct loader *ld, const config_setting_t *root,
         "requests",     "predictions",         "group_id",
         "partitions",   "commit_every_ms",     "http_address",
         "http_port",    "http_max_body_bytes", "http_timeout_seconds",
-        "http_threads", NULL};
+        "http_threads", "delivery",            NULL};
+    static const struct enum_name modes[] = {
+        {"exactly_once", CFG_DELIVERY_EXACTLY_ONCE},
+        {"at_least_once", CFG_DELIVERY_AT_LEAST_ONCE},
+        {NULL, 0}};
     config_setting_t *g;
+    int mode = (int)cfg->serve_delivery;
     int err = get_group(ld, root, "serve", 0, &g);
 
     if (err || !g)
@@ -1799,7 +1805,10 @@ static int load_serve(const struct loader *ld, const config_setting_t *root,
         err = get_long(ld, g, "serve", "commit_every_ms", 0, 1,
                        CFG_MAX_SERVE_COMMIT_MS, &cfg->serve_commit_every_ms);
     if (!err)
+        err = get_enum(ld, g, "serve", "delivery", modes, &mode);
+    if (!err)
         err = load_serve_http(ld, g, cfg);
+    cfg->serve_delivery = (enum cfg_delivery)mode;
     return err;
 }
 

@@ -343,6 +343,7 @@ struct cfg {
     char serve_group_id[CFG_NAME_MAX];   /* default <group_id>-serve */
     int serve_partitions;                /* of both serve topics */
     long serve_commit_every_ms;          /* offsets commit cadence */
+    enum cfg_delivery serve_delivery;    /* default at least once */
     char serve_http_address[CFG_NAME_MAX]; /* listen address */
     int serve_http_port;                 /* 0: no HTTP endpoint */
     long serve_http_max_body_bytes;      /* larger bodies get 413 */

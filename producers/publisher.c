@@ -4,6 +4,7 @@
 #include "producers/publisher.h"
 
 #include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,13 @@
 #define PUBLISHER_CLOSE_FLUSH_MS 30000
 #define PUBLISHER_LINGER_MS "5" /* small batches, low latency */
 #define PUBLISHER_PREPARE_TIMEOUT_MS 2000 /* once at start-up */
+/* Serving: a request's answer leaves at once; batches still form from
+ * what queues while earlier sends are in flight. */
+#define PUBLISHER_IMMEDIATE_LINGER_MS "0"
+/* Messages in flight whose outcome is tracked one by one; a sender that
+ * gets this far ahead of the acknowledgements waits. A byte each. */
+#define PUBLISHER_SETTLE_RING 131072
+#define PUBLISHER_SETTLE_WAIT_MS 10
 
 struct publisher {
     rd_kafka_t *rk;
@@ -25,7 +33,22 @@ struct publisher {
     unsigned long long delivered;
     unsigned long long failed; /* since the last flush */
     char first_failure[256];
+    uint64_t sent;                /* messages queued so far */
+    uint64_t settled;             /* all below this have an outcome */
+    unsigned char *outcome;       /* ring: 1 once message n is settled */
 };
+
+/* Marks message seq settled and moves the settled mark over every
+ * message whose outcome is known, in order. */
+static void settle(struct publisher *p, uint64_t seq)
+{
+    p->outcome[seq % PUBLISHER_SETTLE_RING] = 1;
+    while (p->settled < p->sent &&
+           p->outcome[p->settled % PUBLISHER_SETTLE_RING]) {
+        p->outcome[p->settled % PUBLISHER_SETTLE_RING] = 0;
+        p->settled++;
+    }
+}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
                         void *opaque)
@@ -33,6 +56,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
     struct publisher *p = opaque;
 
     (void)rk;
+    /* a failure settles too: it is counted below, and a caller checks
+     * publisher_check() before trusting the settled mark */
+    settle(p, (uint64_t)(uintptr_t)msg->_private);
     if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         p->delivered++;
         return;
@@ -46,8 +72,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
 
 static int publisher_create(const char *brokers, const char *client_id,
                             const char *transactional_id,
-                            struct publisher **out, char *errstr,
-                            size_t errstr_size)
+                            const char *linger_ms, struct publisher **out,
+                            char *errstr, size_t errstr_size)
 {
     struct publisher *p = calloc(1, sizeof(*p));
     rd_kafka_conf_t *conf;
@@ -55,17 +81,22 @@ static int publisher_create(const char *brokers, const char *client_id,
 
     if (!p)
         return RIFFLE_ERR_NOMEM;
+    p->outcome = calloc(PUBLISHER_SETTLE_RING, 1);
+    if (!p->outcome) {
+        free(p);
+        return RIFFLE_ERR_NOMEM;
+    }
 
     conf = kafka_conf_new(brokers, client_id, errstr, errstr_size);
     if (!conf) {
+        free(p->outcome);
         free(p);
         return RIFFLE_ERR_KAFKA;
     }
     snprintf(max_bytes, sizeof(max_bytes), "%d", PUBLISHER_MAX_MESSAGE_BYTES);
     if (kafka_conf_set(conf, "enable.idempotence", "true", errstr,
                        errstr_size) ||
-        kafka_conf_set(conf, "linger.ms", PUBLISHER_LINGER_MS, errstr,
-                       errstr_size) ||
+        kafka_conf_set(conf, "linger.ms", linger_ms, errstr, errstr_size) ||
         kafka_conf_set(conf, "message.max.bytes", max_bytes, errstr,
                        errstr_size) ||
         kafka_conf_set(conf, "compression.type", "lz4", errstr,
@@ -74,6 +105,7 @@ static int publisher_create(const char *brokers, const char *client_id,
          kafka_conf_set(conf, "transactional.id", transactional_id, errstr,
                         errstr_size))) {
         rd_kafka_conf_destroy(conf);
+        free(p->outcome);
         free(p);
         return RIFFLE_ERR_KAFKA;
     }
@@ -84,6 +116,7 @@ static int publisher_create(const char *brokers, const char *client_id,
     if (!p->rk) {
         snprintf(errstr, errstr_size, "cannot create producer: %s", why);
         rd_kafka_conf_destroy(conf);
+        free(p->outcome);
         free(p);
         return RIFFLE_ERR_KAFKA;
     }
@@ -95,8 +128,8 @@ static int publisher_create(const char *brokers, const char *client_id,
 int publisher_new(const char *brokers, const char *client_id,
                   struct publisher **out, char *errstr, size_t errstr_size)
 {
-    return publisher_create(brokers, client_id, NULL, out, errstr,
-                            errstr_size);
+    return publisher_create(brokers, client_id, NULL, PUBLISHER_LINGER_MS,
+                            out, errstr, errstr_size);
 }
 
 int publisher_new_transactional(const char *brokers, const char *client_id,
@@ -104,8 +137,18 @@ int publisher_new_transactional(const char *brokers, const char *client_id,
                                 struct publisher **out, char *errstr,
                                 size_t errstr_size)
 {
-    return publisher_create(brokers, client_id, transactional_id, out,
-                            errstr, errstr_size);
+    return publisher_create(brokers, client_id, transactional_id,
+                            PUBLISHER_LINGER_MS, out, errstr, errstr_size);
+}
+
+int publisher_new_immediate(const char *brokers, const char *client_id,
+                            const char *transactional_id,
+                            struct publisher **out, char *errstr,
+                            size_t errstr_size)
+{
+    return publisher_create(brokers, client_id, transactional_id,
+                            PUBLISHER_IMMEDIATE_LINGER_MS, out, errstr,
+                            errstr_size);
 }
 
 void publisher_destroy(struct publisher *p)
@@ -118,6 +161,7 @@ void publisher_destroy(struct publisher *p)
                         sizeof(errstr)) != 0)
         log_error("publisher", "on close: %s", errstr);
     rd_kafka_destroy(p->rk);
+    free(p->outcome);
     free(p);
 }
 
@@ -128,10 +172,13 @@ int publisher_send(struct publisher *p, const char *topic, const void *key,
 {
     rd_kafka_resp_err_t err;
 
+    while (p->sent - p->settled >= PUBLISHER_SETTLE_RING)
+        rd_kafka_poll(p->rk, PUBLISHER_SETTLE_WAIT_MS);
     for (;;) {
         err = rd_kafka_producev(
             p->rk, RD_KAFKA_V_TOPIC(topic),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_OPAQUE((void *)(uintptr_t)p->sent),
             RD_KAFKA_V_KEY(key, key_len),
             RD_KAFKA_V_VALUE((void *)value, value_len),
             RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
@@ -152,6 +199,7 @@ int publisher_send(struct publisher *p, const char *topic, const void *key,
             return RIFFLE_ERR_ABORTED;
         return RIFFLE_ERR_KAFKA;
     }
+    p->sent++;
     return 0;
 }
 
@@ -184,6 +232,26 @@ void publisher_prepare_topics(struct publisher *p, const char *const *topics,
 void publisher_poll(struct publisher *p)
 {
     rd_kafka_poll(p->rk, 0);
+}
+
+uint64_t publisher_sent(const struct publisher *p)
+{
+    return p->sent;
+}
+
+uint64_t publisher_settled(const struct publisher *p)
+{
+    return p->settled;
+}
+
+int publisher_check(struct publisher *p, char *errstr, size_t errstr_size)
+{
+    if (p->failed == 0)
+        return 0;
+    snprintf(errstr, errstr_size, "%llu message(s) not delivered; first: %s",
+             p->failed, p->first_failure);
+    p->failed = 0;
+    return RIFFLE_ERR_KAFKA;
 }
 
 int publisher_flush(struct publisher *p, int timeout_ms, char *errstr,

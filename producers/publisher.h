@@ -16,6 +16,7 @@
 #define RIFFLE_PRODUCERS_PUBLISHER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -35,6 +36,15 @@ int publisher_new_transactional(const char *brokers, const char *client_id,
                                 const char *transactional_id,
                                 struct publisher **out, char *errstr,
                                 size_t errstr_size);
+
+/* Either of the above (transactional_id NULL: not transactional) for
+ * latency rather than batching: a message is sent as soon as it is
+ * queued (linger.ms 0), not after a few milliseconds of company. For
+ * `riffle serve`, where a request waits on its answer. */
+int publisher_new_immediate(const char *brokers, const char *client_id,
+                            const char *transactional_id,
+                            struct publisher **out, char *errstr,
+                            size_t errstr_size);
 
 /* Registers the transactional id with the broker, waiting up to
  * timeout_ms. Returns 0; RIFFLE_ERR_TIMEOUT with errstr when the broker
@@ -91,6 +101,22 @@ void publisher_prepare_topics(struct publisher *p, const char *const *topics,
 
 /* Serves delivery reports without blocking. */
 void publisher_poll(struct publisher *p);
+
+/* Messages queued by publisher_send() so far; each is numbered by the
+ * count before it. */
+uint64_t publisher_sent(const struct publisher *p);
+
+/* Every message numbered below this has been acknowledged or has failed
+ * for good; publisher_check() says whether any failed. Moves only in
+ * publisher_poll() and the other calls that serve delivery reports. So
+ * "publisher_settled() >= n and publisher_check() == 0" means the first
+ * n messages are durable, without waiting for the later ones as
+ * publisher_flush() does. */
+uint64_t publisher_settled(const struct publisher *p);
+
+/* 0, or RIFFLE_ERR_KAFKA with errstr when a message failed since the
+ * last check or flush (the count is then reset). Does not wait. */
+int publisher_check(struct publisher *p, char *errstr, size_t errstr_size);
 
 /* Waits up to timeout_ms for every queued message to be acknowledged.
  * Returns 0 when all were delivered; RIFFLE_ERR_TIMEOUT with errstr when

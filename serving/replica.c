@@ -17,7 +17,14 @@
 #include "producers/outputs.h"
 #include "producers/publisher.h"
 
-#define REPLICA_POLL_MS 20          /* latency bound of an idle replica */
+/* An idle replica wakes this often to commit and see a stop; a request
+ * that arrives wakes it at once, so this bounds no request's latency. */
+#define REPLICA_POLL_MS 20
+/* The broker answers a fetch as soon as one byte is there; the wait only
+ * bounds a fetch that finds nothing, so a short one costs idle fetches,
+ * not latency, and keeps the fetcher from lagging on a quiet partition. */
+#define REPLICA_FETCH_WAIT_MS "10"
+#define REPLICA_FETCH_MIN_BYTES "1"
 #define REPLICA_FLUSH_WAIT_MS 30000 /* one wait for acks, then say so */
 #define REPLICA_METADATA_TIMEOUT_MS 30000
 #define REPLICA_MAX_PARTITIONS 1024
@@ -26,12 +33,17 @@ struct replica {
     struct cfg out_cfg; /* cfg with predictions sent to serve.predictions */
     const struct schema *input;
     struct model_slot *slot;
+    struct serve_stats *stats;
     struct publisher *pub;
     struct outputs *out;
     rd_kafka_t *rk;
     struct event ev;
-    struct replica_counts counts;
+    unsigned long long requests;    /* handled, for --max-requests */
     unsigned long long uncommitted; /* requests handled since a commit */
+    /* at least once: the positions at the last tick, committed once the
+     * answers sent before them (pending_seq of them) are all settled */
+    rd_kafka_topic_partition_list_t *pending;
+    uint64_t pending_seq;
     double last_commit_s, last_message_s;
     int assigned;                   /* partitions owned now */
     unsigned char at_end[REPLICA_MAX_PARTITIONS];
@@ -43,8 +55,9 @@ struct replica {
     char transactional_id[CFG_NAME_MAX + 64];
 };
 
-/* At least once: waits until everything produced is acknowledged, then
- * commits the stored offsets of the owned partitions. */
+/* At least once, at a hand-over or a stop: waits until everything
+ * produced is acknowledged, then commits the stored offsets of the owned
+ * partitions. */
 static int commit_acked(struct replica *r, char *errstr, size_t size)
 {
     rd_kafka_resp_err_t kerr;
@@ -160,12 +173,52 @@ static int commit_done(struct replica *r, char *errstr, size_t size)
     return 0;
 }
 
+/* At least once, on the steady cadence: never waits. Commits, in the
+ * background, the positions taken at an earlier tick once every answer
+ * sent before them is acknowledged, then takes the positions of now. A
+ * request is thus committed one or two ticks after it was answered,
+ * while scoring goes on; a lost commit only re-scores more after a
+ * crash. */
+static int commit_settled(struct replica *r, char *errstr, size_t size)
+{
+    int err = publisher_check(r->pub, errstr, size);
+
+    if (err)
+        return err; /* an answer was lost: commit nothing past it */
+    if (r->pending && publisher_settled(r->pub) >= r->pending_seq) {
+        (void)rd_kafka_commit(r->rk, r->pending, 1); /* result: see above */
+        rd_kafka_topic_partition_list_destroy(r->pending);
+        r->pending = NULL;
+    }
+    if (!r->pending && r->uncommitted > 0) {
+        r->pending = positions(r);
+        if (!r->pending)
+            return RIFFLE_ERR_NOMEM;
+        r->pending_seq = publisher_sent(r->pub);
+        r->uncommitted = 0;
+    }
+    r->last_commit_s = kafka_monotonic_s();
+    return 0;
+}
+
+/* Partitions move or the replica stops: the waiting positions may name
+ * partitions that are no longer ours; commit_done() covers them. */
+static void drop_pending(struct replica *r)
+{
+    rd_kafka_topic_partition_list_destroy(r->pending);
+    r->pending = NULL;
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts,
                          void *opaque)
 {
     struct replica *r = opaque;
 
+    if (r->pending) {
+        drop_pending(r);
+        r->uncommitted++; /* its requests are still to be committed */
+    }
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_info("serve", "%d partition(s) of %s assigned", parts->cnt,
                  r->out_cfg.serve_requests);
@@ -235,6 +288,10 @@ static int new_consumer(struct replica *r, char *errstr, size_t size)
         kafka_conf_set(conf, "enable.partition.eof", "true", errstr, size) ||
         kafka_conf_set(conf, "isolation.level", "read_committed", errstr,
                        size) ||
+        kafka_conf_set(conf, "fetch.wait.max.ms", REPLICA_FETCH_WAIT_MS,
+                       errstr, size) ||
+        kafka_conf_set(conf, "fetch.min.bytes", REPLICA_FETCH_MIN_BYTES,
+                       errstr, size) ||
         (r->static_member &&
          kafka_conf_set(conf, "group.instance.id", r->transactional_id,
                         errstr, size))) {
@@ -273,12 +330,12 @@ static int new_publisher(struct replica *r, char *errstr, size_t size)
 {
     int err;
 
+    err = publisher_new_immediate(r->out_cfg.brokers, "riffle-serve",
+                                  r->exactly_once ? r->transactional_id
+                                                  : NULL,
+                                  &r->pub, errstr, size);
     if (!r->exactly_once)
-        return publisher_new(r->out_cfg.brokers, "riffle-serve", &r->pub,
-                             errstr, size);
-    err = publisher_new_transactional(r->out_cfg.brokers, "riffle-serve",
-                                      r->transactional_id, &r->pub, errstr,
-                                      size);
+        return err;
     while (!err) {
         err = publisher_init_transactions(r->pub, REPLICA_FLUSH_WAIT_MS,
                                           errstr, size);
@@ -292,9 +349,9 @@ static int new_publisher(struct replica *r, char *errstr, size_t size)
 }
 
 int replica_new(const struct cfg *cfg, const struct schema *input_schema,
-                struct model_slot *slot, const char *instance,
-                int static_member, struct replica **out, char *errstr,
-                size_t errstr_size)
+                struct model_slot *slot, struct serve_stats *stats,
+                const char *instance, int static_member,
+                struct replica **out, char *errstr, size_t errstr_size)
 {
     struct replica *r = calloc(1, sizeof(*r));
     int err;
@@ -307,9 +364,10 @@ int replica_new(const struct cfg *cfg, const struct schema *input_schema,
              cfg->serve_predictions);
     r->input = input_schema;
     r->slot = slot;
+    r->stats = stats;
     event_init(&r->ev);
 
-    r->exactly_once = cfg->delivery == CFG_DELIVERY_EXACTLY_ONCE;
+    r->exactly_once = cfg->serve_delivery == CFG_DELIVERY_EXACTLY_ONCE;
     r->static_member = static_member;
     snprintf(r->transactional_id, sizeof(r->transactional_id), "%s-%s",
              cfg->serve_group_id, instance);
@@ -332,6 +390,10 @@ void replica_destroy(struct replica *r)
 
     if (!r)
         return;
+    if (r->pending) {
+        drop_pending(r);
+        r->uncommitted++;
+    }
     if (r->rk) {
         if (commit_done(r, errstr, sizeof(errstr)) != 0)
             log_error("serve", "on close: %s", errstr);
@@ -411,16 +473,19 @@ static int handle_message(struct replica *r, const rd_kafka_message_t *msg,
         log_debug("serve", "%s [%d] @%lld: dead letter: %s %s: %s",
                   src.topic, (int)src.partition, (long long)src.offset,
                   p.r.verdict.reason, p.r.verdict.field, p.r.verdict.detail);
-        r->counts.dead_letters++;
         err = outputs_dead_letter(r->out, &src, &p.r, errstr, size);
     } else {
-        r->counts.predicted++;
         err = outputs_prediction(r->out, &src, &p.r, errstr, size);
     }
     if (err)
         return err;
 
-    r->counts.requests++;
+    /* a request without a timestamp (an old client) counts as on time */
+    serve_stats_request(r->stats, p.r.dead_letter,
+                        src.timestamp_ms > 0
+                            ? (double)(kafka_now_ms() - src.timestamp_ms) / 1e3
+                            : 0.0);
+    r->requests++;
     r->uncommitted++;
     (void)rd_kafka_offset_store(msg->rkt, msg->partition, msg->offset);
     /* fails only for a partition just revoked: its next owner scores it */
@@ -484,19 +549,20 @@ int replica_run(struct replica *r, const volatile sig_atomic_t *stop,
             err = RIFFLE_ERR_KAFKA;
         }
         if (!err && kafka_monotonic_s() - r->last_commit_s >= commit_every_s)
-            err = commit_done(r, errstr, errstr_size);
+            err = r->exactly_once ? commit_done(r, errstr, errstr_size)
+                                  : commit_settled(r, errstr, errstr_size);
         if (max_requests > 0 &&
-            r->counts.requests >= (unsigned long long)max_requests)
+            r->requests >= (unsigned long long)max_requests)
             break;
         if (idle_done(r, idle_exit_s))
             break;
+    }
+    if (r->pending) {
+        drop_pending(r);
+        r->uncommitted++;
     }
     if (!err)
         err = commit_done(r, errstr, errstr_size);
     return err;
 }
 
-void replica_counts(const struct replica *r, struct replica_counts *out)
-{
-    *out = r->counts;
-}

@@ -6,15 +6,19 @@
  * its partitions), scores each request with the model in the slot
  * without learning, and publishes a prediction naming the model version
  * to serve.predictions, or a dead letter for a request it cannot score.
- * With delivery.mode = "exactly_once" (the default) the predictions and
- * dead letters of every serve.commit_every_ms, with the input offsets
- * they answer, form one Kafka transaction: read_committed readers see
- * each request answered exactly once, also across crashes, rebalances
- * and aborted transactions (whose requests are scored again). With
- * "at_least_once" offsets are committed after everything produced
- * before them is acknowledged; a crash then re-scores the requests since
- * the last commit. Either way partitions are committed before they are
- * handed to another replica. Runs on the calling thread.
+ * serve.delivery chooses the guarantee. "at_least_once" (the default)
+ * sends each answer at once and commits offsets every
+ * serve.commit_every_ms, after everything produced before them is
+ * acknowledged: answers are visible within a broker round trip, and a
+ * crash re-scores the requests since the last commit (the same model
+ * gives the same prediction, naming request id and version, so readers
+ * can drop the repeat). "exactly_once" puts the answers of every
+ * serve.commit_every_ms, with the input offsets they answer, in one Kafka
+ * transaction: read_committed readers see each request answered exactly
+ * once, also across crashes, rebalances and aborted transactions (whose
+ * requests are scored again), but only when the transaction commits.
+ * Either way partitions are committed before they are handed to another
+ * replica. Runs on the calling thread.
  */
 #ifndef RIFFLE_SERVING_REPLICA_H
 #define RIFFLE_SERVING_REPLICA_H
@@ -25,14 +29,12 @@
 #include "config/cfg.h"
 #include "schemas/schema.h"
 #include "serving/model_slot.h"
+#include "serving/serve_stats.h"
 
 struct replica;
 
-struct replica_counts {
-    unsigned long long requests, predicted, dead_letters;
-};
-
-/* cfg, input_schema and slot are borrowed and must outlive the replica.
+/* cfg, input_schema, slot and stats are borrowed and must outlive the
+ * replica; each request answered is counted in stats.
  * instance (borrowed) names this replica among the group's: its
  * transactional id is serve.group_id + "-" + instance, so it must be
  * unique per replica. With static_member set the replica is also a
@@ -42,7 +44,8 @@ struct replica_counts {
  * holds its partitions until the group's session timeout. Returns 0 or
  * an error with errstr (topic missing, no broker). */
 int replica_new(const struct cfg *cfg, const struct schema *input_schema,
-                struct model_slot *slot, const char *instance,
+                struct model_slot *slot, struct serve_stats *stats,
+                const char *instance,
                 int static_member, struct replica **out, char *errstr,
                 size_t errstr_size);
 
@@ -56,7 +59,5 @@ void replica_destroy(struct replica *r);
 int replica_run(struct replica *r, const volatile sig_atomic_t *stop,
                 long long max_requests, double idle_exit_s, char *errstr,
                 size_t errstr_size);
-
-void replica_counts(const struct replica *r, struct replica_counts *out);
 
 #endif

@@ -42,6 +42,8 @@ start_replica() # NAME LOG
 }
 
 cfg=$(make_config config/elec2.cfg)
+sed -i 's/partitions = 2;/partitions = 2; delivery = "exactly_once";/' "$cfg"
+grep -q 'delivery = "exactly_once"' "$cfg" || fail "could not choose exactly once"
 run_riffle topics create -c "$cfg" >/dev/null
 run_riffle produce -c "$cfg" --limit "$MODEL_EVENTS" --no-progress >/dev/null 2>&1
 run_riffle learn -c "$cfg" --idle-exit 2 >/dev/null 2>"$WORK/learn.log"

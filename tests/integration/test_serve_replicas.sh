@@ -36,6 +36,8 @@ wait_for()
 }
 
 cfg=$(make_config config/elec2.cfg)
+sed -i 's/partitions = 2;/partitions = 2; delivery = "exactly_once";/' "$cfg"
+grep -q 'delivery = "exactly_once"' "$cfg" || fail "could not choose exactly once"
 late_cfg=$WORK/late.cfg
 sed 's/id_prefix = "elec2"/id_prefix = "late"/' "$cfg" >"$late_cfg"
 run_riffle topics create -c "$cfg" >/dev/null

@@ -381,6 +381,31 @@ static void test_cfg_session_timeout_read_and_checked(void **state)
                  "1800000");
 }
 
+static void test_cfg_serve_delivery_defaults_to_at_least_once(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 0, NULL, "serve = { requests = \"rq\"; "
+                            "predictions = \"pr\"; };\n");
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->serve_delivery, CFG_DELIVERY_AT_LEAST_ONCE);
+    /* the learner's own mode is not the replicas' */
+    assert_int_equal(fx->cfg->delivery, CFG_DELIVERY_EXACTLY_ONCE);
+
+    write_base(fx, 0, NULL, "serve = { requests = \"rq\"; "
+                            "predictions = \"pr\"; "
+                            "delivery = \"exactly_once\"; };\n");
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->serve_delivery, CFG_DELIVERY_EXACTLY_ONCE);
+
+    write_base(fx, 0, NULL, "serve = {\n  requests = \"rq\";\n"
+                            "  predictions = \"pr\";\n"
+                            "  delivery = \"maybe\";\n};\n");
+    expect_error(fx, (int)BASE_LINE_COUNT + 4, "serve.delivery",
+                 "unknown value \"maybe\": expected one of "
+                 "\"exactly_once\", \"at_least_once\"");
+}
+
 /* ---- model fingerprint --------------------------------------------- */
 
 static void test_cfg_fingerprint_tracks_model_settings(void **state)
@@ -873,6 +898,7 @@ int main(void)
         T(test_cfg_delivery_settings_read),
         T(test_cfg_delivery_errors_name_the_key),
         T(test_cfg_session_timeout_read_and_checked),
+        T(test_cfg_serve_delivery_defaults_to_at_least_once),
         T(test_cfg_fingerprint_tracks_model_settings),
         T(test_cfg_fingerprint_same_file_bits_differ),
         T(test_cfg_fingerprint_tracks_coarsening),

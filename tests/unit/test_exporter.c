@@ -217,8 +217,9 @@ static void test_exporter_refusals_and_alerts_stay_bounded(void **state)
 static void test_exporter_routes(void **state)
 {
     struct ops_exporter *e = NULL;
-    struct http_request req = {"GET", "/metrics", "", "", 0};
-    struct http_response res = {200, "text/plain", {0}};
+    struct http_request req = {.method = "GET", .path = "/metrics",
+                               .query = "", .body = ""};
+    struct http_response res = {.status = 200, .content_type = "text/plain"};
 
     (void)state;
     assert_int_equal(ops_exporter_new("p", "m", &e), 0);
@@ -228,27 +229,27 @@ static void test_exporter_routes(void **state)
     assert_contains(res.body.data, "riffle_up");
     buf_free(&res.body);
 
-    res = (struct http_response){200, "text/plain", {0}};
+    res = (struct http_response){.status = 200, .content_type = "text/plain"};
     req.path = "/";
     ops_exporter_handle(e, &req, &res);
     assert_contains(res.content_type, "text/html");
     assert_contains(res.body.data, "id=\"plot-q1\"");
     buf_free(&res.body);
 
-    res = (struct http_response){200, "text/plain", {0}};
+    res = (struct http_response){.status = 200, .content_type = "text/plain"};
     req.path = "/api/status";
     req.query = "after=7";
     ops_exporter_handle(e, &req, &res);
     assert_contains(res.body.data, "\"history\":[]");
     buf_free(&res.body);
 
-    res = (struct http_response){200, "text/plain", {0}};
+    res = (struct http_response){.status = 200, .content_type = "text/plain"};
     req.path = "/nope";
     ops_exporter_handle(e, &req, &res);
     assert_int_equal(res.status, 404);
     buf_free(&res.body);
 
-    res = (struct http_response){200, "text/plain", {0}};
+    res = (struct http_response){.status = 200, .content_type = "text/plain"};
     req.method = "POST";
     req.path = "/metrics";
     ops_exporter_handle(e, &req, &res);

@@ -6,7 +6,10 @@
  * HTTP/1.0 to it with a blocking socket and checks what the handler saw
  * (method, path, decoded query, body) and what the client got (status,
  * content type, body), plus the 413 for an oversized body and the
- * listen-address parser. Needs no broker. The handler runs on the
+ * listen-address parser; then the settings an API uses: a hook refusing
+ * from the headers before the body, the server's own errors worded by
+ * the caller, every answer told, and 408 for a body that trickles in
+ * slower than the time budget. Needs no broker. The handler runs on the
  * server's thread; the test thread only reads what it recorded after the
  * reply has arrived, which orders the two.
  */
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -211,6 +215,156 @@ static void test_http_server_reports_port_in_use(void **state)
     http_server_stop(a);
 }
 
+/* ---- settings: header hook, error wording, answers told, timeout -- */
+
+struct hooks {
+    int headers_seen, handled, done, last_status;
+    char content_type[64];
+};
+
+static int refuse_text(void *opaque, const struct http_request *req,
+                       struct http_response *res)
+{
+    struct hooks *h = opaque;
+
+    h->headers_seen++;
+    snprintf(h->content_type, sizeof(h->content_type), "%s",
+             req->content_type ? req->content_type : "(none)");
+    assert_int_equal(req->body_len, 0); /* no body read yet */
+    if (req->content_type && strcmp(req->content_type, "text/csv") == 0) {
+        res->status = 415;
+        res->allow = "POST";
+        (void)buf_printf(&res->body, "no csv\n");
+        return 1;
+    }
+    return 0;
+}
+
+static void count_handler(void *opaque, const struct http_request *req,
+                          struct http_response *res)
+{
+    struct hooks *h = opaque;
+
+    h->handled++;
+    (void)buf_printf(&res->body, "got %zu\n", req->body_len);
+}
+
+static void json_error(void *opaque, int status, const char *what,
+                       struct http_response *res)
+{
+    (void)opaque;
+    res->content_type = "application/json";
+    (void)buf_printf(&res->body, "{\"status\":%d,\"error\":\"%s\"}", status,
+                     what);
+}
+
+static void count_done(void *opaque, const struct http_request *req,
+                       int status, double seconds)
+{
+    struct hooks *h = opaque;
+
+    (void)req;
+    assert_true(seconds >= 0);
+    h->done++;
+    h->last_status = status;
+}
+
+static struct http_server *start_hooked(struct hooks *h, size_t max_body,
+                                        double timeout_s)
+{
+    struct http_server_settings set = {.max_body_bytes = max_body,
+                                       .timeout_s = timeout_s,
+                                       .threads = 2,
+                                       .on_headers = refuse_text,
+                                       .on_error = json_error,
+                                       .on_done = count_done};
+    struct http_server *s = NULL;
+    char errstr[256];
+
+    assert_int_equal(http_server_start_with("127.0.0.1:0", &set,
+                                            count_handler, h, &s, errstr,
+                                            sizeof(errstr)),
+                     0);
+    return s;
+}
+
+static void test_http_server_refuses_from_headers(void **state)
+{
+    struct hooks h = {0};
+    struct http_server *s = start_hooked(&h, 64, 5.0);
+    struct buf reply = {0};
+
+    (void)state;
+    /* The declared body never comes: the answer must not wait for it. */
+    exchange(http_server_port(s), "POST /x HTTP/1.0\r\nContent-Type: "
+             "text/csv\r\nContent-Length: 10\r\n\r\n", &reply);
+    assert_contains(reply.data, "HTTP/1.1 415");
+    assert_contains(reply.data, "Allow: POST");
+    assert_contains(reply.data, "no csv");
+    assert_int_equal(h.handled, 0);
+    assert_string_equal(h.content_type, "text/csv");
+
+    buf_reset(&reply);
+    exchange(http_server_port(s), "POST /x HTTP/1.0\r\nContent-Length: "
+             "1000\r\n\r\n", &reply);
+    assert_contains(reply.data, "HTTP/1.1 413");
+    assert_contains(reply.data, "{\"status\":413,\"error\":\"body of 1000 "
+                    "bytes is over the limit of 64\"}");
+    assert_int_equal(h.handled, 0);
+
+    buf_reset(&reply);
+    exchange(http_server_port(s), "POST /x HTTP/1.0\r\nContent-Type: "
+             "application/json\r\nContent-Length: 2\r\n\r\n{}", &reply);
+    assert_contains(reply.data, "HTTP/1.1 200");
+    assert_contains(reply.data, "got 2");
+    assert_int_equal(h.handled, 1);
+
+    http_server_stop(s); /* joins the threads: h is final */
+    assert_int_equal(h.headers_seen, 2); /* the 413 came before the hook */
+    assert_int_equal(h.done, 3);
+    assert_int_equal(h.last_status, 200);
+    buf_free(&reply);
+}
+
+/* A body that keeps coming, but slower than the budget allows. */
+static void test_http_server_times_out_a_trickle(void **state)
+{
+    /* 4 pauses of 0.4 s: over the 1 s budget, never idle for 1 s, and
+     * well under the 2 s after which the server hangs up instead. */
+    const struct timespec pause = {0, 400 * 1000 * 1000};
+    struct hooks h = {0};
+    struct http_server *s = start_hooked(&h, 64, 1.0);
+    struct sockaddr_in sa;
+    struct buf reply = {0};
+    char chunk[512];
+    ssize_t n;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), i;
+    const char *head = "POST /x HTTP/1.0\r\nContent-Length: 4\r\n\r\n";
+
+    (void)state;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)http_server_port(s));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+    for (i = 0; i < 4; i++) {
+        (void)nanosleep(&pause, NULL);
+        assert_int_equal(write(fd, "x", 1), 1);
+    }
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        assert_int_equal(buf_append(&reply, chunk, (size_t)n), 0);
+    close(fd);
+
+    assert_non_null(reply.data);
+    assert_contains(reply.data, "HTTP/1.1 408");
+    assert_contains(reply.data, "took over 1 s to arrive");
+    http_server_stop(s);
+    assert_int_equal(h.handled, 0);
+    assert_int_equal(h.last_status, 408);
+    buf_free(&reply);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +373,8 @@ int main(void)
         cmocka_unit_test(test_http_server_refuses_oversized_body),
         cmocka_unit_test(test_http_server_rejects_bad_listen),
         cmocka_unit_test(test_http_server_reports_port_in_use),
+        cmocka_unit_test(test_http_server_refuses_from_headers),
+        cmocka_unit_test(test_http_server_times_out_a_trickle),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,162 @@
+/*
+ * serving/serve_stats.c - a replica's counters and latency histograms,
+ * see serve_stats.h.
+ */
+#include "serving/serve_stats.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/err.h"
+
+/* HTTP handling time buckets, in seconds: scoring takes microseconds,
+ * a slow client up to serve.http_timeout_seconds. */
+#define SERVE_STATS_HTTP_BOUNDS                                           \
+    {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30}
+
+struct serve_stats {
+    pthread_mutex_t lock;
+    struct serve_stats_counts c;
+};
+
+int serve_stats_new(struct serve_stats **out)
+{
+    static const double latency[] = SERVE_STATS_LATENCY_BOUNDS;
+    static const double http[] = SERVE_STATS_HTTP_BOUNDS;
+    struct serve_stats *st = calloc(1, sizeof(*st));
+
+    if (!st)
+        return RIFFLE_ERR_NOMEM;
+    if (pthread_mutex_init(&st->lock, NULL) != 0) {
+        free(st);
+        return RIFFLE_ERR_NOMEM;
+    }
+    histogram_init(&st->c.latency, latency,
+                   sizeof(latency) / sizeof(latency[0]));
+    histogram_init(&st->c.http_latency, http, sizeof(http) / sizeof(http[0]));
+    *out = st;
+    return 0;
+}
+
+void serve_stats_destroy(struct serve_stats *st)
+{
+    if (!st)
+        return;
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+void serve_stats_request(struct serve_stats *st, int dead_letter,
+                         double latency_s)
+{
+    pthread_mutex_lock(&st->lock);
+    st->c.requests++;
+    if (dead_letter)
+        st->c.dead_letters++;
+    else
+        st->c.predictions++;
+    histogram_observe(&st->c.latency, latency_s);
+    pthread_mutex_unlock(&st->lock);
+}
+
+void serve_stats_http(struct serve_stats *st, int status, double seconds)
+{
+    pthread_mutex_lock(&st->lock);
+    if (status < 300)
+        st->c.http_ok++;
+    else if (status == 503)
+        st->c.http_unavailable++;
+    else if (status < 500)
+        st->c.http_client_errors++;
+    else
+        st->c.http_server_errors++;
+    histogram_observe(&st->c.http_latency, seconds);
+    pthread_mutex_unlock(&st->lock);
+}
+
+void serve_stats_read(struct serve_stats *st, struct serve_stats_counts *out)
+{
+    pthread_mutex_lock(&st->lock);
+    *out = st->c;
+    pthread_mutex_unlock(&st->lock);
+}
+
+static int family(struct buf *out, const char *name, const char *type,
+                  const char *help)
+{
+    return buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+                     type);
+}
+
+static int histogram_series(struct buf *out, const char *labels,
+                            const char *name, const char *help,
+                            const struct histogram *h)
+{
+    int bad = family(out, name, "histogram", help);
+    size_t i;
+
+    for (i = 0; i < h->bucket_count; i++)
+        bad |= buf_printf(out, "%s_bucket{%s,le=\"%g\"} %llu\n", name, labels,
+                         h->bounds[i],
+                         (unsigned long long)histogram_cumulative(h, i));
+    bad |= buf_printf(out, "%s_bucket{%s,le=\"+Inf\"} %llu\n%s_sum{%s} %.9g\n"
+                      "%s_count{%s} %llu\n", name, labels,
+                      (unsigned long long)h->count, name, labels, h->sum,
+                      name, labels, (unsigned long long)h->count);
+    return bad;
+}
+
+static int counter(struct buf *out, const char *labels, const char *name,
+                   const char *help, uint64_t value)
+{
+    return family(out, name, "counter", help) |
+           buf_printf(out, "%s{%s} %llu\n", name, labels,
+                      (unsigned long long)value);
+}
+
+int serve_stats_render(const struct serve_stats_counts *c,
+                       const char *pipeline, const char *model,
+                       int64_t model_version, struct buf *out)
+{
+    static const char *const outcomes[] = {"ok", "client_error",
+                                           "unavailable", "server_error"};
+    const uint64_t by_outcome[] = {c->http_ok, c->http_client_errors,
+                                   c->http_unavailable,
+                                   c->http_server_errors};
+    char labels[512];
+    size_t i;
+    int bad;
+
+    /* Names come from the configuration, whose names are plain. */
+    snprintf(labels, sizeof(labels), "pipeline=\"%s\",model=\"%s\"",
+             pipeline, model);
+    bad = family(out, "riffle_serve_up", "gauge", "1 while the replica runs.");
+    bad |= buf_printf(out, "riffle_serve_up{%s} 1\n", labels);
+    bad |= family(out, "riffle_serve_model_version", "gauge",
+                  "Version (events learned) of the model served; -1 before "
+                  "one.");
+    bad |= buf_printf(out, "riffle_serve_model_version{%s} %lld\n", labels,
+                      (long long)model_version);
+    bad |= counter(out, labels, "riffle_serve_requests_total",
+                   "Requests scored from the requests topic.", c->requests);
+    bad |= counter(out, labels, "riffle_serve_predictions_total",
+                   "Predictions published for requests from Kafka.",
+                   c->predictions);
+    bad |= counter(out, labels, "riffle_serve_dead_letters_total",
+                   "Requests from Kafka that could not be scored.",
+                   c->dead_letters);
+    bad |= histogram_series(out, labels, "riffle_serve_latency_seconds",
+                            "From a request's Kafka timestamp to its answer "
+                            "handed to the producer.", &c->latency);
+    bad |= family(out, "riffle_serve_http_responses_total", "counter",
+                  "HTTP answers by outcome.");
+    for (i = 0; i < 4; i++)
+        bad |= buf_printf(out, "riffle_serve_http_responses_total{%s,"
+                          "outcome=\"%s\"} %llu\n", labels, outcomes[i],
+                          (unsigned long long)by_outcome[i]);
+    bad |= histogram_series(out, labels, "riffle_serve_http_seconds",
+                            "From an HTTP request's headers to its answer.",
+                            &c->http_latency);
+    return bad ? RIFFLE_ERR_NOMEM : 0;
+}

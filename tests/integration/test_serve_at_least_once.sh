@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+#
+# At least once through crashes (serve.delivery's default): two `riffle
+# serve` replicas answer a stream of requests while one of them is
+# killed with SIGKILL twice and restarted. Every request gets at least
+# one prediction; a request answered twice (scored again after a crash,
+# from the last committed offset) got the same answer both times, from
+# the same model version, so a reader can drop the repeat by request id.
+source "$(dirname "$0")/lib.sh"
+
+readonly MODEL_EVENTS=2000
+readonly MAX_REQUESTS=100000 # a stream that outlasts the kills
+readonly KILLS=2
+readonly WAIT_S=120
+
+pids=()
+stop_all()
+{
+    local pid
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    pids=()
+}
+trap 'stop_all; cleanup_work' EXIT
+
+# wait_for PATTERN COUNT FILE...: until PATTERN occurs COUNT times
+wait_for()
+{
+    local pattern=$1 count=$2 waited=0
+    shift 2
+    while (($(cat "$@" 2>/dev/null | grep -c -- "$pattern") < count)); do
+        ((waited++ < WAIT_S * 5)) || fail "timed out waiting for '$pattern' in $*"
+        sleep 0.2
+    done
+}
+
+start_replica() # NAME LOG
+{
+    "$RIFFLE" serve -c "$cfg" --brokers "$BROKERS" --instance "$1" \
+        >>"$WORK/$1.json" 2>>"$2" &
+    last=$!
+}
+
+cfg=$(make_config config/elec2.cfg)
+grep -q "delivery" "$cfg" && fail "elec2.cfg chooses a serve delivery: the default is under test"
+run_riffle topics create -c "$cfg" >/dev/null
+run_riffle produce -c "$cfg" --limit "$MODEL_EVENTS" --no-progress >/dev/null 2>&1
+run_riffle learn -c "$cfg" --idle-exit 2 >/dev/null 2>"$WORK/learn.log"
+
+start_replica steady "$WORK/steady.log"
+pids+=("$last")
+start_replica crashy "$WORK/crashy-0.log"
+victim=$last
+wait_for "partition(s) of .* assigned" 2 "$WORK"/steady.log "$WORK"/crashy-0.log
+grep -q "at least once" "$WORK/steady.log" || fail "the replica is not at least once"
+
+"$RIFFLE" produce -c "$cfg" --brokers "$BROKERS" --requests \
+    --limit "$MAX_REQUESTS" --rate 400 --no-progress >"$WORK/requests.json" \
+    2>"$WORK/requests.log" &
+producer=$!
+seen=0
+for k in $(seq 1 "$KILLS"); do
+    seen=$((seen + 150))
+    run_riffle watch -c "$cfg" served --limit "$seen" >/dev/null 2>&1
+    kill -KILL "$victim"
+    wait "$victim" 2>/dev/null || true
+    start_replica crashy "$WORK/crashy-$k.log"
+    victim=$last
+    wait_for "partition(s) of .* assigned" 1 "$WORK/crashy-$k.log"
+done
+pids+=("$victim")
+seen=$((seen + 150))
+run_riffle watch -c "$cfg" served --limit "$seen" >/dev/null 2>&1
+kill -TERM "$producer" 2>/dev/null || true
+wait "$producer" || fail "producing requests failed: $(tail -3 "$WORK/requests.log")"
+requests=$(riffle_json "$WORK/requests.json" 'rows[-1]["produced"]')
+((requests < MAX_REQUESTS)) || fail "the request stream ended before the kills"
+
+# Wait until every request has an answer (or the bound), then check.
+answered()
+{
+    run_riffle watch -c "$cfg" served --idle-exit 3 >"$WORK/served.jsonl" 2>/dev/null
+    riffle_json "$WORK/served.jsonl" 'len({r["event_id"] for r in rows})'
+}
+until (($(answered) >= requests)) || ((SECONDS > WAIT_S * 3)); do
+    sleep 1
+done
+stop_all
+answers=$(wc -l <"$WORK/served.jsonl")
+note "$requests requests, $KILLS kills, $answers answers"
+assert_eq "$(riffle_json "$WORK/served.jsonl" 'len({r["event_id"] for r in rows})')" \
+    "$requests" "distinct requests answered"
+assert_eq "$(riffle_json "$WORK/served.jsonl" '
+len({(r["event_id"], r["model_version"], r["value"]) for r in rows})')" \
+    "$requests" "distinct answers (a repeat must be identical)"
+echo "PASS $TEST_NAME"
