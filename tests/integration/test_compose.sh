@@ -8,7 +8,8 @@
 # client. It does not build the image or start anything (scripts/stack and
 # test_stack.sh run the same services natively). Then checks what the
 # file promises: health checks, restart policies, named volumes, secrets
-# from files, configs mounted read-only, two scoring replicas; that every
+# from files, configs mounted read-only, two scoring replicas whose
+# health check asks their HTTP /healthz; that every
 # folder the Dockerfile's build needs is copied into it; and, with
 # promtool, Prometheus's config and alert rules (and their unit tests);
 # and that every metric the Grafana dashboard and the alerts query is one
@@ -72,7 +73,7 @@ import json, sys
 d = json.load(sys.stdin)
 s = d["services"]
 problems = []
-for name in ("kafka", "learner", "prometheus", "grafana"):
+for name in ("kafka", "learner", "scorer", "prometheus", "grafana"):
     if not s[name].get("healthcheck", {}).get("test"):
         problems.append(f"{name} has no healthcheck")
 for name in ("kafka", "learner", "scorer", "producer", "prometheus", "grafana"):
@@ -91,6 +92,9 @@ if not cfg or not cfg[0].get("read_only"):
     problems.append("config/ is not mounted read-only into the learner")
 if "--http" not in s["learner"]["command"]:
     problems.append("the learner does not serve /metrics")
+if "--http-port" not in s["scorer"]["command"] or "/healthz" not in " ".join(
+        s["scorer"].get("healthcheck", {}).get("test", [])):
+    problems.append("the scorer health check does not ask its /healthz")
 print("; ".join(problems))
 ') || fail "docker compose config --format json failed"
     [[ -z $out ]] || fail "$out"
