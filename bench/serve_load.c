@@ -12,9 +12,17 @@
  * (answers over the time from the first send to the last arrival) and
  * latency percentiles in milliseconds.
  *
+ * Two more modes time a replica count draining a backlog without the
+ * generator competing for the cores: --mode fill only sends the requests
+ * (as fast as it can) and exits; --mode drain only reads the predictions
+ * topic from its start until every request of the tag is answered, and
+ * reports the drain rate from the predictions' own timestamps (set by
+ * the replicas' producers): answers over first to last answer.
+ *
  * Build (bench/serve_run does it): cc ... serve_load.c build/libriffle_core.a
  * with riffle's pkg-config libraries.
- * Usage: serve_load -c CFG -b BROKERS --rate R --count N --tag T
+ * Usage: serve_load -c CFG -b BROKERS -r RATE -n COUNT -t TAG
+ *        [-m latency|fill|drain]
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -51,6 +59,8 @@ struct load {
     atomic_int stop;
     double first_sent_s, last_arrival_s;
     rd_kafka_t *consumer;
+    const char *mode;            /* "latency", "fill" or "drain" */
+    long long first_ts_ms, last_ts_ms; /* drain: answers' timestamps */
 };
 
 static double now_s(void)
@@ -105,7 +115,8 @@ static void load_bodies(struct load *l)
         die("loading rows", "no usable row");
 }
 
-/* Assigns every partition of the predictions topic at its end. */
+/* Assigns every partition of the predictions topic at its end, or at
+ * its start when draining a backlog answered before we look. */
 static void start_consumer(struct load *l)
 {
     char why[512];
@@ -130,7 +141,9 @@ static void start_consumer(struct load *l)
     parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
     for (i = 0; i < md->topics[0].partition_cnt; i++)
         rd_kafka_topic_partition_list_add(parts, l->cfg.serve_predictions, i)
-            ->offset = RD_KAFKA_OFFSET_END;
+            ->offset = strcmp(l->mode, "drain") == 0
+                           ? RD_KAFKA_OFFSET_BEGINNING
+                           : RD_KAFKA_OFFSET_END;
     rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
     if (rd_kafka_assign(l->consumer, parts))
@@ -151,8 +164,21 @@ static void take_answer(struct load *l, const rd_kafka_message_t *m)
     if (strncmp(id, l->tag, tag_len) != 0 || id[tag_len] != '-')
         return;
     i = strtol(id + tag_len + 1, NULL, 10);
-    if (i < 0 || i >= l->count || l->sent_s[i] == 0 ||
-        l->latency_ms[i] > 0)
+    if (i < 0 || i >= l->count || l->latency_ms[i] > 0)
+        return;
+    if (strcmp(l->mode, "drain") == 0) {
+        rd_kafka_timestamp_type_t type;
+        long long ts = rd_kafka_message_timestamp(m, &type);
+
+        if (l->first_ts_ms == 0 || ts < l->first_ts_ms)
+            l->first_ts_ms = ts;
+        if (ts > l->last_ts_ms)
+            l->last_ts_ms = ts;
+        l->latency_ms[i] = 1; /* answered; no latency in this mode */
+        atomic_fetch_add(&l->answered, 1);
+        return;
+    }
+    if (l->sent_s[i] == 0)
         return;
     l->last_arrival_s = now_s();
     l->latency_ms[i] = (l->last_arrival_s - l->sent_s[i]) * 1e3;
@@ -240,6 +266,16 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static void report_drain(struct load *l)
+{
+    long n = atomic_load(&l->answered);
+    double span_s = (double)(l->last_ts_ms - l->first_ts_ms) / 1e3;
+
+    printf("{\"requests\":%ld,\"answered\":%ld,\"span_s\":%.3f,"
+           "\"throughput\":%.0f}\n", l->count, n, span_s,
+           span_s > 0 ? (double)(n - 1) / span_s : 0.0);
+}
+
 static void report(struct load *l)
 {
     long n = atomic_load(&l->answered), k = 0, i;
@@ -267,7 +303,8 @@ int main(int argc, char **argv)
     int c;
 
     l.tag = "load";
-    while ((c = getopt(argc, argv, "c:b:r:n:t:")) != -1) {
+    l.mode = "latency";
+    while ((c = getopt(argc, argv, "c:b:r:n:t:m:")) != -1) {
         if (c == 'c')
             config = optarg;
         else if (c == 'b')
@@ -278,21 +315,34 @@ int main(int argc, char **argv)
             l.count = atol(optarg);
         else if (c == 't')
             l.tag = optarg;
+        else if (c == 'm')
+            l.mode = optarg;
     }
-    if (!config || !l.brokers || l.count <= 0)
-        die("usage", "serve_load -c CFG -b BROKERS -r RATE -n COUNT -t TAG");
+    if (!config || !l.brokers || l.count <= 0 ||
+        (strcmp(l.mode, "latency") && strcmp(l.mode, "fill") &&
+         strcmp(l.mode, "drain")))
+        die("usage", "serve_load -c CFG -b BROKERS -r RATE -n COUNT -t TAG "
+            "[-m latency|fill|drain]");
     if (cfg_load_file(&l.cfg, config, err, sizeof(err)))
         die("config", err);
     load_bodies(&l);
     l.sent_s = calloc((size_t)l.count, sizeof(double));
     l.latency_ms = calloc((size_t)l.count, sizeof(double));
+    if (strcmp(l.mode, "fill") == 0) {
+        produce_all(&l);
+        return 0;
+    }
     start_consumer(&l);
     if (pthread_create(&t, NULL, consume, &l))
         die("thread", "cannot start the consumer");
-    produce_all(&l);
+    if (strcmp(l.mode, "drain") != 0)
+        produce_all(&l);
     atomic_store(&l.stop, 1);
     pthread_join(t, NULL);
-    report(&l);
+    if (strcmp(l.mode, "drain") == 0)
+        report_drain(&l);
+    else
+        report(&l);
     rd_kafka_consumer_close(l.consumer);
     rd_kafka_destroy(l.consumer);
     return 0;
