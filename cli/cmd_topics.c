@@ -84,7 +84,7 @@ static int report(const rd_kafka_topic_result_t **res, size_t n, int create)
     return failed;
 }
 
-#define TOPICS_MAX (9 + CFG_MAX_SOURCES + 1) /* ours, sources, join */
+#define TOPICS_MAX (9 + CFG_MAX_SOURCES + 2) /* ours, sources, join, labels */
 
 /* The pipeline's topics and their partition counts; metrics, alerts,
  * the late topic and serve's requests and predictions only when
@@ -107,6 +107,8 @@ static size_t topic_names(const struct cfg *cfg, const char **names,
         names[n++] = cfg->sources[i].topic;
     if (cfg->join.line)
         names[n++] = cfg->join.topic;
+    if (cfg->labels.line)
+        names[n++] = cfg->labels.topic;
     for (i = 0; i < n; i++)
         partitions[i] = cfg->input_partitions;
     if (cfg->serve_requests[0]) {

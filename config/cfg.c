@@ -54,6 +54,9 @@
 #define CFG_DEFAULT_JOIN_WINDOW_S 86400.0 /* a profile a day old still fits */
 #define CFG_DEFAULT_JOIN_KEYS 100000
 #define CFG_MAX_JOIN_KEYS (1L << 24)
+#define CFG_DEFAULT_LABEL_TTL_S 3600.0 /* an hour of event time */
+#define CFG_DEFAULT_LABEL_PENDING 100000 /* about 100 bytes + features each */
+#define CFG_MAX_LABEL_PENDING (1L << 24)
 /* Counting collisions keeps 4 bytes per weight and costs a cache miss per
  * feature once the table outgrows the cache (10-15% of train's time at
  * 2^22, docs/BENCHMARKS.md): on by default up to 2^20 weights (4 MiB). */
@@ -2011,6 +2014,85 @@ static int load_join(const struct loader *ld, const config_setting_t *root,
     return 0;
 }
 
+/* The labels topic is a stream of its own: reading it as events (or
+ * writing outputs to it) would learn or refuse every label. */
+static int check_labels_topic(const struct loader *ld,
+                              const config_setting_t *g,
+                              const struct cfg *cfg)
+{
+    const char *t = cfg->labels.topic;
+    const config_setting_t *at = config_setting_get_member(g, "topic");
+    size_t i;
+
+    if (strcmp(t, cfg->topic_input) == 0 ||
+        strcmp(t, cfg->topic_predictions) == 0 ||
+        strcmp(t, cfg->topic_dead_letters) == 0 ||
+        strcmp(t, cfg->topic_models) == 0 ||
+        (cfg->join.line && strcmp(t, cfg->join.topic) == 0))
+        return fail(ld, at, "labels.topic", "topic %s is already used by "
+                    "topics or join: the labels need a topic of their own",
+                    t);
+    for (i = 0; i < cfg->source_count; i++)
+        if (strcmp(t, cfg->sources[i].topic) == 0)
+            return fail(ld, at, "labels.topic", "topic %s is already "
+                        "sources[%zu].topic", t, i);
+    return 0;
+}
+
+/* labels = { topic; format; ttl; max_pending; on_unknown; on_expired;
+ * on_duplicate; }: delayed labels, see struct cfg_labels. */
+static int load_labels(const struct loader *ld, const config_setting_t *root,
+                       struct cfg *cfg)
+{
+    static const char *const keys[] = {"topic", "format", "ttl",
+                                       "max_pending", "on_unknown",
+                                       "on_expired", "on_duplicate", NULL};
+    static const struct enum_name formats[] = {
+        {"text", CFG_LABEL_FORMAT_TEXT}, {"event", CFG_LABEL_FORMAT_EVENT},
+        {NULL, 0}};
+    static const struct enum_name actions[] = {
+        {"dead_letter", CFG_LABEL_DEAD_LETTER}, {"ignore", CFG_LABEL_IGNORE},
+        {NULL, 0}};
+    struct cfg_labels *lb = &cfg->labels;
+    int format = 0, unknown = 0, expired = 0, duplicate = 0;
+    double ttl_s = CFG_DEFAULT_LABEL_TTL_S;
+    config_setting_t *g;
+    int err = get_group(ld, root, "labels", 0, &g);
+
+    if (err || !g)
+        return err;
+
+    lb->line = config_setting_source_line(g);
+    lb->max_pending = CFG_DEFAULT_LABEL_PENDING;
+    err = check_keys(ld, g, "labels", keys);
+    if (!err)
+        err = get_string(ld, g, "labels", "topic", 1, lb->topic,
+                         sizeof(lb->topic));
+    if (!err)
+        err = get_enum(ld, g, "labels", "format", formats, &format);
+    if (!err)
+        err = get_positive(ld, g, "labels", "ttl", CFG_MAX_LATENESS_SECONDS,
+                           &ttl_s);
+    if (!err)
+        err = get_long(ld, g, "labels", "max_pending", 0, 1,
+                       CFG_MAX_LABEL_PENDING, &lb->max_pending);
+    if (!err)
+        err = get_enum(ld, g, "labels", "on_unknown", actions, &unknown);
+    if (!err)
+        err = get_enum(ld, g, "labels", "on_expired", actions, &expired);
+    if (!err)
+        err = get_enum(ld, g, "labels", "on_duplicate", actions, &duplicate);
+    if (err)
+        return err;
+
+    lb->format = (enum cfg_label_format)format;
+    lb->ttl_ms = ttl_s * 1000.0;
+    lb->on_unknown = (enum cfg_label_action)unknown;
+    lb->on_expired = (enum cfg_label_action)expired;
+    lb->on_duplicate = (enum cfg_label_action)duplicate;
+    return check_labels_topic(ld, g, cfg);
+}
+
 /* The pipeline-wide cleaning rules. */
 static int load_cleaning(const struct loader *ld,
                          const config_setting_t *root, struct cfg *cfg)
@@ -2042,7 +2124,7 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
                                        "learner", "snapshot", "log",
                                        "drift",   "cleaning", "serve",
                                        "delivery", "sources", "join",
-                                       NULL};
+                                       "labels", NULL};
     int err = check_keys(ld, root, "", keys);
 
     if (!err)
@@ -2078,6 +2160,8 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
         err = load_sources(ld, root, cfg);
     if (!err)
         err = load_join(ld, root, cfg);
+    if (!err)
+        err = load_labels(ld, root, cfg);
     if (err)
         return err;
 

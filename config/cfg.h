@@ -206,6 +206,34 @@ struct cfg_join {
                                       unit; empty: Kafka timestamps */
 };
 
+/* What riffle learn does with a label it cannot join (see struct
+ * cfg_labels): each is counted either way. */
+enum cfg_label_action {
+    CFG_LABEL_DEAD_LETTER = 0, /* dead-lettered with the reason */
+    CFG_LABEL_IGNORE           /* only counted */
+};
+
+/* How a labels message carries the label. */
+enum cfg_label_format {
+    CFG_LABEL_FORMAT_TEXT = 0, /* the value is the label as text */
+    CFG_LABEL_FORMAT_EVENT     /* an event of the input schema: its label
+                                  (and, without a key, its id) field */
+};
+
+/* Delayed labels: events without a label are scored on arrival and kept
+ * (at most max_pending, for ttl_ms of event time) until their label
+ * comes on topic, keyed by event id; then they are learned. */
+struct cfg_labels {
+    int line; /* 0: labels come with the events */
+    char topic[CFG_NAME_MAX];
+    enum cfg_label_format format;
+    double ttl_ms;
+    long max_pending;
+    enum cfg_label_action on_unknown;   /* no such event seen */
+    enum cfg_label_action on_expired;   /* its event left the store */
+    enum cfg_label_action on_duplicate; /* its event learned already */
+};
+
 /* What the label is, decided by the label field's settings. */
 enum cfg_task {
     CFG_TASK_BINARY = 0, /* positive (and negative) values */
@@ -283,6 +311,7 @@ struct cfg {
     struct cfg_source sources[CFG_MAX_SOURCES];
     size_t source_count;
     struct cfg_join join;
+    struct cfg_labels labels;
 
     /* privacy */
     int privacy_line;            /* of the group; 0 when there is none */

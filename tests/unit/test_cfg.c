@@ -882,6 +882,64 @@ static void test_cfg_kafka_security_errors(void **state)
                  "expected one of \"text\", \"json\"");
 }
 
+static void test_cfg_labels_read_with_defaults(void **state)
+{
+    struct fixture *fx = *state;
+    const struct cfg_labels *lb = &fx->cfg->labels;
+
+    write_base(fx, 0, NULL, NULL);
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(lb->line, 0);
+
+    write_base(fx, 0, NULL, "labels = { topic = \"lab\"; };\n");
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(lb->line, 20);
+    assert_string_equal(lb->topic, "lab");
+    assert_int_equal(lb->format, CFG_LABEL_FORMAT_TEXT);
+    assert_float_equal(lb->ttl_ms, 3600000.0, 0.0);
+    assert_int_equal(lb->max_pending, 100000);
+    assert_int_equal(lb->on_unknown, CFG_LABEL_DEAD_LETTER);
+    assert_int_equal(lb->on_expired, CFG_LABEL_DEAD_LETTER);
+    assert_int_equal(lb->on_duplicate, CFG_LABEL_DEAD_LETTER);
+
+    write_base(fx, 0, NULL,
+               "labels = { topic = \"lab\"; format = \"event\"; "
+               "ttl = 2.5;\n  max_pending = 7; on_unknown = \"ignore\"; "
+               "on_expired = \"ignore\";\n  on_duplicate = \"ignore\"; };\n");
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(lb->format, CFG_LABEL_FORMAT_EVENT);
+    assert_float_equal(lb->ttl_ms, 2500.0, 0.0);
+    assert_int_equal(lb->max_pending, 7);
+    assert_int_equal(lb->on_unknown, CFG_LABEL_IGNORE);
+    assert_int_equal(lb->on_expired, CFG_LABEL_IGNORE);
+    assert_int_equal(lb->on_duplicate, CFG_LABEL_IGNORE);
+}
+
+static void test_cfg_labels_errors_name_the_key(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 0, NULL, "labels = { ttl = 5.0; };\n");
+    expect_error(fx, 20, "labels.topic", "missing required setting");
+    write_base(fx, 0, NULL, "labels = {\n  topic = \"lab\"; ttl = 0.0; };\n");
+    expect_error(fx, 21, "labels.ttl", "expected a number above 0");
+    write_base(fx, 0, NULL,
+               "labels = {\n  topic = \"lab\";\n  max_pending = 0; };\n");
+    expect_error(fx, 22, "labels.max_pending", "expected an integer from 1");
+    write_base(fx, 0, NULL,
+               "labels = { topic = \"lab\";\n  on_duplicate = \"drop\"; };\n");
+    expect_error(fx, 21, "labels.on_duplicate",
+                 "expected one of \"dead_letter\", \"ignore\"");
+    write_base(fx, 0, NULL,
+               "labels = { topic = \"lab\";\n  format = \"json\"; };\n");
+    expect_error(fx, 21, "labels.format",
+                 "expected one of \"text\", \"event\"");
+    write_base(fx, 0, NULL, "labels = {\n  topic = \"in\"; };\n");
+    expect_error(fx, 21, "labels.topic", "a topic of their own");
+    write_base(fx, 0, NULL, "labels = { topic = \"lab\"; when = 1; };\n");
+    expect_error(fx, 20, "labels.when", "unknown setting");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -930,6 +988,8 @@ int main(void)
         T(test_cfg_schema_error_names_source_schema),
         T(test_cfg_learner_ranges_match_model),
         T(test_cfg_learner_range_bounds_accepted),
+        T(test_cfg_labels_read_with_defaults),
+        T(test_cfg_labels_errors_name_the_key),
 #undef T
     };
 
