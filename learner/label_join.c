@@ -302,3 +302,71 @@ void label_join_counts(const struct label_join *j,
     *out = j->counts;
     out->pending = j->pending.len;
 }
+
+static int visit_list(const struct list *l, enum label_join_state state,
+                      int (*fn)(void *, const struct label_join_record *),
+                      void *ctx)
+{
+    const struct record *r;
+    int rc;
+
+    for (r = l->head; r; r = r->next) {
+        struct label_join_record out = {r->id, r->id_len, state, r->ts_ms,
+                                        r->event, r->event_len,
+                                        r->prediction};
+
+        if (state != LABEL_JOIN_PENDING)
+            out.state = r->state == RECORD_JOINED ? LABEL_JOIN_WAS_JOINED
+                                                  : LABEL_JOIN_WAS_LOST;
+        rc = fn(ctx, &out);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int label_join_visit(const struct label_join *j,
+                     int (*fn)(void *ctx, const struct label_join_record *),
+                     void *ctx)
+{
+    int rc = visit_list(&j->traces, LABEL_JOIN_WAS_LOST, fn, ctx);
+
+    return rc ? rc : visit_list(&j->pending, LABEL_JOIN_PENDING, fn, ctx);
+}
+
+int label_join_restore(struct label_join *j,
+                       const struct label_join_record *r)
+{
+    uint64_t h = hash_id(r->id, r->id_len);
+    struct record **slot = find_slot(j, r->id, r->id_len, h);
+    struct record *rec;
+
+    if (*slot)
+        return RIFFLE_ERR_INVALID;
+    if (r->state == LABEL_JOIN_PENDING)
+        return label_join_put(j, r->id, r->id_len, r->ts_ms, r->event,
+                              r->event_len, &r->prediction);
+
+    rec = record_new(r->id, r->id_len, h);
+    if (!rec)
+        return RIFFLE_ERR_NOMEM;
+    rec->ts_ms = r->ts_ms;
+    rec->state = r->state == LABEL_JOIN_WAS_JOINED ? RECORD_JOINED
+                                                   : RECORD_GONE;
+    *slot = rec;
+    list_append(&j->traces, rec);
+    if (j->traces.len > j->max_pending) {
+        struct record *old = j->traces.head;
+
+        list_remove(&j->traces, old);
+        forget(j, old);
+    }
+    return 0;
+}
+
+void label_join_restore_counts(struct label_join *j,
+                               const struct label_join_counts *c)
+{
+    j->counts = *c;
+    j->counts.pending = 0;
+}

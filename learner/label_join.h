@@ -91,4 +91,42 @@ size_t label_join_expire(struct label_join *j, int64_t now_ms);
 void label_join_counts(const struct label_join *j,
                        struct label_join_counts *out);
 
+/* --- saving and restoring the store (learner/snapshot.c) ------------- */
+
+enum label_join_state {
+    LABEL_JOIN_PENDING = 0, /* waiting for its label */
+    LABEL_JOIN_WAS_JOINED,  /* a trace: its label came */
+    LABEL_JOIN_WAS_LOST     /* a trace: expired or evicted */
+};
+
+/* One record as label_join_visit() shows it; event and prediction only
+ * for a pending one. Borrowed for the callback's duration. */
+struct label_join_record {
+    const char *id;
+    size_t id_len;
+    enum label_join_state state;
+    int64_t ts_ms;
+    const void *event;
+    size_t event_len;
+    struct label_join_prediction prediction;
+};
+
+/* Calls fn for every record: traces oldest first, then pending events
+ * oldest first, the order label_join_restore() must see them in to
+ * rebuild the same store. Stops at and returns fn's first non-zero. */
+int label_join_visit(const struct label_join *j,
+                     int (*fn)(void *ctx, const struct label_join_record *),
+                     void *ctx);
+
+/* Appends one visited record to a store being rebuilt, all copied.
+ * Bounds apply as they do to label_join_put(), so a store restored
+ * with a smaller max_pending evicts (and counts) its oldest. Returns 0,
+ * RIFFLE_ERR_INVALID for an id already present, or RIFFLE_ERR_NOMEM. */
+int label_join_restore(struct label_join *j,
+                       const struct label_join_record *r);
+
+/* Sets the counters (pending is ignored: it follows from the records). */
+void label_join_restore_counts(struct label_join *j,
+                               const struct label_join_counts *c);
+
 #endif

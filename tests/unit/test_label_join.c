@@ -158,6 +158,64 @@ static void test_label_join_refuses_bad_bounds(void **state)
     label_join_destroy(NULL);
 }
 
+static int copy_record(void *ctx, const struct label_join_record *r)
+{
+    return label_join_restore(ctx, r);
+}
+
+/* A store rebuilt from what it visits answers every later label as the
+ * original does: pending joins with the same bytes and prediction, a
+ * joined id is a duplicate, an expired one late, others unknown. */
+static void test_label_join_restores_what_it_visits(void **state)
+{
+    struct label_join *a = NULL, *b = NULL;
+    struct label_join_entry e;
+    struct label_join_counts ca, cb;
+
+    (void)state;
+    assert_int_equal(label_join_new(10, TTL_MS, &a), 0);
+    assert_int_equal(label_join_new(10, TTL_MS, &b), 0);
+    put(a, "old", 0, 0.1);
+    put(a, "done", 500, 0.7);
+    put(a, "wait1", 1500, 0.3);
+    put(a, "wait2", 1600, 0.8);
+    assert_int_equal(take(a, "done", &e), LABEL_JOIN_JOINED);
+    assert_int_equal(label_join_expire(a, 1200), 1); /* "old" */
+
+    assert_int_equal(label_join_visit(a, copy_record, b), 0);
+    label_join_counts(a, &ca);
+    label_join_restore_counts(b, &ca);
+    label_join_counts(b, &cb);
+    assert_int_equal(cb.pending, 2);
+    assert_int_equal(cb.joined, 1);
+    assert_int_equal(cb.expired, 1);
+
+    assert_int_equal(take(b, "done", &e), LABEL_JOIN_DUPLICATE);
+    assert_int_equal(take(b, "old", &e), LABEL_JOIN_LATE);
+    assert_int_equal(take(b, "never", &e), LABEL_JOIN_UNKNOWN);
+    assert_int_equal(take(b, "wait2", &e), LABEL_JOIN_JOINED);
+    assert_int_equal(e.event_ts_ms, 1600);
+    assert_memory_equal(e.event, "event wait2", e.event_len);
+    assert_double_near(e.prediction.probability, 0.8, 0.0);
+    /* the oldest pending expires first, as in the original */
+    assert_int_equal(label_join_expire(b, 2550), 1);
+    assert_int_equal(take(b, "wait1", &e), LABEL_JOIN_LATE);
+    label_join_counts(b, &cb);
+    assert_int_equal(cb.joined, 2);
+    assert_int_equal(cb.duplicate, 1);
+    assert_int_equal(cb.late, 2);
+    assert_int_equal(cb.unknown, 1);
+    assert_int_equal(cb.expired, 2);
+    assert_int_equal(cb.pending, 0);
+
+    assert_int_equal(label_join_restore(b, &(struct label_join_record){
+                                               "done", 4, LABEL_JOIN_PENDING,
+                                               0, "x", 1, {0, 0, 0, 0}}),
+                     RIFFLE_ERR_INVALID);
+    label_join_destroy(a);
+    label_join_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_label_join_bounded),
         cmocka_unit_test(test_label_join_replaces_pending_id),
         cmocka_unit_test(test_label_join_refuses_bad_bounds),
+        cmocka_unit_test(test_label_join_restores_what_it_visits),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
