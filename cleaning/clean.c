@@ -246,19 +246,14 @@ static int label_by_threshold(const struct cfg_field *f,
     return 0;
 }
 
-/* The label becomes a number the model learns: 0/1 (binary), the class
+/* The label whose value is val and whose text is s (for a number, its
+ * shortest text) as the number the model learns: 0/1 (binary), the class
  * index (multiclass), or the value itself (regression). */
-static int clean_label(const struct cfg *cfg, const struct cfg_field *f,
-                       const struct event *ev, size_t index, double *label,
-                       struct clean_verdict *v)
+static int label_of(const struct cfg *cfg, const struct cfg_field *f,
+                    const struct value *val, const char *s, double *label,
+                    struct clean_verdict *v)
 {
-    const struct value *val = &ev->values[index];
-    char tmp[NUMFMT_MAX];
-    const char *s;
     size_t k;
-
-    if (val->kind == VALUE_NULL)
-        return refuse(v, CLEAN_REASON_MISSING, f, "the label is missing");
 
     if (cfg->task == CFG_TASK_REGRESSION) {
         if (val->kind != VALUE_NUMBER || !isfinite(val->number))
@@ -268,7 +263,7 @@ static int clean_label(const struct cfg *cfg, const struct cfg_field *f,
         return 0;
     }
 
-    s = relabel(cfg, label_text(ev, index, tmp, sizeof(tmp)));
+    s = relabel(cfg, s);
     if (f->has_threshold)
         return label_by_threshold(f, val, s, label, v);
     if (cfg->task == CFG_TASK_MULTICLASS) {
@@ -295,6 +290,46 @@ static int clean_label(const struct cfg *cfg, const struct cfg_field *f,
     return refuse(v, CLEAN_REASON_LABEL, f,
                   "label \"%.64s\" is neither a positive nor a negative "
                   "value in the configuration", s);
+}
+
+static int clean_label(const struct cfg *cfg, const struct cfg_field *f,
+                       const struct event *ev, size_t index, double *label,
+                       struct clean_verdict *v)
+{
+    const struct value *val = &ev->values[index];
+    char tmp[NUMFMT_MAX];
+
+    if (val->kind == VALUE_NULL)
+        return refuse(v, CLEAN_REASON_MISSING, f, "the label is missing");
+    return label_of(cfg, f, val, label_text(ev, index, tmp, sizeof(tmp)),
+                    label, v);
+}
+
+int cleaner_parse_label(const struct cleaner *c, const char *text,
+                        double *label, struct clean_verdict *v)
+{
+    const struct cfg_field *f = cfg_field_of_kind(c->cfg, CFG_FIELD_LABEL);
+    struct value val = {VALUE_STRING, 0, 0, strlen(text)};
+    char *end = NULL;
+
+    if (text[0] == '\0')
+        return refuse(v, CLEAN_REASON_MISSING, f, "the label is empty");
+    if (c->cfg->task == CFG_TASK_REGRESSION) {
+        val.number = strtod(text, &end);
+        if (end != text && *end == '\0')
+            val.kind = VALUE_NUMBER;
+    }
+    return label_of(c->cfg, f, &val, text, label, v);
+}
+
+int cleaner_read_label(const struct cleaner *c, const struct event *ev,
+                       double *label, struct clean_verdict *v)
+{
+    const struct cfg_field *f = cfg_field_of_kind(c->cfg, CFG_FIELD_LABEL);
+
+    return clean_label(c->cfg, f, ev,
+                       (size_t)c->schema_index[f - c->cfg->fields], label,
+                       v);
 }
 
 /* Before any category was seen the value stays null: no feature. */

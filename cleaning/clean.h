@@ -95,6 +95,16 @@ cleaner_field_counts(const struct cleaner *c);
  * still checked. */
 void cleaner_set_label_optional(struct cleaner *c, int optional);
 
+/* A label that came apart from its event (delayed labels), as text:
+ * read as the label field's rules read that value in an event. Returns
+ * 0 with *label set, or RIFFLE_ERR_INVALID with *v saying why. */
+int cleaner_parse_label(const struct cleaner *c, const char *text,
+                        double *label, struct clean_verdict *v);
+
+/* The same for the label field of ev (decoded, not cleaned). */
+int cleaner_read_label(const struct cleaner *c, const struct event *ev,
+                       double *label, struct clean_verdict *v);
+
 /* The index in the schema of the configured field i. */
 int cleaner_schema_index(const struct cleaner *c, size_t cfg_field);
 

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/learn_labels.h"
 #include "cli/learn_ops.h"
 #include "common/err.h"
 #include "common/kafka.h"
@@ -82,6 +83,7 @@ struct learn {
     unsigned long long processed, predicted, dead_lettered, drifts;
     unsigned long long duplicates, routed_late, profiles;
     unsigned long long replayed, rewinds;
+    struct learn_labels_counts labels, batch_labels;
     /* The counters when the open batch began: an aborted batch's events
      * are handled again, and must not be counted twice. */
     unsigned long long batch_processed, batch_predicted, batch_dead;
@@ -233,10 +235,11 @@ static int load_profiles(struct learn *l, char *errstr, size_t size)
     return err;
 }
 
-/* The input topic, the further sources and the join topic, in one group. */
+/* The input topic, the further sources, the join and labels topics, in
+ * one group: a restart replays them all from the snapshot's offsets. */
 static int subscribe_all(struct learn *l, char *errstr, size_t size)
 {
-    const char *topics[CFG_MAX_SOURCES + 2];
+    const char *topics[CFG_MAX_SOURCES + 3];
     size_t n = 0, i;
 
     topics[n++] = l->cfg.topic_input;
@@ -244,6 +247,8 @@ static int subscribe_all(struct learn *l, char *errstr, size_t size)
         topics[n++] = l->cfg.sources[i].topic;
     if (l->cfg.join.line)
         topics[n++] = l->cfg.join.topic;
+    if (l->cfg.labels.line)
+        topics[n++] = l->cfg.labels.topic;
     return consumer_new_topics(
         l->cfg.brokers, l->cfg.group_id, topics, n, l->offsets,
         l->offset_count, l->exactly_once,
@@ -333,6 +338,35 @@ static void source_of(const rd_kafka_message_t *msg, struct source_ref *src)
     src->len = msg->len;
 }
 
+static int drift_alarm(struct learn *l, const struct source_ref *src,
+                       char *errstr, size_t size)
+{
+    l->drifts++;
+    log_warn("learn", "%s [%d] @%lld: drift in the error rate of model "
+             "%s (alarm %llu)", src->topic, (int)src->partition,
+             (long long)src->offset, l->cfg.model_name, l->drifts);
+    return outputs_alert(l->out, l->ol, src, errstr, size);
+}
+
+/* A message of the labels topic: joined with its pending event. */
+static int handle_label(struct learn *l, const struct source_ref *src,
+                        int replay, char *errstr, size_t size)
+{
+    unsigned long long dead_before = l->labels.dead_lettered;
+    int drift = 0;
+    int err = learn_labels_handle(l->ol, l->out, src, replay, &l->labels,
+                                  &drift, errstr, size);
+
+    if (replay) {
+        l->replayed++;
+        return err;
+    }
+    l->dead_lettered += l->labels.dead_lettered - dead_before;
+    if (!err && drift)
+        err = drift_alarm(l, src, errstr, size);
+    return err;
+}
+
 /* A replayed event (see consumer.h) is learned, and nothing is
  * published for it: its outputs were committed by an earlier run. */
 static int handle_message(struct learn *l, const rd_kafka_message_t *msg,
@@ -344,6 +378,8 @@ static int handle_message(struct learn *l, const rd_kafka_message_t *msg,
     int err;
 
     source_of(msg, &src);
+    if (learn_labels_is_labels_topic(&l->cfg, src.topic))
+        return handle_label(l, &src, replay, errstr, size);
     err = online_process_from(l->ol, src.topic, src.partition,
                               src.timestamp_ms,
                               msg->payload ? msg->payload : "", msg->len, &r);
@@ -387,13 +423,8 @@ static int handle_message(struct learn *l, const rd_kafka_message_t *msg,
     l->predicted++;
     err = outputs_prediction(l->out, &src, &r, errstr, size);
     learn_ops_event(l->ops, &src, &r, l->ol, started);
-    if (!err && r.drift) {
-        l->drifts++;
-        log_warn("learn", "%s [%d] @%lld: drift in the error rate of model "
-                 "%s (alarm %llu)", src.topic, (int)src.partition,
-                 (long long)src.offset, l->cfg.model_name, l->drifts);
-        err = outputs_alert(l->out, l->ol, &src, errstr, size);
-    }
+    if (!err && r.drift)
+        err = drift_alarm(l, &src, errstr, size);
     return err;
 }
 
@@ -517,6 +548,7 @@ static int begin_batch(struct learn *l, char *errstr, size_t size)
     l->batch_predicted = l->predicted;
     l->batch_dead = l->dead_lettered;
     l->batch_replayed = l->replayed;
+    l->batch_labels = l->labels;
     l->txn_started_s = l->now_s = kafka_monotonic_s();
     l->txn_events = 0;
     return err;
@@ -623,6 +655,7 @@ static int rewind_batch(struct learn *l, const char *why, char *errstr,
     l->predicted = l->batch_predicted;
     l->dead_lettered = l->batch_dead;
     l->replayed = l->batch_replayed;
+    l->labels = l->batch_labels;
     l->rewinds++;
     return start_learning(l, errstr, size);
 }
@@ -893,6 +926,10 @@ static void print_summary(struct learn *l)
     uint64_t digest = 0;
 
     (void)online_metrics_json(l->ol, 0, &metrics); /* empty if no memory */
+    if (l->cfg.labels.line && metrics.data &&
+        (buf_append(&metrics, ",", 1) != 0 ||
+         learn_labels_json(l->ol, &l->labels, &metrics) != 0))
+        buf_free(&metrics); /* no memory: the summary says null */
     (void)snapshot_weights_digest(l->ol, &digest); /* 0 if no memory */
     printf("{\"instance\":\"%s\",\"learned\":%llu,"
            "\"processed\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"

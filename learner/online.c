@@ -16,7 +16,7 @@
 #include "common/numfmt.h"
 #include "learner/drift.h"
 #include "learner/hash.h"
-#include "common/numfmt.h"
+#include "learner/label_join.h"
 #include "privacy/anonymize.h"
 #include "privacy/kanon.h"
 
@@ -90,6 +90,12 @@ struct online_learner {
     /* Copies: anonymizing may grow the event's arena and move strings. */
     struct buf event_id;
     char label[CFG_NAME_MAX];
+    /* delayed labels: NULL without a labels group */
+    struct label_join *labels;
+    int64_t ts_ms;        /* Kafka time of the message being processed */
+    int64_t labels_now_ms; /* the newest Kafka time seen, for the TTL */
+    double class_p[CFG_MAX_CLASSES]; /* the last multiclass scores */
+    struct buf packed;   /* a pending event's features, see pack() */
 };
 
 /* Position in cfg->fields of the (one) field of kind. */
@@ -285,6 +291,13 @@ int online_new(const struct cfg *cfg, const struct schema *input_schema,
         err = open_sources(ol, errstr, errstr_size);
     if (!err && cfg->join.line)
         err = open_join(ol, errstr, errstr_size);
+    if (!err && cfg->labels.line &&
+        label_join_new((size_t)cfg->labels.max_pending,
+                       (int64_t)cfg->labels.ttl_ms, &ol->labels) != 0) {
+        snprintf(errstr, errstr_size, "cannot allocate the store of %ld "
+                 "pending events", cfg->labels.max_pending);
+        err = RIFFLE_ERR_NOMEM;
+    }
     if (err) {
         online_destroy(ol);
         return err;
@@ -320,6 +333,8 @@ void online_destroy(struct online_learner *ol)
     event_free(&ol->raw);
     event_free(&ol->event);
     buf_free(&ol->event_id);
+    label_join_destroy(ol->labels);
+    buf_free(&ol->packed);
     free(ol);
 }
 
@@ -409,6 +424,8 @@ static int run_multiclass(struct online_learner *ol, size_t n, int learn,
             best = k;
     }
 
+    for (k = 0; k < classes; k++)
+        ol->class_p[k] = sum > 0 ? p[k] / sum : 1.0 / (double)classes;
     res->predicted_class = (int)best;
     res->probability = sum > 0 ? p[best] / sum : 1.0 / (double)classes;
     res->value = res->probability;
@@ -586,12 +603,163 @@ static void remember_id(struct online_learner *ol,
         dedup_insert(ol->dedup, res->event_id, ol->event_id.len);
 }
 
-/* Anonymize, build features, then score and (when learn) update. A
+/* --- delayed labels: a pending event's features ------------------------ */
+
+/* A pending event is kept as what learning it needs and its prediction
+ * cannot give back: little-endian, the class probabilities (multiclass;
+ * the metrics need the true class's), then the hashed features:
+ *   uint32 classes, classes x float64, uint32 n, n x (uint32, float32) */
+#define PACK_U32 4
+#define PACK_F64 8
+#define PACK_FEATURE 8
+
+static void put_le(unsigned char *p, uint64_t v, size_t bytes)
+{
+    size_t i;
+
+    for (i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, size_t bytes)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    for (i = 0; i < bytes; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static int pack(struct online_learner *ol, size_t n)
+{
+    size_t classes = ol->cfg->task == CFG_TASK_MULTICLASS
+                         ? ol->cfg->class_count : 0;
+    size_t len = 2 * PACK_U32 + classes * PACK_F64 + n * PACK_FEATURE, k;
+    unsigned char *p;
+    uint64_t bits;
+    uint32_t fbits;
+
+    buf_reset(&ol->packed);
+    if (buf_reserve(&ol->packed, len) != 0)
+        return RIFFLE_ERR_NOMEM;
+    p = (unsigned char *)ol->packed.data;
+    put_le(p, classes, PACK_U32);
+    p += PACK_U32;
+    for (k = 0; k < classes; k++, p += PACK_F64) {
+        memcpy(&bits, &ol->class_p[k], sizeof(bits));
+        put_le(p, bits, PACK_F64);
+    }
+    put_le(p, n, PACK_U32);
+    p += PACK_U32;
+    for (k = 0; k < n; k++, p += PACK_FEATURE) {
+        memcpy(&fbits, &ol->x[k].value, sizeof(fbits));
+        put_le(p, ol->x[k].index, PACK_U32);
+        put_le(p + PACK_U32, fbits, PACK_U32);
+    }
+    ol->packed.len = len;
+    return 0;
+}
+
+/* The inverse of pack() into ol->x and p; *n features. Returns 0, or -1
+ * for bytes pack() cannot have written (a damaged snapshot). */
+static int unpack(struct online_learner *ol, const unsigned char *b,
+                  size_t len, double *p, size_t *n)
+{
+    size_t classes, k, mask = model_weight_count(ol->model) - 1;
+    uint64_t bits;
+    uint32_t fbits;
+
+    if (len < PACK_U32)
+        return -1;
+    classes = (size_t)get_le(b, PACK_U32);
+    if (classes > CFG_MAX_CLASSES ||
+        len < 2 * PACK_U32 + classes * PACK_F64)
+        return -1;
+    b += PACK_U32;
+    for (k = 0; k < classes; k++, b += PACK_F64) {
+        bits = get_le(b, PACK_F64);
+        memcpy(&p[k], &bits, sizeof(bits));
+    }
+    *n = (size_t)get_le(b, PACK_U32);
+    b += PACK_U32;
+    if (*n > FEATURES_MAX ||
+        len != 2 * PACK_U32 + classes * PACK_F64 + *n * PACK_FEATURE)
+        return -1;
+    for (k = 0; k < *n; k++, b += PACK_FEATURE) {
+        fbits = (uint32_t)get_le(b + PACK_U32, PACK_U32);
+        ol->x[k].index = (uint32_t)get_le(b, PACK_U32);
+        memcpy(&ol->x[k].value, &fbits, sizeof(fbits));
+        if (ol->x[k].index > mask || !isfinite(ol->x[k].value))
+            return -1;
+    }
+    return 0;
+}
+
+static int features_finite(const struct online_learner *ol, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (!isfinite(ol->x[i].value))
+            return 0;
+    return 1;
+}
+
+/* The newest Kafka time seen moves the store's clock: events waiting
+ * longer than the TTL leave it. */
+static void labels_tick(struct online_learner *ol, int64_t ts_ms)
+{
+    if (ts_ms > ol->labels_now_ms)
+        ol->labels_now_ms = ts_ms;
+    (void)label_join_expire(ol->labels, ol->labels_now_ms); /* counted */
+}
+
+/* Keeps a scored event without a label for its label. */
+static int keep_pending(struct online_learner *ol, size_t n,
+                        struct online_result *res)
+{
+    struct label_join_prediction p = {res->probability, res->value,
+                                      res->predicted_class,
+                                      res->model_version};
+    int err;
+
+    labels_tick(ol, ol->ts_ms);
+    err = pack(ol, n);
+    if (!err)
+        err = label_join_put(ol->labels, res->event_id, ol->event_id.len,
+                             ol->ts_ms, ol->packed.data, ol->packed.len, &p);
+    res->pending = !err;
+    return err;
+}
+
+/* --- the model ---------------------------------------------------------- */
+
+enum run_mode {
+    RUN_SCORE = 0, /* predict only: riffle score */
+    RUN_LEARN,     /* predict, then update */
+    RUN_KEEP       /* predict, see the event, keep it for its label */
+};
+
+/* What learning an event changes besides the weights. A kept event is
+ * seen now: its label changes only the weights, metrics and drift. */
+static void observe(struct online_learner *ol, const struct event *ev,
+                    struct online_result *res)
+{
+    cleaner_commit_stats(ol->cleaner, ev);
+    if (ol->kanon)
+        kanon_add(ol->kanon, ev); /* anonymized, as the model saw it */
+    advance_watermark(ol, ev);
+    remember_id(ol, res);
+}
+
+/* Anonymize, build features, then score and (RUN_LEARN) update. A
  * feature the model refuses dead-letters the event, leaving the model and
  * the statistics as they were. */
-static int run_model(struct online_learner *ol, struct event *ev, int learn,
-                     struct online_result *res)
+static int run_model(struct online_learner *ol, struct event *ev,
+                     enum run_mode mode, struct online_result *res)
 {
+    int learn = mode == RUN_LEARN;
     size_t n;
     int err;
 
@@ -602,7 +770,8 @@ static int run_model(struct online_learner *ol, struct event *ev, int learn,
     n = features_build(ol->features, ev, cleaner_imputed(ol->cleaner),
                        ol->x);
     res->model_version = model_update_count(ol->model);
-    err = ol->cfg->task == CFG_TASK_MULTICLASS
+    err = mode == RUN_KEEP && !features_finite(ol, n) ? RIFFLE_ERR_INVALID
+          : ol->cfg->task == CFG_TASK_MULTICLASS
               ? run_multiclass(ol, n, learn, res)
               : run_single(ol, n, learn, res);
     if (err == RIFFLE_ERR_NOMEM)
@@ -614,20 +783,24 @@ static int run_model(struct online_learner *ol, struct event *ev, int learn,
         return 0;
     }
 
-    if (learn) {
-        cleaner_commit_stats(ol->cleaner, ev);
-        if (ol->kanon)
-            kanon_add(ol->kanon, ev); /* anonymized, as the model saw it */
-        advance_watermark(ol, ev);
-        remember_id(ol, res);
-        watch_drift(ol, res);
+    if (mode == RUN_SCORE)
+        return 0;
+    if (mode == RUN_KEEP) {
+        err = keep_pending(ol, n, res);
+        if (!err)
+            observe(ol, ev, res);
+        return err;
     }
+    observe(ol, ev, res);
+    watch_drift(ol, res);
     return 0;
 }
 
 static int process_event(struct online_learner *ol, struct event *ev,
                          struct online_result *res)
 {
+    int err;
+
     memset(res, 0, sizeof(*res));
     res->event_id = copy_event_id(ol, ev);
 
@@ -643,14 +816,20 @@ static int process_event(struct online_learner *ol, struct event *ev,
     if (check_lateness(ol, ev, res))
         return 0;
 
-    if (cleaner_apply(ol->cleaner, ev, &res->label, &res->verdict) != 0) {
+    /* With delayed labels an event may come without one. */
+    cleaner_set_label_optional(ol->cleaner, ol->labels != NULL);
+    err = cleaner_apply(ol->cleaner, ev, &res->label, &res->verdict);
+    cleaner_set_label_optional(ol->cleaner, 0);
+    if (err) {
         res->dead_letter = 1;
         ol->dead_letters++;
         return 0;
     }
+    if (isnan(res->label))
+        return run_model(ol, ev, RUN_KEEP, res);
     res->label_text = copy_label(ol, ev);
 
-    return run_model(ol, ev, 1, res);
+    return run_model(ol, ev, RUN_LEARN, res);
 }
 
 int online_process_event(struct online_learner *ol, struct event *ev,
@@ -679,7 +858,7 @@ int online_score_event(struct online_learner *ol, struct event *ev,
     }
     res->label_text = isnan(res->label) ? NULL : copy_label(ol, ev);
 
-    return run_model(ol, ev, 0, res);
+    return run_model(ol, ev, RUN_SCORE, res);
 }
 
 int online_process(struct online_learner *ol, const void *data, size_t len,
@@ -920,6 +1099,7 @@ int online_process_from(struct online_learner *ol, const char *topic,
 
     ol->origin_stream = stream;
     ol->origin_partition = partition;
+    ol->ts_ms = ts_ms;
     if (stream == STREAM_JOIN)
         return take_profile(ol, ts_ms, data, len, res);
     if (stream >= 0)
@@ -983,6 +1163,143 @@ int online_validate_from(struct online_learner *ol, const char *topic,
                       &res->verdict) != 0)
         res->dead_letter = 1;
     return 0;
+}
+
+/* --- delayed labels: a label arrives ------------------------------------ */
+
+int online_read_label(struct online_learner *ol, const void *key,
+                      size_t key_len, const void *data, size_t len,
+                      struct online_label *out)
+{
+    char errstr[256];
+    int err;
+
+    memset(out, 0, sizeof(*out));
+    out->id = key;
+    out->id_len = key ? key_len : 0;
+    if (ol->cfg->labels.format == CFG_LABEL_FORMAT_TEXT) {
+        size_t n = len < sizeof(out->label_text) - 1
+                       ? len : sizeof(out->label_text) - 1;
+
+        memcpy(out->label_text, data, n);
+        out->label_text[n] = '\0';
+        if (n < len || memchr(data, '\0', len)) {
+            set_verdict(&out->verdict, CLEAN_REASON_LABEL,
+                        ol->cfg->labels.topic, "the label text is too long "
+                        "or holds a NUL byte");
+            return RIFFLE_ERR_INVALID;
+        }
+        err = cleaner_parse_label(ol->cleaner, out->label_text, &out->label,
+                                  &out->verdict.verdict);
+    } else {
+        err = schema_decode_event(ol->schema, data, len, &ol->event, errstr,
+                                  sizeof(errstr));
+        if (err == RIFFLE_ERR_NOMEM)
+            return err;
+        if (err) {
+            set_verdict(&out->verdict, ONLINE_REASON_DECODE, "", errstr);
+            return RIFFLE_ERR_INVALID;
+        }
+        if (!out->id_len) {
+            out->id = copy_event_id(ol, &ol->event);
+            out->id_len = out->id ? ol->event_id.len : 0;
+        }
+        err = cleaner_read_label(ol->cleaner, &ol->event, &out->label,
+                                 &out->verdict.verdict);
+        if (!err && copy_label(ol, &ol->event))
+            snprintf(out->label_text, sizeof(out->label_text), "%s",
+                     ol->label);
+    }
+    if (err) {
+        out->verdict.dead_letter = 1;
+        return RIFFLE_ERR_INVALID;
+    }
+    if (out->id_len == 0) {
+        set_verdict(&out->verdict, CLEAN_REASON_MISSING, "",
+                    "the label names no event: no key and no event id");
+        return RIFFLE_ERR_INVALID;
+    }
+    return 0;
+}
+
+/* Learns a joined event with its label: the weights from its kept
+ * features; the metrics and the drift detector from the prediction made
+ * on arrival. */
+static int learn_joined(struct online_learner *ol,
+                        const struct label_join_entry *e, double label,
+                        struct online_result *res)
+{
+    double p[CFG_MAX_CLASSES], out;
+    size_t n, k, classes = ol->cfg->class_count;
+    int err = 0;
+
+    res->event_id = e->event_id;
+    res->label = label;
+    res->probability = e->prediction.probability;
+    res->value = e->prediction.value;
+    res->predicted_class = e->prediction.predicted_class;
+    res->model_version = e->prediction.model_version;
+    if (unpack(ol, e->event, e->event_len, p, &n) != 0)
+        return RIFFLE_ERR_SNAPSHOT; /* only a damaged restore gets here */
+
+    if (ol->cfg->task != CFG_TASK_MULTICLASS)
+        err = model_learn(ol->model, ol->x, n, label, &out);
+    for (k = 0; !err && ol->cfg->task == CFG_TASK_MULTICLASS &&
+                k < classes; k++)
+        err = model_learn(ol->model, ol->xk, class_features(ol, n, k),
+                          (double)k == label ? 1.0 : 0.0, &out);
+    if (err == RIFFLE_ERR_NOMEM)
+        return err;
+    if (err) {
+        set_verdict(res, CLEAN_REASON_VALUE, "",
+                    "a feature value is not finite after its transform");
+        ol->dead_letters++;
+        return 0;
+    }
+
+    if (ol->cfg->task == CFG_TASK_REGRESSION)
+        (void)metrics_add_regression(&ol->metrics, res->value, label);
+    else if (ol->cfg->task == CFG_TASK_MULTICLASS)
+        metrics_add_class_probability(&ol->metrics, res->predicted_class,
+                                      (int)label, p[(size_t)label]);
+    else
+        metrics_add(&ol->metrics, res->probability, (int)label);
+    watch_drift(ol, res);
+    return 0;
+}
+
+int online_learn_label(struct online_learner *ol,
+                       const struct online_label *label, int64_t ts_ms,
+                       enum label_join_outcome *outcome,
+                       struct online_result *res)
+{
+    struct label_join_entry e;
+
+    memset(res, 0, sizeof(*res));
+    res->label = label->label;
+    labels_tick(ol, ts_ms);
+    *outcome = label_join_take(ol->labels, label->id, label->id_len, &e);
+    if (*outcome != LABEL_JOIN_JOINED)
+        return 0;
+    return learn_joined(ol, &e, label->label, res);
+}
+
+struct label_join *online_label_join(struct online_learner *ol)
+{
+    return ol->labels;
+}
+
+int64_t online_label_clock(const struct online_learner *ol)
+{
+    return ol->labels_now_ms;
+}
+
+void online_replace_label_join(struct online_learner *ol,
+                               struct label_join *j, int64_t clock_ms)
+{
+    label_join_destroy(ol->labels);
+    ol->labels = j;
+    ol->labels_now_ms = clock_ms;
 }
 
 const struct join_counts *online_join_counts(const struct online_learner *ol)

@@ -18,6 +18,7 @@
 #include "cleaning/join.h"
 #include "config/cfg.h"
 #include "learner/features.h"
+#include "learner/label_join.h"
 #include "learner/metrics.h"
 #include "learner/model.h"
 #include "learner/stats.h"
@@ -52,6 +53,8 @@ struct online_result {
                                      regression */
     uint64_t model_version;       /* updates made before this event */
     int drift;                    /* 1: the error stream changed here */
+    int pending;                  /* 1: scored without a label and kept
+                                     for it (labels = {...}) */
 };
 
 struct online_learner;
@@ -131,6 +134,49 @@ int online_validate_from(struct online_learner *ol, const char *topic,
 int online_process_from(struct online_learner *ol, const char *topic,
                         int32_t partition, int64_t ts_ms, const void *data,
                         size_t len, struct online_result *res);
+
+/* --- delayed labels (labels = {...}) ------------------------------------
+ * With a labels group, an event without a label is scored (res->pending)
+ * and kept; these learn it when its label comes. */
+
+/* A message of the labels topic, read. */
+struct online_label {
+    const char *id; /* the event id, id_len bytes; borrowed from the key
+                       or the learner until its next call */
+    size_t id_len;
+    double label;   /* as the cleaner reads labels */
+    char label_text[CFG_NAME_MAX];
+    struct online_result verdict; /* dead_letter and verdict when unread */
+};
+
+/* Reads the label message (key, key_len may be NULL, 0) in the format
+ * labels.format names. Returns 0, RIFFLE_ERR_INVALID with out->verdict
+ * saying why, or RIFFLE_ERR_NOMEM. */
+int online_read_label(struct online_learner *ol, const void *key,
+                      size_t key_len, const void *data, size_t len,
+                      struct online_label *out);
+
+/* Joins a read label, at Kafka time ts_ms, with its pending event:
+ * *outcome says how; on LABEL_JOIN_JOINED the event is learned and res
+ * holds its id, the label and the prediction made on arrival (and drift;
+ * or a dead-letter verdict if the model refuses it). Returns 0,
+ * RIFFLE_ERR_NOMEM, or RIFFLE_ERR_SNAPSHOT for a pending event whose
+ * kept features are damaged. */
+int online_learn_label(struct online_learner *ol,
+                       const struct online_label *label, int64_t ts_ms,
+                       enum label_join_outcome *outcome,
+                       struct online_result *res);
+
+/* The pending events, for snapshots and counts; NULL without labels. */
+struct label_join *online_label_join(struct online_learner *ol);
+
+/* The store's clock: the newest Kafka time seen (see labels.ttl). */
+int64_t online_label_clock(const struct online_learner *ol);
+
+/* Puts j (taken; NULL only without a labels group) in place of the
+ * store, which is destroyed, with its clock: a snapshot's restore. */
+void online_replace_label_join(struct online_learner *ol,
+                               struct label_join *j, int64_t clock_ms);
 
 /* The enrichment table's counters; NULL without a join. */
 const struct join_counts *online_join_counts(const struct online_learner *ol);

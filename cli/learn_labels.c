@@ -1,0 +1,135 @@
+/*
+ * cli/learn_labels.c - the labels topic in `riffle learn`, see
+ * learn_labels.h.
+ */
+#include "cli/learn_labels.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "learner/label_join.h"
+
+int learn_labels_is_labels_topic(const struct cfg *cfg, const char *topic)
+{
+    return cfg->labels.line && topic && strcmp(topic, cfg->labels.topic) == 0;
+}
+
+/* The configured action and the dead-letter reason for an outcome that
+ * is not a join. */
+static enum cfg_label_action action_of(const struct cfg *cfg,
+                                       enum label_join_outcome outcome,
+                                       const char **reason)
+{
+    if (outcome == LABEL_JOIN_DUPLICATE) {
+        *reason = LEARN_LABELS_REASON_DUPLICATE;
+        return cfg->labels.on_duplicate;
+    }
+    if (outcome == LABEL_JOIN_LATE) {
+        *reason = LEARN_LABELS_REASON_EXPIRED;
+        return cfg->labels.on_expired;
+    }
+    *reason = LEARN_LABELS_REASON_UNKNOWN;
+    return cfg->labels.on_unknown;
+}
+
+/* The dead letter of a label that was read but not joined. The event id
+ * is the user's own key, so it stays out of the detail: the dead letter
+ * points at the message, which holds it. */
+static int refuse_label(struct online_learner *ol, struct outputs *out,
+                        const struct source_ref *src, const char *reason,
+                        int replay, struct learn_labels_counts *counts,
+                        char *errstr, size_t size)
+{
+    struct online_result r;
+
+    memset(&r, 0, sizeof(r));
+    r.dead_letter = 1;
+    r.verdict.reason = reason;
+    snprintf(r.verdict.field, sizeof(r.verdict.field), "%s",
+             online_cfg(ol)->labels.topic);
+    snprintf(r.verdict.detail, sizeof(r.verdict.detail), "%s",
+             strcmp(reason, LEARN_LABELS_REASON_DUPLICATE) == 0
+                 ? "its event has been learned with an earlier label"
+             : strcmp(reason, LEARN_LABELS_REASON_EXPIRED) == 0
+                 ? "its event waited longer than labels.ttl or was evicted "
+                   "by labels.max_pending"
+                 : "no pending event has this id (never seen, or the label "
+                   "came before its event)");
+    online_count_dead_letter(ol);
+    if (replay)
+        return 0;
+    counts->dead_lettered++;
+    log_debug("learn", "%s [%d] @%lld: label dead-lettered: %s", src->topic,
+              (int)src->partition, (long long)src->offset, reason);
+    return outputs_dead_letter(out, src, &r, errstr, size);
+}
+
+int learn_labels_handle(struct online_learner *ol, struct outputs *out,
+                        const struct source_ref *src, int replay,
+                        struct learn_labels_counts *counts, int *drift,
+                        char *errstr, size_t size)
+{
+    struct online_label label;
+    struct online_result r;
+    enum label_join_outcome outcome;
+    const char *reason;
+    int err;
+
+    *drift = 0;
+    counts->messages += !replay;
+    err = online_read_label(ol, src->key, src->key_len,
+                            src->payload ? src->payload : "", src->len,
+                            &label);
+    if (err == RIFFLE_ERR_INVALID) {
+        online_count_dead_letter(ol);
+        if (replay)
+            return 0;
+        counts->invalid++;
+        counts->dead_lettered++;
+        return outputs_dead_letter(out, src, &label.verdict, errstr, size);
+    }
+    if (!err)
+        err = online_learn_label(ol, &label, src->timestamp_ms, &outcome, &r);
+    if (err) {
+        snprintf(errstr, size, "%s [%d] @%lld: %s", src->topic,
+                 (int)src->partition, (long long)src->offset,
+                 riffle_err_str(err));
+        return err;
+    }
+
+    if (outcome == LABEL_JOIN_JOINED) {
+        *drift = r.drift;
+        if (!r.dead_letter || replay)
+            return 0;
+        counts->dead_lettered++;
+        return outputs_dead_letter(out, src, &r, errstr, size);
+    }
+    if (action_of(online_cfg(ol), outcome, &reason) == CFG_LABEL_IGNORE) {
+        counts->ignored += !replay;
+        return 0;
+    }
+    return refuse_label(ol, out, src, reason, replay, counts, errstr, size);
+}
+
+int learn_labels_json(struct online_learner *ol,
+                      const struct learn_labels_counts *counts,
+                      struct buf *out)
+{
+    struct label_join_counts c;
+    char text[512];
+    int n;
+
+    label_join_counts(online_label_join(ol), &c);
+    n = snprintf(text, sizeof(text),
+                 "\"labels\":{\"joined\":%llu,\"unknown\":%llu,"
+                 "\"expired\":%llu,\"duplicate\":%llu,\"invalid\":%llu,"
+                 "\"pending\":%llu,\"events_expired\":%llu,"
+                 "\"events_evicted\":%llu,\"messages\":%llu,"
+                 "\"dead_lettered\":%llu,\"ignored\":%llu}",
+                 c.joined, c.unknown, c.late, c.duplicate, counts->invalid,
+                 c.pending, c.expired, c.evicted, counts->messages,
+                 counts->dead_lettered, counts->ignored);
+    return buf_append(out, text, (size_t)n);
+}

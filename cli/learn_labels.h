@@ -1,0 +1,54 @@
+/*
+ * cli/learn_labels.h - the labels topic in `riffle learn`: delayed
+ * labels (labels = {...} in the configuration).
+ *
+ * Events without a label go through the ordinary event path: they are
+ * scored, their prediction is published at once, and online.c keeps them.
+ * This module takes each message of the labels topic, joins it with its
+ * event through online_learn_label() (which learns it), and publishes
+ * what the configuration asks for a label that cannot be joined: a dead
+ * letter with the reason, or nothing (the label is counted either way).
+ * Runs on the learner thread, inside the learn loop's transaction.
+ */
+#ifndef RIFFLE_CLI_LEARN_LABELS_H
+#define RIFFLE_CLI_LEARN_LABELS_H
+
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "config/cfg.h"
+#include "learner/online.h"
+#include "producers/outputs.h"
+
+#define LEARN_LABELS_REASON_UNKNOWN "label_unknown"
+#define LEARN_LABELS_REASON_EXPIRED "label_expired"
+#define LEARN_LABELS_REASON_DUPLICATE "label_duplicate"
+
+/* This process's label messages; the outcomes of joins live in the
+ * store (online_label_join()), which snapshots carry across restarts. */
+struct learn_labels_counts {
+    unsigned long long messages;      /* label messages handled live */
+    unsigned long long dead_lettered; /* of which dead-lettered */
+    unsigned long long ignored;       /* counted only, as configured */
+    unsigned long long invalid;       /* unreadable: dead-lettered */
+};
+
+/* 1 when topic is cfg's labels topic. */
+int learn_labels_is_labels_topic(const struct cfg *cfg, const char *topic);
+
+/* Handles the label message at src. A replayed one (replay = 1, see
+ * consumers/consumer.h) is joined and learned, but publishes nothing.
+ * On a join *drift tells whether the detector fired. Returns 0 or an
+ * error with errstr naming the message's coordinates. */
+int learn_labels_handle(struct online_learner *ol, struct outputs *out,
+                        const struct source_ref *src, int replay,
+                        struct learn_labels_counts *counts, int *drift,
+                        char *errstr, size_t errstr_size);
+
+/* Appends "labels":{...} (the store's counts and this process's) for
+ * the summary line. Returns 0 or RIFFLE_ERR_NOMEM. */
+int learn_labels_json(struct online_learner *ol,
+                      const struct learn_labels_counts *counts,
+                      struct buf *out);
+
+#endif
