@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "common/log.h"
 #include "producers/produce.h"
+#include "producers/produce_labels.h"
 
 static void usage(void)
 {
@@ -19,7 +20,14 @@ static void usage(void)
            "  --limit N      stop after N rows\n"
            "  --requests     send the rows without their label to "
            "serve.requests,\n"
-           "                 as requests for riffle serve\n");
+           "                 as requests for riffle serve\n"
+           "  --without-labels  send the rows to topics.input without "
+           "their label,\n"
+           "                 which comes later on labels.topic\n"
+           "  --labels FILE  send FILE's lines event_id,label"
+           "[,timestamp_ms] to\n"
+           "                 labels.topic (scripts/delayed-labels "
+           "writes such files)\n");
 }
 
 int cmd_produce(int argc, char **argv)
@@ -32,17 +40,19 @@ int cmd_produce(int argc, char **argv)
         {"limit", required_argument, NULL, 'l'},
         {"no-progress", no_argument, NULL, 'q'},
         {"requests", no_argument, NULL, 'R'},
+        {"without-labels", no_argument, NULL, 'W'},
+        {"labels", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    struct produce_options o = {NULL, 0, 0, 1, &cli_stop_requested, 0};
+    struct produce_options o = {NULL, 0, 0, 1, &cli_stop_requested, 0, 0};
     struct produce_stats st;
-    const char *config = NULL, *brokers = NULL;
+    const char *config = NULL, *brokers = NULL, *labels = NULL;
     struct cfg *cfg;
     char errstr[512] = "";
     int c, err, bad = 0;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:f:r:l:qRh", longopts, NULL)) !=
+    while ((c = getopt_long(argc, argv, "c:b:f:r:l:qRWL:h", longopts, NULL)) !=
            -1) {
         if (c == 'c')
             config = optarg;
@@ -58,6 +68,10 @@ int cmd_produce(int argc, char **argv)
             o.progress = 0;
         else if (c == 'R')
             o.requests = 1;
+        else if (c == 'W')
+            o.without_labels = 1;
+        else if (c == 'L')
+            labels = optarg;
         else if (c == 'h') {
             usage();
             return 0;
@@ -73,12 +87,18 @@ int cmd_produce(int argc, char **argv)
         return 2;
     }
 
-    err = produce_run(cfg, &o, &st, errstr, sizeof(errstr));
+    if (labels) {
+        o.path = labels;
+        err = produce_labels_run(cfg, &o, &st, errstr, sizeof(errstr));
+    } else {
+        err = produce_run(cfg, &o, &st, errstr, sizeof(errstr));
+    }
     if (err)
         log_error("produce", "%s", errstr);
     printf("{\"rows\":%lld,\"produced\":%lld,\"bad_rows\":%lld,"
            "\"topic\":\"%s\"}\n", st.rows, st.produced, st.bad_rows,
-           o.requests ? cfg->serve_requests : cfg->topic_input);
+           labels ? cfg->labels.topic
+           : o.requests ? cfg->serve_requests : cfg->topic_input);
     free(cfg);
     return err ? 1 : 0;
 }

@@ -299,22 +299,23 @@ static int open_source(const struct cfg *cfg, const struct produce_options *o,
     return csv_reader_open(path, &co, csv, errstr, size);
 }
 
-/* Requests carry no label: the label field must accept null. */
+/* Requests, and events whose label comes later, carry no label: the label
+ * field must accept null. */
 static int find_nullable_label(const struct cfg *cfg,
-                               const struct schema *schema, int *index,
-                               char *errstr, size_t size)
+                               const struct schema *schema, int requests,
+                               int *index, char *errstr, size_t size)
 {
     const struct cfg_field *f = cfg_field_of_kind(cfg, CFG_FIELD_LABEL);
 
     *index = schema_field_index(schema, f->name);
-    if (!cfg->serve_requests[0])
+    if (requests && !cfg->serve_requests[0])
         return cfg_error(cfg, cfg->serve_line, "serve.requests", errstr,
                          size, "requests need a serve group with a "
                          "requests topic");
     if (*index < 0 || !schema_field_nullable(schema, (size_t)*index))
         return cfg_error(cfg, f->line, "fields", errstr, size, "the label "
                          "\"%s\" must be nullable in the schema to send "
-                         "requests without it", f->name);
+                         "events without it", f->name);
     return 0;
 }
 
@@ -334,8 +335,9 @@ static int produce_rows(const struct cfg *cfg, const struct schema *schema,
     progress_start(&prog, "produce", "rows", o->progress);
     event_init(&ev);
     err = produce_map_columns(cfg, schema, csv, &map, errstr, size);
-    if (!err && o->requests)
-        err = find_nullable_label(cfg, schema, &label, errstr, size);
+    if (!err && (o->requests || o->without_labels))
+        err = find_nullable_label(cfg, schema, o->requests, &label, errstr,
+                                  size);
 
     while (!err && !(o->stop && *o->stop) &&
            (o->limit == 0 || st->rows < o->limit)) {

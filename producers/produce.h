@@ -57,6 +57,8 @@ struct produce_options {
     const volatile sig_atomic_t *stop; /* stop when *stop; may be NULL */
     int requests;          /* 1 = unlabelled requests for `riffle serve`:
                               to serve.requests, the label sent as null */
+    int without_labels;    /* 1 = to topics.input, the label sent as null:
+                              its label comes later (labels = {...}) */
 };
 
 struct produce_stats {

@@ -170,6 +170,16 @@ int publisher_send(struct publisher *p, const char *topic, const void *key,
                    rd_kafka_headers_t *headers, char *errstr,
                    size_t errstr_size)
 {
+    return publisher_send_at(p, topic, key, key_len, value, value_len,
+                             headers, 0, errstr, errstr_size);
+}
+
+int publisher_send_at(struct publisher *p, const char *topic,
+                      const void *key, size_t key_len, const void *value,
+                      size_t value_len, rd_kafka_headers_t *headers,
+                      int64_t timestamp_ms, char *errstr,
+                      size_t errstr_size)
+{
     rd_kafka_resp_err_t err;
 
     while (p->sent - p->settled >= PUBLISHER_SETTLE_RING)
@@ -181,7 +191,8 @@ int publisher_send(struct publisher *p, const char *topic, const void *key,
             RD_KAFKA_V_OPAQUE((void *)(uintptr_t)p->sent),
             RD_KAFKA_V_KEY(key, key_len),
             RD_KAFKA_V_VALUE((void *)value, value_len),
-            RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+            RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_HEADERS(headers),
+            RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
         rd_kafka_poll(p->rk, PUBLISHER_QUEUE_FULL_WAIT_MS);

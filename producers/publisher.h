@@ -91,6 +91,14 @@ int publisher_send(struct publisher *p, const char *topic, const void *key,
                    rd_kafka_headers_t *headers, char *errstr,
                    size_t errstr_size);
 
+/* The same with the message's timestamp set to timestamp_ms (0: now),
+ * e.g. a label that says when it became known. */
+int publisher_send_at(struct publisher *p, const char *topic,
+                      const void *key, size_t key_len, const void *value,
+                      size_t value_len, rd_kafka_headers_t *headers,
+                      int64_t timestamp_ms, char *errstr,
+                      size_t errstr_size);
+
 /* Asks the brokers now for the partitions of each of the n topics
  * (borrowed; NULL or empty names are skipped), so that the first message
  * to each does not wait for librdkafka's own lookup, which comes up to a
