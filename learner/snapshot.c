@@ -16,6 +16,8 @@
 
 #include "common/err.h"
 #include "common/kafka.h"
+#include "learner/label_join.h"
+#include "learner/snapshot_labels.h"
 
 /* Weight indices packed at a time for the digest: at most 16 bytes each,
  * so 1 MiB at most, however many weights the model uses. */
@@ -440,6 +442,8 @@ int snapshot_encode(const struct schema *schema, struct online_learner *ol,
         err = set_metrics(&rec, ol);
     if (!err)
         err = set_cleaning(&rec, ol);
+    if (!err)
+        err = snapshot_labels_set(&rec, ol);
     if (err)
         snprintf(errstr, errstr_size, "cannot fill snapshot: %s",
                  avro_strerror());
@@ -577,7 +581,7 @@ static int read_info(avro_value_t *rec, struct snapshot_info *info)
 
     memset(info, 0, sizeof(*info));
     AV(get_int_field(rec, "format_version", &format));
-    if (format != SNAPSHOT_FORMAT_VERSION)
+    if (format < SNAPSHOT_FORMAT_OLDEST || format > SNAPSHOT_FORMAT_VERSION)
         return RIFFLE_ERR_SNAPSHOT;
     AV(get_string_field(rec, "model_name", &name));
     snprintf(info->model_name, sizeof(info->model_name), "%s", name);
@@ -615,32 +619,114 @@ static int refuse_old_format(const void *data, size_t len, char *errstr,
         fp != SNAPSHOT_V1_FINGERPRINT)
         return 0;
     snprintf(errstr, errstr_size, "snapshot is of format 1, written before "
-             "snapshots held the cleaning state; this riffle reads format "
-             "%d only: resume with the riffle that wrote it, or start the "
-             "model afresh", SNAPSHOT_FORMAT_VERSION);
+             "snapshots held the cleaning state; this riffle reads formats "
+             "%d to %d: resume with the riffle that wrote it, or start the "
+             "model afresh", SNAPSHOT_FORMAT_OLDEST, SNAPSHOT_FORMAT_VERSION);
     return RIFFLE_ERR_SNAPSHOT;
+}
+
+/* Format 2 of schemas/model_snapshot.avsc, without its docs (which the
+ * fingerprint ignores): snapshots written before format 3 carry its
+ * fingerprint and are read with it. Never edit: it must stay format 2. */
+static const char snapshot_v2_schema[] =
+    "{\"type\":\"record\",\"name\":\"ModelSnapshot\",\"namespace\":\"riffle"
+    "\",\"fields\":[{\"name\":\"format_version\",\"type\":\"int\"},{\"name"
+    "\":\"model_name\",\"type\":\"string\"},{\"name\":\"version\",\"type\":"
+    "\"long\"},{\"name\":\"created_at_ms\",\"type\":\"long\"},{\"name\":\"c"
+    "onfig_fingerprint\",\"type\":\"long\"},{\"name\":\"bits\",\"type\":\"i"
+    "nt\"},{\"name\":\"loss\",\"type\":\"string\"},{\"name\":\"optimizer\","
+    "\"type\":\"string\"},{\"name\":\"weight_encoding\",\"type\":\"string\""
+    "},{\"name\":\"nonzero_count\",\"type\":\"long\"},{\"name\":\"weights\""
+    ",\"type\":\"bytes\"},{\"name\":\"weights_crc64\",\"type\":\"long\"},{"
+    "\"name\":\"field_stats\",\"type\":{\"type\":\"array\",\"items\":{\"typ"
+    "e\":\"record\",\"name\":\"FieldStats\",\"fields\":[{\"name\":\"field\""
+    ",\"type\":\"string\"},{\"name\":\"count\",\"type\":\"long\"},{\"name\""
+    ":\"mean\",\"type\":\"double\"},{\"name\":\"m2\",\"type\":\"double\"}]}"
+    "}},{\"name\":\"offsets\",\"type\":{\"type\":\"array\",\"items\":{\"typ"
+    "e\":\"record\",\"name\":\"TopicOffset\",\"fields\":[{\"name\":\"topic"
+    "\",\"type\":\"string\"},{\"name\":\"partition\",\"type\":\"int\"},{\"n"
+    "ame\":\"offset\",\"type\":\"long\"}]}}},{\"name\":\"metrics\",\"type\""
+    ":{\"type\":\"record\",\"name\":\"ProgressiveMetrics\",\"fields\":[{\"n"
+    "ame\":\"count\",\"type\":\"long\"},{\"name\":\"correct\",\"type\":\"lo"
+    "ng\"},{\"name\":\"positives\",\"type\":\"long\"},{\"name\":\"logloss_s"
+    "um\",\"type\":\"double\"},{\"name\":\"logloss\",\"type\":\"double\"},{"
+    "\"name\":\"accuracy\",\"type\":\"double\"},{\"name\":\"dead_letters\","
+    "\"type\":\"long\"},{\"name\":\"task\",\"type\":\"int\"},{\"name\":\"lo"
+    "ss_count\",\"type\":\"long\"},{\"name\":\"predicted_positives\",\"type"
+    "\":\"long\"},{\"name\":\"true_positives\",\"type\":\"long\"},{\"name\""
+    ":\"squared_error_sum\",\"type\":\"double\"},{\"name\":\"abs_error_sum"
+    "\",\"type\":\"double\"},{\"name\":\"auc_positives\",\"type\":{\"type\""
+    ":\"array\",\"items\":\"long\"}},{\"name\":\"auc_negatives\",\"type\":{"
+    "\"type\":\"array\",\"items\":\"long\"}}]}},{\"name\":\"cleaning\",\"ty"
+    "pe\":{\"type\":\"record\",\"name\":\"CleaningState\",\"fields\":[{\"na"
+    "me\":\"summaries\",\"type\":{\"type\":\"array\",\"items\":{\"type\":\""
+    "record\",\"name\":\"FieldSummary\",\"fields\":[{\"name\":\"field\",\"t"
+    "ype\":\"string\"},{\"name\":\"kind\",\"type\":\"string\"},{\"name\":\""
+    "state\",\"type\":\"bytes\"}]}}},{\"name\":\"dedup_ids\",\"type\":\"byt"
+    "es\"},{\"name\":\"watermarks\",\"type\":{\"type\":\"array\",\"items\":"
+    "{\"type\":\"record\",\"name\":\"Watermark\",\"fields\":[{\"name\":\"to"
+    "pic\",\"type\":\"string\"},{\"name\":\"partition\",\"type\":\"int\"},{"
+    "\"name\":\"event_time_ms\",\"type\":\"double\"}]}}},{\"name\":\"duplic"
+    "ates\",\"type\":\"long\"},{\"name\":\"late\",\"type\":\"long\"},{\"nam"
+    "e\":\"out_of_order\",\"type\":\"long\"}]}},{\"name\":\"checksum\",\"ty"
+    "pe\":\"long\"}]}";
+
+/* Reads data with the current snapshot schema or, when it carries the
+ * fingerprint of format 2's, with that one. *rec is a new value and
+ * *legacy the format 2 schema or NULL: the caller decrefs the one, then
+ * destroys the other (only after a 0 return). */
+static int read_any_format(const struct schema *schema, const void *data,
+                           size_t len, avro_value_t *rec,
+                           struct schema **legacy, char *errstr, size_t size)
+{
+    const struct schema *use = schema;
+    uint64_t fp;
+    int err = refuse_old_format(data, len, errstr, size);
+
+    *legacy = NULL;
+    if (err)
+        return err;
+    if (schema_peek_fingerprint(data, len, &fp, errstr, size) == 0 &&
+        fp != schema_fingerprint(schema)) {
+        err = schema_load_json(snapshot_v2_schema,
+                               sizeof(snapshot_v2_schema) - 1,
+                               "snapshot format 2", legacy, errstr, size);
+        if (err)
+            return err;
+        if (fp == schema_fingerprint(*legacy))
+            use = *legacy;
+    }
+    err = schema_new_value(use, rec);
+    if (!err) {
+        err = schema_read_value(use, data, len, rec, errstr, size);
+        if (err)
+            avro_value_decref(rec);
+    }
+    if (err) {
+        schema_destroy(*legacy);
+        *legacy = NULL;
+    }
+    return err;
 }
 
 int snapshot_read_info(const struct schema *schema, const void *data,
                        size_t len, struct snapshot_info *info, char *errstr,
                        size_t errstr_size)
 {
+    struct schema *legacy;
     avro_value_t rec;
-    int err = refuse_old_format(data, len, errstr, errstr_size);
+    int err = read_any_format(schema, data, len, &rec, &legacy, errstr,
+                              errstr_size);
 
-    if (!err)
-        err = schema_new_value(schema, &rec);
     if (err)
         return err;
-    err = schema_read_value(schema, data, len, &rec, errstr, errstr_size);
-    if (!err) {
-        err = read_info(&rec, info);
-        if (err)
-            snprintf(errstr, errstr_size,
-                     "snapshot fields unreadable or format version is not "
-                     "%d", SNAPSHOT_FORMAT_VERSION);
-    }
+    err = read_info(&rec, info);
+    if (err)
+        snprintf(errstr, errstr_size, "snapshot fields unreadable or "
+                 "format version is not %d to %d", SNAPSHOT_FORMAT_OLDEST,
+                 SNAPSHOT_FORMAT_VERSION);
     avro_value_decref(&rec);
+    schema_destroy(legacy);
     return err;
 }
 
@@ -932,6 +1018,8 @@ static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
     size_t found_count = 0;
     struct online_restore *cleaning = NULL;
     struct unpacked u = {0};
+    struct label_join *labels = NULL;
+    int64_t label_clock = 0;
     size_t k;
     int err = 0;
 
@@ -952,7 +1040,8 @@ static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
     err = read_info(rec, info);
     if (err) {
         snprintf(errstr, errstr_size, "snapshot fields unreadable or format "
-                 "version is not %d", SNAPSHOT_FORMAT_VERSION);
+                 "version is not %d to %d", SNAPSHOT_FORMAT_OLDEST,
+                 SNAPSHOT_FORMAT_VERSION);
         goto out;
     }
     err = check_identity(info, cfg, errstr, errstr_size);
@@ -973,6 +1062,12 @@ static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
                      "state (summaries, duplicate window or watermarks) "
                      "unreadable or damaged", (long long)info->version);
     }
+    if (!err) {
+        err = snapshot_labels_read(rec, ol, &labels, &label_clock);
+        if (err)
+            snprintf(errstr, errstr_size, "snapshot version %lld: pending "
+                     "labels unreadable", (long long)info->version);
+    }
     if (!err && model_restore_state(m, u.w, (const float *const *)u.s,
                                     u.states, (uint64_t)info->version) != 0) {
         snprintf(errstr, errstr_size, "snapshot version %lld: the model "
@@ -987,9 +1082,12 @@ static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
         *n = found_count;
         online_restore_commit(ol, cleaning);
         cleaning = NULL;
+        online_replace_label_join(ol, labels, label_clock);
+        labels = NULL;
     }
 
 out:
+    label_join_destroy(labels);
     online_restore_destroy(cleaning);
     free(found);
     free(u.w);
@@ -1019,24 +1117,23 @@ int snapshot_restore(const struct schema *schema, struct online_learner *ol,
                      size_t errstr_size)
 {
     struct snapshot_info local;
+    struct schema *legacy;
     avro_value_t rec;
-    int err = refuse_old_format(data, len, errstr, errstr_size);
+    int err = read_any_format(schema, data, len, &rec, &legacy, errstr,
+                              errstr_size);
 
-    if (!err)
-        err = schema_new_value(schema, &rec);
     if (err)
         return err;
     if (!info)
         info = &local;
 
-    err = schema_read_value(schema, data, len, &rec, errstr, errstr_size);
-    if (!err)
-        err = check_checksum(&rec, data, len, errstr, errstr_size);
+    err = check_checksum(&rec, data, len, errstr, errstr_size);
     if (!err)
         err = restore_from_value(&rec, ol, offsets, max, n, info, errstr,
                                  errstr_size);
 
     avro_value_decref(&rec);
+    schema_destroy(legacy);
     return err;
 }
 

@@ -21,8 +21,11 @@
 #include "schemas/schema.h"
 
 /* 2 added the cleaning state; a format 1 snapshot is refused with a
- * message saying so (its schema fingerprint is SNAPSHOT_V1_FINGERPRINT). */
-#define SNAPSHOT_FORMAT_VERSION 2
+ * message saying so (its schema fingerprint is SNAPSHOT_V1_FINGERPRINT).
+ * 3 added the pending delayed labels; a format 2 snapshot (its schema is
+ * kept in snapshot.c) is still restored, with no labels pending. */
+#define SNAPSHOT_FORMAT_VERSION 3
+#define SNAPSHOT_FORMAT_OLDEST 2
 #define SNAPSHOT_V1_FINGERPRINT 0x3490089db52c82e7ULL
 /* Layouts of the weights field: little-endian entries, one per index
  * whose weight or optimizer state is non-zero (any bit set), in

@@ -909,6 +909,158 @@ static void test_snapshot_any_flipped_bit_refused(void **state)
     free(cfg);
 }
 
+/* ---- format 1, and pending delayed labels (format 2) ----------------- */
+
+#define FORMAT2_FIXTURE "tests/fixtures/elec2_snapshot_format2.bin"
+#define FORMAT2_EVENTS 200 /* `riffle train` on the first 200 rows */
+
+/* A snapshot written before the pending labels existed (by riffle train
+ * of that time, with its schema) still restores, to the same weights
+ * this build learns from the same rows. */
+static void test_snapshot_reads_format2(void **state)
+{
+    struct online_learner *a = NULL, *b = NULL;
+    struct snapshot_offset offsets[4];
+    struct snapshot_info info;
+    char errstr[ERRSTR_SIZE] = "";
+    uint64_t da = 0, db = 1;
+    size_t n = 99;
+
+    (void)state;
+    assert_int_equal(new_learner(world.cfg, &a), 0);
+    assert_int_equal(new_learner(world.cfg, &b), 0);
+    assert_int_equal(train(a, 0, FORMAT2_EVENTS), 0);
+    if (snapshot_load_file(world.snap_schema, b, FORMAT2_FIXTURE, offsets, 4,
+                           &n, &info, errstr, sizeof(errstr)) != 0)
+        fail_msg("%s", errstr);
+    assert_int_equal(info.version, FORMAT2_EVENTS);
+    assert_int_equal(n, 0);
+    assert_int_equal(snapshot_weights_digest(a, &da), 0);
+    assert_int_equal(snapshot_weights_digest(b, &db), 0);
+    assert_int_equal(da, db);
+    assert_int_equal(snapshot_read_info(world.snap_schema, "", 0, &info,
+                                        errstr, sizeof(errstr)) != 0, 1);
+    online_destroy(a);
+    online_destroy(b);
+}
+
+#define PENDING_EVENTS 60 /* unlabelled events scored and kept */
+#define LABELS_TOPIC "riffle.elec2.labels"
+
+/* msgs[i] with its label taken out, and the label's text. */
+static void unlabel(size_t i, struct buf *out, char *label, size_t size)
+{
+    char errstr[ERRSTR_SIZE];
+    const struct cfg_field *f = cfg_field_of_kind(world.cfg,
+                                                  CFG_FIELD_LABEL);
+    int index = schema_field_index(world.input, f->name);
+    struct event ev;
+
+    event_init(&ev);
+    assert_int_equal(schema_decode_event(world.input, world.msgs[i].data,
+                                         world.msgs[i].len, &ev, errstr,
+                                         sizeof(errstr)), 0);
+    snprintf(label, size, "%s", event_string(&ev, (size_t)index));
+    event_set_null(&ev, (size_t)index);
+    assert_int_equal(schema_encode_event(world.input, &ev, out, errstr,
+                                         sizeof(errstr)), 0);
+    event_free(&ev);
+}
+
+/* Joins label for event row (1-based) in ol; returns the outcome. */
+static enum label_join_outcome give_label(struct online_learner *ol,
+                                          size_t row, const char *label,
+                                          struct online_result *res)
+{
+    enum label_join_outcome outcome;
+    struct online_label read;
+    char id[32];
+
+    snprintf(id, sizeof(id), "elec2-%zu", row);
+    assert_int_equal(online_read_label(ol, id, strlen(id), label,
+                                       strlen(label), &read), 0);
+    assert_int_equal(online_learn_label(ol, &read, 2000 + (int64_t)row,
+                                        &outcome, res), 0);
+    return outcome;
+}
+
+/* A learner with events waiting for their labels is snapshotted and
+ * restored: the restored one joins every later label exactly as the
+ * original does, with the prediction made before the snapshot, and
+ * ends with bit-identical weights and the same metrics. */
+static void test_snapshot_keeps_pending_labels(void **state)
+{
+    struct cfg *cfg = world_cfg_copy();
+    struct online_learner *a = NULL, *b = NULL;
+    struct online_result ra, rb;
+    struct snapshot_offset offsets[4];
+    char labels[PENDING_EVENTS][CFG_NAME_MAX], errstr[ERRSTR_SIZE] = "";
+    struct buf msg = {0}, snap = {0};
+    struct label_join_counts ca, cb;
+    uint64_t da = 0, db = 1;
+    size_t i, n = 0;
+
+    (void)state;
+    cfg->labels.line = 1;
+    snprintf(cfg->labels.topic, sizeof(cfg->labels.topic), LABELS_TOPIC);
+    cfg->labels.ttl_ms = 1e9;
+    cfg->labels.max_pending = 1000;
+    assert_int_equal(new_learner(cfg, &a), 0);
+    assert_int_equal(new_learner(cfg, &b), 0);
+    assert_int_equal(train(a, 0, 100), 0); /* labelled: learned at once */
+    for (i = 0; i < PENDING_EVENTS; i++) {
+        buf_reset(&msg);
+        unlabel(100 + i, &msg, labels[i], sizeof(labels[i]));
+        assert_int_equal(online_process_from(a, INPUT_TOPIC, 0,
+                                             1000 + (int64_t)i, msg.data,
+                                             msg.len, &ra), 0);
+        assert_int_equal(ra.pending, 1);
+        assert_int_equal(ra.model_version, 100);
+    }
+    /* one label before the snapshot: a duplicate on both sides later */
+    assert_int_equal(give_label(a, 101, labels[0], &ra), LABEL_JOIN_JOINED);
+    assert_int_equal(encode(a, &snap), 0);
+    if (snapshot_restore(world.snap_schema, b, snap.data, snap.len, offsets,
+                         4, &n, NULL, errstr, sizeof(errstr)) != 0)
+        fail_msg("%s", errstr);
+
+    for (i = PENDING_EVENTS; i-- > 0;) { /* out of order */
+        enum label_join_outcome oa = give_label(a, 101 + i, labels[i], &ra);
+        enum label_join_outcome ob = give_label(b, 101 + i, labels[i], &rb);
+
+        assert_int_equal(oa, ob);
+        assert_int_equal(oa, i == 0 ? LABEL_JOIN_DUPLICATE
+                                    : LABEL_JOIN_JOINED);
+        if (oa != LABEL_JOIN_JOINED)
+            continue;
+        assert_int_equal(ra.model_version, 100); /* scored on arrival */
+        assert_int_equal(rb.model_version, 100);
+        assert_memory_equal(&ra.probability, &rb.probability,
+                            sizeof(double));
+    }
+    assert_int_equal(give_label(b, 9999, "UP", &rb), LABEL_JOIN_UNKNOWN);
+    label_join_counts(online_label_join(a), &ca);
+    label_join_counts(online_label_join(b), &cb);
+    assert_int_equal(ca.joined, PENDING_EVENTS);
+    assert_int_equal(cb.joined, PENDING_EVENTS);
+    assert_int_equal(cb.duplicate, 1);
+    assert_int_equal(cb.pending, 0);
+    assert_int_equal(model_update_count(online_model(b)),
+                     100 + PENDING_EVENTS);
+    assert_int_equal(snapshot_weights_digest(a, &da), 0);
+    assert_int_equal(snapshot_weights_digest(b, &db), 0);
+    assert_int_equal(da, db);
+    assert_int_equal(online_metrics(a)->total.count, 100 + PENDING_EVENTS);
+    assert_int_equal(online_metrics(b)->total.correct,
+                     online_metrics(a)->total.correct);
+
+    buf_free(&msg);
+    buf_free(&snap);
+    online_destroy(a);
+    online_destroy(b);
+    free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -926,6 +1078,8 @@ int main(void)
         cmocka_unit_test(test_snapshot_unknown_encoding_refused),
         cmocka_unit_test(test_snapshot_reads_v1_sgd),
         cmocka_unit_test(test_snapshot_any_flipped_bit_refused),
+        cmocka_unit_test(test_snapshot_reads_format2),
+        cmocka_unit_test(test_snapshot_keeps_pending_labels),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
