@@ -338,6 +338,25 @@ static void source_of(const rd_kafka_message_t *msg, struct source_ref *src)
     src->len = msg->len;
 }
 
+static int handle_event(struct learn *l, const rd_kafka_message_t *msg,
+                        int replay, char *errstr, size_t size);
+
+/* Any message moves the delayed labels' clock, which may give up labels
+ * that waited for their event in vain: they are dead-lettered with the
+ * message that gave them up, in its transaction. */
+static int handle_message(struct learn *l, const rd_kafka_message_t *msg,
+                          int replay, char *errstr, size_t size)
+{
+    unsigned long long dead_before = l->labels.dead_lettered;
+    int err = handle_event(l, msg, replay, errstr, size);
+
+    if (!err && l->cfg.labels.line)
+        err = learn_labels_release(l->ol, l->out, replay, &l->labels, errstr,
+                                   size);
+    l->dead_lettered += l->labels.dead_lettered - dead_before;
+    return err;
+}
+
 static int drift_alarm(struct learn *l, const struct source_ref *src,
                        char *errstr, size_t size)
 {
@@ -352,7 +371,6 @@ static int drift_alarm(struct learn *l, const struct source_ref *src,
 static int handle_label(struct learn *l, const struct source_ref *src,
                         int replay, char *errstr, size_t size)
 {
-    unsigned long long dead_before = l->labels.dead_lettered;
     int drift = 0;
     int err = learn_labels_handle(l->ol, l->out, src, replay, &l->labels,
                                   &drift, errstr, size);
@@ -361,7 +379,6 @@ static int handle_label(struct learn *l, const struct source_ref *src,
         l->replayed++;
         return err;
     }
-    l->dead_lettered += l->labels.dead_lettered - dead_before;
     if (!err && drift)
         err = drift_alarm(l, src, errstr, size);
     return err;
@@ -369,8 +386,8 @@ static int handle_label(struct learn *l, const struct source_ref *src,
 
 /* A replayed event (see consumer.h) is learned, and nothing is
  * published for it: its outputs were committed by an earlier run. */
-static int handle_message(struct learn *l, const rd_kafka_message_t *msg,
-                          int replay, char *errstr, size_t size)
+static int handle_event(struct learn *l, const rd_kafka_message_t *msg,
+                        int replay, char *errstr, size_t size)
 {
     double started = l->ops ? kafka_monotonic_s() : 0.0;
     struct online_result r;

@@ -55,8 +55,8 @@ static int refuse_label(struct online_learner *ol, struct outputs *out,
              : strcmp(reason, LEARN_LABELS_REASON_EXPIRED) == 0
                  ? "its event waited longer than labels.ttl or was evicted "
                    "by labels.max_pending"
-                 : "no pending event has this id (never seen, or the label "
-                   "came before its event)");
+                 : "no event with this id came within labels.ttl of its "
+                   "label");
     online_count_dead_letter(ol);
     if (replay)
         return 0;
@@ -90,8 +90,13 @@ int learn_labels_handle(struct online_learner *ol, struct outputs *out,
         counts->dead_lettered++;
         return outputs_dead_letter(out, src, &label.verdict, errstr, size);
     }
-    if (!err)
-        err = online_learn_label(ol, &label, src->timestamp_ms, &outcome, &r);
+    if (!err) {
+        struct online_label_origin origin = {
+            src->partition, src->offset,  src->timestamp_ms, src->key,
+            src->key_len,   src->payload, src->len};
+
+        err = online_learn_label(ol, &label, &origin, &outcome, &r);
+    }
     if (err) {
         snprintf(errstr, size, "%s [%d] @%lld: %s", src->topic,
                  (int)src->partition, (long long)src->offset,
@@ -99,6 +104,8 @@ int learn_labels_handle(struct online_learner *ol, struct outputs *out,
         return err;
     }
 
+    if (outcome == LABEL_JOIN_WAITING)
+        return 0; /* its event has not come yet */
     if (outcome == LABEL_JOIN_JOINED) {
         *drift = r.drift;
         if (!r.dead_letter || replay)
@@ -113,6 +120,38 @@ int learn_labels_handle(struct online_learner *ol, struct outputs *out,
     return refuse_label(ol, out, src, reason, replay, counts, errstr, size);
 }
 
+int learn_labels_release(struct online_learner *ol, struct outputs *out,
+                         int replay, struct learn_labels_counts *counts,
+                         char *errstr, size_t size)
+{
+    const struct cfg *cfg = online_cfg(ol);
+    struct online_label_origin o;
+    struct source_ref src;
+    int rc = 0, err = 0;
+
+    while (!err && (rc = online_next_given_up_label(ol, &o)) == 1) {
+        src.topic = cfg->labels.topic;
+        src.partition = o.partition;
+        src.offset = o.offset;
+        src.timestamp_ms = o.ts_ms;
+        src.key = o.key_len ? o.key : NULL;
+        src.key_len = o.key_len;
+        src.payload = o.payload;
+        src.len = o.len;
+        if (cfg->labels.on_unknown == CFG_LABEL_IGNORE)
+            counts->ignored += !replay;
+        else
+            err = refuse_label(ol, out, &src, LEARN_LABELS_REASON_UNKNOWN,
+                               replay, counts, errstr, size);
+    }
+    if (!err && rc < 0) {
+        snprintf(errstr, size, "%s: a waiting label: %s", cfg->labels.topic,
+                 riffle_err_str(rc));
+        err = rc;
+    }
+    return err;
+}
+
 int learn_labels_json(struct online_learner *ol,
                       const struct learn_labels_counts *counts,
                       struct buf *out)
@@ -125,11 +164,12 @@ int learn_labels_json(struct online_learner *ol,
     n = snprintf(text, sizeof(text),
                  "\"labels\":{\"joined\":%llu,\"unknown\":%llu,"
                  "\"expired\":%llu,\"duplicate\":%llu,\"invalid\":%llu,"
-                 "\"pending\":%llu,\"events_expired\":%llu,"
+                 "\"pending\":%llu,\"waiting\":%llu,"
+                 "\"events_expired\":%llu,"
                  "\"events_evicted\":%llu,\"messages\":%llu,"
                  "\"dead_lettered\":%llu,\"ignored\":%llu}",
                  c.joined, c.unknown, c.late, c.duplicate, counts->invalid,
-                 c.pending, c.expired, c.evicted, counts->messages,
+                 c.pending, c.early, c.expired, c.evicted, counts->messages,
                  counts->dead_lettered, counts->ignored);
     return buf_append(out, text, (size_t)n);
 }

@@ -5,9 +5,10 @@
  * Events without a label go through the ordinary event path: they are
  * scored, their prediction is published at once, and online.c keeps them.
  * This module takes each message of the labels topic, joins it with its
- * event through online_learn_label() (which learns it), and publishes
- * what the configuration asks for a label that cannot be joined: a dead
- * letter with the reason, or nothing (the label is counted either way).
+ * event through online_learn_label() (which learns it, or keeps a label
+ * that overtook its event), and publishes what the configuration asks
+ * for a label that cannot be joined: a dead letter with the reason, or
+ * nothing (the label is counted either way).
  * Runs on the learner thread, inside the learn loop's transaction.
  */
 #ifndef RIFFLE_CLI_LEARN_LABELS_H
@@ -44,6 +45,14 @@ int learn_labels_handle(struct online_learner *ol, struct outputs *out,
                         const struct source_ref *src, int replay,
                         struct learn_labels_counts *counts, int *drift,
                         char *errstr, size_t errstr_size);
+
+/* Dead-letters (or counts, as labels.on_unknown says) the labels given
+ * up because their event did not come (online_next_given_up_label());
+ * a replay only counts them. Call after every message. Returns 0 or an
+ * error with errstr. */
+int learn_labels_release(struct online_learner *ol, struct outputs *out,
+                         int replay, struct learn_labels_counts *counts,
+                         char *errstr, size_t errstr_size);
 
 /* Appends "labels":{...} (the store's counts and this process's) for
  * the summary line. Returns 0 or RIFFLE_ERR_NOMEM. */

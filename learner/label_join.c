@@ -18,7 +18,7 @@
 #define LABEL_JOIN_FNV_OFFSET 14695981039346656037ULL
 #define LABEL_JOIN_FNV_PRIME 1099511628211ULL
 
-enum record_state { RECORD_PENDING, RECORD_JOINED, RECORD_GONE };
+enum record_state { RECORD_PENDING, RECORD_JOINED, RECORD_GONE, RECORD_EARLY };
 
 struct record {
     struct record *chain;      /* next in the hash bucket */
@@ -28,7 +28,7 @@ struct record {
     size_t id_len;
     uint64_t hash;
     int64_t ts_ms;
-    void *event; /* NULL once not pending */
+    void *event; /* the event (pending) or the label (early); else NULL */
     size_t event_len;
     struct label_join_prediction prediction;
 };
@@ -44,6 +44,8 @@ struct label_join {
     struct record **buckets;
     size_t bucket_mask;
     struct list pending, traces;
+    struct list early;    /* labels waiting for their event, oldest first */
+    struct list released; /* early labels given up, out of the table */
     struct label_join_counts counts;
     struct buf handed_event;
     struct buf handed_id;
@@ -159,12 +161,13 @@ int label_join_new(size_t max_pending, int64_t ttl_ms,
 
 void label_join_destroy(struct label_join *j)
 {
+    struct record *r;
     size_t i;
 
     if (!j)
         return;
     for (i = 0; i <= j->bucket_mask; i++) {
-        struct record *r = j->buckets[i];
+        r = j->buckets[i];
 
         while (r) {
             struct record *next = r->chain;
@@ -174,6 +177,12 @@ void label_join_destroy(struct label_join *j)
         }
     }
     free(j->buckets);
+    for (r = j->released.head; r;) {
+        struct record *next = r->next;
+
+        record_free(r);
+        r = next;
+    }
     buf_free(&j->handed_event);
     buf_free(&j->handed_id);
     free(j);
@@ -216,8 +225,11 @@ int label_join_put(struct label_join *j, const char *id, size_t id_len,
         }
         *slot = r;
     } else {
-        /* seen before: the newer event takes its place in the queue */
-        list_remove(r->state == RECORD_PENDING ? &j->pending : &j->traces, r);
+        /* seen before: the newer event takes its place in the queue (an
+         * early label was taken by label_join_take_early() first) */
+        list_remove(r->state == RECORD_PENDING ? &j->pending
+                    : r->state == RECORD_EARLY ? &j->early
+                                               : &j->traces, r);
         free(r->event);
     }
     memcpy(bytes, event, len);
@@ -260,11 +272,9 @@ enum label_join_outcome label_join_take(struct label_join *j,
 {
     struct record *r = *find_slot(j, id, id_len, hash_id(id, id_len));
 
-    if (!r) {
-        j->counts.unknown++;
-        return LABEL_JOIN_UNKNOWN;
-    }
-    if (r->state == RECORD_JOINED) {
+    if (!r)
+        return LABEL_JOIN_UNKNOWN; /* counted when given up, see put_early */
+    if (r->state == RECORD_JOINED || r->state == RECORD_EARLY) {
         j->counts.duplicate++;
         return LABEL_JOIN_DUPLICATE;
     }
@@ -284,6 +294,18 @@ enum label_join_outcome label_join_take(struct label_join *j,
     return LABEL_JOIN_JOINED;
 }
 
+/* An early label leaves the table for the released list: unknown. */
+static void release_early(struct label_join *j, struct record *r)
+{
+    struct record **slot = find_slot(j, r->id, r->id_len, r->hash);
+
+    list_remove(&j->early, r);
+    *slot = r->chain;
+    r->chain = NULL;
+    list_append(&j->released, r);
+    j->counts.unknown++;
+}
+
 size_t label_join_expire(struct label_join *j, int64_t now_ms)
 {
     size_t n = 0;
@@ -293,7 +315,81 @@ size_t label_join_expire(struct label_join *j, int64_t now_ms)
         n++;
     }
     j->counts.expired += n;
+    while (j->early.head && now_ms - j->early.head->ts_ms > j->ttl_ms)
+        release_early(j, j->early.head);
     return n;
+}
+
+int label_join_put_early(struct label_join *j, const char *id,
+                         size_t id_len, int64_t label_ts_ms,
+                         const void *label, size_t len)
+{
+    uint64_t h = hash_id(id, id_len);
+    struct record **slot = find_slot(j, id, id_len, h);
+    struct record *r;
+    void *bytes;
+
+    if (*slot)
+        return RIFFLE_ERR_INVALID; /* take() said joined, late or duplicate */
+    bytes = malloc(len ? len : 1);
+    r = bytes ? record_new(id, id_len, h) : NULL;
+    if (!r) {
+        free(bytes);
+        return RIFFLE_ERR_NOMEM;
+    }
+    memcpy(bytes, label, len);
+    r->event = bytes;
+    r->event_len = len;
+    r->ts_ms = label_ts_ms;
+    r->state = RECORD_EARLY;
+    *slot = r;
+    list_append(&j->early, r);
+    if (j->early.len > j->max_pending)
+        release_early(j, j->early.head);
+    return 0;
+}
+
+int label_join_take_early(struct label_join *j, const char *id,
+                          size_t id_len, struct label_join_entry *out)
+{
+    struct record *r = *find_slot(j, id, id_len, hash_id(id, id_len));
+
+    if (!r || r->state != RECORD_EARLY)
+        return 0;
+    list_remove(&j->early, r);
+    if (hand_over(j, r, out) != 0) {
+        /* no copy for the caller: give the label up as unknown rather
+         * than lose track of it */
+        list_append(&j->early, r);
+        release_early(j, r);
+        return 0;
+    }
+    free(r->event);
+    r->event = NULL;
+    r->state = RECORD_JOINED;
+    list_append(&j->traces, r);
+    if (j->traces.len > j->max_pending) {
+        struct record *old = j->traces.head;
+
+        list_remove(&j->traces, old);
+        forget(j, old);
+    }
+    j->counts.joined++;
+    return 1;
+}
+
+int label_join_next_released(struct label_join *j,
+                             struct label_join_entry *out)
+{
+    struct record *r = j->released.head;
+    int err;
+
+    if (!r)
+        return 0;
+    list_remove(&j->released, r);
+    err = hand_over(j, r, out);
+    record_free(r);
+    return err ? RIFFLE_ERR_NOMEM : 1;
 }
 
 void label_join_counts(const struct label_join *j,
@@ -301,6 +397,7 @@ void label_join_counts(const struct label_join *j,
 {
     *out = j->counts;
     out->pending = j->pending.len;
+    out->early = j->early.len;
 }
 
 static int visit_list(const struct list *l, enum label_join_state state,
@@ -315,7 +412,7 @@ static int visit_list(const struct list *l, enum label_join_state state,
                                         r->event, r->event_len,
                                         r->prediction};
 
-        if (state != LABEL_JOIN_PENDING)
+        if (state == LABEL_JOIN_WAS_LOST)
             out.state = r->state == RECORD_JOINED ? LABEL_JOIN_WAS_JOINED
                                                   : LABEL_JOIN_WAS_LOST;
         rc = fn(ctx, &out);
@@ -331,7 +428,9 @@ int label_join_visit(const struct label_join *j,
 {
     int rc = visit_list(&j->traces, LABEL_JOIN_WAS_LOST, fn, ctx);
 
-    return rc ? rc : visit_list(&j->pending, LABEL_JOIN_PENDING, fn, ctx);
+    if (!rc)
+        rc = visit_list(&j->pending, LABEL_JOIN_PENDING, fn, ctx);
+    return rc ? rc : visit_list(&j->early, LABEL_JOIN_EARLY_LABEL, fn, ctx);
 }
 
 int label_join_restore(struct label_join *j,
@@ -346,6 +445,9 @@ int label_join_restore(struct label_join *j,
     if (r->state == LABEL_JOIN_PENDING)
         return label_join_put(j, r->id, r->id_len, r->ts_ms, r->event,
                               r->event_len, &r->prediction);
+    if (r->state == LABEL_JOIN_EARLY_LABEL)
+        return label_join_put_early(j, r->id, r->id_len, r->ts_ms, r->event,
+                                    r->event_len);
 
     rec = record_new(r->id, r->id_len, h);
     if (!rec)
@@ -369,4 +471,5 @@ void label_join_restore_counts(struct label_join *j,
 {
     j->counts = *c;
     j->counts.pending = 0;
+    j->counts.early = 0;
 }

@@ -12,10 +12,17 @@
  * is classified as it arrives:
  *
  *   joined     its event is pending: the entry is handed over, once;
- *   duplicate  its event was joined already (a label sent twice);
+ *   duplicate  its event was joined already, or a label for it waits
+ *              (a label sent twice);
  *   late       its event expired or was evicted before the label came;
  *   unknown    no event with that id was seen (or so long ago that even
  *              its trace is gone: traces are bounded by max_pending too).
+ *              The caller may keep such a label (label_join_put_early):
+ *              if its event comes within the TTL they are joined then
+ *              (label_join_take_early); otherwise it is given up and
+ *              counted unknown (label_join_next_released). So a label
+ *              that overtakes its event still joins, and the outcome does
+ *              not depend on how two topics happen to interleave.
  *
  * Events whose label never comes leave by expiry and are counted. Out of
  * order labels need no care: each is looked up by id. Nothing here
@@ -34,7 +41,8 @@ enum label_join_outcome {
     LABEL_JOIN_JOINED = 0,
     LABEL_JOIN_DUPLICATE,
     LABEL_JOIN_LATE,
-    LABEL_JOIN_UNKNOWN
+    LABEL_JOIN_UNKNOWN,
+    LABEL_JOIN_WAITING /* online_learn_label() only: kept for its event */
 };
 
 /* The prediction made when the event arrived. */
@@ -57,6 +65,7 @@ struct label_join_entry {
 
 struct label_join_counts {
     unsigned long long pending, joined, duplicate, late, unknown;
+    unsigned long long early; /* labels waiting for their event */
     unsigned long long expired; /* left without a label, by the TTL */
     unsigned long long evicted; /* left without a label, by the bound */
 };
@@ -82,10 +91,34 @@ enum label_join_outcome label_join_take(struct label_join *j,
                                         const char *id, size_t id_len,
                                         struct label_join_entry *out);
 
+/* Keeps a label whose take() said unknown (id_len bytes of id, len
+ * bytes of label, both copied, at Kafka time label_ts_ms) until its event
+ * comes. Past max_pending waiting labels the oldest is given up. Returns
+ * 0, RIFFLE_ERR_INVALID when the id is known, or RIFFLE_ERR_NOMEM. */
+int label_join_put_early(struct label_join *j, const char *id,
+                         size_t id_len, int64_t label_ts_ms,
+                         const void *label, size_t len);
+
+/* For an event arriving: when a label for id waits, hands it over in
+ * *out (event, event_len are the label's bytes; borrowed until the next
+ * call), counts the join and returns 1; otherwise returns 0. */
+int label_join_take_early(struct label_join *j, const char *id,
+                          size_t id_len, struct label_join_entry *out);
+
+/* Hands over, one per call, the waiting labels given up (by the TTL or
+ * the bound) as unknown: returns 1 with *out (the label's bytes in
+ * event; borrowed until the next call), 0 when there are none, or
+ * RIFFLE_ERR_NOMEM (that one is lost). Call after each call that may
+ * give labels up (put_early, expire). */
+int label_join_next_released(struct label_join *j,
+                             struct label_join_entry *out);
+
 /* Expires, oldest arrival first, the entries whose event is more than
  * the TTL older than now_ms (the newest timestamp the caller has seen);
  * stops at the first that is not, so an event that arrived with an old
- * timestamp behind newer ones waits for them. Returns how many expired. */
+ * timestamp behind newer ones waits for them. Gives up the waiting
+ * labels older than the TTL the same way. Returns how many events
+ * expired. */
 size_t label_join_expire(struct label_join *j, int64_t now_ms);
 
 void label_join_counts(const struct label_join *j,
@@ -96,7 +129,9 @@ void label_join_counts(const struct label_join *j,
 enum label_join_state {
     LABEL_JOIN_PENDING = 0, /* waiting for its label */
     LABEL_JOIN_WAS_JOINED,  /* a trace: its label came */
-    LABEL_JOIN_WAS_LOST     /* a trace: expired or evicted */
+    LABEL_JOIN_WAS_LOST,    /* a trace: expired or evicted */
+    LABEL_JOIN_EARLY_LABEL  /* a label waiting for its event: event holds
+                               the label's bytes */
 };
 
 /* One record as label_join_visit() shows it; event and prediction only
@@ -112,7 +147,7 @@ struct label_join_record {
 };
 
 /* Calls fn for every record: traces oldest first, then pending events
- * oldest first, the order label_join_restore() must see them in to
+ * oldest first, then waiting labels oldest first, the order label_join_restore() must see them in to
  * rebuild the same store. Stops at and returns fn's first non-zero. */
 int label_join_visit(const struct label_join *j,
                      int (*fn)(void *ctx, const struct label_join_record *),

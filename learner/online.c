@@ -716,15 +716,94 @@ static void labels_tick(struct online_learner *ol, int64_t ts_ms)
 }
 
 /* Keeps a scored event without a label for its label. */
+/* A label kept until its event comes: what learning needs and what a
+ * dead letter needs if the event never comes. Little-endian:
+ *   float64 label, int32 partition, int64 offset, int64 timestamp_ms,
+ *   uint32 key_len, key, uint32 len, payload */
+#define EARLY_FIXED (PACK_F64 + PACK_U32 + 2 * PACK_F64 + 2 * PACK_U32)
+
+static int pack_early(struct online_learner *ol, double label,
+                      const struct online_label_origin *o)
+{
+    size_t len = EARLY_FIXED + o->key_len + o->len;
+    unsigned char *p;
+    uint64_t bits;
+
+    buf_reset(&ol->packed);
+    if (o->key_len > UINT32_MAX || o->len > UINT32_MAX ||
+        buf_reserve(&ol->packed, len) != 0)
+        return RIFFLE_ERR_NOMEM;
+    p = (unsigned char *)ol->packed.data;
+    memcpy(&bits, &label, sizeof(bits));
+    put_le(p, bits, PACK_F64);
+    put_le(p + 8, (uint32_t)o->partition, PACK_U32);
+    put_le(p + 12, (uint64_t)o->offset, PACK_F64);
+    put_le(p + 20, (uint64_t)o->ts_ms, PACK_F64);
+    put_le(p + 28, o->key_len, PACK_U32);
+    if (o->key_len)
+        memcpy(p + 32, o->key, o->key_len);
+    put_le(p + 32 + o->key_len, o->len, PACK_U32);
+    if (o->len)
+        memcpy(p + EARLY_FIXED + o->key_len, o->payload, o->len);
+    ol->packed.len = len;
+    return 0;
+}
+
+/* The inverse of pack_early(), borrowing from b. Returns 0, or -1 for
+ * bytes it cannot have written (a damaged snapshot). */
+static int unpack_early(const unsigned char *b, size_t len, double *label,
+                        struct online_label_origin *o)
+{
+    uint64_t bits;
+
+    if (len < EARLY_FIXED)
+        return -1;
+    bits = get_le(b, PACK_F64);
+    memcpy(label, &bits, sizeof(bits));
+    o->partition = (int32_t)(uint32_t)get_le(b + 8, PACK_U32);
+    o->offset = (int64_t)get_le(b + 12, PACK_F64);
+    o->ts_ms = (int64_t)get_le(b + 20, PACK_F64);
+    o->key_len = (size_t)get_le(b + 28, PACK_U32);
+    if (len < EARLY_FIXED + o->key_len)
+        return -1;
+    o->key = b + 32;
+    o->len = (size_t)get_le(b + 32 + o->key_len, PACK_U32);
+    if (len != EARLY_FIXED + o->key_len + o->len)
+        return -1;
+    o->payload = b + EARLY_FIXED + o->key_len;
+    return 0;
+}
+
+static int learn_joined(struct online_learner *ol,
+                        const struct label_join_entry *e, double label,
+                        struct online_result *res);
+
+/* Keeps a scored event without a label for its label, or learns it at
+ * once when its label came first and waits. */
 static int keep_pending(struct online_learner *ol, size_t n,
                         struct online_result *res)
 {
     struct label_join_prediction p = {res->probability, res->value,
                                       res->predicted_class,
                                       res->model_version};
+    struct online_label_origin origin;
+    struct label_join_entry e;
+    double label;
     int err;
 
     labels_tick(ol, ol->ts_ms);
+    if (label_join_take_early(ol->labels, res->event_id, ol->event_id.len,
+                              &e)) {
+        if (unpack_early(e.event, e.event_len, &label, &origin) != 0)
+            return RIFFLE_ERR_SNAPSHOT; /* only a damaged restore */
+        err = pack(ol, n);
+        if (err)
+            return err;
+        e.event = ol->packed.data;
+        e.event_len = ol->packed.len;
+        e.prediction = p;
+        return learn_joined(ol, &e, label, res);
+    }
     err = pack(ol, n);
     if (!err)
         err = label_join_put(ol->labels, res->event_id, ol->event_id.len,
@@ -1269,19 +1348,48 @@ static int learn_joined(struct online_learner *ol,
 }
 
 int online_learn_label(struct online_learner *ol,
-                       const struct online_label *label, int64_t ts_ms,
+                       const struct online_label *label,
+                       const struct online_label_origin *origin,
                        enum label_join_outcome *outcome,
                        struct online_result *res)
 {
     struct label_join_entry e;
+    int err;
 
     memset(res, 0, sizeof(*res));
     res->label = label->label;
-    labels_tick(ol, ts_ms);
+    labels_tick(ol, origin->ts_ms);
     *outcome = label_join_take(ol->labels, label->id, label->id_len, &e);
+    if (*outcome == LABEL_JOIN_UNKNOWN) {
+        /* its event may still come: keep the label for it */
+        err = pack_early(ol, label->label, origin);
+        if (!err)
+            err = label_join_put_early(ol->labels, label->id, label->id_len,
+                                       origin->ts_ms, ol->packed.data,
+                                       ol->packed.len);
+        if (!err)
+            *outcome = LABEL_JOIN_WAITING;
+        return err;
+    }
     if (*outcome != LABEL_JOIN_JOINED)
         return 0;
     return learn_joined(ol, &e, label->label, res);
+}
+
+int online_next_given_up_label(struct online_learner *ol,
+                               struct online_label_origin *out)
+{
+    struct label_join_entry e;
+    double label;
+    int rc;
+
+    if (!ol->labels)
+        return 0;
+    rc = label_join_next_released(ol->labels, &e);
+    if (rc != 1)
+        return rc;
+    return unpack_early(e.event, e.event_len, &label, out) == 0
+               ? 1 : RIFFLE_ERR_SNAPSHOT;
 }
 
 struct label_join *online_label_join(struct online_learner *ol)

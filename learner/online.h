@@ -156,16 +156,39 @@ int online_read_label(struct online_learner *ol, const void *key,
                       size_t key_len, const void *data, size_t len,
                       struct online_label *out);
 
-/* Joins a read label, at Kafka time ts_ms, with its pending event:
- * *outcome says how; on LABEL_JOIN_JOINED the event is learned and res
- * holds its id, the label and the prediction made on arrival (and drift;
- * or a dead-letter verdict if the model refuses it). Returns 0,
- * RIFFLE_ERR_NOMEM, or RIFFLE_ERR_SNAPSHOT for a pending event whose
- * kept features are damaged. */
+/* Where a label message came from (on labels.topic): kept with a label
+ * that waits for its event, to dead-letter it if the event never comes.
+ * Pointers are borrowed. */
+struct online_label_origin {
+    int32_t partition;
+    int64_t offset;
+    int64_t ts_ms; /* Kafka time */
+    const void *key;
+    size_t key_len;
+    const void *payload;
+    size_t len;
+};
+
+/* Joins a read label with its pending event: *outcome says how; on
+ * LABEL_JOIN_JOINED the event is learned and res holds its id, the label
+ * and the prediction made on arrival (and drift; or a dead-letter verdict
+ * if the model refuses it). A label whose event has not come is kept
+ * (LABEL_JOIN_WAITING): the event is learned when it comes, within
+ * labels.ttl; otherwise online_next_given_up_label() hands the label
+ * back. Returns 0, RIFFLE_ERR_NOMEM, or RIFFLE_ERR_SNAPSHOT for a
+ * pending event whose kept features are damaged. */
 int online_learn_label(struct online_learner *ol,
-                       const struct online_label *label, int64_t ts_ms,
+                       const struct online_label *label,
+                       const struct online_label_origin *origin,
                        enum label_join_outcome *outcome,
                        struct online_result *res);
+
+/* Hands back, one per call, a label given up because its event did not
+ * come within labels.ttl (or labels.max_pending labels waited): returns
+ * 1 with *out (borrowed until the next call on ol), 0 when none, or an
+ * error. Call after every message: any message may give labels up. */
+int online_next_given_up_label(struct online_learner *ol,
+                               struct online_label_origin *out);
 
 /* The pending events, for snapshots and counts; NULL without labels. */
 struct label_join *online_label_join(struct online_learner *ol);

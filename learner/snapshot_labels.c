@@ -118,7 +118,7 @@ static int read_record(avro_value_t *e, struct label_join *j)
     AV(avro_value_get_int(&f, &predicted));
     AV(avro_value_get_by_name(e, "features", &f, NULL));
     AV(avro_value_get_bytes(&f, &r.event, &r.event_len));
-    if (state < LABEL_JOIN_PENDING || state > LABEL_JOIN_WAS_LOST ||
+    if (state < LABEL_JOIN_PENDING || state > LABEL_JOIN_EARLY_LABEL ||
         id_size < 2 || version < 0)
         return RIFFLE_ERR_SNAPSHOT;
     r.id_len = id_size - 1; /* avro-c counts the NUL */

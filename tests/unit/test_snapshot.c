@@ -974,13 +974,15 @@ static enum label_join_outcome give_label(struct online_learner *ol,
 {
     enum label_join_outcome outcome;
     struct online_label read;
+    struct online_label_origin origin = {0, (int64_t)row, 2000, NULL, 0,
+                                         label, strlen(label)};
     char id[32];
 
     snprintf(id, sizeof(id), "elec2-%zu", row);
     assert_int_equal(online_read_label(ol, id, strlen(id), label,
                                        strlen(label), &read), 0);
-    assert_int_equal(online_learn_label(ol, &read, 2000 + (int64_t)row,
-                                        &outcome, res), 0);
+    assert_int_equal(online_learn_label(ol, &read, &origin, &outcome, res),
+                     0);
     return outcome;
 }
 
@@ -995,6 +997,7 @@ static void test_snapshot_keeps_pending_labels(void **state)
     struct online_result ra, rb;
     struct snapshot_offset offsets[4];
     char labels[PENDING_EVENTS][CFG_NAME_MAX], errstr[ERRSTR_SIZE] = "";
+    char late_label[CFG_NAME_MAX];
     struct buf msg = {0}, snap = {0};
     struct label_join_counts ca, cb;
     uint64_t da = 0, db = 1;
@@ -1019,11 +1022,23 @@ static void test_snapshot_keeps_pending_labels(void **state)
     }
     /* one label before the snapshot: a duplicate on both sides later */
     assert_int_equal(give_label(a, 101, labels[0], &ra), LABEL_JOIN_JOINED);
+    /* and one that overtakes its event, which comes after the restore */
+    buf_reset(&msg);
+    unlabel(100 + PENDING_EVENTS, &msg, late_label, sizeof(late_label));
+    assert_int_equal(give_label(a, 101 + PENDING_EVENTS, late_label, &ra),
+                     LABEL_JOIN_WAITING);
     assert_int_equal(encode(a, &snap), 0);
     if (snapshot_restore(world.snap_schema, b, snap.data, snap.len, offsets,
                          4, &n, NULL, errstr, sizeof(errstr)) != 0)
         fail_msg("%s", errstr);
 
+    assert_int_equal(online_process_from(a, INPUT_TOPIC, 0, 1500, msg.data,
+                                         msg.len, &ra), 0);
+    assert_int_equal(online_process_from(b, INPUT_TOPIC, 0, 1500, msg.data,
+                                         msg.len, &rb), 0);
+    assert_int_equal(ra.pending, 0); /* learned at once, on both sides */
+    assert_int_equal(rb.pending, 0);
+    assert_int_equal(rb.model_version, 101);
     for (i = PENDING_EVENTS; i-- > 0;) { /* out of order */
         enum label_join_outcome oa = give_label(a, 101 + i, labels[i], &ra);
         enum label_join_outcome ob = give_label(b, 101 + i, labels[i], &rb);
@@ -1035,22 +1050,25 @@ static void test_snapshot_keeps_pending_labels(void **state)
             continue;
         assert_int_equal(ra.model_version, 100); /* scored on arrival */
         assert_int_equal(rb.model_version, 100);
+        assert_string_equal(ra.event_id, rb.event_id);
         assert_memory_equal(&ra.probability, &rb.probability,
                             sizeof(double));
     }
-    assert_int_equal(give_label(b, 9999, "UP", &rb), LABEL_JOIN_UNKNOWN);
+    assert_int_equal(give_label(b, 9999, "UP", &rb), LABEL_JOIN_WAITING);
     label_join_counts(online_label_join(a), &ca);
     label_join_counts(online_label_join(b), &cb);
-    assert_int_equal(ca.joined, PENDING_EVENTS);
-    assert_int_equal(cb.joined, PENDING_EVENTS);
+    assert_int_equal(ca.joined, PENDING_EVENTS + 1);
+    assert_int_equal(cb.joined, PENDING_EVENTS + 1);
+    assert_int_equal(cb.early, 1);
     assert_int_equal(cb.duplicate, 1);
     assert_int_equal(cb.pending, 0);
     assert_int_equal(model_update_count(online_model(b)),
-                     100 + PENDING_EVENTS);
+                     100 + PENDING_EVENTS + 1);
     assert_int_equal(snapshot_weights_digest(a, &da), 0);
     assert_int_equal(snapshot_weights_digest(b, &db), 0);
     assert_int_equal(da, db);
-    assert_int_equal(online_metrics(a)->total.count, 100 + PENDING_EVENTS);
+    assert_int_equal(online_metrics(a)->total.count,
+                     100 + PENDING_EVENTS + 1);
     assert_int_equal(online_metrics(b)->total.correct,
                      online_metrics(a)->total.correct);
 
