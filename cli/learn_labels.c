@@ -1,6 +1,13 @@
 /*
  * cli/learn_labels.c - the labels topic in `riffle learn`, see
  * learn_labels.h.
+ *
+ * TODO(one instance): the waiting events live in the model of the
+ * instance that read them; with several instances (--instance) a label
+ * read by the owner of the labels partition misses events another one
+ * keeps. Fine while a pipeline with delayed labels runs one learner;
+ * urgent when such pipelines scale out: co-partition the events and
+ * labels topics by event id and assign their partitions together.
  */
 #include "cli/learn_labels.h"
 
