@@ -38,5 +38,6 @@ int cmd_status(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
+int cmd_decrypt(int argc, char **argv);
 
 #endif

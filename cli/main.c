@@ -123,6 +123,8 @@ static void usage(FILE *out)
             "  dlq replay -c CFG      re-check dead letters with the current "
             "rules and\n"
             "                         re-inject what passes\n"
+            "  decrypt -c CFG         open the encrypted fields of "
+            "predictions (key holders)\n"
             "  simulate -c CFG        several merged learners on a file, no "
             "broker\n"
             "\n"
@@ -166,6 +168,8 @@ int main(int argc, char **argv)
         return cmd_dlq(argc - 1, argv + 1);
     if (strcmp(cmd, "simulate") == 0)
         return cmd_simulate(argc - 1, argv + 1);
+    if (strcmp(cmd, "decrypt") == 0)
+        return cmd_decrypt(argc - 1, argv + 1);
 
     fprintf(stderr, "riffle: unknown command '%s'\n\n", cmd);
     usage(stderr);

@@ -1427,13 +1427,47 @@ static int load_kanon(const struct loader *ld, const config_setting_t *g,
     return 0;
 }
 
+/* privacy.prediction_fields: only fields whose value is safe to publish
+ * as the model sees it, so predictions leak nothing either. */
+static int load_prediction_fields(const struct loader *ld,
+                                  const config_setting_t *g, struct cfg *cfg)
+{
+    static const char key[] = "privacy.prediction_fields";
+    const config_setting_t *list;
+    const struct cfg_field *f;
+    size_t i;
+    int err = get_string_list(ld, g, "privacy", "prediction_fields",
+                              cfg->prediction_fields,
+                              CFG_MAX_PREDICTION_FIELDS,
+                              &cfg->prediction_field_count);
+
+    if (err)
+        return err;
+    list = config_setting_get_member(g, "prediction_fields");
+    for (i = 0; i < cfg->prediction_field_count; i++) {
+        f = cfg_find_field(cfg, cfg->prediction_fields[i]);
+        if (!f)
+            return fail(ld, list, key, "\"%s\" is not a configured field",
+                        cfg->prediction_fields[i]);
+        if (f->privacy == CFG_PRIVACY_DROP ||
+            f->privacy == CFG_PRIVACY_NOISE)
+            return fail(ld, list, key, "\"%s\" is personal = \"%s\": a "
+                        "prediction may carry only fields that are not "
+                        "personal or are encrypted, pseudonymized, masked "
+                        "or coarsened", f->name,
+                        f->privacy == CFG_PRIVACY_DROP ? "drop" : "noise");
+    }
+    return 0;
+}
+
 static int load_privacy(const struct loader *ld, const config_setting_t *root,
                         struct cfg *cfg)
 {
     static const char *const keys[] = {
         "key_file", "key_env", "key_id", "encrypt_key_env",
         "encrypt_key_file", "encrypt_key_id", "dead_letter_key_env",
-        "dead_letter_key_file", "dead_letter_key_id", "k_anonymity", NULL};
+        "dead_letter_key_file", "dead_letter_key_id", "k_anonymity",
+        "prediction_fields", NULL};
     config_setting_t *g;
     int err = get_group(ld, root, "privacy", 0, &g);
 
@@ -1457,6 +1491,8 @@ static int load_privacy(const struct loader *ld, const config_setting_t *root,
         err = load_key_source(ld, g, "dead_letter_key", &cfg->dead_letter_key);
     if (!err)
         err = load_kanon(ld, g, cfg);
+    if (!err)
+        err = load_prediction_fields(ld, g, cfg);
     return err;
 }
 

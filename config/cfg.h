@@ -32,6 +32,7 @@
                                     anonymizer's buffer is sized by it */
 #define CFG_MAX_KEEP_LAST 64     /* characters a mask may leave visible */
 #define CFG_MAX_QUASI_IDS 16     /* fields of one k-anonymity combination */
+#define CFG_MAX_PREDICTION_FIELDS 16 /* carried by each prediction */
 #define CFG_ALLOWED_POOL 65536 /* bytes of every field's allowed categories,
                                   NUL-separated: thousands of categories */
 #define CFG_MAX_ALLOWED 4096   /* allowed categories of one field */
@@ -320,6 +321,10 @@ struct cfg {
     char key_id[CFG_NAME_MAX];
     struct cfg_key_source encrypt_key;     /* personal = "encrypt" */
     struct cfg_key_source dead_letter_key; /* dead letters' payloads */
+    /* privacy.prediction_fields: input fields every prediction carries,
+     * anonymized (encrypt, pseudonym, mask, coarsen) or not personal */
+    char prediction_fields[CFG_MAX_PREDICTION_FIELDS][CFG_NAME_MAX];
+    size_t prediction_field_count;
     /* privacy.k_anonymity: none when quasi_id_count is 0 */
     int kanon_line; /* of the group; 0 when there is none */
     char quasi_ids[CFG_MAX_QUASI_IDS][CFG_NAME_MAX];

@@ -87,6 +87,8 @@ struct online_learner {
     struct feature x[FEATURES_MAX];
     struct feature xk[FEATURES_MAX + 1]; /* one class's copy, with bias */
     uint32_t class_bias_hash;
+    int carried_index[CFG_MAX_PREDICTION_FIELDS]; /* schema indexes */
+    struct buf carried; /* their texts, NUL-separated */
     /* Copies: anonymizing may grow the event's arena and move strings. */
     struct buf event_id;
     char label[CFG_NAME_MAX];
@@ -258,6 +260,7 @@ int online_new(const struct cfg *cfg, const struct schema *input_schema,
                size_t errstr_size)
 {
     struct online_learner *ol = calloc(1, sizeof(*ol));
+    size_t i;
     int err;
 
     if (!ol)
@@ -308,6 +311,11 @@ int online_new(const struct cfg *cfg, const struct schema *input_schema,
     ol->label_index = cleaner_schema_index(
         ol->cleaner, field_position(cfg, CFG_FIELD_LABEL));
     ol->class_bias_hash = hash_string(ONLINE_CLASS_BIAS, cfg->hash_seed);
+    for (i = 0; i < cfg->prediction_field_count; i++)
+        ol->carried_index[i] = cleaner_schema_index(
+            ol->cleaner, (size_t)(cfg_find_field(cfg,
+                                                 cfg->prediction_fields[i]) -
+                                  cfg->fields));
     ol->time_index = -1;
     ol->origin_stream = STREAM_INPUT;
     if (cfg->event_time[0])
@@ -335,6 +343,7 @@ void online_destroy(struct online_learner *ol)
     buf_free(&ol->event_id);
     label_join_destroy(ol->labels);
     buf_free(&ol->packed);
+    buf_free(&ol->carried);
     free(ol);
 }
 
@@ -832,6 +841,45 @@ static void observe(struct online_learner *ol, const struct event *ev,
     remember_id(ol, res);
 }
 
+/* Keeps the text of each privacy.prediction_fields value, anonymized,
+ * for the prediction record: strings as they are (an encrypted field is
+ * its base64 envelope), numbers in their shortest form. */
+static int carry_fields(struct online_learner *ol, const struct event *ev,
+                        struct online_result *res)
+{
+    size_t offset[CFG_MAX_PREDICTION_FIELDS], i, n;
+    char tmp[NUMFMT_MAX];
+    const char *text;
+
+    n = ol->cfg->prediction_field_count;
+    buf_reset(&ol->carried);
+    for (i = 0; i < n; i++) {
+        const struct value *v = &ev->values[ol->carried_index[i]];
+
+        offset[i] = ol->carried.len;
+        if (v->kind == VALUE_NULL) {
+            offset[i] = (size_t)-1;
+            continue;
+        }
+        text = v->kind == VALUE_STRING
+                   ? event_string(ev, (size_t)ol->carried_index[i])
+                   : numfmt_double(v->number, tmp, sizeof(tmp));
+        if (buf_append(&ol->carried, text,
+                       v->kind == VALUE_STRING ? v->str_len
+                                               : strlen(text)) ||
+            buf_push(&ol->carried, '\0'))
+            return RIFFLE_ERR_NOMEM;
+    }
+
+    /* Pointers only now: appending may have moved the buffer. */
+    res->carried_count = n;
+    for (i = 0; i < n; i++)
+        res->carried[i] = offset[i] == (size_t)-1
+                              ? NULL
+                              : ol->carried.data + offset[i];
+    return 0;
+}
+
 /* Anonymize, build features, then score and (RUN_LEARN) update. A
  * feature the model refuses dead-letters the event, leaving the model and
  * the statistics as they were. */
@@ -843,6 +891,8 @@ static int run_model(struct online_learner *ol, struct event *ev,
     int err;
 
     err = anonymizer_apply(ol->anonymizer, ev);
+    if (!err)
+        err = carry_fields(ol, ev, res);
     if (err)
         return err;
 

@@ -52,6 +52,11 @@ struct online_result {
     int predicted_class;          /* binary 0/1, multiclass index; 0 for
                                      regression */
     uint64_t model_version;       /* updates made before this event */
+    size_t carried_count;         /* privacy.prediction_fields' count */
+    const char *carried[CFG_MAX_PREDICTION_FIELDS]; /* each such field's
+                                     value as text as the model saw it
+                                     (anonymized), NULL when null;
+                                     borrowed until the next call */
     int drift;                    /* 1: the error stream changed here */
     int pending;                  /* 1: scored without a label and kept
                                      for it (labels = {...}) */

@@ -37,6 +37,7 @@ enum pred_field {
     PRED_SOURCE_OFFSET,
     PRED_EVENT_TIMESTAMP_MS,
     PRED_PREDICTED_AT_MS,
+    PRED_FIELDS,
     PRED_FIELD_COUNT
 };
 
@@ -58,6 +59,7 @@ static const struct {
     {"source_offset", SCHEMA_FIELD_LONG, 0},
     {"event_timestamp_ms", SCHEMA_FIELD_LONG, 0},
     {"predicted_at_ms", SCHEMA_FIELD_LONG, 0},
+    {"fields", SCHEMA_FIELD_STRING, 1},
 };
 
 /* Longs travel through the flat encoder as doubles: exact below 2^53. */
@@ -78,6 +80,7 @@ struct outputs {
     int pred_flat;
     int pred_index[PRED_FIELD_COUNT];
     struct event pred_event;
+    struct buf carried; /* the prediction's "fields" JSON text */
 };
 
 /* --- the record writer ------------------------------------------------ */
@@ -315,6 +318,7 @@ void outputs_destroy(struct outputs *o)
     schema_destroy(o->snapshot);
     buf_free(&o->out);
     buf_free(&o->sealed);
+    buf_free(&o->carried);
     event_free(&o->pred_event);
     keyring_wipe(&o->dead_letter_keys);
     free(o);
@@ -343,12 +347,44 @@ static const char *predicted_label(const struct outputs *o,
     return o->label->negative_count ? o->label->negative[0] : "0";
 }
 
+/* The fields privacy.prediction_fields carries (already anonymized) as
+ * a JSON object text, or NULL when none is configured. A text keeps the
+ * record flat, so predictions keep the flat encoder; a null value is
+ * left out. Borrowed until the next call. */
+static const char *carried_json(struct outputs *o,
+                                const struct online_result *r, int *err)
+{
+    const char *sep = "";
+    size_t i;
+
+    if (r->carried_count == 0)
+        return NULL;
+    buf_reset(&o->carried);
+    *err = buf_push(&o->carried, '{');
+    for (i = 0; !*err && i < r->carried_count; i++) {
+        if (!r->carried[i])
+            continue;
+        *err = buf_printf(&o->carried, "%s", sep) ||
+               buf_append_json_string(&o->carried,
+                                      o->cfg->prediction_fields[i]) ||
+               buf_push(&o->carried, ':') ||
+               buf_append_json_string(&o->carried, r->carried[i]);
+        sep = ",";
+    }
+    if (!*err)
+        *err = buf_push(&o->carried, '}');
+    *err = *err ? RIFFLE_ERR_NOMEM : 0;
+    return o->carried.data;
+}
+
 static int generic_prediction(struct outputs *o, const struct source_ref *src,
                               const struct online_result *r, int64_t now_ms,
                               struct buf *out, char *errstr, size_t size)
 {
     struct rec rec = {&o->pred_value, 0};
     char tmp[NUMFMT_MAX];
+    const char *carried;
+    int err = 0;
 
     put_str(&rec, "event_id", r->event_id);
     put_str(&rec, "model_name", o->cfg->model_name);
@@ -364,6 +400,13 @@ static int generic_prediction(struct outputs *o, const struct source_ref *src,
     put_long(&rec, "source_offset", src->offset);
     put_long(&rec, "event_timestamp_ms", src->timestamp_ms);
     put_long(&rec, "predicted_at_ms", now_ms);
+    carried = carried_json(o, r, &err);
+    if (err)
+        return err;
+    /* A prediction schema of its own may lack the field: fine while
+     * nothing is to be carried. */
+    if (carried || schema_field_index(o->prediction, "fields") >= 0)
+        put_opt_str(&rec, "fields", carried);
     if (rec.failed) {
         snprintf(errstr, size, "cannot fill a %s record: %s",
                  schema_name(o->prediction), avro_strerror());
@@ -418,6 +461,11 @@ static int flat_prediction(struct outputs *o, const struct source_ref *src,
     flat_number(o, PRED_SOURCE_OFFSET, longs[1]);
     flat_number(o, PRED_EVENT_TIMESTAMP_MS, longs[2]);
     flat_number(o, PRED_PREDICTED_AT_MS, longs[3]);
+    if (!err) {
+        const char *carried = carried_json(o, r, &err);
+
+        flat_string(o, PRED_FIELDS, carried, &err);
+    }
     if (err) {
         snprintf(errstr, size, "out of memory");
         return err;

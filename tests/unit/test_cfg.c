@@ -406,6 +406,35 @@ static void test_cfg_serve_delivery_defaults_to_at_least_once(void **state)
                  "\"exactly_once\", \"at_least_once\"");
 }
 
+/* privacy.prediction_fields takes configured fields that are not
+ * personal, or anonymized so that the value is safe to publish. */
+static void test_cfg_prediction_fields(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 14, "  { name = \"date\"; kind = \"numeric\"; "
+               "personal = \"coarsen\"; band = 1.0; }",
+               "privacy = {\n  prediction_fields = [\"date\"];\n};\n");
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->prediction_field_count, 1);
+    assert_string_equal(fx->cfg->prediction_fields[0], "date");
+
+    write_base(fx, 0, NULL,
+               "privacy = {\n  prediction_fields = [\"nope\"];\n};\n");
+    expect_error(fx, (int)BASE_LINE_COUNT + 2,
+                 "privacy.prediction_fields",
+                 "\"nope\" is not a configured field");
+    write_base(fx, 14, "  { name = \"date\"; kind = \"numeric\"; "
+               "personal = \"noise\"; epsilon = 1.0; sensitivity = 1.0; "
+               "min = 0.0; max = 1.0; }",
+               "privacy = {\n  prediction_fields = [\"date\"];\n};\n");
+    expect_error(fx, (int)BASE_LINE_COUNT + 2,
+                 "privacy.prediction_fields",
+                 "\"date\" is personal = \"noise\": a prediction may "
+                 "carry only fields that are not personal or are "
+                 "encrypted, pseudonymized, masked or coarsened");
+}
+
 /* ---- model fingerprint --------------------------------------------- */
 
 static void test_cfg_fingerprint_tracks_model_settings(void **state)
@@ -953,6 +982,7 @@ int main(void)
         T(test_cfg_defaults_applied),
         T(test_cfg_group_id_kept_when_given),
         T(test_cfg_delivery_defaults_to_exactly_once),
+        T(test_cfg_prediction_fields),
         T(test_cfg_delivery_settings_read),
         T(test_cfg_delivery_errors_name_the_key),
         T(test_cfg_session_timeout_read_and_checked),

@@ -93,6 +93,7 @@ static void fill_prediction(avro_value_t *p, const char *label)
     set_long(p, "source_offset", 41);
     set_long(p, "event_timestamp_ms", 1700000000000LL);
     set_long(p, "predicted_at_ms", 1700000000123LL);
+    set_optional_string(p, "fields", NULL);
 }
 
 /* ---- values -------------------------------------------------------- */
@@ -115,7 +116,7 @@ static void test_json_prediction(void **state)
         "\"predicted_label\":\"UP\",\"label\":\"DOWN\","
         "\"source_topic\":\"riffle.elec2.events\",\"source_partition\":0,"
         "\"source_offset\":41,\"event_timestamp_ms\":1700000000000,"
-        "\"predicted_at_ms\":1700000000123}");
+        "\"predicted_at_ms\":1700000000123,\"fields\":null}");
     assert_int_equal(out.len, strlen(out.data));
 
     avro_value_decref(&p);
