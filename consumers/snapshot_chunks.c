@@ -17,6 +17,7 @@
 
 #define SNAPSHOT_ID_MAX 64
 #define SNAPSHOT_HEADER_VALUE_MAX 32 /* a decimal count or size */
+#define SNAPSHOT_CHUNKS_MAX_RESERVE (1UL << 31) /* above any 2^28 model */
 
 struct snapshot_chunks {
     char model[CFG_NAME_MAX];
@@ -26,6 +27,7 @@ struct snapshot_chunks {
     int unstarted; /* the last broken manifest's chunks were never seen */
     struct buf pending;
     struct buf whole; /* a single-message snapshot */
+    struct buf *ready; /* the value the last feed completed, or NULL */
 };
 
 int snapshot_chunks_new(const char *model, struct snapshot_chunks **out)
@@ -106,9 +108,17 @@ static int feed_chunk(struct snapshot_chunks *s,
         return 0; /* not ours to judge: the manifest will miss it */
 
     if (index == 0) {
+        long total;
+
         buf_reset(&s->pending);
         snprintf(s->id, sizeof(s->id), "%s", id);
         s->next = 0;
+        /* One allocation for the whole snapshot, not one per doubling:
+         * a large model's chunks are hundreds of MiB. A size too large
+         * to get is left to the manifest's check. */
+        if (header_long(msg, SNAPSHOT_HEADER_BYTES, &total) == 0 &&
+            (unsigned long)total <= SNAPSHOT_CHUNKS_MAX_RESERVE)
+            (void)buf_reserve(&s->pending, (size_t)total);
     }
     if (strcmp(id, s->id) != 0 || index != s->next) {
         s->id[0] = '\0'; /* out of order: this snapshot is incomplete */
@@ -149,6 +159,7 @@ static int feed_manifest(struct snapshot_chunks *s,
         return RIFFLE_ERR_SNAPSHOT;
     }
     s->id[0] = '\0';
+    s->ready = &s->pending;
     *value = &s->pending;
     return 1;
 }
@@ -160,6 +171,7 @@ int snapshot_chunks_feed(struct snapshot_chunks *s,
 {
     char probe[SNAPSHOT_HEADER_VALUE_MAX];
 
+    s->ready = NULL;
     if (msg->err)
         return 0;
     if (key_has_prefix(msg, s->chunk_prefix))
@@ -173,6 +185,7 @@ int snapshot_chunks_feed(struct snapshot_chunks *s,
     buf_reset(&s->whole);
     if (buf_append(&s->whole, msg->payload, msg->len) != 0)
         return RIFFLE_ERR_NOMEM;
+    s->ready = &s->whole;
     *value = &s->whole;
     return 1;
 }
@@ -180,4 +193,15 @@ int snapshot_chunks_feed(struct snapshot_chunks *s,
 int snapshot_chunks_unstarted(const struct snapshot_chunks *s)
 {
     return s->unstarted;
+}
+
+void snapshot_chunks_take(struct snapshot_chunks *s, struct buf *out)
+{
+    if (!s->ready) {
+        memset(out, 0, sizeof(*out));
+        return;
+    }
+    *out = *s->ready;
+    memset(s->ready, 0, sizeof(*s->ready));
+    s->ready = NULL;
 }

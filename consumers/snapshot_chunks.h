@@ -53,6 +53,11 @@ int snapshot_chunks_feed(struct snapshot_chunks *s,
                          const struct buf **value, char *errstr,
                          size_t errstr_size);
 
+/* Moves the value the last call to snapshot_chunks_feed() completed
+ * into out (the caller owns it then and frees it with buf_free), without
+ * copying it; out is emptied when that call completed nothing. */
+void snapshot_chunks_take(struct snapshot_chunks *s, struct buf *out);
+
 /* Whether the manifest that made the last call return RIFFLE_ERR_SNAPSHOT
  * came without any of its chunks: when reading began after the start of
  * that snapshot, its chunks may simply lie before the first message read

@@ -237,9 +237,10 @@ int topic_reader_at_end(const struct topic_reader *r)
     return r->ended == r->partition_count;
 }
 
-/* Shifts the kept values down by one and stores the new one in front. */
-static int keep_newest(struct buf *out, size_t keep, size_t *found,
-                       const void *data, size_t len)
+/* Shifts the kept values down by one and moves the value the chunks
+ * just completed in front (an empty one when chunks is NULL). */
+static void keep_newest(struct buf *out, size_t keep, size_t *found,
+                        struct snapshot_chunks *chunks)
 {
     size_t i;
 
@@ -251,7 +252,8 @@ static int keep_newest(struct buf *out, size_t keep, size_t *found,
         out[i] = out[i - 1];
     memset(&out[0], 0, sizeof(out[0]));
     (*found)++;
-    return len > 0 ? buf_append(&out[0], data, len) : 0;
+    if (chunks)
+        snapshot_chunks_take(chunks, &out[0]);
 }
 
 static void drop_kept(struct buf *out, size_t *found)
@@ -294,12 +296,12 @@ static int take_message(struct snapshot_chunks *chunks, const char *topic,
     }
     if (rc == RIFFLE_ERR_SNAPSHOT) {
         log_warn("reader", "%s [%d] %s", topic, (int)msg->partition, why);
-        return keep_newest(t->out, t->keep, &t->found, NULL, 0);
+        keep_newest(t->out, t->keep, &t->found, NULL);
+        return 0;
     }
     if (rc == 1)
-        return keep_newest(t->out, t->keep, &t->found, value->data,
-                           value->len);
-    return rc;
+        keep_newest(t->out, t->keep, &t->found, chunks);
+    return rc == 1 ? 0 : rc;
 }
 
 /* Reads r to its end, feeding t. */

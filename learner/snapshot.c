@@ -101,12 +101,90 @@ static int pack_weight_range(const struct model *m, size_t from, size_t to,
     return 0;
 }
 
-/* Packs every index of the model (see pack_weight_range()). */
-static int pack_weights(const struct model *m, struct buf *out,
-                        int64_t *nonzero)
+/* Whether slot i holds anything: a weight or state value other than +0. */
+static int slot_in_use(const struct model *m, size_t i, size_t states)
 {
-    *nonzero = 0;
-    return pack_weight_range(m, 0, model_weight_count(m), out, nonzero);
+    size_t k;
+
+    if (!is_plus_zero(model_weight(m, i)))
+        return 1;
+    for (k = 0; k < states; k++)
+        if (!is_plus_zero(model_state_value(m, k, i)))
+            return 1;
+    return 0;
+}
+
+/* Appends indexes [from, to) in the SNAPSHOT_WEIGHT_ENCODING_DENSE
+ * layout, written straight into out's memory. */
+static int pack_dense_range(const struct model *m, size_t from, size_t to,
+                            struct buf *out)
+{
+    size_t i, k, states = model_state_count(m);
+    size_t bytes = (to - from) * SNAPSHOT_DENSE_ENTRY_BYTES(states);
+    unsigned char *p;
+
+    if (buf_reserve(out, bytes) != 0)
+        return RIFFLE_ERR_NOMEM;
+    p = (unsigned char *)out->data + out->len;
+    for (i = from; i < to; i++) {
+        put_f32(p, model_weight(m, i));
+        p += 4;
+        for (k = 0; k < states; k++, p += 4)
+            put_f32(p, model_state_value(m, k, i));
+    }
+    out->len += bytes;
+    return 0;
+}
+
+/* How a snapshot's weights are laid out, decided before packing them. */
+struct weight_plan {
+    const char *encoding; /* one of the SNAPSHOT_WEIGHT_ENCODING names */
+    int dense;
+    int64_t nonzero; /* slots in use */
+    size_t bytes;    /* of the packed weights */
+};
+
+/* Chooses the smaller layout: sparse while most slots are empty (a
+ * hashed model's usual state), dense once the index of each entry would
+ * cost more than the empty slots. */
+static void plan_weights(const struct model *m, struct weight_plan *plan)
+{
+    size_t i, count = model_weight_count(m), states = model_state_count(m);
+    size_t used = 0;
+
+    for (i = 0; i < count; i++)
+        used += (size_t)slot_in_use(m, i, states);
+    plan->nonzero = (int64_t)used;
+    plan->dense = used * SNAPSHOT_ENTRY_BYTES_V2(states) >=
+                  count * SNAPSHOT_DENSE_ENTRY_BYTES(states);
+    plan->encoding =
+        plan->dense ? SNAPSHOT_WEIGHT_ENCODING_DENSE : SNAPSHOT_WEIGHT_ENCODING;
+    plan->bytes = plan->dense ? count * SNAPSHOT_DENSE_ENTRY_BYTES(states)
+                              : used * SNAPSHOT_ENTRY_BYTES_V2(states);
+}
+
+/* Appends the packed weights to out (room for plan->bytes is reserved)
+ * a slice at a time, taking the CRC of each slice while it is still in
+ * the cache. */
+static int pack_in_place(const struct model *m, const struct weight_plan *plan,
+                         struct buf *out, uint64_t *crc)
+{
+    size_t count = model_weight_count(m), from, to, at;
+    int64_t nonzero = 0;
+    int err = 0;
+
+    *crc = schema_crc64_avro(NULL, 0);
+    for (from = 0; from < count && !err; from = to) {
+        to = count - from > SNAPSHOT_DIGEST_SLICE ? from + SNAPSHOT_DIGEST_SLICE
+                                                  : count;
+        at = out->len;
+        err = plan->dense ? pack_dense_range(m, from, to, out)
+                          : pack_weight_range(m, from, to, out, &nonzero);
+        if (!err)
+            *crc = schema_crc64_avro_update(*crc, out->data + at,
+                                            out->len - at);
+    }
+    return err;
 }
 
 static int set_field_stats(avro_value_t *rec, struct online_learner *ol)
@@ -303,9 +381,10 @@ out:
     return err;
 }
 
+/* Every field up to the weights; the weights themselves stay empty here
+ * (see write_spliced()). */
 static int set_header(avro_value_t *rec, struct online_learner *ol,
-                      int64_t now_ms, const struct buf *weights,
-                      int64_t nonzero)
+                      int64_t now_ms, int64_t nonzero, const char *encoding)
 {
     const struct cfg *cfg = online_cfg(ol);
     const struct model *m = online_model(ol);
@@ -328,15 +407,13 @@ static int set_header(avro_value_t *rec, struct online_learner *ol,
     AV(avro_value_get_by_name(rec, "optimizer", &f, NULL));
     AV(avro_value_set_string(&f, cfg_optimizer_name(cfg->model.optimizer)));
     AV(avro_value_get_by_name(rec, "weight_encoding", &f, NULL));
-    AV(avro_value_set_string(&f, SNAPSHOT_WEIGHT_ENCODING));
+    AV(avro_value_set_string(&f, encoding));
     AV(avro_value_get_by_name(rec, "nonzero_count", &f, NULL));
     AV(avro_value_set_long(&f, nonzero));
     AV(avro_value_get_by_name(rec, "weights", &f, NULL));
-    AV(avro_value_set_bytes(&f, weights->data ? weights->data : "",
-                            weights->len));
+    AV(avro_value_set_bytes(&f, "", 0));
     AV(avro_value_get_by_name(rec, "weights_crc64", &f, NULL));
-    AV(avro_value_set_long(
-        &f, (int64_t)schema_crc64_avro(weights->data, weights->len)));
+    AV(avro_value_set_long(&f, 0));
     return 0;
 fail:
     return RIFFLE_ERR_SCHEMA;
@@ -383,31 +460,103 @@ static int put_varint(struct buf *out, int64_t x)
     return buf_append(out, bytes, n);
 }
 
-/* Encodes once with checksum 0, whose varint is the record's last byte
- * (the checksum is the last field), takes the CRC of everything before
- * it, and puts the real checksum's varint in its place: one pass over a
- * model that may be hundreds of MiB, not two. */
-static int write_with_checksum(const struct schema *schema, avro_value_t *rec,
-                               struct buf *out, char *errstr, size_t size)
+/* Bytes avro-c writes for the fields of rec before the one named field:
+ * a record is its fields' encodings back to back. */
+static int bytes_before(avro_value_t *rec, const char *field, size_t *size)
 {
-    size_t start = out->len;
     avro_value_t f;
-    int64_t crc;
+    const char *name;
+    size_t i, n, one;
+
+    *size = 0;
+    AV(avro_value_get_size(rec, &n));
+    for (i = 0; i < n; i++) {
+        AV(avro_value_get_by_index(rec, i, &f, &name));
+        if (strcmp(name, field) == 0)
+            return 0;
+        AV(avro_value_sizeof(&f, &one));
+        *size += one;
+    }
+fail:
+    return -1;
+}
+
+static size_t varint_write(unsigned char *p, int64_t x)
+{
+    uint64_t zz = ((uint64_t)x << 1) ^ (uint64_t)(x >> 63);
+    size_t n = 0;
+
+    while (zz >= 0x80) {
+        p[n++] = (unsigned char)(zz | 0x80);
+        zz >>= 7;
+    }
+    p[n++] = (unsigned char)zz;
+    return n;
+}
+
+/* Writes the record with its weights packed straight into out, where
+ * avro-c would have written them: the small record is encoded with empty
+ * weights (header H, fields before the weights P, the empty bytes' 0,
+ * the rest R ending in checksum 0), and out gets H P len(W) W R. The
+ * weights are packed once, with their CRC (the weights_crc64 field), and
+ * the record's checksum splices that CRC between those of P len(W) and
+ * R instead of reading W again: for a dense 2^24 model W is 192 MiB, and
+ * each pass over it or copy of it cost a few tenths of a second. */
+static int write_spliced(const struct schema *schema, avro_value_t *rec,
+                         const struct model *m,
+                         const struct weight_plan *plan, struct buf *out,
+                         char *errstr, size_t size)
+{
+    size_t start = out->len, prefix, lead, tail;
+    unsigned char len_varint[10];
+    struct buf small = {0};
+    avro_value_t f;
+    uint64_t wcrc, crc;
     int err;
 
-    if (avro_value_get_by_name(rec, "checksum", &f, NULL) ||
-        avro_value_set_long(&f, 0)) {
-        snprintf(errstr, size, "snapshot schema has no checksum field");
+    if (bytes_before(rec, "weights", &prefix) != 0) {
+        snprintf(errstr, size, "snapshot schema has no weights field");
         return RIFFLE_ERR_SCHEMA;
     }
-    err = schema_write_value(schema, rec, out, errstr, size);
-    if (err)
+    lead = SCHEMA_SOE_HEADER_SIZE + prefix +
+           varint_write(len_varint, (int64_t)plan->bytes);
+    err = buf_reserve(out, lead + plan->bytes);
+    if (!err) {
+        out->len = start + lead;
+        err = pack_in_place(m, plan, out, &wcrc);
+    }
+    if (!err && (avro_value_get_by_name(rec, "weights_crc64", &f, NULL) ||
+                 avro_value_set_long(&f, (int64_t)wcrc)))
+        err = RIFFLE_ERR_SCHEMA;
+    if (!err)
+        err = schema_write_value(schema, rec, &small, errstr, size);
+    tail = SCHEMA_SOE_HEADER_SIZE + prefix + 1;
+    if (!err && (small.len <= tail || small.data[tail - 1] != 0 ||
+                 small.data[small.len - 1] != 0)) {
+        snprintf(errstr, size, "snapshot record not laid out as expected");
+        err = RIFFLE_ERR_SCHEMA;
+    }
+    if (!err)
+        err = buf_append(out, small.data + tail, small.len - tail);
+    if (err) {
+        out->len = start;
+        buf_free(&small);
+        if (err == RIFFLE_ERR_NOMEM)
+            snprintf(errstr, size, "out of memory");
         return err;
+    }
 
-    crc = (int64_t)body_crc((const unsigned char *)out->data + start,
-                            out->len - start, 0);
-    out->len--; /* the varint of 0 */
-    if (put_varint(out, crc) != 0) {
+    memcpy(out->data + start, small.data, SCHEMA_SOE_HEADER_SIZE + prefix);
+    memcpy(out->data + start + SCHEMA_SOE_HEADER_SIZE + prefix, len_varint,
+           lead - SCHEMA_SOE_HEADER_SIZE - prefix);
+    crc = schema_crc64_avro(out->data + start + SCHEMA_SOE_HEADER_SIZE,
+                            lead - SCHEMA_SOE_HEADER_SIZE);
+    crc = schema_crc64_avro_combine(crc, wcrc, plan->bytes);
+    crc = schema_crc64_avro_update(crc, small.data + tail,
+                                   small.len - tail - 1);
+    buf_free(&small);
+    out->len--; /* the varint of checksum 0 */
+    if (put_varint(out, (int64_t)crc) != 0) {
         out->len = start;
         snprintf(errstr, size, "out of memory");
         return RIFFLE_ERR_NOMEM;
@@ -420,9 +569,8 @@ int snapshot_encode(const struct schema *schema, struct online_learner *ol,
                     int64_t now_ms, struct buf *out, char *errstr,
                     size_t errstr_size)
 {
-    struct buf weights = {0};
-    avro_value_t rec;
-    int64_t nonzero = 0;
+    struct weight_plan plan;
+    avro_value_t rec, f;
     int err;
 
     err = schema_new_value(schema, &rec);
@@ -431,9 +579,8 @@ int snapshot_encode(const struct schema *schema, struct online_learner *ol,
         return err;
     }
 
-    err = pack_weights(online_model(ol), &weights, &nonzero);
-    if (!err)
-        err = set_header(&rec, ol, now_ms, &weights, nonzero);
+    plan_weights(online_model(ol), &plan);
+    err = set_header(&rec, ol, now_ms, plan.nonzero, plan.encoding);
     if (!err)
         err = set_field_stats(&rec, ol);
     if (!err)
@@ -444,13 +591,16 @@ int snapshot_encode(const struct schema *schema, struct online_learner *ol,
         err = set_cleaning(&rec, ol);
     if (!err)
         err = snapshot_labels_set(&rec, ol);
+    if (!err && (avro_value_get_by_name(&rec, "checksum", &f, NULL) ||
+                 avro_value_set_long(&f, 0)))
+        err = RIFFLE_ERR_SCHEMA;
     if (err)
         snprintf(errstr, errstr_size, "cannot fill snapshot: %s",
                  avro_strerror());
     else
-        err = write_with_checksum(schema, &rec, out, errstr, errstr_size);
+        err = write_spliced(schema, &rec, online_model(ol), &plan, out,
+                            errstr, errstr_size);
 
-    buf_free(&weights);
     avro_value_decref(&rec);
     return err;
 }
@@ -736,6 +886,7 @@ struct unpacked {
     float *w;
     float *s[MODEL_MAX_STATE_ARRAYS];
     size_t states; /* state arrays per entry in the encoding */
+    int dense;     /* SNAPSHOT_WEIGHT_ENCODING_DENSE */
 };
 
 /* Whether the float at p, and the states after it, are all finite. */
@@ -784,6 +935,47 @@ static int unpack_weights(const unsigned char *p, size_t len, size_t count,
     return 0;
 }
 
+/* Unpacks and checks the dense weights into u: every value finite, and
+ * as many slots in use as the snapshot says. */
+static int unpack_dense(const unsigned char *p, size_t len, size_t count,
+                        int64_t nonzero, struct unpacked *u, char *errstr,
+                        size_t errstr_size)
+{
+    size_t bytes = SNAPSHOT_DENSE_ENTRY_BYTES(u->states), i, k;
+    int64_t used = 0;
+    int in_use;
+
+    if (len != count * bytes) {
+        snprintf(errstr, errstr_size, "weights: %zu bytes are not %zu dense "
+                 "entries of %zu bytes", len, count, bytes);
+        return RIFFLE_ERR_SNAPSHOT;
+    }
+    for (i = 0; i < count; i++, p += bytes) {
+        int finite;
+
+        u->w[i] = get_f32(p);
+        in_use = !is_plus_zero(u->w[i]);
+        finite = isfinite(u->w[i]);
+        for (k = 0; k < u->states; k++) {
+            u->s[k][i] = get_f32(p + 4 + 4 * k);
+            in_use |= !is_plus_zero(u->s[k][i]);
+            finite &= isfinite(u->s[k][i]) != 0;
+        }
+        if (!finite) {
+            snprintf(errstr, errstr_size, "weights: entry %zu (byte %zu) is "
+                     "not finite", i, i * bytes);
+            return RIFFLE_ERR_SNAPSHOT;
+        }
+        used += in_use;
+    }
+    if (used != nonzero) {
+        snprintf(errstr, errstr_size, "weights: %lld slots in use, the "
+                 "snapshot says %lld", (long long)used, (long long)nonzero);
+        return RIFFLE_ERR_SNAPSHOT;
+    }
+    return 0;
+}
+
 static int check_identity(const struct snapshot_info *info,
                           const struct cfg *cfg, char *errstr,
                           size_t errstr_size)
@@ -826,19 +1018,24 @@ static int read_weights(avro_value_t *rec, const struct snapshot_info *info,
     }
     if (strcmp(encoding, SNAPSHOT_WEIGHT_ENCODING_V1) == 0) {
         u->states = 1;
+    } else if (strcmp(encoding, SNAPSHOT_WEIGHT_ENCODING_DENSE) == 0) {
+        u->dense = 1;
     } else if (strcmp(encoding, SNAPSHOT_WEIGHT_ENCODING) != 0) {
         snprintf(errstr, errstr_size,
-                 "snapshot version %lld: weight encoding \"%s\" is neither "
-                 "%s nor %s", (long long)info->version, encoding,
-                 SNAPSHOT_WEIGHT_ENCODING, SNAPSHOT_WEIGHT_ENCODING_V1);
+                 "snapshot version %lld: weight encoding \"%s\" is none of "
+                 "%s, %s and %s", (long long)info->version, encoding,
+                 SNAPSHOT_WEIGHT_ENCODING_DENSE, SNAPSHOT_WEIGHT_ENCODING,
+                 SNAPSHOT_WEIGHT_ENCODING_V1);
         return RIFFLE_ERR_SNAPSHOT;
     }
-    if ((uint64_t)crc != schema_crc64_avro(bytes, len)) {
-        snprintf(errstr, errstr_size,
-                 "snapshot version %lld: weights checksum mismatch",
-                 (long long)info->version);
-        return RIFFLE_ERR_SNAPSHOT;
-    }
+    /* weights_crc64 is not computed again: the record's checksum, which
+     * snapshot_restore() checked before decoding, covers these bytes and
+     * the field itself, and a second pass over a large model costs as
+     * much as the first. */
+    (void)crc;
+    if (u->dense)
+        return unpack_dense(bytes, len, count, info->nonzero_count, u,
+                            errstr, errstr_size);
     return unpack_weights(bytes, len, count, info->nonzero_count, u,
                           errstr, errstr_size);
 }

@@ -39,11 +39,20 @@
  *                    fingerprint pins.
  *   sparse-f32le-v1  uint32 index, float32 weight, float32 state (12
  *                    bytes; sgd wrote zero state). Written before the
- *                    two-array optimizers existed; still read. */
+ *                    two-array optimizers existed; still read.
+ *   dense-f32le-v1   every index in order, without it: float32 weight,
+ *                    then the model_state_count() float32 state values
+ *                    (4, 8 or 12 bytes an entry). Written instead of
+ *                    sparse-f32le-v2 when it is no larger, i.e. when at
+ *                    least half (sgd), two thirds (one state array) or
+ *                    three quarters (two) of the slots are in use; it is
+ *                    packed and unpacked without per-entry tests. */
 #define SNAPSHOT_WEIGHT_ENCODING "sparse-f32le-v2"
 #define SNAPSHOT_WEIGHT_ENCODING_V1 "sparse-f32le-v1"
+#define SNAPSHOT_WEIGHT_ENCODING_DENSE "dense-f32le-v1"
 #define SNAPSHOT_ENTRY_BYTES 12 /* a v1 entry; a v2 one with one array */
 #define SNAPSHOT_ENTRY_BYTES_V2(states) (8 + 4 * (states))
+#define SNAPSHOT_DENSE_ENTRY_BYTES(states) (4 + 4 * (states))
 #define SNAPSHOT_MAX_OFFSETS 1024
 
 struct snapshot_offset {

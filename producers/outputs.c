@@ -286,6 +286,9 @@ int outputs_new(const struct cfg *cfg, struct publisher *pub,
     if (!err)
         err = keyring_load_dead_letter(cfg, &o->dead_letter_keys, errstr,
                                        errstr_size);
+    if (!err)
+        err = publisher_set_uncompressed(pub, cfg->topic_models, errstr,
+                                         errstr_size);
     o->values_ready = err == 0;
     if (!err)
         o->pred_flat = find_flat_prediction(o);

@@ -24,9 +24,12 @@
  * gets this far ahead of the acknowledgements waits. A byte each. */
 #define PUBLISHER_SETTLE_RING 131072
 #define PUBLISHER_SETTLE_WAIT_MS 10
+#define PUBLISHER_MAX_PLAIN_TOPICS 4
 
 struct publisher {
     rd_kafka_t *rk;
+    rd_kafka_topic_t *plain[PUBLISHER_MAX_PLAIN_TOPICS]; /* uncompressed */
+    size_t plain_count;
     int transactional;
     int in_transaction;
     int offsets_sent; /* in the open transaction */
@@ -160,6 +163,8 @@ void publisher_destroy(struct publisher *p)
     if (!p->in_transaction && publisher_flush(p, PUBLISHER_CLOSE_FLUSH_MS, errstr,
                         sizeof(errstr)) != 0)
         log_error("publisher", "on close: %s", errstr);
+    while (p->plain_count > 0)
+        rd_kafka_topic_destroy(p->plain[--p->plain_count]);
     rd_kafka_destroy(p->rk);
     free(p->outcome);
     free(p);
@@ -211,6 +216,35 @@ int publisher_send_at(struct publisher *p, const char *topic,
         return RIFFLE_ERR_KAFKA;
     }
     p->sent++;
+    return 0;
+}
+
+int publisher_set_uncompressed(struct publisher *p, const char *topic,
+                               char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_conf_t *tconf;
+    rd_kafka_topic_t *rkt;
+    char why[256];
+
+    if (p->plain_count == PUBLISHER_MAX_PLAIN_TOPICS) {
+        snprintf(errstr, errstr_size, "more than %d uncompressed topics",
+                 PUBLISHER_MAX_PLAIN_TOPICS);
+        return RIFFLE_ERR_KAFKA;
+    }
+    tconf = rd_kafka_topic_conf_new();
+    if (rd_kafka_topic_conf_set(tconf, "compression.type", "none", why,
+                                sizeof(why)) != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "%s: %s", topic, why);
+        rd_kafka_topic_conf_destroy(tconf);
+        return RIFFLE_ERR_KAFKA;
+    }
+    rkt = rd_kafka_topic_new(p->rk, topic, tconf); /* takes tconf */
+    if (!rkt) {
+        snprintf(errstr, errstr_size, "%s: %s", topic,
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        return RIFFLE_ERR_KAFKA;
+    }
+    p->plain[p->plain_count++] = rkt;
     return 0;
 }
 

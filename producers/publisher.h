@@ -99,6 +99,14 @@ int publisher_send_at(struct publisher *p, const char *topic,
                       int64_t timestamp_ms, char *errstr,
                       size_t errstr_size);
 
+/* Sends topic's messages without compression: for payloads LZ4 cannot
+ * shrink (model snapshots: hundreds of MiB of floats), where compressing
+ * costs the producer and the broker a pass each for nothing. Call before
+ * the first message to topic (later, librdkafka keeps the settings it
+ * has). Returns 0 or RIFFLE_ERR_KAFKA with errstr. */
+int publisher_set_uncompressed(struct publisher *p, const char *topic,
+                               char *errstr, size_t errstr_size);
+
 /* Asks the brokers now for the partitions of each of the n topics
  * (borrowed; NULL or empty names are skipped), so that the first message
  * to each does not wait for librdkafka's own lookup, which comes up to a

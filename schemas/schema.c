@@ -134,6 +134,57 @@ static uint64_t load_le64(const unsigned char *p)
     return v;
 }
 
+/* A 64x64 matrix over GF(2), column j the image of bit j. */
+static uint64_t gf2_times(const uint64_t *mat, uint64_t vec)
+{
+    uint64_t sum = 0;
+
+    for (; vec; vec >>= 1, mat++)
+        if (vec & 1)
+            sum ^= *mat;
+    return sum;
+}
+
+static void gf2_square(uint64_t *square, const uint64_t *mat)
+{
+    int j;
+
+    for (j = 0; j < 64; j++)
+        square[j] = gf2_times(mat, mat[j]);
+}
+
+/* The register after len_b zero bytes is a linear map of the register
+ * before them, so crc(A B) = zeros_{|B|}(crc(A) ^ EMPTY) ^ crc(B); the
+ * map for |B| bytes is built by squaring the one-bit map (as zlib's
+ * crc32_combine does), in about 64 log2(|B|) steps. */
+uint64_t schema_crc64_avro_combine(uint64_t crc_a, uint64_t crc_b,
+                                   size_t len_b)
+{
+    uint64_t odd[64], even[64], x = crc_a ^ CRC64_AVRO_EMPTY;
+    int j;
+
+    if (len_b == 0)
+        return crc_a;
+    odd[0] = CRC64_AVRO_EMPTY; /* one zero bit: the polynomial is EMPTY */
+    for (j = 1; j < 64; j++)
+        odd[j] = (uint64_t)1 << (j - 1);
+    gf2_square(even, odd); /* two zero bits */
+    gf2_square(odd, even); /* four */
+    do {
+        gf2_square(even, odd); /* a zero byte on the first round */
+        if (len_b & 1)
+            x = gf2_times(even, x);
+        len_b >>= 1;
+        if (len_b == 0)
+            break;
+        gf2_square(odd, even);
+        if (len_b & 1)
+            x = gf2_times(odd, x);
+        len_b >>= 1;
+    } while (len_b != 0);
+    return x ^ crc_b;
+}
+
 uint64_t schema_crc64_avro(const void *data, size_t len)
 {
     return schema_crc64_avro_update(CRC64_AVRO_EMPTY, data, len);

@@ -82,6 +82,13 @@ uint64_t schema_crc64_avro(const void *data, size_t len);
 uint64_t schema_crc64_avro_update(uint64_t fp, const void *data,
                                   size_t len);
 
+/* The CRC-64-AVRO of A followed by B, from crc_a of A and crc_b of B
+ * (each from schema_crc64_avro()) and B's length, without reading either:
+ * a large block checksummed on its own need not be read again for the
+ * checksum of a message that contains it. */
+uint64_t schema_crc64_avro_combine(uint64_t crc_a, uint64_t crc_b,
+                                   size_t len_b);
+
 /* Reads the fingerprint of a single-object message. Returns 0, or
  * RIFFLE_ERR_DECODE with errstr set when the marker is wrong or the
  * message is shorter than the header. */

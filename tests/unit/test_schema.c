@@ -353,6 +353,38 @@ static void test_schema_crc64_sliced_matches_bytewise(void **state)
                      crc64_bytewise(data + 3, sizeof(data) - 3));
 }
 
+/* The CRC of A then B from the CRCs of A and B, at every split point of
+ * a buffer and for a B of a few MiB (a snapshot's weights are spliced
+ * into its record's checksum this way). */
+static void test_schema_crc64_combine_matches_whole(void **state)
+{
+    const size_t big = (size_t)3 << 20;
+    unsigned char data[203], *large;
+    size_t i, cut;
+
+    (void)state;
+    for (i = 0; i < sizeof(data); i++)
+        data[i] = (unsigned char)(i * 2654435761u >> 9);
+    for (cut = 0; cut <= sizeof(data); cut++)
+        assert_int_equal(
+            schema_crc64_avro_combine(schema_crc64_avro(data, cut),
+                                      schema_crc64_avro(data + cut,
+                                                        sizeof(data) - cut),
+                                      sizeof(data) - cut),
+            crc64_bytewise(data, sizeof(data)));
+
+    large = malloc(big + 7);
+    assert_non_null(large);
+    for (i = 0; i < big + 7; i++)
+        large[i] = (unsigned char)(i * 2246822519u >> 17);
+    assert_int_equal(schema_crc64_avro_combine(schema_crc64_avro(large, 7),
+                                               schema_crc64_avro(large + 7,
+                                                                 big),
+                                               big),
+                     schema_crc64_avro(large, big + 7));
+    free(large);
+}
+
 /* Fed in two pieces at every split point, the CRC is that of the whole:
  * the weights digest is computed a slice of the model at a time. */
 static void test_schema_crc64_update_in_pieces_matches_whole(void **state)
@@ -1395,6 +1427,7 @@ int main(void)
             test_schema_canonical_form_recursive_matches_fastavro),
         cmocka_unit_test(test_schema_crc64_matches_fingerprint),
         cmocka_unit_test(test_schema_crc64_sliced_matches_bytewise),
+        cmocka_unit_test(test_schema_crc64_combine_matches_whole),
         cmocka_unit_test(test_schema_crc64_update_in_pieces_matches_whole),
         cmocka_unit_test(test_schema_load_describes_fields),
         cmocka_unit_test(test_schema_load_marks_nested_not_flat),

@@ -1079,6 +1079,71 @@ static void test_snapshot_keeps_pending_labels(void **state)
     free(cfg);
 }
 
+/* A model whose every slot is in use goes out in the dense layout, comes
+ * back bit for bit, and re-encodes to the same bytes; a non-finite value
+ * in it, under a valid checksum, is refused and changes nothing. */
+static void test_snapshot_dense_round_trip(void **state)
+{
+    struct cfg *cfg = cfg_with("optimizer = \"adagrad\";", NULL);
+    struct online_learner *a = NULL, *b = NULL;
+    struct snapshot_offset offsets[TEST_OFFSET_COUNT];
+    struct buf snap = {0}, again = {0};
+    const float *arrays[1];
+    float *w, *g;
+    char errstr[ERRSTR_SIZE] = "";
+    size_t count, i, n = 0;
+    unsigned char *at;
+    uint64_t seed = 42;
+
+    (void)state;
+    assert_int_equal(new_learner(cfg, &a), 0);
+    count = model_weight_count(online_model(a));
+    w = malloc(count * sizeof(float));
+    g = malloc(count * sizeof(float));
+    assert_non_null(w);
+    assert_non_null(g);
+    for (i = 0; i < count; i++) {
+        w[i] = (float)(rng_unit(&seed) * 2.0 - 1.0);
+        g[i] = (float)(1.0 + rng_unit(&seed));
+    }
+    arrays[0] = g;
+    assert_int_equal(model_restore_state(online_model(a), w, arrays, 1, 7), 0);
+    assert_int_equal(encode(a, &snap), 0);
+    assert_non_null(find_bytes((unsigned char *)snap.data, snap.len,
+                               (const unsigned char *)
+                                   SNAPSHOT_WEIGHT_ENCODING_DENSE,
+                               strlen(SNAPSHOT_WEIGHT_ENCODING_DENSE)));
+    assert_true(snap.len < count * (SNAPSHOT_DENSE_ENTRY_BYTES(1) + 1));
+
+    assert_int_equal(new_learner(cfg, &b), 0);
+    assert_int_equal(snapshot_restore(world.snap_schema, b, snap.data,
+                                      snap.len, offsets, TEST_OFFSET_COUNT,
+                                      &n, NULL, errstr, sizeof(errstr)),
+                     0);
+    assert_models_equal(online_model(a), online_model(b));
+    assert_int_equal(encode(b, &again), 0);
+    assert_int_equal(again.len, snap.len);
+    assert_memory_equal(again.data, snap.data, snap.len);
+
+    /* The weight of slot count / 2 made NaN, the checksum made right. */
+    at = find_bytes((unsigned char *)snap.data, snap.len,
+                    (const unsigned char *)&w[count / 2], sizeof(float));
+    assert_non_null(at);
+    memcpy(at, "\x00\x00\xc0\x7f", 4); /* a quiet NaN, little-endian */
+    reseal(&snap);
+    expect_refused(cfg, snap.data, snap.len, RIFFLE_ERR_SNAPSHOT, errstr,
+                   sizeof(errstr));
+    assert_contains(errstr, "not finite");
+
+    buf_free(&snap);
+    buf_free(&again);
+    free(w);
+    free(g);
+    online_destroy(a);
+    online_destroy(b);
+    free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1098,6 +1163,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_any_flipped_bit_refused),
         cmocka_unit_test(test_snapshot_reads_format2),
         cmocka_unit_test(test_snapshot_keeps_pending_labels),
+        cmocka_unit_test(test_snapshot_dense_round_trip),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
