@@ -4,8 +4,10 @@
 #include "common/numfmt.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define NUMFMT_FEWEST_DIGITS 15 /* every double with <= 15 digits is exact */
 #define NUMFMT_MOST_DIGITS 17   /* 17 digits identify any double */
@@ -37,9 +39,192 @@ static void format_integer(long long v, char *out, size_t out_size)
         out[len] = '\0';
 }
 
+/* ---- "%.*g" without printf, for numbers of fixed notation -----------
+ *
+ * printf converts exactly, with multi-precision arithmetic: a few
+ * thousand instructions a number, more than learning a short event, and
+ * riffle prints one or more per event (predictions, their JSON). For
+ * |x| in [NUMFMT_FIXED_MIN, NUMFMT_FIXED_MAX), where "%.15g" to "%.17g"
+ * print without an exponent, the digits below are the same, also exact:
+ * x = m * 2^E with an integer m < 2^53, so x * 10^k = m * 5^k * 2^(k+E),
+ * and m * 5^k (k <= 27) fits in 128 bits; the shift by k+E then gives the
+ * integer part and the remainder, and the rounding is printf's (to
+ * nearest, ties to even). */
+
+__extension__ typedef unsigned __int128 numfmt_u128;
+
+#define NUMFMT_FIXED_MIN 1e-4 /* "%g" writes an exponent below 10^-4 */
+#define NUMFMT_FIXED_MAX 1e15 /* ... and from 10^p up, p >= 15 */
+#define NUMFMT_MIN_EXP10 (-4)
+#define NUMFMT_MAX_EXP10 14
+#define NUMFMT_MAX_POW 27 /* 5^27 < 2^64 */
+#define NUMFMT_DOUBLE_EXACT_POW10 22 /* 10^22 is the last exact double */
+#define NUMFMT_MANTISSA_BITS 52
+#define NUMFMT_EXPONENT_BIAS 1075 /* 1023 + 52: x = m * 2^(field - bias) */
+
+static const uint64_t pow5_u64[NUMFMT_MAX_POW + 1] = {
+    1ULL, 5ULL, 25ULL, 125ULL, 625ULL, 3125ULL, 15625ULL, 78125ULL,
+    390625ULL, 1953125ULL, 9765625ULL, 48828125ULL, 244140625ULL,
+    1220703125ULL, 6103515625ULL, 30517578125ULL, 152587890625ULL,
+    762939453125ULL, 3814697265625ULL, 19073486328125ULL,
+    95367431640625ULL, 476837158203125ULL, 2384185791015625ULL,
+    11920928955078125ULL, 59604644775390625ULL, 298023223876953125ULL,
+    1490116119384765625ULL, 7450580596923828125ULL,
+};
+
+/* 10^(e+1) for e from NUMFMT_MIN_EXP10, as the nearest doubles. */
+static const double pow10_above[NUMFMT_MAX_EXP10 - NUMFMT_MIN_EXP10 + 1] = {
+    1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,
+    1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+};
+
+static const double pow10_double[NUMFMT_DOUBLE_EXACT_POW10 + 1] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* a * 10^k exactly, as prod / 2^shift (shift > 0 in the fixed range),
+ * with a = m * 2^E, m the 53-bit mantissa. */
+struct scaled {
+    numfmt_u128 prod;
+    int shift;
+    uint64_t m;
+    uint64_t pow5; /* 5^k */
+};
+
+static void scale(double a, int k, struct scaled *sc)
+{
+    uint64_t bits;
+
+    memcpy(&bits, &a, sizeof(bits));
+    sc->m = (bits & ((1ULL << NUMFMT_MANTISSA_BITS) - 1)) |
+            (1ULL << NUMFMT_MANTISSA_BITS);
+    sc->shift = NUMFMT_EXPONENT_BIAS - (int)(bits >> NUMFMT_MANTISSA_BITS) -
+                k;
+    sc->pow5 = pow5_u64[k];
+    sc->prod = (numfmt_u128)sc->m * sc->pow5;
+}
+
+/* round(a * 10^k) for a positive normal a, as printf rounds. */
+static uint64_t scale_round(double a, int k, struct scaled *sc)
+{
+    numfmt_u128 rem, half;
+    uint64_t q;
+
+    scale(a, k, sc);
+    if (sc->shift <= 0) /* not in the fixed range; kept exact anyway */
+        return (uint64_t)(sc->prod << -sc->shift);
+    q = (uint64_t)(sc->prod >> sc->shift);
+    rem = sc->prod & (((numfmt_u128)1 << sc->shift) - 1);
+    half = (numfmt_u128)1 << (sc->shift - 1);
+    return q + (rem > half || (rem == half && (q & 1)));
+}
+
+/* The p significant digits (15 <= p <= 17) of "%.*g" of a > 0, as the
+ * integer *n, and its decimal exponent *e; sc gets a * 10^(p-1-e) for
+ * reads_back(). Returns 0 when "%g" would write an exponent or a is not
+ * finite; then printf must do it. */
+static int fixed_digits(double a, int p, uint64_t *n, int *e,
+                        struct scaled *sc)
+{
+    uint64_t v, lo = (uint64_t)pow10_double[p - 1];
+    int x = NUMFMT_MIN_EXP10;
+
+    if (!(a >= NUMFMT_FIXED_MIN && a < NUMFMT_FIXED_MAX))
+        return 0;
+
+    /* A power of ten that is no double can put the exponent one off,
+     * which the size of the digits shows; a last carry (9.99.. up to
+     * 10) is the one that moves the exponent in printf too. */
+    while (x < NUMFMT_MAX_EXP10 && a >= pow10_above[x + 4])
+        x++;
+    v = scale_round(a, p - 1 - x, sc);
+    if (v < lo) {
+        x--;
+        v = scale_round(a, p - 1 - x, sc);
+    } else if (v >= lo * 10) {
+        x++;
+        v = scale_round(a, p - 1 - x, sc);
+    }
+    if (v >= lo * 10) {
+        v /= 10;
+        x++;
+        if (x >= p)
+            return 0;
+        scale(a, p - 1 - x, sc);
+    }
+    if (x < NUMFMT_MIN_EXP10 || x >= p)
+        return 0;
+    *n = v;
+    *e = x;
+    return 1;
+}
+
+/* Writes the digits of fixed_digits() as "%.*g" does, into text
+ * (NUMFMT_MAX bytes). */
+static void write_fixed(int negative, uint64_t n, int p, int e, char *text)
+{
+    char digits[NUMFMT_MAX];
+    int i, len = 0;
+
+    for (i = p - 1; i >= 0; i--, n /= 10)
+        digits[i] = (char)('0' + n % 10);
+    while (p - 1 > e && digits[p - 1] == '0')
+        p--; /* "%g" drops the zeros that end a fraction */
+    if (negative)
+        text[len++] = '-';
+    if (e < 0) {
+        text[len++] = '0';
+        text[len++] = '.';
+        for (i = e + 1; i < 0; i++)
+            text[len++] = '0';
+    }
+    for (i = 0; i < p; i++) {
+        if (e >= 0 && i == e + 1)
+            text[len++] = '.';
+        text[len++] = digits[i];
+    }
+    text[len] = '\0';
+}
+
+/* Whether the decimal n / 10^k reads back as x, given x * 10^k exactly
+ * in sc: when it is within half a unit in the last place of x, scaled by
+ * 10^k, which is 5^k / 2 in units of 2^-shift; at exactly half, when the
+ * mantissa is even (round to even). Returns -1 below a power of two,
+ * where the unit halves: strtod decides then. */
+static int reads_back(uint64_t n, const struct scaled *sc)
+{
+    numfmt_u128 at, diff;
+
+    if (sc->shift <= 0 || sc->m == (1ULL << NUMFMT_MANTISSA_BITS))
+        return -1;
+    at = (numfmt_u128)n << sc->shift;
+    diff = at > sc->prod ? at - sc->prod : sc->prod - at;
+    if (2 * diff != sc->pow5)
+        return 2 * diff < sc->pow5;
+    return (sc->m & 1) == 0;
+}
+
+/* Copies text into out as snprintf("%s") would. */
+static char *copy_text(const char *text, char *out, size_t out_size)
+{
+    size_t len = strlen(text);
+
+    if (out_size == 0)
+        return out;
+    if (len >= out_size)
+        len = out_size - 1;
+    memcpy(out, text, len);
+    out[len] = '\0';
+    return out;
+}
+
 char *numfmt_double(double x, char *out, size_t out_size)
 {
-    int digits;
+    char text[NUMFMT_MAX];
+    struct scaled sc;
+    uint64_t n;
+    int digits, e;
 
     /* The range test comes first: casting a double beyond long long's
      * range is undefined. */
@@ -50,9 +235,23 @@ char *numfmt_double(double x, char *out, size_t out_size)
     }
 
     for (digits = NUMFMT_FEWEST_DIGITS; digits < NUMFMT_MOST_DIGITS; digits++) {
+        if (fixed_digits(fabs(x), digits, &n, &e, &sc)) {
+            int back = reads_back(n, &sc);
+
+            if (back == 0)
+                continue;
+            write_fixed(x < 0, n, digits, e, text);
+            if (back == 1 || strtod(text, NULL) == x)
+                return copy_text(text, out, out_size);
+            continue;
+        }
         snprintf(out, out_size, "%.*g", digits, x);
         if (strtod(out, NULL) == x)
             return out;
+    }
+    if (fixed_digits(fabs(x), NUMFMT_MOST_DIGITS, &n, &e, &sc)) {
+        write_fixed(x < 0, n, NUMFMT_MOST_DIGITS, e, text);
+        return copy_text(text, out, out_size);
     }
     snprintf(out, out_size, "%.*g", NUMFMT_MOST_DIGITS, x);
     return out;

@@ -52,6 +52,66 @@ static void test_numfmt_reads_back_exactly(void **state)
     }
 }
 
+/* What numfmt_double() printed before it formatted fixed notation by
+ * itself: the shortest of "%.15g", "%.16g" and "%.17g" that reads back. */
+static void reference_text(double x, char *out, size_t size)
+{
+    int digits;
+
+    for (digits = 15; digits < 17; digits++) {
+        snprintf(out, size, "%.*g", digits, x);
+        if (strtod(out, NULL) == x)
+            return;
+    }
+    snprintf(out, size, "%.17g", x);
+}
+
+static void expect_reference(double x)
+{
+    char want[NUMFMT_MAX], got[NUMFMT_MAX];
+
+    if (x == floor(x) && fabs(x) < 9007199254740992.0)
+        return; /* integers never reach printf (see the test above) */
+    reference_text(x, want, sizeof(want));
+    numfmt_double(x, got, sizeof(got));
+    if (strcmp(want, got) != 0)
+        fail_msg("%a: printf gives \"%s\", numfmt_double \"%s\"", x, want,
+                 got);
+}
+
+/* Byte for byte what printf writes: random doubles over the whole fixed
+ * range, short decimals, the powers of ten and their neighbours, and
+ * halves of large integers, whose digits end in an exact tie. */
+static void test_numfmt_matches_printf(void **state)
+{
+    uint64_t rng = 4242;
+    int i, e;
+
+    (void)state;
+    for (i = 0; i < 200000; i++) {
+        uint64_t r = rng_next(&rng);
+        double x = ldexp((double)(r >> 11), -53 - (int)(r % 70) + 50);
+
+        expect_reference(i % 2 ? x : -x);
+        expect_reference((double)(r % 100000) / pow(10.0, (double)(r % 9)));
+        expect_reference(ldexp((double)((r >> 14) | 1), -(int)(r % 6) - 1));
+    }
+    for (e = -6; e <= 16; e++) {
+        double p = pow(10.0, e);
+
+        expect_reference(p);
+        expect_reference(nextafter(p, 0.0));
+        expect_reference(nextafter(p, INFINITY));
+        expect_reference(p * 0.99999999999999994);
+    }
+    expect_reference(0.1);
+    expect_reference(1.0 / 3.0);
+    expect_reference(0.9999999999999999);
+    expect_reference(999999999999999.9);
+    expect_reference(1e-4);
+    expect_reference(35184372088832.0625);
+}
+
 /* A small buffer gets as many leading digits as fit, and its NUL. */
 static void test_numfmt_integer_respects_the_buffer(void **state)
 {
@@ -61,6 +121,15 @@ static void test_numfmt_integer_respects_the_buffer(void **state)
     assert_string_equal(numfmt_double(123456.0, out, sizeof(out)), "123");
 }
 
+static void test_numfmt_fraction_respects_the_buffer(void **state)
+{
+    char out[5];
+
+    (void)state;
+    assert_string_equal(numfmt_double(0.123456, out, sizeof(out)), "0.12");
+    assert_string_equal(numfmt_double(-0.5, out, sizeof(out)), "-0.5");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -68,6 +137,8 @@ int main(void)
         cmocka_unit_test(test_numfmt_prints_other_numbers_shortest),
         cmocka_unit_test(test_numfmt_reads_back_exactly),
         cmocka_unit_test(test_numfmt_integer_respects_the_buffer),
+        cmocka_unit_test(test_numfmt_matches_printf),
+        cmocka_unit_test(test_numfmt_fraction_respects_the_buffer),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
