@@ -12,17 +12,20 @@
  * learner's per-event entry points, so the tapped binary runs riffle's own
  * train loop unchanged and, after each event is predicted and learned,
  * appends the probability given before learning to the file named by
- * RIFFLE_BENCH_PREDICTIONS, one "%.17g" per line. A dead-lettered event
+ * RIFFLE_BENCH_PREDICTIONS, one per line, in the text riffle's own
+ * outputs use (numfmt_double(): the shortest that reads back as the same
+ * double, as `train --predictions` writes it). A dead-lettered event
  * writes "nan" so lines stay aligned with input rows. Without the
  * variable nothing is written. Single-threaded, like train.
  *
- * The cost is one fprintf per event; bench/run also times plain
- * build/riffle on the small sets to show it.
+ * The cost is one number formatted and written per event; bench/run also
+ * times plain build/riffle on the small sets to show it.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/numfmt.h"
 #include "learner/online.h"
 
 #define TAP_BUFFER_BYTES (1 << 20)
@@ -65,10 +68,14 @@ static void tap_write(int err, const struct online_result *res)
     }
     if (!tap || err)
         return;
-    if (res->dead_letter)
+    if (res->dead_letter) {
         fputs("nan\n", tap);
-    else
-        fprintf(tap, "%.17g\n", res->probability);
+    } else {
+        char text[NUMFMT_MAX];
+
+        fputs(numfmt_double(res->probability, text, sizeof(text)), tap);
+        putc('\n', tap);
+    }
 }
 
 int __wrap_online_process(struct online_learner *ol, const void *data,
