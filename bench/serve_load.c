@@ -115,8 +115,10 @@ static void load_bodies(struct load *l)
         die("loading rows", "no usable row");
 }
 
-/* Assigns every partition of the predictions topic at its end, or at
- * its start when draining a backlog answered before we look. */
+/* Assigns every partition of the predictions topic at its end (its
+ * high watermark now, so that no answer given after this call is
+ * missed), or at its start when draining a backlog answered before we
+ * look. */
 static void start_consumer(struct load *l)
 {
     char why[512];
@@ -124,7 +126,8 @@ static void start_consumer(struct load *l)
     const struct rd_kafka_metadata *md;
     rd_kafka_topic_partition_list_t *parts;
     rd_kafka_topic_t *rkt;
-    int i;
+    int64_t low, high;
+    int i, from_start = strcmp(l->mode, "drain") == 0;
 
     if (rd_kafka_conf_set(conf, "bootstrap.servers", l->brokers, why,
                           sizeof(why)) ||
@@ -139,11 +142,15 @@ static void start_consumer(struct load *l)
         md->topic_cnt != 1 || md->topics[0].partition_cnt == 0)
         die("metadata", l->cfg.serve_predictions);
     parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
-    for (i = 0; i < md->topics[0].partition_cnt; i++)
+    for (i = 0; i < md->topics[0].partition_cnt; i++) {
+        if (!from_start &&
+            rd_kafka_query_watermark_offsets(l->consumer,
+                                             l->cfg.serve_predictions, i,
+                                             &low, &high, 10000))
+            die("watermarks", l->cfg.serve_predictions);
         rd_kafka_topic_partition_list_add(parts, l->cfg.serve_predictions, i)
-            ->offset = strcmp(l->mode, "drain") == 0
-                           ? RD_KAFKA_OFFSET_BEGINNING
-                           : RD_KAFKA_OFFSET_END;
+            ->offset = from_start ? RD_KAFKA_OFFSET_BEGINNING : high;
+    }
     rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
     if (rd_kafka_assign(l->consumer, parts))
@@ -228,7 +235,13 @@ static void produce_all(struct load *l)
 
     if (rd_kafka_conf_set(conf, "bootstrap.servers", l->brokers, why,
                           sizeof(why)) ||
-        rd_kafka_conf_set(conf, "linger.ms", "0", why, sizeof(why)))
+        rd_kafka_conf_set(conf, "linger.ms", "0", why, sizeof(why)) ||
+        /* as Kafka's own clients by default: at most 5 requests in
+         * flight, so that what queues behind them leaves as one batch
+         * instead of a request per message that a busy broker serves
+         * one after the other */
+        rd_kafka_conf_set(conf, "enable.idempotence", "true", why,
+                          sizeof(why)))
         die("producer", why);
     p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
     if (!p)
