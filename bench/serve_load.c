@@ -12,6 +12,11 @@
  * (answers over the time from the first send to the last arrival) and
  * latency percentiles in milliseconds.
  *
+ * --mode hop is the peer in the same run: the same paced requests, read
+ * back from the requests topic itself instead of from the predictions,
+ * so it times one trip through the broker with no replica; an answer
+ * takes two such trips plus the scoring.
+ *
  * Two more modes time a replica count draining a backlog without the
  * generator competing for the cores: --mode fill only sends the requests
  * (as fast as it can) and exits; --mode drain only reads the predictions
@@ -22,7 +27,7 @@
  * Build (bench/serve_run does it): cc ... serve_load.c build/libriffle_core.a
  * with riffle's pkg-config libraries.
  * Usage: serve_load -c CFG -b BROKERS -r RATE -n COUNT -t TAG
- *        [-m latency|fill|drain]
+ *        [-m latency|hop|fill|drain]
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -59,7 +64,8 @@ struct load {
     atomic_int stop;
     double first_sent_s, last_arrival_s;
     rd_kafka_t *consumer;
-    const char *mode;            /* "latency", "fill" or "drain" */
+    const char *mode;            /* "latency", "hop", "fill", "drain" */
+    const char *read_topic;      /* predictions, or requests for "hop" */
     long long first_ts_ms, last_ts_ms; /* drain: answers' timestamps */
 };
 
@@ -137,24 +143,23 @@ static void start_consumer(struct load *l)
     l->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
     if (!l->consumer)
         die("consumer", why);
-    rkt = rd_kafka_topic_new(l->consumer, l->cfg.serve_predictions, NULL);
+    rkt = rd_kafka_topic_new(l->consumer, l->read_topic, NULL);
     if (rd_kafka_metadata(l->consumer, 0, rkt, &md, 10000) ||
         md->topic_cnt != 1 || md->topics[0].partition_cnt == 0)
-        die("metadata", l->cfg.serve_predictions);
+        die("metadata", l->read_topic);
     parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
     for (i = 0; i < md->topics[0].partition_cnt; i++) {
         if (!from_start &&
-            rd_kafka_query_watermark_offsets(l->consumer,
-                                             l->cfg.serve_predictions, i,
+            rd_kafka_query_watermark_offsets(l->consumer, l->read_topic, i,
                                              &low, &high, 10000))
-            die("watermarks", l->cfg.serve_predictions);
-        rd_kafka_topic_partition_list_add(parts, l->cfg.serve_predictions, i)
+            die("watermarks", l->read_topic);
+        rd_kafka_topic_partition_list_add(parts, l->read_topic, i)
             ->offset = from_start ? RD_KAFKA_OFFSET_BEGINNING : high;
     }
     rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
     if (rd_kafka_assign(l->consumer, parts))
-        die("assign", l->cfg.serve_predictions);
+        die("assign", l->read_topic);
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
@@ -332,13 +337,15 @@ int main(int argc, char **argv)
             l.mode = optarg;
     }
     if (!config || !l.brokers || l.count <= 0 ||
-        (strcmp(l.mode, "latency") && strcmp(l.mode, "fill") &&
-         strcmp(l.mode, "drain")))
+        (strcmp(l.mode, "latency") && strcmp(l.mode, "hop") &&
+         strcmp(l.mode, "fill") && strcmp(l.mode, "drain")))
         die("usage", "serve_load -c CFG -b BROKERS -r RATE -n COUNT -t TAG "
-            "[-m latency|fill|drain]");
+            "[-m latency|hop|fill|drain]");
     if (cfg_load_file(&l.cfg, config, err, sizeof(err)))
         die("config", err);
     load_bodies(&l);
+    l.read_topic = strcmp(l.mode, "hop") == 0 ? l.cfg.serve_requests
+                                              : l.cfg.serve_predictions;
     l.sent_s = calloc((size_t)l.count, sizeof(double));
     l.latency_ms = calloc((size_t)l.count, sizeof(double));
     if (strcmp(l.mode, "fill") == 0) {
