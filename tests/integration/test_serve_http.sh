@@ -146,6 +146,27 @@ print("  test_serve_http: trickling client: 408")
 
 expect("valid request at the end", request("POST", "/v1/predict",
        event(event_id="ok-3", day=5, nswprice=0.3)), 200)
+
+# /metrics: Prometheus text with the served version and the answers so
+# far (this scrape is counted only after it is answered).
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=wait_s)
+c.request("GET", "/metrics")
+r = c.getresponse()
+text = r.read().decode()
+c.close()
+if r.status != 200 or not r.getheader("Content-Type", "").startswith("text/plain"):
+    sys.exit(f"FAIL metrics: {r.status} {r.getheader('Content-Type')}")
+series = dict(line.rsplit(" ", 1) for line in text.splitlines()
+              if line and not line.startswith("#"))
+labels = 'pipeline="elec2",model="elec2"'
+def value(name, extra=""):
+    return float(series[f"{name}{{{labels}{extra}}}"])
+assert value("riffle_serve_model_version") == model_events, text
+assert value("riffle_serve_http_responses_total", ',outcome="client_error"') == 12, text
+assert value("riffle_serve_http_seconds_count") >= 18, text
+assert value("riffle_serve_requests_total") == 0, text  # none from Kafka
+print("  test_serve_http: metrics: 200")
+expect("metrics by POST", request("POST", "/metrics", "{}"), 405)
 PY
 kill -TERM "$server"
 wait "$server" || fail "serve did not stop cleanly: $(tail -3 "$WORK/serve.log")"
@@ -153,7 +174,7 @@ server=
 # 503s also come from polling /healthz until the model is there
 assert_eq "$(riffle_json "$WORK/serve.json" \
     '[rows[0]["http"][k] for k in ("ok", "client_errors", "server_errors")]')" \
-    "[6, 12, 0]" "answers counted by the service (ok, client errors, server errors)"
+    "[7, 13, 0]" "answers counted by the service (ok, client errors, server errors)"
 assert_eq "$(riffle_json "$WORK/serve.json" 'rows[0]["http"]["unavailable"] >= 2')" \
     True "503 answers counted"
 echo "PASS $TEST_NAME"

@@ -1,7 +1,9 @@
 /*
  * tests/unit/test_serving.c - the Kafka-free parts of `riffle serve`:
  * the hot-swapped model slot (serving/model_slot.c) and the JSON
- * requests and answers of the HTTP endpoint (serving/request_json.c).
+ * requests and answers of the HTTP endpoint (serving/request_json.c),
+ * and a replica's counters and their Prometheus text
+ * (serving/serve_stats.c).
  *
  * Models are learners over config/elec2.cfg that learned a known number
  * of events, so each one's version is known. One test swaps models
@@ -30,6 +32,7 @@
 #include "schemas/schema.h"
 #include "serving/model_slot.h"
 #include "serving/request_json.h"
+#include "serving/serve_stats.h"
 #include "tests/unit/testutil.h"
 
 #define ELEC2_CFG "config/elec2.cfg"
@@ -380,6 +383,48 @@ static void test_request_json_answers(void **state)
     event_free(&ev);
 }
 
+static void test_serve_stats_counts_and_renders(void **state)
+{
+    struct serve_stats *st = NULL;
+    struct serve_stats_counts c;
+    struct buf out = {0};
+
+    (void)state;
+    assert_int_equal(serve_stats_new(&st), 0);
+    serve_stats_request(st, 0, 0.003);
+    serve_stats_request(st, 0, 0.2);
+    serve_stats_request(st, 1, 0.004);
+    serve_stats_http(st, 200, 0.0002);
+    serve_stats_http(st, 413, 0.001);
+    serve_stats_http(st, 503, 0.001);
+    serve_stats_read(st, &c);
+    assert_int_equal(c.requests, 3);
+    assert_int_equal(c.predictions, 2);
+    assert_int_equal(c.dead_letters, 1);
+    assert_int_equal(c.http_ok, 1);
+    assert_int_equal(c.http_client_errors, 1);
+    assert_int_equal(c.http_unavailable, 1);
+    assert_int_equal(c.http_server_errors, 0);
+
+    assert_int_equal(serve_stats_render(&c, "p", "m", 42, &out), 0);
+    assert_contains(out.data, "riffle_serve_model_version{pipeline=\"p\","
+                              "model=\"m\"} 42\n");
+    assert_contains(out.data, "riffle_serve_requests_total{pipeline=\"p\","
+                              "model=\"m\"} 3\n");
+    assert_contains(out.data, "riffle_serve_dead_letters_total{pipeline="
+                              "\"p\",model=\"m\"} 1\n");
+    /* cumulative: 2 of 3 within 5 ms, all 3 within 0.25 s */
+    assert_contains(out.data, "riffle_serve_latency_seconds_bucket{pipeline="
+                              "\"p\",model=\"m\",le=\"0.005\"} 2\n");
+    assert_contains(out.data, "riffle_serve_latency_seconds_bucket{pipeline="
+                              "\"p\",model=\"m\",le=\"0.25\"} 3\n");
+    assert_contains(out.data, "riffle_serve_http_responses_total{pipeline="
+                              "\"p\",model=\"m\",outcome=\"unavailable\"} 1\n");
+    buf_free(&out);
+    serve_stats_destroy(st);
+    serve_stats_destroy(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_request_json_fills_event),
         cmocka_unit_test(test_request_json_refuses_bad_input),
         cmocka_unit_test(test_request_json_answers),
+        cmocka_unit_test(test_serve_stats_counts_and_renders),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
