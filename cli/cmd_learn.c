@@ -30,6 +30,7 @@
 
 #include "cli/cli.h"
 #include "cli/learn_labels.h"
+#include "cli/learn_merge.h"
 #include "cli/learn_ops.h"
 #include "common/err.h"
 #include "common/kafka.h"
@@ -70,6 +71,10 @@ struct learn {
     struct outputs *out;
     struct consumer *consumer;
     struct learn_ops *ops; /* NULL without --http */
+    struct learn_merge *merge; /* NULL: this instance does not merge */
+    unsigned long long since_merge; /* new events since the last merge */
+    double last_merge_s;
+    size_t last_snapshot_bytes;
     struct learn_ops_counts ops_counts;
     struct snapshot_offset offsets[SNAPSHOT_MAX_OFFSETS];
     size_t offset_count;
@@ -297,6 +302,23 @@ static int start_learning(struct learn *l, char *errstr, size_t size)
     return err;
 }
 
+/* Merging (scaling.merge_every_*) is between named instances in exactly
+ * once mode, whose snapshots are their own and whose events are learned
+ * once across the group (see on_revoke()). */
+static int start_merging(struct learn *l, char *errstr, size_t size)
+{
+    if (l->cfg.merge_every_events == 0 && l->cfg.merge_every_seconds == 0)
+        return 0;
+    if (!l->opt.instance || !l->exactly_once) {
+        log_warn("learn", "scaling.merge_every_*: not merging: only "
+                 "instances started with --instance merge, in exactly once "
+                 "mode");
+        return 0;
+    }
+    return learn_merge_new(&l->cfg, l->input, outputs_snapshot_schema(l->out),
+                           l->snapshot_key, &l->merge, errstr, size);
+}
+
 static int start(struct learn *l, char *errstr, size_t size)
 {
     int err = schema_load_file(l->cfg.schema_path, &l->input, errstr, size);
@@ -317,6 +339,8 @@ static int start(struct learn *l, char *errstr, size_t size)
         outputs_prepare(l->out);
     if (!err && l->opt.http)
         err = learn_ops_new(l->opt.http, &l->cfg, &l->ops, errstr, size);
+    if (!err)
+        err = start_merging(l, errstr, size);
     if (!err)
         err = start_learning(l, errstr, size);
     return err;
@@ -518,6 +542,7 @@ static void snapshot_taken(struct learn *l, size_t bytes)
     l->since_snapshot = 0;
     l->since_metrics = 0;
     l->last_snapshot_s = l->now_s = kafka_monotonic_s();
+    l->last_snapshot_bytes = bytes;
     l->ops_counts.snapshots++;
     l->ops_counts.last_snapshot_unix_s = (double)kafka_now_ms() / 1000.0;
 }
@@ -699,6 +724,67 @@ static void on_revoke(void *opaque)
     l->hook_err = end_batch(l, 1, l->hook_errstr, sizeof(l->hook_errstr));
 }
 
+/* --- merging instances ------------------------------------------------ */
+
+static int merge_due(const struct learn *l)
+{
+    long long every = l->cfg.merge_every_events;
+    double seconds = l->cfg.merge_every_seconds;
+
+    if (!l->merge || l->since_merge == 0)
+        return 0;
+    return (every > 0 && l->since_merge >= (unsigned long long)every) ||
+           (seconds > 0 && kafka_monotonic_s() - l->last_merge_s >= seconds);
+}
+
+/* Commits a snapshot of our own model, so that the others merge our
+ * latest, then adopts the merge of ours with the others' newest
+ * snapshots, and publishes the merged model under the pipeline's model
+ * key, where `riffle serve` replicas follow it. Only the model changes
+ * (learn_merge.h): a crash before our next snapshot restores the model
+ * from before the merge, and relearns our own events as after any crash,
+ * so merging never makes an event count twice. A merge that cannot read
+ * the model topic is skipped with a warning: learning goes on. */
+static int merge_models(struct learn *l, char *errstr, size_t size)
+{
+    const struct learn_merge_stats *st = learn_merge_stats(l->merge);
+    size_t bytes = 0, peers = 0;
+    int own = l->since_snapshot > 0;
+    int err = end_batch(l, 1, errstr, size);
+
+    l->since_merge = 0;
+    l->last_merge_s = kafka_monotonic_s();
+    if (err)
+        return err;
+    if (own)
+        learn_merge_count_published(l->merge, l->last_snapshot_bytes);
+    if (learn_merge_adopt(l->merge, l->ol, &peers, errstr, size) != 0) {
+        log_warn("learn", "not merging model %s this time: %s",
+                 l->snapshot_key, errstr);
+        return 0;
+    }
+    if (peers == 0)
+        return 0;
+
+    err = begin_batch(l, errstr, size);
+    if (!err)
+        err = outputs_snapshot(l->out, l->ol, l->offsets, l->offset_count,
+                               &bytes, errstr, size);
+    if (!err)
+        err = commit_batch(l, errstr, size);
+    if (err)
+        return err;
+    learn_merge_count_published(l->merge, bytes);
+    log_info("learn", "merged model %s with %zu other instance(s): version "
+             "%llu published to %s as %s (merge traffic so far: %llu bytes "
+             "read, %llu published)", l->snapshot_key, peers,
+             (unsigned long long)model_update_count(online_model(l->ol)),
+             l->cfg.topic_models, l->cfg.model_name,
+             (unsigned long long)st->bytes_read,
+             (unsigned long long)st->bytes_published);
+    return 0;
+}
+
 /* --- the loop --------------------------------------------------------- */
 
 static int should_stop(const struct learn *l)
@@ -721,6 +807,13 @@ static void tick_ops(struct learn *l, int force)
     l->ops_counts.predicted = l->predicted;
     l->ops_counts.dead_lettered = l->dead_lettered;
     l->ops_counts.drifts = l->drifts;
+    if (l->merge) {
+        const struct learn_merge_stats *st = learn_merge_stats(l->merge);
+
+        l->ops_counts.merges = st->merges;
+        l->ops_counts.merge_bytes_read = st->bytes_read;
+        l->ops_counts.merge_bytes_published = st->bytes_published;
+    }
     learn_ops_tick(l->ops, l->ol, l->consumer, &l->ops_counts, force);
 }
 
@@ -737,6 +830,7 @@ static int after_event(struct learn *l, const rd_kafka_message_t *msg,
     l->since_snapshot++;
     l->since_metrics++;
     l->txn_events += !replay;
+    l->since_merge += !replay;
     l->last_message_s = l->now_s;
     if (l->processed % (unsigned long long)l->cfg.progress_every_events == 0)
         log_progress(l);
@@ -801,6 +895,8 @@ static int step(struct learn *l, char *errstr, size_t size)
         return err;
     if (!l->exactly_once)
         return snapshot_due(l) ? take_snapshot(l, errstr, size) : 0;
+    if (merge_due(l))
+        return merge_models(l, errstr, size);
     return batch_due(l) ? end_batch(l, 0, errstr, size) : 0;
 }
 
@@ -825,6 +921,8 @@ static int run_loop(struct learn *l, char *errstr, size_t size)
             break;
     }
 
+    if (!err && l->merge) /* the last word: converge before leaving */
+        err = merge_models(l, errstr, size);
     if (!err && l->exactly_once)
         err = end_batch(l, 1, errstr, size);
     else if (!err && l->since_snapshot > 0)
@@ -939,6 +1037,9 @@ static int set_identity(struct learn *l)
  * models are bit-identical. */
 static void print_summary(struct learn *l)
 {
+    struct learn_merge_stats none = {0};
+    const struct learn_merge_stats *st =
+        l->merge ? learn_merge_stats(l->merge) : &none;
     struct buf metrics = {0};
     uint64_t digest = 0;
 
@@ -951,13 +1052,17 @@ static void print_summary(struct learn *l)
     printf("{\"instance\":\"%s\",\"learned\":%llu,"
            "\"processed\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
            "\"duplicates\":%llu,\"late_routed\":%llu,\"profiles\":%llu,"
-           "\"replayed\":%llu,\"rewinds\":%llu,"
+           "\"replayed\":%llu,\"rewinds\":%llu,\"merges\":%llu,"
+           "\"merge_bytes_read\":%llu,\"merge_bytes_published\":%llu,"
            "\"drift_alarms\":%llu,%s,\"model_version\":%llu,"
            "\"weights_digest\":\"%016llx\"}\n",
            l->snapshot_key,
            (unsigned long long)online_metrics(l->ol)->total.count,
            l->processed, l->predicted, l->dead_lettered, l->duplicates,
-           l->routed_late, l->profiles, l->replayed, l->rewinds, l->drifts,
+           l->routed_late, l->profiles, l->replayed, l->rewinds,
+           (unsigned long long)st->merges,
+           (unsigned long long)st->bytes_read,
+           (unsigned long long)st->bytes_published, l->drifts,
            metrics.data ? metrics.data : "\"metrics\":null",
            (unsigned long long)model_update_count(online_model(l->ol)),
            (unsigned long long)digest);
@@ -968,6 +1073,7 @@ static void learn_free(struct learn *l)
 {
     l->closing = 1;
     learn_ops_destroy(l->ops);
+    learn_merge_destroy(l->merge);
     consumer_destroy(l->consumer);
     outputs_destroy(l->out);
     publisher_destroy(l->pub);

@@ -24,6 +24,7 @@
 /* The loop's own counters, which the learner state does not hold. */
 struct learn_ops_counts {
     uint64_t processed, predicted, dead_lettered, drifts, snapshots;
+    uint64_t merges, merge_bytes_read, merge_bytes_published;
     double last_snapshot_unix_s; /* 0: none yet */
 };
 

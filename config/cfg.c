@@ -102,6 +102,7 @@
 /* The broker's default group.{min,max}.session.timeout.ms bounds. */
 #define CFG_MIN_SESSION_TIMEOUT_MS 6000
 #define CFG_MAX_SESSION_TIMEOUT_MS 1800000
+#define CFG_MAX_MERGE_SECONDS 86400.0 /* a day: longer is never merging */
 
 /* FNV-1a, 64 bits, for cfg_model_fingerprint(). */
 #define FNV64_OFFSET_BASIS 0xcbf29ce484222325ULL
@@ -1758,6 +1759,29 @@ static int load_delivery(const struct loader *ld,
     return err;
 }
 
+/* How often the instances of one pipeline merge their models through
+ * the model topic (docs/SCALING.md); 0 and 0 never merge. */
+static int load_scaling(const struct loader *ld,
+                        const config_setting_t *root, struct cfg *cfg)
+{
+    static const char *const keys[] = {"merge_every_events",
+                                       "merge_every_seconds", NULL};
+    config_setting_t *g;
+    int err = get_group(ld, root, "scaling", 0, &g);
+
+    if (err || !g)
+        return err;
+
+    err = check_keys(ld, g, "scaling", keys);
+    if (!err)
+        err = get_long(ld, g, "scaling", "merge_every_events", 0, 0,
+                       CFG_MAX_EVERY_EVENTS, &cfg->merge_every_events);
+    if (!err)
+        err = get_double(ld, g, "scaling", "merge_every_seconds", 0, 0.0,
+                         CFG_MAX_MERGE_SECONDS, &cfg->merge_every_seconds);
+    return err;
+}
+
 static int load_log(const struct loader *ld, const config_setting_t *root,
                     struct cfg *cfg)
 {
@@ -2160,7 +2184,7 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
                                        "learner", "snapshot", "log",
                                        "drift",   "cleaning", "serve",
                                        "delivery", "sources", "join",
-                                       "labels", NULL};
+                                       "labels", "scaling", NULL};
     int err = check_keys(ld, root, "", keys);
 
     if (!err)
@@ -2192,6 +2216,8 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
         err = load_serve(ld, root, cfg);
     if (!err)
         err = load_delivery(ld, root, cfg);
+    if (!err)
+        err = load_scaling(ld, root, cfg);
     if (!err)
         err = load_sources(ld, root, cfg);
     if (!err)

@@ -362,6 +362,10 @@ struct cfg {
     long txn_every_ms;         /* exactly once: or this long at most */
     char transactional_id[CFG_NAME_MAX];
 
+    /* scaling: merging the models of several learner instances */
+    long merge_every_events;    /* this instance's new events; 0 = never */
+    double merge_every_seconds; /* or this long; 0 = never */
+
     /* snapshots */
     long snapshot_every_events;
     double snapshot_every_seconds;

@@ -146,29 +146,19 @@ static uint64_t shares(const struct model_merger *mm,
     return total;
 }
 
-int model_merger_merge(struct model_merger *mm, struct model *const *src,
-                       size_t n)
+/* Merges with the given shares (summing to 1) and sets the version. */
+static int merge_shares(struct model_merger *mm, struct model *const *src,
+                        const double *share, size_t n, uint64_t version)
 {
     const float *state[MODEL_MAX_STATE_ARRAYS];
-    double *share;
     size_t i, k;
     int err = 0;
 
-    if (n == 0)
-        return RIFFLE_ERR_INVALID;
-    for (i = 0; i < n; i++)
-        if (!same_shape(mm, src[i]))
-            return RIFFLE_ERR_INVALID;
-    share = malloc(n * sizeof(*share));
-    if (!share)
-        return RIFFLE_ERR_NOMEM;
-
-    mm->base_updates += shares(mm, src, n, share);
+    mm->base_updates = version;
     for (k = 0; k <= mm->states; k++)
         merge_array(mm, src, share, n, k,
                     k == 0 ? COMBINE_MEAN
                            : state_combine(mm->params.optimizer, k - 1));
-    free(share);
 
     for (k = 0; k < mm->states; k++)
         state[k] = mm->base[k + 1];
@@ -178,6 +168,63 @@ int model_merger_merge(struct model_merger *mm, struct model *const *src,
     /* ftrl derives its weights from z and n: keep the base in step */
     if (!err && mm->params.optimizer == MODEL_OPT_FTRL)
         model_copy_weights(src[0], mm->base[0]);
+    return err;
+}
+
+static int check_models(const struct model_merger *mm,
+                        struct model *const *src, size_t n)
+{
+    size_t i;
+
+    if (n == 0)
+        return RIFFLE_ERR_INVALID;
+    for (i = 0; i < n; i++)
+        if (!same_shape(mm, src[i]))
+            return RIFFLE_ERR_INVALID;
+    return 0;
+}
+
+int model_merger_merge(struct model_merger *mm, struct model *const *src,
+                       size_t n)
+{
+    double *share;
+    uint64_t total;
+    int err = check_models(mm, src, n);
+
+    if (err)
+        return err;
+    share = malloc(n * sizeof(*share));
+    if (!share)
+        return RIFFLE_ERR_NOMEM;
+
+    total = shares(mm, src, n, share);
+    err = merge_shares(mm, src, share, n, mm->base_updates + total);
+    free(share);
+    return err;
+}
+
+int model_merger_merge_weighted(struct model_merger *mm,
+                                struct model *const *src,
+                                const uint64_t *examples, size_t n)
+{
+    uint64_t total = 0;
+    double *share;
+    size_t i;
+    int err = check_models(mm, src, n);
+
+    if (err)
+        return err;
+    share = malloc(n * sizeof(*share));
+    if (!share)
+        return RIFFLE_ERR_NOMEM;
+
+    for (i = 0; i < n; i++)
+        total += examples[i];
+    for (i = 0; i < n; i++)
+        share[i] = total ? (double)examples[i] / (double)total
+                         : 1.0 / (double)n;
+    err = merge_shares(mm, src, share, n, total);
+    free(share);
     return err;
 }
 

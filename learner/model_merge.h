@@ -51,6 +51,19 @@ void model_merger_set_base(struct model_merger *mm, const struct model *m);
 int model_merger_merge(struct model_merger *mm, struct model *const *src,
                        size_t n);
 
+/* Merges whole models rather than changes since a common base: the
+ * result is sum_i (e_i / E) x_i, where e_i = examples[i] is what model i
+ * learned itself (E their total), for the weights and the averaged
+ * state arrays (normalized's scale still takes the maximum), and its
+ * update count is E. Used between learner instances that merge
+ * asynchronously through the model topic and so share no base (the base
+ * cancels out of the formula above as the shares sum to 1). All zero
+ * examples give equal shares. The result goes into every src model and
+ * the base. Returns as model_merger_merge(). */
+int model_merger_merge_weighted(struct model_merger *mm,
+                                struct model *const *src,
+                                const uint64_t *examples, size_t n);
+
 /* Update count of the base: the merged model's version. */
 uint64_t model_merger_version(const struct model_merger *mm);
 

@@ -411,6 +411,15 @@ static void render_model(struct buf *out, const struct ops_exporter *e,
           (double)s->model_version);
     counter(out, e, "riffle_snapshots_total",
             "Snapshots published by this process.", s->snapshots);
+    counter(out, e, "riffle_merges_total",
+            "Merges of this instance's model with the other instances'.",
+            s->merges);
+    counter(out, e, "riffle_merge_read_bytes_total",
+            "Bytes of other instances' snapshots read to merge.",
+            s->merge_bytes_read);
+    counter(out, e, "riffle_merge_published_bytes_total",
+            "Bytes of snapshots published for merging (own and merged).",
+            s->merge_bytes_published);
     if (s->last_snapshot_s > 0)
         gauge(out, e, "riffle_snapshot_age_seconds",
               "Seconds since the last snapshot was safely published.",

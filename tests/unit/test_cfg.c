@@ -435,6 +435,28 @@ static void test_cfg_prediction_fields(void **state)
                  "encrypted, pseudonymized, masked or coarsened");
 }
 
+static void test_cfg_scaling_read_and_checked(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 0, NULL, "kafka = { group_id = \"g\"; };\n");
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->merge_every_events, 0); /* never merges */
+    assert_true(fx->cfg->merge_every_seconds == 0.0);
+    write_base(fx, 0, NULL, "scaling = { merge_every_events = 2000; "
+                            "merge_every_seconds = 7.5; };\n");
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->merge_every_events, 2000);
+    assert_true(fx->cfg->merge_every_seconds == 7.5);
+    write_base(fx, 0, NULL, "scaling = {\n  merge_every_events = -1;\n};\n");
+    expect_error(fx, (int)BASE_LINE_COUNT + 2, "scaling.merge_every_events",
+                 "-1 is out of range: expected an integer from 0 to "
+                 "1099511627776");
+    write_base(fx, 0, NULL, "scaling = {\n  merge_every = 5;\n};\n");
+    expect_error(fx, (int)BASE_LINE_COUNT + 2, "scaling.merge_every",
+                 "unknown setting");
+}
+
 /* ---- model fingerprint --------------------------------------------- */
 
 static void test_cfg_fingerprint_tracks_model_settings(void **state)
@@ -987,6 +1009,7 @@ int main(void)
         T(test_cfg_delivery_errors_name_the_key),
         T(test_cfg_session_timeout_read_and_checked),
         T(test_cfg_serve_delivery_defaults_to_at_least_once),
+        T(test_cfg_scaling_read_and_checked),
         T(test_cfg_fingerprint_tracks_model_settings),
         T(test_cfg_fingerprint_same_file_bits_differ),
         T(test_cfg_fingerprint_tracks_coarsening),

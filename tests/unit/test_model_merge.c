@@ -221,6 +221,60 @@ static void test_model_merge_refuses_other_models(void **state)
     model_destroy(other);
 }
 
+/* Asynchronous instances share no base: whole models are averaged by the
+ * examples each learned itself (3 and 1 here, whatever their update
+ * counts say), and the version is the total. */
+static void test_model_merge_weighted_whole_models(void **state)
+{
+    struct model_params p = params_for(MODEL_OPT_ADAGRAD);
+    struct model *a = new_model(&p), *b = new_model(&p), *pair[2];
+    struct model_merger *mm = NULL;
+    size_t count = model_weight_count(a), j;
+    const uint64_t examples[2] = {3, 1};
+    float *wa, *wb, *sa, *sb;
+
+    (void)state;
+    assert_int_equal(model_merger_new(&p, &mm), 0);
+    learn_some(a, 5, 40);
+    learn_some(b, 6, 25);
+    wa = model_weights_dup(a);
+    wb = model_weights_dup(b);
+    sa = model_state_dup(a, 0);
+    sb = model_state_dup(b, 0);
+
+    pair[0] = a;
+    pair[1] = b;
+    assert_int_equal(model_merger_merge_weighted(mm, pair, examples, 2), 0);
+    assert_int_equal((int)model_merger_version(mm), 4);
+    assert_int_equal((int)model_update_count(a), 4);
+    assert_int_equal((int)model_update_count(b), 4);
+    for (j = 0; j < count; j++) {
+        assert_float_equal(model_weight(a, j), 0.75 * wa[j] + 0.25 * wb[j],
+                           TOL);
+        assert_float_equal(model_weight(b, j), model_weight(a, j), 0.0);
+        assert_float_equal(model_state_value(a, 0, j),
+                           0.75 * sa[j] + 0.25 * sb[j], TOL);
+    }
+
+    /* and again, from the merged base: still whole-model averages */
+    learn_some(a, 7, 10);
+    free(wa);
+    wa = model_weights_dup(a);
+    free(wb);
+    wb = model_weights_dup(b);
+    assert_int_equal(model_merger_merge_weighted(mm, pair, examples, 2), 0);
+    for (j = 0; j < count; j++)
+        assert_float_equal(model_weight(b, j), 0.75 * wa[j] + 0.25 * wb[j],
+                           TOL);
+    free(wa);
+    free(wb);
+    free(sa);
+    free(sb);
+    model_merger_destroy(mm);
+    model_destroy(a);
+    model_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_model_merge_ftrl_agrees),
         cmocka_unit_test(test_model_merge_idle_instance_has_no_weight),
         cmocka_unit_test(test_model_merge_refuses_other_models),
+        cmocka_unit_test(test_model_merge_weighted_whole_models),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
