@@ -144,6 +144,8 @@ static int fixed_digits(double a, int p, uint64_t *n, int *e,
         v = scale_round(a, p - 1 - x, sc);
     } else if (v >= lo * 10) {
         x++;
+        if (x >= p)
+            return 0; /* 10^p and up: "%g" writes an exponent */
         v = scale_round(a, p - 1 - x, sc);
     }
     if (v >= lo * 10) {
