@@ -47,6 +47,7 @@
 #define LEARN_FLUSH_WAIT_MS 60000    /* one wait for acks; then log, again */
 #define LEARN_RESTORE_CANDIDATES 3   /* older snapshots tried if one is bad */
 #define LEARN_TXN_WAIT_MS 30000      /* one wait for a transaction call */
+#define LEARN_CONFIRM_IDLE_MS 2000   /* per partition, once per idle period */
 
 struct learn_options {
     const char *config;
@@ -93,7 +94,11 @@ struct learn {
      * are handled again, and must not be counted twice. */
     unsigned long long batch_processed, batch_predicted, batch_dead;
     unsigned long long batch_replayed;
-    unsigned long long since_snapshot, since_metrics;
+    unsigned long long since_snapshot;
+    /* The model's event count at the last metrics report: reports fall
+     * on multiples of drift.metrics_every of that count, so a recovered
+     * learner reports at the same events as one that never stopped. */
+    unsigned long long metrics_reported;
     double last_snapshot_s, last_message_s;
     /* The monotonic clock at the last poll: one reading serves every
      * cadence check of the message it returned (a clock read costs as
@@ -291,6 +296,8 @@ static int start_learning(struct learn *l, char *errstr, size_t size)
     l->offset_count = 0;
     if (!err)
         err = restore_snapshot(l, errstr, size);
+    if (!err) /* the count's last multiple was reported by an earlier run */
+        l->metrics_reported = online_metrics(l->ol)->total.count;
     if (!err && l->cfg.join.line)
         err = load_profiles(l, errstr, size);
     if (!err)
@@ -533,6 +540,15 @@ static int await_acks(struct learn *l, char *errstr, size_t size)
     }
 }
 
+static int report_metrics(struct learn *l, char *errstr, size_t size)
+{
+    int err = outputs_metrics(l->out, l->ol, errstr, size);
+
+    if (!err)
+        l->metrics_reported = online_metrics(l->ol)->total.count;
+    return err;
+}
+
 static void snapshot_taken(struct learn *l, size_t bytes)
 {
     log_info("learn", "snapshot of model %s version %llu published to %s "
@@ -540,7 +556,6 @@ static void snapshot_taken(struct learn *l, size_t bytes)
              (unsigned long long)model_update_count(online_model(l->ol)),
              l->cfg.topic_models, bytes);
     l->since_snapshot = 0;
-    l->since_metrics = 0;
     l->last_snapshot_s = l->now_s = kafka_monotonic_s();
     l->last_snapshot_bytes = bytes;
     l->ops_counts.snapshots++;
@@ -558,8 +573,8 @@ static int take_snapshot(struct learn *l, char *errstr, size_t size)
                        &l->offset_count);
     err = outputs_snapshot_keyed(l->out, l->snapshot_key, l->ol, l->offsets,
                                  l->offset_count, &bytes, errstr, size);
-    if (!err)
-        err = outputs_metrics(l->out, l->ol, errstr, size);
+    if (!err && online_metrics(l->ol)->total.count != l->metrics_reported)
+        err = report_metrics(l, errstr, size);
     if (!err)
         err = await_acks(l, errstr, size);
     if (!err)
@@ -645,8 +660,9 @@ static int end_batch(struct learn *l, int force_snapshot, char *errstr,
                                      errstr, size);
         if (!err)
             consumer_note_snapshot(l->consumer);
-        if (!err)
-            err = outputs_metrics(l->out, l->ol, errstr, size);
+        if (!err &&
+            online_metrics(l->ol)->total.count != l->metrics_reported)
+            err = report_metrics(l, errstr, size);
     }
     if (!err)
         err = commit_batch(l, errstr, size);
@@ -692,7 +708,7 @@ static int rewind_batch(struct learn *l, const char *why, char *errstr,
     l->closing = 0;
     online_destroy(l->ol);
     l->ol = NULL;
-    l->since_snapshot = l->since_metrics = 0;
+    l->since_snapshot = 0;
     l->processed = l->batch_processed;
     l->predicted = l->batch_predicted;
     l->dead_lettered = l->batch_dead;
@@ -787,7 +803,32 @@ static int merge_models(struct learn *l, char *errstr, size_t size)
 
 /* --- the loop --------------------------------------------------------- */
 
-static int should_stop(const struct learn *l)
+/* Idle means caught up with the brokers' end of every partition, not
+ * only quiet: when the idle time is up the brokers are asked, and while
+ * they do not answer (an outage) or have more to give, the wait starts
+ * over.
+ * TODO(test): no integration test stops the broker while the learner is
+ * idle; one was written, but on the shared machine a broker restart took
+ * over a minute and the test could not be made reliable in time. The
+ * check runs in test_broker_restart.sh's flow only when an outage finds
+ * the learner idle. */
+static int idle_done(struct learn *l)
+{
+    char why[256];
+
+    if (l->opt.idle_exit_s <= 0 || !consumer_caught_up(l->consumer) ||
+        l->now_s - l->last_message_s < l->opt.idle_exit_s)
+        return 0;
+    if (consumer_confirm_caught_up(l->consumer, LEARN_CONFIRM_IDLE_MS, why,
+                                   sizeof(why)))
+        return 1;
+    log_warn("learn", "idle for %.0f s but %s: not stopping yet",
+             l->opt.idle_exit_s, why);
+    l->last_message_s = l->now_s = kafka_monotonic_s();
+    return 0;
+}
+
+static int should_stop(struct learn *l)
 {
     if (cli_stop_requested)
         return 1;
@@ -795,8 +836,7 @@ static int should_stop(const struct learn *l)
         l->processed - l->replayed >=
             (unsigned long long)l->opt.max_events) /* new events only */
         return 1;
-    return l->opt.idle_exit_s > 0 && consumer_caught_up(l->consumer) &&
-           l->now_s - l->last_message_s >= l->opt.idle_exit_s;
+    return idle_done(l);
 }
 
 static void tick_ops(struct learn *l, int force)
@@ -817,28 +857,27 @@ static void tick_ops(struct learn *l, int force)
     learn_ops_tick(l->ops, l->ol, l->consumer, &l->ops_counts, force);
 }
 
-/* TODO: count the metrics cadence from the model's event count, not
- * since this process's last report: after a crash a report may land at a
- * different event than in an uninterrupted run (reports are periodic
- * summaries, so none is lost or doubled in meaning, but the stream of
- * them is not bit-identical). */
+/* A metrics report on the metrics_every cadence of the model's event
+ * count. A replayed event's report was published by the run that first
+ * learned it; a report already made at this count (e.g. with a snapshot)
+ * is not made again. */
 static int after_event(struct learn *l, const rd_kafka_message_t *msg,
                        int replay, char *errstr, size_t size)
 {
+    unsigned long long count = online_metrics(l->ol)->total.count;
+
     consumer_mark_done(l->consumer, msg);
     l->processed++;
     l->since_snapshot++;
-    l->since_metrics++;
     l->txn_events += !replay;
     l->since_merge += !replay;
     l->last_message_s = l->now_s;
     if (l->processed % (unsigned long long)l->cfg.progress_every_events == 0)
         log_progress(l);
-    if (replay ||
-        l->since_metrics < (unsigned long long)l->cfg.metrics_every_events)
+    if (replay || count == l->metrics_reported ||
+        count % (unsigned long long)l->cfg.metrics_every_events != 0)
         return 0;
-    l->since_metrics = 0;
-    return outputs_metrics(l->out, l->ol, errstr, size);
+    return report_metrics(l, errstr, size);
 }
 
 static int on_message(struct learn *l, const rd_kafka_message_t *msg,

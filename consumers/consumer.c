@@ -17,6 +17,8 @@
 #define CONSUMER_METADATA_TIMEOUT_MS 30000 /* a broker just started */
 #define CONSUMER_COMMITTED_TIMEOUT_MS 10000 /* one try to fetch offsets */
 #define CONSUMER_COMMITTED_TRIES 30 /* then the learner stops: ~5 min */
+#define CONSUMER_COMMIT_TRIES 60 /* a coordinator moving: up to ~1 min */
+#define CONSUMER_COMMIT_BACKOFF_MS 1000
 
 struct partition_state {
     char topic[CFG_NAME_MAX];
@@ -505,6 +507,37 @@ int consumer_caught_up(const struct consumer *c)
     return assigned > 0;
 }
 
+int consumer_confirm_caught_up(struct consumer *c, int timeout_ms, char *why,
+                               size_t why_size)
+{
+    size_t i;
+
+    for (i = 0; i < c->part_count; i++) {
+        const struct partition_state *ps = &c->parts[i];
+        rd_kafka_resp_err_t err;
+        int64_t low, high, at;
+
+        if (!ps->assigned)
+            continue;
+        err = rd_kafka_query_watermark_offsets(c->rk, ps->topic,
+                                               ps->partition, &low, &high,
+                                               timeout_ms);
+        if (err) {
+            snprintf(why, why_size, "the brokers do not answer for %s [%d]: "
+                     "%s", ps->topic, (int)ps->partition,
+                     rd_kafka_err2str(err));
+            return 0;
+        }
+        at = ps->next_offset >= 0 ? ps->next_offset : low;
+        if (high > at) {
+            snprintf(why, why_size, "%s [%d] has %lld more offset(s) to read",
+                     ps->topic, (int)ps->partition, (long long)(high - at));
+            return 0;
+        }
+    }
+    return 1;
+}
+
 void consumer_positions(const struct consumer *c,
                         struct snapshot_offset *out, size_t max, size_t *n)
 {
@@ -550,12 +583,24 @@ void consumer_lags(const struct consumer *c, struct consumer_lag *out,
     }
 }
 
+/* Errors of a group coordinator that is moving or still loading, e.g.
+ * just after a broker restart: the same commit succeeds a moment later. */
+static int coordinator_moving(rd_kafka_resp_err_t err)
+{
+    return err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+           err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+           err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+           err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT ||
+           err == RD_KAFKA_RESP_ERR__TRANSPORT;
+}
+
 int consumer_commit(struct consumer *c, const struct snapshot_offset *off,
                     size_t n, char *errstr, size_t errstr_size)
 {
     rd_kafka_topic_partition_list_t *list;
     rd_kafka_resp_err_t err;
     size_t i;
+    int attempt;
 
     if (n == 0)
         return 0;
@@ -565,7 +610,16 @@ int consumer_commit(struct consumer *c, const struct snapshot_offset *off,
                                           off[i].partition)
             ->offset = off[i].offset;
 
-    err = rd_kafka_commit(c->rk, list, 0);
+    for (attempt = 1;; attempt++) {
+        err = rd_kafka_commit(c->rk, list, 0);
+        if (!err || !coordinator_moving(err) ||
+            attempt == CONSUMER_COMMIT_TRIES)
+            break;
+        log_warn("consumer", "%s: offset commit: %s; trying again (%d of "
+                 "%d)", c->topic, rd_kafka_err2str(err), attempt,
+                 CONSUMER_COMMIT_TRIES);
+        (void)rd_kafka_poll(c->rk, CONSUMER_COMMIT_BACKOFF_MS); /* a pause */
+    }
     rd_kafka_topic_partition_list_destroy(list);
     if (err) {
         snprintf(errstr, errstr_size, "offset commit failed: %s",
