@@ -1259,6 +1259,22 @@ int online_validate(struct online_learner *ol, const void *data, size_t len,
     return online_validate_from(ol, NULL, data, len, res);
 }
 
+/* A label passes when its value does: the learner judges its join again
+ * when it comes back (a label given up as unknown may find its event now).
+ * The id is not checked here: the dead letter keeps no key. */
+static int validate_label(struct online_learner *ol, const void *data,
+                          size_t len, struct online_result *res)
+{
+    struct online_label label;
+    int err = online_read_label(ol, "-", 1, data, len, &label);
+
+    if (err == RIFFLE_ERR_NOMEM)
+        return err;
+    *res = label.verdict;
+    res->dead_letter = err != 0;
+    return 0;
+}
+
 int online_validate_from(struct online_learner *ol, const char *topic,
                          const void *data, size_t len,
                          struct online_result *res)
@@ -1270,6 +1286,8 @@ int online_validate_from(struct online_learner *ol, const char *topic,
     int err;
 
     memset(res, 0, sizeof(*res));
+    if (ol->labels && topic && strcmp(topic, ol->cfg->labels.topic) == 0)
+        return validate_label(ol, data, len, res);
     if (stream == STREAM_JOIN) {
         set_verdict(res, ONLINE_REASON_DECODE, "", "an enrichment record "
                     "is not an event");

@@ -123,7 +123,8 @@ int online_validate(struct online_learner *ol, const void *data, size_t len,
 
 /* The same for a message of topic (the input, or a further source,
  * decoded with that source's schema and mapped); the enrichment join is
- * not applied. */
+ * not applied. A message of labels.topic is judged on its label value
+ * only (res->event_id NULL). */
 int online_validate_from(struct online_learner *ol, const char *topic,
                          const void *data, size_t len,
                          struct online_result *res);

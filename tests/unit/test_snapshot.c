@@ -1144,6 +1144,31 @@ static void test_snapshot_dense_round_trip(void **state)
     free(cfg);
 }
 
+/* `riffle dlq replay` sends a refused label back only when its value
+ * now passes the label rules; the join is the learner's to judge. */
+static void test_online_validates_labels_by_value(void **state)
+{
+    struct cfg *cfg = world_cfg_copy();
+    struct online_learner *ol = NULL;
+    struct online_result res;
+
+    (void)state;
+    cfg->labels.line = 1;
+    snprintf(cfg->labels.topic, sizeof(cfg->labels.topic), LABELS_TOPIC);
+    cfg->labels.ttl_ms = 1e9;
+    cfg->labels.max_pending = 10;
+    assert_int_equal(new_learner(cfg, &ol), 0);
+    assert_int_equal(online_validate_from(ol, LABELS_TOPIC, "UP", 2, &res),
+                     0);
+    assert_int_equal(res.dead_letter, 0);
+    assert_int_equal(online_validate_from(ol, LABELS_TOPIC, "FLAT", 4,
+                                          &res), 0);
+    assert_int_equal(res.dead_letter, 1);
+    assert_string_equal(res.verdict.reason, "invalid_label");
+    online_destroy(ol);
+    free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1164,6 +1189,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_reads_format2),
         cmocka_unit_test(test_snapshot_keeps_pending_labels),
         cmocka_unit_test(test_snapshot_dense_round_trip),
+        cmocka_unit_test(test_online_validates_labels_by_value),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
