@@ -9,7 +9,8 @@
  * or fail leaving the learner as it was: after a failure, the learner
  * must still predict exactly what a new one predicts, and after a
  * success, a second snapshot of it must restore again (what was accepted
- * can be written back).
+ * can be written back). The learner has delayed labels configured, so the
+ * waiting events and labels of a snapshot are decoded as well.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +34,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     fuzz_chdir_source();
     fuzz_pipeline_load(&elec2, "config/elec2.cfg");
+    /* With delayed labels, so that a snapshot's waiting events and labels
+     * are read, restored and written back too. */
+    elec2.cfg.labels.line = 1;
+    snprintf(elec2.cfg.labels.topic, sizeof(elec2.cfg.labels.topic),
+             "riffle.elec2.labels");
+    elec2.cfg.labels.ttl_ms = 3600000.0;
+    elec2.cfg.labels.max_pending = 64;
     cfg_output_schema_path(&elec2.cfg, CFG_SCHEMA_SNAPSHOT, path,
                            sizeof(path));
     snapshot_schema = fuzz_schema_load(path);
