@@ -899,10 +899,12 @@ static int run_model(struct online_learner *ol, struct event *ev,
     n = features_build(ol->features, ev, cleaner_imputed(ol->cleaner),
                        ol->x);
     res->model_version = model_update_count(ol->model);
-    err = mode == RUN_KEEP && !features_finite(ol, n) ? RIFFLE_ERR_INVALID
-          : ol->cfg->task == CFG_TASK_MULTICLASS
-              ? run_multiclass(ol, n, learn, res)
-              : run_single(ol, n, learn, res);
+    if (mode == RUN_KEEP && !features_finite(ol, n))
+        err = RIFFLE_ERR_INVALID; /* as learning it would say, later */
+    else if (ol->cfg->task == CFG_TASK_MULTICLASS)
+        err = run_multiclass(ol, n, learn, res);
+    else
+        err = run_single(ol, n, learn, res);
     if (err == RIFFLE_ERR_NOMEM)
         return err;
     if (err) {
@@ -1391,10 +1393,10 @@ static int learn_joined(struct online_learner *ol,
 
     if (ol->cfg->task != CFG_TASK_MULTICLASS)
         err = model_learn(ol->model, ol->x, n, label, &out);
-    for (k = 0; !err && ol->cfg->task == CFG_TASK_MULTICLASS &&
-                k < classes; k++)
-        err = model_learn(ol->model, ol->xk, class_features(ol, n, k),
-                          (double)k == label ? 1.0 : 0.0, &out);
+    else
+        for (k = 0; !err && k < classes; k++)
+            err = model_learn(ol->model, ol->xk, class_features(ol, n, k),
+                              (double)k == label ? 1.0 : 0.0, &out);
     if (err == RIFFLE_ERR_NOMEM)
         return err;
     if (err) {
