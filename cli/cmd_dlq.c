@@ -18,11 +18,16 @@ static void usage(void)
            "[--limit N]\n"
            "                         [--dry-run] [--idle-exit S] "
            "[--no-progress]\n"
-           "  decrypts each dead letter not replayed yet, checks it with "
-           "the current\n"
-           "  rules, re-injects what passes into its source topic and "
-           "dead-letters\n"
-           "  the rest again with today's reason\n"
+           "  decrypts each dead letter not replayed yet, judges it as "
+           "the learner\n"
+           "  would (duplicates and lateness as of the latest snapshot, "
+           "then the\n"
+           "  current rules), re-injects what passes into its source "
+           "topic and\n"
+           "  dead-letters the rest again with today's reason, once per "
+           "change of\n"
+           "  the configuration (unchanged, it is parked, not written "
+           "again)\n"
            "  --group G      consumer group that remembers what was "
            "replayed\n"
            "                 (default <kafka.group_id>.dlq-replay)\n"
@@ -96,10 +101,12 @@ static int dlq_replay(int argc, char **argv)
     if (err)
         log_error("replay", "%s", errstr);
     printf("{\"read\":%lld,\"replayed\":%lld,\"still_failing\":%lld,"
-           "\"no_payload\":%lld,\"undecryptable\":%lld,\"unreadable\":%lld,"
-           "\"dry_run\":%s,\"topic\":\"%s\"}\n", st.read, st.replayed,
-           st.still_failing, st.no_payload, st.undecryptable, st.unreadable,
-           o.dry_run ? "true" : "false", cfg->topic_dead_letters);
+           "\"parked\":%lld,\"duplicates\":%lld,\"no_payload\":%lld,\"undecryptable\":%lld,"
+           "\"unreadable\":%lld,\"snapshot_version\":%lld,\"dry_run\":%s,"
+           "\"topic\":\"%s\"}\n", st.read, st.replayed, st.still_failing,
+           st.parked, st.duplicates, st.no_payload, st.undecryptable, st.unreadable,
+           st.snapshot_version, o.dry_run ? "true" : "false",
+           cfg->topic_dead_letters);
     free(cfg);
     return err ? 1 : 0;
 }

@@ -19,6 +19,7 @@
 #define CONSUMER_COMMITTED_TRIES 30 /* then the learner stops: ~5 min */
 #define CONSUMER_COMMIT_TRIES 60 /* a coordinator moving: up to ~1 min */
 #define CONSUMER_COMMIT_BACKOFF_MS 1000
+#define CONSUMER_SEEK_TIMEOUT_MS 10000 /* a seek of an assigned partition */
 
 struct partition_state {
     char topic[CFG_NAME_MAX];
@@ -597,7 +598,15 @@ static int coordinator_moving(rd_kafka_resp_err_t err)
 int consumer_commit(struct consumer *c, const struct snapshot_offset *off,
                     size_t n, char *errstr, size_t errstr_size)
 {
+    return consumer_commit_meta(c, off, NULL, n, errstr, errstr_size);
+}
+
+int consumer_commit_meta(struct consumer *c, const struct snapshot_offset *off,
+                         const char *const *meta, size_t n, char *errstr,
+                         size_t errstr_size)
+{
     rd_kafka_topic_partition_list_t *list;
+    rd_kafka_topic_partition_t *tp;
     rd_kafka_resp_err_t err;
     size_t i;
     int attempt;
@@ -605,10 +614,16 @@ int consumer_commit(struct consumer *c, const struct snapshot_offset *off,
     if (n == 0)
         return 0;
     list = rd_kafka_topic_partition_list_new((int)n);
-    for (i = 0; i < n; i++)
-        rd_kafka_topic_partition_list_add(list, off[i].topic,
-                                          off[i].partition)
-            ->offset = off[i].offset;
+    for (i = 0; i < n; i++) {
+        tp = rd_kafka_topic_partition_list_add(list, off[i].topic,
+                                               off[i].partition);
+        tp->offset = off[i].offset;
+        if (meta && meta[i]) {
+            /* freed with the list */
+            tp->metadata = strdup(meta[i]);
+            tp->metadata_size = tp->metadata ? strlen(meta[i]) : 0;
+        }
+    }
 
     for (attempt = 1;; attempt++) {
         err = rd_kafka_commit(c->rk, list, 0);
@@ -627,4 +642,58 @@ int consumer_commit(struct consumer *c, const struct snapshot_offset *off,
         return RIFFLE_ERR_KAFKA;
     }
     return 0;
+}
+
+int consumer_committed_meta(struct consumer *c, const char *topic,
+                            int32_t partition, int timeout_ms,
+                            int64_t *offset, char *meta, size_t meta_size,
+                            char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_add(list, topic, partition);
+    rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, list, timeout_ms);
+    size_t len = 0;
+
+    if (!err)
+        err = tp->err;
+    if (err) {
+        snprintf(errstr, errstr_size, "%s [%d]: cannot read the committed "
+                 "offset: %s", topic, (int)partition, rd_kafka_err2str(err));
+        rd_kafka_topic_partition_list_destroy(list);
+        return RIFFLE_ERR_KAFKA;
+    }
+    *offset = tp->offset >= 0 ? tp->offset : -1;
+    if (tp->metadata && meta_size > 0) {
+        len = tp->metadata_size < meta_size - 1 ? tp->metadata_size
+                                                : meta_size - 1;
+        memcpy(meta, tp->metadata, len);
+    }
+    if (meta_size > 0)
+        meta[len] = '\0';
+    rd_kafka_topic_partition_list_destroy(list);
+    return 0;
+}
+
+int consumer_seek(struct consumer *c, const char *topic, int32_t partition,
+                  int64_t offset, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new(1);
+    rd_kafka_error_t *error;
+    rd_kafka_resp_err_t err;
+
+    rd_kafka_topic_partition_list_add(list, topic, partition)->offset =
+        offset;
+    error = rd_kafka_seek_partitions(c->rk, list, CONSUMER_SEEK_TIMEOUT_MS);
+    err = error ? rd_kafka_error_code(error) : list->elems[0].err;
+    if (err)
+        snprintf(errstr, errstr_size, "%s [%d]: cannot seek to %lld: %s",
+                 topic, (int)partition, (long long)offset,
+                 rd_kafka_err2str(err));
+    if (error)
+        rd_kafka_error_destroy(error);
+    rd_kafka_topic_partition_list_destroy(list);
+    return err ? RIFFLE_ERR_KAFKA : 0;
 }

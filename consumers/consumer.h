@@ -137,4 +137,25 @@ void consumer_lags(const struct consumer *c, struct consumer_lag *out,
 int consumer_commit(struct consumer *c, const struct snapshot_offset *off,
                     size_t n, char *errstr, size_t errstr_size);
 
+/* The same, with a metadata text per offset (meta[i], borrowed, may be
+ * NULL) stored with it by the group coordinator. */
+int consumer_commit_meta(struct consumer *c, const struct snapshot_offset *off,
+                         const char *const *meta, size_t n, char *errstr,
+                         size_t errstr_size);
+
+/* The group's committed offset of topic's partition and its metadata
+ * text (cut to meta_size - 1 bytes; "" when none): *offset is -1 when
+ * nothing was committed. Asks the group coordinator (waits at most
+ * timeout_ms). Returns 0 or RIFFLE_ERR_KAFKA with errstr. */
+int consumer_committed_meta(struct consumer *c, const char *topic,
+                            int32_t partition, int timeout_ms,
+                            int64_t *offset, char *meta, size_t meta_size,
+                            char *errstr, size_t errstr_size);
+
+/* Moves the fetch position of an assigned partition to offset: the next
+ * message polled from it is the one at offset. Returns 0 or
+ * RIFFLE_ERR_KAFKA with errstr. */
+int consumer_seek(struct consumer *c, const char *topic, int32_t partition,
+                  int64_t offset, char *errstr, size_t errstr_size);
+
 #endif

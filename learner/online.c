@@ -1258,7 +1258,7 @@ int online_process_from(struct online_learner *ol, const char *topic,
 int online_validate(struct online_learner *ol, const void *data, size_t len,
                     struct online_result *res)
 {
-    return online_validate_from(ol, NULL, data, len, res);
+    return online_validate_from(ol, NULL, 0, data, len, res);
 }
 
 /* A label passes when its value does: the learner judges its join again
@@ -1278,7 +1278,7 @@ static int validate_label(struct online_learner *ol, const void *data,
 }
 
 int online_validate_from(struct online_learner *ol, const char *topic,
-                         const void *data, size_t len,
+                         int32_t partition, const void *data, size_t len,
                          struct online_result *res)
 {
     int stream = stream_of(ol, topic);
@@ -1308,9 +1308,27 @@ int online_validate_from(struct online_learner *ol, const char *topic,
         return 0;
     }
     res->event_id = copy_event_id(ol, &ol->event);
+
+    /* As the live path judges: duplicates first, then lateness against
+     * the source partition's watermark, then the field rules. */
+    ol->origin_stream = stream;
+    ol->origin_partition = partition;
+    if (ol->dedup && res->event_id && ol->event_id.len > 0 &&
+        dedup_contains(ol->dedup, res->event_id, ol->event_id.len)) {
+        res->duplicate = 1;
+        return 0;
+    }
+    if (check_lateness(ol, &ol->event, res))
+        return 0;
     if (cleaner_apply(ol->cleaner, &ol->event, &res->label,
-                      &res->verdict) != 0)
+                      &res->verdict) != 0) {
         res->dead_letter = 1;
+        return 0;
+    }
+
+    /* It will be learned once re-injected: a second copy is then a
+     * duplicate, as it would be live. */
+    remember_id(ol, res);
     return 0;
 }
 

@@ -112,21 +112,26 @@ online_clean_field_counts(const struct online_learner *ol);
  * Nothing when all are 0.
  * Returns 0 or RIFFLE_ERR_NOMEM. */
 int online_cleaning_json(const struct online_learner *ol, struct buf *out);
-/* Decodes and cleans one message with the current rules, as
- * online_process() would, but learns and counts nothing: for `riffle dlq
- * replay`. Returns 0 with res->dead_letter and res->verdict set when the
- * message would be refused (res->event_id as in online_process()), or
- * RIFFLE_ERR_NOMEM. A feature that is not finite after its transform is
- * only found by learning. */
+/* Judges one message with the current rules as online_process() would,
+ * but learns nothing: for `riffle dlq replay`, whose learner holds the
+ * latest snapshot's duplicate window and watermarks. Returns 0 with
+ * res->duplicate set when its id was learned (within the window),
+ * res->dead_letter and res->verdict set when it would be refused (late
+ * against its partition's watermark with on_late = "reject", or by a
+ * field rule), res->late when it would be routed as late; otherwise it
+ * passes and its id is remembered, so that a second copy is a duplicate.
+ * res->event_id as in online_process(). Returns RIFFLE_ERR_NOMEM on
+ * allocation failure. A feature that is not finite after its transform
+ * is only found by learning. */
 int online_validate(struct online_learner *ol, const void *data, size_t len,
                     struct online_result *res);
 
-/* The same for a message of topic (the input, or a further source,
- * decoded with that source's schema and mapped); the enrichment join is
- * not applied. A message of labels.topic is judged on its label value
- * only (res->event_id NULL). */
+/* The same for a message read from partition of topic (the input, or a
+ * further source, decoded with that source's schema and mapped); the
+ * enrichment join is not applied. A message of labels.topic is judged
+ * on its label value only (res->event_id NULL). */
 int online_validate_from(struct online_learner *ol, const char *topic,
-                         const void *data, size_t len,
+                         int32_t partition, const void *data, size_t len,
                          struct online_result *res);
 
 /* Processes a message read from partition of topic, at Kafka time

@@ -4,6 +4,7 @@
  */
 #include "producers/replay.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,9 @@
 #include "common/log.h"
 #include "common/progress.h"
 #include "consumers/consumer.h"
+#include "consumers/topic_reader.h"
 #include "learner/online.h"
+#include "learner/snapshot.h"
 #include "privacy/keyring.h"
 #include "privacy/seal.h"
 #include "producers/outputs.h"
@@ -25,7 +28,29 @@
 #define REPLAY_FLUSH_TIMEOUT_MS 120000
 #define REPLAY_WHY_MAX 256
 #define REPLAY_MAX_PARTITIONS 1024 /* topics.partitions' upper bound */
-#define REPLAY_RUN_ID_MAX 48
+#define REPLAY_RUN_ID_MAX 64
+#define REPLAY_COMMITTED_WAIT_MS 30000 /* the group coordinator's answer */
+#define REPLAY_META_MAX 96       /* the group's metadata per partition */
+#define REPLAY_META_FORMAT "riffle-replay rules=%016llx parked=%lld"
+#define REPLAY_CFG_MAX_BYTES (1L << 20) /* a configuration file, at most */
+
+/* What a run does in one partition of the dead-letter topic. Still
+ * failing dead letters are written again once per change of the rules,
+ * never on every run: a dead letter a replay wrote carries the rules'
+ * fingerprint (in its riffle.replay.run header), and one met again under
+ * the same rules is parked, its group offset passed without rewriting
+ * it. The group's metadata per partition keeps the rules and the first
+ * parked offset; a run under other rules goes back there first and
+ * examines exactly the parked dead letters (those carrying the old
+ * rules' fingerprint) before the partition's new ones. */
+struct part_plan {
+    int loaded;          /* the group's metadata was read */
+    int64_t committed;   /* the group's offset when the run began */
+    uint64_t scan_rules; /* non-zero: going over the letters parked under
+                            these rules, before committed */
+    int64_t parked;      /* first offset parked under the current rules
+                            (or, while scanning, where the scan is); -1 */
+};
 
 struct replay {
     const struct cfg *cfg;
@@ -47,6 +72,8 @@ struct replay {
     char run_id[REPLAY_RUN_ID_MAX];
     unsigned char finished[REPLAY_MAX_PARTITIONS];
     int64_t first_own[REPLAY_MAX_PARTITIONS]; /* offset, when finished */
+    uint64_t rules; /* CRC-64 of the configuration file's bytes */
+    struct part_plan plans[REPLAY_MAX_PARTITIONS];
     struct progress progress;
 };
 
@@ -179,6 +206,31 @@ static void skip(const rd_kafka_message_t *msg, long long *counter,
              (long long)msg->offset, why);
 }
 
+/* The rules fingerprint a replay wrote msg under (the last 16 hex
+ * digits of its riffle.replay.run header), or 0 for a dead letter of the
+ * learner. */
+static uint64_t letter_rules(const rd_kafka_message_t *msg)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+    char text[REPLAY_RUN_ID_MAX];
+    unsigned long long rules = 0;
+    const char *dash;
+
+    if (rd_kafka_message_headers(msg, &h) != 0 ||
+        rd_kafka_header_get_last(h, OUTPUTS_HEADER_REPLAY_RUN, &v, &n) != 0 ||
+        n == 0 || n >= sizeof(text))
+        return 0;
+    memcpy(text, v, n);
+    text[n] = '\0';
+    dash = strrchr(text, '-');
+    if (!dash || strlen(dash + 1) != 16 ||
+        sscanf(dash + 1, "%16llx", &rules) != 1)
+        return 0;
+    return rules;
+}
+
 /* Whether msg was written by this run, or follows such a message. */
 static int from_this_run(struct replay *r, const rd_kafka_message_t *msg)
 {
@@ -240,12 +292,150 @@ static int replay_one(struct replay *r, const rd_kafka_message_t *msg,
         len = r->plain.len;
     }
 
-    err = online_validate_from(r->ol, d.source_topic, data, len, &res);
+    err = online_validate_from(r->ol, d.source_topic, d.partition, data,
+                               len, &res);
     if (err)
         return err;
+    if (res.duplicate) {
+        /* Learned since (a retry got through): re-injecting it would
+         * only make the learner drop it. Nothing is lost. */
+        r->st->duplicates++;
+        log_debug("replay", "%s [%d] @%lld: duplicate event id, not "
+                  "replayed", rd_kafka_topic_name(msg->rkt),
+                  (int)msg->partition, (long long)msg->offset);
+        return 0;
+    }
+    if (res.late) { /* on_late = "route": refused as late all the same */
+        res.dead_letter = 1;
+        res.verdict.reason = ONLINE_REASON_LATE;
+        snprintf(res.verdict.field, sizeof(res.verdict.field), "%s",
+                 r->cfg->event_time);
+        snprintf(res.verdict.detail, sizeof(res.verdict.detail),
+                 "behind its partition's watermark by more than the "
+                 "allowed lateness");
+    }
     if (res.dead_letter)
         return dead_letter_again(r, msg, &d, &res, data, len, errstr, size);
     return reinject(r, msg, &d, data, len, errstr, size);
+}
+
+/* --- once per rule change -------------------------------------------- */
+
+#define REPLAY_SEEKED 1 /* handle(): msg left alone, the partition moved */
+
+/* Reads the group's metadata of msg's partition at its first message,
+ * and goes back to the dead letters parked under other rules. */
+static int load_plan(struct replay *r, const char *topic, int32_t partition,
+                     struct part_plan *pl, char *errstr, size_t size)
+{
+    char meta[REPLAY_META_MAX];
+    unsigned long long rules = 0;
+    long long parked = -1;
+    int64_t committed = -1;
+    int err;
+
+    err = consumer_committed_meta(r->consumer, topic, partition,
+                                  REPLAY_COMMITTED_WAIT_MS,
+                                  &committed, meta, sizeof(meta), errstr,
+                                  size);
+    if (err)
+        return err;
+    pl->loaded = 1;
+    pl->committed = committed;
+    pl->parked = -1;
+    if (sscanf(meta, REPLAY_META_FORMAT, &rules, &parked) != 2)
+        return 0; /* none yet: nothing is parked */
+    if (rules == r->rules) {
+        pl->parked = parked; /* same rules: still parked */
+        return 0;
+    }
+    if (parked < 0 || committed < 0 || parked >= committed)
+        return 0;
+
+    /* Rules changed: examine what was parked under the old ones. */
+    pl->scan_rules = rules;
+    pl->parked = parked;
+    log_info("replay", "%s [%d]: the rules changed since offset %lld: "
+             "examining the dead letters parked from offset %lld first",
+             topic, (int)partition, (long long)committed, parked);
+    err = consumer_seek(r->consumer, topic, partition, parked, errstr,
+                        size);
+    return err ? err : REPLAY_SEEKED;
+}
+
+/* Loads the plan of every newly assigned partition, before its first
+ * message: a partition with nothing new must still go back to what was
+ * parked under other rules. */
+static int load_plans(struct replay *r, char *errstr, size_t size)
+{
+    /* static: 24 KiB kept off the stack; one thread runs a replay */
+    static struct consumer_lag lags[REPLAY_MAX_PARTITIONS];
+    size_t i, n = 0;
+    int err = 0;
+
+    if (r->opt->dry_run)
+        return 0;
+    consumer_lags(r->consumer, lags, REPLAY_MAX_PARTITIONS, &n);
+    for (i = 0; i < n && (!err || err == REPLAY_SEEKED); i++) {
+        int32_t p = lags[i].partition;
+
+        if (p >= 0 && p < REPLAY_MAX_PARTITIONS && !r->plans[p].loaded)
+            err = load_plan(r, lags[i].topic, p, &r->plans[p], errstr,
+                            size);
+    }
+    return err == REPLAY_SEEKED ? 0 : err;
+}
+
+/* Examines msg, or passes it: a dead letter of another rules' scan, or
+ * one already judged under today's rules (parked, not rewritten). */
+static int handle(struct replay *r, const rd_kafka_message_t *msg,
+                  char *errstr, size_t size)
+{
+    struct part_plan *pl = NULL;
+    uint64_t rules = letter_rules(msg);
+    int err;
+
+    if (msg->partition >= 0 && msg->partition < REPLAY_MAX_PARTITIONS)
+        pl = &r->plans[msg->partition];
+    if (pl && !pl->loaded && !r->opt->dry_run) {
+        err = load_plan(r, rd_kafka_topic_name(msg->rkt), msg->partition,
+                        pl, errstr, size);
+        if (err)
+            return err;
+    }
+    if (pl && pl->scan_rules && msg->offset < pl->committed) {
+        pl->parked = msg->offset + 1; /* the scan's progress */
+        return rules == pl->scan_rules ? replay_one(r, msg, errstr, size)
+                                       : 0;
+    }
+    if (pl && pl->scan_rules) { /* the scan is over */
+        pl->scan_rules = 0;
+        pl->parked = -1;
+    }
+    if (rules != 0 && rules == r->rules) {
+        r->st->read++;
+        r->st->parked++;
+        if (pl && pl->parked < 0)
+            pl->parked = msg->offset;
+        return 0;
+    }
+    return replay_one(r, msg, errstr, size);
+}
+
+/* The group metadata of a partition at commit: the rules and where the
+ * parked dead letters begin; while a scan runs, the old rules and the
+ * scan's progress, so that an interrupted scan resumes there. */
+static void plan_meta(const struct replay *r, int32_t partition, char *out,
+                      size_t size)
+{
+    const struct part_plan *pl = &r->plans[partition];
+
+    if (pl->scan_rules)
+        snprintf(out, size, REPLAY_META_FORMAT,
+                 (unsigned long long)pl->scan_rules, (long long)pl->parked);
+    else
+        snprintf(out, size, REPLAY_META_FORMAT,
+                 (unsigned long long)r->rules, (long long)pl->parked);
 }
 
 /* --- the run ---------------------------------------------------------- */
@@ -290,6 +480,9 @@ static void show_progress(struct replay *r, int final)
  * past the dead letters that caused it. */
 static int commit(struct replay *r, char *errstr, size_t size)
 {
+    /* static: 100 KiB kept off the stack; one thread runs a replay */
+    static char meta[SNAPSHOT_MAX_OFFSETS][REPLAY_META_MAX];
+    static const char *meta_ptr[SNAPSHOT_MAX_OFFSETS];
     struct snapshot_offset offsets[SNAPSHOT_MAX_OFFSETS];
     size_t n = 0, i;
     int err;
@@ -302,15 +495,26 @@ static int commit(struct replay *r, char *errstr, size_t size)
     consumer_positions(r->consumer, offsets, SNAPSHOT_MAX_OFFSETS, &n);
     /* The consumer moves a position to the partition's end when it gets
      * there; in a finished partition this run's own dead letters are
-     * not handled yet, and the next run starts at the first of them. */
+     * not handled yet, and the next run starts at the first of them.
+     * While a scan of parked dead letters runs, the offset stays where
+     * the new ones begin (the metadata holds the scan's progress). */
     for (i = 0; i < n; i++) {
         int32_t p = offsets[i].partition;
 
-        if (p >= 0 && p < REPLAY_MAX_PARTITIONS && r->finished[p] &&
-            offsets[i].offset > r->first_own[p])
+        meta_ptr[i] = NULL;
+        if (p < 0 || p >= REPLAY_MAX_PARTITIONS)
+            continue;
+        if (r->finished[p] && offsets[i].offset > r->first_own[p])
             offsets[i].offset = r->first_own[p];
+        if (r->plans[p].scan_rules)
+            offsets[i].offset = r->plans[p].committed;
+        if (r->plans[p].loaded) {
+            plan_meta(r, p, meta[i], sizeof(meta[i]));
+            meta_ptr[i] = meta[i];
+        }
     }
-    err = consumer_commit(r->consumer, offsets, n, errstr, size);
+    err = consumer_commit_meta(r->consumer, offsets, meta_ptr, n, errstr,
+                               size);
     if (!err)
         r->since_commit = 0;
     return err;
@@ -332,15 +536,22 @@ static int run_loop(struct replay *r, char *errstr, size_t size)
     int err = 0;
 
     while (!err && !should_stop(r, last_message_s)) {
-        rd_kafka_message_t *msg = consumer_poll(r->consumer, REPLAY_POLL_MS);
+        rd_kafka_message_t *msg;
+
+        err = load_plans(r, errstr, size);
+        if (err)
+            break;
+        msg = consumer_poll(r->consumer, REPLAY_POLL_MS);
 
         if (msg && msg->err) {
             log_warn("replay", "%s [%d]: %s",
                      msg->rkt ? rd_kafka_topic_name(msg->rkt) : "-",
                      (int)msg->partition, rd_kafka_message_errstr(msg));
         } else if (msg && !from_this_run(r, msg)) {
-            err = replay_one(r, msg, errstr, size);
-            if (!err) {
+            err = handle(r, msg, errstr, size);
+            if (err == REPLAY_SEEKED)
+                err = 0; /* the partition starts again further back */
+            else if (!err) {
                 consumer_mark_done(r->consumer, msg);
                 r->since_commit++;
                 last_message_s = kafka_monotonic_s();
@@ -369,6 +580,49 @@ static int run_loop(struct replay *r, char *errstr, size_t size)
     return err;
 }
 
+/* The learner judges duplicates and lateness as the live one would: with
+ * the duplicate window and watermarks of the model's latest snapshot.
+ * Without a usable one (no learner ran yet), only the field rules. */
+static int restore_latest(struct replay *r, char *errstr, size_t size)
+{
+    char path[CFG_PATH_MAX], why[REPLAY_WHY_MAX * 2];
+    struct snapshot_offset *offsets = NULL;
+    struct snapshot_info info;
+    struct schema *schema = NULL;
+    struct buf found = {0};
+    size_t n = 0, count = 0;
+    int err;
+
+    r->st->snapshot_version = -1;
+    cfg_output_schema_path(r->cfg, CFG_SCHEMA_SNAPSHOT, path, sizeof(path));
+    err = schema_load_file(path, &schema, errstr, size);
+    if (!err)
+        err = topic_reader_latest_by_key(r->cfg->brokers,
+                                         r->cfg->topic_models,
+                                         r->cfg->model_name, &found, 1, &n,
+                                         errstr, size);
+    offsets = calloc(SNAPSHOT_MAX_OFFSETS, sizeof(*offsets));
+    if (!err && !offsets)
+        err = RIFFLE_ERR_NOMEM;
+    if (!err && n == 1 &&
+        snapshot_restore(schema, r->ol, found.data, found.len, offsets,
+                         SNAPSHOT_MAX_OFFSETS, &count, &info, why,
+                         sizeof(why)) == 0)
+        r->st->snapshot_version = info.version;
+    else if (!err && n == 1)
+        log_warn("replay", "%s: latest snapshot of model %s not usable, "
+                 "judging without its duplicate window and watermarks: %s",
+                 r->cfg->topic_models, r->cfg->model_name, why);
+    if (!err && r->st->snapshot_version >= 0)
+        log_info("replay", "duplicates and lateness judged as model %s "
+                 "version %lld would", r->cfg->model_name,
+                 r->st->snapshot_version);
+    free(offsets);
+    buf_free(&found);
+    schema_destroy(schema);
+    return err;
+}
+
 static int start(struct replay *r, char *errstr, size_t size)
 {
     char path[CFG_PATH_MAX];
@@ -383,6 +637,8 @@ static int start(struct replay *r, char *errstr, size_t size)
         err = schema_new_value(r->dead_letter, &r->value);
     if (!err)
         err = online_new(r->cfg, r->input, &r->ol, errstr, size);
+    if (!err)
+        err = restore_latest(r, errstr, size);
     if (!err)
         err = keyring_load_dead_letter(r->cfg, &r->keys, errstr, size);
     if (!err && !r->opt->dry_run)
@@ -411,6 +667,30 @@ static void finish(struct replay *r)
     buf_free(&r->plain);
 }
 
+/* The rules a dead letter is judged by: CRC-64 of the configuration
+ * file's bytes (any edit counts as a change; never 0). */
+static int rules_fingerprint(const struct cfg *cfg, uint64_t *out,
+                             char *errstr, size_t size)
+{
+    char chunk[4096];
+    uint64_t fp = schema_crc64_avro(NULL, 0);
+    size_t got, total = 0;
+    FILE *f = fopen(cfg->path, "rb");
+
+    if (!f) {
+        snprintf(errstr, size, "%s: %s", cfg->path, strerror(errno));
+        return RIFFLE_ERR_IO;
+    }
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0 &&
+           total < (size_t)REPLAY_CFG_MAX_BYTES) {
+        fp = schema_crc64_avro_update(fp, chunk, got);
+        total += got;
+    }
+    fclose(f);
+    *out = fp ? fp : 1;
+    return 0;
+}
+
 int replay_run(const struct cfg *cfg, const struct replay_options *opt,
                struct replay_stats *st, char *errstr, size_t errstr_size)
 {
@@ -423,8 +703,13 @@ int replay_run(const struct cfg *cfg, const struct replay_options *opt,
     r.opt = opt;
     r.st = st;
     progress_start(&r.progress, "replay", "dead letters", opt->progress);
-    snprintf(r.run_id, sizeof(r.run_id), "%lld-%ld",
-             (long long)kafka_now_ms(), (long)getpid());
+    err = rules_fingerprint(cfg, &r.rules, errstr, errstr_size);
+    if (err)
+        return err;
+    /* The rules' fingerprint ends the id: see letter_rules(). */
+    snprintf(r.run_id, sizeof(r.run_id), "%lld-%ld-%016llx",
+             (long long)kafka_now_ms(), (long)getpid(),
+             (unsigned long long)r.rules);
     if (opt->group)
         snprintf(r.group, sizeof(r.group), "%s", opt->group);
     else

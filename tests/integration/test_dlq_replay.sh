@@ -83,10 +83,12 @@ run_riffle dlq replay -c "$cfg" --no-progress >"$WORK/replay1.json" 2>"$WORK/rep
 assert_eq "$(counts "$WORK/replay1.json")" \
     "(4, 3, 1)" "replay: (read, replayed, still failing)"
 
-# Replayed once only: a second run sees just the dead letter it wrote.
+# Replayed once only: a second run sees just the dead letter it wrote,
+# judged under the same rules already, so it is parked, not written again.
 run_riffle dlq replay -c "$cfg" --no-progress >"$WORK/replay2.json" 2>/dev/null
-assert_eq "$(counts "$WORK/replay2.json")" \
-    "(1, 0, 1)" "second replay: (read, replayed, still failing)"
+assert_eq "$(riffle_json "$WORK/replay2.json" \
+    '(rows[0]["read"], rows[0]["replayed"], rows[0]["still_failing"], rows[0]["parked"])')" \
+    "(1, 0, 0, 1)" "second replay: (read, replayed, still failing, parked)"
 
 run_riffle learn -c "$cfg" --idle-exit 3 >"$WORK/learn2.json" 2>"$WORK/learn2.log"
 assert_eq "$(riffle_json "$WORK/learn2.json" '(rows[0]["processed"], rows[0]["predicted"])')" \

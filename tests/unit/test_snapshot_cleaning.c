@@ -360,6 +360,60 @@ static void test_snapshot_cleaning_format1_refused(void **state)
     online_destroy(ol);
 }
 
+/* `dlq replay` judges with a restored learner: an id learned before the
+ * snapshot is a duplicate, an event far behind its partition's
+ * watermark is late, and an event that passes is remembered, so a
+ * second copy in the same replay is a duplicate. */
+static void test_snapshot_cleaning_validate_like_live(void **state)
+{
+    struct fixture *fx = *state;
+    struct online_learner *first = new_learner(fx);
+    struct online_learner *judge = new_learner(fx);
+    static struct outcome out[EVENTS];
+    struct online_result res;
+    struct buf snap = {0};
+    size_t learned = BREAK_AT - 1, fresh;
+
+    feed(fx, first, 0, BREAK_AT, out);
+    encode(fx, first, &snap);
+    restore(fx, judge, &snap);
+    /* The newest learned one: well within the window of 64 ids. */
+    while (out[learned].dead_letter || out[learned].duplicate)
+        learned--;
+
+    assert_int_equal(online_validate_from(judge, "in",
+                                          fx->items[learned].partition,
+                                          fx->msgs[learned].data,
+                                          fx->msgs[learned].len, &res), 0);
+    assert_int_equal(res.duplicate, 1);
+
+    /* Event 11 is 50 s behind its partition (i % 23 == 11), and the
+     * watermark is far ahead now. */
+    assert_int_equal(online_validate_from(judge, "in",
+                                          fx->items[11].partition,
+                                          fx->msgs[11].data,
+                                          fx->msgs[11].len, &res), 0);
+    assert_int_equal(res.dead_letter, 1);
+    assert_string_equal(res.verdict.reason, ONLINE_REASON_LATE);
+
+    /* An event after the break, never learned, at the watermark. */
+    fresh = BREAK_AT + 2;
+    assert_int_equal(online_validate_from(judge, "in",
+                                          fx->items[fresh].partition,
+                                          fx->msgs[fresh].data,
+                                          fx->msgs[fresh].len, &res), 0);
+    assert_int_equal(res.dead_letter + res.duplicate, 0);
+    assert_int_equal(online_validate_from(judge, "in",
+                                          fx->items[fresh].partition,
+                                          fx->msgs[fresh].data,
+                                          fx->msgs[fresh].len, &res), 0);
+    assert_int_equal(res.duplicate, 1);
+
+    buf_free(&snap);
+    online_destroy(first);
+    online_destroy(judge);
+}
+
 /* ---- the summaries' own state -------------------------------------- */
 
 static void test_sketch_save_load_round_trip(void **state)
@@ -476,6 +530,7 @@ int main(void)
         T(test_snapshot_cleaning_fresh_learner_misses_duplicate),
         T(test_snapshot_cleaning_lagging_partition_not_late),
         T(test_snapshot_cleaning_format1_refused),
+        T(test_snapshot_cleaning_validate_like_live),
 #undef T
         cmocka_unit_test(test_sketch_save_load_round_trip),
         cmocka_unit_test(test_topk_save_load_round_trip),
