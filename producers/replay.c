@@ -373,8 +373,6 @@ static int load_plans(struct replay *r, char *errstr, size_t size)
     size_t i, n = 0;
     int err = 0;
 
-    if (r->opt->dry_run)
-        return 0;
     consumer_lags(r->consumer, lags, REPLAY_MAX_PARTITIONS, &n);
     for (i = 0; i < n && (!err || err == REPLAY_SEEKED); i++) {
         int32_t p = lags[i].partition;
@@ -397,7 +395,7 @@ static int handle(struct replay *r, const rd_kafka_message_t *msg,
 
     if (msg->partition >= 0 && msg->partition < REPLAY_MAX_PARTITIONS)
         pl = &r->plans[msg->partition];
-    if (pl && !pl->loaded && !r->opt->dry_run) {
+    if (pl && !pl->loaded) { /* a dry run too: reading changes nothing */
         err = load_plan(r, rd_kafka_topic_name(msg->rkt), msg->partition,
                         pl, errstr, size);
         if (err)

@@ -132,6 +132,10 @@ assert_eq "$(riffle_json "$WORK/pred2.jsonl" '[r["event_id"] for r in rows[-1:]]
 # re-injects the one that now passes; the rest is written again once.
 sed -i 's/{ name = "nswdemand"; kind = "numeric"; min = 0.0; max = 1.0; }/{ name = "nswdemand"; kind = "numeric"; min = -1.0; max = 1.0; }/' "$cfg"
 grep -q 'name = "nswdemand";.*min = -1.0' "$cfg" || fail "the second rule was not relaxed"
+run_riffle dlq replay -c "$cfg" --dry-run --no-progress >"$WORK/dry4.json" 2>/dev/null ||
+    fail "dry run failed"
+assert_eq "$(summary dry4)" "($((dlq_count - 2)), 1, 0, $((dlq_count - 3)), 0)" \
+    "dry run after a rule change: (read, would replay, duplicates, still failing, parked)"
 replay replay4
 assert_eq "$(summary replay4)" "($((dlq_count - 2)), 1, 0, $((dlq_count - 3)), 0)" \
     "replay after a rule change: (read, replayed, duplicates, still failing, parked)"
