@@ -1158,10 +1158,10 @@ static void test_online_validates_labels_by_value(void **state)
     cfg->labels.ttl_ms = 1e9;
     cfg->labels.max_pending = 10;
     assert_int_equal(new_learner(cfg, &ol), 0);
-    assert_int_equal(online_validate_from(ol, LABELS_TOPIC, "UP", 2, &res),
-                     0);
+    assert_int_equal(
+        online_validate_from(ol, LABELS_TOPIC, 0, "UP", 2, &res), 0);
     assert_int_equal(res.dead_letter, 0);
-    assert_int_equal(online_validate_from(ol, LABELS_TOPIC, "FLAT", 4,
+    assert_int_equal(online_validate_from(ol, LABELS_TOPIC, 0, "FLAT", 4,
                                           &res), 0);
     assert_int_equal(res.dead_letter, 1);
     assert_string_equal(res.verdict.reason, "invalid_label");
