@@ -68,8 +68,9 @@ RIFFLE_KAFKA_SASL_USERNAME=admin RIFFLE_KAFKA_SASL_PASSWORD_FILE=$SECURE/admin.p
     "$RIFFLE" acls -c "$cfg" --learner learner --scorer scorer --dry-run |
     sed -n 's/^  kafka-acls.sh .* --add /--add /p' >"$WORK/txn-acls.txt"
 assert_eq "$(wc -l <"$WORK/txn-acls.txt")" 2 "transactional-id lines printed"
+kafka_jars=$("$REPO_ROOT/scripts/kafka" classpath) # honours RIFFLE_CACHE_DIR
 while read -r -a args; do
-    java -cp "$REPO_ROOT/.cache/kafka-3.9.2/libs/*" kafka.admin.AclCommand \
+    java -cp "$kafka_jars" kafka.admin.AclCommand \
         --bootstrap-server "$secure_brokers" --command-config "$SECURE/admin.properties" \
         "${args[@]}" </dev/null >"$WORK/kafka-acls.log" 2>&1 ||
         fail "kafka-acls ${args[*]}: $(tail -3 "$WORK/kafka-acls.log")"
