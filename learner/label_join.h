@@ -147,8 +147,9 @@ struct label_join_record {
 };
 
 /* Calls fn for every record: traces oldest first, then pending events
- * oldest first, then waiting labels oldest first, the order label_join_restore() must see them in to
- * rebuild the same store. Stops at and returns fn's first non-zero. */
+ * oldest first, then waiting labels oldest first, the order
+ * label_join_restore() must see them in to rebuild the same store.
+ * Stops at and returns fn's first non-zero. */
 int label_join_visit(const struct label_join *j,
                      int (*fn)(void *ctx, const struct label_join_record *),
                      void *ctx);
