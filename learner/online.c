@@ -356,6 +356,21 @@ static void set_verdict(struct online_result *res, const char *reason,
     snprintf(res->verdict.detail, sizeof(res->verdict.detail), "%s", detail);
 }
 
+/* A failed score or update (err != 0): out of memory stops the caller;
+ * any other failure means a feature value was not finite after its
+ * transform, and the event becomes a dead letter instead of reaching the
+ * weights. */
+static int refuse_unlearnable(struct online_learner *ol, int err,
+                              struct online_result *res)
+{
+    if (err == RIFFLE_ERR_NOMEM)
+        return err;
+    set_verdict(res, CLEAN_REASON_VALUE, "",
+                "a feature value is not finite after its transform");
+    ol->dead_letters++;
+    return 0;
+}
+
 /* The label as the user wrote it, kept for the prediction record. Read
  * before anonymization; labels are never personal (cfg.c refuses it). */
 static const char *copy_label(struct online_learner *ol,
@@ -905,14 +920,8 @@ static int run_model(struct online_learner *ol, struct event *ev,
         err = run_multiclass(ol, n, learn, res);
     else
         err = run_single(ol, n, learn, res);
-    if (err == RIFFLE_ERR_NOMEM)
-        return err;
-    if (err) {
-        set_verdict(res, CLEAN_REASON_VALUE, "",
-                    "a feature value is not finite after its transform");
-        ol->dead_letters++;
-        return 0;
-    }
+    if (err)
+        return refuse_unlearnable(ol, err, res);
 
     if (mode == RUN_SCORE)
         return 0;
@@ -1415,14 +1424,8 @@ static int learn_joined(struct online_learner *ol,
         for (k = 0; !err && k < classes; k++)
             err = model_learn(ol->model, ol->xk, class_features(ol, n, k),
                               (double)k == label ? 1.0 : 0.0, &out);
-    if (err == RIFFLE_ERR_NOMEM)
-        return err;
-    if (err) {
-        set_verdict(res, CLEAN_REASON_VALUE, "",
-                    "a feature value is not finite after its transform");
-        ol->dead_letters++;
-        return 0;
-    }
+    if (err)
+        return refuse_unlearnable(ol, err, res);
 
     if (ol->cfg->task == CFG_TASK_REGRESSION)
         (void)metrics_add_regression(&ol->metrics, res->value, label);
