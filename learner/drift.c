@@ -282,11 +282,18 @@ static void row_drop_oldest(struct adwin *a, uint32_t row, uint32_t n)
 {
     uint32_t left = a->count[row] - n;
 
+    double *total = cell(a->total, a, row, 0);
+    double *variance = cell(a->variance, a, row, 0);
+    uint32_t k;
+
     assert(n <= a->count[row]);
-    memmove(cell(a->total, a, row, 0), cell(a->total, a, row, n),
-            left * sizeof(double));
-    memmove(cell(a->variance, a, row, 0), cell(a->variance, a, row, n),
-            left * sizeof(double));
+
+    /* A row holds at most max_buckets + 1 doubles: a plain loop costs
+     * less than two memmove() calls, and this runs every other event. */
+    for (k = 0; k < left; k++) {
+        total[k] = total[k + n];
+        variance[k] = variance[k + n];
+    }
     a->count[row] = left;
     while (a->rows > 0 && a->count[a->rows - 1] == 0)
         a->rows--;
@@ -299,7 +306,7 @@ static void adwin_compress(struct adwin *a)
     uint32_t row;
 
     for (row = 0; row + 1 < ADWIN_ROWS && a->count[row] == a->slots; row++) {
-        double size = ldexp(1.0, (int)row);
+        double size = (double)((uint64_t)1 << row); /* 2^row, exact */
         double t0 = *cell(a->total, a, row, 0);
         double t1 = *cell(a->total, a, row, 1);
         double v0 = *cell(a->variance, a, row, 0);
@@ -353,16 +360,31 @@ static uint64_t adwin_drop_oldest(struct adwin *a)
 
 /* ---- ADWIN: the cut test -------------------------------------------- */
 
-static int cut_expression(const struct adwin *a,
+/* What the cut bound takes from the whole window: the same for every
+ * split of one pass, so computed once per pass, not once per split (the
+ * two logarithms were most of ADWIN's cost). */
+struct cut_terms {
+    double dd; /* ln(2 ln(n) / delta) */
+    double v;  /* the window's variance */
+};
+
+static void cut_terms_of(const struct adwin *a,
+                         const struct drift_adwin_params *p,
+                         struct cut_terms *t)
+{
+    double n = (double)a->width;
+
+    t->dd = log(2.0 * log(n) / p->delta);
+    t->v = a->m2 / n;
+}
+
+static int cut_expression(const struct cut_terms *t,
                           const struct drift_adwin_params *p, uint64_t n0,
                           uint64_t n1, double gap)
 {
-    double n = (double)a->width;
-    double dd = log(2.0 * log(n) / p->delta);
-    double v = a->m2 / n;
     double m = 1.0 / (double)(n0 - p->min_window + 1) +
                1.0 / (double)(n1 - p->min_window + 1);
-    double epsilon = sqrt(2.0 * m * v * dd) + 2.0 / 3.0 * dd * m;
+    double epsilon = sqrt(2.0 * m * t->v * t->dd) + 2.0 / 3.0 * t->dd * m;
 
     return fabs(gap) > epsilon;
 }
@@ -374,8 +396,10 @@ static int adwin_find_cut(const struct adwin *a,
 {
     uint64_t n0 = 0, n1 = a->width;
     double u0 = 0.0, u1 = a->sum;
+    struct cut_terms terms;
     uint32_t row, k;
 
+    cut_terms_of(a, p, &terms);
     for (row = a->rows; row-- > 0;) {
         uint64_t size = (uint64_t)1 << row;
 
@@ -389,7 +413,7 @@ static int adwin_find_cut(const struct adwin *a,
             if (n1 == 0)
                 return 0;
             if (n0 >= p->min_window && n1 >= p->min_window &&
-                cut_expression(a, p, n0, n1,
+                cut_expression(&terms, p, n0, n1,
                                u0 / (double)n0 - u1 / (double)n1))
                 return 1;
         }
