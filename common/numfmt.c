@@ -39,13 +39,14 @@ static void format_integer(long long v, char *out, size_t out_size)
         out[len] = '\0';
 }
 
-/* ---- "%.*g" without printf, for numbers of fixed notation -----------
+/* ---- "%.*g" without printf, for numbers of moderate size ------------
  *
  * printf converts exactly, with multi-precision arithmetic: a few
  * thousand instructions a number, more than learning a short event, and
- * riffle prints one or more per event (predictions, their JSON). For
- * |x| in [NUMFMT_FIXED_MIN, NUMFMT_FIXED_MAX), where "%.15g" to "%.17g"
- * print without an exponent, the digits below are the same, also exact:
+ * riffle prints one or more per event (predictions, their JSON; a
+ * confident prediction is often below 10^-4). For |x| in
+ * [NUMFMT_FIXED_MIN, NUMFMT_FIXED_MAX) the digits below are the same as
+ * those of "%.15g" to "%.17g", also exact:
  * x = m * 2^E with an integer m < 2^53, so x * 10^k = m * 5^k * 2^(k+E),
  * and m * 5^k (k <= 27) fits in 128 bits; the shift by k+E then gives the
  * integer part and the remainder, and the rounding is printf's (to
@@ -53,10 +54,15 @@ static void format_integer(long long v, char *out, size_t out_size)
 
 __extension__ typedef unsigned __int128 numfmt_u128;
 
-#define NUMFMT_FIXED_MIN 1e-4 /* "%g" writes an exponent below 10^-4 */
-#define NUMFMT_FIXED_MAX 1e15 /* ... and from 10^p up, p >= 15 */
-#define NUMFMT_MIN_EXP10 (-4)
+/* Down to 10^-10: there 17 digits need 10^26, and 5^27 (one more for a
+ * first estimate one off) is the largest power of five in 64 bits.
+ * Below 10^-4 "%g" writes an exponent ("1.5e-07"), which write_fixed()
+ * writes too; smaller magnitudes are left to printf. */
+#define NUMFMT_FIXED_MIN 1e-10
+#define NUMFMT_FIXED_MAX 1e15 /* "%g" writes an exponent from 10^p up */
+#define NUMFMT_MIN_EXP10 (-10)
 #define NUMFMT_MAX_EXP10 14
+#define NUMFMT_EXP_STYLE_BELOW (-4) /* "%g" switches to "%e" below 10^-4 */
 #define NUMFMT_MAX_POW 27 /* 5^27 < 2^64 */
 #define NUMFMT_DOUBLE_EXACT_POW10 22 /* 10^22 is the last exact double */
 #define NUMFMT_MANTISSA_BITS 52
@@ -74,9 +80,16 @@ static const uint64_t pow5_u64[NUMFMT_MAX_POW + 1] = {
 
 /* 10^(e+1) for e from NUMFMT_MIN_EXP10, as the nearest doubles. */
 static const double pow10_above[NUMFMT_MAX_EXP10 - NUMFMT_MIN_EXP10 + 1] = {
-    1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,
-    1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2,
+    1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14,
+    1e15,
 };
+
+/* "00" to "99": two digits per division while writing a number. */
+static const char digit_pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
 
 static const double pow10_double[NUMFMT_DOUBLE_EXACT_POW10 + 1] = {
     1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
@@ -120,23 +133,45 @@ static uint64_t scale_round(double a, int k, struct scaled *sc)
     return q + (rem > half || (rem == half && (q & 1)));
 }
 
+/* log10(2) as 1233 / 2^12: floor(e2 * log10(2)) exactly for |e2| < 1700. */
+#define NUMFMT_LOG10_2_NUM 1233
+#define NUMFMT_LOG10_2_SHIFT 12
+
+/* A first decimal exponent of a normal a > 0 in the hand-written range:
+ * floor(e2 log10 2) for a in [2^e2, 2^(e2+1)), which is floor(log10 a)
+ * or one below it, so the scan upwards takes a step at most. */
+static int exp10_floor_estimate(double a)
+{
+    uint64_t bits;
+    int e2, x;
+
+    memcpy(&bits, &a, sizeof(bits));
+    e2 = (int)(bits >> NUMFMT_MANTISSA_BITS) - 1023;
+    x = e2 >= 0 ? (e2 * NUMFMT_LOG10_2_NUM) >> NUMFMT_LOG10_2_SHIFT
+                : -((-e2 * NUMFMT_LOG10_2_NUM + (1 << NUMFMT_LOG10_2_SHIFT) -
+                     1) >>
+                    NUMFMT_LOG10_2_SHIFT);
+    return x < NUMFMT_MIN_EXP10 ? NUMFMT_MIN_EXP10 : x;
+}
+
 /* The p significant digits (15 <= p <= 17) of "%.*g" of a > 0, as the
  * integer *n, and its decimal exponent *e; sc gets a * 10^(p-1-e) for
- * reads_back(). Returns 0 when "%g" would write an exponent or a is not
- * finite; then printf must do it. */
+ * reads_back(). Returns 0 when a is outside the hand-written range or
+ * not finite; then printf must do it. */
 static int fixed_digits(double a, int p, uint64_t *n, int *e,
                         struct scaled *sc)
 {
     uint64_t v, lo = (uint64_t)pow10_double[p - 1];
-    int x = NUMFMT_MIN_EXP10;
+    int x;
 
     if (!(a >= NUMFMT_FIXED_MIN && a < NUMFMT_FIXED_MAX))
         return 0;
+    x = exp10_floor_estimate(a);
 
     /* A power of ten that is no double can put the exponent one off,
      * which the size of the digits shows; a last carry (9.99.. up to
      * 10) is the one that moves the exponent in printf too. */
-    while (x < NUMFMT_MAX_EXP10 && a >= pow10_above[x + 4])
+    while (x < NUMFMT_MAX_EXP10 && a >= pow10_above[x - NUMFMT_MIN_EXP10])
         x++;
     v = scale_round(a, p - 1 - x, sc);
     if (v < lo) {
@@ -162,31 +197,64 @@ static int fixed_digits(double a, int p, uint64_t *n, int *e,
     return 1;
 }
 
-/* Writes the digits of fixed_digits() as "%.*g" does, into text
- * (NUMFMT_MAX bytes). */
-static void write_fixed(int negative, uint64_t n, int p, int e, char *text)
+/* The p decimal digits of n, zeros in front, into digits. */
+static void write_digits(uint64_t n, int p, char *digits)
 {
-    char digits[NUMFMT_MAX];
-    int i, len = 0;
+    int i = p;
 
-    for (i = p - 1; i >= 0; i--, n /= 10)
-        digits[i] = (char)('0' + n % 10);
-    while (p - 1 > e && digits[p - 1] == '0')
+    for (; i >= 2; n /= 100) {
+        i -= 2;
+        memcpy(digits + i, digit_pairs + 2 * (n % 100), 2);
+    }
+    if (i == 1)
+        digits[0] = (char)('0' + n);
+}
+
+/* Writes the digits of fixed_digits() as "%.*g" does, into text
+ * (NUMFMT_MAX bytes): "0.000123", "12.5", or below 10^-4 "%e"'s
+ * "1.25e-07". Returns the length. */
+static size_t write_fixed(int negative, uint64_t n, int p, int e, char *text)
+{
+    char digits[NUMFMT_MOST_DIGITS];
+    int keep = e >= 0 ? e + 1 : 1; /* digits before the point stay */
+    size_t len = 0;
+    int i;
+
+    write_digits(n, p, digits);
+    while (p > keep && digits[p - 1] == '0')
         p--; /* "%g" drops the zeros that end a fraction */
     if (negative)
         text[len++] = '-';
-    if (e < 0) {
+
+    if (e < NUMFMT_EXP_STYLE_BELOW) {
+        text[len++] = digits[0];
+        if (p > 1) {
+            text[len++] = '.';
+            memcpy(text + len, digits + 1, (size_t)p - 1);
+            len += (size_t)p - 1;
+        }
+        text[len++] = 'e';
+        text[len++] = '-';
+        memcpy(text + len, digit_pairs + 2 * -e, 2); /* -e < 100 */
+        len += 2;
+    } else if (e < 0) {
         text[len++] = '0';
         text[len++] = '.';
         for (i = e + 1; i < 0; i++)
             text[len++] = '0';
-    }
-    for (i = 0; i < p; i++) {
-        if (e >= 0 && i == e + 1)
+        memcpy(text + len, digits, (size_t)p);
+        len += (size_t)p;
+    } else {
+        memcpy(text + len, digits, (size_t)keep);
+        len += (size_t)keep;
+        if (p > keep) {
             text[len++] = '.';
-        text[len++] = digits[i];
+            memcpy(text + len, digits + keep, (size_t)(p - keep));
+            len += (size_t)(p - keep);
+        }
     }
     text[len] = '\0';
+    return len;
 }
 
 /* Whether the decimal n / 10^k reads back as x, given x * 10^k exactly
@@ -207,11 +275,10 @@ static int reads_back(uint64_t n, const struct scaled *sc)
     return (sc->m & 1) == 0;
 }
 
-/* Copies text into out as snprintf("%s") would. */
-static char *copy_text(const char *text, char *out, size_t out_size)
+/* Copies text (len bytes) into out as snprintf("%s") would. */
+static char *copy_text(const char *text, size_t len, char *out,
+                       size_t out_size)
 {
-    size_t len = strlen(text);
-
     if (out_size == 0)
         return out;
     if (len >= out_size)
@@ -239,12 +306,13 @@ char *numfmt_double(double x, char *out, size_t out_size)
     for (digits = NUMFMT_FEWEST_DIGITS; digits < NUMFMT_MOST_DIGITS; digits++) {
         if (fixed_digits(fabs(x), digits, &n, &e, &sc)) {
             int back = reads_back(n, &sc);
+            size_t len;
 
             if (back == 0)
                 continue;
-            write_fixed(x < 0, n, digits, e, text);
+            len = write_fixed(x < 0, n, digits, e, text);
             if (back == 1 || strtod(text, NULL) == x)
-                return copy_text(text, out, out_size);
+                return copy_text(text, len, out, out_size);
             continue;
         }
         snprintf(out, out_size, "%.*g", digits, x);
@@ -252,8 +320,9 @@ char *numfmt_double(double x, char *out, size_t out_size)
             return out;
     }
     if (fixed_digits(fabs(x), NUMFMT_MOST_DIGITS, &n, &e, &sc)) {
-        write_fixed(x < 0, n, NUMFMT_MOST_DIGITS, e, text);
-        return copy_text(text, out, out_size);
+        size_t len = write_fixed(x < 0, n, NUMFMT_MOST_DIGITS, e, text);
+
+        return copy_text(text, len, out, out_size);
     }
     snprintf(out, out_size, "%.*g", NUMFMT_MOST_DIGITS, x);
     return out;

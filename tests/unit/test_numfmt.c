@@ -79,9 +79,10 @@ static void expect_reference(double x)
                  got);
 }
 
-/* Byte for byte what printf writes: random doubles over the whole fixed
- * range, short decimals, the powers of ten and their neighbours, and
- * halves of large integers, whose digits end in an exact tie. */
+/* Byte for byte what printf writes: random doubles from about 10^-12
+ * (beyond the hand-written range) to 10^15, short decimals, the powers
+ * of ten and their neighbours, and halves of large integers, whose
+ * digits end in an exact tie. */
 static void test_numfmt_matches_printf(void **state)
 {
     uint64_t rng = 4242;
@@ -90,13 +91,13 @@ static void test_numfmt_matches_printf(void **state)
     (void)state;
     for (i = 0; i < 200000; i++) {
         uint64_t r = rng_next(&rng);
-        double x = ldexp((double)(r >> 11), -53 - (int)(r % 70) + 50);
+        double x = ldexp((double)(r >> 11), -53 - (int)(r % 90) + 50);
 
         expect_reference(i % 2 ? x : -x);
         expect_reference((double)(r % 100000) / pow(10.0, (double)(r % 9)));
         expect_reference(ldexp((double)((r >> 14) | 1), -(int)(r % 6) - 1));
     }
-    for (e = -6; e <= 16; e++) {
+    for (e = -12; e <= 16; e++) {
         double p = pow(10.0, e);
 
         expect_reference(p);
@@ -109,6 +110,12 @@ static void test_numfmt_matches_printf(void **state)
     expect_reference(0.9999999999999999);
     expect_reference(999999999999999.9);
     expect_reference(1e-4);
+    expect_reference(nextafter(1e-4, 0.0)); /* the first "%e" style */
+    expect_reference(1.5e-7);
+    expect_reference(-2.5e-10);
+    expect_reference(1e-10);
+    expect_reference(nextafter(1e-10, 0.0)); /* left to printf */
+    expect_reference(0.00012);
     expect_reference(35184372088832.0625);
 }
 
