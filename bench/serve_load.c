@@ -17,6 +17,19 @@
  * so it times one trip through the broker with no replica; an answer
  * takes two such trips plus the scoring.
  *
+ * Where the time goes: --mode stamp sets message.timestamp.type to
+ * LogAppendTime on the requests and predictions topics (and exits), so
+ * that each record carries the moment the broker appended it. A
+ * prediction then tells four hops apart, all on this machine's wall
+ * clock (to the millisecond, as the broker stamps): send to the
+ * request's append (the generator's producer), append to the replica's
+ * predicted_at_ms (the replica's fetch, poll and scoring), that to the
+ * prediction's append (the replica's producer) and that append to the
+ * arrival here (this reader's fetch). Each hop's p50 and p99 are
+ * printed, and the mean of each over the slowest 1% of answers: the hop
+ * that grows there holds the tail. In hop mode the first and last hop
+ * are the only ones.
+ *
  * Two more modes time a replica count draining a backlog without the
  * generator competing for the cores: --mode fill only sends the requests
  * (as fast as it can) and exits; --mode drain only reads the predictions
@@ -27,9 +40,10 @@
  * Build (bench/serve_run does it): cc ... serve_load.c build/libriffle_core.a
  * with riffle's pkg-config libraries.
  * Usage: serve_load -c CFG -b BROKERS -r RATE -n COUNT -t TAG
- *        [-m latency|hop|fill|drain]
+ *        [-m latency|hop|fill|drain|stamp]
  */
 #include <getopt.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -48,6 +62,20 @@
 #define LOAD_MAX_ROWS 2000       /* distinct request rows, reused */
 #define LOAD_IDLE_END_S 15.0     /* stop waiting for answers after this */
 #define LOAD_POLL_MS 10
+#define LOAD_ADMIN_TIMEOUT_MS 30000
+/* A first request, answered before the timed ones are sent, so that no
+ * timed request waits for the producer's connection and producer id,
+ * the reader's first fetch or the replica's. Its key lacks the tag's
+ * "TAG-" prefix, so it is never counted. */
+#define LOAD_WARM_KEY "warm-up"
+#define LOAD_WARM_TIMEOUT_S 60.0
+
+/* The hops of one answer, see above; HOP_COUNT of them. */
+enum hop { HOP_SEND, HOP_TO_REPLICA, HOP_REPLICA_SEND, HOP_TO_READER,
+           HOP_COUNT };
+static const char *const hop_names[HOP_COUNT] = {
+    "send_to_append", "append_to_scored", "scored_to_append",
+    "append_to_arrival"};
 
 struct load {
     struct cfg cfg;
@@ -60,8 +88,15 @@ struct load {
     int id_index;
     double *sent_s;              /* per request; 0 until sent */
     double *latency_ms;          /* per answered request */
+    double *sent_wall_ms;        /* per request, wall clock */
+    double (*hop_ms)[HOP_COUNT]; /* per answered request; NAN: unknown */
+    struct schema *prediction;   /* to read predicted_at_ms and the
+                                    request's append time */
+    struct event answer;
+    int pred_at, event_ts_at;    /* their field indexes */
     atomic_long answered;
     atomic_int stop;
+    atomic_int warm;             /* the warm-up request came back */
     double first_sent_s, last_arrival_s;
     rd_kafka_t *consumer;
     const char *mode;            /* "latency", "hop", "fill", "drain" */
@@ -75,6 +110,14 @@ static double now_s(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static void die(const char *what, const char *why)
@@ -163,12 +206,45 @@ static void start_consumer(struct load *l)
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
+/* The hops of answer i, from the broker's append times; left NAN when
+ * the topics keep the producers' own times (no --mode stamp). */
+static void take_hops(struct load *l, const rd_kafka_message_t *m, long i)
+{
+    double *h = l->hop_ms[i], arrival = wall_ms(), pred_at, request_at;
+    rd_kafka_timestamp_type_t type;
+    double appended = (double)rd_kafka_message_timestamp(m, &type);
+    char why[256];
+
+    for (int k = 0; k < HOP_COUNT; k++)
+        h[k] = NAN;
+    if (type != RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME)
+        return;
+    h[HOP_TO_READER] = arrival - appended;
+    if (!l->prediction) { /* hop mode: m is the request itself */
+        h[HOP_SEND] = appended - l->sent_wall_ms[i];
+        return;
+    }
+    if (schema_decode_event(l->prediction, m->payload, m->len, &l->answer,
+                            why, sizeof(why)))
+        die("decoding a prediction", why);
+    pred_at = l->answer.values[l->pred_at].number;
+    request_at = l->answer.values[l->event_ts_at].number;
+    h[HOP_SEND] = request_at - l->sent_wall_ms[i];
+    h[HOP_TO_REPLICA] = pred_at - request_at;
+    h[HOP_REPLICA_SEND] = appended - pred_at;
+}
+
 static void take_answer(struct load *l, const rd_kafka_message_t *m)
 {
     size_t tag_len = strlen(l->tag);
     char id[64];
     long i;
 
+    if (!m->err && m->key_len == strlen(LOAD_WARM_KEY) &&
+        memcmp(m->key, LOAD_WARM_KEY, m->key_len) == 0) {
+        atomic_store(&l->warm, 1);
+        return;
+    }
     if (m->err || m->key_len <= tag_len + 1 || m->key_len >= sizeof(id))
         return;
     memcpy(id, m->key, m->key_len);
@@ -194,6 +270,7 @@ static void take_answer(struct load *l, const rd_kafka_message_t *m)
         return;
     l->last_arrival_s = now_s();
     l->latency_ms[i] = (l->last_arrival_s - l->sent_s[i]) * 1e3;
+    take_hops(l, m, i);
     atomic_fetch_add(&l->answered, 1);
 }
 
@@ -230,6 +307,36 @@ static void wait_until(double due)
     (void)nanosleep(&ts, NULL); /* a signal only shortens the wait */
 }
 
+/* Sends the warm-up request and waits until it comes back; fill mode,
+ * which reads nothing, only waits for its acknowledgement. */
+static void warm_up(struct load *l, rd_kafka_t *p)
+{
+    struct event *ev = &l->rows[0];
+    char why[512];
+    struct buf body = {0};
+    double since = now_s();
+
+    if (event_set_string(ev, (size_t)l->id_index, LOAD_WARM_KEY,
+                         strlen(LOAD_WARM_KEY)) ||
+        schema_encode_event(l->schema, ev, &body, why, sizeof(why)))
+        die("encoding", why);
+    if (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(l->cfg.serve_requests),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_KEY(LOAD_WARM_KEY,
+                                         strlen(LOAD_WARM_KEY)),
+                          RD_KAFKA_V_VALUE(body.data, body.len),
+                          RD_KAFKA_V_END))
+        die("warm-up", "cannot queue the request");
+    buf_free(&body);
+    if (rd_kafka_flush(p, (int)(LOAD_WARM_TIMEOUT_S * 1e3)))
+        die("warm-up", "the request was not acknowledged");
+    while (l->consumer && !atomic_load(&l->warm)) {
+        if (now_s() - since > LOAD_WARM_TIMEOUT_S)
+            die("warm-up", "no answer to the first request");
+        wait_until(now_s() + LOAD_POLL_MS / 1e3);
+    }
+}
+
 static void produce_all(struct load *l)
 {
     char why[512] = "", key[64];
@@ -251,6 +358,7 @@ static void produce_all(struct load *l)
     p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
     if (!p)
         die("producer", why);
+    warm_up(l, p);
     l->first_sent_s = now_s();
     for (i = 0; i < l->count; i++) {
         struct event *ev = &l->rows[i % l->body_count];
@@ -262,6 +370,7 @@ static void produce_all(struct load *l)
             schema_encode_event(l->schema, ev, &body, why, sizeof(why)))
             die("encoding", why);
         wait_until(due); /* sleeps: a spin would starve what it measures */
+        l->sent_wall_ms[i] = wall_ms();
         l->sent_s[i] = now_s();
         while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(l->cfg.serve_requests),
                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -275,6 +384,60 @@ static void produce_all(struct load *l)
     rd_kafka_flush(p, 30000);
     rd_kafka_destroy(p);
     buf_free(&body);
+}
+
+/* --mode stamp: the broker stamps every record of both serve topics
+ * with its append time. AlterConfigs replaces a topic's settings as a
+ * whole, which is right for the bench's own new topics only. */
+static void stamp_topics(struct load *l)
+{
+    const char *topics[] = {l->cfg.serve_requests, l->cfg.serve_predictions};
+    rd_kafka_ConfigResource_t *res[2];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_queue_t *q;
+    rd_kafka_event_t *ev;
+    char why[512];
+    rd_kafka_t *rk;
+
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", l->brokers, why,
+                          sizeof(why)))
+        die("admin", why);
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
+    if (!rk)
+        die("admin", why);
+    for (int i = 0; i < 2; i++) {
+        res[i] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC,
+                                             topics[i]);
+        (void)rd_kafka_ConfigResource_set_config(
+            res[i], "message.timestamp.type", "LogAppendTime");
+    }
+    q = rd_kafka_queue_new(rk);
+    rd_kafka_AlterConfigs(rk, res, 2, NULL, q);
+    ev = rd_kafka_queue_poll(q, LOAD_ADMIN_TIMEOUT_MS);
+    if (!ev || rd_kafka_event_error(ev))
+        die("setting LogAppendTime",
+            ev ? rd_kafka_event_error_string(ev) : "timed out");
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    for (int i = 0; i < 2; i++)
+        rd_kafka_ConfigResource_destroy(res[i]);
+    rd_kafka_destroy(rk);
+}
+
+/* Latency mode: the prediction schema, to read each answer's times. */
+static void load_prediction_schema(struct load *l)
+{
+    char path[CFG_PATH_MAX], why[512];
+
+    cfg_output_schema_path(&l->cfg, CFG_SCHEMA_PREDICTION, path,
+                           sizeof(path));
+    if (schema_load_file(path, &l->prediction, why, sizeof(why)))
+        die("prediction schema", why);
+    l->pred_at = schema_field_index(l->prediction, "predicted_at_ms");
+    l->event_ts_at = schema_field_index(l->prediction, "event_timestamp_ms");
+    if (l->pred_at < 0 || l->event_ts_at < 0)
+        die("prediction schema", "no predicted_at_ms or event_timestamp_ms");
+    event_init(&l->answer);
 }
 
 static int by_value(const void *a, const void *b)
@@ -294,6 +457,60 @@ static void report_drain(struct load *l)
            span_s > 0 ? (double)(n - 1) / span_s : 0.0);
 }
 
+/* ,"hops":{NAME:[p50,p99,mean over the slowest 1%],...} for the hops
+ * known, nothing when none is (the topics keep CreateTime). */
+static void report_hops(struct load *l, double p99)
+{
+    double *v = malloc((size_t)l->count * sizeof(*v));
+    const char *sep = "";
+
+    for (int k = 0; k < HOP_COUNT; k++) {
+        double tail = 0;
+        long n = 0, slow = 0;
+
+        for (long i = 0; i < l->count; i++) {
+            if (l->latency_ms[i] <= 0 || isnan(l->hop_ms[i][k]))
+                continue;
+            v[n++] = l->hop_ms[i][k];
+            if (l->latency_ms[i] >= p99) {
+                tail += l->hop_ms[i][k];
+                slow++;
+            }
+        }
+        if (n == 0)
+            continue;
+        qsort(v, (size_t)n, sizeof(*v), by_value);
+        printf("%s\"%s\":[%.1f,%.1f,%.1f]", *sep ? sep : ",\"hops\":{",
+               hop_names[k], v[n / 2], v[n * 99 / 100],
+               slow ? tail / (double)slow : 0.0);
+        sep = ",";
+    }
+    if (*sep)
+        printf("}");
+    free(v);
+}
+
+/* LOAD_DUMP=FILE: one line per answer, "i sent_ms latency hops...",
+ * to see when in the run the slow answers came. */
+static void dump_answers(const struct load *l)
+{
+    const char *path = getenv("LOAD_DUMP");
+    FILE *f = path ? fopen(path, "w") : NULL;
+
+    if (!f)
+        return;
+    for (long i = 0; i < l->count; i++) {
+        if (l->latency_ms[i] <= 0)
+            continue;
+        fprintf(f, "%ld %.1f %.2f", i, (l->sent_s[i] - l->first_sent_s) * 1e3,
+                l->latency_ms[i]);
+        for (int k = 0; k < HOP_COUNT; k++)
+            fprintf(f, " %.1f", l->hop_ms[i][k]);
+        fputc('\n', f);
+    }
+    fclose(f);
+}
+
 static void report(struct load *l)
 {
     long n = atomic_load(&l->answered), k = 0, i;
@@ -305,10 +522,14 @@ static void report(struct load *l)
     qsort(v, (size_t)k, sizeof(*v), by_value);
     printf("{\"rate\":%.0f,\"requests\":%ld,\"answered\":%ld,"
            "\"throughput\":%.0f,\"p50_ms\":%.2f,\"p90_ms\":%.2f,"
-           "\"p99_ms\":%.2f,\"max_ms\":%.2f}\n", l->rate, l->count, k,
+           "\"p99_ms\":%.2f,\"max_ms\":%.2f", l->rate, l->count, k,
            k ? k / (l->last_arrival_s - l->first_sent_s) : 0.0,
            k ? v[k / 2] : 0.0, k ? v[k * 9 / 10] : 0.0,
            k ? v[k * 99 / 100] : 0.0, k ? v[k - 1] : 0.0);
+    if (k)
+        report_hops(l, v[k * 99 / 100]);
+    printf("}\n");
+    dump_answers(l);
     free(v);
 }
 
@@ -338,16 +559,25 @@ int main(int argc, char **argv)
     }
     if (!config || !l.brokers || l.count <= 0 ||
         (strcmp(l.mode, "latency") && strcmp(l.mode, "hop") &&
-         strcmp(l.mode, "fill") && strcmp(l.mode, "drain")))
+         strcmp(l.mode, "fill") && strcmp(l.mode, "drain") &&
+         strcmp(l.mode, "stamp")))
         die("usage", "serve_load -c CFG -b BROKERS -r RATE -n COUNT -t TAG "
-            "[-m latency|hop|fill|drain]");
+            "[-m latency|hop|fill|drain|stamp]");
     if (cfg_load_file(&l.cfg, config, err, sizeof(err)))
         die("config", err);
+    if (strcmp(l.mode, "stamp") == 0) {
+        stamp_topics(&l);
+        return 0;
+    }
+    if (strcmp(l.mode, "latency") == 0)
+        load_prediction_schema(&l);
     load_bodies(&l);
     l.read_topic = strcmp(l.mode, "hop") == 0 ? l.cfg.serve_requests
                                               : l.cfg.serve_predictions;
     l.sent_s = calloc((size_t)l.count, sizeof(double));
     l.latency_ms = calloc((size_t)l.count, sizeof(double));
+    l.sent_wall_ms = calloc((size_t)l.count, sizeof(double));
+    l.hop_ms = calloc((size_t)l.count, sizeof(*l.hop_ms));
     if (strcmp(l.mode, "fill") == 0) {
         produce_all(&l);
         return 0;
