@@ -702,6 +702,65 @@ static void test_model_same_input_gives_identical_weights(void **state)
     det_check(MODEL_OPT_ADAGRAD);
 }
 
+/* A table of a huge page or more is mapped on its own (model.c): it must
+ * start zeroed and learn exactly as a small calloc()ed one does. Features
+ * stay below LARGE_FEATURE_LIMIT, clear of both models' bias slots. */
+#define LARGE_BITS 20          /* 8 MiB for AdaGrad, 16 MiB for Adam */
+#define LARGE_FEATURE_LIMIT 512u
+
+static void large_check(enum model_optimizer opt)
+{
+    struct model_params p =
+        params_make(MODEL_LOSS_LOGISTIC, opt, 0.5, 0.5);
+    struct model *small = model_make(&p);
+    struct model *large;
+    struct feature x[RANDOM_FEATURES];
+    uint64_t s = DET_SEED;
+    size_t i, k;
+
+    p.bits = LARGE_BITS;
+    large = model_make(&p);
+    assert_true(model_bias_index(small) >= LARGE_FEATURE_LIMIT);
+    assert_true(model_bias_index(large) >= LARGE_FEATURE_LIMIT);
+
+    for (i = 0; i < DET_EXAMPLES; i++) {
+        double label = random_example(&s, LARGE_FEATURE_LIMIT - 1, x);
+        double ps;
+        double pl;
+
+        assert_int_equal(model_learn(small, x, RANDOM_FEATURES, label, &ps),
+                         0);
+        assert_int_equal(model_learn(large, x, RANDOM_FEATURES, label, &pl),
+                         0);
+        assert_memory_equal(&ps, &pl, sizeof(ps));
+    }
+
+    for (i = 0; i < model_weight_count(large); i++) {
+        size_t twin = i < LARGE_FEATURE_LIMIT ? i
+                      : i == model_bias_index(large) ? model_bias_index(small)
+                                                     : SIZE_MAX;
+        float w = twin == SIZE_MAX ? 0.0f : model_weight(small, twin);
+
+        assert_memory_equal(&(float){model_weight(large, i)}, &w, sizeof(w));
+        for (k = 0; k < MODEL_MAX_STATE_ARRAYS; k++) {
+            float v = twin == SIZE_MAX ? 0.0f
+                                       : model_state_value(small, k, twin);
+
+            assert_memory_equal(&(float){model_state_value(large, k, i)},
+                                &v, sizeof(v));
+        }
+    }
+    model_destroy(small);
+    model_destroy(large);
+}
+
+static void test_model_large_table_learns_like_small(void **state)
+{
+    (void)state;
+    large_check(MODEL_OPT_ADAGRAD);
+    large_check(MODEL_OPT_ADAM);
+}
+
 /* The prediction model_learn() reports is model_predict() before the
  * step, bit for bit, even with repeated indices. */
 static void test_model_learn_reports_pre_update_prediction(void **state)
@@ -1085,6 +1144,7 @@ int main(void)
         cmocka_unit_test(test_model_converges_logistic_adagrad),
         cmocka_unit_test(test_model_converges_hinge_adagrad),
         cmocka_unit_test(test_model_same_input_gives_identical_weights),
+        cmocka_unit_test(test_model_large_table_learns_like_small),
         cmocka_unit_test(test_model_learn_reports_pre_update_prediction),
         cmocka_unit_test(test_model_refuses_non_finite_input),
         cmocka_unit_test(test_model_refuses_non_binary_labels),
