@@ -2,9 +2,12 @@
  * cli/cmd_acls.c - `riffle acls`: grant each riffle role exactly the Kafka
  * ACLs it needs, read from the pipeline's configuration.
  *
- *   producer    Write, Describe on the input topic
- *   learner     Read, Describe on the input and model topics (it restores
- *               from snapshots); Read on its group (kafka.group_id);
+ *   producer    Write, Describe on the input topic and the labels topic
+ *               (`produce --labels`)
+ *   learner     Read, Describe on every topic `learn` consumes: the
+ *               input, the further sources, the join (profiles) and labels
+ *               topics, and the model topic (it restores from snapshots);
+ *               Read on its group (kafka.group_id);
  *               Write, Describe on predictions, dead letters, metrics,
  *               alerts and models; and, for exactly-once output, Write
  *               and Describe on its transactional id (printed as a
@@ -32,7 +35,10 @@
 #include "common/kafka.h"
 #include "common/log.h"
 
-#define ACLS_MAX 48              /* bindings of all four roles fit */
+/* Bindings of all four roles: 2 per topic, learner's at most
+ * 5 + CFG_MAX_SOURCES read and 5 written, producer's 2, scorer's 3,
+ * subscriber's 2, and 3 groups. */
+#define ACLS_MAX (2 * (17 + CFG_MAX_SOURCES) + 3)
 #define ACLS_TIMEOUT_MS 30000    /* one admin request; a broker answers */
 #define ACLS_PRINCIPAL_MAX 300
 #define ACLS_VISIBLE_WAIT_MS 15000 /* for the broker to enforce new ACLs */
@@ -86,11 +92,30 @@ static void topics(struct grants *g, const char *role, const char *user,
     }
 }
 
+/* What `learn` subscribes to (cli/cmd_learn.c, subscribe_all()) and
+ * the model topic it restores from, into in; returns their count. An
+ * unconfigured join or labels topic is "", which add() skips. */
+static size_t learner_inputs(const struct cfg *c,
+                             const char *in[CFG_MAX_SOURCES + 4])
+{
+    size_t n = 0, i;
+
+    in[n++] = c->topic_input;
+    for (i = 0; i < c->source_count; i++)
+        in[n++] = c->sources[i].topic;
+    in[n++] = c->join.line ? c->join.topic : "";
+    in[n++] = c->labels.line ? c->labels.topic : "";
+    in[n++] = c->topic_models;
+    return n;
+}
+
 static void plan(const struct cfg *c, const char *const users[4],
                  struct grants *g)
 {
-    const char *in[] = {c->topic_input};
-    const char *learner_in[] = {c->topic_input, c->topic_models};
+    const char *in[] = {c->topic_input,
+                        c->labels.line ? c->labels.topic : ""};
+    const char *learner_in[CFG_MAX_SOURCES + 4];
+    size_t learner_in_count = learner_inputs(c, learner_in);
     const char *learner_out[] = {c->topic_predictions, c->topic_dead_letters,
                                  c->topic_metrics, c->topic_alerts,
                                  c->topic_models};
@@ -99,10 +124,10 @@ static void plan(const struct cfg *c, const char *const users[4],
     const char *served[] = {c->topic_predictions, c->serve_predictions};
 
     if (users[0])
-        topics(g, "producer", users[0], RD_KAFKA_ACL_OPERATION_WRITE, in, 1);
+        topics(g, "producer", users[0], RD_KAFKA_ACL_OPERATION_WRITE, in, 2);
     if (users[1]) {
         topics(g, "learner", users[1], RD_KAFKA_ACL_OPERATION_READ,
-               learner_in, 2);
+               learner_in, learner_in_count);
         add(g, "learner", users[1], RD_KAFKA_RESOURCE_GROUP, c->group_id,
             RD_KAFKA_RESOURCE_PATTERN_LITERAL, RD_KAFKA_ACL_OPERATION_READ);
         topics(g, "learner", users[1], RD_KAFKA_ACL_OPERATION_WRITE,

@@ -15,6 +15,7 @@
 source "$(dirname "$0")/lib.sh"
 
 readonly EVENTS=3000
+readonly LABELS=50
 readonly REQUESTS=200
 
 base_port=${BROKERS##*:}
@@ -30,7 +31,13 @@ scripts/kafka-secure-setup "$SECURE" producer learner scorer subscriber >/dev/nu
 kafka start --fresh >"$WORK/kafka.log" 2>&1 || fail "secure broker: $(tail -5 "$WORK/kafka.log")"
 
 cfg=$(make_config config/elec2.cfg)
+# Delayed labels: the producer writes them, the learner reads them.
+labels_topic="$(cfg_topic "$cfg" input).labels"
+cat >>"$cfg" <<CFG
+labels = { topic = "$labels_topic"; };
+CFG
 sed -i "s|^kafka = {|kafka = {\n  security_protocol = \"sasl_ssl\";\n  sasl_mechanism = \"SCRAM-SHA-512\";\n  ssl_ca_file = \"$SECURE/ca.pem\";|" "$cfg"
+sed 's/id_prefix = "elec2"/id_prefix = "late"/' "$cfg" >"$WORK/late.cfg"
 plain_cfg=$WORK/plain.cfg
 sed 's/sasl_mechanism = "SCRAM-SHA-512"/sasl_mechanism = "PLAIN"/' "$cfg" >"$plain_cfg"
 secure_brokers=127.0.0.1:$PORT
@@ -77,14 +84,35 @@ while read -r -a args; do
 done <"$WORK/txn-acls.txt"
 expect_ok as admin acls -c "$cfg" --producer producer --learner learner \
     --scorer scorer --subscriber subscriber
-assert_eq "$(grep -c '^granted ' "$last.out")" 29 "ACL bindings granted"
+assert_eq "$(grep -c '^granted ' "$last.out")" 33 "ACL bindings granted"
+grep -q "^granted User:learner (learner): ALLOW READ on TOPIC $labels_topic\$" "$last.out" ||
+    fail "no Read on the labels topic for the learner"
 
 # The pipeline over SASL_SSL, each role as its own user.
+# LABELS more events (ids late-N) come without their label, which
+# follows on the labels topic.
+python3 - "$WORK" "$LABELS" <<'PY'
+import gzip, sys
+work, n = sys.argv[1], int(sys.argv[2])
+lines = gzip.open("data/elec2/electricity.csv.gz", "rt").read().splitlines()
+col = lines[0].split(",").index("class")
+with open(f"{work}/unlabelled.csv", "w") as ev, open(f"{work}/labels.csv", "w") as lab:
+    ev.write(lines[0] + "\n")
+    for i, row in enumerate(lines[1:n + 1], 1):
+        f = row.split(","); lab.write(f"late-{i},{f[col]}\n"); f[col] = ""
+        ev.write(",".join(f) + "\n")
+PY
+expect_ok as producer produce -c "$WORK/late.cfg" --file "$WORK/unlabelled.csv" --without-labels \
+    --no-progress
+expect_ok as producer produce -c "$cfg" --labels "$WORK/labels.csv" --no-progress
 expect_ok as producer produce -c "$cfg" --limit "$EVENTS" --no-progress
 expect_ok as learner learn -c "$cfg" --idle-exit 3
-assert_eq "$(riffle_json "$last.out" 'rows[0]["predicted"]')" "$EVENTS" "predictions by the learner"
+assert_eq "$(riffle_json "$last.out" 'rows[0]["predicted"]')" $((EVENTS + LABELS)) \
+    "predictions by the learner"
+assert_eq "$(riffle_json "$last.out" 'rows[0]["labels"]["joined"]')" "$LABELS" \
+    "delayed labels read and joined by the learner"
 expect_ok as subscriber watch -c "$cfg" predictions --idle-exit 3
-assert_eq "$(wc -l <"$last.out")" "$EVENTS" "predictions read by the subscriber"
+assert_eq "$(wc -l <"$last.out")" $((EVENTS + LABELS)) "predictions read by the subscriber"
 expect_ok as subscriber watch -c "$plain_cfg" predictions --limit 5 --idle-exit 3
 assert_eq "$(wc -l <"$last.out")" 5 "predictions read with SASL PLAIN"
 

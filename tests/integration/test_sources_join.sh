@@ -105,6 +105,14 @@ CFG
 producer_cfg app app_clicks.avsc "$prefix.app" outcome
 producer_cfg profiles profile.avsc "$prefix.profiles" region
 
+# `riffle acls` lets the learner read every topic it consumes.
+"$RIFFLE" acls -c "$WORK/clicks.cfg" --learner lrn --dry-run >"$WORK/acls.txt"
+for t in web app profiles models; do
+    for op in READ DESCRIBE; do
+        grep -q "^would grant User:lrn (learner): ALLOW $op on TOPIC $prefix.$t\$" \
+            "$WORK/acls.txt" || fail "acls: no $op on $prefix.$t for the learner"
+    done
+done
 run_riffle topics create -c "$WORK/clicks.cfg" >/dev/null
 run_riffle produce -c "$WORK/profiles.cfg" --file "$WORK/profiles.csv" --no-progress >/dev/null 2>&1
 run_riffle produce -c "$WORK/clicks.cfg" --file "$WORK/web.csv" --no-progress >/dev/null 2>&1
