@@ -331,6 +331,8 @@ static int start(struct learn *l, char *errstr, size_t size)
     int err = schema_load_file(l->cfg.schema_path, &l->input, errstr, size);
 
     l->exactly_once = l->cfg.delivery == CFG_DELIVERY_EXACTLY_ONCE;
+    if (!err && l->cfg.labels.line && l->opt.instance)
+        err = learn_labels_check_partitions(&l->cfg, errstr, size);
     if (!err && l->exactly_once)
         err = publisher_new_transactional(l->cfg.brokers, "riffle-learner",
                                           l->cfg.transactional_id, &l->pub,
@@ -436,6 +438,11 @@ static int handle_event(struct learn *l, const rd_kafka_message_t *msg,
                  (int)src.partition, (long long)src.offset,
                  riffle_err_str(err));
         return err;
+    }
+    if (l->opt.instance && r.pending) {
+        err = learn_labels_check_key(&src, &r, errstr, size);
+        if (err)
+            return err;
     }
     if (replay) {
         l->replayed++;

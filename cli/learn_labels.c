@@ -2,12 +2,17 @@
  * cli/learn_labels.c - the labels topic in `riffle learn`, see
  * learn_labels.h.
  *
- * TODO(one instance): the waiting events live in the model of the
- * instance that read them; with several instances (--instance) a label
- * read by the owner of the labels partition misses events another one
- * keeps. Fine while a pipeline with delayed labels runs one learner;
- * urgent when such pipelines scale out: co-partition the events and
- * labels topics by event id and assign their partitions together.
+ * With several instances (--instance) the events and labels topics are
+ * co-partitioned (learn_labels_check_partitions()), so the owner of
+ * events partition p reads labels partition p too.
+ *
+ * TODO(hand-over): the waiting events of a partition stay in the store
+ * of the instance that read them when the group moves the partition to
+ * another instance; their labels then go to the new owner and are given
+ * up as unknown, while the old owner counts the events expired. Fine
+ * while instances are started together and run without rebalances
+ * (test_delayed_labels_instances.sh); urgent once instances come and go
+ * with labels pending: the store must move with its partition.
  */
 #include "cli/learn_labels.h"
 
@@ -15,8 +20,13 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/kafka.h"
 #include "common/log.h"
 #include "learner/label_join.h"
+
+#define LEARN_LABELS_METADATA_MS 30000 /* a broker just started */
+#define LEARN_LABELS_TOPIC_TRIES 20      /* a new topic shows within ~5 s */
+#define LEARN_LABELS_TOPIC_RETRY_MS 250
 
 int learn_labels_is_labels_topic(const struct cfg *cfg, const char *topic)
 {
@@ -157,6 +167,126 @@ int learn_labels_release(struct online_learner *ol, struct outputs *out,
         err = rc;
     }
     return err;
+}
+
+/* topic's partition count (0 with *topic_err when the broker does not
+ * know it), asked of the brokers through rk. */
+static rd_kafka_resp_err_t ask_count(rd_kafka_t *rk, const char *topic,
+                                     int *count,
+                                     rd_kafka_resp_err_t *topic_err)
+{
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_resp_err_t err;
+
+    err = rd_kafka_metadata(rk, 0, rkt, &md, LEARN_LABELS_METADATA_MS);
+    rd_kafka_topic_destroy(rkt);
+    if (err)
+        return err;
+    *topic_err = md->topic_cnt == 1 ? md->topics[0].err
+                                    : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    *count = *topic_err ? 0 : md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* topic's partition count. A topic just created may be missing from the
+ * metadata for a moment: it is asked again for a few seconds. */
+static int partition_count(rd_kafka_t *rk, const char *topic, int *count,
+                           char *errstr, size_t size)
+{
+    rd_kafka_resp_err_t err, topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    int tries = 0;
+
+    do {
+        if (tries++ > 0)
+            rd_kafka_poll(rk, LEARN_LABELS_TOPIC_RETRY_MS);
+        err = ask_count(rk, topic, count, &topic_err);
+    } while (!err && topic_err && tries < LEARN_LABELS_TOPIC_TRIES);
+    if (err) {
+        snprintf(errstr, size, "cannot reach the brokers for topic %s: %s",
+                 topic, rd_kafka_err2str(err));
+        return RIFFLE_ERR_KAFKA;
+    }
+    err = topic_err;
+    if (err) {
+        snprintf(errstr, size, "topic %s: %s (create the pipeline's topics "
+                 "with: riffle topics create -c CONFIG)", topic,
+                 rd_kafka_err2str(err));
+        return RIFFLE_ERR_KAFKA;
+    }
+    return 0;
+}
+
+/* Compares the labels topic's partition count with topic's. */
+static int check_copartitioned(const struct cfg *cfg, rd_kafka_t *rk,
+                               const char *topic, int labels_count,
+                               char *errstr, size_t size)
+{
+    int count = 0;
+    int err = partition_count(rk, topic, &count, errstr, size);
+
+    if (err || count == labels_count)
+        return err;
+    return cfg_error(cfg, cfg->labels.line, "labels.topic", errstr, size,
+                     "%s has %d partition(s) and the events topic %s has "
+                     "%d: several instances (--instance) need them "
+                     "co-partitioned, with as many partitions, so that the "
+                     "owner of events partition p also reads labels "
+                     "partition p (riffle topics create makes them so)",
+                     cfg->labels.topic, labels_count, topic, count);
+}
+
+int learn_labels_check_partitions(const struct cfg *cfg, char *errstr,
+                                  size_t size)
+{
+    rd_kafka_conf_t *conf = kafka_conf_new(cfg->brokers, "riffle-learner",
+                                           errstr, size);
+    rd_kafka_t *rk;
+    char why[256];
+    int labels_count = 0, err;
+    size_t i;
+
+    if (!conf)
+        return RIFFLE_ERR_KAFKA;
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
+    if (!rk) {
+        snprintf(errstr, size, "cannot create a Kafka client: %s", why);
+        rd_kafka_conf_destroy(conf);
+        return RIFFLE_ERR_KAFKA;
+    }
+
+    err = partition_count(rk, cfg->labels.topic, &labels_count, errstr,
+                          size);
+    if (!err)
+        err = check_copartitioned(cfg, rk, cfg->topic_input, labels_count,
+                                  errstr, size);
+    for (i = 0; !err && i < cfg->source_count; i++)
+        err = check_copartitioned(cfg, rk, cfg->sources[i].topic,
+                                  labels_count, errstr, size);
+
+    rd_kafka_destroy(rk);
+    return err;
+}
+
+int learn_labels_check_key(const struct source_ref *src,
+                           const struct online_result *r, char *errstr,
+                           size_t size)
+{
+    size_t id_len = r->event_id ? strlen(r->event_id) : 0;
+
+    if (!r->pending || !r->event_id ||
+        (src->key && src->key_len == id_len &&
+         memcmp(src->key, r->event_id, id_len) == 0))
+        return 0;
+    snprintf(errstr, size, "%s [%d] @%lld: an event waiting for its label "
+             "is keyed %s: several instances (--instance) need every "
+             "event keyed by its event id, as the labels are, so that one "
+             "instance reads both (riffle produce keys them so)",
+             src->topic, (int)src->partition, (long long)src->offset,
+             src->key ? "by something else than its event id"
+                      : "by nothing");
+    return RIFFLE_ERR_CFG;
 }
 
 int learn_labels_json(struct online_learner *ol,

@@ -54,6 +54,28 @@ int learn_labels_release(struct online_learner *ol, struct outputs *out,
                          int replay, struct learn_labels_counts *counts,
                          char *errstr, size_t errstr_size);
 
+/* Several instances (--instance) join a label with its event only when
+ * one instance reads both: the labels topic must be co-partitioned with
+ * each topic events come from (input and sources: as many partitions,
+ * keyed by event id with the same partitioner), and the range assignor
+ * then gives events partition p and labels partition p to one instance.
+ * Asks the brokers with a client of its own, so that it can run before
+ * the learner joins its group (a static member that stops at once would
+ * hold its partitions until the session times out). Returns 0,
+ * RIFFLE_ERR_CFG with errstr naming both topics and their counts, or
+ * RIFFLE_ERR_KAFKA. */
+int learn_labels_check_partitions(const struct cfg *cfg, char *errstr,
+                                  size_t errstr_size);
+
+/* For several instances: an event kept for its label (r->pending) must
+ * have come keyed by its own id, or its label (keyed by that id) lands in
+ * a partition another instance may own. Returns 0, or RIFFLE_ERR_CFG
+ * with errstr naming the message's coordinates (the id itself is the
+ * user's, so it stays out). */
+int learn_labels_check_key(const struct source_ref *src,
+                           const struct online_result *r, char *errstr,
+                           size_t errstr_size);
+
 /* Appends "labels":{...} (the store's counts and this process's) for
  * the summary line. Returns 0 or RIFFLE_ERR_NOMEM. */
 int learn_labels_json(struct online_learner *ol,
