@@ -20,6 +20,15 @@
 #define CONSUMER_COMMIT_TRIES 60 /* a coordinator moving: up to ~1 min */
 #define CONSUMER_COMMIT_BACKOFF_MS 1000
 #define CONSUMER_SEEK_TIMEOUT_MS 10000 /* a seek of an assigned partition */
+/* How far librdkafka fetches ahead of the learner. Once its queue holds
+ * queued.min.messages (default 100,000) it stops fetching and looks again
+ * only on its broker thread's next wake-up, up to a second later: a
+ * learner that drains 100,000 events in less than that sat idle for the
+ * rest (0.5-0.9 s of every 500,000 Elec2 events, measured). The queue
+ * must hold more than a second of events, so the count is raised and the
+ * bytes become the bound: 32 MiB is about 340,000 Elec2 events. */
+#define CONSUMER_QUEUED_MIN_MESSAGES "1000000"
+#define CONSUMER_QUEUED_MAX_KBYTES "32768"
 
 struct partition_state {
     char topic[CFG_NAME_MAX];
@@ -325,6 +334,10 @@ int consumer_new_topics(const char *brokers, const char *group_id,
                        errstr_size) ||
         kafka_conf_set(conf, "isolation.level", "read_committed", errstr,
                        errstr_size) ||
+        kafka_conf_set(conf, "queued.min.messages",
+                       CONSUMER_QUEUED_MIN_MESSAGES, errstr, errstr_size) ||
+        kafka_conf_set(conf, "queued.max.messages.kbytes",
+                       CONSUMER_QUEUED_MAX_KBYTES, errstr, errstr_size) ||
         (instance_id && kafka_conf_set(conf, "group.instance.id",
                                        instance_id, errstr, errstr_size)) ||
         (session_timeout_ms > 0 &&
