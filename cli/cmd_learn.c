@@ -643,14 +643,34 @@ static int commit_batch(struct learn *l, char *errstr, size_t size)
     return err;
 }
 
+/* Writes a snapshot of the model into the open transaction, recording
+ * the positions the model has reached; the transaction commits it with
+ * the input offsets past the batch, which may lie further on: a restart
+ * then relearns, without publishing, the events between the two (see
+ * consumer.h). */
+static int snapshot_in_batch(struct learn *l, char *errstr, size_t size)
+{
+    size_t bytes = 0;
+    int err;
+
+    consumer_positions(l->consumer, l->offsets, SNAPSHOT_MAX_OFFSETS,
+                       &l->offset_count);
+    err = outputs_snapshot_keyed(l->out, l->snapshot_key, l->ol, l->offsets,
+                                 l->offset_count, &bytes, errstr, size);
+    if (!err)
+        consumer_note_snapshot(l->consumer);
+    if (!err && online_metrics(l->ol)->total.count != l->metrics_reported)
+        err = report_metrics(l, errstr, size);
+    if (!err)
+        snapshot_taken(l, bytes);
+    return err;
+}
+
 /* Ends the batch: the snapshot when one is due (or forced), then the
- * commit. The snapshot records the positions the model has reached; the
- * transaction commits the same offsets (or, while a partition is still
- * replaying, its further committed offset: see consumer.h). */
+ * commit. */
 static int end_batch(struct learn *l, int force_snapshot, char *errstr,
                      size_t size)
 {
-    size_t bytes = 0;
     int snap = force_snapshot ? l->since_snapshot > 0 : snapshot_due(l);
     int err = 0;
 
@@ -659,33 +679,23 @@ static int end_batch(struct learn *l, int force_snapshot, char *errstr,
             return 0;
         err = begin_batch(l, errstr, size);
     }
-    if (!err && snap) {
-        consumer_positions(l->consumer, l->offsets, SNAPSHOT_MAX_OFFSETS,
-                           &l->offset_count);
-        err = outputs_snapshot_keyed(l->out, l->snapshot_key, l->ol,
-                                     l->offsets, l->offset_count, &bytes,
-                                     errstr, size);
-        if (!err)
-            consumer_note_snapshot(l->consumer);
-        if (!err &&
-            online_metrics(l->ol)->total.count != l->metrics_reported)
-            err = report_metrics(l, errstr, size);
-    }
+    if (!err && snap)
+        err = snapshot_in_batch(l, errstr, size);
     if (!err)
         err = commit_batch(l, errstr, size);
-    if (!err && snap)
-        snapshot_taken(l, bytes);
     return err;
 }
 
+/* A snapshot due does not end the batch: it joins the open transaction,
+ * and commits follow delivery.batch_*, whose cost (waiting for every
+ * output of the batch to be acknowledged) is paid once per batch. */
 static int batch_due(const struct learn *l)
 {
     if (!publisher_in_transaction(l->pub))
-        return snapshot_due(l);
+        return snapshot_due(l); /* replaying: a transaction of its own */
     return l->txn_events >= (unsigned long long)l->cfg.txn_every_events ||
            (l->now_s - l->txn_started_s) * 1000.0 >=
-               (double)l->cfg.txn_every_ms ||
-           snapshot_due(l);
+               (double)l->cfg.txn_every_ms;
 }
 
 /* After an aborted batch the model has learned events whose outputs will
@@ -943,7 +953,11 @@ static int step(struct learn *l, char *errstr, size_t size)
         return snapshot_due(l) ? take_snapshot(l, errstr, size) : 0;
     if (merge_due(l))
         return merge_models(l, errstr, size);
-    return batch_due(l) ? end_batch(l, 0, errstr, size) : 0;
+    if (publisher_in_transaction(l->pub) && snapshot_due(l))
+        err = snapshot_in_batch(l, errstr, size);
+    if (!err && batch_due(l))
+        err = end_batch(l, 0, errstr, size);
+    return err;
 }
 
 static int run_loop(struct learn *l, char *errstr, size_t size)

@@ -96,7 +96,11 @@
 #define CFG_DEFAULT_SNAPSHOT_CHUNK 4194304L
 #define CFG_MIN_SNAPSHOT_CHUNK 1024L
 #define CFG_MAX_SNAPSHOT_CHUNK 15728640L
-#define CFG_DEFAULT_TXN_EVENTS 20000
+/* Each commit waits for every output of its batch to be acknowledged
+ * (about 25 ms here), so batches are long; batch_ms still bounds how long
+ * read_committed readers wait. 20,000 spent a quarter of a learn run in
+ * commits (measured on 500,000 Elec2 events). */
+#define CFG_DEFAULT_TXN_EVENTS 100000
 #define CFG_DEFAULT_TXN_MS 1000
 #define CFG_MAX_TXN_MS 60000 /* below the broker's transaction timeout */
 /* The broker's default group.{min,max}.session.timeout.ms bounds. */

@@ -333,7 +333,7 @@ static void test_cfg_delivery_defaults_to_exactly_once(void **state)
     write_base(fx, 0, NULL, "kafka = { group_id = \"g\"; };\n");
     assert_int_equal(load(fx), 0);
     assert_int_equal(fx->cfg->delivery, CFG_DELIVERY_EXACTLY_ONCE);
-    assert_int_equal(fx->cfg->txn_every_events, 20000);
+    assert_int_equal(fx->cfg->txn_every_events, 100000);
     assert_int_equal(fx->cfg->txn_every_ms, 1000);
     assert_string_equal(fx->cfg->transactional_id, "g-learner");
 }
