@@ -18,9 +18,10 @@
  * the same way.
  *
  * At least once: every N events or T seconds, and on a clean stop, it
- * publishes a snapshot, waits until everything produced so far is
- * acknowledged, and only then commits the offsets the snapshot records:
- * a crash replays from the last snapshot, republishing those outputs.
+ * publishes a snapshot, and commits the offsets the snapshot records only
+ * once everything produced before it is acknowledged (learning goes on
+ * meanwhile; a stop or a revoke waits for it): a crash replays from the
+ * last snapshot, republishing those outputs.
  */
 #include <ctype.h>
 #include <getopt.h>
@@ -79,6 +80,11 @@ struct learn {
     struct learn_ops_counts ops_counts;
     struct snapshot_offset offsets[SNAPSHOT_MAX_OFFSETS];
     size_t offset_count;
+    /* At least once: the offsets of the last snapshot, committed once
+     * every message sent before them (pending_seq) is acknowledged. */
+    struct snapshot_offset pending[SNAPSHOT_MAX_OFFSETS];
+    size_t pending_count;
+    uint64_t pending_seq;
     int exactly_once;
     int closing; /* leaving the group: the revoke hook does nothing */
     int hook_err;  /* an error of the revoke hook, reported by the loop */
@@ -569,12 +575,44 @@ static void snapshot_taken(struct learn *l, size_t bytes)
     l->ops_counts.last_snapshot_unix_s = (double)kafka_now_ms() / 1000.0;
 }
 
-/* Snapshot, then wait for every ack, then commit: in that order, so the
- * committed offsets never run ahead of what is safely published. */
-static int take_snapshot(struct learn *l, char *errstr, size_t size)
+/* Commits the offsets of the last snapshot once every message sent before
+ * it is acknowledged, so the committed offsets never run ahead of what
+ * is safely published. Without `wait` it only looks (a broker round trip
+ * is not waited for on every event); with it, it waits for every ack. */
+static int commit_settled(struct learn *l, int wait, char *errstr,
+                          size_t size)
+{
+    int err;
+
+    if (l->pending_count == 0)
+        return 0;
+    if (wait)
+        err = await_acks(l, errstr, size);
+    else if (publisher_settled(l->pub) < l->pending_seq)
+        return 0;
+    else
+        err = publisher_check(l->pub, errstr, size);
+    if (!err)
+        err = consumer_commit(l->consumer, l->pending, l->pending_count,
+                              errstr, size);
+    if (!err)
+        l->pending_count = 0;
+    return err;
+}
+
+/* Publishes a snapshot; its offsets are committed by commit_settled(),
+ * at once when `wait` (a stop), else when its acks are in. The previous
+ * snapshot's offsets are committed first, waiting for them if need be. */
+static int take_snapshot(struct learn *l, int wait, char *errstr,
+                         size_t size)
 {
     size_t bytes = 0;
-    int err;
+    int err = commit_settled(l, 0, errstr, size);
+
+    if (!err && l->pending_count > 0)
+        err = commit_settled(l, 1, errstr, size);
+    if (err)
+        return err;
 
     consumer_positions(l->consumer, l->offsets, SNAPSHOT_MAX_OFFSETS,
                        &l->offset_count);
@@ -582,11 +620,13 @@ static int take_snapshot(struct learn *l, char *errstr, size_t size)
                                  l->offset_count, &bytes, errstr, size);
     if (!err && online_metrics(l->ol)->total.count != l->metrics_reported)
         err = report_metrics(l, errstr, size);
-    if (!err)
-        err = await_acks(l, errstr, size);
-    if (!err)
-        err = consumer_commit(l->consumer, l->offsets, l->offset_count,
-                              errstr, size);
+    if (err)
+        return err;
+
+    memcpy(l->pending, l->offsets, l->offset_count * sizeof(l->offsets[0]));
+    l->pending_count = l->offset_count;
+    l->pending_seq = publisher_sent(l->pub);
+    err = commit_settled(l, wait, errstr, size);
     if (!err)
         snapshot_taken(l, bytes);
     return err;
@@ -751,6 +791,12 @@ static void on_revoke(void *opaque)
 {
     struct learn *l = opaque;
 
+    if (!l->exactly_once && !l->closing && !l->hook_err) {
+        /* the partitions' next owner starts from the committed offsets */
+        l->hook_err = commit_settled(l, 1, l->hook_errstr,
+                                     sizeof(l->hook_errstr));
+        return;
+    }
     if (l->closing || !l->exactly_once || l->hook_err ||
         !publisher_in_transaction(l->pub))
         return;
@@ -949,8 +995,12 @@ static int step(struct learn *l, char *errstr, size_t size)
     }
     if (err)
         return err;
-    if (!l->exactly_once)
-        return snapshot_due(l) ? take_snapshot(l, errstr, size) : 0;
+    if (!l->exactly_once) {
+        err = commit_settled(l, 0, errstr, size);
+        if (!err && snapshot_due(l))
+            err = take_snapshot(l, 0, errstr, size);
+        return err;
+    }
     if (merge_due(l))
         return merge_models(l, errstr, size);
     if (publisher_in_transaction(l->pub) && snapshot_due(l))
@@ -986,7 +1036,9 @@ static int run_loop(struct learn *l, char *errstr, size_t size)
     if (!err && l->exactly_once)
         err = end_batch(l, 1, errstr, size);
     else if (!err && l->since_snapshot > 0)
-        err = take_snapshot(l, errstr, size);
+        err = take_snapshot(l, 1, errstr, size);
+    else if (!err)
+        err = commit_settled(l, 1, errstr, size);
     tick_ops(l, 1);
     return err;
 }
