@@ -490,8 +490,9 @@ static void report_hops(struct load *l, double p99)
     free(v);
 }
 
-/* LOAD_DUMP=FILE: one line per answer, "i sent_ms latency hops...",
- * to see when in the run the slow answers came. */
+/* LOAD_DUMP=FILE: one line per answer, "i sent latency hops...", the
+ * send time in ms of the wall clock (as the broker's GC log and the
+ * record timestamps have it), to see when the slow answers came. */
 static void dump_answers(const struct load *l)
 {
     const char *path = getenv("LOAD_DUMP");
@@ -502,8 +503,7 @@ static void dump_answers(const struct load *l)
     for (long i = 0; i < l->count; i++) {
         if (l->latency_ms[i] <= 0)
             continue;
-        fprintf(f, "%ld %.1f %.2f", i, (l->sent_s[i] - l->first_sent_s) * 1e3,
-                l->latency_ms[i]);
+        fprintf(f, "%ld %.1f %.2f", i, l->sent_wall_ms[i], l->latency_ms[i]);
         for (int k = 0; k < HOP_COUNT; k++)
             fprintf(f, " %.1f", l->hop_ms[i][k]);
         fputc('\n', f);
