@@ -148,6 +148,75 @@ int topic_reader_new(const char *brokers, const char *topic, int from_start,
     return 0;
 }
 
+/* Resolves the partitions of list whose offset holds a timestamp to
+ * the first offset at or after it, or to the end when none is. */
+static int resolve_times(struct topic_reader *r, const char *topic,
+                         rd_kafka_topic_partition_list_t *list,
+                         char *errstr, size_t errstr_size)
+{
+    rd_kafka_resp_err_t err;
+    int i;
+
+    if (list->cnt == 0)
+        return 0;
+    err = rd_kafka_offsets_for_times(r->rk, list,
+                                     TOPIC_READER_METADATA_TIMEOUT_MS);
+    if (err) {
+        snprintf(errstr, errstr_size, "%s: cannot look offsets up by time: "
+                 "%s", topic, rd_kafka_err2str(err));
+        return RIFFLE_ERR_KAFKA;
+    }
+    for (i = 0; i < list->cnt; i++)
+        if (list->elems[i].offset < 0)
+            list->elems[i].offset = RD_KAFKA_OFFSET_END;
+    return 0;
+}
+
+int topic_reader_new_from(const char *brokers, const char *topic,
+                          const int64_t *from, int count, int64_t since_ms,
+                          struct topic_reader **out, char *errstr,
+                          size_t errstr_size)
+{
+    struct topic_reader *r = calloc(1, sizeof(*r));
+    rd_kafka_topic_partition_list_t *known = NULL, *timed = NULL;
+    int i, err;
+
+    if (!r)
+        return RIFFLE_ERR_NOMEM;
+    err = reader_create(brokers, topic, r, errstr, errstr_size);
+    if (!err) {
+        known = rd_kafka_topic_partition_list_new(r->partition_count);
+        timed = rd_kafka_topic_partition_list_new(r->partition_count);
+    }
+    for (i = 0; !err && i < r->partition_count; i++) {
+        if (i < count && from[i] >= 0)
+            rd_kafka_topic_partition_list_add(known, topic, i)->offset =
+                from[i];
+        else
+            rd_kafka_topic_partition_list_add(timed, topic, i)->offset =
+                since_ms;
+    }
+
+    if (!err)
+        err = resolve_times(r, topic, timed, errstr, errstr_size);
+    for (i = 0; !err && i < timed->cnt; i++)
+        rd_kafka_topic_partition_list_add(known, topic,
+                                          timed->elems[i].partition)
+            ->offset = timed->elems[i].offset;
+    if (timed)
+        rd_kafka_topic_partition_list_destroy(timed);
+    if (!err)
+        err = reader_assign(r, topic, known, errstr, errstr_size);
+    else if (known)
+        rd_kafka_topic_partition_list_destroy(known);
+    if (err) {
+        topic_reader_destroy(r);
+        return err;
+    }
+    *out = r;
+    return 0;
+}
+
 /* Like topic_reader_new(), starting each partition `span` messages
  * before its end (read_committed end); an empty partition counts as at
  * its end at once. *whole is set when every partition starts at its
@@ -230,6 +299,11 @@ rd_kafka_message_t *topic_reader_poll(struct topic_reader *r, int timeout_ms)
         r->ended--;
     }
     return msg;
+}
+
+int topic_reader_partition_count(const struct topic_reader *r)
+{
+    return r->partition_count;
 }
 
 int topic_reader_at_end(const struct topic_reader *r)

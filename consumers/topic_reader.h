@@ -10,6 +10,7 @@
 #define RIFFLE_CONSUMERS_TOPIC_READER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -26,7 +27,21 @@ int topic_reader_new(const char *brokers, const char *topic, int from_start,
                      struct topic_reader **out, char *errstr,
                      size_t errstr_size);
 
+/* Assigns partition i of topic at from[i] when i < count (an offset to
+ * read next), and every other partition at its first message timestamped
+ * since_ms or later (at its end when there is none): a reader that goes
+ * on from where an earlier one stopped, or starts at a point in time.
+ * from (count entries) is borrowed. Returns 0 or RIFFLE_ERR_KAFKA with
+ * errstr. */
+int topic_reader_new_from(const char *brokers, const char *topic,
+                          const int64_t *from, int count, int64_t since_ms,
+                          struct topic_reader **out, char *errstr,
+                          size_t errstr_size);
+
 void topic_reader_destroy(struct topic_reader *r); /* NULL-safe */
+
+/* How many partitions r reads. */
+int topic_reader_partition_count(const struct topic_reader *r);
 
 /* The next message, or NULL after timeout_ms or at a partition end. The
  * caller destroys it with rd_kafka_message_destroy(). */
