@@ -842,8 +842,13 @@ static int merge_models(struct learn *l, char *errstr, size_t size)
                  l->snapshot_key, errstr);
         return 0;
     }
-    if (peers == 0)
+    if (peers == 0) {
+        log_info("learn", "model %s: no other live instance to merge (%llu "
+                 "new message(s) of %s read)", l->snapshot_key,
+                 (unsigned long long)st->last_messages_read,
+                 l->cfg.topic_models);
         return 0;
+    }
 
     err = begin_batch(l, errstr, size);
     if (!err)
@@ -855,10 +860,12 @@ static int merge_models(struct learn *l, char *errstr, size_t size)
         return err;
     learn_merge_count_published(l->merge, bytes);
     log_info("learn", "merged model %s with %zu other instance(s): version "
-             "%llu published to %s as %s (merge traffic so far: %llu bytes "
-             "read, %llu published)", l->snapshot_key, peers,
+             "%llu published to %s as %s (%llu new message(s) read; merge "
+             "traffic so far: %llu bytes read, %llu published)",
+             l->snapshot_key, peers,
              (unsigned long long)model_update_count(online_model(l->ol)),
              l->cfg.topic_models, l->cfg.model_name,
+             (unsigned long long)st->last_messages_read,
              (unsigned long long)st->bytes_read,
              (unsigned long long)st->bytes_published);
     return 0;
@@ -916,6 +923,7 @@ static void tick_ops(struct learn *l, int force)
         l->ops_counts.merges = st->merges;
         l->ops_counts.merge_bytes_read = st->bytes_read;
         l->ops_counts.merge_bytes_published = st->bytes_published;
+        l->ops_counts.merge_messages_read = st->messages_read;
     }
     learn_ops_tick(l->ops, l->ol, l->consumer, &l->ops_counts, force);
 }
@@ -1166,6 +1174,8 @@ static void print_summary(struct learn *l)
            "\"duplicates\":%llu,\"late_routed\":%llu,\"profiles\":%llu,"
            "\"replayed\":%llu,\"rewinds\":%llu,\"merges\":%llu,"
            "\"merge_bytes_read\":%llu,\"merge_bytes_published\":%llu,"
+           "\"merge_messages_read\":%llu,\"merge_peers_expired\":%llu,"
+           "\"merge_seconds\":%.3f,"
            "\"drift_alarms\":%llu,%s,\"model_version\":%llu,"
            "\"weights_digest\":\"%016llx\"}\n",
            l->snapshot_key,
@@ -1174,7 +1184,9 @@ static void print_summary(struct learn *l)
            l->routed_late, l->profiles, l->replayed, l->rewinds,
            (unsigned long long)st->merges,
            (unsigned long long)st->bytes_read,
-           (unsigned long long)st->bytes_published, l->drifts,
+           (unsigned long long)st->bytes_published,
+           (unsigned long long)st->messages_read,
+           (unsigned long long)st->peers_expired, st->seconds, l->drifts,
            metrics.data ? metrics.data : "\"metrics\":null",
            (unsigned long long)model_update_count(online_model(l->ol)),
            (unsigned long long)digest);

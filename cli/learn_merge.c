@@ -1,6 +1,16 @@
 /*
  * cli/learn_merge.c - merging learner instances through the model topic,
  * see learn_merge.h.
+ *
+ * The merger follows the model topic instead of scanning it: it keeps,
+ * per partition, the offset it will read next, and per peer instance the
+ * newest complete snapshot seen so far (its bytes and its timestamp). A
+ * merge reads only the messages published since the previous one. The
+ * first merge after start has nothing remembered, so it starts at the
+ * first message of the liveness window (scaling.instance_expiry_seconds
+ * back, plus a margin for the chunks before a manifest): anything older
+ * would not be merged anyway. Snapshot bytes are kept rather than
+ * restored models, which would hold a dense model per peer.
  */
 #include "cli/learn_merge.h"
 
@@ -20,6 +30,19 @@
 #define LEARN_MERGE_MAX_PEERS 64  /* instances of one pipeline we merge */
 #define LEARN_MERGE_POLL_MS 100
 #define LEARN_MERGE_IDLE_S 30.0   /* a model topic read that stalls */
+/* How far before the liveness window the first read starts: the chunks
+ * of a large snapshot are written just before its manifest, in the same
+ * transaction, so they are seconds older than the manifest that dates
+ * the snapshot. */
+#define LEARN_MERGE_CHUNK_MARGIN_MS 60000
+
+/* Another instance, as far as the model topic has told us. */
+struct merge_peer {
+    char key[2 * CFG_NAME_MAX];       /* "<model>@NAME" */
+    struct snapshot_chunks *chunks;   /* reassembles its chunked snapshots */
+    struct buf snapshot;              /* its newest complete one; empty: none */
+    int64_t at_ms;                    /* that snapshot's Kafka timestamp */
+};
 
 struct learn_merge {
     const struct cfg *cfg;
@@ -28,6 +51,11 @@ struct learn_merge {
     char prefix[CFG_NAME_MAX + 1]; /* "<model>@" */
     struct model_merger *merger;
     struct snapshot_offset *offsets; /* scratch for snapshot_restore */
+    struct merge_peer peers[LEARN_MERGE_MAX_PEERS];
+    size_t npeers;
+    int full_warned; /* more instances than LEARN_MERGE_MAX_PEERS, said */
+    int64_t *next;   /* per partition, the offset to read next; -1: none */
+    int partitions;
     struct learn_merge_stats stats;
 };
 
@@ -54,44 +82,157 @@ int learn_merge_new(const struct cfg *cfg, const struct schema *input,
     return 0;
 }
 
+static void peer_forget(struct merge_peer *p)
+{
+    snapshot_chunks_destroy(p->chunks);
+    buf_free(&p->snapshot);
+    memset(p, 0, sizeof(*p));
+}
+
 void learn_merge_destroy(struct learn_merge *m)
 {
+    size_t i;
+
     if (!m)
         return;
+    for (i = 0; i < m->npeers; i++)
+        peer_forget(&m->peers[i]);
     model_merger_destroy(m->merger);
+    free(m->next);
     free(m->offsets);
     free(m);
 }
 
-/* Whether key (not terminated) names another instance's snapshot of our
- * model: "<model>@NAME", not a chunk of one, not our own. */
-static int is_peer_key(const struct learn_merge *m, const char *key,
-                       size_t len)
+/* The instance key a message of the model topic belongs to, in key[]:
+ * "<model>@NAME" for its snapshots and for their chunks. Returns 0 when
+ * the message is not another instance's (the pipeline's merged model,
+ * another model, our own). */
+static int peer_key_of(const struct learn_merge *m,
+                       const rd_kafka_message_t *msg, char *key, size_t size)
 {
     size_t plen = strlen(m->prefix);
-    char text[2 * CFG_NAME_MAX];
+    char *chunk;
 
-    if (!key || len <= plen || len >= sizeof(text) ||
-        memcmp(key, m->prefix, plen) != 0)
+    if (!msg->key || msg->key_len <= plen || msg->key_len >= size ||
+        memcmp(msg->key, m->prefix, plen) != 0)
         return 0;
-    memcpy(text, key, len);
-    text[len] = '\0';
-    return strstr(text, SNAPSHOT_CHUNK_KEY_INFIX) == NULL &&
-           strcmp(text, m->self_key) != 0;
+    memcpy(key, msg->key, msg->key_len);
+    key[msg->key_len] = '\0';
+    chunk = strstr(key, SNAPSHOT_CHUNK_KEY_INFIX);
+    if (chunk)
+        *chunk = '\0';
+    return strcmp(key, m->self_key) != 0;
 }
 
-/* Collects the distinct peer keys on the model topic into keys[]. */
-static int find_peers(struct learn_merge *m,
-                      char (*keys)[2 * CFG_NAME_MAX], size_t *n,
-                      char *errstr, size_t size)
+/* The peer named key, added when new; NULL when the table is full. */
+static struct merge_peer *peer_find(struct learn_merge *m, const char *key,
+                                    char *errstr, size_t size, int *err)
 {
-    struct topic_reader *r;
-    double last = kafka_monotonic_s();
+    struct merge_peer *p;
     size_t i;
-    int err = topic_reader_new(m->cfg->brokers, m->cfg->topic_models, 1, &r,
-                               errstr, size);
 
-    *n = 0;
+    for (i = 0; i < m->npeers; i++)
+        if (strcmp(m->peers[i].key, key) == 0)
+            return &m->peers[i];
+    if (m->npeers == LEARN_MERGE_MAX_PEERS) {
+        if (!m->full_warned)
+            log_warn("merge", "%s: more than %d other instances: %s and "
+                     "later ones are not merged", m->cfg->topic_models,
+                     LEARN_MERGE_MAX_PEERS, key);
+        m->full_warned = 1;
+        return NULL;
+    }
+
+    p = &m->peers[m->npeers];
+    snprintf(p->key, sizeof(p->key), "%s", key);
+    if (snapshot_chunks_new(key, &p->chunks) != 0) {
+        snprintf(errstr, size, "no memory for merging models");
+        *err = RIFFLE_ERR_NOMEM;
+        return NULL;
+    }
+    m->npeers++;
+    return p;
+}
+
+/* One message of the model topic: a peer's complete snapshot replaces
+ * the one remembered; a tombstone of its key forgets it. A chunked
+ * snapshot whose chunks are broken leaves the older one in place, as a
+ * restore falls back to an older snapshot; one whose chunks lie before
+ * the first message read (the first read starts at a point in time) is
+ * passed over without a warning. */
+static int take_message(struct learn_merge *m, const rd_kafka_message_t *msg,
+                        char *errstr, size_t size)
+{
+    char key[2 * CFG_NAME_MAX], why[256];
+    const struct buf *value = NULL;
+    struct merge_peer *p;
+    int err = 0, rc;
+
+    if (!peer_key_of(m, msg, key, sizeof(key)))
+        return 0;
+    p = peer_find(m, key, errstr, size, &err);
+    if (!p)
+        return err;
+    if (!msg->payload && msg->key_len == strlen(key)) {
+        log_info("merge", "%s [%d] @%lld: instance %s deleted: no longer "
+                 "merged", m->cfg->topic_models, (int)msg->partition,
+                 (long long)msg->offset, key);
+        buf_free(&p->snapshot);
+        return 0;
+    }
+
+    rc = snapshot_chunks_feed(p->chunks, msg, &value, why, sizeof(why));
+    if (rc == RIFFLE_ERR_SNAPSHOT && !snapshot_chunks_unstarted(p->chunks))
+        log_warn("merge", "%s [%d] %s: %s: keeping its previous snapshot",
+                 m->cfg->topic_models, (int)msg->partition, key, why);
+    if (rc != 1)
+        return rc == RIFFLE_ERR_NOMEM ? rc : 0;
+    buf_free(&p->snapshot);
+    snapshot_chunks_take(p->chunks, &p->snapshot);
+    p->at_ms = rd_kafka_message_timestamp(msg, NULL);
+    return 0;
+}
+
+/* Remembers that partition's next offset, growing the table when the
+ * topic gained partitions. */
+static int note_position(struct learn_merge *m, int partitions,
+                         const rd_kafka_message_t *msg)
+{
+    int i;
+
+    if (partitions > m->partitions) {
+        int64_t *next = realloc(m->next, (size_t)partitions * sizeof(*next));
+
+        if (!next)
+            return RIFFLE_ERR_NOMEM;
+        for (i = m->partitions; i < partitions; i++)
+            next[i] = -1;
+        m->next = next;
+        m->partitions = partitions;
+    }
+    if (msg->partition >= 0 && msg->partition < m->partitions)
+        m->next[msg->partition] = msg->offset + 1;
+    return 0;
+}
+
+/* Reads what the model topic holds past the offsets remembered (from the
+ * start of the liveness window where there are none) up to its end.
+ * TODO(merge reader): a new consumer per merge costs a connection and a
+ * metadata round trip, most of a merge's time on a loaded machine; fine
+ * at merges every few seconds, a consumer kept open would be needed for
+ * merges every second or hundreds of instances. */
+static int read_news(struct learn_merge *m, char *errstr, size_t size)
+{
+    int64_t since = kafka_now_ms() -
+                    (int64_t)(m->cfg->instance_expiry_seconds * 1000.0) -
+                    LEARN_MERGE_CHUNK_MARGIN_MS;
+    struct topic_reader *r = NULL;
+    double last = kafka_monotonic_s();
+    int err = topic_reader_new_from(m->cfg->brokers, m->cfg->topic_models,
+                                    m->next, m->partitions, since, &r,
+                                    errstr, size);
+
+    m->stats.last_messages_read = 0;
     while (!err && !topic_reader_at_end(r)) {
         rd_kafka_message_t *msg = topic_reader_poll(r, LEARN_MERGE_POLL_MS);
 
@@ -104,76 +245,83 @@ static int find_peers(struct learn_merge *m,
             continue;
         }
         last = kafka_monotonic_s();
-        if (!msg->err && is_peer_key(m, msg->key, msg->key_len)) {
-            for (i = 0; i < *n; i++)
-                if (strlen(keys[i]) == msg->key_len &&
-                    memcmp(keys[i], msg->key, msg->key_len) == 0)
-                    break;
-            if (i == *n && *n < LEARN_MERGE_MAX_PEERS) {
-                memcpy(keys[*n], msg->key, msg->key_len);
-                keys[(*n)++][msg->key_len] = '\0';
-            }
+        if (!msg->err) {
+            m->stats.messages_read++;
+            m->stats.last_messages_read++;
+            err = note_position(m, topic_reader_partition_count(r), msg);
+            if (!err)
+                err = take_message(m, msg, errstr, size);
         }
         rd_kafka_message_destroy(msg);
     }
     topic_reader_destroy(r);
+    if (err == RIFFLE_ERR_NOMEM)
+        snprintf(errstr, size, "no memory for merging models");
     return err;
 }
 
-/* The newest usable snapshot under key, restored into a new learner
- * (*out, NULL when there is none or it is refused, with a warning). */
-static int load_peer(struct learn_merge *m, const char *key,
+/* Whether p's newest snapshot is recent enough to merge; an instance
+ * seen expiring is said once, and its snapshot dropped. */
+static int peer_alive(struct learn_merge *m, struct merge_peer *p,
+                      int64_t now_ms)
+{
+    double age_s = (double)(now_ms - p->at_ms) / 1000.0;
+
+    if (p->snapshot.len == 0)
+        return 0;
+    if (age_s <= m->cfg->instance_expiry_seconds)
+        return 1;
+    log_info("merge", "%s: the newest snapshot of instance %s is %.0f s "
+             "old (scaling.instance_expiry_seconds = %g): no longer merged",
+             m->cfg->topic_models, p->key, age_s,
+             m->cfg->instance_expiry_seconds);
+    buf_free(&p->snapshot);
+    m->stats.peers_expired++;
+    return 0;
+}
+
+/* p's snapshot restored into a new learner (*out; NULL when it is
+ * refused, with a warning). */
+static int load_peer(struct learn_merge *m, const struct merge_peer *p,
                      struct online_learner **out, char *errstr, size_t size)
 {
     struct online_learner *ol = NULL;
-    struct buf found = {0};
     char why[512];
-    size_t n = 0, offsets = 0;
-    int err;
+    size_t offsets = 0;
+    int err = online_new(m->cfg, m->input, &ol, errstr, size);
 
     *out = NULL;
-    err = topic_reader_latest_by_key(m->cfg->brokers, m->cfg->topic_models,
-                                     key, &found, 1, &n, errstr, size);
-    if (!err && n == 1)
-        err = online_new(m->cfg, m->input, &ol, errstr, size);
-    if (err || n == 0) {
-        buf_free(&found);
+    if (err)
         return err;
-    }
-
-    if (snapshot_restore(m->snapshot_schema, ol, found.data, found.len,
-                         m->offsets, SNAPSHOT_MAX_OFFSETS, &offsets, NULL,
-                         why, sizeof(why)) != 0) {
+    if (snapshot_restore(m->snapshot_schema, ol, p->snapshot.data,
+                         p->snapshot.len, m->offsets, SNAPSHOT_MAX_OFFSETS,
+                         &offsets, NULL, why, sizeof(why)) != 0) {
         log_warn("merge", "%s: not merging the snapshot of %s: %s",
-                 m->cfg->topic_models, key, why);
+                 m->cfg->topic_models, p->key, why);
         online_destroy(ol);
-    } else {
-        m->stats.bytes_read += found.len;
-        *out = ol;
+        return 0;
     }
-    buf_free(&found);
+    m->stats.bytes_read += p->snapshot.len;
+    *out = ol;
     return 0;
 }
 
 int learn_merge_adopt(struct learn_merge *m, struct online_learner *ol,
                       size_t *peers, char *errstr, size_t errstr_size)
 {
-    char (*keys)[2 * CFG_NAME_MAX] = calloc(LEARN_MERGE_MAX_PEERS,
-                                            sizeof(*keys));
     struct online_learner *peer[LEARN_MERGE_MAX_PEERS];
     struct model *models[LEARN_MERGE_MAX_PEERS + 1];
     uint64_t examples[LEARN_MERGE_MAX_PEERS + 1];
-    size_t nkeys = 0, n = 0, i;
-    int err;
+    int64_t now_ms = kafka_now_ms();
+    double started = kafka_monotonic_s();
+    size_t n = 0, i;
+    int err = read_news(m, errstr, errstr_size);
 
     *peers = 0;
-    if (!keys) {
-        snprintf(errstr, errstr_size, "no memory for merging models");
-        return RIFFLE_ERR_NOMEM;
-    }
-    err = find_peers(m, keys, &nkeys, errstr, errstr_size);
-    for (i = 0; !err && i < nkeys; i++) {
-        err = load_peer(m, keys[i], &peer[n], errstr, errstr_size);
+    for (i = 0; !err && i < m->npeers; i++) {
+        if (!peer_alive(m, &m->peers[i], now_ms))
+            continue;
+        err = load_peer(m, &m->peers[i], &peer[n], errstr, errstr_size);
         if (!err && peer[n])
             n++;
     }
@@ -201,7 +349,7 @@ int learn_merge_adopt(struct learn_merge *m, struct online_learner *ol,
 
     for (i = 0; i < n; i++)
         online_destroy(peer[i]);
-    free(keys);
+    m->stats.seconds += kafka_monotonic_s() - started;
     return err;
 }
 

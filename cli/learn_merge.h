@@ -13,6 +13,11 @@
  * is replaced: the instance's metrics, field statistics and offsets stay
  * its own, so merging never makes an event count twice. The learn loop
  * decides when to merge and publishes the result (docs/SCALING.md).
+ *
+ * An instance counts as one while its newest snapshot is at most
+ * scaling.instance_expiry_seconds old (by its Kafka timestamp); after
+ * that it is no longer merged, until it publishes again. Each merge reads
+ * only the model topic's messages published since the previous merge.
  * Runs on the learner thread; reads Kafka synchronously.
  */
 #ifndef RIFFLE_CLI_LEARN_MERGE_H
@@ -31,6 +36,10 @@ struct learn_merge_stats {
     uint64_t peers_read;      /* peer snapshots restored, over all merges */
     uint64_t bytes_read;      /* their encoded size */
     uint64_t bytes_published; /* snapshots published for merging */
+    uint64_t messages_read;   /* of the model topic, over all merges */
+    uint64_t last_messages_read; /* by the latest merge alone */
+    uint64_t peers_expired;   /* instances dropped for their age */
+    double seconds;           /* spent reading the topic and merging */
 };
 
 struct learn_merge;
@@ -46,8 +55,9 @@ int learn_merge_new(const struct cfg *cfg, const struct schema *input,
 
 void learn_merge_destroy(struct learn_merge *m); /* NULL-safe */
 
-/* Replaces ol's model with the merge of it and the newest snapshot of
- * every other instance; *peers gets how many were merged in (0: none
+/* Reads what is new on the model topic, then replaces ol's model with
+ * the merge of it and the newest snapshot of every other live instance;
+ * *peers gets how many were merged in (0: none
  * found, ol unchanged). A peer snapshot that cannot be restored (other
  * configuration, damaged) is skipped with a warning. Returns 0, or an
  * error with errstr (broker unreachable, no memory); ol is then

@@ -107,6 +107,11 @@
 #define CFG_MIN_SESSION_TIMEOUT_MS 6000
 #define CFG_MAX_SESSION_TIMEOUT_MS 1800000
 #define CFG_MAX_MERGE_SECONDS 86400.0 /* a day: longer is never merging */
+/* An instance silent this long no longer counts as one: five minutes are
+ * many merge periods at the cadences docs/SCALING.md measures, and short
+ * enough that a retired instance stops pulling the merge back soon. */
+#define CFG_DEFAULT_INSTANCE_EXPIRY_S 300.0
+#define CFG_MAX_INSTANCE_EXPIRY_S (7 * 86400.0) /* a week: past any pause */
 
 /* FNV-1a, 64 bits, for cfg_model_fingerprint(). */
 #define FNV64_OFFSET_BASIS 0xcbf29ce484222325ULL
@@ -529,6 +534,7 @@ static void set_defaults(struct cfg *cfg)
     snprintf(cfg->brokers, sizeof(cfg->brokers), "%s", CFG_DEFAULT_BROKERS);
     cfg->input_partitions = 1;
     cfg->replication_factor = 1;
+    cfg->instance_expiry_seconds = CFG_DEFAULT_INSTANCE_EXPIRY_S;
     cfg->csv_delimiter = ',';
     cfg->csv_header = 1;
     cfg->on_bad_row = CFG_BAD_ROW_SKIP;
@@ -1769,7 +1775,8 @@ static int load_scaling(const struct loader *ld,
                         const config_setting_t *root, struct cfg *cfg)
 {
     static const char *const keys[] = {"merge_every_events",
-                                       "merge_every_seconds", NULL};
+                                       "merge_every_seconds",
+                                       "instance_expiry_seconds", NULL};
     config_setting_t *g;
     int err = get_group(ld, root, "scaling", 0, &g);
 
@@ -1783,6 +1790,10 @@ static int load_scaling(const struct loader *ld,
     if (!err)
         err = get_double(ld, g, "scaling", "merge_every_seconds", 0, 0.0,
                          CFG_MAX_MERGE_SECONDS, &cfg->merge_every_seconds);
+    if (!err)
+        err = get_positive(ld, g, "scaling", "instance_expiry_seconds",
+                           CFG_MAX_INSTANCE_EXPIRY_S,
+                           &cfg->instance_expiry_seconds);
     return err;
 }
 

@@ -365,6 +365,7 @@ struct cfg {
     /* scaling: merging the models of several learner instances */
     long merge_every_events;    /* this instance's new events; 0 = never */
     double merge_every_seconds; /* or this long; 0 = never */
+    double instance_expiry_seconds; /* older peer snapshots: not merged */
 
     /* snapshots */
     long snapshot_every_events;

@@ -420,6 +420,9 @@ static void render_model(struct buf *out, const struct ops_exporter *e,
     counter(out, e, "riffle_merge_published_bytes_total",
             "Bytes of snapshots published for merging (own and merged).",
             s->merge_bytes_published);
+    counter(out, e, "riffle_merge_read_messages_total",
+            "Model topic messages read to find the instances' snapshots.",
+            s->merge_messages_read);
     if (s->last_snapshot_s > 0)
         gauge(out, e, "riffle_snapshot_age_seconds",
               "Seconds since the last snapshot was safely published.",

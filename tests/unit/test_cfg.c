@@ -443,11 +443,18 @@ static void test_cfg_scaling_read_and_checked(void **state)
     assert_int_equal(load(fx), 0);
     assert_int_equal(fx->cfg->merge_every_events, 0); /* never merges */
     assert_true(fx->cfg->merge_every_seconds == 0.0);
+    assert_true(fx->cfg->instance_expiry_seconds == 300.0);
     write_base(fx, 0, NULL, "scaling = { merge_every_events = 2000; "
-                            "merge_every_seconds = 7.5; };\n");
+                            "merge_every_seconds = 7.5; "
+                            "instance_expiry_seconds = 40; };\n");
     assert_int_equal(load(fx), 0);
     assert_int_equal(fx->cfg->merge_every_events, 2000);
     assert_true(fx->cfg->merge_every_seconds == 7.5);
+    assert_true(fx->cfg->instance_expiry_seconds == 40.0);
+    write_base(fx, 0, NULL,
+               "scaling = {\n  instance_expiry_seconds = 0;\n};\n");
+    expect_error(fx, (int)BASE_LINE_COUNT + 2,
+                 "scaling.instance_expiry_seconds", "0 is out of range");
     write_base(fx, 0, NULL, "scaling = {\n  merge_every_events = -1;\n};\n");
     expect_error(fx, (int)BASE_LINE_COUNT + 2, "scaling.merge_every_events",
                  "-1 is out of range: expected an integer from 0 to "
