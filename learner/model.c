@@ -396,6 +396,25 @@ float model_state_value(const struct model *m, size_t k, size_t i)
     return k < m->state_count ? slot_at(m, (uint32_t)i)[1 + k] : 0.0f;
 }
 
+size_t model_next_in_use(const struct model *m, size_t from, size_t to)
+{
+    size_t i, k, values = 1 + m->state_count;
+
+    assert(to <= m->weight_count);
+    for (i = from; i < to; i++) {
+        const float *p = slot_at(m, (uint32_t)i);
+        uint32_t bits = 0, v;
+
+        for (k = 0; k < values; k++) {
+            memcpy(&v, &p[k], sizeof(v));
+            bits |= v;
+        }
+        if (bits)
+            return i;
+    }
+    return to;
+}
+
 void model_copy_weights(const struct model *m, float *out)
 {
     size_t i;

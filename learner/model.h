@@ -187,6 +187,12 @@ size_t model_weight_count(const struct model *m);
 /* Weight i, for i < model_weight_count(). */
 float model_weight(const struct model *m, size_t i);
 
+/* The first index in [from, to) whose weight or any state value is not
+ * +0 (its bits are not all zero), or `to` when there is none. Reads the
+ * table directly: a snapshot asks it of every slot, and a call per value
+ * cost a tenth of a learner's time at a snapshot every 10,000 events. */
+size_t model_next_in_use(const struct model *m, size_t from, size_t to);
+
 /* How many optimizer-state values this model's optimizer keeps per
  * weight: 0 (sgd), 1 (adagrad, rmsprop) or 2 (adam, normalized, ftrl). */
 size_t model_state_count(const struct model *m);

@@ -79,17 +79,12 @@ static int pack_weight_range(const struct model *m, size_t from, size_t to,
     size_t i, k, states = model_state_count(m);
     unsigned char entry[SNAPSHOT_ENTRY_BYTES_V2(MODEL_MAX_STATE_ARRAYS)];
     float w, s[MODEL_MAX_STATE_ARRAYS];
-    int zero;
 
-    for (i = from; i < to; i++) {
+    for (i = model_next_in_use(m, from, to); i < to;
+         i = model_next_in_use(m, i + 1, to)) {
         w = model_weight(m, i);
-        zero = is_plus_zero(w);
-        for (k = 0; k < states; k++) {
+        for (k = 0; k < states; k++)
             s[k] = model_state_value(m, k, i);
-            zero = zero && is_plus_zero(s[k]);
-        }
-        if (zero)
-            continue;
         put_u32(entry, (uint32_t)i);
         put_f32(entry + 4, w);
         for (k = 0; k < states; k++)
@@ -98,19 +93,6 @@ static int pack_weight_range(const struct model *m, size_t from, size_t to,
             return RIFFLE_ERR_NOMEM;
         (*nonzero)++;
     }
-    return 0;
-}
-
-/* Whether slot i holds anything: a weight or state value other than +0. */
-static int slot_in_use(const struct model *m, size_t i, size_t states)
-{
-    size_t k;
-
-    if (!is_plus_zero(model_weight(m, i)))
-        return 1;
-    for (k = 0; k < states; k++)
-        if (!is_plus_zero(model_state_value(m, k, i)))
-            return 1;
     return 0;
 }
 
@@ -152,8 +134,9 @@ static void plan_weights(const struct model *m, struct weight_plan *plan)
     size_t i, count = model_weight_count(m), states = model_state_count(m);
     size_t used = 0;
 
-    for (i = 0; i < count; i++)
-        used += (size_t)slot_in_use(m, i, states);
+    for (i = model_next_in_use(m, 0, count); i < count;
+         i = model_next_in_use(m, i + 1, count))
+        used++;
     plan->nonzero = (int64_t)used;
     plan->dense = used * SNAPSHOT_ENTRY_BYTES_V2(states) >=
                   count * SNAPSHOT_DENSE_ENTRY_BYTES(states);

@@ -1118,6 +1118,41 @@ static void test_model_learns_long_example(void **state)
     model_destroy(m);
 }
 
+/* model_next_in_use() finds every slot whose weight or state is not +0
+ * (a -0 weight included: a snapshot keeps it as it is) and nothing else. */
+static void test_model_next_in_use_finds_weights_and_state(void **state)
+{
+    struct model_params p =
+        params_make(MODEL_LOSS_LOGISTIC, MODEL_OPT_ADAGRAD, 0.5, 0.5);
+    struct model *m = model_make(&p);
+    float *w = calloc(TEST_WEIGHTS, sizeof(*w));
+    float *g = calloc(TEST_WEIGHTS, sizeof(*g));
+    const float *gs[] = {g};
+
+    (void)state;
+    assert_non_null(w);
+    assert_non_null(g);
+    assert_int_equal(model_next_in_use(m, 0, TEST_WEIGHTS), TEST_WEIGHTS);
+
+    w[3] = 0.5f;
+    w[9] = -0.0f;
+    g[700] = 2.0f; /* state only */
+    w[TEST_WEIGHTS - 1] = -1.0f;
+    assert_int_equal(model_restore_state(m, w, gs, 1, 1), 0);
+
+    assert_int_equal(model_next_in_use(m, 0, TEST_WEIGHTS), 3);
+    assert_int_equal(model_next_in_use(m, 3, TEST_WEIGHTS), 3);
+    assert_int_equal(model_next_in_use(m, 4, TEST_WEIGHTS), 9);
+    assert_int_equal(model_next_in_use(m, 10, TEST_WEIGHTS), 700);
+    assert_int_equal(model_next_in_use(m, 701, TEST_WEIGHTS),
+                     TEST_WEIGHTS - 1);
+    assert_int_equal(model_next_in_use(m, 10, 700), 700); /* `to`: none */
+    assert_int_equal(model_next_in_use(m, 5, 5), 5);
+    free(w);
+    free(g);
+    model_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1155,6 +1190,7 @@ int main(void)
         cmocka_unit_test(test_model_restore_refuses_bad_values),
         cmocka_unit_test(test_model_restore_sgd_keeps_zero_state),
         cmocka_unit_test(test_model_learns_long_example),
+        cmocka_unit_test(test_model_next_in_use_finds_weights_and_state),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
