@@ -10,6 +10,7 @@
  * Nothing is learned; every prediction names the model version that
  * made it, and a new snapshot is swapped in without pausing scoring.
  */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ struct serve_options {
     long long max_requests;
     double idle_exit_s;
     long long http_port; /* -1: as configured */
+    const char *http_address; /* NULL: as configured */
     const char *instance; /* this replica's name in the group */
 };
 
@@ -134,8 +136,9 @@ static int run(struct serve *s, char *errstr, size_t size)
 static void usage(void)
 {
     printf("usage: riffle serve -c CFG [--brokers B] [--http-port P] "
-           "[--instance NAME]\n"
-           "                    [--max-requests N] [--idle-exit S]\n"
+           "[--http-address A]\n"
+           "                    [--instance NAME] [--max-requests N] "
+           "[--idle-exit S]\n"
            "  --instance NAME   this replica's name, unique in the group and "
            "kept across\n"
            "                    restarts: a static member that gets its "
@@ -144,9 +147,20 @@ static void usage(void)
            "dynamic member)\n"
            "  --http-port P     listen for HTTP on port P (0: no HTTP), "
            "over serve.http_port\n"
+           "  --http-address A  listen on IPv4 address A (0.0.0.0: every "
+           "interface),\n"
+           "                    over serve.http_address (default "
+           "127.0.0.1)\n"
            "  --max-requests N  stop after N requests from Kafka\n"
            "  --idle-exit S     stop once caught up and idle for S "
            "seconds\n");
+}
+
+static int address_is_ipv4(const char *text)
+{
+    struct in_addr addr;
+
+    return inet_pton(AF_INET, text, &addr) == 1;
 }
 
 static int parse_options(int argc, char **argv, struct serve_options *o)
@@ -157,6 +171,7 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
         {"max-requests", required_argument, NULL, 'n'},
         {"idle-exit", required_argument, NULL, 'i'},
         {"http-port", required_argument, NULL, 'p'},
+        {"http-address", required_argument, NULL, 'a'},
         {"instance", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -164,7 +179,7 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
 
     o->http_port = -1;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:n:i:p:I:h", longopts, NULL)) !=
+    while ((c = getopt_long(argc, argv, "c:b:n:i:p:a:I:h", longopts, NULL)) !=
            -1) {
         if (c == 'c')
             o->config = optarg;
@@ -177,6 +192,8 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
             bad |= cli_parse_seconds("--idle-exit", optarg, &o->idle_exit_s);
         else if (c == 'p')
             bad |= cli_parse_count("--http-port", optarg, &o->http_port);
+        else if (c == 'a')
+            o->http_address = optarg;
         else if (c == 'I')
             o->instance = optarg;
         else if (c == 'h') {
@@ -187,6 +204,11 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
     }
     if (o->http_port > 65535) {
         log_error("cli", "--http-port %lld: expected 0..65535", o->http_port);
+        bad = 1;
+    }
+    if (o->http_address && !address_is_ipv4(o->http_address)) {
+        log_error("cli", "--http-address '%s': expected an IPv4 address, "
+                  "e.g. 127.0.0.1 or 0.0.0.0", o->http_address);
         bad = 1;
     }
     return bad ? -1 : 0;
@@ -239,6 +261,9 @@ int cmd_serve(int argc, char **argv)
     }
     if (s->opt.http_port >= 0)
         s->cfg.serve_http_port = (int)s->opt.http_port;
+    if (s->opt.http_address)
+        snprintf(s->cfg.serve_http_address, sizeof(s->cfg.serve_http_address),
+                 "%s", s->opt.http_address);
     name_instance(s);
 
     err = start(s, errstr, sizeof(errstr));

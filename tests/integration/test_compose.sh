@@ -9,7 +9,8 @@
 # test_stack.sh run the same services natively). Then checks what the
 # file promises: health checks, restart policies, named volumes, secrets
 # from files, configs mounted read-only, two scoring replicas whose
-# health check asks their HTTP /healthz; that every
+# health check asks their HTTP /healthz, listening on the compose network
+# and scraped by Prometheus (one target per replica); that every
 # folder the Dockerfile's build needs is copied into it; and, with
 # promtool, Prometheus's config and alert rules (and their unit tests);
 # and that every metric the Grafana dashboard and the alerts query is one
@@ -95,6 +96,11 @@ if "--http" not in s["learner"]["command"]:
 if "--http-port" not in s["scorer"]["command"] or "/healthz" not in " ".join(
         s["scorer"].get("healthcheck", {}).get("test", [])):
     problems.append("the scorer health check does not ask its /healthz")
+cmd = s["scorer"]["command"]
+if "--http-address" not in cmd or cmd[cmd.index("--http-address") + 1] != "0.0.0.0":
+    problems.append("the scorers listen where Prometheus cannot reach them")
+if s["scorer"].get("ports"):
+    problems.append("the scorers publish ports on the host")
 print("; ".join(problems))
 ') || fail "docker compose config --format json failed"
     [[ -z $out ]] || fail "$out"
@@ -120,6 +126,16 @@ check_monitoring()
     out=$(promtool check config "$prom/prometheus.yml" 2>&1) || fail "promtool check config: $out"
     out=$(promtool check rules "$prom/alerts.yml" 2>&1) || fail "promtool check rules: $out"
     out=$(cd "$prom" && promtool test rules alerts_test.yml 2>&1) || fail "promtool test rules: $out"
+    out=$(python3 - "$prom/prometheus.yml" <<'PY'
+import sys, yaml
+jobs = {j["job_name"]: j for j in yaml.safe_load(open(sys.argv[1]))["scrape_configs"]}
+scorer = jobs.get("riffle-scorer", {}).get("dns_sd_configs", [{}])[0]
+ok = "learner:9464" in str(jobs.get("riffle-learner")) and \
+     scorer.get("names") == ["scorer"] and scorer.get("port") == 8080
+print("" if ok else f"Prometheus does not scrape the learner and every scorer: {jobs}")
+PY
+) || fail "scrape config check failed"
+    [[ -z $out ]] || fail "$out"
 
     out=$(python3 - "$REPO_ROOT" <<'PY'
 import json, re, sys, pathlib, yaml

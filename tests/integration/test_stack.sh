@@ -4,7 +4,8 @@
 # its own broker, the learner, two scoring replicas, both demo producers
 # and Prometheus. The test checks that Prometheus scrapes the learner
 # (the target is up and the event counter grows through its query API)
-# and has loaded riffle's alert rules, that the replicas answer requests
+# and both scoring replicas (their targets are up), and has loaded
+# riffle's alert rules, that the replicas answer requests
 # with the learner's model, that `riffle status` sees the pipeline, and
 # that `scripts/stack down` stops every process it started.
 source "$(dirname "$0")/lib.sh"
@@ -15,6 +16,7 @@ base_port=${BROKERS##*:}
 export RIFFLE_KAFKA_PORT=$((base_port + 6)) # +7 its controller
 export RIFFLE_STACK_HTTP_PORT=$((base_port + 8))
 export RIFFLE_STACK_PROMETHEUS_PORT=$((base_port + 9))
+export RIFFLE_STACK_SCORER_PORT=$((base_port + 10)) # +11 the second replica
 export RIFFLE_RUN_DIR=$WORK/run
 export RIFFLE_BIN=$RIFFLE
 export RIFFLE_STACK_RATE=1500
@@ -53,6 +55,12 @@ done
 ((grown)) || fail "riffle_events_in_total stayed at $first in Prometheus"
 note "Prometheus scraped riffle_events_in_total $first, then $now"
 assert_eq "$(prom_value 'up{job="riffle-learner"}')" 1 "scrape target up"
+for _ in $(seq "$WAIT_S"); do
+    scorers=$(prom_value 'count(up{job="riffle-scorer"} == 1)') || true
+    [[ $scorers == 2 ]] && break
+    sleep 1
+done
+assert_eq "$scorers" 2 "scoring replicas scraped by Prometheus"
 rules=$(curl -sf "$prom/api/v1/rules" |
         python3 -c 'import json, sys; print(sum(len(g["rules"]) for g in json.load(sys.stdin)["data"]["groups"]))')
 assert_eq "$rules" 7 "alert rules loaded by Prometheus"
