@@ -28,7 +28,9 @@
  * arrival here (this reader's fetch). Each hop's p50 and p99 are
  * printed, and the mean of each over the slowest 1% of answers: the hop
  * that grows there holds the tail. In hop mode the first and last hop
- * are the only ones.
+ * are the only ones. The send hop is split once more by the producer's
+ * own statistics ("producer_p99_ms", see LOAD_STATS_MS): time queued in
+ * the client against the broker's round trip.
  *
  * Two more modes time a replica count draining a backlog without the
  * generator competing for the cores: --mode fill only sends the requests
@@ -51,6 +53,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
 #include "common/buf.h"
@@ -69,6 +72,15 @@
  * "TAG-" prefix, so it is never counted. */
 #define LOAD_WARM_KEY "warm-up"
 #define LOAD_WARM_TIMEOUT_S 60.0
+/* The producer's own view of the send hop, from librdkafka's statistics
+ * once a second: its queue (int_latency: from producev until the message
+ * is in a request), its output buffer (until the request is on the
+ * socket) and the broker's round trip (rtt), each a p99 per window. */
+#define LOAD_STATS_MS "1000"
+#define LOAD_STATS_MAX 4096      /* windows kept */
+enum stat { STAT_QUEUE, STAT_OUTBUF, STAT_RTT, STAT_COUNT };
+static const char *const stat_names[STAT_COUNT] = {"int_latency",
+                                                   "outbuf_latency", "rtt"};
 
 /* The hops of one answer, see above; HOP_COUNT of them. */
 enum hop { HOP_SEND, HOP_TO_REPLICA, HOP_REPLICA_SEND, HOP_TO_READER,
@@ -102,6 +114,8 @@ struct load {
     const char *mode;            /* "latency", "hop", "fill", "drain" */
     const char *read_topic;      /* predictions, or requests for "hop" */
     long long first_ts_ms, last_ts_ms; /* drain: answers' timestamps */
+    double stat_p99_us[STAT_COUNT][LOAD_STATS_MAX]; /* per window */
+    int stat_windows;
 };
 
 static double now_s(void)
@@ -337,6 +351,37 @@ static void warm_up(struct load *l, rd_kafka_t *p)
     }
 }
 
+/* Keeps each window's p99 of the statistics above, taken over the
+ * brokers the producer talks to (the worst of them), once the timed
+ * sends have begun. */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    struct load *l = opaque;
+    json_t *root = json_loadb(json, len, 0, NULL), *brokers, *b;
+    const char *name;
+
+    (void)rk;
+    brokers = json_object_get(root, "brokers");
+    if (l->first_sent_s > 0 && brokers && l->stat_windows < LOAD_STATS_MAX) {
+        for (int k = 0; k < STAT_COUNT; k++) {
+            double worst = 0;
+
+            json_object_foreach(brokers, name, b) {
+                double v = json_number_value(json_object_get(
+                    json_object_get(b, stat_names[k]), "p99"));
+
+                if (json_integer_value(json_object_get(b, "nodeid")) >= 0 &&
+                    v > worst)
+                    worst = v;
+            }
+            l->stat_p99_us[k][l->stat_windows] = worst;
+        }
+        l->stat_windows++;
+    }
+    json_decref(root);
+    return 0; /* librdkafka frees json */
+}
+
 static void produce_all(struct load *l)
 {
     char why[512] = "", key[64];
@@ -353,8 +398,12 @@ static void produce_all(struct load *l)
          * instead of a request per message that a busy broker serves
          * one after the other */
         rd_kafka_conf_set(conf, "enable.idempotence", "true", why,
+                          sizeof(why)) ||
+        rd_kafka_conf_set(conf, "statistics.interval.ms", LOAD_STATS_MS, why,
                           sizeof(why)))
         die("producer", why);
+    rd_kafka_conf_set_stats_cb(conf, on_stats);
+    rd_kafka_conf_set_opaque(conf, l);
     p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
     if (!p)
         die("producer", why);
@@ -511,6 +560,23 @@ static void dump_answers(const struct load *l)
     fclose(f);
 }
 
+/* ,"producer_p99_ms":{NAME:[median window, worst window],...} */
+static void report_stats(struct load *l)
+{
+    double v[LOAD_STATS_MAX];
+    int n = l->stat_windows;
+
+    if (n == 0)
+        return;
+    for (int k = 0; k < STAT_COUNT; k++) {
+        memcpy(v, l->stat_p99_us[k], (size_t)n * sizeof(*v));
+        qsort(v, (size_t)n, sizeof(*v), by_value);
+        printf("%s\"%s\":[%.1f,%.1f]", k ? "," : ",\"producer_p99_ms\":{",
+               stat_names[k], v[n / 2] / 1e3, v[n - 1] / 1e3);
+    }
+    printf("}");
+}
+
 static void report(struct load *l)
 {
     long n = atomic_load(&l->answered), k = 0, i;
@@ -528,6 +594,7 @@ static void report(struct load *l)
            k ? v[k * 99 / 100] : 0.0, k ? v[k - 1] : 0.0);
     if (k)
         report_hops(l, v[k * 99 / 100]);
+    report_stats(l);
     printf("}\n");
     dump_answers(l);
     free(v);
