@@ -60,6 +60,55 @@ static uint32_t fmix32(uint32_t h)
     return h;
 }
 
+/* Keys shorter than this take short_hash(). */
+#define MURMUR3_SHORT_KEY_BYTES (2 * MURMUR3_BLOCK_BYTES)
+
+/* Stands in for a missing block or tail: zero bytes mix to zero. */
+static const unsigned char zero_bytes[MURMUR3_BLOCK_BYTES];
+
+/*
+ * The same hash for keys of 0 to 7 bytes (at most one block), with no
+ * branch on the length: categorical tokens are mostly this short and
+ * their lengths vary from one field to the next, so the block loop and
+ * the tail switch of the general path each mispredicted about once a
+ * token, which cost more than the hashing. A missing block or tail is
+ * read from zero_bytes instead, and selected away (block) or mixes to
+ * zero (tail: mix_block(0) == 0), so no byte past len is read.
+ */
+static uint32_t short_hash(const unsigned char *data, size_t len,
+                           uint32_t seed)
+{
+    size_t nblocks = len / MURMUR3_BLOCK_BYTES; /* 0 or 1 */
+    size_t rest = len % MURMUR3_BLOCK_BYTES;
+    /* All ones when there is a block, a tail; masks rather than ?:, which
+     * the compiler turns back into the branches this function avoids. */
+    uintptr_t has_block = 0 - (uintptr_t)nblocks;
+    uintptr_t has_tail = 0 - (uintptr_t)(rest != 0);
+    const unsigned char *block = (const unsigned char *)(
+        ((uintptr_t)data & has_block) |
+        ((uintptr_t)zero_bytes & ~has_block));
+    const unsigned char *tail = (const unsigned char *)(
+        ((uintptr_t)(data + nblocks * MURMUR3_BLOCK_BYTES) & has_tail) |
+        ((uintptr_t)zero_bytes & ~has_tail));
+    uint32_t k, h;
+
+    h = rotl32(seed ^ mix_block(load_le32(block)), MURMUR3_HASH_ROTATE);
+    h = h * MURMUR3_HASH_MULTIPLIER + MURMUR3_HASH_ADDEND;
+    h = (h & (uint32_t)has_block) | (seed & ~(uint32_t)has_block);
+
+    /* Tail byte i is used when i < rest; a byte not used reads tail[0],
+     * which exists (or is zero_bytes), and is masked to zero. */
+    k = (uint32_t)tail[0];
+    k |= ((uint32_t)tail[rest > 1] << BITS_PER_BYTE) &
+         (0u - (uint32_t)(rest > 1));
+    k |= ((uint32_t)tail[rest > 2 ? 2 : 0] << (2 * BITS_PER_BYTE)) &
+         (0u - (uint32_t)(rest > 2));
+    h ^= mix_block(k);
+
+    h ^= (uint32_t)len;
+    return fmix32(h);
+}
+
 uint32_t hash_murmur3_32(const void *key, size_t len, uint32_t seed)
 {
     const unsigned char *data = key;
@@ -68,6 +117,9 @@ uint32_t hash_murmur3_32(const void *key, size_t len, uint32_t seed)
     uint32_t h = seed;
     uint32_t k = 0;
     size_t i;
+
+    if (len < MURMUR3_SHORT_KEY_BYTES)
+        return short_hash(data, len, seed);
 
     for (i = 0; i < nblocks; i++) {
         h ^= mix_block(load_le32(data + i * MURMUR3_BLOCK_BYTES));

@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "learner/hash.h"
@@ -128,6 +129,69 @@ static void test_hash_murmur3_ignores_bytes_past_len(void **state)
     assert_int_equal(hash_murmur3_32(b, 3, VECTOR_SEED), 0xc84a62ddu);
 }
 
+/* MurmurHash3_x86_32 as the reference spells it, one byte at a time,
+ * for the test below. */
+static uint32_t reference_rotl(uint32_t x, int r)
+{
+    return (x << r) | (x >> (32 - r));
+}
+
+static uint32_t reference_mix(uint32_t k)
+{
+    return reference_rotl(k * 0xcc9e2d51u, 15) * 0x1b873593u;
+}
+
+static uint32_t reference_murmur3(const unsigned char *p, size_t len,
+                                  uint32_t h)
+{
+    size_t i, blocks = len / 4;
+    uint32_t k = 0;
+
+    for (i = 0; i < blocks; i++) {
+        k = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
+            (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
+        h = reference_rotl(h ^ reference_mix(k), 13) * 5 + 0xe6546b64u;
+    }
+    k = 0;
+    for (i = len % 4; i > 0; i--)
+        k = k << 8 | p[4 * blocks + i - 1];
+    if (len % 4)
+        h ^= reference_mix(k);
+    h ^= (uint32_t)len;
+    h = (h ^ (h >> 16)) * 0x85ebca6bu;
+    h = (h ^ (h >> 13)) * 0xc2b2ae35u;
+    return h ^ (h >> 16);
+}
+
+#define SHORT_KEY_MAX 17  /* past the 8-byte bound of the short-key path */
+#define SHORT_KEY_TRIALS 50
+
+/* Keys of 0 to 16 bytes, each in a buffer of exactly its length (so
+ * that ASan sees any read past it), against the reference. */
+static void test_hash_murmur3_short_keys_match_reference(void **state)
+{
+    static const uint32_t seeds[] = {0, 1, VECTOR_SEED, 0xffffffffu};
+    uint32_t rng = 12345;
+    size_t len, t, i, s;
+
+    (void)state;
+    for (len = 0; len < SHORT_KEY_MAX; len++) {
+        for (t = 0; t < SHORT_KEY_TRIALS; t++) {
+            unsigned char *key = malloc(len ? len : 1);
+
+            assert_non_null(key);
+            for (i = 0; i < len; i++) {
+                rng = rng * 1103515245u + 12345u;
+                key[i] = (unsigned char)(rng >> 16);
+            }
+            for (s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++)
+                assert_int_equal(hash_murmur3_32(key, len, seeds[s]),
+                                 reference_murmur3(key, len, seeds[s]));
+            free(key);
+        }
+    }
+}
+
 static void test_hash_string_matches_murmur3(void **state)
 {
     (void)state;
@@ -144,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_hash_murmur3_all_byte_values),
         cmocka_unit_test(test_hash_murmur3_unaligned_key),
         cmocka_unit_test(test_hash_murmur3_ignores_bytes_past_len),
+        cmocka_unit_test(test_hash_murmur3_short_keys_match_reference),
         cmocka_unit_test(test_hash_string_matches_murmur3),
     };
 
