@@ -28,6 +28,10 @@
 
 #include <zlib.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "common/buf.h"
 #include "common/err.h"
 
@@ -404,30 +408,79 @@ static void fast_trim_field(struct csv_reader *r, size_t i)
     r->field_len[i] = len;
 }
 
-/* Splits the line already copied into rec at each delimiter. Returns 0,
- * or -1 when it has more fields than CSV_MAX_FIELDS. */
-static int fast_split(struct csv_reader *r, size_t len)
-{
-    char *p = r->rec.data, *end = p + len, *d;
-    char delimiter = r->opts.delimiter;
-    size_t n = 0;
+/* Bytes the fast path looks at in one step: one SSE2 register. */
+#define CSV_SCAN_BLOCK 16
 
-    for (;;) {
-        if (n == CSV_MAX_FIELDS)
-            return -1;
-        /* A plain loop, not memchr(): fields are mostly a few bytes, and
-         * the call and its vector set-up cost more than the scan. */
-        for (d = p; d < end && *d != delimiter; d++)
-            ;
-        r->field_start[n] = (size_t)(p - r->rec.data);
-        r->field_len[n] = (size_t)(d - p);
-        n++;
-        if (d == end)
-            break;
-        *d = '\0';
-        p = d + 1;
+/* Bit i set when byte i of p[0..n) (n <= CSV_SCAN_BLOCK) is one the fast
+ * path stops at: the delimiter, a line end, a quote, a CR or a NUL. With
+ * SSE2 (every x86-64) a whole block is five compares. */
+static unsigned scan_block(const unsigned char *p, size_t n,
+                           unsigned char delimiter)
+{
+    unsigned mask = 0;
+    size_t i;
+
+#if defined(__SSE2__)
+    if (n == CSV_SCAN_BLOCK) {
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i hit = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8((char)delimiter)),
+                         _mm_cmpeq_epi8(b, _mm_set1_epi8('\n'))),
+            _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8('"')),
+                         _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8('\r')),
+                                      _mm_cmpeq_epi8(b, _mm_setzero_si128()))));
+
+        return (unsigned)_mm_movemask_epi8(hit);
     }
-    r->field_count = n;
+#endif
+    for (i = 0; i < n; i++)
+        if (p[i] == delimiter || p[i] == '\n' || p[i] == '"' ||
+            p[i] == '\r' || p[i] == '\0')
+            mask |= 1u << i;
+    return mask;
+}
+
+/* Finds the line's end and its fields in one pass over the window, a
+ * block at a time: field i is line[field_start[i]..+field_len[i]).
+ * Returns the line's length, or 0 when the fast path does not apply (no
+ * whole line in the window, a blank line, a quote, CR or NUL, too many
+ * fields, a line past the record limit). */
+static size_t fast_split(struct csv_reader *r, const unsigned char *line,
+                         size_t avail)
+{
+    unsigned char delimiter = (unsigned char)r->opts.delimiter;
+    size_t off, start = 0, n = 0;
+
+    if (delimiter == '"' || delimiter == '\r' || delimiter == '\0' ||
+        delimiter == '\n')
+        return 0; /* below, a byte that is not the line end but the
+                   * delimiter must be a plain one */
+    for (off = 0; off < avail && off <= CSV_MAX_RECORD_BYTES;
+         off += CSV_SCAN_BLOCK) {
+        size_t span = avail - off < CSV_SCAN_BLOCK ? avail - off
+                                                   : CSV_SCAN_BLOCK;
+        unsigned mask = scan_block(line + off, span, delimiter);
+
+        for (; mask; mask &= mask - 1) {
+            size_t at = off + (size_t)__builtin_ctz(mask);
+            unsigned char c = line[at];
+
+            if (c == '\n') {
+                if (at == 0 || at > CSV_MAX_RECORD_BYTES)
+                    return 0;
+                r->field_start[n] = start;
+                r->field_len[n] = at - start;
+                r->field_count = n + 1;
+                return at;
+            }
+            if (c != delimiter || n + 1 == CSV_MAX_FIELDS)
+                return 0; /* a quote, CR or NUL; or too many fields */
+            r->field_start[n] = start;
+            r->field_len[n] = at - start;
+            n++;
+            start = at + 1;
+        }
+    }
     return 0;
 }
 
@@ -435,7 +488,7 @@ static int fast_split(struct csv_reader *r, size_t len)
  * the byte-wise parser must (nothing consumed then). */
 static int fast_record(struct csv_reader *r)
 {
-    const unsigned char *line, *nl;
+    const unsigned char *line;
     size_t len, i;
 
     /* Before the first read r->in is NULL, and NULL + 0 is undefined. */
@@ -443,22 +496,17 @@ static int fast_record(struct csv_reader *r)
         r->io_error[0] || r->in_pos >= r->in_len)
         return 0;
     line = r->in + r->in_pos;
-    nl = memchr(line, '\n', r->in_len - r->in_pos);
-    if (!nl || nl == line)
-        return 0; /* no whole line in the window, or a blank line */
-    len = (size_t)(nl - line);
-    if (len > CSV_MAX_RECORD_BYTES || memchr(line, '"', len) ||
-        memchr(line, '\r', len) || memchr(line, '\0', len))
+    len = fast_split(r, line, r->in_len - r->in_pos);
+    if (len == 0)
         return 0;
 
     buf_reset(&r->rec);
     if (buf_reserve(&r->rec, len + 1) != 0)
         return 0; /* the byte-wise parser reports it */
     memcpy(r->rec.data, line, len);
-    r->rec.data[len] = '\0';
     r->rec.len = len + 1;
-    if (fast_split(r, len) != 0)
-        return 0;
+    for (i = 0; i < r->field_count; i++)
+        r->rec.data[r->field_start[i] + r->field_len[i]] = '\0';
     if (r->opts.trim_spaces)
         for (i = 0; i < r->field_count; i++)
             fast_trim_field(r, i);
