@@ -10,6 +10,7 @@
  */
 #include "cleaning/clean.h"
 
+#include <float.h>
 #include <math.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -48,6 +49,14 @@ struct cleaner {
      * commit. */
     unsigned char any_category[CFG_MAX_FIELDS];
     unsigned char has_stats[CFG_MAX_FIELDS];
+    /* A numeric field without an outlier rule: a finite number within
+     * [lo, hi] (+-DBL_MAX where unbounded) passes with one test, which
+     * also fails for NaN and infinities, left to the full rules. */
+    unsigned char plain_number[CFG_MAX_FIELDS];
+    double lo[CFG_MAX_FIELDS], hi[CFG_MAX_FIELDS];
+    /* The fields with something to commit, in configuration order. */
+    size_t stat_fields[CFG_MAX_FIELDS];
+    size_t stat_field_count;
 };
 
 static int is_numeric_type(enum schema_field_type t)
@@ -122,6 +131,12 @@ static int build_summaries(struct cleaner *c, size_t i, char *errstr,
                          f->allowed_count == 0;
     c->has_stats[i] = f->kind == CFG_FIELD_NUMERIC || c->values[i] ||
                       c->spread[i] || c->modes[i];
+    if (c->has_stats[i])
+        c->stat_fields[c->stat_field_count++] = i;
+    c->plain_number[i] = f->kind == CFG_FIELD_NUMERIC &&
+                         f->outlier == CFG_OUTLIER_NONE;
+    c->lo[i] = f->has_min ? f->min : -DBL_MAX;
+    c->hi[i] = f->has_max ? f->max : DBL_MAX;
     return 0;
 }
 
@@ -636,13 +651,14 @@ static void commit_summaries(struct cleaner *c, size_t i,
 
 void cleaner_commit_stats(struct cleaner *c, const struct event *ev)
 {
-    size_t i;
+    size_t j;
 
-    for (i = 0; i < c->cfg->field_count; i++) {
+    for (j = 0; j < c->stat_field_count; j++) {
+        size_t i = c->stat_fields[j];
         size_t index = (size_t)c->schema_index[i];
         const struct value *val = &ev->values[index];
 
-        if (c->imputed[i] || !c->has_stats[i])
+        if (c->imputed[i])
             continue;
         if (c->cfg->fields[i].kind == CFG_FIELD_NUMERIC &&
             val->kind == VALUE_NUMBER)
@@ -659,6 +675,12 @@ int cleaner_apply(struct cleaner *c, struct event *ev, double *label,
 
     memset(c->imputed, 0, c->cfg->field_count);
     for (i = 0; i < c->cfg->field_count; i++) {
+        const struct value *val = &ev->values[c->schema_index[i]];
+
+        /* What clean_field() finds for the common plain number. */
+        if (c->plain_number[i] && val->kind == VALUE_NUMBER &&
+            val->number >= c->lo[i] && val->number <= c->hi[i])
+            continue;
         err = clean_field(c, i, ev, label, verdict);
         if (err) {
             c->counts.rejected++;
