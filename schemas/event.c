@@ -28,13 +28,6 @@ void event_set_null(struct event *ev, size_t field)
     ev->values[field].kind = VALUE_NULL;
 }
 
-void event_set_number(struct event *ev, size_t field, double number)
-{
-    assert(field < ev->field_count);
-    ev->values[field].kind = VALUE_NUMBER;
-    ev->values[field].number = number;
-}
-
 int event_set_string(struct event *ev, size_t field, const char *s,
                      size_t len)
 {
@@ -75,14 +68,6 @@ void event_set_string_at(struct event *ev, size_t field, size_t offset,
     ev->values[field].kind = VALUE_STRING;
     ev->values[field].str_offset = offset;
     ev->values[field].str_len = len;
-}
-
-const char *event_string(const struct event *ev, size_t field)
-{
-    assert(field < ev->field_count);
-    if (ev->values[field].kind != VALUE_STRING)
-        return NULL;
-    return ev->arena.data + ev->values[field].str_offset;
 }
 
 void event_free(struct event *ev)
