@@ -935,14 +935,15 @@ static int parse_quick_decimal(const char *s, double *out)
     return 1;
 }
 
-int csv_parse_number(const char *s, double *out)
+/* Everything but the bare decimal: kept out of line so that the common
+ * case below saves no registers for it. */
+__attribute__((noinline)) static int parse_number_slow(const char *s,
+                                                       double *out)
 {
     const char *start = s, *end;
     char *stop;
     double v;
 
-    if (parse_quick_decimal(s, out))
-        return 0;
     while (isspace((unsigned char)*start))
         start++;
     end = start + strlen(start);
@@ -962,4 +963,11 @@ int csv_parse_number(const char *s, double *out)
 
     *out = v; /* underflow (ERANGE with a tiny result) is accepted */
     return 0;
+}
+
+int csv_parse_number(const char *s, double *out)
+{
+    if (parse_quick_decimal(s, out))
+        return 0;
+    return parse_number_slow(s, out);
 }

@@ -138,6 +138,7 @@ static int parse_value(const struct schema *schema,
     const char *s = csv_reader_field(csv, c);
     const char *name; /* for the error messages below */
     double x;
+    int bad;
 
     if (t == SCHEMA_FIELD_STRING) {
         event_set_string_at(ev, f, block + csv_reader_field_offset(csv, c),
@@ -145,8 +146,15 @@ static int parse_value(const struct schema *schema,
         return 0;
     }
 
+    /* A finite double is all a double field needs; the name is looked
+     * up only for a message. */
+    bad = csv_parse_number(s, &x) != 0;
+    if (!bad && t == SCHEMA_FIELD_DOUBLE) {
+        event_set_number(ev, f, x);
+        return 0;
+    }
     name = schema_field_name(schema, f);
-    if (csv_parse_number(s, &x) != 0) {
+    if (bad) {
         snprintf(errstr, errstr_size, "field '%s': expected a finite "
                  "number", name);
         return RIFFLE_ERR_PARSE;
