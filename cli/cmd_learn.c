@@ -791,6 +791,8 @@ static void on_revoke(void *opaque)
 {
     struct learn *l = opaque;
 
+    if (!l->closing && l->opt.instance && l->cfg.labels.line)
+        learn_labels_warn_revoke(l->ol);
     if (!l->exactly_once && !l->closing && !l->hook_err) {
         /* the partitions' next owner starts from the committed offsets */
         l->hook_err = commit_settled(l, 1, l->hook_errstr,

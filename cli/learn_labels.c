@@ -289,6 +289,21 @@ int learn_labels_check_key(const struct source_ref *src,
     return RIFFLE_ERR_CFG;
 }
 
+void learn_labels_warn_revoke(struct online_learner *ol)
+{
+    struct label_join_counts c;
+
+    label_join_counts(online_label_join(ol), &c);
+    if (c.pending == 0 && c.early == 0)
+        return;
+    log_warn("learn", "%s: partitions are being revoked while %llu "
+             "event(s) and %llu label(s) wait here: those of a partition "
+             "that moves to another instance stay here and will not be "
+             "joined (their labels count as unknown there, the events as "
+             "expired here)", online_cfg(ol)->labels.topic, c.pending,
+             c.early);
+}
+
 int learn_labels_json(struct online_learner *ol,
                       const struct learn_labels_counts *counts,
                       struct buf *out)
