@@ -18,8 +18,9 @@
 # than the events topic stops `learn --instance` at start-up with an error
 # naming both topics.
 #
-# Bounded: 600 events and 595 labels, two learners exiting 5 s after
-# catching up.
+# Bounded: 600 events and 595 labels, two learners exiting 15 s after
+# catching up (they start idle, before the streams, and must not leave
+# before both are in the group and the streams have begun).
 source "$(dirname "$0")/lib.sh"
 
 readonly EVENTS=600
@@ -86,7 +87,7 @@ PY
 labels_total=$(wc -l <"$WORK/labels.csv")
 
 for i in a b; do
-    run_riffle learn -c "$cfg" --instance "$i" --idle-exit 5 >"$WORK/$i.json" \
+    run_riffle learn -c "$cfg" --instance "$i" --idle-exit 15 >"$WORK/$i.json" \
         2>"$WORK/$i.log" &
     declare "learner_$i=$!"
 done
