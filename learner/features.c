@@ -16,10 +16,22 @@
 #define FEATURES_STD_MIN 1e-9 /* below this a field is constant: no scaling */
 #define FEATURES_CROSS_SEED 0x5bd1e995u /* any fixed odd constant */
 
+/* One field the model sees, in configuration order; dropped fields and
+ * fields of other kinds are left out once at creation, so the per-event
+ * loop does not test them again. */
+struct field_step {
+    uint16_t field;        /* index in cfg->fields */
+    uint16_t schema_index; /* where the event holds its value */
+    uint16_t categorical;  /* 1: categorical, 0: numeric */
+};
+
 struct feature_builder {
     const struct cfg *cfg;
     const struct running_stats *stats;
     uint32_t mask;
+    struct field_step steps[CFG_MAX_FIELDS];
+    size_t step_count;
+    int keep_full; /* full[] and ns[] are read: crosses or collisions */
     int schema_index[CFG_MAX_FIELDS];
     uint32_t field_hash[CFG_MAX_FIELDS];   /* seed for the field's tokens */
     uint32_t missing_hash[CFG_MAX_FIELDS]; /* the missing indicator */
@@ -66,6 +78,29 @@ static int alloc_collision_tables(struct feature_builder *fb, unsigned bits)
     return fb->owner && fb->collided ? 0 : RIFFLE_ERR_NOMEM;
 }
 
+/* Lists the fields features_build() turns into features, in order. */
+static void plan_steps(struct feature_builder *fb)
+{
+    const struct cfg *cfg = fb->cfg;
+    size_t i;
+
+    fb->step_count = 0;
+    for (i = 0; i < cfg->field_count; i++) {
+        const struct cfg_field *f = &cfg->fields[i];
+        struct field_step *st = &fb->steps[fb->step_count];
+
+        /* A dropped field is gone for the model too, not a constant. */
+        if (f->privacy == CFG_PRIVACY_DROP)
+            continue;
+        if (f->kind != CFG_FIELD_NUMERIC && f->kind != CFG_FIELD_CATEGORICAL)
+            continue;
+        st->field = (uint16_t)i;
+        st->schema_index = (uint16_t)fb->schema_index[i];
+        st->categorical = f->kind == CFG_FIELD_CATEGORICAL;
+        fb->step_count++;
+    }
+}
+
 int features_new(const struct cfg *cfg, const struct schema *schema,
                  const struct running_stats *stats,
                  struct feature_builder **out, char *errstr,
@@ -96,6 +131,7 @@ int features_new(const struct cfg *cfg, const struct schema *schema,
             hash_string(FEATURES_MISSING_TOKEN, fb->field_hash[i]);
         fb->field_ns[i] = namespace_id(cfg, cfg->fields[i].namespace_name);
     }
+    plan_steps(fb);
     for (i = 0; i < cfg->interaction_count; i++) {
         fb->cross[i][0] = namespace_id(cfg, cfg->interactions[i][0]);
         fb->cross[i][1] = namespace_id(cfg, cfg->interactions[i][1]);
@@ -107,6 +143,7 @@ int features_new(const struct cfg *cfg, const struct schema *schema,
         features_destroy(fb);
         return RIFFLE_ERR_NOMEM;
     }
+    fb->keep_full = fb->cross_count > 0 || fb->owner != NULL;
 
     *out = fb;
     return 0;
@@ -157,8 +194,10 @@ static size_t put(struct feature_builder *fb, struct feature *out, size_t n,
 {
     out[n].index = full & fb->mask;
     out[n].value = to_float(value);
-    fb->full[n] = full;
-    fb->ns[n] = fb->field_ns[field];
+    if (fb->keep_full) {
+        fb->full[n] = full;
+        fb->ns[n] = fb->field_ns[field];
+    }
     return n + 1;
 }
 
@@ -192,15 +231,15 @@ static size_t add_numeric(struct feature_builder *fb, size_t i,
     return n;
 }
 
-static size_t add_categorical(struct feature_builder *fb, size_t i,
-                              const struct event *ev, size_t index,
-                              struct feature *out, size_t n)
+/* A categorical field that is not a string: a number printed as its
+ * token, or null. */
+static size_t add_categorical_other(struct feature_builder *fb, size_t i,
+                                    const struct value *v,
+                                    struct feature *out, size_t n)
 {
     const struct cfg_field *f = &fb->cfg->fields[i];
-    const struct value *v = &ev->values[index];
     char number[NUMFMT_MAX];
     const char *token;
-    size_t len;
 
     if (v->kind == VALUE_NULL) {
         if (f->missing != CFG_MISSING_TOKEN)
@@ -208,15 +247,24 @@ static size_t add_categorical(struct feature_builder *fb, size_t i,
         return put(fb, out, n, i, fb->missing_hash[i], 1.0);
     }
 
-    if (v->kind == VALUE_NUMBER) {
-        token = numfmt_double(v->number, number, sizeof(number));
-        len = strlen(token);
-    } else {
-        token = event_string(ev, index);
-        len = v->str_len;
-    }
+    token = numfmt_double(v->number, number, sizeof(number));
     return put(fb, out, n, i,
-               hash_murmur3_32(token, len, fb->field_hash[i]), 1.0);
+               hash_murmur3_32(token, strlen(token), fb->field_hash[i]),
+               1.0);
+}
+
+/* The common case, inlined in the loop: a string token of field i. Its
+ * bytes are in the event's arena (what event_string() returns). */
+static size_t add_categorical(struct feature_builder *fb, size_t i,
+                              const struct event *ev, const struct value *v,
+                              struct feature *out, size_t n)
+{
+    if (v->kind != VALUE_STRING)
+        return add_categorical_other(fb, i, v, out, n);
+    return put(fb, out, n, i,
+               hash_murmur3_32(ev->arena.data + v->str_offset, v->str_len,
+                               fb->field_hash[i]),
+               1.0);
 }
 
 /* Crosses every feature of namespace a with every feature of namespace b
@@ -280,21 +328,17 @@ static void count_collisions(struct feature_builder *fb, size_t n)
 size_t features_build(struct feature_builder *fb, const struct event *ev,
                       const unsigned char *imputed, struct feature *out)
 {
-    size_t i, n = 0;
+    size_t s, n = 0;
 
-    for (i = 0; i < fb->cfg->field_count; i++) {
-        const struct cfg_field *f = &fb->cfg->fields[i];
-        size_t index = (size_t)fb->schema_index[i];
+    for (s = 0; s < fb->step_count; s++) {
+        const struct field_step *st = &fb->steps[s];
+        const struct value *v = &ev->values[st->schema_index];
 
-        /* A dropped field is gone for the model too, not a constant. */
-        if (f->privacy == CFG_PRIVACY_DROP)
-            continue;
-
-        if (f->kind == CFG_FIELD_NUMERIC)
-            n = add_numeric(fb, i, &ev->values[index],
-                            imputed && imputed[i], out, n);
-        else if (f->kind == CFG_FIELD_CATEGORICAL)
-            n = add_categorical(fb, i, ev, index, out, n);
+        if (st->categorical)
+            n = add_categorical(fb, st->field, ev, v, out, n);
+        else
+            n = add_numeric(fb, st->field, v,
+                            imputed && imputed[st->field], out, n);
     }
 
     if (fb->cross_count > 0)
