@@ -483,22 +483,29 @@ static uint32_t slot(const struct model *m, uint32_t index)
     return index & m->mask;
 }
 
-/* w.x plus the bias, in double, in input order. model_learn() uses this
- * same function, so its prediction equals model_predict() bit for bit. */
-static double margin_compute(const struct model *m, const struct feature *x,
-                             size_t n)
+/* At 2^22 weights and more nearly every slot is a cache miss: asking for
+ * all of an example's slots before reading any lets the misses overlap
+ * instead of each load waiting in turn. For writing, as model_learn()
+ * will write them. */
+static MODEL_ALWAYS_INLINE void slot_prefetch(const struct model *m,
+                                              uint32_t index)
 {
-    double margin;
+    __builtin_prefetch(slot_at(m, slot(m, index)), 1, 3);
+}
+
+/* w.x plus the bias, in double, in input order, skipping values that are
+ * not finite unless all_finite says there are none (model_learn() checked
+ * them): the sum is the same either way, so model_learn()'s prediction
+ * equals model_predict()'s bit for bit. */
+static MODEL_ALWAYS_INLINE double margin_compute(const struct model *m,
+                                                 const struct feature *x,
+                                                 size_t n, int all_finite)
+{
+    double margin = slot_at(m, m->bias_index)[0];
     size_t i;
 
-    /* At 2^22 weights and more nearly every slot is a cache miss: asking
-     * for all of them first lets the misses overlap instead of each load
-     * waiting in turn. For writing, as model_learn() will. */
-    for (i = 0; i < n; i++)
-        __builtin_prefetch(slot_at(m, slot(m, x[i].index)), 1, 3);
-    margin = slot_at(m, m->bias_index)[0];
     for (i = 0; i < n; i++) {
-        if (!isfinite(x[i].value))
+        if (!all_finite && !isfinite(x[i].value))
             continue;
         margin += (double)slot_at(m, slot(m, x[i].index))[0] *
                   (double)x[i].value;
@@ -527,12 +534,18 @@ static double prediction_from_margin(const struct model *m, double margin)
 double model_predict(const struct model *m, const struct feature *x,
                      size_t n)
 {
-    return prediction_from_margin(m, margin_compute(m, x, n));
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        slot_prefetch(m, x[i].index);
+    return prediction_from_margin(m, margin_compute(m, x, n, 0));
 }
 
 
 /* ---- learning ------------------------------------------------------ */
 
+/* Checks the example and, in the same pass, starts loading its slots
+ * (slot_prefetch() only reads). */
 static int example_check(const struct model *m, const struct feature *x,
                          size_t n, double label)
 {
@@ -546,6 +559,7 @@ static int example_check(const struct model *m, const struct feature *x,
     for (i = 0; i < n; i++) {
         if (!isfinite(x[i].value))
             return RIFFLE_ERR_INVALID;
+        slot_prefetch(m, x[i].index);
     }
     return 0;
 }
@@ -945,7 +959,7 @@ int model_learn(struct model *m, const struct feature *x, size_t n,
     if (err)
         return err;
 
-    margin = margin_compute(m, x, n);
+    margin = margin_compute(m, x, n, 1);
     if (prediction)
         *prediction = prediction_from_margin(m, margin);
 
