@@ -60,3 +60,106 @@ cfg_topic()
 {
     sed -n '/^topics = {/,/^};/p' "$1" | sed -n "s/^ *$2 = \"\([^\"]*\)\".*/\1/p"
 }
+
+# --- processes a test starts in the background ------------------------
+
+# A test appends the pid of each process it starts (`started+=($!)`, the
+# riffle process itself, not a subshell, so that it gets the signal) and
+# traps `stop_started; cleanup_work` on EXIT. stop_started asks each to
+# stop (SIGTERM: a graceful exit) and waits for it.
+started=()
+stop_started()
+{
+    local pid
+    for pid in "${started[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${started[@]}"; do wait "$pid" 2>/dev/null || true; done
+    started=()
+}
+
+# wait_for PATTERN COUNT FILE...: until PATTERN occurs COUNT times in the
+# FILEs together; fails after WAIT_S seconds (120 unless the test sets
+# it), so that a hang fails instead of blocking the suite.
+wait_for()
+{
+    local pattern=$1 count=$2 waited=0
+    shift 2
+    while (($(cat "$@" 2>/dev/null | grep -c -- "$pattern") < count)); do
+        ((waited++ < ${WAIT_S:-120} * 5)) || fail "timed out waiting for '$pattern' in $*"
+        sleep 0.2
+    done
+}
+
+# --- riffle serve tests -----------------------------------------------
+
+# serve_model CFG EVENTS LOG: creates CFG's topics (serve's included) and
+# publishes a model learned from the first EVENTS events of its data set,
+# for replicas to load; the learner's log goes to LOG.
+serve_model()
+{
+    run_riffle topics create -c "$1" >/dev/null
+    run_riffle produce -c "$1" --limit "$2" --no-progress >/dev/null 2>&1
+    run_riffle learn -c "$1" --idle-exit 2 >/dev/null 2>"$3"
+}
+
+# start_replica CFG NAME LOG: a `riffle serve` replica named NAME in the
+# background (its summary appended to $WORK/NAME.json, its log to LOG),
+# added to `started` only by the caller: its pid is left in $last.
+start_replica()
+{
+    "$RIFFLE" serve -c "$1" --brokers "$BROKERS" --instance "$2" \
+        >>"$WORK/$2.json" 2>>"$3" &
+    last=$!
+}
+
+# --- chunked snapshots ------------------------------------------------
+
+# chunked_snapshots FIRST_RUN: an Elec2 pipeline whose snapshots go out
+# in 1 KiB chunks: its topics, the whole data set produced, the summary
+# of an uninterrupted run in $WORK/train.json, and a learner stopped after
+# FIRST_RUN events ($WORK/learn1.json and .log). Sets cfg and models, and
+# for the newest snapshot on the model topic id, count (its chunks) and
+# bytes, with chunk i's value in $WORK/chunk<i>; $WORK/models.tsv holds
+# the offset, key and headers of every message of the model topic.
+chunked_snapshots()
+{
+    local i offset last_line
+    cfg=$(make_config config/elec2.cfg)
+    sed -i 's/^  every_events = 10000;/  every_events = 10000;\n  chunk_bytes = 1024;/' "$cfg"
+    grep -q "chunk_bytes = 1024" "$cfg" || fail "could not set snapshot.chunk_bytes in $cfg"
+    models=$(cfg_topic "$cfg" models)
+
+    run_riffle topics create -c "$cfg" >/dev/null
+    run_riffle produce -c "$cfg" --no-progress >/dev/null 2>&1
+    "$RIFFLE" train -c "$cfg" >"$WORK/train.json"
+    run_riffle learn -c "$cfg" --max-events "$1" >"$WORK/learn1.json" 2>"$WORK/learn1.log"
+
+    kcat -b "$BROKERS" -C -t "$models" -o beginning -e -q -f '%o\t%k\t%h\n' >"$WORK/models.tsv"
+    last_line=$(tail -1 "$WORK/models.tsv")
+    id=$(sed -n 's/.*riffle.snapshot.id=\([^,]*\).*/\1/p' <<<"$last_line")
+    count=$(sed -n 's/.*riffle.snapshot.chunks=\([0-9]*\).*/\1/p' <<<"$last_line")
+    bytes=$(sed -n 's/.*riffle.snapshot.bytes=\([0-9]*\).*/\1/p' <<<"$last_line")
+    [[ -n $id && -n $count && -n $bytes ]] || fail "no chunked snapshot at the end of $models"
+    for ((i = 0; i < count; i++)); do
+        offset=$(awk -F'\t' -v k="elec2/chunk/$i" -v id="riffle.snapshot.id=$id," \
+            '$2 == k && index($3, id) {print $1}' "$WORK/models.tsv")
+        kcat -b "$BROKERS" -C -t "$models" -p 0 -o "$offset" -c 1 -e -q -f '%s' \
+            >"$WORK/chunk$i"
+    done
+}
+
+# publish_chunk FILE I ID: FILE as chunk I of snapshot ID of the model
+# elec2 on $models, with the headers of chunked_snapshots' snapshot.
+publish_chunk()
+{
+    kcat -b "$BROKERS" -P -t "$models" -k "elec2/chunk/$2" \
+        -H "riffle.snapshot.id=$3" -H "riffle.snapshot.chunk=$2" \
+        -H "riffle.snapshot.chunks=$count" -H "riffle.snapshot.bytes=$bytes" "$1"
+}
+
+# publish_manifest ID TEXT: the manifest of snapshot ID, after its chunks.
+publish_manifest()
+{
+    printf '%s' "$2" >"$WORK/manifest"
+    kcat -b "$BROKERS" -P -t "$models" -k elec2 -H "riffle.snapshot.id=$1" \
+        -H "riffle.snapshot.chunks=$count" -H "riffle.snapshot.bytes=$bytes" "$WORK/manifest"
+}

@@ -22,20 +22,7 @@ readonly BOUND=40 # messages one merge may read; both instances' merges
                   # between two of one's, four messages each, at most
 readonly WAIT_S=90
 
-pids=()
-stop_all() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; }
-trap 'stop_all; cleanup_work' EXIT
-
-# wait_log FILE PATTERN WHAT: waits until FILE has a line matching PATTERN.
-wait_log()
-{
-    local i
-    for ((i = 0; i < WAIT_S * 5; i++)); do
-        grep -q "$2" "$1" && return 0
-        sleep 0.2
-    done
-    fail "$3: $(tail -3 "$1")"
-}
+trap 'stop_started; cleanup_work' EXIT
 
 # merge_reads LOG -> the messages each merge of LOG read, one a line
 merge_reads() { sed -n 's/.*(\([0-9]*\) new message(s).*/\1/p' "$1"; }
@@ -55,13 +42,13 @@ run_riffle topics create -c "$cfg" >/dev/null
 "$RIFFLE" learn -c "$cfg" --brokers "$BROKERS" --instance a --idle-exit 60 \
     >"$WORK/a.json" 2>"$WORK/a.log" &
 learner_a=$!
-pids+=("$learner_a")
+started+=("$learner_a")
 "$RIFFLE" learn -c "$cfg" --brokers "$BROKERS" --instance b --idle-exit 60 \
     >"$WORK/b.json" 2>"$WORK/b.log" &
 learner_b=$!
-pids+=("$learner_b")
-wait_log "$WORK/a.log" "assigned, starting" "a never started"
-wait_log "$WORK/b.log" "assigned, starting" "b never started"
+started+=("$learner_b")
+wait_for "assigned, starting" 1 "$WORK/a.log"
+wait_for "assigned, starting" 1 "$WORK/b.log"
 run_riffle produce -c "$cfg" --rate 8000 --no-progress >"$WORK/produce1.json" \
     2>"$WORK/produce1.log" || fail "produce failed: $(tail -3 "$WORK/produce1.log")"
 sleep 2 # b stops gracefully, with or without the rest of its share
@@ -76,8 +63,8 @@ grep -q "merged model adult@b with 1 other" "$WORK/b.log" || fail "b never merge
 sleep $((EXPIRY_S + 2))
 run_riffle produce -c "$cfg" --limit 8000 --rate 8000 --no-progress >"$WORK/produce2.json" \
     2>"$WORK/produce2.log" || fail "produce failed: $(tail -3 "$WORK/produce2.log")"
-wait_log "$WORK/a.log" "instance adult@b is [0-9]* s old" "a kept merging b"
-wait_log "$WORK/a.log" "model adult@a: no other live instance" "a did not merge alone"
+wait_for "instance adult@b is [0-9]* s old" 1 "$WORK/a.log"
+wait_for "model adult@a: no other live instance" 1 "$WORK/a.log"
 kill -TERM "$learner_a"
 wait "$learner_a" || fail "learner a failed: $(grep -m3 error "$WORK/a.log")"
 note "a: $(grep -m1 "no longer merged" "$WORK/a.log" | cut -c1-160)"

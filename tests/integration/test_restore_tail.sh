@@ -19,26 +19,7 @@ readonly FIRST_RUN=20000
 readonly HISTORY=1500
 readonly GAP=600
 
-cfg=$(make_config config/elec2.cfg)
-sed -i 's/^  every_events = 10000;/  every_events = 10000;\n  chunk_bytes = 1024;/' "$cfg"
-grep -q "chunk_bytes = 1024" "$cfg" || fail "could not set snapshot.chunk_bytes in $cfg"
-models=$(cfg_topic "$cfg" models)
-
-run_riffle topics create -c "$cfg" >/dev/null
-run_riffle produce -c "$cfg" --no-progress >/dev/null 2>&1
-"$RIFFLE" train -c "$cfg" >"$WORK/train.json"
-run_riffle learn -c "$cfg" --max-events "$FIRST_RUN" >"$WORK/learn1.json" 2>"$WORK/learn1.log"
-
-kcat -b "$BROKERS" -C -t "$models" -o beginning -e -q -f '%o\t%k\t%h\n' >"$WORK/models.tsv"
-id=$(tail -1 "$WORK/models.tsv" | sed -n 's/.*riffle.snapshot.id=\([^,]*\).*/\1/p')
-count=$(tail -1 "$WORK/models.tsv" | sed -n 's/.*riffle.snapshot.chunks=\([0-9]*\).*/\1/p')
-bytes=$(tail -1 "$WORK/models.tsv" | sed -n 's/.*riffle.snapshot.bytes=\([0-9]*\).*/\1/p')
-[[ -n $id && -n $count && -n $bytes ]] || fail "no chunked snapshot at the end of $models"
-for ((i = 0; i < count; i++)); do
-    offset=$(awk -F'\t' -v k="elec2/chunk/$i" -v id="riffle.snapshot.id=$id," \
-        '$2 == k && index($3, id) {print $1}' "$WORK/models.tsv")
-    kcat -b "$BROKERS" -C -t "$models" -p 0 -o "$offset" -c 1 -e -q -f '%s' >"$WORK/chunk$i"
-done
+chunked_snapshots "$FIRST_RUN"
 
 # filler N: N messages of another model, which every reader of elec2 skips.
 filler()
@@ -46,21 +27,12 @@ filler()
     seq "$1" | sed 's/^/other\tfiller /' >"$WORK/filler"
     kcat -b "$BROKERS" -P -t "$models" -K $'\t' -l "$WORK/filler"
 }
-publish_chunk()
-{
-    kcat -b "$BROKERS" -P -t "$models" -k "elec2/chunk/$1" \
-        -H "riffle.snapshot.id=$id-copy" -H "riffle.snapshot.chunk=$1" \
-        -H "riffle.snapshot.chunks=$count" -H "riffle.snapshot.bytes=$bytes" \
-        "$WORK/chunk$1"
-}
 
 filler "$HISTORY"
-publish_chunk 0
+publish_chunk "$WORK/chunk0" 0 "$id-copy"
 filler "$GAP"
-for ((i = 1; i < count; i++)); do publish_chunk "$i"; done
-printf 'copy of snapshot %s' "$id" >"$WORK/manifest"
-kcat -b "$BROKERS" -P -t "$models" -k elec2 -H "riffle.snapshot.id=$id-copy" \
-    -H "riffle.snapshot.chunks=$count" -H "riffle.snapshot.bytes=$bytes" "$WORK/manifest"
+for ((i = 1; i < count; i++)); do publish_chunk "$WORK/chunk$i" "$i" "$id-copy"; done
+publish_manifest "$id-copy" "copy of snapshot $id"
 total=$(kcat -b "$BROKERS" -C -t "$models" -o beginning -e -q -f '%o\n' | wc -l)
 ((total > HISTORY + GAP)) || fail "the model topic holds only $total messages"
 

@@ -13,43 +13,15 @@ readonly MAX_REQUESTS=100000 # a stream that outlasts the kills
 readonly KILLS=2
 readonly WAIT_S=120
 
-pids=()
-stop_all()
-{
-    local pid
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    pids=()
-}
-trap 'stop_all; cleanup_work' EXIT
-
-# wait_for PATTERN COUNT FILE...: until PATTERN occurs COUNT times
-wait_for()
-{
-    local pattern=$1 count=$2 waited=0
-    shift 2
-    while (($(cat "$@" 2>/dev/null | grep -c -- "$pattern") < count)); do
-        ((waited++ < WAIT_S * 5)) || fail "timed out waiting for '$pattern' in $*"
-        sleep 0.2
-    done
-}
-
-start_replica() # NAME LOG
-{
-    "$RIFFLE" serve -c "$cfg" --brokers "$BROKERS" --instance "$1" \
-        >>"$WORK/$1.json" 2>>"$2" &
-    last=$!
-}
+trap 'stop_started; cleanup_work' EXIT
 
 cfg=$(make_config config/elec2.cfg)
 grep -q "delivery" "$cfg" && fail "elec2.cfg chooses a serve delivery: the default is under test"
-run_riffle topics create -c "$cfg" >/dev/null
-run_riffle produce -c "$cfg" --limit "$MODEL_EVENTS" --no-progress >/dev/null 2>&1
-run_riffle learn -c "$cfg" --idle-exit 2 >/dev/null 2>"$WORK/learn.log"
+serve_model "$cfg" "$MODEL_EVENTS" "$WORK/learn.log"
 
-start_replica steady "$WORK/steady.log"
-pids+=("$last")
-start_replica crashy "$WORK/crashy-0.log"
+start_replica "$cfg" steady "$WORK/steady.log"
+started+=("$last")
+start_replica "$cfg" crashy "$WORK/crashy-0.log"
 victim=$last
 wait_for "partition(s) of .* assigned" 2 "$WORK"/steady.log "$WORK"/crashy-0.log
 grep -q "at least once" "$WORK/steady.log" || fail "the replica is not at least once"
@@ -64,11 +36,11 @@ for k in $(seq 1 "$KILLS"); do
     run_riffle watch -c "$cfg" served --limit "$seen" >/dev/null 2>&1
     kill -KILL "$victim"
     wait "$victim" 2>/dev/null || true
-    start_replica crashy "$WORK/crashy-$k.log"
+    start_replica "$cfg" crashy "$WORK/crashy-$k.log"
     victim=$last
     wait_for "partition(s) of .* assigned" 1 "$WORK/crashy-$k.log"
 done
-pids+=("$victim")
+started+=("$victim")
 seen=$((seen + 150))
 run_riffle watch -c "$cfg" served --limit "$seen" >/dev/null 2>&1
 kill -TERM "$producer" 2>/dev/null || true
@@ -85,7 +57,7 @@ answered()
 until (($(answered) >= requests)) || ((SECONDS > WAIT_S * 3)); do
     sleep 1
 done
-stop_all
+stop_started
 answers=$(wc -l <"$WORK/served.jsonl")
 note "$requests requests, $KILLS kills, $answers answers"
 assert_eq "$(riffle_json "$WORK/served.jsonl" 'len({r["event_id"] for r in rows})')" \

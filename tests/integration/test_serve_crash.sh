@@ -13,44 +13,16 @@ readonly MAX_REQUESTS=100000 # a stream that outlasts the kills
 readonly KILLS=3
 readonly WAIT_S=120
 
-pids=()
-stop_all()
-{
-    local pid
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    pids=()
-}
-trap 'stop_all; cleanup_work' EXIT
-
-# wait_for PATTERN COUNT FILE...: until PATTERN occurs COUNT times
-wait_for()
-{
-    local pattern=$1 count=$2 waited=0
-    shift 2
-    while (($(cat "$@" 2>/dev/null | grep -c -- "$pattern") < count)); do
-        ((waited++ < WAIT_S * 5)) || fail "timed out waiting for '$pattern' in $*"
-        sleep 0.2
-    done
-}
-
-start_replica() # NAME LOG
-{
-    "$RIFFLE" serve -c "$cfg" --brokers "$BROKERS" --instance "$1" \
-        >>"$WORK/$1.json" 2>>"$2" &
-    last=$!
-}
+trap 'stop_started; cleanup_work' EXIT
 
 cfg=$(make_config config/elec2.cfg)
 sed -i 's/partitions = 2;/partitions = 2; delivery = "exactly_once";/' "$cfg"
 grep -q 'delivery = "exactly_once"' "$cfg" || fail "could not choose exactly once"
-run_riffle topics create -c "$cfg" >/dev/null
-run_riffle produce -c "$cfg" --limit "$MODEL_EVENTS" --no-progress >/dev/null 2>&1
-run_riffle learn -c "$cfg" --idle-exit 2 >/dev/null 2>"$WORK/learn.log"
+serve_model "$cfg" "$MODEL_EVENTS" "$WORK/learn.log"
 
-start_replica steady "$WORK/steady.log"
-pids+=("$last")
-start_replica crashy "$WORK/crashy-0.log"
+start_replica "$cfg" steady "$WORK/steady.log"
+started+=("$last")
+start_replica "$cfg" crashy "$WORK/crashy-0.log"
 victim=$last
 wait_for "partition(s) of .* assigned" 2 "$WORK"/steady.log "$WORK"/crashy-0.log
 
@@ -65,11 +37,11 @@ for k in $(seq 1 "$KILLS"); do
     run_riffle watch -c "$cfg" served --limit "$seen" >/dev/null 2>&1
     kill -KILL "$victim"
     wait "$victim" 2>/dev/null || true
-    start_replica crashy "$WORK/crashy-$k.log"
+    start_replica "$cfg" crashy "$WORK/crashy-$k.log"
     victim=$last
     wait_for "partition(s) of .* assigned" 1 "$WORK/crashy-$k.log"
 done
-pids+=("$victim")
+started+=("$victim")
 seen=$((seen + 150))
 run_riffle watch -c "$cfg" served --limit "$seen" >/dev/null 2>&1
 kill -TERM "$producer" 2>/dev/null || true
@@ -80,7 +52,7 @@ requests=$(riffle_json "$WORK/requests.json" 'rows[-1]["produced"]')
 run_riffle watch -c "$cfg" served --limit "$requests" --idle-exit 30 \
     >/dev/null 2>&1
 run_riffle watch -c "$cfg" served --idle-exit 3 >"$WORK/served.jsonl" 2>/dev/null
-stop_all
+stop_started
 note "$requests requests, $KILLS kills"
 assert_eq "$(wc -l <"$WORK/served.jsonl")" "$requests" "committed predictions"
 assert_eq "$(riffle_json "$WORK/served.jsonl" 'len({r["event_id"] for r in rows})')" \

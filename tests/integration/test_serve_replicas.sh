@@ -14,42 +14,21 @@ readonly AFTER_UPDATE_S=2    # of requests after both serve the new model
 readonly LATE_REQUESTS=200 # sent once both replicas serve the new model
 readonly WAIT_S=120        # bound on each wait below, so a hang fails
 
-pids=()
-stop_replicas()
-{
-    local pid
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    pids=()
-}
-trap 'stop_replicas; cleanup_work' EXIT
-
-# wait_for FILE PATTERN COUNT: until PATTERN occurs COUNT times in FILE(s)
-wait_for()
-{
-    local pattern=$1 count=$2 waited=0
-    shift 2
-    while (($(cat "$@" 2>/dev/null | grep -c -- "$pattern") < count)); do
-        ((waited++ < WAIT_S * 5)) || fail "timed out waiting for '$pattern' in $*"
-        sleep 0.2
-    done
-}
+trap 'stop_started; cleanup_work' EXIT
 
 cfg=$(make_config config/elec2.cfg)
 sed -i 's/partitions = 2;/partitions = 2; delivery = "exactly_once";/' "$cfg"
 grep -q 'delivery = "exactly_once"' "$cfg" || fail "could not choose exactly once"
 late_cfg=$WORK/late.cfg
 sed 's/id_prefix = "elec2"/id_prefix = "late"/' "$cfg" >"$late_cfg"
-run_riffle topics create -c "$cfg" >/dev/null
 
 # The first model, then two replicas serving it.
-run_riffle produce -c "$cfg" --limit "$FIRST_MODEL" --no-progress >/dev/null 2>&1
-run_riffle learn -c "$cfg" --idle-exit 2 >/dev/null 2>"$WORK/learn1.log"
+serve_model "$cfg" "$FIRST_MODEL" "$WORK/learn1.log"
 for i in 1 2; do
     # riffle itself in the background, so that its pid gets the signal
     "$RIFFLE" serve -c "$cfg" --brokers "$BROKERS" >"$WORK/serve$i.json" \
         2>"$WORK/serve$i.log" &
-    pids+=($!)
+    started+=($!)
 done
 wait_for "now serving model elec2 version $FIRST_MODEL" 2 "$WORK"/serve{1,2}.log
 wait_for "1 partition(s) of .* assigned" 2 "$WORK"/serve{1,2}.log
@@ -81,7 +60,7 @@ total=$((requests + LATE_REQUESTS))
 run_riffle watch -c "$cfg" served --limit "$total" --idle-exit 20 \
     >"$WORK/served.jsonl" 2>/dev/null
 run_riffle watch -c "$cfg" served --idle-exit 3 >"$WORK/all.jsonl" 2>/dev/null
-stop_replicas
+stop_started
 
 assert_eq "$(wc -l <"$WORK/all.jsonl")" "$total" "predictions on the served topic"
 assert_eq "$(riffle_json "$WORK/all.jsonl" 'len({r["event_id"] for r in rows})')" \

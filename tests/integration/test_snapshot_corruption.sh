@@ -16,46 +16,16 @@ source "$(dirname "$0")/lib.sh"
 readonly EVENTS=45312
 readonly FIRST_RUN=20000
 
-cfg=$(make_config config/elec2.cfg)
-sed -i 's/^  every_events = 10000;/  every_events = 10000;\n  chunk_bytes = 1024;/' "$cfg"
-grep -q "chunk_bytes = 1024" "$cfg" || fail "could not set snapshot.chunk_bytes in $cfg"
-models=$(cfg_topic "$cfg" models)
-
-run_riffle topics create -c "$cfg" >/dev/null
-run_riffle produce -c "$cfg" --no-progress >/dev/null 2>&1
-"$RIFFLE" train -c "$cfg" >"$WORK/train.json"
-
-run_riffle learn -c "$cfg" --max-events "$FIRST_RUN" >"$WORK/learn1.json" 2>"$WORK/learn1.log"
-
-# The newest snapshot's chunks: offset, key and headers of each message.
-kcat -b "$BROKERS" -C -t "$models" -o beginning -e -q -f '%o\t%k\t%h\n' >"$WORK/models.tsv"
+chunked_snapshots "$FIRST_RUN"
 chunks=$(grep -c "/chunk/" "$WORK/models.tsv" || true)
 ((chunks >= 6)) || fail "expected two snapshots in chunks, found $chunks chunk messages"
-id=$(tail -1 "$WORK/models.tsv" | sed -n 's/.*riffle.snapshot.id=\([^,]*\).*/\1/p')
-count=$(tail -1 "$WORK/models.tsv" | sed -n 's/.*riffle.snapshot.chunks=\([0-9]*\).*/\1/p')
-bytes=$(tail -1 "$WORK/models.tsv" | sed -n 's/.*riffle.snapshot.bytes=\([0-9]*\).*/\1/p')
-[[ -n $id && -n $count && -n $bytes ]] || fail "no manifest at the end of $models"
-
-for ((i = 0; i < count; i++)); do
-    offset=$(awk -F'\t' -v k="elec2/chunk/$i" -v id="riffle.snapshot.id=$id," \
-        '$2 == k && index($3, id) {print $1}' "$WORK/models.tsv")
-    kcat -b "$BROKERS" -C -t "$models" -p 0 -o "$offset" -c 1 -e -q -f '%s' >"$WORK/chunk$i"
-done
 
 # publish_copy NEW_ID: the chunks in $WORK/copy*, then their manifest.
 publish_copy()
 {
-    local new_id=$1 i
-    for ((i = 0; i < count; i++)); do
-        kcat -b "$BROKERS" -P -t "$models" -k "elec2/chunk/$i" \
-            -H "riffle.snapshot.id=$new_id" -H "riffle.snapshot.chunk=$i" \
-            -H "riffle.snapshot.chunks=$count" -H "riffle.snapshot.bytes=$bytes" \
-            "$WORK/copy$i"
-    done
-    printf 'damaged copy' >"$WORK/manifest"
-    kcat -b "$BROKERS" -P -t "$models" -k elec2 \
-        -H "riffle.snapshot.id=$new_id" -H "riffle.snapshot.chunks=$count" \
-        -H "riffle.snapshot.bytes=$bytes" "$WORK/manifest"
+    local i
+    for ((i = 0; i < count; i++)); do publish_chunk "$WORK/copy$i" "$i" "$1"; done
+    publish_manifest "$1" "damaged copy"
 }
 
 # One byte flipped in the middle of chunk 1.
