@@ -106,42 +106,19 @@ static const char int_label_cfg[] =
     "learner = { model_name = \"ctr\"; bits = 10; };\n";
 
 struct fixture {
-    char dir[64];
-    char cfg_path[128];
-    struct cfg *cfg;
-    struct schema *schema;
-    struct running_stats stats[CFG_MAX_FIELDS];
-    struct cleaner *cleaner;
-    struct event ev;
+    struct clean_fixture base;
     double label;
     struct clean_verdict verdict;
 };
 
+/* clean_fixture_setup() and _teardown() rely on base coming first. */
+_Static_assert(offsetof(struct fixture, base) == 0, "base first");
+
 static int fixture_open(void **state, const char *schema_json,
                         const char *cfg_text)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-    char errstr[ERRSTR_SIZE];
-
-    if (!fx)
-        return -1;
-    *state = fx;
-    fx->cfg = calloc(1, sizeof(*fx->cfg));
-    if (!fx->cfg || !temp_dir_new(fx->dir, sizeof(fx->dir), "clean"))
-        return -1;
-    snprintf(fx->cfg_path, sizeof(fx->cfg_path), "%s/clean.cfg", fx->dir);
-
-    if (load_cfg_text(fx->cfg, fx->cfg_path, cfg_text, errstr,
-                      sizeof(errstr)) != 0 ||
-        schema_load_json(schema_json, strlen(schema_json), "test schema",
-                         &fx->schema, errstr, sizeof(errstr)) != 0 ||
-        cleaner_new(fx->cfg, fx->schema, fx->stats, &fx->cleaner, errstr,
-                    sizeof(errstr)) != 0) {
-        print_error("fixture: %s\n", errstr);
-        return -1;
-    }
-    event_init(&fx->ev);
-    return 0;
+    return clean_fixture_setup(state, sizeof(struct fixture), "clean",
+                               schema_json, cfg_text, 1);
 }
 
 static int setup_main(void **state)
@@ -156,48 +133,18 @@ static int setup_int_label(void **state)
 
 static int teardown(void **state)
 {
-    struct fixture *fx = *state;
-
-    if (!fx)
-        return 0;
-    cleaner_destroy(fx->cleaner);
-    schema_destroy(fx->schema);
-    event_free(&fx->ev);
-    (void)unlink(fx->cfg_path); /* may not exist if setup failed early */
-    (void)rmdir(fx->dir);
-    free(fx->cfg);
-    free(fx);
-    return 0;
+    return clean_fixture_teardown(state);
 }
 
-/* Schema position of a field, asserted to exist. */
-static size_t col(const struct fixture *fx, const char *name)
-{
-    int i = schema_field_index(fx->schema, name);
-
-    assert_true(i >= 0);
-    return (size_t)i;
-}
-
-static void set_num(struct fixture *fx, const char *name, double x)
-{
-    event_set_number(&fx->ev, col(fx, name), x);
-}
-
-static void set_str(struct fixture *fx, const char *name, const char *s)
-{
-    assert_int_equal(
-        event_set_string(&fx->ev, col(fx, name), s, strlen(s)), 0);
-}
-
-static void set_null(struct fixture *fx, const char *name)
-{
-    event_set_null(&fx->ev, col(fx, name));
-}
+/* The event's fields by name (testutil.h). */
+#define col(fx, name) clean_fixture_col(&(fx)->base, (name))
+#define set_num(fx, name, x) clean_fixture_set_num(&(fx)->base, (name), (x))
+#define set_str(fx, name, s) clean_fixture_set_str(&(fx)->base, (name), (s))
+#define set_null(fx, name) clean_fixture_set_null(&(fx)->base, (name))
 
 static double num_of(const struct fixture *fx, const char *name)
 {
-    const struct value *v = &fx->ev.values[col(fx, name)];
+    const struct value *v = &fx->base.ev.values[col(fx, name)];
 
     assert_int_equal(v->kind, VALUE_NUMBER);
     return v->number;
@@ -206,7 +153,7 @@ static double num_of(const struct fixture *fx, const char *name)
 /* An event every rule of main_cfg accepts unchanged. */
 static void good_event(struct fixture *fx)
 {
-    event_reset(&fx->ev, schema_field_count(fx->schema));
+    event_reset(&fx->base.ev, schema_field_count(fx->base.schema));
     set_str(fx, "event_id", "e-1");
     set_str(fx, "label", "yes");
     set_num(fx, "num", 5.0);
@@ -222,11 +169,12 @@ static int apply(struct fixture *fx)
 {
     memset(&fx->verdict, 0, sizeof(fx->verdict));
     fx->label = -1.0;
-    int err = cleaner_apply(fx->cleaner, &fx->ev, &fx->label, &fx->verdict);
+    int err = cleaner_apply(fx->base.cleaner, &fx->base.ev, &fx->label,
+                            &fx->verdict);
 
     /* As learner/online.c does once the event is learned. */
     if (err == 0)
-        cleaner_commit_stats(fx->cleaner, &fx->ev);
+        cleaner_commit_stats(fx->base.cleaner, &fx->base.ev);
     return err;
 }
 
@@ -263,7 +211,7 @@ static void expect_filled(struct fixture *fx, const char *name, double want)
 static void test_clean_valid_event_passes_unchanged(void **state)
 {
     struct fixture *fx = *state;
-    const struct clean_counts *n = cleaner_counts(fx->cleaner);
+    const struct clean_counts *n = cleaner_counts(fx->base.cleaner);
 
     good_event(fx);
     assert_int_equal(apply(fx), 0);
@@ -271,16 +219,16 @@ static void test_clean_valid_event_passes_unchanged(void **state)
     assert_float_equal(num_of(fx, "num"), 5.0, 0.0);
     assert_float_equal(num_of(fx, "clipped"), 0.5, 0.0);
     assert_float_equal(num_of(fx, "secret"), 37.0, 0.0);
-    assert_string_equal(event_string(&fx->ev, col(fx, "cat")), "abc");
+    assert_string_equal(event_string(&fx->base.ev, col(fx, "cat")), "abc");
     assert_int_equal(n->passed, 1);
     assert_int_equal(n->rejected, 0);
     assert_int_equal(n->clipped, 0);
     assert_int_equal(n->imputed, 0);
-    assert_int_equal(cleaner_schema_index(fx->cleaner, CF_LABEL),
+    assert_int_equal(cleaner_schema_index(fx->base.cleaner, CF_LABEL),
                      (int)col(fx, "label"));
     /* The accepted numbers fed the statistics. */
-    assert_int_equal(fx->stats[CF_NUM].count, 1);
-    assert_float_equal(fx->stats[CF_NUM].mean, 5.0, 0.0);
+    assert_int_equal(fx->base.stats[CF_NUM].count, 1);
+    assert_float_equal(fx->base.stats[CF_NUM].mean, 5.0, 0.0);
 }
 
 static void test_clean_required_missing_rejects(void **state)
@@ -290,8 +238,8 @@ static void test_clean_required_missing_rejects(void **state)
     good_event(fx);
     set_null(fx, "num");
     expect_refused(fx, CLEAN_REASON_MISSING, "num");
-    assert_int_equal(cleaner_counts(fx->cleaner)->rejected, 1);
-    assert_int_equal(cleaner_counts(fx->cleaner)->passed, 0);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->rejected, 1);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->passed, 0);
 }
 
 static void test_clean_missing_event_id_rejects(void **state)
@@ -309,7 +257,7 @@ static void test_clean_range_bounds_inclusive(void **state)
 
     expect_passed_as(fx, "num", 0.0, 0.0);
     expect_passed_as(fx, "num", 10.0, 10.0);
-    assert_int_equal(cleaner_counts(fx->cleaner)->passed, 2);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->passed, 2);
 }
 
 static void test_clean_range_just_outside_rejects(void **state)
@@ -323,8 +271,8 @@ static void test_clean_range_just_outside_rejects(void **state)
     good_event(fx);
     set_num(fx, "num", nextafter(10.0, 11.0));
     expect_refused(fx, CLEAN_REASON_RANGE, "num");
-    assert_int_equal(cleaner_counts(fx->cleaner)->rejected, 2);
-    assert_int_equal(cleaner_counts(fx->cleaner)->passed, 0);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->rejected, 2);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->passed, 0);
 }
 
 static void test_clean_range_detail_names_value(void **state)
@@ -343,16 +291,16 @@ static void test_clean_clip_sets_bound_and_counts(void **state)
     struct fixture *fx = *state;
 
     expect_passed_as(fx, "clipped", 1.5, 1.0);
-    assert_int_equal(cleaner_counts(fx->cleaner)->clipped, 1);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->clipped, 1);
     expect_passed_as(fx, "clipped", nextafter(-1.0, -2.0), -1.0);
-    assert_int_equal(cleaner_counts(fx->cleaner)->clipped, 2);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->clipped, 2);
 
     /* On the bound itself nothing is clipped. */
     good_event(fx);
     set_num(fx, "clipped", 1.0);
     assert_int_equal(apply(fx), 0);
-    assert_int_equal(cleaner_counts(fx->cleaner)->clipped, 2);
-    assert_int_equal(cleaner_counts(fx->cleaner)->passed, 3);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->clipped, 2);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->passed, 3);
 }
 
 static void test_clean_range_missing_imputes_running_mean(void **state)
@@ -366,28 +314,28 @@ static void test_clean_range_missing_imputes_running_mean(void **state)
         set_num(fx, "imputed", seen[i]);
         assert_int_equal(apply(fx), 0);
     }
-    assert_int_equal(fx->stats[CF_IMPUTED].count, 3);
-    assert_float_equal(fx->stats[CF_IMPUTED].mean, 30.0, 1e-12);
+    assert_int_equal(fx->base.stats[CF_IMPUTED].count, 3);
+    assert_float_equal(fx->base.stats[CF_IMPUTED].mean, 30.0, 1e-12);
 
     /* Out of range becomes missing, then the mean of 10, 20, 60. */
     good_event(fx);
     set_num(fx, "imputed", 100.5);
     assert_int_equal(apply(fx), 0);
     assert_float_equal(num_of(fx, "imputed"), 30.0, 1e-12);
-    assert_int_equal(cleaner_counts(fx->cleaner)->imputed, 1);
-    assert_int_equal(cleaner_counts(fx->cleaner)->clipped, 0);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->imputed, 1);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->clipped, 0);
 
     /* A null is imputed the same way. */
     good_event(fx);
     set_null(fx, "imputed");
     assert_int_equal(apply(fx), 0);
     assert_float_equal(num_of(fx, "imputed"), 30.0, 1e-12);
-    assert_int_equal(cleaner_counts(fx->cleaner)->imputed, 2);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->imputed, 2);
 
     /* Imputed values did not move the statistics. */
-    assert_int_equal(fx->stats[CF_IMPUTED].count, 3);
-    assert_float_equal(fx->stats[CF_IMPUTED].mean, 30.0, 1e-12);
-    assert_int_equal(fx->stats[CF_NUM].count, 5);
+    assert_int_equal(fx->base.stats[CF_IMPUTED].count, 3);
+    assert_float_equal(fx->base.stats[CF_IMPUTED].mean, 30.0, 1e-12);
+    assert_int_equal(fx->base.stats[CF_NUM].count, 5);
 }
 
 static void test_clean_missing_mean_before_data_is_zero(void **state)
@@ -395,7 +343,7 @@ static void test_clean_missing_mean_before_data_is_zero(void **state)
     struct fixture *fx = *state;
 
     expect_filled(fx, "imputed", 0.0);
-    assert_int_equal(fx->stats[CF_IMPUTED].count, 0);
+    assert_int_equal(fx->base.stats[CF_IMPUTED].count, 0);
 }
 
 static void test_clean_missing_zero(void **state)
@@ -403,8 +351,8 @@ static void test_clean_missing_zero(void **state)
     struct fixture *fx = *state;
 
     expect_filled(fx, "clipped", 0.0);
-    assert_int_equal(cleaner_counts(fx->cleaner)->imputed, 1);
-    assert_int_equal(fx->stats[CF_CLIPPED].count, 0);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->imputed, 1);
+    assert_int_equal(fx->base.stats[CF_CLIPPED].count, 0);
 }
 
 static void test_clean_missing_constant(void **state)
@@ -412,21 +360,21 @@ static void test_clean_missing_constant(void **state)
     struct fixture *fx = *state;
 
     expect_filled(fx, "konst", 42.5);
-    assert_int_equal(cleaner_counts(fx->cleaner)->imputed, 1);
-    assert_int_equal(fx->stats[CF_KONST].count, 0);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->imputed, 1);
+    assert_int_equal(fx->base.stats[CF_KONST].count, 0);
 }
 
 static void test_clean_categorical_missing_token_leaves_null(void **state)
 {
     struct fixture *fx = *state;
 
-    assert_int_equal(fx->cfg->fields[CF_CAT].missing, CFG_MISSING_TOKEN);
+    assert_int_equal(fx->base.cfg->fields[CF_CAT].missing, CFG_MISSING_TOKEN);
     good_event(fx);
     set_null(fx, "cat");
     assert_int_equal(apply(fx), 0);
-    assert_int_equal(fx->ev.values[col(fx, "cat")].kind, VALUE_NULL);
-    assert_int_equal(cleaner_counts(fx->cleaner)->imputed, 0);
-    assert_int_equal(cleaner_counts(fx->cleaner)->passed, 1);
+    assert_int_equal(fx->base.ev.values[col(fx, "cat")].kind, VALUE_NULL);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->imputed, 0);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->passed, 1);
 }
 
 static void test_clean_max_length(void **state)
@@ -476,18 +424,18 @@ static void test_clean_numeric_label(void **state)
     struct fixture *fx = *state;
     size_t click = col(fx, "click");
 
-    event_reset(&fx->ev, schema_field_count(fx->schema));
+    event_reset(&fx->base.ev, schema_field_count(fx->base.schema));
     set_str(fx, "event_id", "ctr-1");
 
-    event_set_number(&fx->ev, click, 1.0);
+    event_set_number(&fx->base.ev, click, 1.0);
     assert_int_equal(apply(fx), 0);
     assert_float_equal(fx->label, 1.0, 0.0);
 
-    event_set_number(&fx->ev, click, 0.0);
+    event_set_number(&fx->base.ev, click, 0.0);
     assert_int_equal(apply(fx), 0);
     assert_float_equal(fx->label, 0.0, 0.0);
 
-    event_set_number(&fx->ev, click, 2.0);
+    event_set_number(&fx->base.ev, click, 2.0);
     expect_refused(fx, CLEAN_REASON_LABEL, "click");
     assert_contains(fx->verdict.detail, "\"2\"");
 }
@@ -507,8 +455,8 @@ static void test_clean_non_finite_value_rejects(void **state)
     good_event(fx);
     set_num(fx, "clipped", INFINITY);
     expect_refused(fx, CLEAN_REASON_VALUE, "clipped");
-    assert_int_equal(cleaner_counts(fx->cleaner)->clipped, 0);
-    assert_int_equal(cleaner_counts(fx->cleaner)->rejected, 4);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->clipped, 0);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->rejected, 4);
 }
 
 static void test_clean_personal_range_detail_hides_value(void **state)
@@ -545,7 +493,7 @@ static void test_clean_rejected_event_leaves_stats(void **state)
 
     good_event(fx);
     assert_int_equal(apply(fx), 0);
-    memcpy(before, fx->stats, sizeof(before));
+    memcpy(before, fx->base.stats, sizeof(before));
 
     /* num, clipped, imputed and konst are read and accepted before cat
      * fails: none of them may reach the statistics. */
@@ -554,16 +502,16 @@ static void test_clean_rejected_event_leaves_stats(void **state)
     set_num(fx, "imputed", 99.0);
     set_str(fx, "cat", "toolong");
     expect_refused(fx, CLEAN_REASON_VALUE, "cat");
-    assert_memory_equal(fx->stats, before, sizeof(before));
+    assert_memory_equal(fx->base.stats, before, sizeof(before));
 
     /* Same for a refusal in the last field. */
     good_event(fx);
     set_num(fx, "num", 9.0);
     set_num(fx, "secret", -1.0);
     expect_refused(fx, CLEAN_REASON_RANGE, "secret");
-    assert_memory_equal(fx->stats, before, sizeof(before));
-    assert_int_equal(cleaner_counts(fx->cleaner)->passed, 1);
-    assert_int_equal(cleaner_counts(fx->cleaner)->rejected, 2);
+    assert_memory_equal(fx->base.stats, before, sizeof(before));
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->passed, 1);
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->rejected, 2);
 }
 
 static void test_clean_new_rejects_field_not_in_schema(void **state)
@@ -577,14 +525,14 @@ static void test_clean_new_rejects_field_not_in_schema(void **state)
     struct cleaner *c = NULL;
     char errstr[ERRSTR_SIZE], expected[ERRSTR_SIZE];
 
-    assert_int_equal(cleaner_new(fx->cfg, schema, fx->stats, &c, errstr,
-                                 sizeof(errstr)),
+    assert_int_equal(cleaner_new(fx->base.cfg, schema, fx->base.stats, &c,
+                                 errstr, sizeof(errstr)),
                      RIFFLE_ERR_CFG);
     assert_null(c);
     /* main_cfg configures the label, fields[1], on line 7. */
     snprintf(expected, sizeof(expected),
              "%s:7: fields[1].name: field \"label\" is not in schema N",
-             fx->cfg_path);
+             fx->base.scratch.cfg_path);
     assert_string_equal(errstr, expected);
     schema_destroy(schema);
 }
@@ -608,13 +556,14 @@ static void test_clean_new_rejects_numeric_on_string(void **state)
     struct cleaner *c = NULL;
     char errstr[ERRSTR_SIZE], expected[ERRSTR_SIZE];
 
-    assert_int_equal(cleaner_new(fx->cfg, schema, fx->stats, &c, errstr,
-                                 sizeof(errstr)),
+    assert_int_equal(cleaner_new(fx->base.cfg, schema, fx->base.stats, &c,
+                                 errstr, sizeof(errstr)),
                      RIFFLE_ERR_CFG);
     /* "num" is fields[2], on line 9 of main_cfg. */
     snprintf(expected, sizeof(expected),
              "%s:9: fields[2].kind: field \"num\" has a type in S that "
-             "kind numeric (needs a number) cannot use", fx->cfg_path);
+             "kind numeric (needs a number) cannot use",
+             fx->base.scratch.cfg_path);
     assert_string_equal(errstr, expected);
     schema_destroy(schema);
 }
@@ -632,13 +581,14 @@ static void test_clean_new_rejects_nested_schema(void **state)
     struct cleaner *c = NULL;
     char errstr[ERRSTR_SIZE], expected[ERRSTR_SIZE];
 
-    assert_int_equal(cleaner_new(fx->cfg, schema, fx->stats, &c, errstr,
-                                 sizeof(errstr)),
+    assert_int_equal(cleaner_new(fx->base.cfg, schema, fx->base.stats, &c,
+                                 errstr, sizeof(errstr)),
                      RIFFLE_ERR_CFG);
     /* source.schema is set on line 4 of main_cfg. */
     snprintf(expected, sizeof(expected),
              "%s:4: source.schema: schema Deep must be a flat record of at "
-             "most %d primitive fields", fx->cfg_path, EVENT_MAX_FIELDS);
+             "most %d primitive fields", fx->base.scratch.cfg_path,
+             EVENT_MAX_FIELDS);
     assert_string_equal(errstr, expected);
     schema_destroy(schema);
 }

@@ -98,42 +98,19 @@ static const char threshold_cfg[] =
     "learner = { model_name = \"hours\"; bits = 10; };\n";
 
 struct fixture {
-    char dir[64];
-    char cfg_path[128];
-    struct cfg *cfg;
-    struct schema *schema;
-    struct running_stats stats[CFG_MAX_FIELDS];
-    struct cleaner *cleaner;
-    struct event ev;
+    struct clean_fixture base;
     double label;
     struct clean_verdict verdict;
 };
 
+/* clean_fixture_setup() and _teardown() rely on base coming first. */
+_Static_assert(offsetof(struct fixture, base) == 0, "base first");
+
 static int fixture_open(void **state, const char *schema_json,
                         const char *cfg_text)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-    char errstr[TESTUTIL_ERRSTR_SIZE];
-
-    if (!fx)
-        return -1;
-    *state = fx;
-    fx->cfg = calloc(1, sizeof(*fx->cfg));
-    if (!fx->cfg || !temp_dir_new(fx->dir, sizeof(fx->dir), "rules"))
-        return -1;
-    snprintf(fx->cfg_path, sizeof(fx->cfg_path), "%s/rules.cfg", fx->dir);
-
-    if (load_cfg_text(fx->cfg, fx->cfg_path, cfg_text, errstr,
-                      sizeof(errstr)) != 0 ||
-        schema_load_json(schema_json, strlen(schema_json), "test schema",
-                         &fx->schema, errstr, sizeof(errstr)) != 0 ||
-        cleaner_new(fx->cfg, fx->schema, fx->stats, &fx->cleaner, errstr,
-                    sizeof(errstr)) != 0) {
-        print_error("fixture: %s\n", errstr);
-        return -1;
-    }
-    event_init(&fx->ev);
-    return 0;
+    return clean_fixture_setup(state, sizeof(struct fixture), "rules",
+                               schema_json, cfg_text, 1);
 }
 
 static int setup_rules(void **state)
@@ -153,42 +130,18 @@ static int setup_threshold_text(void **state)
 
 static int teardown(void **state)
 {
-    struct fixture *fx = *state;
-
-    if (!fx)
-        return 0;
-    cleaner_destroy(fx->cleaner);
-    schema_destroy(fx->schema);
-    event_free(&fx->ev);
-    (void)unlink(fx->cfg_path);
-    (void)rmdir(fx->dir);
-    free(fx->cfg);
-    free(fx);
-    return 0;
+    return clean_fixture_teardown(state);
 }
 
-static size_t col(const struct fixture *fx, const char *name)
-{
-    int i = schema_field_index(fx->schema, name);
-
-    assert_true(i >= 0);
-    return (size_t)i;
-}
-
-static void set_num(struct fixture *fx, const char *name, double x)
-{
-    event_set_number(&fx->ev, col(fx, name), x);
-}
-
-static void set_str(struct fixture *fx, const char *name, const char *s)
-{
-    assert_int_equal(
-        event_set_string(&fx->ev, col(fx, name), s, strlen(s)), 0);
-}
+/* The event's fields by name (testutil.h). */
+#define col(fx, name) clean_fixture_col(&(fx)->base, (name))
+#define set_num(fx, name, x) clean_fixture_set_num(&(fx)->base, (name), (x))
+#define set_str(fx, name, s) clean_fixture_set_str(&(fx)->base, (name), (s))
+#define set_null(fx, name) clean_fixture_set_null(&(fx)->base, (name))
 
 static double num_of(const struct fixture *fx, const char *name)
 {
-    const struct value *v = &fx->ev.values[col(fx, name)];
+    const struct value *v = &fx->base.ev.values[col(fx, name)];
 
     assert_int_equal(v->kind, VALUE_NUMBER);
     return v->number;
@@ -196,22 +149,22 @@ static double num_of(const struct fixture *fx, const char *name)
 
 static const char *str_of(const struct fixture *fx, const char *name)
 {
-    const struct value *v = &fx->ev.values[col(fx, name)];
+    const struct value *v = &fx->base.ev.values[col(fx, name)];
 
     assert_int_equal(v->kind, VALUE_STRING);
-    return event_string(&fx->ev, col(fx, name));
+    return event_string(&fx->base.ev, col(fx, name));
 }
 
 static int is_null(const struct fixture *fx, const char *name)
 {
-    return fx->ev.values[col(fx, name)].kind == VALUE_NULL;
+    return fx->base.ev.values[col(fx, name)].kind == VALUE_NULL;
 }
 
 /* An event every rule of rules_cfg accepts unchanged; values that
  * outlier rules watch sit at 1, the middle of what the tests feed. */
 static void good_event(struct fixture *fx)
 {
-    event_reset(&fx->ev, schema_field_count(fx->schema));
+    event_reset(&fx->base.ev, schema_field_count(fx->base.schema));
     set_str(fx, "event_id", "e-1");
     set_str(fx, "label", ">50K");
     set_num(fx, "income", 10.0);
@@ -230,7 +183,8 @@ static int check_only(struct fixture *fx)
 {
     memset(&fx->verdict, 0, sizeof(fx->verdict));
     fx->label = -1.0;
-    return cleaner_apply(fx->cleaner, &fx->ev, &fx->label, &fx->verdict);
+    return cleaner_apply(fx->base.cleaner, &fx->base.ev, &fx->label,
+                         &fx->verdict);
 }
 
 /* Cleans, then learns the values, as learner/online.c does. */
@@ -239,7 +193,7 @@ static int apply(struct fixture *fx)
     int err = check_only(fx);
 
     if (err == 0)
-        cleaner_commit_stats(fx->cleaner, &fx->ev);
+        cleaner_commit_stats(fx->base.cleaner, &fx->base.ev);
     return err;
 }
 
@@ -263,7 +217,7 @@ static void learn_value(struct fixture *fx, const char *name, double x)
 static const struct clean_field_counts *counts(const struct fixture *fx,
                                                int cf)
 {
-    return &cleaner_field_counts(fx->cleaner)[cf];
+    return &cleaner_field_counts(fx->base.cleaner)[cf];
 }
 
 /* ---- allowed categories and patterns -------------------------------- */
@@ -282,7 +236,7 @@ static void test_clean_allowed_categories(void **state)
     assert_contains(fx->verdict.detail, "not an allowed category");
 
     good_event(fx);
-    assert_int_equal(event_set_string(&fx->ev, col(fx, "color"), "red\0x",
+    assert_int_equal(event_set_string(&fx->base.ev, col(fx, "color"), "red\0x",
                                       5), 0); /* "red" then a NUL */
     expect_refused(fx, CLEAN_REASON_VALUE, "color");
     assert_int_equal(counts(fx, CF_COLOR)->invalid, 2);
@@ -321,7 +275,7 @@ static void test_clean_pattern_matches_whole_value(void **state)
     }
     /* A NUL cannot hide the rest of the value from the pattern. */
     good_event(fx);
-    assert_int_equal(event_set_string(&fx->ev, col(fx, "zip"),
+    assert_int_equal(event_set_string(&fx->base.ev, col(fx, "zip"),
                                       "12345\0evil", 10), 0);
     expect_refused(fx, CLEAN_REASON_VALUE, "zip");
 }
@@ -348,20 +302,20 @@ static void test_clean_median_imputation(void **state)
     size_t i;
 
     good_event(fx);
-    event_set_null(&fx->ev, col(fx, "income"));
+    event_set_null(&fx->base.ev, col(fx, "income"));
     assert_int_equal(apply(fx), 0);
     assert_double_near(num_of(fx, "income"), 0.0, 0); /* before data */
 
     for (i = 0; i < sizeof(values) / sizeof(values[0]); i++)
         learn_value(fx, "income", values[i]);
     good_event(fx);
-    event_set_null(&fx->ev, col(fx, "income"));
+    event_set_null(&fx->base.ev, col(fx, "income"));
     assert_int_equal(apply(fx), 0);
     /* 1 2 3 4 100: the median 3, not the mean 22 */
     assert_double_near(num_of(fx, "income"), 3.0, 0.03);
     assert_int_equal(counts(fx, CF_INCOME)->missing, 2);
     assert_int_equal(counts(fx, CF_INCOME)->imputed, 2);
-    assert_int_equal(cleaner_imputed(fx->cleaner)[CF_INCOME], 1);
+    assert_int_equal(cleaner_imputed(fx->base.cleaner)[CF_INCOME], 1);
 }
 
 static void test_clean_mode_imputation(void **state)
@@ -369,7 +323,7 @@ static void test_clean_mode_imputation(void **state)
     struct fixture *fx = *state;
 
     good_event(fx);
-    event_set_null(&fx->ev, col(fx, "city"));
+    event_set_null(&fx->base.ev, col(fx, "city"));
     assert_int_equal(apply(fx), 0);
     assert_true(is_null(fx, "city")); /* no category seen yet */
 
@@ -382,7 +336,7 @@ static void test_clean_mode_imputation(void **state)
     assert_int_equal(apply(fx), 0);
 
     good_event(fx);
-    event_set_null(&fx->ev, col(fx, "city"));
+    event_set_null(&fx->base.ev, col(fx, "city"));
     assert_int_equal(apply(fx), 0);
     assert_string_equal(str_of(fx, "city"), "Oslo");
     /* the first event's null, imputed or not, is not a category */
@@ -397,7 +351,7 @@ static void test_clean_mode_imputation(void **state)
     set_str(fx, "city", "Bergen");
     assert_int_equal(apply(fx), 0);
     good_event(fx);
-    event_set_null(&fx->ev, col(fx, "city"));
+    event_set_null(&fx->base.ev, col(fx, "city"));
     assert_int_equal(apply(fx), 0);
     assert_string_equal(str_of(fx, "city"), "Bergen"); /* 3 against 3:
                                                           Bergen first */
@@ -421,7 +375,7 @@ static void test_clean_zscore_warmup_and_clip(void **state)
     assert_double_near(num_of(fx, "z"), 1000.0, 0);
 
     learn_value(fx, "z", 9); /* 0..9: mean 4.5 */
-    hi = fx->stats[CF_Z].mean + 2.0 * stats_stddev(&fx->stats[CF_Z]);
+    hi = fx->base.stats[CF_Z].mean + 2.0 * stats_stddev(&fx->base.stats[CF_Z]);
 
     good_event(fx);
     set_num(fx, "z", hi); /* on the bound: accepted as it is */
@@ -437,7 +391,7 @@ static void test_clean_zscore_warmup_and_clip(void **state)
     set_num(fx, "z", -1000.0);
     assert_int_equal(check_only(fx), 0);
     assert_double_near(num_of(fx, "z"),
-                       4.5 - 2.0 * stats_stddev(&fx->stats[CF_Z]), 1e-12);
+                       4.5 - 2.0 * stats_stddev(&fx->base.stats[CF_Z]), 1e-12);
     assert_int_equal(counts(fx, CF_Z)->outliers, 2);
     assert_int_equal(counts(fx, CF_Z)->clipped, 2);
 }
@@ -526,7 +480,7 @@ static void test_clean_relabel_noisy_values(void **state)
 
     /* a missing label counts as missing too, then as the rejection */
     good_event(fx);
-    event_set_null(&fx->ev, col(fx, "label"));
+    event_set_null(&fx->base.ev, col(fx, "label"));
     expect_refused(fx, CLEAN_REASON_MISSING, "label");
     assert_int_equal(counts(fx, CF_LABEL)->missing, 1);
     assert_int_equal(counts(fx, CF_LABEL)->rejected, 2);
@@ -558,7 +512,7 @@ static void run_threshold_cases(struct fixture *fx, int numbers)
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         if (cases[i].is_number != numbers)
             continue;
-        event_reset(&fx->ev, schema_field_count(fx->schema));
+        event_reset(&fx->base.ev, schema_field_count(fx->base.schema));
         set_str(fx, "event_id", "h-1");
         if (cases[i].is_number)
             set_num(fx, "hours_later", cases[i].number);
@@ -573,7 +527,7 @@ static void run_threshold_cases(struct fixture *fx, int numbers)
             assert_double_near(fx->label, cases[i].want, 0);
         }
     }
-    assert_int_equal(fx->cfg->task, CFG_TASK_BINARY);
+    assert_int_equal(fx->base.cfg->task, CFG_TASK_BINARY);
 }
 
 static void test_clean_label_threshold_number(void **state)

@@ -85,14 +85,8 @@ enum { CF_SX = 4 };
 #define FULL_EVENT_FEATURES 8
 
 struct fixture {
-    char dir[64];
-    char cfg_path[128];
-    struct cfg *cfg;
-    struct schema *schema;
-    struct running_stats stats[CFG_MAX_FIELDS];
+    struct clean_fixture base; /* its cleaner: in the test that cleans */
     struct feature_builder *fb;
-    struct cleaner *cleaner; /* only in the test that cleans first */
-    struct event ev;
     struct feature out[FEATURES_MAX];
     size_t n;
 };
@@ -105,20 +99,13 @@ static int setup(void **state)
     if (!fx)
         return -1;
     *state = fx;
-    fx->cfg = calloc(1, sizeof(*fx->cfg));
-    if (!fx->cfg || !temp_dir_new(fx->dir, sizeof(fx->dir), "feat"))
+    if (clean_fixture_open(&fx->base, "feat", schema_json, cfg_text, 0) != 0)
         return -1;
-    snprintf(fx->cfg_path, sizeof(fx->cfg_path), "%s/feat.cfg", fx->dir);
-    if (load_cfg_text(fx->cfg, fx->cfg_path, cfg_text, errstr,
-                      sizeof(errstr)) != 0 ||
-        schema_load_json(schema_json, strlen(schema_json), "test schema",
-                         &fx->schema, errstr, sizeof(errstr)) != 0 ||
-        features_new(fx->cfg, fx->schema, fx->stats, &fx->fb, errstr,
-                     sizeof(errstr)) != 0) {
+    if (features_new(fx->base.cfg, fx->base.schema, fx->base.stats, &fx->fb,
+                     errstr, sizeof(errstr)) != 0) {
         print_error("fixture: %s\n", errstr);
         return -1;
     }
-    event_init(&fx->ev);
     return 0;
 }
 
@@ -129,12 +116,7 @@ static int teardown(void **state)
     if (!fx)
         return 0;
     features_destroy(fx->fb);
-    cleaner_destroy(fx->cleaner);
-    schema_destroy(fx->schema);
-    event_free(&fx->ev);
-    (void)unlink(fx->cfg_path); /* may not exist if setup failed early */
-    (void)rmdir(fx->dir);
-    free(fx->cfg);
+    clean_fixture_close(&fx->base);
     free(fx);
     return 0;
 }
@@ -154,33 +136,15 @@ static uint32_t token_index(const char *field, const char *token)
     return hash_string(token, hash_string(field, TEST_SEED)) & mask();
 }
 
-static size_t col(const struct fixture *fx, const char *name)
-{
-    int i = schema_field_index(fx->schema, name);
-
-    assert_true(i >= 0);
-    return (size_t)i;
-}
-
-static void set_num(struct fixture *fx, const char *name, double x)
-{
-    event_set_number(&fx->ev, col(fx, name), x);
-}
-
-static void set_str(struct fixture *fx, const char *name, const char *s)
-{
-    assert_int_equal(
-        event_set_string(&fx->ev, col(fx, name), s, strlen(s)), 0);
-}
-
-static void set_null(struct fixture *fx, const char *name)
-{
-    event_set_null(&fx->ev, col(fx, name));
-}
+/* The event's fields by name (testutil.h). */
+#define col(fx, name) clean_fixture_col(&(fx)->base, (name))
+#define set_num(fx, name, x) clean_fixture_set_num(&(fx)->base, (name), (x))
+#define set_str(fx, name, s) clean_fixture_set_str(&(fx)->base, (name), (s))
+#define set_null(fx, name) clean_fixture_set_null(&(fx)->base, (name))
 
 static void full_event(struct fixture *fx)
 {
-    event_reset(&fx->ev, schema_field_count(fx->schema));
+    event_reset(&fx->base.ev, schema_field_count(fx->base.schema));
     set_str(fx, "event_id", "e-1");
     set_str(fx, "label", "yes");
     set_num(fx, "x", 2.5);
@@ -198,9 +162,10 @@ static void full_event(struct fixture *fx)
 
 static void build(struct fixture *fx)
 {
-    fx->n = features_build(fx->fb, &fx->ev,
-                           fx->cleaner ? cleaner_imputed(fx->cleaner) : NULL,
-                           fx->out);
+    const struct cleaner *c = fx->base.cleaner;
+
+    fx->n = features_build(fx->fb, &fx->base.ev,
+                           c ? cleaner_imputed(c) : NULL, fx->out);
     assert_true(fx->n <= FEATURES_MAX);
 }
 
@@ -284,7 +249,7 @@ static void test_features_standardize(void **state)
 
     /* mean 2.5, sample variance 5/3 */
     for (i = 0; i < 4; i++)
-        stats_add(&fx->stats[CF_SX], seen[i]);
+        stats_add(&fx->base.stats[CF_SX], seen[i]);
     full_event(fx);
     set_num(fx, "sx", 5.0);
     build(fx);
@@ -297,7 +262,7 @@ static void test_features_standardize_constant_field(void **state)
     struct fixture *fx = *state;
 
     /* One value so far: no spread, so only the mean is taken off. */
-    stats_add(&fx->stats[CF_SX], 3.0);
+    stats_add(&fx->base.stats[CF_SX], 3.0);
     full_event(fx);
     set_num(fx, "sx", 5.0);
     build(fx);
@@ -440,9 +405,10 @@ static void test_features_indices_within_table(void **state)
         struct feature_builder *fb = NULL;
         char errstr[ERRSTR_SIZE];
 
-        fx->cfg->model.bits = bits[b];
-        assert_int_equal(features_new(fx->cfg, fx->schema, fx->stats, &fb,
-                                      errstr, sizeof(errstr)),
+        fx->base.cfg->model.bits = bits[b];
+        assert_int_equal(features_new(fx->base.cfg, fx->base.schema,
+                                      fx->base.stats, &fb, errstr,
+                                      sizeof(errstr)),
                          0);
         for (t = 0; t < 2000; t++) {
             full_event(fx);
@@ -451,7 +417,7 @@ static void test_features_indices_within_table(void **state)
             set_num(fx, "cn", (double)t * 7919.0);
             if (t % 3 == 0)
                 set_null(fx, "mx");
-            fx->n = features_build(fb, &fx->ev, NULL, fx->out);
+            fx->n = features_build(fb, &fx->base.ev, NULL, fx->out);
             assert_int_equal(fx->n, FULL_EVENT_FEATURES);
             for (i = 0; i < fx->n; i++)
                 if (fx->out[i].index >= (1u << bits[b]))
@@ -459,7 +425,7 @@ static void test_features_indices_within_table(void **state)
         }
         features_destroy(fb);
     }
-    fx->cfg->model.bits = TEST_BITS;
+    fx->base.cfg->model.bits = TEST_BITS;
 }
 
 static void test_features_new_rejects_field_not_in_schema(void **state)
@@ -473,8 +439,8 @@ static void test_features_new_rejects_field_not_in_schema(void **state)
     struct feature_builder *fb = NULL;
     char errstr[ERRSTR_SIZE];
 
-    assert_int_equal(features_new(fx->cfg, schema, fx->stats, &fb, errstr,
-                                  sizeof(errstr)),
+    assert_int_equal(features_new(fx->base.cfg, schema, fx->base.stats, &fb,
+                                  errstr, sizeof(errstr)),
                      RIFFLE_ERR_CFG);
     assert_null(fb);
     assert_contains(errstr, "\"label\" is not in schema O");
@@ -488,12 +454,14 @@ static void test_features_indicator_survives_imputation(void **state)
     char errstr[ERRSTR_SIZE];
     double label;
 
-    assert_int_equal(cleaner_new(fx->cfg, fx->schema, fx->stats, &fx->cleaner,
-                                 errstr, sizeof(errstr)),
+    assert_int_equal(cleaner_new(fx->base.cfg, fx->base.schema,
+                                 fx->base.stats, &fx->base.cleaner, errstr,
+                                 sizeof(errstr)),
                      0);
     full_event(fx);
     set_null(fx, "mi");
-    assert_int_equal(cleaner_apply(fx->cleaner, &fx->ev, &label, &verdict), 0);
+    assert_int_equal(cleaner_apply(fx->base.cleaner, &fx->base.ev, &label,
+                                   &verdict), 0);
     build(fx);
     assert_int_equal(count_at(fx, numeric_index("mi")), 1);
     assert_double_near(value_at(fx, token_index("mi", FEATURES_MISSING_TOKEN)),

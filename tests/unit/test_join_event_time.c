@@ -69,8 +69,7 @@ static const char join_cfg[] =
     "         window = 60; %s };\n";
 
 struct fixture {
-    char dir[64];
-    char cfg_path[128];
+    struct scratch_dir scratch;
     char avsc_path[128];
     struct cfg *cfg;
     struct schema *events, *profiles;
@@ -89,7 +88,7 @@ static int open_learner(struct fixture *fx, const char *cleaning,
 
     snprintf(text, sizeof(text), join_cfg, cleaning, fx->avsc_path,
              join_more);
-    if (load_cfg_text(fx->cfg, fx->cfg_path, text, fx->errstr,
+    if (load_cfg_text(fx->cfg, fx->scratch.cfg_path, text, fx->errstr,
                       sizeof(fx->errstr)) != 0)
         fail_msg("config: %s", fx->errstr);
     return online_new(fx->cfg, fx->events, &fx->ol, fx->errstr,
@@ -103,11 +102,10 @@ static int setup(void **state)
     if (!fx)
         return -1;
     *state = fx;
-    fx->cfg = calloc(1, sizeof(*fx->cfg));
-    if (!fx->cfg || !temp_dir_new(fx->dir, sizeof(fx->dir), "joint"))
+    if (scratch_dir_new(&fx->scratch, "joint", &fx->cfg) != 0)
         return -1;
-    snprintf(fx->cfg_path, sizeof(fx->cfg_path), "%s/j.cfg", fx->dir);
-    snprintf(fx->avsc_path, sizeof(fx->avsc_path), "%s/p.avsc", fx->dir);
+    snprintf(fx->avsc_path, sizeof(fx->avsc_path), "%s/p.avsc",
+             fx->scratch.dir);
     write_text(fx->avsc_path, profile_schema);
     fx->events = load_schema_json(event_schema);
     fx->profiles = load_schema_json(profile_schema);
@@ -126,10 +124,8 @@ static int teardown(void **state)
     schema_destroy(fx->profiles);
     event_free(&fx->ev);
     buf_free(&fx->msg);
-    (void)unlink(fx->cfg_path);
-    (void)unlink(fx->avsc_path);
-    (void)rmdir(fx->dir);
-    free(fx->cfg);
+    (void)unlink(fx->avsc_path); /* may not exist if setup failed early */
+    scratch_dir_destroy(&fx->scratch, fx->cfg);
     free(fx);
     return 0;
 }
@@ -248,7 +244,7 @@ static void test_join_event_time_needs_cleaning_event_time(void **state)
 
     assert_int_equal(open_learner(fx, "", "event_time = \"updated\";"),
                      RIFFLE_ERR_CFG);
-    assert_contains(fx->errstr, "j.cfg:");
+    assert_contains(fx->errstr, "joint.cfg:");
     assert_contains(fx->errstr, "join.event_time");
     assert_contains(fx->errstr, "needs cleaning.event_time");
 }

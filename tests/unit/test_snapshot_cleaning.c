@@ -88,10 +88,7 @@ struct outcome {
 };
 
 struct fixture {
-    char dir[64];
-    char cfg_path[128];
-    struct cfg *cfg;
-    struct schema *schema;
+    struct clean_fixture base; /* no cleaner: each learner has its own */
     struct schema *snap;
     struct item items[EVENTS];
     struct buf msgs[EVENTS];
@@ -141,7 +138,7 @@ static void encode_items(struct fixture *fx)
     for (i = 0; i < EVENTS; i++) {
         const struct item *it = &fx->items[i];
 
-        event_reset(&ev, schema_field_count(fx->schema));
+        event_reset(&ev, schema_field_count(fx->base.schema));
         assert_int_equal(event_set_string(&ev, 0, it->id, strlen(it->id)),
                          0);
         if (!isnan(it->ts))
@@ -152,7 +149,7 @@ static void encode_items(struct fixture *fx)
             assert_int_equal(event_set_string(&ev, 3, it->c,
                                               strlen(it->c)), 0);
         assert_int_equal(event_set_string(&ev, 4, it->y, strlen(it->y)), 0);
-        if (schema_encode_event(fx->schema, &ev, &fx->msgs[i], errstr,
+        if (schema_encode_event(fx->base.schema, &ev, &fx->msgs[i], errstr,
                                 sizeof(errstr)) != 0)
             fail_msg("encode: %s", errstr);
     }
@@ -167,15 +164,10 @@ static int setup(void **state)
     if (!fx)
         return -1;
     *state = fx;
-    fx->cfg = calloc(1, sizeof(*fx->cfg));
-    if (!fx->cfg || !temp_dir_new(fx->dir, sizeof(fx->dir), "resume"))
+    if (clean_fixture_open(&fx->base, "resume", stream_schema, stream_cfg,
+                           0) != 0)
         return -1;
-    snprintf(fx->cfg_path, sizeof(fx->cfg_path), "%s/r.cfg", fx->dir);
-    if (load_cfg_text(fx->cfg, fx->cfg_path, stream_cfg, errstr,
-                      sizeof(errstr)) != 0 ||
-        schema_load_json(stream_schema, strlen(stream_schema), "test",
-                         &fx->schema, errstr, sizeof(errstr)) != 0 ||
-        schema_load_file(SNAPSHOT_AVSC, &fx->snap, errstr,
+    if (schema_load_file(SNAPSHOT_AVSC, &fx->snap, errstr,
                          sizeof(errstr)) != 0) {
         print_error("setup: %s\n", errstr);
         return -1;
@@ -194,11 +186,8 @@ static int teardown(void **state)
         return 0;
     for (i = 0; i < EVENTS; i++)
         buf_free(&fx->msgs[i]);
-    schema_destroy(fx->schema);
     schema_destroy(fx->snap);
-    (void)unlink(fx->cfg_path);
-    (void)rmdir(fx->dir);
-    free(fx->cfg);
+    clean_fixture_close(&fx->base);
     free(fx);
     return 0;
 }
@@ -208,7 +197,8 @@ static struct online_learner *new_learner(struct fixture *fx)
     char errstr[TESTUTIL_ERRSTR_SIZE];
     struct online_learner *ol = NULL;
 
-    if (online_new(fx->cfg, fx->schema, &ol, errstr, sizeof(errstr)) != 0)
+    if (online_new(fx->base.cfg, fx->base.schema, &ol, errstr,
+                   sizeof(errstr)) != 0)
         fail_msg("online_new: %s", errstr);
     return ol;
 }

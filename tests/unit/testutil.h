@@ -21,11 +21,20 @@
  *   model_weights_dup(),      a model's weights or state value k as a
  *   model_state_dup()         malloc'd array in index order;
  *   assert_models_equal(),    two models, or a model and a weight array,
- *   assert_weights_equal()    bit for bit, printing the first difference.
+ *   assert_weights_equal()    bit for bit, printing the first difference;
+ *   struct scratch_dir        a fresh directory holding a test's own
+ *                             configuration file, with the struct cfg
+ *                             loaded from it (testutil.c);
+ *   struct clean_fixture      that configuration, a schema, running
+ *                             statistics, a cleaner and an event: the
+ *                             set-up the cleaning, feature and snapshot
+ *                             tests share (testutil.c).
  *
- * Each test binary includes this header once; everything is static inline
- * (or a macro, where cmocka needs the caller's __FILE__ and __LINE__), so
- * nothing is linked twice and unused helpers cost nothing. Needs no
+ * Each test binary includes this header once; everything above the
+ * fixtures is static inline (or a macro, where cmocka needs the caller's
+ * __FILE__ and __LINE__), so nothing is linked twice and unused helpers
+ * cost nothing. The fixtures, which hold state, are functions in
+ * testutil.c, a library every unit test links (CMakeLists.txt). Needs no
  * broker. Single-threaded, like cmocka itself: the generator keeps its
  * state in the caller's variable, and the assertions longjmp out of the
  * running test.
@@ -46,7 +55,11 @@
 #include <unistd.h>
 
 #include "config/cfg.h"
+#include "learner/stats.h"
+#include "schemas/event.h"
 #include "schemas/schema.h"
+
+struct cleaner;
 
 #define TESTUTIL_ERRSTR_SIZE 512 /* room for any loader message */
 #define TESTUTIL_TMP_PREFIX "/tmp/riffle-test-"
@@ -261,5 +274,70 @@ static inline void check_weights_equal(const struct model *m,
         }
     }
 }
+
+/* ---- fixtures (testutil.c) ---------------------------------------- */
+
+/* A test's own scratch directory and configuration file in it. */
+struct scratch_dir {
+    char dir[64];
+    char cfg_path[128]; /* <dir>/<tag>.cfg, written by load_cfg_text() */
+};
+
+/* Makes the directory TESTUTIL_TMP_PREFIX<tag>-XXXXXX and a zeroed
+ * struct cfg in *cfg (the caller loads it, e.g. with load_cfg_text() on
+ * s->cfg_path). Returns 0, or -1 when either cannot be had, so that a
+ * cmocka setup can return it; scratch_dir_destroy() undoes a partial
+ * success. */
+int scratch_dir_new(struct scratch_dir *s, const char *tag,
+                    struct cfg **cfg);
+
+/* Removes the configuration file and the directory (files the test put
+ * there besides are its to remove first) and frees cfg. Safe after a
+ * failed or partial scratch_dir_new() and on a zeroed s. */
+void scratch_dir_destroy(struct scratch_dir *s, struct cfg *cfg);
+
+/* A configuration loaded from text, a schema from JSON, the running
+ * statistics the cleaner and the feature builder share, optionally the
+ * cleaner on them, and an initialized event. */
+struct clean_fixture {
+    struct scratch_dir scratch;
+    struct cfg *cfg;
+    struct schema *schema;
+    struct running_stats stats[CFG_MAX_FIELDS];
+    struct cleaner *cleaner; /* NULL unless with_cleaner */
+    struct event ev;
+};
+
+/* Opens f (zeroed by the caller) in a scratch directory named after tag:
+ * cfg_text loaded, schema_json parsed (its name in messages: "test
+ * schema"), the cleaner built when with_cleaner is set. Returns 0, or -1
+ * with the loader's message printed, for a cmocka setup to return;
+ * clean_fixture_close() undoes a partial open. */
+int clean_fixture_open(struct clean_fixture *f, const char *tag,
+                       const char *schema_json, const char *cfg_text,
+                       int with_cleaner);
+
+/* Frees everything f holds and removes its scratch directory. */
+void clean_fixture_close(struct clean_fixture *f);
+
+/* cmocka set-up and tear-down for a test whose state is a fixture of
+ * size bytes that begins with its struct clean_fixture (checked with
+ * offsetof by the caller): allocates it zeroed into *state and opens it
+ * as clean_fixture_open() does; the tear-down closes and frees it. */
+int clean_fixture_setup(void **state, size_t size, const char *tag,
+                        const char *schema_json, const char *cfg_text,
+                        int with_cleaner);
+int clean_fixture_teardown(void **state);
+
+/* The schema position of the field name in f, failing the test when the
+ * schema has no such field. */
+size_t clean_fixture_col(const struct clean_fixture *f, const char *name);
+
+/* Set field name of f->ev to a number, a string (copied) or null. */
+void clean_fixture_set_num(struct clean_fixture *f, const char *name,
+                           double x);
+void clean_fixture_set_str(struct clean_fixture *f, const char *name,
+                           const char *s);
+void clean_fixture_set_null(struct clean_fixture *f, const char *name);
 
 #endif /* RIFFLE_TESTS_UNIT_TESTUTIL_H */
