@@ -799,8 +799,14 @@ static void on_revoke(void *opaque)
                                      sizeof(l->hook_errstr));
         return;
     }
-    if (l->closing || !l->exactly_once || l->hook_err ||
-        !publisher_in_transaction(l->pub))
+    if (l->closing || !l->exactly_once || l->hook_err)
+        return;
+    /* Between batches too, one of several instances commits a snapshot
+     * (end_batch() opens a transaction for it when anything was learned
+     * since the last one): the last commit may have carried none, and a
+     * claim whose snap stops short would make the next owner relearn
+     * events this instance's model still holds. */
+    if (!publisher_in_transaction(l->pub) && !l->opt.instance)
         return;
     l->hook_err = end_batch(l, 1, l->hook_errstr, sizeof(l->hook_errstr));
 }

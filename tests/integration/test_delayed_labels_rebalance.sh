@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+#
+# Delayed labels across a rebalance and a SIGKILL of an instance, on the
+# real broker. Instance a starts alone on the 2 events and 2 labels
+# partitions and reads a first batch of 400 unlabelled Elec2 events and
+# half of their shuffled labels; then instance b joins (the group moves
+# one partition of each topic from a to b while events wait there), a
+# second batch and the rest of the labels follow, and b is killed with
+# SIGKILL in the middle and restarted under the same name. The revocation
+# comes between two of a's batches: a must still commit a snapshot then,
+# or b relearns events a's model holds (their labels were counted twice
+# before a's revoke hook did).
+#
+# Checked: every event has exactly one prediction; the model updates of
+# the two instances equal their joins; every label is counted once by one
+# instance (joined, duplicate, waiting or unknown) and every event once
+# (learned or still waiting). The joins lost because waiting events do
+# not move with their partition yet (docs/SCALING.md, "when a partition
+# moves") are reported, not asserted: that is TODO(hand-over).
+#
+# Bounded: 800 events and their labels at 400 messages/s, learners
+# exiting 15 s after catching up.
+source "$(dirname "$0")/lib.sh"
+
+readonly EVENTS=800
+readonly RATE=400
+readonly WAIT_S=90
+
+pids=()
+stop_all() { local p; for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; }
+trap 'stop_all; cleanup_work' EXIT
+
+mkdir -p "$WORK/src"
+cp config/elec2.cfg "$WORK/src/elec2.cfg"
+cat >>"$WORK/src/elec2.cfg" <<'EOF'
+labels = {
+  topic = "riffle.elec2.labels";
+  ttl = 86400.0;
+};
+EOF
+cfg=$(make_config "$WORK/src/elec2.cfg")
+sed -i 's/^  partitions = 1;/  partitions = 2;/' "$cfg"
+run_riffle topics create -c "$cfg" >/dev/null
+sed 's/id_prefix = "elec2"/id_prefix = "second"/' "$cfg" >"$WORK/second.cfg"
+
+# batch 1: elec2-1..400, batch 2: second-1..400; each batch's labels,
+# shuffled, 20 of them twice, 30 events never labelled.
+python3 - "$WORK" "$EVENTS" <<'PY'
+import gzip, random, sys
+work, events = sys.argv[1], int(sys.argv[2])
+lines = gzip.open("data/elec2/electricity.csv.gz", "rt").read().splitlines()
+header, rows = lines[0], lines[1:events + 1]
+col = header.split(",").index("class")
+rng = random.Random(6060)
+half = events // 2
+for name, prefix, part in (("one", "elec2", rows[:half]), ("two", "second", rows[half:])):
+    with open(f"{work}/events-{name}.csv", "w") as out:
+        out.write(header + "\n")
+        for r in part:
+            f = r.split(","); f[col] = ""; out.write(",".join(f) + "\n")
+    labelled = sorted(rng.sample(range(1, half + 1), half - 30))
+    labels = [f"{prefix}-{i},{part[i - 1].split(',')[col]}" for i in labelled]
+    rng.shuffle(labels)
+    labels += rng.sample(labels, 20)
+    open(f"{work}/labels-{name}.csv", "w").write("\n".join(labels) + "\n")
+PY
+labels_total=$(cat "$WORK"/labels-*.csv | wc -l)
+
+learn()
+{
+    # riffle itself in the background: $! must be the learner's own pid
+    "$RIFFLE" learn -c "$cfg" --brokers "$BROKERS" --instance "$1" --idle-exit 15 \
+        >"$WORK/$2.json" 2>"$WORK/$2.log" &
+    pids+=($!)
+}
+produce()
+{
+    local c=$1 name=$2
+    shift 2
+    run_riffle produce -c "$c" --rate "$RATE" --no-progress "$@" >/dev/null 2>"$WORK/$name.log" ||
+        fail "produce $name failed: $(tail -3 "$WORK/$name.log")"
+}
+wait_for()
+{
+    local what=$1 k
+    shift
+    for ((k = 0; k < WAIT_S * 5; k++)); do
+        "$@" && return 0
+        sleep 0.2
+    done
+    fail "$what did not happen within ${WAIT_S}s"
+}
+assigned() { [[ $(grep -c "assigned, starting" "$WORK/$1.log" 2>/dev/null) -ge $2 ]]; }
+predictions() { [[ $(run_riffle watch -c "$cfg" predictions --idle-exit 1 2>/dev/null | wc -l) -ge $1 ]]; }
+
+learn a a
+learner_a=${pids[-1]}
+wait_for "a's assignment" assigned a 4
+produce "$cfg" events-one --file "$WORK/events-one.csv" --without-labels
+# half of the first batch's labels now, the rest after the move
+head -n 200 "$WORK/labels-one.csv" >"$WORK/labels-one-early.csv"
+tail -n +201 "$WORK/labels-one.csv" >"$WORK/labels-one-late.csv"
+produce "$cfg" labels-one --labels "$WORK/labels-one-early.csv"
+wait_for "a's first predictions" predictions $((EVENTS / 2))
+
+# b joins while events wait in a: a rebalance in the middle.
+learn b b1
+learner_b=${pids[-1]}
+wait_for "b's assignment" assigned b1 2
+produce "$WORK/second.cfg" events-two --file "$WORK/events-two.csv" --without-labels &
+events_two=$!
+sleep 0.5
+kill -KILL "$learner_b"
+rc=0
+wait "$learner_b" 2>/dev/null || rc=$?
+assert_eq "$rc" 137 "exit status of b (killed by SIGKILL)"
+learn b b2
+learner_b=${pids[-1]}
+wait "$events_two" || fail "the second batch of events was not produced"
+produce "$cfg" labels-one-late --labels "$WORK/labels-one-late.csv"
+produce "$cfg" labels-two --labels "$WORK/labels-two.csv"
+wait "$learner_a" || fail "learner a failed: $(grep -m3 error "$WORK/a.log")"
+wait "$learner_b" || fail "learner b failed: $(grep -m3 error "$WORK/b2.log")"
+note "a: $(cut -c1-200 "$WORK/a.json")"
+note "b: $(cut -c1-200 "$WORK/b2.json")"
+
+run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
+assert_eq "$(riffle_json "$WORK/pred.jsonl" 'len(rows), len({r["event_id"] for r in rows})')" \
+    "($EVENTS, $EVENTS)" "predictions, distinct events predicted"
+
+both() { echo $(( $(riffle_json "$WORK/a.json" "$1") + $(riffle_json "$WORK/b2.json" "$1") )); }
+l='rows[0]["labels"]'
+assert_eq "$(both 'rows[0]["learned"]')" "$(both "$l[\"joined\"]")" \
+    "model updates: one per joined label"
+assert_eq "$(both "$l['joined'] + $l['duplicate'] + $l['waiting'] + $l['unknown'] + $l['expired']")" \
+    "$labels_total" "labels = joined + duplicate + waiting + unknown + expired"
+assert_eq "$(both "$l['joined'] + $l['pending'] + $l['events_expired'] + $l['events_evicted']")" \
+    "$EVENTS" "events = learned + waiting + expired"
+lost=$(( $(both "$l['pending']") - 60 ))
+note "joins lost to the move (waiting events whose label went to the other instance): $lost"
+echo "PASS $TEST_NAME"
