@@ -57,11 +57,10 @@ void learn_merge_destroy(struct learn_merge *m); /* NULL-safe */
 
 /* Reads what is new on the model topic, then replaces ol's model with
  * the merge of it and the newest snapshot of every other live instance;
- * *peers gets how many were merged in (0: none
- * found, ol unchanged). A peer snapshot that cannot be restored (other
- * configuration, damaged) is skipped with a warning. Returns 0, or an
- * error with errstr (broker unreachable, no memory); ol is then
- * unchanged. */
+ * *peers gets how many were merged in (0: none found, ol unchanged). A
+ * peer snapshot that cannot be restored (other configuration, damaged)
+ * is skipped with a warning. Returns 0, or an error with errstr (broker
+ * unreachable, no memory); ol is then unchanged. */
 int learn_merge_adopt(struct learn_merge *m, struct online_learner *ol,
                       size_t *peers, char *errstr, size_t errstr_size);
 
