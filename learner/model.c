@@ -72,6 +72,16 @@
  * features, so learning never allocates until one carries more. */
 #define MODEL_SCRATCH_INITIAL 256
 
+/* A bitmap of 2^15 bits (4 KiB, stays in L1) marks the slots of the
+ * example being learned, by their low index bits, to tell in one cheap
+ * pass that no index repeats: with the 51 indices of a synthetic event,
+ * 4% of examples see a false alarm and take the full merge, which is
+ * exact. Examples longer than MODEL_REPEAT_SCAN_MAX skip the bitmap: it
+ * would nearly always alarm. */
+#define MODEL_SEEN_BITS_LOG2 15
+#define MODEL_SEEN_WORDS ((1u << MODEL_SEEN_BITS_LOG2) / 64)
+#define MODEL_REPEAT_SCAN_MAX 256
+
 /* One distinct weight touched by an example, in the order of its first
  * occurrence; repeats are summed into it in input order. */
 struct merged_feature {
@@ -112,6 +122,7 @@ struct model {
     struct probe_slot *probe;       /* owned, probe_cap (2^k >= 2 cap) */
     size_t probe_cap;
     uint32_t stamp;                 /* of the example being merged */
+    uint64_t seen[MODEL_SEEN_WORDS]; /* all zero between examples */
 };
 
 
@@ -623,6 +634,39 @@ static MODEL_ALWAYS_INLINE size_t merge_one(struct model *m, size_t out,
     return out + 1;
 }
 
+/* Sets the bit of index in seen; returns nonzero when it was set already
+ * (the index may repeat one seen before, or only share its low bits). */
+static MODEL_ALWAYS_INLINE uint64_t seen_mark(struct model *m,
+                                              uint32_t index)
+{
+    uint32_t b = index & ((1u << MODEL_SEEN_BITS_LOG2) - 1);
+    uint64_t bit = (uint64_t)1 << (b % 64);
+    uint64_t was = m->seen[b / 64];
+
+    m->seen[b / 64] = was | bit;
+    return was & bit;
+}
+
+/* 0 when no index of x, nor the bias, repeats; nonzero when one may.
+ * Leaves seen all zero again. */
+static uint64_t may_repeat(struct model *m, const struct feature *x,
+                           size_t n)
+{
+    uint64_t hit = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        hit |= seen_mark(m, slot(m, x[i].index));
+    hit |= seen_mark(m, m->bias_index);
+
+    /* Zeroing each marked word whole clears every bit set above. */
+    for (i = 0; i < n; i++)
+        m->seen[(slot(m, x[i].index) &
+                 ((1u << MODEL_SEEN_BITS_LOG2) - 1)) / 64] = 0;
+    m->seen[(m->bias_index & ((1u << MODEL_SEEN_BITS_LOG2) - 1)) / 64] = 0;
+    return hit;
+}
+
 /* Copies the features and the bias into scratch, summing repeats, so each
  * touched weight appears once. Returns the count. Linear in n: the probe
  * table is at most half full and is "cleared" by a new stamp. */
@@ -887,59 +931,77 @@ static MODEL_ALWAYS_INLINE void weight_update(struct model *m, uint32_t i,
     slot_at(m, i)[0] = (float)clamp(w, MODEL_WEIGHT_LIMIT);
 }
 
-/* The step of every merged feature, for the optimizer opt. */
-static MODEL_ALWAYS_INLINE void learn_merged_with(
-    struct model *m, size_t count, double dloss,
-    const struct step_factors *f, enum model_optimizer opt)
+/* The step of one distinct weight idx whose feature has value, for the
+ * optimizer opt. */
+static MODEL_ALWAYS_INLINE void feature_step(struct model *m, uint32_t idx,
+                                             double value, double dloss,
+                                             const struct step_factors *f,
+                                             enum model_optimizer opt)
+{
+    double g;
+
+    if (opt == MODEL_OPT_NORMALIZED)
+        normalized_rescale(m, idx, value);
+    /* |dloss * value| may overflow to inf for a huge squared-loss
+     * label; inf + finite stays inf and the clip below bounds it.
+     * FTRL applies L2 in its closed form instead. */
+    if (opt == MODEL_OPT_FTRL)
+        g = dloss * value;
+    else
+        g = dloss * value + m->params.l2 * (double)slot_at(m, idx)[0];
+
+    assert(!isnan(g));
+    g = clamp(g, m->params.gradient_clip);
+    weight_update(m, idx, g, f, opt);
+}
+
+/* The step of every feature, for the optimizer opt: straight from x and
+ * then the bias when no index repeats (direct), else from the merged
+ * list in scratch (count entries). Both visit the same weights in the
+ * same order with the same values. */
+static MODEL_ALWAYS_INLINE void learn_with(struct model *m,
+                                           const struct feature *x,
+                                           size_t count, int direct,
+                                           double dloss,
+                                           const struct step_factors *f,
+                                           enum model_optimizer opt)
 {
     size_t i;
 
-    for (i = 0; i < count; i++) {
-        uint32_t idx = m->scratch[i].index;
-        double value = m->scratch[i].value;
-        double g;
-
-        if (opt == MODEL_OPT_NORMALIZED)
-            normalized_rescale(m, idx, value);
-        /* |dloss * value| may overflow to inf for a huge squared-loss
-         * label; inf + finite stays inf and the clip below bounds it.
-         * FTRL applies L2 in its closed form instead. */
-        if (opt == MODEL_OPT_FTRL)
-            g = dloss * value;
-        else
-            g = dloss * value + m->params.l2 * (double)slot_at(m, idx)[0];
-
-        assert(!isnan(g));
-        g = clamp(g, m->params.gradient_clip);
-        weight_update(m, idx, g, f, opt);
+    if (direct) {
+        for (i = 0; i < count; i++)
+            feature_step(m, slot(m, x[i].index), x[i].value, dloss, f,
+                         opt);
+        feature_step(m, m->bias_index, 1.0, dloss, f, opt);
+        return;
     }
+    for (i = 0; i < count; i++)
+        feature_step(m, m->scratch[i].index, m->scratch[i].value, dloss, f,
+                     opt);
 }
 
 /* One loop per optimizer, each with its rule inlined: the switch and the
  * optimizer tests leave the per-feature path. */
-static void learn_merged(struct model *m, size_t count, double dloss,
-                         const struct step_factors *f)
+#define LEARN_CASE(opt)                                                     \
+    case opt:                                                               \
+        if (direct)                                                         \
+            learn_with(m, x, count, 1, dloss, f, opt);                      \
+        else                                                                \
+            learn_with(m, x, count, 0, dloss, f, opt);                      \
+        break
+
+static void learn_all(struct model *m, const struct feature *x,
+                      size_t count, int direct, double dloss,
+                      const struct step_factors *f)
 {
     switch (m->params.optimizer) {
-    case MODEL_OPT_ADAGRAD:
-        learn_merged_with(m, count, dloss, f, MODEL_OPT_ADAGRAD);
-        break;
-    case MODEL_OPT_RMSPROP:
-        learn_merged_with(m, count, dloss, f, MODEL_OPT_RMSPROP);
-        break;
-    case MODEL_OPT_ADAM:
-        learn_merged_with(m, count, dloss, f, MODEL_OPT_ADAM);
-        break;
-    case MODEL_OPT_NORMALIZED:
-        learn_merged_with(m, count, dloss, f, MODEL_OPT_NORMALIZED);
-        break;
-    case MODEL_OPT_FTRL:
-        learn_merged_with(m, count, dloss, f, MODEL_OPT_FTRL);
-        break;
-    case MODEL_OPT_SGD:
-    default:
-        learn_merged_with(m, count, dloss, f, MODEL_OPT_SGD);
-        break;
+    LEARN_CASE(MODEL_OPT_ADAGRAD);
+    LEARN_CASE(MODEL_OPT_RMSPROP);
+    LEARN_CASE(MODEL_OPT_ADAM);
+    LEARN_CASE(MODEL_OPT_NORMALIZED);
+    LEARN_CASE(MODEL_OPT_FTRL);
+    default: /* model_params_check() admits no other optimizer */
+    LEARN_CASE(MODEL_OPT_SGD);
     }
 }
 
@@ -949,7 +1011,6 @@ int model_learn(struct model *m, const struct feature *x, size_t n,
     struct step_factors factors;
     double margin;
     double dloss;
-    size_t count;
     int err;
 
     err = example_check(m, x, n, label);
@@ -966,8 +1027,11 @@ int model_learn(struct model *m, const struct feature *x, size_t n,
     /* Every gradient comes from this margin, before any weight moves. */
     dloss = loss_derivative(m, margin, label);
     step_factors_compute(m, &factors);
-    count = features_merge(m, x, n);
-    learn_merged(m, count, dloss, &factors);
+    /* Most examples repeat no index: they skip the merge. */
+    if (n < MODEL_REPEAT_SCAN_MAX && !may_repeat(m, x, n))
+        learn_all(m, x, n, 1, dloss, &factors);
+    else
+        learn_all(m, x, features_merge(m, x, n), 0, dloss, &factors);
 
     m->updates++;
     return 0;

@@ -761,6 +761,54 @@ static void test_model_large_table_learns_like_small(void **state)
     large_check(MODEL_OPT_ADAM);
 }
 
+/* model_learn() skips merging when a bitmap of low index bits shows no
+ * repeat; indices that share those bits (2^15 apart) take the merge
+ * instead. Both must learn alike: model a sees the pair (i, i + 2^15),
+ * model b the pair (i, i + 1), with the same values, and the weights of
+ * the pairs must match bit for bit. */
+#define ALIAS_BITS 16
+#define ALIAS_STRIDE (1u << 15)
+#define ALIAS_EXAMPLES 200
+
+static void test_model_aliased_indices_learn_as_distinct(void **state)
+{
+    struct model_params p =
+        params_make(MODEL_LOSS_LOGISTIC, MODEL_OPT_ADAGRAD, 0.5, 0.5);
+    struct model *a;
+    struct model *b;
+    uint64_t s = DET_SEED;
+    const uint32_t i = 77;
+    int e;
+
+    (void)state;
+    p.bits = ALIAS_BITS;
+    a = model_make(&p);
+    b = model_make(&p);
+    for (e = 0; e < ALIAS_EXAMPLES; e++) {
+        float v1 = (float)(2.0 * rng_unit(&s) - 1.0);
+        float v2 = (float)(2.0 * rng_unit(&s) - 1.0);
+        struct feature xa[2] = {{i, v1}, {i + ALIAS_STRIDE, v2}};
+        struct feature xb[2] = {{i, v1}, {i + 1, v2}};
+        double label = v1 + v2 > 0.0f ? 1.0 : 0.0;
+        double pa;
+        double pb;
+
+        assert_int_equal(model_learn(a, xa, 2, label, &pa), 0);
+        assert_int_equal(model_learn(b, xb, 2, label, &pb), 0);
+        assert_memory_equal(&pa, &pb, sizeof(pa));
+    }
+    assert_memory_equal(&(float){model_weight(a, i)},
+                        &(float){model_weight(b, i)}, sizeof(float));
+    assert_memory_equal(&(float){model_weight(a, i + ALIAS_STRIDE)},
+                        &(float){model_weight(b, i + 1)}, sizeof(float));
+    assert_memory_equal(&(float){model_state_value(a, 0, i + ALIAS_STRIDE)},
+                        &(float){model_state_value(b, 0, i + 1)},
+                        sizeof(float));
+    assert_true(model_weight(a, i) != model_weight(a, i + ALIAS_STRIDE));
+    model_destroy(a);
+    model_destroy(b);
+}
+
 /* The prediction model_learn() reports is model_predict() before the
  * step, bit for bit, even with repeated indices. */
 static void test_model_learn_reports_pre_update_prediction(void **state)
@@ -1180,6 +1228,7 @@ int main(void)
         cmocka_unit_test(test_model_converges_hinge_adagrad),
         cmocka_unit_test(test_model_same_input_gives_identical_weights),
         cmocka_unit_test(test_model_large_table_learns_like_small),
+        cmocka_unit_test(test_model_aliased_indices_learn_as_distinct),
         cmocka_unit_test(test_model_learn_reports_pre_update_prediction),
         cmocka_unit_test(test_model_refuses_non_finite_input),
         cmocka_unit_test(test_model_refuses_non_binary_labels),
