@@ -391,16 +391,18 @@ static int parse_record(struct csv_reader *r, char *errstr,
  * which also produces every error message.
  */
 
-/* Strips the blanks trim_spaces strips from both ends of field i. */
+/* Strips the blanks trim_spaces strips from both ends of field i. A
+ * field split by the fast path holds no delimiter, so every space or tab
+ * in it is a blank (is_blank() need not rule the delimiter out). */
 static void fast_trim_field(struct csv_reader *r, size_t i)
 {
     char *f = r->rec.data + r->field_start[i];
     size_t len = r->field_len[i];
 
-    while (len > 0 && is_blank(r, (unsigned char)f[len - 1]))
+    while (len > 0 && (f[len - 1] == ' ' || f[len - 1] == '\t'))
         len--;
     f[len] = '\0';
-    while (len > 0 && is_blank(r, (unsigned char)*f)) {
+    while (len > 0 && (*f == ' ' || *f == '\t')) {
         f++;
         len--;
     }
@@ -800,6 +802,13 @@ size_t csv_reader_field_offset(const struct csv_reader *r, size_t i)
 {
     assert(i < r->field_count);
     return r->field_start[i];
+}
+
+void csv_reader_layout(const struct csv_reader *r, const size_t **starts,
+                       const size_t **lens)
+{
+    *starts = r->field_start;
+    *lens = r->field_len;
 }
 
 long csv_reader_line(const struct csv_reader *r)

@@ -64,6 +64,13 @@ size_t csv_reader_field_len(const struct csv_reader *r, size_t i);
 const char *csv_reader_record(const struct csv_reader *r, size_t *len);
 size_t csv_reader_field_offset(const struct csv_reader *r, size_t i);
 
+/* The offsets and lengths above for every field at once, for a caller
+ * that walks them all (a call per field cost more than reading it):
+ * field i < csv_reader_field_count() starts at (*starts)[i] in the block
+ * and has (*lens)[i] bytes before its NUL. Borrowed like the block. */
+void csv_reader_layout(const struct csv_reader *r, const size_t **starts,
+                       const size_t **lens);
+
 /* 1-based physical line on which the current record (or the failed one)
  * started. */
 long csv_reader_line(const struct csv_reader *r);

@@ -127,22 +127,21 @@ static int is_missing(const struct cfg *cfg,
     return 0;
 }
 
-/* Schema field f from CSV column c, whose bytes are also in the event's
- * arena at block + the column's offset (see produce_row_to_event()). */
+/* Schema field f from the CSV column s (len bytes, NUL-terminated),
+ * whose bytes are also in the event's arena at at (see
+ * produce_row_to_event()). */
 static int parse_value(const struct schema *schema,
                        const struct produce_mapping *map, size_t f,
-                       const struct csv_reader *csv, size_t c, size_t block,
+                       const char *s, size_t len, size_t at,
                        struct event *ev, char *errstr, size_t errstr_size)
 {
     enum schema_field_type t = map->type[f];
-    const char *s = csv_reader_field(csv, c);
     const char *name; /* for the error messages below */
     double x;
     int bad;
 
     if (t == SCHEMA_FIELD_STRING) {
-        event_set_string_at(ev, f, block + csv_reader_field_offset(csv, c),
-                            csv_reader_field_len(csv, c));
+        event_set_string_at(ev, f, at, len);
         return 0;
     }
 
@@ -217,6 +216,7 @@ int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
     size_t fields = schema_field_count(schema), i;
     char id[CFG_NAME_MAX + 32];
     const char *record;
+    const size_t *starts, *lens;
     size_t record_len, block;
     int err;
 
@@ -229,10 +229,12 @@ int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
     /* String fields point into one copy of the whole record. */
     event_reset(ev, fields);
     record = csv_reader_record(csv, &record_len);
+    csv_reader_layout(csv, &starts, &lens);
     if (event_append_block(ev, record, record_len, &block) != 0)
         return RIFFLE_ERR_NOMEM;
 
     for (i = 0; i < fields; i++) {
+        size_t c;
         const char *s;
 
         if ((int)i == map->id_field) {
@@ -243,7 +245,8 @@ int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
         } else if (map->column[i] == PRODUCE_UNMAPPED) {
             continue; /* nullable, checked by produce_map_columns */
         } else {
-            s = csv_reader_field(csv, (size_t)map->column[i]);
+            c = (size_t)map->column[i];
+            s = record + starts[c];
             if (is_missing(cfg, map, s)) {
                 if (!map->nullable[i]) {
                     snprintf(errstr, errstr_size, "field '%s': missing, "
@@ -253,8 +256,8 @@ int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
                 }
                 continue;
             }
-            err = parse_value(schema, map, i, csv, (size_t)map->column[i],
-                              block, ev, errstr, errstr_size);
+            err = parse_value(schema, map, i, s, lens[c], block + starts[c],
+                              ev, errstr, errstr_size);
         }
         if (err)
             return err;

@@ -59,17 +59,6 @@ int event_append_block(struct event *ev, const char *block, size_t len,
     return 0;
 }
 
-void event_set_string_at(struct event *ev, size_t field, size_t offset,
-                         size_t len)
-{
-    assert(field < ev->field_count);
-    assert(offset + len < ev->arena.len && ev->arena.data[offset + len] == 0);
-
-    ev->values[field].kind = VALUE_STRING;
-    ev->values[field].str_offset = offset;
-    ev->values[field].str_len = len;
-}
-
 void event_free(struct event *ev)
 {
     if (!ev)

@@ -47,8 +47,9 @@ void event_reset(struct event *ev, size_t field_count);
 
 void event_set_null(struct event *ev, size_t field);
 
-/* Inline, like event_string() below: both run several times per event
- * in every module, where a call cost as much as the work. */
+/* Inline, like event_set_string_at() and event_string() below: they
+ * run several times per event in every module, where a call cost as
+ * much as the work. */
 static inline void event_set_number(struct event *ev, size_t field,
                                     double number)
 {
@@ -70,8 +71,16 @@ int event_append_block(struct event *ev, const char *block, size_t len,
 
 /* Makes field a string already in the arena: len bytes at offset, which
  * must be followed by a NUL there (asserted). */
-void event_set_string_at(struct event *ev, size_t field, size_t offset,
-                         size_t len);
+static inline void event_set_string_at(struct event *ev, size_t field,
+                                       size_t offset, size_t len)
+{
+    assert(field < ev->field_count);
+    assert(offset + len < ev->arena.len && ev->arena.data[offset + len] == 0);
+
+    ev->values[field].kind = VALUE_STRING;
+    ev->values[field].str_offset = offset;
+    ev->values[field].str_len = len;
+}
 
 /* The NUL-terminated string of a VALUE_STRING field, or NULL for other
  * kinds. Borrowed: valid until the event is next modified. */
