@@ -127,6 +127,23 @@ static int is_missing(const struct cfg *cfg,
     return 0;
 }
 
+/* What a number read for a field of type t fails to be, or NULL when it
+ * fits. An integer is tested with a cast once it is known to be within
+ * 2^53, where that is exact (floor() was a call per number). */
+static const char *number_fault(enum schema_field_type t, double x)
+{
+    if ((t == SCHEMA_FIELD_INT || t == SCHEMA_FIELD_LONG) &&
+        (fabs(x) > 9007199254740992.0 || /* 2^53: exact in a double */
+         x != (double)(long long)x ||
+         (t == SCHEMA_FIELD_INT && (x < -2147483648.0 || x > 2147483647.0))))
+        return t == SCHEMA_FIELD_INT ? "an integer of 32 bits" : "an integer";
+    if (t == SCHEMA_FIELD_FLOAT && fabs(x) > FLT_MAX)
+        return "a number within float range";
+    if (t == SCHEMA_FIELD_BOOLEAN && x != 0 && x != 1)
+        return "0 or 1";
+    return NULL;
+}
+
 /* Schema field f from the CSV column s (len bytes, NUL-terminated),
  * whose bytes are also in the event's arena at at (see
  * produce_row_to_event()). */
@@ -136,45 +153,25 @@ static int parse_value(const struct schema *schema,
                        struct event *ev, char *errstr, size_t errstr_size)
 {
     enum schema_field_type t = map->type[f];
-    const char *name; /* for the error messages below */
+    const char *expected = NULL;
     double x;
-    int bad;
 
     if (t == SCHEMA_FIELD_STRING) {
         event_set_string_at(ev, f, at, len);
         return 0;
     }
 
-    /* A finite double is all a double field needs; the name is looked
-     * up only for a message. */
-    bad = csv_parse_number(s, &x) != 0;
-    if (!bad && t == SCHEMA_FIELD_DOUBLE) {
-        event_set_number(ev, f, x);
-        return 0;
-    }
-    name = schema_field_name(schema, f);
-    if (bad) {
-        snprintf(errstr, errstr_size, "field '%s': expected a finite "
-                 "number", name);
+    /* The field's name is looked up only for a message. */
+    if (csv_parse_number(s, &x) != 0)
+        expected = "a finite number";
+    else if (t != SCHEMA_FIELD_DOUBLE)
+        expected = number_fault(t, x);
+    if (expected) {
+        snprintf(errstr, errstr_size, "field '%s': expected %s",
+                 schema_field_name(schema, f), expected);
         return RIFFLE_ERR_PARSE;
     }
-    if ((t == SCHEMA_FIELD_INT || t == SCHEMA_FIELD_LONG) &&
-        (x != floor(x) ||
-         (t == SCHEMA_FIELD_INT && (x < -2147483648.0 || x > 2147483647.0)) ||
-         fabs(x) > 9007199254740992.0)) { /* 2^53: exact in a double */
-        snprintf(errstr, errstr_size, "field '%s': expected an integer%s",
-                 name, t == SCHEMA_FIELD_INT ? " of 32 bits" : "");
-        return RIFFLE_ERR_PARSE;
-    }
-    if (t == SCHEMA_FIELD_FLOAT && fabs(x) > FLT_MAX) {
-        snprintf(errstr, errstr_size, "field '%s': expected a number "
-                 "within float range", name);
-        return RIFFLE_ERR_PARSE;
-    }
-    if (t == SCHEMA_FIELD_BOOLEAN && x != 0 && x != 1) {
-        snprintf(errstr, errstr_size, "field '%s': expected 0 or 1", name);
-        return RIFFLE_ERR_PARSE;
-    }
+
     /* The value an Avro float carries, so a decoded event and this one
      * are the same. */
     event_set_number(ev, f, t == SCHEMA_FIELD_FLOAT ? (double)(float)x : x);
