@@ -334,6 +334,13 @@ int consumer_new_topics(const char *brokers, const char *group_id,
                        errstr_size) ||
         kafka_conf_set(conf, "isolation.level", "read_committed", errstr,
                        errstr_size) ||
+        /* range gives partition p of every topic with the same count to
+         * one member: learner instances rely on it to read a labels
+         * partition with its events (librdkafka's default tries range
+         * first too; pinned so that a change of default cannot split
+         * them) */
+        kafka_conf_set(conf, "partition.assignment.strategy", "range",
+                       errstr, errstr_size) ||
         kafka_conf_set(conf, "queued.min.messages",
                        CONSUMER_QUEUED_MIN_MESSAGES, errstr, errstr_size) ||
         kafka_conf_set(conf, "queued.max.messages.kbytes",
