@@ -16,7 +16,8 @@
 # progressive accuracy is that of the predictions it published before the
 # labels were known. Also: a labels topic with another partition count
 # than the events topic stops `learn --instance` at start-up with an error
-# naming both topics.
+# naming both topics, and an unlabelled event not keyed by its id stops
+# it with an error naming the message.
 #
 # Bounded: 600 events and 595 labels, two learners exiting 15 s after
 # catching up (they start idle, before the streams, and must not leave
@@ -176,4 +177,20 @@ for inst in "ab":
                  f"{s['accuracy']}; its published predictions: {len(mine)}, {want}")
     print(f"instance {inst}: partitions {sorted(owned)}, {len(mine)} joined, accuracy {want:.4f}")
 PY
+# An event kept for its label but keyed by something else than its id
+# (its label would land in another partition) stops an instance. Topics
+# and a group of their own: the stopped static member stays in its group
+# until the session times out.
+wrong=$WORK/wrong-key.cfg
+sed -e 's/\.events"/.events3"/' -e 's/\.labels"/.labels3"/' -e 's/-group"/-group3"/' \
+    "$cfg" >"$wrong"
+run_riffle topics create -c "$wrong" >/dev/null
+kcat -b "$BROKERS" -C -t "$events_topic" -p 0 -o beginning -c 1 -e -q -f '%s' >"$WORK/event.bin"
+kcat -b "$BROKERS" -P -t "${events_topic}3" -p 0 -k "not-its-id" "$WORK/event.bin"
+rc=0
+run_riffle learn -c "$wrong" --instance x --idle-exit 3 >/dev/null 2>"$WORK/wrong.log" || rc=$?
+[[ $rc -ne 0 ]] || fail "learn --instance learned an event keyed by something else than its id"
+grep -q "${events_topic}3 \[0\] @0: an event waiting for its label is keyed by something else" \
+    "$WORK/wrong.log" || fail "no clear error for a wrongly keyed event: $(tail -2 "$WORK/wrong.log")"
+note "refused: $(grep -m1 -o "${events_topic}3 \[0\] @0: [^:]*" "$WORK/wrong.log")"
 echo "PASS $TEST_NAME"
