@@ -1125,6 +1125,73 @@ int schema_encode_event(const struct schema *schema, const struct event *ev,
     return err;
 }
 
+/* ---- Direct writer of flat records ------------------------------------ */
+
+int schema_write_header(const struct schema *schema, struct buf *out)
+{
+    assert(schema_is_flat(schema));
+    return put_header(out, schema->fingerprint);
+}
+
+int schema_write_null(const struct schema *schema, size_t i, struct buf *out)
+{
+    const struct schema_field *f = &schema->fields[i];
+
+    assert(i < schema->field_count);
+    if (!f->nullable)
+        return RIFFLE_ERR_SCHEMA;
+    return put_long(out, f->null_branch);
+}
+
+/* The union branch of a present value, when the field is nullable. */
+static int put_present(const struct schema_field *f, struct buf *out)
+{
+    return f->nullable ? put_long(out, 1 - f->null_branch) : 0;
+}
+
+int schema_write_long(const struct schema *schema, size_t i, int64_t v,
+                      struct buf *out)
+{
+    const struct schema_field *f = &schema->fields[i];
+    int err;
+
+    assert(i < schema->field_count);
+    if (f->type != SCHEMA_FIELD_LONG &&
+        (f->type != SCHEMA_FIELD_INT || v < INT32_MIN || v > INT32_MAX))
+        return RIFFLE_ERR_SCHEMA;
+    err = put_present(f, out);
+    return err ? err : put_long(out, v);
+}
+
+int schema_write_double(const struct schema *schema, size_t i, double v,
+                        struct buf *out)
+{
+    const struct schema_field *f = &schema->fields[i];
+    int err;
+
+    assert(i < schema->field_count);
+    if (f->type != SCHEMA_FIELD_DOUBLE)
+        return RIFFLE_ERR_SCHEMA;
+    err = put_present(f, out);
+    return err ? err : put_double(out, v);
+}
+
+int schema_write_string(const struct schema *schema, size_t i,
+                        const char *s, size_t len, struct buf *out)
+{
+    const struct schema_field *f = &schema->fields[i];
+    int err;
+
+    assert(i < schema->field_count);
+    if (f->type != SCHEMA_FIELD_STRING ||
+        !utf8_valid((const unsigned char *)s, len) || memchr(s, '\0', len))
+        return RIFFLE_ERR_SCHEMA;
+    err = put_present(f, out);
+    if (!err)
+        err = put_long(out, (int64_t)len);
+    return err ? err : buf_append(out, s, len);
+}
+
 /* ---- Flat event decoder ---------------------------------------------- */
 
 static int decode_string(struct cursor *c, struct event *ev, size_t i)

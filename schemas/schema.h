@@ -104,6 +104,26 @@ int schema_peek_fingerprint(const void *data, size_t len, uint64_t *out,
 int schema_encode_event(const struct schema *schema, const struct event *ev,
                         struct buf *out, char *errstr, size_t errstr_size);
 
+/* A flat record written straight, field by field, for a hot record whose
+ * fields the caller knows (a prediction per event): the bytes of
+ * schema_encode_event() without filling an event first. Call
+ * schema_write_header(), then one schema_write_*() per field of i = 0 to
+ * schema_field_count() - 1, in that order. Each returns 0,
+ * RIFFLE_ERR_NOMEM, or RIFFLE_ERR_SCHEMA with nothing said when the value
+ * does not fit field i (a null in a non-nullable field, a long in a
+ * double field, an int out of range, a string that is not valid UTF-8 or
+ * holds a NUL byte): the caller then encodes the record through
+ * schema_encode_event(), which explains. The schema must be flat; out
+ * keeps whatever was appended. */
+int schema_write_header(const struct schema *schema, struct buf *out);
+int schema_write_null(const struct schema *schema, size_t i, struct buf *out);
+int schema_write_long(const struct schema *schema, size_t i, int64_t v,
+                      struct buf *out); /* a long or an int field */
+int schema_write_double(const struct schema *schema, size_t i, double v,
+                        struct buf *out);
+int schema_write_string(const struct schema *schema, size_t i,
+                        const char *s, size_t len, struct buf *out);
+
 /* Decodes one single-object message of this schema into ev. Returns 0 or
  * RIFFLE_ERR_DECODE with errstr giving the byte offset and what was
  * expected there (wrong marker, other fingerprint, truncated value, bad

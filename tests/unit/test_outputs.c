@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/err.h"
 #include "config/cfg.h"
 #include "producers/outputs.h"
 #include "producers/publisher.h"
@@ -181,6 +182,31 @@ static void test_outputs_prediction_nulls_flat_equals_generic(void **state)
     event_free(&ev);
 }
 
+/* A value the direct writer refuses (an event id that is not UTF-8) is
+ * reported by the flat encoder, naming the field, and out is left as it
+ * was. */
+static void test_outputs_prediction_bad_string_is_explained(void **state)
+{
+    struct world *w = *state;
+    struct source_ref src = source(3);
+    struct online_result r;
+    struct buf out = {0};
+    char errstr[ERRSTR_SIZE] = "";
+
+    memset(&r, 0, sizeof(r));
+    r.event_id = "e\xff";
+    r.probability = 0.5;
+    r.value = 0.5;
+    assert_int_equal(buf_append(&out, "kept", 4), 0);
+    assert_int_equal(outputs_encode_prediction(w->out, &src, &r, NOW_MS, 0,
+                                               &out, errstr, sizeof(errstr)),
+                     RIFFLE_ERR_SCHEMA);
+    assert_non_null(strstr(errstr, "event_id"));
+    assert_int_equal(out.len, 4);
+    assert_memory_equal(out.data, "kept", 4);
+    buf_free(&out);
+}
+
 /* Longs beyond what a double holds exactly take the generic path. */
 static void test_outputs_prediction_huge_longs(void **state)
 {
@@ -235,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_outputs_prediction_binary_flat_equals_generic),
         cmocka_unit_test(test_outputs_prediction_nulls_flat_equals_generic),
         cmocka_unit_test(test_outputs_prediction_huge_longs),
+        cmocka_unit_test(test_outputs_prediction_bad_string_is_explained),
         cmocka_unit_test(test_outputs_prediction_other_tasks),
     };
 
