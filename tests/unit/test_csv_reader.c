@@ -281,6 +281,36 @@ static void test_csv_reader_fast_and_bytewise_paths_agree(void **state)
     csv_reader_close(r);
 }
 
+/* The fast path reads 16 bytes at a time: a delimiter, a quote, a CR
+ * and the line end at every place around those blocks give the fields
+ * the byte-wise parser gives. */
+static void test_csv_reader_scan_blocks_agree_at_every_boundary(
+    void **state)
+{
+    char text[64 * 3 * 48], a[48];
+    struct csv_reader *r;
+    size_t k, at = 0;
+    long line = 1;
+
+    (void)state;
+    for (k = 1; k < 40; k++) {
+        memset(a, 'a', k);
+        a[k] = '\0';
+        at += (size_t)snprintf(text + at, sizeof(text) - at,
+                               "%s,b\n%s,\"q,\"\n%s,b\r\n", a, a, a);
+    }
+    r = open_text(text, &plain);
+    for (k = 1; k < 40; k++) {
+        memset(a, 'a', k);
+        a[k] = '\0';
+        expect_record(r, line++, 2, a, "b");
+        expect_record(r, line++, 2, a, "q,");
+        expect_record(r, line++, 2, a, "b");
+    }
+    expect_eof(r);
+    csv_reader_close(r);
+}
+
 /* Plain decimals take a path without strtod; it must give strtod's
  * double bit for bit, at the edges of its range too. */
 static void test_csv_parse_number_matches_strtod_bitwise(void **state)
@@ -776,6 +806,8 @@ int main(void)
         cmocka_unit_test(test_csv_reader_reports_truncated_gzip),
         cmocka_unit_test(test_csv_reader_open_missing_file_is_io_error),
         cmocka_unit_test(test_csv_reader_fast_and_bytewise_paths_agree),
+        cmocka_unit_test(
+            test_csv_reader_scan_blocks_agree_at_every_boundary),
         cmocka_unit_test(test_csv_parse_number_matches_strtod_bitwise),
         cmocka_unit_test(test_csv_reader_reads_elec2),
         cmocka_unit_test(test_csv_reader_reads_adult_test),
