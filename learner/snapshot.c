@@ -19,9 +19,11 @@
 #include "learner/label_join.h"
 #include "learner/snapshot_labels.h"
 
-/* Weight indices packed at a time for the digest: at most 16 bytes each,
- * so 1 MiB at most, however many weights the model uses. */
-#define SNAPSHOT_DIGEST_SLICE ((size_t)1 << 16)
+/* Weight indices packed at a time for the digest: at most
+ * SNAPSHOT_PACKED_MAX_BYTES each, so 64 KiB at most, however many weights
+ * the model uses. */
+#define SNAPSHOT_DIGEST_SLICE ((size_t)1 << 12)
+#define SNAPSHOT_PACKED_MAX_BYTES 16
 
 /* Shorthand for the avro-c calls below: any failure jumps to "fail". */
 #define AV(call)                                                             \
@@ -599,7 +601,14 @@ int snapshot_weights_digest(struct online_learner *ol, uint64_t *digest)
 
     /* Piece by piece, so the memory it takes does not grow with the
      * weights in use: packed whole, a long run's digest at the end was
-     * the peak of its memory. */
+     * the peak of its memory. The most a slice can take is reserved and
+     * touched first: how much of it a slice fills grows with the weights
+     * in use, so a buffer left to grow made the end of a 10M-event run
+     * about 256 KiB larger than that of a 1M-event one. */
+    err = buf_reserve(&packed,
+                      SNAPSHOT_DIGEST_SLICE * SNAPSHOT_PACKED_MAX_BYTES);
+    if (!err)
+        memset(packed.data, 0, packed.cap);
     for (from = 0; from < count && !err; from = to) {
         to = count - from > SNAPSHOT_DIGEST_SLICE
                  ? from + SNAPSHOT_DIGEST_SLICE
