@@ -258,3 +258,40 @@ double kafka_monotonic_s(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+int kafka_err_is_transient(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__WAIT_COORD:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int kafka_retry_transient(rd_kafka_resp_err_t err, double started_s)
+{
+    struct timespec pause = {0, KAFKA_TRANSIENT_PAUSE_MS * 1000000L};
+
+    if (!kafka_err_is_transient(err) ||
+        (kafka_monotonic_s() - started_s) * 1000.0 >= KAFKA_TRANSIENT_WAIT_MS)
+        return 0;
+    log_debug("kafka", "retrying after a transient error: %s",
+              rd_kafka_err2str(err));
+    nanosleep(&pause, NULL);
+    return 1;
+}

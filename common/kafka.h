@@ -67,6 +67,24 @@ rd_kafka_conf_t *kafka_conf_new(const char *brokers, const char *client_id,
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
                    const char *value, char *errstr, size_t errstr_size);
 
+/* Whether a one-shot request (watermarks, offsets by time, committed
+ * offsets) that failed with err may succeed if asked again shortly: a
+ * partition whose leader is still being elected just after the topic was
+ * created or a broker restarted, a coordinator that is loading, a lost
+ * connection, a timeout. Errors of the request itself (no such topic,
+ * authorization) are not: they are reported at once. */
+int kafka_err_is_transient(rd_kafka_resp_err_t err);
+
+/* How long the one-shot requests above are retried before their error is
+ * reported, and the pause between two tries. */
+#define KAFKA_TRANSIENT_WAIT_MS 30000
+#define KAFKA_TRANSIENT_PAUSE_MS 200
+
+/* Sleeps KAFKA_TRANSIENT_PAUSE_MS and returns 1 while started_s (from
+ * kafka_monotonic_s()) is less than KAFKA_TRANSIENT_WAIT_MS ago and err
+ * is transient; else returns 0 at once: the caller reports err. */
+int kafka_retry_transient(rd_kafka_resp_err_t err, double started_s);
+
 /* Milliseconds since the Unix epoch (wall clock). */
 int64_t kafka_now_ms(void);
 

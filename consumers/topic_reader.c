@@ -155,12 +155,16 @@ static int resolve_times(struct topic_reader *r, const char *topic,
                          char *errstr, size_t errstr_size)
 {
     rd_kafka_resp_err_t err;
+    double started;
     int i;
 
     if (list->cnt == 0)
         return 0;
-    err = rd_kafka_offsets_for_times(r->rk, list,
-                                     TOPIC_READER_METADATA_TIMEOUT_MS);
+    started = kafka_monotonic_s();
+    do
+        err = rd_kafka_offsets_for_times(r->rk, list,
+                                         TOPIC_READER_METADATA_TIMEOUT_MS);
+    while (kafka_retry_transient(err, started));
     if (err) {
         snprintf(errstr, errstr_size, "%s: cannot look offsets up by time: "
                  "%s", topic, rd_kafka_err2str(err));
@@ -229,6 +233,7 @@ static int reader_new_tail(const char *brokers, const char *topic,
     rd_kafka_topic_partition_list_t *list;
     rd_kafka_resp_err_t qerr;
     int64_t low, high;
+    double started;
     int i, err;
 
     if (!r)
@@ -238,8 +243,13 @@ static int reader_new_tail(const char *brokers, const char *topic,
     list = err ? NULL
                : rd_kafka_topic_partition_list_new(r->partition_count);
     for (i = 0; !err && i < r->partition_count; i++) {
-        qerr = rd_kafka_query_watermark_offsets(
-            r->rk, topic, i, &low, &high, TOPIC_READER_METADATA_TIMEOUT_MS);
+        /* Just after the topic was created or a broker restarted, its
+         * partitions may have no leader for a moment: ask again. */
+        started = kafka_monotonic_s();
+        do
+            qerr = rd_kafka_query_watermark_offsets(
+                r->rk, topic, i, &low, &high, TOPIC_READER_METADATA_TIMEOUT_MS);
+        while (kafka_retry_transient(qerr, started));
         if (qerr) {
             snprintf(errstr, errstr_size, "%s [%d]: cannot read its offsets: "
                      "%s", topic, i, rd_kafka_err2str(qerr));

@@ -1,0 +1,68 @@
+/*
+ * tests/unit/test_kafka_retry.c - which broker errors a one-shot request
+ * retries (common/kafka.c): a leader still being elected right after a
+ * topic is created or a broker restarts stopped `riffle learn` with "Not
+ * leader for partition" while reading the model topic's offsets.
+ */
+#include "tests/unit/testutil.h"
+
+#include "common/kafka.h"
+
+static void test_kafka_leader_moves_are_transient(void **state)
+{
+    (void)state;
+    assert_true(kafka_err_is_transient(RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION));
+    assert_true(kafka_err_is_transient(RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE));
+    assert_true(kafka_err_is_transient(RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS));
+    assert_true(kafka_err_is_transient(RD_KAFKA_RESP_ERR__TRANSPORT));
+    assert_true(kafka_err_is_transient(RD_KAFKA_RESP_ERR__TIMED_OUT));
+}
+
+static void test_kafka_request_errors_are_not_transient(void **state)
+{
+    (void)state;
+    assert_false(kafka_err_is_transient(RD_KAFKA_RESP_ERR_NO_ERROR));
+    assert_false(kafka_err_is_transient(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+    assert_false(kafka_err_is_transient(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
+    assert_false(kafka_err_is_transient(RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED));
+    assert_false(kafka_err_is_transient(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+    assert_false(kafka_err_is_transient(RD_KAFKA_RESP_ERR__INVALID_ARG));
+}
+
+static void test_kafka_retry_gives_up_on_request_errors_at_once(void **state)
+{
+    double started = kafka_monotonic_s();
+
+    (void)state;
+    assert_int_equal(kafka_retry_transient(RD_KAFKA_RESP_ERR_NO_ERROR, started), 0);
+    assert_int_equal(kafka_retry_transient(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC, started), 0);
+    assert_true(kafka_monotonic_s() - started < KAFKA_TRANSIENT_PAUSE_MS / 1000.0);
+}
+
+static void test_kafka_retry_waits_then_gives_up(void **state)
+{
+    double now = kafka_monotonic_s();
+
+    (void)state;
+    /* a transient error early on: one pause, then ask again */
+    assert_int_equal(kafka_retry_transient(RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, now),
+                     1);
+    assert_true(kafka_monotonic_s() - now >= KAFKA_TRANSIENT_PAUSE_MS / 1000.0 * 0.9);
+
+    /* the same error past the deadline: reported */
+    now = kafka_monotonic_s() - KAFKA_TRANSIENT_WAIT_MS / 1000.0 - 1.0;
+    assert_int_equal(kafka_retry_transient(RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, now),
+                     0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kafka_leader_moves_are_transient),
+        cmocka_unit_test(test_kafka_request_errors_are_not_transient),
+        cmocka_unit_test(test_kafka_retry_gives_up_on_request_errors_at_once),
+        cmocka_unit_test(test_kafka_retry_waits_then_gives_up),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
