@@ -18,10 +18,10 @@
  * the same way.
  *
  * At least once: every N events or T seconds, and on a clean stop, it
- * publishes a snapshot, and commits the offsets the snapshot records only
- * once everything produced before it is acknowledged (learning goes on
- * meanwhile; a stop or a revoke waits for it): a crash replays from the
- * last snapshot, republishing those outputs.
+ * takes a snapshot, publishes it once everything produced before it is
+ * acknowledged, and commits the offsets it records once it is too
+ * (learning goes on meanwhile; a stop or a revoke waits for it): a crash
+ * replays from the last published snapshot, republishing those outputs.
  */
 #include <ctype.h>
 #include <getopt.h>
@@ -80,8 +80,12 @@ struct learn {
     struct learn_ops_counts ops_counts;
     struct snapshot_offset offsets[SNAPSHOT_MAX_OFFSETS];
     size_t offset_count;
-    /* At least once: the offsets of the last snapshot, committed once
-     * every message sent before them (pending_seq) is acknowledged. */
+    /* At least once: the last snapshot is held (encoded, not sent) until
+     * every message sent before it (held_seq) is acknowledged, then sent;
+     * its offsets are committed once it and everything before it
+     * (pending_seq) are acknowledged. */
+    int held;
+    uint64_t held_seq;
     struct snapshot_offset pending[SNAPSHOT_MAX_OFFSETS];
     size_t pending_count;
     uint64_t pending_seq;
@@ -575,15 +579,32 @@ static void snapshot_taken(struct learn *l, size_t bytes)
     l->ops_counts.last_snapshot_unix_s = (double)kafka_now_ms() / 1000.0;
 }
 
-/* Commits the offsets of the last snapshot once every message sent before
- * it is acknowledged, so the committed offsets never run ahead of what
- * is safely published. Without `wait` it only looks (a broker round trip
- * is not waited for on every event); with it, it waits for every ack. */
+/* Sends the held snapshot once every message sent before it is
+ * acknowledged, and commits its offsets once it is too: a restart
+ * resumes from the newest snapshot's offsets, so neither the snapshot nor
+ * the committed offsets may run ahead of what is safely published.
+ * Without `wait` it only looks (a broker round trip is not waited for on
+ * every event); with it, it waits for every ack. */
 static int commit_settled(struct learn *l, int wait, char *errstr,
                           size_t size)
 {
     int err;
 
+    if (l->held) {
+        if (wait)
+            err = await_acks(l, errstr, size);
+        else if (publisher_settled(l->pub) < l->held_seq)
+            return 0;
+        else
+            err = publisher_check(l->pub, errstr, size);
+        if (!err)
+            err = outputs_snapshot_send(l->out, l->snapshot_key, errstr,
+                                        size);
+        if (err)
+            return err;
+        l->held = 0;
+        l->pending_seq = publisher_sent(l->pub);
+    }
     if (l->pending_count == 0)
         return 0;
     if (wait)
@@ -600,24 +621,24 @@ static int commit_settled(struct learn *l, int wait, char *errstr,
     return err;
 }
 
-/* Publishes a snapshot; its offsets are committed by commit_settled(),
- * at once when `wait` (a stop), else when its acks are in. The previous
- * snapshot's offsets are committed first, waiting for them if need be. */
+/* Takes a snapshot; commit_settled() sends it and commits its offsets,
+ * at once when `wait` (a stop), else when the acks are in. The previous
+ * snapshot is settled first, waiting for it if need be. */
 static int take_snapshot(struct learn *l, int wait, char *errstr,
                          size_t size)
 {
     size_t bytes = 0;
     int err = commit_settled(l, 0, errstr, size);
 
-    if (!err && l->pending_count > 0)
+    if (!err && (l->held || l->pending_count > 0))
         err = commit_settled(l, 1, errstr, size);
     if (err)
         return err;
 
     consumer_positions(l->consumer, l->offsets, SNAPSHOT_MAX_OFFSETS,
                        &l->offset_count);
-    err = outputs_snapshot_keyed(l->out, l->snapshot_key, l->ol, l->offsets,
-                                 l->offset_count, &bytes, errstr, size);
+    err = outputs_snapshot_hold(l->out, l->ol, l->offsets, l->offset_count,
+                                &bytes, errstr, size);
     if (!err && online_metrics(l->ol)->total.count != l->metrics_reported)
         err = report_metrics(l, errstr, size);
     if (err)
@@ -625,7 +646,8 @@ static int take_snapshot(struct learn *l, int wait, char *errstr,
 
     memcpy(l->pending, l->offsets, l->offset_count * sizeof(l->offsets[0]));
     l->pending_count = l->offset_count;
-    l->pending_seq = publisher_sent(l->pub);
+    l->held = 1;
+    l->held_seq = publisher_sent(l->pub);
     err = commit_settled(l, wait, errstr, size);
     if (!err)
         snapshot_taken(l, bytes);

@@ -73,6 +73,8 @@ struct outputs {
     avro_value_t pred_value, dlq_value, metrics_value, alert_value;
     int values_ready;
     struct buf out;
+    struct buf snap;      /* the last encoded snapshot, until it is sent */
+    int64_t snap_ms;      /* its time, which also names its chunks */
     struct keyring dead_letter_keys; /* count 0: payloads go in clear */
     struct buf sealed;               /* a dead letter's sealed payload */
     /* The prediction schema's index of each pred_field when it is the
@@ -322,6 +324,7 @@ void outputs_destroy(struct outputs *o)
     schema_destroy(o->alert);
     schema_destroy(o->snapshot);
     buf_free(&o->out);
+    buf_free(&o->snap);
     buf_free(&o->sealed);
     buf_free(&o->carried);
     event_free(&o->pred_event);
@@ -919,26 +922,26 @@ static rd_kafka_headers_t *chunk_headers(const char *id, long index,
     return h;
 }
 
-/* The encoded snapshot in o->out as chunks, then the manifest that makes
+/* The encoded snapshot in o->snap as chunks, then the manifest that makes
  * them a snapshot (see consumers/snapshot_chunks.h). */
 static int send_chunked(struct outputs *o, const char *model,
                         int64_t now_ms, char *errstr, size_t size)
 {
     size_t chunk = (size_t)o->cfg->snapshot_chunk_bytes, at;
-    long chunks = (long)((o->out.len + chunk - 1) / chunk), i;
+    long chunks = (long)((o->snap.len + chunk - 1) / chunk), i;
     char id[64], key[CFG_NAME_MAX + 32], text[96];
     int err = 0;
 
     snprintf(id, sizeof(id), "%lld-%llu", (long long)now_ms,
-             (unsigned long long)o->out.len);
+             (unsigned long long)o->snap.len);
     for (i = 0, at = 0; !err && i < chunks; i++, at += chunk) {
-        size_t len = o->out.len - at < chunk ? o->out.len - at : chunk;
+        size_t len = o->snap.len - at < chunk ? o->snap.len - at : chunk;
 
         snprintf(key, sizeof(key), "%s%s%ld", model,
                  SNAPSHOT_CHUNK_KEY_INFIX, i);
         err = publisher_send(o->pub, o->cfg->topic_models, key, strlen(key),
-                             o->out.data + at, len,
-                             chunk_headers(id, i, chunks, o->out.len),
+                             o->snap.data + at, len,
+                             chunk_headers(id, i, chunks, o->snap.len),
                              errstr, size);
     }
     if (err)
@@ -947,7 +950,7 @@ static int send_chunked(struct outputs *o, const char *model,
              chunks);
     return publisher_send(o->pub, o->cfg->topic_models, model,
                           strlen(model), text, strlen(text),
-                          chunk_headers(id, -1, chunks, o->out.len), errstr,
+                          chunk_headers(id, -1, chunks, o->snap.len), errstr,
                           size);
 }
 
@@ -964,17 +967,38 @@ int outputs_snapshot_keyed(struct outputs *o, const char *key,
                            const struct snapshot_offset *offsets, size_t n,
                            size_t *bytes, char *errstr, size_t errstr_size)
 {
-    int64_t now_ms = kafka_now_ms();
+    int err = outputs_snapshot_hold(o, ol, offsets, n, bytes, errstr,
+                                    errstr_size);
+
+    return err ? err : outputs_snapshot_send(o, key, errstr, errstr_size);
+}
+
+int outputs_snapshot_hold(struct outputs *o, struct online_learner *ol,
+                          const struct snapshot_offset *offsets, size_t n,
+                          size_t *bytes, char *errstr, size_t errstr_size)
+{
     int err;
 
-    buf_reset(&o->out);
-    err = snapshot_encode(o->snapshot, ol, offsets, n, now_ms, &o->out,
+    o->snap_ms = kafka_now_ms();
+    buf_reset(&o->snap);
+    err = snapshot_encode(o->snapshot, ol, offsets, n, o->snap_ms, &o->snap,
                           errstr, errstr_size);
     if (err)
-        return err;
-    *bytes = o->out.len;
-    if (o->out.len > (size_t)o->cfg->snapshot_chunk_bytes)
-        return send_chunked(o, key, now_ms, errstr, errstr_size);
-    return publisher_send(o->pub, o->cfg->topic_models, key, strlen(key),
-                          o->out.data, o->out.len, NULL, errstr, errstr_size);
+        buf_reset(&o->snap);
+    *bytes = o->snap.len;
+    return err;
+}
+
+int outputs_snapshot_send(struct outputs *o, const char *key, char *errstr,
+                          size_t errstr_size)
+{
+    int err;
+
+    if (o->snap.len > (size_t)o->cfg->snapshot_chunk_bytes)
+        err = send_chunked(o, key, o->snap_ms, errstr, errstr_size);
+    else
+        err = publisher_send(o->pub, o->cfg->topic_models, key, strlen(key),
+                             o->snap.data, o->snap.len, NULL, errstr,
+                             errstr_size);
+    return err;
 }

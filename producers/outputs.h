@@ -122,4 +122,17 @@ int outputs_snapshot_keyed(struct outputs *o, const char *key,
                            const struct snapshot_offset *offsets, size_t n,
                            size_t *bytes, char *errstr, size_t errstr_size);
 
+/* outputs_snapshot_keyed() in two steps, for a learner that must not
+ * publish a snapshot before the outputs sent ahead of it are safely
+ * written (at least once: a restart resumes from the newest snapshot's
+ * offsets, so a snapshot acknowledged before the predictions it covers
+ * could lose them in a crash). _hold encodes ol now and keeps the bytes
+ * (one snapshot at a time: the next _hold replaces them); _send
+ * publishes what was held, under key (borrowed). */
+int outputs_snapshot_hold(struct outputs *o, struct online_learner *ol,
+                          const struct snapshot_offset *offsets, size_t n,
+                          size_t *bytes, char *errstr, size_t errstr_size);
+int outputs_snapshot_send(struct outputs *o, const char *key, char *errstr,
+                          size_t errstr_size);
+
 #endif
