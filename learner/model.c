@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "common/err.h"
 
@@ -59,14 +58,6 @@
  * inlined into each loop learn_merged() instantiates with the optimizer
  * a constant, so it is chosen once per example, not once per feature. */
 #define MODEL_ALWAYS_INLINE inline __attribute__((always_inline))
-
-/* Tables of at least one huge page (2 MiB on x86-64) are mapped on their
- * own, aligned to it, and marked for transparent huge pages: at 2^22
- * AdaGrad slots (32 MiB) nearly every feature's slot is on a different
- * 4 KiB page, so with small pages each one also costs a TLB miss and a
- * page walk; with 2 MiB pages the whole table needs 16 TLB entries.
- * Smaller tables fit a few small pages and stay with calloc. */
-#define MODEL_HUGE_PAGE_BYTES ((size_t)2 << 20)
 
 /* Merged features kept ready at creation: typical examples carry tens of
  * features, so learning never allocates until one carries more. */
@@ -113,7 +104,6 @@ struct model {
     uint32_t mask;        /* weight_count - 1 */
     uint32_t bias_index;
     float *slots;         /* owned, weight_count << slot_shift floats */
-    size_t slots_mapped;  /* bytes mmap()ed for slots, 0 if calloc()ed */
     unsigned slot_shift;  /* log2 of the floats per slot: 0, 1 or 2 */
     size_t state_count;   /* state values the optimizer uses, 0..2 */
     uint64_t updates;
@@ -276,52 +266,6 @@ static size_t optimizer_state_count(enum model_optimizer opt)
     }
 }
 
-/* A zeroed table of bytes for m->slots: for a table of a huge page or
- * more, an anonymous mapping (zero-filled by the kernel, each page
- * faulted in on first touch) aligned to MODEL_HUGE_PAGE_BYTES and
- * advised to use huge pages; else calloc(). Sets m->slots_mapped to the
- * bytes to munmap(), 0 for calloc. NULL when out of memory. */
-static float *slots_alloc(struct model *m, size_t bytes)
-{
-    size_t span = bytes + MODEL_HUGE_PAGE_BYTES;
-    uintptr_t start, aligned;
-    void *p;
-
-    m->slots_mapped = 0;
-    if (bytes < MODEL_HUGE_PAGE_BYTES || span < bytes)
-        return calloc(bytes, 1);
-
-    p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-             -1, 0);
-    if (p == MAP_FAILED)
-        return NULL;
-
-    /* Trim the slack before and after the aligned table; both ends are
-     * page-aligned, so munmap() cannot fail on them. */
-    start = (uintptr_t)p;
-    aligned = (start + MODEL_HUGE_PAGE_BYTES - 1) &
-              ~(uintptr_t)(MODEL_HUGE_PAGE_BYTES - 1);
-    if (aligned > start)
-        (void)munmap(p, aligned - start);
-    if (start + span > aligned + bytes)
-        (void)munmap((void *)(aligned + bytes), start + span - aligned - bytes);
-
-    /* Advice only: without transparent huge pages the table still works
-     * on small pages, so a refusal is not an error. */
-    (void)madvise((void *)aligned, bytes, MADV_HUGEPAGE);
-    m->slots_mapped = bytes;
-    return (float *)aligned;
-}
-
-static void slots_free(struct model *m)
-{
-    if (m->slots_mapped)
-        (void)munmap(m->slots, m->slots_mapped); /* cannot fail: we mapped
-                                                    exactly this range */
-    else
-        free(m->slots);
-}
-
 int model_new(const struct model_params *params, struct model **out)
 {
     struct model *m;
@@ -346,7 +290,7 @@ int model_new(const struct model_params *params, struct model **out)
     m->bias_index = MODEL_BIAS_HASH & m->mask;
     m->state_count = optimizer_state_count(params->optimizer);
     m->slot_shift = m->state_count == 0 ? 0 : m->state_count == 1 ? 1 : 2;
-    m->slots = slots_alloc(m, (count << m->slot_shift) * sizeof(float));
+    m->slots = calloc(count << m->slot_shift, sizeof(float));
     m->scratch = calloc(MODEL_SCRATCH_INITIAL, sizeof(*m->scratch));
     m->probe = calloc(2 * MODEL_SCRATCH_INITIAL, sizeof(*m->probe));
     if (!m->slots || !m->scratch || !m->probe) {
@@ -364,8 +308,7 @@ void model_destroy(struct model *m)
 {
     if (!m)
         return;
-    if (m->slots)
-        slots_free(m);
+    free(m->slots);
     free(m->scratch);
     free(m->probe);
     free(m);

@@ -702,8 +702,8 @@ static void test_model_same_input_gives_identical_weights(void **state)
     det_check(MODEL_OPT_ADAGRAD);
 }
 
-/* A table of a huge page or more is mapped on its own (model.c): it must
- * start zeroed and learn exactly as a small calloc()ed one does. Features
+/* A large table must start zeroed and learn exactly as a small one does
+ * (it was once allocated apart from small ones, and may be again). Features
  * stay below LARGE_FEATURE_LIMIT, clear of both models' bias slots. */
 #define LARGE_BITS 20          /* 8 MiB for AdaGrad, 16 MiB for Adam */
 #define LARGE_FEATURE_LIMIT 512u
