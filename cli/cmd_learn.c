@@ -256,7 +256,13 @@ static int load_profiles(struct learn *l, char *errstr, size_t size)
 }
 
 /* The input topic, the further sources, the join and labels topics, in
- * one group: a restart replays them all from the snapshot's offsets. */
+ * one group: a restart replays them all from the snapshot's offsets.
+ * TODO(join with instances): with several --instance learners the group
+ * splits the join topic's partitions too, so after start-up each
+ * instance sees only its own partitions' profile updates (load_profiles()
+ * read the whole topic once). A join that every instance sees whole
+ * needs the join topic read outside the group, by each instance, with
+ * its position in the snapshot (docs/SCALING.md). */
 static int subscribe_all(struct learn *l, char *errstr, size_t size)
 {
     const char *topics[CFG_MAX_SOURCES + 3];
