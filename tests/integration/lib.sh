@@ -40,6 +40,17 @@ make_config()
     echo "$out"
 }
 
+# make_config_with BASE_CFG TEXT -> like make_config, with TEXT (more
+# settings, such as a labels group) appended to the copy first
+make_config_with()
+{
+    local src=$WORK/src/$(basename "$1")
+    mkdir -p "$WORK/src"
+    cp "$1" "$src"
+    printf '%s\n' "$2" >>"$src"
+    make_config "$src"
+}
+
 # riffle_json FILE EXPR -> evaluates a Python expression over the JSON
 # lines in FILE, bound to `rows`.
 riffle_json()

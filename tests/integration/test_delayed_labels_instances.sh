@@ -30,16 +30,11 @@ readonly TWICE=40
 readonly UNKNOWN=15
 readonly WAIT_S=60
 
-mkdir -p "$WORK/src"
-cp config/elec2.cfg "$WORK/src/elec2.cfg"
-cat >>"$WORK/src/elec2.cfg" <<'EOF'
-labels = {
+cfg=$(make_config_with config/elec2.cfg 'labels = {
   topic = "riffle.elec2.labels";
   ttl = 86400.0;
   on_duplicate = "dead_letter";
-};
-EOF
-cfg=$(make_config "$WORK/src/elec2.cfg")
+};')
 sed -i 's/^  partitions = 1;/  partitions = 2;/' "$cfg"
 grep -q "partitions = 2;" "$cfg" || fail "could not set two input partitions"
 run_riffle topics create -c "$cfg" >/dev/null

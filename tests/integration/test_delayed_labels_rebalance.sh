@@ -30,15 +30,10 @@ pids=()
 stop_all() { local p; for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; }
 trap 'stop_all; cleanup_work' EXIT
 
-mkdir -p "$WORK/src"
-cp config/elec2.cfg "$WORK/src/elec2.cfg"
-cat >>"$WORK/src/elec2.cfg" <<'EOF'
-labels = {
+cfg=$(make_config_with config/elec2.cfg 'labels = {
   topic = "riffle.elec2.labels";
   ttl = 86400.0;
-};
-EOF
-cfg=$(make_config "$WORK/src/elec2.cfg")
+};')
 sed -i 's/^  partitions = 1;/  partitions = 2;/' "$cfg"
 run_riffle topics create -c "$cfg" >/dev/null
 sed 's/id_prefix = "elec2"/id_prefix = "second"/' "$cfg" >"$WORK/second.cfg"
