@@ -585,6 +585,19 @@ static void snapshot_taken(struct learn *l, size_t bytes)
     l->ops_counts.last_snapshot_unix_s = (double)kafka_now_ms() / 1000.0;
 }
 
+/* Sets *settled when every message sent before seq is acknowledged and
+ * none failed: with `wait` it waits for the acks (a broker round trip),
+ * else it only looks. Returns 0 or the error of a failed message. */
+static int acks_settled(struct learn *l, uint64_t seq, int wait,
+                        int *settled, char *errstr, size_t size)
+{
+    *settled = wait || publisher_settled(l->pub) >= seq;
+    if (!*settled)
+        return 0;
+    return wait ? await_acks(l, errstr, size)
+                : publisher_check(l->pub, errstr, size);
+}
+
 /* Sends the held snapshot once every message sent before it is
  * acknowledged, and commits its offsets once it is too: a restart
  * resumes from the newest snapshot's offsets, so neither the snapshot nor
@@ -594,18 +607,13 @@ static void snapshot_taken(struct learn *l, size_t bytes)
 static int commit_settled(struct learn *l, int wait, char *errstr,
                           size_t size)
 {
-    int err;
+    int settled, err;
 
     if (l->held) {
-        if (wait)
-            err = await_acks(l, errstr, size);
-        else if (publisher_settled(l->pub) < l->held_seq)
-            return 0;
-        else
-            err = publisher_check(l->pub, errstr, size);
-        if (!err)
-            err = outputs_snapshot_send(l->out, l->snapshot_key, errstr,
-                                        size);
+        err = acks_settled(l, l->held_seq, wait, &settled, errstr, size);
+        if (err || !settled)
+            return err;
+        err = outputs_snapshot_send(l->out, l->snapshot_key, errstr, size);
         if (err)
             return err;
         l->held = 0;
@@ -613,15 +621,12 @@ static int commit_settled(struct learn *l, int wait, char *errstr,
     }
     if (l->pending_count == 0)
         return 0;
-    if (wait)
-        err = await_acks(l, errstr, size);
-    else if (publisher_settled(l->pub) < l->pending_seq)
-        return 0;
-    else
-        err = publisher_check(l->pub, errstr, size);
-    if (!err)
-        err = consumer_commit(l->consumer, l->pending, l->pending_count,
-                              errstr, size);
+
+    err = acks_settled(l, l->pending_seq, wait, &settled, errstr, size);
+    if (err || !settled)
+        return err;
+    err = consumer_commit(l->consumer, l->pending, l->pending_count, errstr,
+                          size);
     if (!err)
         l->pending_count = 0;
     return err;

@@ -25,8 +25,7 @@
 #include "learner/label_join.h"
 
 #define LEARN_LABELS_METADATA_MS 30000 /* a broker just started */
-#define LEARN_LABELS_TOPIC_TRIES 20      /* a new topic shows within ~5 s */
-#define LEARN_LABELS_TOPIC_RETRY_MS 250
+#define LEARN_LABELS_TOPIC_WAIT_MS 5000 /* a new topic shows within ~5 s */
 
 int learn_labels_is_labels_topic(const struct cfg *cfg, const char *topic)
 {
@@ -169,62 +168,15 @@ int learn_labels_release(struct online_learner *ol, struct outputs *out,
     return err;
 }
 
-/* topic's partition count (0 with *topic_err when the broker does not
- * know it), asked of the brokers through rk. */
-static rd_kafka_resp_err_t ask_count(rd_kafka_t *rk, const char *topic,
-                                     int *count,
-                                     rd_kafka_resp_err_t *topic_err)
-{
-    const struct rd_kafka_metadata *md;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    rd_kafka_resp_err_t err;
-
-    err = rd_kafka_metadata(rk, 0, rkt, &md, LEARN_LABELS_METADATA_MS);
-    rd_kafka_topic_destroy(rkt);
-    if (err)
-        return err;
-    *topic_err = md->topic_cnt == 1 ? md->topics[0].err
-                                    : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-    *count = *topic_err ? 0 : md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-    return RD_KAFKA_RESP_ERR_NO_ERROR;
-}
-
-/* topic's partition count. A topic just created may be missing from the
- * metadata for a moment: it is asked again for a few seconds. */
-static int partition_count(rd_kafka_t *rk, const char *topic, int *count,
-                           char *errstr, size_t size)
-{
-    rd_kafka_resp_err_t err, topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    int tries = 0;
-
-    do {
-        if (tries++ > 0)
-            rd_kafka_poll(rk, LEARN_LABELS_TOPIC_RETRY_MS);
-        err = ask_count(rk, topic, count, &topic_err);
-    } while (!err && topic_err && tries < LEARN_LABELS_TOPIC_TRIES);
-    if (err) {
-        snprintf(errstr, size, "cannot reach the brokers for topic %s: %s",
-                 topic, rd_kafka_err2str(err));
-        return RIFFLE_ERR_KAFKA;
-    }
-    err = topic_err;
-    if (err) {
-        snprintf(errstr, size, "topic %s: %s (create the pipeline's topics "
-                 "with: riffle topics create -c CONFIG)", topic,
-                 rd_kafka_err2str(err));
-        return RIFFLE_ERR_KAFKA;
-    }
-    return 0;
-}
-
 /* Compares the labels topic's partition count with topic's. */
 static int check_copartitioned(const struct cfg *cfg, rd_kafka_t *rk,
                                const char *topic, int labels_count,
                                char *errstr, size_t size)
 {
     int count = 0;
-    int err = partition_count(rk, topic, &count, errstr, size);
+    int err = kafka_topic_partitions(rk, topic, LEARN_LABELS_METADATA_MS,
+                                     LEARN_LABELS_TOPIC_WAIT_MS, &count,
+                                     errstr, size);
 
     if (err || count == labels_count)
         return err;
@@ -256,8 +208,10 @@ int learn_labels_check_partitions(const struct cfg *cfg, char *errstr,
         return RIFFLE_ERR_KAFKA;
     }
 
-    err = partition_count(rk, cfg->labels.topic, &labels_count, errstr,
-                          size);
+    err = kafka_topic_partitions(rk, cfg->labels.topic,
+                                 LEARN_LABELS_METADATA_MS,
+                                 LEARN_LABELS_TOPIC_WAIT_MS, &labels_count,
+                                 errstr, size);
     if (!err)
         err = check_copartitioned(cfg, rk, cfg->topic_input, labels_count,
                                   errstr, size);

@@ -295,3 +295,55 @@ int kafka_retry_transient(rd_kafka_resp_err_t err, double started_s)
     nanosleep(&pause, NULL);
     return 1;
 }
+
+#define KAFKA_MISSING_TOPIC_PAUSE_MS 250
+
+/* One metadata request for topic: err for the request, *topic_err and
+ * *count for the topic. */
+static rd_kafka_resp_err_t ask_partitions(rd_kafka_t *rk, const char *topic,
+                                          int timeout_ms, int *count,
+                                          rd_kafka_resp_err_t *topic_err)
+{
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_resp_err_t err;
+
+    err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+    rd_kafka_topic_destroy(rkt);
+    if (err)
+        return err;
+    *topic_err = md->topic_cnt == 1 ? md->topics[0].err
+                                    : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    *count = *topic_err ? 0 : md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                           int missing_wait_ms, int *count, char *errstr,
+                           size_t errstr_size)
+{
+    rd_kafka_resp_err_t err, topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    int waited = 0;
+
+    for (;;) {
+        err = ask_partitions(rk, topic, timeout_ms, count, &topic_err);
+        if (err || !topic_err || waited >= missing_wait_ms)
+            break;
+        rd_kafka_poll(rk, KAFKA_MISSING_TOPIC_PAUSE_MS);
+        waited += KAFKA_MISSING_TOPIC_PAUSE_MS;
+    }
+
+    if (err) {
+        snprintf(errstr, errstr_size, "cannot reach the brokers for topic "
+                 "%s: %s", topic, rd_kafka_err2str(err));
+        return RIFFLE_ERR_KAFKA;
+    }
+    if (topic_err) {
+        snprintf(errstr, errstr_size, "topic %s: %s (create the pipeline's "
+                 "topics with: riffle topics create -c CONFIG)", topic,
+                 rd_kafka_err2str(topic_err));
+        return RIFFLE_ERR_KAFKA;
+    }
+    return 0;
+}

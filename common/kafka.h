@@ -85,6 +85,15 @@ int kafka_err_is_transient(rd_kafka_resp_err_t err);
  * is transient; else returns 0 at once: the caller reports err. */
 int kafka_retry_transient(rd_kafka_resp_err_t err, double started_s);
 
+/* The partition count of topic from the brokers' metadata, waiting up to
+ * timeout_ms for an answer. A topic missing from the metadata is asked
+ * again every 250 ms for up to missing_wait_ms (one just created may take
+ * a moment to show), then reported with errstr naming the topic and how
+ * to create the pipeline's topics. Returns 0 or RIFFLE_ERR_KAFKA. */
+int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                           int missing_wait_ms, int *count, char *errstr,
+                           size_t errstr_size);
+
 /* Milliseconds since the Unix epoch (wall clock). */
 int64_t kafka_now_ms(void);
 

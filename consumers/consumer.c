@@ -222,32 +222,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     (void)rd_kafka_assign(rk, NULL); /* nothing to do if it fails */
 }
 
-static int check_topic(rd_kafka_t *rk, const char *topic, char *errstr,
-                       size_t errstr_size)
-{
-    const struct rd_kafka_metadata *md;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    rd_kafka_resp_err_t err;
-
-    err = rd_kafka_metadata(rk, 0, rkt, &md, CONSUMER_METADATA_TIMEOUT_MS);
-    rd_kafka_topic_destroy(rkt);
-    if (err) {
-        snprintf(errstr, errstr_size, "cannot reach the brokers for topic "
-                 "%s: %s", topic, rd_kafka_err2str(err));
-        return RIFFLE_ERR_KAFKA;
-    }
-    err = md->topic_cnt == 1 ? md->topics[0].err
-                             : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-    rd_kafka_metadata_destroy(md);
-    if (err) {
-        snprintf(errstr, errstr_size, "topic %s: %s (create the pipeline's "
-                 "topics with: riffle topics create -c CONFIG)", topic,
-                 rd_kafka_err2str(err));
-        return RIFFLE_ERR_KAFKA;
-    }
-    return 0;
-}
-
 /* The snapshot's offsets of the topics subscribed to. */
 static void set_starts(struct consumer *c, const char *const *topics,
                        size_t topic_count, const struct snapshot_offset *start,
@@ -274,10 +248,15 @@ static int subscribe(struct consumer *c, const char *const *topics,
 {
     rd_kafka_topic_partition_list_t *subs;
     rd_kafka_resp_err_t err;
+    int count;
     size_t t;
 
+    /* Each topic must exist: a missing one is a clear error here, not a
+     * silent empty subscription. */
     for (t = 0; t < topic_count; t++)
-        if (check_topic(c->rk, topics[t], errstr, errstr_size) != 0)
+        if (kafka_topic_partitions(c->rk, topics[t],
+                                   CONSUMER_METADATA_TIMEOUT_MS, 0, &count,
+                                   errstr, errstr_size) != 0)
             return RIFFLE_ERR_KAFKA;
 
     subs = rd_kafka_topic_partition_list_new((int)topic_count);
