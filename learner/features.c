@@ -254,17 +254,24 @@ static size_t add_categorical_other(struct feature_builder *fb, size_t i,
 }
 
 /* The common case, inlined in the loop: a string token of field i. Its
- * bytes are in the event's arena (what event_string() returns). */
+ * bytes are in the event's arena (what event_string() returns), where
+ * all but the last few tokens have the arena's room after them, so the
+ * short-key hash may read a whole word (the same value). */
 static size_t add_categorical(struct feature_builder *fb, size_t i,
                               const struct event *ev, const struct value *v,
                               struct feature *out, size_t n)
 {
+    const char *token;
+    uint32_t full;
+
     if (v->kind != VALUE_STRING)
         return add_categorical_other(fb, i, v, out, n);
-    return put(fb, out, n, i,
-               hash_murmur3_32(ev->arena.data + v->str_offset, v->str_len,
-                               fb->field_hash[i]),
-               1.0);
+    token = ev->arena.data + v->str_offset;
+    if (v->str_offset + HASH_PADDED_BYTES <= ev->arena.cap)
+        full = hash_murmur3_32_padded(token, v->str_len, fb->field_hash[i]);
+    else
+        full = hash_murmur3_32(token, v->str_len, fb->field_hash[i]);
+    return put(fb, out, n, i, full, 1.0);
 }
 
 /* Crosses every feature of namespace a with every feature of namespace b

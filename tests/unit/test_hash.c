@@ -2,8 +2,8 @@
  * tests/unit/test_hash.c - MurmurHash3 x86_32 against reference values.
  *
  * Checks learner/hash.c against published test vectors, the tail paths
- * (1, 2 and 3 trailing bytes), unaligned keys and hash_string(). No
- * broker, no files; single-threaded.
+ * (1, 2 and 3 trailing bytes), unaligned keys, the padded short-key
+ * variant and hash_string(). No broker, no files; single-threaded.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -192,6 +192,35 @@ static void test_hash_murmur3_short_keys_match_reference(void **state)
     }
 }
 
+/* The padded variant against the reference for keys of 0 to 16 bytes,
+ * each at the start of a buffer of exactly its length plus
+ * HASH_PADDED_BYTES, the padding random: bytes past the key never change
+ * the value, and (under ASan) no byte past the padding is read. */
+static void test_hash_murmur3_padded_matches_reference(void **state)
+{
+    static const uint32_t seeds[] = {0, 1, VECTOR_SEED, 0xffffffffu};
+    uint32_t rng = 54321;
+    size_t len, t, i, s;
+
+    (void)state;
+    for (len = 0; len < SHORT_KEY_MAX; len++) {
+        for (t = 0; t < SHORT_KEY_TRIALS; t++) {
+            unsigned char *key = malloc(len + HASH_PADDED_BYTES);
+
+            assert_non_null(key);
+            for (i = 0; i < len + HASH_PADDED_BYTES; i++) {
+                rng = rng * 1103515245u + 12345u;
+                key[i] = (unsigned char)(rng >> 16);
+            }
+            for (s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++)
+                assert_int_equal(
+                    hash_murmur3_32_padded(key, len, seeds[s]),
+                    reference_murmur3(key, len, seeds[s]));
+            free(key);
+        }
+    }
+}
+
 static void test_hash_string_matches_murmur3(void **state)
 {
     (void)state;
@@ -209,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_hash_murmur3_unaligned_key),
         cmocka_unit_test(test_hash_murmur3_ignores_bytes_past_len),
         cmocka_unit_test(test_hash_murmur3_short_keys_match_reference),
+        cmocka_unit_test(test_hash_murmur3_padded_matches_reference),
         cmocka_unit_test(test_hash_string_matches_murmur3),
     };
 
