@@ -102,8 +102,12 @@ static int run_row(struct file_run *r, const struct produce_mapping *map,
                    struct event *ev, char *errstr, size_t size)
 {
     char why[512];
-    int err = csv_reader_next(r->csv, why, sizeof(why));
+    int err;
 
+    /* The reader leaves why alone at the end of the file, which is then
+     * copied into errstr below. */
+    why[0] = '\0';
+    err = csv_reader_next(r->csv, why, sizeof(why));
     if (err == RIFFLE_ERR_EOF || err == RIFFLE_ERR_IO) {
         snprintf(errstr, size, "%s", why);
         return err;
