@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/learn_join.h"
 #include "cli/learn_labels.h"
 #include "cli/learn_merge.h"
 #include "cli/learn_ops.h"
@@ -74,6 +75,7 @@ struct learn {
     struct consumer *consumer;
     struct learn_ops *ops; /* NULL without --http */
     struct learn_merge *merge; /* NULL: this instance does not merge */
+    struct learn_join *join;   /* NULL without join = {...} */
     unsigned long long since_merge; /* new events since the last merge */
     double last_merge_s;
     size_t last_snapshot_bytes;
@@ -97,7 +99,7 @@ struct learn {
     unsigned long long txn_events;
     /* counters */
     unsigned long long processed, predicted, dead_lettered, drifts;
-    unsigned long long duplicates, routed_late, profiles;
+    unsigned long long duplicates, routed_late;
     unsigned long long replayed, rewinds;
     struct learn_labels_counts labels, batch_labels;
     /* The counters when the open batch began: an aborted batch's events
@@ -211,68 +213,17 @@ static int restore_snapshot(struct learn *l, char *errstr, size_t size)
     return 0;
 }
 
-/* The enrichment table starts from the whole join topic, read outside
- * the group before any event, so that a restart joins as before; later
- * profiles arrive through the group consumer like events. Records that
- * cannot be used are dead-lettered when the group consumer reaches
- * them, not here, so a restart does not dead-letter them again.
- * TODO(start-up time): the whole topic is read at every start; memory
- * stays within join.max_keys, but time grows with the topic unless it
- * is compacted (one record per key). */
-static int load_profiles(struct learn *l, char *errstr, size_t size)
-{
-    struct topic_reader *r;
-    unsigned long long n = 0, bad = 0;
-    int err = topic_reader_new(l->cfg.brokers, l->cfg.join.topic, 1, &r,
-                               errstr, size);
-
-    while (!err && !topic_reader_at_end(r) && !cli_stop_requested) {
-        rd_kafka_message_t *msg = topic_reader_poll(r, LEARN_POLL_MS);
-        rd_kafka_timestamp_type_t tstype;
-        struct online_result res;
-
-        if (!msg)
-            continue;
-        if (!msg->err) {
-            err = online_process_from(
-                l->ol, l->cfg.join.topic, msg->partition,
-                rd_kafka_message_timestamp(msg, &tstype),
-                msg->payload ? msg->payload : "", msg->len, &res);
-            n++;
-            bad += res.dead_letter;
-        }
-        rd_kafka_message_destroy(msg);
-    }
-    topic_reader_destroy(r);
-    if (!err)
-        log_info("learn", "%s: %llu enrichment record(s) read, %llu "
-                 "unusable; %zu key(s) kept", l->cfg.join.topic, n, bad,
-                 (size_t)(online_join_counts(l->ol)->updates -
-                          online_join_counts(l->ol)->evictions));
-    /* the group consumer reads them again: counted and dead-lettered once */
-    online_set_dead_letter_count(l->ol, online_dead_letter_count(l->ol) -
-                                            bad);
-    return err;
-}
-
-/* The input topic, the further sources, the join and labels topics, in
- * one group: a restart replays them all from the snapshot's offsets.
- * TODO(join with instances): with several --instance learners the group
- * splits the join topic's partitions too, so after start-up each
- * instance sees only its own partitions' profile updates (load_profiles()
- * read the whole topic once). A join that every instance sees whole
- * needs the join topic read outside the group, by each instance, with
- * its position in the snapshot (docs/SCALING.md). */
+/* The input topic, the further sources and the labels topic, in one
+ * group: a restart replays them from the snapshot's offsets. The join
+ * topic is not among them: every learner reads it whole (learn_join.h). */
 static int subscribe_all(struct learn *l, char *errstr, size_t size)
 {
-    const char *topics[CFG_MAX_SOURCES + 3];
+    const char *topics[CFG_MAX_SOURCES + 2];
     size_t n = 0, i;
 
     topics[n++] = l->cfg.topic_input;
     for (i = 0; i < l->cfg.source_count; i++)
         topics[n++] = l->cfg.sources[i].topic;
-    if (l->cfg.join.line)
-        topics[n++] = l->cfg.join.topic;
     if (l->cfg.labels.line)
         topics[n++] = l->cfg.labels.topic;
     return consumer_new_topics(
@@ -315,7 +266,8 @@ static int start_learning(struct learn *l, char *errstr, size_t size)
     if (!err) /* the count's last multiple was reported by an earlier run */
         l->metrics_reported = online_metrics(l->ol)->total.count;
     if (!err && l->cfg.join.line)
-        err = load_profiles(l, errstr, size);
+        err = learn_join_new(&l->cfg, l->ol, l->offsets, l->offset_count,
+                             &l->join, errstr, size);
     if (!err)
         err = subscribe_all(l, errstr, size);
     if (!err && l->exactly_once)
@@ -465,10 +417,6 @@ static int handle_event(struct learn *l, const rd_kafka_message_t *msg,
         return 0;
     }
 
-    if (r.enrichment && !r.dead_letter) {
-        l->profiles++;
-        return 0;
-    }
     if (r.duplicate) {
         log_debug("learn", "%s [%d] @%lld: duplicate event id, dropped",
                   src.topic, (int)src.partition, (long long)src.offset);
@@ -545,6 +493,17 @@ static void log_progress(struct learn *l)
 }
 
 /* --- snapshots, at least once ----------------------------------------- */
+
+/* What a snapshot records: the group consumer's positions, then the
+ * join topic's (learn_join.h). */
+static void note_positions(struct learn *l)
+{
+    consumer_positions(l->consumer, l->offsets, SNAPSHOT_MAX_OFFSETS,
+                       &l->offset_count);
+    if (l->join)
+        learn_join_positions(l->join, l->offsets, SNAPSHOT_MAX_OFFSETS,
+                             &l->offset_count);
+}
 
 /* Waits for every ack. While the broker is away this keeps waiting (and
  * saying so) rather than giving up: nothing is committed meanwhile. A
@@ -646,8 +605,7 @@ static int take_snapshot(struct learn *l, int wait, char *errstr,
     if (err)
         return err;
 
-    consumer_positions(l->consumer, l->offsets, SNAPSHOT_MAX_OFFSETS,
-                       &l->offset_count);
+    note_positions(l);
     err = outputs_snapshot_hold(l->out, l->ol, l->offsets, l->offset_count,
                                 &bytes, errstr, size);
     if (!err && online_metrics(l->ol)->total.count != l->metrics_reported)
@@ -726,8 +684,7 @@ static int snapshot_in_batch(struct learn *l, char *errstr, size_t size)
     size_t bytes = 0;
     int err;
 
-    consumer_positions(l->consumer, l->offsets, SNAPSHOT_MAX_OFFSETS,
-                       &l->offset_count);
+    note_positions(l);
     err = outputs_snapshot_keyed(l->out, l->snapshot_key, l->ol, l->offsets,
                                  l->offset_count, &bytes, errstr, size);
     if (!err)
@@ -796,6 +753,8 @@ static int rewind_batch(struct learn *l, const char *why, char *errstr,
     consumer_destroy(l->consumer);
     l->consumer = NULL;
     l->closing = 0;
+    learn_join_destroy(l->join);
+    l->join = NULL;
     online_destroy(l->ol);
     l->ol = NULL;
     l->since_snapshot = 0;
@@ -992,6 +951,43 @@ static int after_event(struct learn *l, const rd_kafka_message_t *msg,
     return report_metrics(l, errstr, size);
 }
 
+/* An unusable record of the join topic, read past the snapshot's join
+ * positions: dead-lettered in the open batch; while replaying there is
+ * none, and the run that first read it dead-lettered it.
+ * TODO(join dead letters): every instance reads the whole join topic, so
+ * with N instances such a record is dead-lettered N times, and a crashed
+ * instance dead-letters again those between its snapshot and the crash:
+ * the join positions are in snapshots, not in the batches' commits. */
+static int join_dead_letter(void *opaque, const rd_kafka_message_t *msg,
+                            const struct online_result *res, char *errstr,
+                            size_t size)
+{
+    struct learn *l = opaque;
+    struct source_ref src;
+
+    if (l->exactly_once && !publisher_in_transaction(l->pub))
+        return 0;
+    source_of(msg, &src);
+    src.topic = l->cfg.join.topic;
+    l->dead_lettered++;
+    return outputs_dead_letter(l->out, &src, res, errstr, size);
+}
+
+/* An event newer than the learner's last look at the join topic's ends
+ * waits until every profile appended before it is applied (see
+ * learn_join.h); labels carry no fields to enrich. */
+static int join_before(struct learn *l, const rd_kafka_message_t *msg,
+                       char *errstr, size_t size)
+{
+    rd_kafka_timestamp_type_t tstype;
+
+    if (!l->join ||
+        learn_labels_is_labels_topic(&l->cfg, rd_kafka_topic_name(msg->rkt)) ||
+        !learn_join_due(l->join, rd_kafka_message_timestamp(msg, &tstype)))
+        return 0;
+    return learn_join_sync(l->join, l->ol, join_dead_letter, l, errstr, size);
+}
+
 static int on_message(struct learn *l, const rd_kafka_message_t *msg,
                       char *errstr, size_t size)
 {
@@ -1002,6 +998,8 @@ static int on_message(struct learn *l, const rd_kafka_message_t *msg,
         l->progress_s = kafka_monotonic_s(); /* first event */
     if (l->exactly_once && !replay && !publisher_in_transaction(l->pub))
         err = begin_batch(l, errstr, size);
+    if (!err)
+        err = join_before(l, msg, errstr, size);
     if (!err)
         err = handle_message(l, msg, replay, errstr, size);
     if (!err)
@@ -1201,6 +1199,9 @@ static void print_summary(struct learn *l)
     struct learn_merge_stats none = {0};
     const struct learn_merge_stats *st =
         l->merge ? learn_merge_stats(l->merge) : &none;
+    struct learn_join_stats no_join = {0};
+    const struct learn_join_stats *js =
+        l->join ? learn_join_stats(l->join) : &no_join;
     struct buf metrics = {0};
     uint64_t digest = 0;
 
@@ -1213,6 +1214,7 @@ static void print_summary(struct learn *l)
     printf("{\"instance\":\"%s\",\"learned\":%llu,"
            "\"processed\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
            "\"duplicates\":%llu,\"late_routed\":%llu,\"profiles\":%llu,"
+           "\"join_syncs\":%llu,"
            "\"replayed\":%llu,\"rewinds\":%llu,\"merges\":%llu,"
            "\"merge_bytes_read\":%llu,\"merge_bytes_published\":%llu,"
            "\"merge_messages_read\":%llu,\"merge_peers_expired\":%llu,"
@@ -1222,7 +1224,9 @@ static void print_summary(struct learn *l)
            l->snapshot_key,
            (unsigned long long)online_metrics(l->ol)->total.count,
            l->processed, l->predicted, l->dead_lettered, l->duplicates,
-           l->routed_late, l->profiles, l->replayed, l->rewinds,
+           l->routed_late,
+           (unsigned long long)(js->rebuilt + js->applied),
+           (unsigned long long)js->syncs, l->replayed, l->rewinds,
            (unsigned long long)st->merges,
            (unsigned long long)st->bytes_read,
            (unsigned long long)st->bytes_published,
@@ -1239,6 +1243,7 @@ static void learn_free(struct learn *l)
     l->closing = 1;
     learn_ops_destroy(l->ops);
     learn_merge_destroy(l->merge);
+    learn_join_destroy(l->join);
     consumer_destroy(l->consumer);
     outputs_destroy(l->out);
     publisher_destroy(l->pub);

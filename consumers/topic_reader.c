@@ -29,6 +29,7 @@ struct topic_reader {
     int partition_count;
     int ended; /* partitions at their end since the last message */
     unsigned char *at_end;
+    int64_t *end_offset; /* per partition, where it last ended; -1: never */
 };
 
 static int count_partitions(rd_kafka_t *rk, const char *topic, int *count,
@@ -67,6 +68,7 @@ static int reader_create(const char *brokers, const char *topic,
 {
     rd_kafka_conf_t *conf;
     char why[256], group[64];
+    int i;
 
     /* A consumer needs a group id even when it only assigns; this one is
      * never joined and nothing is committed under it. */
@@ -100,7 +102,12 @@ static int reader_create(const char *brokers, const char *topic,
                          errstr_size) != 0)
         return RIFFLE_ERR_KAFKA;
     r->at_end = calloc((size_t)r->partition_count, 1);
-    return r->at_end ? 0 : RIFFLE_ERR_NOMEM;
+    r->end_offset = calloc((size_t)r->partition_count, sizeof(int64_t));
+    if (!r->at_end || !r->end_offset)
+        return RIFFLE_ERR_NOMEM;
+    for (i = 0; i < r->partition_count; i++)
+        r->end_offset[i] = -1;
+    return 0;
 }
 
 static int reader_assign(struct topic_reader *r, const char *topic,
@@ -193,7 +200,8 @@ int topic_reader_new_from(const char *brokers, const char *topic,
         timed = rd_kafka_topic_partition_list_new(r->partition_count);
     }
     for (i = 0; !err && i < r->partition_count; i++) {
-        if (i < count && from[i] >= 0)
+        if (i < count && (from[i] >= 0 ||
+                          from[i] == RD_KAFKA_OFFSET_BEGINNING))
             rd_kafka_topic_partition_list_add(known, topic, i)->offset =
                 from[i];
         else
@@ -285,6 +293,7 @@ void topic_reader_destroy(struct topic_reader *r)
         rd_kafka_destroy(r->rk);
     }
     free(r->at_end);
+    free(r->end_offset);
     free(r);
 }
 
@@ -295,6 +304,8 @@ rd_kafka_message_t *topic_reader_poll(struct topic_reader *r, int timeout_ms)
     if (!msg)
         return NULL;
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (msg->partition >= 0 && msg->partition < r->partition_count)
+            r->end_offset[msg->partition] = msg->offset;
         if (msg->partition >= 0 && msg->partition < r->partition_count &&
             !r->at_end[msg->partition]) {
             r->at_end[msg->partition] = 1;
@@ -319,6 +330,37 @@ int topic_reader_partition_count(const struct topic_reader *r)
 int topic_reader_at_end(const struct topic_reader *r)
 {
     return r->ended == r->partition_count;
+}
+
+int64_t topic_reader_end_offset(const struct topic_reader *r, int partition)
+{
+    if (partition < 0 || partition >= r->partition_count)
+        return -1;
+    return r->end_offset[partition];
+}
+
+int topic_reader_query_end(struct topic_reader *r, const char *topic,
+                           int partition, int64_t *end, char *errstr,
+                           size_t errstr_size)
+{
+    double started = kafka_monotonic_s();
+    rd_kafka_resp_err_t err;
+    int64_t low;
+
+    /* Asked of the partition's leader, not the last fetch's cached
+     * figure: the caller needs everything appended before it asked. */
+    do
+        err = rd_kafka_query_watermark_offsets(
+            r->rk, topic, partition, &low, end,
+            TOPIC_READER_METADATA_TIMEOUT_MS);
+    while (kafka_retry_transient(err, started));
+    if (err) {
+        snprintf(errstr, errstr_size, "%s [%d]: cannot read its end offset "
+                 "from the brokers: %s", topic, partition,
+                 rd_kafka_err2str(err));
+        return RIFFLE_ERR_KAFKA;
+    }
+    return 0;
 }
 
 /* Shifts the kept values down by one and moves the value the chunks

@@ -28,7 +28,7 @@ int topic_reader_new(const char *brokers, const char *topic, int from_start,
                      size_t errstr_size);
 
 /* Assigns partition i of topic at from[i] when i < count (an offset to
- * read next), and every other partition at its first message timestamped
+ * read next, or RD_KAFKA_OFFSET_BEGINNING), and every other partition at its first message timestamped
  * since_ms or later (at its end when there is none): a reader that goes
  * on from where an earlier one stopped, or starts at a point in time.
  * from (count entries) is borrowed. Returns 0 or RIFFLE_ERR_KAFKA with
@@ -50,6 +50,17 @@ rd_kafka_message_t *topic_reader_poll(struct topic_reader *r, int timeout_ms);
 /* Whether every partition has reached its end at least once since the
  * last message. */
 int topic_reader_at_end(const struct topic_reader *r);
+
+/* The offset at which partition last reported its end (past any
+ * transaction markers there), or -1 when it has not yet. */
+int64_t topic_reader_end_offset(const struct topic_reader *r, int partition);
+
+/* Asks the partition's leader for its end offset now (the last stable
+ * offset, as r reads read_committed), into *end. Returns 0 or
+ * RIFFLE_ERR_KAFKA with errstr naming the topic and partition. */
+int topic_reader_query_end(struct topic_reader *r, const char *topic,
+                           int partition, int64_t *end, char *errstr,
+                           size_t errstr_size);
 
 /* Finds the values of the last `keep` messages whose key equals key,
  * newest first, in out[0..*found-1] (the caller frees each with

@@ -1506,6 +1506,11 @@ const struct join_counts *online_join_counts(const struct online_learner *ol)
     return ol->join ? join_table_counts(ol->join->table) : NULL;
 }
 
+size_t online_join_keys(const struct online_learner *ol)
+{
+    return ol->join ? join_table_size(ol->join->table) : 0;
+}
+
 void online_count_dead_letter(struct online_learner *ol)
 {
     ol->dead_letters++;

@@ -215,6 +215,9 @@ void online_replace_label_join(struct online_learner *ol,
 /* The enrichment table's counters; NULL without a join. */
 const struct join_counts *online_join_counts(const struct online_learner *ol);
 
+/* How many keys the enrichment table holds; 0 without a join. */
+size_t online_join_keys(const struct online_learner *ol);
+
 /* Records that a message was dead-lettered for a reason found outside
  * this module, so that counts stay complete. */
 void online_count_dead_letter(struct online_learner *ol);

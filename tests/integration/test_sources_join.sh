@@ -128,7 +128,7 @@ assert_eq "$(riffle_json "$WORK/pred.jsonl" \
     "[('app', 200), ('web', 300)]" "predictions per source topic"
 assert_eq "$(riffle_json "$WORK/pred.jsonl" 'len({r["event_id"] for r in rows})')" 500 "distinct events predicted"
 assert_eq "$(riffle_json "$WORK/learn.json" '(rows[0]["profiles"], rows[0]["dead_letters"])')" \
-    "(10, 0)" "profiles read by the group consumer, dead letters"
+    "(10, 0)" "profiles applied, dead letters"
 assert_eq "$(riffle_json "$WORK/metrics.jsonl" \
     '[rows[-1]["cleaning"][k] for k in ("join.hits", "join.misses", "join.expired")]')" \
     "[$((500 - misses_web - misses_app)), $((misses_web + misses_app)), 0]" "join counters"

@@ -1,0 +1,326 @@
+/*
+ * cli/learn_join.c - the join topic read whole by every learner, see
+ * learn_join.h.
+ *
+ * One reader (consumers/topic_reader.c) stays open on every partition.
+ * The rebuild reads from each partition's beginning; a record at or past
+ * the snapshot's position of its partition is not applied, and since the
+ * reader has then moved past that position, it is replaced by one that
+ * starts exactly there. Per partition the module keeps the next offset
+ * not applied, which is what a snapshot records.
+ */
+#include "cli/learn_join.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/err.h"
+#include "common/kafka.h"
+#include "common/log.h"
+#include "consumers/topic_reader.h"
+
+#define LEARN_JOIN_POLL_MS 100
+#define LEARN_JOIN_SYNC_POLL_MS 10 /* a synchronisation holds up events */
+#define LEARN_JOIN_IDLE_S 30.0     /* a read that makes no progress */
+
+struct learn_join {
+    const struct cfg *cfg;
+    struct topic_reader *r;
+    int partitions;
+    int64_t *next;   /* per partition, the next offset not applied */
+    int64_t *target; /* scratch: where a read must get to; -1: its end */
+    int64_t synced_ms; /* events stamped before this are covered */
+    struct learn_join_stats stats;
+};
+
+/* Where partition p stands: past every record applied, and past the end
+ * the reader last reported when that is further (transaction markers
+ * take offsets but carry no record). */
+static int64_t join_position(const struct learn_join *j, int p)
+{
+    int64_t end = topic_reader_end_offset(j->r, p);
+
+    return end > j->next[p] ? end : j->next[p];
+}
+
+/* Applies one record; *bad_out says whether it was unusable. */
+static int join_apply(struct learn_join *j, struct online_learner *ol,
+                      const rd_kafka_message_t *msg, int *bad_out,
+                      struct online_result *res, char *errstr, size_t size)
+{
+    rd_kafka_timestamp_type_t tstype;
+    int err = online_process_from(
+        ol, j->cfg->join.topic, msg->partition,
+        rd_kafka_message_timestamp(msg, &tstype),
+        msg->payload ? msg->payload : "", msg->len, res);
+
+    if (err) {
+        snprintf(errstr, size, "%s [%d] @%lld: %s", j->cfg->join.topic,
+                 (int)msg->partition, (long long)msg->offset,
+                 riffle_err_str(err));
+        return err;
+    }
+    *bad_out = res->dead_letter;
+    j->next[msg->partition] = msg->offset + 1;
+    return 0;
+}
+
+/* Whether every partition has reached its target (see rebuild()). */
+static int rebuild_done(const struct learn_join *j, const unsigned char *done)
+{
+    int p;
+
+    for (p = 0; p < j->partitions; p++)
+        if (!done[p] && !(j->target[p] < 0 &&
+                          topic_reader_end_offset(j->r, p) >= 0))
+            return 0;
+    return 1;
+}
+
+/* Reads every partition from its beginning up to target[p], or to its
+ * end where target[p] is -1. *overshot is set when a record past a
+ * target was read (and left unapplied). */
+static int rebuild(struct learn_join *j, struct online_learner *ol,
+                   int *overshot, char *errstr, size_t size)
+{
+    unsigned char *done = calloc((size_t)j->partitions, 1);
+    double last = kafka_monotonic_s();
+    int err = done ? 0 : RIFFLE_ERR_NOMEM;
+    int p, bad;
+
+    for (p = 0; !err && p < j->partitions; p++)
+        done[p] = j->target[p] == 0;
+    while (!err && !rebuild_done(j, done) && !cli_stop_requested) {
+        rd_kafka_message_t *msg = topic_reader_poll(j->r, LEARN_JOIN_POLL_MS);
+        struct online_result res;
+
+        if (!msg) {
+            if (kafka_monotonic_s() - last > LEARN_JOIN_IDLE_S) {
+                snprintf(errstr, size, "reading %s: no progress for %.0f s",
+                         j->cfg->join.topic, LEARN_JOIN_IDLE_S);
+                err = RIFFLE_ERR_KAFKA;
+            }
+            continue;
+        }
+        last = kafka_monotonic_s();
+        p = msg->partition;
+        if (!msg->err && p >= 0 && p < j->partitions) {
+            if (j->target[p] >= 0 && msg->offset >= j->target[p]) {
+                done[p] = 1;
+                *overshot = 1;
+            } else {
+                err = join_apply(j, ol, msg, &bad, &res, errstr, size);
+                j->stats.rebuilt++;
+                j->stats.rebuilt_bad += !err && bad;
+                if (j->target[p] >= 0 && j->next[p] >= j->target[p])
+                    done[p] = 1;
+            }
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    free(done);
+    return err;
+}
+
+/* The snapshot's position of each partition of the join topic in
+ * target[] (-1 where it has none). */
+static void set_targets(struct learn_join *j,
+                        const struct snapshot_offset *snap, size_t n)
+{
+    size_t i;
+    int p;
+
+    for (p = 0; p < j->partitions; p++)
+        j->target[p] = -1;
+    for (i = 0; i < n; i++)
+        if (strcmp(snap[i].topic, j->cfg->join.topic) == 0 &&
+            snap[i].partition >= 0 && snap[i].partition < j->partitions)
+            j->target[snap[i].partition] = snap[i].offset;
+}
+
+/* A reader placed exactly at the positions, replacing one that read
+ * past a snapshot's position. */
+static int reopen_at_positions(struct learn_join *j, char *errstr,
+                               size_t size)
+{
+    int p;
+
+    for (p = 0; p < j->partitions; p++) {
+        if (j->target[p] >= 0)
+            j->next[p] = j->target[p];
+        else if (j->next[p] < 0 && topic_reader_end_offset(j->r, p) < 0)
+            j->next[p] = RD_KAFKA_OFFSET_BEGINNING;
+        else
+            j->next[p] = join_position(j, p);
+    }
+    topic_reader_destroy(j->r);
+    j->r = NULL;
+    return topic_reader_new_from(j->cfg->brokers, j->cfg->join.topic,
+                                 j->next, j->partitions, 0, &j->r, errstr,
+                                 size);
+}
+
+static int join_open(struct learn_join *j, const struct snapshot_offset *snap,
+                     size_t n, char *errstr, size_t size)
+{
+    int p, err = topic_reader_new(j->cfg->brokers, j->cfg->join.topic, 1,
+                                  &j->r, errstr, size);
+
+    if (err)
+        return err;
+    j->partitions = topic_reader_partition_count(j->r);
+    j->next = calloc((size_t)j->partitions, sizeof(*j->next));
+    j->target = calloc((size_t)j->partitions, sizeof(*j->target));
+    if (!j->next || !j->target) {
+        snprintf(errstr, size, "no memory for the join topic's positions");
+        return RIFFLE_ERR_NOMEM;
+    }
+    for (p = 0; p < j->partitions; p++)
+        j->next[p] = -1;
+    set_targets(j, snap, n);
+    return 0;
+}
+
+int learn_join_new(const struct cfg *cfg, struct online_learner *ol,
+                   const struct snapshot_offset *snap, size_t n,
+                   struct learn_join **out, char *errstr, size_t errstr_size)
+{
+    struct learn_join *j = calloc(1, sizeof(*j));
+    double started = kafka_monotonic_s();
+    uint64_t dead = online_dead_letter_count(ol);
+    int overshot = 0, targeted = 0, err, p;
+
+    if (!j) {
+        snprintf(errstr, errstr_size, "no memory for the join topic");
+        return RIFFLE_ERR_NOMEM;
+    }
+    j->cfg = cfg;
+    err = join_open(j, snap, n, errstr, errstr_size);
+    if (!err)
+        err = rebuild(j, ol, &overshot, errstr, errstr_size);
+    if (!err && overshot)
+        err = reopen_at_positions(j, errstr, errstr_size);
+    if (err) {
+        learn_join_destroy(j);
+        return err;
+    }
+
+    /* The run that read them first dead-lettered the unusable ones. */
+    online_set_dead_letter_count(ol, dead);
+    for (p = 0; p < j->partitions; p++)
+        targeted |= j->target[p] >= 0;
+    j->stats.rebuild_s = kafka_monotonic_s() - started;
+    log_info("learn", "%s: %llu enrichment record(s) read, %llu unusable; "
+             "%zu key(s) kept (table rebuilt in %.3f s, every partition, "
+             "up to %s)", cfg->join.topic,
+             (unsigned long long)j->stats.rebuilt,
+             (unsigned long long)j->stats.rebuilt_bad,
+             online_join_keys(ol),
+             j->stats.rebuild_s,
+             targeted ? "the snapshot's positions" : "its end");
+    *out = j;
+    return 0;
+}
+
+void learn_join_destroy(struct learn_join *j)
+{
+    if (!j)
+        return;
+    topic_reader_destroy(j->r);
+    free(j->next);
+    free(j->target);
+    free(j);
+}
+
+int learn_join_due(const struct learn_join *j, int64_t ts_ms)
+{
+    return ts_ms >= j->synced_ms;
+}
+
+/* The end offset of every partition, as its leader gives it now. */
+static int query_ends(struct learn_join *j, char *errstr, size_t size)
+{
+    int p, err = 0;
+
+    for (p = 0; !err && p < j->partitions; p++)
+        err = topic_reader_query_end(j->r, j->cfg->join.topic, p,
+                                     &j->target[p], errstr, size);
+    return err;
+}
+
+static int sync_reached(const struct learn_join *j)
+{
+    int p;
+
+    for (p = 0; p < j->partitions; p++)
+        if (join_position(j, p) < j->target[p])
+            return 0;
+    return 1;
+}
+
+int learn_join_sync(struct learn_join *j, struct online_learner *ol,
+                    learn_join_bad_fn bad, void *opaque, char *errstr,
+                    size_t errstr_size)
+{
+    int64_t asked_ms = kafka_now_ms();
+    double last = kafka_monotonic_s();
+    int err = query_ends(j, errstr, errstr_size);
+    int is_bad;
+
+    while (!err && !sync_reached(j) && !cli_stop_requested) {
+        rd_kafka_message_t *msg =
+            topic_reader_poll(j->r, LEARN_JOIN_SYNC_POLL_MS);
+        struct online_result res;
+
+        if (!msg) {
+            if (kafka_monotonic_s() - last > LEARN_JOIN_IDLE_S) {
+                snprintf(errstr, errstr_size, "reading %s up to its end: "
+                         "no progress for %.0f s", j->cfg->join.topic,
+                         LEARN_JOIN_IDLE_S);
+                err = RIFFLE_ERR_KAFKA;
+            }
+            continue;
+        }
+        last = kafka_monotonic_s();
+        if (!msg->err && msg->partition >= 0 &&
+            msg->partition < j->partitions) {
+            err = join_apply(j, ol, msg, &is_bad, &res, errstr, errstr_size);
+            j->stats.applied += !err;
+            j->stats.bad += !err && is_bad;
+            if (!err && is_bad && bad)
+                err = bad(opaque, msg, &res, errstr, errstr_size);
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    if (!err && !cli_stop_requested) {
+        j->synced_ms = asked_ms;
+        j->stats.syncs++;
+    }
+    return err;
+}
+
+void learn_join_positions(const struct learn_join *j,
+                          struct snapshot_offset *out, size_t max,
+                          size_t *n)
+{
+    int p;
+
+    for (p = 0; p < j->partitions && *n < max; p++) {
+        int64_t at = join_position(j, p);
+
+        if (at < 0)
+            continue; /* nothing read there yet: a start reads it whole */
+        snprintf(out[*n].topic, sizeof(out[*n].topic), "%s",
+                 j->cfg->join.topic);
+        out[*n].partition = p;
+        out[*n].offset = at;
+        (*n)++;
+    }
+}
+
+const struct learn_join_stats *learn_join_stats(const struct learn_join *j)
+{
+    return &j->stats;
+}

@@ -1,0 +1,90 @@
+/*
+ * cli/learn_join.h - the enrichment (join) topic as every learner sees
+ * it: read whole, every partition, outside the consumer group.
+ *
+ * Several `riffle learn --instance` learners split the events between
+ * them, but each one must enrich its events with the newest profile of
+ * any key, so each reads the whole join topic itself (assigned, never
+ * subscribed). Its positions go into the instance's snapshots with the
+ * events' offsets: the table a snapshot's model was learned with is the
+ * join topic up to those positions.
+ *
+ * The table itself is not in the snapshot: a start rebuilds it by
+ * reading every partition from its beginning up to the snapshot's
+ * position (to its end when the snapshot has none), so a restart starts
+ * from the table the model had when the snapshot was taken.
+ * TODO(start-up time): the rebuild reads the whole join topic (about
+ * 200,000 records/s here, docs/SCALING.md), so a start takes as long as
+ * the topic is big unless it is compacted; keeping the table in the
+ * snapshot would make a start read only what is new, at the price of up
+ * to join.max_keys profiles in every snapshot and every merge read.
+ *
+ * Ordering: an event is enriched only once the learner has applied
+ * every join record appended before the event's Kafka timestamp. When an
+ * event is newer than the learner's last synchronisation, the learner
+ * asks each join partition's leader for its end offset and reads up to
+ * it before handling the event (learn_join_sync()). A learner behind the
+ * stream handles old events without asking: their profiles are then at
+ * least as new as the events. Runs on the learner thread.
+ */
+#ifndef RIFFLE_CLI_LEARN_JOIN_H
+#define RIFFLE_CLI_LEARN_JOIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "config/cfg.h"
+#include "learner/online.h"
+#include "learner/snapshot.h"
+
+struct learn_join_stats {
+    uint64_t rebuilt;     /* records applied while rebuilding the table */
+    uint64_t rebuilt_bad; /* of which unusable (not dead-lettered again) */
+    double rebuild_s;     /* how long the rebuild took */
+    uint64_t applied;     /* records applied since, by synchronisations */
+    uint64_t bad;         /* of which unusable */
+    uint64_t syncs;       /* synchronisations with the brokers' ends */
+};
+
+struct learn_join;
+
+/* Called for an unusable record read after the rebuild (res says why),
+ * which the caller dead-letters or counts. Returns 0 or an error that
+ * stops the synchronisation. */
+typedef int (*learn_join_bad_fn)(void *opaque, const rd_kafka_message_t *msg,
+                                 const struct online_result *res,
+                                 char *errstr, size_t errstr_size);
+
+/* Rebuilds ol's enrichment table from cfg->join.topic up to the join
+ * positions among snap[0..n-1] (entries of other topics are ignored),
+ * then keeps a reader open past them. Returns 0, or RIFFLE_ERR_KAFKA /
+ * RIFFLE_ERR_NOMEM / RIFFLE_ERR_STOPPED with errstr. */
+int learn_join_new(const struct cfg *cfg, struct online_learner *ol,
+                   const struct snapshot_offset *snap, size_t n,
+                   struct learn_join **out, char *errstr, size_t errstr_size);
+
+void learn_join_destroy(struct learn_join *j); /* NULL-safe */
+
+/* Whether an event stamped ts_ms must wait for a synchronisation: it is
+ * not older than the last one. */
+int learn_join_due(const struct learn_join *j, int64_t ts_ms);
+
+/* Applies to ol every record of the join topic up to the end offsets
+ * its partitions' leaders give now; bad (may be NULL) sees the unusable
+ * ones. Returns 0 or an error with errstr (a partition that does not
+ * reach its end for a long time is one). */
+int learn_join_sync(struct learn_join *j, struct online_learner *ol,
+                    learn_join_bad_fn bad, void *opaque, char *errstr,
+                    size_t errstr_size);
+
+/* Appends the join topic's positions (the next offset of each partition
+ * not yet applied) to out, from out[*n] up to out[max - 1]. */
+void learn_join_positions(const struct learn_join *j,
+                          struct snapshot_offset *out, size_t max,
+                          size_t *n);
+
+const struct learn_join_stats *learn_join_stats(const struct learn_join *j);
+
+#endif
