@@ -102,6 +102,7 @@ struct learn {
     unsigned long long duplicates, routed_late;
     unsigned long long replayed, rewinds;
     struct learn_labels_counts labels, batch_labels;
+    struct learn_labels_held labels_held; /* records moving, see on_assign */
     /* The counters when the open batch began: an aborted batch's events
      * are handled again, and must not be counted twice. */
     unsigned long long batch_processed, batch_predicted, batch_dead;
@@ -253,6 +254,15 @@ static int init_transactions(struct learn *l, char *errstr, size_t size)
 }
 
 static void on_revoke(void *opaque);
+static void on_assign(void *opaque, const struct consumer_assigned *parts,
+                      size_t n);
+
+/* Delayed-label records move with their partition between instances in
+ * exactly once mode, where claims say who holds a partition's state. */
+static int moves_label_records(const struct learn *l)
+{
+    return l->cfg.labels.line && l->opt.instance && l->exactly_once;
+}
 
 /* The model and the consumer, from the last committed snapshot: used at
  * start-up and again after an aborted transaction. */
@@ -274,6 +284,10 @@ static int start_learning(struct learn *l, char *errstr, size_t size)
         consumer_set_owner(l->consumer, l->snapshot_key);
     if (!err)
         consumer_set_revoke_hook(l->consumer, on_revoke, l);
+    /* the store just restored holds every partition its snapshot saw */
+    memset(&l->labels_held, 0, sizeof(l->labels_held));
+    if (!err && moves_label_records(l))
+        consumer_set_assign_hook(l->consumer, on_assign, l);
     return err;
 }
 
@@ -687,6 +701,10 @@ static int snapshot_in_batch(struct learn *l, char *errstr, size_t size)
     note_positions(l);
     err = outputs_snapshot_keyed(l->out, l->snapshot_key, l->ol, l->offsets,
                                  l->offset_count, &bytes, errstr, size);
+    if (!err && moves_label_records(l))
+        err = learn_labels_write_records(l->ol, l->out, l->consumer,
+                                         l->offsets, l->offset_count, &bytes,
+                                         errstr, size);
     if (!err)
         consumer_note_snapshot(l->consumer);
     if (!err && online_metrics(l->ol)->total.count != l->metrics_reported)
@@ -783,7 +801,8 @@ static void on_revoke(void *opaque)
 {
     struct learn *l = opaque;
 
-    if (!l->closing && l->opt.instance && l->cfg.labels.line)
+    if (!l->closing && l->opt.instance && l->cfg.labels.line &&
+        !l->exactly_once)
         learn_labels_warn_revoke(l->ol);
     if (!l->exactly_once && !l->closing && !l->hook_err) {
         /* the partitions' next owner starts from the committed offsets */
@@ -801,6 +820,22 @@ static void on_revoke(void *opaque)
     if (!publisher_in_transaction(l->pub) && !l->opt.instance)
         return;
     l->hook_err = end_batch(l, 1, l->hook_errstr, sizeof(l->hook_errstr));
+}
+
+/* Partitions came to this instance: the delayed-label records of those
+ * that moved go with them (learn_labels_take_over()). Runs inside the
+ * consumer's poll, before any message of the new assignment; an error
+ * stops the learner through the loop, as the revoke hook's do. */
+static void on_assign(void *opaque, const struct consumer_assigned *parts,
+                      size_t n)
+{
+    struct learn *l = opaque;
+
+    if (l->closing || l->hook_err)
+        return;
+    l->hook_err = learn_labels_take_over(l->ol, &l->labels_held, parts, n,
+                                         l->hook_errstr,
+                                         sizeof(l->hook_errstr));
 }
 
 /* --- merging instances ------------------------------------------------ */

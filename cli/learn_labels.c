@@ -6,13 +6,14 @@
  * co-partitioned (learn_labels_check_partitions()), so the owner of
  * events partition p reads labels partition p too.
  *
- * TODO(hand-over): the waiting events of a partition stay in the store
- * of the instance that read them when the group moves the partition to
- * another instance; their labels then go to the new owner and are given
- * up as unknown, while the old owner counts the events expired. Fine
- * while instances are started together and run without rebalances
- * (test_delayed_labels_instances.sh); urgent once instances come and go
- * with labels pending: the store must move with its partition.
+ * When a partition moves between instances its delayed-label records
+ * move with it (exactly once): every snapshot an instance writes is
+ * followed, in the same transaction, by one record per input partition
+ * it owns (learn_labels_write_records(), learner/labels_record.h), and
+ * an instance that is handed a partition replaces its records of it by
+ * the newest record (learn_labels_take_over()), so a label finds its
+ * event whichever instance reads it. docs/SCALING.md, "when a partition
+ * moves", argues why no join is lost and none counted twice.
  */
 #include "cli/learn_labels.h"
 
@@ -22,7 +23,9 @@
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "consumers/topic_reader.h"
 #include "learner/label_join.h"
+#include "learner/labels_record.h"
 
 #define LEARN_LABELS_METADATA_MS 30000 /* a broker just started */
 #define LEARN_LABELS_TOPIC_WAIT_MS 5000 /* a new topic shows within ~5 s */
@@ -251,11 +254,204 @@ void learn_labels_warn_revoke(struct online_learner *ol)
     if (c.pending == 0 && c.early == 0)
         return;
     log_warn("learn", "%s: partitions are being revoked while %llu "
-             "event(s) and %llu label(s) wait here: those of a partition "
-             "that moves to another instance stay here and will not be "
-             "joined (their labels count as unknown there, the events as "
-             "expired here)", online_cfg(ol)->labels.topic, c.pending,
-             c.early);
+             "event(s) and %llu label(s) wait here: in at least once mode "
+             "those of a partition that moves to another instance stay "
+             "here and will not be joined (their labels count as unknown "
+             "there, the events as expired here)",
+             online_cfg(ol)->labels.topic, c.pending, c.early);
+}
+
+/* --- moving a partition's records between instances -------------------- */
+
+int learn_labels_write_records(struct online_learner *ol, struct outputs *out,
+                               const struct consumer *consumer,
+                               const struct snapshot_offset *offsets,
+                               size_t n, size_t *bytes, char *errstr,
+                               size_t size)
+{
+    const struct cfg *cfg = online_cfg(ol);
+    struct consumer_lag parts[SNAPSHOT_MAX_OFFSETS];
+    char key[2 * CFG_NAME_MAX];
+    struct buf value = {0};
+    size_t count = 0, i;
+    int err = 0;
+
+    consumer_lags(consumer, parts, SNAPSHOT_MAX_OFFSETS, &count);
+    for (i = 0; !err && i < count; i++) {
+        if (strcmp(parts[i].topic, cfg->topic_input) != 0)
+            continue;
+        buf_reset(&value);
+        err = labels_record_encode(online_label_join(ol), parts[i].partition,
+                                   online_label_clock(ol), offsets, n,
+                                   &value);
+        labels_record_key(cfg->model_name, parts[i].partition, key,
+                          sizeof(key));
+        if (err)
+            snprintf(errstr, size, "%s: no memory for the delayed-label "
+                     "record %s", cfg->topic_models, key);
+        else
+            err = outputs_model_record(out, key, &value, errstr, size);
+        *bytes += value.len;
+    }
+    buf_free(&value);
+    return err;
+}
+
+/* Where the record says it stands in each topic it covers must be where
+ * this instance starts: the record is then exactly the state the
+ * relearned gap builds on. Returns 1 when every topic both know agrees;
+ * else 0 with why. */
+static int record_fits(const struct labels_record_info *info,
+                       const struct consumer_assigned *parts, size_t n,
+                       char *why, size_t size)
+{
+    size_t i, k;
+
+    for (i = 0; i < n; i++) {
+        if (parts[i].partition != info->partition)
+            continue;
+        for (k = 0; k < info->offset_count; k++) {
+            if (strcmp(info->offsets[k].topic, parts[i].topic) != 0)
+                continue;
+            if (info->offsets[k].offset == parts[i].start ||
+                (parts[i].start < 0 && info->offsets[k].offset == 0))
+                break;
+            snprintf(why, size, "it stands at offset %lld of %s, and this "
+                     "instance starts at %lld", (long long)
+                     info->offsets[k].offset, parts[i].topic,
+                     (long long)parts[i].start);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Replaces the records of partition p by the newest record on the model
+ * topic. A record missing, damaged, or not at this instance's start is
+ * not used (see learn_labels.h): the partition's records start empty. */
+static int take_record(struct online_learner *ol, int32_t p,
+                       const struct consumer_assigned *parts, size_t n,
+                       char *errstr, size_t size)
+{
+    const struct cfg *cfg = online_cfg(ol);
+    struct label_join *j = online_label_join(ol);
+    struct labels_record_info info;
+    char key[2 * CFG_NAME_MAX], why[256];
+    struct buf found = {0};
+    size_t got = 0, skipped = 0;
+    int err;
+
+    labels_record_key(cfg->model_name, p, key, sizeof(key));
+    err = topic_reader_latest_by_key(cfg->brokers, cfg->topic_models, key,
+                                     &found, 1, &got, errstr, size);
+    if (err)
+        return err;
+    (void)label_join_drop_partition(j, p); /* replaced, or stale */
+    if (got == 0) {
+        log_info("learn", "%s: no %s yet: partition %d starts with no "
+                 "waiting events or labels", cfg->topic_models, key, (int)p);
+        return 0;
+    }
+    if (labels_record_check(found.data, found.len, &info, why,
+                            sizeof(why)) != 0) {
+        log_warn("learn", "%s: %s: %s; the events that waited in partition "
+                 "%d are not taken over: their labels will count as "
+                 "unknown", cfg->topic_models, key, why, (int)p);
+    } else if (!record_fits(&info, parts, n, why, sizeof(why))) {
+        log_warn("learn", "%s: %s does not fit: %s; the events that waited "
+                 "in partition %d are not taken over: their labels will "
+                 "count as unknown", cfg->topic_models, key, why, (int)p);
+    } else {
+        err = labels_record_apply(j, found.data, found.len, &skipped, errstr,
+                                  size);
+        if (!err)
+            log_info("learn", "%s: took over %zu delayed-label record(s) of "
+                     "partition %d from %s (%zu already held from another "
+                     "partition)", cfg->topic_models, info.records - skipped,
+                     (int)p, key, skipped);
+    }
+    buf_free(&found);
+    return err;
+}
+
+/* Partitions of the store's records: up to max distinct ones. */
+struct partitions_seen {
+    int32_t *list;
+    size_t n, max;
+};
+
+static int note_partition(void *ctx, const struct label_join_record *r)
+{
+    struct partitions_seen *s = ctx;
+    size_t i;
+
+    for (i = 0; i < s->n; i++)
+        if (s->list[i] == r->partition)
+            return 0;
+    if (s->n < s->max)
+        s->list[s->n++] = r->partition;
+    return 0;
+}
+
+static int assigned_input(const struct cfg *cfg,
+                          const struct consumer_assigned *parts, size_t n,
+                          int32_t p)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (parts[i].partition == p &&
+            strcmp(parts[i].topic, cfg->topic_input) == 0)
+            return 1;
+    return 0;
+}
+
+/* Drops the records of partitions that are not ours any more: their new
+ * owner holds them now. */
+static void drop_moved(struct online_learner *ol, struct learn_labels_held *h,
+                       const struct consumer_assigned *parts, size_t n)
+{
+    int32_t seen[SNAPSHOT_MAX_OFFSETS];
+    struct partitions_seen s = {seen, 0, SNAPSHOT_MAX_OFFSETS};
+    struct label_join *j = online_label_join(ol);
+    size_t i, dropped;
+
+    (void)label_join_visit(j, note_partition, &s); /* cannot fail */
+    for (i = 0; i < s.n; i++) {
+        if (seen[i] < 0 || assigned_input(online_cfg(ol), parts, n, seen[i]))
+            continue;
+        dropped = label_join_drop_partition(j, seen[i]);
+        if (seen[i] < SNAPSHOT_MAX_OFFSETS)
+            h->dropped[seen[i]] = 1;
+        log_info("learn", "%s: partition %d moved to another instance with "
+                 "its %zu delayed-label record(s)", online_cfg(ol)->labels.topic,
+                 (int)seen[i], dropped);
+    }
+}
+
+int learn_labels_take_over(struct online_learner *ol,
+                           struct learn_labels_held *h,
+                           const struct consumer_assigned *parts, size_t n,
+                           char *errstr, size_t size)
+{
+    const struct cfg *cfg = online_cfg(ol);
+    size_t i;
+    int err = 0;
+
+    drop_moved(ol, h, parts, n);
+    for (i = 0; !err && i < n; i++) {
+        const struct consumer_assigned *a = &parts[i];
+        int dropped = a->partition >= SNAPSHOT_MAX_OFFSETS ||
+                      h->dropped[a->partition];
+
+        if (strcmp(a->topic, cfg->topic_input) != 0 || !a->claimed ||
+            (!a->inherits && !dropped))
+            continue; /* what this instance holds is the partition's */
+        err = take_record(ol, a->partition, parts, n, errstr, size);
+        if (!err && a->partition < SNAPSHOT_MAX_OFFSETS)
+            h->dropped[a->partition] = 0;
+    }
+    return err;
 }
 
 int learn_labels_json(struct online_learner *ol,

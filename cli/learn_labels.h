@@ -18,6 +18,7 @@
 
 #include "common/buf.h"
 #include "config/cfg.h"
+#include "consumers/consumer.h"
 #include "learner/online.h"
 #include "producers/outputs.h"
 
@@ -76,11 +77,44 @@ int learn_labels_check_key(const struct source_ref *src,
                            const struct online_result *r, char *errstr,
                            size_t errstr_size);
 
-/* Warns, when partitions are revoked from one of several instances,
- * that events waiting for their label stay here (see TODO(hand-over) in
- * learn_labels.c): those of a partition that moves will not be joined.
- * Counts only, no ids. */
+/* Warns, when partitions are revoked from one of several instances in
+ * at least once mode (which does not move delayed-label records), that
+ * events waiting for their label stay here: those of a partition that
+ * moves will not be joined. Counts only, no ids. */
 void learn_labels_warn_revoke(struct online_learner *ol);
+
+/* Several instances, exactly once: the partitions whose records this
+ * instance gave away since its store was last restored (their records
+ * were dropped, so a claim of its own no longer means it holds them). */
+struct learn_labels_held {
+    unsigned char dropped[SNAPSHOT_MAX_OFFSETS];
+};
+
+/* Writes, for each input partition p assigned to consumer (borrowed),
+ * the record of p's delayed-label records (learner/labels_record.h)
+ * under `<model>#labels/<p>` on the model topic, standing at offsets (n,
+ * borrowed: the snapshot's). Call right after writing a snapshot, in its
+ * transaction. Adds the bytes written to *bytes. Returns 0 or an error
+ * with errstr. */
+int learn_labels_write_records(struct online_learner *ol, struct outputs *out,
+                               const struct consumer *consumer,
+                               const struct snapshot_offset *offsets,
+                               size_t n, size_t *bytes, char *errstr,
+                               size_t errstr_size);
+
+/* On an assignment (n entries of parts, borrowed; see consumer.h): drops
+ * the records of partitions no longer assigned (they moved with their
+ * partition, uncounted), and for each input partition whose state is
+ * handed over (a claim of another instance, or one of ours whose records
+ * this instance dropped) replaces its records by the newest
+ * `<model>#labels/<p>`. A record that is damaged or does not stand where
+ * this instance starts is not used, with a warning: the labels of its
+ * events then count as unknown (never twice). Returns 0, or
+ * RIFFLE_ERR_KAFKA with errstr when the model topic cannot be read. */
+int learn_labels_take_over(struct online_learner *ol,
+                           struct learn_labels_held *h,
+                           const struct consumer_assigned *parts, size_t n,
+                           char *errstr, size_t errstr_size);
 
 /* Appends "labels":{...} (the store's counts and this process's) for
  * the summary line. Returns 0 or RIFFLE_ERR_NOMEM. */

@@ -38,6 +38,8 @@ struct partition_state {
                              -1: below it, messages are replays */
     int64_t own_from;   /* this instance's claim: see handover.h */
     int64_t snap_offset; /* covered by the last snapshot, or -1 */
+    int claimed;  /* at the last assignment: a claim was read */
+    int inherits; /* and it hands over its owner's state */
     int at_end;
     int assigned;
 };
@@ -51,6 +53,9 @@ struct consumer {
     char owner[CFG_NAME_MAX]; /* claims partitions when set */
     void (*revoke_hook)(void *opaque);
     void *revoke_opaque;
+    void (*assign_hook)(void *opaque, const struct consumer_assigned *parts,
+                        size_t n);
+    void *assign_opaque;
     char failure[256]; /* set when the consumer cannot go on safely */
 };
 
@@ -138,6 +143,12 @@ static void plan_start(struct consumer *c, rd_kafka_topic_partition_t *tp,
 
     handover_decide(c->owner, claimed ? &claim : NULL, committed->offset,
                     ps->next_offset, &hs);
+    /* Only a claim of our own that our position reaches keeps what this
+     * instance holds; any other claim hands over the claimant's state. */
+    ps->claimed = claimed;
+    ps->inherits = claimed && (strcmp(claim.owner, c->owner) != 0 ||
+                               ps->next_offset < 0 ||
+                               ps->next_offset < claim.from);
     ps->replay_until = hs.replay_until;
     ps->own_from = hs.from;
     ps->next_offset = hs.start;
@@ -153,6 +164,38 @@ static void plan_start(struct consumer *c, rd_kafka_topic_partition_t *tp,
         log_info("consumer", "%s [%d]: last committed by this instance, "
                  "learned here since offset %lld", tp->topic,
                  (int)tp->partition, (long long)claim.from);
+}
+
+/* Tells the assign hook where each assigned partition starts. */
+static void call_assign_hook(struct consumer *c,
+                             const rd_kafka_topic_partition_list_t *parts)
+{
+    struct consumer_assigned *out;
+    size_t n = 0;
+    int i;
+
+    if (!c->assign_hook)
+        return;
+    out = calloc((size_t)parts->cnt + 1, sizeof(*out));
+    if (!out) {
+        snprintf(c->failure, sizeof(c->failure), "%s: no memory for an "
+                 "assignment", c->topic);
+        return;
+    }
+    for (i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        const struct partition_state *ps =
+            find_part(c, tp->topic, tp->partition, 0);
+
+        out[n].topic = tp->topic;
+        out[n].partition = tp->partition;
+        out[n].start = tp->offset >= 0 ? tp->offset : -1;
+        out[n].claimed = ps ? ps->claimed : 0;
+        out[n].inherits = ps ? ps->inherits : 0;
+        n++;
+    }
+    c->assign_hook(c->assign_opaque, out, n);
+    free(out);
 }
 
 /* Sets each newly assigned partition's start: in replay mode see
@@ -182,6 +225,7 @@ static void on_assign(struct consumer *c,
         if (ps) {
             ps->assigned = 1;
             ps->at_end = 0;
+            ps->claimed = ps->inherits = 0;
             if (committed)
                 plan_start(c, tp, &committed->elems[i], ps);
             else if (ps->next_offset >= 0)
@@ -192,6 +236,7 @@ static void on_assign(struct consumer *c,
     if (committed)
         rd_kafka_topic_partition_list_destroy(committed);
 
+    call_assign_hook(c, parts);
     err = rd_kafka_assign(c->rk, parts);
     if (err)
         snprintf(c->failure, sizeof(c->failure), "%s: assign failed: %s",
@@ -378,6 +423,16 @@ void consumer_note_snapshot(struct consumer *c)
     for (i = 0; i < c->part_count; i++)
         if (c->parts[i].next_offset >= 0)
             c->parts[i].snap_offset = c->parts[i].next_offset;
+}
+
+void consumer_set_assign_hook(struct consumer *c,
+                              void (*fn)(void *opaque,
+                                         const struct consumer_assigned *,
+                                         size_t n),
+                              void *opaque)
+{
+    c->assign_hook = fn;
+    c->assign_opaque = opaque;
 }
 
 void consumer_set_revoke_hook(struct consumer *c,

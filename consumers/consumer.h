@@ -55,6 +55,30 @@ void consumer_note_snapshot(struct consumer *c);
 void consumer_set_revoke_hook(struct consumer *c,
                               void (*fn)(void *opaque), void *opaque);
 
+/* A partition just assigned, as the assign hook sees it. */
+struct consumer_assigned {
+    const char *topic; /* borrowed for the hook's duration */
+    int32_t partition;
+    int64_t start;     /* first offset to read; -1: the beginning or the
+                          committed offset */
+    int claimed;       /* a claim was read (handover.h) */
+    int inherits;      /* the partition's claim names
+                          another instance, or one of ours that this
+                          instance's position does not reach, so its
+                          state (the delayed-label records) comes from
+                          that claim's owner, at start (handover.h) */
+};
+
+/* Called (with opaque) on an assignment, after each partition's start is
+ * decided and before the first message of it is read: n entries of
+ * parts, borrowed. An error is the hook's to keep: the consumer goes on.
+ * fn may be NULL. */
+void consumer_set_assign_hook(struct consumer *c,
+                              void (*fn)(void *opaque,
+                                         const struct consumer_assigned *parts,
+                                         size_t n),
+                              void *opaque);
+
 /* Why the consumer cannot go on (e.g. the committed offsets could not
  * be fetched at an assignment), or NULL while it can. Borrowed. */
 const char *consumer_failure(const struct consumer *c);

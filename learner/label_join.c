@@ -27,6 +27,7 @@ struct record {
     char *id;
     size_t id_len;
     uint64_t hash;
+    int32_t partition; /* where it came from; -1: not known */
     int64_t ts_ms;
     void *event; /* the event (pending) or the label (early); else NULL */
     size_t event_len;
@@ -206,9 +207,9 @@ static struct record *record_new(const char *id, size_t id_len, uint64_t h)
     return r;
 }
 
-int label_join_put(struct label_join *j, const char *id, size_t id_len,
-                   int64_t event_ts_ms, const void *event, size_t len,
-                   const struct label_join_prediction *prediction)
+int label_join_put(struct label_join *j, int32_t partition, const char *id,
+                   size_t id_len, int64_t event_ts_ms, const void *event,
+                   size_t len, const struct label_join_prediction *prediction)
 {
     uint64_t h = hash_id(id, id_len);
     struct record **slot = find_slot(j, id, id_len, h);
@@ -235,6 +236,7 @@ int label_join_put(struct label_join *j, const char *id, size_t id_len,
     memcpy(bytes, event, len);
     r->event = bytes;
     r->event_len = len;
+    r->partition = partition;
     r->ts_ms = event_ts_ms;
     r->prediction = *prediction;
     r->state = RECORD_PENDING;
@@ -320,8 +322,8 @@ size_t label_join_expire(struct label_join *j, int64_t now_ms)
     return n;
 }
 
-int label_join_put_early(struct label_join *j, const char *id,
-                         size_t id_len, int64_t label_ts_ms,
+int label_join_put_early(struct label_join *j, int32_t partition,
+                         const char *id, size_t id_len, int64_t label_ts_ms,
                          const void *label, size_t len)
 {
     uint64_t h = hash_id(id, id_len);
@@ -340,6 +342,7 @@ int label_join_put_early(struct label_join *j, const char *id,
     memcpy(bytes, label, len);
     r->event = bytes;
     r->event_len = len;
+    r->partition = partition;
     r->ts_ms = label_ts_ms;
     r->state = RECORD_EARLY;
     *slot = r;
@@ -408,9 +411,10 @@ static int visit_list(const struct list *l, enum label_join_state state,
     int rc;
 
     for (r = l->head; r; r = r->next) {
-        struct label_join_record out = {r->id, r->id_len, state, r->ts_ms,
-                                        r->event, r->event_len,
-                                        r->prediction};
+        struct label_join_record out = {r->id,        r->id_len,
+                                        state,        r->partition,
+                                        r->ts_ms,     r->event,
+                                        r->event_len, r->prediction};
 
         if (state == LABEL_JOIN_WAS_LOST)
             out.state = r->state == RECORD_JOINED ? LABEL_JOIN_WAS_JOINED
@@ -443,16 +447,17 @@ int label_join_restore(struct label_join *j,
     if (*slot)
         return RIFFLE_ERR_INVALID;
     if (r->state == LABEL_JOIN_PENDING)
-        return label_join_put(j, r->id, r->id_len, r->ts_ms, r->event,
-                              r->event_len, &r->prediction);
+        return label_join_put(j, r->partition, r->id, r->id_len, r->ts_ms,
+                              r->event, r->event_len, &r->prediction);
     if (r->state == LABEL_JOIN_EARLY_LABEL)
-        return label_join_put_early(j, r->id, r->id_len, r->ts_ms, r->event,
-                                    r->event_len);
+        return label_join_put_early(j, r->partition, r->id, r->id_len,
+                                    r->ts_ms, r->event, r->event_len);
 
     rec = record_new(r->id, r->id_len, h);
     if (!rec)
         return RIFFLE_ERR_NOMEM;
     rec->ts_ms = r->ts_ms;
+    rec->partition = r->partition;
     rec->state = r->state == LABEL_JOIN_WAS_JOINED ? RECORD_JOINED
                                                    : RECORD_GONE;
     *slot = rec;
@@ -472,4 +477,33 @@ void label_join_restore_counts(struct label_join *j,
     j->counts = *c;
     j->counts.pending = 0;
     j->counts.early = 0;
+}
+
+/* Takes every record of one list that came from partition out of the
+ * table, uncounted. */
+static size_t drop_from(struct label_join *j, struct list *l,
+                        int32_t partition)
+{
+    struct record *r = l->head;
+    size_t n = 0;
+
+    while (r) {
+        struct record *next = r->next;
+
+        if (r->partition == partition) {
+            list_remove(l, r);
+            forget(j, r);
+            n++;
+        }
+        r = next;
+    }
+    return n;
+}
+
+size_t label_join_drop_partition(struct label_join *j, int32_t partition)
+{
+    size_t n = drop_from(j, &j->pending, partition);
+
+    n += drop_from(j, &j->early, partition);
+    return n + drop_from(j, &j->traces, partition);
 }

@@ -78,12 +78,13 @@ int label_join_new(size_t max_pending, int64_t ttl_ms,
 void label_join_destroy(struct label_join *j); /* NULL-safe */
 
 /* Keeps the event id (id_len bytes, no NUL needed) with its timestamp,
- * bytes and prediction, all copied. An id already pending is replaced
- * (the newer event wins). Evicts the oldest entry when full. Returns 0
- * or RIFFLE_ERR_NOMEM (store unchanged). */
-int label_join_put(struct label_join *j, const char *id, size_t id_len,
-                   int64_t event_ts_ms, const void *event, size_t len,
-                   const struct label_join_prediction *prediction);
+ * bytes and prediction, all copied, as read from Kafka partition
+ * `partition` (-1: not known; see label_join_drop_partition()). An id
+ * already pending is replaced (the newer event wins). Evicts the oldest
+ * entry when full. Returns 0 or RIFFLE_ERR_NOMEM (store unchanged). */
+int label_join_put(struct label_join *j, int32_t partition, const char *id,
+                   size_t id_len, int64_t event_ts_ms, const void *event,
+                   size_t len, const struct label_join_prediction *prediction);
 
 /* Classifies a label for id (see above). On LABEL_JOIN_JOINED *out is
  * the entry, which leaves the store. */
@@ -92,11 +93,12 @@ enum label_join_outcome label_join_take(struct label_join *j,
                                         struct label_join_entry *out);
 
 /* Keeps a label whose take() said unknown (id_len bytes of id, len
- * bytes of label, both copied, at Kafka time label_ts_ms) until its event
- * comes. Past max_pending waiting labels the oldest is given up. Returns
- * 0, RIFFLE_ERR_INVALID when the id is known, or RIFFLE_ERR_NOMEM. */
-int label_join_put_early(struct label_join *j, const char *id,
-                         size_t id_len, int64_t label_ts_ms,
+ * bytes of label, both copied, at Kafka time label_ts_ms, read from
+ * partition) until its event comes. Past max_pending waiting labels the
+ * oldest is given up. Returns 0, RIFFLE_ERR_INVALID when the id is
+ * known, or RIFFLE_ERR_NOMEM. */
+int label_join_put_early(struct label_join *j, int32_t partition,
+                         const char *id, size_t id_len, int64_t label_ts_ms,
                          const void *label, size_t len);
 
 /* For an event arriving: when a label for id waits, hands it over in
@@ -140,6 +142,7 @@ struct label_join_record {
     const char *id;
     size_t id_len;
     enum label_join_state state;
+    int32_t partition; /* the Kafka partition it came from; -1 unknown */
     int64_t ts_ms;
     const void *event;
     size_t event_len;
@@ -160,6 +163,12 @@ int label_join_visit(const struct label_join *j,
  * RIFFLE_ERR_INVALID for an id already present, or RIFFLE_ERR_NOMEM. */
 int label_join_restore(struct label_join *j,
                        const struct label_join_record *r);
+
+/* Removes every record (pending event, waiting label, trace) that came
+ * from partition, without counting it anywhere: with several learner
+ * instances the partition has moved, and its records with it (see
+ * learner/labels_record.h). Returns how many were removed. */
+size_t label_join_drop_partition(struct label_join *j, int32_t partition);
 
 /* Sets the counters (pending is ignored: it follows from the records). */
 void label_join_restore_counts(struct label_join *j,

@@ -830,8 +830,9 @@ static int keep_pending(struct online_learner *ol, size_t n,
     }
     err = pack(ol, n);
     if (!err)
-        err = label_join_put(ol->labels, res->event_id, ol->event_id.len,
-                             ol->ts_ms, ol->packed.data, ol->packed.len, &p);
+        err = label_join_put(ol->labels, ol->origin_partition, res->event_id,
+                             ol->event_id.len, ol->ts_ms, ol->packed.data,
+                             ol->packed.len, &p);
     res->pending = !err;
     return err;
 }
@@ -1455,7 +1456,8 @@ int online_learn_label(struct online_learner *ol,
         /* its event may still come: keep the label for it */
         err = pack_early(ol, label->label, origin);
         if (!err)
-            err = label_join_put_early(ol->labels, label->id, label->id_len,
+            err = label_join_put_early(ol->labels, origin->partition,
+                                       label->id, label->id_len,
                                        origin->ts_ms, ol->packed.data,
                                        ol->packed.len);
         if (!err)

@@ -4,6 +4,7 @@
  */
 #include "learner/snapshot_labels.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -15,6 +16,21 @@
         if ((call) != 0)                                                     \
             goto fail;                                                       \
     } while (0)
+
+/* The state field holds the record's partition too, above the state's
+ * two bits, plus one: a snapshot written before records knew their
+ * partition reads as -1 (not known). The schema stays that of format 3. */
+#define STATE_BITS 2
+#define STATE_MASK ((1 << STATE_BITS) - 1)
+#define PARTITION_LIMIT (INT32_MAX >> STATE_BITS) /* room in the field */
+
+static int32_t state_field(const struct label_join_record *r)
+{
+    int32_t p = r->partition >= 0 && r->partition < PARTITION_LIMIT
+                    ? r->partition : -1;
+
+    return (int32_t)r->state | ((p + 1) << STATE_BITS);
+}
 
 static const char *const count_names[] = {"joined", "duplicate", "late",
                                           "unknown", "expired", "evicted"};
@@ -47,7 +63,7 @@ static int add_record(void *ctx, const struct label_join_record *r)
     AV(avro_value_get_by_name(&e, "event_id", &f, NULL));
     AV(avro_value_set_string(&f, r->id));
     AV(avro_value_get_by_name(&e, "state", &f, NULL));
-    AV(avro_value_set_int(&f, (int32_t)r->state));
+    AV(avro_value_set_int(&f, state_field(r)));
     AV(set_long(&e, "timestamp_ms", r->ts_ms));
     AV(set_long(&e, "model_version", (int64_t)r->prediction.model_version));
     AV(avro_value_get_by_name(&e, "probability", &f, NULL));
@@ -118,11 +134,11 @@ static int read_record(avro_value_t *e, struct label_join *j)
     AV(avro_value_get_int(&f, &predicted));
     AV(avro_value_get_by_name(e, "features", &f, NULL));
     AV(avro_value_get_bytes(&f, &r.event, &r.event_len));
-    if (state < LABEL_JOIN_PENDING || state > LABEL_JOIN_EARLY_LABEL ||
-        id_size < 2 || version < 0)
+    if (state < 0 || id_size < 2 || version < 0)
         return RIFFLE_ERR_SNAPSHOT;
     r.id_len = id_size - 1; /* avro-c counts the NUL */
-    r.state = (enum label_join_state)state;
+    r.partition = (state >> STATE_BITS) - 1;
+    r.state = (enum label_join_state)(state & STATE_MASK);
     r.prediction.predicted_class = predicted;
     r.prediction.model_version = (uint64_t)version;
     return label_join_restore(j, &r) == RIFFLE_ERR_NOMEM ? RIFFLE_ERR_NOMEM

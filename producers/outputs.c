@@ -922,26 +922,26 @@ static rd_kafka_headers_t *chunk_headers(const char *id, long index,
     return h;
 }
 
-/* The encoded snapshot in o->snap as chunks, then the manifest that makes
- * them a snapshot (see consumers/snapshot_chunks.h). */
+/* len bytes of data as chunks, then the manifest that makes them one
+ * value (see consumers/snapshot_chunks.h). */
 static int send_chunked(struct outputs *o, const char *model,
-                        int64_t now_ms, char *errstr, size_t size)
+                        const char *data, size_t len, int64_t now_ms,
+                        char *errstr, size_t size)
 {
     size_t chunk = (size_t)o->cfg->snapshot_chunk_bytes, at;
-    long chunks = (long)((o->snap.len + chunk - 1) / chunk), i;
-    char id[64], key[CFG_NAME_MAX + 32], text[96];
+    long chunks = (long)((len + chunk - 1) / chunk), i;
+    char id[64], key[2 * CFG_NAME_MAX + 32], text[96];
     int err = 0;
 
     snprintf(id, sizeof(id), "%lld-%llu", (long long)now_ms,
-             (unsigned long long)o->snap.len);
+             (unsigned long long)len);
     for (i = 0, at = 0; !err && i < chunks; i++, at += chunk) {
-        size_t len = o->snap.len - at < chunk ? o->snap.len - at : chunk;
+        size_t n = len - at < chunk ? len - at : chunk;
 
         snprintf(key, sizeof(key), "%s%s%ld", model,
                  SNAPSHOT_CHUNK_KEY_INFIX, i);
         err = publisher_send(o->pub, o->cfg->topic_models, key, strlen(key),
-                             o->snap.data + at, len,
-                             chunk_headers(id, i, chunks, o->snap.len),
+                             data + at, n, chunk_headers(id, i, chunks, len),
                              errstr, size);
     }
     if (err)
@@ -950,8 +950,27 @@ static int send_chunked(struct outputs *o, const char *model,
              chunks);
     return publisher_send(o->pub, o->cfg->topic_models, model,
                           strlen(model), text, strlen(text),
-                          chunk_headers(id, -1, chunks, o->snap.len), errstr,
-                          size);
+                          chunk_headers(id, -1, chunks, len), errstr, size);
+}
+
+/* One value under key on the model topic: in chunks past
+ * snapshot.chunk_bytes. */
+static int send_model_value(struct outputs *o, const char *key,
+                            const char *data, size_t len, int64_t now_ms,
+                            char *errstr, size_t size)
+{
+    if (len > (size_t)o->cfg->snapshot_chunk_bytes)
+        return send_chunked(o, key, data, len, now_ms, errstr, size);
+    return publisher_send(o->pub, o->cfg->topic_models, key, strlen(key),
+                          data, len, NULL, errstr, size);
+}
+
+int outputs_model_record(struct outputs *o, const char *key,
+                         const struct buf *value, char *errstr,
+                         size_t errstr_size)
+{
+    return send_model_value(o, key, value->data, value->len, kafka_now_ms(),
+                            errstr, errstr_size);
 }
 
 int outputs_snapshot(struct outputs *o, struct online_learner *ol,
@@ -992,13 +1011,6 @@ int outputs_snapshot_hold(struct outputs *o, struct online_learner *ol,
 int outputs_snapshot_send(struct outputs *o, const char *key, char *errstr,
                           size_t errstr_size)
 {
-    int err;
-
-    if (o->snap.len > (size_t)o->cfg->snapshot_chunk_bytes)
-        err = send_chunked(o, key, o->snap_ms, errstr, errstr_size);
-    else
-        err = publisher_send(o->pub, o->cfg->topic_models, key, strlen(key),
-                             o->snap.data, o->snap.len, NULL, errstr,
-                             errstr_size);
-    return err;
+    return send_model_value(o, key, o->snap.data, o->snap.len, o->snap_ms,
+                            errstr, errstr_size);
 }

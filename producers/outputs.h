@@ -135,4 +135,12 @@ int outputs_snapshot_hold(struct outputs *o, struct online_learner *ol,
 int outputs_snapshot_send(struct outputs *o, const char *key, char *errstr,
                           size_t errstr_size);
 
+/* Another value on the model topic under key (borrowed), written the way
+ * snapshots are (in chunks past snapshot.chunk_bytes, so a reader of
+ * that key gets it whole or not at all): one partition's delayed-label
+ * records, see learner/labels_record.h. */
+int outputs_model_record(struct outputs *o, const char *key,
+                         const struct buf *value, char *errstr,
+                         size_t errstr_size);
+
 #endif

@@ -28,7 +28,7 @@ static void put(struct label_join *j, const char *id, int64_t ts,
     char bytes[64];
     int n = snprintf(bytes, sizeof(bytes), "event %s", id);
 
-    assert_int_equal(label_join_put(j, id, strlen(id), ts, bytes,
+    assert_int_equal(label_join_put(j, 0, id, strlen(id), ts, bytes,
                                     (size_t)n, &p), 0);
 }
 
@@ -210,7 +210,7 @@ static void test_label_join_restores_what_it_visits(void **state)
 
     assert_int_equal(label_join_restore(b, &(struct label_join_record){
                                                "done", 4, LABEL_JOIN_PENDING,
-                                               0, "x", 1, {0, 0, 0, 0}}),
+                                               0, 0, "x", 1, {0, 0, 0, 0}}),
                      RIFFLE_ERR_INVALID);
     label_join_destroy(a);
     label_join_destroy(b);
@@ -230,11 +230,11 @@ static void test_label_join_early_label_waits_for_its_event(void **state)
     assert_int_equal(label_join_new(2, TTL_MS, &j), 0);
     assert_int_equal(label_join_new(2, TTL_MS, &k), 0);
     assert_int_equal(take(j, "a", &e), LABEL_JOIN_UNKNOWN);
-    assert_int_equal(label_join_put_early(j, "a", 1, 100, "UP", 2), 0);
+    assert_int_equal(label_join_put_early(j, 0, "a", 1, 100, "UP", 2), 0);
     assert_int_equal(take(j, "a", &e), LABEL_JOIN_DUPLICATE);
-    assert_int_equal(label_join_put_early(j, "a", 1, 100, "UP", 2),
+    assert_int_equal(label_join_put_early(j, 0, "a", 1, 100, "UP", 2),
                      RIFFLE_ERR_INVALID);
-    assert_int_equal(label_join_put_early(j, "b", 1, 200, "DOWN", 4), 0);
+    assert_int_equal(label_join_put_early(j, 0, "b", 1, 200, "DOWN", 4), 0);
 
     assert_int_equal(label_join_visit(j, copy_record, k), 0);
     assert_int_equal(label_join_take_early(k, "b", 1, &e), 1);
@@ -247,8 +247,8 @@ static void test_label_join_early_label_waits_for_its_event(void **state)
     assert_int_equal(take(j, "a", &e), LABEL_JOIN_DUPLICATE);
 
     /* the bound gives up the oldest waiting label, the TTL the rest */
-    assert_int_equal(label_join_put_early(j, "c", 1, 300, "UP", 2), 0);
-    assert_int_equal(label_join_put_early(j, "d", 1, 400, "UP", 2), 0);
+    assert_int_equal(label_join_put_early(j, 0, "c", 1, 300, "UP", 2), 0);
+    assert_int_equal(label_join_put_early(j, 0, "d", 1, 400, "UP", 2), 0);
     assert_int_equal(label_join_next_released(j, &e), 1);
     assert_string_equal(e.event_id, "b");
     assert_int_equal(label_join_next_released(j, &e), 0);

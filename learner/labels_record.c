@@ -1,0 +1,338 @@
+/*
+ * learner/labels_record.c - one partition's delayed-label records as
+ * bytes, see labels_record.h.
+ *
+ * The reader checks everything before it changes the store: a record
+ * cut short, a wrong state or a flipped byte is refused with the byte
+ * offset where reading stopped, and the store keeps what it had.
+ */
+#include "learner/labels_record.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/wire.h"
+#include "schemas/schema.h"
+
+#define LABELS_RECORD_MAGIC "RLB1"
+#define LABELS_RECORD_MAGIC_LEN 4
+#define LABELS_RECORD_CRC_LEN 8
+#define LABELS_RECORD_ID_MAX 4096 /* far above any event id field */
+
+void labels_record_key(const char *model, int32_t partition, char *key,
+                       size_t key_size)
+{
+    snprintf(key, key_size, "%s%s%d", model, LABELS_RECORD_KEY_INFIX,
+             (int)partition);
+}
+
+struct encoder {
+    int32_t partition;
+    struct buf *out;
+    uint32_t count;
+    int err;
+};
+
+static int put_bytes(struct buf *b, const void *data, size_t len)
+{
+    int err = wire_put_u32(b, (uint32_t)len);
+
+    return err ? err : buf_append(b, len ? data : "", len);
+}
+
+static int put_record(void *ctx, const struct label_join_record *r)
+{
+    struct encoder *e = ctx;
+    struct buf *b = e->out;
+    int err;
+
+    if (r->partition != e->partition)
+        return 0;
+    err = wire_put_u8(b, (uint8_t)r->state);
+    if (!err)
+        err = wire_put_u64(b, (uint64_t)r->ts_ms);
+    if (!err)
+        err = put_bytes(b, r->id, r->id_len);
+    if (!err)
+        err = wire_put_u64(b, r->prediction.model_version);
+    if (!err)
+        err = wire_put_f64(b, r->prediction.probability);
+    if (!err)
+        err = wire_put_f64(b, r->prediction.value);
+    if (!err)
+        err = wire_put_u32(b, (uint32_t)r->prediction.predicted_class);
+    if (!err)
+        err = put_bytes(b, r->event, r->event ? r->event_len : 0);
+    e->count++;
+    return err;
+}
+
+static int put_header(struct buf *out, int32_t partition, int64_t clock_ms,
+                      const struct snapshot_offset *offsets, size_t n)
+{
+    uint32_t covered = 0;
+    size_t i;
+    int err = buf_append(out, LABELS_RECORD_MAGIC, LABELS_RECORD_MAGIC_LEN);
+
+    for (i = 0; i < n; i++)
+        covered += offsets[i].partition == partition;
+    if (!err)
+        err = wire_put_u32(out, (uint32_t)partition);
+    if (!err)
+        err = wire_put_u64(out, (uint64_t)clock_ms);
+    if (!err)
+        err = wire_put_u32(out, covered);
+    for (i = 0; !err && i < n; i++) {
+        if (offsets[i].partition != partition)
+            continue;
+        err = put_bytes(out, offsets[i].topic, strlen(offsets[i].topic));
+        if (!err)
+            err = wire_put_u64(out, (uint64_t)offsets[i].offset);
+    }
+    return err;
+}
+
+int labels_record_encode(const struct label_join *j, int32_t partition,
+                         int64_t clock_ms,
+                         const struct snapshot_offset *offsets, size_t n,
+                         struct buf *out)
+{
+    struct encoder e = {partition, out, 0, 0};
+    size_t start = out->len, count_at;
+    int err = put_header(out, partition, clock_ms, offsets, n);
+
+    /* the record count goes in front of the records once known */
+    count_at = out->len;
+    if (!err)
+        err = wire_put_u32(out, 0);
+    if (!err && j)
+        err = label_join_visit(j, put_record, &e);
+    if (err)
+        return RIFFLE_ERR_NOMEM;
+
+    out->data[count_at] = (char)(e.count & 0xff);
+    out->data[count_at + 1] = (char)((e.count >> 8) & 0xff);
+    out->data[count_at + 2] = (char)((e.count >> 16) & 0xff);
+    out->data[count_at + 3] = (char)((e.count >> 24) & 0xff);
+    return wire_put_u64(out, schema_crc64_avro(out->data + start,
+                                               out->len - start));
+}
+
+/* --- reading ------------------------------------------------------------ */
+
+struct reader {
+    struct wire_reader w;
+    char *errstr;
+    size_t size;
+};
+
+/* 0, or RIFFLE_ERR_SNAPSHOT with errstr when the last reads ran past the
+ * end; at is where the field began. */
+static int ended(struct reader *r, size_t at, const char *what)
+{
+    if (!r->w.failed)
+        return 0;
+    snprintf(r->errstr, r->size, "byte %zu: the record ends inside %s "
+             "(%zu bytes in all)", at, what, r->w.len);
+    return RIFFLE_ERR_SNAPSHOT;
+}
+
+static int refuse(struct reader *r, size_t at, const char *what)
+{
+    snprintf(r->errstr, r->size, "byte %zu: expected %s", at, what);
+    return RIFFLE_ERR_SNAPSHOT;
+}
+
+/* A length-prefixed string of 1 to max bytes, borrowed from the input. */
+static int get_text(struct reader *r, size_t max, const char *what,
+                    const unsigned char **out, size_t *len)
+{
+    size_t at = r->w.pos;
+
+    *len = wire_get_u32(&r->w);
+    if (ended(r, at, what))
+        return RIFFLE_ERR_SNAPSHOT;
+    if (*len == 0 || *len > max)
+        return refuse(r, at, what);
+    *out = wire_get_bytes(&r->w, *len);
+    return ended(r, at, what);
+}
+
+static int read_offsets(struct reader *r, struct labels_record_info *info)
+{
+    size_t i, len, at = r->w.pos;
+    const unsigned char *topic;
+    int err;
+
+    info->offset_count = wire_get_u32(&r->w);
+    if (ended(r, at, "the count of topics"))
+        return RIFFLE_ERR_SNAPSHOT;
+    if (info->offset_count > LABELS_RECORD_MAX_OFFSETS)
+        return refuse(r, at, "at most 64 topics");
+    for (i = 0; i < info->offset_count; i++) {
+        struct snapshot_offset *o = &info->offsets[i];
+
+        err = get_text(r, CFG_NAME_MAX - 1, "a topic name (1 to 127 bytes)",
+                       &topic, &len);
+        if (err)
+            return err;
+        memcpy(o->topic, topic, len);
+        o->topic[len] = '\0';
+        o->partition = info->partition;
+        at = r->w.pos;
+        o->offset = (int64_t)wire_get_u64(&r->w);
+        if (ended(r, at, "a topic's offset"))
+            return RIFFLE_ERR_SNAPSHOT;
+        if (o->offset < 0)
+            return refuse(r, at, "an offset of 0 or more");
+    }
+    return 0;
+}
+
+/* Reads the next store record into *out (borrowing from the input). */
+static int read_one(struct reader *r, struct label_join_record *out)
+{
+    size_t at = r->w.pos, len;
+    const unsigned char *id;
+    uint8_t state = wire_get_u8(&r->w);
+    int err;
+
+    if (!ended(r, at, "a record's state") && state > LABEL_JOIN_EARLY_LABEL)
+        return refuse(r, at, "a record state of 0 to 3");
+    out->state = (enum label_join_state)state;
+    out->ts_ms = (int64_t)wire_get_u64(&r->w);
+    if (ended(r, at, "a record's timestamp"))
+        return RIFFLE_ERR_SNAPSHOT;
+    err = get_text(r, LABELS_RECORD_ID_MAX, "an event id (1 to 4096 bytes)",
+                   &id, &out->id_len);
+    if (err)
+        return err;
+    out->id = (const char *)id;
+
+    at = r->w.pos;
+    out->prediction.model_version = wire_get_u64(&r->w);
+    out->prediction.probability = wire_get_f64(&r->w);
+    out->prediction.value = wire_get_f64(&r->w);
+    out->prediction.predicted_class = (int)wire_get_u32(&r->w);
+    len = wire_get_u32(&r->w);
+    if (ended(r, at, "a record's prediction"))
+        return RIFFLE_ERR_SNAPSHOT;
+    if ((out->state == LABEL_JOIN_WAS_JOINED ||
+         out->state == LABEL_JOIN_WAS_LOST) && len != 0)
+        return refuse(r, at, "no bytes for the trace of an event");
+    out->event = wire_get_bytes(&r->w, len);
+    out->event_len = len;
+    return ended(r, at, "a record's bytes");
+}
+
+/* Reads up to the records, then each record, calling fn (when not NULL)
+ * for each. */
+static int read_record(struct reader *r, struct labels_record_info *info,
+                       int (*fn)(void *, const struct label_join_record *),
+                       void *ctx)
+{
+    const unsigned char *magic = wire_get_bytes(&r->w, LABELS_RECORD_MAGIC_LEN);
+    struct label_join_record rec;
+    size_t i, at;
+    int err;
+
+    if (ended(r, 0, "the format mark"))
+        return RIFFLE_ERR_SNAPSHOT;
+    if (memcmp(magic, LABELS_RECORD_MAGIC, LABELS_RECORD_MAGIC_LEN) != 0)
+        return refuse(r, 0, "the format mark RLB1");
+    at = r->w.pos;
+    info->partition = (int32_t)wire_get_u32(&r->w);
+    info->clock_ms = (int64_t)wire_get_u64(&r->w);
+    if (ended(r, at, "the partition and clock"))
+        return RIFFLE_ERR_SNAPSHOT;
+    if (info->partition < 0)
+        return refuse(r, at, "a partition of 0 or more");
+    err = read_offsets(r, info);
+    if (err)
+        return err;
+
+    at = r->w.pos;
+    info->records = wire_get_u32(&r->w);
+    if (ended(r, at, "the count of records"))
+        return RIFFLE_ERR_SNAPSHOT;
+    for (i = 0; i < info->records; i++) {
+        memset(&rec, 0, sizeof(rec));
+        rec.partition = info->partition;
+        err = read_one(r, &rec);
+        if (!err && fn)
+            err = fn(ctx, &rec);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+int labels_record_check(const void *data, size_t len,
+                        struct labels_record_info *info, char *errstr,
+                        size_t errstr_size)
+{
+    struct reader r = {{0}, errstr, errstr_size};
+    struct wire_reader crc;
+    size_t body;
+    int err;
+
+    memset(info, 0, sizeof(*info));
+    if (len < LABELS_RECORD_MAGIC_LEN + LABELS_RECORD_CRC_LEN) {
+        snprintf(errstr, errstr_size, "byte 0: expected a record of at "
+                 "least %d bytes, got %zu",
+                 LABELS_RECORD_MAGIC_LEN + LABELS_RECORD_CRC_LEN, len);
+        return RIFFLE_ERR_SNAPSHOT;
+    }
+    body = len - LABELS_RECORD_CRC_LEN;
+    wire_reader_init(&crc, (const unsigned char *)data + body,
+                     LABELS_RECORD_CRC_LEN);
+    if (wire_get_u64(&crc) != schema_crc64_avro(data, body)) {
+        snprintf(errstr, errstr_size, "byte %zu: the CRC-64 of the %zu "
+                 "bytes before it does not match: the record is damaged",
+                 body, body);
+        return RIFFLE_ERR_SNAPSHOT;
+    }
+
+    wire_reader_init(&r.w, data, body);
+    err = read_record(&r, info, NULL, NULL);
+    if (!err && r.w.pos != body)
+        err = refuse(&r, r.w.pos, "the CRC-64 after the last record");
+    return err;
+}
+
+struct applier {
+    struct label_join *j;
+    size_t skipped;
+};
+
+static int restore_one(void *ctx, const struct label_join_record *rec)
+{
+    struct applier *a = ctx;
+    int err = label_join_restore(a->j, rec);
+
+    if (err == RIFFLE_ERR_INVALID) {
+        a->skipped++; /* the id is held from another partition */
+        return 0;
+    }
+    return err;
+}
+
+int labels_record_apply(struct label_join *j, const void *data, size_t len,
+                        size_t *skipped, char *errstr, size_t errstr_size)
+{
+    struct labels_record_info info;
+    struct applier a = {j, 0};
+    struct reader r = {{0}, errstr, errstr_size};
+    int err = labels_record_check(data, len, &info, errstr, errstr_size);
+
+    *skipped = 0;
+    if (err)
+        return err;
+
+    (void)label_join_drop_partition(j, info.partition); /* replaced */
+    wire_reader_init(&r.w, data, len - LABELS_RECORD_CRC_LEN);
+    err = read_record(&r, &info, restore_one, &a);
+    *skipped = a.skipped;
+    return err;
+}

@@ -1,0 +1,221 @@
+/*
+ * tests/unit/test_labels_record.c - one partition's delayed-label records
+ * as bytes, learner/labels_record.c: a partition's pending events,
+ * waiting labels and traces round-trip into another store, records of
+ * other partitions stay out, and every damaged or cut-short record is
+ * refused with the byte offset reached, leaving the store unchanged. No
+ * broker.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "learner/label_join.h"
+#include "learner/labels_record.h"
+#include "schemas/schema.h"
+#include "tests/unit/testutil.h"
+
+#define TTL_MS 100000
+#define MAX_PENDING 100
+
+static void put(struct label_join *j, int32_t partition, const char *id,
+                int64_t ts)
+{
+    struct label_join_prediction p = {0.25, 0.25, 0, 9};
+    char bytes[64];
+    int n = snprintf(bytes, sizeof(bytes), "features of %s", id);
+
+    assert_int_equal(label_join_put(j, partition, id, strlen(id), ts, bytes,
+                                    (size_t)n, &p), 0);
+}
+
+/* Partition 1: a pending event "a1", a trace "b1" (joined), a waiting
+ * label "c1"; partition 0: a pending event "a0". */
+static struct label_join *sample_store(void)
+{
+    struct label_join *j;
+    struct label_join_entry e;
+
+    assert_int_equal(label_join_new(MAX_PENDING, TTL_MS, &j), 0);
+    put(j, 1, "a1", 100);
+    put(j, 1, "b1", 110);
+    put(j, 0, "a0", 120);
+    assert_int_equal(label_join_take(j, "b1", 2, &e), LABEL_JOIN_JOINED);
+    assert_int_equal(label_join_put_early(j, 1, "c1", 2, 130, "label", 5),
+                     0);
+    return j;
+}
+
+static void encode_partition_1(const struct label_join *j, struct buf *out)
+{
+    struct snapshot_offset offsets[3] = {
+        {"events", 0, 17}, {"events", 1, 42}, {"labels", 1, 7}};
+
+    assert_int_equal(labels_record_encode(j, 1, 555, offsets, 3, out), 0);
+}
+
+static void test_labels_record_round_trips_one_partition(void **state)
+{
+    struct label_join *src = sample_store(), *dst;
+    struct labels_record_info info;
+    struct label_join_entry e;
+    struct label_join_counts c;
+    struct buf b = {0};
+    char errstr[256];
+    size_t skipped = 9;
+
+    (void)state;
+    encode_partition_1(src, &b);
+    assert_int_equal(labels_record_check(b.data, b.len, &info, errstr,
+                                         sizeof(errstr)), 0);
+    assert_int_equal(info.partition, 1);
+    assert_int_equal(info.clock_ms, 555);
+    assert_int_equal(info.records, 3);
+    assert_int_equal(info.offset_count, 2);
+    assert_string_equal(info.offsets[0].topic, "events");
+    assert_int_equal(info.offsets[0].offset, 42);
+    assert_string_equal(info.offsets[1].topic, "labels");
+    assert_int_equal(info.offsets[1].offset, 7);
+
+    /* the new owner held an older record of partition 1: replaced */
+    assert_int_equal(label_join_new(MAX_PENDING, TTL_MS, &dst), 0);
+    put(dst, 1, "old", 50);
+    put(dst, 2, "z2", 60);
+    assert_int_equal(labels_record_apply(dst, b.data, b.len, &skipped,
+                                         errstr, sizeof(errstr)), 0);
+    assert_int_equal(skipped, 0);
+    label_join_counts(dst, &c);
+    assert_int_equal(c.pending, 2); /* a1 and z2 */
+    assert_int_equal(c.early, 1);   /* c1 */
+    assert_int_equal(c.joined, 0);  /* counted where it was joined */
+    assert_int_equal(label_join_take(dst, "old", 3, &e), LABEL_JOIN_UNKNOWN);
+    assert_int_equal(label_join_take(dst, "b1", 2, &e), LABEL_JOIN_DUPLICATE);
+    assert_int_equal(label_join_take(dst, "a0", 2, &e), LABEL_JOIN_UNKNOWN);
+    assert_int_equal(label_join_take(dst, "a1", 2, &e), LABEL_JOIN_JOINED);
+    assert_int_equal(e.event_ts_ms, 100);
+    assert_int_equal(e.event_len, strlen("features of a1"));
+    assert_memory_equal(e.event, "features of a1", e.event_len);
+    assert_int_equal(e.prediction.model_version, 9);
+    assert_true(e.prediction.probability == 0.25);
+    assert_int_equal(label_join_take_early(dst, "c1", 2, &e), 1);
+    assert_memory_equal(e.event, "label", 5);
+
+    buf_free(&b);
+    label_join_destroy(src);
+    label_join_destroy(dst);
+}
+
+static void test_labels_record_drop_partition_is_uncounted(void **state)
+{
+    struct label_join *j = sample_store();
+    struct label_join_counts before, after;
+
+    (void)state;
+    label_join_counts(j, &before);
+    assert_int_equal(label_join_drop_partition(j, 1), 3);
+    label_join_counts(j, &after);
+    assert_int_equal(after.pending, 1);
+    assert_int_equal(after.early, 0);
+    assert_int_equal(after.joined, before.joined);
+    assert_int_equal(after.unknown, before.unknown);
+    assert_int_equal(after.expired, before.expired);
+    label_join_destroy(j);
+}
+
+/* Every prefix of a record is refused, never read past its end. */
+static void test_labels_record_refuses_cut_records(void **state)
+{
+    struct label_join *j = sample_store();
+    struct labels_record_info info;
+    struct buf b = {0};
+    char errstr[256];
+    size_t len;
+
+    (void)state;
+    encode_partition_1(j, &b);
+    for (len = 0; len < b.len; len++) {
+        errstr[0] = '\0';
+        assert_int_equal(labels_record_check(b.data, len, &info, errstr,
+                                             sizeof(errstr)),
+                         RIFFLE_ERR_SNAPSHOT);
+        assert_true(strncmp(errstr, "byte ", 5) == 0);
+    }
+    buf_free(&b);
+    label_join_destroy(j);
+}
+
+/* A flipped byte anywhere is caught; the store is left as it was. */
+static void test_labels_record_refuses_damage(void **state)
+{
+    struct label_join *j = sample_store(), *dst;
+    struct label_join_counts c;
+    struct buf b = {0};
+    char errstr[256];
+    size_t i, skipped;
+
+    (void)state;
+    encode_partition_1(j, &b);
+    assert_int_equal(label_join_new(MAX_PENDING, TTL_MS, &dst), 0);
+    put(dst, 1, "kept", 10);
+    for (i = 0; i < b.len; i++) {
+        b.data[i] ^= 0x20;
+        assert_int_equal(labels_record_apply(dst, b.data, b.len, &skipped,
+                                             errstr, sizeof(errstr)),
+                         RIFFLE_ERR_SNAPSHOT);
+        assert_true(strncmp(errstr, "byte ", 5) == 0);
+        b.data[i] ^= 0x20;
+    }
+    label_join_counts(dst, &c);
+    assert_int_equal(c.pending, 1);
+    buf_free(&b);
+    label_join_destroy(j);
+    label_join_destroy(dst);
+}
+
+/* A well-formed record with a bad field (its CRC made right) names the
+ * byte offset of that field. */
+static void test_labels_record_names_the_bad_field(void **state)
+{
+    struct label_join *j = sample_store();
+    struct labels_record_info info;
+    struct buf b = {0};
+    char errstr[256];
+    uint64_t crc;
+    size_t body, k;
+
+    (void)state;
+    assert_int_equal(labels_record_encode(j, 1, 555, NULL, 0, &b), 0);
+    /* "RLB1", partition, clock, 0 topics, record count: the first record's
+     * state is at byte 24 */
+    assert_int_equal(b.data[24], LABEL_JOIN_WAS_JOINED);
+    b.data[24] = 7;
+    body = b.len - 8;
+    crc = schema_crc64_avro(b.data, body);
+    for (k = 0; k < 8; k++)
+        b.data[body + k] = (char)((crc >> (8 * k)) & 0xff);
+    assert_int_equal(labels_record_check(b.data, b.len, &info, errstr,
+                                         sizeof(errstr)),
+                     RIFFLE_ERR_SNAPSHOT);
+    assert_string_equal(errstr, "byte 24: expected a record state of 0 to 3");
+    buf_free(&b);
+    label_join_destroy(j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_labels_record_round_trips_one_partition),
+        cmocka_unit_test(test_labels_record_drop_partition_is_uncounted),
+        cmocka_unit_test(test_labels_record_refuses_cut_records),
+        cmocka_unit_test(test_labels_record_refuses_damage),
+        cmocka_unit_test(test_labels_record_names_the_bad_field),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
