@@ -1196,7 +1196,7 @@ int schema_write_string(const struct schema *schema, size_t i,
 
 static int decode_string(struct cursor *c, struct event *ev, size_t i)
 {
-    size_t at = c->pos, start, n;
+    size_t at = c->pos, start = 0, n = 0; /* set on success; gcc -O3 cannot see it */
     int err = cursor_read_bytes(c, "string", &start, &n);
 
     if (err != 0)

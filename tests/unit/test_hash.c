@@ -177,7 +177,7 @@ static void test_hash_murmur3_short_keys_match_reference(void **state)
     (void)state;
     for (len = 0; len < SHORT_KEY_MAX; len++) {
         for (t = 0; t < SHORT_KEY_TRIALS; t++) {
-            unsigned char *key = malloc(len ? len : 1);
+            unsigned char *key = malloc(len + (len == 0));
 
             assert_non_null(key);
             for (i = 0; i < len; i++) {
