@@ -143,12 +143,8 @@ static void plan_start(struct consumer *c, rd_kafka_topic_partition_t *tp,
 
     handover_decide(c->owner, claimed ? &claim : NULL, committed->offset,
                     ps->next_offset, &hs);
-    /* Only a claim of our own that our position reaches keeps what this
-     * instance holds; any other claim hands over the claimant's state. */
     ps->claimed = claimed;
-    ps->inherits = claimed && (strcmp(claim.owner, c->owner) != 0 ||
-                               ps->next_offset < 0 ||
-                               ps->next_offset < claim.from);
+    ps->inherits = hs.inherits;
     ps->replay_until = hs.replay_until;
     ps->own_from = hs.from;
     ps->next_offset = hs.start;

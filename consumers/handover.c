@@ -70,9 +70,11 @@ void handover_decide(const char *self, const struct handover_claim *claim,
         out->start = own >= 0 ? own : -1;
     } else if (strcmp(claim->owner, self) == 0) {
         out->start = max64(own, claim->from);
+        out->inherits = own < 0 || own < claim->from;
     } else {
         out->start = max64(claim->from, claim->snap);
         out->relearn_gap = committed > out->start;
+        out->inherits = 1;
     }
 
     /* Offset 0 and "the beginning" are the same place unless retention

@@ -46,6 +46,10 @@ struct handover_start {
     int64_t replay_until; /* below it: learned, not published; -1 none */
     int64_t from;         /* the from of this instance's claims */
     int relearn_gap;      /* takes over what a crashed owner lost */
+    int inherits;         /* the claimant's per-partition state (delayed-
+                             label records) is this instance's from start:
+                             a claim of another instance, or one of ours
+                             whose from our position does not reach */
 };
 
 /* Writes claim as offset metadata into out (NUL-terminated). Returns its
@@ -70,7 +74,11 @@ int handover_parse(const void *data, size_t len,
  *     committed (a restart, or a partition coming back unchanged);
  *   - claimed by another instance: from max(claim->from, claim->snap) up
  *     to committed, which is empty after a graceful hand-over and is the
- *     part the other instance's crash lost otherwise. */
+ *     part the other instance's crash lost otherwise.
+ * out->inherits is set for any claim of another instance, and for one of
+ * its own whose from lies above own: the instance's state then stops
+ * short of where it starts (another owner's span, or its own span that no
+ * snapshot of it covers, lies in between). */
 void handover_decide(const char *self, const struct handover_claim *claim,
                      int64_t committed, int64_t own,
                      struct handover_start *out);

@@ -66,6 +66,7 @@ static void test_handover_unclaimed_starts_from_own_snapshot(void **state)
     assert_int_equal(hs.start, 400);
     assert_int_equal(hs.replay_until, 900);
     assert_int_equal(hs.from, 400);
+    assert_int_equal(hs.inherits, 0);
     handover_decide("m", NULL, -1001, -1, &hs); /* never committed */
     assert_int_equal(hs.start, -1);
     assert_int_equal(hs.replay_until, -1);
@@ -84,6 +85,24 @@ static void test_handover_own_claim_relearns_from_snapshot(void **state)
     assert_int_equal(hs.replay_until, 900);
     assert_int_equal(hs.from, 100);
     assert_int_equal(hs.relearn_gap, 0);
+    assert_int_equal(hs.inherits, 0); /* its own state is the partition's */
+}
+
+/* An instance took the partition over at 100 and committed up to 900
+ * with no snapshot covering it, then restarted from an older snapshot
+ * (or none): its own state stops short of 100, so the partition's state
+ * at 100 must come from the record the previous owner left. */
+static void test_handover_own_claim_below_from_inherits(void **state)
+{
+    struct handover_claim c = claim_of("m@a", 100, -1);
+    struct handover_start hs;
+
+    (void)state;
+    handover_decide("m@a", &c, 900, -1, &hs);
+    assert_int_equal(hs.start, 100);
+    assert_int_equal(hs.inherits, 1);
+    handover_decide("m@a", &c, 900, 100, &hs);
+    assert_int_equal(hs.inherits, 0);
 }
 
 /* The snapshot holds the partition from an earlier ownership (up to 50)
@@ -112,6 +131,7 @@ static void test_handover_graceful_takes_over_at_commit(void **state)
     assert_int_equal(hs.start, 900);
     assert_int_equal(hs.from, 900);
     assert_int_equal(hs.relearn_gap, 0);
+    assert_int_equal(hs.inherits, 1);
 }
 
 /* The owner crashed with its snapshot at 600 and outputs committed up to
@@ -151,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_handover_unclaimed_starts_from_own_snapshot),
         cmocka_unit_test(test_handover_own_claim_relearns_from_snapshot),
         cmocka_unit_test(test_handover_own_claim_skips_others_span),
+        cmocka_unit_test(test_handover_own_claim_below_from_inherits),
         cmocka_unit_test(test_handover_graceful_takes_over_at_commit),
         cmocka_unit_test(test_handover_crash_relearns_the_lost_gap),
         cmocka_unit_test(test_handover_crash_before_any_snapshot),
