@@ -36,32 +36,31 @@ struct status {
 
 /* --- topics and lag ---------------------------------------------------- */
 
-static int partition_count(struct status *s, const char *topic)
+/* The topic's partition count, or -1 with why (missing, not allowed,
+ * no broker answering) in why[]. */
+static int partition_count(struct status *s, const char *topic, char *why,
+                           size_t why_size)
 {
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, topic, NULL);
-    rd_kafka_resp_err_t err;
-    int n = -1;
+    int n;
 
-    err = rd_kafka_metadata(s->rk, 0, rkt, &md, STATUS_TIMEOUT_MS);
-    if (!err && md->topic_cnt == 1 && !md->topics[0].err)
-        n = md->topics[0].partition_cnt;
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
+    if (kafka_topic_partitions(s->rk, topic, STATUS_TIMEOUT_MS, 0, &n, why,
+                               why_size) != 0)
+        return -1;
     return n;
 }
 
 static void show_topic(struct status *s, const char *role, const char *topic)
 {
     int64_t lo, hi, total = 0;
+    char why[512];
     int i, n;
 
     if (!topic[0])
         return;
-    n = partition_count(s, topic);
+    n = partition_count(s, topic, why, sizeof(why));
     if (n < 0) {
         printf("  %-13s %-40s missing or not allowed\n", role, topic);
+        log_warn("status", "%s", why);
         s->failed = 1;
         return;
     }
@@ -77,10 +76,11 @@ static void show_lag(struct status *s)
     const char *topic = s->cfg->topic_input;
     rd_kafka_topic_partition_list_t *parts;
     int64_t lo, hi, lag_total = 0;
-    int i, n = partition_count(s, topic), committed_any = 0;
+    char why[512];
+    int i, n = partition_count(s, topic, why, sizeof(why)), committed_any = 0;
 
     if (n <= 0)
-        return;
+        return; /* show_topic() said why */
     if (n > STATUS_MAX_PARTITIONS)
         n = STATUS_MAX_PARTITIONS;
     parts = rd_kafka_topic_partition_list_new(n);

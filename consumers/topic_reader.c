@@ -35,30 +35,16 @@ struct topic_reader {
 static int count_partitions(rd_kafka_t *rk, const char *topic, int *count,
                             char *errstr, size_t errstr_size)
 {
-    const struct rd_kafka_metadata *md;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    rd_kafka_resp_err_t err;
+    int err = kafka_topic_partitions(rk, topic,
+                                     TOPIC_READER_METADATA_TIMEOUT_MS, 0,
+                                     count, errstr, errstr_size);
 
-    err = rd_kafka_metadata(rk, 0, rkt, &md,
-                            TOPIC_READER_METADATA_TIMEOUT_MS);
-    rd_kafka_topic_destroy(rkt);
-    if (err) {
-        snprintf(errstr, errstr_size, "metadata for %s: %s", topic,
-                 rd_kafka_err2str(err));
-        return RIFFLE_ERR_KAFKA;
+    if (!err && *count == 0) {
+        snprintf(errstr, errstr_size, "topic %s: the brokers report no "
+                 "partitions for it (expected at least one)", topic);
+        err = RIFFLE_ERR_KAFKA;
     }
-    if (md->topic_cnt != 1 || md->topics[0].err ||
-        md->topics[0].partition_cnt == 0) {
-        snprintf(errstr, errstr_size, "topic %s: %s", topic,
-                 md->topic_cnt == 1 && md->topics[0].err
-                     ? rd_kafka_err2str(md->topics[0].err)
-                     : "no partitions");
-        rd_kafka_metadata_destroy(md);
-        return RIFFLE_ERR_KAFKA;
-    }
-    *count = md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-    return 0;
+    return err;
 }
 
 /* The consumer of r, its partition count and end flags; nothing assigned. */

@@ -248,26 +248,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static int check_topic(rd_kafka_t *rk, const char *topic, char *errstr,
                        size_t size)
 {
-    const struct rd_kafka_metadata *md;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    rd_kafka_resp_err_t err;
+    int count;
 
-    err = rd_kafka_metadata(rk, 0, rkt, &md, REPLICA_METADATA_TIMEOUT_MS);
-    rd_kafka_topic_destroy(rkt);
-    if (err) {
-        snprintf(errstr, size, "cannot reach the brokers for topic %s: %s",
-                 topic, rd_kafka_err2str(err));
-        return RIFFLE_ERR_KAFKA;
-    }
-    err = md->topic_cnt == 1 ? md->topics[0].err
-                             : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-    rd_kafka_metadata_destroy(md);
-    if (err) {
-        snprintf(errstr, size, "topic %s: %s (create it with: riffle topics "
-                 "create -c CONFIG)", topic, rd_kafka_err2str(err));
-        return RIFFLE_ERR_KAFKA;
-    }
-    return 0;
+    return kafka_topic_partitions(rk, topic, REPLICA_METADATA_TIMEOUT_MS, 0,
+                                  &count, errstr, size);
 }
 
 static int new_consumer(struct replica *r, char *errstr, size_t size)
