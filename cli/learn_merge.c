@@ -11,6 +11,11 @@
  * back, plus a margin for the chunks before a manifest): anything older
  * would not be merged anyway. Snapshot bytes are kept rather than
  * restored models, which would hold a dense model per peer.
+ *
+ * One reader stays open from the first merge on: a merge asks each
+ * partition's leader for its end offset and reads up to it, instead of
+ * connecting a new consumer each time. Partitions added to the model
+ * topic after the first merge are not read (the topic keeps its count).
  */
 #include "cli/learn_merge.h"
 
@@ -55,7 +60,9 @@ struct learn_merge {
     size_t npeers;
     int full_warned; /* more instances than LEARN_MERGE_MAX_PEERS, said */
     int64_t *next;   /* per partition, the offset to read next; -1: none */
+    int64_t *end;    /* per partition, where the current merge reads to */
     int partitions;
+    struct topic_reader *reader; /* open from the first merge on */
     struct learn_merge_stats stats;
 };
 
@@ -98,7 +105,9 @@ void learn_merge_destroy(struct learn_merge *m)
     for (i = 0; i < m->npeers; i++)
         peer_forget(&m->peers[i]);
     model_merger_destroy(m->merger);
+    topic_reader_destroy(m->reader);
     free(m->next);
+    free(m->end);
     free(m->offsets);
     free(m);
 }
@@ -215,26 +224,62 @@ static int note_position(struct learn_merge *m, int partitions,
     return 0;
 }
 
-/* Reads what the model topic holds past the offsets remembered (from the
- * start of the liveness window where there are none) up to its end.
- * TODO(merge reader): a new consumer per merge costs a connection and a
- * metadata round trip, most of a merge's time on a loaded machine; fine
- * at merges every few seconds, a consumer kept open would be needed for
- * merges every second or hundreds of instances. */
-static int read_news(struct learn_merge *m, char *errstr, size_t size)
+/* The reader, opened at the first merge at the start of the liveness
+ * window, and the end offset of every partition as its leader gives it
+ * now: what this merge reads up to. */
+static int reader_ready(struct learn_merge *m, char *errstr, size_t size)
 {
     int64_t since = kafka_now_ms() -
                     (int64_t)(m->cfg->instance_expiry_seconds * 1000.0) -
                     LEARN_MERGE_CHUNK_MARGIN_MS;
-    struct topic_reader *r = NULL;
+    int p, count, err = 0;
+
+    if (!m->reader)
+        err = topic_reader_new_from(m->cfg->brokers, m->cfg->topic_models,
+                                    NULL, 0, since, &m->reader, errstr,
+                                    size);
+    if (err)
+        return err;
+    count = topic_reader_partition_count(m->reader);
+    if (!m->end) {
+        m->end = calloc((size_t)count, sizeof(*m->end));
+        if (!m->end)
+            return RIFFLE_ERR_NOMEM;
+    }
+    for (p = 0; !err && p < count; p++)
+        err = topic_reader_query_end(m->reader, m->cfg->topic_models, p,
+                                     &m->end[p], errstr, size);
+    return err;
+}
+
+/* Whether every partition is read up to m->end: past its last message,
+ * or where it last reported its end (transaction markers take offsets). */
+static int read_to_end(const struct learn_merge *m)
+{
+    int p, count = topic_reader_partition_count(m->reader);
+
+    for (p = 0; p < count; p++) {
+        int64_t at = topic_reader_end_offset(m->reader, p);
+
+        if (p < m->partitions && m->next[p] > at)
+            at = m->next[p];
+        if (at < m->end[p])
+            return 0;
+    }
+    return 1;
+}
+
+/* Reads what the model topic received since the previous merge (since
+ * the start of the liveness window at the first) up to its end. */
+static int read_news(struct learn_merge *m, char *errstr, size_t size)
+{
     double last = kafka_monotonic_s();
-    int err = topic_reader_new_from(m->cfg->brokers, m->cfg->topic_models,
-                                    m->next, m->partitions, since, &r,
-                                    errstr, size);
+    int err = reader_ready(m, errstr, size);
 
     m->stats.last_messages_read = 0;
-    while (!err && !topic_reader_at_end(r)) {
-        rd_kafka_message_t *msg = topic_reader_poll(r, LEARN_MERGE_POLL_MS);
+    while (!err && !read_to_end(m)) {
+        rd_kafka_message_t *msg =
+            topic_reader_poll(m->reader, LEARN_MERGE_POLL_MS);
 
         if (!msg) {
             if (kafka_monotonic_s() - last > LEARN_MERGE_IDLE_S) {
@@ -248,13 +293,13 @@ static int read_news(struct learn_merge *m, char *errstr, size_t size)
         if (!msg->err) {
             m->stats.messages_read++;
             m->stats.last_messages_read++;
-            err = note_position(m, topic_reader_partition_count(r), msg);
+            err = note_position(m, topic_reader_partition_count(m->reader),
+                                msg);
             if (!err)
                 err = take_message(m, msg, errstr, size);
         }
         rd_kafka_message_destroy(msg);
     }
-    topic_reader_destroy(r);
     if (err == RIFFLE_ERR_NOMEM)
         snprintf(errstr, size, "no memory for merging models");
     return err;
