@@ -139,8 +139,12 @@ void model_params_default(struct model_params *params);
 int model_params_check(const struct model_params *params, char *errstr,
                        size_t errstr_size);
 
-/* Allocates a zeroed model. Returns 0, RIFFLE_ERR_INVALID or
- * RIFFLE_ERR_NOMEM. *out is owned by the caller (model_destroy). */
+/* Allocates a zeroed model whose whole table (2^bits slots of 4, 8 or
+ * 16 bytes: 1 + model_state_count() floats, rounded up to a power of
+ * two) is committed now, every page faulted in, so its memory does not
+ * grow with the stream afterwards. Returns 0, RIFFLE_ERR_INVALID or
+ * RIFFLE_ERR_NOMEM (also when the table cannot be committed). *out is
+ * owned by the caller (model_destroy). */
 int model_new(const struct model_params *params, struct model **out);
 void model_destroy(struct model *m); /* NULL-safe */
 
@@ -196,6 +200,10 @@ size_t model_next_in_use(const struct model *m, size_t from, size_t to);
 /* How many optimizer-state values this model's optimizer keeps per
  * weight: 0 (sgd), 1 (adagrad, rmsprop) or 2 (adam, normalized, ftrl). */
 size_t model_state_count(const struct model *m);
+
+/* The same for a model that model_new() would make from params, without
+ * making it (and committing its table). */
+size_t model_params_state_count(const struct model_params *params);
 
 /* Optimizer-state value k of weight i, for k < MODEL_MAX_STATE_ARRAYS
  * and i < model_weight_count(); 0 when k >= model_state_count(). Value

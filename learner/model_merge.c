@@ -33,18 +33,18 @@ static enum combine state_combine(enum model_optimizer opt, size_t k)
 int model_merger_new(const struct model_params *params,
                      struct model_merger **out)
 {
-    struct model_merger *mm = calloc(1, sizeof(*mm));
-    struct model *probe = NULL;
+    struct model_merger *mm;
     size_t k;
 
-    if (!mm || model_new(params, &probe) != 0) {
-        free(mm);
+    /* model_new() would check the same, but commits a whole table. */
+    if (model_params_check(params, NULL, 0) != 0)
+        return RIFFLE_ERR_INVALID;
+    mm = calloc(1, sizeof(*mm));
+    if (!mm)
         return RIFFLE_ERR_NOMEM;
-    }
     mm->params = *params;
-    mm->count = model_weight_count(probe);
-    mm->states = model_state_count(probe);
-    model_destroy(probe);
+    mm->count = (size_t)1 << params->bits;
+    mm->states = model_params_state_count(params);
 
     mm->acc = calloc(mm->count, sizeof(*mm->acc));
     for (k = 0; k <= mm->states; k++)

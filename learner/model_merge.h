@@ -33,7 +33,8 @@
 struct model_merger;
 
 /* A merger for models with these parameters, with an all-zero base at
- * update count 0 (a fresh model). Returns 0 or RIFFLE_ERR_NOMEM. */
+ * update count 0 (a fresh model). Returns 0, RIFFLE_ERR_INVALID when
+ * model_params_check() refuses params, or RIFFLE_ERR_NOMEM. */
 int model_merger_new(const struct model_params *params,
                      struct model_merger **out);
 

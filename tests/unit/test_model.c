@@ -1201,6 +1201,49 @@ static void test_model_next_in_use_finds_weights_and_state(void **state)
     model_destroy(m);
 }
 
+/* The process's resident anonymous memory in KiB, from
+ * /proc/self/status; -1 where there is none. */
+static long rss_anon_kib(void)
+{
+    char line[256];
+    long kib = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "RssAnon: %ld kB", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+#define COMMIT_TEST_BITS 20    /* 2^20 AdaGrad slots: 8 MiB */
+#define COMMIT_TEST_KIB 8192
+#define COMMIT_SLACK_KIB 1024  /* the kernel's counters may lag by a few
+                                  pages per CPU; far below the table */
+
+/* The whole table is resident from creation, not page by page as
+ * features land on it, so learning does not grow the process. */
+static void test_model_new_commits_table(void **state)
+{
+    struct model_params p = params_make(MODEL_LOSS_LOGISTIC,
+                                        MODEL_OPT_ADAGRAD, 0.1, 0.5);
+    struct model *m;
+    long before, after;
+
+    (void)state;
+    before = rss_anon_kib();
+    if (before < 0)
+        skip(); /* no /proc: not Linux */
+    p.bits = COMMIT_TEST_BITS;
+    m = model_make(&p);
+    after = rss_anon_kib();
+    if (after - before < COMMIT_TEST_KIB - COMMIT_SLACK_KIB)
+        print_message("RssAnon %ld -> %ld KiB\n", before, after);
+    assert_true(after - before >= COMMIT_TEST_KIB - COMMIT_SLACK_KIB);
+    model_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1209,6 +1252,7 @@ int main(void)
         cmocka_unit_test(test_model_params_check_refuses_nan),
         cmocka_unit_test(test_model_new_refuses_invalid_params),
         cmocka_unit_test(test_model_new_starts_at_zero),
+        cmocka_unit_test(test_model_new_commits_table),
         cmocka_unit_test(test_model_bias_index_is_hashed_name),
         cmocka_unit_test(test_model_hinge_steps_only_inside_margin),
         cmocka_unit_test(test_model_merges_repeated_indices),
