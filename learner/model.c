@@ -386,7 +386,6 @@ size_t model_weight_count(const struct model *m)
 
 /* Slot i: its weight at [0], its state value k at [1 + k]; with two
  * state values, [3] pads the slot and always holds zero. */
-#define MODEL_SLOT_PAD 3
 static inline float *slot_at(const struct model *m, uint32_t i)
 {
     return m->slots + ((size_t)i << m->slot_shift);
@@ -558,19 +557,11 @@ double model_predict(const struct model *m, const struct feature *x,
 /* ---- learning ------------------------------------------------------ */
 
 /* Checks the example and, in the same pass, starts loading its slots
- * (slot_prefetch() only reads).
- *
- * Where a slot has a padding float (three values in four: adam,
- * normalized, ftrl), it also writes that float's zero. The table is
- * calloc'ed, so the kernel maps each page on first use: a first read
- * maps the shared zero page and the first write then faults again to
- * get a page of its own; a first write takes one fault. At 2^20 ftrl
- * slots (16 MiB) a click-through run touches every page, and the two
- * faults cost 3.9 us a page on this machine against 2.1 us for one. */
-static int example_check(struct model *m, const struct feature *x,
+ * (slot_prefetch() only reads). The table's pages are all committed at
+ * creation (slots_commit()), so no first touch here faults. */
+static int example_check(const struct model *m, const struct feature *x,
                          size_t n, double label)
 {
-    int padded = m->slot_shift == 2 && m->state_count == 2;
     size_t i;
 
     if (!isfinite(label))
@@ -582,8 +573,6 @@ static int example_check(struct model *m, const struct feature *x,
         if (!isfinite(x[i].value))
             return RIFFLE_ERR_INVALID;
         slot_prefetch(m, x[i].index);
-        if (padded)
-            slot_at(m, slot(m, x[i].index))[MODEL_SLOT_PAD] = 0.0f;
     }
     return 0;
 }
