@@ -197,8 +197,36 @@ static int fixed_digits(double a, int p, uint64_t *n, int *e,
     return 1;
 }
 
-/* The p decimal digits of n, zeros in front, into digits. */
-static void write_digits(uint64_t n, int p, char *digits)
+#define NUMFMT_CHUNK 100000000U /* 10^8: eight digits in 32 bits */
+
+/* Eight digits from one fixed-point number: n / 10^6 with 57 fraction
+ * bits (the multiplier is 2^57 / 10^6 rounded up); its integer part is
+ * the first pair, and each further pair is the integer part of the
+ * fraction times 100. The rounding error stays below one 10^8th of a
+ * pair: checked against printf for every n below 10^8. No division, so
+ * a prediction's 16 or 17 digits cost two of these and a digit. */
+#define NUMFMT_FIX_BITS 57
+#define NUMFMT_FIX_INV_1E6 144115188076ULL /* ceil(2^57 / 10^6) */
+
+#define NUMFMT_PAIR(y, digits, i)                                           \
+    memcpy((digits) + (i), digit_pairs + 2 * ((y) >> NUMFMT_FIX_BITS), 2)
+
+static void write_eight(uint32_t n, char *digits)
+{
+    const uint64_t frac = (1ULL << NUMFMT_FIX_BITS) - 1;
+    uint64_t y = (uint64_t)n * NUMFMT_FIX_INV_1E6;
+
+    NUMFMT_PAIR(y, digits, 0);
+    y = (y & frac) * 100;
+    NUMFMT_PAIR(y, digits, 2);
+    y = (y & frac) * 100;
+    NUMFMT_PAIR(y, digits, 4);
+    y = (y & frac) * 100;
+    NUMFMT_PAIR(y, digits, 6);
+}
+
+/* The p decimal digits of n (p < 8, n < 10^p), zeros in front. */
+static void write_few(uint32_t n, int p, char *digits)
 {
     int i = p;
 
@@ -210,27 +238,52 @@ static void write_digits(uint64_t n, int p, char *digits)
         digits[0] = (char)('0' + n);
 }
 
+/* The p decimal digits of n, zeros in front, into digits: eight at a
+ * time from the end. */
+static void write_digits(uint64_t n, int p, char *digits)
+{
+    while (p >= 8) {
+        p -= 8;
+        write_eight((uint32_t)(n % NUMFMT_CHUNK), digits + p);
+        n /= NUMFMT_CHUNK;
+    }
+    write_few((uint32_t)n, p, digits);
+}
+
+/* 10^i as integers, to split the digits of write_fixed() at the point. */
+static const uint64_t pow10_u64[NUMFMT_MOST_DIGITS + 1] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+    10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+    100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+    100000000000000000ULL,
+};
+
 /* Writes the digits of fixed_digits() as "%.*g" does, into text
  * (NUMFMT_MAX bytes): "0.000123", "12.5", or below 10^-4 "%e"'s
- * "1.25e-07". Returns the length. */
+ * "1.25e-07". Returns the length. The digits go straight to their place,
+ * split at the point by division, without a copy: this runs for every
+ * prediction written. */
 static size_t write_fixed(int negative, uint64_t n, int p, int e, char *text)
 {
-    char digits[NUMFMT_MOST_DIGITS];
     int keep = e >= 0 ? e + 1 : 1; /* digits before the point stay */
     size_t len = 0;
+    uint64_t unit;
     int i;
 
-    write_digits(n, p, digits);
-    while (p > keep && digits[p - 1] == '0')
-        p--; /* "%g" drops the zeros that end a fraction */
+    while (p > keep && n % 10 == 0) {
+        n /= 10; /* "%g" drops the zeros that end a fraction */
+        p--;
+    }
     if (negative)
         text[len++] = '-';
 
     if (e < NUMFMT_EXP_STYLE_BELOW) {
-        text[len++] = digits[0];
+        unit = pow10_u64[p - 1];
+        text[len++] = (char)('0' + n / unit);
         if (p > 1) {
             text[len++] = '.';
-            memcpy(text + len, digits + 1, (size_t)p - 1);
+            write_digits(n % unit, p - 1, text + len);
             len += (size_t)p - 1;
         }
         text[len++] = 'e';
@@ -242,16 +295,18 @@ static size_t write_fixed(int negative, uint64_t n, int p, int e, char *text)
         text[len++] = '.';
         for (i = e + 1; i < 0; i++)
             text[len++] = '0';
-        memcpy(text + len, digits, (size_t)p);
+        write_digits(n, p, text + len);
         len += (size_t)p;
-    } else {
-        memcpy(text + len, digits, (size_t)keep);
+    } else if (p > keep) {
+        unit = pow10_u64[p - keep];
+        write_digits(n / unit, keep, text + len);
         len += (size_t)keep;
-        if (p > keep) {
-            text[len++] = '.';
-            memcpy(text + len, digits + keep, (size_t)(p - keep));
-            len += (size_t)(p - keep);
-        }
+        text[len++] = '.';
+        write_digits(n % unit, p - keep, text + len);
+        len += (size_t)(p - keep);
+    } else {
+        write_digits(n, p, text + len);
+        len += (size_t)p;
     }
     text[len] = '\0';
     return len;
@@ -288,11 +343,63 @@ static char *copy_text(const char *text, size_t len, char *out,
     return out;
 }
 
+/* The p-digit rounding (p = 17 - drop, drop 1 or 2) of the 17-digit
+ * scaled value prod / 2^shift, whose integer part q has 17 digits, as
+ * printf rounds: to nearest, ties to even. unit is 10^drop. */
+static uint64_t round_fewer(uint64_t q, numfmt_u128 rem, uint64_t unit)
+{
+    uint64_t n = q / unit, d = q % unit, half = unit / 2;
+
+    if (d > half || (d == half && (rem != 0 || (n & 1))))
+        n++;
+    return n;
+}
+
+/* The common case of numfmt_double() with one scaling instead of one
+ * per digit count: x * 10^k is formed once for 17 digits, and the 15-
+ * and 16-digit roundings come from its integer part and remainder.
+ * reads_back() of a candidate n with 17 - drop digits is the same test
+ * as at its own scale when made on n * 10^drop at the 17-digit one: the
+ * distance and half the unit both grow by 5^drop, exactly. Returns the
+ * length written to text, or 0 for every rarer case (outside the range,
+ * a power of two, a carry that changes the exponent), which the general
+ * loop below handles as before. */
+static size_t shortest_in_one_scaling(double x, char *text)
+{
+    const uint64_t lo17 = 10000000000000000ULL; /* 10^16 */
+    const uint64_t lo16 = lo17 / 10;
+    struct scaled sc;
+    numfmt_u128 rem;
+    uint64_t n17, n16, n15, q;
+    int e;
+
+    if (!fixed_digits(fabs(x), NUMFMT_MOST_DIGITS, &n17, &e, &sc) ||
+        sc.shift <= 0 || sc.m == (1ULL << NUMFMT_MANTISSA_BITS))
+        return 0;
+    q = (uint64_t)(sc.prod >> sc.shift);
+    rem = sc.prod & (((numfmt_u128)1 << sc.shift) - 1);
+    if (q < lo17) /* 9.99.. carried to 10^17 in fixed_digits() */
+        return 0;
+
+    n15 = round_fewer(q, rem, 100);
+    if (n15 >= lo16) /* 10^15: carried into the next exponent */
+        return 0;
+    if (reads_back(n15 * 100, &sc) == 1)
+        return write_fixed(x < 0, n15, NUMFMT_FEWEST_DIGITS, e, text);
+    n16 = round_fewer(q, rem, 10);
+    if (n16 >= lo17)
+        return 0;
+    if (reads_back(n16 * 10, &sc) == 1)
+        return write_fixed(x < 0, n16, NUMFMT_FEWEST_DIGITS + 1, e, text);
+    return write_fixed(x < 0, n17, NUMFMT_MOST_DIGITS, e, text);
+}
+
 char *numfmt_double(double x, char *out, size_t out_size)
 {
     char text[NUMFMT_MAX];
     struct scaled sc;
     uint64_t n;
+    size_t len;
     int digits, e;
 
     /* The range test comes first: casting a double beyond long long's
@@ -302,11 +409,18 @@ char *numfmt_double(double x, char *out, size_t out_size)
         format_integer((long long)x, out, out_size);
         return out;
     }
+    /* Straight into out when it is large enough: one copy less. */
+    if (out_size >= NUMFMT_MAX && shortest_in_one_scaling(x, out) > 0)
+        return out;
+    if (out_size < NUMFMT_MAX) {
+        len = shortest_in_one_scaling(x, text);
+        if (len > 0)
+            return copy_text(text, len, out, out_size);
+    }
 
     for (digits = NUMFMT_FEWEST_DIGITS; digits < NUMFMT_MOST_DIGITS; digits++) {
         if (fixed_digits(fabs(x), digits, &n, &e, &sc)) {
             int back = reads_back(n, &sc);
-            size_t len;
 
             if (back == 0)
                 continue;
@@ -320,8 +434,7 @@ char *numfmt_double(double x, char *out, size_t out_size)
             return out;
     }
     if (fixed_digits(fabs(x), NUMFMT_MOST_DIGITS, &n, &e, &sc)) {
-        size_t len = write_fixed(x < 0, n, NUMFMT_MOST_DIGITS, e, text);
-
+        len = write_fixed(x < 0, n, NUMFMT_MOST_DIGITS, e, text);
         return copy_text(text, len, out, out_size);
     }
     snprintf(out, out_size, "%.*g", NUMFMT_MOST_DIGITS, x);

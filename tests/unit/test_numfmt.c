@@ -119,6 +119,40 @@ static void test_numfmt_matches_printf(void **state)
     expect_reference(35184372088832.0625);
 }
 
+/* Byte for byte what printf writes where the one-scaling path decides
+ * between 15, 16 and 17 digits: sigmoid outputs (the predictions riffle
+ * writes most), decimals of up to 15 and 16 significant digits read
+ * back from text (which 15 or 16 digits must reproduce), and their
+ * neighbours, which need more. */
+static void test_numfmt_matches_printf_on_probabilities(void **state)
+{
+    uint64_t rng = 20261205;
+    char text[NUMFMT_MAX];
+    int i;
+
+    (void)state;
+    for (i = 0; i < 50000; i++) {
+        uint64_t r = rng_next(&rng);
+        double margin = (rng_unit(&rng) - 0.5) * 40.0;
+        double p = 1.0 / (1.0 + exp(-margin)), d;
+
+        expect_reference(p);
+        expect_reference(1.0 - p);
+        snprintf(text, sizeof(text), "0.%015llu",
+                 (unsigned long long)(r % 1000000000000000ULL));
+        d = strtod(text, NULL);
+        expect_reference(d);
+        expect_reference(nextafter(d, 1.0));
+        snprintf(text, sizeof(text), "%llu.%llue%d",
+                 (unsigned long long)(r % 9 + 1),
+                 (unsigned long long)(r >> 14) % 1000000000000000ULL,
+                 (int)(r % 24) - 9);
+        d = strtod(text, NULL);
+        expect_reference(d);
+        expect_reference(nextafter(d, 0.0));
+    }
+}
+
 /* A small buffer gets as many leading digits as fit, and its NUL. */
 static void test_numfmt_integer_respects_the_buffer(void **state)
 {
@@ -145,6 +179,7 @@ int main(void)
         cmocka_unit_test(test_numfmt_reads_back_exactly),
         cmocka_unit_test(test_numfmt_integer_respects_the_buffer),
         cmocka_unit_test(test_numfmt_matches_printf),
+        cmocka_unit_test(test_numfmt_matches_printf_on_probabilities),
         cmocka_unit_test(test_numfmt_fraction_respects_the_buffer),
     };
 
