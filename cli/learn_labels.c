@@ -329,7 +329,7 @@ static int record_fits(const struct labels_record_info *info,
 /* Replaces the records of partition p by the newest record on the model
  * topic. A record missing, damaged, or not at this instance's start is
  * not used (see learn_labels.h): the partition's records start empty. */
-static int take_record(struct online_learner *ol, int32_t p,
+static int take_record(struct online_learner *ol, int32_t p, int64_t start,
                        const struct consumer_assigned *parts, size_t n,
                        char *errstr, size_t size)
 {
@@ -347,11 +347,14 @@ static int take_record(struct online_learner *ol, int32_t p,
     if (err)
         return err;
     (void)label_join_drop_partition(j, p); /* replaced, or stale */
-    if (got == 0) {
-        log_info("learn", "%s: no %s yet: partition %d starts with no "
-                 "waiting events or labels", cfg->topic_models, key, (int)p);
+    if (got == 0 && start > 0)
+        log_warn("learn", "%s: no %s, though partition %d is taken over at "
+                 "offset %lld (written by an older riffle?): the events "
+                 "that waited in it are not taken over, their labels will "
+                 "count as unknown", cfg->topic_models, key, (int)p,
+                 (long long)start);
+    if (got == 0)
         return 0;
-    }
     if (labels_record_check(found.data, found.len, &info, why,
                             sizeof(why)) != 0) {
         log_warn("learn", "%s: %s: %s; the events that waited in partition "
@@ -447,7 +450,8 @@ int learn_labels_take_over(struct online_learner *ol,
         if (strcmp(a->topic, cfg->topic_input) != 0 || !a->claimed ||
             (!a->inherits && !dropped))
             continue; /* what this instance holds is the partition's */
-        err = take_record(ol, a->partition, parts, n, errstr, size);
+        err = take_record(ol, a->partition, a->start, parts, n, errstr,
+                          size);
         if (!err && a->partition < SNAPSHOT_MAX_OFFSETS)
             h->dropped[a->partition] = 0;
     }
