@@ -263,6 +263,10 @@ void learn_labels_warn_revoke(struct online_learner *ol)
 
 /* --- moving a partition's records between instances -------------------- */
 
+/* TODO(snapshot cost): each partition's record walks the whole store, so
+ * a snapshot costs partitions x store records; fine for the tens of
+ * partitions an instance owns, urgent past hundreds with a full store
+ * (one walk filling a buffer per partition would do). */
 int learn_labels_write_records(struct online_learner *ol, struct outputs *out,
                                const struct consumer *consumer,
                                const struct snapshot_offset *offsets,
@@ -328,7 +332,11 @@ static int record_fits(const struct labels_record_info *info,
 
 /* Replaces the records of partition p by the newest record on the model
  * topic. A record missing, damaged, or not at this instance's start is
- * not used (see learn_labels.h): the partition's records start empty. */
+ * not used (see learn_labels.h): the partition's records start empty.
+ * TODO(assignment time): one read of the model topic's tail per partition
+ * taken over, each with a client of its own (about a second here); fine
+ * for a few partitions per rebalance, urgent for many (one pass could
+ * collect every key). */
 static int take_record(struct online_learner *ol, int32_t p, int64_t start,
                        const struct consumer_assigned *parts, size_t n,
                        char *errstr, size_t size)
