@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+#
+# Delayed labels when an instance dies: instances a and b share the 2
+# events and 2 labels partitions; 400 unlabelled Elec2 events and half of
+# their shuffled labels come, a is killed with SIGKILL (between two of its
+# transactions, after its last snapshot), and b takes a's partition over:
+# it must take the waiting events of that partition from a's last
+# delayed-label record (<model>#labels/<p>, written with a's snapshot) and
+# relearn, without publishing, the messages a committed after it (the
+# snapshot every 97 messages falls before a's last commit). The other
+# labels follow; then a comes back alone and takes both partitions, with
+# their waiting events, from b's clean exit.
+#
+# Checked: every event has exactly one prediction; b took a's records
+# over and relearned the gap; the model updates equal the joins; and the
+# label counts are exactly what the data make: 370 joins (a's snapshot
+# and b together), the 20 repeated labels duplicates, none unknown,
+# waiting or expired, and the 30 events never labelled still waiting in
+# a at the end: no join is lost to the crash and none is counted twice.
+#
+# Bounded: 400 events at 400/s, a session timeout of 6 s for the
+# takeover, b exits 20 s after catching up, a on its return 4 s.
+source "$(dirname "$0")/lib.sh"
+
+readonly EVENTS=400
+readonly RATE=400
+readonly WAIT_S=90
+readonly SNAPSHOT_EVERY=97 # messages; a prime, so a's last commit lies past it
+
+pids=()
+stop_all() { local p; for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; }
+trap 'stop_all; cleanup_work' EXIT
+
+cfg=$(make_config_with config/elec2.cfg 'labels = {
+  topic = "riffle.elec2.labels";
+  ttl = 86400.0;
+};')
+sed -i 's/^  partitions = 1;/  partitions = 2;/' "$cfg"
+sed -i 's/^kafka = {/kafka = {\n  session_timeout_ms = 6000;/' "$cfg"
+sed -i "s/^  every_events = 10000;/  every_events = $SNAPSHOT_EVERY;/" "$cfg"
+grep -q "session_timeout_ms = 6000;" "$cfg" || fail "could not set the session timeout"
+grep -q "every_events = $SNAPSHOT_EVERY;" "$cfg" || fail "could not set the snapshot cadence"
+run_riffle topics create -c "$cfg" >/dev/null
+
+# 370 of the 400 events labelled, shuffled, 20 labels twice; the first
+# 200 labels before the kill, the rest after.
+python3 - "$WORK" "$EVENTS" <<'PY'
+import gzip, random, sys
+work, events = sys.argv[1], int(sys.argv[2])
+lines = gzip.open("data/elec2/electricity.csv.gz", "rt").read().splitlines()
+header, rows = lines[0], lines[1:events + 1]
+col = header.split(",").index("class")
+with open(f"{work}/events.csv", "w") as out:
+    out.write(header + "\n")
+    for r in rows:
+        f = r.split(","); f[col] = ""; out.write(",".join(f) + "\n")
+rng = random.Random(6161)
+labelled = sorted(rng.sample(range(1, events + 1), events - 30))
+labels = [f"elec2-{i},{rows[i - 1].split(',')[col]}" for i in labelled]
+rng.shuffle(labels)
+labels += rng.sample(labels, 20)
+open(f"{work}/labels-early.csv", "w").write("\n".join(labels[:200]) + "\n")
+open(f"{work}/labels-late.csv", "w").write("\n".join(labels[200:]) + "\n")
+PY
+labels_total=$(cat "$WORK"/labels-*.csv | wc -l)
+
+learn()
+{
+    # riffle itself in the background: $! must be the learner's own pid
+    "$RIFFLE" learn -c "$cfg" --brokers "$BROKERS" --instance "$1" --idle-exit "$3" \
+        >"$WORK/$2.json" 2>"$WORK/$2.log" &
+    pids+=($!)
+}
+produce()
+{
+    local name=$1
+    shift
+    run_riffle produce -c "$cfg" --rate "$RATE" --no-progress "$@" >/dev/null \
+        2>"$WORK/$name.log" || fail "produce $name failed: $(tail -3 "$WORK/$name.log")"
+}
+predictions() { [[ $(run_riffle watch -c "$cfg" predictions --idle-exit 1 2>/dev/null | wc -l) -ge $1 ]]; }
+assigned() { [[ $(grep -c "assigned, starting" "$WORK/$1.log" 2>/dev/null) -ge $2 ]]; }
+poll()
+{
+    local what=$1 k
+    shift
+    for ((k = 0; k < WAIT_S * 5; k++)); do
+        "$@" && return 0
+        sleep 0.2
+    done
+    fail "$what did not happen within ${WAIT_S}s"
+}
+
+# a alone first (4 partitions), then b: each ends with one of each topic
+learn a a1 0
+learner_a=${pids[-1]}
+poll "a's assignment" assigned a1 4
+learn b b 20
+learner_b=${pids[-1]}
+poll "b's assignment" assigned b 2
+poll "a's new assignment" assigned a1 6
+produce events --file "$WORK/events.csv" --without-labels
+produce labels-early --labels "$WORK/labels-early.csv"
+poll "the first predictions" predictions "$EVENTS"
+sleep 3 # a commits its last batch of labels, then idles: the kill falls between transactions
+kill -KILL "$learner_a"
+rc=0
+wait "$learner_a" 2>/dev/null || rc=$?
+assert_eq "$rc" 137 "exit status of a (killed by SIGKILL)"
+a_part=$(sed -n "s/.*$(cfg_topic "$cfg" input) \[\([0-9]*\)\]: assigned.*/\1/p" "$WORK/a1.log" | tail -1)
+[[ -n $a_part ]] || fail "a's input partition is not in its log"
+grep -q "snapshot of model elec2@a version" "$WORK/a1.log" || fail "a wrote no snapshot before the kill"
+
+produce labels-late --labels "$WORK/labels-late.csv"
+wait "$learner_b" || fail "learner b failed: $(grep -m3 error "$WORK/b.log")"
+grep -q "taking over from instance elec2@a.*relearning" "$WORK/b.log" ||
+    fail "b did not take a's partition over with its gap: $(grep -m3 taking "$WORK/b.log")"
+grep -q "took over [1-9][0-9]* delayed-label record(s) of partition $a_part" "$WORK/b.log" ||
+    fail "b did not take a's waiting events over: $(grep -m3 labels "$WORK/b.log")"
+(($(riffle_json "$WORK/b.json" 'rows[0]["replayed"]') > 0)) || fail "b relearned nothing"
+note "b: relearned $(riffle_json "$WORK/b.json" 'rows[0]["replayed"]') message(s) of a's gap; $(grep -m1 -o "took over [0-9]* delayed-label record(s) of partition $a_part" "$WORK/b.log")"
+
+# a comes back alone: its snapshot, then both partitions with b's records
+learn a a2 4
+wait "${pids[-1]}" || fail "learner a failed on its return: $(grep -m3 error "$WORK/a2.log")"
+assert_eq "$(riffle_json "$WORK/a2.json" 'rows[0]["replayed"]')" 0 "messages a relearned on its return"
+
+run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
+assert_eq "$(riffle_json "$WORK/pred.jsonl" 'len(rows), len({r["event_id"] for r in rows})')" \
+    "($EVENTS, $EVENTS)" "predictions, distinct events predicted"
+
+both() { echo $(( $(riffle_json "$WORK/a2.json" "$1") + $(riffle_json "$WORK/b.json" "$1") )); }
+l='rows[0]["labels"]'
+assert_eq "$(both 'rows[0]["learned"]')" "$(both "$l[\"joined\"]")" \
+    "model updates: one per joined label"
+assert_eq "$(both "$l['joined']")" $((EVENTS - 30)) "labels joined: one per labelled event"
+assert_eq "$(both "$l['duplicate']")" 20 "labels counted as duplicates: the 20 sent twice"
+assert_eq "$(both "$l['unknown'] + $l['waiting'] + $l['expired']")" 0 \
+    "labels unknown, waiting or expired"
+assert_eq "$(( $(both "$l['joined'] + $l['duplicate']") ))" "$labels_total" "labels counted"
+# the waiting events are a's now, which holds both partitions' records
+assert_eq "$(riffle_json "$WORK/a2.json" "$l['pending']")" 30 "events still waiting in a"
+echo "PASS $TEST_NAME"
