@@ -11,8 +11,9 @@
 # labels follow; then a comes back alone and takes both partitions, with
 # their waiting events, from b's clean exit.
 #
-# Checked: every event has exactly one prediction; b took a's records
-# over and relearned the gap; the model updates equal the joins; and the
+# Snapshots and records go out in 1 KiB chunks. Checked: every event has
+# exactly one prediction; b took a's records (in chunks) over and
+# relearned the gap; the model updates equal the joins; and the
 # label counts are exactly what the data make: 370 joins (a's snapshot
 # and b together), the 20 repeated labels duplicates, none unknown,
 # waiting or expired, and the 30 events never labelled still waiting in
@@ -40,6 +41,9 @@ sed -i 's/^kafka = {/kafka = {\n  session_timeout_ms = 6000;/' "$cfg"
 sed -i "s/^  every_events = 10000;/  every_events = $SNAPSHOT_EVERY;/" "$cfg"
 grep -q "session_timeout_ms = 6000;" "$cfg" || fail "could not set the session timeout"
 grep -q "every_events = $SNAPSHOT_EVERY;" "$cfg" || fail "could not set the snapshot cadence"
+# 1 KiB chunks: the records (tens of KB) go out in chunks, as large ones do
+sed -i "s/^  every_events = $SNAPSHOT_EVERY;/&\n  chunk_bytes = 1024;/" "$cfg"
+grep -q "chunk_bytes = 1024;" "$cfg" || fail "could not set snapshot.chunk_bytes"
 run_riffle topics create -c "$cfg" >/dev/null
 
 # 370 of the 400 events labelled, shuffled, 20 labels twice; the first
@@ -119,6 +123,10 @@ grep -q "took over [1-9][0-9]* delayed-label record(s) of partition $a_part" "$W
     fail "b did not take a's waiting events over: $(grep -m3 labels "$WORK/b.log")"
 (($(riffle_json "$WORK/b.json" 'rows[0]["replayed"]') > 0)) || fail "b relearned nothing"
 note "b: relearned $(riffle_json "$WORK/b.json" 'rows[0]["replayed"]') message(s) of a's gap; $(grep -m1 -o "took over [0-9]* delayed-label record(s) of partition $a_part" "$WORK/b.log")"
+
+chunks=$(kcat -b "$BROKERS" -C -t "$(cfg_topic "$cfg" models)" -e -q -f '%k\n' |
+    grep -c "^elec2#labels/$a_part/chunk/" || true)
+((chunks > 0)) || fail "no chunk of a's delayed-label records on the model topic"
 
 # a comes back alone: its snapshot, then both partitions with b's records
 learn a a2 4
