@@ -20,8 +20,10 @@
  * At least once: every N events or T seconds, and on a clean stop, it
  * takes a snapshot, publishes it once everything produced before it is
  * acknowledged, and commits the offsets it records once it is too
- * (learning goes on meanwhile; a stop or a revoke waits for it): a crash
- * replays from the last published snapshot, republishing those outputs.
+ * (learning goes on meanwhile; a stop or a revoke waits for it; a
+ * snapshot due before the last one is committed is taken once it is): a
+ * crash replays from the last published snapshot, republishing those
+ * outputs.
  */
 #include <ctype.h>
 #include <getopt.h>
@@ -315,13 +317,11 @@ static int start(struct learn *l, char *errstr, size_t size)
     l->exactly_once = l->cfg.delivery == CFG_DELIVERY_EXACTLY_ONCE;
     if (!err && l->cfg.labels.line && l->opt.instance)
         err = learn_labels_check_partitions(&l->cfg, errstr, size);
-    if (!err && l->exactly_once)
-        err = publisher_new_transactional(l->cfg.brokers, "riffle-learner",
-                                          l->cfg.transactional_id, &l->pub,
-                                          errstr, size);
-    else if (!err)
-        err = publisher_new(l->cfg.brokers, "riffle-learner", &l->pub,
-                            errstr, size);
+    if (!err)
+        err = publisher_new_bulk(l->cfg.brokers, "riffle-learner",
+                                 l->exactly_once ? l->cfg.transactional_id
+                                                 : NULL,
+                                 &l->pub, errstr, size);
     if (!err && l->exactly_once)
         err = init_transactions(l, errstr, size);
     if (!err)
@@ -635,6 +635,17 @@ static int take_snapshot(struct learn *l, int wait, char *errstr,
     if (!err)
         snapshot_taken(l, bytes);
     return err;
+}
+
+/* Whether the last snapshot (at least once) still waits to be sent or
+ * committed. A snapshot falling due meanwhile waits for it without
+ * blocking: taking it now would stop learning until the acks are in (a
+ * linger and a round trip, at every snapshot when they come faster than
+ * that), and the offsets could not move past the older one sooner
+ * anyway. */
+static int snapshot_unsettled(const struct learn *l)
+{
+    return l->held || l->pending_count > 0;
 }
 
 static int snapshot_due(const struct learn *l)
@@ -1079,7 +1090,7 @@ static int step(struct learn *l, char *errstr, size_t size)
         return err;
     if (!l->exactly_once) {
         err = commit_settled(l, 0, errstr, size);
-        if (!err && snapshot_due(l))
+        if (!err && snapshot_due(l) && !snapshot_unsettled(l))
             err = take_snapshot(l, 0, errstr, size);
         return err;
     }
