@@ -41,8 +41,14 @@ struct feature_builder {
     /* scratch for one event: full hash and namespace of each feature */
     uint32_t full[FEATURES_MAX];
     uint16_t ns[FEATURES_MAX];
-    /* collision counting: the full hash that first took each weight */
-    uint32_t *owner;
+    /* Collision counting: which full hash first took each weight slot.
+     * The slot's number already holds the hash's low bits, so a slot
+     * keeps only the bits above them, plus one (0 means unused): 16
+     * bits a slot from FEATURES_OWNER16_MIN_BITS up, half the memory
+     * and the cache lines that a 32-bit full hash took; 32 below. */
+    uint16_t *owner16;
+    uint32_t *owner32;
+    unsigned owner_shift;    /* the table's bits */
     unsigned char *collided; /* bitmap: slot already counted */
     struct feature_counts counts;
 };
@@ -69,13 +75,22 @@ static uint16_t namespace_id(const struct cfg *cfg, const char *name)
     return UINT16_MAX; /* cfg.c checked every interaction's namespaces */
 }
 
+/* From 2^17 slots up, a 32-bit hash has at most 15 bits above the slot's,
+ * and their value plus one fits 16 bits. */
+#define FEATURES_OWNER16_MIN_BITS 17
+
 static int alloc_collision_tables(struct feature_builder *fb, unsigned bits)
 {
     size_t slots = (size_t)1 << bits;
 
-    fb->owner = calloc(slots, sizeof(uint32_t));
+    fb->owner_shift = bits;
+    if (bits >= FEATURES_OWNER16_MIN_BITS)
+        fb->owner16 = calloc(slots, sizeof(uint16_t));
+    else
+        fb->owner32 = calloc(slots, sizeof(uint32_t));
     fb->collided = calloc(slots / 8 + 1, 1);
-    return fb->owner && fb->collided ? 0 : RIFFLE_ERR_NOMEM;
+    return (fb->owner16 || fb->owner32) && fb->collided ? 0
+                                                         : RIFFLE_ERR_NOMEM;
 }
 
 /* Lists the fields features_build() turns into features, in order. */
@@ -143,7 +158,7 @@ int features_new(const struct cfg *cfg, const struct schema *schema,
         features_destroy(fb);
         return RIFFLE_ERR_NOMEM;
     }
-    fb->keep_full = fb->cross_count > 0 || fb->owner != NULL;
+    fb->keep_full = fb->cross_count > 0 || fb->owner16 || fb->owner32;
 
     *out = fb;
     return 0;
@@ -153,7 +168,8 @@ void features_destroy(struct feature_builder *fb)
 {
     if (!fb)
         return;
-    free(fb->owner);
+    free(fb->owner16);
+    free(fb->owner32);
     free(fb->collided);
     free(fb);
 }
@@ -310,20 +326,41 @@ static size_t add_crosses(struct feature_builder *fb, struct feature *out,
     return n;
 }
 
-/* A slot is collided once two different full hashes have used it. A hash
- * of 0 is stored as 1 so that 0 can mean "unused". */
+/* The owner tag of slot, set to tag if the slot was unused; returns
+ * what the slot held before (0: unused). */
+static uint32_t owner_take(struct feature_builder *fb, uint32_t slot,
+                           uint32_t tag)
+{
+    uint32_t was;
+
+    if (fb->owner16) {
+        was = fb->owner16[slot];
+        if (was == 0)
+            fb->owner16[slot] = (uint16_t)tag;
+    } else {
+        was = fb->owner32[slot];
+        if (was == 0)
+            fb->owner32[slot] = tag;
+    }
+    return was;
+}
+
+/* A slot is collided once two different full hashes have used it. The
+ * owner table is megabytes and each feature lands on a random entry, so
+ * all of the event's entries are asked for first and their cache misses
+ * overlap. */
 static void count_collisions(struct feature_builder *fb, size_t n)
 {
     size_t i;
 
     for (i = 0; i < n; i++) {
         uint32_t slot = fb->full[i] & fb->mask;
-        uint32_t tag = fb->full[i] ? fb->full[i] : 1;
+        uint32_t tag = (fb->full[i] >> fb->owner_shift) + 1;
+        uint32_t was = owner_take(fb, slot, tag);
 
-        if (fb->owner[slot] == 0) {
-            fb->owner[slot] = tag;
+        if (was == 0) {
             fb->counts.distinct++;
-        } else if (fb->owner[slot] != tag &&
+        } else if (was != tag &&
                    !(fb->collided[slot / 8] & (1u << (slot % 8)))) {
             fb->collided[slot / 8] |= (unsigned char)(1u << (slot % 8));
             fb->counts.collided_slots++;
@@ -350,7 +387,7 @@ size_t features_build(struct feature_builder *fb, const struct event *ev,
 
     if (fb->cross_count > 0)
         n = add_crosses(fb, out, n, n);
-    if (fb->owner)
+    if (fb->owner16 || fb->owner32)
         count_collisions(fb, n);
     return n;
 }

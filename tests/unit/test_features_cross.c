@@ -205,6 +205,36 @@ static void test_features_collisions_counted(void **state)
     destroy(fx);
 }
 
+/* From 2^17 weights up a slot keeps 16 bits of its owner's hash: 150,000
+ * users in 2^17 slots fill them as chance says (about 68% of the slots
+ * used, 32% shared), and a second pass, where every hash meets its own
+ * tag again, adds nothing. */
+static void test_features_collisions_counted_in_16_bit_owners(void **state)
+{
+    struct fixture *fx = make("", 17);
+    struct feature_counts before, after;
+    char user[32];
+    int i;
+
+    (void)state;
+    for (i = 0; i < 150000; i++) {
+        snprintf(user, sizeof(user), "user-%d", i);
+        set_event(fx, user, "shoes", "red", 1.0);
+    }
+    features_counts(fx->fb, &before);
+    assert_in_range(before.collided_slots, 40000, 43500);
+    assert_in_range(before.distinct - before.collided_slots, 87000, 91500);
+
+    for (i = 0; i < 150000; i++) {
+        snprintf(user, sizeof(user), "user-%d", i);
+        set_event(fx, user, "shoes", "red", 1.0);
+    }
+    features_counts(fx->fb, &after);
+    assert_int_equal(after.collided_slots, before.collided_slots);
+    assert_int_equal(after.distinct, before.distinct);
+    destroy(fx);
+}
+
 static void test_features_no_collisions_when_few_keys(void **state)
 {
     struct fixture *fx = make("", 20);
@@ -250,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_features_cross_same_namespace_once_per_pair),
         cmocka_unit_test(test_features_bucketize_one_hot),
         cmocka_unit_test(test_features_collisions_counted),
+        cmocka_unit_test(test_features_collisions_counted_in_16_bit_owners),
         cmocka_unit_test(test_features_no_collisions_when_few_keys),
         cmocka_unit_test(test_features_interaction_needs_known_namespace),
     };
