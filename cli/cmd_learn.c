@@ -706,7 +706,7 @@ static int commit_batch(struct learn *l, char *errstr, size_t size)
  * consumer.h). */
 static int snapshot_in_batch(struct learn *l, char *errstr, size_t size)
 {
-    size_t bytes = 0;
+    size_t bytes = 0, records = 0;
     int err;
 
     note_positions(l);
@@ -714,8 +714,11 @@ static int snapshot_in_batch(struct learn *l, char *errstr, size_t size)
                                  l->offset_count, &bytes, errstr, size);
     if (!err && moves_label_records(l))
         err = learn_labels_write_records(l->ol, l->out, l->consumer,
-                                         l->offsets, l->offset_count, &bytes,
-                                         errstr, size);
+                                         l->offsets, l->offset_count,
+                                         &records, errstr, size);
+    if (records > 0) /* not the snapshot's: merge traffic counts those */
+        log_debug("learn", "%s: delayed-label records of model %s: %zu "
+                  "bytes", l->cfg.topic_models, l->snapshot_key, records);
     if (!err)
         consumer_note_snapshot(l->consumer);
     if (!err && online_metrics(l->ol)->total.count != l->metrics_reported)
