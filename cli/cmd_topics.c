@@ -4,7 +4,7 @@
  * create makes the input, predictions and dead-letter topics with the
  * configured partition count, and the model topic compacted (only the
  * latest snapshots of each model need to stay) with room for large
- * snapshots. Topics that already exist are left as they are.
+ * snapshots, stamped by the broker (LogAppendTime). Topics that already exist are left as they are.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +40,11 @@ static rd_kafka_NewTopic_t *new_topic(const char *name, int partitions,
     if (compacted && !e)
         e = rd_kafka_NewTopic_set_config(t, "max.message.bytes",
                                          TOPICS_MODEL_MAX_BYTES);
+    /* The broker stamps the model topic's messages: merging instances
+     * compare snapshot ages on that one clock (cli/learn_merge.c). */
+    if (compacted && !e)
+        e = rd_kafka_NewTopic_set_config(t, "message.timestamp.type",
+                                         "LogAppendTime");
     if (e) {
         log_error("topics", "%s: %s", name, rd_kafka_err2str(e));
         rd_kafka_NewTopic_destroy(t);

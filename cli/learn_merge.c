@@ -63,6 +63,8 @@ struct learn_merge {
     int64_t *end;    /* per partition, where the current merge reads to */
     int partitions;
     struct topic_reader *reader; /* open from the first merge on */
+    int64_t clock_ms; /* the newest timestamp read on the model topic */
+    int clock_said;   /* which clock that is, logged once */
     struct learn_merge_stats stats;
 };
 
@@ -291,6 +293,19 @@ static int read_news(struct learn_merge *m, char *errstr, size_t size)
         }
         last = kafka_monotonic_s();
         if (!msg->err) {
+            rd_kafka_timestamp_type_t tstype;
+            int64_t ts = rd_kafka_message_timestamp(msg, &tstype);
+
+            if (!m->clock_said)
+                log_info("merge", "%s: instances' ages by %s",
+                         m->cfg->topic_models,
+                         tstype == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME
+                             ? "the broker's clock (LogAppendTime)"
+                             : "the publishers' clocks (CreateTime; `riffle "
+                               "topics create` sets LogAppendTime)");
+            m->clock_said = 1;
+            if (ts > m->clock_ms)
+                m->clock_ms = ts;
             m->stats.messages_read++;
             m->stats.last_messages_read++;
             err = note_position(m, topic_reader_partition_count(m->reader),
@@ -357,10 +372,15 @@ int learn_merge_adopt(struct learn_merge *m, struct online_learner *ol,
     struct online_learner *peer[LEARN_MERGE_MAX_PEERS];
     struct model *models[LEARN_MERGE_MAX_PEERS + 1];
     uint64_t examples[LEARN_MERGE_MAX_PEERS + 1];
-    int64_t now_ms = kafka_now_ms();
     double started = kafka_monotonic_s();
     size_t n = 0, i;
     int err = read_news(m, errstr, errstr_size);
+    /* Ages on the model topic's own clock: the newest timestamp read,
+     * normally our snapshot just committed. With LogAppendTime (topics
+     * create sets it) that is the broker's clock for every instance, so
+     * a learner whose clock is off does not expire its peers early or
+     * late; the local clock serves only before anything was read. */
+    int64_t now_ms = m->clock_ms > 0 ? m->clock_ms : kafka_now_ms();
 
     *peers = 0;
     for (i = 0; !err && i < m->npeers; i++) {

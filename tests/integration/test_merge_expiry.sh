@@ -60,6 +60,9 @@ kill -TERM "$learner_b"
 wait "$learner_b" || fail "learner b failed: $(grep -m3 error "$WORK/b.log")"
 grep -q "merged model adult@a with 1 other" "$WORK/a.log" || fail "a never merged b"
 grep -q "merged model adult@b with 1 other" "$WORK/b.log" || fail "b never merged a"
+# topics create made the model topic LogAppendTime: ages on the broker's clock
+grep -q "instances' ages by the broker's clock (LogAppendTime)" "$WORK/a.log" ||
+    fail "a does not age snapshots by the broker's clock: $(grep -m1 "ages by" "$WORK/a.log")"
 
 # b is gone; after the expiry a's merges leave it out. a learns its own
 # partition's share of a second stream (b's stays unread: b is a static
