@@ -76,6 +76,7 @@ struct anonymizer {
      * direct-mapped cache of recent (field, value) -> token saves most of
      * them. Wiped with the key on destroy. */
     struct pseudonym_slot *cache; /* PSEUDONYM_CACHE_SLOTS entries */
+    size_t key_id_len;            /* strlen(cfg->key_id), the token's head */
     struct keyring encrypt_keys;  /* personal = "encrypt" */
 };
 
@@ -433,6 +434,7 @@ int anonymizer_new(const struct cfg *cfg, const struct schema *schema,
     if (!a)
         return RIFFLE_ERR_NOMEM;
     a->cfg = cfg;
+    a->key_id_len = strlen(cfg->key_id);
 
     for (i = 0; i < cfg->field_count && !err; i++) {
         err = map_field(a, schema, i, errstr, errstr_size);
@@ -591,17 +593,32 @@ static int pseudonym_hex(const struct anonymizer *a, const char *field,
     return 0;
 }
 
-/* The cache slot for (field, value): FNV-1a over both. */
+/* 2^64 / golden ratio: an odd multiplier that spreads every input bit
+ * over the high half of the product. */
+#define PSEUDONYM_CACHE_MIX 0x9E3779B97F4A7C15ULL
+
+/* The cache slot for (field, value): a multiply-xor hash over eight bytes
+ * at a time (the value's last partial word zero-padded). Only picks a
+ * slot; a hit is decided by comparing field and value in full. It was
+ * FNV-1a, a multiply a byte: a third of a cached pseudonym's cost on
+ * Adult's "Married-civ-spouse". */
 static struct pseudonym_slot *cache_slot(const struct anonymizer *a,
                                          size_t field, const char *value,
                                          size_t len)
 {
-    uint32_t h = 2166136261u ^ (uint32_t)field;
+    uint64_t h = ((uint64_t)field + 1) * PSEUDONYM_CACHE_MIX, w;
     size_t i;
 
-    for (i = 0; i < len; i++)
-        h = (h ^ (unsigned char)value[i]) * 16777619u;
-    return &a->cache[h & (PSEUDONYM_CACHE_SLOTS - 1)];
+    for (i = 0; i + 8 <= len; i += 8) {
+        memcpy(&w, value + i, 8);
+        h = (h ^ w) * PSEUDONYM_CACHE_MIX;
+    }
+    if (i < len) {
+        w = 0;
+        memcpy(&w, value + i, len - i);
+        h = (h ^ w ^ len) * PSEUDONYM_CACHE_MIX;
+    }
+    return &a->cache[(h >> 32) & (PSEUDONYM_CACHE_SLOTS - 1)];
 }
 
 /* The token of anonymize_pseudonym(), from the cache or the prepared
@@ -612,7 +629,7 @@ static int pseudonymize(const struct anonymizer *a, size_t field,
     char token[CFG_NAME_MAX + 2 + ANONYMIZE_TOKEN_HEX];
     char tmp[NUMFMT_MAX];
     const char *value = value_text(ev, index, tmp, sizeof(tmp));
-    size_t len = strlen(value), id_len = strlen(a->cfg->key_id);
+    size_t len = strlen(value), id_len = a->key_id_len;
     struct pseudonym_slot *slot = NULL;
     int err;
 
