@@ -29,6 +29,14 @@
 /* The summaries are saved in model snapshots (cleaner_save_summary) so a
  * restart continues median imputation, MAD/IQR and modes where they
  * were; those of personal fields are not, see cleaner_save_summary(). */
+/* A field with statistics or summaries to commit. */
+struct stat_field {
+    size_t field;        /* configured field */
+    size_t index;        /* its schema index */
+    unsigned char numeric;   /* numeric kind: running mean and deviation */
+    unsigned char summaries; /* a median sketch, spread or modes */
+};
+
 struct cleaner {
     const struct cfg *cfg;
     struct running_stats *stats; /* borrowed, cfg->field_count entries */
@@ -54,8 +62,10 @@ struct cleaner {
      * also fails for NaN and infinities, left to the full rules. */
     unsigned char plain_number[CFG_MAX_FIELDS];
     double lo[CFG_MAX_FIELDS], hi[CFG_MAX_FIELDS];
-    /* The fields with something to commit, in configuration order. */
-    size_t stat_fields[CFG_MAX_FIELDS];
+    /* The fields with something to commit, in configuration order, each
+     * with what cleaner_commit_stats() needs decided once: it runs for
+     * every learned event. */
+    struct stat_field stat_fields[CFG_MAX_FIELDS];
     size_t stat_field_count;
 };
 
@@ -131,8 +141,14 @@ static int build_summaries(struct cleaner *c, size_t i, char *errstr,
                          f->allowed_count == 0;
     c->has_stats[i] = f->kind == CFG_FIELD_NUMERIC || c->values[i] ||
                       c->spread[i] || c->modes[i];
-    if (c->has_stats[i])
-        c->stat_fields[c->stat_field_count++] = i;
+    if (c->has_stats[i]) {
+        struct stat_field *sf = &c->stat_fields[c->stat_field_count++];
+
+        sf->field = i;
+        sf->index = (size_t)c->schema_index[i];
+        sf->numeric = f->kind == CFG_FIELD_NUMERIC;
+        sf->summaries = c->values[i] || c->spread[i] || c->modes[i];
+    }
     c->plain_number[i] = f->kind == CFG_FIELD_NUMERIC &&
                          f->outlier == CFG_OUTLIER_NONE;
     c->lo[i] = f->has_min ? f->min : -DBL_MAX;
@@ -654,16 +670,15 @@ void cleaner_commit_stats(struct cleaner *c, const struct event *ev)
     size_t j;
 
     for (j = 0; j < c->stat_field_count; j++) {
-        size_t i = c->stat_fields[j];
-        size_t index = (size_t)c->schema_index[i];
-        const struct value *val = &ev->values[index];
+        const struct stat_field *sf = &c->stat_fields[j];
+        const struct value *val = &ev->values[sf->index];
 
-        if (c->imputed[i])
+        if (c->imputed[sf->field])
             continue;
-        if (c->cfg->fields[i].kind == CFG_FIELD_NUMERIC &&
-            val->kind == VALUE_NUMBER)
-            stats_add(&c->stats[i], val->number);
-        commit_summaries(c, i, ev, index);
+        if (sf->numeric && val->kind == VALUE_NUMBER)
+            stats_add(&c->stats[sf->field], val->number);
+        if (sf->summaries)
+            commit_summaries(c, sf->field, ev, sf->index);
     }
 }
 
