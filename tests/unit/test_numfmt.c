@@ -131,7 +131,7 @@ static void test_numfmt_matches_printf_on_probabilities(void **state)
     int i;
 
     (void)state;
-    for (i = 0; i < 50000; i++) {
+    for (i = 0; i < 20000; i++) {
         uint64_t r = rng_next(&rng);
         double margin = (rng_unit(&rng) - 0.5) * 40.0;
         double p = 1.0 / (1.0 + exp(-margin)), d;
