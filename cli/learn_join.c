@@ -67,16 +67,34 @@ static int join_apply(struct learn_join *j, struct online_learner *ol,
     return 0;
 }
 
-/* Whether every partition has reached its target (see rebuild()). */
+/* Whether every partition has reached its target or its end (see
+ * rebuild()): a partition that ends before its target was truncated or
+ * recreated since the snapshot, and holds nothing more to rebuild from. */
 static int rebuild_done(const struct learn_join *j, const unsigned char *done)
 {
     int p;
 
     for (p = 0; p < j->partitions; p++)
-        if (!done[p] && !(j->target[p] < 0 &&
-                          topic_reader_end_offset(j->r, p) >= 0))
+        if (!done[p] && topic_reader_end_offset(j->r, p) < 0)
             return 0;
     return 1;
+}
+
+/* Says so when partition p ended before the snapshot's position, and
+ * then takes its end as the position. */
+static void check_truncated(struct learn_join *j, int p)
+{
+    int64_t end = topic_reader_end_offset(j->r, p);
+
+    if (j->target[p] < 0 || end < 0 || end >= j->target[p] ||
+        j->next[p] >= j->target[p])
+        return;
+    log_warn("learn", "%s [%d]: ends at offset %lld, before the position "
+             "%lld the snapshot recorded (truncated or recreated since): "
+             "the enrichment table holds what the partition still has",
+             j->cfg->join.topic, p, (long long)end,
+             (long long)j->target[p]);
+    j->target[p] = end;
 }
 
 /* Reads every partition from its beginning up to target[p], or to its
@@ -120,6 +138,8 @@ static int rebuild(struct learn_join *j, struct online_learner *ol,
         }
         rd_kafka_message_destroy(msg);
     }
+    for (p = 0; !err && p < j->partitions; p++)
+        check_truncated(j, p);
     free(done);
     return err;
 }
