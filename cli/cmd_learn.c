@@ -317,11 +317,13 @@ static int start(struct learn *l, char *errstr, size_t size)
     l->exactly_once = l->cfg.delivery == CFG_DELIVERY_EXACTLY_ONCE;
     if (!err && l->cfg.labels.line && l->opt.instance)
         err = learn_labels_check_partitions(&l->cfg, errstr, size);
-    if (!err)
-        err = publisher_new_bulk(l->cfg.brokers, "riffle-learner",
-                                 l->exactly_once ? l->cfg.transactional_id
-                                                 : NULL,
-                                 &l->pub, errstr, size);
+    if (!err && l->exactly_once)
+        err = publisher_new_transactional(l->cfg.brokers, "riffle-learner",
+                                          l->cfg.transactional_id, &l->pub,
+                                          errstr, size);
+    else if (!err)
+        err = publisher_new(l->cfg.brokers, "riffle-learner", &l->pub,
+                            errstr, size);
     if (!err && l->exactly_once)
         err = init_transactions(l, errstr, size);
     if (!err)

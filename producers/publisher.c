@@ -15,41 +15,16 @@
 
 #define PUBLISHER_QUEUE_FULL_WAIT_MS 50 /* serve reports, then retry */
 #define PUBLISHER_CLOSE_FLUSH_MS 30000
+#define PUBLISHER_LINGER_MS "5" /* small batches, low latency */
 #define PUBLISHER_PREPARE_TIMEOUT_MS 2000 /* once at start-up */
+/* Serving: a request's answer leaves at once; batches still form from
+ * what queues while earlier sends are in flight. */
+#define PUBLISHER_IMMEDIATE_LINGER_MS "0"
 /* Messages in flight whose outcome is tracked one by one; a sender that
  * gets this far ahead of the acknowledgements waits. A byte each. */
 #define PUBLISHER_SETTLE_RING 131072
 #define PUBLISHER_SETTLE_WAIT_MS 10
 #define PUBLISHER_MAX_PLAIN_TOPICS 4
-
-/* How long a producer lets messages gather before it sends them, and how
- * big a batch may grow (NULL: librdkafka's default, 10,000 messages and
- * 1 MB). */
-struct publisher_pace {
-    const char *linger_ms;
-    const char *batch_messages;
-    const char *batch_bytes;
-};
-
-/* Small batches, low latency: the default. */
-static const struct publisher_pace pace_default = {"5", NULL, NULL};
-
-/* Serving: a request's answer leaves at once; batches still form from
- * what queues while earlier sends are in flight. */
-static const struct publisher_pace pace_immediate = {"0", NULL, NULL};
-
-/* The learner's outputs: one message per event at hundreds of thousands
- * a second. Every produce request costs the broker (it decompresses and
- * checks each batch, answers, updates its metrics) and the producer's
- * broker thread (a wake-up and a poll() each time a batch is due): at
- * 5 ms, 500,000 Elec2 predictions made 96,000-160,000 poll() calls in
- * `riffle learn` and cost the broker 0.3-1.8 s of CPU; at 50 ms, 10,000-
- * 27,000 calls and 0.2-0.9 s (runs alternated on one loaded broker).
- * The batch caps are raised so that the linger, not a full batch, ends a
- * batch: full batches woke the broker thread over and over (300,000
- * poll() calls with 10,000 messages a batch). Flushes and transaction
- * commits send at once, whatever the linger. */
-static const struct publisher_pace pace_bulk = {"50", "100000", "8388608"};
 
 struct publisher {
     rd_kafka_t *rk;
@@ -100,9 +75,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
 
 static int publisher_create(const char *brokers, const char *client_id,
                             const char *transactional_id,
-                            const struct publisher_pace *pace,
-                            struct publisher **out, char *errstr,
-                            size_t errstr_size)
+                            const char *linger_ms, struct publisher **out,
+                            char *errstr, size_t errstr_size)
 {
     struct publisher *p = calloc(1, sizeof(*p));
     rd_kafka_conf_t *conf;
@@ -125,14 +99,7 @@ static int publisher_create(const char *brokers, const char *client_id,
     snprintf(max_bytes, sizeof(max_bytes), "%d", PUBLISHER_MAX_MESSAGE_BYTES);
     if (kafka_conf_set(conf, "enable.idempotence", "true", errstr,
                        errstr_size) ||
-        kafka_conf_set(conf, "linger.ms", pace->linger_ms, errstr,
-                       errstr_size) ||
-        (pace->batch_messages &&
-         kafka_conf_set(conf, "batch.num.messages", pace->batch_messages,
-                        errstr, errstr_size)) ||
-        (pace->batch_bytes &&
-         kafka_conf_set(conf, "batch.size", pace->batch_bytes, errstr,
-                        errstr_size)) ||
+        kafka_conf_set(conf, "linger.ms", linger_ms, errstr, errstr_size) ||
         kafka_conf_set(conf, "message.max.bytes", max_bytes, errstr,
                        errstr_size) ||
         kafka_conf_set(conf, "compression.type", "lz4", errstr,
@@ -164,8 +131,8 @@ static int publisher_create(const char *brokers, const char *client_id,
 int publisher_new(const char *brokers, const char *client_id,
                   struct publisher **out, char *errstr, size_t errstr_size)
 {
-    return publisher_create(brokers, client_id, NULL, &pace_default, out,
-                            errstr, errstr_size);
+    return publisher_create(brokers, client_id, NULL, PUBLISHER_LINGER_MS,
+                            out, errstr, errstr_size);
 }
 
 int publisher_new_transactional(const char *brokers, const char *client_id,
@@ -174,7 +141,7 @@ int publisher_new_transactional(const char *brokers, const char *client_id,
                                 size_t errstr_size)
 {
     return publisher_create(brokers, client_id, transactional_id,
-                            &pace_default, out, errstr, errstr_size);
+                            PUBLISHER_LINGER_MS, out, errstr, errstr_size);
 }
 
 int publisher_new_immediate(const char *brokers, const char *client_id,
@@ -183,15 +150,8 @@ int publisher_new_immediate(const char *brokers, const char *client_id,
                             size_t errstr_size)
 {
     return publisher_create(brokers, client_id, transactional_id,
-                            &pace_immediate, out, errstr, errstr_size);
-}
-
-int publisher_new_bulk(const char *brokers, const char *client_id,
-                       const char *transactional_id, struct publisher **out,
-                       char *errstr, size_t errstr_size)
-{
-    return publisher_create(brokers, client_id, transactional_id, &pace_bulk,
-                            out, errstr, errstr_size);
+                            PUBLISHER_IMMEDIATE_LINGER_MS, out, errstr,
+                            errstr_size);
 }
 
 void publisher_destroy(struct publisher *p)

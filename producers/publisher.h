@@ -46,14 +46,6 @@ int publisher_new_immediate(const char *brokers, const char *client_id,
                             struct publisher **out, char *errstr,
                             size_t errstr_size);
 
-/* Either for throughput rather than latency: messages gather for up to
- * 50 ms into large batches, which costs the broker and the producer far
- * less per message. For `riffle learn`'s outputs, one per event; a flush
- * or a transaction commit still sends at once. */
-int publisher_new_bulk(const char *brokers, const char *client_id,
-                       const char *transactional_id, struct publisher **out,
-                       char *errstr, size_t errstr_size);
-
 /* Registers the transactional id with the broker, waiting up to
  * timeout_ms. Returns 0; RIFFLE_ERR_TIMEOUT with errstr when the broker
  * did not answer in time (call again); RIFFLE_ERR_KAFKA when it failed
