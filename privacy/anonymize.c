@@ -60,6 +60,17 @@ struct hmac_keyed {
     SHA256_CTX inner, outer;
 };
 
+#define ANON_BAND_TABLE_MAX 256 /* bands named ahead, at most, per field */
+
+/* The names of bands first .. first + count - 1 (band k is
+ * [k * width, k * width + width)). */
+struct band_names {
+    double first;
+    size_t count;
+    char (*name)[ANON_BAND_MAX];
+    size_t *len;
+};
+
 struct anonymizer {
     const struct cfg *cfg;
     int schema_index[CFG_MAX_FIELDS];
@@ -78,6 +89,12 @@ struct anonymizer {
     struct pseudonym_slot *cache; /* PSEUDONYM_CACHE_SLOTS entries */
     size_t key_id_len;            /* strlen(cfg->key_id), the token's head */
     struct keyring encrypt_keys;  /* personal = "encrypt" */
+    /* A coarsened category with bounds has few bands ("[30,40)" for an
+     * age), and writing one costs two number conversions and a join, a
+     * twentieth of an Adult event: each such field keeps the names of
+     * its bands from floor(min / width) to floor(max / width). NULL where
+     * the field has no bounds, or too many bands. */
+    struct band_names *bands[CFG_MAX_FIELDS];
 };
 
 static int needs_key(const struct cfg *cfg)
@@ -424,6 +441,83 @@ int anonymize_hmac_sha256(const unsigned char *key, size_t key_len,
     return err;
 }
 
+/* The name of band k (a whole number) of the given width. */
+static void band_name(double k, double width, char *out, size_t out_size)
+{
+    double lo = k * width;
+    char lo_text[NUMFMT_MAX], hi_text[NUMFMT_MAX];
+    const char *parts[] = {
+        "[", numfmt_double(lo, lo_text, sizeof(lo_text)), ",",
+        numfmt_double(lo + width, hi_text, sizeof(hi_text)), ")"};
+    size_t i, len, n = 0;
+
+    /* "[lo,hi)" joined by hand, cut short as snprintf would: its format
+     * parse was most of the cost of coarsening an age, a twelfth of an
+     * Adult event. */
+    if (out_size == 0)
+        return;
+    for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        len = strlen(parts[i]);
+        if (len > out_size - 1 - n)
+            len = out_size - 1 - n;
+        memcpy(out + n, parts[i], len);
+        n += len;
+    }
+    out[n] = '\0';
+}
+
+void anonymize_band(double x, double width, char *out, size_t out_size)
+{
+    band_name(floor(x / width), width, out, out_size);
+}
+
+static void band_names_free(struct band_names *b)
+{
+    if (!b)
+        return;
+    free(b->name);
+    free(b->len);
+    free(b);
+}
+
+/* Names the bands of field f ahead when it has bounds and at most
+ * ANON_BAND_TABLE_MAX bands; otherwise leaves *out NULL. Returns 0 or
+ * RIFFLE_ERR_NOMEM. */
+static int band_names_new(const struct cfg_field *f, struct band_names **out)
+{
+    struct band_names *b;
+    double first, last;
+    size_t k;
+
+    *out = NULL;
+    if (f->kind == CFG_FIELD_NUMERIC || f->date_precision != CFG_DATE_NONE ||
+        !(f->band_width > 0.0) || !f->has_min || !f->has_max)
+        return 0;
+    first = floor(f->min / f->band_width);
+    last = floor(f->max / f->band_width);
+    if (!(last >= first && last - first < ANON_BAND_TABLE_MAX))
+        return 0;
+
+    b = calloc(1, sizeof(*b));
+    if (!b)
+        return RIFFLE_ERR_NOMEM;
+    b->first = first;
+    b->count = (size_t)(last - first) + 1;
+    b->name = calloc(b->count, sizeof(*b->name));
+    b->len = calloc(b->count, sizeof(*b->len));
+    if (!b->name || !b->len) {
+        band_names_free(b);
+        return RIFFLE_ERR_NOMEM;
+    }
+    for (k = 0; k < b->count; k++) {
+        band_name(first + (double)k, f->band_width, b->name[k],
+                  sizeof(b->name[k]));
+        b->len[k] = strlen(b->name[k]);
+    }
+    *out = b;
+    return 0;
+}
+
 int anonymizer_new(const struct cfg *cfg, const struct schema *schema,
                    struct anonymizer **out, char *errstr, size_t errstr_size)
 {
@@ -440,6 +534,8 @@ int anonymizer_new(const struct cfg *cfg, const struct schema *schema,
         err = map_field(a, schema, i, errstr, errstr_size);
         if (cfg->fields[i].privacy != CFG_PRIVACY_NONE)
             a->personal[a->personal_count++] = i;
+        if (!err && cfg->fields[i].privacy == CFG_PRIVACY_COARSEN)
+            err = band_names_new(&cfg->fields[i], &a->bands[i]);
     }
     if (!err && needs_key(cfg))
         err = load_key(a, cfg, errstr, errstr_size);
@@ -460,6 +556,8 @@ int anonymizer_new(const struct cfg *cfg, const struct schema *schema,
 
 void anonymizer_destroy(struct anonymizer *a)
 {
+    size_t i;
+
     if (!a)
         return;
     hmac_free(&a->mac);
@@ -470,6 +568,8 @@ void anonymizer_destroy(struct anonymizer *a)
     }
     OPENSSL_cleanse(a->key, sizeof(a->key));
     keyring_wipe(&a->encrypt_keys);
+    for (i = 0; i < CFG_MAX_FIELDS; i++)
+        band_names_free(a->bands[i]);
     free(a);
 }
 
@@ -513,29 +613,6 @@ int anonymize_pseudonym(const unsigned char *key, size_t key_len,
     return 0;
 }
 
-void anonymize_band(double x, double width, char *out, size_t out_size)
-{
-    double lo = floor(x / width) * width;
-    char lo_text[NUMFMT_MAX], hi_text[NUMFMT_MAX];
-    const char *parts[] = {
-        "[", numfmt_double(lo, lo_text, sizeof(lo_text)), ",",
-        numfmt_double(lo + width, hi_text, sizeof(hi_text)), ")"};
-    size_t i, len, n = 0;
-
-    /* "[lo,hi)" joined by hand, cut short as snprintf would: its format
-     * parse was most of the cost of coarsening an age, a twelfth of an
-     * Adult event. */
-    if (out_size == 0)
-        return;
-    for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-        len = strlen(parts[i]);
-        if (len > out_size - 1 - n)
-            len = out_size - 1 - n;
-        memcpy(out + n, parts[i], len);
-        n += len;
-    }
-    out[n] = '\0';
-}
 
 /* Writes the text form of a value for hashing: strings as they are,
  * numbers in their shortest exact form. */
@@ -547,8 +624,11 @@ static const char *value_text(const struct event *ev, size_t index,
     return numfmt_double(ev->values[index].number, tmp, tmp_size);
 }
 
-static int coarsen(const struct cfg_field *f, struct event *ev, size_t index)
+static int coarsen(const struct anonymizer *a, size_t field, struct event *ev,
+                   size_t index)
 {
+    const struct cfg_field *f = &a->cfg->fields[field];
+    const struct band_names *names = a->bands[field];
     char band[ANON_BAND_MAX];
     const struct value *v = &ev->values[index];
 
@@ -559,6 +639,14 @@ static int coarsen(const struct cfg_field *f, struct event *ev, size_t index)
             event_set_number(ev, index,
                              floor(v->number / f->band_width) * f->band_width);
             return 0;
+        }
+        if (names) {
+            /* NaN and out-of-range bands fail the test: named below. */
+            double k = floor(v->number / f->band_width) - names->first;
+
+            if (k >= 0.0 && k < (double)names->count)
+                return event_set_string(ev, index, names->name[(size_t)k],
+                                        names->len[(size_t)k]);
         }
         anonymize_band(v->number, f->band_width, band, sizeof(band));
         return event_set_string(ev, index, band, strlen(band));
@@ -823,7 +911,7 @@ int anonymizer_apply(const struct anonymizer *a, struct event *ev)
             if (f->date_precision != CFG_DATE_NONE)
                 err = coarsen_date(f, ev, index);
             else
-                err = coarsen(f, ev, index);
+                err = coarsen(a, i, ev, index);
             break;
         case CFG_PRIVACY_MASK:
             err = mask(f, ev, index);

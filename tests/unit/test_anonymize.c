@@ -73,6 +73,15 @@ static const char personal_fields[] =
     "    keep_prefix = 2; },\n"
     "  { name = \"plain\"; kind = \"categorical\"; }\n";
 
+/* Coarsened categories with bounds: their bands are named ahead. */
+static const char bounded_band_fields[] =
+    "  { name = \"event_id\"; kind = \"id\"; },\n"
+    "  { name = \"label\"; kind = \"label\"; positive = [\"yes\"]; },\n"
+    "  { name = \"age\"; kind = \"categorical\"; personal = \"coarsen\";\n"
+    "    band = 10.0; min = 0.0; max = 120.0; },\n"
+    "  { name = \"income\"; kind = \"categorical\"; personal = \"coarsen\";\n"
+    "    band = 0.1; min = -1.0; max = 1.0; }\n";
+
 /* No pseudonym: no key should be needed. */
 static const char drop_only_fields[] =
     "  { name = \"event_id\"; kind = \"id\"; },\n"
@@ -517,6 +526,37 @@ static void test_anonymize_apply_coarsen_categorical_number(void **state)
     assert_string_equal(str_of(fx, "age"), "[30,40)");
 }
 
+/* A band named ahead is the text anonymize_band() writes, at the edges,
+ * inside, outside the bounds (named as they come) and for a width that
+ * is no exact binary fraction. */
+static void test_anonymize_apply_coarsen_bounded_bands_match(void **state)
+{
+    static const double ages[] = {0.0, 9.999, 10.0, 37.0, 119.5, 120.0,
+                                  125.0, -5.0};
+    static const double incomes[] = {-1.0, -0.95, -0.3, 0.0, 0.1, 0.3,
+                                     0.7, 0.99, 1.0, 1.05};
+    struct fixture *fx = *state;
+    char want[64];
+    size_t i;
+
+    load_cfg(fx, bounded_band_fields, fx->key_path);
+    if (new_anonymizer(fx) != 0)
+        fail_msg("anonymizer_new: %s", fx->errstr);
+    for (i = 0; i < sizeof(incomes) / sizeof(incomes[0]); i++) {
+        double age = ages[i % (sizeof(ages) / sizeof(ages[0]))];
+
+        event_reset(&fx->ev, schema_field_count(fx->schema));
+        set_str(fx, "event_id", "e-1");
+        event_set_number(&fx->ev, col(fx, "age"), age);
+        event_set_number(&fx->ev, col(fx, "income"), incomes[i]);
+        assert_int_equal(anonymizer_apply(fx->anon, &fx->ev), 0);
+        anonymize_band(age, 10.0, want, sizeof(want));
+        assert_string_equal(str_of(fx, "age"), want);
+        anonymize_band(incomes[i], 0.1, want, sizeof(want));
+        assert_string_equal(str_of(fx, "income"), want);
+    }
+}
+
 static void test_anonymize_apply_coarsen_numeric_field(void **state)
 {
     struct fixture *fx = *state;
@@ -883,6 +923,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_anonymize_apply_drop_sets_null),
         T(test_anonymize_apply_coarsen_categorical_number),
+        T(test_anonymize_apply_coarsen_bounded_bands_match),
         T(test_anonymize_apply_coarsen_numeric_field),
         T(test_anonymize_apply_coarsen_string_keeps_prefix),
         T(test_anonymize_apply_pseudonym_uses_key),
