@@ -32,6 +32,11 @@
  * own statistics ("producer_p99_ms", see LOAD_STATS_MS): time queued in
  * the client against the broker's round trip.
  *
+ * At a paced rate the line also says whether the answers kept pace
+ * ("kept_up", see report_kept_up), which bench/serve_run's search for
+ * the maximum sustained rate uses, and this process's own CPU and wait
+ * for a core, so that a slow answer can be told from a starved meter.
+ *
  * Two more modes time a replica count draining a backlog without the
  * generator competing for the cores: --mode fill only sends the requests
  * (as fast as it can) and exits; --mode drain only reads the predictions
@@ -44,6 +49,7 @@
  * Usage: serve_load -c CFG -b BROKERS -r RATE -n COUNT -t TAG
  *        [-m latency|hop|fill|drain|stamp]
  */
+#include <dirent.h>
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
@@ -52,6 +58,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -109,13 +117,14 @@ struct load {
     atomic_long answered;
     atomic_int stop;
     atomic_int warm;             /* the warm-up request came back */
-    double first_sent_s, last_arrival_s;
+    double first_sent_s, last_sent_s, last_arrival_s;
     rd_kafka_t *consumer;
     const char *mode;            /* "latency", "hop", "fill", "drain" */
     const char *read_topic;      /* predictions, or requests for "hop" */
     long long first_ts_ms, last_ts_ms; /* drain: answers' timestamps */
     double stat_p99_us[STAT_COUNT][LOAD_STATS_MAX]; /* per window */
     int stat_windows;
+    double runq_wait_ms;         /* this process's threads, see below */
 };
 
 static double now_s(void)
@@ -382,6 +391,35 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     return 0; /* librdkafka frees json */
 }
 
+/* The time this process's threads have spent runnable but waiting for
+ * a core (the second field of each thread's schedstat), in ms: read
+ * before the producer's threads end, so that theirs count. */
+static double own_runq_wait_ms(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    double total = 0;
+
+    while (d && (e = readdir(d)) != NULL) {
+        char path[300];
+        unsigned long long run, wait;
+        FILE *f;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat",
+                 e->d_name);
+        f = fopen(path, "r");
+        if (f && fscanf(f, "%llu %llu", &run, &wait) == 2)
+            total += (double)wait / 1e6;
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return total;
+}
+
 static void produce_all(struct load *l)
 {
     char why[512] = "", key[64];
@@ -430,7 +468,9 @@ static void produce_all(struct load *l)
             rd_kafka_poll(p, 10);
         rd_kafka_poll(p, 0);
     }
+    l->last_sent_s = now_s();
     rd_kafka_flush(p, 30000);
+    l->runq_wait_ms = own_runq_wait_ms();
     rd_kafka_destroy(p);
     buf_free(&body);
 }
@@ -577,6 +617,49 @@ static void report_stats(struct load *l)
     printf("}");
 }
 
+/* ,"kept_up":[H,A],"backlog_end":N: whether the answers keep pace with
+ * a paced stream. H is the answers that arrived over the second half of
+ * the sending against the requests sent over it: a constant delay
+ * shifts both alike, so H under 1 means the backlog grew by that share
+ * of what was sent (the first half lets the stream settle; over 1, a
+ * backlog from the first half shrank). A is the share of all requests
+ * answered by the time the last one was sent, and N the rest: the
+ * backlog left at the end. */
+static void report_kept_up(struct load *l)
+{
+    double mid = (l->first_sent_s + l->last_sent_s) / 2;
+    long sent = 0, answered = 0, backlog = 0;
+
+    for (long i = 0; i < l->count; i++) {
+        double arrival = l->sent_s[i] + l->latency_ms[i] / 1e3;
+
+        if (l->sent_s[i] >= mid)
+            sent++;
+        if (l->latency_ms[i] > 0 && arrival >= mid &&
+            arrival <= l->last_sent_s)
+            answered++;
+        if (l->latency_ms[i] <= 0 || arrival > l->last_sent_s)
+            backlog++;
+    }
+    printf(",\"kept_up\":[%.4f,%.4f],\"backlog_end\":%ld",
+           sent ? (double)answered / (double)sent : 0.0,
+           1.0 - (double)backlog / (double)l->count, backlog);
+}
+
+/* ,"cpu_ticks":T,"runq_wait_ms":W: this process's CPU so far (in
+ * clock ticks, as /proc has them) and its threads' wait for a core */
+static void report_own_cpu(struct load *l)
+{
+    struct rusage ru;
+    double s = 0;
+
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    printf(",\"cpu_ticks\":%.0f,\"runq_wait_ms\":%.0f",
+           s * (double)sysconf(_SC_CLK_TCK), l->runq_wait_ms);
+}
+
 static void report(struct load *l)
 {
     long n = atomic_load(&l->answered), k = 0, i;
@@ -592,6 +675,9 @@ static void report(struct load *l)
            k ? k / (l->last_arrival_s - l->first_sent_s) : 0.0,
            k ? v[k / 2] : 0.0, k ? v[k * 9 / 10] : 0.0,
            k ? v[k * 99 / 100] : 0.0, k ? v[k - 1] : 0.0);
+    if (l->rate > 0)
+        report_kept_up(l);
+    report_own_cpu(l);
     if (k)
         report_hops(l, v[k * 99 / 100]);
     report_stats(l);
