@@ -617,33 +617,52 @@ static void report_stats(struct load *l)
     printf("}");
 }
 
-/* ,"kept_up":[H,A],"backlog_end":N: whether the answers keep pace with
- * a paced stream. H is the answers that arrived over the second half of
- * the sending against the requests sent over it: a constant delay
- * shifts both alike, so H under 1 means the backlog grew by that share
- * of what was sent (the first half lets the stream settle; over 1, a
- * backlog from the first half shrank). A is the share of all requests
- * answered by the time the last one was sent, and N the rest: the
- * backlog left at the end. */
+/* The median latency of the answered requests from..to-1, in ms; 0
+ * when none of them was answered. */
+static double median_latency(const struct load *l, long from, long to)
+{
+    double *v = malloc((size_t)(to - from + 1) * sizeof(*v)), m = 0;
+    long n = 0;
+
+    for (long i = from; i < to; i++)
+        if (l->latency_ms[i] > 0)
+            v[n++] = l->latency_ms[i];
+    if (n > 0) {
+        qsort(v, (size_t)n, sizeof(*v), by_value);
+        m = v[n / 2];
+    }
+    free(v);
+    return m;
+}
+
+/* ,"kept_up":K,"latency_growth_ms":[Q2,Q4],"backlog_end":N: whether
+ * the answers keep pace with a paced stream. If the replica answers a
+ * share K of the rate sent, its backlog, and so every answer's wait,
+ * grows by 1 - K of the time passed. K is taken from the median
+ * latency of the second and of the last quarter of the requests
+ * (the first quarter lets the stream settle): 1 - their difference
+ * over the time between them. Medians, so that one stall shorter than
+ * an eighth of the run does not count as falling behind; over 1, a
+ * backlog from a stall shrank. A request never answered makes K 0. N
+ * is the requests sent but not answered when the last one was sent. */
 static void report_kept_up(struct load *l)
 {
-    double mid = (l->first_sent_s + l->last_sent_s) / 2;
-    long sent = 0, answered = 0, backlog = 0;
+    long n = l->count, backlog = 0, answered = 0;
+    double q2, q4, span_s, kept;
 
-    for (long i = 0; i < l->count; i++) {
-        double arrival = l->sent_s[i] + l->latency_ms[i] / 1e3;
-
-        if (l->sent_s[i] >= mid)
-            sent++;
-        if (l->latency_ms[i] > 0 && arrival >= mid &&
-            arrival <= l->last_sent_s)
+    for (long i = 0; i < n; i++) {
+        if (l->latency_ms[i] > 0)
             answered++;
-        if (l->latency_ms[i] <= 0 || arrival > l->last_sent_s)
+        if (l->latency_ms[i] <= 0 ||
+            l->sent_s[i] + l->latency_ms[i] / 1e3 > l->last_sent_s)
             backlog++;
     }
-    printf(",\"kept_up\":[%.4f,%.4f],\"backlog_end\":%ld",
-           sent ? (double)answered / (double)sent : 0.0,
-           1.0 - (double)backlog / (double)l->count, backlog);
+    q2 = median_latency(l, n / 4, n / 2);
+    q4 = median_latency(l, 3 * n / 4, n);
+    span_s = l->sent_s[7 * n / 8] - l->sent_s[3 * n / 8];
+    kept = answered < n || span_s <= 0 ? 0.0 : 1.0 - (q4 - q2) / (span_s * 1e3);
+    printf(",\"kept_up\":%.4f,\"latency_growth_ms\":[%.2f,%.2f],"
+           "\"backlog_end\":%ld", kept, q2, q4, backlog);
 }
 
 /* ,"cpu_ticks":T,"runq_wait_ms":W: this process's CPU so far (in
