@@ -69,6 +69,11 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
+/* The smallest table slots_commit() commits; smaller ones are calloc()ed
+ * and faulted in as features land on them. 2^21 AdaGrad or 2^20 ftrl
+ * slots. */
+#define MODEL_COMMIT_MIN_BYTES ((size_t)16 << 20)
+
 /* Merged features kept ready at creation: typical examples carry tens of
  * features, so learning never allocates until one carries more. */
 #define MODEL_SCRATCH_INITIAL 256
@@ -115,7 +120,7 @@ struct model {
     uint32_t bias_index;
     float *slots;         /* owned, weight_count << slot_shift floats,
                              slots_bytes mapped by slots_commit() */
-    size_t slots_bytes;
+    size_t slots_bytes;   /* 0 when the table was calloc()ed */
     unsigned slot_shift;  /* log2 of the floats per slot: 0, 1 or 2 */
     size_t state_count;   /* state values the optimizer uses, 0..2 */
     uint64_t updates;
@@ -292,6 +297,12 @@ static size_t optimizer_state_count(enum model_optimizer opt)
  * one run and 1,047 ms in the next (the kernel finding free huge pages),
  * a spread start-up and restore times would inherit (see
  * docs/BENCHMARKS.md). Returns NULL when the memory is not there.
+ *
+ * Only for tables of MODEL_COMMIT_MIN_BYTES and more: a smaller one
+ * cannot grow the process by more than that, and on the small real
+ * sets, whose runs take tens of milliseconds, committing it up front
+ * cost more than its faults (Elec2, 4 MiB: task-clock 52.5 ms mean
+ * committed, 50.4 ms faulted in as used).
  */
 static float *slots_commit(size_t bytes)
 {
@@ -341,7 +352,12 @@ int model_new(const struct model_params *params, struct model **out)
     m->state_count = optimizer_state_count(params->optimizer);
     m->slot_shift = m->state_count == 0 ? 0 : m->state_count == 1 ? 1 : 2;
     m->slots_bytes = (count << m->slot_shift) * sizeof(float);
-    m->slots = slots_commit(m->slots_bytes);
+    if (m->slots_bytes >= MODEL_COMMIT_MIN_BYTES) {
+        m->slots = slots_commit(m->slots_bytes);
+    } else {
+        m->slots = calloc(m->slots_bytes, 1);
+        m->slots_bytes = 0;
+    }
     m->scratch = calloc(MODEL_SCRATCH_INITIAL, sizeof(*m->scratch));
     m->probe = calloc(2 * MODEL_SCRATCH_INITIAL, sizeof(*m->probe));
     if (!m->slots || !m->scratch || !m->probe) {
@@ -359,8 +375,10 @@ void model_destroy(struct model *m)
 {
     if (!m)
         return;
-    if (m->slots)
+    if (m->slots && m->slots_bytes)
         (void)munmap(m->slots, m->slots_bytes); /* cannot fail: mapped so */
+    else
+        free(m->slots);
     free(m->scratch);
     free(m->probe);
     free(m);
@@ -557,8 +575,9 @@ double model_predict(const struct model *m, const struct feature *x,
 /* ---- learning ------------------------------------------------------ */
 
 /* Checks the example and, in the same pass, starts loading its slots
- * (slot_prefetch() only reads). The table's pages are all committed at
- * creation (slots_commit()), so no first touch here faults. */
+ * (slot_prefetch() only reads). A large table's pages are all committed
+ * at creation (slots_commit()); a small one's fault as they are first
+ * used. */
 static int example_check(const struct model *m, const struct feature *x,
                          size_t n, double label)
 {

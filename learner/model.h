@@ -139,10 +139,11 @@ void model_params_default(struct model_params *params);
 int model_params_check(const struct model_params *params, char *errstr,
                        size_t errstr_size);
 
-/* Allocates a zeroed model whose whole table (2^bits slots of 4, 8 or
- * 16 bytes: 1 + model_state_count() floats, rounded up to a power of
- * two) is committed now, every page faulted in, so its memory does not
- * grow with the stream afterwards. Returns 0, RIFFLE_ERR_INVALID or
+/* Allocates a zeroed model. Its table (2^bits slots of 4, 8 or 16
+ * bytes: 1 + model_state_count() floats, rounded up to a power of two)
+ * is committed now, every page faulted in, when it takes 16 MiB or
+ * more, so its memory does not grow with the stream afterwards; a
+ * smaller one is faulted in as it is used. Returns 0, RIFFLE_ERR_INVALID or
  * RIFFLE_ERR_NOMEM (also when the table cannot be committed). *out is
  * owned by the caller (model_destroy). */
 int model_new(const struct model_params *params, struct model **out);

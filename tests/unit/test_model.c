@@ -1217,8 +1217,9 @@ static long rss_anon_kib(void)
     return kib;
 }
 
-#define COMMIT_TEST_BITS 20    /* 2^20 AdaGrad slots: 8 MiB */
-#define COMMIT_TEST_KIB 8192
+#define COMMIT_TEST_BITS 21    /* 2^21 AdaGrad slots: 16 MiB, the
+                                  smallest table committed */
+#define COMMIT_TEST_KIB 16384
 #define COMMIT_SLACK_KIB 1024  /* the kernel's counters may lag by a few
                                   pages per CPU; far below the table */
 
