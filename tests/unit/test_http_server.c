@@ -329,19 +329,33 @@ static void test_http_server_refuses_from_headers(void **state)
 }
 
 /* A body that keeps coming, but slower than the budget allows. */
+static double monotonic_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A body that trickles in, one byte every 50 ms, past the 1 s budget;
+ * its last bytes then come at once, so that it ends well before the 2 s
+ * after which the server hangs up instead, and no gap comes near the 1 s
+ * after which an idle connection is closed. (Pauses of 0.4 s, as this
+ * test once had, left too little margin on a loaded machine: a stretched
+ * pause turned the 408 into a hang-up.) */
 static void test_http_server_times_out_a_trickle(void **state)
 {
-    /* 4 pauses of 0.4 s: over the 1 s budget, never idle for 1 s, and
-     * well under the 2 s after which the server hangs up instead. */
-    const struct timespec pause = {0, 400 * 1000 * 1000};
+    const struct timespec pause = {0, 50 * 1000 * 1000};
     struct hooks h = {0};
     struct http_server *s = start_hooked(&h, 64, 1.0);
     struct sockaddr_in sa;
     struct buf reply = {0};
-    char chunk[512];
+    char chunk[512], rest[64];
     ssize_t n;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), i;
-    const char *head = "POST /x HTTP/1.0\r\nContent-Length: 4\r\n\r\n";
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    size_t sent = 0;
+    double started;
+    const char *head = "POST /x HTTP/1.0\r\nContent-Length: 64\r\n\r\n";
 
     (void)state;
     memset(&sa, 0, sizeof(sa));
@@ -350,14 +364,20 @@ static void test_http_server_times_out_a_trickle(void **state)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     assert_int_equal(write(fd, head, strlen(head)), (ssize_t)strlen(head));
-    for (i = 0; i < 4; i++) {
+    started = monotonic_s();
+    while (monotonic_s() - started < 1.2 && sent < sizeof(rest) - 1) {
         (void)nanosleep(&pause, NULL);
         assert_int_equal(write(fd, "x", 1), 1);
+        sent++;
     }
+    memset(rest, 'x', sizeof(rest));
+    assert_int_equal(write(fd, rest, sizeof(rest) - sent),
+                     (ssize_t)(sizeof(rest) - sent));
     while ((n = read(fd, chunk, sizeof(chunk))) > 0)
         assert_int_equal(buf_append(&reply, chunk, (size_t)n), 0);
     close(fd);
 
+    assert_true(sent > 10); /* it did trickle */
     assert_non_null(reply.data);
     assert_contains(reply.data, "HTTP/1.1 408");
     assert_contains(reply.data, "took over 1 s to arrive");
