@@ -62,6 +62,15 @@ print(eval(sys.argv[2]))
 PY
 }
 
+# output_schemas: $WORK/schemas holding riffle's output schemas, for a
+# test that writes its own input schema beside them
+output_schemas()
+{
+    mkdir -p "$WORK/schemas"
+    cp schemas/prediction.avsc schemas/dead_letter.avsc schemas/model_snapshot.avsc \
+        schemas/metrics.avsc schemas/alert.avsc "$WORK/schemas/"
+}
+
 run_riffle() { "$RIFFLE" "$@" --brokers "$BROKERS"; }
 
 # cfg_topic CFG KEY -> the topic a configuration names under topics.KEY

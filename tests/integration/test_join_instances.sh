@@ -15,17 +15,8 @@
 # for fixed times (about 30 s on a loaded machine).
 source "$(dirname "$0")/lib.sh"
 
-mkdir -p "$WORK/schemas"
-cp schemas/prediction.avsc schemas/dead_letter.avsc schemas/model_snapshot.avsc \
-    schemas/metrics.avsc schemas/alert.avsc "$WORK/schemas/"
-cat >"$WORK/schemas/clicks.avsc" <<'AVSC'
-{"type": "record", "name": "Click", "namespace": "riffle.test", "fields": [
-  {"name": "event_id", "type": "string"},
-  {"name": "user", "type": "string"},
-  {"name": "x", "type": "double"},
-  {"name": "region", "type": ["null", "string"], "default": null},
-  {"name": "clicked", "type": "string"}]}
-AVSC
+output_schemas
+cp tests/fixtures/user_clicks.avsc "$WORK/schemas/clicks.avsc"
 cat >"$WORK/schemas/profile.avsc" <<'AVSC'
 {"type": "record", "name": "Profile", "namespace": "riffle.test", "fields": [
   {"name": "event_id", "type": "string"},

@@ -12,9 +12,7 @@ source "$(dirname "$0")/lib.sh"
 readonly EVENTS=300
 
 # An input schema of its own, with riffle's output schemas beside it.
-mkdir -p "$WORK/schemas"
-cp schemas/prediction.avsc schemas/dead_letter.avsc schemas/model_snapshot.avsc \
-    schemas/metrics.avsc schemas/alert.avsc "$WORK/schemas/"
+output_schemas
 cat >"$WORK/schemas/clicks.avsc" <<'AVSC'
 {"type": "record", "name": "Click", "namespace": "riffle.test", "fields": [
   {"name": "event_id", "type": "string"},
