@@ -28,9 +28,10 @@ int topic_reader_new(const char *brokers, const char *topic, int from_start,
                      size_t errstr_size);
 
 /* Assigns partition i of topic at from[i] when i < count (an offset to
- * read next, or RD_KAFKA_OFFSET_BEGINNING), and every other partition at its first message timestamped
- * since_ms or later (at its end when there is none): a reader that goes
- * on from where an earlier one stopped, or starts at a point in time.
+ * read next, or RD_KAFKA_OFFSET_BEGINNING), and every other partition at
+ * its first message timestamped since_ms or later (at its end when there
+ * is none): a reader that goes on from where an earlier one stopped, or
+ * starts at a point in time.
  * from (count entries) is borrowed. Returns 0 or RIFFLE_ERR_KAFKA with
  * errstr. */
 int topic_reader_new_from(const char *brokers, const char *topic,
