@@ -53,10 +53,8 @@ struct cleaner {
     /* Decided once from the rules, so that the common field costs a
      * test per event instead of a walk through every rule: a category
      * with no length, pattern or allowed-values rule accepts any present
-     * value, and a field with no statistic or summary has nothing to
-     * commit. */
+     * value. */
     unsigned char any_category[CFG_MAX_FIELDS];
-    unsigned char has_stats[CFG_MAX_FIELDS];
     /* A numeric field without an outlier rule: a finite number within
      * [lo, hi] (+-DBL_MAX where unbounded) passes with one test, which
      * also fails for NaN and infinities, left to the full rules. */
@@ -115,6 +113,7 @@ static int build_summaries(struct cleaner *c, size_t i, char *errstr,
     int quantiles = f->missing == CFG_MISSING_MEDIAN ||
                     f->outlier == CFG_OUTLIER_MAD ||
                     f->outlier == CFG_OUTLIER_IQR;
+    unsigned char numeric, summaries;
     int err = 0;
 
     if (quantiles)
@@ -139,15 +138,15 @@ static int build_summaries(struct cleaner *c, size_t i, char *errstr,
     c->any_category[i] = f->kind == CFG_FIELD_CATEGORICAL &&
                          f->max_length == 0 && !c->has_pattern[i] &&
                          f->allowed_count == 0;
-    c->has_stats[i] = f->kind == CFG_FIELD_NUMERIC || c->values[i] ||
-                      c->spread[i] || c->modes[i];
-    if (c->has_stats[i]) {
+    numeric = f->kind == CFG_FIELD_NUMERIC;
+    summaries = c->values[i] || c->spread[i] || c->modes[i];
+    if (numeric || summaries) { /* else nothing to commit */
         struct stat_field *sf = &c->stat_fields[c->stat_field_count++];
 
         sf->field = i;
         sf->index = (size_t)c->schema_index[i];
-        sf->numeric = f->kind == CFG_FIELD_NUMERIC;
-        sf->summaries = c->values[i] || c->spread[i] || c->modes[i];
+        sf->numeric = numeric;
+        sf->summaries = summaries;
     }
     c->plain_number[i] = f->kind == CFG_FIELD_NUMERIC &&
                          f->outlier == CFG_OUTLIER_NONE;

@@ -1019,7 +1019,6 @@ static int join_dead_letter(void *opaque, const rd_kafka_message_t *msg,
     if (l->exactly_once && !publisher_in_transaction(l->pub))
         return 0;
     source_of(msg, &src);
-    src.topic = l->cfg.join.topic;
     l->dead_lettered++;
     return outputs_dead_letter(l->out, &src, res, errstr, size);
 }

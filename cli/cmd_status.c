@@ -49,35 +49,38 @@ static int partition_count(struct status *s, const char *topic, char *why,
     return n;
 }
 
-static void show_topic(struct status *s, const char *role, const char *topic)
+/* Prints one topic's line; returns its partition count, or -1 when it
+ * is missing or not configured. */
+static int show_topic(struct status *s, const char *role, const char *topic)
 {
     int64_t lo, hi, total = 0;
     char why[512];
     int i, n;
 
     if (!topic[0])
-        return;
+        return -1;
     n = partition_count(s, topic, why, sizeof(why));
     if (n < 0) {
         printf("  %-13s %-40s missing or not allowed\n", role, topic);
         log_warn("status", "%s", why);
         s->failed = 1;
-        return;
+        return -1;
     }
     for (i = 0; i < n; i++)
         if (rd_kafka_query_watermark_offsets(s->rk, topic, i, &lo, &hi,
                                              STATUS_TIMEOUT_MS) == 0)
             total += hi - lo;
     printf("  %-13s %-40s %3d %12lld\n", role, topic, n, (long long)total);
+    return n;
 }
 
-static void show_lag(struct status *s)
+/* The learner group's lag on the input topic of n partitions. */
+static void show_lag(struct status *s, int n)
 {
     const char *topic = s->cfg->topic_input;
     rd_kafka_topic_partition_list_t *parts;
     int64_t lo, hi, lag_total = 0;
-    char why[512];
-    int i, n = partition_count(s, topic, why, sizeof(why)), committed_any = 0;
+    int i, committed_any = 0;
 
     if (n <= 0)
         return; /* show_topic() said why */
@@ -272,6 +275,7 @@ int cmd_status(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     const char *config = NULL, *brokers = NULL;
     struct status s = {0};
+    int input_partitions;
     struct cfg *cfg;
     int c;
 
@@ -305,7 +309,7 @@ int cmd_status(int argc, char **argv)
            cfg->model_name, cfg->brokers, kafka_security_describe());
     /* Offsets, not records: transaction markers take offsets too. */
     printf("  %-13s %-40s %3s %12s\n", "topic", "name", "pts", "offsets");
-    show_topic(&s, "input", cfg->topic_input);
+    input_partitions = show_topic(&s, "input", cfg->topic_input);
     show_topic(&s, "predictions", cfg->topic_predictions);
     show_topic(&s, "dead letters", cfg->topic_dead_letters);
     show_topic(&s, "models", cfg->topic_models);
@@ -314,7 +318,7 @@ int cmd_status(int argc, char **argv)
     show_topic(&s, "requests", cfg->serve_requests);
     show_topic(&s, "served", cfg->serve_predictions);
     printf("\n");
-    show_lag(&s);
+    show_lag(&s, input_partitions);
     show_model(&s);
     show_metrics(&s);
 

@@ -259,17 +259,6 @@ int learn_join_due(const struct learn_join *j, int64_t ts_ms)
     return ts_ms >= j->synced_ms;
 }
 
-/* The end offset of every partition, as its leader gives it now. */
-static int query_ends(struct learn_join *j, char *errstr, size_t size)
-{
-    int p, err = 0;
-
-    for (p = 0; !err && p < j->partitions; p++)
-        err = topic_reader_query_end(j->r, j->cfg->join.topic, p,
-                                     &j->target[p], errstr, size);
-    return err;
-}
-
 static int sync_reached(const struct learn_join *j)
 {
     int p;
@@ -286,7 +275,9 @@ int learn_join_sync(struct learn_join *j, struct online_learner *ol,
 {
     int64_t asked_ms = kafka_now_ms();
     double last = kafka_monotonic_s();
-    int err = query_ends(j, errstr, errstr_size);
+    int err = topic_reader_query_ends(j->r, j->cfg->join.topic,
+                                      j->partitions, j->target, errstr,
+                                      errstr_size);
     int is_bad;
 
     while (!err && !sync_reached(j) && !cli_stop_requested) {

@@ -59,8 +59,9 @@ typedef int (*learn_join_bad_fn)(void *opaque, const rd_kafka_message_t *msg,
 
 /* Rebuilds ol's enrichment table from cfg->join.topic up to the join
  * positions among snap[0..n-1] (entries of other topics are ignored),
- * then keeps a reader open past them. Returns 0, or RIFFLE_ERR_KAFKA /
- * RIFFLE_ERR_NOMEM / RIFFLE_ERR_STOPPED with errstr. */
+ * then keeps a reader open past them. Returns 0 (also when a stop was
+ * requested on the way: the caller sees it), or RIFFLE_ERR_KAFKA /
+ * RIFFLE_ERR_NOMEM with errstr. */
 int learn_join_new(const struct cfg *cfg, struct online_learner *ol,
                    const struct snapshot_offset *snap, size_t n,
                    struct learn_join **out, char *errstr, size_t errstr_size);

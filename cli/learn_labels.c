@@ -373,8 +373,8 @@ static int take_record(struct online_learner *ol, int32_t p, int64_t start,
                  "in partition %d are not taken over: their labels will "
                  "count as unknown", cfg->topic_models, key, why, (int)p);
     } else {
-        err = labels_record_apply(j, found.data, found.len, &skipped, errstr,
-                                  size);
+        err = labels_record_restore(j, found.data, found.len, &info,
+                                    &skipped, errstr, size);
         if (!err)
             log_info("learn", "%s: took over %zu delayed-label record(s) of "
                      "partition %d from %s (%zu already held from another "

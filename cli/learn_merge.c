@@ -234,7 +234,7 @@ static int reader_ready(struct learn_merge *m, char *errstr, size_t size)
     int64_t since = kafka_now_ms() -
                     (int64_t)(m->cfg->instance_expiry_seconds * 1000.0) -
                     LEARN_MERGE_CHUNK_MARGIN_MS;
-    int p, count, err = 0;
+    int count, err = 0;
 
     if (!m->reader)
         err = topic_reader_new_from(m->cfg->brokers, m->cfg->topic_models,
@@ -248,10 +248,8 @@ static int reader_ready(struct learn_merge *m, char *errstr, size_t size)
         if (!m->end)
             return RIFFLE_ERR_NOMEM;
     }
-    for (p = 0; !err && p < count; p++)
-        err = topic_reader_query_end(m->reader, m->cfg->topic_models, p,
-                                     &m->end[p], errstr, size);
-    return err;
+    return topic_reader_query_ends(m->reader, m->cfg->topic_models, count,
+                                   m->end, errstr, size);
 }
 
 /* Whether every partition is read up to m->end: past its last message,

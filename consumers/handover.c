@@ -70,7 +70,7 @@ void handover_decide(const char *self, const struct handover_claim *claim,
         out->start = own >= 0 ? own : -1;
     } else if (strcmp(claim->owner, self) == 0) {
         out->start = max64(own, claim->from);
-        out->inherits = own < 0 || own < claim->from;
+        out->inherits = own < claim->from; /* from >= 0: parsed so */
     } else {
         out->start = max64(claim->from, claim->snap);
         out->relearn_gap = committed > out->start;

@@ -290,12 +290,12 @@ rd_kafka_message_t *topic_reader_poll(struct topic_reader *r, int timeout_ms)
     if (!msg)
         return NULL;
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        if (msg->partition >= 0 && msg->partition < r->partition_count)
+        if (msg->partition >= 0 && msg->partition < r->partition_count) {
             r->end_offset[msg->partition] = msg->offset;
-        if (msg->partition >= 0 && msg->partition < r->partition_count &&
-            !r->at_end[msg->partition]) {
-            r->at_end[msg->partition] = 1;
-            r->ended++;
+            if (!r->at_end[msg->partition]) {
+                r->at_end[msg->partition] = 1;
+                r->ended++;
+            }
         }
         rd_kafka_message_destroy(msg);
         return NULL;
@@ -325,28 +325,51 @@ int64_t topic_reader_end_offset(const struct topic_reader *r, int partition)
     return r->end_offset[partition];
 }
 
-int topic_reader_query_end(struct topic_reader *r, const char *topic,
-                           int partition, int64_t *end, char *errstr,
-                           size_t errstr_size)
+int topic_reader_query_ends(struct topic_reader *r, const char *topic,
+                            int count, int64_t *ends, char *errstr,
+                            size_t errstr_size)
 {
-    double started = kafka_monotonic_s();
+    rd_kafka_topic_partition_list_t *list;
     rd_kafka_resp_err_t err;
-    int64_t low;
+    double started;
+    int p, rc = 0;
 
-    /* Asked of the partition's leader, not the last fetch's cached
-     * figure: the caller needs everything appended before it asked. */
+    if (count <= 0)
+        return 0;
+    list = rd_kafka_topic_partition_list_new(count);
+    for (p = 0; p < count; p++)
+        rd_kafka_topic_partition_list_add(list, topic, p)->offset =
+            RD_KAFKA_OFFSET_END;
+
+    /* Asked of the leaders, not the last fetch's cached figures: the
+     * caller needs everything appended before it asked. A time of
+     * RD_KAFKA_OFFSET_END asks for the end, as a watermark query does,
+     * but for every partition in one request per leader. */
+    started = kafka_monotonic_s();
     do
-        err = rd_kafka_query_watermark_offsets(
-            r->rk, topic, partition, &low, end,
-            TOPIC_READER_METADATA_TIMEOUT_MS);
+        err = rd_kafka_offsets_for_times(r->rk, list,
+                                         TOPIC_READER_METADATA_TIMEOUT_MS);
     while (kafka_retry_transient(err, started));
-    if (err) {
-        snprintf(errstr, errstr_size, "%s [%d]: cannot read its end offset "
-                 "from the brokers: %s", topic, partition,
-                 rd_kafka_err2str(err));
-        return RIFFLE_ERR_KAFKA;
+
+    for (p = 0; !err && !rc && p < list->cnt; p++) {
+        const rd_kafka_topic_partition_t *e = &list->elems[p];
+
+        if (e->err || e->offset < 0) {
+            snprintf(errstr, errstr_size, "%s [%d]: cannot read its end "
+                     "offset from the brokers: %s", topic, (int)e->partition,
+                     e->err ? rd_kafka_err2str(e->err) : "none given");
+            rc = RIFFLE_ERR_KAFKA;
+        } else {
+            ends[e->partition] = e->offset;
+        }
     }
-    return 0;
+    if (err) {
+        snprintf(errstr, errstr_size, "%s: cannot read its end offsets "
+                 "from the brokers: %s", topic, rd_kafka_err2str(err));
+        rc = RIFFLE_ERR_KAFKA;
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return rc;
 }
 
 /* Shifts the kept values down by one and moves the value the chunks

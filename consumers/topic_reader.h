@@ -56,12 +56,13 @@ int topic_reader_at_end(const struct topic_reader *r);
  * transaction markers there), or -1 when it has not yet. */
 int64_t topic_reader_end_offset(const struct topic_reader *r, int partition);
 
-/* Asks the partition's leader for its end offset now (the last stable
- * offset, as r reads read_committed), into *end. Returns 0 or
+/* Asks the leaders of partitions 0..count-1 for their end offsets now
+ * (the last stable offsets, as r reads read_committed), into
+ * ends[0..count-1]: one request per leader, sent together. Returns 0 or
  * RIFFLE_ERR_KAFKA with errstr naming the topic and partition. */
-int topic_reader_query_end(struct topic_reader *r, const char *topic,
-                           int partition, int64_t *end, char *errstr,
-                           size_t errstr_size);
+int topic_reader_query_ends(struct topic_reader *r, const char *topic,
+                            int count, int64_t *ends, char *errstr,
+                            size_t errstr_size);
 
 /* Finds the values of the last `keep` messages whose key equals key,
  * newest first, in out[0..*found-1] (the caller frees each with

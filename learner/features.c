@@ -345,10 +345,7 @@ static uint32_t owner_take(struct feature_builder *fb, uint32_t slot,
     return was;
 }
 
-/* A slot is collided once two different full hashes have used it. The
- * owner table is megabytes and each feature lands on a random entry, so
- * all of the event's entries are asked for first and their cache misses
- * overlap. */
+/* A slot is collided once two different full hashes have used it. */
 static void count_collisions(struct feature_builder *fb, size_t n)
 {
     size_t i;

@@ -6,9 +6,9 @@
  * order, so the result is the same on every host, matches the reference
  * implementation on x86 (and Python's mmh3), and never performs an
  * unaligned load; only hash_murmur3_32_padded() (inline, in hash.h)
- * reads past the key, into bytes its caller promises are there. Does not mask the result to a
- * table size; the caller does that. Pure functions, callable from any
- * thread.
+ * reads past the key, into bytes its caller promises are there. Does
+ * not mask the result to a table size; the caller does that. Pure
+ * functions, callable from any thread.
  */
 #include "learner/hash.h"
 

@@ -322,8 +322,6 @@ int labels_record_apply(struct label_join *j, const void *data, size_t len,
                         size_t *skipped, char *errstr, size_t errstr_size)
 {
     struct labels_record_info info;
-    struct applier a = {j, 0};
-    struct reader r = {{0}, errstr, errstr_size};
     int err = labels_record_check(data, len, &info, errstr, errstr_size);
 
     *skipped = 0;
@@ -331,8 +329,21 @@ int labels_record_apply(struct label_join *j, const void *data, size_t len,
         return err;
 
     (void)label_join_drop_partition(j, info.partition); /* replaced */
+    return labels_record_restore(j, data, len, &info, skipped, errstr,
+                                 errstr_size);
+}
+
+int labels_record_restore(struct label_join *j, const void *data, size_t len,
+                          const struct labels_record_info *info,
+                          size_t *skipped, char *errstr, size_t errstr_size)
+{
+    struct applier a = {j, 0};
+    struct reader r = {{0}, errstr, errstr_size};
+    struct labels_record_info seen = *info;
+    int err;
+
     wire_reader_init(&r.w, data, len - LABELS_RECORD_CRC_LEN);
-    err = read_record(&r, &info, restore_one, &a);
+    err = read_record(&r, &seen, restore_one, &a);
     *skipped = a.skipped;
     return err;
 }

@@ -75,4 +75,13 @@ int labels_record_check(const void *data, size_t len,
 int labels_record_apply(struct label_join *j, const void *data, size_t len,
                         size_t *skipped, char *errstr, size_t errstr_size);
 
+/* The restoring half of labels_record_apply(), for a caller that has
+ * already dropped j's records of the partition and had
+ * labels_record_check() accept these bytes (into *info): adds the
+ * record's entries under j's bounds. Returns 0, RIFFLE_ERR_NOMEM, or
+ * RIFFLE_ERR_SNAPSHOT with errstr; *skipped as above. */
+int labels_record_restore(struct label_join *j, const void *data, size_t len,
+                          const struct labels_record_info *info,
+                          size_t *skipped, char *errstr, size_t errstr_size);
+
 #endif

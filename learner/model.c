@@ -575,9 +575,7 @@ double model_predict(const struct model *m, const struct feature *x,
 /* ---- learning ------------------------------------------------------ */
 
 /* Checks the example and, in the same pass, starts loading its slots
- * (slot_prefetch() only reads). A large table's pages are all committed
- * at creation (slots_commit()); a small one's fault as they are first
- * used. */
+ * (slot_prefetch() only reads). */
 static int example_check(const struct model *m, const struct feature *x,
                          size_t n, double label)
 {

@@ -17,6 +17,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/wire.h"
 #include "learner/label_join.h"
 #include "learner/labels_record.h"
 #include "schemas/schema.h"
@@ -69,17 +70,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct buf record = {0};
     uint64_t crc = schema_crc64_avro(data, size);
     char errstr[256];
-    size_t skipped, k;
+    size_t skipped;
     int err;
 
     if (buf_append(&record, size ? (const char *)data : "", size) != 0)
         abort();
-    for (k = 0; k < 8; k++) {
-        char byte = (char)((crc >> (8 * k)) & 0xff);
-
-        if (buf_append(&record, &byte, 1) != 0)
-            abort();
-    }
+    if (wire_put_u64(&record, crc) != 0)
+        abort();
 
     err = labels_record_check(record.data, record.len, &info, errstr,
                               sizeof(errstr));

@@ -17,12 +17,7 @@ source "$(dirname "$0")/lib.sh"
 
 output_schemas
 cp tests/fixtures/user_clicks.avsc "$WORK/schemas/clicks.avsc"
-cat >"$WORK/schemas/profile.avsc" <<'AVSC'
-{"type": "record", "name": "Profile", "namespace": "riffle.test", "fields": [
-  {"name": "event_id", "type": "string"},
-  {"name": "user_id", "type": "string"},
-  {"name": "region", "type": "string"}]}
-AVSC
+cp tests/fixtures/user_profile.avsc "$WORK/schemas/profile.avsc"
 
 # Clicks of users u0..u9 in three rounds; profiles of the same users in
 # three versions (region "v<version>-u<user>").

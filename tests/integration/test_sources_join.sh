@@ -20,12 +20,7 @@ cat >"$WORK/schemas/app_clicks.avsc" <<'AVSC'
   {"name": "uid", "type": "string"},
   {"name": "score", "type": "float"}]}
 AVSC
-cat >"$WORK/schemas/profile.avsc" <<'AVSC'
-{"type": "record", "name": "Profile", "namespace": "riffle.test", "fields": [
-  {"name": "event_id", "type": "string"},
-  {"name": "user_id", "type": "string"},
-  {"name": "region", "type": "string"}]}
-AVSC
+cp tests/fixtures/user_profile.avsc "$WORK/schemas/profile.avsc"
 
 # Users u0..u9 have profiles (even: north, odd: south); u99 has none.
 # A click is a "yes" exactly when its user's region is north.

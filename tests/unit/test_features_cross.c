@@ -175,31 +175,34 @@ static void test_features_bucketize_one_hot(void **state)
     destroy(fx);
 }
 
+/* Events of users user-0 .. user-(n-1), then the builder's counts. */
+static void feed_users(struct fixture *fx, int n, struct feature_counts *c)
+{
+    char user[32];
+    int i;
+
+    for (i = 0; i < n; i++) {
+        snprintf(user, sizeof(user), "user-%d", i);
+        set_event(fx, user, "shoes", "red", 1.0);
+    }
+    features_counts(fx->fb, c);
+}
+
 /* With 2^10 weights, 5000 distinct user tokens must share slots: the
  * counts follow the pigeonhole and a second pass adds nothing. */
 static void test_features_collisions_counted(void **state)
 {
     struct fixture *fx = make("", 10);
     struct feature_counts before, after;
-    char user[32];
-    int i;
 
     (void)state;
-    for (i = 0; i < 5000; i++) {
-        snprintf(user, sizeof(user), "user-%d", i);
-        set_event(fx, user, "shoes", "red", 1.0);
-    }
-    features_counts(fx->fb, &before);
+    feed_users(fx, 5000, &before);
     /* 1024 slots for 5000 users + shoes, red, one bucket: nearly every
      * slot ends up shared, none counted twice. */
     assert_in_range(before.collided_slots, 900, 1024);
     assert_in_range(before.distinct, 1024 + 900, 5003);
 
-    for (i = 0; i < 5000; i++) {
-        snprintf(user, sizeof(user), "user-%d", i);
-        set_event(fx, user, "shoes", "red", 1.0);
-    }
-    features_counts(fx->fb, &after);
+    feed_users(fx, 5000, &after);
     assert_int_equal(after.collided_slots, before.collided_slots);
     assert_int_equal(after.distinct, before.distinct);
     destroy(fx);
@@ -213,23 +216,13 @@ static void test_features_collisions_counted_in_16_bit_owners(void **state)
 {
     struct fixture *fx = make("", 17);
     struct feature_counts before, after;
-    char user[32];
-    int i;
 
     (void)state;
-    for (i = 0; i < 150000; i++) {
-        snprintf(user, sizeof(user), "user-%d", i);
-        set_event(fx, user, "shoes", "red", 1.0);
-    }
-    features_counts(fx->fb, &before);
+    feed_users(fx, 150000, &before);
     assert_in_range(before.collided_slots, 40000, 43500);
     assert_in_range(before.distinct - before.collided_slots, 87000, 91500);
 
-    for (i = 0; i < 150000; i++) {
-        snprintf(user, sizeof(user), "user-%d", i);
-        set_event(fx, user, "shoes", "red", 1.0);
-    }
-    features_counts(fx->fb, &after);
+    feed_users(fx, 150000, &after);
     assert_int_equal(after.collided_slots, before.collided_slots);
     assert_int_equal(after.distinct, before.distinct);
     destroy(fx);

@@ -31,6 +31,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/http_server.h"
+#include "common/kafka.h"
 #include "tests/unit/testutil.h"
 
 struct seen {
@@ -328,15 +329,6 @@ static void test_http_server_refuses_from_headers(void **state)
     buf_free(&reply);
 }
 
-/* A body that keeps coming, but slower than the budget allows. */
-static double monotonic_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* A body that trickles in, one byte every 50 ms, past the 1 s budget;
  * its last bytes then come at once, so that it ends well before the 2 s
  * after which the server hangs up instead, and no gap comes near the 1 s
@@ -364,8 +356,8 @@ static void test_http_server_times_out_a_trickle(void **state)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     assert_int_equal(write(fd, head, strlen(head)), (ssize_t)strlen(head));
-    started = monotonic_s();
-    while (monotonic_s() - started < 1.2 && sent < sizeof(rest) - 1) {
+    started = kafka_monotonic_s();
+    while (kafka_monotonic_s() - started < 1.2 && sent < sizeof(rest) - 1) {
         (void)nanosleep(&pause, NULL);
         assert_int_equal(write(fd, "x", 1), 1);
         sent++;
