@@ -23,7 +23,6 @@
 
 #define LEARN_JOIN_POLL_MS 100
 #define LEARN_JOIN_SYNC_POLL_MS 10 /* a synchronisation holds up events */
-#define LEARN_JOIN_IDLE_S 30.0     /* a read that makes no progress */
 
 struct learn_join {
     const struct cfg *cfg;
@@ -67,17 +66,52 @@ static int join_apply(struct learn_join *j, struct online_learner *ol,
     return 0;
 }
 
-/* Whether every partition has reached its target or its end (see
- * rebuild()): a partition that ends before its target was truncated or
- * recreated since the snapshot, and holds nothing more to rebuild from. */
-static int rebuild_done(const struct learn_join *j, const unsigned char *done)
+/* A rebuild under way (see rebuild()). */
+struct join_rebuild {
+    struct learn_join *j;
+    struct online_learner *ol;
+    unsigned char *done; /* per partition, its target reached */
+    int overshot;        /* a record past a target was read */
+};
+
+/* Whether every partition has reached its target or its end: a
+ * partition that ends before its target was truncated or recreated
+ * since the snapshot, and holds nothing more to rebuild from. */
+static int rebuild_done(const struct topic_reader *r, void *opaque)
 {
+    const struct join_rebuild *b = opaque;
     int p;
 
-    for (p = 0; p < j->partitions; p++)
-        if (!done[p] && topic_reader_end_offset(j->r, p) < 0)
+    for (p = 0; p < b->j->partitions; p++)
+        if (!b->done[p] && topic_reader_end_offset(r, p) < 0)
             return 0;
     return 1;
+}
+
+/* One record of the rebuild: applied when before its partition's
+ * target, else left and the partition marked done. */
+static int rebuild_take(void *opaque, const rd_kafka_message_t *msg,
+                        char *errstr, size_t size)
+{
+    struct join_rebuild *b = opaque;
+    struct learn_join *j = b->j;
+    struct online_result res;
+    int p = msg->partition, bad, err;
+
+    if (msg->err || p < 0 || p >= j->partitions)
+        return 0;
+    if (j->target[p] >= 0 && msg->offset >= j->target[p]) {
+        b->done[p] = 1;
+        b->overshot = 1;
+        return 0;
+    }
+
+    err = join_apply(j, b->ol, msg, &bad, &res, errstr, size);
+    j->stats.rebuilt++;
+    j->stats.rebuilt_bad += !err && bad;
+    if (j->target[p] >= 0 && j->next[p] >= j->target[p])
+        b->done[p] = 1;
+    return err;
 }
 
 /* Says so when partition p ended before the snapshot's position, and
@@ -103,44 +137,20 @@ static void check_truncated(struct learn_join *j, int p)
 static int rebuild(struct learn_join *j, struct online_learner *ol,
                    int *overshot, char *errstr, size_t size)
 {
-    unsigned char *done = calloc((size_t)j->partitions, 1);
-    double last = kafka_monotonic_s();
-    int err = done ? 0 : RIFFLE_ERR_NOMEM;
-    int p, bad;
+    struct join_rebuild b = {j, ol, calloc((size_t)j->partitions, 1), 0};
+    int err = b.done ? 0 : RIFFLE_ERR_NOMEM;
+    int p;
 
     for (p = 0; !err && p < j->partitions; p++)
-        done[p] = j->target[p] == 0;
-    while (!err && !rebuild_done(j, done) && !cli_stop_requested) {
-        rd_kafka_message_t *msg = topic_reader_poll(j->r, LEARN_JOIN_POLL_MS);
-        struct online_result res;
-
-        if (!msg) {
-            if (kafka_monotonic_s() - last > LEARN_JOIN_IDLE_S) {
-                snprintf(errstr, size, "reading %s: no progress for %.0f s",
-                         j->cfg->join.topic, LEARN_JOIN_IDLE_S);
-                err = RIFFLE_ERR_KAFKA;
-            }
-            continue;
-        }
-        last = kafka_monotonic_s();
-        p = msg->partition;
-        if (!msg->err && p >= 0 && p < j->partitions) {
-            if (j->target[p] >= 0 && msg->offset >= j->target[p]) {
-                done[p] = 1;
-                *overshot = 1;
-            } else {
-                err = join_apply(j, ol, msg, &bad, &res, errstr, size);
-                j->stats.rebuilt++;
-                j->stats.rebuilt_bad += !err && bad;
-                if (j->target[p] >= 0 && j->next[p] >= j->target[p])
-                    done[p] = 1;
-            }
-        }
-        rd_kafka_message_destroy(msg);
-    }
+        b.done[p] = j->target[p] == 0;
+    if (!err)
+        err = topic_reader_read(j->r, j->cfg->join.topic, LEARN_JOIN_POLL_MS,
+                                rebuild_done, rebuild_take, &b,
+                                &cli_stop_requested, errstr, size);
+    *overshot = b.overshot;
     for (p = 0; !err && p < j->partitions; p++)
         check_truncated(j, p);
-    free(done);
+    free(b.done);
     return err;
 }
 
@@ -259,52 +269,60 @@ int learn_join_due(const struct learn_join *j, int64_t ts_ms)
     return ts_ms >= j->synced_ms;
 }
 
-static int sync_reached(const struct learn_join *j)
+/* A synchronisation under way (see learn_join_sync()). */
+struct join_sync {
+    struct learn_join *j;
+    struct online_learner *ol;
+    learn_join_bad_fn bad;
+    void *opaque;
+};
+
+static int sync_reached(const struct topic_reader *r, void *opaque)
 {
+    const struct learn_join *j = ((const struct join_sync *)opaque)->j;
     int p;
 
+    (void)r; /* join_position() asks j->r, the same reader */
     for (p = 0; p < j->partitions; p++)
         if (join_position(j, p) < j->target[p])
             return 0;
     return 1;
 }
 
+static int sync_take(void *opaque, const rd_kafka_message_t *msg,
+                     char *errstr, size_t size)
+{
+    struct join_sync *s = opaque;
+    struct learn_join *j = s->j;
+    struct online_result res;
+    int is_bad, err;
+
+    if (msg->err || msg->partition < 0 || msg->partition >= j->partitions)
+        return 0;
+
+    err = join_apply(j, s->ol, msg, &is_bad, &res, errstr, size);
+    j->stats.applied += !err;
+    j->stats.bad += !err && is_bad;
+    if (!err && is_bad && s->bad)
+        err = s->bad(s->opaque, msg, &res, errstr, size);
+    return err;
+}
+
 int learn_join_sync(struct learn_join *j, struct online_learner *ol,
                     learn_join_bad_fn bad, void *opaque, char *errstr,
                     size_t errstr_size)
 {
+    struct join_sync s = {j, ol, bad, opaque};
     int64_t asked_ms = kafka_now_ms();
-    double last = kafka_monotonic_s();
     int err = topic_reader_query_ends(j->r, j->cfg->join.topic,
                                       j->partitions, j->target, errstr,
                                       errstr_size);
-    int is_bad;
 
-    while (!err && !sync_reached(j) && !cli_stop_requested) {
-        rd_kafka_message_t *msg =
-            topic_reader_poll(j->r, LEARN_JOIN_SYNC_POLL_MS);
-        struct online_result res;
-
-        if (!msg) {
-            if (kafka_monotonic_s() - last > LEARN_JOIN_IDLE_S) {
-                snprintf(errstr, errstr_size, "reading %s up to its end: "
-                         "no progress for %.0f s", j->cfg->join.topic,
-                         LEARN_JOIN_IDLE_S);
-                err = RIFFLE_ERR_KAFKA;
-            }
-            continue;
-        }
-        last = kafka_monotonic_s();
-        if (!msg->err && msg->partition >= 0 &&
-            msg->partition < j->partitions) {
-            err = join_apply(j, ol, msg, &is_bad, &res, errstr, errstr_size);
-            j->stats.applied += !err;
-            j->stats.bad += !err && is_bad;
-            if (!err && is_bad && bad)
-                err = bad(opaque, msg, &res, errstr, errstr_size);
-        }
-        rd_kafka_message_destroy(msg);
-    }
+    if (!err)
+        err = topic_reader_read(j->r, j->cfg->join.topic,
+                                LEARN_JOIN_SYNC_POLL_MS, sync_reached,
+                                sync_take, &s, &cli_stop_requested, errstr,
+                                errstr_size);
     if (!err && !cli_stop_requested) {
         j->synced_ms = asked_ms;
         j->stats.syncs++;

@@ -34,7 +34,6 @@
 
 #define LEARN_MERGE_MAX_PEERS 64  /* instances of one pipeline we merge */
 #define LEARN_MERGE_POLL_MS 100
-#define LEARN_MERGE_IDLE_S 30.0   /* a model topic read that stalls */
 /* How far before the liveness window the first read starts: the chunks
  * of a large snapshot are written just before its manifest, in the same
  * transaction, so they are seconds older than the manifest that dates
@@ -254,12 +253,13 @@ static int reader_ready(struct learn_merge *m, char *errstr, size_t size)
 
 /* Whether every partition is read up to m->end: past its last message,
  * or where it last reported its end (transaction markers take offsets). */
-static int read_to_end(const struct learn_merge *m)
+static int read_to_end(const struct topic_reader *r, void *opaque)
 {
-    int p, count = topic_reader_partition_count(m->reader);
+    const struct learn_merge *m = opaque;
+    int p, count = topic_reader_partition_count(r);
 
     for (p = 0; p < count; p++) {
-        int64_t at = topic_reader_end_offset(m->reader, p);
+        int64_t at = topic_reader_end_offset(r, p);
 
         if (p < m->partitions && m->next[p] > at)
             at = m->next[p];
@@ -269,50 +269,47 @@ static int read_to_end(const struct learn_merge *m)
     return 1;
 }
 
+/* One message of the model topic read by read_news(). */
+static int news_take(void *opaque, const rd_kafka_message_t *msg,
+                     char *errstr, size_t size)
+{
+    struct learn_merge *m = opaque;
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts;
+    int err;
+
+    if (msg->err)
+        return 0;
+    ts = rd_kafka_message_timestamp(msg, &tstype);
+    if (!m->clock_said)
+        log_info("merge", "%s: instances' ages by %s", m->cfg->topic_models,
+                 tstype == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME
+                     ? "the broker's clock (LogAppendTime)"
+                     : "the publishers' clocks (CreateTime; `riffle "
+                       "topics create` sets LogAppendTime)");
+    m->clock_said = 1;
+    if (ts > m->clock_ms)
+        m->clock_ms = ts;
+
+    m->stats.messages_read++;
+    m->stats.last_messages_read++;
+    err = note_position(m, topic_reader_partition_count(m->reader), msg);
+    if (!err)
+        err = take_message(m, msg, errstr, size);
+    return err;
+}
+
 /* Reads what the model topic received since the previous merge (since
  * the start of the liveness window at the first) up to its end. */
 static int read_news(struct learn_merge *m, char *errstr, size_t size)
 {
-    double last = kafka_monotonic_s();
     int err = reader_ready(m, errstr, size);
 
     m->stats.last_messages_read = 0;
-    while (!err && !read_to_end(m)) {
-        rd_kafka_message_t *msg =
-            topic_reader_poll(m->reader, LEARN_MERGE_POLL_MS);
-
-        if (!msg) {
-            if (kafka_monotonic_s() - last > LEARN_MERGE_IDLE_S) {
-                snprintf(errstr, size, "reading %s: no progress for %.0f s",
-                         m->cfg->topic_models, LEARN_MERGE_IDLE_S);
-                err = RIFFLE_ERR_KAFKA;
-            }
-            continue;
-        }
-        last = kafka_monotonic_s();
-        if (!msg->err) {
-            rd_kafka_timestamp_type_t tstype;
-            int64_t ts = rd_kafka_message_timestamp(msg, &tstype);
-
-            if (!m->clock_said)
-                log_info("merge", "%s: instances' ages by %s",
-                         m->cfg->topic_models,
-                         tstype == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME
-                             ? "the broker's clock (LogAppendTime)"
-                             : "the publishers' clocks (CreateTime; `riffle "
-                               "topics create` sets LogAppendTime)");
-            m->clock_said = 1;
-            if (ts > m->clock_ms)
-                m->clock_ms = ts;
-            m->stats.messages_read++;
-            m->stats.last_messages_read++;
-            err = note_position(m, topic_reader_partition_count(m->reader),
-                                msg);
-            if (!err)
-                err = take_message(m, msg, errstr, size);
-        }
-        rd_kafka_message_destroy(msg);
-    }
+    if (!err)
+        err = topic_reader_read(m->reader, m->cfg->topic_models,
+                                LEARN_MERGE_POLL_MS, read_to_end, news_take,
+                                m, NULL, errstr, size);
     if (err == RIFFLE_ERR_NOMEM)
         snprintf(errstr, size, "no memory for merging models");
     return err;

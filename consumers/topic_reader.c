@@ -14,7 +14,6 @@
 #include "consumers/snapshot_chunks.h"
 
 #define TOPIC_READER_POLL_MS 200
-#define TOPIC_READER_MAX_IDLE_S 30.0 /* give up when nothing comes */
 /* A reader only waits at the end of a partition: a short wait there
  * ends start-up reads quickly, and costs a followed topic a few idle
  * fetches a second. */
@@ -439,16 +438,17 @@ static int take_message(struct snapshot_chunks *chunks, const char *topic,
     return rc == 1 ? 0 : rc;
 }
 
-/* Reads r to its end, feeding t. */
-static int read_pass(struct topic_reader *r, const char *topic,
-                     struct snapshot_chunks *chunks, struct tail_pass *t,
-                     char *errstr, size_t errstr_size)
+int topic_reader_read(struct topic_reader *r, const char *topic, int poll_ms,
+                      topic_reader_done_fn done, topic_reader_take_fn take,
+                      void *opaque, const volatile sig_atomic_t *stop,
+                      char *errstr, size_t errstr_size)
 {
     double last_progress = kafka_monotonic_s();
     int err = 0;
 
-    while (!err && !topic_reader_at_end(r)) {
-        rd_kafka_message_t *msg = topic_reader_poll(r, TOPIC_READER_POLL_MS);
+    while (!err && !(done ? done(r, opaque) : topic_reader_at_end(r)) &&
+           !(stop && *stop)) {
+        rd_kafka_message_t *msg = topic_reader_poll(r, poll_ms);
 
         if (!msg) {
             if (kafka_monotonic_s() - last_progress >
@@ -459,16 +459,46 @@ static int read_pass(struct topic_reader *r, const char *topic,
             }
             continue;
         }
+
         last_progress = kafka_monotonic_s();
-        t->read++;
-        if (msg->err)
-            log_warn("reader", "%s [%d]: %s", topic, (int)msg->partition,
-                     rd_kafka_message_errstr(msg));
-        else
-            err = take_message(chunks, topic, msg, t);
+        err = take(opaque, msg, errstr, errstr_size);
         rd_kafka_message_destroy(msg);
     }
     return err;
+}
+
+/* What one pass over a topic's tail reads with. */
+struct tail_read {
+    const char *topic;
+    struct snapshot_chunks *chunks;
+    struct tail_pass *t;
+};
+
+static int tail_take(void *opaque, const rd_kafka_message_t *msg,
+                     char *errstr, size_t errstr_size)
+{
+    struct tail_read *tr = opaque;
+
+    (void)errstr;
+    (void)errstr_size;
+    tr->t->read++;
+    if (msg->err) {
+        log_warn("reader", "%s [%d]: %s", tr->topic, (int)msg->partition,
+                 rd_kafka_message_errstr(msg));
+        return 0;
+    }
+    return take_message(tr->chunks, tr->topic, msg, tr->t);
+}
+
+/* Reads r to its end, feeding t. */
+static int read_pass(struct topic_reader *r, const char *topic,
+                     struct snapshot_chunks *chunks, struct tail_pass *t,
+                     char *errstr, size_t errstr_size)
+{
+    struct tail_read tr = {topic, chunks, t};
+
+    return topic_reader_read(r, topic, TOPIC_READER_POLL_MS, NULL, tail_take,
+                             &tr, NULL, errstr, errstr_size);
 }
 
 /* Reads the last `span` messages of each partition, then four times as

@@ -9,6 +9,7 @@
 #ifndef RIFFLE_CONSUMERS_TOPIC_READER_H
 #define RIFFLE_CONSUMERS_TOPIC_READER_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,9 @@
 #include "common/buf.h"
 
 #define TOPIC_READER_METADATA_TIMEOUT_MS 10000
+/* How long a read waits without any message before it gives up: long
+ * enough for a leader election or a broker restart. */
+#define TOPIC_READER_MAX_IDLE_S 30.0
 
 struct topic_reader;
 
@@ -55,6 +59,28 @@ int topic_reader_at_end(const struct topic_reader *r);
 /* The offset at which partition last reported its end (past any
  * transaction markers there), or -1 when it has not yet. */
 int64_t topic_reader_end_offset(const struct topic_reader *r, int partition);
+
+/* Whether a read by topic_reader_read() is complete; opaque is the
+ * caller's. */
+typedef int (*topic_reader_done_fn)(const struct topic_reader *r,
+                                    void *opaque);
+
+/* One message a read polled, errors included (the caller says which it
+ * skips); msg is borrowed. Returns 0, or an error code (errstr filled)
+ * that ends the read. */
+typedef int (*topic_reader_take_fn)(void *opaque,
+                                    const rd_kafka_message_t *msg,
+                                    char *errstr, size_t errstr_size);
+
+/* Polls r every poll_ms, handing each message to take, until done says
+ * the read is complete (done NULL: every partition at its end), *stop
+ * is set (stop may be NULL), take fails, or TOPIC_READER_MAX_IDLE_S pass
+ * without a message (RIFFLE_ERR_KAFKA, errstr naming topic). Returns 0
+ * or the error. Runs on r's thread. */
+int topic_reader_read(struct topic_reader *r, const char *topic, int poll_ms,
+                      topic_reader_done_fn done, topic_reader_take_fn take,
+                      void *opaque, const volatile sig_atomic_t *stop,
+                      char *errstr, size_t errstr_size);
 
 /* Asks the leaders of partitions 0..count-1 for their end offsets now
  * (the last stable offsets, as r reads read_committed), into
