@@ -26,10 +26,11 @@
 #include "learner/snapshot.h"
 #include "producers/avro_source.h"
 #include "producers/produce.h"
+#include "producers/row_prefetch.h"
 
-/* Rows between two looks at the clock for the progress line: the file
- * offset behind its fraction is an lseek() system call, and the two
- * together cost a tenth of a short event when asked after every row. */
+/* Rows between two looks at the clock for the progress line: asked
+ * after every row, the clock cost a tenth of a short event. (The file's
+ * position is read by the prefetch thread, as often.) */
 #define TRAIN_PROGRESS_CHECK_ROWS 1024
 
 struct file_run {
@@ -42,7 +43,8 @@ struct file_run {
     FILE *predictions;            /* stdout for score, the file for train */
     struct schema *input, *snapshot;
     struct online_learner *ol;
-    struct csv_reader *csv;   /* a CSV file, or */
+    struct csv_reader *csv;   /* a CSV file, read on a second thread by */
+    struct row_prefetch *rows_ahead; /* (from run_rows() to its end), or */
     struct avro_source *avro; /* an Avro container file */
     struct buf line; /* score output */
     long long rows, bad_rows, dead_letters, duplicates, late;
@@ -96,32 +98,17 @@ static int run_event(struct file_run *r, struct event *ev)
     return 0;
 }
 
-/* One row: parse it as produce would, then learn or score it. Returns 0
- * (also for a bad row, which is reported and counted) or an error. */
-static int run_row(struct file_run *r, const struct produce_mapping *map,
-                   struct event *ev, char *errstr, size_t size)
+/* One row, read and typed as produce would by the prefetch thread, then
+ * learned or scored. Returns 0 (also for a bad row, which the thread has
+ * reported and which is counted here) or an error. */
+static int run_row(struct file_run *r, char *errstr, size_t size)
 {
-    char why[512];
-    int err;
+    struct event *ev;
+    int err = row_prefetch_next(r->rows_ahead, &ev, errstr, size);
 
-    /* The reader leaves why alone at the end of the file, which is then
-     * copied into errstr below. */
-    why[0] = '\0';
-    err = csv_reader_next(r->csv, why, sizeof(why));
-    if (err == RIFFLE_ERR_EOF || err == RIFFLE_ERR_IO) {
-        snprintf(errstr, size, "%s", why);
+    if (err == RIFFLE_ERR_EOF || err == RIFFLE_ERR_IO)
         return err;
-    }
     r->rows++;
-    if (err == RIFFLE_ERR_PARSE) {
-        log_warn("train", "%s", why); /* already "file:line: ..." */
-    } else {
-        err = produce_row_to_event(&r->cfg, r->input, map, r->csv, r->rows,
-                                   ev, why, sizeof(why));
-        if (err == RIFFLE_ERR_PARSE)
-            log_warn("train", "%s:%ld: %s", r->file, csv_reader_line(r->csv),
-                     why);
-    }
     if (err == RIFFLE_ERR_PARSE) {
         r->bad_rows++;
         return 0;
@@ -163,19 +150,26 @@ static int run_rows(struct file_run *r, char *errstr, size_t size)
     int err = 0;
 
     event_init(&ev);
-    if (r->csv)
+    if (r->csv) {
         err = produce_map_columns(&r->cfg, r->input, r->csv, &map, errstr,
                                   size);
+        if (!err)
+            err = row_prefetch_start(&r->cfg, r->input, &map, r->csv,
+                                     r->file, &r->rows_ahead, errstr, size);
+    }
     progress_start(&prog, r->score_only ? "score" : "train", "rows", 1);
     while (!err && !cli_stop_requested) {
-        err = r->csv ? run_row(r, &map, &ev, errstr, size)
+        err = r->csv ? run_row(r, errstr, size)
                      : run_avro_record(r, &ev, errstr, size);
         if (r->rows % TRAIN_PROGRESS_CHECK_ROWS == 0)
             progress_show(&prog, r->rows,
-                          r->csv ? csv_reader_fraction(r->csv) : -1, NULL,
-                          0);
+                          r->csv ? row_prefetch_fraction(r->rows_ahead) : -1,
+                          NULL, 0);
     }
     progress_show(&prog, r->rows, -1, NULL, 1);
+    /* Before the mapping goes out of scope: the thread reads it. */
+    row_prefetch_stop(r->rows_ahead);
+    r->rows_ahead = NULL;
     event_free(&ev);
     return err == RIFFLE_ERR_EOF ? 0 : err;
 }

@@ -1,0 +1,303 @@
+/*
+ * producers/row_prefetch.c - CSV rows read and typed on a second thread,
+ * see row_prefetch.h.
+ *
+ * A ring of ROW_PREFETCH_SLOTS events, filled in file order by the reader
+ * thread and handed out one by one to the consumer. The two meet under
+ * one mutex only once per ROW_PREFETCH_CHUNK rows: the reader publishes
+ * how many slots it has filled, the consumer how many it is done with,
+ * and each waits on the condition variable only when the ring is full
+ * (reader) or empty (consumer). Slot i of the stream lives at
+ * i % ROW_PREFETCH_SLOTS; counts only grow.
+ */
+#include "producers/row_prefetch.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+
+/* Events in flight: enough that neither thread waits on the other at
+ * every chunk, few enough to stay in the caches (an event is about 4 KiB
+ * of fields plus its strings, so the ring is about 1 MiB). */
+#define ROW_PREFETCH_SLOTS 256
+/* Rows between two meetings of the threads: a lock pair a chunk costs
+ * far less than the rows it covers. Divides ROW_PREFETCH_SLOTS. */
+#define ROW_PREFETCH_CHUNK 32
+/* A reader that found the ring full sleeps until this many slots are
+ * free: woken for every freed chunk, the two threads switched about
+ * 2,700 times on Adult's 32,561 rows, and the futex calls and switches
+ * cost more CPU than the reading they moved off the learner's thread. */
+#define ROW_PREFETCH_RESUME_ROOM (ROW_PREFETCH_SLOTS / 2)
+/* Rows between two readings of the file's position for the progress
+ * line (an lseek() system call), as train did on its own thread. */
+#define ROW_PREFETCH_FRACTION_ROWS 1024
+
+#define ROW_PREFETCH_WHY 512
+
+struct row_slot {
+    struct event ev;
+    int status; /* 0, or RIFFLE_ERR_PARSE for a bad row */
+};
+
+struct row_prefetch {
+    const struct cfg *cfg;
+    const struct schema *schema;
+    const struct produce_mapping *map;
+    struct csv_reader *csv;
+    const char *file;
+    struct row_slot *slots;
+    pthread_t thread;
+    int thread_started;
+
+    /* Shared, under lock. */
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    size_t filled;   /* slots the reader has written */
+    size_t released; /* slots the consumer is done with */
+    int done;        /* no slot after filled will come */
+    int end_err;     /* why: RIFFLE_ERR_EOF, _IO, ... */
+    char end_why[ROW_PREFETCH_WHY];
+    double fraction;
+    int stop;
+    int reader_waiting, consumer_waiting;
+
+    /* The consumer's own. */
+    size_t next;  /* the slot next() hands out next */
+    size_t avail; /* filled, as last seen */
+    double seen_fraction;
+};
+
+/* Reads one record into slot; returns 0 (also for a bad row, which is
+ * logged and marked) or the error that ends the stream, with why set. */
+static int read_row(struct row_prefetch *p, long *rows, struct row_slot *s,
+                    char *why, size_t why_size)
+{
+    int err;
+
+    /* The reader leaves why alone at the end of the file. */
+    why[0] = '\0';
+    err = csv_reader_next(p->csv, why, why_size);
+    if (err == RIFFLE_ERR_EOF || err == RIFFLE_ERR_IO)
+        return err;
+    (*rows)++;
+    if (err == RIFFLE_ERR_PARSE) {
+        log_warn("train", "%s", why); /* already "file:line: ..." */
+    } else {
+        err = produce_row_to_event(p->cfg, p->schema, p->map, p->csv, *rows,
+                                   &s->ev, why, why_size);
+        if (err == RIFFLE_ERR_PARSE)
+            log_warn("train", "%s:%ld: %s", p->file,
+                     csv_reader_line(p->csv), why);
+    }
+    s->status = err == RIFFLE_ERR_PARSE ? RIFFLE_ERR_PARSE : 0;
+    return err == RIFFLE_ERR_PARSE ? 0 : err;
+}
+
+/* Waits for room for one chunk, or for ROW_PREFETCH_RESUME_ROOM once it
+ * had to wait; returns 0, or 1 when told to stop. */
+static int wait_for_room(struct row_prefetch *p, size_t written)
+{
+    int stop;
+
+    pthread_mutex_lock(&p->lock);
+    if (written + ROW_PREFETCH_CHUNK > p->released + ROW_PREFETCH_SLOTS)
+        while (!p->stop && written + ROW_PREFETCH_RESUME_ROOM >
+                               p->released + ROW_PREFETCH_SLOTS) {
+            p->reader_waiting = 1;
+            pthread_cond_wait(&p->changed, &p->lock);
+            p->reader_waiting = 0;
+        }
+    stop = p->stop;
+    pthread_mutex_unlock(&p->lock);
+    return stop;
+}
+
+static void publish(struct row_prefetch *p, size_t written, int end,
+                    const char *why, int have_fraction, double fraction)
+{
+    pthread_mutex_lock(&p->lock);
+    p->filled = written;
+    if (have_fraction)
+        p->fraction = fraction;
+    if (end) {
+        p->done = 1;
+        p->end_err = end;
+        snprintf(p->end_why, sizeof(p->end_why), "%s", why);
+    }
+    if (p->consumer_waiting)
+        pthread_cond_signal(&p->changed);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void *reader_main(void *arg)
+{
+    struct row_prefetch *p = arg;
+    char why[ROW_PREFETCH_WHY];
+    size_t written = 0, k;
+    long rows = 0;
+    int end = 0;
+
+    while (!end && !wait_for_room(p, written)) {
+        int have_fraction = 0;
+        double fraction = 0.0;
+
+        for (k = 0; k < ROW_PREFETCH_CHUNK && !end; k++) {
+            end = read_row(p, &rows,
+                           &p->slots[written % ROW_PREFETCH_SLOTS], why,
+                           sizeof(why));
+            written += !end;
+        }
+        if (written % ROW_PREFETCH_FRACTION_ROWS < ROW_PREFETCH_CHUNK) {
+            fraction = csv_reader_fraction(p->csv);
+            have_fraction = 1;
+        }
+        publish(p, written, end, why, have_fraction, fraction);
+    }
+    return NULL;
+}
+
+static void free_slots(struct row_slot *slots)
+{
+    size_t i;
+
+    if (!slots)
+        return;
+    for (i = 0; i < ROW_PREFETCH_SLOTS; i++)
+        event_free(&slots[i].ev);
+    free(slots);
+}
+
+/* Starts the thread with every signal blocked in it, so that SIGINT and
+ * SIGTERM reach the consumer (the command's handler) and no read of the
+ * reader is cut short by one. */
+static int start_thread(struct row_prefetch *p, char *errstr,
+                        size_t errstr_size)
+{
+    sigset_t all, old;
+    int rc;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&p->thread, NULL, reader_main, p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        snprintf(errstr, errstr_size, "%s: cannot start the reader thread: %s",
+                 p->file, strerror(rc));
+        return RIFFLE_ERR_IO;
+    }
+    p->thread_started = 1;
+    return 0;
+}
+
+int row_prefetch_start(const struct cfg *cfg, const struct schema *schema,
+                       const struct produce_mapping *map,
+                       struct csv_reader *csv, const char *file,
+                       struct row_prefetch **out, char *errstr,
+                       size_t errstr_size)
+{
+    struct row_prefetch *p = calloc(1, sizeof(*p));
+    int err;
+
+    if (!p)
+        return RIFFLE_ERR_NOMEM;
+    p->slots = calloc(ROW_PREFETCH_SLOTS, sizeof(*p->slots)); /* zeroed
+                                                   events are valid */
+    if (!p->slots) {
+        free(p);
+        return RIFFLE_ERR_NOMEM;
+    }
+    p->cfg = cfg;
+    p->schema = schema;
+    p->map = map;
+    p->csv = csv;
+    p->file = file;
+    p->fraction = -1.0;
+    p->seen_fraction = -1.0;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->changed, NULL);
+
+    /* The logger reads its level from the environment on first use: do
+     * it here, before two threads can race to. */
+    (void)log_get_level();
+
+    err = start_thread(p, errstr, errstr_size);
+    if (err) {
+        row_prefetch_stop(p);
+        return err;
+    }
+    *out = p;
+    return 0;
+}
+
+/* Hands the slots before p->next back to the reader and, when none is
+ * left to hand out, waits for more. Returns 0, or 1 at the end. */
+static int refill(struct row_prefetch *p, int wait)
+{
+    int end = 0;
+
+    pthread_mutex_lock(&p->lock);
+    p->released = p->next;
+    if (p->reader_waiting && p->filled + ROW_PREFETCH_RESUME_ROOM <=
+                                 p->released + ROW_PREFETCH_SLOTS)
+        pthread_cond_signal(&p->changed);
+    while (wait && p->filled == p->next && !p->done) {
+        p->consumer_waiting = 1;
+        pthread_cond_wait(&p->changed, &p->lock);
+        p->consumer_waiting = 0;
+    }
+    p->avail = p->filled;
+    p->seen_fraction = p->fraction;
+    end = p->avail == p->next && p->done;
+    pthread_mutex_unlock(&p->lock);
+    return end;
+}
+
+int row_prefetch_next(struct row_prefetch *p, struct event **ev,
+                      char *errstr, size_t errstr_size)
+{
+    struct row_slot *s;
+
+    *ev = NULL;
+    if (p->next == p->avail) {
+        if (refill(p, 1)) {
+            snprintf(errstr, errstr_size, "%s", p->end_why);
+            return p->end_err;
+        }
+    } else if (p->next % ROW_PREFETCH_CHUNK == 0) {
+        (void)refill(p, 0); /* slots remain: never the end */
+    }
+
+    s = &p->slots[p->next % ROW_PREFETCH_SLOTS];
+    p->next++;
+    if (s->status)
+        return s->status;
+    *ev = &s->ev;
+    return 0;
+}
+
+double row_prefetch_fraction(struct row_prefetch *p)
+{
+    return p->seen_fraction;
+}
+
+void row_prefetch_stop(struct row_prefetch *p)
+{
+    if (!p)
+        return;
+    if (p->thread_started) {
+        pthread_mutex_lock(&p->lock);
+        p->stop = 1;
+        pthread_cond_signal(&p->changed);
+        pthread_mutex_unlock(&p->lock);
+        pthread_join(p->thread, NULL);
+    }
+    pthread_cond_destroy(&p->changed);
+    pthread_mutex_destroy(&p->lock);
+    free_slots(p->slots);
+    free(p);
+}
