@@ -99,7 +99,7 @@ static int publish(struct cfg *cfg, struct online_learner *ol,
     struct publisher *pub = NULL;
     struct outputs *out = NULL;
     int err = publisher_new_transactional(cfg->brokers, "riffle-bench",
-                                          "riffle-bench-snapshot", &pub,
+                                          "riffle-bench-snapshot", 0, &pub,
                                           errstr, size);
 
     if (!err)

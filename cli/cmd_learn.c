@@ -15,7 +15,9 @@
  * but publish nothing (their outputs are committed already), so a
  * recovered learner ends with the same model as one that never stopped.
  * An abortable transaction error aborts the batch and rebuilds the model
- * the same way.
+ * the same way. A Kafka client that fails for good (fenced, fatal) is
+ * replaced in-process, as a restart would replace it, a bounded number of
+ * times (see rebuild_clients()).
  *
  * At least once: every N events or T seconds, and on a clean stop, it
  * takes a snapshot, publishes it once everything produced before it is
@@ -52,6 +54,13 @@
 #define LEARN_RESTORE_CANDIDATES 3   /* older snapshots tried if one is bad */
 #define LEARN_TXN_WAIT_MS 30000      /* one wait for a transaction call */
 #define LEARN_CONFIRM_IDLE_MS 2000   /* per partition, once per idle period */
+/* At most this many in-process rebuilds of failed Kafka clients in any
+ * LEARN_REBUILD_WINDOW_S: a broker restart or a paused learner fences it
+ * once in a while, but two live learners sharing one transactional id
+ * fence each other over and over, within seconds; past the bound one of
+ * them stops and names the id. */
+#define LEARN_REBUILDS_MAX 3
+#define LEARN_REBUILD_WINDOW_S 600.0
 
 struct learn_options {
     const char *config;
@@ -102,7 +111,8 @@ struct learn {
     /* counters */
     unsigned long long processed, predicted, dead_lettered, drifts;
     unsigned long long duplicates, routed_late;
-    unsigned long long replayed, rewinds;
+    unsigned long long replayed, rewinds, rebuilds;
+    double rebuilt_s[LEARN_REBUILDS_MAX]; /* when the last ones were, a ring */
     struct learn_labels_counts labels, batch_labels;
     struct learn_labels_held labels_held; /* records moving, see on_assign */
     /* The counters when the open batch began: an aborted batch's events
@@ -319,7 +329,8 @@ static int start(struct learn *l, char *errstr, size_t size)
         err = learn_labels_check_partitions(&l->cfg, errstr, size);
     if (!err && l->exactly_once)
         err = publisher_new_transactional(l->cfg.brokers, "riffle-learner",
-                                          l->cfg.transactional_id, &l->pub,
+                                          l->cfg.transactional_id,
+                                          l->cfg.txn_timeout_ms, &l->pub,
                                           errstr, size);
     else if (!err)
         err = publisher_new(l->cfg.brokers, "riffle-learner", &l->pub,
@@ -762,6 +773,29 @@ static int batch_due(const struct learn *l)
                (double)l->cfg.txn_every_ms;
 }
 
+/* Drops the consumer, the join state and the model, to be made again
+ * from the last committed snapshot; with drop_batch, also the counts of
+ * the open batch, whose events are handled again. */
+static void drop_learning(struct learn *l, int drop_batch)
+{
+    l->closing = 1;
+    consumer_destroy(l->consumer);
+    l->consumer = NULL;
+    l->closing = 0;
+    learn_join_destroy(l->join);
+    l->join = NULL;
+    online_destroy(l->ol);
+    l->ol = NULL;
+    l->since_snapshot = 0;
+    if (!drop_batch)
+        return;
+    l->processed = l->batch_processed;
+    l->predicted = l->batch_predicted;
+    l->dead_lettered = l->batch_dead;
+    l->replayed = l->batch_replayed;
+    l->labels = l->batch_labels;
+}
+
 /* After an aborted batch the model has learned events whose outputs will
  * never be seen: rebuild it from the last committed snapshot and replay,
  * exactly as a restart would. */
@@ -783,22 +817,102 @@ static int rewind_batch(struct learn *l, const char *why, char *errstr,
     if (err)
         return err;
 
-    l->closing = 1;
-    consumer_destroy(l->consumer);
-    l->consumer = NULL;
-    l->closing = 0;
-    learn_join_destroy(l->join);
-    l->join = NULL;
-    online_destroy(l->ol);
-    l->ol = NULL;
-    l->since_snapshot = 0;
-    l->processed = l->batch_processed;
-    l->predicted = l->batch_predicted;
-    l->dead_lettered = l->batch_dead;
-    l->replayed = l->batch_replayed;
-    l->labels = l->batch_labels;
+    drop_learning(l, 1);
     l->rewinds++;
     return start_learning(l, errstr, size);
+}
+
+/* Whether another rebuild is within LEARN_REBUILDS_MAX in the window;
+ * if so, records it. Else the error names the id two learners seem to
+ * share. */
+static int rebuild_allowed(struct learn *l, const char *why, char *errstr,
+                           size_t size)
+{
+    double now = kafka_monotonic_s();
+    double oldest = l->rebuilt_s[l->rebuilds % LEARN_REBUILDS_MAX];
+
+    if (l->rebuilds >= LEARN_REBUILDS_MAX &&
+        now - oldest < LEARN_REBUILD_WINDOW_S) {
+        snprintf(errstr, size, "the Kafka clients failed for good %d times "
+                 "in %.0f s: another live learner seems to use transactional "
+                 "id and group instance id %s, and the two fence each other; "
+                 "stopping this one (run one learner per id, or give each "
+                 "its own --instance); last failure: %s",
+                 LEARN_REBUILDS_MAX + 1, now - oldest,
+                 l->cfg.transactional_id, why);
+        return RIFFLE_ERR_KAFKA;
+    }
+    l->rebuilt_s[l->rebuilds % LEARN_REBUILDS_MAX] = now;
+    l->rebuilds++;
+    return 0;
+}
+
+/* A Kafka client failed for good (why): what a supervisor's restart
+ * would do, done in-process. A new producer under the same
+ * transactional id, whose registration fences the old one's epoch and
+ * aborts the transaction it left open; then the model and the consumer
+ * (same static member id) from the last committed snapshot and offsets,
+ * as after an aborted batch. The open batch's outputs are never seen
+ * and its events are learned again, so none is lost or learned twice.
+ * Exactly once only: at least once has no transactions to fence with. */
+static int rebuild_clients(struct learn *l, const char *why, char *errstr,
+                           size_t size)
+{
+    struct publisher *pub = NULL;
+    int err = rebuild_allowed(l, why, errstr, size);
+
+    if (err)
+        return err;
+    log_warn("learn", "rebuilding the Kafka clients of model %s "
+             "(transactional id %s; rebuild %llu), dropping the open batch "
+             "of %llu events and restoring the last committed snapshot: %s",
+             l->snapshot_key, l->cfg.transactional_id, l->rebuilds,
+             publisher_in_transaction(l->pub) ? l->txn_events : 0ULL, why);
+
+    err = publisher_new_transactional(l->cfg.brokers, "riffle-learner",
+                                      l->cfg.transactional_id,
+                                      l->cfg.txn_timeout_ms, &pub, errstr,
+                                      size);
+    if (!err)
+        err = outputs_set_publisher(l->out, pub, errstr, size);
+    if (err) {
+        publisher_destroy(pub);
+        return err;
+    }
+    /* XXX: an open batch is taken as aborted, as it is when the producer
+     * was fenced. A commit that succeeded but whose answer was lost
+     * before a fencing would be counted as dropped: the outputs stay
+     * exactly once, but --max-events then waits for that many more. */
+    drop_learning(l, publisher_in_transaction(l->pub));
+    publisher_destroy(l->pub);
+    l->pub = pub;
+
+    err = init_transactions(l, errstr, size);
+    if (!err)
+        outputs_prepare(l->out);
+    if (!err)
+        err = start_learning(l, errstr, size);
+    return err;
+}
+
+/* Goes on after an aborted batch or a failed client, from the last
+ * committed state. Returns 0 when the learner can go on, else the
+ * error to stop with (err itself for any other error). */
+static int recover(struct learn *l, int err, char *errstr, size_t size)
+{
+    char why[512];
+
+    if (err == RIFFLE_ERR_ABORTED || err == RIFFLE_ERR_FENCED)
+        l->hook_err = 0;
+    if (err == RIFFLE_ERR_ABORTED) {
+        snprintf(why, sizeof(why), "%s", errstr);
+        err = rewind_batch(l, why, errstr, size);
+    }
+    while (err == RIFFLE_ERR_FENCED && l->exactly_once) {
+        snprintf(why, sizeof(why), "%s", errstr);
+        err = rebuild_clients(l, why, errstr, size);
+    }
+    return err;
 }
 
 /* Partitions are leaving this instance: commit what was learned from
@@ -1066,11 +1180,11 @@ static int step(struct learn *l, char *errstr, size_t size)
 
     l->now_s = kafka_monotonic_s();
     if (msg && msg->err == RD_KAFKA_RESP_ERR__FATAL) {
-        /* E.g. fenced: another instance took over our static member id. */
+        /* E.g. fenced: another member took over our static member id. */
         snprintf(errstr, size, "consumer failed for good: %s",
                  rd_kafka_message_errstr(msg));
         rd_kafka_message_destroy(msg);
-        return RIFFLE_ERR_KAFKA;
+        return RIFFLE_ERR_FENCED;
     }
     if (msg && msg->err) {
         log_warn("learn", "%s [%d]: %s",
@@ -1107,28 +1221,12 @@ static int step(struct learn *l, char *errstr, size_t size)
     return err;
 }
 
-static int run_loop(struct learn *l, char *errstr, size_t size)
+/* The last word before leaving: converge, then commit what is left. */
+static int finish(struct learn *l, char *errstr, size_t size)
 {
     int err = 0;
 
-    l->now_s = kafka_monotonic_s();
-    l->last_snapshot_s = l->last_message_s = l->now_s;
-
-    while (!should_stop(l)) {
-        err = step(l, errstr, size);
-        if (err == RIFFLE_ERR_ABORTED) {
-            char why[512];
-
-            snprintf(why, sizeof(why), "%s", errstr);
-            l->hook_err = 0;
-            err = rewind_batch(l, why, errstr, size);
-        }
-        tick_ops(l, 0);
-        if (err)
-            break;
-    }
-
-    if (!err && l->merge) /* the last word: converge before leaving */
+    if (l->merge)
         err = merge_models(l, errstr, size);
     if (!err && l->exactly_once)
         err = end_batch(l, 1, errstr, size);
@@ -1136,6 +1234,32 @@ static int run_loop(struct learn *l, char *errstr, size_t size)
         err = take_snapshot(l, 1, errstr, size);
     else if (!err)
         err = commit_settled(l, 1, errstr, size);
+    return err;
+}
+
+/* Runs until asked to stop. A failure of the last commit is recovered
+ * like any other: the learner goes back to its last committed state and
+ * runs again up to the stop, e.g. relearning a dropped batch's events
+ * before --max-events is reached. */
+static int run_loop(struct learn *l, char *errstr, size_t size)
+{
+    int err = 0;
+
+    l->now_s = kafka_monotonic_s();
+    l->last_snapshot_s = l->last_message_s = l->now_s;
+
+    for (;;) {
+        while (!err && !should_stop(l)) {
+            err = recover(l, step(l, errstr, size), errstr, size);
+            tick_ops(l, 0);
+        }
+        if (err)
+            break;
+        err = finish(l, errstr, size);
+        if (err != RIFFLE_ERR_ABORTED && err != RIFFLE_ERR_FENCED)
+            break;
+        err = recover(l, err, errstr, size);
+    }
     tick_ops(l, 1);
     return err;
 }
@@ -1265,7 +1389,8 @@ static void print_summary(struct learn *l)
            "\"processed\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
            "\"duplicates\":%llu,\"late_routed\":%llu,\"profiles\":%llu,"
            "\"join_syncs\":%llu,"
-           "\"replayed\":%llu,\"rewinds\":%llu,\"merges\":%llu,"
+           "\"replayed\":%llu,\"rewinds\":%llu,\"rebuilds\":%llu,"
+           "\"merges\":%llu,"
            "\"merge_bytes_read\":%llu,\"merge_bytes_published\":%llu,"
            "\"merge_messages_read\":%llu,\"merge_peers_expired\":%llu,"
            "\"merge_seconds\":%.3f,"
@@ -1277,6 +1402,7 @@ static void print_summary(struct learn *l)
            l->routed_late,
            (unsigned long long)(js->rebuilt + js->applied),
            (unsigned long long)js->syncs, l->replayed, l->rewinds,
+           l->rebuilds,
            (unsigned long long)st->merges,
            (unsigned long long)st->bytes_read,
            (unsigned long long)st->bytes_published,

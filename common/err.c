@@ -34,6 +34,8 @@ const char *riffle_err_str(int err)
         return "timed out";
     case RIFFLE_ERR_ABORTED:
         return "transaction aborted";
+    case RIFFLE_ERR_FENCED:
+        return "kafka client failed for good";
     default:
         return "unknown error";
     }

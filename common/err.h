@@ -23,6 +23,8 @@ enum riffle_err {
     RIFFLE_ERR_EOF = -11,     /* no more input (not a failure) */
     RIFFLE_ERR_TIMEOUT = -12, /* not done yet; the same call may succeed */
     RIFFLE_ERR_ABORTED = -13, /* a transaction must be aborted and redone */
+    RIFFLE_ERR_FENCED = -14,  /* a Kafka client failed for good (fenced,
+                                 fatal): only a new client can go on */
 };
 
 /* Returns a static, human-readable name for an error code. */

@@ -103,6 +103,14 @@
 #define CFG_DEFAULT_TXN_EVENTS 100000
 #define CFG_DEFAULT_TXN_MS 1000
 #define CFG_MAX_TXN_MS 60000 /* below the broker's transaction timeout */
+/* delivery.transaction_timeout_ms: librdkafka refuses one below its
+ * socket timeout (common/kafka.h), the broker one above its
+ * transaction.max.timeout.ms (15 minutes by default). */
+#define CFG_MIN_TXN_TIMEOUT_MS 10000
+#define CFG_MAX_TXN_TIMEOUT_MS 900000
+/* A batch may last batch_ms and then wait for its acknowledgements:
+ * the broker's timeout must leave it that much room again. */
+#define CFG_TXN_TIMEOUT_BATCHES 2
 /* The broker's default group.{min,max}.session.timeout.ms bounds. */
 #define CFG_MIN_SESSION_TIMEOUT_MS 6000
 #define CFG_MAX_SESSION_TIMEOUT_MS 1800000
@@ -1740,7 +1748,8 @@ static int load_delivery(const struct loader *ld,
                          const config_setting_t *root, struct cfg *cfg)
 {
     static const char *const keys[] = {"mode", "batch_events", "batch_ms",
-                                       "transactional_id", NULL};
+                                       "transactional_id",
+                                       "transaction_timeout_ms", NULL};
     static const struct enum_name modes[] = {
         {"exactly_once", CFG_DELIVERY_EXACTLY_ONCE},
         {"at_least_once", CFG_DELIVERY_AT_LEAST_ONCE},
@@ -1765,6 +1774,17 @@ static int load_delivery(const struct loader *ld,
         err = get_string(ld, g, "delivery", "transactional_id", 0,
                          cfg->transactional_id,
                          sizeof(cfg->transactional_id));
+    if (!err)
+        err = get_long(ld, g, "delivery", "transaction_timeout_ms", 0,
+                       CFG_MIN_TXN_TIMEOUT_MS, CFG_MAX_TXN_TIMEOUT_MS,
+                       &cfg->txn_timeout_ms);
+    if (!err && cfg->txn_timeout_ms > 0 &&
+        cfg->txn_timeout_ms < CFG_TXN_TIMEOUT_BATCHES * cfg->txn_every_ms)
+        err = fail(ld, config_setting_get_member(g, "transaction_timeout_ms"),
+                   "delivery.transaction_timeout_ms", "%ld is too short for "
+                   "batch_ms = %ld: expected at least %d times batch_ms, or "
+                   "every batch would time out", cfg->txn_timeout_ms,
+                   cfg->txn_every_ms, CFG_TXN_TIMEOUT_BATCHES);
     cfg->delivery = (enum cfg_delivery)mode;
     return err;
 }

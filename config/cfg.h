@@ -360,6 +360,8 @@ struct cfg {
     enum cfg_delivery delivery;
     long txn_every_events;     /* exactly once: events per transaction */
     long txn_every_ms;         /* exactly once: or this long at most */
+    long txn_timeout_ms;       /* the broker aborts a transaction open
+                                  this long; 0: librdkafka's (60 s) */
     char transactional_id[CFG_NAME_MAX];
 
     /* scaling: merging the models of several learner instances */

@@ -304,6 +304,17 @@ int outputs_new(const struct cfg *cfg, struct publisher *pub,
     return 0;
 }
 
+int outputs_set_publisher(struct outputs *o, struct publisher *pub,
+                          char *errstr, size_t errstr_size)
+{
+    int err = publisher_set_uncompressed(pub, o->cfg->topic_models, errstr,
+                                         errstr_size);
+
+    if (!err)
+        o->pub = pub;
+    return err;
+}
+
 static void decref(avro_value_t *v)
 {
     if (v->iface)

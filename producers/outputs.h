@@ -53,6 +53,13 @@ int outputs_new(const struct cfg *cfg, struct publisher *pub,
 
 void outputs_destroy(struct outputs *o); /* NULL-safe */
 
+/* Sends through pub (borrowed, must outlive the outputs) from now on,
+ * e.g. a new publisher replacing one that failed for good; the old one
+ * is no longer used and the caller may destroy it. Returns 0 or
+ * RIFFLE_ERR_KAFKA with errstr, and then keeps the old one. */
+int outputs_set_publisher(struct outputs *o, struct publisher *pub,
+                          char *errstr, size_t errstr_size);
+
 /* The snapshot schema, for learner/snapshot.c. Borrowed. */
 const struct schema *outputs_snapshot_schema(const struct outputs *o);
 

@@ -75,12 +75,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
 
 static int publisher_create(const char *brokers, const char *client_id,
                             const char *transactional_id,
+                            long transaction_timeout_ms,
                             const char *linger_ms, struct publisher **out,
                             char *errstr, size_t errstr_size)
 {
     struct publisher *p = calloc(1, sizeof(*p));
     rd_kafka_conf_t *conf;
-    char max_bytes[32], why[256];
+    char max_bytes[32], txn_timeout[32], why[256];
 
     if (!p)
         return RIFFLE_ERR_NOMEM;
@@ -97,6 +98,7 @@ static int publisher_create(const char *brokers, const char *client_id,
         return RIFFLE_ERR_KAFKA;
     }
     snprintf(max_bytes, sizeof(max_bytes), "%d", PUBLISHER_MAX_MESSAGE_BYTES);
+    snprintf(txn_timeout, sizeof(txn_timeout), "%ld", transaction_timeout_ms);
     if (kafka_conf_set(conf, "enable.idempotence", "true", errstr,
                        errstr_size) ||
         kafka_conf_set(conf, "linger.ms", linger_ms, errstr, errstr_size) ||
@@ -106,6 +108,9 @@ static int publisher_create(const char *brokers, const char *client_id,
                        errstr_size) ||
         (transactional_id &&
          kafka_conf_set(conf, "transactional.id", transactional_id, errstr,
+                        errstr_size)) ||
+        (transactional_id && transaction_timeout_ms > 0 &&
+         kafka_conf_set(conf, "transaction.timeout.ms", txn_timeout, errstr,
                         errstr_size))) {
         rd_kafka_conf_destroy(conf);
         free(p->outcome);
@@ -131,17 +136,19 @@ static int publisher_create(const char *brokers, const char *client_id,
 int publisher_new(const char *brokers, const char *client_id,
                   struct publisher **out, char *errstr, size_t errstr_size)
 {
-    return publisher_create(brokers, client_id, NULL, PUBLISHER_LINGER_MS,
+    return publisher_create(brokers, client_id, NULL, 0, PUBLISHER_LINGER_MS,
                             out, errstr, errstr_size);
 }
 
 int publisher_new_transactional(const char *brokers, const char *client_id,
                                 const char *transactional_id,
+                                long transaction_timeout_ms,
                                 struct publisher **out, char *errstr,
                                 size_t errstr_size)
 {
     return publisher_create(brokers, client_id, transactional_id,
-                            PUBLISHER_LINGER_MS, out, errstr, errstr_size);
+                            transaction_timeout_ms, PUBLISHER_LINGER_MS, out,
+                            errstr, errstr_size);
 }
 
 int publisher_new_immediate(const char *brokers, const char *client_id,
@@ -149,7 +156,7 @@ int publisher_new_immediate(const char *brokers, const char *client_id,
                             struct publisher **out, char *errstr,
                             size_t errstr_size)
 {
-    return publisher_create(brokers, client_id, transactional_id,
+    return publisher_create(brokers, client_id, transactional_id, 0,
                             PUBLISHER_IMMEDIATE_LINGER_MS, out, errstr,
                             errstr_size);
 }
@@ -160,8 +167,14 @@ void publisher_destroy(struct publisher *p)
 
     if (!p)
         return;
-    if (!p->in_transaction && publisher_flush(p, PUBLISHER_CLOSE_FLUSH_MS, errstr,
-                        sizeof(errstr)) != 0)
+    /* A failed producer can deliver nothing more: what it still holds
+     * is dropped rather than waited for. */
+    if (rd_kafka_fatal_error(p->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        (void)rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE |
+                                        RD_KAFKA_PURGE_F_INFLIGHT);
+    else if (!p->in_transaction &&
+             publisher_flush(p, PUBLISHER_CLOSE_FLUSH_MS, errstr,
+                             sizeof(errstr)) != 0)
         log_error("publisher", "on close: %s", errstr);
     while (p->plain_count > 0)
         rd_kafka_topic_destroy(p->plain[--p->plain_count]);
@@ -210,8 +223,9 @@ int publisher_send_at(struct publisher *p, const char *topic,
                  rd_kafka_err2str(err));
         /* Inside a transaction a refused message only dooms that
          * transaction, unless the producer itself has failed. */
-        if (p->in_transaction &&
-            rd_kafka_fatal_error(p->rk, NULL, 0) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        if (rd_kafka_fatal_error(p->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            return RIFFLE_ERR_FENCED;
+        if (p->in_transaction)
             return RIFFLE_ERR_ABORTED;
         return RIFFLE_ERR_KAFKA;
     }
@@ -335,7 +349,7 @@ static int txn_error(rd_kafka_error_t *error, const char *what, char *errstr,
     if (!error)
         return 0;
     if (rd_kafka_error_is_fatal(error))
-        err = RIFFLE_ERR_KAFKA;
+        err = RIFFLE_ERR_FENCED;
     else if (rd_kafka_error_txn_requires_abort(error))
         err = RIFFLE_ERR_ABORTED;
     else if (rd_kafka_error_is_retriable(error) ||

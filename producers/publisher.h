@@ -30,10 +30,14 @@ int publisher_new(const char *brokers, const char *client_id,
 
 /* The same with transactions under transactional_id (borrowed): one id
  * per learner instance, stable across restarts, so that a restarted
- * instance fences its predecessor and aborts what it left open. Call
+ * instance fences its predecessor and aborts what it left open. The
+ * broker aborts a transaction left open longer than
+ * transaction_timeout_ms (0: librdkafka's default, 60 s), and the
+ * producer that opened it is then fenced. Call
  * publisher_init_transactions() before the first publisher_begin(). */
 int publisher_new_transactional(const char *brokers, const char *client_id,
                                 const char *transactional_id,
+                                long transaction_timeout_ms,
                                 struct publisher **out, char *errstr,
                                 size_t errstr_size);
 
@@ -48,12 +52,19 @@ int publisher_new_immediate(const char *brokers, const char *client_id,
 
 /* Registers the transactional id with the broker, waiting up to
  * timeout_ms. Returns 0; RIFFLE_ERR_TIMEOUT with errstr when the broker
- * did not answer in time (call again); RIFFLE_ERR_KAFKA when it failed
- * for good. */
+ * did not answer in time (call again); RIFFLE_ERR_KAFKA or
+ * RIFFLE_ERR_FENCED when it failed for good.
+ *
+ * RIFFLE_ERR_FENCED, from any call below too, means the producer itself
+ * has failed for good (librdkafka's fatal error, e.g. fenced: a newer
+ * producer registered the same transactional id, or the broker aborted
+ * a transaction open too long and bumped the id's epoch): only a new
+ * publisher can go on. */
 int publisher_init_transactions(struct publisher *p, int timeout_ms,
                                 char *errstr, size_t errstr_size);
 
-/* Opens a transaction. Returns 0 or RIFFLE_ERR_KAFKA with errstr. */
+/* Opens a transaction. Returns 0, RIFFLE_ERR_FENCED or RIFFLE_ERR_KAFKA
+ * with errstr. */
 int publisher_begin(struct publisher *p, char *errstr, size_t errstr_size);
 
 /* Whether a transaction is open. */
@@ -66,26 +77,31 @@ int publisher_in_transaction(const struct publisher *p);
  * be away: call again, the offsets are not sent twice);
  * RIFFLE_ERR_ABORTED when the transaction cannot commit and must be
  * aborted with publisher_abort() (the caller redoes its work);
- * RIFFLE_ERR_KAFKA when the producer failed for good, e.g. fenced by a
- * newer instance with the same transactional id. errstr says which. */
+ * RIFFLE_ERR_FENCED when the producer failed for good, e.g. fenced by a
+ * newer instance with the same transactional id (the transaction did
+ * not commit: a fenced producer's cannot); RIFFLE_ERR_KAFKA for any
+ * other failure. errstr says which. */
 int publisher_commit(struct publisher *p,
                      const rd_kafka_topic_partition_list_t *offsets,
                      const rd_kafka_consumer_group_metadata_t *group,
                      int timeout_ms, char *errstr, size_t errstr_size);
 
 /* Aborts the open transaction: nothing sent in it becomes visible to
- * read_committed readers. Returns 0, RIFFLE_ERR_TIMEOUT (call again) or
- * RIFFLE_ERR_KAFKA with errstr. */
+ * read_committed readers. Returns 0, RIFFLE_ERR_TIMEOUT (call again),
+ * RIFFLE_ERR_FENCED or RIFFLE_ERR_KAFKA with errstr. */
 int publisher_abort(struct publisher *p, int timeout_ms, char *errstr,
                     size_t errstr_size);
 
 /* Flushes what is queued (bounded wait) and frees; an open transaction
- * is left to the broker, which aborts it. NULL-safe. */
+ * is left to the broker, which aborts it. A producer that failed for
+ * good drops what it holds instead of waiting. NULL-safe. */
 void publisher_destroy(struct publisher *p);
 
 /* Queues one message; key and value are copied. headers (may be NULL) is
  * taken over in every case. Waits while the local queue is full. Returns
- * 0 or RIFFLE_ERR_KAFKA with errstr. */
+ * 0; RIFFLE_ERR_ABORTED in a transaction that can no longer commit;
+ * RIFFLE_ERR_FENCED when the producer failed for good; else
+ * RIFFLE_ERR_KAFKA, each with errstr. */
 int publisher_send(struct publisher *p, const char *topic, const void *key,
                    size_t key_len, const void *value, size_t value_len,
                    rd_kafka_headers_t *headers, char *errstr,

@@ -335,6 +335,7 @@ static void test_cfg_delivery_defaults_to_exactly_once(void **state)
     assert_int_equal(fx->cfg->delivery, CFG_DELIVERY_EXACTLY_ONCE);
     assert_int_equal(fx->cfg->txn_every_events, 100000);
     assert_int_equal(fx->cfg->txn_every_ms, 1000);
+    assert_int_equal(fx->cfg->txn_timeout_ms, 0); /* librdkafka's */
     assert_string_equal(fx->cfg->transactional_id, "g-learner");
 }
 
@@ -344,11 +345,13 @@ static void test_cfg_delivery_settings_read(void **state)
 
     write_base(fx, 0, NULL, "delivery = { mode = \"at_least_once\"; "
                             "batch_events = 10; batch_ms = 20; "
-                            "transactional_id = \"tx-1\"; };\n");
+                            "transactional_id = \"tx-1\"; "
+                            "transaction_timeout_ms = 12000; };\n");
     assert_int_equal(load(fx), 0);
     assert_int_equal(fx->cfg->delivery, CFG_DELIVERY_AT_LEAST_ONCE);
     assert_int_equal(fx->cfg->txn_every_events, 10);
     assert_int_equal(fx->cfg->txn_every_ms, 20);
+    assert_int_equal(fx->cfg->txn_timeout_ms, 12000);
     assert_string_equal(fx->cfg->transactional_id, "tx-1");
 }
 
@@ -363,6 +366,18 @@ static void test_cfg_delivery_errors_name_the_key(void **state)
     write_base(fx, 0, NULL, "delivery = {\n  batch_ms = 0;\n};\n");
     expect_error(fx, (int)BASE_LINE_COUNT + 2, "delivery.batch_ms",
                  "0 is out of range: expected an integer from 1 to 60000");
+    write_base(fx, 0, NULL,
+               "delivery = {\n  transaction_timeout_ms = 5000;\n};\n");
+    expect_error(fx, (int)BASE_LINE_COUNT + 2,
+                 "delivery.transaction_timeout_ms",
+                 "5000 is out of range: expected an integer from 10000 to "
+                 "900000");
+    write_base(fx, 0, NULL, "delivery = {\n  batch_ms = 30000;\n"
+                            "  transaction_timeout_ms = 40000;\n};\n");
+    expect_error(fx, (int)BASE_LINE_COUNT + 3,
+                 "delivery.transaction_timeout_ms",
+                 "40000 is too short for batch_ms = 30000: expected at "
+                 "least 2 times batch_ms");
 }
 
 static void test_cfg_session_timeout_read_and_checked(void **state)

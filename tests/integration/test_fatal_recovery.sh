@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+#
+# Exactly once through a fenced producer, without a restart: `learn` is
+# stopped (SIGSTOP) while a batch is open, for longer than its
+# delivery.transaction_timeout_ms, so the broker aborts the batch and
+# bumps the transactional id's epoch; resumed (SIGCONT), the learner's
+# producer is fenced, a fatal error. The same process must rebuild its
+# Kafka clients, restore its last committed state, and end with one
+# committed prediction per event, none twice, and the same weights as an
+# uninterrupted run.
+#
+# The broker aborts an expired transaction at its next check (every 10 s
+# by default), so the test waits for the abort itself, seen as the abort
+# marker that moves the predictions topic's end while the learner stands
+# still, before resuming it. Bounded: 20,000 events at 1,000 events/s, a
+# pause of 10 to 25 s.
+source "$(dirname "$0")/lib.sh"
+
+readonly EVENTS=20000
+readonly RATE=1000
+readonly TXN_TIMEOUT_MS=10000 # the least librdkafka accepts
+readonly ABORT_WAIT_S=45       # the timeout plus two of the broker's checks
+
+learner=""
+resume_learner() { [[ -n $learner ]] && kill -CONT "$learner" 2>/dev/null || true; }
+trap 'resume_learner; stop_started; [[ -n ${KEEP_WORK:-} ]] || cleanup_work' EXIT
+
+cfg=$(make_config config/elec2.cfg)
+printf 'delivery = { transaction_timeout_ms = %d; };\n' "$TXN_TIMEOUT_MS" >>"$cfg"
+run_riffle topics create -c "$cfg" >/dev/null
+predictions=$(cfg_topic "$cfg" predictions)
+
+python3 -c 'import gzip, sys; lines = gzip.open(sys.argv[1], "rt").readlines()
+sys.stdout.writelines(lines[:int(sys.argv[2]) + 1])' \
+    data/elec2/electricity.csv.gz "$EVENTS" >"$WORK/stream.csv"
+"$RIFFLE" train -c "$cfg" --file "$WORK/stream.csv" >"$WORK/train.json"
+
+# The end of the predictions partition (read_uncommitted: aborted records
+# and transaction markers count).
+predictions_end()
+{
+    kcat -b "$BROKERS" -Q -t "$predictions:0:-1" 2>/dev/null |
+        sed -n 's/.*\[0\] offset \([0-9]*\).*/\1/p'
+}
+
+run_riffle produce -c "$cfg" --file "$WORK/stream.csv" --rate "$RATE" \
+    --no-progress >"$WORK/produce.json" 2>"$WORK/produce.log" &
+started+=($!)
+producer=$!
+# riffle itself in the background, so that $! is the learner's own pid
+"$RIFFLE" learn -c "$cfg" --brokers "$BROKERS" --max-events "$EVENTS" \
+    >"$WORK/learn.json" 2>"$WORK/learn.log" &
+learner=$!
+started+=("$learner")
+
+# Pause in the middle of the stream: batches last a second (batch_ms)
+# and the next opens with the next event, so one is open then.
+waited=0
+while end=$(predictions_end); ((${end:-0} < EVENTS / 5)); do
+    ((waited++ < 600)) || fail "no predictions after 60s: $(tail -3 "$WORK/learn.log")"
+    sleep 0.1
+done
+kill -STOP "$learner"
+sleep 1 # requests already on the wire land
+before=$(predictions_end)
+note "learner stopped; predictions end at $before"
+waited=0
+while [[ $(predictions_end) == "$before" ]]; do
+    ((waited++ < ABORT_WAIT_S)) ||
+        fail "the broker did not abort the paused learner's transaction in ${ABORT_WAIT_S}s"
+    sleep 1
+done
+note "the broker aborted the open batch after ~${waited}s; resuming the learner"
+kill -CONT "$learner"
+
+wait "$producer" || fail "produce failed: $(tail -3 "$WORK/produce.log")"
+rc=0
+wait "$learner" || rc=$?
+learner=""
+assert_eq "$rc" 0 "exit status of the resumed learner ($(grep -m3 error "$WORK/learn.log"))"
+note "learn: $(cat "$WORK/learn.json")"
+grep -q "rebuilding the Kafka clients" "$WORK/learn.log" ||
+    fail "the learner never rebuilt its clients: $(grep -m3 -E 'warn|error' "$WORK/learn.log")"
+assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["rebuilds"]')" 1 "client rebuilds"
+
+run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
+assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$EVENTS" "committed predictions"
+assert_eq "$(riffle_json "$WORK/pred.jsonl" \
+    'sorted(int(r["event_id"].split("-")[1]) for r in rows) == list(range(1, len(rows) + 1))')" \
+    True "every event id exactly once"
+assert_eq "$(riffle_json "$WORK/pred.jsonl" \
+    'sorted(r["model_version"] for r in rows) == list(range(len(rows)))')" \
+    True "model versions: one update per event, none repeated"
+assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["weights_digest"]')" \
+    "$(riffle_json "$WORK/train.json" 'rows[0]["weights_digest"]')" \
+    "weights after the rebuild vs an uninterrupted run"
+echo "PASS $TEST_NAME"
