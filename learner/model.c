@@ -574,26 +574,6 @@ double model_predict(const struct model *m, const struct feature *x,
 
 /* ---- learning ------------------------------------------------------ */
 
-/* Checks the example and, in the same pass, starts loading its slots
- * (slot_prefetch() only reads). */
-static int example_check(const struct model *m, const struct feature *x,
-                         size_t n, double label)
-{
-    size_t i;
-
-    if (!isfinite(label))
-        return RIFFLE_ERR_INVALID;
-    if (m->params.loss != MODEL_LOSS_SQUARED && label != 0.0 &&
-        label != 1.0)
-        return RIFFLE_ERR_INVALID;
-    for (i = 0; i < n; i++) {
-        if (!isfinite(x[i].value))
-            return RIFFLE_ERR_INVALID;
-        slot_prefetch(m, x[i].index);
-    }
-    return 0;
-}
-
 /* Makes room for n features plus the bias. The old buffer is kept until
  * the new one exists, so failure leaves the model as it was. */
 static int scratch_reserve(struct model *m, size_t n)
@@ -666,24 +646,71 @@ static MODEL_ALWAYS_INLINE uint64_t seen_mark(struct model *m,
     return was & bit;
 }
 
-/* 0 when no index of x, nor the bias, repeats; nonzero when one may.
- * Leaves seen all zero again. */
-static uint64_t may_repeat(struct model *m, const struct feature *x,
-                           size_t n)
+/* Zeroes the words of seen that the first n indices of x and the bias
+ * marked: each marked word whole, which clears every bit set. */
+static void seen_clear(struct model *m, const struct feature *x, size_t n)
 {
-    uint64_t hit = 0;
     size_t i;
 
-    for (i = 0; i < n; i++)
-        hit |= seen_mark(m, slot(m, x[i].index));
-    hit |= seen_mark(m, m->bias_index);
-
-    /* Zeroing each marked word whole clears every bit set above. */
     for (i = 0; i < n; i++)
         m->seen[(slot(m, x[i].index) &
                  ((1u << MODEL_SEEN_BITS_LOG2) - 1)) / 64] = 0;
     m->seen[(m->bias_index & ((1u << MODEL_SEEN_BITS_LOG2) - 1)) / 64] = 0;
-    return hit;
+}
+
+/* One pass over the example: stops at the first value that is not
+ * finite and returns how many came before it; starts loading each slot
+ * for writing, as slot_prefetch() does; with mark, also marks each slot
+ * in seen and ORs into *hit whether one was marked already. */
+static MODEL_ALWAYS_INLINE size_t features_scan(struct model *m,
+                                                const struct feature *x,
+                                                size_t n, int mark,
+                                                uint64_t *hit)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        uint32_t s = slot(m, x[i].index);
+
+        if (!isfinite(x[i].value))
+            break;
+        __builtin_prefetch(slot_at(m, s), 1, 3);
+        if (mark)
+            *hit |= seen_mark(m, s);
+    }
+    return i;
+}
+
+/*
+ * Checks the example and, in the same pass, starts loading its slots
+ * and looks for repeated indices. On success *repeat is 0 when no index
+ * of x, nor the bias, repeats, and nonzero when one may; examples of
+ * MODEL_REPEAT_SCAN_MAX features or more are not looked at (the bitmap
+ * would nearly always alarm) and always say they may. Leaves seen all
+ * zero, on failure too.
+ */
+static int example_check(struct model *m, const struct feature *x,
+                         size_t n, double label, uint64_t *repeat)
+{
+    uint64_t hit = 0;
+    size_t scanned;
+
+    if (!isfinite(label))
+        return RIFFLE_ERR_INVALID;
+    if (m->params.loss != MODEL_LOSS_SQUARED && label != 0.0 &&
+        label != 1.0)
+        return RIFFLE_ERR_INVALID;
+
+    if (n >= MODEL_REPEAT_SCAN_MAX) {
+        *repeat = 1;
+        return features_scan(m, x, n, 0, &hit) == n ? 0
+                                                     : RIFFLE_ERR_INVALID;
+    }
+    scanned = features_scan(m, x, n, 1, &hit);
+    hit |= seen_mark(m, m->bias_index);
+    seen_clear(m, x, scanned);
+    *repeat = hit;
+    return scanned == n ? 0 : RIFFLE_ERR_INVALID;
 }
 
 /* Copies the features and the bias into scratch, summing repeats, so each
@@ -703,15 +730,17 @@ static size_t features_merge(struct model *m, const struct feature *x,
     return merge_one(m, out, m->bias_index, 1.0);
 }
 
-/* dLoss/dMargin at the pre-update margin. Labels were checked. */
+/* dLoss/dMargin at the pre-update margin, whose prediction_from_margin()
+ * is prediction: for logistic loss that is sigmoid(margin), already
+ * computed, so no second exp() is needed. Labels were checked. */
 static double loss_derivative(const struct model *m, double margin,
-                              double label)
+                              double prediction, double label)
 {
     double y;
 
     switch (m->params.loss) {
     case MODEL_LOSS_LOGISTIC:
-        return sigmoid(margin) - label;
+        return prediction - label;
     case MODEL_LOSS_HINGE:
         y = label > 0.5 ? 1.0 : -1.0;
         return y * margin < 1.0 ? -y : 0.0;
@@ -1028,11 +1057,13 @@ int model_learn(struct model *m, const struct feature *x, size_t n,
                 double label, double *prediction)
 {
     struct step_factors factors;
+    uint64_t repeat;
     double margin;
+    double predicted;
     double dloss;
     int err;
 
-    err = example_check(m, x, n, label);
+    err = example_check(m, x, n, label, &repeat);
     if (err)
         return err;
     err = scratch_reserve(m, n);
@@ -1040,14 +1071,15 @@ int model_learn(struct model *m, const struct feature *x, size_t n,
         return err;
 
     margin = margin_compute(m, x, n, 1);
+    predicted = prediction_from_margin(m, margin);
     if (prediction)
-        *prediction = prediction_from_margin(m, margin);
+        *prediction = predicted;
 
     /* Every gradient comes from this margin, before any weight moves. */
-    dloss = loss_derivative(m, margin, label);
+    dloss = loss_derivative(m, margin, predicted, label);
     step_factors_compute(m, &factors);
     /* Most examples repeat no index: they skip the merge. */
-    if (n < MODEL_REPEAT_SCAN_MAX && !may_repeat(m, x, n))
+    if (!repeat)
         learn_all(m, x, n, 1, dloss, &factors);
     else
         learn_all(m, x, features_merge(m, x, n), 0, dloss, &factors);

@@ -887,6 +887,53 @@ static void test_model_refuses_non_finite_input(void **state)
     }
 }
 
+/* Refused examples between accepted ones change nothing: a model that
+ * is also offered, before each example, the same example with a NaN as
+ * its last value (the repeat check has marked the slots before it) and
+ * now and then a long one ending in a NaN learns bit for bit as one that
+ * never saw them. Indices below 64 make repeats common, so both the
+ * direct and the merged update run. */
+#define REFUSED_LONG 300 /* above the length the repeat check looks at */
+
+static void test_model_refused_examples_leave_no_trace(void **state)
+{
+    struct model_params p =
+        params_make(MODEL_LOSS_LOGISTIC, MODEL_OPT_ADAGRAD, 0.5, 0.5);
+    struct model *a = model_make(&p);
+    struct model *b = model_make(&p);
+    struct feature *longx = calloc(REFUSED_LONG, sizeof(*longx));
+    struct feature x[RANDOM_FEATURES];
+    struct feature bad[RANDOM_FEATURES];
+    uint64_t s = DET_SEED;
+    size_t i, k;
+
+    (void)state;
+    assert_non_null(longx);
+    for (k = 0; k < REFUSED_LONG; k++) {
+        longx[k].index = (uint32_t)k;
+        longx[k].value = 1.0f;
+    }
+    longx[REFUSED_LONG - 1].value = NAN;
+
+    for (i = 0; i < DET_EXAMPLES / 5; i++) {
+        double label = random_example(&s, 63, x);
+        double pa, pb;
+
+        memcpy(bad, x, sizeof(bad));
+        bad[RANDOM_FEATURES - 1].value = NAN;
+        expect_refused(b, bad, RANDOM_FEATURES, label);
+        if (i % 7 == 0)
+            expect_refused(b, longx, REFUSED_LONG, label);
+        assert_int_equal(model_learn(a, x, RANDOM_FEATURES, label, &pa), 0);
+        assert_int_equal(model_learn(b, x, RANDOM_FEATURES, label, &pb), 0);
+        assert_memory_equal(&pa, &pb, sizeof(pa));
+    }
+    assert_models_equal(a, b);
+    free(longx);
+    model_destroy(a);
+    model_destroy(b);
+}
+
 static void test_model_refuses_non_binary_labels(void **state)
 {
     static const enum model_loss losses[] = {MODEL_LOSS_LOGISTIC,
@@ -1276,6 +1323,7 @@ int main(void)
         cmocka_unit_test(test_model_aliased_indices_learn_as_distinct),
         cmocka_unit_test(test_model_learn_reports_pre_update_prediction),
         cmocka_unit_test(test_model_refuses_non_finite_input),
+        cmocka_unit_test(test_model_refused_examples_leave_no_trace),
         cmocka_unit_test(test_model_refuses_non_binary_labels),
         cmocka_unit_test(test_model_huge_finite_input_is_accepted),
         cmocka_unit_test(
