@@ -709,32 +709,44 @@ static struct pseudonym_slot *cache_slot(const struct anonymizer *a,
     return &a->cache[(h >> 32) & (PSEUDONYM_CACHE_SLOTS - 1)];
 }
 
+/* Writes the token "key_id:hex" as the value of field index, from the
+ * digits hex (ANONYMIZE_TOKEN_HEX bytes), straight into the event. */
+static int put_token(const struct anonymizer *a, struct event *ev,
+                     size_t index, const char *hex)
+{
+    size_t id_len = a->key_id_len;
+    char *out = event_write_string(ev, index,
+                                   id_len + 1 + ANONYMIZE_TOKEN_HEX);
+
+    if (!out)
+        return RIFFLE_ERR_NOMEM;
+    memcpy(out, a->cfg->key_id, id_len);
+    out[id_len] = ':';
+    memcpy(out + id_len + 1, hex, ANONYMIZE_TOKEN_HEX);
+    return 0;
+}
+
 /* The token of anonymize_pseudonym(), from the cache or the prepared
- * digests. */
+ * digests. The value is read before the token is written: writing may
+ * move the arena it lives in. */
 static int pseudonymize(const struct anonymizer *a, size_t field,
                         struct event *ev, size_t index)
 {
-    char token[CFG_NAME_MAX + 2 + ANONYMIZE_TOKEN_HEX];
+    char hex[ANONYMIZE_TOKEN_HEX];
     char tmp[NUMFMT_MAX];
     const char *value = value_text(ev, index, tmp, sizeof(tmp));
-    size_t len = strlen(value), id_len = a->key_id_len;
+    size_t len = strlen(value);
     struct pseudonym_slot *slot = NULL;
     int err;
 
-    memcpy(token, a->cfg->key_id, id_len);
-    token[id_len] = ':';
     if (len <= PSEUDONYM_CACHE_VALUE_MAX) {
         slot = cache_slot(a, field, value, len);
         if (slot->used && slot->field == field && slot->len == len &&
-            memcmp(slot->value, value, len) == 0) {
-            memcpy(token + id_len + 1, slot->hex, ANONYMIZE_TOKEN_HEX);
-            return event_set_string(ev, index, token,
-                                    id_len + 1 + ANONYMIZE_TOKEN_HEX);
-        }
+            memcmp(slot->value, value, len) == 0)
+            return put_token(a, ev, index, slot->hex);
     }
 
-    err = pseudonym_hex(a, a->cfg->fields[field].name, value,
-                        token + id_len + 1);
+    err = pseudonym_hex(a, a->cfg->fields[field].name, value, hex);
     if (err)
         return err;
     if (slot) {
@@ -742,10 +754,9 @@ static int pseudonymize(const struct anonymizer *a, size_t field,
         slot->field = (uint16_t)field;
         slot->len = (unsigned char)len;
         memcpy(slot->value, value, len);
-        memcpy(slot->hex, token + id_len + 1, ANONYMIZE_TOKEN_HEX);
+        memcpy(slot->hex, hex, ANONYMIZE_TOKEN_HEX);
     }
-    return event_set_string(ev, index, token,
-                            id_len + 1 + ANONYMIZE_TOKEN_HEX);
+    return put_token(a, ev, index, hex);
 }
 
 size_t anonymize_mask(const char *value, size_t len, size_t keep_last,

@@ -50,6 +50,24 @@ int event_set_string(struct event *ev, size_t field, const char *s,
     return 0;
 }
 
+char *event_write_string(struct event *ev, size_t field, size_t len)
+{
+    size_t offset = ev->arena.len;
+
+    assert(field < ev->field_count);
+
+    if (buf_reserve(&ev->arena, len + 1) != 0)
+        return NULL;
+    ev->arena.data[offset + len] = '\0';
+    ev->arena.len = offset + len + 1;
+    ev->arena.data[ev->arena.len] = '\0';
+
+    ev->values[field].kind = VALUE_STRING;
+    ev->values[field].str_offset = offset;
+    ev->values[field].str_len = len;
+    return ev->arena.data + offset;
+}
+
 int event_append_block(struct event *ev, const char *block, size_t len,
                        size_t *offset)
 {

@@ -62,6 +62,14 @@ static inline void event_set_number(struct event *ev, size_t field,
 int event_set_string(struct event *ev, size_t field, const char *s,
                      size_t len);
 
+/* Makes field a string of len bytes that the caller writes at the
+ * returned address, in the arena (the NUL after them is written here):
+ * a string assembled from parts (a pseudonym's key id and digits) is
+ * written once, not staged and copied. Returns NULL when out of memory
+ * (event unchanged). The address is valid until the event is next
+ * modified. */
+char *event_write_string(struct event *ev, size_t field, size_t len);
+
 /* Copies len bytes of block into the arena in one piece and writes where
  * they start to *offset, for event_set_string_at(): a caller with many
  * strings side by side (a CSV record) copies them once. Returns 0 or

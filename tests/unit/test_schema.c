@@ -572,6 +572,38 @@ static void test_schema_encode_elec2_row_matches_fastavro(void **state)
     schema_destroy(s);
 }
 
+/* A string written in place: the field holds it with its NUL, and a
+ * later, longer one that grows the arena leaves the first intact. */
+static void test_schema_event_write_string_in_place(void **state)
+{
+    struct event ev;
+    char long_text[1000];
+    char *out;
+
+    (void)state;
+    memset(long_text, 'x', sizeof(long_text));
+    event_init(&ev);
+    event_reset(&ev, 3);
+
+    out = event_write_string(&ev, 1, 5);
+    assert_non_null(out);
+    memcpy(out, "k1:ab", 5);
+    assert_int_equal(ev.values[1].kind, VALUE_STRING);
+    assert_int_equal(ev.values[1].str_len, 5);
+    assert_string_equal(event_string(&ev, 1), "k1:ab");
+
+    out = event_write_string(&ev, 2, sizeof(long_text));
+    assert_non_null(out);
+    memcpy(out, long_text, sizeof(long_text));
+    assert_int_equal(ev.values[2].str_len, sizeof(long_text));
+    assert_memory_equal(event_string(&ev, 2), long_text, sizeof(long_text));
+    assert_int_equal(event_string(&ev, 2)[sizeof(long_text)], '\0');
+    assert_string_equal(event_string(&ev, 1), "k1:ab");
+    assert_int_equal(ev.values[0].kind, VALUE_NULL);
+
+    event_free(&ev);
+}
+
 static void test_schema_event_round_trip(void **state)
 {
     struct schema *s = load_schema_json(FLAT_JSON);
@@ -1438,6 +1470,7 @@ int main(void)
         cmocka_unit_test(test_schema_encode_matches_fastavro),
         cmocka_unit_test(test_schema_encode_elec2_row_matches_fastavro),
         cmocka_unit_test(test_schema_event_round_trip),
+        cmocka_unit_test(test_schema_event_write_string_in_place),
         cmocka_unit_test(test_schema_decode_reads_fastavro_body),
         cmocka_unit_test(test_schema_peek_fingerprint_reads_header),
         cmocka_unit_test(test_schema_decode_rejects_wrong_marker),
