@@ -36,6 +36,24 @@ assert_eq "$(riffle_json "$WORK/progressive.jsonl" \
     "$(riffle_json "$WORK/elec2-train.json" 'round(rows[0]["accuracy"], 6)')" \
     "accuracy recomputed from the predictions file"
 
+# The snapshot schema is read only when a snapshot is: a schema folder
+# without model_snapshot.avsc trains, and refuses --snapshot before
+# learning (no summary line).
+mkdir -p "$WORK/schemas-only-input"
+cp schemas/elec2.avsc "$WORK/schemas-only-input/"
+sed "s|schemas/elec2.avsc|$WORK/schemas-only-input/elec2.avsc|" config/elec2.cfg \
+    >"$WORK/elec2-no-snapshot-schema.cfg"
+"$RIFFLE" train -c "$WORK/elec2-no-snapshot-schema.cfg" >"$WORK/no-snap.json"
+assert_eq "$(riffle_json "$WORK/no-snap.json" 'rows[0]["learned"]')" 45312 \
+    "events learned without a snapshot schema"
+rc=0
+"$RIFFLE" train -c "$WORK/elec2-no-snapshot-schema.cfg" --snapshot "$WORK/never.snap" \
+    >"$WORK/no-snap2.json" 2>"$WORK/no-snap2.log" || rc=$?
+assert_eq "$rc" 1 "train --snapshot without the snapshot schema"
+grep -q "model_snapshot.avsc" "$WORK/no-snap2.log" ||
+    fail "the missing schema was not named: $(cat "$WORK/no-snap2.log")"
+assert_eq "$(wc -c <"$WORK/no-snap2.json")" 0 "no summary before the schema error"
+
 # Streaming from an offline model: the first prediction is made by it.
 "$RIFFLE" train -c config/elec2.cfg --snapshot "$WORK/elec2.snap" >/dev/null
 cfg=$(make_config config/elec2.cfg)
