@@ -16,7 +16,8 @@
  * outputs use (numfmt_double(): the shortest that reads back as the same
  * double, as `train --predictions` writes it). A dead-lettered event
  * writes "nan" so lines stay aligned with input rows. Without the
- * variable nothing is written. Single-threaded, like train.
+ * variable nothing is written. Runs on train's learning thread only
+ * (its CSV reader thread never calls the learner).
  *
  * The cost is one number formatted and written per event; bench/run also
  * times plain build/riffle on the small sets to show it.
@@ -69,8 +70,8 @@ static void tap_write(int err, const struct online_result *res)
     }
     if (!tap || err)
         return;
-    /* Unlocked: train is single-threaded, and the stream lock taken
-     * twice per line was a tenth of the tap's cost. */
+    /* Unlocked: only train's learning thread gets here, and the stream
+     * lock taken twice per line was a tenth of the tap's cost. */
     if (res->dead_letter) {
         fputs_unlocked("nan\n", tap);
     } else {
