@@ -1082,6 +1082,8 @@ static void tick_ops(struct learn *l, int force)
     l->ops_counts.predicted = l->predicted;
     l->ops_counts.dead_lettered = l->dead_lettered;
     l->ops_counts.drifts = l->drifts;
+    l->ops_counts.rewinds = l->rewinds;
+    l->ops_counts.rebuilds = l->rebuilds;
     if (l->merge) {
         const struct learn_merge_stats *st = learn_merge_stats(l->merge);
 

@@ -192,6 +192,8 @@ void learn_ops_tick(struct learn_ops *o, struct online_learner *ol,
     s->merge_bytes_read = counts->merge_bytes_read;
     s->merge_bytes_published = counts->merge_bytes_published;
     s->merge_messages_read = counts->merge_messages_read;
+    s->rewinds = counts->rewinds;
+    s->client_rebuilds = counts->rebuilds;
     s->last_snapshot_s = counts->last_snapshot_unix_s;
     clean = online_clean_counts(ol);
     s->clean_passed = clean->passed;

@@ -26,6 +26,7 @@ struct learn_ops_counts {
     uint64_t processed, predicted, dead_lettered, drifts, snapshots;
     uint64_t merges, merge_bytes_read, merge_bytes_published;
     uint64_t merge_messages_read;
+    uint64_t rewinds, rebuilds; /* aborted batches; replaced clients */
     double last_snapshot_unix_s; /* 0: none yet */
 };
 

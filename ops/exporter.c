@@ -414,6 +414,12 @@ static void render_model(struct buf *out, const struct ops_exporter *e,
     counter(out, e, "riffle_merges_total",
             "Merges of this instance's model with the other instances'.",
             s->merges);
+    counter(out, e, "riffle_batch_rewinds_total",
+            "Transactions aborted, their batches relearned.", s->rewinds);
+    counter(out, e, "riffle_client_rebuilds_total",
+            "Kafka clients that failed for good (fenced), replaced "
+            "in-process.",
+            s->client_rebuilds);
     counter(out, e, "riffle_merge_read_bytes_total",
             "Bytes of other instances' snapshots read to merge.",
             s->merge_bytes_read);

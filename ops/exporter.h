@@ -75,6 +75,9 @@ struct ops_sample {
     uint64_t snapshots;
     uint64_t merges, merge_bytes_read, merge_bytes_published; /* scaling */
     uint64_t merge_messages_read; /* model topic messages read to merge */
+    /* exactly once: batches aborted and relearned; in-process rebuilds
+     * of Kafka clients that failed for good */
+    uint64_t rewinds, client_rebuilds;
     uint64_t clean_passed, clean_rejected, clean_clipped, clean_imputed;
     struct ops_refusal refusals[OPS_MAX_REFUSALS];
     size_t refusal_count;

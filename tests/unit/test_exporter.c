@@ -95,6 +95,8 @@ static void test_exporter_prometheus_lines(void **state)
     snprintf(s.fields[0].name, sizeof(s.fields[0].name), "nswprice");
     s.fields[0].missing = 4;
     s.fields[0].rejected = 2;
+    s.rewinds = 2;
+    s.client_rebuilds = 1;
     ops_exporter_publish(e, &s);
     buf_reset(&out);
     assert_int_equal(ops_exporter_prometheus(e, T0 + 5, &out), 0);
@@ -121,6 +123,11 @@ static void test_exporter_prometheus_lines(void **state)
                     "\"pipe\\\"1\",model=\"m\"} 15\n");
     assert_contains(out.data, "riffle_model_version{pipeline=\"pipe\\\"1\","
                     "model=\"m\"} 1000\n");
+    assert_contains(out.data, "# TYPE riffle_batch_rewinds_total counter\n"
+                    "riffle_batch_rewinds_total{pipeline=\"pipe\\\"1\","
+                    "model=\"m\"} 2\n");
+    assert_contains(out.data, "riffle_client_rebuilds_total{pipeline="
+                    "\"pipe\\\"1\",model=\"m\"} 1\n");
     assert_contains(out.data, "# TYPE riffle_event_processing_seconds "
                     "histogram\n");
     assert_contains(out.data, "le=\"5e-05\"} 1\n");
