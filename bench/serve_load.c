@@ -74,6 +74,10 @@
 #define LOAD_IDLE_END_S 15.0     /* stop waiting for answers after this */
 #define LOAD_POLL_MS 10
 #define LOAD_ADMIN_TIMEOUT_MS 30000
+/* As the replica's producer (producers/publisher.c): a request waits at
+ * most 1 ms for others to share its produce request, instead of every
+ * request at a low rate being a produce request of its own. */
+#define LOAD_LINGER_MS "1"
 /* A first request, answered before the timed ones are sent, so that no
  * timed request waits for the producer's connection and producer id,
  * the reader's first fetch or the replica's. Its key lacks the tag's
@@ -432,7 +436,8 @@ static void produce_all(struct load *l)
 
     if (rd_kafka_conf_set(conf, "bootstrap.servers", l->brokers, why,
                           sizeof(why)) ||
-        rd_kafka_conf_set(conf, "linger.ms", "0", why, sizeof(why)) ||
+        rd_kafka_conf_set(conf, "linger.ms", LOAD_LINGER_MS, why,
+                          sizeof(why)) ||
         /* as Kafka's own clients by default: at most 5 requests in
          * flight, so that what queues behind them leaves as one batch
          * instead of a request per message that a busy broker serves

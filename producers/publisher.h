@@ -42,9 +42,9 @@ int publisher_new_transactional(const char *brokers, const char *client_id,
                                 size_t errstr_size);
 
 /* Either of the above (transactional_id NULL: not transactional) for
- * latency rather than batching: a message is sent as soon as it is
- * queued (linger.ms 0), not after a few milliseconds of company. For
- * `riffle serve`, where a request waits on its answer. */
+ * latency rather than batching: a message waits at most 1 ms for
+ * company (linger.ms 1), not the 5 ms of the others. For `riffle serve`,
+ * where a request waits on its answer. */
 int publisher_new_immediate(const char *brokers, const char *client_id,
                             const char *transactional_id,
                             struct publisher **out, char *errstr,
