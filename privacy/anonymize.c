@@ -62,13 +62,18 @@ struct hmac_keyed {
 
 #define ANON_BAND_TABLE_MAX 256 /* bands named ahead, at most, per field */
 
+/* One band's name and its length. */
+struct named_band {
+    char text[ANON_BAND_MAX];
+    size_t len;
+};
+
 /* The names of bands first .. first + count - 1 (band k is
  * [k * width, k * width + width)). */
 struct band_names {
     double first;
     size_t count;
-    char (*name)[ANON_BAND_MAX];
-    size_t *len;
+    struct named_band *name;
 };
 
 struct anonymizer {
@@ -476,7 +481,6 @@ static void band_names_free(struct band_names *b)
     if (!b)
         return;
     free(b->name);
-    free(b->len);
     free(b);
 }
 
@@ -504,15 +508,16 @@ static int band_names_new(const struct cfg_field *f, struct band_names **out)
     b->first = first;
     b->count = (size_t)(last - first) + 1;
     b->name = calloc(b->count, sizeof(*b->name));
-    b->len = calloc(b->count, sizeof(*b->len));
-    if (!b->name || !b->len) {
+    if (!b->name) {
         band_names_free(b);
         return RIFFLE_ERR_NOMEM;
     }
     for (k = 0; k < b->count; k++) {
-        band_name(first + (double)k, f->band_width, b->name[k],
-                  sizeof(b->name[k]));
-        b->len[k] = strlen(b->name[k]);
+        struct named_band *n = &b->name[k];
+
+        band_name(first + (double)k, f->band_width, n->text,
+                  sizeof(n->text));
+        n->len = strlen(n->text);
     }
     *out = b;
     return 0;
@@ -645,8 +650,9 @@ static int coarsen(const struct anonymizer *a, size_t field, struct event *ev,
             double k = floor(v->number / f->band_width) - names->first;
 
             if (k >= 0.0 && k < (double)names->count)
-                return event_set_string(ev, index, names->name[(size_t)k],
-                                        names->len[(size_t)k]);
+                return event_set_string(ev, index,
+                                        names->name[(size_t)k].text,
+                                        names->name[(size_t)k].len);
         }
         anonymize_band(v->number, f->band_width, band, sizeof(band));
         return event_set_string(ev, index, band, strlen(band));
