@@ -624,20 +624,31 @@ static void report_stats(struct load *l)
     printf("}");
 }
 
+/* The latencies in ms of the answered requests from..to-1, sorted, in
+ * a new array the caller frees (*n of them); NULL without memory. */
+static double *sorted_latencies(const struct load *l, long from, long to,
+                                long *n)
+{
+    double *v = malloc((size_t)(to - from + 1) * sizeof(*v));
+
+    *n = 0;
+    if (!v)
+        return NULL;
+    for (long i = from; i < to; i++)
+        if (l->latency_ms[i] > 0)
+            v[(*n)++] = l->latency_ms[i];
+    qsort(v, (size_t)*n, sizeof(*v), by_value);
+    return v;
+}
+
 /* The median latency of the answered requests from..to-1, in ms; 0
  * when none of them was answered. */
 static double median_latency(const struct load *l, long from, long to)
 {
-    double *v = malloc((size_t)(to - from + 1) * sizeof(*v)), m = 0;
-    long n = 0;
+    long n;
+    double *v = sorted_latencies(l, from, to, &n);
+    double m = n > 0 ? v[n / 2] : 0;
 
-    for (long i = from; i < to; i++)
-        if (l->latency_ms[i] > 0)
-            v[n++] = l->latency_ms[i];
-    if (n > 0) {
-        qsort(v, (size_t)n, sizeof(*v), by_value);
-        m = v[n / 2];
-    }
     free(v);
     return m;
 }
@@ -688,13 +699,9 @@ static void report_own_cpu(struct load *l)
 
 static void report(struct load *l)
 {
-    long n = atomic_load(&l->answered), k = 0, i;
-    double *v = malloc((size_t)(n ? n : 1) * sizeof(*v));
+    long k;
+    double *v = sorted_latencies(l, 0, l->count, &k);
 
-    for (i = 0; i < l->count; i++)
-        if (l->latency_ms[i] > 0)
-            v[k++] = l->latency_ms[i];
-    qsort(v, (size_t)k, sizeof(*v), by_value);
     printf("{\"rate\":%.0f,\"requests\":%ld,\"answered\":%ld,"
            "\"throughput\":%.0f,\"p50_ms\":%.2f,\"p90_ms\":%.2f,"
            "\"p99_ms\":%.2f,\"max_ms\":%.2f", l->rate, l->count, k,
