@@ -29,6 +29,7 @@
 
 #include "common/err.h"
 #include "common/numfmt.h"
+#include "privacy/keyring.h"
 #include "privacy/seal.h"
 
 #define KEY_HEX_DIGITS 64 /* a key file of this many hex digits is decoded:
@@ -142,30 +143,11 @@ static int load_encrypt_keys(struct anonymizer *a, char *errstr,
                                  : "named by privacy.encrypt_key_env");
 }
 
-static int hex_value(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Turns the key text into key bytes: KEY_HEX_DIGITS hex digits decode to
  * half as many bytes; anything else is taken as it is. */
 static void set_key(struct anonymizer *a, const char *text, size_t len)
 {
-    size_t i;
-    int hex = len == KEY_HEX_DIGITS;
-
-    for (i = 0; hex && i < len; i++)
-        hex = hex_value((unsigned char)text[i]) >= 0;
-
-    if (hex) {
-        for (i = 0; i < KEY_HEX_DIGITS / 2; i++)
-            a->key[i] = (unsigned char)(hex_value(text[2 * i]) * 16 +
-                                        hex_value(text[2 * i + 1]));
+    if (len == KEY_HEX_DIGITS && keyring_decode_hex(text, len, a->key) == 0) {
         a->key_len = KEY_HEX_DIGITS / 2;
     } else {
         memcpy(a->key, text, len);

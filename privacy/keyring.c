@@ -27,20 +27,25 @@ static int hex_digit(int c)
     return -1;
 }
 
-/* Decodes exactly KEYRING_HEX_DIGITS hex digits into out. */
-static int decode_key(const char *hex, size_t len, unsigned char *out)
+int keyring_decode_hex(const char *text, size_t len, unsigned char *out)
 {
     size_t i;
 
+    for (i = 0; i < len; i++)
+        if (hex_digit((unsigned char)text[i]) < 0)
+            return -1;
+    for (i = 0; i < len / 2; i++)
+        out[i] = (unsigned char)(hex_digit(text[2 * i]) * 16 +
+                                 hex_digit(text[2 * i + 1]));
+    return 0;
+}
+
+/* Decodes exactly KEYRING_HEX_DIGITS hex digits into out. */
+static int decode_key(const char *hex, size_t len, unsigned char *out)
+{
     if (len != KEYRING_HEX_DIGITS)
         return -1;
-    for (i = 0; i < len; i++)
-        if (hex_digit((unsigned char)hex[i]) < 0)
-            return -1;
-    for (i = 0; i < KEYRING_KEY_BYTES; i++)
-        out[i] = (unsigned char)(hex_digit(hex[2 * i]) * 16 +
-                                 hex_digit(hex[2 * i + 1]));
-    return 0;
+    return keyring_decode_hex(hex, len, out);
 }
 
 static int valid_id(const char *id, size_t len)

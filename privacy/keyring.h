@@ -50,6 +50,11 @@ int keyring_load_dead_letter(const struct cfg *cfg, struct keyring *ring,
 int keyring_parse(const char *text, size_t len, const char *default_id,
                   struct keyring *ring, char *errstr, size_t errstr_size);
 
+/* Decodes len hex digits of text (len even, either case) into len / 2
+ * bytes of out. Returns 0, or -1 with out unchanged when one of them is
+ * not a hex digit. Any thread. */
+int keyring_decode_hex(const char *text, size_t len, unsigned char *out);
+
 /* The key with this id, or NULL. Borrowed from ring. */
 const unsigned char *keyring_find(const struct keyring *ring,
                                   const char *id);

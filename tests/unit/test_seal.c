@@ -397,6 +397,24 @@ static void test_keyring_parse_entries(void **state)
     assert_int_equal(ring.count, 0);
 }
 
+/* The hex decoder keys and the pseudonymization key share: either case,
+ * and nothing written when a digit is not hex. */
+static void test_keyring_decode_hex(void **state)
+{
+    unsigned char out[4] = {7, 7, 7, 7};
+
+    (void)state;
+    assert_int_equal(keyring_decode_hex("00fF10aB", 8, out), 0);
+    assert_int_equal(out[0], 0x00);
+    assert_int_equal(out[1], 0xff);
+    assert_int_equal(out[2], 0x10);
+    assert_int_equal(out[3], 0xab);
+    memset(out, 7, sizeof(out));
+    assert_int_equal(keyring_decode_hex("0102030g", 8, out), -1);
+    assert_int_equal(out[0], 7);
+    assert_int_equal(out[3], 7);
+}
+
 static void test_keyring_parse_refuses_bad_entries(void **state)
 {
     char errstr[TESTUTIL_ERRSTR_SIZE], many[16 * 80] = "";
@@ -532,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_seal_text_round_trip),
         cmocka_unit_test(test_seal_empty_ring_refused),
         cmocka_unit_test(test_keyring_parse_entries),
+        cmocka_unit_test(test_keyring_decode_hex),
         cmocka_unit_test(test_keyring_parse_refuses_bad_entries),
         cmocka_unit_test_setup_teardown(test_keyring_load_sources_in_order,
                                         setup, teardown),
