@@ -109,6 +109,77 @@ wait_for()
     done
 }
 
+# wait_until WHAT CMD...: runs CMD every 0.2 s until it succeeds; fails,
+# naming WHAT, after WAIT_S seconds (120 unless the test sets it).
+wait_until()
+{
+    local what=$1 k
+    shift
+    for ((k = 0; k < ${WAIT_S:-120} * 5; k++)); do
+        "$@" && return 0
+        sleep 0.2
+    done
+    fail "$what did not happen within ${WAIT_S:-120}s"
+}
+
+# kill_hard PID WHAT: SIGKILL to PID, a process this test started, and
+# checks that it died of it (exit status 137).
+kill_hard()
+{
+    local rc=0
+    kill -KILL "$1"
+    wait "$1" 2>/dev/null || rc=$?
+    assert_eq "$rc" 137 "exit status of $2 (killed by SIGKILL)"
+}
+
+# start_learner CFG INSTANCE NAME IDLE_S: `riffle learn --instance
+# INSTANCE` in the background, exiting IDLE_S seconds after catching up
+# (its summary in $WORK/NAME.json, its log in $WORK/NAME.log). Its pid,
+# riffle's own so that signals reach it, is added to `started` and left
+# in $last.
+start_learner()
+{
+    "$RIFFLE" learn -c "$1" --brokers "$BROKERS" --instance "$2" --idle-exit "$4" \
+        >"$WORK/$3.json" 2>"$WORK/$3.log" &
+    last=$!
+    started+=("$last")
+}
+
+# predicted CFG N: whether CFG's predictions topic holds N or more
+predicted()
+{
+    (($(run_riffle watch -c "$1" predictions --idle-exit 1 2>/dev/null | wc -l) >= $2))
+}
+
+# riffle_json_sum EXPR FILE...: the sum of EXPR (see riffle_json) over
+# the FILEs, as for the summaries of several learner instances
+riffle_json_sum()
+{
+    local expr=$1 f sum=0
+    shift
+    for f in "$@"; do sum=$((sum + $(riffle_json "$f" "$expr"))); done
+    echo "$sum"
+}
+
+# --- delayed-label tests ----------------------------------------------
+
+# labels_config PARTITIONS [SETTINGS] -> like make_config for the Elec2
+# pipeline, with delayed labels (its labels topic, a TTL of a day, and
+# SETTINGS, more lines of the labels group) and PARTITIONS partitions
+# for each topic
+labels_config()
+{
+    local out
+    out=$(make_config_with config/elec2.cfg "labels = {
+  topic = \"riffle.elec2.labels\";
+  ttl = 86400.0;${2:+
+$2}
+};")
+    sed -i "s/^  partitions = 1;/  partitions = $1;/" "$out"
+    grep -q "^  partitions = $1;" "$out" || fail "could not set $1 partitions in $out"
+    echo "$out"
+}
+
 # --- riffle serve tests -----------------------------------------------
 
 # serve_model CFG EVENTS LOG: creates CFG's topics (serve's included) and

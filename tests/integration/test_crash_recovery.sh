@@ -56,10 +56,7 @@ for ((k = 1; k <= KILLS; k++)); do
     learner=$!
     pause=$(python3 -c 'import random; print(round(random.uniform(2.0, 6.0), 2))')
     sleep "$pause"
-    kill -KILL "$learner"
-    rc=0
-    wait "$learner" 2>/dev/null || rc=$?
-    assert_eq "$rc" 137 "exit status of learner $k (killed by SIGKILL)"
+    kill_hard "$learner" "learner $k"
     note "kill $k after ${pause}s: $(grep -o 'restored model [^:]*' "$WORK/learn$k.log" || echo 'no snapshot yet')"
 done
 wait "$producer" || fail "produce failed: $(tail -3 "$WORK/produce.log")"

@@ -30,13 +30,9 @@ readonly TWICE=40
 readonly UNKNOWN=15
 readonly WAIT_S=60
 
-cfg=$(make_config_with config/elec2.cfg 'labels = {
-  topic = "riffle.elec2.labels";
-  ttl = 86400.0;
-  on_duplicate = "dead_letter";
-};')
-sed -i 's/^  partitions = 1;/  partitions = 2;/' "$cfg"
-grep -q "partitions = 2;" "$cfg" || fail "could not set two input partitions"
+trap 'stop_started; cleanup_work' EXIT
+
+cfg=$(labels_config 2 '  on_duplicate = "dead_letter";')
 run_riffle topics create -c "$cfg" >/dev/null
 
 # A labels topic made with 1 partition for an events topic of 2.
@@ -83,9 +79,8 @@ PY
 labels_total=$(wc -l <"$WORK/labels.csv")
 
 for i in a b; do
-    run_riffle learn -c "$cfg" --instance "$i" --idle-exit 15 >"$WORK/$i.json" \
-        2>"$WORK/$i.log" &
-    declare "learner_$i=$!"
+    start_learner "$cfg" "$i" "$i" 15
+    declare "learner_$i=$last"
 done
 # Both in the group: since each one's last revocation, the two hold the
 # 2 events and 2 labels partitions between them.
@@ -101,11 +96,7 @@ for path in sys.argv[1:]:
 sys.exit(0 if sum(held) == 4 and min(held) > 0 else 1)
 PY
 }
-for ((k = 0; k < WAIT_S * 5; k++)); do
-    ! settled || break
-    sleep 0.2
-done
-settled || fail "the two instances did not share the partitions within ${WAIT_S}s"
+wait_until "the two instances sharing the partitions" settled
 
 run_riffle produce -c "$cfg" --file "$WORK/events.csv" --without-labels --rate 1000 \
     --no-progress >"$WORK/produce.json" 2>"$WORK/produce.log" &
@@ -122,7 +113,7 @@ note "b: $(cut -c1-300 "$WORK/b.json")"
 run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
 run_riffle watch -c "$cfg" dead-letters --idle-exit 3 >"$WORK/dlq.jsonl" 2>/dev/null
 
-both() { echo $(( $(riffle_json "$WORK/a.json" "$1") + $(riffle_json "$WORK/b.json" "$1") )); }
+both() { riffle_json_sum "$1" "$WORK/a.json" "$WORK/b.json"; }
 for i in a b; do
     (($(riffle_json "$WORK/$i.json" 'rows[0]["labels"]["joined"]') > 0)) ||
         fail "instance $i joined no label: the partitions were not shared"

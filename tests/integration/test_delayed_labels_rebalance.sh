@@ -31,15 +31,9 @@ readonly EVENTS=800
 readonly RATE=400
 readonly WAIT_S=90
 
-pids=()
-stop_all() { local p; for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; }
-trap 'stop_all; cleanup_work' EXIT
+trap 'stop_started; cleanup_work' EXIT
 
-cfg=$(make_config_with config/elec2.cfg 'labels = {
-  topic = "riffle.elec2.labels";
-  ttl = 86400.0;
-};')
-sed -i 's/^  partitions = 1;/  partitions = 2;/' "$cfg"
+cfg=$(labels_config 2)
 run_riffle topics create -c "$cfg" >/dev/null
 sed 's/id_prefix = "elec2"/id_prefix = "second"/' "$cfg" >"$WORK/second.cfg"
 
@@ -66,13 +60,6 @@ for name, prefix, part in (("one", "elec2", rows[:half]), ("two", "second", rows
 PY
 labels_total=$(cat "$WORK"/labels-*.csv | wc -l)
 
-learn()
-{
-    # riffle itself in the background: $! must be the learner's own pid
-    "$RIFFLE" learn -c "$cfg" --brokers "$BROKERS" --instance "$1" --idle-exit 15 \
-        >"$WORK/$2.json" 2>"$WORK/$2.log" &
-    pids+=($!)
-}
 produce()
 {
     local c=$1 name=$2
@@ -80,33 +67,20 @@ produce()
     run_riffle produce -c "$c" --rate "$RATE" --no-progress "$@" >/dev/null 2>"$WORK/$name.log" ||
         fail "produce $name failed: $(tail -3 "$WORK/$name.log")"
 }
-wait_for()
-{
-    local what=$1 k
-    shift
-    for ((k = 0; k < WAIT_S * 5; k++)); do
-        "$@" && return 0
-        sleep 0.2
-    done
-    fail "$what did not happen within ${WAIT_S}s"
-}
-assigned() { [[ $(grep -c "assigned, starting" "$WORK/$1.log" 2>/dev/null) -ge $2 ]]; }
-predictions() { [[ $(run_riffle watch -c "$cfg" predictions --idle-exit 1 2>/dev/null | wc -l) -ge $1 ]]; }
-
-learn a a
-learner_a=${pids[-1]}
-wait_for "a's assignment" assigned a 4
+start_learner "$cfg" a a 15
+learner_a=$last
+wait_for "assigned, starting" 4 "$WORK/a.log"
 produce "$cfg" events-one --file "$WORK/events-one.csv" --without-labels
 # half of the first batch's labels now, the rest after the move
 head -n 200 "$WORK/labels-one.csv" >"$WORK/labels-one-early.csv"
 tail -n +201 "$WORK/labels-one.csv" >"$WORK/labels-one-late.csv"
 produce "$cfg" labels-one --labels "$WORK/labels-one-early.csv"
-wait_for "a's first predictions" predictions $((EVENTS / 2))
+wait_until "a's first predictions" predicted "$cfg" $((EVENTS / 2))
 
 # b joins while events wait in a: a rebalance in the middle.
-learn b b1
-learner_b=${pids[-1]}
-wait_for "b's assignment" assigned b1 2
+start_learner "$cfg" b b1 15
+learner_b=$last
+wait_for "assigned, starting" 2 "$WORK/b1.log"
 produce "$WORK/second.cfg" events-two --file "$WORK/events-two.csv" --without-labels &
 events_two=$!
 # b has committed part of the second batch (some of its partition's
@@ -120,13 +94,10 @@ b_committed()
     [[ $(riffle_json "$WORK/pred-b.jsonl" "sum(1 for r in rows if r['event_id'].startswith('second-')
         and r['source_partition'] == $b_part)") -ge 10 ]]
 }
-wait_for "b's first commit" b_committed
-kill -KILL "$learner_b"
-rc=0
-wait "$learner_b" 2>/dev/null || rc=$?
-assert_eq "$rc" 137 "exit status of b (killed by SIGKILL)"
-learn b b2
-learner_b=${pids[-1]}
+wait_until "b's first commit" b_committed
+kill_hard "$learner_b" b
+start_learner "$cfg" b b2 15
+learner_b=$last
 wait "$events_two" || fail "the second batch of events was not produced"
 produce "$cfg" labels-one-late --labels "$WORK/labels-one-late.csv"
 produce "$cfg" labels-two --labels "$WORK/labels-two.csv"
@@ -139,7 +110,7 @@ run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/
 assert_eq "$(riffle_json "$WORK/pred.jsonl" 'len(rows), len({r["event_id"] for r in rows})')" \
     "($EVENTS, $EVENTS)" "predictions, distinct events predicted"
 
-both() { echo $(( $(riffle_json "$WORK/a.json" "$1") + $(riffle_json "$WORK/b2.json" "$1") )); }
+both() { riffle_json_sum "$1" "$WORK/a.json" "$WORK/b2.json"; }
 l='rows[0]["labels"]'
 assert_eq "$(both 'rows[0]["learned"]')" "$(both "$l[\"joined\"]")" \
     "model updates: one per joined label"

@@ -28,15 +28,9 @@ readonly RATE=400
 readonly WAIT_S=90
 readonly SNAPSHOT_EVERY=97 # messages; a prime, so a's last commit lies past it
 
-pids=()
-stop_all() { local p; for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; }
-trap 'stop_all; cleanup_work' EXIT
+trap 'stop_started; cleanup_work' EXIT
 
-cfg=$(make_config_with config/elec2.cfg 'labels = {
-  topic = "riffle.elec2.labels";
-  ttl = 86400.0;
-};')
-sed -i 's/^  partitions = 1;/  partitions = 2;/' "$cfg"
+cfg=$(labels_config 2)
 sed -i 's/^kafka = {/kafka = {\n  session_timeout_ms = 6000;/' "$cfg"
 sed -i "s/^  every_events = 10000;/  every_events = $SNAPSHOT_EVERY;/" "$cfg"
 grep -q "session_timeout_ms = 6000;" "$cfg" || fail "could not set the session timeout"
@@ -68,13 +62,6 @@ open(f"{work}/labels-late.csv", "w").write("\n".join(labels[200:]) + "\n")
 PY
 labels_total=$(cat "$WORK"/labels-*.csv | wc -l)
 
-learn()
-{
-    # riffle itself in the background: $! must be the learner's own pid
-    "$RIFFLE" learn -c "$cfg" --brokers "$BROKERS" --instance "$1" --idle-exit "$3" \
-        >"$WORK/$2.json" 2>"$WORK/$2.log" &
-    pids+=($!)
-}
 produce()
 {
     local name=$1
@@ -82,35 +69,20 @@ produce()
     run_riffle produce -c "$cfg" --rate "$RATE" --no-progress "$@" >/dev/null \
         2>"$WORK/$name.log" || fail "produce $name failed: $(tail -3 "$WORK/$name.log")"
 }
-predictions() { [[ $(run_riffle watch -c "$cfg" predictions --idle-exit 1 2>/dev/null | wc -l) -ge $1 ]]; }
-assigned() { [[ $(grep -c "assigned, starting" "$WORK/$1.log" 2>/dev/null) -ge $2 ]]; }
-poll()
-{
-    local what=$1 k
-    shift
-    for ((k = 0; k < WAIT_S * 5; k++)); do
-        "$@" && return 0
-        sleep 0.2
-    done
-    fail "$what did not happen within ${WAIT_S}s"
-}
 
 # a alone first (4 partitions), then b: each ends with one of each topic
-learn a a1 0
-learner_a=${pids[-1]}
-poll "a's assignment" assigned a1 4
-learn b b 20
-learner_b=${pids[-1]}
-poll "b's assignment" assigned b 2
-poll "a's new assignment" assigned a1 6
+start_learner "$cfg" a a1 0
+learner_a=$last
+wait_for "assigned, starting" 4 "$WORK/a1.log"
+start_learner "$cfg" b b 20
+learner_b=$last
+wait_for "assigned, starting" 2 "$WORK/b.log"
+wait_for "assigned, starting" 6 "$WORK/a1.log"
 produce events --file "$WORK/events.csv" --without-labels
 produce labels-early --labels "$WORK/labels-early.csv"
-poll "the first predictions" predictions "$EVENTS"
+wait_until "the first predictions" predicted "$cfg" "$EVENTS"
 sleep 3 # a commits its last batch of labels, then idles: the kill falls between transactions
-kill -KILL "$learner_a"
-rc=0
-wait "$learner_a" 2>/dev/null || rc=$?
-assert_eq "$rc" 137 "exit status of a (killed by SIGKILL)"
+kill_hard "$learner_a" a
 a_part=$(sed -n "s/.*$(cfg_topic "$cfg" input) \[\([0-9]*\)\]: assigned.*/\1/p" "$WORK/a1.log" | tail -1)
 [[ -n $a_part ]] || fail "a's input partition is not in its log"
 grep -q "snapshot of model elec2@a version" "$WORK/a1.log" || fail "a wrote no snapshot before the kill"
@@ -129,15 +101,15 @@ chunks=$(kcat -b "$BROKERS" -C -t "$(cfg_topic "$cfg" models)" -e -q -f '%k\n' |
 ((chunks > 0)) || fail "no chunk of a's delayed-label records on the model topic"
 
 # a comes back alone: its snapshot, then both partitions with b's records
-learn a a2 4
-wait "${pids[-1]}" || fail "learner a failed on its return: $(grep -m3 error "$WORK/a2.log")"
+start_learner "$cfg" a a2 4
+wait "$last" || fail "learner a failed on its return: $(grep -m3 error "$WORK/a2.log")"
 assert_eq "$(riffle_json "$WORK/a2.json" 'rows[0]["replayed"]')" 0 "messages a relearned on its return"
 
 run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
 assert_eq "$(riffle_json "$WORK/pred.jsonl" 'len(rows), len({r["event_id"] for r in rows})')" \
     "($EVENTS, $EVENTS)" "predictions, distinct events predicted"
 
-both() { echo $(( $(riffle_json "$WORK/a2.json" "$1") + $(riffle_json "$WORK/b.json" "$1") )); }
+both() { riffle_json_sum "$1" "$WORK/a2.json" "$WORK/b.json"; }
 l='rows[0]["labels"]'
 assert_eq "$(both 'rows[0]["learned"]')" "$(both "$l[\"joined\"]")" \
     "model updates: one per joined label"
