@@ -263,10 +263,9 @@ void learn_labels_warn_revoke(struct online_learner *ol)
 
 /* --- moving a partition's records between instances -------------------- */
 
-/* TODO(snapshot cost): each partition's record walks the whole store, so
- * a snapshot costs partitions x store records; fine for the tens of
- * partitions an instance owns, urgent past hundreds with a full store
- * (one walk filling a buffer per partition would do). */
+/* Every owned partition's record is encoded in one walk of the store
+ * (a walk per partition cost partitions x store records a snapshot),
+ * then published. */
 int learn_labels_write_records(struct online_learner *ol, struct outputs *out,
                                const struct consumer *consumer,
                                const struct snapshot_offset *offsets,
@@ -275,29 +274,33 @@ int learn_labels_write_records(struct online_learner *ol, struct outputs *out,
 {
     const struct cfg *cfg = online_cfg(ol);
     struct consumer_lag parts[SNAPSHOT_MAX_OFFSETS];
+    int32_t owned[SNAPSHOT_MAX_OFFSETS];
+    struct buf values[SNAPSHOT_MAX_OFFSETS];
     char key[2 * CFG_NAME_MAX];
-    struct buf value = {0};
-    size_t count = 0, i;
-    int err = 0;
+    size_t count = 0, owned_count = 0, i;
+    int err;
 
     consumer_lags(consumer, parts, SNAPSHOT_MAX_OFFSETS, &count);
-    for (i = 0; !err && i < count; i++) {
-        if (strcmp(parts[i].topic, cfg->topic_input) != 0)
-            continue;
-        buf_reset(&value);
-        err = labels_record_encode(online_label_join(ol), parts[i].partition,
-                                   online_label_clock(ol), offsets, n,
-                                   &value);
-        labels_record_key(cfg->model_name, parts[i].partition, key,
-                          sizeof(key));
-        if (err)
-            snprintf(errstr, size, "%s: no memory for the delayed-label "
-                     "record %s", cfg->topic_models, key);
-        else
-            err = outputs_model_record(out, key, &value, errstr, size);
-        *bytes += value.len;
+    for (i = 0; i < count; i++)
+        if (strcmp(parts[i].topic, cfg->topic_input) == 0)
+            owned[owned_count++] = parts[i].partition;
+    memset(values, 0, sizeof(values));
+
+    err = labels_record_encode_each(online_label_join(ol), owned,
+                                    owned_count, online_label_clock(ol),
+                                    offsets, n, values);
+    if (err)
+        snprintf(errstr, size, "%s: no memory for the delayed-label "
+                 "records of %zu partition(s)", cfg->topic_models,
+                 owned_count);
+    for (i = 0; !err && i < owned_count; i++) {
+        labels_record_key(cfg->model_name, owned[i], key, sizeof(key));
+        err = outputs_model_record(out, key, &values[i], errstr, size);
+        *bytes += values[i].len;
     }
-    buf_free(&value);
+
+    for (i = 0; i < owned_count; i++)
+        buf_free(&values[i]);
     return err;
 }
 

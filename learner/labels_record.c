@@ -9,6 +9,7 @@
 #include "learner/labels_record.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -27,11 +28,19 @@ void labels_record_key(const char *model, int32_t partition, char *key,
              (int)partition);
 }
 
+/* Where one partition's record stands while the store is walked. */
+struct part_state {
+    size_t start;    /* where the record begins in its buffer */
+    size_t count_at; /* where its count of store records goes */
+    uint32_t records;
+};
+
+/* One walk of the store, encoding the records of several partitions. */
 struct encoder {
-    int32_t partition;
-    struct buf *out;
-    uint32_t count;
-    int err;
+    const int32_t *partitions; /* distinct */
+    size_t count;
+    struct buf *out;         /* per partition, its record */
+    struct part_state *part; /* per partition */
 };
 
 static int put_bytes(struct buf *b, const void *data, size_t len)
@@ -41,14 +50,27 @@ static int put_bytes(struct buf *b, const void *data, size_t len)
     return err ? err : buf_append(b, len ? data : "", len);
 }
 
+/* The index of partition in e->partitions, or -1 when it is not one. */
+static long partition_index(const struct encoder *e, int32_t partition)
+{
+    size_t i;
+
+    for (i = 0; i < e->count; i++)
+        if (e->partitions[i] == partition)
+            return (long)i;
+    return -1;
+}
+
 static int put_record(void *ctx, const struct label_join_record *r)
 {
     struct encoder *e = ctx;
-    struct buf *b = e->out;
+    long k = partition_index(e, r->partition);
+    struct buf *b;
     int err;
 
-    if (r->partition != e->partition)
+    if (k < 0)
         return 0;
+    b = &e->out[k];
     err = wire_put_u8(b, (uint8_t)r->state);
     if (!err)
         err = wire_put_u64(b, (uint64_t)r->ts_ms);
@@ -64,7 +86,7 @@ static int put_record(void *ctx, const struct label_join_record *r)
         err = wire_put_u32(b, (uint32_t)r->prediction.predicted_class);
     if (!err)
         err = put_bytes(b, r->event, r->event ? r->event_len : 0);
-    e->count++;
+    e->part[k].records++;
     return err;
 }
 
@@ -93,30 +115,61 @@ static int put_header(struct buf *out, int32_t partition, int64_t clock_ms,
     return err;
 }
 
+/* Writes v, little-endian, over the four bytes at b->data + at. */
+static void set_u32_at(struct buf *b, size_t at, uint32_t v)
+{
+    int i;
+
+    for (i = 0; i < 4; i++)
+        b->data[at + (size_t)i] = (char)((v >> (8 * i)) & 0xff);
+}
+
+int labels_record_encode_each(const struct label_join *j,
+                              const int32_t *partitions, size_t count,
+                              int64_t clock_ms,
+                              const struct snapshot_offset *offsets, size_t n,
+                              struct buf *out)
+{
+    struct encoder e = {partitions, count, out, NULL};
+    size_t i;
+    int err = 0;
+
+    if (count == 0)
+        return 0;
+    e.part = calloc(count, sizeof(*e.part));
+    if (!e.part)
+        return RIFFLE_ERR_NOMEM;
+
+    /* Each record's count of store records goes in front of them, once
+     * the walk has counted them. */
+    for (i = 0; !err && i < count; i++) {
+        e.part[i].start = out[i].len;
+        err = put_header(&out[i], partitions[i], clock_ms, offsets, n);
+        e.part[i].count_at = out[i].len;
+        if (!err)
+            err = wire_put_u32(&out[i], 0);
+    }
+    if (!err && j)
+        err = label_join_visit(j, put_record, &e);
+
+    for (i = 0; !err && i < count; i++) {
+        struct buf *b = &out[i];
+
+        set_u32_at(b, e.part[i].count_at, e.part[i].records);
+        err = wire_put_u64(b, schema_crc64_avro(b->data + e.part[i].start,
+                                                b->len - e.part[i].start));
+    }
+    free(e.part);
+    return err ? RIFFLE_ERR_NOMEM : 0;
+}
+
 int labels_record_encode(const struct label_join *j, int32_t partition,
                          int64_t clock_ms,
                          const struct snapshot_offset *offsets, size_t n,
                          struct buf *out)
 {
-    struct encoder e = {partition, out, 0, 0};
-    size_t start = out->len, count_at;
-    int err = put_header(out, partition, clock_ms, offsets, n);
-
-    /* the record count goes in front of the records once known */
-    count_at = out->len;
-    if (!err)
-        err = wire_put_u32(out, 0);
-    if (!err && j)
-        err = label_join_visit(j, put_record, &e);
-    if (err)
-        return RIFFLE_ERR_NOMEM;
-
-    out->data[count_at] = (char)(e.count & 0xff);
-    out->data[count_at + 1] = (char)((e.count >> 8) & 0xff);
-    out->data[count_at + 2] = (char)((e.count >> 16) & 0xff);
-    out->data[count_at + 3] = (char)((e.count >> 24) & 0xff);
-    return wire_put_u64(out, schema_crc64_avro(out->data + start,
-                                               out->len - start));
+    return labels_record_encode_each(j, &partition, 1, clock_ms, offsets, n,
+                                     out);
 }
 
 /* --- reading ------------------------------------------------------------ */

@@ -59,6 +59,16 @@ int labels_record_encode(const struct label_join *j, int32_t partition,
                          const struct snapshot_offset *offsets, size_t n,
                          struct buf *out);
 
+/* Appends to out[i] the record of partitions[i], for each of the count
+ * distinct partitions, as labels_record_encode() would, in one walk of
+ * j (borrowed; may be NULL). Returns 0 or RIFFLE_ERR_NOMEM (the out[]
+ * may hold parts of records then; the caller frees them). */
+int labels_record_encode_each(const struct label_join *j,
+                              const int32_t *partitions, size_t count,
+                              int64_t clock_ms,
+                              const struct snapshot_offset *offsets, size_t n,
+                              struct buf *out);
+
 /* Checks the whole record (len bytes of data, borrowed) and fills info,
  * changing nothing else. Returns 0, or RIFFLE_ERR_SNAPSHOT with errstr
  * naming the byte offset reached and what was expected there. */

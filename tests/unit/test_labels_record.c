@@ -208,6 +208,45 @@ static void test_labels_record_names_the_bad_field(void **state)
     label_join_destroy(j);
 }
 
+/* One walk for several partitions gives each the bytes a walk of its
+ * own gives, appended after what its buffer held; a partition with no
+ * records gets a record of none. */
+static void test_labels_record_encode_each_matches_one_by_one(void **state)
+{
+    struct label_join *j = sample_store();
+    struct snapshot_offset offsets[3] = {
+        {"events", 0, 17}, {"events", 1, 42}, {"labels", 1, 7}};
+    const int32_t partitions[3] = {1, 5, 0};
+    struct buf each[3] = {{0}}, one = {0};
+    struct labels_record_info info;
+    const size_t records[3] = {3, 0, 1};
+    char errstr[256];
+    size_t i;
+
+    (void)state;
+    assert_int_equal(buf_append(&each[2], "head", 4), 0);
+    assert_int_equal(labels_record_encode_each(j, partitions, 3, 555, offsets,
+                                               3, each), 0);
+    for (i = 0; i < 3; i++) {
+        size_t skip = i == 2 ? 4 : 0;
+
+        buf_reset(&one);
+        assert_int_equal(labels_record_encode(j, partitions[i], 555, offsets,
+                                              3, &one), 0);
+        assert_int_equal(each[i].len - skip, one.len);
+        assert_memory_equal(each[i].data + skip, one.data, one.len);
+        assert_int_equal(labels_record_check(one.data, one.len, &info, errstr,
+                                             sizeof(errstr)), 0);
+        assert_int_equal(info.partition, partitions[i]);
+        assert_int_equal(info.records, records[i]);
+        if (skip)
+            assert_memory_equal(each[i].data, "head", skip);
+        buf_free(&each[i]);
+    }
+    buf_free(&one);
+    label_join_destroy(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_labels_record_refuses_cut_records),
         cmocka_unit_test(test_labels_record_refuses_damage),
         cmocka_unit_test(test_labels_record_names_the_bad_field),
+        cmocka_unit_test(test_labels_record_encode_each_matches_one_by_one),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
