@@ -81,6 +81,22 @@ cfg_topic()
     sed -n '/^topics = {/,/^};/p' "$1" | sed -n "s/^ *$2 = \"\([^\"]*\)\".*/\1/p"
 }
 
+# assert_ids_once PRED WHAT: the predictions in PRED (JSON lines) are of
+# events 1..N, each once
+assert_ids_once()
+{
+    assert_eq "$(riffle_json "$1" '(sorted(int(r["event_id"].split("-")[1]) for r in rows)
+        == list(range(1, len(rows) + 1)))')" True "$2"
+}
+
+# assert_same_weights SUMMARY WHAT: the weights in SUMMARY are, bit for
+# bit, those of the riffle train summary in $WORK/train.json
+assert_same_weights()
+{
+    assert_eq "$(riffle_json "$1" 'rows[0]["weights_digest"]')" \
+        "$(riffle_json "$WORK/train.json" 'rows[0]["weights_digest"]')" "$2"
+}
+
 # --- processes a test starts in the background ------------------------
 
 # A test appends the pid of each process it starts (`started+=($!)`, the
@@ -200,6 +216,45 @@ start_replica()
     "$RIFFLE" serve -c "$1" --brokers "$BROKERS" --instance "$2" \
         >>"$WORK/$2.json" 2>>"$3" &
     last=$!
+}
+
+# serve_through_kills CFG KILLS MAX_REQUESTS: replicas steady and crashy
+# answer a stream of up to MAX_REQUESTS requests at 400/s while crashy is
+# killed with SIGKILL KILLS times, each time after 150 more answers, and
+# restarted under its name (logs $WORK/steady.log, $WORK/crashy-K.log).
+# Both end in `started`; sets requests to how many were sent, and fails
+# when the stream ended before the kills did.
+serve_through_kills()
+{
+    local cfg=$1 kills=$2 max=$3 victim producer seen=0 k
+
+    start_replica "$cfg" steady "$WORK/steady.log"
+    started+=("$last")
+    start_replica "$cfg" crashy "$WORK/crashy-0.log"
+    victim=$last
+    wait_for "partition(s) of .* assigned" 2 "$WORK"/steady.log "$WORK"/crashy-0.log
+
+    "$RIFFLE" produce -c "$cfg" --brokers "$BROKERS" --requests \
+        --limit "$max" --rate 400 --no-progress >"$WORK/requests.json" \
+        2>"$WORK/requests.log" &
+    producer=$!
+    for ((k = 1; k <= kills; k++)); do
+        # let the victim answer some requests, then kill it mid-transaction
+        seen=$((seen + 150))
+        run_riffle watch -c "$cfg" served --limit "$seen" >/dev/null 2>&1
+        kill -KILL "$victim"
+        wait "$victim" 2>/dev/null || true
+        start_replica "$cfg" crashy "$WORK/crashy-$k.log"
+        victim=$last
+        wait_for "partition(s) of .* assigned" 1 "$WORK/crashy-$k.log"
+    done
+    started+=("$victim")
+    seen=$((seen + 150))
+    run_riffle watch -c "$cfg" served --limit "$seen" >/dev/null 2>&1
+    kill -TERM "$producer" 2>/dev/null || true
+    wait "$producer" || fail "producing requests failed: $(tail -3 "$WORK/requests.log")"
+    requests=$(riffle_json "$WORK/requests.json" 'rows[-1]["produced"]')
+    ((requests < max)) || fail "the request stream ended before the kills"
 }
 
 # --- chunked snapshots ------------------------------------------------

@@ -24,15 +24,11 @@ grep -q "restored model elec2 version $FIRST_RUN" "$WORK/learn2.log" ||
 
 run_riffle watch -c "$cfg" predictions --idle-exit 2 >"$WORK/pred.jsonl" 2>/dev/null
 assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$EVENTS" "predictions over both runs"
-assert_eq "$(riffle_json "$WORK/pred.jsonl" \
-    'sorted(int(r["event_id"].split("-")[1]) for r in rows) == list(range(1, len(rows) + 1))')" \
-    True "every event id exactly once"
+assert_ids_once "$WORK/pred.jsonl" "every event id exactly once"
 
 # Without transactions the topic holds no control records: the last
 # prediction's offset is the count minus one.
 last=$(kcat -b "$BROKERS" -C -t "$(cfg_topic "$cfg" predictions)" -o -1 -e -q -f '%o\n' 2>/dev/null | tail -1)
 assert_eq "$last" "$((EVENTS - 1))" "offset of the last prediction (no transaction markers)"
-assert_eq "$(riffle_json "$WORK/learn2.json" 'rows[0]["weights_digest"]')" \
-    "$(riffle_json "$WORK/train.json" 'rows[0]["weights_digest"]')" \
-    "weights after the restart vs an uninterrupted run"
+assert_same_weights "$WORK/learn2.json" "weights after the restart vs an uninterrupted run"
 echo "PASS $TEST_NAME"

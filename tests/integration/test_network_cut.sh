@@ -69,10 +69,6 @@ fi
 
 "$RIFFLE" watch -c "$cfg" predictions --idle-exit 3 --brokers "$DIRECT" >"$WORK/pred.jsonl" 2>/dev/null
 assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$EVENTS" "committed predictions"
-assert_eq "$(riffle_json "$WORK/pred.jsonl" \
-    'sorted(int(r["event_id"].split("-")[1]) for r in rows) == list(range(1, len(rows) + 1))')" \
-    True "every event id exactly once"
-assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["weights_digest"]')" \
-    "$(riffle_json "$WORK/train.json" 'rows[0]["weights_digest"]')" \
-    "weights after the network cut vs an uninterrupted run"
+assert_ids_once "$WORK/pred.jsonl" "every event id exactly once"
+assert_same_weights "$WORK/learn.json" "weights after the network cut vs an uninterrupted run"
 echo "PASS $TEST_NAME"

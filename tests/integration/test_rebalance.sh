@@ -55,9 +55,7 @@ assert_eq "$(riffle_json "$WORK/b.json" 'rows[0]["replayed"]')" 0 "events b rele
 
 run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
 assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$EVENTS" "committed predictions"
-assert_eq "$(riffle_json "$WORK/pred.jsonl" \
-    'sorted(int(r["event_id"].split("-")[1]) for r in rows) == list(range(1, len(rows) + 1))')" \
-    True "every event id exactly once across both instances"
+assert_ids_once "$WORK/pred.jsonl" "every event id exactly once across both instances"
 assert_eq "$(riffle_json "$WORK/pred.jsonl" 'len({r["source_partition"] for r in rows})')" 2 \
     "predictions from both partitions"
 echo "PASS $TEST_NAME"

@@ -20,34 +20,7 @@ sed -i 's/partitions = 2;/partitions = 2; delivery = "exactly_once";/' "$cfg"
 grep -q 'delivery = "exactly_once"' "$cfg" || fail "could not choose exactly once"
 serve_model "$cfg" "$MODEL_EVENTS" "$WORK/learn.log"
 
-start_replica "$cfg" steady "$WORK/steady.log"
-started+=("$last")
-start_replica "$cfg" crashy "$WORK/crashy-0.log"
-victim=$last
-wait_for "partition(s) of .* assigned" 2 "$WORK"/steady.log "$WORK"/crashy-0.log
-
-"$RIFFLE" produce -c "$cfg" --brokers "$BROKERS" --requests \
-    --limit "$MAX_REQUESTS" --rate 400 --no-progress >"$WORK/requests.json" \
-    2>"$WORK/requests.log" &
-producer=$!
-seen=0
-for k in $(seq 1 "$KILLS"); do
-    # let the victim answer some requests, then kill it mid-transaction
-    seen=$((seen + 150))
-    run_riffle watch -c "$cfg" served --limit "$seen" >/dev/null 2>&1
-    kill -KILL "$victim"
-    wait "$victim" 2>/dev/null || true
-    start_replica "$cfg" crashy "$WORK/crashy-$k.log"
-    victim=$last
-    wait_for "partition(s) of .* assigned" 1 "$WORK/crashy-$k.log"
-done
-started+=("$victim")
-seen=$((seen + 150))
-run_riffle watch -c "$cfg" served --limit "$seen" >/dev/null 2>&1
-kill -TERM "$producer" 2>/dev/null || true
-wait "$producer" || fail "producing requests failed: $(tail -3 "$WORK/requests.log")"
-requests=$(riffle_json "$WORK/requests.json" 'rows[-1]["produced"]')
-((requests < MAX_REQUESTS)) || fail "the request stream ended before the kills"
+serve_through_kills "$cfg" "$KILLS" "$MAX_REQUESTS"
 
 run_riffle watch -c "$cfg" served --limit "$requests" --idle-exit 30 \
     >/dev/null 2>&1

@@ -52,11 +52,8 @@ note "$(grep -c warn "$WORK/learn2.log") warnings, then: $(grep -o 'restored mod
 
 run_riffle watch -c "$cfg" predictions --idle-exit 2 >"$WORK/pred.jsonl" 2>/dev/null
 assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$EVENTS" "predictions over both runs"
-assert_eq "$(riffle_json "$WORK/pred.jsonl" \
-    'sorted(int(r["event_id"].split("-")[1]) for r in rows) == list(range(1, len(rows) + 1))')" \
-    True "every event id exactly once"
-assert_eq "$(riffle_json "$WORK/learn2.json" 'rows[0]["weights_digest"]')" \
-    "$(riffle_json "$WORK/train.json" 'rows[0]["weights_digest"]')" \
+assert_ids_once "$WORK/pred.jsonl" "every event id exactly once"
+assert_same_weights "$WORK/learn2.json" \
     "weights after restoring past the damaged snapshots vs an uninterrupted run"
 
 # The reassembled snapshots read back whole with watch, too.
