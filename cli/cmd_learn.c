@@ -118,6 +118,7 @@ struct learn {
     /* The counters when the open batch began: an aborted batch's events
      * are handled again, and must not be counted twice. */
     unsigned long long batch_processed, batch_predicted, batch_dead;
+    unsigned long long batch_drifts, batch_duplicates, batch_routed_late;
     unsigned long long batch_replayed;
     unsigned long long since_snapshot;
     /* The model's event count at the last metrics report: reports fall
@@ -680,6 +681,9 @@ static int begin_batch(struct learn *l, char *errstr, size_t size)
     l->batch_processed = l->processed;
     l->batch_predicted = l->predicted;
     l->batch_dead = l->dead_lettered;
+    l->batch_drifts = l->drifts;
+    l->batch_duplicates = l->duplicates;
+    l->batch_routed_late = l->routed_late;
     l->batch_replayed = l->replayed;
     l->batch_labels = l->labels;
     l->txn_started_s = l->now_s = kafka_monotonic_s();
@@ -792,6 +796,9 @@ static void drop_learning(struct learn *l, int drop_batch)
     l->processed = l->batch_processed;
     l->predicted = l->batch_predicted;
     l->dead_lettered = l->batch_dead;
+    l->drifts = l->batch_drifts;
+    l->duplicates = l->batch_duplicates;
+    l->routed_late = l->batch_routed_late;
     l->replayed = l->batch_replayed;
     l->labels = l->batch_labels;
 }

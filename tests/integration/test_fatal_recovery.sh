@@ -115,4 +115,7 @@ assert_eq "$(riffle_json "$WORK/pred.jsonl" \
 assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["weights_digest"]')" \
     "$(riffle_json "$WORK/train.json" 'rows[0]["weights_digest"]')" \
     "weights after the rebuild vs an uninterrupted run"
+assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["drift_alarms"]')" \
+    "$(riffle_json "$WORK/train.json" 'rows[0]["drift_alarms"]')" \
+    "drift alarms (those of the dropped batch are not counted twice)"
 echo "PASS $TEST_NAME"
