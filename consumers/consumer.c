@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "common/err.h"
 #include "common/kafka.h"
@@ -29,6 +30,10 @@
  * bytes become the bound: 32 MiB is about 340,000 Elec2 events. */
 #define CONSUMER_QUEUED_MIN_MESSAGES "1000000"
 #define CONSUMER_QUEUED_MAX_KBYTES "32768"
+/* Messages taken from librdkafka's queue in one call when it holds that
+ * many: each rd_kafka_consumer_poll() call costs its own locking, clock
+ * readings and poll bookkeeping, which one batch call shares out. */
+#define CONSUMER_BATCH_MAX 256
 
 struct partition_state {
     char topic[CFG_NAME_MAX];
@@ -57,6 +62,16 @@ struct consumer {
                         size_t n);
     void *assign_opaque;
     char failure[256]; /* set when the consumer cannot go on safely */
+    /* Messages taken in one batch call, handed out one at a time by
+     * consumer_poll(): those before batch_next are the caller's. */
+    rd_kafka_queue_t *queue; /* the group's queue */
+    rd_kafka_message_t *batch[CONSUMER_BATCH_MAX];
+    size_t batch_len, batch_next;
+    /* A rebalance met inside a batch call is served once the messages
+     * taken before it are handled (see refill()). */
+    int in_batch;
+    rd_kafka_topic_partition_list_t *deferred; /* NULL when none */
+    rd_kafka_resp_err_t deferred_err;
 };
 
 static struct partition_state *find_part(struct consumer *c,
@@ -239,11 +254,9 @@ static void on_assign(struct consumer *c,
                  c->topic, rd_kafka_err2str(err));
 }
 
-static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts,
-                         void *opaque)
+static void serve_rebalance(struct consumer *c, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t *parts)
 {
-    struct consumer *c = opaque;
     int i;
 
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -260,7 +273,51 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             ps->assigned = 0;
     }
     log_info("consumer", "%d partition(s) revoked", parts->cnt);
-    (void)rd_kafka_assign(rk, NULL); /* nothing to do if it fails */
+    (void)rd_kafka_assign(c->rk, NULL); /* nothing to do if it fails */
+}
+
+/* Inside a batch call the rebalance waits (the group waits for our
+ * assign or unassign): the messages taken before it in the same call
+ * were fetched under the assignment it ends, and are handled first, as
+ * one-at-a-time polling would have handled them before it. */
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts,
+                         void *opaque)
+{
+    struct consumer *c = opaque;
+
+    (void)rk;
+    if (!c->in_batch) {
+        serve_rebalance(c, err, parts);
+        return;
+    }
+    if (c->deferred) {
+        /* Cannot happen: the group waits for the first one's answer.
+         * Both are served, and the messages of the call may straddle
+         * them, so the consumer stops rather than guess. */
+        snprintf(c->failure, sizeof(c->failure), "%s: two rebalances in "
+                 "one batch of messages", c->topic);
+        serve_rebalance(c, c->deferred_err, c->deferred);
+        rd_kafka_topic_partition_list_destroy(c->deferred);
+        c->deferred = NULL;
+        serve_rebalance(c, err, parts);
+        return;
+    }
+    c->deferred = rd_kafka_topic_partition_list_copy(parts);
+    c->deferred_err = err;
+    log_debug("consumer", "%s: a rebalance waits for the messages taken "
+              "before it", c->topic);
+}
+
+static void serve_deferred(struct consumer *c)
+{
+    rd_kafka_topic_partition_list_t *parts = c->deferred;
+
+    if (!parts)
+        return;
+    c->deferred = NULL;
+    serve_rebalance(c, c->deferred_err, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
 }
 
 /* The snapshot's offsets of the topics subscribed to. */
@@ -386,6 +443,7 @@ int consumer_new_topics(const char *brokers, const char *group_id,
         return RIFFLE_ERR_KAFKA;
     }
     rd_kafka_poll_set_consumer(c->rk);
+    c->queue = rd_kafka_queue_get_consumer(c->rk);
 
     if (subscribe(c, topics, topic_count, errstr, errstr_size) != 0) {
         consumer_destroy(c);
@@ -396,10 +454,33 @@ int consumer_new_topics(const char *brokers, const char *group_id,
     return 0;
 }
 
+/* Destroys the messages taken but not handed out whose partition
+ * matches (topic NULL: all of them). */
+static void drop_taken(struct consumer *c, const char *topic,
+                       int32_t partition)
+{
+    size_t i, kept = c->batch_next;
+
+    for (i = c->batch_next; i < c->batch_len; i++) {
+        rd_kafka_message_t *msg = c->batch[i];
+
+        if (!topic || (msg->partition == partition && msg->rkt &&
+                       strcmp(rd_kafka_topic_name(msg->rkt), topic) == 0))
+            rd_kafka_message_destroy(msg);
+        else
+            c->batch[kept++] = msg;
+    }
+    c->batch_len = kept;
+}
+
 void consumer_destroy(struct consumer *c)
 {
     if (!c)
         return;
+    drop_taken(c, NULL, 0);
+    serve_deferred(c); /* librdkafka's close then serves the rest */
+    if (c->queue)
+        rd_kafka_queue_destroy(c->queue);
     if (c->rk) {
         (void)rd_kafka_consumer_close(c->rk); /* leaving is best effort */
         rd_kafka_destroy(c->rk);
@@ -513,12 +594,48 @@ consumer_assigned_offsets(const struct consumer *c)
     return list;
 }
 
+/* Takes what librdkafka's queue holds, up to CONSUMER_BATCH_MAX, without
+ * waiting; when it holds nothing, waits up to timeout_ms for one message
+ * (a rebalance met there is served at once: no message of the call
+ * comes before it). */
+static void refill(struct consumer *c, int timeout_ms)
+{
+    rd_kafka_message_t *msg;
+    ssize_t n;
+
+    c->batch_len = c->batch_next = 0;
+    c->in_batch = 1;
+    n = rd_kafka_consume_batch_queue(c->queue, 0, c->batch,
+                                     CONSUMER_BATCH_MAX);
+    c->in_batch = 0;
+    if (n > 0) {
+        c->batch_len = (size_t)n;
+        return;
+    }
+    if (c->deferred) {
+        serve_deferred(c);
+        return;
+    }
+    msg = rd_kafka_consumer_poll(c->rk, timeout_ms);
+    if (msg) {
+        c->batch[0] = msg;
+        c->batch_len = 1;
+    }
+}
+
 rd_kafka_message_t *consumer_poll(struct consumer *c, int timeout_ms)
 {
-    rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, timeout_ms);
+    rd_kafka_message_t *msg;
     struct partition_state *ps;
 
-    if (!msg || msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+    if (c->batch_next == c->batch_len) {
+        serve_deferred(c); /* every message taken before it is handled */
+        refill(c, timeout_ms);
+    }
+    if (c->batch_next == c->batch_len)
+        return NULL;
+    msg = c->batch[c->batch_next++];
+    if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
         return msg;
 
     ps = msg->rkt ? find_part(c, rd_kafka_topic_name(msg->rkt),
@@ -738,6 +855,8 @@ int consumer_seek(struct consumer *c, const char *topic, int32_t partition,
         offset;
     error = rd_kafka_seek_partitions(c->rk, list, CONSUMER_SEEK_TIMEOUT_MS);
     err = error ? rd_kafka_error_code(error) : list->elems[0].err;
+    if (!err) /* taken from the old position */
+        drop_taken(c, topic, partition);
     if (err)
         snprintf(errstr, errstr_size, "%s [%d]: cannot seek to %lld: %s",
                  topic, (int)partition, (long long)offset,

@@ -118,7 +118,12 @@ void consumer_destroy(struct consumer *c);
 /* The next message, or NULL after timeout_ms. Partition-end events are
  * consumed here (see consumer_caught_up); other errors come back as a
  * message with err set. The caller destroys what it gets with
- * rd_kafka_message_destroy(). */
+ * rd_kafka_message_destroy(). Messages are taken from librdkafka in
+ * batches and handed out one per call; a rebalance met in a batch is
+ * served (with its hooks) by the call after the last message taken
+ * before it, as one-at-a-time polling would, so each message is to be
+ * handled before the next call. A pending one is served by
+ * consumer_destroy(). */
 rd_kafka_message_t *consumer_poll(struct consumer *c, int timeout_ms);
 
 /* Records that msg was fully handled: its partition's next offset moves
