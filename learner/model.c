@@ -646,16 +646,21 @@ static MODEL_ALWAYS_INLINE uint64_t seen_mark(struct model *m,
     return was & bit;
 }
 
-/* Zeroes the words of seen that the first n indices of x and the bias
- * marked: each marked word whole, which clears every bit set. */
+/* Zeroes the word of seen that holds index's bit: the whole word, which
+ * clears every bit set in it. */
+static MODEL_ALWAYS_INLINE void seen_unmark(struct model *m, uint32_t index)
+{
+    m->seen[(index & ((1u << MODEL_SEEN_BITS_LOG2) - 1)) / 64] = 0;
+}
+
+/* Zeroes what the first n indices of x and the bias marked in seen. */
 static void seen_clear(struct model *m, const struct feature *x, size_t n)
 {
     size_t i;
 
     for (i = 0; i < n; i++)
-        m->seen[(slot(m, x[i].index) &
-                 ((1u << MODEL_SEEN_BITS_LOG2) - 1)) / 64] = 0;
-    m->seen[(m->bias_index & ((1u << MODEL_SEEN_BITS_LOG2) - 1)) / 64] = 0;
+        seen_unmark(m, slot(m, x[i].index));
+    seen_unmark(m, m->bias_index);
 }
 
 /* One pass over the example: stops at the first value that is not
@@ -686,8 +691,10 @@ static MODEL_ALWAYS_INLINE size_t features_scan(struct model *m,
  * and looks for repeated indices. On success *repeat is 0 when no index
  * of x, nor the bias, repeats, and nonzero when one may; examples of
  * MODEL_REPEAT_SCAN_MAX features or more are not looked at (the bitmap
- * would nearly always alarm) and always say they may. Leaves seen all
- * zero, on failure too.
+ * would nearly always alarm) and always say they may. On success the
+ * slots stay marked in seen, and the caller clears them (learn_with()
+ * does, as it visits each slot, which saves a pass); on failure seen is
+ * all zero again.
  */
 static int example_check(struct model *m, const struct feature *x,
                          size_t n, double label, uint64_t *repeat)
@@ -708,9 +715,12 @@ static int example_check(struct model *m, const struct feature *x,
     }
     scanned = features_scan(m, x, n, 1, &hit);
     hit |= seen_mark(m, m->bias_index);
-    seen_clear(m, x, scanned);
+    if (scanned < n) {
+        seen_clear(m, x, scanned);
+        return RIFFLE_ERR_INVALID;
+    }
     *repeat = hit;
-    return scanned == n ? 0 : RIFFLE_ERR_INVALID;
+    return 0;
 }
 
 /* Copies the features and the bias into scratch, summing repeats, so each
@@ -1006,7 +1016,8 @@ static MODEL_ALWAYS_INLINE void feature_step(struct model *m, uint32_t idx,
 /* The step of every feature, for the optimizer opt: straight from x and
  * then the bias when no index repeats (direct), else from the merged
  * list in scratch (count entries). Both visit the same weights in the
- * same order with the same values. */
+ * same order with the same values, and clear each one's mark in seen
+ * (example_check() set them; the merged list holds every marked slot). */
 static MODEL_ALWAYS_INLINE void learn_with(struct model *m,
                                            const struct feature *x,
                                            size_t count, int direct,
@@ -1017,15 +1028,21 @@ static MODEL_ALWAYS_INLINE void learn_with(struct model *m,
     size_t i;
 
     if (direct) {
-        for (i = 0; i < count; i++)
-            feature_step(m, slot(m, x[i].index), x[i].value, dloss, f,
-                         opt);
+        for (i = 0; i < count; i++) {
+            uint32_t s = slot(m, x[i].index);
+
+            seen_unmark(m, s);
+            feature_step(m, s, x[i].value, dloss, f, opt);
+        }
+        seen_unmark(m, m->bias_index);
         feature_step(m, m->bias_index, 1.0, dloss, f, opt);
         return;
     }
-    for (i = 0; i < count; i++)
+    for (i = 0; i < count; i++) {
+        seen_unmark(m, m->scratch[i].index);
         feature_step(m, m->scratch[i].index, m->scratch[i].value, dloss, f,
                      opt);
+    }
 }
 
 /* One loop per optimizer, each with its rule inlined: the switch and the
@@ -1067,8 +1084,10 @@ int model_learn(struct model *m, const struct feature *x, size_t n,
     if (err)
         return err;
     err = scratch_reserve(m, n);
-    if (err)
+    if (err) {
+        seen_clear(m, x, n);
         return err;
+    }
 
     margin = margin_compute(m, x, n, 1);
     predicted = prediction_from_margin(m, margin);
