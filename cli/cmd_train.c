@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "common/err.h"
@@ -142,6 +143,16 @@ static int run_avro_record(struct file_run *r, struct event *ev,
     return run_event(r, ev);
 }
 
+/* Whether path is a regular file, whose reads end by themselves: the
+ * rows are then read on a second thread (see row_prefetch.h for why a
+ * pipe is not). */
+static int is_regular_file(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static int run_rows(struct file_run *r, char *errstr, size_t size)
 {
     struct produce_mapping map;
@@ -155,7 +166,8 @@ static int run_rows(struct file_run *r, char *errstr, size_t size)
                                   size);
         if (!err)
             err = row_prefetch_start(&r->cfg, r->input, &map, r->csv,
-                                     r->file, &r->rows_ahead, errstr, size);
+                                     r->file, is_regular_file(r->file),
+                                     &r->rows_ahead, errstr, size);
     }
     progress_start(&prog, r->score_only ? "score" : "train", "rows", 1);
     while (!err && !cli_stop_requested) {

@@ -50,9 +50,11 @@ struct row_prefetch {
     const struct produce_mapping *map;
     struct csv_reader *csv;
     const char *file;
-    struct row_slot *slots;
+    struct row_slot *slots; /* ROW_PREFETCH_SLOTS, or one when reading
+                               on the caller's thread */
     pthread_t thread;
     int thread_started;
+    long rows; /* read on the caller's thread: records so far */
 
     /* Shared, under lock. */
     pthread_mutex_t lock;
@@ -161,13 +163,13 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-static void free_slots(struct row_slot *slots)
+static void free_slots(struct row_slot *slots, size_t n)
 {
     size_t i;
 
     if (!slots)
         return;
-    for (i = 0; i < ROW_PREFETCH_SLOTS; i++)
+    for (i = 0; i < n; i++)
         event_free(&slots[i].ev);
     free(slots);
 }
@@ -197,16 +199,16 @@ static int start_thread(struct row_prefetch *p, char *errstr,
 int row_prefetch_start(const struct cfg *cfg, const struct schema *schema,
                        const struct produce_mapping *map,
                        struct csv_reader *csv, const char *file,
-                       struct row_prefetch **out, char *errstr,
-                       size_t errstr_size)
+                       int threaded, struct row_prefetch **out,
+                       char *errstr, size_t errstr_size)
 {
     struct row_prefetch *p = calloc(1, sizeof(*p));
     int err;
 
     if (!p)
         return RIFFLE_ERR_NOMEM;
-    p->slots = calloc(ROW_PREFETCH_SLOTS, sizeof(*p->slots)); /* zeroed
-                                                   events are valid */
+    p->slots = calloc(threaded ? ROW_PREFETCH_SLOTS : 1,
+                      sizeof(*p->slots)); /* zeroed events are valid */
     if (!p->slots) {
         free(p);
         return RIFFLE_ERR_NOMEM;
@@ -225,7 +227,7 @@ int row_prefetch_start(const struct cfg *cfg, const struct schema *schema,
      * it here, before two threads can race to. */
     (void)log_get_level();
 
-    err = start_thread(p, errstr, errstr_size);
+    err = threaded ? start_thread(p, errstr, errstr_size) : 0;
     if (err) {
         row_prefetch_stop(p);
         return err;
@@ -257,12 +259,40 @@ static int refill(struct row_prefetch *p, int wait)
     return end;
 }
 
+/* row_prefetch_next() without the thread: reads the row now. */
+static int read_here(struct row_prefetch *p, struct event **ev,
+                     char *errstr, size_t errstr_size)
+{
+    struct row_slot *s = &p->slots[0];
+    int err;
+
+    if (p->done) {
+        snprintf(errstr, errstr_size, "%s", p->end_why);
+        return p->end_err;
+    }
+    err = read_row(p, &p->rows, s, p->end_why, sizeof(p->end_why));
+    if (err) {
+        p->done = 1;
+        p->end_err = err;
+        snprintf(errstr, errstr_size, "%s", p->end_why);
+        return err;
+    }
+    if (p->rows % ROW_PREFETCH_FRACTION_ROWS == 0)
+        p->seen_fraction = csv_reader_fraction(p->csv);
+    if (s->status)
+        return s->status;
+    *ev = &s->ev;
+    return 0;
+}
+
 int row_prefetch_next(struct row_prefetch *p, struct event **ev,
                       char *errstr, size_t errstr_size)
 {
     struct row_slot *s;
 
     *ev = NULL;
+    if (!p->thread_started)
+        return read_here(p, ev, errstr, errstr_size);
     if (p->next == p->avail) {
         if (refill(p, 1)) {
             snprintf(errstr, errstr_size, "%s", p->end_why);
@@ -298,6 +328,6 @@ void row_prefetch_stop(struct row_prefetch *p)
     }
     pthread_cond_destroy(&p->changed);
     pthread_mutex_destroy(&p->lock);
-    free_slots(p->slots);
+    free_slots(p->slots, p->thread_started ? ROW_PREFETCH_SLOTS : 1);
     free(p);
 }

@@ -30,14 +30,20 @@
 struct row_prefetch;
 
 /* Starts the reader thread over csv (borrowed until row_prefetch_stop();
- * already opened, header read). file names the input in warnings. Returns
- * 0, RIFFLE_ERR_NOMEM, or RIFFLE_ERR_IO when the thread cannot start
- * (errstr says why). *out is owned by the caller (row_prefetch_stop). */
+ * already opened, header read). file names the input in warnings. With
+ * threaded 0 no thread is started and row_prefetch_next() reads each row
+ * on the caller's thread, as train did before: for a pipe or a terminal,
+ * whose read may block until a writer sends more, a reader thread could
+ * not be stopped by SIGINT (its signals are blocked, and the consumer's
+ * wait does not end on one), where a read on the caller's thread ends
+ * with EINTR. Returns 0, RIFFLE_ERR_NOMEM, or RIFFLE_ERR_IO when the
+ * thread cannot start (errstr says why). *out is owned by the caller
+ * (row_prefetch_stop). */
 int row_prefetch_start(const struct cfg *cfg, const struct schema *schema,
                        const struct produce_mapping *map,
                        struct csv_reader *csv, const char *file,
-                       struct row_prefetch **out, char *errstr,
-                       size_t errstr_size);
+                       int threaded, struct row_prefetch **out,
+                       char *errstr, size_t errstr_size);
 
 /* The next row, in file order. Returns 0 with *ev pointing at the typed
  * event (borrowed, valid until the next call, which may change it: the

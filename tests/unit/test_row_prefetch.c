@@ -139,10 +139,10 @@ static void assert_same_event(const struct event *want,
 }
 
 /* Every row through the prefetcher against the same text read directly:
- * the same events in the same order, the same bad rows, then the end. */
-static void test_row_prefetch_matches_direct_reading(void **state)
+ * the same events in the same order, the same bad rows, then the end;
+ * on the reader thread or, threaded 0, on the caller's. */
+static void check_matches_direct_reading(struct fixture *fx, int threaded)
 {
-    struct fixture *fx = *state;
     struct csv_reader *direct, *ahead;
     struct produce_mapping map;
     struct row_prefetch *p = NULL;
@@ -158,7 +158,7 @@ static void test_row_prefetch_matches_direct_reading(void **state)
                                          fx->errstr, sizeof(fx->errstr)),
                      0);
     assert_int_equal(row_prefetch_start(fx->cfg, fx->adult, &map, ahead,
-                                        "rows.csv", &p, fx->errstr,
+                                        "rows.csv", threaded, &p, fx->errstr,
                                         sizeof(fx->errstr)),
                      0);
     event_init(&want);
@@ -202,6 +202,17 @@ static void test_row_prefetch_matches_direct_reading(void **state)
     csv_reader_close(ahead);
 }
 
+static void test_row_prefetch_matches_direct_reading(void **state)
+{
+    check_matches_direct_reading(*state, 1);
+}
+
+/* For a pipe, train reads on its own thread through the same calls. */
+static void test_row_prefetch_unthreaded_matches_direct_reading(void **state)
+{
+    check_matches_direct_reading(*state, 0);
+}
+
 /* The event ids are made from the row numbers, bad rows included. */
 static void test_row_prefetch_numbers_rows_like_produce(void **state)
 {
@@ -220,7 +231,7 @@ static void test_row_prefetch_numbers_rows_like_produce(void **state)
                                          fx->errstr, sizeof(fx->errstr)),
                      0);
     assert_int_equal(row_prefetch_start(fx->cfg, fx->adult, &map, csv,
-                                        "rows.csv", &p, fx->errstr,
+                                        "rows.csv", 1, &p, fx->errstr,
                                         sizeof(fx->errstr)),
                      0);
     for (i = 1; i < BAD_ROW_EVERY; i++)
@@ -256,7 +267,7 @@ static void test_row_prefetch_stops_while_reader_waits(void **state)
                                          fx->errstr, sizeof(fx->errstr)),
                      0);
     assert_int_equal(row_prefetch_start(fx->cfg, fx->adult, &map, csv,
-                                        "rows.csv", &p, fx->errstr,
+                                        "rows.csv", 1, &p, fx->errstr,
                                         sizeof(fx->errstr)),
                      0);
     assert_int_equal(row_prefetch_next(p, &ev, fx->errstr,
@@ -284,7 +295,7 @@ static void test_row_prefetch_empty_file_ends(void **state)
                                          fx->errstr, sizeof(fx->errstr)),
                      0);
     assert_int_equal(row_prefetch_start(fx->cfg, fx->adult, &map, csv,
-                                        "rows.csv", &p, fx->errstr,
+                                        "rows.csv", 1, &p, fx->errstr,
                                         sizeof(fx->errstr)),
                      0);
     strcpy(fx->errstr, "unchanged?");
@@ -303,6 +314,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_row_prefetch_matches_direct_reading, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_row_prefetch_unthreaded_matches_direct_reading, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(
             test_row_prefetch_numbers_rows_like_produce, setup, teardown),
         cmocka_unit_test_setup_teardown(
