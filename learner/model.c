@@ -36,6 +36,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "common/err.h"
 
 /* Defaults promised in model.h. */
@@ -1013,6 +1017,87 @@ static MODEL_ALWAYS_INLINE void feature_step(struct model *m, uint32_t idx,
     weight_update(m, idx, g, f, opt);
 }
 
+#if defined(__SSE2__)
+/*
+ * AdaGrad's step for two distinct slots at once, s0 and s1, in the two
+ * lanes of SSE2 registers: every operation is the one adagrad_step() and
+ * feature_step() do, in the same order, and IEEE packed arithmetic,
+ * square root and division round exactly as their scalar forms, so the
+ * weights are bit for bit the same. The gain is the square root and the
+ * division, the update's slowest steps, done for two weights at a time.
+ * Slots are [weight, sum of squares] (slot_shift 1). The clamps use
+ * max/min, which match clamp() for every value but NaN, and none can
+ * occur: g and w are finite and sum is at least 0. A zero sum means a
+ * zero gradient and no history: its lane's 0/0 is discarded.
+ */
+static MODEL_ALWAYS_INLINE void adagrad_pair(struct model *m, uint32_t s0,
+                                             double v0, uint32_t s1,
+                                             double v1, double dloss)
+{
+    const struct model_params *p = &m->params;
+    float *p0 = slot_at(m, s0);
+    float *p1 = slot_at(m, s1);
+    __m128d a0 = _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(
+        (const __m128i *)p0)));
+    __m128d a1 = _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(
+        (const __m128i *)p1)));
+    __m128d w = _mm_unpacklo_pd(a0, a1);
+    __m128d sum = _mm_unpackhi_pd(a0, a1);
+    __m128d clip = _mm_set1_pd(p->gradient_clip);
+    __m128d wlimit = _mm_set1_pd(MODEL_WEIGHT_LIMIT);
+    __m128d g, step, moved;
+
+    g = _mm_add_pd(_mm_mul_pd(_mm_set1_pd(dloss), _mm_set_pd(v1, v0)),
+                   _mm_mul_pd(_mm_set1_pd(p->l2), w));
+    g = _mm_min_pd(_mm_max_pd(g, _mm_sub_pd(_mm_setzero_pd(), clip)), clip);
+
+    sum = _mm_min_pd(_mm_add_pd(sum, _mm_mul_pd(g, g)),
+                     _mm_set1_pd(MODEL_STATE_LIMIT));
+    step = _mm_mul_pd(_mm_set1_pd(p->learning_rate),
+                      _mm_div_pd(g, _mm_sqrt_pd(sum)));
+    moved = _mm_cmpgt_pd(sum, _mm_setzero_pd());
+    w = _mm_or_pd(_mm_and_pd(moved, _mm_sub_pd(w, step)),
+                  _mm_andnot_pd(moved, w));
+    w = _mm_min_pd(_mm_max_pd(w, _mm_sub_pd(_mm_setzero_pd(), wlimit)),
+                   wlimit);
+
+    _mm_storel_epi64((__m128i *)p0, _mm_castps_si128(
+        _mm_cvtpd_ps(_mm_unpacklo_pd(w, sum))));
+    _mm_storel_epi64((__m128i *)p1, _mm_castps_si128(
+        _mm_cvtpd_ps(_mm_unpackhi_pd(w, sum))));
+}
+
+/* learn_with()'s direct AdaGrad loop, two features a step: the features
+ * in order, then the bias (paired with the last feature when their count
+ * is odd). No two slots of a direct example are the same, so the pairs
+ * never write one slot twice. Clears each slot's mark in seen. */
+static void learn_adagrad_pairs(struct model *m, const struct feature *x,
+                                size_t n, double dloss,
+                                const struct step_factors *f)
+{
+    size_t i;
+
+    for (i = 0; i + 1 < n; i += 2) {
+        uint32_t s0 = slot(m, x[i].index);
+        uint32_t s1 = slot(m, x[i + 1].index);
+
+        seen_unmark(m, s0);
+        seen_unmark(m, s1);
+        adagrad_pair(m, s0, x[i].value, s1, x[i + 1].value, dloss);
+    }
+
+    seen_unmark(m, m->bias_index);
+    if (i < n) {
+        uint32_t s0 = slot(m, x[i].index);
+
+        seen_unmark(m, s0);
+        adagrad_pair(m, s0, x[i].value, m->bias_index, 1.0, dloss);
+    } else {
+        feature_step(m, m->bias_index, 1.0, dloss, f, MODEL_OPT_ADAGRAD);
+    }
+}
+#endif
+
 /* The step of every feature, for the optimizer opt: straight from x and
  * then the bias when no index repeats (direct), else from the merged
  * list in scratch (count entries). Both visit the same weights in the
@@ -1027,6 +1112,12 @@ static MODEL_ALWAYS_INLINE void learn_with(struct model *m,
 {
     size_t i;
 
+#if defined(__SSE2__)
+    if (direct && opt == MODEL_OPT_ADAGRAD) {
+        learn_adagrad_pairs(m, x, count, dloss, f);
+        return;
+    }
+#endif
     if (direct) {
         for (i = 0; i < count; i++) {
             uint32_t s = slot(m, x[i].index);

@@ -416,6 +416,114 @@ static void test_model_adagrad_accumulates_squares(void **state)
     model_destroy(m);
 }
 
+/* AdaGrad with L2 and clipping, as model.c documents it, computed here
+ * one weight at a time in double: the model must match it bit for bit,
+ * whichever way it vectorizes the update (model.c does pairs of slots
+ * with SSE2 where it can). w and G hold the reference's weights and sums
+ * of squares; idx are distinct and differ from bias. */
+#define ADA_LR 0.5
+#define ADA_L2 0.01
+#define ADA_CLIP 0.3       /* small enough that many gradients clip */
+#define ADA_MAX_FEATURES 9 /* odd and even counts up to it */
+#define ADA_EXAMPLES 5000
+#define ADA_SEED 11u
+
+static void ada_step(float *w, float *g_sum, uint32_t k, double v,
+                     double dloss)
+{
+    double wk = w[k];
+    double g = dloss * v + ADA_L2 * wk;
+    double sum;
+
+    g = g > ADA_CLIP ? ADA_CLIP : g < -ADA_CLIP ? -ADA_CLIP : g;
+    sum = (double)g_sum[k] + g * g;
+    if (sum > MODEL_STATE_LIMIT)
+        sum = MODEL_STATE_LIMIT;
+    g_sum[k] = (float)sum;
+    if (sum > 0.0)
+        wk -= ADA_LR * (g / sqrt(sum));
+    wk = wk > MODEL_WEIGHT_LIMIT    ? MODEL_WEIGHT_LIMIT
+         : wk < -MODEL_WEIGHT_LIMIT ? -MODEL_WEIGHT_LIMIT
+                                    : wk;
+    w[k] = (float)wk;
+}
+
+static double ada_reference(float *w, float *g_sum, const struct feature *x,
+                            size_t n, uint32_t bias, double label)
+{
+    double margin = w[bias];
+    double prob;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        margin += (double)w[x[i].index] * (double)x[i].value;
+    margin = margin > 50.0 ? 50.0 : margin < -50.0 ? -50.0 : margin;
+    prob = 1.0 / (1.0 + exp(-margin));
+    for (i = 0; i < n; i++)
+        ada_step(w, g_sum, x[i].index, x[i].value, prob - label);
+    ada_step(w, g_sum, bias, 1.0, prob - label);
+    return prob;
+}
+
+/* A random index below TEST_WEIGHTS that is not the bias and not among
+ * the first n of x. */
+static uint32_t ada_fresh_index(uint64_t *s, const struct feature *x,
+                                size_t n, uint32_t bias)
+{
+    for (;;) {
+        uint32_t k = (uint32_t)rng_next(s) & (TEST_WEIGHTS - 1);
+        size_t j = 0;
+
+        while (j < n && x[j].index != k)
+            j++;
+        if (k != bias && j == n)
+            return k;
+    }
+}
+
+static void test_model_adagrad_matches_scalar_rule(void **state)
+{
+    struct model_params p =
+        params_make(MODEL_LOSS_LOGISTIC, MODEL_OPT_ADAGRAD, ADA_LR, 0.5);
+    struct model *m;
+    float w[TEST_WEIGHTS] = {0};
+    float g_sum[TEST_WEIGHTS] = {0};
+    struct feature x[ADA_MAX_FEATURES];
+    uint64_t s = ADA_SEED;
+    uint32_t bias;
+    size_t e, i;
+
+    (void)state;
+    p.l2 = ADA_L2;
+    p.gradient_clip = ADA_CLIP;
+    m = model_make(&p);
+    bias = model_bias_index(m);
+
+    for (e = 0; e < ADA_EXAMPLES; e++) {
+        size_t n = 1 + e % ADA_MAX_FEATURES;
+        double label = (double)(rng_next(&s) & 1);
+        double want, got;
+
+        /* Distinct indices, none the bias: the direct update. */
+        for (i = 0; i < n; i++) {
+            x[i].index = ada_fresh_index(&s, x, i, bias);
+            x[i].value = (float)(8.0 * rng_unit(&s) - 4.0);
+        }
+        want = ada_reference(w, g_sum, x, n, bias, label);
+        assert_int_equal(model_learn(m, x, n, label, &got), 0);
+        assert_memory_equal(&got, &want, sizeof(got));
+    }
+    for (i = 0; i < TEST_WEIGHTS; i++) {
+        float mw = model_weight(m, i);
+        float mg = model_state_value(m, 0, i);
+
+        assert_memory_equal(&mw, &w[i], sizeof(mw));
+        assert_memory_equal(&mg, &g_sum[i], sizeof(mg));
+    }
+    assert_true(model_next_in_use(m, 0, TEST_WEIGHTS) < TEST_WEIGHTS);
+    model_destroy(m);
+}
+
 /* ---- finite-difference gradient check ------------------------------ */
 
 #define FD_LR 1e-3    /* small enough that one step is linear in g */
@@ -1309,6 +1417,7 @@ int main(void)
         cmocka_unit_test(test_model_clips_gradient),
         cmocka_unit_test(test_model_sgd_rate_decays_with_power_t),
         cmocka_unit_test(test_model_adagrad_accumulates_squares),
+        cmocka_unit_test(test_model_adagrad_matches_scalar_rule),
         cmocka_unit_test(
             test_model_logistic_gradient_matches_finite_difference),
         cmocka_unit_test(
