@@ -388,25 +388,6 @@ static int take_record(struct online_learner *ol, int32_t p, int64_t start,
     return err;
 }
 
-/* Partitions of the store's records: up to max distinct ones. */
-struct partitions_seen {
-    int32_t *list;
-    size_t n, max;
-};
-
-static int note_partition(void *ctx, const struct label_join_record *r)
-{
-    struct partitions_seen *s = ctx;
-    size_t i;
-
-    for (i = 0; i < s->n; i++)
-        if (s->list[i] == r->partition)
-            return 0;
-    if (s->n < s->max)
-        s->list[s->n++] = r->partition;
-    return 0;
-}
-
 static int assigned_input(const struct cfg *cfg,
                           const struct consumer_assigned *parts, size_t n,
                           int32_t p)
@@ -420,26 +401,54 @@ static int assigned_input(const struct cfg *cfg,
     return 0;
 }
 
-/* Drops the records of partitions that are not ours any more: their new
- * owner holds them now. */
+/* The partitions of the store's records that are not ours any more, up
+ * to SNAPSHOT_MAX_OFFSETS distinct ones, each decided once. */
+struct moved {
+    const struct cfg *cfg;
+    const struct consumer_assigned *parts;
+    size_t n;
+    int32_t seen[SNAPSHOT_MAX_OFFSETS];
+    unsigned char gone[SNAPSHOT_MAX_OFFSETS]; /* seen[i] is not ours */
+    size_t dropped[SNAPSHOT_MAX_OFFSETS];     /* its records dropped */
+    size_t count;
+};
+
+static int not_ours(void *ctx, int32_t p)
+{
+    struct moved *m = ctx;
+    size_t i;
+
+    for (i = 0; i < m->count; i++)
+        if (m->seen[i] == p)
+            break;
+    if (i == m->count) {
+        if (m->count == SNAPSHOT_MAX_OFFSETS)
+            return 0; /* more partitions than a consumer is assigned */
+        m->seen[i] = p;
+        m->gone[i] = p >= 0 && !assigned_input(m->cfg, m->parts, m->n, p);
+        m->count++;
+    }
+    m->dropped[i] += m->gone[i];
+    return m->gone[i];
+}
+
+/* Drops the records of partitions that are not ours any more, in one
+ * walk of the store: their new owner holds them now. */
 static void drop_moved(struct online_learner *ol, struct learn_labels_held *h,
                        const struct consumer_assigned *parts, size_t n)
 {
-    int32_t seen[SNAPSHOT_MAX_OFFSETS];
-    struct partitions_seen s = {seen, 0, SNAPSHOT_MAX_OFFSETS};
-    struct label_join *j = online_label_join(ol);
-    size_t i, dropped;
+    struct moved m = {online_cfg(ol), parts, n, {0}, {0}, {0}, 0};
+    size_t i;
 
-    (void)label_join_visit(j, note_partition, &s); /* cannot fail */
-    for (i = 0; i < s.n; i++) {
-        if (seen[i] < 0 || assigned_input(online_cfg(ol), parts, n, seen[i]))
+    (void)label_join_drop_if(online_label_join(ol), not_ours, &m);
+    for (i = 0; i < m.count; i++) {
+        if (!m.gone[i])
             continue;
-        dropped = label_join_drop_partition(j, seen[i]);
-        if (seen[i] < SNAPSHOT_MAX_OFFSETS)
-            h->dropped[seen[i]] = 1;
+        if (m.seen[i] < SNAPSHOT_MAX_OFFSETS)
+            h->dropped[m.seen[i]] = 1;
         log_info("learn", "%s: partition %d moved to another instance with "
-                 "its %zu delayed-label record(s)", online_cfg(ol)->labels.topic,
-                 (int)seen[i], dropped);
+                 "its %zu delayed-label record(s)", m.cfg->labels.topic,
+                 (int)m.seen[i], m.dropped[i]);
     }
 }
 

@@ -479,10 +479,11 @@ void label_join_restore_counts(struct label_join *j,
     j->counts.early = 0;
 }
 
-/* Takes every record of one list that came from partition out of the
+/* Takes every record of one list whose partition drop picks out of the
  * table, uncounted. */
 static size_t drop_from(struct label_join *j, struct list *l,
-                        int32_t partition)
+                        int (*drop)(void *ctx, int32_t partition),
+                        void *ctx)
 {
     struct record *r = l->head;
     size_t n = 0;
@@ -490,7 +491,7 @@ static size_t drop_from(struct label_join *j, struct list *l,
     while (r) {
         struct record *next = r->next;
 
-        if (r->partition == partition) {
+        if (drop(ctx, r->partition)) {
             list_remove(l, r);
             forget(j, r);
             n++;
@@ -500,10 +501,22 @@ static size_t drop_from(struct label_join *j, struct list *l,
     return n;
 }
 
+size_t label_join_drop_if(struct label_join *j,
+                          int (*drop)(void *ctx, int32_t partition),
+                          void *ctx)
+{
+    size_t n = drop_from(j, &j->traces, drop, ctx);
+
+    n += drop_from(j, &j->pending, drop, ctx);
+    return n + drop_from(j, &j->early, drop, ctx);
+}
+
+static int is_partition(void *ctx, int32_t partition)
+{
+    return partition == *(const int32_t *)ctx;
+}
+
 size_t label_join_drop_partition(struct label_join *j, int32_t partition)
 {
-    size_t n = drop_from(j, &j->pending, partition);
-
-    n += drop_from(j, &j->early, partition);
-    return n + drop_from(j, &j->traces, partition);
+    return label_join_drop_if(j, is_partition, &partition);
 }

@@ -170,6 +170,14 @@ int label_join_restore(struct label_join *j,
  * learner/labels_record.h). Returns how many were removed. */
 size_t label_join_drop_partition(struct label_join *j, int32_t partition);
 
+/* Like label_join_drop_partition(), for every partition p for which
+ * drop(ctx, p) returns non-zero, in one walk of the store: drop is
+ * called once per record, in label_join_visit() order. Returns how many
+ * records were removed. */
+size_t label_join_drop_if(struct label_join *j,
+                          int (*drop)(void *ctx, int32_t partition),
+                          void *ctx);
+
 /* Sets the counters (pending is ignored: it follows from the records). */
 void label_join_restore_counts(struct label_join *j,
                                const struct label_join_counts *c);

@@ -269,6 +269,51 @@ static void test_label_join_early_label_waits_for_its_event(void **state)
     label_join_destroy(k);
 }
 
+/* Counts its calls; picks the even partitions. */
+static int drop_even(void *ctx, int32_t partition)
+{
+    (*(int *)ctx)++;
+    return partition % 2 == 0;
+}
+
+/* One walk drops the records of the partitions picked, pending events,
+ * waiting labels and traces alike, asking once per record, and leaves
+ * the others and the counters as they were. */
+static void test_label_join_drop_if_in_one_walk(void **state)
+{
+    struct label_join_prediction p = {0.5, 0.5, 1, 1};
+    struct label_join *j = NULL;
+    struct label_join_entry e;
+    struct label_join_counts c;
+    char id[8];
+    int i, calls = 0;
+
+    (void)state;
+    assert_int_equal(label_join_new(100, TTL_MS, &j), 0);
+    for (i = 0; i < 9; i++) { /* e<i> in partition i % 3 */
+        snprintf(id, sizeof(id), "e%d", i);
+        assert_int_equal(label_join_put(j, i % 3, id, strlen(id), 100 + i,
+                                        "x", 1, &p), 0);
+    }
+    assert_int_equal(take(j, "e4", &e), LABEL_JOIN_JOINED); /* a trace */
+    assert_int_equal(take(j, "e6", &e), LABEL_JOIN_JOINED);
+    assert_int_equal(label_join_put_early(j, 2, "l2", 2, 200, "label", 5),
+                     0);
+
+    /* partition 0: e0, e3 and e6's trace; partition 2: e2, e5, e8, l2 */
+    assert_int_equal(label_join_drop_if(j, drop_even, &calls), 7);
+    assert_int_equal(calls, 10);
+    label_join_counts(j, &c);
+    assert_int_equal(c.pending, 2); /* e1, e7 */
+    assert_int_equal(c.early, 0);
+    assert_int_equal(c.joined, 2);
+    assert_int_equal(take(j, "e4", &e), LABEL_JOIN_DUPLICATE);
+    assert_int_equal(take(j, "e6", &e), LABEL_JOIN_UNKNOWN); /* trace gone */
+    assert_int_equal(take(j, "e7", &e), LABEL_JOIN_JOINED);
+    assert_int_equal(label_join_take_early(j, "l2", 2, &e), 0);
+    label_join_destroy(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_label_join_refuses_bad_bounds),
         cmocka_unit_test(test_label_join_restores_what_it_visits),
         cmocka_unit_test(test_label_join_early_label_waits_for_its_event),
+        cmocka_unit_test(test_label_join_drop_if_in_one_walk),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
