@@ -228,27 +228,11 @@ static void open_with_file_key(struct fixture *fx, const char *key_text)
         fail_msg("anonymizer_new: %s", fx->errstr);
 }
 
-static size_t col(const struct fixture *fx, const char *name)
-{
-    int i = schema_field_index(fx->schema, name);
-
-    assert_true(i >= 0);
-    return (size_t)i;
-}
-
-static void set_str(struct fixture *fx, const char *name, const char *s)
-{
-    assert_int_equal(
-        event_set_string(&fx->ev, col(fx, name), s, strlen(s)), 0);
-}
-
-static const char *str_of(const struct fixture *fx, const char *name)
-{
-    const char *s = event_string(&fx->ev, col(fx, name));
-
-    assert_non_null(s);
-    return s;
-}
+/* The event's fields by name (testutil.h). */
+#define col(fx, name) schema_col((fx)->schema, (name))
+#define set_str(fx, name, s) \
+    event_put_text(&(fx)->ev, (fx)->schema, (name), (s))
+#define str_of(fx, name) event_text(&(fx)->ev, (fx)->schema, (name))
 
 static void raw_event(struct fixture *fx)
 {

@@ -18,6 +18,9 @@
  *                             loaded with cfg_load_file();
  *   load_schema_json(),       a schema loaded or the test failed with the
  *   load_schema_file()        loader's message;
+ *   schema_col(),             a field's column, and its string set or
+ *   event_put_text(),         read, by the field's name; the test fails
+ *   event_text()              when the schema or the event lacks it;
  *   model_weights_dup(),      a model's weights or state value k as a
  *   model_state_dup()         malloc'd array in index order;
  *   assert_models_equal(),    two models, or a model and a weight array,
@@ -192,6 +195,37 @@ static inline struct schema *load_schema_file(const char *path)
     if (schema_load_file(path, &s, errstr, sizeof(errstr)) != 0)
         fail_msg("schema_load_file: %s", errstr);
     return s;
+}
+
+/* ---- events by field name ----------------------------------------- */
+
+/* The column of field name in schema s; fails the test when it has none. */
+static inline size_t schema_col(const struct schema *s, const char *name)
+{
+    int i = schema_field_index(s, name);
+
+    if (i < 0)
+        fail_msg("field %s is not in the test schema", name);
+    return (size_t)i;
+}
+
+/* Sets field name of ev, an event of schema s, to the string text. */
+static inline void event_put_text(struct event *ev, const struct schema *s,
+                                  const char *name, const char *text)
+{
+    assert_int_equal(event_set_string(ev, schema_col(s, name), text,
+                                      strlen(text)), 0);
+}
+
+/* The string field name of ev holds; fails the test when it holds none. */
+static inline const char *event_text(const struct event *ev,
+                                     const struct schema *s,
+                                     const char *name)
+{
+    const char *text = event_string(ev, schema_col(s, name));
+
+    assert_non_null(text);
+    return text;
 }
 
 /* ---- model state --------------------------------------------------- */
