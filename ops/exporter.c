@@ -39,6 +39,7 @@ struct ops_exporter {
     char model[CFG_NAME_MAX];
     int have_sample;
     struct ops_sample last;
+    struct ops_sample incoming; /* publish()'s copy, before hold_counters() */
     struct history_point history[OPS_HISTORY_POINTS];
     size_t history_len, history_next;
     uint64_t next_seq;
@@ -178,12 +179,67 @@ static void add_history(struct ops_exporter *e, const struct ops_sample *s)
         e->history_len++;
 }
 
+static void hold_counter(uint64_t *now, uint64_t before)
+{
+    if (*now < before)
+        *now = before;
+}
+
+/* Keeps s's counters from going below those of the sample before. The
+ * learner rolls some back: after an aborted batch or a client rebuild it
+ * counts again from the batch's start, and the restored model's cleaning
+ * counts are its snapshot's, while the same events are handled again
+ * (cli/cmd_learn.c, drop_learning()). A Prometheus counter that goes down
+ * reads as a restart, so rate() and increase() would count its whole
+ * value again (and fire RiffleDriftDetected), and the history's rate
+ * would wrap around; held, each counter stands still until the relearned
+ * events pass its old value. */
+static void hold_counters(struct ops_sample *s, const struct ops_sample *before)
+{
+    size_t i;
+
+    hold_counter(&s->events_in, before->events_in);
+    hold_counter(&s->predictions, before->predictions);
+    hold_counter(&s->dead_letters, before->dead_letters);
+    hold_counter(&s->drift_alarms, before->drift_alarms);
+    hold_counter(&s->snapshots, before->snapshots);
+    hold_counter(&s->merges, before->merges);
+    hold_counter(&s->merge_bytes_read, before->merge_bytes_read);
+    hold_counter(&s->merge_bytes_published, before->merge_bytes_published);
+    hold_counter(&s->merge_messages_read, before->merge_messages_read);
+    hold_counter(&s->rewinds, before->rewinds);
+    hold_counter(&s->client_rebuilds, before->client_rebuilds);
+    hold_counter(&s->clean_passed, before->clean_passed);
+    hold_counter(&s->clean_rejected, before->clean_rejected);
+    hold_counter(&s->clean_clipped, before->clean_clipped);
+    hold_counter(&s->clean_imputed, before->clean_imputed);
+    hold_counter(&s->scored, before->scored);
+
+    /* the configured fields, in the same order in every sample */
+    for (i = 0; i < s->field_count && i < before->field_count; i++) {
+        struct ops_field_quality *f = &s->fields[i];
+        const struct ops_field_quality *b = &before->fields[i];
+
+        if (strcmp(f->name, b->name) != 0)
+            continue;
+        hold_counter(&f->missing, b->missing);
+        hold_counter(&f->imputed, b->imputed);
+        hold_counter(&f->clipped, b->clipped);
+        hold_counter(&f->invalid, b->invalid);
+        hold_counter(&f->outliers, b->outliers);
+        hold_counter(&f->rejected, b->rejected);
+    }
+}
+
 void ops_exporter_publish(struct ops_exporter *e, const struct ops_sample *s)
 {
     pthread_mutex_lock(&e->lock);
-    e->last = *s;
+    e->incoming = *s;
+    if (e->have_sample)
+        hold_counters(&e->incoming, &e->last);
+    e->last = e->incoming;
     e->have_sample = 1;
-    add_history(e, s);
+    add_history(e, &e->last);
     pthread_mutex_unlock(&e->lock);
 }
 

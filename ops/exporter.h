@@ -10,7 +10,7 @@
  * under a mutex and appends a point to a bounded history ring; the HTTP
  * thread renders from the copy under the same mutex. So a scrape never
  * touches the learner's state and never slows an event down by more
- * than one struct copy.
+ * than two struct copies.
  */
 #ifndef RIFFLE_OPS_EXPORTER_H
 #define RIFFLE_OPS_EXPORTER_H
@@ -117,7 +117,9 @@ int ops_exporter_new(const char *pipeline, const char *model,
                      struct ops_exporter **out);
 void ops_exporter_destroy(struct ops_exporter *e); /* NULL-safe */
 
-/* Copies s in (any thread, usually the learner's). */
+/* Copies s in (any thread, usually the learner's). A counter below its
+ * value in the last sample (the learner relearning a dropped batch) keeps
+ * that value: exported counters never go down. */
 void ops_exporter_publish(struct ops_exporter *e, const struct ops_sample *s);
 
 /* Appends the Prometheus text exposition (format 0.0.4) of the last

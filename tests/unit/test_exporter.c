@@ -194,6 +194,67 @@ static void test_exporter_json_history(void **state)
     ops_exporter_destroy(e);
 }
 
+/* After an aborted batch or a client rebuild the learner counts again
+ * from the batch's start: a counter that went down would read as a
+ * restart to Prometheus (increase() of the drift alarms then fires) and
+ * made the history's rate wrap around (some 10^19 events/s). */
+static void test_exporter_counters_never_go_down(void **state)
+{
+    struct ops_exporter *e = NULL;
+    struct ops_sample s;
+    struct buf out = {0};
+
+    (void)state;
+    assert_int_equal(ops_exporter_new("p", "m", &e), 0);
+    sample_fill(&s, T0, 1000);
+    s.drift_alarms = 5;
+    s.clean_passed = 990;
+    s.field_count = 1;
+    snprintf(s.fields[0].name, sizeof(s.fields[0].name), "nswprice");
+    s.fields[0].missing = 7;
+    ops_exporter_publish(e, &s);
+    /* the batch of the last 50 events dropped, one drift alarm with it */
+    sample_fill(&s, T0 + 2, 950);
+    s.drift_alarms = 4;
+    s.clean_passed = 940;
+    s.field_count = 1;
+    snprintf(s.fields[0].name, sizeof(s.fields[0].name), "nswprice");
+    s.fields[0].missing = 6;
+    s.rewinds = 1;
+    ops_exporter_publish(e, &s);
+
+    assert_int_equal(ops_exporter_prometheus(e, T0 + 2, &out), 0);
+    assert_contains(out.data, "riffle_events_in_total{pipeline=\"p\","
+                    "model=\"m\"} 1000\n");
+    assert_contains(out.data, "riffle_predictions_total{pipeline=\"p\","
+                    "model=\"m\"} 998\n");
+    assert_contains(out.data, "riffle_drift_alarms_total{pipeline=\"p\","
+                    "model=\"m\"} 5\n");
+    assert_contains(out.data, "outcome=\"passed\"} 990\n");
+    assert_contains(out.data, "field=\"nswprice\",outcome=\"missing\"} 7\n");
+    assert_contains(out.data, "riffle_batch_rewinds_total{pipeline=\"p\","
+                    "model=\"m\"} 1\n");
+    /* gauges follow the learner back: the model is the restored one */
+    assert_contains(out.data, "riffle_model_version{pipeline=\"p\","
+                    "model=\"m\"} 948\n");
+
+    buf_reset(&out);
+    assert_int_equal(ops_exporter_json(e, 1, T0 + 2, &out), 0);
+    assert_contains(out.data, "{\"seq\":2,\"time\":1700000002,"
+                    "\"events_in\":1000,");
+    assert_contains(out.data, "\"rate\":0,");
+
+    /* once the relearned events pass the old count it moves again */
+    sample_fill(&s, T0 + 4, 1100);
+    ops_exporter_publish(e, &s);
+    buf_reset(&out);
+    assert_int_equal(ops_exporter_json(e, 2, T0 + 4, &out), 0);
+    assert_contains(out.data, "\"events_in\":1100,");
+    assert_contains(out.data, "\"rate\":50,");
+    buf_free(&out);
+    ops_exporter_destroy(e);
+}
+
 static void test_exporter_refusals_and_alerts_stay_bounded(void **state)
 {
     struct ops_sample s;
@@ -272,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_exporter_prometheus_lines),
         cmocka_unit_test(test_exporter_regression_names),
         cmocka_unit_test(test_exporter_json_history),
+        cmocka_unit_test(test_exporter_counters_never_go_down),
         cmocka_unit_test(test_exporter_refusals_and_alerts_stay_bounded),
         cmocka_unit_test(test_exporter_routes),
     };
