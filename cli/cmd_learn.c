@@ -54,6 +54,12 @@
 #define LEARN_RESTORE_CANDIDATES 3   /* older snapshots tried if one is bad */
 #define LEARN_TXN_WAIT_MS 30000      /* one wait for a transaction call */
 #define LEARN_CONFIRM_IDLE_MS 2000   /* per partition, once per idle period */
+/* Messages between two servings of delivery reports while events flow
+ * (and at every idle poll): serving them after each message was 3% of
+ * the learner thread, mostly the call itself; acknowledgements then wait
+ * at most this many events, against the tens of thousands between
+ * commits. */
+#define LEARN_PUBLISHER_POLL_EVERY 64
 /* At most this many in-process rebuilds of failed Kafka clients in any
  * LEARN_REBUILD_WINDOW_S: a broker restart or a paused learner fences it
  * once in a while, but two live learners sharing one transactional id
@@ -130,6 +136,7 @@ struct learn {
      * cadence check of the message it returned (a clock read costs as
      * much as a tenth of an event's work). */
     double now_s;
+    unsigned since_poll; /* messages since delivery reports were served */
     double progress_s; /* when the last progress line was logged */
     unsigned long long progress_events;
 };
@@ -1204,7 +1211,10 @@ static int step(struct learn *l, char *errstr, size_t size)
     }
     if (msg)
         rd_kafka_message_destroy(msg);
-    publisher_poll(l->pub);
+    if (!msg || ++l->since_poll >= LEARN_PUBLISHER_POLL_EVERY) {
+        publisher_poll(l->pub);
+        l->since_poll = 0;
+    }
 
     if (!err && l->hook_err) {
         snprintf(errstr, size, "%s", l->hook_errstr);
