@@ -41,6 +41,7 @@
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "common/rebuild_guard.h"
 #include "consumers/consumer.h"
 #include "consumers/topic_reader.h"
 #include "learner/online.h"
@@ -60,13 +61,6 @@
  * at most this many events, against the tens of thousands between
  * commits. */
 #define LEARN_PUBLISHER_POLL_EVERY 64
-/* At most this many in-process rebuilds of failed Kafka clients in any
- * LEARN_REBUILD_WINDOW_S: a broker restart or a paused learner fences it
- * once in a while, but two live learners sharing one transactional id
- * fence each other over and over, within seconds; past the bound one of
- * them stops and names the id. */
-#define LEARN_REBUILDS_MAX 3
-#define LEARN_REBUILD_WINDOW_S 600.0
 
 struct learn_options {
     const char *config;
@@ -117,8 +111,8 @@ struct learn {
     /* counters */
     unsigned long long processed, predicted, dead_lettered, drifts;
     unsigned long long duplicates, routed_late;
-    unsigned long long replayed, rewinds, rebuilds;
-    double rebuilt_s[LEARN_REBUILDS_MAX]; /* when the last ones were, a ring */
+    unsigned long long replayed, rewinds;
+    struct rebuild_guard rebuilds; /* of clients that failed for good */
     struct learn_labels_counts labels, batch_labels;
     struct learn_labels_held labels_held; /* records moving, see on_assign */
     /* The counters when the open batch began: an aborted batch's events
@@ -836,29 +830,16 @@ static int rewind_batch(struct learn *l, const char *why, char *errstr,
     return start_learning(l, errstr, size);
 }
 
-/* Whether another rebuild is within LEARN_REBUILDS_MAX in the window;
- * if so, records it. Else the error names the id two learners seem to
+/* Whether another rebuild is within the bound (common/rebuild_guard.h);
+ * if so, counts it. Else the error names the id two learners seem to
  * share. */
 static int rebuild_allowed(struct learn *l, const char *why, char *errstr,
                            size_t size)
 {
-    double now = kafka_monotonic_s();
-    double oldest = l->rebuilt_s[l->rebuilds % LEARN_REBUILDS_MAX];
-
-    if (l->rebuilds >= LEARN_REBUILDS_MAX &&
-        now - oldest < LEARN_REBUILD_WINDOW_S) {
-        snprintf(errstr, size, "the Kafka clients failed for good %d times "
-                 "in %.0f s: another live learner seems to use transactional "
-                 "id and group instance id %s, and the two fence each other; "
-                 "stopping this one (run one learner per id, or give each "
-                 "its own --instance); last failure: %s",
-                 LEARN_REBUILDS_MAX + 1, now - oldest,
-                 l->cfg.transactional_id, why);
-        return RIFFLE_ERR_KAFKA;
-    }
-    l->rebuilt_s[l->rebuilds % LEARN_REBUILDS_MAX] = now;
-    l->rebuilds++;
-    return 0;
+    return rebuild_guard_admit(&l->rebuilds, kafka_monotonic_s(), "learner",
+                               l->cfg.transactional_id,
+                               "run one learner per id, or give each its "
+                               "own --instance", why, errstr, size);
 }
 
 /* A Kafka client failed for good (why): what a supervisor's restart
@@ -880,7 +861,8 @@ static int rebuild_clients(struct learn *l, const char *why, char *errstr,
     log_warn("learn", "rebuilding the Kafka clients of model %s "
              "(transactional id %s; rebuild %llu), dropping the open batch "
              "of %llu events and restoring the last committed snapshot: %s",
-             l->snapshot_key, l->cfg.transactional_id, l->rebuilds,
+             l->snapshot_key, l->cfg.transactional_id,
+             rebuild_guard_count(&l->rebuilds),
              publisher_in_transaction(l->pub) ? l->txn_events : 0ULL, why);
 
     err = publisher_new_transactional(l->cfg.brokers, "riffle-learner",
@@ -1097,7 +1079,7 @@ static void tick_ops(struct learn *l, int force)
     l->ops_counts.dead_lettered = l->dead_lettered;
     l->ops_counts.drifts = l->drifts;
     l->ops_counts.rewinds = l->rewinds;
-    l->ops_counts.rebuilds = l->rebuilds;
+    l->ops_counts.rebuilds = rebuild_guard_count(&l->rebuilds);
     if (l->merge) {
         const struct learn_merge_stats *st = learn_merge_stats(l->merge);
 
@@ -1421,7 +1403,7 @@ static void print_summary(struct learn *l)
            l->routed_late,
            (unsigned long long)(js->rebuilt + js->applied),
            (unsigned long long)js->syncs, l->replayed, l->rewinds,
-           l->rebuilds,
+           rebuild_guard_count(&l->rebuilds),
            (unsigned long long)st->merges,
            (unsigned long long)st->bytes_read,
            (unsigned long long)st->bytes_published,

@@ -222,6 +222,7 @@ static void print_summary(struct serve *s)
     serve_stats_read(s->stats, &c);
     printf("{\"requests\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
            "\"model_version\":%lld,\"models_loaded\":%llu,"
+           "\"rebuilds\":%llu,"
            "\"http\":{\"ok\":%llu,\"client_errors\":%llu,"
            "\"unavailable\":%llu,\"server_errors\":%llu}}\n",
            (unsigned long long)c.requests,
@@ -229,6 +230,7 @@ static void print_summary(struct serve *s)
            (unsigned long long)c.dead_letters,
            (long long)model_slot_version(s->slot),
            model_follower_installed(s->follower),
+           replica_rebuilds(s->replica),
            (unsigned long long)c.http_ok,
            (unsigned long long)c.http_client_errors,
            (unsigned long long)c.http_unavailable,

@@ -103,13 +103,15 @@
 #define CFG_DEFAULT_TXN_EVENTS 100000
 #define CFG_DEFAULT_TXN_MS 1000
 #define CFG_MAX_TXN_MS 60000 /* below the broker's transaction timeout */
-/* delivery.transaction_timeout_ms: librdkafka refuses one below its
- * socket timeout (common/kafka.h), the broker one above its
- * transaction.max.timeout.ms (15 minutes by default). */
+/* delivery.transaction_timeout_ms and serve.transaction_timeout_ms:
+ * librdkafka refuses one below its socket timeout (common/kafka.h), the
+ * broker one above its transaction.max.timeout.ms (15 minutes by
+ * default). */
 #define CFG_MIN_TXN_TIMEOUT_MS 10000
 #define CFG_MAX_TXN_TIMEOUT_MS 900000
-/* A batch may last batch_ms and then wait for its acknowledgements:
- * the broker's timeout must leave it that much room again. */
+/* A batch may last batch_ms (a replica's transaction commit_every_ms)
+ * and then wait for its acknowledgements: the broker's timeout must
+ * leave it that much room again. */
 #define CFG_TXN_TIMEOUT_BATCHES 2
 /* The broker's default group.{min,max}.session.timeout.ms bounds. */
 #define CFG_MIN_SESSION_TIMEOUT_MS 6000
@@ -1872,7 +1874,8 @@ static int load_serve(const struct loader *ld, const config_setting_t *root,
         "requests",     "predictions",         "group_id",
         "partitions",   "commit_every_ms",     "http_address",
         "http_port",    "http_max_body_bytes", "http_timeout_seconds",
-        "http_threads", "delivery",            NULL};
+        "http_threads", "delivery",            "transaction_timeout_ms",
+        NULL};
     static const struct enum_name modes[] = {
         {"exactly_once", CFG_DELIVERY_EXACTLY_ONCE},
         {"at_least_once", CFG_DELIVERY_AT_LEAST_ONCE},
@@ -1904,6 +1907,19 @@ static int load_serve(const struct loader *ld, const config_setting_t *root,
                        CFG_MAX_SERVE_COMMIT_MS, &cfg->serve_commit_every_ms);
     if (!err)
         err = get_enum(ld, g, "serve", "delivery", modes, &mode);
+    if (!err)
+        err = get_long(ld, g, "serve", "transaction_timeout_ms", 0,
+                       CFG_MIN_TXN_TIMEOUT_MS, CFG_MAX_TXN_TIMEOUT_MS,
+                       &cfg->serve_txn_timeout_ms);
+    if (!err && cfg->serve_txn_timeout_ms > 0 &&
+        cfg->serve_txn_timeout_ms <
+            CFG_TXN_TIMEOUT_BATCHES * cfg->serve_commit_every_ms)
+        err = fail(ld, config_setting_get_member(g, "transaction_timeout_ms"),
+                   "serve.transaction_timeout_ms", "%ld is too short for "
+                   "commit_every_ms = %ld: expected at least %d times "
+                   "commit_every_ms, or every transaction would time out",
+                   cfg->serve_txn_timeout_ms, cfg->serve_commit_every_ms,
+                   CFG_TXN_TIMEOUT_BATCHES);
     if (!err)
         err = load_serve_http(ld, g, cfg);
     cfg->serve_delivery = (enum cfg_delivery)mode;

@@ -385,6 +385,7 @@ struct cfg {
     int serve_partitions;                /* of both serve topics */
     long serve_commit_every_ms;          /* offsets commit cadence */
     enum cfg_delivery serve_delivery;    /* default at least once */
+    long serve_txn_timeout_ms;           /* exactly once: as txn_timeout_ms */
     char serve_http_address[CFG_NAME_MAX]; /* listen address */
     int serve_http_port;                 /* 0: no HTTP endpoint */
     long serve_http_max_body_bytes;      /* larger bodies get 413 */

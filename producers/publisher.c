@@ -188,12 +188,19 @@ int publisher_new_transactional(const char *brokers, const char *client_id,
 
 int publisher_new_immediate(const char *brokers, const char *client_id,
                             const char *transactional_id,
+                            long transaction_timeout_ms,
                             struct publisher **out, char *errstr,
                             size_t errstr_size)
 {
-    return publisher_create(brokers, client_id, transactional_id, 0,
+    return publisher_create(brokers, client_id, transactional_id,
+                            transaction_timeout_ms,
                             PUBLISHER_IMMEDIATE_LINGER_MS, out, errstr,
                             errstr_size);
+}
+
+int publisher_failed(const struct publisher *p)
+{
+    return rd_kafka_fatal_error(p->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 void publisher_destroy(struct publisher *p)

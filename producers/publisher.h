@@ -41,12 +41,13 @@ int publisher_new_transactional(const char *brokers, const char *client_id,
                                 struct publisher **out, char *errstr,
                                 size_t errstr_size);
 
-/* Either of the above (transactional_id NULL: not transactional) for
- * latency rather than batching: a message waits at most 1 ms for
- * company (linger.ms 1), not the 5 ms of the others. For `riffle serve`,
- * where a request waits on its answer. */
+/* Either of the above (transactional_id NULL: not transactional, and
+ * transaction_timeout_ms unused) for latency rather than batching: a
+ * message waits at most 1 ms for company (linger.ms 1), not the 5 ms of
+ * the others. For `riffle serve`, where a request waits on its answer. */
 int publisher_new_immediate(const char *brokers, const char *client_id,
                             const char *transactional_id,
+                            long transaction_timeout_ms,
                             struct publisher **out, char *errstr,
                             size_t errstr_size);
 
@@ -91,6 +92,11 @@ int publisher_commit(struct publisher *p,
  * RIFFLE_ERR_FENCED or RIFFLE_ERR_KAFKA with errstr. */
 int publisher_abort(struct publisher *p, int timeout_ms, char *errstr,
                     size_t errstr_size);
+
+/* Whether the producer failed for good (librdkafka's fatal error, the
+ * RIFFLE_ERR_FENCED above), for a caller that got another code from a
+ * call that only reports deliveries, such as publisher_check(). */
+int publisher_failed(const struct publisher *p);
 
 /* Flushes what is queued (bounded wait) and frees; an open transaction
  * is left to the broker, which aborts it. A producer that failed for

@@ -14,6 +14,7 @@
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "common/rebuild_guard.h"
 #include "producers/outputs.h"
 #include "producers/publisher.h"
 
@@ -50,13 +51,33 @@ struct replica {
     double last_commit_s, last_message_s;
     int assigned;                   /* partitions owned now */
     unsigned char at_end[REPLICA_MAX_PARTITIONS];
-    int commit_failed;              /* set inside the rebalance callback */
+    int commit_err;                 /* of the rebalance callback, or 0 */
     char commit_error[256];
+    int closing;                    /* the consumer is being dropped: its
+                                       revoke commits nothing */
+    /* exactly once: the answers in the open transaction, uncounted when
+     * it is dropped, since its requests are then scored again */
+    unsigned long long txn_predictions, txn_dead_letters;
+    struct rebuild_guard rebuilds;  /* of clients that failed for good */
     int exactly_once;               /* delivery.mode: transactions */
     int static_member;              /* named by --instance: keeps its
                                        partitions across a restart */
     char transactional_id[CFG_NAME_MAX + 64];
 };
+
+/* err, or RIFFLE_ERR_FENCED when it is a Kafka error and a client has
+ * failed for good (librdkafka's fatal error): only new clients can go
+ * on. Some calls (a delivery report, an offsets commit) say only that
+ * they failed. */
+static int failed_for_good(const struct replica *r, int err)
+{
+    if (err == RIFFLE_ERR_KAFKA &&
+        (publisher_failed(r->pub) ||
+         (r->rk && rd_kafka_fatal_error(r->rk, NULL, 0) !=
+                       RD_KAFKA_RESP_ERR_NO_ERROR)))
+        return RIFFLE_ERR_FENCED;
+    return err;
+}
 
 /* At least once, at a hand-over or a stop: waits until everything
  * produced is acknowledged, then commits the stored offsets of the owned
@@ -94,6 +115,17 @@ static rd_kafka_topic_partition_list_t *positions(struct replica *r)
         return NULL;
     (void)rd_kafka_position(r->rk, parts); /* unknown ones stay invalid */
     return parts;
+}
+
+/* Exactly once: the open transaction's answers will never be seen, and
+ * its requests are scored again (by this replica or by the partition's
+ * next owner), to be counted then. */
+static void uncount_transaction(struct replica *r)
+{
+    serve_stats_drop(r->stats, r->txn_predictions, r->txn_dead_letters);
+    r->requests -= r->txn_predictions + r->txn_dead_letters;
+    r->txn_predictions = r->txn_dead_letters = 0;
+    r->uncommitted = 0;
 }
 
 /* After an aborted transaction its predictions are invisible: score the
@@ -155,6 +187,8 @@ static int commit_transaction(struct replica *r, char *errstr, size_t size)
                                   size);
         while (err == RIFFLE_ERR_TIMEOUT);
         if (!err)
+            uncount_transaction(r);
+        if (!err)
             err = rewind_to_committed(r, errstr, size);
     }
     return err;
@@ -172,6 +206,7 @@ static int commit_done(struct replica *r, char *errstr, size_t size)
     if (err)
         return err;
     r->uncommitted = 0;
+    r->txn_predictions = r->txn_dead_letters = 0;
     r->last_commit_s = kafka_monotonic_s();
     return 0;
 }
@@ -217,10 +252,16 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          void *opaque)
 {
     struct replica *r = opaque;
+    int cerr = 0;
 
     if (r->pending) {
         drop_pending(r);
         r->uncommitted++; /* its requests are still to be committed */
+    }
+    if (r->closing && err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        r->assigned = 0;
+        (void)rd_kafka_assign(rk, NULL); /* the consumer is going anyway */
+        return;
     }
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_info("serve", "%d partition(s) of %s assigned", parts->cnt,
@@ -235,13 +276,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
      * cannot be committed for, so their transaction is dropped. */
     if (r->exactly_once && rd_kafka_assignment_lost(rk) &&
         publisher_in_transaction(r->pub)) {
-        if (publisher_abort(r->pub, REPLICA_FLUSH_WAIT_MS, r->commit_error,
-                            sizeof(r->commit_error)) != 0)
-            r->commit_failed = 1;
-        r->uncommitted = 0;
-    } else if (commit_done(r, r->commit_error, sizeof(r->commit_error))) {
-        r->commit_failed = 1;
+        cerr = publisher_abort(r->pub, REPLICA_FLUSH_WAIT_MS, r->commit_error,
+                               sizeof(r->commit_error));
+        uncount_transaction(r);
+    } else {
+        cerr = commit_done(r, r->commit_error, sizeof(r->commit_error));
     }
+    if (cerr)
+        r->commit_err = cerr;
     log_info("serve", "%d partition(s) of %s revoked", parts->cnt,
              r->out_cfg.serve_requests);
     r->assigned = 0;
@@ -312,19 +354,22 @@ static int new_consumer(struct replica *r, char *errstr, size_t size)
 }
 
 /* Exactly once: a transactional producer whose id names this replica,
- * so that a restarted replica fences what its predecessor left open. */
-static int new_publisher(struct replica *r, char *errstr, size_t size)
+ * so that a restarted replica fences what its predecessor left open.
+ * *out is the caller's, also on failure (may be NULL then). */
+static int new_publisher(struct replica *r, struct publisher **out,
+                         char *errstr, size_t size)
 {
     int err;
 
     err = publisher_new_immediate(r->out_cfg.brokers, "riffle-serve",
                                   r->exactly_once ? r->transactional_id
                                                   : NULL,
-                                  &r->pub, errstr, size);
+                                  r->out_cfg.serve_txn_timeout_ms, out,
+                                  errstr, size);
     if (!r->exactly_once)
         return err;
     while (!err) {
-        err = publisher_init_transactions(r->pub, REPLICA_FLUSH_WAIT_MS,
+        err = publisher_init_transactions(*out, REPLICA_FLUSH_WAIT_MS,
                                           errstr, size);
         if (err != RIFFLE_ERR_TIMEOUT)
             break;
@@ -358,7 +403,7 @@ int replica_new(const struct cfg *cfg, const struct schema *input_schema,
     r->static_member = static_member;
     snprintf(r->transactional_id, sizeof(r->transactional_id), "%s-%s",
              cfg->serve_group_id, instance);
-    err = new_publisher(r, errstr, errstr_size);
+    err = new_publisher(r, &r->pub, errstr, errstr_size);
     if (!err)
         err = outputs_new(&r->out_cfg, r->pub, &r->out, errstr, errstr_size);
     if (!err)
@@ -371,6 +416,26 @@ int replica_new(const struct cfg *cfg, const struct schema *input_schema,
     return 0;
 }
 
+/* Closes the consumer, if any, committing nothing more: the requests
+ * it read since the last commit are scored again from there. */
+static void drop_consumer(struct replica *r)
+{
+    if (r->pending)
+        drop_pending(r);
+    if (r->exactly_once)
+        uncount_transaction(r);
+    r->uncommitted = 0;
+    r->commit_err = 0;
+    if (!r->rk)
+        return;
+    r->closing = 1;
+    (void)rd_kafka_consumer_close(r->rk); /* leaving is best effort */
+    rd_kafka_destroy(r->rk);
+    r->rk = NULL;
+    r->closing = 0;
+    r->assigned = 0;
+}
+
 void replica_destroy(struct replica *r)
 {
     char errstr[256];
@@ -381,12 +446,12 @@ void replica_destroy(struct replica *r)
         drop_pending(r);
         r->uncommitted++;
     }
-    if (r->rk) {
-        if (commit_done(r, errstr, sizeof(errstr)) != 0)
-            log_error("serve", "on close: %s", errstr);
-        (void)rd_kafka_consumer_close(r->rk); /* leaving is best effort */
-        rd_kafka_destroy(r->rk);
-    }
+    /* a client that failed for good can commit nothing more: what it
+     * held is scored again by the partition's next owner */
+    if (r->rk && failed_for_good(r, RIFFLE_ERR_KAFKA) != RIFFLE_ERR_FENCED &&
+        commit_done(r, errstr, sizeof(errstr)) != 0)
+        log_error("serve", "on close: %s", errstr);
+    drop_consumer(r);
     outputs_destroy(r->out);
     publisher_destroy(r->pub);
     event_free(&r->ev);
@@ -474,6 +539,10 @@ static int handle_message(struct replica *r, const rd_kafka_message_t *msg,
                             : 0.0);
     r->requests++;
     r->uncommitted++;
+    if (r->exactly_once && p.r.dead_letter)
+        r->txn_dead_letters++;
+    else if (r->exactly_once)
+        r->txn_predictions++;
     (void)rd_kafka_offset_store(msg->rkt, msg->partition, msg->offset);
     /* fails only for a partition just revoked: its next owner scores it */
     return 0;
@@ -502,6 +571,12 @@ static int take(struct replica *r, rd_kafka_message_t *msg, char *errstr,
             r->at_end[msg->partition] = 1;
         return 0;
     }
+    if (msg->err == RD_KAFKA_RESP_ERR__FATAL) {
+        /* e.g. fenced: another member joined under our static id */
+        snprintf(errstr, size, "consumer failed for good: %s",
+                 rd_kafka_message_errstr(msg));
+        return RIFFLE_ERR_FENCED;
+    }
     if (msg->err) {
         log_warn("serve", "%s [%d]: %s",
                  msg->rkt ? rd_kafka_topic_name(msg->rkt) : "-",
@@ -514,42 +589,139 @@ static int take(struct replica *r, rd_kafka_message_t *msg, char *errstr,
     return handle_message(r, msg, errstr, size);
 }
 
-int replica_run(struct replica *r, const volatile sig_atomic_t *stop,
-                long long max_requests, double idle_exit_s, char *errstr,
-                size_t errstr_size)
+/* One look at the consumer: a message handled or none, the producer's
+ * reports served, a commit when one is due. */
+static int step(struct replica *r, char *errstr, size_t size)
 {
     double commit_every_s = r->out_cfg.serve_commit_every_ms / 1000.0;
+    rd_kafka_message_t *msg = rd_kafka_consumer_poll(r->rk, REPLICA_POLL_MS);
     int err = 0;
 
-    r->last_commit_s = r->last_message_s = kafka_monotonic_s();
-    while (!err && !*stop) {
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(r->rk,
-                                                         REPLICA_POLL_MS);
-
-        if (msg) {
-            err = take(r, msg, errstr, errstr_size);
-            rd_kafka_message_destroy(msg);
-        }
-        publisher_poll(r->pub);
-        if (!err && r->commit_failed) {
-            snprintf(errstr, errstr_size, "%s", r->commit_error);
-            err = RIFFLE_ERR_KAFKA;
-        }
-        if (!err && kafka_monotonic_s() - r->last_commit_s >= commit_every_s)
-            err = r->exactly_once ? commit_done(r, errstr, errstr_size)
-                                  : commit_settled(r, errstr, errstr_size);
-        if (max_requests > 0 &&
-            r->requests >= (unsigned long long)max_requests)
-            break;
-        if (idle_done(r, idle_exit_s))
-            break;
+    if (msg) {
+        err = take(r, msg, errstr, size);
+        rd_kafka_message_destroy(msg);
     }
+    publisher_poll(r->pub);
+    if (!err && r->commit_err) {
+        snprintf(errstr, size, "%s", r->commit_error);
+        err = r->commit_err;
+        r->commit_err = 0;
+    }
+    if (!err && kafka_monotonic_s() - r->last_commit_s >= commit_every_s)
+        err = r->exactly_once ? commit_done(r, errstr, size)
+                              : commit_settled(r, errstr, size);
+    return failed_for_good(r, err);
+}
+
+/* A Kafka client failed for good (why): what a supervisor's restart
+ * would do, done in-process, within the bound of rebuild_guard.h. The
+ * consumer goes, committing nothing more. A new producer: exactly once,
+ * under the same transactional id, whose registration fences the old
+ * epoch and aborts the transaction left open, so that none of its
+ * answers is ever seen; at least once, the old one delivers what it
+ * can as it goes. A new consumer, under the same static member id, from
+ * the offsets the group committed: every request after them is scored
+ * again (at least once, those answered already are answered twice, the
+ * same way). The model slot is not touched: the follower keeps it
+ * current, and scoring goes on with the snapshot it holds. */
+static int rebuild_clients(struct replica *r, const char *why, char *errstr,
+                           size_t size)
+{
+    struct publisher *pub = NULL;
+    int err = rebuild_guard_admit(&r->rebuilds, kafka_monotonic_s(),
+                                  "replica", r->transactional_id,
+                                  "give each replica its own --instance",
+                                  why, errstr, size);
+
+    if (err)
+        return err;
+    if (r->exactly_once)
+        log_warn("serve", "rebuilding the Kafka clients of replica %s "
+                 "(rebuild %llu), dropping the open transaction of %llu "
+                 "answer(s) and scoring again from the committed offsets: %s",
+                 r->transactional_id, rebuild_guard_count(&r->rebuilds),
+                 r->txn_predictions + r->txn_dead_letters, why);
+    else
+        log_warn("serve", "rebuilding the Kafka clients of replica %s "
+                 "(rebuild %llu) and scoring again from the committed "
+                 "offsets, answering twice what was answered since: %s",
+                 r->transactional_id, rebuild_guard_count(&r->rebuilds),
+                 why);
+
+    drop_consumer(r);
+    err = new_publisher(r, &pub, errstr, size);
+    if (!err)
+        err = outputs_set_publisher(r->out, pub, errstr, size);
+    if (err) {
+        publisher_destroy(pub);
+        return err;
+    }
+    publisher_destroy(r->pub);
+    r->pub = pub;
+    return new_consumer(r, errstr, size);
+}
+
+/* Goes on after a client failed for good, as many times as the guard
+ * allows (the new clients may fail at once: a zombie registers the id
+ * again). Returns 0, or the error to stop with (err itself for any
+ * other error). */
+static int recover(struct replica *r, int err, char *errstr, size_t size)
+{
+    char why[512];
+
+    while (err == RIFFLE_ERR_FENCED) {
+        snprintf(why, sizeof(why), "%s", errstr);
+        err = rebuild_clients(r, why, errstr, size);
+    }
+    return err;
+}
+
+static int should_stop(const struct replica *r,
+                       const volatile sig_atomic_t *stop,
+                       long long max_requests, double idle_exit_s)
+{
+    return *stop ||
+           (max_requests > 0 &&
+            r->requests >= (unsigned long long)max_requests) ||
+           idle_done(r, idle_exit_s);
+}
+
+/* The last commit: everything handled so far. */
+static int finish(struct replica *r, char *errstr, size_t size)
+{
     if (r->pending) {
         drop_pending(r);
         r->uncommitted++;
     }
-    if (!err)
-        err = commit_done(r, errstr, errstr_size);
+    return failed_for_good(r, commit_done(r, errstr, size));
+}
+
+/* A failure of the last commit is recovered like any other: the
+ * replica scores the dropped requests again, up to the stop. */
+int replica_run(struct replica *r, const volatile sig_atomic_t *stop,
+                long long max_requests, double idle_exit_s, char *errstr,
+                size_t errstr_size)
+{
+    int err = 0;
+
+    r->last_commit_s = r->last_message_s = kafka_monotonic_s();
+    for (;;) {
+        while (!err && !should_stop(r, stop, max_requests, idle_exit_s))
+            err = recover(r, step(r, errstr, errstr_size), errstr,
+                          errstr_size);
+        if (err)
+            break;
+        err = finish(r, errstr, errstr_size);
+        if (err != RIFFLE_ERR_FENCED)
+            break;
+        err = recover(r, err, errstr, errstr_size);
+        if (err)
+            break;
+    }
     return err;
 }
 
+unsigned long long replica_rebuilds(const struct replica *r)
+{
+    return r ? rebuild_guard_count(&r->rebuilds) : 0;
+}

@@ -53,11 +53,20 @@ int replica_new(const struct cfg *cfg, const struct schema *input_schema,
 void replica_destroy(struct replica *r);
 
 /* Scores requests until *stop is set, max_requests were handled (0: no
- * limit) or, when idle_exit_s > 0, partitions are assigned, every one is
- * read to its end and nothing arrived for idle_exit_s seconds. Returns 0
- * or an error with errstr (a delivery failed for good). */
+ * limit; exactly once, the requests of a dropped transaction count when
+ * scored again) or, when idle_exit_s > 0, partitions are assigned, every
+ * one is read to its end and nothing arrived for idle_exit_s seconds.
+ * A Kafka client that fails for good (fenced, fatal) is replaced
+ * in-process, as a restart would replace it, at most REBUILD_GUARD_MAX
+ * times in REBUILD_GUARD_WINDOW_S (common/rebuild_guard.h): every
+ * request not yet committed is scored again, and in exactly once mode
+ * still gets one committed answer. Returns 0 or an error with errstr (a
+ * delivery failed, or the clients failed for good too often). */
 int replica_run(struct replica *r, const volatile sig_atomic_t *stop,
                 long long max_requests, double idle_exit_s, char *errstr,
                 size_t errstr_size);
+
+/* Kafka client rebuilds so far; 0 for NULL. */
+unsigned long long replica_rebuilds(const struct replica *r);
 
 #endif

@@ -60,6 +60,16 @@ void serve_stats_request(struct serve_stats *st, int dead_letter,
     pthread_mutex_unlock(&st->lock);
 }
 
+void serve_stats_drop(struct serve_stats *st, uint64_t predictions,
+                      uint64_t dead_letters)
+{
+    pthread_mutex_lock(&st->lock);
+    st->c.requests -= predictions + dead_letters;
+    st->c.predictions -= predictions;
+    st->c.dead_letters -= dead_letters;
+    pthread_mutex_unlock(&st->lock);
+}
+
 void serve_stats_http(struct serve_stats *st, int status, double seconds)
 {
     pthread_mutex_lock(&st->lock);

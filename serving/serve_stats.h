@@ -44,6 +44,13 @@ void serve_stats_destroy(struct serve_stats *st);
 void serve_stats_request(struct serve_stats *st, int dead_letter,
                          double latency_s);
 
+/* Takes back predictions and dead_letters counted by
+ * serve_stats_request() whose answers will never be seen (an aborted
+ * transaction): their requests are scored again and counted then. Their
+ * latencies stay in the histogram: they were handled. */
+void serve_stats_drop(struct serve_stats *st, uint64_t predictions,
+                      uint64_t dead_letters);
+
 /* One HTTP answer with its status, seconds after its headers came. */
 void serve_stats_http(struct serve_stats *st, int status, double seconds);
 

@@ -421,6 +421,39 @@ static void test_cfg_serve_delivery_defaults_to_at_least_once(void **state)
                  "\"exactly_once\", \"at_least_once\"");
 }
 
+/* A replica's transactions get their own timeout, bounded like the
+ * learner's and long enough for two commit periods. */
+static void test_cfg_serve_transaction_timeout_read_and_checked(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 0, NULL, "serve = { requests = \"rq\"; "
+                            "predictions = \"pr\"; };\n");
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->serve_txn_timeout_ms, 0); /* librdkafka's */
+
+    write_base(fx, 0, NULL, "serve = { requests = \"rq\"; "
+                            "predictions = \"pr\"; commit_every_ms = 4000; "
+                            "transaction_timeout_ms = 10000; };\n");
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->serve_txn_timeout_ms, 10000);
+    assert_int_equal(fx->cfg->txn_timeout_ms, 0); /* not the learner's */
+
+    write_base(fx, 0, NULL, "serve = {\n  requests = \"rq\";\n"
+                            "  predictions = \"pr\";\n"
+                            "  transaction_timeout_ms = 9999;\n};\n");
+    expect_error(fx, (int)BASE_LINE_COUNT + 4, "serve.transaction_timeout_ms",
+                 "9999 is out of range: expected an integer from 10000 to "
+                 "900000");
+    write_base(fx, 0, NULL, "serve = {\n  requests = \"rq\";\n"
+                            "  predictions = \"pr\";\n"
+                            "  commit_every_ms = 6000;\n"
+                            "  transaction_timeout_ms = 10000;\n};\n");
+    expect_error(fx, (int)BASE_LINE_COUNT + 5, "serve.transaction_timeout_ms",
+                 "10000 is too short for commit_every_ms = 6000: expected "
+                 "at least 2 times commit_every_ms");
+}
+
 /* privacy.prediction_fields takes configured fields that are not
  * personal, or anonymized so that the value is safe to publish. */
 static void test_cfg_prediction_fields(void **state)
@@ -1031,6 +1064,7 @@ int main(void)
         T(test_cfg_delivery_errors_name_the_key),
         T(test_cfg_session_timeout_read_and_checked),
         T(test_cfg_serve_delivery_defaults_to_at_least_once),
+        T(test_cfg_serve_transaction_timeout_read_and_checked),
         T(test_cfg_scaling_read_and_checked),
         T(test_cfg_fingerprint_tracks_model_settings),
         T(test_cfg_fingerprint_same_file_bits_differ),
