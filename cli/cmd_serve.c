@@ -230,7 +230,7 @@ static void print_summary(struct serve *s)
            (unsigned long long)c.dead_letters,
            (long long)model_slot_version(s->slot),
            model_follower_installed(s->follower),
-           replica_rebuilds(s->replica),
+           (unsigned long long)c.client_rebuilds,
            (unsigned long long)c.http_ok,
            (unsigned long long)c.http_client_errors,
            (unsigned long long)c.http_unavailable,

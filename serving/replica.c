@@ -635,6 +635,7 @@ static int rebuild_clients(struct replica *r, const char *why, char *errstr,
 
     if (err)
         return err;
+    serve_stats_rebuild(r->stats);
     if (r->exactly_once)
         log_warn("serve", "rebuilding the Kafka clients of replica %s "
                  "(rebuild %llu), dropping the open transaction of %llu "
@@ -719,9 +720,4 @@ int replica_run(struct replica *r, const volatile sig_atomic_t *stop,
             break;
     }
     return err;
-}
-
-unsigned long long replica_rebuilds(const struct replica *r)
-{
-    return r ? rebuild_guard_count(&r->rebuilds) : 0;
 }

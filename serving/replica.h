@@ -34,7 +34,9 @@
 struct replica;
 
 /* cfg, input_schema, slot and stats are borrowed and must outlive the
- * replica; each request answered is counted in stats.
+ * replica; each request answered is counted in stats (and taken back
+ * when its answer is dropped, see replica_run()), each client rebuild
+ * too.
  * instance (borrowed) names this replica among the group's: its
  * transactional id is serve.group_id + "-" + instance, so it must be
  * unique per replica. With static_member set the replica is also a
@@ -65,8 +67,5 @@ void replica_destroy(struct replica *r);
 int replica_run(struct replica *r, const volatile sig_atomic_t *stop,
                 long long max_requests, double idle_exit_s, char *errstr,
                 size_t errstr_size);
-
-/* Kafka client rebuilds so far; 0 for NULL. */
-unsigned long long replica_rebuilds(const struct replica *r);
 
 #endif

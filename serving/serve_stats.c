@@ -70,6 +70,13 @@ void serve_stats_drop(struct serve_stats *st, uint64_t predictions,
     pthread_mutex_unlock(&st->lock);
 }
 
+void serve_stats_rebuild(struct serve_stats *st)
+{
+    pthread_mutex_lock(&st->lock);
+    st->c.client_rebuilds++;
+    pthread_mutex_unlock(&st->lock);
+}
+
 void serve_stats_http(struct serve_stats *st, int status, double seconds)
 {
     pthread_mutex_lock(&st->lock);
@@ -156,6 +163,9 @@ int serve_stats_render(const struct serve_stats_counts *c,
     bad |= counter(out, labels, "riffle_serve_dead_letters_total",
                    "Requests from Kafka that could not be scored.",
                    c->dead_letters);
+    bad |= counter(out, labels, "riffle_serve_client_rebuilds_total",
+                   "Kafka clients that failed for good (fenced) and were "
+                   "replaced in-process.", c->client_rebuilds);
     bad |= histogram_series(out, labels, "riffle_serve_latency_seconds",
                             "From a request's Kafka timestamp to its answer "
                             "handed to the producer.", &c->latency);

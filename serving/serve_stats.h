@@ -27,6 +27,7 @@ struct serve_stats;
 
 struct serve_stats_counts {
     uint64_t requests, predictions, dead_letters; /* from Kafka */
+    uint64_t client_rebuilds; /* Kafka clients replaced after failing */
     uint64_t http_ok, http_client_errors, http_unavailable,
         http_server_errors;
     struct histogram latency;      /* Kafka request, end to end */
@@ -50,6 +51,9 @@ void serve_stats_request(struct serve_stats *st, int dead_letter,
  * latencies stay in the histogram: they were handled. */
 void serve_stats_drop(struct serve_stats *st, uint64_t predictions,
                       uint64_t dead_letters);
+
+/* The replica's Kafka clients failed for good and were replaced. */
+void serve_stats_rebuild(struct serve_stats *st);
 
 /* One HTTP answer with its status, seconds after its headers came. */
 void serve_stats_http(struct serve_stats *st, int status, double seconds);

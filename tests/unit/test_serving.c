@@ -397,8 +397,14 @@ static void test_serve_stats_counts_and_renders(void **state)
     serve_stats_http(st, 200, 0.0002);
     serve_stats_http(st, 413, 0.001);
     serve_stats_http(st, 503, 0.001);
+    /* an aborted transaction's answers: taken back, scored again later */
+    serve_stats_request(st, 0, 0.001);
+    serve_stats_request(st, 1, 0.001);
+    serve_stats_drop(st, 1, 1);
+    serve_stats_rebuild(st);
     serve_stats_read(st, &c);
     assert_int_equal(c.requests, 3);
+    assert_int_equal(c.client_rebuilds, 1);
     assert_int_equal(c.predictions, 2);
     assert_int_equal(c.dead_letters, 1);
     assert_int_equal(c.http_ok, 1);
@@ -413,11 +419,14 @@ static void test_serve_stats_counts_and_renders(void **state)
                               "model=\"m\"} 3\n");
     assert_contains(out.data, "riffle_serve_dead_letters_total{pipeline="
                               "\"p\",model=\"m\"} 1\n");
-    /* cumulative: 2 of 3 within 5 ms, all 3 within 0.25 s */
+    assert_contains(out.data, "riffle_serve_client_rebuilds_total{pipeline="
+                              "\"p\",model=\"m\"} 1\n");
+    /* cumulative: 4 of 5 within 5 ms, all 5 within 0.25 s (the two
+     * dropped answers were handled: their latencies stay) */
     assert_contains(out.data, "riffle_serve_latency_seconds_bucket{pipeline="
-                              "\"p\",model=\"m\",le=\"0.005\"} 2\n");
+                              "\"p\",model=\"m\",le=\"0.005\"} 4\n");
     assert_contains(out.data, "riffle_serve_latency_seconds_bucket{pipeline="
-                              "\"p\",model=\"m\",le=\"0.25\"} 3\n");
+                              "\"p\",model=\"m\",le=\"0.25\"} 5\n");
     assert_contains(out.data, "riffle_serve_http_responses_total{pipeline="
                               "\"p\",model=\"m\",outcome=\"unavailable\"} 1\n");
     buf_free(&out);
