@@ -119,7 +119,7 @@ static rd_kafka_topic_partition_list_t *positions(struct replica *r)
 
 /* Exactly once: the open transaction's answers will never be seen, and
  * its requests are scored again (by this replica or by the partition's
- * next owner), to be counted then. */
+ * next owner): each is counted once, see serve_stats_drop(). */
 static void uncount_transaction(struct replica *r)
 {
     serve_stats_drop(r->stats, r->txn_predictions, r->txn_dead_letters);

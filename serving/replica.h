@@ -34,9 +34,9 @@
 struct replica;
 
 /* cfg, input_schema, slot and stats are borrowed and must outlive the
- * replica; each request answered is counted in stats (and taken back
- * when its answer is dropped, see replica_run()), each client rebuild
- * too.
+ * replica; each request answered is counted in stats (once, when an
+ * answer is dropped and given again, see replica_run()), each client
+ * rebuild too.
  * instance (borrowed) names this replica among the group's: its
  * transactional id is serve.group_id + "-" + instance, so it must be
  * unique per replica. With static_member set the replica is also a

@@ -18,6 +18,8 @@
 struct serve_stats {
     pthread_mutex_t lock;
     struct serve_stats_counts c;
+    /* dropped answers, not counted again when given again */
+    uint64_t held_predictions, held_dead_letters;
 };
 
 int serve_stats_new(struct serve_stats **out)
@@ -51,11 +53,17 @@ void serve_stats_request(struct serve_stats *st, int dead_letter,
                          double latency_s)
 {
     pthread_mutex_lock(&st->lock);
-    st->c.requests++;
-    if (dead_letter)
-        st->c.dead_letters++;
-    else
-        st->c.predictions++;
+    if (dead_letter && st->held_dead_letters > 0) {
+        st->held_dead_letters--;
+    } else if (!dead_letter && st->held_predictions > 0) {
+        st->held_predictions--;
+    } else {
+        st->c.requests++;
+        if (dead_letter)
+            st->c.dead_letters++;
+        else
+            st->c.predictions++;
+    }
     histogram_observe(&st->c.latency, latency_s);
     pthread_mutex_unlock(&st->lock);
 }
@@ -64,9 +72,8 @@ void serve_stats_drop(struct serve_stats *st, uint64_t predictions,
                       uint64_t dead_letters)
 {
     pthread_mutex_lock(&st->lock);
-    st->c.requests -= predictions + dead_letters;
-    st->c.predictions -= predictions;
-    st->c.dead_letters -= dead_letters;
+    st->held_predictions += predictions;
+    st->held_dead_letters += dead_letters;
     pthread_mutex_unlock(&st->lock);
 }
 

@@ -45,10 +45,13 @@ void serve_stats_destroy(struct serve_stats *st);
 void serve_stats_request(struct serve_stats *st, int dead_letter,
                          double latency_s);
 
-/* Takes back predictions and dead_letters counted by
- * serve_stats_request() whose answers will never be seen (an aborted
- * transaction): their requests are scored again and counted then. Their
- * latencies stay in the histogram: they were handled. */
+/* predictions and dead_letters counted by serve_stats_request() whose
+ * answers will never be seen (an aborted transaction): their requests
+ * are scored again, by this replica or another. The counts never go
+ * down (a Prometheus counter that does reads as a restart): as many
+ * later answers of each kind are not counted, so the counts stand still
+ * until the answers given again pass them. Their latencies stay in the
+ * histogram: they were handled. */
 void serve_stats_drop(struct serve_stats *st, uint64_t predictions,
                       uint64_t dead_letters);
 
