@@ -44,9 +44,9 @@ struct file_run {
     FILE *predictions;            /* stdout for score, the file for train */
     struct schema *input, *snapshot;
     struct online_learner *ol;
-    struct csv_reader *csv;   /* a CSV file, read on a second thread by */
-    struct row_prefetch *rows_ahead; /* (from run_rows() to its end), or */
-    struct avro_source *avro; /* an Avro container file */
+    struct csv_reader *csv;          /* a CSV file, or */
+    struct avro_source *avro;        /* an Avro container file */
+    struct row_prefetch *rows_ahead; /* reads csv during run_rows() */
     struct buf line; /* score output */
     long long rows, bad_rows, dead_letters, duplicates, late;
 };
