@@ -29,6 +29,7 @@
  */
 #include <ctype.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,12 @@
  * at most this many events, against the tens of thousands between
  * commits. */
 #define LEARN_PUBLISHER_POLL_EVERY 64
+/* One malloc arena for all of the learner's threads. librdkafka's fetch
+ * thread allocates every message and the learner thread frees it: with
+ * an arena per thread, each free took the fetch thread's arena lock
+ * against its allocations (lock waits in 110 of 1,849 samples of a run;
+ * 43 of 1,752 with one arena, and learn's CPU 3-7% lower). */
+#define LEARN_MALLOC_ARENAS 1
 
 struct learn_options {
     const char *config;
@@ -1437,6 +1444,10 @@ int cmd_learn(int argc, char **argv)
 
     if (!l)
         return 1;
+#ifdef M_ARENA_MAX
+    /* before librdkafka starts its threads; only a tuning if refused */
+    (void)mallopt(M_ARENA_MAX, LEARN_MALLOC_ARENAS);
+#endif
     rc = parse_options(argc, argv, &l->opt);
     if (rc != 0 || cli_load_config(l->opt.config, l->opt.brokers, &l->cfg) ||
         set_identity(l) != 0) {
