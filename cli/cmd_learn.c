@@ -66,7 +66,7 @@
  * thread allocates every message and the learner thread frees it: with
  * an arena per thread, each free took the fetch thread's arena lock
  * against its allocations (lock waits in 110 of 1,849 samples of a run;
- * 43 of 1,752 with one arena, and learn's CPU 3-7% lower). */
+ * 43 of 1,752 with one arena, and learn's CPU 3-8% lower). */
 #define LEARN_MALLOC_ARENAS 1
 
 struct learn_options {
