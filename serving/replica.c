@@ -649,6 +649,11 @@ static int rebuild_clients(struct replica *r, const char *why, char *errstr,
                  r->transactional_id, rebuild_guard_count(&r->rebuilds),
                  why);
 
+    /* XXX: the open transaction is taken as aborted, as it is when the
+     * producer was fenced. One whose commit succeeded but whose answer
+     * was lost before the fencing would be counted as dropped: the
+     * answers stay exactly once, but the counts lag by it and
+     * --max-requests waits for as many more. */
     drop_consumer(r);
     err = new_publisher(r, &pub, errstr, size);
     if (!err)
