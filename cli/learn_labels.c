@@ -18,6 +18,7 @@
 #include "cli/learn_labels.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -29,6 +30,7 @@
 
 #define LEARN_LABELS_METADATA_MS 30000 /* a broker just started */
 #define LEARN_LABELS_TOPIC_WAIT_MS 5000 /* a new topic shows within ~5 s */
+#define LEARN_LABELS_KEY_MAX (2 * CFG_NAME_MAX) /* "<model>#labels/<p>" */
 
 int learn_labels_is_labels_topic(const struct cfg *cfg, const char *topic)
 {
@@ -276,7 +278,7 @@ int learn_labels_write_records(struct online_learner *ol, struct outputs *out,
     struct consumer_lag parts[SNAPSHOT_MAX_OFFSETS];
     int32_t owned[SNAPSHOT_MAX_OFFSETS];
     struct buf values[SNAPSHOT_MAX_OFFSETS];
-    char key[2 * CFG_NAME_MAX];
+    char key[LEARN_LABELS_KEY_MAX];
     size_t count = 0, owned_count = 0, i;
     int err;
 
@@ -333,30 +335,22 @@ static int record_fits(const struct labels_record_info *info,
     return 1;
 }
 
-/* Replaces the records of partition p by the newest record on the model
- * topic. A record missing, damaged, or not at this instance's start is
- * not used (see learn_labels.h): the partition's records start empty.
- * TODO(assignment time): one read of the model topic's tail per partition
- * taken over, each with a client of its own (about a second here); fine
- * for a few partitions per rebalance, urgent for many (one pass could
- * collect every key). */
-static int take_record(struct online_learner *ol, int32_t p, int64_t start,
-                       const struct consumer_assigned *parts, size_t n,
-                       char *errstr, size_t size)
+/* Replaces the records of partition p by found, its newest record on
+ * the model topic (got 0: none). A record missing, damaged, or not at
+ * this instance's start is not used (see learn_labels.h): the
+ * partition's records start empty. */
+static int apply_record(struct online_learner *ol, int32_t p, int64_t start,
+                        const char *key, const struct buf *found, size_t got,
+                        const struct consumer_assigned *parts, size_t n,
+                        char *errstr, size_t size)
 {
     const struct cfg *cfg = online_cfg(ol);
     struct label_join *j = online_label_join(ol);
     struct labels_record_info info;
-    char key[2 * CFG_NAME_MAX], why[256];
-    struct buf found = {0};
-    size_t got = 0, skipped = 0;
-    int err;
+    char why[256];
+    size_t skipped = 0;
+    int err = 0;
 
-    labels_record_key(cfg->model_name, p, key, sizeof(key));
-    err = topic_reader_latest_by_key(cfg->brokers, cfg->topic_models, key,
-                                     &found, 1, &got, errstr, size);
-    if (err)
-        return err;
     (void)label_join_drop_partition(j, p); /* replaced, or stale */
     if (got == 0 && start > 0)
         log_warn("learn", "%s: no %s, though partition %d is taken over at "
@@ -366,7 +360,7 @@ static int take_record(struct online_learner *ol, int32_t p, int64_t start,
                  (long long)start);
     if (got == 0)
         return 0;
-    if (labels_record_check(found.data, found.len, &info, why,
+    if (labels_record_check(found->data, found->len, &info, why,
                             sizeof(why)) != 0) {
         log_warn("learn", "%s: %s: %s; the events that waited in partition "
                  "%d are not taken over: their labels will count as "
@@ -376,7 +370,7 @@ static int take_record(struct online_learner *ol, int32_t p, int64_t start,
                  "in partition %d are not taken over: their labels will "
                  "count as unknown", cfg->topic_models, key, why, (int)p);
     } else {
-        err = labels_record_restore(j, found.data, found.len, &info,
+        err = labels_record_restore(j, found->data, found->len, &info,
                                     &skipped, errstr, size);
         if (!err)
             log_info("learn", "%s: took over %zu delayed-label record(s) of "
@@ -384,7 +378,6 @@ static int take_record(struct online_learner *ol, int32_t p, int64_t start,
                      "partition)", cfg->topic_models, info.records - skipped,
                      (int)p, key, skipped);
     }
-    buf_free(&found);
     return err;
 }
 
@@ -452,29 +445,111 @@ static void drop_moved(struct online_learner *ol, struct learn_labels_held *h,
     }
 }
 
+/* Whether the records of the assigned a must be taken over: its claim
+ * hands state over, or this instance dropped them since. */
+static int takes_record(const struct cfg *cfg,
+                        const struct learn_labels_held *h,
+                        const struct consumer_assigned *a)
+{
+    int dropped = a->partition >= SNAPSHOT_MAX_OFFSETS ||
+                  h->dropped[a->partition];
+
+    return strcmp(a->topic, cfg->topic_input) == 0 && a->claimed &&
+           (a->inherits || dropped);
+}
+
+/* The partitions whose records are taken over, with their keys and what
+ * one read of the model topic found for them. */
+struct taking {
+    size_t count;
+    const struct consumer_assigned **from; /* each its assigned entry */
+    char (*keys)[LEARN_LABELS_KEY_MAX];
+    const char **names; /* keys[i] */
+    struct buf *found;
+    size_t *got;
+};
+
+static void taking_free(struct taking *t)
+{
+    size_t i;
+
+    for (i = 0; t->found && i < t->count; i++)
+        buf_free(&t->found[i]);
+    free(t->from);
+    free(t->keys);
+    free(t->names);
+    free(t->found);
+    free(t->got);
+}
+
+/* Lists the partitions of parts whose records are taken over. */
+static int taking_list(const struct cfg *cfg,
+                       const struct learn_labels_held *h,
+                       const struct consumer_assigned *parts, size_t n,
+                       struct taking *t, char *errstr, size_t size)
+{
+    size_t i;
+
+    memset(t, 0, sizeof(*t));
+    if (n == 0)
+        return 0;
+    t->from = calloc(n, sizeof(*t->from));
+    t->keys = calloc(n, sizeof(*t->keys));
+    t->names = calloc(n, sizeof(*t->names));
+    t->found = calloc(n, sizeof(*t->found));
+    t->got = calloc(n, sizeof(*t->got));
+    if (!t->from || !t->keys || !t->names || !t->found || !t->got) {
+        snprintf(errstr, size, "%s: no memory to take over the "
+                 "delayed-label records of %zu partition(s)",
+                 cfg->topic_models, n);
+        return RIFFLE_ERR_NOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        if (!takes_record(cfg, h, &parts[i]))
+            continue; /* what this instance holds is the partition's */
+        t->from[t->count] = &parts[i];
+        labels_record_key(cfg->model_name, parts[i].partition,
+                          t->keys[t->count], sizeof(t->keys[t->count]));
+        t->names[t->count] = t->keys[t->count];
+        t->count++;
+    }
+    return 0;
+}
+
+/* Every partition taken over has its record found in one read of the
+ * model topic's tail, with one reader: a read per partition, each with a
+ * Kafka client of its own, cost about a second each. */
 int learn_labels_take_over(struct online_learner *ol,
                            struct learn_labels_held *h,
                            const struct consumer_assigned *parts, size_t n,
                            char *errstr, size_t size)
 {
     const struct cfg *cfg = online_cfg(ol);
+    double started = kafka_monotonic_s();
+    struct taking t;
     size_t i;
-    int err = 0;
+    int err;
 
     drop_moved(ol, h, parts, n);
-    for (i = 0; !err && i < n; i++) {
-        const struct consumer_assigned *a = &parts[i];
-        int dropped = a->partition >= SNAPSHOT_MAX_OFFSETS ||
-                      h->dropped[a->partition];
+    err = taking_list(cfg, h, parts, n, &t, errstr, size);
+    if (!err && t.count > 0)
+        err = topic_reader_latest_of_keys(cfg->brokers, cfg->topic_models,
+                                          t.names, t.count, t.found, t.got,
+                                          errstr, size);
 
-        if (strcmp(a->topic, cfg->topic_input) != 0 || !a->claimed ||
-            (!a->inherits && !dropped))
-            continue; /* what this instance holds is the partition's */
-        err = take_record(ol, a->partition, a->start, parts, n, errstr,
-                          size);
+    for (i = 0; !err && i < t.count; i++) {
+        const struct consumer_assigned *a = t.from[i];
+
+        err = apply_record(ol, a->partition, a->start, t.keys[i],
+                           &t.found[i], t.got[i], parts, n, errstr, size);
         if (!err && a->partition < SNAPSHOT_MAX_OFFSETS)
             h->dropped[a->partition] = 0;
     }
+    if (!err && t.count > 0)
+        log_info("learn", "%s: took over the delayed-label records of %zu "
+                 "partition(s) in %.0f ms", cfg->topic_models, t.count,
+                 1000.0 * (kafka_monotonic_s() - started));
+    taking_free(&t);
     return err;
 }
 

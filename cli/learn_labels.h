@@ -107,10 +107,12 @@ int learn_labels_write_records(struct online_learner *ol, struct outputs *out,
  * partition, uncounted), and for each input partition whose state is
  * handed over (a claim of another instance, or one of ours whose records
  * this instance dropped) replaces its records by the newest
- * `<model>#labels/<p>`. A record that is damaged or does not stand where
+ * `<model>#labels/<p>`, the records of every such partition found in
+ * one read of the model topic's tail. A record that is damaged or does not stand where
  * this instance starts is not used, with a warning: the labels of its
  * events then count as unknown (never twice). Returns 0, or
- * RIFFLE_ERR_KAFKA with errstr when the model topic cannot be read. */
+ * RIFFLE_ERR_KAFKA with errstr when the model topic cannot be read
+ * (nothing is taken over then), or RIFFLE_ERR_NOMEM. */
 int learn_labels_take_over(struct online_learner *ol,
                            struct learn_labels_held *h,
                            const struct consumer_assigned *parts, size_t n,

@@ -399,16 +399,14 @@ static void drop_kept(struct buf *out, size_t *found)
     *found = 0;
 }
 
-/* One pass over the tail of a topic: what it found, and whether it must
- * be read again from further back. */
+/* One key's search over the tail of a topic: what it found, and whether
+ * it must be read again from further back. */
 struct tail_pass {
     struct buf *out;
     size_t keep, found;
-    unsigned long long read; /* messages, over every pass */
     int whole; /* the pass reads every partition from its first offset */
     int cut;   /* a snapshot began before the pass: its value is unknown */
 };
-
 /* One message of the topic: a whole value for key joins the kept ones;
  * a chunked snapshot whose chunks are broken is kept as an empty value,
  * which its reader refuses, so that it counts as the bad newest one. A
@@ -467,77 +465,171 @@ int topic_reader_read(struct topic_reader *r, const char *topic, int poll_ms,
     return err;
 }
 
-/* What one pass over a topic's tail reads with. */
+/* What one pass over a topic's tail reads with: for each of count keys,
+ * its reassembler and its search; a key whose search ended in an
+ * earlier pass has no reassembler and is skipped. */
 struct tail_read {
     const char *topic;
-    struct snapshot_chunks *chunks;
+    size_t count;
+    struct snapshot_chunks **chunks;
     struct tail_pass *t;
+    unsigned long long read; /* messages, over every pass */
 };
 
 static int tail_take(void *opaque, const rd_kafka_message_t *msg,
                      char *errstr, size_t errstr_size)
 {
     struct tail_read *tr = opaque;
+    size_t i;
+    int err = 0;
 
     (void)errstr;
     (void)errstr_size;
-    tr->t->read++;
+    tr->read++;
     if (msg->err) {
         log_warn("reader", "%s [%d]: %s", tr->topic, (int)msg->partition,
                  rd_kafka_message_errstr(msg));
         return 0;
     }
-    return take_message(tr->chunks, tr->topic, msg, tr->t);
+    for (i = 0; !err && i < tr->count; i++)
+        if (tr->chunks[i])
+            err = take_message(tr->chunks[i], tr->topic, msg, &tr->t[i]);
+    return err;
 }
 
-/* Reads r to its end, feeding t. */
-static int read_pass(struct topic_reader *r, const char *topic,
-                     struct snapshot_chunks *chunks, struct tail_pass *t,
-                     char *errstr, size_t errstr_size)
+/* Reads the last `span` messages of each partition into the searches
+ * that have not ended, once, with one reader. Returns 0 or the error. */
+static int read_pass(const char *brokers, struct tail_read *tr,
+                     const char *const *keys, int64_t span, char *errstr,
+                     size_t errstr_size)
 {
-    struct tail_read tr = {topic, chunks, t};
+    struct topic_reader *r = NULL;
+    int whole = 0, err = 0;
+    size_t i;
 
-    return topic_reader_read(r, topic, TOPIC_READER_POLL_MS, NULL, tail_take,
-                             &tr, NULL, errstr, errstr_size);
+    for (i = 0; !err && i < tr->count; i++) {
+        tr->t[i].cut = 0;
+        if (!tr->chunks[i] && tr->t[i].found < tr->t[i].keep)
+            err = snapshot_chunks_new(keys[i], &tr->chunks[i]);
+    }
+    if (!err)
+        err = reader_new_tail(brokers, tr->topic, span, &r, &whole, errstr,
+                              errstr_size);
+    for (i = 0; !err && i < tr->count; i++)
+        tr->t[i].whole = whole;
+    if (!err)
+        err = topic_reader_read(r, tr->topic, TOPIC_READER_POLL_MS, NULL,
+                                tail_take, tr, NULL, errstr, errstr_size);
+    topic_reader_destroy(r);
+    return err;
+}
+
+/* Ends the search of every key that holds its values or has read the
+ * whole topic, and empties the others for a pass from further back.
+ * Returns how many searches go on. */
+static size_t end_pass(struct tail_read *tr)
+{
+    size_t i, going = 0;
+
+    for (i = 0; i < tr->count; i++) {
+        struct tail_pass *t = &tr->t[i];
+
+        if (!tr->chunks[i])
+            continue;
+        snapshot_chunks_destroy(tr->chunks[i]);
+        tr->chunks[i] = NULL;
+        if (t->whole || t->found >= t->keep)
+            continue;
+        drop_kept(t->out, &t->found);
+        going++;
+    }
+    return going;
 }
 
 /* Reads the last `span` messages of each partition, then four times as
- * many, and so on, until the pass holds `keep` values or the whole
- * topic: start-up time follows the size of the newest snapshots, not the
- * history of the topic. */
+ * many, and so on, until every search holds its `keep` values or the
+ * pass read the whole topic: start-up time follows the size of the
+ * newest values, not the history of the topic, and several keys share
+ * each pass. */
+static int read_tail(const char *brokers, struct tail_read *tr,
+                     const char *const *keys, int64_t *span, char *errstr,
+                     size_t errstr_size)
+{
+    int err;
+    size_t i;
+
+    *span = TOPIC_READER_FIRST_SPAN;
+    for (;;) {
+        err = read_pass(brokers, tr, keys, *span, errstr, errstr_size);
+        if (err || end_pass(tr) == 0)
+            break;
+        *span *= TOPIC_READER_SPAN_GROWTH;
+    }
+    for (i = 0; i < tr->count; i++) {
+        snapshot_chunks_destroy(tr->chunks[i]);
+        tr->chunks[i] = NULL;
+        if (err)
+            drop_kept(tr->t[i].out, &tr->t[i].found);
+    }
+    return err;
+}
+
 int topic_reader_latest_by_key(const char *brokers, const char *topic,
                                const char *key, struct buf *out, size_t keep,
                                size_t *found, char *errstr,
                                size_t errstr_size)
 {
-    struct tail_pass t = {out, keep, 0, 0, 0, 0};
-    int64_t span = TOPIC_READER_FIRST_SPAN;
-    int err = 0;
+    struct tail_pass t = {out, keep, 0, 0, 0};
+    struct snapshot_chunks *chunks = NULL;
+    struct tail_read tr = {topic, 1, &chunks, &t, 0};
+    int64_t span;
+    int err = read_tail(brokers, &tr, &key, &span, errstr, errstr_size);
 
-    for (;;) {
-        struct snapshot_chunks *chunks = NULL;
-        struct topic_reader *r = NULL;
-
-        t.cut = 0;
-        err = snapshot_chunks_new(key, &chunks);
-        if (!err)
-            err = reader_new_tail(brokers, topic, span, &r, &t.whole, errstr,
-                                  errstr_size);
-        if (!err)
-            err = read_pass(r, topic, chunks, &t, errstr, errstr_size);
-        topic_reader_destroy(r);
-        snapshot_chunks_destroy(chunks);
-        if (err || t.whole || t.found >= keep)
-            break;
-        drop_kept(out, &t.found);
-        span *= TOPIC_READER_SPAN_GROWTH;
-    }
-    if (err)
-        drop_kept(out, &t.found);
-    else
+    if (!err)
         log_info("reader", "%s: %zu value(s) of key %s found in %llu "
                  "message(s) read back from the end (last %lld per "
-                 "partition)", topic, t.found, key, t.read, (long long)span);
+                 "partition)", topic, t.found, key, tr.read, (long long)span);
     *found = t.found;
+    return err;
+}
+
+int topic_reader_latest_of_keys(const char *brokers, const char *topic,
+                                const char *const *keys, size_t count,
+                                struct buf *out, size_t *found,
+                                char *errstr, size_t errstr_size)
+{
+    struct tail_read tr = {topic, count, NULL, NULL, 0};
+    size_t i, with = 0;
+    int64_t span = 0;
+    int err = 0;
+
+    memset(out, 0, count * sizeof(*out));
+    memset(found, 0, count * sizeof(*found));
+    if (count == 0)
+        return 0;
+    tr.chunks = calloc(count, sizeof(*tr.chunks));
+    tr.t = calloc(count, sizeof(*tr.t));
+    if (!tr.chunks || !tr.t) {
+        snprintf(errstr, errstr_size, "%s: no memory to look for %zu keys",
+                 topic, count);
+        err = RIFFLE_ERR_NOMEM;
+    }
+    for (i = 0; !err && i < count; i++) {
+        tr.t[i].out = &out[i];
+        tr.t[i].keep = 1;
+    }
+
+    if (!err)
+        err = read_tail(brokers, &tr, keys, &span, errstr, errstr_size);
+    for (i = 0; !err && i < count; i++) {
+        found[i] = tr.t[i].found;
+        with += found[i];
+    }
+    if (!err)
+        log_info("reader", "%s: the values of %zu of %zu key(s) found in "
+                 "%llu message(s) read back from the end (last %lld per "
+                 "partition)", topic, with, count, tr.read, (long long)span);
+    free(tr.chunks);
+    free(tr.t);
     return err;
 }

@@ -103,4 +103,16 @@ int topic_reader_latest_by_key(const char *brokers, const char *topic,
                                size_t *found, char *errstr,
                                size_t errstr_size);
 
+/* Finds the newest value of each of keys[0..count-1] (distinct,
+ * borrowed) into out[i] (count entries), with found[i] 1 when there is
+ * one and 0 when not, as topic_reader_latest_by_key() with keep 1 would
+ * for each key, but in passes that all keys share: one reader and one
+ * read of the tail, not one per key. The caller frees each out[i] with
+ * buf_free. Returns 0, RIFFLE_ERR_NOMEM or RIFFLE_ERR_KAFKA with errstr;
+ * on error every out[i] is empty. */
+int topic_reader_latest_of_keys(const char *brokers, const char *topic,
+                                const char *const *keys, size_t count,
+                                struct buf *out, size_t *found,
+                                char *errstr, size_t errstr_size);
+
 #endif

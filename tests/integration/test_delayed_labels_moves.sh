@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+#
+# Delayed labels when several partitions move at once, on the real
+# broker. Instance a starts alone on the 8 events and 8 labels partitions
+# and reads a first batch of 400 unlabelled Elec2 events and half of
+# their shuffled labels; then instance b joins, and the group moves half
+# of the partitions of each topic (4 input partitions) from a to b in one
+# rebalance while events wait in every one of them. b finds the records
+# of the 4 partitions in one read of the model topic
+# (learn_labels_take_over()) and takes each over; a second batch and the
+# rest of the labels follow.
+#
+# Checked: every event has exactly one prediction; the model updates of
+# the two instances equal their joins; every label is counted exactly as
+# the data make it (each labelled event joined once, the 40 repeated
+# labels duplicates, none unknown, waiting or expired) and every event
+# once (740 learned, the 60 never labelled still waiting); b took over
+# the 4 partitions' records in one read, each holding waiting events,
+# and a handed the same 4 over.
+#
+# Bounded: 800 events and their labels at 400 messages/s, learners
+# exiting 15 s after catching up. LABELS_MOVES_PARTITIONS (default 8)
+# changes the partition count, half of which move: a way to time larger
+# take-overs (docs/SCALING.md).
+source "$(dirname "$0")/lib.sh"
+
+readonly EVENTS=800
+readonly RATE=400
+readonly PARTITIONS=${LABELS_MOVES_PARTITIONS:-8}
+readonly MOVED=$((PARTITIONS / 2))
+
+trap 'stop_started; cleanup_work' EXIT
+
+cfg=$(labels_config "$PARTITIONS")
+run_riffle topics create -c "$cfg" >/dev/null
+sed 's/id_prefix = "elec2"/id_prefix = "second"/' "$cfg" >"$WORK/second.cfg"
+
+# batch 1: elec2-1..400, batch 2: second-1..400; each batch's labels,
+# shuffled, 20 of them twice, 30 events never labelled.
+python3 - "$WORK" "$EVENTS" <<'PY'
+import gzip, random, sys
+work, events = sys.argv[1], int(sys.argv[2])
+lines = gzip.open("data/elec2/electricity.csv.gz", "rt").read().splitlines()
+header, rows = lines[0], lines[1:events + 1]
+col = header.split(",").index("class")
+rng = random.Random(8080)
+half = events // 2
+for name, prefix, part in (("one", "elec2", rows[:half]), ("two", "second", rows[half:])):
+    with open(f"{work}/events-{name}.csv", "w") as out:
+        out.write(header + "\n")
+        for r in part:
+            f = r.split(","); f[col] = ""; out.write(",".join(f) + "\n")
+    labelled = sorted(rng.sample(range(1, half + 1), half - 30))
+    labels = [f"{prefix}-{i},{part[i - 1].split(',')[col]}" for i in labelled]
+    rng.shuffle(labels)
+    labels += rng.sample(labels, 20)
+    open(f"{work}/labels-{name}.csv", "w").write("\n".join(labels) + "\n")
+PY
+labels_total=$(cat "$WORK"/labels-*.csv | wc -l)
+
+produce()
+{
+    local c=$1 name=$2
+    shift 2
+    run_riffle produce -c "$c" --rate "$RATE" --no-progress "$@" >/dev/null 2>"$WORK/$name.log" ||
+        fail "produce $name failed: $(tail -3 "$WORK/$name.log")"
+}
+start_learner "$cfg" a a 15
+learner_a=$last
+wait_for "assigned, starting" $((2 * PARTITIONS)) "$WORK/a.log"
+produce "$cfg" events-one --file "$WORK/events-one.csv" --without-labels
+head -n 200 "$WORK/labels-one.csv" >"$WORK/labels-one-early.csv"
+tail -n +201 "$WORK/labels-one.csv" >"$WORK/labels-one-late.csv"
+produce "$cfg" labels-one --labels "$WORK/labels-one-early.csv"
+wait_until "a's first predictions" predicted "$cfg" $((EVENTS / 2))
+
+# b joins while events wait in every partition of a: half move at once.
+start_learner "$cfg" b b 15
+learner_b=$last
+wait_for "assigned, starting" "$PARTITIONS" "$WORK/b.log"
+produce "$WORK/second.cfg" events-two --file "$WORK/events-two.csv" --without-labels
+produce "$cfg" labels-one-late --labels "$WORK/labels-one-late.csv"
+produce "$cfg" labels-two --labels "$WORK/labels-two.csv"
+wait "$learner_a" || fail "learner a failed: $(grep -m3 error "$WORK/a.log")"
+wait "$learner_b" || fail "learner b failed: $(grep -m3 error "$WORK/b.log")"
+note "a: $(cut -c1-200 "$WORK/a.json")"
+note "b: $(cut -c1-200 "$WORK/b.json")"
+
+run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
+assert_eq "$(riffle_json "$WORK/pred.jsonl" 'len(rows), len({r["event_id"] for r in rows})')" \
+    "($EVENTS, $EVENTS)" "predictions, distinct events predicted"
+
+both() { riffle_json_sum "$1" "$WORK/a.json" "$WORK/b.json"; }
+l='rows[0]["labels"]'
+assert_eq "$(both 'rows[0]["learned"]')" "$(both "$l[\"joined\"]")" \
+    "model updates: one per joined label"
+assert_eq "$(both "$l['joined'] + $l['duplicate'] + $l['waiting'] + $l['unknown'] + $l['expired']")" \
+    "$labels_total" "labels = joined + duplicate + waiting + unknown + expired"
+assert_eq "$(both "$l['joined'] + $l['pending'] + $l['events_expired'] + $l['events_evicted']")" \
+    "$EVENTS" "events = learned + waiting + expired"
+assert_eq "$(both "$l['joined']")" $((EVENTS - 60)) "labels joined: one per labelled event, none lost"
+assert_eq "$(both "$l['duplicate']")" 40 "labels counted as duplicates: the 40 sent twice"
+assert_eq "$(both "$l['unknown'] + $l['waiting'] + $l['expired']")" 0 \
+    "labels unknown, waiting or expired"
+assert_eq "$(both "$l['pending']")" 60 "events still waiting: the 60 never labelled"
+
+assert_eq "$(grep -c "took over the delayed-label records of $MOVED partition(s) in" "$WORK/b.log")" \
+    1 "b's reads of the model topic for the moved partitions"
+assert_eq "$(grep -c "took over [1-9][0-9]* delayed-label record(s) of partition" "$WORK/b.log")" \
+    "$MOVED" "moved partitions whose waiting events b took over"
+assert_eq "$(grep -c "moved to another instance with its [1-9][0-9]* delayed-label record(s)" \
+    "$WORK/a.log")" "$MOVED" "partitions a handed over with waiting events"
+note "b: $(grep -m1 -o "took over the delayed-label records of .*" "$WORK/b.log")"
+echo "PASS $TEST_NAME"
