@@ -518,7 +518,8 @@ static int taking_list(const struct cfg *cfg,
 
 /* Every partition taken over has its record found in one read of the
  * model topic's tail, with one reader: a read per partition, each with a
- * Kafka client of its own, cost about a second each. */
+ * Kafka client of its own, cost a read each (about 110 ms here, 8
+ * partitions 0.85-0.9 s; docs/SCALING.md, "Assignment time"). */
 int learn_labels_take_over(struct online_learner *ol,
                            struct learn_labels_held *h,
                            const struct consumer_assigned *parts, size_t n,

@@ -407,6 +407,7 @@ struct tail_pass {
     int whole; /* the pass reads every partition from its first offset */
     int cut;   /* a snapshot began before the pass: its value is unknown */
 };
+
 /* One message of the topic: a whole value for key joins the kept ones;
  * a chunked snapshot whose chunks are broken is kept as an empty value,
  * which its reader refuses, so that it counts as the bad newest one. A
