@@ -31,22 +31,11 @@ void event_set_null(struct event *ev, size_t field)
 int event_set_string(struct event *ev, size_t field, const char *s,
                      size_t len)
 {
-    size_t offset = ev->arena.len;
+    char *dst = event_write_string(ev, field, len);
 
-    assert(field < ev->field_count);
-
-    if (buf_reserve(&ev->arena, len + 1) != 0)
+    if (!dst)
         return RIFFLE_ERR_NOMEM;
-    /* buf_reserve() left room for the string, its NUL, and the NUL
-     * that struct buf keeps past its end. */
-    memcpy(ev->arena.data + offset, s, len);
-    ev->arena.data[offset + len] = '\0';
-    ev->arena.len = offset + len + 1;
-    ev->arena.data[ev->arena.len] = '\0';
-
-    ev->values[field].kind = VALUE_STRING;
-    ev->values[field].str_offset = offset;
-    ev->values[field].str_len = len;
+    memcpy(dst, s, len);
     return 0;
 }
 
@@ -58,6 +47,8 @@ char *event_write_string(struct event *ev, size_t field, size_t len)
 
     if (buf_reserve(&ev->arena, len + 1) != 0)
         return NULL;
+    /* buf_reserve() left room for the string, its NUL, and the NUL
+     * that struct buf keeps past its end. */
     ev->arena.data[offset + len] = '\0';
     ev->arena.len = offset + len + 1;
     ev->arena.data[ev->arena.len] = '\0';

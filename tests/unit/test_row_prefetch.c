@@ -116,6 +116,24 @@ static struct csv_reader *open_text(struct fixture *fx)
     return csv;
 }
 
+/* Maps csv's columns into map, which must outlive the result, and
+ * starts reading ahead on a thread. */
+static struct row_prefetch *start_threaded(struct fixture *fx,
+                                           struct csv_reader *csv,
+                                           struct produce_mapping *map)
+{
+    struct row_prefetch *p = NULL;
+
+    assert_int_equal(produce_map_columns(fx->cfg, fx->adult, csv, map,
+                                         fx->errstr, sizeof(fx->errstr)),
+                     0);
+    assert_int_equal(row_prefetch_start(fx->cfg, fx->adult, map, csv,
+                                        "rows.csv", 1, &p, fx->errstr,
+                                        sizeof(fx->errstr)),
+                     0);
+    return p;
+}
+
 static void assert_same_event(const struct event *want,
                               const struct event *got, size_t row)
 {
@@ -219,7 +237,7 @@ static void test_row_prefetch_numbers_rows_like_produce(void **state)
     struct fixture *fx = *state;
     struct csv_reader *csv;
     struct produce_mapping map;
-    struct row_prefetch *p = NULL;
+    struct row_prefetch *p;
     struct event *ev;
     int id = schema_field_index(fx->adult, "event_id");
     size_t i;
@@ -227,13 +245,7 @@ static void test_row_prefetch_numbers_rows_like_produce(void **state)
     assert_true(id >= 0);
     make_rows(fx, BAD_ROW_EVERY + 1);
     csv = open_text(fx);
-    assert_int_equal(produce_map_columns(fx->cfg, fx->adult, csv, &map,
-                                         fx->errstr, sizeof(fx->errstr)),
-                     0);
-    assert_int_equal(row_prefetch_start(fx->cfg, fx->adult, &map, csv,
-                                        "rows.csv", 1, &p, fx->errstr,
-                                        sizeof(fx->errstr)),
-                     0);
+    p = start_threaded(fx, csv, &map);
     for (i = 1; i < BAD_ROW_EVERY; i++)
         assert_int_equal(row_prefetch_next(p, &ev, fx->errstr,
                                            sizeof(fx->errstr)),
@@ -258,18 +270,12 @@ static void test_row_prefetch_stops_while_reader_waits(void **state)
     struct fixture *fx = *state;
     struct csv_reader *csv;
     struct produce_mapping map;
-    struct row_prefetch *p = NULL;
+    struct row_prefetch *p;
     struct event *ev;
 
     make_rows(fx, MANY_ROWS);
     csv = open_text(fx);
-    assert_int_equal(produce_map_columns(fx->cfg, fx->adult, csv, &map,
-                                         fx->errstr, sizeof(fx->errstr)),
-                     0);
-    assert_int_equal(row_prefetch_start(fx->cfg, fx->adult, &map, csv,
-                                        "rows.csv", 1, &p, fx->errstr,
-                                        sizeof(fx->errstr)),
-                     0);
+    p = start_threaded(fx, csv, &map);
     assert_int_equal(row_prefetch_next(p, &ev, fx->errstr,
                                        sizeof(fx->errstr)),
                      0);
@@ -286,18 +292,12 @@ static void test_row_prefetch_empty_file_ends(void **state)
     struct fixture *fx = *state;
     struct csv_reader *csv;
     struct produce_mapping map;
-    struct row_prefetch *p = NULL;
+    struct row_prefetch *p;
     struct event *ev;
 
     make_rows(fx, 0);
     csv = open_text(fx);
-    assert_int_equal(produce_map_columns(fx->cfg, fx->adult, csv, &map,
-                                         fx->errstr, sizeof(fx->errstr)),
-                     0);
-    assert_int_equal(row_prefetch_start(fx->cfg, fx->adult, &map, csv,
-                                        "rows.csv", 1, &p, fx->errstr,
-                                        sizeof(fx->errstr)),
-                     0);
+    p = start_threaded(fx, csv, &map);
     strcpy(fx->errstr, "unchanged?");
     assert_int_equal(row_prefetch_next(p, &ev, fx->errstr,
                                        sizeof(fx->errstr)),
