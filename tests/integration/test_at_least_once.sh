@@ -28,7 +28,8 @@ assert_ids_once "$WORK/pred.jsonl" "every event id exactly once"
 
 # Without transactions the topic holds no control records: the last
 # prediction's offset is the count minus one.
-last=$(kcat -b "$BROKERS" -C -t "$(cfg_topic "$cfg" predictions)" -o -1 -e -q -f '%o\n' 2>/dev/null | tail -1)
+last=$(kcat -b "$BROKERS" -C -t "$(cfg_topic "$cfg" predictions)" -o -1 -e -q -f '%o\n' \
+    2>/dev/null | tail -1)
 assert_eq "$last" "$((EVENTS - 1))" "offset of the last prediction (no transaction markers)"
 assert_same_weights "$WORK/learn2.json" "weights after the restart vs an uninterrupted run"
 echo "PASS $TEST_NAME"

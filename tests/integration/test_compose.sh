@@ -125,7 +125,8 @@ check_monitoring()
     command -v promtool >/dev/null 2>&1 || fail "promtool missing: run scripts/install-deps"
     out=$(promtool check config "$prom/prometheus.yml" 2>&1) || fail "promtool check config: $out"
     out=$(promtool check rules "$prom/alerts.yml" 2>&1) || fail "promtool check rules: $out"
-    out=$(cd "$prom" && promtool test rules alerts_test.yml 2>&1) || fail "promtool test rules: $out"
+    out=$(cd "$prom" && promtool test rules alerts_test.yml 2>&1) ||
+        fail "promtool test rules: $out"
     out=$(python3 - "$prom/prometheus.yml" <<'PY'
 import sys, yaml
 jobs = {j["job_name"]: j for j in yaml.safe_load(open(sys.argv[1]))["scrape_configs"]}

@@ -17,30 +17,39 @@ expect_error()
 
 line_of() { grep -n "$1" config/elec2.cfg | head -1 | cut -d: -f1; }
 
+at=$(line_of 'bits = 18')
 expect_error 's/  bits = 18;/  bits = 40;/' \
-    "bad.cfg:$(line_of 'bits = 18'): learner.bits: 40 is out of range: expected an integer from 10 to 28"
+    "bad.cfg:$at: learner.bits: 40 is out of range: expected an integer from 10 to 28"
 expect_error 's/  loss = "logistic";/  loss = "cubic";/' \
     "learner.loss: unknown value \"cubic\": expected one of \"logistic\", \"squared\", \"hinge\""
 expect_error 's/  partitions = 1;/  partitions = "one";/' \
     "bad.cfg:$(line_of 'partitions = 1'): topics.partitions: expected an integer, got a string"
 expect_error 's/  group_id = "riffle-elec2";/  group_id = "x"; colour = "red";/' \
     "kafka.colour: unknown setting"
-expect_error '/  input = "riffle.elec2.events";/d' "topics.input: missing required setting (a string)"
+expect_error '/  input = "riffle.elec2.events";/d' \
+    "topics.input: missing required setting (a string)"
 expect_error 's/kind = "numeric"; min = 0.0; max = 1.0; }/kind = "numeric"; mn = 0.0; }/' \
     "fields[2].mn: unknown setting"
 expect_error 's/  bits = 18;/  bits = = 18;/' "bad.cfg:$(line_of 'bits = 18'): syntax error"
 # Checks made against the schema and the key name the setting's line too.
+at=$(line_of 'name = "transfer"')
 expect_error 's/{ name = "transfer";  kind = "numeric"/{ name = "nope"; kind = "numeric"/' \
-    "bad.cfg:$(line_of 'name = "transfer"'): fields[9].name: field \"nope\" is not in schema riffle.elec2.Event"
+    "bad.cfg:$at: fields[9].name: field \"nope\" is not in schema riffle.elec2.Event"
 expect_error 's|  schema = "schemas/elec2.avsc";|  schema = "schemas/nope.avsc";|' \
     "bad.cfg:$(line_of 'schema = '): source.schema: schemas/nope.avsc: No such file or directory"
-expect_error 's/kind = "categorical"; required = true; }/kind = "categorical"; personal = "pseudonym"; }/; /^learner = {/i privacy = { key_env = "RIFFLE_TEST_NO_SUCH_KEY"; };' \
+# Two sed commands: make a field personal, then add a privacy group whose
+# key variable is unset (`i` takes the rest of the expression as its text).
+no_key='s/kind = "categorical"; required = true; }/'
+no_key+='kind = "categorical"; personal = "pseudonym"; }/; '
+no_key+='/^learner = {/i privacy = { key_env = "RIFFLE_TEST_NO_SUCH_KEY"; };'
+expect_error "$no_key" \
     "bad.cfg:$(line_of '^learner = {'): privacy.key_file: pseudonyms need a key"
 # Learner ranges are the model's (learner/model.h), checked at the key.
 expect_error 's/  l2 = 0.0;/  l2 = 2.0;/' \
     "bad.cfg:$(line_of 'l2 = 0.0'): learner.l2: 2 is out of range: expected a number from 0 to 1"
+at=$(line_of 'learning_rate = 8.0')
 expect_error 's/  learning_rate = 8.0;/  learning_rate = 0;/' \
-    "bad.cfg:$(line_of 'learning_rate = 8.0'): learner.learning_rate: 0 is out of range: expected a number above 0, at most 1000"
+    "bad.cfg:$at: learner.learning_rate: 0 is out of range: expected a number above 0, at most 1000"
 
 # check needs no broker, but takes --brokers like every command.
 out=$("$RIFFLE" check -c config/elec2.cfg --brokers 127.0.0.1:1 2>&1) ||

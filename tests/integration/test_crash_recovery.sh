@@ -57,7 +57,8 @@ for ((k = 1; k <= KILLS; k++)); do
     pause=$(python3 -c 'import random; print(round(random.uniform(2.0, 6.0), 2))')
     sleep "$pause"
     kill_hard "$learner" "learner $k"
-    note "kill $k after ${pause}s: $(grep -o 'restored model [^:]*' "$WORK/learn$k.log" || echo 'no snapshot yet')"
+    restored=$(grep -o 'restored model [^:]*' "$WORK/learn$k.log" || echo 'no snapshot yet')
+    note "kill $k after ${pause}s: $restored"
 done
 wait "$producer" || fail "produce failed: $(tail -3 "$WORK/produce.log")"
 
@@ -66,7 +67,8 @@ run_riffle learn -c "$cfg" --idle-exit 3 >"$WORK/final.json" 2>"$WORK/final.log"
 note "final run: $(cat "$WORK/final.json")"
 
 relearned=$(cat "$WORK"/learn*.log "$WORK/final.log" | grep -c "relearning up to offset" || true)
-((relearned > 0)) || fail "no restart relearned committed events: the kills came too early or too late"
+((relearned > 0)) ||
+    fail "no restart relearned committed events: the kills came too early or too late"
 note "$relearned restarts relearned committed events without publishing them"
 
 run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
@@ -74,14 +76,16 @@ run_riffle watch -c "$cfg" dead-letters --idle-exit 3 >"$WORK/dlq.jsonl" 2>/dev/
 
 assert_eq "$(wc -l <"$WORK/pred.jsonl")" 99800 "committed predictions"
 assert_eq "$(riffle_json "$WORK/pred.jsonl" \
-    "sorted(int(r['event_id'].split('-')[1]) for r in rows) == [i + 1 for i in range($EVENTS) if i % 1000 not in (7, 500)]")" \
+    "(sorted(int(r['event_id'].split('-')[1]) for r in rows)
+        == [i + 1 for i in range($EVENTS) if i % 1000 not in (7, 500)])")" \
     True "each valid event has exactly one prediction"
 assert_eq "$(riffle_json "$WORK/pred.jsonl" \
     'sorted(r["model_version"] for r in rows) == list(range(len(rows)))')" \
     True "model versions: one update per valid event, none repeated"
 assert_eq "$(wc -l <"$WORK/dlq.jsonl")" 200 "committed dead letters"
 assert_eq "$(riffle_json "$WORK/dlq.jsonl" \
-    "sorted(r['source_offset'] for r in rows) == [i for i in range($EVENTS) if i % 1000 in (7, 500)]")" \
+    "(sorted(r['source_offset'] for r in rows)
+        == [i for i in range($EVENTS) if i % 1000 in (7, 500)])")" \
     True "each bad event has exactly one dead letter"
 
 assert_eq "$(riffle_json "$WORK/final.json" 'rows[0]["weights_digest"]')" "$reference" \

@@ -29,9 +29,11 @@ python3 - "$WORK" "$fingerprint" <<'PY'
 import struct, sys
 work, fp = sys.argv[1], int(sys.argv[2], 16)
 open(f"{work}/garbage.bin", "wb").write(b"this is not an avro message")
-open(f"{work}/unknown.bin", "wb").write(b"\xc3\x01" + struct.pack("<Q", 0x1234567890abcdef) + b"\x02")
+unknown_fp = struct.pack("<Q", 0x1234567890abcdef)
+open(f"{work}/unknown.bin", "wb").write(b"\xc3\x01" + unknown_fp + b"\x02")
 # event_id "x" then the union branch of `date` announcing a double, cut off.
-open(f"{work}/truncated.bin", "wb").write(b"\xc3\x01" + struct.pack("<Q", fp) + b"\x02x\x02\x00\x00")
+known_fp = struct.pack("<Q", fp)
+open(f"{work}/truncated.bin", "wb").write(b"\xc3\x01" + known_fp + b"\x02x\x02\x00\x00")
 PY
 for f in garbage unknown truncated; do
     kcat -b "$BROKERS" -t "$input" -P "$WORK/$f.bin"
@@ -45,18 +47,24 @@ assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$GOOD_ROWS" "predictions"
 assert_eq "$(riffle_json "$WORK/pred.jsonl" \
     'sorted({int(r["event_id"].split("-")[1]) for r in rows} & {22,43,64,85,106,127,148})')" \
     "[]" "faulty rows among predictions"
+expected="[('elec2-22', 'out_of_range', 'nswprice'), ('elec2-43', 'missing_required', 'class'),"
+expected+=" ('elec2-64', 'invalid_label', 'class'), ('elec2-85', 'missing_required', 'day'),"
+expected+=" ('elec2-106', 'out_of_range', 'nswdemand'), (None, 'decode_error', None),"
+expected+=" (None, 'decode_error', None), (None, 'decode_error', None)]"
 assert_eq "$(riffle_json "$WORK/dlq.jsonl" \
     '[(r["event_id"], r["reason"], r["field"]) for r in rows]')" \
-    "[('elec2-22', 'out_of_range', 'nswprice'), ('elec2-43', 'missing_required', 'class'), ('elec2-64', 'invalid_label', 'class'), ('elec2-85', 'missing_required', 'day'), ('elec2-106', 'out_of_range', 'nswdemand'), (None, 'decode_error', None), (None, 'decode_error', None), (None, 'decode_error', None)]" \
-    "dead letters (event id, reason, field)"
+    "$expected" "dead letters (event id, reason, field)"
 assert_eq "$(riffle_json "$WORK/dlq.jsonl" \
-    '[r["source_offset"] for r in rows[-3:]] == [205, 206, 207] and all(r["payload"]["bytes"] > 0 for r in rows)')" \
+    '([r["source_offset"] for r in rows[-3:]] == [205, 206, 207]
+        and all(r["payload"]["bytes"] > 0 for r in rows))')" \
     True "dead letters point at their source offsets and keep the payload"
 riffle_json "$WORK/dlq.jsonl" '"\n".join(r["detail"] for r in rows)' | sed 's/^/    /'
 
 # The headers carry the same facts for tools that do not decode Avro.
 kcat -b "$BROKERS" -C -t "$(cfg_topic "$cfg" dead_letters)" -o beginning -e -c 1 \
     -f '%h\n' 2>/dev/null >"$WORK/headers.txt"
-grep -q "riffle.reason=out_of_range" "$WORK/headers.txt" || fail "reason header missing: $(cat "$WORK/headers.txt")"
-grep -q "riffle.source.offset=21" "$WORK/headers.txt" || fail "offset header missing: $(cat "$WORK/headers.txt")"
+grep -q "riffle.reason=out_of_range" "$WORK/headers.txt" ||
+    fail "reason header missing: $(cat "$WORK/headers.txt")"
+grep -q "riffle.source.offset=21" "$WORK/headers.txt" ||
+    fail "offset header missing: $(cat "$WORK/headers.txt")"
 echo "PASS $TEST_NAME"
