@@ -89,6 +89,14 @@ assert_ids_once()
         == list(range(1, len(rows) + 1)))')" True "$2"
 }
 
+# assert_versions_once PRED WHAT: the predictions in PRED were made by
+# model versions 0..N-1, each once: one update per event, none repeated
+assert_versions_once()
+{
+    assert_eq "$(riffle_json "$1" \
+        'sorted(r["model_version"] for r in rows) == list(range(len(rows)))')" True "$2"
+}
+
 # assert_same_weights SUMMARY WHAT: the weights in SUMMARY are, bit for
 # bit, those of the riffle train summary in $WORK/train.json
 assert_same_weights()

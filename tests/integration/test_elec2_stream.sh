@@ -22,9 +22,7 @@ run_riffle watch -c "$cfg" predictions --idle-exit 2 >"$WORK/pred.jsonl" 2>/dev/
 assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$EVENTS" "predictions"
 assert_eq "$(riffle_json "$WORK/pred.jsonl" 'len({r["event_id"] for r in rows})')" \
     "$EVENTS" "distinct event ids among predictions"
-assert_eq "$(riffle_json "$WORK/pred.jsonl" \
-    'sorted(r["model_version"] for r in rows) == list(range(len(rows)))')" \
-    True "model versions 0..N-1, each once"
+assert_versions_once "$WORK/pred.jsonl" "model versions 0..N-1, each once"
 
 acc=$(riffle_json "$WORK/pred.jsonl" \
     'round(sum(r["predicted_label"] == r["label"] for r in rows) / len(rows), 4)')

@@ -106,15 +106,9 @@ assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["rebuilds"]')" 1 "client re
 
 run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
 assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$EVENTS" "committed predictions"
-assert_eq "$(riffle_json "$WORK/pred.jsonl" \
-    'sorted(int(r["event_id"].split("-")[1]) for r in rows) == list(range(1, len(rows) + 1))')" \
-    True "every event id exactly once"
-assert_eq "$(riffle_json "$WORK/pred.jsonl" \
-    'sorted(r["model_version"] for r in rows) == list(range(len(rows)))')" \
-    True "model versions: one update per event, none repeated"
-assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["weights_digest"]')" \
-    "$(riffle_json "$WORK/train.json" 'rows[0]["weights_digest"]')" \
-    "weights after the rebuild vs an uninterrupted run"
+assert_ids_once "$WORK/pred.jsonl" "every event id exactly once"
+assert_versions_once "$WORK/pred.jsonl" "model versions: one update per event, none repeated"
+assert_same_weights "$WORK/learn.json" "weights after the rebuild vs an uninterrupted run"
 assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["drift_alarms"]')" \
     "$(riffle_json "$WORK/train.json" 'rows[0]["drift_alarms"]')" \
     "drift alarms (those of the dropped batch are not counted twice)"

@@ -27,11 +27,7 @@ run_riffle learn -c "$cfg" --instance a --idle-exit 6 >"$WORK/a.json" 2>"$WORK/a
 learner_a=$!
 # b joins once a has learned from both partitions (its first progress
 # line comes after 5,000 events), so that the hand-over has state to move.
-for ((i = 0; i < 300; i++)); do
-    grep -q "events (" "$WORK/a.log" 2>/dev/null && break
-    sleep 0.2
-done
-grep -q "events (" "$WORK/a.log" || fail "learner a learned nothing in 60 s"
+WAIT_S=60 wait_until "a progress line of learner a" grep -q "events (" "$WORK/a.log"
 run_riffle learn -c "$cfg" --instance b --idle-exit 6 >"$WORK/b.json" 2>"$WORK/b.log" &
 learner_b=$!
 

@@ -34,11 +34,7 @@ run_riffle produce -c "$cfg" --file "$WORK/stream.csv" --no-progress \
 
 run_riffle learn -c "$cfg" --instance a --idle-exit 6 >"$WORK/a.json" 2>"$WORK/a.log" &
 learner_a=$!
-for ((i = 0; i < 300; i++)); do
-    grep -q "events (" "$WORK/a.log" 2>/dev/null && break
-    sleep 0.2
-done
-grep -q "events (" "$WORK/a.log" || fail "learner a learned nothing in 60 s"
+WAIT_S=60 wait_until "a progress line of learner a" grep -q "events (" "$WORK/a.log"
 run_riffle learn -c "$cfg" --instance b --idle-exit 6 >"$WORK/b.json" 2>"$WORK/b.log" &
 learner_b=$!
 
