@@ -247,6 +247,49 @@ static void test_labels_record_encode_each_matches_one_by_one(void **state)
     label_join_destroy(j);
 }
 
+/* The bytes of a record are a format other instances read: these are
+ * what the encoder wrote before records were encoded in one walk of the
+ * store (one walk per partition), for the sample store's partitions 1
+ * (three records), 0 (one) and 5 (none). */
+static const char *const pinned_records[3] = {
+    "524c4231010000002b0200000000000002000000060000006576656e74732a0000000000"
+    "0000060000006c6162656c73070000000000000003000000016e00000000000000020000"
+    "0062310900000000000000000000000000d03f000000000000d03f000000000000000000"
+    "64000000000000000200000061310900000000000000000000000000d03f000000000000"
+    "d03f000000000e0000006665617475726573206f66206131038200000000000000020000"
+    "00633100000000000000000000000000000000000000000000000000000000050000006c"
+    "6162656ca076b7b1be0e0655",
+    "524c4231000000002b0200000000000001000000060000006576656e7473110000000000"
+    "0000010000000078000000000000000200000061300900000000000000000000000000d0"
+    "3f000000000000d03f000000000e0000006665617475726573206f6620613028fe3bdda2"
+    "2a3e8d",
+    "524c4231050000002b02000000000000000000000000000025ec366e3429f038",
+};
+
+static void test_labels_record_bytes_are_pinned(void **state)
+{
+    struct label_join *j = sample_store();
+    struct snapshot_offset offsets[3] = {
+        {"events", 0, 17}, {"events", 1, 42}, {"labels", 1, 7}};
+    const int32_t partitions[3] = {1, 0, 5};
+    struct buf each[3] = {{0}};
+    char hex[2 * 256 + 1];
+    size_t i, k;
+
+    (void)state;
+    assert_int_equal(labels_record_encode_each(j, partitions, 3, 555, offsets,
+                                               3, each), 0);
+    for (i = 0; i < 3; i++) {
+        assert_true(each[i].len * 2 < sizeof(hex));
+        for (k = 0; k < each[i].len; k++)
+            snprintf(hex + 2 * k, 3, "%02x", (unsigned char)each[i].data[k]);
+        hex[2 * each[i].len] = '\0';
+        assert_string_equal(hex, pinned_records[i]);
+        buf_free(&each[i]);
+    }
+    label_join_destroy(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_labels_record_refuses_damage),
         cmocka_unit_test(test_labels_record_names_the_bad_field),
         cmocka_unit_test(test_labels_record_encode_each_matches_one_by_one),
+        cmocka_unit_test(test_labels_record_bytes_are_pinned),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
