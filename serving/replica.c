@@ -159,6 +159,24 @@ static int rewind_to_committed(struct replica *r, char *errstr, size_t size)
     return 0;
 }
 
+/* The open transaction can only be aborted (errstr says why): abort it
+ * and score its requests again. An abort the producer cannot make
+ * (fenced meanwhile) is RIFFLE_ERR_FENCED, for recover(). */
+static int abort_transaction(struct replica *r, char *errstr, size_t size)
+{
+    int err;
+
+    log_warn("serve", "%s", errstr);
+    do
+        err = publisher_abort(r->pub, REPLICA_FLUSH_WAIT_MS, errstr, size);
+    while (err == RIFFLE_ERR_TIMEOUT);
+    if (!err)
+        uncount_transaction(r);
+    if (!err)
+        err = rewind_to_committed(r, errstr, size);
+    return err;
+}
+
 /* Exactly once: the batch's predictions and the input offsets become
  * visible together; an aborted batch is scored again. */
 static int commit_transaction(struct replica *r, char *errstr, size_t size)
@@ -180,17 +198,8 @@ static int commit_transaction(struct replica *r, char *errstr, size_t size)
     rd_kafka_consumer_group_metadata_destroy(group);
     rd_kafka_topic_partition_list_destroy(parts);
 
-    if (err == RIFFLE_ERR_ABORTED) {
-        log_warn("serve", "%s", errstr);
-        do
-            err = publisher_abort(r->pub, REPLICA_FLUSH_WAIT_MS, errstr,
-                                  size);
-        while (err == RIFFLE_ERR_TIMEOUT);
-        if (!err)
-            uncount_transaction(r);
-        if (!err)
-            err = rewind_to_committed(r, errstr, size);
-    }
+    if (err == RIFFLE_ERR_ABORTED)
+        err = abort_transaction(r, errstr, size);
     return err;
 }
 
@@ -667,14 +676,19 @@ static int rebuild_clients(struct replica *r, const char *why, char *errstr,
     return new_consumer(r, errstr, size);
 }
 
-/* Goes on after a client failed for good, as many times as the guard
- * allows (the new clients may fail at once: a zombie registers the id
- * again). Returns 0, or the error to stop with (err itself for any
- * other error). */
+/* Goes on after a doomed transaction (a request's answer refused inside
+ * it, e.g. timed out while the replica was paused: it is aborted and
+ * scored again) or a client that failed for good, as many times as the
+ * guard allows (the new clients may fail at once: a zombie registers
+ * the id again). Returns 0, or the error to stop with (err itself for
+ * any other error). */
 static int recover(struct replica *r, int err, char *errstr, size_t size)
 {
     char why[512];
 
+    if (err == RIFFLE_ERR_ABORTED && r->exactly_once &&
+        publisher_in_transaction(r->pub))
+        err = failed_for_good(r, abort_transaction(r, errstr, size));
     while (err == RIFFLE_ERR_FENCED) {
         snprintf(why, sizeof(why), "%s", errstr);
         err = rebuild_clients(r, why, errstr, size);

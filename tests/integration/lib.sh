@@ -105,6 +105,20 @@ assert_same_weights()
         "$(riffle_json "$WORK/train.json" 'rows[0]["weights_digest"]')" "$2"
 }
 
+# topic_end TOPIC PARTITIONS: the end offsets of TOPIC's partitions
+# 0..PARTITIONS-1, summed; read_uncommitted, so aborted records and
+# transaction markers count
+topic_end()
+{
+    local args=() p
+
+    for ((p = 0; p < $2; p++)); do
+        args+=(-t "$1:$p:-1")
+    done
+    kcat -b "$BROKERS" -Q "${args[@]}" 2>/dev/null |
+        sed -n 's/.*\] offset \([0-9]*\).*/\1/p' | awk '{s += $1} END {print s + 0}'
+}
+
 # --- processes a test starts in the background ------------------------
 
 # A test appends the pid of each process it starts (`started+=($!)`, the
@@ -167,6 +181,37 @@ start_learner()
         >"$WORK/$3.json" 2>"$WORK/$3.log" &
     last=$!
     started+=("$last")
+}
+
+# pause_until_aborted PID TOPIC PARTITIONS PAUSES WAIT_S: stops PID, a
+# transactional riffle process this test started, until the broker
+# aborts the transaction it left open (its timeout passed), seen as the
+# end of TOPIC, which PID writes, moving while PID is stopped; then
+# resumes it. A pause with no abort within WAIT_S seconds (no
+# transaction was open at the coordinator) is tried again, PAUSES times.
+pause_until_aborted()
+{
+    local pid=$1 topic=$2 parts=$3 pauses=$4 wait_s=$5 pause before waited
+
+    for ((pause = 1; ; pause++)); do
+        kill -STOP "$pid"
+        sleep 1 # requests already on the wire land
+        before=$(topic_end "$topic" "$parts")
+        note "process $pid stopped; $topic ends at $before"
+        for ((waited = 0; waited < wait_s; waited++)); do
+            if [[ $(topic_end "$topic" "$parts") != "$before" ]]; then
+                note "the broker aborted the open transaction after ~${waited}s; resuming"
+                kill -CONT "$pid"
+                return 0
+            fi
+            sleep 1
+        done
+        kill -CONT "$pid"
+        ((pause < pauses)) ||
+            fail "the broker aborted no transaction of process $pid in $pauses pauses"
+        note "no transaction was open at the coordinator; pausing again"
+        sleep 2 # long enough to open the next transaction
+    done
 }
 
 # predicted CFG N: whether CFG's predictions topic holds N or more

@@ -40,14 +40,6 @@ sys.stdout.writelines(lines[:int(sys.argv[2]) + 1])' \
     data/elec2/electricity.csv.gz "$EVENTS" >"$WORK/stream.csv"
 "$RIFFLE" train -c "$cfg" --file "$WORK/stream.csv" >"$WORK/train.json"
 
-# The end of the predictions partition (read_uncommitted: aborted records
-# and transaction markers count).
-predictions_end()
-{
-    kcat -b "$BROKERS" -Q -t "$predictions:0:-1" 2>/dev/null |
-        sed -n 's/.*\[0\] offset \([0-9]*\).*/\1/p'
-}
-
 run_riffle produce -c "$cfg" --file "$WORK/stream.csv" --rate "$RATE" \
     --no-progress >"$WORK/produce.json" 2>"$WORK/produce.log" &
 started+=($!)
@@ -58,41 +50,14 @@ producer=$!
 learner=$!
 started+=("$learner")
 
-# Pauses the learner until the broker aborts its open batch, then
-# resumes it; returns 1 (the learner resumed) when no abort came.
-pause_until_abort()
-{
-    local before waited=0
-
-    kill -STOP "$learner"
-    sleep 1 # requests already on the wire land
-    before=$(predictions_end)
-    note "learner stopped; predictions end at $before"
-    while [[ $(predictions_end) == "$before" ]]; do
-        if ((waited++ >= ABORT_WAIT_S)); then
-            kill -CONT "$learner"
-            return 1
-        fi
-        sleep 1
-    done
-    note "the broker aborted the open batch after ~${waited}s; resuming the learner"
-    kill -CONT "$learner"
-}
-
 # Pause in the middle of the stream, while a batch is open: they are
 # open but for their commits, the next one opening with the next event.
 waited=0
-while end=$(predictions_end); ((${end:-0} < EVENTS / 5)); do
+while (($(topic_end "$predictions" 1) < EVENTS / 5)); do
     ((waited++ < 600)) || fail "no predictions after 60s: $(tail -3 "$WORK/learn.log")"
     sleep 0.1
 done
-for ((pause = 1; ; pause++)); do
-    pause_until_abort && break
-    ((pause < PAUSES)) ||
-        fail "the broker aborted no batch of the paused learner in $PAUSES pauses"
-    note "no batch was open at the coordinator; pausing again"
-    sleep 2 # long enough to open the next batch
-done
+pause_until_aborted "$learner" "$predictions" 1 "$PAUSES" "$ABORT_WAIT_S"
 
 wait "$producer" || fail "produce failed: $(tail -3 "$WORK/produce.log")"
 rc=0

@@ -41,14 +41,6 @@ served=$(sed -n 's/^ *predictions = "\([^"]*\.served\)".*/\1/p' "$cfg")
 [[ -n $served ]] || fail "no served topic in $cfg"
 serve_model "$cfg" "$MODEL_EVENTS" "$WORK/learn.log"
 
-# The ends of the served topic's two partitions, summed (read_uncommitted:
-# aborted records and transaction markers count).
-served_end()
-{
-    kcat -b "$BROKERS" -Q -t "$served:0:-1" -t "$served:1:-1" 2>/dev/null |
-        sed -n 's/.*\] offset \([0-9]*\).*/\1/p' | awk '{s += $1} END {print s + 0}'
-}
-
 # riffle itself in the background, so that $! is the replica's own pid
 "$RIFFLE" serve -c "$cfg" --brokers "$BROKERS" --instance solo --idle-exit 3 \
     >"$WORK/serve.json" 2>"$WORK/serve.log" &
@@ -60,41 +52,14 @@ run_riffle produce -c "$cfg" --requests --limit "$REQUESTS" --rate "$RATE" \
 producer=$!
 started+=("$producer")
 
-# Pauses the replica until the broker aborts its open transaction, then
-# resumes it; returns 1 (the replica resumed) when no abort came.
-pause_until_abort()
-{
-    local before waited=0
-
-    kill -STOP "$replica"
-    sleep 1 # requests already on the wire land
-    before=$(served_end)
-    note "replica stopped; the served topic ends at $before"
-    while [[ $(served_end) == "$before" ]]; do
-        if ((waited++ >= ABORT_WAIT_S)); then
-            kill -CONT "$replica"
-            return 1
-        fi
-        sleep 1
-    done
-    note "the broker aborted the open transaction after ~${waited}s; resuming the replica"
-    kill -CONT "$replica"
-}
-
 # Pause once the replica is answering inside a transaction: one is open
 # but for its commits, the next opening with the next request.
 waited=0
-while (($(served_end) < 300)); do
+while (($(topic_end "$served" 2) < 300)); do
     ((waited++ < 600)) || fail "no answers after 60s: $(tail -3 "$WORK/serve.log")"
     sleep 0.1
 done
-for ((pause = 1; ; pause++)); do
-    pause_until_abort && break
-    ((pause < PAUSES)) ||
-        fail "the broker aborted no transaction of the paused replica in $PAUSES pauses"
-    note "no transaction was open at the coordinator; pausing again"
-    sleep 2 # long enough to open the next transaction
-done
+pause_until_aborted "$replica" "$served" 2 "$PAUSES" "$ABORT_WAIT_S"
 
 wait "$producer" || fail "producing requests failed: $(tail -3 "$WORK/requests.log")"
 rc=0
