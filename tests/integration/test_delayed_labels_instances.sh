@@ -47,8 +47,10 @@ run_riffle learn -c "$WORK/mismatch.cfg" --instance x --idle-exit 2 >/dev/null \
     2>"$WORK/mismatch.log" || rc=$?
 [[ $rc -ne 0 ]] || fail "learn --instance ran with a labels topic of another partition count"
 events_topic=$(cfg_topic "$cfg" input)
-grep -q "labels.topic: ${events_topic%.events}.labels1 has 1 partition(s) and the events topic $events_topic has 2" \
-    "$WORK/mismatch.log" || fail "no clear partition-count error: $(tail -2 "$WORK/mismatch.log")"
+refusal="labels.topic: ${events_topic%.events}.labels1 has 1 partition(s)"
+refusal+=" and the events topic $events_topic has 2"
+grep -q "$refusal" "$WORK/mismatch.log" ||
+    fail "no clear partition-count error: $(tail -2 "$WORK/mismatch.log")"
 note "refused: $(grep -m1 -o 'labels.topic: .* has 2' "$WORK/mismatch.log")"
 
 python3 - "$WORK" "$EVENTS" "$NEVER" "$TWICE" "$UNKNOWN" <<'PY'
@@ -134,12 +136,13 @@ assert_eq "$(both 'rows[0]["labels"]["pending"]')" "$NEVER" \
 assert_eq "$(riffle_json "$WORK/dlq.jsonl" \
     "sorted(set(r['reason'] for r in rows)), len(rows)")" "(['label_duplicate'], $TWICE)" \
     "dead letters: the second labels, each once"
-accounted=$(both 'rows[0]["labels"]["joined"] + rows[0]["labels"]["duplicate"] + rows[0]["labels"]["waiting"]')
+accounted=$(both '(rows[0]["labels"]["joined"] + rows[0]["labels"]["duplicate"]
+    + rows[0]["labels"]["waiting"])')
 assert_eq "$accounted" "$labels_total" "labels = learned + dead-lettered + waiting"
 
 # Each instance's accuracy comes from the predictions it published on
 # arrival: its events are those of the input partition it was assigned.
-python3 - "$WORK" "$events_topic" <<'PY' || fail "accuracy does not come from the pre-label predictions"
+python3 - "$WORK" "$events_topic" <<'PY' ||
 import json, re, sys
 work, topic = sys.argv[1], sys.argv[2]
 truth = dict(l.strip().split(",") for l in open(f"{work}/truth.csv"))
@@ -163,6 +166,7 @@ for inst in "ab":
                  f"{s['accuracy']}; its published predictions: {len(mine)}, {want}")
     print(f"instance {inst}: partitions {sorted(owned)}, {len(mine)} joined, accuracy {want:.4f}")
 PY
+    fail "accuracy does not come from the pre-label predictions"
 # An event kept for its label but keyed by something else than its id
 # (its label would land in another partition) stops an instance. Topics
 # and a group of their own: the stopped static member stays in its group
@@ -177,6 +181,7 @@ rc=0
 run_riffle learn -c "$wrong" --instance x --idle-exit 3 >/dev/null 2>"$WORK/wrong.log" || rc=$?
 [[ $rc -ne 0 ]] || fail "learn --instance learned an event keyed by something else than its id"
 grep -q "${events_topic}3 \[0\] @0: an event waiting for its label is keyed by something else" \
-    "$WORK/wrong.log" || fail "no clear error for a wrongly keyed event: $(tail -2 "$WORK/wrong.log")"
+    "$WORK/wrong.log" ||
+    fail "no clear error for a wrongly keyed event: $(tail -2 "$WORK/wrong.log")"
 note "refused: $(grep -m1 -o "${events_topic}3 \[0\] @0: [^:]*" "$WORK/wrong.log")"
 echo "PASS $TEST_NAME"

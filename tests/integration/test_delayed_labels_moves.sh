@@ -94,18 +94,20 @@ both() { riffle_json_sum "$1" "$WORK/a.json" "$WORK/b.json"; }
 l='rows[0]["labels"]'
 assert_eq "$(both 'rows[0]["learned"]')" "$(both "$l[\"joined\"]")" \
     "model updates: one per joined label"
-assert_eq "$(both "$l['joined'] + $l['duplicate'] + $l['waiting'] + $l['unknown'] + $l['expired']")" \
+assert_eq "$(both "($l['joined'] + $l['duplicate'] + $l['waiting']
+    + $l['unknown'] + $l['expired'])")" \
     "$labels_total" "labels = joined + duplicate + waiting + unknown + expired"
 assert_eq "$(both "$l['joined'] + $l['pending'] + $l['events_expired'] + $l['events_evicted']")" \
     "$EVENTS" "events = learned + waiting + expired"
-assert_eq "$(both "$l['joined']")" $((EVENTS - 60)) "labels joined: one per labelled event, none lost"
+assert_eq "$(both "$l['joined']")" $((EVENTS - 60)) \
+    "labels joined: one per labelled event, none lost"
 assert_eq "$(both "$l['duplicate']")" 40 "labels counted as duplicates: the 40 sent twice"
 assert_eq "$(both "$l['unknown'] + $l['waiting'] + $l['expired']")" 0 \
     "labels unknown, waiting or expired"
 assert_eq "$(both "$l['pending']")" 60 "events still waiting: the 60 never labelled"
 
-assert_eq "$(grep -c "took over the delayed-label records of $MOVED partition(s) in" "$WORK/b.log")" \
-    1 "b's reads of the model topic for the moved partitions"
+assert_eq "$(grep -c "took over the delayed-label records of $MOVED partition(s) in" \
+    "$WORK/b.log")" 1 "b's reads of the model topic for the moved partitions"
 assert_eq "$(grep -c "took over [1-9][0-9]* delayed-label record(s) of partition" "$WORK/b.log")" \
     "$MOVED" "moved partitions whose waiting events b took over"
 assert_eq "$(grep -c "moved to another instance with its [1-9][0-9]* delayed-label record(s)" \

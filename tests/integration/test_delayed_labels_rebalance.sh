@@ -86,13 +86,15 @@ events_two=$!
 # b has committed part of the second batch (some of its partition's
 # predictions are out) but has no snapshot of its own: after the kill it
 # must take a's record over and relearn what it committed on top of it.
-b_part=$(sed -n "s/.*$(cfg_topic "$cfg" input) \[\([0-9]*\)\]: assigned.*/\1/p" "$WORK/b1.log" | head -1)
+b_part=$(sed -n "s/.*$(cfg_topic "$cfg" input) \[\([0-9]*\)\]: assigned.*/\1/p" "$WORK/b1.log" |
+    head -1)
 [[ -n $b_part ]] || fail "b's input partition is not in its log"
 b_committed()
 {
     run_riffle watch -c "$cfg" predictions --idle-exit 1 2>/dev/null >"$WORK/pred-b.jsonl"
-    [[ $(riffle_json "$WORK/pred-b.jsonl" "sum(1 for r in rows if r['event_id'].startswith('second-')
-        and r['source_partition'] == $b_part)") -ge 10 ]]
+    [[ $(riffle_json "$WORK/pred-b.jsonl" \
+        "sum(1 for r in rows if r['event_id'].startswith('second-')
+            and r['source_partition'] == $b_part)") -ge 10 ]]
 }
 wait_until "b's first commit" b_committed
 kill_hard "$learner_b" b
@@ -114,7 +116,8 @@ both() { riffle_json_sum "$1" "$WORK/a.json" "$WORK/b2.json"; }
 l='rows[0]["labels"]'
 assert_eq "$(both 'rows[0]["learned"]')" "$(both "$l[\"joined\"]")" \
     "model updates: one per joined label"
-assert_eq "$(both "$l['joined'] + $l['duplicate'] + $l['waiting'] + $l['unknown'] + $l['expired']")" \
+assert_eq "$(both "($l['joined'] + $l['duplicate'] + $l['waiting']
+    + $l['unknown'] + $l['expired'])")" \
     "$labels_total" "labels = joined + duplicate + waiting + unknown + expired"
 assert_eq "$(both "$l['joined'] + $l['pending'] + $l['events_expired'] + $l['events_evicted']")" \
     "$EVENTS" "events = learned + waiting + expired"
@@ -125,7 +128,8 @@ assert_eq "$(both "$l['unknown'] + $l['waiting'] + $l['expired']")" 0 \
     "labels unknown, waiting or expired"
 assert_eq "$(both "$l['pending']")" 60 "events still waiting: the 60 never labelled"
 grep -q "took over [1-9][0-9]* delayed-label record(s) of partition" "$WORK/b1.log" ||
-    fail "b did not take over the moved partition's waiting events: $(grep -m3 labels "$WORK/b1.log")"
+    fail "b did not take over the moved partition's waiting events:" \
+        "$(grep -m3 labels "$WORK/b1.log")"
 grep -q "moved to another instance with its [1-9][0-9]* delayed-label record(s)" "$WORK/a.log" ||
     fail "a did not hand over the moved partition's records"
 # (b's first own snapshot is due 30 s after its start: should a slow
@@ -136,5 +140,8 @@ grep -q "restored model elec2@b" "$WORK/b2.log" ||
 grep -q "restored model elec2@b" "$WORK/b2.log" ||
     grep -q "took over [0-9]* delayed-label record(s) of partition $b_part" "$WORK/b2.log" ||
     fail "b did not take its partition's records over again after the kill"
-note "b after the kill: relearned $(riffle_json "$WORK/b2.json" 'rows[0]["replayed"]') message(s); $(grep -m1 -o "took over [0-9]* delayed-label record(s)" "$WORK/b2.log" || echo "restored its own snapshot")"
+replayed=$(riffle_json "$WORK/b2.json" 'rows[0]["replayed"]')
+took=$(grep -m1 -o "took over [0-9]* delayed-label record(s)" "$WORK/b2.log" ||
+    echo "restored its own snapshot")
+note "b after the kill: relearned $replayed message(s); $took"
 echo "PASS $TEST_NAME"

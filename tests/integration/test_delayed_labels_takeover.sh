@@ -83,9 +83,11 @@ produce labels-early --labels "$WORK/labels-early.csv"
 wait_until "the first predictions" predicted "$cfg" "$EVENTS"
 sleep 3 # a commits its last batch of labels, then idles: the kill falls between transactions
 kill_hard "$learner_a" a
-a_part=$(sed -n "s/.*$(cfg_topic "$cfg" input) \[\([0-9]*\)\]: assigned.*/\1/p" "$WORK/a1.log" | tail -1)
+a_part=$(sed -n "s/.*$(cfg_topic "$cfg" input) \[\([0-9]*\)\]: assigned.*/\1/p" "$WORK/a1.log" |
+    tail -1)
 [[ -n $a_part ]] || fail "a's input partition is not in its log"
-grep -q "snapshot of model elec2@a version" "$WORK/a1.log" || fail "a wrote no snapshot before the kill"
+grep -q "snapshot of model elec2@a version" "$WORK/a1.log" ||
+    fail "a wrote no snapshot before the kill"
 
 produce labels-late --labels "$WORK/labels-late.csv"
 wait "$learner_b" || fail "learner b failed: $(grep -m3 error "$WORK/b.log")"
@@ -94,7 +96,9 @@ grep -q "taking over from instance elec2@a.*relearning" "$WORK/b.log" ||
 grep -q "took over [1-9][0-9]* delayed-label record(s) of partition $a_part" "$WORK/b.log" ||
     fail "b did not take a's waiting events over: $(grep -m3 labels "$WORK/b.log")"
 (($(riffle_json "$WORK/b.json" 'rows[0]["replayed"]') > 0)) || fail "b relearned nothing"
-note "b: relearned $(riffle_json "$WORK/b.json" 'rows[0]["replayed"]') message(s) of a's gap; $(grep -m1 -o "took over [0-9]* delayed-label record(s) of partition $a_part" "$WORK/b.log")"
+replayed=$(riffle_json "$WORK/b.json" 'rows[0]["replayed"]')
+took=$(grep -m1 -o "took over [0-9]* delayed-label record(s) of partition $a_part" "$WORK/b.log")
+note "b: relearned $replayed message(s) of a's gap; $took"
 
 chunks=$(kcat -b "$BROKERS" -C -t "$(cfg_topic "$cfg" models)" -e -q -f '%k\n' |
     grep -c "^elec2#labels/$a_part/chunk/" || true)
@@ -103,7 +107,8 @@ chunks=$(kcat -b "$BROKERS" -C -t "$(cfg_topic "$cfg" models)" -e -q -f '%k\n' |
 # a comes back alone: its snapshot, then both partitions with b's records
 start_learner "$cfg" a a2 4
 wait "$last" || fail "learner a failed on its return: $(grep -m3 error "$WORK/a2.log")"
-assert_eq "$(riffle_json "$WORK/a2.json" 'rows[0]["replayed"]')" 0 "messages a relearned on its return"
+assert_eq "$(riffle_json "$WORK/a2.json" 'rows[0]["replayed"]')" 0 \
+    "messages a relearned on its return"
 
 run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
 assert_eq "$(riffle_json "$WORK/pred.jsonl" 'len(rows), len({r["event_id"] for r in rows})')" \

@@ -27,7 +27,8 @@ assert_versions_once "$WORK/pred.jsonl" "model versions 0..N-1, each once"
 acc=$(riffle_json "$WORK/pred.jsonl" \
     'round(sum(r["predicted_label"] == r["label"] for r in rows) / len(rows), 4)')
 majority=$(riffle_json "$WORK/pred.jsonl" \
-    'round(max(sum(r["label"] == "UP" for r in rows), sum(r["label"] == "DOWN" for r in rows)) / len(rows), 4)')
+    'round(max(sum(r["label"] == "UP" for r in rows), sum(r["label"] == "DOWN" for r in rows))
+        / len(rows), 4)')
 note "progressive accuracy $acc (majority class $majority)"
 python3 -c "import sys; a, m = $acc, $majority; sys.exit(0 if a > m + 0.15 else 1)" ||
     fail "accuracy $acc is not well above the majority rate $majority"
@@ -41,10 +42,12 @@ assert_eq "$learned" "$acc" "accuracy reported by learn vs recomputed from the t
 # alerts reach their topics; the last report matches the predictions.
 run_riffle watch -c "$cfg" metrics --idle-exit 2 >"$WORK/metrics.jsonl" 2>/dev/null
 run_riffle watch -c "$cfg" alerts --idle-exit 2 >"$WORK/alerts.jsonl" 2>/dev/null
-assert_eq "$(riffle_json "$WORK/metrics.jsonl" 'rows[-1]["events"]')" "$EVENTS" "events in the last metrics report"
+assert_eq "$(riffle_json "$WORK/metrics.jsonl" 'rows[-1]["events"]')" "$EVENTS" \
+    "events in the last metrics report"
 assert_eq "$(riffle_json "$WORK/metrics.jsonl" 'round(rows[-1]["cumulative"]["accuracy"], 4)')" \
     "$acc" "accuracy in the last metrics report"
-assert_eq "$(riffle_json "$WORK/metrics.jsonl" 'len(rows) >= 9 and 0.9 < rows[-1]["cumulative"]["auc"] <= 1')" \
+assert_eq "$(riffle_json "$WORK/metrics.jsonl" \
+    'len(rows) >= 9 and 0.9 < rows[-1]["cumulative"]["auc"] <= 1')" \
     True "metrics reports with an AUC"
 alarms=$(riffle_json "$WORK/learn.json" 'rows[0]["drift_alarms"]')
 assert_eq "$(wc -l <"$WORK/alerts.jsonl")" "$alarms" "drift alerts published"

@@ -135,7 +135,8 @@ stop_learner "$learner_a"
 
 # b's restart rebuilt the 20 profiles its snapshot covered, not the 30th
 rebuilt="20 enrichment record(s) read, 0 unusable; 10 key(s) kept"
-grep -q "$rebuilt .*up to the snapshot's positions" "$WORK/b2.log" || fail "b's restart did not stop at its snapshot's join positions: $(
+grep -q "$rebuilt .*up to the snapshot's positions" "$WORK/b2.log" ||
+    fail "b's restart did not stop at its snapshot's join positions: $(
         grep enrichment "$WORK/b2.log")"
 
 run_riffle watch -c "$WORK/clicks.cfg" predictions --idle-exit 2 >"$WORK/pred.jsonl" 2>/dev/null

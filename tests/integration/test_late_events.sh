@@ -74,12 +74,15 @@ kcat -b "$BROKERS" -C -t "$late_topic" -o beginning -e -q -f '%h\n' >"$WORK/late
 assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$((EVENTS - LATE))" "predictions (route)"
 assert_eq "$(wc -l <"$WORK/dlq.jsonl")" 0 "dead letters (route)"
 assert_eq "$(sort "$WORK/late_keys.txt" | tr '\n' ' ')" \
-    "clicks-141 clicks-191 clicks-241 clicks-291 clicks-41 clicks-91 " "late events on the late topic"
-assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["late_routed"]')" "$LATE" "late_routed in the summary"
+    "clicks-141 clicks-191 clicks-241 clicks-291 clicks-41 clicks-91 " \
+    "late events on the late topic"
+assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["late_routed"]')" "$LATE" \
+    "late_routed in the summary"
 assert_eq "$(riffle_json "$WORK/metrics.jsonl" \
     '(rows[-1]["cleaning"]["late"], rows[-1]["cleaning"]["out_of_order"])')" \
     "($LATE, $OUT_OF_ORDER)" "late and out-of-order counters in the metrics topic"
-grep -q "riffle.reason=late_event" "$WORK/late_headers.txt" || fail "no reason header on the late topic"
+grep -q "riffle.reason=late_event" "$WORK/late_headers.txt" ||
+    fail "no reason header on the late topic"
 # The routed bytes are the input message itself: same offsets' payloads.
 input=$(sed -n 's/.* input = "\([^"]*\)".*/\1/p' "$cfg")
 cmp <(kcat -b "$BROKERS" -C -t "$input" -o 40 -c 1 -e -q -f '%s') \
@@ -94,9 +97,11 @@ run_riffle learn -c "$cfg" --idle-exit 3 >"$WORK/learn2.json" 2>"$WORK/learn2.lo
 run_riffle watch -c "$cfg" predictions --idle-exit 2 >"$WORK/pred2.jsonl" 2>/dev/null
 run_riffle watch -c "$cfg" dead-letters --idle-exit 2 >"$WORK/dlq2.jsonl" 2>/dev/null
 assert_eq "$(wc -l <"$WORK/pred2.jsonl")" "$((EVENTS - LATE))" "predictions (reject)"
+expected="[('clicks-141', 'late_event', 'ts'), ('clicks-191', 'late_event', 'ts'),"
+expected+=" ('clicks-241', 'late_event', 'ts'), ('clicks-291', 'late_event', 'ts'),"
+expected+=" ('clicks-41', 'late_event', 'ts'), ('clicks-91', 'late_event', 'ts')]"
 assert_eq "$(riffle_json "$WORK/dlq2.jsonl" \
     'sorted((r["event_id"], r["reason"], r["field"]) for r in rows)')" \
-    "[('clicks-141', 'late_event', 'ts'), ('clicks-191', 'late_event', 'ts'), ('clicks-241', 'late_event', 'ts'), ('clicks-291', 'late_event', 'ts'), ('clicks-41', 'late_event', 'ts'), ('clicks-91', 'late_event', 'ts')]" \
-    "late events dead-lettered"
+    "$expected" "late events dead-lettered"
 riffle_json "$WORK/dlq2.jsonl" 'rows[0]["detail"]' | sed 's/^/    /'
 echo "PASS $TEST_NAME"

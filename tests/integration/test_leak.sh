@@ -8,8 +8,9 @@
 # on capital_loss) and reports k-anonymity. Predictions carry the e-mail
 # encrypted (and the name, phone and postcode anonymized): a key holder
 # recovers every e-mail exactly with `riffle decrypt`, also after a key
-# rotation, and a wrong key or unknown key id is refused clearly. Three rows break a cleaning rule, so dead letters with
-# sealed payloads are among the outputs. Then every output topic
+# rotation, and a wrong key or unknown key id is refused clearly. Three
+# rows break a cleaning rule, so dead letters with sealed payloads are
+# among the outputs. Then every output topic
 # (predictions, models, metrics, alerts, dead letters; raw bytes, headers
 # and keys, and decoded JSON) and every log line of every command is
 # scanned for any raw value of a personal field: zero hits, asserted.
@@ -131,8 +132,8 @@ rc=0
 run_riffle decrypt -c "$WORK/wrong.cfg" >"$WORK/decrypted-wrong.jsonl" \
     2>"$WORK/log-decrypt-wrong.log" || rc=$?
 assert_eq "$rc" 1 "decrypt with a wrong key: exit status"
-grep -q "error decrypt: $(topic predictions) \[0\] @0: field email: authentication failed: wrong key" \
-    "$WORK/log-decrypt-wrong.log" ||
+refusal="$(topic predictions) \[0\] @0: field email: authentication failed: wrong key"
+grep -q "error decrypt: $refusal" "$WORK/log-decrypt-wrong.log" ||
     fail "wrong key: unclear error: $(tail -2 "$WORK/log-decrypt-wrong.log")"
 [[ ! -s "$WORK/decrypted-wrong.jsonl" ]] || fail "wrong key: values printed"
 printf 'other-9=%s\n' "$cur_key" >"$WORK/other.keys"

@@ -93,8 +93,10 @@ note "b $(grep -m1 "taking over" "$WORK/b.log" | sed 's/.*consumer: //')"
 run_riffle learn -c "$cfg" --instance a --idle-exit 4 >"$WORK/a2.json" 2>"$WORK/a2.log" ||
     fail "learner a failed on its return: $(grep -m3 error "$WORK/a2.log")"
 note "a, back: $(cat "$WORK/a2.json")"
-assert_eq "$(riffle_json "$WORK/a2.json" 'rows[0]["replayed"]')" 0 "events a relearned on its return"
-assert_eq "$(riffle_json "$WORK/a2.json" 'rows[0]["predicted"]')" 0 "events a predicted on its return"
+assert_eq "$(riffle_json "$WORK/a2.json" 'rows[0]["replayed"]')" 0 \
+    "events a relearned on its return"
+assert_eq "$(riffle_json "$WORK/a2.json" 'rows[0]["predicted"]')" 0 \
+    "events a predicted on its return"
 
 learned=$(( $(riffle_json "$WORK/a2.json" 'rows[0]["learned"]') +
             $(riffle_json "$WORK/b.json" 'rows[0]["learned"]') ))

@@ -35,7 +35,8 @@ printf '\xc3\x01short' >"$WORK/garbage2.bin"
 kcat -b "$BROKERS" -t "$input" -P "$WORK/garbage1.bin"
 run_riffle produce -c "$cfg" --file tests/fixtures/elec2_bad_rows.csv \
     --limit "$RESENT" --no-progress >"$WORK/produce2.json" 2>/dev/null
-assert_eq "$(riffle_json "$WORK/produce2.json" 'rows[0]["produced"]')" "$RESENT" "rows produced again"
+assert_eq "$(riffle_json "$WORK/produce2.json" 'rows[0]["produced"]')" "$RESENT" \
+    "rows produced again"
 kcat -b "$BROKERS" -t "$input" -P "$WORK/garbage2.bin"
 
 run_riffle learn -c "$cfg" --idle-exit 3 >"$WORK/learn.json" 2>"$WORK/learn.log"
@@ -59,7 +60,7 @@ assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["duplicates"]')" "$dup_coun
 
 # Each input offset is accounted for exactly once: predictions and dead
 # letters carry their source offset, and what is left are the resent rows.
-python3 - "$WORK" "$in_count" "$FIRST_PASS" "$RESENT" "$dup_count" <<'PY' || fail "offsets not accounted for"
+python3 - "$WORK" "$in_count" "$FIRST_PASS" "$RESENT" "$dup_count" <<'PY' ||
 import json, sys
 work, n, first, resent, dups = sys.argv[1], *map(int, sys.argv[2:])
 rows = lambda f: [json.loads(l) for l in open(f"{work}/{f}") if l.strip()]
@@ -73,11 +74,13 @@ assert len(rest) == dups, (len(rest), dups)
 ids = [r["event_id"] for r in rows("pred.jsonl")]
 assert len(ids) == len(set(ids)), "an event id was predicted twice"
 PY
+    fail "offsets not accounted for"
 
 # The cleaning counters of the fields at fault reach the metrics topic
 # and the log; a rejected field is named, a clean one reads zero.
 assert_eq "$(riffle_json "$WORK/metrics.jsonl" \
-    '[rows[-1]["cleaning"][k] for k in ("nswprice.rejected", "class.missing", "class.rejected", "day.missing", "nswdemand.rejected", "vicprice.rejected")]')" \
+    '[rows[-1]["cleaning"][k] for k in ("nswprice.rejected", "class.missing",
+        "class.rejected", "day.missing", "nswdemand.rejected", "vicprice.rejected")]')" \
     "[2, 2, 3, 1, 1, 0]" "per-field cleaning counters in the metrics topic"
 grep -q 'cleaning counters {.*"class.rejected":3' "$WORK/learn.log" ||
     fail "cleaning counters missing from the log: $(grep cleaning "$WORK/learn.log")"
@@ -89,14 +92,16 @@ replay() # replay NAME -> runs `dlq replay`, its summary in $WORK/NAME.json
         fail "dlq replay $1 failed: $(tail -3 "$WORK/$1.log")"
 }
 summary() { riffle_json "$WORK/$1.json" \
-    '(rows[0]["read"], rows[0]["replayed"], rows[0]["duplicates"], rows[0]["still_failing"], rows[0]["parked"])'; }
+    '(rows[0]["read"], rows[0]["replayed"], rows[0]["duplicates"], rows[0]["still_failing"],
+        rows[0]["parked"])'; }
 
 # Fix the rule row 22 broke (nswprice 1.5 > max 1.0) and replay. Both of
 # its dead letters (first pass and resent copy) pass; the replay judges
 # duplicates as the learner does, so it re-injects the first and counts
 # the copy as a duplicate. The 7 others still fail and are written again
 # under today's rules.
-sed -i 's/{ name = "nswprice";  kind = "numeric"; min = 0.0; max = 1.0; }/{ name = "nswprice";  kind = "numeric"; min = 0.0; max = 2.0; }/' "$cfg"
+rule='{ name = "nswprice";  kind = "numeric"; min = 0.0; max ='
+sed -i "s/$rule 1.0; }/$rule 2.0; }/" "$cfg"
 grep -q 'name = "nswprice";.*max = 2.0' "$cfg" || fail "the rule was not relaxed"
 replay replay1
 assert_eq "$(summary replay1)" "($dlq_count, 1, 1, $((dlq_count - 2)), 0)" \
@@ -120,7 +125,8 @@ assert_eq "$(dlq_total)" "$after1" "dead letters after replays under unchanged r
 run_riffle produce -c "$cfg" --file tests/fixtures/elec2_bad_rows.csv \
     --limit "$RESENT_AFTER" --no-progress >/dev/null 2>&1
 run_riffle learn -c "$cfg" --idle-exit 3 >"$WORK/learn2.json" 2>"$WORK/learn2.log"
-assert_eq "$(riffle_json "$WORK/learn2.json" '(rows[0]["processed"], rows[0]["predicted"], rows[0]["duplicates"])')" \
+assert_eq "$(riffle_json "$WORK/learn2.json" \
+    '(rows[0]["processed"], rows[0]["predicted"], rows[0]["duplicates"])')" \
     "($((1 + RESENT_AFTER)), 1, $RESENT_AFTER)" \
     "second learn: (processed, predicted, duplicates), duplicates spanning the restart"
 run_riffle watch -c "$cfg" predictions --idle-exit 2 >"$WORK/pred2.jsonl" 2>/dev/null
@@ -130,7 +136,8 @@ assert_eq "$(riffle_json "$WORK/pred2.jsonl" '[r["event_id"] for r in rows[-1:]]
 # Another rule changes (row 106: nswdemand -0.2 < min 0): the next replay
 # goes back to the parked dead letters, examines each once more, and
 # re-injects the one that now passes; the rest is written again once.
-sed -i 's/{ name = "nswdemand"; kind = "numeric"; min = 0.0; max = 1.0; }/{ name = "nswdemand"; kind = "numeric"; min = -1.0; max = 1.0; }/' "$cfg"
+rule='{ name = "nswdemand"; kind = "numeric"; min ='
+sed -i "s/$rule 0.0; max = 1.0; }/$rule -1.0; max = 1.0; }/" "$cfg"
 grep -q 'name = "nswdemand";.*min = -1.0' "$cfg" || fail "the second rule was not relaxed"
 run_riffle dlq replay -c "$cfg" --dry-run --no-progress >"$WORK/dry4.json" 2>/dev/null ||
     fail "dry run failed"

@@ -59,7 +59,8 @@ for _ in $(seq "$WAIT_S"); do
     fi
     sleep 1
 done
-((caught_up)) || fail "metrics never showed $total events and lag 0: $(grep -E '^riffle_(events_in|consumer_lag)' "$WORK/metrics.txt")"
+((caught_up)) || fail "metrics never showed $total events and lag 0:" \
+    "$(grep -E '^riffle_(events_in|consumer_lag)' "$WORK/metrics.txt")"
 
 promtool check metrics <"$WORK/metrics.txt" >"$WORK/promtool.txt" 2>&1 ||
     fail "promtool check metrics: $(cat "$WORK/promtool.txt")"
@@ -102,12 +103,13 @@ for line in open(sys.argv[1]):
 print(" ".join(f"{k[0]}/{k[1]}={v}" for k, v in sorted(c.items())))
 PY
 )
-from_metrics=$(sed -n 's/^riffle_refused_events_total{.*reason="\([^"]*\)",field="\([^"]*\)"} \(.*\)$/\1\/\2=\3/p' \
-    "$WORK/metrics.txt" | sort | tr '\n' ' ' | sed 's/ $//')
+refused='s/^riffle_refused_events_total{.*reason="\([^"]*\)",field="\([^"]*\)"} \(.*\)$/\1\/\2=\3/p'
+from_metrics=$(sed -n "$refused" "$WORK/metrics.txt" | sort | tr '\n' ' ' | sed 's/ $//')
 assert_eq "$from_metrics" "$from_topic" "refusals by reason/field"
 # Per-field counters: each field's rejections are its dead letters.
 for f in nswprice nswdemand day; do
-    [[ $(metric riffle_field_values_total "field=\"$f\",outcome=\"rejected\"") -ge 1 ]] || fail "no rejection counted for $f"
+    [[ $(metric riffle_field_values_total "field=\"$f\",outcome=\"rejected\"") -ge 1 ]] ||
+        fail "no rejection counted for $f"
     assert_eq "$(metric riffle_field_values_total "field=\"$f\",outcome=\"rejected\"")" \
         "$(grep -c "\"field\":\"$f\"" "$WORK/dl.jsonl")" "rejections of $f"
 done

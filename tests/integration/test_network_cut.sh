@@ -67,7 +67,8 @@ if grep -q "127.0.0.1:$((PORT + 2))\|127.0.0.1:$PORT/" "$WORK/learn.log"; then
     fail "the learner reached the broker around the proxy"
 fi
 
-"$RIFFLE" watch -c "$cfg" predictions --idle-exit 3 --brokers "$DIRECT" >"$WORK/pred.jsonl" 2>/dev/null
+"$RIFFLE" watch -c "$cfg" predictions --idle-exit 3 --brokers "$DIRECT" >"$WORK/pred.jsonl" \
+    2>/dev/null
 assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$EVENTS" "committed predictions"
 assert_ids_once "$WORK/pred.jsonl" "every event id exactly once"
 assert_same_weights "$WORK/learn.json" "weights after the network cut vs an uninterrupted run"

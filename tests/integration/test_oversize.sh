@@ -44,6 +44,7 @@ assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["predicted"]')" 20 "valid e
 assert_eq "$(riffle_json "$WORK/dlq.jsonl" '[r["reason"] for r in rows]')" \
     "['invalid_value', 'decode_error']" "dead-letter reasons"
 assert_eq "$(riffle_json "$WORK/dlq.jsonl" 'len(rows[0]["event_id"])')" 1024 "event id cut to 1 KiB"
-assert_eq "$(riffle_json "$WORK/dlq.jsonl" 'rows[0]["payload"]["bytes"] > 5000 and rows[1]["payload"] is None')" \
+assert_eq "$(riffle_json "$WORK/dlq.jsonl" \
+    'rows[0]["payload"]["bytes"] > 5000 and rows[1]["payload"] is None')" \
     True "payload kept when small, left out over 1 MiB"
 echo "PASS $TEST_NAME"

@@ -16,7 +16,8 @@ run_riffle produce -c "$cfg" --no-progress >/dev/null 2>&1
 "$RIFFLE" train -c "$cfg" >"$WORK/train.json"
 
 run_riffle learn -c "$cfg" --max-events "$FIRST_RUN" >"$WORK/learn1.json" 2>"$WORK/learn1.log"
-assert_eq "$(riffle_json "$WORK/learn1.json" 'rows[0]["processed"]')" "$FIRST_RUN" "events in the first run"
+assert_eq "$(riffle_json "$WORK/learn1.json" 'rows[0]["processed"]')" "$FIRST_RUN" \
+    "events in the first run"
 
 run_riffle learn -c "$cfg" --idle-exit 3 >"$WORK/learn2.json" 2>"$WORK/learn2.log"
 grep -q "restored model elec2 version $FIRST_RUN" "$WORK/learn2.log" ||

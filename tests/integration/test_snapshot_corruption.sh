@@ -30,7 +30,13 @@ publish_copy()
 
 # One byte flipped in the middle of chunk 1.
 for ((i = 0; i < count; i++)); do cp "$WORK/chunk$i" "$WORK/copy$i"; done
-python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0x40; open(p, "wb").write(b)' "$WORK/copy1"
+python3 - "$WORK/copy1" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[len(b) // 2] ^= 0x40
+open(p, "wb").write(b)
+PY
 publish_copy "$id-flipped"
 
 # The last chunk cut short by 100 bytes.
@@ -41,14 +47,16 @@ publish_copy "$id-truncated"
 
 run_riffle learn -c "$cfg" --idle-exit 3 >"$WORK/learn2.json" 2>"$WORK/learn2.log" ||
     fail "second run failed: $(grep -m3 error "$WORK/learn2.log")"
-grep -q "snapshot $id-truncated: expected $count chunks of $bytes bytes in all.*truncated" "$WORK/learn2.log" ||
+grep -q "snapshot $id-truncated: expected $count chunks of $bytes bytes in all.*truncated" \
+    "$WORK/learn2.log" ||
     fail "the truncated chunk was not reported: $(grep -m5 warn "$WORK/learn2.log")"
 grep -q "skipping snapshot 2 of model elec2: .*checksum" "$WORK/learn2.log" ||
     fail "the flipped byte was not reported: $(grep -m5 warn "$WORK/learn2.log")"
 grep -q "restored model elec2 version $FIRST_RUN" "$WORK/learn2.log" ||
     fail "the good snapshot was not restored: $(grep -m5 learn: "$WORK/learn2.log")"
 grep warn "$WORK/learn2.log" | grep -v drift | cut -c 25-220 | sed "s/^/    /"
-note "$(grep -c warn "$WORK/learn2.log") warnings, then: $(grep -o 'restored model [^:]*' "$WORK/learn2.log")"
+note "$(grep -c warn "$WORK/learn2.log") warnings, then:" \
+    "$(grep -o 'restored model [^:]*' "$WORK/learn2.log")"
 
 run_riffle watch -c "$cfg" predictions --idle-exit 2 >"$WORK/pred.jsonl" 2>/dev/null
 assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$EVENTS" "predictions over both runs"

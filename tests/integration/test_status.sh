@@ -13,7 +13,8 @@ cfg=$(make_config config/elec2.cfg)
 input=$(cfg_topic "$cfg" input)
 run_riffle topics create -c "$cfg" >/dev/null
 
-run_riffle status -c "$cfg" >"$WORK/empty.txt" 2>&1 || fail "status on empty topics: $(tail -3 "$WORK/empty.txt")"
+run_riffle status -c "$cfg" >"$WORK/empty.txt" 2>&1 ||
+    fail "status on empty topics: $(tail -3 "$WORK/empty.txt")"
 grep -q "model elec2: no snapshot yet" "$WORK/empty.txt" || fail "no 'no snapshot yet' line"
 
 run_riffle produce -c "$cfg" --limit "$EVENTS" --no-progress >/dev/null 2>&1

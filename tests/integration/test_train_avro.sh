@@ -47,5 +47,6 @@ for f in avro noid; do
             "$(riffle_json "$WORK/csv.json" "rows[0]['$key']")" "$key from $f.avro vs CSV"
     done
 done
-note "Elec2 from Avro containers: $(riffle_json "$WORK/avro.json" 'rows[0]["learned"]') events, same model as from CSV"
+note "Elec2 from Avro containers: $(riffle_json "$WORK/avro.json" 'rows[0]["learned"]') events," \
+    "same model as from CSV"
 echo "PASS $TEST_NAME"
