@@ -36,7 +36,8 @@ labels_topic="$(cfg_topic "$cfg" input).labels"
 cat >>"$cfg" <<CFG
 labels = { topic = "$labels_topic"; };
 CFG
-sed -i "s|^kafka = {|kafka = {\n  security_protocol = \"sasl_ssl\";\n  sasl_mechanism = \"SCRAM-SHA-512\";\n  ssl_ca_file = \"$SECURE/ca.pem\";|" "$cfg"
+secure_kafka='kafka = {\n  security_protocol = "sasl_ssl";\n  sasl_mechanism = "SCRAM-SHA-512";'
+sed -i "s|^kafka = {|$secure_kafka\n  ssl_ca_file = \"$SECURE/ca.pem\";|" "$cfg"
 sed 's/id_prefix = "elec2"/id_prefix = "late"/' "$cfg" >"$WORK/late.cfg"
 plain_cfg=$WORK/plain.cfg
 sed 's/sasl_mechanism = "SCRAM-SHA-512"/sasl_mechanism = "PLAIN"/' "$cfg" >"$plain_cfg"
@@ -62,7 +63,8 @@ expect_refused()
     if "$@"; then fail "$what was allowed"; fi
     grep -q "authorization failed" "$last.err" ||
         fail "$what: no authorization error: $(tail -3 "$last.err")"
-    note "refused: $what ($(grep -m1 -o '[a-z]*: [^:]*: Broker: [A-Za-z ]*authorization failed' "$last.err"))"
+    note "refused: $what ($(grep -m1 -o '[a-z]*: [^:]*: Broker: [A-Za-z ]*authorization failed' \
+        "$last.err"))"
 }
 
 expect_ok as admin topics create -c "$cfg"
@@ -126,12 +128,16 @@ assert_eq "$(wc -l <"$last.out")" "$REQUESTS" "served predictions"
 # Each role where it does not belong.
 expect_refused "producer reading predictions" as producer watch -c "$cfg" predictions --idle-exit 3
 expect_refused "producer learning" as producer learn -c "$cfg" --idle-exit 3
-expect_refused "learner writing the input topic" as learner produce -c "$cfg" --limit 5 --no-progress
-expect_refused "learner reading the served predictions" as learner watch -c "$cfg" served --idle-exit 3
+expect_refused "learner writing the input topic" as learner produce -c "$cfg" --limit 5 \
+    --no-progress
+expect_refused "learner reading the served predictions" as learner watch -c "$cfg" served \
+    --idle-exit 3
 expect_refused "scorer reading the input topic" as scorer watch -c "$cfg" input --idle-exit 3
 expect_refused "scorer writing the input topic" as scorer produce -c "$cfg" --limit 5 --no-progress
-expect_refused "subscriber reading the model topic" as subscriber watch -c "$cfg" models --idle-exit 3
-expect_refused "subscriber writing the input topic" as subscriber produce -c "$cfg" --limit 5 --no-progress
+expect_refused "subscriber reading the model topic" as subscriber watch -c "$cfg" models \
+    --idle-exit 3
+expect_refused "subscriber writing the input topic" as subscriber produce -c "$cfg" --limit 5 \
+    --no-progress
 
 # Wrong credentials and an unknown CA stop at once with status 3.
 rc=0
@@ -139,8 +145,9 @@ RIFFLE_KAFKA_SASL_USERNAME=learner RIFFLE_KAFKA_SASL_PASSWORD=not-the-password \
     "$RIFFLE" learn -c "$cfg" --brokers "$secure_brokers" --idle-exit 3 \
     >/dev/null 2>"$WORK/wrong.err" || rc=$?
 assert_eq "$rc" 3 "exit status with a wrong password"
-grep -q "error kafka: the brokers refused the connection (sasl_ssl, SCRAM-SHA-512 as user 'learner')" \
-    "$WORK/wrong.err" || fail "no clear error for a wrong password: $(tail -2 "$WORK/wrong.err")"
+refusal="the brokers refused the connection (sasl_ssl, SCRAM-SHA-512 as user 'learner')"
+grep -q "error kafka: $refusal" "$WORK/wrong.err" ||
+    fail "no clear error for a wrong password: $(tail -2 "$WORK/wrong.err")"
 grep -q "invalid credentials" "$WORK/wrong.err" || fail "the broker's reason is missing"
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=other CA" \

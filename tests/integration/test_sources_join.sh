@@ -110,9 +110,11 @@ run_riffle watch -c "$WORK/clicks.cfg" predictions --idle-exit 2 >"$WORK/pred.js
 run_riffle watch -c "$WORK/clicks.cfg" metrics --idle-exit 2 >"$WORK/metrics.jsonl" 2>/dev/null
 
 assert_eq "$(riffle_json "$WORK/pred.jsonl" \
-    'sorted((t.rsplit(".", 1)[1], sum(r["source_topic"] == t for r in rows)) for t in {r["source_topic"] for r in rows})')" \
+    'sorted((t.rsplit(".", 1)[1], sum(r["source_topic"] == t for r in rows))
+            for t in {r["source_topic"] for r in rows})')" \
     "[('app', 200), ('web', 300)]" "predictions per source topic"
-assert_eq "$(riffle_json "$WORK/pred.jsonl" 'len({r["event_id"] for r in rows})')" 500 "distinct events predicted"
+assert_eq "$(riffle_json "$WORK/pred.jsonl" 'len({r["event_id"] for r in rows})')" 500 \
+    "distinct events predicted"
 assert_eq "$(riffle_json "$WORK/learn.json" '(rows[0]["profiles"], rows[0]["dead_letters"])')" \
     "(10, 0)" "profiles applied, dead letters"
 assert_eq "$(riffle_json "$WORK/metrics.jsonl" \
@@ -131,7 +133,9 @@ run_riffle learn -c "$WORK/clicks.cfg" --idle-exit 3 >"$WORK/learn2.json" 2>"$WO
 grep -q "10 enrichment record(s) read, 0 unusable; 10 key(s) kept" "$WORK/learn2.log" ||
     fail "profiles not reloaded: $(grep enrichment "$WORK/learn2.log")"
 run_riffle watch -c "$WORK/clicks.cfg" metrics --idle-exit 2 >"$WORK/metrics2.jsonl" 2>/dev/null
-assert_eq "$(riffle_json "$WORK/learn2.json" 'rows[0]["predicted"]')" 50 "new clicks predicted after the restart"
+assert_eq "$(riffle_json "$WORK/learn2.json" 'rows[0]["predicted"]')" 50 \
+    "new clicks predicted after the restart"
 assert_eq "$(riffle_json "$WORK/metrics2.jsonl" 'rows[-1]["cleaning"]["join.hits"]')" \
-    "$(python3 -c 'print(sum(1 for i in range(300, 350) if i % 25 != 7))')" "joins after the restart"
+    "$(python3 -c 'print(sum(1 for i in range(300, 350) if i % 25 != 7))')" \
+    "joins after the restart"
 echo "PASS $TEST_NAME"

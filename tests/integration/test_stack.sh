@@ -61,8 +61,10 @@ for _ in $(seq "$WAIT_S"); do
     sleep 1
 done
 assert_eq "$scorers" 2 "scoring replicas scraped by Prometheus"
-rules=$(curl -sf "$prom/api/v1/rules" |
-        python3 -c 'import json, sys; print(sum(len(g["rules"]) for g in json.load(sys.stdin)["data"]["groups"]))')
+count_rules='import json, sys
+groups = json.load(sys.stdin)["data"]["groups"]
+print(sum(len(g["rules"]) for g in groups))'
+rules=$(curl -sf "$prom/api/v1/rules" | python3 -c "$count_rules")
 assert_eq "$rules" 7 "alert rules loaded by Prometheus"
 
 "$RIFFLE" watch -c "$cfg" --brokers "$stack_brokers" served --limit 20 \
@@ -78,7 +80,8 @@ grep -q "^model elec2: version [1-9]" "$WORK/status.txt" || fail "status shows n
 
 scripts/stack status >"$WORK/status.log" 2>&1
 for svc in learner scorer-1 scorer-2 prometheus; do
-    grep -q "stack: $svc running" "$WORK/status.log" || fail "$svc not running: $(cat "$WORK/status.log")"
+    grep -q "stack: $svc running" "$WORK/status.log" ||
+        fail "$svc not running: $(cat "$WORK/status.log")"
 done
 
 pids=$(cat "$RIFFLE_RUN_DIR"/stack-*/*.pid)
