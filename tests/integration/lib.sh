@@ -214,6 +214,45 @@ pause_until_aborted()
     done
 }
 
+# labels_two_batches EVENTS SEED: the first EVENTS Elec2 rows without
+# their labels, in two batches in $WORK (events-one.csv with ids elec2-1..,
+# events-two.csv with second-1.., for a config whose id_prefix is
+# "second"), and each batch's labels (labels-one.csv, labels-two.csv):
+# shuffled by SEED, 20 of them twice, 30 events of each never labelled
+labels_two_batches()
+{
+    python3 - "$WORK" "$1" "$2" <<'PY'
+import gzip, random, sys
+work, events, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+lines = gzip.open("data/elec2/electricity.csv.gz", "rt").read().splitlines()
+header, rows = lines[0], lines[1:events + 1]
+col = header.split(",").index("class")
+rng = random.Random(seed)
+half = events // 2
+for name, prefix, part in (("one", "elec2", rows[:half]), ("two", "second", rows[half:])):
+    with open(f"{work}/events-{name}.csv", "w") as out:
+        out.write(header + "\n")
+        for r in part:
+            f = r.split(","); f[col] = ""; out.write(",".join(f) + "\n")
+    labelled = sorted(rng.sample(range(1, half + 1), half - 30))
+    labels = [f"{prefix}-{i},{part[i - 1].split(',')[col]}" for i in labelled]
+    rng.shuffle(labels)
+    labels += rng.sample(labels, 20)
+    open(f"{work}/labels-{name}.csv", "w").write("\n".join(labels) + "\n")
+PY
+}
+
+# produce_at_rate CFG NAME ARGS...: riffle produce -c CFG ARGS at $RATE,
+# its log in $WORK/NAME.log; fails the test if it fails
+produce_at_rate()
+{
+    local c=$1 name=$2
+
+    shift 2
+    run_riffle produce -c "$c" --rate "$RATE" --no-progress "$@" >/dev/null \
+        2>"$WORK/$name.log" || fail "produce $name failed: $(tail -3 "$WORK/$name.log")"
+}
+
 # predicted CFG N: whether CFG's predictions topic holds N or more
 predicted()
 {

@@ -35,52 +35,25 @@ cfg=$(labels_config "$PARTITIONS")
 run_riffle topics create -c "$cfg" >/dev/null
 sed 's/id_prefix = "elec2"/id_prefix = "second"/' "$cfg" >"$WORK/second.cfg"
 
-# batch 1: elec2-1..400, batch 2: second-1..400; each batch's labels,
-# shuffled, 20 of them twice, 30 events never labelled.
-python3 - "$WORK" "$EVENTS" <<'PY'
-import gzip, random, sys
-work, events = sys.argv[1], int(sys.argv[2])
-lines = gzip.open("data/elec2/electricity.csv.gz", "rt").read().splitlines()
-header, rows = lines[0], lines[1:events + 1]
-col = header.split(",").index("class")
-rng = random.Random(8080)
-half = events // 2
-for name, prefix, part in (("one", "elec2", rows[:half]), ("two", "second", rows[half:])):
-    with open(f"{work}/events-{name}.csv", "w") as out:
-        out.write(header + "\n")
-        for r in part:
-            f = r.split(","); f[col] = ""; out.write(",".join(f) + "\n")
-    labelled = sorted(rng.sample(range(1, half + 1), half - 30))
-    labels = [f"{prefix}-{i},{part[i - 1].split(',')[col]}" for i in labelled]
-    rng.shuffle(labels)
-    labels += rng.sample(labels, 20)
-    open(f"{work}/labels-{name}.csv", "w").write("\n".join(labels) + "\n")
-PY
+labels_two_batches "$EVENTS" 8080
 labels_total=$(cat "$WORK"/labels-*.csv | wc -l)
 
-produce()
-{
-    local c=$1 name=$2
-    shift 2
-    run_riffle produce -c "$c" --rate "$RATE" --no-progress "$@" >/dev/null 2>"$WORK/$name.log" ||
-        fail "produce $name failed: $(tail -3 "$WORK/$name.log")"
-}
 start_learner "$cfg" a a 15
 learner_a=$last
 wait_for "assigned, starting" $((2 * PARTITIONS)) "$WORK/a.log"
-produce "$cfg" events-one --file "$WORK/events-one.csv" --without-labels
+produce_at_rate "$cfg" events-one --file "$WORK/events-one.csv" --without-labels
 head -n 200 "$WORK/labels-one.csv" >"$WORK/labels-one-early.csv"
 tail -n +201 "$WORK/labels-one.csv" >"$WORK/labels-one-late.csv"
-produce "$cfg" labels-one --labels "$WORK/labels-one-early.csv"
+produce_at_rate "$cfg" labels-one --labels "$WORK/labels-one-early.csv"
 wait_until "a's first predictions" predicted "$cfg" $((EVENTS / 2))
 
 # b joins while events wait in every partition of a: half move at once.
 start_learner "$cfg" b b 15
 learner_b=$last
 wait_for "assigned, starting" "$PARTITIONS" "$WORK/b.log"
-produce "$WORK/second.cfg" events-two --file "$WORK/events-two.csv" --without-labels
-produce "$cfg" labels-one-late --labels "$WORK/labels-one-late.csv"
-produce "$cfg" labels-two --labels "$WORK/labels-two.csv"
+produce_at_rate "$WORK/second.cfg" events-two --file "$WORK/events-two.csv" --without-labels
+produce_at_rate "$cfg" labels-one-late --labels "$WORK/labels-one-late.csv"
+produce_at_rate "$cfg" labels-two --labels "$WORK/labels-two.csv"
 wait "$learner_a" || fail "learner a failed: $(grep -m3 error "$WORK/a.log")"
 wait "$learner_b" || fail "learner b failed: $(grep -m3 error "$WORK/b.log")"
 note "a: $(cut -c1-200 "$WORK/a.json")"
