@@ -253,6 +253,28 @@ produce_at_rate()
         2>"$WORK/$name.log" || fail "produce $name failed: $(tail -3 "$WORK/$name.log")"
 }
 
+# assert_labels_balance CFG EVENTS LABELS SUMMARY...: CFG's predictions
+# topic holds EVENTS predictions, one per event, and the summed delayed-
+# label counts of the learners' SUMMARY files account for every one of
+# the LABELS labels and EVENTS events, each model update a joined label
+assert_labels_balance()
+{
+    local cfg=$1 events=$2 labels=$3 l='rows[0]["labels"]'
+
+    shift 3
+    run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
+    assert_eq "$(riffle_json "$WORK/pred.jsonl" 'len(rows), len({r["event_id"] for r in rows})')" \
+        "($events, $events)" "predictions, distinct events predicted"
+    assert_eq "$(riffle_json_sum 'rows[0]["learned"]' "$@")" \
+        "$(riffle_json_sum "$l[\"joined\"]" "$@")" "model updates: one per joined label"
+    assert_eq "$(riffle_json_sum "($l['joined'] + $l['duplicate'] + $l['waiting']
+        + $l['unknown'] + $l['expired'])" "$@")" \
+        "$labels" "labels = joined + duplicate + waiting + unknown + expired"
+    assert_eq "$(riffle_json_sum \
+        "$l['joined'] + $l['pending'] + $l['events_expired'] + $l['events_evicted']" "$@")" \
+        "$events" "events = learned + waiting + expired"
+}
+
 # predicted CFG N: whether CFG's predictions topic holds N or more
 predicted()
 {
