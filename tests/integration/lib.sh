@@ -275,6 +275,23 @@ assert_labels_balance()
         "$events" "events = learned + waiting + expired"
 }
 
+# assert_learned_once_by_two CFG EVENTS: learners a and b (summaries
+# $WORK/a.json, $WORK/b.json) learned the EVENTS events between them,
+# none twice, and CFG's predictions topic holds EVENTS committed
+# predictions (left in $WORK/pred.jsonl)
+assert_learned_once_by_two()
+{
+    local learned
+
+    learned=$(( $(riffle_json "$WORK/a.json" 'rows[0]["learned"]') +
+                $(riffle_json "$WORK/b.json" 'rows[0]["learned"]') ))
+    assert_eq "$learned" "$2" "events learned by a and b together"
+    assert_eq "$(riffle_json "$WORK/a.json" 'rows[0]["replayed"]')" 0 "events a relearned"
+    assert_eq "$(riffle_json "$WORK/b.json" 'rows[0]["replayed"]')" 0 "events b relearned"
+    run_riffle watch -c "$1" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
+    assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$2" "committed predictions"
+}
+
 # predicted CFG N: whether CFG's predictions topic holds N or more
 predicted()
 {

@@ -43,14 +43,7 @@ grep -q "partition(s) revoked" "$WORK/a.log" || fail "no rebalance happened in l
 grep -q "taking over from instance .*@a" "$WORK/b.log" ||
     fail "learner b did not see a's claim: $(grep -m3 'assigned' "$WORK/b.log")"
 
-learned=$(( $(riffle_json "$WORK/a.json" 'rows[0]["learned"]') +
-            $(riffle_json "$WORK/b.json" 'rows[0]["learned"]') ))
-assert_eq "$learned" "$EVENTS" "events learned by a and b together"
-assert_eq "$(riffle_json "$WORK/a.json" 'rows[0]["replayed"]')" 0 "events a relearned"
-assert_eq "$(riffle_json "$WORK/b.json" 'rows[0]["replayed"]')" 0 "events b relearned"
-
-run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
-assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$EVENTS" "committed predictions"
+assert_learned_once_by_two "$cfg" "$EVENTS"
 assert_ids_once "$WORK/pred.jsonl" "every event id exactly once across both instances"
 assert_eq "$(riffle_json "$WORK/pred.jsonl" 'len({r["source_partition"] for r in rows})')" 2 \
     "predictions from both partitions"

@@ -64,14 +64,7 @@ grep -q "a rebalance waits for the messages taken before it" "$WORK/a.log" ||
 (($(riffle_json "$WORK/b.json" 'rows[0]["learned"]') > 0)) ||
     fail "learner b learned nothing: no events were left to hand over"
 
-learned=$(( $(riffle_json "$WORK/a.json" 'rows[0]["learned"]') +
-            $(riffle_json "$WORK/b.json" 'rows[0]["learned"]') ))
-assert_eq "$learned" "$EVENTS" "events learned by a and b together"
-assert_eq "$(riffle_json "$WORK/a.json" 'rows[0]["replayed"]')" 0 "events a relearned"
-assert_eq "$(riffle_json "$WORK/b.json" 'rows[0]["replayed"]')" 0 "events b relearned"
-
-run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
-assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$EVENTS" "committed predictions"
+assert_learned_once_by_two "$cfg" "$EVENTS"
 assert_eq "$(riffle_json "$WORK/pred.jsonl" \
     'len({(r["source_partition"], r["source_offset"]) for r in rows})')" \
     "$EVENTS" "distinct input offsets predicted"
