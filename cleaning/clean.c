@@ -37,6 +37,37 @@ struct stat_field {
     unsigned char summaries; /* a median sketch, spread or modes */
 };
 
+/* What lets a field's value pass without a walk through its rules,
+ * decided once from them: cleaner_apply() runs for every event and most
+ * fields of most events break no rule, so each costs a few tests. A
+ * number passes when number_ok and it is within [lo, hi] (+-DBL_MAX
+ * where open; the test also fails for NaN and infinities, which are left
+ * to the full rules); a string when string_ok and its length is in
+ * [min_len, min_len + len_span]; a null when null_ok. A field whose
+ * values must all see the rules (a label, an outlier rule, string rules)
+ * has none of them set. */
+struct quick_rule {
+    size_t index; /* the field's schema index */
+    unsigned char number_ok, string_ok, null_ok;
+    double lo, hi;
+    size_t min_len, len_span;
+};
+
+/* The labels an event's label text was last found to mean: binary labels
+ * have two texts, and finding one compares it with every configured
+ * positive, negative and rewritten value. Texts longer than
+ * CLEAN_LABEL_MEMO_TEXT are looked up every time. */
+#define CLEAN_LABEL_MEMO_SLOTS 4
+#define CLEAN_LABEL_MEMO_TEXT 32
+
+struct label_memo {
+    enum value_kind kind; /* VALUE_NUMBER or VALUE_STRING */
+    uint64_t bits;        /* a number's bits: -0 and 0 read differently */
+    size_t len;           /* a string's */
+    char text[CLEAN_LABEL_MEMO_TEXT];
+    double label;
+};
+
 struct cleaner {
     const struct cfg *cfg;
     struct running_stats *stats; /* borrowed, cfg->field_count entries */
@@ -50,16 +81,13 @@ struct cleaner {
     struct topk *modes[CFG_MAX_FIELDS];    /* missing = "mode" */
     regex_t patterns[CFG_MAX_FIELDS];
     unsigned char has_pattern[CFG_MAX_FIELDS];
-    /* Decided once from the rules, so that the common field costs a
-     * test per event instead of a walk through every rule: a category
-     * with no length, pattern or allowed-values rule accepts any present
-     * value. */
+    /* A category with no length, pattern or allowed-values rule accepts
+     * any present value. */
     unsigned char any_category[CFG_MAX_FIELDS];
-    /* A numeric field without an outlier rule: a finite number within
-     * [lo, hi] (+-DBL_MAX where unbounded) passes with one test, which
-     * also fails for NaN and infinities, left to the full rules. */
-    unsigned char plain_number[CFG_MAX_FIELDS];
-    double lo[CFG_MAX_FIELDS], hi[CFG_MAX_FIELDS];
+    struct quick_rule quick[CFG_MAX_FIELDS];
+    struct label_memo memo[CLEAN_LABEL_MEMO_SLOTS];
+    size_t memo_count, memo_next;
+    int memo_on; /* the label is a function of its text alone */
     /* The fields with something to commit, in configuration order, each
      * with what cleaner_commit_stats() needs decided once: it runs for
      * every learned event. */
@@ -105,6 +133,33 @@ static int map_field(const struct cfg *cfg, const struct schema *schema,
     return 0;
 }
 
+static void set_quick_rule(struct cleaner *c, size_t i)
+{
+    const struct cfg_field *f = &c->cfg->fields[i];
+    struct quick_rule *q = &c->quick[i];
+
+    q->index = (size_t)c->schema_index[i];
+    q->lo = f->has_min ? f->min : -DBL_MAX;
+    q->hi = f->has_max ? f->max : DBL_MAX;
+    q->min_len = 0;
+    q->len_span = SIZE_MAX;
+    if (f->kind == CFG_FIELD_IGNORE) {
+        q->number_ok = q->string_ok = q->null_ok = 1;
+        q->lo = -DBL_MAX; /* NaN and infinities take the long way */
+        q->hi = DBL_MAX;
+    } else if (f->kind == CFG_FIELD_ID) {
+        q->string_ok = 1; /* what clean_field() checks of an id */
+        q->min_len = 1;
+        q->len_span = CLEAN_MAX_ID_BYTES - 1;
+    } else if (c->any_category[i]) {
+        /* A number in a category passes its range (clean_number()). */
+        q->string_ok = q->number_ok = 1;
+    } else if (f->kind == CFG_FIELD_NUMERIC &&
+               f->outlier == CFG_OUTLIER_NONE) {
+        q->number_ok = 1;
+    }
+}
+
 /* The summaries field i's rules need, and its compiled pattern. */
 static int build_summaries(struct cleaner *c, size_t i, char *errstr,
                            size_t errstr_size)
@@ -148,10 +203,7 @@ static int build_summaries(struct cleaner *c, size_t i, char *errstr,
         sf->numeric = numeric;
         sf->summaries = summaries;
     }
-    c->plain_number[i] = f->kind == CFG_FIELD_NUMERIC &&
-                         f->outlier == CFG_OUTLIER_NONE;
-    c->lo[i] = f->has_min ? f->min : -DBL_MAX;
-    c->hi[i] = f->has_max ? f->max : DBL_MAX;
+    set_quick_rule(c, i);
     return 0;
 }
 
@@ -159,6 +211,7 @@ int cleaner_new(const struct cfg *cfg, const struct schema *schema,
                 struct running_stats *stats, struct cleaner **out,
                 char *errstr, size_t errstr_size)
 {
+    const struct cfg_field *label;
     struct cleaner *c;
     size_t i;
     int err = 0;
@@ -175,6 +228,9 @@ int cleaner_new(const struct cfg *cfg, const struct schema *schema,
         return RIFFLE_ERR_NOMEM;
     c->cfg = cfg;
     c->stats = stats;
+    label = cfg_field_of_kind(cfg, CFG_FIELD_LABEL);
+    c->memo_on = cfg->task != CFG_TASK_REGRESSION && label &&
+                 !label->has_threshold;
 
     for (i = 0; i < cfg->field_count && !err; i++)
         err = map_field(cfg, schema, i, &c->schema_index[i], errstr,
@@ -322,6 +378,54 @@ static int label_of(const struct cfg *cfg, const struct cfg_field *f,
                   "value in the configuration", s);
 }
 
+/* The memo slot of the label text of field index, or NULL. */
+static const struct label_memo *memo_find(const struct cleaner *c,
+                                          const struct event *ev,
+                                          size_t index)
+{
+    const struct value *val = &ev->values[index];
+    uint64_t bits;
+    size_t k;
+
+    if (val->kind == VALUE_NUMBER) {
+        memcpy(&bits, &val->number, sizeof(bits));
+        for (k = 0; k < c->memo_count; k++)
+            if (c->memo[k].kind == VALUE_NUMBER && c->memo[k].bits == bits)
+                return &c->memo[k];
+        return NULL;
+    }
+    for (k = 0; k < c->memo_count; k++)
+        if (c->memo[k].kind == VALUE_STRING &&
+            c->memo[k].len == val->str_len &&
+            memcmp(c->memo[k].text, event_string(ev, index), val->str_len) ==
+                0)
+            return &c->memo[k];
+    return NULL;
+}
+
+/* Remembers that the text of field index means label, in the oldest
+ * slot. */
+static void memo_keep(struct cleaner *c, const struct event *ev,
+                      size_t index, double label)
+{
+    const struct value *val = &ev->values[index];
+    struct label_memo *m = &c->memo[c->memo_next];
+
+    if (val->kind == VALUE_STRING && val->str_len > sizeof(m->text))
+        return;
+    m->kind = val->kind;
+    if (val->kind == VALUE_NUMBER) {
+        memcpy(&m->bits, &val->number, sizeof(m->bits));
+    } else {
+        m->len = val->str_len;
+        memcpy(m->text, event_string(ev, index), val->str_len);
+    }
+    m->label = label;
+    c->memo_next = (c->memo_next + 1) % CLEAN_LABEL_MEMO_SLOTS;
+    if (c->memo_count < CLEAN_LABEL_MEMO_SLOTS)
+        c->memo_count++;
+}
+
 static int clean_label(const struct cfg *cfg, const struct cfg_field *f,
                        const struct event *ev, size_t index, double *label,
                        struct clean_verdict *v)
@@ -360,6 +464,29 @@ int cleaner_read_label(const struct cleaner *c, const struct event *ev,
     return clean_label(c->cfg, f, ev,
                        (size_t)c->schema_index[f - c->cfg->fields], label,
                        v);
+}
+
+/* clean_label() through the memo: a label text met before is not
+ * looked up again. Refusals are not remembered; they fill the verdict. */
+static int clean_label_memo(struct cleaner *c, const struct cfg_field *f,
+                            const struct event *ev, size_t index,
+                            double *label, struct clean_verdict *v)
+{
+    const struct value *val = &ev->values[index];
+    const struct label_memo *m;
+    int err;
+
+    if (!c->memo_on || val->kind == VALUE_NULL)
+        return clean_label(c->cfg, f, ev, index, label, v);
+    m = memo_find(c, ev, index);
+    if (m) {
+        *label = m->label;
+        return 0;
+    }
+    err = clean_label(c->cfg, f, ev, index, label, v);
+    if (!err)
+        memo_keep(c, ev, index, *label);
+    return err;
 }
 
 /* Before any category was seen the value stays null: no feature. */
@@ -591,15 +718,17 @@ static int clean_category(struct cleaner *c, size_t i, struct event *ev,
     return refuse(v, CLEAN_REASON_VALUE, f, "\"%.64s\" %s", text, fault);
 }
 
-static int clean_field(struct cleaner *c, size_t i, struct event *ev,
-                       double *label, struct clean_verdict *v)
+/* Out of line: inlined into cleaner_apply()'s loop, it made every
+ * field's quick test dearer, though few fields of an event get here. */
+static __attribute__((noinline)) int clean_field(struct cleaner *c, size_t i,
+                                                 struct event *ev,
+                                                 double *label,
+                                                 struct clean_verdict *v)
 {
     const struct cfg_field *f = &c->cfg->fields[i];
     size_t index = (size_t)c->schema_index[i];
     const struct value *val = &ev->values[index];
 
-    if (c->any_category[i] && val->kind == VALUE_STRING)
-        return 0; /* what clean_category() would find */
     if (f->kind == CFG_FIELD_IGNORE)
         return 0;
     if (val->kind == VALUE_NULL)
@@ -611,7 +740,7 @@ static int clean_field(struct cleaner *c, size_t i, struct event *ev,
             *label = NAN;
             return 0;
         }
-        return clean_label(c->cfg, f, ev, index, label, v);
+        return clean_label_memo(c, f, ev, index, label, v);
     case CFG_FIELD_ID:
         if (val->kind != VALUE_STRING || val->str_len == 0)
             return refuse(v, CLEAN_REASON_MISSING, f,
@@ -681,19 +810,28 @@ void cleaner_commit_stats(struct cleaner *c, const struct event *ev)
     }
 }
 
+/* Whether val passes its field's rules by the quick rule alone: what
+ * clean_field() would find for it, without a change to the event or a
+ * count. */
+static inline int passes_quickly(const struct quick_rule *q,
+                                 const struct value *val)
+{
+    if (val->kind == VALUE_NUMBER)
+        return q->number_ok && val->number >= q->lo && val->number <= q->hi;
+    if (val->kind == VALUE_STRING)
+        return q->string_ok && val->str_len - q->min_len <= q->len_span;
+    return q->null_ok; /* the length test wraps below min_len */
+}
+
 int cleaner_apply(struct cleaner *c, struct event *ev, double *label,
                   struct clean_verdict *verdict)
 {
-    size_t i;
+    size_t i, n = c->cfg->field_count;
     int err;
 
-    memset(c->imputed, 0, c->cfg->field_count);
-    for (i = 0; i < c->cfg->field_count; i++) {
-        const struct value *val = &ev->values[c->schema_index[i]];
-
-        /* What clean_field() finds for the common plain number. */
-        if (c->plain_number[i] && val->kind == VALUE_NUMBER &&
-            val->number >= c->lo[i] && val->number <= c->hi[i])
+    memset(c->imputed, 0, n);
+    for (i = 0; i < n; i++) {
+        if (passes_quickly(&c->quick[i], &ev->values[c->quick[i].index]))
             continue;
         err = clean_field(c, i, ev, label, verdict);
         if (err) {

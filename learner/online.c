@@ -92,6 +92,11 @@ struct online_learner {
     /* Copies: anonymizing may grow the event's arena and move strings. */
     struct buf event_id;
     char label[CFG_NAME_MAX];
+    /* label holds the text of the number with these bits: a numeric
+     * label has a few values, and printing one each event cost more
+     * than copying it. */
+    uint64_t label_bits;
+    int label_is_number;
     /* delayed labels: NULL without a labels group */
     struct label_join *labels;
     int64_t ts_ms;        /* Kafka time of the message being processed */
@@ -377,7 +382,18 @@ static const char *copy_label(struct online_learner *ol,
                               const struct event *ev)
 {
     const struct value *v = &ev->values[ol->label_index];
+    uint64_t bits;
 
+    if (v->kind == VALUE_NUMBER) {
+        memcpy(&bits, &v->number, sizeof(bits));
+        if (!ol->label_is_number || bits != ol->label_bits) {
+            numfmt_double(v->number, ol->label, sizeof(ol->label));
+            ol->label_bits = bits;
+            ol->label_is_number = 1;
+        }
+        return ol->label;
+    }
+    ol->label_is_number = 0;
     if (v->kind == VALUE_STRING) {
         /* As snprintf("%s") would, without its format parse, which was
          * a twentieth of an Elec2 event. */
@@ -387,11 +403,9 @@ static const char *copy_label(struct online_learner *ol,
 
         memcpy(ol->label, event_string(ev, (size_t)ol->label_index), len);
         ol->label[len] = '\0';
-    } else if (v->kind == VALUE_NUMBER)
-        numfmt_double(v->number, ol->label, sizeof(ol->label));
-    else
-        return NULL;
-    return ol->label;
+        return ol->label;
+    }
+    return NULL;
 }
 
 static const char *copy_event_id(struct online_learner *ol,

@@ -105,6 +105,33 @@ static const char int_label_cfg[] =
     ");\n"
     "learner = { model_name = \"ctr\"; bits = 10; };\n";
 
+/* Each quick rule of cleaner_apply() beside the full rules it stands
+ * for: an ignored field, a category without string rules that also
+ * takes numbers in a range, and the id's length bounds. */
+static const char quick_schema[] =
+    "{\"type\": \"record\", \"name\": \"Q\", \"fields\": ["
+    "  {\"name\": \"event_id\", \"type\": \"string\"},"
+    "  {\"name\": \"click\", \"type\": [\"null\", \"double\"]},"
+    "  {\"name\": \"ign\", \"type\": [\"null\", \"double\"]},"
+    "  {\"name\": \"age\", \"type\": [\"null\", \"double\"]},"
+    "  {\"name\": \"tok\", \"type\": [\"null\", \"string\"]}"
+    "]}";
+
+static const char quick_cfg[] =
+    "name = \"quick\";\n"
+    "topics = { input = \"i\"; predictions = \"p\"; models = \"m\";\n"
+    "           dead_letters = \"d\"; };\n"
+    "source = { schema = \"unused.avsc\"; };\n"
+    "fields = (\n"
+    "  { name = \"event_id\"; kind = \"id\"; },\n"
+    "  { name = \"click\"; kind = \"label\"; positive = [\"1\"];\n"
+    "    negative = [\"0\"]; },\n"
+    "  { name = \"ign\"; kind = \"ignore\"; },\n"
+    "  { name = \"age\"; kind = \"categorical\"; min = 0.0; max = 120.0; },\n"
+    "  { name = \"tok\"; kind = \"categorical\"; }\n"
+    ");\n"
+    "learner = { model_name = \"quick\"; bits = 10; };\n";
+
 struct fixture {
     struct clean_fixture base;
     double label;
@@ -129,6 +156,11 @@ static int setup_main(void **state)
 static int setup_int_label(void **state)
 {
     return fixture_open(state, int_label_schema, int_label_cfg);
+}
+
+static int setup_quick(void **state)
+{
+    return fixture_open(state, quick_schema, quick_cfg);
 }
 
 static int teardown(void **state)
@@ -440,6 +472,124 @@ static void test_clean_numeric_label(void **state)
     assert_contains(fx->verdict.detail, "\"2\"");
 }
 
+/* The labels found before are remembered by their text or bits: a
+ * remembered text must not answer for another that shares its prefix
+ * or length, nor a remembered 0 for -0 (which reads "-0"), and a refused
+ * label is refused again each time, with its verdict. */
+static void test_clean_label_memo_keeps_every_answer(void **state)
+{
+    struct fixture *fx = *state;
+    static const char *const texts[] = {"yes", "no", "ye", "yes!", "no",
+                                        "maybe", "yes", "nO", "no",
+                                        "yes", "maybe"};
+    static const double want[] = {1, 0, -1, -1, 0, -1, 1, -1, 0, 1, -1};
+    size_t i, round;
+
+    for (round = 0; round < 3; round++) {
+        for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+            good_event(fx);
+            set_str(fx, "label", texts[i]);
+            if (want[i] < 0) {
+                expect_refused(fx, CLEAN_REASON_LABEL, "label");
+                assert_contains(fx->verdict.detail, texts[i]);
+                continue;
+            }
+            assert_int_equal(apply(fx), 0);
+            assert_float_equal(fx->label, want[i], 0.0);
+        }
+    }
+}
+
+static void test_clean_label_memo_numbers_by_bits(void **state)
+{
+    struct fixture *fx = *state;
+    size_t click = col(fx, "click");
+    int round;
+
+    event_reset(&fx->base.ev, schema_field_count(fx->base.schema));
+    set_str(fx, "event_id", "ctr-1");
+    for (round = 0; round < 3; round++) {
+        event_set_number(&fx->base.ev, click, 0.0);
+        assert_int_equal(apply(fx), 0);
+        assert_float_equal(fx->label, 0.0, 0.0);
+
+        event_set_number(&fx->base.ev, click, -0.0);
+        expect_refused(fx, CLEAN_REASON_LABEL, "click");
+        assert_contains(fx->verdict.detail, "\"-0\"");
+
+        event_set_number(&fx->base.ev, click, 1.0);
+        assert_int_equal(apply(fx), 0);
+        assert_float_equal(fx->label, 1.0, 0.0);
+    }
+}
+
+/* A good event of quick_cfg. */
+static void quick_event(struct fixture *fx)
+{
+    event_reset(&fx->base.ev, schema_field_count(fx->base.schema));
+    set_str(fx, "event_id", "q-1");
+    set_num(fx, "click", 1.0);
+    set_num(fx, "ign", 7.0);
+    set_num(fx, "age", 37.0);
+    set_str(fx, "tok", "a");
+}
+
+static void test_clean_quick_rules_match_full_rules(void **state)
+{
+    struct fixture *fx = *state;
+    char id[CLEAN_MAX_ID_BYTES + 2];
+    const double ignored[] = {NAN, INFINITY, -1e308, 0.0};
+    size_t i;
+
+    /* An ignored field takes anything, NaN and nulls included. */
+    for (i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
+        quick_event(fx);
+        set_num(fx, "ign", ignored[i]);
+        assert_int_equal(apply(fx), 0);
+    }
+    quick_event(fx);
+    set_null(fx, "ign");
+    assert_int_equal(apply(fx), 0);
+    assert_int_equal(cleaner_field_counts(fx->base.cleaner)[2].missing, 0);
+
+    /* A number in a category: within its range, both bounds included. */
+    quick_event(fx);
+    set_num(fx, "age", 120.0);
+    assert_int_equal(apply(fx), 0);
+    quick_event(fx);
+    set_num(fx, "age", 0.0);
+    assert_int_equal(apply(fx), 0);
+    quick_event(fx);
+    set_num(fx, "age", 120.5);
+    expect_refused(fx, CLEAN_REASON_RANGE, "age");
+    quick_event(fx);
+    set_num(fx, "age", NAN);
+    expect_refused(fx, CLEAN_REASON_VALUE, "age");
+    quick_event(fx);
+    set_str(fx, "tok", ""); /* an empty category is a category */
+    assert_int_equal(apply(fx), 0);
+    quick_event(fx);
+    set_null(fx, "tok"); /* missing: counted, left to the features */
+    assert_int_equal(apply(fx), 0);
+    assert_int_equal(cleaner_field_counts(fx->base.cleaner)[4].missing, 1);
+
+    /* The id: 1 to CLEAN_MAX_ID_BYTES bytes. */
+    memset(id, 'i', sizeof(id));
+    id[CLEAN_MAX_ID_BYTES] = '\0';
+    quick_event(fx);
+    set_str(fx, "event_id", id);
+    assert_int_equal(apply(fx), 0);
+    id[CLEAN_MAX_ID_BYTES] = 'i';
+    id[CLEAN_MAX_ID_BYTES + 1] = '\0';
+    quick_event(fx);
+    set_str(fx, "event_id", id);
+    expect_refused(fx, CLEAN_REASON_VALUE, "event_id");
+    quick_event(fx);
+    set_str(fx, "event_id", "");
+    expect_refused(fx, CLEAN_REASON_MISSING, "event_id");
+    assert_int_equal(cleaner_counts(fx->base.cleaner)->rejected, 4);
+}
+
 static void test_clean_non_finite_value_rejects(void **state)
 {
     struct fixture *fx = *state;
@@ -613,6 +763,11 @@ int main(void)
         T(test_clean_label_positive_negative_unknown),
         cmocka_unit_test_setup_teardown(test_clean_numeric_label,
                                         setup_int_label, teardown),
+        T(test_clean_label_memo_keeps_every_answer),
+        cmocka_unit_test_setup_teardown(test_clean_label_memo_numbers_by_bits,
+                                        setup_int_label, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_clean_quick_rules_match_full_rules, setup_quick, teardown),
         T(test_clean_non_finite_value_rejects),
         T(test_clean_personal_range_detail_hides_value),
         T(test_clean_personal_range_detail_half_open),
