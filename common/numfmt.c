@@ -355,6 +355,38 @@ static uint64_t round_fewer(uint64_t q, numfmt_u128 rem, uint64_t unit)
     return n;
 }
 
+/* The fractions scale_fraction() takes: from 10^-4 ("%g" writes an
+ * exponent below it) up to 1. Probabilities, the numbers riffle prints
+ * most, are nearly all here. */
+#define NUMFMT_FRACTION_MIN 1e-4
+
+/* fixed_digits(a, 17) for a in [NUMFMT_FRACTION_MIN, 1), the range of
+ * nearly every probability: the decimal exponent e in -4..-1 from three
+ * comparisons instead of an estimate and a rounding to check it. They
+ * are exact: the doubles nearest 10^-1, 10^-2 and 10^-3 lie above those
+ * powers, so no double falls between a power and its double. Then
+ * a * 10^(16-e), in [10^16, 10^17), is split once into its integer part
+ * *q and remainder *rem, and *n17 is its rounding as printf rounds.
+ * Returns 0 for what the general path must do: a power of two (where
+ * reads_back() cannot decide) and a rounding that carries to 10^17. */
+static int scale_fraction(double a, uint64_t *q, numfmt_u128 *rem,
+                          uint64_t *n17, int *e, struct scaled *sc)
+{
+    numfmt_u128 half;
+
+    *e = a >= 1e-1 ? -1 : a >= 1e-2 ? -2 : a >= 1e-3 ? -3 : -4;
+    scale(a, NUMFMT_MOST_DIGITS - 1 - *e, sc);
+    if (sc->m == (1ULL << NUMFMT_MANTISSA_BITS))
+        return 0;
+
+    /* shift is 36 to 46 here (the exponents of [10^-4, 1), k 17 to 20). */
+    *q = (uint64_t)(sc->prod >> sc->shift);
+    *rem = sc->prod & (((numfmt_u128)1 << sc->shift) - 1);
+    half = (numfmt_u128)1 << (sc->shift - 1);
+    *n17 = *q + (*rem > half || (*rem == half && (*q & 1)));
+    return *n17 < 100000000000000000ULL; /* 10^17: a carry */
+}
+
 /* The common case of numfmt_double() with one scaling instead of one
  * per digit count: x * 10^k is formed once for 17 digits, and the 15-
  * and 16-digit roundings come from its integer part and remainder.
@@ -368,18 +400,24 @@ static size_t shortest_in_one_scaling(double x, char *text)
 {
     const uint64_t lo17 = 10000000000000000ULL; /* 10^16 */
     const uint64_t lo16 = lo17 / 10;
+    double a = fabs(x);
     struct scaled sc;
     numfmt_u128 rem;
     uint64_t n17, n16, n15, q;
     int e;
 
-    if (!fixed_digits(fabs(x), NUMFMT_MOST_DIGITS, &n17, &e, &sc) ||
-        sc.shift <= 0 || sc.m == (1ULL << NUMFMT_MANTISSA_BITS))
-        return 0;
-    q = (uint64_t)(sc.prod >> sc.shift);
-    rem = sc.prod & (((numfmt_u128)1 << sc.shift) - 1);
-    if (q < lo17) /* 9.99.. carried to 10^17 in fixed_digits() */
-        return 0;
+    if (a >= NUMFMT_FRACTION_MIN && a < 1.0) {
+        if (!scale_fraction(a, &q, &rem, &n17, &e, &sc))
+            return 0;
+    } else {
+        if (!fixed_digits(a, NUMFMT_MOST_DIGITS, &n17, &e, &sc) ||
+            sc.shift <= 0 || sc.m == (1ULL << NUMFMT_MANTISSA_BITS))
+            return 0;
+        q = (uint64_t)(sc.prod >> sc.shift);
+        rem = sc.prod & (((numfmt_u128)1 << sc.shift) - 1);
+        if (q < lo17) /* 9.99.. carried to 10^17 in fixed_digits() */
+            return 0;
+    }
 
     n15 = round_fewer(q, rem, 100);
     if (n15 >= lo16) /* 10^15: carried into the next exponent */

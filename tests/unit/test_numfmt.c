@@ -153,6 +153,60 @@ static void test_numfmt_matches_printf_on_probabilities(void **state)
     }
 }
 
+/* The fractions of [10^-4, 1), where the exponent comes from three
+ * comparisons (scale_fraction()): byte for byte what printf writes for
+ * every exact tie of the 17-digit rounding (j / 2^(k+1), j odd: its
+ * 17-digit scaling ends in exactly one half), for each power of ten's
+ * and each power of two's neighbours (a power of two takes the general
+ * path), and for random bit patterns, which reach subnormal-free but
+ * otherwise arbitrary mantissas. The negative of each, too. */
+#define ONE_BITS 0x3ff0000000000000ULL /* the bits of 1.0 */
+
+static void test_numfmt_matches_printf_on_fractions(void **state)
+{
+    static const struct {
+        int k;           /* 16 - the decimal exponent */
+        uint32_t lo, hi; /* j / 2^(k+1) in [10^(16-k), 10^(17-k)) */
+    } ties[] = {{17, 26215, 262143}, {18, 5243, 52428}, {19, 1049, 10485},
+                {20, 210, 2097}};
+    uint64_t rng = 104729, bits;
+    double x, lo = 1e-4;
+    size_t t;
+    uint32_t j;
+    int i, step;
+
+    (void)state;
+    for (t = 0; t < sizeof(ties) / sizeof(ties[0]); t++) {
+        for (j = ties[t].lo | 1; j <= ties[t].hi; j += 2) {
+            x = ldexp((double)j, -(ties[t].k + 1));
+            expect_reference(x);
+            expect_reference(-x);
+        }
+    }
+    for (i = -4; i <= 0; i++) {
+        x = pow(10.0, i);
+        for (step = 0; step < 64; step++) {
+            expect_reference(x);
+            expect_reference(-x);
+            x = nextafter(x, 0.0);
+        }
+    }
+    for (i = -14; i <= -1; i++) {
+        expect_reference(ldexp(1.0, i));
+        expect_reference(nextafter(ldexp(1.0, i), 0.0));
+        expect_reference(nextafter(ldexp(1.0, i), 1.0));
+    }
+    /* Positive doubles order as their bits: [1e-4, 1) is a bit range. */
+    memcpy(&bits, &lo, sizeof(bits));
+    for (i = 0; i < 100000; i++) {
+        uint64_t b = bits + rng_next(&rng) % (ONE_BITS - bits);
+
+        memcpy(&x, &b, sizeof(x));
+        expect_reference(x);
+        expect_reference(-x);
+    }
+}
+
 /* A small buffer gets as many leading digits as fit, and its NUL. */
 static void test_numfmt_integer_respects_the_buffer(void **state)
 {
@@ -180,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_numfmt_integer_respects_the_buffer),
         cmocka_unit_test(test_numfmt_matches_printf),
         cmocka_unit_test(test_numfmt_matches_printf_on_probabilities),
+        cmocka_unit_test(test_numfmt_matches_printf_on_fractions),
         cmocka_unit_test(test_numfmt_fraction_respects_the_buffer),
     };
 
