@@ -882,6 +882,9 @@ static int carry_fields(struct online_learner *ol, const struct event *ev,
     const char *text;
 
     n = ol->cfg->prediction_field_count;
+    res->carried_count = n;
+    if (n == 0)
+        return 0;
     buf_reset(&ol->carried);
     for (i = 0; i < n; i++) {
         const struct value *v = &ev->values[ol->carried_index[i]];
@@ -902,7 +905,6 @@ static int carry_fields(struct online_learner *ol, const struct event *ev,
     }
 
     /* Pointers only now: appending may have moved the buffer. */
-    res->carried_count = n;
     for (i = 0; i < n; i++)
         res->carried[i] = offset[i] == (size_t)-1
                               ? NULL
@@ -951,12 +953,37 @@ static int run_model(struct online_learner *ol, struct event *ev,
     return 0;
 }
 
+/* memset(res, 0, ...) as its readers see it: the verdict's texts and
+ * the carried values are read only as C strings and up to
+ * carried_count, so of those the first byte and the count are cleared,
+ * not the 450 bytes behind them; every other field is zeroed, whatever
+ * is added later. Runs for every event. */
+_Static_assert(offsetof(struct online_result, verdict) <
+                   offsetof(struct online_result, event_id) &&
+               offsetof(struct online_result, event_id) <
+                   offsetof(struct online_result, carried) &&
+               offsetof(struct online_result, carried) <
+                   offsetof(struct online_result, drift),
+               "result_clear() zeroes the fields between these");
+
+static void result_clear(struct online_result *res)
+{
+    memset(res, 0, offsetof(struct online_result, verdict.field));
+    res->verdict.field[0] = '\0';
+    res->verdict.detail[0] = '\0';
+    memset(&res->event_id, 0,
+           offsetof(struct online_result, carried) -
+               offsetof(struct online_result, event_id));
+    memset(&res->drift, 0,
+           sizeof(*res) - offsetof(struct online_result, drift));
+}
+
 static int process_event(struct online_learner *ol, struct event *ev,
                          struct online_result *res)
 {
     int err;
 
-    memset(res, 0, sizeof(*res));
+    result_clear(res);
     res->event_id = copy_event_id(ol, ev);
 
     /* Before cleaning, so that a duplicate moves no counter and no
@@ -1000,7 +1027,7 @@ int online_score_event(struct online_learner *ol, struct event *ev,
 {
     int err;
 
-    memset(res, 0, sizeof(*res));
+    result_clear(res);
     res->event_id = copy_event_id(ol, ev);
 
     cleaner_set_label_optional(ol->cleaner, 1);

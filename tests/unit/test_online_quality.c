@@ -247,6 +247,51 @@ static void test_online_late_accept_counts(void **state)
     expect_json(fx, "\"late\":2,\"out_of_order\":0");
 }
 
+/* Every field a reader looks at is set for each event, whatever the
+ * result held before: garbage, or the refusal of the event before it
+ * (process_event() clears the verdict's texts by their first byte). */
+static void test_online_result_cleared_between_events(void **state)
+{
+    struct fixture *fx = *state;
+    const struct online_result *r;
+
+    memset(&fx->res, 0xa5, sizeof(fx->res));
+    r = run(fx, "e-1", 1.0, 1);
+    assert_int_equal(r->dead_letter, 1);
+    assert_non_null(r->verdict.reason);
+    assert_string_equal(r->verdict.field, "y");
+    assert_true(r->verdict.detail[0] != '\0');
+
+    r = run(fx, "e-2", 2.0, 0);
+    assert_int_equal(r->dead_letter, 0);
+    assert_int_equal(r->duplicate, 0);
+    assert_int_equal(r->late, 0);
+    assert_int_equal(r->enrichment, 0);
+    assert_null(r->verdict.reason);
+    assert_string_equal(r->verdict.field, "");
+    assert_string_equal(r->verdict.detail, "");
+    assert_string_equal(r->event_id, "e-2");
+    assert_string_equal(r->label_text, "1");
+    assert_float_equal(r->label, 1.0, 0.0);
+    assert_float_equal(r->probability, 0.5, 0.0); /* a fresh model */
+    assert_float_equal(r->value, 0.5, 0.0);
+    assert_int_equal(r->predicted_class, 1);
+    assert_int_equal(r->model_version, 0);
+    assert_int_equal(r->carried_count, 0);
+    assert_int_equal(r->drift, 0);
+    assert_int_equal(r->pending, 0);
+
+    memset(&fx->res, 0xa5, sizeof(fx->res));
+    r = run(fx, "e-3", 3.0, 0);
+    assert_int_equal(r->dead_letter, 0);
+    assert_null(r->verdict.reason);
+    assert_string_equal(r->verdict.detail, "");
+    assert_int_equal(r->model_version, 1);
+    assert_int_equal(r->carried_count, 0);
+    assert_int_equal(r->drift, 0);
+    assert_int_equal(r->pending, 0);
+}
+
 static void expect_cfg_error(const char *cleaning, const char *part)
 {
     char dir[64], path[128], text[2048], errstr[TESTUTIL_ERRSTR_SIZE];
@@ -301,6 +346,9 @@ int main(void)
                                         setup_late_route, teardown),
         cmocka_unit_test_setup_teardown(test_online_late_accept_counts,
                                         setup_late_accept, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_online_result_cleared_between_events, setup_late_accept,
+            teardown),
         cmocka_unit_test(test_online_quality_config_errors),
     };
 
