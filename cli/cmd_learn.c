@@ -56,6 +56,11 @@
 #define LEARN_RESTORE_CANDIDATES 3   /* older snapshots tried if one is bad */
 #define LEARN_TXN_WAIT_MS 30000      /* one wait for a transaction call */
 #define LEARN_CONFIRM_IDLE_MS 2000   /* per partition, once per idle period */
+/* Reading a join partition's committed offset at an assignment: the
+ * coordinator just answered for the input's, so a failure is brief or
+ * the learner stops (as the consumer does after its own tries). */
+#define LEARN_JOIN_COMMITTED_WAIT_MS 10000
+#define LEARN_JOIN_COMMITTED_TRIES 6
 /* Messages between two servings of delivery reports while events flow
  * (and at every idle poll): serving them after each message was 3% of
  * the learner thread, mostly the call itself; acknowledgements then wait
@@ -307,7 +312,7 @@ static int start_learning(struct learn *l, char *errstr, size_t size)
         consumer_set_revoke_hook(l->consumer, on_revoke, l);
     /* the store just restored holds every partition its snapshot saw */
     memset(&l->labels_held, 0, sizeof(l->labels_held));
-    if (!err && moves_label_records(l))
+    if (!err && (moves_label_records(l) || l->join))
         consumer_set_assign_hook(l->consumer, on_assign, l);
     return err;
 }
@@ -528,6 +533,43 @@ static void log_progress(struct learn *l)
     l->progress_events = l->processed;
 }
 
+/* --- the join topic's dead letters ----------------------------------- */
+
+/* An unusable record of a join partition this instance owns, not yet
+ * checked (learn_join.h): dead-lettered in the open batch, whose commit
+ * carries the partition's checked position (exactly once), or at once,
+ * its position committed with the next snapshot's offsets (at least
+ * once). */
+static int join_dead_letter(void *opaque, const rd_kafka_message_t *msg,
+                            const struct online_result *res, char *errstr,
+                            size_t size)
+{
+    struct learn *l = opaque;
+    struct source_ref src;
+
+    source_of(msg, &src);
+    l->dead_lettered++;
+    return outputs_dead_letter(l->out, &src, res, errstr, size);
+}
+
+/* Whether dead letters can be published now: exactly once, only into
+ * an open transaction, which commits them with the positions saying
+ * they were. */
+static int can_dead_letter(const struct learn *l)
+{
+    return !l->exactly_once || publisher_in_transaction(l->pub);
+}
+
+/* Dead-letters what the owned join partitions hold applied but not
+ * checked (a start, a replay or a take-over left it), when it can. */
+static int join_catch_up(struct learn *l, char *errstr, size_t size)
+{
+    if (!l->join || !can_dead_letter(l) || !learn_join_behind(l->join))
+        return 0;
+    return learn_join_check(l->join, l->ol, join_dead_letter, l, errstr,
+                            size);
+}
+
 /* --- snapshots, at least once ----------------------------------------- */
 
 /* What a snapshot records: the group consumer's positions, then the
@@ -627,6 +669,22 @@ static int commit_settled(struct learn *l, int wait, char *errstr,
     return err;
 }
 
+/* The offsets to commit once the snapshot is acknowledged: its own,
+ * except that for the join topic the group holds the checked positions
+ * of the owned partitions (learn_join.h), not the applied ones. */
+static void set_pending(struct learn *l)
+{
+    size_t i;
+
+    l->pending_count = 0;
+    for (i = 0; i < l->offset_count; i++)
+        if (!l->join || strcmp(l->offsets[i].topic, l->cfg.join.topic) != 0)
+            l->pending[l->pending_count++] = l->offsets[i];
+    if (l->join)
+        learn_join_checked_positions(l->join, l->pending,
+                                     SNAPSHOT_MAX_OFFSETS, &l->pending_count);
+}
+
 /* Takes a snapshot; commit_settled() sends it and commits its offsets,
  * at once when `wait` (a stop), else when the acks are in. The previous
  * snapshot is settled first, waiting for it if need be. */
@@ -649,8 +707,7 @@ static int take_snapshot(struct learn *l, int wait, char *errstr,
     if (err)
         return err;
 
-    memcpy(l->pending, l->offsets, l->offset_count * sizeof(l->offsets[0]));
-    l->pending_count = l->offset_count;
+    set_pending(l);
     l->held = 1;
     l->held_seq = publisher_sent(l->pub);
     err = commit_settled(l, wait, errstr, size);
@@ -709,6 +766,8 @@ static int commit_batch(struct learn *l, char *errstr, size_t size)
     int err;
 
     offsets = consumer_assigned_offsets(l->consumer);
+    if (l->join) /* how far the dead letters of the batch reach */
+        learn_join_add_checked(l->join, offsets);
     group = consumer_group_metadata(l->consumer);
     for (;;) {
         err = publisher_commit(l->pub, offsets, group, LEARN_TXN_WAIT_MS,
@@ -766,6 +825,8 @@ static int end_batch(struct learn *l, int force_snapshot, char *errstr,
             return 0;
         err = begin_batch(l, errstr, size);
     }
+    if (!err)
+        err = join_catch_up(l, errstr, size);
     if (!err && snap)
         err = snapshot_in_batch(l, errstr, size);
     if (!err)
@@ -918,6 +979,21 @@ static int recover(struct learn *l, int err, char *errstr, size_t size)
     return err;
 }
 
+/* At least once, before owned join partitions leave: every dead letter
+ * sent is acknowledged, then their checked positions are committed, so
+ * that a rebalance repeats none of them (only a crash does). */
+static int commit_join_checked(struct learn *l, char *errstr, size_t size)
+{
+    struct snapshot_offset checked[SNAPSHOT_MAX_OFFSETS];
+    size_t n = 0;
+    int err = await_acks(l, errstr, size);
+
+    if (!err)
+        learn_join_checked_positions(l->join, checked, SNAPSHOT_MAX_OFFSETS,
+                                     &n);
+    return err ? err : consumer_commit(l->consumer, checked, n, errstr, size);
+}
+
 /* Partitions are leaving this instance: commit what was learned from
  * them, with a snapshot, while the group still lets us. The commit
  * claims each partition for this instance (consumers/handover.h) and,
@@ -930,10 +1006,8 @@ static int recover(struct learn *l, int err, char *errstr, size_t size)
  * relearns from its own snapshot only partitions whose last claim names
  * it. So every event is learned by one instance's model, once; the full
  * argument is in docs/SCALING.md, "Rebalances". */
-static void on_revoke(void *opaque)
+static void commit_before_revoke(struct learn *l)
 {
-    struct learn *l = opaque;
-
     if (!l->closing && l->opt.instance && l->cfg.labels.line &&
         !l->exactly_once)
         learn_labels_warn_revoke(l->ol);
@@ -941,6 +1015,9 @@ static void on_revoke(void *opaque)
         /* the partitions' next owner starts from the committed offsets */
         l->hook_err = commit_settled(l, 1, l->hook_errstr,
                                      sizeof(l->hook_errstr));
+        if (!l->hook_err && l->join)
+            l->hook_err = commit_join_checked(l, l->hook_errstr,
+                                              sizeof(l->hook_errstr));
         return;
     }
     if (l->closing || !l->exactly_once || l->hook_err)
@@ -955,7 +1032,72 @@ static void on_revoke(void *opaque)
     l->hook_err = end_batch(l, 1, l->hook_errstr, sizeof(l->hook_errstr));
 }
 
-/* Partitions came to this instance: the delayed-label records of those
+/* The commit above carried the owned join partitions' checked positions
+ * (or, at least once, the last snapshot's): their next owners go on from
+ * there. */
+static void on_revoke(void *opaque)
+{
+    struct learn *l = opaque;
+
+    commit_before_revoke(l);
+    if (l->join && !l->closing) /* closing: it may be freed already */
+        learn_join_disown(l->join);
+}
+
+/* Join partition q, whose owner this instance just became: it goes on
+ * from the group's committed offset of q, where the previous owner's
+ * last committed dead letters stop. */
+static int own_join_partition(struct learn *l, int q, int input_partition,
+                              char *errstr, size_t size)
+{
+    char meta[8];
+    int64_t from = -1;
+    int err = 0, attempt;
+
+    for (attempt = 1; attempt <= LEARN_JOIN_COMMITTED_TRIES; attempt++) {
+        err = consumer_committed_meta(l->consumer, l->cfg.join.topic, q,
+                                      LEARN_JOIN_COMMITTED_WAIT_MS, &from,
+                                      meta, sizeof(meta), errstr, size);
+        if (!err)
+            break;
+        log_warn("learn", "%s (try %d of %d)", errstr, attempt,
+                 LEARN_JOIN_COMMITTED_TRIES);
+    }
+    if (err)
+        return err;
+    learn_join_own(l->join, q, from);
+    log_info("learn", "%s [%d]: dead letters are this instance's (it has "
+             "input partition %d), from %s %lld", l->cfg.join.topic, q,
+             input_partition, from >= 0 ? "the committed offset" : "offset",
+             (long long)(from >= 0 ? from : 0));
+    return 0;
+}
+
+/* Takes the join partitions whose owner (learn_join.h) is an input
+ * partition among parts, the whole new assignment. */
+static int own_join_partitions(struct learn *l,
+                               const struct consumer_assigned *parts,
+                               size_t n, char *errstr, size_t size)
+{
+    int q, count = learn_join_partition_count(l->join), inputs = 0;
+    size_t i;
+    int err = consumer_partition_count(l->consumer, l->cfg.topic_input,
+                                       &inputs, errstr, size);
+
+    learn_join_disown(l->join);
+    for (i = 0; !err && inputs > 0 && i < n; i++) {
+        if (strcmp(parts[i].topic, l->cfg.topic_input) != 0)
+            continue;
+        for (q = 0; !err && q < count; q++)
+            if (learn_join_owner_partition(q, inputs) == parts[i].partition)
+                err = own_join_partition(l, q, parts[i].partition, errstr,
+                                         size);
+    }
+    return err;
+}
+
+/* Partitions came to this instance: it owns the join partitions that go
+ * with its input partitions, and the delayed-label records of those
  * that moved go with them (learn_labels_take_over()). Runs inside the
  * consumer's poll, before any message of the new assignment; an error
  * stops the learner through the loop, as the revoke hook's do. */
@@ -966,9 +1108,13 @@ static void on_assign(void *opaque, const struct consumer_assigned *parts,
 
     if (l->closing || l->hook_err)
         return;
-    l->hook_err = learn_labels_take_over(l->ol, &l->labels_held, parts, n,
-                                         l->hook_errstr,
-                                         sizeof(l->hook_errstr));
+    if (l->join)
+        l->hook_err = own_join_partitions(l, parts, n, l->hook_errstr,
+                                          sizeof(l->hook_errstr));
+    if (!l->hook_err && moves_label_records(l))
+        l->hook_err = learn_labels_take_over(l->ol, &l->labels_held, parts,
+                                             n, l->hook_errstr,
+                                             sizeof(l->hook_errstr));
 }
 
 /* --- merging instances ------------------------------------------------ */
@@ -1121,27 +1267,6 @@ static int after_event(struct learn *l, const rd_kafka_message_t *msg,
     return report_metrics(l, errstr, size);
 }
 
-/* An unusable record of the join topic, read past the snapshot's join
- * positions: dead-lettered in the open batch; while replaying there is
- * none, and the run that first read it dead-lettered it.
- * TODO(join dead letters): every instance reads the whole join topic, so
- * with N instances such a record is dead-lettered N times, and a crashed
- * instance dead-letters again those between its snapshot and the crash:
- * the join positions are in snapshots, not in the batches' commits. */
-static int join_dead_letter(void *opaque, const rd_kafka_message_t *msg,
-                            const struct online_result *res, char *errstr,
-                            size_t size)
-{
-    struct learn *l = opaque;
-    struct source_ref src;
-
-    if (l->exactly_once && !publisher_in_transaction(l->pub))
-        return 0;
-    source_of(msg, &src);
-    l->dead_lettered++;
-    return outputs_dead_letter(l->out, &src, res, errstr, size);
-}
-
 /* An event newer than the learner's last look at the join topic's ends
  * waits until every profile appended before it is applied (see
  * learn_join.h); labels carry no fields to enrich. */
@@ -1149,12 +1274,18 @@ static int join_before(struct learn *l, const rd_kafka_message_t *msg,
                        char *errstr, size_t size)
 {
     rd_kafka_timestamp_type_t tstype;
+    int err;
 
     if (!l->join ||
-        learn_labels_is_labels_topic(&l->cfg, rd_kafka_topic_name(msg->rkt)) ||
-        !learn_join_due(l->join, rd_kafka_message_timestamp(msg, &tstype)))
+        learn_labels_is_labels_topic(&l->cfg, rd_kafka_topic_name(msg->rkt)))
         return 0;
-    return learn_join_sync(l->join, l->ol, join_dead_letter, l, errstr, size);
+    err = join_catch_up(l, errstr, size);
+    if (err ||
+        !learn_join_due(l->join, rd_kafka_message_timestamp(msg, &tstype)))
+        return err;
+    return learn_join_sync(l->join, l->ol,
+                           can_dead_letter(l) ? join_dead_letter : NULL, l,
+                           errstr, size);
 }
 
 static int on_message(struct learn *l, const rd_kafka_message_t *msg,
@@ -1396,7 +1527,7 @@ static void print_summary(struct learn *l)
     printf("{\"instance\":\"%s\",\"learned\":%llu,"
            "\"processed\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
            "\"duplicates\":%llu,\"late_routed\":%llu,\"profiles\":%llu,"
-           "\"join_syncs\":%llu,"
+           "\"join_syncs\":%llu,\"join_rechecked\":%llu,"
            "\"replayed\":%llu,\"rewinds\":%llu,\"rebuilds\":%llu,"
            "\"merges\":%llu,"
            "\"merge_bytes_read\":%llu,\"merge_bytes_published\":%llu,"
@@ -1409,7 +1540,8 @@ static void print_summary(struct learn *l)
            l->processed, l->predicted, l->dead_lettered, l->duplicates,
            l->routed_late,
            (unsigned long long)(js->rebuilt + js->applied),
-           (unsigned long long)js->syncs, l->replayed, l->rewinds,
+           (unsigned long long)js->syncs,
+           (unsigned long long)js->rechecked, l->replayed, l->rewinds,
            rebuild_guard_count(&l->rebuilds),
            (unsigned long long)st->merges,
            (unsigned long long)st->bytes_read,

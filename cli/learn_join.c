@@ -8,6 +8,13 @@
  * reader has then moved past that position, it is replaced by one that
  * starts exactly there. Per partition the module keeps the next offset
  * not applied, which is what a snapshot records.
+ *
+ * For the partitions this instance owns it also keeps the next offset
+ * not checked for dead letters. A synchronisation checks a record as it
+ * applies it when nothing before it is left unchecked; records applied
+ * while dead letters could not be published, or before the partition
+ * came to this instance, are left behind and read again by a reader
+ * opened for that alone.
  */
 #include "cli/learn_join.h"
 
@@ -31,6 +38,11 @@ struct learn_join {
     int64_t *next;   /* per partition, the next offset not applied */
     int64_t *target; /* scratch: where a read must get to; -1: its end */
     int64_t synced_ms; /* events stamped before this are covered */
+    /* Per partition: whether this instance dead-letters it, and then the
+     * next offset not checked (every unusable record below it is
+     * dead-lettered). */
+    unsigned char *owned;
+    int64_t *checked;
     struct learn_join_stats stats;
 };
 
@@ -203,7 +215,9 @@ static int join_open(struct learn_join *j, const struct snapshot_offset *snap,
     j->partitions = topic_reader_partition_count(j->r);
     j->next = calloc((size_t)j->partitions, sizeof(*j->next));
     j->target = calloc((size_t)j->partitions, sizeof(*j->target));
-    if (!j->next || !j->target) {
+    j->owned = calloc((size_t)j->partitions, sizeof(*j->owned));
+    j->checked = calloc((size_t)j->partitions, sizeof(*j->checked));
+    if (!j->next || !j->target || !j->owned || !j->checked) {
         snprintf(errstr, size, "no memory for the join topic's positions");
         return RIFFLE_ERR_NOMEM;
     }
@@ -237,7 +251,8 @@ int learn_join_new(const struct cfg *cfg, struct online_learner *ol,
         return err;
     }
 
-    /* The run that read them first dead-lettered the unusable ones. */
+    /* Not counted here: whether to dead-letter them is the owner's
+     * (learn_join_check()). */
     online_set_dead_letter_count(ol, dead);
     for (p = 0; p < j->partitions; p++)
         targeted |= j->target[p] >= 0;
@@ -261,6 +276,8 @@ void learn_join_destroy(struct learn_join *j)
     topic_reader_destroy(j->r);
     free(j->next);
     free(j->target);
+    free(j->owned);
+    free(j->checked);
     free(j);
 }
 
@@ -289,22 +306,45 @@ static int sync_reached(const struct topic_reader *r, void *opaque)
     return 1;
 }
 
+/* Checks a record just applied (is_bad, res) when its partition is
+ * owned, dead letters can be published, and every record before it is
+ * checked: `before` was the partition's next offset not applied, so
+ * nothing lies unchecked between the checked position and the record.
+ * A record below the checked position was checked by an earlier owner
+ * or an earlier read. */
+static int check_in_order(struct join_sync *s, const rd_kafka_message_t *msg,
+                          int64_t before, int is_bad,
+                          const struct online_result *res, char *errstr,
+                          size_t size)
+{
+    struct learn_join *j = s->j;
+    int p = msg->partition;
+
+    if (!s->bad || !j->owned[p] || j->checked[p] < before ||
+        msg->offset < j->checked[p])
+        return 0;
+    j->checked[p] = msg->offset + 1;
+    return is_bad ? s->bad(s->opaque, msg, res, errstr, size) : 0;
+}
+
 static int sync_take(void *opaque, const rd_kafka_message_t *msg,
                      char *errstr, size_t size)
 {
     struct join_sync *s = opaque;
     struct learn_join *j = s->j;
     struct online_result res;
+    int64_t before;
     int is_bad, err;
 
     if (msg->err || msg->partition < 0 || msg->partition >= j->partitions)
         return 0;
 
+    before = j->next[msg->partition];
     err = join_apply(j, s->ol, msg, &is_bad, &res, errstr, size);
     j->stats.applied += !err;
     j->stats.bad += !err && is_bad;
-    if (!err && is_bad && s->bad)
-        err = s->bad(s->opaque, msg, &res, errstr, size);
+    if (!err)
+        err = check_in_order(s, msg, before, is_bad, &res, errstr, size);
     return err;
 }
 
@@ -352,4 +392,176 @@ void learn_join_positions(const struct learn_join *j,
 const struct learn_join_stats *learn_join_stats(const struct learn_join *j)
 {
     return &j->stats;
+}
+
+int learn_join_partition_count(const struct learn_join *j)
+{
+    return j->partitions;
+}
+
+int learn_join_owner_partition(int q, int input_partitions)
+{
+    return q % input_partitions;
+}
+
+void learn_join_own(struct learn_join *j, int q, int64_t from)
+{
+    if (q < 0 || q >= j->partitions)
+        return;
+    j->owned[q] = 1;
+    j->checked[q] = from >= 0 ? from : 0;
+}
+
+void learn_join_disown(struct learn_join *j)
+{
+    memset(j->owned, 0, (size_t)j->partitions * sizeof(*j->owned));
+}
+
+/* Whether owned partition p has applied records not yet checked: the
+ * record before next[p] is one (next[p] is one past a record). */
+static int unchecked(const struct learn_join *j, int p)
+{
+    return j->owned[p] && j->checked[p] < j->next[p];
+}
+
+int learn_join_behind(const struct learn_join *j)
+{
+    int p;
+
+    for (p = 0; p < j->partitions; p++)
+        if (unchecked(j, p))
+            return 1;
+    return 0;
+}
+
+/* A check under way (see learn_join_check()): goal[p] is the applied
+ * position to check up to, -1 for a partition not read. */
+struct join_check {
+    struct learn_join *j;
+    struct online_learner *ol;
+    learn_join_bad_fn bad;
+    void *opaque;
+    int64_t *goal;
+};
+
+/* Done when every partition read has been checked up to its goal, or
+ * has nothing more (truncated since it was applied). */
+static int check_done(const struct topic_reader *r, void *opaque)
+{
+    const struct join_check *c = opaque;
+    int p;
+
+    for (p = 0; p < c->j->partitions; p++)
+        if (c->goal[p] >= 0 && c->j->checked[p] < c->goal[p] &&
+            topic_reader_end_offset(r, p) < 0)
+            return 0;
+    return 1;
+}
+
+static int check_take(void *opaque, const rd_kafka_message_t *msg,
+                      char *errstr, size_t size)
+{
+    struct join_check *c = opaque;
+    struct learn_join *j = c->j;
+    struct online_result res;
+    int p = msg->partition, err;
+
+    if (msg->err || p < 0 || p >= j->partitions || c->goal[p] < 0 ||
+        msg->offset < j->checked[p] || msg->offset >= c->goal[p])
+        return 0; /* not applied yet: a synchronisation checks it */
+
+    err = online_check_profile(c->ol, msg->payload ? msg->payload : "",
+                               msg->len, &res);
+    if (err) {
+        snprintf(errstr, size, "%s [%d] @%lld: %s", j->cfg->join.topic, p,
+                 (long long)msg->offset, riffle_err_str(err));
+        return err;
+    }
+    j->stats.rechecked++;
+    j->checked[p] = msg->offset + 1;
+    return res.dead_letter ? c->bad(c->opaque, msg, &res, errstr, size) : 0;
+}
+
+/* Where the reader of a check starts in each partition (-1: not read),
+ * and the goal of each partition read. */
+static int check_plan(struct learn_join *j, int64_t *from, int64_t *goal)
+{
+    int p, any = 0;
+
+    for (p = 0; p < j->partitions; p++) {
+        from[p] = goal[p] = -1;
+        if (!unchecked(j, p))
+            continue;
+        goal[p] = j->next[p];
+        from[p] = j->checked[p] > 0 ? j->checked[p]
+                                    : RD_KAFKA_OFFSET_BEGINNING;
+        any = 1;
+        log_info("learn", "%s [%d]: checking offsets %lld to %lld again for "
+                 "dead letters (applied here before this instance owned "
+                 "them or could publish)", j->cfg->join.topic, p,
+                 (long long)j->checked[p], (long long)goal[p]);
+    }
+    return any;
+}
+
+int learn_join_check(struct learn_join *j, struct online_learner *ol,
+                     learn_join_bad_fn bad, void *opaque, char *errstr,
+                     size_t errstr_size)
+{
+    struct join_check c = {j, ol, bad, opaque, NULL};
+    struct topic_reader *r = NULL;
+    int64_t *from = calloc((size_t)j->partitions, sizeof(*from));
+    int err = 0, p;
+
+    c.goal = calloc((size_t)j->partitions, sizeof(*c.goal));
+    if (!from || !c.goal) {
+        snprintf(errstr, errstr_size, "no memory to check %s",
+                 j->cfg->join.topic);
+        err = RIFFLE_ERR_NOMEM;
+    }
+    if (!err && check_plan(j, from, c.goal))
+        err = topic_reader_new_some(j->cfg->brokers, j->cfg->join.topic,
+                                    from, j->partitions, &r, errstr,
+                                    errstr_size);
+    if (!err && r)
+        err = topic_reader_read(r, j->cfg->join.topic, LEARN_JOIN_POLL_MS,
+                                check_done, check_take, &c,
+                                &cli_stop_requested, errstr, errstr_size);
+    /* What lies between the last record read and the goal is markers or
+     * records no longer in the log. */
+    for (p = 0; !err && r && !cli_stop_requested && p < j->partitions; p++)
+        if (c.goal[p] > j->checked[p])
+            j->checked[p] = c.goal[p];
+    topic_reader_destroy(r);
+    free(from);
+    free(c.goal);
+    return err;
+}
+
+void learn_join_add_checked(const struct learn_join *j,
+                            rd_kafka_topic_partition_list_t *list)
+{
+    int p;
+
+    for (p = 0; p < j->partitions; p++)
+        if (j->owned[p])
+            rd_kafka_topic_partition_list_add(list, j->cfg->join.topic, p)
+                ->offset = j->checked[p];
+}
+
+void learn_join_checked_positions(const struct learn_join *j,
+                                  struct snapshot_offset *out, size_t max,
+                                  size_t *n)
+{
+    int p;
+
+    for (p = 0; p < j->partitions && *n < max; p++) {
+        if (!j->owned[p])
+            continue;
+        snprintf(out[*n].topic, sizeof(out[*n].topic), "%s",
+                 j->cfg->join.topic);
+        out[*n].partition = p;
+        out[*n].offset = j->checked[p];
+        (*n)++;
+    }
 }

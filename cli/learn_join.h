@@ -25,7 +25,22 @@
  * asks each join partition's leader for its end offset and reads up to
  * it before handling the event (learn_join_sync()). A learner behind the
  * stream handles old events without asking: their profiles are then at
- * least as new as the events. Runs on the learner thread.
+ * least as new as the events.
+ *
+ * Dead letters: every instance reads every join record, but an unusable
+ * one is dead-lettered by one instance only, the owner of its partition:
+ * join partition q belongs to the instance assigned input partition
+ * q mod P (P: the input topic's partition count), so the group's
+ * assignment names exactly one owner at a time. Per owned partition the
+ * module keeps where its checking stands (every unusable record below
+ * it is dead-lettered), and the owner commits that position as the
+ * group's offset of the join partition, in the transaction that carries
+ * the dead letters (exactly once) or with a snapshot's offsets once they
+ * are acknowledged (at least once). A new owner, after a rebalance or a
+ * crash, goes on from the committed position: records it has applied
+ * but not checked (its rebuild, a replay, a take-over) are read again
+ * and judged without being applied (learn_join_check()).
+ * Runs on the learner thread.
  */
 #ifndef RIFFLE_CLI_LEARN_JOIN_H
 #define RIFFLE_CLI_LEARN_JOIN_H
@@ -46,13 +61,14 @@ struct learn_join_stats {
     uint64_t applied;     /* records applied since, by synchronisations */
     uint64_t bad;         /* of which unusable */
     uint64_t syncs;       /* synchronisations with the brokers' ends */
+    uint64_t rechecked;   /* records read again by learn_join_check() */
 };
 
 struct learn_join;
 
-/* Called for an unusable record read after the rebuild (res says why),
- * which the caller dead-letters or counts. Returns 0 or an error that
- * stops the synchronisation. */
+/* Called for an unusable record of an owned partition not yet checked
+ * (res says why), which the caller dead-letters. Returns 0 or an error
+ * that stops the read. */
 typedef int (*learn_join_bad_fn)(void *opaque, const rd_kafka_message_t *msg,
                                  const struct online_result *res,
                                  char *errstr, size_t errstr_size);
@@ -73,9 +89,12 @@ void learn_join_destroy(struct learn_join *j); /* NULL-safe */
 int learn_join_due(const struct learn_join *j, int64_t ts_ms);
 
 /* Applies to ol every record of the join topic up to the end offsets
- * its partitions' leaders give now; bad (may be NULL) sees the unusable
- * ones. Returns 0 or an error with errstr (a partition that does not
- * reach its end for a long time is one). */
+ * its partitions' leaders give now. bad sees the unusable records of
+ * owned partitions that follow the checked position; NULL when dead
+ * letters cannot be published now (exactly once, outside a
+ * transaction): those are then left for learn_join_check(). Returns 0 or
+ * an error with errstr (a partition that does not reach its end for a
+ * long time is one). */
 int learn_join_sync(struct learn_join *j, struct online_learner *ol,
                     learn_join_bad_fn bad, void *opaque, char *errstr,
                     size_t errstr_size);
@@ -87,5 +106,41 @@ void learn_join_positions(const struct learn_join *j,
                           size_t *n);
 
 const struct learn_join_stats *learn_join_stats(const struct learn_join *j);
+
+/* How many partitions the join topic has. */
+int learn_join_partition_count(const struct learn_join *j);
+
+/* The input partition whose owner dead-letters join partition q, with
+ * input_partitions (> 0) partitions in the input topic. */
+int learn_join_owner_partition(int q, int input_partitions);
+
+/* Makes this instance the owner of join partition q, whose records are
+ * checked from offset from on (the group's committed offset; -1 when
+ * none was ever committed: from the partition's beginning). */
+void learn_join_own(struct learn_join *j, int q, int64_t from);
+
+/* Gives up every owned partition (they are being revoked). */
+void learn_join_disown(struct learn_join *j);
+
+/* Whether an owned partition holds applied records not yet checked. */
+int learn_join_behind(const struct learn_join *j);
+
+/* Reads those records again (a reader of their own), without applying
+ * them, and hands the unusable ones to bad. Returns 0 (also when a stop
+ * was requested: what was not read stays unchecked) or an error with
+ * errstr. */
+int learn_join_check(struct learn_join *j, struct online_learner *ol,
+                     learn_join_bad_fn bad, void *opaque, char *errstr,
+                     size_t errstr_size);
+
+/* Adds the checked position of every owned partition to list, the
+ * offsets to commit for the group. */
+void learn_join_add_checked(const struct learn_join *j,
+                            rd_kafka_topic_partition_list_t *list);
+
+/* The same into out, from out[*n] up to out[max - 1]. */
+void learn_join_checked_positions(const struct learn_join *j,
+                                  struct snapshot_offset *out, size_t max,
+                                  size_t *n);
 
 #endif

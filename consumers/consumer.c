@@ -843,6 +843,13 @@ int consumer_committed_meta(struct consumer *c, const char *topic,
     return 0;
 }
 
+int consumer_partition_count(struct consumer *c, const char *topic,
+                             int *count, char *errstr, size_t errstr_size)
+{
+    return kafka_topic_partitions(c->rk, topic, CONSUMER_METADATA_TIMEOUT_MS,
+                                  0, count, errstr, errstr_size);
+}
+
 int consumer_seek(struct consumer *c, const char *topic, int32_t partition,
                   int64_t offset, char *errstr, size_t errstr_size)
 {

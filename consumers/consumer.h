@@ -181,6 +181,11 @@ int consumer_committed_meta(struct consumer *c, const char *topic,
                             int64_t *offset, char *meta, size_t meta_size,
                             char *errstr, size_t errstr_size);
 
+/* How many partitions topic has, from the brokers' metadata. Returns 0
+ * or RIFFLE_ERR_KAFKA with errstr. */
+int consumer_partition_count(struct consumer *c, const char *topic,
+                             int *count, char *errstr, size_t errstr_size);
+
 /* Moves the fetch position of an assigned partition to offset: the next
  * message polled from it is the one at offset. Returns 0 or
  * RIFFLE_ERR_KAFKA with errstr. */

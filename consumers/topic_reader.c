@@ -46,10 +46,12 @@ static int count_partitions(rd_kafka_t *rk, const char *topic, int *count,
     return err;
 }
 
-/* The consumer of r, its partition count and end flags; nothing assigned. */
+/* The consumer of r, its partition count and end flags; nothing assigned.
+ * reset (may be NULL: librdkafka's default, the end) is where a position
+ * no longer in the log goes. */
 static int reader_create(const char *brokers, const char *topic,
-                         struct topic_reader *r, char *errstr,
-                         size_t errstr_size)
+                         const char *reset, struct topic_reader *r,
+                         char *errstr, size_t errstr_size)
 {
     rd_kafka_conf_t *conf;
     char why[256], group[64];
@@ -71,7 +73,9 @@ static int reader_create(const char *brokers, const char *topic,
         /* Only what committed transactions published: an aborted
          * snapshot or prediction never happened. */
         kafka_conf_set(conf, "isolation.level", "read_committed", errstr,
-                       errstr_size)) {
+                       errstr_size) ||
+        (reset && kafka_conf_set(conf, "auto.offset.reset", reset, errstr,
+                                 errstr_size))) {
         if (conf)
             rd_kafka_conf_destroy(conf);
         return RIFFLE_ERR_KAFKA;
@@ -122,7 +126,7 @@ int topic_reader_new(const char *brokers, const char *topic, int from_start,
 
     if (!r)
         return RIFFLE_ERR_NOMEM;
-    err = reader_create(brokers, topic, r, errstr, errstr_size);
+    err = reader_create(brokers, topic, NULL, r, errstr, errstr_size);
     if (err) {
         topic_reader_destroy(r);
         return err;
@@ -179,7 +183,7 @@ int topic_reader_new_from(const char *brokers, const char *topic,
 
     if (!r)
         return RIFFLE_ERR_NOMEM;
-    err = reader_create(brokers, topic, r, errstr, errstr_size);
+    err = reader_create(brokers, topic, NULL, r, errstr, errstr_size);
     if (!err) {
         known = rd_kafka_topic_partition_list_new(r->partition_count);
         timed = rd_kafka_topic_partition_list_new(r->partition_count);
@@ -214,6 +218,36 @@ int topic_reader_new_from(const char *brokers, const char *topic,
     return 0;
 }
 
+int topic_reader_new_some(const char *brokers, const char *topic,
+                          const int64_t *from, int count,
+                          struct topic_reader **out, char *errstr,
+                          size_t errstr_size)
+{
+    struct topic_reader *r = calloc(1, sizeof(*r));
+    rd_kafka_topic_partition_list_t *list;
+    int i, err;
+
+    if (!r)
+        return RIFFLE_ERR_NOMEM;
+    err = reader_create(brokers, topic, "earliest", r, errstr, errstr_size);
+    if (err) {
+        topic_reader_destroy(r);
+        return err;
+    }
+    list = rd_kafka_topic_partition_list_new(r->partition_count);
+    for (i = 0; i < r->partition_count && i < count; i++)
+        if (from[i] >= 0 || from[i] == RD_KAFKA_OFFSET_BEGINNING)
+            rd_kafka_topic_partition_list_add(list, topic, i)->offset =
+                from[i];
+    err = reader_assign(r, topic, list, errstr, errstr_size);
+    if (err) {
+        topic_reader_destroy(r);
+        return err;
+    }
+    *out = r;
+    return 0;
+}
+
 /* Like topic_reader_new(), starting each partition `span` messages
  * before its end (read_committed end); an empty partition counts as at
  * its end at once. *whole is set when every partition starts at its
@@ -232,7 +266,7 @@ static int reader_new_tail(const char *brokers, const char *topic,
     if (!r)
         return RIFFLE_ERR_NOMEM;
     *whole = 1;
-    err = reader_create(brokers, topic, r, errstr, errstr_size);
+    err = reader_create(brokers, topic, NULL, r, errstr, errstr_size);
     list = err ? NULL
                : rd_kafka_topic_partition_list_new(r->partition_count);
     for (i = 0; !err && i < r->partition_count; i++) {

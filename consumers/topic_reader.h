@@ -43,6 +43,16 @@ int topic_reader_new_from(const char *brokers, const char *topic,
                           struct topic_reader **out, char *errstr,
                           size_t errstr_size);
 
+/* Assigns only the partitions i < count whose from[i] is an offset or
+ * RD_KAFKA_OFFSET_BEGINNING, each there; an offset the log no longer
+ * holds (deleted by retention) reads from the earliest one kept. from
+ * (count entries) is borrowed. Returns 0 or RIFFLE_ERR_KAFKA with
+ * errstr. */
+int topic_reader_new_some(const char *brokers, const char *topic,
+                          const int64_t *from, int count,
+                          struct topic_reader **out, char *errstr,
+                          size_t errstr_size);
+
 void topic_reader_destroy(struct topic_reader *r); /* NULL-safe */
 
 /* How many partitions r reads. */

@@ -1193,6 +1193,37 @@ static int64_t join_time(const struct online_learner *ol,
     return (int64_t)t;
 }
 
+/* Decodes a record of the join topic into ol->raw and finds its key.
+ * Returns 0 with *key set, or with *key NULL and res's verdict saying
+ * why the record is unusable (undecodable, or no key); or
+ * RIFFLE_ERR_NOMEM. tmp (NUMFMT_MAX bytes) holds a number's key text. */
+static int read_profile(struct online_learner *ol, const void *data,
+                        size_t len, struct online_result *res, char *tmp,
+                        const char **key, size_t *key_len)
+{
+    struct online_join *oj = ol->join;
+    char errstr[256];
+    int err;
+
+    memset(res, 0, sizeof(*res));
+    res->enrichment = 1;
+    *key = NULL;
+    err = schema_decode_event(oj->schema, data, len, &ol->raw, errstr,
+                              sizeof(errstr));
+    if (err == RIFFLE_ERR_NOMEM)
+        return err;
+    if (err) {
+        set_verdict(res, ONLINE_REASON_DECODE, "", errstr);
+        return 0;
+    }
+    *key = key_text(&ol->raw, oj->profile_key_index, tmp, NUMFMT_MAX,
+                    key_len);
+    if (!*key)
+        set_verdict(res, CLEAN_REASON_MISSING, ol->cfg->join.profile_key,
+                    "the profile has no key");
+    return 0;
+}
+
 /* A record of the join topic: its mapped values become the key's
  * profile. One that cannot be decoded or has no key is dead-lettered. */
 static int take_profile(struct online_learner *ol, int64_t ts_ms,
@@ -1200,27 +1231,14 @@ static int take_profile(struct online_learner *ol, int64_t ts_ms,
                         struct online_result *res)
 {
     struct online_join *oj = ol->join;
-    char errstr[256], tmp[NUMFMT_MAX];
+    char tmp[NUMFMT_MAX];
     const char *key;
     size_t key_len = 0, k;
-    int err;
+    int err = read_profile(ol, data, len, res, tmp, &key, &key_len);
 
-    memset(res, 0, sizeof(*res));
-    res->enrichment = 1;
-    err = schema_decode_event(oj->schema, data, len, &ol->raw, errstr,
-                              sizeof(errstr));
-    if (err == RIFFLE_ERR_NOMEM)
+    if (err)
         return err;
-    if (err) {
-        set_verdict(res, ONLINE_REASON_DECODE, "", errstr);
-        ol->dead_letters++;
-        return 0;
-    }
-    key = key_text(&ol->raw, oj->profile_key_index, tmp, sizeof(tmp),
-                   &key_len);
     if (!key) {
-        set_verdict(res, CLEAN_REASON_MISSING, ol->cfg->join.profile_key,
-                    "the profile has no key");
         ol->dead_letters++;
         return 0;
     }
@@ -1238,6 +1256,17 @@ static int take_profile(struct online_learner *ol, int64_t ts_ms,
         oj->values[k].len = v->str_len;
     }
     return join_table_put(oj->table, key, key_len, ts_ms, oj->values);
+}
+
+int online_check_profile(struct online_learner *ol, const void *data,
+                         size_t len, struct online_result *res)
+{
+    char tmp[NUMFMT_MAX];
+    const char *key;
+    size_t key_len = 0;
+
+    assert(ol->join);
+    return read_profile(ol, data, len, res, tmp, &key, &key_len);
 }
 
 /* Fills the event's joined fields from its key's profile, if one is

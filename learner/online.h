@@ -212,6 +212,14 @@ int64_t online_label_clock(const struct online_learner *ol);
 void online_replace_label_join(struct online_learner *ol,
                                struct label_join *j, int64_t clock_ms);
 
+/* Judges a record of join.topic as online_process_from() would, without
+ * storing it or counting anything: res->dead_letter and its verdict say
+ * whether it is unusable. For a record already applied whose verdict
+ * is needed again (cli/learn_join.c). Requires a join. Returns 0 or
+ * RIFFLE_ERR_NOMEM. */
+int online_check_profile(struct online_learner *ol, const void *data,
+                         size_t len, struct online_result *res);
+
 /* The enrichment table's counters; NULL without a join. */
 const struct join_counts *online_join_counts(const struct online_learner *ol);
 

@@ -7,7 +7,8 @@
  * their event times on purpose: a join must follow the event times, as a
  * replay of old data would need, and fall back to Kafka time only for a
  * record without a usable time. Configuration mistakes are refused with
- * the file, line and key. No broker; single-threaded.
+ * the file, line and key. Judging a profile again without storing it
+ * (online_check_profile()) changes nothing. No broker; single-threaded.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -266,6 +267,58 @@ static void test_join_event_time_must_be_a_number(void **state)
     assert_contains(fx->errstr, "\"nope\" is not a field of P");
 }
 
+/* The profile of user (may be "": no key) in region north, encoded. */
+static void encode_profile(struct fixture *fx, const char *user)
+{
+    event_reset(&fx->ev, schema_field_count(fx->profiles));
+    set_text(&fx->ev, 0, user);
+    set_text(&fx->ev, 1, "north");
+    buf_reset(&fx->msg);
+    assert_int_equal(schema_encode_event(fx->profiles, &fx->ev, &fx->msg,
+                                         fx->errstr, sizeof(fx->errstr)),
+                     0);
+}
+
+/* online_check_profile() judges a record as online_process_from() would,
+ * but stores and counts nothing: the owner of a join partition re-reads
+ * records the table already holds (cli/learn_join.c). */
+static void test_join_check_profile_changes_nothing(void **state)
+{
+    struct fixture *fx = *state;
+    static const char garbage[] = "not avro";
+    struct online_result res;
+
+    assert_int_equal(open_learner(fx, "", ""), 0);
+    assert_int_equal(online_check_profile(fx->ol, garbage,
+                                          sizeof(garbage) - 1, &res), 0);
+    assert_int_equal(res.dead_letter, 1);
+    assert_int_equal(res.enrichment, 1);
+    assert_string_equal(res.verdict.reason, "decode_error");
+
+    encode_profile(fx, "");
+    assert_int_equal(online_check_profile(fx->ol, fx->msg.data, fx->msg.len,
+                                          &res), 0);
+    assert_int_equal(res.dead_letter, 1);
+    assert_string_equal(res.verdict.field, "user_id");
+
+    encode_profile(fx, "u0");
+    assert_int_equal(online_check_profile(fx->ol, fx->msg.data, fx->msg.len,
+                                          &res), 0);
+    assert_int_equal(res.dead_letter, 0);
+    assert_int_equal(online_join_keys(fx->ol), 0);
+    assert_int_equal(online_join_counts(fx->ol)->updates, 0);
+    assert_int_equal(online_dead_letter_count(fx->ol), 0);
+
+    /* Applied, the same records store the good one and count the bad. */
+    assert_int_equal(online_process_from(fx->ol, "prof", 0, 0, fx->msg.data,
+                                         fx->msg.len, &res), 0);
+    assert_int_equal(online_process_from(fx->ol, "prof", 0, 0, garbage,
+                                         sizeof(garbage) - 1, &res), 0);
+    assert_int_equal(res.dead_letter, 1);
+    assert_int_equal(online_join_keys(fx->ol), 1);
+    assert_int_equal(online_dead_letter_count(fx->ol), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +328,7 @@ int main(void)
         T(test_join_default_is_kafka_time),
         T(test_join_event_time_needs_cleaning_event_time),
         T(test_join_event_time_must_be_a_number),
+        T(test_join_check_profile_changes_nothing),
 #undef T
     };
 

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+#
+# Unusable records of the enrichment (join) topic reach the dead-letter
+# topic exactly once per pipeline, whatever the number of learner
+# instances and crashes, on the real broker. Every instance reads the
+# whole join topic, but only the owner of a join partition (the instance
+# holding input partition q mod P) dead-letters its records, and commits
+# how far it checked with those dead letters.
+#
+# Bad profiles (not Avro at all; Avro whose profile has an empty key) go
+# to both join partitions: before the learners start, while two
+# instances run, and while more trickle in during a third round of clicks
+# in which one instance is killed with SIGKILL and restarted. Counted
+# with read_committed. Exactly once: one dead letter per bad record, none
+# twice, none missing, and every click predicted once. At least once:
+# every bad record dead-lettered, repeats allowed only from the crash.
+#
+# Bounded: per mode, 3 x 200 + 20 clicks, 30 profiles, 40 bad records;
+# waits for predictions, not for fixed times (about 40 s a mode on a
+# loaded machine).
+source "$(dirname "$0")/lib.sh"
+
+output_schemas
+cp tests/fixtures/user_clicks.avsc "$WORK/schemas/clicks.avsc"
+cp tests/fixtures/user_profile.avsc "$WORK/schemas/profile.avsc"
+
+python3 - "$WORK" <<'PY'
+import sys
+w = sys.argv[1]
+for r in (1, 2, 3):
+    with open(f"{w}/clicks{r}.csv", "w") as f:
+        f.write("event_id,user,x,clicked\n")
+        for i in range(200):
+            f.write(f"c{r}-{i},u{i % 10},{(i * 37 % 100) / 100},{'yes' if i % 2 else 'no'}\n")
+    with open(f"{w}/profiles{r}.csv", "w") as f:
+        f.write("event_id,user_id,region\n")
+        for u in range(10):
+            f.write(f"p{r}-{u},u{u},v{r}-u{u}\n")
+with open(f"{w}/last.csv", "w") as f:
+    f.write("event_id,user,x,clicked\n")
+    for i in range(20):
+        f.write(f"last-{i},u{i % 10},0.5,{'yes' if i % 2 else 'no'}\n")
+PY
+
+# write_configs MODE: $WORK/clicks.cfg (delivery MODE, new topics and
+# group), the round configurations clicks<r>.cfg, and profiles.cfg
+write_configs()
+{
+    local r
+    prefix="t$(date +%s%N | tail -c 9)-$RANDOM"
+    join_topic="$prefix.profiles"
+    cat >"$WORK/clicks.cfg" <<CFG
+name = "clicks";
+kafka = { group_id = "$prefix-group"; session_timeout_ms = 6000; };
+topics = { input = "$prefix.web"; predictions = "$prefix.predictions";
+  dead_letters = "$prefix.dead-letters"; models = "$prefix.models";
+  metrics = "$prefix.metrics"; partitions = 2; };
+source = { schema = "$WORK/schemas/clicks.avsc"; id_prefix = "web"; };
+fields = (
+  { name = "event_id"; kind = "id"; },
+  { name = "user"; kind = "ignore"; },
+  { name = "x"; kind = "numeric"; },
+  { name = "region"; kind = "categorical"; },
+  { name = "clicked"; kind = "label"; positive = ["yes"]; negative = ["no"]; }
+);
+learner = { model_name = "clicks"; bits = 12; };
+# snapshots well before the kill: b restarts from one, behind its crash
+snapshot = { every_events = 50; };
+delivery = { mode = "$1"; };
+join = { topic = "$join_topic"; schema = "$WORK/schemas/profile.avsc";
+         key = "user"; profile_key = "user_id"; map = ( ["region", "region"] );
+         window = 3600; max_keys = 1000; };
+CFG
+    cat >"$WORK/profiles.cfg" <<CFG
+name = "profiles";
+topics = { input = "$join_topic"; predictions = "unused"; dead_letters = "unused";
+           models = "unused"; };
+source = { schema = "$WORK/schemas/profile.avsc"; id_prefix = "profiles"; };
+fields = ( { name = "event_id"; kind = "id"; },
+           { name = "region"; kind = "label"; positive = ["yes"]; } );
+learner = { model_name = "unused"; };
+CFG
+    for r in 1 2 3; do
+        sed "s/id_prefix = \"web\"/id_prefix = \"r$r\"/" "$WORK/clicks.cfg" \
+            >"$WORK/clicks$r.cfg"
+    done
+}
+
+produce()
+{
+    run_riffle produce -c "$WORK/$1.cfg" --file "$WORK/$2" --no-progress "${@:3}" >/dev/null \
+        2>"$WORK/produce-$2.log" || fail "produce $2 failed: $(tail -3 "$WORK/produce-$2.log")"
+}
+# keyless_record: $WORK/keyless.bin, a profile that decodes but whose
+# key (user_id) is empty, in single-object encoding with the header (the
+# schema's fingerprint) of a profile riffle produced to the join topic
+keyless_record()
+{
+    kcat -b "$BROKERS" -C -t "$join_topic" -o beginning -c 1 -e -q -f '%s' \
+        >"$WORK/profile.bin" || fail "cannot read a profile back"
+    python3 - "$WORK" <<'PY'
+import sys
+w = sys.argv[1]
+header = open(f"{w}/profile.bin", "rb").read()[:10]
+assert header[:2] == b"\xc3\x01", header
+def avro_string(s):
+    b = s.encode(); return bytes([len(b) << 1]) + b  # zigzag, short strings
+body = avro_string("keyless") + avro_string("") + avro_string("nowhere")
+open(f"{w}/keyless.bin", "wb").write(header + body)
+PY
+}
+# bad_records: one record that is not Avro and one keyless profile to
+# each join partition
+bad_records()
+{
+    local p
+    for p in 0 1; do
+        printf 'not avro\n' | kcat -b "$BROKERS" -P -t "$join_topic" -p "$p" &&
+            kcat -b "$BROKERS" -P -t "$join_topic" -p "$p" "$WORK/keyless.bin" ||
+            fail "kcat could not write to $join_topic [$p]"
+    done
+    bad=$((bad + 4))
+}
+start_instance()
+{
+    "$RIFFLE" learn -c "$WORK/clicks.cfg" --brokers "$BROKERS" --instance "$1" \
+        >"$WORK/$2.json" 2>"$WORK/$2.log" &
+    last=$!
+    started+=("$last")
+}
+# clicks_predicted N: at least N distinct clicks have a committed
+# prediction (at least once may publish some twice)
+clicks_predicted()
+{
+    run_riffle watch -c "$WORK/clicks.cfg" predictions --idle-exit 1 >"$WORK/seen.jsonl" \
+        2>/dev/null
+    (($(riffle_json "$WORK/seen.jsonl" 'len({r["event_id"] for r in rows})') >= $1))
+}
+trap 'stop_started; cleanup_work' EXIT
+WAIT_S=180
+
+# run_pipeline MODE: the whole story in delivery mode MODE; leaves the
+# dead letters in $WORK/dead.jsonl, the predictions in $WORK/pred.jsonl
+run_pipeline()
+{
+    local pid producer learner_a learner_b
+    bad=0
+    write_configs "$1"
+    run_riffle topics create -c "$WORK/clicks.cfg" >/dev/null
+    # Before any learner: no run read them before, so the owners' first
+    # check must dead-letter them (the rebuild applies them silently).
+    produce profiles profiles1.csv
+    keyless_record
+    bad_records
+    bad_records
+    start_instance a a
+    learner_a=$last
+    start_instance b b1
+    learner_b=$last
+    wait_for "assigned, starting" 1 "$WORK/a.log"
+    wait_for "assigned, starting" 1 "$WORK/b1.log"
+
+    produce clicks1 clicks1.csv
+    wait_until "200 predictions" clicks_predicted 200
+    # While both run: read by both, dead-lettered by one.
+    bad_records
+    produce profiles profiles2.csv
+    bad_records
+    produce clicks2 clicks2.csv
+    wait_until "400 predictions" clicks_predicted 400
+
+    # Round 3: clicks at 50/s with bad records trickling in, and b killed
+    # in the middle of it, its open batch (maybe holding dead letters)
+    # aborted; restarted, it rebuilds from its last snapshot and reads
+    # again what it had applied since.
+    bad_records
+    produce profiles profiles3.csv
+    RATE=50 produce_at_rate "$WORK/clicks3.cfg" clicks3 --file "$WORK/clicks3.csv" &
+    producer=$!
+    for k in 1 2 3; do
+        sleep 0.5
+        bad_records
+    done
+    wait_until "450 predictions" clicks_predicted 450
+    kill_hard "$learner_b" "instance b"
+    start_instance b b2
+    learner_b=$last
+    bad_records
+    wait "$producer" || fail "producing round 3 failed"
+    wait_until "600 predictions" clicks_predicted 600
+    bad_records
+    # Clicks to both input partitions after the last bad records: an
+    # owner reads the join topic when an event asks it to.
+    produce clicks last.csv
+    wait_until "620 predictions" clicks_predicted 620
+    for pid in "$learner_a" "$learner_b"; do
+        kill -TERM "$pid"
+        wait "$pid" || fail "learner $pid failed on its stop"
+    done
+    started=()
+
+    run_riffle watch -c "$WORK/clicks.cfg" dead-letters --idle-exit 2 \
+        >"$WORK/dead.jsonl" 2>/dev/null
+    run_riffle watch -c "$WORK/clicks.cfg" predictions --idle-exit 2 \
+        >"$WORK/pred.jsonl" 2>/dev/null
+    note "$1: $bad bad records; join dead letters per reason: $(riffle_json \
+        "$WORK/dead.jsonl" "sorted(__import__('collections').Counter(r['reason']
+            for r in rows if r['source_topic'] == '$join_topic').items())")"
+    assert_eq "$(riffle_json "$WORK/dead.jsonl" \
+        "len({(r['source_partition'], r['source_offset']) for r in rows
+              if r['source_topic'] == '$join_topic'})")" "$bad" \
+        "$1: distinct join records dead-lettered"
+    assert_eq "$(riffle_json "$WORK/dead.jsonl" \
+        "all(r['source_topic'] == '$join_topic' for r in rows)")" True \
+        "$1: only join records dead-lettered"
+    assert_eq "$(riffle_json "$WORK/pred.jsonl" 'len({r["event_id"] for r in rows})')" 620 \
+        "$1: distinct clicks predicted"
+    assert_eq "$(riffle_json "$WORK/pred.jsonl" \
+        'sorted({r["source_partition"] for r in rows if r["event_id"].startswith("web-")})')" \
+        "[0, 1]" "$1: input partitions of the last clicks"
+    # Whether b's restart had records to read again (applied while it
+    # replayed, or dead-lettered in the batch the kill aborted) depends
+    # on where the kill fell: shown, not asserted.
+    note "$1: restarted b read again $(grep -c "checking offsets .* again" "$WORK/b2.log" ||
+        true) range(s) of join records for dead letters"
+    for f in a b2; do
+        grep -q "$join_topic \[[01]\]: dead letters are this instance's" "$WORK/$f.log" ||
+            fail "$1: $f owned no join partition"
+    done
+}
+
+run_pipeline exactly_once
+assert_eq "$(riffle_json "$WORK/dead.jsonl" "len(rows)")" "$bad" \
+    "exactly_once: join dead letters"
+assert_eq "$(riffle_json "$WORK/pred.jsonl" 'len(rows)')" 620 \
+    "exactly_once: committed predictions"
+
+# At least once the crash may repeat what b published after its last
+# commit; nothing else does (a rebalance commits the checked positions
+# once every dead letter is acknowledged).
+run_pipeline at_least_once
+repeats=$(riffle_json "$WORK/dead.jsonl" "len(rows) - $bad")
+note "at_least_once: $repeats join dead letter(s) repeated after the crash"
+((repeats >= 0)) || fail "at_least_once: fewer dead letters than bad records"
+echo "PASS $TEST_NAME"
