@@ -8,16 +8,17 @@
 # how far it checked with those dead letters.
 #
 # Bad profiles (not Avro at all; Avro whose profile has an empty key) go
-# to both join partitions: before the learners start, while two
-# instances run, and while more trickle in during a third round of clicks
-# in which one instance is killed with SIGKILL and restarted. Counted
-# with read_committed. Exactly once: one dead letter per bad record, none
-# twice, none missing, and every click predicted once. At least once:
+# to every join partition: before the learners start, while they run,
+# and while more trickle in during a third round of clicks in which
+# instance b is killed with SIGKILL and restarted. Exactly once, with
+# three instances on 3 partitions: read with read_committed, one dead
+# letter per bad record, none twice, none missing, and every click
+# predicted once. At least once, with two instances on 2 partitions:
 # every bad record dead-lettered, repeats allowed only from the crash.
 #
-# Bounded: per mode, 3 x 200 + 20 clicks, 30 profiles, 40 bad records;
-# waits for predictions, not for fixed times (about 40 s a mode on a
-# loaded machine).
+# Bounded: per mode, 3 x 200 + 20 clicks, 30 profiles, 20 bad records a
+# partition; waits for predictions, not for fixed times (about 30 s a
+# mode on a loaded machine).
 source "$(dirname "$0")/lib.sh"
 
 output_schemas
@@ -42,8 +43,9 @@ with open(f"{w}/last.csv", "w") as f:
         f.write(f"last-{i},u{i % 10},0.5,{'yes' if i % 2 else 'no'}\n")
 PY
 
-# write_configs MODE: $WORK/clicks.cfg (delivery MODE, new topics and
-# group), the round configurations clicks<r>.cfg, and profiles.cfg
+# write_configs MODE: $WORK/clicks.cfg (delivery MODE, new topics of
+# $parts partitions each, a new group), the round configurations
+# clicks<r>.cfg, and profiles.cfg
 write_configs()
 {
     local r
@@ -54,7 +56,7 @@ name = "clicks";
 kafka = { group_id = "$prefix-group"; session_timeout_ms = 6000; };
 topics = { input = "$prefix.web"; predictions = "$prefix.predictions";
   dead_letters = "$prefix.dead-letters"; models = "$prefix.models";
-  metrics = "$prefix.metrics"; partitions = 2; };
+  metrics = "$prefix.metrics"; partitions = $parts; };
 source = { schema = "$WORK/schemas/clicks.avsc"; id_prefix = "web"; };
 fields = (
   { name = "event_id"; kind = "id"; },
@@ -110,16 +112,16 @@ open(f"{w}/keyless.bin", "wb").write(header + body)
 PY
 }
 # bad_records: one record that is not Avro and one keyless profile to
-# each join partition
+# each of the $parts join partitions
 bad_records()
 {
     local p
-    for p in 0 1; do
+    for ((p = 0; p < parts; p++)); do
         printf 'not avro\n' | kcat -b "$BROKERS" -P -t "$join_topic" -p "$p" &&
             kcat -b "$BROKERS" -P -t "$join_topic" -p "$p" "$WORK/keyless.bin" ||
             fail "kcat could not write to $join_topic [$p]"
     done
-    bad=$((bad + 4))
+    bad=$((bad + 2 * parts))
 }
 start_instance()
 {
@@ -139,12 +141,15 @@ clicks_predicted()
 trap 'stop_started; cleanup_work' EXIT
 WAIT_S=180
 
-# run_pipeline MODE: the whole story in delivery mode MODE; leaves the
-# dead letters in $WORK/dead.jsonl, the predictions in $WORK/pred.jsonl
+# run_pipeline MODE N: the whole story in delivery mode MODE with N
+# instances (a, b and, with 3, c) on N partitions of every topic; leaves
+# the dead letters in $WORK/dead.jsonl, the predictions in
+# $WORK/pred.jsonl
 run_pipeline()
 {
-    local pid producer learner_a learner_b
+    local pid producer learner_a learner_b learner_c=
     bad=0
+    parts=$2
     write_configs "$1"
     run_riffle topics create -c "$WORK/clicks.cfg" >/dev/null
     # Before any learner: no run read them before, so the owners' first
@@ -157,6 +162,11 @@ run_pipeline()
     learner_a=$last
     start_instance b b1
     learner_b=$last
+    if ((parts == 3)); then
+        start_instance c c
+        learner_c=$last
+        wait_for "assigned, starting" 1 "$WORK/c.log"
+    fi
     wait_for "assigned, starting" 1 "$WORK/a.log"
     wait_for "assigned, starting" 1 "$WORK/b1.log"
 
@@ -193,7 +203,7 @@ run_pipeline()
     # owner reads the join topic when an event asks it to.
     produce clicks last.csv
     wait_until "620 predictions" clicks_predicted 620
-    for pid in "$learner_a" "$learner_b"; do
+    for pid in "$learner_a" "$learner_b" $learner_c; do
         kill -TERM "$pid"
         wait "$pid" || fail "learner $pid failed on its stop"
     done
@@ -217,19 +227,19 @@ run_pipeline()
         "$1: distinct clicks predicted"
     assert_eq "$(riffle_json "$WORK/pred.jsonl" \
         'sorted({r["source_partition"] for r in rows if r["event_id"].startswith("web-")})')" \
-        "[0, 1]" "$1: input partitions of the last clicks"
+        "$(python3 -c "print(list(range($parts)))")" "$1: input partitions of the last clicks"
     # Whether b's restart had records to read again (applied while it
     # replayed, or dead-lettered in the batch the kill aborted) depends
     # on where the kill fell: shown, not asserted.
     note "$1: restarted b read again $(grep -c "checking offsets .* again" "$WORK/b2.log" ||
         true) range(s) of join records for dead letters"
-    for f in a b2; do
-        grep -q "$join_topic \[[01]\]: dead letters are this instance's" "$WORK/$f.log" ||
+    for f in a b2 ${learner_c:+c}; do
+        grep -q "$join_topic \[[0-9]\]: dead letters are this instance's" "$WORK/$f.log" ||
             fail "$1: $f owned no join partition"
     done
 }
 
-run_pipeline exactly_once
+run_pipeline exactly_once 3
 assert_eq "$(riffle_json "$WORK/dead.jsonl" "len(rows)")" "$bad" \
     "exactly_once: join dead letters"
 assert_eq "$(riffle_json "$WORK/pred.jsonl" 'len(rows)')" 620 \
@@ -238,7 +248,7 @@ assert_eq "$(riffle_json "$WORK/pred.jsonl" 'len(rows)')" 620 \
 # At least once the crash may repeat what b published after its last
 # commit; nothing else does (a rebalance commits the checked positions
 # once every dead letter is acknowledged).
-run_pipeline at_least_once
+run_pipeline at_least_once 2
 repeats=$(riffle_json "$WORK/dead.jsonl" "len(rows) - $bad")
 note "at_least_once: $repeats join dead letter(s) repeated after the crash"
 ((repeats >= 0)) || fail "at_least_once: fewer dead letters than bad records"
