@@ -47,6 +47,7 @@ struct file_run {
     struct csv_reader *csv;          /* a CSV file, or */
     struct avro_source *avro;        /* an Avro container file */
     struct row_prefetch *rows_ahead; /* reads csv during run_rows() */
+    struct online_hinter *hinter;    /* hints its rows, on its thread */
     struct buf line; /* score output */
     long long rows, bad_rows, dead_letters, duplicates, late;
 };
@@ -153,6 +154,27 @@ static int is_regular_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* The reader thread's hint function (see online_hint_event()). */
+static int hint_row(void *arg, struct event *ev)
+{
+    return online_hint_event(arg, ev);
+}
+
+/* Starts reading r->csv ahead, hinting each row for r->ol. */
+static int start_rows(struct file_run *r, const struct produce_mapping *map,
+                      char *errstr, size_t size)
+{
+    struct row_prefetch_hint hint = {hint_row, NULL};
+    int err = online_hinter_new(r->ol, &r->hinter);
+
+    if (err)
+        return err;
+    hint.arg = r->hinter;
+    return row_prefetch_start(&r->cfg, r->input, map, r->csv, r->file,
+                              is_regular_file(r->file), &hint,
+                              &r->rows_ahead, errstr, size);
+}
+
 static int run_rows(struct file_run *r, char *errstr, size_t size)
 {
     struct produce_mapping map;
@@ -165,9 +187,7 @@ static int run_rows(struct file_run *r, char *errstr, size_t size)
         err = produce_map_columns(&r->cfg, r->input, r->csv, &map, errstr,
                                   size);
         if (!err)
-            err = row_prefetch_start(&r->cfg, r->input, &map, r->csv,
-                                     r->file, is_regular_file(r->file),
-                                     &r->rows_ahead, errstr, size);
+            err = start_rows(r, &map, errstr, size);
     }
     progress_start(&prog, r->score_only ? "score" : "train", "rows", 1);
     while (!err && !cli_stop_requested) {
@@ -182,6 +202,8 @@ static int run_rows(struct file_run *r, char *errstr, size_t size)
     /* Before the mapping goes out of scope: the thread reads it. */
     row_prefetch_stop(r->rows_ahead);
     r->rows_ahead = NULL;
+    online_hinter_destroy(r->hinter); /* after the thread that used it */
+    r->hinter = NULL;
     event_free(&ev);
     return err == RIFFLE_ERR_EOF ? 0 : err;
 }

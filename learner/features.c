@@ -247,47 +247,45 @@ static size_t add_numeric(struct feature_builder *fb, size_t i,
     return n;
 }
 
-/* A categorical field that is not a string: a number printed as its
- * token, or null. */
-static size_t add_categorical_other(struct feature_builder *fb, size_t i,
-                                    const struct value *v,
-                                    struct feature *out, size_t n)
+/* The hash of a non-null categorical value of field i: its token, a
+ * string as it is or a number printed ("7"), under the field's seed.
+ * String bytes are in the event's arena (what event_string() returns),
+ * where all but the last few tokens have the arena's room after them, so
+ * the short-key hash may read a whole word (the same value). */
+static uint32_t token_hash(const struct feature_builder *fb, size_t i,
+                           const struct event *ev, const struct value *v)
 {
-    const struct cfg_field *f = &fb->cfg->fields[i];
     char number[NUMFMT_MAX];
     const char *token;
 
+    if (v->kind != VALUE_STRING) {
+        token = numfmt_double(v->number, number, sizeof(number));
+        return hash_murmur3_32(token, strlen(token), fb->field_hash[i]);
+    }
+    token = ev->arena.data + v->str_offset;
+    if (v->str_offset + HASH_PADDED_BYTES <= ev->arena.cap)
+        return hash_murmur3_32_padded(token, v->str_len, fb->field_hash[i]);
+    return hash_murmur3_32(token, v->str_len, fb->field_hash[i]);
+}
+
+/* A categorical field: the hash its value carries as a hint when it has
+ * one (see features_hint_event()), else its token's, or the missing
+ * token's for null. Inlined in the loop. */
+static size_t add_categorical(struct feature_builder *fb, size_t i,
+                              const struct event *ev, size_t index,
+                              struct feature *out, size_t n)
+{
+    const struct value *v = &ev->values[index];
+    uint32_t full;
+
+    if (event_hinted_hash(ev, index, &full))
+        return put(fb, out, n, i, full, 1.0);
     if (v->kind == VALUE_NULL) {
-        if (f->missing != CFG_MISSING_TOKEN)
+        if (fb->cfg->fields[i].missing != CFG_MISSING_TOKEN)
             return n;
         return put(fb, out, n, i, fb->missing_hash[i], 1.0);
     }
-
-    token = numfmt_double(v->number, number, sizeof(number));
-    return put(fb, out, n, i,
-               hash_murmur3_32(token, strlen(token), fb->field_hash[i]),
-               1.0);
-}
-
-/* The common case, inlined in the loop: a string token of field i. Its
- * bytes are in the event's arena (what event_string() returns), where
- * all but the last few tokens have the arena's room after them, so the
- * short-key hash may read a whole word (the same value). */
-static size_t add_categorical(struct feature_builder *fb, size_t i,
-                              const struct event *ev, const struct value *v,
-                              struct feature *out, size_t n)
-{
-    const char *token;
-    uint32_t full;
-
-    if (v->kind != VALUE_STRING)
-        return add_categorical_other(fb, i, v, out, n);
-    token = ev->arena.data + v->str_offset;
-    if (v->str_offset + HASH_PADDED_BYTES <= ev->arena.cap)
-        full = hash_murmur3_32_padded(token, v->str_len, fb->field_hash[i]);
-    else
-        full = hash_murmur3_32(token, v->str_len, fb->field_hash[i]);
-    return put(fb, out, n, i, full, 1.0);
+    return put(fb, out, n, i, token_hash(fb, i, ev, v), 1.0);
 }
 
 /* Crosses every feature of namespace a with every feature of namespace b
@@ -373,12 +371,11 @@ size_t features_build(struct feature_builder *fb, const struct event *ev,
 
     for (s = 0; s < fb->step_count; s++) {
         const struct field_step *st = &fb->steps[s];
-        const struct value *v = &ev->values[st->schema_index];
 
         if (st->categorical)
-            n = add_categorical(fb, st->field, ev, v, out, n);
+            n = add_categorical(fb, st->field, ev, st->schema_index, out, n);
         else
-            n = add_numeric(fb, st->field, v,
+            n = add_numeric(fb, st->field, &ev->values[st->schema_index],
                             imputed && imputed[st->field], out, n);
     }
 
@@ -387,6 +384,34 @@ size_t features_build(struct feature_builder *fb, const struct event *ev,
     if (fb->owner16 || fb->owner32)
         count_collisions(fb, n);
     return n;
+}
+
+void features_hint_event(const struct feature_builder *fb,
+                         struct event *ev)
+{
+    size_t s;
+
+    for (s = 0; s < fb->step_count; s++) {
+        const struct field_step *st = &fb->steps[s];
+        size_t index = st->schema_index;
+        const struct value *v = &ev->values[index];
+        struct value tok;
+
+        if (!st->categorical || v->kind == VALUE_NULL)
+            continue;
+        if (fb->cfg->fields[st->field].privacy == CFG_PRIVACY_NONE) {
+            event_hint_hash(ev, index, token_hash(fb, st->field, ev, v));
+        } else if (ev->hinted[index] & EVENT_HINT_REPLACEMENT) {
+            /* What the value will be once the anonymizer has used the
+             * replacement: a string at its place in the arena. */
+            tok = (struct value){.kind = VALUE_STRING,
+                                 .str_offset =
+                                     ev->hints[index].replacement_offset,
+                                 .str_len = ev->hints[index].replacement_len};
+            event_hint_replacement_hash(ev, index,
+                                        token_hash(fb, st->field, ev, &tok));
+        }
+    }
 }
 
 void features_counts(const struct feature_builder *fb,

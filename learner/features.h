@@ -12,7 +12,11 @@
  * (value: the product). Each full 32-bit hash is masked to the model's
  * 2^bits weights, so the feature space is fixed whatever the cardinality;
  * collisions are the price, and they are counted. Runs on the learner
- * thread; not thread-safe (it keeps scratch space and counters).
+ * thread; not thread-safe (it keeps scratch space and counters), except
+ * features_hint_event(), which only reads what features_new() set: a
+ * thread reading events ahead of the learner (train's reader) hashes
+ * their tokens there, and features_build() takes each such hash while
+ * the value it was made from is unchanged (schemas/event.h, "Hints").
  */
 #ifndef RIFFLE_LEARNER_FEATURES_H
 #define RIFFLE_LEARNER_FEATURES_H
@@ -50,6 +54,16 @@ void features_destroy(struct feature_builder *fb); /* NULL-safe */
  * plain ones; beyond FEATURES_MAX_CROSSED they are cut and counted. */
 size_t features_build(struct feature_builder *fb, const struct event *ev,
                       const unsigned char *imputed, struct feature *out);
+
+/* Hints ev with the hash features_build() will give each categorical
+ * value, as the event is now (schemas/event.h, "Hints"): a field without
+ * a privacy action gets the hash of its value; a field the anonymizer
+ * will replace gets the hash of its replacement hint, when it has one
+ * (anonymizer_hint_event() first). Pure: reads only what features_new()
+ * set, so it may run on another thread than features_build(), on events
+ * that thread owns, while fb is in use. */
+void features_hint_event(const struct feature_builder *fb,
+                         struct event *ev);
 
 struct feature_counts {
     unsigned long long distinct;       /* different hashes seen */

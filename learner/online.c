@@ -1043,6 +1043,44 @@ int online_score_event(struct online_learner *ol, struct event *ev,
     return run_model(ol, ev, RUN_SCORE, res);
 }
 
+struct online_hinter {
+    const struct feature_builder *features;
+    struct anonymizer_hinter *anonymizer;
+};
+
+int online_hinter_new(const struct online_learner *ol,
+                      struct online_hinter **out)
+{
+    struct online_hinter *h = calloc(1, sizeof(*h));
+
+    if (!h)
+        return RIFFLE_ERR_NOMEM;
+    h->features = ol->features;
+    if (anonymizer_hinter_new(ol->anonymizer, &h->anonymizer) != 0) {
+        free(h);
+        return RIFFLE_ERR_NOMEM;
+    }
+    *out = h;
+    return 0;
+}
+
+void online_hinter_destroy(struct online_hinter *h)
+{
+    if (!h)
+        return;
+    anonymizer_hinter_destroy(h->anonymizer);
+    free(h);
+}
+
+int online_hint_event(struct online_hinter *h, struct event *ev)
+{
+    /* Pseudonyms first: the features hint the hash of each one. */
+    int err = anonymizer_hint_event(h->anonymizer, ev);
+
+    features_hint_event(h->features, ev);
+    return err;
+}
+
 int online_process(struct online_learner *ol, const void *data, size_t len,
                    struct online_result *res)
 {

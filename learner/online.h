@@ -6,7 +6,9 @@
  * or a dead-letter verdict. `riffle learn` feeds it from Kafka, and any
  * file-based command can feed it the same bytes, so every line of
  * learning code is shared. Owns the model, the running statistics and the
- * metrics; snapshot.c saves and restores them. Single-threaded.
+ * metrics; snapshot.c saves and restores them. Single-threaded, but for
+ * the hinter (online_hinter_new()), which a thread reading events ahead
+ * of the learner runs on them.
  */
 #ifndef RIFFLE_LEARNER_ONLINE_H
 #define RIFFLE_LEARNER_ONLINE_H
@@ -89,6 +91,28 @@ int online_process_event(struct online_learner *ol, struct event *ev,
  * label is present the metrics record the prediction. */
 int online_score_event(struct online_learner *ol, struct event *ev,
                        struct online_result *res);
+
+/* Work done ahead, on the thread that reads events for the learner
+ * (train's reader): the pure functions of an event's raw values that
+ * anonymization and features would compute (pseudonyms, feature hashes),
+ * left on it as hints (schemas/event.h) that the learner uses while the
+ * values are unchanged. Nothing stateful (cleaning, duplicates, the
+ * model) runs ahead, and the learner's results are the same with or
+ * without hints. */
+struct online_hinter;
+
+/* ol is borrowed, read-only, and must outlive the hinter; the hinter may
+ * run on another thread while ol learns. Returns 0 or RIFFLE_ERR_NOMEM.
+ * *out is the caller's (online_hinter_destroy). */
+int online_hinter_new(const struct online_learner *ol,
+                      struct online_hinter **out);
+
+void online_hinter_destroy(struct online_hinter *h); /* NULL-safe */
+
+/* Hints ev, which the calling thread owns until it hands ev to the
+ * learner. The hinter's one thread only. Returns 0, or RIFFLE_ERR_NOMEM
+ * with ev partly hinted (what is not hinted is computed later). */
+int online_hint_event(struct online_hinter *h, struct event *ev);
 
 /* Events dropped as duplicates since the learner was built. */
 uint64_t online_duplicate_count(const struct online_learner *ol);

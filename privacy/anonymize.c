@@ -678,7 +678,7 @@ static int pseudonym_hex(const struct anonymizer *a, const char *field,
  * slot; a hit is decided by comparing field and value in full. It was
  * FNV-1a, a multiply a byte: a third of a cached pseudonym's cost on
  * Adult's "Married-civ-spouse". */
-static struct pseudonym_slot *cache_slot(const struct anonymizer *a,
+static struct pseudonym_slot *cache_slot(struct pseudonym_slot *cache,
                                          size_t field, const char *value,
                                          size_t len)
 {
@@ -694,57 +694,146 @@ static struct pseudonym_slot *cache_slot(const struct anonymizer *a,
         memcpy(&w, value + i, len - i);
         h = (h ^ w ^ len) * PSEUDONYM_CACHE_MIX;
     }
-    return &a->cache[(h >> 32) & (PSEUDONYM_CACHE_SLOTS - 1)];
+    return &cache[(h >> 32) & (PSEUDONYM_CACHE_SLOTS - 1)];
 }
 
-/* Writes the token "key_id:hex" as the value of field index, from the
- * digits hex (ANONYMIZE_TOKEN_HEX bytes), straight into the event. */
-static int put_token(const struct anonymizer *a, struct event *ev,
-                     size_t index, const char *hex)
+/* Writes the token "key_id:hex" from the digits hex (ANONYMIZE_TOKEN_HEX
+ * bytes) at out, which holds key_id_len + 1 + ANONYMIZE_TOKEN_HEX. */
+static void write_token(const struct anonymizer *a, char *out,
+                        const char *hex)
 {
     size_t id_len = a->key_id_len;
-    char *out = event_write_string(ev, index,
-                                   id_len + 1 + ANONYMIZE_TOKEN_HEX);
 
-    if (!out)
-        return RIFFLE_ERR_NOMEM;
     memcpy(out, a->cfg->key_id, id_len);
     out[id_len] = ':';
     memcpy(out + id_len + 1, hex, ANONYMIZE_TOKEN_HEX);
-    return 0;
 }
 
-/* The token of anonymize_pseudonym(), from the cache or the prepared
- * digests. The value is read before the token is written: writing may
- * move the arena it lives in. */
+/* The hex digits of configured field's pseudonym of value (len bytes),
+ * from cache (PSEUDONYM_CACHE_SLOTS slots of the calling thread's own)
+ * or the prepared digests, which are only read. Returns a pointer to
+ * ANONYMIZE_TOKEN_HEX digits: in the cache, or in hex when the value is
+ * too long to cache; valid until the next call with the same cache. */
+static const char *token_hex(const struct anonymizer *a,
+                             struct pseudonym_slot *cache, size_t field,
+                             const char *value, size_t len, char *hex)
+{
+    struct pseudonym_slot *slot = NULL;
+
+    if (len <= PSEUDONYM_CACHE_VALUE_MAX) {
+        slot = cache_slot(cache, field, value, len);
+        if (slot->used && slot->field == field && slot->len == len &&
+            memcmp(slot->value, value, len) == 0)
+            return slot->hex;
+    }
+
+    if (pseudonym_hex(a, a->cfg->fields[field].name, value, hex) != 0)
+        return NULL;
+    if (!slot)
+        return hex;
+    slot->used = 1;
+    slot->field = (uint16_t)field;
+    slot->len = (unsigned char)len;
+    memcpy(slot->value, value, len);
+    memcpy(slot->hex, hex, ANONYMIZE_TOKEN_HEX);
+    return slot->hex;
+}
+
+/* The token of anonymize_pseudonym(), from a hint made ahead when the
+ * value still has one, else from the cache or the prepared digests,
+ * written straight into the event. The value is read before the token
+ * is written: writing may move the arena it lives in. */
 static int pseudonymize(const struct anonymizer *a, size_t field,
                         struct event *ev, size_t index)
 {
-    char hex[ANONYMIZE_TOKEN_HEX];
+    char hex_buf[ANONYMIZE_TOKEN_HEX];
     char tmp[NUMFMT_MAX];
-    const char *value = value_text(ev, index, tmp, sizeof(tmp));
-    size_t len = strlen(value);
-    struct pseudonym_slot *slot = NULL;
-    int err;
+    const char *value, *hex;
+    char *out;
 
-    if (len <= PSEUDONYM_CACHE_VALUE_MAX) {
-        slot = cache_slot(a, field, value, len);
-        if (slot->used && slot->field == field && slot->len == len &&
-            memcmp(slot->value, value, len) == 0)
-            return put_token(a, ev, index, slot->hex);
-    }
+    if (event_use_replacement(ev, index))
+        return 0;
 
-    err = pseudonym_hex(a, a->cfg->fields[field].name, value, hex);
-    if (err)
-        return err;
-    if (slot) {
-        slot->used = 1;
-        slot->field = (uint16_t)field;
-        slot->len = (unsigned char)len;
-        memcpy(slot->value, value, len);
-        memcpy(slot->hex, hex, ANONYMIZE_TOKEN_HEX);
+    value = value_text(ev, index, tmp, sizeof(tmp));
+    hex = token_hex(a, a->cache, field, value, strlen(value), hex_buf);
+    if (!hex)
+        return RIFFLE_ERR_NOMEM;
+    out = event_write_string(ev, index,
+                             a->key_id_len + 1 + ANONYMIZE_TOKEN_HEX);
+    if (!out)
+        return RIFFLE_ERR_NOMEM;
+    write_token(a, out, hex);
+    return 0;
+}
+
+/* The pseudonyms of a thread that reads ahead: the anonymizer's
+ * prepared digests are shared, read-only; the cache is its own. */
+struct anonymizer_hinter {
+    const struct anonymizer *a;
+    size_t pseudonym[CFG_MAX_FIELDS]; /* configured fields, in order */
+    size_t pseudonym_count;
+    struct pseudonym_slot *cache; /* PSEUDONYM_CACHE_SLOTS entries */
+};
+
+int anonymizer_hinter_new(const struct anonymizer *a,
+                          struct anonymizer_hinter **out)
+{
+    struct anonymizer_hinter *h = calloc(1, sizeof(*h));
+    size_t j;
+
+    if (!h)
+        return RIFFLE_ERR_NOMEM;
+    h->a = a;
+    for (j = 0; j < a->personal_count; j++)
+        if (a->cfg->fields[a->personal[j]].privacy == CFG_PRIVACY_PSEUDONYM)
+            h->pseudonym[h->pseudonym_count++] = a->personal[j];
+    if (h->pseudonym_count > 0) {
+        h->cache = calloc(PSEUDONYM_CACHE_SLOTS, sizeof(*h->cache));
+        if (!h->cache) {
+            free(h);
+            return RIFFLE_ERR_NOMEM;
+        }
     }
-    return put_token(a, ev, index, hex);
+    *out = h;
+    return 0;
+}
+
+void anonymizer_hinter_destroy(struct anonymizer_hinter *h)
+{
+    if (!h)
+        return;
+    if (h->cache) {
+        OPENSSL_cleanse(h->cache, PSEUDONYM_CACHE_SLOTS * sizeof(*h->cache));
+        free(h->cache);
+    }
+    free(h);
+}
+
+int anonymizer_hint_event(struct anonymizer_hinter *h, struct event *ev)
+{
+    const struct anonymizer *a = h->a;
+    size_t j, token_len = a->key_id_len + 1 + ANONYMIZE_TOKEN_HEX;
+
+    for (j = 0; j < h->pseudonym_count; j++) {
+        size_t i = h->pseudonym[j];
+        size_t index = (size_t)a->schema_index[i];
+        char hex_buf[ANONYMIZE_TOKEN_HEX];
+        char tmp[NUMFMT_MAX];
+        const char *value, *hex;
+        char *out;
+
+        if (ev->values[index].kind == VALUE_NULL)
+            continue; /* left null by anonymizer_apply() */
+        value = value_text(ev, index, tmp, sizeof(tmp));
+        hex = token_hex(a, h->cache, i, value, strlen(value), hex_buf);
+        if (!hex)
+            return RIFFLE_ERR_NOMEM;
+        out = event_hint_replacement(ev, index, token_len);
+        if (!out)
+            return RIFFLE_ERR_NOMEM;
+        write_token(a, out, hex);
+    }
+    return 0;
 }
 
 size_t anonymize_mask(const char *value, size_t len, size_t keep_last,

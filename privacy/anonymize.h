@@ -14,7 +14,15 @@
  *
  * The keys are read once at start-up from an environment variable or a
  * file, and are never logged or copied into an output. One thread at a
- * time calls anonymizer_apply(): it reuses one digest context.
+ * time calls anonymizer_apply(): it keeps a cache of recent pseudonyms.
+ *
+ * A thread that reads events ahead of that one (train's reader) may
+ * compute their pseudonyms there, with an anonymizer_hinter: it leaves
+ * each pseudonym as a replacement hint on the event (schemas/event.h),
+ * which anonymizer_apply() then takes instead of computing it, as long
+ * as the value has not changed since. The hinter reads the anonymizer's
+ * keyed digests in place (no copy of key material) and has a cache of
+ * its own, wiped when it is destroyed.
  */
 #ifndef RIFFLE_PRIVACY_ANONYMIZE_H
 #define RIFFLE_PRIVACY_ANONYMIZE_H
@@ -47,6 +55,25 @@ void anonymizer_destroy(struct anonymizer *a); /* NULL-safe, wipes the key */
 /* Applies every configured action to ev in place. Returns 0 or
  * RIFFLE_ERR_NOMEM. */
 int anonymizer_apply(const struct anonymizer *a, struct event *ev);
+
+/* Hints for the thread that reads ahead; see the top of this file. */
+struct anonymizer_hinter;
+
+/* a is borrowed, read-only, and must outlive the hinter. Returns 0 or
+ * RIFFLE_ERR_NOMEM. *out is the caller's (anonymizer_hinter_destroy). */
+int anonymizer_hinter_new(const struct anonymizer *a,
+                          struct anonymizer_hinter **out);
+
+void anonymizer_hinter_destroy(struct anonymizer_hinter *h); /* NULL-safe,
+                                                      wipes its pseudonyms */
+
+/* Leaves on ev, as a replacement hint, the pseudonym anonymizer_apply()
+ * would write for each non-null field with personal = "pseudonym"; ev is
+ * otherwise unchanged. Runs on the hinter's one thread, which may differ
+ * from anonymizer_apply()'s. Returns 0, or RIFFLE_ERR_NOMEM with the
+ * fields before the one that failed hinted (an unhinted field is simply
+ * computed later). */
+int anonymizer_hint_event(struct anonymizer_hinter *h, struct event *ev);
 
 /* The pseudonym of value under key: "<key_id>:" followed by
  * ANONYMIZE_TOKEN_HEX hex digits of HMAC-SHA256(key, field NUL value).

@@ -50,6 +50,7 @@ struct row_prefetch {
     const struct produce_mapping *map;
     struct csv_reader *csv;
     const char *file;
+    struct row_prefetch_hint hint; /* fn NULL: none */
     struct row_slot *slots; /* ROW_PREFETCH_SLOTS, or one when reading
                                on the caller's thread */
     pthread_t thread;
@@ -95,6 +96,11 @@ static int read_row(struct row_prefetch *p, long *rows, struct row_slot *s,
         if (err == RIFFLE_ERR_PARSE)
             log_warn("train", "%s:%ld: %s", p->file,
                      csv_reader_line(p->csv), why);
+        /* Hints only save work: one that could not be made is computed
+         * by the consumer, which meets the same shortage of memory if it
+         * lasts. */
+        if (err == 0 && p->hint.fn)
+            (void)p->hint.fn(p->hint.arg, &s->ev);
     }
     s->status = err == RIFFLE_ERR_PARSE ? RIFFLE_ERR_PARSE : 0;
     return err == RIFFLE_ERR_PARSE ? 0 : err;
@@ -199,8 +205,9 @@ static int start_thread(struct row_prefetch *p, char *errstr,
 int row_prefetch_start(const struct cfg *cfg, const struct schema *schema,
                        const struct produce_mapping *map,
                        struct csv_reader *csv, const char *file,
-                       int threaded, struct row_prefetch **out,
-                       char *errstr, size_t errstr_size)
+                       int threaded, const struct row_prefetch_hint *hint,
+                       struct row_prefetch **out, char *errstr,
+                       size_t errstr_size)
 {
     struct row_prefetch *p = calloc(1, sizeof(*p));
     int err;
@@ -218,6 +225,9 @@ int row_prefetch_start(const struct cfg *cfg, const struct schema *schema,
     p->map = map;
     p->csv = csv;
     p->file = file;
+    /* On the caller's thread a hint would only move work within it. */
+    if (hint && threaded)
+        p->hint = *hint;
     p->fraction = -1.0;
     p->seen_fraction = -1.0;
     pthread_mutex_init(&p->lock, NULL);

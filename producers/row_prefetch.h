@@ -11,6 +11,12 @@
  * warnings about them are the same as reading on the caller's thread:
  * the row number of each event is the count of records read, as before.
  *
+ * The reader may also run a hint function on each typed event (train's
+ * is online_hint_event(): pseudonyms and feature hashes, work the
+ * learner would otherwise do, left on the event as hints that the
+ * learner uses only while the values are unchanged). It must be a pure
+ * function of the event: it runs ahead, out of step with the consumer.
+ *
  * One consumer thread calls row_prefetch_next() and _fraction(); the
  * reader thread owns the CSV reader from row_prefetch_start() until
  * row_prefetch_stop(), and the caller must not touch it meanwhile. cfg,
@@ -29,6 +35,13 @@
 
 struct row_prefetch;
 
+/* Run by the reader thread on each typed event; see above. Its failure
+ * (out of memory) leaves the event with fewer hints, not an error. */
+struct row_prefetch_hint {
+    int (*fn)(void *arg, struct event *ev);
+    void *arg; /* borrowed until row_prefetch_stop() */
+};
+
 /* Starts the reader thread over csv (borrowed until row_prefetch_stop();
  * already opened, header read). file names the input in warnings. With
  * threaded 0 no thread is started and row_prefetch_next() reads each row
@@ -36,14 +49,16 @@ struct row_prefetch;
  * whose read may block until a writer sends more, a reader thread could
  * not be stopped by SIGINT (its signals are blocked, and the consumer's
  * wait does not end on one), where a read on the caller's thread ends
- * with EINTR. Returns 0, RIFFLE_ERR_NOMEM, or RIFFLE_ERR_IO when the
- * thread cannot start (errstr says why). *out is owned by the caller
- * (row_prefetch_stop). */
+ * with EINTR. hint (may be NULL: none) is copied; it runs only with
+ * the thread, where it takes work off the consumer's. Returns 0,
+ * RIFFLE_ERR_NOMEM, or RIFFLE_ERR_IO when the thread cannot start
+ * (errstr says why). *out is owned by the caller (row_prefetch_stop). */
 int row_prefetch_start(const struct cfg *cfg, const struct schema *schema,
                        const struct produce_mapping *map,
                        struct csv_reader *csv, const char *file,
-                       int threaded, struct row_prefetch **out,
-                       char *errstr, size_t errstr_size);
+                       int threaded, const struct row_prefetch_hint *hint,
+                       struct row_prefetch **out, char *errstr,
+                       size_t errstr_size);
 
 /* The next row, in file order. Returns 0 with *ev pointing at the typed
  * event (borrowed, valid until the next call, which may change it: the

@@ -19,6 +19,7 @@ void event_reset(struct event *ev, size_t field_count)
 
     ev->field_count = field_count;
     memset(ev->values, 0, field_count * sizeof(ev->values[0]));
+    memset(ev->hinted, 0, field_count);
     buf_reset(&ev->arena);
 }
 
@@ -26,6 +27,7 @@ void event_set_null(struct event *ev, size_t field)
 {
     assert(field < ev->field_count);
     ev->values[field].kind = VALUE_NULL;
+    ev->hinted[field] = 0;
 }
 
 int event_set_string(struct event *ev, size_t field, const char *s,
@@ -39,23 +41,53 @@ int event_set_string(struct event *ev, size_t field, const char *s,
     return 0;
 }
 
-char *event_write_string(struct event *ev, size_t field, size_t len)
+/* Reserves len bytes and a NUL at the end of the arena; returns where
+ * they start, or (size_t)-1 when out of memory (arena unchanged). */
+static size_t reserve_string(struct event *ev, size_t len)
 {
     size_t offset = ev->arena.len;
 
-    assert(field < ev->field_count);
-
     if (buf_reserve(&ev->arena, len + 1) != 0)
-        return NULL;
+        return (size_t)-1;
     /* buf_reserve() left room for the string, its NUL, and the NUL
      * that struct buf keeps past its end. */
     ev->arena.data[offset + len] = '\0';
     ev->arena.len = offset + len + 1;
     ev->arena.data[ev->arena.len] = '\0';
+    return offset;
+}
 
+char *event_write_string(struct event *ev, size_t field, size_t len)
+{
+    size_t offset;
+
+    assert(field < ev->field_count);
+
+    offset = reserve_string(ev, len);
+    if (offset == (size_t)-1)
+        return NULL;
     ev->values[field].kind = VALUE_STRING;
     ev->values[field].str_offset = offset;
     ev->values[field].str_len = len;
+    ev->hinted[field] = 0;
+    return ev->arena.data + offset;
+}
+
+char *event_hint_replacement(struct event *ev, size_t field, size_t len)
+{
+    size_t offset;
+
+    assert(field < ev->field_count);
+
+    offset = reserve_string(ev, len);
+    if (offset == (size_t)-1)
+        return NULL;
+    ev->hints[field].replacement_offset = offset;
+    ev->hints[field].replacement_len = len;
+    /* A replacement made anew has no hash yet. */
+    ev->hinted[field] = (unsigned char)((ev->hinted[field] &
+                                         ~EVENT_HINT_REPLACEMENT_HASH) |
+                                        EVENT_HINT_REPLACEMENT);
     return ev->arena.data + offset;
 }
 

@@ -7,13 +7,25 @@
  * null, a number (all numeric Avro types and booleans become doubles), or
  * a string. String bytes live in the event's own arena, so an event is
  * self-contained and can be reused for the next record without freeing.
- * Not thread-safe; each thread uses its own events.
+ * Not thread-safe; each thread uses its own events (one thread may fill
+ * an event and hand it to another, as train's reader thread does).
+ *
+ * Hints: a field may carry results computed ahead, on the thread that
+ * read the record, from its value as it was then: the feature hash of
+ * the value, and a replacement string (a pseudonym) with its own feature
+ * hash. A hint is valid only while the value is unchanged: every write
+ * to a field (event_set_*(), event_write_string(), event_reset()) drops
+ * the field's hints, so a consumer that uses one gets exactly what it
+ * would have computed from the value in hand. An event without hints
+ * (decoded from Kafka, say) is consumed by the same code, which then
+ * computes the same results itself.
  */
 #ifndef RIFFLE_SCHEMAS_EVENT_H
 #define RIFFLE_SCHEMAS_EVENT_H
 
 #include <assert.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/buf.h"
 
@@ -32,9 +44,27 @@ struct value {
     size_t str_len;    /* bytes, without the NUL the arena adds */
 };
 
+/* Which hints of a field are valid (struct event's hinted[]). */
+#define EVENT_HINT_HASH 0x1u             /* hint.hash */
+#define EVENT_HINT_REPLACEMENT 0x2u      /* hint.replacement_* */
+#define EVENT_HINT_REPLACEMENT_HASH 0x4u /* hint.replacement_hash */
+
+/* What is known ahead about one field's value; see "Hints" above. */
+struct value_hint {
+    uint32_t hash;             /* the feature hash of the value */
+    uint32_t replacement_hash; /* the feature hash of the replacement */
+    size_t replacement_offset; /* in the arena, followed by a NUL */
+    size_t replacement_len;
+};
+
 struct event {
     size_t field_count;
     struct value values[EVENT_MAX_FIELDS];
+    /* EVENT_HINT_* bits per field, cleared by every write to the field;
+     * a bit clear means the matching part of hints[] is garbage. Apart
+     * from struct value, whose positional initializers would break. */
+    unsigned char hinted[EVENT_MAX_FIELDS];
+    struct value_hint hints[EVENT_MAX_FIELDS];
     struct buf arena; /* string bytes, each followed by a NUL */
 };
 
@@ -56,6 +86,7 @@ static inline void event_set_number(struct event *ev, size_t field,
     assert(field < ev->field_count);
     ev->values[field].kind = VALUE_NUMBER;
     ev->values[field].number = number;
+    ev->hinted[field] = 0;
 }
 
 /* Copies len bytes of s into the arena. Returns 0 or RIFFLE_ERR_NOMEM. */
@@ -88,6 +119,7 @@ static inline void event_set_string_at(struct event *ev, size_t field,
     ev->values[field].kind = VALUE_STRING;
     ev->values[field].str_offset = offset;
     ev->values[field].str_len = len;
+    ev->hinted[field] = 0;
 }
 
 /* The NUL-terminated string of a VALUE_STRING field, or NULL for other
@@ -99,6 +131,68 @@ static inline const char *event_string(const struct event *ev,
     if (ev->values[field].kind != VALUE_STRING)
         return NULL;
     return ev->arena.data + ev->values[field].str_offset;
+}
+
+/* ---- hints (see the top of this file) ---- */
+
+/* Records hash as the feature hash of field's value as it is now. The
+ * caller promises it is what the consumer would compute from it. */
+static inline void event_hint_hash(struct event *ev, size_t field,
+                                   uint32_t hash)
+{
+    assert(field < ev->field_count);
+    ev->hints[field].hash = hash;
+    ev->hinted[field] |= EVENT_HINT_HASH;
+}
+
+/* 1 with *hash set when field's value carries its feature hash, else 0. */
+static inline int event_hinted_hash(const struct event *ev, size_t field,
+                                    uint32_t *hash)
+{
+    assert(field < ev->field_count);
+    if (!(ev->hinted[field] & EVENT_HINT_HASH))
+        return 0;
+    *hash = ev->hints[field].hash;
+    return 1;
+}
+
+/* Reserves len bytes in the arena (and the NUL after them, written here)
+ * for the replacement of field's value as it is now, which the caller
+ * writes at the returned address, and marks it valid: the field keeps
+ * its value until event_use_replacement(). Returns NULL when out of
+ * memory (no hint made; the event is otherwise unchanged). The address
+ * is valid until the event is next modified. */
+char *event_hint_replacement(struct event *ev, size_t field, size_t len);
+
+/* Records hash as the feature hash of field's hinted replacement; the
+ * replacement must be hinted (asserted). */
+static inline void event_hint_replacement_hash(struct event *ev,
+                                               size_t field, uint32_t hash)
+{
+    assert(field < ev->field_count);
+    assert(ev->hinted[field] & EVENT_HINT_REPLACEMENT);
+    ev->hints[field].replacement_hash = hash;
+    ev->hinted[field] |= EVENT_HINT_REPLACEMENT_HASH;
+}
+
+/* When field carries a replacement hint made from its current value:
+ * makes the replacement the field's value (a string), keeps the
+ * replacement's feature hash as the new value's hash hint if it had
+ * one, and returns 1. Otherwise changes nothing and returns 0. */
+static inline int event_use_replacement(struct event *ev, size_t field)
+{
+    unsigned char had;
+    struct value_hint *h;
+
+    assert(field < ev->field_count);
+    had = ev->hinted[field];
+    if (!(had & EVENT_HINT_REPLACEMENT))
+        return 0;
+    h = &ev->hints[field];
+    event_set_string_at(ev, field, h->replacement_offset, h->replacement_len);
+    if (had & EVENT_HINT_REPLACEMENT_HASH)
+        event_hint_hash(ev, field, h->replacement_hash);
+    return 1;
 }
 
 /* Releases the arena. NULL-safe. */

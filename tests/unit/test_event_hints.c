@@ -1,0 +1,425 @@
+/*
+ * tests/unit/test_event_hints.c - results made ahead on an event
+ * (schemas/event.h, "Hints"): every write to a field drops its hints;
+ * the anonymizer and the feature builder use a hint while it is valid
+ * and compute from the value once it is not (a category imputed or
+ * repaired by cleaning after the hint was made); and a learner fed
+ * hinted events reaches the same predictions and weights as one fed the
+ * same events bare. The hints are made on the test's thread, as train's
+ * reader thread makes them on its own. No broker.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "config/cfg.h"
+#include "learner/features.h"
+#include "learner/hash.h"
+#include "learner/online.h"
+#include "learner/snapshot.h"
+#include "privacy/anonymize.h"
+#include "schemas/event.h"
+#include "schemas/schema.h"
+#include "tests/unit/testutil.h"
+
+#define KEY_ENV "RIFFLE_TEST_HINT_KEY"
+#define KEY_TEXT "0123456789abcdef-test-hint-key" /* 30 bytes, raw */
+#define KEY_ID "h1"
+#define TEST_BITS 12
+#define STREAM_EVENTS 3000
+#define STREAM_SEED 20261205u
+
+static const char hint_schema[] =
+    "{\"type\": \"record\", \"name\": \"H\", \"fields\": ["
+    "  {\"name\": \"event_id\", \"type\": \"string\"},"
+    "  {\"name\": \"label\", \"type\": [\"null\", \"string\"]},"
+    "  {\"name\": \"color\", \"type\": [\"null\", \"string\"]},"
+    "  {\"name\": \"city\", \"type\": [\"null\", \"string\"]},"
+    "  {\"name\": \"day\", \"type\": [\"null\", \"int\"]},"
+    "  {\"name\": \"x\", \"type\": [\"null\", \"double\"]}"
+    "]}";
+
+/* A category that is not one of the allowed ones is made missing, then
+ * imputed with the mode (color) or left to its missing token (city, as
+ * a personal field must): cleaning writes to a field that was hinted. */
+static const char hint_cfg[] =
+    "name = \"hints\";\n"
+    "topics = { input = \"i\"; predictions = \"p\"; models = \"m\";\n"
+    "           dead_letters = \"d\"; };\n"
+    "source = { schema = \"unused.avsc\"; };\n"
+    "fields = (\n"
+    "  { name = \"event_id\"; kind = \"id\"; },\n"
+    "  { name = \"label\"; kind = \"label\"; positive = [\"1\"];\n"
+    "    negative = [\"0\"]; },\n"
+    "  { name = \"color\"; kind = \"categorical\";\n"
+    "    allowed = [\"red\", \"green\", \"blue\"];\n"
+    "    on_invalid = \"missing\"; missing = \"mode\"; },\n"
+    "  { name = \"city\"; kind = \"categorical\"; personal = \"pseudonym\";\n"
+    "    allowed = [\"paris\", \"rome\", \"oslo\"];\n"
+    "    on_invalid = \"missing\"; missing = \"token\"; },\n"
+    "  { name = \"day\"; kind = \"categorical\"; },\n"
+    "  { name = \"x\"; kind = \"numeric\"; }\n"
+    ");\n"
+    "privacy = { key_env = \"" KEY_ENV "\"; key_id = \"" KEY_ID "\"; };\n"
+    "learner = { model_name = \"hints\"; bits = 12; hash_seed = 7; };\n";
+
+/* Configured positions in hint_cfg. */
+enum { CF_ID = 0, CF_LABEL, CF_COLOR, CF_CITY, CF_DAY, CF_X };
+
+struct fixture {
+    struct scratch_dir scratch;
+    struct cfg *cfg;
+    struct schema *schema;
+    struct event ev;
+    char errstr[TESTUTIL_ERRSTR_SIZE];
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+
+    if (!fx)
+        return -1;
+    *state = fx;
+    setenv(KEY_ENV, KEY_TEXT, 1);
+    if (scratch_dir_new(&fx->scratch, "hints", &fx->cfg) != 0 ||
+        load_cfg_text(fx->cfg, fx->scratch.cfg_path, hint_cfg, fx->errstr,
+                      sizeof(fx->errstr)) != 0 ||
+        schema_load_json(hint_schema, strlen(hint_schema), "test schema",
+                         &fx->schema, fx->errstr, sizeof(fx->errstr)) != 0) {
+        print_error("fixture: %s\n", fx->errstr);
+        return -1;
+    }
+    event_init(&fx->ev);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+
+    if (!fx)
+        return 0;
+    event_free(&fx->ev);
+    schema_destroy(fx->schema);
+    scratch_dir_destroy(&fx->scratch, fx->cfg);
+    unsetenv(KEY_ENV);
+    free(fx);
+    return 0;
+}
+
+/* ---- the event's own rules ---------------------------------------- */
+
+#define REPLACEMENT "k:0123"
+#define HASH_A 0x1234567u
+#define HASH_B 0x7654321u
+
+/* Gives field f of ev a value, a hash hint and a replacement with its
+ * hash. */
+static void hint_field(struct event *ev, size_t f)
+{
+    char *r;
+
+    assert_int_equal(event_set_string(ev, f, "raw", 3), 0);
+    event_hint_hash(ev, f, HASH_A);
+    r = event_hint_replacement(ev, f, strlen(REPLACEMENT));
+    assert_non_null(r);
+    memcpy(r, REPLACEMENT, strlen(REPLACEMENT));
+    event_hint_replacement_hash(ev, f, HASH_B);
+}
+
+static void assert_hinted(const struct event *ev, size_t f, int want)
+{
+    uint32_t h = 0;
+
+    assert_int_equal(event_hinted_hash(ev, f, &h), want);
+    if (want)
+        assert_int_equal(h, HASH_A);
+    assert_int_equal((ev->hinted[f] & EVENT_HINT_REPLACEMENT) != 0, want);
+}
+
+enum writer { W_NUMBER, W_NULL, W_STRING, W_WRITE, W_AT, W_COUNT };
+
+static void write_with(struct event *ev, size_t f, enum writer w)
+{
+    size_t at;
+
+    switch (w) {
+    case W_NUMBER:
+        event_set_number(ev, f, 2.0);
+        break;
+    case W_NULL:
+        event_set_null(ev, f);
+        break;
+    case W_STRING:
+        assert_int_equal(event_set_string(ev, f, "raw", 3), 0); /* same */
+        break;
+    case W_WRITE:
+        assert_non_null(event_write_string(ev, f, 1));
+        break;
+    default:
+        assert_int_equal(event_append_block(ev, "raw", 4, &at), 0);
+        event_set_string_at(ev, f, at, 3);
+        break;
+    }
+}
+
+/* Any write drops the written field's hints, even one that writes the
+ * same text again, and leaves the other fields' alone. */
+static void test_event_hints_dropped_by_every_write(void **state)
+{
+    struct fixture *fx = *state;
+    int w;
+
+    for (w = 0; w < W_COUNT; w++) {
+        event_reset(&fx->ev, 3);
+        hint_field(&fx->ev, 0);
+        hint_field(&fx->ev, 1);
+        hint_field(&fx->ev, 2);
+
+        write_with(&fx->ev, 1, (enum writer)w);
+
+        assert_hinted(&fx->ev, 0, 1);
+        assert_hinted(&fx->ev, 1, 0);
+        assert_hinted(&fx->ev, 2, 1);
+        assert_int_equal(event_use_replacement(&fx->ev, 1), 0);
+    }
+
+    event_reset(&fx->ev, 3);
+    assert_hinted(&fx->ev, 0, 0);
+    assert_hinted(&fx->ev, 2, 0);
+}
+
+/* A replacement keeps the value until used; used, it becomes the value
+ * and its hash the value's hash hint; it cannot be used twice. */
+static void test_event_use_replacement(void **state)
+{
+    struct fixture *fx = *state;
+    uint32_t h = 0;
+
+    event_reset(&fx->ev, 2);
+    hint_field(&fx->ev, 1);
+    assert_string_equal(event_string(&fx->ev, 1), "raw");
+
+    assert_int_equal(event_use_replacement(&fx->ev, 1), 1);
+    assert_string_equal(event_string(&fx->ev, 1), REPLACEMENT);
+    assert_int_equal(event_hinted_hash(&fx->ev, 1, &h), 1);
+    assert_int_equal(h, HASH_B);
+    assert_int_equal(event_use_replacement(&fx->ev, 1), 0);
+
+    /* Without a hash of its own, the replacement leaves no hash hint:
+     * the value's hash was of the raw text. */
+    event_reset(&fx->ev, 2);
+    assert_int_equal(event_set_string(&fx->ev, 0, "raw", 3), 0);
+    event_hint_hash(&fx->ev, 0, HASH_A);
+    memcpy(event_hint_replacement(&fx->ev, 0, 2), "ok", 2);
+    assert_int_equal(event_use_replacement(&fx->ev, 0), 1);
+    assert_string_equal(event_string(&fx->ev, 0), "ok");
+    assert_int_equal(event_hinted_hash(&fx->ev, 0, &h), 0);
+}
+
+/* ---- the consumers -------------------------------------------------- */
+
+/* The weight index features_build() gives color, the first configured
+ * feature, when it is not null. */
+static uint32_t color_index(struct feature_builder *fb,
+                            const struct event *ev)
+{
+    struct feature x[FEATURES_MAX];
+
+    assert_true(features_build(fb, ev, NULL, x) >= 1);
+    return x[0].index;
+}
+
+/* The builder takes the hinted hash while the value is unchanged, and
+ * hashes the value once cleaning has written another (an imputed
+ * mode). */
+static void test_features_use_hint_until_written(void **state)
+{
+    struct fixture *fx = *state;
+    struct running_stats stats[CFG_MAX_FIELDS] = {{0}};
+    struct feature_builder *fb = NULL;
+    size_t color = schema_col(fx->schema, "color");
+    uint32_t seed = hash_string("color", fx->cfg->hash_seed);
+    uint32_t mask = (1u << TEST_BITS) - 1;
+
+    assert_int_equal(features_new(fx->cfg, fx->schema, stats, &fb,
+                                  fx->errstr, sizeof(fx->errstr)),
+                     0);
+    event_reset(&fx->ev, schema_field_count(fx->schema));
+    event_put_text(&fx->ev, fx->schema, "color", "purple");
+
+    features_hint_event(fb, &fx->ev);
+    assert_int_equal(color_index(fb, &fx->ev),
+                     hash_murmur3_32("purple", 6, seed) & mask);
+
+    /* A hint is taken as it is: this one is not purple's. */
+    event_hint_hash(&fx->ev, color, HASH_A);
+    assert_int_equal(color_index(fb, &fx->ev), HASH_A & mask);
+
+    event_put_text(&fx->ev, fx->schema, "color", "red");
+    assert_int_equal(color_index(fb, &fx->ev),
+                     hash_murmur3_32("red", 3, seed) & mask);
+    features_destroy(fb);
+}
+
+/* The pseudonym of text for the city field, as the anonymizer writes it. */
+static void city_token(const char *text, char *out, size_t size)
+{
+    assert_int_equal(anonymize_pseudonym((const unsigned char *)KEY_TEXT,
+                                         strlen(KEY_TEXT), KEY_ID, "city",
+                                         text, out, size),
+                     0);
+}
+
+/* The hinted pseudonym is the one anonymizer_apply() would write; it is
+ * used while the value is unchanged, and a value repaired after the hint
+ * was made gets its own pseudonym. */
+static void test_anonymizer_hint_until_written(void **state)
+{
+    struct fixture *fx = *state;
+    struct anonymizer *a = NULL;
+    struct anonymizer_hinter *h = NULL;
+    size_t city = schema_col(fx->schema, "city");
+    char want[64];
+
+    assert_int_equal(anonymizer_new(fx->cfg, fx->schema, &a, fx->errstr,
+                                    sizeof(fx->errstr)),
+                     0);
+    assert_int_equal(anonymizer_hinter_new(a, &h), 0);
+    event_reset(&fx->ev, schema_field_count(fx->schema));
+    event_put_text(&fx->ev, fx->schema, "city", "paris");
+
+    assert_int_equal(anonymizer_hint_event(h, &fx->ev), 0);
+    city_token("paris", want, sizeof(want));
+    assert_string_equal(event_string(&fx->ev, city), "paris"); /* kept */
+    assert_string_equal(fx->ev.arena.data +
+                            fx->ev.hints[city].replacement_offset,
+                        want);
+
+    /* Taken as it is: a hint marked in the arena shows it was used. */
+    fx->ev.arena.data[fx->ev.hints[city].replacement_offset] = 'X';
+    assert_int_equal(anonymizer_apply(a, &fx->ev), 0);
+    assert_int_equal(event_text(&fx->ev, fx->schema, "city")[0], 'X');
+
+    /* Hinted, then repaired: the hint is of a value no longer there. */
+    event_put_text(&fx->ev, fx->schema, "city", "paris");
+    assert_int_equal(anonymizer_hint_event(h, &fx->ev), 0);
+    event_put_text(&fx->ev, fx->schema, "city", "rome");
+    assert_int_equal(anonymizer_apply(a, &fx->ev), 0);
+    city_token("rome", want, sizeof(want));
+    assert_string_equal(event_text(&fx->ev, fx->schema, "city"), want);
+
+    anonymizer_hinter_destroy(h);
+    anonymizer_destroy(a);
+}
+
+/* ---- the learner, with and without hints ------------------------- */
+
+static const char *const colors[] = {"red", "green", "blue", "purple"};
+static const char *const cities[] = {"paris", "rome", "oslo", "lyon"};
+
+/* Event k of a fixed stream: about one category in four is not allowed
+ * (cleaning makes it missing after the hint was made, and imputes
+ * color's mode), some are null. */
+static void stream_event(const struct schema *s, struct event *ev,
+                         uint64_t *rng, size_t k)
+{
+    char id[32];
+    uint64_t r = rng_next(rng);
+
+    event_reset(ev, schema_field_count(s));
+    snprintf(id, sizeof(id), "e-%zu", k);
+    event_put_text(ev, s, "event_id", id);
+    event_put_text(ev, s, "label", (r & 1) ? "1" : "0");
+    if ((r >> 1) % 9 != 0)
+        event_put_text(ev, s, "color", colors[(r >> 5) % 4]);
+    if ((r >> 9) % 11 != 0)
+        event_put_text(ev, s, "city", cities[(r >> 13) % 4]);
+    if ((r >> 17) % 7 != 0)
+        event_set_number(ev, schema_col(s, "day"), (double)((r >> 21) % 7));
+    event_set_number(ev, schema_col(s, "x"), rng_unit(rng) - 0.5);
+}
+
+static void assert_same_result(const struct online_result *a,
+                               const struct online_result *b, size_t k)
+{
+    if (a->dead_letter != b->dead_letter ||
+        memcmp(&a->value, &b->value, sizeof(a->value)) != 0 ||
+        a->predicted_class != b->predicted_class)
+        fail_msg("event %zu: bare %d %.17g, hinted %d %.17g", k,
+                 a->dead_letter, a->value, b->dead_letter, b->value);
+}
+
+/* Every prediction and the final weights are bit-identical whether the
+ * events were hinted or not; and the hints were used (the stream hints
+ * some value of every kind). */
+static void test_online_same_with_hints(void **state)
+{
+    struct fixture *fx = *state;
+    struct online_learner *bare = NULL, *hinted = NULL;
+    struct online_hinter *h = NULL;
+    struct online_result ra, rb;
+    struct event copy;
+    uint64_t rng_a = STREAM_SEED, rng_b = STREAM_SEED, da = 0, db = 0;
+    size_t k, used = 0;
+
+    assert_int_equal(online_new(fx->cfg, fx->schema, &bare, fx->errstr,
+                                sizeof(fx->errstr)),
+                     0);
+    assert_int_equal(online_new(fx->cfg, fx->schema, &hinted, fx->errstr,
+                                sizeof(fx->errstr)),
+                     0);
+    assert_int_equal(online_hinter_new(hinted, &h), 0);
+    event_init(&copy);
+
+    for (k = 0; k < STREAM_EVENTS; k++) {
+        stream_event(fx->schema, &fx->ev, &rng_a, k);
+        stream_event(fx->schema, &copy, &rng_b, k);
+        assert_int_equal(online_hint_event(h, &copy), 0);
+        used += (copy.hinted[schema_col(fx->schema, "city")] &
+                 EVENT_HINT_REPLACEMENT_HASH) != 0;
+
+        assert_int_equal(online_process_event(bare, &fx->ev, &ra), 0);
+        assert_int_equal(online_process_event(hinted, &copy, &rb), 0);
+        assert_same_result(&ra, &rb, k);
+    }
+
+    assert_true(used > STREAM_EVENTS / 2);
+    assert_int_equal(snapshot_weights_digest(bare, &da), 0);
+    assert_int_equal(snapshot_weights_digest(hinted, &db), 0);
+    assert_int_equal(da, db);
+    assert_models_equal(online_model(bare), online_model(hinted));
+
+    event_free(&copy);
+    online_hinter_destroy(h);
+    online_destroy(hinted);
+    online_destroy(bare);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_event_hints_dropped_by_every_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_use_replacement, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_features_use_hint_until_written,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_anonymizer_hint_until_written,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_online_same_with_hints, setup,
+                                        teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
