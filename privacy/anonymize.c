@@ -611,13 +611,48 @@ static const char *value_text(const struct event *ev, size_t index,
     return numfmt_double(ev->values[index].number, tmp, tmp_size);
 }
 
+/* The name of the band of x for configured field, a category: from the
+ * names made ahead when it has one, else written into band
+ * (ANON_BAND_MAX bytes). *len receives its length. */
+static const char *band_text(const struct anonymizer *a, size_t field,
+                             double x, char *band, size_t *len)
+{
+    const struct cfg_field *f = &a->cfg->fields[field];
+    const struct band_names *names = a->bands[field];
+
+    if (names) {
+        /* NaN and out-of-range bands fail the test: named below. */
+        double k = floor(x / f->band_width) - names->first;
+
+        if (k >= 0.0 && k < (double)names->count) {
+            *len = names->name[(size_t)k].len;
+            return names->name[(size_t)k].text;
+        }
+    }
+    anonymize_band(x, f->band_width, band, ANON_BAND_MAX);
+    *len = strlen(band);
+    return band;
+}
+
+/* Whether coarsening field's value v makes a band's name, the case that
+ * a hint can carry (anonymizer_hint_event()). */
+static int coarsens_to_band(const struct cfg_field *f, const struct value *v)
+{
+    return f->date_precision == CFG_DATE_NONE && v->kind == VALUE_NUMBER &&
+           f->kind != CFG_FIELD_NUMERIC;
+}
+
 static int coarsen(const struct anonymizer *a, size_t field, struct event *ev,
                    size_t index)
 {
     const struct cfg_field *f = &a->cfg->fields[field];
-    const struct band_names *names = a->bands[field];
     char band[ANON_BAND_MAX];
     const struct value *v = &ev->values[index];
+    const char *text;
+    size_t len;
+
+    if (event_use_replacement(ev, index))
+        return 0; /* the band's name, made ahead from this value */
 
     if (v->kind == VALUE_NUMBER) {
         /* A numeric feature keeps a number (the band's lower bound); any
@@ -627,17 +662,8 @@ static int coarsen(const struct anonymizer *a, size_t field, struct event *ev,
                              floor(v->number / f->band_width) * f->band_width);
             return 0;
         }
-        if (names) {
-            /* NaN and out-of-range bands fail the test: named below. */
-            double k = floor(v->number / f->band_width) - names->first;
-
-            if (k >= 0.0 && k < (double)names->count)
-                return event_set_string(ev, index,
-                                        names->name[(size_t)k].text,
-                                        names->name[(size_t)k].len);
-        }
-        anonymize_band(v->number, f->band_width, band, sizeof(band));
-        return event_set_string(ev, index, band, strlen(band));
+        text = band_text(a, field, v->number, band, &len);
+        return event_set_string(ev, index, text, len);
     }
 
     if (v->str_len > f->keep_prefix) {
@@ -766,28 +792,36 @@ static int pseudonymize(const struct anonymizer *a, size_t field,
     return 0;
 }
 
-/* The pseudonyms of a thread that reads ahead: the anonymizer's
- * prepared digests are shared, read-only; the cache is its own. */
+/* What a thread that reads ahead computes: pseudonyms with the
+ * anonymizer's prepared digests, shared read-only, and a cache of its
+ * own; the names of coarsened bands from the anonymizer's tables. */
 struct anonymizer_hinter {
     const struct anonymizer *a;
-    size_t pseudonym[CFG_MAX_FIELDS]; /* configured fields, in order */
-    size_t pseudonym_count;
-    struct pseudonym_slot *cache; /* PSEUDONYM_CACHE_SLOTS entries */
+    size_t hinted[CFG_MAX_FIELDS]; /* configured fields, in order */
+    size_t hinted_count;
+    struct pseudonym_slot *cache; /* PSEUDONYM_CACHE_SLOTS entries, or
+                                     NULL without pseudonyms */
 };
 
 int anonymizer_hinter_new(const struct anonymizer *a,
                           struct anonymizer_hinter **out)
 {
     struct anonymizer_hinter *h = calloc(1, sizeof(*h));
+    int pseudonyms = 0;
     size_t j;
 
     if (!h)
         return RIFFLE_ERR_NOMEM;
     h->a = a;
-    for (j = 0; j < a->personal_count; j++)
-        if (a->cfg->fields[a->personal[j]].privacy == CFG_PRIVACY_PSEUDONYM)
-            h->pseudonym[h->pseudonym_count++] = a->personal[j];
-    if (h->pseudonym_count > 0) {
+    for (j = 0; j < a->personal_count; j++) {
+        enum cfg_privacy_action p = a->cfg->fields[a->personal[j]].privacy;
+
+        if (p != CFG_PRIVACY_PSEUDONYM && p != CFG_PRIVACY_COARSEN)
+            continue;
+        h->hinted[h->hinted_count++] = a->personal[j];
+        pseudonyms |= p == CFG_PRIVACY_PSEUDONYM;
+    }
+    if (pseudonyms) {
         h->cache = calloc(PSEUDONYM_CACHE_SLOTS, sizeof(*h->cache));
         if (!h->cache) {
             free(h);
@@ -809,31 +843,66 @@ void anonymizer_hinter_destroy(struct anonymizer_hinter *h)
     free(h);
 }
 
+/* Hints the pseudonym of configured field i, at index in ev. */
+static int hint_pseudonym(struct anonymizer_hinter *h, size_t i,
+                          struct event *ev, size_t index)
+{
+    const struct anonymizer *a = h->a;
+    char hex_buf[ANONYMIZE_TOKEN_HEX];
+    char tmp[NUMFMT_MAX];
+    const char *value = value_text(ev, index, tmp, sizeof(tmp));
+    const char *hex = token_hex(a, h->cache, i, value, strlen(value),
+                                hex_buf);
+    char *out;
+
+    if (!hex)
+        return RIFFLE_ERR_NOMEM;
+    out = event_hint_replacement(ev, index,
+                                 a->key_id_len + 1 + ANONYMIZE_TOKEN_HEX);
+    if (!out)
+        return RIFFLE_ERR_NOMEM;
+    write_token(a, out, hex);
+    return 0;
+}
+
+/* Hints the band's name of configured field i, at index in ev, when
+ * coarsening makes one of its value. */
+static int hint_band(const struct anonymizer *a, size_t i, struct event *ev,
+                     size_t index)
+{
+    char band[ANON_BAND_MAX];
+    const char *text;
+    size_t len;
+    char *out;
+
+    if (!coarsens_to_band(&a->cfg->fields[i], &ev->values[index]))
+        return 0;
+    text = band_text(a, i, ev->values[index].number, band, &len);
+    out = event_hint_replacement(ev, index, len);
+    if (!out)
+        return RIFFLE_ERR_NOMEM;
+    memcpy(out, text, len);
+    return 0;
+}
+
 int anonymizer_hint_event(struct anonymizer_hinter *h, struct event *ev)
 {
     const struct anonymizer *a = h->a;
-    size_t j, token_len = a->key_id_len + 1 + ANONYMIZE_TOKEN_HEX;
+    size_t j;
+    int err = 0;
 
-    for (j = 0; j < h->pseudonym_count; j++) {
-        size_t i = h->pseudonym[j];
+    for (j = 0; j < h->hinted_count && err == 0; j++) {
+        size_t i = h->hinted[j];
         size_t index = (size_t)a->schema_index[i];
-        char hex_buf[ANONYMIZE_TOKEN_HEX];
-        char tmp[NUMFMT_MAX];
-        const char *value, *hex;
-        char *out;
 
         if (ev->values[index].kind == VALUE_NULL)
             continue; /* left null by anonymizer_apply() */
-        value = value_text(ev, index, tmp, sizeof(tmp));
-        hex = token_hex(a, h->cache, i, value, strlen(value), hex_buf);
-        if (!hex)
-            return RIFFLE_ERR_NOMEM;
-        out = event_hint_replacement(ev, index, token_len);
-        if (!out)
-            return RIFFLE_ERR_NOMEM;
-        write_token(a, out, hex);
+        if (a->cfg->fields[i].privacy == CFG_PRIVACY_PSEUDONYM)
+            err = hint_pseudonym(h, i, ev, index);
+        else
+            err = hint_band(a, i, ev, index);
     }
-    return 0;
+    return err;
 }
 
 size_t anonymize_mask(const char *value, size_t len, size_t keep_last,

@@ -17,12 +17,13 @@
  * time calls anonymizer_apply(): it keeps a cache of recent pseudonyms.
  *
  * A thread that reads events ahead of that one (train's reader) may
- * compute their pseudonyms there, with an anonymizer_hinter: it leaves
- * each pseudonym as a replacement hint on the event (schemas/event.h),
- * which anonymizer_apply() then takes instead of computing it, as long
- * as the value has not changed since. The hinter reads the anonymizer's
- * keyed digests in place (no copy of key material) and has a cache of
- * its own, wiped when it is destroyed.
+ * compute their pseudonyms and coarsened bands' names there, with an
+ * anonymizer_hinter: it leaves each as a replacement hint on the event
+ * (schemas/event.h), which anonymizer_apply() then takes instead of
+ * computing it, as long as the value has not changed since. The hinter
+ * reads the anonymizer's keyed digests in place (no copy of key
+ * material) and has a pseudonym cache of its own, wiped when it is
+ * destroyed.
  */
 #ifndef RIFFLE_PRIVACY_ANONYMIZE_H
 #define RIFFLE_PRIVACY_ANONYMIZE_H
@@ -67,12 +68,13 @@ int anonymizer_hinter_new(const struct anonymizer *a,
 void anonymizer_hinter_destroy(struct anonymizer_hinter *h); /* NULL-safe,
                                                       wipes its pseudonyms */
 
-/* Leaves on ev, as a replacement hint, the pseudonym anonymizer_apply()
- * would write for each non-null field with personal = "pseudonym"; ev is
- * otherwise unchanged. Runs on the hinter's one thread, which may differ
- * from anonymizer_apply()'s. Returns 0, or RIFFLE_ERR_NOMEM with the
- * fields before the one that failed hinted (an unhinted field is simply
- * computed later). */
+/* Leaves on ev, as a replacement hint, what anonymizer_apply() would
+ * write for each non-null field with personal = "pseudonym" (its
+ * pseudonym) and each number that personal = "coarsen" turns into a
+ * band's name (a category); ev is otherwise unchanged. Runs on the
+ * hinter's one thread, which may differ from anonymizer_apply()'s.
+ * Returns 0, or RIFFLE_ERR_NOMEM with the fields before the one that
+ * failed hinted (an unhinted field is simply computed later). */
 int anonymizer_hint_event(struct anonymizer_hinter *h, struct event *ev);
 
 /* The pseudonym of value under key: "<key_id>:" followed by

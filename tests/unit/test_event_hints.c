@@ -45,12 +45,16 @@ static const char hint_schema[] =
     "  {\"name\": \"color\", \"type\": [\"null\", \"string\"]},"
     "  {\"name\": \"city\", \"type\": [\"null\", \"string\"]},"
     "  {\"name\": \"day\", \"type\": [\"null\", \"int\"]},"
-    "  {\"name\": \"x\", \"type\": [\"null\", \"double\"]}"
+    "  {\"name\": \"x\", \"type\": [\"null\", \"double\"]},"
+    "  {\"name\": \"age\", \"type\": [\"null\", \"int\"]},"
+    "  {\"name\": \"weight\", \"type\": [\"null\", \"double\"]}"
     "]}";
 
 /* A category that is not one of the allowed ones is made missing, then
  * imputed with the mode (color) or left to its missing token (city, as
- * a personal field must): cleaning writes to a field that was hinted. */
+ * a personal field must), and an age outside its range is clipped:
+ * cleaning writes to a field that was hinted. Ages are coarsened into
+ * bands named ahead, weights into bands named as they come. */
 static const char hint_cfg[] =
     "name = \"hints\";\n"
     "topics = { input = \"i\"; predictions = \"p\"; models = \"m\";\n"
@@ -67,13 +71,18 @@ static const char hint_cfg[] =
     "    allowed = [\"paris\", \"rome\", \"oslo\"];\n"
     "    on_invalid = \"missing\"; missing = \"token\"; },\n"
     "  { name = \"day\"; kind = \"categorical\"; },\n"
-    "  { name = \"x\"; kind = \"numeric\"; }\n"
+    "  { name = \"x\"; kind = \"numeric\"; },\n"
+    "  { name = \"age\"; kind = \"categorical\"; personal = \"coarsen\";\n"
+    "    band = 10.0; min = 0.0; max = 100.0; on_range = \"clip\"; },\n"
+    "  { name = \"weight\"; kind = \"categorical\";\n"
+    "    personal = \"coarsen\"; band = 25.0; }\n"
     ");\n"
     "privacy = { key_env = \"" KEY_ENV "\"; key_id = \"" KEY_ID "\"; };\n"
     "learner = { model_name = \"hints\"; bits = 12; hash_seed = 7; };\n";
 
 /* Configured positions in hint_cfg. */
-enum { CF_ID = 0, CF_LABEL, CF_COLOR, CF_CITY, CF_DAY, CF_X };
+enum { CF_ID = 0, CF_LABEL, CF_COLOR, CF_CITY, CF_DAY, CF_X, CF_AGE,
+       CF_WEIGHT };
 
 struct fixture {
     struct scratch_dir scratch;
@@ -319,6 +328,23 @@ static void test_anonymizer_hint_until_written(void **state)
     city_token("rome", want, sizeof(want));
     assert_string_equal(event_text(&fx->ev, fx->schema, "city"), want);
 
+    /* A band's name, named ahead or not; and an age clipped after the
+     * hint gets the name of its clipped band. */
+    event_set_number(&fx->ev, schema_col(fx->schema, "age"), 37.0);
+    event_set_number(&fx->ev, schema_col(fx->schema, "weight"), 80.0);
+    assert_int_equal(anonymizer_hint_event(h, &fx->ev), 0);
+    assert_int_equal(anonymizer_apply(a, &fx->ev), 0);
+    assert_string_equal(event_text(&fx->ev, fx->schema, "age"), "[30,40)");
+    assert_string_equal(event_text(&fx->ev, fx->schema, "weight"),
+                        "[75,100)");
+
+    event_set_number(&fx->ev, schema_col(fx->schema, "age"), 140.0);
+    assert_int_equal(anonymizer_hint_event(h, &fx->ev), 0);
+    event_set_number(&fx->ev, schema_col(fx->schema, "age"), 100.0);
+    assert_int_equal(anonymizer_apply(a, &fx->ev), 0);
+    assert_string_equal(event_text(&fx->ev, fx->schema, "age"),
+                        "[100,110)");
+
     anonymizer_hinter_destroy(h);
     anonymizer_destroy(a);
 }
@@ -348,6 +374,10 @@ static void stream_event(const struct schema *s, struct event *ev,
     if ((r >> 17) % 7 != 0)
         event_set_number(ev, schema_col(s, "day"), (double)((r >> 21) % 7));
     event_set_number(ev, schema_col(s, "x"), rng_unit(rng) - 0.5);
+    event_set_number(ev, schema_col(s, "age"), (double)((r >> 24) % 150));
+    if ((r >> 32) % 5 != 0)
+        event_set_number(ev, schema_col(s, "weight"),
+                         (double)((r >> 35) % 300) - 20.0);
 }
 
 static void assert_same_result(const struct online_result *a,
@@ -371,7 +401,7 @@ static void test_online_same_with_hints(void **state)
     struct online_result ra, rb;
     struct event copy;
     uint64_t rng_a = STREAM_SEED, rng_b = STREAM_SEED, da = 0, db = 0;
-    size_t k, used = 0;
+    size_t k, used = 0, bands = 0;
 
     assert_int_equal(online_new(fx->cfg, fx->schema, &bare, fx->errstr,
                                 sizeof(fx->errstr)),
@@ -388,6 +418,8 @@ static void test_online_same_with_hints(void **state)
         assert_int_equal(online_hint_event(h, &copy), 0);
         used += (copy.hinted[schema_col(fx->schema, "city")] &
                  EVENT_HINT_REPLACEMENT_HASH) != 0;
+        bands += (copy.hinted[schema_col(fx->schema, "weight")] &
+                  EVENT_HINT_REPLACEMENT_HASH) != 0;
 
         assert_int_equal(online_process_event(bare, &fx->ev, &ra), 0);
         assert_int_equal(online_process_event(hinted, &copy, &rb), 0);
@@ -395,6 +427,7 @@ static void test_online_same_with_hints(void **state)
     }
 
     assert_true(used > STREAM_EVENTS / 2);
+    assert_true(bands > STREAM_EVENTS / 2);
     assert_int_equal(snapshot_weights_digest(bare, &da), 0);
     assert_int_equal(snapshot_weights_digest(hinted, &db), 0);
     assert_int_equal(da, db);
