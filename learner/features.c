@@ -31,6 +31,13 @@ struct feature_builder {
     uint32_t mask;
     struct field_step steps[CFG_MAX_FIELDS];
     size_t step_count;
+    /* The categorical steps for features_hint_event(): those whose value
+     * the features see as it comes (no privacy action), and those whose
+     * value the anonymizer replaces. */
+    struct field_step raw_tokens[CFG_MAX_FIELDS];
+    size_t raw_token_count;
+    struct field_step replaced_tokens[CFG_MAX_FIELDS];
+    size_t replaced_token_count;
     int keep_full; /* full[] and ns[] are read: crosses or collisions */
     int schema_index[CFG_MAX_FIELDS];
     uint32_t field_hash[CFG_MAX_FIELDS];   /* seed for the field's tokens */
@@ -100,6 +107,8 @@ static void plan_steps(struct feature_builder *fb)
     size_t i;
 
     fb->step_count = 0;
+    fb->raw_token_count = 0;
+    fb->replaced_token_count = 0;
     for (i = 0; i < cfg->field_count; i++) {
         const struct cfg_field *f = &cfg->fields[i];
         struct field_step *st = &fb->steps[fb->step_count];
@@ -113,6 +122,12 @@ static void plan_steps(struct feature_builder *fb)
         st->schema_index = (uint16_t)fb->schema_index[i];
         st->categorical = f->kind == CFG_FIELD_CATEGORICAL;
         fb->step_count++;
+        if (!st->categorical)
+            continue;
+        if (f->privacy == CFG_PRIVACY_NONE)
+            fb->raw_tokens[fb->raw_token_count++] = *st;
+        else
+            fb->replaced_tokens[fb->replaced_token_count++] = *st;
     }
 }
 
@@ -252,8 +267,9 @@ static size_t add_numeric(struct feature_builder *fb, size_t i,
  * String bytes are in the event's arena (what event_string() returns),
  * where all but the last few tokens have the arena's room after them, so
  * the short-key hash may read a whole word (the same value). */
-static uint32_t token_hash(const struct feature_builder *fb, size_t i,
-                           const struct event *ev, const struct value *v)
+static inline uint32_t token_hash(const struct feature_builder *fb,
+                                  size_t i, const struct event *ev,
+                                  const struct value *v)
 {
     char number[NUMFMT_MAX];
     const char *token;
@@ -391,26 +407,28 @@ void features_hint_event(const struct feature_builder *fb,
 {
     size_t s;
 
-    for (s = 0; s < fb->step_count; s++) {
-        const struct field_step *st = &fb->steps[s];
-        size_t index = st->schema_index;
-        const struct value *v = &ev->values[index];
-        struct value tok;
+    for (s = 0; s < fb->raw_token_count; s++) {
+        const struct field_step *st = &fb->raw_tokens[s];
+        const struct value *v = &ev->values[st->schema_index];
 
-        if (!st->categorical || v->kind == VALUE_NULL)
+        if (v->kind != VALUE_NULL)
+            event_hint_hash(ev, st->schema_index,
+                            token_hash(fb, st->field, ev, v));
+    }
+
+    /* What a replaced value will be once the anonymizer has used its
+     * replacement hint: a string at its place in the arena. */
+    for (s = 0; s < fb->replaced_token_count; s++) {
+        const struct field_step *st = &fb->replaced_tokens[s];
+        const struct value_replacement *r = &ev->replacement[st->schema_index];
+        struct value tok = {.kind = VALUE_STRING};
+
+        if (!(ev->hinted[st->schema_index] & EVENT_HINT_REPLACEMENT))
             continue;
-        if (fb->cfg->fields[st->field].privacy == CFG_PRIVACY_NONE) {
-            event_hint_hash(ev, index, token_hash(fb, st->field, ev, v));
-        } else if (ev->hinted[index] & EVENT_HINT_REPLACEMENT) {
-            /* What the value will be once the anonymizer has used the
-             * replacement: a string at its place in the arena. */
-            tok = (struct value){.kind = VALUE_STRING,
-                                 .str_offset =
-                                     ev->hints[index].replacement_offset,
-                                 .str_len = ev->hints[index].replacement_len};
-            event_hint_replacement_hash(ev, index,
-                                        token_hash(fb, st->field, ev, &tok));
-        }
+        tok.str_offset = r->offset;
+        tok.str_len = r->len;
+        event_hint_replacement_hash(ev, st->schema_index,
+                                    token_hash(fb, st->field, ev, &tok));
     }
 }
 

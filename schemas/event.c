@@ -82,8 +82,8 @@ char *event_hint_replacement(struct event *ev, size_t field, size_t len)
     offset = reserve_string(ev, len);
     if (offset == (size_t)-1)
         return NULL;
-    ev->hints[field].replacement_offset = offset;
-    ev->hints[field].replacement_len = len;
+    ev->replacement[field].offset = offset;
+    ev->replacement[field].len = len;
     /* A replacement made anew has no hash yet. */
     ev->hinted[field] = (unsigned char)((ev->hinted[field] &
                                          ~EVENT_HINT_REPLACEMENT_HASH) |

@@ -45,26 +45,28 @@ struct value {
 };
 
 /* Which hints of a field are valid (struct event's hinted[]). */
-#define EVENT_HINT_HASH 0x1u             /* hint.hash */
-#define EVENT_HINT_REPLACEMENT 0x2u      /* hint.replacement_* */
-#define EVENT_HINT_REPLACEMENT_HASH 0x4u /* hint.replacement_hash */
+#define EVENT_HINT_HASH 0x1u             /* hint_hash[] */
+#define EVENT_HINT_REPLACEMENT 0x2u      /* replacement[]'s text */
+#define EVENT_HINT_REPLACEMENT_HASH 0x4u /* replacement[]'s hash */
 
-/* What is known ahead about one field's value; see "Hints" above. */
-struct value_hint {
-    uint32_t hash;             /* the feature hash of the value */
-    uint32_t replacement_hash; /* the feature hash of the replacement */
-    size_t replacement_offset; /* in the arena, followed by a NUL */
-    size_t replacement_len;
+/* A field's replacement hint; see "Hints" above. */
+struct value_replacement {
+    size_t offset; /* in the arena, followed by a NUL */
+    size_t len;
+    uint32_t hash; /* its feature hash */
 };
 
 struct event {
     size_t field_count;
     struct value values[EVENT_MAX_FIELDS];
     /* EVENT_HINT_* bits per field, cleared by every write to the field;
-     * a bit clear means the matching part of hints[] is garbage. Apart
-     * from struct value, whose positional initializers would break. */
+     * a bit clear means the matching hint is garbage. Apart from struct
+     * value, whose positional initializers would break, and hashes
+     * apart from replacements: the learner reads a hash a field, from
+     * a few cache lines. */
     unsigned char hinted[EVENT_MAX_FIELDS];
-    struct value_hint hints[EVENT_MAX_FIELDS];
+    uint32_t hint_hash[EVENT_MAX_FIELDS]; /* the value's feature hash */
+    struct value_replacement replacement[EVENT_MAX_FIELDS];
     struct buf arena; /* string bytes, each followed by a NUL */
 };
 
@@ -141,7 +143,7 @@ static inline void event_hint_hash(struct event *ev, size_t field,
                                    uint32_t hash)
 {
     assert(field < ev->field_count);
-    ev->hints[field].hash = hash;
+    ev->hint_hash[field] = hash;
     ev->hinted[field] |= EVENT_HINT_HASH;
 }
 
@@ -152,7 +154,7 @@ static inline int event_hinted_hash(const struct event *ev, size_t field,
     assert(field < ev->field_count);
     if (!(ev->hinted[field] & EVENT_HINT_HASH))
         return 0;
-    *hash = ev->hints[field].hash;
+    *hash = ev->hint_hash[field];
     return 1;
 }
 
@@ -171,7 +173,7 @@ static inline void event_hint_replacement_hash(struct event *ev,
 {
     assert(field < ev->field_count);
     assert(ev->hinted[field] & EVENT_HINT_REPLACEMENT);
-    ev->hints[field].replacement_hash = hash;
+    ev->replacement[field].hash = hash;
     ev->hinted[field] |= EVENT_HINT_REPLACEMENT_HASH;
 }
 
@@ -182,16 +184,16 @@ static inline void event_hint_replacement_hash(struct event *ev,
 static inline int event_use_replacement(struct event *ev, size_t field)
 {
     unsigned char had;
-    struct value_hint *h;
+    const struct value_replacement *r;
 
     assert(field < ev->field_count);
     had = ev->hinted[field];
     if (!(had & EVENT_HINT_REPLACEMENT))
         return 0;
-    h = &ev->hints[field];
-    event_set_string_at(ev, field, h->replacement_offset, h->replacement_len);
+    r = &ev->replacement[field];
+    event_set_string_at(ev, field, r->offset, r->len);
     if (had & EVENT_HINT_REPLACEMENT_HASH)
-        event_hint_hash(ev, field, h->replacement_hash);
+        event_hint_hash(ev, field, r->hash);
     return 1;
 }
 

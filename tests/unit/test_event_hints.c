@@ -311,12 +311,11 @@ static void test_anonymizer_hint_until_written(void **state)
     assert_int_equal(anonymizer_hint_event(h, &fx->ev), 0);
     city_token("paris", want, sizeof(want));
     assert_string_equal(event_string(&fx->ev, city), "paris"); /* kept */
-    assert_string_equal(fx->ev.arena.data +
-                            fx->ev.hints[city].replacement_offset,
+    assert_string_equal(fx->ev.arena.data + fx->ev.replacement[city].offset,
                         want);
 
     /* Taken as it is: a hint marked in the arena shows it was used. */
-    fx->ev.arena.data[fx->ev.hints[city].replacement_offset] = 'X';
+    fx->ev.arena.data[fx->ev.replacement[city].offset] = 'X';
     assert_int_equal(anonymizer_apply(a, &fx->ev), 0);
     assert_int_equal(event_text(&fx->ev, fx->schema, "city")[0], 'X');
 
