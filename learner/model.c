@@ -128,6 +128,7 @@ struct model {
     unsigned slot_shift;  /* log2 of the floats per slot: 0, 1 or 2 */
     size_t state_count;   /* state values the optimizer uses, 0..2 */
     uint64_t updates;
+    struct model_norm_totals norm; /* normalized's t and N, else zero */
     struct merged_feature *scratch; /* owned, scratch_cap entries */
     size_t scratch_cap;
     struct probe_slot *probe;       /* owned, probe_cap (2^k >= 2 cap) */
@@ -789,26 +790,41 @@ static double loss_derivative(const struct model *m, double margin,
  *          is the model's. Bound: |m| <= clip, 1 - beta^t >= 1e-6 and
  *          the denominator >= eps >= MODEL_MIN_EPSILON.
  * normalized, per weight: s = largest |x_i| seen, G = sum of g^2;
- *          when |x_i| > s: w *= s / |x_i|, then s = |x_i|;
- *          G += g^2; w -= lr * g / (s * sqrt(G)).
+ *          model-wide: t = examples learned, N = sum over them of
+ *          sum_i (x_i / s_i)^2 (the bias included);
+ *          first, for every feature: when |x_i| > s: w *= s / |x_i|,
+ *          then s = |x_i|; then N += sum_i (x_i / s_i)^2, t += 1; then
+ *          for every feature: G += g^2;
+ *          w -= lr * sqrt(t / N) * g / (s * sqrt(G)).
  *          This is NAG, the adaptive algorithm of Ross, Mineiro and
- *          Langford, "Normalized Online Learning" (UAI 2013), as Vowpal
- *          Wabbit runs it for --adaptive --normalized (gd.cc): scaling
- *          feature i by c scales s and g by c and G by c^2, so the step
- *          and w scale by 1/c and w_i * x_i is unchanged (exactly so
- *          without L2, while |g| stays below gradient_clip). The rescale is
- *          linear, not (s / |x_i|)^2: with the adaptive G, past steps were
- *          proportional to 1/s (the square belongs to the non-adaptive
- *          NG rule, whose steps go as 1/s^2). As in VW the rescale happens
- *          at the update, after the prediction, so model_predict() stays
- *          read-only. Left out: the paper's global factor sqrt(t / N),
- *          N = sum over examples of sum_i (x_i / s_i)^2, which VW calls
- *          the update multiplier.
- *          TODO: add sqrt(t / N) once snapshots can carry a model-wide
- *          accumulator (model_snapshot.avsc has none); without it the
- *          learning rate absorbs the typical normalized example norm,
- *          which matters only when example sizes vary a lot.
- *          Bound: |g| / sqrt(G) <= 1, so the step is at most lr / s.
+ *          Langford, "Normalized Online Learning" (UAI 2013, algorithm
+ *          2), as Vowpal Wabbit runs it for --adaptive --normalized
+ *          (gd.cc, where sqrt(t / N) is the "update multiplier"):
+ *          scaling feature i by c scales s and g by c and G by c^2, so
+ *          the step and w scale by 1/c and w_i * x_i is unchanged, and
+ *          x_i / s_i, hence N, does not change at all (exactly so
+ *          without L2, while |g| stays below gradient_clip). The rescale
+ *          is linear, not (s / |x_i|)^2: with the adaptive G, past steps
+ *          were proportional to 1/s (the square belongs to the
+ *          non-adaptive NG rule, whose steps go as 1/s^2). sqrt(t / N)
+ *          makes the rate independent of how many features an example
+ *          carries: N / t is the mean normalized squared norm of an
+ *          example, so the rate is per unit of it. As in VW the rescale
+ *          happens at the update, after the prediction, so
+ *          model_predict() stays read-only; as in the paper every
+ *          example counts in t and N, also one with a zero gradient
+ *          (VW skips those, which differs only for hinge loss or a
+ *          saturated sigmoid). t and N are the two model-wide values of
+ *          a model (model_copy_norm_totals()); snapshots carry them
+ *          since format 4.
+ *          The factor is capped at 1 (taken as 1 while N <= t): the
+ *          bias adds exactly 1 to N each example, so N >= t always
+ *          unless the bias shares its slot with a larger feature, or a
+ *          model restored with t = N = 0 (format 3 and older) had seen
+ *          the bias before; without the cap such an N, as small as an
+ *          underflowed 0, would make the factor unbounded.
+ *          Bound: |g| / sqrt(G) <= 1 and sqrt(t / N) <= 1, so the step
+ *          is at most lr / s.
  * ftrl     FTRL-Proximal, per coordinate (McMahan et al., "Ad Click
  *          Prediction: a View from the Trenches", KDD 2013, algorithm 1),
  *          alpha = lr, beta = ftrl_beta, lambda1 = l1, lambda2 = l2:
@@ -830,6 +846,8 @@ struct step_factors {
     double sgd_rate; /* sgd: lr / t^power_t */
     double adam_c1;  /* adam: 1 - beta1^t */
     double adam_c2;  /* adam: 1 - beta2^t */
+    double normalized_rate; /* normalized: lr * min(1, sqrt(t / N)),
+                               set by normalized_begin() */
 };
 
 static void step_factors_compute(const struct model *m,
@@ -841,6 +859,7 @@ static void step_factors_compute(const struct model *m,
     f->sgd_rate = 0.0;
     f->adam_c1 = 1.0;
     f->adam_c2 = 1.0;
+    f->normalized_rate = p->learning_rate;
     if (p->optimizer == MODEL_OPT_SGD) {
         f->sgd_rate = p->learning_rate /
                       pow(1.0 + (double)m->updates, p->power_t);
@@ -910,8 +929,60 @@ static void normalized_rescale(struct model *m, uint32_t i, double value)
     slot_at(m, i)[2] = scale;
 }
 
+/* The squared normalized value (value / s)^2 of weight i's feature,
+ * after normalized_rescale(): at most about 1 (s is |value| rounded to
+ * float, or larger; only a |value| past MODEL_STATE_LIMIT, where s
+ * stops, gives more, below 1e17), 0 when the feature was never non-zero
+ * (s == 0 means value == 0). */
+static MODEL_ALWAYS_INLINE double normalized_square(const struct model *m,
+                                                   uint32_t i, double value)
+{
+    double s = slot_at(m, i)[2];
+    double r = s > 0.0 ? value / s : 0.0;
+
+    return r * r;
+}
+
+/* The start of a normalized update, before any gradient: rescales every
+ * touched weight to its feature's new scale (direct: x's count features
+ * and the bias; else the count merged entries in scratch, the bias
+ * among them), adds the example to t and N and returns the rate of its
+ * steps, lr * min(1, sqrt(t / N)). */
+static MODEL_ALWAYS_INLINE double normalized_begin(struct model *m,
+                                                   const struct feature *x,
+                                                   size_t count, int direct)
+{
+    struct model_norm_totals *nt = &m->norm;
+    double norm = 0.0, t;
+    size_t i;
+
+    if (direct) {
+        for (i = 0; i < count; i++) {
+            uint32_t s = slot(m, x[i].index);
+
+            normalized_rescale(m, s, x[i].value);
+            norm += normalized_square(m, s, x[i].value);
+        }
+        normalized_rescale(m, m->bias_index, 1.0);
+        norm += normalized_square(m, m->bias_index, 1.0);
+    } else {
+        for (i = 0; i < count; i++) {
+            normalized_rescale(m, m->scratch[i].index, m->scratch[i].value);
+            norm += normalized_square(m, m->scratch[i].index,
+                                      m->scratch[i].value);
+        }
+    }
+
+    nt->examples++;
+    nt->norm_sum += norm;
+    t = (double)nt->examples;
+    if (!(nt->norm_sum > t)) /* the cap, see "optimizers" above */
+        return m->params.learning_rate;
+    return m->params.learning_rate * sqrt(t / nt->norm_sum);
+}
+
 static double normalized_step(struct model *m, uint32_t i, double w,
-                              double g)
+                              double g, const struct step_factors *f)
 {
     double sum = state_cap((double)slot_at(m, i)[1] + g * g);
     double s = slot_at(m, i)[2];
@@ -920,7 +991,7 @@ static double normalized_step(struct model *m, uint32_t i, double w,
     /* s == 0: the feature was never non-zero, so only L2 could give a
      * gradient, on a weight that never moved; sum == 0: g == 0. */
     if (sum > 0.0 && s > 0.0)
-        w -= m->params.learning_rate * (g / sqrt(sum)) / s;
+        w -= f->normalized_rate * (g / sqrt(sum)) / s;
     return w;
 }
 
@@ -980,7 +1051,7 @@ static MODEL_ALWAYS_INLINE void weight_update(struct model *m, uint32_t i,
         w = adam_step(m, i, w, g, f);
         break;
     case MODEL_OPT_NORMALIZED:
-        w = normalized_step(m, i, w, g);
+        w = normalized_step(m, i, w, g, f);
         break;
     case MODEL_OPT_FTRL:
         ftrl_update(m, i, g); /* derives and stores the weight itself */
@@ -1002,8 +1073,6 @@ static MODEL_ALWAYS_INLINE void feature_step(struct model *m, uint32_t idx,
 {
     double g;
 
-    if (opt == MODEL_OPT_NORMALIZED)
-        normalized_rescale(m, idx, value);
     /* |dloss * value| may overflow to inf for a huge squared-loss
      * label; inf + finite stays inf and the clip below bounds it.
      * FTRL applies L2 in its closed form instead. */
@@ -1110,8 +1179,15 @@ static MODEL_ALWAYS_INLINE void learn_with(struct model *m,
                                            const struct step_factors *f,
                                            enum model_optimizer opt)
 {
+    struct step_factors nf;
     size_t i;
 
+    /* Every weight rescaled and the rate known before the first step. */
+    if (opt == MODEL_OPT_NORMALIZED) {
+        nf = *f;
+        nf.normalized_rate = normalized_begin(m, x, count, direct);
+        f = &nf;
+    }
 #if defined(__SSE2__)
     if (direct && opt == MODEL_OPT_ADAGRAD) {
         learn_adagrad_pairs(m, x, count, dloss, f);
@@ -1253,5 +1329,22 @@ int model_restore_state(struct model *m, const float *weights,
             slot_at(m, i)[0] = ftrl_weight(m, i);
     }
     m->updates = update_count;
+    return 0;
+}
+
+void model_copy_norm_totals(const struct model *m,
+                            struct model_norm_totals *out)
+{
+    *out = m->norm;
+}
+
+int model_restore_norm_totals(struct model *m,
+                              const struct model_norm_totals *totals)
+{
+    /* The comparison is false for NaN, so NaN is refused too. */
+    if (!(totals->norm_sum >= 0.0 && totals->norm_sum <= DBL_MAX))
+        return RIFFLE_ERR_SNAPSHOT;
+    if (m->params.optimizer == MODEL_OPT_NORMALIZED)
+        m->norm = *totals;
     return 0;
 }

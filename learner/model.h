@@ -86,8 +86,9 @@ enum model_optimizer {
     MODEL_OPT_ADAM = 3,       /* bias-corrected moving averages of g and g^2
                                  (beta1, beta2, eps), global update count */
     MODEL_OPT_NORMALIZED = 4, /* AdaGrad divided by each feature's largest
-                                 |value| seen: invariant to feature scale
-                                 (Ross, Mineiro, Langford 2013) */
+                                 |value| seen, times sqrt(t / N): invariant
+                                 to feature scale (Ross, Mineiro, Langford
+                                 2013) */
     MODEL_OPT_FTRL = 5,       /* FTRL-Proximal with L1 and L2 (McMahan et
                                  al. 2013); lr is its alpha */
 };
@@ -118,6 +119,16 @@ struct model_params {
     double ftrl_beta;     /* ftrl: the beta of its per-coordinate rate
                              alpha / (beta + sqrt(n)),
                              MODEL_MIN_FTRL_BETA..MODEL_MAX_FTRL_BETA */
+};
+
+/* The model-wide totals of the normalized optimizer (learner/model.c):
+ * t, the examples learned, and N, the sum over them of each example's
+ * squared norm in units of its features' scales, sum_i (x_i / s_i)^2,
+ * the bias included. The step rate is lr * min(1, sqrt(t / N)). Both
+ * stay zero under the other optimizers. */
+struct model_norm_totals {
+    uint64_t examples; /* t */
+    double norm_sum;   /* N: finite, >= 0 */
 };
 
 struct feature {
@@ -179,8 +190,10 @@ uint32_t model_bias_index(const struct model *m);
  * gradients by factor in [0, 1), so the adaptive steps grow again (0
  * forgets them: each weight adapts as if new; 0.1 makes the steps about
  * 3x larger). Adam's first moments are cleared with them. Weights are
- * kept. Returns 0, or RIFFLE_ERR_INVALID for SGD and FTRL, whose state
- * is not a step-size history (FTRL's holds the weights themselves). */
+ * kept, and so are normalized's scales and totals: a drift changes what
+ * the features predict, not how large they are. Returns 0, or
+ * RIFFLE_ERR_INVALID for SGD and FTRL, whose state is not a step-size
+ * history (FTRL's holds the weights themselves). */
 int model_scale_step_history(struct model *m, double factor);
 
 /* Number of successful model_learn() calls. */
@@ -238,5 +251,18 @@ void model_copy_state(const struct model *m, size_t k, float *out);
 int model_restore_state(struct model *m, const float *weights,
                         const float *const *state, size_t state_count,
                         uint64_t update_count);
+
+/* Copies m's normalized totals into *out (zero unless the optimizer is
+ * normalized): with the weights and state arrays, all a snapshot needs
+ * to resume the normalized optimizer exactly. */
+void model_copy_norm_totals(const struct model *m,
+                            struct model_norm_totals *out);
+
+/* Replaces m's normalized totals, e.g. from a snapshot or a merge.
+ * Returns 0, or RIFFLE_ERR_SNAPSHOT (m unchanged) when norm_sum is not
+ * finite or is negative. Models of the other optimizers keep zero
+ * totals: for them the call only checks. totals is borrowed. */
+int model_restore_norm_totals(struct model *m,
+                              const struct model_norm_totals *totals);
 
 #endif

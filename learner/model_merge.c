@@ -3,6 +3,7 @@
  */
 #include "learner/model_merge.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #include "common/err.h"
@@ -20,6 +21,7 @@ struct model_merger {
     float *base[1 + MODEL_MAX_STATE_ARRAYS]; /* weights, then state */
     double *acc;       /* one array's merged values */
     uint64_t base_updates;
+    struct model_norm_totals base_norm; /* normalized's t and N */
 };
 
 /* Only normalized's largest |feature value| is not averaged: a scale
@@ -88,6 +90,7 @@ void model_merger_set_base(struct model_merger *mm, const struct model *m)
     for (k = 1; k <= mm->states; k++)
         model_copy_state(m, k - 1, mm->base[k]);
     mm->base_updates = model_update_count(m);
+    model_copy_norm_totals(m, &mm->base_norm);
 }
 
 static int same_shape(const struct model_merger *mm, const struct model *m)
@@ -146,7 +149,50 @@ static uint64_t shares(const struct model_merger *mm,
     return total;
 }
 
-/* Merges with the given shares (summing to 1) and sets the version. */
+/* The normalized totals of a merge from the common base: the base's
+ * plus every instance's additions since it. They count examples and
+ * their norms, and the merged model has learned all of the instances'
+ * examples, as its version says (see model_merge.h). */
+static void norm_totals_add(struct model_merger *mm,
+                            struct model *const *src, size_t n)
+{
+    struct model_norm_totals sum = mm->base_norm, nt;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        model_copy_norm_totals(src[i], &nt);
+        if (nt.examples > mm->base_norm.examples)
+            sum.examples += nt.examples - mm->base_norm.examples;
+        if (nt.norm_sum > mm->base_norm.norm_sum)
+            sum.norm_sum += nt.norm_sum - mm->base_norm.norm_sum;
+    }
+    mm->base_norm = sum;
+}
+
+/* The normalized totals of a merge of whole models: their mean weighted
+ * by the shares, as for the weights. Summing them would count again the
+ * history the instances share from earlier merges; a weighted mean keeps
+ * the ratio that sets the rate (the mean normalized norm of an example)
+ * between the instances' own. */
+static void norm_totals_mean(struct model_merger *mm,
+                             struct model *const *src, const double *share,
+                             size_t n)
+{
+    struct model_norm_totals nt;
+    double examples = 0.0, norm_sum = 0.0;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        model_copy_norm_totals(src[i], &nt);
+        examples += share[i] * (double)nt.examples;
+        norm_sum += share[i] * nt.norm_sum;
+    }
+    mm->base_norm.examples = (uint64_t)llround(examples);
+    mm->base_norm.norm_sum = norm_sum;
+}
+
+/* Merges with the given shares (summing to 1) and sets the version; the
+ * normalized totals in mm->base_norm are already merged. */
 static int merge_shares(struct model_merger *mm, struct model *const *src,
                         const double *share, size_t n, uint64_t version)
 {
@@ -162,9 +208,12 @@ static int merge_shares(struct model_merger *mm, struct model *const *src,
 
     for (k = 0; k < mm->states; k++)
         state[k] = mm->base[k + 1];
-    for (i = 0; !err && i < n; i++)
+    for (i = 0; !err && i < n; i++) {
         err = model_restore_state(src[i], mm->base[0], state, mm->states,
                                   mm->base_updates);
+        if (!err)
+            err = model_restore_norm_totals(src[i], &mm->base_norm);
+    }
     /* ftrl derives its weights from z and n: keep the base in step */
     if (!err && mm->params.optimizer == MODEL_OPT_FTRL)
         model_copy_weights(src[0], mm->base[0]);
@@ -198,6 +247,7 @@ int model_merger_merge(struct model_merger *mm, struct model *const *src,
         return RIFFLE_ERR_NOMEM;
 
     total = shares(mm, src, n, share);
+    norm_totals_add(mm, src, n);
     err = merge_shares(mm, src, share, n, mm->base_updates + total);
     free(share);
     return err;
@@ -223,6 +273,7 @@ int model_merger_merge_weighted(struct model_merger *mm,
     for (i = 0; i < n; i++)
         share[i] = total ? (double)examples[i] / (double)total
                          : 1.0 / (double)n;
+    norm_totals_mean(mm, src, share, n);
     err = merge_shares(mm, src, share, n, total);
     free(share);
     return err;

@@ -12,8 +12,13 @@
  * averages of squared gradients, adam's mean gradient, ftrl's z), except
  * normalized's largest |feature value| seen, which takes the maximum.
  * The update count (the model version) becomes base + N, the examples
- * learned by all instances together. An ftrl model then recomputes its
- * weights from the merged z and n. Measured with `riffle simulate` on
+ * learned by all instances together; normalized's model-wide totals
+ * (struct model_norm_totals: examples learned, sum of their normalized
+ * norms) likewise add up, base + sum_i (x_i - base): the merged model
+ * has learned every instance's examples, and averaged totals would let
+ * each later example move their ratio, which sets the rate, n times as
+ * much as in one learner that saw the whole stream. An ftrl model then
+ * recomputes its weights from the merged z and n. Measured with `riffle simulate` on
  * the bundled data, averaging the optimizer state as well was as good as
  * or better than adding the instances' sums of squared gradients (which
  * made ftrl diverge on the click data at 1,000 events per merge).
@@ -55,8 +60,9 @@ int model_merger_merge(struct model_merger *mm, struct model *const *src,
 /* Merges whole models rather than changes since a common base: the
  * result is sum_i (e_i / E) x_i, where e_i = examples[i] is what model i
  * learned itself (E their total), for the weights and the averaged
- * state arrays (normalized's scale still takes the maximum), and its
- * update count is E. Used between learner instances that merge
+ * state arrays (normalized's scale still takes the maximum) and for
+ * normalized's totals (summed, they would count again the history the
+ * instances share), and its update count is E. Used between learner instances that merge
  * asynchronously through the model topic and so share no base (the base
  * cancels out of the formula above as the shares sum to 1). All zero
  * examples give equal shares. The result goes into every src model and

@@ -366,8 +366,24 @@ out:
     return err;
 }
 
-/* Every field up to the weights; the weights themselves stay empty here
- * (see write_spliced()). */
+/* The normalized optimizer's totals (zero for the other optimizers). */
+static int set_norm_totals(avro_value_t *rec, const struct model *m)
+{
+    struct model_norm_totals nt;
+    avro_value_t f;
+
+    model_copy_norm_totals(m, &nt);
+    AV(avro_value_get_by_name(rec, "normalized_examples", &f, NULL));
+    AV(avro_value_set_long(&f, (int64_t)nt.examples));
+    AV(avro_value_get_by_name(rec, "normalized_norm_sum", &f, NULL));
+    AV(avro_value_set_double(&f, nt.norm_sum));
+    return 0;
+fail:
+    return RIFFLE_ERR_SCHEMA;
+}
+
+/* Every field up to the weights, and the model's other state; the
+ * weights themselves stay empty here (see write_spliced()). */
 static int set_header(avro_value_t *rec, struct online_learner *ol,
                       int64_t now_ms, int64_t nonzero, const char *encoding)
 {
@@ -399,6 +415,7 @@ static int set_header(avro_value_t *rec, struct online_learner *ol,
     AV(avro_value_set_bytes(&f, "", 0));
     AV(avro_value_get_by_name(rec, "weights_crc64", &f, NULL));
     AV(avro_value_set_long(&f, 0));
+    AV(set_norm_totals(rec, m));
     return 0;
 fail:
     return RIFFLE_ERR_SCHEMA;
@@ -813,10 +830,104 @@ static const char snapshot_v2_schema[] =
     "e\":\"out_of_order\",\"type\":\"long\"}]}},{\"name\":\"checksum\",\"ty"
     "pe\":\"long\"}]}";
 
+/* Format 3 of schemas/model_snapshot.avsc, made as the one above:
+ * snapshots written before format 4 carry its fingerprint and are read
+ * with it. Never edit: it must stay format 3. */
+static const char snapshot_v3_schema[] =
+    "{\"type\":\"record\",\"name\":\"ModelSnapshot\",\"namespace\":\"riffle"
+    "\",\"fields\":[{\"name\":\"format_version\",\"type\":\"int\"},{\"name"
+    "\":\"model_name\",\"type\":\"string\"},{\"name\":\"version\",\"type\":"
+    "\"long\"},{\"name\":\"created_at_ms\",\"type\":\"long\"},{\"name\":\"c"
+    "onfig_fingerprint\",\"type\":\"long\"},{\"name\":\"bits\",\"type\":\"i"
+    "nt\"},{\"name\":\"loss\",\"type\":\"string\"},{\"name\":\"optimizer\","
+    "\"type\":\"string\"},{\"name\":\"weight_encoding\",\"type\":\"string\""
+    "},{\"name\":\"nonzero_count\",\"type\":\"long\"},{\"name\":\"weights\""
+    ",\"type\":\"bytes\"},{\"name\":\"weights_crc64\",\"type\":\"long\"},{"
+    "\"name\":\"field_stats\",\"type\":{\"type\":\"array\",\"items\":{\"typ"
+    "e\":\"record\",\"name\":\"FieldStats\",\"fields\":[{\"name\":\"field\""
+    ",\"type\":\"string\"},{\"name\":\"count\",\"type\":\"long\"},{\"name\""
+    ":\"mean\",\"type\":\"double\"},{\"name\":\"m2\",\"type\":\"double\"}]}"
+    "}},{\"name\":\"offsets\",\"type\":{\"type\":\"array\",\"items\":{\"typ"
+    "e\":\"record\",\"name\":\"TopicOffset\",\"fields\":[{\"name\":\"topic"
+    "\",\"type\":\"string\"},{\"name\":\"partition\",\"type\":\"int\"},{\"n"
+    "ame\":\"offset\",\"type\":\"long\"}]}}},{\"name\":\"metrics\",\"type\""
+    ":{\"type\":\"record\",\"name\":\"ProgressiveMetrics\",\"fields\":[{\"n"
+    "ame\":\"count\",\"type\":\"long\"},{\"name\":\"correct\",\"type\":\"lo"
+    "ng\"},{\"name\":\"positives\",\"type\":\"long\"},{\"name\":\"logloss_s"
+    "um\",\"type\":\"double\"},{\"name\":\"logloss\",\"type\":\"double\"},{"
+    "\"name\":\"accuracy\",\"type\":\"double\"},{\"name\":\"dead_letters\","
+    "\"type\":\"long\"},{\"name\":\"task\",\"type\":\"int\"},{\"name\":\"lo"
+    "ss_count\",\"type\":\"long\"},{\"name\":\"predicted_positives\",\"type"
+    "\":\"long\"},{\"name\":\"true_positives\",\"type\":\"long\"},{\"name\""
+    ":\"squared_error_sum\",\"type\":\"double\"},{\"name\":\"abs_error_sum"
+    "\",\"type\":\"double\"},{\"name\":\"auc_positives\",\"type\":{\"type\""
+    ":\"array\",\"items\":\"long\"}},{\"name\":\"auc_negatives\",\"type\":{"
+    "\"type\":\"array\",\"items\":\"long\"}}]}},{\"name\":\"cleaning\",\"ty"
+    "pe\":{\"type\":\"record\",\"name\":\"CleaningState\",\"fields\":[{\"na"
+    "me\":\"summaries\",\"type\":{\"type\":\"array\",\"items\":{\"type\":\""
+    "record\",\"name\":\"FieldSummary\",\"fields\":[{\"name\":\"field\",\"t"
+    "ype\":\"string\"},{\"name\":\"kind\",\"type\":\"string\"},{\"name\":\""
+    "state\",\"type\":\"bytes\"}]}}},{\"name\":\"dedup_ids\",\"type\":\"byt"
+    "es\"},{\"name\":\"watermarks\",\"type\":{\"type\":\"array\",\"items\":"
+    "{\"type\":\"record\",\"name\":\"Watermark\",\"fields\":[{\"name\":\"to"
+    "pic\",\"type\":\"string\"},{\"name\":\"partition\",\"type\":\"int\"},{"
+    "\"name\":\"event_time_ms\",\"type\":\"double\"}]}}},{\"name\":\"duplic"
+    "ates\",\"type\":\"long\"},{\"name\":\"late\",\"type\":\"long\"},{\"nam"
+    "e\":\"out_of_order\",\"type\":\"long\"}]}},{\"name\":\"pending_labels"
+    "\",\"type\":{\"type\":\"record\",\"name\":\"PendingLabels\",\"fields\""
+    ":[{\"name\":\"clock_ms\",\"type\":\"long\"},{\"name\":\"joined\",\"typ"
+    "e\":\"long\"},{\"name\":\"duplicate\",\"type\":\"long\"},{\"name\":\"l"
+    "ate\",\"type\":\"long\"},{\"name\":\"unknown\",\"type\":\"long\"},{\"n"
+    "ame\":\"expired\",\"type\":\"long\"},{\"name\":\"evicted\",\"type\":\""
+    "long\"},{\"name\":\"events\",\"type\":{\"type\":\"array\",\"items\":{"
+    "\"type\":\"record\",\"name\":\"PendingEvent\",\"fields\":[{\"name\":\""
+    "event_id\",\"type\":\"string\"},{\"name\":\"state\",\"type\":\"int\"},"
+    "{\"name\":\"timestamp_ms\",\"type\":\"long\"},{\"name\":\"model_versio"
+    "n\",\"type\":\"long\"},{\"name\":\"probability\",\"type\":\"double\"},"
+    "{\"name\":\"value\",\"type\":\"double\"},{\"name\":\"predicted_class\""
+    ",\"type\":\"int\"},{\"name\":\"features\",\"type\":\"bytes\"}]}}}]}},{"
+    "\"name\":\"checksum\",\"type\":\"long\"}]}";
+
+/* The writers' schemas of the older formats still read, oldest first. */
+static const struct {
+    const char *json;
+    size_t len;
+    const char *origin;
+} snapshot_legacy[] = {
+    {snapshot_v2_schema, sizeof(snapshot_v2_schema) - 1, "snapshot format 2"},
+    {snapshot_v3_schema, sizeof(snapshot_v3_schema) - 1, "snapshot format 3"},
+};
+#define SNAPSHOT_LEGACY_COUNT                                                \
+    (sizeof(snapshot_legacy) / sizeof(snapshot_legacy[0]))
+
+/* The schema of an older format whose fingerprint is fp, into *legacy
+ * (NULL when none has it). Returns 0 or the error of loading one. */
+static int find_legacy(uint64_t fp, struct schema **legacy, char *errstr,
+                       size_t size)
+{
+    size_t i;
+    int err;
+
+    for (i = 0; i < SNAPSHOT_LEGACY_COUNT; i++) {
+        err = schema_load_json(snapshot_legacy[i].json,
+                               snapshot_legacy[i].len,
+                               snapshot_legacy[i].origin, legacy, errstr,
+                               size);
+        if (err)
+            return err;
+        if (fp == schema_fingerprint(*legacy))
+            return 0;
+        schema_destroy(*legacy);
+    }
+    *legacy = NULL;
+    return 0;
+}
+
 /* Reads data with the current snapshot schema or, when it carries the
- * fingerprint of format 2's, with that one. *rec is a new value and
- * *legacy the format 2 schema or NULL: the caller decrefs the one, then
- * destroys the other (only after a 0 return). */
+ * fingerprint of an older format's, with that one: the writer's schema,
+ * and the fields it lacks take their defaults where they are read.
+ * *rec is a new value and *legacy the older schema or NULL: the caller
+ * decrefs the one, then destroys the other (only after a 0 return). */
 static int read_any_format(const struct schema *schema, const void *data,
                            size_t len, avro_value_t *rec,
                            struct schema **legacy, char *errstr, size_t size)
@@ -830,12 +941,10 @@ static int read_any_format(const struct schema *schema, const void *data,
         return err;
     if (schema_peek_fingerprint(data, len, &fp, errstr, size) == 0 &&
         fp != schema_fingerprint(schema)) {
-        err = schema_load_json(snapshot_v2_schema,
-                               sizeof(snapshot_v2_schema) - 1,
-                               "snapshot format 2", legacy, errstr, size);
+        err = find_legacy(fp, legacy, errstr, size);
         if (err)
             return err;
-        if (fp == schema_fingerprint(*legacy))
+        if (*legacy)
             use = *legacy;
     }
     err = schema_new_value(use, rec);
@@ -1192,6 +1301,48 @@ fail:
     return err;
 }
 
+/* The normalized optimizer's totals, or the defaults model_snapshot.avsc
+ * gives them when the snapshot predates them: formats 2 and 3, read with
+ * their writer's schema, have no such fields. */
+static int read_norm_totals(avro_value_t *rec, struct model_norm_totals *nt)
+{
+    avro_value_t f;
+    int64_t examples;
+
+    if (avro_value_get_by_name(rec, "normalized_examples", &f, NULL) != 0) {
+        nt->examples = SNAPSHOT_DEFAULT_NORM_EXAMPLES;
+        nt->norm_sum = SNAPSHOT_DEFAULT_NORM_SUM;
+        return 0;
+    }
+    AV(avro_value_get_long(&f, &examples));
+    AV(get_double_field(rec, "normalized_norm_sum", &nt->norm_sum));
+    if (examples < 0)
+        return -1;
+    nt->examples = (uint64_t)examples;
+    return 0;
+fail:
+    return -1;
+}
+
+/* Puts the weights, state arrays and normalized totals into m, or
+ * nothing: the totals are put back when the model refuses the arrays. */
+static int restore_model(struct model *m, const struct unpacked *u,
+                         const struct model_norm_totals *nt,
+                         int64_t version)
+{
+    struct model_norm_totals old;
+
+    model_copy_norm_totals(m, &old);
+    if (model_restore_norm_totals(m, nt) != 0)
+        return RIFFLE_ERR_SNAPSHOT;
+    if (model_restore_state(m, u->w, (const float *const *)u->s, u->states,
+                            (uint64_t)version) != 0) {
+        (void)model_restore_norm_totals(m, &old); /* checked when set */
+        return RIFFLE_ERR_SNAPSHOT;
+    }
+    return 0;
+}
+
 /* Decodes everything into temporaries, then commits to ol at once. */
 static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
                               struct snapshot_offset *offsets, size_t max,
@@ -1207,6 +1358,7 @@ static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
     size_t found_count = 0;
     struct online_restore *cleaning = NULL;
     struct unpacked u = {0};
+    struct model_norm_totals totals;
     struct label_join *labels = NULL;
     int64_t label_clock = 0;
     size_t k;
@@ -1257,10 +1409,15 @@ static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
             snprintf(errstr, errstr_size, "snapshot version %lld: pending "
                      "labels unreadable", (long long)info->version);
     }
-    if (!err && model_restore_state(m, u.w, (const float *const *)u.s,
-                                    u.states, (uint64_t)info->version) != 0) {
+    if (!err && read_norm_totals(rec, &totals) != 0) {
+        snprintf(errstr, errstr_size, "snapshot version %lld: normalized "
+                 "totals unreadable or negative", (long long)info->version);
+        err = RIFFLE_ERR_SNAPSHOT;
+    }
+    if (!err && restore_model(m, &u, &totals, info->version) != 0) {
         snprintf(errstr, errstr_size, "snapshot version %lld: the model "
-                 "refused the weights", (long long)info->version);
+                 "refused the weights or the normalized totals",
+                 (long long)info->version);
         err = RIFFLE_ERR_SNAPSHOT;
     }
     if (!err) {

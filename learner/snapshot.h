@@ -23,10 +23,18 @@
 /* 2 added the cleaning state; a format 1 snapshot is refused with a
  * message saying so (its schema fingerprint is SNAPSHOT_V1_FINGERPRINT).
  * 3 added the pending delayed labels; a format 2 snapshot (its schema is
- * kept in snapshot.c) is still restored, with no labels pending. */
-#define SNAPSHOT_FORMAT_VERSION 3
+ * kept in snapshot.c) is still restored, with no labels pending.
+ * 4 added the normalized optimizer's totals t and N (normalized_examples,
+ * normalized_norm_sum); a format 2 or 3 snapshot (schemas kept in
+ * snapshot.c) is still restored, the totals taking the defaults of
+ * model_snapshot.avsc, SNAPSHOT_DEFAULT_NORM_EXAMPLES and
+ * SNAPSHOT_DEFAULT_NORM_SUM: the model then starts them afresh, its
+ * weights and per-feature state kept. */
+#define SNAPSHOT_FORMAT_VERSION 4
 #define SNAPSHOT_FORMAT_OLDEST 2
 #define SNAPSHOT_V1_FINGERPRINT 0x3490089db52c82e7ULL
+#define SNAPSHOT_DEFAULT_NORM_EXAMPLES 0
+#define SNAPSHOT_DEFAULT_NORM_SUM 0.0
 /* Layouts of the weights field: little-endian entries, one per index
  * whose weight or optimizer state is non-zero (any bit set), in
  * increasing index order.

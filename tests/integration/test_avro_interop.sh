@@ -61,7 +61,27 @@ assert len(preds) == 200 and preds == watched, "predictions differ from riffle w
 watched = [json.loads(l) for l in open(f"{work}/dead_letters.jsonl")]
 assert [d["reason"] for d in dlq] == [w["reason"] for w in watched] and len(dlq) == 5
 assert snaps and snaps[-1]["version"] == 200 and snaps[-1]["model_name"] == "elec2"
+# Every learned example is in the normalized optimizer's totals, the bias
+# adding 1 to N each time.
+assert snaps[-1]["normalized_examples"] == 200 and snaps[-1]["normalized_norm_sum"] > 200
+
+# Schema evolution: a format 3 snapshot (before the normalized totals),
+# read with its writer's schema (today's without the format 4 fields, as
+# its fingerprint proves) and today's as the reader's, gets the defaults
+# model_snapshot.avsc declares, which riffle's own reader applies too.
+def snapshot_schema(without_new_fields):
+    s = json.load(open("schemas/model_snapshot.avsc"))
+    if without_new_fields:
+        s["fields"] = [f for f in s["fields"] if not f["name"].startswith("normalized_")]
+    return fastavro.parse_schema(s)
+writer, reader = snapshot_schema(True), snapshot_schema(False)
+old = open("tests/fixtures/elec2_snapshot_format3.bin", "rb").read()
+assert old[2:10].hex() == fingerprint(to_parsing_canonical_form(writer), "CRC-64-AVRO")
+rec = fastavro.schemaless_reader(io.BytesIO(old[10:]), writer, reader)
+assert rec["format_version"] == 3 and rec["version"] == 200, rec["version"]
+assert rec["normalized_examples"] == 0 and rec["normalized_norm_sum"] == 0.0
 print(f"  fastavro decoded {len(preds)} predictions, {len(dlq)} dead letters, "
-      f"{len(snaps)} snapshot(s); fingerprints and values match")
+      f"{len(snaps)} snapshot(s); fingerprints and values match; a format 3 "
+      f"snapshot resolves to today's schema with the declared defaults")
 PY
 echo "PASS $TEST_NAME"

@@ -47,8 +47,8 @@ expect_error "$no_key" \
 # Learner ranges are the model's (learner/model.h), checked at the key.
 expect_error 's/  l2 = 0.0;/  l2 = 2.0;/' \
     "bad.cfg:$(line_of 'l2 = 0.0'): learner.l2: 2 is out of range: expected a number from 0 to 1"
-at=$(line_of 'learning_rate = 8.0')
-expect_error 's/  learning_rate = 8.0;/  learning_rate = 0;/' \
+at=$(line_of 'learning_rate = 22.0')
+expect_error 's/  learning_rate = 22.0;/  learning_rate = 0;/' \
     "bad.cfg:$at: learner.learning_rate: 0 is out of range: expected a number above 0, at most 1000"
 
 # check needs no broker, but takes --brokers like every command.

@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 # Measured on this configuration (see README, "What to expect"); the
 # learner is deterministic on one partition, so only float formatting
 # could move it. Majority class (DOWN) is 0.5755.
-readonly EXPECTED_ACCURACY=0.9053
+readonly EXPECTED_ACCURACY=0.9069
 readonly TOLERANCE=0.005
 readonly EVENTS=45312
 

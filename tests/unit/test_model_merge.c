@@ -6,7 +6,9 @@
  * value can be computed here from the instances' own arrays: weights as
  * the example-weighted mean of the changes since the base, and so every
  * optimizer-state array but normalized's largest scale (the maximum);
- * the update count as the total of examples. No broker.
+ * the update count as the total of examples, and normalized's totals as
+ * the base's plus every instance's additions (whole models: their
+ * example-weighted mean). No broker.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -74,6 +76,7 @@ static void merge_two(enum model_optimizer opt)
     struct model_merger *mm = NULL;
     size_t count = model_weight_count(base), states = model_state_count(base);
     float *before[3][3];
+    struct model_norm_totals nt[3], merged;
     size_t j, k, i;
 
     assert_int_equal(model_merger_new(&p, &mm), 0);
@@ -87,6 +90,8 @@ static void merge_two(enum model_optimizer opt)
 
         assert_int_equal(model_restore_state(i ? b : a, w, st, states,
                                              model_update_count(base)), 0);
+        model_copy_norm_totals(base, &merged);
+        assert_int_equal(model_restore_norm_totals(i ? b : a, &merged), 0);
         free(w);
         free(s0);
         free(s1);
@@ -101,10 +106,25 @@ static void merge_two(enum model_optimizer opt)
         }
     }
 
+    model_copy_norm_totals(base, &nt[0]);
+    model_copy_norm_totals(a, &nt[1]);
+    model_copy_norm_totals(b, &nt[2]);
+
     pair[0] = a;
     pair[1] = b;
     assert_int_equal(model_merger_merge(mm, pair, 2), 0);
     assert_int_equal((int)model_merger_version(mm), 60);
+    model_copy_norm_totals(a, &merged);
+    assert_int_equal(merged.examples,
+                     opt == MODEL_OPT_NORMALIZED ? 60 : 0);
+    assert_double_near(merged.norm_sum,
+                       nt[0].norm_sum + (nt[1].norm_sum - nt[0].norm_sum) +
+                           (nt[2].norm_sum - nt[0].norm_sum),
+                       1e-9);
+    if (opt == MODEL_OPT_NORMALIZED)
+        assert_true(merged.norm_sum > 60.0); /* the bias adds 1 each */
+    model_copy_norm_totals(b, &nt[0]);
+    assert_memory_equal(&nt[0], &merged, sizeof(merged));
     assert_int_equal((int)model_update_count(a), 60);
     assert_int_equal((int)model_update_count(b), 60);
 
@@ -158,7 +178,8 @@ static void test_model_merge_adam_averages_moments(void **state)
     merge_two(MODEL_OPT_ADAM);
 }
 
-static void test_model_merge_normalized_keeps_max_scale(void **state)
+static void test_model_merge_normalized_keeps_max_scale_adds_totals(
+    void **state)
 {
     (void)state;
     merge_two(MODEL_OPT_NORMALIZED);
@@ -275,13 +296,47 @@ static void test_model_merge_weighted_whole_models(void **state)
     model_destroy(b);
 }
 
+/* Whole normalized models: t and N are each the example-weighted mean
+ * of the instances' own (3 : 1 here), t rounded to a whole count, so
+ * their ratio stays between the instances' ratios. */
+static void test_model_merge_weighted_normalized_totals(void **state)
+{
+    struct model_params p = params_for(MODEL_OPT_NORMALIZED);
+    struct model *a = new_model(&p), *b = new_model(&p), *pair[2] = {a, b};
+    struct model_merger *mm = NULL;
+    const uint64_t examples[2] = {3, 1};
+    struct model_norm_totals ta, tb, merged;
+
+    (void)state;
+    assert_int_equal(model_merger_new(&p, &mm), 0);
+    learn_some(a, 5, 40);
+    learn_some(b, 6, 25);
+    model_copy_norm_totals(a, &ta);
+    model_copy_norm_totals(b, &tb);
+    assert_int_equal(ta.examples, 40);
+    assert_int_equal(tb.examples, 25);
+
+    assert_int_equal(model_merger_merge_weighted(mm, pair, examples, 2), 0);
+    model_copy_norm_totals(a, &merged);
+    assert_int_equal(merged.examples, 36); /* 0.75 * 40 + 0.25 * 25 */
+    assert_double_near(merged.norm_sum,
+                       0.75 * ta.norm_sum + 0.25 * tb.norm_sum, 1e-9);
+    model_copy_norm_totals(b, &ta);
+    assert_memory_equal(&ta, &merged, sizeof(merged));
+    model_merger_destroy(mm);
+    model_destroy(a);
+    model_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_merge_sgd),
         cmocka_unit_test(test_model_merge_adagrad_averages_squares),
         cmocka_unit_test(test_model_merge_adam_averages_moments),
-        cmocka_unit_test(test_model_merge_normalized_keeps_max_scale),
+        cmocka_unit_test(
+            test_model_merge_normalized_keeps_max_scale_adds_totals),
+        cmocka_unit_test(test_model_merge_weighted_normalized_totals),
         cmocka_unit_test(test_model_merge_ftrl_agrees),
         cmocka_unit_test(test_model_merge_idle_instance_has_no_weight),
         cmocka_unit_test(test_model_merge_refuses_other_models),

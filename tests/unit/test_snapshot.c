@@ -227,6 +227,7 @@ struct learner_state {
     float *w, *s;
     size_t count;
     uint64_t updates;
+    struct model_norm_totals norm;
     struct metrics_totals totals;
     struct running_stats stats[CFG_MAX_FIELDS];
     uint64_t dead_letters;
@@ -244,6 +245,7 @@ static void capture(struct online_learner *ol, struct learner_state *st)
     model_copy_weights(m, st->w);
     model_copy_state(m, 0, st->s);
     st->updates = model_update_count(m);
+    model_copy_norm_totals(m, &st->norm);
     st->totals = online_metrics(ol)->total;
     memcpy(st->stats, online_stats(ol), sizeof(st->stats));
     st->dead_letters = online_dead_letter_count(ol);
@@ -254,6 +256,7 @@ static void assert_state_is(struct online_learner *ol,
 {
     const struct model *m = online_model(ol);
     const struct metrics_totals *t = &online_metrics(ol)->total;
+    struct model_norm_totals norm;
     size_t i;
 
     assert_int_equal(model_weight_count(m), st->count);
@@ -261,6 +264,9 @@ static void assert_state_is(struct online_learner *ol,
     for (i = 0; i < st->count; i++)
         assert_true(float_bits_equal(model_state_value(m, 0, i), st->s[i]));
     assert_int_equal(model_update_count(m), st->updates);
+    model_copy_norm_totals(m, &norm);
+    assert_int_equal(norm.examples, st->norm.examples);
+    assert_memory_equal(&norm.norm_sum, &st->norm.norm_sum, sizeof(double));
     assert_int_equal(t->count, st->totals.count);
     assert_int_equal(t->correct, st->totals.correct);
     assert_int_equal(t->positives, st->totals.positives);
@@ -909,37 +915,120 @@ static void test_snapshot_any_flipped_bit_refused(void **state)
     free(cfg);
 }
 
-/* ---- format 1, and pending delayed labels (format 2) ----------------- */
+/* ---- older formats, and pending delayed labels (format 3) ----------- */
 
 #define FORMAT2_FIXTURE "tests/fixtures/elec2_snapshot_format2.bin"
-#define FORMAT2_EVENTS 200 /* `riffle train` on the first 200 rows */
+#define FORMAT3_FIXTURE "tests/fixtures/elec2_snapshot_format3.bin"
+#define FIXTURE_EVENTS 200 /* `riffle train` on the first 200 rows */
+#define FIXTURE_LEARNING_RATE 8.0 /* config/elec2.cfg's when written */
+/* A t no 200 examples can bring N up to (each adds at most one per
+ * feature, about ten): with N <= t the normalized rate is lr, as it was
+ * for every step before the model-wide totals existed. */
+#define FIXTURE_FACTOR_ONE_EXAMPLES ((uint64_t)1 << 62)
 
-/* A snapshot written before the pending labels existed (by riffle train
- * of that time, with its schema) still restores, to the same weights
- * this build learns from the same rows. */
-static void test_snapshot_reads_format2(void **state)
+/* Restores the fixture at path into a new learner under cfg. */
+static struct online_learner *restore_fixture(const struct cfg *cfg,
+                                              const char *path,
+                                              struct snapshot_info *info)
+{
+    struct online_learner *ol = NULL;
+    struct snapshot_offset offsets[4];
+    char errstr[ERRSTR_SIZE] = "";
+    size_t n = 99;
+
+    assert_int_equal(new_learner(cfg, &ol), 0);
+    if (snapshot_load_file(world.snap_schema, ol, path, offsets, 4, &n, info,
+                           errstr, sizeof(errstr)) != 0)
+        fail_msg("%s", errstr);
+    assert_int_equal(info->version, FIXTURE_EVENTS);
+    assert_int_equal(info->metrics.count, FIXTURE_EVENTS);
+    assert_int_equal(n, 0);
+    return ol;
+}
+
+/*
+ * Snapshots written before the normalized optimizer's totals existed,
+ * format 2 (before the pending labels too) and format 3 (by riffle train
+ * of the commit before format 4), both on the first 200 Elec2 rows at
+ * learning rate 8, still restore: to the weights this build learns from
+ * the same rows with the sqrt(t / N) factor held at 1 (the only change to
+ * the optimizer since), and with the totals at the defaults
+ * model_snapshot.avsc gives them. Learning then counts from there.
+ */
+static void test_snapshot_reads_formats_2_and_3(void **state)
+{
+    struct cfg *cfg = world_cfg_copy();
+    const struct model_norm_totals factor_one = {FIXTURE_FACTOR_ONE_EXAMPLES,
+                                                 0.0};
+    struct online_learner *a = NULL, *b, *c;
+    struct model_norm_totals nt;
+    struct snapshot_info info;
+    char errstr[ERRSTR_SIZE] = "";
+    uint64_t da = 0, db = 1, dc = 2;
+
+    (void)state;
+    assert_int_equal(cfg->model.optimizer, MODEL_OPT_NORMALIZED);
+    cfg->model.learning_rate = FIXTURE_LEARNING_RATE;
+    assert_int_equal(new_learner(cfg, &a), 0);
+    assert_int_equal(
+        model_restore_norm_totals(online_model(a), &factor_one), 0);
+    assert_int_equal(train(a, 0, FIXTURE_EVENTS), 0);
+    b = restore_fixture(cfg, FORMAT2_FIXTURE, &info);
+    c = restore_fixture(cfg, FORMAT3_FIXTURE, &info);
+
+    assert_int_equal(snapshot_weights_digest(a, &da), 0);
+    assert_int_equal(snapshot_weights_digest(b, &db), 0);
+    assert_int_equal(snapshot_weights_digest(c, &dc), 0);
+    assert_int_equal(da, db);
+    assert_int_equal(da, dc);
+    model_copy_norm_totals(online_model(c), &nt);
+    assert_int_equal(nt.examples, SNAPSHOT_DEFAULT_NORM_EXAMPLES);
+    assert_double_near(nt.norm_sum, SNAPSHOT_DEFAULT_NORM_SUM, 0.0);
+    model_copy_norm_totals(online_model(b), &nt);
+    assert_int_equal(nt.examples, SNAPSHOT_DEFAULT_NORM_EXAMPLES);
+    assert_double_near(nt.norm_sum, SNAPSHOT_DEFAULT_NORM_SUM, 0.0);
+
+    /* Each example adds one to t and at least the bias's 1 to N. */
+    assert_int_equal(train(c, FIXTURE_EVENTS, TRAIN_EVENTS), 0);
+    model_copy_norm_totals(online_model(c), &nt);
+    assert_int_equal(nt.examples, TRAIN_EVENTS - FIXTURE_EVENTS);
+    assert_true(nt.norm_sum > (double)(TRAIN_EVENTS - FIXTURE_EVENTS));
+    assert_int_equal(snapshot_read_info(world.snap_schema, "", 0, &info,
+                                        errstr, sizeof(errstr)) != 0, 1);
+    online_destroy(a);
+    online_destroy(b);
+    online_destroy(c);
+    free(cfg);
+}
+
+/* The totals travel in format 4: a snapshot of a normalized learner
+ * holds its t and N, and a restored learner has them bit for bit (the
+ * round trip above then learns on identically). */
+static void test_snapshot_keeps_norm_totals(void **state)
 {
     struct online_learner *a = NULL, *b = NULL;
     struct snapshot_offset offsets[4];
-    struct snapshot_info info;
-    char errstr[ERRSTR_SIZE] = "";
-    uint64_t da = 0, db = 1;
-    size_t n = 99;
+    struct model_norm_totals ta, tb;
+    struct buf snap = {0};
+    char errstr[ERRSTR_SIZE];
+    size_t n = 0;
 
     (void)state;
     assert_int_equal(new_learner(world.cfg, &a), 0);
+    assert_int_equal(train(a, 0, TRAIN_EVENTS), 0);
+    model_copy_norm_totals(online_model(a), &ta);
+    assert_int_equal(ta.examples, TRAIN_EVENTS);
+    assert_true(ta.norm_sum > (double)TRAIN_EVENTS);
+    assert_int_equal(encode(a, &snap), 0);
+
     assert_int_equal(new_learner(world.cfg, &b), 0);
-    assert_int_equal(train(a, 0, FORMAT2_EVENTS), 0);
-    if (snapshot_load_file(world.snap_schema, b, FORMAT2_FIXTURE, offsets, 4,
-                           &n, &info, errstr, sizeof(errstr)) != 0)
-        fail_msg("%s", errstr);
-    assert_int_equal(info.version, FORMAT2_EVENTS);
-    assert_int_equal(n, 0);
-    assert_int_equal(snapshot_weights_digest(a, &da), 0);
-    assert_int_equal(snapshot_weights_digest(b, &db), 0);
-    assert_int_equal(da, db);
-    assert_int_equal(snapshot_read_info(world.snap_schema, "", 0, &info,
-                                        errstr, sizeof(errstr)) != 0, 1);
+    if (snapshot_restore(world.snap_schema, b, snap.data, snap.len, offsets,
+                         4, &n, NULL, errstr, sizeof(errstr)) != 0)
+        fail_msg("snapshot_restore: %s", errstr);
+    model_copy_norm_totals(online_model(b), &tb);
+    assert_int_equal(tb.examples, ta.examples);
+    assert_memory_equal(&tb.norm_sum, &ta.norm_sum, sizeof(double));
+    buf_free(&snap);
     online_destroy(a);
     online_destroy(b);
 }
@@ -1186,7 +1275,8 @@ int main(void)
         cmocka_unit_test(test_snapshot_unknown_encoding_refused),
         cmocka_unit_test(test_snapshot_reads_v1_sgd),
         cmocka_unit_test(test_snapshot_any_flipped_bit_refused),
-        cmocka_unit_test(test_snapshot_reads_format2),
+        cmocka_unit_test(test_snapshot_reads_formats_2_and_3),
+        cmocka_unit_test(test_snapshot_keeps_norm_totals),
         cmocka_unit_test(test_snapshot_keeps_pending_labels),
         cmocka_unit_test(test_snapshot_dense_round_trip),
         cmocka_unit_test(test_online_validates_labels_by_value),
