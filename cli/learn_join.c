@@ -511,6 +511,8 @@ int learn_join_check(struct learn_join *j, struct online_learner *ol,
     struct join_check c = {j, ol, bad, opaque, NULL};
     struct topic_reader *r = NULL;
     int64_t *from = calloc((size_t)j->partitions, sizeof(*from));
+    uint64_t before = j->stats.rechecked;
+    double started = kafka_monotonic_s();
     int err = 0, p;
 
     c.goal = calloc((size_t)j->partitions, sizeof(*c.goal));
@@ -532,6 +534,11 @@ int learn_join_check(struct learn_join *j, struct online_learner *ol,
     for (p = 0; !err && r && !cli_stop_requested && p < j->partitions; p++)
         if (c.goal[p] > j->checked[p])
             j->checked[p] = c.goal[p];
+    if (!err && r)
+        log_info("learn", "%s: %llu record(s) checked again in %.3f s",
+                 j->cfg->join.topic,
+                 (unsigned long long)(j->stats.rechecked - before),
+                 kafka_monotonic_s() - started);
     topic_reader_destroy(r);
     free(from);
     free(c.goal);
