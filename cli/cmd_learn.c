@@ -43,6 +43,7 @@
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/rebuild_guard.h"
+#include "common/txn_outcome.h"
 #include "consumers/consumer.h"
 #include "consumers/topic_reader.h"
 #include "learner/online.h"
@@ -132,6 +133,10 @@ struct learn {
     unsigned long long batch_processed, batch_predicted, batch_dead;
     unsigned long long batch_drifts, batch_duplicates, batch_routed_late;
     unsigned long long batch_replayed;
+    /* Where the open batch began (the offsets its commit would move
+     * from), to tell after a rebuild whether it committed: see
+     * settle_open_batch(). */
+    rd_kafka_topic_partition_list_t *batch_start;
     unsigned long long since_snapshot;
     /* The model's event count at the last metrics report: reports fall
      * on multiples of drift.metrics_every of that count, so a recovered
@@ -751,6 +756,9 @@ static int begin_batch(struct learn *l, char *errstr, size_t size)
     l->batch_routed_late = l->routed_late;
     l->batch_replayed = l->replayed;
     l->batch_labels = l->labels;
+    if (l->batch_start)
+        rd_kafka_topic_partition_list_destroy(l->batch_start);
+    l->batch_start = consumer_assigned_offsets(l->consumer);
     l->txn_started_s = l->now_s = kafka_monotonic_s();
     l->txn_events = 0;
     return err;
@@ -846,6 +854,20 @@ static int batch_due(const struct learn *l)
                (double)l->cfg.txn_every_ms;
 }
 
+/* Takes back the counts of the open batch, whose events are handled
+ * again. */
+static void uncount_batch(struct learn *l)
+{
+    l->processed = l->batch_processed;
+    l->predicted = l->batch_predicted;
+    l->dead_lettered = l->batch_dead;
+    l->drifts = l->batch_drifts;
+    l->duplicates = l->batch_duplicates;
+    l->routed_late = l->batch_routed_late;
+    l->replayed = l->batch_replayed;
+    l->labels = l->batch_labels;
+}
+
 /* Drops the consumer, the join state and the model, to be made again
  * from the last committed snapshot; with drop_batch, also the counts of
  * the open batch, whose events are handled again. */
@@ -860,16 +882,8 @@ static void drop_learning(struct learn *l, int drop_batch)
     online_destroy(l->ol);
     l->ol = NULL;
     l->since_snapshot = 0;
-    if (!drop_batch)
-        return;
-    l->processed = l->batch_processed;
-    l->predicted = l->batch_predicted;
-    l->dead_lettered = l->batch_dead;
-    l->drifts = l->batch_drifts;
-    l->duplicates = l->batch_duplicates;
-    l->routed_late = l->batch_routed_late;
-    l->replayed = l->batch_replayed;
-    l->labels = l->batch_labels;
+    if (drop_batch)
+        uncount_batch(l);
 }
 
 /* After an aborted batch the model has learned events whose outputs will
@@ -910,28 +924,73 @@ static int rebuild_allowed(struct learn *l, const char *why, char *errstr,
                                "own --instance", why, errstr, size);
 }
 
+/* The batch that was open when the clients failed: the new producer's
+ * registration aborted it, unless its commit had gone through and only
+ * the answer was lost (sent: the offsets that commit carried, NULL when
+ * none was asked for). The group's committed offsets, read with the new
+ * consumer, tell (common/txn_outcome.h). An aborted batch's events are
+ * handled again, so its counts are taken back; a committed one's are
+ * replays from now on (below the committed offsets) and stay counted,
+ * once. When nothing tells, it is taken as aborted, as a restart would:
+ * the outputs stay exactly once either way, only the counts may lag. */
+static void settle_open_batch(struct learn *l,
+                              const rd_kafka_topic_partition_list_t *sent)
+{
+    rd_kafka_topic_partition_list_t *committed = NULL;
+    enum txn_outcome outcome = TXN_OUTCOME_ABORTED;
+    char why[256] = "no commit was asked for";
+
+    if (sent) {
+        committed = kafka_offsets_copy(sent);
+        outcome = consumer_committed(l->consumer, committed,
+                                     LEARN_TXN_WAIT_MS, why, sizeof(why))
+                      ? TXN_OUTCOME_UNKNOWN
+                      : txn_outcome_decide(l->batch_start, sent, committed);
+        rd_kafka_topic_partition_list_destroy(committed);
+    }
+
+    if (outcome == TXN_OUTCOME_COMMITTED) {
+        log_warn("learn", "the open batch of %llu events of model %s had "
+                 "committed before the clients failed (its answer was "
+                 "lost): the group's offsets stand at its end; counted "
+                 "once", l->txn_events, l->snapshot_key);
+        return;
+    }
+    if (outcome == TXN_OUTCOME_UNKNOWN)
+        log_warn("learn", "cannot tell whether the open batch of %llu "
+                 "events of model %s committed before the clients failed "
+                 "(%s): counted as aborted; if it did commit, the counts "
+                 "lag by it", l->txn_events, l->snapshot_key,
+                 sent ? why : "the group's offsets do not tell");
+    uncount_batch(l);
+}
+
 /* A Kafka client failed for good (why): what a supervisor's restart
  * would do, done in-process. A new producer under the same
  * transactional id, whose registration fences the old one's epoch and
  * aborts the transaction it left open; then the model and the consumer
  * (same static member id) from the last committed snapshot and offsets,
  * as after an aborted batch. The open batch's outputs are never seen
- * and its events are learned again, so none is lost or learned twice.
- * Exactly once only: at least once has no transactions to fence with. */
+ * and its events are learned again, so none is lost or learned twice;
+ * unless its commit went through unanswered, which settle_open_batch()
+ * finds out to count it right. Exactly once only: at least once has no
+ * transactions to fence with. */
 static int rebuild_clients(struct learn *l, const char *why, char *errstr,
                            size_t size)
 {
     struct publisher *pub = NULL;
-    int err = rebuild_allowed(l, why, errstr, size);
+    rd_kafka_topic_partition_list_t *sent = NULL;
+    int open, err = rebuild_allowed(l, why, errstr, size);
 
     if (err)
         return err;
+    open = publisher_in_transaction(l->pub);
     log_warn("learn", "rebuilding the Kafka clients of model %s "
              "(transactional id %s; rebuild %llu), dropping the open batch "
-             "of %llu events and restoring the last committed snapshot: %s",
-             l->snapshot_key, l->cfg.transactional_id,
-             rebuild_guard_count(&l->rebuilds),
-             publisher_in_transaction(l->pub) ? l->txn_events : 0ULL, why);
+             "of %llu events unless it committed, and restoring the last "
+             "committed snapshot: %s", l->snapshot_key,
+             l->cfg.transactional_id, rebuild_guard_count(&l->rebuilds),
+             open ? l->txn_events : 0ULL, why);
 
     err = publisher_new_transactional(l->cfg.brokers, "riffle-learner",
                                       l->cfg.transactional_id,
@@ -943,11 +1002,9 @@ static int rebuild_clients(struct learn *l, const char *why, char *errstr,
         publisher_destroy(pub);
         return err;
     }
-    /* XXX: an open batch is taken as aborted, as it is when the producer
-     * was fenced. A commit that succeeded but whose answer was lost
-     * before a fencing would be counted as dropped: the outputs stay
-     * exactly once, but --max-events then waits for that many more. */
-    drop_learning(l, publisher_in_transaction(l->pub));
+    if (open && publisher_txn_offsets(l->pub))
+        sent = kafka_offsets_copy(publisher_txn_offsets(l->pub));
+    drop_learning(l, 0); /* the open batch's counts: settle_open_batch() */
     publisher_destroy(l->pub);
     l->pub = pub;
 
@@ -956,6 +1013,10 @@ static int rebuild_clients(struct learn *l, const char *why, char *errstr,
         outputs_prepare(l->out);
     if (!err)
         err = start_learning(l, errstr, size);
+    if (!err && open)
+        settle_open_batch(l, sent);
+    if (sent)
+        rd_kafka_topic_partition_list_destroy(sent);
     return err;
 }
 
@@ -1561,6 +1622,8 @@ static void learn_free(struct learn *l)
     learn_merge_destroy(l->merge);
     learn_join_destroy(l->join);
     consumer_destroy(l->consumer);
+    if (l->batch_start)
+        rd_kafka_topic_partition_list_destroy(l->batch_start);
     outputs_destroy(l->out);
     publisher_destroy(l->pub);
     online_destroy(l->ol);

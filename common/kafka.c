@@ -319,6 +319,20 @@ static rd_kafka_resp_err_t ask_partitions(rd_kafka_t *rk, const char *topic,
     return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+rd_kafka_topic_partition_list_t *
+kafka_offsets_copy(const rd_kafka_topic_partition_list_t *list)
+{
+    rd_kafka_topic_partition_list_t *copy =
+        rd_kafka_topic_partition_list_new(list->cnt > 0 ? list->cnt : 1);
+    int i;
+
+    for (i = 0; i < list->cnt; i++)
+        rd_kafka_topic_partition_list_add(copy, list->elems[i].topic,
+                                          list->elems[i].partition)
+            ->offset = list->elems[i].offset;
+    return copy;
+}
+
 int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
                            int missing_wait_ms, int *count, char *errstr,
                            size_t errstr_size)

@@ -850,6 +850,20 @@ int consumer_partition_count(struct consumer *c, const char *topic,
                                   0, count, errstr, errstr_size);
 }
 
+int consumer_committed(struct consumer *c,
+                       rd_kafka_topic_partition_list_t *parts, int timeout_ms,
+                       char *errstr, size_t errstr_size)
+{
+    rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, parts, timeout_ms);
+
+    if (err) {
+        snprintf(errstr, errstr_size, "cannot read the committed offsets "
+                 "of %d partition(s): %s", parts->cnt, rd_kafka_err2str(err));
+        return RIFFLE_ERR_KAFKA;
+    }
+    return 0;
+}
+
 int consumer_seek(struct consumer *c, const char *topic, int32_t partition,
                   int64_t offset, char *errstr, size_t errstr_size)
 {

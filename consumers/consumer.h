@@ -186,6 +186,15 @@ int consumer_committed_meta(struct consumer *c, const char *topic,
 int consumer_partition_count(struct consumer *c, const char *topic,
                              int *count, char *errstr, size_t errstr_size);
 
+/* Reads the group's committed offsets of the partitions in parts (the
+ * caller's list) into it: each element's offset, RD_KAFKA_OFFSET_INVALID
+ * when nothing is committed, or its err set when it could not be read.
+ * Any partition, assigned or not. Asks the group coordinator (waits at
+ * most timeout_ms). Returns 0 or RIFFLE_ERR_KAFKA with errstr. */
+int consumer_committed(struct consumer *c,
+                       rd_kafka_topic_partition_list_t *parts, int timeout_ms,
+                       char *errstr, size_t errstr_size);
+
 /* Moves the fetch position of an assigned partition to offset: the next
  * message polled from it is the one at offset. Returns 0 or
  * RIFFLE_ERR_KAFKA with errstr. */

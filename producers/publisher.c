@@ -38,6 +38,9 @@ struct publisher {
     int transactional;
     int in_transaction;
     int offsets_sent; /* in the open transaction */
+    /* the input offsets last sent to the open transaction (a copy), for
+     * a caller that must learn later whether it committed */
+    rd_kafka_topic_partition_list_t *txn_offsets;
     unsigned long long delivered;
     unsigned long long failed; /* since the last flush */
     char first_failure[256];
@@ -56,6 +59,13 @@ static void settle(struct publisher *p, uint64_t seq)
         p->outcome[p->settled % PUBLISHER_SETTLE_RING] = 0;
         p->settled++;
     }
+}
+
+static void forget_txn_offsets(struct publisher *p)
+{
+    if (p->txn_offsets)
+        rd_kafka_topic_partition_list_destroy(p->txn_offsets);
+    p->txn_offsets = NULL;
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
@@ -221,6 +231,7 @@ void publisher_destroy(struct publisher *p)
     while (p->plain_count > 0)
         rd_kafka_topic_destroy(p->plain[--p->plain_count]);
     rd_kafka_destroy(p->rk);
+    forget_txn_offsets(p);
     free(p->outcome);
     free(p);
 }
@@ -425,6 +436,7 @@ int publisher_begin(struct publisher *p, char *errstr, size_t errstr_size)
         return err == RIFFLE_ERR_ABORTED ? RIFFLE_ERR_KAFKA : err;
     p->in_transaction = 1;
     p->offsets_sent = 0;
+    forget_txn_offsets(p);
     p->failed = 0;
     return 0;
 }
@@ -443,6 +455,11 @@ int publisher_commit(struct publisher *p,
 
     assert(p->in_transaction);
     if (!p->offsets_sent && offsets && offsets->cnt > 0) {
+        /* kept whatever the answer: an unanswered call may have added
+         * them to the transaction; a plain copy, which holds no
+         * reference to the consumer they came from (kafka.h) */
+        forget_txn_offsets(p);
+        p->txn_offsets = kafka_offsets_copy(offsets);
         err = txn_error(rd_kafka_send_offsets_to_transaction(
                             p->rk, offsets, group, timeout_ms),
                         "cannot add the input offsets to the transaction",
@@ -458,7 +475,14 @@ int publisher_commit(struct publisher *p,
         return err;
     p->in_transaction = 0;
     p->failed = 0; /* the commit succeeded, so every message was acked */
+    forget_txn_offsets(p);
     return 0;
+}
+
+const rd_kafka_topic_partition_list_t *
+publisher_txn_offsets(const struct publisher *p)
+{
+    return p->in_transaction ? p->txn_offsets : NULL;
 }
 
 int publisher_abort(struct publisher *p, int timeout_ms, char *errstr,
@@ -475,5 +499,6 @@ int publisher_abort(struct publisher *p, int timeout_ms, char *errstr,
         return err;
     p->in_transaction = 0;
     p->failed = 0;
+    forget_txn_offsets(p);
     return 0;
 }

@@ -79,13 +79,23 @@ int publisher_in_transaction(const struct publisher *p);
  * RIFFLE_ERR_ABORTED when the transaction cannot commit and must be
  * aborted with publisher_abort() (the caller redoes its work);
  * RIFFLE_ERR_FENCED when the producer failed for good, e.g. fenced by a
- * newer instance with the same transactional id (the transaction did
- * not commit: a fenced producer's cannot); RIFFLE_ERR_KAFKA for any
- * other failure. errstr says which. */
+ * newer instance with the same transactional id: the transaction may
+ * still have committed, if the commit reached the coordinator and its
+ * answer was lost before the fencing (publisher_txn_offsets() and
+ * common/txn_outcome.h tell); RIFFLE_ERR_KAFKA for any other failure.
+ * errstr says which. */
 int publisher_commit(struct publisher *p,
                      const rd_kafka_topic_partition_list_t *offsets,
                      const rd_kafka_consumer_group_metadata_t *group,
                      int timeout_ms, char *errstr, size_t errstr_size);
+
+/* The input offsets publisher_commit() sent to the open transaction, or
+ * NULL when it sent none (no commit was asked for, or there is no open
+ * transaction). Borrowed: valid until the next call on p. For the
+ * caller of a commit that failed without an answer, to learn from the
+ * group's committed offsets whether it went through. */
+const rd_kafka_topic_partition_list_t *
+publisher_txn_offsets(const struct publisher *p);
 
 /* Aborts the open transaction: nothing sent in it becomes visible to
  * read_committed readers. Returns 0, RIFFLE_ERR_TIMEOUT (call again),

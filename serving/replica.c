@@ -15,6 +15,7 @@
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/rebuild_guard.h"
+#include "common/txn_outcome.h"
 #include "producers/outputs.h"
 #include "producers/publisher.h"
 
@@ -58,6 +59,12 @@ struct replica {
     /* exactly once: the answers in the open transaction, uncounted when
      * it is dropped, since its requests are then scored again */
     unsigned long long txn_predictions, txn_dead_letters;
+    /* exactly once: the offset of the open transaction's first request
+     * in each partition it answered (txn_seen[p] says which are in),
+     * to tell after a rebuild whether it committed, see
+     * settle_transaction() */
+    rd_kafka_topic_partition_list_t *txn_start;
+    unsigned char txn_seen[REPLICA_MAX_PARTITIONS];
     struct rebuild_guard rebuilds;  /* of clients that failed for good */
     int exactly_once;               /* delivery.mode: transactions */
     int static_member;              /* named by --instance: keeps its
@@ -126,6 +133,38 @@ static void uncount_transaction(struct replica *r)
     r->requests -= r->txn_predictions + r->txn_dead_letters;
     r->txn_predictions = r->txn_dead_letters = 0;
     r->uncommitted = 0;
+}
+
+/* Drops the record of where the last transaction began. */
+static void forget_txn_start(struct replica *r)
+{
+    int i;
+
+    if (!r->txn_start)
+        return;
+    for (i = 0; i < r->txn_start->cnt; i++)
+        r->txn_seen[r->txn_start->elems[i].partition] = 0;
+    rd_kafka_topic_partition_list_destroy(r->txn_start);
+    r->txn_start = NULL;
+}
+
+/* Notes where the open transaction began in src's partition, at its
+ * first request there: one flag test per request after that. A
+ * partition past REPLICA_MAX_PARTITIONS goes unnoted and only loses
+ * its say in settle_transaction(). */
+static void note_txn_start(struct replica *r, const struct source_ref *src)
+{
+    rd_kafka_topic_partition_t *tp;
+
+    if (src->partition < 0 || src->partition >= REPLICA_MAX_PARTITIONS ||
+        r->txn_seen[src->partition])
+        return;
+    if (!r->txn_start)
+        r->txn_start = rd_kafka_topic_partition_list_new(4);
+    tp = rd_kafka_topic_partition_list_add(r->txn_start, src->topic,
+                                           src->partition);
+    tp->offset = src->offset;
+    r->txn_seen[src->partition] = 1;
 }
 
 /* After an aborted transaction its predictions are invisible: score the
@@ -426,13 +465,13 @@ int replica_new(const struct cfg *cfg, const struct schema *input_schema,
 }
 
 /* Closes the consumer, if any, committing nothing more: the requests
- * it read since the last commit are scored again from there. */
+ * it read since the last commit are scored again from there (the
+ * caller uncounts the open transaction's answers, or finds that it
+ * committed, see settle_transaction()). */
 static void drop_consumer(struct replica *r)
 {
     if (r->pending)
         drop_pending(r);
-    if (r->exactly_once)
-        uncount_transaction(r);
     r->uncommitted = 0;
     r->commit_err = 0;
     if (!r->rk)
@@ -460,7 +499,10 @@ void replica_destroy(struct replica *r)
     if (r->rk && failed_for_good(r, RIFFLE_ERR_KAFKA) != RIFFLE_ERR_FENCED &&
         commit_done(r, errstr, sizeof(errstr)) != 0)
         log_error("serve", "on close: %s", errstr);
+    if (r->exactly_once)
+        uncount_transaction(r);
     drop_consumer(r);
+    forget_txn_start(r);
     outputs_destroy(r->out);
     publisher_destroy(r->pub);
     event_free(&r->ev);
@@ -522,7 +564,10 @@ static int handle_message(struct replica *r, const rd_kafka_message_t *msg,
         err = publisher_begin(r->pub, errstr, size);
         if (err)
             return err;
+        forget_txn_start(r);
     }
+    if (r->exactly_once)
+        note_txn_start(r, &src);
     err = score_request(r, msg, &p);
     if (err) {
         snprintf(errstr, size, "%s [%d] @%lld: %s", src.topic,
@@ -622,35 +667,87 @@ static int step(struct replica *r, char *errstr, size_t size)
     return failed_for_good(r, err);
 }
 
+/* Exactly once, after a rebuild: the transaction open when the clients
+ * failed was aborted by the new producer's registration, unless its
+ * commit had gone through and only the answer was lost (sent: the
+ * offsets that commit carried, NULL when none was asked for). The
+ * group's committed offsets, read with the new consumer, tell
+ * (common/txn_outcome.h). An aborted transaction's answers are
+ * uncounted, their requests being scored again; a committed one's stay
+ * counted, once, and its requests are not read again. When nothing
+ * tells, it is taken as aborted: the answers stay exactly once either
+ * way, only the counts may lag. */
+static void settle_transaction(struct replica *r,
+                               const rd_kafka_topic_partition_list_t *sent)
+{
+    rd_kafka_topic_partition_list_t *committed = NULL;
+    enum txn_outcome outcome = TXN_OUTCOME_ABORTED;
+    rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+    unsigned long long answers = r->txn_predictions + r->txn_dead_letters;
+
+    if (sent) {
+        committed = kafka_offsets_copy(sent);
+        kerr = rd_kafka_committed(r->rk, committed,
+                                  REPLICA_METADATA_TIMEOUT_MS);
+        outcome = kerr ? TXN_OUTCOME_UNKNOWN
+                       : txn_outcome_decide(r->txn_start, sent, committed);
+        rd_kafka_topic_partition_list_destroy(committed);
+    }
+
+    if (outcome == TXN_OUTCOME_COMMITTED) {
+        log_warn("serve", "the open transaction of %llu answer(s) of "
+                 "replica %s had committed before the clients failed (its "
+                 "answer was lost): the group's offsets stand at its end; "
+                 "counted once", answers, r->transactional_id);
+        r->txn_predictions = r->txn_dead_letters = 0;
+        return;
+    }
+    if (outcome == TXN_OUTCOME_UNKNOWN)
+        log_warn("serve", "cannot tell whether the open transaction of "
+                 "%llu answer(s) of replica %s committed before the clients "
+                 "failed (%s): counted as aborted; if it did commit, the "
+                 "counts lag by it", answers, r->transactional_id,
+                 kerr ? rd_kafka_err2str(kerr)
+                      : "the group's offsets do not tell");
+    uncount_transaction(r);
+}
+
 /* A Kafka client failed for good (why): what a supervisor's restart
  * would do, done in-process, within the bound of rebuild_guard.h. The
  * consumer goes, committing nothing more. A new producer: exactly once,
  * under the same transactional id, whose registration fences the old
  * epoch and aborts the transaction left open, so that none of its
- * answers is ever seen; at least once, the old one delivers what it
- * can as it goes. A new consumer, under the same static member id, from
- * the offsets the group committed: every request after them is scored
- * again (at least once, those answered already are answered twice, the
- * same way). The model slot is not touched: the follower keeps it
- * current, and scoring goes on with the snapshot it holds. */
+ * answers is ever seen (unless its commit went through unanswered,
+ * which settle_transaction() finds out); at least once, the old one
+ * delivers what it can as it goes. A new consumer, under the same static
+ * member id, from the offsets the group committed: every request after
+ * them is scored again (at least once, those answered already are
+ * answered twice, the same way). The model slot is not touched: the
+ * follower keeps it current, and scoring goes on with the snapshot it
+ * holds. */
 static int rebuild_clients(struct replica *r, const char *why, char *errstr,
                            size_t size)
 {
     struct publisher *pub = NULL;
-    int err = rebuild_guard_admit(&r->rebuilds, kafka_monotonic_s(),
-                                  "replica", r->transactional_id,
-                                  "give each replica its own --instance",
-                                  why, errstr, size);
+    rd_kafka_topic_partition_list_t *sent = NULL;
+    int open, err = rebuild_guard_admit(&r->rebuilds, kafka_monotonic_s(),
+                                        "replica", r->transactional_id,
+                                        "give each replica its own "
+                                        "--instance",
+                                        why, errstr, size);
 
     if (err)
         return err;
     serve_stats_rebuild(r->stats);
+    open = r->exactly_once && publisher_in_transaction(r->pub);
     if (r->exactly_once)
         log_warn("serve", "rebuilding the Kafka clients of replica %s "
                  "(rebuild %llu), dropping the open transaction of %llu "
-                 "answer(s) and scoring again from the committed offsets: %s",
+                 "answer(s) unless it committed, and scoring again from the "
+                 "committed offsets: %s",
                  r->transactional_id, rebuild_guard_count(&r->rebuilds),
-                 r->txn_predictions + r->txn_dead_letters, why);
+                 open ? r->txn_predictions + r->txn_dead_letters : 0ULL,
+                 why);
     else
         log_warn("serve", "rebuilding the Kafka clients of replica %s "
                  "(rebuild %llu) and scoring again from the committed "
@@ -658,22 +755,27 @@ static int rebuild_clients(struct replica *r, const char *why, char *errstr,
                  r->transactional_id, rebuild_guard_count(&r->rebuilds),
                  why);
 
-    /* XXX: the open transaction is taken as aborted, as it is when the
-     * producer was fenced. One whose commit succeeded but whose answer
-     * was lost before the fencing would be counted as dropped: the
-     * answers stay exactly once, but the counts lag by it and
-     * --max-requests waits for as many more. */
+    if (open && publisher_txn_offsets(r->pub))
+        sent = kafka_offsets_copy(publisher_txn_offsets(r->pub));
     drop_consumer(r);
     err = new_publisher(r, &pub, errstr, size);
     if (!err)
         err = outputs_set_publisher(r->out, pub, errstr, size);
     if (err) {
         publisher_destroy(pub);
-        return err;
+        pub = NULL;
+    } else {
+        publisher_destroy(r->pub);
+        r->pub = pub;
+        err = new_consumer(r, errstr, size);
     }
-    publisher_destroy(r->pub);
-    r->pub = pub;
-    return new_consumer(r, errstr, size);
+    if (!err && r->exactly_once)
+        settle_transaction(r, open ? sent : NULL);
+    else if (r->exactly_once)
+        uncount_transaction(r);
+    if (sent)
+        rd_kafka_topic_partition_list_destroy(sent);
+    return err;
 }
 
 /* Goes on after a doomed transaction (a request's answer refused inside

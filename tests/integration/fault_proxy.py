@@ -1,27 +1,114 @@
 """tests/integration/fault_proxy.py - a TCP proxy on 127.0.0.1 that can cut
 and restore every connection through it, for the network fault tests.
 
-Usage: python3 fault_proxy.py LISTEN_PORT TARGET_PORT
+Usage: python3 fault_proxy.py LISTEN_PORT TARGET_PORT [--kafka]
 SIGUSR1 cuts: every open connection is reset and the listening socket is
 closed, so new connections are refused. SIGUSR2 restores: the proxy
 listens again. Both only ever touch 127.0.0.1. Prints "ready" once
 listening. Stops on SIGTERM.
+
+With --kafka the proxy reads the Kafka protocol's size-prefixed frames
+and forwards whole ones; SIGHUP then arms it to lose the answer of the
+next transaction commit (an EndTxn request with committed = true): the
+request goes through, the broker commits, and when its answer comes back
+the proxy drops it and cuts as SIGUSR1 does, printing "lost EndTxn
+answer". The client is left not knowing that its transaction committed.
 """
 import asyncio
 import signal
 import socket
+import struct
 import sys
+
+END_TXN = 26            # the EndTxn request's api key
+END_TXN_FLEXIBLE = 3    # its first version with compact strings
 
 HOST = "127.0.0.1"
 CHUNK = 65536
 
 
+def uvarint(buf, pos):
+    """An unsigned varint at pos: (value, position after it)."""
+    value = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def end_txn_commit(frame):
+    """Whether a request frame (size prefix removed) is an EndTxn that
+    commits; returns its correlation id, or None."""
+    if len(frame) < 8:
+        return None
+    api_key, version, correlation = struct.unpack_from(">hhi", frame)
+    if api_key != END_TXN:
+        return None
+    pos = 8
+    (client_len,) = struct.unpack_from(">h", frame, pos)
+    pos += 2 + max(client_len, 0)
+    if version >= END_TXN_FLEXIBLE:
+        tags, pos = uvarint(frame, pos)  # header tagged fields
+        for _ in range(tags):
+            _, pos = uvarint(frame, pos)
+            size, pos = uvarint(frame, pos)
+            pos += size
+        length, pos = uvarint(frame, pos)
+        pos += length - 1
+    else:
+        (length,) = struct.unpack_from(">h", frame, pos)
+        pos += 2 + length
+    pos += 8 + 2  # producer id, producer epoch
+    return correlation if frame[pos] else None
+
+
+class Connection:
+    """One client connection's frames, both ways."""
+
+    def __init__(self):
+        self.commits = set()  # correlation ids of EndTxn commits in flight
+
+
 class Proxy:
-    def __init__(self, listen_port, target_port):
+    def __init__(self, listen_port, target_port, kafka=False):
         self.listen_port = listen_port
         self.target_port = target_port
+        self.kafka = kafka
+        self.armed = False
         self.server = None
         self.writers = set()
+
+    async def frames(self, reader, writer, conn, to_broker):
+        """Forwards whole frames; notes EndTxn commits going up and, when
+        armed, loses the answer of one coming down and cuts."""
+        try:
+            while True:
+                head = await reader.readexactly(4)
+                (size,) = struct.unpack(">i", head)
+                frame = await reader.readexactly(size)
+                if to_broker:
+                    correlation = end_txn_commit(frame)
+                    if correlation is not None:
+                        conn.commits.add(correlation)
+                else:
+                    (correlation,) = struct.unpack_from(">i", frame)
+                    if correlation in conn.commits:
+                        conn.commits.discard(correlation)
+                        if self.armed:
+                            self.armed = False
+                            print("lost EndTxn answer", flush=True)
+                            self.cut()
+                            return
+                writer.write(head + frame)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError,
+                asyncio.CancelledError):
+            pass
+        finally:
+            self.drop(writer)
 
     async def pipe(self, reader, writer):
         try:
@@ -53,12 +140,22 @@ class Proxy:
             client_writer.close()
             return
         self.writers.update((client_writer, up_writer))
+        if self.kafka:
+            conn = Connection()
+            await asyncio.gather(
+                self.frames(client_reader, up_writer, conn, True),
+                self.frames(up_reader, client_writer, conn, False))
+            return
         await asyncio.gather(self.pipe(client_reader, up_writer),
                              self.pipe(up_reader, client_writer))
 
     async def listen(self):
         self.server = await asyncio.start_server(
             self.handle, HOST, self.listen_port, reuse_address=True)
+
+    def arm(self):
+        self.armed = True
+        print("armed", flush=True)
 
     def cut(self):
         if self.server:
@@ -75,12 +172,14 @@ class Proxy:
 
 
 async def main():
-    proxy = Proxy(int(sys.argv[1]), int(sys.argv[2]))
+    proxy = Proxy(int(sys.argv[1]), int(sys.argv[2]),
+                  kafka="--kafka" in sys.argv[3:])
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
     loop.add_signal_handler(signal.SIGUSR1, proxy.cut)
     loop.add_signal_handler(
         signal.SIGUSR2, lambda: asyncio.ensure_future(proxy.restore()))
+    loop.add_signal_handler(signal.SIGHUP, proxy.arm)
     loop.add_signal_handler(signal.SIGTERM, lambda: stop.set_result(None))
     await proxy.listen()
     print("ready", flush=True)

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+#
+# Exactly once through a commit that went through unanswered, for
+# `learn` and then for `serve`: each reaches the broker only through the
+# fault proxy (fault_proxy.py --kafka), armed in the middle of the stream
+# to lose the answer of the next transaction commit and cut the network.
+# The broker has committed the batch; the client does not know. While it
+# cannot reach the broker, another producer registers its transactional
+# id (kcat, straight to the broker), which fences it; when the network
+# comes back its retried commit is refused as fenced, a fatal error, and
+# it rebuilds its clients. The batch must then count as committed, which
+# the group's committed offsets show (common/txn_outcome.h): the process's
+# own counts equal the stream (they used to lag by the batch, which was
+# counted as dropped), and the committed outputs are still one per event
+# (per request), the learner's weights those of an uninterrupted run.
+#
+# A private broker is started for this test (the suite's broker port + 20,
+# its proxied listener on + 22, the proxy on + 23), as in
+# test_network_cut.sh, and stopped at the end. Bounded: 20,000 events at
+# 2,000 events/s, then 4,000 requests at 400/s; the network is cut for as
+# long as each fencing takes.
+source "$(dirname "$0")/lib.sh"
+
+readonly EVENTS=20000
+readonly RATE=2000
+readonly BATCH_MS=500 # many commits: the armed proxy catches the next
+readonly MODEL_EVENTS=2000
+readonly REQUESTS=4000
+readonly REQUEST_RATE=400
+readonly SUITE_PORT=${BROKERS##*:}
+readonly PORT=$((SUITE_PORT + 20))
+readonly PROXY_PORT=$((SUITE_PORT + 23))
+readonly DIRECT=127.0.0.1:$PORT
+readonly PROXIED=127.0.0.1:$PROXY_PORT
+BROKERS=$DIRECT # topic_end and the checks read the broker directly
+
+broker() { RIFFLE_KAFKA_PORT=$PORT RIFFLE_KAFKA_PROXY_PORT=$PROXY_PORT scripts/kafka "$@"; }
+proxy_pid=""
+stop_all()
+{
+    stop_started
+    [[ -z $proxy_pid ]] || kill "$proxy_pid" 2>/dev/null || true
+    broker stop >/dev/null 2>&1 || true
+    [[ -n ${KEEP_WORK:-} ]] || cleanup_work
+}
+trap stop_all EXIT
+
+broker start --fresh >/dev/null || fail "the private broker did not start"
+python3 tests/integration/fault_proxy.py "$PROXY_PORT" "$((PORT + 2))" --kafka \
+    >"$WORK/proxy.log" 2>&1 &
+proxy_pid=$!
+wait_for ready 1 "$WORK/proxy.log"
+
+# lose_commit_answer TXN_ID TOPIC: the proxy loses the answer of the next
+# transaction commit through it and cuts the network; TXN_ID is then
+# registered anew straight at the broker, with an empty transaction
+# (nothing is written to TOPIC: registering is all it takes); then the
+# network comes back.
+lost=0
+lose_commit_answer()
+{
+    kill -HUP "$proxy_pid"
+    wait_for "lost EndTxn answer" "$((++lost))" "$WORK/proxy.log"
+    kcat -P -b "$DIRECT" -t "$2" -X "transactional.id=$1" </dev/null \
+        2>"$WORK/fence.log" || fail "kcat could not register $1: $(cat "$WORK/fence.log")"
+    kill -USR2 "$proxy_pid"
+}
+
+# --- learn ---------------------------------------------------------------
+
+cfg=$(make_config config/elec2.cfg)
+printf 'delivery = { batch_ms = %d; };\n' "$BATCH_MS" >>"$cfg"
+run_riffle topics create -c "$cfg" >/dev/null
+predictions=$(cfg_topic "$cfg" predictions)
+group=$(grep -o 'group_id = "[^"]*"' "$cfg" | cut -d'"' -f2)
+
+python3 -c 'import gzip, sys; lines = gzip.open(sys.argv[1], "rt").readlines()
+sys.stdout.writelines(lines[:int(sys.argv[2]) + 1])' \
+    data/elec2/electricity.csv.gz "$EVENTS" >"$WORK/stream.csv"
+"$RIFFLE" train -c "$cfg" --file "$WORK/stream.csv" >"$WORK/train.json"
+
+run_riffle produce -c "$cfg" --file "$WORK/stream.csv" --rate "$RATE" \
+    --no-progress >"$WORK/produce.json" 2>"$WORK/produce.log" &
+producer=$!
+started+=("$producer")
+"$RIFFLE" learn -c "$cfg" --brokers "$PROXIED" --idle-exit 5 \
+    >"$WORK/learn.json" 2>"$WORK/learn.log" &
+learner=$!
+started+=("$learner")
+
+mid_stream() { (($(topic_end "$predictions" 1) >= EVENTS / 5)); }
+wait_until "predictions in the middle of the stream" mid_stream
+lose_commit_answer "$group-learner" "$predictions"
+note "learn: a commit's answer lost at $(topic_end "$predictions" 1) predictions"
+
+wait "$producer" || fail "produce failed: $(tail -3 "$WORK/produce.log")"
+rc=0
+wait "$learner" || rc=$?
+started=()
+assert_eq "$rc" 0 "exit status of the learner ($(grep -m3 error "$WORK/learn.log"))"
+note "learn: $(cat "$WORK/learn.json")"
+grep -q "had committed before the clients failed" "$WORK/learn.log" ||
+    fail "the learner did not find its unanswered commit committed:" \
+        "$(grep -m3 -E 'rebuilding|cannot tell' "$WORK/learn.log")"
+assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["rebuilds"]')" 1 "client rebuilds"
+assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["predicted"]')" "$EVENTS" \
+    "predictions the learner counts"
+assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["processed"] - rows[0]["replayed"]')" \
+    "$EVENTS" "new events the learner counts"
+
+run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
+assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$EVENTS" "committed predictions"
+assert_ids_once "$WORK/pred.jsonl" "every event id exactly once"
+assert_versions_once "$WORK/pred.jsonl" "model versions: one update per event, none repeated"
+assert_same_weights "$WORK/learn.json" "weights after the rebuild vs an uninterrupted run"
+
+# --- serve ---------------------------------------------------------------
+
+cfg=$(make_config config/elec2.cfg)
+sed -i 's/^  partitions = 2;/  partitions = 2; delivery = "exactly_once"; commit_every_ms = 500;/' \
+    "$cfg"
+grep -q 'commit_every_ms = 500' "$cfg" || fail "could not set the serve settings in $cfg"
+served=$(sed -n 's/^ *predictions = "\([^"]*\.served\)".*/\1/p' "$cfg")
+group=$(grep -o 'group_id = "[^"]*"' "$cfg" | cut -d'"' -f2)
+serve_model "$cfg" "$MODEL_EVENTS" "$WORK/model.log"
+
+"$RIFFLE" serve -c "$cfg" --brokers "$PROXIED" --instance solo --idle-exit 5 \
+    >"$WORK/serve.json" 2>"$WORK/serve.log" &
+replica=$!
+started+=("$replica")
+wait_for "2 partition(s) of .* assigned" 1 "$WORK/serve.log"
+run_riffle produce -c "$cfg" --requests --limit "$REQUESTS" --rate "$REQUEST_RATE" \
+    --no-progress >"$WORK/requests.json" 2>"$WORK/requests.log" &
+producer=$!
+started+=("$producer")
+
+answering() { (($(topic_end "$served" 2) >= REQUESTS / 4)); }
+wait_until "answers in the middle of the stream" answering
+lose_commit_answer "$group-serve-solo" "$served"
+note "serve: a commit's answer lost at $(topic_end "$served" 2) served offsets"
+
+wait "$producer" || fail "producing requests failed: $(tail -3 "$WORK/requests.log")"
+rc=0
+wait "$replica" || rc=$?
+started=()
+assert_eq "$rc" 0 "exit status of the replica ($(grep -m3 error "$WORK/serve.log"))"
+note "serve: $(cat "$WORK/serve.json")"
+grep -q "had committed before the clients failed" "$WORK/serve.log" ||
+    fail "the replica did not find its unanswered commit committed:" \
+        "$(grep -m3 -E 'rebuilding|cannot tell' "$WORK/serve.log")"
+assert_eq "$(riffle_json "$WORK/serve.json" 'rows[0]["rebuilds"]')" 1 "client rebuilds"
+assert_eq "$(riffle_json "$WORK/serve.json" 'rows[0]["requests"]')" "$REQUESTS" \
+    "requests the replica counts"
+
+run_riffle watch -c "$cfg" served --idle-exit 3 >"$WORK/served.jsonl" 2>/dev/null
+assert_eq "$(wc -l <"$WORK/served.jsonl")" "$REQUESTS" "committed answers"
+assert_eq "$(riffle_json "$WORK/served.jsonl" 'len({r["event_id"] for r in rows})')" \
+    "$REQUESTS" "distinct requests answered"
+echo "PASS $TEST_NAME"
