@@ -3,8 +3,10 @@
  */
 #include "learner/features.h"
 
+#include <assert.h>
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,10 @@
 
 #define FEATURES_STD_MIN 1e-9 /* below this a field is constant: no scaling */
 #define FEATURES_CROSS_SEED 0x5bd1e995u /* any fixed odd constant */
+#define FEATURES_NO_SLOT UINT8_MAX /* a namespace that is not crossed */
+/* Crossed positions whose last pair and hash are kept: more than any
+ * bundled configuration crosses (Elec2: 3). */
+#define FEATURES_CROSS_MEMO 64
 
 /* One field the model sees, in configuration order; dropped fields and
  * fields of other kinds are left out once at creation, so the per-event
@@ -45,6 +51,20 @@ struct feature_builder {
     uint16_t field_ns[CFG_MAX_FIELDS];     /* namespace of each field */
     uint16_t cross[CFG_MAX_INTERACTIONS][2];
     size_t cross_count;
+    /* The crossed namespaces: each one's slot (FEATURES_NO_SLOT when not
+     * crossed), and per slot, an event's features of that namespace, by
+     * position (scratch, see list_members()). */
+    uint8_t ns_slot[CFG_MAX_FIELDS];
+    uint8_t cross_slot[CFG_MAX_INTERACTIONS][2];
+    size_t slot_count;
+    uint16_t member[2 * CFG_MAX_INTERACTIONS][2 * CFG_MAX_FIELDS];
+    size_t member_count[2 * CFG_MAX_INTERACTIONS];
+    /* The last pair of full hashes crossed at each of the first
+     * FEATURES_CROSS_MEMO crossed positions, and its hash: numbers cross
+     * the same field hashes every event (Elec2's three crosses). */
+    uint32_t memo_pair[FEATURES_CROSS_MEMO][2];
+    uint32_t memo_hash[FEATURES_CROSS_MEMO];
+    unsigned char memo_used[FEATURES_CROSS_MEMO];
     /* scratch for one event: full hash and namespace of each feature */
     uint32_t full[FEATURES_MAX];
     uint16_t ns[FEATURES_MAX];
@@ -131,6 +151,25 @@ static void plan_steps(struct feature_builder *fb)
     }
 }
 
+/* Numbers the crossed namespaces, each once, for list_members(). */
+static void plan_slots(struct feature_builder *fb)
+{
+    size_t c, k;
+
+    memset(fb->ns_slot, FEATURES_NO_SLOT, sizeof(fb->ns_slot));
+    fb->slot_count = 0;
+    for (c = 0; c < fb->cross_count; c++) {
+        for (k = 0; k < 2; k++) {
+            uint16_t ns = fb->cross[c][k];
+
+            assert(ns < CFG_MAX_FIELDS); /* cfg.c checked the names */
+            if (fb->ns_slot[ns] == FEATURES_NO_SLOT)
+                fb->ns_slot[ns] = (uint8_t)fb->slot_count++;
+            fb->cross_slot[c][k] = fb->ns_slot[ns];
+        }
+    }
+}
+
 int features_new(const struct cfg *cfg, const struct schema *schema,
                  const struct running_stats *stats,
                  struct feature_builder **out, char *errstr,
@@ -167,6 +206,7 @@ int features_new(const struct cfg *cfg, const struct schema *schema,
         fb->cross[i][1] = namespace_id(cfg, cfg->interactions[i][1]);
     }
     fb->cross_count = cfg->interaction_count;
+    plan_slots(fb);
 
     if (cfg->count_collisions &&
         alloc_collision_tables(fb, cfg->model.bits) != 0) {
@@ -304,31 +344,69 @@ static size_t add_categorical(struct feature_builder *fb, size_t i,
     return put(fb, out, n, i, token_hash(fb, i, ev, v), 1.0);
 }
 
+/* Lists, per crossed namespace, the positions of its features among the
+ * first plain, in order: one pass, where each cross used to scan every
+ * feature for each of its namespace's. */
+static void list_members(struct feature_builder *fb, size_t plain)
+{
+    size_t i;
+
+    memset(fb->member_count, 0, fb->slot_count * sizeof(fb->member_count[0]));
+    for (i = 0; i < plain; i++) {
+        uint8_t slot = fb->ns_slot[fb->ns[i]];
+
+        if (slot != FEATURES_NO_SLOT)
+            fb->member[slot][fb->member_count[slot]++] = (uint16_t)i;
+    }
+}
+
+/* The hash of the crossed pair (x, y) at crossed position k: the last
+ * one made there when the pair is the same. */
+static uint32_t cross_hash(struct feature_builder *fb, size_t k, uint32_t x,
+                           uint32_t y)
+{
+    uint32_t pair[2] = {x, y};
+    uint32_t full;
+
+    if (k < FEATURES_CROSS_MEMO && fb->memo_used[k] &&
+        fb->memo_pair[k][0] == x && fb->memo_pair[k][1] == y)
+        return fb->memo_hash[k];
+    full = hash_murmur3_32(pair, sizeof(pair), FEATURES_CROSS_SEED);
+    if (k < FEATURES_CROSS_MEMO) {
+        fb->memo_pair[k][0] = x;
+        fb->memo_pair[k][1] = y;
+        fb->memo_hash[k] = full;
+        fb->memo_used[k] = 1;
+    }
+    return full;
+}
+
 /* Crosses every feature of namespace a with every feature of namespace b
- * (each unordered pair once when a == b). */
+ * (each unordered pair once when a == b), in the order of the features
+ * of a, then of b. */
 static size_t add_crosses(struct feature_builder *fb, struct feature *out,
                           size_t plain, size_t n)
 {
-    size_t c, i, j;
+    size_t c, ii, jj;
 
+    list_members(fb, plain);
     for (c = 0; c < fb->cross_count; c++) {
-        uint16_t a = fb->cross[c][0], b = fb->cross[c][1];
+        uint8_t sa = fb->cross_slot[c][0], sb = fb->cross_slot[c][1];
+        const uint16_t *ma = fb->member[sa], *mb = fb->member[sb];
 
-        for (i = 0; i < plain; i++) {
-            if (fb->ns[i] != a)
-                continue;
-            for (j = a == b ? i + 1 : 0; j < plain; j++) {
-                uint32_t pair[2] = {fb->full[i], fb->full[j]};
+        for (ii = 0; ii < fb->member_count[sa]; ii++) {
+            size_t i = ma[ii];
+
+            for (jj = sa == sb ? ii + 1 : 0; jj < fb->member_count[sb];
+                 jj++) {
+                size_t j = mb[jj];
                 uint32_t full;
 
-                if (fb->ns[j] != b)
-                    continue;
                 if (n == FEATURES_MAX) {
                     fb->counts.crosses_cut++;
                     continue;
                 }
-                full = hash_murmur3_32(pair, sizeof(pair),
-                                       FEATURES_CROSS_SEED);
+                full = cross_hash(fb, n - plain, fb->full[i], fb->full[j]);
                 out[n].index = full & fb->mask;
                 out[n].value = out[i].value * out[j].value;
                 fb->full[n] = full;

@@ -156,6 +156,34 @@ static void test_features_cross_same_namespace_once_per_pair(void **state)
     destroy(fx);
 }
 
+/* One builder over several events: each event's crosses are of its own
+ * tokens (the builder keeps the last pair crossed at each position and
+ * its hash, which must not outlive a change of pair), and a namespace's
+ * features cross in their order, whatever the namespaces in between. */
+static void test_features_cross_follows_each_event(void **state)
+{
+    struct fixture *fx = make("interactions = [\"ad*user\", \"user*ad\"];",
+                              BITS);
+    static const char *const users[] = {"alice", "bob", "alice", "carol"};
+    uint32_t ha = token_hash("a", "shoes"), hb = token_hash("b", "red");
+    size_t k;
+
+    (void)state;
+    for (k = 0; k < sizeof(users) / sizeof(users[0]); k++) {
+        uint32_t hu = token_hash("u", users[k]);
+
+        set_event(fx, users[k], "shoes", "red", 1.0);
+
+        /* u, a, b, p; a x u, b x u; u x a, u x b. */
+        assert_int_equal(fx->n, 8);
+        assert_int_equal(fx->out[4].index, cross_hash(ha, hu) & MASK);
+        assert_int_equal(fx->out[5].index, cross_hash(hb, hu) & MASK);
+        assert_int_equal(fx->out[6].index, cross_hash(hu, ha) & MASK);
+        assert_int_equal(fx->out[7].index, cross_hash(hu, hb) & MASK);
+    }
+    destroy(fx);
+}
+
 static void test_features_bucketize_one_hot(void **state)
 {
     struct fixture *fx = make("", BITS);
@@ -271,6 +299,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_features_cross_adds_pairs_between_namespaces),
         cmocka_unit_test(test_features_cross_same_namespace_once_per_pair),
+        cmocka_unit_test(test_features_cross_follows_each_event),
         cmocka_unit_test(test_features_bucketize_one_hot),
         cmocka_unit_test(test_features_collisions_counted),
         cmocka_unit_test(test_features_collisions_counted_in_16_bit_owners),
