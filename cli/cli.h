@@ -19,6 +19,11 @@ void cli_install_signal_handlers(void);
  * any error itself. Returns 0 or the error code. */
 int cli_load_config(const char *path, const char *brokers, struct cfg *cfg);
 
+/* The same for a cfg whose bytes are all zero already (calloc()), which
+ * it does not zero again (see cfg_load_file_zeroed()). */
+int cli_load_config_zeroed(const char *path, const char *brokers,
+                           struct cfg *cfg);
+
 /* Strict option values: the whole text must be a number, a count >= 0 or
  * seconds >= 0 (finite). On error they report "OPTION: expected ..." and
  * return 1; on success they store the value and return 0. */

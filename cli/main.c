@@ -39,7 +39,8 @@ void cli_install_signal_handlers(void)
     (void)sigaction(SIGTERM, &sa, NULL);
 }
 
-int cli_load_config(const char *path, const char *brokers, struct cfg *cfg)
+static int load_config(const char *path, const char *brokers,
+                       struct cfg *cfg, int zeroed)
 {
     char errstr[512];
     int err;
@@ -48,7 +49,8 @@ int cli_load_config(const char *path, const char *brokers, struct cfg *cfg)
         log_error("cli", "no configuration: pass -c FILE (see config/)");
         return RIFFLE_ERR_USAGE;
     }
-    err = cfg_load_file(cfg, path, errstr, sizeof(errstr));
+    err = zeroed ? cfg_load_file_zeroed(cfg, path, errstr, sizeof(errstr))
+                 : cfg_load_file(cfg, path, errstr, sizeof(errstr));
     if (err) {
         log_error("config", "%s", errstr);
         return err;
@@ -63,6 +65,17 @@ int cli_load_config(const char *path, const char *brokers, struct cfg *cfg)
     if (brokers)
         snprintf(cfg->brokers, sizeof(cfg->brokers), "%s", brokers);
     return 0;
+}
+
+int cli_load_config(const char *path, const char *brokers, struct cfg *cfg)
+{
+    return load_config(path, brokers, cfg, 0);
+}
+
+int cli_load_config_zeroed(const char *path, const char *brokers,
+                           struct cfg *cfg)
+{
+    return load_config(path, brokers, cfg, 1);
 }
 
 int cli_parse_count(const char *option, const char *text, long long *out)

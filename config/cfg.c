@@ -538,9 +538,11 @@ static int get_group(const struct loader *ld, const config_setting_t *parent,
     return find_member(ld, parent, "", key, required, CONFIG_TYPE_GROUP, out);
 }
 
-static void set_defaults(struct cfg *cfg)
+/* zeroed: cfg's bytes are all zero already (cfg_load_file_zeroed()). */
+static void set_defaults(struct cfg *cfg, int zeroed)
 {
-    memset(cfg, 0, sizeof(*cfg));
+    if (!zeroed)
+        memset(cfg, 0, sizeof(*cfg));
     snprintf(cfg->brokers, sizeof(cfg->brokers), "%s", CFG_DEFAULT_BROKERS);
     cfg->input_partitions = 1;
     cfg->replication_factor = 1;
@@ -2290,14 +2292,14 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
     return decide_task(ld, root, cfg);
 }
 
-int cfg_load_file(struct cfg *cfg, const char *path, char *errstr,
-                  size_t errstr_size)
+static int load_file(struct cfg *cfg, const char *path, int zeroed,
+                     char *errstr, size_t errstr_size)
 {
     struct loader ld = {path, errstr, errstr_size};
     config_t lc;
     int err;
 
-    set_defaults(cfg);
+    set_defaults(cfg, zeroed);
     snprintf(cfg->path, sizeof(cfg->path), "%s", path);
     config_init(&lc);
 
@@ -2328,6 +2330,18 @@ int cfg_load_file(struct cfg *cfg, const char *path, char *errstr,
 out:
     config_destroy(&lc);
     return err;
+}
+
+int cfg_load_file(struct cfg *cfg, const char *path, char *errstr,
+                  size_t errstr_size)
+{
+    return load_file(cfg, path, 0, errstr, errstr_size);
+}
+
+int cfg_load_file_zeroed(struct cfg *cfg, const char *path, char *errstr,
+                         size_t errstr_size)
+{
+    return load_file(cfg, path, 1, errstr, errstr_size);
 }
 
 int cfg_compile_pattern(const char *pattern, regex_t *re)

@@ -1046,11 +1046,45 @@ static void test_cfg_labels_errors_name_the_key(void **state)
     expect_error(fx, 20, "labels.when", "unknown setting");
 }
 
+/* cfg_load_file_zeroed() into calloc()ed memory gives the same bytes as
+ * cfg_load_file() into memory full of garbage, for every bundled
+ * configuration. */
+static void test_cfg_load_zeroed_matches_load(void **state)
+{
+    static const char *const paths[] = {
+        "config/elec2.cfg",        "config/adult.cfg",
+        "config/ctr.cfg",          "config/synthetic.cfg",
+        "config/adult_pii.cfg",    "config/adult_relationship.cfg",
+        "config/adult_hours.cfg",  "config/elec2_delayed.cfg"};
+    struct fixture *fx = *state;
+    struct cfg *dirty = malloc(sizeof(*dirty));
+    struct cfg *clean = calloc(1, sizeof(*clean));
+    size_t i;
+
+    assert_non_null(dirty);
+    assert_non_null(clean);
+    for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        memset(dirty, 0x5a, sizeof(*dirty));
+        memset(clean, 0, sizeof(*clean));
+        assert_int_equal(cfg_load_file(dirty, paths[i], fx->errstr,
+                                       sizeof(fx->errstr)),
+                         0);
+        assert_int_equal(cfg_load_file_zeroed(clean, paths[i], fx->errstr,
+                                              sizeof(fx->errstr)),
+                         0);
+        if (memcmp(dirty, clean, sizeof(*clean)) != 0)
+            fail_msg("%s: the two loads differ", paths[i]);
+    }
+    free(dirty);
+    free(clean);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_cfg_elec2_loads),
+        T(test_cfg_load_zeroed_matches_load),
         T(test_cfg_kafka_security_keys),
         T(test_cfg_kafka_security_defaults),
         T(test_cfg_kafka_security_errors),
