@@ -44,6 +44,7 @@ struct feature_builder {
     size_t raw_token_count;
     struct field_step replaced_tokens[CFG_MAX_FIELDS];
     size_t replaced_token_count;
+    unsigned char is_token[CFG_MAX_FIELDS]; /* a categorical step */
     int keep_full; /* full[] and ns[] are read: crosses or collisions */
     int schema_index[CFG_MAX_FIELDS];
     uint32_t field_hash[CFG_MAX_FIELDS];   /* seed for the field's tokens */
@@ -144,6 +145,7 @@ static void plan_steps(struct feature_builder *fb)
         fb->step_count++;
         if (!st->categorical)
             continue;
+        fb->is_token[i] = 1;
         if (f->privacy == CFG_PRIVACY_NONE)
             fb->raw_tokens[fb->raw_token_count++] = *st;
         else
@@ -501,13 +503,26 @@ void features_hint_event(const struct feature_builder *fb,
         const struct value_replacement *r = &ev->replacement[st->schema_index];
         struct value tok = {.kind = VALUE_STRING};
 
-        if (!(ev->hinted[st->schema_index] & EVENT_HINT_REPLACEMENT))
+        /* Hashed already by the anonymizer's hinter (features_token_hash()
+         * through its hasher), or no replacement to hash. */
+        if ((ev->hinted[st->schema_index] &
+             (EVENT_HINT_REPLACEMENT | EVENT_HINT_REPLACEMENT_HASH)) !=
+            EVENT_HINT_REPLACEMENT)
             continue;
         tok.str_offset = r->offset;
         tok.str_len = r->len;
         event_hint_replacement_hash(ev, st->schema_index,
                                     token_hash(fb, st->field, ev, &tok));
     }
+}
+
+int features_token_hash(const struct feature_builder *fb, size_t field,
+                        const char *text, size_t len, uint32_t *hash)
+{
+    if (field >= fb->cfg->field_count || !fb->is_token[field])
+        return 0;
+    *hash = hash_murmur3_32(text, len, fb->field_hash[field]);
+    return 1;
 }
 
 void features_counts(const struct feature_builder *fb,

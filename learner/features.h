@@ -22,6 +22,7 @@
 #define RIFFLE_LEARNER_FEATURES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config/cfg.h"
 #include "learner/model.h"
@@ -64,6 +65,14 @@ size_t features_build(struct feature_builder *fb, const struct event *ev,
  * that thread owns, while fb is in use. */
 void features_hint_event(const struct feature_builder *fb,
                          struct event *ev);
+
+/* The hash features_build() gives configured field when its value is the
+ * string text (len bytes): 1 with *hash set, or 0 when the field makes no
+ * token feature (not categorical, or dropped). Pure, like
+ * features_hint_event(); the anonymizer's hinter hashes the replacements
+ * it makes with it (online_hinter_new()). */
+int features_token_hash(const struct feature_builder *fb, size_t field,
+                        const char *text, size_t len, uint32_t *hash);
 
 struct feature_counts {
     unsigned long long distinct;       /* different hashes seen */

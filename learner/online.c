@@ -1048,15 +1048,23 @@ struct online_hinter {
     struct anonymizer_hinter *anonymizer;
 };
 
+/* The anonymizer's hinter hashes its replacements as the features will. */
+static int hash_replacement(const void *arg, size_t field, const char *text,
+                            size_t len, uint32_t *hash)
+{
+    return features_token_hash(arg, field, text, len, hash);
+}
+
 int online_hinter_new(const struct online_learner *ol,
                       struct online_hinter **out)
 {
     struct online_hinter *h = calloc(1, sizeof(*h));
+    struct anonymizer_hint_hasher hasher = {hash_replacement, ol->features};
 
     if (!h)
         return RIFFLE_ERR_NOMEM;
     h->features = ol->features;
-    if (anonymizer_hinter_new(ol->anonymizer, &h->anonymizer) != 0) {
+    if (anonymizer_hinter_new(ol->anonymizer, &hasher, &h->anonymizer) != 0) {
         free(h);
         return RIFFLE_ERR_NOMEM;
     }
@@ -1074,7 +1082,8 @@ void online_hinter_destroy(struct online_hinter *h)
 
 int online_hint_event(struct online_hinter *h, struct event *ev)
 {
-    /* Pseudonyms first: the features hint the hash of each one. */
+    /* Replacements first: the features hint the hash of each one the
+     * anonymizer's hinter did not. */
     int err = anonymizer_hint_event(h->anonymizer, ev);
 
     features_hint_event(h->features, ev);

@@ -47,6 +47,8 @@ struct pseudonym_slot {
     uint16_t field;
     char value[PSEUDONYM_CACHE_VALUE_MAX];
     char hex[ANONYMIZE_TOKEN_HEX];
+    unsigned char has_hash; /* a hinter's: hash is the token's */
+    uint32_t hash;          /* feature hash (anonymizer_hint_hasher) */
 };
 
 #define HMAC_BLOCK_BYTES 64 /* SHA-256's block: RFC 2104's B */
@@ -739,22 +741,31 @@ static void write_token(const struct anonymizer *a, char *out,
  * from cache (PSEUDONYM_CACHE_SLOTS slots of the calling thread's own)
  * or the prepared digests, which are only read. Returns a pointer to
  * ANONYMIZE_TOKEN_HEX digits: in the cache, or in hex when the value is
- * too long to cache; valid until the next call with the same cache. */
+ * too long to cache; valid until the next call with the same cache.
+ * *slot_out (may be NULL) receives the value's slot, or NULL. */
 static const char *token_hex(const struct anonymizer *a,
                              struct pseudonym_slot *cache, size_t field,
-                             const char *value, size_t len, char *hex)
+                             const char *value, size_t len, char *hex,
+                             struct pseudonym_slot **slot_out)
 {
     struct pseudonym_slot *slot = NULL;
 
+    if (slot_out)
+        *slot_out = NULL;
     if (len <= PSEUDONYM_CACHE_VALUE_MAX) {
         slot = cache_slot(cache, field, value, len);
+        if (slot_out)
+            *slot_out = slot;
         if (slot->used && slot->field == field && slot->len == len &&
             memcmp(slot->value, value, len) == 0)
             return slot->hex;
     }
 
-    if (pseudonym_hex(a, a->cfg->fields[field].name, value, hex) != 0)
+    if (pseudonym_hex(a, a->cfg->fields[field].name, value, hex) != 0) {
+        if (slot_out)
+            *slot_out = NULL;
         return NULL;
+    }
     if (!slot)
         return hex;
     slot->used = 1;
@@ -762,6 +773,7 @@ static const char *token_hex(const struct anonymizer *a,
     slot->len = (unsigned char)len;
     memcpy(slot->value, value, len);
     memcpy(slot->hex, hex, ANONYMIZE_TOKEN_HEX);
+    slot->has_hash = 0;
     return slot->hex;
 }
 
@@ -781,7 +793,7 @@ static int pseudonymize(const struct anonymizer *a, size_t field,
         return 0;
 
     value = value_text(ev, index, tmp, sizeof(tmp));
-    hex = token_hex(a, a->cache, field, value, strlen(value), hex_buf);
+    hex = token_hex(a, a->cache, field, value, strlen(value), hex_buf, NULL);
     if (!hex)
         return RIFFLE_ERR_NOMEM;
     out = event_write_string(ev, index,
@@ -797,6 +809,7 @@ static int pseudonymize(const struct anonymizer *a, size_t field,
  * own; the names of coarsened bands from the anonymizer's tables. */
 struct anonymizer_hinter {
     const struct anonymizer *a;
+    struct anonymizer_hint_hasher hasher; /* fn NULL: none */
     size_t hinted[CFG_MAX_FIELDS]; /* configured fields, in order */
     size_t hinted_count;
     struct pseudonym_slot *cache; /* PSEUDONYM_CACHE_SLOTS entries, or
@@ -804,6 +817,7 @@ struct anonymizer_hinter {
 };
 
 int anonymizer_hinter_new(const struct anonymizer *a,
+                          const struct anonymizer_hint_hasher *hasher,
                           struct anonymizer_hinter **out)
 {
     struct anonymizer_hinter *h = calloc(1, sizeof(*h));
@@ -813,6 +827,8 @@ int anonymizer_hinter_new(const struct anonymizer *a,
     if (!h)
         return RIFFLE_ERR_NOMEM;
     h->a = a;
+    if (hasher)
+        h->hasher = *hasher;
     for (j = 0; j < a->personal_count; j++) {
         enum cfg_privacy_action p = a->cfg->fields[a->personal[j]].privacy;
 
@@ -843,33 +859,62 @@ void anonymizer_hinter_destroy(struct anonymizer_hinter *h)
     free(h);
 }
 
+/* Gives the replacement of configured field i just made (text, len
+ * bytes, at index in ev) its feature hash, from the pseudonym's slot when
+ * it has one (may be NULL), else from the hasher, then kept in the slot:
+ * hashing a 42-byte token cost about as much as finding its pseudonym. */
+static void hint_replacement_hash(const struct anonymizer_hinter *h,
+                                  size_t i, struct event *ev, size_t index,
+                                  struct pseudonym_slot *slot,
+                                  const char *text, size_t len)
+{
+    uint32_t hash;
+
+    if (!h->hasher.fn)
+        return;
+    if (slot && slot->has_hash) {
+        event_hint_replacement_hash(ev, index, slot->hash);
+        return;
+    }
+    if (!h->hasher.fn(h->hasher.arg, i, text, len, &hash))
+        return; /* not a feature */
+    event_hint_replacement_hash(ev, index, hash);
+    if (slot) {
+        slot->hash = hash;
+        slot->has_hash = 1;
+    }
+}
+
 /* Hints the pseudonym of configured field i, at index in ev. */
 static int hint_pseudonym(struct anonymizer_hinter *h, size_t i,
                           struct event *ev, size_t index)
 {
     const struct anonymizer *a = h->a;
+    size_t token_len = a->key_id_len + 1 + ANONYMIZE_TOKEN_HEX;
     char hex_buf[ANONYMIZE_TOKEN_HEX];
     char tmp[NUMFMT_MAX];
+    struct pseudonym_slot *slot;
     const char *value = value_text(ev, index, tmp, sizeof(tmp));
     const char *hex = token_hex(a, h->cache, i, value, strlen(value),
-                                hex_buf);
+                                hex_buf, &slot);
     char *out;
 
     if (!hex)
         return RIFFLE_ERR_NOMEM;
-    out = event_hint_replacement(ev, index,
-                                 a->key_id_len + 1 + ANONYMIZE_TOKEN_HEX);
+    out = event_hint_replacement(ev, index, token_len);
     if (!out)
         return RIFFLE_ERR_NOMEM;
     write_token(a, out, hex);
+    hint_replacement_hash(h, i, ev, index, slot, out, token_len);
     return 0;
 }
 
 /* Hints the band's name of configured field i, at index in ev, when
  * coarsening makes one of its value. */
-static int hint_band(const struct anonymizer *a, size_t i, struct event *ev,
-                     size_t index)
+static int hint_band(const struct anonymizer_hinter *h, size_t i,
+                     struct event *ev, size_t index)
 {
+    const struct anonymizer *a = h->a;
     char band[ANON_BAND_MAX];
     const char *text;
     size_t len;
@@ -882,6 +927,7 @@ static int hint_band(const struct anonymizer *a, size_t i, struct event *ev,
     if (!out)
         return RIFFLE_ERR_NOMEM;
     memcpy(out, text, len);
+    hint_replacement_hash(h, i, ev, index, NULL, out, len);
     return 0;
 }
 
@@ -900,7 +946,7 @@ int anonymizer_hint_event(struct anonymizer_hinter *h, struct event *ev)
         if (a->cfg->fields[i].privacy == CFG_PRIVACY_PSEUDONYM)
             err = hint_pseudonym(h, i, ev, index);
         else
-            err = hint_band(a, i, ev, index);
+            err = hint_band(h, i, ev, index);
     }
     return err;
 }

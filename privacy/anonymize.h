@@ -29,6 +29,7 @@
 #define RIFFLE_PRIVACY_ANONYMIZE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config/cfg.h"
 #include "schemas/event.h"
@@ -60,9 +61,22 @@ int anonymizer_apply(const struct anonymizer *a, struct event *ev);
 /* Hints for the thread that reads ahead; see the top of this file. */
 struct anonymizer_hinter;
 
-/* a is borrowed, read-only, and must outlive the hinter. Returns 0 or
+/* How the consumer of the replacements will hash them (the features):
+ * fn returns 1 with *hash set to the feature hash configured field
+ * would get with the string text (len bytes) as its value, or 0 when
+ * the field makes no such feature. Pure; called on the hinter's thread.
+ * The hinter keeps each pseudonym's hash with it in its cache. */
+struct anonymizer_hint_hasher {
+    int (*fn)(const void *arg, size_t field, const char *text, size_t len,
+              uint32_t *hash);
+    const void *arg; /* borrowed, must outlive the hinter */
+};
+
+/* a is borrowed, read-only, and must outlive the hinter; hasher (may be
+ * NULL: replacements get no hash) is copied. Returns 0 or
  * RIFFLE_ERR_NOMEM. *out is the caller's (anonymizer_hinter_destroy). */
 int anonymizer_hinter_new(const struct anonymizer *a,
+                          const struct anonymizer_hint_hasher *hasher,
                           struct anonymizer_hinter **out);
 
 void anonymizer_hinter_destroy(struct anonymizer_hinter *h); /* NULL-safe,
@@ -71,7 +85,8 @@ void anonymizer_hinter_destroy(struct anonymizer_hinter *h); /* NULL-safe,
 /* Leaves on ev, as a replacement hint, what anonymizer_apply() would
  * write for each non-null field with personal = "pseudonym" (its
  * pseudonym) and each number that personal = "coarsen" turns into a
- * band's name (a category); ev is otherwise unchanged. Runs on the
+ * band's name (a category), with its hash when the hinter has a hasher;
+ * ev is otherwise unchanged. Runs on the
  * hinter's one thread, which may differ from anonymizer_apply()'s.
  * Returns 0, or RIFFLE_ERR_NOMEM with the fields before the one that
  * failed hinted (an unhinted field is simply computed later). */

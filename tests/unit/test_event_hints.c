@@ -304,7 +304,7 @@ static void test_anonymizer_hint_until_written(void **state)
     assert_int_equal(anonymizer_new(fx->cfg, fx->schema, &a, fx->errstr,
                                     sizeof(fx->errstr)),
                      0);
-    assert_int_equal(anonymizer_hinter_new(a, &h), 0);
+    assert_int_equal(anonymizer_hinter_new(a, NULL, &h), 0);
     event_reset(&fx->ev, schema_field_count(fx->schema));
     event_put_text(&fx->ev, fx->schema, "city", "paris");
 
