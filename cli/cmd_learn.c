@@ -288,11 +288,12 @@ static void on_revoke(void *opaque);
 static void on_assign(void *opaque, const struct consumer_assigned *parts,
                       size_t n);
 
-/* Delayed-label records move with their partition between instances in
- * exactly once mode, where claims say who holds a partition's state. */
+/* Delayed-label records move with their partition between instances:
+ * exactly once, claims say who holds a partition's state; at least
+ * once, the group's committed offsets say where it stands. */
 static int moves_label_records(const struct learn *l)
 {
-    return l->cfg.labels.line && l->opt.instance && l->exactly_once;
+    return l->cfg.labels.line && l->opt.instance;
 }
 
 /* The model and the consumer, from the last committed snapshot: used at
@@ -696,7 +697,7 @@ static void set_pending(struct learn *l)
 static int take_snapshot(struct learn *l, int wait, char *errstr,
                          size_t size)
 {
-    size_t bytes = 0;
+    size_t bytes = 0, records = 0;
     int err = commit_settled(l, 0, errstr, size);
 
     if (!err && (l->held || l->pending_count > 0))
@@ -707,6 +708,10 @@ static int take_snapshot(struct learn *l, int wait, char *errstr,
     note_positions(l);
     err = outputs_snapshot_hold(l->out, l->ol, l->offsets, l->offset_count,
                                 &bytes, errstr, size);
+    if (!err && moves_label_records(l)) /* acked before the offsets commit */
+        err = learn_labels_write_records(l->ol, l->out, l->consumer,
+                                         l->offsets, l->offset_count,
+                                         &records, errstr, size);
     if (!err && online_metrics(l->ol)->total.count != l->metrics_reported)
         err = report_metrics(l, errstr, size);
     if (err)
@@ -1069,9 +1074,6 @@ static int commit_join_checked(struct learn *l, char *errstr, size_t size)
  * argument is in docs/SCALING.md, "Rebalances". */
 static void commit_before_revoke(struct learn *l)
 {
-    if (!l->closing && l->opt.instance && l->cfg.labels.line &&
-        !l->exactly_once)
-        learn_labels_warn_revoke(l->ol);
     if (!l->exactly_once && !l->closing && !l->hook_err) {
         /* the partitions' next owner starts from the committed offsets */
         l->hook_err = commit_settled(l, 1, l->hook_errstr,
@@ -1172,10 +1174,16 @@ static void on_assign(void *opaque, const struct consumer_assigned *parts,
     if (l->join)
         l->hook_err = own_join_partitions(l, parts, n, l->hook_errstr,
                                           sizeof(l->hook_errstr));
-    if (!l->hook_err && moves_label_records(l))
+    if (l->hook_err || !moves_label_records(l))
+        return;
+    if (l->exactly_once)
         l->hook_err = learn_labels_take_over(l->ol, &l->labels_held, parts,
                                              n, l->hook_errstr,
                                              sizeof(l->hook_errstr));
+    else
+        l->hook_err = learn_labels_take_over_alo(
+            l->ol, &l->labels_held, l->consumer, parts, n, l->hook_errstr,
+            sizeof(l->hook_errstr));
 }
 
 /* --- merging instances ------------------------------------------------ */

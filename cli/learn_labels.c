@@ -248,21 +248,6 @@ int learn_labels_check_key(const struct source_ref *src,
     return RIFFLE_ERR_CFG;
 }
 
-void learn_labels_warn_revoke(struct online_learner *ol)
-{
-    struct label_join_counts c;
-
-    label_join_counts(online_label_join(ol), &c);
-    if (c.pending == 0 && c.early == 0)
-        return;
-    log_warn("learn", "%s: partitions are being revoked while %llu "
-             "event(s) and %llu label(s) wait here: in at least once mode "
-             "those of a partition that moves to another instance stay "
-             "here and will not be joined (their labels count as unknown "
-             "there, the events as expired here)",
-             online_cfg(ol)->labels.topic, c.pending, c.early);
-}
-
 /* --- moving a partition's records between instances -------------------- */
 
 /* Every owned partition's record is encoded in one walk of the store
@@ -482,14 +467,10 @@ static void taking_free(struct taking *t)
     free(t->got);
 }
 
-/* Lists the partitions of parts whose records are taken over. */
-static int taking_list(const struct cfg *cfg,
-                       const struct learn_labels_held *h,
-                       const struct consumer_assigned *parts, size_t n,
-                       struct taking *t, char *errstr, size_t size)
+/* Room for the records of up to n partitions in t, zeroed. */
+static int taking_alloc(const struct cfg *cfg, struct taking *t, size_t n,
+                        char *errstr, size_t size)
 {
-    size_t i;
-
     memset(t, 0, sizeof(*t));
     if (n == 0)
         return 0;
@@ -504,16 +485,33 @@ static int taking_list(const struct cfg *cfg,
                  cfg->topic_models, n);
         return RIFFLE_ERR_NOMEM;
     }
-    for (i = 0; i < n; i++) {
-        if (!takes_record(cfg, h, &parts[i]))
-            continue; /* what this instance holds is the partition's */
-        t->from[t->count] = &parts[i];
-        labels_record_key(cfg->model_name, parts[i].partition,
-                          t->keys[t->count], sizeof(t->keys[t->count]));
-        t->names[t->count] = t->keys[t->count];
-        t->count++;
-    }
     return 0;
+}
+
+/* Adds the assigned a to the partitions whose records t takes over. */
+static void taking_add(const struct cfg *cfg, struct taking *t,
+                       const struct consumer_assigned *a)
+{
+    t->from[t->count] = a;
+    labels_record_key(cfg->model_name, a->partition, t->keys[t->count],
+                      sizeof(t->keys[t->count]));
+    t->names[t->count] = t->keys[t->count];
+    t->count++;
+}
+
+/* Lists the partitions of parts whose records are taken over. */
+static int taking_list(const struct cfg *cfg,
+                       const struct learn_labels_held *h,
+                       const struct consumer_assigned *parts, size_t n,
+                       struct taking *t, char *errstr, size_t size)
+{
+    size_t i;
+    int err = taking_alloc(cfg, t, n, errstr, size);
+
+    for (i = 0; !err && i < n; i++)
+        if (takes_record(cfg, h, &parts[i]))
+            taking_add(cfg, t, &parts[i]);
+    return err;
 }
 
 /* Every partition taken over has its record found in one read of the
@@ -574,4 +572,182 @@ int learn_labels_json(struct online_learner *ol,
                  c.pending, c.early, c.expired, c.evicted, counts->messages,
                  counts->dead_lettered, counts->ignored);
     return buf_append(out, text, (size_t)n);
+}
+
+/* --- moving records at least once ------------------------------------- */
+
+/* At least once the last snapshot's record stands where the group's
+ * committed offsets do, unless the old owner stopped between writing it
+ * and committing its offsets: the record before it then does (one
+ * snapshot waits for the one before it to commit). */
+#define LEARN_LABELS_ALO_CANDIDATES 2
+
+/* Restores into the store the first of found[0..got) (newest first) that
+ * is sound and stands where this instance starts in partition p (parts,
+ * with their starts resolved); *restored says whether one did. */
+static int restore_fitting(struct online_learner *ol, int32_t p,
+                           const char *key, const struct buf *found,
+                           size_t got, const struct consumer_assigned *parts,
+                           size_t n, int *restored, char *errstr,
+                           size_t size)
+{
+    struct labels_record_info info;
+    char why[256];
+    size_t skipped = 0, i;
+    int err = 0;
+
+    *restored = 0;
+    for (i = 0; i < got && !*restored; i++) {
+        if (labels_record_check(found[i].data, found[i].len, &info, why,
+                                sizeof(why)) != 0 ||
+            !record_fits(&info, parts, n, why, sizeof(why)))
+            continue;
+        err = labels_record_restore(online_label_join(ol), found[i].data,
+                                    found[i].len, &info, &skipped, errstr,
+                                    size);
+        if (err)
+            return err;
+        *restored = 1;
+        log_info("learn", "%s: took over %zu delayed-label record(s) of "
+                 "partition %d from %s (%zu already held from another "
+                 "partition)", online_cfg(ol)->topic_models,
+                 info.records - skipped, (int)p, key, skipped);
+    }
+    return 0;
+}
+
+/* The starts of parts, with those that start at the group's committed
+ * offset (start -1) resolved to it, read in one request; nothing
+ * committed leaves -1 (the beginning). *at is the caller's to free. */
+static int resolve_starts(struct consumer *consumer,
+                          const struct consumer_assigned *parts, size_t n,
+                          struct consumer_assigned **at, char *errstr,
+                          size_t size)
+{
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new((int)n + 1);
+    size_t i;
+    int err;
+
+    *at = calloc(n + 1, sizeof(**at));
+    if (!*at) {
+        rd_kafka_topic_partition_list_destroy(list);
+        snprintf(errstr, size, "no memory for an assignment of %zu "
+                 "partition(s)", n);
+        return RIFFLE_ERR_NOMEM;
+    }
+    memcpy(*at, parts, n * sizeof(*parts));
+    for (i = 0; i < n; i++)
+        if (parts[i].start < 0)
+            rd_kafka_topic_partition_list_add(list, parts[i].topic,
+                                              parts[i].partition);
+    err = list->cnt > 0 ? consumer_committed(consumer, list,
+                                             LEARN_LABELS_METADATA_MS,
+                                             errstr, size)
+                        : 0;
+    for (i = 0; !err && i < n; i++) {
+        const rd_kafka_topic_partition_t *tp;
+
+        if (parts[i].start >= 0)
+            continue;
+        tp = rd_kafka_topic_partition_list_find(list, parts[i].topic,
+                                                parts[i].partition);
+        if (tp && !tp->err && tp->offset >= 0)
+            (*at)[i].start = tp->offset;
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return err;
+}
+
+/* Whether the records of the assigned a (start resolved) must be taken
+ * over at least once: it starts at the group's committed offset, past
+ * the beginning, so its state is whoever committed there; or it came
+ * back to this instance, which gave its records away since. */
+static int takes_record_alo(const struct cfg *cfg,
+                            const struct learn_labels_held *h,
+                            const struct consumer_assigned *given,
+                            const struct consumer_assigned *a)
+{
+    int dropped = a->partition >= SNAPSHOT_MAX_OFFSETS ||
+                  h->dropped[a->partition];
+
+    if (strcmp(a->topic, cfg->topic_input) != 0)
+        return 0;
+    return given->start < 0 ? a->start > 0 : dropped;
+}
+
+/* The record of one partition to take over, with the fallback to the
+ * one before it (LEARN_LABELS_ALO_CANDIDATES). */
+static int take_one_alo(struct online_learner *ol, struct learn_labels_held *h,
+                        const struct consumer_assigned *a,
+                        const struct buf *newest, size_t got_newest,
+                        const struct consumer_assigned *at, size_t n,
+                        char *errstr, size_t size)
+{
+    const struct cfg *cfg = online_cfg(ol);
+    struct buf older[LEARN_LABELS_ALO_CANDIDATES];
+    char key[LEARN_LABELS_KEY_MAX];
+    size_t got = 0, i;
+    int restored = 0, err;
+
+    labels_record_key(cfg->model_name, a->partition, key, sizeof(key));
+    (void)label_join_drop_partition(online_label_join(ol), a->partition);
+    err = restore_fitting(ol, a->partition, key, newest, got_newest, at, n,
+                          &restored, errstr, size);
+    memset(older, 0, sizeof(older));
+    if (!err && !restored && got_newest > 0)
+        err = topic_reader_latest_by_key(cfg->brokers, cfg->topic_models,
+                                         key, older,
+                                         LEARN_LABELS_ALO_CANDIDATES, &got,
+                                         errstr, size);
+    if (!err && !restored && got > 1)
+        err = restore_fitting(ol, a->partition, key, older + 1, got - 1, at,
+                              n, &restored, errstr, size);
+    for (i = 0; i < got; i++)
+        buf_free(&older[i]);
+    if (!err && !restored)
+        log_warn("learn", "%s: no %s stands at offset %lld of %s, where "
+                 "partition %d is taken over (%zu looked at): the events "
+                 "that waited in it are not taken over, their labels will "
+                 "count as unknown", cfg->topic_models, key,
+                 (long long)a->start, a->topic, (int)a->partition,
+                 got > got_newest ? got : got_newest);
+    if (!err && a->partition < SNAPSHOT_MAX_OFFSETS)
+        h->dropped[a->partition] = 0;
+    return err;
+}
+
+int learn_labels_take_over_alo(struct online_learner *ol,
+                               struct learn_labels_held *h,
+                               struct consumer *consumer,
+                               const struct consumer_assigned *parts,
+                               size_t n, char *errstr, size_t size)
+{
+    const struct cfg *cfg = online_cfg(ol);
+    struct consumer_assigned *at = NULL;
+    struct taking t;
+    size_t i, k;
+    int err;
+
+    drop_moved(ol, h, parts, n);
+    memset(&t, 0, sizeof(t));
+    err = resolve_starts(consumer, parts, n, &at, errstr, size);
+    if (!err)
+        err = taking_alloc(cfg, &t, n, errstr, size);
+    for (i = 0; !err && i < n; i++)
+        if (takes_record_alo(cfg, h, &parts[i], &at[i]))
+            taking_add(cfg, &t, &at[i]);
+    if (!err && t.count > 0)
+        err = topic_reader_latest_of_keys(cfg->brokers, cfg->topic_models,
+                                          t.names, t.count, t.found, t.got,
+                                          errstr, size);
+    for (k = 0; !err && k < t.count; k++)
+        err = take_one_alo(ol, h, t.from[k], &t.found[k], t.got[k], at, n,
+                           errstr, size);
+    if (!err && t.count > 0)
+        log_info("learn", "%s: took over the delayed-label records of %zu "
+                 "partition(s), at least once", cfg->topic_models, t.count);
+    taking_free(&t);
+    free(at);
+    return err;
 }

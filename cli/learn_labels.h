@@ -77,15 +77,10 @@ int learn_labels_check_key(const struct source_ref *src,
                            const struct online_result *r, char *errstr,
                            size_t errstr_size);
 
-/* Warns, when partitions are revoked from one of several instances in
- * at least once mode (which does not move delayed-label records), that
- * events waiting for their label stay here: those of a partition that
- * moves will not be joined. Counts only, no ids. */
-void learn_labels_warn_revoke(struct online_learner *ol);
-
-/* Several instances, exactly once: the partitions whose records this
- * instance gave away since its store was last restored (their records
- * were dropped, so a claim of its own no longer means it holds them). */
+/* Several instances: the partitions whose records this instance gave
+ * away since its store was last restored (their records were dropped,
+ * so a claim of its own, or a position of its own at least once, no
+ * longer means it holds them). */
 struct learn_labels_held {
     unsigned char dropped[SNAPSHOT_MAX_OFFSETS];
 };
@@ -93,9 +88,11 @@ struct learn_labels_held {
 /* Writes, for each input partition p assigned to consumer (borrowed),
  * the record of p's delayed-label records (learner/labels_record.h)
  * under `<model>#labels/<p>` on the model topic, standing at offsets (n,
- * borrowed: the snapshot's). Call right after writing a snapshot, in its
- * transaction. Adds the bytes written to *bytes. Returns 0 or an error
- * with errstr. */
+ * borrowed: the snapshot's). Call right after writing a snapshot: in its
+ * transaction (exactly once), or before it is sent (at least once, so
+ * that the records are acknowledged before its offsets are committed).
+ * Adds the bytes written to *bytes. Returns 0 or an error with
+ * errstr. */
 int learn_labels_write_records(struct online_learner *ol, struct outputs *out,
                                const struct consumer *consumer,
                                const struct snapshot_offset *offsets,
@@ -117,6 +114,26 @@ int learn_labels_take_over(struct online_learner *ol,
                            struct learn_labels_held *h,
                            const struct consumer_assigned *parts, size_t n,
                            char *errstr, size_t errstr_size);
+
+/* The same at least once, where commits carry no claims: an input
+ * partition that starts at the group's committed offset (start -1 in
+ * parts), past the beginning, takes the records that stand there,
+ * written with the snapshot whose offsets were committed by the
+ * partition's last owner (this instance or another); one that resumes
+ * at this instance's own position keeps the records it holds, unless it
+ * gave them away since (then it takes those that stand at its
+ * position, if any). The newest record is tried, then the one before
+ * it (an owner stopped between writing a snapshot's records and
+ * committing its offsets). Records of partitions no longer assigned are
+ * dropped, as exactly once. A partition with no fitting record is
+ * warned about: the labels of its waiting events count as unknown,
+ * never silently. consumer (borrowed) reads the committed offsets, from
+ * inside its own rebalance. Returns 0 or an error with errstr. */
+int learn_labels_take_over_alo(struct online_learner *ol,
+                               struct learn_labels_held *h,
+                               struct consumer *consumer,
+                               const struct consumer_assigned *parts,
+                               size_t n, char *errstr, size_t errstr_size);
 
 /* Appends "labels":{...} (the store's counts and this process's) for
  * the summary line. Returns 0 or RIFFLE_ERR_NOMEM. */
