@@ -3,7 +3,8 @@
  * see row_prefetch.h.
  *
  * A ring of ROW_PREFETCH_SLOTS events, filled in file order by the reader
- * thread and handed out one by one to the consumer. The two meet under
+ * thread (each typed, then hinted when there is a hint function) and
+ * handed out one by one to the consumer. The two meet under
  * one mutex only once per ROW_PREFETCH_CHUNK rows: the reader publishes
  * how many slots it has filled, the consumer how many it is done with,
  * and each waits on the condition variable only when the ring is full
@@ -22,8 +23,9 @@
 #include "common/log.h"
 
 /* Events in flight: enough that neither thread waits on the other at
- * every chunk, few enough to stay in the caches (an event is about 4 KiB
- * of fields plus its strings, so the ring is about 1 MiB). */
+ * every chunk, few enough to stay in the caches (an event is about 8 KiB
+ * of fields and their hints plus its strings, so the ring is about
+ * 2 MiB, of which a set of 15 fields touches a fraction). */
 #define ROW_PREFETCH_SLOTS 256
 /* Rows between two meetings of the threads: a lock pair a chunk costs
  * far less than the rows it covers. Divides ROW_PREFETCH_SLOTS. */
