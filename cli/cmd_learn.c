@@ -1429,19 +1429,57 @@ static int step(struct learn *l, char *errstr, size_t size)
     return err;
 }
 
-/* The last word before leaving: converge, then commit what is left. */
+/* Before a clean stop, the owner of join partitions dead-letters what
+ * they received since its last event: nothing else reads it before the
+ * owner's next event, which may come only in its next run. Exactly once,
+ * into the open batch (one is opened for it), whose commit carries the
+ * checked positions. *checked says whether it checked anything. The
+ * brokers not answering is no reason to fail the stop: what is left
+ * waits for the owner's next run, as it did before. */
+static int join_check_at_stop(struct learn *l, int *checked, char *errstr,
+                              size_t size)
+{
+    int unchecked = 0, err;
+
+    *checked = 0;
+    if (!l->join)
+        return 0;
+    if (learn_join_look_ends(l->join, &unchecked, errstr, size) != 0) {
+        log_warn("learn", "%s: not checking the join topic for dead letters "
+                 "before stopping; its owner's next run will", errstr);
+        return 0;
+    }
+    if (!unchecked)
+        return 0;
+
+    err = can_dead_letter(l) ? 0 : begin_batch(l, errstr, size);
+    if (!err)
+        err = learn_join_check_ends(l->join, l->ol, join_dead_letter, l,
+                                    errstr, size);
+    *checked = !err;
+    return err;
+}
+
+/* The last word before leaving: converge, dead-letter what the owned
+ * join partitions hold, then commit what is left. */
 static int finish(struct learn *l, char *errstr, size_t size)
 {
-    int err = 0;
+    int join_checked = 0, err = 0;
 
     if (l->merge)
         err = merge_models(l, errstr, size);
+    if (!err)
+        err = join_check_at_stop(l, &join_checked, errstr, size);
     if (!err && l->exactly_once)
         err = end_batch(l, 1, errstr, size);
     else if (!err && l->since_snapshot > 0)
         err = take_snapshot(l, 1, errstr, size);
     else if (!err)
         err = commit_settled(l, 1, errstr, size);
+    /* at least once, the checked positions once their dead letters are
+     * acknowledged (a snapshot just taken may carry them already) */
+    if (!err && join_checked && !l->exactly_once)
+        err = commit_join_checked(l, errstr, size);
     return err;
 }
 

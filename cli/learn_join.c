@@ -14,7 +14,8 @@
  * applies it when nothing before it is left unchecked; records applied
  * while dead letters could not be published, or before the partition
  * came to this instance, are left behind and read again by a reader
- * opened for that alone.
+ * opened for that alone. At a clean stop the same reader checks an
+ * owner's partitions up to the brokers' ends, past what it applied.
  */
 #include "cli/learn_join.h"
 
@@ -43,6 +44,7 @@ struct learn_join {
      * dead-lettered). */
     unsigned char *owned;
     int64_t *checked;
+    int64_t *ends; /* the brokers' ends found by learn_join_look_ends() */
     struct learn_join_stats stats;
 };
 
@@ -217,12 +219,13 @@ static int join_open(struct learn_join *j, const struct snapshot_offset *snap,
     j->target = calloc((size_t)j->partitions, sizeof(*j->target));
     j->owned = calloc((size_t)j->partitions, sizeof(*j->owned));
     j->checked = calloc((size_t)j->partitions, sizeof(*j->checked));
-    if (!j->next || !j->target || !j->owned || !j->checked) {
+    j->ends = calloc((size_t)j->partitions, sizeof(*j->ends));
+    if (!j->next || !j->target || !j->owned || !j->checked || !j->ends) {
         snprintf(errstr, size, "no memory for the join topic's positions");
         return RIFFLE_ERR_NOMEM;
     }
     for (p = 0; p < j->partitions; p++)
-        j->next[p] = -1;
+        j->next[p] = j->ends[p] = -1;
     set_targets(j, snap, n);
     return 0;
 }
@@ -278,6 +281,7 @@ void learn_join_destroy(struct learn_join *j)
     free(j->target);
     free(j->owned);
     free(j->checked);
+    free(j->ends);
     free(j);
 }
 
@@ -434,8 +438,8 @@ int learn_join_behind(const struct learn_join *j)
     return 0;
 }
 
-/* A check under way (see learn_join_check()): goal[p] is the applied
- * position to check up to, -1 for a partition not read. */
+/* A check under way (see check_read()): goal[p] is the position to
+ * check up to, -1 for a partition not read. */
 struct join_check {
     struct learn_join *j;
     struct online_learner *ol;
@@ -445,7 +449,8 @@ struct join_check {
 };
 
 /* Done when every partition read has been checked up to its goal, or
- * has nothing more (truncated since it was applied). */
+ * has nothing more (truncated since it was applied, or only markers
+ * left before its end). */
 static int check_done(const struct topic_reader *r, void *opaque)
 {
     const struct join_check *c = opaque;
@@ -468,7 +473,7 @@ static int check_take(void *opaque, const rd_kafka_message_t *msg,
 
     if (msg->err || p < 0 || p >= j->partitions || c->goal[p] < 0 ||
         msg->offset < j->checked[p] || msg->offset >= c->goal[p])
-        return 0; /* not applied yet: a synchronisation checks it */
+        return 0; /* past the goal: a synchronisation checks it */
 
     err = online_check_profile(c->ol, msg->payload ? msg->payload : "",
                                msg->len, &res);
@@ -482,31 +487,50 @@ static int check_take(void *opaque, const rd_kafka_message_t *msg,
     return res.dead_letter ? c->bad(c->opaque, msg, &res, errstr, size) : 0;
 }
 
+/* How far owned partition p is to be checked: what it applied, and with
+ * ends (may be NULL) also what the brokers held at ends[p]. */
+static int64_t check_goal(const struct learn_join *j, const int64_t *ends,
+                          int p)
+{
+    if (!j->owned[p])
+        return -1;
+    return ends && ends[p] > j->next[p] ? ends[p] : j->next[p];
+}
+
 /* Where the reader of a check starts in each partition (-1: not read),
  * and the goal of each partition read. */
-static int check_plan(struct learn_join *j, int64_t *from, int64_t *goal)
+static int check_plan(struct learn_join *j, const int64_t *ends,
+                      int64_t *from, int64_t *goal)
 {
     int p, any = 0;
 
     for (p = 0; p < j->partitions; p++) {
         from[p] = goal[p] = -1;
-        if (!unchecked(j, p))
+        if (check_goal(j, ends, p) <= j->checked[p])
             continue;
-        goal[p] = j->next[p];
+        goal[p] = check_goal(j, ends, p);
         from[p] = j->checked[p] > 0 ? j->checked[p]
                                     : RD_KAFKA_OFFSET_BEGINNING;
         any = 1;
-        log_info("learn", "%s [%d]: checking offsets %lld to %lld again for "
-                 "dead letters (applied here before this instance owned "
-                 "them or could publish)", j->cfg->join.topic, p,
-                 (long long)j->checked[p], (long long)goal[p]);
+        log_info("learn", "%s [%d]: checking offsets %lld to %lld %s",
+                 j->cfg->join.topic, p, (long long)j->checked[p],
+                 (long long)goal[p],
+                 goal[p] > j->next[p]
+                     ? "for dead letters, up to the brokers' end"
+                     : "again for dead letters (applied here before this "
+                       "instance owned them or could publish)");
     }
     return any;
 }
 
-int learn_join_check(struct learn_join *j, struct online_learner *ol,
-                     learn_join_bad_fn bad, void *opaque, char *errstr,
-                     size_t errstr_size)
+/* Reads what check_plan() names with a reader of its own, judging each
+ * record without applying it and handing the unusable ones to bad; stop
+ * (may be NULL) ends the read early, leaving the rest unchecked. */
+static int check_read(struct learn_join *j, struct online_learner *ol,
+                      learn_join_bad_fn bad, void *opaque,
+                      const int64_t *ends,
+                      const volatile sig_atomic_t *stop, char *errstr,
+                      size_t errstr_size)
 {
     struct join_check c = {j, ol, bad, opaque, NULL};
     struct topic_reader *r = NULL;
@@ -521,17 +545,17 @@ int learn_join_check(struct learn_join *j, struct online_learner *ol,
                  j->cfg->join.topic);
         err = RIFFLE_ERR_NOMEM;
     }
-    if (!err && check_plan(j, from, c.goal))
+    if (!err && check_plan(j, ends, from, c.goal))
         err = topic_reader_new_some(j->cfg->brokers, j->cfg->join.topic,
                                     from, j->partitions, &r, errstr,
                                     errstr_size);
     if (!err && r)
         err = topic_reader_read(r, j->cfg->join.topic, LEARN_JOIN_POLL_MS,
-                                check_done, check_take, &c,
-                                &cli_stop_requested, errstr, errstr_size);
+                                check_done, check_take, &c, stop, errstr,
+                                errstr_size);
     /* What lies between the last record read and the goal is markers or
      * records no longer in the log. */
-    for (p = 0; !err && r && !cli_stop_requested && p < j->partitions; p++)
+    for (p = 0; !err && r && !(stop && *stop) && p < j->partitions; p++)
         if (c.goal[p] > j->checked[p])
             j->checked[p] = c.goal[p];
     if (!err && r)
@@ -543,6 +567,41 @@ int learn_join_check(struct learn_join *j, struct online_learner *ol,
     free(from);
     free(c.goal);
     return err;
+}
+
+int learn_join_check(struct learn_join *j, struct online_learner *ol,
+                     learn_join_bad_fn bad, void *opaque, char *errstr,
+                     size_t errstr_size)
+{
+    return check_read(j, ol, bad, opaque, NULL, &cli_stop_requested, errstr,
+                      errstr_size);
+}
+
+int learn_join_look_ends(struct learn_join *j, int *unchecked_out,
+                         char *errstr, size_t errstr_size)
+{
+    int p, owns = 0, err;
+
+    *unchecked_out = 0;
+    for (p = 0; p < j->partitions; p++)
+        owns |= j->owned[p];
+    if (!owns)
+        return 0;
+
+    err = topic_reader_query_ends(j->r, j->cfg->join.topic, j->partitions,
+                                  j->ends, errstr, errstr_size);
+    for (p = 0; !err && p < j->partitions; p++)
+        if (check_goal(j, j->ends, p) > j->checked[p])
+            *unchecked_out = 1;
+    return err;
+}
+
+int learn_join_check_ends(struct learn_join *j, struct online_learner *ol,
+                          learn_join_bad_fn bad, void *opaque, char *errstr,
+                          size_t errstr_size)
+{
+    return check_read(j, ol, bad, opaque, j->ends, NULL, errstr,
+                      errstr_size);
 }
 
 void learn_join_add_checked(const struct learn_join *j,

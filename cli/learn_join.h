@@ -45,7 +45,10 @@
  * are acknowledged (at least once). A new owner, after a rebalance or a
  * crash, goes on from the committed position: records it has applied
  * but not checked (its rebuild, a replay, a take-over) are read again
- * and judged without being applied (learn_join_check()).
+ * and judged without being applied (learn_join_check()). An owner that
+ * stops cleanly checks its partitions up to the brokers' ends first
+ * (learn_join_check_ends()): records appended after its last event would
+ * otherwise wait for its next run.
  * Runs on the learner thread.
  */
 #ifndef RIFFLE_CLI_LEARN_JOIN_H
@@ -67,7 +70,8 @@ struct learn_join_stats {
     uint64_t applied;     /* records applied since, by synchronisations */
     uint64_t bad;         /* of which unusable */
     uint64_t syncs;       /* synchronisations with the brokers' ends */
-    uint64_t rechecked;   /* records read again by learn_join_check() */
+    uint64_t rechecked;   /* records judged by learn_join_check() and
+                             learn_join_check_ends() */
 };
 
 struct learn_join;
@@ -138,6 +142,24 @@ int learn_join_behind(const struct learn_join *j);
 int learn_join_check(struct learn_join *j, struct online_learner *ol,
                      learn_join_bad_fn bad, void *opaque, char *errstr,
                      size_t errstr_size);
+
+/* For an owner about to stop: asks the join partitions' leaders for
+ * their ends (read_committed) and sets *unchecked when an owned
+ * partition holds records, applied or not, past its checked position.
+ * Nothing else reads those before the owner's next event, which may
+ * come only in its next run. Asks nothing when no partition is owned.
+ * Returns 0 or RIFFLE_ERR_KAFKA with errstr. */
+int learn_join_look_ends(struct learn_join *j, int *unchecked,
+                         char *errstr, size_t errstr_size);
+
+/* Checks them as learn_join_check() does, each owned partition up to the
+ * end the last learn_join_look_ends() found, without applying them;
+ * a synchronisation that applies them later leaves them alone. Not cut
+ * short by a stop request: the read is bounded by those ends. Returns 0
+ * or an error with errstr. */
+int learn_join_check_ends(struct learn_join *j, struct online_learner *ol,
+                          learn_join_bad_fn bad, void *opaque, char *errstr,
+                          size_t errstr_size);
 
 /* Adds the checked position of every owned partition to list, the
  * offsets to commit for the group. */

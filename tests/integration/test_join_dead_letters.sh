@@ -9,14 +9,15 @@
 #
 # Bad profiles (not Avro at all; Avro whose profile has an empty key) go
 # to every join partition: before the learners start, while they run,
-# and while more trickle in during a third round of clicks in which
-# instance b is killed with SIGKILL and restarted. Exactly once, with
+# while more trickle in during a third round of clicks in which
+# instance b is killed with SIGKILL and restarted, and after the last
+# click, just before the learners stop. Exactly once, with
 # three instances on 3 partitions: read with read_committed, one dead
 # letter per bad record, none twice, none missing, and every click
 # predicted once. At least once, with two instances on 2 partitions:
 # every bad record dead-lettered, repeats allowed only from the crash.
 #
-# Bounded: per mode, 3 x 200 + 20 clicks, 30 profiles, 20 bad records a
+# Bounded: per mode, 3 x 200 + 20 clicks, 30 profiles, 22 bad records a
 # partition; waits for predictions, not for fixed times (about 30 s a
 # mode on a loaded machine).
 source "$(dirname "$0")/lib.sh"
@@ -203,6 +204,9 @@ run_pipeline()
     # owner reads the join topic when an event asks it to.
     produce clicks last.csv
     wait_until "620 predictions" clicks_predicted 620
+    # The very last offsets, after the last click: no event asks for
+    # them, so only the owners' clean stop reads them.
+    bad_records
     for pid in "$learner_a" "$learner_b" $learner_c; do
         kill -TERM "$pid"
         wait "$pid" || fail "learner $pid failed on its stop"
