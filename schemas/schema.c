@@ -702,21 +702,36 @@ static const char *field_type_name(enum schema_field_type type)
 
 /* ---- Wire primitives ------------------------------------------------- */
 
+#define UTF8_HIGH_BITS 0x8080808080808080ull /* any non-ASCII byte of 8 */
+
 /* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF,
  * so every string riffle writes or accepts is valid Avro. */
-static int utf8_valid(const unsigned char *s, size_t len)
+size_t schema_find_bad_utf8(const char *text, size_t len)
 {
+    const unsigned char *s = (const unsigned char *)text;
     size_t i = 0;
 
-    while (i < len) {
-        unsigned char b = s[i];
+    for (;;) {
         uint32_t cp, min;
         size_t k, more;
+        uint64_t word;
+        unsigned char b;
 
-        if (b < 0x80) {
-            i++;
-            continue;
+        /* ASCII eight bytes at a time: `riffle train` checks every CSV
+         * record here, and byte by byte that was 6% of its instructions
+         * on Adult. */
+        while (len - i >= sizeof(word)) {
+            memcpy(&word, s + i, sizeof(word));
+            if (word & UTF8_HIGH_BITS)
+                break;
+            i += sizeof(word);
         }
+        while (i < len && s[i] < 0x80)
+            i++;
+        if (i == len)
+            return len;
+
+        b = s[i];
         if ((b & 0xE0) == 0xC0) {
             more = 1, cp = b & 0x1F, min = 0x80;
         } else if ((b & 0xF0) == 0xE0) {
@@ -724,20 +739,24 @@ static int utf8_valid(const unsigned char *s, size_t len)
         } else if ((b & 0xF8) == 0xF0) {
             more = 3, cp = b & 0x07, min = 0x10000;
         } else {
-            return 0;
+            return i;
         }
         if (len - i - 1 < more)
-            return 0;
+            return i;
         for (k = 1; k <= more; k++) {
             if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
+                return i;
             cp = (cp << 6) | (s[i + k] & 0x3F);
         }
         if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
+            return i;
         i += more + 1;
     }
-    return 1;
+}
+
+static int utf8_valid(const unsigned char *s, size_t len)
+{
+    return schema_find_bad_utf8((const char *)s, len) == len;
 }
 
 static int put_long(struct buf *out, int64_t v)

@@ -95,6 +95,12 @@ uint64_t schema_crc64_avro_combine(uint64_t crc_a, uint64_t crc_b,
 int schema_peek_fingerprint(const void *data, size_t len, uint64_t *out,
                             char *errstr, size_t errstr_size);
 
+/* The offset of the first byte of text (len bytes) that does not begin
+ * a strict UTF-8 sequence (no overlong forms, surrogates or code points
+ * past U+10FFFF), or len when all of it is valid: what an Avro string
+ * must be. Borrows text. Any thread. */
+size_t schema_find_bad_utf8(const char *text, size_t len);
+
 /* Appends header and body of a flat event to out. The event must have
  * schema_field_count() values whose kinds fit the field types (null only
  * in nullable fields; strings valid UTF-8 without a NUL byte). Returns 0,

@@ -377,6 +377,32 @@ static void test_produce_boolean_must_be_0_or_1(void **state)
                        0.0);
 }
 
+/* A string that is not UTF-8 cannot be an Avro string: the row is a bad
+ * row with its field named (as any other), not an encoder failure that
+ * stopped `produce` without a line, while `train` learned the bytes. */
+static void test_produce_invalid_utf8_refused_without_value(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(strict_row(fx, STRICT_HEADER "b\xff\xfe" "b,1,3,4,1\n"),
+                     RIFFLE_ERR_PARSE);
+    assert_string_equal(fx->errstr, "field 'name': expected UTF-8 text, "
+                                    "invalid from byte 2 of the value");
+
+    /* An overlong '(' and a lone surrogate are not UTF-8 either. */
+    assert_int_equal(strict_row(fx, STRICT_HEADER "\xc0\xa8,1,3,4,1\n"),
+                     RIFFLE_ERR_PARSE);
+    assert_contains(fx->errstr, "invalid from byte 1 of");
+    assert_int_equal(strict_row(fx, STRICT_HEADER "ab\xed\xa0\x80,1,3,4,1\n"),
+                     RIFFLE_ERR_PARSE);
+    assert_contains(fx->errstr, "invalid from byte 3 of");
+
+    /* Valid multi-byte text passes as it is. */
+    assert_int_equal(strict_row(fx, STRICT_HEADER "Z\xc3\xbcrich,1,3,4,1\n"),
+                     0);
+    assert_int_equal(fx->ev.values[col(fx->strict, "name")].str_len, 7);
+}
+
 static void test_produce_wrong_field_count_refused(void **state)
 {
     struct fixture *fx = *state;
@@ -415,6 +441,7 @@ int main(void)
         T(test_produce_fraction_in_int_refused),
         T(test_produce_boolean_must_be_0_or_1),
         T(test_produce_wrong_field_count_refused),
+        T(test_produce_invalid_utf8_refused_without_value),
 #undef T
     };
 
