@@ -24,6 +24,13 @@ int cli_load_config(const char *path, const char *brokers, struct cfg *cfg);
 int cli_load_config_zeroed(const char *path, const char *brokers,
                            struct cfg *cfg);
 
+/* For the commands that always publish or read riffle's own records
+ * (learn, serve, dlq replay): refuses, with one error line at
+ * source.schema's line, a configuration whose output schemas are not
+ * beside its input schema (cfg_check_output_schemas()). Returns 0 or
+ * RIFFLE_ERR_CFG. Borrows cfg. */
+int cli_require_output_schemas(const struct cfg *cfg);
+
 /* Strict option values: the whole text must be a number, a count >= 0 or
  * seconds >= 0 (finite). On error they report "OPTION: expected ..." and
  * return 1; on success they store the value and return 0. */

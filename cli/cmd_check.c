@@ -87,7 +87,12 @@ int cmd_check(int argc, char **argv)
         err = check_dead_letter_key(cfg, errstr, sizeof(errstr));
     if (err)
         log_error("check", "%s", errstr);
-    else
+    else if (cfg_check_output_schemas(cfg, errstr, sizeof(errstr)) != 0)
+        /* train without snapshots needs none of them: not an error. */
+        log_warn("check", "%s; learn, serve and dlq replay refuse to "
+                 "start without them, train and score need "
+                 "model_snapshot.avsc for a snapshot", errstr);
+    if (!err)
         printf("%s: ok (%zu fields, schema %s, fingerprint %016llx)\n",
                cfg->path, cfg->field_count, schema_name(schema),
                (unsigned long long)schema_fingerprint(schema));

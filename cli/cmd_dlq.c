@@ -92,7 +92,8 @@ static int dlq_replay(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     cfg = malloc(sizeof(*cfg));
-    if (!cfg || cli_load_config(config, brokers, cfg)) {
+    if (!cfg || cli_load_config(config, brokers, cfg) ||
+        cli_require_output_schemas(cfg)) {
         free(cfg);
         return 2;
     }

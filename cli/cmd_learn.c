@@ -1691,7 +1691,7 @@ int cmd_learn(int argc, char **argv)
 #endif
     rc = parse_options(argc, argv, &l->opt);
     if (rc != 0 || cli_load_config(l->opt.config, l->opt.brokers, &l->cfg) ||
-        set_identity(l) != 0) {
+        cli_require_output_schemas(&l->cfg) || set_identity(l) != 0) {
         learn_free(l);
         return rc > 0 ? 0 : 2;
     }

@@ -257,7 +257,8 @@ int cmd_serve(int argc, char **argv)
     if (!s)
         return 1;
     rc = parse_options(argc, argv, &s->opt);
-    if (rc != 0 || cli_load_config(s->opt.config, s->opt.brokers, &s->cfg)) {
+    if (rc != 0 || cli_load_config(s->opt.config, s->opt.brokers, &s->cfg) ||
+        cli_require_output_schemas(&s->cfg)) {
         free(s);
         return rc > 0 ? 0 : 2;
     }

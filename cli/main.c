@@ -78,6 +78,16 @@ int cli_load_config_zeroed(const char *path, const char *brokers,
     return load_config(path, brokers, cfg, 1);
 }
 
+int cli_require_output_schemas(const struct cfg *cfg)
+{
+    char errstr[512];
+    int err = cfg_check_output_schemas(cfg, errstr, sizeof(errstr));
+
+    if (err)
+        log_error("config", "%s", errstr);
+    return err;
+}
+
 int cli_parse_count(const char *option, const char *text, long long *out)
 {
     char *end;

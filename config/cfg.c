@@ -8,12 +8,14 @@
  */
 #include "config/cfg.h"
 
+#include <errno.h>
 #include <libconfig.h>
 #include <math.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleaning/dedup.h"
 #include "common/err.h"
@@ -195,6 +197,18 @@ void cfg_schema_error(const struct cfg *cfg, char *errstr,
     /* Returns RIFFLE_ERR_CFG; the caller keeps the schema's own code. */
     (void)cfg_error(cfg, cfg->schema_line, "source.schema", errstr,
                     errstr_size, "%s", why);
+}
+
+void cfg_output_schema_error(const struct cfg *cfg, char *errstr,
+                             size_t errstr_size)
+{
+    char why[CFG_MESSAGE_MAX];
+
+    snprintf(why, sizeof(why), "%s", errstr);
+    /* Returns RIFFLE_ERR_CFG; the caller keeps the schema's own code. */
+    (void)cfg_error(cfg, cfg->schema_line, "source.schema", errstr,
+                    errstr_size, "riffle reads its own output schemas "
+                    "from this schema's folder: %s", why);
 }
 
 static const char *type_name(int type)
@@ -1622,6 +1636,30 @@ static int load_learner(const struct loader *ld, const config_setting_t *root,
     return 0;
 }
 
+/* Writes the distinct namespaces of the feature fields into out as
+ * "a, b, c", so that an interaction naming none of them shows what it
+ * could name (a namespace is the field's name unless set: a misspelt
+ * field name surfaces here first). */
+static void list_namespaces(const struct cfg *cfg, char *out, size_t size)
+{
+    size_t i, j, len = 0;
+
+    out[0] = '\0';
+    for (i = 0; i < cfg->field_count && len < size; i++) {
+        const struct cfg_field *f = &cfg->fields[i];
+
+        if (f->kind != CFG_FIELD_NUMERIC && f->kind != CFG_FIELD_CATEGORICAL)
+            continue;
+        for (j = 0; j < i; j++)
+            if (strcmp(cfg->fields[j].namespace_name, f->namespace_name) == 0)
+                break;
+        if (j < i)
+            continue; /* listed with an earlier field */
+        len += (size_t)snprintf(out + len, size - len, "%s%s",
+                                len ? ", " : "", f->namespace_name);
+    }
+}
+
 /* learner.interactions = ["a*b", ...]: each names two namespaces of the
  * fields (a namespace may be crossed with itself). */
 static int load_interactions(const struct loader *ld,
@@ -1659,10 +1697,15 @@ static int load_interactions(const struct loader *ld,
                 if (strcmp(cfg->fields[j].namespace_name,
                            cfg->interactions[i][k]) == 0)
                     break;
-            if (j == cfg->field_count)
+            if (j == cfg->field_count) {
+                char names[CFG_MESSAGE_MAX / 2];
+
+                list_namespaces(cfg, names, sizeof(names));
                 return fail(ld, at, "learner.interactions",
-                            "entry %zu: no field is in namespace \"%s\"",
-                            i + 1, cfg->interactions[i][k]);
+                            "entry %zu: no field is in namespace \"%s\" "
+                            "(the fields' namespaces are: %s)",
+                            i + 1, cfg->interactions[i][k], names);
+            }
         }
     }
     cfg->interaction_count = n;
@@ -2292,6 +2335,23 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
     return decide_task(ld, root, cfg);
 }
 
+/* libconfig says only "file I/O error": fopen() again for the reason
+ * (missing, a directory, no permission) that the user has to fix. */
+static void file_io_error(const char *path, char *errstr, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    int why = f ? EIO : errno;
+    char probe;
+
+    /* A directory opens on Linux; reading it fails with EISDIR. */
+    if (f && fread(&probe, 1, 1, f) == 0 && ferror(f))
+        why = errno;
+    if (f)
+        (void)fclose(f); /* opened read-only, nothing to lose */
+    snprintf(errstr, size, "%s: cannot read the file: %s", path,
+             strerror(why));
+}
+
 static int load_file(struct cfg *cfg, const char *path, int zeroed,
                      char *errstr, size_t errstr_size)
 {
@@ -2305,7 +2365,7 @@ static int load_file(struct cfg *cfg, const char *path, int zeroed,
 
     if (!config_read_file(&lc, path)) {
         if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-            snprintf(errstr, errstr_size, "%s: cannot read the file", path);
+            file_io_error(path, errstr, errstr_size);
         else
             snprintf(errstr, errstr_size, "%s:%d: %s", path,
                      config_error_line(&lc), config_error_text(&lc));
@@ -2451,6 +2511,34 @@ void cfg_output_schema_path(const struct cfg *cfg, const char *file,
     else
         snprintf(out, out_size, "%.*s/%s", (int)(slash - cfg->schema_path),
                  cfg->schema_path, file);
+}
+
+int cfg_check_output_schemas(const struct cfg *cfg, char *errstr,
+                             size_t errstr_size)
+{
+    static const char *const files[] = {
+        CFG_SCHEMA_PREDICTION, CFG_SCHEMA_DEAD_LETTER, CFG_SCHEMA_SNAPSHOT,
+        CFG_SCHEMA_METRICS, CFG_SCHEMA_ALERT,
+    };
+    char path[CFG_PATH_MAX + 32];
+    size_t i;
+
+    /* A missing input schema is reported by whoever loads it, as such. */
+    if (access(cfg->schema_path, R_OK) != 0)
+        return 0;
+
+    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        cfg_output_schema_path(cfg, files[i], path, sizeof(path));
+        if (access(path, R_OK) != 0)
+            return cfg_error(cfg, cfg->schema_line, "source.schema", errstr,
+                             errstr_size, "riffle reads its own output "
+                             "schemas from this schema's folder, and %s "
+                             "cannot be read (%s): copy prediction.avsc, "
+                             "dead_letter.avsc, model_snapshot.avsc, "
+                             "metrics.avsc and alert.avsc from riffle's "
+                             "schemas/ there", path, strerror(errno));
+    }
+    return 0;
 }
 
 const char *cfg_loss_name(enum model_loss loss)

@@ -468,6 +468,20 @@ uint64_t cfg_model_fingerprint(const struct cfg *cfg);
 void cfg_output_schema_path(const struct cfg *cfg, const char *file,
                             char *out, size_t out_size);
 
+/* Rewrites errstr, the error of loading an output schema, as an error at
+ * source.schema's line that says where output schemas are looked for. */
+void cfg_output_schema_error(const struct cfg *cfg, char *errstr,
+                             size_t errstr_size);
+
+/* Checks that every output schema (CFG_SCHEMA_*) beside source.schema
+ * can be read, so that a configuration whose schema lives in a folder of
+ * its own is refused at start-up, at source.schema's line, rather than
+ * when the first record is published (cli_require_output_schemas()).
+ * Returns 0 (also when source.schema itself is unreadable: its loader
+ * says so), or RIFFLE_ERR_CFG with the reason in errstr. */
+int cfg_check_output_schemas(const struct cfg *cfg, char *errstr,
+                             size_t errstr_size);
+
 /* Names for logs and snapshots. */
 const char *cfg_loss_name(enum model_loss loss);
 const char *cfg_optimizer_name(enum model_optimizer opt);

@@ -4,6 +4,7 @@
  */
 #include "producers/avro_source.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,9 +96,15 @@ int avro_source_open(const char *path, const struct cfg *cfg,
     src->target = target;
     snprintf(src->path, sizeof(src->path), "%s", path);
 
+    /* avro-c leaves its message empty when fopen() fails; errno then
+     * says why (no such file, a directory, no permission). */
+    errno = 0;
     if (avro_file_reader(path, &src->reader) != 0) {
+        const char *why = avro_strerror();
+
         snprintf(errstr, errstr_size, "%s: not a readable Avro container "
-                 "file: %s", path, avro_strerror());
+                 "file: %s", path, why[0] ? why : strerror(errno ? errno
+                                                                 : EIO));
         free(src);
         return RIFFLE_ERR_IO;
     }

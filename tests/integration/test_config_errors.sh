@@ -61,5 +61,39 @@ out=$("$RIFFLE" topics --help 2>&1) || fail "topics --help failed: $out"
 [[ "$out" == *"--brokers"* ]] || fail "topics --help: $out"
 
 out=$("$RIFFLE" check -c "$WORK/missing.cfg" 2>&1) && fail "accepted a missing file"
-[[ "$out" == *"missing.cfg: cannot read the file"* ]] || fail "missing file: $out"
+[[ "$out" == *"missing.cfg: cannot read the file: No such file or directory"* ]] ||
+    fail "missing file: $out"
+out=$("$RIFFLE" check -c "$WORK" 2>&1) && fail "accepted a directory"
+[[ "$out" == *": cannot read the file: Is a directory"* ]] || fail "directory: $out"
+
+# A misspelt field name leaves its interaction without a namespace; the
+# error lists the namespaces there are, so the misspelling shows.
+expect_error 's/{ name = "vicprice"; /{ name = "vicprise"; /' \
+    "bad.cfg:$(line_of 'interactions = '): learner.interactions: entry 1: no field is in namespace \"vicprice\" (the fields' namespaces are: date, day, period, nswprice, nswdemand, vicprise, vicdemand, transfer)"
+
+# riffle's output schemas are read from the input schema's folder: with
+# a schema alone in a folder of its own, learn and serve (which failed
+# only once they published) refuse to start at its line, check warns, and
+# train --snapshot says where model_snapshot.avsc was looked for.
+mkdir -p "$WORK/alone"
+cp schemas/elec2.avsc "$WORK/alone/"
+sed -e "s|schemas/elec2.avsc|$WORK/alone/elec2.avsc|" config/elec2.cfg >"$WORK/alone.cfg"
+alone="alone.cfg:$(line_of 'schema = '): source.schema: riffle reads its own output schemas from this schema's folder"
+for command in learn serve; do
+    # 127.0.0.1:1: refused at once, should the check not stop it first
+    out=$("$RIFFLE" "$command" -c "$WORK/alone.cfg" --brokers 127.0.0.1:1 2>&1) &&
+        fail "$command accepted a schema without the output schemas: $out"
+    [[ "$out" == *"$alone, and $WORK/alone/prediction.avsc cannot be read (No such file or directory)"* ]] ||
+        fail "$command, output schemas missing: $out"
+done
+out=$("$RIFFLE" check -c "$WORK/alone.cfg" 2>&1) || fail "check refused: $out"
+[[ "$out" == *"warn"*"$alone, and $WORK/alone/prediction.avsc cannot be read"* &&
+   "$out" == *"alone.cfg: ok"* ]] || fail "check, output schemas missing: $out"
+out=$("$RIFFLE" train -c "$WORK/alone.cfg" --snapshot "$WORK/x.snap" 2>&1) &&
+    fail "train --snapshot without model_snapshot.avsc: $out"
+[[ "$out" == *"$alone: $WORK/alone/model_snapshot.avsc: No such file or directory"* ]] ||
+    fail "train --snapshot, schema missing: $out"
+cp schemas/{prediction,dead_letter,model_snapshot,metrics,alert}.avsc "$WORK/alone/"
+out=$("$RIFFLE" check -c "$WORK/alone.cfg" 2>&1) || fail "output schemas copied: $out"
+[[ "$out" != *warn* ]] || fail "output schemas copied, still a warning: $out"
 echo "PASS $TEST_NAME"

@@ -49,4 +49,10 @@ for f in avro noid; do
 done
 note "Elec2 from Avro containers: $(riffle_json "$WORK/avro.json" 'rows[0]["learned"]') events," \
     "same model as from CSV"
+# A container that is not there says why (avro-c's own message is empty).
+out=$("$RIFFLE" train -c config/elec2.cfg --file "$WORK/missing.avro" 2>&1) &&
+    fail "train read a missing container: $out"
+[[ "$out" == *"missing.avro: not a readable Avro container file: No such file or directory"* ]] ||
+    fail "missing container: $out"
+
 echo "PASS $TEST_NAME"

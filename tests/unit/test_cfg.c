@@ -787,8 +787,44 @@ static void test_cfg_missing_file(void **state)
     assert_int_equal(cfg_load_file(fx->cfg, path, fx->errstr,
                                    sizeof(fx->errstr)),
                      RIFFLE_ERR_CFG);
-    snprintf(expected, sizeof(expected), "%s: cannot read the file", path);
+    snprintf(expected, sizeof(expected),
+             "%s: cannot read the file: No such file or directory", path);
     assert_string_equal(fx->errstr, expected);
+}
+
+/* The output schemas are read from source.schema's folder: one alone in
+ * a folder of its own is refused at its line, naming the file missing;
+ * an unreadable input schema is left to its loader. */
+static void test_cfg_output_schemas_beside_input(void **state)
+{
+    struct fixture *fx = *state;
+    char schema[128], line[192], expected[256];
+    FILE *f;
+
+    write_base(fx, 0, NULL, NULL);
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(cfg_check_output_schemas(fx->cfg, fx->errstr,
+                                              sizeof(fx->errstr)), 0);
+
+    snprintf(schema, sizeof(schema), "%s/in.avsc", fx->dir);
+    snprintf(line, sizeof(line), "  schema = \"%s\";", schema);
+    write_base(fx, 9, line, NULL);
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(cfg_check_output_schemas(fx->cfg, fx->errstr,
+                                              sizeof(fx->errstr)), 0);
+
+    f = fopen(schema, "w");
+    assert_non_null(f);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(cfg_check_output_schemas(fx->cfg, fx->errstr,
+                                              sizeof(fx->errstr)),
+                     RIFFLE_ERR_CFG);
+    snprintf(expected, sizeof(expected), "%s:9: source.schema: riffle reads "
+             "its own output schemas from this schema's folder, and "
+             "%s/prediction.avsc cannot be read (No such file or directory)",
+             fx->path, fx->dir);
+    assert_contains(fx->errstr, expected);
+    assert_int_equal(unlink(schema), 0);
 }
 
 static void test_cfg_numeric_rule_on_categorical(void **state)
@@ -1122,6 +1158,7 @@ int main(void)
         T(test_cfg_classes_and_positive_refused),
         T(test_cfg_syntax_error),
         T(test_cfg_missing_file),
+        T(test_cfg_output_schemas_beside_input),
         T(test_cfg_numeric_rule_on_categorical),
         T(test_cfg_min_above_max),
         T(test_cfg_personal_label_refused),
