@@ -95,6 +95,12 @@ static int refill(struct csv_reader *r)
      * tells it apart from a clean end. */
     msg = gzerror(r->gz, &errnum);
     if (n < 0 || (errnum != Z_OK && errnum != Z_STREAM_END)) {
+        size_t name_len = strlen(r->name);
+
+        /* zlib writes "path: why"; io_fail() puts "path:line: " first. */
+        if (strncmp(msg, r->name, name_len) == 0 &&
+            strncmp(msg + name_len, ": ", 2) == 0)
+            msg += name_len + 2;
         snprintf(r->io_error, sizeof(r->io_error), "%s",
                  errnum == Z_ERRNO ? strerror(errno) : msg);
         return RIFFLE_ERR_IO;
