@@ -156,6 +156,10 @@ int served_model_score(struct served_model *m, struct event *ev,
 
     pthread_mutex_lock(&m->scoring);
     err = online_score_event(m->ol, ev, &out->r);
+    /* Cleaning refuses before the model is reached, leaving version 0;
+     * the answer names the model being served all the same. */
+    if (!err && out->r.dead_letter)
+        out->r.model_version = (uint64_t)m->version;
     if (!err)
         own_strings(out);
     pthread_mutex_unlock(&m->scoring);

@@ -370,7 +370,8 @@ static void test_request_json_answers(void **state)
     assert_int_equal(served_model_score(m, &ev, &p), 0);
     assert_int_equal(p.r.dead_letter, 1);
     assert_int_equal(request_json_answer(&world.cfg, &p, &out), 0);
-    assert_contains(out.data, "\"refused\":\"missing_required\","
+    assert_contains(out.data, "\"model_version\":4,"
+                              "\"refused\":\"missing_required\","
                               "\"field\":\"day\"");
 
     buf_reset(&out);
