@@ -18,6 +18,7 @@ static void usage(void)
            "source.path\n"
            "  --rate N       at most N events per second\n"
            "  --limit N      stop after N rows\n"
+           "  --no-progress  no progress bar, even on a terminal\n"
            "  --requests     send the rows without their label to "
            "serve.requests,\n"
            "                 as requests for riffle serve\n"

@@ -59,6 +59,13 @@ out=$("$RIFFLE" check --help 2>&1) || fail "check --help failed: $out"
 [[ "$out" == *"needs no broker"* ]] || fail "check --help: $out"
 out=$("$RIFFLE" topics --help 2>&1) || fail "topics --help failed: $out"
 [[ "$out" == *"--brokers"* ]] || fail "topics --help: $out"
+# Every option the README gives train and score is in their help.
+out=$("$RIFFLE" train --help 2>&1) || fail "train --help failed: $out"
+for option in --file --from-snapshot --snapshot --predictions .avro; do
+    [[ "$out" == *"$option"* ]] || fail "train --help lacks $option: $out"
+done
+out=$("$RIFFLE" score --help 2>&1) || fail "score --help failed: $out"
+[[ "$out" == *"--from-snapshot FILE"*".avro"* ]] || fail "score --help: $out"
 
 out=$("$RIFFLE" check -c "$WORK/missing.cfg" 2>&1) && fail "accepted a missing file"
 [[ "$out" == *"missing.cfg: cannot read the file: No such file or directory"* ]] ||
