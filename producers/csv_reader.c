@@ -388,42 +388,26 @@ static int parse_record(struct csv_reader *r, char *errstr,
 
 /*
  * Most records are one line of unquoted fields that sits whole in the
- * input window. Such a line is copied into rec at once and split there,
- * delimiter by delimiter, instead of byte by byte through the state
- * machine: the same fields, at a fraction of the work. Anything the fast
- * path does not handle (a quote, a CR, a NUL byte, a line that runs past
- * the window or past the record limit, too many fields, a pending replay
- * or pushback) leaves the reader untouched for the byte-wise parser,
- * which also produces every error message.
+ * input window. Such a line is scanned 16 bytes at a time for the bytes
+ * that end a field, copied into rec by the same pass with each of them
+ * written as a NUL, and split at them: the same fields, at a fraction of
+ * the work of the state machine. Anything the fast path does not handle
+ * (a quote, a CR, a NUL byte, a line that runs past the window or past
+ * the record limit, too many fields, a pending replay or pushback) is
+ * left to the byte-wise parser, which also produces every error message;
+ * only rec's bytes and the field table are spent then, and the byte-wise
+ * parser starts both afresh.
  */
-
-/* Strips the blanks trim_spaces strips from both ends of field i. A
- * field split by the fast path holds no delimiter, so every space or tab
- * in it is a blank (is_blank() need not rule the delimiter out). */
-static void fast_trim_field(struct csv_reader *r, size_t i)
-{
-    char *f = r->rec.data + r->field_start[i];
-    size_t len = r->field_len[i];
-
-    while (len > 0 && (f[len - 1] == ' ' || f[len - 1] == '\t'))
-        len--;
-    f[len] = '\0';
-    while (len > 0 && (*f == ' ' || *f == '\t')) {
-        f++;
-        len--;
-    }
-    r->field_start[i] = (size_t)(f - r->rec.data);
-    r->field_len[i] = len;
-}
 
 /* Bytes the fast path looks at in one step: one SSE2 register. */
 #define CSV_SCAN_BLOCK 16
 
-/* Bit i set when byte i of p[0..n) (n <= CSV_SCAN_BLOCK) is one the fast
- * path stops at: the delimiter, a line end, a quote, a CR or a NUL. With
- * SSE2 (every x86-64) a whole block is five compares. */
-static unsigned scan_block(const unsigned char *p, size_t n,
-                           unsigned char delimiter)
+/* Copies p[0..n) (n <= CSV_SCAN_BLOCK) to out with every byte the fast
+ * path stops at (the delimiter, a line end, a quote, a CR or a NUL)
+ * written as a NUL, and returns them as a mask: bit i for byte i. With
+ * SSE2 (every x86-64) a whole block is five compares and one store. */
+static unsigned scan_copy_block(const unsigned char *p, size_t n,
+                                unsigned char delimiter, unsigned char *out)
 {
     unsigned mask = 0;
     size_t i;
@@ -438,21 +422,53 @@ static unsigned scan_block(const unsigned char *p, size_t n,
                          _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8('\r')),
                                       _mm_cmpeq_epi8(b, _mm_setzero_si128()))));
 
+        _mm_storeu_si128((__m128i *)(void *)out, _mm_andnot_si128(hit, b));
         return (unsigned)_mm_movemask_epi8(hit);
     }
 #endif
-    for (i = 0; i < n; i++)
-        if (p[i] == delimiter || p[i] == '\n' || p[i] == '"' ||
-            p[i] == '\r' || p[i] == '\0')
-            mask |= 1u << i;
+    for (i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        int hit = c == delimiter || c == '\n' || c == '"' || c == '\r' ||
+                  c == '\0';
+
+        out[i] = hit ? '\0' : c;
+        mask |= (unsigned)hit << i;
+    }
     return mask;
 }
 
-/* Finds the line's end and its fields in one pass over the window, a
- * block at a time: field i is line[field_start[i]..+field_len[i]).
- * Returns the line's length, or 0 when the fast path does not apply (no
- * whole line in the window, a blank line, a quote, CR or NUL, too many
- * fields, a line past the record limit). */
+/* Records line[start..end) as field n; rec holds the line's copy, with a
+ * NUL at end already. With trim_spaces the field's blanks go: it holds no
+ * delimiter, so every space or tab in it is a blank (is_blank() need not
+ * rule the delimiter out), and a NUL goes after its last other byte. The
+ * copy's NUL at end stops the first loop, and a byte that is not blank
+ * at start the second. */
+static inline void fast_field(struct csv_reader *r, size_t n, size_t start,
+                              size_t end)
+{
+    const char *f = r->rec.data;
+
+    if (r->opts.trim_spaces) {
+        while (f[start] == ' ' || f[start] == '\t')
+            start++;
+        if (start < end) {
+            while (f[end - 1] == ' ' || f[end - 1] == '\t')
+                end--;
+            r->rec.data[end] = '\0';
+        } else {
+            end = start;
+        }
+    }
+    r->field_start[n] = start;
+    r->field_len[n] = end - start;
+}
+
+/* Copies the line at the window's position into rec and finds its end
+ * and its fields in one pass, a block at a time: field i is at
+ * rec.data + field_start[i], field_len[i] bytes and a NUL. Returns the
+ * line's length, or 0 when the fast path does not apply (no whole line in
+ * the window, a blank line, a quote, CR or NUL, too many fields, a line
+ * past the record limit, no memory). */
 static size_t fast_split(struct csv_reader *r, const unsigned char *line,
                          size_t avail)
 {
@@ -467,7 +483,15 @@ static size_t fast_split(struct csv_reader *r, const unsigned char *line,
          off += CSV_SCAN_BLOCK) {
         size_t span = avail - off < CSV_SCAN_BLOCK ? avail - off
                                                    : CSV_SCAN_BLOCK;
-        unsigned mask = scan_block(line + off, span, delimiter);
+        unsigned mask;
+
+        /* Room for a whole block, and past the line's end for the NUL
+         * struct buf keeps after its length (rec is empty here). */
+        if (r->rec.cap < off + CSV_SCAN_BLOCK + 2 &&
+            buf_reserve(&r->rec, off + CSV_SCAN_BLOCK + 1) != 0)
+            return 0;
+        mask = scan_copy_block(line + off, span, delimiter,
+                               (unsigned char *)r->rec.data + off);
 
         for (; mask; mask &= mask - 1) {
             size_t at = off + (size_t)__builtin_ctz(mask);
@@ -476,15 +500,13 @@ static size_t fast_split(struct csv_reader *r, const unsigned char *line,
             if (c == '\n') {
                 if (at == 0 || at > CSV_MAX_RECORD_BYTES)
                     return 0;
-                r->field_start[n] = start;
-                r->field_len[n] = at - start;
+                fast_field(r, n, start, at);
                 r->field_count = n + 1;
                 return at;
             }
             if (c != delimiter || n + 1 == CSV_MAX_FIELDS)
                 return 0; /* a quote, CR or NUL; or too many fields */
-            r->field_start[n] = start;
-            r->field_len[n] = at - start;
+            fast_field(r, n, start, at);
             n++;
             start = at + 1;
         }
@@ -493,31 +515,24 @@ static size_t fast_split(struct csv_reader *r, const unsigned char *line,
 }
 
 /* Reads the next record by the fast path. Returns 1 when it did, 0 when
- * the byte-wise parser must (nothing consumed then). */
+ * the byte-wise parser must (no input consumed then). */
 static int fast_record(struct csv_reader *r)
 {
-    const unsigned char *line;
-    size_t len, i;
+    size_t len;
 
     /* Before the first read r->in is NULL, and NULL + 0 is undefined. */
     if (r->pushback != CSV_END || r->replay_pos < r->replay.len ||
         r->io_error[0] || r->in_pos >= r->in_len)
         return 0;
-    line = r->in + r->in_pos;
-    len = fast_split(r, line, r->in_len - r->in_pos);
-    if (len == 0)
-        return 0;
 
     buf_reset(&r->rec);
-    if (buf_reserve(&r->rec, len + 1) != 0)
-        return 0; /* the byte-wise parser reports it */
-    memcpy(r->rec.data, line, len);
-    r->rec.len = len + 1;
-    for (i = 0; i < r->field_count; i++)
-        r->rec.data[r->field_start[i] + r->field_len[i]] = '\0';
-    if (r->opts.trim_spaces)
-        for (i = 0; i < r->field_count; i++)
-            fast_trim_field(r, i);
+    len = fast_split(r, r->in + r->in_pos, r->in_len - r->in_pos);
+    if (len == 0) {
+        r->field_count = 0; /* the table is spent; see above */
+        return 0;
+    }
+    r->rec.len = len + 1; /* the line end's byte is the last field's NUL */
+    r->rec.data[r->rec.len] = '\0';
 
     buf_reset(&r->raw);
     r->in_pos += len + 1;

@@ -311,6 +311,78 @@ static void test_csv_reader_scan_blocks_agree_at_every_boundary(
     csv_reader_close(r);
 }
 
+#define CSV_PATHS_LINES 3000 /* random lines, each read by both paths */
+#define CSV_PATHS_LINE_MAX 70 /* bytes: past four of the fast path's blocks */
+
+/* Reads one record of crlf and one of lf (the same line with CRLF and LF:
+ * the byte-wise parser and the fast path) and checks they agree. */
+static void expect_same_record(struct csv_reader *crlf,
+                               struct csv_reader *lf)
+{
+    char errstr[256] = "";
+    size_t i;
+
+    assert_int_equal(csv_reader_next(crlf, errstr, sizeof(errstr)), 0);
+    assert_int_equal(csv_reader_next(lf, errstr, sizeof(errstr)), 0);
+    assert_int_equal(csv_reader_line(lf), csv_reader_line(crlf));
+    assert_int_equal(csv_reader_field_count(lf),
+                     csv_reader_field_count(crlf));
+    for (i = 0; i < csv_reader_field_count(lf); i++)
+        assert_string_equal(csv_reader_field(lf, i),
+                            csv_reader_field(crlf, i));
+    expect_layout(lf);
+}
+
+/* Random lines of letters, blanks and delimiters, with and without
+ * trimming: the fast path, which copies, splits and trims a block at a
+ * time, gives the fields the byte-wise parser gives (a CR sends a line
+ * there), wherever the blanks and delimiters fall. */
+static void test_csv_reader_fast_path_matches_bytewise_on_random_lines(
+    void **state)
+{
+    static const char alphabet[] = "ab  \t\t,,,";
+    static const struct csv_options *const options[] = {&plain, &trimmed};
+    const size_t lines = CSV_PATHS_LINES;
+    char *crlf_text = malloc(lines * (CSV_PATHS_LINE_MAX + 2) + 1);
+    char *lf_text = malloc(lines * (CSV_PATHS_LINE_MAX + 1) + 1);
+    uint64_t rng = 4180;
+    size_t o, i, k;
+
+    (void)state;
+    assert_non_null(crlf_text);
+    assert_non_null(lf_text);
+    for (o = 0; o < 2; o++) {
+        struct csv_reader *crlf, *lf;
+        size_t crlf_len = 0, lf_len = 0;
+
+        for (i = 0; i < lines; i++) {
+            size_t len = 1 + rng_next(&rng) % CSV_PATHS_LINE_MAX;
+
+            for (k = 0; k < len; k++) {
+                char c = alphabet[rng_next(&rng) % (sizeof(alphabet) - 1)];
+
+                crlf_text[crlf_len++] = c;
+                lf_text[lf_len++] = c;
+            }
+            memcpy(crlf_text + crlf_len, "\r\n", 2);
+            crlf_len += 2;
+            lf_text[lf_len++] = '\n';
+        }
+        crlf_text[crlf_len] = '\0';
+        lf_text[lf_len] = '\0';
+
+        crlf = open_text(crlf_text, options[o]);
+        lf = open_text(lf_text, options[o]);
+        for (i = 0; i < lines; i++)
+            expect_same_record(crlf, lf);
+        expect_eof(lf);
+        csv_reader_close(crlf);
+        csv_reader_close(lf);
+    }
+    free(crlf_text);
+    free(lf_text);
+}
+
 /* Plain decimals take a path without strtod; it must give strtod's
  * double bit for bit, at the edges of its range too. */
 static void test_csv_parse_number_matches_strtod_bitwise(void **state)
@@ -811,6 +883,8 @@ int main(void)
         cmocka_unit_test(test_csv_reader_fast_and_bytewise_paths_agree),
         cmocka_unit_test(
             test_csv_reader_scan_blocks_agree_at_every_boundary),
+        cmocka_unit_test(
+            test_csv_reader_fast_path_matches_bytewise_on_random_lines),
         cmocka_unit_test(test_csv_parse_number_matches_strtod_bitwise),
         cmocka_unit_test(test_csv_reader_reads_elec2),
         cmocka_unit_test(test_csv_reader_reads_adult_test),
