@@ -68,11 +68,9 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
         return RIFFLE_ERR_CFG;
     }
     memset(map->missing_first, 0, sizeof(map->missing_first));
-    for (i = 0; i < cfg->missing_token_count; i++) {
-        unsigned char c = (unsigned char)cfg->missing_tokens[i][0];
-
-        map->missing_first[c / 8] |= (unsigned char)(1u << (c % 8));
-    }
+    map->missing_first[0] = 1; /* an empty field is missing */
+    for (i = 0; i < cfg->missing_token_count; i++)
+        map->missing_first[(unsigned char)cfg->missing_tokens[i][0]] = 1;
     for (i = 0; i < fields; i++) {
         map->column[i] = PRODUCE_UNMAPPED;
         map->type[i] = schema_field_type(schema, i);
@@ -111,16 +109,18 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
     return 0;
 }
 
-static int is_missing(const struct cfg *cfg,
-                      const struct produce_mapping *map, const char *s)
+/* Whether s is empty or a missing token. Inline for the common case, a
+ * field whose first byte starts no token. */
+static inline int is_missing(const struct cfg *cfg,
+                             const struct produce_mapping *map,
+                             const char *s)
 {
-    unsigned char c = (unsigned char)*s;
     size_t i;
 
-    if (c == '\0')
+    if (!map->missing_first[(unsigned char)*s])
+        return 0;
+    if (*s == '\0')
         return 1;
-    if (!(map->missing_first[c / 8] & (1u << (c % 8))))
-        return 0; /* no token starts with this byte */
     for (i = 0; i < cfg->missing_token_count; i++)
         if (strcmp(s, cfg->missing_tokens[i]) == 0)
             return 1;

@@ -30,8 +30,10 @@ struct produce_mapping {
     /* Looked up once here rather than for every field of every row. */
     enum schema_field_type type[EVENT_MAX_FIELDS];
     unsigned char nullable[EVENT_MAX_FIELDS];
-    unsigned char missing_first[256 / 8]; /* first bytes of the missing
-                                             tokens, one bit each */
+    /* 1 for each byte a missing token starts with, and for the NUL of
+     * an empty field: a byte, not a bit, so the test a field costs is
+     * one load. */
+    unsigned char missing_first[256];
 };
 
 /* Builds the mapping. Returns 0 or RIFFLE_ERR_CFG with errstr (a schema

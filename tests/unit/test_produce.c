@@ -14,6 +14,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +263,19 @@ static void test_produce_row_values(void **state)
     buf_free(&out);
 }
 
+/* Reads the fixture's row as row number row; its id must be want. */
+static void expect_event_id(struct fixture *fx, long row, const char *want)
+{
+    size_t id = (size_t)col(fx->adult, "event_id");
+
+    assert_int_equal(produce_row_to_event(fx->cfg, fx->adult, &fx->map,
+                                          fx->csv, row, &fx->ev, fx->errstr,
+                                          sizeof(fx->errstr)),
+                     0);
+    assert_string_equal(event_string(&fx->ev, id), want);
+    assert_int_equal(fx->ev.values[id].str_len, strlen(want));
+}
+
 static void test_produce_event_id(void **state)
 {
     struct fixture *fx = *state;
@@ -284,6 +298,15 @@ static void test_produce_event_id(void **state)
                      0);
     assert_string_equal(event_string(&fx->ev, col(s, "event_id")),
                         "run7-123456789");
+
+    /* Every count of digits, the sign, and the string's length. */
+    expect_event_id(fx, 0, "run7-0");
+    expect_event_id(fx, 9, "run7-9");
+    expect_event_id(fx, 10, "run7-10");
+    expect_event_id(fx, 99999, "run7-99999");
+    expect_event_id(fx, LONG_MAX, "run7-9223372036854775807");
+    expect_event_id(fx, -7, "run7--7");
+    expect_event_id(fx, LONG_MIN, "run7--9223372036854775808");
 }
 
 static void test_produce_missing_token_is_null(void **state)
@@ -307,6 +330,27 @@ static void test_produce_missing_token_is_null(void **state)
     assert_int_equal(fx->ev.values[col(s, "capital_gain")].kind, VALUE_NULL);
     assert_int_equal(fx->ev.values[col(s, "capital_loss")].kind,
                      VALUE_NUMBER);
+}
+
+/* A value that starts as a missing token does ("?" here) but goes on is
+ * a value: the first byte only picks the fields worth comparing. */
+static void test_produce_token_prefix_is_not_missing(void **state)
+{
+    struct fixture *fx = *state;
+    const struct schema *s = fx->adult;
+
+    open_csv(fx, "39, ?x, 77516, Bachelors, 13, Never-married, ??, "
+                 "Not-in-family, White, Male, 0, 0, 40, ?, <=50K\n",
+             0);
+    map(fx, s);
+    next_row(fx);
+    if (produce_row_to_event(fx->cfg, s, &fx->map, fx->csv, 1, &fx->ev,
+                             fx->errstr, sizeof(fx->errstr)) != 0)
+        fail_msg("produce_row_to_event: %s", fx->errstr);
+    assert_string_equal(event_string(&fx->ev, col(s, "workclass")), "?x");
+    assert_string_equal(event_string(&fx->ev, col(s, "occupation")), "??");
+    assert_int_equal(fx->ev.values[col(s, "native_country")].kind,
+                     VALUE_NULL);
 }
 
 static void test_produce_empty_in_non_nullable_refused(void **state)
@@ -436,6 +480,7 @@ int main(void)
         T(test_produce_row_values),
         T(test_produce_event_id),
         T(test_produce_missing_token_is_null),
+        T(test_produce_token_prefix_is_not_missing),
         T(test_produce_empty_in_non_nullable_refused),
         T(test_produce_non_number_refused_without_value),
         T(test_produce_fraction_in_int_refused),
