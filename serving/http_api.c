@@ -173,9 +173,11 @@ static void answer_event(struct http_api *api, const struct http_request *req,
     err = served_model_score(m, ev, &pred);
     model_slot_release(api->slot, m);
     res->content_type = HTTP_API_JSON;
-    if (err || request_json_answer(api->cfg, &pred, &res->body) != 0) {
-        reply_error(res, 500, "%s",
-                    riffle_err_str(err ? err : RIFFLE_ERR_NOMEM));
+    if (!err && request_json_answer(api->cfg, &pred, &res->body) != 0)
+        err = RIFFLE_ERR_NOMEM;
+    served_prediction_free(&pred);
+    if (err) {
+        reply_error(res, 500, "%s", riffle_err_str(err));
         return;
     }
     res->status = pred.r.dead_letter ? 422 : 200;

@@ -134,19 +134,39 @@ int64_t served_model_version(const struct served_model *m)
 }
 
 /* Copies the borrowed strings of r into out, so they survive the next
- * event scored by the same learner. */
-static void own_strings(struct served_prediction *out)
+ * event scored by the same learner, and the learner itself. Returns 0 or
+ * RIFFLE_ERR_NOMEM. */
+static int own_strings(struct served_prediction *out)
 {
-    if (out->r.event_id) {
-        snprintf(out->event_id, sizeof(out->event_id), "%s",
-                 out->r.event_id);
-        out->r.event_id = out->event_id;
+    size_t offset[CFG_MAX_PREDICTION_FIELDS], i;
+    struct online_result *r = &out->r;
+
+    if (r->event_id) {
+        snprintf(out->event_id, sizeof(out->event_id), "%s", r->event_id);
+        r->event_id = out->event_id;
     }
-    if (out->r.label_text) {
+    if (r->label_text) {
         snprintf(out->label_text, sizeof(out->label_text), "%s",
-                 out->r.label_text);
-        out->r.label_text = out->label_text;
+                 r->label_text);
+        r->label_text = out->label_text;
     }
+
+    assert(r->carried_count <= CFG_MAX_PREDICTION_FIELDS);
+    for (i = 0; i < r->carried_count; i++) {
+        offset[i] = (size_t)-1;
+        if (!r->carried[i])
+            continue;
+        offset[i] = out->carried.len;
+        if (buf_append(&out->carried, r->carried[i],
+                       strlen(r->carried[i]) + 1) != 0)
+            return RIFFLE_ERR_NOMEM;
+    }
+    /* Pointers only now: appending may have moved the buffer. */
+    for (i = 0; i < r->carried_count; i++)
+        r->carried[i] = offset[i] == (size_t)-1
+                            ? NULL
+                            : out->carried.data + offset[i];
+    return 0;
 }
 
 int served_model_score(struct served_model *m, struct event *ev,
@@ -154,6 +174,7 @@ int served_model_score(struct served_model *m, struct event *ev,
 {
     int err;
 
+    memset(&out->carried, 0, sizeof(out->carried));
     pthread_mutex_lock(&m->scoring);
     err = online_score_event(m->ol, ev, &out->r);
     /* Cleaning refuses before the model is reached, leaving version 0;
@@ -161,7 +182,13 @@ int served_model_score(struct served_model *m, struct event *ev,
     if (!err && out->r.dead_letter)
         out->r.model_version = (uint64_t)m->version;
     if (!err)
-        own_strings(out);
+        err = own_strings(out);
     pthread_mutex_unlock(&m->scoring);
     return err;
+}
+
+void served_prediction_free(struct served_prediction *p)
+{
+    if (p)
+        buf_free(&p->carried);
 }

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "cleaning/clean.h"
+#include "common/buf.h"
 #include "learner/online.h"
 #include "schemas/event.h"
 
@@ -29,11 +30,15 @@ struct model_slot;
 struct served_model;
 
 /* A prediction that owns its strings: r.event_id and r.label_text point
- * into this struct (or are NULL), so it outlives the model's buffers. */
+ * into this struct, and r.carried[] into carried (or are NULL), so it
+ * outlives the model's buffers and the model itself: a replica publishes
+ * it after releasing the model, which the next request may reuse or a
+ * swap may free. Release it with served_prediction_free(). */
 struct served_prediction {
     struct online_result r;
     char event_id[CLEAN_MAX_ID_BYTES + 1];
     char label_text[CFG_NAME_MAX];
+    struct buf carried; /* r.carried[]'s texts, each followed by a NUL */
 };
 
 /* Returns 0 or RIFFLE_ERR_NOMEM. *out owned by the caller. */
@@ -62,8 +67,12 @@ int64_t served_model_version(const struct served_model *m);
 
 /* Scores ev (cleaned and anonymized in place) with m, learning nothing.
  * Returns 0 with *out filled (a prediction or a dead-letter verdict), or
- * RIFFLE_ERR_NOMEM. */
+ * RIFFLE_ERR_NOMEM. *out needs no preparation; whatever the return, the
+ * caller releases it with served_prediction_free(). */
 int served_model_score(struct served_model *m, struct event *ev,
                        struct served_prediction *out);
+
+/* Releases what p owns (its carried texts). NULL-safe. */
+void served_prediction_free(struct served_prediction *p);
 
 #endif

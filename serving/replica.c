@@ -524,7 +524,8 @@ static void source_of(const rd_kafka_message_t *msg, struct source_ref *src)
 }
 
 /* Decodes and scores one request into *p; a request that does not
- * decode becomes a dead-letter verdict. */
+ * decode becomes a dead-letter verdict. Whatever it returns, *p is then
+ * released with served_prediction_free(). */
 static int score_request(struct replica *r, const rd_kafka_message_t *msg,
                          struct served_prediction *p)
 {
@@ -532,6 +533,7 @@ static int score_request(struct replica *r, const rd_kafka_message_t *msg,
     char why[256];
     int err;
 
+    memset(&p->carried, 0, sizeof(p->carried));
     err = schema_decode_event(r->input, msg->payload ? msg->payload : "",
                               msg->len, &r->ev, why, sizeof(why));
     if (err == RIFFLE_ERR_NOMEM)
@@ -570,6 +572,7 @@ static int handle_message(struct replica *r, const rd_kafka_message_t *msg,
         note_txn_start(r, &src);
     err = score_request(r, msg, &p);
     if (err) {
+        served_prediction_free(&p);
         snprintf(errstr, size, "%s [%d] @%lld: %s", src.topic,
                  (int)src.partition, (long long)src.offset,
                  riffle_err_str(err));
@@ -583,6 +586,7 @@ static int handle_message(struct replica *r, const rd_kafka_message_t *msg,
     } else {
         err = outputs_prediction(r->out, &src, &p.r, errstr, size);
     }
+    served_prediction_free(&p); /* the outputs copied what they publish */
     if (err)
         return err;
 

@@ -196,6 +196,57 @@ static void test_model_slot_scoring_does_not_learn(void **state)
     model_slot_destroy(slot);
 }
 
+/* A prediction owns the texts of the fields it carries
+ * (privacy.prediction_fields) as it owns its id: a replica publishes it
+ * after releasing the model, while the next request (an HTTP one, say)
+ * is scored by the same learner or a swap frees it. */
+static void test_model_slot_prediction_owns_carried_fields(void **state)
+{
+    static struct cfg carrying; /* elec2 carrying its event ids */
+    struct model_slot *slot = NULL;
+    struct served_prediction a, b;
+    struct online_learner *ol = NULL;
+    struct served_model *m;
+    char errstr[TESTUTIL_ERRSTR_SIZE];
+    struct event ev;
+
+    (void)state;
+    carrying = world.cfg;
+    snprintf(carrying.prediction_fields[0],
+             sizeof(carrying.prediction_fields[0]), "event_id");
+    carrying.prediction_field_count = 1;
+    assert_int_equal(online_new(&carrying, world.input, &ol, errstr,
+                                sizeof(errstr)), 0);
+    event_init(&ev);
+    assert_int_equal(model_slot_new(&slot), 0);
+    assert_int_equal(model_slot_install(slot, ol, 0), 0);
+    m = model_slot_acquire(slot);
+
+    parse_ok("{\"event_id\":\"first\",\"day\":3,\"nswprice\":0.06,"
+             NUMBERS_JSON "}", &ev);
+    assert_int_equal(served_model_score(m, &ev, &a), 0);
+    /* A longer id, so that the learner's text buffer grows and moves. */
+    parse_ok("{\"event_id\":\"second, with an id long enough to move the "
+             "learner's buffer of carried texts elsewhere in memory\","
+             "\"day\":4,\"nswprice\":0.07," NUMBERS_JSON "}", &ev);
+    assert_int_equal(served_model_score(m, &ev, &b), 0);
+    model_slot_release(slot, m);
+    assert_int_equal((int)a.r.carried_count, 1);
+    assert_string_equal(a.r.carried[0], "first");
+    assert_string_equal(b.r.carried[0], "second, with an id long enough to "
+                        "move the learner's buffer of carried texts "
+                        "elsewhere in memory");
+
+    /* The swap frees the learner that scored them. */
+    assert_int_equal(model_slot_install(slot, learner_after(1), 1), 0);
+    assert_string_equal(a.r.carried[0], "first");
+    served_prediction_free(&a);
+    served_prediction_free(&b);
+    served_prediction_free(NULL);
+    model_slot_destroy(slot);
+    event_free(&ev);
+}
+
 struct scorer {
     struct model_slot *slot;
     atomic_int stop;
@@ -469,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_model_slot_empty_until_installed),
         cmocka_unit_test(test_model_slot_swap_keeps_held_model),
         cmocka_unit_test(test_model_slot_scoring_does_not_learn),
+        cmocka_unit_test(test_model_slot_prediction_owns_carried_fields),
         cmocka_unit_test(test_model_slot_swaps_while_scoring),
         cmocka_unit_test(test_request_json_fills_event),
         cmocka_unit_test(test_request_json_refuses_bad_input),
