@@ -79,6 +79,17 @@ static int map_fields(struct avro_source *src, char *errstr, size_t size)
                      w < 0 ? "missing" : "not a primitive value");
             return RIFFLE_ERR_SCHEMA;
         }
+        /* Kinds must agree, as for sources: text read into a numeric
+         * field reached cleaning unchecked, and no count showed it. */
+        if ((t == AVRO_STRING) !=
+            (schema_field_type(src->target, i) == SCHEMA_FIELD_STRING)) {
+            snprintf(errstr, size, "%s: field \"%s\" is %s in the file, "
+                     "but %s in %s", src->path, name,
+                     t == AVRO_STRING ? "text" : "a number",
+                     t == AVRO_STRING ? "a number" : "text",
+                     schema_name(src->target));
+            return RIFFLE_ERR_SCHEMA;
+        }
     }
     return 0;
 }
@@ -158,6 +169,8 @@ static int copy_field(struct avro_source *src, struct event *ev, size_t i)
             return -1;
         if (memchr(s, '\0', len - 1))
             return -1; /* as the flat decoder refuses them */
+        if (schema_find_bad_utf8(s, len - 1) < len - 1)
+            return -1; /* avro-c does not check; an Avro string must be */
         return event_set_string(ev, i, s, len - 1); /* len counts the NUL */
     case AVRO_INT32:
     case AVRO_BOOLEAN:

@@ -76,7 +76,9 @@ out=$("$RIFFLE" check -c "$WORK" 2>&1) && fail "accepted a directory"
 # A misspelt field name leaves its interaction without a namespace; the
 # error lists the namespaces there are, so the misspelling shows.
 expect_error 's/{ name = "vicprice"; /{ name = "vicprise"; /' \
-    "bad.cfg:$(line_of 'interactions = '): learner.interactions: entry 1: no field is in namespace \"vicprice\" (the fields' namespaces are: date, day, period, nswprice, nswdemand, vicprise, vicdemand, transfer)"
+    "bad.cfg:$(line_of 'interactions = '): learner.interactions: entry 1: no field is in"\
+" namespace \"vicprice\" (the fields' namespaces are: date, day, period, nswprice,"\
+" nswdemand, vicprise, vicdemand, transfer)"
 
 # riffle's output schemas are read from the input schema's folder: with
 # a schema alone in a folder of its own, learn and serve (which failed
@@ -85,12 +87,14 @@ expect_error 's/{ name = "vicprice"; /{ name = "vicprise"; /' \
 mkdir -p "$WORK/alone"
 cp schemas/elec2.avsc "$WORK/alone/"
 sed -e "s|schemas/elec2.avsc|$WORK/alone/elec2.avsc|" config/elec2.cfg >"$WORK/alone.cfg"
-alone="alone.cfg:$(line_of 'schema = '): source.schema: riffle reads its own output schemas from this schema's folder"
+alone="alone.cfg:$(line_of 'schema = '): source.schema: riffle reads its own output"
+alone+=" schemas from this schema's folder"
+missing="$WORK/alone/prediction.avsc cannot be read (No such file or directory)"
 for command in learn serve; do
     # 127.0.0.1:1: refused at once, should the check not stop it first
     out=$("$RIFFLE" "$command" -c "$WORK/alone.cfg" --brokers 127.0.0.1:1 2>&1) &&
         fail "$command accepted a schema without the output schemas: $out"
-    [[ "$out" == *"$alone, and $WORK/alone/prediction.avsc cannot be read (No such file or directory)"* ]] ||
+    [[ "$out" == *"$alone, and $missing"* ]] ||
         fail "$command, output schemas missing: $out"
 done
 out=$("$RIFFLE" check -c "$WORK/alone.cfg" 2>&1) || fail "check refused: $out"
