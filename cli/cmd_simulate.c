@@ -208,7 +208,9 @@ static void usage(void)
            "  --merge-every K  merge after about K events per instance "
            "(0: never merge)\n"
            "  --file F         read this CSV instead of source.path\n"
-           "  --limit N        stop after N rows\n", SIMULATE_MAX_LEARNERS);
+           "  --limit N        stop after N rows\n"
+           "  needs no broker; --brokers is accepted, as by every command, "
+           "and ignored\n", SIMULATE_MAX_LEARNERS);
 }
 
 static int parse_options(struct simulate *s, int argc, char **argv,
@@ -220,13 +222,14 @@ static int parse_options(struct simulate *s, int argc, char **argv,
         {"merge-every", required_argument, NULL, 'm'},
         {"file", required_argument, NULL, 'f'},
         {"limit", required_argument, NULL, 'l'},
+        {"brokers", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c, bad = 0;
 
     s->learners = 1;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:n:m:f:l:h", longopts, NULL)) !=
+    while ((c = getopt_long(argc, argv, "c:n:m:f:l:b:h", longopts, NULL)) !=
            -1) {
         if (c == 'c')
             *config = optarg;
@@ -238,6 +241,8 @@ static int parse_options(struct simulate *s, int argc, char **argv,
             s->file = optarg;
         else if (c == 'l')
             bad |= cli_parse_count("--limit", optarg, &s->limit);
+        else if (c == 'b')
+            continue; /* accepted like every command; no broker needed */
         else if (c == 'h') {
             usage();
             return 1;

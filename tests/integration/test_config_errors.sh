@@ -55,6 +55,10 @@ expect_error 's/  learning_rate = 22.0;/  learning_rate = 0;/' \
 out=$("$RIFFLE" check -c config/elec2.cfg --brokers 127.0.0.1:1 2>&1) ||
     fail "check refused --brokers: $out"
 [[ "$out" == *"elec2.cfg: ok"* ]] || fail "check --brokers: $out"
+# So does simulate, which needs none either.
+out=$("$RIFFLE" simulate -c config/elec2.cfg --learners 1 --limit 10 \
+    --brokers 127.0.0.1:1 2>&1) || fail "simulate refused --brokers: $out"
+[[ "$out" == *'"rows":10,'* ]] || fail "simulate --brokers: $out"
 out=$("$RIFFLE" check --help 2>&1) || fail "check --help failed: $out"
 [[ "$out" == *"needs no broker"* ]] || fail "check --help: $out"
 out=$("$RIFFLE" topics --help 2>&1) || fail "topics --help failed: $out"
