@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "common/err.h"
 
 #define SOE_MARKER_0 0xC3 /* Avro single-object encoding, version 1 */
@@ -516,7 +518,17 @@ int schema_load_json(const char *json, size_t len, const char *origin,
     int err;
 
     if (avro_schema_from_json_length(json, len, &avro) != 0) {
-        snprintf(errstr, errstr_size, "%s: %s", origin, avro_strerror());
+        json_error_t where;
+        json_t *doc = json_loadb(json, len, 0, &where);
+
+        /* avro-c drops jansson's line and column: parse again for them,
+         * so a typo in a long .avsc can be found. */
+        if (!doc)
+            snprintf(errstr, errstr_size, "%s:%d:%d: not JSON: %s", origin,
+                     where.line, where.column, where.text);
+        else
+            snprintf(errstr, errstr_size, "%s: %s", origin, avro_strerror());
+        json_decref(doc);
         return RIFFLE_ERR_SCHEMA;
     }
     if (!is_avro_record(avro)) {

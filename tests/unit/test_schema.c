@@ -490,6 +490,25 @@ static void test_schema_load_reports_avro_error(void **state)
     assert_null(s);
 }
 
+/* A file that is not JSON at all names the line and column: avro-c's
+ * own message gives neither. */
+static void test_schema_load_reports_json_line(void **state)
+{
+    const char json[] = "{\"type\": \"record\", \"name\": \"R\",\n"
+                        " \"fields\": [{\"name\": \"x\", \"type\": \"int\"},\n"
+                        " ]}\n";
+    struct schema *s = NULL;
+    char errstr[256];
+
+    (void)state;
+    assert_int_equal(schema_load_json(json, strlen(json), "bad.avsc", &s,
+                                      errstr, sizeof(errstr)),
+                     RIFFLE_ERR_SCHEMA);
+    assert_string_equal(errstr,
+                        "bad.avsc:3:2: not JSON: unexpected token near ']'");
+    assert_null(s);
+}
+
 static void test_schema_load_file_missing_is_io_error(void **state)
 {
     struct schema *s = NULL;
@@ -1465,6 +1484,7 @@ int main(void)
         cmocka_unit_test(test_schema_load_marks_nested_not_flat),
         cmocka_unit_test(test_schema_load_rejects_non_record),
         cmocka_unit_test(test_schema_load_reports_avro_error),
+        cmocka_unit_test(test_schema_load_reports_json_line),
         cmocka_unit_test(test_schema_load_file_missing_is_io_error),
         cmocka_unit_test(test_schema_load_file_reads_avsc),
         cmocka_unit_test(test_schema_encode_matches_fastavro),
