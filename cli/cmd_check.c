@@ -75,7 +75,9 @@ int cmd_check(int argc, char **argv)
     cfg = malloc(sizeof(*cfg));
     if (!cfg || cli_load_config(config, NULL, cfg)) {
         free(cfg);
-        return CHECK_EXIT_USAGE;
+        /* A configuration that does not load is unusable, as one whose
+         * schema does not: scripts tell both from a missing -c. */
+        return config ? CHECK_EXIT_BAD : CHECK_EXIT_USAGE;
     }
 
     err = schema_load_file(cfg->schema_path, &schema, errstr, sizeof(errstr));

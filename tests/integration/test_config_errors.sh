@@ -9,9 +9,11 @@ expect_error()
 {
     local cfg=$WORK/bad.cfg out
     sed -e "$1" config/elec2.cfg >"$cfg"
-    if out=$("$RIFFLE" check -c "$cfg" 2>&1); then
-        fail "accepted a bad config ($1): $out"
-    fi
+    local rc=0
+    out=$("$RIFFLE" check -c "$cfg" 2>&1) || rc=$?
+    # 1: not usable, whether the file or its schema is at fault; 2 is
+    # kept for a missing -c
+    [[ $rc == 1 ]] || fail "exit status $rc for a bad config ($1): $out"
     [[ "$out" == *"$2"* ]] || fail "for '$1' expected '$2' in: $out"
 }
 
@@ -71,6 +73,9 @@ done
 out=$("$RIFFLE" score --help 2>&1) || fail "score --help failed: $out"
 [[ "$out" == *"--from-snapshot FILE"*".avro"* ]] || fail "score --help: $out"
 
+rc=0
+"$RIFFLE" check >/dev/null 2>&1 || rc=$?
+assert_eq "$rc" 2 "exit status of check without -c"
 out=$("$RIFFLE" check -c "$WORK/missing.cfg" 2>&1) && fail "accepted a missing file"
 [[ "$out" == *"missing.cfg: cannot read the file: No such file or directory"* ]] ||
     fail "missing file: $out"
