@@ -67,6 +67,7 @@ struct csv_reader {
     size_t field_start[CSV_MAX_FIELDS];
     size_t field_len[CSV_MAX_FIELDS]; /* bytes before that NUL */
     size_t field_count;
+    int record_ascii;         /* csv_reader_record_ascii() */
 
     struct buf header;        /* header fields, same layout as rec */
     size_t header_start[CSV_MAX_FIELDS];
@@ -404,10 +405,12 @@ static int parse_record(struct csv_reader *r, char *errstr,
 
 /* Copies p[0..n) (n <= CSV_SCAN_BLOCK) to out with every byte the fast
  * path stops at (the delimiter, a line end, a quote, a CR or a NUL)
- * written as a NUL, and returns them as a mask: bit i for byte i. With
- * SSE2 (every x86-64) a whole block is five compares and one store. */
+ * written as a NUL, and returns them as a mask: bit i for byte i. Sets a
+ * bit of *high for a byte of 0x80 or above. With SSE2 (every x86-64) a
+ * whole block is five compares and one store. */
 static unsigned scan_copy_block(const unsigned char *p, size_t n,
-                                unsigned char delimiter, unsigned char *out)
+                                unsigned char delimiter, unsigned char *out,
+                                unsigned *high)
 {
     unsigned mask = 0;
     size_t i;
@@ -423,6 +426,7 @@ static unsigned scan_copy_block(const unsigned char *p, size_t n,
                                       _mm_cmpeq_epi8(b, _mm_setzero_si128()))));
 
         _mm_storeu_si128((__m128i *)(void *)out, _mm_andnot_si128(hit, b));
+        *high |= (unsigned)_mm_movemask_epi8(b);
         return (unsigned)_mm_movemask_epi8(hit);
     }
 #endif
@@ -433,6 +437,7 @@ static unsigned scan_copy_block(const unsigned char *p, size_t n,
 
         out[i] = hit ? '\0' : c;
         mask |= (unsigned)hit << i;
+        *high |= c & 0x80u;
     }
     return mask;
 }
@@ -465,7 +470,10 @@ static inline void fast_field(struct csv_reader *r, size_t n, size_t start,
 
 /* Copies the line at the window's position into rec and finds its end
  * and its fields in one pass, a block at a time: field i is at
- * rec.data + field_start[i], field_len[i] bytes and a NUL. Returns the
+ * rec.data + field_start[i], field_len[i] bytes and a NUL. Whether the
+ * line is ASCII is judged on whole blocks, bytes after its end included:
+ * a byte there that is not only sends the record to the full UTF-8
+ * check, which finds the same answer a longer way. Returns the
  * line's length, or 0 when the fast path does not apply (no whole line in
  * the window, a blank line, a quote, CR or NUL, too many fields, a line
  * past the record limit, no memory). */
@@ -474,6 +482,7 @@ static size_t fast_split(struct csv_reader *r, const unsigned char *line,
 {
     unsigned char delimiter = (unsigned char)r->opts.delimiter;
     size_t off, start = 0, n = 0;
+    unsigned high = 0;
 
     if (delimiter == '"' || delimiter == '\r' || delimiter == '\0' ||
         delimiter == '\n')
@@ -491,7 +500,7 @@ static size_t fast_split(struct csv_reader *r, const unsigned char *line,
             buf_reserve(&r->rec, off + CSV_SCAN_BLOCK + 1) != 0)
             return 0;
         mask = scan_copy_block(line + off, span, delimiter,
-                               (unsigned char *)r->rec.data + off);
+                               (unsigned char *)r->rec.data + off, &high);
 
         for (; mask; mask &= mask - 1) {
             size_t at = off + (size_t)__builtin_ctz(mask);
@@ -502,6 +511,7 @@ static size_t fast_split(struct csv_reader *r, const unsigned char *line,
                     return 0;
                 fast_field(r, n, start, at);
                 r->field_count = n + 1;
+                r->record_ascii = high == 0;
                 return at;
             }
             if (c != delimiter || n + 1 == CSV_MAX_FIELDS)
@@ -627,6 +637,7 @@ int csv_reader_next(struct csv_reader *r, char *errstr, size_t errstr_size)
 
     buf_reset(&r->rec);
     r->field_count = 0;
+    r->record_ascii = 0; /* not known: the bytes were not looked at */
     err = parse_record(r, errstr, errstr_size);
     if (err == RIFFLE_ERR_PARSE) {
         r->field_count = 0;
@@ -817,6 +828,11 @@ const char *csv_reader_record(const struct csv_reader *r, size_t *len)
 {
     *len = r->rec.len;
     return r->rec.data;
+}
+
+int csv_reader_record_ascii(const struct csv_reader *r)
+{
+    return r->record_ascii;
 }
 
 size_t csv_reader_field_offset(const struct csv_reader *r, size_t i)

@@ -64,6 +64,12 @@ size_t csv_reader_field_len(const struct csv_reader *r, size_t i);
 const char *csv_reader_record(const struct csv_reader *r, size_t *len);
 size_t csv_reader_field_offset(const struct csv_reader *r, size_t i);
 
+/* 1 when every byte of the current record is known to be ASCII (below
+ * 0x80, so the record is UTF-8 too): the fast path learns it while it
+ * copies the line. 0 when a byte is not, or when it is not known (a
+ * record the byte-wise parser read): check the bytes then. */
+int csv_reader_record_ascii(const struct csv_reader *r);
+
 /* The offsets and lengths above for every field at once, for a caller
  * that walks them all (a call per field cost more than reading it):
  * field i < csv_reader_field_count() starts at (*starts)[i] in the block

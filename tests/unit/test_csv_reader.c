@@ -383,6 +383,45 @@ static void test_csv_reader_fast_path_matches_bytewise_on_random_lines(
     free(lf_text);
 }
 
+/* Reads the next record of r, which must be ascii (1) or not (0). */
+static void expect_ascii(struct csv_reader *r, int ascii)
+{
+    char errstr[256] = "";
+
+    assert_int_equal(csv_reader_next(r, errstr, sizeof(errstr)), 0);
+    assert_int_equal(csv_reader_record_ascii(r), ascii);
+}
+
+/* The fast path tells an ASCII line from one with a byte of 0x80 or
+ * more, wherever that byte falls in its blocks; the byte-wise parser
+ * does not look, and says so. */
+static void test_csv_reader_knows_ascii_lines(void **state)
+{
+    char text[64];
+    struct csv_reader *r;
+    size_t at;
+
+    (void)state;
+    for (at = 0; at < 40; at++) {
+        memset(text, 'a', 40);
+        memcpy(text + 40, ",b\n", 4);
+        text[at] = (char)0x80;
+        text[44] = '\0';
+        r = open_text(text, &plain);
+        expect_ascii(r, 0);
+        csv_reader_close(r);
+    }
+
+    /* A block that runs into the next line judges its bytes too (it may
+     * say "not known" of an ASCII line), so the ASCII line comes after. */
+    r = open_text("Z\xc3\xbcrich,b\nZurich,b\n\"Zurich\",b\nx,y", &plain);
+    expect_ascii(r, 0);
+    expect_ascii(r, 1);
+    expect_ascii(r, 0); /* quoted: read byte by byte, not known */
+    expect_ascii(r, 0); /* no line end: the same */
+    csv_reader_close(r);
+}
+
 /* Plain decimals take a path without strtod; it must give strtod's
  * double bit for bit, at the edges of its range too. */
 static void test_csv_parse_number_matches_strtod_bitwise(void **state)
@@ -885,6 +924,7 @@ int main(void)
             test_csv_reader_scan_blocks_agree_at_every_boundary),
         cmocka_unit_test(
             test_csv_reader_fast_path_matches_bytewise_on_random_lines),
+        cmocka_unit_test(test_csv_reader_knows_ascii_lines),
         cmocka_unit_test(test_csv_parse_number_matches_strtod_bitwise),
         cmocka_unit_test(test_csv_reader_reads_elec2),
         cmocka_unit_test(test_csv_reader_reads_adult_test),

@@ -441,6 +441,12 @@ static void test_produce_invalid_utf8_refused_without_value(void **state)
                      RIFFLE_ERR_PARSE);
     assert_contains(fx->errstr, "invalid from byte 3 of");
 
+    /* A quoted field, which the reader's byte-wise parser reads, is
+     * checked too. */
+    assert_int_equal(strict_row(fx, STRICT_HEADER "\"b\xff\",1,3,4,1\n"),
+                     RIFFLE_ERR_PARSE);
+    assert_contains(fx->errstr, "invalid from byte 2 of");
+
     /* Valid multi-byte text passes as it is. */
     assert_int_equal(strict_row(fx, STRICT_HEADER "Z\xc3\xbcrich,1,3,4,1\n"),
                      0);
