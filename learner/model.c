@@ -973,7 +973,8 @@ static MODEL_ALWAYS_INLINE double normalized_begin(struct model *m,
         }
     }
 
-    nt->examples++;
+    if (nt->examples < MODEL_MAX_NORM_EXAMPLES)
+        nt->examples++;
     nt->norm_sum += norm;
     t = (double)nt->examples;
     if (!(nt->norm_sum > t)) /* the cap, see "optimizers" above */
@@ -1342,7 +1343,8 @@ int model_restore_norm_totals(struct model *m,
                               const struct model_norm_totals *totals)
 {
     /* The comparison is false for NaN, so NaN is refused too. */
-    if (!(totals->norm_sum >= 0.0 && totals->norm_sum <= DBL_MAX))
+    if (!(totals->norm_sum >= 0.0 && totals->norm_sum <= DBL_MAX) ||
+        totals->examples > MODEL_MAX_NORM_EXAMPLES)
         return RIFFLE_ERR_SNAPSHOT;
     if (m->params.optimizer == MODEL_OPT_NORMALIZED)
         m->norm = *totals;

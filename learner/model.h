@@ -127,9 +127,13 @@ struct model_params {
  * the bias included. The step rate is lr * min(1, sqrt(t / N)). Both
  * stay zero under the other optimizers. */
 struct model_norm_totals {
-    uint64_t examples; /* t */
+    uint64_t examples; /* t, at most MODEL_MAX_NORM_EXAMPLES */
     double norm_sum;   /* N: finite, >= 0 */
 };
+
+/* Where t stops counting: snapshots keep it as an Avro long, and one that
+ * wrapped negative would be refused when read back. */
+#define MODEL_MAX_NORM_EXAMPLES ((uint64_t)INT64_MAX)
 
 struct feature {
     uint32_t index; /* already masked to the table size */
@@ -260,8 +264,9 @@ void model_copy_norm_totals(const struct model *m,
 
 /* Replaces m's normalized totals, e.g. from a snapshot or a merge.
  * Returns 0, or RIFFLE_ERR_SNAPSHOT (m unchanged) when norm_sum is not
- * finite or is negative. Models of the other optimizers keep zero
- * totals: for them the call only checks. totals is borrowed. */
+ * finite or is negative, or examples is above MODEL_MAX_NORM_EXAMPLES.
+ * Models of the other optimizers keep zero totals: for them the call
+ * only checks. totals is borrowed. */
 int model_restore_norm_totals(struct model *m,
                               const struct model_norm_totals *totals);
 

@@ -3,6 +3,7 @@
  */
 #include "learner/model_merge.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -152,20 +153,27 @@ static uint64_t shares(const struct model_merger *mm,
 /* The normalized totals of a merge from the common base: the base's
  * plus every instance's additions since it. They count examples and
  * their norms, and the merged model has learned all of the instances'
- * examples, as its version says (see model_merge.h). */
+ * examples, as its version says (see model_merge.h). Sums stop at the
+ * largest totals a model takes (model_restore_norm_totals()). */
 static void norm_totals_add(struct model_merger *mm,
                             struct model *const *src, size_t n)
 {
     struct model_norm_totals sum = mm->base_norm, nt;
+    uint64_t more;
     size_t i;
 
     for (i = 0; i < n; i++) {
         model_copy_norm_totals(src[i], &nt);
-        if (nt.examples > mm->base_norm.examples)
-            sum.examples += nt.examples - mm->base_norm.examples;
+        more = nt.examples > mm->base_norm.examples
+                   ? nt.examples - mm->base_norm.examples : 0;
+        sum.examples = more > MODEL_MAX_NORM_EXAMPLES - sum.examples
+                           ? MODEL_MAX_NORM_EXAMPLES
+                           : sum.examples + more;
         if (nt.norm_sum > mm->base_norm.norm_sum)
             sum.norm_sum += nt.norm_sum - mm->base_norm.norm_sum;
     }
+    if (sum.norm_sum > DBL_MAX)
+        sum.norm_sum = DBL_MAX;
     mm->base_norm = sum;
 }
 
@@ -187,7 +195,11 @@ static void norm_totals_mean(struct model_merger *mm,
         examples += share[i] * (double)nt.examples;
         norm_sum += share[i] * nt.norm_sum;
     }
-    mm->base_norm.examples = (uint64_t)llround(examples);
+    /* (double)MODEL_MAX_NORM_EXAMPLES is 2^63, past llround()'s range. */
+    mm->base_norm.examples =
+        examples >= (double)MODEL_MAX_NORM_EXAMPLES
+            ? MODEL_MAX_NORM_EXAMPLES
+            : (uint64_t)llround(examples);
     mm->base_norm.norm_sum = norm_sum;
 }
 

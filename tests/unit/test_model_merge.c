@@ -328,6 +328,40 @@ static void test_model_merge_weighted_normalized_totals(void **state)
     model_destroy(b);
 }
 
+/* t stops at MODEL_MAX_NORM_EXAMPLES in merges too, where a sum or a
+ * mean near it would pass the most a snapshot can hold (2^63 is also
+ * past llround()'s range), and the merge goes through. */
+static void test_model_merge_normalized_count_stops_at_most(void **state)
+{
+    struct model_params p = params_for(MODEL_OPT_NORMALIZED);
+    struct model *a = new_model(&p), *b = new_model(&p), *pair[2] = {a, b};
+    const struct model_norm_totals near = {MODEL_MAX_NORM_EXAMPLES - 1, 10.0};
+    const uint64_t examples[2] = {1, 1};
+    struct model_merger *mm = NULL;
+    struct model_norm_totals merged;
+
+    (void)state;
+    assert_int_equal(model_merger_new(&p, &mm), 0);
+    assert_int_equal(model_restore_norm_totals(a, &near), 0);
+    assert_int_equal(model_restore_norm_totals(b, &near), 0);
+    model_merger_set_base(mm, a);
+    learn_some(a, 7, 3);
+    learn_some(b, 8, 3);
+    model_copy_norm_totals(a, &merged);
+    assert_true(merged.examples == MODEL_MAX_NORM_EXAMPLES);
+
+    assert_int_equal(model_merger_merge(mm, pair, 2), 0);
+    model_copy_norm_totals(b, &merged);
+    assert_true(merged.examples == MODEL_MAX_NORM_EXAMPLES);
+
+    assert_int_equal(model_merger_merge_weighted(mm, pair, examples, 2), 0);
+    model_copy_norm_totals(a, &merged);
+    assert_true(merged.examples == MODEL_MAX_NORM_EXAMPLES);
+    model_merger_destroy(mm);
+    model_destroy(a);
+    model_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +371,7 @@ int main(void)
         cmocka_unit_test(
             test_model_merge_normalized_keeps_max_scale_adds_totals),
         cmocka_unit_test(test_model_merge_weighted_normalized_totals),
+        cmocka_unit_test(test_model_merge_normalized_count_stops_at_most),
         cmocka_unit_test(test_model_merge_ftrl_agrees),
         cmocka_unit_test(test_model_merge_idle_instance_has_no_weight),
         cmocka_unit_test(test_model_merge_refuses_other_models),

@@ -1033,6 +1033,37 @@ static void test_snapshot_keeps_norm_totals(void **state)
     online_destroy(b);
 }
 
+/* t is written as an Avro long: a model that restored the largest one
+ * a snapshot holds and learned on must still write a snapshot it can
+ * read back, so t stops there instead of wrapping negative. */
+static void test_snapshot_largest_norm_count_round_trips(void **state)
+{
+    const struct model_norm_totals most = {INT64_MAX, 1e6};
+    struct online_learner *a = NULL, *b = NULL;
+    struct snapshot_offset offsets[4];
+    struct model_norm_totals tb;
+    struct buf snap = {0};
+    char errstr[ERRSTR_SIZE];
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(new_learner(world.cfg, &a), 0);
+    assert_int_equal(model_restore_norm_totals(online_model(a), &most), 0);
+    assert_int_equal(train(a, 0, 3), 0);
+    assert_int_equal(encode(a, &snap), 0);
+
+    assert_int_equal(new_learner(world.cfg, &b), 0);
+    if (snapshot_restore(world.snap_schema, b, snap.data, snap.len, offsets,
+                         4, &n, NULL, errstr, sizeof(errstr)) != 0)
+        fail_msg("snapshot_restore: %s", errstr);
+    model_copy_norm_totals(online_model(b), &tb);
+    assert_true(tb.examples == (uint64_t)INT64_MAX);
+    assert_true(tb.norm_sum > most.norm_sum);
+    buf_free(&snap);
+    online_destroy(a);
+    online_destroy(b);
+}
+
 #define PENDING_EVENTS 60 /* unlabelled events scored and kept */
 #define LABELS_TOPIC "riffle.elec2.labels"
 
@@ -1277,6 +1308,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_any_flipped_bit_refused),
         cmocka_unit_test(test_snapshot_reads_formats_2_and_3),
         cmocka_unit_test(test_snapshot_keeps_norm_totals),
+        cmocka_unit_test(test_snapshot_largest_norm_count_round_trips),
         cmocka_unit_test(test_snapshot_keeps_pending_labels),
         cmocka_unit_test(test_snapshot_dense_round_trip),
         cmocka_unit_test(test_online_validates_labels_by_value),
