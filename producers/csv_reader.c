@@ -37,6 +37,8 @@
 
 #define CSV_READ_CHUNK (64u * 1024) /* bytes per gzread(); one zlib window */
 
+#define UTF8_BOM "\xEF\xBB\xBF" /* U+FEFF encoded, a header may start so */
+#define UTF8_BOM_LEN 3
 #define CSV_MESSAGE_MAX 160 /* bytes of one error, before "name:line: " */
 
 /* get_byte() results besides 0..255. */
@@ -672,6 +674,13 @@ static int read_header(struct csv_reader *r, char *errstr,
     memcpy(r->header_start, r->field_start,
            r->field_count * sizeof(r->field_start[0]));
     r->header_count = r->field_count;
+
+    /* Spreadsheets save "UTF-8 CSV" with a byte order mark; it would
+     * otherwise be part of the first column's name ("___income"). */
+    if (r->header.len - r->header_start[0] >= UTF8_BOM_LEN &&
+        memcmp(r->header.data + r->header_start[0], UTF8_BOM,
+               UTF8_BOM_LEN) == 0)
+        r->header_start[0] += UTF8_BOM_LEN;
     return 0;
 }
 

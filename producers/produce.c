@@ -18,6 +18,7 @@
 #include "producers/publisher.h"
 
 #define PRODUCE_FLUSH_TIMEOUT_MS 120000 /* acks at the end of the file */
+#define PRODUCE_HINT_MAX 96 /* bytes of the advice added to a header error */
 
 /* Column names are compared in their Avro form: "education-num" in a
  * header matches the field education_num. */
@@ -83,9 +84,17 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
         avro_name(column_name(cfg, csv, i), name, sizeof(name));
         f = schema_field_index(schema, name);
         if (f < 0) {
+            char hint[PRODUCE_HINT_MAX] = "";
+
+            /* One column for a schema of several is most often a file
+             * cut by another separator (";" from a spreadsheet). */
+            if (ncols == 1 && fields > 2)
+                snprintf(hint, sizeof(hint), " (the header has one column: "
+                         "is source.delimiter \"%c\" the file's "
+                         "separator?)", cfg->csv_delimiter);
             snprintf(errstr, errstr_size, "%s: column %zu \"%s\" is not a "
-                     "field of %s", csv_reader_name(csv), i + 1, name,
-                     schema_name(schema));
+                     "field of %s%s", csv_reader_name(csv), i + 1, name,
+                     schema_name(schema), hint);
             return RIFFLE_ERR_CFG;
         }
         if (map->column[f] != PRODUCE_UNMAPPED) {

@@ -668,6 +668,21 @@ static void test_csv_reader_reads_header(void **state)
     csv_reader_close(r);
 }
 
+/* A byte order mark before the header (spreadsheets write one) is not
+ * part of the first column's name. */
+static void test_csv_reader_header_skips_byte_order_mark(void **state)
+{
+    const struct csv_options opts = {',', 0, 0, 1};
+    struct csv_reader *r = open_text("\xEF\xBB\xBF" "name,age\nann,31\n",
+                                     &opts);
+
+    (void)state;
+    assert_int_equal(csv_reader_header_count(r), 2);
+    assert_string_equal(csv_reader_header(r, 0), "name");
+    expect_record(r, 2, 2, "ann", "31");
+    csv_reader_close(r);
+}
+
 static void test_csv_reader_missing_header_is_parse_error(void **state)
 {
     const struct csv_options opts = {',', 0, 1, 1};
@@ -914,6 +929,7 @@ int main(void)
         cmocka_unit_test(test_csv_reader_trims_unquoted_blanks),
         cmocka_unit_test(test_csv_reader_keeps_blanks_without_trim),
         cmocka_unit_test(test_csv_reader_reads_header),
+        cmocka_unit_test(test_csv_reader_header_skips_byte_order_mark),
         cmocka_unit_test(test_csv_reader_missing_header_is_parse_error),
         cmocka_unit_test(test_csv_reader_skip_lines_are_physical),
         cmocka_unit_test(test_csv_reader_reads_gzip_and_plain_files),

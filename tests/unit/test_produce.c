@@ -214,6 +214,24 @@ static void test_produce_unknown_column_refused(void **state)
     assert_contains(fx->errstr, "riffle.adult.Event");
 }
 
+/* A header read as one column suggests the wrong separator. */
+static void test_produce_one_column_header_hints_delimiter(void **state)
+{
+    struct fixture *fx = *state;
+
+    use_header(fx);
+    open_csv(fx, "age;workclass;fnlwgt\n", 1);
+    assert_int_equal(produce_map_columns(fx->cfg, fx->adult, fx->csv,
+                                         &fx->map, fx->errstr,
+                                         sizeof(fx->errstr)),
+                     RIFFLE_ERR_CFG);
+    assert_string_equal(fx->errstr,
+                        "test.csv: column 1 \"age_workclass_fnlwgt\" is not "
+                        "a field of riffle.adult.Event (the header has one "
+                        "column: is source.delimiter \",\" the file's "
+                        "separator?)");
+}
+
 static void test_produce_required_field_without_column(void **state)
 {
     struct fixture *fx = *state;
@@ -482,6 +500,7 @@ int main(void)
         T(test_produce_maps_header_names),
         T(test_produce_maps_headerless_columns),
         T(test_produce_unknown_column_refused),
+        T(test_produce_one_column_header_hints_delimiter),
         T(test_produce_required_field_without_column),
         T(test_produce_row_values),
         T(test_produce_event_id),
