@@ -946,7 +946,7 @@ static void settle_open_batch(struct learn *l,
     char why[256] = "no commit was asked for";
 
     if (sent) {
-        committed = kafka_offsets_copy(sent);
+        committed = kafka_offsets_copy(sent, 0);
         outcome = consumer_committed(l->consumer, committed,
                                      LEARN_TXN_WAIT_MS, why, sizeof(why))
                       ? TXN_OUTCOME_UNKNOWN
@@ -1008,7 +1008,7 @@ static int rebuild_clients(struct learn *l, const char *why, char *errstr,
         return err;
     }
     if (open && publisher_txn_offsets(l->pub))
-        sent = kafka_offsets_copy(publisher_txn_offsets(l->pub));
+        sent = kafka_offsets_copy(publisher_txn_offsets(l->pub), 1);
     drop_learning(l, 0); /* the open batch's counts: settle_open_batch() */
     publisher_destroy(l->pub);
     l->pub = pub;

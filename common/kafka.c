@@ -320,16 +320,28 @@ static rd_kafka_resp_err_t ask_partitions(rd_kafka_t *rk, const char *topic,
 }
 
 rd_kafka_topic_partition_list_t *
-kafka_offsets_copy(const rd_kafka_topic_partition_list_t *list)
+kafka_offsets_copy(const rd_kafka_topic_partition_list_t *list, int metadata)
 {
     rd_kafka_topic_partition_list_t *copy =
         rd_kafka_topic_partition_list_new(list->cnt > 0 ? list->cnt : 1);
     int i;
 
-    for (i = 0; i < list->cnt; i++)
-        rd_kafka_topic_partition_list_add(copy, list->elems[i].topic,
-                                          list->elems[i].partition)
-            ->offset = list->elems[i].offset;
+    for (i = 0; i < list->cnt; i++) {
+        const rd_kafka_topic_partition_t *from = &list->elems[i];
+        rd_kafka_topic_partition_t *to = rd_kafka_topic_partition_list_add(
+            copy, from->topic, from->partition);
+
+        to->offset = from->offset;
+        if (!metadata || from->metadata_size == 0)
+            continue;
+        /* librdkafka frees it with the list; without memory the copy
+         * goes without it, which only makes it say less */
+        to->metadata = malloc(from->metadata_size);
+        if (to->metadata) {
+            memcpy(to->metadata, from->metadata, from->metadata_size);
+            to->metadata_size = from->metadata_size;
+        }
+    }
     return copy;
 }
 

@@ -95,13 +95,15 @@ int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
                            size_t errstr_size);
 
 /* A new list of the (topic, partition, offset) of each element of list
- * (borrowed), and nothing else. Unlike rd_kafka_topic_partition_list_copy()
- * it holds no reference to the client the list came from: a list that
- * rd_kafka_assignment() returned references that consumer's partitions,
- * and a copy kept past the consumer makes its rd_kafka_destroy() wait
- * for ever. The caller destroys the result. */
+ * (borrowed), with its metadata when metadata is non-zero (the claims a
+ * commit carried, consumers/handover.h), and nothing else. Unlike
+ * rd_kafka_topic_partition_list_copy() it holds no reference to the
+ * client the list came from: a list that rd_kafka_assignment() returned
+ * references that consumer's partitions, and a copy kept past the
+ * consumer makes its rd_kafka_destroy() wait for ever. The caller
+ * destroys the result. */
 rd_kafka_topic_partition_list_t *
-kafka_offsets_copy(const rd_kafka_topic_partition_list_t *list);
+kafka_offsets_copy(const rd_kafka_topic_partition_list_t *list, int metadata);
 
 /* Milliseconds since the Unix epoch (wall clock). */
 int64_t kafka_now_ms(void);

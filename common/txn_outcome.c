@@ -5,6 +5,7 @@
 #include "common/txn_outcome.h"
 
 #include <stddef.h>
+#include <string.h>
 
 /* The offset of topic's partition in list, or -1 when it is absent, has
  * an error, or is not a real offset. */
@@ -37,6 +38,24 @@ static int readable(const rd_kafka_topic_partition_list_t *committed,
     return tp && !tp->err;
 }
 
+/* Whether the committed element of sent's partition carries the
+ * metadata sent with it (both may have none): a commit of this
+ * transaction does, while another member's commit at the same offset
+ * carries that member's claim (consumers/handover.h). */
+static int same_metadata(const rd_kafka_topic_partition_t *sent,
+                         const rd_kafka_topic_partition_list_t *committed)
+{
+    const rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_find(
+            (rd_kafka_topic_partition_list_t *)committed, sent->topic,
+            sent->partition);
+
+    if (!tp || tp->metadata_size != sent->metadata_size)
+        return 0;
+    return sent->metadata_size == 0 ||
+           memcmp(tp->metadata, sent->metadata, sent->metadata_size) == 0;
+}
+
 enum txn_outcome txn_outcome_decide(
     const rd_kafka_topic_partition_list_t *start,
     const rd_kafka_topic_partition_list_t *end,
@@ -58,7 +77,8 @@ enum txn_outcome txn_outcome_decide(
         if (now < e->offset)
             return TXN_OUTCOME_ABORTED; /* -1: nothing committed at all */
         began = offset_in(start, e->topic, e->partition);
-        if (now == e->offset && began >= 0 && began < e->offset)
+        if (now == e->offset && began >= 0 && began < e->offset &&
+            same_metadata(e, committed))
             committed_votes++;
     }
     return committed_votes > 0 ? TXN_OUTCOME_COMMITTED : TXN_OUTCOME_UNKNOWN;

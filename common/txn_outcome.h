@@ -29,21 +29,26 @@ enum txn_outcome {
  *              committed before it, or that of its first message there
  *              (a partition absent, or at a negative offset, is one
  *              whose start is not known);
- *   end        the offsets the batch's transaction carried;
- *   committed  the group's committed offsets read afterwards, of the
- *              partitions of end (RD_KAFKA_OFFSET_INVALID: none; an
- *              element with err set, or absent, could not be read).
+ *   end        the offsets the batch's transaction carried, with the
+ *              metadata (claims) it carried;
+ *   committed  the group's committed offsets read afterwards, with
+ *              their metadata, of the partitions of end
+ *              (RD_KAFKA_OFFSET_INVALID: none; an element with err set,
+ *              or absent, could not be read).
  * A partition committed short of its end position says ABORTED:
  * committed offsets only move forward, so a batch that committed left
  * them at its end or beyond (beyond: the partition moved to another
  * member, which committed more). Else a partition that the batch
- * advanced (start < end) and whose committed offset is exactly its end
- * says COMMITTED. A partition the batch did not advance says nothing (it
- * stands at its end either way), nor does one committed beyond its end.
- * UNKNOWN when nothing speaks, or end is NULL or empty. A partition
- * taken over by another member after an abort, which that member then
- * committed to exactly this end by chance, would read as COMMITTED when
- * no partition of ours is left to say otherwise. */
+ * advanced (start < end) and whose committed offset is exactly its end,
+ * with the metadata the batch sent there, says COMMITTED. A partition
+ * the batch did not advance says nothing (it stands at its end either
+ * way), nor does one committed beyond its end, nor one committed at its
+ * end with other metadata: a member that took the partition over after
+ * an abort and committed up to the same end (the log's end, when the
+ * stream is idle) writes its own claim there. UNKNOWN when nothing
+ * speaks, or end is NULL or empty. Without claims (no --instance, or
+ * serve) such a member's commit cannot be told from the batch's own and
+ * would read as COMMITTED when no partition of ours says otherwise. */
 enum txn_outcome txn_outcome_decide(
     const rd_kafka_topic_partition_list_t *start,
     const rd_kafka_topic_partition_list_t *end,

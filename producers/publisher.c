@@ -459,7 +459,7 @@ int publisher_commit(struct publisher *p,
          * them to the transaction; a plain copy, which holds no
          * reference to the consumer they came from (kafka.h) */
         forget_txn_offsets(p);
-        p->txn_offsets = kafka_offsets_copy(offsets);
+        p->txn_offsets = kafka_offsets_copy(offsets, 1);
         err = txn_error(rd_kafka_send_offsets_to_transaction(
                             p->rk, offsets, group, timeout_ms),
                         "cannot add the input offsets to the transaction",

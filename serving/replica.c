@@ -690,7 +690,7 @@ static void settle_transaction(struct replica *r,
     unsigned long long answers = r->txn_predictions + r->txn_dead_letters;
 
     if (sent) {
-        committed = kafka_offsets_copy(sent);
+        committed = kafka_offsets_copy(sent, 0);
         kerr = rd_kafka_committed(r->rk, committed,
                                   REPLICA_METADATA_TIMEOUT_MS);
         outcome = kerr ? TXN_OUTCOME_UNKNOWN
@@ -760,7 +760,7 @@ static int rebuild_clients(struct replica *r, const char *why, char *errstr,
                  why);
 
     if (open && publisher_txn_offsets(r->pub))
-        sent = kafka_offsets_copy(publisher_txn_offsets(r->pub));
+        sent = kafka_offsets_copy(publisher_txn_offsets(r->pub), 1);
     drop_consumer(r);
     err = new_publisher(r, &pub, errstr, size);
     if (!err)

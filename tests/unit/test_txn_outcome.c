@@ -3,12 +3,14 @@
  * commit went unanswered (common/txn_outcome.c), decided from the
  * group's committed offsets: at the batch's end, before it, over several
  * partitions of which some did not move, and with partitions that moved
- * to another member meanwhile. No broker: the lists are built here.
+ * to another member meanwhile, which the claims in the offsets'
+ * metadata tell apart. No broker: the lists are built here.
  */
 #include "tests/unit/testutil.h"
 
 #include <librdkafka/rdkafka.h>
 
+#include "common/kafka.h"
 #include "common/txn_outcome.h"
 
 #define TOPIC "riffle.elec2.events"
@@ -173,6 +175,85 @@ static void test_txn_outcome_several_topics(void **state)
     rd_kafka_topic_partition_list_destroy(only_input);
 }
 
+/* Sets the metadata of list's first element to text (a claim). */
+static void set_claim(rd_kafka_topic_partition_list_t *list,
+                      const char *text)
+{
+    rd_kafka_topic_partition_t *tp = &list->elems[0];
+
+    free(tp->metadata);
+    tp->metadata_size = strlen(text);
+    tp->metadata = malloc(tp->metadata_size);
+    assert_non_null(tp->metadata);
+    memcpy(tp->metadata, text, tp->metadata_size);
+}
+
+/* The batch aborted, and the partition moved to another instance, which
+ * relearned it up to the same end (the log's end: the stream was idle)
+ * and committed there with its own claim: that commit is not the
+ * batch's, and must not make it count. With the claim the batch sent,
+ * the commit is the batch's own. */
+static void test_txn_outcome_other_member_at_same_end(void **state)
+{
+    const char *topics[] = {TOPIC};
+    const int32_t parts[] = {0};
+    const int64_t start_off[] = {100}, end_off[] = {180};
+    rd_kafka_topic_partition_list_t *s = list_of(topics, parts, start_off, 1);
+    rd_kafka_topic_partition_list_t *e = list_of(topics, parts, end_off, 1);
+    rd_kafka_topic_partition_list_t *c = list_of(topics, parts, end_off, 1);
+    rd_kafka_topic_partition_list_t *sent;
+
+    (void)state;
+    set_claim(e, "a 100 -1");
+    sent = kafka_offsets_copy(e, 1); /* as the publisher keeps it */
+    set_claim(c, "b 100 -1");
+    assert_int_equal(txn_outcome_decide(s, sent, c), TXN_OUTCOME_UNKNOWN);
+
+    set_claim(c, "a 100 -1");
+    assert_int_equal(txn_outcome_decide(s, sent, c), TXN_OUTCOME_COMMITTED);
+
+    /* a commit without claims after one with them is another's too */
+    free(c->elems[0].metadata);
+    c->elems[0].metadata = NULL;
+    c->elems[0].metadata_size = 0;
+    assert_int_equal(txn_outcome_decide(s, sent, c), TXN_OUTCOME_UNKNOWN);
+    rd_kafka_topic_partition_list_destroy(s);
+    rd_kafka_topic_partition_list_destroy(e);
+    rd_kafka_topic_partition_list_destroy(c);
+    rd_kafka_topic_partition_list_destroy(sent);
+}
+
+/* The copy keeps the metadata only when asked: the list a committed
+ * offset is read into goes without it. */
+static void test_txn_outcome_copy_keeps_claims(void **state)
+{
+    const char *topics[] = {TOPIC, LABELS};
+    const int32_t parts[] = {3, 0};
+    const int64_t off[] = {1700, 55};
+    rd_kafka_topic_partition_list_t *e = list_of(topics, parts, off, 2);
+    rd_kafka_topic_partition_list_t *with, *without;
+
+    (void)state;
+    set_claim(e, "a 100 -1");
+    with = kafka_offsets_copy(e, 1);
+    without = kafka_offsets_copy(e, 0);
+    assert_int_equal(with->cnt, 2);
+    assert_string_equal(with->elems[1].topic, LABELS);
+    assert_int_equal(with->elems[0].partition, 3);
+    assert_int_equal(with->elems[0].offset, 1700);
+    assert_int_equal(with->elems[1].offset, 55);
+    assert_int_equal(with->elems[0].metadata_size, 8);
+    assert_memory_equal(with->elems[0].metadata, "a 100 -1", 8);
+    assert_int_equal(with->elems[1].metadata_size, 0);
+    assert_int_equal(without->cnt, 2);
+    assert_int_equal(without->elems[0].offset, 1700);
+    assert_null(without->elems[0].metadata);
+    assert_int_equal(without->elems[0].metadata_size, 0);
+    rd_kafka_topic_partition_list_destroy(e);
+    rd_kafka_topic_partition_list_destroy(with);
+    rd_kafka_topic_partition_list_destroy(without);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +265,8 @@ int main(void)
         cmocka_unit_test(test_txn_outcome_partitions_lost_to_a_rebalance),
         cmocka_unit_test(test_txn_outcome_unreadable_partition),
         cmocka_unit_test(test_txn_outcome_several_topics),
+        cmocka_unit_test(test_txn_outcome_other_member_at_same_end),
+        cmocka_unit_test(test_txn_outcome_copy_keeps_claims),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
