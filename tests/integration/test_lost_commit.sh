@@ -4,6 +4,9 @@
 # `learn` and then for `serve`: each reaches the broker only through the
 # fault proxy (fault_proxy.py --kafka), armed in the middle of the stream
 # to lose the answer of the next transaction commit and cut the network.
+# The producer is paused while the proxy is armed, so that a commit with
+# events after it follows the arming however far the client has read
+# (armed after the client's last commit, the proxy waited for ever).
 # The broker has committed the batch; the client does not know. While it
 # cannot reach the broker, another producer registers its transactional
 # id (kcat, straight to the broker), which fences it; when the network
@@ -38,6 +41,8 @@ broker() { RIFFLE_KAFKA_PORT=$PORT RIFFLE_KAFKA_PROXY_PORT=$PROXY_PORT scripts/k
 proxy_pid=""
 stop_all()
 {
+    local pid
+    for pid in "${started[@]}"; do kill -CONT "$pid" 2>/dev/null || true; done # a paused producer
     stop_started
     [[ -z $proxy_pid ]] || kill "$proxy_pid" 2>/dev/null || true
     broker stop >/dev/null 2>&1 || true
@@ -51,15 +56,36 @@ python3 tests/integration/fault_proxy.py "$PROXY_PORT" "$((PORT + 2))" --kafka \
 proxy_pid=$!
 wait_for ready 1 "$WORK/proxy.log"
 
-# lose_commit_answer TXN_ID TOPIC: the proxy loses the answer of the next
-# transaction commit through it and cuts the network; TXN_ID is then
-# registered anew straight at the broker, with an empty transaction
-# (nothing is written to TOPIC: registering is all it takes); then the
-# network comes back.
+# pause_producer PID TOPIC PARTITIONS N OUTPUT: once N records are on
+# TOPIC, stops the producer PID where it is, in the middle of the
+# stream; then waits for a committed record on OUTPUT, so that the
+# commit lost next is not the client's first (before which the learner
+# knows no position to tell a commit by, see test_txn_outcome.c).
+pause_producer()
+{
+    produced() { (($(topic_end "$2" "$3") >= $4)); }
+    committed_any()
+    {
+        [[ -n $(kcat -C -b "$DIRECT" -t "$1" -X isolation.level=read_committed \
+            -o beginning -c 1 -e -q -f '%o\n' 2>/dev/null) ]]
+    }
+    wait_until "$4 records on $2" produced "$@"
+    kill -STOP "$1" || fail "the producer ended before $4 records were on $2"
+    wait_until "a committed record on $5" committed_any "$5"
+}
+
+# lose_commit_answer TXN_ID TOPIC PRODUCER: arms the proxy, then lets
+# the paused PRODUCER go on, so that a commit follows however fast the
+# client has read what came before; the proxy loses that commit's answer
+# and cuts the network. TXN_ID is then registered anew straight at the
+# broker, with an empty transaction (nothing is written to TOPIC:
+# registering is all it takes); then the network comes back.
 lost=0
 lose_commit_answer()
 {
     kill -HUP "$proxy_pid"
+    wait_for "armed" "$((lost + 1))" "$WORK/proxy.log"
+    kill -CONT "$3"
     wait_for "lost EndTxn answer" "$((++lost))" "$WORK/proxy.log"
     kcat -P -b "$DIRECT" -t "$2" -X "transactional.id=$1" </dev/null \
         2>"$WORK/fence.log" || fail "kcat could not register $1: $(cat "$WORK/fence.log")"
@@ -79,8 +105,8 @@ sys.stdout.writelines(lines[:int(sys.argv[2]) + 1])' \
     data/elec2/electricity.csv.gz "$EVENTS" >"$WORK/stream.csv"
 "$RIFFLE" train -c "$cfg" --file "$WORK/stream.csv" >"$WORK/train.json"
 
-run_riffle produce -c "$cfg" --file "$WORK/stream.csv" --rate "$RATE" \
-    --no-progress >"$WORK/produce.json" 2>"$WORK/produce.log" &
+"$RIFFLE" produce -c "$cfg" --brokers "$BROKERS" --file "$WORK/stream.csv" \
+    --rate "$RATE" --no-progress >"$WORK/produce.json" 2>"$WORK/produce.log" &
 producer=$!
 started+=("$producer")
 "$RIFFLE" learn -c "$cfg" --brokers "$PROXIED" --idle-exit 5 \
@@ -88,9 +114,8 @@ started+=("$producer")
 learner=$!
 started+=("$learner")
 
-mid_stream() { (($(topic_end "$predictions" 1) >= EVENTS / 5)); }
-wait_until "predictions in the middle of the stream" mid_stream
-lose_commit_answer "$group-learner" "$predictions"
+pause_producer "$producer" "$(cfg_topic "$cfg" input)" 1 $((EVENTS / 5)) "$predictions"
+lose_commit_answer "$group-learner" "$predictions" "$producer"
 note "learn: a commit's answer lost at $(topic_end "$predictions" 1) predictions"
 
 wait "$producer" || fail "produce failed: $(tail -3 "$WORK/produce.log")"
@@ -129,14 +154,14 @@ serve_model "$cfg" "$MODEL_EVENTS" "$WORK/model.log"
 replica=$!
 started+=("$replica")
 wait_for "2 partition(s) of .* assigned" 1 "$WORK/serve.log"
-run_riffle produce -c "$cfg" --requests --limit "$REQUESTS" --rate "$REQUEST_RATE" \
-    --no-progress >"$WORK/requests.json" 2>"$WORK/requests.log" &
+"$RIFFLE" produce -c "$cfg" --brokers "$BROKERS" --requests --limit "$REQUESTS" \
+    --rate "$REQUEST_RATE" --no-progress >"$WORK/requests.json" 2>"$WORK/requests.log" &
 producer=$!
 started+=("$producer")
 
-answering() { (($(topic_end "$served" 2) >= REQUESTS / 4)); }
-wait_until "answers in the middle of the stream" answering
-lose_commit_answer "$group-serve-solo" "$served"
+requests=$(sed -n 's/^ *requests = "\([^"]*\)".*/\1/p' "$cfg")
+pause_producer "$producer" "$requests" 2 $((REQUESTS / 4)) "$served"
+lose_commit_answer "$group-serve-solo" "$served" "$producer"
 note "serve: a commit's answer lost at $(topic_end "$served" 2) served offsets"
 
 wait "$producer" || fail "producing requests failed: $(tail -3 "$WORK/requests.log")"
