@@ -943,7 +943,7 @@ static void settle_open_batch(struct learn *l,
 {
     rd_kafka_topic_partition_list_t *committed = NULL;
     enum txn_outcome outcome = TXN_OUTCOME_ABORTED;
-    char why[256] = "no commit was asked for";
+    char why[256] = ""; /* why the offsets could not be read */
 
     if (sent) {
         committed = kafka_offsets_copy(sent, 0);
@@ -966,7 +966,7 @@ static void settle_open_batch(struct learn *l,
                  "events of model %s committed before the clients failed "
                  "(%s): counted as aborted; if it did commit, the counts "
                  "lag by it", l->txn_events, l->snapshot_key,
-                 sent ? why : "the group's offsets do not tell");
+                 why[0] ? why : "the group's offsets do not tell");
     uncount_batch(l);
 }
 
