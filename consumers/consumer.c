@@ -675,35 +675,70 @@ int consumer_caught_up(const struct consumer *c)
     return assigned > 0;
 }
 
+/* The assigned partitions, each at the logical offset "end" that
+ * rd_kafka_offsets_for_times() resolves; NULL when out of memory. */
+static rd_kafka_topic_partition_list_t *assigned_ends(const struct consumer *c)
+{
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new((int)c->part_count + 1);
+    size_t i;
+
+    for (i = 0; list && i < c->part_count; i++)
+        if (c->parts[i].assigned)
+            rd_kafka_topic_partition_list_add(list, c->parts[i].topic,
+                                              c->parts[i].partition)
+                ->offset = RD_KAFKA_OFFSET_END;
+    return list;
+}
+
+/* One ListOffsets round for every assigned partition, through
+ * rd_kafka_offsets_for_times(), which gives up after timeout_ms.
+ * rd_kafka_query_watermark_offsets() is not used: in librdkafka before
+ * 2.3.0 it waits without limit for a broker that is down (librdkafka
+ * issue 2588), and an idle learner then hung in it for the whole outage,
+ * saying nothing. */
 int consumer_confirm_caught_up(struct consumer *c, int timeout_ms, char *why,
                                size_t why_size)
 {
-    size_t i;
+    rd_kafka_topic_partition_list_t *ends = assigned_ends(c);
+    rd_kafka_resp_err_t err;
+    int i, done = 0;
 
-    for (i = 0; i < c->part_count; i++) {
-        const struct partition_state *ps = &c->parts[i];
-        rd_kafka_resp_err_t err;
-        int64_t low, high, at;
+    if (!ends || ends->cnt == 0) {
+        snprintf(why, why_size, "%s: no partition is assigned", c->topic);
+        goto out;
+    }
+    err = rd_kafka_offsets_for_times(c->rk, ends, timeout_ms);
+    if (err) {
+        snprintf(why, why_size, "the brokers do not answer for the ends of "
+                 "%s: %s", c->topic, rd_kafka_err2str(err));
+        goto out;
+    }
 
-        if (!ps->assigned)
-            continue;
-        err = rd_kafka_query_watermark_offsets(c->rk, ps->topic,
-                                               ps->partition, &low, &high,
-                                               timeout_ms);
-        if (err) {
+    for (i = 0; i < ends->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &ends->elems[i];
+        const struct partition_state *ps =
+            find_part(c, tp->topic, tp->partition, 0);
+
+        if (tp->err) {
             snprintf(why, why_size, "the brokers do not answer for %s [%d]: "
-                     "%s", ps->topic, (int)ps->partition,
-                     rd_kafka_err2str(err));
-            return 0;
+                     "%s", tp->topic, (int)tp->partition,
+                     rd_kafka_err2str(tp->err));
+            goto out;
         }
-        at = ps->next_offset >= 0 ? ps->next_offset : low;
-        if (high > at) {
-            snprintf(why, why_size, "%s [%d] has %lld more offset(s) to read",
-                     ps->topic, (int)ps->partition, (long long)(high - at));
-            return 0;
+        if (!ps || tp->offset > ps->next_offset) {
+            snprintf(why, why_size, "%s [%d] has more offset(s) to read (its "
+                     "end is %lld)", tp->topic, (int)tp->partition,
+                     (long long)tp->offset);
+            goto out;
         }
     }
-    return 1;
+    done = 1;
+
+out:
+    if (ends)
+        rd_kafka_topic_partition_list_destroy(ends);
+    return done;
 }
 
 void consumer_positions(const struct consumer *c,

@@ -133,11 +133,12 @@ void consumer_mark_done(struct consumer *c, const rd_kafka_message_t *msg);
 /* Whether partitions are assigned and every one has reached its end. */
 int consumer_caught_up(const struct consumer *c);
 
-/* Asks the brokers, waiting up to timeout_ms a partition, whether every
+/* Asks the brokers, waiting up to timeout_ms in all, whether every
  * assigned partition's end (read_committed) is where this consumer
  * stands: what consumer_caught_up() says from the last fetch, confirmed
  * now. Returns 1 when it is; 0 with why set when a partition has more to
- * read or the brokers do not answer (an outage looks idle from here). */
+ * read, none is assigned, or the brokers do not answer within
+ * timeout_ms (an outage looks idle from here). */
 int consumer_confirm_caught_up(struct consumer *c, int timeout_ms, char *why,
                                size_t why_size);
 
