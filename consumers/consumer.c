@@ -692,53 +692,74 @@ static rd_kafka_topic_partition_list_t *assigned_ends(const struct consumer *c)
 }
 
 /* One ListOffsets round for every assigned partition, through
- * rd_kafka_offsets_for_times(), which gives up after timeout_ms.
- * rd_kafka_query_watermark_offsets() is not used: in librdkafka before
- * 2.3.0 it waits without limit for a broker that is down (librdkafka
- * issue 2588), and an idle learner then hung in it for the whole outage,
- * saying nothing. */
-int consumer_confirm_caught_up(struct consumer *c, int timeout_ms, char *why,
-                               size_t why_size)
+ * rd_kafka_offsets_for_times(), which gives up after timeout_ms; sets
+ * *ends (the caller destroys it) or why. rd_kafka_query_watermark_offsets()
+ * is not used: in librdkafka before 2.3.0 it waits without limit for a
+ * broker that is down (librdkafka issue 2588), and an idle learner then
+ * hung in it for the whole outage, saying nothing. */
+static int ask_ends(struct consumer *c, int timeout_ms,
+                    rd_kafka_topic_partition_list_t **ends, char *why,
+                    size_t why_size)
 {
-    rd_kafka_topic_partition_list_t *ends = assigned_ends(c);
     rd_kafka_resp_err_t err;
-    int i, done = 0;
+    int i;
 
-    if (!ends || ends->cnt == 0) {
+    *ends = assigned_ends(c);
+    if (!*ends || (*ends)->cnt == 0) {
         snprintf(why, why_size, "%s: no partition is assigned", c->topic);
-        goto out;
+        return 0;
     }
-    err = rd_kafka_offsets_for_times(c->rk, ends, timeout_ms);
+    err = rd_kafka_offsets_for_times(c->rk, *ends, timeout_ms);
     if (err) {
         snprintf(why, why_size, "the brokers do not answer for the ends of "
                  "%s: %s", c->topic, rd_kafka_err2str(err));
-        goto out;
+        return 0;
     }
-
-    for (i = 0; i < ends->cnt; i++) {
-        const rd_kafka_topic_partition_t *tp = &ends->elems[i];
-        const struct partition_state *ps =
-            find_part(c, tp->topic, tp->partition, 0);
+    for (i = 0; i < (*ends)->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &(*ends)->elems[i];
 
         if (tp->err) {
             snprintf(why, why_size, "the brokers do not answer for %s [%d]: "
                      "%s", tp->topic, (int)tp->partition,
                      rd_kafka_err2str(tp->err));
-            goto out;
+            return 0;
         }
+    }
+    return 1;
+}
+
+int consumer_confirm_caught_up(struct consumer *c, int timeout_ms, char *why,
+                               size_t why_size)
+{
+    rd_kafka_topic_partition_list_t *ends;
+    int i, done = ask_ends(c, timeout_ms, &ends, why, why_size);
+
+    for (i = 0; done && i < ends->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &ends->elems[i];
+        const struct partition_state *ps =
+            find_part(c, tp->topic, tp->partition, 0);
+
         if (!ps || tp->offset > ps->next_offset) {
             snprintf(why, why_size, "%s [%d] has more offset(s) to read (its "
                      "end is %lld)", tp->topic, (int)tp->partition,
                      (long long)tp->offset);
-            goto out;
+            done = 0;
         }
     }
-    done = 1;
-
-out:
     if (ends)
         rd_kafka_topic_partition_list_destroy(ends);
     return done;
+}
+
+int consumer_brokers_answer(struct consumer *c, int timeout_ms, char *why,
+                            size_t why_size)
+{
+    rd_kafka_topic_partition_list_t *ends;
+    int answer = ask_ends(c, timeout_ms, &ends, why, why_size);
+
+    if (ends)
+        rd_kafka_topic_partition_list_destroy(ends);
+    return answer;
 }
 
 void consumer_positions(const struct consumer *c,

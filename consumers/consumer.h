@@ -142,6 +142,13 @@ int consumer_caught_up(const struct consumer *c);
 int consumer_confirm_caught_up(struct consumer *c, int timeout_ms, char *why,
                                size_t why_size);
 
+/* Whether the brokers answer, within timeout_ms, a request for the ends
+ * of the assigned partitions: a bounded look before starting work that
+ * cannot finish while they are away. Returns 1 when they do; 0 with why
+ * set when they do not or no partition is assigned. */
+int consumer_brokers_answer(struct consumer *c, int timeout_ms, char *why,
+                            size_t why_size);
+
 /* Copies the next offsets of every partition seen (up to max) into out,
  * their count into *n. */
 void consumer_positions(const struct consumer *c,
