@@ -661,6 +661,15 @@ void consumer_mark_done(struct consumer *c, const rd_kafka_message_t *msg)
     ps->at_end = 0;
 }
 
+size_t consumer_assigned_count(const struct consumer *c)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < c->part_count; i++)
+        n += c->parts[i].assigned != 0;
+    return n;
+}
+
 int consumer_caught_up(const struct consumer *c)
 {
     size_t i, assigned = 0;

@@ -130,6 +130,10 @@ rd_kafka_message_t *consumer_poll(struct consumer *c, int timeout_ms);
  * past it. */
 void consumer_mark_done(struct consumer *c, const rd_kafka_message_t *msg);
 
+/* How many partitions are assigned now: none while the group is
+ * rebalancing, or after the session timed out with the brokers away. */
+size_t consumer_assigned_count(const struct consumer *c);
+
 /* Whether partitions are assigned and every one has reached its end. */
 int consumer_caught_up(const struct consumer *c);
 
