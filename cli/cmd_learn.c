@@ -60,6 +60,10 @@
 /* A snapshot due while the brokers do not answer is tried again this
  * much later: each try waits LEARN_CONFIRM_IDLE_MS and logs a warning. */
 #define LEARN_SNAPSHOT_RETRY_S 10.0
+/* At least once, offsets the group refused because it had dropped this
+ * member are committed again this much later: librdkafka rejoins in a
+ * few seconds. */
+#define LEARN_COMMIT_RETRY_S 2.0
 /* Reading a join partition's committed offset at an assignment: the
  * coordinator just answered for the input's, so a failure is brief or
  * the learner stops (as the consumer does after its own tries). */
@@ -147,6 +151,7 @@ struct learn {
     unsigned long long metrics_reported;
     double last_snapshot_s, last_message_s;
     double snapshot_retry_s; /* a snapshot alone waits for the brokers */
+    double commit_retry_s; /* at least once: offsets wait for a rejoin */
     /* The monotonic clock at the last poll: one reading serves every
      * cadence check of the message it returned (a clock read costs as
      * much as a tenth of an event's work). */
@@ -670,10 +675,20 @@ static int commit_settled(struct learn *l, int wait, char *errstr,
         return 0;
 
     err = acks_settled(l, l->pending_seq, wait, &settled, errstr, size);
-    if (err || !settled)
+    if (err || !settled || (!wait && l->now_s < l->commit_retry_s))
         return err;
     err = consumer_commit(l->consumer, l->pending, l->pending_count, errstr,
                           size);
+    if (err == RIFFLE_ERR_TIMEOUT) {
+        /* The group dropped this member, as after a broker outage longer
+         * than its session: the offsets wait for the rejoin (the snapshot
+         * already records them for a restart). */
+        log_warn("learn", "%s; committing the offsets of model %s's last "
+                 "snapshot again in %.0f s", errstr, l->snapshot_key,
+                 LEARN_COMMIT_RETRY_S);
+        l->commit_retry_s = kafka_monotonic_s() + LEARN_COMMIT_RETRY_S;
+        return 0;
+    }
     if (!err)
         l->pending_count = 0;
     return err;

@@ -827,6 +827,16 @@ static int coordinator_moving(rd_kafka_resp_err_t err)
            err == RD_KAFKA_RESP_ERR__TRANSPORT;
 }
 
+/* The group no longer counts this member, e.g. its session ran out
+ * while the brokers were away: librdkafka rejoins by itself, and a
+ * commit after the rejoin goes through. */
+static int member_gone(rd_kafka_resp_err_t err)
+{
+    return err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+           err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+           err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS;
+}
+
 int consumer_commit(struct consumer *c, const struct snapshot_offset *off,
                     size_t n, char *errstr, size_t errstr_size)
 {
@@ -871,7 +881,7 @@ int consumer_commit_meta(struct consumer *c, const struct snapshot_offset *off,
     if (err) {
         snprintf(errstr, errstr_size, "offset commit failed: %s",
                  rd_kafka_err2str(err));
-        return RIFFLE_ERR_KAFKA;
+        return member_gone(err) ? RIFFLE_ERR_TIMEOUT : RIFFLE_ERR_KAFKA;
     }
     return 0;
 }

@@ -173,8 +173,10 @@ struct consumer_lag {
 void consumer_lags(const struct consumer *c, struct consumer_lag *out,
                    size_t max, size_t *n);
 
-/* Commits the given offsets to the group synchronously. Returns 0 or
- * RIFFLE_ERR_KAFKA with errstr. */
+/* Commits the given offsets to the group synchronously. Returns 0,
+ * RIFFLE_ERR_TIMEOUT with errstr when the group no longer counts this
+ * member (its session ran out; librdkafka is rejoining, and the same
+ * commit may succeed once it has), or RIFFLE_ERR_KAFKA with errstr. */
 int consumer_commit(struct consumer *c, const struct snapshot_offset *off,
                     size_t n, char *errstr, size_t errstr_size);
 
