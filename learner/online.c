@@ -965,6 +965,15 @@ _Static_assert(offsetof(struct online_result, verdict) <
                offsetof(struct online_result, carried) <
                    offsetof(struct online_result, drift),
                "result_clear() zeroes the fields between these");
+/* A field put right after the verdict or the carried values would be
+ * cleared by none of result_clear()'s ranges: nothing may sit there. */
+_Static_assert(offsetof(struct online_result, verdict) +
+                       sizeof(((struct online_result *)0)->verdict) ==
+                   offsetof(struct online_result, event_id) &&
+               offsetof(struct online_result, carried) +
+                       sizeof(((struct online_result *)0)->carried) ==
+                   offsetof(struct online_result, drift),
+               "result_clear() clears every field of struct online_result");
 
 static void result_clear(struct online_result *res)
 {
