@@ -18,6 +18,7 @@
 #include "producers/publisher.h"
 
 #define PRODUCE_FLUSH_TIMEOUT_MS 120000 /* acks at the end of the file */
+#define PRODUCE_METADATA_TIMEOUT_MS 10000 /* brokers' answer at the start */
 #define PRODUCE_HINT_MAX 96 /* bytes of the advice added to a header error */
 
 /* Column names are compared in their Avro form: "education-num" in a
@@ -370,6 +371,9 @@ static int produce_rows(const struct cfg *cfg, const struct schema *schema,
     progress_start(&prog, "produce", "rows", o->progress);
     event_init(&ev);
     err = produce_map_columns(cfg, schema, csv, &map, errstr, size);
+    if (!err)
+        err = publisher_check_topic(pub, topic, PRODUCE_METADATA_TIMEOUT_MS,
+                                    errstr, size);
     if (!err && (o->requests || o->without_labels))
         err = find_nullable_label(cfg, schema, o->requests, &label, errstr,
                                   size);

@@ -30,6 +30,7 @@
 #define PUBLISHER_SETTLE_RING 131072
 #define PUBLISHER_SETTLE_WAIT_MS 10
 #define PUBLISHER_MAX_PLAIN_TOPICS 4
+#define PUBLISHER_MISSING_TOPIC_WAIT_MS 2000 /* a topic just created may lag */
 
 struct publisher {
     rd_kafka_t *rk;
@@ -355,6 +356,16 @@ uint64_t publisher_sent(const struct publisher *p)
 uint64_t publisher_settled(const struct publisher *p)
 {
     return p->settled;
+}
+
+int publisher_check_topic(struct publisher *p, const char *topic,
+                          int timeout_ms, char *errstr, size_t errstr_size)
+{
+    int partitions;
+
+    return kafka_topic_partitions(p->rk, topic, timeout_ms,
+                                  PUBLISHER_MISSING_TOPIC_WAIT_MS,
+                                  &partitions, errstr, errstr_size);
 }
 
 int publisher_check(struct publisher *p, char *errstr, size_t errstr_size)

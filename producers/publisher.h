@@ -162,6 +162,14 @@ uint64_t publisher_sent(const struct publisher *p);
  * publisher_flush() does. */
 uint64_t publisher_settled(const struct publisher *p);
 
+/* Checks that topic exists on the brokers, waiting up to timeout_ms for
+ * their metadata: 0, or RIFFLE_ERR_KAFKA with errstr naming the topic and
+ * how to create the pipeline's topics (kafka_topic_partitions()). For
+ * callers about to send a whole file there, whose every message would
+ * otherwise fail only after librdkafka's delivery timeout. */
+int publisher_check_topic(struct publisher *p, const char *topic,
+                          int timeout_ms, char *errstr, size_t errstr_size);
+
 /* 0, or RIFFLE_ERR_KAFKA with errstr when a message failed since the
  * last check or flush (the count is then reset). Does not wait. */
 int publisher_check(struct publisher *p, char *errstr, size_t errstr_size);

@@ -46,4 +46,15 @@ run_riffle produce -c "$cfg" --limit 100 >"$WORK/pipe.json" 2>"$WORK/pipe.err"
 if grep -q $'\r\|\033' "$WORK/pipe.err"; then
     fail "terminal control characters in piped output"
 fi
+# Into a topic nobody created, produce stops at once with the way out,
+# rather than after every row failed at librdkafka's delivery timeout.
+missing=$(make_config config/elec2.cfg) # topics not created
+rc=0
+run_riffle produce -c "$missing" --limit 100 >"$WORK/missing.json" \
+    2>"$WORK/missing.err" || rc=$?
+assert_eq "$rc" 1 "produce into a missing topic"
+how="create the pipeline's topics with: riffle topics create -c CONFIG"
+grep -q "events: Broker: Unknown topic or partition ($how)" "$WORK/missing.err" ||
+    fail "missing topic: $(grep -v rdkafka "$WORK/missing.err" | tail -2)"
+
 echo "PASS $TEST_NAME"
