@@ -152,6 +152,7 @@ struct learn {
     double last_snapshot_s, last_message_s;
     double snapshot_retry_s; /* a snapshot alone waits for the brokers */
     double commit_retry_s; /* at least once: offsets wait for a rejoin */
+    double join_looked_s; /* the last idle look at the join topic's ends */
     /* The monotonic clock at the last poll: one reading serves every
      * cadence check of the message it returned (a clock read costs as
      * much as a tenth of an event's work). */
@@ -1426,6 +1427,49 @@ static int on_message(struct learn *l, const rd_kafka_message_t *msg,
     return err;
 }
 
+/* The owner of join partitions dead-letters what they received since
+ * its last event (nothing else reads it before the owner's next event,
+ * which may come only in its next run): exactly once into the open
+ * batch, opened for it when none is, whose commit carries the checked
+ * positions; at least once at once, the positions committed with the
+ * next snapshot, at a revoke or at the stop. stop (may be NULL) cuts the
+ * read short. Brokers that do not answer the look at the ends are no
+ * reason to fail: what is left waits for the next look, event or run. */
+static int join_check_ends(struct learn *l,
+                           const volatile sig_atomic_t *stop, char *errstr,
+                           size_t size)
+{
+    int unchecked = 0, err;
+
+    if (!l->join)
+        return 0;
+    if (learn_join_look_ends(l->join, &unchecked, errstr, size) != 0) {
+        log_warn("learn", "%s: not checking the join topic for dead letters "
+                 "now; its owner will later", errstr);
+        return 0;
+    }
+    if (!unchecked)
+        return 0;
+
+    err = can_dead_letter(l) ? 0 : begin_batch(l, errstr, size);
+    if (!err)
+        err = learn_join_check_ends(l->join, l->ol, join_dead_letter, l,
+                                    stop, errstr, size);
+    return err;
+}
+
+/* While no event comes, once per delivery.batch_ms: an owner whose input
+ * partitions are idle would otherwise hold its join partitions' dead
+ * letters back until its next event. */
+static int join_look_idle(struct learn *l, char *errstr, size_t size)
+{
+    if (!l->join || l->now_s - l->join_looked_s <
+                        (double)l->cfg.txn_every_ms / 1000.0)
+        return 0;
+    l->join_looked_s = l->now_s;
+    return join_check_ends(l, &cli_stop_requested, errstr, size);
+}
+
 /* One poll and what follows from it. */
 static int step(struct learn *l, char *errstr, size_t size)
 {
@@ -1465,14 +1509,18 @@ static int step(struct learn *l, char *errstr, size_t size)
     if (err)
         return err;
     if (!l->exactly_once) {
-        err = commit_settled(l, 0, errstr, size);
+        err = msg ? 0 : join_look_idle(l, errstr, size);
+        if (!err)
+            err = commit_settled(l, 0, errstr, size);
         if (!err && snapshot_due(l) && !snapshot_unsettled(l))
             err = take_snapshot(l, 0, errstr, size);
         return err;
     }
-    if (merge_due(l))
+    if (!msg)
+        err = join_look_idle(l, errstr, size);
+    if (!err && merge_due(l))
         return merge_models(l, errstr, size);
-    if (publisher_in_transaction(l->pub) && snapshot_due(l))
+    if (!err && publisher_in_transaction(l->pub) && snapshot_due(l))
         err = snapshot_in_batch(l, errstr, size);
     if (!err && (publisher_in_transaction(l->pub) ? batch_due(l)
                                                   : snapshot_alone_due(l)))
@@ -1480,47 +1528,17 @@ static int step(struct learn *l, char *errstr, size_t size)
     return err;
 }
 
-/* Before a clean stop, the owner of join partitions dead-letters what
- * they received since its last event: nothing else reads it before the
- * owner's next event, which may come only in its next run. Exactly once,
- * into the open batch (one is opened for it), whose commit carries the
- * checked positions. *checked says whether it checked anything. The
- * brokers not answering is no reason to fail the stop: what is left
- * waits for the owner's next run, as it did before. */
-static int join_check_at_stop(struct learn *l, int *checked, char *errstr,
-                              size_t size)
-{
-    int unchecked = 0, err;
-
-    *checked = 0;
-    if (!l->join)
-        return 0;
-    if (learn_join_look_ends(l->join, &unchecked, errstr, size) != 0) {
-        log_warn("learn", "%s: not checking the join topic for dead letters "
-                 "before stopping; its owner's next run will", errstr);
-        return 0;
-    }
-    if (!unchecked)
-        return 0;
-
-    err = can_dead_letter(l) ? 0 : begin_batch(l, errstr, size);
-    if (!err)
-        err = learn_join_check_ends(l->join, l->ol, join_dead_letter, l,
-                                    errstr, size);
-    *checked = !err;
-    return err;
-}
-
 /* The last word before leaving: converge, dead-letter what the owned
- * join partitions hold, then commit what is left. */
+ * join partitions hold (not cut short by the stop request: the read is
+ * bounded by the ends it asked for), then commit what is left. */
 static int finish(struct learn *l, char *errstr, size_t size)
 {
-    int join_checked = 0, err = 0;
+    int err = 0;
 
     if (l->merge)
         err = merge_models(l, errstr, size);
     if (!err)
-        err = join_check_at_stop(l, &join_checked, errstr, size);
+        err = join_check_ends(l, NULL, errstr, size);
     if (!err && l->exactly_once)
         err = end_batch(l, 1, errstr, size);
     else if (!err && l->since_snapshot > 0)
@@ -1528,9 +1546,18 @@ static int finish(struct learn *l, char *errstr, size_t size)
     else if (!err)
         err = commit_settled(l, 1, errstr, size);
     /* at least once, the checked positions once their dead letters are
-     * acknowledged (a snapshot just taken may carry them already) */
-    if (!err && join_checked && !l->exactly_once)
-        err = commit_join_checked(l, errstr, size);
+     * acknowledged (the idle looks' may be in no snapshot yet); a group
+     * that dropped this member refuses them, and the next run publishes
+     * those dead letters again, as at least once allows */
+    if (err || !l->join || l->exactly_once)
+        return err;
+    err = commit_join_checked(l, errstr, size);
+    if (err == RIFFLE_ERR_TIMEOUT) {
+        log_warn("learn", "%s: the join topic's checked positions are not "
+                 "committed; the next run dead-letters again what they "
+                 "cover", errstr);
+        err = 0;
+    }
     return err;
 }
 

@@ -14,8 +14,9 @@
  * applies it when nothing before it is left unchecked; records applied
  * while dead letters could not be published, or before the partition
  * came to this instance, are left behind and read again by a reader
- * opened for that alone. At a clean stop the same reader checks an
- * owner's partitions up to the brokers' ends, past what it applied.
+ * opened for that alone. While the owner's own events are idle, and at
+ * its clean stop, the same reader checks its partitions up to the
+ * brokers' ends, past what it applied.
  */
 #include "cli/learn_join.h"
 
@@ -597,10 +598,11 @@ int learn_join_look_ends(struct learn_join *j, int *unchecked_out,
 }
 
 int learn_join_check_ends(struct learn_join *j, struct online_learner *ol,
-                          learn_join_bad_fn bad, void *opaque, char *errstr,
+                          learn_join_bad_fn bad, void *opaque,
+                          const volatile sig_atomic_t *stop, char *errstr,
                           size_t errstr_size)
 {
-    return check_read(j, ol, bad, opaque, j->ends, NULL, errstr,
+    return check_read(j, ol, bad, opaque, j->ends, stop, errstr,
                       errstr_size);
 }
 

@@ -45,15 +45,16 @@
  * are acknowledged (at least once). A new owner, after a rebalance or a
  * crash, goes on from the committed position: records it has applied
  * but not checked (its rebuild, a replay, a take-over) are read again
- * and judged without being applied (learn_join_check()). An owner that
- * stops cleanly checks its partitions up to the brokers' ends first
- * (learn_join_check_ends()): records appended after its last event would
- * otherwise wait for its next run.
+ * and judged without being applied (learn_join_check()). An owner whose
+ * events are idle, and one that stops cleanly, checks its partitions up
+ * to the brokers' ends (learn_join_check_ends()): records appended after
+ * its last event would otherwise wait for its next event, or run.
  * Runs on the learner thread.
  */
 #ifndef RIFFLE_CLI_LEARN_JOIN_H
 #define RIFFLE_CLI_LEARN_JOIN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -143,22 +144,24 @@ int learn_join_check(struct learn_join *j, struct online_learner *ol,
                      learn_join_bad_fn bad, void *opaque, char *errstr,
                      size_t errstr_size);
 
-/* For an owner about to stop: asks the join partitions' leaders for
- * their ends (read_committed) and sets *unchecked when an owned
- * partition holds records, applied or not, past its checked position.
- * Nothing else reads those before the owner's next event, which may
- * come only in its next run. Asks nothing when no partition is owned.
- * Returns 0 or RIFFLE_ERR_KAFKA with errstr. */
+/* For an owner whose events are idle, or about to stop: asks the join
+ * partitions' leaders for their ends (read_committed) and sets
+ * *unchecked when an owned partition holds records, applied or not,
+ * past its checked position. Nothing else reads those before the
+ * owner's next event, which may come only in its next run. Asks nothing
+ * when no partition is owned. Returns 0 or RIFFLE_ERR_KAFKA with
+ * errstr. */
 int learn_join_look_ends(struct learn_join *j, int *unchecked,
                          char *errstr, size_t errstr_size);
 
 /* Checks them as learn_join_check() does, each owned partition up to the
  * end the last learn_join_look_ends() found, without applying them;
- * a synchronisation that applies them later leaves them alone. Not cut
- * short by a stop request: the read is bounded by those ends. Returns 0
- * or an error with errstr. */
+ * a synchronisation that applies them later leaves them alone. stop
+ * (may be NULL: the read is bounded by those ends) cuts the read short,
+ * leaving the rest unchecked. Returns 0 or an error with errstr. */
 int learn_join_check_ends(struct learn_join *j, struct online_learner *ol,
-                          learn_join_bad_fn bad, void *opaque, char *errstr,
+                          learn_join_bad_fn bad, void *opaque,
+                          const volatile sig_atomic_t *stop, char *errstr,
                           size_t errstr_size);
 
 /* Adds the checked position of every owned partition to list, the

@@ -10,14 +10,15 @@
 # Bad profiles (not Avro at all; Avro whose profile has an empty key) go
 # to every join partition: before the learners start, while they run,
 # while more trickle in during a third round of clicks in which
-# instance b is killed with SIGKILL and restarted, and after the last
-# click, just before the learners stop. Exactly once, with
+# instance b is killed with SIGKILL and restarted, after the last click
+# while the learners idle (they must appear then), and just before the
+# learners stop. Exactly once, with
 # three instances on 3 partitions: read with read_committed, one dead
 # letter per bad record, none twice, none missing, and every click
 # predicted once. At least once, with two instances on 2 partitions:
 # every bad record dead-lettered, repeats allowed only from the crash.
 #
-# Bounded: per mode, 3 x 200 + 20 clicks, 30 profiles, 22 bad records a
+# Bounded: per mode, 3 x 200 + 20 clicks, 30 profiles, 24 bad records a
 # partition; waits for predictions, not for fixed times (about 30 s a
 # mode on a loaded machine).
 source "$(dirname "$0")/lib.sh"
@@ -139,6 +140,15 @@ clicks_predicted()
         2>/dev/null
     (($(riffle_json "$WORK/seen.jsonl" 'len({r["event_id"] for r in rows})') >= $1))
 }
+# join_dead_lettered N: at least N join records have a committed dead
+# letter
+join_dead_lettered()
+{
+    run_riffle watch -c "$WORK/clicks.cfg" dead-letters --idle-exit 1 >"$WORK/dl.jsonl" \
+        2>/dev/null
+    (($(riffle_json "$WORK/dl.jsonl" \
+        "len({(r['source_partition'], r['source_offset']) for r in rows})") >= $1))
+}
 trap 'stop_started; cleanup_work' EXIT
 WAIT_S=180
 
@@ -204,8 +214,11 @@ run_pipeline()
     # owner reads the join topic when an event asks it to.
     produce clicks last.csv
     wait_until "620 predictions" clicks_predicted 620
-    # The very last offsets, after the last click: no event asks for
-    # them, so only the owners' clean stop reads them.
+    # After the last click, while every input partition is idle: no event
+    # asks for them, so the owners' idle looks at the join topic's ends
+    # must find them; then the very last offsets, just before the stop.
+    bad_records
+    wait_until "$bad join dead letters while idle" join_dead_lettered "$bad"
     bad_records
     for pid in "$learner_a" "$learner_b" $learner_c; do
         kill -TERM "$pid"
