@@ -334,14 +334,18 @@ static void expect_same_record(struct csv_reader *crlf,
 }
 
 /* Random lines of letters, blanks and delimiters, with and without
- * trimming: the fast path, which copies, splits and trims a block at a
- * time, gives the fields the byte-wise parser gives (a CR sends a line
- * there), wherever the blanks and delimiters fall. */
+ * trimming, with a delimiter that is a blank too: the fast path, which
+ * copies, splits and trims a block at a time, gives the fields the
+ * byte-wise parser gives (a CR sends a line there), wherever the blanks
+ * and delimiters fall. */
 static void test_csv_reader_fast_path_matches_bytewise_on_random_lines(
     void **state)
 {
     static const char alphabet[] = "ab  \t\t,,,";
-    static const struct csv_options *const options[] = {&plain, &trimmed};
+    static const struct csv_options tab_trimmed = {'\t', 1, 0, 0};
+    static const struct csv_options space_trimmed = {' ', 1, 0, 0};
+    static const struct csv_options *const options[] = {
+        &plain, &trimmed, &tab_trimmed, &space_trimmed};
     const size_t lines = CSV_PATHS_LINES;
     char *crlf_text = malloc(lines * (CSV_PATHS_LINE_MAX + 2) + 1);
     char *lf_text = malloc(lines * (CSV_PATHS_LINE_MAX + 1) + 1);
@@ -351,7 +355,7 @@ static void test_csv_reader_fast_path_matches_bytewise_on_random_lines(
     (void)state;
     assert_non_null(crlf_text);
     assert_non_null(lf_text);
-    for (o = 0; o < 2; o++) {
+    for (o = 0; o < sizeof(options) / sizeof(options[0]); o++) {
         struct csv_reader *crlf, *lf;
         size_t crlf_len = 0, lf_len = 0;
 
