@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "consumers/snapshot_chunks.h"
 #include "consumers/topic_reader.h"
+#include "learner/snapshot.h"
 #include "schemas/json.h"
 
 #define WATCH_POLL_MS 200      /* short enough to see a stop signal */
@@ -103,6 +104,27 @@ static int append_error_line(struct watch *w, const rd_kafka_message_t *msg,
     return err;
 }
 
+/* A snapshot as a JSON line into w->line, read with the schema it was
+ * written with: a model topic keeps snapshots of older formats after an
+ * upgrade, and the current schema cannot read them. */
+static int append_snapshot(struct watch *w, const void *data, size_t len,
+                           char *why, size_t size)
+{
+    struct schema *legacy;
+    avro_value_t rec;
+    int err = snapshot_read_value(w->schema, data, len, &rec, &legacy, why,
+                                  size);
+
+    if (err)
+        return err;
+    err = json_append_value(&w->line, &rec);
+    if (err)
+        snprintf(why, size, "cannot print as JSON: %s", riffle_err_str(err));
+    avro_value_decref(&rec);
+    schema_destroy(legacy);
+    return err;
+}
+
 /* Prints one value (of msg, or reassembled up to msg) as a JSON line, or
  * an error object in its place. Returns 0, or RIFFLE_ERR_NOMEM when not
  * even that line fits. */
@@ -113,13 +135,15 @@ static int print_value(struct watch *w, const rd_kafka_message_t *msg,
     int err;
 
     buf_reset(&w->line);
-    if (w->flat)
+    if (w->chunks)
+        err = append_snapshot(w, data, len, why, sizeof(why));
+    else if (w->flat)
         err = schema_decode_event(w->schema, data, len, &w->ev, why,
                                   sizeof(why));
     else
         err = schema_read_value(w->schema, data, len, &w->value, why,
                                 sizeof(why));
-    if (!err) {
+    if (!err && !w->chunks) {
         err = w->flat ? json_append_event(&w->line, w->schema, &w->ev)
                       : json_append_value(&w->line, &w->value);
         if (err)
@@ -301,7 +325,7 @@ int cmd_watch(int argc, char **argv)
 
     memset(&w, 0, sizeof(w));
     err = pick_topic(cfg, o.which, &w, errstr, sizeof(errstr));
-    if (!err && !w.flat)
+    if (!err && !w.flat && w.topic != cfg->topic_models)
         err = schema_new_value(w.schema, &w.value);
     if (!err && w.topic == cfg->topic_models)
         err = snapshot_chunks_new(cfg->model_name, &w.chunks);

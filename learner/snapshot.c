@@ -960,6 +960,14 @@ static int read_any_format(const struct schema *schema, const void *data,
     return err;
 }
 
+int snapshot_read_value(const struct schema *schema, const void *data,
+                        size_t len, avro_value_t *rec, struct schema **legacy,
+                        char *errstr, size_t errstr_size)
+{
+    return read_any_format(schema, data, len, rec, legacy, errstr,
+                           errstr_size);
+}
+
 int snapshot_read_info(const struct schema *schema, const void *data,
                        size_t len, struct snapshot_info *info, char *errstr,
                        size_t errstr_size)

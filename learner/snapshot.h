@@ -120,6 +120,16 @@ int snapshot_load_file(const struct schema *schema, struct online_learner *ol,
  * RIFFLE_ERR_NOMEM. */
 int snapshot_weights_digest(struct online_learner *ol, uint64_t *digest);
 
+/* Reads a whole snapshot of the current format or of an older one still
+ * read (its writer's schema, from the fingerprint) into *rec, a new value
+ * of that schema: `riffle watch models` shows what was written, also on a
+ * topic that holds snapshots from before an upgrade. The caller decrefs
+ * *rec, then destroys *legacy (NULL for the current format); neither is
+ * set on an error. */
+int snapshot_read_value(const struct schema *schema, const void *data,
+                        size_t len, avro_value_t *rec, struct schema **legacy,
+                        char *errstr, size_t errstr_size);
+
 /* Reads only the metadata, e.g. for `riffle watch`. */
 int snapshot_read_info(const struct schema *schema, const void *data,
                        size_t len, struct snapshot_info *info, char *errstr,
