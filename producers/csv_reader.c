@@ -405,43 +405,56 @@ static int parse_record(struct csv_reader *r, char *errstr,
 /* Bytes the fast path looks at in one step: one SSE2 register. */
 #define CSV_SCAN_BLOCK 16
 
+/* The bytes of one block the fast path stops at, by kind: bit i for byte
+ * i of the block. */
+struct block_stops {
+    unsigned delimiters;
+    unsigned line_ends;
+    unsigned others; /* a quote, a CR or a NUL: the fast path gives up */
+};
+
 /* Copies p[0..n) (n <= CSV_SCAN_BLOCK) to out with every byte the fast
- * path stops at (the delimiter, a line end, a quote, a CR or a NUL)
- * written as a NUL, and returns them as a mask: bit i for byte i. Sets a
- * bit of *high for a byte of 0x80 or above. With SSE2 (every x86-64) a
- * whole block is five compares and one store. */
-static unsigned scan_copy_block(const unsigned char *p, size_t n,
-                                unsigned char delimiter, unsigned char *out,
-                                unsigned *high)
+ * path stops at written as a NUL, fills *stops, and sets a bit of *high
+ * for a byte of 0x80 or above. With SSE2 (every x86-64) a whole block is
+ * five compares and one store. */
+static void scan_copy_block(const unsigned char *p, size_t n,
+                            unsigned char delimiter, unsigned char *out,
+                            struct block_stops *stops, unsigned *high)
 {
-    unsigned mask = 0;
     size_t i;
 
 #if defined(__SSE2__)
     if (n == CSV_SCAN_BLOCK) {
         __m128i b = _mm_loadu_si128((const __m128i *)(const void *)p);
-        __m128i hit = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8((char)delimiter)),
-                         _mm_cmpeq_epi8(b, _mm_set1_epi8('\n'))),
-            _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8('"')),
-                         _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8('\r')),
-                                      _mm_cmpeq_epi8(b, _mm_setzero_si128()))));
+        __m128i d = _mm_cmpeq_epi8(b, _mm_set1_epi8((char)delimiter));
+        __m128i l = _mm_cmpeq_epi8(b, _mm_set1_epi8('\n'));
+        __m128i o = _mm_or_si128(
+            _mm_cmpeq_epi8(b, _mm_set1_epi8('"')),
+            _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8('\r')),
+                         _mm_cmpeq_epi8(b, _mm_setzero_si128())));
 
-        _mm_storeu_si128((__m128i *)(void *)out, _mm_andnot_si128(hit, b));
+        _mm_storeu_si128((__m128i *)(void *)out,
+                         _mm_andnot_si128(_mm_or_si128(_mm_or_si128(d, l), o),
+                                          b));
         *high |= (unsigned)_mm_movemask_epi8(b);
-        return (unsigned)_mm_movemask_epi8(hit);
+        stops->delimiters = (unsigned)_mm_movemask_epi8(d);
+        stops->line_ends = (unsigned)_mm_movemask_epi8(l);
+        stops->others = (unsigned)_mm_movemask_epi8(o);
+        return;
     }
 #endif
+    stops->delimiters = stops->line_ends = stops->others = 0;
     for (i = 0; i < n; i++) {
         unsigned char c = p[i];
-        int hit = c == delimiter || c == '\n' || c == '"' || c == '\r' ||
-                  c == '\0';
+        unsigned d = c == delimiter, l = c == '\n',
+                 o = c == '"' || c == '\r' || c == '\0';
 
-        out[i] = hit ? '\0' : c;
-        mask |= (unsigned)hit << i;
+        out[i] = d || l || o ? '\0' : c;
+        stops->delimiters |= d << i;
+        stops->line_ends |= l << i;
+        stops->others |= o << i;
         *high |= c & 0x80u;
     }
-    return mask;
 }
 
 /* Records line[start..end) as field n; rec holds the line's copy, with a
@@ -484,43 +497,53 @@ static size_t fast_split(struct csv_reader *r, const unsigned char *line,
 {
     unsigned char delimiter = (unsigned char)r->opts.delimiter;
     size_t off, start = 0, n = 0;
+    size_t scan = avail < CSV_MAX_RECORD_BYTES + 1 ? avail
+                                                   : CSV_MAX_RECORD_BYTES + 1;
     unsigned high = 0;
 
     if (delimiter == '"' || delimiter == '\r' || delimiter == '\0' ||
         delimiter == '\n')
-        return 0; /* below, a byte that is not the line end but the
-                   * delimiter must be a plain one */
-    for (off = 0; off < avail && off <= CSV_MAX_RECORD_BYTES;
-         off += CSV_SCAN_BLOCK) {
+        return 0; /* a byte that is a delimiter is then no other stop */
+    /* Room for every block the scan may copy, and past the line's end
+     * for the NUL struct buf keeps after its length (rec is empty). */
+    if (r->rec.cap < scan + CSV_SCAN_BLOCK + 2 &&
+        buf_reserve(&r->rec, scan + CSV_SCAN_BLOCK + 1) != 0)
+        return 0;
+
+    for (off = 0; off < scan; off += CSV_SCAN_BLOCK) {
         size_t span = avail - off < CSV_SCAN_BLOCK ? avail - off
                                                    : CSV_SCAN_BLOCK;
-        unsigned mask;
+        struct block_stops st;
+        unsigned ends, delims;
 
-        /* Room for a whole block, and past the line's end for the NUL
-         * struct buf keeps after its length (rec is empty here). */
-        if (r->rec.cap < off + CSV_SCAN_BLOCK + 2 &&
-            buf_reserve(&r->rec, off + CSV_SCAN_BLOCK + 1) != 0)
-            return 0;
-        mask = scan_copy_block(line + off, span, delimiter,
-                               (unsigned char *)r->rec.data + off, &high);
+        scan_copy_block(line + off, span, delimiter,
+                        (unsigned char *)r->rec.data + off, &st, &high);
 
-        for (; mask; mask &= mask - 1) {
-            size_t at = off + (size_t)__builtin_ctz(mask);
-            unsigned char c = line[at];
+        /* Only the delimiters before the block's first other stop count;
+         * that stop ends the line, or the fast path if it is no line
+         * end. */
+        ends = st.line_ends | st.others;
+        delims = ends ? st.delimiters & ((ends & -ends) - 1)
+                      : st.delimiters;
+        for (; delims; delims &= delims - 1) {
+            size_t at = off + (size_t)__builtin_ctz(delims);
 
-            if (c == '\n') {
-                if (at == 0 || at > CSV_MAX_RECORD_BYTES)
-                    return 0;
-                fast_field(r, n, start, at);
-                r->field_count = n + 1;
-                r->record_ascii = high == 0;
-                return at;
-            }
-            if (c != delimiter || n + 1 == CSV_MAX_FIELDS)
-                return 0; /* a quote, CR or NUL; or too many fields */
+            if (n + 1 == CSV_MAX_FIELDS)
+                return 0; /* too many fields */
             fast_field(r, n, start, at);
             n++;
             start = at + 1;
+        }
+        if (ends) {
+            size_t at = off + (size_t)__builtin_ctz(ends);
+
+            if (!(st.line_ends & ends & -ends) || at == 0 ||
+                at > CSV_MAX_RECORD_BYTES)
+                return 0; /* a quote, CR or NUL; or a blank line */
+            fast_field(r, n, start, at);
+            r->field_count = n + 1;
+            r->record_ascii = high == 0;
+            return at;
         }
     }
     return 0;
