@@ -106,8 +106,9 @@ assert_same_weights()
 }
 
 # topic_end TOPIC PARTITIONS: the end offsets of TOPIC's partitions
-# 0..PARTITIONS-1, summed; read_uncommitted, so aborted records and
-# transaction markers count
+# 0..PARTITIONS-1, summed; aborted records and transaction markers count,
+# but not the records of a transaction still open (kcat's query reads as
+# read_committed, librdkafka's default: the last stable offsets)
 topic_end()
 {
     local args=() p
@@ -183,35 +184,77 @@ start_learner()
     started+=("$last")
 }
 
-# pause_until_aborted PID TOPIC PARTITIONS PAUSES WAIT_S: stops PID, a
-# transactional riffle process this test started, until the broker
-# aborts the transaction it left open (its timeout passed), seen as the
-# end of TOPIC, which PID writes, moving while PID is stopped; then
-# resumes it. A pause with no abort within WAIT_S seconds (no
-# transaction was open at the coordinator) is tried again, PAUSES times.
+# topic_reader_end TOPIC PARTITIONS ISOLATION: the end offsets of TOPIC's
+# partitions 0..PARTITIONS-1, summed, as a reader with ISOLATION sees
+# them: read_uncommitted, the high watermarks; read_committed, the last
+# stable offsets, short of them by the records of every transaction still
+# open. Only while no one writes TOPIC: the reader stops at the end it
+# catches up with.
+topic_reader_end()
+{
+    local ends
+    ends=$(kcat -b "$BROKERS" -C -t "$1" -X "isolation.level=$3" -o end -e \
+        2>&1 >/dev/null | sed -n 's/.*Reached end of topic .* at offset \([0-9]*\).*/\1/p')
+    (($(grep -c . <<<"$ends") == $2)) || fail "no end for each of $2 partitions of $1"
+    awk '{s += $1} END {print s + 0}' <<<"$ends"
+}
+
+# committed_records TOPIC: how many records of TOPIC a read_committed
+# reader sees
+committed_records()
+{
+    kcat -b "$BROKERS" -C -t "$1" -X isolation.level=read_committed -o beginning -e -q \
+        -f '.\n' 2>/dev/null | wc -l
+}
+
+# pause_until_aborted PID TOPIC PARTITIONS PRODUCER WAIT_S: stops PID, a
+# transactional riffle process this test started that writes TOPIC, and
+# PRODUCER, the process that feeds it, until the broker aborts the
+# transaction PID left open (its timeout passed); then resumes both.
+# Nothing here rests on timing:
+# - the producer stands still while PID does, so however slowly PID is
+#   resumed, its stream cannot end before the abort has been seen;
+# - a transaction is open when TOPIC's last stable offset is short of
+#   its high watermark; a pause that finds none (it fell between a
+#   commit and the next record) lets both go on until PID commits again,
+#   and stops it once more;
+# - a move of the last stable offset is an abort only if it made no more
+#   records committed: a commit already on the wire when PID stopped may
+#   land after, and the pause is then tried again.
+# WAIT_S bounds the wait for the broker's abort, 120 s each other wait.
 pause_until_aborted()
 {
-    local pid=$1 topic=$2 parts=$3 pauses=$4 wait_s=$5 pause before waited
+    local pid=$1 topic=$2 parts=$3 producer=$4 wait_s=$5 try end stable committed
 
-    for ((pause = 1; ; pause++)); do
-        kill -STOP "$pid"
+    # topic_end: the last stable offsets, cheaply, while PID writes
+    moved_past() { (($(topic_end "$topic" "$parts") > $1)); }
+    for ((try = 1; try <= 10; try++)); do
+        kill -STOP "$pid" 2>/dev/null || fail "process $pid ended before the pause"
+        kill -STOP "$producer" 2>/dev/null || fail "producer $producer ended before the pause"
         sleep 1 # requests already on the wire land
-        before=$(topic_end "$topic" "$parts")
-        note "process $pid stopped; $topic ends at $before"
-        for ((waited = 0; waited < wait_s; waited++)); do
-            if [[ $(topic_end "$topic" "$parts") != "$before" ]]; then
-                note "the broker aborted the open transaction after ~${waited}s; resuming"
-                kill -CONT "$pid"
+        # in this order, so that a commit landing meanwhile is never
+        # taken for an abort
+        committed=$(committed_records "$topic")
+        end=$(topic_reader_end "$topic" "$parts" read_uncommitted)
+        stable=$(topic_reader_end "$topic" "$parts" read_committed)
+        if ((stable < end)); then
+            note "process $pid stopped in a transaction ($topic: stable $stable, end $end)"
+            WAIT_S=$wait_s wait_until "the broker's abort of process $pid's transaction" \
+                moved_past "$stable"
+            if (($(committed_records "$topic") == committed)); then
+                note "the broker aborted the open transaction; resuming"
+                kill -CONT "$producer" "$pid"
                 return 0
             fi
-            sleep 1
-        done
-        kill -CONT "$pid"
-        ((pause < pauses)) ||
-            fail "the broker aborted no transaction of process $pid in $pauses pauses"
-        note "no transaction was open at the coordinator; pausing again"
-        sleep 2 # long enough to open the next transaction
+            note "the transaction was committed (its commit was on the wire); pausing again"
+        else
+            note "process $pid stopped with no transaction open; pausing again"
+        fi
+        stable=$(topic_end "$topic" "$parts")
+        kill -CONT "$producer" "$pid"
+        wait_until "a commit of process $pid on $topic" moved_past "$stable"
     done
+    fail "process $pid was never stopped in a transaction in $((try - 1)) pauses"
 }
 
 # labels_two_batches EVENTS SEED: the first EVENTS Elec2 rows without

@@ -12,21 +12,21 @@
 # The broker aborts an expired transaction at its next check (every 10 s
 # by default), so the test waits for the abort itself, seen as the abort
 # marker that moves the predictions topic's end while the learner stands
-# still, before resuming it. A pause that falls in a commit finds no
-# batch to abort (rare: batches stay open 4 s, a commit takes a few tens
-# of ms); the learner is then paused once more. Bounded: 20,000 events at
-# 1,000 events/s, a pause of 10 to 20 s (at most 2 of 30 s).
+# still, before resuming it (pause_until_aborted: the producer stands
+# still too, so the stream cannot end before the learner is resumed, and
+# a pause that finds no batch open is tried again). Bounded: 20,000
+# events at 1,000 events/s, a pause of 10 to 20 s.
 source "$(dirname "$0")/lib.sh"
 
 readonly EVENTS=20000
 readonly RATE=1000
 readonly TXN_TIMEOUT_MS=10000 # the least librdkafka accepts
 readonly BATCH_MS=4000        # at most half the timeout
-readonly ABORT_WAIT_S=30      # the timeout, one broker check, and slack
-readonly PAUSES=2
+readonly ABORT_WAIT_S=60      # the timeout, one broker check, and slack
 
 learner=""
-resume_learner() { [[ -n $learner ]] && kill -CONT "$learner" 2>/dev/null || true; }
+producer=""
+resume_learner() { kill -CONT $producer $learner 2>/dev/null || true; }
 trap 'resume_learner; stop_started; [[ -n ${KEEP_WORK:-} ]] || cleanup_work' EXIT
 
 cfg=$(make_config config/elec2.cfg)
@@ -40,8 +40,9 @@ sys.stdout.writelines(lines[:int(sys.argv[2]) + 1])' \
     data/elec2/electricity.csv.gz "$EVENTS" >"$WORK/stream.csv"
 "$RIFFLE" train -c "$cfg" --file "$WORK/stream.csv" >"$WORK/train.json"
 
-run_riffle produce -c "$cfg" --file "$WORK/stream.csv" --rate "$RATE" \
-    --no-progress >"$WORK/produce.json" 2>"$WORK/produce.log" &
+# riffle itself, so that the pause stops the producer, not a subshell
+"$RIFFLE" produce -c "$cfg" --brokers "$BROKERS" --file "$WORK/stream.csv" \
+    --rate "$RATE" --no-progress >"$WORK/produce.json" 2>"$WORK/produce.log" &
 started+=($!)
 producer=$!
 # riffle itself in the background, so that $! is the learner's own pid
@@ -52,12 +53,15 @@ started+=("$learner")
 
 # Pause in the middle of the stream, while a batch is open: they are
 # open but for their commits, the next one opening with the next event.
-waited=0
-while (($(topic_end "$predictions" 1) < EVENTS / 5)); do
-    ((waited++ < 600)) || fail "no predictions after 60s: $(tail -3 "$WORK/learn.log")"
-    sleep 0.1
-done
-pause_until_aborted "$learner" "$predictions" 1 "$PAUSES" "$ABORT_WAIT_S"
+# The producer is held at a fifth of the stream until the learner has
+# caught up with some of it, so that however long the learner takes to
+# start, the stream is still flowing when the pause comes.
+input_at_least() { (($(topic_end "$(cfg_topic "$cfg" input)" 1) >= $1)); }
+wait_until "$((EVENTS / 5)) events on the input topic" input_at_least $((EVENTS / 5))
+kill -STOP "$producer" || fail "the producer ended before the pause"
+predicted_at_least() { (($(topic_end "$predictions" 1) >= $1)); }
+wait_until "$((EVENTS / 10)) predictions" predicted_at_least $((EVENTS / 10))
+pause_until_aborted "$learner" "$predictions" 1 "$producer" "$ABORT_WAIT_S"
 
 wait "$producer" || fail "produce failed: $(tail -3 "$WORK/produce.log")"
 rc=0

@@ -13,11 +13,10 @@
 # The broker aborts an expired transaction at its next check (every 10 s
 # by default), so the test waits for the abort itself, seen as the abort
 # markers that move the served topic's end while the replica stands
-# still, before resuming it. Transactions stay open 4 s
-# (commit_every_ms) while requests flow, so a pause that falls in a
-# commit, which finds nothing to abort, is rare; the replica is then
-# paused once more. Bounded: 6,000 requests at 300/s, a pause of 10 to
-# 20 s (at most 2 of 30 s).
+# still, before resuming it (pause_until_aborted: the request producer
+# stands still too, so the requests cannot end before the replica is
+# resumed, and a pause that finds no transaction open is tried again).
+# Bounded: 6,000 requests at 300/s, a pause of 10 to 20 s.
 source "$(dirname "$0")/lib.sh"
 
 readonly MODEL_EVENTS=2000
@@ -25,11 +24,15 @@ readonly REQUESTS=6000
 readonly RATE=300
 readonly TXN_TIMEOUT_MS=10000 # the least librdkafka accepts
 readonly COMMIT_MS=4000       # at most half the timeout
-readonly ABORT_WAIT_S=30      # the timeout, one broker check, and slack
-readonly PAUSES=2
+readonly ABORT_WAIT_S=60      # the timeout, one broker check, and slack
+# Longer than a pause that finds no transaction open (the replica and
+# the requests both stand still): a replica resumed from one must not
+# take it for the end of the requests.
+readonly IDLE_EXIT_S=15
 
 replica=""
-resume_replica() { [[ -n $replica ]] && kill -CONT "$replica" 2>/dev/null || true; }
+producer=""
+resume_replica() { kill -CONT $producer $replica 2>/dev/null || true; }
 trap 'resume_replica; stop_started; [[ -n ${KEEP_WORK:-} ]] || cleanup_work' EXIT
 
 cfg=$(make_config config/elec2.cfg)
@@ -42,24 +45,21 @@ served=$(sed -n 's/^ *predictions = "\([^"]*\.served\)".*/\1/p' "$cfg")
 serve_model "$cfg" "$MODEL_EVENTS" "$WORK/learn.log"
 
 # riffle itself in the background, so that $! is the replica's own pid
-"$RIFFLE" serve -c "$cfg" --brokers "$BROKERS" --instance solo --idle-exit 3 \
-    >"$WORK/serve.json" 2>"$WORK/serve.log" &
+"$RIFFLE" serve -c "$cfg" --brokers "$BROKERS" --instance solo \
+    --idle-exit "$IDLE_EXIT_S" >"$WORK/serve.json" 2>"$WORK/serve.log" &
 replica=$!
 started+=("$replica")
 wait_for "2 partition(s) of .* assigned" 1 "$WORK/serve.log"
-run_riffle produce -c "$cfg" --requests --limit "$REQUESTS" --rate "$RATE" \
-    --no-progress >"$WORK/requests.json" 2>"$WORK/requests.log" &
+"$RIFFLE" produce -c "$cfg" --brokers "$BROKERS" --requests --limit "$REQUESTS" \
+    --rate "$RATE" --no-progress >"$WORK/requests.json" 2>"$WORK/requests.log" &
 producer=$!
 started+=("$producer")
 
 # Pause once the replica is answering inside a transaction: one is open
 # but for its commits, the next opening with the next request.
-waited=0
-while (($(topic_end "$served" 2) < 300)); do
-    ((waited++ < 600)) || fail "no answers after 60s: $(tail -3 "$WORK/serve.log")"
-    sleep 0.1
-done
-pause_until_aborted "$replica" "$served" 2 "$PAUSES" "$ABORT_WAIT_S"
+answered_at_least() { (($(topic_end "$served" 2) >= $1)); }
+wait_until "300 answers" answered_at_least 300
+pause_until_aborted "$replica" "$served" 2 "$producer" "$ABORT_WAIT_S"
 
 wait "$producer" || fail "producing requests failed: $(tail -3 "$WORK/requests.log")"
 rc=0
