@@ -65,6 +65,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "common/buf.h"
+#include "common/kafka.h"
 #include "config/cfg.h"
 #include "producers/csv_reader.h"
 #include "producers/produce.h"
@@ -74,6 +75,7 @@
 #define LOAD_IDLE_END_S 15.0     /* stop waiting for answers after this */
 #define LOAD_POLL_MS 10
 #define LOAD_ADMIN_TIMEOUT_MS 30000
+#define LOAD_OFFSETS_TIMEOUT_MS 10000 /* the ends of the answers' topic */
 /* As the replica's producer (producers/publisher.c): a request waits at
  * most 1 ms for others to share its produce request, instead of every
  * request at a low rate being a produce request of its own. */
@@ -202,7 +204,6 @@ static void start_consumer(struct load *l)
     const struct rd_kafka_metadata *md;
     rd_kafka_topic_partition_list_t *parts;
     rd_kafka_topic_t *rkt;
-    int64_t low, high;
     int i, from_start = strcmp(l->mode, "drain") == 0;
 
     if (rd_kafka_conf_set(conf, "bootstrap.servers", l->brokers, why,
@@ -220,14 +221,15 @@ static void start_consumer(struct load *l)
         md->topic_cnt != 1 || md->topics[0].partition_cnt == 0)
         die("metadata", l->read_topic);
     parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
-    for (i = 0; i < md->topics[0].partition_cnt; i++) {
-        if (!from_start &&
-            rd_kafka_query_watermark_offsets(l->consumer, l->read_topic, i,
-                                             &low, &high, 10000))
-            die("watermarks", l->read_topic);
-        rd_kafka_topic_partition_list_add(parts, l->read_topic, i)
-            ->offset = from_start ? RD_KAFKA_OFFSET_BEGINNING : high;
-    }
+    for (i = 0; i < md->topics[0].partition_cnt; i++)
+        rd_kafka_topic_partition_list_add(parts, l->read_topic, i)->offset =
+            from_start ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+    /* The ends now, as offsets: a logical "end" would be resolved only
+     * when the fetch starts, after answers may have come. */
+    if (!from_start &&
+        kafka_query_offsets(l->consumer, parts, LOAD_OFFSETS_TIMEOUT_MS, why,
+                            sizeof(why)))
+        die("end offsets", why);
     rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
     if (rd_kafka_assign(l->consumer, parts))

@@ -32,6 +32,8 @@ struct status {
     rd_kafka_t *rk; /* a consumer in the learner's group, never joined */
     int64_t now_ms;
     int failed;
+    double asks_started; /* the first offsets ask; 0 before it */
+    int unanswered;      /* an offsets ask went unanswered: ask no more */
 };
 
 /* --- topics and lag ---------------------------------------------------- */
@@ -49,11 +51,53 @@ static int partition_count(struct status *s, const char *topic, char *why,
     return n;
 }
 
+/* The first offsets and ends of partitions 0..n-1 of topic into new
+ * arrays *lo and *hi (the caller frees both). Returns 0, or -1 after
+ * saying why and marking the status failed. Just after a topic was
+ * created its leader may not be known yet: a transient error is asked
+ * again, within one KAFKA_TRANSIENT_WAIT_MS for the whole status, each
+ * ask bounded by STATUS_TIMEOUT_MS. Once an ask went unanswered, the
+ * brokers are taken to be away and later topics are not asked: the
+ * status fails in a bounded time instead of waiting topic after topic. */
+static int ask_watermarks(struct status *s, const char *topic, int n,
+                          int64_t **lo, int64_t **hi)
+{
+    rd_kafka_resp_err_t err;
+    char why[512];
+
+    *lo = calloc((size_t)n, sizeof(**lo));
+    *hi = calloc((size_t)n, sizeof(**hi));
+    if (!*lo || !*hi) {
+        log_error("status", "%s: out of memory for %d partition(s)", topic,
+                  n);
+        s->failed = 1;
+        return -1;
+    }
+    if (s->unanswered) {
+        s->failed = 1; /* said for the first topic that went unanswered */
+        return -1;
+    }
+
+    if (s->asks_started == 0)
+        s->asks_started = kafka_monotonic_s();
+    do
+        err = kafka_query_watermarks(s->rk, topic, n, *lo, *hi,
+                                     STATUS_TIMEOUT_MS, why, sizeof(why));
+    while (kafka_retry_transient(err, s->asks_started));
+    if (err) {
+        log_error("status", "%s", why);
+        s->unanswered = kafka_err_is_transient(err);
+        s->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
 /* Prints one topic's line; returns its partition count, or -1 when it
- * is missing or not configured. */
+ * is missing, not configured, or its offsets cannot be read. */
 static int show_topic(struct status *s, const char *role, const char *topic)
 {
-    int64_t lo, hi, total = 0;
+    int64_t *lo = NULL, *hi = NULL, total = 0;
     char why[512];
     int i, n;
 
@@ -66,11 +110,18 @@ static int show_topic(struct status *s, const char *role, const char *topic)
         s->failed = 1;
         return -1;
     }
-    for (i = 0; i < n; i++)
-        if (rd_kafka_query_watermark_offsets(s->rk, topic, i, &lo, &hi,
-                                             STATUS_TIMEOUT_MS) == 0)
-            total += hi - lo;
-    printf("  %-13s %-40s %3d %12lld\n", role, topic, n, (long long)total);
+
+    if (ask_watermarks(s, topic, n, &lo, &hi) != 0) {
+        printf("  %-13s %-40s %3d %12s\n", role, topic, n, "unknown");
+        n = -1;
+    } else {
+        for (i = 0; i < n; i++)
+            total += hi[i] - lo[i];
+        printf("  %-13s %-40s %3d %12lld\n", role, topic, n,
+               (long long)total);
+    }
+    free(lo);
+    free(hi);
     return n;
 }
 
@@ -79,7 +130,7 @@ static void show_lag(struct status *s, int n)
 {
     const char *topic = s->cfg->topic_input;
     rd_kafka_topic_partition_list_t *parts;
-    int64_t lo, hi, lag_total = 0;
+    int64_t *lo = NULL, *hi = NULL, lag_total = 0;
     int i, committed_any = 0;
 
     if (n <= 0)
@@ -92,31 +143,36 @@ static void show_lag(struct status *s, int n)
     if (rd_kafka_committed(s->rk, parts, STATUS_TIMEOUT_MS)) {
         printf("learner group %s: committed offsets unavailable\n",
                s->cfg->group_id);
-        rd_kafka_topic_partition_list_destroy(parts);
-        return;
+        goto out;
+    }
+    if (ask_watermarks(s, topic, n, &lo, &hi) != 0) {
+        printf("learner group %s: lag unknown, the input's offsets cannot "
+               "be read\n", s->cfg->group_id);
+        goto out;
     }
 
     printf("learner group %s, input %s:\n", s->cfg->group_id, topic);
     for (i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int64_t low = lo[p->partition], high = hi[p->partition];
 
-        if (rd_kafka_query_watermark_offsets(s->rk, topic, p->partition, &lo,
-                                             &hi, STATUS_TIMEOUT_MS))
-            continue;
         if (p->offset >= 0) {
             committed_any = 1;
-            lag_total += hi - p->offset;
+            lag_total += high - p->offset;
             printf("  partition %-3d committed %12lld of %12lld, lag %lld\n",
-                   (int)p->partition, (long long)p->offset, (long long)hi,
-                   (long long)(hi - p->offset));
+                   (int)p->partition, (long long)p->offset, (long long)high,
+                   (long long)(high - p->offset));
         } else {
-            lag_total += hi - lo;
+            lag_total += high - low;
             printf("  partition %-3d nothing committed yet, lag %lld\n",
-                   (int)p->partition, (long long)(hi - lo));
+                   (int)p->partition, (long long)(high - low));
         }
     }
     printf("  total lag %lld%s\n", (long long)lag_total,
            committed_any ? "" : " (the learner has not committed yet)");
+out:
+    free(lo);
+    free(hi);
     rd_kafka_topic_partition_list_destroy(parts);
 }
 

@@ -296,6 +296,118 @@ int kafka_retry_transient(rd_kafka_resp_err_t err, double started_s)
     return 1;
 }
 
+/* What an ask for offsets was for, in words, from the offset an element
+ * held before the answer replaced it. */
+static const char *asked_for(int64_t offset)
+{
+    if (offset == RD_KAFKA_OFFSET_BEGINNING)
+        return "first offset";
+    if (offset == RD_KAFKA_OFFSET_END)
+        return "end";
+    return "offset by time";
+}
+
+/* Says in errstr that err stopped the ask for what of topic [partition],
+ * others more partitions going unanswered with it. */
+static void say_offsets_error(rd_kafka_resp_err_t err, int timeout_ms,
+                              const char *what, const char *topic,
+                              int partition, int others, char *errstr,
+                              size_t errstr_size)
+{
+    char more[64] = "";
+
+    if (others > 0)
+        snprintf(more, sizeof(more), " (and %d more partition(s))", others);
+    if (kafka_err_is_transient(err))
+        snprintf(errstr, errstr_size, "the brokers do not answer within %g s "
+                 "for the %s of %s [%d]%s: %s", timeout_ms / 1000.0, what,
+                 topic, partition, more, rd_kafka_err2str(err));
+    else
+        snprintf(errstr, errstr_size, "the brokers refuse the %s of %s [%d]%s:"
+                 " %s", what, topic, partition, more, rd_kafka_err2str(err));
+}
+
+rd_kafka_resp_err_t kafka_query_offsets(rd_kafka_t *rk,
+                                        rd_kafka_topic_partition_list_t *list,
+                                        int timeout_ms, char *errstr,
+                                        size_t errstr_size)
+{
+    const char *what;
+    rd_kafka_resp_err_t err;
+    int i;
+
+    if (list->cnt == 0)
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    what = asked_for(list->elems[0].offset);
+
+    err = rd_kafka_offsets_for_times(rk, list, timeout_ms);
+    if (err) {
+        say_offsets_error(err, timeout_ms, what, list->elems[0].topic,
+                          (int)list->elems[0].partition, list->cnt - 1,
+                          errstr, errstr_size);
+        return err;
+    }
+
+    for (i = 0; i < list->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &list->elems[i];
+
+        if (tp->err) {
+            say_offsets_error(tp->err, timeout_ms, what, tp->topic,
+                              (int)tp->partition, 0, errstr, errstr_size);
+            return tp->err;
+        }
+    }
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* Asks the offset of partitions 0..count-1 of topic that at stands for
+ * (see kafka_query_offsets()) into out[0..count-1]. */
+static rd_kafka_resp_err_t query_each(rd_kafka_t *rk, const char *topic,
+                                      int count, int64_t at, int64_t *out,
+                                      int timeout_ms, char *errstr,
+                                      size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new(count > 0 ? count : 1);
+    rd_kafka_resp_err_t err;
+    int i;
+
+    for (i = 0; i < count; i++)
+        rd_kafka_topic_partition_list_add(list, topic, i)->offset = at;
+    err = kafka_query_offsets(rk, list, timeout_ms, errstr, errstr_size);
+    for (i = 0; !err && i < list->cnt; i++)
+        out[list->elems[i].partition] = list->elems[i].offset;
+    rd_kafka_topic_partition_list_destroy(list);
+    return err;
+}
+
+rd_kafka_resp_err_t kafka_query_watermarks(rd_kafka_t *rk, const char *topic,
+                                           int count, int64_t *low,
+                                           int64_t *high, int timeout_ms,
+                                           char *errstr, size_t errstr_size)
+{
+    double started = kafka_monotonic_s();
+    rd_kafka_resp_err_t err;
+    int left;
+
+    /* One partition cannot appear twice in one ListOffsets request:
+     * the first offsets and the ends are two rounds. */
+    err = query_each(rk, topic, count, RD_KAFKA_OFFSET_END, high, timeout_ms,
+                     errstr, errstr_size);
+    if (err || !low)
+        return err;
+
+    left = timeout_ms - (int)((kafka_monotonic_s() - started) * 1000.0);
+    if (left <= 0) {
+        err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        say_offsets_error(err, timeout_ms, asked_for(RD_KAFKA_OFFSET_BEGINNING),
+                          topic, 0, count - 1, errstr, errstr_size);
+        return err;
+    }
+    return query_each(rk, topic, count, RD_KAFKA_OFFSET_BEGINNING, low, left,
+                      errstr, errstr_size);
+}
+
 #define KAFKA_MISSING_TOPIC_PAUSE_MS 250
 
 /* One metadata request for topic: err for the request, *topic_err and

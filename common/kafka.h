@@ -85,6 +85,37 @@ int kafka_err_is_transient(rd_kafka_resp_err_t err);
  * is transient; else returns 0 at once: the caller reports err. */
 int kafka_retry_transient(rd_kafka_resp_err_t err, double started_s);
 
+/* Asks the brokers for the offset each element of list stands for and
+ * puts it in place: an element's offset holds RD_KAFKA_OFFSET_BEGINNING
+ * (the partition's first offset kept), RD_KAFKA_OFFSET_END (its end: the
+ * last stable offset for a read_committed client, the high watermark
+ * otherwise) or a time in ms (the first offset at or after it, -1 when
+ * there is none). One ListOffsets request per leader, sent together,
+ * giving up after timeout_ms in all. list (topic and partition set by
+ * the caller) is borrowed and changed. Returns 0, or the request's or
+ * the first partition's error with errstr naming the topic and
+ * partition: "the brokers do not answer within N s for ..." when the
+ * error is transient (kafka_err_is_transient(): the caller may ask
+ * again), else "the brokers refuse ...".
+ *
+ * Every ask for offsets goes through here, not through
+ * rd_kafka_query_watermark_offsets(): before librdkafka 2.3.0 (Debian 12
+ * ships 2.0.2) that one waits without limit, whatever its timeout, for a
+ * leader that is down (librdkafka issue 2588). */
+rd_kafka_resp_err_t kafka_query_offsets(rd_kafka_t *rk,
+                                        rd_kafka_topic_partition_list_t *list,
+                                        int timeout_ms, char *errstr,
+                                        size_t errstr_size);
+
+/* The first offsets (into low[0..count-1]; low may be NULL when they are
+ * not needed) and ends (high[0..count-1]) of partitions 0..count-1 of
+ * topic, through kafka_query_offsets(): two rounds sharing timeout_ms.
+ * Returns 0 or the error, as kafka_query_offsets() does. */
+rd_kafka_resp_err_t kafka_query_watermarks(rd_kafka_t *rk, const char *topic,
+                                           int count, int64_t *low,
+                                           int64_t *high, int timeout_ms,
+                                           char *errstr, size_t errstr_size);
+
 /* The partition count of topic from the brokers' metadata, waiting up to
  * timeout_ms for an answer. A topic missing from the metadata is asked
  * again every 250 ms for up to missing_wait_ms (one just created may take

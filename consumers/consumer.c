@@ -700,41 +700,21 @@ static rd_kafka_topic_partition_list_t *assigned_ends(const struct consumer *c)
     return list;
 }
 
-/* One ListOffsets round for every assigned partition, through
- * rd_kafka_offsets_for_times(), which gives up after timeout_ms; sets
- * *ends (the caller destroys it) or why. rd_kafka_query_watermark_offsets()
- * is not used: in librdkafka before 2.3.0 it waits without limit for a
- * broker that is down (librdkafka issue 2588), and an idle learner then
- * hung in it for the whole outage, saying nothing. */
+/* One ListOffsets round for every assigned partition, bounded by
+ * timeout_ms (kafka_query_offsets(): an idle learner once hung in an
+ * unbounded ask for the whole outage, saying nothing); sets *ends (the
+ * caller destroys it) or why. */
 static int ask_ends(struct consumer *c, int timeout_ms,
                     rd_kafka_topic_partition_list_t **ends, char *why,
                     size_t why_size)
 {
-    rd_kafka_resp_err_t err;
-    int i;
-
     *ends = assigned_ends(c);
     if (!*ends || (*ends)->cnt == 0) {
         snprintf(why, why_size, "%s: no partition is assigned", c->topic);
         return 0;
     }
-    err = rd_kafka_offsets_for_times(c->rk, *ends, timeout_ms);
-    if (err) {
-        snprintf(why, why_size, "the brokers do not answer for the ends of "
-                 "%s: %s", c->topic, rd_kafka_err2str(err));
-        return 0;
-    }
-    for (i = 0; i < (*ends)->cnt; i++) {
-        const rd_kafka_topic_partition_t *tp = &(*ends)->elems[i];
-
-        if (tp->err) {
-            snprintf(why, why_size, "the brokers do not answer for %s [%d]: "
-                     "%s", tp->topic, (int)tp->partition,
-                     rd_kafka_err2str(tp->err));
-            return 0;
-        }
-    }
-    return 1;
+    return kafka_query_offsets(c->rk, *ends, timeout_ms, why, why_size) ==
+           RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 int consumer_confirm_caught_up(struct consumer *c, int timeout_ms, char *why,

@@ -146,9 +146,9 @@ int topic_reader_new(const char *brokers, const char *topic, int from_start,
 
 /* Resolves the partitions of list whose offset holds a timestamp to
  * the first offset at or after it, or to the end when none is. */
-static int resolve_times(struct topic_reader *r, const char *topic,
-                         rd_kafka_topic_partition_list_t *list,
-                         char *errstr, size_t errstr_size)
+static int resolve_times(struct topic_reader *r,
+                         rd_kafka_topic_partition_list_t *list, char *errstr,
+                         size_t errstr_size)
 {
     rd_kafka_resp_err_t err;
     double started;
@@ -158,14 +158,12 @@ static int resolve_times(struct topic_reader *r, const char *topic,
         return 0;
     started = kafka_monotonic_s();
     do
-        err = rd_kafka_offsets_for_times(r->rk, list,
-                                         TOPIC_READER_METADATA_TIMEOUT_MS);
+        err = kafka_query_offsets(r->rk, list,
+                                  TOPIC_READER_METADATA_TIMEOUT_MS, errstr,
+                                  errstr_size);
     while (kafka_retry_transient(err, started));
-    if (err) {
-        snprintf(errstr, errstr_size, "%s: cannot look offsets up by time: "
-                 "%s", topic, rd_kafka_err2str(err));
+    if (err)
         return RIFFLE_ERR_KAFKA;
-    }
     for (i = 0; i < list->cnt; i++)
         if (list->elems[i].offset < 0)
             list->elems[i].offset = RD_KAFKA_OFFSET_END;
@@ -199,7 +197,7 @@ int topic_reader_new_from(const char *brokers, const char *topic,
     }
 
     if (!err)
-        err = resolve_times(r, topic, timed, errstr, errstr_size);
+        err = resolve_times(r, timed, errstr, errstr_size);
     for (i = 0; !err && i < timed->cnt; i++)
         rd_kafka_topic_partition_list_add(known, topic,
                                           timed->elems[i].partition)
@@ -248,6 +246,33 @@ int topic_reader_new_some(const char *brokers, const char *topic,
     return 0;
 }
 
+/* The first offsets and ends (read_committed) of every partition of r,
+ * into *low and *high (the caller frees both). Just after the topic was
+ * created or a broker restarted, its partitions may have no leader for a
+ * moment, and in an outage none answers: asked again for up to
+ * KAFKA_TRANSIENT_WAIT_MS, each ask bounded, then failed. */
+static int query_watermarks(struct topic_reader *r, const char *topic,
+                            int64_t **low, int64_t **high, char *errstr,
+                            size_t errstr_size)
+{
+    size_t n = (size_t)r->partition_count;
+    rd_kafka_resp_err_t err;
+    double started;
+
+    *low = calloc(n, sizeof(**low));
+    *high = calloc(n, sizeof(**high));
+    if (!*low || !*high)
+        return RIFFLE_ERR_NOMEM;
+
+    started = kafka_monotonic_s();
+    do
+        err = kafka_query_watermarks(r->rk, topic, r->partition_count, *low,
+                                     *high, TOPIC_READER_METADATA_TIMEOUT_MS,
+                                     errstr, errstr_size);
+    while (kafka_retry_transient(err, started));
+    return err ? RIFFLE_ERR_KAFKA : 0;
+}
+
 /* Like topic_reader_new(), starting each partition `span` messages
  * before its end (read_committed end); an empty partition counts as at
  * its end at once. *whole is set when every partition starts at its
@@ -257,44 +282,33 @@ static int reader_new_tail(const char *brokers, const char *topic,
                            int *whole, char *errstr, size_t errstr_size)
 {
     struct topic_reader *r = calloc(1, sizeof(*r));
-    rd_kafka_topic_partition_list_t *list;
-    rd_kafka_resp_err_t qerr;
-    int64_t low, high;
-    double started;
+    rd_kafka_topic_partition_list_t *list = NULL;
+    int64_t *low = NULL, *high = NULL;
     int i, err;
 
     if (!r)
         return RIFFLE_ERR_NOMEM;
     *whole = 1;
     err = reader_create(brokers, topic, NULL, r, errstr, errstr_size);
-    list = err ? NULL
-               : rd_kafka_topic_partition_list_new(r->partition_count);
+    if (!err)
+        err = query_watermarks(r, topic, &low, &high, errstr, errstr_size);
+    if (!err)
+        list = rd_kafka_topic_partition_list_new(r->partition_count);
     for (i = 0; !err && i < r->partition_count; i++) {
-        /* Just after the topic was created or a broker restarted, its
-         * partitions may have no leader for a moment: ask again. */
-        started = kafka_monotonic_s();
-        do
-            qerr = rd_kafka_query_watermark_offsets(
-                r->rk, topic, i, &low, &high, TOPIC_READER_METADATA_TIMEOUT_MS);
-        while (kafka_retry_transient(qerr, started));
-        if (qerr) {
-            snprintf(errstr, errstr_size, "%s [%d]: cannot read its offsets: "
-                     "%s", topic, i, rd_kafka_err2str(qerr));
-            err = RIFFLE_ERR_KAFKA;
-        } else if (high <= low) {
+        if (high[i] <= low[i]) {
             r->at_end[i] = 1;
             r->ended++;
         } else {
-            int64_t start = high - span > low ? high - span : low;
+            int64_t start = high[i] - span > low[i] ? high[i] - span : low[i];
 
-            *whole &= start == low;
+            *whole &= start == low[i];
             rd_kafka_topic_partition_list_add(list, topic, i)->offset = start;
         }
     }
+    free(low);
+    free(high);
     if (!err)
         err = reader_assign(r, topic, list, errstr, errstr_size);
-    else if (list)
-        rd_kafka_topic_partition_list_destroy(list);
     if (err) {
         topic_reader_destroy(r);
         return err;
@@ -375,31 +389,26 @@ int topic_reader_query_ends(struct topic_reader *r, const char *topic,
             RD_KAFKA_OFFSET_END;
 
     /* Asked of the leaders, not the last fetch's cached figures: the
-     * caller needs everything appended before it asked. A time of
-     * RD_KAFKA_OFFSET_END asks for the end, as a watermark query does,
-     * but for every partition in one request per leader. */
+     * caller needs everything appended before it asked. */
     started = kafka_monotonic_s();
     do
-        err = rd_kafka_offsets_for_times(r->rk, list,
-                                         TOPIC_READER_METADATA_TIMEOUT_MS);
+        err = kafka_query_offsets(r->rk, list,
+                                  TOPIC_READER_METADATA_TIMEOUT_MS, errstr,
+                                  errstr_size);
     while (kafka_retry_transient(err, started));
+    if (err)
+        rc = RIFFLE_ERR_KAFKA;
 
-    for (p = 0; !err && !rc && p < list->cnt; p++) {
+    for (p = 0; !rc && p < list->cnt; p++) {
         const rd_kafka_topic_partition_t *e = &list->elems[p];
 
-        if (e->err || e->offset < 0) {
-            snprintf(errstr, errstr_size, "%s [%d]: cannot read its end "
-                     "offset from the brokers: %s", topic, (int)e->partition,
-                     e->err ? rd_kafka_err2str(e->err) : "none given");
+        if (e->offset < 0) {
+            snprintf(errstr, errstr_size, "%s [%d]: the brokers give no end "
+                     "offset for it", topic, (int)e->partition);
             rc = RIFFLE_ERR_KAFKA;
         } else {
             ends[e->partition] = e->offset;
         }
-    }
-    if (err) {
-        snprintf(errstr, errstr_size, "%s: cannot read its end offsets "
-                 "from the brokers: %s", topic, rd_kafka_err2str(err));
-        rc = RIFFLE_ERR_KAFKA;
     }
     rd_kafka_topic_partition_list_destroy(list);
     return rc;

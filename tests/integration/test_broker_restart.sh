@@ -25,8 +25,11 @@ run_riffle topics create -c "$cfg" >/dev/null
 run_riffle produce -c "$cfg" --rate "$RATE" --no-progress \
     >"$WORK/produce.json" 2>"$WORK/produce.log" &
 producer=$!
-# --max-events, not --idle-exit: while the broker is out of reach the
-# learner is idle and looks caught up, and would stop early.
+# --max-events, not --idle-exit: the test wants every event the producer
+# sends learned, and an idle learner stops as soon as the brokers confirm
+# it has read to their end, which they may do before the producer, held
+# up by the same outage, has sent the rest. An outage alone no longer
+# stops it (the brokers cannot confirm the end, test_idle_outage.sh).
 run_riffle learn -c "$cfg" --max-events "$EVENTS" >"$WORK/learn.json" 2>"$WORK/learn.log" &
 learner=$!
 

@@ -45,8 +45,11 @@ cfg=$(make_config config/elec2.cfg)
 "$RIFFLE" produce -c "$cfg" --rate "$RATE" --no-progress --brokers "$DIRECT" \
     >"$WORK/produce.json" 2>"$WORK/produce.log" &
 producer=$!
-# --max-events, not --idle-exit: while the broker is out of reach the
-# learner is idle and looks caught up, and would stop early.
+# --max-events, not --idle-exit: the test wants every event the producer
+# sends learned, and an idle learner stops as soon as the brokers confirm
+# it has read to their end, which they may do before the producer, held
+# up by the same outage, has sent the rest. An outage alone no longer
+# stops it (the brokers cannot confirm the end, test_idle_outage.sh).
 "$RIFFLE" learn -c "$cfg" --max-events "$EVENTS" --brokers "$PROXIED" \
     >"$WORK/learn.json" 2>"$WORK/learn.log" &
 learner=$!
