@@ -45,7 +45,8 @@ struct feature_builder {
     struct field_step replaced_tokens[CFG_MAX_FIELDS];
     size_t replaced_token_count;
     unsigned char is_token[CFG_MAX_FIELDS]; /* a categorical step */
-    int keep_full; /* full[] and ns[] are read: crosses or collisions */
+    int keep_full; /* full[] is read: crosses or collisions */
+    int keep_ns;   /* ns[] is read too: crosses (keep_full is set) */
     int schema_index[CFG_MAX_FIELDS];
     uint32_t field_hash[CFG_MAX_FIELDS];   /* seed for the field's tokens */
     uint32_t missing_hash[CFG_MAX_FIELDS]; /* the missing indicator */
@@ -216,6 +217,7 @@ int features_new(const struct cfg *cfg, const struct schema *schema,
         return RIFFLE_ERR_NOMEM;
     }
     fb->keep_full = fb->cross_count > 0 || fb->owner16 || fb->owner32;
+    fb->keep_ns = fb->cross_count > 0;
 
     *out = fb;
     return 0;
@@ -269,7 +271,8 @@ static size_t put(struct feature_builder *fb, struct feature *out, size_t n,
     out[n].value = to_float(value);
     if (fb->keep_full) {
         fb->full[n] = full;
-        fb->ns[n] = fb->field_ns[field];
+        if (fb->keep_ns)
+            fb->ns[n] = fb->field_ns[field];
     }
     return n + 1;
 }
@@ -420,44 +423,44 @@ static size_t add_crosses(struct feature_builder *fb, struct feature *out,
     return n;
 }
 
-/* The owner tag of slot, set to tag if the slot was unused; returns
- * what the slot held before (0: unused). */
-static uint32_t owner_take(struct feature_builder *fb, uint32_t slot,
-                           uint32_t tag)
-{
-    uint32_t was;
-
-    if (fb->owner16) {
-        was = fb->owner16[slot];
-        if (was == 0)
-            fb->owner16[slot] = (uint16_t)tag;
-    } else {
-        was = fb->owner32[slot];
-        if (was == 0)
-            fb->owner32[slot] = tag;
-    }
-    return was;
-}
-
-/* A slot is collided once two different full hashes have used it. */
-static void count_collisions(struct feature_builder *fb, size_t n)
+/* The collisions of the n features, in an owner table of 16-bit tags
+ * (wide == 0) or 32-bit ones. Always inlined with a constant wide, so
+ * each width has its own loop and no feature tests which table it has.
+ * A slot keeps the tag of the first hash that used it (0: unused); a slot
+ * is collided once a second, different hash uses it. Most features meet
+ * their own tag again, so that test comes first. */
+static inline __attribute__((always_inline)) void
+count_collisions_in(struct feature_builder *fb, size_t n, int wide)
 {
     size_t i;
 
     for (i = 0; i < n; i++) {
         uint32_t slot = fb->full[i] & fb->mask;
         uint32_t tag = (fb->full[i] >> fb->owner_shift) + 1;
-        uint32_t was = owner_take(fb, slot, tag);
+        uint32_t was = wide ? fb->owner32[slot] : fb->owner16[slot];
 
+        if (was == tag)
+            continue;
         if (was == 0) {
+            if (wide)
+                fb->owner32[slot] = tag;
+            else
+                fb->owner16[slot] = (uint16_t)tag;
             fb->counts.distinct++;
-        } else if (was != tag &&
-                   !(fb->collided[slot / 8] & (1u << (slot % 8)))) {
+        } else if (!(fb->collided[slot / 8] & (1u << (slot % 8)))) {
             fb->collided[slot / 8] |= (unsigned char)(1u << (slot % 8));
             fb->counts.collided_slots++;
             fb->counts.distinct++;
         }
     }
+}
+
+static void count_collisions(struct feature_builder *fb, size_t n)
+{
+    if (fb->owner16)
+        count_collisions_in(fb, n, 0);
+    else
+        count_collisions_in(fb, n, 1);
 }
 
 size_t features_build(struct feature_builder *fb, const struct event *ev,

@@ -256,6 +256,87 @@ static void test_features_collisions_counted_in_16_bit_owners(void **state)
     destroy(fx);
 }
 
+/* The counts a slot-by-slot reference gives for the same features: a
+ * slot is used by its first full hash and collided once a different one
+ * lands on it; distinct counts the used slots and the collided ones. */
+struct collision_ref {
+    uint32_t *first; /* the first full hash of each slot */
+    unsigned char *used;
+    unsigned char *collided;
+    uint64_t distinct;
+    uint64_t collided_slots;
+};
+
+static void collision_ref_add(struct collision_ref *r, uint32_t full,
+                              unsigned bits)
+{
+    uint32_t slot = full & ((1u << bits) - 1);
+
+    if (!r->used[slot]) {
+        r->used[slot] = 1;
+        r->first[slot] = full;
+        r->distinct++;
+    } else if (r->first[slot] != full && !r->collided[slot]) {
+        r->collided[slot] = 1;
+        r->collided_slots++;
+        r->distinct++;
+    }
+}
+
+/* Exact counts against the reference for both owner tables (32-bit tags
+ * under 2^17 slots, 16-bit ones from there), over users, items and
+ * buckets that repeat: fails if a hash meeting its own tag is counted,
+ * or if a second, different hash is not. */
+static void check_collisions_exact(unsigned bits, int users)
+{
+    struct fixture *fx = make("", bits);
+    struct collision_ref r = {0};
+    struct feature_counts c;
+    uint32_t p_seed = hash_string("p", 0), k;
+    char user[32], item[32];
+    int i;
+
+    r.first = calloc((size_t)1 << bits, sizeof(uint32_t));
+    r.used = calloc((size_t)1 << bits, 1);
+    r.collided = calloc((size_t)1 << bits, 1);
+    assert_non_null(r.first);
+    assert_non_null(r.used);
+    assert_non_null(r.collided);
+
+    for (i = 0; i < 2 * users; i++) {
+        /* The second half repeats the first's users with other items. */
+        snprintf(user, sizeof(user), "user-%d", i % users);
+        snprintf(item, sizeof(item), "item-%d", (i * 7) % 101);
+        set_event(fx, user, item, "red", (double)(i % 3));
+        k = (uint32_t)(i % 3); /* buckets 0.5 and 1.5: 0 -> 0, 1 -> 1, 2 -> 2 */
+        collision_ref_add(&r, token_hash("u", user), bits);
+        collision_ref_add(&r, token_hash("a", item), bits);
+        collision_ref_add(&r, token_hash("b", "red"), bits);
+        collision_ref_add(&r, hash_murmur3_32(&k, 4, p_seed), bits);
+    }
+    features_counts(fx->fb, &c);
+    assert_true(r.collided_slots > 0); /* the case must have collisions */
+    assert_int_equal(c.collided_slots, r.collided_slots);
+    assert_int_equal(c.distinct, r.distinct);
+
+    free(r.first);
+    free(r.used);
+    free(r.collided);
+    destroy(fx);
+}
+
+static void test_features_collisions_exact_32_bit_owners(void **state)
+{
+    (void)state;
+    check_collisions_exact(10, 3000);
+}
+
+static void test_features_collisions_exact_16_bit_owners(void **state)
+{
+    (void)state;
+    check_collisions_exact(17, 60000);
+}
+
 static void test_features_no_collisions_when_few_keys(void **state)
 {
     struct fixture *fx = make("", 20);
@@ -304,6 +385,8 @@ int main(void)
         cmocka_unit_test(test_features_collisions_counted),
         cmocka_unit_test(test_features_collisions_counted_in_16_bit_owners),
         cmocka_unit_test(test_features_no_collisions_when_few_keys),
+        cmocka_unit_test(test_features_collisions_exact_32_bit_owners),
+        cmocka_unit_test(test_features_collisions_exact_16_bit_owners),
         cmocka_unit_test(test_features_interaction_needs_known_namespace),
     };
 
