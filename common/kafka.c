@@ -457,6 +457,27 @@ kafka_offsets_copy(const rd_kafka_topic_partition_list_t *list, int metadata)
     return copy;
 }
 
+int kafka_offsets_claim(rd_kafka_topic_partition_list_t *list,
+                        const char *claim)
+{
+    size_t size = strlen(claim);
+    int i;
+
+    for (i = 0; i < list->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &list->elems[i];
+        void *copy = malloc(size > 0 ? size : 1);
+
+        if (!copy)
+            return -1;
+        memcpy(copy, claim, size);
+        /* librdkafka frees the metadata with the list */
+        free(tp->metadata);
+        tp->metadata = copy;
+        tp->metadata_size = size;
+    }
+    return 0;
+}
+
 int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
                            int missing_wait_ms, int *count, char *errstr,
                            size_t errstr_size)

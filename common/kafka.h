@@ -136,6 +136,15 @@ int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
 rd_kafka_topic_partition_list_t *
 kafka_offsets_copy(const rd_kafka_topic_partition_list_t *list, int metadata);
 
+/* Sets the metadata of every element of list to claim (a NUL-terminated
+ * string, stored without its NUL), replacing any it had: the claim a
+ * transactional commit of these offsets carries, by which a later reader
+ * of the group's committed offsets tells that commit from another
+ * member's at the same offsets (common/txn_outcome.h). Returns 0, or -1
+ * without memory (the elements set so far keep the claim). */
+int kafka_offsets_claim(rd_kafka_topic_partition_list_t *list,
+                        const char *claim);
+
 /* Milliseconds since the Unix epoch (wall clock). */
 int64_t kafka_now_ms(void);
 

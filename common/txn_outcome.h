@@ -46,9 +46,11 @@ enum txn_outcome {
  * end with other metadata: a member that took the partition over after
  * an abort and committed up to the same end (the log's end, when the
  * stream is idle) writes its own claim there. UNKNOWN when nothing
- * speaks, or end is NULL or empty. Without claims (no --instance, or
- * serve) such a member's commit cannot be told from the batch's own and
- * would read as COMMITTED when no partition of ours says otherwise. */
+ * speaks, or end is NULL or empty. Claims are the learner's with
+ * --instance (consumers/handover.h) and, in `riffle serve`, the
+ * replica's transactional id. Without claims (learn without --instance)
+ * such a member's commit cannot be told from the batch's own and would
+ * read as COMMITTED when no partition of ours says otherwise. */
 enum txn_outcome txn_outcome_decide(
     const rd_kafka_topic_partition_list_t *start,
     const rd_kafka_topic_partition_list_t *end,

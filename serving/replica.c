@@ -217,7 +217,12 @@ static int abort_transaction(struct replica *r, char *errstr, size_t size)
 }
 
 /* Exactly once: the batch's predictions and the input offsets become
- * visible together; an aborted batch is scored again. */
+ * visible together; an aborted batch is scored again. The offsets carry
+ * the replica's transactional id as their claim: after a rebuild, a
+ * commit at the transaction's end offsets is this replica's own only
+ * with it, another replica's (which took a partition over after an
+ * abort and answered up to the same end) carrying its own id
+ * (settle_transaction()). */
 static int commit_transaction(struct replica *r, char *errstr, size_t size)
 {
     rd_kafka_topic_partition_list_t *parts = positions(r);
@@ -226,6 +231,10 @@ static int commit_transaction(struct replica *r, char *errstr, size_t size)
 
     if (!parts)
         return RIFFLE_ERR_NOMEM;
+    if (kafka_offsets_claim(parts, r->transactional_id) != 0) {
+        rd_kafka_topic_partition_list_destroy(parts);
+        return RIFFLE_ERR_NOMEM;
+    }
     group = rd_kafka_consumer_group_metadata(r->rk);
     do {
         err = publisher_commit(r->pub, parts, group, REPLICA_FLUSH_WAIT_MS,

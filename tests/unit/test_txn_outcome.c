@@ -254,6 +254,48 @@ static void test_txn_outcome_copy_keeps_claims(void **state)
     rd_kafka_topic_partition_list_destroy(without);
 }
 
+/* riffle serve: replica a's transaction aborted, replica b took both
+ * partitions over and answered up to the same ends (the requests had
+ * stopped). Every offset a's commit carried names a, b's commit names
+ * b: b's commit must not count as a's, and a's own does. The claims are
+ * set as serving/replica.c sets them, on every partition. */
+static void test_txn_outcome_serve_replica_claims(void **state)
+{
+    const char *topics[] = {TOPIC, TOPIC};
+    const int32_t parts[] = {0, 1};
+    const int64_t start_off[] = {300, 290}, end_off[] = {360, 351};
+    rd_kafka_topic_partition_list_t *s = list_of(topics, parts, start_off, 2);
+    rd_kafka_topic_partition_list_t *e = list_of(topics, parts, end_off, 2);
+    rd_kafka_topic_partition_list_t *c = list_of(topics, parts, end_off, 2);
+    rd_kafka_topic_partition_list_t *sent;
+
+    (void)state;
+    /* without claims (serve before them), b's commit read as a's */
+    assert_int_equal(txn_outcome_decide(s, e, c), TXN_OUTCOME_COMMITTED);
+
+    assert_int_equal(kafka_offsets_claim(e, "g-serve-a"), 0);
+    assert_int_equal(e->elems[1].metadata_size, strlen("g-serve-a"));
+    assert_memory_equal(e->elems[1].metadata, "g-serve-a", strlen("g-serve-a"));
+    sent = kafka_offsets_copy(e, 1); /* as the publisher keeps it */
+
+    assert_int_equal(txn_outcome_decide(s, sent, c), TXN_OUTCOME_UNKNOWN);
+    assert_int_equal(kafka_offsets_claim(c, "g-serve-b"), 0);
+    assert_int_equal(txn_outcome_decide(s, sent, c), TXN_OUTCOME_UNKNOWN);
+
+    /* a claim is replaced, not appended to */
+    assert_int_equal(kafka_offsets_claim(c, "g-serve-a"), 0);
+    assert_int_equal(c->elems[0].metadata_size, strlen("g-serve-a"));
+    assert_int_equal(txn_outcome_decide(s, sent, c), TXN_OUTCOME_COMMITTED);
+
+    /* a's id as a prefix of another replica's is still another's */
+    assert_int_equal(kafka_offsets_claim(c, "g-serve-ab"), 0);
+    assert_int_equal(txn_outcome_decide(s, sent, c), TXN_OUTCOME_UNKNOWN);
+    rd_kafka_topic_partition_list_destroy(s);
+    rd_kafka_topic_partition_list_destroy(e);
+    rd_kafka_topic_partition_list_destroy(c);
+    rd_kafka_topic_partition_list_destroy(sent);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_txn_outcome_several_topics),
         cmocka_unit_test(test_txn_outcome_other_member_at_same_end),
         cmocka_unit_test(test_txn_outcome_copy_keeps_claims),
+        cmocka_unit_test(test_txn_outcome_serve_replica_claims),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
