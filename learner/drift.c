@@ -303,15 +303,19 @@ static void row_drop_oldest(struct adwin *a, uint32_t row, uint32_t n)
  * row 0 up, until no row holds more than max_buckets. */
 static void adwin_compress(struct adwin *a)
 {
+    /* 2^row and 2^-row, both exact: t / size and t * inverse are the same
+     * double (one rounding of the same real), but a multiplication does
+     * not wait on the divider. */
+    double size = 1.0, inverse = 1.0;
     uint32_t row;
 
-    for (row = 0; row + 1 < ADWIN_ROWS && a->count[row] == a->slots; row++) {
-        double size = (double)((uint64_t)1 << row); /* 2^row, exact */
+    for (row = 0; row + 1 < ADWIN_ROWS && a->count[row] == a->slots;
+         row++, size *= 2.0, inverse *= 0.5) {
         double t0 = *cell(a->total, a, row, 0);
         double t1 = *cell(a->total, a, row, 1);
         double v0 = *cell(a->variance, a, row, 0);
         double v1 = *cell(a->variance, a, row, 1);
-        double gap = t0 / size - t1 / size;
+        double gap = t0 * inverse - t1 * inverse;
 
         /* Parallel variance: two halves of size s each add s/2 * gap^2. */
         row_append(a, row + 1, t0 + t1, v0 + v1 + size / 2.0 * gap * gap);
@@ -384,9 +388,13 @@ static int cut_expression(const struct cut_terms *t,
 {
     double m = 1.0 / (double)(n0 - p->min_window + 1) +
                1.0 / (double)(n1 - p->min_window + 1);
-    double epsilon = sqrt(2.0 * m * t->v * t->dd) + 2.0 / 3.0 * t->dd * m;
+    double linear = 2.0 / 3.0 * t->dd * m;
 
-    return fabs(gap) > epsilon;
+    /* The square root is at least 0, so the rounded bound is at least
+     * linear: a gap within linear is within the bound, with no root. */
+    if (fabs(gap) <= linear)
+        return 0;
+    return fabs(gap) > sqrt(2.0 * m * t->v * t->dd) + linear;
 }
 
 /* Walks the bucket boundaries from the oldest; returns 1 at the first

@@ -395,6 +395,45 @@ static void test_drift_is_deterministic(void **state)
     }
 }
 
+/* ADWIN's every decision on one stream, pinned: a fold of the window's
+ * width after each of 40,000 elements (it changes exactly when a cut
+ * drops old buckets), the alarm count and the final estimate's bits, as
+ * this ADWIN gave them before its arithmetic was rearranged for speed
+ * (powers of two multiplied by their exact inverses, the bound's square
+ * root skipped when the gap is within its other term). Any change in a
+ * cut test's outcome, or in a bucket's variance, moves them. */
+#define PINNED_EVENTS 40000
+#define PINNED_SEED 7u
+#define PINNED_WIDTH_FOLD 0xc31b374bc45e4ee0ull
+#define PINNED_ALARMS 13u
+#define PINNED_ESTIMATE_BITS 0x3fab1c71c71c71c7ull
+
+static void test_drift_adwin_decisions_pinned(void **state)
+{
+    static const double rates[] = {0.1, 0.5, 0.2, 0.35, 0.05};
+    struct drift *d = new_detector(DRIFT_ADWIN, NULL);
+    uint64_t fold = 0, bits;
+    double estimate;
+    int i;
+
+    (void)state;
+    rng_state = PINNED_SEED;
+    for (i = 0; i < PINNED_EVENTS; i++) {
+        (void)drift_add(d, bernoulli(rates[i / (PINNED_EVENTS / 5)]));
+        fold = fold * 1000003u + drift_width(d);
+    }
+    estimate = drift_estimate(d);
+    memcpy(&bits, &estimate, sizeof(bits));
+    print_message("adwin pinned: fold %#llx, %llu alarms, estimate %#llx\n",
+                  (unsigned long long)fold,
+                  (unsigned long long)drift_detections(d),
+                  (unsigned long long)bits);
+    assert_int_equal(fold, PINNED_WIDTH_FOLD);
+    assert_int_equal(drift_detections(d), PINNED_ALARMS);
+    assert_int_equal(bits, PINNED_ESTIMATE_BITS);
+    drift_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_drift_adwin_quiet_when_stationary),
         cmocka_unit_test(test_drift_adwin_memory_is_logarithmic),
         cmocka_unit_test(test_drift_is_deterministic),
+        cmocka_unit_test(test_drift_adwin_decisions_pinned),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
