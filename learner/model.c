@@ -1006,8 +1006,9 @@ static double ftrl_scaled_weight(const struct model_params *p, double z,
            (p->ftrl_beta + sqrt(n) + p->learning_rate * p->l2);
 }
 
-/* The weight FTRL-Proximal derives from weight i's stored z and n. */
-static float ftrl_weight(const struct model *m, uint32_t i)
+/* The weight FTRL-Proximal derives from weight i's stored z and n.
+ * Inlined: ftrl_update() calls it for every feature of an example. */
+static MODEL_ALWAYS_INLINE float ftrl_weight(const struct model *m, uint32_t i)
 {
     double q = ftrl_scaled_weight(&m->params, slot_at(m, i)[2],
                                   slot_at(m, i)[1]);
