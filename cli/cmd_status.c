@@ -299,6 +299,26 @@ out:
     schema_destroy(schema);
 }
 
+/* Whether any broker answers a request for the cluster's brokers
+ * within STATUS_TIMEOUT_MS; says why not. With none answering, every
+ * later ask would wait its bound in turn, topic after topic (100 s for
+ * eight topics), and each topic would be listed as missing. */
+static int brokers_answer(struct status *s)
+{
+    const struct rd_kafka_metadata *md;
+    rd_kafka_resp_err_t err =
+        rd_kafka_metadata(s->rk, 0, NULL, &md, STATUS_TIMEOUT_MS);
+
+    if (err) {
+        log_error("status", "the brokers (%s) do not answer within %d s: %s",
+                  s->cfg->brokers, STATUS_TIMEOUT_MS / 1000,
+                  rd_kafka_err2str(err));
+        return 0;
+    }
+    rd_kafka_metadata_destroy(md);
+    return 1;
+}
+
 /* --- command line ------------------------------------------------------ */
 
 static rd_kafka_t *connect_group(const struct cfg *cfg)
@@ -357,6 +377,11 @@ int cmd_status(int argc, char **argv)
     s.now_ms = kafka_now_ms();
     s.rk = connect_group(cfg);
     if (!s.rk) {
+        free(cfg);
+        return 1;
+    }
+    if (!brokers_answer(&s)) {
+        rd_kafka_destroy(s.rk);
         free(cfg);
         return 1;
     }

@@ -38,4 +38,14 @@ grep -q "^metrics of model version $version, reported .* $EVENTS events, 0 dead 
 accuracy=$(riffle_json "$WORK/learn.json" '"%.4f" % rows[0]["accuracy"]')
 grep -q "^  progressive accuracy $accuracy " "$WORK/status.txt" ||
     fail "progressive accuracy $accuracy"
+# No broker on the port: one bounded ask, then exit status 1 saying so,
+# not every topic listed as missing after 10 s each.
+readonly SILENT=127.0.0.1:$((${BROKERS##*:} + 40)) # nothing listens there
+rc=0
+"$RIFFLE" status -c "$cfg" --brokers "$SILENT" >"$WORK/silent.txt" \
+    2>"$WORK/silent.err" || rc=$?
+assert_eq "$rc" 1 "status without brokers: exit status"
+grep -q "error status: the brokers ($SILENT) do not answer within 10 s" \
+    "$WORK/silent.err" || fail "status without brokers: $(tail -3 "$WORK/silent.err")"
+grep -q "missing" "$WORK/silent.txt" && fail "status without brokers listed topics"
 echo "PASS $TEST_NAME"
