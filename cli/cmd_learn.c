@@ -39,6 +39,7 @@
 #include "cli/learn_labels.h"
 #include "cli/learn_merge.h"
 #include "cli/learn_ops.h"
+#include "common/broker_wait.h"
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/log.h"
@@ -53,9 +54,9 @@
 #include "producers/publisher.h"
 
 #define LEARN_POLL_MS 100            /* short enough to see a stop quickly */
-#define LEARN_FLUSH_WAIT_MS 60000    /* one wait for acks; then log, again */
 #define LEARN_RESTORE_CANDIDATES 3   /* older snapshots tried if one is bad */
-#define LEARN_TXN_WAIT_MS 30000      /* one wait for a transaction call */
+/* Reading the group's committed offsets after a rebuild, once. */
+#define LEARN_COMMITTED_WAIT_MS 30000
 #define LEARN_CONFIRM_IDLE_MS 2000   /* once per idle period or snapshot */
 /* A snapshot due while the brokers do not answer is tried again this
  * much later: each try waits LEARN_CONFIRM_IDLE_MS and logs a warning. */
@@ -161,6 +162,20 @@ struct learn {
     double progress_s; /* when the last progress line was logged */
     unsigned long long progress_events;
 };
+
+/* A wait on the brokers that a stop request ends (common/broker_wait.h). */
+static void wait_start(const struct learn *l, struct broker_wait *w)
+{
+    broker_wait_start(w, "learn", l->cfg.brokers, &cli_stop_requested,
+                      kafka_monotonic_s());
+}
+
+static int wait_again(struct broker_wait *w, const char *what, int *err,
+                      char *errstr, size_t size)
+{
+    return broker_wait_again(w, kafka_monotonic_s(), what, err, errstr,
+                             size);
+}
 
 /* --- start-up --------------------------------------------------------- */
 
@@ -278,20 +293,22 @@ static int subscribe_all(struct learn *l, char *errstr, size_t size)
 /* Registers the transactional id, which fences a previous instance with
  * the same id and aborts what it left open: only then do the model topic
  * and the group's offsets show nothing but committed state. Waits for
- * the brokers as long as it takes, unless asked to stop. */
+ * the brokers as long as it takes, unless asked to stop
+ * (RIFFLE_ERR_STOPPED). */
 static int init_transactions(struct learn *l, char *errstr, size_t size)
 {
+    struct broker_wait w;
+    char what[CFG_NAME_MAX + 64];
     int err;
 
-    for (;;) {
-        err = publisher_init_transactions(l->pub, LEARN_TXN_WAIT_MS, errstr,
-                                          size);
-        if (err != RIFFLE_ERR_TIMEOUT || cli_stop_requested)
-            return err;
-        log_warn("learn", "waiting for the brokers (%s) to register "
-                 "transactional id %s: %s", l->cfg.brokers,
-                 l->cfg.transactional_id, errstr);
-    }
+    snprintf(what, sizeof(what), "register transactional id %s",
+             l->cfg.transactional_id);
+    wait_start(l, &w);
+    do
+        err = publisher_init_transactions(l->pub, BROKER_WAIT_SLICE_MS,
+                                          errstr, size);
+    while (wait_again(&w, what, &err, errstr, size));
+    return err;
 }
 
 static void on_revoke(void *opaque);
@@ -601,19 +618,18 @@ static void note_positions(struct learn *l)
 
 /* Waits for every ack. While the broker is away this keeps waiting (and
  * saying so) rather than giving up: nothing is committed meanwhile. A
- * stop request ends the wait; the uncommitted events are then replayed
- * from the last snapshot at the next start. */
+ * stop request ends the wait (RIFFLE_ERR_STOPPED); the uncommitted
+ * events are then replayed from the last snapshot at the next start. */
 static int await_acks(struct learn *l, char *errstr, size_t size)
 {
+    struct broker_wait w;
     int err;
 
-    for (;;) {
-        err = publisher_flush(l->pub, LEARN_FLUSH_WAIT_MS, errstr, size);
-        if (err != RIFFLE_ERR_TIMEOUT || cli_stop_requested)
-            return err;
-        log_warn("learn", "waiting for the brokers (%s): %s", l->cfg.brokers,
-                 errstr);
-    }
+    wait_start(l, &w);
+    do
+        err = publisher_flush(l->pub, BROKER_WAIT_SLICE_MS, errstr, size);
+    while (wait_again(&w, "acknowledge the outputs", &err, errstr, size));
+    return err;
 }
 
 static int report_metrics(struct learn *l, char *errstr, size_t size)
@@ -791,30 +807,31 @@ static int begin_batch(struct learn *l, char *errstr, size_t size)
 
 /* Commits the open transaction with the input offsets past the batch,
  * waiting while the brokers are away (nothing is lost meanwhile: the
- * batch stays open and consumption pauses). */
+ * batch stays open and consumption pauses), unless asked to stop
+ * (RIFFLE_ERR_STOPPED: the transaction stays open, and the next start's
+ * registration aborts it). */
 static int commit_batch(struct learn *l, char *errstr, size_t size)
 {
     rd_kafka_topic_partition_list_t *offsets;
     rd_kafka_consumer_group_metadata_t *group;
+    struct broker_wait w;
+    char what[96];
     int err;
 
     offsets = consumer_assigned_offsets(l->consumer);
     if (l->join) /* how far the dead letters of the batch reach */
         learn_join_add_checked(l->join, offsets);
     group = consumer_group_metadata(l->consumer);
-    for (;;) {
-        err = publisher_commit(l->pub, offsets, group, LEARN_TXN_WAIT_MS,
+    if (l->txn_events > 0)
+        snprintf(what, sizeof(what), "commit a batch of %llu events",
+                 l->txn_events);
+    else
+        snprintf(what, sizeof(what), "commit a snapshot with no new event");
+    wait_start(l, &w);
+    do
+        err = publisher_commit(l->pub, offsets, group, BROKER_WAIT_SLICE_MS,
                                errstr, size);
-        if (err != RIFFLE_ERR_TIMEOUT || cli_stop_requested)
-            break;
-        if (l->txn_events > 0)
-            log_warn("learn", "waiting for the brokers (%s) to commit a "
-                     "batch of %llu events: %s", l->cfg.brokers,
-                     l->txn_events, errstr);
-        else
-            log_warn("learn", "waiting for the brokers (%s) to commit a "
-                     "snapshot with no new event: %s", l->cfg.brokers, errstr);
-    }
+    while (wait_again(&w, what, &err, errstr, size));
     rd_kafka_consumer_group_metadata_destroy(group);
     rd_kafka_topic_partition_list_destroy(offsets);
     return err;
@@ -941,18 +958,16 @@ static void drop_learning(struct learn *l, int drop_batch)
 static int rewind_batch(struct learn *l, const char *why, char *errstr,
                         size_t size)
 {
+    struct broker_wait w;
     int err;
 
     log_warn("learn", "aborting the open batch of %llu events and "
              "rebuilding model %s from its last committed snapshot: %s",
              l->txn_events, l->cfg.model_name, why);
-    for (;;) {
-        err = publisher_abort(l->pub, LEARN_TXN_WAIT_MS, errstr, size);
-        if (err != RIFFLE_ERR_TIMEOUT || cli_stop_requested)
-            break;
-        log_warn("learn", "waiting for the brokers (%s) to abort: %s",
-                 l->cfg.brokers, errstr);
-    }
+    wait_start(l, &w);
+    do
+        err = publisher_abort(l->pub, BROKER_WAIT_SLICE_MS, errstr, size);
+    while (wait_again(&w, "abort the open batch", &err, errstr, size));
     if (err)
         return err;
 
@@ -992,7 +1007,8 @@ static void settle_open_batch(struct learn *l,
     if (sent) {
         committed = kafka_offsets_copy(sent, 0);
         outcome = consumer_committed(l->consumer, committed,
-                                     LEARN_TXN_WAIT_MS, why, sizeof(why))
+                                     LEARN_COMMITTED_WAIT_MS, why,
+                                     sizeof(why))
                       ? TXN_OUTCOME_UNKNOWN
                       : txn_outcome_decide(l->batch_start, sent, committed);
         rd_kafka_topic_partition_list_destroy(committed);
@@ -1739,6 +1755,33 @@ static void print_summary(struct learn *l)
     buf_free(&metrics);
 }
 
+/* A stop that ended a wait on the brokers (why): says what it leaves
+ * undone, which the next start does (nothing is lost), and gives up
+ * what the publisher still holds. The counts then say what was
+ * committed: exactly once, the open batch's are taken back. */
+static void stop_undone(struct learn *l, const char *why)
+{
+    if (!l->consumer) {
+        log_warn("learn", "stopping on request: %s; nothing was learned",
+                 why);
+    } else if (l->exactly_once && publisher_in_transaction(l->pub)) {
+        log_warn("learn", "stopping on request: %s; model %s's open "
+                 "transaction (%llu new events) is not committed: the next "
+                 "start goes on from its last commit, and learns them "
+                 "again", why, l->snapshot_key, l->txn_events);
+        uncount_batch(l);
+        l->progress_events = l->processed; /* the last line's rate: none */
+    } else if (l->exactly_once) {
+        log_warn("learn", "stopping on request: %s; the next start goes on "
+                 "from model %s's last commit", why, l->snapshot_key);
+    } else {
+        log_warn("learn", "stopping on request: %s; the next start learns "
+                 "again, and publishes again, what came after model %s's "
+                 "last committed snapshot", why, l->snapshot_key);
+    }
+    publisher_abandon(l->pub);
+}
+
 static void learn_free(struct learn *l)
 {
     l->closing = 1;
@@ -1783,9 +1826,13 @@ int cmd_learn(int argc, char **argv)
         err = run_loop(l, errstr, sizeof(errstr));
     }
 
+    if (err == RIFFLE_ERR_STOPPED) {
+        stop_undone(l, errstr);
+        err = 0;
+    }
     if (err) {
         log_error("learn", "%s", errstr[0] ? errstr : riffle_err_str(err));
-    } else {
+    } else if (l->ol && l->consumer) { /* not when stopped at start-up */
         log_progress(l);
         print_summary(l);
     }

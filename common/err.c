@@ -36,6 +36,8 @@ const char *riffle_err_str(int err)
         return "transaction aborted";
     case RIFFLE_ERR_FENCED:
         return "kafka client failed for good";
+    case RIFFLE_ERR_STOPPED:
+        return "stopped on request";
     default:
         return "unknown error";
     }

@@ -25,6 +25,8 @@ enum riffle_err {
     RIFFLE_ERR_ABORTED = -13, /* a transaction must be aborted and redone */
     RIFFLE_ERR_FENCED = -14,  /* a Kafka client failed for good (fenced,
                                  fatal): only a new client can go on */
+    RIFFLE_ERR_STOPPED = -15, /* a stop request ended a wait on the
+                                 brokers: not a failure */
 };
 
 /* Returns a static, human-readable name for an error code. */

@@ -38,6 +38,7 @@ struct publisher {
     size_t plain_count;
     int transactional;
     int in_transaction;
+    int abandoned; /* destroy drops what is unacknowledged */
     int offsets_sent; /* in the open transaction */
     /* the input offsets last sent to the open transaction (a copy), for
      * a caller that must learn later whether it committed */
@@ -220,9 +221,10 @@ void publisher_destroy(struct publisher *p)
 
     if (!p)
         return;
-    /* A failed producer can deliver nothing more: what it still holds
-     * is dropped rather than waited for. */
-    if (rd_kafka_fatal_error(p->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    /* A failed producer can deliver nothing more, and an abandoned one
+     * is not waited for: what it still holds is dropped. */
+    if (p->abandoned ||
+        rd_kafka_fatal_error(p->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR)
         (void)rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE |
                                         RD_KAFKA_PURGE_F_INFLIGHT);
     else if (!p->in_transaction &&
@@ -235,6 +237,12 @@ void publisher_destroy(struct publisher *p)
     forget_txn_offsets(p);
     free(p->outcome);
     free(p);
+}
+
+void publisher_abandon(struct publisher *p)
+{
+    if (p)
+        p->abandoned = 1;
 }
 
 int publisher_send(struct publisher *p, const char *topic, const void *key,

@@ -110,8 +110,15 @@ int publisher_failed(const struct publisher *p);
 
 /* Flushes what is queued (bounded wait) and frees; an open transaction
  * is left to the broker, which aborts it. A producer that failed for
- * good drops what it holds instead of waiting. NULL-safe. */
+ * good, or was given up (publisher_abandon), drops what it holds instead
+ * of waiting. NULL-safe. */
 void publisher_destroy(struct publisher *p);
+
+/* Gives up what p still holds unacknowledged, for a caller that stops
+ * without waiting for the brokers (its commits do not cover it, so the
+ * next start sends it again): publisher_destroy() then drops it at once
+ * instead of waiting up to 30 s and logging an error. NULL-safe. */
+void publisher_abandon(struct publisher *p);
 
 /* Queues one message; key and value are copied. headers (may be NULL) is
  * taken over in every case. Waits while the local queue is full. Returns

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+#
+# A stop (SIGTERM, as `docker stop` sends) while the brokers do not
+# answer: `riffle learn` must end its wait on them at once, exit 0 with a
+# warning saying what it left undone and no error line of its own, and
+# lose nothing: exactly once, a learner started once the broker is back
+# commits every prediction once and ends with the weights of
+# `riffle train`. Three cases:
+#
+# - no broker at all: the learner waits to register its transactional
+#   id, and a stop ends that;
+# - the broker stops in the middle of a stream: the learner waits in a
+#   commit, and a stop ends that;
+# - `riffle serve` in the same outage, waiting on its commit.
+#
+# "At once" is checked against a generous bound (STOP_WAIT_S) that only
+# tells a prompt stop from one that sits out a 30 s call or more: no
+# timing is asserted. A private broker is started for this test (the
+# suite's port + 40, its controller on + 41; + 42 has no broker) and
+# stopped at the end. Bounded: 45,312 events at 1,000 events/s.
+source "$(dirname "$0")/lib.sh"
+
+readonly EVENTS=45312
+readonly RATE=1000
+readonly STOP_WAIT_S=20
+readonly OUTAGE_S=5 # the learner waits on the broker this long before the stop
+readonly SUITE_PORT=${BROKERS##*:}
+readonly PORT=$((SUITE_PORT + 40))
+readonly NOWHERE=127.0.0.1:$((SUITE_PORT + 42))
+BROKERS=127.0.0.1:$PORT
+
+broker() { RIFFLE_KAFKA_PORT=$PORT scripts/kafka "$@"; }
+pids=()
+stop_all()
+{
+    local rc=$? pid
+    if ((rc != 0)) && [[ -n ${log:-} && -f $log ]]; then
+        echo "  $TEST_NAME: the end of $(basename "$log"), without rdkafka's lines:" >&2
+        grep -v " rdkafka: " "$log" | tail -15 | cut -c1-300 >&2
+    fi
+    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    broker stop >/dev/null 2>&1 || true
+    [[ -n ${KEEP_WORK:-} ]] || cleanup_work
+}
+trap stop_all EXIT
+
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# stop_promptly PID WHAT LOG COMPONENT: SIGTERM to PID, which must exit
+# within STOP_WAIT_S with status 0, saying in LOG that it stopped on
+# request, with no error line of COMPONENT ("learn", "serve")
+stop_promptly()
+{
+    local pid=$1 what=$2 rc=0 sent
+    log=$3
+    sent=$(date +%s%N)
+    kill -TERM "$pid"
+    WAIT_S=$STOP_WAIT_S wait_until "$what: exit within ${STOP_WAIT_S}s of SIGTERM" gone "$pid"
+    note "$what: gone $(( ($(date +%s%N) - sent) / 1000000 )) ms after SIGTERM (not asserted)"
+    wait "$pid" || rc=$?
+    assert_eq "$rc" 0 "$what: exit status after SIGTERM"
+    grep -q "warn  $4: stopping on request: " "$log" ||
+        fail "$what: no 'stopping on request' warning"
+    ! grep -q " error $4: " "$log" || fail "$what: $(grep -m1 " error $4: " "$log")"
+    note "$what: $(grep -m1 "stopping on request" "$log" | cut -d' ' -f2- | cut -c1-200)"
+}
+
+# --- no broker at all ---------------------------------------------------
+
+cfg=$(make_config config/elec2.cfg)
+"$RIFFLE" learn -c "$cfg" --brokers "$NOWHERE" >"$WORK/nowhere.json" 2>"$WORK/nowhere.log" &
+learner=$!
+pids+=("$learner")
+wait_for "Connection refused" 1 "$WORK/nowhere.log"
+sleep 4 # past BROKER_WAIT_STOP_GRACE_S: in the wait, not at its start
+stop_promptly "$learner" "no broker" "$WORK/nowhere.log" learn
+grep -q "register transactional id" "$WORK/nowhere.log" ||
+    fail "no broker: the stop did not end the registration"
+assert_eq "$(wc -c <"$WORK/nowhere.json")" 0 "no broker: summary of a learner that never started"
+
+# --- the broker stops in the middle of a stream -------------------------
+
+broker start --fresh >/dev/null || fail "the private broker did not start"
+cfg=$(make_config config/elec2.cfg)
+run_riffle topics create -c "$cfg" >/dev/null
+"$RIFFLE" train -c "$cfg" >"$WORK/train.json"
+
+"$RIFFLE" produce -c "$cfg" --brokers "$BROKERS" --rate "$RATE" --no-progress \
+    >"$WORK/produce.json" 2>"$WORK/produce.log" &
+producer=$!
+pids+=("$producer")
+"$RIFFLE" learn -c "$cfg" --brokers "$BROKERS" >"$WORK/learn1.json" 2>"$WORK/learn1.log" &
+learner=$!
+pids+=("$learner")
+# a few seconds into the stream, past the first batch's commit however
+# big a backlog it took at the start
+wait_for "info  learn: 10000 events" 1 "$WORK/learn1.log"
+broker stop >/dev/null || fail "the broker did not stop"
+note "broker stopped under the learner"
+sleep "$OUTAGE_S"
+stop_promptly "$learner" "learn in an outage" "$WORK/learn1.log" learn
+grep -q "stopping on request: the brokers ($BROKERS) did not answer in time to commit a" \
+    "$WORK/learn1.log" || fail "learn in an outage: the stop did not end a commit"
+# its summary counts what it committed; the group's offsets must stand
+# there, so that the next learner handles exactly the rest as new
+committed=$(riffle_json "$WORK/learn1.json" 'rows[0]["processed"] - rows[0]["replayed"]')
+((committed > 0 && committed < EVENTS)) ||
+    fail "learn in an outage: $committed events committed before the stop"
+
+broker start >/dev/null || fail "the broker did not start again"
+note "broker started again"
+wait "$producer" || fail "produce failed: $(tail -3 "$WORK/produce.log")"
+run_riffle learn -c "$cfg" --idle-exit 3 >"$WORK/learn2.json" 2>"$WORK/learn2.log" ||
+    fail "the learner after the outage failed: $(grep -m3 error "$WORK/learn2.log")"
+note "learn after the outage: $(cat "$WORK/learn2.json" | cut -c1-200)"
+assert_eq "$(riffle_json "$WORK/learn2.json" 'rows[0]["processed"] - rows[0]["replayed"]')" \
+    "$((EVENTS - committed))" "new events after the stop: those after the last commit"
+assert_same_weights "$WORK/learn2.json" "weights after the stop in an outage"
+run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
+assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$EVENTS" "committed predictions"
+assert_ids_once "$WORK/pred.jsonl" "every event id exactly once"
+
+echo "PASS $TEST_NAME"
