@@ -121,7 +121,8 @@ static int run(struct serve *s, char *errstr, size_t size)
     if (cli_stop_requested)
         return 0;
     err = replica_new(&s->cfg, s->input, s->slot, s->stats, s->instance,
-                      s->opt.instance != NULL, &s->replica, errstr, size);
+                      s->opt.instance != NULL, &cli_stop_requested,
+                      &s->replica, errstr, size);
     if (err)
         return err;
     log_info("serve", "scoring %s -> %s in group %s, %s", s->cfg.serve_requests,
@@ -272,6 +273,12 @@ int cmd_serve(int argc, char **argv)
     err = start(s, errstr, sizeof(errstr));
     if (!err)
         err = run(s, errstr, sizeof(errstr));
+    if (err == RIFFLE_ERR_STOPPED) {
+        log_warn("serve", "stopping on request: %s; the requests answered "
+                 "since the last commit are answered again by the next "
+                 "replica to own their partitions", errstr);
+        err = 0;
+    }
     if (err)
         log_error("serve", "%s", errstr[0] ? errstr : riffle_err_str(err));
     else

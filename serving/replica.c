@@ -11,6 +11,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "common/broker_wait.h"
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/log.h"
@@ -30,7 +31,7 @@
  * CPU, 100 ms 1.2% (docs/SCALING.md). */
 #define REPLICA_FETCH_WAIT_MS "100"
 #define REPLICA_FETCH_MIN_BYTES "1"
-#define REPLICA_FLUSH_WAIT_MS 30000 /* one wait for acks, then say so */
+#define REPLICA_FLUSH_WAIT_MS 30000 /* an abort in a rebalance */
 #define REPLICA_METADATA_TIMEOUT_MS 30000
 #define REPLICA_MAX_PARTITIONS 1024
 
@@ -67,6 +68,8 @@ struct replica {
     unsigned char txn_seen[REPLICA_MAX_PARTITIONS];
     struct rebuild_guard rebuilds;  /* of clients that failed for good */
     int exactly_once;               /* delivery.mode: transactions */
+    const volatile sig_atomic_t *stop; /* ends a wait on the brokers */
+    int stopped;                    /* one did: commit nothing more */
     int static_member;              /* named by --instance: keeps its
                                        partitions across a restart */
     char transactional_id[CFG_NAME_MAX + 64];
@@ -86,20 +89,40 @@ static int failed_for_good(const struct replica *r, int err)
     return err;
 }
 
+/* A wait on the brokers that a stop request ends (RIFFLE_ERR_STOPPED,
+ * common/broker_wait.h); once one has, the replica commits nothing more:
+ * what it answered since its last commit is answered again by the
+ * partitions' next owner. */
+static void wait_start(const struct replica *r, struct broker_wait *w)
+{
+    broker_wait_start(w, "serve", r->out_cfg.brokers, r->stop,
+                      kafka_monotonic_s());
+}
+
+static int wait_again(struct replica *r, struct broker_wait *w,
+                      const char *what, int *err, char *errstr, size_t size)
+{
+    int again = broker_wait_again(w, kafka_monotonic_s(), what, err, errstr,
+                                  size);
+
+    if (*err == RIFFLE_ERR_STOPPED)
+        r->stopped = 1;
+    return again;
+}
+
 /* At least once, at a hand-over or a stop: waits until everything
  * produced is acknowledged, then commits the stored offsets of the owned
  * partitions. */
 static int commit_acked(struct replica *r, char *errstr, size_t size)
 {
+    struct broker_wait w;
     rd_kafka_resp_err_t kerr;
     int err;
 
-    do {
-        err = publisher_flush(r->pub, REPLICA_FLUSH_WAIT_MS, errstr, size);
-        if (err == RIFFLE_ERR_TIMEOUT)
-            log_warn("serve", "waiting for the brokers (%s): %s",
-                     r->out_cfg.brokers, errstr);
-    } while (err == RIFFLE_ERR_TIMEOUT);
+    wait_start(r, &w);
+    do
+        err = publisher_flush(r->pub, BROKER_WAIT_SLICE_MS, errstr, size);
+    while (wait_again(r, &w, "acknowledge the answers", &err, errstr, size));
     if (err)
         return err;
 
@@ -203,12 +226,15 @@ static int rewind_to_committed(struct replica *r, char *errstr, size_t size)
  * (fenced meanwhile) is RIFFLE_ERR_FENCED, for recover(). */
 static int abort_transaction(struct replica *r, char *errstr, size_t size)
 {
+    struct broker_wait w;
     int err;
 
     log_warn("serve", "%s", errstr);
+    wait_start(r, &w);
     do
-        err = publisher_abort(r->pub, REPLICA_FLUSH_WAIT_MS, errstr, size);
-    while (err == RIFFLE_ERR_TIMEOUT);
+        err = publisher_abort(r->pub, BROKER_WAIT_SLICE_MS, errstr, size);
+    while (wait_again(r, &w, "abort the open transaction", &err, errstr,
+                      size));
     if (!err)
         uncount_transaction(r);
     if (!err)
@@ -227,6 +253,8 @@ static int commit_transaction(struct replica *r, char *errstr, size_t size)
 {
     rd_kafka_topic_partition_list_t *parts = positions(r);
     rd_kafka_consumer_group_metadata_t *group;
+    struct broker_wait w;
+    char what[96];
     int err;
 
     if (!parts)
@@ -236,13 +264,13 @@ static int commit_transaction(struct replica *r, char *errstr, size_t size)
         return RIFFLE_ERR_NOMEM;
     }
     group = rd_kafka_consumer_group_metadata(r->rk);
-    do {
-        err = publisher_commit(r->pub, parts, group, REPLICA_FLUSH_WAIT_MS,
+    snprintf(what, sizeof(what), "commit a transaction of %llu answers",
+             r->txn_predictions + r->txn_dead_letters);
+    wait_start(r, &w);
+    do
+        err = publisher_commit(r->pub, parts, group, BROKER_WAIT_SLICE_MS,
                                errstr, size);
-        if (err == RIFFLE_ERR_TIMEOUT)
-            log_warn("serve", "waiting for the brokers (%s): %s",
-                     r->out_cfg.brokers, errstr);
-    } while (err == RIFFLE_ERR_TIMEOUT);
+    while (wait_again(r, &w, what, &err, errstr, size));
     rd_kafka_consumer_group_metadata_destroy(group);
     rd_kafka_topic_partition_list_destroy(parts);
 
@@ -416,6 +444,8 @@ static int new_consumer(struct replica *r, char *errstr, size_t size)
 static int new_publisher(struct replica *r, struct publisher **out,
                          char *errstr, size_t size)
 {
+    struct broker_wait w;
+    char what[CFG_NAME_MAX + 96];
     int err;
 
     err = publisher_new_immediate(r->out_cfg.brokers, "riffle-serve",
@@ -423,24 +453,23 @@ static int new_publisher(struct replica *r, struct publisher **out,
                                                   : NULL,
                                   r->out_cfg.serve_txn_timeout_ms, out,
                                   errstr, size);
-    if (!r->exactly_once)
+    if (!r->exactly_once || err)
         return err;
-    while (!err) {
-        err = publisher_init_transactions(*out, REPLICA_FLUSH_WAIT_MS,
-                                          errstr, size);
-        if (err != RIFFLE_ERR_TIMEOUT)
-            break;
-        log_warn("serve", "registering transactional id %s: %s",
-                 r->transactional_id, errstr);
-        err = 0;
-    }
+    snprintf(what, sizeof(what), "register transactional id %s",
+             r->transactional_id);
+    wait_start(r, &w);
+    do
+        err = publisher_init_transactions(*out, BROKER_WAIT_SLICE_MS, errstr,
+                                          size);
+    while (wait_again(r, &w, what, &err, errstr, size));
     return err;
 }
 
 int replica_new(const struct cfg *cfg, const struct schema *input_schema,
                 struct model_slot *slot, struct serve_stats *stats,
                 const char *instance, int static_member,
-                struct replica **out, char *errstr, size_t errstr_size)
+                const volatile sig_atomic_t *stop, struct replica **out,
+                char *errstr, size_t errstr_size)
 {
     struct replica *r = calloc(1, sizeof(*r));
     int err;
@@ -458,6 +487,7 @@ int replica_new(const struct cfg *cfg, const struct schema *input_schema,
 
     r->exactly_once = cfg->serve_delivery == CFG_DELIVERY_EXACTLY_ONCE;
     r->static_member = static_member;
+    r->stop = stop;
     snprintf(r->transactional_id, sizeof(r->transactional_id), "%s-%s",
              cfg->serve_group_id, instance);
     err = new_publisher(r, &r->pub, errstr, errstr_size);
@@ -503,10 +533,14 @@ void replica_destroy(struct replica *r)
         drop_pending(r);
         r->uncommitted++;
     }
-    /* a client that failed for good can commit nothing more: what it
-     * held is scored again by the partition's next owner */
-    if (r->rk && failed_for_good(r, RIFFLE_ERR_KAFKA) != RIFFLE_ERR_FENCED &&
-        commit_done(r, errstr, sizeof(errstr)) != 0)
+    /* a client that failed for good, or a stop that gave up waiting on
+     * the brokers, commits nothing more: what it held is scored again by
+     * the partition's next owner */
+    if (r->stopped)
+        publisher_abandon(r->pub); /* nor wait for its answers */
+    else if (r->rk &&
+             failed_for_good(r, RIFFLE_ERR_KAFKA) != RIFFLE_ERR_FENCED &&
+             commit_done(r, errstr, sizeof(errstr)) != 0)
         log_error("serve", "on close: %s", errstr);
     if (r->exactly_once)
         uncount_transaction(r);

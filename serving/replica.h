@@ -43,13 +43,17 @@ struct replica;
  * static group member under that id: restarted under the same name it
  * gets its partitions back at once, without a rebalance, and fences
  * its predecessor's open transaction; a replica that stops for good then
- * holds its partitions until the group's session timeout. Returns 0 or
- * an error with errstr (topic missing, no broker). */
+ * holds its partitions until the group's session timeout.
+ * stop (borrowed, may be NULL) ends its waits on the brokers, here and
+ * in replica_run(), with RIFFLE_ERR_STOPPED (errstr says what was left
+ * undone): the replica then commits nothing more, and what it answered
+ * since its last commit is answered again by the next owner. Returns 0
+ * or an error with errstr (topic missing, no broker). */
 int replica_new(const struct cfg *cfg, const struct schema *input_schema,
                 struct model_slot *slot, struct serve_stats *stats,
-                const char *instance,
-                int static_member, struct replica **out, char *errstr,
-                size_t errstr_size);
+                const char *instance, int static_member,
+                const volatile sig_atomic_t *stop, struct replica **out,
+                char *errstr, size_t errstr_size);
 
 /* Leaves the group after a last commit, flushes, frees. NULL-safe. */
 void replica_destroy(struct replica *r);

@@ -11,17 +11,23 @@
 #   id, and a stop ends that;
 # - the broker stops in the middle of a stream: the learner waits in a
 #   commit, and a stop ends that;
-# - `riffle serve` in the same outage, waiting on its commit.
+# - `riffle serve` (exactly once) in the same outage, usually waiting on
+#   its commit; a replica started once the broker is back then commits
+#   one answer per request.
 #
 # "At once" is checked against a generous bound (STOP_WAIT_S) that only
 # tells a prompt stop from one that sits out a 30 s call or more: no
-# timing is asserted. A private broker is started for this test (the
+# timing is asserted (the notes print it). KEEP_WORK=1 keeps the logs.
+# A private broker is started for this test (the
 # suite's port + 40, its controller on + 41; + 42 has no broker) and
-# stopped at the end. Bounded: 45,312 events at 1,000 events/s.
+# stopped at the end. Bounded: 45,312 events at 1,000 events/s, 3,000
+# requests at 200/s.
 source "$(dirname "$0")/lib.sh"
 
 readonly EVENTS=45312
 readonly RATE=1000
+readonly REQUESTS=3000
+readonly REQUEST_RATE=200
 readonly STOP_WAIT_S=20
 readonly OUTAGE_S=5 # the learner waits on the broker this long before the stop
 readonly SUITE_PORT=${BROKERS##*:}
@@ -120,5 +126,48 @@ assert_same_weights "$WORK/learn2.json" "weights after the stop in an outage"
 run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
 assert_eq "$(wc -l <"$WORK/pred.jsonl")" "$EVENTS" "committed predictions"
 assert_ids_once "$WORK/pred.jsonl" "every event id exactly once"
+
+# --- riffle serve in an outage -------------------------------------------
+
+cfg=$(make_config config/elec2.cfg)
+sed -i 's/partitions = 2;/partitions = 2; delivery = "exactly_once";/' "$cfg"
+grep -q 'delivery = "exactly_once"' "$cfg" || fail "could not choose exactly once"
+serve_model "$cfg" 2000 "$WORK/serve-learn.log"
+"$RIFFLE" serve -c "$cfg" --brokers "$BROKERS" --instance a >"$WORK/serve1.json" \
+    2>"$WORK/serve1.log" &
+replica=$!
+pids+=("$replica")
+wait_for "partition(s) of .* assigned" 1 "$WORK/serve1.log"
+"$RIFFLE" produce -c "$cfg" --brokers "$BROKERS" --requests --limit "$REQUESTS" \
+    --rate "$REQUEST_RATE" --no-progress >"$WORK/requests.json" 2>"$WORK/requests.log" &
+producer=$!
+pids+=("$producer")
+run_riffle watch -c "$cfg" served --limit 100 >/dev/null 2>&1
+broker stop >/dev/null || fail "the broker did not stop"
+note "broker stopped under the replica"
+sleep "$OUTAGE_S"
+# the replica may have committed all it answered before the broker went:
+# then it has nothing to wait for, and stops as usual
+kill -TERM "$replica"
+sent=$(date +%s%N)
+WAIT_S=$STOP_WAIT_S wait_until "serve in an outage: exit within ${STOP_WAIT_S}s of SIGTERM" \
+    gone "$replica"
+note "serve in an outage: gone $(( ($(date +%s%N) - sent) / 1000000 )) ms after SIGTERM"
+rc=0
+wait "$replica" || rc=$?
+assert_eq "$rc" 0 "serve in an outage: exit status after SIGTERM"
+! grep -q " error serve: " "$WORK/serve1.log" ||
+    fail "serve in an outage: $(grep -m1 " error serve: " "$WORK/serve1.log")"
+note "serve in an outage: $(grep -m1 "stopping on request" "$WORK/serve1.log" | cut -c1-200 ||
+    echo "nothing left to commit")"
+
+broker start >/dev/null || fail "the broker did not start again"
+wait "$producer" || fail "produce requests failed: $(tail -3 "$WORK/requests.log")"
+run_riffle serve -c "$cfg" --instance a --idle-exit 5 >"$WORK/serve2.json" \
+    2>"$WORK/serve2.log" || fail "serve after the outage: $(grep -m1 error "$WORK/serve2.log")"
+run_riffle watch -c "$cfg" served --limit "$REQUESTS" --idle-exit 10 >"$WORK/served.jsonl" \
+    2>/dev/null
+assert_eq "$(wc -l <"$WORK/served.jsonl")" "$REQUESTS" "committed answers"
+assert_ids_once "$WORK/served.jsonl" "every request answered exactly once"
 
 echo "PASS $TEST_NAME"
