@@ -70,6 +70,17 @@
  * the learner stops (as the consumer does after its own tries). */
 #define LEARN_JOIN_COMMITTED_WAIT_MS 10000
 #define LEARN_JOIN_COMMITTED_TRIES 6
+/* The owned join partitions' checked positions are committed again at
+ * least this often, changed or not. They are the group's offsets of a
+ * topic it does not subscribe to, and the broker expires those
+ * offsets.retention.minutes after their last commit even while the
+ * group runs (KIP-211 keeps only the subscribed topics' alive): the next
+ * owner would then dead-letter the whole partition again. The broker
+ * accepts no retention under 1 minute, so 20 s keeps them under any
+ * broker setting, at one commit (exactly once, a transaction with no
+ * record) per 20 s of an idle owner; while events flow, the batches' and
+ * snapshots' commits carry them anyway. */
+#define LEARN_JOIN_REFRESH_S 20.0
 /* Messages between two servings of delivery reports while events flow
  * (and at every idle poll): serving them after each message was 3% of
  * the learner thread, mostly the call itself; acknowledgements then wait
@@ -154,6 +165,9 @@ struct learn {
     double snapshot_retry_s; /* a snapshot alone waits for the brokers */
     double commit_retry_s; /* at least once: offsets wait for a rejoin */
     double join_looked_s; /* the last idle look at the join topic's ends */
+    /* The last commit of the owned join partitions' checked positions
+     * (see LEARN_JOIN_REFRESH_S). */
+    double join_committed_s;
     /* The monotonic clock at the last poll: one reading serves every
      * cadence check of the message it returned (a clock read costs as
      * much as a tenth of an event's work). */
@@ -708,6 +722,8 @@ static int commit_settled(struct learn *l, int wait, char *errstr,
     }
     if (!err)
         l->pending_count = 0;
+    if (!err && l->join) /* set_pending() put the checked positions in */
+        l->join_committed_s = kafka_monotonic_s();
     return err;
 }
 
@@ -834,6 +850,8 @@ static int commit_batch(struct learn *l, char *errstr, size_t size)
     while (wait_again(&w, what, &err, errstr, size));
     rd_kafka_consumer_group_metadata_destroy(group);
     rd_kafka_topic_partition_list_destroy(offsets);
+    if (!err && l->join)
+        l->join_committed_s = kafka_monotonic_s();
     return err;
 }
 
@@ -1117,7 +1135,11 @@ static int commit_join_checked(struct learn *l, char *errstr, size_t size)
     if (!err)
         learn_join_checked_positions(l->join, checked, SNAPSHOT_MAX_OFFSETS,
                                      &n);
-    return err ? err : consumer_commit(l->consumer, checked, n, errstr, size);
+    if (!err)
+        err = consumer_commit(l->consumer, checked, n, errstr, size);
+    if (!err)
+        l->join_committed_s = kafka_monotonic_s();
+    return err;
 }
 
 /* Partitions are leaving this instance: commit what was learned from
@@ -1208,6 +1230,9 @@ static int own_join_partitions(struct learn *l,
                                        &inputs, errstr, size);
 
     learn_join_disown(l->join);
+    /* How old the previous owner's last commit is, nobody can tell:
+     * commit them again at the next look. */
+    l->join_committed_s = l->now_s - LEARN_JOIN_REFRESH_S;
     for (i = 0; !err && inputs > 0 && i < n; i++) {
         if (strcmp(parts[i].topic, l->cfg.topic_input) != 0)
             continue;
@@ -1450,13 +1475,16 @@ static int on_message(struct learn *l, const rd_kafka_message_t *msg,
  * positions; at least once at once, the positions committed with the
  * next snapshot, at a revoke or at the stop. stop (may be NULL) cuts the
  * read short. Brokers that do not answer the look at the ends are no
- * reason to fail: what is left waits for the next look, event or run. */
+ * reason to fail: what is left waits for the next look, event or run;
+ * *answered (may be NULL) says whether they did. */
 static int join_check_ends(struct learn *l,
-                           const volatile sig_atomic_t *stop, char *errstr,
-                           size_t size)
+                           const volatile sig_atomic_t *stop, int *answered,
+                           char *errstr, size_t size)
 {
     int unchecked = 0, err;
 
+    if (answered)
+        *answered = 0;
     if (!l->join)
         return 0;
     if (learn_join_look_ends(l->join, &unchecked, errstr, size) != 0) {
@@ -1464,6 +1492,8 @@ static int join_check_ends(struct learn *l,
                  "now; its owner will later", errstr);
         return 0;
     }
+    if (answered)
+        *answered = 1;
     if (!unchecked)
         return 0;
 
@@ -1474,16 +1504,56 @@ static int join_check_ends(struct learn *l,
     return err;
 }
 
+/* Commits the owned join partitions' checked positions again when
+ * LEARN_JOIN_REFRESH_S has passed since their last commit, so that the
+ * broker keeps them while the learner runs: exactly once through a batch
+ * opened for it, whose commit carries them; at least once directly, once
+ * every dead letter sent is acknowledged, unless a snapshot's offsets
+ * (which carry them too, maybe older) still wait to be committed. Only
+ * after the brokers answered: a batch begun without them would hold the
+ * loop until they are back. A group that dropped this member refuses
+ * the commit; it is tried again after the rejoin. */
+static int join_refresh(struct learn *l, char *errstr, size_t size)
+{
+    int err;
+
+    if (!learn_join_owns(l->join) ||
+        l->now_s - l->join_committed_s < LEARN_JOIN_REFRESH_S)
+        return 0;
+    if (l->exactly_once)
+        return publisher_in_transaction(l->pub) ? 0
+                                                : begin_batch(l, errstr, size);
+    if (snapshot_unsettled(l))
+        return 0;
+
+    err = commit_join_checked(l, errstr, size);
+    if (err == RIFFLE_ERR_TIMEOUT) {
+        log_warn("learn", "%s; committing the join topic's checked positions "
+                 "again in %.0f s", errstr, LEARN_COMMIT_RETRY_S);
+        l->join_committed_s =
+            kafka_monotonic_s() - LEARN_JOIN_REFRESH_S + LEARN_COMMIT_RETRY_S;
+        err = 0;
+    }
+    return err;
+}
+
 /* While no event comes, once per delivery.batch_ms: an owner whose input
  * partitions are idle would otherwise hold its join partitions' dead
- * letters back until its next event. */
+ * letters back until its next event, and let the broker expire their
+ * checked positions (join_refresh()). */
 static int join_look_idle(struct learn *l, char *errstr, size_t size)
 {
+    int answered, err;
+
     if (!l->join || l->now_s - l->join_looked_s <
                         (double)l->cfg.txn_every_ms / 1000.0)
         return 0;
     l->join_looked_s = l->now_s;
-    return join_check_ends(l, &cli_stop_requested, errstr, size);
+
+    err = join_check_ends(l, &cli_stop_requested, &answered, errstr, size);
+    if (!err && answered)
+        err = join_refresh(l, errstr, size);
+    return err;
 }
 
 /* One poll and what follows from it. */
@@ -1554,7 +1624,7 @@ static int finish(struct learn *l, char *errstr, size_t size)
     if (l->merge)
         err = merge_models(l, errstr, size);
     if (!err)
-        err = join_check_ends(l, NULL, errstr, size);
+        err = join_check_ends(l, NULL, NULL, errstr, size);
     if (!err && l->exactly_once)
         err = end_batch(l, 1, errstr, size);
     else if (!err && l->since_snapshot > 0)

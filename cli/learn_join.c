@@ -417,6 +417,16 @@ void learn_join_own(struct learn_join *j, int q, int64_t from)
     j->checked[q] = from >= 0 ? from : 0;
 }
 
+int learn_join_owns(const struct learn_join *j)
+{
+    int p;
+
+    for (p = 0; p < j->partitions; p++)
+        if (j->owned[p])
+            return 1;
+    return 0;
+}
+
 void learn_join_disown(struct learn_join *j)
 {
     memset(j->owned, 0, (size_t)j->partitions * sizeof(*j->owned));
@@ -581,12 +591,10 @@ int learn_join_check(struct learn_join *j, struct online_learner *ol,
 int learn_join_look_ends(struct learn_join *j, int *unchecked_out,
                          char *errstr, size_t errstr_size)
 {
-    int p, owns = 0, err;
+    int p, err;
 
     *unchecked_out = 0;
-    for (p = 0; p < j->partitions; p++)
-        owns |= j->owned[p];
-    if (!owns)
+    if (!learn_join_owns(j))
         return 0;
 
     err = topic_reader_query_ends(j->r, j->cfg->join.topic, j->partitions,

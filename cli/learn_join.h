@@ -42,7 +42,9 @@
  * it is dead-lettered), and the owner commits that position as the
  * group's offset of the join partition, in the transaction that carries
  * the dead letters (exactly once) or with a snapshot's offsets once they
- * are acknowledged (at least once). A new owner, after a rebalance or a
+ * are acknowledged (at least once), and again every 20 s while it is
+ * idle, lest the broker expire the offset (cmd_learn.c,
+ * LEARN_JOIN_REFRESH_S). A new owner, after a rebalance or a
  * crash, goes on from the committed position: records it has applied
  * but not checked (its rebuild, a replay, a take-over) are read again
  * and judged without being applied (learn_join_check()). An owner whose
@@ -129,6 +131,9 @@ int learn_join_owner_partition(int q, int input_partitions);
  * checked from offset from on (the group's committed offset; -1 when
  * none was ever committed: from the partition's beginning). */
 void learn_join_own(struct learn_join *j, int q, int64_t from);
+
+/* Whether this instance owns a join partition. */
+int learn_join_owns(const struct learn_join *j);
 
 /* Gives up every owned partition (they are being revoked). */
 void learn_join_disown(struct learn_join *j);
