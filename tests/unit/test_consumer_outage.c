@@ -54,20 +54,11 @@ static void poll_to_end(struct fixture *fx)
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
     const char *topics[] = {TEST_TOPIC};
 
     assert_non_null(fx);
-    (void)rd_kafka_conf_set(conf, "log_level", "0", fx->why,
-                            sizeof(fx->why));
-    fx->host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, fx->why,
-                            sizeof(fx->why));
-    assert_non_null(fx->host);
-    fx->mcluster = rd_kafka_mock_cluster_new(fx->host, 1);
-    assert_non_null(fx->mcluster);
-    assert_int_equal(rd_kafka_mock_topic_create(fx->mcluster, TEST_TOPIC, 1,
-                                                1),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    fx->mcluster = mock_cluster_new(&fx->host, 1, TEST_TOPIC, 1,
+                                    MOCK_CLUSTER_ANY_LEADER);
 
     assert_int_equal(consumer_new_topics(
                          rd_kafka_mock_cluster_bootstraps(fx->mcluster),
@@ -83,8 +74,7 @@ static int teardown(void **state)
     struct fixture *fx = *state;
 
     consumer_destroy(fx->consumer);
-    rd_kafka_mock_cluster_destroy(fx->mcluster);
-    rd_kafka_destroy(fx->host);
+    mock_cluster_destroy(fx->mcluster, fx->host);
     free(fx);
     return 0;
 }

@@ -30,18 +30,10 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char why[256];
 
     assert_non_null(fx);
-    (void)rd_kafka_conf_set(conf, "log_level", "0", why, sizeof(why));
-    fx->host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
-    assert_non_null(fx->host);
-    fx->mcluster = rd_kafka_mock_cluster_new(fx->host, 1);
-    assert_non_null(fx->mcluster);
-    assert_int_equal(rd_kafka_mock_topic_create(fx->mcluster, TEST_TOPIC, 1,
-                                                1),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    fx->mcluster = mock_cluster_new(&fx->host, 1, TEST_TOPIC, 1,
+                                    MOCK_CLUSTER_ANY_LEADER);
 
     assert_int_equal(publisher_new_transactional(
                          rd_kafka_mock_cluster_bootstraps(fx->mcluster),
@@ -67,8 +59,7 @@ static int teardown(void **state)
     struct fixture *fx = *state;
 
     publisher_destroy(fx->pub);
-    rd_kafka_mock_cluster_destroy(fx->mcluster);
-    rd_kafka_destroy(fx->host);
+    mock_cluster_destroy(fx->mcluster, fx->host);
     free(fx);
     return 0;
 }

@@ -36,23 +36,10 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
 
     assert_non_null(fx);
-    (void)rd_kafka_conf_set(conf, "log_level", "0", fx->errstr,
-                            sizeof(fx->errstr));
-    fx->host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, fx->errstr,
-                            sizeof(fx->errstr));
-    assert_non_null(fx->host);
-    fx->mcluster = rd_kafka_mock_cluster_new(fx->host, 2);
-    assert_non_null(fx->mcluster);
-    assert_int_equal(rd_kafka_mock_topic_create(fx->mcluster, TEST_TOPIC, 1,
-                                                1),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
-    assert_int_equal(rd_kafka_mock_partition_set_leader(fx->mcluster,
-                                                        TEST_TOPIC, 0,
-                                                        TEST_LEADER),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    fx->mcluster = mock_cluster_new(&fx->host, 2, TEST_TOPIC, 1,
+                                    TEST_LEADER);
     *state = fx;
     return 0;
 }
@@ -61,8 +48,7 @@ static int teardown(void **state)
 {
     struct fixture *fx = *state;
 
-    rd_kafka_mock_cluster_destroy(fx->mcluster);
-    rd_kafka_destroy(fx->host);
+    mock_cluster_destroy(fx->mcluster, fx->host);
     free(fx);
     return 0;
 }

@@ -2,8 +2,9 @@
  * tests/unit/testutil.c - the unit tests' shared fixtures, see
  * testutil.h: a scratch directory with a configuration of the test's own,
  * and the configuration, schema, statistics, cleaner and event that the
- * cleaning, feature and snapshot tests set up alike. Linked into every
- * unit test; needs no broker; single-threaded, like cmocka.
+ * cleaning, feature and snapshot tests set up alike, and librdkafka's
+ * mock cluster for the tests that fail brokers on purpose. Linked into
+ * every unit test; needs no broker; single-threaded, like cmocka.
  */
 #include "tests/unit/testutil.h"
 
@@ -111,4 +112,44 @@ void clean_fixture_set_str(struct clean_fixture *f, const char *name,
 void clean_fixture_set_null(struct clean_fixture *f, const char *name)
 {
     event_set_null(&f->ev, clean_fixture_col(f, name));
+}
+
+rd_kafka_mock_cluster_t *mock_cluster_new(rd_kafka_t **host, int brokers,
+                                          const char *topic, int partitions,
+                                          int32_t leader)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_mock_cluster_t *mcluster;
+    char errstr[TESTUTIL_ERRSTR_SIZE] = "";
+    int p;
+
+    /* The tests stop brokers on purpose: their connection errors are
+     * noise. A refused setting would only make the log louder. */
+    (void)rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof(errstr));
+    *host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!*host)
+        fail_msg("rd_kafka_new: %s", errstr);
+
+    mcluster = rd_kafka_mock_cluster_new(*host, brokers);
+    assert_non_null(mcluster);
+    assert_int_equal(rd_kafka_mock_topic_create(mcluster, topic, partitions,
+                                                1),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    if (leader == MOCK_CLUSTER_ANY_LEADER)
+        return mcluster;
+
+    for (p = 0; p < partitions; p++)
+        assert_int_equal(rd_kafka_mock_partition_set_leader(mcluster, topic,
+                                                            p, leader),
+                         RD_KAFKA_RESP_ERR_NO_ERROR);
+    return mcluster;
+}
+
+void mock_cluster_destroy(rd_kafka_mock_cluster_t *mcluster,
+                          rd_kafka_t *host)
+{
+    if (mcluster)
+        rd_kafka_mock_cluster_destroy(mcluster);
+    if (host)
+        rd_kafka_destroy(host);
 }

@@ -31,7 +31,10 @@
  *   struct clean_fixture      that configuration, a schema, running
  *                             statistics, a cleaner and an event: the
  *                             set-up the cleaning, feature and snapshot
- *                             tests share (testutil.c).
+ *                             tests share (testutil.c);
+ *   mock_cluster_new(),       librdkafka's mock cluster with the test's
+ *   mock_cluster_destroy()    topic, for the tests that make brokers
+ *                             fail on purpose (testutil.c).
  *
  * Each test binary includes this header once; everything above the
  * fixtures is static inline (or a macro, where cmocka needs the caller's
@@ -56,6 +59,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include "config/cfg.h"
 #include "learner/stats.h"
@@ -373,5 +379,22 @@ void clean_fixture_set_num(struct clean_fixture *f, const char *name,
 void clean_fixture_set_str(struct clean_fixture *f, const char *name,
                            const char *s);
 void clean_fixture_set_null(struct clean_fixture *f, const char *name);
+
+/* ---- librdkafka's mock cluster (testutil.c) ----------------------- */
+
+#define MOCK_CLUSTER_ANY_LEADER (-1) /* leave leaders as the mock picks */
+
+/* Starts a mock cluster of brokers brokers (ids 1..brokers) in a silent
+ * host producer, which *host receives and which owns the cluster, and
+ * creates topic with partitions partitions, replication factor 1. When
+ * leader is a broker id, it leads every partition. Fails the test when
+ * any step does. Returns the cluster; mock_cluster_destroy() frees both. */
+rd_kafka_mock_cluster_t *mock_cluster_new(rd_kafka_t **host, int brokers,
+                                          const char *topic, int partitions,
+                                          int32_t leader);
+
+/* Destroys the cluster, then its host; safe on NULLs. */
+void mock_cluster_destroy(rd_kafka_mock_cluster_t *mcluster,
+                          rd_kafka_t *host);
 
 #endif /* RIFFLE_TESTS_UNIT_TESTUTIL_H */
