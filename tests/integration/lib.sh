@@ -370,6 +370,47 @@ $2}
     echo "$out"
 }
 
+# labels_moves_run CFG EVENTS PARTITIONS: the run of the delayed-label
+# moves tests. Creates CFG's topics (PARTITIONS each); learner a starts
+# alone, reads the first half of EVENTS unlabelled Elec2 events and 200
+# of their labels (labels_two_batches, seed 8080); then b joins while
+# events wait in every partition of a, and the second batch and the rest
+# of the labels follow. Returns when both learners have exited (each 15 s
+# after catching up; summaries $WORK/a.json, $WORK/b.json, logs
+# $WORK/a.log, $WORK/b.log), the count of labels sent in labels_total.
+labels_moves_run()
+{
+    local cfg=$1 events=$2 partitions=$3 learner_a learner_b
+
+    run_riffle topics create -c "$cfg" >/dev/null
+    sed 's/id_prefix = "elec2"/id_prefix = "second"/' "$cfg" >"$WORK/second.cfg"
+
+    labels_two_batches "$events" 8080
+    labels_total=$(cat "$WORK"/labels-*.csv | wc -l)
+
+    start_learner "$cfg" a a 15
+    learner_a=$last
+    wait_for "assigned, starting" $((2 * partitions)) "$WORK/a.log"
+    produce_at_rate "$cfg" events-one --file "$WORK/events-one.csv" --without-labels
+    head -n 200 "$WORK/labels-one.csv" >"$WORK/labels-one-early.csv"
+    tail -n +201 "$WORK/labels-one.csv" >"$WORK/labels-one-late.csv"
+    produce_at_rate "$cfg" labels-one --labels "$WORK/labels-one-early.csv"
+    wait_until "a's first predictions" predicted "$cfg" $((events / 2))
+
+    # b joins while events wait in every partition of a: half move at once.
+    start_learner "$cfg" b b 15
+    learner_b=$last
+    wait_for "assigned, starting" "$partitions" "$WORK/b.log"
+    produce_at_rate "$WORK/second.cfg" events-two --file "$WORK/events-two.csv" \
+        --without-labels
+    produce_at_rate "$cfg" labels-one-late --labels "$WORK/labels-one-late.csv"
+    produce_at_rate "$cfg" labels-two --labels "$WORK/labels-two.csv"
+    wait "$learner_a" || fail "learner a failed: $(grep -m3 error "$WORK/a.log")"
+    wait "$learner_b" || fail "learner b failed: $(grep -m3 error "$WORK/b.log")"
+    note "a: $(cut -c1-200 "$WORK/a.json")"
+    note "b: $(cut -c1-200 "$WORK/b.json")"
+}
+
 # --- riffle serve tests -----------------------------------------------
 
 # serve_model CFG EVENTS LOG: creates CFG's topics (serve's included) and

@@ -32,32 +32,7 @@ readonly MOVED=$((PARTITIONS / 2))
 trap 'stop_started; cleanup_work' EXIT
 
 cfg=$(labels_config "$PARTITIONS")
-run_riffle topics create -c "$cfg" >/dev/null
-sed 's/id_prefix = "elec2"/id_prefix = "second"/' "$cfg" >"$WORK/second.cfg"
-
-labels_two_batches "$EVENTS" 8080
-labels_total=$(cat "$WORK"/labels-*.csv | wc -l)
-
-start_learner "$cfg" a a 15
-learner_a=$last
-wait_for "assigned, starting" $((2 * PARTITIONS)) "$WORK/a.log"
-produce_at_rate "$cfg" events-one --file "$WORK/events-one.csv" --without-labels
-head -n 200 "$WORK/labels-one.csv" >"$WORK/labels-one-early.csv"
-tail -n +201 "$WORK/labels-one.csv" >"$WORK/labels-one-late.csv"
-produce_at_rate "$cfg" labels-one --labels "$WORK/labels-one-early.csv"
-wait_until "a's first predictions" predicted "$cfg" $((EVENTS / 2))
-
-# b joins while events wait in every partition of a: half move at once.
-start_learner "$cfg" b b 15
-learner_b=$last
-wait_for "assigned, starting" "$PARTITIONS" "$WORK/b.log"
-produce_at_rate "$WORK/second.cfg" events-two --file "$WORK/events-two.csv" --without-labels
-produce_at_rate "$cfg" labels-one-late --labels "$WORK/labels-one-late.csv"
-produce_at_rate "$cfg" labels-two --labels "$WORK/labels-two.csv"
-wait "$learner_a" || fail "learner a failed: $(grep -m3 error "$WORK/a.log")"
-wait "$learner_b" || fail "learner b failed: $(grep -m3 error "$WORK/b.log")"
-note "a: $(cut -c1-200 "$WORK/a.json")"
-note "b: $(cut -c1-200 "$WORK/b.json")"
+labels_moves_run "$cfg" "$EVENTS" "$PARTITIONS"
 
 assert_labels_balance "$cfg" "$EVENTS" "$labels_total" "$WORK/a.json" "$WORK/b.json"
 
