@@ -146,6 +146,24 @@ static int strict_row(struct fixture *fx, const char *text)
                                 &fx->ev, fx->errstr, sizeof(fx->errstr));
 }
 
+/* Adult schema, no header, one data row; returns the row's result. */
+static int adult_row_result(struct fixture *fx, const char *text)
+{
+    open_csv(fx, text, 0);
+    map(fx, fx->adult);
+    next_row(fx);
+    return produce_row_to_event(fx->cfg, fx->adult, &fx->map, fx->csv, 1,
+                                &fx->ev, fx->errstr, sizeof(fx->errstr));
+}
+
+/* The same for a row that must make an event: fails the test with
+ * produce_row_to_event()'s message if it does not. */
+static void adult_row_event(struct fixture *fx, const char *text)
+{
+    if (adult_row_result(fx, text) != 0)
+        fail_msg("produce_row_to_event: %s", fx->errstr);
+}
+
 static size_t col(const struct schema *schema, const char *name)
 {
     int i = schema_field_index(schema, name);
@@ -253,12 +271,7 @@ static void test_produce_row_values(void **state)
     const struct schema *s = fx->adult;
     struct buf out = {0};
 
-    open_csv(fx, adult_row, 0);
-    map(fx, s);
-    next_row(fx);
-    if (produce_row_to_event(fx->cfg, s, &fx->map, fx->csv, 1, &fx->ev,
-                             fx->errstr, sizeof(fx->errstr)) != 0)
-        fail_msg("produce_row_to_event: %s", fx->errstr);
+    adult_row_event(fx, adult_row);
 
     assert_int_equal(fx->ev.field_count, schema_field_count(s));
     assert_int_equal(fx->ev.values[col(s, "age")].kind, VALUE_NUMBER);
@@ -332,14 +345,8 @@ static void test_produce_missing_token_is_null(void **state)
     struct fixture *fx = *state;
     const struct schema *s = fx->adult;
 
-    open_csv(fx, "39, ?, 77516, Bachelors, 13, Never-married, ?, "
-                 "Not-in-family, White, Male, , 0, 40, ?, <=50K\n",
-             0);
-    map(fx, s);
-    next_row(fx);
-    if (produce_row_to_event(fx->cfg, s, &fx->map, fx->csv, 1, &fx->ev,
-                             fx->errstr, sizeof(fx->errstr)) != 0)
-        fail_msg("produce_row_to_event: %s", fx->errstr);
+    adult_row_event(fx, "39, ?, 77516, Bachelors, 13, Never-married, ?, "
+                        "Not-in-family, White, Male, , 0, 40, ?, <=50K\n");
     assert_int_equal(fx->ev.values[col(s, "workclass")].kind, VALUE_NULL);
     assert_int_equal(fx->ev.values[col(s, "occupation")].kind, VALUE_NULL);
     assert_int_equal(fx->ev.values[col(s, "native_country")].kind,
@@ -357,14 +364,8 @@ static void test_produce_token_prefix_is_not_missing(void **state)
     struct fixture *fx = *state;
     const struct schema *s = fx->adult;
 
-    open_csv(fx, "39, ?x, 77516, Bachelors, 13, Never-married, ??, "
-                 "Not-in-family, White, Male, 0, 0, 40, ?, <=50K\n",
-             0);
-    map(fx, s);
-    next_row(fx);
-    if (produce_row_to_event(fx->cfg, s, &fx->map, fx->csv, 1, &fx->ev,
-                             fx->errstr, sizeof(fx->errstr)) != 0)
-        fail_msg("produce_row_to_event: %s", fx->errstr);
+    adult_row_event(fx, "39, ?x, 77516, Bachelors, 13, Never-married, ??, "
+                        "Not-in-family, White, Male, 0, 0, 40, ?, <=50K\n");
     assert_string_equal(event_string(&fx->ev, col(s, "workclass")), "?x");
     assert_string_equal(event_string(&fx->ev, col(s, "occupation")), "??");
     assert_int_equal(fx->ev.values[col(s, "native_country")].kind,
@@ -474,17 +475,11 @@ static void test_produce_invalid_utf8_refused_without_value(void **state)
 static void test_produce_wrong_field_count_refused(void **state)
 {
     struct fixture *fx = *state;
-    const struct schema *s = fx->adult;
 
-    open_csv(fx, "39, State-gov, 77516, Bachelors, 13, Never-married, "
-                 "Adm-clerical, Not-in-family, White, Male, 2174, 0, 40, "
-                 "United-States\n",
-             0);
-    map(fx, s);
-    next_row(fx);
-    assert_int_equal(produce_row_to_event(fx->cfg, s, &fx->map, fx->csv, 1,
-                                          &fx->ev, fx->errstr,
-                                          sizeof(fx->errstr)),
+    assert_int_equal(adult_row_result(fx, "39, State-gov, 77516, Bachelors, "
+                                          "13, Never-married, Adm-clerical, "
+                                          "Not-in-family, White, Male, 2174, "
+                                          "0, 40, United-States\n"),
                      RIFFLE_ERR_PARSE);
     assert_string_equal(fx->errstr, "expected 15 fields, found 14");
 
