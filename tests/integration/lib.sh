@@ -411,6 +411,77 @@ labels_moves_run()
     note "b: $(cut -c1-200 "$WORK/b.json")"
 }
 
+# --- enrichment join tests --------------------------------------------
+
+# join_schemas: the output schemas, and the click and profile schemas of
+# tests/fixtures as $WORK/schemas/clicks.avsc and profile.avsc
+join_schemas()
+{
+    output_schemas
+    cp tests/fixtures/user_clicks.avsc "$WORK/schemas/clicks.avsc"
+    cp tests/fixtures/user_profile.avsc "$WORK/schemas/profile.avsc"
+}
+
+# join_rounds: three rounds of data in $WORK for r = 1, 2, 3:
+# clicks<r>.csv, 200 clicks c<r>-<i> of the users u0..u9, and
+# profiles<r>.csv, the profiles of the same users in version r (region
+# "v<r>-u<user>")
+join_rounds()
+{
+    python3 - "$WORK" <<'PY'
+import sys
+w = sys.argv[1]
+for r in (1, 2, 3):
+    with open(f"{w}/clicks{r}.csv", "w") as f:
+        f.write("event_id,user,x,clicked\n")
+        for i in range(200):
+            f.write(f"c{r}-{i},u{i % 10},{(i * 37 % 100) / 100},{'yes' if i % 2 else 'no'}\n")
+    with open(f"{w}/profiles{r}.csv", "w") as f:
+        f.write("event_id,user_id,region\n")
+        for u in range(10):
+            f.write(f"p{r}-{u},u{u},v{r}-u{u}\n")
+PY
+}
+
+# join_clicks_settings JOIN_TOPIC: the settings the join tests' click
+# learners share, for the rest of a configuration: clicks.avsc with the
+# id prefix "web", the clicks' fields with the joined region, the model
+# "clicks", and the join of each click by user with the profiles of
+# JOIN_TOPIC
+join_clicks_settings()
+{
+    cat <<CFG
+source = { schema = "$WORK/schemas/clicks.avsc"; id_prefix = "web"; };
+fields = (
+  { name = "event_id"; kind = "id"; },
+  { name = "user"; kind = "ignore"; },
+  { name = "x"; kind = "numeric"; },
+  { name = "region"; kind = "categorical"; },
+  { name = "clicked"; kind = "label"; positive = ["yes"]; negative = ["no"]; }
+);
+learner = { model_name = "clicks"; bits = 12; };
+join = { topic = "$1"; schema = "$WORK/schemas/profile.avsc";
+         key = "user"; profile_key = "user_id"; map = ( ["region", "region"] );
+         window = 3600; max_keys = 1000; };
+CFG
+}
+
+# producer_cfg NAME SCHEMA TOPIC LABEL: $WORK/NAME.cfg, a configuration
+# only for producing $WORK/schemas/SCHEMA records to TOPIC (produce needs
+# an id and a label kind, LABEL; no learner reads it)
+producer_cfg()
+{
+    cat >"$WORK/$1.cfg" <<CFG
+name = "$1";
+topics = { input = "$3"; predictions = "unused"; dead_letters = "unused";
+           models = "unused"; };
+source = { schema = "$WORK/schemas/$2"; id_prefix = "$1"; };
+fields = ( { name = "event_id"; kind = "id"; },
+           { name = "$4"; kind = "label"; positive = ["yes"]; } );
+learner = { model_name = "unused"; };
+CFG
+}
+
 # --- riffle serve tests -----------------------------------------------
 
 # serve_model CFG EVENTS LOG: creates CFG's topics (serve's included) and

@@ -25,22 +25,11 @@
 # mode on a loaded machine).
 source "$(dirname "$0")/lib.sh"
 
-output_schemas
-cp tests/fixtures/user_clicks.avsc "$WORK/schemas/clicks.avsc"
-cp tests/fixtures/user_profile.avsc "$WORK/schemas/profile.avsc"
-
+join_schemas
+join_rounds
 python3 - "$WORK" <<'PY'
 import sys
 w = sys.argv[1]
-for r in (1, 2, 3):
-    with open(f"{w}/clicks{r}.csv", "w") as f:
-        f.write("event_id,user,x,clicked\n")
-        for i in range(200):
-            f.write(f"c{r}-{i},u{i % 10},{(i * 37 % 100) / 100},{'yes' if i % 2 else 'no'}\n")
-    with open(f"{w}/profiles{r}.csv", "w") as f:
-        f.write("event_id,user_id,region\n")
-        for u in range(10):
-            f.write(f"p{r}-{u},u{u},v{r}-u{u}\n")
 with open(f"{w}/last.csv", "w") as f:
     f.write("event_id,user,x,clicked\n")
     for i in range(20):
@@ -61,31 +50,12 @@ kafka = { group_id = "$prefix-group"; session_timeout_ms = 6000; };
 topics = { input = "$prefix.web"; predictions = "$prefix.predictions";
   dead_letters = "$prefix.dead-letters"; models = "$prefix.models";
   metrics = "$prefix.metrics"; partitions = $parts; };
-source = { schema = "$WORK/schemas/clicks.avsc"; id_prefix = "web"; };
-fields = (
-  { name = "event_id"; kind = "id"; },
-  { name = "user"; kind = "ignore"; },
-  { name = "x"; kind = "numeric"; },
-  { name = "region"; kind = "categorical"; },
-  { name = "clicked"; kind = "label"; positive = ["yes"]; negative = ["no"]; }
-);
-learner = { model_name = "clicks"; bits = 12; };
 # snapshots well before the kill: b restarts from one, behind its crash
 snapshot = { every_events = 50; };
 delivery = { mode = "$1"; };
-join = { topic = "$join_topic"; schema = "$WORK/schemas/profile.avsc";
-         key = "user"; profile_key = "user_id"; map = ( ["region", "region"] );
-         window = 3600; max_keys = 1000; };
 CFG
-    cat >"$WORK/profiles.cfg" <<CFG
-name = "profiles";
-topics = { input = "$join_topic"; predictions = "unused"; dead_letters = "unused";
-           models = "unused"; };
-source = { schema = "$WORK/schemas/profile.avsc"; id_prefix = "profiles"; };
-fields = ( { name = "event_id"; kind = "id"; },
-           { name = "region"; kind = "label"; positive = ["yes"]; } );
-learner = { model_name = "unused"; };
-CFG
+    join_clicks_settings "$join_topic" >>"$WORK/clicks.cfg"
+    producer_cfg profiles profile.avsc "$join_topic" region
     for r in 1 2 3; do
         sed "s/id_prefix = \"web\"/id_prefix = \"r$r\"/" "$WORK/clicks.cfg" \
             >"$WORK/clicks$r.cfg"

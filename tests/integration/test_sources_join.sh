@@ -11,8 +11,7 @@
 # restarted learner joins new clicks from the profiles it reloads.
 source "$(dirname "$0")/lib.sh"
 
-output_schemas
-cp tests/fixtures/user_clicks.avsc "$WORK/schemas/clicks.avsc"
+join_schemas
 cat >"$WORK/schemas/app_clicks.avsc" <<'AVSC'
 {"type": "record", "name": "AppClick", "namespace": "riffle.test", "fields": [
   {"name": "outcome", "type": "string"},
@@ -20,7 +19,6 @@ cat >"$WORK/schemas/app_clicks.avsc" <<'AVSC'
   {"name": "uid", "type": "string"},
   {"name": "score", "type": "float"}]}
 AVSC
-cp tests/fixtures/user_profile.avsc "$WORK/schemas/profile.avsc"
 
 # Users u0..u9 have profiles (even: north, odd: south); u99 has none.
 # A click is a "yes" exactly when its user's region is north.
@@ -58,36 +56,11 @@ cat >"$WORK/clicks.cfg" <<CFG
 name = "clicks";
 kafka = { group_id = "$prefix-group"; };
 topics = { $topics };
-source = { schema = "$WORK/schemas/clicks.avsc"; id_prefix = "web"; };
-fields = (
-  { name = "event_id"; kind = "id"; },
-  { name = "user"; kind = "ignore"; },
-  { name = "x"; kind = "numeric"; },
-  { name = "region"; kind = "categorical"; },
-  { name = "clicked"; kind = "label"; positive = ["yes"]; negative = ["no"]; }
-);
-learner = { model_name = "clicks"; bits = 12; };
 sources = ( { topic = "$prefix.app"; schema = "$WORK/schemas/app_clicks.avsc";
               map = ( ["user", "uid"], ["x", "score"], ["clicked", "outcome"] ); } );
-join = { topic = "$prefix.profiles"; schema = "$WORK/schemas/profile.avsc";
-         key = "user"; profile_key = "user_id"; map = ( ["region", "region"] );
-         window = 3600; max_keys = 1000; };
 CFG
-# Producer-only configurations for the other two topics (produce needs an
-# id and a label kind; the learner never reads these files).
-producer_cfg()
-{
-    local name=$1 schema=$2 topic=$3 label=$4
-    cat >"$WORK/$name.cfg" <<CFG
-name = "$name";
-topics = { input = "$topic"; predictions = "unused"; dead_letters = "unused";
-           models = "unused"; };
-source = { schema = "$WORK/schemas/$schema"; id_prefix = "$name"; };
-fields = ( { name = "event_id"; kind = "id"; },
-           { name = "$label"; kind = "label"; positive = ["yes"]; } );
-learner = { model_name = "unused"; };
-CFG
-}
+join_clicks_settings "$prefix.profiles" >>"$WORK/clicks.cfg"
+# Producer-only configurations for the other two topics.
 producer_cfg app app_clicks.avsc "$prefix.app" outcome
 producer_cfg profiles profile.avsc "$prefix.profiles" region
 
