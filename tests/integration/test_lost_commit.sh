@@ -92,6 +92,24 @@ lose_commit_answer()
     kill -USR2 "$proxy_pid"
 }
 
+# rebuilt_after_lost_commit PID WHO NAME: process PID (WHO: "learner",
+# "replica"; its log and summary $WORK/NAME.log and NAME.json) exits 0,
+# having found the commit whose answer was lost committed and rebuilt
+# its clients once
+rebuilt_after_lost_commit()
+{
+    local rc=0
+
+    wait "$1" || rc=$?
+    started=()
+    assert_eq "$rc" 0 "exit status of the $2 ($(grep -m3 error "$WORK/$3.log"))"
+    note "$3: $(cat "$WORK/$3.json")"
+    grep -q "had committed before the clients failed" "$WORK/$3.log" ||
+        fail "the $2 did not find its unanswered commit committed:" \
+            "$(grep -m3 -E 'rebuilding|cannot tell' "$WORK/$3.log")"
+    assert_eq "$(riffle_json "$WORK/$3.json" 'rows[0]["rebuilds"]')" 1 "client rebuilds"
+}
+
 # --- learn ---------------------------------------------------------------
 
 cfg=$(make_config config/elec2.cfg)
@@ -119,15 +137,7 @@ lose_commit_answer "$group-learner" "$predictions" "$producer"
 note "learn: a commit's answer lost at $(topic_end "$predictions" 1) predictions"
 
 wait "$producer" || fail "produce failed: $(tail -3 "$WORK/produce.log")"
-rc=0
-wait "$learner" || rc=$?
-started=()
-assert_eq "$rc" 0 "exit status of the learner ($(grep -m3 error "$WORK/learn.log"))"
-note "learn: $(cat "$WORK/learn.json")"
-grep -q "had committed before the clients failed" "$WORK/learn.log" ||
-    fail "the learner did not find its unanswered commit committed:" \
-        "$(grep -m3 -E 'rebuilding|cannot tell' "$WORK/learn.log")"
-assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["rebuilds"]')" 1 "client rebuilds"
+rebuilt_after_lost_commit "$learner" learner learn
 assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["predicted"]')" "$EVENTS" \
     "predictions the learner counts"
 assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["processed"] - rows[0]["replayed"]')" \
@@ -165,15 +175,7 @@ lose_commit_answer "$group-serve-solo" "$served" "$producer"
 note "serve: a commit's answer lost at $(topic_end "$served" 2) served offsets"
 
 wait "$producer" || fail "producing requests failed: $(tail -3 "$WORK/requests.log")"
-rc=0
-wait "$replica" || rc=$?
-started=()
-assert_eq "$rc" 0 "exit status of the replica ($(grep -m3 error "$WORK/serve.log"))"
-note "serve: $(cat "$WORK/serve.json")"
-grep -q "had committed before the clients failed" "$WORK/serve.log" ||
-    fail "the replica did not find its unanswered commit committed:" \
-        "$(grep -m3 -E 'rebuilding|cannot tell' "$WORK/serve.log")"
-assert_eq "$(riffle_json "$WORK/serve.json" 'rows[0]["rebuilds"]')" 1 "client rebuilds"
+rebuilt_after_lost_commit "$replica" replica serve
 assert_eq "$(riffle_json "$WORK/serve.json" 'rows[0]["requests"]')" "$REQUESTS" \
     "requests the replica counts"
 
