@@ -482,6 +482,45 @@ learner = { model_name = "unused"; };
 CFG
 }
 
+# produce_file NAME FILE [ARGS...]: riffle produce -c $WORK/NAME.cfg of
+# $WORK/FILE with ARGS, its log in $WORK/produce-FILE.log; fails the test
+# if it fails
+produce_file()
+{
+    run_riffle produce -c "$WORK/$1.cfg" --file "$WORK/$2" --no-progress "${@:3}" >/dev/null \
+        2>"$WORK/produce-$2.log" || fail "produce $2 failed: $(tail -3 "$WORK/produce-$2.log")"
+}
+
+# join_keyless_record TOPIC: $WORK/keyless.bin, a profile that decodes
+# but whose key (user_id) is empty, in single-object encoding with the
+# header (the schema's fingerprint) of the first profile riffle produced
+# to TOPIC
+join_keyless_record()
+{
+    kcat -b "$BROKERS" -C -t "$1" -o beginning -c 1 -e -q -f '%s' \
+        >"$WORK/profile.bin" || fail "cannot read a profile back"
+    python3 - "$WORK" <<'PY'
+import sys
+w = sys.argv[1]
+header = open(f"{w}/profile.bin", "rb").read()[:10]
+assert header[:2] == b"\xc3\x01", header
+def avro_string(s):
+    b = s.encode(); return bytes([len(b) << 1]) + b  # zigzag, short strings
+body = avro_string("keyless") + avro_string("") + avro_string("nowhere")
+open(f"{w}/keyless.bin", "wb").write(header + body)
+PY
+}
+
+# clicks_predicted N: at least N distinct clicks have a committed
+# prediction on the predictions topic of $WORK/clicks.cfg (at least once
+# may publish some twice)
+clicks_predicted()
+{
+    run_riffle watch -c "$WORK/clicks.cfg" predictions --idle-exit 1 >"$WORK/seen.jsonl" \
+        2>/dev/null
+    (($(riffle_json "$WORK/seen.jsonl" 'len({r["event_id"] for r in rows})') >= $1))
+}
+
 # --- riffle serve tests -----------------------------------------------
 
 # serve_model CFG EVENTS LOG: creates CFG's topics (serve's included) and

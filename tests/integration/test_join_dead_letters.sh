@@ -62,29 +62,6 @@ CFG
     done
 }
 
-produce()
-{
-    run_riffle produce -c "$WORK/$1.cfg" --file "$WORK/$2" --no-progress "${@:3}" >/dev/null \
-        2>"$WORK/produce-$2.log" || fail "produce $2 failed: $(tail -3 "$WORK/produce-$2.log")"
-}
-# keyless_record: $WORK/keyless.bin, a profile that decodes but whose
-# key (user_id) is empty, in single-object encoding with the header (the
-# schema's fingerprint) of a profile riffle produced to the join topic
-keyless_record()
-{
-    kcat -b "$BROKERS" -C -t "$join_topic" -o beginning -c 1 -e -q -f '%s' \
-        >"$WORK/profile.bin" || fail "cannot read a profile back"
-    python3 - "$WORK" <<'PY'
-import sys
-w = sys.argv[1]
-header = open(f"{w}/profile.bin", "rb").read()[:10]
-assert header[:2] == b"\xc3\x01", header
-def avro_string(s):
-    b = s.encode(); return bytes([len(b) << 1]) + b  # zigzag, short strings
-body = avro_string("keyless") + avro_string("") + avro_string("nowhere")
-open(f"{w}/keyless.bin", "wb").write(header + body)
-PY
-}
 # bad_records: one record that is not Avro and one keyless profile to
 # each of the $parts join partitions
 bad_records()
@@ -103,14 +80,6 @@ start_instance()
         >"$WORK/$2.json" 2>"$WORK/$2.log" &
     last=$!
     started+=("$last")
-}
-# clicks_predicted N: at least N distinct clicks have a committed
-# prediction (at least once may publish some twice)
-clicks_predicted()
-{
-    run_riffle watch -c "$WORK/clicks.cfg" predictions --idle-exit 1 >"$WORK/seen.jsonl" \
-        2>/dev/null
-    (($(riffle_json "$WORK/seen.jsonl" 'len({r["event_id"] for r in rows})') >= $1))
 }
 # join_dead_lettered N: at least N join records have a committed dead
 # letter
@@ -146,8 +115,8 @@ run_pipeline()
     run_riffle topics create -c "$WORK/clicks.cfg" >/dev/null
     # Before any learner: no run read them before, so the owners' first
     # check must dead-letter them (the rebuild applies them silently).
-    produce profiles profiles1.csv
-    keyless_record
+    produce_file profiles profiles1.csv
+    join_keyless_record "$join_topic"
     bad_records
     bad_records
     start_instance a a
@@ -162,13 +131,13 @@ run_pipeline()
     wait_for "assigned, starting" 1 "$WORK/a.log"
     wait_for "assigned, starting" 1 "$WORK/b1.log"
 
-    produce clicks1 clicks1.csv
+    produce_file clicks1 clicks1.csv
     wait_until "200 predictions" clicks_predicted 200
     # While both run: read by both, dead-lettered by one.
     bad_records
-    produce profiles profiles2.csv
+    produce_file profiles profiles2.csv
     bad_records
-    produce clicks2 clicks2.csv
+    produce_file clicks2 clicks2.csv
     wait_until "400 predictions" clicks_predicted 400
 
     # Round 3: clicks at 50/s with bad records trickling in, and b killed
@@ -176,7 +145,7 @@ run_pipeline()
     # aborted; restarted, it rebuilds from its last snapshot and reads
     # again what it had applied since.
     bad_records
-    produce profiles profiles3.csv
+    produce_file profiles profiles3.csv
     RATE=50 produce_at_rate "$WORK/clicks3.cfg" clicks3 --file "$WORK/clicks3.csv" &
     producer=$!
     for k in 1 2 3; do
@@ -195,7 +164,7 @@ run_pipeline()
     bad_records
     # Clicks to both input partitions after the last bad records: an
     # owner reads the join topic when an event asks it to.
-    produce clicks last.csv
+    produce_file clicks last.csv
     wait_until "620 predictions" clicks_predicted 620
     # After the last click, while every input partition is idle: no event
     # asks for them, so the owners' idle looks at the join topic's ends

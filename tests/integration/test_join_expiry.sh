@@ -55,9 +55,7 @@ wait_offset()
     done
 }
 
-output_schemas
-cp tests/fixtures/user_clicks.avsc "$WORK/schemas/clicks.avsc"
-cp tests/fixtures/user_profile.avsc "$WORK/schemas/profile.avsc"
+join_schemas
 python3 - "$WORK" <<'PY'
 import sys
 w = sys.argv[1]
@@ -85,56 +83,21 @@ kafka = { group_id = "$group"; session_timeout_ms = 6000; };
 topics = { input = "$prefix.web"; predictions = "$prefix.predictions";
   dead_letters = "$prefix.dead-letters"; models = "$prefix.models";
   metrics = "$prefix.metrics"; partitions = 1; };
-source = { schema = "$WORK/schemas/clicks.avsc"; id_prefix = "web"; };
-fields = (
-  { name = "event_id"; kind = "id"; },
-  { name = "user"; kind = "ignore"; },
-  { name = "x"; kind = "numeric"; },
-  { name = "region"; kind = "categorical"; },
-  { name = "clicked"; kind = "label"; positive = ["yes"]; negative = ["no"]; }
-);
-learner = { model_name = "clicks"; bits = 12; };
 snapshot = { every_events = 100000; every_seconds = 2.0; };
 delivery = { mode = "$1"; };
-join = { topic = "$join_topic"; schema = "$WORK/schemas/profile.avsc";
-         key = "user"; profile_key = "user_id"; map = ( ["region", "region"] );
-         window = 3600; max_keys = 1000; };
 CFG
-    cat >"$WORK/profiles.cfg" <<CFG
-name = "profiles";
-topics = { input = "$join_topic"; predictions = "unused"; dead_letters = "unused";
-           models = "unused"; };
-source = { schema = "$WORK/schemas/profile.avsc"; id_prefix = "profiles"; };
-fields = ( { name = "event_id"; kind = "id"; },
-           { name = "region"; kind = "label"; positive = ["yes"]; } );
-learner = { model_name = "unused"; };
-CFG
+    join_clicks_settings "$join_topic" >>"$WORK/clicks.cfg"
+    producer_cfg profiles profile.avsc "$join_topic" region
     # the later clicks under ids of their own (an id is the prefix and
     # the row's number)
     sed 's/id_prefix = "web"/id_prefix = "more"/' "$WORK/clicks.cfg" >"$WORK/more.cfg"
 }
 
-produce()
-{
-    run_riffle produce -c "$WORK/$1.cfg" --file "$WORK/$2" --no-progress >/dev/null \
-        2>"$WORK/produce-$2.log" || fail "produce $2 failed: $(tail -3 "$WORK/produce-$2.log")"
-}
 # bad_records: one record that is not Avro and one profile whose key is
 # empty (a profile riffle produced, its key cut) to join partition 0
 bad_records()
 {
-    kcat -b "$BROKERS" -C -t "$join_topic" -o beginning -c 1 -e -q -f '%s' \
-        >"$WORK/profile.bin" || fail "cannot read a profile back"
-    python3 - "$WORK" <<'PY'
-import sys
-w = sys.argv[1]
-header = open(f"{w}/profile.bin", "rb").read()[:10]
-assert header[:2] == b"\xc3\x01", header
-def avro_string(s):
-    b = s.encode(); return bytes([len(b) << 1]) + b  # zigzag, short strings
-body = avro_string("keyless") + avro_string("") + avro_string("nowhere")
-open(f"{w}/keyless.bin", "wb").write(header + body)
-PY
+    join_keyless_record "$join_topic"
     printf 'not avro\n' | kcat -b "$BROKERS" -P -t "$join_topic" -p 0 &&
         kcat -b "$BROKERS" -P -t "$join_topic" -p 0 "$WORK/keyless.bin" ||
         fail "kcat could not write to $join_topic [0]"
@@ -145,12 +108,6 @@ start_instance()
         >"$WORK/$1.json" 2>"$WORK/$1.log" &
     last=$!
     started+=("$last")
-}
-clicks_predicted()
-{
-    run_riffle watch -c "$WORK/clicks.cfg" predictions --idle-exit 1 >"$WORK/seen.jsonl" \
-        2>/dev/null
-    (($(riffle_json "$WORK/seen.jsonl" 'len({r["event_id"] for r in rows})') >= $1))
 }
 join_dead_letters()
 {
@@ -167,7 +124,7 @@ run_mode()
     write_configs "$1"
     probe="$prefix-probe"
     run_riffle topics create -c "$WORK/clicks.cfg" >/dev/null
-    produce profiles profiles.csv
+    produce_file profiles profiles.csv
     bad_records
     end=$(kcat -b "$BROKERS" -Q -t "$join_topic:0:-1" -q 2>/dev/null | awk '{print $NF}')
     [[ $end =~ ^[0-9]+$ ]] || end=12 # 10 profiles, 2 bad records, no markers
@@ -175,7 +132,7 @@ run_mode()
     start_instance a
     learner_a=$last
     wait_for "assigned, starting" 1 "$WORK/a.log"
-    produce clicks clicks.csv
+    produce_file clicks clicks.csv
     wait_until "$1: 20 predictions" clicks_predicted 20
     wait_until "$1: 2 join dead letters" dead_letters_reach 2
     # The owner has checked the join partition to its end and committed
@@ -200,7 +157,7 @@ run_mode()
     started=()
     start_instance b
     wait_for "dead letters are this instance's" 1 "$WORK/b.log"
-    produce more more.csv
+    produce_file more more.csv
     wait_until "$1: 30 predictions" clicks_predicted 30
     kill -TERM "$last"
     wait "$last" || fail "$1: instance b failed on its stop"
