@@ -1138,13 +1138,116 @@ static MODEL_ALWAYS_INLINE void adagrad_pair(struct model *m, uint32_t s0,
         _mm_cvtpd_ps(_mm_unpackhi_pd(w, sum))));
 }
 
-/* learn_with()'s direct AdaGrad loop, two features a step: the features
- * in order, then the bias (paired with the last feature when their count
- * is odd). No two slots of a direct example are the same, so the pairs
- * never write one slot twice. Clears each slot's mark in seen. */
-static void learn_adagrad_pairs(struct model *m, const struct feature *x,
-                                size_t n, double dloss,
-                                const struct step_factors *f)
+/* The selection mask ? a : b, lane by lane. */
+static MODEL_ALWAYS_INLINE __m128d lanes_select(__m128d mask, __m128d a,
+                                                __m128d b)
+{
+    return _mm_or_pd(_mm_and_pd(mask, a), _mm_andnot_pd(mask, b));
+}
+
+/* clamp() of both lanes; max/min match it for every value but NaN. */
+static MODEL_ALWAYS_INLINE __m128d lanes_clamp(__m128d v, double limit)
+{
+    __m128d hi = _mm_set1_pd(limit);
+
+    return _mm_min_pd(_mm_max_pd(v, _mm_xor_pd(_mm_set1_pd(-0.0), hi)), hi);
+}
+
+/* ftrl_scaled_weight() of both lanes, given root = sqrt(n): the same
+ * operations in the same order. copysign(l1, z) is |l1| with z's sign
+ * bit, the negation flips the sign bit, and a lane inside the L1 band
+ * is +0 as the scalar form returns it. */
+static MODEL_ALWAYS_INLINE __m128d ftrl_scaled_pair(const struct model_params *p,
+                                                   __m128d z, __m128d root)
+{
+    __m128d sign = _mm_set1_pd(-0.0);
+    __m128d l1 = _mm_set1_pd(p->l1);
+    __m128d band = _mm_cmple_pd(_mm_andnot_pd(sign, z), l1);
+    __m128d shrunk = _mm_sub_pd(z, _mm_or_pd(_mm_and_pd(sign, z),
+                                              _mm_andnot_pd(sign, l1)));
+    __m128d den = _mm_add_pd(_mm_add_pd(_mm_set1_pd(p->ftrl_beta), root),
+                             _mm_set1_pd(p->learning_rate * p->l2));
+
+    return _mm_andnot_pd(band, _mm_div_pd(_mm_xor_pd(sign, shrunk), den));
+}
+
+/*
+ * ftrl_update() for two distinct slots at once, s0 and s1, as
+ * adagrad_pair() does AdaGrad's: every operation in the same order, each
+ * rounding as its scalar form, so the slots end bit for bit the same. The
+ * gain is the update's three square roots and two divisions, the slowest
+ * steps of a click-through event, done for two weights at a time. Slots
+ * are [weight, n, z, unused] (slot_shift 2). The weight is derived from
+ * z and n as stored, rounded to float, as ftrl_weight() reads them back.
+ * A lane whose clipped gradient is 0 keeps its slot, as ftrl_update()
+ * returns early; its discarded arithmetic is finite (beta > 0).
+ */
+static MODEL_ALWAYS_INLINE void ftrl_pair(struct model *m, uint32_t s0,
+                                          double v0, uint32_t s1, double v1,
+                                          double dloss)
+{
+    const struct model_params *p = &m->params;
+    float *p0 = slot_at(m, s0);
+    float *p1 = slot_at(m, s1);
+    __m128d w = _mm_set_pd(p1[0], p0[0]);
+    __m128d n = _mm_set_pd(p1[1], p0[1]);
+    __m128d z = _mm_set_pd(p1[2], p0[2]);
+    __m128d g, moved, root, n_new, z_new, w_new;
+    __m128 wn, zf;
+
+    g = lanes_clamp(_mm_mul_pd(_mm_set1_pd(dloss), _mm_set_pd(v1, v0)),
+                    p->gradient_clip);
+    moved = _mm_cmpneq_pd(g, _mm_setzero_pd());
+
+    n_new = _mm_min_pd(_mm_add_pd(n, _mm_mul_pd(g, g)),
+                       _mm_set1_pd(MODEL_STATE_LIMIT));
+    root = _mm_sqrt_pd(n);
+    z_new = _mm_sub_pd(_mm_add_pd(z, g),
+                       _mm_mul_pd(_mm_sub_pd(_mm_sqrt_pd(n_new), root),
+                                  ftrl_scaled_pair(p, z, root)));
+    z_new = _mm_cvtps_pd(_mm_cvtpd_ps(lanes_clamp(z_new, MODEL_STATE_LIMIT)));
+    n_new = _mm_cvtps_pd(_mm_cvtpd_ps(n_new));
+    w_new = lanes_clamp(_mm_mul_pd(_mm_set1_pd(p->learning_rate),
+                                   ftrl_scaled_pair(p, z_new,
+                                                    _mm_sqrt_pd(n_new))),
+                        MODEL_WEIGHT_LIMIT);
+
+    /* Old values are floats widened: narrowing gives back their bits. */
+    w = lanes_select(moved, w_new, w);
+    n = lanes_select(moved, n_new, n);
+    z = lanes_select(moved, z_new, z);
+    wn = _mm_cvtpd_ps(_mm_unpacklo_pd(w, n));
+    _mm_storel_pi((__m64 *)p0, wn);
+    wn = _mm_cvtpd_ps(_mm_unpackhi_pd(w, n));
+    _mm_storel_pi((__m64 *)p1, wn);
+    zf = _mm_cvtpd_ps(z);
+    p0[2] = _mm_cvtss_f32(zf);
+    p1[2] = _mm_cvtss_f32(_mm_shuffle_ps(zf, zf, 1));
+}
+
+/* The pair step of opt: AdaGrad's or FTRL's. */
+static MODEL_ALWAYS_INLINE void pair_step(struct model *m, uint32_t s0,
+                                          double v0, uint32_t s1, double v1,
+                                          double dloss,
+                                          enum model_optimizer opt)
+{
+    if (opt == MODEL_OPT_FTRL)
+        ftrl_pair(m, s0, v0, s1, v1, dloss);
+    else
+        adagrad_pair(m, s0, v0, s1, v1, dloss);
+}
+
+/* learn_with()'s direct loop for AdaGrad and FTRL, two features a step:
+ * the features in order, then the bias (paired with the last feature when
+ * their count is odd). No two slots of a direct example are the same, so
+ * the pairs never write one slot twice, and each slot's update reads only
+ * its own state and the example's dloss: the order of the slots does not
+ * change their results. Clears each slot's mark in seen. */
+static MODEL_ALWAYS_INLINE void learn_pairs(struct model *m,
+                                            const struct feature *x,
+                                            size_t n, double dloss,
+                                            const struct step_factors *f,
+                                            enum model_optimizer opt)
 {
     size_t i;
 
@@ -1154,7 +1257,7 @@ static void learn_adagrad_pairs(struct model *m, const struct feature *x,
 
         seen_unmark(m, s0);
         seen_unmark(m, s1);
-        adagrad_pair(m, s0, x[i].value, s1, x[i + 1].value, dloss);
+        pair_step(m, s0, x[i].value, s1, x[i + 1].value, dloss, opt);
     }
 
     seen_unmark(m, m->bias_index);
@@ -1162,9 +1265,9 @@ static void learn_adagrad_pairs(struct model *m, const struct feature *x,
         uint32_t s0 = slot(m, x[i].index);
 
         seen_unmark(m, s0);
-        adagrad_pair(m, s0, x[i].value, m->bias_index, 1.0, dloss);
+        pair_step(m, s0, x[i].value, m->bias_index, 1.0, dloss, opt);
     } else {
-        feature_step(m, m->bias_index, 1.0, dloss, f, MODEL_OPT_ADAGRAD);
+        feature_step(m, m->bias_index, 1.0, dloss, f, opt);
     }
 }
 #endif
@@ -1191,8 +1294,8 @@ static MODEL_ALWAYS_INLINE void learn_with(struct model *m,
         f = &nf;
     }
 #if defined(__SSE2__)
-    if (direct && opt == MODEL_OPT_ADAGRAD) {
-        learn_adagrad_pairs(m, x, count, dloss, f);
+    if (direct && (opt == MODEL_OPT_ADAGRAD || opt == MODEL_OPT_FTRL)) {
+        learn_pairs(m, x, count, dloss, f, opt);
         return;
     }
 #endif
