@@ -1225,24 +1225,73 @@ static MODEL_ALWAYS_INLINE void ftrl_pair(struct model *m, uint32_t s0,
     p1[2] = _mm_cvtss_f32(_mm_shuffle_ps(zf, zf, 1));
 }
 
-/* The pair step of opt: AdaGrad's or FTRL's. */
+/*
+ * normalized_step() and its caller's gradient for two distinct slots at
+ * once, as adagrad_pair() does AdaGrad's: the same operations in the same
+ * order, each rounding as its scalar form, so the weights and sums end bit
+ * for bit the same; the gain is each step's division, square root and
+ * second division, done for two weights at a time. Slots are [weight, G,
+ * s, unused] (slot_shift 2), already rescaled by normalized_begin(); rate
+ * is its lr * min(1, sqrt(t / N)). A lane whose sum or scale is 0 keeps
+ * its weight, as normalized_step() does; its 0/0 or x/0 is discarded.
+ */
+static MODEL_ALWAYS_INLINE void normalized_pair(struct model *m, uint32_t s0,
+                                                double v0, uint32_t s1,
+                                                double v1, double dloss,
+                                                double rate)
+{
+    const struct model_params *p = &m->params;
+    float *p0 = slot_at(m, s0);
+    float *p1 = slot_at(m, s1);
+    __m128d w = _mm_set_pd(p1[0], p0[0]);
+    __m128d sum = _mm_set_pd(p1[1], p0[1]);
+    __m128d scale = _mm_set_pd(p1[2], p0[2]);
+    __m128d zero = _mm_setzero_pd();
+    __m128d g, step, moved;
+    __m128 ws;
+
+    g = _mm_add_pd(_mm_mul_pd(_mm_set1_pd(dloss), _mm_set_pd(v1, v0)),
+                   _mm_mul_pd(_mm_set1_pd(p->l2), w));
+    g = lanes_clamp(g, p->gradient_clip);
+
+    sum = _mm_min_pd(_mm_add_pd(sum, _mm_mul_pd(g, g)),
+                     _mm_set1_pd(MODEL_STATE_LIMIT));
+    step = _mm_div_pd(_mm_mul_pd(_mm_set1_pd(rate),
+                                 _mm_div_pd(g, _mm_sqrt_pd(sum))),
+                      scale);
+    moved = _mm_and_pd(_mm_cmpgt_pd(sum, zero), _mm_cmpgt_pd(scale, zero));
+    w = lanes_clamp(lanes_select(moved, _mm_sub_pd(w, step), w),
+                    MODEL_WEIGHT_LIMIT);
+
+    ws = _mm_cvtpd_ps(_mm_unpacklo_pd(w, sum));
+    _mm_storel_pi((__m64 *)p0, ws);
+    ws = _mm_cvtpd_ps(_mm_unpackhi_pd(w, sum));
+    _mm_storel_pi((__m64 *)p1, ws);
+}
+
+/* The pair step of opt: AdaGrad's, FTRL's or the normalized one. */
 static MODEL_ALWAYS_INLINE void pair_step(struct model *m, uint32_t s0,
                                           double v0, uint32_t s1, double v1,
                                           double dloss,
+                                          const struct step_factors *f,
                                           enum model_optimizer opt)
 {
     if (opt == MODEL_OPT_FTRL)
         ftrl_pair(m, s0, v0, s1, v1, dloss);
+    else if (opt == MODEL_OPT_NORMALIZED)
+        normalized_pair(m, s0, v0, s1, v1, dloss, f->normalized_rate);
     else
         adagrad_pair(m, s0, v0, s1, v1, dloss);
 }
 
-/* learn_with()'s direct loop for AdaGrad and FTRL, two features a step:
- * the features in order, then the bias (paired with the last feature when
- * their count is odd). No two slots of a direct example are the same, so
- * the pairs never write one slot twice, and each slot's update reads only
- * its own state and the example's dloss: the order of the slots does not
- * change their results. Clears each slot's mark in seen. */
+/* learn_with()'s direct loop for AdaGrad, FTRL and the normalized rule,
+ * two features a step: the features in order, then the bias (paired with
+ * the last feature when their count is odd). No two slots of a direct
+ * example are the same, so the pairs never write one slot twice, and each
+ * slot's update reads only its own state and what the example shares
+ * (dloss, the normalized rate, set before the first step): the order of
+ * the slots does not change their results. Clears each slot's mark in
+ * seen. */
 static MODEL_ALWAYS_INLINE void learn_pairs(struct model *m,
                                             const struct feature *x,
                                             size_t n, double dloss,
@@ -1257,7 +1306,7 @@ static MODEL_ALWAYS_INLINE void learn_pairs(struct model *m,
 
         seen_unmark(m, s0);
         seen_unmark(m, s1);
-        pair_step(m, s0, x[i].value, s1, x[i + 1].value, dloss, opt);
+        pair_step(m, s0, x[i].value, s1, x[i + 1].value, dloss, f, opt);
     }
 
     seen_unmark(m, m->bias_index);
@@ -1265,7 +1314,7 @@ static MODEL_ALWAYS_INLINE void learn_pairs(struct model *m,
         uint32_t s0 = slot(m, x[i].index);
 
         seen_unmark(m, s0);
-        pair_step(m, s0, x[i].value, m->bias_index, 1.0, dloss, opt);
+        pair_step(m, s0, x[i].value, m->bias_index, 1.0, dloss, f, opt);
     } else {
         feature_step(m, m->bias_index, 1.0, dloss, f, opt);
     }
@@ -1294,7 +1343,8 @@ static MODEL_ALWAYS_INLINE void learn_with(struct model *m,
         f = &nf;
     }
 #if defined(__SSE2__)
-    if (direct && (opt == MODEL_OPT_ADAGRAD || opt == MODEL_OPT_FTRL)) {
+    if (direct && (opt == MODEL_OPT_ADAGRAD || opt == MODEL_OPT_FTRL ||
+                   opt == MODEL_OPT_NORMALIZED)) {
         learn_pairs(m, x, count, dloss, f, opt);
         return;
     }

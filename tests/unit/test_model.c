@@ -646,6 +646,130 @@ static void test_model_ftrl_matches_scalar_rule(void **state)
     free(r);
 }
 
+/* The normalized rule as model.c documents it (rescale every touched
+ * weight, add the example to t and N, then step), one weight at a time in
+ * double with the state rounded to float as the model stores it: the
+ * model must match it bit for bit, whichever way it vectorizes the steps.
+ * Values of both signs over four decades, some exactly 0 (a weight with
+ * no scale yet takes no step), with L2 and clipping on. */
+#define NORM_LR 0.7
+#define NORM_L2 0.02
+#define NORM_CLIP 0.6
+#define NORM_SEED 31u
+
+struct norm_ref {
+    float w[TEST_WEIGHTS];
+    float g_sum[TEST_WEIGHTS];
+    float scale[TEST_WEIGHTS];
+    double examples, norm_sum;
+};
+
+/* Rescales weight k to |v| when that is larger; returns (v / s)^2. */
+static double norm_ref_rescale(struct norm_ref *r, uint32_t k, double v)
+{
+    double s = r->scale[k], q;
+    float scale = (float)fabs(v);
+
+    if ((double)scale > s) {
+        if (s > 0.0)
+            r->w[k] = (float)((double)r->w[k] * (s / scale));
+        r->scale[k] = scale;
+    }
+    s = r->scale[k];
+    q = s > 0.0 ? v / s : 0.0;
+    return q * q;
+}
+
+static void norm_ref_step(struct norm_ref *r, uint32_t k, double v,
+                          double dloss, double rate)
+{
+    double w = r->w[k];
+    double g = dloss * v + NORM_L2 * w;
+    double sum, s = r->scale[k];
+
+    g = g > NORM_CLIP ? NORM_CLIP : g < -NORM_CLIP ? -NORM_CLIP : g;
+    sum = (double)r->g_sum[k] + g * g;
+    r->g_sum[k] = (float)sum;
+    if (sum > 0.0 && s > 0.0)
+        w -= rate * (g / sqrt(sum)) / s;
+    r->w[k] = (float)w;
+}
+
+static double norm_reference(struct norm_ref *r, const struct feature *x,
+                             size_t n, uint32_t bias, double label)
+{
+    double margin = r->w[bias], norm = 0.0, rate = NORM_LR;
+    double prob;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        margin += (double)r->w[x[i].index] * (double)x[i].value;
+    margin = margin > 50.0 ? 50.0 : margin < -50.0 ? -50.0 : margin;
+    prob = 1.0 / (1.0 + exp(-margin));
+
+    for (i = 0; i < n; i++)
+        norm += norm_ref_rescale(r, x[i].index, x[i].value);
+    norm += norm_ref_rescale(r, bias, 1.0);
+    r->examples += 1.0;
+    r->norm_sum += norm;
+    if (r->norm_sum > r->examples)
+        rate = NORM_LR * sqrt(r->examples / r->norm_sum);
+
+    for (i = 0; i < n; i++)
+        norm_ref_step(r, x[i].index, x[i].value, prob - label, rate);
+    norm_ref_step(r, bias, 1.0, prob - label, rate);
+    return prob;
+}
+
+static void test_model_normalized_matches_scalar_rule(void **state)
+{
+    struct model_params p =
+        params_make(MODEL_LOSS_LOGISTIC, MODEL_OPT_NORMALIZED, NORM_LR, 0.5);
+    struct norm_ref *r = calloc(1, sizeof(*r));
+    struct model *m;
+    struct feature x[ADA_MAX_FEATURES];
+    uint64_t s = NORM_SEED;
+    uint32_t bias;
+    size_t e, i;
+
+    (void)state;
+    assert_non_null(r);
+    p.l2 = NORM_L2;
+    p.gradient_clip = NORM_CLIP;
+    m = model_make(&p);
+    bias = model_bias_index(m);
+
+    for (e = 0; e < ADA_EXAMPLES; e++) {
+        size_t n = 1 + e % ADA_MAX_FEATURES;
+        double label = (double)(rng_next(&s) & 1);
+        double want, got;
+
+        /* Distinct indices, none the bias: the direct update. */
+        for (i = 0; i < n; i++) {
+            x[i].index = ada_fresh_index(&s, x, i, bias);
+            x[i].value = rng_next(&s) % 5 == 0
+                             ? 0.0f
+                             : (float)((2.0 * rng_unit(&s) - 1.0) *
+                                       pow(10.0, (double)(e % 4) - 2.0));
+        }
+        want = norm_reference(r, x, n, bias, label);
+        assert_int_equal(model_learn(m, x, n, label, &got), 0);
+        assert_memory_equal(&got, &want, sizeof(got));
+    }
+    for (i = 0; i < TEST_WEIGHTS; i++) {
+        float mw = model_weight(m, i);
+        float mg = model_state_value(m, 0, i);
+        float ms = model_state_value(m, 1, i);
+
+        assert_memory_equal(&mw, &r->w[i], sizeof(mw));
+        assert_memory_equal(&mg, &r->g_sum[i], sizeof(mg));
+        assert_memory_equal(&ms, &r->scale[i], sizeof(ms));
+    }
+    assert_true(model_next_in_use(m, 0, TEST_WEIGHTS) < TEST_WEIGHTS);
+    model_destroy(m);
+    free(r);
+}
+
 /* ---- finite-difference gradient check ------------------------------ */
 
 #define FD_LR 1e-3    /* small enough that one step is linear in g */
@@ -1541,6 +1665,7 @@ int main(void)
         cmocka_unit_test(test_model_adagrad_accumulates_squares),
         cmocka_unit_test(test_model_adagrad_matches_scalar_rule),
         cmocka_unit_test(test_model_ftrl_matches_scalar_rule),
+        cmocka_unit_test(test_model_normalized_matches_scalar_rule),
         cmocka_unit_test(
             test_model_logistic_gradient_matches_finite_difference),
         cmocka_unit_test(
