@@ -613,25 +613,56 @@ static const char *value_text(const struct event *ev, size_t index,
     return numfmt_double(ev->values[index].number, tmp, tmp_size);
 }
 
+/* value_text() and its length: a string's is known, a number's text is
+ * counted. The length keys the pseudonym cache only: the digest reads the
+ * text up to its first NUL (hmac_field_value()), so a string holding one
+ * gets the same pseudonym whichever length keys its slot. */
+static const char *value_text_len(const struct event *ev, size_t index,
+                                  char *tmp, size_t tmp_size, size_t *len)
+{
+    const struct value *v = &ev->values[index];
+    const char *text;
+
+    if (v->kind == VALUE_STRING) {
+        *len = v->str_len;
+        return event_string(ev, index);
+    }
+    text = numfmt_double(v->number, tmp, tmp_size);
+    *len = strlen(text);
+    return text;
+}
+
+/* Where x's band is in configured field's names made ahead, or
+ * ANON_NO_BAND when the field has none or x falls outside them (NaN
+ * included). */
+#define ANON_NO_BAND ((size_t)-1)
+
+static size_t band_index(const struct anonymizer *a, size_t field, double x)
+{
+    const struct band_names *names = a->bands[field];
+    double k;
+
+    if (!names)
+        return ANON_NO_BAND;
+    k = floor(x / a->cfg->fields[field].band_width) - names->first;
+    if (k >= 0.0 && k < (double)names->count)
+        return (size_t)k;
+    return ANON_NO_BAND;
+}
+
 /* The name of the band of x for configured field, a category: from the
  * names made ahead when it has one, else written into band
  * (ANON_BAND_MAX bytes). *len receives its length. */
 static const char *band_text(const struct anonymizer *a, size_t field,
                              double x, char *band, size_t *len)
 {
-    const struct cfg_field *f = &a->cfg->fields[field];
-    const struct band_names *names = a->bands[field];
+    size_t k = band_index(a, field, x);
 
-    if (names) {
-        /* NaN and out-of-range bands fail the test: named below. */
-        double k = floor(x / f->band_width) - names->first;
-
-        if (k >= 0.0 && k < (double)names->count) {
-            *len = names->name[(size_t)k].len;
-            return names->name[(size_t)k].text;
-        }
+    if (k != ANON_NO_BAND) {
+        *len = a->bands[field]->name[k].len;
+        return a->bands[field]->name[k].text;
     }
-    anonymize_band(x, f->band_width, band, ANON_BAND_MAX);
+    anonymize_band(x, a->cfg->fields[field].band_width, band, ANON_BAND_MAX);
     *len = strlen(band);
     return band;
 }
@@ -701,11 +732,54 @@ static int pseudonym_hex(const struct anonymizer *a, const char *field,
  * over the high half of the product. */
 #define PSEUDONYM_CACHE_MIX 0x9E3779B97F4A7C15ULL
 
+/* The last len bytes (1 to 8) of p as one word, read with at most two
+ * loads of fixed size that stay within p[0..len): a memcpy() of a
+ * variable length was a library call per value. Bytes may be read twice
+ * (len 3, 5, 6, 7); equal bytes give equal words, which is all the
+ * cache's slot hash and its comparison need. */
+static inline uint64_t tail_word(const char *p, size_t len)
+{
+    uint64_t w = 0;
+    uint32_t lo, hi;
+    uint16_t a, b;
+
+    if (len == 8) {
+        memcpy(&w, p, 8);
+    } else if (len >= 4) {
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + len - 4, 4);
+        w = (uint64_t)lo | (uint64_t)hi << 32;
+    } else if (len >= 2) {
+        memcpy(&a, p, 2);
+        memcpy(&b, p + len - 2, 2);
+        w = (uint64_t)a | (uint64_t)b << 16;
+    } else if (len == 1) {
+        w = (unsigned char)p[0];
+    }
+    return w;
+}
+
+/* Whether a and b (len bytes each) are the same bytes: words of eight,
+ * then the last word, inline where memcmp() was a call per lookup. */
+static inline int same_bytes(const char *a, const char *b, size_t len)
+{
+    uint64_t x, y;
+    size_t i;
+
+    for (i = 0; i + 8 <= len; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            return 0;
+    }
+    return i == len || tail_word(a + i, len - i) == tail_word(b + i, len - i);
+}
+
 /* The cache slot for (field, value): a multiply-xor hash over eight bytes
- * at a time (the value's last partial word zero-padded). Only picks a
- * slot; a hit is decided by comparing field and value in full. It was
- * FNV-1a, a multiply a byte: a third of a cached pseudonym's cost on
- * Adult's "Married-civ-spouse". */
+ * at a time (the value's last partial word read by tail_word()). Only
+ * picks a slot; a hit is decided by comparing field and value in full.
+ * It was FNV-1a, a multiply a byte: a third of a cached pseudonym's cost
+ * on Adult's "Married-civ-spouse". */
 static struct pseudonym_slot *cache_slot(struct pseudonym_slot *cache,
                                          size_t field, const char *value,
                                          size_t len)
@@ -717,11 +791,8 @@ static struct pseudonym_slot *cache_slot(struct pseudonym_slot *cache,
         memcpy(&w, value + i, 8);
         h = (h ^ w) * PSEUDONYM_CACHE_MIX;
     }
-    if (i < len) {
-        w = 0;
-        memcpy(&w, value + i, len - i);
-        h = (h ^ w ^ len) * PSEUDONYM_CACHE_MIX;
-    }
+    if (i < len)
+        h = (h ^ tail_word(value + i, len - i) ^ len) * PSEUDONYM_CACHE_MIX;
     return &cache[(h >> 32) & (PSEUDONYM_CACHE_SLOTS - 1)];
 }
 
@@ -757,7 +828,7 @@ static const char *token_hex(const struct anonymizer *a,
         if (slot_out)
             *slot_out = slot;
         if (slot->used && slot->field == field && slot->len == len &&
-            memcmp(slot->value, value, len) == 0)
+            same_bytes(slot->value, value, len))
             return slot->hex;
     }
 
@@ -787,13 +858,14 @@ static int pseudonymize(const struct anonymizer *a, size_t field,
     char hex_buf[ANONYMIZE_TOKEN_HEX];
     char tmp[NUMFMT_MAX];
     const char *value, *hex;
+    size_t len;
     char *out;
 
     if (event_use_replacement(ev, index))
         return 0;
 
-    value = value_text(ev, index, tmp, sizeof(tmp));
-    hex = token_hex(a, a->cache, field, value, strlen(value), hex_buf, NULL);
+    value = value_text_len(ev, index, tmp, sizeof(tmp), &len);
+    hex = token_hex(a, a->cache, field, value, len, hex_buf, NULL);
     if (!hex)
         return RIFFLE_ERR_NOMEM;
     out = event_write_string(ev, index,
@@ -803,6 +875,18 @@ static int pseudonymize(const struct anonymizer *a, size_t field,
     write_token(a, out, hex);
     return 0;
 }
+
+/* A band's feature hash as the hinter's hasher gives it. */
+enum band_hash_state {
+    BAND_HASH_UNKNOWN = 0, /* not asked yet */
+    BAND_HASH_KNOWN,       /* hash holds it */
+    BAND_HASH_NONE,        /* the band's name makes no feature */
+};
+
+struct band_hash {
+    unsigned char state; /* enum band_hash_state */
+    uint32_t hash;
+};
 
 /* What a thread that reads ahead computes: pseudonyms with the
  * anonymizer's prepared digests, shared read-only, and a cache of its
@@ -814,6 +898,10 @@ struct anonymizer_hinter {
     size_t hinted_count;
     struct pseudonym_slot *cache; /* PSEUDONYM_CACHE_SLOTS entries, or
                                      NULL without pseudonyms */
+    /* Per configured field with names of bands made ahead (and with a
+     * hasher), each band's feature hash once computed: Adult's age band
+     * was hashed again every row. */
+    struct band_hash *band_hash[CFG_MAX_FIELDS];
 };
 
 int anonymizer_hinter_new(const struct anonymizer *a,
@@ -844,14 +932,29 @@ int anonymizer_hinter_new(const struct anonymizer *a,
             return RIFFLE_ERR_NOMEM;
         }
     }
+    for (j = 0; j < h->hinted_count && h->hasher.fn; j++) {
+        size_t i = h->hinted[j];
+
+        if (!a->bands[i])
+            continue;
+        h->band_hash[i] = calloc(a->bands[i]->count, sizeof(struct band_hash));
+        if (!h->band_hash[i]) {
+            anonymizer_hinter_destroy(h);
+            return RIFFLE_ERR_NOMEM;
+        }
+    }
     *out = h;
     return 0;
 }
 
 void anonymizer_hinter_destroy(struct anonymizer_hinter *h)
 {
+    size_t i;
+
     if (!h)
         return;
+    for (i = 0; i < CFG_MAX_FIELDS; i++)
+        free(h->band_hash[i]);
     if (h->cache) {
         OPENSSL_cleanse(h->cache, PSEUDONYM_CACHE_SLOTS * sizeof(*h->cache));
         free(h->cache);
@@ -894,9 +997,9 @@ static int hint_pseudonym(struct anonymizer_hinter *h, size_t i,
     char hex_buf[ANONYMIZE_TOKEN_HEX];
     char tmp[NUMFMT_MAX];
     struct pseudonym_slot *slot;
-    const char *value = value_text(ev, index, tmp, sizeof(tmp));
-    const char *hex = token_hex(a, h->cache, i, value, strlen(value),
-                                hex_buf, &slot);
+    size_t len;
+    const char *value = value_text_len(ev, index, tmp, sizeof(tmp), &len);
+    const char *hex = token_hex(a, h->cache, i, value, len, hex_buf, &slot);
     char *out;
 
     if (!hex)
@@ -909,25 +1012,54 @@ static int hint_pseudonym(struct anonymizer_hinter *h, size_t i,
     return 0;
 }
 
+/* Gives the band's name just hinted for configured field i (band k of
+ * its names made ahead, at index in ev) its feature hash, computed once
+ * a band. */
+static void hint_band_hash(struct anonymizer_hinter *h, size_t i,
+                           size_t k, struct event *ev, size_t index)
+{
+    struct band_hash *b = &h->band_hash[i][k];
+
+    if (b->state == BAND_HASH_UNKNOWN) {
+        const struct named_band *n = &h->a->bands[i]->name[k];
+
+        b->state = h->hasher.fn(h->hasher.arg, i, n->text, n->len, &b->hash)
+                       ? BAND_HASH_KNOWN
+                       : BAND_HASH_NONE;
+    }
+    if (b->state == BAND_HASH_KNOWN)
+        event_hint_replacement_hash(ev, index, b->hash);
+}
+
 /* Hints the band's name of configured field i, at index in ev, when
  * coarsening makes one of its value. */
-static int hint_band(const struct anonymizer_hinter *h, size_t i,
+static int hint_band(struct anonymizer_hinter *h, size_t i,
                      struct event *ev, size_t index)
 {
     const struct anonymizer *a = h->a;
     char band[ANON_BAND_MAX];
+    double x = ev->values[index].number;
+    size_t k, len;
     const char *text;
-    size_t len;
     char *out;
 
     if (!coarsens_to_band(&a->cfg->fields[i], &ev->values[index]))
         return 0;
-    text = band_text(a, i, ev->values[index].number, band, &len);
+    k = band_index(a, i, x);
+    if (k != ANON_NO_BAND) {
+        text = a->bands[i]->name[k].text;
+        len = a->bands[i]->name[k].len;
+    } else {
+        text = band_text(a, i, x, band, &len);
+    }
     out = event_hint_replacement(ev, index, len);
     if (!out)
         return RIFFLE_ERR_NOMEM;
     memcpy(out, text, len);
-    hint_replacement_hash(h, i, ev, index, NULL, out, len);
+    if (k != ANON_NO_BAND && h->band_hash[i])
+        hint_band_hash(h, i, k, ev, index);
+    else
+        hint_replacement_hash(h, i, ev, index, NULL, out, len);
     return 0;
 }
 

@@ -348,6 +348,71 @@ static void test_anonymizer_hint_until_written(void **state)
     anonymizer_destroy(a);
 }
 
+/* Values of every length up to past the cache's longest (48 bytes), each
+ * also in variants that differ from it in one byte, first or last: the
+ * cache picks a slot and compares a value a word at a time, reading a
+ * short tail with overlapping loads, so a value that differs only where
+ * two loads overlap or only in its last byte must still get its own
+ * pseudonym. Each is hinted twice (a miss, then from the cache) and must
+ * be the token anonymize_pseudonym() makes. */
+#define CACHE_TEST_MAX_LEN 56
+
+static void expect_city_hint(struct anonymizer_hinter *h, struct event *ev,
+                             const struct schema *s, const char *text,
+                             size_t len, const char *want)
+{
+    size_t city = schema_col(s, "city");
+    int round;
+
+    for (round = 0; round < 2; round++) {
+        event_reset(ev, schema_field_count(s));
+        assert_int_equal(event_set_string(ev, city, text, len), 0);
+        assert_int_equal(anonymizer_hint_event(h, ev), 0);
+        assert_true(ev->hinted[city] & EVENT_HINT_REPLACEMENT);
+        assert_string_equal(ev->arena.data + ev->replacement[city].offset,
+                            want);
+    }
+}
+
+static void test_anonymizer_hint_cache_lengths(void **state)
+{
+    struct fixture *fx = *state;
+    struct anonymizer *a = NULL;
+    struct anonymizer_hinter *h = NULL;
+    char text[CACHE_TEST_MAX_LEN + 1], want[128];
+    uint64_t rng = STREAM_SEED;
+    size_t len, i, variant;
+
+    assert_int_equal(anonymizer_new(fx->cfg, fx->schema, &a, fx->errstr,
+                                    sizeof(fx->errstr)),
+                     0);
+    assert_int_equal(anonymizer_hinter_new(a, NULL, &h), 0);
+
+    for (len = 1; len <= CACHE_TEST_MAX_LEN; len++) {
+        for (i = 0; i < len; i++)
+            text[i] = (char)('a' + rng_next(&rng) % 26);
+        text[len] = '\0';
+        for (variant = 0; variant < 3; variant++) {
+            if (variant == 1)
+                text[len - 1] = text[len - 1] == 'z' ? 'y' : 'z';
+            if (variant == 2)
+                text[0] = text[0] == 'z' ? 'y' : 'z';
+            city_token(text, want, sizeof(want));
+            expect_city_hint(h, &fx->ev, fx->schema, text, len, want);
+        }
+    }
+
+    /* A value holding a NUL is pseudonymized up to it, as the digest
+     * reads it, whatever bytes follow and whichever length keys it. */
+    city_token("ab", want, sizeof(want));
+    expect_city_hint(h, &fx->ev, fx->schema, "ab\0cd", 5, want);
+    expect_city_hint(h, &fx->ev, fx->schema, "ab\0xy", 5, want);
+    expect_city_hint(h, &fx->ev, fx->schema, "ab", 2, want);
+
+    anonymizer_hinter_destroy(h);
+    anonymizer_destroy(a);
+}
+
 /* ---- the learner, with and without hints ------------------------- */
 
 static const char *const colors[] = {"red", "green", "blue", "purple"};
@@ -400,7 +465,7 @@ static void test_online_same_with_hints(void **state)
     struct online_result ra, rb;
     struct event copy;
     uint64_t rng_a = STREAM_SEED, rng_b = STREAM_SEED, da = 0, db = 0;
-    size_t k, used = 0, bands = 0;
+    size_t k, used = 0, bands = 0, named = 0;
 
     assert_int_equal(online_new(fx->cfg, fx->schema, &bare, fx->errstr,
                                 sizeof(fx->errstr)),
@@ -419,6 +484,8 @@ static void test_online_same_with_hints(void **state)
                  EVENT_HINT_REPLACEMENT_HASH) != 0;
         bands += (copy.hinted[schema_col(fx->schema, "weight")] &
                   EVENT_HINT_REPLACEMENT_HASH) != 0;
+        named += (copy.hinted[schema_col(fx->schema, "age")] &
+                  EVENT_HINT_REPLACEMENT_HASH) != 0;
 
         assert_int_equal(online_process_event(bare, &fx->ev, &ra), 0);
         assert_int_equal(online_process_event(hinted, &copy, &rb), 0);
@@ -427,6 +494,7 @@ static void test_online_same_with_hints(void **state)
 
     assert_true(used > STREAM_EVENTS / 2);
     assert_true(bands > STREAM_EVENTS / 2);
+    assert_true(named > STREAM_EVENTS / 2); /* ages with bands named ahead */
     assert_int_equal(snapshot_weights_digest(bare, &da), 0);
     assert_int_equal(snapshot_weights_digest(hinted, &db), 0);
     assert_int_equal(da, db);
@@ -448,6 +516,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_features_use_hint_until_written,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_anonymizer_hint_until_written,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_anonymizer_hint_cache_lengths,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_online_same_with_hints, setup,
                                         teardown),
