@@ -96,6 +96,9 @@ struct anonymizer {
      * them. Wiped with the key on destroy. */
     struct pseudonym_slot *cache; /* PSEUDONYM_CACHE_SLOTS entries */
     size_t key_id_len;            /* strlen(cfg->key_id), the token's head */
+    /* The token's head "key_id:", NUL-padded to whole words: see
+     * write_token(). */
+    char token_head[CFG_NAME_MAX + 8];
     struct keyring encrypt_keys;  /* personal = "encrypt" */
     /* A coarsened category with bounds has few bands ("[30,40)" for an
      * age), and writing one costs two number conversions and a join, a
@@ -518,6 +521,8 @@ int anonymizer_new(const struct cfg *cfg, const struct schema *schema,
         return RIFFLE_ERR_NOMEM;
     a->cfg = cfg;
     a->key_id_len = strlen(cfg->key_id);
+    memcpy(a->token_head, cfg->key_id, a->key_id_len);
+    a->token_head[a->key_id_len] = ':';
 
     for (i = 0; i < cfg->field_count && !err; i++) {
         err = map_field(a, schema, i, errstr, errstr_size);
@@ -797,15 +802,20 @@ static struct pseudonym_slot *cache_slot(struct pseudonym_slot *cache,
 }
 
 /* Writes the token "key_id:hex" from the digits hex (ANONYMIZE_TOKEN_HEX
- * bytes) at out, which holds key_id_len + 1 + ANONYMIZE_TOKEN_HEX. */
+ * bytes) at out, which holds key_id_len + 1 + ANONYMIZE_TOKEN_HEX. The
+ * head goes in whole words, inline where a memcpy() of its length was a
+ * call: a last word's bytes past the head land where the digits go next,
+ * ANONYMIZE_TOKEN_HEX (at least a word) of them. */
+_Static_assert(ANONYMIZE_TOKEN_HEX >= 8, "write_token() overwrites a word");
+
 static void write_token(const struct anonymizer *a, char *out,
                         const char *hex)
 {
-    size_t id_len = a->key_id_len;
+    size_t head = a->key_id_len + 1, i;
 
-    memcpy(out, a->cfg->key_id, id_len);
-    out[id_len] = ':';
-    memcpy(out + id_len + 1, hex, ANONYMIZE_TOKEN_HEX);
+    for (i = 0; i < head; i += 8)
+        memcpy(out + i, a->token_head + i, 8);
+    memcpy(out + head, hex, ANONYMIZE_TOKEN_HEX);
 }
 
 /* The hex digits of configured field's pseudonym of value (len bytes),

@@ -76,22 +76,14 @@ char *event_write_string(struct event *ev, size_t field, size_t len)
     return ev->arena.data + offset;
 }
 
-char *event_hint_replacement(struct event *ev, size_t field, size_t len)
+char *event_hint_replacement_grow(struct event *ev, size_t field, size_t len)
 {
-    size_t offset;
-
     assert(field < ev->field_count);
 
-    offset = reserve_string(ev, len);
-    if (offset == (size_t)-1)
+    /* Grown, the arena has room: the inline path takes it from here. */
+    if (buf_reserve(&ev->arena, len + 1) != 0)
         return NULL;
-    ev->replacement[field].offset = offset;
-    ev->replacement[field].len = len;
-    /* A replacement made anew has no hash yet. */
-    ev->hinted[field] = (unsigned char)((ev->hinted[field] &
-                                         ~EVENT_HINT_REPLACEMENT_HASH) |
-                                        EVENT_HINT_REPLACEMENT);
-    return ev->arena.data + offset;
+    return event_hint_replacement(ev, field, len);
 }
 
 int event_append_block(struct event *ev, const char *block, size_t len,

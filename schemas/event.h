@@ -158,13 +158,38 @@ static inline int event_hinted_hash(const struct event *ev, size_t field,
     return 1;
 }
 
+/* event_hint_replacement() when the arena must grow first. */
+char *event_hint_replacement_grow(struct event *ev, size_t field, size_t len);
+
 /* Reserves len bytes in the arena (and the NUL after them, written here)
  * for the replacement of field's value as it is now, which the caller
  * writes at the returned address, and marks it valid: the field keeps
  * its value until event_use_replacement(). Returns NULL when out of
  * memory (no hint made; the event is otherwise unchanged). The address
- * is valid until the event is next modified. */
-char *event_hint_replacement(struct event *ev, size_t field, size_t len);
+ * is valid until the event is next modified. Inline while the arena has
+ * room (the hinter makes several an event; the call was a third of the
+ * cost). */
+static inline char *event_hint_replacement(struct event *ev, size_t field,
+                                           size_t len)
+{
+    size_t offset = ev->arena.len;
+
+    assert(field < ev->field_count);
+    /* Room for the bytes, their NUL, and the NUL struct buf keeps past
+     * its end, as buf_reserve() would test. */
+    if (offset + len + 2 > ev->arena.cap)
+        return event_hint_replacement_grow(ev, field, len);
+    ev->arena.data[offset + len] = '\0';
+    ev->arena.len = offset + len + 1;
+    ev->arena.data[ev->arena.len] = '\0';
+    ev->replacement[field].offset = offset;
+    ev->replacement[field].len = len;
+    /* A replacement made anew has no hash yet. */
+    ev->hinted[field] = (unsigned char)((ev->hinted[field] &
+                                         ~EVENT_HINT_REPLACEMENT_HASH) |
+                                        EVENT_HINT_REPLACEMENT);
+    return ev->arena.data + offset;
+}
 
 /* Records hash as the feature hash of field's hinted replacement; the
  * replacement must be hinted (asserted). */
