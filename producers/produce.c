@@ -107,6 +107,19 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
         map->column[f] = (int)i;
     }
 
+    map->step_count = 0;
+    for (i = 0; i < fields; i++) {
+        struct produce_step *st = &map->step[map->step_count];
+
+        if ((int)i == map->id_field || map->column[i] == PRODUCE_UNMAPPED)
+            continue;
+        st->field = (unsigned short)i;
+        st->column = (unsigned short)map->column[i];
+        st->type = (unsigned char)map->type[i];
+        st->nullable = map->nullable[i];
+        map->step_count++;
+    }
+
     for (i = 0; i < fields; i++) {
         if ((int)i == map->id_field || map->column[i] != PRODUCE_UNMAPPED ||
             schema_field_nullable(schema, i))
@@ -154,16 +167,18 @@ static const char *number_fault(enum schema_field_type t, double x)
     return NULL;
 }
 
-/* Schema field f from the CSV column s (len bytes, NUL-terminated),
- * whose bytes are also in the event's arena at at (see
+/* The field of step st from the CSV column s (len bytes,
+ * NUL-terminated), whose bytes are also in the event's arena at at (see
  * produce_row_to_event()); a text value is checked to be UTF-8 when
- * check_utf8 is set. */
-static int parse_value(const struct schema *schema,
-                       const struct produce_mapping *map, size_t f,
-                       const char *s, size_t len, size_t at, int check_utf8,
-                       struct event *ev, char *errstr, size_t errstr_size)
+ * check_utf8 is set. Inline: the loop over a row's fields is its caller's
+ * main work. */
+static inline int parse_value(const struct schema *schema,
+                              const struct produce_step *st, const char *s,
+                              size_t len, size_t at, int check_utf8,
+                              struct event *ev, char *errstr,
+                              size_t errstr_size)
 {
-    enum schema_field_type t = map->type[f];
+    enum schema_field_type t = (enum schema_field_type)st->type;
     const char *expected = NULL;
     double x;
 
@@ -176,10 +191,10 @@ static int parse_value(const struct schema *schema,
         if (bad < len) {
             snprintf(errstr, errstr_size, "field '%s': expected UTF-8 "
                      "text, invalid from byte %zu of the value",
-                     schema_field_name(schema, f), bad + 1);
+                     schema_field_name(schema, st->field), bad + 1);
             return RIFFLE_ERR_PARSE;
         }
-        event_set_string_at(ev, f, at, len);
+        event_set_string_at(ev, st->field, at, len);
         return 0;
     }
 
@@ -190,13 +205,14 @@ static int parse_value(const struct schema *schema,
         expected = number_fault(t, x);
     if (expected) {
         snprintf(errstr, errstr_size, "field '%s': expected %s",
-                 schema_field_name(schema, f), expected);
+                 schema_field_name(schema, st->field), expected);
         return RIFFLE_ERR_PARSE;
     }
 
     /* The value an Avro float carries, so a decoded event and this one
      * are the same. */
-    event_set_number(ev, f, t == SCHEMA_FIELD_FLOAT ? (double)(float)x : x);
+    event_set_number(ev, st->field,
+                     t == SCHEMA_FIELD_FLOAT ? (double)(float)x : x);
     return 0;
 }
 
@@ -232,11 +248,10 @@ int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
                          const struct csv_reader *csv, long row_number,
                          struct event *ev, char *errstr, size_t errstr_size)
 {
-    size_t fields = schema_field_count(schema), i;
     char id[CFG_NAME_MAX + 32];
     const char *record;
     const size_t *starts, *lens;
-    size_t record_len, block;
+    size_t record_len, block, k;
     int check_utf8, err;
 
     if (csv_reader_field_count(csv) != map->columns_expected) {
@@ -246,7 +261,7 @@ int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
     }
 
     /* String fields point into one copy of the whole record. */
-    event_reset(ev, fields);
+    event_reset(ev, schema_field_count(schema));
     record = csv_reader_record(csv, &record_len);
     csv_reader_layout(csv, &starts, &lens);
     /* Fields are cut from the record at ASCII bytes, so a record that is
@@ -257,33 +272,28 @@ int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
                  schema_find_bad_utf8(record, record_len) < record_len;
     if (event_append_block(ev, record, record_len, &block) != 0)
         return RIFFLE_ERR_NOMEM;
+    err = event_set_string(ev, (size_t)map->id_field, id,
+                           format_event_id(id, sizeof(id), cfg->id_prefix,
+                                           row_number));
+    if (err)
+        return err;
 
-    for (i = 0; i < fields; i++) {
-        size_t c;
-        const char *s;
+    for (k = 0; k < map->step_count; k++) {
+        const struct produce_step *st = &map->step[k];
+        size_t c = st->column;
+        const char *s = record + starts[c];
 
-        if ((int)i == map->id_field) {
-            err = event_set_string(ev, i, id,
-                                   format_event_id(id, sizeof(id),
-                                                   cfg->id_prefix,
-                                                   row_number));
-        } else if (map->column[i] == PRODUCE_UNMAPPED) {
-            continue; /* nullable, checked by produce_map_columns */
-        } else {
-            c = (size_t)map->column[i];
-            s = record + starts[c];
-            if (is_missing(cfg, map, s)) {
-                if (!map->nullable[i]) {
-                    snprintf(errstr, errstr_size, "field '%s': missing, "
-                             "but the schema does not allow null",
-                             schema_field_name(schema, i));
-                    return RIFFLE_ERR_PARSE;
-                }
-                continue;
+        if (is_missing(cfg, map, s)) {
+            if (!st->nullable) {
+                snprintf(errstr, errstr_size, "field '%s': missing, but the "
+                         "schema does not allow null",
+                         schema_field_name(schema, st->field));
+                return RIFFLE_ERR_PARSE;
             }
-            err = parse_value(schema, map, i, s, lens[c], block + starts[c],
-                              check_utf8, ev, errstr, errstr_size);
+            continue;
         }
+        err = parse_value(schema, st, s, lens[c], block + starts[c],
+                          check_utf8, ev, errstr, errstr_size);
         if (err)
             return err;
     }

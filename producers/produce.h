@@ -34,6 +34,15 @@ struct produce_mapping {
      * an empty field: a byte, not a bit, so the test a field costs is
      * one load. */
     unsigned char missing_first[256];
+    /* The fields a column feeds, the id's left out, in schema order:
+     * a row walks these instead of testing every field for the id and
+     * for a column. */
+    struct produce_step {
+        unsigned short field, column;
+        unsigned char type; /* enum schema_field_type */
+        unsigned char nullable;
+    } step[EVENT_MAX_FIELDS];
+    size_t step_count;
 };
 
 /* Builds the mapping. Returns 0 or RIFFLE_ERR_CFG with errstr (a schema

@@ -294,6 +294,42 @@ static void test_produce_row_values(void **state)
     buf_free(&out);
 }
 
+/* Columns in another order than the schema's fields, and nullable
+ * fields no column feeds: each field gets its own column's value, the
+ * fields without one stay null (also after an event that had them), and
+ * the id is the row's. */
+static void test_produce_columns_out_of_schema_order(void **state)
+{
+    struct fixture *fx = *state;
+    const struct schema *s = fx->strict;
+
+    use_header(fx);
+    open_csv(fx, "n,big,x,name\n7,8,1.5,ann\n", 1);
+    map(fx, s);
+    next_row(fx);
+    assert_int_equal(produce_row_to_event(fx->cfg, s, &fx->map, fx->csv, 3,
+                                          &fx->ev, fx->errstr,
+                                          sizeof(fx->errstr)),
+                     0);
+    assert_float_equal(fx->ev.values[col(s, "n")].number, 7.0, 0.0);
+
+    open_csv(fx, "flag,x,name\n1,2.5,bob\n", 1);
+    map(fx, s);
+    assert_int_equal(fx->map.step_count, 3);
+    next_row(fx);
+    assert_int_equal(produce_row_to_event(fx->cfg, s, &fx->map, fx->csv, 4,
+                                          &fx->ev, fx->errstr,
+                                          sizeof(fx->errstr)),
+                     0);
+    assert_string_equal(event_string(&fx->ev, col(s, "event_id")),
+                        "adult-4");
+    assert_string_equal(event_string(&fx->ev, col(s, "name")), "bob");
+    assert_float_equal(fx->ev.values[col(s, "x")].number, 2.5, 0.0);
+    assert_float_equal(fx->ev.values[col(s, "flag")].number, 1.0, 0.0);
+    assert_int_equal(fx->ev.values[col(s, "n")].kind, VALUE_NULL);
+    assert_int_equal(fx->ev.values[col(s, "big")].kind, VALUE_NULL);
+}
+
 /* Reads the fixture's row as row number row; its id must be want. */
 static void expect_event_id(struct fixture *fx, long row, const char *want)
 {
@@ -498,6 +534,7 @@ int main(void)
         T(test_produce_one_column_header_hints_delimiter),
         T(test_produce_required_field_without_column),
         T(test_produce_row_values),
+        T(test_produce_columns_out_of_schema_order),
         T(test_produce_event_id),
         T(test_produce_missing_token_is_null),
         T(test_produce_token_prefix_is_not_missing),
