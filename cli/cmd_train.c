@@ -118,6 +118,13 @@ static int run_row(struct file_run *r, char *errstr, size_t size)
     if (err)
         return err;
 
+    /* The next row's weights start loading while this one is learned. */
+    if (!r->score_only) {
+        const struct event *ahead = row_prefetch_peek(r->rows_ahead);
+
+        if (ahead)
+            online_prefetch_event(r->ol, ahead);
+    }
     return run_event(r, ev);
 }
 

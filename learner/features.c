@@ -485,6 +485,36 @@ size_t features_build(struct feature_builder *fb, const struct event *ev,
     return n;
 }
 
+size_t features_prefetch_hinted(const struct feature_builder *fb,
+                                const struct event *ev, uint32_t *idx)
+{
+    size_t k, n = 0;
+
+    for (k = 0; k < fb->raw_token_count; k++) {
+        size_t at = fb->raw_tokens[k].schema_index;
+
+        if (ev->hinted[at] & EVENT_HINT_HASH)
+            idx[n++] = ev->hint_hash[at] & fb->mask;
+    }
+    for (k = 0; k < fb->replaced_token_count; k++) {
+        size_t at = fb->replaced_tokens[k].schema_index;
+
+        if (ev->hinted[at] & EVENT_HINT_REPLACEMENT_HASH)
+            idx[n++] = ev->replacement[at].hash & fb->mask;
+    }
+
+    for (k = 0; k < n && fb->owner16; k++)
+        __builtin_prefetch(&fb->owner16[idx[k]], 1, 3);
+    for (k = 0; k < n && fb->owner32; k++)
+        __builtin_prefetch(&fb->owner32[idx[k]], 1, 3);
+    return n;
+}
+
+size_t features_token_count(const struct feature_builder *fb)
+{
+    return fb->raw_token_count + fb->replaced_token_count;
+}
+
 void features_hint_event(const struct feature_builder *fb,
                          struct event *ev)
 {

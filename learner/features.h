@@ -66,6 +66,19 @@ size_t features_build(struct feature_builder *fb, const struct event *ev,
 void features_hint_event(const struct feature_builder *fb,
                          struct event *ev);
 
+/* Starts loading, for writing, what features_build() will touch for ev's
+ * hinted categorical values (their collision-table entries), and writes
+ * their weight indices to idx (room for CFG_MAX_FIELDS); returns how
+ * many. A later event's hints are its features' hashes before the event
+ * is cleaned or anonymized, so an index may turn out unused: only a
+ * cache line is lost. Reads ev only; changes nothing. */
+size_t features_prefetch_hinted(const struct feature_builder *fb,
+                                const struct event *ev, uint32_t *idx);
+
+/* How many categorical fields make features: at most the indices
+ * features_prefetch_hinted() writes. */
+size_t features_token_count(const struct feature_builder *fb);
+
 /* The hash features_build() gives configured field when its value is the
  * string text (len bytes): 1 with *hash set, or 0 when the field makes no
  * token feature (not categorical, or dropped). Pure, like

@@ -566,6 +566,19 @@ static double prediction_from_margin(const struct model *m, double margin)
     }
 }
 
+size_t model_table_bytes(const struct model *m)
+{
+    return ((size_t)m->weight_count << m->slot_shift) * sizeof(float);
+}
+
+void model_prefetch(const struct model *m, const uint32_t *idx, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        slot_prefetch(m, idx[i]);
+}
+
 double model_predict(const struct model *m, const struct feature *x,
                      size_t n)
 {

@@ -166,6 +166,14 @@ void model_destroy(struct model *m); /* NULL-safe */
 
 const struct model_params *model_params_get(const struct model *m);
 
+/* Starts loading, for writing, the slots of the n weight indices idx
+ * (masked, as struct feature's): for an event to be learned later, so
+ * that its cache misses overlap the work before it. Changes nothing. */
+void model_prefetch(const struct model *m, const uint32_t *idx, size_t n);
+
+/* Bytes of the weight table, its optimizer state included. */
+size_t model_table_bytes(const struct model *m);
+
 /* Score features (an implicit bias feature is always added). For
  * logistic loss returns a probability in [0, 1]; for hinge 0 or 1; for
  * squared the raw dot product. A feature whose value is not finite adds

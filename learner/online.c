@@ -26,6 +26,15 @@
 #define ONLINE_CLASS_STRIDE 0x9E3779B1u /* odd, spreads classes apart */
 #define ONLINE_CLASS_BIAS "riffle.class.bias"
 #define JOIN_MAX_TIME_MS 9.2e18 /* within int64 milliseconds */
+/* When online_prefetch_event() loads the next event's slots: a table
+ * four times the size of a core's L2 cache (2 MiB here) or more, where
+ * a new feature's slot is rarely cached, and events of few categorical
+ * values, each likely new (click-through: 10 over 16 MiB, 17% less CPU
+ * on the learner's thread). With many values an event's slots are
+ * mostly cached (the synthetic set: 50 over 32 MiB, 5% more CPU), and
+ * the look ahead costs about 20 instructions a value. */
+#define ONLINE_LOOK_AHEAD_MIN_BYTES ((size_t)8 << 20)
+#define ONLINE_LOOK_AHEAD_MAX_TOKENS 16
 
 /* A further input topic: its schema and how it maps into the pipeline's. */
 struct online_source {
@@ -103,6 +112,7 @@ struct online_learner {
     int64_t labels_now_ms; /* the newest Kafka time seen, for the TTL */
     double class_p[CFG_MAX_CLASSES]; /* the last multiclass scores */
     struct buf packed;   /* a pending event's features, see pack() */
+    int look_ahead;      /* online_prefetch_event() does anything */
 };
 
 /* Position in cfg->fields of the (one) field of kind. */
@@ -321,6 +331,11 @@ int online_new(const struct cfg *cfg, const struct schema *input_schema,
             ol->cleaner, (size_t)(cfg_find_field(cfg,
                                                  cfg->prediction_fields[i]) -
                                   cfg->fields));
+    /* Multiclass moves each index per class: not looked ahead. */
+    ol->look_ahead =
+        cfg->task != CFG_TASK_MULTICLASS &&
+        model_table_bytes(ol->model) >= ONLINE_LOOK_AHEAD_MIN_BYTES &&
+        features_token_count(ol->features) <= ONLINE_LOOK_AHEAD_MAX_TOKENS;
     ol->time_index = -1;
     ol->origin_stream = STREAM_INPUT;
     if (cfg->event_time[0])
@@ -1021,6 +1036,16 @@ static int process_event(struct online_learner *ol, struct event *ev,
     res->label_text = copy_label(ol, ev);
 
     return run_model(ol, ev, RUN_LEARN, res);
+}
+
+void online_prefetch_event(const struct online_learner *ol,
+                           const struct event *ev)
+{
+    uint32_t idx[CFG_MAX_FIELDS];
+
+    if (ol->look_ahead)
+        model_prefetch(ol->model, idx,
+                       features_prefetch_hinted(ol->features, ev, idx));
 }
 
 int online_process_event(struct online_learner *ol, struct event *ev,

@@ -79,6 +79,13 @@ void online_destroy(struct online_learner *ol); /* NULL-safe */
 int online_process(struct online_learner *ol, const void *data, size_t len,
                    struct online_result *res);
 
+/* Starts loading the model's and the features' memory for ev, an event
+ * to be processed after the one in hand (train's next row, already read
+ * and hinted), so that its cache misses overlap this event's work.
+ * Reads ev only; learning is unchanged whether or not it is called. */
+void online_prefetch_event(const struct online_learner *ol,
+                           const struct event *ev);
+
 /* The same for an event already decoded (by `riffle train`, which reads
  * files): ev is cleaned and anonymized in place. Identical results to
  * online_process() on the event's encoding. */

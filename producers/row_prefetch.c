@@ -322,6 +322,16 @@ int row_prefetch_next(struct row_prefetch *p, struct event **ev,
     return 0;
 }
 
+const struct event *row_prefetch_peek(const struct row_prefetch *p)
+{
+    const struct row_slot *s;
+
+    if (!p->thread_started || p->next == p->avail)
+        return NULL;
+    s = &p->slots[p->next % ROW_PREFETCH_SLOTS];
+    return s->status ? NULL : &s->ev;
+}
+
 double row_prefetch_fraction(struct row_prefetch *p)
 {
     return p->seen_fraction;

@@ -506,6 +506,66 @@ static void test_online_same_with_hints(void **state)
     online_destroy(bare);
 }
 
+/* features_prefetch_hinted() names the weight index features_build()
+ * will give each hinted categorical value, once anonymized: the raw
+ * tokens' (color, day) and the replacements' (city's pseudonym, the age
+ * and weight bands); values without a hint are left out. */
+static void test_features_prefetch_hinted_indices(void **state)
+{
+    struct fixture *fx = *state;
+    struct running_stats stats[CFG_MAX_FIELDS] = {{0}};
+    struct online_learner *ol = NULL;
+    struct online_hinter *h = NULL;
+    struct anonymizer *a = NULL;
+    struct feature_builder *fb = NULL;
+    struct feature x[FEATURES_MAX];
+    uint32_t idx[CFG_MAX_FIELDS];
+    uint64_t rng = STREAM_SEED;
+    size_t k, i, j, n, built, named = 0;
+
+    assert_int_equal(online_new(fx->cfg, fx->schema, &ol, fx->errstr,
+                                sizeof(fx->errstr)),
+                     0);
+    assert_int_equal(online_hinter_new(ol, &h), 0);
+    assert_int_equal(anonymizer_new(fx->cfg, fx->schema, &a, fx->errstr,
+                                    sizeof(fx->errstr)),
+                     0);
+    assert_int_equal(features_new(fx->cfg, fx->schema, stats, &fb,
+                                  fx->errstr, sizeof(fx->errstr)),
+                     0);
+    assert_int_equal(features_token_count(fb), 5);
+
+    for (k = 0; k < STREAM_EVENTS / 10; k++) {
+        size_t hinted = 0;
+
+        stream_event(fx->schema, &fx->ev, &rng, k);
+        assert_int_equal(online_hint_event(h, &fx->ev), 0);
+        for (i = 0; i < schema_field_count(fx->schema); i++)
+            hinted += (fx->ev.hinted[i] & (EVENT_HINT_HASH |
+                                           EVENT_HINT_REPLACEMENT_HASH)) != 0;
+        n = features_prefetch_hinted(fb, &fx->ev, idx);
+        assert_int_equal(n, hinted);
+
+        assert_int_equal(anonymizer_apply(a, &fx->ev), 0);
+        built = features_build(fb, &fx->ev, NULL, x);
+        for (i = 0; i < n; i++) {
+            for (j = 0; j < built && x[j].index != idx[i]; j++)
+                ;
+            if (j == built)
+                fail_msg("event %zu: index %u is not among its features", k,
+                         (unsigned)idx[i]);
+        }
+        named += n;
+    }
+    /* Most values carry a hint: the look ahead had work to do. */
+    assert_true(named > 3 * (STREAM_EVENTS / 10));
+
+    features_destroy(fb);
+    anonymizer_destroy(a);
+    online_hinter_destroy(h);
+    online_destroy(ol);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,6 +578,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_anonymizer_hint_until_written,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_anonymizer_hint_cache_lengths,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_features_prefetch_hinted_indices,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_online_same_with_hints, setup,
                                         teardown),

@@ -165,7 +165,7 @@ static void check_matches_direct_reading(struct fixture *fx, int threaded)
     struct produce_mapping map;
     struct row_prefetch *p = NULL;
     struct event want, *got;
-    size_t row = 0, bad = 0, good = 0;
+    size_t row = 0, bad = 0, good = 0, peeked = 0;
     char why[ERRSTR_SIZE];
     int err;
 
@@ -183,8 +183,17 @@ static void check_matches_direct_reading(struct fixture *fx, int threaded)
 
     for (;;) {
         int direct_err = csv_reader_next(direct, why, sizeof(why));
+        const struct event *ahead = row_prefetch_peek(p);
 
         err = row_prefetch_next(p, &got, fx->errstr, sizeof(fx->errstr));
+        /* A peek shows the row next() then hands out, typed: never on
+         * the caller's thread, and not a bad row's empty event. */
+        if (ahead) {
+            assert_true(threaded);
+            assert_int_equal(err, 0);
+            assert_ptr_equal(ahead, got);
+            peeked++;
+        }
         if (direct_err == RIFFLE_ERR_EOF)
             break;
         row++;
@@ -208,6 +217,9 @@ static void check_matches_direct_reading(struct fixture *fx, int threaded)
     assert_int_equal(row, MANY_ROWS);
     assert_int_equal(bad, MANY_ROWS / BAD_ROW_EVERY + 1); /* + row 500 */
     assert_int_equal(good, MANY_ROWS - bad);
+    /* Rows come over in chunks: within one the next can be looked at. */
+    if (threaded)
+        assert_true(peeked > 0);
     /* The end stays the end. */
     assert_int_equal(row_prefetch_next(p, &got, fx->errstr,
                                        sizeof(fx->errstr)),
