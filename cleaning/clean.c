@@ -22,6 +22,7 @@
 #include "cleaning/topk.h"
 #include "common/err.h"
 #include "common/numfmt.h"
+#include "schemas/schema.h"
 
 #define CLEAN_KEY_MAX 32 /* "fields[127].name": a dotted key for messages */
 #define CLEAN_MAD_SCALE 1.4826 /* MAD to standard deviation, for normal data */
@@ -276,6 +277,9 @@ static int refuse(struct clean_verdict *v, const char *reason,
     va_start(ap, fmt);
     vsnprintf(v->detail, sizeof(v->detail), fmt, ap);
     va_end(ap);
+    /* A quoted value is cut to a few bytes, maybe inside a character;
+     * the detail goes into Avro strings and JSON answers as it is. */
+    (void)schema_repair_utf8(v->detail, strlen(v->detail));
     return RIFFLE_ERR_INVALID;
 }
 

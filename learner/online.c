@@ -1500,6 +1500,7 @@ int online_read_label(struct online_learner *ol, const void *key,
                       struct online_label *out)
 {
     char errstr[256];
+    size_t bad;
     int err;
 
     memset(out, 0, sizeof(*out));
@@ -1515,6 +1516,16 @@ int online_read_label(struct online_learner *ol, const void *key,
             set_verdict(&out->verdict, CLEAN_REASON_LABEL,
                         ol->cfg->labels.topic, "the label text is too long "
                         "or holds a NUL byte");
+            return RIFFLE_ERR_INVALID;
+        }
+        bad = schema_find_bad_utf8(out->label_text, n);
+        if (bad < n) {
+            /* The text is quoted in the refusal of a label not in the
+             * configuration: it must be a string Avro can carry. */
+            snprintf(errstr, sizeof(errstr), "the label text is not UTF-8 "
+                     "(invalid from byte %zu)", bad);
+            set_verdict(&out->verdict, CLEAN_REASON_LABEL,
+                        ol->cfg->labels.topic, errstr);
             return RIFFLE_ERR_INVALID;
         }
         err = cleaner_parse_label(ol->cleaner, out->label_text, &out->label,

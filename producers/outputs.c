@@ -19,6 +19,7 @@
 #include "consumers/snapshot_chunks.h"
 #include "privacy/kanon.h"
 #include "privacy/seal.h"
+#include "schemas/schema.h"
 
 #define OUTPUTS_DEAD_LETTER_HEADERS 5
 
@@ -669,12 +670,24 @@ static void put_payload(struct outputs *o, struct rec *rec,
 }
 
 /* Event ids in dead letters are cut to the key cap: an id too long for a
- * prediction is one of the reasons an event ends here. */
+ * prediction is one of the reasons an event ends here. The cut may split
+ * a character, which an Avro string must not hold. */
 static const char *bounded_id(const char *id, char *tmp, size_t size)
 {
     if (!id || strlen(id) < size)
         return id;
     snprintf(tmp, size, "%s", id);
+    (void)schema_repair_utf8(tmp, strlen(tmp));
+    return tmp;
+}
+
+/* The verdict's explanation as an Avro string must be: every refusal
+ * words its own, some quoting input, so this is the one place that can
+ * promise it for the whole topic. */
+static const char *valid_detail(const char *detail, char *tmp, size_t size)
+{
+    snprintf(tmp, size, "%s", detail);
+    (void)schema_repair_utf8(tmp, strlen(tmp));
     return tmp;
 }
 
@@ -684,10 +697,12 @@ static int dead_letter(struct outputs *o, const struct source_ref *src,
 {
     struct rec rec = {&o->dlq_value, 0};
     char id[OUTPUTS_MAX_KEY_BYTES + 1];
+    char detail[sizeof(r->verdict.detail)];
 
     put_str(&rec, "reason", r->verdict.reason);
     put_opt_str(&rec, "field", r->verdict.field[0] ? r->verdict.field : NULL);
-    put_str(&rec, "detail", r->verdict.detail);
+    put_str(&rec, "detail", valid_detail(r->verdict.detail, detail,
+                                         sizeof(detail)));
     put_opt_str(&rec, "event_id", bounded_id(r->event_id, id, sizeof(id)));
     put_str(&rec, "source_topic", src->topic);
     put_int(&rec, "source_partition", src->partition);

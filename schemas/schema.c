@@ -766,6 +766,18 @@ size_t schema_find_bad_utf8(const char *text, size_t len)
     }
 }
 
+size_t schema_repair_utf8(char *text, size_t len)
+{
+    size_t i = 0, bad, replaced = 0;
+
+    while ((bad = i + schema_find_bad_utf8(text + i, len - i)) < len) {
+        text[bad] = '?';
+        replaced++;
+        i = bad + 1;
+    }
+    return replaced;
+}
+
 static int utf8_valid(const unsigned char *s, size_t len)
 {
     return schema_find_bad_utf8((const char *)s, len) == len;

@@ -101,6 +101,13 @@ int schema_peek_fingerprint(const void *data, size_t len, uint64_t *out,
  * must be. Borrows text. Any thread. */
 size_t schema_find_bad_utf8(const char *text, size_t len);
 
+/* Replaces, in place, every byte of text (len bytes) that does not begin
+ * a strict UTF-8 sequence (see schema_find_bad_utf8()) with '?', so that
+ * the text can go into an Avro string: for explanations that quote input
+ * or are cut to a bounded buffer, which may split a character. Returns
+ * how many bytes were replaced. Any thread. */
+size_t schema_repair_utf8(char *text, size_t len);
+
 /* Appends header and body of a flat event to out. The event must have
  * schema_field_count() values whose kinds fit the field types (null only
  * in nullable fields; strings valid UTF-8 without a NUL byte). Returns 0,

@@ -886,6 +886,23 @@ static void test_schema_decode_rejects_invalid_utf8(void **state)
                         "offset 11: string is not valid UTF-8 in field 'x'");
 }
 
+/* Text cut inside a character, or quoting bytes that are not UTF-8,
+ * reads '?' for each bad byte and keeps every valid character. */
+static void test_schema_repair_utf8_replaces_bad_bytes(void **state)
+{
+    char cut[] = "a\xc3\xa9\xc3";                 /* "a", e-acute, half */
+    char quoted[] = "label \"\xffUP\xc0\xaf\"";  /* stray and overlong */
+    char valid[] = "\xe2\x82\xac \xf0\x9f\x98\x80 plain";
+
+    (void)state;
+    assert_int_equal(schema_repair_utf8(cut, strlen(cut)), 1);
+    assert_string_equal(cut, "a\xc3\xa9?");
+    assert_int_equal(schema_repair_utf8(quoted, strlen(quoted)), 3);
+    assert_string_equal(quoted, "label \"?UP??\"");
+    assert_int_equal(schema_repair_utf8(valid, strlen(valid)), 0);
+    assert_string_equal(valid, "\xe2\x82\xac \xf0\x9f\x98\x80 plain");
+}
+
 /* A NUL would cut the string short wherever it is used as C text (hash
  * keys, JSON, Kafka keys), so it is refused at the wire. */
 static void test_schema_decode_rejects_nul_in_string(void **state)
@@ -1507,6 +1524,7 @@ int main(void)
         cmocka_unit_test(test_schema_decode_rejects_int_overflow),
         cmocka_unit_test(test_schema_decode_rejects_bad_boolean),
         cmocka_unit_test(test_schema_decode_rejects_invalid_utf8),
+        cmocka_unit_test(test_schema_repair_utf8_replaces_bad_bytes),
         cmocka_unit_test(test_schema_decode_rejects_non_flat_schema),
         cmocka_unit_test(test_schema_encode_rejects_null_in_non_nullable),
         cmocka_unit_test(test_schema_encode_rejects_fraction_in_long),
