@@ -1108,6 +1108,43 @@ static int check_identity(const struct snapshot_info *info,
     return 0;
 }
 
+/* A version no stream reaches (146,000 years at a million updates a
+ * second), far enough below INT64_MAX that the updates after a restore
+ * cannot wrap it negative. */
+#define SNAPSHOT_MAX_VERSION ((int64_t)1 << 62)
+
+/* The counts and sums every snapshot riffle writes keeps within: sums of
+ * losses only grow from 0 (+inf is possible, NaN is not), and no count
+ * of events exceeds the events scored. A record that passes its checksum
+ * but breaks one was written by something else, and would make the
+ * learner report an accuracy above 1 or a NaN log loss for ever, and
+ * write version numbers that wrap. */
+static int check_totals(const struct snapshot_info *info, char *errstr,
+                        size_t errstr_size)
+{
+    const struct metrics_totals *t = &info->metrics;
+
+    if (info->version < 0 || info->version > SNAPSHOT_MAX_VERSION) {
+        snprintf(errstr, errstr_size, "snapshot version %lld is out of "
+                 "range (0 to 2^62)", (long long)info->version);
+        return RIFFLE_ERR_SNAPSHOT;
+    }
+    if ((int64_t)t->count < 0 || info->dead_letters < 0 ||
+        t->correct > t->count || t->positives > t->count ||
+        t->loss_count > t->count || t->predicted_positives > t->count ||
+        t->true_positives > t->positives ||
+        t->true_positives > t->predicted_positives ||
+        !(t->logloss_sum >= 0) || !(t->squared_error_sum >= 0) ||
+        !(t->abs_error_sum >= 0)) {
+        snprintf(errstr, errstr_size, "snapshot version %lld: progressive "
+                 "metrics out of range (a count negative or above the %lld "
+                 "events scored, or a loss sum negative or NaN)",
+                 (long long)info->version, (long long)t->count);
+        return RIFFLE_ERR_SNAPSHOT;
+    }
+    return 0;
+}
+
 static int read_weights(avro_value_t *rec, const struct snapshot_info *info,
                         size_t count, struct unpacked *u, char *errstr,
                         size_t errstr_size)
@@ -1394,6 +1431,8 @@ static int restore_from_value(avro_value_t *rec, struct online_learner *ol,
         goto out;
     }
     err = check_identity(info, cfg, errstr, errstr_size);
+    if (!err)
+        err = check_totals(info, errstr, errstr_size);
     if (!err)
         err = read_weights(rec, info, count, &u, errstr, errstr_size);
     if (!err && (read_stats(rec, cfg, stats) != 0 ||

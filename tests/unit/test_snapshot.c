@@ -796,6 +796,84 @@ static void test_snapshot_unknown_encoding_refused(void **state)
     buf_free(&v9);
 }
 
+/* One long or double of the snapshot record (group NULL) or of its
+ * metrics group, set to a value and resealed, as a writer of it would. */
+struct totals_edit {
+    const char *group;
+    const char *field;
+    int is_double;
+    int64_t l;
+    double d;
+    const char *message;
+};
+
+static void edit_snapshot(const struct buf *snap,
+                          const struct totals_edit *e, struct buf *out)
+{
+    avro_value_t rec, g, f;
+    char errstr[ERRSTR_SIZE];
+
+    assert_int_equal(schema_new_value(world.snap_schema, &rec), 0);
+    assert_int_equal(schema_read_value(world.snap_schema, snap->data,
+                                       snap->len, &rec, errstr,
+                                       sizeof(errstr)),
+                     0);
+    g = rec;
+    if (e->group)
+        assert_int_equal(avro_value_get_by_name(&rec, e->group, &g, NULL),
+                         0);
+    assert_int_equal(avro_value_get_by_name(&g, e->field, &f, NULL), 0);
+    if (e->is_double)
+        assert_int_equal(avro_value_set_double(&f, e->d), 0);
+    else
+        assert_int_equal(avro_value_set_long(&f, e->l), 0);
+    assert_int_equal(schema_write_value(world.snap_schema, &rec, out, errstr,
+                                        sizeof(errstr)),
+                     0);
+    reseal(out);
+    avro_value_decref(&rec);
+}
+
+/* A snapshot whose checksum holds but whose version or progressive
+ * metrics no learner writes (published by hand, or by another program)
+ * is refused, naming what is wrong, and the learner keeps its state.
+ * Each was restored before: a count of -1 read as 2^64 - 1 events and an
+ * accuracy of 4.56 after 500 more, a NaN log loss sum gave a log loss of
+ * null for ever, and version 2^63 - 1 wrapped past INT64_MAX. */
+static void test_snapshot_out_of_range_totals_refused(void **state)
+{
+    static const char *const version = "snapshot version ";
+    static const char *const metrics = "progressive metrics out of range";
+    const struct totals_edit cases[] = {
+        {NULL, "version", 0, -7, 0, "version -7 is out of range"},
+        {NULL, "version", 0, INT64_MAX, 0, "is out of range (0 to 2^62)"},
+        {"metrics", "count", 0, -1, 0, metrics},
+        {"metrics", "correct", 0, TRAIN_EVENTS + 1, 0, metrics},
+        {"metrics", "positives", 0, TRAIN_EVENTS + 1, 0, metrics},
+        {"metrics", "dead_letters", 0, -1, 0, metrics},
+        {"metrics", "logloss_sum", 1, 0, NAN, metrics},
+        {"metrics", "logloss_sum", 1, 0, -1.0, metrics},
+        {"metrics", "squared_error_sum", 1, 0, NAN, metrics},
+        {"metrics", "abs_error_sum", 1, 0, -INFINITY, metrics},
+    };
+    char errstr[ERRSTR_SIZE];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct buf bad = {0};
+
+        print_message("%s.%s\n", cases[i].group ? cases[i].group : "",
+                      cases[i].field);
+        edit_snapshot(&world.snapshot, &cases[i], &bad);
+        expect_refused(world.cfg, bad.data, bad.len, RIFFLE_ERR_SNAPSHOT,
+                       errstr, sizeof(errstr));
+        assert_contains(errstr, version);
+        assert_contains(errstr, cases[i].message);
+        buf_free(&bad);
+    }
+}
+
 /* Rewrites snap (an SGD model's, v2: 8-byte entries) as an SGD snapshot
  * of riffle before v2 wrote it: 12-byte entries with a zero state. */
 static void rewrite_as_v1(const struct buf *snap, struct buf *out)
@@ -1304,6 +1382,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_round_trip_each_optimizer),
         cmocka_unit_test(test_snapshot_reads_v1_adagrad),
         cmocka_unit_test(test_snapshot_unknown_encoding_refused),
+        cmocka_unit_test(test_snapshot_out_of_range_totals_refused),
         cmocka_unit_test(test_snapshot_reads_v1_sgd),
         cmocka_unit_test(test_snapshot_any_flipped_bit_refused),
         cmocka_unit_test(test_snapshot_reads_formats_2_and_3),
