@@ -48,6 +48,7 @@ struct file_run {
     struct avro_source *avro;        /* an Avro container file */
     struct row_prefetch *rows_ahead; /* reads csv during run_rows() */
     struct online_hinter *hinter;    /* hints its rows, on its thread */
+    int look_ahead; /* train: online_looks_ahead(), decided at start */
     struct buf line; /* score output */
     long long rows, bad_rows, dead_letters, duplicates, late;
 };
@@ -119,7 +120,7 @@ static int run_row(struct file_run *r, char *errstr, size_t size)
         return err;
 
     /* The next row's weights start loading while this one is learned. */
-    if (!r->score_only) {
+    if (r->look_ahead) {
         const struct event *ahead = row_prefetch_peek(r->rows_ahead);
 
         if (ahead)
@@ -177,6 +178,7 @@ static int start_rows(struct file_run *r, const struct produce_mapping *map,
     if (err)
         return err;
     hint.arg = r->hinter;
+    r->look_ahead = !r->score_only && online_looks_ahead(r->ol);
     return row_prefetch_start(&r->cfg, r->input, map, r->csv, r->file,
                               is_regular_file(r->file), &hint,
                               &r->rows_ahead, errstr, size);

@@ -1048,6 +1048,11 @@ void online_prefetch_event(const struct online_learner *ol,
                        features_prefetch_hinted(ol->features, ev, idx));
 }
 
+int online_looks_ahead(const struct online_learner *ol)
+{
+    return ol->look_ahead;
+}
+
 int online_process_event(struct online_learner *ol, struct event *ev,
                          struct online_result *res)
 {

@@ -86,6 +86,11 @@ int online_process(struct online_learner *ol, const void *data, size_t len,
 void online_prefetch_event(const struct online_learner *ol,
                            const struct event *ev);
 
+/* Whether online_prefetch_event() does anything for this learner (a
+ * large table and few categorical values, decided at online_new()): a
+ * caller may skip looking for the next event when it does not. */
+int online_looks_ahead(const struct online_learner *ol);
+
 /* The same for an event already decoded (by `riffle train`, which reads
  * files): ev is cleaned and anonymized in place. Identical results to
  * online_process() on the event's encoding. */

@@ -566,6 +566,35 @@ static void test_features_prefetch_hinted_indices(void **state)
     online_destroy(ol);
 }
 
+/* train looks at the next row only where it pays: with this
+ * configuration's five categorical values, not for its 2^12 weights
+ * (32 KiB), and for 2^20 AdaGrad weights (8 MiB, its bound). */
+static void test_online_looks_ahead_on_large_tables(void **state)
+{
+    struct fixture *fx = *state;
+    struct online_learner *ol = NULL;
+    char text[sizeof(hint_cfg) + 8];
+    const char *bits = strstr(hint_cfg, "bits = 12;");
+
+    assert_int_equal(online_new(fx->cfg, fx->schema, &ol, fx->errstr,
+                                sizeof(fx->errstr)),
+                     0);
+    assert_false(online_looks_ahead(ol));
+    online_destroy(ol);
+
+    assert_non_null(bits);
+    snprintf(text, sizeof(text), "%.*sbits = 20;%s", (int)(bits - hint_cfg),
+             hint_cfg, bits + strlen("bits = 12;"));
+    assert_int_equal(load_cfg_text(fx->cfg, fx->scratch.cfg_path, text,
+                                   fx->errstr, sizeof(fx->errstr)),
+                     0);
+    assert_int_equal(online_new(fx->cfg, fx->schema, &ol, fx->errstr,
+                                sizeof(fx->errstr)),
+                     0);
+    assert_true(online_looks_ahead(ol));
+    online_destroy(ol);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -580,6 +609,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_anonymizer_hint_cache_lengths,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_features_prefetch_hinted_indices,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_online_looks_ahead_on_large_tables,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_online_same_with_hints, setup,
                                         teardown),
