@@ -780,25 +780,49 @@ static inline int same_bytes(const char *a, const char *b, size_t len)
     return i == len || tail_word(a + i, len - i) == tail_word(b + i, len - i);
 }
 
-/* The cache slot for (field, value): a multiply-xor hash over eight bytes
- * at a time (the value's last partial word read by tail_word()). Only
- * picks a slot; a hit is decided by comparing field and value in full.
- * It was FNV-1a, a multiply a byte: a third of a cached pseudonym's cost
- * on Adult's "Married-civ-spouse". */
-static struct pseudonym_slot *cache_slot(struct pseudonym_slot *cache,
-                                         size_t field, const char *value,
-                                         size_t len)
+/* The two words that stand for a value of len bytes in the cache: from
+ * 8 bytes up its first and last eight (overlapping below 16 bytes),
+ * which together hold every byte of a value up to 16; below 8 its
+ * tail_word() and 0. */
+static inline void key_words(const char *value, size_t len, uint64_t w[2])
 {
-    uint64_t h = ((uint64_t)field + 1) * PSEUDONYM_CACHE_MIX, w;
-    size_t i;
-
-    for (i = 0; i + 8 <= len; i += 8) {
-        memcpy(&w, value + i, 8);
-        h = (h ^ w) * PSEUDONYM_CACHE_MIX;
+    if (len >= 8) {
+        memcpy(&w[0], value, 8);
+        memcpy(&w[1], value + len - 8, 8);
+    } else {
+        w[0] = tail_word(value, len);
+        w[1] = 0;
     }
-    if (i < len)
-        h = (h ^ tail_word(value + i, len - i) ^ len) * PSEUDONYM_CACHE_MIX;
+}
+
+/* The cache slot for configured field's value of len bytes with key
+ * words w: two multiply-xor rounds. Only picks a slot; slot_holds()
+ * decides a hit. It was FNV-1a, a multiply a byte, then a round a word
+ * of the value. */
+static inline struct pseudonym_slot *cache_slot(struct pseudonym_slot *cache,
+                                                size_t field, size_t len,
+                                                const uint64_t w[2])
+{
+    uint64_t h = (w[0] ^ ((uint64_t)field << 8 | len)) * PSEUDONYM_CACHE_MIX;
+
+    h = (h ^ w[1]) * PSEUDONYM_CACHE_MIX;
     return &cache[(h >> 32) & (PSEUDONYM_CACHE_SLOTS - 1)];
+}
+
+/* Whether slot holds configured field's value (len bytes, key words w):
+ * the key words compared, and the bytes between them for a value longer
+ * than 16. */
+static inline int slot_holds(const struct pseudonym_slot *slot, size_t field,
+                             const char *value, size_t len,
+                             const uint64_t w[2])
+{
+    uint64_t held[2];
+
+    if (!slot->used || slot->field != field || slot->len != len)
+        return 0;
+    key_words(slot->value, len, held);
+    return held[0] == w[0] && held[1] == w[1] &&
+           (len <= 16 || same_bytes(slot->value + 8, value + 8, len - 16));
 }
 
 /* Writes the token "key_id:hex" from the digits hex (ANONYMIZE_TOKEN_HEX
@@ -818,35 +842,16 @@ static void write_token(const struct anonymizer *a, char *out,
     memcpy(out + head, hex, ANONYMIZE_TOKEN_HEX);
 }
 
-/* The hex digits of configured field's pseudonym of value (len bytes),
- * from cache (PSEUDONYM_CACHE_SLOTS slots of the calling thread's own)
- * or the prepared digests, which are only read. Returns a pointer to
- * ANONYMIZE_TOKEN_HEX digits: in the cache, or in hex when the value is
- * too long to cache; valid until the next call with the same cache.
- * *slot_out (may be NULL) receives the value's slot, or NULL. */
-static const char *token_hex(const struct anonymizer *a,
-                             struct pseudonym_slot *cache, size_t field,
-                             const char *value, size_t len, char *hex,
-                             struct pseudonym_slot **slot_out)
+/* The hex digits of configured field's pseudonym of value (len bytes)
+ * from the prepared digests, which are only read, kept in slot (NULL: a
+ * value too long to cache). Returns a pointer to ANONYMIZE_TOKEN_HEX
+ * digits, in slot or else in hex; NULL when out of memory. */
+static const char *token_hex_made(const struct anonymizer *a,
+                                  struct pseudonym_slot *slot, size_t field,
+                                  const char *value, size_t len, char *hex)
 {
-    struct pseudonym_slot *slot = NULL;
-
-    if (slot_out)
-        *slot_out = NULL;
-    if (len <= PSEUDONYM_CACHE_VALUE_MAX) {
-        slot = cache_slot(cache, field, value, len);
-        if (slot_out)
-            *slot_out = slot;
-        if (slot->used && slot->field == field && slot->len == len &&
-            same_bytes(slot->value, value, len))
-            return slot->hex;
-    }
-
-    if (pseudonym_hex(a, a->cfg->fields[field].name, value, hex) != 0) {
-        if (slot_out)
-            *slot_out = NULL;
+    if (pseudonym_hex(a, a->cfg->fields[field].name, value, hex) != 0)
         return NULL;
-    }
     if (!slot)
         return hex;
     slot->used = 1;
@@ -858,6 +863,33 @@ static const char *token_hex(const struct anonymizer *a,
     return slot->hex;
 }
 
+/* The hex digits of configured field's pseudonym of value (len bytes),
+ * from cache (PSEUDONYM_CACHE_SLOTS slots of the calling thread's own)
+ * or the prepared digests. Returns a pointer to ANONYMIZE_TOKEN_HEX
+ * digits: in the cache, or in hex when the value is too long to cache;
+ * valid until the next call with the same cache. *slot_out receives the
+ * value's slot, or NULL (too long, or out of memory: NULL returned). */
+static const char *token_hex(const struct anonymizer *a,
+                             struct pseudonym_slot *cache, size_t field,
+                             const char *value, size_t len, char *hex,
+                             struct pseudonym_slot **slot_out)
+{
+    struct pseudonym_slot *slot = NULL;
+    const char *digits;
+    uint64_t w[2];
+
+    if (len <= PSEUDONYM_CACHE_VALUE_MAX) {
+        key_words(value, len, w);
+        slot = cache_slot(cache, field, len, w);
+        *slot_out = slot;
+        if (slot_holds(slot, field, value, len, w))
+            return slot->hex;
+    }
+    digits = token_hex_made(a, slot, field, value, len, hex);
+    *slot_out = digits ? slot : NULL;
+    return digits;
+}
+
 /* The token of anonymize_pseudonym(), from a hint made ahead when the
  * value still has one, else from the cache or the prepared digests,
  * written straight into the event. The value is read before the token
@@ -867,6 +899,7 @@ static int pseudonymize(const struct anonymizer *a, size_t field,
 {
     char hex_buf[ANONYMIZE_TOKEN_HEX];
     char tmp[NUMFMT_MAX];
+    struct pseudonym_slot *slot;
     const char *value, *hex;
     size_t len;
     char *out;
@@ -875,7 +908,7 @@ static int pseudonymize(const struct anonymizer *a, size_t field,
         return 0;
 
     value = value_text_len(ev, index, tmp, sizeof(tmp), &len);
-    hex = token_hex(a, a->cache, field, value, len, hex_buf, NULL);
+    hex = token_hex(a, a->cache, field, value, len, hex_buf, &slot);
     if (!hex)
         return RIFFLE_ERR_NOMEM;
     out = event_write_string(ev, index,
@@ -1006,12 +1039,24 @@ static int hint_pseudonym(struct anonymizer_hinter *h, size_t i,
     size_t token_len = a->key_id_len + 1 + ANONYMIZE_TOKEN_HEX;
     char hex_buf[ANONYMIZE_TOKEN_HEX];
     char tmp[NUMFMT_MAX];
-    struct pseudonym_slot *slot;
+    struct pseudonym_slot *slot = NULL;
     size_t len;
     const char *value = value_text_len(ev, index, tmp, sizeof(tmp), &len);
-    const char *hex = token_hex(a, h->cache, i, value, len, hex_buf, &slot);
+    const char *hex;
+    uint64_t w[2];
     char *out;
 
+    /* token_hex(), written out: a hit, the common case, is then a few
+     * loads and compares without a call (a third of a hint's cost). */
+    if (len <= PSEUDONYM_CACHE_VALUE_MAX) {
+        key_words(value, len, w);
+        slot = cache_slot(h->cache, i, len, w);
+        hex = slot_holds(slot, i, value, len, w)
+                  ? slot->hex
+                  : token_hex_made(a, slot, i, value, len, hex_buf);
+    } else {
+        hex = token_hex_made(a, NULL, i, value, len, hex_buf);
+    }
     if (!hex)
         return RIFFLE_ERR_NOMEM;
     out = event_hint_replacement(ev, index, token_len);

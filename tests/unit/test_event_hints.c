@@ -349,12 +349,13 @@ static void test_anonymizer_hint_until_written(void **state)
 }
 
 /* Values of every length up to past the cache's longest (48 bytes), each
- * also in variants that differ from it in one byte, first or last: the
- * cache picks a slot and compares a value a word at a time, reading a
- * short tail with overlapping loads, so a value that differs only where
- * two loads overlap or only in its last byte must still get its own
- * pseudonym. Each is hinted twice (a miss, then from the cache) and must
- * be the token anonymize_pseudonym() makes. */
+ * also in variants that differ from it in one byte, the last, the first
+ * or the middle one: the cache picks a slot and compares a value by its
+ * first and last words (overlapping loads below 8 bytes) and the bytes
+ * between them, so a value that differs only where two loads overlap, or
+ * only between the words, must still get its own pseudonym. Each is
+ * hinted twice (a miss, then from the cache) and must be the token
+ * anonymize_pseudonym() makes. */
 #define CACHE_TEST_MAX_LEN 56
 
 static void expect_city_hint(struct anonymizer_hinter *h, struct event *ev,
@@ -392,11 +393,13 @@ static void test_anonymizer_hint_cache_lengths(void **state)
         for (i = 0; i < len; i++)
             text[i] = (char)('a' + rng_next(&rng) % 26);
         text[len] = '\0';
-        for (variant = 0; variant < 3; variant++) {
+        for (variant = 0; variant < 4; variant++) {
             if (variant == 1)
                 text[len - 1] = text[len - 1] == 'z' ? 'y' : 'z';
             if (variant == 2)
                 text[0] = text[0] == 'z' ? 'y' : 'z';
+            if (variant == 3)
+                text[len / 2] = text[len / 2] == 'z' ? 'y' : 'z';
             city_token(text, want, sizeof(want));
             expect_city_hint(h, &fx->ev, fx->schema, text, len, want);
         }
