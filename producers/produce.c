@@ -216,31 +216,51 @@ static inline int parse_value(const struct schema *schema,
     return 0;
 }
 
-/* Writes "prefix-row" into out (size bytes, at least a long's digits
- * more than the prefix) and returns its length: snprintf's format parse
- * was a tenth of the work of reading a row. */
-static size_t format_event_id(char *out, size_t size, const char *prefix,
-                              long row)
-{
-    char digits[24];
-    size_t n = 0, len = strlen(prefix);
-    unsigned long v = row < 0 ? 0UL - (unsigned long)row : (unsigned long)row;
+/* "00" to "99", for writing a number two digits at a time. */
+static const char digit_pairs[] =
+    "0001020304050607080910111213141516171819"
+    "2021222324252627282930313233343536373839"
+    "4041424344454647484950515253545556575859"
+    "6061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
 
-    if (len + sizeof(digits) + 2 > size) /* cfg.c bounds the prefix */
-        len = size - sizeof(digits) - 2;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    if (row < 0)
-        digits[n++] = '-';
+/* Makes field the event id "prefix-row", written in place in the arena:
+ * the digits are counted first and written from the last, two at a
+ * time. snprintf's format parse was a tenth of the work of reading a
+ * row, and writing a digit at a time on the stack, then copying, still
+ * cost about 200 instructions a row. Returns 0 or RIFFLE_ERR_NOMEM. */
+static int put_event_id(struct event *ev, size_t field, const char *prefix,
+                        long row)
+{
+    unsigned long v = row < 0 ? 0UL - (unsigned long)row : (unsigned long)row;
+    size_t len = strnlen(prefix, CFG_NAME_MAX), digits = 1, at;
+    unsigned long t;
+    char *out;
+
+    for (t = v; t >= 10; t /= 10)
+        digits++;
+    out = event_write_string(ev, field, len + 1 + (row < 0) + digits);
+    if (!out)
+        return RIFFLE_ERR_NOMEM;
 
     memcpy(out, prefix, len);
     out[len++] = '-';
-    while (n)
-        out[len++] = digits[--n];
-    out[len] = '\0';
-    return len;
+    if (row < 0)
+        out[len++] = '-';
+    at = len + digits;
+    for (; v >= 100; v /= 100) {
+        size_t pair = (size_t)(v % 100) * 2;
+
+        out[--at] = digit_pairs[pair + 1];
+        out[--at] = digit_pairs[pair];
+    }
+    if (v >= 10) {
+        out[--at] = digit_pairs[v * 2 + 1];
+        out[--at] = digit_pairs[v * 2];
+    } else {
+        out[--at] = (char)('0' + v);
+    }
+    return 0;
 }
 
 int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
@@ -248,7 +268,6 @@ int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
                          const struct csv_reader *csv, long row_number,
                          struct event *ev, char *errstr, size_t errstr_size)
 {
-    char id[CFG_NAME_MAX + 32];
     const char *record;
     const size_t *starts, *lens;
     size_t record_len, block, k;
@@ -272,9 +291,8 @@ int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
                  schema_find_bad_utf8(record, record_len) < record_len;
     if (event_append_block(ev, record, record_len, &block) != 0)
         return RIFFLE_ERR_NOMEM;
-    err = event_set_string(ev, (size_t)map->id_field, id,
-                           format_event_id(id, sizeof(id), cfg->id_prefix,
-                                           row_number));
+    err = put_event_id(ev, (size_t)map->id_field, cfg->id_prefix,
+                       row_number);
     if (err)
         return err;
 

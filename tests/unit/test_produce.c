@@ -370,7 +370,12 @@ static void test_produce_event_id(void **state)
     expect_event_id(fx, 0, "run7-0");
     expect_event_id(fx, 9, "run7-9");
     expect_event_id(fx, 10, "run7-10");
+    expect_event_id(fx, 99, "run7-99");
+    expect_event_id(fx, 100, "run7-100");
+    expect_event_id(fx, 1005, "run7-1005");
+    expect_event_id(fx, 32561, "run7-32561");
     expect_event_id(fx, 99999, "run7-99999");
+    expect_event_id(fx, 1000000, "run7-1000000");
     expect_event_id(fx, LONG_MAX, "run7-9223372036854775807");
     expect_event_id(fx, -7, "run7--7");
     expect_event_id(fx, LONG_MIN, "run7--9223372036854775808");
