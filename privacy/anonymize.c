@@ -1282,6 +1282,10 @@ int anonymizer_apply(const struct anonymizer *a, struct event *ev)
     size_t j;
     int err = 0;
 
+    /* Before any register is saved for the loop: the learner's thread
+     * calls this for every event, and most sets have no personal field. */
+    if (a->personal_count == 0)
+        return 0;
     for (j = 0; j < a->personal_count && err == 0; j++) {
         size_t i = a->personal[j];
         const struct cfg_field *f = &a->cfg->fields[i];
