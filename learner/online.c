@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cleaning/dedup.h"
 #include "cleaning/join.h"
@@ -109,7 +110,7 @@ struct online_learner {
     /* delayed labels: NULL without a labels group */
     struct label_join *labels;
     int64_t ts_ms;        /* Kafka time of the message being processed */
-    int64_t labels_now_ms; /* the newest Kafka time seen, for the TTL */
+    int64_t labels_now_ms; /* newest Kafka time seen (<= now + ttl) */
     double class_p[CFG_MAX_CLASSES]; /* the last multiclass scores */
     struct buf packed;   /* a pending event's features, see pack() */
     int look_ahead;      /* online_prefetch_event() does anything */
@@ -759,10 +760,33 @@ static int features_finite(const struct online_learner *ol, size_t n)
     return 1;
 }
 
+/* A Kafka timestamp is whatever its producer wrote. One far in the
+ * future moved the store's clock past every event and label waiting, and
+ * past every one to come, which all expired on arrival from then on:
+ * snapshots keep the clock, so a single such record stopped delayed
+ * labels for good. The clock now goes at most labels.ttl past the wall
+ * clock: such a record still expires what waits when it comes, but the
+ * events after it wait as usual. Real times, at or before the wall
+ * clock, are used as they are, so replays judge them alike; and a label
+ * stamped up to a TTL ahead still expires its event, as tests stamp
+ * them to make time pass. */
+static int64_t labels_clock_bound(const struct online_learner *ol,
+                                  int64_t ts_ms)
+{
+    struct timespec now;
+    int64_t bound_ms;
+
+    (void)clock_gettime(CLOCK_REALTIME, &now); /* cannot fail */
+    bound_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 +
+               (int64_t)ol->cfg->labels.ttl_ms;
+    return ts_ms < bound_ms ? ts_ms : bound_ms;
+}
+
 /* The newest Kafka time seen moves the store's clock: events waiting
  * longer than the TTL leave it. */
 static void labels_tick(struct online_learner *ol, int64_t ts_ms)
 {
+    ts_ms = labels_clock_bound(ol, ts_ms);
     if (ts_ms > ol->labels_now_ms)
         ol->labels_now_ms = ts_ms;
     (void)label_join_expire(ol->labels, ol->labels_now_ms); /* counted */
@@ -1667,7 +1691,9 @@ void online_replace_label_join(struct online_learner *ol,
 {
     label_join_destroy(ol->labels);
     ol->labels = j;
-    ol->labels_now_ms = clock_ms;
+    /* A snapshot of a learner that read a time from the future holds it:
+     * bounded as labels_tick() bounds it, it heals on restart. */
+    ol->labels_now_ms = labels_clock_bound(ol, clock_ms);
 }
 
 const struct join_counts *online_join_counts(const struct online_learner *ol)

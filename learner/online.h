@@ -240,7 +240,8 @@ int online_next_given_up_label(struct online_learner *ol,
 /* The pending events, for snapshots and counts; NULL without labels. */
 struct label_join *online_label_join(struct online_learner *ol);
 
-/* The store's clock: the newest Kafka time seen (see labels.ttl). */
+/* The store's clock: the newest Kafka time seen, at most labels.ttl past
+ * the wall clock (see labels.ttl). */
 int64_t online_label_clock(const struct online_learner *ol);
 
 /* Puts j (taken; NULL only without a labels group) in place of the

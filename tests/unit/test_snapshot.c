@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -1277,6 +1278,73 @@ static void test_snapshot_keeps_pending_labels(void **state)
     free(cfg);
 }
 
+/* Processes row 100 + i unlabelled at ts_ms in ol: it waits. */
+static void wait_unlabelled(struct online_learner *ol, size_t i,
+                            int64_t ts_ms, char *label, size_t size)
+{
+    struct online_result r;
+    struct buf msg = {0};
+
+    unlabel(100 + i, &msg, label, size);
+    assert_int_equal(online_process_from(ol, INPUT_TOPIC, 0, ts_ms,
+                                         msg.data, msg.len, &r), 0);
+    assert_int_equal(r.pending, 1);
+    buf_free(&msg);
+}
+
+/* A message stamped far in the future (its producer's word) moves the
+ * delayed-label clock at most labels.ttl past the wall clock: what waits
+ * when it comes expires, but the events after it wait and join as usual,
+ * and a snapshot that saved such a clock (from a build before the bound)
+ * restores with it bounded. Before, the clock stood at 2^62 and every
+ * later event expired on arrival, for good. */
+static void test_online_future_time_keeps_labels_joining(void **state)
+{
+    const int64_t future_ms = INT64_C(1) << 62;
+    const int64_t now_ms = (int64_t)time(NULL) * 1000;
+    const struct totals_edit poisoned = {"pending_labels", "clock_ms", 0,
+                                         future_ms, 0, NULL};
+    struct cfg *cfg = world_cfg_copy();
+    struct online_learner *a = NULL, *b = NULL;
+    struct online_result r;
+    struct snapshot_offset offsets[4];
+    char labels[4][CFG_NAME_MAX], errstr[ERRSTR_SIZE] = "";
+    struct buf snap = {0}, bad = {0};
+    size_t n = 0;
+
+    (void)state;
+    cfg->labels.line = 1;
+    snprintf(cfg->labels.topic, sizeof(cfg->labels.topic), LABELS_TOPIC);
+    cfg->labels.ttl_ms = 3600000;
+    cfg->labels.max_pending = 1000;
+    assert_int_equal(new_learner(cfg, &a), 0);
+    assert_int_equal(train(a, 0, 100), 0);
+    wait_unlabelled(a, 0, now_ms - 10000, labels[0], CFG_NAME_MAX);
+    wait_unlabelled(a, 1, future_ms, labels[1], CFG_NAME_MAX);
+    assert_true(online_label_clock(a) <= now_ms + 3700000);
+    /* the next real event, stamped as its producer sends it */
+    wait_unlabelled(a, 2, now_ms + 10000, labels[2], CFG_NAME_MAX);
+    assert_int_equal(give_label(a, 103, labels[2], &r), LABEL_JOIN_JOINED);
+    assert_int_equal(give_label(a, 102, labels[1], &r), LABEL_JOIN_JOINED);
+    assert_int_equal(give_label(a, 101, labels[0], &r), LABEL_JOIN_LATE);
+
+    assert_int_equal(encode(a, &snap), 0);
+    edit_snapshot(&snap, &poisoned, &bad);
+    assert_int_equal(new_learner(cfg, &b), 0);
+    if (snapshot_restore(world.snap_schema, b, bad.data, bad.len, offsets,
+                         4, &n, NULL, errstr, sizeof(errstr)) != 0)
+        fail_msg("%s", errstr);
+    assert_true(online_label_clock(b) <= now_ms + 3700000);
+    wait_unlabelled(b, 3, now_ms + 20000, labels[3], CFG_NAME_MAX);
+    assert_int_equal(give_label(b, 104, labels[3], &r), LABEL_JOIN_JOINED);
+
+    buf_free(&snap);
+    buf_free(&bad);
+    online_destroy(a);
+    online_destroy(b);
+    free(cfg);
+}
+
 /* A model whose every slot is in use goes out in the dense layout, comes
  * back bit for bit, and re-encodes to the same bytes; a non-finite value
  * in it, under a valid checksum, is refused and changes nothing. */
@@ -1389,6 +1457,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_keeps_norm_totals),
         cmocka_unit_test(test_snapshot_largest_norm_count_round_trips),
         cmocka_unit_test(test_snapshot_keeps_pending_labels),
+        cmocka_unit_test(test_online_future_time_keeps_labels_joining),
         cmocka_unit_test(test_snapshot_dense_round_trip),
         cmocka_unit_test(test_online_validates_labels_by_value),
     };
