@@ -119,16 +119,7 @@ static void answer_health(struct http_api *api, struct http_response *res)
     }
     serve_stats_read(api->stats, &c);
     res->content_type = HTTP_API_JSON;
-    if (buf_printf(&res->body, "{\"status\":\"ok\",\"model_version\":%lld,"
-                   "\"requests\":%llu,\"predictions\":%llu,"
-                   "\"dead_letters\":%llu,\"latency_p50_s\":%g,"
-                   "\"latency_p99_s\":%g}\n", (long long)version,
-                   (unsigned long long)c.requests,
-                   (unsigned long long)c.predictions,
-                   (unsigned long long)c.dead_letters,
-                   c.latency.count ? histogram_quantile(&c.latency, 0.5) : 0,
-                   c.latency.count ? histogram_quantile(&c.latency, 0.99)
-                                   : 0) != 0)
+    if (serve_stats_render_health(&c, version, &res->body) != 0)
         reply_error(res, 500, "%s", riffle_err_str(RIFFLE_ERR_NOMEM));
 }
 

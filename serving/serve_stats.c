@@ -4,6 +4,7 @@
  */
 #include "serving/serve_stats.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,4 +187,37 @@ int serve_stats_render(const struct serve_stats_counts *c,
                             "From an HTTP request's headers to its answer.",
                             &c->http_latency);
     return bad ? RIFFLE_ERR_NOMEM : 0;
+}
+
+/* A latency quantile as JSON: a request older than the largest bucket
+ * (a backlog of more than a minute, or a request stamped in 1970) puts
+ * the quantile at +Inf, which printed as `inf` made the body unreadable
+ * to every JSON parser. */
+static int append_quantile(struct buf *out, const char *name,
+                           const struct histogram *h, double q)
+{
+    double x = h->count ? histogram_quantile(h, q) : 0;
+
+    if (!isfinite(x))
+        return buf_printf(out, ",\"%s\":null", name);
+    return buf_printf(out, ",\"%s\":%g", name, x);
+}
+
+int serve_stats_render_health(const struct serve_stats_counts *c,
+                              int64_t model_version, struct buf *out)
+{
+    int err = buf_printf(out, "{\"status\":\"ok\",\"model_version\":%lld,"
+                         "\"requests\":%llu,\"predictions\":%llu,"
+                         "\"dead_letters\":%llu", (long long)model_version,
+                         (unsigned long long)c->requests,
+                         (unsigned long long)c->predictions,
+                         (unsigned long long)c->dead_letters);
+
+    if (!err)
+        err = append_quantile(out, "latency_p50_s", &c->latency, 0.5);
+    if (!err)
+        err = append_quantile(out, "latency_p99_s", &c->latency, 0.99);
+    if (!err)
+        err = buf_printf(out, "}\n");
+    return err;
 }

@@ -71,4 +71,11 @@ int serve_stats_render(const struct serve_stats_counts *c,
                        const char *pipeline, const char *model,
                        int64_t model_version, struct buf *out);
 
+/* Appends the JSON body of GET /healthz for a copy and the model version
+ * served (>= 0): counts, and the latency median and 99th percentile in
+ * seconds, 0 before any request and null past the largest bucket (JSON
+ * has no infinity). Returns 0 or RIFFLE_ERR_NOMEM. */
+int serve_stats_render_health(const struct serve_stats_counts *c,
+                              int64_t model_version, struct buf *out);
+
 #endif

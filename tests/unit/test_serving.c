@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "common/buf.h"
 #include "common/err.h"
 #include "config/cfg.h"
@@ -481,6 +483,42 @@ static void test_serve_stats_counts_and_renders(void **state)
     serve_stats_destroy(NULL);
 }
 
+/* /healthz stays JSON when a latency passes the largest bucket (a
+ * request stamped in 1970, or a backlog older than a minute): the
+ * quantile reads null. It printed `inf` before, which no JSON parser
+ * reads. Before any request both quantiles are 0. */
+static void test_serve_stats_health_is_json_past_the_buckets(void **state)
+{
+    struct serve_stats *st = NULL;
+    struct serve_stats_counts c;
+    struct buf out = {0};
+    json_error_t jerr;
+    json_t *parsed;
+
+    (void)state;
+    assert_int_equal(serve_stats_new(&st), 0);
+    serve_stats_read(st, &c);
+    assert_int_equal(serve_stats_render_health(&c, 7, &out), 0);
+    assert_string_equal(out.data, "{\"status\":\"ok\",\"model_version\":7,"
+                        "\"requests\":0,\"predictions\":0,\"dead_letters\":0,"
+                        "\"latency_p50_s\":0,\"latency_p99_s\":0}\n");
+
+    serve_stats_request(st, 0, 0.003);
+    serve_stats_request(st, 0, 1.8e9); /* stamped at the epoch */
+    serve_stats_read(st, &c);
+    buf_reset(&out);
+    assert_int_equal(serve_stats_render_health(&c, 7, &out), 0);
+    assert_string_equal(out.data, "{\"status\":\"ok\",\"model_version\":7,"
+                        "\"requests\":2,\"predictions\":2,\"dead_letters\":0,"
+                        "\"latency_p50_s\":0.005,\"latency_p99_s\":null}\n");
+    parsed = json_loads(out.data, 0, &jerr);
+    if (!parsed)
+        fail_msg("not JSON: %s: %s", jerr.text, out.data);
+    json_decref(parsed);
+    buf_free(&out);
+    serve_stats_destroy(st);
+}
+
 /* An aborted transaction's answers are dropped and their requests
  * answered again: each is counted once, and no count ever goes down. */
 static void test_serve_stats_dropped_answers_count_once(void **state)
@@ -526,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_request_json_refuses_bad_input),
         cmocka_unit_test(test_request_json_answers),
         cmocka_unit_test(test_serve_stats_counts_and_renders),
+        cmocka_unit_test(test_serve_stats_health_is_json_past_the_buckets),
         cmocka_unit_test(test_serve_stats_dropped_answers_count_once),
     };
 
