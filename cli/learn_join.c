@@ -190,7 +190,7 @@ static void set_targets(struct learn_join *j,
 static int reopen_at_positions(struct learn_join *j, char *errstr,
                                size_t size)
 {
-    int p;
+    int p, err;
 
     for (p = 0; p < j->partitions; p++) {
         if (j->target[p] >= 0)
@@ -202,9 +202,11 @@ static int reopen_at_positions(struct learn_join *j, char *errstr,
     }
     topic_reader_destroy(j->r);
     j->r = NULL;
-    return topic_reader_new_from(j->cfg->brokers, j->cfg->join.topic,
-                                 j->next, j->partitions, 0, &j->r, errstr,
-                                 size);
+    err = topic_reader_new_from(j->cfg->brokers, j->cfg->join.topic, j->next,
+                                j->partitions, 0, &j->r, errstr, size);
+    if (!err)
+        topic_reader_set_refill(j->r, 1);
+    return err;
 }
 
 static int join_open(struct learn_join *j, const struct snapshot_offset *snap,
@@ -215,6 +217,8 @@ static int join_open(struct learn_join *j, const struct snapshot_offset *snap,
 
     if (err)
         return err;
+    /* The rebuild reads the whole topic: see topic_reader_set_refill(). */
+    topic_reader_set_refill(j->r, 1);
     j->partitions = topic_reader_partition_count(j->r);
     j->next = calloc((size_t)j->partitions, sizeof(*j->next));
     j->target = calloc((size_t)j->partitions, sizeof(*j->target));
@@ -237,7 +241,7 @@ int learn_join_new(const struct cfg *cfg, struct online_learner *ol,
 {
     struct learn_join *j = calloc(1, sizeof(*j));
     double started = kafka_monotonic_s();
-    uint64_t dead = online_dead_letter_count(ol);
+    uint64_t dead = online_dead_letter_count(ol), wakeups = 0;
     int overshot = 0, targeted = 0, err, p;
 
     if (!j) {
@@ -248,8 +252,10 @@ int learn_join_new(const struct cfg *cfg, struct online_learner *ol,
     err = join_open(j, snap, n, errstr, errstr_size);
     if (!err)
         err = rebuild(j, ol, &overshot, errstr, errstr_size);
-    if (!err && overshot)
+    if (!err && overshot) {
+        wakeups = topic_reader_wakeups(j->r); /* the reader is replaced */
         err = reopen_at_positions(j, errstr, errstr_size);
+    }
     if (err) {
         learn_join_destroy(j);
         return err;
@@ -261,14 +267,16 @@ int learn_join_new(const struct cfg *cfg, struct online_learner *ol,
     for (p = 0; p < j->partitions; p++)
         targeted |= j->target[p] >= 0;
     j->stats.rebuild_s = kafka_monotonic_s() - started;
+    j->stats.rebuild_wakeups = wakeups + topic_reader_wakeups(j->r);
     log_info("learn", "%s: %llu enrichment record(s) read, %llu unusable; "
              "%zu key(s) kept (table rebuilt in %.3f s, every partition, "
-             "up to %s)", cfg->join.topic,
+             "up to %s; fetchers woken %llu time(s))", cfg->join.topic,
              (unsigned long long)j->stats.rebuilt,
              (unsigned long long)j->stats.rebuilt_bad,
              online_join_keys(ol),
              j->stats.rebuild_s,
-             targeted ? "the snapshot's positions" : "its end");
+             targeted ? "the snapshot's positions" : "its end",
+             (unsigned long long)j->stats.rebuild_wakeups);
     *out = j;
     return 0;
 }
@@ -560,20 +568,23 @@ static int check_read(struct learn_join *j, struct online_learner *ol,
         err = topic_reader_new_some(j->cfg->brokers, j->cfg->join.topic,
                                     from, j->partitions, &r, errstr,
                                     errstr_size);
-    if (!err && r)
+    if (!err && r) {
+        topic_reader_set_refill(r, 1);
         err = topic_reader_read(r, j->cfg->join.topic, LEARN_JOIN_POLL_MS,
                                 check_done, check_take, &c, stop, errstr,
                                 errstr_size);
+    }
     /* What lies between the last record read and the goal is markers or
      * records no longer in the log. */
     for (p = 0; !err && r && !(stop && *stop) && p < j->partitions; p++)
         if (c.goal[p] > j->checked[p])
             j->checked[p] = c.goal[p];
     if (!err && r)
-        log_info("learn", "%s: %llu record(s) checked again in %.3f s",
-                 j->cfg->join.topic,
+        log_info("learn", "%s: %llu record(s) checked again in %.3f s "
+                 "(fetchers woken %llu time(s))", j->cfg->join.topic,
                  (unsigned long long)(j->stats.rechecked - before),
-                 kafka_monotonic_s() - started);
+                 kafka_monotonic_s() - started,
+                 (unsigned long long)topic_reader_wakeups(r));
     topic_reader_destroy(r);
     free(from);
     free(c.goal);

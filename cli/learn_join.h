@@ -13,17 +13,23 @@
  * reading every partition from its beginning up to the snapshot's
  * position (to its end when the snapshot has none), so a restart starts
  * from the table the model had when the snapshot was taken.
- * TODO(start-up time): the rebuild reads the whole join topic (about
- * 190,000 records/s here: 1M profiles in 5.0-5.4 s, of which under a
- * second of CPU, docs/SCALING.md), so a start takes as long as the topic
- * is big unless it is compacted; keeping the table in the snapshot would
- * make a start read only what is new, at the price of up to
- * join.max_keys profiles in every snapshot and every merge read. A
- * pipeline's first start also reads its owned partitions a second time
- * for dead letters (learn_join_check()); keeping the unusable records the
- * rebuild meets past the group's committed positions would spare that
- * read. Urgent once join topics of tens of millions of records are
- * common: start-up then takes minutes.
+ * The module's readers wake librdkafka's fetchers whenever a read runs
+ * dry (topic_reader_set_refill()): without that, librdkafka 2.0 refilled
+ * the queue once a second, and 1M profiles took 5 s for 0.7 s of CPU;
+ * the rebuild is now bound by the learner's CPU (0.6-1.5 s for them,
+ * up to 2.6 s on a loaded machine; docs/SCALING.md, bench/join_start).
+ * TODO(start-up time): a start still reads the whole join topic, so it
+ * takes as long as the topic is big unless it is compacted (about 1M
+ * records/s of CPU here: tens of seconds for tens of millions of
+ * records); keeping the table in the snapshot would make a start read
+ * only what is new, at the price of up to join.max_keys profiles in
+ * every snapshot and every merge read. A pipeline's first start also
+ * reads its owned partitions a second time for dead letters
+ * (learn_join_check(), 0.3-0.6 s for 1M records); keeping the unusable
+ * records the rebuild meets past the group's committed positions would
+ * spare that read, with a bound on what is kept, and a dead-letter
+ * callback taking riffle's own copy instead of librdkafka's message
+ * (learn_join_bad_fn; cmd_learn.c reads its topic handle and timestamp).
  *
  * Ordering: an event is enriched only once the learner has applied
  * every join record appended before the event's Kafka timestamp. When an
@@ -70,6 +76,8 @@ struct learn_join_stats {
     uint64_t rebuilt;     /* records applied while rebuilding the table */
     uint64_t rebuilt_bad; /* of which unusable (not dead-lettered again) */
     double rebuild_s;     /* how long the rebuild took */
+    uint64_t rebuild_wakeups; /* of librdkafka's fetchers, by the rebuild
+                                 (topic_reader_set_refill()) */
     uint64_t applied;     /* records applied since, by synchronisations */
     uint64_t bad;         /* of which unusable */
     uint64_t syncs;       /* synchronisations with the brokers' ends */

@@ -92,6 +92,17 @@ int topic_reader_read(struct topic_reader *r, const char *topic, int poll_ms,
                       void *opaque, const volatile sig_atomic_t *stop,
                       char *errstr, size_t errstr_size);
 
+/* With on set, a read by topic_reader_read() that finds no message
+ * right after one, before every partition's end, wakes librdkafka's
+ * fetchers (one request to each leader) before it waits: librdkafka 2.0
+ * sleeps up to a second once its queue holds queued.min.messages, so a
+ * reader of a big topic otherwise waits more than it works. For the
+ * readers of big topics; off by default. */
+void topic_reader_set_refill(struct topic_reader *r, int on);
+
+/* How many times reads woke the fetchers. */
+uint64_t topic_reader_wakeups(const struct topic_reader *r);
+
 /* Asks the leaders of partitions 0..count-1 for their end offsets now
  * (the last stable offsets, as r reads read_committed), into
  * ends[0..count-1]: one request per leader, sent together. Returns 0 or
