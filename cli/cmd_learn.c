@@ -486,6 +486,8 @@ static int handle_event(struct learn *l, const rd_kafka_message_t *msg,
     source_of(msg, &src);
     if (learn_labels_is_labels_topic(&l->cfg, src.topic))
         return handle_label(l, &src, replay, errstr, size);
+    if (l->opt.instance && l->cfg.labels.line)
+        online_check_message_key(l->ol, src.key, src.key_len);
     err = online_process_from(l->ol, src.topic, src.partition,
                               src.timestamp_ms,
                               msg->payload ? msg->payload : "", msg->len, &r);
@@ -494,11 +496,6 @@ static int handle_event(struct learn *l, const rd_kafka_message_t *msg,
                  (int)src.partition, (long long)src.offset,
                  riffle_err_str(err));
         return err;
-    }
-    if (l->opt.instance && r.pending) {
-        err = learn_labels_check_key(&src, &r, errstr, size);
-        if (err)
-            return err;
     }
     if (replay) {
         l->replayed++;

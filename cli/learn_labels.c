@@ -228,26 +228,6 @@ int learn_labels_check_partitions(const struct cfg *cfg, char *errstr,
     return err;
 }
 
-int learn_labels_check_key(const struct source_ref *src,
-                           const struct online_result *r, char *errstr,
-                           size_t size)
-{
-    size_t id_len = r->event_id ? strlen(r->event_id) : 0;
-
-    if (!r->pending || !r->event_id ||
-        (src->key && src->key_len == id_len &&
-         memcmp(src->key, r->event_id, id_len) == 0))
-        return 0;
-    snprintf(errstr, size, "%s [%d] @%lld: an event waiting for its label "
-             "is keyed %s: several instances (--instance) need every "
-             "event keyed by its event id, as the labels are, so that one "
-             "instance reads both (riffle produce keys them so)",
-             src->topic, (int)src->partition, (long long)src->offset,
-             src->key ? "by something else than its event id"
-                      : "by nothing");
-    return RIFFLE_ERR_CFG;
-}
-
 /* --- moving a partition's records between instances -------------------- */
 
 /* Every owned partition's record is encoded in one walk of the store

@@ -68,15 +68,6 @@ int learn_labels_release(struct online_learner *ol, struct outputs *out,
 int learn_labels_check_partitions(const struct cfg *cfg, char *errstr,
                                   size_t errstr_size);
 
-/* For several instances: an event kept for its label (r->pending) must
- * have come keyed by its own id, or its label (keyed by that id) lands in
- * a partition another instance may own. Returns 0, or RIFFLE_ERR_CFG
- * with errstr naming the message's coordinates (the id itself is the
- * user's, so it stays out). */
-int learn_labels_check_key(const struct source_ref *src,
-                           const struct online_result *r, char *errstr,
-                           size_t errstr_size);
-
 /* Several instances: the partitions whose records this instance gave
  * away since its store was last restored (their records were dropped,
  * so a claim of its own, or a position of its own at least once, no

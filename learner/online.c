@@ -111,6 +111,11 @@ struct online_learner {
     struct label_join *labels;
     int64_t ts_ms;        /* Kafka time of the message being processed */
     int64_t labels_now_ms; /* newest Kafka time seen (<= now + ttl) */
+    /* online_check_message_key(): the message's key, which an event that
+     * waits for its label must equal its id with */
+    int key_check;
+    const void *msg_key;
+    size_t msg_key_len;
     double class_p[CFG_MAX_CLASSES]; /* the last multiclass scores */
     struct buf packed;   /* a pending event's features, see pack() */
     int look_ahead;      /* online_prefetch_event() does anything */
@@ -855,8 +860,20 @@ static int learn_joined(struct online_learner *ol,
                         const struct label_join_entry *e, double label,
                         struct online_result *res);
 
+/* Whether the message of the event in hand is keyed as
+ * online_check_message_key() requires. */
+static int keyed_by_id(const struct online_learner *ol,
+                       const struct online_result *res)
+{
+    return !ol->key_check ||
+           (ol->msg_key && ol->msg_key_len == ol->event_id.len &&
+            memcmp(ol->msg_key, res->event_id, ol->event_id.len) == 0);
+}
+
 /* Keeps a scored event without a label for its label, or learns it at
- * once when its label came first and waits. */
+ * once when its label came first and waits. An event whose message is
+ * not keyed by its id, where that is required, is dead-lettered: it
+ * used to stop the instance at that message, on every restart. */
 static int keep_pending(struct online_learner *ol, size_t n,
                         struct online_result *res)
 {
@@ -868,6 +885,18 @@ static int keep_pending(struct online_learner *ol, size_t n,
     double label;
     int err;
 
+    if (!keyed_by_id(ol, res)) {
+        set_verdict(res, CLEAN_REASON_VALUE,
+                    cfg_field_of_kind(ol->cfg, CFG_FIELD_ID)->name,
+                    ol->msg_key ? "the event waits for its label, but its "
+                                  "message is keyed by something else than "
+                                  "its id: its label would go to the "
+                                  "instance of another partition"
+                                : "the event waits for its label, but its "
+                                  "message has no key: its label would go "
+                                  "to the instance of another partition");
+        return 0;
+    }
     labels_tick(ol, ol->ts_ms);
     if (label_join_take_early(ol->labels, res->event_id, ol->event_id.len,
                               &e)) {
@@ -983,7 +1012,7 @@ static int run_model(struct online_learner *ol, struct event *ev,
         return 0;
     if (mode == RUN_KEEP) {
         err = keep_pending(ol, n, res);
-        if (!err)
+        if (!err && !res->dead_letter)
             observe(ol, ev, res);
         return err;
     }
@@ -1679,6 +1708,14 @@ int online_next_given_up_label(struct online_learner *ol,
 struct label_join *online_label_join(struct online_learner *ol)
 {
     return ol->labels;
+}
+
+void online_check_message_key(struct online_learner *ol, const void *key,
+                              size_t key_len)
+{
+    ol->key_check = 1;
+    ol->msg_key = key;
+    ol->msg_key_len = key ? key_len : 0;
 }
 
 int64_t online_label_clock(const struct online_learner *ol)

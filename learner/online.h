@@ -240,6 +240,16 @@ int online_next_given_up_label(struct online_learner *ol,
 /* The pending events, for snapshots and counts; NULL without labels. */
 struct label_join *online_label_join(struct online_learner *ol);
 
+/* For several instances (learn --instance) with delayed labels: key
+ * (borrowed until the next online_process_from(); NULL for none) is the
+ * key of the message the next call handles. An event that would wait for
+ * its label is then dead-lettered (invalid_value, the id field) unless
+ * the key is its id: its label, keyed by the id, could land in a
+ * partition another instance owns. Once called, it must be called before
+ * every message. Learner thread. */
+void online_check_message_key(struct online_learner *ol, const void *key,
+                              size_t key_len);
+
 /* The store's clock: the newest Kafka time seen, at most labels.ttl past
  * the wall clock (see labels.ttl). */
 int64_t online_label_clock(const struct online_learner *ol);

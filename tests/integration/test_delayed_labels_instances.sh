@@ -16,8 +16,8 @@
 # progressive accuracy is that of the predictions it published before the
 # labels were known. Also: a labels topic with another partition count
 # than the events topic stops `learn --instance` at start-up with an error
-# naming both topics, and an unlabelled event not keyed by its id stops
-# it with an error naming the message.
+# naming both topics, and an unlabelled event not keyed by its id is
+# dead-lettered, saying why, while the instance goes on.
 #
 # Bounded: 600 events and 595 labels, two learners exiting 15 s after
 # catching up (they start idle, before the streams, and must not leave
@@ -168,20 +168,32 @@ for inst in "ab":
 PY
     fail "accuracy does not come from the pre-label predictions"
 # An event kept for its label but keyed by something else than its id
-# (its label would land in another partition) stops an instance. Topics
-# and a group of their own: the stopped static member stays in its group
-# until the session times out.
+# (its label would land in another partition) is dead-lettered, naming
+# the id field and why, and the instance goes on: it used to stop at
+# that message, and again at every restart. Topics and a group of their
+# own.
 wrong=$WORK/wrong-key.cfg
 sed -e 's/\.events"/.events3"/' -e 's/\.labels"/.labels3"/' -e 's/-group"/-group3"/' \
     "$cfg" >"$wrong"
 run_riffle topics create -c "$wrong" >/dev/null
 kcat -b "$BROKERS" -C -t "$events_topic" -p 0 -o beginning -c 1 -e -q -f '%s' >"$WORK/event.bin"
+kcat -b "$BROKERS" -C -t "$events_topic" -p 0 -o 1 -c 1 -e -q -f '%k' >"$WORK/second.key"
+kcat -b "$BROKERS" -C -t "$events_topic" -p 0 -o 1 -c 1 -e -q -f '%s' >"$WORK/second.bin"
 kcat -b "$BROKERS" -P -t "${events_topic}3" -p 0 -k "not-its-id" "$WORK/event.bin"
-rc=0
-run_riffle learn -c "$wrong" --instance x --idle-exit 3 >/dev/null 2>"$WORK/wrong.log" || rc=$?
-[[ $rc -ne 0 ]] || fail "learn --instance learned an event keyed by something else than its id"
-grep -q "${events_topic}3 \[0\] @0: an event waiting for its label is keyed by something else" \
-    "$WORK/wrong.log" ||
-    fail "no clear error for a wrongly keyed event: $(tail -2 "$WORK/wrong.log")"
-note "refused: $(grep -m1 -o "${events_topic}3 \[0\] @0: [^:]*" "$WORK/wrong.log")"
+kcat -b "$BROKERS" -P -t "${events_topic}3" -p 0 -k "$(cat "$WORK/second.key")" \
+    "$WORK/second.bin"
+run_riffle learn -c "$wrong" --instance x --idle-exit 3 >"$WORK/wrong.json" \
+    2>"$WORK/wrong.log" || fail "learn --instance stopped at a wrongly keyed event: \
+$(grep -m1 error "$WORK/wrong.log")"
+assert_eq "$(riffle_json "$WORK/wrong.json" '(rows[0]["predicted"], rows[0]["dead_letters"])')" \
+    "(1, 1)" "a wrongly keyed event dead-lettered, the next one predicted"
+run_riffle watch -c "$wrong" dead-letters --idle-exit 2 >"$WORK/wrong-dlq.jsonl" 2>/dev/null
+expected="[('invalid_value', 'event_id', 'the event waits for its label, but its message"
+expected+=" is keyed by something else than its id')]"
+assert_eq "$(riffle_json "$WORK/wrong-dlq.jsonl" \
+    '[(r["reason"], r["field"], r["detail"].split(":")[0]) for r in rows
+      if r["source_topic"].endswith(".events3")]')" \
+    "$expected" "the dead letter of a wrongly keyed event"
+note "refused: $(riffle_json "$WORK/wrong-dlq.jsonl" \
+    '[r["detail"] for r in rows if r["source_topic"].endswith(".events3")][0]')"
 echo "PASS $TEST_NAME"
