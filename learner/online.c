@@ -1985,3 +1985,19 @@ void online_restore_commit(struct online_learner *ol,
     ol->lateness = r->lateness;
     online_restore_destroy(r);
 }
+
+const char *online_predicted_label(const struct cfg *cfg,
+                                   const struct cfg_field *label,
+                                   const struct online_result *res,
+                                   char *tmp, size_t size)
+{
+    if (cfg->task == CFG_TASK_REGRESSION)
+        return numfmt_double(res->value, tmp, size);
+    if (cfg->task == CFG_TASK_MULTICLASS)
+        return cfg->classes[res->predicted_class];
+    if (label->has_threshold) /* label = value > threshold: no names */
+        return res->predicted_class ? "1" : "0";
+    if (res->predicted_class)
+        return label->positive[0];
+    return label->negative_count ? label->negative[0] : "0";
+}

@@ -104,6 +104,18 @@ int online_process_event(struct online_learner *ol, struct event *ev,
 int online_score_event(struct online_learner *ol, struct event *ev,
                        struct online_result *res);
 
+/* The text every output gives as a prediction's predicted_label (the
+ * prediction topic, the HTTP answer, train's and score's JSON lines), so
+ * that they agree: the configured name of the predicted class (for a
+ * binary label its first positive or negative value, "1"/"0" for a
+ * threshold), or for regression the predicted value as numfmt_double()
+ * writes it into tmp. label is cfg's label field, looked up once by the
+ * caller. The text is cfg's, or tmp. */
+const char *online_predicted_label(const struct cfg *cfg,
+                                   const struct cfg_field *label,
+                                   const struct online_result *res,
+                                   char *tmp, size_t size);
+
 /* Work done ahead, on the thread that reads events for the learner
  * (train's reader): the pure functions of an event's raw values that
  * anonymization and features would compute (pseudonyms, feature hashes),

@@ -356,15 +356,7 @@ static const char *predicted_label(const struct outputs *o,
                                    const struct online_result *r, char *tmp,
                                    size_t size)
 {
-    if (o->cfg->task == CFG_TASK_REGRESSION)
-        return numfmt_double(r->value, tmp, size);
-    if (o->cfg->task == CFG_TASK_MULTICLASS)
-        return o->cfg->classes[r->predicted_class];
-    if (o->label->has_threshold) /* label = value > threshold */
-        return r->predicted_class ? "1" : "0";
-    if (r->predicted_class)
-        return o->label->positive[0];
-    return o->label->negative_count ? o->label->negative[0] : "0";
+    return online_predicted_label(o->cfg, o->label, r, tmp, size);
 }
 
 /* The fields privacy.prediction_fields carries (already anonymized) as

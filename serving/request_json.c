@@ -128,15 +128,8 @@ static const char *predicted_label(const struct cfg *cfg,
                                    const struct online_result *r, char *tmp,
                                    size_t size)
 {
-    const struct cfg_field *label = cfg_field_of_kind(cfg, CFG_FIELD_LABEL);
-
-    if (cfg->task == CFG_TASK_REGRESSION)
-        return numfmt_double(r->value, tmp, size);
-    if (cfg->task == CFG_TASK_MULTICLASS)
-        return cfg->classes[r->predicted_class];
-    if (r->predicted_class)
-        return label->positive[0];
-    return label->negative_count ? label->negative[0] : "0";
+    return online_predicted_label(cfg, cfg_field_of_kind(cfg, CFG_FIELD_LABEL),
+                                  r, tmp, size);
 }
 
 static int answer_refused(const struct online_result *r, struct buf *out)

@@ -16,8 +16,27 @@ acc=$(riffle_json "$WORK/rel.json" 'round(rows[0]["accuracy"], 4)')
 note "relationship: progressive accuracy $acc"
 assert_eq "$acc" "$RELATIONSHIP_ACCURACY" "multiclass progressive accuracy"
 
+# --predictions names each prediction as the prediction topic's record
+# does: the predicted class's configured name (from which the accuracy
+# follows) and its probability, which is the value.
+"$RIFFLE" train -c config/adult_relationship.cfg --predictions "$WORK/rel.jsonl" >/dev/null
+classes='["Husband", "Not-in-family", "Own-child", "Unmarried", "Wife", "Other-relative"]'
+assert_eq "$(riffle_json "$WORK/rel.jsonl" "sum(r['predicted_label'] == $classes[r['predicted_class']]
+                                               and r['probability'] == r['value'] for r in rows)")" \
+    32561 "multiclass predicted_label and probability"
+assert_eq "$(riffle_json "$WORK/rel.jsonl" \
+    'round(sum(r["predicted_label"] == r["label"] for r in rows) / len(rows), 4)')" \
+    "$RELATIONSHIP_ACCURACY" "multiclass accuracy recomputed from predicted_label"
+
 "$RIFFLE" train -c config/adult_hours.cfg >"$WORK/hours.json"
 rmse=$(riffle_json "$WORK/hours.json" 'round(rows[0]["rmse"], 3)')
 note "hours per week: progressive RMSE $rmse"
 assert_eq "$rmse" "$HOURS_RMSE" "regression progressive RMSE"
+
+# A regression has no probability (null, as in the record) and names the
+# predicted value as text.
+"$RIFFLE" train -c config/adult_hours.cfg --predictions "$WORK/hours.jsonl" >/dev/null
+assert_eq "$(riffle_json "$WORK/hours.jsonl" \
+    'sum(r["probability"] is None and float(r["predicted_label"]) == r["value"] for r in rows)')" \
+    32561 "regression predicted_label and probability"
 echo "PASS $TEST_NAME"

@@ -35,6 +35,12 @@ assert_eq "$(riffle_json "$WORK/progressive.jsonl" \
     'round(sum(r["predicted_class"] == (r["label"] == "UP") for r in rows) / len(rows), 6)')" \
     "$(riffle_json "$WORK/elec2-train.json" 'round(rows[0]["accuracy"], 6)')" \
     "accuracy recomputed from the predictions file"
+# Each line names the prediction as the prediction topic's record does:
+# the probability of UP (the value), and the configured name of the class.
+assert_eq "$(riffle_json "$WORK/progressive.jsonl" \
+    'sum(r["probability"] == r["value"] and
+         r["predicted_label"] == ("UP" if r["predicted_class"] else "DOWN") for r in rows)')" \
+    45312 "probability and predicted_label as the prediction record has them"
 
 # The snapshot schema is read only when a snapshot is: a schema folder
 # without model_snapshot.avsc trains, and refuses --snapshot before
@@ -83,4 +89,15 @@ grep -q "restored model elec2 version 45312 from $WORK/elec2.snap" "$WORK/learn.
 run_riffle watch -c "$cfg" predictions --limit 1 >"$WORK/first.jsonl" 2>/dev/null
 assert_eq "$(riffle_json "$WORK/first.jsonl" 'rows[0]["model_version"]')" 45312 \
     "version of the first streamed prediction"
+# score's line for that event, by the same model, is the topic's record:
+# the fields both carry have the same names and values.
+"$RIFFLE" score -c config/elec2.cfg --from-snapshot "$WORK/elec2.snap" \
+    --file tests/fixtures/elec2_bad_rows.csv >"$WORK/fixture-scores.jsonl" 2>/dev/null
+cat "$WORK/first.jsonl" >>"$WORK/fixture-scores.jsonl"
+assert_eq "$(riffle_json "$WORK/fixture-scores.jsonl" '
+[k for k in sorted(rows[0]) if k not in rows[-1] or rows[0][k] != rows[-1][k]]')" \
+    "[]" "score's JSON line against the prediction topic's record"
+assert_eq "$(riffle_json "$WORK/fixture-scores.jsonl" 'sorted(rows[0])')" \
+    "['event_id', 'label', 'model_version', 'predicted_class', 'predicted_label', \
+'probability', 'value']" "the fields of score's JSON line"
 echo "PASS $TEST_NAME"
