@@ -387,6 +387,151 @@ static void test_csv_reader_fast_path_matches_bytewise_on_random_lines(
     free(lf_text);
 }
 
+#define CSV_MIXED_LINES 2000
+#define CSV_MIXED_FIELDS 8       /* at most, a line */
+#define CSV_MIXED_FIELD_MAX 320  /* bytes a field's text takes, at most */
+
+/* Appends n random bytes of alphabet to out at *at. */
+static void put_random(char *out, size_t *at, uint64_t *rng, size_t n,
+                       const char *alphabet)
+{
+    size_t k, count = strlen(alphabet);
+
+    for (k = 0; k < n; k++)
+        out[(*at)++] = alphabet[rng_next(rng) % count];
+}
+
+/* One random field of the kinds real files hold, at *at: empty, blanks
+ * only, a token with blanks around and inside it and bytes of 0x80 and
+ * more, a long token (several of the fast path's blocks), a quoted field
+ * with delimiters, blanks and doubled quotes inside and blanks outside,
+ * and values that share their first and last words and differ inside. */
+static void put_mixed_field(char *out, size_t *at, uint64_t *rng)
+{
+    static const char blanks[] = " \t";
+    static const char letters[] = "abcXYZ09 \t\xc3\xa9\xa0-";
+    static const char quoted[] = "ab ,\t,\xc3\xa9";
+    static const char *const middles[] = {"", "a", "civ", "x-y z",
+                                          "0123456789abcdef"};
+
+    switch (rng_next(rng) % 6) {
+    case 0:
+        break;
+    case 1:
+        put_random(out, at, rng, 1 + rng_next(rng) % 3, blanks);
+        break;
+    case 2:
+        put_random(out, at, rng, rng_next(rng) % 3, blanks);
+        put_random(out, at, rng, 1 + rng_next(rng) % 40, letters);
+        put_random(out, at, rng, rng_next(rng) % 3, blanks);
+        break;
+    case 3:
+        put_random(out, at, rng, 100 + rng_next(rng) % 200, letters);
+        break;
+    case 4:
+        put_random(out, at, rng, rng_next(rng) % 2, blanks);
+        out[(*at)++] = '"';
+        put_random(out, at, rng, rng_next(rng) % 20, quoted);
+        if (rng_next(rng) % 2) {
+            memcpy(out + *at, "\"\"", 2);
+            *at += 2;
+            put_random(out, at, rng, rng_next(rng) % 5, quoted);
+        }
+        out[(*at)++] = '"';
+        put_random(out, at, rng, rng_next(rng) % 2, blanks);
+        break;
+    default:
+        *at += (size_t)sprintf(out + *at, "Married-%s-spouse-civilian",
+                               middles[rng_next(rng) % 5]);
+        break;
+    }
+}
+
+/* Reads one record of crlf and one of lf, which must agree: the same
+ * result, line and fields. */
+static void expect_same_outcome(struct csv_reader *crlf,
+                                struct csv_reader *lf)
+{
+    char errstr[256] = "";
+    int a = csv_reader_next(crlf, errstr, sizeof(errstr));
+    int b = csv_reader_next(lf, errstr, sizeof(errstr));
+    size_t i;
+
+    assert_int_equal(b, a);
+    assert_int_equal(csv_reader_line(lf), csv_reader_line(crlf));
+    if (a != 0)
+        return;
+    assert_int_equal(csv_reader_field_count(lf),
+                     csv_reader_field_count(crlf));
+    for (i = 0; i < csv_reader_field_count(lf); i++) {
+        const char *f = csv_reader_field(crlf, i);
+        char *want = malloc(strlen(f) + 1);
+        size_t k, n = 0;
+
+        /* A quote left open runs on over the line ends, where crlf's
+         * field holds the CR the text has; the lines hold no other. */
+        assert_non_null(want);
+        for (k = 0; f[k]; k++)
+            if (f[k] != '\r')
+                want[n++] = f[k];
+        want[n] = '\0';
+        assert_string_equal(csv_reader_field(lf, i), want);
+        free(want);
+    }
+    expect_layout(lf);
+}
+
+/* Lines of the fields real files hold (see put_mixed_field()), trimmed
+ * and not: the fast path, with its table of blanks, gives the result the
+ * byte-wise parser gives (a CR sends a line there). The letters hold
+ * 0xA0, which a table indexed by a signed char would misread. */
+static void test_csv_reader_fast_path_matches_bytewise_on_mixed_fields(
+    void **state)
+{
+    static const struct csv_options *const options[] = {&plain, &trimmed};
+    const size_t max = CSV_MIXED_FIELDS * (CSV_MIXED_FIELD_MAX + 1) + 2;
+    char *crlf_text = malloc(CSV_MIXED_LINES * max + 1);
+    char *lf_text = malloc(CSV_MIXED_LINES * max + 1);
+    uint64_t rng = 8123;
+    size_t o, i, k;
+
+    (void)state;
+    assert_non_null(crlf_text);
+    assert_non_null(lf_text);
+    for (o = 0; o < sizeof(options) / sizeof(options[0]); o++) {
+        struct csv_reader *crlf, *lf;
+        size_t crlf_len = 0, lf_len = 0;
+
+        for (i = 0; i < CSV_MIXED_LINES; i++) {
+            size_t fields = 1 + rng_next(&rng) % CSV_MIXED_FIELDS, start;
+
+            start = lf_len;
+            for (k = 0; k < fields; k++) {
+                if (k)
+                    lf_text[lf_len++] = ',';
+                put_mixed_field(lf_text, &lf_len, &rng);
+            }
+            memcpy(crlf_text + crlf_len, lf_text + start, lf_len - start);
+            crlf_len += lf_len - start;
+            memcpy(crlf_text + crlf_len, "\r\n", 2);
+            crlf_len += 2;
+            lf_text[lf_len++] = '\n';
+        }
+        crlf_text[crlf_len] = '\0';
+        lf_text[lf_len] = '\0';
+
+        crlf = open_text(crlf_text, options[o]);
+        lf = open_text(lf_text, options[o]);
+        for (i = 0; i < CSV_MIXED_LINES; i++)
+            expect_same_outcome(crlf, lf);
+        expect_eof(lf);
+        csv_reader_close(crlf);
+        csv_reader_close(lf);
+    }
+    free(crlf_text);
+    free(lf_text);
+}
+
 /* Reads the next record of r, which must be ascii (1) or not (0). */
 static void expect_ascii(struct csv_reader *r, int ascii)
 {
@@ -944,6 +1089,8 @@ int main(void)
             test_csv_reader_scan_blocks_agree_at_every_boundary),
         cmocka_unit_test(
             test_csv_reader_fast_path_matches_bytewise_on_random_lines),
+        cmocka_unit_test(
+            test_csv_reader_fast_path_matches_bytewise_on_mixed_fields),
         cmocka_unit_test(test_csv_reader_knows_ascii_lines),
         cmocka_unit_test(test_csv_parse_number_matches_strtod_bitwise),
         cmocka_unit_test(test_csv_reader_reads_elec2),
