@@ -69,14 +69,14 @@ int row_prefetch_start(const struct cfg *cfg, const struct schema *schema,
 int row_prefetch_next(struct row_prefetch *p, struct event **ev,
                       char *errstr, size_t errstr_size);
 
-/* Fraction of the file the reader has consumed, for progress lines; -1
- * when unknown (stdin, not seekable). Consumer thread only. */
 /* The row row_prefetch_next() will hand out next, when the reader thread
  * has already typed it, else NULL: for a look ahead that only reads it
  * (the learner starts loading its memory). Valid until the call to
  * row_prefetch_next() after the next one. Consumer thread only. */
 const struct event *row_prefetch_peek(const struct row_prefetch *p);
 
+/* Fraction of the file the reader has consumed, for progress lines; -1
+ * when unknown (stdin, not seekable). Consumer thread only. */
 double row_prefetch_fraction(struct row_prefetch *p);
 
 /* Stops the reader thread, waits for it and frees everything; the CSV
