@@ -109,6 +109,22 @@ static int get_optional(avro_value_t *rec, const char *name,
     return 0;
 }
 
+/* Whether topic is one this pipeline reads events, labels or profiles
+ * from: the only topics a dead letter may be replayed into. */
+static int is_input_topic(const struct cfg *cfg, const char *topic)
+{
+    size_t i;
+
+    if (strcmp(topic, cfg->topic_input) == 0 ||
+        (cfg->labels.line && strcmp(topic, cfg->labels.topic) == 0) ||
+        (cfg->join.line && strcmp(topic, cfg->join.topic) == 0))
+        return 1;
+    for (i = 0; i < cfg->source_count; i++)
+        if (strcmp(topic, cfg->sources[i].topic) == 0)
+            return 1;
+    return 0;
+}
+
 static int read_dead_letter(struct replay *r, const rd_kafka_message_t *msg,
                             struct dead_letter *d, char *why, size_t size)
 {
@@ -135,6 +151,15 @@ static int read_dead_letter(struct replay *r, const rd_kafka_message_t *msg,
         get_optional(&r->value, "payload_encryption", &f, &has_scheme) ||
         (has_scheme && avro_value_get_string(&f, &scheme, &n))) {
         snprintf(why, size, "not a dead-letter record: %s", avro_strerror());
+        return -1;
+    }
+    /* A record anyone wrote to the dead-letter topic names its source:
+     * replayed as it says, an event went into the model topic, or any
+     * other the replay may write to. Not quoted: it may hold anything. */
+    if (!is_input_topic(r->cfg, topic)) {
+        snprintf(why, size, "its source topic is none of this pipeline's "
+                 "inputs (%s, its sources, labels and join topics)",
+                 r->cfg->topic_input);
         return -1;
     }
     d->source_topic = topic;

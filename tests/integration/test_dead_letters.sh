@@ -67,4 +67,44 @@ grep -q "riffle.reason=out_of_range" "$WORK/headers.txt" ||
     fail "reason header missing: $(cat "$WORK/headers.txt")"
 grep -q "riffle.source.offset=21" "$WORK/headers.txt" ||
     fail "offset header missing: $(cat "$WORK/headers.txt")"
+
+# A dead letter written by hand, naming the model topic as its source
+# and holding a valid event: `riffle dlq replay` wrote the event there,
+# keyed by the model's name. It must refuse it, and write nothing there.
+dead=$(cfg_topic "$cfg" dead_letters)
+models=$(cfg_topic "$cfg" models)
+kcat -b "$BROKERS" -C -t "$dead" -o beginning -c 1 -e -q -f '%s' >"$WORK/real_dl.bin"
+kcat -b "$BROKERS" -C -t "$input" -o beginning -c 1 -e -q -f '%s' >"$WORK/event.bin"
+python3 - "$WORK" "$models" <<'PY'
+import sys
+work, models = sys.argv[1], sys.argv[2]
+
+def zigzag(n):
+    n, out = (n << 1) ^ (n >> 63), bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    return bytes(out + bytes([n]))
+
+def text(b):
+    b = b.encode() if isinstance(b, str) else b
+    return zigzag(len(b)) + b
+
+header = open(f"{work}/real_dl.bin", "rb").read()[:10]  # marker, fingerprint
+event = open(f"{work}/event.bin", "rb").read()
+body = (text("out_of_range") + zigzag(1) + text("nswprice") + text("forged")
+        + zigzag(1) + text("forged-1") + text(models) + zigzag(0) + zigzag(7)
+        + zigzag(0) + zigzag(1) + text(event) + zigzag(0) + zigzag(0))
+open(f"{work}/forged_dl.bin", "wb").write(header + body)
+PY
+models_end=$(topic_end "$models" 1)
+kcat -b "$BROKERS" -t "$dead" -P -k elec2 "$WORK/forged_dl.bin"
+run_riffle dlq replay -c "$cfg" >"$WORK/replay.json" 2>"$WORK/replay.log" ||
+    fail "dlq replay failed: $(grep -m1 error "$WORK/replay.log")"
+assert_eq "$(riffle_json "$WORK/replay.json" 'rows[0]["unreadable"]')" 1 \
+    "dead letters naming a topic that is no input"
+assert_eq "$(topic_end "$models" 1)" "$models_end" "records written to the model topic"
+grep -q "not replayed: its source topic is none of this pipeline's inputs" \
+    "$WORK/replay.log" ||
+    fail "no reason for the refused dead letter: $(tail -2 "$WORK/replay.log")"
 echo "PASS $TEST_NAME"
