@@ -775,15 +775,19 @@ static int features_finite(const struct online_learner *ol, size_t n)
  * clock, are used as they are, so replays judge them alike; and a label
  * stamped up to a TTL ahead still expires its event, as tests stamp
  * them to make time pass. */
+static int64_t wall_clock_ms(void)
+{
+    struct timespec now;
+
+    (void)clock_gettime(CLOCK_REALTIME, &now); /* cannot fail */
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 static int64_t labels_clock_bound(const struct online_learner *ol,
                                   int64_t ts_ms)
 {
-    struct timespec now;
-    int64_t bound_ms;
+    int64_t bound_ms = wall_clock_ms() + (int64_t)ol->cfg->labels.ttl_ms;
 
-    (void)clock_gettime(CLOCK_REALTIME, &now); /* cannot fail */
-    bound_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 +
-               (int64_t)ol->cfg->labels.ttl_ms;
     return ts_ms < bound_ms ? ts_ms : bound_ms;
 }
 
@@ -1373,6 +1377,7 @@ static int take_profile(struct online_learner *ol, int64_t ts_ms,
     char tmp[NUMFMT_MAX];
     const char *key;
     size_t key_len = 0, k;
+    int64_t now_ms;
     int err = read_profile(ol, data, len, res, tmp, &key, &key_len);
 
     if (err)
@@ -1382,7 +1387,14 @@ static int take_profile(struct online_learner *ol, int64_t ts_ms,
         return 0;
     }
 
-    ts_ms = join_time(ol, &ol->raw, oj->profile_time_index, ts_ms);
+    /* A Kafka timestamp in the future (its producer's word) made the
+     * profile outrank every later update of its key, all dropped as
+     * stale, and miss every event's window: one record pinned its key
+     * until a restart. At the wall clock, the next update replaces it.
+     * An event time (join.event_time) is the data's own, and kept. */
+    now_ms = wall_clock_ms();
+    ts_ms = join_time(ol, &ol->raw, oj->profile_time_index,
+                      ts_ms < now_ms ? ts_ms : now_ms);
     for (k = 0; k < oj->value_count; k++) {
         int o = source_map_origin(oj->map, (size_t)oj->target[k]);
         const struct value *v = &ol->raw.values[o];

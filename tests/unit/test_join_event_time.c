@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -239,6 +240,26 @@ static void test_join_default_is_kafka_time(void **state)
     assert_int_equal(jc->expired, 1);
 }
 
+/* A profile whose Kafka timestamp is far in the future (its producer's
+ * word) counts as of the wall clock: the next update of its key replaces
+ * it and joins the events after it. It used to outrank every later
+ * update, dropped as stale, and miss every event's window. */
+static void test_join_future_kafka_time_pins_nothing(void **state)
+{
+    struct fixture *fx = *state;
+    const int64_t now_ms = (int64_t)time(NULL) * 1000;
+    const struct join_counts *jc;
+
+    assert_int_equal(open_learner(fx, "", ""), 0);
+    send_profile(fx, NAN, INT64_C(1) << 62);
+    send_profile(fx, NAN, now_ms + 1000);
+    jc = online_join_counts(fx->ol);
+    assert_int_equal(jc->stale, 0);
+    send_event(fx, "e1", NAN, now_ms + 2000);
+    assert_int_equal(jc->hits, 1);
+    assert_int_equal(jc->expired, 0);
+}
+
 static void test_join_event_time_needs_cleaning_event_time(void **state)
 {
     struct fixture *fx = *state;
@@ -326,6 +347,7 @@ int main(void)
         T(test_join_window_follows_event_time),
         T(test_join_without_time_uses_kafka_time),
         T(test_join_default_is_kafka_time),
+        T(test_join_future_kafka_time_pins_nothing),
         T(test_join_event_time_needs_cleaning_event_time),
         T(test_join_event_time_must_be_a_number),
         T(test_join_check_profile_changes_nothing),
