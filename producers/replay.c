@@ -603,45 +603,89 @@ static int run_loop(struct replay *r, char *errstr, size_t size)
     return err;
 }
 
+/* Snapshots read back when the newest is unusable, as `riffle learn`
+ * reads them: a record on the model topic that is no snapshot (anyone
+ * may write one) must not leave the replay without a duplicate window. */
+#define REPLAY_RESTORE_CANDIDATES 8
+
+/* The newest of found[0..n-1] that restores into r->ol, warning about
+ * each one skipped; its version, or -1 when none does. */
+static int64_t restore_newest(struct replay *r, const struct schema *schema,
+                              const struct buf *found, size_t n,
+                              struct snapshot_offset *offsets)
+{
+    char why[REPLAY_WHY_MAX * 2];
+    struct snapshot_info info;
+    size_t i, count = 0;
+
+    for (i = 0; i < n; i++) {
+        if (snapshot_restore(schema, r->ol, found[i].data, found[i].len,
+                             offsets, SNAPSHOT_MAX_OFFSETS, &count, &info,
+                             why, sizeof(why)) == 0)
+            return info.version;
+        log_warn("replay", "%s: snapshot %zu of model %s not usable: %s",
+                 r->cfg->topic_models, i + 1, r->cfg->model_name, why);
+    }
+    return -1;
+}
+
+/* Reads the newest `keep` snapshots of the model and restores the newest
+ * usable one from the from-th on into r->ol (r->st->snapshot_version);
+ * *n says how many were found. */
+static int read_candidates(struct replay *r, const struct schema *schema,
+                           size_t keep, size_t from,
+                           struct snapshot_offset *offsets, size_t *n,
+                           char *errstr, size_t size)
+{
+    struct buf found[REPLAY_RESTORE_CANDIDATES];
+    size_t i;
+    int err;
+
+    memset(found, 0, sizeof(found));
+    err = topic_reader_latest_by_key(r->cfg->brokers, r->cfg->topic_models,
+                                     r->cfg->model_name, found, keep, n,
+                                     errstr, size);
+    if (!err && *n > from)
+        r->st->snapshot_version = restore_newest(r, schema, found + from,
+                                                 *n - from, offsets);
+    for (i = 0; i < *n; i++)
+        buf_free(&found[i]);
+    return err;
+}
+
 /* The learner judges duplicates and lateness as the live one would: with
- * the duplicate window and watermarks of the model's latest snapshot.
- * Without a usable one (no learner ran yet), only the field rules. */
+ * the duplicate window and watermarks of the model's latest usable
+ * snapshot, read as `riffle learn` reads it (the newest, and the older
+ * ones only when it is unusable). Without one (no learner ran yet), only
+ * the field rules. */
 static int restore_latest(struct replay *r, char *errstr, size_t size)
 {
-    char path[CFG_PATH_MAX], why[REPLAY_WHY_MAX * 2];
+    char path[CFG_PATH_MAX];
     struct snapshot_offset *offsets = NULL;
-    struct snapshot_info info;
     struct schema *schema = NULL;
-    struct buf found = {0};
-    size_t n = 0, count = 0;
+    size_t n = 0;
     int err;
 
     r->st->snapshot_version = -1;
     cfg_output_schema_path(r->cfg, CFG_SCHEMA_SNAPSHOT, path, sizeof(path));
     err = schema_load_file(path, &schema, errstr, size);
-    if (!err)
-        err = topic_reader_latest_by_key(r->cfg->brokers,
-                                         r->cfg->topic_models,
-                                         r->cfg->model_name, &found, 1, &n,
-                                         errstr, size);
     offsets = calloc(SNAPSHOT_MAX_OFFSETS, sizeof(*offsets));
     if (!err && !offsets)
         err = RIFFLE_ERR_NOMEM;
-    if (!err && n == 1 &&
-        snapshot_restore(schema, r->ol, found.data, found.len, offsets,
-                         SNAPSHOT_MAX_OFFSETS, &count, &info, why,
-                         sizeof(why)) == 0)
-        r->st->snapshot_version = info.version;
-    else if (!err && n == 1)
-        log_warn("replay", "%s: latest snapshot of model %s not usable, "
-                 "judging without its duplicate window and watermarks: %s",
-                 r->cfg->topic_models, r->cfg->model_name, why);
+    if (!err)
+        err = read_candidates(r, schema, 1, 0, offsets, &n, errstr, size);
+    if (!err && n == 1 && r->st->snapshot_version < 0)
+        err = read_candidates(r, schema, REPLAY_RESTORE_CANDIDATES, 1,
+                              offsets, &n, errstr, size);
+    if (!err && n > 0 && r->st->snapshot_version < 0)
+        log_warn("replay", "%s: no usable snapshot of model %s, judging "
+                 "without its duplicate window and watermarks",
+                 r->cfg->topic_models, r->cfg->model_name);
     if (!err && r->st->snapshot_version >= 0)
         log_info("replay", "duplicates and lateness judged as model %s "
                  "version %lld would", r->cfg->model_name,
-                 r->st->snapshot_version);
+                 (long long)r->st->snapshot_version);
     free(offsets);
-    buf_free(&found);
     schema_destroy(schema);
     return err;
 }

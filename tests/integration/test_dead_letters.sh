@@ -97,12 +97,19 @@ body = (text("out_of_range") + zigzag(1) + text("nswprice") + text("forged")
         + zigzag(0) + zigzag(1) + text(event) + zigzag(0) + zigzag(0))
 open(f"{work}/forged_dl.bin", "wb").write(header + body)
 PY
+# The model topic's newest record under the model's name is no snapshot
+# either (the replay judged without a duplicate window when it was not):
+# the replay must go back to the learner's snapshot, as learn does.
+kcat -b "$BROKERS" -t "$models" -P -k elec2 "$WORK/event.bin"
 models_end=$(topic_end "$models" 1)
 kcat -b "$BROKERS" -t "$dead" -P -k elec2 "$WORK/forged_dl.bin"
 run_riffle dlq replay -c "$cfg" >"$WORK/replay.json" 2>"$WORK/replay.log" ||
     fail "dlq replay failed: $(grep -m1 error "$WORK/replay.log")"
 assert_eq "$(riffle_json "$WORK/replay.json" 'rows[0]["unreadable"]')" 1 \
     "dead letters naming a topic that is no input"
+assert_eq "$(riffle_json "$WORK/replay.json" 'rows[0]["snapshot_version"]')" \
+    "$(riffle_json "$WORK/learn.json" 'rows[0]["model_version"]')" \
+    "the snapshot the replay judges duplicates with"
 assert_eq "$(topic_end "$models" 1)" "$models_end" "records written to the model topic"
 grep -q "not replayed: its source topic is none of this pipeline's inputs" \
     "$WORK/replay.log" ||
