@@ -69,6 +69,12 @@ struct label_memo {
     double label;
 };
 
+/* The last CLEAN_LABEL_MEMO_SLOTS texts found, reused oldest first. */
+struct label_memos {
+    struct label_memo slot[CLEAN_LABEL_MEMO_SLOTS];
+    size_t count, next;
+};
+
 struct cleaner {
     const struct cfg *cfg;
     struct running_stats *stats; /* borrowed, cfg->field_count entries */
@@ -86,8 +92,7 @@ struct cleaner {
      * any present value. */
     unsigned char any_category[CFG_MAX_FIELDS];
     struct quick_rule quick[CFG_MAX_FIELDS];
-    struct label_memo memo[CLEAN_LABEL_MEMO_SLOTS];
-    size_t memo_count, memo_next;
+    struct label_memos memo;
     int memo_on; /* the label is a function of its text alone */
     /* The fields with something to commit, in configuration order, each
      * with what cleaner_commit_stats() needs decided once: it runs for
@@ -383,7 +388,7 @@ static int label_of(const struct cfg *cfg, const struct cfg_field *f,
 }
 
 /* The memo slot of the label text of field index, or NULL. */
-static const struct label_memo *memo_find(const struct cleaner *c,
+static const struct label_memo *memo_find(const struct label_memos *mm,
                                           const struct event *ev,
                                           size_t index)
 {
@@ -393,27 +398,27 @@ static const struct label_memo *memo_find(const struct cleaner *c,
 
     if (val->kind == VALUE_NUMBER) {
         memcpy(&bits, &val->number, sizeof(bits));
-        for (k = 0; k < c->memo_count; k++)
-            if (c->memo[k].kind == VALUE_NUMBER && c->memo[k].bits == bits)
-                return &c->memo[k];
+        for (k = 0; k < mm->count; k++)
+            if (mm->slot[k].kind == VALUE_NUMBER && mm->slot[k].bits == bits)
+                return &mm->slot[k];
         return NULL;
     }
-    for (k = 0; k < c->memo_count; k++)
-        if (c->memo[k].kind == VALUE_STRING &&
-            c->memo[k].len == val->str_len &&
-            memcmp(c->memo[k].text, event_string(ev, index), val->str_len) ==
+    for (k = 0; k < mm->count; k++)
+        if (mm->slot[k].kind == VALUE_STRING &&
+            mm->slot[k].len == val->str_len &&
+            memcmp(mm->slot[k].text, event_string(ev, index), val->str_len) ==
                 0)
-            return &c->memo[k];
+            return &mm->slot[k];
     return NULL;
 }
 
 /* Remembers that the text of field index means label, in the oldest
  * slot. */
-static void memo_keep(struct cleaner *c, const struct event *ev,
+static void memo_keep(struct label_memos *mm, const struct event *ev,
                       size_t index, double label)
 {
     const struct value *val = &ev->values[index];
-    struct label_memo *m = &c->memo[c->memo_next];
+    struct label_memo *m = &mm->slot[mm->next];
 
     if (val->kind == VALUE_STRING && val->str_len > sizeof(m->text))
         return;
@@ -425,9 +430,9 @@ static void memo_keep(struct cleaner *c, const struct event *ev,
         memcpy(m->text, event_string(ev, index), val->str_len);
     }
     m->label = label;
-    c->memo_next = (c->memo_next + 1) % CLEAN_LABEL_MEMO_SLOTS;
-    if (c->memo_count < CLEAN_LABEL_MEMO_SLOTS)
-        c->memo_count++;
+    mm->next = (mm->next + 1) % CLEAN_LABEL_MEMO_SLOTS;
+    if (mm->count < CLEAN_LABEL_MEMO_SLOTS)
+        mm->count++;
 }
 
 static int clean_label(const struct cfg *cfg, const struct cfg_field *f,
@@ -482,14 +487,14 @@ static int clean_label_memo(struct cleaner *c, const struct cfg_field *f,
 
     if (!c->memo_on || val->kind == VALUE_NULL)
         return clean_label(c->cfg, f, ev, index, label, v);
-    m = memo_find(c, ev, index);
+    m = memo_find(&c->memo, ev, index);
     if (m) {
         *label = m->label;
         return 0;
     }
     err = clean_label(c->cfg, f, ev, index, label, v);
     if (!err)
-        memo_keep(c, ev, index, *label);
+        memo_keep(&c->memo, ev, index, *label);
     return err;
 }
 
@@ -744,6 +749,8 @@ static __attribute__((noinline)) int clean_field(struct cleaner *c, size_t i,
             *label = NAN;
             return 0;
         }
+        if (event_hinted_number(ev, index, label))
+            return 0; /* found on the hinter's thread */
         return clean_label_memo(c, f, ev, index, label, v);
     case CFG_FIELD_ID:
         if (val->kind != VALUE_STRING || val->str_len == 0)
@@ -827,26 +834,151 @@ static inline int passes_quickly(const struct quick_rule *q,
     return q->null_ok; /* the length test wraps below min_len */
 }
 
-int cleaner_apply(struct cleaner *c, struct event *ev, double *label,
-                  struct clean_verdict *verdict)
+/* clean_field() with a refusal counted. */
+static int clean_field_counted(struct cleaner *c, size_t i, struct event *ev,
+                               double *label, struct clean_verdict *v)
+{
+    int err = clean_field(c, i, ev, label, v);
+
+    if (err) {
+        c->counts.rejected++;
+        c->field_counts[i].rejected++;
+    }
+    return err;
+}
+
+/* The rules of fields from..field_count-1, each one's quick rule first. */
+static int apply_quick_from(struct cleaner *c, size_t from, struct event *ev,
+                            double *label, struct clean_verdict *v)
 {
     size_t i, n = c->cfg->field_count;
     int err;
 
-    memset(c->imputed, 0, n);
-    for (i = 0; i < n; i++) {
+    for (i = from; i < n; i++) {
         if (passes_quickly(&c->quick[i], &ev->values[c->quick[i].index]))
             continue;
-        err = clean_field(c, i, ev, label, verdict);
-        if (err) {
-            c->counts.rejected++;
-            c->field_counts[i].rejected++;
+        err = clean_field_counted(c, i, ev, label, v);
+        if (err)
             return err;
+    }
+    return 0;
+}
+
+/* The rules of the fields in mask only, in configuration order: the
+ * others passed their quick rule on the hinter's thread, with the values
+ * the event still holds. A repair or an imputation drops the hint; the
+ * fields after it then take their quick rule here again, as they would
+ * have without a hint. */
+static int apply_hinted(struct cleaner *c, const uint64_t *mask,
+                        struct event *ev, double *label,
+                        struct clean_verdict *v)
+{
+    size_t w, words = (c->cfg->field_count + 63) / 64;
+
+    for (w = 0; w < words; w++) {
+        uint64_t left = mask[w];
+
+        while (left) {
+            size_t i = w * 64 + (size_t)__builtin_ctzll(left);
+            int err = clean_field_counted(c, i, ev, label, v);
+
+            if (err)
+                return err;
+            if (!event_hinted_mask(ev))
+                return apply_quick_from(c, i + 1, ev, label, v);
+            left &= left - 1;
         }
     }
+    return 0;
+}
+
+int cleaner_apply(struct cleaner *c, struct event *ev, double *label,
+                  struct clean_verdict *verdict)
+{
+    const uint64_t *mask = event_hinted_mask(ev);
+    int err;
+
+    memset(c->imputed, 0, c->cfg->field_count);
+    if (mask)
+        err = apply_hinted(c, mask, ev, label, verdict);
+    else
+        err = apply_quick_from(c, 0, ev, label, verdict);
+    if (err)
+        return err;
 
     c->counts.passed++;
     return 0;
+}
+
+_Static_assert(CFG_MAX_FIELDS <= EVENT_MASK_WORDS * 64,
+               "a configured field's number fits the event's mask");
+
+struct cleaner_hinter {
+    const struct cfg *cfg;
+    size_t field_count;
+    struct quick_rule quick[CFG_MAX_FIELDS];
+    const struct cfg_field *label; /* NULL: no label to find ahead */
+    size_t label_index;            /* its schema index */
+    struct label_memos memo;       /* the hinter's own */
+};
+
+int cleaner_hinter_new(const struct cleaner *c, struct cleaner_hinter **out)
+{
+    struct cleaner_hinter *h = calloc(1, sizeof(*h));
+    const struct cfg_field *label = cfg_field_of_kind(c->cfg, CFG_FIELD_LABEL);
+
+    if (!h)
+        return RIFFLE_ERR_NOMEM;
+    h->cfg = c->cfg;
+    h->field_count = c->cfg->field_count;
+    memcpy(h->quick, c->quick, h->field_count * sizeof(h->quick[0]));
+    /* Only a label found from its text alone, as the memo is. */
+    if (c->memo_on) {
+        h->label = label;
+        h->label_index = (size_t)c->schema_index[label - c->cfg->fields];
+    }
+    *out = h;
+    return 0;
+}
+
+void cleaner_hinter_destroy(struct cleaner_hinter *h)
+{
+    free(h);
+}
+
+/* Hints the label's number, as clean_label_memo() would find it. A
+ * label that would be refused is left to the learner, which refuses it
+ * with its verdict. */
+static void hint_label(struct cleaner_hinter *h, struct event *ev)
+{
+    const struct label_memo *m;
+    struct clean_verdict unused;
+    double label;
+
+    if (ev->values[h->label_index].kind == VALUE_NULL)
+        return;
+    m = memo_find(&h->memo, ev, h->label_index);
+    if (m) {
+        event_hint_number(ev, h->label_index, m->label);
+        return;
+    }
+    if (clean_label(h->cfg, h->label, ev, h->label_index, &label, &unused))
+        return;
+    memo_keep(&h->memo, ev, h->label_index, label);
+    event_hint_number(ev, h->label_index, label);
+}
+
+void cleaner_hint_event(struct cleaner_hinter *h, struct event *ev)
+{
+    uint64_t mask[EVENT_MASK_WORDS] = {0};
+    size_t i;
+
+    if (h->label)
+        hint_label(h, ev);
+    for (i = 0; i < h->field_count; i++)
+        if (!passes_quickly(&h->quick[i], &ev->values[h->quick[i].index]))
+            mask[i / 64] |= (uint64_t)1 << (i % 64);
+    event_hint_mask(ev, mask);
 }
 
 void cleaner_set_label_optional(struct cleaner *c, int optional)

@@ -56,6 +56,27 @@ void cleaner_destroy(struct cleaner *c); /* NULL-safe */
 int cleaner_apply(struct cleaner *c, struct event *ev, double *label,
                   struct clean_verdict *verdict);
 
+/* The cleaner's pure part for another thread (train's reader), a
+ * function of an event's values and the configuration alone: which
+ * fields need more than their quick rule, and the label's number (of a
+ * binary or multiclass label without a threshold). cleaner_apply() then
+ * walks only those fields while the event is unchanged, the quick rules
+ * again from the first write on, and takes the label's number while the
+ * label is unchanged. */
+struct cleaner_hinter;
+
+/* A hinter with its own copy of c's quick rules: it reads nothing of c
+ * afterwards and may outlive it. Returns 0 or RIFFLE_ERR_NOMEM. */
+int cleaner_hinter_new(const struct cleaner *c, struct cleaner_hinter **out);
+
+void cleaner_hinter_destroy(struct cleaner_hinter *h); /* NULL-safe */
+
+/* Hints ev with the configured fields whose value does not pass its
+ * quick rule (event_hint_mask()), and its label with its number
+ * (event_hint_number()) unless the label would be refused. The hinter's
+ * one thread only: it keeps its own memo of label texts. */
+void cleaner_hint_event(struct cleaner_hinter *h, struct event *ev);
+
 /* Per configured field, 1 when the last cleaner_apply() made the value
  * up (imputed it), so features can still say it was missing. Borrowed;
  * cfg->field_count entries. */

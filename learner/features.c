@@ -44,6 +44,10 @@ struct feature_builder {
     size_t raw_token_count;
     struct field_step replaced_tokens[CFG_MAX_FIELDS];
     size_t replaced_token_count;
+    /* The numeric steps whose transform is a function of the value alone
+     * (log1p), for their number hints. */
+    struct field_step pure_numbers[CFG_MAX_FIELDS];
+    size_t pure_number_count;
     unsigned char is_token[CFG_MAX_FIELDS]; /* a categorical step */
     int keep_full; /* full[] is read: crosses or collisions */
     int keep_ns;   /* ns[] is read too: crosses (keep_full is set) */
@@ -131,6 +135,7 @@ static void plan_steps(struct feature_builder *fb)
     fb->step_count = 0;
     fb->raw_token_count = 0;
     fb->replaced_token_count = 0;
+    fb->pure_number_count = 0;
     for (i = 0; i < cfg->field_count; i++) {
         const struct cfg_field *f = &cfg->fields[i];
         struct field_step *st = &fb->steps[fb->step_count];
@@ -144,6 +149,9 @@ static void plan_steps(struct feature_builder *fb)
         st->schema_index = (uint16_t)fb->schema_index[i];
         st->categorical = f->kind == CFG_FIELD_CATEGORICAL;
         fb->step_count++;
+        if (!st->categorical && f->transform == CFG_TRANSFORM_LOG1P &&
+            f->privacy == CFG_PRIVACY_NONE)
+            fb->pure_numbers[fb->pure_number_count++] = *st;
         if (!st->categorical)
             continue;
         fb->is_token[i] = 1;
@@ -245,6 +253,12 @@ static float to_float(double x)
     return (float)x;
 }
 
+/* The log1p transform, odd so that negative values keep their sign. */
+static double signed_log1p(double x)
+{
+    return x < 0 ? -log1p(-x) : log1p(x);
+}
+
 static double transform(const struct cfg_field *f,
                         const struct running_stats *s, double x)
 {
@@ -252,7 +266,7 @@ static double transform(const struct cfg_field *f,
 
     switch (f->transform) {
     case CFG_TRANSFORM_LOG1P:
-        return x < 0 ? -log1p(-x) : log1p(x);
+        return signed_log1p(x);
     case CFG_TRANSFORM_STANDARDIZE:
         sd = stats_stddev(s);
         if (sd < FEATURES_STD_MIN)
@@ -287,11 +301,16 @@ static uint32_t bucket_of(const struct cfg_field *f, double x)
     return k;
 }
 
+/* A numeric field: its transformed value, the log1p its value carries
+ * as a hint when it has one (see features_hint_event()); or its bucket's
+ * feature; and the missing indicator. */
 static size_t add_numeric(struct feature_builder *fb, size_t i,
-                          const struct value *v, int imputed,
+                          const struct event *ev, size_t index, int imputed,
                           struct feature *out, size_t n)
 {
     const struct cfg_field *f = &fb->cfg->fields[i];
+    const struct value *v = &ev->values[index];
+    double x;
 
     if (v->kind == VALUE_NUMBER && f->transform == CFG_TRANSFORM_BUCKETIZE) {
         uint32_t k = bucket_of(f, v->number);
@@ -299,8 +318,10 @@ static size_t add_numeric(struct feature_builder *fb, size_t i,
         n = put(fb, out, n, i, hash_murmur3_32(&k, sizeof(k),
                                                fb->field_hash[i]), 1.0);
     } else if (v->kind == VALUE_NUMBER) {
-        n = put(fb, out, n, i, fb->field_hash[i],
-                transform(f, &fb->stats[i], v->number));
+        if (f->transform != CFG_TRANSFORM_LOG1P ||
+            !event_hinted_number(ev, index, &x))
+            x = transform(f, &fb->stats[i], v->number);
+        n = put(fb, out, n, i, fb->field_hash[i], x);
     }
     if ((v->kind != VALUE_NUMBER || imputed) && f->missing_indicator)
         n = put(fb, out, n, i, fb->missing_hash[i], 1.0);
@@ -474,7 +495,7 @@ size_t features_build(struct feature_builder *fb, const struct event *ev,
         if (st->categorical)
             n = add_categorical(fb, st->field, ev, st->schema_index, out, n);
         else
-            n = add_numeric(fb, st->field, &ev->values[st->schema_index],
+            n = add_numeric(fb, st->field, ev, st->schema_index,
                             imputed && imputed[st->field], out, n);
     }
 
@@ -546,6 +567,14 @@ void features_hint_event(const struct feature_builder *fb,
         tok.str_len = r->len;
         event_hint_replacement_hash(ev, st->schema_index,
                                     token_hash(fb, st->field, ev, &tok));
+    }
+
+    for (s = 0; s < fb->pure_number_count; s++) {
+        const struct field_step *st = &fb->pure_numbers[s];
+        const struct value *v = &ev->values[st->schema_index];
+
+        if (v->kind == VALUE_NUMBER)
+            event_hint_number(ev, st->schema_index, signed_log1p(v->number));
     }
 }
 

@@ -60,7 +60,8 @@ size_t features_build(struct feature_builder *fb, const struct event *ev,
  * value, as the event is now (schemas/event.h, "Hints"): a field without
  * a privacy action gets the hash of its value; a field the anonymizer
  * will replace gets the hash of its replacement hint, when it has one
- * (anonymizer_hint_event() first). Pure: reads only what features_new()
+ * (anonymizer_hint_event() first). A number whose transform is pure
+ * (log1p) gets the transformed value as its number hint. Pure: reads only what features_new()
  * set, so it may run on another thread than features_build(), on events
  * that thread owns, while fb is in use. */
 void features_hint_event(const struct feature_builder *fb,

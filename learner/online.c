@@ -1142,6 +1142,7 @@ int online_score_event(struct online_learner *ol, struct event *ev,
 struct online_hinter {
     const struct feature_builder *features;
     struct anonymizer_hinter *anonymizer;
+    struct cleaner_hinter *cleaner;
 };
 
 /* The anonymizer's hinter hashes its replacements as the features will. */
@@ -1160,8 +1161,9 @@ int online_hinter_new(const struct online_learner *ol,
     if (!h)
         return RIFFLE_ERR_NOMEM;
     h->features = ol->features;
-    if (anonymizer_hinter_new(ol->anonymizer, &hasher, &h->anonymizer) != 0) {
-        free(h);
+    if (anonymizer_hinter_new(ol->anonymizer, &hasher, &h->anonymizer) != 0 ||
+        cleaner_hinter_new(ol->cleaner, &h->cleaner) != 0) {
+        online_hinter_destroy(h);
         return RIFFLE_ERR_NOMEM;
     }
     *out = h;
@@ -1173,6 +1175,7 @@ void online_hinter_destroy(struct online_hinter *h)
     if (!h)
         return;
     anonymizer_hinter_destroy(h->anonymizer);
+    cleaner_hinter_destroy(h->cleaner);
     free(h);
 }
 
@@ -1183,6 +1186,7 @@ int online_hint_event(struct online_hinter *h, struct event *ev)
     int err = anonymizer_hint_event(h->anonymizer, ev);
 
     features_hint_event(h->features, ev);
+    cleaner_hint_event(h->cleaner, ev);
     return err;
 }
 

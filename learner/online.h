@@ -118,11 +118,12 @@ const char *online_predicted_label(const struct cfg *cfg,
 
 /* Work done ahead, on the thread that reads events for the learner
  * (train's reader): the pure functions of an event's raw values that
- * anonymization and features would compute (pseudonyms, feature hashes),
- * left on it as hints (schemas/event.h) that the learner uses while the
- * values are unchanged. Nothing stateful (cleaning, duplicates, the
- * model) runs ahead, and the learner's results are the same with or
- * without hints. */
+ * cleaning, anonymization and features would compute (which fields need
+ * more than their quick rule, the label's class, pseudonyms, feature
+ * hashes, log1p), left on it as hints (schemas/event.h) that the learner
+ * uses while the values are unchanged. Nothing stateful (cleaning's
+ * repairs and counts, duplicates, the model) runs ahead, and the
+ * learner's results are the same with or without hints. */
 struct online_hinter;
 
 /* ol is borrowed, read-only, and must outlive the hinter; the hinter may

@@ -23,9 +23,9 @@
 #include "common/log.h"
 
 /* Events in flight: enough that neither thread waits on the other at
- * every chunk, few enough to stay in the caches (an event is about 8 KiB
+ * every chunk, few enough to stay in the caches (an event is about 9 KiB
  * of fields and their hints plus its strings, so the ring is about
- * 2 MiB, of which a set of 15 fields touches a fraction). */
+ * 2.3 MiB, of which a set of 15 fields touches a fraction). */
 #define ROW_PREFETCH_SLOTS 256
 /* Rows between two meetings of the threads: a lock pair a chunk costs
  * far less than the rows it covers. Divides ROW_PREFETCH_SLOTS. */

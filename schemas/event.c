@@ -20,6 +20,7 @@ void event_reset(struct event *ev, size_t field_count)
     ev->field_count = field_count;
     memset(ev->values, 0, field_count * sizeof(ev->values[0]));
     memset(ev->hinted, 0, field_count);
+    ev->mask_hinted = 0;
     buf_reset(&ev->arena);
 }
 
@@ -28,6 +29,7 @@ void event_set_null(struct event *ev, size_t field)
     assert(field < ev->field_count);
     ev->values[field].kind = VALUE_NULL;
     ev->hinted[field] = 0;
+    ev->mask_hinted = 0;
 }
 
 int event_set_string(struct event *ev, size_t field, const char *s,
@@ -73,6 +75,7 @@ char *event_write_string(struct event *ev, size_t field, size_t len)
     ev->values[field].str_offset = offset;
     ev->values[field].str_len = len;
     ev->hinted[field] = 0;
+    ev->mask_hinted = 0;
     return ev->arena.data + offset;
 }
 

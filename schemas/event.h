@@ -12,13 +12,19 @@
  *
  * Hints: a field may carry results computed ahead, on the thread that
  * read the record, from its value as it was then: the feature hash of
- * the value, and a replacement string (a pseudonym) with its own feature
- * hash. A hint is valid only while the value is unchanged: every write
+ * the value, a replacement string (a pseudonym) with its own feature
+ * hash, and a number its field's rule makes of it (a label's class, a
+ * numeric feature's log1p). A hint is valid only while the value is unchanged: every write
  * to a field (event_set_*(), event_write_string(), event_reset()) drops
  * the field's hints, so a consumer that uses one gets exactly what it
  * would have computed from the value in hand. An event without hints
  * (decoded from Kafka, say) is consumed by the same code, which then
  * computes the same results itself.
+ *
+ * An event may also carry one event-wide hint, a set of field numbers
+ * whose meaning is its consumer's (the cleaner's: which fields need more
+ * than their quick rule). It is valid only while no field has changed:
+ * every write to any field drops it.
  */
 #ifndef RIFFLE_SCHEMAS_EVENT_H
 #define RIFFLE_SCHEMAS_EVENT_H
@@ -30,6 +36,7 @@
 #include "common/buf.h"
 
 #define EVENT_MAX_FIELDS 128 /* far above any bundled dataset (15) */
+#define EVENT_MASK_WORDS (EVENT_MAX_FIELDS / 64)
 
 enum value_kind {
     VALUE_NULL = 0,
@@ -48,6 +55,7 @@ struct value {
 #define EVENT_HINT_HASH 0x1u             /* hint_hash[] */
 #define EVENT_HINT_REPLACEMENT 0x2u      /* replacement[]'s text */
 #define EVENT_HINT_REPLACEMENT_HASH 0x4u /* replacement[]'s hash */
+#define EVENT_HINT_NUMBER 0x8u           /* hint_number[] */
 
 /* A field's replacement hint; see "Hints" above. */
 struct value_replacement {
@@ -67,6 +75,12 @@ struct event {
     unsigned char hinted[EVENT_MAX_FIELDS];
     uint32_t hint_hash[EVENT_MAX_FIELDS]; /* the value's feature hash */
     struct value_replacement replacement[EVENT_MAX_FIELDS];
+    double hint_number[EVENT_MAX_FIELDS]; /* what the field's rule makes */
+    /* The event-wide hint (see the top of this file): numbers below
+     * EVENT_MAX_FIELDS, bit k of word k / 64; garbage unless mask_hinted,
+     * which every write to a field clears. */
+    uint64_t hint_mask[EVENT_MASK_WORDS];
+    unsigned char mask_hinted;
     struct buf arena; /* string bytes, each followed by a NUL */
 };
 
@@ -89,6 +103,7 @@ static inline void event_set_number(struct event *ev, size_t field,
     ev->values[field].kind = VALUE_NUMBER;
     ev->values[field].number = number;
     ev->hinted[field] = 0;
+    ev->mask_hinted = 0;
 }
 
 /* Copies len bytes of s into the arena. Returns 0 or RIFFLE_ERR_NOMEM. */
@@ -122,6 +137,7 @@ static inline void event_set_string_at(struct event *ev, size_t field,
     ev->values[field].str_offset = offset;
     ev->values[field].str_len = len;
     ev->hinted[field] = 0;
+    ev->mask_hinted = 0;
 }
 
 /* The NUL-terminated string of a VALUE_STRING field, or NULL for other
@@ -155,6 +171,48 @@ static inline int event_hinted_hash(const struct event *ev, size_t field,
     if (!(ev->hinted[field] & EVENT_HINT_HASH))
         return 0;
     *hash = ev->hint_hash[field];
+    return 1;
+}
+
+/* Records mask (EVENT_MASK_WORDS words) as the event-wide hint of the
+ * fields as they are now. The caller promises it is what the consumer
+ * would find from them. */
+static inline void event_hint_mask(struct event *ev, const uint64_t *mask)
+{
+    size_t w;
+
+    for (w = 0; w < EVENT_MASK_WORDS; w++)
+        ev->hint_mask[w] = mask[w];
+    ev->mask_hinted = 1;
+}
+
+/* The event-wide hint, or NULL when there is none or a field changed
+ * since it was made. */
+static inline const uint64_t *event_hinted_mask(const struct event *ev)
+{
+    return ev->mask_hinted ? ev->hint_mask : NULL;
+}
+
+/* Records number as what field's rule makes of its value as it is now
+ * (a label's class, a feature's transform). The caller promises it is
+ * what the consumer would compute from it. */
+static inline void event_hint_number(struct event *ev, size_t field,
+                                     double number)
+{
+    assert(field < ev->field_count);
+    ev->hint_number[field] = number;
+    ev->hinted[field] |= EVENT_HINT_NUMBER;
+}
+
+/* 1 with *number set when field's value carries its number hint, else
+ * 0. */
+static inline int event_hinted_number(const struct event *ev, size_t field,
+                                      double *number)
+{
+    assert(field < ev->field_count);
+    if (!(ev->hinted[field] & EVENT_HINT_NUMBER))
+        return 0;
+    *number = ev->hint_number[field];
     return 1;
 }
 

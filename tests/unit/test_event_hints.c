@@ -5,8 +5,10 @@
  * and compute from the value once it is not (a category imputed or
  * repaired by cleaning after the hint was made); and a learner fed
  * hinted events reaches the same predictions and weights as one fed the
- * same events bare. The hints are made on the test's thread, as train's
- * reader thread makes them on its own. No broker.
+ * same events bare. The same for number hints (a label's class, a
+ * log1p) and the event-wide hint (the fields cleaning must look at).
+ * The hints are made on the test's thread, as train's reader thread
+ * makes them on its own. No broker.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cleaning/clean.h"
 #include "common/err.h"
 #include "config/cfg.h"
 #include "learner/features.h"
@@ -71,7 +74,7 @@ static const char hint_cfg[] =
     "    allowed = [\"paris\", \"rome\", \"oslo\"];\n"
     "    on_invalid = \"missing\"; missing = \"token\"; },\n"
     "  { name = \"day\"; kind = \"categorical\"; },\n"
-    "  { name = \"x\"; kind = \"numeric\"; },\n"
+    "  { name = \"x\"; kind = \"numeric\"; transform = \"log1p\"; },\n"
     "  { name = \"age\"; kind = \"categorical\"; personal = \"coarsen\";\n"
     "    band = 10.0; min = 0.0; max = 100.0; on_range = \"clip\"; },\n"
     "  { name = \"weight\"; kind = \"categorical\";\n"
@@ -131,6 +134,7 @@ static int teardown(void **state)
 #define REPLACEMENT "k:0123"
 #define HASH_A 0x1234567u
 #define HASH_B 0x7654321u
+#define NUMBER_A 2.5
 
 /* Gives field f of ev a value, a hash hint and a replacement with its
  * hash. */
@@ -144,16 +148,21 @@ static void hint_field(struct event *ev, size_t f)
     assert_non_null(r);
     memcpy(r, REPLACEMENT, strlen(REPLACEMENT));
     event_hint_replacement_hash(ev, f, HASH_B);
+    event_hint_number(ev, f, NUMBER_A);
 }
 
 static void assert_hinted(const struct event *ev, size_t f, int want)
 {
     uint32_t h = 0;
+    double x = 0.0;
 
     assert_int_equal(event_hinted_hash(ev, f, &h), want);
     if (want)
         assert_int_equal(h, HASH_A);
     assert_int_equal((ev->hinted[f] & EVENT_HINT_REPLACEMENT) != 0, want);
+    assert_int_equal(event_hinted_number(ev, f, &x), want);
+    if (want)
+        assert_true(x == NUMBER_A);
 }
 
 enum writer { W_NUMBER, W_NULL, W_STRING, W_WRITE, W_AT, W_COUNT };
@@ -206,6 +215,41 @@ static void test_event_hints_dropped_by_every_write(void **state)
     event_reset(&fx->ev, 3);
     assert_hinted(&fx->ev, 0, 0);
     assert_hinted(&fx->ev, 2, 0);
+}
+
+/* The event-wide hint survives the hints made after it, and any write
+ * to any field drops it, as does using a replacement. */
+static void test_event_mask_dropped_by_every_write(void **state)
+{
+    struct fixture *fx = *state;
+    const uint64_t mask[EVENT_MASK_WORDS] = {0x5, 1u << 3};
+    int w;
+
+    for (w = 0; w < W_COUNT; w++) {
+        event_reset(&fx->ev, 3);
+        assert_null(event_hinted_mask(&fx->ev));
+        event_hint_mask(&fx->ev, mask);
+        hint_field(&fx->ev, 0); /* writes field 0, then hints it */
+        event_hint_mask(&fx->ev, mask);
+        event_hint_hash(&fx->ev, 1, HASH_A);
+        event_hint_number(&fx->ev, 1, NUMBER_A);
+        memcpy(event_hint_replacement(&fx->ev, 2, 2), "ok", 2);
+        assert_non_null(event_hinted_mask(&fx->ev));
+        assert_memory_equal(event_hinted_mask(&fx->ev), mask, sizeof(mask));
+
+        write_with(&fx->ev, (size_t)w % 3, (enum writer)w);
+        assert_null(event_hinted_mask(&fx->ev));
+    }
+
+    event_reset(&fx->ev, 3);
+    hint_field(&fx->ev, 1);
+    event_hint_mask(&fx->ev, mask);
+    assert_int_equal(event_use_replacement(&fx->ev, 1), 1);
+    assert_null(event_hinted_mask(&fx->ev));
+
+    event_hint_mask(&fx->ev, mask);
+    event_reset(&fx->ev, 3);
+    assert_null(event_hinted_mask(&fx->ev));
 }
 
 /* A replacement keeps the value until used; used, it becomes the value
@@ -279,6 +323,199 @@ static void test_features_use_hint_until_written(void **state)
     assert_int_equal(color_index(fb, &fx->ev),
                      hash_murmur3_32("red", 3, seed) & mask);
     features_destroy(fb);
+}
+
+/* The value features_build() gives x, which is not null in ev: the
+ * feature at x's own index. */
+static float x_value(const struct fixture *fx, struct feature_builder *fb,
+                     const struct event *ev)
+{
+    struct feature x[FEATURES_MAX];
+    uint32_t index = hash_string("x", fx->cfg->hash_seed) &
+                     ((1u << TEST_BITS) - 1);
+    size_t n = features_build(fb, ev, NULL, x), i;
+
+    for (i = 0; i < n; i++)
+        if (x[i].index == index)
+            return x[i].value;
+    fail_msg("no feature of x among %zu", n);
+    return 0.0f;
+}
+
+/* x's log1p is hinted as the learner computes it, for either sign; the
+ * hint is taken as it is; and a value written after it gets its own. */
+static void test_features_use_log1p_hint_until_written(void **state)
+{
+    struct fixture *fx = *state;
+    struct running_stats stats[CFG_MAX_FIELDS] = {{0}};
+    struct feature_builder *fb = NULL;
+    size_t x = schema_col(fx->schema, "x");
+    double hinted = 0.0;
+
+    assert_int_equal(features_new(fx->cfg, fx->schema, stats, &fb,
+                                  fx->errstr, sizeof(fx->errstr)),
+                     0);
+    event_reset(&fx->ev, schema_field_count(fx->schema));
+    event_set_number(&fx->ev, x, 3.0);
+    features_hint_event(fb, &fx->ev);
+    assert_int_equal(event_hinted_number(&fx->ev, x, &hinted), 1);
+    assert_true(hinted == log1p(3.0));
+    assert_true(x_value(fx, fb, &fx->ev) == (float)log1p(3.0));
+
+    event_set_number(&fx->ev, x, -0.75);
+    features_hint_event(fb, &fx->ev);
+    assert_int_equal(event_hinted_number(&fx->ev, x, &hinted), 1);
+    assert_true(hinted == -log1p(0.75));
+
+    /* A hint is taken as it is: this one is not log1p(-0.75). */
+    event_hint_number(&fx->ev, x, NUMBER_A);
+    assert_true(x_value(fx, fb, &fx->ev) == (float)NUMBER_A);
+
+    event_set_number(&fx->ev, x, 9.0);
+    assert_true(x_value(fx, fb, &fx->ev) == (float)log1p(9.0));
+
+    /* A null x gets no hint. */
+    event_set_null(&fx->ev, x);
+    features_hint_event(fb, &fx->ev);
+    assert_int_equal(event_hinted_number(&fx->ev, x, &hinted), 0);
+    features_destroy(fb);
+}
+
+/* One event of hint_cfg, every value passing its quick rule. */
+static void clean_event(const struct schema *s, struct event *ev)
+{
+    event_reset(ev, schema_field_count(s));
+    event_put_text(ev, s, "event_id", "e-1");
+    event_put_text(ev, s, "label", "1");
+    event_put_text(ev, s, "color", "red");
+    event_put_text(ev, s, "city", "rome");
+    event_set_number(ev, schema_col(s, "day"), 3.0);
+    event_set_number(ev, schema_col(s, "x"), 0.25);
+    event_set_number(ev, schema_col(s, "age"), 40.0);
+    event_set_number(ev, schema_col(s, "weight"), 70.0);
+}
+
+/* The configured fields in the hinted mask, as bits. */
+static uint64_t hinted_fields(const struct event *ev)
+{
+    const uint64_t *mask = event_hinted_mask(ev);
+
+    assert_non_null(mask);
+    assert_int_equal(mask[1], 0);
+    return mask[0];
+}
+
+/* The cleaner's hinter marks the fields that need more than their quick
+ * rule (the label, categories with allowed values, a value out of range,
+ * a null) and hints the label's number unless it would be refused. */
+static void test_cleaner_hint_marks_fields(void **state)
+{
+    struct fixture *fx = *state;
+    struct running_stats stats[CFG_MAX_FIELDS] = {{0}};
+    struct cleaner *c = NULL;
+    struct cleaner_hinter *h = NULL;
+    size_t label = schema_col(fx->schema, "label");
+    const uint64_t always = (1u << CF_LABEL) | (1u << CF_COLOR) |
+                            (1u << CF_CITY);
+    double y = -1.0;
+    int round;
+
+    assert_int_equal(cleaner_new(fx->cfg, fx->schema, stats, &c, fx->errstr,
+                                 sizeof(fx->errstr)),
+                     0);
+    assert_int_equal(cleaner_hinter_new(c, &h), 0);
+
+    /* Twice: the label is found, then taken from the hinter's memo. */
+    for (round = 0; round < 2; round++) {
+        clean_event(fx->schema, &fx->ev);
+        cleaner_hint_event(h, &fx->ev);
+        assert_int_equal(hinted_fields(&fx->ev), always);
+        assert_int_equal(event_hinted_number(&fx->ev, label, &y), 1);
+        assert_true(y == 1.0);
+    }
+
+    clean_event(fx->schema, &fx->ev);
+    event_set_number(&fx->ev, schema_col(fx->schema, "age"), 150.0);
+    event_set_null(&fx->ev, schema_col(fx->schema, "weight"));
+    event_put_text(&fx->ev, fx->schema, "label", "0");
+    cleaner_hint_event(h, &fx->ev);
+    assert_int_equal(hinted_fields(&fx->ev),
+                     always | (1u << CF_AGE) | (1u << CF_WEIGHT));
+    assert_int_equal(event_hinted_number(&fx->ev, label, &y), 1);
+    assert_true(y == 0.0);
+
+    /* Refused: no number; the learner refuses it with its verdict. */
+    event_put_text(&fx->ev, fx->schema, "label", "maybe");
+    cleaner_hint_event(h, &fx->ev);
+    assert_int_equal(event_hinted_number(&fx->ev, label, &y), 0);
+    event_set_null(&fx->ev, label);
+    cleaner_hint_event(h, &fx->ev);
+    assert_int_equal(event_hinted_number(&fx->ev, label, &y), 0);
+
+    cleaner_hinter_destroy(h);
+    cleaner_destroy(c);
+}
+
+/* cleaner_apply() takes both hints while the event is unchanged (a mask
+ * or a label number that lies is believed), and cleans a value written
+ * after the hint was made as if there had been none: age set out of
+ * range is clipped, a label changed is found anew. */
+static void test_cleaner_uses_hints_until_written(void **state)
+{
+    struct fixture *fx = *state;
+    struct running_stats stats[CFG_MAX_FIELDS] = {{0}};
+    struct cleaner *c = NULL;
+    struct cleaner_hinter *h = NULL;
+    struct clean_verdict v;
+    size_t age = schema_col(fx->schema, "age");
+    size_t label = schema_col(fx->schema, "label");
+    const uint64_t only_label[EVENT_MASK_WORDS] = {1u << CF_LABEL};
+    double y = -1.0;
+
+    assert_int_equal(cleaner_new(fx->cfg, fx->schema, stats, &c, fx->errstr,
+                                 sizeof(fx->errstr)),
+                     0);
+    assert_int_equal(cleaner_hinter_new(c, &h), 0);
+
+    /* Believed: age 150 is not clipped, the label is what the hint says. */
+    clean_event(fx->schema, &fx->ev);
+    event_set_number(&fx->ev, age, 150.0);
+    event_hint_mask(&fx->ev, only_label);
+    event_hint_number(&fx->ev, label, 0.0);
+    assert_int_equal(cleaner_apply(c, &fx->ev, &y, &v), 0);
+    assert_true(y == 0.0);
+    assert_true(fx->ev.values[age].number == 150.0);
+    assert_int_equal(cleaner_counts(c)->clipped, 0);
+
+    /* Written after the hints: cleaned as it is now. */
+    clean_event(fx->schema, &fx->ev);
+    cleaner_hint_event(h, &fx->ev);
+    event_set_number(&fx->ev, age, 150.0);
+    assert_int_equal(cleaner_apply(c, &fx->ev, &y, &v), 0);
+    assert_true(fx->ev.values[age].number == 100.0);
+    assert_int_equal(cleaner_counts(c)->clipped, 1);
+    assert_true(y == 1.0);
+
+    clean_event(fx->schema, &fx->ev);
+    cleaner_hint_event(h, &fx->ev);
+    event_put_text(&fx->ev, fx->schema, "label", "maybe");
+    assert_int_equal(cleaner_apply(c, &fx->ev, &y, &v),
+                     RIFFLE_ERR_INVALID);
+    assert_string_equal(v.reason, CLEAN_REASON_LABEL);
+
+    /* A repair by cleaning itself (color made missing, then its mode
+     * imputed) leaves the fields after it to their quick rules: weight
+     * is still counted missing. */
+    clean_event(fx->schema, &fx->ev);
+    event_put_text(&fx->ev, fx->schema, "color", "purple");
+    event_set_null(&fx->ev, schema_col(fx->schema, "weight"));
+    cleaner_hint_event(h, &fx->ev);
+    assert_int_equal(cleaner_apply(c, &fx->ev, &y, &v), 0);
+    assert_int_equal(cleaner_field_counts(c)[CF_WEIGHT].missing, 1);
+    assert_int_equal(cleaner_field_counts(c)[CF_COLOR].invalid, 1);
+
+    cleaner_hinter_destroy(h);
+    cleaner_destroy(c);
 }
 
 /* The pseudonym of text for the city field, as the anonymizer writes it. */
@@ -468,7 +705,8 @@ static void test_online_same_with_hints(void **state)
     struct online_result ra, rb;
     struct event copy;
     uint64_t rng_a = STREAM_SEED, rng_b = STREAM_SEED, da = 0, db = 0;
-    size_t k, used = 0, bands = 0, named = 0;
+    size_t k, used = 0, bands = 0, named = 0, labels = 0, logs = 0;
+    double unused;
 
     assert_int_equal(online_new(fx->cfg, fx->schema, &bare, fx->errstr,
                                 sizeof(fx->errstr)),
@@ -489,6 +727,11 @@ static void test_online_same_with_hints(void **state)
                   EVENT_HINT_REPLACEMENT_HASH) != 0;
         named += (copy.hinted[schema_col(fx->schema, "age")] &
                   EVENT_HINT_REPLACEMENT_HASH) != 0;
+        labels += event_hinted_number(&copy, schema_col(fx->schema, "label"),
+                                      &unused);
+        logs += event_hinted_number(&copy, schema_col(fx->schema, "x"),
+                                    &unused);
+        assert_non_null(event_hinted_mask(&copy));
 
         assert_int_equal(online_process_event(bare, &fx->ev, &ra), 0);
         assert_int_equal(online_process_event(hinted, &copy, &rb), 0);
@@ -498,6 +741,17 @@ static void test_online_same_with_hints(void **state)
     assert_true(used > STREAM_EVENTS / 2);
     assert_true(bands > STREAM_EVENTS / 2);
     assert_true(named > STREAM_EVENTS / 2); /* ages with bands named ahead */
+    assert_int_equal(labels, STREAM_EVENTS);
+    assert_int_equal(logs, STREAM_EVENTS);
+    /* Cleaning counted the same: every missing value, repair, refusal. */
+    assert_memory_equal(online_clean_counts(bare), online_clean_counts(hinted),
+                        sizeof(struct clean_counts));
+    assert_memory_equal(online_clean_field_counts(bare),
+                        online_clean_field_counts(hinted),
+                        fx->cfg->field_count *
+                            sizeof(struct clean_field_counts));
+    assert_true(online_clean_counts(bare)->clipped > 0);
+    assert_true(online_clean_counts(bare)->imputed > 0);
     assert_int_equal(snapshot_weights_digest(bare, &da), 0);
     assert_int_equal(snapshot_weights_digest(hinted, &db), 0);
     assert_int_equal(da, db);
@@ -603,8 +857,16 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_event_hints_dropped_by_every_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_mask_dropped_by_every_write,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_use_replacement, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_features_use_log1p_hint_until_written, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cleaner_hint_marks_fields, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cleaner_uses_hints_until_written,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_features_use_hint_until_written,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_anonymizer_hint_until_written,
