@@ -653,6 +653,60 @@ static void test_anonymizer_hint_cache_lengths(void **state)
     anonymizer_destroy(a);
 }
 
+/* A value that differs from the one its cache slot holds in any single
+ * byte gets its own pseudonym, from the hinter and from
+ * anonymizer_apply() alike. Above 16 bytes the slot is chosen by the
+ * first and last eight bytes only, so a value differing inside them
+ * always meets the cached one; each byte position is tried, the bounds
+ * of the compared middle (bytes 8 and len - 9) among them. */
+static void expect_city_applied(struct anonymizer *a, struct event *ev,
+                                const struct schema *s, const char *text,
+                                size_t len, const char *want)
+{
+    size_t city = schema_col(s, "city");
+
+    event_reset(ev, schema_field_count(s));
+    assert_int_equal(event_set_string(ev, city, text, len), 0);
+    assert_int_equal(anonymizer_apply(a, ev), 0);
+    assert_string_equal(event_string(ev, city), want);
+}
+
+static void test_anonymizer_cache_tells_every_byte(void **state)
+{
+    struct fixture *fx = *state;
+    struct anonymizer *a = NULL;
+    struct anonymizer_hinter *h = NULL;
+    char base[CACHE_TEST_MAX_LEN + 1], text[CACHE_TEST_MAX_LEN + 1];
+    char want_base[128], want[128];
+    uint64_t rng = STREAM_SEED + 1;
+    size_t len, at, i;
+
+    assert_int_equal(anonymizer_new(fx->cfg, fx->schema, &a, fx->errstr,
+                                    sizeof(fx->errstr)),
+                     0);
+    assert_int_equal(anonymizer_hinter_new(a, NULL, &h), 0);
+
+    for (len = 1; len <= CACHE_TEST_MAX_LEN; len++) {
+        for (i = 0; i < len; i++)
+            base[i] = (char)('a' + rng_next(&rng) % 26);
+        base[len] = '\0';
+        city_token(base, want_base, sizeof(want_base));
+        for (at = 0; at < len; at++) {
+            /* The slot holds base again, then meets the variant. */
+            expect_city_hint(h, &fx->ev, fx->schema, base, len, want_base);
+            expect_city_applied(a, &fx->ev, fx->schema, base, len, want_base);
+            memcpy(text, base, len + 1);
+            text[at] = text[at] == 'z' ? 'y' : 'z';
+            city_token(text, want, sizeof(want));
+            expect_city_hint(h, &fx->ev, fx->schema, text, len, want);
+            expect_city_applied(a, &fx->ev, fx->schema, text, len, want);
+        }
+    }
+
+    anonymizer_hinter_destroy(h);
+    anonymizer_destroy(a);
+}
+
 /* ---- the learner, with and without hints ------------------------- */
 
 static const char *const colors[] = {"red", "green", "blue", "purple"};
@@ -872,6 +926,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_anonymizer_hint_until_written,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_anonymizer_hint_cache_lengths,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_anonymizer_cache_tells_every_byte,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_features_prefetch_hinted_indices,
                                         setup, teardown),
