@@ -272,7 +272,8 @@ static int watch_loop(struct watch *w, struct topic_reader *r,
     int err = 0;
 
     while (!err && !cli_stop_requested && (o->limit == 0 || seen < o->limit)) {
-        rd_kafka_message_t *msg = topic_reader_poll(r, WATCH_POLL_MS);
+        rd_kafka_message_t *msg = topic_reader_next(r, w->topic,
+                                                    WATCH_POLL_MS);
 
         if (!msg) {
             if (o->idle_exit > 0 && topic_reader_at_end(r) &&
@@ -332,8 +333,12 @@ int cmd_watch(int argc, char **argv)
     if (!err)
         err = topic_reader_new(cfg->brokers, w.topic, o.from_start, &r,
                                errstr, sizeof(errstr));
-    if (!err)
+    if (!err) {
+        /* --from-start may read a long backlog: see
+         * topic_reader_set_refill(). */
+        topic_reader_set_refill(r, 1);
         err = watch_loop(&w, r, &o);
+    }
 
     if (err)
         log_error("watch", "%s", errstr[0] ? errstr : riffle_err_str(err));

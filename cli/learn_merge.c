@@ -235,10 +235,15 @@ static int reader_ready(struct learn_merge *m, char *errstr, size_t size)
                     LEARN_MERGE_CHUNK_MARGIN_MS;
     int count, err = 0;
 
-    if (!m->reader)
+    if (!m->reader) {
         err = topic_reader_new_from(m->cfg->brokers, m->cfg->topic_models,
                                     NULL, 0, since, &m->reader, errstr,
                                     size);
+        /* A merge reads every instance's new snapshots, and the first
+         * the whole liveness window: see topic_reader_set_refill(). */
+        if (!err)
+            topic_reader_set_refill(m->reader, 1);
+    }
     if (err)
         return err;
     count = topic_reader_partition_count(m->reader);

@@ -22,6 +22,10 @@
  * snapshot: a fully dense 2^24-weight snapshot is about 70 messages. */
 #define TOPIC_READER_FIRST_SPAN 256
 #define TOPIC_READER_SPAN_GROWTH 4
+/* librdkafka 2.0's queued.min.messages and queued.max.messages.kbytes,
+ * which the reader keeps: used only if the consumer cannot say them. */
+#define TOPIC_READER_QUEUED_MSGS 100000
+#define TOPIC_READER_QUEUED_KBYTES 65536
 
 struct topic_reader {
     rd_kafka_t *rk;
@@ -32,7 +36,27 @@ struct topic_reader {
     int refill;       /* wake the fetchers when a read runs dry */
     int flowing;      /* the read's last poll returned a message */
     uint64_t wakeups; /* of the fetchers, by reads that ran dry */
+    /* The fetchers' thresholds (queued.min.messages, and
+     * queued.max.messages.kbytes in bytes), and what the queue can have
+     * held at most between the last two times it was found empty: the
+     * messages and bytes polled in between. */
+    int64_t queue_max_msgs, queue_max_bytes;
+    int64_t polled_msgs, polled_bytes; /* since the queue was last empty */
+    int64_t filled_msgs, filled_bytes;
 };
+
+/* rk's setting name as a number, or fallback when it cannot be read. */
+static int64_t conf_number(rd_kafka_t *rk, const char *name,
+                           int64_t fallback)
+{
+    char value[32];
+    size_t size = sizeof(value);
+
+    if (rd_kafka_conf_get(rd_kafka_conf(rk), name, value, &size) !=
+        RD_KAFKA_CONF_OK)
+        return fallback;
+    return strtoll(value, NULL, 10);
+}
 
 static int count_partitions(rd_kafka_t *rk, const char *topic, int *count,
                             char *errstr, size_t errstr_size)
@@ -90,6 +114,10 @@ static int reader_create(const char *brokers, const char *topic,
         return RIFFLE_ERR_KAFKA;
     }
     rd_kafka_poll_set_consumer(r->rk);
+    r->queue_max_msgs = conf_number(r->rk, "queued.min.messages",
+                                    TOPIC_READER_QUEUED_MSGS);
+    r->queue_max_bytes = conf_number(r->rk, "queued.max.messages.kbytes",
+                                     TOPIC_READER_QUEUED_KBYTES) * 1024;
     if (count_partitions(r->rk, topic, &r->partition_count, errstr,
                          errstr_size) != 0)
         return RIFFLE_ERR_KAFKA;
@@ -337,8 +365,15 @@ rd_kafka_message_t *topic_reader_poll(struct topic_reader *r, int timeout_ms)
 {
     rd_kafka_message_t *msg = rd_kafka_consumer_poll(r->rk, timeout_ms);
 
-    if (!msg)
+    if (!msg) {
+        r->filled_msgs = r->polled_msgs;
+        r->filled_bytes = r->polled_bytes;
+        r->polled_msgs = r->polled_bytes = 0;
         return NULL;
+    }
+    /* The key is counted too, which can only overstate the queue. */
+    r->polled_msgs++;
+    r->polled_bytes += (int64_t)(msg->len + msg->key_len);
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         if (msg->partition >= 0 && msg->partition < r->partition_count) {
             r->end_offset[msg->partition] = msg->offset;
@@ -519,19 +554,36 @@ static void wake_fetchers(struct topic_reader *r, const char *topic,
     r->wakeups++;
 }
 
-/* The next message of a read. A refilling reader whose queue ran dry
- * right after a message, before every partition's end, may have a
- * fetcher asleep at its threshold: it wakes the fetchers before it
- * waits. */
-static rd_kafka_message_t *read_next(struct topic_reader *r,
-                                     const char *topic, int poll_ms)
+/* Whether the fetchers may have stopped at a threshold since the queue
+ * was last found empty: the queue held at most what was polled between
+ * two empty looks (or since the last one). Below half a threshold they
+ * did not stop, and a wake-up would cost a round trip for nothing: a
+ * snapshot chunk of 4 MiB leaves the queue empty after most messages.
+ * Half, because librdkafka counts a message's bytes its own way. */
+static int fetchers_may_sleep(const struct topic_reader *r)
+{
+    int64_t msgs = r->filled_msgs > r->polled_msgs ? r->filled_msgs
+                                                   : r->polled_msgs;
+    int64_t bytes = r->filled_bytes > r->polled_bytes ? r->filled_bytes
+                                                      : r->polled_bytes;
+
+    return 2 * msgs >= r->queue_max_msgs || 2 * bytes >= r->queue_max_bytes;
+}
+
+/* A refilling reader whose queue ran dry right after a message, before
+ * every partition's end, may have a fetcher asleep at its threshold: it
+ * wakes the fetchers before it waits, when the queue can have reached
+ * one. */
+rd_kafka_message_t *topic_reader_next(struct topic_reader *r,
+                                      const char *topic, int poll_ms)
 {
     rd_kafka_message_t *msg;
 
     if (!r->refill || !r->flowing)
         msg = topic_reader_poll(r, poll_ms);
     else if (!(msg = topic_reader_poll(r, 0)) && !topic_reader_at_end(r)) {
-        wake_fetchers(r, topic, poll_ms);
+        if (fetchers_may_sleep(r))
+            wake_fetchers(r, topic, poll_ms);
         msg = topic_reader_poll(r, poll_ms);
     }
     r->flowing = msg != NULL;
@@ -549,7 +601,7 @@ int topic_reader_read(struct topic_reader *r, const char *topic, int poll_ms,
     r->flowing = 0;
     while (!err && !(done ? done(r, opaque) : topic_reader_at_end(r)) &&
            !(stop && *stop)) {
-        rd_kafka_message_t *msg = read_next(r, topic, poll_ms);
+        rd_kafka_message_t *msg = topic_reader_next(r, topic, poll_ms);
 
         if (!msg) {
             if (kafka_monotonic_s() - last_progress >
@@ -577,6 +629,7 @@ struct tail_read {
     struct snapshot_chunks **chunks;
     struct tail_pass *t;
     unsigned long long read; /* messages, over every pass */
+    unsigned long long wakeups; /* of the fetchers, over every pass */
 };
 
 static int tail_take(void *opaque, const rd_kafka_message_t *msg,
@@ -620,9 +673,15 @@ static int read_pass(const char *brokers, struct tail_read *tr,
                               errstr_size);
     for (i = 0; !err && i < tr->count; i++)
         tr->t[i].whole = whole;
+    /* Several big snapshots can lie in the span: see
+     * topic_reader_set_refill(). */
+    if (!err)
+        topic_reader_set_refill(r, 1);
     if (!err)
         err = topic_reader_read(r, tr->topic, TOPIC_READER_POLL_MS, NULL,
                                 tail_take, tr, NULL, errstr, errstr_size);
+    if (r)
+        tr->wakeups += topic_reader_wakeups(r);
     topic_reader_destroy(r);
     return err;
 }
@@ -684,14 +743,15 @@ int topic_reader_latest_by_key(const char *brokers, const char *topic,
 {
     struct tail_pass t = {out, keep, 0, 0, 0};
     struct snapshot_chunks *chunks = NULL;
-    struct tail_read tr = {topic, 1, &chunks, &t, 0};
+    struct tail_read tr = {topic, 1, &chunks, &t, 0, 0};
     int64_t span;
     int err = read_tail(brokers, &tr, &key, &span, errstr, errstr_size);
 
     if (!err)
         log_info("reader", "%s: %zu value(s) of key %s found in %llu "
                  "message(s) read back from the end (last %lld per "
-                 "partition)", topic, t.found, key, tr.read, (long long)span);
+                 "partition; fetchers woken %llu time(s))", topic, t.found,
+                 key, tr.read, (long long)span, tr.wakeups);
     *found = t.found;
     return err;
 }
@@ -701,7 +761,7 @@ int topic_reader_latest_of_keys(const char *brokers, const char *topic,
                                 struct buf *out, size_t *found,
                                 char *errstr, size_t errstr_size)
 {
-    struct tail_read tr = {topic, count, NULL, NULL, 0};
+    struct tail_read tr = {topic, count, NULL, NULL, 0, 0};
     size_t i, with = 0;
     int64_t span = 0;
     int err = 0;
@@ -731,7 +791,8 @@ int topic_reader_latest_of_keys(const char *brokers, const char *topic,
     if (!err)
         log_info("reader", "%s: the values of %zu of %zu key(s) found in "
                  "%llu message(s) read back from the end (last %lld per "
-                 "partition)", topic, with, count, tr.read, (long long)span);
+                 "partition; fetchers woken %llu time(s))", topic, with,
+                 count, tr.read, (long long)span, tr.wakeups);
     free(tr.chunks);
     free(tr.t);
     return err;

@@ -92,13 +92,21 @@ int topic_reader_read(struct topic_reader *r, const char *topic, int poll_ms,
                       void *opaque, const volatile sig_atomic_t *stop,
                       char *errstr, size_t errstr_size);
 
-/* With on set, a read by topic_reader_read() that finds no message
- * right after one, before every partition's end, wakes librdkafka's
- * fetchers (one request to each leader) before it waits: librdkafka 2.0
- * sleeps up to a second once its queue holds queued.min.messages, so a
- * reader of a big topic otherwise waits more than it works. For the
- * readers of big topics; off by default. */
+/* With on set, a read by topic_reader_read() or topic_reader_next()
+ * that finds no message right after one, before every partition's end,
+ * wakes librdkafka's fetchers (one request to each leader) before it
+ * waits, if the queue can have held half of queued.min.messages or of
+ * queued.max.messages.kbytes since it was last empty: librdkafka 2.0
+ * sleeps up to a second once its queue reaches either, so a reader of a
+ * big topic otherwise waits more than it works. For the readers of big
+ * topics (join tables, model snapshots); off by default. */
 void topic_reader_set_refill(struct topic_reader *r, int on);
+
+/* The next message, as topic_reader_poll(), for a reader of topic that
+ * polls on its own rather than through topic_reader_read(): a
+ * refilling reader wakes the fetchers as that function does. */
+rd_kafka_message_t *topic_reader_next(struct topic_reader *r,
+                                      const char *topic, int poll_ms);
 
 /* How many times reads woke the fetchers. */
 uint64_t topic_reader_wakeups(const struct topic_reader *r);

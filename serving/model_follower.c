@@ -110,8 +110,8 @@ static void *follow(void *arg)
     struct model_follower *f = arg;
 
     while (!atomic_load(&f->stop)) {
-        rd_kafka_message_t *msg = topic_reader_poll(f->reader,
-                                                    FOLLOWER_POLL_MS);
+        rd_kafka_message_t *msg = topic_reader_next(
+            f->reader, f->cfg->topic_models, FOLLOWER_POLL_MS);
 
         if (msg) {
             take_message(f, msg);
@@ -150,6 +150,10 @@ int model_follower_start(const struct cfg *cfg,
     if (!err)
         err = topic_reader_new(cfg->brokers, cfg->topic_models, 1,
                                &f->reader, errstr, errstr_size);
+    /* The start reads the topic from its beginning, a backlog of
+     * snapshots: see topic_reader_set_refill(). */
+    if (!err)
+        topic_reader_set_refill(f->reader, 1);
     if (!err && pthread_create(&f->thread, NULL, follow, f) != 0) {
         snprintf(errstr, errstr_size, "cannot start the follower thread");
         err = RIFFLE_ERR_NOMEM;
