@@ -628,6 +628,26 @@ static int check_lateness(struct online_learner *ol, const struct event *ev,
     return 1;
 }
 
+static int64_t wall_clock_ms(void)
+{
+    struct timespec now;
+
+    (void)clock_gettime(CLOCK_REALTIME, &now); /* cannot fail */
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* An event time as a watermark may hold it: at most the wall clock. A
+ * learned event whose time was far in the future (a valid but wild
+ * value, year 144,000) moved its partition's watermark there, and every
+ * later event was late for good (snapshots keep watermarks). The times of
+ * real and historical data are at or below the wall clock, and kept. */
+static double watermark_bound(double t)
+{
+    double now_ms = (double)wall_clock_ms();
+
+    return t < now_ms ? t : now_ms;
+}
+
 /* The watermark moves with learned events only, so that a refused event
  * with a wild time cannot make every later event late. Once
  * ONLINE_MAX_WATERMARKS partitions have one, a further partition's
@@ -641,6 +661,7 @@ static void advance_watermark(struct online_learner *ol,
 
     if (isnan(t))
         return;
+    t = watermark_bound(t);
     mark = find_mark(ol);
     if (!mark && ol->mark_count < ONLINE_MAX_WATERMARKS) {
         mark = &ol->marks[ol->mark_count++];
@@ -775,14 +796,6 @@ static int features_finite(const struct online_learner *ol, size_t n)
  * clock, are used as they are, so replays judge them alike; and a label
  * stamped up to a TTL ahead still expires its event, as tests stamp
  * them to make time pass. */
-static int64_t wall_clock_ms(void)
-{
-    struct timespec now;
-
-    (void)clock_gettime(CLOCK_REALTIME, &now); /* cannot fail */
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 static int64_t labels_clock_bound(const struct online_learner *ol,
                                   int64_t ts_ms)
 {
@@ -1971,7 +1984,7 @@ int online_restore_watermark(const struct online_learner *ol,
         return 0;
     r->marks[r->mark_count].stream = stream;
     r->marks[r->mark_count].partition = partition;
-    r->marks[r->mark_count].time_ms = time_ms;
+    r->marks[r->mark_count].time_ms = watermark_bound(time_ms);
     r->mark_count++;
     return 0;
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -224,6 +225,21 @@ static void test_online_watermark_moves_with_learned_only(void **state)
     assert_string_equal(fx->res.verdict.reason, ONLINE_REASON_LATE);
 }
 
+/* A learned event with a valid but wild time (year 144,000) moves the
+ * watermark at most to the wall clock: the events after it, at the real
+ * time, are not late. Before, every later event was refused as late. */
+static void test_online_future_time_moves_watermark_to_now(void **state)
+{
+    struct fixture *fx = *state;
+    const double now_ms = (double)time(NULL) * 1000.0;
+
+    expect(fx, "e1", now_ms - 60000.0, 0, PREDICTED);
+    expect(fx, "e2", 4e15, 0, PREDICTED);
+    expect(fx, "e3", now_ms + 5000.0, 0, PREDICTED);
+    expect(fx, "e4", now_ms + 5100.0, 0, PREDICTED);
+    expect_json(fx, "\"late\":0,\"out_of_order\":0");
+}
+
 static void test_online_late_route_in_seconds(void **state)
 {
     struct fixture *fx = *state;
@@ -341,6 +357,9 @@ int main(void)
                                         setup_late_reject, teardown),
         cmocka_unit_test_setup_teardown(
             test_online_watermark_moves_with_learned_only, setup_late_reject,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_online_future_time_moves_watermark_to_now, setup_late_reject,
             teardown),
         cmocka_unit_test_setup_teardown(test_online_late_route_in_seconds,
                                         setup_late_route, teardown),
