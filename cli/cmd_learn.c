@@ -1884,6 +1884,9 @@ int cmd_learn(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     }
 
+    /* A stop during start-up ends the bounded waits on the brokers too
+     * (the newest snapshot, the consumer's first metadata). */
+    kafka_set_stop(&cli_stop_requested);
     err = start(l, errstr, sizeof(errstr));
     if (!err) {
         log_info("learn", "pipeline %s: %s -> %s (dead letters %s, models "

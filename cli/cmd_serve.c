@@ -118,6 +118,11 @@ static int run(struct serve *s, char *errstr, size_t size)
     int err;
 
     wait_for_model(s);
+    if (cli_stop_requested && model_slot_version(s->slot) < 0) {
+        snprintf(errstr, size, "no snapshot of model %s had come from %s "
+                 "before the stop", s->cfg.model_name, s->cfg.topic_models);
+        return RIFFLE_ERR_STOPPED;
+    }
     if (cli_stop_requested)
         return 0;
     err = replica_new(&s->cfg, s->input, s->slot, s->stats, s->instance,
@@ -270,10 +275,17 @@ int cmd_serve(int argc, char **argv)
                  "%s", s->opt.http_address);
     name_instance(s);
 
+    /* A stop during start-up ends the bounded waits on the brokers too
+     * (the model topic's and the requests topic's metadata). */
+    kafka_set_stop(&cli_stop_requested);
     err = start(s, errstr, sizeof(errstr));
     if (!err)
         err = run(s, errstr, sizeof(errstr));
-    if (err == RIFFLE_ERR_STOPPED) {
+    if (err == RIFFLE_ERR_STOPPED && !s->replica) {
+        log_warn("serve", "stopping on request: %s; nothing was answered",
+                 errstr);
+        err = 0;
+    } else if (err == RIFFLE_ERR_STOPPED) {
         log_warn("serve", "stopping on request: %s; the requests answered "
                  "since the last commit are answered again by the next "
                  "replica to own their partitions", errstr);
@@ -281,7 +293,7 @@ int cmd_serve(int argc, char **argv)
     }
     if (err)
         log_error("serve", "%s", errstr[0] ? errstr : riffle_err_str(err));
-    else
+    else if (s->follower) /* not when stopped before it followed */
         print_summary(s);
     serve_free(s);
     return err ? 1 : 0;

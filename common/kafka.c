@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/broker_wait.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -283,11 +284,30 @@ int kafka_err_is_transient(rd_kafka_resp_err_t err)
     }
 }
 
+/* Read by every thread that waits on the brokers; written once before
+ * any starts (kafka_set_stop()). */
+static const volatile sig_atomic_t *kafka_stop;
+
+void kafka_set_stop(const volatile sig_atomic_t *stop)
+{
+    kafka_stop = stop;
+}
+
+const volatile sig_atomic_t *kafka_stop_flag(void)
+{
+    return kafka_stop;
+}
+
+int kafka_stop_requested(void)
+{
+    return kafka_stop && *kafka_stop;
+}
+
 int kafka_retry_transient(rd_kafka_resp_err_t err, double started_s)
 {
     struct timespec pause = {0, KAFKA_TRANSIENT_PAUSE_MS * 1000000L};
 
-    if (!kafka_err_is_transient(err) ||
+    if (!kafka_err_is_transient(err) || kafka_stop_requested() ||
         (kafka_monotonic_s() - started_s) * 1000.0 >= KAFKA_TRANSIENT_WAIT_MS)
         return 0;
     log_debug("kafka", "retrying after a transient error: %s",
@@ -478,15 +498,61 @@ int kafka_offsets_claim(rd_kafka_topic_partition_list_t *list,
     return 0;
 }
 
+/* ask_partitions() within timeout_ms, as asks of BROKER_WAIT_SLICE_MS
+ * and then each twice the last, between which a stop is seen (the wait is
+ * common/broker_wait.h's): a metadata ask cut short is lost and sent
+ * again whole, so the asks grow for a broker slower than one. Returns
+ * the last ask's error, or RD_KAFKA_RESP_ERR__TIMED_OUT with *stopped
+ * set and errstr saying what the stop left unanswered. */
+static rd_kafka_resp_err_t ask_partitions_until_stop(
+    rd_kafka_t *rk, const char *topic, int timeout_ms, int *count,
+    rd_kafka_resp_err_t *topic_err, int *stopped, char *errstr,
+    size_t errstr_size)
+{
+    char brokers[512] = "", what[300];
+    size_t size = sizeof(brokers);
+    double started = kafka_monotonic_s();
+    int slice = BROKER_WAIT_SLICE_MS, left, werr;
+    struct broker_wait w;
+    rd_kafka_resp_err_t err;
+
+    (void)rd_kafka_conf_get(rd_kafka_conf(rk), "bootstrap.servers", brokers,
+                            &size); /* only named in the text */
+    snprintf(what, sizeof(what), "give the partitions of topic %s", topic);
+    broker_wait_start(&w, "kafka", brokers, kafka_stop, started);
+    for (;;) {
+        left = timeout_ms - (int)((kafka_monotonic_s() - started) * 1000.0);
+        err = ask_partitions(rk, topic, slice < left ? slice : left, count,
+                             topic_err);
+        if (!kafka_err_is_transient(err) || slice >= left)
+            return err;
+
+        werr = RIFFLE_ERR_TIMEOUT;
+        if (!broker_wait_again(&w, kafka_monotonic_s(), what, &werr, errstr,
+                               errstr_size)) {
+            *stopped = werr == RIFFLE_ERR_STOPPED;
+            return err;
+        }
+        slice *= 2;
+    }
+}
+
 int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
                            int missing_wait_ms, int *count, char *errstr,
                            size_t errstr_size)
 {
     rd_kafka_resp_err_t err, topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    int waited = 0;
+    int waited = 0, stopped = 0;
 
     for (;;) {
-        err = ask_partitions(rk, topic, timeout_ms, count, &topic_err);
+        err = kafka_stop ? ask_partitions_until_stop(rk, topic, timeout_ms,
+                                                     count, &topic_err,
+                                                     &stopped, errstr,
+                                                     errstr_size)
+                         : ask_partitions(rk, topic, timeout_ms, count,
+                                          &topic_err);
+        if (stopped)
+            return RIFFLE_ERR_STOPPED;
         if (err || !topic_err || waited >= missing_wait_ms)
             break;
         rd_kafka_poll(rk, KAFKA_MISSING_TOPIC_PAUSE_MS);

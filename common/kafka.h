@@ -12,6 +12,7 @@
 #ifndef RIFFLE_COMMON_KAFKA_H
 #define RIFFLE_COMMON_KAFKA_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,6 +76,23 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
  * authorization) are not: they are reported at once. */
 int kafka_err_is_transient(rd_kafka_resp_err_t err);
 
+/* The stop flag (SIGTERM, SIGINT) that ends the bounded waits on the
+ * brokers made here and by the topic reader (consumers/topic_reader.h):
+ * a topic's partitions, kafka_retry_transient()'s retries, a read of a
+ * topic's tail. `riffle learn` and `riffle serve` set it before they
+ * start, so that a stop during their start-up (the newest snapshot, the
+ * consumer's first metadata) ends within a few seconds whatever the
+ * brokers do; those waits then fail with RIFFLE_ERR_STOPPED. NULL (the
+ * default, the other commands): they run their course. Set once, before
+ * any thread that waits on the brokers starts. */
+void kafka_set_stop(const volatile sig_atomic_t *stop);
+
+/* The flag kafka_set_stop() set, or NULL. */
+const volatile sig_atomic_t *kafka_stop_flag(void);
+
+/* Whether that flag is set. */
+int kafka_stop_requested(void);
+
 /* How long the one-shot requests above are retried before their error is
  * reported, and the pause between two tries. */
 #define KAFKA_TRANSIENT_WAIT_MS 30000
@@ -82,7 +100,9 @@ int kafka_err_is_transient(rd_kafka_resp_err_t err);
 
 /* Sleeps KAFKA_TRANSIENT_PAUSE_MS and returns 1 while started_s (from
  * kafka_monotonic_s()) is less than KAFKA_TRANSIENT_WAIT_MS ago and err
- * is transient; else returns 0 at once: the caller reports err. */
+ * is transient and no stop is requested (kafka_set_stop()); else returns
+ * 0 at once: the caller reports err, or the stop when
+ * kafka_stop_requested(). */
 int kafka_retry_transient(rd_kafka_resp_err_t err, double started_s);
 
 /* Asks the brokers for the offset each element of list stands for and
@@ -120,7 +140,10 @@ rd_kafka_resp_err_t kafka_query_watermarks(rd_kafka_t *rk, const char *topic,
  * timeout_ms for an answer. A topic missing from the metadata is asked
  * again every 250 ms for up to missing_wait_ms (one just created may take
  * a moment to show), then reported with errstr naming the topic and how
- * to create the pipeline's topics. Returns 0 or RIFFLE_ERR_KAFKA. */
+ * to create the pipeline's topics. With a stop flag set
+ * (kafka_set_stop()) a stop ends the wait for an answer as
+ * common/broker_wait.h says. Returns 0, RIFFLE_ERR_KAFKA or
+ * RIFFLE_ERR_STOPPED (errstr saying what was not answered). */
 int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
                            int missing_wait_ms, int *count, char *errstr,
                            size_t errstr_size);

@@ -351,11 +351,14 @@ static int subscribe(struct consumer *c, const char *const *topics,
 
     /* Each topic must exist: a missing one is a clear error here, not a
      * silent empty subscription. */
-    for (t = 0; t < topic_count; t++)
-        if (kafka_topic_partitions(c->rk, topics[t],
-                                   CONSUMER_METADATA_TIMEOUT_MS, 0, &count,
-                                   errstr, errstr_size) != 0)
-            return RIFFLE_ERR_KAFKA;
+    for (t = 0; t < topic_count; t++) {
+        int err = kafka_topic_partitions(c->rk, topics[t],
+                                         CONSUMER_METADATA_TIMEOUT_MS, 0,
+                                         &count, errstr, errstr_size);
+
+        if (err)
+            return err; /* RIFFLE_ERR_STOPPED too: a stop, not a failure */
+    }
 
     subs = rd_kafka_topic_partition_list_new((int)topic_count);
     for (t = 0; t < topic_count; t++)
@@ -392,6 +395,7 @@ int consumer_new_topics(const char *brokers, const char *group_id,
     struct consumer *c = calloc(1, sizeof(*c));
     rd_kafka_conf_t *conf;
     char why[256], session[32];
+    int err;
 
     if (!c)
         return RIFFLE_ERR_NOMEM;
@@ -445,9 +449,10 @@ int consumer_new_topics(const char *brokers, const char *group_id,
     rd_kafka_poll_set_consumer(c->rk);
     c->queue = rd_kafka_queue_get_consumer(c->rk);
 
-    if (subscribe(c, topics, topic_count, errstr, errstr_size) != 0) {
+    err = subscribe(c, topics, topic_count, errstr, errstr_size);
+    if (err) {
         consumer_destroy(c);
-        return RIFFLE_ERR_KAFKA;
+        return err;
     }
 
     *out = c;

@@ -82,7 +82,7 @@ static int reader_create(const char *brokers, const char *topic,
 {
     rd_kafka_conf_t *conf;
     char why[256], group[64];
-    int i;
+    int i, err;
 
     /* A consumer needs a group id even when it only assigns; this one is
      * never joined and nothing is committed under it. */
@@ -118,9 +118,10 @@ static int reader_create(const char *brokers, const char *topic,
                                     TOPIC_READER_QUEUED_MSGS);
     r->queue_max_bytes = conf_number(r->rk, "queued.max.messages.kbytes",
                                      TOPIC_READER_QUEUED_KBYTES) * 1024;
-    if (count_partitions(r->rk, topic, &r->partition_count, errstr,
-                         errstr_size) != 0)
-        return RIFFLE_ERR_KAFKA;
+    err = count_partitions(r->rk, topic, &r->partition_count, errstr,
+                           errstr_size);
+    if (err)
+        return err; /* RIFFLE_ERR_STOPPED too: a stop is not a failure */
     r->at_end = calloc((size_t)r->partition_count, 1);
     r->end_offset = calloc((size_t)r->partition_count, sizeof(int64_t));
     if (!r->at_end || !r->end_offset)
@@ -277,6 +278,15 @@ int topic_reader_new_some(const char *brokers, const char *topic,
     return 0;
 }
 
+/* A wait of a read that a stop ended (kafka_set_stop()). */
+static int reader_stopped(const char *topic, char *errstr,
+                          size_t errstr_size)
+{
+    snprintf(errstr, errstr_size, "the brokers did not answer in time to "
+             "read topic %s before the stop", topic);
+    return RIFFLE_ERR_STOPPED;
+}
+
 /* The first offsets and ends (read_committed) of every partition of r,
  * into *low and *high (the caller frees both). Just after the topic was
  * created or a broker restarted, its partitions may have no leader for a
@@ -301,6 +311,8 @@ static int query_watermarks(struct topic_reader *r, const char *topic,
                                      *high, TOPIC_READER_METADATA_TIMEOUT_MS,
                                      errstr, errstr_size);
     while (kafka_retry_transient(err, started));
+    if (err && kafka_stop_requested())
+        return reader_stopped(topic, errstr, errstr_size);
     return err ? RIFFLE_ERR_KAFKA : 0;
 }
 
@@ -674,12 +686,16 @@ static int read_pass(const char *brokers, struct tail_read *tr,
     for (i = 0; !err && i < tr->count; i++)
         tr->t[i].whole = whole;
     /* Several big snapshots can lie in the span: see
-     * topic_reader_set_refill(). */
+     * topic_reader_set_refill(). A stop ends the read, and the search
+     * with an error: what was read so far is not the newest value. */
     if (!err)
         topic_reader_set_refill(r, 1);
     if (!err)
         err = topic_reader_read(r, tr->topic, TOPIC_READER_POLL_MS, NULL,
-                                tail_take, tr, NULL, errstr, errstr_size);
+                                tail_take, tr, kafka_stop_flag(), errstr,
+                                errstr_size);
+    if (!err && kafka_stop_requested())
+        err = reader_stopped(tr->topic, errstr, errstr_size);
     if (r)
         tr->wakeups += topic_reader_wakeups(r);
     topic_reader_destroy(r);

@@ -390,6 +390,7 @@ static int new_consumer(struct replica *r, char *errstr, size_t size)
     rd_kafka_conf_t *conf;
     rd_kafka_resp_err_t err;
     char why[256];
+    int checked;
 
     conf = kafka_conf_new(r->out_cfg.brokers, "riffle-serve", errstr, size);
     if (!conf || kafka_conf_set(conf, "group.id", r->out_cfg.serve_group_id,
@@ -422,8 +423,9 @@ static int new_consumer(struct replica *r, char *errstr, size_t size)
         return RIFFLE_ERR_KAFKA;
     }
     rd_kafka_poll_set_consumer(r->rk);
-    if (check_topic(r->rk, r->out_cfg.serve_requests, errstr, size))
-        return RIFFLE_ERR_KAFKA;
+    checked = check_topic(r->rk, r->out_cfg.serve_requests, errstr, size);
+    if (checked)
+        return checked; /* RIFFLE_ERR_STOPPED too: a stop, not a failure */
 
     subs = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(subs, r->out_cfg.serve_requests,

@@ -13,6 +13,10 @@ next transaction commit (an EndTxn request with committed = true): the
 request goes through, the broker commits, and when its answer comes back
 the proxy drops it and cuts as SIGUSR1 does, printing "lost EndTxn
 answer". The client is left not knowing that its transaction committed.
+With --hold CLIENT_ID (and --kafka) every request of the clients with
+that client.id is swallowed, its connection kept open: those clients wait
+on a broker that never answers, as on a slow one, while the others are
+served.
 """
 import asyncio
 import signal
@@ -65,6 +69,17 @@ def end_txn_commit(frame):
     return correlation if frame[pos] else None
 
 
+def client_id(frame):
+    """The client.id in a request frame's header (size prefix removed),
+    or None when it has none."""
+    if len(frame) < 10:
+        return None
+    (length,) = struct.unpack_from(">h", frame, 8)
+    if length < 0 or len(frame) < 10 + length:
+        return None
+    return frame[10:10 + length].decode("utf-8", "replace")
+
+
 class Connection:
     """One client connection's frames, both ways."""
 
@@ -73,10 +88,11 @@ class Connection:
 
 
 class Proxy:
-    def __init__(self, listen_port, target_port, kafka=False):
+    def __init__(self, listen_port, target_port, kafka=False, hold=None):
         self.listen_port = listen_port
         self.target_port = target_port
         self.kafka = kafka
+        self.hold = hold
         self.armed = False
         self.server = None
         self.writers = set()
@@ -89,6 +105,8 @@ class Proxy:
                 head = await reader.readexactly(4)
                 (size,) = struct.unpack(">i", head)
                 frame = await reader.readexactly(size)
+                if to_broker and self.hold and client_id(frame) == self.hold:
+                    continue
                 if to_broker:
                     correlation = end_txn_commit(frame)
                     if correlation is not None:
@@ -172,8 +190,10 @@ class Proxy:
 
 
 async def main():
+    options = sys.argv[3:]
+    hold = options[options.index("--hold") + 1] if "--hold" in options else None
     proxy = Proxy(int(sys.argv[1]), int(sys.argv[2]),
-                  kafka="--kafka" in sys.argv[3:])
+                  kafka="--kafka" in options or hold is not None, hold=hold)
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
     loop.add_signal_handler(signal.SIGUSR1, proxy.cut)

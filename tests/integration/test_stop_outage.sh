@@ -15,6 +15,16 @@
 #   its commit; a replica started once the broker is back then commits
 #   one answer per request.
 #
+# And a stop during start-up, each in a wait that once ignored it (30 s,
+# then an error and exit status 1): `learn` (at least once) with no
+# broker, reading the newest snapshot, and `learn` and `serve` behind a
+# proxy (fault_proxy.py --hold) that swallows one client's requests, as
+# a broker that does not answer: the snapshot read (client riffle-reader),
+# the consumer's first metadata (riffle-learner, riffle-serve). Each must
+# exit 0 saying what it did not do, and the stopped learners must have
+# committed nothing: the stream's learners after them account for every
+# event.
+#
 # No timing is asserted (the notes print how long each stop took): the
 # bound STOP_WAIT_S only tells a process that ends from one that hangs.
 # It is above librdkafka's own request timeout (socket.timeout.ms, 60 s),
@@ -25,7 +35,7 @@
 # the logs.
 # A private broker is started for this test (the
 # suite's port + 40, its controller on + 41; + 42 has no broker) and
-# stopped at the end. Bounded: 45,312 events at 1,000 events/s, 3,000
+# stopped at the end; the proxy listens on + 43. Bounded: 45,312 events at 1,000 events/s, 3,000
 # requests at 200/s.
 source "$(dirname "$0")/lib.sh"
 
@@ -38,6 +48,7 @@ readonly OUTAGE_S=5 # the learner waits on the broker this long before the stop
 readonly SUITE_PORT=${BROKERS##*:}
 readonly PORT=$((SUITE_PORT + 40))
 readonly NOWHERE=127.0.0.1:$((SUITE_PORT + 42))
+readonly PROXY=127.0.0.1:$((SUITE_PORT + 43))
 BROKERS=127.0.0.1:$PORT
 
 broker() { RIFFLE_KAFKA_PORT=$PORT scripts/kafka "$@"; }
@@ -77,6 +88,28 @@ stop_promptly()
     note "$what: $(grep -m1 "stopping on request" "$log" | cut -d' ' -f2- | cut -c1-200)"
 }
 
+# stopped_at_start WHAT LOG COMPONENT TOPIC: the process stopped by
+# stop_promptly in start-up, in its wait for TOPIC's metadata, having
+# done nothing
+stopped_at_start()
+{
+    grep -q "did not answer in time to give the partitions of topic $4 before the stop" "$2" ||
+        fail "$1: the stop did not end the wait for $4: $(grep -m1 "stopping on request" "$2")"
+    grep -q "stopping on request: .*; nothing was $([[ $3 == learn ]] && echo learned ||
+        echo answered)" "$2" || fail "$1: the warning does not say that nothing was done"
+}
+
+# hold CLIENT: the proxy on $PROXY to the private broker, swallowing
+# CLIENT's requests; its pid in $proxy
+hold()
+{
+    python3 tests/integration/fault_proxy.py "${PROXY##*:}" "$PORT" --hold "$1" \
+        >"$WORK/proxy-$1.log" 2>&1 &
+    proxy=$!
+    pids+=("$proxy")
+    wait_for ready 1 "$WORK/proxy-$1.log"
+}
+
 # --- no broker at all ---------------------------------------------------
 
 cfg=$(make_config config/elec2.cfg)
@@ -90,12 +123,67 @@ grep -q "register transactional id" "$WORK/nowhere.log" ||
     fail "no broker: the stop did not end the registration"
 assert_eq "$(wc -c <"$WORK/nowhere.json")" 0 "no broker: summary of a learner that never started"
 
+# At least once there is no transactional id: the first wait is the
+# newest snapshot's read.
+cfg=$(make_config config/elec2.cfg)
+alo=$WORK/alo-$(basename "$cfg")
+cp "$cfg" "$alo"
+printf 'delivery = { mode = "at_least_once"; };\n' >>"$alo"
+"$RIFFLE" learn -c "$alo" --brokers "$NOWHERE" >"$WORK/nowhere-alo.json" \
+    2>"$WORK/nowhere-alo.log" &
+learner=$!
+pids+=("$learner")
+wait_for "Connection refused" 1 "$WORK/nowhere-alo.log"
+sleep 4
+stop_promptly "$learner" "no broker, at start-up" "$WORK/nowhere-alo.log" learn
+stopped_at_start "no broker, at start-up" "$WORK/nowhere-alo.log" learn \
+    "$(cfg_topic "$cfg" models)"
+assert_eq "$(wc -c <"$WORK/nowhere-alo.json")" 0 "no broker, at start-up: no summary"
+
 # --- the broker stops in the middle of a stream -------------------------
 
 broker start --fresh >/dev/null || fail "the private broker did not start"
 cfg=$(make_config config/elec2.cfg)
 run_riffle topics create -c "$cfg" >/dev/null
 "$RIFFLE" train -c "$cfg" >"$WORK/train.json"
+
+# --- a stop during start-up, the broker there but not answering ---------
+
+alo=$WORK/alo-$(basename "$cfg")
+cp "$cfg" "$alo"
+printf 'delivery = { mode = "at_least_once"; };\n' >>"$alo"
+hold riffle-reader
+"$RIFFLE" learn -c "$alo" --brokers "$PROXY" >"$WORK/held-reader.json" \
+    2>"$WORK/held-reader.log" &
+learner=$!
+pids+=("$learner")
+sleep 4 # its first ask of the brokers is held: past the stop's grace
+stop_promptly "$learner" "learn, snapshot read held" "$WORK/held-reader.log" learn
+stopped_at_start "learn, snapshot read held" "$WORK/held-reader.log" learn \
+    "$(cfg_topic "$cfg" models)"
+"$RIFFLE" serve -c "$cfg" --brokers "$PROXY" >"$WORK/serve-held-reader.json" \
+    2>"$WORK/serve-held-reader.log" &
+replica=$!
+pids+=("$replica")
+sleep 4
+stop_promptly "$replica" "serve, model topic held" "$WORK/serve-held-reader.log" serve
+stopped_at_start "serve, model topic held" "$WORK/serve-held-reader.log" serve \
+    "$(cfg_topic "$cfg" models)"
+kill -TERM "$proxy"
+wait "$proxy" || true
+
+hold riffle-learner
+"$RIFFLE" learn -c "$alo" --brokers "$PROXY" >"$WORK/held-consumer.json" \
+    2>"$WORK/held-consumer.log" &
+learner=$!
+pids+=("$learner")
+wait_for "starting fresh" 1 "$WORK/held-consumer.log"
+sleep 4
+stop_promptly "$learner" "learn, consumer held" "$WORK/held-consumer.log" learn
+stopped_at_start "learn, consumer held" "$WORK/held-consumer.log" learn \
+    "$(cfg_topic "$cfg" input)"
+kill -TERM "$proxy"
+wait "$proxy" || true
 
 "$RIFFLE" produce -c "$cfg" --brokers "$BROKERS" --rate "$RATE" --no-progress \
     >"$WORK/produce.json" 2>"$WORK/produce.log" &
@@ -138,6 +226,22 @@ cfg=$(make_config config/elec2.cfg)
 sed -i 's/partitions = 2;/partitions = 2; delivery = "exactly_once";/' "$cfg"
 grep -q 'delivery = "exactly_once"' "$cfg" || fail "could not choose exactly once"
 serve_model "$cfg" 2000 "$WORK/serve-learn.log"
+
+# at least once (no transactional id to register), a replica whose
+# consumer's first metadata is held, the model already followed
+sed 's/ delivery = "exactly_once";//' "$cfg" >"$WORK/serve-alo.cfg"
+hold riffle-serve
+"$RIFFLE" serve -c "$WORK/serve-alo.cfg" --brokers "$PROXY" >"$WORK/serve-held.json" \
+    2>"$WORK/serve-held.log" &
+replica=$!
+pids+=("$replica")
+wait_for "now serving model" 1 "$WORK/serve-held.log"
+sleep 4
+stop_promptly "$replica" "serve, consumer held" "$WORK/serve-held.log" serve
+stopped_at_start "serve, consumer held" "$WORK/serve-held.log" serve \
+    "$(grep -o 'requests = "[^"]*"' "$cfg" | cut -d'"' -f2)"
+kill -TERM "$proxy"
+wait "$proxy" || true
 "$RIFFLE" serve -c "$cfg" --brokers "$BROKERS" --instance a >"$WORK/serve1.json" \
     2>"$WORK/serve1.log" &
 replica=$!

@@ -9,6 +9,12 @@
  * for the whole outage. It must now fail, within the reader's bounded
  * retries, naming the partition and saying the brokers do not answer.
  * An alarm turns a hang into a failure.
+ *
+ * With a stop flag set (kafka_set_stop(), as `riffle learn` and `riffle
+ * serve` do) a stop requested meanwhile ends the search instead, as a
+ * stop and not a failure (RIFFLE_ERR_STOPPED): a learner stopped at
+ * start-up exits saying what it did not do, and never mistakes the end
+ * of the search for "no snapshot".
  */
 #include "tests/unit/testutil.h"
 
@@ -89,6 +95,56 @@ static void test_topic_reader_latest_leader_down(void **state)
     assert_contains(fx->errstr, TEST_TOPIC " [0]");
 }
 
+/* The leader down and a stop requested: the retries of the offsets'
+ * ask end at the stop. */
+static void test_topic_reader_latest_stopped_leader_down(void **state)
+{
+    struct fixture *fx = *state;
+    volatile sig_atomic_t stop = 1;
+    struct buf out[1] = {{0}};
+    size_t found = 1;
+
+    assert_int_equal(rd_kafka_mock_broker_set_down(fx->mcluster,
+                                                   TEST_LEADER),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    kafka_set_stop(&stop);
+    assert_int_equal(topic_reader_latest_by_key(
+                         rd_kafka_mock_cluster_bootstraps(fx->mcluster),
+                         TEST_TOPIC, TEST_KEY, out, 1, &found, fx->errstr,
+                         sizeof(fx->errstr)),
+                     RIFFLE_ERR_STOPPED);
+    kafka_set_stop(NULL);
+    assert_int_equal(found, 0);
+    assert_contains(fx->errstr, "read topic " TEST_TOPIC " before the stop");
+}
+
+/* Every broker down and a stop requested: the metadata ask ends at the
+ * stop, once past common/broker_wait.h's grace. */
+static void test_topic_reader_latest_stopped_all_down(void **state)
+{
+    struct fixture *fx = *state;
+    volatile sig_atomic_t stop = 1;
+    struct buf out[1] = {{0}};
+    size_t found = 1;
+
+    assert_int_equal(rd_kafka_mock_broker_set_down(fx->mcluster, 1),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(rd_kafka_mock_broker_set_down(fx->mcluster,
+                                                   TEST_LEADER),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    kafka_set_stop(&stop);
+    assert_int_equal(topic_reader_latest_by_key(
+                         rd_kafka_mock_cluster_bootstraps(fx->mcluster),
+                         TEST_TOPIC, TEST_KEY, out, 1, &found, fx->errstr,
+                         sizeof(fx->errstr)),
+                     RIFFLE_ERR_STOPPED);
+    kafka_set_stop(NULL);
+    assert_int_equal(found, 0);
+    assert_contains(fx->errstr, "did not answer in time to give the "
+                                "partitions of topic " TEST_TOPIC
+                                " before the stop");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -96,6 +152,10 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_reader_latest_leader_down,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_topic_reader_latest_stopped_leader_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_topic_reader_latest_stopped_all_down, setup, teardown),
     };
 
     (void)alarm(TEST_ALARM_S); /* no earlier alarm to keep */
