@@ -220,12 +220,13 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
     return bad ? -1 : 0;
 }
 
-/* One JSON line on stdout for scripts. */
+/* One JSON line on stdout for scripts; the answers counted are those
+ * delivered: an aborted or uncommitted transaction's are not. */
 static void print_summary(struct serve *s)
 {
     struct serve_stats_counts c;
 
-    serve_stats_read(s->stats, &c);
+    serve_stats_read_delivered(s->stats, &c);
     printf("{\"requests\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
            "\"model_version\":%lld,\"models_loaded\":%llu,"
            "\"rebuilds\":%llu,"
@@ -291,6 +292,11 @@ int cmd_serve(int argc, char **argv)
                  "replica to own their partitions", errstr);
         err = 0;
     }
+    /* The replica's last commit, or a stop's uncounting of the open
+     * transaction's answers, before the counts are printed: the summary
+     * counts only what a read_committed reader sees. */
+    replica_destroy(s->replica);
+    s->replica = NULL;
     if (err)
         log_error("serve", "%s", errstr[0] ? errstr : riffle_err_str(err));
     else if (s->follower) /* not when stopped before it followed */

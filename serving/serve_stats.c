@@ -107,6 +107,18 @@ void serve_stats_read(struct serve_stats *st, struct serve_stats_counts *out)
     pthread_mutex_unlock(&st->lock);
 }
 
+void serve_stats_read_delivered(struct serve_stats *st,
+                                struct serve_stats_counts *out)
+{
+    pthread_mutex_lock(&st->lock);
+    *out = st->c;
+    /* held never exceeds what was counted: it was counted first */
+    out->predictions -= st->held_predictions;
+    out->dead_letters -= st->held_dead_letters;
+    out->requests -= st->held_predictions + st->held_dead_letters;
+    pthread_mutex_unlock(&st->lock);
+}
+
 static int family(struct buf *out, const char *name, const char *type,
                   const char *help)
 {

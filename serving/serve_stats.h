@@ -64,6 +64,13 @@ void serve_stats_http(struct serve_stats *st, int status, double seconds);
 /* A consistent copy of everything. */
 void serve_stats_read(struct serve_stats *st, struct serve_stats_counts *out);
 
+/* serve_stats_read(), less the answers dropped (serve_stats_drop()) and
+ * not given again since: the answers a read_committed reader sees, for
+ * a replica's final summary, when no answer is to come (the counters
+ * for Prometheus never go down; these may). */
+void serve_stats_read_delivered(struct serve_stats *st,
+                                struct serve_stats_counts *out);
+
 /* Appends the Prometheus text exposition of a copy to out, labelled
  * with the pipeline and model names; model_version < 0 while no model
  * is loaded. Returns 0 or RIFFLE_ERR_NOMEM. */

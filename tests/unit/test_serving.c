@@ -535,11 +535,21 @@ static void test_serve_stats_dropped_answers_count_once(void **state)
     serve_stats_read(st, &c);
     assert_int_equal(c.requests, 3);
 
+    /* delivered: none of the three, until answered again */
+    serve_stats_read_delivered(st, &c);
+    assert_int_equal(c.requests, 0);
+    assert_int_equal(c.predictions, 0);
+    assert_int_equal(c.dead_letters, 0);
+
     serve_stats_request(st, 0, 0.001); /* answered again */
     serve_stats_request(st, 1, 0.001);
     serve_stats_read(st, &c);
     assert_int_equal(c.requests, 3);
     assert_int_equal(c.predictions, 2);
+    assert_int_equal(c.dead_letters, 1);
+    serve_stats_read_delivered(st, &c);
+    assert_int_equal(c.requests, 2);
+    assert_int_equal(c.predictions, 1);
     assert_int_equal(c.dead_letters, 1);
 
     serve_stats_request(st, 0, 0.001); /* the last one again */
