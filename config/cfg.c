@@ -938,6 +938,35 @@ static int check_field_privacy(const struct loader *ld,
     return 0;
 }
 
+/* A field of kind "ignore" is neither cleaned nor learned (only
+ * anonymized, for the outputs that carry it), so a cleaning or learning
+ * rule on it would be accepted and never applied: refused instead, at
+ * its own line. */
+static int check_ignored_field(const struct loader *ld,
+                               const config_setting_t *g, const char *section)
+{
+    static const char *const rules[] = {
+        "required",   "missing",     "indicator", "impute_value",
+        "min",        "max",         "on_range",  "transform",
+        "max_length", "positive",    "negative",  "namespace",
+        "buckets",    "classes",     "allowed",   "pattern",
+        "on_invalid", "outlier",     "outlier_threshold",
+        "on_outlier", "outlier_warmup", "threshold", "relabel", NULL};
+    char key[CFG_KEY_MAX];
+    size_t i;
+
+    for (i = 0; rules[i]; i++) {
+        const config_setting_t *s = config_setting_get_member(g, rules[i]);
+
+        if (s)
+            return fail(ld, s, dotted(key, sizeof(key), section, rules[i]),
+                        "kind \"ignore\" fields are neither cleaned nor "
+                        "learned, so this rule would never apply: remove "
+                        "it, or give the field a kind that uses it");
+    }
+    return 0;
+}
+
 /* Checks the combinations a single key cannot: which rules fit a kind. */
 static int check_field(const struct loader *ld, const config_setting_t *g,
                        const char *section, const struct cfg_field *f)
@@ -945,6 +974,9 @@ static int check_field(const struct loader *ld, const config_setting_t *g,
     char key[CFG_KEY_MAX];
     int numeric = f->kind == CFG_FIELD_NUMERIC;
 
+    if (f->kind == CFG_FIELD_IGNORE &&
+        check_ignored_field(ld, g, section) != 0)
+        return RIFFLE_ERR_CFG;
     if (!numeric && (f->missing == CFG_MISSING_MEAN ||
                      f->missing == CFG_MISSING_ZERO ||
                      f->missing == CFG_MISSING_CONSTANT))

@@ -848,6 +848,28 @@ static void test_cfg_min_above_max(void **state)
     expect_error(fx, 14, "fields[2].min", "min 2 is above max 1");
 }
 
+/* A rule on a field nothing cleans or learns would be silently dropped:
+ * it is refused at its key, and a privacy action alone is still fine. */
+static void test_cfg_rule_on_ignored_field_refused(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 14, "  { name = \"date\"; kind = \"ignore\"; "
+                       "max = 2e12; min = 0.0; }",
+               NULL);
+    expect_error(fx, 14, "fields[2].min", "would never apply");
+
+    write_base(fx, 14, "  { name = \"date\"; kind = \"ignore\"; "
+                       "transform = \"log1p\"; }",
+               NULL);
+    expect_error(fx, 14, "fields[2].transform", "neither cleaned nor learned");
+
+    write_base(fx, 14, "  { name = \"date\"; kind = \"ignore\"; "
+                       "personal = \"mask\"; keep_last = 2; }",
+               NULL);
+    assert_int_equal(load(fx), 0);
+}
+
 static void test_cfg_personal_label_refused(void **state)
 {
     struct fixture *fx = *state;
@@ -1161,6 +1183,7 @@ int main(void)
         T(test_cfg_output_schemas_beside_input),
         T(test_cfg_numeric_rule_on_categorical),
         T(test_cfg_min_above_max),
+        T(test_cfg_rule_on_ignored_field_refused),
         T(test_cfg_personal_label_refused),
         T(test_cfg_headerless_needs_columns),
         T(test_cfg_records_source_lines),
