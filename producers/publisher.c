@@ -40,6 +40,8 @@ struct publisher {
     int in_transaction;
     int abandoned; /* destroy drops what is unacknowledged */
     int offsets_sent; /* in the open transaction */
+    /* the last try to send them went unanswered: see publisher_commit() */
+    int offsets_unanswered;
     /* the input offsets last sent to the open transaction (a copy), for
      * a caller that must learn later whether it committed */
     rd_kafka_topic_partition_list_t *txn_offsets;
@@ -455,6 +457,7 @@ int publisher_begin(struct publisher *p, char *errstr, size_t errstr_size)
         return err == RIFFLE_ERR_ABORTED ? RIFFLE_ERR_KAFKA : err;
     p->in_transaction = 1;
     p->offsets_sent = 0;
+    p->offsets_unanswered = 0;
     forget_txn_offsets(p);
     p->failed = 0;
     return 0;
@@ -463,6 +466,29 @@ int publisher_begin(struct publisher *p, char *errstr, size_t errstr_size)
 int publisher_in_transaction(const struct publisher *p)
 {
     return p->in_transaction;
+}
+
+/* Whether any broker answers a metadata request within timeout_ms.
+ * librdkafka (2.0.2 and later: its issue 5456) does not keep to the
+ * timeout of rd_kafka_send_offsets_to_transaction() once the group
+ * coordinator is down: a retry made during an outage can wait until the
+ * broker is back, past any stop. A retry is made only after this bounded
+ * question has been answered, so that during an outage the caller's
+ * wait goes on in bounded steps and a stop can end it. */
+static int brokers_answer(struct publisher *p, int timeout_ms, char *errstr,
+                          size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err;
+
+    err = rd_kafka_metadata(p->rk, 0, NULL, &md, timeout_ms);
+    if (err) {
+        snprintf(errstr, errstr_size, "cannot add the input offsets to the "
+                 "transaction: no broker answers (%s)", rd_kafka_err2str(err));
+        return RIFFLE_ERR_TIMEOUT;
+    }
+    rd_kafka_metadata_destroy(md);
+    return 0;
 }
 
 int publisher_commit(struct publisher *p,
@@ -474,6 +500,10 @@ int publisher_commit(struct publisher *p,
 
     assert(p->in_transaction);
     if (!p->offsets_sent && offsets && offsets->cnt > 0) {
+        if (p->offsets_unanswered &&
+            (err = brokers_answer(p, timeout_ms, errstr, errstr_size)))
+            return err;
+
         /* kept whatever the answer: an unanswered call may have added
          * them to the transaction; a plain copy, which holds no
          * reference to the consumer they came from (kafka.h) */
@@ -483,6 +513,7 @@ int publisher_commit(struct publisher *p,
                             p->rk, offsets, group, timeout_ms),
                         "cannot add the input offsets to the transaction",
                         errstr, errstr_size);
+        p->offsets_unanswered = err == RIFFLE_ERR_TIMEOUT;
         if (err)
             return err;
     }
