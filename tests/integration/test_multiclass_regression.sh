@@ -21,8 +21,9 @@ assert_eq "$acc" "$RELATIONSHIP_ACCURACY" "multiclass progressive accuracy"
 # follows) and its probability, which is the value.
 "$RIFFLE" train -c config/adult_relationship.cfg --predictions "$WORK/rel.jsonl" >/dev/null
 classes='["Husband", "Not-in-family", "Own-child", "Unmarried", "Wife", "Other-relative"]'
-assert_eq "$(riffle_json "$WORK/rel.jsonl" "sum(r['predicted_label'] == $classes[r['predicted_class']]
-                                               and r['probability'] == r['value'] for r in rows)")" \
+named="sum(r['predicted_label'] == $classes[r['predicted_class']]
+           and r['probability'] == r['value'] for r in rows)"
+assert_eq "$(riffle_json "$WORK/rel.jsonl" "$named")" \
     32561 "multiclass predicted_label and probability"
 assert_eq "$(riffle_json "$WORK/rel.jsonl" \
     'round(sum(r["predicted_label"] == r["label"] for r in rows) / len(rows), 4)')" \
