@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +29,16 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/log_limit.h"
 
 /* A body is drained up to this many times the limit so that its client
  * can read the 413; past that the connection is simply closed. */
 #define HTTP_DRAIN_FACTOR 4
 #define HTTP_CONNECTION_LIMIT 1024 /* far above any riffle endpoint's load */
+/* libmicrohttpd's complaints let through: a few a minute say what is
+ * wrong without letting a client flood the log */
+#define HTTP_LOG_PER_WINDOW 10
+#define HTTP_LOG_WINDOW_S 60.0
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -40,6 +46,9 @@ struct http_server {
     http_handler_fn handler;
     void *opaque;
     int port;
+    /* libmicrohttpd's complaints, which any client can cause at will */
+    pthread_mutex_t log_lock;
+    struct log_limit log_allowance;
 };
 
 /* One request in flight: its body so far, and whether it is already
@@ -292,12 +301,26 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
     }
 }
 
-/* libmicrohttpd's own complaints (bad requests, socket errors). */
+/* libmicrohttpd's own complaints (bad requests, socket errors), within
+ * an allowance: a client can send malformed requests as fast as it
+ * likes. Called from the server's threads. */
 static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 {
+    struct http_server *s = cls;
+    unsigned long long held_back;
     char msg[256];
+    int allowed;
 
-    (void)cls;
+    pthread_mutex_lock(&s->log_lock);
+    allowed = log_limit_take(&s->log_allowance, now_s(), &held_back);
+    pthread_mutex_unlock(&s->log_lock);
+
+    if (held_back > 0)
+        log_warn("http", "%llu complaint(s) of the HTTP library held back in "
+                 "the last %g s or more (at most %u a window)", held_back,
+                 HTTP_LOG_WINDOW_S, HTTP_LOG_PER_WINDOW);
+    if (!allowed)
+        return;
     vsnprintf(msg, sizeof(msg), fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
     log_warn("http", "%s", msg);
@@ -310,7 +333,7 @@ static struct MHD_Daemon *start_daemon(struct http_server *s,
 {
     unsigned timeout = (unsigned)ceil(s->set.timeout_s);
     struct MHD_OptionItem opts[] = {
-        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_error, NULL},
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_error, s},
         {MHD_OPTION_SOCK_ADDR, 0, sa},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)(timeout ? timeout : 1u),
          NULL},
@@ -353,6 +376,8 @@ int http_server_start_with(const char *listen,
         s->set.timeout_s = HTTP_SERVER_TIMEOUT_S;
     s->handler = handler;
     s->opaque = opaque;
+    pthread_mutex_init(&s->log_lock, NULL);
+    log_limit_init(&s->log_allowance, HTTP_LOG_PER_WINDOW, HTTP_LOG_WINDOW_S);
 
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
@@ -362,6 +387,7 @@ int http_server_start_with(const char *listen,
     if (!s->daemon) {
         snprintf(errstr, errstr_size, "cannot listen on %s (in use, or not "
                  "an address of this machine)", listen);
+        pthread_mutex_destroy(&s->log_lock);
         free(s);
         return RIFFLE_ERR_IO;
     }
@@ -390,5 +416,6 @@ void http_server_stop(struct http_server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->daemon);
+    pthread_mutex_destroy(&s->log_lock);
     free(s);
 }

@@ -379,6 +379,57 @@ static void test_http_server_times_out_a_trickle(void **state)
     buf_free(&reply);
 }
 
+/* Counts the lines of path that contain needle. */
+static int count_lines_with(const char *path, const char *needle)
+{
+    char line[1024];
+    int n = 0;
+    FILE *f = fopen(path, "r");
+
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f))
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* A client can send malformed requests as fast as it likes, and the HTTP
+ * library complains about each: at most a few of those complaints reach
+ * the log (10 a minute), however many requests come. */
+static void test_http_server_limits_complaints_of_a_flood(void **state)
+{
+    struct seen seen = {0};
+    struct http_server *s = NULL;
+    struct buf reply = {0};
+    char errstr[256], path[128];
+    int saved, i, complaints;
+
+    (void)state;
+    assert_int_equal(http_server_start("127.0.0.1:0", echo_handler, &seen,
+                                       &s, errstr, sizeof(errstr)),
+                     0);
+    temp_file_new(path, sizeof(path), "httplog");
+    saved = dup(fileno(stderr));
+    assert_non_null(freopen(path, "w", stderr));
+
+    for (i = 0; i < 100; i++) {
+        buf_reset(&reply);
+        exchange(http_server_port(s), "GET /x HTTP/1.0\r\nno colon here\r\n"
+                 "\r\n", &reply);
+    }
+    http_server_stop(s); /* joins the threads: every complaint is written */
+
+    fflush(stderr);
+    assert_int_equal(dup2(saved, fileno(stderr)), fileno(stderr));
+    close(saved);
+    clearerr(stderr);
+    complaints = count_lines_with(path, "warn  http: ");
+    assert_true(complaints >= 1); /* the library did complain */
+    assert_true(complaints <= 10);
+    (void)unlink(path);
+    buf_free(&reply);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_http_server_reports_port_in_use),
         cmocka_unit_test(test_http_server_refuses_from_headers),
         cmocka_unit_test(test_http_server_times_out_a_trickle),
+        cmocka_unit_test(test_http_server_limits_complaints_of_a_flood),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
