@@ -145,6 +145,10 @@ struct learn {
     unsigned long long duplicates, routed_late;
     unsigned long long replayed, rewinds;
     struct rebuild_guard rebuilds; /* of clients that failed for good */
+    /* resume offsets outside their partitions, counted by the consumers
+     * this run dropped (the current one holds its own) */
+    struct consumer_range_counts ranges_dropped;
+    uint64_t moves_noted; /* of those, the ones a snapshot is owed for */
     struct learn_labels_counts labels, batch_labels;
     struct learn_labels_held labels_held; /* records moving, see on_assign */
     /* The counters when the open batch began: an aborted batch's events
@@ -353,6 +357,8 @@ static int start_learning(struct learn *l, char *errstr, size_t size)
                              &l->join, errstr, size);
     if (!err)
         err = subscribe_all(l, errstr, size);
+    if (!err)
+        consumer_set_past_end_action(l->consumer, l->cfg.on_offset_past_end);
     if (!err && l->exactly_once)
         consumer_set_owner(l->consumer, l->snapshot_key);
     if (!err)
@@ -954,6 +960,15 @@ static void uncount_batch(struct learn *l)
  * the open batch, whose events are handled again. */
 static void drop_learning(struct learn *l, int drop_batch)
 {
+    struct consumer_range_counts rc = {0};
+
+    if (l->consumer)
+        consumer_range_counts(l->consumer, &rc);
+    l->ranges_dropped.past_end += rc.past_end;
+    l->ranges_dropped.before_start += rc.before_start;
+    l->ranges_dropped.lost_to_retention += rc.lost_to_retention;
+    l->moves_noted = l->ranges_dropped.past_end +
+                     l->ranges_dropped.before_start; /* its snapshot dies */
     l->closing = 1;
     consumer_destroy(l->consumer);
     l->consumer = NULL;
@@ -1381,8 +1396,23 @@ static int should_stop(struct learn *l)
     return idle_done(l);
 }
 
+/* The resume offsets found outside their partitions over the run. */
+static struct consumer_range_counts range_counts(const struct learn *l)
+{
+    struct consumer_range_counts now = {0}, all = l->ranges_dropped;
+
+    if (l->consumer)
+        consumer_range_counts(l->consumer, &now);
+    all.past_end += now.past_end;
+    all.before_start += now.before_start;
+    all.lost_to_retention += now.lost_to_retention;
+    return all;
+}
+
 static void tick_ops(struct learn *l, int force)
 {
+    struct consumer_range_counts ranges;
+
     if (!l->consumer)
         return; /* a failed rewind left none */
     l->ops_counts.processed = l->processed;
@@ -1391,6 +1421,10 @@ static void tick_ops(struct learn *l, int force)
     l->ops_counts.drifts = l->drifts;
     l->ops_counts.rewinds = l->rewinds;
     l->ops_counts.rebuilds = rebuild_guard_count(&l->rebuilds);
+    ranges = range_counts(l);
+    l->ops_counts.offsets_past_end = ranges.past_end;
+    l->ops_counts.offsets_before_start = ranges.before_start;
+    l->ops_counts.lost_to_retention = ranges.lost_to_retention;
     if (l->merge) {
         const struct learn_merge_stats *st = learn_merge_stats(l->merge);
 
@@ -1553,6 +1587,23 @@ static int join_look_idle(struct learn *l, char *errstr, size_t size)
     return err;
 }
 
+/* A start the consumer moved (past the end, or before the start of a
+ * partition) is a position no event stands behind: were no event to
+ * follow, no snapshot would record it, and the next run would decide
+ * again from the old offset; after "latest", it would skip the events
+ * that came meanwhile. Looked at on idle polls only: while events flow,
+ * they are owed a snapshot anyway. */
+static void owe_snapshot_for_moves(struct learn *l)
+{
+    struct consumer_range_counts rc = range_counts(l);
+    uint64_t moves = rc.past_end + rc.before_start;
+
+    if (moves > l->moves_noted) {
+        l->moves_noted = moves;
+        l->since_snapshot++;
+    }
+}
+
 /* One poll and what follows from it. */
 static int step(struct learn *l, char *errstr, size_t size)
 {
@@ -1591,6 +1642,8 @@ static int step(struct learn *l, char *errstr, size_t size)
     }
     if (err)
         return err;
+    if (!msg)
+        owe_snapshot_for_moves(l);
     if (!l->exactly_once) {
         err = msg ? 0 : join_look_idle(l, errstr, size);
         if (!err)
@@ -1783,6 +1836,7 @@ static void print_summary(struct learn *l)
     struct learn_join_stats no_join = {0};
     const struct learn_join_stats *js =
         l->join ? learn_join_stats(l->join) : &no_join;
+    struct consumer_range_counts ranges = range_counts(l);
     struct buf metrics = {0};
     uint64_t digest = 0;
 
@@ -1801,6 +1855,8 @@ static void print_summary(struct learn *l)
            "\"merge_bytes_read\":%llu,\"merge_bytes_published\":%llu,"
            "\"merge_messages_read\":%llu,\"merge_peers_expired\":%llu,"
            "\"merge_seconds\":%.3f,"
+           "\"offsets_past_end\":%llu,\"offsets_before_start\":%llu,"
+           "\"lost_to_retention\":%llu,"
            "\"drift_alarms\":%llu,%s,\"model_version\":%llu,"
            "\"weights_digest\":\"%016llx\"}\n",
            l->snapshot_key,
@@ -1815,7 +1871,10 @@ static void print_summary(struct learn *l)
            (unsigned long long)st->bytes_read,
            (unsigned long long)st->bytes_published,
            (unsigned long long)st->messages_read,
-           (unsigned long long)st->peers_expired, st->seconds, l->drifts,
+           (unsigned long long)st->peers_expired, st->seconds,
+           (unsigned long long)ranges.past_end,
+           (unsigned long long)ranges.before_start,
+           (unsigned long long)ranges.lost_to_retention, l->drifts,
            metrics.data ? metrics.data : "\"metrics\":null",
            (unsigned long long)model_update_count(online_model(l->ol)),
            (unsigned long long)digest);

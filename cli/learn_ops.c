@@ -194,6 +194,9 @@ void learn_ops_tick(struct learn_ops *o, struct online_learner *ol,
     s->merge_messages_read = counts->merge_messages_read;
     s->rewinds = counts->rewinds;
     s->client_rebuilds = counts->rebuilds;
+    s->offsets_past_end = counts->offsets_past_end;
+    s->offsets_before_start = counts->offsets_before_start;
+    s->lost_to_retention = counts->lost_to_retention;
     s->last_snapshot_s = counts->last_snapshot_unix_s;
     clean = online_clean_counts(ol);
     s->clean_passed = clean->passed;

@@ -27,6 +27,8 @@ struct learn_ops_counts {
     uint64_t merges, merge_bytes_read, merge_bytes_published;
     uint64_t merge_messages_read;
     uint64_t rewinds, rebuilds; /* aborted batches; replaced clients */
+    /* resume offsets outside their partitions (consumer.h) */
+    uint64_t offsets_past_end, offsets_before_start, lost_to_retention;
     double last_snapshot_unix_s; /* 0: none yet */
 };
 

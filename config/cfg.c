@@ -582,6 +582,7 @@ static void set_defaults(struct cfg *cfg, int zeroed)
     cfg->snapshot_every_events = CFG_DEFAULT_SNAPSHOT_EVENTS;
     cfg->snapshot_every_seconds = CFG_DEFAULT_SNAPSHOT_SECONDS;
     cfg->snapshot_chunk_bytes = CFG_DEFAULT_SNAPSHOT_CHUNK;
+    cfg->on_offset_past_end = CFG_PAST_END_STOP;
     cfg->delivery = CFG_DELIVERY_EXACTLY_ONCE;
     cfg->txn_every_events = CFG_DEFAULT_TXN_EVENTS;
     cfg->txn_every_ms = CFG_DEFAULT_TXN_MS;
@@ -1801,8 +1802,15 @@ static int load_snapshot(const struct loader *ld,
                          const config_setting_t *root, struct cfg *cfg)
 {
     static const char *const keys[] = {"every_events", "every_seconds",
-                                       "chunk_bytes", NULL};
+                                       "chunk_bytes", "on_offset_past_end",
+                                       NULL};
+    static const struct enum_name past_end[] = {
+        {"stop", CFG_PAST_END_STOP},
+        {"earliest", CFG_PAST_END_EARLIEST},
+        {"latest", CFG_PAST_END_LATEST},
+        {NULL, 0}};
     config_setting_t *g;
+    int action = (int)cfg->on_offset_past_end;
     int err = get_group(ld, root, "snapshot", 0, &g);
 
     if (err || !g)
@@ -1820,6 +1828,10 @@ static int load_snapshot(const struct loader *ld,
         err = get_long(ld, g, "snapshot", "chunk_bytes", 0,
                        CFG_MIN_SNAPSHOT_CHUNK, CFG_MAX_SNAPSHOT_CHUNK,
                        &cfg->snapshot_chunk_bytes);
+    if (!err)
+        err = get_enum(ld, g, "snapshot", "on_offset_past_end", past_end,
+                       &action);
+    cfg->on_offset_past_end = (enum cfg_past_end_action)action;
     return err;
 }
 

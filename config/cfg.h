@@ -247,6 +247,15 @@ enum cfg_bad_row_action {
     CFG_BAD_ROW_STOP      /* report the line and stop with an error */
 };
 
+/* What `riffle learn` does with a snapshot offset past its partition's
+ * end (the topic was recreated, or the broker lost records): see
+ * docs/CONFIGURATION.md, snapshot.on_offset_past_end. */
+enum cfg_past_end_action {
+    CFG_PAST_END_STOP = 0, /* refuse to go on: an operator decides */
+    CFG_PAST_END_EARLIEST, /* learn the partition from its start */
+    CFG_PAST_END_LATEST    /* skip to its end: only newer events */
+};
+
 /* How `riffle learn` delivers its outputs, see docs/CONFIGURATION.md. */
 enum cfg_delivery {
     CFG_DELIVERY_EXACTLY_ONCE = 0, /* one Kafka transaction per batch */
@@ -373,6 +382,7 @@ struct cfg {
     long snapshot_every_events;
     double snapshot_every_seconds;
     long snapshot_chunk_bytes; /* larger snapshots go out in chunks */
+    enum cfg_past_end_action on_offset_past_end;
 
     /* logs */
     long progress_every_events;

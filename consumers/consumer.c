@@ -13,6 +13,7 @@
 #include "common/kafka.h"
 #include "common/log.h"
 #include "consumers/handover.h"
+#include "consumers/offset_range.h"
 
 #define CONSUMER_MAX_PARTITIONS SNAPSHOT_MAX_OFFSETS
 #define CONSUMER_METADATA_TIMEOUT_MS 30000 /* a broker just started */
@@ -21,6 +22,9 @@
 #define CONSUMER_COMMIT_TRIES 60 /* a coordinator moving: up to ~1 min */
 #define CONSUMER_COMMIT_BACKOFF_MS 1000
 #define CONSUMER_SEEK_TIMEOUT_MS 10000 /* a seek of an assigned partition */
+/* One round for the watermarks of the partitions an assignment resumes:
+ * it runs in the rebalance callback, which the group waits for. */
+#define CONSUMER_RANGE_TIMEOUT_MS 10000
 /* How far librdkafka fetches ahead of the learner. Once its queue holds
  * queued.min.messages (default 100,000) it stops fetching and looks again
  * only on its broker thread's next wake-up, up to a second later: a
@@ -61,7 +65,9 @@ struct consumer {
     void (*assign_hook)(void *opaque, const struct consumer_assigned *parts,
                         size_t n);
     void *assign_opaque;
-    char failure[256]; /* set when the consumer cannot go on safely */
+    char failure[512]; /* set when the consumer cannot go on safely */
+    enum cfg_past_end_action past_end; /* snapshot.on_offset_past_end */
+    struct consumer_range_counts ranges;
     /* Messages taken in one batch call, handed out one at a time by
      * consumer_poll(): those before batch_next are the caller's. */
     rd_kafka_queue_t *queue; /* the group's queue */
@@ -209,6 +215,165 @@ static void call_assign_hook(struct consumer *c,
     free(out);
 }
 
+/* The watermarks of the partitions of parts that resume at a known
+ * offset, into lows and highs (same order as parts, -1 where not asked):
+ * one ListOffsets round each. Returns 0, or -1 with why set. */
+static int fetch_ranges(struct consumer *c,
+                        const rd_kafka_topic_partition_list_t *parts,
+                        int64_t *lows, int64_t *highs, char *why,
+                        size_t why_size)
+{
+    rd_kafka_topic_partition_list_t *low, *high;
+    rd_kafka_resp_err_t err;
+    int i;
+
+    low = rd_kafka_topic_partition_list_new(parts->cnt);
+    high = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+
+        lows[i] = highs[i] = -1;
+        if (tp->offset < 0)
+            continue;
+        rd_kafka_topic_partition_list_add(low, tp->topic, tp->partition)
+            ->offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_topic_partition_list_add(high, tp->topic, tp->partition)
+            ->offset = RD_KAFKA_OFFSET_END;
+    }
+    err = kafka_query_offsets(c->rk, low, CONSUMER_RANGE_TIMEOUT_MS, why,
+                              why_size);
+    if (!err)
+        err = kafka_query_offsets(c->rk, high, CONSUMER_RANGE_TIMEOUT_MS,
+                                  why, why_size);
+    for (i = 0; !err && i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        const rd_kafka_topic_partition_t *l, *h;
+
+        if (tp->offset < 0)
+            continue;
+        l = rd_kafka_topic_partition_list_find(low, tp->topic, tp->partition);
+        h = rd_kafka_topic_partition_list_find(high, tp->topic,
+                                               tp->partition);
+        lows[i] = l ? l->offset : -1;
+        highs[i] = h ? h->offset : -1;
+    }
+    rd_kafka_topic_partition_list_destroy(low);
+    rd_kafka_topic_partition_list_destroy(high);
+    return err ? -1 : 0;
+}
+
+/* Applies d, the decision for tp (whose resume offset lies outside its
+ * partition [low, high]), to tp and ps; names the case loudly and counts
+ * it. Returns -1 when the partition must not be read. */
+static int apply_range(struct consumer *c, rd_kafka_topic_partition_t *tp,
+                       struct partition_state *ps, int64_t low, int64_t high,
+                       const struct offset_range_decision *d)
+{
+    const char *whose = ps->snap_offset == tp->offset ? "snapshot offset"
+                                                      : "resume offset";
+
+    if (d->range == OFFSET_RANGE_BEFORE_START) {
+        c->ranges.before_start++;
+        c->ranges.lost_to_retention += (uint64_t)d->lost;
+        log_warn("consumer", "%s [%d]: %s %lld is before the partition's "
+                 "start %lld (end %lld): %lld event(s) were deleted by "
+                 "retention before the model learned them; going on from "
+                 "%lld", tp->topic, (int)tp->partition, whose,
+                 (long long)tp->offset, (long long)low, (long long)high,
+                 (long long)d->lost, (long long)d->start);
+    } else {
+        c->ranges.past_end++;
+        log_warn("consumer", "%s [%d]: %s %lld is past the partition's end "
+                 "%lld (start %lld): the topic was recreated or the broker "
+                 "lost records", tp->topic, (int)tp->partition, whose,
+                 (long long)tp->offset, (long long)high, (long long)low);
+        if (d->stop) {
+            /* reported once, by the learner, as the reason it stops */
+            if (!c->failure[0])
+                snprintf(c->failure, sizeof(c->failure), "%s [%d]: %s %lld "
+                         "is past the partition's end %lld (start %lld) and "
+                         "snapshot.on_offset_past_end is \"stop\": set it "
+                         "to \"earliest\" to learn the partition from its "
+                         "start or \"latest\" to skip to its end, or start "
+                         "from another snapshot", tp->topic,
+                         (int)tp->partition, whose, (long long)tp->offset,
+                         (long long)high, (long long)low);
+            return -1;
+        }
+        log_warn("consumer", "%s [%d]: going on from offset %lld "
+                 "(snapshot.on_offset_past_end = \"%s\")", tp->topic,
+                 (int)tp->partition, (long long)d->start,
+                 offset_range_action_name(c->past_end));
+    }
+
+    /* What the snapshot covers, and where this instance's span begins,
+     * are now counted in the partition as it stands. */
+    tp->offset = ps->next_offset = d->start;
+    if (ps->snap_offset >= 0)
+        ps->snap_offset = d->start;
+    if (ps->own_from > d->start)
+        ps->own_from = d->start;
+    return 0;
+}
+
+/* Checks each resume offset of parts against its partition's
+ * watermarks (consumers/offset_range.h) and moves or refuses the ones
+ * that no longer fit. In replay mode a committed offset past the end
+ * is cut to it too: events from the end on are new, and must be
+ * published. Returns -1 when a partition must not be read (c->failure
+ * says why), else 0, also when the watermarks cannot be had. */
+static int check_ranges(struct consumer *c,
+                        rd_kafka_topic_partition_list_t *parts)
+{
+    int64_t *lows, *highs;
+    char why[256];
+    int i, rc = 0;
+
+    lows = calloc((size_t)parts->cnt + 1, sizeof(*lows));
+    highs = calloc((size_t)parts->cnt + 1, sizeof(*highs));
+    if (!lows || !highs) {
+        log_warn("consumer", "%s: no memory to check the resume offsets "
+                 "against the partitions", c->topic);
+        goto out;
+    }
+    if (fetch_ranges(c, parts, lows, highs, why, sizeof(why)) != 0) {
+        /* librdkafka still resets an offset out of range to the start */
+        log_warn("consumer", "%s: resume offsets not checked against the "
+                 "partitions: %s", c->topic, why);
+        goto out;
+    }
+
+    for (i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        struct partition_state *ps = find_part(c, tp->topic, tp->partition,
+                                               0);
+        struct offset_range_decision d;
+
+        if (!ps)
+            continue;
+        offset_range_decide(tp->offset, lows[i], highs[i], c->past_end, &d);
+        if ((d.range == OFFSET_RANGE_BEFORE_START ||
+             d.range == OFFSET_RANGE_PAST_END) &&
+            apply_range(c, tp, ps, lows[i], highs[i], &d) != 0) {
+            rc = -1; /* the others are still checked: all are named */
+            continue;
+        }
+        if (highs[i] >= 0 && ps->replay_until > highs[i]) {
+            log_warn("consumer", "%s [%d]: the group's committed offset "
+                     "%lld is past the partition's end %lld: events from "
+                     "%lld on are new and published", tp->topic,
+                     (int)tp->partition, (long long)ps->replay_until,
+                     (long long)highs[i], (long long)highs[i]);
+            ps->replay_until = highs[i];
+        }
+    }
+
+out:
+    free(lows);
+    free(highs);
+    return rc;
+}
+
 /* Sets each newly assigned partition's start: in replay mode see
  * plan_start(); otherwise the snapshot's offset when there is one, else
  * the committed offset (RD_KAFKA_OFFSET_STORED falls back to
@@ -242,10 +407,17 @@ static void on_assign(struct consumer *c,
             else if (ps->next_offset >= 0)
                 tp->offset = ps->next_offset;
         }
-        log_start(tp, ps);
     }
     if (committed)
         rd_kafka_topic_partition_list_destroy(committed);
+
+    /* A partition that must not be read leaves all unassigned: the
+     * learner stops on c->failure before it polls again. */
+    if (check_ranges(c, parts) != 0)
+        return;
+    for (i = 0; i < parts->cnt; i++)
+        log_start(&parts->elems[i], find_part(c, parts->elems[i].topic,
+                                              parts->elems[i].partition, 0));
 
     call_assign_hook(c, parts);
     err = rd_kafka_assign(c->rk, parts);
@@ -946,4 +1118,16 @@ int consumer_seek(struct consumer *c, const char *topic, int32_t partition,
         rd_kafka_error_destroy(error);
     rd_kafka_topic_partition_list_destroy(list);
     return err ? RIFFLE_ERR_KAFKA : 0;
+}
+
+void consumer_set_past_end_action(struct consumer *c,
+                                  enum cfg_past_end_action action)
+{
+    c->past_end = action;
+}
+
+void consumer_range_counts(const struct consumer *c,
+                           struct consumer_range_counts *out)
+{
+    *out = c->ranges;
 }

@@ -21,8 +21,11 @@
 #define RIFFLE_CONSUMERS_CONSUMER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <librdkafka/rdkafka.h>
+
+#include "config/cfg.h"
 
 #include "learner/snapshot.h"
 
@@ -44,6 +47,32 @@ int consumer_new(const char *brokers, const char *group_id,
  * claims its commits carry, and makes it read the others' claims on an
  * assignment: see handover.h. Call before the first poll. */
 void consumer_set_owner(struct consumer *c, const char *owner);
+
+/* What to do with a resume offset past its partition's end
+ * (snapshot.on_offset_past_end; CFG_PAST_END_STOP until set). Every
+ * assignment checks each partition's resume offset (the snapshot's, or
+ * in replay mode the one the claims give) against its watermarks:
+ *   - before the start (retention deleted events the model never saw):
+ *     a warning with how many were lost, counted; reading goes on from
+ *     the start;
+ *   - past the end (the topic was recreated, or the broker lost
+ *     records): a warning naming the offsets, counted; then action:
+ *     stop (consumer_failure() says why, nothing is assigned), earliest
+ *     or latest.
+ * Call before the first poll. */
+void consumer_set_past_end_action(struct consumer *c,
+                                  enum cfg_past_end_action action);
+
+/* The resume offsets found outside their partitions since the consumer
+ * was made (see consumer_set_past_end_action()). */
+struct consumer_range_counts {
+    uint64_t past_end;          /* partitions whose offset was past the end */
+    uint64_t before_start;      /* ... before the start */
+    uint64_t lost_to_retention; /* events deleted before they were read */
+};
+
+void consumer_range_counts(const struct consumer *c,
+                           struct consumer_range_counts *out);
 
 /* Records that a snapshot of the current positions was written (into
  * the open transaction): later claims say it covers them. */

@@ -209,6 +209,9 @@ static void hold_counters(struct ops_sample *s, const struct ops_sample *before)
     hold_counter(&s->merge_messages_read, before->merge_messages_read);
     hold_counter(&s->rewinds, before->rewinds);
     hold_counter(&s->client_rebuilds, before->client_rebuilds);
+    hold_counter(&s->offsets_past_end, before->offsets_past_end);
+    hold_counter(&s->offsets_before_start, before->offsets_before_start);
+    hold_counter(&s->lost_to_retention, before->lost_to_retention);
     hold_counter(&s->clean_passed, before->clean_passed);
     hold_counter(&s->clean_rejected, before->clean_rejected);
     hold_counter(&s->clean_clipped, before->clean_clipped);
@@ -470,6 +473,17 @@ static void render_model(struct buf *out, const struct ops_exporter *e,
     counter(out, e, "riffle_merges_total",
             "Merges of this instance's model with the other instances'.",
             s->merges);
+    counter(out, e, "riffle_snapshot_offsets_past_end_total",
+            "Partitions whose resume offset lay past their end (topic "
+            "recreated, records lost); snapshot.on_offset_past_end applied.",
+            s->offsets_past_end);
+    counter(out, e, "riffle_snapshot_offsets_before_start_total",
+            "Partitions whose resume offset lay before their start: "
+            "retention deleted events the model had not learned.",
+            s->offsets_before_start);
+    counter(out, e, "riffle_events_lost_to_retention_total",
+            "Input events deleted by retention before the model learned "
+            "them.", s->lost_to_retention);
     counter(out, e, "riffle_batch_rewinds_total",
             "Transactions aborted, their batches relearned.", s->rewinds);
     counter(out, e, "riffle_client_rebuilds_total",

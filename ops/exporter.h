@@ -78,6 +78,9 @@ struct ops_sample {
     /* exactly once: batches aborted and relearned; in-process rebuilds
      * of Kafka clients that failed for good */
     uint64_t rewinds, client_rebuilds;
+    /* resume offsets found past their partition's end or before its
+     * start, and the events retention deleted before they were learned */
+    uint64_t offsets_past_end, offsets_before_start, lost_to_retention;
     uint64_t clean_passed, clean_rejected, clean_clipped, clean_imputed;
     struct ops_refusal refusals[OPS_MAX_REFUSALS];
     size_t refusal_count;

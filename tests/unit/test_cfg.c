@@ -355,6 +355,33 @@ static void test_cfg_delivery_settings_read(void **state)
     assert_string_equal(fx->cfg->transactional_id, "tx-1");
 }
 
+/* A snapshot offset past its partition's end stops the learner unless
+ * the configuration says otherwise (docs/CONFIGURATION.md argues why). */
+static void test_cfg_offset_past_end_action(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 0, NULL, NULL);
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->on_offset_past_end, CFG_PAST_END_STOP);
+
+    write_base(fx, 0, NULL,
+               "snapshot = { on_offset_past_end = \"earliest\"; };\n");
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->on_offset_past_end, CFG_PAST_END_EARLIEST);
+
+    write_base(fx, 0, NULL,
+               "snapshot = { on_offset_past_end = \"latest\"; };\n");
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->on_offset_past_end, CFG_PAST_END_LATEST);
+
+    write_base(fx, 0, NULL,
+               "snapshot = {\n  on_offset_past_end = \"none\";\n};\n");
+    expect_error(fx, (int)BASE_LINE_COUNT + 2, "snapshot.on_offset_past_end",
+                 "unknown value \"none\": expected one of \"stop\", "
+                 "\"earliest\", \"latest\"");
+}
+
 static void test_cfg_delivery_errors_name_the_key(void **state)
 {
     struct fixture *fx = *state;
@@ -1154,6 +1181,7 @@ int main(void)
         T(test_cfg_prediction_fields),
         T(test_cfg_delivery_settings_read),
         T(test_cfg_delivery_errors_name_the_key),
+        T(test_cfg_offset_past_end_action),
         T(test_cfg_session_timeout_read_and_checked),
         T(test_cfg_serve_delivery_defaults_to_at_least_once),
         T(test_cfg_serve_transaction_timeout_read_and_checked),
