@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "common/numfmt.h"
@@ -112,18 +114,63 @@ static uint16_t namespace_id(const struct cfg *cfg, const char *name)
  * and their value plus one fits 16 bits. */
 #define FEATURES_OWNER16_MIN_BITS 17
 
+/* Linux 5.14 and later fault a range in, writable (older C headers may
+ * lack the name; older kernels answer EINVAL). */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* The smallest owner table commit_pages() faults in at creation: 2^20
+ * slots of 16-bit tags, the largest that count_collisions is on for by
+ * default. A slot is read before it is first written, so a page a lazily
+ * faulted table first meets costs two faults (the shared zero page, then
+ * its own copy); click-through's 160,019 distinct features reach every
+ * page of its 2 MiB table and of the 128 KiB bitmap within the run, 1,090
+ * faults inside `seconds`, against 544 pages committed in one call.
+ * Smaller tables stay lazy: Adult's 108 distinct features touch at most
+ * 108 of its 128 pages, and committing would fault in the rest for
+ * nothing. */
+#define FEATURES_COMMIT_MIN_BYTES ((size_t)2 << 20)
+
+/* Faults in, writable, the whole pages within [p, p + bytes), memory of
+ * calloc() that is about to be used throughout. Only a saving: if the
+ * kernel cannot (too old, or short of memory now), the pages fault in
+ * as they are first used, as they would without this, so the answer is
+ * ignored. */
+static void commit_pages(void *p, size_t bytes)
+{
+    long size = sysconf(_SC_PAGESIZE);
+    uintptr_t page = size > 0 ? (uintptr_t)size : 4096;
+    uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)p + bytes) & ~(page - 1);
+
+    if (end > start)
+        (void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+}
+
 static int alloc_collision_tables(struct feature_builder *fb, unsigned bits)
 {
     size_t slots = (size_t)1 << bits;
+    size_t owner_bytes;
 
     fb->owner_shift = bits;
-    if (bits >= FEATURES_OWNER16_MIN_BITS)
+    if (bits >= FEATURES_OWNER16_MIN_BITS) {
+        owner_bytes = slots * sizeof(uint16_t);
         fb->owner16 = calloc(slots, sizeof(uint16_t));
-    else
+    } else {
+        owner_bytes = slots * sizeof(uint32_t);
         fb->owner32 = calloc(slots, sizeof(uint32_t));
+    }
     fb->collided = calloc(slots / 8 + 1, 1);
-    return (fb->owner16 || fb->owner32) && fb->collided ? 0
-                                                         : RIFFLE_ERR_NOMEM;
+    if (!(fb->owner16 || fb->owner32) || !fb->collided)
+        return RIFFLE_ERR_NOMEM;
+
+    if (owner_bytes >= FEATURES_COMMIT_MIN_BYTES) {
+        commit_pages(fb->owner16 ? (void *)fb->owner16 : (void *)fb->owner32,
+                     owner_bytes);
+        commit_pages(fb->collided, slots / 8 + 1);
+    }
+    return 0;
 }
 
 /* Lists the fields features_build() turns into features, in order. */

@@ -337,6 +337,14 @@ static void test_features_collisions_exact_16_bit_owners(void **state)
     check_collisions_exact(17, 60000);
 }
 
+/* 2^20 slots: the tables features_new() faults in at creation (2 MiB of
+ * 16-bit tags and the bitmap) count as the lazily faulted ones do. */
+static void test_features_collisions_exact_committed_owners(void **state)
+{
+    (void)state;
+    check_collisions_exact(20, 60000);
+}
+
 static void test_features_no_collisions_when_few_keys(void **state)
 {
     struct fixture *fx = make("", 20);
@@ -387,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_features_no_collisions_when_few_keys),
         cmocka_unit_test(test_features_collisions_exact_32_bit_owners),
         cmocka_unit_test(test_features_collisions_exact_16_bit_owners),
+        cmocka_unit_test(test_features_collisions_exact_committed_owners),
         cmocka_unit_test(test_features_interaction_needs_known_namespace),
     };
 
