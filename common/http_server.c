@@ -5,11 +5,12 @@
  * libmicrohttpd calls the access callback several times per request: once
  * when the headers are in, then once per chunk of body, then once more
  * with no data; a response can only be queued on the first and the last
- * call. So what the headers decide (a declared Content-Length over the
- * limit, the caller's on_headers hook) is answered on the first call,
- * without reading the body, while a body that turns out too big or too
- * slow is drained and answered at its end, or cut off when it goes on
- * far past the limit. The body is gathered in a per-request struct buf
+ * call. So what the head decides (a request target or headers over the
+ * limits, a declared Content-Length over the limit, the caller's
+ * on_headers hook) is answered on the first call, without reading the
+ * body, while a body that turns out too big or too slow is drained and
+ * answered at its end, or cut off when it goes on past twice the time
+ * budget. The body is gathered in a per-request struct buf
  * (the connection's con_cls) and the handler runs on the last call; the
  * completion callback frees the gathered state whatever happened.
  */
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <microhttpd.h>
@@ -31,14 +33,37 @@
 #include "common/log.h"
 #include "common/log_limit.h"
 
-/* A body is drained up to this many times the limit so that its client
- * can read the 413; past that the connection is simply closed. */
-#define HTTP_DRAIN_FACTOR 4
 #define HTTP_CONNECTION_LIMIT 1024 /* far above any riffle endpoint's load */
 /* libmicrohttpd's complaints let through: a few a minute say what is
  * wrong without letting a client flood the log */
 #define HTTP_LOG_PER_WINDOW 10
 #define HTTP_LOG_WINDOW_S 60.0
+/* What riffle accepts of a request's head. libmicrohttpd keeps the whole
+ * head, and a record per header and per query argument, in one memory
+ * pool per connection; when a request fills that pool, it either
+ * answers by itself or (0.9.75, at the pool's very edge and with many
+ * arguments) closes the connection or leaves it hanging without a word.
+ * So the pool is made several times larger than these limits, and
+ * riffle answers 414 and 431 itself long before the library runs short.
+ * Only a head as large as the pool itself is left to the library, which
+ * answers it too, except in a band of about 200 bytes just under 256 KB
+ * (measured with 0.9.75) where it still closes without a word. */
+#define HTTP_MAX_URI_BYTES 8192     /* path and query string */
+#define HTTP_MAX_QUERY_ARGS 64      /* riffle's endpoints take none */
+#define HTTP_MAX_HEADER_BYTES 16384 /* names and values together */
+#define HTTP_MAX_HEADERS 100
+#define HTTP_POOL_BYTES (256 * 1024)
+
+/* One TCP connection, watched while a request head is on its way: the
+ * library's own timeout is one of inactivity, which a client sending a
+ * byte now and then never trips. */
+struct watch {
+    struct watch *prev, *next;
+    int fd;
+    int in_head;         /* waiting for (the rest of) a request head */
+    double head_started_s;
+    int cut;             /* shut down by the reaper already */
+};
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -49,6 +74,12 @@ struct http_server {
     /* libmicrohttpd's complaints, which any client can cause at will */
     pthread_mutex_t log_lock;
     struct log_limit log_allowance;
+    /* the connections, and the thread that cuts slow heads */
+    pthread_mutex_t watch_lock;
+    pthread_cond_t watch_wake;
+    struct watch *watched;
+    pthread_t reaper;
+    int reaper_running, stopping;
 };
 
 /* One request in flight: its body so far, and whether it is already
@@ -59,6 +90,9 @@ struct pending {
     double started_s;
     int too_large;
     int answered;
+    int headers_seen; /* the first call of the access handler is past */
+    size_t uri_bytes; /* the URI as it arrived, before the query is cut */
+    int too_many_args;
 };
 
 static double now_s(void)
@@ -173,14 +207,210 @@ static enum MHD_Result respond(struct http_server *s,
         (void)MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, res->allow);
     ret = MHD_queue_response(conn, (unsigned)res->status, mr);
     MHD_destroy_response(mr);
+    if (ret != MHD_YES)
+        return ret;
     p->answered = 1;
     if (s->set.on_done)
         s->set.on_done(s->opaque, req, res->status, now_s() - p->started_s);
     return ret;
 }
 
-/* The first call, with the headers only: refuse a declared body over the
- * limit, then let the caller's hook refuse what it can tell already. */
+/* A refusal of the server's own (status 0: a connection cut), logged
+ * within the allowance shared with the library's complaints: what was
+ * wrong and how big, never the request's content. */
+static void log_refusal(struct http_server *s, int status, const char *what)
+{
+    unsigned long long held_back;
+    int allowed;
+
+    pthread_mutex_lock(&s->log_lock);
+    allowed = log_limit_take(&s->log_allowance, now_s(), &held_back);
+    pthread_mutex_unlock(&s->log_lock);
+    if (held_back > 0)
+        log_warn("http", "%llu complaint(s) held back in the last %g s or "
+                 "more (at most %u a window)", held_back, HTTP_LOG_WINDOW_S,
+                 HTTP_LOG_PER_WINDOW);
+    if (allowed && status)
+        log_warn("http", "answered %d: %s", status, what);
+    else if (allowed)
+        log_warn("http", "%s", what);
+}
+
+/* The connection's watch, or NULL when it has none. */
+static struct watch *watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(
+        conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return info ? info->socket_context : NULL;
+}
+
+/* Marks the connection as waiting for a head (in_head 1, from now) or as
+ * having received one. */
+static void watch_mark(struct http_server *s, struct MHD_Connection *conn,
+                       int in_head)
+{
+    struct watch *w = watch_of(conn);
+
+    if (!w)
+        return;
+    pthread_mutex_lock(&s->watch_lock);
+    w->in_head = in_head;
+    w->head_started_s = now_s();
+    pthread_mutex_unlock(&s->watch_lock);
+}
+
+/* Connections come and go: the watch is freed before the library closes
+ * the socket, so the reaper never shuts down a reused descriptor. */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *s = cls;
+    const union MHD_ConnectionInfo *info;
+    struct watch *w;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        info = MHD_get_connection_info(conn,
+                                       MHD_CONNECTION_INFO_CONNECTION_FD);
+        w = info ? calloc(1, sizeof(*w)) : NULL;
+        if (!w)
+            return; /* unwatched: only the library's idle timeout holds */
+        w->fd = info->connect_fd;
+        w->in_head = 1;
+        w->head_started_s = now_s();
+        pthread_mutex_lock(&s->watch_lock);
+        w->next = s->watched;
+        if (w->next)
+            w->next->prev = w;
+        s->watched = w;
+        pthread_mutex_unlock(&s->watch_lock);
+        *socket_context = w;
+        return;
+    }
+
+    w = *socket_context;
+    if (!w)
+        return;
+    pthread_mutex_lock(&s->watch_lock);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        s->watched = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    pthread_mutex_unlock(&s->watch_lock);
+    free(w);
+    *socket_context = NULL;
+}
+
+/* Shuts down each connection whose head has taken over the time budget
+ * (a request line or headers sent a byte at a time), a few times per
+ * budget; the library then sees the socket end and frees it. */
+static void *reap_slow_heads(void *arg)
+{
+    struct http_server *s = arg;
+    double period = s->set.timeout_s / 4 < 0.5 ? s->set.timeout_s / 4 : 0.5;
+    unsigned cut;
+    struct timespec until;
+    struct watch *w;
+    char what[96];
+
+    pthread_mutex_lock(&s->watch_lock);
+    while (!s->stopping) {
+        cut = 0;
+        for (w = s->watched; w; w = w->next) {
+            if (!w->in_head || w->cut ||
+                now_s() - w->head_started_s <= s->set.timeout_s)
+                continue;
+            (void)shutdown(w->fd, SHUT_RDWR);
+            w->cut = 1;
+            cut++;
+        }
+        if (cut) {
+            pthread_mutex_unlock(&s->watch_lock);
+            snprintf(what, sizeof(what), "closed %u connection(s) whose "
+                     "request head took over %g s", cut, s->set.timeout_s);
+            log_refusal(s, 0, what);
+            pthread_mutex_lock(&s->watch_lock);
+        }
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)period;
+        until.tv_nsec += (long)((period - (double)(time_t)period) * 1e9);
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        (void)pthread_cond_timedwait(&s->watch_wake, &s->watch_lock, &until);
+    }
+    pthread_mutex_unlock(&s->watch_lock);
+    return NULL;
+}
+
+/* Answers with one of the server's own errors, and logs it. */
+static enum MHD_Result refuse(struct http_server *s,
+                              struct MHD_Connection *conn,
+                              const struct http_request *req,
+                              struct pending *p, int status, const char *what)
+{
+    struct http_response res = {200, "text/plain", NULL, {0}};
+
+    log_refusal(s, status, what);
+    fill_error(s, status, what, &res);
+    return respond(s, conn, req, p, &res);
+}
+
+struct head_size {
+    size_t bytes;
+    unsigned count;
+};
+
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind,
+                                       const char *key, const char *value)
+{
+    struct head_size *size = cls;
+
+    (void)kind;
+    size->bytes += strlen(key) + (value ? strlen(value) : 0);
+    size->count++;
+    return MHD_YES;
+}
+
+/* What the head alone rules out, as a status and a sentence in what;
+ * 0 when the head is within the limits. */
+static int check_head(struct MHD_Connection *conn, const struct pending *p,
+                      char *what, size_t what_size)
+{
+    struct head_size size = {0, 0};
+
+    if (p->uri_bytes > HTTP_MAX_URI_BYTES) {
+        snprintf(what, what_size, "request target of %zu bytes is over the "
+                 "limit of %d", p->uri_bytes, HTTP_MAX_URI_BYTES);
+        return MHD_HTTP_URI_TOO_LONG;
+    }
+    if (p->too_many_args) {
+        snprintf(what, what_size, "query string has over %d arguments",
+                 HTTP_MAX_QUERY_ARGS);
+        return MHD_HTTP_URI_TOO_LONG;
+    }
+    (void)MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_size,
+                                    &size);
+    if (size.bytes > HTTP_MAX_HEADER_BYTES) {
+        snprintf(what, what_size, "headers of %zu bytes are over the limit "
+                 "of %d", size.bytes, HTTP_MAX_HEADER_BYTES);
+        return MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
+    }
+    if (size.count > HTTP_MAX_HEADERS) {
+        snprintf(what, what_size, "%u headers are over the limit of %d",
+                 size.count, HTTP_MAX_HEADERS);
+        return MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
+    }
+    return 0;
+}
+
+/* The first call, with the headers only: refuse a head over the limits
+ * and a declared body over the limit, then let the caller's hook refuse
+ * what it can tell already. */
 static enum MHD_Result check_headers(struct http_server *s,
                                      struct MHD_Connection *conn,
                                      const char *url, const char *method,
@@ -193,13 +423,17 @@ static enum MHD_Result check_headers(struct http_server *s,
     struct buf query = {0};
     enum MHD_Result ret = MHD_YES;
     char what[160];
+    int status;
 
     describe(conn, url, method, p, &query, &req);
-    if (length && strtoull(length, NULL, 10) > s->set.max_body_bytes) {
+    status = check_head(conn, p, what, sizeof(what));
+    if (status) {
+        ret = refuse(s, conn, &req, p, status, what);
+    } else if (length &&
+               strtoull(length, NULL, 10) > s->set.max_body_bytes) {
         snprintf(what, sizeof(what), "body of %.20s bytes is over the limit "
                  "of %zu", length, s->set.max_body_bytes);
-        fill_error(s, MHD_HTTP_CONTENT_TOO_LARGE, what, &res);
-        ret = respond(s, conn, &req, p, &res);
+        ret = refuse(s, conn, &req, p, MHD_HTTP_CONTENT_TOO_LARGE, what);
     } else if (s->set.on_headers && s->set.on_headers(s->opaque, &req, &res)) {
         ret = respond(s, conn, &req, p, &res);
     } else {
@@ -209,8 +443,11 @@ static enum MHD_Result check_headers(struct http_server *s,
     return ret;
 }
 
-/* A piece of body: kept while under the limit, drained past it. Returns
- * MHD_NO to close a connection that has gone on far too long. */
+/* A piece of body: kept while under the limit, drained past it, so that
+ * the client, which may well still be sending, reads the 413 at the end
+ * (libmicrohttpd 0.9.75 cannot answer in the middle of a body). The
+ * drain is bounded in time, not in bytes: past twice the time budget the
+ * connection is closed (MHD_NO), which is what also ends a trickle. */
 static enum MHD_Result take_body(const struct http_server *s,
                                  struct pending *p, const char *data,
                                  size_t *size)
@@ -224,10 +461,8 @@ static enum MHD_Result take_body(const struct http_server *s,
         return MHD_NO;
     *size = 0;
 
-    if (p->received > max * HTTP_DRAIN_FACTOR)
-        return MHD_NO;
     if (now_s() - p->started_s > 2 * s->set.timeout_s)
-        return MHD_NO; /* a trickle that would never end */
+        return MHD_NO;
     return MHD_YES;
 }
 
@@ -246,15 +481,15 @@ static enum MHD_Result finish(struct http_server *s,
     if (p->too_large) {
         snprintf(what, sizeof(what), "body is over the limit of %zu bytes",
                  s->set.max_body_bytes);
-        fill_error(s, MHD_HTTP_CONTENT_TOO_LARGE, what, &res);
+        ret = refuse(s, conn, &req, p, MHD_HTTP_CONTENT_TOO_LARGE, what);
     } else if (now_s() - p->started_s > s->set.timeout_s) {
         snprintf(what, sizeof(what), "the request took over %g s to arrive",
                  s->set.timeout_s);
-        fill_error(s, MHD_HTTP_REQUEST_TIMEOUT, what, &res);
+        ret = refuse(s, conn, &req, p, MHD_HTTP_REQUEST_TIMEOUT, what);
     } else {
         s->handler(s->opaque, &req, &res);
+        ret = respond(s, conn, &req, p, &res);
     }
-    ret = respond(s, conn, &req, p, &res);
     buf_free(&query);
     return ret;
 }
@@ -269,12 +504,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     struct pending *p = *con_cls;
 
     (void)version;
-    if (!p) {
-        p = calloc(1, sizeof(*p));
-        if (!p)
-            return MHD_NO;
-        p->started_s = now_s();
-        *con_cls = p;
+    if (!p) /* the URI callback could not allocate */
+        return MHD_NO;
+    if (!p->headers_seen) {
+        p->headers_seen = 1;
+        watch_mark(s, conn, 0);
         return check_headers(s, conn, url, method, p);
     }
     if (*upload_data_size > 0)
@@ -284,13 +518,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     return finish(s, conn, url, method, p);
 }
 
+/* Called with the request target as soon as the request line is in, and
+ * before libmicrohttpd splits the query into arguments: a query too long
+ * or with too many arguments is cut off here (the request is refused
+ * with 414 from its headers), because each argument takes a record of
+ * the connection's pool, and thousands of them exhaust it. What it
+ * returns becomes the request's con_cls. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct pending *p = calloc(1, sizeof(*p));
+    char *query = strchr(uri, '?');
+    unsigned args = 0;
+    const char *c;
+
+    (void)cls;
+    (void)conn;
+    if (!p)
+        return NULL;
+    p->started_s = now_s();
+    p->uri_bytes = strlen(uri);
+    for (c = query; c && *c; c++)
+        args += *c == '&' || *c == ';' || c == query;
+    p->too_many_args = args > HTTP_MAX_QUERY_ARGS;
+    if (query && (p->uri_bytes > HTTP_MAX_URI_BYTES || p->too_many_args))
+        *query = '\0'; /* the library's buffer, which it parses next */
+    return p;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn,
                          void **con_cls, enum MHD_RequestTerminationCode why)
 {
     struct pending *p = *con_cls;
 
-    (void)cls;
-    (void)conn;
+    watch_mark(cls, conn, 1); /* the next request's head, if any */
     if (why != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         log_debug("http", "a request ended early (libmicrohttpd code %d)",
                   (int)why);
@@ -323,7 +583,12 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
         return;
     vsnprintf(msg, sizeof(msg), fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
-    log_warn("http", "%s", msg);
+    /* A client gone in the middle of its head (or cut by the reaper,
+     * which logged it already) is no news. */
+    if (strstr(msg, "closed when reading request"))
+        log_debug("http", "%s", msg);
+    else
+        log_warn("http", "%s", msg);
 }
 
 /* libmicrohttpd warns about a pool of one thread, so the option is only
@@ -334,16 +599,19 @@ static struct MHD_Daemon *start_daemon(struct http_server *s,
     unsigned timeout = (unsigned)ceil(s->set.timeout_s);
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_error, s},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_POOL_BYTES, NULL},
         {MHD_OPTION_SOCK_ADDR, 0, sa},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)(timeout ? timeout : 1u),
          NULL},
         {MHD_OPTION_CONNECTION_LIMIT, HTTP_CONNECTION_LIMIT, NULL},
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
         {MHD_OPTION_THREAD_POOL_SIZE, s->set.threads, NULL},
         {MHD_OPTION_END, 0, NULL}};
 
     if (s->set.threads <= 1)
-        opts[5].option = MHD_OPTION_END;
+        opts[8].option = MHD_OPTION_END;
     return MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
                             0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY,
                             opts, MHD_OPTION_END);
@@ -377,6 +645,8 @@ int http_server_start_with(const char *listen,
     s->handler = handler;
     s->opaque = opaque;
     pthread_mutex_init(&s->log_lock, NULL);
+    pthread_mutex_init(&s->watch_lock, NULL);
+    pthread_cond_init(&s->watch_wake, NULL);
     log_limit_init(&s->log_allowance, HTTP_LOG_PER_WINDOW, HTTP_LOG_WINDOW_S);
 
     memset(&sa, 0, sizeof(sa));
@@ -387,10 +657,16 @@ int http_server_start_with(const char *listen,
     if (!s->daemon) {
         snprintf(errstr, errstr_size, "cannot listen on %s (in use, or not "
                  "an address of this machine)", listen);
-        pthread_mutex_destroy(&s->log_lock);
-        free(s);
+        http_server_stop(s);
         return RIFFLE_ERR_IO;
     }
+    /* Without the reaper slow heads are still cut, by the library's idle
+     * timeout, only later: not worth refusing to serve. */
+    s->reaper_running = pthread_create(&s->reaper, NULL, reap_slow_heads,
+                                       s) == 0;
+    if (!s->reaper_running)
+        log_warn("http", "cannot start the thread that cuts slow request "
+                 "heads; only idle connections will time out");
 
     info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : port;
@@ -415,7 +691,17 @@ void http_server_stop(struct http_server *s)
 {
     if (!s)
         return;
-    MHD_stop_daemon(s->daemon);
+    if (s->reaper_running) {
+        pthread_mutex_lock(&s->watch_lock);
+        s->stopping = 1;
+        pthread_cond_signal(&s->watch_wake);
+        pthread_mutex_unlock(&s->watch_lock);
+        pthread_join(s->reaper, NULL);
+    }
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    pthread_cond_destroy(&s->watch_wake);
+    pthread_mutex_destroy(&s->watch_lock);
     pthread_mutex_destroy(&s->log_lock);
     free(s);
 }

@@ -9,10 +9,16 @@
  * /healthz and /metrics. It does not route, parse JSON or do TLS:
  * callers switch on the path.
  *
+ * Whatever the settings, a request target (path and query) over 8 KB or
+ * with over 64 query arguments gets 414, headers over 16 KB or over 100
+ * of them 431, both from the head alone, and a head that takes longer
+ * than the time budget to arrive has its connection closed; each such
+ * refusal is logged once, by size and never by content.
+ *
  * Settings make it fit a public endpoint as well as a scrape target: a
  * body limit (a declared Content-Length over it is refused from the
- * headers, before the body is read; a chunked body as soon as it passes
- * it), a time budget per request (a client that trickles its body gets
+ * headers, before the body is read; a chunked body at its end, however
+ * far it goes past the limit), a time budget per request (a client that trickles its body gets
  * 408, one that stops sending is disconnected), a hook that may refuse a
  * request from its headers alone (a wrong path, method or content type),
  * a hook that formats the server's own error answers (text by default,
@@ -66,7 +72,7 @@ typedef int (*http_headers_fn)(void *opaque, const struct http_request *req,
                                struct http_response *res);
 
 /* Fills res->body (and content_type) for an answer the server gives by
- * itself: 413 and 408, with what (a sentence) saying why. */
+ * itself: 413, 408, 414 and 431, with what (a sentence) saying why. */
 typedef void (*http_error_fn)(void *opaque, int status, const char *what,
                               struct http_response *res);
 

@@ -3,9 +3,10 @@
 # The HTTP endpoint of `riffle serve`: 503 before a model exists, then a
 # valid request, malformed JSON, missing and unknown fields, an event
 # cleaning refuses, oversize bodies (declared and chunked), a wrong
-# content type, method and path, and slow clients (one that stalls, one
-# that trickles): each gets its status, and the service answers valid
-# requests throughout and stops cleanly.
+# content type, method and path, heads over the limits (long query string,
+# many arguments, large headers), and slow clients (one that stalls, one
+# that trickles its body, one its head): each gets its status or a cut,
+# and the service answers valid requests throughout and stops cleanly.
 source "$(dirname "$0")/lib.sh"
 
 # The HTTP port sits 20 above the broker's, inside the range of whoever
@@ -144,6 +145,31 @@ if not reply.startswith(b"HTTP/1.1 408"):
     sys.exit(f"FAIL trickling client: {reply[:60]!r}")
 print("  test_serve_http: trickling client: 408")
 
+# Heads over the limits (8 KB of request target, 16 KB of headers, 64
+# query arguments) get 414 and 431 in the API's JSON; an 8 KB query once
+# got no answer at all. A head sent a byte at a time is cut after the
+# time budget, though it is never idle that long.
+expect("long query string", request("GET", "/v1/predict?q=" + "a" * 8500),
+       414, "error", "request target of 8514 bytes")
+expect("many query arguments", request("GET", "/healthz?" + "&".join(
+       ["a=1"] * 500)), 414, "error", "over 64 arguments")
+expect("long header", request("POST", "/v1/predict", "{}", dict(
+       JSON, Cookie="c" * 17000)), 431, "error", "headers of")
+slow = socket.create_connection(("127.0.0.1", port), timeout=wait_s)
+slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+started = time.time()
+try:
+    while time.time() - started < 10:
+        slow.sendall(b"X")
+        time.sleep(0.1)
+    sys.exit("FAIL slow head: still open after 10 s")
+except OSError:
+    cut = time.time() - started
+slow.close()
+if not 0.9 < cut < 5:
+    sys.exit(f"FAIL slow head: cut after {cut:.1f} s, expected 1-5 s")
+print(f"  test_serve_http: slow head: cut after {cut:.1f} s")
+
 expect("valid request at the end", request("POST", "/v1/predict",
        event(event_id="ok-3", day=5, nswprice=0.3)), 200)
 
@@ -162,7 +188,7 @@ labels = 'pipeline="elec2",model="elec2"'
 def value(name, extra=""):
     return float(series[f"{name}{{{labels}{extra}}}"])
 assert value("riffle_serve_model_version") == model_events, text
-assert value("riffle_serve_http_responses_total", ',outcome="client_error"') == 12, text
+assert value("riffle_serve_http_responses_total", ',outcome="client_error"') == 15, text
 assert value("riffle_serve_http_seconds_count") >= 18, text
 assert value("riffle_serve_requests_total") == 0, text  # none from Kafka
 print("  test_serve_http: metrics: 200")
@@ -174,7 +200,13 @@ server=
 # 503s also come from polling /healthz until the model is there
 assert_eq "$(riffle_json "$WORK/serve.json" \
     '[rows[0]["http"][k] for k in ("ok", "client_errors", "server_errors")]')" \
-    "[7, 13, 0]" "answers counted by the service (ok, client errors, server errors)"
+    "[7, 16, 0]" "answers counted by the service (ok, client errors, server errors)"
 assert_eq "$(riffle_json "$WORK/serve.json" 'rows[0]["http"]["unavailable"] >= 2')" \
     True "503 answers counted"
+# Each refusal of a head is logged once, by its size, never its content.
+assert_eq "$(grep -c 'warn  http: answered 414: ' "$WORK/serve.log")" 2 "414s logged"
+assert_eq "$(grep -c 'warn  http: answered 431: ' "$WORK/serve.log")" 1 "431s logged"
+assert_eq "$(grep -c 'closed 1 connection(s) whose request head' "$WORK/serve.log")" \
+    1 "slow head logged"
+assert_eq "$(grep -c 'aaaa\|cccc' "$WORK/serve.log")" 0 "request content in the log"
 echo "PASS $TEST_NAME"
