@@ -760,6 +760,12 @@ static int take_snapshot(struct learn *l, int wait, char *errstr,
     if (err)
         return err;
 
+    /* Every unusable join record below the snapshot's positions of the
+     * owned partitions is then dead-lettered, and acknowledged before the
+     * snapshot is sent: what join_from_snapshot() relies on. */
+    err = join_catch_up(l, errstr, size);
+    if (err)
+        return err;
     note_positions(l);
     err = outputs_snapshot_hold(l->out, l->ol, l->offsets, l->offset_count,
                                 &bytes, errstr, size);
@@ -1201,15 +1207,51 @@ static void on_revoke(void *opaque)
         learn_join_disown(l->join);
 }
 
+/* Where the dead letters of join partition q go on when the group has
+ * no committed offset of it: the broker expires a group's offsets
+ * offsets.retention.minutes after the group emptied, so a learner
+ * stopped longer than that finds none, and reading from the beginning
+ * dead-lettered every unusable record again. A learner without
+ * --instance owns every join partition, and before any snapshot of it
+ * is committed it has dead-lettered every unusable record below the
+ * snapshot's join positions (join_catch_up() runs first, in both
+ * modes): it goes on from there. An instance cannot tell whose
+ * dead letters its snapshot's positions cover (another instance may have
+ * owned q meanwhile), so it still reads from the beginning, and says
+ * that dead letters may repeat. Returns the offset to go on from, -1
+ * for the beginning. */
+static int64_t join_from_snapshot(struct learn *l, int q)
+{
+    int64_t snap = learn_join_restored_position(l->join, q);
+
+    if (snap <= 0)
+        return -1;
+    if (l->opt.instance) {
+        log_warn("learn", "%s [%d]: the group has no committed offset of "
+                 "it (expired after the group stayed empty longer than "
+                 "the broker's offsets.retention.minutes?): checking it "
+                 "from the beginning; dead letters of unusable records "
+                 "below offset %lld may be published again", l->cfg.join.topic,
+                 q, (long long)snap);
+        return -1;
+    }
+    log_warn("learn", "%s [%d]: the group has no committed offset of it "
+             "(expired after the group stayed empty longer than the "
+             "broker's offsets.retention.minutes?): going on from the "
+             "snapshot's position %lld, below which every unusable record "
+             "was dead-lettered", l->cfg.join.topic, q, (long long)snap);
+    return snap;
+}
+
 /* Join partition q, whose owner this instance just became: it goes on
  * from the group's committed offset of q, where the previous owner's
- * last committed dead letters stop. */
+ * last committed dead letters stop, or else from join_from_snapshot(). */
 static int own_join_partition(struct learn *l, int q, int input_partition,
                               char *errstr, size_t size)
 {
     char meta[8];
     int64_t from = -1;
-    int err = 0, attempt;
+    int err = 0, attempt, committed;
 
     for (attempt = 1; attempt <= LEARN_JOIN_COMMITTED_TRIES; attempt++) {
         err = consumer_committed_meta(l->consumer, l->cfg.join.topic, q,
@@ -1222,10 +1264,15 @@ static int own_join_partition(struct learn *l, int q, int input_partition,
     }
     if (err)
         return err;
+    committed = from >= 0;
+    if (!committed)
+        from = join_from_snapshot(l, q);
     learn_join_own(l->join, q, from);
     log_info("learn", "%s [%d]: dead letters are this instance's (it has "
              "input partition %d), from %s %lld", l->cfg.join.topic, q,
-             input_partition, from >= 0 ? "the committed offset" : "offset",
+             input_partition,
+             committed ? "the committed offset"
+                       : from >= 0 ? "the snapshot's position" : "offset",
              (long long)(from >= 0 ? from : 0));
     return 0;
 }

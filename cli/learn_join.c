@@ -46,6 +46,7 @@ struct learn_join {
     unsigned char *owned;
     int64_t *checked;
     int64_t *ends; /* the brokers' ends found by learn_join_look_ends() */
+    int64_t *restored; /* the snapshot's positions; -1 where none */
     struct learn_join_stats stats;
 };
 
@@ -225,13 +226,16 @@ static int join_open(struct learn_join *j, const struct snapshot_offset *snap,
     j->owned = calloc((size_t)j->partitions, sizeof(*j->owned));
     j->checked = calloc((size_t)j->partitions, sizeof(*j->checked));
     j->ends = calloc((size_t)j->partitions, sizeof(*j->ends));
-    if (!j->next || !j->target || !j->owned || !j->checked || !j->ends) {
+    j->restored = calloc((size_t)j->partitions, sizeof(*j->restored));
+    if (!j->next || !j->target || !j->owned || !j->checked || !j->ends ||
+        !j->restored) {
         snprintf(errstr, size, "no memory for the join topic's positions");
         return RIFFLE_ERR_NOMEM;
     }
     for (p = 0; p < j->partitions; p++)
         j->next[p] = j->ends[p] = -1;
     set_targets(j, snap, n);
+    memcpy(j->restored, j->target, (size_t)j->partitions * sizeof(*j->target));
     return 0;
 }
 
@@ -291,6 +295,7 @@ void learn_join_destroy(struct learn_join *j)
     free(j->owned);
     free(j->checked);
     free(j->ends);
+    free(j->restored);
     free(j);
 }
 
@@ -423,6 +428,11 @@ void learn_join_own(struct learn_join *j, int q, int64_t from)
         return;
     j->owned[q] = 1;
     j->checked[q] = from >= 0 ? from : 0;
+}
+
+int64_t learn_join_restored_position(const struct learn_join *j, int q)
+{
+    return q >= 0 && q < j->partitions ? j->restored[q] : -1;
 }
 
 int learn_join_owns(const struct learn_join *j)

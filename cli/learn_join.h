@@ -51,7 +51,10 @@
  * are acknowledged (at least once), and again every 20 s while it is
  * idle, lest the broker expire the offset (cmd_learn.c,
  * LEARN_JOIN_REFRESH_S). A new owner, after a rebalance or a
- * crash, goes on from the committed position: records it has applied
+ * crash, goes on from the committed position (when the group has none,
+ * e.g. expired while the group was empty, a learner without --instance
+ * goes on from its snapshot's position: see join_from_snapshot() in
+ * cmd_learn.c): records it has applied
  * but not checked (its rebuild, a replay, a take-over) are read again
  * and judged without being applied (learn_join_check()). An owner whose
  * events are idle, and one that stops cleanly, checks its partitions up
@@ -139,6 +142,10 @@ int learn_join_owner_partition(int q, int input_partitions);
  * checked from offset from on (the group's committed offset; -1 when
  * none was ever committed: from the partition's beginning). */
 void learn_join_own(struct learn_join *j, int q, int64_t from);
+
+/* Join partition q's position in the snapshot the table was rebuilt
+ * from (the next offset it had not applied), or -1 when it had none. */
+int64_t learn_join_restored_position(const struct learn_join *j, int q);
 
 /* Whether this instance owns a join partition. */
 int learn_join_owns(const struct learn_join *j);
