@@ -100,8 +100,8 @@ static int start(struct serve *s, char *errstr, size_t size)
     if (!err)
         err = serve_stats_new(&s->stats);
     if (!err)
-        err = model_follower_start(&s->cfg, s->input, s->slot, &s->follower,
-                                   errstr, size);
+        err = model_follower_start(&s->cfg, s->input, s->slot, s->stats,
+                                   &s->follower, errstr, size);
     if (!err && s->cfg.serve_http_port > 0)
         err = http_api_start(&s->cfg, s->input, s->slot, s->stats, &s->http,
                              errstr, size);
@@ -229,7 +229,7 @@ static void print_summary(struct serve *s)
     serve_stats_read_delivered(s->stats, &c);
     printf("{\"requests\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
            "\"model_version\":%lld,\"models_loaded\":%llu,"
-           "\"rebuilds\":%llu,"
+           "\"rebuilds\":%llu,\"version_conflicts\":%llu,"
            "\"http\":{\"ok\":%llu,\"client_errors\":%llu,"
            "\"unavailable\":%llu,\"server_errors\":%llu}}\n",
            (unsigned long long)c.requests,
@@ -238,6 +238,7 @@ static void print_summary(struct serve *s)
            (long long)model_slot_version(s->slot),
            model_follower_installed(s->follower),
            (unsigned long long)c.client_rebuilds,
+           (unsigned long long)c.version_conflicts,
            (unsigned long long)c.http_ok,
            (unsigned long long)c.http_client_errors,
            (unsigned long long)c.http_unavailable,

@@ -734,7 +734,7 @@ fail:
 static int read_info(avro_value_t *rec, struct snapshot_info *info)
 {
     const char *name;
-    int64_t fp;
+    int64_t fp, crc;
     avro_value_t g, arr;
     int32_t format;
 
@@ -750,6 +750,8 @@ static int read_info(avro_value_t *rec, struct snapshot_info *info)
     info->config_fingerprint = (uint64_t)fp;
     AV(get_int_field(rec, "bits", &info->bits));
     AV(get_long_field(rec, "nonzero_count", &info->nonzero_count));
+    AV(get_long_field(rec, "weights_crc64", &crc));
+    info->weights_crc64 = (uint64_t)crc;
 
     AV(avro_value_get_by_name(rec, "metrics", &g, NULL));
     AV(get_long_field(&g, "count", (int64_t *)&info->metrics.count));

@@ -77,6 +77,7 @@ struct snapshot_info {
     uint64_t config_fingerprint;
     int32_t bits;
     int64_t nonzero_count;
+    uint64_t weights_crc64; /* tells apart two snapshots of one version */
     size_t weight_bytes;
     struct metrics_totals metrics;
     int64_t dead_letters;

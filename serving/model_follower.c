@@ -16,21 +16,40 @@
 #include "consumers/snapshot_chunks.h"
 #include "consumers/topic_reader.h"
 #include "learner/snapshot.h"
+#include "serving/serve_stats.h"
 
 #define FOLLOWER_POLL_MS 100 /* short enough to see a stop quickly */
+/* Versions remembered with their weights' CRC, to tell a snapshot
+ * published again (the same weights) from another model under a version
+ * already seen. A learner publishes a new version each time, so the last
+ * few cover the pairs that matter: two learners, or one restarted from
+ * an older snapshot, publishing side by side. */
+#define FOLLOWER_SEEN 64
+#define FOLLOWER_AT_MAX (CFG_NAME_MAX + 48)
+
+struct seen_version {
+    int64_t version;
+    uint64_t weights_crc64;
+    char at[FOLLOWER_AT_MAX]; /* where it was last seen, for the warning */
+    int conflict;             /* warned about and counted already */
+};
 
 struct model_follower {
     const struct cfg *cfg;
     const struct schema *input;
     struct schema *snapshot;
     struct model_slot *slot;
+    struct serve_stats *stats; /* NULL: conflicts are only logged */
     struct topic_reader *reader;
     pthread_t thread;
     int started;
     atomic_int stop;
     atomic_ullong installed;
     struct buf pending; /* newest unrestored snapshot, empty if none */
-    char pending_at[CFG_NAME_MAX + 48]; /* its coordinates, for logs */
+    char pending_at[FOLLOWER_AT_MAX]; /* its coordinates, for logs */
+    uint64_t served_crc64; /* weights CRC of the model in the slot */
+    struct seen_version seen[FOLLOWER_SEEN];
+    size_t seen_count, seen_next;
     struct snapshot_offset *offsets; /* restore's scratch space */
     struct snapshot_chunks *chunks;  /* reassembles large snapshots */
 };
@@ -46,7 +65,8 @@ static void install_pending(struct model_follower *f)
 
     err = snapshot_read_info(f->snapshot, f->pending.data, f->pending.len,
                              &info, why, sizeof(why));
-    if (!err && info.version == model_slot_version(f->slot))
+    if (!err && info.version == model_slot_version(f->slot) &&
+        info.weights_crc64 == f->served_crc64)
         goto out; /* the same model again, e.g. re-published */
     if (!err)
         err = online_new(f->cfg, f->input, &ol, why, sizeof(why));
@@ -55,10 +75,12 @@ static void install_pending(struct model_follower *f)
                                f->pending.len, f->offsets,
                                SNAPSHOT_MAX_OFFSETS, &n, &info, why,
                                sizeof(why));
-    if (!err)
+    if (!err) {
         err = model_slot_install(f->slot, ol, info.version);
-    else
+        f->served_crc64 = info.weights_crc64;
+    } else {
         online_destroy(ol);
+    }
 
     if (err) {
         log_warn("follower", "%s: snapshot of model %s not served, the "
@@ -71,6 +93,54 @@ static void install_pending(struct model_follower *f)
     }
 out:
     buf_reset(&f->pending);
+}
+
+/* Remembers the snapshot at `at`, and when another with its version but
+ * different weights was seen, warns (once per version) and counts it:
+ * two learners, or one restarted from an older snapshot, published under
+ * one version, and replicas that hid it would serve different models
+ * under one name. The later snapshot in the topic serves either way, the
+ * rule every replica and a restarting learner follow (docs/OPERATIONS.md,
+ * "One version, two snapshots"). A snapshot whose metadata cannot be
+ * read is left to the restore to report. */
+static void note_version(struct model_follower *f, const struct buf *value,
+                         const char *at)
+{
+    struct snapshot_info info;
+    struct seen_version *v = NULL;
+    char why[256];
+    size_t i;
+
+    if (snapshot_read_info(f->snapshot, value->data, value->len, &info, why,
+                           sizeof(why)) != 0)
+        return;
+    for (i = 0; i < f->seen_count && !v; i++)
+        if (f->seen[i].version == info.version)
+            v = &f->seen[i];
+
+    if (!v) {
+        v = &f->seen[f->seen_next];
+        f->seen_next = (f->seen_next + 1) % FOLLOWER_SEEN;
+        if (f->seen_count < FOLLOWER_SEEN)
+            f->seen_count++;
+        memset(v, 0, sizeof(*v));
+        v->version = info.version;
+    } else if (v->weights_crc64 == info.weights_crc64) {
+        log_debug("follower", "%s: model %s version %lld again, the same "
+                  "weights as at %s", at, f->cfg->model_name,
+                  (long long)info.version, v->at);
+    } else if (!v->conflict) {
+        log_warn("follower", "%s: model %s version %lld has other weights "
+                 "than the snapshot of that version at %s: two learners, or "
+                 "one restarted from an older snapshot, published under one "
+                 "version; the later one serves", at, f->cfg->model_name,
+                 (long long)info.version, v->at);
+        v->conflict = 1;
+        if (f->stats)
+            serve_stats_version_conflict(f->stats);
+    }
+    v->weights_crc64 = info.weights_crc64;
+    snprintf(v->at, sizeof(v->at), "%s", at);
 }
 
 /* Keeps msg as the pending snapshot when it completes one of our model
@@ -103,6 +173,7 @@ static void take_message(struct model_follower *f,
     snprintf(f->pending_at, sizeof(f->pending_at), "%s [%d] @%lld",
              f->cfg->topic_models, (int)msg->partition,
              (long long)msg->offset);
+    note_version(f, &f->pending, f->pending_at);
 }
 
 static void *follow(void *arg)
@@ -126,7 +197,7 @@ static void *follow(void *arg)
 
 int model_follower_start(const struct cfg *cfg,
                          const struct schema *input_schema,
-                         struct model_slot *slot,
+                         struct model_slot *slot, struct serve_stats *stats,
                          struct model_follower **out, char *errstr,
                          size_t errstr_size)
 {
@@ -139,6 +210,7 @@ int model_follower_start(const struct cfg *cfg,
     f->cfg = cfg;
     f->input = input_schema;
     f->slot = slot;
+    f->stats = stats;
     f->offsets = calloc(SNAPSHOT_MAX_OFFSETS, sizeof(*f->offsets));
     if (!f->offsets || snapshot_chunks_new(cfg->model_name, &f->chunks)) {
         model_follower_stop(f);

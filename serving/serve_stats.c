@@ -85,6 +85,13 @@ void serve_stats_rebuild(struct serve_stats *st)
     pthread_mutex_unlock(&st->lock);
 }
 
+void serve_stats_version_conflict(struct serve_stats *st)
+{
+    pthread_mutex_lock(&st->lock);
+    st->c.version_conflicts++;
+    pthread_mutex_unlock(&st->lock);
+}
+
 void serve_stats_http(struct serve_stats *st, int status, double seconds)
 {
     pthread_mutex_lock(&st->lock);
@@ -186,6 +193,11 @@ int serve_stats_render(const struct serve_stats_counts *c,
     bad |= counter(out, labels, "riffle_serve_client_rebuilds_total",
                    "Kafka clients that failed for good (fenced) and were "
                    "replaced in-process.", c->client_rebuilds);
+    bad |= counter(out, labels, "riffle_serve_model_version_conflicts_total",
+                   "Model versions seen in two snapshots with different "
+                   "weights (two learners, or one restarted from an older "
+                   "snapshot); the later one in the topic serves.",
+                   c->version_conflicts);
     bad |= histogram_series(out, labels, "riffle_serve_latency_seconds",
                             "From a request's Kafka timestamp to its answer "
                             "handed to the producer.", &c->latency);
@@ -220,10 +232,12 @@ int serve_stats_render_health(const struct serve_stats_counts *c,
 {
     int err = buf_printf(out, "{\"status\":\"ok\",\"model_version\":%lld,"
                          "\"requests\":%llu,\"predictions\":%llu,"
-                         "\"dead_letters\":%llu", (long long)model_version,
+                         "\"dead_letters\":%llu,\"version_conflicts\":%llu",
+                         (long long)model_version,
                          (unsigned long long)c->requests,
                          (unsigned long long)c->predictions,
-                         (unsigned long long)c->dead_letters);
+                         (unsigned long long)c->dead_letters,
+                         (unsigned long long)c->version_conflicts);
 
     if (!err)
         err = append_quantile(out, "latency_p50_s", &c->latency, 0.5);

@@ -28,6 +28,8 @@ struct serve_stats;
 struct serve_stats_counts {
     uint64_t requests, predictions, dead_letters; /* from Kafka */
     uint64_t client_rebuilds; /* Kafka clients replaced after failing */
+    uint64_t version_conflicts; /* model versions published twice, with
+                                   different weights */
     uint64_t http_ok, http_client_errors, http_unavailable,
         http_server_errors;
     struct histogram latency;      /* Kafka request, end to end */
@@ -54,6 +56,10 @@ void serve_stats_request(struct serve_stats *st, int dead_letter,
  * histogram: they were handled. */
 void serve_stats_drop(struct serve_stats *st, uint64_t predictions,
                       uint64_t dead_letters);
+
+/* Two snapshots of the model with one version and different weights
+ * were seen (model_follower.h). */
+void serve_stats_version_conflict(struct serve_stats *st);
 
 /* The replica's Kafka clients failed for good and were replaced. */
 void serve_stats_rebuild(struct serve_stats *st);

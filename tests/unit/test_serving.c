@@ -501,8 +501,10 @@ static void test_serve_stats_health_is_json_past_the_buckets(void **state)
     assert_int_equal(serve_stats_render_health(&c, 7, &out), 0);
     assert_string_equal(out.data, "{\"status\":\"ok\",\"model_version\":7,"
                         "\"requests\":0,\"predictions\":0,\"dead_letters\":0,"
+                        "\"version_conflicts\":0,"
                         "\"latency_p50_s\":0,\"latency_p99_s\":0}\n");
 
+    serve_stats_version_conflict(st);
     serve_stats_request(st, 0, 0.003);
     serve_stats_request(st, 0, 1.8e9); /* stamped at the epoch */
     serve_stats_read(st, &c);
@@ -510,6 +512,7 @@ static void test_serve_stats_health_is_json_past_the_buckets(void **state)
     assert_int_equal(serve_stats_render_health(&c, 7, &out), 0);
     assert_string_equal(out.data, "{\"status\":\"ok\",\"model_version\":7,"
                         "\"requests\":2,\"predictions\":2,\"dead_letters\":0,"
+                        "\"version_conflicts\":1,"
                         "\"latency_p50_s\":0.005,\"latency_p99_s\":null}\n");
     parsed = json_loads(out.data, 0, &jerr);
     if (!parsed)
