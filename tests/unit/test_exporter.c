@@ -97,6 +97,9 @@ static void test_exporter_prometheus_lines(void **state)
     s.fields[0].rejected = 2;
     s.rewinds = 2;
     s.client_rebuilds = 1;
+    s.offsets_past_end = 1;
+    s.offsets_before_start = 2;
+    s.lost_to_retention = 5000;
     ops_exporter_publish(e, &s);
     buf_reset(&out);
     assert_int_equal(ops_exporter_prometheus(e, T0 + 5, &out), 0);
@@ -128,6 +131,12 @@ static void test_exporter_prometheus_lines(void **state)
                     "model=\"m\"} 2\n");
     assert_contains(out.data, "riffle_client_rebuilds_total{pipeline="
                     "\"pipe\\\"1\",model=\"m\"} 1\n");
+    assert_contains(out.data, "riffle_snapshot_offsets_past_end_total{"
+                    "pipeline=\"pipe\\\"1\",model=\"m\"} 1\n");
+    assert_contains(out.data, "riffle_snapshot_offsets_before_start_total{"
+                    "pipeline=\"pipe\\\"1\",model=\"m\"} 2\n");
+    assert_contains(out.data, "riffle_events_lost_to_retention_total{"
+                    "pipeline=\"pipe\\\"1\",model=\"m\"} 5000\n");
     assert_contains(out.data, "# TYPE riffle_event_processing_seconds "
                     "histogram\n");
     assert_contains(out.data, "le=\"5e-05\"} 1\n");
