@@ -79,13 +79,25 @@ struct band_names {
     struct named_band *name;
 };
 
+/* A configured field with a privacy rule, with what anonymizer_apply()
+ * reads of it for every event: a field's configuration is 5 KiB, so its
+ * rule, read there, was a cache line of its own for each personal field
+ * of each event. */
+struct personal_field {
+    size_t field;                   /* index in cfg->fields */
+    size_t schema_index;            /* where the event holds its value */
+    enum cfg_privacy_action action; /* cfg->fields[field].privacy */
+    int hinted; /* 1: the reader thread may have made its replacement
+                   (pseudonyms and bands, see anonymizer_hint_event()) */
+};
+
 struct anonymizer {
     const struct cfg *cfg;
     int schema_index[CFG_MAX_FIELDS];
     /* The configured fields with a privacy rule, in configuration order:
      * most fields have none, and walking every field per event to find
      * that out was most of this module's cost on such sets. */
-    size_t personal[CFG_MAX_FIELDS];
+    struct personal_field personal[CFG_MAX_FIELDS];
     size_t personal_count;
     unsigned char key[ANONYMIZE_MAX_KEY_BYTES];
     size_t key_len;
@@ -107,6 +119,21 @@ struct anonymizer {
      * the field has no bounds, or too many bands. */
     struct band_names *bands[CFG_MAX_FIELDS];
 };
+
+/* Lists configured field i, which has a privacy rule and is in the
+ * schema (map_field() succeeded), for anonymizer_apply(). */
+static void add_personal(struct anonymizer *a, size_t i)
+{
+    const struct cfg_field *f = &a->cfg->fields[i];
+    struct personal_field *pf = &a->personal[a->personal_count++];
+
+    pf->field = i;
+    pf->schema_index = (size_t)a->schema_index[i];
+    pf->action = f->privacy;
+    pf->hinted = f->privacy == CFG_PRIVACY_PSEUDONYM ||
+                 (f->privacy == CFG_PRIVACY_COARSEN &&
+                  f->date_precision == CFG_DATE_NONE);
+}
 
 static int needs_key(const struct cfg *cfg)
 {
@@ -526,8 +553,8 @@ int anonymizer_new(const struct cfg *cfg, const struct schema *schema,
 
     for (i = 0; i < cfg->field_count && !err; i++) {
         err = map_field(a, schema, i, errstr, errstr_size);
-        if (cfg->fields[i].privacy != CFG_PRIVACY_NONE)
-            a->personal[a->personal_count++] = i;
+        if (!err && cfg->fields[i].privacy != CFG_PRIVACY_NONE)
+            add_personal(a, i);
         if (!err && cfg->fields[i].privacy == CFG_PRIVACY_COARSEN)
             err = band_names_new(&cfg->fields[i], &a->bands[i]);
     }
@@ -961,11 +988,11 @@ int anonymizer_hinter_new(const struct anonymizer *a,
     if (hasher)
         h->hasher = *hasher;
     for (j = 0; j < a->personal_count; j++) {
-        enum cfg_privacy_action p = a->cfg->fields[a->personal[j]].privacy;
+        enum cfg_privacy_action p = a->personal[j].action;
 
         if (p != CFG_PRIVACY_PSEUDONYM && p != CFG_PRIVACY_COARSEN)
             continue;
-        h->hinted[h->hinted_count++] = a->personal[j];
+        h->hinted[h->hinted_count++] = a->personal[j].field;
         pseudonyms |= p == CFG_PRIVACY_PSEUDONYM;
     }
     if (pseudonyms) {
@@ -1287,14 +1314,19 @@ int anonymizer_apply(const struct anonymizer *a, struct event *ev)
     if (a->personal_count == 0)
         return 0;
     for (j = 0; j < a->personal_count && err == 0; j++) {
-        size_t i = a->personal[j];
+        const struct personal_field *pf = &a->personal[j];
+        size_t i = pf->field;
         const struct cfg_field *f = &a->cfg->fields[i];
-        size_t index = (size_t)a->schema_index[i];
+        size_t index = pf->schema_index;
 
         if (ev->values[index].kind == VALUE_NULL)
             continue;
+        /* What pseudonymize() and coarsen() do first, here without the
+         * call or the field's configuration. */
+        if (pf->hinted && event_use_replacement(ev, index))
+            continue;
 
-        switch (f->privacy) {
+        switch (pf->action) {
         case CFG_PRIVACY_DROP:
             event_set_null(ev, index);
             break;
