@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "producers/avro_check.h"
 
 #define AVRO_SOURCE_NO_FIELD (-1)
 
@@ -106,6 +107,19 @@ int avro_source_open(const char *path, const struct cfg *cfg,
     src->cfg = cfg;
     src->target = target;
     snprintf(src->path, sizeof(src->path), "%s", path);
+
+    /* avro-c leaks when it fails to open a container: what would make
+     * it fail is refused here first (avro_check.h). */
+    err = avro_check_container(path, errstr, errstr_size);
+    if (err) {
+        char why[256];
+
+        snprintf(why, sizeof(why), "%s", errstr);
+        snprintf(errstr, errstr_size, "%s: not a readable Avro container "
+                 "file: %s", path, why);
+        free(src);
+        return err;
+    }
 
     /* avro-c leaves its message empty when fopen() fails; errno then
      * says why (no such file, a directory, no permission). */

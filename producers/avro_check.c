@@ -1,0 +1,299 @@
+/*
+ * producers/avro_check.c - the container check before avro-c, see
+ * avro_check.h.
+ *
+ * Reads with stdio, never more than one chunk of the first block at a
+ * time, so a container of any size is checked in constant memory; every
+ * length is compared with what remains of the file before it is used.
+ */
+#include "producers/avro_check.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <avro.h>
+#include <zlib.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+#define AVRO_CHECK_SYNC 16
+#define AVRO_CHECK_CHUNK 65536
+#define AVRO_CHECK_CODEC_MAX 32
+/* metadata entries other than the schema and the codec are skipped */
+#define AVRO_CHECK_SCHEMA "avro.schema"
+#define AVRO_CHECK_CODEC "avro.codec"
+
+struct scan {
+    FILE *f;
+    long long at, size; /* offset read up to, and the file's size */
+    char *errstr;
+    size_t errstr_size;
+};
+
+static int damaged(struct scan *sc, const char *fmt, const char *what)
+{
+    char msg[192];
+
+    snprintf(msg, sizeof(msg), fmt, what);
+    snprintf(sc->errstr, sc->errstr_size, "%s (byte %lld)", msg, sc->at);
+    return RIFFLE_ERR_DECODE;
+}
+
+static int read_exact(struct scan *sc, void *to, size_t n, const char *what)
+{
+    if ((long long)n > sc->size - sc->at || fread(to, 1, n, sc->f) != n)
+        return damaged(sc, "truncated in %s", what);
+    sc->at += (long long)n;
+    return 0;
+}
+
+/* An Avro long: a zig-zag varint of at most 10 bytes. */
+static int read_long(struct scan *sc, int64_t *out, const char *what)
+{
+    uint64_t u = 0;
+    unsigned char b;
+    int shift, err;
+
+    for (shift = 0; shift < 70; shift += 7) {
+        err = read_exact(sc, &b, 1, what);
+        if (err)
+            return err;
+        u |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+            return 0;
+        }
+    }
+    return damaged(sc, "%s is not a valid number", what);
+}
+
+/* A length read by read_long(), which must fit in the rest of the file. */
+static int read_length(struct scan *sc, int64_t *len, const char *what)
+{
+    int err = read_long(sc, len, what);
+
+    if (err)
+        return err;
+    if (*len < 0 || *len > sc->size - sc->at)
+        return damaged(sc, "%s is longer than the rest of the file", what);
+    return 0;
+}
+
+/* One metadata value: kept in out when asked for, skipped otherwise. */
+static int read_value(struct scan *sc, struct buf *out, const char *what)
+{
+    int64_t len;
+    int err = read_length(sc, &len, what);
+
+    if (err)
+        return err;
+    if (!out) {
+        if (fseek(sc->f, (long)len, SEEK_CUR) != 0)
+            return damaged(sc, "cannot skip %s", what);
+        sc->at += len;
+        return 0;
+    }
+    buf_reset(out);
+    if (buf_reserve(out, (size_t)len + 1))
+        return RIFFLE_ERR_NOMEM;
+    err = read_exact(sc, out->data, (size_t)len, what);
+    out->len = err ? 0 : (size_t)len;
+    out->data[out->len] = '\0';
+    return err;
+}
+
+/* The metadata map, in blocks of entries (a negative count is followed by
+ * the block's size in bytes, as the specification allows). */
+static int read_metadata(struct scan *sc, struct buf *schema,
+                         struct buf *codec, int *has_schema)
+{
+    struct buf key = {0};
+    int64_t count, bytes, i;
+    int err = 0;
+
+    while (!err) {
+        err = read_long(sc, &count, "the metadata's entry count");
+        if (err || count == 0)
+            break;
+        if (count < 0) {
+            count = -count;
+            err = read_long(sc, &bytes, "the metadata's block size");
+        }
+        if (!err && count > (sc->size - sc->at) / 2)
+            err = damaged(sc, "%s", "the metadata claims more entries than "
+                          "the file has bytes");
+        for (i = 0; !err && i < count; i++) {
+            err = read_value(sc, &key, "a metadata key");
+            if (!err && strcmp(key.data, AVRO_CHECK_SCHEMA) == 0) {
+                *has_schema = 1;
+                err = read_value(sc, schema, "the schema");
+            } else if (!err && strcmp(key.data, AVRO_CHECK_CODEC) == 0) {
+                err = read_value(sc, codec, "the codec's name");
+            } else if (!err) {
+                err = read_value(sc, NULL, "a metadata value");
+            }
+        }
+    }
+    buf_free(&key);
+    return err;
+}
+
+/* The codecs Debian's avro-c was built with. */
+static int codec_known(const char *name)
+{
+    return strcmp(name, "null") == 0 || strcmp(name, "deflate") == 0 ||
+           strcmp(name, "snappy") == 0 || strcmp(name, "lzma") == 0;
+}
+
+/* A name fit to quote in a message: letters, digits, '-' and '_'. */
+static int codec_printable(const struct buf *name)
+{
+    size_t i;
+
+    for (i = 0; i < name->len; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                    "0123456789-_", name->data[i]) || !name->data[i])
+            return 0;
+    return 1;
+}
+
+/* Inflates len bytes of raw deflate from the file into a scratch buffer,
+ * as avro-c will, and fails unless they make one complete stream. */
+static int check_deflate(struct scan *sc, int64_t len)
+{
+    unsigned char *in = malloc(AVRO_CHECK_CHUNK);
+    unsigned char *out = malloc(AVRO_CHECK_CHUNK);
+    z_stream z;
+    int zrc = Z_OK, err = 0;
+    size_t n;
+
+    memset(&z, 0, sizeof(z));
+    if (!in || !out || inflateInit2(&z, -15) != Z_OK) {
+        free(in);
+        free(out);
+        return RIFFLE_ERR_NOMEM;
+    }
+    while (!err && zrc != Z_STREAM_END && len > 0) {
+        n = len < AVRO_CHECK_CHUNK ? (size_t)len : AVRO_CHECK_CHUNK;
+        err = read_exact(sc, in, n, "the first block");
+        len -= (int64_t)n;
+        z.next_in = in;
+        z.avail_in = err ? 0 : (uInt)n;
+        while (z.avail_in > 0 && zrc == Z_OK) {
+            z.next_out = out;
+            z.avail_out = AVRO_CHECK_CHUNK;
+            zrc = inflate(&z, Z_NO_FLUSH);
+        }
+        if (zrc != Z_OK && zrc != Z_STREAM_END)
+            err = damaged(sc, "the first block does not inflate (%s)",
+                          z.msg ? z.msg : "no deflate stream");
+    }
+    if (!err && zrc != Z_STREAM_END)
+        err = damaged(sc, "%s", "the first block's deflate stream ends "
+                      "early");
+    inflateEnd(&z);
+    free(in);
+    free(out);
+    return err;
+}
+
+/* Every block's count, size and sync marker, walking the file from block
+ * header to block header (a seek each, so cheap for any size), and the
+ * first block's content for deflate: avro-c trusts a block's declared
+ * size (a claim of 1 GB is a malloc of 1 GB) and reads a negative count
+ * into a negative malloc. */
+static int check_blocks(struct scan *sc, const char *codec,
+                        const unsigned char *sync)
+{
+    unsigned char marker[AVRO_CHECK_SYNC];
+    int64_t count, len;
+    long long block;
+    char what[64];
+    int err = 0;
+
+    for (block = 1; !err && sc->at < sc->size; block++) {
+        snprintf(what, sizeof(what), "block %lld", block);
+        err = read_long(sc, &count, what);
+        if (!err && count < 0)
+            err = damaged(sc, "%s has a negative record count", what);
+        if (!err)
+            err = read_length(sc, &len, what);
+        if (!err && len > sc->size - sc->at - AVRO_CHECK_SYNC)
+            err = damaged(sc, "%s and its sync marker are longer than the "
+                          "rest of the file", what);
+        if (!err && block == 1 && strcmp(codec, "deflate") == 0) {
+            err = check_deflate(sc, len);
+        } else if (!err) {
+            if (fseek(sc->f, (long)len, SEEK_CUR) != 0)
+                err = damaged(sc, "cannot skip %s", what);
+            sc->at += len;
+        }
+        if (!err)
+            err = read_exact(sc, marker, sizeof(marker), what);
+        if (!err && memcmp(marker, sync, sizeof(marker)) != 0)
+            err = damaged(sc, "%s ends in another sync marker than the "
+                          "header's", what);
+    }
+    return err;
+}
+
+static int check_schema(struct scan *sc, const struct buf *json)
+{
+    avro_schema_t schema;
+
+    if (avro_schema_from_json_length(json->data, json->len, &schema) != 0)
+        return damaged(sc, "the schema is not a valid Avro schema (%s)",
+                       avro_strerror());
+    avro_schema_decref(schema);
+    return 0;
+}
+
+int avro_check_container(const char *path, char *errstr, size_t errstr_size)
+{
+    struct scan sc = {NULL, 0, 0, errstr, errstr_size};
+    struct buf schema = {0}, codec = {0};
+    unsigned char magic[4], sync[AVRO_CHECK_SYNC];
+    struct stat st;
+    int err, has_schema = 0;
+
+    sc.f = fopen(path, "rb");
+    if (!sc.f || fstat(fileno(sc.f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(errstr, errstr_size, "%s", sc.f ? "not a regular file"
+                                                 : strerror(errno));
+        if (sc.f)
+            fclose(sc.f);
+        return RIFFLE_ERR_IO;
+    }
+    sc.size = (long long)st.st_size;
+
+    err = read_exact(&sc, magic, sizeof(magic), "the magic bytes");
+    if (!err && memcmp(magic, "Obj\x01", sizeof(magic)) != 0)
+        err = damaged(&sc, "%s", "the magic bytes are not those of an Avro "
+                      "container (Obj 1)");
+    if (!err)
+        err = read_metadata(&sc, &schema, &codec, &has_schema);
+    if (!err && !has_schema)
+        err = damaged(&sc, "%s", "the metadata has no avro.schema");
+    if (!err)
+        err = check_schema(&sc, &schema);
+    if (!err && codec.len &&
+        (codec.len > AVRO_CHECK_CODEC_MAX || !codec_printable(&codec)))
+        err = damaged(&sc, "%s", "the codec's name is not a codec's name");
+    else if (!err && codec.len && !codec_known(codec.data))
+        err = damaged(&sc, "the codec \"%s\" is not one of null, deflate, "
+                      "snappy or lzma", codec.data);
+    if (!err)
+        err = read_exact(&sc, sync, sizeof(sync), "the sync marker");
+    if (!err)
+        err = check_blocks(&sc, codec.len ? codec.data : "null", sync);
+
+    buf_free(&schema);
+    buf_free(&codec);
+    fclose(sc.f);
+    return err;
+}

@@ -1,0 +1,107 @@
+/*
+ * tests/unit/test_avro_check.c - producers/avro_check.c on the container
+ * fixtures of tests/fixtures/avro (written by make.py there).
+ *
+ * Each damaged container is refused with what is wrong and where, and
+ * the good ones (null and deflate codecs, several blocks) pass; the
+ * valgrind half, that avro-c then never sees what would make it leak,
+ * is in tests/integration/test_cli_valgrind.sh. Run from the repo root.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "producers/avro_check.h"
+#include "tests/unit/testutil.h"
+
+#define FIXTURES "tests/fixtures/avro/"
+
+static void test_avro_check_passes_good_containers(void **state)
+{
+    char errstr[256] = "";
+
+    (void)state;
+    assert_int_equal(avro_check_container(FIXTURES "good.avro", errstr,
+                                          sizeof(errstr)),
+                     0);
+    assert_int_equal(avro_check_container(FIXTURES "good-deflate.avro",
+                                          errstr, sizeof(errstr)),
+                     0);
+    /* records that do not fit their block are avro-c's to report, and
+     * it does so without a leak */
+    assert_int_equal(avro_check_container(FIXTURES "count-over-data.avro",
+                                          errstr, sizeof(errstr)),
+                     0);
+    assert_string_equal(errstr, "");
+}
+
+static void test_avro_check_names_each_fault(void **state)
+{
+    static const struct {
+        const char *file, *message;
+    } cases[] = {
+        {"truncated-header", "the schema is longer than the rest of the "
+                             "file (byte 19)"},
+        {"truncated-block", "block 1 is longer than the rest of the file"},
+        {"schema-not-json", "the schema is not a valid Avro schema "
+                            "(Error parsing JSON"},
+        {"unknown-codec", "the codec \"brotli\" is not one of null, "
+                          "deflate, snappy or lzma"},
+        {"meta-count-over-file", "the metadata claims more entries than "
+                                 "the file has bytes (byte 10)"},
+        {"bad-sync", "block 1 ends in another sync marker than the "
+                     "header's"},
+        {"negative-count", "block 1 has a negative record count"},
+        {"size-over-file", "block 1 is longer than the rest of the file"},
+        {"second-size-over-file", "block 2 is longer than the rest of the "
+                                  "file"},
+        {"trailing-bytes", "block 2 has a negative record count"},
+        {"deflate-garbage", "the first block does not inflate"},
+        {"deflate-cut-stream", "the first block's deflate stream ends "
+                               "early"},
+    };
+    char path[128], errstr[256];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(path, sizeof(path), FIXTURES "%s.avro", cases[i].file);
+        errstr[0] = '\0';
+        if (avro_check_container(path, errstr, sizeof(errstr)) !=
+                RIFFLE_ERR_DECODE ||
+            !strstr(errstr, cases[i].message))
+            fail_msg("%s: got '%s', expected '%s'", cases[i].file, errstr,
+                     cases[i].message);
+    }
+}
+
+static void test_avro_check_reports_unreadable_files(void **state)
+{
+    char errstr[256];
+
+    (void)state;
+    assert_int_equal(avro_check_container(FIXTURES "no-such.avro", errstr,
+                                          sizeof(errstr)),
+                     RIFFLE_ERR_IO);
+    assert_contains(errstr, "No such file");
+    assert_int_equal(avro_check_container(FIXTURES, errstr, sizeof(errstr)),
+                     RIFFLE_ERR_IO);
+    assert_contains(errstr, "not a regular file");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_avro_check_passes_good_containers),
+        cmocka_unit_test(test_avro_check_names_each_fault),
+        cmocka_unit_test(test_avro_check_reports_unreadable_files),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
