@@ -7,9 +7,10 @@
  * primitive type, optionally in a union with null, except the event id,
  * which is generated ("<id_prefix>-<record number>") when the file has
  * none. Records become the same flat events that decoding a Kafka
- * message gives. Reading goes through avro-c's container reader; like
- * any local file it is trusted input (its blocks are not size-checked
- * the way Kafka messages are). One reader per thread.
+ * message gives. Reading goes through avro-c's container reader, after
+ * avro_check.h has checked the container's header and block sizes (avro-c
+ * leaks on a container it cannot open and trusts a block's declared
+ * size). One reader per thread.
  */
 #ifndef RIFFLE_PRODUCERS_AVRO_SOURCE_H
 #define RIFFLE_PRODUCERS_AVRO_SOURCE_H
@@ -23,8 +24,9 @@
 struct avro_source;
 
 /* Opens path and maps its schema onto target (borrowed, must outlive the
- * source). Returns 0, RIFFLE_ERR_IO or RIFFLE_ERR_SCHEMA with errstr
- * naming the file and the field. */
+ * source). Returns 0, RIFFLE_ERR_IO, RIFFLE_ERR_DECODE (a damaged
+ * container) or RIFFLE_ERR_SCHEMA with errstr naming the file and the
+ * field or the fault. */
 int avro_source_open(const char *path, const struct cfg *cfg,
                      const struct schema *target, struct avro_source **out,
                      char *errstr, size_t errstr_size);
