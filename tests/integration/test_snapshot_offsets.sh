@@ -15,7 +15,8 @@
 # offset alone past the end (as a broker that lost records leaves it):
 # exactly once, the events from the end on are new and must be
 # published, not taken for replays of what the offset covered. One
-# partition, exactly once (the default mode).
+# partition, exactly once (the default mode); then the past-the-end
+# cases again at least once.
 source "$(dirname "$0")/lib.sh"
 
 readonly FIRST=3000 RECREATED=1000 LATER=200 MORE=300 FAR=4000 NEW=100
@@ -144,4 +145,29 @@ assert_eq "$(summary far predicted)" "$NEW" "predictions published for the new e
 far="the group's committed offset $((end + FAR)) is past the partition's end $end"
 grep -q "$topic \[0\]: $far" "$WORK/far.log" ||
     fail "no warning of the committed offset: $(grep -m3 consumer "$WORK/far.log")"
+
+# --- at least once: the same stop, skip and memory of the skip ----------
+cfg=$(make_config config/elec2.cfg)
+printf 'delivery = { mode = "at_least_once"; };\n' >>"$cfg"
+topic=$(cfg_topic "$cfg" input)
+latest=$(with_action latest)
+run_riffle topics create -c "$cfg" >/dev/null
+run_riffle produce -c "$cfg" --no-progress --limit "$FIRST" >/dev/null 2>&1
+learn alo_first "$cfg"
+assert_eq "$(summary alo_first processed)" "$FIRST" "at least once: events of the first run"
+end=$(topic_end "$topic" 1)
+recreate_input "$RECREATED"
+short_end=$(topic_end "$topic" 1)
+learn alo_stopped "$cfg"
+[[ $rc != 0 ]] || fail "at least once: learn went on from an offset past the end"
+grep -q "$topic \[0\]: snapshot offset $end is past the partition's end $short_end (start 0)" \
+    "$WORK/alo_stopped.log" || fail "at least once: no warning naming the offsets"
+learn alo_latest "$latest"
+assert_eq "$rc" 0 "at least once: exit status with on_offset_past_end = latest"
+assert_eq "$(summary alo_latest processed)" 0 "at least once: events after skipping to the end"
+assert_eq "$(summary alo_latest offsets_past_end)" 1 "at least once: offsets past the end"
+run_riffle produce -c "$cfg" --no-progress --limit "$LATER" >/dev/null 2>&1
+learn alo_after "$cfg"
+assert_eq "$rc" 0 "at least once: exit status after latest"
+assert_eq "$(summary alo_after processed)" "$LATER" "at least once: events after the skip"
 echo "PASS $TEST_NAME"
