@@ -61,6 +61,7 @@ struct watch {
     struct watch *prev, *next;
     int fd;
     int in_head;         /* waiting for (the rest of) a request head */
+    int line_in;         /* ... and its request line has arrived */
     double head_started_s;
     int cut;             /* shut down by the reaper already */
 };
@@ -256,7 +257,22 @@ static void watch_mark(struct http_server *s, struct MHD_Connection *conn,
         return;
     pthread_mutex_lock(&s->watch_lock);
     w->in_head = in_head;
+    w->line_in = 0;
     w->head_started_s = now_s();
+    pthread_mutex_unlock(&s->watch_lock);
+}
+
+/* Notes that the connection's request line is in: from then on, a head
+ * that takes over the budget is a slow client, not an idle one. */
+static void watch_note_line(struct http_server *s,
+                            struct MHD_Connection *conn)
+{
+    struct watch *w = watch_of(conn);
+
+    if (!w)
+        return;
+    pthread_mutex_lock(&s->watch_lock);
+    w->line_in = 1;
     pthread_mutex_unlock(&s->watch_lock);
 }
 
@@ -306,32 +322,43 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
 
 /* Shuts down each connection whose head has taken over the time budget
  * (a request line or headers sent a byte at a time), a few times per
- * budget; the library then sees the socket end and frees it. */
+ * budget; the library then sees the socket end and frees it. Only the
+ * cuts after a request line are warned about: before one, the
+ * connection is most likely idle (a client keeping it alive between
+ * requests, as scrapers and proxies do), closed as the library's idle
+ * timeout would close it. */
 static void *reap_slow_heads(void *arg)
 {
     struct http_server *s = arg;
     double period = s->set.timeout_s / 4 < 0.5 ? s->set.timeout_s / 4 : 0.5;
-    unsigned cut;
+    unsigned cut, idle;
     struct timespec until;
     struct watch *w;
     char what[96];
 
     pthread_mutex_lock(&s->watch_lock);
     while (!s->stopping) {
-        cut = 0;
+        cut = idle = 0;
         for (w = s->watched; w; w = w->next) {
             if (!w->in_head || w->cut ||
                 now_s() - w->head_started_s <= s->set.timeout_s)
                 continue;
             (void)shutdown(w->fd, SHUT_RDWR);
             w->cut = 1;
-            cut++;
+            if (w->line_in)
+                cut++;
+            else
+                idle++;
         }
-        if (cut) {
+        if (cut || idle) {
             pthread_mutex_unlock(&s->watch_lock);
             snprintf(what, sizeof(what), "closed %u connection(s) whose "
                      "request head took over %g s", cut, s->set.timeout_s);
-            log_refusal(s, 0, what);
+            if (cut)
+                log_refusal(s, 0, what);
+            if (idle)
+                log_debug("http", "closed %u connection(s) without a "
+                          "request line for %g s", idle, s->set.timeout_s);
             pthread_mutex_lock(&s->watch_lock);
         }
         clock_gettime(CLOCK_REALTIME, &until);
@@ -531,8 +558,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     unsigned args = 0;
     const char *c;
 
-    (void)cls;
-    (void)conn;
+    watch_note_line(cls, conn);
     if (!p)
         return NULL;
     p->started_s = now_s();
@@ -599,7 +625,7 @@ static struct MHD_Daemon *start_daemon(struct http_server *s,
     unsigned timeout = (unsigned)ceil(s->set.timeout_s);
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_error, s},
-        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_POOL_BYTES, NULL},
         {MHD_OPTION_SOCK_ADDR, 0, sa},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)(timeout ? timeout : 1u),

@@ -13,7 +13,9 @@
  * with over 64 query arguments gets 414, headers over 16 KB or over 100
  * of them 431, both from the head alone, and a head that takes longer
  * than the time budget to arrive has its connection closed; each such
- * refusal is logged once, by size and never by content.
+ * refusal is logged once, by size and never by content. A connection
+ * idle that long before a request line (kept alive between requests)
+ * is closed too, without a warning.
  *
  * Settings make it fit a public endpoint as well as a scrape target: a
  * body limit (a declared Content-Length over it is refused from the

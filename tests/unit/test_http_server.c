@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -602,6 +603,67 @@ static void test_http_server_cuts_a_slow_head(void **state)
     buf_free(&reply);
 }
 
+/* A client that keeps its connection alive between requests, as
+ * Prometheus and proxies do, is closed once idle for the budget, as
+ * libmicrohttpd's own timeout would: no warning, which would otherwise
+ * come once per scrape and use up the log allowance of real complaints.
+ * A slow head after its request line is still warned about. */
+static void test_http_server_closes_idle_connections_quietly(void **state)
+{
+    const struct timespec pause = {0, 100 * 1000 * 1000};
+    struct hooks h = {0};
+    struct http_server *s;
+    struct sockaddr_in sa;
+    struct timeval wait = {5, 0};
+    char chunk[4096], path[128];
+    const char *req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+    double started, closed_after = -1;
+    ssize_t n;
+    int fd, saved, i;
+
+    (void)state;
+    temp_file_new(path, sizeof(path), "httpidle");
+    saved = dup(fileno(stderr));
+    assert_non_null(freopen(path, "w", stderr));
+    s = start_hooked(&h, 64, 1.0);
+
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)http_server_port(s));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait,
+                                sizeof(wait)), 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    started = kafka_monotonic_s();
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        ; /* the answer, then the close once idle */
+    if (n == 0)
+        closed_after = kafka_monotonic_s() - started;
+    close(fd);
+
+    /* the same budget over, after a request line: a slow client */
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(write(fd, req, 17), 17);
+    for (i = 0; i < 40 && send(fd, "X", 1, MSG_NOSIGNAL) == 1; i++)
+        (void)nanosleep(&pause, NULL);
+    close(fd);
+    http_server_stop(s);
+
+    fflush(stderr);
+    assert_int_equal(dup2(saved, fileno(stderr)), fileno(stderr));
+    close(saved);
+    clearerr(stderr);
+    assert_int_equal(h.handled, 1);
+    assert_true(closed_after > 0.9); /* -1: never closed */
+    assert_true(closed_after < 4.0);
+    assert_true(i < 40); /* the slow head was cut */
+    assert_int_equal(count_lines_with(path, "request head took over"), 1);
+    (void)unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -616,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_http_server_answers_every_long_head),
         cmocka_unit_test(test_http_server_answers_a_long_chunked_body),
         cmocka_unit_test(test_http_server_cuts_a_slow_head),
+        cmocka_unit_test(test_http_server_closes_idle_connections_quietly),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
