@@ -92,6 +92,34 @@ static int check_members(const struct schema *schema, json_t *obj,
     return 0;
 }
 
+/* What is wrong with a body that is not JSON, in words of our own: jansson's
+ * texts quote the input near the fault ("invalid token near 'Smith'"), and
+ * the body holds personal values the answer must not echo. */
+static const char *json_fault(const json_error_t *jerr)
+{
+    switch (json_error_code(jerr)) {
+    case json_error_premature_end_of_input:
+        return "the body ends inside a value";
+    case json_error_end_of_input_expected:
+        return "more text after the JSON value";
+    case json_error_invalid_utf8:
+        return "the body is not UTF-8";
+    case json_error_null_character:
+    case json_error_null_byte_in_key:
+        return "a string holds a NUL character";
+    case json_error_duplicate_key:
+        return "a member appears twice";
+    case json_error_numeric_overflow:
+        return "a number is too large";
+    case json_error_stack_overflow:
+        return "values nested too deep";
+    case json_error_out_of_memory:
+        return "out of memory";
+    default:
+        return "invalid JSON syntax";
+    }
+}
+
 int request_json_to_event(const struct schema *schema, const char *body,
                           size_t len, struct event *ev, char *errstr,
                           size_t errstr_size)
@@ -104,7 +132,7 @@ int request_json_to_event(const struct schema *schema, const char *body,
     obj = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!obj) {
         snprintf(errstr, errstr_size, "line %d, column %d: %s", jerr.line,
-                 jerr.column, jerr.text);
+                 jerr.column, json_fault(&jerr));
         return RIFFLE_ERR_PARSE;
     }
     if (!json_is_object(obj)) {

@@ -393,6 +393,41 @@ static void test_request_json_refuses_bad_input(void **state)
                                sizeof(e)), RIFFLE_ERR_PARSE);
 }
 
+/* A body that is not JSON is refused in words of our own: jansson's texts
+ * quote the input near the fault, and the answer must not echo a value of
+ * the request (a name, an e-mail) back out. */
+static void test_request_json_fault_quotes_no_value(void **state)
+{
+    static const struct {
+        const char *body, *fault;
+    } cases[] = {
+        {"{\"event_id\":\"PIIMARKER-1", "the body ends inside a value"},
+        {"{\"event_id\":\"PIIMARKER-2\" x}", "invalid JSON syntax"},
+        {"{\"event_id\":PIIMARKER-3}", "invalid JSON syntax"},
+        {"{\"event_id\":\"PIIMARKER-4\\u00zz\"}", "invalid JSON syntax"},
+        {"{\"event_id\":\"PIIMARKER-5\x01\"}", "invalid JSON syntax"},
+        {"{\"event_id\":\"PIIMARKER-6\xff\"}", "the body is not UTF-8"},
+        {"{\"event_id\":\"PIIMARKER-7\\u0000\"}",
+         "a string holds a NUL character"},
+        {"{\"event_id\":\"a\",\"event_id\":\"PIIMARKER-8\"}",
+         "a member appears twice"},
+        {"{\"event_id\":\"PIIMARKER-9\"} \"PIIMARKER-10\"",
+         "more text after the JSON value"},
+    };
+    char e[TESTUTIL_ERRSTR_SIZE];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(parse_err(cases[i].body, e, sizeof(e)),
+                         RIFFLE_ERR_PARSE);
+        assert_contains(e, "line 1, column ");
+        assert_contains(e, cases[i].fault);
+        assert_lacks(e, "PIIMARKER");
+        assert_lacks(e, "near");
+    }
+}
+
 static void test_request_json_answers(void **state)
 {
     struct model_slot *slot = NULL;
@@ -575,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_model_slot_swaps_while_scoring),
         cmocka_unit_test(test_request_json_fills_event),
         cmocka_unit_test(test_request_json_refuses_bad_input),
+        cmocka_unit_test(test_request_json_fault_quotes_no_value),
         cmocka_unit_test(test_request_json_answers),
         cmocka_unit_test(test_serve_stats_counts_and_renders),
         cmocka_unit_test(test_serve_stats_health_is_json_past_the_buckets),
