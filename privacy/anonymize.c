@@ -302,12 +302,26 @@ static int find_key_source(const struct cfg *cfg, struct key_source *src,
     return 1;
 }
 
+/* How many different byte values the key holds. */
+static size_t key_distinct_bytes(const unsigned char *key, size_t len)
+{
+    unsigned char seen[256] = {0};
+    size_t i, n = 0;
+
+    for (i = 0; i < len; i++) {
+        n += !seen[key[i]];
+        seen[key[i]] = 1;
+    }
+    return n;
+}
+
 static int load_key(struct anonymizer *a, const struct cfg *cfg,
                     char *errstr, size_t errstr_size)
 {
     char file_var[CFG_NAME_MAX + sizeof("_FILE")];
     char why[ANON_MESSAGE_MAX];
     struct key_source src;
+    size_t distinct;
 
     if (!find_key_source(cfg, &src, file_var, sizeof(file_var)))
         return no_key(cfg, errstr, errstr_size);
@@ -327,6 +341,15 @@ static int load_key(struct anonymizer *a, const struct cfg *cfg,
         snprintf(why, sizeof(why),
                  "the pseudonym key has %zu bytes; at least %d needed",
                  a->key_len, ANONYMIZE_MIN_KEY_BYTES);
+        return key_fail(cfg, &src, errstr, errstr_size, why);
+    }
+    distinct = key_distinct_bytes(a->key, a->key_len);
+    if (distinct < ANONYMIZE_MIN_KEY_DISTINCT) {
+        snprintf(why, sizeof(why),
+                 "the pseudonym key has only %zu distinct byte values; at "
+                 "least %d needed (a repeated pattern is guessable: make one "
+                 "with openssl rand -hex 32)",
+                 distinct, ANONYMIZE_MIN_KEY_DISTINCT);
         return key_fail(cfg, &src, errstr, errstr_size, why);
     }
     return 0;

@@ -36,6 +36,10 @@
 #include "schemas/schema.h"
 
 #define ANONYMIZE_MIN_KEY_BYTES 16 /* 128 bits: below that, guessable */
+/* A key of few distinct bytes ("aaaa...", 64 zero digits) is long but
+ * guessable; 16 random bytes hold fewer than 8 distinct ones with a
+ * probability below 1e-9, 32 random bytes far less. */
+#define ANONYMIZE_MIN_KEY_DISTINCT 8
 #define ANONYMIZE_MAX_KEY_BYTES 512
 #define ANONYMIZE_TOKEN_HEX 32     /* hex digits kept: 128 bits of HMAC */
 

@@ -767,6 +767,40 @@ static void test_anonymize_short_file_key_refused(void **state)
     assert_lacks(fx->errstr, "t1nyK3y");
 }
 
+/* Long enough but guessable: one byte repeated, or 64 zero digits (32 zero
+ * bytes). Refused without quoting the key; 8 distinct bytes pass. */
+static void test_anonymize_weak_key_refused(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(setenv(KEY_ENV, "PPPPPPPPPPPPPPPPPPPPPPPP", 1), 0);
+    load_cfg(fx, personal_fields, NULL);
+    assert_int_equal(new_anonymizer(fx), RIFFLE_ERR_CFG);
+    assert_null(fx->anon);
+    assert_contains(fx->errstr, KEY_ENV);
+    assert_contains(fx->errstr, "only 1 distinct byte values; at least 8");
+    assert_lacks(fx->errstr, "PPPP");
+    assert_int_equal(unsetenv(KEY_ENV), 0);
+
+    write_text(fx->key_path, "00000000000000000000000000000000"
+                             "00000000000000000000000000000000\n");
+    load_cfg(fx, personal_fields, fx->key_path);
+    assert_int_equal(new_anonymizer(fx), RIFFLE_ERR_CFG);
+    assert_contains(fx->errstr, fx->key_path);
+    assert_contains(fx->errstr, "only 1 distinct byte values");
+    assert_lacks(fx->errstr, "0000");
+
+    write_text(fx->key_path, "abababababababababab\n");
+    load_cfg(fx, personal_fields, fx->key_path);
+    assert_int_equal(new_anonymizer(fx), RIFFLE_ERR_CFG);
+    assert_contains(fx->errstr, "only 2 distinct byte values");
+
+    write_text(fx->key_path, "abcdefghabcdefgh\n");
+    load_cfg(fx, personal_fields, fx->key_path);
+    assert_int_equal(new_anonymizer(fx), 0);
+    assert_non_null(fx->anon);
+}
+
 static void test_anonymize_short_key_error_names_file_when_env_empty(
     void **state)
 {
@@ -921,6 +955,7 @@ int main(void)
         T(test_anonymize_key_env_wins_over_env_file),
         T(test_anonymize_short_env_key_refused),
         T(test_anonymize_short_file_key_refused),
+        T(test_anonymize_weak_key_refused),
         T(test_anonymize_short_key_error_names_file_when_env_empty),
         T(test_anonymize_missing_key_file_named),
         T(test_anonymize_missing_env_file_named),
