@@ -52,7 +52,8 @@ static int read_exact(struct scan *sc, void *to, size_t n, const char *what)
     return 0;
 }
 
-/* An Avro long: a zig-zag varint of at most 10 bytes. */
+/* An Avro long: a zig-zag varint of at most 10 bytes, the tenth holding
+ * only the 64th bit (more would be silently dropped by the shift). */
 static int read_long(struct scan *sc, int64_t *out, const char *what)
 {
     uint64_t u = 0;
@@ -63,6 +64,8 @@ static int read_long(struct scan *sc, int64_t *out, const char *what)
         err = read_exact(sc, &b, 1, what);
         if (err)
             return err;
+        if (shift == 63 && b > 1)
+            break;
         u |= (uint64_t)(b & 0x7f) << shift;
         if (!(b & 0x80)) {
             *out = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
@@ -121,7 +124,8 @@ static int read_metadata(struct scan *sc, struct buf *schema,
         if (err || count == 0)
             break;
         if (count < 0) {
-            count = -count;
+            /* INT64_MIN has no negation; it claims too many entries too */
+            count = count == INT64_MIN ? INT64_MAX : -count;
             err = read_long(sc, &bytes, "the metadata's block size");
         }
         if (!err && count > (sc->size - sc->at) / 2)

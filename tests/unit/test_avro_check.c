@@ -55,6 +55,12 @@ static void test_avro_check_names_each_fault(void **state)
                           "deflate, snappy or lzma"},
         {"meta-count-over-file", "the metadata claims more entries than "
                                  "the file has bytes (byte 10)"},
+        /* -INT64_MIN: a negation that overflowed (UBSan stopped there) */
+        {"meta-count-min", "the metadata claims more entries than the file "
+                           "has bytes (byte 15)"},
+        /* ten bytes with bits past the 64th: once read as a count of 0 */
+        {"meta-count-over-64-bits", "the metadata's entry count is not a "
+                                    "valid number (byte 14)"},
         {"bad-sync", "block 1 ends in another sync marker than the "
                      "header's"},
         {"negative-count", "block 1 has a negative record count"},
