@@ -1257,7 +1257,7 @@ static int own_join_partition(struct learn *l, int q, int input_partition,
         err = consumer_committed_meta(l->consumer, l->cfg.join.topic, q,
                                       LEARN_JOIN_COMMITTED_WAIT_MS, &from,
                                       meta, sizeof(meta), errstr, size);
-        if (!err)
+        if (!err || err == RIFFLE_ERR_STOPPED)
             break;
         log_warn("learn", "%s (try %d of %d)", errstr, attempt,
                  LEARN_JOIN_COMMITTED_TRIES);

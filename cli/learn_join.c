@@ -163,6 +163,13 @@ static int rebuild(struct learn_join *j, struct online_learner *ol,
         err = topic_reader_read(j->r, j->cfg->join.topic, LEARN_JOIN_POLL_MS,
                                 rebuild_done, rebuild_take, &b,
                                 &cli_stop_requested, errstr, size);
+    /* A table read in part is no table: the learner must not start on
+     * it (its joins and dead letters would differ from a whole one's). */
+    if (!err && cli_stop_requested) {
+        snprintf(errstr, size, "the enrichment table of %s was not rebuilt "
+                 "before the stop", j->cfg->join.topic);
+        err = RIFFLE_ERR_STOPPED;
+    }
     *overshot = b.overshot;
     for (p = 0; !err && p < j->partitions; p++)
         check_truncated(j, p);

@@ -347,11 +347,33 @@ static void say_offsets_error(rd_kafka_resp_err_t err, int timeout_ms,
                  " %s", what, topic, partition, more, rd_kafka_err2str(err));
 }
 
+/* One ListOffsets round for kafka_ask_sliced(): each element asks again
+ * what it asked first, whatever an earlier round cut short left in it. */
+struct offsets_ask {
+    rd_kafka_t *rk;
+    rd_kafka_topic_partition_list_t *list;
+    int64_t *asked;
+};
+
+static rd_kafka_resp_err_t offsets_ask(void *opaque, int timeout_ms)
+{
+    struct offsets_ask *a = opaque;
+    int i;
+
+    for (i = 0; i < a->list->cnt; i++) {
+        a->list->elems[i].offset = a->asked[i];
+        a->list->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
+    return rd_kafka_offsets_for_times(a->rk, a->list, timeout_ms);
+}
+
 rd_kafka_resp_err_t kafka_query_offsets(rd_kafka_t *rk,
                                         rd_kafka_topic_partition_list_t *list,
                                         int timeout_ms, char *errstr,
                                         size_t errstr_size)
 {
+    struct offsets_ask a = {rk, list, NULL};
+    char ask[300];
     const char *what;
     rd_kafka_resp_err_t err;
     int i;
@@ -359,8 +381,23 @@ rd_kafka_resp_err_t kafka_query_offsets(rd_kafka_t *rk,
     if (list->cnt == 0)
         return RD_KAFKA_RESP_ERR_NO_ERROR;
     what = asked_for(list->elems[0].offset);
+    a.asked = malloc((size_t)list->cnt * sizeof(*a.asked));
+    if (!a.asked) {
+        snprintf(errstr, errstr_size, "no memory to ask the %s of %s",
+                 what, list->elems[0].topic);
+        return RD_KAFKA_RESP_ERR__FAIL; /* not transient: reported */
+    }
+    for (i = 0; i < list->cnt; i++)
+        a.asked[i] = list->elems[i].offset;
+    snprintf(ask, sizeof(ask), "give the %s of %s [%d]%s", what,
+             list->elems[0].topic, (int)list->elems[0].partition,
+             list->cnt > 1 ? " and more partitions" : "");
 
-    err = rd_kafka_offsets_for_times(rk, list, timeout_ms);
+    err = kafka_ask_sliced(rk, offsets_ask, &a, timeout_ms, ask, errstr,
+                           errstr_size);
+    free(a.asked);
+    if (err == KAFKA_ERR_STOPPED)
+        return err; /* errstr says what the stop left unanswered */
     if (err) {
         say_offsets_error(err, timeout_ms, what, list->elems[0].topic,
                           (int)list->elems[0].partition, list->cnt - 1,
@@ -426,6 +463,109 @@ rd_kafka_resp_err_t kafka_query_watermarks(rd_kafka_t *rk, const char *topic,
     }
     return query_each(rk, topic, count, RD_KAFKA_OFFSET_BEGINNING, low, left,
                       errstr, errstr_size);
+}
+
+struct committed_ask {
+    rd_kafka_t *rk;
+    rd_kafka_topic_partition_list_t *list;
+};
+
+static rd_kafka_resp_err_t committed_ask(void *opaque, int timeout_ms)
+{
+    struct committed_ask *a = opaque;
+
+    return rd_kafka_committed(a->rk, a->list, timeout_ms);
+}
+
+rd_kafka_resp_err_t kafka_committed(rd_kafka_t *rk,
+                                    rd_kafka_topic_partition_list_t *list,
+                                    int timeout_ms, char *errstr,
+                                    size_t errstr_size)
+{
+    struct committed_ask a = {rk, list};
+    char what[300];
+
+    if (list->cnt == 0)
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    snprintf(what, sizeof(what), "give the group's committed offsets of "
+             "%s [%d]%s", list->elems[0].topic, (int)list->elems[0].partition,
+             list->cnt > 1 ? " and more partitions" : "");
+    return kafka_ask_sliced(rk, committed_ask, &a, timeout_ms, what, errstr,
+                            errstr_size);
+}
+
+static rd_kafka_resp_err_t ask_sliced_wait(kafka_ask_fn ask, void *opaque,
+                                           int timeout_ms,
+                                           struct broker_wait *w,
+                                           const char *what, char *errstr,
+                                           size_t errstr_size);
+
+/* The partitions a commit of list (NULL: rk's stored offsets) is for, in
+ * a new list the caller destroys; NULL when there are none. */
+static rd_kafka_topic_partition_list_t *
+commit_partitions(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *list)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+
+    if (list)
+        return list->cnt > 0 ? kafka_offsets_copy(list, 0) : NULL;
+    if (rd_kafka_assignment(rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return NULL;
+    if (parts->cnt > 0)
+        return parts;
+    rd_kafka_topic_partition_list_destroy(parts);
+    return NULL;
+}
+
+rd_kafka_resp_err_t kafka_commit(rd_kafka_t *rk,
+                                 const rd_kafka_topic_partition_list_t *list,
+                                 struct broker_wait *w, const char *what,
+                                 char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *parts;
+    struct committed_ask a = {rk, NULL};
+    rd_kafka_queue_t *q;
+    rd_kafka_event_t *ev;
+    rd_kafka_resp_err_t err;
+    int werr;
+
+    if (!w->stop)
+        return rd_kafka_commit(rk, list, 0);
+
+    /* A commit sent while no coordinator is known waits inside
+     * librdkafka for one (up to the group's session timeout) and holds
+     * the consumer's close as long, stop or not: the coordinator is
+     * first found by reading the same partitions' committed offsets, a
+     * request that a stop can leave behind. */
+    parts = commit_partitions(rk, list);
+    if (parts) {
+        a.list = parts;
+        err = ask_sliced_wait(committed_ask, &a, KAFKA_COMMIT_FIND_MS, w,
+                              what, errstr, errstr_size);
+        rd_kafka_topic_partition_list_destroy(parts);
+        if (err == KAFKA_ERR_STOPPED)
+            return err;
+        if (err)
+            return kafka_err_is_transient(err) ? RD_KAFKA_RESP_ERR__WAIT_COORD
+                                               : err;
+    }
+
+    q = rd_kafka_queue_new(rk);
+    err = rd_kafka_commit_queue(rk, list, q, NULL, NULL);
+    while (!err) {
+        ev = rd_kafka_queue_poll(q, BROKER_WAIT_SLICE_MS);
+        if (ev) {
+            err = rd_kafka_event_error(ev);
+            rd_kafka_event_destroy(ev);
+            break;
+        }
+        werr = RIFFLE_ERR_TIMEOUT;
+        if (!broker_wait_again(w, kafka_monotonic_s(), what, &werr, errstr,
+                               errstr_size))
+            err = KAFKA_ERR_STOPPED;
+    }
+    rd_kafka_queue_destroy(q); /* a late answer is dropped with it */
+    return err;
 }
 
 #define KAFKA_MISSING_TOPIC_PAUSE_MS 250
@@ -498,43 +638,76 @@ int kafka_offsets_claim(rd_kafka_topic_partition_list_t *list,
     return 0;
 }
 
-/* ask_partitions() within timeout_ms, as asks of BROKER_WAIT_SLICE_MS
- * and then each twice the last, between which a stop is seen (the wait is
- * common/broker_wait.h's): a metadata ask cut short is lost and sent
- * again whole, so the asks grow for a broker slower than one. Returns
- * the last ask's error, or RD_KAFKA_RESP_ERR__TIMED_OUT with *stopped
- * set and errstr saying what the stop left unanswered. */
-static rd_kafka_resp_err_t ask_partitions_until_stop(
-    rd_kafka_t *rk, const char *topic, int timeout_ms, int *count,
-    rd_kafka_resp_err_t *topic_err, int *stopped, char *errstr,
-    size_t errstr_size)
+/* The bootstrap servers of rk into brokers, only to be named in a text. */
+static void brokers_of(rd_kafka_t *rk, char *brokers, size_t size)
 {
-    char brokers[512] = "", what[300];
-    size_t size = sizeof(brokers);
-    double started = kafka_monotonic_s();
-    int slice = BROKER_WAIT_SLICE_MS, left, werr;
-    struct broker_wait w;
+    brokers[0] = '\0';
+    (void)rd_kafka_conf_get(rd_kafka_conf(rk), "bootstrap.servers", brokers,
+                            &size); /* an empty name only says less */
+}
+
+/* kafka_ask_sliced() with the wait w (its stop flag set) given. */
+static rd_kafka_resp_err_t ask_sliced_wait(kafka_ask_fn ask, void *opaque,
+                                           int timeout_ms,
+                                           struct broker_wait *w,
+                                           const char *what, char *errstr,
+                                           size_t errstr_size)
+{
+    struct timespec pause = {0, KAFKA_TRANSIENT_PAUSE_MS * 1000000L};
+    double started = kafka_monotonic_s(), asked;
+    int slice = BROKER_WAIT_SLICE_MS, left, this, werr;
     rd_kafka_resp_err_t err;
 
-    (void)rd_kafka_conf_get(rd_kafka_conf(rk), "bootstrap.servers", brokers,
-                            &size); /* only named in the text */
-    snprintf(what, sizeof(what), "give the partitions of topic %s", topic);
-    broker_wait_start(&w, "kafka", brokers, kafka_stop, started);
     for (;;) {
         left = timeout_ms - (int)((kafka_monotonic_s() - started) * 1000.0);
-        err = ask_partitions(rk, topic, slice < left ? slice : left, count,
-                             topic_err);
-        if (!kafka_err_is_transient(err) || slice >= left)
+        this = slice < left ? slice : left;
+        asked = kafka_monotonic_s();
+        err = ask(opaque, this > 0 ? this : 1);
+        if (!kafka_err_is_transient(err) || this >= left)
             return err;
 
         werr = RIFFLE_ERR_TIMEOUT;
-        if (!broker_wait_again(&w, kafka_monotonic_s(), what, &werr, errstr,
-                               errstr_size)) {
-            *stopped = werr == RIFFLE_ERR_STOPPED;
-            return err;
-        }
-        slice *= 2;
+        if (!broker_wait_again(w, kafka_monotonic_s(), what, &werr, errstr,
+                               errstr_size))
+            return werr == RIFFLE_ERR_STOPPED ? KAFKA_ERR_STOPPED : err;
+        /* An error given at once (no connection yet) is asked again after
+         * a pause, with the same slice; a slice used up, with a longer. */
+        if ((kafka_monotonic_s() - asked) * 1000.0 < this / 2.0)
+            nanosleep(&pause, NULL);
+        else if (slice < KAFKA_ASK_SLICE_MAX_MS)
+            slice *= 2;
     }
+}
+
+rd_kafka_resp_err_t kafka_ask_sliced(rd_kafka_t *rk, kafka_ask_fn ask,
+                                     void *opaque, int timeout_ms,
+                                     const char *what, char *errstr,
+                                     size_t errstr_size)
+{
+    char brokers[512];
+    struct broker_wait w;
+
+    if (!kafka_stop)
+        return ask(opaque, timeout_ms);
+    brokers_of(rk, brokers, sizeof(brokers));
+    broker_wait_start(&w, "kafka", brokers, kafka_stop, kafka_monotonic_s());
+    return ask_sliced_wait(ask, opaque, timeout_ms, &w, what, errstr,
+                           errstr_size);
+}
+
+struct partitions_ask {
+    rd_kafka_t *rk;
+    const char *topic;
+    int *count;
+    rd_kafka_resp_err_t *topic_err;
+};
+
+static rd_kafka_resp_err_t partitions_ask(void *opaque, int timeout_ms)
+{
+    struct partitions_ask *a = opaque;
+
+    return ask_partitions(a->rk, a->topic, timeout_ms, a->count,
+                          a->topic_err);
 }
 
 int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
@@ -542,16 +715,16 @@ int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
                            size_t errstr_size)
 {
     rd_kafka_resp_err_t err, topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    int waited = 0, stopped = 0;
+    struct partitions_ask a = {rk, topic, count, &topic_err};
+    char what[300];
+    int waited = 0;
+
+    snprintf(what, sizeof(what), "give the partitions of topic %s", topic);
 
     for (;;) {
-        err = kafka_stop ? ask_partitions_until_stop(rk, topic, timeout_ms,
-                                                     count, &topic_err,
-                                                     &stopped, errstr,
-                                                     errstr_size)
-                         : ask_partitions(rk, topic, timeout_ms, count,
-                                          &topic_err);
-        if (stopped)
+        err = kafka_ask_sliced(rk, partitions_ask, &a, timeout_ms, what,
+                               errstr, errstr_size);
+        if (err == KAFKA_ERR_STOPPED)
             return RIFFLE_ERR_STOPPED;
         if (err || !topic_err || waited >= missing_wait_ms)
             break;

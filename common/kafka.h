@@ -111,7 +111,8 @@ int kafka_retry_transient(rd_kafka_resp_err_t err, double started_s);
  * last stable offset for a read_committed client, the high watermark
  * otherwise) or a time in ms (the first offset at or after it, -1 when
  * there is none). One ListOffsets request per leader, sent together,
- * giving up after timeout_ms in all. list (topic and partition set by
+ * giving up after timeout_ms in all; a stop ends it as kafka_ask_sliced()
+ * says (KAFKA_ERR_STOPPED). list (topic and partition set by
  * the caller) is borrowed and changed. Returns 0, or the request's or
  * the first partition's error with errstr naming the topic and
  * partition: "the brokers do not answer within N s for ..." when the
@@ -135,6 +136,68 @@ rd_kafka_resp_err_t kafka_query_watermarks(rd_kafka_t *rk, const char *topic,
                                            int count, int64_t *low,
                                            int64_t *high, int timeout_ms,
                                            char *errstr, size_t errstr_size);
+
+/* A stop ended a sliced wait (kafka_ask_sliced()): librdkafka's own
+ * "operation interrupted", which none of its calls used here returns. */
+#define KAFKA_ERR_STOPPED RD_KAFKA_RESP_ERR__INTR
+
+/* The longest single ask of a sliced wait: a stop is seen at most about
+ * this much later. A broker that takes longer than this to answer one
+ * request is never answered within a sliced wait; none of ours does at
+ * a load of 20 on this 2-core machine (metadata and offsets come back in
+ * well under a second). */
+#define KAFKA_ASK_SLICE_MAX_MS 4000
+
+/* One request of a sliced wait: sends it with timeout_ms (from its
+ * start, answered or given up) and returns its error. opaque is the
+ * caller's. A request cut short is lost, so each ask sends it whole. */
+typedef rd_kafka_resp_err_t (*kafka_ask_fn)(void *opaque, int timeout_ms);
+
+/* Makes ask (a one-shot request of rk: offsets, committed offsets,
+ * metadata) within timeout_ms in all. Without a stop flag
+ * (kafka_set_stop()) that is one ask of timeout_ms, as before. With one,
+ * asks of BROKER_WAIT_SLICE_MS (common/broker_wait.h), each next one
+ * twice as long up to KAFKA_ASK_SLICE_MAX_MS, made again while the error
+ * is transient (kafka_err_is_transient()) and time is left; between two
+ * asks a stop ends the wait as broker_wait_again() says (once the wait
+ * has lasted BROKER_WAIT_STOP_GRACE_S). Returns the last ask's error, or
+ * KAFKA_ERR_STOPPED with errstr saying "the brokers (B) did not answer in
+ * time to <what> before the stop". what is borrowed. Any thread. */
+rd_kafka_resp_err_t kafka_ask_sliced(rd_kafka_t *rk, kafka_ask_fn ask,
+                                     void *opaque, int timeout_ms,
+                                     const char *what, char *errstr,
+                                     size_t errstr_size);
+
+/* The group's committed offsets of list (borrowed, filled in place) as
+ * rd_kafka_committed() reads them, through kafka_ask_sliced(): a stop
+ * ends the wait. Returns 0, the request's error (each element may carry
+ * its own), or KAFKA_ERR_STOPPED with errstr set. */
+rd_kafka_resp_err_t kafka_committed(rd_kafka_t *rk,
+                                    rd_kafka_topic_partition_list_t *list,
+                                    int timeout_ms, char *errstr,
+                                    size_t errstr_size);
+
+/* Commits list (borrowed; NULL: the consumer rk's stored offsets) for
+ * the group of consumer rk and waits for the answer. Without a stop flag
+ * in w (common/broker_wait.h) that is librdkafka's synchronous commit;
+ * with one, the group's coordinator is first found (a read of the same
+ * partitions' committed offsets, in asks as kafka_ask_sliced() makes
+ * them, for up to KAFKA_COMMIT_FIND_MS, then RD_KAFKA_RESP_ERR__WAIT_COORD:
+ * a commit sent with no coordinator known would hold the consumer's
+ * close for up to its session timeout), then the commit is sent and its
+ * answer waited for in slices of BROKER_WAIT_SLICE_MS; a stop ends
+ * either wait as w says:
+ * KAFKA_ERR_STOPPED, errstr saying that the brokers did not answer in
+ * time to <what> (borrowed). A commit left unanswered at a stop may
+ * still be made after it: callers commit only offsets whose outputs were
+ * acknowledged, so that is safe, only late. Returns 0 or the commit's
+ * error. The calling thread is the consumer's. */
+struct broker_wait;
+#define KAFKA_COMMIT_FIND_MS KAFKA_SOCKET_TIMEOUT_MS
+rd_kafka_resp_err_t kafka_commit(rd_kafka_t *rk,
+                                 const rd_kafka_topic_partition_list_t *list,
+                                 struct broker_wait *w, const char *what,
+                                 char *errstr, size_t errstr_size);
 
 /* The partition count of topic from the brokers' metadata, waiting up to
  * timeout_ms for an answer. A topic missing from the metadata is asked

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "common/broker_wait.h"
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/log.h"
@@ -68,6 +69,7 @@ struct consumer {
     char failure[512]; /* set when the consumer cannot go on safely */
     enum cfg_past_end_action past_end; /* snapshot.on_offset_past_end */
     struct consumer_range_counts ranges;
+    char brokers[512];  /* only named in log lines */
     /* Messages taken in one batch call, handed out one at a time by
      * consumer_poll(): those before batch_next are the caller's. */
     rd_kafka_queue_t *queue; /* the group's queue */
@@ -102,21 +104,32 @@ static struct partition_state *find_part(struct consumer *c,
 
 /* The group's committed offsets of parts (a copy is filled), retried
  * while the coordinator is unreachable: without them the learner cannot
- * tell replays from new events. Returns NULL after the last try. */
+ * tell replays from new events. Returns NULL after the last try, or at
+ * a stop (kafka_set_stop()), which is no failure: the partitions are
+ * then left unassigned, nothing is read from them, and the caller's
+ * loop sees the stop. */
 static rd_kafka_topic_partition_list_t *
 fetch_committed(struct consumer *c,
                 const rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_topic_partition_list_t *copy;
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    char why[512];
     int attempt;
 
     for (attempt = 1; attempt <= CONSUMER_COMMITTED_TRIES; attempt++) {
         copy = rd_kafka_topic_partition_list_copy(parts);
-        err = rd_kafka_committed(c->rk, copy, CONSUMER_COMMITTED_TIMEOUT_MS);
+        err = kafka_committed(c->rk, copy, CONSUMER_COMMITTED_TIMEOUT_MS, why,
+                              sizeof(why));
         if (!err)
             return copy;
         rd_kafka_topic_partition_list_destroy(copy);
+        if (err == KAFKA_ERR_STOPPED || kafka_stop_requested()) {
+            log_info("consumer", "%s: %d partition(s) left unassigned: %s",
+                     c->topic, parts->cnt,
+                     err == KAFKA_ERR_STOPPED ? why : "stopping on request");
+            return NULL;
+        }
         log_warn("consumer", "%s: waiting for the group's committed "
                  "offsets (try %d of %d): %s", c->topic, attempt,
                  CONSUMER_COMMITTED_TRIES, rd_kafka_err2str(err));
@@ -388,7 +401,7 @@ static void on_assign(struct consumer *c,
     if (c->replay) {
         committed = fetch_committed(c, parts);
         if (!committed)
-            return; /* c->failure stops the learner */
+            return; /* c->failure stops the learner, or a stop does */
     }
 
     for (i = 0; i < parts->cnt; i++) {
@@ -572,6 +585,7 @@ int consumer_new_topics(const char *brokers, const char *group_id,
     if (!c)
         return RIFFLE_ERR_NOMEM;
     snprintf(c->topic, sizeof(c->topic), "%s", topics[0]);
+    snprintf(c->brokers, sizeof(c->brokers), "%s", brokers);
     c->replay = replay;
     set_starts(c, topics, topic_count, start, n);
     snprintf(session, sizeof(session), "%ld", session_timeout_ms);
@@ -981,7 +995,8 @@ static int coordinator_moving(rd_kafka_resp_err_t err)
            err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
            err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
            err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT ||
-           err == RD_KAFKA_RESP_ERR__TRANSPORT;
+           err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+           err == RD_KAFKA_RESP_ERR__WAIT_COORD; /* kafka_commit() */
 }
 
 /* The group no longer counts this member, e.g. its session ran out
@@ -1007,8 +1022,10 @@ int consumer_commit_meta(struct consumer *c, const struct snapshot_offset *off,
     rd_kafka_topic_partition_list_t *list;
     rd_kafka_topic_partition_t *tp;
     rd_kafka_resp_err_t err;
+    struct broker_wait w;
+    char what[300];
     size_t i;
-    int attempt;
+    int attempt, werr;
 
     if (n == 0)
         return 0;
@@ -1024,8 +1041,11 @@ int consumer_commit_meta(struct consumer *c, const struct snapshot_offset *off,
         }
     }
 
+    broker_wait_start(&w, "consumer", c->brokers, kafka_stop_flag(),
+                      kafka_monotonic_s());
+    snprintf(what, sizeof(what), "commit the offsets of %s", c->topic);
     for (attempt = 1;; attempt++) {
-        err = rd_kafka_commit(c->rk, list, 0);
+        err = kafka_commit(c->rk, list, &w, what, errstr, errstr_size);
         if (!err || !coordinator_moving(err) ||
             attempt == CONSUMER_COMMIT_TRIES)
             break;
@@ -1033,8 +1053,16 @@ int consumer_commit_meta(struct consumer *c, const struct snapshot_offset *off,
                  "%d)", c->topic, rd_kafka_err2str(err), attempt,
                  CONSUMER_COMMIT_TRIES);
         (void)rd_kafka_poll(c->rk, CONSUMER_COMMIT_BACKOFF_MS); /* a pause */
+        werr = RIFFLE_ERR_TIMEOUT;
+        if (!broker_wait_again(&w, kafka_monotonic_s(), what, &werr, errstr,
+                               errstr_size)) {
+            err = KAFKA_ERR_STOPPED;
+            break;
+        }
     }
     rd_kafka_topic_partition_list_destroy(list);
+    if (err == KAFKA_ERR_STOPPED)
+        return RIFFLE_ERR_STOPPED; /* errstr says what was not committed */
     if (err) {
         snprintf(errstr, errstr_size, "offset commit failed: %s",
                  rd_kafka_err2str(err));
@@ -1052,9 +1080,14 @@ int consumer_committed_meta(struct consumer *c, const char *topic,
         rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_t *tp =
         rd_kafka_topic_partition_list_add(list, topic, partition);
-    rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, list, timeout_ms);
+    rd_kafka_resp_err_t err = kafka_committed(c->rk, list, timeout_ms, errstr,
+                                              errstr_size);
     size_t len = 0;
 
+    if (err == KAFKA_ERR_STOPPED) {
+        rd_kafka_topic_partition_list_destroy(list);
+        return RIFFLE_ERR_STOPPED; /* errstr says what was not read */
+    }
     if (!err)
         err = tp->err;
     if (err) {
@@ -1086,8 +1119,11 @@ int consumer_committed(struct consumer *c,
                        rd_kafka_topic_partition_list_t *parts, int timeout_ms,
                        char *errstr, size_t errstr_size)
 {
-    rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, parts, timeout_ms);
+    rd_kafka_resp_err_t err = kafka_committed(c->rk, parts, timeout_ms,
+                                              errstr, errstr_size);
 
+    if (err == KAFKA_ERR_STOPPED)
+        return RIFFLE_ERR_STOPPED; /* errstr says what was not read */
     if (err) {
         snprintf(errstr, errstr_size, "cannot read the committed offsets "
                  "of %d partition(s): %s", parts->cnt, rd_kafka_err2str(err));

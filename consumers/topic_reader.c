@@ -194,6 +194,8 @@ static int resolve_times(struct topic_reader *r,
                                   TOPIC_READER_METADATA_TIMEOUT_MS, errstr,
                                   errstr_size);
     while (kafka_retry_transient(err, started));
+    if (err == KAFKA_ERR_STOPPED)
+        return RIFFLE_ERR_STOPPED; /* errstr says what was not answered */
     if (err)
         return RIFFLE_ERR_KAFKA;
     for (i = 0; i < list->cnt; i++)
@@ -447,7 +449,7 @@ int topic_reader_query_ends(struct topic_reader *r, const char *topic,
                                   errstr_size);
     while (kafka_retry_transient(err, started));
     if (err)
-        rc = RIFFLE_ERR_KAFKA;
+        rc = err == KAFKA_ERR_STOPPED ? RIFFLE_ERR_STOPPED : RIFFLE_ERR_KAFKA;
 
     for (p = 0; !rc && p < list->cnt; p++) {
         const rd_kafka_topic_partition_t *e = &list->elems[p];

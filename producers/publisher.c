@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/broker_wait.h"
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/log.h"
@@ -51,6 +52,7 @@ struct publisher {
     uint64_t sent;                /* messages queued so far */
     uint64_t settled;             /* all below this have an outcome */
     unsigned char *outcome;       /* ring: 1 once message n is settled */
+    char brokers[512];            /* only named in log lines */
 };
 
 /* Marks message seq settled and moves the settled mark over every
@@ -138,6 +140,7 @@ static int publisher_create(const char *brokers, const char *client_id,
         free(p);
         return RIFFLE_ERR_NOMEM;
     }
+    snprintf(p->brokers, sizeof(p->brokers), "%s", brokers);
 
     conf = kafka_conf_new(brokers, client_id, errstr, errstr_size);
     if (!conf) {
@@ -256,6 +259,30 @@ int publisher_send(struct publisher *p, const char *topic, const void *key,
                              headers, 0, errstr, errstr_size);
 }
 
+/* Whether a stop ends a send's wait for room (w, common/broker_wait.h):
+ * the message is then not sent, headers (taken by a send) are freed, and
+ * errstr says so. Nothing after it is sent either, so no offset past it
+ * is committed: the caller stops. */
+static int send_stopped(struct publisher *p, struct broker_wait *w,
+                        const char *topic, rd_kafka_headers_t *headers,
+                        char *errstr, size_t errstr_size)
+{
+    char what[300];
+    int err = RIFFLE_ERR_TIMEOUT;
+
+    if (!w->stop || !*w->stop)
+        return 0; /* no stop: saves the text below */
+    snprintf(what, sizeof(what), "take a message to %s (librdkafka's queue "
+             "of %llu unacknowledged messages is full)", topic,
+             (unsigned long long)(p->sent - p->settled));
+    if (broker_wait_again(w, kafka_monotonic_s(), what, &err, errstr,
+                          errstr_size))
+        return 0;
+    if (headers)
+        rd_kafka_headers_destroy(headers);
+    return 1;
+}
+
 int publisher_send_at(struct publisher *p, const char *topic,
                       const void *key, size_t key_len, const void *value,
                       size_t value_len, rd_kafka_headers_t *headers,
@@ -263,9 +290,15 @@ int publisher_send_at(struct publisher *p, const char *topic,
                       size_t errstr_size)
 {
     rd_kafka_resp_err_t err;
+    struct broker_wait w;
 
-    while (p->sent - p->settled >= PUBLISHER_SETTLE_RING)
+    broker_wait_start(&w, "publisher", p->brokers, kafka_stop_flag(),
+                      kafka_monotonic_s());
+    while (p->sent - p->settled >= PUBLISHER_SETTLE_RING) {
         rd_kafka_poll(p->rk, PUBLISHER_SETTLE_WAIT_MS);
+        if (send_stopped(p, &w, topic, headers, errstr, errstr_size))
+            return RIFFLE_ERR_STOPPED;
+    }
     for (;;) {
         err = rd_kafka_producev(
             p->rk, RD_KAFKA_V_TOPIC(topic),
@@ -278,6 +311,8 @@ int publisher_send_at(struct publisher *p, const char *topic,
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
         rd_kafka_poll(p->rk, PUBLISHER_QUEUE_FULL_WAIT_MS);
+        if (send_stopped(p, &w, topic, headers, errstr, errstr_size))
+            return RIFFLE_ERR_STOPPED;
     }
 
     if (err) {

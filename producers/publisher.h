@@ -121,10 +121,13 @@ void publisher_destroy(struct publisher *p);
 void publisher_abandon(struct publisher *p);
 
 /* Queues one message; key and value are copied. headers (may be NULL) is
- * taken over in every case. Waits while the local queue is full. Returns
- * 0; RIFFLE_ERR_ABORTED in a transaction that can no longer commit;
- * RIFFLE_ERR_FENCED when the producer failed for good; else
- * RIFFLE_ERR_KAFKA, each with errstr. */
+ * taken over in every case. Waits while the local queue is full; with a
+ * stop flag set (kafka_set_stop()) a stop ends that wait as
+ * common/broker_wait.h says, and the message is not sent. Returns 0;
+ * RIFFLE_ERR_ABORTED in a transaction that can no longer commit;
+ * RIFFLE_ERR_FENCED when the producer failed for good; RIFFLE_ERR_STOPPED
+ * at a stop (the caller commits nothing past it); else RIFFLE_ERR_KAFKA,
+ * each with errstr. */
 int publisher_send(struct publisher *p, const char *topic, const void *key,
                    size_t key_len, const void *value, size_t value_len,
                    rd_kafka_headers_t *headers, char *errstr,

@@ -126,7 +126,13 @@ static int commit_acked(struct replica *r, char *errstr, size_t size)
     if (err)
         return err;
 
-    kerr = rd_kafka_commit(r->rk, NULL, 0);
+    wait_start(r, &w);
+    kerr = kafka_commit(r->rk, NULL, &w, "commit the answered requests' "
+                        "offsets", errstr, size);
+    if (kerr == KAFKA_ERR_STOPPED) {
+        r->stopped = 1;
+        return RIFFLE_ERR_STOPPED;
+    }
     if (kerr && kerr != RD_KAFKA_RESP_ERR__NO_OFFSET) {
         snprintf(errstr, size, "committing offsets of group %s: %s",
                  r->out_cfg.serve_group_id, rd_kafka_err2str(kerr));
@@ -198,12 +204,21 @@ static int rewind_to_committed(struct replica *r, char *errstr, size_t size)
     rd_kafka_error_t *kerr = NULL;
     int i;
 
-    if (rd_kafka_assignment(r->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        rd_kafka_committed(r->rk, parts, REPLICA_METADATA_TIMEOUT_MS) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_resp_err_t cerr = rd_kafka_assignment(r->rk, &parts);
+
+    if (!cerr)
+        cerr = kafka_committed(r->rk, parts, REPLICA_METADATA_TIMEOUT_MS,
+                               errstr, size);
+    if (cerr == KAFKA_ERR_STOPPED) {
+        r->stopped = 1;
+        rd_kafka_topic_partition_list_destroy(parts);
+        return RIFFLE_ERR_STOPPED; /* errstr says what was not read */
+    }
+    if (cerr) {
         snprintf(errstr, size, "reading the committed offsets of group %s",
                  r->out_cfg.serve_group_id);
-        rd_kafka_topic_partition_list_destroy(parts);
+        if (parts) /* none when the assignment was not given */
+            rd_kafka_topic_partition_list_destroy(parts);
         return RIFFLE_ERR_KAFKA;
     }
     for (i = 0; i < parts->cnt; i++)
@@ -733,11 +748,12 @@ static void settle_transaction(struct replica *r,
     enum txn_outcome outcome = TXN_OUTCOME_ABORTED;
     rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
     unsigned long long answers = r->txn_predictions + r->txn_dead_letters;
+    char why[512];
 
     if (sent) {
         committed = kafka_offsets_copy(sent, 0);
-        kerr = rd_kafka_committed(r->rk, committed,
-                                  REPLICA_METADATA_TIMEOUT_MS);
+        kerr = kafka_committed(r->rk, committed, REPLICA_METADATA_TIMEOUT_MS,
+                               why, sizeof(why));
         outcome = kerr ? TXN_OUTCOME_UNKNOWN
                        : txn_outcome_decide(r->txn_start, sent, committed);
         rd_kafka_topic_partition_list_destroy(committed);
@@ -756,8 +772,9 @@ static void settle_transaction(struct replica *r,
                  "%llu answer(s) of replica %s committed before the clients "
                  "failed (%s): counted as aborted; if it did commit, the "
                  "counts lag by it", answers, r->transactional_id,
-                 kerr ? rd_kafka_err2str(kerr)
-                      : "the group's offsets do not tell");
+                 kerr == KAFKA_ERR_STOPPED ? why
+                 : kerr ? rd_kafka_err2str(kerr)
+                        : "the group's offsets do not tell");
     uncount_transaction(r);
 }
 
