@@ -4,10 +4,13 @@
  */
 #include "consumers/consumer.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "common/broker_wait.h"
 #include "common/err.h"
@@ -26,6 +29,10 @@
 /* One round for the watermarks of the partitions an assignment resumes:
  * it runs in the rebalance callback, which the group waits for. */
 #define CONSUMER_RANGE_TIMEOUT_MS 10000
+/* A close after a stop left a commit unanswered: librdkafka's close
+ * waits for that commit (three tries of the 10 s socket timeout) and is
+ * given this long before the process goes on without it. */
+#define CONSUMER_ABANDONED_CLOSE_S 3
 /* How far librdkafka fetches ahead of the learner. Once its queue holds
  * queued.min.messages (default 100,000) it stops fetching and looks again
  * only on its broker thread's next wake-up, up to a second later: a
@@ -70,6 +77,7 @@ struct consumer {
     enum cfg_past_end_action past_end; /* snapshot.on_offset_past_end */
     struct consumer_range_counts ranges;
     char brokers[512];  /* only named in log lines */
+    int commit_abandoned; /* a stop left a commit unanswered */
     /* Messages taken in one batch call, handed out one at a time by
      * consumer_poll(): those before batch_next are the caller's. */
     rd_kafka_queue_t *queue; /* the group's queue */
@@ -664,6 +672,81 @@ static void drop_taken(struct consumer *c, const char *topic,
     c->batch_len = kept;
 }
 
+/* A close made on a thread of its own, waited for a bounded time. */
+struct close_job {
+    rd_kafka_t *rk;
+    pthread_mutex_t lock;
+    pthread_cond_t done_cond;
+    int done;
+};
+
+/* Closes left running past their bound: kept reachable until the
+ * process ends (it exits right after a stop), never freed. */
+static struct close_job *closes_left[4];
+
+static void *close_job_run(void *arg)
+{
+    struct close_job *job = arg;
+
+    (void)rd_kafka_consumer_close(job->rk); /* leaving is best effort */
+    rd_kafka_destroy(job->rk);
+    pthread_mutex_lock(&job->lock);
+    job->done = 1;
+    pthread_cond_signal(&job->done_cond);
+    pthread_mutex_unlock(&job->lock);
+    return NULL;
+}
+
+/* Closes and destroys rk, waiting at most CONSUMER_ABANDONED_CLOSE_S: a
+ * close still running then goes on by itself, and the caller (stopping)
+ * does not wait for it. The commit it waits for carries only offsets of
+ * acknowledged outputs, so it may land or not. A close that cannot be
+ * run apart is made here, unbounded. Returns 1 when the close is over,
+ * 0 when it goes on (its rebalance callback's opaque must then stay). */
+static int close_bounded(rd_kafka_t *rk)
+{
+    struct close_job *job = calloc(1, sizeof(*job));
+    struct timespec until;
+    pthread_t thread;
+    size_t i;
+    int rc = 0;
+
+    if (job) {
+        job->rk = rk;
+        pthread_mutex_init(&job->lock, NULL);
+        pthread_cond_init(&job->done_cond, NULL);
+    }
+    if (!job || pthread_create(&thread, NULL, close_job_run, job) != 0) {
+        free(job);
+        (void)rd_kafka_consumer_close(rk); /* as without a stop */
+        rd_kafka_destroy(rk);
+        return 1;
+    }
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += CONSUMER_ABANDONED_CLOSE_S;
+    pthread_mutex_lock(&job->lock);
+    while (!job->done && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&job->done_cond, &job->lock, &until);
+    pthread_mutex_unlock(&job->lock);
+
+    if (job->done) {
+        pthread_join(thread, NULL);
+        pthread_cond_destroy(&job->done_cond);
+        pthread_mutex_destroy(&job->lock);
+        free(job);
+        return 1;
+    }
+    log_info("consumer", "not waiting for the group's close any longer "
+             "(a commit left unanswered at the stop)");
+    pthread_detach(thread);
+    for (i = 0; i < sizeof(closes_left) / sizeof(closes_left[0]); i++)
+        if (!closes_left[i]) {
+            closes_left[i] = job;
+            break;
+        }
+    return 0;
+}
+
 void consumer_destroy(struct consumer *c)
 {
     if (!c)
@@ -672,7 +755,14 @@ void consumer_destroy(struct consumer *c)
     serve_deferred(c); /* librdkafka's close then serves the rest */
     if (c->queue)
         rd_kafka_queue_destroy(c->queue);
-    if (c->rk) {
+    if (c->rk && c->commit_abandoned) {
+        /* the close serves the revocation without the caller, which is
+         * going: no hook is called, and c stays if the close goes on */
+        c->revoke_hook = NULL;
+        c->assign_hook = NULL;
+        if (!close_bounded(c->rk))
+            return; /* c, reachable from the close's callbacks, stays */
+    } else if (c->rk) {
         (void)rd_kafka_consumer_close(c->rk); /* leaving is best effort */
         rd_kafka_destroy(c->rk);
     }
@@ -1061,8 +1151,10 @@ int consumer_commit_meta(struct consumer *c, const struct snapshot_offset *off,
         }
     }
     rd_kafka_topic_partition_list_destroy(list);
-    if (err == KAFKA_ERR_STOPPED)
+    if (err == KAFKA_ERR_STOPPED) {
+        c->commit_abandoned = 1; /* consumer_destroy() then waits less */
         return RIFFLE_ERR_STOPPED; /* errstr says what was not committed */
+    }
     if (err) {
         snprintf(errstr, errstr_size, "offset commit failed: %s",
                  rd_kafka_err2str(err));

@@ -16,7 +16,10 @@ answer". The client is left not knowing that its transaction committed.
 With --hold CLIENT_ID (and --kafka) every request of the clients with
 that client.id is swallowed, its connection kept open: those clients wait
 on a broker that never answers, as on a slow one, while the others are
-served.
+served. --api KEY (with --hold) swallows only that client's requests of
+that api key (2 ListOffsets, 8 OffsetCommit, 9 OffsetFetch): the broker
+answers everything else, as one that hangs in one request does. The
+first request held prints "held api KEY of CLIENT_ID".
 """
 import asyncio
 import signal
@@ -88,11 +91,14 @@ class Connection:
 
 
 class Proxy:
-    def __init__(self, listen_port, target_port, kafka=False, hold=None):
+    def __init__(self, listen_port, target_port, kafka=False, hold=None,
+                 api=None):
         self.listen_port = listen_port
         self.target_port = target_port
         self.kafka = kafka
         self.hold = hold
+        self.api = api
+        self.held = False
         self.armed = False
         self.server = None
         self.writers = set()
@@ -105,7 +111,7 @@ class Proxy:
                 head = await reader.readexactly(4)
                 (size,) = struct.unpack(">i", head)
                 frame = await reader.readexactly(size)
-                if to_broker and self.hold and client_id(frame) == self.hold:
+                if to_broker and self.holds(frame):
                     continue
                 if to_broker:
                     correlation = end_txn_commit(frame)
@@ -127,6 +133,18 @@ class Proxy:
             pass
         finally:
             self.drop(writer)
+
+    def holds(self, frame):
+        """Whether a request frame is one to swallow (--hold, --api)."""
+        if not self.hold or client_id(frame) != self.hold:
+            return False
+        if self.api is not None and struct.unpack_from(">h", frame)[0] != self.api:
+            return False
+        if not self.held:
+            self.held = True
+            print(f"held api {struct.unpack_from('>h', frame)[0]} of {self.hold}",
+                  flush=True)
+        return True
 
     async def pipe(self, reader, writer):
         try:
@@ -192,8 +210,10 @@ class Proxy:
 async def main():
     options = sys.argv[3:]
     hold = options[options.index("--hold") + 1] if "--hold" in options else None
+    api = int(options[options.index("--api") + 1]) if "--api" in options else None
     proxy = Proxy(int(sys.argv[1]), int(sys.argv[2]),
-                  kafka="--kafka" in options or hold is not None, hold=hold)
+                  kafka="--kafka" in options or hold is not None, hold=hold,
+                  api=api)
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
     loop.add_signal_handler(signal.SIGUSR1, proxy.cut)

@@ -35,8 +35,10 @@
 # riffle to is the exit status, the warning and no error line.
 # KEEP_WORK=1 keeps the logs.
 # A private broker is started for this test (the
-# suite's port + 40, its controller on + 41; + 42 has no broker) and
-# stopped at the end; the proxy listens on + 43. Bounded: 45,312 events at 1,000 events/s, 3,000
+# suite's port + 40, its controller on + 41, its proxied listener on + 42,
+# which advertises the proxy on + 43, so that clients bootstrapped
+# through the proxy keep all their traffic on it; + 44 has no broker)
+# and stopped at the end. Bounded: 45,312 events at 1,000 events/s, 3,000
 # requests at 200/s.
 source "$(dirname "$0")/lib.sh"
 
@@ -46,13 +48,20 @@ readonly REQUESTS=3000
 readonly REQUEST_RATE=200
 readonly STOP_WAIT_S=75
 readonly OUTAGE_S=5 # the learner waits on the broker this long before the stop
+# A wait that a stop ends takes about BROKER_WAIT_STOP_GRACE_S (3 s) and
+# one slice after the stop; this bound only tells it from one that runs
+# its course (10 s and more, each) on a loaded 2-core machine.
+readonly STOP_BOUND_S=10
+readonly API_LIST_OFFSETS=2 # Kafka protocol api keys, for fault_proxy.py --api
+readonly API_OFFSET_COMMIT=8
+readonly API_OFFSET_FETCH=9
 readonly SUITE_PORT=${BROKERS##*:}
 readonly PORT=$((SUITE_PORT + 40))
-readonly NOWHERE=127.0.0.1:$((SUITE_PORT + 42))
+readonly NOWHERE=127.0.0.1:$((SUITE_PORT + 44))
 readonly PROXY=127.0.0.1:$((SUITE_PORT + 43))
 BROKERS=127.0.0.1:$PORT
 
-broker() { RIFFLE_KAFKA_PORT=$PORT scripts/kafka "$@"; }
+broker() { RIFFLE_KAFKA_PORT=$PORT RIFFLE_KAFKA_PROXY_PORT=${PROXY##*:} scripts/kafka "$@"; }
 pids=()
 stop_all()
 {
@@ -70,23 +79,37 @@ trap stop_all EXIT
 
 gone() { ! kill -0 "$1" 2>/dev/null; }
 
-# stop_promptly PID WHAT LOG COMPONENT: SIGTERM to PID, which must exit
-# within STOP_WAIT_S with status 0, saying in LOG that it stopped on
-# request, with no error line of COMPONENT ("learn", "serve")
-stop_promptly()
+# stop_quietly PID WHAT LOG COMPONENT [BOUND_S]: SIGTERM to PID, which
+# must exit within STOP_WAIT_S (BOUND_S when given: a wait that a stop
+# ends, asserted) with status 0 and no error line of COMPONENT ("learn",
+# "serve") in LOG
+stop_quietly()
 {
-    local pid=$1 what=$2 rc=0 sent
+    local pid=$1 what=$2 rc=0 sent took bound=${5:-$STOP_WAIT_S}
     log=$3
     sent=$(date +%s%N)
     kill -TERM "$pid"
     WAIT_S=$STOP_WAIT_S wait_until "$what: exit within ${STOP_WAIT_S}s of SIGTERM" gone "$pid"
-    note "$what: gone $(( ($(date +%s%N) - sent) / 1000000 )) ms after SIGTERM (not asserted)"
+    took=$(( ($(date +%s%N) - sent) / 1000000 ))
+    if [[ -n ${5:-} ]]; then
+        note "$what: gone $took ms after SIGTERM (bound ${bound} s)"
+        ((took < bound * 1000)) || fail "$what: gone only $took ms after SIGTERM"
+    else
+        note "$what: gone $took ms after SIGTERM (not asserted)"
+    fi
     wait "$pid" || rc=$?
     assert_eq "$rc" 0 "$what: exit status after SIGTERM"
-    grep -q "warn  $4: stopping on request: " "$log" ||
-        fail "$what: no 'stopping on request' warning"
     ! grep -q " error $4: " "$log" || fail "$what: $(grep -m1 " error $4: " "$log")"
-    note "$what: $(grep -m1 "stopping on request" "$log" | cut -d' ' -f2- | cut -c1-200)"
+}
+
+# stop_promptly PID WHAT LOG COMPONENT [BOUND_S]: stop_quietly, and LOG
+# must say that it stopped on request, leaving a wait undone
+stop_promptly()
+{
+    stop_quietly "$@"
+    grep -q "warn  $4: stopping on request: " "$log" ||
+        fail "$2: no 'stopping on request' warning"
+    note "$2: $(grep -m1 "stopping on request" "$log" | cut -d' ' -f2- | cut -c1-200)"
 }
 
 # stopped_at_start WHAT LOG COMPONENT TOPIC: the process stopped by
@@ -100,15 +123,23 @@ stopped_at_start()
         echo answered)" "$2" || fail "$1: the warning does not say that nothing was done"
 }
 
-# hold CLIENT: the proxy on $PROXY to the private broker, swallowing
-# CLIENT's requests; its pid in $proxy
+# hold CLIENT [API]: the proxy on $PROXY to the private broker,
+# swallowing CLIENT's requests (of api key API only, when given); its pid
+# in $proxy, its log in $proxy_log
 hold()
 {
-    python3 tests/integration/fault_proxy.py "${PROXY##*:}" "$PORT" --hold "$1" \
-        >"$WORK/proxy-$1.log" 2>&1 &
+    proxy_log=$WORK/proxy-$1${2:+-$2}.log
+    python3 tests/integration/fault_proxy.py "${PROXY##*:}" "$((PORT + 2))" --hold "$1" \
+        ${2:+--api "$2"} >"$proxy_log" 2>&1 &
     proxy=$!
     pids+=("$proxy")
-    wait_for ready 1 "$WORK/proxy-$1.log"
+    wait_for ready 1 "$proxy_log"
+}
+
+unhold()
+{
+    kill -TERM "$proxy"
+    wait "$proxy" || true
 }
 
 # --- no broker at all ---------------------------------------------------
@@ -185,6 +216,91 @@ stopped_at_start "learn, consumer held" "$WORK/held-consumer.log" learn \
     "$(cfg_topic "$cfg" input)"
 kill -TERM "$proxy"
 wait "$proxy" || true
+
+# --- a stop in one request that the broker does not answer ------------
+#
+# The proxy answers everything but one kind of request of one client, as
+# a broker hung in it: each of these waits once ignored a stop (10 s per
+# ask, or tries of 10 s for minutes). Each stop must end within
+# STOP_BOUND_S, exit 0 with no error line, and lose nothing: the
+# learners after them account for every event (exactly once: each once;
+# at least once: each at least once).
+
+stream=$(make_config config/elec2.cfg)
+run_riffle topics create -c "$stream" >/dev/null
+run_riffle produce -c "$stream" --no-progress >/dev/null 2>"$WORK/produce-stream.log" ||
+    fail "produce failed: $(tail -3 "$WORK/produce-stream.log")"
+stream_alo=$WORK/alo-$(basename "$stream")
+cp "$stream" "$stream_alo"
+printf 'delivery = { mode = "at_least_once"; };\n' >>"$stream_alo"
+
+# the newest snapshot's read: its ask for the model topic's offsets
+hold riffle-reader "$API_LIST_OFFSETS"
+"$RIFFLE" learn -c "$stream_alo" --brokers "$PROXY" >"$WORK/held-offsets.json" \
+    2>"$WORK/held-offsets.log" &
+learner=$!
+pids+=("$learner")
+wait_for "held api $API_LIST_OFFSETS" 1 "$proxy_log"
+sleep 4 # past the stop's grace
+stop_promptly "$learner" "learn, offsets ask held" "$WORK/held-offsets.log" learn "$STOP_BOUND_S"
+grep -q "did not answer in time to read topic $(cfg_topic "$stream" models) before the stop" \
+    "$WORK/held-offsets.log" || fail "learn, offsets ask held: the stop ended another wait"
+unhold
+
+# exactly once, the group's committed offsets read at the assignment:
+# the partitions are left unassigned, nothing is learned or committed
+hold riffle-learner "$API_OFFSET_FETCH"
+"$RIFFLE" learn -c "$stream" --brokers "$PROXY" >"$WORK/held-committed.json" \
+    2>"$WORK/held-committed.log" &
+learner=$!
+pids+=("$learner")
+wait_for "held api $API_OFFSET_FETCH" 1 "$proxy_log"
+sleep 4
+stop_quietly "$learner" "learn, committed offsets held" "$WORK/held-committed.log" learn \
+    "$STOP_BOUND_S"
+grep -q "partition(s) left unassigned: .*give the group's committed offsets of .* before the stop" \
+    "$WORK/held-committed.log" || fail "learn, committed offsets held: the stop ended another wait"
+unhold
+run_riffle learn -c "$stream" --idle-exit 3 >"$WORK/stream2.json" 2>"$WORK/stream2.log" ||
+    fail "the learner after the held read failed: $(grep -m3 error "$WORK/stream2.log")"
+assert_eq "$(riffle_json "$WORK/stream2.json" 'rows[0]["processed"] - rows[0]["replayed"]')" \
+    "$EVENTS" "after the held read: every event is new"
+assert_same_weights "$WORK/stream2.json" "weights after the held read"
+run_riffle watch -c "$stream" predictions --idle-exit 3 >"$WORK/stream-pred.jsonl" 2>/dev/null
+assert_eq "$(wc -l <"$WORK/stream-pred.jsonl")" "$EVENTS" "committed predictions, held read"
+assert_ids_once "$WORK/stream-pred.jsonl" "every event id exactly once, held read"
+
+# at least once, the offset commit after a snapshot: nothing is committed,
+# and the next learner publishes again what came after the last commit
+alo_stream=$(make_config config/elec2.cfg)
+run_riffle topics create -c "$alo_stream" >/dev/null
+run_riffle produce -c "$alo_stream" --no-progress >/dev/null 2>"$WORK/produce-alo.log" ||
+    fail "produce failed: $(tail -3 "$WORK/produce-alo.log")"
+printf 'delivery = { mode = "at_least_once"; };\n' >>"$alo_stream"
+hold riffle-learner "$API_OFFSET_COMMIT"
+"$RIFFLE" learn -c "$alo_stream" --brokers "$PROXY" >"$WORK/held-commit.json" \
+    2>"$WORK/held-commit.log" &
+learner=$!
+pids+=("$learner")
+wait_for "held api $API_OFFSET_COMMIT" 1 "$proxy_log"
+sleep 4
+stop_promptly "$learner" "learn, offset commit held" "$WORK/held-commit.log" learn "$STOP_BOUND_S"
+grep -q "did not answer in time to commit the offsets of .* before the stop" \
+    "$WORK/held-commit.log" || fail "learn, offset commit held: the stop ended another wait"
+unhold
+run_riffle learn -c "$alo_stream" --idle-exit 3 >"$WORK/alo2.json" 2>"$WORK/alo2.log" ||
+    fail "the learner after the held commit failed: $(grep -m3 error "$WORK/alo2.log")"
+# it goes on from the newest snapshot, not from what the stopped one
+# learned: at least the rest, and all again from there
+held=$(riffle_json "$WORK/held-commit.json" 'rows[0]["processed"]')
+again=$(riffle_json "$WORK/alo2.json" 'rows[0]["processed"]')
+note "learn, offset commit held: $held events before the stop, $again after"
+((held > 0 && again >= EVENTS - held)) ||
+    fail "after the held commit: $again events learned again, $held before the stop"
+run_riffle watch -c "$alo_stream" predictions --idle-exit 3 >"$WORK/alo-pred.jsonl" 2>/dev/null
+assert_eq "$(riffle_json "$WORK/alo-pred.jsonl" \
+    'len(set(r["event_id"] for r in rows))')" "$EVENTS" \
+    "every event predicted at least once, held commit"
 
 "$RIFFLE" produce -c "$cfg" --brokers "$BROKERS" --rate "$RATE" --no-progress \
     >"$WORK/produce.json" 2>"$WORK/produce.log" &
