@@ -357,7 +357,15 @@ static int check_ranges(struct consumer *c,
                  "against the partitions", c->topic);
         goto out;
     }
-    if (fetch_ranges(c, parts, lows, highs, why, sizeof(why)) != 0) {
+    rc = fetch_ranges(c, parts, lows, highs, why, sizeof(why));
+    if (rc != 0 && kafka_stop_requested()) {
+        /* stopping: nothing is to be read (see fetch_committed()) */
+        log_info("consumer", "%s: %d partition(s) left unassigned: %s",
+                 c->topic, parts->cnt, why);
+        goto out; /* rc -1: none is assigned */
+    }
+    if (rc != 0) {
+        rc = 0;
         /* librdkafka still resets an offset out of range to the start */
         log_warn("consumer", "%s: resume offsets not checked against the "
                  "partitions: %s", c->topic, why);
