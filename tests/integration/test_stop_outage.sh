@@ -226,11 +226,22 @@ wait "$proxy" || true
 # learners after them account for every event (exactly once: each once;
 # at least once: each at least once).
 
-stream=$(make_config config/elec2.cfg)
-run_riffle topics create -c "$stream" >/dev/null
+# fresh_config NAME: make_config's copy of config/elec2.cfg, its topics
+# created, moved to $WORK/NAME.cfg (make_config writes one path, which
+# $cfg, used after this section, names)
+fresh_config()
+{
+    cp "$cfg" "$WORK/saved.cfg"
+    mv "$(make_config config/elec2.cfg)" "$WORK/$1.cfg"
+    mv "$WORK/saved.cfg" "$cfg"
+    run_riffle topics create -c "$WORK/$1.cfg" >/dev/null
+    echo "$WORK/$1.cfg"
+}
+
+stream=$(fresh_config stream)
 run_riffle produce -c "$stream" --no-progress >/dev/null 2>"$WORK/produce-stream.log" ||
     fail "produce failed: $(tail -3 "$WORK/produce-stream.log")"
-stream_alo=$WORK/alo-$(basename "$stream")
+stream_alo=$WORK/stream-alo.cfg
 cp "$stream" "$stream_alo"
 printf 'delivery = { mode = "at_least_once"; };\n' >>"$stream_alo"
 
@@ -272,8 +283,7 @@ assert_ids_once "$WORK/stream-pred.jsonl" "every event id exactly once, held rea
 
 # at least once, the offset commit after a snapshot: nothing is committed,
 # and the next learner publishes again what came after the last commit
-alo_stream=$(make_config config/elec2.cfg)
-run_riffle topics create -c "$alo_stream" >/dev/null
+alo_stream=$(fresh_config alo-stream)
 run_riffle produce -c "$alo_stream" --no-progress >/dev/null 2>"$WORK/produce-alo.log" ||
     fail "produce failed: $(tail -3 "$WORK/produce-alo.log")"
 printf 'delivery = { mode = "at_least_once"; };\n' >>"$alo_stream"
