@@ -30,6 +30,7 @@
 #define SEAL_NONCE_BYTES 12
 #define SEAL_TAG_BYTES 16
 #define SEAL_DEAD_LETTER_CONTEXT "riffle.dead_letter"
+#define SEAL_DEAD_LETTER_KEY_CONTEXT "riffle.dead_letter.key"
 
 /* Raw AES-256-GCM with a caller-chosen IV, as the test vectors of the
  * GCM specification are written. Encrypting writes len bytes to out and

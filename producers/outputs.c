@@ -78,6 +78,7 @@ struct outputs {
     int64_t snap_ms;      /* its time, which also names its chunks */
     struct keyring dead_letter_keys; /* count 0: payloads go in clear */
     struct buf sealed;               /* a dead letter's sealed payload */
+    struct buf sealed_key;           /* and its sealed Kafka key */
     /* The prediction schema's index of each pred_field when it is the
      * flat record riffle ships (fields in any order), else flat is 0. */
     int pred_flat;
@@ -338,6 +339,7 @@ void outputs_destroy(struct outputs *o)
     buf_free(&o->out);
     buf_free(&o->snap);
     buf_free(&o->sealed);
+    buf_free(&o->sealed_key);
     buf_free(&o->carried);
     event_free(&o->pred_event);
     keyring_wipe(&o->dead_letter_keys);
@@ -610,10 +612,11 @@ int outputs_prediction(struct outputs *o, const struct source_ref *src,
 
 static rd_kafka_headers_t *dead_letter_headers(const struct source_ref *src,
                                                const struct online_result *r,
-                                               const char *replay_run)
+                                               const char *replay_run,
+                                               int key_sealed)
 {
     rd_kafka_headers_t *h = rd_kafka_headers_new(OUTPUTS_DEAD_LETTER_HEADERS +
-                                                 1);
+                                                 2);
     char partition[16], offset[32];
 
     snprintf(partition, sizeof(partition), "%d", (int)src->partition);
@@ -628,6 +631,9 @@ static rd_kafka_headers_t *dead_letter_headers(const struct source_ref *src,
     if (replay_run)
         (void)rd_kafka_header_add(h, OUTPUTS_HEADER_REPLAY_RUN, -1,
                                   replay_run, -1);
+    if (key_sealed)
+        (void)rd_kafka_header_add(h, OUTPUTS_HEADER_KEY_SEALED, -1,
+                                  OUTPUTS_PAYLOAD_SEALED, -1);
     return h;
 }
 
@@ -661,6 +667,35 @@ static void put_payload(struct outputs *o, struct rec *rec,
                 seal ? OUTPUTS_PAYLOAD_SEALED : NULL);
 }
 
+/* The dead letter's Kafka key: the original message's, sealed like the
+ * payload whenever there is a dead-letter key (a producer may key events
+ * by an e-mail or a customer number), in clear otherwise; none past the
+ * size cap. Sets *sealed; returns 0 or RIFFLE_ERR_NOMEM. */
+static int dead_letter_key(struct outputs *o, const struct source_ref *src,
+                           const void **key, size_t *key_len, int *sealed)
+{
+    *key = NULL;
+    *key_len = 0;
+    *sealed = 0;
+    if (!src->key || src->key_len == 0 ||
+        src->key_len > OUTPUTS_MAX_KEY_BYTES)
+        return 0;
+    if (o->dead_letter_keys.count == 0) {
+        *key = src->key;
+        *key_len = src->key_len;
+        return 0;
+    }
+
+    buf_reset(&o->sealed_key);
+    if (seal_encrypt(&o->dead_letter_keys, SEAL_DEAD_LETTER_KEY_CONTEXT,
+                     src->key, src->key_len, NULL, &o->sealed_key) != 0)
+        return RIFFLE_ERR_NOMEM;
+    *key = o->sealed_key.data;
+    *key_len = o->sealed_key.len;
+    *sealed = 1;
+    return 0;
+}
+
 /* Event ids in dead letters are cut to the key cap: an id too long for a
  * prediction is one of the reasons an event ends here. The cut may split
  * a character, which an Avro string must not hold. */
@@ -690,6 +725,15 @@ static int dead_letter(struct outputs *o, const struct source_ref *src,
     struct rec rec = {&o->dlq_value, 0};
     char id[OUTPUTS_MAX_KEY_BYTES + 1];
     char detail[sizeof(r->verdict.detail)];
+    const void *key;
+    size_t key_len;
+    int key_sealed;
+
+    if (dead_letter_key(o, src, &key, &key_len, &key_sealed) != 0) {
+        snprintf(errstr, errstr_size, "sealing a dead letter's key: %s",
+                 riffle_err_str(RIFFLE_ERR_NOMEM));
+        return RIFFLE_ERR_NOMEM;
+    }
 
     put_str(&rec, "reason", r->verdict.reason);
     put_opt_str(&rec, "field", r->verdict.field[0] ? r->verdict.field : NULL);
@@ -703,11 +747,9 @@ static int dead_letter(struct outputs *o, const struct source_ref *src,
     put_payload(o, &rec, src);
     put_long(&rec, "dead_lettered_at_ms", kafka_now_ms());
     return send_record(o, &rec, o->dead_letter, o->cfg->topic_dead_letters,
-                       src->key_len <= OUTPUTS_MAX_KEY_BYTES ? src->key : NULL,
-                       src->key_len <= OUTPUTS_MAX_KEY_BYTES ? src->key_len
-                                                             : 0,
-                       dead_letter_headers(src, r, replay_run), errstr,
-                       errstr_size);
+                       key, key_len,
+                       dead_letter_headers(src, r, replay_run, key_sealed),
+                       errstr, errstr_size);
 }
 
 int outputs_dead_letter(struct outputs *o, const struct source_ref *src,
@@ -737,7 +779,7 @@ int outputs_late(struct outputs *o, const struct source_ref *src,
              o->cfg->event_time);
     return publisher_send(o->pub, o->cfg->late_topic, src->key, src->key_len,
                           src->payload, src->len,
-                          dead_letter_headers(src, &r, NULL), errstr,
+                          dead_letter_headers(src, &r, NULL, 0), errstr,
                           errstr_size);
 }
 

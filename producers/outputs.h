@@ -30,6 +30,10 @@
 /* header naming the `riffle dlq replay` run that dead-lettered an event
  * again, so that the run does not read its own output */
 #define OUTPUTS_HEADER_REPLAY_RUN "riffle.replay.run"
+/* header of a dead letter whose Kafka key is an envelope of the original
+ * message's key (value OUTPUTS_PAYLOAD_SEALED): sealed with the payload,
+ * since a producer may key its events by a personal value (an e-mail) */
+#define OUTPUTS_HEADER_KEY_SEALED "riffle.key.encryption"
 
 /* Where an event came from: the input message's coordinates. */
 struct source_ref {

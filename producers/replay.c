@@ -65,6 +65,7 @@ struct replay {
     struct outputs *out;
     struct consumer *consumer;
     struct buf plain;
+    struct buf plain_key; /* the original key of a dead letter that sealed it */
     unsigned long long since_commit;
     /* Dead letters this run writes land in the topic it reads: a
      * partition is finished at the first one, and nothing after it is
@@ -86,6 +87,9 @@ struct dead_letter {
     const void *payload; /* NULL when the record has none */
     size_t len;
     int sealed;
+    const void *key; /* the original message's key, once opened */
+    size_t key_len;
+    int key_sealed;
 };
 
 /* --- reading a dead letter -------------------------------------------- */
@@ -122,6 +126,29 @@ static int is_input_topic(const struct cfg *cfg, const char *topic)
     for (i = 0; i < cfg->source_count; i++)
         if (strcmp(topic, cfg->sources[i].topic) == 0)
             return 1;
+    return 0;
+}
+
+/* Whether the dead letter's Kafka key is sealed (its header says so);
+ * -1 with why for a scheme this version does not know. */
+static int key_scheme(const rd_kafka_message_t *msg, int *sealed, char *why,
+                      size_t size)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+
+    *sealed = 0;
+    if (rd_kafka_message_headers(msg, &h) != 0 ||
+        rd_kafka_header_get_last(h, OUTPUTS_HEADER_KEY_SEALED, &v, &n) != 0)
+        return 0;
+    if (!v || n != strlen(OUTPUTS_PAYLOAD_SEALED) ||
+        memcmp(v, OUTPUTS_PAYLOAD_SEALED, n) != 0) {
+        snprintf(why, size, "key sealed with an unknown scheme (header %s)",
+                 OUTPUTS_HEADER_KEY_SEALED);
+        return -1;
+    }
+    *sealed = 1;
     return 0;
 }
 
@@ -170,7 +197,9 @@ static int read_dead_letter(struct replay *r, const rd_kafka_message_t *msg,
         return -1;
     }
     d->sealed = has_scheme;
-    return 0;
+    d->key = msg->key;
+    d->key_len = msg->key ? msg->key_len : 0;
+    return key_scheme(msg, &d->key_sealed, why, size);
 }
 
 /* --- one dead letter -------------------------------------------------- */
@@ -195,8 +224,8 @@ static int reinject(struct replay *r, const rd_kafka_message_t *msg,
     r->st->replayed++;
     if (r->opt->dry_run)
         return 0;
-    return publisher_send(r->pub, d->source_topic, msg->key, msg->key_len,
-                          data, len, replay_headers(msg), errstr, size);
+    return publisher_send(r->pub, d->source_topic, d->key, d->key_len, data,
+                          len, replay_headers(msg), errstr, size);
 }
 
 /* Still refused: a new dead letter with today's reason, payload sealed
@@ -208,8 +237,7 @@ static int dead_letter_again(struct replay *r, const rd_kafka_message_t *msg,
                              size_t size)
 {
     struct source_ref src = {d->source_topic, d->partition, d->offset,
-                             d->timestamp_ms, msg->key, msg->key_len,
-                             data, len};
+                             d->timestamp_ms, d->key, d->key_len, data, len};
 
     r->st->still_failing++;
     log_debug("replay", "%s [%d] @%lld: still refused: %s %s: %s",
@@ -315,6 +343,23 @@ static int replay_one(struct replay *r, const rd_kafka_message_t *msg,
         }
         data = r->plain.data;
         len = r->plain.len;
+    }
+    if (d.key_sealed) {
+        buf_reset(&r->plain_key);
+        err = seal_decrypt(&r->keys, SEAL_DEAD_LETTER_KEY_CONTEXT, d.key,
+                           d.key_len, &r->plain_key, why, sizeof(why));
+        if (err == RIFFLE_ERR_NOMEM)
+            return err;
+        if (err) {
+            r->st->undecryptable++;
+            snprintf(errstr, size, "%s [%d] @%lld: cannot open the key: %s; "
+                     "stopping here (add the key that sealed it to the "
+                     "dead-letter keyring)", rd_kafka_topic_name(msg->rkt),
+                     (int)msg->partition, (long long)msg->offset, why);
+            return err;
+        }
+        d.key = r->plain_key.data;
+        d.key_len = r->plain_key.len;
     }
 
     err = online_validate_from(r->ol, d.source_topic, d.partition, data,
@@ -732,6 +777,7 @@ static void finish(struct replay *r)
     schema_destroy(r->input);
     keyring_wipe(&r->keys);
     buf_free(&r->plain);
+    buf_free(&r->plain_key);
 }
 
 /* The rules a dead letter is judged by: CRC-64 of the configuration
