@@ -20,6 +20,8 @@
 #include "learner/label_join.h"
 #include "privacy/anonymize.h"
 #include "privacy/kanon.h"
+#include "privacy/keyring.h"
+#include "privacy/seal.h"
 
 /* One-against-all keeps one linear model per class in the shared weight
  * table: class k sees every feature moved by k strides, plus a bias of
@@ -118,6 +120,12 @@ struct online_learner {
     size_t msg_key_len;
     double class_p[CFG_MAX_CLASSES]; /* the last multiclass scores */
     struct buf packed;   /* a pending event's features, see pack() */
+    /* A label message of format "event" is a whole input event, personal
+     * fields and all, and a label waiting for its event is kept in every
+     * snapshot: with personal fields its bytes wait sealed under the
+     * dead-letter keyring (count 0: kept as they are). */
+    struct keyring early_keys;
+    struct buf early_sealed, early_plain;
     int look_ahead;      /* online_prefetch_event() does anything */
 };
 
@@ -322,6 +330,11 @@ int online_new(const struct cfg *cfg, const struct schema *input_schema,
                  "pending events", cfg->labels.max_pending);
         err = RIFFLE_ERR_NOMEM;
     }
+    if (!err && cfg->labels.line &&
+        cfg->labels.format == CFG_LABEL_FORMAT_EVENT &&
+        cfg_has_personal_fields(cfg))
+        err = keyring_load_dead_letter(cfg, &ol->early_keys, errstr,
+                                       errstr_size);
     if (err) {
         online_destroy(ol);
         return err;
@@ -370,6 +383,9 @@ void online_destroy(struct online_learner *ol)
     label_join_destroy(ol->labels);
     buf_free(&ol->packed);
     buf_free(&ol->carried);
+    keyring_wipe(&ol->early_keys);
+    buf_free(&ol->early_sealed);
+    buf_free(&ol->early_plain);
     free(ol);
 }
 
@@ -818,19 +834,38 @@ static void labels_tick(struct online_learner *ol, int64_t ts_ms)
 /* A label kept until its event comes: what learning needs and what a
  * dead letter needs if the event never comes. Little-endian:
  *   float64 label, int32 partition, int64 offset, int64 timestamp_ms,
- *   uint32 key_len, key, uint32 len, payload */
+ *   uint32 key_len, key, uint32 len, payload
+ * The top bit of key_len says the payload is sealed (early_keys); older
+ * snapshots never set it. */
 #define EARLY_FIXED (PACK_F64 + PACK_U32 + 2 * PACK_F64 + 2 * PACK_U32)
+#define EARLY_SEALED_BIT 0x80000000u
+#define EARLY_SEAL_CONTEXT "riffle.early_label"
 
 static int pack_early(struct online_learner *ol, double label,
                       const struct online_label_origin *o)
 {
-    size_t len = EARLY_FIXED + o->key_len + o->len;
+    const void *payload = o->payload;
+    size_t payload_len = o->len, len;
+    uint32_t key_word = (uint32_t)o->key_len;
     unsigned char *p;
     uint64_t bits;
 
+    if (o->key_len >= EARLY_SEALED_BIT || o->len > UINT32_MAX)
+        return RIFFLE_ERR_NOMEM;
+    if (ol->early_keys.count > 0 && o->len > 0) {
+        buf_reset(&ol->early_sealed);
+        if (seal_encrypt(&ol->early_keys, EARLY_SEAL_CONTEXT, o->payload,
+                         o->len, NULL, &ol->early_sealed) != 0 ||
+            ol->early_sealed.len > UINT32_MAX)
+            return RIFFLE_ERR_NOMEM;
+        payload = ol->early_sealed.data;
+        payload_len = ol->early_sealed.len;
+        key_word |= EARLY_SEALED_BIT;
+    }
+
+    len = EARLY_FIXED + o->key_len + payload_len;
     buf_reset(&ol->packed);
-    if (o->key_len > UINT32_MAX || o->len > UINT32_MAX ||
-        buf_reserve(&ol->packed, len) != 0)
+    if (buf_reserve(&ol->packed, len) != 0)
         return RIFFLE_ERR_NOMEM;
     p = (unsigned char *)ol->packed.data;
     memcpy(&bits, &label, sizeof(bits));
@@ -838,12 +873,12 @@ static int pack_early(struct online_learner *ol, double label,
     put_le(p + 8, (uint32_t)o->partition, PACK_U32);
     put_le(p + 12, (uint64_t)o->offset, PACK_F64);
     put_le(p + 20, (uint64_t)o->ts_ms, PACK_F64);
-    put_le(p + 28, o->key_len, PACK_U32);
+    put_le(p + 28, key_word, PACK_U32);
     if (o->key_len)
         memcpy(p + 32, o->key, o->key_len);
-    put_le(p + 32 + o->key_len, o->len, PACK_U32);
-    if (o->len)
-        memcpy(p + EARLY_FIXED + o->key_len, o->payload, o->len);
+    put_le(p + 32 + o->key_len, payload_len, PACK_U32);
+    if (payload_len)
+        memcpy(p + EARLY_FIXED + o->key_len, payload, payload_len);
     ol->packed.len = len;
     return 0;
 }
@@ -851,9 +886,10 @@ static int pack_early(struct online_learner *ol, double label,
 /* The inverse of pack_early(), borrowing from b. Returns 0, or -1 for
  * bytes it cannot have written (a damaged snapshot). */
 static int unpack_early(const unsigned char *b, size_t len, double *label,
-                        struct online_label_origin *o)
+                        struct online_label_origin *o, int *sealed)
 {
     uint64_t bits;
+    uint32_t key_word;
 
     if (len < EARLY_FIXED)
         return -1;
@@ -862,7 +898,9 @@ static int unpack_early(const unsigned char *b, size_t len, double *label,
     o->partition = (int32_t)(uint32_t)get_le(b + 8, PACK_U32);
     o->offset = (int64_t)get_le(b + 12, PACK_F64);
     o->ts_ms = (int64_t)get_le(b + 20, PACK_F64);
-    o->key_len = (size_t)get_le(b + 28, PACK_U32);
+    key_word = (uint32_t)get_le(b + 28, PACK_U32);
+    *sealed = (key_word & EARLY_SEALED_BIT) != 0;
+    o->key_len = key_word & ~EARLY_SEALED_BIT;
     if (len < EARLY_FIXED + o->key_len)
         return -1;
     o->key = b + 32;
@@ -917,7 +955,10 @@ static int keep_pending(struct online_learner *ol, size_t n,
     labels_tick(ol, ol->ts_ms);
     if (label_join_take_early(ol->labels, res->event_id, ol->event_id.len,
                               &e)) {
-        if (unpack_early(e.event, e.event_len, &label, &origin) != 0)
+        int sealed;
+
+        if (unpack_early(e.event, e.event_len, &label, &origin,
+                         &sealed) != 0)
             return RIFFLE_ERR_SNAPSHOT; /* only a damaged restore */
         err = pack(ol, n);
         if (err)
@@ -1723,15 +1764,30 @@ int online_next_given_up_label(struct online_learner *ol,
 {
     struct label_join_entry e;
     double label;
-    int rc;
+    int rc, sealed;
+    char why[256];
 
     if (!ol->labels)
         return 0;
     rc = label_join_next_released(ol->labels, &e);
     if (rc != 1)
         return rc;
-    return unpack_early(e.event, e.event_len, &label, out) == 0
-               ? 1 : RIFFLE_ERR_SNAPSHOT;
+    if (unpack_early(e.event, e.event_len, &label, out, &sealed) != 0)
+        return RIFFLE_ERR_SNAPSHOT;
+    if (!sealed)
+        return 1;
+
+    /* Opened for its dead letter, which seals it again for the topic. */
+    buf_reset(&ol->early_plain);
+    rc = seal_decrypt(&ol->early_keys, EARLY_SEAL_CONTEXT, out->payload,
+                      out->len, &ol->early_plain, why, sizeof(why));
+    if (rc == RIFFLE_ERR_NOMEM)
+        return rc;
+    if (rc)
+        return RIFFLE_ERR_SNAPSHOT; /* a snapshot sealed under another key */
+    out->payload = ol->early_plain.data;
+    out->len = ol->early_plain.len;
+    return 1;
 }
 
 struct label_join *online_label_join(struct online_learner *ol)
