@@ -151,6 +151,8 @@ static int run_rows(struct simulate *s, char *errstr, size_t size)
 
     event_init(&ev);
     err = produce_map_columns(&s->cfg, s->input, s->csv, &map, errstr, size);
+    if (!err && produce_id_column_note(&s->cfg, &map, s->csv, why, sizeof(why)))
+        log_warn("simulate", "%s", why);
     while (!err && !cli_stop_requested &&
            (s->limit == 0 || s->rows < s->limit)) {
         err = csv_reader_next(s->csv, why, sizeof(why));

@@ -237,8 +237,13 @@ static int run_rows(struct file_run *r, char *errstr, size_t size)
 
     event_init(&ev);
     if (r->csv) {
+        char note[512];
+
         err = produce_map_columns(&r->cfg, r->input, r->csv, &map, errstr,
                                   size);
+        if (!err &&
+            produce_id_column_note(&r->cfg, &map, r->csv, note, sizeof(note)))
+            log_warn(r->score_only ? "score" : "train", "%s", note);
         if (!err)
             err = start_rows(r, &map, errstr, size);
     }

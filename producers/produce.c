@@ -132,6 +132,25 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
     return 0;
 }
 
+int produce_id_column_note(const struct cfg *cfg,
+                           const struct produce_mapping *map,
+                           const struct csv_reader *csv, char *note,
+                           size_t note_size)
+{
+    int column = map->column[map->id_field];
+
+    if (column == PRODUCE_UNMAPPED)
+        return 0;
+    snprintf(note, note_size, "%s: column %d \"%s\" feeds the id field, "
+             "but riffle makes every event id itself (%s-<row number>, "
+             "source.id_prefix): the column's values are not read; ids in "
+             "a labels file must be the made ones (scripts/delayed-labels "
+             "--id-prefix %s)", csv_reader_name(csv), column + 1,
+             column_name(cfg, csv, (size_t)column), cfg->id_prefix,
+             cfg->id_prefix);
+    return 1;
+}
+
 /* Whether s is empty or a missing token. Inline for the common case, a
  * field whose first byte starts no token. */
 static inline int is_missing(const struct cfg *cfg,
@@ -399,6 +418,8 @@ static int produce_rows(const struct cfg *cfg, const struct schema *schema,
     progress_start(&prog, "produce", "rows", o->progress);
     event_init(&ev);
     err = produce_map_columns(cfg, schema, csv, &map, errstr, size);
+    if (!err && produce_id_column_note(cfg, &map, csv, why, sizeof(why)))
+        log_warn("produce", "%s", why);
     if (!err)
         err = publisher_check_topic(pub, topic, PRODUCE_METADATA_TIMEOUT_MS,
                                     errstr, size);

@@ -52,6 +52,16 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
                         struct produce_mapping *map, char *errstr,
                         size_t errstr_size);
 
+/* Whether a column of the file feeds the id field. riffle does not read
+ * that column: every event id is made from source.id_prefix and the row
+ * number, so that a file and the topic name each row alike. Returns 1
+ * with a warning in note naming the column and the ids made instead
+ * (never a value), or 0. Call after produce_map_columns(). */
+int produce_id_column_note(const struct cfg *cfg,
+                           const struct produce_mapping *map,
+                           const struct csv_reader *csv, char *note,
+                           size_t note_size);
+
 /* Fills ev from the reader's current row. row_number makes the event id.
  * Returns 0, or RIFFLE_ERR_PARSE with errstr "field 'x': expected ..."
  * (never quoting the value, which may be personal). */

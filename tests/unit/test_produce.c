@@ -381,6 +381,42 @@ static void test_produce_event_id(void **state)
     expect_event_id(fx, LONG_MIN, "run7--9223372036854775808");
 }
 
+/* A file with its own id column: the ids are still made from the row
+ * number, and the warning names the column, the ids made instead and
+ * none of the column's values. A file without one gets no warning. */
+static void test_produce_id_column_is_named(void **state)
+{
+    struct fixture *fx = *state;
+    const struct schema *s = fx->adult;
+    char note[512];
+
+    use_header(fx);
+    open_csv(fx, "age,event-id,income\n39,cust-777,<=50K\n", 1);
+    map(fx, s);
+    assert_int_equal(produce_id_column_note(fx->cfg, &fx->map, fx->csv, note,
+                                            sizeof(note)),
+                     1);
+    assert_contains(note, "test.csv: column 2 \"event-id\" feeds the id");
+    assert_contains(note, "(adult-<row number>, source.id_prefix)");
+    assert_contains(note, "--id-prefix adult");
+    assert_null(strstr(note, "cust-777"));
+    next_row(fx);
+    assert_int_equal(produce_row_to_event(fx->cfg, s, &fx->map, fx->csv, 2,
+                                          &fx->ev, fx->errstr,
+                                          sizeof(fx->errstr)),
+                     0);
+    assert_string_equal(event_string(&fx->ev, col(s, "event_id")),
+                        "adult-2");
+
+    open_csv(fx, "age,income\n", 1);
+    map(fx, s);
+    note[0] = '\0';
+    assert_int_equal(produce_id_column_note(fx->cfg, &fx->map, fx->csv, note,
+                                            sizeof(note)),
+                     0);
+    assert_string_equal(note, "");
+}
+
 static void test_produce_missing_token_is_null(void **state)
 {
     struct fixture *fx = *state;
@@ -541,6 +577,7 @@ int main(void)
         T(test_produce_row_values),
         T(test_produce_columns_out_of_schema_order),
         T(test_produce_event_id),
+        T(test_produce_id_column_is_named),
         T(test_produce_missing_token_is_null),
         T(test_produce_token_prefix_is_not_missing),
         T(test_produce_empty_in_non_nullable_refused),
