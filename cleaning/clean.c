@@ -519,8 +519,17 @@ static int clean_missing(struct cleaner *c, size_t i, struct event *ev,
 {
     const struct cfg_field *f = &c->cfg->fields[i];
 
-    if (f->required || f->missing == CFG_MISSING_REJECT)
-        return refuse(v, CLEAN_REASON_MISSING, f, "the value is missing");
+    /* Say which setting refused it: a numeric field refuses a missing
+     * value by default, which surprises whoever never wrote `required`. */
+    if (f->required)
+        return refuse(v, CLEAN_REASON_MISSING, f,
+                      "the value is missing and the field is required");
+    if (f->missing == CFG_MISSING_REJECT)
+        return refuse(v, CLEAN_REASON_MISSING, f,
+                      "the value is missing and the field's missing policy "
+                      "is \"reject\" (a numeric field's default): set "
+                      "missing to impute it (\"mean\", \"median\", "
+                      "\"zero\", ...) or to \"skip\"");
 
     c->imputed[i] = 1;
 

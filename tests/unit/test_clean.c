@@ -270,8 +270,27 @@ static void test_clean_required_missing_rejects(void **state)
     good_event(fx);
     set_null(fx, "num");
     expect_refused(fx, CLEAN_REASON_MISSING, "num");
+    assert_string_equal(fx->verdict.detail,
+                        "the value is missing and the field is required");
     assert_int_equal(cleaner_counts(fx->base.cleaner)->rejected, 1);
     assert_int_equal(cleaner_counts(fx->base.cleaner)->passed, 0);
+}
+
+/* A numeric field never marked required still refuses a missing value,
+ * by its default policy; the detail names that policy and the way out,
+ * since "missing_required" alone sent users looking for `required`. */
+static void test_clean_default_policy_missing_says_why(void **state)
+{
+    struct fixture *fx = *state;
+
+    good_event(fx);
+    set_null(fx, "secret");
+    expect_refused(fx, CLEAN_REASON_MISSING, "secret");
+    assert_string_equal(fx->verdict.detail,
+                        "the value is missing and the field's missing "
+                        "policy is \"reject\" (a numeric field's default): "
+                        "set missing to impute it (\"mean\", \"median\", "
+                        "\"zero\", ...) or to \"skip\"");
 }
 
 static void test_clean_missing_event_id_rejects(void **state)
@@ -749,6 +768,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_main, teardown)
         T(test_clean_valid_event_passes_unchanged),
         T(test_clean_required_missing_rejects),
+        T(test_clean_default_policy_missing_says_why),
         T(test_clean_missing_event_id_rejects),
         T(test_clean_range_bounds_inclusive),
         T(test_clean_range_just_outside_rejects),
