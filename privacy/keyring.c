@@ -212,7 +212,8 @@ int keyring_load_dead_letter(const struct cfg *cfg, struct keyring *ring,
                      errstr, errstr_size, "fields are personal, so dead "
                      "letters keep their original bytes encrypted: set "
                      "privacy.dead_letter_key_file or the environment "
-                     "variable %s (64 hex digits)",
+                     "variable %s (64 hex digits: `openssl rand -hex 32 "
+                     "> FILE` makes one)",
                      src->env[0] ? src->env
                                  : "named by privacy.dead_letter_key_env");
 }

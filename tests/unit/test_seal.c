@@ -537,6 +537,29 @@ static void test_keyring_load_errors_name_source_not_key(void **state)
     assert_lacks(errstr, "short");
 }
 
+/* A pipeline with a personal field and no dead-letter key is refused,
+ * naming the setting, the variable and how to make a key. */
+static void test_keyring_dead_letter_key_required_says_how(void **state)
+{
+    struct fixture *fx = *state;
+    char errstr[TESTUTIL_ERRSTR_SIZE] = "";
+    struct keyring ring;
+
+    fx->cfg.dead_letter_key = fx->src;
+    fx->cfg.privacy_line = 7;
+    assert_int_equal(keyring_load_dead_letter(&fx->cfg, &ring, errstr,
+                                              sizeof(errstr)),
+                     0);
+    fx->cfg.field_count = 1;
+    fx->cfg.fields[0].privacy = CFG_PRIVACY_DROP;
+    assert_int_equal(keyring_load_dead_letter(&fx->cfg, &ring, errstr,
+                                              sizeof(errstr)),
+                     RIFFLE_ERR_CFG);
+    assert_contains(errstr, "pipeline.cfg:7: privacy.dead_letter_key_file: ");
+    assert_contains(errstr, "environment variable " KEY_ENV " (64 hex");
+    assert_contains(errstr, "`openssl rand -hex 32 > FILE` makes one");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -556,6 +579,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_keyring_load_errors_name_source_not_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_keyring_dead_letter_key_required_says_how, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
