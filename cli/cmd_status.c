@@ -4,7 +4,8 @@
  * Asks the brokers, and nothing else, so it works against any running
  * deployment: each configured topic with its partitions and offsets held
  * (high minus low watermark: records plus transaction markers), the
- * learner group's committed offset and lag per input partition, the
+ * learner group's committed offset and lag per partition of each topic
+ * it reads (input, labels, further sources), the
  * newest model snapshot (version and age) and the newest metrics report
  * (progressive metrics, drift, dead letters). Reads outside any consumer
  * group except to look up the group's committed offsets, which it never
@@ -125,10 +126,11 @@ static int show_topic(struct status *s, const char *role, const char *topic)
     return n;
 }
 
-/* The learner group's lag on the input topic of n partitions. */
-static void show_lag(struct status *s, int n)
+/* The learner group's lag on topic, of n partitions, one it reads in
+ * the group in the role named (input, labels, source). */
+static void show_lag(struct status *s, const char *role, const char *topic,
+                     int n)
 {
-    const char *topic = s->cfg->topic_input;
     rd_kafka_topic_partition_list_t *parts;
     int64_t *lo = NULL, *hi = NULL, lag_total = 0;
     int i, committed_any = 0;
@@ -146,12 +148,12 @@ static void show_lag(struct status *s, int n)
         goto out;
     }
     if (ask_watermarks(s, topic, n, &lo, &hi) != 0) {
-        printf("learner group %s: lag unknown, the input's offsets cannot "
-               "be read\n", s->cfg->group_id);
+        printf("learner group %s: lag unknown, the offsets of %s %s cannot "
+               "be read\n", s->cfg->group_id, role, topic);
         goto out;
     }
 
-    printf("learner group %s, input %s:\n", s->cfg->group_id, topic);
+    printf("learner group %s, %s %s:\n", s->cfg->group_id, role, topic);
     for (i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
         int64_t low = lo[p->partition], high = hi[p->partition];
@@ -351,7 +353,9 @@ int cmd_status(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     const char *config = NULL, *brokers = NULL;
     struct status s = {0};
-    int input_partitions;
+    int input_partitions, labels_partitions;
+    int source_partitions[CFG_MAX_SOURCES];
+    size_t i;
     struct cfg *cfg;
     int c;
 
@@ -398,8 +402,20 @@ int cmd_status(int argc, char **argv)
     show_topic(&s, "alerts", cfg->topic_alerts);
     show_topic(&s, "requests", cfg->serve_requests);
     show_topic(&s, "served", cfg->serve_predictions);
+    /* The group reads labels and further sources with the input: a
+     * learner behind on labels learns late, so their lag is shown too. */
+    labels_partitions = show_topic(&s, "labels", cfg->labels.topic);
+    for (i = 0; i < cfg->source_count && i < CFG_MAX_SOURCES; i++)
+        source_partitions[i] = show_topic(&s, "source",
+                                          cfg->sources[i].topic);
+    show_topic(&s, "join", cfg->join.topic);
+    show_topic(&s, "late", cfg->late_topic);
     printf("\n");
-    show_lag(&s, input_partitions);
+    show_lag(&s, "input", cfg->topic_input, input_partitions);
+    if (cfg->labels.topic[0])
+        show_lag(&s, "labels", cfg->labels.topic, labels_partitions);
+    for (i = 0; i < cfg->source_count && i < CFG_MAX_SOURCES; i++)
+        show_lag(&s, "source", cfg->sources[i].topic, source_partitions[i]);
     show_model(&s);
     show_metrics(&s);
 
