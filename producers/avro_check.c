@@ -2,7 +2,7 @@
  * producers/avro_check.c - the container check before avro-c, see
  * avro_check.h.
  *
- * Reads with stdio, never more than one chunk of the first block at a
+ * Reads with stdio, never more than one chunk of a deflate block at a
  * time, so a container of any size is checked in constant memory; every
  * length is compared with what remains of the file before it is used.
  */
@@ -24,6 +24,11 @@
 #define AVRO_CHECK_SYNC 16
 #define AVRO_CHECK_CHUNK 65536
 #define AVRO_CHECK_CODEC_MAX 32
+/* avro-c inflates a whole deflate block into memory, however large it
+ * grows: a 0.5 MB block of zeros took 534 MB. Writers cut blocks at 16 KB
+ * (avro-c, fastavro) or 64 KB (Java) before compression, so 64 MiB is
+ * far above any block a writer makes and far below what hurts. */
+#define AVRO_CHECK_INFLATED_MAX (64LL << 20)
 /* metadata entries other than the schema and the codec are skipped */
 #define AVRO_CHECK_SCHEMA "avro.schema"
 #define AVRO_CHECK_CODEC "avro.codec"
@@ -167,11 +172,14 @@ static int codec_printable(const struct buf *name)
 }
 
 /* Inflates len bytes of raw deflate from the file into a scratch buffer,
- * as avro-c will, and fails unless they make one complete stream. */
-static int check_deflate(struct scan *sc, int64_t len)
+ * as avro-c will, and fails unless they make one complete stream of at
+ * most AVRO_CHECK_INFLATED_MAX bytes; what names the block. */
+static int check_deflate(struct scan *sc, int64_t len, const char *what)
 {
     unsigned char *in = malloc(AVRO_CHECK_CHUNK);
     unsigned char *out = malloc(AVRO_CHECK_CHUNK);
+    long long inflated = 0;
+    char fault[128];
     z_stream z;
     int zrc = Z_OK, err = 0;
     size_t n;
@@ -184,22 +192,35 @@ static int check_deflate(struct scan *sc, int64_t len)
     }
     while (!err && zrc != Z_STREAM_END && len > 0) {
         n = len < AVRO_CHECK_CHUNK ? (size_t)len : AVRO_CHECK_CHUNK;
-        err = read_exact(sc, in, n, "the first block");
+        err = read_exact(sc, in, n, what);
         len -= (int64_t)n;
         z.next_in = in;
         z.avail_in = err ? 0 : (uInt)n;
-        while (z.avail_in > 0 && zrc == Z_OK) {
+        while (z.avail_in > 0 && zrc == Z_OK &&
+               inflated <= AVRO_CHECK_INFLATED_MAX) {
             z.next_out = out;
             z.avail_out = AVRO_CHECK_CHUNK;
             zrc = inflate(&z, Z_NO_FLUSH);
+            inflated += AVRO_CHECK_CHUNK - (long long)z.avail_out;
         }
-        if (zrc != Z_OK && zrc != Z_STREAM_END)
-            err = damaged(sc, "the first block does not inflate (%s)",
-                          z.msg ? z.msg : "no deflate stream");
+        if (inflated > AVRO_CHECK_INFLATED_MAX) {
+            snprintf(fault, sizeof(fault), "%s inflates to over %lld MiB",
+                     what, AVRO_CHECK_INFLATED_MAX >> 20);
+            err = damaged(sc, "%s", fault);
+        } else if (zrc != Z_OK && zrc != Z_STREAM_END) {
+            snprintf(fault, sizeof(fault), "%s does not inflate (%s)", what,
+                     z.msg ? z.msg : "no deflate stream");
+            err = damaged(sc, "%s", fault);
+        }
     }
     if (!err && zrc != Z_STREAM_END)
-        err = damaged(sc, "%s", "the first block's deflate stream ends "
-                      "early");
+        err = damaged(sc, "%s's deflate stream ends early", what);
+    /* bytes after the stream's end, which avro-c ignores too */
+    if (!err && len > 0) {
+        if (fseek(sc->f, (long)len, SEEK_CUR) != 0)
+            err = damaged(sc, "cannot skip the rest of %s", what);
+        sc->at += len;
+    }
     inflateEnd(&z);
     free(in);
     free(out);
@@ -207,8 +228,9 @@ static int check_deflate(struct scan *sc, int64_t len)
 }
 
 /* Every block's count, size and sync marker, walking the file from block
- * header to block header (a seek each, so cheap for any size), and the
- * first block's content for deflate: avro-c trusts a block's declared
+ * header to block header (a seek each, so cheap for any size), and each
+ * block's content for deflate (inflated once more, in constant memory):
+ * avro-c trusts a block's declared
  * size (a claim of 1 GB is a malloc of 1 GB) and reads a negative count
  * into a negative malloc. */
 static int check_blocks(struct scan *sc, const char *codec,
@@ -230,8 +252,8 @@ static int check_blocks(struct scan *sc, const char *codec,
         if (!err && len > sc->size - sc->at - AVRO_CHECK_SYNC)
             err = damaged(sc, "%s and its sync marker are longer than the "
                           "rest of the file", what);
-        if (!err && block == 1 && strcmp(codec, "deflate") == 0) {
-            err = check_deflate(sc, len);
+        if (!err && strcmp(codec, "deflate") == 0) {
+            err = check_deflate(sc, len, what);
         } else if (!err) {
             if (fseek(sc->f, (long)len, SEEK_CUR) != 0)
                 err = damaged(sc, "cannot skip %s", what);

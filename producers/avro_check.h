@@ -13,12 +13,14 @@
  * So riffle reads the header itself (magic, metadata, sync marker), has
  * the schema parsed and freed, checks the codec's name, walks the blocks
  * (each count not negative, each size within the file, each sync marker
- * the header's) and, for deflate, inflates the first block; only a file
+ * the header's) and, for deflate, inflates every block in constant
+ * memory, refusing one that grows past 64 MiB: avro-c inflates a block
+ * whole into memory, so a small bomb would take gigabytes. Only a file
  * that passes is handed to avro-c. Left to avro-c: a snappy or lzma
- * first block that does not decompress (riffle does not link those
- * libraries), which still leaks once per such file, and the records
- * inside each block (too few for the count, a bad union branch), which
- * it reports without a leak.
+ * block that does not decompress (riffle does not link those
+ * libraries), which still leaks once per file when it is the first, and
+ * the records inside each block (too few for the count, a bad union
+ * branch), which it reports without a leak.
  */
 #ifndef RIFFLE_PRODUCERS_AVRO_CHECK_H
 #define RIFFLE_PRODUCERS_AVRO_CHECK_H
@@ -28,7 +30,8 @@
 /* Returns 0 when path looks like a container avro-c can open, or
  * RIFFLE_ERR_IO (cannot read the file) / RIFFLE_ERR_DECODE (damaged)
  * with errstr saying what is wrong and at which byte, without the path.
- * Reads the header and the first block, and seeks over the others. */
+ * Reads the header and every deflate block, and seeks over the blocks
+ * of other codecs. */
 int avro_check_container(const char *path, char *errstr, size_t errstr_size);
 
 #endif

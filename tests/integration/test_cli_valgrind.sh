@@ -111,6 +111,8 @@ for avro in tests/fixtures/avro/*.avro; do
     avro-good) assert_eq "$(riffle_json "$WORK/$name.json" 'rows[0]["learned"]')" 10 "$name" ;;
     avro-good-deflate)
         assert_eq "$(riffle_json "$WORK/$name.json" 'rows[0]["learned"]')" 20 "$name" ;;
+    avro-deflate-trailing)
+        assert_eq "$(riffle_json "$WORK/$name.json" 'rows[0]["learned"]')" 10 "$name" ;;
     *) [[ $rc == 1 ]] && grep -q "error train: $avro: " "$WORK/$name.log" ||
         fail "$name: exit $rc, not refused by name: $(tail -2 "$WORK/$name.log")" ;;
     esac

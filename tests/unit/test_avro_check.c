@@ -3,7 +3,8 @@
  * fixtures of tests/fixtures/avro (written by make.py there).
  *
  * Each damaged container is refused with what is wrong and where, and
- * the good ones (null and deflate codecs, several blocks) pass; the
+ * the good ones (null and deflate codecs, several blocks, bytes after a
+ * deflate stream) pass; the
  * valgrind half, that avro-c then never sees what would make it leak,
  * is in tests/integration/test_cli_valgrind.sh. Run from the repo root.
  */
@@ -31,6 +32,11 @@ static void test_avro_check_passes_good_containers(void **state)
                                           sizeof(errstr)),
                      0);
     assert_int_equal(avro_check_container(FIXTURES "good-deflate.avro",
+                                          errstr, sizeof(errstr)),
+                     0);
+    /* bytes after a block's deflate stream, which avro-c ignores: once
+     * refused as a sync marker read from inside the block */
+    assert_int_equal(avro_check_container(FIXTURES "deflate-trailing.avro",
                                           errstr, sizeof(errstr)),
                      0);
     /* records that do not fit their block are avro-c's to report, and
@@ -68,9 +74,12 @@ static void test_avro_check_names_each_fault(void **state)
         {"second-size-over-file", "block 2 is longer than the rest of the "
                                   "file"},
         {"trailing-bytes", "block 2 has a negative record count"},
-        {"deflate-garbage", "the first block does not inflate"},
-        {"deflate-cut-stream", "the first block's deflate stream ends "
-                               "early"},
+        {"deflate-garbage", "block 1 does not inflate"},
+        {"deflate-cut-stream", "block 1's deflate stream ends early"},
+        /* every deflate block is inflated, not the first alone */
+        {"deflate-second-garbage", "block 2 does not inflate"},
+        /* 66 KB that avro-c would inflate into 65 MiB of memory */
+        {"deflate-bomb", "block 2 inflates to over 64 MiB"},
     };
     char path[128], errstr[256];
     size_t i;
