@@ -610,8 +610,11 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
     /* A client gone in the middle of its head (or cut by the reaper,
-     * which logged it already) is no news. */
-    if (strstr(msg, "closed when reading request"))
+     * which logged it already) is no news. Nor is a failed bind, which
+     * the caller reports with the address: the library names the port
+     * it was passed, 0, since the address goes in as a sockaddr. */
+    if (strstr(msg, "closed when reading request") ||
+        strncmp(msg, "Failed to bind", 14) == 0)
         log_debug("http", "%s", msg);
     else
         log_warn("http", "%s", msg);
