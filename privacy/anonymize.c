@@ -28,6 +28,7 @@
 #include <openssl/sha.h>
 
 #include "common/err.h"
+#include "common/log.h"
 #include "common/numfmt.h"
 #include "privacy/keyring.h"
 #include "privacy/seal.h"
@@ -302,6 +303,21 @@ static int find_key_source(const struct cfg *cfg, struct key_source *src,
     return 1;
 }
 
+/* SHA-256 of the 32 bytes config/secrets/pseudonym.key.example decodes
+ * to: the key itself is public, so only its digest is kept here. */
+static const unsigned char public_key_sha256[SHA256_DIGEST_LENGTH] = {
+    0xaf, 0xb8, 0x94, 0x39, 0x5b, 0xf0, 0xb4, 0x63, 0xa8, 0x2a, 0xa1,
+    0x4d, 0xeb, 0xb4, 0x98, 0x2f, 0x22, 0xe9, 0x58, 0x37, 0xaa, 0x64,
+    0x21, 0xd4, 0xf7, 0x04, 0xa5, 0x19, 0x43, 0x14, 0xd9, 0xd6};
+
+int anonymize_key_is_public(const unsigned char *key, size_t key_len)
+{
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+
+    (void)SHA256(key, key_len, digest);
+    return memcmp(digest, public_key_sha256, sizeof(digest)) == 0;
+}
+
 /* How many different byte values the key holds. */
 static size_t key_distinct_bytes(const unsigned char *key, size_t len)
 {
@@ -352,6 +368,11 @@ static int load_key(struct anonymizer *a, const struct cfg *cfg,
                  distinct, ANONYMIZE_MIN_KEY_DISTINCT);
         return key_fail(cfg, &src, errstr, errstr_size, why);
     }
+    if (anonymize_key_is_public(a->key, a->key_len))
+        log_warn("privacy", "the pseudonym key is the public example key of "
+                 "config/secrets: anyone can recompute its pseudonyms; use "
+                 "it for demos and tests only (openssl rand -hex 32 makes "
+                 "a key of your own)");
     return 0;
 }
 

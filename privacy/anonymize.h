@@ -105,6 +105,12 @@ int anonymize_pseudonym(const unsigned char *key, size_t key_len,
                         const char *key_id, const char *field,
                         const char *value, char *out, size_t out_size);
 
+/* Whether key is the public example key in config/secrets (compared by
+ * SHA-256): pseudonyms made with it protect nothing, since anyone can
+ * recompute them. riffle warns rather than refuses: demos and tests use
+ * it. */
+int anonymize_key_is_public(const unsigned char *key, size_t key_len);
+
 /* HMAC-SHA256 (RFC 2104) of len bytes of msg under key, computed by the
  * same code that makes every pseudonym (the key absorbed once, then
  * copied per message), so it can be checked against RFC 4231's vectors.

@@ -25,6 +25,7 @@
 #include "common/err.h"
 #include "config/cfg.h"
 #include "privacy/anonymize.h"
+#include "privacy/keyring.h"
 #include "schemas/event.h"
 #include "schemas/schema.h"
 #include "tests/unit/testutil.h"
@@ -801,6 +802,26 @@ static void test_anonymize_weak_key_refused(void **state)
     assert_non_null(fx->anon);
 }
 
+/* The example key in config/secrets is public: recognised as such, from
+ * its hex file as riffle decodes it; any other key, even one byte off, is
+ * not. */
+static void test_anonymize_public_key_recognised(void **state)
+{
+    unsigned char key[32];
+    char hex[80] = "";
+    FILE *f = fopen("config/secrets/pseudonym.key.example", "r");
+
+    (void)state;
+    assert_non_null(f);
+    assert_non_null(fgets(hex, sizeof(hex), f));
+    (void)fclose(f); /* read-only */
+    assert_int_equal(keyring_decode_hex(hex, 64, key), 0);
+    assert_true(anonymize_key_is_public(key, sizeof(key)));
+    key[31] ^= 1;
+    assert_false(anonymize_key_is_public(key, sizeof(key)));
+    assert_false(anonymize_key_is_public(key, 31));
+}
+
 static void test_anonymize_short_key_error_names_file_when_env_empty(
     void **state)
 {
@@ -956,6 +977,7 @@ int main(void)
         T(test_anonymize_short_env_key_refused),
         T(test_anonymize_short_file_key_refused),
         T(test_anonymize_weak_key_refused),
+        cmocka_unit_test(test_anonymize_public_key_recognised),
         T(test_anonymize_short_key_error_names_file_when_env_empty),
         T(test_anonymize_missing_key_file_named),
         T(test_anonymize_missing_env_file_named),
