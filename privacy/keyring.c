@@ -60,6 +60,21 @@ static int valid_id(const char *id, size_t len)
     return 1;
 }
 
+/* How many different values the bytes of a key take: 32 random bytes
+ * take fewer than 16 with a probability below 1e-9; "00...07" takes 2. */
+#define KEYRING_MIN_DISTINCT_BYTES 16
+static size_t distinct_bytes(const unsigned char *key)
+{
+    unsigned char seen[256] = {0};
+    size_t i, n = 0;
+
+    for (i = 0; i < KEYRING_KEY_BYTES; i++) {
+        n += !seen[key[i]];
+        seen[key[i]] = 1;
+    }
+    return n;
+}
+
 /* Adds one "hex" or "id=hex" entry (blanks around it already trimmed). */
 static int add_entry(const char *s, size_t len, const char *default_id,
                      struct keyring *ring, char *errstr, size_t size)
@@ -84,6 +99,13 @@ static int add_entry(const char *s, size_t len, const char *default_id,
         snprintf(errstr, size, "key %zu: expected %d hex digits (a 256-bit "
                  "AES key), optionally after \"id=\"", n + 1,
                  KEYRING_HEX_DIGITS);
+        return RIFFLE_ERR_CFG;
+    }
+    if (distinct_bytes(ring->key[n]) < KEYRING_MIN_DISTINCT_BYTES) {
+        snprintf(errstr, size, "key %zu: only %zu distinct byte values, "
+                 "at least %d needed (a repeated pattern or zeros are "
+                 "guessable: make a key with openssl rand -hex 32)", n + 1,
+                 distinct_bytes(ring->key[n]), KEYRING_MIN_DISTINCT_BYTES);
         return RIFFLE_ERR_CFG;
     }
     memcpy(ring->id[n], id, id_len);

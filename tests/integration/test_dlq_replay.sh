@@ -78,7 +78,8 @@ assert_eq "$(riffle_json "$WORK/dlq1.jsonl" \
 
 # A keyring without the key that sealed them: the run stops at the first
 # one and commits nothing past it.
-RIFFLE_DEAD_LETTER_KEY="other=$(printf '%064d' 7)" run_riffle dlq replay -c "$cfg" \
+RIFFLE_DEAD_LETTER_KEY="other=9aa22acf8091d1866b016944eb021ca7b4aa1cf4ba07e1cbb94097cb7ebe31d2" \
+    run_riffle dlq replay -c "$cfg" \
     --no-progress >"$WORK/wrong.json" 2>"$WORK/wrong.log" && fail "replay without the key succeeded"
 grep -q 'sealed under key id "example-dlq-1", which the keyring does not hold' "$WORK/wrong.log" ||
     fail "no key-id message: $(cat "$WORK/wrong.log")"

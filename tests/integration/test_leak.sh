@@ -114,7 +114,7 @@ PY
 cur_key=$(cat config/secrets/encrypt.key.example)
 printf 'rotated-2=%s
 example-enc-1=%s
-' "$(printf '%064x' 7)" "$cur_key" \
+' f2aee9ce72ec46648c62dcf956f7c16ad230974f70fb0df487d48d179a044268 "$cur_key" \
     >"$WORK/rotated.keys"
 sed "s|encrypt_key_file = \"[^\"]*\"|encrypt_key_file = \"$WORK/rotated.keys\"|" \
     "$cfg" >"$WORK/rotated.cfg"
@@ -125,7 +125,7 @@ cmp -s "$WORK/decrypted.jsonl" "$WORK/decrypted-rotated.jsonl" ||
 
 # A wrong key under the right id, and a keyring without the id: both
 # refused, with an error that says where and why (and no value).
-printf '%064x\n' 12345 >"$WORK/wrong.key"
+echo ec8ea9c81af487f95f9e262cde7c5aa75b0fba9f787e0416efab572521ad7429 >"$WORK/wrong.key"
 sed "s|encrypt_key_file = \"[^\"]*\"|encrypt_key_file = \"$WORK/wrong.key\"|" \
     "$cfg" >"$WORK/wrong.cfg"
 rc=0

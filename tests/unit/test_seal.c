@@ -444,6 +444,17 @@ static void test_keyring_parse_refuses_bad_entries(void **state)
     strcat(many, "one-more=" HEX_K1);
     assert_int_equal(parse_error(many, errstr), RIFFLE_ERR_CFG);
     assert_contains(errstr, "more than 8 keys");
+
+    /* Well-formed but guessable: zeros and a short repeated pattern. */
+    assert_int_equal(parse_error("z=" "0000000000000000000000000000000000000000"
+                                 "000000000000000000000007", errstr),
+                     RIFFLE_ERR_CFG);
+    assert_contains(errstr, "key 1: only 2 distinct byte values, at least 16");
+    assert_lacks(errstr, "0000");
+    assert_int_equal(parse_error(HEX_K1 "\nr=0102030405060708090a0b0c0d0e"
+                                 "0f010102030405060708090a0b0c0d0e0f01",
+                                 errstr), RIFFLE_ERR_CFG);
+    assert_contains(errstr, "key 2: only 15 distinct byte values");
 }
 
 struct fixture {
