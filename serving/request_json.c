@@ -3,6 +3,7 @@
  */
 #include "serving/request_json.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,6 +76,22 @@ static int set_field(const struct schema *schema, size_t i, json_t *v,
                             json_string_length(v));
 }
 
+/* Whether s could be an Avro field name: [A-Za-z_][A-Za-z0-9_]*, short.
+ * Only such a name is quoted back: a body may put a value where a name
+ * goes ({"kay@example.test": 1}), and the answer must not echo it. */
+static int avro_name_like(const char *s)
+{
+    size_t i;
+
+    if (!isalpha((unsigned char)s[0]) && s[0] != '_')
+        return 0;
+    for (i = 1; s[i]; i++)
+        if (i >= CFG_NAME_MAX ||
+            (!isalnum((unsigned char)s[i]) && s[i] != '_'))
+            return 0;
+    return 1;
+}
+
 /* Every member must name a schema field. */
 static int check_members(const struct schema *schema, json_t *obj,
                          char *errstr, size_t size)
@@ -83,11 +100,14 @@ static int check_members(const struct schema *schema, json_t *obj,
     json_t *v;
 
     json_object_foreach(obj, key, v) {
-        if (schema_field_index(schema, key) < 0) {
-            snprintf(errstr, size, "unknown field '%.*s'", CFG_NAME_MAX,
-                     key);
-            return RIFFLE_ERR_INVALID;
-        }
+        if (schema_field_index(schema, key) >= 0)
+            continue;
+        if (avro_name_like(key))
+            snprintf(errstr, size, "unknown field '%s'", key);
+        else
+            snprintf(errstr, size, "unknown field (a member whose name is "
+                     "not a field name)");
+        return RIFFLE_ERR_INVALID;
     }
     return 0;
 }

@@ -426,6 +426,15 @@ static void test_request_json_fault_quotes_no_value(void **state)
         assert_lacks(e, "PIIMARKER");
         assert_lacks(e, "near");
     }
+
+    /* A value put where a field's name goes is not quoted back either. */
+    assert_int_equal(parse_err("{\"event_id\":\"a\",\"kay.PIIMARKER@example.test"
+                               "\":1}", e, sizeof(e)), RIFFLE_ERR_INVALID);
+    assert_string_equal(e, "unknown field (a member whose name is not a "
+                           "field name)");
+    assert_int_equal(parse_err("{\"event_id\":\"a\",\"Day_2\":1}", e,
+                               sizeof(e)), RIFFLE_ERR_INVALID);
+    assert_string_equal(e, "unknown field 'Day_2'");
 }
 
 static void test_request_json_answers(void **state)
