@@ -104,6 +104,14 @@ static void print_scores(struct file_run *r, const struct online_result *res)
 static void print_prediction(struct file_run *r,
                              const struct online_result *res)
 {
+    /* An event refused, late or a duplicate never reached the model,
+     * which left its version 0: name the model that was current, as
+     * serve's answer to a refused request does. */
+    unsigned long long version =
+        res->duplicate || res->late || res->dead_letter
+            ? (unsigned long long)model_update_count(online_model(r->ol))
+            : (unsigned long long)res->model_version;
+
     buf_reset(&r->line);
     buf_printf(&r->line, "{\"event_id\":");
     buf_append_json_string(&r->line, res->event_id ? res->event_id : "");
@@ -116,6 +124,10 @@ static void print_prediction(struct file_run *r,
         buf_append_json_string(&r->line, res->verdict.reason);
         buf_printf(&r->line, ",\"field\":");
         buf_append_json_string(&r->line, res->verdict.field);
+        if (res->verdict.detail[0]) { /* never holds a personal value */
+            buf_printf(&r->line, ",\"detail\":");
+            buf_append_json_string(&r->line, res->verdict.detail);
+        }
     } else {
         print_scores(r, res);
         if (res->label_text) {
@@ -123,8 +135,7 @@ static void print_prediction(struct file_run *r,
             buf_append_json_string(&r->line, res->label_text);
         }
     }
-    buf_printf(&r->line, ",\"model_version\":%llu}\n",
-               (unsigned long long)res->model_version);
+    buf_printf(&r->line, ",\"model_version\":%llu}\n", version);
     fwrite(r->line.data, 1, r->line.len, r->predictions);
 }
 
