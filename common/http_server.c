@@ -45,9 +45,14 @@
  * arguments) closes the connection or leaves it hanging without a word.
  * So the pool is made several times larger than these limits, and
  * riffle answers 414 and 431 itself long before the library runs short.
- * Only a head as large as the pool itself is left to the library, which
- * answers it too, except in a band of about 200 bytes just under 256 KB
- * (measured with 0.9.75) where it still closes without a word. */
+ * Left to the library (measured with 0.9.75): a head as large as the
+ * pool itself, which it answers too, except in a band of about 200 bytes
+ * just under 256 KB where it closes without a word; and a Cookie header
+ * of thousands of short cookies ("a;" x 3,850, under 8 KB), which it
+ * splits into a record each before riffle sees the request and which
+ * fills the pool: closed without an answer, or, a little longer, its
+ * own 431 written twice. A pool that fits 16 KB of such cookies would
+ * let 1,024 slow clients hold about 0.5 GB. */
 #define HTTP_MAX_URI_BYTES 8192     /* path and query string */
 #define HTTP_MAX_QUERY_ARGS 64      /* riffle's endpoints take none */
 #define HTTP_MAX_HEADER_BYTES 16384 /* names and values together */

@@ -79,6 +79,24 @@ trap stop_all EXIT
 
 gone() { ! kill -0 "$1" 2>/dev/null; }
 
+# wait_gone PID WHAT: waits STOP_WAIT_S for PID to exit; if it has not,
+# prints every thread's stack (gdb, when installed) before failing, so a
+# hang seen once in CI says where it waited
+wait_gone()
+{
+    local k
+    for ((k = 0; k < STOP_WAIT_S * 5; k++)); do
+        gone "$1" && return 0
+        sleep 0.2
+    done
+    if command -v gdb >/dev/null; then
+        echo "== $2: every thread of pid $1, ${STOP_WAIT_S}s after SIGTERM" >&2
+        timeout 60 gdb -p "$1" -batch -ex 'thread apply all bt' 2>&1 |
+            grep -E '^(Thread|#)' >&2 || true
+    fi
+    fail "$2: exit within ${STOP_WAIT_S}s of SIGTERM did not happen"
+}
+
 # stop_quietly PID WHAT LOG COMPONENT [BOUND_S]: SIGTERM to PID, which
 # must exit within STOP_WAIT_S (BOUND_S when given: a wait that a stop
 # ends, asserted) with status 0 and no error line of COMPONENT ("learn",
@@ -89,7 +107,7 @@ stop_quietly()
     log=$3
     sent=$(date +%s%N)
     kill -TERM "$pid"
-    WAIT_S=$STOP_WAIT_S wait_until "$what: exit within ${STOP_WAIT_S}s of SIGTERM" gone "$pid"
+    wait_gone "$pid" "$what"
     took=$(( ($(date +%s%N) - sent) / 1000000 ))
     if [[ -n ${5:-} ]]; then
         note "$what: gone $took ms after SIGTERM (bound ${bound} s)"
@@ -386,8 +404,7 @@ sleep "$OUTAGE_S"
 # then it has nothing to wait for, and stops as usual
 kill -TERM "$replica"
 sent=$(date +%s%N)
-WAIT_S=$STOP_WAIT_S wait_until "serve in an outage: exit within ${STOP_WAIT_S}s of SIGTERM" \
-    gone "$replica"
+wait_gone "$replica" "serve in an outage"
 note "serve in an outage: gone $(( ($(date +%s%N) - sent) / 1000000 )) ms after SIGTERM"
 rc=0
 wait "$replica" || rc=$?
