@@ -22,86 +22,9 @@
 # Bounded: the retention (60 s) and one or two checks after it per mode,
 # about 3 minutes for both modes.
 source "$(dirname "$0")/lib.sh"
+readonly JOIN_RETENTION_PORT_OFFSET=34
+source "$(dirname "$0")/join_retention.sh"
 
-readonly SUITE_PORT=${BROKERS##*:}
-readonly PORT=$((SUITE_PORT + 34))
-readonly RETENTION_PROPS=$'offsets.retention.minutes=1\noffsets.retention.check.interval.ms=5000'
-BROKERS=127.0.0.1:$PORT
-WAIT_S=180
-
-broker() { RIFFLE_KAFKA_PORT=$PORT RIFFLE_KAFKA_EXTRA_PROPS=$RETENTION_PROPS scripts/kafka "$@"; }
-trap 'stop_started; broker stop >/dev/null 2>&1 || true; cleanup_work' EXIT
-broker start --fresh >/dev/null
-CLASSPATH_JARS=$(scripts/kafka classpath)
-
-# group_offset GROUP TOPIC -> GROUP's committed offset of TOPIC [0], or
-# "none"
-group_offset()
-{
-    java -cp "$CLASSPATH_JARS" tests/integration/GroupOffsets.java "$BROKERS" "$1" \
-        2>/dev/null | awk -v t="$2" '$1 == t && $2 == 0 { o = $3 } END { print o ? o : "none" }'
-}
-offset_is() { [[ $(group_offset "$1" "$2") == "$3" ]]; }
-# wait_offset GROUP TOPIC OFFSET WHAT: until offset_is; each look starts
-# a JVM (seconds on a loaded machine), so the bound is a deadline rather
-# than wait_until's count of looks
-wait_offset()
-{
-    local deadline=$((SECONDS + WAIT_S))
-    until offset_is "$1" "$2" "$3"; do
-        ((SECONDS < deadline)) ||
-            fail "$4 did not happen within ${WAIT_S}s (now $(group_offset "$1" "$2"))"
-        sleep 1
-    done
-}
-
-join_schemas
-python3 - "$WORK" <<'PY'
-import sys
-w = sys.argv[1]
-for name, n in (("clicks", 20), ("more", 10)):
-    with open(f"{w}/{name}.csv", "w") as f:
-        f.write("event_id,user,x,clicked\n")
-        for i in range(n):
-            f.write(f"{name}-{i},u{i % 10},{(i * 37 % 100) / 100},{'yes' if i % 2 else 'no'}\n")
-with open(f"{w}/profiles.csv", "w") as f:
-    f.write("event_id,user_id,region\n")
-    for u in range(10):
-        f.write(f"p-{u},u{u},v-u{u}\n")
-PY
-
-# write_configs MODE: clicks.cfg (delivery MODE, new one-partition topics,
-# a new group; a snapshot 2 s after new events) and profiles.cfg
-write_configs()
-{
-    prefix="t$(date +%s%N | tail -c 9)-$RANDOM"
-    join_topic="$prefix.profiles"
-    group="$prefix-group"
-    cat >"$WORK/clicks.cfg" <<CFG
-name = "clicks";
-kafka = { group_id = "$group"; session_timeout_ms = 6000; };
-topics = { input = "$prefix.web"; predictions = "$prefix.predictions";
-  dead_letters = "$prefix.dead-letters"; models = "$prefix.models";
-  metrics = "$prefix.metrics"; partitions = 1; };
-snapshot = { every_events = 100000; every_seconds = 2.0; };
-delivery = { mode = "$1"; };
-CFG
-    join_clicks_settings "$join_topic" >>"$WORK/clicks.cfg"
-    producer_cfg profiles profile.avsc "$join_topic" region
-    # the later clicks under ids of their own (an id is the prefix and
-    # the row's number)
-    sed 's/id_prefix = "web"/id_prefix = "more"/' "$WORK/clicks.cfg" >"$WORK/more.cfg"
-}
-
-# bad_records: one record that is not Avro and one profile whose key is
-# empty (a profile riffle produced, its key cut) to join partition 0
-bad_records()
-{
-    join_keyless_record "$join_topic"
-    printf 'not avro\n' | kcat -b "$BROKERS" -P -t "$join_topic" -p 0 &&
-        kcat -b "$BROKERS" -P -t "$join_topic" -p 0 "$WORK/keyless.bin" ||
-        fail "kcat could not write to $join_topic [0]"
-}
 start_instance()
 {
     "$RIFFLE" learn -c "$WORK/clicks.cfg" --brokers "$BROKERS" --instance "$1" \
@@ -109,13 +32,6 @@ start_instance()
     last=$!
     started+=("$last")
 }
-join_dead_letters()
-{
-    run_riffle watch -c "$WORK/clicks.cfg" dead-letters --idle-exit 2 >"$WORK/dead.jsonl" \
-        2>/dev/null
-    riffle_json "$WORK/dead.jsonl" "len([r for r in rows if r['source_topic'] == '$join_topic'])"
-}
-dead_letters_reach() { (($(join_dead_letters) >= $1)); }
 
 # run_mode MODE: the story above in delivery mode MODE
 run_mode()
