@@ -29,27 +29,11 @@ struct fixture {
     char errstr[512];
 };
 
-static rd_kafka_t *client_new(struct fixture *fx, rd_kafka_type_t type)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_t *rk;
-
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers",
-                                       rd_kafka_mock_cluster_bootstraps(
-                                           fx->mcluster),
-                                       fx->errstr, sizeof(fx->errstr)),
-                     RD_KAFKA_CONF_OK);
-    (void)rd_kafka_conf_set(conf, "log_level", "0", fx->errstr,
-                            sizeof(fx->errstr)); /* connection noise */
-    rk = rd_kafka_new(type, conf, fx->errstr, sizeof(fx->errstr));
-    assert_non_null(rk);
-    return rk;
-}
-
 /* TEST_MESSAGES messages into partition 1, acknowledged. */
 static void produce_some(struct fixture *fx)
 {
-    rd_kafka_t *producer = client_new(fx, RD_KAFKA_PRODUCER);
+    rd_kafka_t *producer =
+        mock_client_new(fx->mcluster, RD_KAFKA_PRODUCER, NULL);
     int i;
 
     for (i = 0; i < TEST_MESSAGES; i++)
@@ -74,7 +58,7 @@ static int setup(void **state)
     fx->mcluster = mock_cluster_new(&fx->host, 2, TEST_TOPIC,
                                     TEST_PARTITIONS, TEST_LEADER);
     produce_some(fx);
-    fx->client = client_new(fx, RD_KAFKA_CONSUMER);
+    fx->client = mock_client_new(fx->mcluster, RD_KAFKA_CONSUMER, NULL);
     *state = fx;
     return 0;
 }

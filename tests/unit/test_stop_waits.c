@@ -44,34 +44,14 @@ struct fixture {
     char errstr[512];
 };
 
-static rd_kafka_t *consumer_new(struct fixture *fx)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_t *rk;
-
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers",
-                                       rd_kafka_mock_cluster_bootstraps(
-                                           fx->mcluster),
-                                       fx->errstr, sizeof(fx->errstr)),
-                     RD_KAFKA_CONF_OK);
-    assert_int_equal(rd_kafka_conf_set(conf, "group.id", TEST_GROUP,
-                                       fx->errstr, sizeof(fx->errstr)),
-                     RD_KAFKA_CONF_OK);
-    (void)rd_kafka_conf_set(conf, "log_level", "0", fx->errstr,
-                            sizeof(fx->errstr)); /* connection noise */
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, fx->errstr,
-                      sizeof(fx->errstr));
-    assert_non_null(rk);
-    return rk;
-}
-
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
 
     assert_non_null(fx);
     fx->mcluster = mock_cluster_new(&fx->host, 1, TEST_TOPIC, 1, 1);
-    fx->client = consumer_new(fx);
+    fx->client = mock_client_new(fx->mcluster, RD_KAFKA_CONSUMER,
+                                 TEST_GROUP);
     assert_int_equal(rd_kafka_mock_broker_set_down(fx->mcluster, 1),
                      RD_KAFKA_RESP_ERR_NO_ERROR);
     *state = fx;

@@ -145,6 +145,30 @@ rd_kafka_mock_cluster_t *mock_cluster_new(rd_kafka_t **host, int brokers,
     return mcluster;
 }
 
+rd_kafka_t *mock_client_new(rd_kafka_mock_cluster_t *mcluster,
+                            rd_kafka_type_t type, const char *group_id)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char errstr[TESTUTIL_ERRSTR_SIZE] = "";
+    rd_kafka_t *rk;
+
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers",
+                                       rd_kafka_mock_cluster_bootstraps(
+                                           mcluster),
+                                       errstr, sizeof(errstr)),
+                     RD_KAFKA_CONF_OK);
+    if (group_id)
+        assert_int_equal(rd_kafka_conf_set(conf, "group.id", group_id,
+                                           errstr, sizeof(errstr)),
+                         RD_KAFKA_CONF_OK);
+    (void)rd_kafka_conf_set(conf, "log_level", "0", errstr,
+                            sizeof(errstr)); /* connection noise */
+    rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+    if (!rk)
+        fail_msg("rd_kafka_new: %s", errstr);
+    return rk;
+}
+
 void mock_cluster_destroy(rd_kafka_mock_cluster_t *mcluster,
                           rd_kafka_t *host)
 {

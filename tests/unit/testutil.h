@@ -393,6 +393,11 @@ rd_kafka_mock_cluster_t *mock_cluster_new(rd_kafka_t **host, int brokers,
                                           const char *topic, int partitions,
                                           int32_t leader);
 
+/* A silent client of type type on mcluster's brokers, in consumer group
+ * group_id (NULL: none). Fails the test when it cannot be made. */
+rd_kafka_t *mock_client_new(rd_kafka_mock_cluster_t *mcluster,
+                            rd_kafka_type_t type, const char *group_id);
+
 /* Destroys the cluster, then its host; safe on NULLs. */
 void mock_cluster_destroy(rd_kafka_mock_cluster_t *mcluster,
                           rd_kafka_t *host);
