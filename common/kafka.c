@@ -347,6 +347,16 @@ static void say_offsets_error(rd_kafka_resp_err_t err, int timeout_ms,
                  " %s", what, topic, partition, more, rd_kafka_err2str(err));
 }
 
+/* "give the WHAT of TOPIC [P]", and " and more partitions" when list has
+ * more than one: what a sliced ask about list waits for, in log lines. */
+static void describe_ask(char *out, size_t size, const char *what,
+                         const rd_kafka_topic_partition_list_t *list)
+{
+    snprintf(out, size, "give the %s of %s [%d]%s", what,
+             list->elems[0].topic, (int)list->elems[0].partition,
+             list->cnt > 1 ? " and more partitions" : "");
+}
+
 /* One ListOffsets round for kafka_ask_sliced(): each element asks again
  * what it asked first, whatever an earlier round cut short left in it. */
 struct offsets_ask {
@@ -389,9 +399,7 @@ rd_kafka_resp_err_t kafka_query_offsets(rd_kafka_t *rk,
     }
     for (i = 0; i < list->cnt; i++)
         a.asked[i] = list->elems[i].offset;
-    snprintf(ask, sizeof(ask), "give the %s of %s [%d]%s", what,
-             list->elems[0].topic, (int)list->elems[0].partition,
-             list->cnt > 1 ? " and more partitions" : "");
+    describe_ask(ask, sizeof(ask), what, list);
 
     err = kafka_ask_sliced(rk, offsets_ask, &a, timeout_ms, ask, errstr,
                            errstr_size);
@@ -487,9 +495,7 @@ rd_kafka_resp_err_t kafka_committed(rd_kafka_t *rk,
 
     if (list->cnt == 0)
         return RD_KAFKA_RESP_ERR_NO_ERROR;
-    snprintf(what, sizeof(what), "give the group's committed offsets of "
-             "%s [%d]%s", list->elems[0].topic, (int)list->elems[0].partition,
-             list->cnt > 1 ? " and more partitions" : "");
+    describe_ask(what, sizeof(what), "group's committed offsets", list);
     return kafka_ask_sliced(rk, committed_ask, &a, timeout_ms, what, errstr,
                             errstr_size);
 }
