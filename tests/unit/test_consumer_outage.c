@@ -119,18 +119,10 @@ static void test_consumer_confirm_caught_up_more_to_read(void **state)
 {
     struct fixture *fx = *state;
 
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_t *producer;
 
     poll_to_end(fx);
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers",
-                                       rd_kafka_mock_cluster_bootstraps(
-                                           fx->mcluster),
-                                       fx->why, sizeof(fx->why)),
-                     RD_KAFKA_CONF_OK);
-    producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, fx->why,
-                            sizeof(fx->why));
-    assert_non_null(producer);
+    producer = mock_client_new(fx->mcluster, RD_KAFKA_PRODUCER, NULL);
     assert_int_equal(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(TEST_TOPIC),
                                        RD_KAFKA_V_PARTITION(0),
                                        RD_KAFKA_V_VALUE("v", 1),

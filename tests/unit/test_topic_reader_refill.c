@@ -33,18 +33,12 @@ struct fixture {
 /* Produces message i (its number as its value) to partition i mod
  * TEST_PARTITIONS, so that each partition's values rise by
  * TEST_PARTITIONS from its own number. */
-static void produce_numbers(const char *bootstraps)
+static void produce_numbers(rd_kafka_mock_cluster_t *mcluster)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char errstr[256], value[32];
-    rd_kafka_t *rk;
+    rd_kafka_t *rk = mock_client_new(mcluster, RD_KAFKA_PRODUCER, NULL);
+    char value[32];
     int i;
 
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps,
-                                       errstr, sizeof(errstr)),
-                     RD_KAFKA_CONF_OK);
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    assert_non_null(rk);
     for (i = 0; i < TEST_MESSAGES; i++) {
         int len = snprintf(value, sizeof(value), "%d", i);
         rd_kafka_resp_err_t err;
@@ -69,7 +63,7 @@ static int setup(void **state)
     assert_non_null(fx);
     fx->mcluster = mock_cluster_new(&fx->host, 1, TEST_TOPIC,
                                     TEST_PARTITIONS, MOCK_CLUSTER_ANY_LEADER);
-    produce_numbers(rd_kafka_mock_cluster_bootstraps(fx->mcluster));
+    produce_numbers(fx->mcluster);
     *state = fx;
     return 0;
 }

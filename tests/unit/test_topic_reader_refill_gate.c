@@ -43,20 +43,12 @@ struct fixture {
  * to partition i mod TEST_PARTITIONS. */
 static void produce_numbers(const struct fixture *fx)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
     size_t size = fx->bytes > 32 ? fx->bytes : 32;
-    char errstr[256], *value = calloc(1, size);
-    rd_kafka_t *rk;
+    char *value = calloc(1, size);
+    rd_kafka_t *rk = mock_client_new(fx->mcluster, RD_KAFKA_PRODUCER, NULL);
     int i;
 
     assert_non_null(value);
-    assert_int_equal(rd_kafka_conf_set(
-                         conf, "bootstrap.servers",
-                         rd_kafka_mock_cluster_bootstraps(fx->mcluster),
-                         errstr, sizeof(errstr)),
-                     RD_KAFKA_CONF_OK);
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    assert_non_null(rk);
     for (i = 0; i < fx->messages; i++) {
         int len = snprintf(value, 32, "%d", i);
         rd_kafka_resp_err_t err;
