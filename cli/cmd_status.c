@@ -39,17 +39,37 @@ struct status {
 
 /* --- topics and lag ---------------------------------------------------- */
 
-/* The topic's partition count, or -1 with why (missing, not allowed,
- * no broker answering) in why[]. */
+/* Once an ask went unanswered the brokers are taken to be away: says so
+ * once, naming the ask, and marks the status failed. Every later ask is
+ * skipped, so that the status ends in one ask's bound (STATUS_TIMEOUT_MS)
+ * instead of one per topic (80 s and more for eight topics). */
+static void give_up(struct status *s, const char *why)
+{
+    s->failed = 1;
+    if (s->unanswered)
+        return;
+    s->unanswered = 1;
+    log_error("status", "%s; the brokers (%s) stopped answering: the "
+              "remaining topics, lags, model and metrics are not asked",
+              why, s->cfg->brokers);
+}
+
+/* The topic's partition count, or -1 with why (missing, not allowed) in
+ * why[]; -2 when the brokers did not answer (give_up() says so). */
 static int partition_count(struct status *s, const char *topic, char *why,
                            size_t why_size)
 {
+    rd_kafka_resp_err_t unanswered;
     int n;
 
-    if (kafka_topic_partitions(s->rk, topic, STATUS_TIMEOUT_MS, 0, &n, why,
-                               why_size) != 0)
-        return -1;
-    return n;
+    if (kafka_topic_partitions_asked(s->rk, topic, STATUS_TIMEOUT_MS, 0, &n,
+                                     &unanswered, why, why_size) == 0)
+        return n;
+    if (unanswered) {
+        give_up(s, why);
+        return -2;
+    }
+    return -1;
 }
 
 /* The first offsets and ends of partitions 0..n-1 of topic into new
@@ -75,7 +95,7 @@ static int ask_watermarks(struct status *s, const char *topic, int n,
         return -1;
     }
     if (s->unanswered) {
-        s->failed = 1; /* said for the first topic that went unanswered */
+        s->failed = 1; /* give_up() said why */
         return -1;
     }
 
@@ -85,9 +105,12 @@ static int ask_watermarks(struct status *s, const char *topic, int n,
         err = kafka_query_watermarks(s->rk, topic, n, *lo, *hi,
                                      STATUS_TIMEOUT_MS, why, sizeof(why));
     while (kafka_retry_transient(err, s->asks_started));
+    if (err && kafka_err_is_transient(err)) {
+        give_up(s, why);
+        return -1;
+    }
     if (err) {
         log_error("status", "%s", why);
-        s->unanswered = kafka_err_is_transient(err);
         s->failed = 1;
         return -1;
     }
@@ -104,7 +127,15 @@ static int show_topic(struct status *s, const char *role, const char *topic)
 
     if (!topic[0])
         return -1;
+    if (s->unanswered) {
+        printf("  %-13s %-40s %3s %12s\n", role, topic, "?", "not asked");
+        return -1;
+    }
     n = partition_count(s, topic, why, sizeof(why));
+    if (n == -2) {
+        printf("  %-13s %-40s %3s %12s\n", role, topic, "?", "unanswered");
+        return -1;
+    }
     if (n < 0) {
         printf("  %-13s %-40s missing or not allowed\n", role, topic);
         log_warn("status", "%s", why);
@@ -133,18 +164,22 @@ static void show_lag(struct status *s, const char *role, const char *topic,
 {
     rd_kafka_topic_partition_list_t *parts;
     int64_t *lo = NULL, *hi = NULL, lag_total = 0;
+    rd_kafka_resp_err_t err;
     int i, committed_any = 0;
 
-    if (n <= 0)
-        return; /* show_topic() said why */
+    if (n <= 0 || s->unanswered)
+        return; /* show_topic() or give_up() said why */
     if (n > STATUS_MAX_PARTITIONS)
         n = STATUS_MAX_PARTITIONS;
     parts = rd_kafka_topic_partition_list_new(n);
     for (i = 0; i < n; i++)
         rd_kafka_topic_partition_list_add(parts, topic, i);
-    if (rd_kafka_committed(s->rk, parts, STATUS_TIMEOUT_MS)) {
+    err = rd_kafka_committed(s->rk, parts, STATUS_TIMEOUT_MS);
+    if (err) {
         printf("learner group %s: committed offsets unavailable\n",
                s->cfg->group_id);
+        if (kafka_err_is_transient(err))
+            give_up(s, rd_kafka_err2str(err));
         goto out;
     }
     if (ask_watermarks(s, topic, n, &lo, &hi) != 0) {
@@ -221,6 +256,8 @@ static int latest(struct status *s, const char *topic, const char *file,
     char path[CFG_PATH_MAX], errstr[512];
     size_t n = 0;
 
+    if (s->unanswered)
+        return -2; /* give_up() said why */
     cfg_output_schema_path(s->cfg, file, path, sizeof(path));
     if (schema_load_file(path, schema, errstr, sizeof(errstr)) ||
         topic_reader_latest_by_key(s->cfg->brokers, topic,

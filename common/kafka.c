@@ -720,6 +720,18 @@ int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
                            int missing_wait_ms, int *count, char *errstr,
                            size_t errstr_size)
 {
+    rd_kafka_resp_err_t unanswered;
+
+    return kafka_topic_partitions_asked(rk, topic, timeout_ms,
+                                        missing_wait_ms, count, &unanswered,
+                                        errstr, errstr_size);
+}
+
+int kafka_topic_partitions_asked(rd_kafka_t *rk, const char *topic,
+                                 int timeout_ms, int missing_wait_ms,
+                                 int *count, rd_kafka_resp_err_t *unanswered,
+                                 char *errstr, size_t errstr_size)
+{
     rd_kafka_resp_err_t err, topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     struct partitions_ask a = {rk, topic, count, &topic_err};
     char what[300];
@@ -730,6 +742,7 @@ int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
     for (;;) {
         err = kafka_ask_sliced(rk, partitions_ask, &a, timeout_ms, what,
                                errstr, errstr_size);
+        *unanswered = err;
         if (err == KAFKA_ERR_STOPPED)
             return RIFFLE_ERR_STOPPED;
         if (err || !topic_err || waited >= missing_wait_ms)

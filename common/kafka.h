@@ -211,6 +211,16 @@ int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
                            int missing_wait_ms, int *count, char *errstr,
                            size_t errstr_size);
 
+/* kafka_topic_partitions(), also saying in *unanswered the error of the
+ * ask itself (no broker answered in time, or none could be reached), or
+ * RD_KAFKA_RESP_ERR_NO_ERROR when the brokers answered, even to say that
+ * the topic is missing: a caller asking about several topics can then
+ * stop asking once the brokers have gone. */
+int kafka_topic_partitions_asked(rd_kafka_t *rk, const char *topic,
+                                 int timeout_ms, int missing_wait_ms,
+                                 int *count, rd_kafka_resp_err_t *unanswered,
+                                 char *errstr, size_t errstr_size);
+
 /* A new list of the (topic, partition, offset) of each element of list
  * (borrowed), with its metadata when metadata is non-zero (the claims a
  * commit carried, consumers/handover.h), and nothing else. Unlike

@@ -19,7 +19,10 @@ on a broker that never answers, as on a slow one, while the others are
 served. --api KEY (with --hold) swallows only that client's requests of
 that api key (2 ListOffsets, 8 OffsetCommit, 9 OffsetFetch): the broker
 answers everything else, as one that hangs in one request does. The
-first request held prints "held api KEY of CLIENT_ID".
+first request held prints "held api KEY of CLIENT_ID". --named (with
+--api 3, Metadata) holds only the asks that name topics: the client's
+asks for the brokers alone are answered, as by a broker that answered
+once and then went away.
 """
 import asyncio
 import signal
@@ -29,6 +32,7 @@ import sys
 
 END_TXN = 26            # the EndTxn request's api key
 END_TXN_FLEXIBLE = 3    # its first version with compact strings
+METADATA_FLEXIBLE = 9   # the Metadata request's first flexible version
 
 HOST = "127.0.0.1"
 CHUNK = 65536
@@ -72,6 +76,25 @@ def end_txn_commit(frame):
     return correlation if frame[pos] else None
 
 
+def names_topics(frame):
+    """Whether a Metadata request frame (size prefix removed) names at
+    least one topic: not a null list (every topic) nor an empty one (the
+    brokers only)."""
+    version = struct.unpack_from(">h", frame, 2)[0]
+    (client_len,) = struct.unpack_from(">h", frame, 8)
+    pos = 10 + max(client_len, 0)
+    if version >= METADATA_FLEXIBLE:
+        tags, pos = uvarint(frame, pos)  # header tagged fields
+        for _ in range(tags):
+            _, pos = uvarint(frame, pos)
+            size, pos = uvarint(frame, pos)
+            pos += size
+        count, pos = uvarint(frame, pos)
+        return count > 1  # compact: the count plus one, 0 for null
+    (count,) = struct.unpack_from(">i", frame, pos)
+    return count > 0
+
+
 def client_id(frame):
     """The client.id in a request frame's header (size prefix removed),
     or None when it has none."""
@@ -92,12 +115,13 @@ class Connection:
 
 class Proxy:
     def __init__(self, listen_port, target_port, kafka=False, hold=None,
-                 api=None):
+                 api=None, named=False):
         self.listen_port = listen_port
         self.target_port = target_port
         self.kafka = kafka
         self.hold = hold
         self.api = api
+        self.named = named
         self.held = False
         self.armed = False
         self.server = None
@@ -139,6 +163,8 @@ class Proxy:
         if not self.hold or client_id(frame) != self.hold:
             return False
         if self.api is not None and struct.unpack_from(">h", frame)[0] != self.api:
+            return False
+        if self.named and not names_topics(frame):
             return False
         if not self.held:
             self.held = True
@@ -213,7 +239,7 @@ async def main():
     api = int(options[options.index("--api") + 1]) if "--api" in options else None
     proxy = Proxy(int(sys.argv[1]), int(sys.argv[2]),
                   kafka="--kafka" in options or hold is not None, hold=hold,
-                  api=api)
+                  api=api, named="--named" in options)
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
     loop.add_signal_handler(signal.SIGUSR1, proxy.cut)

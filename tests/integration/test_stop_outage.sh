@@ -55,6 +55,7 @@ readonly STOP_BOUND_S=10
 readonly API_LIST_OFFSETS=2 # Kafka protocol api keys, for fault_proxy.py --api
 readonly API_OFFSET_COMMIT=8
 readonly API_OFFSET_FETCH=9
+readonly API_METADATA=3
 readonly SUITE_PORT=${BROKERS##*:}
 readonly PORT=$((SUITE_PORT + 40))
 readonly NOWHERE=127.0.0.1:$((SUITE_PORT + 44))
@@ -141,14 +142,14 @@ stopped_at_start()
         echo answered)" "$2" || fail "$1: the warning does not say that nothing was done"
 }
 
-# hold CLIENT [API]: the proxy on $PROXY to the private broker,
-# swallowing CLIENT's requests (of api key API only, when given); its pid
-# in $proxy, its log in $proxy_log
+# hold CLIENT [API [OPTION]]: the proxy on $PROXY to the private broker,
+# swallowing CLIENT's requests (of api key API only, when given; OPTION:
+# fault_proxy.py's --named); its pid in $proxy, its log in $proxy_log
 hold()
 {
     proxy_log=$WORK/proxy-$1${2:+-$2}.log
     python3 tests/integration/fault_proxy.py "${PROXY##*:}" "$((PORT + 2))" --hold "$1" \
-        ${2:+--api "$2"} >"$proxy_log" 2>&1 &
+        ${2:+--api "$2"} ${3:+"$3"} >"$proxy_log" 2>&1 &
     proxy=$!
     pids+=("$proxy")
     wait_for ready 1 "$proxy_log"
@@ -234,6 +235,30 @@ stopped_at_start "learn, consumer held" "$WORK/held-consumer.log" learn \
     "$(cfg_topic "$cfg" input)"
 kill -TERM "$proxy"
 wait "$proxy" || true
+
+# --- riffle status when the brokers go away after its first answer ------
+#
+# Its ask for the brokers is answered, then no ask naming a topic is:
+# the first topic's ask runs its 10 s, and the status must then give up
+# on the rest, saying so once, and exit 1 (it used to wait 10 s for each
+# of its topics, 80 s and more).
+hold riffle-status "$API_METADATA" --named
+rc=0
+sent=$(date +%s%N)
+timeout 60 "$RIFFLE" status -c "$cfg" --brokers "$PROXY" >"$WORK/status-held.txt" \
+    2>"$WORK/status-held.err" || rc=$?
+took=$(( ($(date +%s%N) - sent) / 1000000 ))
+note "status, brokers gone after the first answer: exit $rc after $took ms"
+assert_eq "$rc" 1 "status, brokers gone: exit status"
+((took < 20000)) || fail "status, brokers gone: took $took ms"
+assert_eq "$(grep -c "stopped answering" "$WORK/status-held.err")" 1 \
+    "status, brokers gone: said once"
+grep -q "error status: cannot reach the brokers for topic $(cfg_topic "$cfg" input): .*; the brokers ($PROXY) stopped answering: the remaining topics" \
+    "$WORK/status-held.err" || fail "status, brokers gone: $(tail -3 "$WORK/status-held.err")"
+assert_eq "$(grep -c "not asked\$" "$WORK/status-held.txt")" \
+    "$(($(grep -c '^  [a-z]' "$WORK/status-held.txt") - 2))" \
+    "status, brokers gone: every topic after the first not asked"
+unhold
 
 # --- a stop in one request that the broker does not answer ------------
 #
