@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "common/err.h"
@@ -200,6 +201,39 @@ int seal_decrypt(const struct keyring *ring, const char *context,
         return err;
     out->len += body;
     out->data[out->len] = '\0';
+    return 0;
+}
+
+int seal_key_pseudonym(const struct keyring *ring, const void *key,
+                       size_t len, char out[SEAL_PSEUDONYM_MAX])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char subkey[EVP_MAX_MD_SIZE], mac[EVP_MAX_MD_SIZE];
+    unsigned int sub_len = 0, mac_len = 0;
+    const unsigned char *ok;
+    size_t at, i;
+
+    if (ring->count == 0)
+        return RIFFLE_ERR_INVALID;
+
+    /* A subkey of its own: the dead-letter key itself never meets a
+     * value an observer of the topic could guess and test. */
+    ok = HMAC(EVP_sha256(), ring->key[0], KEYRING_KEY_BYTES,
+              (const unsigned char *)SEAL_KEY_PSEUDONYM_LABEL,
+              strlen(SEAL_KEY_PSEUDONYM_LABEL), subkey, &sub_len);
+    if (ok)
+        ok = HMAC(EVP_sha256(), subkey, (int)sub_len,
+                  len ? key : (const void *)"", len, mac, &mac_len);
+    OPENSSL_cleanse(subkey, sizeof(subkey));
+    if (!ok || mac_len * 2 < SEAL_PSEUDONYM_HEX)
+        return RIFFLE_ERR_NOMEM;
+
+    at = (size_t)snprintf(out, SEAL_PSEUDONYM_MAX, "%s:", ring->id[0]);
+    for (i = 0; i < SEAL_PSEUDONYM_HEX / 2; i++) {
+        out[at++] = hex[mac[i] >> 4];
+        out[at++] = hex[mac[i] & 0x0f];
+    }
+    out[at] = '\0';
     return 0;
 }
 

@@ -31,6 +31,11 @@
 #define SEAL_TAG_BYTES 16
 #define SEAL_DEAD_LETTER_CONTEXT "riffle.dead_letter"
 #define SEAL_DEAD_LETTER_KEY_CONTEXT "riffle.dead_letter.key"
+/* label of the subkey behind seal_key_pseudonym() */
+#define SEAL_KEY_PSEUDONYM_LABEL "riffle.dead_letter.key.pseudonym"
+#define SEAL_PSEUDONYM_HEX 32 /* hex digits kept: 128 bits of HMAC */
+/* bytes seal_key_pseudonym() writes at most, NUL included */
+#define SEAL_PSEUDONYM_MAX (KEYRING_ID_MAX + 1 + SEAL_PSEUDONYM_HEX + 1)
 
 /* Raw AES-256-GCM with a caller-chosen IV, as the test vectors of the
  * GCM specification are written. Encrypting writes len bytes to out and
@@ -62,6 +67,17 @@ int seal_encrypt(const struct keyring *ring, const char *context,
 int seal_decrypt(const struct keyring *ring, const char *context,
                  const void *sealed, size_t len, struct buf *out,
                  char *errstr, size_t errstr_size);
+
+/* A stand-in for len bytes of key (a message's Kafka key) that is the
+ * same for the same bytes under the same current key, so messages that
+ * shared a key still share a partition, yet reveals nothing of it:
+ * "<key id>:" and SEAL_PSEUDONYM_HEX hex digits of HMAC-SHA256 under a
+ * subkey, itself HMAC-SHA256(current key, SEAL_KEY_PSEUDONYM_LABEL), so
+ * the pseudonym cannot be used to forge or open an envelope. Changes
+ * when the ring's current key does. out holds SEAL_PSEUDONYM_MAX bytes.
+ * Returns 0, RIFFLE_ERR_INVALID for an empty ring, or RIFFLE_ERR_NOMEM. */
+int seal_key_pseudonym(const struct keyring *ring, const void *key,
+                       size_t len, char out[SEAL_PSEUDONYM_MAX]);
 
 /* The text form: seal_encrypt() then base64, appended to out. */
 int seal_encrypt_text(const struct keyring *ring, const char *context,

@@ -78,7 +78,8 @@ struct outputs {
     int64_t snap_ms;      /* its time, which also names its chunks */
     struct keyring dead_letter_keys; /* count 0: payloads go in clear */
     struct buf sealed;               /* a dead letter's sealed payload */
-    struct buf sealed_key;           /* and its sealed Kafka key */
+    struct buf sealed_key;           /* and its sealed original key */
+    char key_pseudonym[SEAL_PSEUDONYM_MAX]; /* its Kafka key, then */
     /* The prediction schema's index of each pred_field when it is the
      * flat record riffle ships (fields in any order), else flat is 0. */
     int pred_flat;
@@ -613,10 +614,10 @@ int outputs_prediction(struct outputs *o, const struct source_ref *src,
 static rd_kafka_headers_t *dead_letter_headers(const struct source_ref *src,
                                                const struct online_result *r,
                                                const char *replay_run,
-                                               int key_sealed)
+                                               const struct buf *sealed_key)
 {
     rd_kafka_headers_t *h = rd_kafka_headers_new(OUTPUTS_DEAD_LETTER_HEADERS +
-                                                 2);
+                                                 3);
     char partition[16], offset[32];
 
     snprintf(partition, sizeof(partition), "%d", (int)src->partition);
@@ -631,9 +632,12 @@ static rd_kafka_headers_t *dead_letter_headers(const struct source_ref *src,
     if (replay_run)
         (void)rd_kafka_header_add(h, OUTPUTS_HEADER_REPLAY_RUN, -1,
                                   replay_run, -1);
-    if (key_sealed)
+    if (sealed_key) {
         (void)rd_kafka_header_add(h, OUTPUTS_HEADER_KEY_SEALED, -1,
                                   OUTPUTS_PAYLOAD_SEALED, -1);
+        (void)rd_kafka_header_add(h, OUTPUTS_HEADER_SEALED_KEY, -1,
+                                  sealed_key->data, (ssize_t)sealed_key->len);
+    }
     return h;
 }
 
@@ -667,10 +671,13 @@ static void put_payload(struct outputs *o, struct rec *rec,
                 seal ? OUTPUTS_PAYLOAD_SEALED : NULL);
 }
 
-/* The dead letter's Kafka key: the original message's, sealed like the
- * payload whenever there is a dead-letter key (a producer may key events
- * by an e-mail or a customer number), in clear otherwise; none past the
- * size cap. Sets *sealed; returns 0 or RIFFLE_ERR_NOMEM. */
+/* The dead letter's Kafka key. Whenever there is a dead-letter key (a
+ * producer may key events by an e-mail or a customer number), the
+ * original is sealed like the payload, for the replay to restore, and
+ * the Kafka key is its pseudonym: a fresh envelope each time would
+ * scatter one key's dead letters over every partition. In clear without
+ * a dead-letter key; none past the size cap. Sets *sealed; returns 0 or
+ * RIFFLE_ERR_NOMEM. */
 static int dead_letter_key(struct outputs *o, const struct source_ref *src,
                            const void **key, size_t *key_len, int *sealed)
 {
@@ -688,10 +695,12 @@ static int dead_letter_key(struct outputs *o, const struct source_ref *src,
 
     buf_reset(&o->sealed_key);
     if (seal_encrypt(&o->dead_letter_keys, SEAL_DEAD_LETTER_KEY_CONTEXT,
-                     src->key, src->key_len, NULL, &o->sealed_key) != 0)
+                     src->key, src->key_len, NULL, &o->sealed_key) != 0 ||
+        seal_key_pseudonym(&o->dead_letter_keys, src->key, src->key_len,
+                           o->key_pseudonym) != 0)
         return RIFFLE_ERR_NOMEM;
-    *key = o->sealed_key.data;
-    *key_len = o->sealed_key.len;
+    *key = o->key_pseudonym;
+    *key_len = strlen(o->key_pseudonym);
     *sealed = 1;
     return 0;
 }
@@ -748,7 +757,9 @@ static int dead_letter(struct outputs *o, const struct source_ref *src,
     put_long(&rec, "dead_lettered_at_ms", kafka_now_ms());
     return send_record(o, &rec, o->dead_letter, o->cfg->topic_dead_letters,
                        key, key_len,
-                       dead_letter_headers(src, r, replay_run, key_sealed),
+                       dead_letter_headers(src, r, replay_run,
+                                           key_sealed ? &o->sealed_key
+                                                      : NULL),
                        errstr, errstr_size);
 }
 

@@ -30,10 +30,15 @@
 /* header naming the `riffle dlq replay` run that dead-lettered an event
  * again, so that the run does not read its own output */
 #define OUTPUTS_HEADER_REPLAY_RUN "riffle.replay.run"
-/* header of a dead letter whose Kafka key is an envelope of the original
- * message's key (value OUTPUTS_PAYLOAD_SEALED): sealed with the payload,
- * since a producer may key its events by a personal value (an e-mail) */
+/* header of a dead letter whose original key is sealed (value
+ * OUTPUTS_PAYLOAD_SEALED), since a producer may key its events by a
+ * personal value (an e-mail). The envelope travels in header
+ * OUTPUTS_HEADER_SEALED_KEY, and the Kafka key is seal_key_pseudonym()
+ * of the original, so that one key's dead letters share a partition and
+ * keep their order. Dead letters written before that header existed
+ * carry the envelope as their Kafka key instead. */
 #define OUTPUTS_HEADER_KEY_SEALED "riffle.key.encryption"
+#define OUTPUTS_HEADER_SEALED_KEY "riffle.key.sealed"
 
 /* Where an event came from: the input message's coordinates. */
 struct source_ref {

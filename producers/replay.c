@@ -129,16 +129,20 @@ static int is_input_topic(const struct cfg *cfg, const char *topic)
     return 0;
 }
 
-/* Whether the dead letter's Kafka key is sealed (its header says so);
- * -1 with why for a scheme this version does not know. */
-static int key_scheme(const rd_kafka_message_t *msg, int *sealed, char *why,
-                      size_t size)
+/* Whether the dead letter's original key is sealed (its header says
+ * so), and where: in its own header, or as the Kafka key itself in dead
+ * letters written before that header existed. -1 with why for a scheme
+ * this version does not know. */
+static int key_scheme(const rd_kafka_message_t *msg, struct dead_letter *d,
+                      char *why, size_t size)
 {
     rd_kafka_headers_t *h = NULL;
     const void *v = NULL;
     size_t n = 0;
 
-    *sealed = 0;
+    d->key = msg->key;
+    d->key_len = msg->key ? msg->key_len : 0;
+    d->key_sealed = 0;
     if (rd_kafka_message_headers(msg, &h) != 0 ||
         rd_kafka_header_get_last(h, OUTPUTS_HEADER_KEY_SEALED, &v, &n) != 0)
         return 0;
@@ -148,7 +152,11 @@ static int key_scheme(const rd_kafka_message_t *msg, int *sealed, char *why,
                  OUTPUTS_HEADER_KEY_SEALED);
         return -1;
     }
-    *sealed = 1;
+    d->key_sealed = 1;
+    if (rd_kafka_header_get_last(h, OUTPUTS_HEADER_SEALED_KEY, &v, &n) == 0) {
+        d->key = v;
+        d->key_len = v ? n : 0;
+    }
     return 0;
 }
 
@@ -197,9 +205,7 @@ static int read_dead_letter(struct replay *r, const rd_kafka_message_t *msg,
         return -1;
     }
     d->sealed = has_scheme;
-    d->key = msg->key;
-    d->key_len = msg->key ? msg->key_len : 0;
-    return key_scheme(msg, &d->key_sealed, why, size);
+    return key_scheme(msg, d, why, size);
 }
 
 /* --- one dead letter -------------------------------------------------- */

@@ -321,6 +321,39 @@ static void test_seal_rotation_opens_old_envelopes(void **state)
     keyring_wipe(&new_ring);
 }
 
+/* The dead-letter key's pseudonym: the value Python's hmac module gives
+ * for HMAC-SHA256(HMAC-SHA256(k1, label), key), stable, apart for other
+ * keys and other dead-letter keys, and holding no byte of the key. */
+static void test_seal_key_pseudonym(void **state)
+{
+    static const char key[] = "kay@example.test";
+    char a[SEAL_PSEUDONYM_MAX], b[SEAL_PSEUDONYM_MAX];
+    struct keyring ring, rotated, empty;
+
+    (void)state;
+    ring_of("k1=" HEX_K1, &ring);
+    ring_of("k2=" HEX_K2 "\nk1=" HEX_K1, &rotated);
+    memset(&empty, 0, sizeof(empty));
+
+    assert_int_equal(seal_key_pseudonym(&ring, key, strlen(key), a), 0);
+    assert_string_equal(a, "k1:b083cf4c0899a4bf24d7beaeb4d391f2");
+    assert_int_equal(seal_key_pseudonym(&ring, key, strlen(key), b), 0);
+    assert_string_equal(a, b);
+    assert_null(strstr(a, "kay"));
+
+    /* One byte more, or another current key: another pseudonym. */
+    assert_int_equal(seal_key_pseudonym(&ring, key, strlen(key) + 1, b), 0);
+    assert_string_not_equal(a, b);
+    assert_int_equal(seal_key_pseudonym(&rotated, key, strlen(key), b), 0);
+    assert_int_equal(strncmp(b, "k2:", 3), 0);
+    assert_string_not_equal(a + 3, b + 3);
+
+    assert_int_equal(seal_key_pseudonym(&empty, key, strlen(key), b),
+                     RIFFLE_ERR_INVALID);
+    keyring_wipe(&ring);
+    keyring_wipe(&rotated);
+}
+
 static void test_seal_text_round_trip(void **state)
 {
     static const char *const values[] = {"", "a", "ab", "abc",
@@ -581,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_seal_nonces_differ),
         cmocka_unit_test(test_seal_refuses_wrong_context_key_and_truncation),
         cmocka_unit_test(test_seal_rotation_opens_old_envelopes),
+        cmocka_unit_test(test_seal_key_pseudonym),
         cmocka_unit_test(test_seal_text_round_trip),
         cmocka_unit_test(test_seal_empty_ring_refused),
         cmocka_unit_test(test_keyring_parse_entries),
