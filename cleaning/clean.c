@@ -282,8 +282,10 @@ static int refuse(struct clean_verdict *v, const char *reason,
     va_start(ap, fmt);
     vsnprintf(v->detail, sizeof(v->detail), fmt, ap);
     va_end(ap);
-    /* A quoted value is cut to a few bytes, maybe inside a character;
-     * the detail goes into Avro strings and JSON answers as it is. */
+    /* No refusal quotes a value (a label, a category, an id may be
+     * personal: the dead letter points at the message instead), but a
+     * field name from the configuration could still be cut inside a
+     * character; the detail goes into Avro strings and JSON as it is. */
     (void)schema_repair_utf8(v->detail, strlen(v->detail));
     return RIFFLE_ERR_INVALID;
 }
@@ -335,8 +337,8 @@ static int label_by_threshold(const struct cfg_field *f,
     }
     if (isnan(x))
         return refuse(v, CLEAN_REASON_LABEL, f,
-                      "the label rule \"%s > %g\" needs a number, got "
-                      "\"%.64s\"", f->name, f->threshold, s);
+                      "the label rule \"%s > %g\" needs a number, and the "
+                      "label is not one", f->name, f->threshold);
     *label = x > f->threshold ? 1.0 : 0.0;
     return 0;
 }
@@ -369,8 +371,7 @@ static int label_of(const struct cfg *cfg, const struct cfg_field *f,
             }
         }
         return refuse(v, CLEAN_REASON_LABEL, f,
-                      "label \"%.64s\" is not one of the configured "
-                      "classes", s);
+                      "the label is not one of the configured classes");
     }
 
     if (token_in(s, (char (*)[CFG_NAME_MAX])f->positive, f->positive_count)) {
@@ -383,8 +384,8 @@ static int label_of(const struct cfg *cfg, const struct cfg_field *f,
         return 0;
     }
     return refuse(v, CLEAN_REASON_LABEL, f,
-                  "label \"%.64s\" is neither a positive nor a negative "
-                  "value in the configuration", s);
+                  "the label is neither a positive nor a negative value in "
+                  "the configuration");
 }
 
 /* The memo slot of the label text of field index, or NULL. */
@@ -566,7 +567,6 @@ static int clean_number(struct cleaner *c, size_t i, struct event *ev,
 {
     const struct cfg_field *f = &c->cfg->fields[i];
     double x = ev->values[index].number;
-    int personal = f->privacy != CFG_PRIVACY_NONE;
     int below, above;
 
     if (!isfinite(x))
@@ -579,12 +579,8 @@ static int clean_number(struct cleaner *c, size_t i, struct event *ev,
             double lo = f->has_min ? f->min : -INFINITY;
             double hi = f->has_max ? f->max : INFINITY;
 
-            if (personal)
-                return refuse(v, CLEAN_REASON_RANGE, f,
-                              "the value is outside [%g, %g]", lo, hi);
             return refuse(v, CLEAN_REASON_RANGE, f,
-                          "%s = %.10g is outside [%g, %g]", f->name, x, lo,
-                          hi);
+                          "the value is outside [%g, %g]", lo, hi);
         }
         if (f->on_range == CFG_RANGE_MISSING) {
             event_set_null(ev, index);
@@ -657,9 +653,9 @@ static int clean_outlier(struct cleaner *c, size_t i, struct event *ev,
             return refuse(v, CLEAN_REASON_OUTLIER, f, "the value is outside "
                           "the %s bounds (k = %g)",
                           outlier_rule_name(f->outlier), f->outlier_threshold);
-        return refuse(v, CLEAN_REASON_OUTLIER, f, "%s = %.10g is outside "
-                      "[%.10g, %.10g], the %s bounds (k = %g)", f->name, x, lo,
-                      hi, outlier_rule_name(f->outlier), f->outlier_threshold);
+        return refuse(v, CLEAN_REASON_OUTLIER, f, "the value is outside "
+                      "[%.10g, %.10g], the %s bounds (k = %g)", lo, hi,
+                      outlier_rule_name(f->outlier), f->outlier_threshold);
     }
     if (f->on_outlier == CFG_OUTLIER_MISSING) {
         event_set_null(ev, index);
@@ -731,9 +727,7 @@ static int clean_category(struct cleaner *c, size_t i, struct event *ev,
         return refuse(v, CLEAN_REASON_VALUE, f,
                       "%zu bytes, longer than max_length %zu", len,
                       f->max_length);
-    if (f->privacy != CFG_PRIVACY_NONE)
-        return refuse(v, CLEAN_REASON_VALUE, f, "the value %s", fault);
-    return refuse(v, CLEAN_REASON_VALUE, f, "\"%.64s\" %s", text, fault);
+    return refuse(v, CLEAN_REASON_VALUE, f, "the value %s", fault);
 }
 
 /* Out of line: inlined into cleaner_apply()'s loop, it made every

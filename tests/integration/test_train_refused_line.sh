@@ -23,7 +23,7 @@ for f in train score; do
     note "$f: $line"
     assert_eq "$(python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print(
         r["event_id"], r["refused"], r["field"], r["model_version"], r["detail"])' "$line")" \
-        "elec2-4 invalid_label class 3 label \"SIDEWAYS\" is neither a positive nor a negative value in the configuration" \
+        "elec2-4 invalid_label class 3 the label is neither a positive nor a negative value in the configuration" \
         "$f: the refused line"
 done
 echo "PASS $TEST_NAME"

@@ -234,6 +234,7 @@ static void test_clean_allowed_categories(void **state)
     set_str(fx, "color", "Blue"); /* case matters */
     expect_refused(fx, CLEAN_REASON_VALUE, "color");
     assert_contains(fx->verdict.detail, "not an allowed category");
+    assert_lacks(fx->verdict.detail, "Blue"); /* named, never quoted */
 
     good_event(fx);
     assert_int_equal(event_set_string(&fx->base.ev, col(fx, "color"), "red\0x",
@@ -427,6 +428,7 @@ static void test_clean_mad_rejects(void **state)
     set_num(fx, "mad", 90.0);
     expect_refused(fx, CLEAN_REASON_OUTLIER, "mad");
     assert_contains(fx->verdict.detail, "mad bounds");
+    assert_lacks(fx->verdict.detail, "90");
     assert_int_equal(counts(fx, CF_MAD)->outliers, 1);
     assert_int_equal(counts(fx, CF_MAD)->rejected, 1);
 }
