@@ -184,6 +184,12 @@ static int run_row(struct file_run *r, char *errstr, size_t size)
     return run_event(r, ev);
 }
 
+/* The component the run's logs name: the command being run. */
+static const char *run_component(const struct file_run *r)
+{
+    return r->score_only ? "score" : "train";
+}
+
 /* One record of an Avro container file; a record whose fields cannot be
  * used is reported and counted, like a bad CSV row. */
 static int run_avro_record(struct file_run *r, struct event *ev,
@@ -196,7 +202,7 @@ static int run_avro_record(struct file_run *r, struct event *ev,
         return err;
     r->rows++;
     if (err == RIFFLE_ERR_DECODE) {
-        log_warn("train", "%s", why);
+        log_warn(run_component(r), "%s", why);
         r->bad_rows++;
         return 0;
     }
@@ -235,7 +241,8 @@ static int start_rows(struct file_run *r, const struct produce_mapping *map,
     hint.arg = r->hinter;
     r->look_ahead = !r->score_only && online_looks_ahead(r->ol);
     return row_prefetch_start(&r->cfg, r->input, map, r->csv, r->file,
-                              is_regular_file(r->file), &hint,
+                              run_component(r), is_regular_file(r->file),
+                              &hint,
                               &r->rows_ahead, errstr, size);
 }
 
@@ -254,11 +261,11 @@ static int run_rows(struct file_run *r, char *errstr, size_t size)
                                   size);
         if (!err &&
             produce_id_column_note(&r->cfg, &map, r->csv, note, sizeof(note)))
-            log_warn(r->score_only ? "score" : "train", "%s", note);
+            log_warn(run_component(r), "%s", note);
         if (!err)
             err = start_rows(r, &map, errstr, size);
     }
-    progress_start(&prog, r->score_only ? "score" : "train", "rows", 1);
+    progress_start(&prog, run_component(r), "rows", 1);
     while (!err && !cli_stop_requested) {
         err = r->csv ? run_row(r, errstr, size)
                      : run_avro_record(r, &ev, errstr, size);
@@ -341,7 +348,7 @@ static int open_all(struct file_run *r, char *errstr, size_t size)
                                  size);
         if (err)
             return err;
-        log_info("train", "restored model %s version %lld from %s",
+        log_info(run_component(r), "restored model %s version %lld from %s",
                  info.model_name, (long long)info.version, r->snapshot_in);
         /* The file's metrics are of other events; report this file's. */
         metrics_init(online_metrics(r->ol));
@@ -484,7 +491,7 @@ static int run_file_command(int argc, char **argv, int score_only)
         err = snapshot_save_file(r->snapshot, r->ol, NULL, 0, r->snapshot_out,
                                  errstr, sizeof(errstr));
     if (err)
-        log_error(score_only ? "score" : "train", "%s", errstr);
+        log_error(run_component(r), "%s", errstr);
     else
         print_summary(r, kafka_monotonic_s() - started);
 

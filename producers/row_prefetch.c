@@ -52,6 +52,7 @@ struct row_prefetch {
     const struct produce_mapping *map;
     struct csv_reader *csv;
     const char *file;
+    const char *component; /* of the bad rows' warnings */
     struct row_prefetch_hint hint; /* fn NULL: none */
     struct row_slot *slots; /* ROW_PREFETCH_SLOTS, or one when reading
                                on the caller's thread */
@@ -91,12 +92,12 @@ static int read_row(struct row_prefetch *p, long *rows, struct row_slot *s,
         return err;
     (*rows)++;
     if (err == RIFFLE_ERR_PARSE) {
-        log_warn("train", "%s", why); /* already "file:line: ..." */
+        log_warn(p->component, "%s", why); /* already "file:line: ..." */
     } else {
         err = produce_row_to_event(p->cfg, p->schema, p->map, p->csv, *rows,
                                    &s->ev, why, why_size);
         if (err == RIFFLE_ERR_PARSE)
-            log_warn("train", "%s:%ld: %s", p->file,
+            log_warn(p->component, "%s:%ld: %s", p->file,
                      csv_reader_line(p->csv), why);
         /* Hints only save work: one that could not be made is computed
          * by the consumer, which meets the same shortage of memory if it
@@ -207,7 +208,7 @@ static int start_thread(struct row_prefetch *p, char *errstr,
 int row_prefetch_start(const struct cfg *cfg, const struct schema *schema,
                        const struct produce_mapping *map,
                        struct csv_reader *csv, const char *file,
-                       int threaded, const struct row_prefetch_hint *hint,
+                       const char *component, int threaded, const struct row_prefetch_hint *hint,
                        struct row_prefetch **out, char *errstr,
                        size_t errstr_size)
 {
@@ -227,6 +228,7 @@ int row_prefetch_start(const struct cfg *cfg, const struct schema *schema,
     p->map = map;
     p->csv = csv;
     p->file = file;
+    p->component = component;
     /* On the caller's thread a hint would only move work within it. */
     if (hint && threaded)
         p->hint = *hint;

@@ -43,7 +43,8 @@ struct row_prefetch_hint {
 };
 
 /* Starts the reader thread over csv (borrowed until row_prefetch_stop();
- * already opened, header read). file names the input in warnings. With
+ * already opened, header read). file names the input in the warnings of
+ * bad rows, logged under component (the running command). With
  * threaded 0 no thread is started and row_prefetch_next() reads each row
  * on the caller's thread, as train did before: for a pipe or a terminal,
  * whose read may block until a writer sends more, a reader thread could
@@ -56,7 +57,7 @@ struct row_prefetch_hint {
 int row_prefetch_start(const struct cfg *cfg, const struct schema *schema,
                        const struct produce_mapping *map,
                        struct csv_reader *csv, const char *file,
-                       int threaded, const struct row_prefetch_hint *hint,
+                       const char *component, int threaded, const struct row_prefetch_hint *hint,
                        struct row_prefetch **out, char *errstr,
                        size_t errstr_size);
 

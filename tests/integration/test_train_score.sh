@@ -23,8 +23,14 @@ acc=$(riffle_json "$WORK/scores.jsonl" \
     'round(sum(r["predicted_class"] == (r["label"].startswith(">")) for r in rows) / len(rows), 4)')
 note "held-out accuracy $acc"
 assert_eq "$acc" "$ADULT_TEST_ACCURACY" "held-out accuracy on adult.test"
-grep -q "adult.test.gz:1: expected 15 fields, found 1" "$WORK/score.log" ||
-    fail "the comment line was not reported: $(cat "$WORK/score.log")"
+grep -q "score: .*adult.test.gz:1: expected 15 fields, found 1" "$WORK/score.log" ||
+    fail "the comment line was not reported by score: $(cat "$WORK/score.log")"
+# Every line score logs names score, the restore too (it read "train").
+grep -q "info  score: restored model adult version 32561 from" "$WORK/score.log" ||
+    fail "the restore was not logged by score: $(cat "$WORK/score.log")"
+if grep -q " train: " "$WORK/score.log"; then
+    fail "score logs as train: $(grep " train: " "$WORK/score.log")"
+fi
 
 # train writes its progressive predictions when asked: one line an event,
 # made before learning it, from which the reported accuracy follows.

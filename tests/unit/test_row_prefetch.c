@@ -128,8 +128,8 @@ static struct row_prefetch *start_threaded(struct fixture *fx,
                                          fx->errstr, sizeof(fx->errstr)),
                      0);
     assert_int_equal(row_prefetch_start(fx->cfg, fx->adult, map, csv,
-                                        "rows.csv", 1, NULL, &p, fx->errstr,
-                                        sizeof(fx->errstr)),
+                                        "rows.csv", "test", 1, NULL, &p,
+                                        fx->errstr, sizeof(fx->errstr)),
                      0);
     return p;
 }
@@ -176,7 +176,7 @@ static void check_matches_direct_reading(struct fixture *fx, int threaded)
                                          fx->errstr, sizeof(fx->errstr)),
                      0);
     assert_int_equal(row_prefetch_start(fx->cfg, fx->adult, &map, ahead,
-                                        "rows.csv", threaded, NULL, &p,
+                                        "rows.csv", "test", threaded, NULL, &p,
                                         fx->errstr, sizeof(fx->errstr)),
                      0);
     event_init(&want);
