@@ -21,7 +21,7 @@ RUN apt-get update \
         --no-install-recommends \
         build-essential cmake pkg-config \
         librdkafka-dev libavro-dev libconfig-dev libopenblas-dev \
-        libssl-dev zlib1g-dev libmicrohttpd-dev \
+        libssl-dev zlib1g-dev libsnappy-dev liblzma-dev libmicrohttpd-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -54,7 +54,7 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y \
         --no-install-recommends \
         librdkafka1 libavro23 libconfig9 libopenblas0 libssl3 zlib1g \
-        libmicrohttpd12 \
+        libsnappy1v5 liblzma5 libmicrohttpd12 \
     && rm -rf /var/lib/apt/lists/*
 
 # A fixed uid, so files riffle writes to a mounted volume have a

@@ -2,9 +2,11 @@
  * producers/avro_check.c - the container check before avro-c, see
  * avro_check.h.
  *
- * Reads with stdio, never more than one chunk of a deflate block at a
- * time, so a container of any size is checked in constant memory; every
- * length is compared with what remains of the file before it is used.
+ * Reads with stdio, never more than one chunk of a deflate or lzma block
+ * at a time, so a container of any size is checked in constant memory
+ * but for snappy blocks, which the library decodes whole: one of those
+ * takes at most its own size plus AVRO_CHECK_INFLATED_MAX. Every length
+ * is compared with what remains of the file before it is used.
  */
 #include "producers/avro_check.h"
 
@@ -16,6 +18,8 @@
 #include <sys/stat.h>
 
 #include <avro.h>
+#include <lzma.h>
+#include <snappy-c.h>
 #include <zlib.h>
 
 #include "common/buf.h"
@@ -25,9 +29,10 @@
 #define AVRO_CHECK_CHUNK 65536
 #define AVRO_CHECK_CODEC_MAX 32
 /* avro-c inflates a whole deflate block into memory, however large it
- * grows: a 0.5 MB block of zeros took 534 MB. Writers cut blocks at 16 KB
- * (avro-c, fastavro) or 64 KB (Java) before compression, so 64 MiB is
- * far above any block a writer makes and far below what hurts. */
+ * grows: a 0.5 MB block of zeros took 534 MB (lzma blocks likewise, and
+ * a snappy block takes what its header claims). Writers cut blocks at
+ * 16 KB (avro-c, fastavro) or 64 KB (Java) before compression, so 64 MiB
+ * is far above any block a writer makes and far below what hurts. */
 #define AVRO_CHECK_INFLATED_MAX (64LL << 20)
 /* metadata entries other than the schema and the codec are skipped */
 #define AVRO_CHECK_SCHEMA "avro.schema"
@@ -227,10 +232,137 @@ static int check_deflate(struct scan *sc, int64_t len, const char *what)
     return err;
 }
 
+/* Decodes len bytes of an lzma block as avro-c will (a raw LZMA2 stream
+ * with the options of preset 6, the codec's), in constant memory, and
+ * fails unless they make one complete stream of at most
+ * AVRO_CHECK_INFLATED_MAX bytes; what names the block. */
+static int check_lzma(struct scan *sc, int64_t len, const char *what)
+{
+    unsigned char *in = malloc(AVRO_CHECK_CHUNK);
+    unsigned char *out = malloc(AVRO_CHECK_CHUNK);
+    lzma_stream z = LZMA_STREAM_INIT;
+    lzma_options_lzma opt;
+    lzma_filter filters[2];
+    long long decoded = 0;
+    lzma_ret zrc = LZMA_OK;
+    char fault[128];
+    int err = 0;
+    size_t n;
+
+    filters[0].id = LZMA_FILTER_LZMA2;
+    filters[0].options = &opt;
+    filters[1].id = LZMA_VLI_UNKNOWN;
+    filters[1].options = NULL;
+    if (!in || !out || lzma_lzma_preset(&opt, 6) ||
+        lzma_raw_decoder(&z, filters) != LZMA_OK) {
+        free(in);
+        free(out);
+        return RIFFLE_ERR_NOMEM;
+    }
+    while (!err && zrc == LZMA_OK && len > 0) {
+        n = len < AVRO_CHECK_CHUNK ? (size_t)len : AVRO_CHECK_CHUNK;
+        err = read_exact(sc, in, n, what);
+        len -= (int64_t)n;
+        z.next_in = in;
+        z.avail_in = err ? 0 : n;
+        /* A full output buffer may leave decoded bytes behind: go on
+         * until the input is used and the output was not filled. */
+        while (!err && zrc == LZMA_OK &&
+               decoded <= AVRO_CHECK_INFLATED_MAX &&
+               (z.avail_in > 0 || z.avail_out == 0)) {
+            z.next_out = out;
+            z.avail_out = AVRO_CHECK_CHUNK;
+            zrc = lzma_code(&z, LZMA_RUN);
+            decoded += AVRO_CHECK_CHUNK - (long long)z.avail_out;
+        }
+        if (decoded > AVRO_CHECK_INFLATED_MAX) {
+            snprintf(fault, sizeof(fault), "%s decompresses to over %lld "
+                     "MiB", what, AVRO_CHECK_INFLATED_MAX >> 20);
+            err = damaged(sc, "%s", fault);
+        } else if (!err && zrc != LZMA_OK && zrc != LZMA_STREAM_END) {
+            snprintf(fault, sizeof(fault), "%s does not decompress (%s)",
+                     what, zrc == LZMA_DATA_ERROR ? "corrupt lzma data"
+                                                  : "lzma refused it");
+            err = damaged(sc, "%s", fault);
+        }
+    }
+    if (!err && zrc != LZMA_STREAM_END)
+        err = damaged(sc, "%s's lzma stream ends early", what);
+    /* bytes after the stream's end, which avro-c ignores too */
+    if (!err && len > 0) {
+        if (fseek(sc->f, (long)len, SEEK_CUR) != 0)
+            err = damaged(sc, "cannot skip the rest of %s", what);
+        sc->at += len;
+    }
+    lzma_end(&z);
+    free(in);
+    free(out);
+    return err;
+}
+
+/* Decodes a snappy block as avro-c will: the compressed bytes, then the
+ * CRC-32 of the decoded ones in 4 big-endian bytes. avro-c allocates
+ * what the compressed header claims before it decodes, so the claim is
+ * bounded first; what names the block. */
+static int check_snappy(struct scan *sc, int64_t len, const char *what)
+{
+    unsigned char *in = NULL, *out = NULL;
+    size_t claimed = 0, got;
+    unsigned long crc;
+    char fault[128];
+    int err = 0;
+
+    if (len < 4)
+        return damaged(sc, "%s is too short for snappy's checksum", what);
+    if ((uint64_t)len - 4 > snappy_max_compressed_length(
+                                (size_t)AVRO_CHECK_INFLATED_MAX)) {
+        snprintf(fault, sizeof(fault), "%s decompresses to over %lld MiB",
+                 what, AVRO_CHECK_INFLATED_MAX >> 20);
+        return damaged(sc, "%s", fault);
+    }
+    in = malloc((size_t)len);
+    if (!in)
+        return RIFFLE_ERR_NOMEM;
+    err = read_exact(sc, in, (size_t)len, what);
+    if (!err && snappy_uncompressed_length((const char *)in, (size_t)len - 4,
+                                           &claimed) != SNAPPY_OK) {
+        snprintf(fault, sizeof(fault), "%s does not decompress (no snappy "
+                 "length)", what);
+        err = damaged(sc, "%s", fault);
+    } else if (!err && claimed > (size_t)AVRO_CHECK_INFLATED_MAX) {
+        snprintf(fault, sizeof(fault), "%s decompresses to over %lld MiB",
+                 what, AVRO_CHECK_INFLATED_MAX >> 20);
+        err = damaged(sc, "%s", fault);
+    }
+    if (!err && !(out = malloc(claimed ? claimed : 1))) {
+        free(in);
+        return RIFFLE_ERR_NOMEM;
+    }
+    got = claimed;
+    if (!err && snappy_uncompress((const char *)in, (size_t)len - 4,
+                                  (char *)out, &got) != SNAPPY_OK) {
+        snprintf(fault, sizeof(fault), "%s does not decompress (snappy)",
+                 what);
+        err = damaged(sc, "%s", fault);
+    }
+    if (!err) {
+        crc = crc32(0L, out, (uInt)got);
+        if (in[len - 4] != (unsigned char)(crc >> 24) ||
+            in[len - 3] != (unsigned char)(crc >> 16) ||
+            in[len - 2] != (unsigned char)(crc >> 8) ||
+            in[len - 1] != (unsigned char)crc)
+            err = damaged(sc, "%s fails its snappy CRC-32", what);
+    }
+    free(in);
+    free(out);
+    return err;
+}
+
 /* Every block's count, size and sync marker, walking the file from block
  * header to block header (a seek each, so cheap for any size), and each
- * block's content for deflate (inflated once more, in constant memory):
- * avro-c trusts a block's declared
+ * block's content for deflate, lzma and snappy (decoded once more, as
+ * avro-c will, whose failure to open a container with a first block it
+ * cannot decode leaked): avro-c trusts a block's declared
  * size (a claim of 1 GB is a malloc of 1 GB) and reads a negative count
  * into a negative malloc. */
 static int check_blocks(struct scan *sc, const char *codec,
@@ -254,6 +386,10 @@ static int check_blocks(struct scan *sc, const char *codec,
                           "rest of the file", what);
         if (!err && strcmp(codec, "deflate") == 0) {
             err = check_deflate(sc, len, what);
+        } else if (!err && strcmp(codec, "lzma") == 0) {
+            err = check_lzma(sc, len, what);
+        } else if (!err && strcmp(codec, "snappy") == 0) {
+            err = check_snappy(sc, len, what);
         } else if (!err) {
             if (fseek(sc->f, (long)len, SEEK_CUR) != 0)
                 err = damaged(sc, "cannot skip %s", what);

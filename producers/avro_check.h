@@ -13,14 +13,14 @@
  * So riffle reads the header itself (magic, metadata, sync marker), has
  * the schema parsed and freed, checks the codec's name, walks the blocks
  * (each count not negative, each size within the file, each sync marker
- * the header's) and, for deflate, inflates every block in constant
- * memory, refusing one that grows past 64 MiB: avro-c inflates a block
- * whole into memory, so a small bomb would take gigabytes. Only a file
- * that passes is handed to avro-c. Left to avro-c: a snappy or lzma
- * block that does not decompress (riffle does not link those
- * libraries), which still leaks once per file when it is the first, and
- * the records inside each block (too few for the count, a bad union
- * branch), which it reports without a leak.
+ * the header's) and decodes every block as avro-c will: deflate and
+ * lzma (a raw LZMA2 stream of preset 6) in constant memory, snappy whole
+ * with its CRC-32, refusing one that does not decode or grows past
+ * 64 MiB: avro-c decodes a block whole into memory, so a small bomb
+ * would take gigabytes, and allocates what a snappy header claims. Only
+ * a file that passes is handed to avro-c. Left to avro-c: the records
+ * inside each block (too few for the count, a bad union branch), which
+ * it reports without a leak.
  */
 #ifndef RIFFLE_PRODUCERS_AVRO_CHECK_H
 #define RIFFLE_PRODUCERS_AVRO_CHECK_H
@@ -30,8 +30,8 @@
 /* Returns 0 when path looks like a container avro-c can open, or
  * RIFFLE_ERR_IO (cannot read the file) / RIFFLE_ERR_DECODE (damaged)
  * with errstr saying what is wrong and at which byte, without the path.
- * Reads the header and every deflate block, and seeks over the blocks
- * of other codecs. */
+ * Reads the header and every compressed block, and seeks over the
+ * blocks of the null codec. */
 int avro_check_container(const char *path, char *errstr, size_t errstr_size);
 
 #endif

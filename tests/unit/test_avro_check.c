@@ -3,10 +3,10 @@
  * fixtures of tests/fixtures/avro (written by make.py there).
  *
  * Each damaged container is refused with what is wrong and where, and
- * the good ones (null and deflate codecs, several blocks, bytes after a
- * deflate stream) pass; the
- * valgrind half, that avro-c then never sees what would make it leak,
- * is in tests/integration/test_cli_valgrind.sh. Run from the repo root.
+ * the good ones (null, deflate, snappy and lzma codecs, several blocks,
+ * bytes after a deflate stream) pass; the valgrind half, that avro-c
+ * then never sees what would make it leak, is in
+ * tests/integration/test_cli_valgrind.sh. Run from the repo root.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +32,13 @@ static void test_avro_check_passes_good_containers(void **state)
                                           sizeof(errstr)),
                      0);
     assert_int_equal(avro_check_container(FIXTURES "good-deflate.avro",
+                                          errstr, sizeof(errstr)),
+                     0);
+    /* the other codecs of Debian's avro-c, decoded as it will */
+    assert_int_equal(avro_check_container(FIXTURES "good-snappy.avro",
+                                          errstr, sizeof(errstr)),
+                     0);
+    assert_int_equal(avro_check_container(FIXTURES "good-lzma.avro",
                                           errstr, sizeof(errstr)),
                      0);
     /* bytes after a block's deflate stream, which avro-c ignores: once
@@ -80,6 +87,19 @@ static void test_avro_check_names_each_fault(void **state)
         {"deflate-second-garbage", "block 2 does not inflate"},
         /* 66 KB that avro-c would inflate into 65 MiB of memory */
         {"deflate-bomb", "block 2 inflates to over 64 MiB"},
+        /* snappy and lzma first blocks avro-c cannot decode made it leak
+         * as it gave up opening the container */
+        {"snappy-garbage", "block 1 does not decompress (snappy)"},
+        {"snappy-short", "block 1 is too short for snappy's checksum"},
+        {"snappy-bad-crc", "block 1 fails its snappy CRC-32"},
+        {"snappy-second-garbage", "block 2 does not decompress"},
+        /* a claim avro-c would allocate before decoding */
+        {"snappy-bomb", "block 1 decompresses to over 64 MiB"},
+        {"lzma-garbage", "block 1 does not decompress (corrupt lzma data)"},
+        {"lzma-cut-stream", "block 1's lzma stream ends early"},
+        {"lzma-second-garbage", "block 2 does not decompress"},
+        /* 11 KB that avro-c would decode into 65 MiB of memory */
+        {"lzma-bomb", "block 2 decompresses to over 64 MiB"},
     };
     char path[128], errstr[256];
     size_t i;
