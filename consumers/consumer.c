@@ -4,17 +4,15 @@
  */
 #include "consumers/consumer.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
-#include <time.h>
 
 #include "common/broker_wait.h"
 #include "common/err.h"
 #include "common/kafka.h"
+#include "common/kafka_close.h"
 #include "common/log.h"
 #include "consumers/handover.h"
 #include "consumers/offset_range.h"
@@ -680,81 +678,6 @@ static void drop_taken(struct consumer *c, const char *topic,
     c->batch_len = kept;
 }
 
-/* A close made on a thread of its own, waited for a bounded time. */
-struct close_job {
-    rd_kafka_t *rk;
-    pthread_mutex_t lock;
-    pthread_cond_t done_cond;
-    int done;
-};
-
-/* Closes left running past their bound: kept reachable until the
- * process ends (it exits right after a stop), never freed. */
-static struct close_job *closes_left[4];
-
-static void *close_job_run(void *arg)
-{
-    struct close_job *job = arg;
-
-    (void)rd_kafka_consumer_close(job->rk); /* leaving is best effort */
-    rd_kafka_destroy(job->rk);
-    pthread_mutex_lock(&job->lock);
-    job->done = 1;
-    pthread_cond_signal(&job->done_cond);
-    pthread_mutex_unlock(&job->lock);
-    return NULL;
-}
-
-/* Closes and destroys rk, waiting at most CONSUMER_ABANDONED_CLOSE_S: a
- * close still running then goes on by itself, and the caller (stopping)
- * does not wait for it. The commit it waits for carries only offsets of
- * acknowledged outputs, so it may land or not. A close that cannot be
- * run apart is made here, unbounded. Returns 1 when the close is over,
- * 0 when it goes on (its rebalance callback's opaque must then stay). */
-static int close_bounded(rd_kafka_t *rk)
-{
-    struct close_job *job = calloc(1, sizeof(*job));
-    struct timespec until;
-    pthread_t thread;
-    size_t i;
-    int rc = 0;
-
-    if (job) {
-        job->rk = rk;
-        pthread_mutex_init(&job->lock, NULL);
-        pthread_cond_init(&job->done_cond, NULL);
-    }
-    if (!job || pthread_create(&thread, NULL, close_job_run, job) != 0) {
-        free(job);
-        (void)rd_kafka_consumer_close(rk); /* as without a stop */
-        rd_kafka_destroy(rk);
-        return 1;
-    }
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += CONSUMER_ABANDONED_CLOSE_S;
-    pthread_mutex_lock(&job->lock);
-    while (!job->done && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&job->done_cond, &job->lock, &until);
-    pthread_mutex_unlock(&job->lock);
-
-    if (job->done) {
-        pthread_join(thread, NULL);
-        pthread_cond_destroy(&job->done_cond);
-        pthread_mutex_destroy(&job->lock);
-        free(job);
-        return 1;
-    }
-    log_info("consumer", "not waiting for the group's close any longer "
-             "(a commit left unanswered at the stop)");
-    pthread_detach(thread);
-    for (i = 0; i < sizeof(closes_left) / sizeof(closes_left[0]); i++)
-        if (!closes_left[i]) {
-            closes_left[i] = job;
-            break;
-        }
-    return 0;
-}
-
 void consumer_destroy(struct consumer *c)
 {
     if (!c)
@@ -768,8 +691,10 @@ void consumer_destroy(struct consumer *c)
          * going: no hook is called, and c stays if the close goes on */
         c->revoke_hook = NULL;
         c->assign_hook = NULL;
-        if (!close_bounded(c->rk))
-            return; /* c, reachable from the close's callbacks, stays */
+        /* c, reachable from the close's callbacks, goes with the close */
+        (void)kafka_close_bounded(c->rk, CONSUMER_ABANDONED_CLOSE_S, free, c,
+                                  "consumer");
+        return;
     } else if (c->rk) {
         (void)rd_kafka_consumer_close(c->rk); /* leaving is best effort */
         rd_kafka_destroy(c->rk);

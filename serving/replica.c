@@ -14,6 +14,7 @@
 #include "common/broker_wait.h"
 #include "common/err.h"
 #include "common/kafka.h"
+#include "common/kafka_close.h"
 #include "common/log.h"
 #include "common/rebuild_guard.h"
 #include "common/txn_outcome.h"
@@ -34,6 +35,21 @@
 #define REPLICA_FLUSH_WAIT_MS 30000 /* an abort in a rebalance */
 #define REPLICA_METADATA_TIMEOUT_MS 30000
 #define REPLICA_MAX_PARTITIONS 1024
+/* A close at a stop: librdkafka's close waits for an offsets commit the
+ * stop left in flight (three tries of the 10 s socket timeout) and is
+ * given this long before the process goes on without it, as the
+ * learner's (consumers/consumer.c). */
+#define REPLICA_STOP_CLOSE_S 3
+
+struct replica;
+
+/* What the consumer's rebalance callback reaches (its opaque): the
+ * replica, or NULL once the consumer is being dropped. It lives as long
+ * as the consumer, so that a close left running at a stop, which
+ * outlives the replica, finds here that there is nothing to serve. */
+struct replica_link {
+    struct replica *r;
+};
 
 struct replica {
     struct cfg out_cfg; /* cfg with predictions sent to serve.predictions */
@@ -43,6 +59,7 @@ struct replica {
     struct publisher *pub;
     struct outputs *out;
     rd_kafka_t *rk;
+    struct replica_link *link; /* rk's opaque, owned with rk */
     struct event ev;
     unsigned long long requests;    /* handled, for --max-requests */
     unsigned long long uncommitted; /* requests handled since a commit */
@@ -55,8 +72,6 @@ struct replica {
     unsigned char at_end[REPLICA_MAX_PARTITIONS];
     int commit_err;                 /* of the rebalance callback, or 0 */
     char commit_error[256];
-    int closing;                    /* the consumer is being dropped: its
-                                       revoke commits nothing */
     /* exactly once: the answers in the open transaction, uncounted when
      * it is dropped, since its requests are then scored again */
     unsigned long long txn_predictions, txn_dead_letters;
@@ -351,17 +366,19 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts,
                          void *opaque)
 {
-    struct replica *r = opaque;
+    struct replica_link *link = opaque;
+    struct replica *r = link->r;
     int cerr = 0;
 
+    if (!r) {
+        /* the consumer is being dropped, perhaps by a close that the
+         * replica no longer waits for: commit nothing, read nothing */
+        (void)rd_kafka_assign(rk, NULL); /* it is going anyway */
+        return;
+    }
     if (r->pending) {
         drop_pending(r);
         r->uncommitted++; /* its requests are still to be committed */
-    }
-    if (r->closing && err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        r->assigned = 0;
-        (void)rd_kafka_assign(rk, NULL); /* the consumer is going anyway */
-        return;
     }
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_info("serve", "%d partition(s) of %s assigned", parts->cnt,
@@ -429,12 +446,20 @@ static int new_consumer(struct replica *r, char *errstr, size_t size)
             rd_kafka_conf_destroy(conf);
         return RIFFLE_ERR_KAFKA;
     }
+    r->link = calloc(1, sizeof(*r->link));
+    if (!r->link) {
+        rd_kafka_conf_destroy(conf);
+        return RIFFLE_ERR_NOMEM;
+    }
+    r->link->r = r;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-    rd_kafka_conf_set_opaque(conf, r);
+    rd_kafka_conf_set_opaque(conf, r->link);
     r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
     if (!r->rk) {
         snprintf(errstr, size, "cannot create consumer: %s", why);
         rd_kafka_conf_destroy(conf);
+        free(r->link);
+        r->link = NULL;
         return RIFFLE_ERR_KAFKA;
     }
     rd_kafka_poll_set_consumer(r->rk);
@@ -523,7 +548,11 @@ int replica_new(const struct cfg *cfg, const struct schema *input_schema,
 /* Closes the consumer, if any, committing nothing more: the requests
  * it read since the last commit are scored again from there (the
  * caller uncounts the open transaction's answers, or finds that it
- * committed, see settle_transaction()). */
+ * committed, see settle_transaction()). At a stop the close is waited
+ * for REPLICA_STOP_CLOSE_S at most: an offsets commit left in flight
+ * carries only positions of acknowledged answers, so it may land or
+ * not, and the close left running reaches only r->link, which it
+ * frees. */
 static void drop_consumer(struct replica *r)
 {
     if (r->pending)
@@ -532,11 +561,17 @@ static void drop_consumer(struct replica *r)
     r->commit_err = 0;
     if (!r->rk)
         return;
-    r->closing = 1;
-    (void)rd_kafka_consumer_close(r->rk); /* leaving is best effort */
-    rd_kafka_destroy(r->rk);
+    r->link->r = NULL; /* from here its callbacks do not touch r */
+    if (r->stopped || (r->stop && *r->stop)) {
+        (void)kafka_close_bounded(r->rk, REPLICA_STOP_CLOSE_S, free, r->link,
+                                  "serve");
+    } else {
+        (void)rd_kafka_consumer_close(r->rk); /* leaving is best effort */
+        rd_kafka_destroy(r->rk);
+        free(r->link);
+    }
     r->rk = NULL;
-    r->closing = 0;
+    r->link = NULL;
     r->assigned = 0;
 }
 

@@ -355,6 +355,39 @@ assert_eq "$(riffle_json "$WORK/alo-pred.jsonl" \
     'len(set(r["event_id"] for r in rows))')" "$EVENTS" \
     "every event predicted at least once, held commit"
 
+# serve at least once, the offsets commit of the answered requests: the
+# stop leaves it in flight, and librdkafka's consumer close, which waits
+# for it (three tries of 10 s), is waited for 3 s; the replica after it
+# answers every request at least once
+serve_alo=$(fresh_config serve-alo-commit)
+run_riffle produce -c "$serve_alo" --limit 2000 --no-progress >/dev/null 2>&1
+run_riffle learn -c "$serve_alo" --idle-exit 2 >/dev/null 2>"$WORK/serve-alo-learn.log"
+run_riffle produce -c "$serve_alo" --requests --limit 500 --no-progress \
+    >/dev/null 2>"$WORK/serve-alo-requests.log" ||
+    fail "produce requests failed: $(tail -3 "$WORK/serve-alo-requests.log")"
+hold riffle-serve "$API_OFFSET_COMMIT"
+"$RIFFLE" serve -c "$serve_alo" --brokers "$PROXY" >"$WORK/serve-held-commit.json" \
+    2>"$WORK/serve-held-commit.log" &
+replica=$!
+pids+=("$replica")
+wait_for "held api $API_OFFSET_COMMIT" 1 "$proxy_log"
+sleep 4
+stop_quietly "$replica" "serve, offset commit held" "$WORK/serve-held-commit.log" serve \
+    "$STOP_BOUND_S"
+grep -q "info  serve: not waiting for the group's close any longer" \
+    "$WORK/serve-held-commit.log" || fail "serve, offset commit held: the close was not left"
+unhold
+run_riffle serve -c "$serve_alo" --idle-exit 5 >"$WORK/serve-alo2.json" \
+    2>"$WORK/serve-alo2.log" ||
+    fail "serve after the held commit: $(grep -m1 error "$WORK/serve-alo2.log")"
+note "serve, offset commit held: $(riffle_json "$WORK/serve-held-commit.json" \
+    'rows[0]["predicted"]') answered before the stop, $(riffle_json "$WORK/serve-alo2.json" \
+    'rows[0]["predicted"]') after"
+run_riffle watch -c "$serve_alo" served --idle-exit 5 >"$WORK/serve-alo.jsonl" 2>/dev/null
+assert_eq "$(riffle_json "$WORK/serve-alo.jsonl" \
+    'len(set(r["event_id"] for r in rows))')" 500 \
+    "every request answered at least once, held commit"
+
 "$RIFFLE" produce -c "$cfg" --brokers "$BROKERS" --rate "$RATE" --no-progress \
     >"$WORK/produce.json" 2>"$WORK/produce.log" &
 producer=$!
