@@ -651,7 +651,8 @@ static int await_acks(struct learn *l, char *errstr, size_t size)
 
 static int report_metrics(struct learn *l, char *errstr, size_t size)
 {
-    int err = outputs_metrics(l->out, l->ol, errstr, size);
+    int err = outputs_metrics(l->out, l->ol, l->labels.invalid, errstr,
+                              size);
 
     if (!err)
         l->metrics_reported = online_metrics(l->ol)->total.count;

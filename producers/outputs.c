@@ -17,6 +17,7 @@
 #include "common/kafka.h"
 #include "common/numfmt.h"
 #include "consumers/snapshot_chunks.h"
+#include "learner/label_join.h"
 #include "privacy/kanon.h"
 #include "privacy/seal.h"
 #include "schemas/schema.h"
@@ -907,8 +908,36 @@ static void put_kanon(struct rec *rec, const struct kanon *k)
     rec->failed |= inner.failed;
 }
 
+/* The delayed-label counters, named as in learn's summary line, or null
+ * without a labels group. */
+static void put_labels(struct rec *rec, struct online_learner *ol,
+                       unsigned long long invalid)
+{
+    const struct label_join *j = online_label_join(ol);
+    struct label_join_counts c;
+    struct rec inner;
+    avro_value_t b;
+
+    if (!branch(rec, "labels", j != NULL, &b))
+        return;
+    label_join_counts(j, &c);
+    inner.v = &b;
+    inner.failed = 0;
+    put_long(&inner, "joined", (int64_t)c.joined);
+    put_long(&inner, "unknown", (int64_t)c.unknown);
+    put_long(&inner, "expired", (int64_t)c.late);
+    put_long(&inner, "duplicate", (int64_t)c.duplicate);
+    put_long(&inner, "invalid", (int64_t)invalid);
+    put_long(&inner, "pending", (int64_t)c.pending);
+    put_long(&inner, "waiting", (int64_t)c.early);
+    put_long(&inner, "events_expired", (int64_t)c.expired);
+    put_long(&inner, "events_evicted", (int64_t)c.evicted);
+    rec->failed |= inner.failed;
+}
+
 int outputs_metrics(struct outputs *o, const struct online_learner *ol,
-                    char *errstr, size_t errstr_size)
+                    unsigned long long labels_invalid, char *errstr,
+                    size_t errstr_size)
 {
     struct online_learner *l = (struct online_learner *)ol;
     const struct metrics *m = online_metrics(l);
@@ -941,6 +970,7 @@ int outputs_metrics(struct outputs *o, const struct online_learner *ol,
     put_long(&rec, "collided_slots", (int64_t)fc.collided_slots);
     put_cleaning_map(&rec, ol);
     put_kanon(&rec, online_kanon(ol));
+    put_labels(&rec, l, labels_invalid);
     return send_record(o, &rec, o->metrics, o->cfg->topic_metrics,
                        o->cfg->model_name, strlen(o->cfg->model_name), NULL,
                        errstr, errstr_size);

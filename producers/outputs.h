@@ -114,9 +114,12 @@ int outputs_dead_letter_replayed(struct outputs *o,
                                  const char *replay_run, char *errstr,
                                  size_t errstr_size);
 
-/* A metrics report of ol; nothing when topics.metrics is not set. */
+/* A metrics report of ol; nothing when topics.metrics is not set. With
+ * a delayed-label join it carries the join's counters and labels_invalid,
+ * the labels the caller refused as unreadable or against the rules. */
 int outputs_metrics(struct outputs *o, const struct online_learner *ol,
-                    char *errstr, size_t errstr_size);
+                    unsigned long long labels_invalid, char *errstr,
+                    size_t errstr_size);
 
 /* A drift alert for the event at src; nothing when topics.alerts is not
  * set. */

@@ -115,6 +115,16 @@ assert_eq "$(riffle_json "$WORK/learn2.json" 'rows[0]["labels"]["invalid"]')" 3 
     "labels the label rules refuse"
 assert_eq "$(riffle_json "$summary" 'rows[0]["model_version"]')" 400 \
     "updates: one per joined label"
+# The metrics topic carries the same counters: the report published with
+# the last run's final snapshot is the summary's.
+run_riffle watch -c "$cfg" metrics --idle-exit 3 >"$WORK/metrics.jsonl" 2>/dev/null
+names="['joined', 'unknown', 'expired', 'duplicate', 'invalid', 'pending', 'waiting',
+        'events_expired', 'events_evicted']"
+assert_eq "$(riffle_json "$WORK/metrics.jsonl" "[rows[-1]['labels'][k] for k in $names]")" \
+    "$(riffle_json "$summary" "[rows[0]['labels'][k] for k in $names]")" \
+    "the last metrics report's labels vs the summary's"
+assert_eq "$(riffle_json "$WORK/metrics.jsonl" "rows[-1]['labels']['joined']")" 400 \
+    "joined labels in the last metrics report"
 
 run_riffle watch -c "$cfg" predictions --idle-exit 3 >"$WORK/pred.jsonl" 2>/dev/null
 run_riffle watch -c "$cfg" dead-letters --idle-exit 3 >"$WORK/dlq.jsonl" 2>/dev/null
