@@ -124,7 +124,9 @@ static void print_prediction(struct file_run *r,
         buf_append_json_string(&r->line, res->verdict.reason);
         buf_printf(&r->line, ",\"field\":");
         buf_append_json_string(&r->line, res->verdict.field);
-        if (res->verdict.detail[0]) { /* never holds a personal value */
+        /* Where the value is: the detail names the rule, never it. */
+        buf_printf(&r->line, ",\"row\":%lld", r->rows);
+        if (res->verdict.detail[0]) { /* never holds a value */
             buf_printf(&r->line, ",\"detail\":");
             buf_append_json_string(&r->line, res->verdict.detail);
         }

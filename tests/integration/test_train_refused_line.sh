@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 #
 # `riffle train --predictions` and `riffle score` write a refused event's
-# line with the reason, the field and the detail that says what was
-# wrong, and the version of the model current when it came: the line
-# read "model_version":0 after the model had learned, and left out the
-# detail a dead letter and serve's 422 carry. No broker.
+# line with the reason, the field, the file's row and the detail that
+# says which rule it broke (never the value), and the version of the
+# model current when it came: the line read "model_version":0 after the
+# model had learned, and left out the detail a dead letter and serve's
+# 422 carry. No broker.
 source "$(dirname "$0")/lib.sh"
 
 # Three rows learned, then one with a label the configuration does not
@@ -22,8 +23,8 @@ for f in train score; do
     line=$(tail -1 "$WORK/$f.jsonl")
     note "$f: $line"
     assert_eq "$(python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print(
-        r["event_id"], r["refused"], r["field"], r["model_version"], r["detail"])' "$line")" \
-        "elec2-4 invalid_label class 3 the label is neither a positive nor a negative value in the configuration" \
+        r["event_id"], r["refused"], r["field"], r["row"], r["model_version"], r["detail"])' "$line")" \
+        "elec2-4 invalid_label class 4 3 the label is neither a positive nor a negative value in the configuration" \
         "$f: the refused line"
 done
 echo "PASS $TEST_NAME"
