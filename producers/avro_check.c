@@ -344,6 +344,13 @@ static int check_snappy(struct scan *sc, int64_t len, const char *what)
         snprintf(fault, sizeof(fault), "%s does not decompress (snappy)",
                  what);
         err = damaged(sc, "%s", fault);
+    } else if (!err && got == 0) {
+        /* avro-c allocates the decoded size, and an allocation of 0
+         * bytes comes back NULL: it then fails to open the container
+         * and leaks, with no block or offset in its message */
+        snprintf(fault, sizeof(fault), "%s decompresses to no bytes at all",
+                 what);
+        err = damaged(sc, "%s", fault);
     }
     if (!err) {
         crc = crc32(0L, out, (uInt)got);

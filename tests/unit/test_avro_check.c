@@ -95,6 +95,9 @@ static void test_avro_check_names_each_fault(void **state)
         {"snappy-second-garbage", "block 2 does not decompress"},
         /* a claim avro-c would allocate before decoding */
         {"snappy-bomb", "block 1 decompresses to over 64 MiB"},
+        /* an allocation of 0 bytes that avro-c took for a failure */
+        {"snappy-empty", "block 1 decompresses to no bytes at all (byte "
+                         "1156)"},
         {"lzma-garbage", "block 1 does not decompress (corrupt lzma data)"},
         {"lzma-cut-stream", "block 1's lzma stream ends early"},
         {"lzma-second-garbage", "block 2 does not decompress"},
