@@ -19,12 +19,14 @@ zcat data/elec2/electricity.csv.gz | sed -n '1,4p; 5s/,[A-Z]*$/,SIDEWAYS/p' \
     --from-snapshot "$WORK/model.snap" >"$WORK/score.jsonl" \
     2>"$WORK/score.log" || fail "score: $(tail -3 "$WORK/score.log")"
 
+# id, reason, field, row, model version, detail
+expected="elec2-4 invalid_label class 4 3 the label is neither a positive nor a"
+expected+=" negative value in the configuration"
 for f in train score; do
     line=$(tail -1 "$WORK/$f.jsonl")
     note "$f: $line"
     assert_eq "$(python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print(
-        r["event_id"], r["refused"], r["field"], r["row"], r["model_version"], r["detail"])' "$line")" \
-        "elec2-4 invalid_label class 4 3 the label is neither a positive nor a negative value in the configuration" \
-        "$f: the refused line"
+        r["event_id"], r["refused"], r["field"], r["row"], r["model_version"],
+        r["detail"])' "$line")" "$expected" "$f: the refused line"
 done
 echo "PASS $TEST_NAME"
