@@ -123,8 +123,13 @@ struct learn {
     double last_merge_s;
     size_t last_snapshot_bytes;
     struct learn_ops_counts ops_counts;
+    /* What a snapshot records: the positions to read from (the first
+     * position_count), then the join's checked positions (`checked`
+     * set). */
     struct snapshot_offset offsets[SNAPSHOT_MAX_OFFSETS];
     size_t offset_count;
+    size_t position_count;
+    int32_t snapshot_format; /* of the snapshot restored; 0: none */
     /* At least once: the last snapshot is held (encoded, not sent) until
      * every message sent before it (held_seq) is acknowledged, then sent;
      * its offsets are committed once it and everything before it
@@ -258,6 +263,7 @@ static int restore_snapshot(struct learn *l, char *errstr, size_t size)
         return err;
 
     if (restored) {
+        l->snapshot_format = info.format_version;
         log_info("learn", "restored model %s version %lld from %s: %llu "
                  "events seen, %zu partition offset(s)", l->snapshot_key,
                  (long long)info.version, l->cfg.topic_models,
@@ -277,6 +283,8 @@ static int restore_snapshot(struct learn *l, char *errstr, size_t size)
                                  l->opt.snapshot_file, l->offsets,
                                  SNAPSHOT_MAX_OFFSETS, &l->offset_count,
                                  &info, errstr, size);
+        if (!err)
+            l->snapshot_format = info.format_version;
         if (!err)
             log_info("learn", "restored model %s version %lld from %s",
                      l->cfg.model_name, (long long)info.version,
@@ -303,7 +311,7 @@ static int subscribe_all(struct learn *l, char *errstr, size_t size)
         topics[n++] = l->cfg.labels.topic;
     return consumer_new_topics(
         l->cfg.brokers, l->cfg.group_id, topics, n, l->offsets,
-        l->offset_count, l->exactly_once,
+        l->position_count, l->exactly_once,
         l->exactly_once ? l->cfg.transactional_id : NULL,
         l->cfg.session_timeout_ms, &l->consumer, errstr, size);
 }
@@ -347,9 +355,14 @@ static int start_learning(struct learn *l, char *errstr, size_t size)
 {
     int err = online_new(&l->cfg, l->input, &l->ol, errstr, size);
 
-    l->offset_count = 0;
+    l->offset_count = l->position_count = 0;
+    l->snapshot_format = 0;
     if (!err)
         err = restore_snapshot(l, errstr, size);
+    /* snapshot_restore() put the join's checked positions last */
+    while (l->position_count < l->offset_count &&
+           !l->offsets[l->position_count].checked)
+        l->position_count++;
     if (!err) /* the count's last multiple was reported by an earlier run */
         l->metrics_reported = online_metrics(l->ol)->total.count;
     if (!err && l->cfg.join.line)
@@ -622,8 +635,44 @@ static int join_catch_up(struct learn *l, char *errstr, size_t size)
 
 /* --- snapshots, at least once ----------------------------------------- */
 
+/* Takes note of the group's committed positions of the join partitions
+ * this instance does not own, for its snapshot's join_checked: after
+ * every learner stopped and the group's offsets expired, whichever
+ * instance then owns a partition goes on from there
+ * (join_from_snapshot()). One request to the group coordinator per
+ * snapshot, made only by an --instance learner, which may own some join
+ * partitions; one without --instance owns them all. Failing, the
+ * snapshot keeps the positions known before. */
+static void join_note_committed(struct learn *l)
+{
+    rd_kafka_topic_partition_list_t *parts;
+    char errstr[512];
+    int q, count;
+
+    if (!l->join || !l->opt.instance)
+        return;
+    count = learn_join_partition_count(l->join);
+    parts = rd_kafka_topic_partition_list_new(count > 0 ? count : 1);
+    for (q = 0; q < count; q++)
+        if (!learn_join_owns_partition(l->join, q))
+            rd_kafka_topic_partition_list_add(parts, l->cfg.join.topic, q);
+    if (parts->cnt > 0 &&
+        consumer_committed(l->consumer, parts, LEARN_JOIN_COMMITTED_WAIT_MS,
+                           errstr, sizeof(errstr)) != 0)
+        log_warn("learn", "%s: the snapshot keeps the checked positions of "
+                 "the join partitions of other instances known before",
+                 errstr);
+    else
+        for (q = 0; q < parts->cnt; q++)
+            if (!parts->elems[q].err && parts->elems[q].offset >= 0)
+                learn_join_note_committed(l->join, parts->elems[q].partition,
+                                          parts->elems[q].offset);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
 /* What a snapshot records: the group consumer's positions, then the
- * join topic's (learn_join.h). */
+ * join topic's (learn_join.h), then how far the join partitions are
+ * known to be checked. */
 static void note_positions(struct learn *l)
 {
     consumer_positions(l->consumer, l->offsets, SNAPSHOT_MAX_OFFSETS,
@@ -631,6 +680,13 @@ static void note_positions(struct learn *l)
     if (l->join)
         learn_join_positions(l->join, l->offsets, SNAPSHOT_MAX_OFFSETS,
                              &l->offset_count);
+    l->position_count = l->offset_count;
+    if (!l->join)
+        return;
+    join_note_committed(l);
+    learn_join_checked_positions_known(l->join, l->offsets,
+                                       SNAPSHOT_MAX_OFFSETS,
+                                       &l->offset_count);
 }
 
 /* Waits for every ack. While the broker is away this keeps waiting (and
@@ -772,7 +828,7 @@ static int take_snapshot(struct learn *l, int wait, char *errstr,
                                 &bytes, errstr, size);
     if (!err && moves_label_records(l)) /* acked before the offsets commit */
         err = learn_labels_write_records(l->ol, l->out, l->consumer,
-                                         l->offsets, l->offset_count,
+                                         l->offsets, l->position_count,
                                          &records, errstr, size);
     if (!err && online_metrics(l->ol)->total.count != l->metrics_reported)
         err = report_metrics(l, errstr, size);
@@ -880,7 +936,7 @@ static int snapshot_in_batch(struct learn *l, char *errstr, size_t size)
                                  l->offset_count, &bytes, errstr, size);
     if (!err && moves_label_records(l))
         err = learn_labels_write_records(l->ol, l->out, l->consumer,
-                                         l->offsets, l->offset_count,
+                                         l->offsets, l->position_count,
                                          &records, errstr, size);
     if (records > 0) /* not the snapshot's: merge traffic counts those */
         log_debug("learn", "%s: delayed-label records of model %s: %zu "
@@ -1212,36 +1268,49 @@ static void on_revoke(void *opaque)
  * no committed offset of it: the broker expires a group's offsets
  * offsets.retention.minutes after the group emptied, so a learner
  * stopped longer than that finds none, and reading from the beginning
- * dead-lettered every unusable record again. A learner without
- * --instance owns every join partition, and before any snapshot of it
- * is committed it has dead-lettered every unusable record below the
- * snapshot's join positions (join_catch_up() runs first, in both
- * modes): it goes on from there. An instance cannot tell whose
- * dead letters its snapshot's positions cover (another instance may have
- * owned q meanwhile), so it still reads from the beginning, and says
- * that dead letters may repeat. Returns the offset to go on from, -1
- * for the beginning. */
+ * dead-lettered every unusable record again. A snapshot of format 5 on
+ * records per join partition how far it was checked
+ * (learn_join_promised_position()): by this learner while it owned the
+ * partition (join_catch_up() before each snapshot, in both modes), or by
+ * another instance whose committed position it read; the dead letters
+ * below were committed or acknowledged before the snapshot was. It goes
+ * on from there, with or without --instance. An older snapshot's join
+ * positions are applied ones, which promise nothing about dead letters
+ * (a build before the catch-up wrote them, or another instance owned
+ * the partition): it reads from the beginning, and says that dead
+ * letters may repeat. Returns the offset to go on from, -1 for the
+ * beginning. */
 static int64_t join_from_snapshot(struct learn *l, int q)
 {
-    int64_t snap = learn_join_restored_position(l->join, q);
+    int64_t known = learn_join_promised_position(l->join, q);
+    int64_t applied = learn_join_restored_position(l->join, q);
 
-    if (snap <= 0)
-        return -1;
-    if (l->opt.instance) {
+    if (known > 0) {
         log_warn("learn", "%s [%d]: the group has no committed offset of "
                  "it (expired after the group stayed empty longer than "
-                 "the broker's offsets.retention.minutes?): checking it "
-                 "from the beginning; dead letters of unusable records "
-                 "below offset %lld may be published again", l->cfg.join.topic,
-                 q, (long long)snap);
-        return -1;
+                 "the broker's offsets.retention.minutes?): going on from "
+                 "the snapshot's checked position %lld, below which every "
+                 "unusable record was dead-lettered", l->cfg.join.topic, q,
+                 (long long)known);
+        return known;
     }
-    log_warn("learn", "%s [%d]: the group has no committed offset of it "
-             "(expired after the group stayed empty longer than the "
-             "broker's offsets.retention.minutes?): going on from the "
-             "snapshot's position %lld, below which every unusable record "
-             "was dead-lettered", l->cfg.join.topic, q, (long long)snap);
-    return snap;
+    if (applied <= 0)
+        return -1;
+    if (l->snapshot_format < SNAPSHOT_FORMAT_CHECKED)
+        log_warn("learn", "%s [%d]: the group has no committed offset of "
+                 "it, and the snapshot (format %d, written before riffle "
+                 "recorded checked positions) promises nothing about its "
+                 "dead letters: checking it from the beginning; dead "
+                 "letters of unusable records below offset %lld may be "
+                 "published again", l->cfg.join.topic, q,
+                 (int)l->snapshot_format, (long long)applied);
+    else
+        log_warn("learn", "%s [%d]: the group has no committed offset of "
+                 "it, and the snapshot knows of no owner's checked "
+                 "position: checking it from the beginning; dead letters "
+                 "of unusable records below offset %lld may be published "
+                 "again", l->cfg.join.topic, q, (long long)applied);
+    return -1;
 }
 
 /* Join partition q, whose owner this instance just became: it goes on
@@ -1273,7 +1342,8 @@ static int own_join_partition(struct learn *l, int q, int input_partition,
              "input partition %d), from %s %lld", l->cfg.join.topic, q,
              input_partition,
              committed ? "the committed offset"
-                       : from >= 0 ? "the snapshot's position" : "offset",
+                       : from >= 0 ? "the snapshot's checked position"
+                                   : "offset",
              (long long)(from >= 0 ? from : 0));
     return 0;
 }

@@ -17,6 +17,10 @@
  * opened for that alone. While the owner's own events are idle, and at
  * its clean stop, the same reader checks its partitions up to the
  * brokers' ends, past what it applied.
+ *
+ * Per partition it also keeps how far some owner is known to have
+ * checked, owned or not: snapshots record it (join_checked), so that a
+ * start that finds no committed position goes on from there.
  */
 #include "cli/learn_join.h"
 
@@ -47,6 +51,10 @@ struct learn_join {
     int64_t *checked;
     int64_t *ends; /* the brokers' ends found by learn_join_look_ends() */
     int64_t *restored; /* the snapshot's positions; -1 where none */
+    /* Per partition, the furthest position known to be checked by any
+     * owner (this one, or one whose committed position was read), which
+     * a snapshot records as its join_checked; -1 where none is known. */
+    int64_t *promised;
     struct learn_join_stats stats;
 };
 
@@ -188,9 +196,24 @@ static void set_targets(struct learn_join *j,
     for (p = 0; p < j->partitions; p++)
         j->target[p] = -1;
     for (i = 0; i < n; i++)
-        if (strcmp(snap[i].topic, j->cfg->join.topic) == 0 &&
+        if (!snap[i].checked && strcmp(snap[i].topic, j->cfg->join.topic) == 0 &&
             snap[i].partition >= 0 && snap[i].partition < j->partitions)
             j->target[snap[i].partition] = snap[i].offset;
+}
+
+/* The snapshot's checked positions of the join topic in promised[]. */
+static void set_promised(struct learn_join *j,
+                         const struct snapshot_offset *snap, size_t n)
+{
+    size_t i;
+    int p;
+
+    for (p = 0; p < j->partitions; p++)
+        j->promised[p] = -1;
+    for (i = 0; i < n; i++)
+        if (snap[i].checked && strcmp(snap[i].topic, j->cfg->join.topic) == 0 &&
+            snap[i].partition >= 0 && snap[i].partition < j->partitions)
+            j->promised[snap[i].partition] = snap[i].offset;
 }
 
 /* A reader placed exactly at the positions, replacing one that read
@@ -234,8 +257,9 @@ static int join_open(struct learn_join *j, const struct snapshot_offset *snap,
     j->checked = calloc((size_t)j->partitions, sizeof(*j->checked));
     j->ends = calloc((size_t)j->partitions, sizeof(*j->ends));
     j->restored = calloc((size_t)j->partitions, sizeof(*j->restored));
+    j->promised = calloc((size_t)j->partitions, sizeof(*j->promised));
     if (!j->next || !j->target || !j->owned || !j->checked || !j->ends ||
-        !j->restored) {
+        !j->restored || !j->promised) {
         snprintf(errstr, size, "no memory for the join topic's positions");
         return RIFFLE_ERR_NOMEM;
     }
@@ -243,6 +267,7 @@ static int join_open(struct learn_join *j, const struct snapshot_offset *snap,
         j->next[p] = j->ends[p] = -1;
     set_targets(j, snap, n);
     memcpy(j->restored, j->target, (size_t)j->partitions * sizeof(*j->target));
+    set_promised(j, snap, n);
     return 0;
 }
 
@@ -303,6 +328,7 @@ void learn_join_destroy(struct learn_join *j)
     free(j->checked);
     free(j->ends);
     free(j->restored);
+    free(j->promised);
     free(j);
 }
 
@@ -410,8 +436,52 @@ void learn_join_positions(const struct learn_join *j,
                  j->cfg->join.topic);
         out[*n].partition = p;
         out[*n].offset = at;
+        out[*n].checked = 0;
         (*n)++;
     }
+}
+
+/* How far partition p is known to be checked: an owner's checked
+ * position is at least the promise it started from. */
+static int64_t promise(const struct learn_join *j, int p)
+{
+    if (j->owned[p] && j->checked[p] > j->promised[p])
+        return j->checked[p];
+    return j->promised[p];
+}
+
+void learn_join_checked_positions_known(const struct learn_join *j,
+                                        struct snapshot_offset *out,
+                                        size_t max, size_t *n)
+{
+    int p;
+
+    for (p = 0; p < j->partitions && *n < max; p++) {
+        if (promise(j, p) < 0)
+            continue;
+        snprintf(out[*n].topic, sizeof(out[*n].topic), "%s",
+                 j->cfg->join.topic);
+        out[*n].partition = p;
+        out[*n].offset = promise(j, p);
+        out[*n].checked = 1;
+        (*n)++;
+    }
+}
+
+int64_t learn_join_promised_position(const struct learn_join *j, int q)
+{
+    return q >= 0 && q < j->partitions ? promise(j, q) : -1;
+}
+
+void learn_join_note_committed(struct learn_join *j, int q, int64_t offset)
+{
+    if (q >= 0 && q < j->partitions && offset > j->promised[q])
+        j->promised[q] = offset;
+}
+
+int learn_join_owns_partition(const struct learn_join *j, int q)
+{
+    return q >= 0 && q < j->partitions && j->owned[q];
 }
 
 const struct learn_join_stats *learn_join_stats(const struct learn_join *j)
@@ -454,6 +524,11 @@ int learn_join_owns(const struct learn_join *j)
 
 void learn_join_disown(struct learn_join *j)
 {
+    int p;
+
+    /* What it checked stays checked: a later snapshot says so. */
+    for (p = 0; p < j->partitions; p++)
+        j->promised[p] = promise(j, p);
     memset(j->owned, 0, (size_t)j->partitions * sizeof(*j->owned));
 }
 
@@ -666,6 +741,7 @@ void learn_join_checked_positions(const struct learn_join *j,
                  j->cfg->join.topic);
         out[*n].partition = p;
         out[*n].offset = j->checked[p];
+        out[*n].checked = 0;
         (*n)++;
     }
 }

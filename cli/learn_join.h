@@ -52,9 +52,9 @@
  * idle, lest the broker expire the offset (cmd_learn.c,
  * LEARN_JOIN_REFRESH_S). A new owner, after a rebalance or a
  * crash, goes on from the committed position (when the group has none,
- * e.g. expired while the group was empty, a learner without --instance
- * goes on from its snapshot's position: see join_from_snapshot() in
- * cmd_learn.c): records it has applied
+ * e.g. expired while the group was empty, from the checked position its
+ * snapshot records: see join_from_snapshot() in cmd_learn.c): records
+ * it has applied
  * but not checked (its rebuild, a replay, a take-over) are read again
  * and judged without being applied (learn_join_check()). An owner whose
  * events are idle, and one that stops cleanly, checks its partitions up
@@ -98,7 +98,9 @@ typedef int (*learn_join_bad_fn)(void *opaque, const rd_kafka_message_t *msg,
                                  char *errstr, size_t errstr_size);
 
 /* Rebuilds ol's enrichment table from cfg->join.topic up to the join
- * positions among snap[0..n-1] (entries of other topics are ignored),
+ * positions among snap[0..n-1] (entries of other topics are ignored;
+ * those with `checked` set are the snapshot's checked positions, see
+ * learn_join_promised_position()),
  * then keeps a reader open past them. Returns 0 (also when a stop was
  * requested on the way: the caller sees it), or RIFFLE_ERR_KAFKA /
  * RIFFLE_ERR_NOMEM with errstr. */
@@ -147,8 +149,30 @@ void learn_join_own(struct learn_join *j, int q, int64_t from);
  * from (the next offset it had not applied), or -1 when it had none. */
 int64_t learn_join_restored_position(const struct learn_join *j, int q);
 
+/* How far join partition q is known to be checked (every unusable
+ * record below it dead-lettered, its dead letters committed or
+ * acknowledged before any snapshot that records it): the snapshot's
+ * join_checked position, what this instance checked while it owned q,
+ * or a committed position of q it read, the furthest; -1 when none is
+ * known. */
+int64_t learn_join_promised_position(const struct learn_join *j, int q);
+
+/* Appends those known positions (learn_join_promised_position()), with
+ * `checked` set, to out, from out[*n] up to out[max - 1]: what a
+ * snapshot records as its join_checked. */
+void learn_join_checked_positions_known(const struct learn_join *j,
+                                        struct snapshot_offset *out,
+                                        size_t max, size_t *n);
+
+/* Takes note of the group's committed position of join partition q,
+ * read while another instance owns it. */
+void learn_join_note_committed(struct learn_join *j, int q, int64_t offset);
+
 /* Whether this instance owns a join partition. */
 int learn_join_owns(const struct learn_join *j);
+
+/* Whether it owns join partition q. */
+int learn_join_owns_partition(const struct learn_join *j, int q);
 
 /* Gives up every owned partition (they are being revoked). */
 void learn_join_disown(struct learn_join *j);

@@ -978,6 +978,7 @@ void consumer_positions(const struct consumer *c,
                  c->parts[i].topic);
         out[*n].partition = c->parts[i].partition;
         out[*n].offset = c->parts[i].next_offset;
+        out[*n].checked = 0;
         (*n)++;
     }
 }

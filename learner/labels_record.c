@@ -233,6 +233,7 @@ static int read_offsets(struct reader *r, struct labels_record_info *info)
         memcpy(o->topic, topic, len);
         o->topic[len] = '\0';
         o->partition = info->partition;
+        o->checked = 0;
         at = r->w.pos;
         o->offset = (int64_t)wire_get_u64(&r->w);
         if (ended(r, at, "a topic's offset"))

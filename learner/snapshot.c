@@ -198,15 +198,18 @@ fail:
     return RIFFLE_ERR_SCHEMA;
 }
 
+/* The entries of off into the offsets field, those with `checked` set
+ * into join_checked. */
 static int set_offsets(avro_value_t *rec, const struct snapshot_offset *off,
                        size_t n)
 {
-    avro_value_t arr, item, f;
+    avro_value_t arr, checked, item, f;
     size_t i;
 
     AV(avro_value_get_by_name(rec, "offsets", &arr, NULL));
+    AV(avro_value_get_by_name(rec, "join_checked", &checked, NULL));
     for (i = 0; i < n; i++) {
-        AV(avro_value_append(&arr, &item, NULL));
+        AV(avro_value_append(off[i].checked ? &checked : &arr, &item, NULL));
         AV(avro_value_get_by_name(&item, "topic", &f, NULL));
         AV(avro_value_set_string(&f, off[i].topic));
         AV(avro_value_get_by_name(&item, "partition", &f, NULL));
@@ -742,6 +745,7 @@ static int read_info(avro_value_t *rec, struct snapshot_info *info)
     AV(get_int_field(rec, "format_version", &format));
     if (format < SNAPSHOT_FORMAT_OLDEST || format > SNAPSHOT_FORMAT_VERSION)
         return RIFFLE_ERR_SNAPSHOT;
+    info->format_version = format;
     AV(get_string_field(rec, "model_name", &name));
     snprintf(info->model_name, sizeof(info->model_name), "%s", name);
     AV(get_long_field(rec, "version", &info->version));
@@ -890,6 +894,68 @@ static const char snapshot_v3_schema[] =
     ",\"type\":\"int\"},{\"name\":\"features\",\"type\":\"bytes\"}]}}}]}},{"
     "\"name\":\"checksum\",\"type\":\"long\"}]}";
 
+/* Format 4 of schemas/model_snapshot.avsc, made as the ones above:
+ * snapshots written before format 5 carry its fingerprint and are read
+ * with it. Never edit: it must stay format 4. */
+static const char snapshot_v4_schema[] =
+    "{\"type\":\"record\",\"name\":\"ModelSnapshot\",\"namespace\":\"riff"
+    "le\",\"fields\":[{\"name\":\"format_version\",\"type\":\"int\"},{\"n"
+    "ame\":\"model_name\",\"type\":\"string\"},{\"name\":\"version\",\"ty"
+    "pe\":\"long\"},{\"name\":\"created_at_ms\",\"type\":\"long\"},{\"nam"
+    "e\":\"config_fingerprint\",\"type\":\"long\"},{\"name\":\"bits\",\"t"
+    "ype\":\"int\"},{\"name\":\"loss\",\"type\":\"string\"},{\"name\":\"o"
+    "ptimizer\",\"type\":\"string\"},{\"name\":\"weight_encoding\",\"type"
+    "\":\"string\"},{\"name\":\"nonzero_count\",\"type\":\"long\"},{\"nam"
+    "e\":\"weights\",\"type\":\"bytes\"},{\"name\":\"weights_crc64\",\"ty"
+    "pe\":\"long\"},{\"name\":\"normalized_examples\",\"type\":\"long\","
+    "\"default\":0},{\"name\":\"normalized_norm_sum\",\"type\":\"double\""
+    ",\"default\":0.0},{\"name\":\"field_stats\",\"type\":{\"type\":\"arr"
+    "ay\",\"items\":{\"type\":\"record\",\"name\":\"FieldStats\",\"fields"
+    "\":[{\"name\":\"field\",\"type\":\"string\"},{\"name\":\"count\",\"t"
+    "ype\":\"long\"},{\"name\":\"mean\",\"type\":\"double\"},{\"name\":\""
+    "m2\",\"type\":\"double\"}]}}},{\"name\":\"offsets\",\"type\":{\"type"
+    "\":\"array\",\"items\":{\"type\":\"record\",\"name\":\"TopicOffset\""
+    ",\"fields\":[{\"name\":\"topic\",\"type\":\"string\"},{\"name\":\"pa"
+    "rtition\",\"type\":\"int\"},{\"name\":\"offset\",\"type\":\"long\"}]"
+    "}}},{\"name\":\"metrics\",\"type\":{\"type\":\"record\",\"name\":\"P"
+    "rogressiveMetrics\",\"fields\":[{\"name\":\"count\",\"type\":\"long"
+    "\"},{\"name\":\"correct\",\"type\":\"long\"},{\"name\":\"positives\""
+    ",\"type\":\"long\"},{\"name\":\"logloss_sum\",\"type\":\"double\"},{"
+    "\"name\":\"logloss\",\"type\":\"double\"},{\"name\":\"accuracy\",\"t"
+    "ype\":\"double\"},{\"name\":\"dead_letters\",\"type\":\"long\"},{\"n"
+    "ame\":\"task\",\"type\":\"int\"},{\"name\":\"loss_count\",\"type\":"
+    "\"long\"},{\"name\":\"predicted_positives\",\"type\":\"long\"},{\"na"
+    "me\":\"true_positives\",\"type\":\"long\"},{\"name\":\"squared_error"
+    "_sum\",\"type\":\"double\"},{\"name\":\"abs_error_sum\",\"type\":\"d"
+    "ouble\"},{\"name\":\"auc_positives\",\"type\":{\"type\":\"array\",\""
+    "items\":\"long\"}},{\"name\":\"auc_negatives\",\"type\":{\"type\":\""
+    "array\",\"items\":\"long\"}}]}},{\"name\":\"cleaning\",\"type\":{\"t"
+    "ype\":\"record\",\"name\":\"CleaningState\",\"fields\":[{\"name\":\""
+    "summaries\",\"type\":{\"type\":\"array\",\"items\":{\"type\":\"recor"
+    "d\",\"name\":\"FieldSummary\",\"fields\":[{\"name\":\"field\",\"type"
+    "\":\"string\"},{\"name\":\"kind\",\"type\":\"string\"},{\"name\":\"s"
+    "tate\",\"type\":\"bytes\"}]}}},{\"name\":\"dedup_ids\",\"type\":\"by"
+    "tes\"},{\"name\":\"watermarks\",\"type\":{\"type\":\"array\",\"items"
+    "\":{\"type\":\"record\",\"name\":\"Watermark\",\"fields\":[{\"name\""
+    ":\"topic\",\"type\":\"string\"},{\"name\":\"partition\",\"type\":\"i"
+    "nt\"},{\"name\":\"event_time_ms\",\"type\":\"double\"}]}}},{\"name\""
+    ":\"duplicates\",\"type\":\"long\"},{\"name\":\"late\",\"type\":\"lon"
+    "g\"},{\"name\":\"out_of_order\",\"type\":\"long\"}]}},{\"name\":\"pe"
+    "nding_labels\",\"type\":{\"type\":\"record\",\"name\":\"PendingLabel"
+    "s\",\"fields\":[{\"name\":\"clock_ms\",\"type\":\"long\"},{\"name\":"
+    "\"joined\",\"type\":\"long\"},{\"name\":\"duplicate\",\"type\":\"lon"
+    "g\"},{\"name\":\"late\",\"type\":\"long\"},{\"name\":\"unknown\",\"t"
+    "ype\":\"long\"},{\"name\":\"expired\",\"type\":\"long\"},{\"name\":"
+    "\"evicted\",\"type\":\"long\"},{\"name\":\"events\",\"type\":{\"type"
+    "\":\"array\",\"items\":{\"type\":\"record\",\"name\":\"PendingEvent"
+    "\",\"fields\":[{\"name\":\"event_id\",\"type\":\"string\"},{\"name\""
+    ":\"state\",\"type\":\"int\"},{\"name\":\"timestamp_ms\",\"type\":\"l"
+    "ong\"},{\"name\":\"model_version\",\"type\":\"long\"},{\"name\":\"pr"
+    "obability\",\"type\":\"double\"},{\"name\":\"value\",\"type\":\"doub"
+    "le\"},{\"name\":\"predicted_class\",\"type\":\"int\"},{\"name\":\"fe"
+    "atures\",\"type\":\"bytes\"}]}}}]}},{\"name\":\"checksum\",\"type\":"
+    "\"long\"}]}";
+
 /* The writers' schemas of the older formats still read, oldest first. */
 static const struct {
     const char *json;
@@ -898,6 +964,7 @@ static const struct {
 } snapshot_legacy[] = {
     {snapshot_v2_schema, sizeof(snapshot_v2_schema) - 1, "snapshot format 2"},
     {snapshot_v3_schema, sizeof(snapshot_v3_schema) - 1, "snapshot format 3"},
+    {snapshot_v4_schema, sizeof(snapshot_v4_schema) - 1, "snapshot format 4"},
 };
 #define SNAPSHOT_LEGACY_COUNT                                                \
     (sizeof(snapshot_legacy) / sizeof(snapshot_legacy[0]))
@@ -1220,31 +1287,51 @@ fail:
     return RIFFLE_ERR_SNAPSHOT;
 }
 
-static int read_offsets(avro_value_t *rec, struct snapshot_offset *offsets,
-                        size_t max, size_t *n)
+/* Appends the entries of the array field `name` to offsets (*n of max
+ * used), `checked` set as given. */
+static int read_offset_array(avro_value_t *rec, const char *name,
+                             int checked, struct snapshot_offset *offsets,
+                             size_t max, size_t *n)
 {
     avro_value_t arr, item;
     size_t i, count;
 
-    AV(avro_value_get_by_name(rec, "offsets", &arr, NULL));
+    AV(avro_value_get_by_name(rec, name, &arr, NULL));
     AV(avro_value_get_size(&arr, &count));
-    if (count > max)
+    if (count > max - *n)
         return RIFFLE_ERR_SNAPSHOT;
     for (i = 0; i < count; i++) {
+        struct snapshot_offset *o = &offsets[*n + i];
         const char *topic;
 
         AV(avro_value_get_by_index(&arr, i, &item, NULL));
         AV(get_string_field(&item, "topic", &topic));
-        snprintf(offsets[i].topic, sizeof(offsets[i].topic), "%s", topic);
-        AV(get_int_field(&item, "partition", &offsets[i].partition));
-        AV(get_long_field(&item, "offset", &offsets[i].offset));
-        if (offsets[i].partition < 0 || offsets[i].offset < 0)
+        snprintf(o->topic, sizeof(o->topic), "%s", topic);
+        AV(get_int_field(&item, "partition", &o->partition));
+        AV(get_long_field(&item, "offset", &o->offset));
+        o->checked = checked;
+        if (o->partition < 0 || o->offset < 0)
             return RIFFLE_ERR_SNAPSHOT;
     }
-    *n = count;
+    *n += count;
     return 0;
 fail:
     return RIFFLE_ERR_SNAPSHOT;
+}
+
+/* The offsets, then the join's checked positions (none before format
+ * 5, whose writer's schema has no such field). */
+static int read_offsets(avro_value_t *rec, struct snapshot_offset *offsets,
+                        size_t max, size_t *n)
+{
+    avro_value_t f;
+
+    *n = 0;
+    if (read_offset_array(rec, "offsets", 0, offsets, max, n) != 0)
+        return RIFFLE_ERR_SNAPSHOT;
+    if (avro_value_get_by_name(rec, "join_checked", &f, NULL) != 0)
+        return 0;
+    return read_offset_array(rec, "join_checked", 1, offsets, max, n);
 }
 
 /* --- the cleaning record -------------------------------------------- */

@@ -29,8 +29,13 @@
  * snapshot.c) is still restored, the totals taking the defaults of
  * model_snapshot.avsc, SNAPSHOT_DEFAULT_NORM_EXAMPLES and
  * SNAPSHOT_DEFAULT_NORM_SUM: the model then starts them afresh, its
- * weights and per-feature state kept. */
-#define SNAPSHOT_FORMAT_VERSION 4
+ * weights and per-feature state kept.
+ * 5 added the join topic's checked positions (join_checked); a format 2
+ * to 4 snapshot (schemas kept in snapshot.c) is still restored, with
+ * none: its join positions promise nothing about dead letters, and
+ * info.format_version tells the learner so (SNAPSHOT_FORMAT_CHECKED). */
+#define SNAPSHOT_FORMAT_VERSION 5
+#define SNAPSHOT_FORMAT_CHECKED 5
 #define SNAPSHOT_FORMAT_OLDEST 2
 #define SNAPSHOT_V1_FINGERPRINT 0x3490089db52c82e7ULL
 #define SNAPSHOT_DEFAULT_NORM_EXAMPLES 0
@@ -63,14 +68,20 @@
 #define SNAPSHOT_DENSE_ENTRY_BYTES(states) (4 + 4 * (states))
 #define SNAPSHOT_MAX_OFFSETS 1024
 
+/* An entry of the snapshot's offsets, or with `checked` set one of its
+ * join_checked: a join partition's next offset not checked for dead
+ * letters, every unusable record below it dead-lettered. Both kinds
+ * travel in one array; snapshot_restore() puts the checked ones last. */
 struct snapshot_offset {
     char topic[CFG_NAME_MAX];
     int32_t partition;
-    int64_t offset; /* next offset to read */
+    int64_t offset; /* next offset to read, or not checked */
+    int checked;
 };
 
 /* What a snapshot says about itself, without its weights. */
 struct snapshot_info {
+    int32_t format_version;
     char model_name[CFG_NAME_MAX];
     int64_t version;
     int64_t created_at_ms;
@@ -81,7 +92,7 @@ struct snapshot_info {
     size_t weight_bytes;
     struct metrics_totals metrics;
     int64_t dead_letters;
-    size_t offset_count;
+    size_t offset_count; /* the offsets, without the checked positions */
 };
 
 /* Appends the encoded snapshot of ol to out. offsets (borrowed, n

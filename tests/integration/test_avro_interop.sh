@@ -65,23 +65,31 @@ assert snaps and snaps[-1]["version"] == 200 and snaps[-1]["model_name"] == "ele
 # adding 1 to N each time.
 assert snaps[-1]["normalized_examples"] == 200 and snaps[-1]["normalized_norm_sum"] > 200
 
-# Schema evolution: a format 3 snapshot (before the normalized totals),
-# read with its writer's schema (today's without the format 4 fields, as
-# its fingerprint proves) and today's as the reader's, gets the defaults
+# Schema evolution: a format 3 snapshot (before the normalized totals)
+# and a format 4 one (before the join's checked positions), each read
+# with its writer's schema (today's without the later fields, as its
+# fingerprint proves) and today's as the reader's, get the defaults
 # model_snapshot.avsc declares, which riffle's own reader applies too.
-def snapshot_schema(without_new_fields):
+def snapshot_schema(without):
     s = json.load(open("schemas/model_snapshot.avsc"))
-    if without_new_fields:
-        s["fields"] = [f for f in s["fields"] if not f["name"].startswith("normalized_")]
+    s["fields"] = [f for f in s["fields"] if f["name"] not in without]
     return fastavro.parse_schema(s)
-writer, reader = snapshot_schema(True), snapshot_schema(False)
-old = open("tests/fixtures/elec2_snapshot_format3.bin", "rb").read()
-assert old[2:10].hex() == fingerprint(to_parsing_canonical_form(writer), "CRC-64-AVRO")
-rec = fastavro.schemaless_reader(io.BytesIO(old[10:]), writer, reader)
+def read_old(path, without):
+    writer, reader = snapshot_schema(without), snapshot_schema(())
+    old = open(path, "rb").read()
+    assert old[2:10].hex() == fingerprint(to_parsing_canonical_form(writer), "CRC-64-AVRO")
+    return fastavro.schemaless_reader(io.BytesIO(old[10:]), writer, reader)
+since_5 = ("join_checked",)
+since_4 = ("normalized_examples", "normalized_norm_sum") + since_5
+rec = read_old("tests/fixtures/elec2_snapshot_format3.bin", since_4)
 assert rec["format_version"] == 3 and rec["version"] == 200, rec["version"]
 assert rec["normalized_examples"] == 0 and rec["normalized_norm_sum"] == 0.0
+assert rec["join_checked"] == []
+rec = read_old("tests/fixtures/elec2_snapshot_format4.bin", since_5)
+assert rec["format_version"] == 4 and rec["version"] == 200, rec["version"]
+assert rec["normalized_examples"] == 200 and rec["join_checked"] == []
 print(f"  fastavro decoded {len(preds)} predictions, {len(dlq)} dead letters, "
-      f"{len(snaps)} snapshot(s); fingerprints and values match; a format 3 "
-      f"snapshot resolves to today's schema with the declared defaults")
+      f"{len(snaps)} snapshot(s); fingerprints and values match; format 3 "
+      f"and 4 snapshots resolve to today's schema with the declared defaults")
 PY
 echo "PASS $TEST_NAME"

@@ -41,5 +41,5 @@ assert_eq "$(riffle_json "$WORK/after.jsonl" 'sum("error" in r for r in rows)')"
     "snapshots watch could not read"
 assert_eq "$(riffle_json "$WORK/after.jsonl" \
     '(rows[0]["format_version"], rows[-1]["format_version"], rows[-1]["version"])')" \
-    "(3, 4, $((200 + EVENTS)))" "the old snapshot first, the learner's newest last"
+    "(3, 5, $((200 + EVENTS)))" "the old snapshot first, the learner's newest last"
 echo "PASS $TEST_NAME"

@@ -56,7 +56,7 @@ static struct label_join *sample_store(void)
 static void encode_partition_1(const struct label_join *j, struct buf *out)
 {
     struct snapshot_offset offsets[3] = {
-        {"events", 0, 17}, {"events", 1, 42}, {"labels", 1, 7}};
+        {"events", 0, 17, 0}, {"events", 1, 42, 0}, {"labels", 1, 7, 0}};
 
     assert_int_equal(labels_record_encode(j, 1, 555, offsets, 3, out), 0);
 }
@@ -215,7 +215,7 @@ static void test_labels_record_encode_each_matches_one_by_one(void **state)
 {
     struct label_join *j = sample_store();
     struct snapshot_offset offsets[3] = {
-        {"events", 0, 17}, {"events", 1, 42}, {"labels", 1, 7}};
+        {"events", 0, 17, 0}, {"events", 1, 42, 0}, {"labels", 1, 7, 0}};
     const int32_t partitions[3] = {1, 5, 0};
     struct buf each[3] = {{0}}, one = {0};
     struct labels_record_info info;
@@ -270,7 +270,7 @@ static void test_labels_record_bytes_are_pinned(void **state)
 {
     struct label_join *j = sample_store();
     struct snapshot_offset offsets[3] = {
-        {"events", 0, 17}, {"events", 1, 42}, {"labels", 1, 7}};
+        {"events", 0, 17, 0}, {"events", 1, 42, 0}, {"labels", 1, 7, 0}};
     const int32_t partitions[3] = {1, 0, 5};
     struct buf each[3] = {{0}};
     char hex[2 * 256 + 1];

@@ -62,8 +62,8 @@ struct world {
 static struct world world;
 
 static const struct snapshot_offset test_offsets[] = {
-    {INPUT_TOPIC, 0, TRAIN_EVENTS + 1},
-    {"riffle.other", 7, 1234567890123LL},
+    {INPUT_TOPIC, 0, TRAIN_EVENTS + 1, 0},
+    {"riffle.other", 7, 1234567890123LL, 0},
 };
 #define TEST_OFFSET_COUNT 2
 
@@ -998,6 +998,7 @@ static void test_snapshot_any_flipped_bit_refused(void **state)
 
 #define FORMAT2_FIXTURE "tests/fixtures/elec2_snapshot_format2.bin"
 #define FORMAT3_FIXTURE "tests/fixtures/elec2_snapshot_format3.bin"
+#define FORMAT4_FIXTURE "tests/fixtures/elec2_snapshot_format4.bin"
 #define FIXTURE_EVENTS 200 /* `riffle train` on the first 200 rows */
 #define FIXTURE_LEARNING_RATE 8.0 /* config/elec2.cfg's when written */
 /* A t no 200 examples can bring N up to (each adds at most one per
@@ -1078,6 +1079,79 @@ static void test_snapshot_reads_formats_2_and_3(void **state)
     online_destroy(b);
     online_destroy(c);
     free(cfg);
+}
+
+/* A snapshot of format 4 (riffle train of the commit before format 5,
+ * on the same 200 rows under config/elec2.cfg) restores to the weights
+ * this build learns from those rows, and says its format: its join
+ * positions, were there any, would promise nothing about dead letters
+ * (it has no join_checked), which the learner tells by it. */
+static void test_snapshot_reads_format_4(void **state)
+{
+    struct online_learner *a = NULL, *b;
+    struct snapshot_info info;
+    uint64_t da = 0, db = 1;
+
+    (void)state;
+    assert_int_equal(new_learner(world.cfg, &a), 0);
+    assert_int_equal(train(a, 0, FIXTURE_EVENTS), 0);
+    b = restore_fixture(world.cfg, FORMAT4_FIXTURE, &info);
+
+    assert_int_equal(info.format_version, 4);
+    assert_true(info.format_version < SNAPSHOT_FORMAT_CHECKED);
+    assert_int_equal(snapshot_weights_digest(a, &da), 0);
+    assert_int_equal(snapshot_weights_digest(b, &db), 0);
+    assert_int_equal(da, db);
+    online_destroy(a);
+    online_destroy(b);
+}
+
+/* Format 5 carries the join's checked positions apart from the offsets
+ * to read from: given mixed, they come back flagged and after the
+ * offsets, in their order, and count against the same limit. */
+static void test_snapshot_keeps_join_checked(void **state)
+{
+    static const struct snapshot_offset mixed[] = {
+        {INPUT_TOPIC, 0, 40, 0},
+        {"riffle.profiles", 1, 12, 1},
+        {"riffle.profiles", 0, 30, 0},
+        {"riffle.profiles", 0, 9, 1},
+    };
+    static const size_t order[] = {0, 2, 1, 3};
+    struct online_learner *a = NULL, *b = NULL;
+    struct snapshot_offset offsets[8];
+    struct snapshot_info info;
+    struct buf snap = {0};
+    char errstr[ERRSTR_SIZE];
+    size_t n = 0, i;
+
+    (void)state;
+    assert_int_equal(new_learner(world.cfg, &a), 0);
+    assert_int_equal(train(a, 0, 50), 0);
+    assert_int_equal(snapshot_encode(world.snap_schema, a, mixed, 4,
+                                     SNAPSHOT_NOW_MS, &snap, errstr,
+                                     sizeof(errstr)), 0);
+
+    assert_int_equal(new_learner(world.cfg, &b), 0);
+    if (snapshot_restore(world.snap_schema, b, snap.data, snap.len, offsets,
+                         8, &n, &info, errstr, sizeof(errstr)) != 0)
+        fail_msg("snapshot_restore: %s", errstr);
+    assert_int_equal(info.format_version, SNAPSHOT_FORMAT_VERSION);
+    assert_int_equal(info.offset_count, 2);
+    assert_int_equal(n, 4);
+    for (i = 0; i < 4; i++) {
+        assert_string_equal(offsets[i].topic, mixed[order[i]].topic);
+        assert_int_equal(offsets[i].partition, mixed[order[i]].partition);
+        assert_int_equal(offsets[i].offset, mixed[order[i]].offset);
+        assert_int_equal(offsets[i].checked, mixed[order[i]].checked);
+    }
+
+    assert_int_not_equal(snapshot_restore(world.snap_schema, b, snap.data,
+                                          snap.len, offsets, 3, &n, NULL,
+                                          errstr, sizeof(errstr)), 0);
+    buf_free(&snap);
+    online_destroy(a);
+    online_destroy(b);
 }
 
 /* The totals travel in format 4: a snapshot of a normalized learner
@@ -1454,6 +1528,8 @@ int main(void)
         cmocka_unit_test(test_snapshot_reads_v1_sgd),
         cmocka_unit_test(test_snapshot_any_flipped_bit_refused),
         cmocka_unit_test(test_snapshot_reads_formats_2_and_3),
+        cmocka_unit_test(test_snapshot_reads_format_4),
+        cmocka_unit_test(test_snapshot_keeps_join_checked),
         cmocka_unit_test(test_snapshot_keeps_norm_totals),
         cmocka_unit_test(test_snapshot_largest_norm_count_round_trips),
         cmocka_unit_test(test_snapshot_keeps_pending_labels),
