@@ -1,15 +1,18 @@
 # tests/integration/join_retention.sh - the set-up the tests of join
 # positions under the broker's offset retention share (test_join_expiry.sh,
-# test_join_empty_group.sh); sourced after lib.sh, with
+# test_join_empty_group.sh, test_join_empty_group_instances.sh); sourced
+# after lib.sh, with
 # JOIN_RETENTION_PORT_OFFSET set to the private broker's distance from the
 # suite's port (its controller listens one above).
 #
 # It starts a private broker with offsets.retention.minutes=1, checked
 # every 5 s, and gives: group_offset, offset_is and wait_offset (a group's
-# committed offset of a topic's partition 0, read by GroupOffsets.java);
-# the clicks, more and profiles CSV files in $WORK; write_configs MODE
-# (clicks.cfg, more.cfg, profiles.cfg on new topics and a new group);
-# bad_records (two unusable records into join partition 0); and
+# committed offset of a topic's partition, 0 unless named, read by
+# GroupOffsets.java); the clicks, more and profiles CSV files in $WORK;
+# write_configs MODE [PARTITIONS] (clicks.cfg, more.cfg, profiles.cfg on
+# new topics of 1 or PARTITIONS partitions and a new group);
+# bad_records [PARTITION] (two unusable records into join partition 0 or
+# PARTITION); and
 # join_dead_letters / dead_letters_reach (the dead letters of the join
 # topic).
 
@@ -24,23 +27,25 @@ trap 'stop_started; broker stop >/dev/null 2>&1 || true; cleanup_work' EXIT
 broker start --fresh >/dev/null
 CLASSPATH_JARS=$(scripts/kafka classpath)
 
-# group_offset GROUP TOPIC -> GROUP's committed offset of TOPIC [0], or
-# "none"
+# group_offset GROUP TOPIC [PARTITION] -> GROUP's committed offset of
+# TOPIC [PARTITION] (0 unless given), or "none"
 group_offset()
 {
     java -cp "$CLASSPATH_JARS" tests/integration/GroupOffsets.java "$BROKERS" "$1" \
-        2>/dev/null | awk -v t="$2" '$1 == t && $2 == 0 { o = $3 } END { print o ? o : "none" }'
+        2>/dev/null |
+        awk -v t="$2" -v p="${3:-0}" '$1 == t && $2 == p { o = $3 } END { print o ? o : "none" }'
 }
-offset_is() { [[ $(group_offset "$1" "$2") == "$3" ]]; }
-# wait_offset GROUP TOPIC OFFSET WHAT: until offset_is; each look starts
-# a JVM (seconds on a loaded machine), so the bound is a deadline rather
-# than wait_until's count of looks
+# offset_is GROUP TOPIC OFFSET [PARTITION]
+offset_is() { [[ $(group_offset "$1" "$2" "${4:-0}") == "$3" ]]; }
+# wait_offset GROUP TOPIC OFFSET WHAT [PARTITION]: until offset_is; each
+# look starts a JVM (seconds on a loaded machine), so the bound is a
+# deadline rather than wait_until's count of looks
 wait_offset()
 {
     local deadline=$((SECONDS + WAIT_S))
-    until offset_is "$1" "$2" "$3"; do
+    until offset_is "$1" "$2" "$3" "${5:-0}"; do
         ((SECONDS < deadline)) ||
-            fail "$4 did not happen within ${WAIT_S}s (now $(group_offset "$1" "$2"))"
+            fail "$4 did not happen within ${WAIT_S}s (now $(group_offset "$1" "$2" "${5:-0}"))"
         sleep 1
     done
 }
@@ -60,8 +65,9 @@ with open(f"{w}/profiles.csv", "w") as f:
         f.write(f"p-{u},u{u},v-u{u}\n")
 PY
 
-# write_configs MODE: clicks.cfg (delivery MODE, new one-partition topics,
-# a new group; a snapshot 2 s after new events) and profiles.cfg
+# write_configs MODE [PARTITIONS]: clicks.cfg (delivery MODE, new topics
+# of PARTITIONS partitions, 1 unless given, a new group; a snapshot 2 s
+# after new events) and profiles.cfg
 write_configs()
 {
     prefix="t$(date +%s%N | tail -c 9)-$RANDOM"
@@ -72,7 +78,7 @@ name = "clicks";
 kafka = { group_id = "$group"; session_timeout_ms = 6000; };
 topics = { input = "$prefix.web"; predictions = "$prefix.predictions";
   dead_letters = "$prefix.dead-letters"; models = "$prefix.models";
-  metrics = "$prefix.metrics"; partitions = 1; };
+  metrics = "$prefix.metrics"; partitions = ${2:-1}; };
 snapshot = { every_events = 100000; every_seconds = 2.0; };
 delivery = { mode = "$1"; };
 CFG
@@ -83,14 +89,16 @@ CFG
     sed 's/id_prefix = "web"/id_prefix = "more"/' "$WORK/clicks.cfg" >"$WORK/more.cfg"
 }
 
-# bad_records: one record that is not Avro and one profile whose key is
-# empty (a profile riffle produced, its key cut) to join partition 0
+# bad_records [PARTITION]: one record that is not Avro and one profile
+# whose key is empty (a profile riffle produced, its key cut) to join
+# partition PARTITION, 0 unless given
 bad_records()
 {
+    local p=${1:-0}
     join_keyless_record "$join_topic"
-    printf 'not avro\n' | kcat -b "$BROKERS" -P -t "$join_topic" -p 0 &&
-        kcat -b "$BROKERS" -P -t "$join_topic" -p 0 "$WORK/keyless.bin" ||
-        fail "kcat could not write to $join_topic [0]"
+    printf 'not avro\n' | kcat -b "$BROKERS" -P -t "$join_topic" -p "$p" &&
+        kcat -b "$BROKERS" -P -t "$join_topic" -p "$p" "$WORK/keyless.bin" ||
+        fail "kcat could not write to $join_topic [$p]"
 }
 join_dead_letters()
 {
