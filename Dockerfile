@@ -22,6 +22,7 @@ RUN apt-get update \
         build-essential cmake pkg-config \
         librdkafka-dev libavro-dev libconfig-dev libopenblas-dev \
         libssl-dev zlib1g-dev libsnappy-dev liblzma-dev libmicrohttpd-dev \
+        libjansson-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -54,7 +55,7 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y \
         --no-install-recommends \
         librdkafka1 libavro23 libconfig9 libopenblas0 libssl3 zlib1g \
-        libsnappy1v5 liblzma5 libmicrohttpd12 \
+        libsnappy1v5 liblzma5 libmicrohttpd12 libjansson4 \
     && rm -rf /var/lib/apt/lists/*
 
 # A fixed uid, so files riffle writes to a mounted volume have a

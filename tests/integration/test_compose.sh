@@ -119,6 +119,46 @@ check_dockerfile()
     done
 }
 
+# The Debian packages behind each pkg-config module riffle links: the
+# headers for the image's build stage (and scripts/install-deps), the
+# shared library for its run-time stage. A module missing here fails the
+# test, so that a new dependency reaches all three lists together.
+readonly -A MODULE_BUILD_PACKAGE=(
+    [rdkafka]=librdkafka-dev [avro-c]=libavro-dev [libconfig]=libconfig-dev
+    [openblas]=libopenblas-dev [libcrypto]=libssl-dev [zlib]=zlib1g-dev
+    [snappy]=libsnappy-dev [liblzma]=liblzma-dev
+    [libmicrohttpd]=libmicrohttpd-dev [jansson]=libjansson-dev
+)
+readonly -A MODULE_RUNTIME_PACKAGE=(
+    [rdkafka]=librdkafka1 [avro-c]=libavro23 [libconfig]=libconfig9
+    [openblas]=libopenblas0 [libcrypto]=libssl3 [zlib]=zlib1g
+    [snappy]=libsnappy1v5 [liblzma]=liblzma5
+    [libmicrohttpd]=libmicrohttpd12 [jansson]=libjansson4
+)
+
+# The Dockerfile's stages and install-deps name every package riffle's
+# own binary needs (the image build once lacked jansson's).
+check_dockerfile_packages()
+{
+    local modules module build_stage runtime_stage
+    modules=$(sed -n 's/^pkg_check_modules([A-Z_]* REQUIRED IMPORTED_TARGET \([^)]*\))$/\1/p' \
+              "$REPO_ROOT/CMakeLists.txt")
+    [[ -n $modules ]] || fail "no pkg_check_modules() lines found in CMakeLists.txt"
+    build_stage=$(sed -n '/^FROM .* AS build/,/^FROM /p' "$REPO_ROOT/Dockerfile")
+    runtime_stage=$(sed -n '/^FROM .* AS build/,$p' "$REPO_ROOT/Dockerfile" |
+                    sed -n '2,$p' | sed -n '/^FROM /,$p')
+    for module in $modules; do
+        [[ -n ${MODULE_BUILD_PACKAGE[$module]:-} ]] ||
+            fail "CMakeLists.txt links $module: add its packages to test_compose.sh"
+        grep -qw -- "${MODULE_BUILD_PACKAGE[$module]}" <<<"$build_stage" ||
+            fail "Dockerfile's build stage lacks ${MODULE_BUILD_PACKAGE[$module]} ($module)"
+        grep -qw -- "${MODULE_RUNTIME_PACKAGE[$module]}" <<<"$runtime_stage" ||
+            fail "Dockerfile's run-time stage lacks ${MODULE_RUNTIME_PACKAGE[$module]} ($module)"
+        grep -qw -- "${MODULE_BUILD_PACKAGE[$module]}" "$REPO_ROOT/scripts/install-deps" ||
+            fail "scripts/install-deps lacks ${MODULE_BUILD_PACKAGE[$module]} ($module)"
+    done
+}
+
 check_monitoring()
 {
     local prom=$REPO_ROOT/deploy/prometheus out
@@ -160,11 +200,13 @@ PY
 
 main()
 {
+    # The Dockerfile checks need no docker client: they run first.
+    check_dockerfile
+    check_dockerfile_packages
     require_compose
     check_config_valid
     check_services
     check_properties
-    check_dockerfile
     check_monitoring
     echo "PASS: docker-compose.yml is valid and defines" \
          "${REQUIRED_SERVICES[*]}; monitoring checked by promtool"
