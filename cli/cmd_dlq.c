@@ -102,10 +102,12 @@ static int dlq_replay(int argc, char **argv)
     if (err)
         log_error("replay", "%s", errstr);
     printf("{\"read\":%lld,\"replayed\":%lld,\"still_failing\":%lld,"
-           "\"parked\":%lld,\"duplicates\":%lld,\"no_payload\":%lld,\"undecryptable\":%lld,"
+           "\"parked\":%lld,\"duplicates\":%lld,\"no_payload\":%lld,"
+           "\"no_key\":%lld,\"undecryptable\":%lld,"
            "\"unreadable\":%lld,\"snapshot_version\":%lld,\"dry_run\":%s,"
            "\"topic\":\"%s\"}\n", st.read, st.replayed, st.still_failing,
-           st.parked, st.duplicates, st.no_payload, st.undecryptable, st.unreadable,
+           st.parked, st.duplicates, st.no_payload, st.no_key, st.undecryptable,
+           st.unreadable,
            st.snapshot_version, o.dry_run ? "true" : "false",
            cfg->topic_dead_letters);
     free(cfg);

@@ -615,11 +615,12 @@ int outputs_prediction(struct outputs *o, const struct source_ref *src,
 static rd_kafka_headers_t *dead_letter_headers(const struct source_ref *src,
                                                const struct online_result *r,
                                                const char *replay_run,
-                                               const struct buf *sealed_key)
+                                               const struct buf *sealed_key,
+                                               size_t dropped_key_len)
 {
     rd_kafka_headers_t *h = rd_kafka_headers_new(OUTPUTS_DEAD_LETTER_HEADERS +
-                                                 3);
-    char partition[16], offset[32];
+                                                 4);
+    char partition[16], offset[32], dropped[32];
 
     snprintf(partition, sizeof(partition), "%d", (int)src->partition);
     snprintf(offset, sizeof(offset), "%lld", (long long)src->offset);
@@ -638,6 +639,11 @@ static rd_kafka_headers_t *dead_letter_headers(const struct source_ref *src,
                                   OUTPUTS_PAYLOAD_SEALED, -1);
         (void)rd_kafka_header_add(h, OUTPUTS_HEADER_SEALED_KEY, -1,
                                   sealed_key->data, (ssize_t)sealed_key->len);
+    }
+    if (dropped_key_len) {
+        snprintf(dropped, sizeof(dropped), "%zu", dropped_key_len);
+        (void)rd_kafka_header_add(h, OUTPUTS_HEADER_KEY_DROPPED, -1, dropped,
+                                  -1);
     }
     return h;
 }
@@ -677,32 +683,43 @@ static void put_payload(struct outputs *o, struct rec *rec,
  * original is sealed like the payload, for the replay to restore, and
  * the Kafka key is its pseudonym: a fresh envelope each time would
  * scatter one key's dead letters over every partition. In clear without
- * a dead-letter key; none past the size cap. Sets *sealed; returns 0 or
- * RIFFLE_ERR_NOMEM. */
+ * a dead-letter key. A key past the size cap is not kept (sealed or in
+ * clear), but *dropped says how long it was, for the replay to know the
+ * letter is not the whole event; its dead letters still share the
+ * pseudonym, whose size does not depend on the key's. Sets *sealed and
+ * *dropped; returns 0 or RIFFLE_ERR_NOMEM. */
 static int dead_letter_key(struct outputs *o, const struct source_ref *src,
-                           const void **key, size_t *key_len, int *sealed)
+                           const void **key, size_t *key_len, int *sealed,
+                           size_t *dropped)
 {
+    int over = src->key_len > OUTPUTS_MAX_KEY_BYTES;
+
     *key = NULL;
     *key_len = 0;
     *sealed = 0;
-    if (!src->key || src->key_len == 0 ||
-        src->key_len > OUTPUTS_MAX_KEY_BYTES)
+    *dropped = 0;
+    if (!src->key || src->key_len == 0)
         return 0;
+    if (over)
+        *dropped = src->key_len;
     if (o->dead_letter_keys.count == 0) {
-        *key = src->key;
-        *key_len = src->key_len;
+        if (!over) {
+            *key = src->key;
+            *key_len = src->key_len;
+        }
         return 0;
     }
 
     buf_reset(&o->sealed_key);
-    if (seal_encrypt(&o->dead_letter_keys, SEAL_DEAD_LETTER_KEY_CONTEXT,
-                     src->key, src->key_len, NULL, &o->sealed_key) != 0 ||
+    if ((!over && seal_encrypt(&o->dead_letter_keys,
+                               SEAL_DEAD_LETTER_KEY_CONTEXT, src->key,
+                               src->key_len, NULL, &o->sealed_key) != 0) ||
         seal_key_pseudonym(&o->dead_letter_keys, src->key, src->key_len,
                            o->key_pseudonym) != 0)
         return RIFFLE_ERR_NOMEM;
     *key = o->key_pseudonym;
     *key_len = strlen(o->key_pseudonym);
-    *sealed = 1;
+    *sealed = !over;
     return 0;
 }
 
@@ -736,10 +753,11 @@ static int dead_letter(struct outputs *o, const struct source_ref *src,
     char id[OUTPUTS_MAX_KEY_BYTES + 1];
     char detail[sizeof(r->verdict.detail)];
     const void *key;
-    size_t key_len;
+    size_t key_len, key_dropped;
     int key_sealed;
 
-    if (dead_letter_key(o, src, &key, &key_len, &key_sealed) != 0) {
+    if (dead_letter_key(o, src, &key, &key_len, &key_sealed,
+                        &key_dropped) != 0) {
         snprintf(errstr, errstr_size, "sealing a dead letter's key: %s",
                  riffle_err_str(RIFFLE_ERR_NOMEM));
         return RIFFLE_ERR_NOMEM;
@@ -760,7 +778,8 @@ static int dead_letter(struct outputs *o, const struct source_ref *src,
                        key, key_len,
                        dead_letter_headers(src, r, replay_run,
                                            key_sealed ? &o->sealed_key
-                                                      : NULL),
+                                                      : NULL,
+                                           key_dropped),
                        errstr, errstr_size);
 }
 
@@ -791,7 +810,7 @@ int outputs_late(struct outputs *o, const struct source_ref *src,
              o->cfg->event_time);
     return publisher_send(o->pub, o->cfg->late_topic, src->key, src->key_len,
                           src->payload, src->len,
-                          dead_letter_headers(src, &r, NULL, 0), errstr,
+                          dead_letter_headers(src, &r, NULL, NULL, 0), errstr,
                           errstr_size);
 }
 

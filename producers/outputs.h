@@ -39,6 +39,11 @@
  * carry the envelope as their Kafka key instead. */
 #define OUTPUTS_HEADER_KEY_SEALED "riffle.key.encryption"
 #define OUTPUTS_HEADER_SEALED_KEY "riffle.key.sealed"
+/* header of a dead letter whose original key was longer than
+ * OUTPUTS_MAX_KEY_BYTES, its value that length in decimal: the letter
+ * holds no copy of the key (only its pseudonym as the Kafka key, under
+ * a dead-letter key), so a replay must not re-inject it without one. */
+#define OUTPUTS_HEADER_KEY_DROPPED "riffle.key.dropped"
 
 /* Where an event came from: the input message's coordinates. */
 struct source_ref {

@@ -90,6 +90,7 @@ struct dead_letter {
     const void *key; /* the original message's key, once opened */
     size_t key_len;
     int key_sealed;
+    int key_dropped; /* the original key was over the size cap */
 };
 
 /* --- reading a dead letter -------------------------------------------- */
@@ -131,8 +132,9 @@ static int is_input_topic(const struct cfg *cfg, const char *topic)
 
 /* Whether the dead letter's original key is sealed (its header says
  * so), and where: in its own header, or as the Kafka key itself in dead
- * letters written before that header existed. -1 with why for a scheme
- * this version does not know. */
+ * letters written before that header existed; or whether it was over the
+ * size cap and not kept at all. -1 with why for a scheme this version
+ * does not know. */
 static int key_scheme(const rd_kafka_message_t *msg, struct dead_letter *d,
                       char *why, size_t size)
 {
@@ -143,8 +145,13 @@ static int key_scheme(const rd_kafka_message_t *msg, struct dead_letter *d,
     d->key = msg->key;
     d->key_len = msg->key ? msg->key_len : 0;
     d->key_sealed = 0;
-    if (rd_kafka_message_headers(msg, &h) != 0 ||
-        rd_kafka_header_get_last(h, OUTPUTS_HEADER_KEY_SEALED, &v, &n) != 0)
+    d->key_dropped = 0;
+    if (rd_kafka_message_headers(msg, &h) != 0)
+        return 0;
+    /* its Kafka key, if any, is a pseudonym: nothing to re-inject under */
+    d->key_dropped = rd_kafka_header_get_last(h, OUTPUTS_HEADER_KEY_DROPPED,
+                                              &v, &n) == 0;
+    if (rd_kafka_header_get_last(h, OUTPUTS_HEADER_KEY_SEALED, &v, &n) != 0)
         return 0;
     if (!v || n != strlen(OUTPUTS_PAYLOAD_SEALED) ||
         memcmp(v, OUTPUTS_PAYLOAD_SEALED, n) != 0) {
@@ -326,6 +333,11 @@ static int replay_one(struct replay *r, const rd_kafka_message_t *msg,
     }
     if (!d.payload) {
         skip(msg, &r->st->no_payload, "the dead letter holds no payload");
+        return 0;
+    }
+    if (d.key_dropped) {
+        skip(msg, &r->st->no_key, "the original key was over the size cap "
+             "and the dead letter holds no copy of it");
         return 0;
     }
 
@@ -545,7 +557,8 @@ static void show_progress(struct replay *r, int final)
         return;
     snprintf(detail, sizeof(detail), "%lld replayed, %lld still failing, "
              "%lld skipped", st->replayed, st->still_failing,
-             st->no_payload + st->undecryptable + st->unreadable);
+             st->no_payload + st->no_key + st->undecryptable +
+             st->unreadable);
     progress_show(&r->progress, st->read, final ? -1 : replay_fraction(r),
                   detail, final);
 }

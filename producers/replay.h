@@ -46,6 +46,9 @@ struct replay_stats {
     long long still_failing; /* refused again, and dead-lettered again
                                 under today's rules */
     long long no_payload;    /* no bytes to replay (over the size cap) */
+    long long no_key;        /* its original key was over the size cap:
+                                re-injected without it, the event would
+                                lose its key and its partition */
     long long undecryptable; /* sealed under a key the keyring lacks, or
                                 altered: the run stops there */
     long long unreadable;    /* not a dead-letter record */
