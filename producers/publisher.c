@@ -4,10 +4,13 @@
 #include "producers/publisher.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/broker_wait.h"
 #include "common/err.h"
@@ -32,6 +35,28 @@
 #define PUBLISHER_SETTLE_WAIT_MS 10
 #define PUBLISHER_MAX_PLAIN_TOPICS 4
 #define PUBLISHER_MISSING_TOPIC_WAIT_MS 2000 /* a topic just created may lag */
+/* A transaction's input offsets are sent on a thread of their own (see
+ * offsets_call_start()); the caller waits for the call its timeout and
+ * this much more, for the call's own timeout to come back first. */
+#define PUBLISHER_OFFSETS_CALL_MARGIN_MS 500
+
+/* One rd_kafka_send_offsets_to_transaction() on a thread of its own.
+ * librdkafka (2.0.2 up to 2.14, its issue 5456) does not keep to that
+ * call's timeout while the group's coordinator is down: it can wait
+ * until the broker is back, past any stop. Whoever sees the other gone
+ * frees it: the publisher once the call is over, the call's thread when
+ * the publisher left it running (abandoned). */
+struct offsets_call {
+    rd_kafka_t *rk;
+    rd_kafka_topic_partition_list_t *offsets; /* a copy */
+    rd_kafka_consumer_group_metadata_t *group; /* a copy */
+    int timeout_ms;
+    rd_kafka_error_t *error; /* the call's outcome, once done */
+    pthread_mutex_t lock;
+    pthread_cond_t done_cond;
+    int done;
+    int abandoned;
+};
 
 struct publisher {
     rd_kafka_t *rk;
@@ -43,6 +68,7 @@ struct publisher {
     int offsets_sent; /* in the open transaction */
     /* the last try to send them went unanswered: see publisher_commit() */
     int offsets_unanswered;
+    struct offsets_call *offsets_call; /* still running, or NULL */
     /* the input offsets last sent to the open transaction (a copy), for
      * a caller that must learn later whether it committed */
     rd_kafka_topic_partition_list_t *txn_offsets;
@@ -54,6 +80,141 @@ struct publisher {
     unsigned char *outcome;       /* ring: 1 once message n is settled */
     char brokers[512];            /* only named in log lines */
 };
+
+static void offsets_call_free(struct offsets_call *call)
+{
+    if (call->error)
+        rd_kafka_error_destroy(call->error);
+    if (call->offsets)
+        rd_kafka_topic_partition_list_destroy(call->offsets);
+    if (call->group)
+        rd_kafka_consumer_group_metadata_destroy(call->group);
+    pthread_cond_destroy(&call->done_cond);
+    pthread_mutex_destroy(&call->lock);
+    free(call);
+}
+
+static void *offsets_call_run(void *opaque)
+{
+    struct offsets_call *call = opaque;
+    rd_kafka_error_t *error = rd_kafka_send_offsets_to_transaction(
+        call->rk, call->offsets, call->group, call->timeout_ms);
+    int abandoned;
+
+    pthread_mutex_lock(&call->lock);
+    call->error = error;
+    call->done = 1;
+    abandoned = call->abandoned;
+    pthread_cond_signal(&call->done_cond);
+    pthread_mutex_unlock(&call->lock);
+    if (abandoned)
+        offsets_call_free(call); /* nobody waits for its outcome */
+    return NULL;
+}
+
+/* A copy of group, or NULL when there is no memory. */
+static rd_kafka_consumer_group_metadata_t *
+group_copy(const rd_kafka_consumer_group_metadata_t *group)
+{
+    rd_kafka_consumer_group_metadata_t *copy = NULL;
+    rd_kafka_error_t *error;
+    void *buf = NULL;
+    size_t size = 0;
+
+    error = rd_kafka_consumer_group_metadata_write(group, &buf, &size);
+    if (error) {
+        rd_kafka_error_destroy(error);
+        return NULL;
+    }
+    error = rd_kafka_consumer_group_metadata_read(&copy, buf, size);
+    rd_kafka_mem_free(NULL, buf);
+    if (error) {
+        rd_kafka_error_destroy(error);
+        return NULL;
+    }
+    return copy;
+}
+
+/* Starts the call on a thread of its own, copying offsets and group.
+ * Returns 0, or RIFFLE_ERR_NOMEM when it cannot (nothing started). */
+static int offsets_call_start(struct publisher *p,
+                              const rd_kafka_topic_partition_list_t *offsets,
+                              const rd_kafka_consumer_group_metadata_t *group,
+                              int timeout_ms)
+{
+    struct offsets_call *call = calloc(1, sizeof(*call));
+    pthread_t thread;
+
+    if (!call)
+        return RIFFLE_ERR_NOMEM;
+    call->rk = p->rk;
+    call->offsets = rd_kafka_topic_partition_list_copy(offsets);
+    call->group = group_copy(group);
+    call->timeout_ms = timeout_ms;
+    pthread_mutex_init(&call->lock, NULL);
+    pthread_cond_init(&call->done_cond, NULL);
+    if (!call->offsets || !call->group ||
+        pthread_create(&thread, NULL, offsets_call_run, call) != 0) {
+        offsets_call_free(call);
+        return RIFFLE_ERR_NOMEM;
+    }
+    pthread_detach(thread); /* its end is seen through done */
+    p->offsets_call = call;
+    return 0;
+}
+
+/* Waits up to wait_ms for the running call. Returns 1 with its outcome
+ * in *error (the caller's; NULL: it succeeded) once it is over and
+ * freed, 0 while it goes on. */
+static int offsets_call_wait(struct publisher *p, int wait_ms,
+                             rd_kafka_error_t **error)
+{
+    struct offsets_call *call = p->offsets_call;
+    struct timespec until;
+    int rc = 0, done;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += wait_ms / 1000;
+    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&call->lock);
+    while (!call->done && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&call->done_cond, &call->lock, &until);
+    done = call->done;
+    pthread_mutex_unlock(&call->lock);
+    if (!done)
+        return 0;
+    *error = call->error;
+    call->error = NULL;
+    offsets_call_free(call);
+    p->offsets_call = NULL;
+    return 1;
+}
+
+/* At destroy: a call still running is left to its thread, which frees
+ * it when it ends. Returns 1 when one was left: the client it uses
+ * cannot be destroyed then. */
+static int offsets_call_leave(struct publisher *p)
+{
+    struct offsets_call *call = p->offsets_call;
+    int done;
+
+    if (!call)
+        return 0;
+    pthread_mutex_lock(&call->lock);
+    done = call->done;
+    call->abandoned = !done;
+    pthread_mutex_unlock(&call->lock);
+    p->offsets_call = NULL;
+    if (done) {
+        offsets_call_free(call);
+        return 0;
+    }
+    return 1;
+}
 
 /* Marks message seq settled and moves the settled mark over every
  * message whose outcome is known, in order. */
@@ -236,9 +397,18 @@ void publisher_destroy(struct publisher *p)
              publisher_flush(p, PUBLISHER_CLOSE_FLUSH_MS, errstr,
                              sizeof(errstr)) != 0)
         log_error("publisher", "on close: %s", errstr);
-    while (p->plain_count > 0)
-        rd_kafka_topic_destroy(p->plain[--p->plain_count]);
-    rd_kafka_destroy(p->rk);
+    if (offsets_call_leave(p)) {
+        /* XXX: the client, inside librdkafka's call, cannot be destroyed
+         * and is left to the process's exit (a stop: it exits next; a
+         * rebuild: at most rebuild_guard.h's clients) */
+        log_info("publisher", "leaving a transaction's offsets call "
+                 "running: librdkafka does not keep to its timeout while "
+                 "the group's coordinator is down (its issue 5456)");
+    } else {
+        while (p->plain_count > 0)
+            rd_kafka_topic_destroy(p->plain[--p->plain_count]);
+        rd_kafka_destroy(p->rk);
+    }
     forget_txn_offsets(p);
     free(p->outcome);
     free(p);
@@ -526,6 +696,44 @@ static int brokers_answer(struct publisher *p, int timeout_ms, char *errstr,
     return 0;
 }
 
+/* Sends the input offsets to the open transaction, or waits again for
+ * a send still running: on a thread of its own, waited for timeout_ms
+ * (and a margin), so that a call that librdkafka does not end (see
+ * struct offsets_call) leaves the caller's wait in bounded steps that a
+ * stop can end. Returns 0, RIFFLE_ERR_TIMEOUT (the call goes on, or
+ * timed out), or txn_error()'s codes. */
+static int send_offsets(struct publisher *p,
+                        const rd_kafka_topic_partition_list_t *offsets,
+                        const rd_kafka_consumer_group_metadata_t *group,
+                        int timeout_ms, char *errstr, size_t errstr_size)
+{
+    rd_kafka_error_t *error = NULL;
+    int err;
+
+    if (!p->offsets_call) {
+        /* kept whatever the answer: an unanswered call may have added
+         * them to the transaction; a plain copy, which holds no
+         * reference to the consumer they came from (kafka.h) */
+        forget_txn_offsets(p);
+        p->txn_offsets = kafka_offsets_copy(offsets, 1);
+        err = offsets_call_start(p, offsets, group, timeout_ms);
+        if (err) {
+            snprintf(errstr, errstr_size, "cannot add the input offsets to "
+                     "the transaction: out of memory");
+            return err;
+        }
+    }
+    if (!offsets_call_wait(p, timeout_ms + PUBLISHER_OFFSETS_CALL_MARGIN_MS,
+                           &error)) {
+        snprintf(errstr, errstr_size, "cannot add the input offsets to the "
+                 "transaction: no answer within %d ms (librdkafka's call "
+                 "goes on)", timeout_ms + PUBLISHER_OFFSETS_CALL_MARGIN_MS);
+        return RIFFLE_ERR_TIMEOUT;
+    }
+    return txn_error(error, "cannot add the input offsets to the "
+                     "transaction", errstr, errstr_size);
+}
+
 int publisher_commit(struct publisher *p,
                      const rd_kafka_topic_partition_list_t *offsets,
                      const rd_kafka_consumer_group_metadata_t *group,
@@ -535,19 +743,12 @@ int publisher_commit(struct publisher *p,
 
     assert(p->in_transaction);
     if (!p->offsets_sent && offsets && offsets->cnt > 0) {
-        if (p->offsets_unanswered &&
+        if (p->offsets_unanswered && !p->offsets_call &&
             (err = brokers_answer(p, timeout_ms, errstr, errstr_size)))
             return err;
 
-        /* kept whatever the answer: an unanswered call may have added
-         * them to the transaction; a plain copy, which holds no
-         * reference to the consumer they came from (kafka.h) */
-        forget_txn_offsets(p);
-        p->txn_offsets = kafka_offsets_copy(offsets, 1);
-        err = txn_error(rd_kafka_send_offsets_to_transaction(
-                            p->rk, offsets, group, timeout_ms),
-                        "cannot add the input offsets to the transaction",
-                        errstr, errstr_size);
+        err = send_offsets(p, offsets, group, timeout_ms, errstr,
+                           errstr_size);
         p->offsets_unanswered = err == RIFFLE_ERR_TIMEOUT;
         if (err)
             return err;
@@ -576,6 +777,18 @@ int publisher_abort(struct publisher *p, int timeout_ms, char *errstr,
     int err;
 
     assert(p->in_transaction);
+    if (p->offsets_call) {
+        /* librdkafka refuses an abort while the offsets call runs */
+        rd_kafka_error_t *error = NULL;
+
+        if (!offsets_call_wait(p, timeout_ms, &error)) {
+            snprintf(errstr, errstr_size, "cannot abort the transaction: "
+                     "its offsets call goes on after %d ms", timeout_ms);
+            return RIFFLE_ERR_TIMEOUT;
+        }
+        if (error)
+            rd_kafka_error_destroy(error); /* the abort drops them anyway */
+    }
     err = txn_error(rd_kafka_abort_transaction(p->rk, timeout_ms),
                     "cannot abort the transaction", errstr, errstr_size);
     if (err == RIFFLE_ERR_ABORTED)

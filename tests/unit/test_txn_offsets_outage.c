@@ -1,0 +1,156 @@
+/*
+ * tests/unit/test_txn_offsets_outage.c - a transaction's input offsets
+ * (publisher_commit(), producers/publisher.c) sent while the brokers are
+ * down, against librdkafka's mock cluster. librdkafka (2.0.2 up to 2.14:
+ * its issue 5456) does not keep to the timeout of
+ * rd_kafka_send_offsets_to_transaction() while the group coordinator is
+ * down: the call waited until the broker came back, past any stop, so a
+ * learner or replica stopped in an outage was not gone (75 s and more in
+ * test_stop_outage.sh). The first try of a transaction must now come
+ * back within a few seconds as not answered (RIFFLE_ERR_TIMEOUT), like
+ * the retries, and go through once the broker is back; a publisher
+ * destroyed meanwhile (a stop) leaves the call to its thread. The
+ * group's coordinator is a broker of its own, the transaction's staying
+ * up, as librdkafka's own reproducer has it. An alarm turns a hang into
+ * a failure.
+ */
+#include "tests/unit/testutil.h"
+
+#include <librdkafka/rdkafka_mock.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/kafka.h"
+#include "producers/publisher.h"
+
+#define TEST_TOPIC "riffle.test.txn"
+#define TEST_GROUP "riffle-test-txn"
+#define TEST_TXN_ID "riffle-test-txn-1"
+#define TEST_TXN_TIMEOUT_MS 60000
+#define TEST_ASK_MS 1000 /* one slice of a caller's wait */
+#define TEST_UP_ASK_MS 10000
+/* The call must be back within this: a few of its asks on a loaded
+ * machine, far below a hang. */
+#define TEST_BOUND_S 8.0
+#define TEST_ALARM_S 120
+
+static void test_offsets_sent_in_an_outage(void **state)
+{
+    rd_kafka_t *host = NULL;
+    rd_kafka_mock_cluster_t *mcluster =
+        mock_cluster_new(&host, 2, TEST_TOPIC, 1, 1);
+    rd_kafka_consumer_group_metadata_t *group =
+        rd_kafka_consumer_group_metadata_new(TEST_GROUP);
+    rd_kafka_topic_partition_list_t *offsets =
+        rd_kafka_topic_partition_list_new(1);
+    struct publisher *pub = NULL;
+    char errstr[512];
+    double started;
+    int err;
+
+    (void)state;
+    /* the transaction's coordinator stays up, the group's goes down */
+    assert_int_equal(rd_kafka_mock_coordinator_set(mcluster, "transaction",
+                                                   TEST_TXN_ID, 1),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(rd_kafka_mock_coordinator_set(mcluster, "group",
+                                                   TEST_GROUP, 2),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_add(offsets, TEST_TOPIC, 0)->offset = 1;
+    assert_int_equal(publisher_new_immediate(
+                         rd_kafka_mock_cluster_bootstraps(mcluster),
+                         "riffle-test", TEST_TXN_ID, TEST_TXN_TIMEOUT_MS,
+                         &pub, errstr, sizeof(errstr)),
+                     0);
+    assert_int_equal(publisher_init_transactions(pub, TEST_UP_ASK_MS, errstr,
+                                                 sizeof(errstr)),
+                     0);
+    assert_int_equal(publisher_begin(pub, errstr, sizeof(errstr)), 0);
+    assert_int_equal(publisher_send(pub, TEST_TOPIC, "k", 1, "v", 1, NULL,
+                                    errstr, sizeof(errstr)),
+                     0);
+    assert_int_equal(publisher_flush(pub, TEST_UP_ASK_MS, errstr,
+                                     sizeof(errstr)),
+                     0);
+
+    assert_int_equal(rd_kafka_mock_broker_set_down(mcluster, 2),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    started = kafka_monotonic_s();
+    err = publisher_commit(pub, offsets, group, TEST_ASK_MS, errstr,
+                           sizeof(errstr));
+    assert_int_equal(err, RIFFLE_ERR_TIMEOUT);
+    assert_true(kafka_monotonic_s() - started < TEST_BOUND_S);
+    assert_contains(errstr, "cannot add the input offsets");
+    assert_int_equal(publisher_in_transaction(pub), 1);
+
+    assert_int_equal(rd_kafka_mock_broker_set_up(mcluster, 2),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(publisher_commit(pub, offsets, group, TEST_UP_ASK_MS,
+                                      errstr, sizeof(errstr)),
+                     0);
+    assert_int_equal(publisher_in_transaction(pub), 0);
+
+    publisher_destroy(pub);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    rd_kafka_consumer_group_metadata_destroy(group);
+    mock_cluster_destroy(mcluster, host);
+}
+
+/* A stop while the call goes on: the publisher is destroyed at once,
+ * leaving the call to its thread. */
+static void test_destroy_leaves_the_call(void **state)
+{
+    rd_kafka_t *host = NULL;
+    rd_kafka_mock_cluster_t *mcluster =
+        mock_cluster_new(&host, 2, TEST_TOPIC, 1, 1);
+    rd_kafka_consumer_group_metadata_t *group =
+        rd_kafka_consumer_group_metadata_new(TEST_GROUP);
+    rd_kafka_topic_partition_list_t *offsets =
+        rd_kafka_topic_partition_list_new(1);
+    struct publisher *pub = NULL;
+    char errstr[512];
+    double started;
+
+    (void)state;
+    assert_int_equal(rd_kafka_mock_coordinator_set(mcluster, "transaction",
+                                                   TEST_TXN_ID, 1),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(rd_kafka_mock_coordinator_set(mcluster, "group",
+                                                   TEST_GROUP, 2),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_add(offsets, TEST_TOPIC, 0)->offset = 1;
+    assert_int_equal(publisher_new_immediate(
+                         rd_kafka_mock_cluster_bootstraps(mcluster),
+                         "riffle-test", TEST_TXN_ID, TEST_TXN_TIMEOUT_MS,
+                         &pub, errstr, sizeof(errstr)),
+                     0);
+    assert_int_equal(publisher_init_transactions(pub, TEST_UP_ASK_MS, errstr,
+                                                 sizeof(errstr)),
+                     0);
+    assert_int_equal(publisher_begin(pub, errstr, sizeof(errstr)), 0);
+    assert_int_equal(rd_kafka_mock_broker_set_down(mcluster, 2),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(publisher_commit(pub, offsets, group, TEST_ASK_MS,
+                                      errstr, sizeof(errstr)),
+                     RIFFLE_ERR_TIMEOUT);
+
+    started = kafka_monotonic_s();
+    publisher_abandon(pub);
+    publisher_destroy(pub);
+    assert_true(kafka_monotonic_s() - started < TEST_BOUND_S);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    rd_kafka_consumer_group_metadata_destroy(group);
+    /* the cluster stays: the call left running still uses it */
+    (void)host;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_offsets_sent_in_an_outage),
+        cmocka_unit_test(test_destroy_leaves_the_call),
+    };
+
+    (void)alarm(TEST_ALARM_S); /* no earlier alarm to keep */
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
