@@ -123,7 +123,7 @@ static int read_value(struct scan *sc, struct buf *out, const char *what)
 /* The metadata map, in blocks of entries (a negative count is followed by
  * the block's size in bytes, as the specification allows). */
 static int read_metadata(struct scan *sc, struct buf *schema,
-                         struct buf *codec, int *has_schema)
+                         struct buf *codec, int *has_schema, int *has_codec)
 {
     struct buf key = {0};
     int64_t count, bytes, i;
@@ -147,6 +147,7 @@ static int read_metadata(struct scan *sc, struct buf *schema,
                 *has_schema = 1;
                 err = read_value(sc, schema, "the schema");
             } else if (!err && strcmp(key.data, AVRO_CHECK_CODEC) == 0) {
+                *has_codec = 1;
                 err = read_value(sc, codec, "the codec's name");
             } else if (!err) {
                 err = read_value(sc, NULL, "a metadata value");
@@ -428,7 +429,7 @@ int avro_check_container(const char *path, char *errstr, size_t errstr_size)
     struct buf schema = {0}, codec = {0};
     unsigned char magic[4], sync[AVRO_CHECK_SYNC];
     struct stat st;
-    int err, has_schema = 0;
+    int err, has_schema = 0, has_codec = 0;
 
     sc.f = fopen(path, "rb");
     if (!sc.f || fstat(fileno(sc.f), &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -445,13 +446,17 @@ int avro_check_container(const char *path, char *errstr, size_t errstr_size)
         err = damaged(&sc, "%s", "the magic bytes are not those of an Avro "
                       "container (Obj 1)");
     if (!err)
-        err = read_metadata(&sc, &schema, &codec, &has_schema);
+        err = read_metadata(&sc, &schema, &codec, &has_schema, &has_codec);
     if (!err && !has_schema)
         err = damaged(&sc, "%s", "the metadata has no avro.schema");
     if (!err)
         err = check_schema(&sc, &schema);
-    if (!err && codec.len &&
-        (codec.len > AVRO_CHECK_CODEC_MAX || !codec_printable(&codec)))
+    /* no avro.codec is the null codec, but an empty name is a codec
+     * avro-c does not know: it then leaked as it gave up opening */
+    if (!err && has_codec && codec.len == 0)
+        err = damaged(&sc, "%s", "the codec's name is empty");
+    else if (!err && codec.len &&
+             (codec.len > AVRO_CHECK_CODEC_MAX || !codec_printable(&codec)))
         err = damaged(&sc, "%s", "the codec's name is not a codec's name");
     else if (!err && codec.len && !codec_known(codec.data))
         err = damaged(&sc, "the codec \"%s\" is not one of null, deflate, "

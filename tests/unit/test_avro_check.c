@@ -66,6 +66,8 @@ static void test_avro_check_names_each_fault(void **state)
                             "(Error parsing JSON"},
         {"unknown-codec", "the codec \"brotli\" is not one of null, "
                           "deflate, snappy or lzma"},
+        /* not the null codec, as no avro.codec would be: avro-c leaked */
+        {"empty-codec", "the codec's name is empty (byte 1127)"},
         {"meta-count-over-file", "the metadata claims more entries than "
                                  "the file has bytes (byte 10)"},
         /* -INT64_MIN: a negation that overflowed (UBSan stopped there) */
