@@ -23,6 +23,7 @@
 #include "common/kafka.h"
 #include "common/log.h"
 #include "consumers/topic_reader.h"
+#include "schemas/history.h"
 #include "schemas/schema.h"
 
 #define STATUS_TIMEOUT_MS 10000 /* per broker request */
@@ -246,20 +247,24 @@ static void show_map(avro_value_t *rec, const char *map_name,
 }
 
 /* Reads the newest record keyed by the model name in topic into a new
- * value of the schema in file. Returns 0 when one was found (the caller
- * then releases value with avro_value_decref()), -1 when there is none
- * or the topic cannot be read, -2 when it cannot be decoded (said). */
+ * value of the version of the schema in file that wrote it (*history,
+ * which the caller destroys): an older riffle's record has the fields
+ * read here too, and those it lacks read as absent. Returns 0 when one
+ * was found (the caller then releases value with avro_value_decref()),
+ * -1 when there is none or the topic cannot be read, -2 when it cannot be
+ * decoded (said). */
 static int latest(struct status *s, const char *topic, const char *file,
-                  struct schema **schema, struct buf *found,
+                  struct schema_history **history, struct buf *found,
                   avro_value_t *value)
 {
     char path[CFG_PATH_MAX], errstr[512];
+    const struct schema *writer;
     size_t n = 0;
 
     if (s->unanswered)
         return -2; /* give_up() said why */
     cfg_output_schema_path(s->cfg, file, path, sizeof(path));
-    if (schema_load_file(path, schema, errstr, sizeof(errstr)) ||
+    if (schema_history_new(path, history, errstr, sizeof(errstr)) ||
         topic_reader_latest_by_key(s->cfg->brokers, topic,
                                    s->cfg->model_name, found, 1, &n, errstr,
                                    sizeof(errstr))) {
@@ -267,9 +272,16 @@ static int latest(struct status *s, const char *topic, const char *file,
         s->failed = 1;
         return -1;
     }
-    if (n == 0 || schema_new_value(*schema, value))
+    if (n == 0)
         return -1;
-    if (schema_read_value(*schema, found->data, found->len, value, errstr,
+    if (schema_history_find(*history, found->data, found->len, &writer,
+                            errstr, sizeof(errstr))) {
+        printf("  %s: newest record unreadable: %s\n", topic, errstr);
+        return -2;
+    }
+    if (schema_new_value(writer, value))
+        return -1;
+    if (schema_read_value(writer, found->data, found->len, value, errstr,
                           sizeof(errstr))) {
         printf("  %s: newest record unreadable: %s\n", topic, errstr);
         avro_value_decref(value);
@@ -280,11 +292,11 @@ static int latest(struct status *s, const char *topic, const char *file,
 
 static void show_model(struct status *s)
 {
-    struct schema *schema = NULL;
+    struct schema_history *history = NULL;
     struct buf found = {0};
     avro_value_t rec;
 
-    int got = latest(s, s->cfg->topic_models, CFG_SCHEMA_SNAPSHOT, &schema,
+    int got = latest(s, s->cfg->topic_models, CFG_SCHEMA_SNAPSHOT, &history,
                      &found, &rec);
 
     if (got == 0) {
@@ -298,12 +310,12 @@ static void show_model(struct status *s)
                s->cfg->topic_models);
     }
     buf_free(&found);
-    schema_destroy(schema);
+    schema_history_destroy(history);
 }
 
 static void show_metrics(struct status *s)
 {
-    struct schema *schema = NULL;
+    struct schema_history *history = NULL;
     struct buf found = {0};
     avro_value_t rec, v;
     const char *detector = "none";
@@ -312,7 +324,7 @@ static void show_metrics(struct status *s)
 
     if (!s->cfg->topic_metrics[0])
         return;
-    got = latest(s, s->cfg->topic_metrics, CFG_SCHEMA_METRICS, &schema,
+    got = latest(s, s->cfg->topic_metrics, CFG_SCHEMA_METRICS, &history,
                  &found, &rec);
     if (got != 0) {
         if (got == -1)
@@ -335,7 +347,7 @@ static void show_metrics(struct status *s)
     avro_value_decref(&rec);
 out:
     buf_free(&found);
-    schema_destroy(schema);
+    schema_history_destroy(history);
 }
 
 /* Whether any broker answers a request for the cluster's brokers

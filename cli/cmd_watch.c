@@ -3,8 +3,11 @@
  *
  * Reads outside any consumer group, so watching never moves the
  * learner's offsets. Each line is one message's Avro value decoded with
- * the topic's schema; a message that does not decode is printed as an
- * error object with its coordinates instead of stopping the watch.
+ * the topic's schema, for riffle's own topics the version of it that wrote
+ * the record (schemas/history.h), so that the records an older riffle
+ * wrote print as they were written; a message that does not decode is
+ * printed as an error object with its coordinates instead of stopping the
+ * watch.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -18,6 +21,7 @@
 #include "consumers/snapshot_chunks.h"
 #include "consumers/topic_reader.h"
 #include "learner/snapshot.h"
+#include "schemas/history.h"
 #include "schemas/json.h"
 
 #define WATCH_POLL_MS 200      /* short enough to see a stop signal */
@@ -26,9 +30,10 @@
 
 struct watch {
     const char *topic;
-    struct schema *schema;
+    struct schema *schema; /* input events: the configured schema */
+    struct schema_history *history; /* riffle's output topics */
     int flat; /* input events: decoded with the bounded flat decoder */
-    avro_value_t value;
+    avro_value_t value; /* a record of the current output schema */
     struct event ev;
     struct buf line;
     struct snapshot_chunks *chunks; /* models: reassembles large ones */
@@ -81,7 +86,10 @@ static int pick_topic(const struct cfg *cfg, const char *which,
     }
 
     /* Output schemas live beside source.schema: name that setting. */
-    err = schema_load_file(schema_path, &w->schema, errstr, size);
+    if (w->flat)
+        err = schema_load_file(schema_path, &w->schema, errstr, size);
+    else
+        err = schema_history_new(schema_path, &w->history, errstr, size);
     if (err)
         cfg_schema_error(cfg, errstr, size);
     return err;
@@ -104,17 +112,66 @@ static int append_error_line(struct watch *w, const rd_kafka_message_t *msg,
     return err;
 }
 
+/* value (of writer) as a JSON line into w->line, or why not. */
+static int append_value(struct watch *w, const struct schema *writer,
+                        avro_value_t *value, const void *data, size_t len,
+                        char *why, size_t size)
+{
+    int err = schema_read_value(writer, data, len, value, why, size);
+
+    if (err)
+        return err;
+    err = json_append_value(&w->line, value);
+    if (err)
+        snprintf(why, size, "cannot print as JSON: %s", riffle_err_str(err));
+    return err;
+}
+
+/* A record of an output topic as a JSON line into w->line, read with the
+ * version of the schema that wrote it: a topic keeps the records of an
+ * older riffle after an upgrade, and the current schema cannot read
+ * them. Sets *older when that version is not the current one. */
+static int append_output(struct watch *w, const void *data, size_t len,
+                         int *older, char *why, size_t size)
+{
+    const struct schema *writer;
+    avro_value_t value;
+    int err = schema_history_find(w->history, data, len, &writer, why, size);
+
+    *older = 0;
+    if (err)
+        return err;
+    if (writer == schema_history_current(w->history))
+        return w->chunks ? 0 : append_value(w, writer, &w->value, data, len,
+                                            why, size);
+
+    *older = 1;
+    err = schema_new_value(writer, &value);
+    if (err) {
+        snprintf(why, size, "%s", riffle_err_str(err));
+        return err;
+    }
+    err = append_value(w, writer, &value, data, len, why, size);
+    avro_value_decref(&value);
+    return err;
+}
+
 /* A snapshot as a JSON line into w->line, read with the schema it was
- * written with: a model topic keeps snapshots of older formats after an
- * upgrade, and the current schema cannot read them. */
+ * written with: from the history, or else the older formats the learner
+ * itself still restores (learner/snapshot.c), which need no history
+ * folder. */
 static int append_snapshot(struct watch *w, const void *data, size_t len,
                            char *why, size_t size)
 {
     struct schema *legacy;
     avro_value_t rec;
-    int err = snapshot_read_value(w->schema, data, len, &rec, &legacy, why,
-                                  size);
+    int older;
+    int err = append_output(w, data, len, &older, why, size);
 
+    if (err || older)
+        return err;
+    err = snapshot_read_value(schema_history_current(w->history), data, len,
+                              &rec, &legacy, why, size);
     if (err)
         return err;
     err = json_append_value(&w->line, &rec);
@@ -132,23 +189,22 @@ static int print_value(struct watch *w, const rd_kafka_message_t *msg,
                        const void *data, size_t len)
 {
     char why[WATCH_MESSAGE_MAX];
-    int err;
+    int older, err;
 
     buf_reset(&w->line);
-    if (w->chunks)
+    if (w->chunks) {
         err = append_snapshot(w, data, len, why, sizeof(why));
-    else if (w->flat)
+    } else if (!w->flat) {
+        err = append_output(w, data, len, &older, why, sizeof(why));
+    } else {
         err = schema_decode_event(w->schema, data, len, &w->ev, why,
                                   sizeof(why));
-    else
-        err = schema_read_value(w->schema, data, len, &w->value, why,
-                                sizeof(why));
-    if (!err && !w->chunks) {
-        err = w->flat ? json_append_event(&w->line, w->schema, &w->ev)
-                      : json_append_value(&w->line, &w->value);
-        if (err)
-            snprintf(why, sizeof(why), "cannot print as JSON: %s",
-                     riffle_err_str(err));
+        if (!err) {
+            err = json_append_event(&w->line, w->schema, &w->ev);
+            if (err)
+                snprintf(why, sizeof(why), "cannot print as JSON: %s",
+                         riffle_err_str(err));
+        }
     }
     if (err) {
         err = append_error_line(w, msg, why);
@@ -299,9 +355,10 @@ static int watch_loop(struct watch *w, struct topic_reader *r,
 
 static void watch_free(struct watch *w)
 {
-    if (w->schema && !w->flat && w->value.iface)
+    if (w->history && w->value.iface)
         avro_value_decref(&w->value);
     schema_destroy(w->schema);
+    schema_history_destroy(w->history);
     event_free(&w->ev);
     buf_free(&w->line);
     snapshot_chunks_destroy(w->chunks);
@@ -327,7 +384,7 @@ int cmd_watch(int argc, char **argv)
     memset(&w, 0, sizeof(w));
     err = pick_topic(cfg, o.which, &w, errstr, sizeof(errstr));
     if (!err && !w.flat && w.topic != cfg->topic_models)
-        err = schema_new_value(w.schema, &w.value);
+        err = schema_new_value(schema_history_current(w.history), &w.value);
     if (!err && w.topic == cfg->topic_models)
         err = snapshot_chunks_new(cfg->model_name, &w.chunks);
     if (!err)
