@@ -22,6 +22,7 @@
 #include "privacy/seal.h"
 #include "producers/outputs.h"
 #include "producers/publisher.h"
+#include "schemas/history.h"
 
 #define REPLAY_POLL_MS 100          /* short enough to see a stop quickly */
 #define REPLAY_COMMIT_EVERY 1000    /* dead letters between commits */
@@ -57,7 +58,12 @@ struct replay {
     const struct replay_options *opt;
     struct replay_stats *st;
     char group[CFG_NAME_MAX + sizeof(REPLAY_GROUP_SUFFIX)];
-    struct schema *input, *dead_letter;
+    struct schema *input;
+    /* Dead letters of every version of their schema: those an older
+     * riffle wrote are replayed too. value is of value_schema, the
+     * version of the last dead letter read. */
+    struct schema_history *dead_letters;
+    const struct schema *value_schema;
     avro_value_t value;
     struct online_learner *ol;
     struct keyring keys;
@@ -100,14 +106,19 @@ static int get_field(avro_value_t *rec, const char *name, avro_value_t *f)
     return avro_value_get_by_name(rec, name, f, NULL);
 }
 
-/* A ["null", X] union's value, or 0 with *present 0 for null. */
+/* A ["null", X] union's value, or 0 with *present 0 for null; a dead
+ * letter of an earlier version without the field has its default, null
+ * (payload_encryption came with sealing: older payloads are in clear). */
 static int get_optional(avro_value_t *rec, const char *name,
                         avro_value_t *branch, int *present)
 {
     avro_value_t f;
     int disc = 0;
 
-    if (get_field(rec, name, &f) || avro_value_get_discriminant(&f, &disc) ||
+    *present = 0;
+    if (get_field(rec, name, &f))
+        return 0;
+    if (avro_value_get_discriminant(&f, &disc) ||
         avro_value_get_current_branch(&f, branch))
         return -1;
     *present = disc == 1;
@@ -167,6 +178,32 @@ static int key_scheme(const rd_kafka_message_t *msg, struct dead_letter *d,
     return 0;
 }
 
+/* Makes r->value one of the version of the schema msg was written with
+ * (the current one when none has its fingerprint: reading then says
+ * so). Returns 0, RIFFLE_ERR_NOMEM, or the error of a history file that
+ * cannot be used, with errstr: either stops the run, which would
+ * otherwise pass over every dead letter of that version for good. */
+static int use_version(struct replay *r, const rd_kafka_message_t *msg,
+                       char *errstr, size_t size)
+{
+    const struct schema *writer;
+    int err = schema_history_find(r->dead_letters, msg->payload, msg->len,
+                                  &writer, errstr, size);
+
+    if (err || writer == r->value_schema)
+        return err;
+    if (r->value_schema)
+        avro_value_decref(&r->value);
+    r->value_schema = NULL;
+    err = schema_new_value(writer, &r->value);
+    if (err) {
+        snprintf(errstr, size, "out of memory");
+        return err;
+    }
+    r->value_schema = writer;
+    return 0;
+}
+
 static int read_dead_letter(struct replay *r, const rd_kafka_message_t *msg,
                             struct dead_letter *d, char *why, size_t size)
 {
@@ -176,7 +213,7 @@ static int read_dead_letter(struct replay *r, const rd_kafka_message_t *msg,
     size_t n = 0;
     int has_payload = 0, has_scheme = 0;
 
-    if (schema_read_value(r->dead_letter, msg->payload, msg->len, &r->value,
+    if (schema_read_value(r->value_schema, msg->payload, msg->len, &r->value,
                           why, size) != 0)
         return -1;
     memset(d, 0, sizeof(*d));
@@ -327,6 +364,9 @@ static int replay_one(struct replay *r, const rd_kafka_message_t *msg,
     int err;
 
     r->st->read++;
+    err = use_version(r, msg, errstr, size);
+    if (err)
+        return err;
     if (read_dead_letter(r, msg, &d, why, sizeof(why)) != 0) {
         skip(msg, &r->st->unreadable, why);
         return 0;
@@ -763,9 +803,7 @@ static int start(struct replay *r, char *errstr, size_t size)
                            sizeof(path));
     err = schema_load_file(r->cfg->schema_path, &r->input, errstr, size);
     if (!err)
-        err = schema_load_file(path, &r->dead_letter, errstr, size);
-    if (!err)
-        err = schema_new_value(r->dead_letter, &r->value);
+        err = schema_history_new(path, &r->dead_letters, errstr, size);
     if (!err)
         err = online_new(r->cfg, r->input, &r->ol, errstr, size);
     if (!err)
@@ -790,9 +828,9 @@ static void finish(struct replay *r)
     outputs_destroy(r->out);
     publisher_destroy(r->pub);
     online_destroy(r->ol);
-    if (r->value.iface)
+    if (r->value_schema)
         avro_value_decref(&r->value);
-    schema_destroy(r->dead_letter);
+    schema_history_destroy(r->dead_letters);
     schema_destroy(r->input);
     keyring_wipe(&r->keys);
     buf_free(&r->plain);

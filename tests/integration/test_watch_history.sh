@@ -5,7 +5,8 @@
 # schema of before the delayed-label counters (its version is kept in
 # schemas/history/) as it was written, `riffle status` shows it as the
 # newest report, and a record whose fingerprint no version has still gets
-# the error naming the fingerprint.
+# the error naming the fingerprint. status also shows a snapshot of an
+# earlier format as the newest model.
 source "$(dirname "$0")/lib.sh"
 
 readonly OLD_REPORT=tests/fixtures/metrics_before_labels.bin
@@ -45,10 +46,17 @@ assert_eq "$(riffle_json "$WORK/watch.json" 'rows[1]["error"]')" \
     "the unknown report's error"
 grep -q '"offset":1}$' "$WORK/watch.json" || fail "the error's coordinates"
 
+# A snapshot of format 4, the newest of the model topic: status read
+# only the current format's.
+kcat -b "$BROKERS" -P -t "$(cfg_topic "$cfg" models)" -k elec2 \
+    tests/fixtures/elec2_snapshot_format4.bin || fail "cannot produce the snapshot"
+
 run_riffle status -c "$cfg" >"$WORK/status.txt" 2>"$WORK/status.err" ||
     fail "status: $(tail -3 "$WORK/status.err")"
 grep -q "^metrics of model version 7, reported .* 1234 events, 5 dead letters\$" \
     "$WORK/status.txt" || fail "status metrics line: $(grep -A1 metrics "$WORK/status.txt")"
 grep -q "^  progressive accuracy 0.7500\$" "$WORK/status.txt" ||
     fail "status progressive line"
+grep -q "^model elec2: version 200, snapshot" "$WORK/status.txt" ||
+    fail "status model line: $(grep model "$WORK/status.txt")"
 echo "PASS $TEST_NAME"
