@@ -130,7 +130,9 @@ static int append_value(struct watch *w, const struct schema *writer,
 /* A record of an output topic as a JSON line into w->line, read with the
  * version of the schema that wrote it: a topic keeps the records of an
  * older riffle after an upgrade, and the current schema cannot read
- * them. Sets *older when that version is not the current one. */
+ * them. Sets *older when that version is not the current one. On the
+ * model topic a snapshot of the current version is left to the caller
+ * (append_snapshot()), which also knows the formats compiled in. */
 static int append_output(struct watch *w, const void *data, size_t len,
                          int *older, char *why, size_t size)
 {
