@@ -30,6 +30,7 @@
 #include "consumers/topic_reader.h"
 #include "privacy/keyring.h"
 #include "privacy/seal.h"
+#include "schemas/history.h"
 #include "schemas/schema.h"
 
 #define DECRYPT_POLL_MS 200     /* short enough to see a stop signal */
@@ -39,7 +40,10 @@ struct decrypt {
     const struct cfg *cfg;
     const char *topic;
     struct keyring keys;
-    struct schema *schema;
+    /* Predictions of every version of their schema: value is of
+     * value_schema, the version of the last one read. */
+    struct schema_history *history;
+    const struct schema *value_schema;
     avro_value_t value;
     struct buf line, plain;
     long long printed;
@@ -105,8 +109,10 @@ static int get_text(avro_value_t *rec, const char *name, const char **out)
            avro_value_get_string(&f, out, &n);
 }
 
-/* The "fields" JSON text of a prediction, or NULL when it carries none.
- * Returns 0 or -1 when the record has no such field. */
+/* The "fields" JSON text of a prediction, or NULL when it carries none:
+ * also one written before predictions carried fields, whose version of
+ * the schema has no such field (its default is null). Returns 0 or -1
+ * when the field is not what the schema says. */
 static int get_fields_text(avro_value_t *rec, const char **out)
 {
     avro_value_t f, b;
@@ -114,8 +120,9 @@ static int get_fields_text(avro_value_t *rec, const char **out)
     int disc = 0;
 
     *out = NULL;
-    if (avro_value_get_by_name(rec, "fields", &f, NULL) ||
-        avro_value_get_discriminant(&f, &disc) ||
+    if (avro_value_get_by_name(rec, "fields", &f, NULL))
+        return 0;
+    if (avro_value_get_discriminant(&f, &disc) ||
         avro_value_get_current_branch(&f, &b))
         return -1;
     return disc == 1 ? avro_value_get_string(&b, out, &n) : 0;
@@ -153,13 +160,40 @@ static int put_fields(struct decrypt *d, const char *text, char *why,
     return err;
 }
 
+/* Makes d->value one of the version of the schema msg was written with
+ * (the current one when none has its fingerprint: reading then says
+ * so). Returns 0 or an error with why. */
+static int use_version(struct decrypt *d, const rd_kafka_message_t *msg,
+                       char *why, size_t size)
+{
+    const struct schema *writer;
+    int err = schema_history_find(d->history, msg->payload, msg->len,
+                                  &writer, why, size);
+
+    if (err || writer == d->value_schema)
+        return err;
+    if (d->value_schema)
+        avro_value_decref(&d->value);
+    d->value_schema = NULL;
+    err = schema_new_value(writer, &d->value);
+    if (err) {
+        snprintf(why, size, "out of memory");
+        return err;
+    }
+    d->value_schema = writer;
+    return 0;
+}
+
 /* One prediction: its coordinates and its fields, opened. */
 static int decrypt_one(struct decrypt *d, const rd_kafka_message_t *msg,
                        char *errstr, size_t size)
 {
     const char *id = "", *fields = NULL;
     char why[DECRYPT_ERRSTR_MAX];
-    int err = schema_read_value(d->schema, msg->payload, msg->len,
+    int err = use_version(d, msg, why, sizeof(why));
+
+    if (!err)
+        err = schema_read_value(d->value_schema, msg->payload, msg->len,
                                 &d->value, why, sizeof(why));
 
     if (!err && (get_text(&d->value, "event_id", &id) ||
@@ -263,9 +297,7 @@ static int run(struct decrypt *d, int served, const char *field,
         return RIFFLE_ERR_USAGE;
     }
     cfg_output_schema_path(d->cfg, CFG_SCHEMA_PREDICTION, path, sizeof(path));
-    err = schema_load_file(path, &d->schema, errstr, size);
-    if (!err)
-        err = schema_new_value(d->schema, &d->value);
+    err = schema_history_new(path, &d->history, errstr, size);
     if (!err)
         err = read_topic(d, errstr, size);
     if (!err)
@@ -326,9 +358,9 @@ int cmd_decrypt(int argc, char **argv)
     if (err)
         log_error("decrypt", "%s", errstr);
     fflush(stdout);
-    if (d.value.iface)
+    if (d.value_schema)
         avro_value_decref(&d.value);
-    schema_destroy(d.schema);
+    schema_history_destroy(d.history);
     keyring_wipe(&d.keys);
     buf_free(&d.line);
     buf_free(&d.plain);
