@@ -33,7 +33,9 @@
 #define METRICS_AVSC "schemas/metrics.avsc"
 #define OLD_METRICS "tests/fixtures/metrics_before_labels.bin"
 #define OLD_METRICS_FP 0x53411c6fbc3ee0d4ULL /* before c4a11ca's labels */
+#define SNAPSHOT_AVSC "schemas/model_snapshot.avsc"
 #define FIXTURE_MAX 4096
+#define SNAPSHOT_FIXTURE_MAX (64 * 1024)
 #define VERSIONS_MAX 8
 
 /* Every released fingerprint of each schema in schemas/, oldest first;
@@ -163,6 +165,47 @@ static void test_schema_history_keeps_unknown_fingerprint_error(void **state)
                                          sizeof(errstr)), 0);
     assert_ptr_equal(writer, schema_history_current(h));
     schema_history_destroy(h);
+}
+
+/* The snapshots of formats 2 to 4 that test_snapshot restores through
+ * the schemas compiled into learner/snapshot.c have their version in the
+ * history too, so watch and status read them as the learner does. */
+static void test_schema_history_reads_older_snapshots(void **state)
+{
+    static const char *const fixtures[] = {
+        "tests/fixtures/elec2_snapshot_format2.bin",
+        "tests/fixtures/elec2_snapshot_format3.bin",
+        "tests/fixtures/elec2_snapshot_format4.bin",
+    };
+    unsigned char *msg = malloc(SNAPSHOT_FIXTURE_MAX);
+    struct schema_history *h = NULL;
+    const struct schema *writer = NULL;
+    char errstr[256] = "";
+    avro_value_t rec, f;
+    int32_t format = 0;
+    size_t i, len;
+
+    (void)state;
+    assert_non_null(msg);
+    assert_int_equal(schema_history_new(SNAPSHOT_AVSC, &h, errstr,
+                                        sizeof(errstr)), 0);
+    for (i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
+        len = read_fixture(fixtures[i], msg, SNAPSHOT_FIXTURE_MAX);
+        assert_int_equal(schema_history_find(h, msg, len, &writer, errstr,
+                                             sizeof(errstr)), 0);
+        assert_true(writer != schema_history_current(h));
+        assert_int_equal(schema_new_value(writer, &rec), 0);
+        assert_int_equal(schema_read_value(writer, msg, len, &rec, errstr,
+                                           sizeof(errstr)), 0);
+        assert_int_equal(avro_value_get_by_name(&rec, "format_version", &f,
+                                                NULL), 0);
+        assert_int_equal(avro_value_get_int(&f, &format), 0);
+        assert_int_equal(format, (int32_t)i + 2);
+        assert_int_equal(long_field(&rec, "version"), 200);
+        avro_value_decref(&rec);
+    }
+    schema_history_destroy(h);
+    free(msg);
 }
 
 /* Copies src to dst; fails the test on any error. */
@@ -341,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_schema_history_reads_metrics_before_labels),
         cmocka_unit_test(test_schema_history_keeps_unknown_fingerprint_error),
         cmocka_unit_test(test_schema_history_refuses_misnamed_version),
+        cmocka_unit_test(test_schema_history_reads_older_snapshots),
         cmocka_unit_test(test_schema_history_keeps_every_released_version),
         cmocka_unit_test(test_schema_history_lists_every_schema_file),
     };
