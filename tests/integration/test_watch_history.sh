@@ -5,8 +5,8 @@
 # schema of before the delayed-label counters (its version is kept in
 # schemas/history/) as it was written, `riffle status` shows it as the
 # newest report, and a record whose fingerprint no version has still gets
-# the error naming the fingerprint. status also shows a snapshot of an
-# earlier format as the newest model.
+# the error naming the fingerprint. watch prints snapshots of earlier
+# formats, and status shows one as the newest model.
 source "$(dirname "$0")/lib.sh"
 
 readonly OLD_REPORT=tests/fixtures/metrics_before_labels.bin
@@ -46,10 +46,18 @@ assert_eq "$(riffle_json "$WORK/watch.json" 'rows[1]["error"]')" \
     "the unknown report's error"
 grep -q '"offset":1}$' "$WORK/watch.json" || fail "the error's coordinates"
 
-# A snapshot of format 4, the newest of the model topic: status read
-# only the current format's.
-kcat -b "$BROKERS" -P -t "$(cfg_topic "$cfg" models)" -k elec2 \
-    tests/fixtures/elec2_snapshot_format4.bin || fail "cannot produce the snapshot"
+# Snapshots of format 1, which no learner reads any more, and 4, the
+# newest of the model topic: status read only the current format's,
+# watch no format 1.
+models=$(cfg_topic "$cfg" models)
+for format in 1 4; do
+    kcat -b "$BROKERS" -P -t "$models" -k elec2 "tests/fixtures/elec2_snapshot_format$format.bin" ||
+        fail "cannot produce the format $format snapshot"
+done
+run_riffle watch -c "$cfg" --idle-exit 2 --limit 2 models \
+    >"$WORK/models.json" 2>"$WORK/models.err" || fail "watch models: $(tail -3 "$WORK/models.err")"
+assert_eq "$(riffle_json "$WORK/models.json" '[(r.get("format_version"), r.get("version"))
+    for r in rows]')" "[(1, 200), (4, 200)]" "(format, version) of the snapshots"
 
 run_riffle status -c "$cfg" >"$WORK/status.txt" 2>"$WORK/status.err" ||
     fail "status: $(tail -3 "$WORK/status.err")"
