@@ -23,7 +23,7 @@
  * holding foreign records) one is looked for again each time: slower,
  * not wrong, and found versions keep their own room. */
 #define HISTORY_MISSES_MAX 32
-#define HISTORY_PATH_MAX 4096
+#define HISTORY_PATH_MAX 4096 /* Linux PATH_MAX: any folder riffle can open */
 
 struct schema_history {
     char *path; /* the current .avsc */
