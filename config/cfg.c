@@ -2580,7 +2580,9 @@ int cfg_check_output_schemas(const struct cfg *cfg, char *errstr,
                              "cannot be read (%s): copy prediction.avsc, "
                              "dead_letter.avsc, model_snapshot.avsc, "
                              "metrics.avsc and alert.avsc from riffle's "
-                             "schemas/ there", path, strerror(errno));
+                             "schemas/ there (and its history/, to read "
+                             "what an older riffle wrote)", path,
+                             strerror(errno));
     }
     return 0;
 }
