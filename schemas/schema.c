@@ -995,9 +995,12 @@ int schema_peek_fingerprint(const void *data, size_t len, uint64_t *out,
     if (len < SOE_MARKER_SIZE)
         return cursor_fail(&c, 0, "message of %zu bytes is shorter than "
                            "the %d-byte header", len, SCHEMA_SOE_HEADER_SIZE);
+    /* The bytes found are not quoted: they are the refused message's
+     * own (the first two letters of a text), and this reason goes to
+     * the dead letter in clear while its payload may be sealed. */
     if (c.data[0] != SOE_MARKER_0 || c.data[1] != SOE_MARKER_1)
-        return cursor_fail(&c, 0, "not a single-object message "
-                           "(marker %02x %02x)", c.data[0], c.data[1]);
+        return cursor_fail(&c, 0, "not a single-object message (it does "
+                           "not begin with the marker c3 01)");
     if (len < SCHEMA_SOE_HEADER_SIZE)
         return cursor_fail(&c, SOE_MARKER_SIZE, "truncated fingerprint "
                            "(message of %zu bytes)", len);
