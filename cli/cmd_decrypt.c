@@ -160,37 +160,15 @@ static int put_fields(struct decrypt *d, const char *text, char *why,
     return err;
 }
 
-/* Makes d->value one of the version of the schema msg was written with
- * (the current one when none has its fingerprint: reading then says
- * so). Returns 0 or an error with why. */
-static int use_version(struct decrypt *d, const rd_kafka_message_t *msg,
-                       char *why, size_t size)
-{
-    const struct schema *writer;
-    int err = schema_history_find(d->history, msg->payload, msg->len,
-                                  &writer, why, size);
-
-    if (err || writer == d->value_schema)
-        return err;
-    if (d->value_schema)
-        avro_value_decref(&d->value);
-    d->value_schema = NULL;
-    err = schema_new_value(writer, &d->value);
-    if (err) {
-        snprintf(why, size, "out of memory");
-        return err;
-    }
-    d->value_schema = writer;
-    return 0;
-}
-
 /* One prediction: its coordinates and its fields, opened. */
 static int decrypt_one(struct decrypt *d, const rd_kafka_message_t *msg,
                        char *errstr, size_t size)
 {
     const char *id = "", *fields = NULL;
     char why[DECRYPT_ERRSTR_MAX];
-    int err = use_version(d, msg, why, sizeof(why));
+    int err = schema_history_value_for(d->history, msg->payload, msg->len,
+                                       &d->value_schema, &d->value, why,
+                                       sizeof(why));
 
     if (!err)
         err = schema_read_value(d->value_schema, msg->payload, msg->len,

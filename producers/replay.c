@@ -178,32 +178,6 @@ static int key_scheme(const rd_kafka_message_t *msg, struct dead_letter *d,
     return 0;
 }
 
-/* Makes r->value one of the version of the schema msg was written with
- * (the current one when none has its fingerprint: reading then says
- * so). Returns 0, RIFFLE_ERR_NOMEM, or the error of a history file that
- * cannot be used, with errstr: either stops the run, which would
- * otherwise pass over every dead letter of that version for good. */
-static int use_version(struct replay *r, const rd_kafka_message_t *msg,
-                       char *errstr, size_t size)
-{
-    const struct schema *writer;
-    int err = schema_history_find(r->dead_letters, msg->payload, msg->len,
-                                  &writer, errstr, size);
-
-    if (err || writer == r->value_schema)
-        return err;
-    if (r->value_schema)
-        avro_value_decref(&r->value);
-    r->value_schema = NULL;
-    err = schema_new_value(writer, &r->value);
-    if (err) {
-        snprintf(errstr, size, "out of memory");
-        return err;
-    }
-    r->value_schema = writer;
-    return 0;
-}
-
 static int read_dead_letter(struct replay *r, const rd_kafka_message_t *msg,
                             struct dead_letter *d, char *why, size_t size)
 {
@@ -364,7 +338,12 @@ static int replay_one(struct replay *r, const rd_kafka_message_t *msg,
     int err;
 
     r->st->read++;
-    err = use_version(r, msg, errstr, size);
+    /* A history file that cannot be used (or no memory) stops the run,
+     * which would otherwise pass over every dead letter of that version
+     * for good. */
+    err = schema_history_value_for(r->dead_letters, msg->payload, msg->len,
+                                   &r->value_schema, &r->value, errstr,
+                                   size);
     if (err)
         return err;
     if (read_dead_letter(r, msg, &d, why, sizeof(why)) != 0) {

@@ -172,3 +172,26 @@ int schema_history_find(struct schema_history *h, const void *data,
     *out = found;
     return 0;
 }
+
+int schema_history_value_for(struct schema_history *h, const void *data,
+                             size_t len, const struct schema **value_schema,
+                             avro_value_t *value, char *errstr,
+                             size_t errstr_size)
+{
+    const struct schema *writer;
+    int err = schema_history_find(h, data, len, &writer, errstr,
+                                  errstr_size);
+
+    if (err || writer == *value_schema)
+        return err;
+    if (*value_schema)
+        avro_value_decref(value);
+    *value_schema = NULL;
+    err = schema_new_value(writer, value);
+    if (err) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return err;
+    }
+    *value_schema = writer;
+    return 0;
+}

@@ -49,6 +49,16 @@ int schema_history_find(struct schema_history *h, const void *data,
                         size_t len, const struct schema **out, char *errstr,
                         size_t errstr_size);
 
+/* Keeps *value a value of the version that wrote data: replaced (the old
+ * one released) only when that version is not *value_schema, since the
+ * records of a topic mostly share one; *value_schema NULL means no value
+ * yet. Returns schema_history_find()'s codes, or RIFFLE_ERR_NOMEM with
+ * errstr "out of memory" (*value_schema then NULL). */
+int schema_history_value_for(struct schema_history *h, const void *data,
+                             size_t len, const struct schema **value_schema,
+                             avro_value_t *value, char *errstr,
+                             size_t errstr_size);
+
 /* The path of the history file of fingerprint fp for the schema at path,
  * into out (out_size bytes): DIR/history/STEM.FP.avsc. */
 void schema_history_path(const char *path, uint64_t fp, char *out,
