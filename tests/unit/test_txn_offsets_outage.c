@@ -34,38 +34,54 @@
 #define TEST_BOUND_S 8.0
 #define TEST_ALARM_S 120
 
+/* A publisher in an open transaction on a two-broker mock cluster: the
+ * transaction's coordinator is broker 1, the group's broker 2, and
+ * offsets holds the input offset that the commit sends. */
+struct txn_fixture {
+    rd_kafka_t *host;
+    rd_kafka_mock_cluster_t *mcluster;
+    rd_kafka_consumer_group_metadata_t *group;
+    rd_kafka_topic_partition_list_t *offsets;
+    struct publisher *pub;
+};
+
+static void txn_fixture_begin(struct txn_fixture *fx)
+{
+    char errstr[512];
+
+    fx->mcluster = mock_cluster_new(&fx->host, 2, TEST_TOPIC, 1, 1);
+    fx->group = rd_kafka_consumer_group_metadata_new(TEST_GROUP);
+    fx->offsets = rd_kafka_topic_partition_list_new(1);
+    assert_int_equal(rd_kafka_mock_coordinator_set(fx->mcluster, "transaction",
+                                                   TEST_TXN_ID, 1),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(rd_kafka_mock_coordinator_set(fx->mcluster, "group",
+                                                   TEST_GROUP, 2),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_add(fx->offsets, TEST_TOPIC, 0)->offset = 1;
+    assert_int_equal(publisher_new_immediate(
+                         rd_kafka_mock_cluster_bootstraps(fx->mcluster),
+                         "riffle-test", TEST_TXN_ID, TEST_TXN_TIMEOUT_MS,
+                         &fx->pub, errstr, sizeof(errstr)),
+                     0);
+    assert_int_equal(publisher_init_transactions(fx->pub, TEST_UP_ASK_MS,
+                                                 errstr, sizeof(errstr)),
+                     0);
+    assert_int_equal(publisher_begin(fx->pub, errstr, sizeof(errstr)), 0);
+}
+
 static void test_offsets_sent_in_an_outage(void **state)
 {
-    rd_kafka_t *host = NULL;
-    rd_kafka_mock_cluster_t *mcluster =
-        mock_cluster_new(&host, 2, TEST_TOPIC, 1, 1);
-    rd_kafka_consumer_group_metadata_t *group =
-        rd_kafka_consumer_group_metadata_new(TEST_GROUP);
-    rd_kafka_topic_partition_list_t *offsets =
-        rd_kafka_topic_partition_list_new(1);
-    struct publisher *pub = NULL;
+    struct txn_fixture fx = {0};
+    struct publisher *pub;
     char errstr[512];
     double started;
     int err;
 
     (void)state;
     /* the transaction's coordinator stays up, the group's goes down */
-    assert_int_equal(rd_kafka_mock_coordinator_set(mcluster, "transaction",
-                                                   TEST_TXN_ID, 1),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
-    assert_int_equal(rd_kafka_mock_coordinator_set(mcluster, "group",
-                                                   TEST_GROUP, 2),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_topic_partition_list_add(offsets, TEST_TOPIC, 0)->offset = 1;
-    assert_int_equal(publisher_new_immediate(
-                         rd_kafka_mock_cluster_bootstraps(mcluster),
-                         "riffle-test", TEST_TXN_ID, TEST_TXN_TIMEOUT_MS,
-                         &pub, errstr, sizeof(errstr)),
-                     0);
-    assert_int_equal(publisher_init_transactions(pub, TEST_UP_ASK_MS, errstr,
-                                                 sizeof(errstr)),
-                     0);
-    assert_int_equal(publisher_begin(pub, errstr, sizeof(errstr)), 0);
+    txn_fixture_begin(&fx);
+    pub = fx.pub;
     assert_int_equal(publisher_send(pub, TEST_TOPIC, "k", 1, "v", 1, NULL,
                                     errstr, sizeof(errstr)),
                      0);
@@ -73,64 +89,44 @@ static void test_offsets_sent_in_an_outage(void **state)
                                      sizeof(errstr)),
                      0);
 
-    assert_int_equal(rd_kafka_mock_broker_set_down(mcluster, 2),
+    assert_int_equal(rd_kafka_mock_broker_set_down(fx.mcluster, 2),
                      RD_KAFKA_RESP_ERR_NO_ERROR);
     started = kafka_monotonic_s();
-    err = publisher_commit(pub, offsets, group, TEST_ASK_MS, errstr,
+    err = publisher_commit(pub, fx.offsets, fx.group, TEST_ASK_MS, errstr,
                            sizeof(errstr));
     assert_int_equal(err, RIFFLE_ERR_TIMEOUT);
     assert_true(kafka_monotonic_s() - started < TEST_BOUND_S);
     assert_contains(errstr, "cannot add the input offsets");
     assert_int_equal(publisher_in_transaction(pub), 1);
 
-    assert_int_equal(rd_kafka_mock_broker_set_up(mcluster, 2),
+    assert_int_equal(rd_kafka_mock_broker_set_up(fx.mcluster, 2),
                      RD_KAFKA_RESP_ERR_NO_ERROR);
-    assert_int_equal(publisher_commit(pub, offsets, group, TEST_UP_ASK_MS,
+    assert_int_equal(publisher_commit(pub, fx.offsets, fx.group, TEST_UP_ASK_MS,
                                       errstr, sizeof(errstr)),
                      0);
     assert_int_equal(publisher_in_transaction(pub), 0);
 
     publisher_destroy(pub);
-    rd_kafka_topic_partition_list_destroy(offsets);
-    rd_kafka_consumer_group_metadata_destroy(group);
-    mock_cluster_destroy(mcluster, host);
+    rd_kafka_topic_partition_list_destroy(fx.offsets);
+    rd_kafka_consumer_group_metadata_destroy(fx.group);
+    mock_cluster_destroy(fx.mcluster, fx.host);
 }
 
 /* A stop while the call goes on: the publisher is destroyed at once,
  * leaving the call to its thread. */
 static void test_destroy_leaves_the_call(void **state)
 {
-    rd_kafka_t *host = NULL;
-    rd_kafka_mock_cluster_t *mcluster =
-        mock_cluster_new(&host, 2, TEST_TOPIC, 1, 1);
-    rd_kafka_consumer_group_metadata_t *group =
-        rd_kafka_consumer_group_metadata_new(TEST_GROUP);
-    rd_kafka_topic_partition_list_t *offsets =
-        rd_kafka_topic_partition_list_new(1);
-    struct publisher *pub = NULL;
+    struct txn_fixture fx = {0};
+    struct publisher *pub;
     char errstr[512];
     double started;
 
     (void)state;
-    assert_int_equal(rd_kafka_mock_coordinator_set(mcluster, "transaction",
-                                                   TEST_TXN_ID, 1),
+    txn_fixture_begin(&fx);
+    pub = fx.pub;
+    assert_int_equal(rd_kafka_mock_broker_set_down(fx.mcluster, 2),
                      RD_KAFKA_RESP_ERR_NO_ERROR);
-    assert_int_equal(rd_kafka_mock_coordinator_set(mcluster, "group",
-                                                   TEST_GROUP, 2),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_topic_partition_list_add(offsets, TEST_TOPIC, 0)->offset = 1;
-    assert_int_equal(publisher_new_immediate(
-                         rd_kafka_mock_cluster_bootstraps(mcluster),
-                         "riffle-test", TEST_TXN_ID, TEST_TXN_TIMEOUT_MS,
-                         &pub, errstr, sizeof(errstr)),
-                     0);
-    assert_int_equal(publisher_init_transactions(pub, TEST_UP_ASK_MS, errstr,
-                                                 sizeof(errstr)),
-                     0);
-    assert_int_equal(publisher_begin(pub, errstr, sizeof(errstr)), 0);
-    assert_int_equal(rd_kafka_mock_broker_set_down(mcluster, 2),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
-    assert_int_equal(publisher_commit(pub, offsets, group, TEST_ASK_MS,
+    assert_int_equal(publisher_commit(pub, fx.offsets, fx.group, TEST_ASK_MS,
                                       errstr, sizeof(errstr)),
                      RIFFLE_ERR_TIMEOUT);
 
@@ -138,10 +134,10 @@ static void test_destroy_leaves_the_call(void **state)
     publisher_abandon(pub);
     publisher_destroy(pub);
     assert_true(kafka_monotonic_s() - started < TEST_BOUND_S);
-    rd_kafka_topic_partition_list_destroy(offsets);
-    rd_kafka_consumer_group_metadata_destroy(group);
+    rd_kafka_topic_partition_list_destroy(fx.offsets);
+    rd_kafka_consumer_group_metadata_destroy(fx.group);
     /* the cluster stays: the call left running still uses it */
-    (void)host;
+    (void)fx.host;
 }
 
 int main(void)
