@@ -432,20 +432,6 @@ static int start(struct learn *l, char *errstr, size_t size)
 
 /* --- per event -------------------------------------------------------- */
 
-static void source_of(const rd_kafka_message_t *msg, struct source_ref *src)
-{
-    rd_kafka_timestamp_type_t tstype;
-
-    src->topic = rd_kafka_topic_name(msg->rkt);
-    src->partition = msg->partition;
-    src->offset = msg->offset;
-    src->timestamp_ms = rd_kafka_message_timestamp(msg, &tstype);
-    src->key = msg->key;
-    src->key_len = msg->key_len;
-    src->payload = msg->payload;
-    src->len = msg->len;
-}
-
 static int handle_event(struct learn *l, const rd_kafka_message_t *msg,
                         int replay, char *errstr, size_t size);
 
@@ -502,7 +488,7 @@ static int handle_event(struct learn *l, const rd_kafka_message_t *msg,
     struct source_ref src;
     int err;
 
-    source_of(msg, &src);
+    outputs_source_of(msg, &src);
     if (learn_labels_is_labels_topic(&l->cfg, src.topic))
         return handle_label(l, &src, replay, errstr, size);
     if (l->opt.instance && l->cfg.labels.line)
@@ -610,7 +596,7 @@ static int join_dead_letter(void *opaque, const rd_kafka_message_t *msg,
     struct learn *l = opaque;
     struct source_ref src;
 
-    source_of(msg, &src);
+    outputs_source_of(msg, &src);
     l->dead_lettered++;
     return outputs_dead_letter(l->out, &src, res, errstr, size);
 }

@@ -325,6 +325,20 @@ static void decref(avro_value_t *v)
         avro_value_decref(v);
 }
 
+void outputs_source_of(const rd_kafka_message_t *msg, struct source_ref *src)
+{
+    rd_kafka_timestamp_type_t tstype;
+
+    src->topic = rd_kafka_topic_name(msg->rkt);
+    src->partition = msg->partition;
+    src->offset = msg->offset;
+    src->timestamp_ms = rd_kafka_message_timestamp(msg, &tstype);
+    src->key = msg->key;
+    src->key_len = msg->key_len;
+    src->payload = msg->payload;
+    src->len = msg->len;
+}
+
 void outputs_destroy(struct outputs *o)
 {
     if (!o)

@@ -57,6 +57,10 @@ struct source_ref {
     size_t len;
 };
 
+/* Fills *src with msg's coordinates, key and payload, borrowed from msg:
+ * valid while msg is. */
+void outputs_source_of(const rd_kafka_message_t *msg, struct source_ref *src);
+
 struct outputs;
 
 /* Loads the output schemas beside cfg's input schema and the dead-letter

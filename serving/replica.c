@@ -604,20 +604,6 @@ void replica_destroy(struct replica *r)
     free(r);
 }
 
-static void source_of(const rd_kafka_message_t *msg, struct source_ref *src)
-{
-    rd_kafka_timestamp_type_t tstype;
-
-    src->topic = rd_kafka_topic_name(msg->rkt);
-    src->partition = msg->partition;
-    src->offset = msg->offset;
-    src->timestamp_ms = rd_kafka_message_timestamp(msg, &tstype);
-    src->key = msg->key;
-    src->key_len = msg->key_len;
-    src->payload = msg->payload;
-    src->len = msg->len;
-}
-
 /* Decodes and scores one request into *p; a request that does not
  * decode becomes a dead-letter verdict. Whatever it returns, *p is then
  * released with served_prediction_free(). */
@@ -656,7 +642,7 @@ static int handle_message(struct replica *r, const rd_kafka_message_t *msg,
     struct source_ref src;
     int err;
 
-    source_of(msg, &src);
+    outputs_source_of(msg, &src);
     if (r->exactly_once && !publisher_in_transaction(r->pub)) {
         err = publisher_begin(r->pub, errstr, size);
         if (err)
