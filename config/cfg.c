@@ -141,6 +141,94 @@ struct enum_name {
     int value;
 };
 
+/* The keys each group may hold, as docs/CONFIGURATION.md lists them in
+ * its tables (tests/unit/test_cfg.c compares the two). */
+static const char *const kafka_keys[] = {
+    "brokers", "group_id", "security_protocol", "sasl_mechanism",
+    "sasl_username", "sasl_password_file", "ssl_ca_file",
+    "ssl_certificate_file", "ssl_key_file", "ssl_key_password_file",
+    "ssl_verify_hostname", "session_timeout_ms", NULL};
+static const char *const topics_keys[] = {
+    "input", "predictions", "models", "dead_letters", "metrics", "alerts",
+    "partitions", "replication_factor", NULL};
+static const char *const source_keys[] = {
+    "schema", "path", "header", "delimiter", "trim", "skip_lines", "columns",
+    "missing", "id_prefix", "on_bad_row", NULL};
+static const char *const field_keys[] = {
+    "name", "kind", "required", "missing", "indicator", "impute_value", "min",
+    "max", "on_range", "transform", "max_length", "personal", "band",
+    "keep_prefix", "positive", "negative", "namespace", "buckets", "classes",
+    "allowed", "pattern", "on_invalid", "outlier", "outlier_threshold",
+    "on_outlier", "outlier_warmup", "threshold", "relabel", "date",
+    "keep_last", "epsilon", "sensitivity", NULL};
+static const char *const kanon_keys[] = {
+    "quasi_identifiers", "k", "window", NULL};
+static const char *const privacy_keys[] = {
+    "key_file", "key_env", "key_id", "encrypt_key_env", "encrypt_key_file",
+    "encrypt_key_id", "dead_letter_key_env", "dead_letter_key_file",
+    "dead_letter_key_id", "k_anonymity", "prediction_fields", NULL};
+static const char *const learner_keys[] = {
+    "model_name", "bits", "loss", "optimizer", "learning_rate", "power_t",
+    "l2", "gradient_clip", "hash_seed", "interactions", "count_collisions",
+    "l1", "beta1", "beta2", "rho", "epsilon", "ftrl_beta", NULL};
+static const char *const drift_keys[] = {
+    "detector", "delta", "lambda", "react", "metrics_every", NULL};
+static const char *const snapshot_keys[] = {
+    "every_events", "every_seconds", "chunk_bytes", "on_offset_past_end",
+    NULL};
+static const char *const delivery_keys[] = {
+    "mode", "batch_events", "batch_ms", "transactional_id",
+    "transaction_timeout_ms", NULL};
+static const char *const scaling_keys[] = {
+    "merge_every_events", "merge_every_seconds", "instance_expiry_seconds",
+    NULL};
+static const char *const log_keys[] = {
+    "progress_every", "format", NULL};
+static const char *const serve_keys[] = {
+    "requests", "predictions", "group_id", "partitions", "commit_every_ms",
+    "http_address", "http_port", "http_max_body_bytes",
+    "http_timeout_seconds", "http_threads", "delivery",
+    "transaction_timeout_ms", NULL};
+static const char *const sources_keys[] = {
+    "topic", "schema", "map", NULL};
+static const char *const join_keys[] = {
+    "topic", "schema", "key", "profile_key", "map", "window", "max_keys",
+    "event_time", NULL};
+static const char *const labels_keys[] = {
+    "topic", "format", "ttl", "max_pending", "on_unknown", "on_expired",
+    "on_duplicate", NULL};
+static const char *const cleaning_keys[] = {
+    "dedup_window", "event_time", "event_time_unit", "allowed_lateness",
+    "on_late", "late_topic", NULL};
+static const char *const root_keys[] = {
+    "name", "kafka", "topics", "source", "fields", "privacy", "learner",
+    "snapshot", "log", "drift", "cleaning", "serve", "delivery", "sources",
+    "join", "labels", "scaling", NULL};
+
+static const struct {
+    const char *section;
+    const char *const *keys;
+} section_keys[] = {
+    {"kafka", kafka_keys},
+    {"topics", topics_keys},
+    {"source", source_keys},
+    {"fields", field_keys},
+    {"privacy.k_anonymity", kanon_keys},
+    {"privacy", privacy_keys},
+    {"learner", learner_keys},
+    {"drift", drift_keys},
+    {"snapshot", snapshot_keys},
+    {"delivery", delivery_keys},
+    {"scaling", scaling_keys},
+    {"log", log_keys},
+    {"serve", serve_keys},
+    {"sources", sources_keys},
+    {"join", join_keys},
+    {"labels", labels_keys},
+    {"cleaning", cleaning_keys},
+    {"", root_keys},
+    {NULL, NULL}};
+
 static int fail(const struct loader *ld, const config_setting_t *at,
                 const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -680,18 +768,13 @@ static int load_kafka_security(const struct loader *ld,
 static int load_kafka(const struct loader *ld, const config_setting_t *root,
                       struct cfg *cfg)
 {
-    static const char *const keys[] = {
-        "brokers", "group_id", "security_protocol", "sasl_mechanism",
-        "sasl_username", "sasl_password_file", "ssl_ca_file",
-        "ssl_certificate_file", "ssl_key_file", "ssl_key_password_file",
-        "ssl_verify_hostname", "session_timeout_ms", NULL};
     config_setting_t *g;
     int err = get_group(ld, root, "kafka", 0, &g);
 
     if (err || !g)
         return err;
 
-    err = check_keys(ld, g, "kafka", keys);
+    err = check_keys(ld, g, "kafka", kafka_keys);
     if (!err)
         err = get_string(ld, g, "kafka", "brokers", 0, cfg->brokers,
                          sizeof(cfg->brokers));
@@ -711,18 +794,13 @@ static int load_kafka(const struct loader *ld, const config_setting_t *root,
 static int load_topics(const struct loader *ld, const config_setting_t *root,
                        struct cfg *cfg)
 {
-    static const char *const keys[] = {"input",        "predictions",
-                                       "models",       "dead_letters",
-                                       "metrics",      "alerts",
-                                       "partitions",   "replication_factor",
-                                       NULL};
     config_setting_t *g;
     int err = get_group(ld, root, "topics", 1, &g);
 
     if (err)
         return err;
 
-    err = check_keys(ld, g, "topics", keys);
+    err = check_keys(ld, g, "topics", topics_keys);
     if (!err)
         err = get_string(ld, g, "topics", "input", 1, cfg->topic_input,
                          sizeof(cfg->topic_input));
@@ -789,9 +867,6 @@ static int load_csv_dialect(const struct loader *ld,
 static int load_source(const struct loader *ld, const config_setting_t *root,
                        struct cfg *cfg)
 {
-    static const char *const keys[] = {
-        "schema", "path", "header", "delimiter", "trim", "skip_lines",
-        "columns", "missing", "id_prefix", "on_bad_row", NULL};
     static const struct enum_name bad_row[] = {
         {"skip", CFG_BAD_ROW_SKIP}, {"stop", CFG_BAD_ROW_STOP}, {NULL, 0}};
     int on_bad_row = (int)cfg->on_bad_row;
@@ -801,7 +876,7 @@ static int load_source(const struct loader *ld, const config_setting_t *root,
     if (err)
         return err;
 
-    err = check_keys(ld, g, "source", keys);
+    err = check_keys(ld, g, "source", source_keys);
     if (!err)
         err = get_string(ld, g, "source", "schema", 1, cfg->schema_path,
                          sizeof(cfg->schema_path));
@@ -1020,18 +1095,9 @@ static int check_field(const struct loader *ld, const config_setting_t *g,
 static int load_field_kind(const struct loader *ld, const config_setting_t *g,
                            const char *section, struct cfg_field *f)
 {
-    static const char *const keys[] = {
-        "name",       "kind",        "required",  "missing",
-        "indicator",  "impute_value", "min",      "max",
-        "on_range",   "transform",   "max_length", "personal",
-        "band",       "keep_prefix", "positive",  "negative",
-        "namespace",  "buckets",     "classes",   "allowed",
-        "pattern",    "on_invalid",  "outlier",   "outlier_threshold",
-        "on_outlier", "outlier_warmup", "threshold", "relabel",
-        "date",       "keep_last",   "epsilon",   "sensitivity", NULL};
     char key[CFG_KEY_MAX];
     int kind = 0;
-    int err = check_keys(ld, g, section, keys);
+    int err = check_keys(ld, g, section, field_keys);
 
     if (!err)
         err = get_string(ld, g, section, "name", 1, f->name,
@@ -1460,8 +1526,6 @@ static int load_key_source(const struct loader *ld, const config_setting_t *g,
 static int load_kanon(const struct loader *ld, const config_setting_t *g,
                       struct cfg *cfg)
 {
-    static const char *const keys[] = {"quasi_identifiers", "k", "window",
-                                       NULL};
     static const char section[] = "privacy.k_anonymity";
     config_setting_t *kg;
     size_t i;
@@ -1471,7 +1535,7 @@ static int load_kanon(const struct loader *ld, const config_setting_t *g,
     if (err || !kg)
         return err;
     cfg->kanon_line = config_setting_source_line(kg);
-    err = check_keys(ld, kg, section, keys);
+    err = check_keys(ld, kg, section, kanon_keys);
     if (!err)
         err = get_string_list(ld, kg, section, "quasi_identifiers",
                               cfg->quasi_ids, CFG_MAX_QUASI_IDS,
@@ -1533,11 +1597,6 @@ static int load_prediction_fields(const struct loader *ld,
 static int load_privacy(const struct loader *ld, const config_setting_t *root,
                         struct cfg *cfg)
 {
-    static const char *const keys[] = {
-        "key_file", "key_env", "key_id", "encrypt_key_env",
-        "encrypt_key_file", "encrypt_key_id", "dead_letter_key_env",
-        "dead_letter_key_file", "dead_letter_key_id", "k_anonymity",
-        "prediction_fields", NULL};
     config_setting_t *g;
     int err = get_group(ld, root, "privacy", 0, &g);
 
@@ -1545,7 +1604,7 @@ static int load_privacy(const struct loader *ld, const config_setting_t *root,
         return err;
 
     cfg->privacy_line = config_setting_source_line(g);
-    err = check_keys(ld, g, "privacy", keys);
+    err = check_keys(ld, g, "privacy", privacy_keys);
     if (!err)
         err = get_string(ld, g, "privacy", "key_file", 0, cfg->key_file,
                          sizeof(cfg->key_file));
@@ -1617,12 +1676,6 @@ static int load_learning_rates(const struct loader *ld,
 static int load_learner(const struct loader *ld, const config_setting_t *root,
                         struct cfg *cfg)
 {
-    static const char *const keys[] = {
-        "model_name", "bits",          "loss",      "optimizer",
-        "learning_rate", "power_t",    "l2",        "gradient_clip",
-        "hash_seed",  "interactions", "count_collisions",
-        "l1",         "beta1",        "beta2",     "rho",
-        "epsilon",    "ftrl_beta",    NULL};
     static const struct enum_name losses[] = {
         {"logistic", MODEL_LOSS_LOGISTIC}, {"squared", MODEL_LOSS_SQUARED},
         {"hinge", MODEL_LOSS_HINGE}, {NULL, 0}};
@@ -1641,7 +1694,7 @@ static int load_learner(const struct loader *ld, const config_setting_t *root,
         return err;
 
     cfg->learner_line = config_setting_source_line(g);
-    err = check_keys(ld, g, "learner", keys);
+    err = check_keys(ld, g, "learner", learner_keys);
     if (!err)
         err = get_string(ld, g, "learner", "model_name", 1, cfg->model_name,
                          sizeof(cfg->model_name));
@@ -1748,8 +1801,6 @@ static int load_interactions(const struct loader *ld,
 static int load_drift(const struct loader *ld, const config_setting_t *root,
                       struct cfg *cfg)
 {
-    static const char *const keys[] = {"detector", "delta", "lambda",
-                                       "react", "metrics_every", NULL};
     static const struct enum_name detectors[] = {
         {"none", -1}, {"adwin", DRIFT_ADWIN},
         {"page_hinkley", DRIFT_PAGE_HINKLEY}, {NULL, 0}};
@@ -1766,7 +1817,7 @@ static int load_drift(const struct loader *ld, const config_setting_t *root,
     if (err || !g)
         return err;
 
-    err = check_keys(ld, g, "drift", keys);
+    err = check_keys(ld, g, "drift", drift_keys);
     if (!err)
         err = get_enum(ld, g, "drift", "detector", detectors,
                        &cfg->drift_detector);
@@ -1801,9 +1852,6 @@ static int load_drift(const struct loader *ld, const config_setting_t *root,
 static int load_snapshot(const struct loader *ld,
                          const config_setting_t *root, struct cfg *cfg)
 {
-    static const char *const keys[] = {"every_events", "every_seconds",
-                                       "chunk_bytes", "on_offset_past_end",
-                                       NULL};
     static const struct enum_name past_end[] = {
         {"stop", CFG_PAST_END_STOP},
         {"earliest", CFG_PAST_END_EARLIEST},
@@ -1816,7 +1864,7 @@ static int load_snapshot(const struct loader *ld,
     if (err || !g)
         return err;
 
-    err = check_keys(ld, g, "snapshot", keys);
+    err = check_keys(ld, g, "snapshot", snapshot_keys);
     if (!err)
         err = get_long(ld, g, "snapshot", "every_events", 0, 1,
                        CFG_MAX_EVERY_EVENTS, &cfg->snapshot_every_events);
@@ -1838,9 +1886,6 @@ static int load_snapshot(const struct loader *ld,
 static int load_delivery(const struct loader *ld,
                          const config_setting_t *root, struct cfg *cfg)
 {
-    static const char *const keys[] = {"mode", "batch_events", "batch_ms",
-                                       "transactional_id",
-                                       "transaction_timeout_ms", NULL};
     static const struct enum_name modes[] = {
         {"exactly_once", CFG_DELIVERY_EXACTLY_ONCE},
         {"at_least_once", CFG_DELIVERY_AT_LEAST_ONCE},
@@ -1852,7 +1897,7 @@ static int load_delivery(const struct loader *ld,
     if (err || !g)
         return err;
 
-    err = check_keys(ld, g, "delivery", keys);
+    err = check_keys(ld, g, "delivery", delivery_keys);
     if (!err)
         err = get_enum(ld, g, "delivery", "mode", modes, &mode);
     if (!err)
@@ -1885,16 +1930,13 @@ static int load_delivery(const struct loader *ld,
 static int load_scaling(const struct loader *ld,
                         const config_setting_t *root, struct cfg *cfg)
 {
-    static const char *const keys[] = {"merge_every_events",
-                                       "merge_every_seconds",
-                                       "instance_expiry_seconds", NULL};
     config_setting_t *g;
     int err = get_group(ld, root, "scaling", 0, &g);
 
     if (err || !g)
         return err;
 
-    err = check_keys(ld, g, "scaling", keys);
+    err = check_keys(ld, g, "scaling", scaling_keys);
     if (!err)
         err = get_long(ld, g, "scaling", "merge_every_events", 0, 0,
                        CFG_MAX_EVERY_EVENTS, &cfg->merge_every_events);
@@ -1911,7 +1953,6 @@ static int load_scaling(const struct loader *ld,
 static int load_log(const struct loader *ld, const config_setting_t *root,
                     struct cfg *cfg)
 {
-    static const char *const keys[] = {"progress_every", "format", NULL};
     static const char *const formats[] = {"text", "json", NULL};
     char format[16] = "text";
     config_setting_t *g;
@@ -1920,7 +1961,7 @@ static int load_log(const struct loader *ld, const config_setting_t *root,
     if (err || !g)
         return err;
 
-    err = check_keys(ld, g, "log", keys);
+    err = check_keys(ld, g, "log", log_keys);
     if (!err)
         err = get_long(ld, g, "log", "progress_every", 0, 1,
                        CFG_MAX_EVERY_EVENTS, &cfg->progress_every_events);
@@ -1959,12 +2000,6 @@ static int load_serve_http(const struct loader *ld,
 static int load_serve(const struct loader *ld, const config_setting_t *root,
                       struct cfg *cfg)
 {
-    static const char *const keys[] = {
-        "requests",     "predictions",         "group_id",
-        "partitions",   "commit_every_ms",     "http_address",
-        "http_port",    "http_max_body_bytes", "http_timeout_seconds",
-        "http_threads", "delivery",            "transaction_timeout_ms",
-        NULL};
     static const struct enum_name modes[] = {
         {"exactly_once", CFG_DELIVERY_EXACTLY_ONCE},
         {"at_least_once", CFG_DELIVERY_AT_LEAST_ONCE},
@@ -1977,7 +2012,7 @@ static int load_serve(const struct loader *ld, const config_setting_t *root,
         return err;
     cfg->serve_line = config_setting_source_line(g);
 
-    err = check_keys(ld, g, "serve", keys);
+    err = check_keys(ld, g, "serve", serve_keys);
     if (!err)
         err = get_string(ld, g, "serve", "requests", 1, cfg->serve_requests,
                          sizeof(cfg->serve_requests));
@@ -2125,7 +2160,6 @@ static int load_lateness(const struct loader *ld, const config_setting_t *g,
 static int load_sources(const struct loader *ld,
                         const config_setting_t *root, struct cfg *cfg)
 {
-    static const char *const keys[] = {"topic", "schema", "map", NULL};
     char section[CFG_SECTION_MAX];
     config_setting_t *list;
     int i, n, err = find_list(ld, root, "", "sources", CFG_MAX_SOURCES,
@@ -2142,7 +2176,7 @@ static int load_sources(const struct loader *ld,
         if (config_setting_type(g) != CONFIG_TYPE_GROUP)
             return fail(ld, g, section, "expected a group { topic = ...; }");
         src->line = config_setting_source_line(g);
-        err = check_keys(ld, g, section, keys);
+        err = check_keys(ld, g, section, sources_keys);
         if (!err)
             err = get_string(ld, g, section, "topic", 1, src->topic,
                              sizeof(src->topic));
@@ -2165,9 +2199,6 @@ static int load_sources(const struct loader *ld,
 static int load_join(const struct loader *ld, const config_setting_t *root,
                      struct cfg *cfg)
 {
-    static const char *const keys[] = {"topic", "schema", "key",
-                                       "profile_key", "map", "window",
-                                       "max_keys", "event_time", NULL};
     struct cfg_join *j = &cfg->join;
     double window_s = CFG_DEFAULT_JOIN_WINDOW_S;
     config_setting_t *g;
@@ -2178,7 +2209,7 @@ static int load_join(const struct loader *ld, const config_setting_t *root,
 
     j->line = config_setting_source_line(g);
     j->max_keys = CFG_DEFAULT_JOIN_KEYS;
-    err = check_keys(ld, g, "join", keys);
+    err = check_keys(ld, g, "join", join_keys);
     if (!err)
         err = get_string(ld, g, "join", "topic", 1, j->topic,
                          sizeof(j->topic));
@@ -2244,9 +2275,6 @@ static int check_labels_topic(const struct loader *ld,
 static int load_labels(const struct loader *ld, const config_setting_t *root,
                        struct cfg *cfg)
 {
-    static const char *const keys[] = {"topic", "format", "ttl",
-                                       "max_pending", "on_unknown",
-                                       "on_expired", "on_duplicate", NULL};
     static const struct enum_name formats[] = {
         {"text", CFG_LABEL_FORMAT_TEXT}, {"event", CFG_LABEL_FORMAT_EVENT},
         {NULL, 0}};
@@ -2264,7 +2292,7 @@ static int load_labels(const struct loader *ld, const config_setting_t *root,
 
     lb->line = config_setting_source_line(g);
     lb->max_pending = CFG_DEFAULT_LABEL_PENDING;
-    err = check_keys(ld, g, "labels", keys);
+    err = check_keys(ld, g, "labels", labels_keys);
     if (!err)
         err = get_string(ld, g, "labels", "topic", 1, lb->topic,
                          sizeof(lb->topic));
@@ -2297,9 +2325,6 @@ static int load_labels(const struct loader *ld, const config_setting_t *root,
 static int load_cleaning(const struct loader *ld,
                          const config_setting_t *root, struct cfg *cfg)
 {
-    static const char *const keys[] = {
-        "dedup_window", "event_time", "event_time_unit", "allowed_lateness",
-        "on_late", "late_topic", NULL};
     config_setting_t *g;
     int err = get_group(ld, root, "cleaning", 0, &g);
 
@@ -2307,7 +2332,7 @@ static int load_cleaning(const struct loader *ld,
         return err;
 
     cfg->cleaning_line = config_setting_source_line(g);
-    err = check_keys(ld, g, "cleaning", keys);
+    err = check_keys(ld, g, "cleaning", cleaning_keys);
     if (!err)
         err = get_long(ld, g, "cleaning", "dedup_window", 0, 0,
                        DEDUP_MAX_WINDOW, &cfg->dedup_window);
@@ -2319,13 +2344,7 @@ static int load_cleaning(const struct loader *ld,
 static int load_root(const struct loader *ld, const config_setting_t *root,
                      struct cfg *cfg)
 {
-    static const char *const keys[] = {"name",    "kafka",   "topics",
-                                       "source",  "fields",  "privacy",
-                                       "learner", "snapshot", "log",
-                                       "drift",   "cleaning", "serve",
-                                       "delivery", "sources", "join",
-                                       "labels", "scaling", NULL};
-    int err = check_keys(ld, root, "", keys);
+    int err = check_keys(ld, root, "", root_keys);
 
     if (!err)
         err = get_string(ld, root, "", "name", 1, cfg->name,
@@ -2585,6 +2604,23 @@ int cfg_check_output_schemas(const struct cfg *cfg, char *errstr,
                              strerror(errno));
     }
     return 0;
+}
+
+const char *const *cfg_section_keys(const char *section)
+{
+    size_t i;
+
+    for (i = 0; section_keys[i].section; i++)
+        if (strcmp(section_keys[i].section, section) == 0)
+            return section_keys[i].keys;
+    return NULL;
+}
+
+const char *cfg_section_name(size_t i)
+{
+    return i < sizeof(section_keys) / sizeof(section_keys[0])
+               ? section_keys[i].section
+               : NULL;
 }
 
 const char *cfg_loss_name(enum model_loss loss)

@@ -492,6 +492,16 @@ void cfg_output_schema_error(const struct cfg *cfg, char *errstr,
 int cfg_check_output_schemas(const struct cfg *cfg, char *errstr,
                              size_t errstr_size);
 
+/* The keys the loader accepts in one group, a NULL-terminated list in
+ * static storage: section is "" for the top level, a group's name
+ * ("kafka", "serve"), "fields" and "sources" for every group of those
+ * lists, or "privacy.k_anonymity". Returns NULL for a section the loader
+ * does not know. Lets a test hold docs/CONFIGURATION.md to the loader. */
+const char *const *cfg_section_keys(const char *section);
+
+/* The i-th section cfg_section_keys() knows, from 0; NULL past the last. */
+const char *cfg_section_name(size_t i);
+
 /* Names for logs and snapshots. */
 const char *cfg_loss_name(enum model_loss loss);
 const char *cfg_optimizer_name(enum model_optimizer opt);

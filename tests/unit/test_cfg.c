@@ -14,6 +14,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1164,11 +1165,246 @@ static void test_cfg_load_zeroed_matches_load(void **state)
     free(clean);
 }
 
+/*
+ * docs/CONFIGURATION.md against the loader: every key in the first
+ * column of a "| key |" table must be one the loader reads in the group
+ * its heading names, and every key the loader reads must be in such a
+ * table. A heading that opens with a backticked name ("## `serve`",
+ * "### `privacy.k_anonymity`") names the group; "## Top level" the top
+ * level; any other heading none.
+ */
+#define DOCS_PATH "docs/CONFIGURATION.md"
+#define DOCS_KEYS_MAX 512     /* keys in the tables; about 200 today */
+#define DOCS_REPORT_SIZE 8192 /* room for every mismatch at once */
+
+struct doc_key {
+    char section[CFG_NAME_MAX];
+    char key[CFG_NAME_MAX];
+    int line;
+};
+
+struct doc_keys {
+    struct doc_key keys[DOCS_KEYS_MAX];
+    size_t count;
+    char headings[64][CFG_NAME_MAX]; /* every group a heading names */
+    size_t heading_count;
+    char report[DOCS_REPORT_SIZE];
+};
+
+static char *read_whole_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *text;
+    long size;
+
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    size = ftell(f);
+    assert_true(size > 0);
+    rewind(f);
+    text = malloc((size_t)size + 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
+    text[size] = '\0';
+    (void)fclose(f); /* read-only: nothing to lose */
+    return text;
+}
+
+static void doc_report(struct doc_keys *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void doc_report(struct doc_keys *d, const char *fmt, ...)
+{
+    size_t used = strlen(d->report);
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(d->report + used, sizeof(d->report) - used, fmt, ap);
+    va_end(ap);
+}
+
+/* A heading line: the group it names, "" for the top level, or NULL. */
+static const char *doc_heading_section(const char *line, char *out,
+                                       size_t size)
+{
+    const char *text = line + strspn(line, "#");
+    const char *end;
+
+    text += strspn(text, " ");
+    if (strncmp(text, "Top level", 9) == 0) {
+        out[0] = '\0';
+        return out;
+    }
+    if (text[0] != '`' || !(end = strchr(text + 1, '`')))
+        return NULL;
+    snprintf(out, size, "%.*s", (int)(end - text - 1), text + 1);
+    return out;
+}
+
+/* The backticked names in the first cell of a table row. */
+static void doc_add_row(struct doc_keys *d, const char *section,
+                        const char *row, int line)
+{
+    const char *cell_end = strchr(row + 1, '|');
+    const char *p = row + 1;
+
+    assert_non_null(cell_end);
+    while ((p = memchr(p, '`', (size_t)(cell_end - p))) != NULL) {
+        const char *end = memchr(p + 1, '`', (size_t)(cell_end - p - 1));
+        struct doc_key *k = &d->keys[d->count];
+
+        assert_non_null(end);
+        assert_true(d->count < DOCS_KEYS_MAX);
+        snprintf(k->section, sizeof(k->section), "%s", section);
+        snprintf(k->key, sizeof(k->key), "%.*s", (int)(end - p - 1), p + 1);
+        k->line = line;
+        d->count++;
+        p = end + 1;
+    }
+}
+
+static void doc_read_keys(struct doc_keys *d, char *text)
+{
+    char section_buf[CFG_NAME_MAX];
+    const char *section = NULL;
+    char *line, *next;
+    int n = 0, in_table = 0;
+
+    for (line = text; *line; line = next) {
+        next = line + strcspn(line, "\n");
+        if (*next)
+            *next++ = '\0';
+        n++;
+        if (line[0] == '#') {
+            section = doc_heading_section(line, section_buf,
+                                          sizeof(section_buf));
+            if (section && d->heading_count < 64)
+                snprintf(d->headings[d->heading_count++], CFG_NAME_MAX,
+                         "%s", section);
+            in_table = 0;
+        } else if (strncmp(line, "| key |", 7) == 0) {
+            if (!section)
+                doc_report(d, "%s:%d: a table of keys under a heading "
+                           "that names no group\n", DOCS_PATH, n);
+            in_table = section != NULL;
+        } else if (line[0] != '|') {
+            in_table = 0;
+        } else if (in_table && strncmp(line, "| ---", 5) != 0) {
+            doc_add_row(d, section, line, n);
+        }
+    }
+}
+
+static int doc_has(const struct doc_keys *d, const char *section,
+                   const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < d->count; i++)
+        if (strcmp(d->keys[i].section, section) == 0 &&
+            strcmp(d->keys[i].key, key) == 0)
+            return 1;
+    return 0;
+}
+
+static int doc_has_heading(const struct doc_keys *d, const char *section)
+{
+    size_t i;
+
+    for (i = 0; i < d->heading_count; i++)
+        if (strcmp(d->headings[i], section) == 0)
+            return 1;
+    return 0;
+}
+
+static int in_list(const char *const *list, const char *key)
+{
+    for (; list && *list; list++)
+        if (strcmp(*list, key) == 0)
+            return 1;
+    return 0;
+}
+
+/* Fills d->report with each key on one side only. */
+static void doc_compare(struct doc_keys *d)
+{
+    const char *section;
+    size_t i, s;
+
+    for (i = 0; i < d->count; i++) {
+        const struct doc_key *k = &d->keys[i];
+
+        if (!in_list(cfg_section_keys(k->section), k->key))
+            doc_report(d, "%s:%d: %s%s%s is documented, but "
+                       "the loader does not read it\n", DOCS_PATH, k->line,
+                       k->section, k->section[0] ? "." : "", k->key);
+    }
+    for (s = 0; (section = cfg_section_name(s)) != NULL; s++) {
+        const char *const *key;
+
+        for (key = cfg_section_keys(section); *key; key++) {
+            char group[2 * CFG_NAME_MAX];
+
+            /* A group-valued key may have a heading of its own instead. */
+            snprintf(group, sizeof(group), "%s%s%s", section,
+                     section[0] ? "." : "", *key);
+            if (!doc_has(d, section, *key) && !doc_has_heading(d, group))
+                doc_report(d, "config/cfg.c reads %s%s%s, which no table "
+                           "of %s lists under that group's heading\n",
+                           section, section[0] ? "." : "", *key, DOCS_PATH);
+        }
+    }
+}
+
+static void test_cfg_keys_match_docs(void **state)
+{
+    struct doc_keys *d = calloc(1, sizeof(*d));
+    char *text = read_whole_file(DOCS_PATH);
+
+    (void)state;
+    assert_non_null(d);
+    doc_read_keys(d, text);
+    /* A parser that finds nothing would pass everything. */
+    assert_true(d->count > 100);
+    assert_true(doc_has(d, "serve", "http_threads"));
+    assert_true(doc_has(d, "", "name"));
+    doc_compare(d);
+    if (d->report[0]) {
+        print_error("%s", d->report);
+        fail_msg("docs/CONFIGURATION.md and config/cfg.c disagree");
+    }
+    free(text);
+    free(d);
+}
+
+/* Every bundled configuration loads: each of its keys is then one the
+ * loader reads, so one the test above finds documented. */
+static void test_cfg_bundled_files_load(void **state)
+{
+    struct fixture *fx = *state;
+    glob_t g;
+    size_t i;
+
+    assert_int_equal(glob("config/*.cfg", 0, NULL, &g), 0);
+    assert_true(g.gl_pathc >= 3);
+    for (i = 0; i < g.gl_pathc; i++) {
+        int err = cfg_load_file(fx->cfg, g.gl_pathv[i], fx->errstr,
+                                sizeof(fx->errstr));
+
+        if (err)
+            print_error("%s\n", fx->errstr);
+        assert_int_equal(err, 0);
+    }
+    globfree(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_cfg_elec2_loads),
+        T(test_cfg_keys_match_docs),
+        T(test_cfg_bundled_files_load),
         T(test_cfg_load_zeroed_matches_load),
         T(test_cfg_kafka_security_keys),
         T(test_cfg_kafka_security_defaults),
