@@ -4,99 +4,68 @@
  */
 #include "common/kafka_close.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "common/bounded_call.h"
 #include "common/log.h"
 
-/* One close on its own thread. Whoever sees the other gone frees it:
- * the waiter when the close ended in time, the close's thread when the
- * waiter stopped waiting (abandoned). */
+#define MS_PER_S 1000
+
+/* One close, run by a worker of common/bounded_call.c; released by
+ * whichever thread sees it end. */
 struct close_job {
     rd_kafka_t *rk;
     void (*release)(void *);
     void *arg;
-    pthread_mutex_t lock;
-    pthread_cond_t done_cond;
-    int done;
-    int abandoned;
 };
 
-static void close_job_free(struct close_job *job)
-{
-    pthread_cond_destroy(&job->done_cond);
-    pthread_mutex_destroy(&job->lock);
-    free(job);
-}
-
-static void *close_job_run(void *opaque)
+static void close_job_run(void *opaque)
 {
     struct close_job *job = opaque;
-    int abandoned;
 
     (void)rd_kafka_consumer_close(job->rk); /* leaving is best effort */
     rd_kafka_destroy(job->rk);
+}
 
-    pthread_mutex_lock(&job->lock);
-    job->done = 1;
-    abandoned = job->abandoned;
-    pthread_cond_signal(&job->done_cond);
-    pthread_mutex_unlock(&job->lock);
+/* What the callbacks reached goes once the close is over, and the job. */
+static void close_job_release(void *opaque)
+{
+    struct close_job *job = opaque;
 
-    if (abandoned) {
-        /* nobody waits any more: what the callbacks reached goes now */
-        if (job->release)
-            job->release(job->arg);
-        close_job_free(job);
-    }
-    return NULL;
+    if (job->release)
+        job->release(job->arg);
+    free(job);
 }
 
 int kafka_close_bounded(rd_kafka_t *rk, int wait_s, void (*release)(void *),
                         void *arg, const char *owner)
 {
-    struct close_job *job = calloc(1, sizeof(*job));
-    struct timespec until;
-    pthread_t thread;
-    int rc = 0, done;
+    struct close_job *job = malloc(sizeof(*job));
+    struct bounded_call *worker = NULL;
+    struct bounded_call_job call = {close_job_run, close_job_release, job};
+    int over;
 
-    if (job) {
-        job->rk = rk;
-        job->release = release;
-        job->arg = arg;
-        pthread_mutex_init(&job->lock, NULL);
-        pthread_cond_init(&job->done_cond, NULL);
-    }
-    if (!job || pthread_create(&thread, NULL, close_job_run, job) != 0) {
-        if (job)
-            close_job_free(job);
+    if (!job || bounded_call_new(&worker) != 0) {
+        free(job);
         (void)rd_kafka_consumer_close(rk); /* as without a bound */
         rd_kafka_destroy(rk);
         if (release)
             release(arg);
         return 1;
     }
+    job->rk = rk;
+    job->release = release;
+    job->arg = arg;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += wait_s;
-    pthread_mutex_lock(&job->lock);
-    while (!job->done && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&job->done_cond, &job->lock, &until);
-    done = job->done;
-    job->abandoned = !done;
-    pthread_mutex_unlock(&job->lock);
-
-    if (!done) {
+    bounded_call_start(worker, &call);
+    over = bounded_call_wait(worker, wait_s * MS_PER_S, NULL);
+    if (!over)
         log_info(owner, "not waiting for the group's close any longer "
                  "(%d s; a commit was left unanswered at the stop)", wait_s);
-        pthread_detach(thread);
-        return 0; /* the close's thread frees job and arg */
-    }
-    pthread_join(thread, NULL);
-    close_job_free(job);
-    if (release)
-        release(arg);
-    return 1;
+
+    /* over: the job is ours again; else the worker releases it */
+    (void)bounded_call_destroy(worker);
+    if (over)
+        close_job_release(job);
+    return over;
 }

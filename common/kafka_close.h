@@ -5,7 +5,8 @@
  * librdkafka's rd_kafka_consumer_close() waits for every offsets commit
  * still in flight: one that a stop left unanswered holds it for up to
  * three tries of the 10 s socket timeout. The close is made here on a
- * thread of its own and waited for a bounded time; one still running
+ * thread of its own (a worker of common/bounded_call.h, one per close)
+ * and waited for a bounded time; one still running
  * then goes on by itself, and the stopping caller does not wait for it.
  * The state its callbacks (rebalance) reach is released by whichever
  * thread ends the close, never before: a caller hands it over and
