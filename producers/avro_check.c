@@ -412,6 +412,19 @@ static int check_blocks(struct scan *sc, const char *codec,
     return err;
 }
 
+/* Back to the file's first byte, where the check starts and where avro-c
+ * will start reading after it. */
+static int rewind_to_start(struct scan *sc)
+{
+    if (fseek(sc->f, 0L, SEEK_SET) != 0) {
+        snprintf(sc->errstr, sc->errstr_size, "cannot return to the "
+                 "start of the file (%s)", strerror(errno));
+        return RIFFLE_ERR_IO;
+    }
+    sc->at = 0;
+    return 0;
+}
+
 static int check_schema(struct scan *sc, const struct buf *json)
 {
     avro_schema_t schema;
@@ -423,23 +436,36 @@ static int check_schema(struct scan *sc, const struct buf *json)
     return 0;
 }
 
-int avro_check_container(const char *path, char *errstr, size_t errstr_size)
+/* Places sc at the start of its file, whose size it takes from fstat():
+ * only a regular file has one, and only it can be read again. */
+static int scan_start(struct scan *sc)
 {
-    struct scan sc = {NULL, 0, 0, errstr, errstr_size};
-    struct buf schema = {0}, codec = {0};
-    unsigned char magic[4], sync[AVRO_CHECK_SYNC];
     struct stat st;
-    int err, has_schema = 0, has_codec = 0;
 
-    sc.f = fopen(path, "rb");
-    if (!sc.f || fstat(fileno(sc.f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(errstr, errstr_size, "%s", sc.f ? "not a regular file"
-                                                 : strerror(errno));
-        if (sc.f)
-            fclose(sc.f);
+    if (fstat(fileno(sc->f), &st) != 0) {
+        snprintf(sc->errstr, sc->errstr_size, "%s", strerror(errno));
         return RIFFLE_ERR_IO;
     }
-    sc.size = (long long)st.st_size;
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(sc->errstr, sc->errstr_size, "not a regular file (a "
+                 "container is checked, then read: write a pipe's output "
+                 "to a file first)");
+        return RIFFLE_ERR_IO;
+    }
+    sc->size = (long long)st.st_size;
+    return rewind_to_start(sc);
+}
+
+int avro_check_container(FILE *f, char *errstr, size_t errstr_size)
+{
+    struct scan sc = {f, 0, 0, errstr, errstr_size};
+    struct buf schema = {0}, codec = {0};
+    unsigned char magic[4], sync[AVRO_CHECK_SYNC];
+    int err, has_schema = 0, has_codec = 0;
+
+    err = scan_start(&sc);
+    if (err)
+        return err;
 
     err = read_exact(&sc, magic, sizeof(magic), "the magic bytes");
     if (!err && memcmp(magic, "Obj\x01", sizeof(magic)) != 0)
@@ -465,9 +491,10 @@ int avro_check_container(const char *path, char *errstr, size_t errstr_size)
         err = read_exact(&sc, sync, sizeof(sync), "the sync marker");
     if (!err)
         err = check_blocks(&sc, codec.len ? codec.data : "null", sync);
+    if (!err)
+        err = rewind_to_start(&sc);
 
     buf_free(&schema);
     buf_free(&codec);
-    fclose(sc.f);
     return err;
 }

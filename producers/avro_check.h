@@ -18,20 +18,27 @@
  * with its CRC-32, refusing one that does not decode or grows past
  * 64 MiB: avro-c decodes a block whole into memory, so a small bomb
  * would take gigabytes, and allocates what a snappy header claims. Only
- * a file that passes is handed to avro-c. Left to avro-c: the records
- * inside each block (too few for the count, a bad union branch), which
- * it reports without a leak.
+ * a file that passes is handed to avro-c, and as the same open file, so
+ * a file put in its place after the check is never read. Left to
+ * avro-c: the records inside each block (too few for the count, a bad
+ * union branch), which it reports without a leak.
  */
 #ifndef RIFFLE_PRODUCERS_AVRO_CHECK_H
 #define RIFFLE_PRODUCERS_AVRO_CHECK_H
 
 #include <stddef.h>
+#include <stdio.h>
 
-/* Returns 0 when path looks like a container avro-c can open, or
- * RIFFLE_ERR_IO (cannot read the file) / RIFFLE_ERR_DECODE (damaged)
- * with errstr saying what is wrong and at which byte, without the path.
+/* Checks the container open as f (borrowed), reading it from its start:
+ * the same open file is then handed to avro-c, so that what avro-c reads
+ * is what was checked, even if the path is replaced meanwhile. f must be
+ * a regular file: the check needs its size to bound every length, and
+ * a pipe or a terminal could not be read a second time. Returns 0 with
+ * f back at its start; RIFFLE_ERR_IO (not a regular file, or it cannot
+ * be read or rewound) or RIFFLE_ERR_DECODE (damaged) with errstr saying
+ * what is wrong and at which byte, without the path, and f anywhere.
  * Reads the header and every compressed block, and seeks over the
  * blocks of the null codec. */
-int avro_check_container(const char *path, char *errstr, size_t errstr_size);
+int avro_check_container(FILE *f, char *errstr, size_t errstr_size);
 
 #endif

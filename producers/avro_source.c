@@ -18,6 +18,7 @@ struct avro_source {
     const struct cfg *cfg;
     const struct schema *target;
     char path[CFG_PATH_MAX];
+    FILE *owned; /* the file avro_source_open() opened, or NULL */
     avro_file_reader_t reader;
     avro_schema_t writer; /* a reference we hold: decref'd on close */
     avro_value_iface_t *iface;
@@ -99,6 +100,29 @@ int avro_source_open(const char *path, const struct cfg *cfg,
                      const struct schema *target, struct avro_source **out,
                      char *errstr, size_t errstr_size)
 {
+    FILE *f = fopen(path, "rb");
+    int err;
+
+    if (!f) {
+        snprintf(errstr, errstr_size, "%s: not a readable Avro container "
+                 "file: %s", path, strerror(errno));
+        return RIFFLE_ERR_IO;
+    }
+    err = avro_source_open_file(f, path, cfg, target, out, errstr,
+                                errstr_size);
+    if (err) {
+        fclose(f);
+        return err;
+    }
+    (*out)->owned = f;
+    return 0;
+}
+
+int avro_source_open_file(FILE *f, const char *path, const struct cfg *cfg,
+                          const struct schema *target,
+                          struct avro_source **out, char *errstr,
+                          size_t errstr_size)
+{
     struct avro_source *src = calloc(1, sizeof(*src));
     int err;
 
@@ -109,8 +133,9 @@ int avro_source_open(const char *path, const struct cfg *cfg,
     snprintf(src->path, sizeof(src->path), "%s", path);
 
     /* avro-c leaks when it fails to open a container: what would make
-     * it fail is refused here first (avro_check.h). */
-    err = avro_check_container(path, errstr, errstr_size);
+     * it fail is refused here first (avro_check.h), reading the very
+     * file avro-c then reads, rewound to its start. */
+    err = avro_check_container(f, errstr, errstr_size);
     if (err) {
         char why[256];
 
@@ -121,15 +146,11 @@ int avro_source_open(const char *path, const struct cfg *cfg,
         return err;
     }
 
-    /* avro-c leaves its message empty when fopen() fails; errno then
-     * says why (no such file, a directory, no permission). */
-    errno = 0;
-    if (avro_file_reader(path, &src->reader) != 0) {
-        const char *why = avro_strerror();
-
+    /* avro-c does not close f (0): the caller or avro_source_close()
+     * does, whether avro-c's open succeeds or not. */
+    if (avro_file_reader_fp(f, src->path, 0, &src->reader) != 0) {
         snprintf(errstr, errstr_size, "%s: not a readable Avro container "
-                 "file: %s", path, why[0] ? why : strerror(errno ? errno
-                                                                 : EIO));
+                 "file: %s", path, avro_strerror());
         free(src);
         return RIFFLE_ERR_IO;
     }
@@ -262,5 +283,7 @@ void avro_source_close(struct avro_source *src)
         avro_schema_decref(src->writer);
     if (src->reader)
         (void)avro_file_reader_close(src->reader); /* read-only: no loss */
+    if (src->owned)
+        (void)fclose(src->owned); /* read-only: nothing to flush */
     free(src);
 }

@@ -10,12 +10,14 @@
  * message gives. Reading goes through avro-c's container reader, after
  * avro_check.h has checked the container's header and block sizes (avro-c
  * leaks on a container it cannot open and trusts a block's declared
- * size). One reader per thread.
+ * size); both read one open file, never the path twice. One reader per
+ * thread.
  */
 #ifndef RIFFLE_PRODUCERS_AVRO_SOURCE_H
 #define RIFFLE_PRODUCERS_AVRO_SOURCE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "config/cfg.h"
 #include "schemas/event.h"
@@ -24,12 +26,23 @@
 struct avro_source;
 
 /* Opens path and maps its schema onto target (borrowed, must outlive the
- * source). Returns 0, RIFFLE_ERR_IO, RIFFLE_ERR_DECODE (a damaged
- * container) or RIFFLE_ERR_SCHEMA with errstr naming the file and the
- * field or the fault. */
+ * source), as avro_source_open_file() does with the file opened once
+ * here and closed by avro_source_close(). Returns 0, RIFFLE_ERR_IO
+ * (cannot be opened, or not a regular file: a pipe is refused),
+ * RIFFLE_ERR_DECODE (a damaged container) or RIFFLE_ERR_SCHEMA with
+ * errstr naming the file and the field or the fault. */
 int avro_source_open(const char *path, const struct cfg *cfg,
                      const struct schema *target, struct avro_source **out,
                      char *errstr, size_t errstr_size);
+
+/* The same from f, a regular file open for reading (borrowed: it must
+ * stay open until avro_source_close(), which leaves it open). The check
+ * and avro-c both read f, from its start; path only names the file in
+ * messages. On failure f is left open, at no particular position. */
+int avro_source_open_file(FILE *f, const char *path, const struct cfg *cfg,
+                          const struct schema *target,
+                          struct avro_source **out, char *errstr,
+                          size_t errstr_size);
 
 /* Reads the next record into ev. Returns 0; RIFFLE_ERR_EOF at the end;
  * RIFFLE_ERR_DECODE with errstr "path: record N: what" when one record's

@@ -14,8 +14,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "producers/avro_check.h"
@@ -23,34 +25,45 @@
 
 #define FIXTURES "tests/fixtures/avro/"
 
+/* Checks the file at path through one FILE*, as avro_source.c does; a
+ * file that cannot be opened fails the test (fixtures are all there).
+ * A container that passes must be left at its start for avro-c. */
+static int check_path(const char *path, char *errstr, size_t errstr_size)
+{
+    FILE *f = fopen(path, "rb");
+    int err;
+
+    if (!f)
+        fail_msg("%s: %s", path, strerror(errno));
+    err = avro_check_container(f, errstr, errstr_size);
+    if (err == 0)
+        assert_int_equal(ftell(f), 0);
+    assert_int_equal(fclose(f), 0);
+    return err;
+}
+
 static void test_avro_check_passes_good_containers(void **state)
 {
-    char errstr[256] = "";
+    static const char *const good[] = {
+        "good", "good-deflate",
+        /* the other codecs of Debian's avro-c, decoded as it will */
+        "good-snappy", "good-lzma",
+        /* bytes after a block's deflate stream, which avro-c ignores:
+         * once refused as a sync marker read from inside the block */
+        "deflate-trailing",
+        /* records that do not fit their block are avro-c's to report,
+         * and it does so without a leak */
+        "count-over-data",
+    };
+    char path[128], errstr[256] = "";
+    size_t i;
 
     (void)state;
-    assert_int_equal(avro_check_container(FIXTURES "good.avro", errstr,
-                                          sizeof(errstr)),
-                     0);
-    assert_int_equal(avro_check_container(FIXTURES "good-deflate.avro",
-                                          errstr, sizeof(errstr)),
-                     0);
-    /* the other codecs of Debian's avro-c, decoded as it will */
-    assert_int_equal(avro_check_container(FIXTURES "good-snappy.avro",
-                                          errstr, sizeof(errstr)),
-                     0);
-    assert_int_equal(avro_check_container(FIXTURES "good-lzma.avro",
-                                          errstr, sizeof(errstr)),
-                     0);
-    /* bytes after a block's deflate stream, which avro-c ignores: once
-     * refused as a sync marker read from inside the block */
-    assert_int_equal(avro_check_container(FIXTURES "deflate-trailing.avro",
-                                          errstr, sizeof(errstr)),
-                     0);
-    /* records that do not fit their block are avro-c's to report, and
-     * it does so without a leak */
-    assert_int_equal(avro_check_container(FIXTURES "count-over-data.avro",
-                                          errstr, sizeof(errstr)),
-                     0);
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        snprintf(path, sizeof(path), FIXTURES "%s.avro", good[i]);
+        if (check_path(path, errstr, sizeof(errstr)) != 0)
+            fail_msg("%s: refused: %s", good[i], errstr);
+    }
     assert_string_equal(errstr, "");
 }
 
@@ -113,7 +126,7 @@ static void test_avro_check_names_each_fault(void **state)
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         snprintf(path, sizeof(path), FIXTURES "%s.avro", cases[i].file);
         errstr[0] = '\0';
-        if (avro_check_container(path, errstr, sizeof(errstr)) !=
+        if (check_path(path, errstr, sizeof(errstr)) !=
                 RIFFLE_ERR_DECODE ||
             !strstr(errstr, cases[i].message))
             fail_msg("%s: got '%s', expected '%s'", cases[i].file, errstr,
@@ -121,18 +134,51 @@ static void test_avro_check_names_each_fault(void **state)
     }
 }
 
-static void test_avro_check_reports_unreadable_files(void **state)
+static void test_avro_check_refuses_what_is_not_a_regular_file(void **state)
 {
     char errstr[256];
+    int fds[2];
+    FILE *f;
 
     (void)state;
-    assert_int_equal(avro_check_container(FIXTURES "no-such.avro", errstr,
-                                          sizeof(errstr)),
-                     RIFFLE_ERR_IO);
-    assert_contains(errstr, "No such file");
-    assert_int_equal(avro_check_container(FIXTURES, errstr, sizeof(errstr)),
+    /* a directory opens for reading, and has no container in it */
+    f = fopen(FIXTURES, "rb");
+    assert_non_null(f);
+    assert_int_equal(avro_check_container(f, errstr, sizeof(errstr)),
                      RIFFLE_ERR_IO);
     assert_contains(errstr, "not a regular file");
+    assert_int_equal(fclose(f), 0);
+
+    /* a pipe holding a good container: it could not be read again by
+     * avro-c after the check, so it is refused before a byte is read */
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(write(fds[1], "Obj\x01", 4), 4);
+    assert_int_equal(close(fds[1]), 0);
+    f = fdopen(fds[0], "rb");
+    assert_non_null(f);
+    assert_int_equal(avro_check_container(f, errstr, sizeof(errstr)),
+                     RIFFLE_ERR_IO);
+    assert_contains(errstr, "not a regular file (a container is checked, "
+                            "then read: write a pipe's output to a file "
+                            "first)");
+    assert_int_equal(fgetc(f), 'O');
+    assert_int_equal(fclose(f), 0);
+}
+
+/* The check starts at the file's first byte wherever f stands, and
+ * leaves f there for avro-c. */
+static void test_avro_check_reads_from_the_start(void **state)
+{
+    char errstr[256] = "";
+    FILE *f = fopen(FIXTURES "good-deflate.avro", "rb");
+
+    (void)state;
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 100, SEEK_SET), 0);
+    assert_int_equal(avro_check_container(f, errstr, sizeof(errstr)), 0);
+    assert_int_equal(ftell(f), 0);
+    assert_int_equal(fgetc(f), 'O');
+    assert_int_equal(fclose(f), 0);
 }
 
 int main(void)
@@ -140,7 +186,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_avro_check_passes_good_containers),
         cmocka_unit_test(test_avro_check_names_each_fault),
-        cmocka_unit_test(test_avro_check_reports_unreadable_files),
+        cmocka_unit_test(test_avro_check_refuses_what_is_not_a_regular_file),
+        cmocka_unit_test(test_avro_check_reads_from_the_start),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

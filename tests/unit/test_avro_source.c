@@ -1,0 +1,180 @@
+/*
+ * tests/unit/test_avro_source.c - producers/avro_source.c opening a
+ * container once: the check and avro-c read the same open file, so a
+ * file put in the path's place after it was opened is never read, and a
+ * pipe is refused by name before anything is read.
+ *
+ * Uses the Elec2 fixtures of tests/fixtures/avro (good.avro holds the
+ * events elec2-1 to elec2-10; good-deflate.avro those ten twice) and
+ * config/elec2.cfg. Reading whole containers is in
+ * tests/integration/test_train_avro.sh. Run from the repo root.
+ */
+#include "tests/unit/testutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "producers/avro_source.h"
+
+#define FIXTURES "tests/fixtures/avro/"
+#define GOOD_EVENTS 10 /* in good.avro */
+
+struct source_fixture {
+    struct cfg cfg;
+    struct schema *input;
+    char path[128];
+    char errstr[TESTUTIL_ERRSTR_SIZE];
+};
+
+static int source_setup(void **state)
+{
+    struct source_fixture *fx = calloc(1, sizeof(*fx));
+
+    if (!fx || cfg_load_file(&fx->cfg, "config/elec2.cfg", fx->errstr,
+                             sizeof(fx->errstr)) != 0 ||
+        schema_load_file(fx->cfg.schema_path, &fx->input, fx->errstr,
+                         sizeof(fx->errstr)) != 0) {
+        free(fx);
+        return -1;
+    }
+    temp_file_new(fx->path, sizeof(fx->path), "avro-source");
+    *state = fx;
+    return 0;
+}
+
+static int source_teardown(void **state)
+{
+    struct source_fixture *fx = *state;
+
+    (void)unlink(fx->path); /* gone already when a test renamed it away */
+    schema_destroy(fx->input);
+    free(fx);
+    return 0;
+}
+
+/* Copies the fixture file from to the path to, replacing what was there
+ * by a rename, as a writer that publishes a new file does: the old file
+ * stays readable through any FILE* already open on it. */
+static void replace_with(const char *to, const char *from)
+{
+    char tmp[160], chunk[4096];
+    FILE *in = fopen(from, "rb"), *out;
+    size_t n;
+
+    assert_non_null(in);
+    snprintf(tmp, sizeof(tmp), "%s.new", to);
+    out = fopen(tmp, "wb");
+    assert_non_null(out);
+    while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+        assert_int_equal(fwrite(chunk, 1, n, out), n);
+    assert_int_equal(fclose(in), 0);
+    assert_int_equal(fclose(out), 0);
+    assert_int_equal(rename(tmp, to), 0);
+}
+
+/* The file opened is the file read: replaced by another container after
+ * it was opened, its path now names twenty events, but the source reads
+ * the ten it checked. riffle once opened the path a second time for
+ * avro-c, which then read a file that was never checked. */
+static void test_avro_source_reads_the_file_it_checked(void **state)
+{
+    struct source_fixture *fx = *state;
+    struct avro_source *src = NULL;
+    struct event ev;
+    char id[32];
+    FILE *f;
+    int n, err;
+
+    replace_with(fx->path, FIXTURES "good.avro");
+    f = fopen(fx->path, "rb");
+    assert_non_null(f);
+    replace_with(fx->path, FIXTURES "good-deflate.avro");
+
+    err = avro_source_open_file(f, fx->path, &fx->cfg, fx->input, &src,
+                                fx->errstr, sizeof(fx->errstr));
+    if (err)
+        fail_msg("open: %s", fx->errstr);
+    event_init(&ev);
+    for (n = 0; (err = avro_source_next(src, &ev, fx->errstr,
+                                        sizeof(fx->errstr))) == 0;
+         n++) {
+        snprintf(id, sizeof(id), "elec2-%d", n + 1);
+        assert_string_equal(event_text(&ev, fx->input, "event_id"), id);
+        assert_string_equal(event_text(&ev, fx->input, "class"), "UP");
+    }
+    assert_int_equal(err, RIFFLE_ERR_EOF);
+    assert_int_equal(n, GOOD_EVENTS);
+
+    /* the source borrowed f: it is still open, and the caller's */
+    avro_source_close(src);
+    event_free(&ev);
+    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+    assert_int_equal(fgetc(f), 'O');
+    assert_int_equal(fclose(f), 0);
+}
+
+/* A pipe cannot be read twice (once checked, once by avro-c): refused,
+ * naming the file, before a byte of it is taken. */
+static void test_avro_source_refuses_a_pipe(void **state)
+{
+    struct source_fixture *fx = *state;
+    struct avro_source *src = NULL;
+    int fds[2];
+    FILE *f;
+
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(write(fds[1], "Obj\x01", 4), 4);
+    assert_int_equal(close(fds[1]), 0);
+    f = fdopen(fds[0], "rb");
+    assert_non_null(f);
+
+    assert_int_equal(avro_source_open_file(f, "/dev/stdin", &fx->cfg,
+                                           fx->input, &src, fx->errstr,
+                                           sizeof(fx->errstr)),
+                     RIFFLE_ERR_IO);
+    assert_null(src);
+    assert_string_equal(fx->errstr, "/dev/stdin: not a readable Avro "
+                        "container file: not a regular file (a container "
+                        "is checked, then read: write a pipe's output to "
+                        "a file first)");
+    assert_int_equal(fgetc(f), 'O');
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Opened by path: what cannot be opened, or is no file, is named. */
+static void test_avro_source_names_what_cannot_be_opened(void **state)
+{
+    struct source_fixture *fx = *state;
+    struct avro_source *src = NULL;
+
+    assert_int_equal(avro_source_open(FIXTURES "no-such.avro", &fx->cfg,
+                                      fx->input, &src, fx->errstr,
+                                      sizeof(fx->errstr)),
+                     RIFFLE_ERR_IO);
+    assert_string_equal(fx->errstr, FIXTURES "no-such.avro: not a readable "
+                        "Avro container file: No such file or directory");
+    assert_int_equal(avro_source_open(FIXTURES, &fx->cfg, fx->input, &src,
+                                      fx->errstr, sizeof(fx->errstr)),
+                     RIFFLE_ERR_IO);
+    assert_contains(fx->errstr, FIXTURES ": not a readable Avro container "
+                                "file: not a regular file");
+    assert_null(src);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_avro_source_reads_the_file_it_checked, source_setup,
+            source_teardown),
+        cmocka_unit_test_setup_teardown(test_avro_source_refuses_a_pipe,
+                                        source_setup, source_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_avro_source_names_what_cannot_be_opened, source_setup,
+            source_teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
