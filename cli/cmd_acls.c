@@ -158,8 +158,10 @@ static void plan(const struct cfg *c, const char *const users[4],
 }
 
 /* The bindings riffle cannot create itself, as Kafka's tool lines: the
- * exactly-once learner's transactional id, and the scoring replicas' ids,
- * "<serve.group_id>-<instance>", as a prefix. */
+ * transactional id of a learner in delivery.mode exactly_once, and the
+ * ids of scoring replicas in serve.delivery exactly_once,
+ * "<serve.group_id>-<instance>", as a prefix. Each mode is the role's
+ * own: a role that runs at least once gets no transactional id. */
 static void print_txn_hint(const struct cfg *c, const char *learner,
                            const char *scorer)
 {
@@ -168,14 +170,17 @@ static void print_txn_hint(const struct cfg *c, const char *learner,
                               "--allow-principal User:%s --operation Write "
                               "--operation Describe --transactional-id %s%s"
                               "%s\n";
+    int learner_txn = learner && c->delivery == CFG_DELIVERY_EXACTLY_ONCE;
+    int scorer_txn = scorer && c->serve_delivery == CFG_DELIVERY_EXACTLY_ONCE;
 
-    if (c->delivery != CFG_DELIVERY_EXACTLY_ONCE || (!learner && !scorer))
+    if (!learner_txn && !scorer_txn)
         return;
+
     printf("also needed, which librdkafka 2.0.2 cannot create (run before "
            "this command):\n");
-    if (learner)
+    if (learner_txn)
         printf(tool, c->brokers, learner, c->transactional_id, "", "");
-    if (scorer)
+    if (scorer_txn)
         printf(tool, c->brokers, scorer, c->serve_group_id, "-",
                " --resource-pattern-type prefixed");
 }

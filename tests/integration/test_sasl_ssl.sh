@@ -38,6 +38,9 @@ labels = { topic = "$labels_topic"; };
 CFG
 secure_kafka='kafka = {\n  security_protocol = "sasl_ssl";\n  sasl_mechanism = "SCRAM-SHA-512";'
 sed -i "s|^kafka = {|$secure_kafka\n  ssl_ca_file = \"$SECURE/ca.pem\";|" "$cfg"
+# The replica runs exactly once too, so that both transactional-id
+# bindings riffle cannot create are needed, and used.
+sed -i 's|^serve = {|serve = {\n  delivery = "exactly_once";|' "$cfg"
 sed 's/id_prefix = "elec2"/id_prefix = "late"/' "$cfg" >"$WORK/late.cfg"
 plain_cfg=$WORK/plain.cfg
 sed 's/sasl_mechanism = "SCRAM-SHA-512"/sasl_mechanism = "PLAIN"/' "$cfg" >"$plain_cfg"
@@ -77,6 +80,22 @@ RIFFLE_KAFKA_SASL_USERNAME=admin RIFFLE_KAFKA_SASL_PASSWORD_FILE=$SECURE/admin.p
     "$RIFFLE" acls -c "$cfg" --learner learner --scorer scorer --dry-run |
     sed -n 's/^  kafka-acls.sh .* --add /--add /p' >"$WORK/txn-acls.txt"
 assert_eq "$(wc -l <"$WORK/txn-acls.txt")" 2 "transactional-id lines printed"
+# Each role's id follows its own delivery mode: an at-least-once learner
+# or replica has none to grant.
+sed 's|^  delivery = "exactly_once";|  delivery = "at_least_once";|' "$cfg" >"$WORK/serve-alo.cfg"
+cp "$cfg" "$WORK/learn-alo.cfg"
+echo 'delivery = { mode = "at_least_once"; };' >>"$WORK/learn-alo.cfg"
+group=$(sed -n 's/^ *group_id = "\([^"]*\)".*/\1/p' "$cfg")
+for variant in serve-alo learn-alo; do
+    RIFFLE_KAFKA_SASL_USERNAME=admin RIFFLE_KAFKA_SASL_PASSWORD_FILE=$SECURE/admin.password \
+        "$RIFFLE" acls -c "$WORK/$variant.cfg" --learner learner --scorer scorer --dry-run |
+        grep '^  kafka-acls.sh ' >"$WORK/$variant.txt" || true
+    assert_eq "$(wc -l <"$WORK/$variant.txt")" 1 "$variant: transactional-id lines"
+done
+grep -q "User:learner .*--transactional-id $group-learner\$" \
+    "$WORK/serve-alo.txt" || fail "serve-alo: $(cat "$WORK/serve-alo.txt")"
+grep -q "User:scorer .*--transactional-id $group-serve- --resource-pattern-type prefixed\$" \
+    "$WORK/learn-alo.txt" || fail "learn-alo: $(cat "$WORK/learn-alo.txt")"
 kafka_jars=$("$REPO_ROOT/scripts/kafka" classpath) # honours RIFFLE_CACHE_DIR
 while read -r -a args; do
     java -cp "$kafka_jars" kafka.admin.AclCommand \
