@@ -1053,6 +1053,20 @@ static int check_field(const struct loader *ld, const config_setting_t *g,
     if (f->kind == CFG_FIELD_IGNORE &&
         check_ignored_field(ld, g, section) != 0)
         return RIFFLE_ERR_CFG;
+    /* An id must stay one stable, distinct token per event: it keys the
+     * predictions, duplicates and the join with delayed labels. Only a
+     * keyed pseudonym keeps it so; a mask, a prefix or a drop would merge
+     * ids, an envelope would differ on every event. */
+    if (f->kind == CFG_FIELD_ID && f->privacy != CFG_PRIVACY_NONE &&
+        f->privacy != CFG_PRIVACY_PSEUDONYM)
+        return fail(ld, g, dotted(key, sizeof(key), section, "personal"),
+                    "the event id can only be pseudonymized (personal = "
+                    "\"pseudonym\"): it must stay one distinct, stable "
+                    "token per event");
+    if (f->kind == CFG_FIELD_LABEL && f->privacy != CFG_PRIVACY_NONE)
+        return fail(ld, g, dotted(key, sizeof(key), section, "personal"),
+                    "the label cannot be anonymized: the model learns its "
+                    "value; choose other fields");
     if (!numeric && (f->missing == CFG_MISSING_MEAN ||
                      f->missing == CFG_MISSING_ZERO ||
                      f->missing == CFG_MISSING_CONSTANT))
@@ -1081,11 +1095,6 @@ static int check_field(const struct loader *ld, const config_setting_t *g,
         return fail(ld, g, dotted(key, sizeof(key), section, "personal"),
                     "a pseudonym is a token, not a number: use kind = "
                     "\"categorical\" for this field, or coarsen it");
-    if (f->privacy != CFG_PRIVACY_NONE &&
-        (f->kind == CFG_FIELD_ID || f->kind == CFG_FIELD_LABEL))
-        return fail(ld, g, dotted(key, sizeof(key), section, "personal"),
-                    "the id and the label cannot be anonymized here; "
-                    "mark them kind = \"ignore\" or choose other fields");
     return 0;
 }
 

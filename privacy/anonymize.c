@@ -119,6 +119,12 @@ struct anonymizer {
      * its bands from floor(min / width) to floor(max / width). NULL where
      * the field has no bounds, or too many bands. */
     struct band_names *bands[CFG_MAX_FIELDS];
+    /* The event id with personal = "pseudonym": configured field and
+     * schema index, or id_field == CFG_MAX_FIELDS. It is not among
+     * personal[]: the learner replaces it first (anonymizer_apply_id()),
+     * before duplicates, lateness and the label join read it. */
+    size_t id_field;
+    size_t id_index;
 };
 
 /* Lists configured field i, which has a privacy rule and is in the
@@ -126,8 +132,15 @@ struct anonymizer {
 static void add_personal(struct anonymizer *a, size_t i)
 {
     const struct cfg_field *f = &a->cfg->fields[i];
-    struct personal_field *pf = &a->personal[a->personal_count++];
+    struct personal_field *pf;
 
+    if (f->kind == CFG_FIELD_ID) { /* cfg.c allows only a pseudonym */
+        assert(f->privacy == CFG_PRIVACY_PSEUDONYM);
+        a->id_field = i;
+        a->id_index = (size_t)a->schema_index[i];
+        return;
+    }
+    pf = &a->personal[a->personal_count++];
     pf->field = i;
     pf->schema_index = (size_t)a->schema_index[i];
     pf->action = f->privacy;
@@ -609,6 +622,7 @@ int anonymizer_new(const struct cfg *cfg, const struct schema *schema,
     if (!a)
         return RIFFLE_ERR_NOMEM;
     a->cfg = cfg;
+    a->id_field = CFG_MAX_FIELDS;
     a->key_id_len = strlen(cfg->key_id);
     memcpy(a->token_head, cfg->key_id, a->key_id_len);
     a->token_head[a->key_id_len] = ':';
@@ -1363,6 +1377,79 @@ static int encrypt_value(const struct anonymizer *a, const struct cfg_field *f,
     if (!err)
         err = event_set_string(ev, index, out.data, out.len);
     buf_free(&out);
+    return err;
+}
+
+int anonymizer_hides_id(const struct anonymizer *a)
+{
+    return a->id_field < CFG_MAX_FIELDS;
+}
+
+/* Writes the id's token for value (len bytes, read up to a first NUL as
+ * every pseudonym's digest reads its value) at out, which holds
+ * key_id_len + 1 + ANONYMIZE_TOKEN_HEX bytes. No cache: ids rarely
+ * repeat, and would push the repeating values of other fields out. */
+static int id_token(const struct anonymizer *a, const char *value,
+                    size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    const char *field = a->cfg->fields[a->id_field].name;
+    const char *nul = memchr(value, '\0', len);
+    unsigned char mac[ANONYMIZE_HMAC_BYTES];
+    char hex[ANONYMIZE_TOKEN_HEX];
+    size_t i;
+    int err;
+
+    err = hmac_two_parts(&a->mac, field, strlen(field) + 1, value,
+                         nul ? (size_t)(nul - value) : len, mac);
+    if (err)
+        return err;
+    for (i = 0; i < ANONYMIZE_TOKEN_HEX / 2; i++) {
+        hex[2 * i] = digits[mac[i] >> 4];
+        hex[2 * i + 1] = digits[mac[i] & 0xf];
+    }
+    OPENSSL_cleanse(mac, sizeof(mac));
+    write_token(a, out, hex);
+    return 0;
+}
+
+int anonymizer_apply_id(const struct anonymizer *a, struct event *ev)
+{
+    size_t token_len = a->key_id_len + 1 + ANONYMIZE_TOKEN_HEX;
+    char token[CFG_NAME_MAX + 8 + ANONYMIZE_TOKEN_HEX];
+    const struct value *v;
+    char *out;
+    int err;
+
+    if (!anonymizer_hides_id(a))
+        return 0;
+    v = &ev->values[a->id_index];
+    if (v->kind != VALUE_STRING || v->str_len == 0)
+        return 0; /* cleaning refuses it: nothing to hide */
+
+    /* Into a copy first: the event's arena may move when written. */
+    err = id_token(a, event_string(ev, a->id_index), v->str_len, token);
+    if (err)
+        return err;
+    out = event_write_string(ev, a->id_index, token_len);
+    if (!out)
+        return RIFFLE_ERR_NOMEM;
+    memcpy(out, token, token_len);
+    return 0;
+}
+
+int anonymizer_id_pseudonym(const struct anonymizer *a, const void *raw,
+                            size_t len, struct buf *out)
+{
+    size_t token_len = a->key_id_len + 1 + ANONYMIZE_TOKEN_HEX;
+    char token[CFG_NAME_MAX + 8 + ANONYMIZE_TOKEN_HEX];
+    int err;
+
+    assert(anonymizer_hides_id(a));
+    err = id_token(a, raw, len, token);
+    if (!err)
+        err = buf_append(out, token, token_len);
+    OPENSSL_cleanse(token, sizeof(token));
     return err;
 }
 

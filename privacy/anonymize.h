@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "config/cfg.h"
 #include "schemas/event.h"
 #include "schemas/schema.h"
@@ -61,6 +62,29 @@ void anonymizer_destroy(struct anonymizer *a); /* NULL-safe, wipes the key */
 /* Applies every configured action to ev in place. Returns 0 or
  * RIFFLE_ERR_NOMEM. */
 int anonymizer_apply(const struct anonymizer *a, struct event *ev);
+
+/* The event id (kind "id") with personal = "pseudonym". The learner
+ * replaces it as soon as an event is decoded, before duplicates,
+ * lateness, cleaning and the label join read it, so that predictions,
+ * dead letters, the join's state and snapshots only ever hold the
+ * pseudonym; anonymizer_apply() leaves the id alone. The token is the one
+ * anonymize_pseudonym() makes of the id under the id field's name. */
+
+/* Whether the configuration pseudonymizes the event id. */
+int anonymizer_hides_id(const struct anonymizer *a);
+
+/* Replaces ev's id by its pseudonym when the id is pseudonymized and a
+ * non-empty string; a null or empty id is left for cleaning to refuse.
+ * Uses no cache, so any thread may call it on an event of its own.
+ * Returns 0 or RIFFLE_ERR_NOMEM. */
+int anonymizer_apply_id(const struct anonymizer *a, struct event *ev);
+
+/* Appends to out the pseudonym of a raw event id of len bytes that need
+ * not end in a NUL (a Kafka key: labels and events are keyed by the raw
+ * id); like an event's string, it is read up to a first NUL byte. Only
+ * when anonymizer_hides_id(). Returns 0 or RIFFLE_ERR_NOMEM. */
+int anonymizer_id_pseudonym(const struct anonymizer *a, const void *raw,
+                            size_t len, struct buf *out);
 
 /* Hints for the thread that reads ahead; see the top of this file. */
 struct anonymizer_hinter;

@@ -83,6 +83,14 @@ static const char bounded_band_fields[] =
     "  { name = \"income\"; kind = \"categorical\"; personal = \"coarsen\";\n"
     "    band = 0.1; min = -1.0; max = 1.0; }\n";
 
+/* A personal event id (an account number), pseudonymized. */
+static const char personal_id_fields[] =
+    "  { name = \"event_id\"; kind = \"id\"; personal = \"pseudonym\"; },\n"
+    "  { name = \"label\"; kind = \"label\"; positive = [\"yes\"]; },\n"
+    "  { name = \"name\"; kind = \"categorical\";\n"
+    "    personal = \"pseudonym\"; },\n"
+    "  { name = \"plain\"; kind = \"categorical\"; }\n";
+
 /* No pseudonym: no key should be needed. */
 static const char drop_only_fields[] =
     "  { name = \"event_id\"; kind = \"id\"; },\n"
@@ -659,6 +667,81 @@ static void test_anonymize_apply_leaves_no_raw_value(void **state)
     }
 }
 
+/* ---- a pseudonymized event id ---------------------------------------- */
+
+static void open_personal_id(struct fixture *fx)
+{
+    write_text(fx->key_path, HEX_KEY_A "\n");
+    load_cfg(fx, personal_id_fields, fx->key_path);
+    if (new_anonymizer(fx) != 0)
+        fail_msg("anonymizer_new: %s", fx->errstr);
+}
+
+/* The id becomes the HMAC pseudonym of the raw id under the id field's
+ * name, the scheme of every other pseudonym; anonymizer_apply() then
+ * leaves it alone (it would pseudonymize the pseudonym). */
+static void test_anonymize_id_is_hmac_of_raw_id(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char key[KEY_BYTES];
+    char id[TOKEN_SIZE];
+
+    open_personal_id(fx);
+    key_a_bytes(key);
+    expected_pseudonym(key, sizeof(key), "event_id", "MRN-0042", id,
+                       sizeof(id));
+    assert_int_equal(anonymizer_hides_id(fx->anon), 1);
+
+    raw_event(fx);
+    set_str(fx, "event_id", "MRN-0042");
+    assert_int_equal(anonymizer_apply_id(fx->anon, &fx->ev), 0);
+    assert_string_equal(str_of(fx, "event_id"), id);
+    assert_int_equal(anonymizer_apply(fx->anon, &fx->ev), 0);
+    assert_string_equal(str_of(fx, "event_id"), id);
+    assert_string_equal(str_of(fx, "plain"), "public");
+}
+
+/* A raw id met as a Kafka key (not NUL-terminated) gets the same
+ * pseudonym, so a label keyed by the raw id joins its event. */
+static void test_anonymize_id_key_matches_event_id(void **state)
+{
+    struct fixture *fx = *state;
+    static const char key_bytes[] = {'M', 'R', 'N', '-', '0', '0', '4', '2',
+                                     'X'};
+    unsigned char key[KEY_BYTES];
+    char id[TOKEN_SIZE];
+    struct buf out = {0};
+
+    open_personal_id(fx);
+    key_a_bytes(key);
+    expected_pseudonym(key, sizeof(key), "event_id", "MRN-0042", id,
+                       sizeof(id));
+    assert_int_equal(anonymizer_id_pseudonym(fx->anon, key_bytes, 8, &out),
+                     0);
+    assert_int_equal(out.len, strlen(id));
+    assert_string_equal(out.data, id);
+    buf_free(&out);
+}
+
+/* Null and empty ids stay as they are, for cleaning to refuse; without
+ * personal = "pseudonym" on the id nothing changes. */
+static void test_anonymize_id_left_when_absent_or_plain(void **state)
+{
+    struct fixture *fx = *state;
+
+    open_personal_id(fx);
+    raw_event(fx);
+    set_str(fx, "event_id", "");
+    assert_int_equal(anonymizer_apply_id(fx->anon, &fx->ev), 0);
+    assert_string_equal(str_of(fx, "event_id"), "");
+
+    open_with_file_key(fx, HEX_KEY_A "\n");
+    assert_int_equal(anonymizer_hides_id(fx->anon), 0);
+    raw_event(fx);
+    assert_int_equal(anonymizer_apply_id(fx->anon, &fx->ev), 0);
+    assert_string_equal(str_of(fx, "event_id"), "e-1");
+}
+
 /* ---- where the key comes from -------------------------------------- */
 
 static void test_anonymize_key_file_hex_decodes(void **state)
@@ -969,6 +1052,9 @@ int main(void)
         T(test_anonymize_apply_pseudonym_cache_is_exact),
         T(test_anonymize_apply_keeps_null_and_plain),
         T(test_anonymize_apply_leaves_no_raw_value),
+        T(test_anonymize_id_is_hmac_of_raw_id),
+        T(test_anonymize_id_key_matches_event_id),
+        T(test_anonymize_id_left_when_absent_or_plain),
         T(test_anonymize_key_file_hex_decodes),
         T(test_anonymize_key_file_raw_bytes),
         T(test_anonymize_key_env_wins_over_file),

@@ -906,7 +906,46 @@ static void test_cfg_personal_label_refused(void **state)
                        "positive = [\"UP\"]; personal = \"drop\"; },",
                NULL);
     expect_error(fx, 13, "fields[1].personal",
-                 "the id and the label cannot be anonymized");
+                 "the label cannot be anonymized");
+}
+
+/* A personal event id (an account number) is allowed as a pseudonym,
+ * the one action that keeps it a distinct, stable token per event. */
+static void test_cfg_personal_id_pseudonym_allowed(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 12, "  { name = \"event_id\"; kind = \"id\"; "
+                       "personal = \"pseudonym\"; },",
+               NULL);
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(fx->cfg->fields[0].kind, CFG_FIELD_ID);
+    assert_int_equal(fx->cfg->fields[0].privacy, CFG_PRIVACY_PSEUDONYM);
+    assert_int_equal(cfg_has_personal_fields(fx->cfg), 1);
+}
+
+/* Every other action on the id is refused at the id's own line. */
+static void test_cfg_personal_id_other_actions_refused(void **state)
+{
+    static const char *const actions[] = {
+        "personal = \"mask\"; keep_last = 2;",
+        "personal = \"coarsen\"; keep_prefix = 3;",
+        "personal = \"encrypt\";",
+        "personal = \"drop\";",
+        "personal = \"noise\"; epsilon = 1.0; sensitivity = 1.0;",
+    };
+    struct fixture *fx = *state;
+    char line[256];
+    size_t i;
+
+    for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+        snprintf(line, sizeof(line),
+                 "  { name = \"event_id\"; kind = \"id\"; %s },",
+                 actions[i]);
+        write_base(fx, 12, line, NULL);
+        expect_error(fx, 12, "fields[0].personal",
+                     "the event id can only be pseudonymized");
+    }
 }
 
 static void test_cfg_headerless_needs_columns(void **state)
@@ -1449,6 +1488,8 @@ int main(void)
         T(test_cfg_min_above_max),
         T(test_cfg_rule_on_ignored_field_refused),
         T(test_cfg_personal_label_refused),
+        T(test_cfg_personal_id_pseudonym_allowed),
+        T(test_cfg_personal_id_other_actions_refused),
         T(test_cfg_headerless_needs_columns),
         T(test_cfg_records_source_lines),
         T(test_cfg_error_names_file_line_and_key),
