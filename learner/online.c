@@ -103,6 +103,12 @@ struct online_learner {
     struct buf carried; /* their texts, NUL-separated */
     /* Copies: anonymizing may grow the event's arena and move strings. */
     struct buf event_id;
+    /* With a pseudonymized id (anonymizer_hides_id()): the pseudonym of
+     * a raw id met as a Kafka key (a label's, a message's), and the
+     * length of the raw id of the event in hand when over the cleaner's
+     * cap (0 otherwise), which the pseudonym no longer shows. */
+    struct buf key_pseudonym;
+    size_t long_id_len;
     char label[CFG_NAME_MAX];
     /* label holds the text of the number with these bits: a numeric
      * label has a few values, and printing one each event cost more
@@ -330,9 +336,12 @@ int online_new(const struct cfg *cfg, const struct schema *input_schema,
                  "pending events", cfg->labels.max_pending);
         err = RIFFLE_ERR_NOMEM;
     }
+    /* A waiting label keeps its message's key, the raw id, for its dead
+     * letter: with a pseudonymized id that key waits sealed too. */
     if (!err && cfg->labels.line &&
-        cfg->labels.format == CFG_LABEL_FORMAT_EVENT &&
-        cfg_has_personal_fields(cfg))
+        ((cfg->labels.format == CFG_LABEL_FORMAT_EVENT &&
+          cfg_has_personal_fields(cfg)) ||
+         anonymizer_hides_id(ol->anonymizer)))
         err = keyring_load_dead_letter(cfg, &ol->early_keys, errstr,
                                        errstr_size);
     if (err) {
@@ -380,6 +389,7 @@ void online_destroy(struct online_learner *ol)
     event_free(&ol->raw);
     event_free(&ol->event);
     buf_free(&ol->event_id);
+    buf_free(&ol->key_pseudonym);
     label_join_destroy(ol->labels);
     buf_free(&ol->packed);
     buf_free(&ol->carried);
@@ -443,6 +453,39 @@ static const char *copy_label(struct online_learner *ol,
         return ol->label;
     }
     return NULL;
+}
+
+/* Replaces the event's id by its pseudonym when configured, before
+ * anything reads it; notes a raw id longer than cleaning accepts, which
+ * refuse_long_id() then refuses as cleaning would have. Returns 0 or
+ * RIFFLE_ERR_NOMEM. */
+static int hide_event_id(struct online_learner *ol, struct event *ev)
+{
+    const struct value *v = &ev->values[ol->id_index];
+
+    ol->long_id_len = 0;
+    if (!anonymizer_hides_id(ol->anonymizer))
+        return 0;
+    if (v->kind == VALUE_STRING && v->str_len > CLEAN_MAX_ID_BYTES)
+        ol->long_id_len = v->str_len;
+    return anonymizer_apply_id(ol->anonymizer, ev);
+}
+
+/* The verdict cleaning gives an id over CLEAN_MAX_ID_BYTES, for an id
+ * hide_event_id() replaced by its (short) pseudonym: returns 1 with the
+ * event refused, or 0. */
+static int refuse_long_id(struct online_learner *ol, struct online_result *res)
+{
+    char detail[sizeof(res->verdict.detail)];
+
+    if (ol->long_id_len == 0)
+        return 0;
+    snprintf(detail, sizeof(detail), "the event id has %zu bytes; at most "
+             "%d allowed", ol->long_id_len, CLEAN_MAX_ID_BYTES);
+    set_verdict(res, CLEAN_REASON_VALUE,
+                cfg_field_of_kind(ol->cfg, CFG_FIELD_ID)->name, detail);
+    ol->long_id_len = 0;
+    return 1;
 }
 
 static const char *copy_event_id(struct online_learner *ol,
@@ -836,34 +879,72 @@ static void labels_tick(struct online_learner *ol, int64_t ts_ms)
  *   float64 label, int32 partition, int64 offset, int64 timestamp_ms,
  *   uint32 key_len, key, uint32 len, payload
  * The top bit of key_len says the payload is sealed (early_keys); older
- * snapshots never set it. */
+ * snapshots never set it. The next bit says the key is sealed with it:
+ * the sealed bytes are then uint32 key_len, key, payload, and key_len in
+ * clear is 0 (a pseudonymized id: the key is the raw id). */
 #define EARLY_FIXED (PACK_F64 + PACK_U32 + 2 * PACK_F64 + 2 * PACK_U32)
 #define EARLY_SEALED_BIT 0x80000000u
+#define EARLY_KEY_INSIDE_BIT 0x40000000u
 #define EARLY_SEAL_CONTEXT "riffle.early_label"
+
+/* The bytes pack_early() seals for o: its payload, or with the key
+ * inside (key_inside) the key's length, the key and the payload, in
+ * ol->early_plain. */
+static int early_plain(struct online_learner *ol,
+                       const struct online_label_origin *o, int key_inside,
+                       const void **plain, size_t *plain_len)
+{
+    unsigned char word[PACK_U32];
+
+    *plain = o->payload;
+    *plain_len = o->len;
+    if (!key_inside)
+        return 0;
+    put_le(word, (uint32_t)o->key_len, PACK_U32);
+    buf_reset(&ol->early_plain);
+    if (buf_append(&ol->early_plain, word, sizeof(word)) != 0 ||
+        buf_append(&ol->early_plain, o->key, o->key_len) != 0 ||
+        (o->len && buf_append(&ol->early_plain, o->payload, o->len) != 0))
+        return RIFFLE_ERR_NOMEM;
+    *plain = ol->early_plain.data;
+    *plain_len = ol->early_plain.len;
+    return 0;
+}
 
 static int pack_early(struct online_learner *ol, double label,
                       const struct online_label_origin *o)
 {
     const void *payload = o->payload;
-    size_t payload_len = o->len, len;
+    size_t payload_len = o->len, len, key_len = o->key_len;
     uint32_t key_word = (uint32_t)o->key_len;
+    int key_inside = o->key_len > 0 && ol->early_keys.count > 0 &&
+                     anonymizer_hides_id(ol->anonymizer);
     unsigned char *p;
     uint64_t bits;
 
-    if (o->key_len >= EARLY_SEALED_BIT || o->len > UINT32_MAX)
+    if (o->key_len >= EARLY_KEY_INSIDE_BIT || o->len > UINT32_MAX)
         return RIFFLE_ERR_NOMEM;
-    if (ol->early_keys.count > 0 && o->len > 0) {
+    if (ol->early_keys.count > 0 && (o->len > 0 || key_inside)) {
+        const void *plain;
+        size_t plain_len;
+
+        if (early_plain(ol, o, key_inside, &plain, &plain_len) != 0)
+            return RIFFLE_ERR_NOMEM;
         buf_reset(&ol->early_sealed);
-        if (seal_encrypt(&ol->early_keys, EARLY_SEAL_CONTEXT, o->payload,
-                         o->len, NULL, &ol->early_sealed) != 0 ||
+        if (seal_encrypt(&ol->early_keys, EARLY_SEAL_CONTEXT, plain,
+                         plain_len, NULL, &ol->early_sealed) != 0 ||
             ol->early_sealed.len > UINT32_MAX)
             return RIFFLE_ERR_NOMEM;
         payload = ol->early_sealed.data;
         payload_len = ol->early_sealed.len;
         key_word |= EARLY_SEALED_BIT;
+        if (key_inside) {
+            key_word = EARLY_SEALED_BIT | EARLY_KEY_INSIDE_BIT;
+            key_len = 0;
+        }
     }
 
-    len = EARLY_FIXED + o->key_len + payload_len;
+    len = EARLY_FIXED + key_len + payload_len;
     buf_reset(&ol->packed);
     if (buf_reserve(&ol->packed, len) != 0)
         return RIFFLE_ERR_NOMEM;
@@ -874,11 +955,11 @@ static int pack_early(struct online_learner *ol, double label,
     put_le(p + 12, (uint64_t)o->offset, PACK_F64);
     put_le(p + 20, (uint64_t)o->ts_ms, PACK_F64);
     put_le(p + 28, key_word, PACK_U32);
-    if (o->key_len)
-        memcpy(p + 32, o->key, o->key_len);
-    put_le(p + 32 + o->key_len, payload_len, PACK_U32);
+    if (key_len)
+        memcpy(p + 32, o->key, key_len);
+    put_le(p + 32 + key_len, payload_len, PACK_U32);
     if (payload_len)
-        memcpy(p + EARLY_FIXED + o->key_len, payload, payload_len);
+        memcpy(p + EARLY_FIXED + key_len, payload, payload_len);
     ol->packed.len = len;
     return 0;
 }
@@ -886,7 +967,7 @@ static int pack_early(struct online_learner *ol, double label,
 /* The inverse of pack_early(), borrowing from b. Returns 0, or -1 for
  * bytes it cannot have written (a damaged snapshot). */
 static int unpack_early(const unsigned char *b, size_t len, double *label,
-                        struct online_label_origin *o, int *sealed)
+                        struct online_label_origin *o, uint32_t *flags)
 {
     uint64_t bits;
     uint32_t key_word;
@@ -899,8 +980,11 @@ static int unpack_early(const unsigned char *b, size_t len, double *label,
     o->offset = (int64_t)get_le(b + 12, PACK_F64);
     o->ts_ms = (int64_t)get_le(b + 20, PACK_F64);
     key_word = (uint32_t)get_le(b + 28, PACK_U32);
-    *sealed = (key_word & EARLY_SEALED_BIT) != 0;
-    o->key_len = key_word & ~EARLY_SEALED_BIT;
+    *flags = key_word & (EARLY_SEALED_BIT | EARLY_KEY_INSIDE_BIT);
+    o->key_len = key_word & ~(EARLY_SEALED_BIT | EARLY_KEY_INSIDE_BIT);
+    if ((*flags & EARLY_KEY_INSIDE_BIT) &&
+        (!(*flags & EARLY_SEALED_BIT) || o->key_len != 0))
+        return -1;
     if (len < EARLY_FIXED + o->key_len)
         return -1;
     o->key = b + 32;
@@ -925,6 +1009,28 @@ static int keyed_by_id(const struct online_learner *ol,
             memcmp(ol->msg_key, res->event_id, ol->event_id.len) == 0);
 }
 
+/* keyed_by_id() for a pseudonymized id: the message is keyed by the raw
+ * id, whose pseudonym the event now holds. Returns 0 or
+ * RIFFLE_ERR_NOMEM, *keyed saying. */
+static int keyed_by_hidden_id(struct online_learner *ol,
+                              const struct online_result *res, int *keyed)
+{
+    int err;
+
+    *keyed = !ol->key_check;
+    if (*keyed || !ol->msg_key)
+        return 0;
+    buf_reset(&ol->key_pseudonym);
+    err = anonymizer_id_pseudonym(ol->anonymizer, ol->msg_key,
+                                  ol->msg_key_len, &ol->key_pseudonym);
+    if (err)
+        return err;
+    *keyed = ol->key_pseudonym.len == ol->event_id.len &&
+             memcmp(ol->key_pseudonym.data, res->event_id,
+                    ol->event_id.len) == 0;
+    return 0;
+}
+
 /* Keeps a scored event without a label for its label, or learns it at
  * once when its label came first and waits. An event whose message is
  * not keyed by its id, where that is required, is dead-lettered: it
@@ -938,9 +1044,16 @@ static int keep_pending(struct online_learner *ol, size_t n,
     struct online_label_origin origin;
     struct label_join_entry e;
     double label;
-    int err;
+    int keyed, err;
 
-    if (!keyed_by_id(ol, res)) {
+    if (anonymizer_hides_id(ol->anonymizer)) {
+        err = keyed_by_hidden_id(ol, res, &keyed);
+        if (err)
+            return err;
+    } else {
+        keyed = keyed_by_id(ol, res);
+    }
+    if (!keyed) {
         set_verdict(res, CLEAN_REASON_VALUE,
                     cfg_field_of_kind(ol->cfg, CFG_FIELD_ID)->name,
                     ol->msg_key ? "the event waits for its label, but its "
@@ -955,10 +1068,10 @@ static int keep_pending(struct online_learner *ol, size_t n,
     labels_tick(ol, ol->ts_ms);
     if (label_join_take_early(ol->labels, res->event_id, ol->event_id.len,
                               &e)) {
-        int sealed;
+        uint32_t flags;
 
         if (unpack_early(e.event, e.event_len, &label, &origin,
-                         &sealed) != 0)
+                         &flags) != 0)
             return RIFFLE_ERR_SNAPSHOT; /* only a damaged restore */
         err = pack(ol, n);
         if (err)
@@ -1119,6 +1232,9 @@ static int process_event(struct online_learner *ol, struct event *ev,
     int err;
 
     result_clear(res);
+    err = hide_event_id(ol, ev);
+    if (err)
+        return err;
     res->event_id = copy_event_id(ol, ev);
 
     /* Before cleaning, so that a duplicate moves no counter and no
@@ -1132,6 +1248,11 @@ static int process_event(struct online_learner *ol, struct event *ev,
     }
     if (check_lateness(ol, ev, res))
         return 0;
+
+    if (refuse_long_id(ol, res)) {
+        ol->dead_letters++;
+        return 0;
+    }
 
     /* With delayed labels an event may come without one. */
     cleaner_set_label_optional(ol->cleaner, ol->labels != NULL);
@@ -1178,7 +1299,14 @@ int online_score_event(struct online_learner *ol, struct event *ev,
     int err;
 
     result_clear(res);
+    err = hide_event_id(ol, ev);
+    if (err)
+        return err;
     res->event_id = copy_event_id(ol, ev);
+    if (refuse_long_id(ol, res)) {
+        ol->dead_letters++;
+        return 0;
+    }
 
     cleaner_set_label_optional(ol->cleaner, 1);
     err = cleaner_apply(ol->cleaner, ev, &res->label, &res->verdict);
@@ -1596,6 +1724,9 @@ int online_validate_from(struct online_learner *ol, const char *topic,
         set_verdict(res, ONLINE_REASON_DECODE, "", errstr);
         return 0;
     }
+    err = hide_event_id(ol, &ol->event);
+    if (err)
+        return err;
     res->event_id = copy_event_id(ol, &ol->event);
 
     /* As the live path judges: duplicates first, then lateness against
@@ -1607,7 +1738,7 @@ int online_validate_from(struct online_learner *ol, const char *topic,
         res->duplicate = 1;
         return 0;
     }
-    if (check_lateness(ol, &ol->event, res))
+    if (check_lateness(ol, &ol->event, res) || refuse_long_id(ol, res))
         return 0;
     if (cleaner_apply(ol->cleaner, &ol->event, &res->label,
                       &res->verdict) != 0) {
@@ -1634,6 +1765,16 @@ int online_read_label(struct online_learner *ol, const void *key,
     memset(out, 0, sizeof(*out));
     out->id = key;
     out->id_len = key ? key_len : 0;
+    if (out->id_len && anonymizer_hides_id(ol->anonymizer)) {
+        /* Keyed by the raw id, which only its pseudonym joins. */
+        buf_reset(&ol->key_pseudonym);
+        err = anonymizer_id_pseudonym(ol->anonymizer, key, key_len,
+                                      &ol->key_pseudonym);
+        if (err)
+            return err;
+        out->id = ol->key_pseudonym.data;
+        out->id_len = ol->key_pseudonym.len;
+    }
     if (ol->cfg->labels.format == CFG_LABEL_FORMAT_TEXT) {
         size_t n = len < sizeof(out->label_text) - 1
                        ? len : sizeof(out->label_text) - 1;
@@ -1668,6 +1809,9 @@ int online_read_label(struct online_learner *ol, const void *key,
             return RIFFLE_ERR_INVALID;
         }
         if (!out->id_len) {
+            err = hide_event_id(ol, &ol->event);
+            if (err)
+                return err;
             out->id = copy_event_id(ol, &ol->event);
             out->id_len = out->id ? ol->event_id.len : 0;
         }
@@ -1759,12 +1903,33 @@ int online_learn_label(struct online_learner *ol,
     return learn_joined(ol, &e, label->label, res);
 }
 
+/* The key and payload of an opened early label sealed with its key
+ * (EARLY_KEY_INSIDE_BIT), out->payload and len holding the opened bytes.
+ * Returns 0, or -1 for bytes pack_early() cannot have sealed. */
+static int split_key_inside(struct online_label_origin *out)
+{
+    const unsigned char *b = out->payload;
+    size_t key_len;
+
+    if (out->len < PACK_U32)
+        return -1;
+    key_len = (size_t)get_le(b, PACK_U32);
+    if (key_len > out->len - PACK_U32)
+        return -1;
+    out->key = b + PACK_U32;
+    out->key_len = key_len;
+    out->payload = b + PACK_U32 + key_len;
+    out->len -= PACK_U32 + key_len;
+    return 0;
+}
+
 int online_next_given_up_label(struct online_learner *ol,
                                struct online_label_origin *out)
 {
     struct label_join_entry e;
     double label;
-    int rc, sealed;
+    uint32_t flags;
+    int rc;
     char why[256];
 
     if (!ol->labels)
@@ -1772,9 +1937,9 @@ int online_next_given_up_label(struct online_learner *ol,
     rc = label_join_next_released(ol->labels, &e);
     if (rc != 1)
         return rc;
-    if (unpack_early(e.event, e.event_len, &label, out, &sealed) != 0)
+    if (unpack_early(e.event, e.event_len, &label, out, &flags) != 0)
         return RIFFLE_ERR_SNAPSHOT;
-    if (!sealed)
+    if (!(flags & EARLY_SEALED_BIT))
         return 1;
 
     /* Opened for its dead letter, which seals it again for the topic. */
@@ -1787,6 +1952,8 @@ int online_next_given_up_label(struct online_learner *ol,
         return RIFFLE_ERR_SNAPSHOT; /* a snapshot sealed under another key */
     out->payload = ol->early_plain.data;
     out->len = ol->early_plain.len;
+    if (flags & EARLY_KEY_INSIDE_BIT)
+        return split_key_inside(out) == 0 ? 1 : RIFFLE_ERR_SNAPSHOT;
     return 1;
 }
 
