@@ -51,5 +51,6 @@ int cmd_serve(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
+int cmd_pseudonym(int argc, char **argv);
 
 #endif

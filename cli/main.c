@@ -150,6 +150,9 @@ static void usage(FILE *out)
             "                         re-inject what passes\n"
             "  decrypt -c CFG         open the encrypted fields of "
             "predictions (key holders)\n"
+            "  pseudonym -c CFG [ID...]\n"
+            "                         the pseudonym an event id is "
+            "published under (key holders)\n"
             "  simulate -c CFG        several merged learners on a file, no "
             "broker\n"
             "\n"
@@ -195,6 +198,8 @@ int main(int argc, char **argv)
         return cmd_simulate(argc - 1, argv + 1);
     if (strcmp(cmd, "decrypt") == 0)
         return cmd_decrypt(argc - 1, argv + 1);
+    if (strcmp(cmd, "pseudonym") == 0)
+        return cmd_pseudonym(argc - 1, argv + 1);
 
     fprintf(stderr, "riffle: unknown command '%s'\n\n", cmd);
     usage(stderr);

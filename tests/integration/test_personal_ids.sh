@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+#
+# A personal event id (personal = "pseudonym" on the id field) on the
+# real broker: 300 Elec2 events whose ids look like medical record numbers
+# (patient-mrn-N) arrive without their label, keyed by the raw id as a
+# user's producer keys them; one of them is late (event time behind the
+# watermark, on_late = "reject") and one comes twice (a duplicate). Their
+# labels, keyed by the raw id, come later: 249 of them name a waiting
+# event, one names no event (unknown, given up when a label stamped past
+# labels.ttl moves the store's clock). A learner runs before and after the
+# labels, so the waiting events cross a restart through the snapshot.
+#
+# Checked: the labels still join (249) and the counts add up; every
+# prediction names an event by the pseudonym `riffle pseudonym` computes
+# from its raw id, each once; the late event's dead letter names its
+# pseudonym and the unknown label's dead letter keeps its raw key only
+# sealed; and no raw id appears in any output topic (predictions, dead
+# letters, models, metrics, alerts: raw bytes with keys and headers, and
+# riffle watch's JSON) nor in the learners' debug logs. The scan is
+# checked to find the raw ids in the input and labels topics.
+#
+# Bounded: 301 events, 251 labels, two short learner runs.
+source "$(dirname "$0")/lib.sh"
+
+readonly TTL_S=300
+readonly LATE_ROW=200
+readonly RAW_PREFIX=patient-mrn
+
+mkdir -p "$WORK/src"
+sed -e 's/id_prefix = "elec2"/id_prefix = "'$RAW_PREFIX'"/' \
+    -e 's/{ name = "event_id";  kind = "id"; }/{ name = "event_id";  kind = "id"; personal = "pseudonym"; }/' \
+    config/elec2.cfg >"$WORK/src/elec2.cfg"
+grep -q 'kind = "id"; personal = "pseudonym"' "$WORK/src/elec2.cfg" ||
+    fail "config/elec2.cfg's id field changed: the test cannot mark it personal"
+cat >>"$WORK/src/elec2.cfg" <<EOF
+privacy = {
+  key_file = "config/secrets/pseudonym.key.example";
+  key_id = "ex1";
+  dead_letter_key_file = "config/secrets/dead_letter.key.example";
+};
+cleaning = {
+  dedup_window = 1000;
+  event_time = "date";
+  event_time_unit = "s";
+  allowed_lateness = 0;
+  on_late = "reject";
+};
+labels = {
+  topic = "riffle.elec2.labels";
+  ttl = $TTL_S.0;
+  max_pending = 1000;
+};
+EOF
+cfg=$(make_config "$WORK/src/elec2.cfg")
+topic() { cfg_topic "$cfg" "$1"; }
+labels_topic=$(sed -n 's/^ *topic = "\([^"]*\.labels\)".*/\1/p' "$cfg")
+run_riffle topics create -c "$cfg" >/dev/null
+
+# events.csv: rows 1-300 without their label, row LATE_ROW dated back to
+# the first day (behind the watermark); dup.csv: row 1 again, which
+# produce numbers 1 as well. labels.csv: the labels of rows 1-250 but the
+# late one, shuffled, then one of an event that never comes, then one
+# stamped past the TTL whose time gives the unknown one up.
+python3 - "$WORK" "$TTL_S" "$LATE_ROW" "$RAW_PREFIX" <<'PY'
+import gzip, random, sys, time
+work, ttl_s, late_row, prefix = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+lines = gzip.open("data/elec2/electricity.csv.gz", "rt").read().splitlines()
+header, rows = lines[0], lines[1:301]
+cols = header.split(",")
+label_col, date_col = cols.index("class"), cols.index("date")
+truth = {i + 1: r.split(",")[label_col] for i, r in enumerate(rows)}
+def unlabel(r, i):
+    f = r.split(","); f[label_col] = ""
+    if i == late_row:
+        f[date_col] = "0"
+    return ",".join(f)
+with open(f"{work}/events.csv", "w") as out:
+    out.write(header + "\n")
+    for i, r in enumerate(rows, 1):
+        out.write(unlabel(r, i) + "\n")
+with open(f"{work}/dup.csv", "w") as out:
+    out.write(header + "\n" + unlabel(rows[0], 1) + "\n")
+joined = [i for i in range(1, 251) if i != late_row]
+random.Random(6).shuffle(joined)
+late_ms = int(time.time() * 1000) + (ttl_s + 600) * 1000
+labels = [f"{prefix}-{i},{truth[i]}" for i in joined]
+labels.append(f"{prefix}-9999,UP")
+labels.append(f"{prefix}-9998,UP,{late_ms}")
+open(f"{work}/labels.csv", "w").write("\n".join(labels) + "\n")
+open(f"{work}/ids.txt", "w").write("".join(f"{prefix}-{i}\n" for i in range(1, 301)))
+PY
+
+learn_until_idle()
+{
+    RIFFLE_LOG_LEVEL=debug run_riffle learn -c "$cfg" --idle-exit 2 \
+        >"$WORK/learn$1.json" 2>"$WORK/out-learn$1.log" ||
+        fail "learn $1 failed: $(grep -m3 error "$WORK/out-learn$1.log")"
+}
+produce()
+{
+    run_riffle produce -c "$cfg" --no-progress "$@" >>"$WORK/produce.json" 2>>"$WORK/produce.log" ||
+        fail "produce $* failed: $(tail -3 "$WORK/produce.log")"
+}
+
+produce --file "$WORK/events.csv" --without-labels
+produce --file "$WORK/dup.csv" --without-labels
+learn_until_idle 1
+assert_eq "$(riffle_json "$WORK/learn1.json" 'rows[0]["labels"]["pending"]')" 299 \
+    "events waiting for their label (300, less the late one)"
+assert_eq "$(riffle_json "$WORK/learn1.json" '(rows[0]["duplicates"], rows[0]["dead_letters"])')" \
+    "(1, 1)" "(duplicates, dead letters) of the events: row 1 twice, the late one"
+produce --labels "$WORK/labels.csv"
+learn_until_idle 2
+note "last run: $(cat "$WORK/learn2.json")"
+
+summary=$WORK/learn2.json
+expect_label()
+{
+    assert_eq "$(riffle_json "$summary" "rows[0]['labels']['$1']")" "$2" "labels: $1"
+}
+expect_label joined 249
+expect_label unknown 1
+expect_label waiting 1
+assert_eq "$(riffle_json "$summary" 'rows[0]["model_version"]')" 249 \
+    "updates: one per joined label"
+
+# The pseudonyms, as a consumer holding the key computes them.
+"$RIFFLE" pseudonym -c "$cfg" <"$WORK/ids.txt" >"$WORK/pseudonyms.txt" 2>/dev/null ||
+    fail "riffle pseudonym failed"
+assert_eq "$(wc -l <"$WORK/pseudonyms.txt")" 300 "pseudonyms computed"
+assert_eq "$("$RIFFLE" pseudonym -c "$cfg" "$RAW_PREFIX-$LATE_ROW" 2>/dev/null)" \
+    "$(sed -n "${LATE_ROW}p" "$WORK/pseudonyms.txt")" "a pseudonym from the arguments"
+
+for t in predictions dead_letters models metrics alerts; do
+    kcat -b "$BROKERS" -C -t "$(topic "$t")" -o beginning -e -q \
+        -f 'key=%k headers=%h value=%s\n' >"$WORK/out-$t.raw" 2>/dev/null
+done
+for t in predictions dead-letters models metrics alerts; do
+    run_riffle watch -c "$cfg" "$t" --idle-exit 2 >"$WORK/out-$t.jsonl" 2>/dev/null
+done
+kcat -b "$BROKERS" -C -t "$(topic input)" -o beginning -e -q \
+    -f 'key=%k value=%s\n' >"$WORK/input.raw" 2>/dev/null
+kcat -b "$BROKERS" -C -t "$labels_topic" -o beginning -e -q \
+    -f 'key=%k value=%s\n' >"$WORK/labels.raw" 2>/dev/null
+
+python3 - "$WORK" "$RAW_PREFIX" "$LATE_ROW" <<'PY'
+import glob, json, sys
+work, prefix, late_row = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
+pseudonyms = open(f"{work}/pseudonyms.txt").read().split()
+def fail(why):
+    sys.exit(f"FAIL: {why}")
+
+# The scan finds the raw ids where they are: the input and labels topics.
+for name in ("input.raw", "labels.raw"):
+    if open(f"{work}/{name}", "rb").read().count(prefix) < 250:
+        fail(f"the scan does not find the raw ids even in {name}")
+outputs = {p: open(p, "rb").read() for p in glob.glob(f"{work}/out-*")}
+if len(outputs) != 12 or len(outputs[f"{work}/out-models.raw"]) < 1000:
+    fail(f"outputs missing or no snapshot: {sorted(outputs)}")
+hits = [p for p, b in outputs.items() if prefix in b]
+print(f"  scanned {len(outputs)} outputs ({sum(map(len, outputs.values()))} bytes) "
+      f"for raw ids; {len(hits)} hold one")
+if hits:
+    fail(f"raw ids in {hits}")
+
+# One prediction per event but the late one, named by its pseudonym.
+pred = [json.loads(l) for l in open(f"{work}/out-predictions.jsonl")]
+expected = sorted(p for i, p in enumerate(pseudonyms, 1) if i != late_row)
+if sorted(r["event_id"] for r in pred) != expected:
+    fail(f"prediction ids are not the events' pseudonyms, each once "
+         f"({len(pred)} predictions)")
+
+# Dead letters: the late event under its pseudonym; the unknown label
+# keyed by a pseudonym, its raw key sealed.
+dlq = [json.loads(l) for l in open(f"{work}/out-dead-letters.jsonl")]
+reasons = sorted(r["reason"] for r in dlq)
+if reasons != ["label_unknown", "late_event"]:
+    fail(f"dead letters: {reasons}")
+late = [r for r in dlq if r["reason"] == "late_event"][0]
+if late["event_id"] != pseudonyms[late_row - 1]:
+    fail(f"the late event's dead letter names {late['event_id']}")
+raw = outputs[f"{work}/out-dead_letters.raw"].decode("latin-1").splitlines()
+sealed = [l for l in raw if "riffle.key.sealed=" in l]
+if len(sealed) != 2:
+    fail(f"{len(sealed)} of the dead letters seal their raw key")
+print(f"  {len(pred)} predictions under pseudonyms; dead letters {reasons}, keys sealed")
+PY
+echo "PASS $TEST_NAME"
