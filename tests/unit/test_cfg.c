@@ -1219,6 +1219,9 @@ static void test_cfg_load_zeroed_matches_load(void **state)
 struct doc_key {
     char section[CFG_NAME_MAX];
     char key[CFG_NAME_MAX];
+    char type[CFG_NAME_MAX]; /* the row's type and default cells */
+    char def[CFG_NAME_MAX];
+    int keys_in_row;
     int line;
 };
 
@@ -1280,12 +1283,34 @@ static const char *doc_heading_section(const char *line, char *out,
     return out;
 }
 
-/* The backticked names in the first cell of a table row. */
+/* Copies cell n (from 0) of a table row into out, trimmed; a "\\|"
+ * inside a cell is no boundary. */
+static void doc_cell(const char *row, int n, char *out, size_t size)
+{
+    const char *p = row + 1, *end;
+    size_t len;
+
+    for (; n > 0 && *p; p++)
+        if (*p == '|' && p[-1] != '\\')
+            n--;
+    p += strspn(p, " ");
+    for (end = p; *end && !(*end == '|' && end[-1] != '\\'); end++)
+        ;
+    while (end > p && end[-1] == ' ')
+        end--;
+    len = (size_t)(end - p) < size - 1 ? (size_t)(end - p) : size - 1;
+    memcpy(out, p, len);
+    out[len] = '\0';
+}
+
+/* The backticked names in the first cell of a table row, each with the
+ * row's type and default cells. */
 static void doc_add_row(struct doc_keys *d, const char *section,
                         const char *row, int line)
 {
     const char *cell_end = strchr(row + 1, '|');
     const char *p = row + 1;
+    size_t start = d->count, i;
 
     assert_non_null(cell_end);
     while ((p = memchr(p, '`', (size_t)(cell_end - p))) != NULL) {
@@ -1296,10 +1321,14 @@ static void doc_add_row(struct doc_keys *d, const char *section,
         assert_true(d->count < DOCS_KEYS_MAX);
         snprintf(k->section, sizeof(k->section), "%s", section);
         snprintf(k->key, sizeof(k->key), "%.*s", (int)(end - p - 1), p + 1);
+        doc_cell(row, 1, k->type, sizeof(k->type));
+        doc_cell(row, 2, k->def, sizeof(k->def));
         k->line = line;
         d->count++;
         p = end + 1;
     }
+    for (i = start; i < d->count; i++)
+        d->keys[i].keys_in_row = (int)(d->count - start);
 }
 
 static void doc_read_keys(struct doc_keys *d, char *text)
@@ -1416,6 +1445,158 @@ static void test_cfg_keys_match_docs(void **state)
     free(d);
 }
 
+/*
+ * The default column against the loader: a key set to its documented
+ * default must load to the same struct cfg, byte for byte, as the key
+ * left out. Only defaults written as a value are checked (a number,
+ * true or false, a backticked text or word); those that name a rule or
+ * another key ("required", "`<name>`", "`key`", "librdkafka's") are
+ * left out, and so are the kind-dependent defaults of fields and
+ * sources. Each group gets what it needs around the key: serve, join
+ * and labels their required keys, cleaning an event_time (the lateness
+ * keys need one), k_anonymity its quasi-identifiers.
+ */
+#define DEFAULTS_CHECKED_MIN 50 /* 66 today: most of the tables */
+
+/* Writes the value of a documented default as libconfig text into out,
+ * or returns 0 when the cell is not a plain value. */
+static int doc_default_value(const struct doc_key *k, char *out,
+                             size_t size)
+{
+    const char *d = k->def;
+    char *end;
+    size_t len = strlen(d);
+
+    if (strcmp(d, "true") == 0 || strcmp(d, "false") == 0) {
+        snprintf(out, size, "%s", d);
+        return 1;
+    }
+    if (d[0] == '`' && len > 2 && d[len - 1] == '`' &&
+        !memchr(d + 1, '`', len - 2)) {
+        char token[CFG_NAME_MAX], prefix[CFG_NAME_MAX];
+
+        snprintf(token, sizeof(token), "%.*s", (int)(len - 2), d + 1);
+        snprintf(prefix, sizeof(prefix), "%.*s", (int)strcspn(token, "."),
+                 token);
+        if (strpbrk(token, "< ") || in_list(cfg_section_keys(k->section),
+                                            token) ||
+            (strchr(token, '.') && cfg_section_keys(prefix)))
+            return 0; /* a placeholder, or another key's value */
+        if (token[0] == '"')
+            snprintf(out, size, "%s", token);
+        else
+            snprintf(out, size, "\"%s\"", token);
+        return 1;
+    }
+    (void)strtod(d, &end);
+    if (end == d || (*end && strncmp(end, " (", 2) != 0))
+        return 0;
+    snprintf(out, size, "%.*s%s", (int)(end - d), d,
+             strncmp(k->type, "int", 3) != 0 &&
+                     !memchr(d, '.', (size_t)(end - d)) &&
+                     !memchr(d, 'e', (size_t)(end - d))
+                 ? ".0"
+                 : "");
+    return 1;
+}
+
+/* The base configuration of test_cfg.c with setting (may be "") inside
+ * the group section, on the same line either way. */
+static void doc_default_config(char *out, size_t size, const char *section,
+                               const char *setting)
+{
+    static const struct {
+        const char *section, *required;
+    } needs[] = {
+        {"serve", "requests = \"r\"; predictions = \"p\";"},
+        {"join", "topic = \"j\"; schema = \"j.avsc\"; key = \"event_id\"; "
+                 "map = ([\"date\", \"date\"]);"},
+        {"labels", "topic = \"l\";"},
+        {"cleaning", "event_time = \"date\";"},
+        {"privacy.k_anonymity", "quasi_identifiers = [\"date\"];"},
+        {NULL, NULL}};
+    const char *required = "";
+    int topics = strcmp(section, "topics") == 0;
+    int source = strcmp(section, "source") == 0;
+    int learner = strcmp(section, "learner") == 0;
+    char group[4 * CFG_NAME_MAX] = "";
+    size_t i;
+
+    for (i = 0; needs[i].section; i++)
+        if (strcmp(needs[i].section, section) == 0)
+            required = needs[i].required;
+    if (strcmp(section, "privacy.k_anonymity") == 0)
+        snprintf(group, sizeof(group), "privacy = { k_anonymity = { %s %s "
+                 "}; };", required, setting);
+    else if (!section[0])
+        snprintf(group, sizeof(group), "%s", setting);
+    else if (!topics && !source && !learner)
+        snprintf(group, sizeof(group), "%s = { %s %s };", section, required,
+                 setting);
+
+    snprintf(out, size,
+             "name = \"t\";\n"
+             "topics = { input = \"in\"; predictions = \"pred\"; "
+             "models = \"models\"; dead_letters = \"dl\"; %s };\n"
+             "source = { schema = \"schemas/elec2.avsc\"; %s };\n"
+             "fields = (\n"
+             "  { name = \"event_id\"; kind = \"id\"; },\n"
+             "  { name = \"class\"; kind = \"label\"; positive = [\"UP\"]; },\n"
+             "  { name = \"date\"; kind = \"numeric\"; }\n"
+             ");\n"
+             "learner = { model_name = \"t\"; %s };\n"
+             "%s\n",
+             topics ? setting : "", source ? setting : "",
+             learner ? setting : "", group);
+}
+
+static void test_cfg_defaults_match_docs(void **state)
+{
+    struct fixture *fx = *state;
+    struct doc_keys *d = calloc(1, sizeof(*d));
+    struct cfg *with = calloc(1, sizeof(*with));
+    char *text = read_whole_file(DOCS_PATH);
+    char config[2048], value[CFG_NAME_MAX], setting[2 * CFG_NAME_MAX];
+    size_t i, checked = 0;
+
+    assert_non_null(d);
+    assert_non_null(with);
+    doc_read_keys(d, text);
+    for (i = 0; i < d->count; i++) {
+        const struct doc_key *k = &d->keys[i];
+
+        if (k->keys_in_row != 1 || strcmp(k->section, "fields") == 0 ||
+            strcmp(k->section, "sources") == 0 ||
+            !in_list(cfg_section_keys(k->section), k->key) ||
+            !doc_default_value(k, value, sizeof(value)))
+            continue;
+
+        doc_default_config(config, sizeof(config), k->section, "");
+        if (load_cfg_text(fx->cfg, fx->path, config, fx->errstr,
+                          sizeof(fx->errstr)) != 0)
+            fail_msg("%s without the key: %s", k->section, fx->errstr);
+        snprintf(setting, sizeof(setting), "%s = %s;", k->key, value);
+        doc_default_config(config, sizeof(config), k->section, setting);
+        if (load_cfg_text(with, fx->path, config, fx->errstr,
+                          sizeof(fx->errstr)) != 0)
+            doc_report(d, "%s:%d: %s.%s = %s: %s\n", DOCS_PATH, k->line,
+                       k->section, k->key, value, fx->errstr);
+        else if (memcmp(fx->cfg, with, sizeof(*with)) != 0)
+            doc_report(d, "%s:%d: %s%s%s: the documented default %s is "
+                       "not the loader's\n", DOCS_PATH, k->line, k->section,
+                       k->section[0] ? "." : "", k->key, value);
+        checked++;
+    }
+    if (d->report[0]) {
+        print_error("%s", d->report);
+        fail_msg("docs/CONFIGURATION.md's defaults and config/cfg.c disagree");
+    }
+    assert_true(checked >= DEFAULTS_CHECKED_MIN);
+    free(text);
+    free(with);
+    free(d);
+}
+
 /* Every bundled configuration loads: each of its keys is then one the
  * loader reads, so one the test above finds documented. */
 static void test_cfg_bundled_files_load(void **state)
@@ -1443,6 +1624,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_cfg_elec2_loads),
         T(test_cfg_keys_match_docs),
+        T(test_cfg_defaults_match_docs),
         T(test_cfg_bundled_files_load),
         T(test_cfg_load_zeroed_matches_load),
         T(test_cfg_kafka_security_keys),
