@@ -89,10 +89,6 @@
 #define CFG_MIN_SERVE_TIMEOUT_S 0.1
 #define CFG_MAX_SERVE_TIMEOUT_S 3600.0
 #define CFG_MAX_SERVE_THREADS 64
-/* A transaction costs a few broker round trips to commit, during which
- * the learner waits; 20,000 events keep that cost within a fifth of the
- * work (bench/delivery), and one second bounds how long read_committed
- * readers wait for an outcome. */
 /* Chunks well below the broker's 16 MiB message cap, so that a chunk
  * plus its headers and batch overhead always fits. */
 #define CFG_DEFAULT_SNAPSHOT_CHUNK 4194304L
