@@ -59,9 +59,10 @@
 #define CFG_DEFAULT_LABEL_TTL_S 3600.0 /* an hour of event time */
 #define CFG_DEFAULT_LABEL_PENDING 100000 /* about 100 bytes + features each */
 #define CFG_MAX_LABEL_PENDING (1L << 24)
-/* Counting collisions keeps 4 bytes per weight and costs a cache miss per
- * feature once the table outgrows the cache (10-15% of train's time at
- * 2^22, docs/BENCHMARKS.md): on by default up to 2^20 weights (4 MiB). */
+/* Counting collisions keeps 2 bytes per weight (4 below 2^17) and costs
+ * a cache miss per feature once the table outgrows the cache (10-15% of
+ * train's time at 2^22, docs/BENCHMARKS.md): on by default up to 2^20
+ * weights (2 MiB). */
 #define CFG_COLLISIONS_MAX_BITS 20
 
 /* Defaults of struct cfg, see docs/CONFIGURATION.md. */

@@ -39,7 +39,8 @@ struct feature_builder;
 
 /* stats is borrowed (cfg->field_count entries; see cleaner_new). Returns
  * 0, RIFFLE_ERR_NOMEM, or RIFFLE_ERR_CFG when a field is not in the
- * schema. With cfg->count_collisions it keeps 4 bytes per weight to
+ * schema. With cfg->count_collisions it keeps 2 bytes per weight (4
+ * below FEATURES_OWNER16_MIN_BITS of features.c) and a bit per weight to
  * count hash collisions. */
 int features_new(const struct cfg *cfg, const struct schema *schema,
                  const struct running_stats *stats,
