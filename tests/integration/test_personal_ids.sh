@@ -19,12 +19,24 @@
 # riffle watch's JSON) nor in the learners' debug logs. The scan is
 # checked to find the raw ids in the input and labels topics.
 #
-# Bounded: 301 events, 251 labels, two short learner runs.
+# Then riffle serve answers 20 requests from Kafka and one over HTTP, each
+# carrying a raw id: the served predictions and the HTTP answer name the
+# pseudonyms, and they join the scan with serve's debug log.
+#
+# Bounded: 301 events, 251 labels, two short learner runs, 21 requests.
 source "$(dirname "$0")/lib.sh"
 
 readonly TTL_S=300
 readonly LATE_ROW=200
 readonly RAW_PREFIX=patient-mrn
+readonly REQUESTS=20
+# serve's HTTP port: 21 above the broker's, inside the range of whoever
+# runs the suite (test_serve_http.sh takes 20 above)
+readonly HTTP_PORT=$((${BROKERS##*:} + 21))
+
+server=
+stop_server() { [[ -z $server ]] || kill -TERM "$server" 2>/dev/null || true; }
+trap 'stop_server; cleanup_work' EXIT
 
 mkdir -p "$WORK/src"
 sed -e 's/id_prefix = "elec2"/id_prefix = "'$RAW_PREFIX'"/' \
@@ -131,6 +143,64 @@ assert_eq "$(wc -l <"$WORK/pseudonyms.txt")" 300 "pseudonyms computed"
 assert_eq "$("$RIFFLE" pseudonym -c "$cfg" "$RAW_PREFIX-$LATE_ROW" 2>/dev/null)" \
     "$(sed -n "${LATE_ROW}p" "$WORK/pseudonyms.txt")" "a pseudonym from the arguments"
 
+# riffle serve: requests from Kafka (produce --requests keys them by the
+# raw id) and over HTTP (the raw id in the body) are answered under the
+# pseudonym.
+serve_topic() { sed -n '/^serve = {/,/^};/p' "$cfg" | sed -n "s/^ *$1 = \"\([^\"]*\)\".*/\1/p"; }
+sed -i "s/http_port = 0;/http_port = $HTTP_PORT;/" "$cfg"
+grep -q "http_port = $HTTP_PORT" "$cfg" || fail "could not set the HTTP port"
+RIFFLE_LOG_LEVEL=debug "$RIFFLE" serve -c "$cfg" --brokers "$BROKERS" >"$WORK/serve.json" \
+    2>"$WORK/out-serve.log" &
+server=$!
+produce --requests --file "$WORK/events.csv" --limit "$REQUESTS"
+python3 - "$HTTP_PORT" "$WORK" "$RAW_PREFIX" <<'PY'
+import http.client, json, sys, time
+port, work, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def request(method, path, body=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request(method, path, body=body, headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+deadline = time.time() + 60
+while True:
+    try:
+        if request("GET", "/healthz")[0] == 200:
+            break
+    except OSError:
+        pass
+    if time.time() > deadline:
+        sys.exit("FAIL: serve's HTTP endpoint never served the model")
+    time.sleep(0.2)
+body = {"event_id": f"{prefix}-5000", "date": 0.5, "day": 3, "period": 0.25,
+        "nswprice": 0.1, "nswdemand": 0.4, "vicprice": 0.003, "vicdemand": 0.42,
+        "transfer": 0.41}
+status, data = request("POST", "/v1/predict", json.dumps(body))
+if status != 200:
+    sys.exit(f"FAIL: /v1/predict answered {status}: {data[:200]!r}")
+open(f"{work}/out-serve-http.json", "wb").write(data)
+PY
+served_topic=$(serve_topic predictions)
+served_all() { (($(topic_end "$served_topic" 2) >= REQUESTS)); }
+WAIT_S=60 wait_until "serve's answers to $REQUESTS requests" served_all
+kill -TERM "$server" && wait "$server" || fail "serve did not stop cleanly"
+server=
+kcat -b "$BROKERS" -C -t "$served_topic" -o beginning -e -q \
+    -f 'key=%k headers=%h value=%s\n' >"$WORK/out-served.raw" 2>/dev/null
+"$RIFFLE" pseudonym -c "$cfg" "$RAW_PREFIX-5000" >"$WORK/http-pseudonym.txt" 2>/dev/null
+assert_eq "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["event_id"])' \
+    "$WORK/out-serve-http.json")" "$(cat "$WORK/http-pseudonym.txt")" \
+    "serve's HTTP answer names the pseudonym"
+assert_eq "$(python3 - "$WORK" "$REQUESTS" <<'PY'
+import sys
+work, n = sys.argv[1], int(sys.argv[2])
+served = open(f"{work}/out-served.raw", "rb").read()
+pseudonyms = open(f"{work}/pseudonyms.txt").read().split()[:n]
+print(sum(p.encode() in served for p in pseudonyms))
+PY
+)" "$REQUESTS" "served predictions named by the requests' pseudonyms"
+
 for t in predictions dead_letters models metrics alerts; do
     kcat -b "$BROKERS" -C -t "$(topic "$t")" -o beginning -e -q \
         -f 'key=%k headers=%h value=%s\n' >"$WORK/out-$t.raw" 2>/dev/null
@@ -155,7 +225,7 @@ for name in ("input.raw", "labels.raw"):
     if open(f"{work}/{name}", "rb").read().count(prefix) < 250:
         fail(f"the scan does not find the raw ids even in {name}")
 outputs = {p: open(p, "rb").read() for p in glob.glob(f"{work}/out-*")}
-if len(outputs) != 12 or len(outputs[f"{work}/out-models.raw"]) < 1000:
+if len(outputs) != 15 or len(outputs[f"{work}/out-models.raw"]) < 1000:
     fail(f"outputs missing or no snapshot: {sorted(outputs)}")
 hits = [p for p, b in outputs.items() if prefix in b]
 print(f"  scanned {len(outputs)} outputs ({sum(map(len, outputs.values()))} bytes) "

@@ -131,6 +131,12 @@ static int setup_labels(void **state)
     return fixture_open(state, "labels = { topic = \"l\"; ttl = 60; };\n");
 }
 
+static int setup_event_labels(void **state)
+{
+    return fixture_open(state, "labels = { topic = \"l\"; ttl = 60; "
+                               "format = \"event\"; };\n");
+}
+
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
@@ -363,6 +369,41 @@ static void test_online_id_message_key_check(void **state)
     assert_string_equal(fx->res.verdict.field, "event_id");
 }
 
+/* With labels of format "event", a label without a key names its event
+ * by the id field, read raw: its pseudonym joins the waiting event. */
+static void test_online_id_event_label_joins(void **state)
+{
+    struct fixture *fx = *state;
+    struct online_label label;
+    struct online_label_origin origin = {0, 3, LABEL_TS_MS, NULL, 0, NULL, 0};
+    enum label_join_outcome outcome;
+    struct buf msg = {0};
+    char errstr[TESTUTIL_ERRSTR_SIZE];
+
+    assert_int_equal(run(fx, RAW_ID, NULL)->pending, 1);
+
+    event_reset(&fx->ev, schema_field_count(fx->schema));
+    assert_int_equal(event_set_string(&fx->ev, 0, RAW_ID, strlen(RAW_ID)), 0);
+    event_set_number(&fx->ev, 1, 0.5);
+    assert_int_equal(event_set_string(&fx->ev, 2, "1", 1), 0);
+    assert_int_equal(schema_encode_event(fx->schema, &fx->ev, &msg, errstr,
+                                         sizeof(errstr)),
+                     0);
+    origin.payload = msg.data;
+    origin.len = msg.len;
+    assert_int_equal(online_read_label(fx->ol, NULL, 0, msg.data, msg.len,
+                                       &label),
+                     0);
+    assert_int_equal(label.id_len, strlen(fx->pseudonym));
+    assert_memory_equal(label.id, fx->pseudonym, label.id_len);
+    assert_int_equal(online_learn_label(fx->ol, &label, &origin, &outcome,
+                                        &fx->res),
+                     0);
+    assert_int_equal(outcome, LABEL_JOIN_JOINED);
+    assert_string_equal(fx->res.event_id, fx->pseudonym);
+    buf_free(&msg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +423,8 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(test_online_id_message_key_check,
                                         setup_labels, teardown),
+        cmocka_unit_test_setup_teardown(test_online_id_event_label_joins,
+                                        setup_event_labels, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
