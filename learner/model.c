@@ -63,8 +63,8 @@
 #define MODEL_MARGIN_CLAMP 50.0
 
 /* For the helpers of the per-feature loops: merge_one(), and the rules
- * inlined into each loop learn_merged() instantiates with the optimizer
- * a constant, so it is chosen once per example, not once per feature. */
+ * inlined into each copy of learn_example(), made with the optimizer a
+ * constant, so it is chosen once per example, not once per feature. */
 #define MODEL_ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* Linux 5.14 and later fault a range in, writable, and say whether they
@@ -273,7 +273,8 @@ int model_params_check(const struct model_params *params, char *errstr,
 /* ---- lifetime ------------------------------------------------------ */
 
 /* State values each optimizer keeps; see model_state_value(). */
-static size_t optimizer_state_count(enum model_optimizer opt)
+static MODEL_ALWAYS_INLINE size_t optimizer_state_count(
+    enum model_optimizer opt)
 {
     switch (opt) {
     case MODEL_OPT_ADAGRAD:
@@ -287,6 +288,19 @@ static size_t optimizer_state_count(enum model_optimizer opt)
     default:
         return 0;
     }
+}
+
+/* log2 of the floats in a slot of opt's table: the weight and its state
+ * values, padded to 1, 2 or 4 floats (see struct model). A constant
+ * where opt is one, as in the loops model_learn() makes per optimizer:
+ * their slot addresses are then a shift by a constant, not by a count
+ * loaded from the model at every feature. */
+static MODEL_ALWAYS_INLINE unsigned optimizer_slot_shift(
+    enum model_optimizer opt)
+{
+    size_t states = optimizer_state_count(opt);
+
+    return states == 0 ? 0 : states == 1 ? 1 : 2;
 }
 
 /*
@@ -363,7 +377,7 @@ int model_new(const struct model_params *params, struct model **out)
     m->mask = (uint32_t)(count - 1);
     m->bias_index = MODEL_BIAS_HASH & m->mask;
     m->state_count = optimizer_state_count(params->optimizer);
-    m->slot_shift = m->state_count == 0 ? 0 : m->state_count == 1 ? 1 : 2;
+    m->slot_shift = optimizer_slot_shift(params->optimizer);
     m->slots_bytes = (count << m->slot_shift) * sizeof(float);
     if (m->slots_bytes >= MODEL_COMMIT_MIN_BYTES) {
         m->slots = slots_commit(m->slots_bytes);
@@ -526,6 +540,49 @@ static uint32_t slot(const struct model *m, uint32_t index)
     return index & m->mask;
 }
 
+/*
+ * What scoring and learning read from the model at every feature, copied
+ * into a local once per example. The pair steps store their slots through
+ * SSE2 intrinsics, whose stores may alias any object, so each field read
+ * through m was loaded again after every store (on Adult six loads and
+ * three broadcasts a pair); a local stays in registers. shift is
+ * optimizer_slot_shift() of the model's optimizer, a constant in the
+ * loops model_learn() makes per optimizer.
+ */
+struct table_view {
+    float *slots;
+    uint32_t mask;
+    uint32_t bias_index;
+    unsigned shift;
+    struct model_params p;
+};
+
+static MODEL_ALWAYS_INLINE void view_init(struct table_view *tv,
+                                          const struct model *m,
+                                          unsigned shift)
+{
+    assert(shift == m->slot_shift);
+    tv->slots = m->slots;
+    tv->mask = m->mask;
+    tv->bias_index = m->bias_index;
+    tv->shift = shift;
+    tv->p = m->params;
+}
+
+/* slot() and slot_at() of the view. */
+static MODEL_ALWAYS_INLINE uint32_t view_index(const struct table_view *tv,
+                                               uint32_t index)
+{
+    assert(index <= tv->mask);
+    return index & tv->mask;
+}
+
+static MODEL_ALWAYS_INLINE float *view_slot(const struct table_view *tv,
+                                            uint32_t i)
+{
+    return tv->slots + ((size_t)i << tv->shift);
+}
+
 /* At 2^22 weights and more nearly every slot is a cache miss: asking for
  * all of an example's slots before reading any lets the misses overlap
  * instead of each load waiting in turn. For writing, as model_learn()
@@ -540,17 +597,17 @@ static MODEL_ALWAYS_INLINE void slot_prefetch(const struct model *m,
  * not finite unless all_finite says there are none (model_learn() checked
  * them): the sum is the same either way, so model_learn()'s prediction
  * equals model_predict()'s bit for bit. */
-static MODEL_ALWAYS_INLINE double margin_compute(const struct model *m,
+static MODEL_ALWAYS_INLINE double margin_compute(const struct table_view *tv,
                                                  const struct feature *x,
                                                  size_t n, int all_finite)
 {
-    double margin = slot_at(m, m->bias_index)[0];
+    double margin = view_slot(tv, tv->bias_index)[0];
     size_t i;
 
     for (i = 0; i < n; i++) {
         if (!all_finite && !isfinite(x[i].value))
             continue;
-        margin += (double)slot_at(m, slot(m, x[i].index))[0] *
+        margin += (double)view_slot(tv, view_index(tv, x[i].index))[0] *
                   (double)x[i].value;
     }
     return margin;
@@ -561,9 +618,12 @@ static double sigmoid(double margin)
     return 1.0 / (1.0 + exp(-clamp(margin, MODEL_MARGIN_CLAMP)));
 }
 
-static double prediction_from_margin(const struct model *m, double margin)
+/* Inlined: it ran as a call that saved and restored eight registers of
+ * model_learn() around it, about 20 instructions an example. */
+static MODEL_ALWAYS_INLINE double prediction_from_margin(enum model_loss loss,
+                                                         double margin)
 {
-    switch (m->params.loss) {
+    switch (loss) {
     case MODEL_LOSS_LOGISTIC:
         return sigmoid(margin);
     case MODEL_LOSS_HINGE:
@@ -590,11 +650,14 @@ void model_prefetch(const struct model *m, const uint32_t *idx, size_t n)
 double model_predict(const struct model *m, const struct feature *x,
                      size_t n)
 {
+    struct table_view tv;
     size_t i;
 
+    view_init(&tv, m, m->slot_shift);
     for (i = 0; i < n; i++)
         slot_prefetch(m, x[i].index);
-    return prediction_from_margin(m, margin_compute(m, x, n, 0));
+    return prediction_from_margin(m->params.loss,
+                                  margin_compute(&tv, x, n, 0));
 }
 
 
@@ -694,6 +757,7 @@ static void seen_clear(struct model *m, const struct feature *x, size_t n)
  * for writing, as slot_prefetch() does; with mark, also marks each slot
  * in seen and ORs into *hit whether one was marked already. */
 static MODEL_ALWAYS_INLINE size_t features_scan(struct model *m,
+                                                const struct table_view *tv,
                                                 const struct feature *x,
                                                 size_t n, int mark,
                                                 uint64_t *hit)
@@ -701,11 +765,11 @@ static MODEL_ALWAYS_INLINE size_t features_scan(struct model *m,
     size_t i;
 
     for (i = 0; i < n; i++) {
-        uint32_t s = slot(m, x[i].index);
+        uint32_t s = view_index(tv, x[i].index);
 
         if (!isfinite(x[i].value))
             break;
-        __builtin_prefetch(slot_at(m, s), 1, 3);
+        __builtin_prefetch(view_slot(tv, s), 1, 3);
         if (mark)
             *hit |= seen_mark(m, s);
     }
@@ -722,25 +786,28 @@ static MODEL_ALWAYS_INLINE size_t features_scan(struct model *m,
  * does, as it visits each slot, which saves a pass); on failure seen is
  * all zero again.
  */
-static int example_check(struct model *m, const struct feature *x,
-                         size_t n, double label, uint64_t *repeat)
+static MODEL_ALWAYS_INLINE int example_check(struct model *m,
+                                             const struct table_view *tv,
+                                             const struct feature *x,
+                                             size_t n, double label,
+                                             uint64_t *repeat)
 {
     uint64_t hit = 0;
     size_t scanned;
 
     if (!isfinite(label))
         return RIFFLE_ERR_INVALID;
-    if (m->params.loss != MODEL_LOSS_SQUARED && label != 0.0 &&
-        label != 1.0)
+    if (tv->p.loss != MODEL_LOSS_SQUARED && label != 0.0 && label != 1.0)
         return RIFFLE_ERR_INVALID;
 
     if (n >= MODEL_REPEAT_SCAN_MAX) {
         *repeat = 1;
-        return features_scan(m, x, n, 0, &hit) == n ? 0
-                                                     : RIFFLE_ERR_INVALID;
+        return features_scan(m, tv, x, n, 0, &hit) == n
+                   ? 0
+                   : RIFFLE_ERR_INVALID;
     }
-    scanned = features_scan(m, x, n, 1, &hit);
-    hit |= seen_mark(m, m->bias_index);
+    scanned = features_scan(m, tv, x, n, 1, &hit);
+    hit |= seen_mark(m, tv->bias_index);
     if (scanned < n) {
         seen_clear(m, x, scanned);
         return RIFFLE_ERR_INVALID;
@@ -896,40 +963,45 @@ static double state_cap(double v)
     return v > MODEL_STATE_LIMIT ? MODEL_STATE_LIMIT : v;
 }
 
-static double adagrad_step(struct model *m, uint32_t i, double w, double g)
+/* Each step below takes cell, the slot of the weight it updates (weight
+ * at [0], state values after it, see struct model), and returns the new
+ * weight. */
+static MODEL_ALWAYS_INLINE double adagrad_step(float *cell, double w,
+                                               double g, double lr)
 {
-    double sum = (double)slot_at(m, i)[1] + g * g;
+    double sum = (double)cell[1] + g * g;
 
     if (sum > MODEL_STATE_LIMIT)
         sum = MODEL_STATE_LIMIT;
-    slot_at(m, i)[1] = (float)sum;
+    cell[1] = (float)sum;
     /* sum == 0 means g == 0 and no history: there is no step. */
     if (sum > 0.0)
-        w -= m->params.learning_rate * (g / sqrt(sum));
+        w -= lr * (g / sqrt(sum));
     return w;
 }
 
-static double rmsprop_step(struct model *m, uint32_t i, double w, double g)
+static MODEL_ALWAYS_INLINE double rmsprop_step(float *cell, double w,
+                                               double g,
+                                               const struct model_params *p)
 {
-    const struct model_params *p = &m->params;
-    double v = state_cap(p->rho * (double)slot_at(m, i)[1] +
+    double v = state_cap(p->rho * (double)cell[1] +
                          (1.0 - p->rho) * (g * g));
 
-    slot_at(m, i)[1] = (float)v;
+    cell[1] = (float)v;
     return w - p->learning_rate * (g / (sqrt(v) + p->epsilon));
 }
 
-static double adam_step(struct model *m, uint32_t i, double w, double g,
-                        const struct step_factors *f)
+static MODEL_ALWAYS_INLINE double adam_step(float *cell, double w, double g,
+                                            const struct model_params *p,
+                                            const struct step_factors *f)
 {
-    const struct model_params *p = &m->params;
-    double mean = clamp(p->beta1 * (double)slot_at(m, i)[2] +
-                        (1.0 - p->beta1) * g, MODEL_STATE_LIMIT);
-    double v = state_cap(p->beta2 * (double)slot_at(m, i)[1] +
+    double mean = clamp(p->beta1 * (double)cell[2] + (1.0 - p->beta1) * g,
+                        MODEL_STATE_LIMIT);
+    double v = state_cap(p->beta2 * (double)cell[1] +
                          (1.0 - p->beta2) * (g * g));
 
-    slot_at(m, i)[2] = (float)mean;
-    slot_at(m, i)[1] = (float)v;
+    cell[2] = (float)mean;
+    cell[1] = (float)v;
     return w - p->learning_rate * ((mean / f->adam_c1) /
                                    (sqrt(v / f->adam_c2) + p->epsilon));
 }
@@ -938,16 +1010,16 @@ static double adam_step(struct model *m, uint32_t i, double w, double g,
  * rescales the weight as if that had been the scale all along. The scale
  * is kept as a float, so it is rounded before comparing: a value that
  * rounds to the stored scale changes nothing. */
-static void normalized_rescale(struct model *m, uint32_t i, double value)
+static MODEL_ALWAYS_INLINE void normalized_rescale(float *cell, double value)
 {
-    double s = slot_at(m, i)[2];
+    double s = cell[2];
     float scale = (float)state_cap(fabs(value));
 
     if ((double)scale <= s)
         return;
     if (s > 0.0)
-        slot_at(m, i)[0] = (float)((double)slot_at(m, i)[0] * (s / scale));
-    slot_at(m, i)[2] = scale;
+        cell[0] = (float)((double)cell[0] * (s / scale));
+    cell[2] = scale;
 }
 
 /* The squared normalized value (value / s)^2 of weight i's feature,
@@ -955,10 +1027,10 @@ static void normalized_rescale(struct model *m, uint32_t i, double value)
  * float, or larger; only a |value| past MODEL_STATE_LIMIT, where s
  * stops, gives more, below 1e17), 0 when the feature was never non-zero
  * (s == 0 means value == 0). */
-static MODEL_ALWAYS_INLINE double normalized_square(const struct model *m,
-                                                   uint32_t i, double value)
+static MODEL_ALWAYS_INLINE double normalized_square(const float *cell,
+                                                   double value)
 {
-    double s = slot_at(m, i)[2];
+    double s = cell[2];
     double r = s > 0.0 ? value / s : 0.0;
 
     return r * r;
@@ -970,6 +1042,7 @@ static MODEL_ALWAYS_INLINE double normalized_square(const struct model *m,
  * among them), adds the example to t and N and returns the rate of its
  * steps, lr * min(1, sqrt(t / N)). */
 static MODEL_ALWAYS_INLINE double normalized_begin(struct model *m,
+                                                   const struct table_view *tv,
                                                    const struct feature *x,
                                                    size_t count, int direct)
 {
@@ -979,18 +1052,19 @@ static MODEL_ALWAYS_INLINE double normalized_begin(struct model *m,
 
     if (direct) {
         for (i = 0; i < count; i++) {
-            uint32_t s = slot(m, x[i].index);
+            float *cell = view_slot(tv, view_index(tv, x[i].index));
 
-            normalized_rescale(m, s, x[i].value);
-            norm += normalized_square(m, s, x[i].value);
+            normalized_rescale(cell, x[i].value);
+            norm += normalized_square(cell, x[i].value);
         }
-        normalized_rescale(m, m->bias_index, 1.0);
-        norm += normalized_square(m, m->bias_index, 1.0);
+        normalized_rescale(view_slot(tv, tv->bias_index), 1.0);
+        norm += normalized_square(view_slot(tv, tv->bias_index), 1.0);
     } else {
         for (i = 0; i < count; i++) {
-            normalized_rescale(m, m->scratch[i].index, m->scratch[i].value);
-            norm += normalized_square(m, m->scratch[i].index,
-                                      m->scratch[i].value);
+            float *cell = view_slot(tv, m->scratch[i].index);
+
+            normalized_rescale(cell, m->scratch[i].value);
+            norm += normalized_square(cell, m->scratch[i].value);
         }
     }
 
@@ -999,17 +1073,18 @@ static MODEL_ALWAYS_INLINE double normalized_begin(struct model *m,
     nt->norm_sum += norm;
     t = (double)nt->examples;
     if (!(nt->norm_sum > t)) /* the cap, see "optimizers" above */
-        return m->params.learning_rate;
-    return m->params.learning_rate * sqrt(t / nt->norm_sum);
+        return tv->p.learning_rate;
+    return tv->p.learning_rate * sqrt(t / nt->norm_sum);
 }
 
-static double normalized_step(struct model *m, uint32_t i, double w,
-                              double g, const struct step_factors *f)
+static MODEL_ALWAYS_INLINE double normalized_step(float *cell, double w,
+                                                  double g,
+                                                  const struct step_factors *f)
 {
-    double sum = state_cap((double)slot_at(m, i)[1] + g * g);
-    double s = slot_at(m, i)[2];
+    double sum = state_cap((double)cell[1] + g * g);
+    double s = cell[2];
 
-    slot_at(m, i)[1] = (float)sum;
+    cell[1] = (float)sum;
     /* s == 0: the feature was never non-zero, so only L2 could give a
      * gradient, on a weight that never moved; sum == 0: g == 0. */
     if (sum > 0.0 && s > 0.0)
@@ -1027,20 +1102,21 @@ static double ftrl_scaled_weight(const struct model_params *p, double z,
            (p->ftrl_beta + sqrt(n) + p->learning_rate * p->l2);
 }
 
-/* The weight FTRL-Proximal derives from weight i's stored z and n.
+/* The weight FTRL-Proximal derives from the z and n stored in cell.
  * Inlined: ftrl_update() calls it for every feature of an example. */
-static MODEL_ALWAYS_INLINE float ftrl_weight(const struct model *m, uint32_t i)
+static MODEL_ALWAYS_INLINE float ftrl_weight(const struct model_params *p,
+                                             const float *cell)
 {
-    double q = ftrl_scaled_weight(&m->params, slot_at(m, i)[2],
-                                  slot_at(m, i)[1]);
+    double q = ftrl_scaled_weight(p, cell[2], cell[1]);
 
-    return (float)clamp(m->params.learning_rate * q, MODEL_WEIGHT_LIMIT);
+    return (float)clamp(p->learning_rate * q, MODEL_WEIGHT_LIMIT);
 }
 
-static void ftrl_update(struct model *m, uint32_t i, double g)
+static MODEL_ALWAYS_INLINE void ftrl_update(float *cell, double g,
+                                            const struct model_params *p)
 {
-    double z = slot_at(m, i)[2];
-    double n = slot_at(m, i)[1];
+    double z = cell[2];
+    double n = cell[1];
     double n_new;
     double sigma_w;
 
@@ -1048,52 +1124,53 @@ static void ftrl_update(struct model *m, uint32_t i, double g)
     if (g == 0.0)
         return;
     n_new = state_cap(n + g * g);
-    sigma_w = (sqrt(n_new) - sqrt(n)) *
-              ftrl_scaled_weight(&m->params, z, n);
-    slot_at(m, i)[2] = (float)clamp(z + g - sigma_w, MODEL_STATE_LIMIT);
-    slot_at(m, i)[1] = (float)n_new;
-    slot_at(m, i)[0] = ftrl_weight(m, i);
+    sigma_w = (sqrt(n_new) - sqrt(n)) * ftrl_scaled_weight(p, z, n);
+    cell[2] = (float)clamp(z + g - sigma_w, MODEL_STATE_LIMIT);
+    cell[1] = (float)n_new;
+    cell[0] = ftrl_weight(p, cell);
 }
 
 /* One weight's step. g is already clipped, so every term is finite. */
-static MODEL_ALWAYS_INLINE void weight_update(struct model *m, uint32_t i,
-                                              double g,
+static MODEL_ALWAYS_INLINE void weight_update(float *cell, double g,
+                                              const struct model_params *p,
                                               const struct step_factors *f,
                                               enum model_optimizer opt)
 {
-    double w = slot_at(m, i)[0];
+    double w = cell[0];
 
     switch (opt) {
     case MODEL_OPT_ADAGRAD:
-        w = adagrad_step(m, i, w, g);
+        w = adagrad_step(cell, w, g, p->learning_rate);
         break;
     case MODEL_OPT_RMSPROP:
-        w = rmsprop_step(m, i, w, g);
+        w = rmsprop_step(cell, w, g, p);
         break;
     case MODEL_OPT_ADAM:
-        w = adam_step(m, i, w, g, f);
+        w = adam_step(cell, w, g, p, f);
         break;
     case MODEL_OPT_NORMALIZED:
-        w = normalized_step(m, i, w, g, f);
+        w = normalized_step(cell, w, g, f);
         break;
     case MODEL_OPT_FTRL:
-        ftrl_update(m, i, g); /* derives and stores the weight itself */
+        ftrl_update(cell, g, p); /* derives and stores the weight itself */
         return;
     case MODEL_OPT_SGD:
     default:
         w -= f->sgd_rate * g;
         break;
     }
-    slot_at(m, i)[0] = (float)clamp(w, MODEL_WEIGHT_LIMIT);
+    cell[0] = (float)clamp(w, MODEL_WEIGHT_LIMIT);
 }
 
 /* The step of one distinct weight idx whose feature has value, for the
  * optimizer opt. */
-static MODEL_ALWAYS_INLINE void feature_step(struct model *m, uint32_t idx,
-                                             double value, double dloss,
+static MODEL_ALWAYS_INLINE void feature_step(const struct table_view *tv,
+                                             uint32_t idx, double value,
+                                             double dloss,
                                              const struct step_factors *f,
                                              enum model_optimizer opt)
 {
+    float *cell = view_slot(tv, idx);
     double g;
 
     /* |dloss * value| may overflow to inf for a huge squared-loss
@@ -1102,11 +1179,11 @@ static MODEL_ALWAYS_INLINE void feature_step(struct model *m, uint32_t idx,
     if (opt == MODEL_OPT_FTRL)
         g = dloss * value;
     else
-        g = dloss * value + m->params.l2 * (double)slot_at(m, idx)[0];
+        g = dloss * value + tv->p.l2 * (double)cell[0];
 
     assert(!isnan(g));
-    g = clamp(g, m->params.gradient_clip);
-    weight_update(m, idx, g, f, opt);
+    g = clamp(g, tv->p.gradient_clip);
+    weight_update(cell, g, &tv->p, f, opt);
 }
 
 #if defined(__SSE2__)
@@ -1122,13 +1199,14 @@ static MODEL_ALWAYS_INLINE void feature_step(struct model *m, uint32_t idx,
  * occur: g and w are finite and sum is at least 0. A zero sum means a
  * zero gradient and no history: its lane's 0/0 is discarded.
  */
-static MODEL_ALWAYS_INLINE void adagrad_pair(struct model *m, uint32_t s0,
-                                             double v0, uint32_t s1,
-                                             double v1, double dloss)
+static MODEL_ALWAYS_INLINE void adagrad_pair(const struct table_view *tv,
+                                             uint32_t s0, double v0,
+                                             uint32_t s1, double v1,
+                                             double dloss)
 {
-    const struct model_params *p = &m->params;
-    float *p0 = slot_at(m, s0);
-    float *p1 = slot_at(m, s1);
+    const struct model_params *p = &tv->p;
+    float *p0 = view_slot(tv, s0);
+    float *p1 = view_slot(tv, s1);
     __m128d a0 = _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(
         (const __m128i *)p0)));
     __m128d a1 = _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(
@@ -1203,13 +1281,13 @@ static MODEL_ALWAYS_INLINE __m128d ftrl_scaled_pair(const struct model_params *p
  * A lane whose clipped gradient is 0 keeps its slot, as ftrl_update()
  * returns early; its discarded arithmetic is finite (beta > 0).
  */
-static MODEL_ALWAYS_INLINE void ftrl_pair(struct model *m, uint32_t s0,
-                                          double v0, uint32_t s1, double v1,
-                                          double dloss)
+static MODEL_ALWAYS_INLINE void ftrl_pair(const struct table_view *tv,
+                                          uint32_t s0, double v0, uint32_t s1,
+                                          double v1, double dloss)
 {
-    const struct model_params *p = &m->params;
-    float *p0 = slot_at(m, s0);
-    float *p1 = slot_at(m, s1);
+    const struct model_params *p = &tv->p;
+    float *p0 = view_slot(tv, s0);
+    float *p1 = view_slot(tv, s1);
     __m128d w = _mm_set_pd(p1[0], p0[0]);
     __m128d n = _mm_set_pd(p1[1], p0[1]);
     __m128d z = _mm_set_pd(p1[2], p0[2]);
@@ -1256,14 +1334,14 @@ static MODEL_ALWAYS_INLINE void ftrl_pair(struct model *m, uint32_t s0,
  * is its lr * min(1, sqrt(t / N)). A lane whose sum or scale is 0 keeps
  * its weight, as normalized_step() does; its 0/0 or x/0 is discarded.
  */
-static MODEL_ALWAYS_INLINE void normalized_pair(struct model *m, uint32_t s0,
-                                                double v0, uint32_t s1,
-                                                double v1, double dloss,
-                                                double rate)
+static MODEL_ALWAYS_INLINE void normalized_pair(const struct table_view *tv,
+                                                uint32_t s0, double v0,
+                                                uint32_t s1, double v1,
+                                                double dloss, double rate)
 {
-    const struct model_params *p = &m->params;
-    float *p0 = slot_at(m, s0);
-    float *p1 = slot_at(m, s1);
+    const struct model_params *p = &tv->p;
+    float *p0 = view_slot(tv, s0);
+    float *p1 = view_slot(tv, s1);
     __m128d w = _mm_set_pd(p1[0], p0[0]);
     __m128d sum = _mm_set_pd(p1[1], p0[1]);
     __m128d scale = _mm_set_pd(p1[2], p0[2]);
@@ -1291,18 +1369,18 @@ static MODEL_ALWAYS_INLINE void normalized_pair(struct model *m, uint32_t s0,
 }
 
 /* The pair step of opt: AdaGrad's, FTRL's or the normalized one. */
-static MODEL_ALWAYS_INLINE void pair_step(struct model *m, uint32_t s0,
-                                          double v0, uint32_t s1, double v1,
-                                          double dloss,
+static MODEL_ALWAYS_INLINE void pair_step(const struct table_view *tv,
+                                          uint32_t s0, double v0, uint32_t s1,
+                                          double v1, double dloss,
                                           const struct step_factors *f,
                                           enum model_optimizer opt)
 {
     if (opt == MODEL_OPT_FTRL)
-        ftrl_pair(m, s0, v0, s1, v1, dloss);
+        ftrl_pair(tv, s0, v0, s1, v1, dloss);
     else if (opt == MODEL_OPT_NORMALIZED)
-        normalized_pair(m, s0, v0, s1, v1, dloss, f->normalized_rate);
+        normalized_pair(tv, s0, v0, s1, v1, dloss, f->normalized_rate);
     else
-        adagrad_pair(m, s0, v0, s1, v1, dloss);
+        adagrad_pair(tv, s0, v0, s1, v1, dloss);
 }
 
 /* learn_with()'s direct loop for AdaGrad, FTRL and the normalized rule,
@@ -1314,6 +1392,7 @@ static MODEL_ALWAYS_INLINE void pair_step(struct model *m, uint32_t s0,
  * the slots does not change their results. Clears each slot's mark in
  * seen. */
 static MODEL_ALWAYS_INLINE void learn_pairs(struct model *m,
+                                            const struct table_view *tv,
                                             const struct feature *x,
                                             size_t n, double dloss,
                                             const struct step_factors *f,
@@ -1322,22 +1401,22 @@ static MODEL_ALWAYS_INLINE void learn_pairs(struct model *m,
     size_t i;
 
     for (i = 0; i + 1 < n; i += 2) {
-        uint32_t s0 = slot(m, x[i].index);
-        uint32_t s1 = slot(m, x[i + 1].index);
+        uint32_t s0 = view_index(tv, x[i].index);
+        uint32_t s1 = view_index(tv, x[i + 1].index);
 
         seen_unmark(m, s0);
         seen_unmark(m, s1);
-        pair_step(m, s0, x[i].value, s1, x[i + 1].value, dloss, f, opt);
+        pair_step(tv, s0, x[i].value, s1, x[i + 1].value, dloss, f, opt);
     }
 
-    seen_unmark(m, m->bias_index);
+    seen_unmark(m, tv->bias_index);
     if (i < n) {
-        uint32_t s0 = slot(m, x[i].index);
+        uint32_t s0 = view_index(tv, x[i].index);
 
         seen_unmark(m, s0);
-        pair_step(m, s0, x[i].value, m->bias_index, 1.0, dloss, f, opt);
+        pair_step(tv, s0, x[i].value, tv->bias_index, 1.0, dloss, f, opt);
     } else {
-        feature_step(m, m->bias_index, 1.0, dloss, f, opt);
+        feature_step(tv, tv->bias_index, 1.0, dloss, f, opt);
     }
 }
 #endif
@@ -1348,6 +1427,7 @@ static MODEL_ALWAYS_INLINE void learn_pairs(struct model *m,
  * same order with the same values, and clear each one's mark in seen
  * (example_check() set them; the merged list holds every marked slot). */
 static MODEL_ALWAYS_INLINE void learn_with(struct model *m,
+                                           const struct table_view *tv,
                                            const struct feature *x,
                                            size_t count, int direct,
                                            double dloss,
@@ -1360,62 +1440,45 @@ static MODEL_ALWAYS_INLINE void learn_with(struct model *m,
     /* Every weight rescaled and the rate known before the first step. */
     if (opt == MODEL_OPT_NORMALIZED) {
         nf = *f;
-        nf.normalized_rate = normalized_begin(m, x, count, direct);
+        nf.normalized_rate = normalized_begin(m, tv, x, count, direct);
         f = &nf;
     }
 #if defined(__SSE2__)
     if (direct && (opt == MODEL_OPT_ADAGRAD || opt == MODEL_OPT_FTRL ||
                    opt == MODEL_OPT_NORMALIZED)) {
-        learn_pairs(m, x, count, dloss, f, opt);
+        learn_pairs(m, tv, x, count, dloss, f, opt);
         return;
     }
 #endif
     if (direct) {
         for (i = 0; i < count; i++) {
-            uint32_t s = slot(m, x[i].index);
+            uint32_t s = view_index(tv, x[i].index);
 
             seen_unmark(m, s);
-            feature_step(m, s, x[i].value, dloss, f, opt);
+            feature_step(tv, s, x[i].value, dloss, f, opt);
         }
-        seen_unmark(m, m->bias_index);
-        feature_step(m, m->bias_index, 1.0, dloss, f, opt);
+        seen_unmark(m, tv->bias_index);
+        feature_step(tv, tv->bias_index, 1.0, dloss, f, opt);
         return;
     }
     for (i = 0; i < count; i++) {
         seen_unmark(m, m->scratch[i].index);
-        feature_step(m, m->scratch[i].index, m->scratch[i].value, dloss, f,
+        feature_step(tv, m->scratch[i].index, m->scratch[i].value, dloss, f,
                      opt);
     }
 }
 
-/* One loop per optimizer, each with its rule inlined: the switch and the
- * optimizer tests leave the per-feature path. */
-#define LEARN_CASE(opt)                                                     \
-    case opt:                                                               \
-        if (direct)                                                         \
-            learn_with(m, x, count, 1, dloss, f, opt);                      \
-        else                                                                \
-            learn_with(m, x, count, 0, dloss, f, opt);                      \
-        break
-
-static void learn_all(struct model *m, const struct feature *x,
-                      size_t count, int direct, double dloss,
-                      const struct step_factors *f)
+/* model_learn() for the optimizer opt, a constant: one copy per
+ * optimizer, each with its rule inlined and its slot size fixed, so the
+ * switch, the optimizer tests and the slot size leave the per-feature
+ * path, from the first check to the last step. */
+static MODEL_ALWAYS_INLINE int learn_example(struct model *m,
+                                             const struct feature *x,
+                                             size_t n, double label,
+                                             double *prediction,
+                                             enum model_optimizer opt)
 {
-    switch (m->params.optimizer) {
-    LEARN_CASE(MODEL_OPT_ADAGRAD);
-    LEARN_CASE(MODEL_OPT_RMSPROP);
-    LEARN_CASE(MODEL_OPT_ADAM);
-    LEARN_CASE(MODEL_OPT_NORMALIZED);
-    LEARN_CASE(MODEL_OPT_FTRL);
-    default: /* model_params_check() admits no other optimizer */
-    LEARN_CASE(MODEL_OPT_SGD);
-    }
-}
-
-int model_learn(struct model *m, const struct feature *x, size_t n,
-                double label, double *prediction)
-{
+    struct table_view tv;
     struct step_factors factors;
     uint64_t repeat;
     double margin;
@@ -1423,7 +1486,8 @@ int model_learn(struct model *m, const struct feature *x, size_t n,
     double dloss;
     int err;
 
-    err = example_check(m, x, n, label, &repeat);
+    view_init(&tv, m, optimizer_slot_shift(opt));
+    err = example_check(m, &tv, x, n, label, &repeat);
     if (err)
         return err;
     err = scratch_reserve(m, n);
@@ -1432,8 +1496,8 @@ int model_learn(struct model *m, const struct feature *x, size_t n,
         return err;
     }
 
-    margin = margin_compute(m, x, n, 1);
-    predicted = prediction_from_margin(m, margin);
+    margin = margin_compute(&tv, x, n, 1);
+    predicted = prediction_from_margin(tv.p.loss, margin);
     if (prediction)
         *prediction = predicted;
 
@@ -1442,12 +1506,34 @@ int model_learn(struct model *m, const struct feature *x, size_t n,
     step_factors_compute(m, &factors);
     /* Most examples repeat no index: they skip the merge. */
     if (!repeat)
-        learn_all(m, x, n, 1, dloss, &factors);
+        learn_with(m, &tv, x, n, 1, dloss, &factors, opt);
     else
-        learn_all(m, x, features_merge(m, x, n), 0, dloss, &factors);
+        learn_with(m, &tv, x, features_merge(m, x, n), 0, dloss, &factors,
+                   opt);
 
     m->updates++;
     return 0;
+}
+
+int model_learn(struct model *m, const struct feature *x, size_t n,
+                double label, double *prediction)
+{
+    switch (m->params.optimizer) {
+    case MODEL_OPT_ADAGRAD:
+        return learn_example(m, x, n, label, prediction, MODEL_OPT_ADAGRAD);
+    case MODEL_OPT_RMSPROP:
+        return learn_example(m, x, n, label, prediction, MODEL_OPT_RMSPROP);
+    case MODEL_OPT_ADAM:
+        return learn_example(m, x, n, label, prediction, MODEL_OPT_ADAM);
+    case MODEL_OPT_NORMALIZED:
+        return learn_example(m, x, n, label, prediction,
+                             MODEL_OPT_NORMALIZED);
+    case MODEL_OPT_FTRL:
+        return learn_example(m, x, n, label, prediction, MODEL_OPT_FTRL);
+    case MODEL_OPT_SGD:
+    default: /* model_params_check() admits no other optimizer */
+        return learn_example(m, x, n, label, prediction, MODEL_OPT_SGD);
+    }
 }
 
 
@@ -1502,7 +1588,7 @@ int model_restore_state(struct model *m, const float *weights,
     }
     if (m->params.optimizer == MODEL_OPT_FTRL) {
         for (i = 0; i <= m->mask; i++)
-            slot_at(m, i)[0] = ftrl_weight(m, i);
+            slot_at(m, i)[0] = ftrl_weight(&m->params, slot_at(m, i));
     }
     m->updates = update_count;
     return 0;
