@@ -101,6 +101,10 @@ struct pending {
     int too_many_args;
 };
 
+/* Set by take_body() when it closes a connection, for the library's
+ * complaint about it, which follows at once on the same thread. */
+static _Thread_local int cut_on_this_thread;
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -479,12 +483,14 @@ static enum MHD_Result check_headers(struct http_server *s,
  * the client, which may well still be sending, reads the 413 at the end
  * (libmicrohttpd 0.9.75 cannot answer in the middle of a body). The
  * drain is bounded in time, not in bytes: past twice the time budget the
- * connection is closed (MHD_NO), which is what also ends a trickle. */
-static enum MHD_Result take_body(const struct http_server *s,
-                                 struct pending *p, const char *data,
-                                 size_t *size)
+ * connection is closed (MHD_NO), which is what also ends a trickle. The
+ * cut is logged here, with its reason; the library's own line for it,
+ * which blames the application, is then kept at debug (on_mhd_error()). */
+static enum MHD_Result take_body(struct http_server *s, struct pending *p,
+                                 const char *data, size_t *size)
 {
     size_t max = s->set.max_body_bytes;
+    char what[160];
 
     p->received += *size;
     if (p->received > max)
@@ -493,8 +499,14 @@ static enum MHD_Result take_body(const struct http_server *s,
         return MHD_NO;
     *size = 0;
 
-    if (now_s() - p->started_s > 2 * s->set.timeout_s)
+    if (now_s() - p->started_s > 2 * s->set.timeout_s) {
+        snprintf(what, sizeof(what), "closed a connection whose request "
+                 "body was still arriving after %g s (%zu bytes so far)",
+                 2 * s->set.timeout_s, p->received);
+        log_refusal(s, 0, what);
+        cut_on_this_thread = 1;
         return MHD_NO;
+    }
     return MHD_YES;
 }
 
@@ -536,6 +548,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     struct pending *p = *con_cls;
 
     (void)version;
+    cut_on_this_thread = 0; /* the library has said what it had to */
     if (!p) /* the URI callback could not allocate */
         return MHD_NO;
     if (!p->headers_seen) {
@@ -610,8 +623,10 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
         log_warn("http", "%llu complaint(s) of the HTTP library held back in "
                  "the last %g s or more (at most %u a window)", held_back,
                  HTTP_LOG_WINDOW_S, HTTP_LOG_PER_WINDOW);
-    if (!allowed)
+    if (!allowed) {
+        cut_on_this_thread = 0;
         return;
+    }
     vsnprintf(msg, sizeof(msg), fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
     /* A client gone in the middle of its head (or cut by the reaper,
@@ -619,10 +634,12 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
      * the caller reports with the address: the library names the port
      * it was passed, 0, since the address goes in as a sockaddr. */
     if (strstr(msg, "closed when reading request") ||
-        strncmp(msg, "Failed to bind", 14) == 0)
+        strncmp(msg, "Failed to bind", 14) == 0 ||
+        (cut_on_this_thread && strstr(msg, "Application reported")))
         log_debug("http", "%s", msg);
     else
         log_warn("http", "%s", msg);
+    cut_on_this_thread = 0;
 }
 
 /* libmicrohttpd warns about a pool of one thread, so the option is only

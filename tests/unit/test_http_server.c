@@ -450,6 +450,57 @@ static void test_http_server_limits_complaints_of_a_flood(void **state)
     buf_free(&reply);
 }
 
+/* A body still trickling in at twice the 1 s budget is cut, and the log
+ * says so in riffle's words, once: the HTTP library's own line for a
+ * connection its caller closes reads "Application reported internal
+ * error", which sent operators looking for a fault of the server. */
+static void test_http_server_cuts_a_long_trickle_with_its_reason(void **state)
+{
+    const struct timespec pause = {0, 100 * 1000 * 1000};
+    struct hooks h = {0};
+    struct http_server *s;
+    struct sockaddr_in sa;
+    const char *head = "POST /x HTTP/1.0\r\nContent-Length: 60\r\n\r\n";
+    char path[128];
+    double started, cut_after = -1;
+    int fd, saved;
+
+    (void)state;
+    temp_file_new(path, sizeof(path), "httpcut");
+    saved = dup(fileno(stderr));
+    assert_non_null(freopen(path, "w", stderr));
+    s = start_hooked(&h, 64, 1.0);
+
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)http_server_port(s));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+    started = kafka_monotonic_s();
+    while (kafka_monotonic_s() - started < 6.0) {
+        (void)nanosleep(&pause, NULL);
+        if (send(fd, "x", 1, MSG_NOSIGNAL) != 1) {
+            cut_after = kafka_monotonic_s() - started;
+            break;
+        }
+    }
+    close(fd);
+    http_server_stop(s); /* joins the threads: every line is written */
+
+    fflush(stderr);
+    assert_int_equal(dup2(saved, fileno(stderr)), fileno(stderr));
+    close(saved);
+    clearerr(stderr);
+    assert_true(cut_after > 1.9); /* -1: never cut */
+    assert_true(cut_after < 5.0);
+    assert_int_equal(h.handled, 0);
+    assert_int_equal(count_lines_with(path, "still arriving after 2 s"), 1);
+    assert_int_equal(count_lines_with(path, "internal error"), 0);
+    (void)unlink(path);
+}
+
 /* ---- the request head: every size gets an answer, slow ones a cut -- */
 
 /* A request of head_bytes of filler in the place kind names ("query",
@@ -697,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_http_server_answers_every_long_head),
         cmocka_unit_test(test_http_server_answers_a_long_chunked_body),
         cmocka_unit_test(test_http_server_cuts_a_slow_head),
+        cmocka_unit_test(test_http_server_cuts_a_long_trickle_with_its_reason),
         cmocka_unit_test(test_http_server_closes_idle_connections_quietly),
     };
 
