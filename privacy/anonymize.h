@@ -74,8 +74,10 @@ int anonymizer_apply(const struct anonymizer *a, struct event *ev);
 int anonymizer_hides_id(const struct anonymizer *a);
 
 /* Replaces ev's id by its pseudonym when the id is pseudonymized and a
- * non-empty string; a null or empty id is left for cleaning to refuse.
- * Uses no cache, so any thread may call it on an event of its own.
+ * non-empty string (taking the hint anonymizer_hint_event() left, when
+ * the id has not changed since); a null or empty id is left for cleaning
+ * to refuse. Uses no cache, so any thread may call it on an event of its
+ * own.
  * Returns 0 or RIFFLE_ERR_NOMEM. */
 int anonymizer_apply_id(const struct anonymizer *a, struct event *ev);
 
@@ -110,7 +112,8 @@ int anonymizer_hinter_new(const struct anonymizer *a,
 void anonymizer_hinter_destroy(struct anonymizer_hinter *h); /* NULL-safe,
                                                       wipes its pseudonyms */
 
-/* Leaves on ev, as a replacement hint, what anonymizer_apply() would
+/* Leaves on ev, as a replacement hint, what anonymizer_apply_id() would
+ * write for a pseudonymized event id, and what anonymizer_apply() would
  * write for each non-null field with personal = "pseudonym" (its
  * pseudonym) and each number that personal = "coarsen" turns into a
  * band's name (a category), with its hash when the hinter has a hasher;

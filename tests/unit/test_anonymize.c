@@ -723,6 +723,42 @@ static void test_anonymize_id_key_matches_event_id(void **state)
     buf_free(&out);
 }
 
+/* A reader thread hints the id's pseudonym ahead; anonymizer_apply_id()
+ * takes it, and computes it anew for an id changed since the hint. */
+static void test_anonymize_id_hinted_ahead(void **state)
+{
+    struct fixture *fx = *state;
+    struct anonymizer_hinter *h = NULL;
+    unsigned char key[KEY_BYTES];
+    char id[TOKEN_SIZE], other[TOKEN_SIZE];
+
+    open_personal_id(fx);
+    key_a_bytes(key);
+    expected_pseudonym(key, sizeof(key), "event_id", "MRN-0042", id,
+                       sizeof(id));
+    expected_pseudonym(key, sizeof(key), "event_id", "MRN-0043", other,
+                       sizeof(other));
+    assert_int_equal(anonymizer_hinter_new(fx->anon, NULL, &h), 0);
+
+    raw_event(fx);
+    set_str(fx, "event_id", "MRN-0042");
+    assert_int_equal(anonymizer_hint_event(h, &fx->ev), 0);
+    assert_string_equal(str_of(fx, "event_id"), "MRN-0042"); /* a hint */
+    assert_int_equal(fx->ev.hinted[col(fx, "event_id")] &
+                         EVENT_HINT_REPLACEMENT,
+                     EVENT_HINT_REPLACEMENT);
+    assert_int_equal(anonymizer_apply_id(fx->anon, &fx->ev), 0);
+    assert_string_equal(str_of(fx, "event_id"), id);
+
+    raw_event(fx);
+    set_str(fx, "event_id", "MRN-0042");
+    assert_int_equal(anonymizer_hint_event(h, &fx->ev), 0);
+    set_str(fx, "event_id", "MRN-0043"); /* changed after the hint */
+    assert_int_equal(anonymizer_apply_id(fx->anon, &fx->ev), 0);
+    assert_string_equal(str_of(fx, "event_id"), other);
+    anonymizer_hinter_destroy(h);
+}
+
 /* Null and empty ids stay as they are, for cleaning to refuse; without
  * personal = "pseudonym" on the id nothing changes. */
 static void test_anonymize_id_left_when_absent_or_plain(void **state)
@@ -1055,6 +1091,7 @@ int main(void)
         T(test_anonymize_id_is_hmac_of_raw_id),
         T(test_anonymize_id_key_matches_event_id),
         T(test_anonymize_id_left_when_absent_or_plain),
+        T(test_anonymize_id_hinted_ahead),
         T(test_anonymize_key_file_hex_decodes),
         T(test_anonymize_key_file_raw_bytes),
         T(test_anonymize_key_env_wins_over_file),
