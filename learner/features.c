@@ -31,6 +31,12 @@ struct field_step {
     uint16_t field;        /* index in cfg->fields */
     uint16_t schema_index; /* where the event holds its value */
     uint16_t categorical;  /* 1: categorical, 0: numeric */
+    uint16_t ns;           /* the field's namespace, field_ns[field] */
+    /* The field's settings the loop reads, copied from cfg->fields,
+     * whose entries lie kilobytes apart. */
+    uint8_t transform;         /* enum cfg_transform */
+    uint8_t missing_indicator; /* numeric: also "field is missing" */
+    uint8_t missing_token;     /* categorical: null is the missing token */
 };
 
 struct feature_builder {
@@ -51,8 +57,6 @@ struct feature_builder {
     struct field_step pure_numbers[CFG_MAX_FIELDS];
     size_t pure_number_count;
     unsigned char is_token[CFG_MAX_FIELDS]; /* a categorical step */
-    int keep_full; /* full[] is read: crosses or collisions */
-    int keep_ns;   /* ns[] is read too: crosses (keep_full is set) */
     int schema_index[CFG_MAX_FIELDS];
     uint32_t field_hash[CFG_MAX_FIELDS];   /* seed for the field's tokens */
     uint32_t missing_hash[CFG_MAX_FIELDS]; /* the missing indicator */
@@ -195,6 +199,10 @@ static void plan_steps(struct feature_builder *fb)
         st->field = (uint16_t)i;
         st->schema_index = (uint16_t)fb->schema_index[i];
         st->categorical = f->kind == CFG_FIELD_CATEGORICAL;
+        st->ns = fb->field_ns[i];
+        st->transform = (uint8_t)f->transform;
+        st->missing_indicator = f->missing_indicator != 0;
+        st->missing_token = f->missing == CFG_MISSING_TOKEN;
         fb->step_count++;
         if (!st->categorical && f->transform == CFG_TRANSFORM_LOG1P &&
             f->privacy == CFG_PRIVACY_NONE)
@@ -271,8 +279,6 @@ int features_new(const struct cfg *cfg, const struct schema *schema,
         features_destroy(fb);
         return RIFFLE_ERR_NOMEM;
     }
-    fb->keep_full = fb->cross_count > 0 || fb->owner16 || fb->owner32;
-    fb->keep_ns = fb->cross_count > 0;
 
     *out = fb;
     return 0;
@@ -324,17 +330,19 @@ static double transform(const struct cfg_field *f,
     }
 }
 
-/* Appends one feature with its full hash and namespace. */
-static size_t put(struct feature_builder *fb, struct feature *out, size_t n,
-                  size_t field, uint32_t full, double value)
+/* Appends one feature, index masked by mask (fb->mask, passed in a
+ * register: the stores below may alias the field), with its full hash
+ * and namespace. Those two are stored whether or not crosses or
+ * collision counting read them: two stores cost fewer instructions than
+ * testing, per feature, whether they are needed. */
+static inline size_t put(struct feature_builder *fb, uint32_t mask,
+                         struct feature *out, size_t n, uint16_t ns,
+                         uint32_t full, double value)
 {
-    out[n].index = full & fb->mask;
+    out[n].index = full & mask;
     out[n].value = to_float(value);
-    if (fb->keep_full) {
-        fb->full[n] = full;
-        if (fb->keep_ns)
-            fb->ns[n] = fb->field_ns[field];
-    }
+    fb->full[n] = full;
+    fb->ns[n] = ns;
     return n + 1;
 }
 
@@ -351,27 +359,30 @@ static uint32_t bucket_of(const struct cfg_field *f, double x)
 /* A numeric field: its transformed value, the log1p its value carries
  * as a hint when it has one (see features_hint_event()); or its bucket's
  * feature; and the missing indicator. */
-static size_t add_numeric(struct feature_builder *fb, size_t i,
-                          const struct event *ev, size_t index, int imputed,
-                          struct feature *out, size_t n)
+static inline size_t add_numeric(struct feature_builder *fb, uint32_t mask,
+                                 const struct field_step *st,
+                                 const struct event *ev, int imputed,
+                                 struct feature *out, size_t n)
 {
-    const struct cfg_field *f = &fb->cfg->fields[i];
-    const struct value *v = &ev->values[index];
+    size_t i = st->field;
+    const struct value *v = &ev->values[st->schema_index];
     double x;
 
-    if (v->kind == VALUE_NUMBER && f->transform == CFG_TRANSFORM_BUCKETIZE) {
-        uint32_t k = bucket_of(f, v->number);
+    if (v->kind == VALUE_NUMBER && st->transform == CFG_TRANSFORM_BUCKETIZE) {
+        uint32_t k = bucket_of(&fb->cfg->fields[i], v->number);
 
-        n = put(fb, out, n, i, hash_murmur3_32(&k, sizeof(k),
-                                               fb->field_hash[i]), 1.0);
+        n = put(fb, mask, out, n, st->ns,
+                hash_murmur3_32(&k, sizeof(k), fb->field_hash[i]), 1.0);
     } else if (v->kind == VALUE_NUMBER) {
-        if (f->transform != CFG_TRANSFORM_LOG1P ||
-            !event_hinted_number(ev, index, &x))
-            x = transform(f, &fb->stats[i], v->number);
-        n = put(fb, out, n, i, fb->field_hash[i], x);
+        if (st->transform == CFG_TRANSFORM_NONE)
+            x = v->number;
+        else if (st->transform != CFG_TRANSFORM_LOG1P ||
+                 !event_hinted_number(ev, st->schema_index, &x))
+            x = transform(&fb->cfg->fields[i], &fb->stats[i], v->number);
+        n = put(fb, mask, out, n, st->ns, fb->field_hash[i], x);
     }
-    if ((v->kind != VALUE_NUMBER || imputed) && f->missing_indicator)
-        n = put(fb, out, n, i, fb->missing_hash[i], 1.0);
+    if ((v->kind != VALUE_NUMBER || imputed) && st->missing_indicator)
+        n = put(fb, mask, out, n, st->ns, fb->missing_hash[i], 1.0);
     return n;
 }
 
@@ -400,21 +411,24 @@ static inline uint32_t token_hash(const struct feature_builder *fb,
 /* A categorical field: the hash its value carries as a hint when it has
  * one (see features_hint_event()), else its token's, or the missing
  * token's for null. Inlined in the loop. */
-static size_t add_categorical(struct feature_builder *fb, size_t i,
-                              const struct event *ev, size_t index,
-                              struct feature *out, size_t n)
+static inline size_t add_categorical(struct feature_builder *fb,
+                                     uint32_t mask,
+                                     const struct field_step *st,
+                                     const struct event *ev,
+                                     struct feature *out, size_t n)
 {
-    const struct value *v = &ev->values[index];
+    size_t i = st->field;
+    const struct value *v = &ev->values[st->schema_index];
     uint32_t full;
 
-    if (event_hinted_hash(ev, index, &full))
-        return put(fb, out, n, i, full, 1.0);
+    if (event_hinted_hash(ev, st->schema_index, &full))
+        return put(fb, mask, out, n, st->ns, full, 1.0);
     if (v->kind == VALUE_NULL) {
-        if (fb->cfg->fields[i].missing != CFG_MISSING_TOKEN)
+        if (!st->missing_token)
             return n;
-        return put(fb, out, n, i, fb->missing_hash[i], 1.0);
+        return put(fb, mask, out, n, st->ns, fb->missing_hash[i], 1.0);
     }
-    return put(fb, out, n, i, token_hash(fb, i, ev, v), 1.0);
+    return put(fb, mask, out, n, st->ns, token_hash(fb, i, ev, v), 1.0);
 }
 
 /* Lists, per crossed namespace, the positions of its features among the
@@ -500,23 +514,31 @@ static size_t add_crosses(struct feature_builder *fb, struct feature *out,
 static inline __attribute__((always_inline)) void
 count_collisions_in(struct feature_builder *fb, size_t n, int wide)
 {
+    /* Locals: a store to collided (bytes, which may alias anything)
+     * made the compiler load each of these again for every feature. */
+    const uint32_t *full = fb->full;
+    uint16_t *owner16 = fb->owner16;
+    uint32_t *owner32 = fb->owner32;
+    unsigned char *collided = fb->collided;
+    uint32_t mask = fb->mask;
+    unsigned shift = fb->owner_shift;
     size_t i;
 
     for (i = 0; i < n; i++) {
-        uint32_t slot = fb->full[i] & fb->mask;
-        uint32_t tag = (fb->full[i] >> fb->owner_shift) + 1;
-        uint32_t was = wide ? fb->owner32[slot] : fb->owner16[slot];
+        uint32_t slot = full[i] & mask;
+        uint32_t tag = (full[i] >> shift) + 1;
+        uint32_t was = wide ? owner32[slot] : owner16[slot];
 
         if (was == tag)
             continue;
         if (was == 0) {
             if (wide)
-                fb->owner32[slot] = tag;
+                owner32[slot] = tag;
             else
-                fb->owner16[slot] = (uint16_t)tag;
+                owner16[slot] = (uint16_t)tag;
             fb->counts.distinct++;
-        } else if (!(fb->collided[slot / 8] & (1u << (slot % 8)))) {
-            fb->collided[slot / 8] |= (unsigned char)(1u << (slot % 8));
+        } else if (!(collided[slot / 8] & (1u << (slot % 8)))) {
+            collided[slot / 8] |= (unsigned char)(1u << (slot % 8));
             fb->counts.collided_slots++;
             fb->counts.distinct++;
         }
@@ -534,15 +556,16 @@ static void count_collisions(struct feature_builder *fb, size_t n)
 size_t features_build(struct feature_builder *fb, const struct event *ev,
                       const unsigned char *imputed, struct feature *out)
 {
-    size_t s, n = 0;
+    uint32_t mask = fb->mask;
+    size_t s, steps = fb->step_count, n = 0;
 
-    for (s = 0; s < fb->step_count; s++) {
+    for (s = 0; s < steps; s++) {
         const struct field_step *st = &fb->steps[s];
 
         if (st->categorical)
-            n = add_categorical(fb, st->field, ev, st->schema_index, out, n);
+            n = add_categorical(fb, mask, st, ev, out, n);
         else
-            n = add_numeric(fb, st->field, ev, st->schema_index,
+            n = add_numeric(fb, mask, st, ev,
                             imputed && imputed[st->field], out, n);
     }
 
