@@ -79,7 +79,8 @@ int kafka_err_is_transient(rd_kafka_resp_err_t err);
 /* The stop flag (SIGTERM, SIGINT) that ends the bounded waits on the
  * brokers made here and by the topic reader (consumers/topic_reader.h):
  * a topic's partitions, kafka_retry_transient()'s retries, a read of a
- * topic's tail. `riffle learn` and `riffle serve` set it before they
+ * topic's tail, and a publisher's wait for a transaction's offsets call
+ * (producers/publisher.c). `riffle learn` and `riffle serve` set it before they
  * start, so that a stop during their start-up (the newest snapshot, the
  * consumer's first metadata) ends within a few seconds whatever the
  * brokers do; those waits then fail with RIFFLE_ERR_STOPPED. NULL (the

@@ -4,14 +4,12 @@
 #include "producers/publisher.h"
 
 #include <assert.h>
-#include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/bounded_call.h"
 #include "common/broker_wait.h"
 #include "common/err.h"
 #include "common/kafka.h"
@@ -35,27 +33,24 @@
 #define PUBLISHER_SETTLE_WAIT_MS 10
 #define PUBLISHER_MAX_PLAIN_TOPICS 4
 #define PUBLISHER_MISSING_TOPIC_WAIT_MS 2000 /* a topic just created may lag */
-/* A transaction's input offsets are sent on a thread of their own (see
+/* A transaction's input offsets are sent on the publisher's worker (see
  * offsets_call_start()); the caller waits for the call its timeout and
  * this much more, for the call's own timeout to come back first. */
 #define PUBLISHER_OFFSETS_CALL_MARGIN_MS 500
 
-/* One rd_kafka_send_offsets_to_transaction() on a thread of its own.
- * librdkafka (2.0.2 up to 2.14, its issue 5456) does not keep to that
- * call's timeout while the group's coordinator is down: it can wait
- * until the broker is back, past any stop. Whoever sees the other gone
- * frees it: the publisher once the call is over, the call's thread when
- * the publisher left it running (abandoned). */
+/* One rd_kafka_send_offsets_to_transaction(), a job of the publisher's
+ * worker (common/bounded_call.h). librdkafka (2.0.2 up to 2.14, its
+ * issue 5456) does not keep to that call's timeout while the group's
+ * coordinator is down: it can wait until the broker is back, past any
+ * stop. Freed by the publisher once a wait saw it over, else by the
+ * worker when the publisher left it running (offsets_call_free() is the
+ * job's release). */
 struct offsets_call {
     rd_kafka_t *rk;
     rd_kafka_topic_partition_list_t *offsets; /* a copy */
     rd_kafka_consumer_group_metadata_t *group; /* a copy */
     int timeout_ms;
-    rd_kafka_error_t *error; /* the call's outcome, once done */
-    pthread_mutex_t lock;
-    pthread_cond_t done_cond;
-    int done;
-    int abandoned;
+    rd_kafka_error_t *error; /* the call's outcome, once over */
 };
 
 struct publisher {
@@ -68,7 +63,10 @@ struct publisher {
     int offsets_sent; /* in the open transaction */
     /* the last try to send them went unanswered: see publisher_commit() */
     int offsets_unanswered;
-    struct offsets_call *offsets_call; /* still running, or NULL */
+    /* runs the offsets calls one after the other: started at the first
+     * one, so a publisher without transactions has no such thread */
+    struct bounded_call *offsets_worker;
+    struct offsets_call *offsets_call; /* not yet seen over, or NULL */
     /* the input offsets last sent to the open transaction (a copy), for
      * a caller that must learn later whether it committed */
     rd_kafka_topic_partition_list_t *txn_offsets;
@@ -81,35 +79,26 @@ struct publisher {
     char brokers[512];            /* only named in log lines */
 };
 
-static void offsets_call_free(struct offsets_call *call)
+static void offsets_call_free(void *opaque)
 {
+    struct offsets_call *call = opaque;
+
     if (call->error)
         rd_kafka_error_destroy(call->error);
     if (call->offsets)
         rd_kafka_topic_partition_list_destroy(call->offsets);
     if (call->group)
         rd_kafka_consumer_group_metadata_destroy(call->group);
-    pthread_cond_destroy(&call->done_cond);
-    pthread_mutex_destroy(&call->lock);
     free(call);
 }
 
-static void *offsets_call_run(void *opaque)
+/* On the worker's thread. */
+static void offsets_call_run(void *opaque)
 {
     struct offsets_call *call = opaque;
-    rd_kafka_error_t *error = rd_kafka_send_offsets_to_transaction(
-        call->rk, call->offsets, call->group, call->timeout_ms);
-    int abandoned;
 
-    pthread_mutex_lock(&call->lock);
-    call->error = error;
-    call->done = 1;
-    abandoned = call->abandoned;
-    pthread_cond_signal(&call->done_cond);
-    pthread_mutex_unlock(&call->lock);
-    if (abandoned)
-        offsets_call_free(call); /* nobody waits for its outcome */
-    return NULL;
+    call->error = rd_kafka_send_offsets_to_transaction(
+        call->rk, call->offsets, call->group, call->timeout_ms);
 }
 
 /* A copy of group, or NULL when there is no memory. */
@@ -135,15 +124,16 @@ group_copy(const rd_kafka_consumer_group_metadata_t *group)
     return copy;
 }
 
-/* Starts the call on a thread of its own, copying offsets and group.
- * Returns 0, or RIFFLE_ERR_NOMEM when it cannot (nothing started). */
+/* Starts the call on the publisher's worker (started now if it is the
+ * first), copying offsets and group. Returns 0, or RIFFLE_ERR_NOMEM when
+ * it cannot (nothing started). */
 static int offsets_call_start(struct publisher *p,
                               const rd_kafka_topic_partition_list_t *offsets,
                               const rd_kafka_consumer_group_metadata_t *group,
                               int timeout_ms)
 {
     struct offsets_call *call = calloc(1, sizeof(*call));
-    pthread_t thread;
+    struct bounded_call_job job = {offsets_call_run, offsets_call_free, call};
 
     if (!call)
         return RIFFLE_ERR_NOMEM;
@@ -151,41 +141,27 @@ static int offsets_call_start(struct publisher *p,
     call->offsets = rd_kafka_topic_partition_list_copy(offsets);
     call->group = group_copy(group);
     call->timeout_ms = timeout_ms;
-    pthread_mutex_init(&call->lock, NULL);
-    pthread_cond_init(&call->done_cond, NULL);
     if (!call->offsets || !call->group ||
-        pthread_create(&thread, NULL, offsets_call_run, call) != 0) {
+        (!p->offsets_worker && bounded_call_new(&p->offsets_worker) != 0)) {
         offsets_call_free(call);
         return RIFFLE_ERR_NOMEM;
     }
-    pthread_detach(thread); /* its end is seen through done */
+
+    bounded_call_start(p->offsets_worker, &job);
     p->offsets_call = call;
     return 0;
 }
 
-/* Waits up to wait_ms for the running call. Returns 1 with its outcome
+/* Waits up to wait_ms for the running call; a stop (kafka_set_stop())
+ * ends the wait within BOUNDED_CALL_STEP_MS. Returns 1 with its outcome
  * in *error (the caller's; NULL: it succeeded) once it is over and
  * freed, 0 while it goes on. */
 static int offsets_call_wait(struct publisher *p, int wait_ms,
                              rd_kafka_error_t **error)
 {
     struct offsets_call *call = p->offsets_call;
-    struct timespec until;
-    int rc = 0, done;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&call->lock);
-    while (!call->done && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&call->done_cond, &call->lock, &until);
-    done = call->done;
-    pthread_mutex_unlock(&call->lock);
-    if (!done)
+    if (!bounded_call_wait(p->offsets_worker, wait_ms, kafka_stop_flag()))
         return 0;
     *error = call->error;
     call->error = NULL;
@@ -194,26 +170,17 @@ static int offsets_call_wait(struct publisher *p, int wait_ms,
     return 1;
 }
 
-/* At destroy: a call still running is left to its thread, which frees
- * it when it ends. Returns 1 when one was left: the client it uses
- * cannot be destroyed then. */
-static int offsets_call_leave(struct publisher *p)
+/* At destroy: the worker ends, unless a call still runs: it is then
+ * left to the worker, which frees it and itself when the call ends.
+ * Returns 1 when one was left: the client it uses cannot be destroyed
+ * then. */
+static int offsets_worker_end(struct publisher *p)
 {
-    struct offsets_call *call = p->offsets_call;
-    int done;
+    int ended = bounded_call_destroy(p->offsets_worker); /* NULL: 1 */
 
-    if (!call)
-        return 0;
-    pthread_mutex_lock(&call->lock);
-    done = call->done;
-    call->abandoned = !done;
-    pthread_mutex_unlock(&call->lock);
-    p->offsets_call = NULL;
-    if (done) {
-        offsets_call_free(call);
-        return 0;
-    }
-    return 1;
+    p->offsets_worker = NULL;
+    p->offsets_call = NULL; /* freed by whichever thread ended last */
+    return !ended;
 }
 
 /* Marks message seq settled and moves the settled mark over every
@@ -397,7 +364,7 @@ void publisher_destroy(struct publisher *p)
              publisher_flush(p, PUBLISHER_CLOSE_FLUSH_MS, errstr,
                              sizeof(errstr)) != 0)
         log_error("publisher", "on close: %s", errstr);
-    if (offsets_call_leave(p)) {
+    if (offsets_worker_end(p)) {
         /* XXX: the client, inside librdkafka's call, cannot be destroyed
          * and is left to the process's exit (a stop: it exits next; a
          * rebuild: at most rebuild_guard.h's clients) */
@@ -697,7 +664,7 @@ static int brokers_answer(struct publisher *p, int timeout_ms, char *errstr,
 }
 
 /* Sends the input offsets to the open transaction, or waits again for
- * a send still running: on a thread of its own, waited for timeout_ms
+ * a send still running: on the publisher's worker, waited for timeout_ms
  * (and a margin), so that a call that librdkafka does not end (see
  * struct offsets_call) leaves the caller's wait in bounded steps that a
  * stop can end. Returns 0, RIFFLE_ERR_TIMEOUT (the call goes on, or
@@ -783,7 +750,8 @@ int publisher_abort(struct publisher *p, int timeout_ms, char *errstr,
 
         if (!offsets_call_wait(p, timeout_ms, &error)) {
             snprintf(errstr, errstr_size, "cannot abort the transaction: "
-                     "its offsets call goes on after %d ms", timeout_ms);
+                     "its offsets call goes on (waited up to %d ms)",
+                     timeout_ms);
             return RIFFLE_ERR_TIMEOUT;
         }
         if (error)
