@@ -23,7 +23,11 @@
 # carrying a raw id: the served predictions and the HTTP answer name the
 # pseudonyms, and they join the scan with serve's debug log.
 #
-# Bounded: 301 events, 251 labels, two short learner runs, 21 requests.
+# Last, learn --instance on topics of its own: 20 events keyed by their
+# raw id wait and join their labels, none dead-lettered as keyed by
+# something else than its id (the check compares the key's pseudonym).
+#
+# Bounded: 321 events, 271 labels, three short learner runs, 21 requests.
 source "$(dirname "$0")/lib.sh"
 
 readonly TTL_S=300
@@ -255,4 +259,28 @@ if len(sealed) != 2:
     fail(f"{len(sealed)} of the dead letters seal their raw key")
 print(f"  {len(pred)} predictions under pseudonyms; dead letters {reasons}, keys sealed")
 PY
+# learn --instance checks that a waiting event's message is keyed by its
+# id: with the id pseudonymized, the raw key's pseudonym must be the
+# event's. On topics of their own, 20 events wait and their labels join.
+icfg=$(make_config "$WORK/src/elec2.cfg")
+run_riffle topics create -c "$icfg" >/dev/null
+head -21 "$WORK/events.csv" >"$WORK/events20.csv"
+python3 - "$WORK" "$RAW_PREFIX" <<'PY'
+import sys
+work, prefix = sys.argv[1], sys.argv[2]
+truth = dict(l.strip().split(",")[:2] for l in open(f"{work}/labels.csv") if l.count(",") == 1)
+open(f"{work}/labels20.csv", "w").write(
+    "".join(f"{prefix}-{i},{truth[f'{prefix}-{i}']}\n" for i in range(1, 21)))
+PY
+run_riffle produce -c "$icfg" --no-progress --file "$WORK/events20.csv" --without-labels \
+    >/dev/null 2>&1 || fail "produce for the instance failed"
+run_riffle produce -c "$icfg" --no-progress --labels "$WORK/labels20.csv" \
+    >/dev/null 2>&1 || fail "produce labels for the instance failed"
+RIFFLE_LOG_LEVEL=debug run_riffle learn -c "$icfg" --instance solo --idle-exit 3 \
+    >"$WORK/instance.json" 2>"$WORK/instance.log" ||
+    fail "learn --instance failed: $(grep -m3 error "$WORK/instance.log")"
+assert_eq "$(riffle_json "$WORK/instance.json" \
+    '(rows[0]["labels"]["joined"], rows[0]["dead_letters"])')" "(20, 0)" \
+    "learn --instance: (labels joined, dead letters) of 20 events keyed by their raw id"
+grep -q "$RAW_PREFIX" "$WORK/instance.log" && fail "a raw id in learn --instance's log"
 echo "PASS $TEST_NAME"
