@@ -34,9 +34,9 @@ readonly TTL_S=300
 readonly LATE_ROW=200
 readonly RAW_PREFIX=patient-mrn
 readonly REQUESTS=20
-# serve's HTTP port: 21 above the broker's, inside the range of whoever
-# runs the suite (test_serve_http.sh takes 20 above)
-readonly HTTP_PORT=$((${BROKERS##*:} + 21))
+# serve's HTTP port: 25 above the broker's, inside the range of whoever
+# runs the suite and taken by no other test
+readonly HTTP_PORT=$((${BROKERS##*:} + 25))
 
 server=
 stop_server() { [[ -z $server ]] || kill -TERM "$server" 2>/dev/null || true; }
