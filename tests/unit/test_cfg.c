@@ -924,6 +924,19 @@ static void test_cfg_personal_id_pseudonym_allowed(void **state)
     assert_int_equal(cfg_has_personal_fields(fx->cfg), 1);
 }
 
+/* A pseudonymized id makes the source personal: on_late = "route" would
+ * copy the raw id, with the raw message, to the late topic. */
+static void test_cfg_personal_id_refuses_late_route(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 12, "  { name = \"event_id\"; kind = \"id\"; "
+                       "personal = \"pseudonym\"; },",
+               "cleaning = { event_time = \"date\"; on_late = \"route\";\n"
+               "  late_topic = \"late\"; };\n");
+    expect_error(fx, 20, "cleaning.on_late", "route would copy raw personal");
+}
+
 /* Every other action on the id is refused at the id's own line. */
 static void test_cfg_personal_id_other_actions_refused(void **state)
 {
@@ -1672,6 +1685,7 @@ int main(void)
         T(test_cfg_personal_label_refused),
         T(test_cfg_personal_id_pseudonym_allowed),
         T(test_cfg_personal_id_other_actions_refused),
+        T(test_cfg_personal_id_refuses_late_route),
         T(test_cfg_headerless_needs_columns),
         T(test_cfg_records_source_lines),
         T(test_cfg_error_names_file_line_and_key),
