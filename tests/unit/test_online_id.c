@@ -354,6 +354,48 @@ static void test_online_id_given_up_label_keeps_raw_key(void **state)
     assert_int_equal(out.offset, 7);
 }
 
+static int restore_record(void *ctx, const struct label_join_record *r)
+{
+    return label_join_restore(ctx, r);
+}
+
+/* A waiting label crosses a restart as its store's records, which a
+ * snapshot keeps byte for byte: a second learner under the same keys,
+ * given those records, gives the label up with its raw key. */
+static void test_online_id_waiting_label_restored(void **state)
+{
+    struct fixture *fx = *state;
+    struct online_learner *next = NULL;
+    struct label_join *copy = NULL;
+    struct online_label label;
+    struct online_label_origin out;
+    struct online_result res;
+    enum label_join_outcome outcome;
+    struct online_label_origin later = {0, 8, LABEL_TS_MS + 61000, "x", 1,
+                                        "1", 1};
+    char errstr[TESTUTIL_ERRSTR_SIZE];
+
+    assert_int_equal(give_label(fx, RAW_ID, &label), LABEL_JOIN_WAITING);
+    assert_int_equal(label_join_new(1000, 60000, &copy), 0);
+    assert_int_equal(label_join_visit(online_label_join(fx->ol),
+                                      restore_record, copy),
+                     0);
+    assert_int_equal(online_new(fx->cfg, fx->schema, &next, errstr,
+                                sizeof(errstr)),
+                     0);
+    online_replace_label_join(next, copy, LABEL_TS_MS);
+
+    assert_int_equal(online_read_label(next, "x", 1, "1", 1, &label), 0);
+    assert_int_equal(online_learn_label(next, &label, &later, &outcome,
+                                        &res),
+                     0);
+    assert_int_equal(online_next_given_up_label(next, &out), 1);
+    assert_int_equal(out.key_len, strlen(RAW_ID));
+    assert_memory_equal(out.key, RAW_ID, out.key_len);
+    assert_int_equal(out.offset, 7);
+    online_destroy(next);
+}
+
 /* With several instances an event that waits must be keyed by its id:
  * the message's raw key is checked against the pseudonym. */
 static void test_online_id_message_key_check(void **state)
@@ -423,6 +465,8 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(test_online_id_message_key_check,
                                         setup_labels, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_online_id_waiting_label_restored, setup_labels, teardown),
         cmocka_unit_test_setup_teardown(test_online_id_event_label_joins,
                                         setup_event_labels, teardown),
     };
