@@ -411,6 +411,32 @@ static void test_online_id_message_key_check(void **state)
     assert_string_equal(fx->res.verdict.field, "event_id");
 }
 
+/* dlq replay judges a dead letter's event as the live path would: under
+ * the pseudonym, so an event learned since is a duplicate, found by it. */
+static void test_online_id_replay_judged_by_pseudonym(void **state)
+{
+    struct fixture *fx = *state;
+    struct buf msg = {0};
+    char errstr[TESTUTIL_ERRSTR_SIZE];
+
+    event_reset(&fx->ev, schema_field_count(fx->schema));
+    assert_int_equal(event_set_string(&fx->ev, 0, RAW_ID, strlen(RAW_ID)), 0);
+    event_set_number(&fx->ev, 1, 0.5);
+    assert_int_equal(event_set_string(&fx->ev, 2, "1", 1), 0);
+    assert_int_equal(schema_encode_event(fx->schema, &fx->ev, &msg, errstr,
+                                         sizeof(errstr)),
+                     0);
+    assert_int_equal(online_validate(fx->ol, msg.data, msg.len, &fx->res), 0);
+    assert_int_equal(fx->res.dead_letter, 0);
+    assert_int_equal(fx->res.duplicate, 0);
+    assert_string_equal(fx->res.event_id, fx->pseudonym);
+
+    run(fx, RAW_ID, "1");
+    assert_int_equal(online_validate(fx->ol, msg.data, msg.len, &fx->res), 0);
+    assert_int_equal(fx->res.duplicate, 1);
+    buf_free(&msg);
+}
+
 /* With labels of format "event", a label without a key names its event
  * by the id field, read raw: its pseudonym joins the waiting event. */
 static void test_online_id_event_label_joins(void **state)
@@ -455,6 +481,8 @@ int main(void)
             test_online_id_long_and_empty_refused, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_online_id_duplicate_found,
                                         setup_dedup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_online_id_replay_judged_by_pseudonym, setup_dedup, teardown),
         cmocka_unit_test_setup_teardown(
             test_online_id_label_by_raw_key_joins, setup_labels, teardown),
         cmocka_unit_test_setup_teardown(
