@@ -93,6 +93,15 @@
 #define MODEL_SEEN_WORDS ((1u << MODEL_SEEN_BITS_LOG2) / 64)
 #define MODEL_REPEAT_SCAN_MAX 256
 
+/* The smallest table whose slots model_learn() prefetches in the pass
+ * that checks an example, before a second pass reads them for the dot
+ * product. A smaller table's used slots stay in the cache (Adult's
+ * 2 MiB and Elec2's 4 MiB), where the prefetch only costs instructions,
+ * so the checking pass sums the dot product itself: one pass over the
+ * example less. The size from which train also loads the next row's
+ * slots ahead (learner/online.c). */
+#define MODEL_PREFETCH_MIN_BYTES ((size_t)8 << 20)
+
 /* One distinct weight touched by an example, in the order of its first
  * occurrence; repeats are summed into it in input order. */
 struct merged_feature {
@@ -127,6 +136,8 @@ struct model {
                              slots_bytes mapped by slots_commit() */
     size_t slots_bytes;   /* 0 when the table was calloc()ed */
     unsigned slot_shift;  /* log2 of the floats per slot: 0, 1 or 2 */
+    int check_sums;       /* the check pass sums w.x: the table is under
+                             MODEL_PREFETCH_MIN_BYTES */
     size_t state_count;   /* state values the optimizer uses, 0..2 */
     uint64_t updates;
     struct model_norm_totals norm; /* normalized's t and N, else zero */
@@ -379,6 +390,7 @@ int model_new(const struct model_params *params, struct model **out)
     m->state_count = optimizer_state_count(params->optimizer);
     m->slot_shift = optimizer_slot_shift(params->optimizer);
     m->slots_bytes = (count << m->slot_shift) * sizeof(float);
+    m->check_sums = m->slots_bytes < MODEL_PREFETCH_MIN_BYTES;
     if (m->slots_bytes >= MODEL_COMMIT_MIN_BYTES) {
         m->slots = slots_commit(m->slots_bytes);
     } else {
@@ -753,14 +765,17 @@ static void seen_clear(struct model *m, const struct feature *x, size_t n)
 }
 
 /* One pass over the example: stops at the first value that is not
- * finite and returns how many came before it; starts loading each slot
- * for writing, as slot_prefetch() does; with mark, also marks each slot
- * in seen and ORs into *hit whether one was marked already. */
+ * finite and returns how many came before it; with margin NULL, starts
+ * loading each slot for writing, as slot_prefetch() does, else adds each
+ * w_i * x_i to *margin in input order, as margin_compute() does; with
+ * mark, also marks each slot in seen and ORs into *hit whether one was
+ * marked already. */
 static MODEL_ALWAYS_INLINE size_t features_scan(struct model *m,
                                                 const struct table_view *tv,
                                                 const struct feature *x,
                                                 size_t n, int mark,
-                                                uint64_t *hit)
+                                                uint64_t *hit,
+                                                double *margin)
 {
     size_t i;
 
@@ -769,7 +784,10 @@ static MODEL_ALWAYS_INLINE size_t features_scan(struct model *m,
 
         if (!isfinite(x[i].value))
             break;
-        __builtin_prefetch(view_slot(tv, s), 1, 3);
+        if (margin)
+            *margin += (double)view_slot(tv, s)[0] * (double)x[i].value;
+        else
+            __builtin_prefetch(view_slot(tv, s), 1, 3);
         if (mark)
             *hit |= seen_mark(m, s);
     }
@@ -778,7 +796,8 @@ static MODEL_ALWAYS_INLINE size_t features_scan(struct model *m,
 
 /*
  * Checks the example and, in the same pass, starts loading its slots
- * and looks for repeated indices. On success *repeat is 0 when no index
+ * (or, with margin not NULL, adds w.x to *margin, which holds the bias
+ * weight: see features_scan()) and looks for repeated indices. On success *repeat is 0 when no index
  * of x, nor the bias, repeats, and nonzero when one may; examples of
  * MODEL_REPEAT_SCAN_MAX features or more are not looked at (the bitmap
  * would nearly always alarm) and always say they may. On success the
@@ -790,7 +809,8 @@ static MODEL_ALWAYS_INLINE int example_check(struct model *m,
                                              const struct table_view *tv,
                                              const struct feature *x,
                                              size_t n, double label,
-                                             uint64_t *repeat)
+                                             uint64_t *repeat,
+                                             double *margin)
 {
     uint64_t hit = 0;
     size_t scanned;
@@ -802,11 +822,11 @@ static MODEL_ALWAYS_INLINE int example_check(struct model *m,
 
     if (n >= MODEL_REPEAT_SCAN_MAX) {
         *repeat = 1;
-        return features_scan(m, tv, x, n, 0, &hit) == n
+        return features_scan(m, tv, x, n, 0, &hit, margin) == n
                    ? 0
                    : RIFFLE_ERR_INVALID;
     }
-    scanned = features_scan(m, tv, x, n, 1, &hit);
+    scanned = features_scan(m, tv, x, n, 1, &hit, margin);
     hit |= seen_mark(m, tv->bias_index);
     if (scanned < n) {
         seen_clear(m, x, scanned);
@@ -938,8 +958,10 @@ struct step_factors {
                                set by normalized_begin() */
 };
 
-static void step_factors_compute(const struct model *m,
-                                 struct step_factors *f)
+/* For the optimizer opt, a constant: inlined into learn_example(), the
+ * factors an optimizer does not read fold away. */
+static MODEL_ALWAYS_INLINE void step_factors_compute(
+    const struct model *m, struct step_factors *f, enum model_optimizer opt)
 {
     const struct model_params *p = &m->params;
     double t = (double)m->updates + 1.0;
@@ -948,10 +970,10 @@ static void step_factors_compute(const struct model *m,
     f->adam_c1 = 1.0;
     f->adam_c2 = 1.0;
     f->normalized_rate = p->learning_rate;
-    if (p->optimizer == MODEL_OPT_SGD) {
+    if (opt == MODEL_OPT_SGD) {
         f->sgd_rate = p->learning_rate /
                       pow(1.0 + (double)m->updates, p->power_t);
-    } else if (p->optimizer == MODEL_OPT_ADAM) {
+    } else if (opt == MODEL_OPT_ADAM) {
         f->adam_c1 = 1.0 - pow(p->beta1, t);
         f->adam_c2 = 1.0 - pow(p->beta2, t);
     }
@@ -1480,6 +1502,7 @@ static MODEL_ALWAYS_INLINE int learn_example(struct model *m,
 {
     struct table_view tv;
     struct step_factors factors;
+    int check_sums = m->check_sums;
     uint64_t repeat;
     double margin;
     double predicted;
@@ -1487,23 +1510,31 @@ static MODEL_ALWAYS_INLINE int learn_example(struct model *m,
     int err;
 
     view_init(&tv, m, optimizer_slot_shift(opt));
-    err = example_check(m, &tv, x, n, label, &repeat);
+    margin = view_slot(&tv, tv.bias_index)[0];
+    if (check_sums)
+        err = example_check(m, &tv, x, n, label, &repeat, &margin);
+    else
+        err = example_check(m, &tv, x, n, label, &repeat, NULL);
     if (err)
         return err;
-    err = scratch_reserve(m, n);
-    if (err) {
-        seen_clear(m, x, n);
-        return err;
+    /* The call only when the scratch must grow: almost never. */
+    if (n >= m->scratch_cap) {
+        err = scratch_reserve(m, n);
+        if (err) {
+            seen_clear(m, x, n);
+            return err;
+        }
     }
 
-    margin = margin_compute(&tv, x, n, 1);
+    if (!check_sums)
+        margin = margin_compute(&tv, x, n, 1);
     predicted = prediction_from_margin(tv.p.loss, margin);
     if (prediction)
         *prediction = predicted;
 
     /* Every gradient comes from this margin, before any weight moves. */
     dloss = loss_derivative(m, margin, predicted, label);
-    step_factors_compute(m, &factors);
+    step_factors_compute(m, &factors, opt);
     /* Most examples repeat no index: they skip the merge. */
     if (!repeat)
         learn_with(m, &tv, x, n, 1, dloss, &factors, opt);

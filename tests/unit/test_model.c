@@ -1057,8 +1057,12 @@ static void test_model_same_input_gives_identical_weights(void **state)
 }
 
 /* A large table must start zeroed and learn exactly as a small one does
- * (it was once allocated apart from small ones, and may be again). Features
- * stay below LARGE_FEATURE_LIMIT, clear of both models' bias slots. */
+ * (it was once allocated apart from small ones, and may be again). It also
+ * learns by the other passes: a table of 8 MiB or more prefetches its
+ * slots while checking an example and sums w.x in a pass of its own, a
+ * smaller one sums it while checking, and the two sums must be the same
+ * double. Features stay below LARGE_FEATURE_LIMIT, clear of both models'
+ * bias slots. */
 #define LARGE_BITS 20          /* 8 MiB for AdaGrad, 16 MiB for Adam */
 #define LARGE_FEATURE_LIMIT 512u
 
@@ -1113,6 +1117,8 @@ static void test_model_large_table_learns_like_small(void **state)
     (void)state;
     large_check(MODEL_OPT_ADAGRAD);
     large_check(MODEL_OPT_ADAM);
+    large_check(MODEL_OPT_NORMALIZED);
+    large_check(MODEL_OPT_FTRL);
 }
 
 /* model_learn() skips merging when a bitmap of low index bits shows no
