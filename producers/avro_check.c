@@ -2,11 +2,11 @@
  * producers/avro_check.c - the container check before avro-c, see
  * avro_check.h.
  *
- * Reads with stdio, never more than one chunk of a deflate or lzma block
- * at a time, so a container of any size is checked in constant memory
- * but for snappy blocks, which the library decodes whole: one of those
- * takes at most its own size plus AVRO_CHECK_INFLATED_MAX. Every length
- * is compared with what remains of the file before it is used.
+ * Reads with stdio and holds one block at a time, decoded, as avro-c
+ * will hold it: at most AVRO_CHECK_INFLATED_MAX plus a chunk for a
+ * compressed block (a snappy block's own bytes besides), the block's
+ * size for the null codec. Every length is compared with what remains
+ * of the file before it is used.
  */
 #include "producers/avro_check.h"
 
@@ -24,6 +24,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "producers/avro_records.h"
 
 #define AVRO_CHECK_SYNC 16
 #define AVRO_CHECK_CHUNK 65536
@@ -177,13 +178,13 @@ static int codec_printable(const struct buf *name)
     return 1;
 }
 
-/* Inflates len bytes of raw deflate from the file into a scratch buffer,
- * as avro-c will, and fails unless they make one complete stream of at
- * most AVRO_CHECK_INFLATED_MAX bytes; what names the block. */
-static int check_deflate(struct scan *sc, int64_t len, const char *what)
+/* Inflates len bytes of raw deflate from the file into block, as avro-c
+ * will, and fails unless they make one complete stream of at most
+ * AVRO_CHECK_INFLATED_MAX bytes; what names the block. */
+static int check_deflate(struct scan *sc, int64_t len, struct buf *block,
+                         const char *what)
 {
     unsigned char *in = malloc(AVRO_CHECK_CHUNK);
-    unsigned char *out = malloc(AVRO_CHECK_CHUNK);
     long long inflated = 0;
     char fault[128];
     z_stream z;
@@ -191,9 +192,8 @@ static int check_deflate(struct scan *sc, int64_t len, const char *what)
     size_t n;
 
     memset(&z, 0, sizeof(z));
-    if (!in || !out || inflateInit2(&z, -15) != Z_OK) {
+    if (!in || inflateInit2(&z, -15) != Z_OK) {
         free(in);
-        free(out);
         return RIFFLE_ERR_NOMEM;
     }
     while (!err && zrc != Z_STREAM_END && len > 0) {
@@ -202,14 +202,20 @@ static int check_deflate(struct scan *sc, int64_t len, const char *what)
         len -= (int64_t)n;
         z.next_in = in;
         z.avail_in = err ? 0 : (uInt)n;
-        while (z.avail_in > 0 && zrc == Z_OK &&
+        while (!err && z.avail_in > 0 && zrc == Z_OK &&
                inflated <= AVRO_CHECK_INFLATED_MAX) {
-            z.next_out = out;
+            err = buf_reserve(block, AVRO_CHECK_CHUNK);
+            if (err)
+                break;
+            z.next_out = (unsigned char *)block->data + block->len;
             z.avail_out = AVRO_CHECK_CHUNK;
             zrc = inflate(&z, Z_NO_FLUSH);
+            block->len += AVRO_CHECK_CHUNK - z.avail_out;
             inflated += AVRO_CHECK_CHUNK - (long long)z.avail_out;
         }
-        if (inflated > AVRO_CHECK_INFLATED_MAX) {
+        if (err) {
+            break; /* out of memory */
+        } else if (inflated > AVRO_CHECK_INFLATED_MAX) {
             snprintf(fault, sizeof(fault), "%s inflates to over %lld MiB",
                      what, AVRO_CHECK_INFLATED_MAX >> 20);
             err = damaged(sc, "%s", fault);
@@ -229,7 +235,6 @@ static int check_deflate(struct scan *sc, int64_t len, const char *what)
     }
     inflateEnd(&z);
     free(in);
-    free(out);
     return err;
 }
 
@@ -237,10 +242,10 @@ static int check_deflate(struct scan *sc, int64_t len, const char *what)
  * with the options of preset 6, the codec's), in constant memory, and
  * fails unless they make one complete stream of at most
  * AVRO_CHECK_INFLATED_MAX bytes; what names the block. */
-static int check_lzma(struct scan *sc, int64_t len, const char *what)
+static int check_lzma(struct scan *sc, int64_t len, struct buf *block,
+                      const char *what)
 {
     unsigned char *in = malloc(AVRO_CHECK_CHUNK);
-    unsigned char *out = malloc(AVRO_CHECK_CHUNK);
     lzma_stream z = LZMA_STREAM_INIT;
     lzma_options_lzma opt;
     lzma_filter filters[2];
@@ -254,10 +259,9 @@ static int check_lzma(struct scan *sc, int64_t len, const char *what)
     filters[0].options = &opt;
     filters[1].id = LZMA_VLI_UNKNOWN;
     filters[1].options = NULL;
-    if (!in || !out || lzma_lzma_preset(&opt, 6) ||
+    if (!in || lzma_lzma_preset(&opt, 6) ||
         lzma_raw_decoder(&z, filters) != LZMA_OK) {
         free(in);
-        free(out);
         return RIFFLE_ERR_NOMEM;
     }
     while (!err && zrc == LZMA_OK && len > 0) {
@@ -271,12 +275,18 @@ static int check_lzma(struct scan *sc, int64_t len, const char *what)
         while (!err && zrc == LZMA_OK &&
                decoded <= AVRO_CHECK_INFLATED_MAX &&
                (z.avail_in > 0 || z.avail_out == 0)) {
-            z.next_out = out;
+            err = buf_reserve(block, AVRO_CHECK_CHUNK);
+            if (err)
+                break;
+            z.next_out = (unsigned char *)block->data + block->len;
             z.avail_out = AVRO_CHECK_CHUNK;
             zrc = lzma_code(&z, LZMA_RUN);
+            block->len += AVRO_CHECK_CHUNK - z.avail_out;
             decoded += AVRO_CHECK_CHUNK - (long long)z.avail_out;
         }
-        if (decoded > AVRO_CHECK_INFLATED_MAX) {
+        if (err) {
+            break; /* out of memory */
+        } else if (decoded > AVRO_CHECK_INFLATED_MAX) {
             snprintf(fault, sizeof(fault), "%s decompresses to over %lld "
                      "MiB", what, AVRO_CHECK_INFLATED_MAX >> 20);
             err = damaged(sc, "%s", fault);
@@ -297,7 +307,6 @@ static int check_lzma(struct scan *sc, int64_t len, const char *what)
     }
     lzma_end(&z);
     free(in);
-    free(out);
     return err;
 }
 
@@ -305,9 +314,10 @@ static int check_lzma(struct scan *sc, int64_t len, const char *what)
  * CRC-32 of the decoded ones in 4 big-endian bytes. avro-c allocates
  * what the compressed header claims before it decodes, so the claim is
  * bounded first; what names the block. */
-static int check_snappy(struct scan *sc, int64_t len, const char *what)
+static int check_snappy(struct scan *sc, int64_t len, struct buf *block,
+                        const char *what)
 {
-    unsigned char *in = NULL, *out = NULL;
+    unsigned char *in = NULL, *out;
     size_t claimed = 0, got;
     unsigned long crc;
     char fault[128];
@@ -335,10 +345,11 @@ static int check_snappy(struct scan *sc, int64_t len, const char *what)
                  what, AVRO_CHECK_INFLATED_MAX >> 20);
         err = damaged(sc, "%s", fault);
     }
-    if (!err && !(out = malloc(claimed ? claimed : 1))) {
+    if (!err && buf_reserve(block, claimed)) {
         free(in);
         return RIFFLE_ERR_NOMEM;
     }
+    out = (unsigned char *)block->data;
     got = claimed;
     if (!err && snappy_uncompress((const char *)in, (size_t)len - 4,
                                   (char *)out, &got) != SNAPPY_OK) {
@@ -361,29 +372,73 @@ static int check_snappy(struct scan *sc, int64_t len, const char *what)
             in[len - 1] != (unsigned char)crc)
             err = damaged(sc, "%s fails its snappy CRC-32", what);
     }
+    if (!err)
+        block->len = got;
     free(in);
-    free(out);
     return err;
 }
 
-/* Every block's count, size and sync marker, walking the file from block
- * header to block header (a seek each, so cheap for any size), and each
- * block's content for deflate, lzma and snappy (decoded once more, as
- * avro-c will, whose failure to open a container with a first block it
- * cannot decode leaked): avro-c trusts a block's declared
- * size (a claim of 1 GB is a malloc of 1 GB) and reads a negative count
- * into a negative malloc. */
+/* Reads block's len bytes into data, decoded as avro-c will decode them
+ * (whose failure to open a container with a first block it cannot
+ * decode leaked); what names the block. */
+static int read_block(struct scan *sc, const char *codec, int64_t len,
+                      struct buf *data, const char *what)
+{
+    buf_reset(data);
+    if (strcmp(codec, "deflate") == 0)
+        return check_deflate(sc, len, data, what);
+    if (strcmp(codec, "lzma") == 0)
+        return check_lzma(sc, len, data, what);
+    if (strcmp(codec, "snappy") == 0)
+        return check_snappy(sc, len, data, what);
+
+    /* the null codec: avro-c too holds a whole block in memory */
+    if (buf_reserve(data, (size_t)len))
+        return RIFFLE_ERR_NOMEM;
+    data->len = (size_t)len;
+    return read_exact(sc, data->data, (size_t)len, what);
+}
+
+/* The records of one decoded block, walked through the writer schema
+ * (avro_records.h); a fault is placed at the block's first byte. */
+static int check_records(struct scan *sc, const struct avro_records *schema,
+                         const struct buf *data, int64_t count,
+                         long long block_at, const char *what)
+{
+    char why[160], msg[192];
+    long long at = sc->at;
+    int err;
+
+    err = avro_records_check(schema, (const unsigned char *)data->data,
+                             data->len, count, why, sizeof(why));
+    if (!err)
+        return 0;
+    snprintf(msg, sizeof(msg), "%s, %s", what, why);
+    sc->at = block_at;
+    err = damaged(sc, "%s", msg);
+    sc->at = at;
+    return err;
+}
+
+/* Every block, walking the file from block header to block header: its
+ * count, its size and sync marker (avro-c trusts a block's declared size,
+ * a claim of 1 GB being a malloc of 1 GB, and reads a negative count into
+ * a negative malloc), its content decoded as avro-c will decode it, and
+ * its records, walked as avro-c will read them. */
 static int check_blocks(struct scan *sc, const char *codec,
+                        const struct avro_records *schema,
                         const unsigned char *sync)
 {
     unsigned char marker[AVRO_CHECK_SYNC];
+    struct buf data = {0};
     int64_t count, len;
-    long long block;
+    long long block, block_at;
     char what[64];
     int err = 0;
 
     for (block = 1; !err && sc->at < sc->size; block++) {
         snprintf(what, sizeof(what), "block %lld", block);
+        block_at = sc->at;
         err = read_long(sc, &count, what);
         if (!err && count < 0)
             err = damaged(sc, "%s has a negative record count", what);
@@ -392,23 +447,17 @@ static int check_blocks(struct scan *sc, const char *codec,
         if (!err && len > sc->size - sc->at - AVRO_CHECK_SYNC)
             err = damaged(sc, "%s and its sync marker are longer than the "
                           "rest of the file", what);
-        if (!err && strcmp(codec, "deflate") == 0) {
-            err = check_deflate(sc, len, what);
-        } else if (!err && strcmp(codec, "lzma") == 0) {
-            err = check_lzma(sc, len, what);
-        } else if (!err && strcmp(codec, "snappy") == 0) {
-            err = check_snappy(sc, len, what);
-        } else if (!err) {
-            if (fseek(sc->f, (long)len, SEEK_CUR) != 0)
-                err = damaged(sc, "cannot skip %s", what);
-            sc->at += len;
-        }
+        if (!err)
+            err = read_block(sc, codec, len, &data, what);
+        if (!err)
+            err = check_records(sc, schema, &data, count, block_at, what);
         if (!err)
             err = read_exact(sc, marker, sizeof(marker), what);
         if (!err && memcmp(marker, sync, sizeof(marker)) != 0)
             err = damaged(sc, "%s ends in another sync marker than the "
                           "header's", what);
     }
+    buf_free(&data);
     return err;
 }
 
@@ -425,14 +474,15 @@ static int rewind_to_start(struct scan *sc)
     return 0;
 }
 
-static int check_schema(struct scan *sc, const struct buf *json)
+/* Parses the writer schema into *schema, which the caller decrefs. */
+static int check_schema(struct scan *sc, const struct buf *json,
+                        avro_schema_t *schema)
 {
-    avro_schema_t schema;
-
-    if (avro_schema_from_json_length(json->data, json->len, &schema) != 0)
+    if (avro_schema_from_json_length(json->data, json->len, schema) != 0) {
+        *schema = NULL;
         return damaged(sc, "the schema is not a valid Avro schema (%s)",
                        avro_strerror());
-    avro_schema_decref(schema);
+    }
     return 0;
 }
 
@@ -461,6 +511,8 @@ int avro_check_container(FILE *f, char *errstr, size_t errstr_size)
     struct scan sc = {f, 0, 0, errstr, errstr_size};
     struct buf schema = {0}, codec = {0};
     unsigned char magic[4], sync[AVRO_CHECK_SYNC];
+    avro_schema_t writer = NULL;
+    struct avro_records *records = NULL;
     int err, has_schema = 0, has_codec = 0;
 
     err = scan_start(&sc);
@@ -476,7 +528,7 @@ int avro_check_container(FILE *f, char *errstr, size_t errstr_size)
     if (!err && !has_schema)
         err = damaged(&sc, "%s", "the metadata has no avro.schema");
     if (!err)
-        err = check_schema(&sc, &schema);
+        err = check_schema(&sc, &schema, &writer);
     /* no avro.codec is the null codec, but an empty name is a codec
      * avro-c does not know: it then leaked as it gave up opening */
     if (!err && has_codec && codec.len == 0)
@@ -488,12 +540,18 @@ int avro_check_container(FILE *f, char *errstr, size_t errstr_size)
         err = damaged(&sc, "the codec \"%s\" is not one of null, deflate, "
                       "snappy or lzma", codec.data);
     if (!err)
+        err = avro_records_new(writer, &records);
+    if (!err)
         err = read_exact(&sc, sync, sizeof(sync), "the sync marker");
     if (!err)
-        err = check_blocks(&sc, codec.len ? codec.data : "null", sync);
+        err = check_blocks(&sc, codec.len ? codec.data : "null", records,
+                           sync);
     if (!err)
         err = rewind_to_start(&sc);
 
+    avro_records_destroy(records);
+    if (writer)
+        avro_schema_decref(writer);
     buf_free(&schema);
     buf_free(&codec);
     return err;

@@ -11,17 +11,20 @@
  * Nor does avro-c check a block's header: it allocates whatever size a
  * block declares, and a negative record count ends in malloc(-1).
  * So riffle reads the header itself (magic, metadata, sync marker), has
- * the schema parsed and freed, checks the codec's name, walks the blocks
- * (each count not negative, each size within the file, each sync marker
- * the header's) and decodes every block as avro-c will: deflate and
- * lzma (a raw LZMA2 stream of preset 6) in constant memory, snappy whole
- * with its CRC-32, refusing one that does not decode or grows past
- * 64 MiB: avro-c decodes a block whole into memory, so a small bomb
- * would take gigabytes, and allocates what a snappy header claims. Only
- * a file that passes is handed to avro-c, and as the same open file, so
- * a file put in its place after the check is never read. Left to
- * avro-c: the records inside each block (too few for the count, a bad
- * union branch), which it reports without a leak.
+ * the schema parsed, checks the codec's name, walks the blocks (each
+ * count not negative, each size within the file, each sync marker the
+ * header's) and decodes every block as avro-c will: deflate and lzma (a
+ * raw LZMA2 stream of preset 6) as streams, snappy with its CRC-32,
+ * refusing one that does not decode or grows past 64 MiB: avro-c decodes
+ * a block whole into memory, so a small bomb would take gigabytes, and
+ * allocates what a snappy header claims. The records of each decoded
+ * block are then walked through the writer schema (avro_records.h),
+ * for the strings avro-c would leak, the arrays it would fill without
+ * end and the nesting that would take its stack. Only a file that
+ * passes is handed to avro-c, and as the same open file, so a file put
+ * in its place after the check is never read. Left to avro-c: values
+ * within records (an enum index, a string that is not UTF-8), which it
+ * reads without a leak and avro_source.c judges.
  */
 #ifndef RIFFLE_PRODUCERS_AVRO_CHECK_H
 #define RIFFLE_PRODUCERS_AVRO_CHECK_H
