@@ -165,6 +165,13 @@ static int walk_long(struct walk *w, int64_t *out)
     uint64_t u = 0;
     int i;
 
+    /* most numbers, counts and lengths take one byte */
+    if (w->p < w->end && !(*w->p & 0x80)) {
+        u = *w->p++;
+        *out = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+        return 0;
+    }
+
     for (i = 0; i < AVRO_RECORDS_VARINT_MAX; i++) {
         if (w->p == w->end)
             return walk_fail(w, "a number runs past the end of the block");
