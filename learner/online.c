@@ -1018,7 +1018,9 @@ static int keyed_by_hidden_id(struct online_learner *ol,
     int err;
 
     *keyed = !ol->key_check;
-    if (*keyed || !ol->msg_key)
+    /* An event id holds no NUL (decoding refuses one), while a digest
+     * stops at the first: such a key names no event. */
+    if (*keyed || !ol->msg_key || memchr(ol->msg_key, '\0', ol->msg_key_len))
         return 0;
     buf_reset(&ol->key_pseudonym);
     err = anonymizer_id_pseudonym(ol->anonymizer, ol->msg_key,
@@ -1766,7 +1768,16 @@ int online_read_label(struct online_learner *ol, const void *key,
     out->id = key;
     out->id_len = key ? key_len : 0;
     if (out->id_len && anonymizer_hides_id(ol->anonymizer)) {
-        /* Keyed by the raw id, which only its pseudonym joins. */
+        /* Keyed by the raw id, which only its pseudonym joins. No event
+         * id holds a NUL (decoding refuses one), and a pseudonym's digest
+         * stops at the first: such a key would join the wrong event. */
+        if (memchr(key, '\0', key_len)) {
+            set_verdict(&out->verdict, CLEAN_REASON_VALUE,
+                        cfg_field_of_kind(ol->cfg, CFG_FIELD_ID)->name,
+                        "the label's key holds a NUL byte, which no event "
+                        "id does");
+            return RIFFLE_ERR_INVALID;
+        }
         buf_reset(&ol->key_pseudonym);
         err = anonymizer_id_pseudonym(ol->anonymizer, key, key_len,
                                       &ol->key_pseudonym);

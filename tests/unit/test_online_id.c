@@ -292,6 +292,29 @@ static int holds_bytes(const void *hay, size_t len, const char *needle,
     return 0;
 }
 
+/* A label key holding a NUL byte names no event (no id holds one), though
+ * the pseudonym's digest, which stops at it, would name the event of the
+ * bytes before: the label is refused, and the waiting event keeps
+ * waiting. A message key holding one is not its event's id. */
+static void test_online_id_key_with_nul_refused(void **state)
+{
+    struct fixture *fx = *state;
+    static const char key[] = RAW_ID "\0tail";
+    struct online_label label;
+
+    assert_int_equal(run(fx, RAW_ID, NULL)->pending, 1);
+    assert_int_equal(online_read_label(fx->ol, key, sizeof(key) - 1, "1", 1,
+                                       &label),
+                     RIFFLE_ERR_INVALID);
+    assert_int_equal(label.verdict.dead_letter, 1);
+    assert_string_equal(label.verdict.verdict.reason, CLEAN_REASON_VALUE);
+    assert_int_equal(give_label(fx, RAW_ID, &label), LABEL_JOIN_JOINED);
+
+    online_check_message_key(fx->ol, "MRN-7\0x", 7);
+    assert_int_equal(run(fx, "MRN-7", NULL)->dead_letter, 1);
+    assert_string_equal(fx->res.verdict.field, "event_id");
+}
+
 /* Collects whether any record of the store holds needle. */
 struct search {
     const char *needle;
@@ -493,6 +516,8 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(test_online_id_message_key_check,
                                         setup_labels, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_online_id_key_with_nul_refused, setup_labels, teardown),
         cmocka_unit_test_setup_teardown(
             test_online_id_waiting_label_restored, setup_labels, teardown),
         cmocka_unit_test_setup_teardown(test_online_id_event_label_joins,
