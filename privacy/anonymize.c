@@ -1225,9 +1225,9 @@ static int hint_band(struct anonymizer_hinter *h, size_t i,
 }
 
 /* Hints the pseudonym of a pseudonymized event id, which
- * anonymizer_apply_id() then takes: the learner's thread made one HMAC
- * per event for it, about half of `riffle train`'s instructions on Elec2
- * under callgrind. */
+ * anonymizer_apply_id() then takes: made on the learner's thread, its
+ * HMAC was two fifths of that thread's instructions in `riffle train` on
+ * Elec2 under callgrind (68.9M of 5,000 rows, 41.8M without the id's). */
 static int hint_id(const struct anonymizer_hinter *h, struct event *ev)
 {
     const struct anonymizer *a = h->a;
