@@ -255,7 +255,8 @@ int learn_labels_write_records(struct online_learner *ol, struct outputs *out,
 
     err = labels_record_encode_each(online_label_join(ol), owned,
                                     owned_count, online_label_clock(ol),
-                                    offsets, n, values);
+                                    cfg_model_fingerprint(cfg), offsets, n,
+                                    values);
     if (err)
         snprintf(errstr, size, "%s: no memory for the delayed-label "
                  "records of %zu partition(s)", cfg->topic_models,
@@ -271,16 +272,21 @@ int learn_labels_write_records(struct online_learner *ol, struct outputs *out,
     return err;
 }
 
-/* Where the record says it stands in each topic it covers must be where
- * this instance starts: the record is then exactly the state the
- * relearned gap builds on. Returns 1 when every topic both know agrees;
- * else 0 with why. */
-static int record_fits(const struct labels_record_info *info,
+/* The record must have been written under this configuration's model
+ * settings (a start after a change, with --start-fresh, still finds the
+ * records of before: their ids and features would mix with these), and
+ * where it says it stands in each topic it covers must be where this
+ * instance starts: the record is then exactly the state the relearned
+ * gap builds on. Returns 1 when both hold; else 0 with why. */
+static int record_fits(const struct cfg *cfg,
+                       const struct labels_record_info *info,
                        const struct consumer_assigned *parts, size_t n,
                        char *why, size_t size)
 {
     size_t i, k;
 
+    if (!labels_record_fits_config(info, cfg, why, size))
+        return 0;
     for (i = 0; i < n; i++) {
         if (parts[i].partition != info->partition)
             continue;
@@ -330,7 +336,7 @@ static int apply_record(struct online_learner *ol, int32_t p, int64_t start,
         log_warn("learn", "%s: %s: %s; the events that waited in partition "
                  "%d are not taken over: their labels will count as "
                  "unknown", cfg->topic_models, key, why, (int)p);
-    } else if (!record_fits(&info, parts, n, why, sizeof(why))) {
+    } else if (!record_fits(cfg, &info, parts, n, why, sizeof(why))) {
         log_warn("learn", "%s: %s does not fit: %s; the events that waited "
                  "in partition %d are not taken over: their labels will "
                  "count as unknown", cfg->topic_models, key, why, (int)p);
@@ -580,7 +586,8 @@ static int restore_fitting(struct online_learner *ol, int32_t p,
     for (i = 0; i < got && !*restored; i++) {
         if (labels_record_check(found[i].data, found[i].len, &info, why,
                                 sizeof(why)) != 0 ||
-            !record_fits(&info, parts, n, why, sizeof(why)))
+            !record_fits(online_cfg(ol), &info, parts, n, why,
+                         sizeof(why)))
             continue;
         err = labels_record_restore(online_label_join(ol), found[i].data,
                                     found[i].len, &info, &skipped, errstr,

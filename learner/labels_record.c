@@ -16,7 +16,10 @@
 #include "common/wire.h"
 #include "schemas/schema.h"
 
-#define LABELS_RECORD_MAGIC "RLB1"
+/* RLB2 adds the model's configuration fingerprint after the mark; RLB1,
+ * written before, is still read, with no fingerprint. */
+#define LABELS_RECORD_MAGIC "RLB2"
+#define LABELS_RECORD_MAGIC_V1 "RLB1"
 #define LABELS_RECORD_MAGIC_LEN 4
 #define LABELS_RECORD_CRC_LEN 8
 #define LABELS_RECORD_ID_MAX 4096 /* far above any event id field */
@@ -91,6 +94,7 @@ static int put_record(void *ctx, const struct label_join_record *r)
 }
 
 static int put_header(struct buf *out, int32_t partition, int64_t clock_ms,
+                      uint64_t fingerprint,
                       const struct snapshot_offset *offsets, size_t n)
 {
     uint32_t covered = 0;
@@ -99,6 +103,8 @@ static int put_header(struct buf *out, int32_t partition, int64_t clock_ms,
 
     for (i = 0; i < n; i++)
         covered += offsets[i].partition == partition;
+    if (!err)
+        err = wire_put_u64(out, fingerprint);
     if (!err)
         err = wire_put_u32(out, (uint32_t)partition);
     if (!err)
@@ -126,7 +132,7 @@ static void set_u32_at(struct buf *b, size_t at, uint32_t v)
 
 int labels_record_encode_each(const struct label_join *j,
                               const int32_t *partitions, size_t count,
-                              int64_t clock_ms,
+                              int64_t clock_ms, uint64_t fingerprint,
                               const struct snapshot_offset *offsets, size_t n,
                               struct buf *out)
 {
@@ -144,7 +150,8 @@ int labels_record_encode_each(const struct label_join *j,
      * the walk has counted them. */
     for (i = 0; !err && i < count; i++) {
         e.part[i].start = out[i].len;
-        err = put_header(&out[i], partitions[i], clock_ms, offsets, n);
+        err = put_header(&out[i], partitions[i], clock_ms, fingerprint,
+                         offsets, n);
         e.part[i].count_at = out[i].len;
         if (!err)
             err = wire_put_u32(&out[i], 0);
@@ -164,12 +171,12 @@ int labels_record_encode_each(const struct label_join *j,
 }
 
 int labels_record_encode(const struct label_join *j, int32_t partition,
-                         int64_t clock_ms,
+                         int64_t clock_ms, uint64_t fingerprint,
                          const struct snapshot_offset *offsets, size_t n,
                          struct buf *out)
 {
-    return labels_record_encode_each(j, &partition, 1, clock_ms, offsets, n,
-                                     out);
+    return labels_record_encode_each(j, &partition, 1, clock_ms, fingerprint,
+                                     offsets, n, out);
 }
 
 /* --- reading ------------------------------------------------------------ */
@@ -293,8 +300,15 @@ static int read_record(struct reader *r, struct labels_record_info *info,
 
     if (ended(r, 0, "the format mark"))
         return RIFFLE_ERR_SNAPSHOT;
-    if (memcmp(magic, LABELS_RECORD_MAGIC, LABELS_RECORD_MAGIC_LEN) != 0)
-        return refuse(r, 0, "the format mark RLB1");
+    if (memcmp(magic, LABELS_RECORD_MAGIC, LABELS_RECORD_MAGIC_LEN) == 0) {
+        info->has_fingerprint = 1;
+        info->fingerprint = wire_get_u64(&r->w);
+        if (ended(r, LABELS_RECORD_MAGIC_LEN, "the configuration fingerprint"))
+            return RIFFLE_ERR_SNAPSHOT;
+    } else if (memcmp(magic, LABELS_RECORD_MAGIC_V1,
+                      LABELS_RECORD_MAGIC_LEN) != 0) {
+        return refuse(r, 0, "the format mark RLB2 or RLB1");
+    }
     at = r->w.pos;
     info->partition = (int32_t)wire_get_u32(&r->w);
     info->clock_ms = (int64_t)wire_get_u64(&r->w);
@@ -353,6 +367,28 @@ int labels_record_check(const void *data, size_t len,
     if (!err && r.w.pos != body)
         err = refuse(&r, r.w.pos, "the CRC-64 after the last record");
     return err;
+}
+
+int labels_record_fits_config(const struct labels_record_info *info,
+                              const struct cfg *cfg, char *why, size_t size)
+{
+    uint64_t own = cfg_model_fingerprint(cfg);
+
+    if (info->has_fingerprint && info->fingerprint != own) {
+        snprintf(why, size, "it was written under other learner or field "
+                 "settings (fingerprint %016llx; this configuration: "
+                 "%016llx)", (unsigned long long)info->fingerprint,
+                 (unsigned long long)own);
+        return 0;
+    }
+    if (!info->has_fingerprint &&
+        cfg_field_of_kind(cfg, CFG_FIELD_ID)->privacy != CFG_PRIVACY_NONE) {
+        snprintf(why, size, "it was written by an older riffle, whose "
+                 "event ids are raw, and this configuration pseudonymizes "
+                 "the id");
+        return 0;
+    }
+    return 1;
 }
 
 struct applier {

@@ -13,13 +13,17 @@
  * partition's records into bytes and back; it never touches Kafka.
  *
  * The bytes, little-endian:
- *   "RLB1", int32 partition, int64 clock_ms (the writer's newest Kafka
- *   time), uint32 n, n x (uint32 topic length, topic, int64 offset):
+ *   "RLB2", uint64 the writer's cfg_model_fingerprint(), int32
+ *   partition, int64 clock_ms (the writer's newest Kafka time), uint32 n, n x (uint32 topic length, topic, int64 offset):
  *   where the record stands in partition p of each topic it covers;
  *   uint32 m, m x (uint8 state, int64 ts_ms, uint32 id length, id,
  *   uint64 model_version, float64 probability, float64 value, int32
  *   predicted_class, uint32 length, bytes): the store's records of p in
  *   label_join_visit() order; uint64 CRC-64-AVRO of every byte before.
+ * "RLB1" records, written before the fingerprint, are the same without
+ * it. The fingerprint keeps a record out of a store of other settings:
+ * its waiting events hold features hashed under the writer's fields, and
+ * its ids are raw or pseudonyms as the writer's id field said.
  * Learner thread only.
  */
 #ifndef RIFFLE_LEARNER_LABELS_RECORD_H
@@ -29,6 +33,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "config/cfg.h"
 #include "learner/label_join.h"
 #include "learner/snapshot.h"
 
@@ -38,6 +43,8 @@
 
 /* What a record says about itself. */
 struct labels_record_info {
+    int has_fingerprint; /* 0 for an RLB1 record */
+    uint64_t fingerprint; /* the writer's cfg_model_fingerprint() */
     int32_t partition;
     int64_t clock_ms;
     size_t offset_count;
@@ -51,11 +58,12 @@ void labels_record_key(const char *model, int32_t partition, char *key,
                        size_t key_size);
 
 /* Appends to out the record of partition: the records of j that came
- * from it, clock_ms, and the offsets (borrowed, n) whose partition is
- * partition. j may be NULL (an empty record). Returns 0 or
+ * from it, clock_ms, the fingerprint of the writer's configuration
+ * (cfg_model_fingerprint()), and the offsets (borrowed, n) whose
+ * partition is partition. j may be NULL (an empty record). Returns 0 or
  * RIFFLE_ERR_NOMEM (out may hold part of it then). */
 int labels_record_encode(const struct label_join *j, int32_t partition,
-                         int64_t clock_ms,
+                         int64_t clock_ms, uint64_t fingerprint,
                          const struct snapshot_offset *offsets, size_t n,
                          struct buf *out);
 
@@ -65,7 +73,7 @@ int labels_record_encode(const struct label_join *j, int32_t partition,
  * may hold parts of records then; the caller frees them). */
 int labels_record_encode_each(const struct label_join *j,
                               const int32_t *partitions, size_t count,
-                              int64_t clock_ms,
+                              int64_t clock_ms, uint64_t fingerprint,
                               const struct snapshot_offset *offsets, size_t n,
                               struct buf *out);
 
@@ -75,6 +83,14 @@ int labels_record_encode_each(const struct label_join *j,
 int labels_record_check(const void *data, size_t len,
                         struct labels_record_info *info, char *errstr,
                         size_t errstr_size);
+
+/* Whether a record that labels_record_check() accepted (info) was
+ * written under cfg's model settings, so that its records may join a
+ * store of cfg: its fingerprint is cfg's, or it is an RLB1 record and
+ * cfg leaves the event id as it is (an older riffle never pseudonymized
+ * it, so its ids are raw). Returns 1, or 0 with why (size bytes). */
+int labels_record_fits_config(const struct labels_record_info *info,
+                              const struct cfg *cfg, char *why, size_t size);
 
 /* Replaces j's records of the record's partition by the record's: after
  * labels_record_check() succeeded, drops them (uncounted) and restores

@@ -56,7 +56,7 @@ static void check_round_trip(const struct label_join *j, int32_t partition)
     struct buf out = {0};
     char errstr[256];
 
-    if (labels_record_encode(j, partition, 0, NULL, 0, &out) != 0 ||
+    if (labels_record_encode(j, partition, 0, 0, NULL, 0, &out) != 0 ||
         labels_record_check(out.data, out.len, &info, errstr,
                             sizeof(errstr)) != 0)
         abort();

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -24,6 +25,7 @@
 
 #define TTL_MS 100000
 #define MAX_PENDING 100
+#define FINGERPRINT 0x1122334455667788ull /* the writer's configuration */
 
 static void put(struct label_join *j, int32_t partition, const char *id,
                 int64_t ts)
@@ -58,7 +60,8 @@ static void encode_partition_1(const struct label_join *j, struct buf *out)
     struct snapshot_offset offsets[3] = {
         {"events", 0, 17, 0}, {"events", 1, 42, 0}, {"labels", 1, 7, 0}};
 
-    assert_int_equal(labels_record_encode(j, 1, 555, offsets, 3, out), 0);
+    assert_int_equal(labels_record_encode(j, 1, 555, FINGERPRINT, offsets, 3,
+                                          out), 0);
 }
 
 static void test_labels_record_round_trips_one_partition(void **state)
@@ -75,6 +78,8 @@ static void test_labels_record_round_trips_one_partition(void **state)
     encode_partition_1(src, &b);
     assert_int_equal(labels_record_check(b.data, b.len, &info, errstr,
                                          sizeof(errstr)), 0);
+    assert_int_equal(info.has_fingerprint, 1);
+    assert_true(info.fingerprint == FINGERPRINT);
     assert_int_equal(info.partition, 1);
     assert_int_equal(info.clock_ms, 555);
     assert_int_equal(info.records, 3);
@@ -191,11 +196,12 @@ static void test_labels_record_names_the_bad_field(void **state)
     size_t body;
 
     (void)state;
-    assert_int_equal(labels_record_encode(j, 1, 555, NULL, 0, &b), 0);
-    /* "RLB1", partition, clock, 0 topics, record count: the first record's
-     * state is at byte 24 */
-    assert_int_equal(b.data[24], LABEL_JOIN_WAS_JOINED);
-    b.data[24] = 7;
+    assert_int_equal(labels_record_encode(j, 1, 555, FINGERPRINT, NULL, 0,
+                                          &b), 0);
+    /* "RLB2", fingerprint, partition, clock, 0 topics, record count: the
+     * first record's state is at byte 32 */
+    assert_int_equal(b.data[32], LABEL_JOIN_WAS_JOINED);
+    b.data[32] = 7;
     body = b.len - 8;
     crc = schema_crc64_avro(b.data, body);
     b.len = body; /* the CRC again, over the changed body */
@@ -203,7 +209,7 @@ static void test_labels_record_names_the_bad_field(void **state)
     assert_int_equal(labels_record_check(b.data, b.len, &info, errstr,
                                          sizeof(errstr)),
                      RIFFLE_ERR_SNAPSHOT);
-    assert_string_equal(errstr, "byte 24: expected a record state of 0 to 3");
+    assert_string_equal(errstr, "byte 32: expected a record state of 0 to 3");
     buf_free(&b);
     label_join_destroy(j);
 }
@@ -225,14 +231,16 @@ static void test_labels_record_encode_each_matches_one_by_one(void **state)
 
     (void)state;
     assert_int_equal(buf_append(&each[2], "head", 4), 0);
-    assert_int_equal(labels_record_encode_each(j, partitions, 3, 555, offsets,
-                                               3, each), 0);
+    assert_int_equal(labels_record_encode_each(j, partitions, 3, 555,
+                                               FINGERPRINT, offsets, 3, each),
+                     0);
     for (i = 0; i < 3; i++) {
         size_t skip = i == 2 ? 4 : 0;
 
         buf_reset(&one);
-        assert_int_equal(labels_record_encode(j, partitions[i], 555, offsets,
-                                              3, &one), 0);
+        assert_int_equal(labels_record_encode(j, partitions[i], 555,
+                                              FINGERPRINT, offsets, 3, &one),
+                         0);
         assert_int_equal(each[i].len - skip, one.len);
         assert_memory_equal(each[i].data + skip, one.data, one.len);
         assert_int_equal(labels_record_check(one.data, one.len, &info, errstr,
@@ -248,10 +256,27 @@ static void test_labels_record_encode_each_matches_one_by_one(void **state)
 }
 
 /* The bytes of a record are a format other instances read: these are
- * what the encoder wrote before records were encoded in one walk of the
- * store (one walk per partition), for the sample store's partitions 1
- * (three records), 0 (one) and 5 (none). */
+ * what the encoder writes for the sample store's partitions 1 (three
+ * records), 0 (one) and 5 (none), written by FINGERPRINT. */
 static const char *const pinned_records[3] = {
+    "524c42328877665544332211010000002b0200000000000002000000060000006576656e"
+    "74732a00000000000000060000006c6162656c73070000000000000003000000016e0000"
+    "00000000000200000062310900000000000000000000000000d03f000000000000d03f00"
+    "000000000000000064000000000000000200000061310900000000000000000000000000"
+    "d03f000000000000d03f000000000e0000006665617475726573206f6620613103820000"
+    "000000000002000000633100000000000000000000000000000000000000000000000000"
+    "000000050000006c6162656cb1be28f46c932785",
+    "524c42328877665544332211000000002b0200000000000001000000060000006576656e"
+    "747311000000000000000100000000780000000000000002000000613009000000000000"
+    "00000000000000d03f000000000000d03f000000000e0000006665617475726573206f66"
+    "206130d8666bdf521756aa",
+    "524c42328877665544332211050000002b0200000000000000000000000000008796ba28"
+    "c44fb6fa",
+};
+
+/* The same records as an RLB1 writer (before the fingerprint) wrote
+ * them, which a record on the model topic may still be. */
+static const char *const pinned_v1_records[3] = {
     "524c4231010000002b0200000000000002000000060000006576656e74732a0000000000"
     "0000060000006c6162656c73070000000000000003000000016e00000000000000020000"
     "0062310900000000000000000000000000d03f000000000000d03f000000000000000000"
@@ -277,8 +302,9 @@ static void test_labels_record_bytes_are_pinned(void **state)
     size_t i, k;
 
     (void)state;
-    assert_int_equal(labels_record_encode_each(j, partitions, 3, 555, offsets,
-                                               3, each), 0);
+    assert_int_equal(labels_record_encode_each(j, partitions, 3, 555,
+                                               FINGERPRINT, offsets, 3, each),
+                     0);
     for (i = 0; i < 3; i++) {
         assert_true(each[i].len * 2 < sizeof(hex));
         for (k = 0; k < each[i].len; k++)
@@ -290,6 +316,102 @@ static void test_labels_record_bytes_are_pinned(void **state)
     label_join_destroy(j);
 }
 
+/* Decodes hex (2 digits a byte) into out. */
+static void from_hex(const char *hex, struct buf *out)
+{
+    size_t i, n = strlen(hex) / 2;
+    unsigned int byte;
+
+    buf_reset(out);
+    for (i = 0; i < n; i++) {
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &byte), 1);
+        assert_int_equal(buf_push(out, (char)byte), 0);
+    }
+}
+
+/* An RLB1 record still checks and applies, with no fingerprint. */
+static void test_labels_record_reads_v1_records(void **state)
+{
+    const size_t records[3] = {3, 1, 0};
+    struct labels_record_info info;
+    struct label_join *dst;
+    struct label_join_entry e;
+    struct buf b = {0};
+    char errstr[256];
+    size_t i, skipped;
+
+    (void)state;
+    assert_int_equal(label_join_new(MAX_PENDING, TTL_MS, &dst), 0);
+    for (i = 0; i < 3; i++) {
+        from_hex(pinned_v1_records[i], &b);
+        assert_int_equal(labels_record_check(b.data, b.len, &info, errstr,
+                                             sizeof(errstr)), 0);
+        assert_int_equal(info.has_fingerprint, 0);
+        assert_int_equal(info.records, records[i]);
+        assert_int_equal(labels_record_apply(dst, b.data, b.len, &skipped,
+                                             errstr, sizeof(errstr)), 0);
+    }
+    assert_int_equal(label_join_take(dst, "a1", 2, &e), LABEL_JOIN_JOINED);
+    buf_free(&b);
+    label_join_destroy(dst);
+}
+
+/* A one-field configuration: the event id, pseudonymized or not. */
+static struct cfg *id_only_cfg(enum cfg_privacy_action privacy)
+{
+    struct cfg *cfg = calloc(1, sizeof(*cfg));
+
+    assert_non_null(cfg);
+    cfg->field_count = 1;
+    snprintf(cfg->fields[0].name, sizeof(cfg->fields[0].name), "event_id");
+    cfg->fields[0].kind = CFG_FIELD_ID;
+    cfg->fields[0].privacy = privacy;
+    return cfg;
+}
+
+/* A record joins a store only under the settings it was written with:
+ * after a change (the event id pseudonymized, a learner started with
+ * --start-fresh), the records of before hold raw ids and features of
+ * other settings. An RLB1 record, from before ids could be
+ * pseudonymized, fits a configuration that leaves the id raw. */
+static void test_labels_record_fits_only_its_configuration(void **state)
+{
+    struct cfg *plain = id_only_cfg(CFG_PRIVACY_NONE);
+    struct cfg *hidden = id_only_cfg(CFG_PRIVACY_PSEUDONYM);
+    struct label_join *j = sample_store();
+    struct labels_record_info info;
+    struct buf b = {0};
+    char why[256];
+
+    (void)state;
+    assert_true(cfg_model_fingerprint(plain) !=
+                cfg_model_fingerprint(hidden));
+    assert_int_equal(labels_record_encode(j, 1, 555,
+                                          cfg_model_fingerprint(plain), NULL,
+                                          0, &b), 0);
+    assert_int_equal(labels_record_check(b.data, b.len, &info, why,
+                                         sizeof(why)), 0);
+    assert_int_equal(labels_record_fits_config(&info, plain, why,
+                                               sizeof(why)), 1);
+    assert_int_equal(labels_record_fits_config(&info, hidden, why,
+                                               sizeof(why)), 0);
+    assert_contains(why, "other learner or field settings");
+
+    from_hex(pinned_v1_records[0], &b);
+    assert_int_equal(labels_record_check(b.data, b.len, &info, why,
+                                         sizeof(why)), 0);
+    assert_int_equal(labels_record_fits_config(&info, plain, why,
+                                               sizeof(why)), 1);
+    assert_int_equal(labels_record_fits_config(&info, hidden, why,
+                                               sizeof(why)), 0);
+    assert_contains(why, "pseudonymizes the id");
+
+    buf_free(&b);
+    label_join_destroy(j);
+    free(plain);
+    free(hidden);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +421,8 @@ int main(void)
         cmocka_unit_test(test_labels_record_refuses_damage),
         cmocka_unit_test(test_labels_record_names_the_bad_field),
         cmocka_unit_test(test_labels_record_encode_each_matches_one_by_one),
+        cmocka_unit_test(test_labels_record_reads_v1_records),
+        cmocka_unit_test(test_labels_record_fits_only_its_configuration),
         cmocka_unit_test(test_labels_record_bytes_are_pinned),
     };
 
