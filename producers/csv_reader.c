@@ -712,6 +712,20 @@ static int read_header(struct csv_reader *r, char *errstr,
 }
 
 /* Shared tail of both open calls: options, skip_lines, header. */
+/* Whether the input begins with an Avro container's magic bytes. The
+ * format is chosen by the name's suffix, so a container given as
+ * /dev/stdin or without ".avro" would be parsed as CSV and refused for
+ * some NUL byte deep in its first line; saying what it is helps more. */
+static int starts_as_avro(struct csv_reader *r)
+{
+    static const unsigned char magic[4] = {'O', 'b', 'j', 1};
+
+    if (r->in_pos >= r->in_len && refill(r) != 0)
+        return 0; /* the read error is reported by the first read */
+    return r->in_len - r->in_pos >= sizeof(magic) &&
+           memcmp(r->in + r->in_pos, magic, sizeof(magic)) == 0;
+}
+
 static int reader_start(struct csv_reader *r, const struct csv_options *opts,
                         char *errstr, size_t errstr_size)
 {
@@ -724,6 +738,12 @@ static int reader_start(struct csv_reader *r, const struct csv_options *opts,
     if (r->opts.delimiter == '\0')
         r->opts.delimiter = ',';
 
+    if (starts_as_avro(r)) {
+        snprintf(errstr, errstr_size, "%s:1: an Avro container file (it "
+                 "begins with Avro's magic bytes), not CSV: give it as a "
+                 "regular file whose name ends in .avro", r->name);
+        return RIFFLE_ERR_PARSE;
+    }
     for (i = 0; err == 0 && i < r->opts.skip_lines; i++)
         err = skip_line(r);
     if (err != 0)

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -143,6 +144,33 @@ static void test_avro_source_refuses_a_pipe(void **state)
     assert_int_equal(fclose(f), 0);
 }
 
+/* A fifo named like a container, with no writer: refused by name at
+ * once. Opening it for reading used to wait for a writer for ever; the
+ * alarm turns such a wait into a failure of this test. */
+static void test_avro_source_refuses_a_fifo_without_waiting(void **state)
+{
+    struct source_fixture *fx = *state;
+    struct avro_source *src = NULL;
+    char path[64];
+    int err;
+
+    snprintf(path, sizeof(path), "/tmp/riffle-fifo-%ld.avro", (long)getpid());
+    (void)unlink(path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+
+    alarm(10);
+    err = avro_source_open(path, &fx->cfg, fx->input, &src, fx->errstr,
+                           sizeof(fx->errstr));
+    alarm(0);
+    (void)unlink(path);
+
+    assert_int_equal(err, RIFFLE_ERR_IO);
+    assert_null(src);
+    assert_contains(fx->errstr, ": not a readable Avro container file: not "
+                                "a regular file");
+    assert_contains(fx->errstr, path);
+}
+
 /* Opened by path: what cannot be opened, or is no file, is named. */
 static void test_avro_source_names_what_cannot_be_opened(void **state)
 {
@@ -171,6 +199,9 @@ int main(void)
             source_teardown),
         cmocka_unit_test_setup_teardown(test_avro_source_refuses_a_pipe,
                                         source_setup, source_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_avro_source_refuses_a_fifo_without_waiting, source_setup,
+            source_teardown),
         cmocka_unit_test_setup_teardown(
             test_avro_source_names_what_cannot_be_opened, source_setup,
             source_teardown),

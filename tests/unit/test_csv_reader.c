@@ -122,6 +122,43 @@ static void write_gzip(const char *path, const void *data, size_t len)
 
 /* ---- RFC 4180 -------------------------------------------------------- */
 
+/* An Avro container given where CSV is read (a name without ".avro",
+ * /dev/stdin) is named as such, from memory and from a file, whether or
+ * not a header is expected. It used to be refused for a NUL byte. */
+static void test_csv_reader_names_an_avro_container(void **state)
+{
+    static const char avro[] = "Obj\x01" "\x04" "\x14" "avro.codec" "\x08" "null";
+    static const struct csv_options header = {',', 0, 0, 1};
+    char path[64], errstr[256] = "";
+    struct csv_reader *r = NULL;
+    FILE *f;
+
+    (void)state;
+    assert_int_equal(csv_reader_open_memory(avro, sizeof(avro) - 1, "mem",
+                                            &plain, &r, errstr,
+                                            sizeof(errstr)),
+                     RIFFLE_ERR_PARSE);
+    assert_null(r);
+    assert_string_equal(errstr, "mem:1: an Avro container file (it begins "
+                        "with Avro's magic bytes), not CSV: give it as a "
+                        "regular file whose name ends in .avro");
+
+    snprintf(path, sizeof(path), "/tmp/riffle-csv-%ld.csv", (long)getpid());
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(avro, 1, sizeof(avro) - 1, f), sizeof(avro) - 1);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(csv_reader_open(path, &header, &r, errstr,
+                                     sizeof(errstr)),
+                     RIFFLE_ERR_PARSE);
+    (void)unlink(path);
+    assert_null(r);
+    assert_non_null(strstr(errstr, ":1: an Avro container file"));
+
+    r = open_text("Obj,1\nx,2\n", &plain); /* only the magic is refused */
+    csv_reader_close(r);
+}
+
 static void test_csv_reader_reads_simple_records(void **state)
 {
     struct csv_reader *r = open_text("a,b,c\n1,2,3\n", &plain);
@@ -1054,6 +1091,7 @@ static void test_csv_parse_number_rejects_non_numbers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_csv_reader_names_an_avro_container),
         cmocka_unit_test(test_csv_reader_reads_simple_records),
         cmocka_unit_test(test_csv_reader_reads_quoted_fields),
         cmocka_unit_test(test_csv_reader_unescapes_doubled_quotes),
