@@ -585,9 +585,17 @@ static int restore_fitting(struct online_learner *ol, int32_t p,
     *restored = 0;
     for (i = 0; i < got && !*restored; i++) {
         if (labels_record_check(found[i].data, found[i].len, &info, why,
-                                sizeof(why)) != 0 ||
-            !record_fits(online_cfg(ol), &info, parts, n, why,
-                         sizeof(why)))
+                                sizeof(why)) != 0)
+            continue;
+        /* Said here: the warning after the last candidate speaks only of
+         * where the records stand. */
+        if (!labels_record_fits_config(&info, online_cfg(ol), why,
+                                       sizeof(why))) {
+            log_warn("learn", "%s: %s does not fit: %s", online_cfg(ol)
+                     ->topic_models, key, why);
+            continue;
+        }
+        if (!record_fits(online_cfg(ol), &info, parts, n, why, sizeof(why)))
             continue;
         err = labels_record_restore(online_label_join(ol), found[i].data,
                                     found[i].len, &info, &skipped, errstr,
