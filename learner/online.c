@@ -1800,8 +1800,8 @@ int online_read_label(struct online_learner *ol, const void *key,
         }
         bad = schema_find_bad_utf8(out->label_text, n);
         if (bad < n) {
-            /* The text is quoted in the refusal of a label not in the
-             * configuration: it must be a string Avro can carry. */
+            /* The reason names the first bad byte, never the text:
+             * refusal reasons quote no value. */
             snprintf(errstr, sizeof(errstr), "the label text is not UTF-8 "
                      "(invalid from byte %zu)", bad);
             set_verdict(&out->verdict, CLEAN_REASON_LABEL,
