@@ -326,20 +326,22 @@ static int apply_record(struct online_learner *ol, int32_t p, int64_t start,
     if (got == 0 && start > 0)
         log_warn("learn", "%s: no %s, though partition %d is taken over at "
                  "offset %lld (written by an older riffle?): the events "
-                 "that waited in it are not taken over, their labels will "
-                 "count as unknown", cfg->topic_models, key, (int)p,
-                 (long long)start);
+                 "that waited in it are not taken over, their labels count as "
+                 "unknown unless their events are read again",
+                 cfg->topic_models, key, (int)p, (long long)start);
     if (got == 0)
         return 0;
     if (labels_record_check(found->data, found->len, &info, why,
                             sizeof(why)) != 0) {
         log_warn("learn", "%s: %s: %s; the events that waited in partition "
-                 "%d are not taken over: their labels will count as "
-                 "unknown", cfg->topic_models, key, why, (int)p);
+                 "%d are not taken over: their labels count as "
+                 "unknown unless their events are read again",
+                 cfg->topic_models, key, why, (int)p);
     } else if (!record_fits(cfg, &info, parts, n, why, sizeof(why))) {
         log_warn("learn", "%s: %s does not fit: %s; the events that waited "
-                 "in partition %d are not taken over: their labels will "
-                 "count as unknown", cfg->topic_models, key, why, (int)p);
+                 "in partition %d are not taken over: their labels count as "
+                 "unknown unless their events are read again",
+                 cfg->topic_models, key, why, (int)p);
     } else {
         err = labels_record_restore(j, found->data, found->len, &info,
                                     &skipped, errstr, size);
@@ -703,9 +705,9 @@ static int take_one_alo(struct online_learner *ol, struct learn_labels_held *h,
     if (!err && !restored)
         log_warn("learn", "%s: no %s stands at offset %lld of %s, where "
                  "partition %d is taken over (%zu looked at): the events "
-                 "that waited in it are not taken over, their labels will "
-                 "count as unknown", cfg->topic_models, key,
-                 (long long)a->start, a->topic, (int)a->partition,
+                 "that waited in it are not taken over, their labels count as "
+                 "unknown unless their events are read again",
+                 cfg->topic_models, key, (long long)a->start, a->topic, (int)a->partition,
                  got > got_newest ? got : got_newest);
     if (!err && a->partition < SNAPSHOT_MAX_OFFSETS)
         h->dropped[a->partition] = 0;
