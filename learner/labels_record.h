@@ -14,8 +14,9 @@
  *
  * The bytes, little-endian:
  *   "RLB2", uint64 the writer's cfg_model_fingerprint(), int32
- *   partition, int64 clock_ms (the writer's newest Kafka time), uint32 n, n x (uint32 topic length, topic, int64 offset):
- *   where the record stands in partition p of each topic it covers;
+ *   partition, int64 clock_ms (the writer's newest Kafka time), uint32
+ *   n, n x (uint32 topic length, topic, int64 offset): where the record
+ *   stands in partition p of each topic it covers;
  *   uint32 m, m x (uint8 state, int64 ts_ms, uint32 id length, id,
  *   uint64 model_version, float64 probability, float64 value, int32
  *   predicted_class, uint32 length, bytes): the store's records of p in

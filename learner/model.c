@@ -797,8 +797,9 @@ static MODEL_ALWAYS_INLINE size_t features_scan(struct model *m,
 /*
  * Checks the example and, in the same pass, starts loading its slots
  * (or, with margin not NULL, adds w.x to *margin, which holds the bias
- * weight: see features_scan()) and looks for repeated indices. On success *repeat is 0 when no index
- * of x, nor the bias, repeats, and nonzero when one may; examples of
+ * weight: see features_scan()) and looks for repeated indices. On
+ * success *repeat is 0 when no index of x, nor the bias, repeats, and
+ * nonzero when one may; examples of
  * MODEL_REPEAT_SCAN_MAX features or more are not looked at (the bitmap
  * would nearly always alarm) and always say they may. On success the
  * slots stay marked in seen, and the caller clears them (learn_with()
