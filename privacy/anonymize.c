@@ -514,13 +514,14 @@ static int hmac_prepare(struct anonymizer *a)
     return hmac_absorb_key(&a->mac, a->key, a->key_len);
 }
 
-/* HMAC(key, field NUL value): the NUL keeps ("ab","c") apart from
- * ("a","bc"). */
+/* HMAC(key, field NUL value), value len bytes: the NUL keeps ("ab","c")
+ * apart from ("a","bc"). */
 static int hmac_field_value(const struct anonymizer *a, const char *field,
-                            const char *value, unsigned char *mac)
+                            const char *value, size_t len,
+                            unsigned char *mac)
 {
-    return hmac_two_parts(&a->mac, field, strlen(field) + 1, value,
-                          strlen(value), mac);
+    return hmac_two_parts(&a->mac, field, strlen(field) + 1, value, len,
+                          mac);
 }
 
 int anonymize_hmac_sha256(const unsigned char *key, size_t key_len,
@@ -817,14 +818,15 @@ static int coarsen(const struct anonymizer *a, size_t field, struct event *ev,
     return 0;
 }
 
-/* Writes the hex digits of HMAC(field NUL value) into hex. */
+/* Writes the hex digits of HMAC(field NUL value), value len bytes, into
+ * hex. */
 static int pseudonym_hex(const struct anonymizer *a, const char *field,
-                         const char *value, char *hex)
+                         const char *value, size_t len, char *hex)
 {
     static const char digits[] = "0123456789abcdef";
     unsigned char mac[EVP_MAX_MD_SIZE];
     size_t i;
-    int err = hmac_field_value(a, field, value, mac);
+    int err = hmac_field_value(a, field, value, len, mac);
 
     if (err)
         return err;
@@ -953,7 +955,8 @@ static const char *token_hex_made(const struct anonymizer *a,
                                   struct pseudonym_slot *slot, size_t field,
                                   const char *value, size_t len, char *hex)
 {
-    if (pseudonym_hex(a, a->cfg->fields[field].name, value, hex) != 0)
+    if (pseudonym_hex(a, a->cfg->fields[field].name, value, strlen(value),
+                      hex) != 0)
         return NULL;
     if (!slot)
         return hex;
@@ -1022,8 +1025,8 @@ static int pseudonymize(const struct anonymizer *a, size_t field,
     return 0;
 }
 
-static int id_token(const struct anonymizer *a, const char *value,
-                    size_t len, char *out);
+static int replace_id(const struct anonymizer *a, struct event *ev,
+                      int hint);
 
 /* A band's feature hash as the hinter's hasher gives it. */
 enum band_hash_state {
@@ -1230,24 +1233,7 @@ static int hint_band(struct anonymizer_hinter *h, size_t i,
  * Elec2 under callgrind (68.9M of 5,000 rows, 41.8M without the id's). */
 static int hint_id(const struct anonymizer_hinter *h, struct event *ev)
 {
-    const struct anonymizer *a = h->a;
-    size_t token_len = a->key_id_len + 1 + ANONYMIZE_TOKEN_HEX;
-    char token[CFG_NAME_MAX + 8 + ANONYMIZE_TOKEN_HEX];
-    const struct value *v = &ev->values[a->id_index];
-    char *out;
-    int err;
-
-    if (v->kind != VALUE_STRING || v->str_len == 0)
-        return 0;
-    /* Into a copy first: hinting may grow the arena the id lives in. */
-    err = id_token(a, event_string(ev, a->id_index), v->str_len, token);
-    if (err)
-        return err;
-    out = event_hint_replacement(ev, a->id_index, token_len);
-    if (!out)
-        return RIFFLE_ERR_NOMEM;
-    memcpy(out, token, token_len);
-    return 0;
+    return replace_id(h->a, ev, 1);
 }
 
 int anonymizer_hint_event(struct anonymizer_hinter *h, struct event *ev)
@@ -1424,52 +1410,48 @@ int anonymizer_hides_id(const struct anonymizer *a)
 static int id_token(const struct anonymizer *a, const char *value,
                     size_t len, char *out)
 {
-    static const char digits[] = "0123456789abcdef";
-    const char *field = a->cfg->fields[a->id_field].name;
     const char *nul = memchr(value, '\0', len);
-    unsigned char mac[ANONYMIZE_HMAC_BYTES];
     char hex[ANONYMIZE_TOKEN_HEX];
-    size_t i;
     int err;
 
-    err = hmac_two_parts(&a->mac, field, strlen(field) + 1, value,
-                         nul ? (size_t)(nul - value) : len, mac);
+    err = pseudonym_hex(a, a->cfg->fields[a->id_field].name, value,
+                        nul ? (size_t)(nul - value) : len, hex);
+    if (!err)
+        write_token(a, out, hex);
+    return err;
+}
+
+/* Replaces the event's id by its token: as a hint made ahead on the
+ * reader's thread (hint), or written into the event. The token is made
+ * into a copy first: writing may grow the arena the id lives in. */
+static int replace_id(const struct anonymizer *a, struct event *ev, int hint)
+{
+    size_t token_len = a->key_id_len + 1 + ANONYMIZE_TOKEN_HEX;
+    char token[CFG_NAME_MAX + 8 + ANONYMIZE_TOKEN_HEX];
+    const struct value *v = &ev->values[a->id_index];
+    char *out;
+    int err;
+
+    if (v->kind != VALUE_STRING || v->str_len == 0)
+        return 0; /* cleaning refuses it: nothing to hide */
+    err = id_token(a, event_string(ev, a->id_index), v->str_len, token);
     if (err)
         return err;
-    for (i = 0; i < ANONYMIZE_TOKEN_HEX / 2; i++) {
-        hex[2 * i] = digits[mac[i] >> 4];
-        hex[2 * i + 1] = digits[mac[i] & 0xf];
-    }
-    OPENSSL_cleanse(mac, sizeof(mac));
-    write_token(a, out, hex);
+    out = hint ? event_hint_replacement(ev, a->id_index, token_len)
+               : event_write_string(ev, a->id_index, token_len);
+    if (!out)
+        return RIFFLE_ERR_NOMEM;
+    memcpy(out, token, token_len);
     return 0;
 }
 
 int anonymizer_apply_id(const struct anonymizer *a, struct event *ev)
 {
-    size_t token_len = a->key_id_len + 1 + ANONYMIZE_TOKEN_HEX;
-    char token[CFG_NAME_MAX + 8 + ANONYMIZE_TOKEN_HEX];
-    const struct value *v;
-    char *out;
-    int err;
-
     if (!anonymizer_hides_id(a))
         return 0;
-    v = &ev->values[a->id_index];
-    if (v->kind != VALUE_STRING || v->str_len == 0)
-        return 0; /* cleaning refuses it: nothing to hide */
     if (event_use_replacement(ev, a->id_index))
         return 0; /* made ahead by anonymizer_hint_event() */
-
-    /* Into a copy first: the event's arena may move when written. */
-    err = id_token(a, event_string(ev, a->id_index), v->str_len, token);
-    if (err)
-        return err;
-    out = event_write_string(ev, a->id_index, token_len);
-    if (!out)
-        return RIFFLE_ERR_NOMEM;
-    memcpy(out, token, token_len);
-    return 0;
+    return replace_id(a, ev, 0);
 }
 
 int anonymizer_id_pseudonym(const struct anonymizer *a, const void *raw,
