@@ -91,13 +91,14 @@ static int put_entry(struct decrypt *d, const char *name, const char *text,
         snprintf(errstr, size, "field %s: %s", name, why);
         return err;
     }
-    if (buf_push(&d->plain, '\0'))
-        return RIFFLE_ERR_NOMEM;
-    return buf_append_json_string(&d->line, name) ||
-                   buf_push(&d->line, ':') ||
-                   buf_append_json_string(&d->line, d->plain.data)
-               ? RIFFLE_ERR_NOMEM
-               : 0;
+    err = buf_push(&d->plain, '\0') ||
+                  buf_append_json_string(&d->line, name) ||
+                  buf_push(&d->line, ':') ||
+                  buf_append_json_string(&d->line, d->plain.data)
+              ? RIFFLE_ERR_NOMEM
+              : 0;
+    buf_wipe(&d->plain); /* the opened value now lives only in the line */
+    return err;
 }
 
 static int get_text(avro_value_t *rec, const char *name, const char **out)
@@ -190,14 +191,17 @@ static int decrypt_one(struct decrypt *d, const rd_kafka_message_t *msg,
                   : 0;
     if (!err)
         err = put_fields(d, fields, why, sizeof(why));
+    if (!err && buf_printf(&d->line, "}}\n"))
+        err = RIFFLE_ERR_NOMEM;
     if (err) {
+        buf_wipe(&d->line); /* values opened before the failure */
         snprintf(errstr, size, "%s [%d] @%lld: %s", d->topic,
-                 (int)msg->partition, (long long)msg->offset, why);
+                 (int)msg->partition, (long long)msg->offset,
+                 err == RIFFLE_ERR_NOMEM ? riffle_err_str(err) : why);
         return err;
     }
-    if (buf_printf(&d->line, "}}\n"))
-        return RIFFLE_ERR_NOMEM;
     fwrite(d->line.data, 1, d->line.len, stdout);
+    buf_wipe(&d->line);
     d->printed++;
     return 0;
 }
@@ -256,6 +260,7 @@ static int open_envelope(struct decrypt *d, const char *field,
     }
     fwrite(d->plain.data, 1, d->plain.len, stdout);
     putchar('\n');
+    buf_wipe(&d->plain);
     return 0;
 }
 
@@ -331,6 +336,8 @@ int cmd_decrypt(int argc, char **argv)
     }
 
     memset(&d, 0, sizeof(d));
+    buf_hold_secret(&d.plain); /* opened values */
+    buf_hold_secret(&d.line);
     d.cfg = cfg;
     err = run(&d, served, field, envelope, errstr, sizeof(errstr));
     if (err)

@@ -8,22 +8,44 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "common/err.h"
 
 #define BUF_MIN_CAPACITY 64 /* bytes; avoids many tiny reallocations */
 
-int buf_reserve(struct buf *b, size_t extra)
+/* buf_reserve() of a secret buffer: realloc() would free the old block
+ * with its bytes in it, so copy by hand and wipe the old block first. */
+static int move_secret(struct buf *b, size_t cap)
 {
-    size_t need = b->len + extra + 1; /* +1 keeps room for the NUL */
+    char *data = malloc(cap);
+
+    if (!data)
+        return RIFFLE_ERR_NOMEM;
+    if (b->data) {
+        memcpy(data, b->data, b->len + 1);
+        OPENSSL_cleanse(b->data, b->cap);
+        free(b->data);
+    } else {
+        data[0] = '\0';
+    }
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+/* buf_reserve() past the capacity. Kept out of line: buf_append() runs
+ * for every event and inlines only the test above it. */
+static __attribute__((noinline)) int grow(struct buf *b, size_t need)
+{
     size_t cap = b->cap ? b->cap : BUF_MIN_CAPACITY;
     char *data;
-
-    if (need <= b->cap)
-        return 0;
 
     while (cap < need)
         cap *= 2;
 
+    if (b->secret)
+        return move_secret(b, cap);
     data = realloc(b->data, cap);
     if (!data)
         return RIFFLE_ERR_NOMEM;
@@ -31,6 +53,15 @@ int buf_reserve(struct buf *b, size_t extra)
     b->data = data;
     b->cap = cap;
     return 0;
+}
+
+int buf_reserve(struct buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1; /* +1 keeps room for the NUL */
+
+    if (need <= b->cap)
+        return 0;
+    return grow(b, need);
 }
 
 int buf_append(struct buf *b, const void *data, size_t len)
@@ -98,8 +129,22 @@ void buf_free(struct buf *b)
 {
     if (!b)
         return;
+    if (b->secret && b->data)
+        OPENSSL_cleanse(b->data, b->cap);
     free(b->data);
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
+}
+
+void buf_hold_secret(struct buf *b)
+{
+    b->secret = 1;
+}
+
+void buf_wipe(struct buf *b)
+{
+    if (b->data)
+        OPENSSL_cleanse(b->data, b->cap);
+    b->len = 0;
 }

@@ -14,6 +14,9 @@ struct buf {
     char *data;
     size_t len;
     size_t cap;
+    /* Set by buf_hold_secret(): growing and buf_free() overwrite the
+     * bytes they give back, which could hold a personal value. */
+    unsigned char secret;
 };
 
 /* Make room for at least extra more bytes. Returns 0 or RIFFLE_ERR_NOMEM. */
@@ -43,7 +46,18 @@ int buf_append_json_string(struct buf *b, const char *s);
 /* Forget the contents, keep the memory. */
 void buf_reset(struct buf *b);
 
-/* Release the memory; b becomes a valid empty buffer. NULL-safe. */
+/* Release the memory; b becomes a valid empty buffer. NULL-safe. With
+ * buf_hold_secret() the bytes are overwritten first. */
 void buf_free(struct buf *b);
+
+/* Mark b as holding raw personal values or key material: from now on a
+ * move to a larger block and buf_free() overwrite the old bytes. What
+ * stays in the buffer between uses is the caller's to wipe (buf_wipe()). */
+void buf_hold_secret(struct buf *b);
+
+/* Overwrite all of b's memory (len and what an earlier use left up to
+ * cap) with zeros the compiler cannot drop, and forget the contents;
+ * keeps the memory. For the point where a secret is no longer needed. */
+void buf_wipe(struct buf *b);
 
 #endif

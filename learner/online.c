@@ -304,6 +304,11 @@ int online_new(const struct cfg *cfg, const struct schema *input_schema,
     ol->schema = input_schema;
     metrics_init(&ol->metrics);
     event_init(&ol->event);
+    /* Raw personal values pass through these: a move or a free must not
+     * leave them behind (pack_early(), the event's decoding). */
+    buf_hold_secret(&ol->early_plain);
+    buf_hold_secret(&ol->raw.arena);
+    buf_hold_secret(&ol->event.arena);
 
     err = cleaner_new(cfg, input_schema, ol->stats, &ol->cleaner, errstr,
                       errstr_size);
@@ -928,13 +933,18 @@ static int pack_early(struct online_learner *ol, double label,
         const void *plain;
         size_t plain_len;
 
-        if (early_plain(ol, o, key_inside, &plain, &plain_len) != 0)
-            return RIFFLE_ERR_NOMEM;
+        int err = early_plain(ol, o, key_inside, &plain, &plain_len);
+
         buf_reset(&ol->early_sealed);
-        if (seal_encrypt(&ol->early_keys, EARLY_SEAL_CONTEXT, plain,
-                         plain_len, NULL, &ol->early_sealed) != 0 ||
-            ol->early_sealed.len > UINT32_MAX)
-            return RIFFLE_ERR_NOMEM;
+        if (!err && (seal_encrypt(&ol->early_keys, EARLY_SEAL_CONTEXT,
+                                  plain, plain_len, NULL,
+                                  &ol->early_sealed) != 0 ||
+                     ol->early_sealed.len > UINT32_MAX))
+            err = RIFFLE_ERR_NOMEM;
+        /* Sealed or not, the raw key and payload are needed no more. */
+        buf_wipe(&ol->early_plain);
+        if (err)
+            return err;
         payload = ol->early_sealed.data;
         payload_len = ol->early_sealed.len;
         key_word |= EARLY_SEALED_BIT;
@@ -1943,6 +1953,9 @@ int online_next_given_up_label(struct online_learner *ol,
     int rc;
     char why[256];
 
+    /* The caller is done with the label handed back before: its raw key
+     * and payload were opened into early_plain. */
+    buf_wipe(&ol->early_plain);
     if (!ol->labels)
         return 0;
     rc = label_join_next_released(ol->labels, &e);
@@ -1957,15 +1970,46 @@ int online_next_given_up_label(struct online_learner *ol,
     buf_reset(&ol->early_plain);
     rc = seal_decrypt(&ol->early_keys, EARLY_SEAL_CONTEXT, out->payload,
                       out->len, &ol->early_plain, why, sizeof(why));
+    if (rc)
+        buf_wipe(&ol->early_plain); /* what a failed open left */
     if (rc == RIFFLE_ERR_NOMEM)
         return rc;
     if (rc)
         return RIFFLE_ERR_SNAPSHOT; /* a snapshot sealed under another key */
     out->payload = ol->early_plain.data;
     out->len = ol->early_plain.len;
-    if (flags & EARLY_KEY_INSIDE_BIT)
-        return split_key_inside(out) == 0 ? 1 : RIFFLE_ERR_SNAPSHOT;
+    if ((flags & EARLY_KEY_INSIDE_BIT) && split_key_inside(out) != 0) {
+        buf_wipe(&ol->early_plain);
+        return RIFFLE_ERR_SNAPSHOT;
+    }
     return 1;
+}
+
+/* Whether the n bytes of needle occur in b's memory, up to its capacity:
+ * what a reset leaves there counts too. */
+static int buf_memory_holds(const struct buf *b, const void *needle,
+                            size_t n)
+{
+    size_t i;
+
+    for (i = 0; b->data && n > 0 && i + n <= b->cap; i++)
+        if (memcmp(b->data + i, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+int online_scratch_holds(const struct online_learner *ol, const void *needle,
+                         size_t n)
+{
+    const struct buf *scratch[] = {&ol->early_plain, &ol->early_sealed,
+                                   &ol->packed, &ol->event_id,
+                                   &ol->key_pseudonym, &ol->carried};
+    size_t i;
+
+    for (i = 0; i < sizeof(scratch) / sizeof(scratch[0]); i++)
+        if (buf_memory_holds(scratch[i], needle, n))
+            return 1;
+    return 0;
 }
 
 struct label_join *online_label_join(struct online_learner *ol)

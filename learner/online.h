@@ -245,10 +245,19 @@ int online_learn_label(struct online_learner *ol,
 
 /* Hands back, one per call, a label given up because its event did not
  * come within labels.ttl (or labels.max_pending labels waited): returns
- * 1 with *out (borrowed until the next call on ol), 0 when none, or an
- * error. Call after every message: any message may give labels up. */
+ * 1 with *out (borrowed until the next call on ol, which wipes the raw
+ * key and payload it points at), 0 when none, or an error. Call after
+ * every message: any message may give labels up, and until the call
+ * returns 0 the last label's raw key stays in memory. */
 int online_next_given_up_label(struct online_learner *ol,
                                struct online_label_origin *out);
+
+/* Whether the n bytes at needle are anywhere in the learner's scratch
+ * buffers (the sealing of waiting labels, the id's copies, the packed
+ * features), up to their capacity. For tests that check a raw personal
+ * value is wiped once used; it reads every byte, so never per event. */
+int online_scratch_holds(const struct online_learner *ol, const void *needle,
+                         size_t n);
 
 /* The pending events, for snapshots and counts; NULL without labels. */
 struct label_join *online_label_join(struct online_learner *ol);

@@ -377,6 +377,38 @@ static void test_online_id_given_up_label_keeps_raw_key(void **state)
     assert_int_equal(out.offset, 7);
 }
 
+/* Sealing a waiting label's raw key leaves no copy of it in the
+ * learner's memory: the plaintext it sealed is wiped. */
+static void test_online_id_early_label_key_wiped(void **state)
+{
+    struct fixture *fx = *state;
+    struct online_label label;
+
+    assert_int_equal(give_label(fx, RAW_ID, &label), LABEL_JOIN_WAITING);
+    assert_int_equal(online_scratch_holds(fx->ol, RAW_ID, strlen(RAW_ID)),
+                     0);
+}
+
+/* A given-up label's raw key, opened for its dead letter, is wiped by the
+ * call after it, which finds no more labels. */
+static void test_online_id_given_up_label_key_wiped(void **state)
+{
+    struct fixture *fx = *state;
+    struct online_label label;
+    struct online_label_origin out;
+
+    assert_int_equal(give_label(fx, RAW_ID, &label), LABEL_JOIN_WAITING);
+    assert_int_equal(give_label_at(fx, "MRN-0043", LABEL_TS_MS + 61000,
+                                   &label),
+                     LABEL_JOIN_WAITING);
+    assert_int_equal(online_next_given_up_label(fx->ol, &out), 1);
+    assert_int_equal(online_scratch_holds(fx->ol, RAW_ID, strlen(RAW_ID)),
+                     1); /* in use: handed back for its dead letter */
+    assert_int_equal(online_next_given_up_label(fx->ol, &out), 0);
+    assert_int_equal(online_scratch_holds(fx->ol, RAW_ID, strlen(RAW_ID)),
+                     0);
+}
+
 static int restore_record(void *ctx, const struct label_join_record *r)
 {
     return label_join_restore(ctx, r);
@@ -514,6 +546,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_online_id_given_up_label_keeps_raw_key, setup_labels,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            test_online_id_early_label_key_wiped, setup_labels, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_online_id_given_up_label_key_wiped, setup_labels, teardown),
         cmocka_unit_test_setup_teardown(test_online_id_message_key_check,
                                         setup_labels, teardown),
         cmocka_unit_test_setup_teardown(
