@@ -208,10 +208,17 @@ static int run_avro_record(struct file_run *r, struct event *ev,
         r->bad_rows++;
         return 0;
     }
-    if (err) {
+    if (err && avro_source_changed(r->avro))
+        snprintf(errstr, size, "%s; %llu event(s) %s before it%s", why,
+                 (unsigned long long)online_metrics(r->ol)->total.count,
+                 r->score_only ? "scored" : "learned",
+                 r->score_only || r->snapshot_out
+                     ? ""
+                     : " (--snapshot FILE keeps them)");
+    else if (err)
         snprintf(errstr, size, "%s", why);
+    if (err)
         return err;
-    }
     return run_event(r, ev);
 }
 
@@ -315,6 +322,21 @@ static void print_summary(struct file_run *r, double elapsed)
             elapsed > 0 ? r->rows / elapsed : 0.0);
     buf_free(&metrics);
     buf_free(&cleaning);
+}
+
+/* A container written into while read stops the run; the events learned
+ * from the records before are not thrown away: the snapshot asked for
+ * keeps them. On failure to save, errstr says so after the first error. */
+static void keep_learned(struct file_run *r, char *errstr, size_t size)
+{
+    char why[512];
+    size_t n = strlen(errstr);
+
+    if (snapshot_save_file(r->snapshot, r->ol, NULL, 0, r->snapshot_out, why,
+                           sizeof(why)) != 0)
+        snprintf(errstr + n, size - n, "; not kept: %s", why);
+    else
+        snprintf(errstr + n, size - n, ", kept in %s", r->snapshot_out);
 }
 
 static int open_all(struct file_run *r, char *errstr, size_t size)
@@ -492,6 +514,9 @@ static int run_file_command(int argc, char **argv, int score_only)
     if (!err && r->snapshot_out)
         err = snapshot_save_file(r->snapshot, r->ol, NULL, 0, r->snapshot_out,
                                  errstr, sizeof(errstr));
+    else if (err && r->snapshot_out && !r->score_only && r->avro &&
+             avro_source_changed(r->avro))
+        keep_learned(r, errstr, sizeof(errstr));
     if (err)
         log_error(run_component(r), "%s", errstr);
     else

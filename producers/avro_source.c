@@ -9,12 +9,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/err.h"
 #include "producers/avro_check.h"
 
 #define AVRO_SOURCE_NO_FIELD (-1)
+/* Records between two looks at the file's size and times: a look is a
+ * system call, a record a few hundred instructions, so one in this many
+ * costs nothing measurable and still stops a file written into within a
+ * block or so of avro-c's reading. */
+#define AVRO_SOURCE_STAT_EVERY 1024
 
 struct avro_source {
     const struct cfg *cfg;
@@ -29,6 +35,12 @@ struct avro_source {
     int column[EVENT_MAX_FIELDS]; /* writer field of each target field */
     int id_field;                 /* target index of the generated id */
     long long records;
+    /* The file as the check found it: written into in place after that
+     * (size, modification or change time moved), avro-c may read bytes
+     * the check never saw, so reading stops (file_changed()). */
+    FILE *file; /* borrowed or owned: the file both passes read */
+    struct stat checked;
+    int changed;
 };
 
 int avro_source_is_avro(const char *path)
@@ -98,6 +110,44 @@ static int map_fields(struct avro_source *src, char *errstr, size_t size)
     return 0;
 }
 
+static int same_time(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* Whether the file is still as src->checked found it; if not, errstr
+ * says what moved and how far avro-c had read, and src->changed is set.
+ * A write that keeps the size within the file system clock's tick of
+ * the last write before the open is not seen: OPERATIONS.md, "Known
+ * limitations". */
+static int file_changed(struct avro_source *src, char *errstr, size_t size)
+{
+    struct stat now;
+    const char *what;
+    if (fstat(fileno(src->file), &now) != 0) {
+        snprintf(errstr, size, "%s: cannot look at the file again: %s",
+                 src->path, strerror(errno));
+        src->changed = 1;
+        return 1;
+    }
+    if (now.st_size != src->checked.st_size)
+        what = "its size changed";
+    else if (!same_time(&now.st_mtim, &src->checked.st_mtim) ||
+             !same_time(&now.st_ctim, &src->checked.st_ctim))
+        what = "it was modified";
+    else
+        return 0;
+    snprintf(errstr, size, "%s: written into while being read (%s, %lld "
+             "bytes then %lld) after %lld record(s), in the block read up to "
+             "byte offset %lld: the check no longer vouches for what "
+             "follows; write a new file and rename it over this one",
+             src->path, what, (long long)src->checked.st_size,
+             (long long)now.st_size, src->records,
+             (long long)ftello(src->file));
+    src->changed = 1;
+    return 1;
+}
+
 /* fopen() of a fifo waits for a writer, which may never come; opened
  * without waiting, a fifo reaches the check, which refuses anything but a
  * regular file by name. The flag is taken off again so that reads of a
@@ -156,7 +206,14 @@ int avro_source_open_file(FILE *f, const char *path, const struct cfg *cfg,
         return RIFFLE_ERR_NOMEM;
     src->cfg = cfg;
     src->target = target;
+    src->file = f;
     snprintf(src->path, sizeof(src->path), "%s", path);
+    if (fstat(fileno(f), &src->checked) != 0) {
+        snprintf(errstr, errstr_size, "%s: not a readable Avro container "
+                 "file: %s", path, strerror(errno));
+        free(src);
+        return RIFFLE_ERR_IO;
+    }
 
     /* avro-c leaks when it fails to open a container: what would make
      * it fail is refused here first (avro_check.h), reading the very
@@ -181,6 +238,10 @@ int avro_source_open_file(FILE *f, const char *path, const struct cfg *cfg,
         return RIFFLE_ERR_IO;
     }
     src->writer = avro_file_reader_get_writer_schema(src->reader);
+    if (file_changed(src, errstr, errstr_size)) {
+        avro_source_close(src);
+        return RIFFLE_ERR_IO;
+    }
     if (!is_avro_record(src->writer)) {
         snprintf(errstr, errstr_size, "%s: the file's schema is not a "
                  "record", path);
@@ -267,8 +328,15 @@ int avro_source_next(struct avro_source *src, struct event *ev,
     char id[CFG_NAME_MAX + 32];
     int rc;
 
+    if (src->changed)
+        return RIFFLE_ERR_IO; /* reported once; nothing more is read */
     avro_value_reset(&src->value);
     rc = avro_file_reader_read_value(src->reader, &src->value);
+    /* At the end, at a failure (bytes the check did not see may be its
+     * cause) and every so often on the way. */
+    if ((rc != 0 || src->records % AVRO_SOURCE_STAT_EVERY == 0) &&
+        file_changed(src, errstr, errstr_size))
+        return RIFFLE_ERR_IO;
     if (rc == EOF)
         return RIFFLE_ERR_EOF;
     src->records++;
@@ -295,6 +363,11 @@ int avro_source_next(struct avro_source *src, struct event *ev,
         }
     }
     return 0;
+}
+
+int avro_source_changed(const struct avro_source *src)
+{
+    return src->changed;
 }
 
 void avro_source_close(struct avro_source *src)

@@ -47,9 +47,17 @@ int avro_source_open_file(FILE *f, const char *path, const struct cfg *cfg,
 /* Reads the next record into ev. Returns 0; RIFFLE_ERR_EOF at the end;
  * RIFFLE_ERR_DECODE with errstr "path: record N: what" when one record's
  * field cannot be used (the next call goes on); or RIFFLE_ERR_IO when the
- * container itself is damaged (reading stops). */
+ * container itself is damaged or the file was written into since it was
+ * opened (avro_source_changed(); errstr names the file, the records read
+ * and the byte offset avro-c had read up to): reading stops. The file's
+ * size and times are looked at every AVRO_SOURCE_STAT_EVERY records and
+ * at the end, so the records before the change was seen were returned. */
 int avro_source_next(struct avro_source *src, struct event *ev,
                      char *errstr, size_t errstr_size);
+
+/* Whether reading stopped because the file was written into while it
+ * was read (size, modification or change time no longer as opened). */
+int avro_source_changed(const struct avro_source *src);
 
 void avro_source_close(struct avro_source *src); /* NULL-safe */
 

@@ -1,8 +1,9 @@
 /*
  * tests/unit/test_avro_source.c - producers/avro_source.c opening a
  * container once: the check and avro-c read the same open file, so a
- * file put in the path's place after it was opened is never read, and a
- * pipe is refused by name before anything is read.
+ * file put in the path's place after it was opened is never read, a file
+ * written into in place while read is refused, and a pipe is refused by
+ * name before anything is read.
  *
  * Uses the Elec2 fixtures of tests/fixtures/avro (good.avro holds the
  * events elec2-1 to elec2-10; good-deflate.avro those ten twice) and
@@ -116,6 +117,111 @@ static void test_avro_source_reads_the_file_it_checked(void **state)
     assert_int_equal(fclose(f), 0);
 }
 
+/* Writes bytes of from over the file at path in place, from offset on:
+ * the same file, no rename, as a writer that reuses the path does. Its
+ * modification time is then set an hour back, so that a write within
+ * the file system clock's tick of the open is seen too. */
+static void write_in_place(const char *path, const char *from, long offset,
+                           int truncate)
+{
+    struct timespec times[2] = {{0, UTIME_OMIT}, {0, 0}};
+    char chunk[4096];
+    FILE *in = fopen(from, "rb"), *out = fopen(path, "r+b");
+    struct stat st;
+    size_t n;
+
+    assert_non_null(in);
+    assert_non_null(out);
+    if (truncate)
+        assert_int_equal(ftruncate(fileno(out), 0), 0);
+    assert_int_equal(fseek(in, offset, SEEK_SET), 0);
+    assert_int_equal(fseek(out, offset, SEEK_SET), 0);
+    while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+        assert_int_equal(fwrite(chunk, 1, n, out), n);
+    assert_int_equal(fflush(out), 0);
+    assert_int_equal(fstat(fileno(out), &st), 0);
+    times[1].tv_sec = st.st_mtim.tv_sec - 3600;
+    assert_int_equal(futimens(fileno(out), times), 0);
+    assert_int_equal(fclose(in), 0);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* Reads records until one fails; returns how many came. */
+static int read_all(struct source_fixture *fx, struct avro_source *src,
+                    int *err)
+{
+    struct event ev;
+    int n = 0;
+
+    event_init(&ev);
+    while ((*err = avro_source_next(src, &ev, fx->errstr,
+                                    sizeof(fx->errstr))) == 0)
+        n++;
+    event_free(&ev);
+    return n;
+}
+
+/* Truncated and written again with another container after the check
+ * read it: avro-c would read bytes the check never saw. Refused before
+ * any record is used, naming the file and where avro-c had read to. */
+static void test_avro_source_refuses_a_file_rewritten_after_check(
+    void **state)
+{
+    struct source_fixture *fx = *state;
+    struct avro_source *src = NULL;
+    int err;
+
+    replace_with(fx->path, FIXTURES "good-deflate.avro");
+    assert_int_equal(avro_source_open(fx->path, &fx->cfg, fx->input, &src,
+                                      fx->errstr, sizeof(fx->errstr)),
+                     0);
+    write_in_place(fx->path, FIXTURES "good.avro", 0, 1);
+
+    assert_int_equal(read_all(fx, src, &err), 0);
+    assert_int_equal(err, RIFFLE_ERR_IO);
+    assert_int_equal(avro_source_changed(src), 1);
+    assert_contains(fx->errstr, fx->path);
+    assert_contains(fx->errstr, ": written into while being read (its size "
+                                "changed");
+    assert_contains(fx->errstr, "after 0 record(s), in the block read up to "
+                                "byte offset ");
+    /* stopped for good: nothing more is read */
+    assert_int_equal(read_all(fx, src, &err), 0);
+    assert_int_equal(err, RIFFLE_ERR_IO);
+    avro_source_close(src);
+}
+
+/* Written into at the same size while being read: the records before
+ * the look that saw it stay read, and the end is refused, not reached. */
+static void test_avro_source_refuses_a_file_written_while_read(void **state)
+{
+    struct source_fixture *fx = *state;
+    struct avro_source *src = NULL;
+    struct event ev;
+    int n, err;
+
+    replace_with(fx->path, FIXTURES "good.avro");
+    assert_int_equal(avro_source_open(fx->path, &fx->cfg, fx->input, &src,
+                                      fx->errstr, sizeof(fx->errstr)),
+                     0);
+    event_init(&ev);
+    assert_int_equal(avro_source_next(src, &ev, fx->errstr,
+                                      sizeof(fx->errstr)),
+                     0);
+    event_free(&ev);
+    write_in_place(fx->path, FIXTURES "good.avro", 100, 0);
+
+    n = read_all(fx, src, &err);
+    assert_int_equal(n, GOOD_EVENTS - 1);
+    assert_int_equal(err, RIFFLE_ERR_IO);
+    assert_int_equal(avro_source_changed(src), 1);
+    assert_contains(fx->errstr, ": written into while being read (it was "
+                                "modified, ");
+    assert_contains(fx->errstr, "after 10 record(s), in the block read up to "
+                                "byte offset ");
+    avro_source_close(src);
+}
+
 /* A pipe cannot be read twice (once checked, once by avro-c): refused,
  * naming the file, before a byte of it is taken. */
 static void test_avro_source_refuses_a_pipe(void **state)
@@ -205,6 +311,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_avro_source_names_what_cannot_be_opened, source_setup,
             source_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_avro_source_refuses_a_file_rewritten_after_check,
+            source_setup, source_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_avro_source_refuses_a_file_written_while_read,
+            source_setup, source_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
