@@ -75,6 +75,7 @@ struct consumer {
     enum cfg_past_end_action past_end; /* snapshot.on_offset_past_end */
     struct consumer_range_counts ranges;
     char brokers[512];  /* only named in log lines */
+    char group[256];    /* only named in messages */
     int commit_abandoned; /* a stop left a commit unanswered */
     /* Messages taken in one batch call, handed out one at a time by
      * consumer_poll(): those before batch_next are the caller's. */
@@ -401,6 +402,42 @@ out:
     return rc;
 }
 
+/* Whether every partition of parts is of a topic subscribed to. A
+ * learner of another pipeline that shares the group id and the static
+ * member id (two configurations with one name) is handed that one's
+ * partitions by the broker, which keeps a static member's assignment
+ * when the member comes back: read, its events would be learned into
+ * this model and its offsets committed. Sets c->failure on the first
+ * stranger. */
+static int check_subscribed(struct consumer *c,
+                            const rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *subs = NULL;
+    int i, rc = 0;
+
+    if (rd_kafka_subscription(c->rk, &subs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        !subs)
+        return 0; /* cannot tell: the group's word stands */
+
+    for (i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+
+        if (rd_kafka_topic_partition_list_find(subs, tp->topic,
+                                               RD_KAFKA_PARTITION_UA))
+            continue;
+        snprintf(c->failure, sizeof(c->failure),
+                 "the group %s assigned %s [%d], a topic this learner does "
+                 "not read: another pipeline's learner uses the same group "
+                 "and member id (kafka.group_id, by default riffle-<name>): "
+                 "give each pipeline its own name or kafka.group_id",
+                 c->group, tp->topic, (int)tp->partition);
+        rc = -1;
+        break;
+    }
+    rd_kafka_topic_partition_list_destroy(subs);
+    return rc;
+}
+
 /* Sets each newly assigned partition's start: in replay mode see
  * plan_start(); otherwise the snapshot's offset when there is one, else
  * the committed offset (RD_KAFKA_OFFSET_STORED falls back to
@@ -411,6 +448,11 @@ static void on_assign(struct consumer *c,
     rd_kafka_topic_partition_list_t *committed = NULL;
     rd_kafka_resp_err_t err;
     int i;
+
+    /* Nothing of another pipeline's topic is read: the learner stops on
+     * c->failure with all left unassigned. */
+    if (check_subscribed(c, parts) != 0)
+        return;
 
     if (c->replay) {
         committed = fetch_committed(c, parts);
@@ -600,6 +642,7 @@ int consumer_new_topics(const char *brokers, const char *group_id,
         return RIFFLE_ERR_NOMEM;
     snprintf(c->topic, sizeof(c->topic), "%s", topics[0]);
     snprintf(c->brokers, sizeof(c->brokers), "%s", brokers);
+    snprintf(c->group, sizeof(c->group), "%s", group_id);
     c->replay = replay;
     set_starts(c, topics, topic_count, start, n);
     snprintf(session, sizeof(session), "%ld", session_timeout_ms);
