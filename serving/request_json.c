@@ -92,18 +92,45 @@ static int avro_name_like(const char *s)
     return 1;
 }
 
+/* The schema field a member names once each character other than a
+ * letter or digit is read as '_', as a CSV header is ("monthly-spend"
+ * feeds monthly_spend); -1 when none. A caller who copies a header into
+ * a request is told the field's name, which comes from the schema, so
+ * nothing of the member itself is echoed. */
+static int field_by_avro_form(const struct schema *schema, const char *key)
+{
+    char name[CFG_NAME_MAX];
+    size_t i;
+
+    for (i = 0; key[i]; i++) {
+        if (i + 1 >= sizeof(name))
+            return -1;
+        name[i] = isalnum((unsigned char)key[i]) ? key[i] : '_';
+    }
+    name[i] = '\0';
+    return schema_field_index(schema, name);
+}
+
 /* Every member must name a schema field. */
 static int check_members(const struct schema *schema, json_t *obj,
                          char *errstr, size_t size)
 {
     const char *key;
     json_t *v;
+    int like;
 
     json_object_foreach(obj, key, v) {
         if (schema_field_index(schema, key) >= 0)
             continue;
+        like = field_by_avro_form(schema, key);
         if (avro_name_like(key))
             snprintf(errstr, size, "unknown field '%s'", key);
+        else if (like >= 0)
+            snprintf(errstr, size, "unknown field (a member whose name is "
+                     "not a field name): did you mean '%s'? A request "
+                     "names fields as the schema does, with '_' where a "
+                     "CSV header has another character",
+                     schema_field_name(schema, (size_t)like));
         else
             snprintf(errstr, size, "unknown field (a member whose name is "
                      "not a field name)");

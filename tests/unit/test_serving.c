@@ -435,6 +435,22 @@ static void test_request_json_fault_quotes_no_value(void **state)
     assert_int_equal(parse_err("{\"event_id\":\"a\",\"Day_2\":1}", e,
                                sizeof(e)), RIFFLE_ERR_INVALID);
     assert_string_equal(e, "unknown field 'Day_2'");
+
+    /* A CSV header copied into a request is pointed at its field, by the
+     * schema's name for it, not by the member's. */
+    assert_int_equal(parse_err("{\"event-id\":\"a\"}", e, sizeof(e)),
+                     RIFFLE_ERR_INVALID);
+    assert_string_equal(e, "unknown field (a member whose name is not a "
+                           "field name): did you mean 'event_id'? A "
+                           "request names fields as the schema does, "
+                           "with '_' where a CSV header has another "
+                           "character");
+    assert_int_equal(parse_err("{\"event_id\":\"a\",\"event id\":1}", e,
+                               sizeof(e)), RIFFLE_ERR_INVALID);
+    assert_contains(e, "did you mean 'event_id'?");
+    assert_int_equal(parse_err("{\"event_id\":\"a\",\"kay@day.PIIMARKER\""
+                               ":1}", e, sizeof(e)), RIFFLE_ERR_INVALID);
+    assert_lacks(e, "PIIMARKER");
 }
 
 static void test_request_json_answers(void **state)
