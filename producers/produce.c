@@ -1,5 +1,6 @@
 /*
- * producers/produce.c - CSV to Avro to the input topic, see produce.h.
+ * producers/produce.c - CSV (or an Avro container file) to Avro to the
+ * input topic, see produce.h.
  */
 #include "producers/produce.h"
 
@@ -15,6 +16,7 @@
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/progress.h"
+#include "producers/avro_source.h"
 #include "producers/publisher.h"
 
 #define PRODUCE_FLUSH_TIMEOUT_MS 120000 /* acks at the end of the file */
@@ -344,7 +346,7 @@ int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
 static void show_progress(struct progress *p, const struct produce_stats *st,
                           struct csv_reader *csv, long long limit, int final)
 {
-    double fraction = csv_reader_fraction(csv);
+    double fraction = csv ? csv_reader_fraction(csv) : -1;
     char detail[128];
 
     if (limit > 0 && (double)st->rows / (double)limit > fraction)
@@ -367,8 +369,13 @@ static void throttle(double rate, double started, long long produced)
     }
 }
 
-static int open_source(const struct cfg *cfg, const struct produce_options *o,
-                       struct csv_reader **csv, char *errstr, size_t size)
+/* Opens the CSV file, or the Avro container file when the name ends in
+ * .avro, as train does: its fields are read by name, and its id field,
+ * when it has one, gives the event ids. */
+static int open_source(const struct cfg *cfg, const struct schema *schema,
+                       const struct produce_options *o,
+                       struct csv_reader **csv, struct avro_source **avro,
+                       char *errstr, size_t size)
 {
     struct csv_options co = {cfg->csv_delimiter, cfg->csv_trim,
                              cfg->csv_skip_lines, cfg->csv_header};
@@ -379,7 +386,63 @@ static int open_source(const struct cfg *cfg, const struct produce_options *o,
                  "--file", cfg->path);
         return RIFFLE_ERR_CFG;
     }
+    if (avro_source_is_avro(path))
+        return avro_source_open(path, cfg, schema, avro, errstr, size);
     return csv_reader_open(path, &co, csv, errstr, size);
+}
+
+/* The next row of the CSV file as an event, like next_avro_event(). */
+static int next_csv_event(const struct cfg *cfg, const struct schema *schema,
+                          const struct produce_options *o,
+                          const struct produce_mapping *map,
+                          struct csv_reader *csv, struct produce_stats *st,
+                          struct event *ev, char *errstr, size_t size)
+{
+    char why[512];
+    int err = csv_reader_next(csv, why, sizeof(why));
+
+    if (err == RIFFLE_ERR_EOF)
+        return err;
+    if (err == RIFFLE_ERR_IO) {
+        snprintf(errstr, size, "%s", why);
+        return err;
+    }
+    st->rows++;
+    if (err == RIFFLE_ERR_PARSE) {
+        log_warn("produce", "%s", why); /* already "file:line: ..." */
+        return err;
+    }
+    err = produce_row_to_event(cfg, schema, map, csv, st->rows, ev, why,
+                               sizeof(why));
+    if (err == RIFFLE_ERR_PARSE)
+        log_warn("produce", "%s:%ld: %s",
+                 o->path ? o->path : cfg->source_path, csv_reader_line(csv),
+                 why);
+    return err;
+}
+
+/* The next record of the Avro container file as an event. Returns 0,
+ * RIFFLE_ERR_EOF, RIFFLE_ERR_PARSE for a record that cannot be used
+ * (reported; the next one is read), or another error with errstr set
+ * (a damaged container stops the run). */
+static int next_avro_event(struct avro_source *avro, struct produce_stats *st,
+                           struct event *ev, char *errstr, size_t size)
+{
+    char why[512];
+    int err = avro_source_next(avro, ev, why, sizeof(why));
+
+    if (err == RIFFLE_ERR_EOF)
+        return err;
+    if (err && err != RIFFLE_ERR_DECODE) {
+        snprintf(errstr, size, "%s", why);
+        return err;
+    }
+    st->rows++;
+    if (err == RIFFLE_ERR_DECODE) {
+        log_warn("produce", "%s", why); /* "file: record N: ..." */
+        return RIFFLE_ERR_PARSE;
+    }
+    return 0;
 }
 
 /* Requests, and events whose label comes later, carry no label: the label
@@ -404,8 +467,9 @@ static int find_nullable_label(const struct cfg *cfg,
 
 static int produce_rows(const struct cfg *cfg, const struct schema *schema,
                         const struct produce_options *o,
-                        struct csv_reader *csv, struct publisher *pub,
-                        struct produce_stats *st, char *errstr, size_t size)
+                        struct csv_reader *csv, struct avro_source *avro,
+                        struct publisher *pub, struct produce_stats *st,
+                        char *errstr, size_t size)
 {
     struct produce_mapping map;
     struct progress prog;
@@ -413,13 +477,19 @@ static int produce_rows(const struct cfg *cfg, const struct schema *schema,
     struct buf out = {0};
     const char *topic = o->requests ? cfg->serve_requests : cfg->topic_input;
     char why[512];
-    int label = -1, err;
+    int label = -1, id_field, err = 0;
 
     progress_start(&prog, "produce", "rows", o->progress);
     event_init(&ev);
-    err = produce_map_columns(cfg, schema, csv, &map, errstr, size);
-    if (!err && produce_id_column_note(cfg, &map, csv, why, sizeof(why)))
-        log_warn("produce", "%s", why);
+    if (csv) {
+        err = produce_map_columns(cfg, schema, csv, &map, errstr, size);
+        if (!err && produce_id_column_note(cfg, &map, csv, why, sizeof(why)))
+            log_warn("produce", "%s", why);
+        id_field = map.id_field;
+    } else {
+        id_field = schema_field_index(
+            schema, cfg_field_of_kind(cfg, CFG_FIELD_ID)->name);
+    }
     if (!err)
         err = publisher_check_topic(pub, topic, PRODUCE_METADATA_TIMEOUT_MS,
                                     errstr, size);
@@ -429,25 +499,12 @@ static int produce_rows(const struct cfg *cfg, const struct schema *schema,
 
     while (!err && !(o->stop && *o->stop) &&
            (o->limit == 0 || st->rows < o->limit)) {
-        err = csv_reader_next(csv, why, sizeof(why));
+        err = csv ? next_csv_event(cfg, schema, o, &map, csv, st, &ev,
+                                   errstr, size)
+                  : next_avro_event(avro, st, &ev, errstr, size);
         if (err == RIFFLE_ERR_EOF) {
             err = 0;
             break;
-        }
-        if (err == RIFFLE_ERR_IO) {
-            snprintf(errstr, size, "%s", why);
-            break;
-        }
-        st->rows++;
-        if (err == RIFFLE_ERR_PARSE) {
-            log_warn("produce", "%s", why); /* already "file:line: ..." */
-        } else {
-            err = produce_row_to_event(cfg, schema, &map, csv, st->rows, &ev,
-                                       why, sizeof(why));
-            if (err == RIFFLE_ERR_PARSE)
-                log_warn("produce", "%s:%ld: %s",
-                         o->path ? o->path : cfg->source_path,
-                         csv_reader_line(csv), why);
         }
         if (err == RIFFLE_ERR_PARSE) {
             st->bad_rows++;
@@ -468,8 +525,8 @@ static int produce_rows(const struct cfg *cfg, const struct schema *schema,
         err = schema_encode_event(schema, &ev, &out, errstr, size);
         if (!err)
             err = publisher_send(pub, topic,
-                                 event_string(&ev, (size_t)map.id_field),
-                                 ev.values[map.id_field].str_len, out.data,
+                                 event_string(&ev, (size_t)id_field),
+                                 ev.values[id_field].str_len, out.data,
                                  out.len, NULL, errstr, size);
         if (err)
             break;
@@ -493,20 +550,22 @@ int produce_run(const struct cfg *cfg, const struct produce_options *o,
 {
     struct schema *schema = NULL;
     struct csv_reader *csv = NULL;
+    struct avro_source *avro = NULL;
     struct publisher *pub = NULL;
     int err;
 
     memset(st, 0, sizeof(*st));
     err = schema_load_file(cfg->schema_path, &schema, errstr, size);
     if (!err)
-        err = open_source(cfg, o, &csv, errstr, size);
+        err = open_source(cfg, schema, o, &csv, &avro, errstr, size);
     if (!err)
         err = publisher_new(cfg->brokers, "riffle-produce", &pub, errstr,
                             size);
     if (!err)
-        err = produce_rows(cfg, schema, o, csv, pub, st, errstr, size);
+        err = produce_rows(cfg, schema, o, csv, avro, pub, st, errstr, size);
 
     publisher_destroy(pub);
+    avro_source_close(avro);
     csv_reader_close(csv);
     schema_destroy(schema);
     return err;
