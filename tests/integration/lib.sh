@@ -634,3 +634,109 @@ publish_manifest()
     kcat -b "$BROKERS" -P -t "$models" -k elec2 -H "riffle.snapshot.id=$1" \
         -H "riffle.snapshot.chunks=$count" -H "riffle.snapshot.bytes=$bytes" "$WORK/manifest"
 }
+
+# --- personal ids -----------------------------------------------------
+
+# pseudonymize_id CFG: marks the Elec2 event id of CFG personal =
+# "pseudonym" (in place) and appends the privacy group with the example
+# pseudonym and dead-letter keys (key id "ex1")
+pseudonymize_id()
+{
+    local id='{ name = "event_id";  kind = "id";'
+
+    sed -i "s/$id }/$id personal = \"pseudonym\"; }/" "$1"
+    grep -q 'kind = "id"; personal = "pseudonym"' "$1" ||
+        fail "config/elec2.cfg's id field changed: the test cannot mark it personal"
+    cat >>"$1" <<'CFG'
+privacy = {
+  key_file = "config/secrets/pseudonym.key.example";
+  key_id = "ex1";
+  dead_letter_key_file = "config/secrets/dead_letter.key.example";
+};
+CFG
+}
+
+# unlabelled_events EVENTS [TTL_S]: the first EVENTS Elec2 rows without
+# their label in $WORK/events.csv (ids elec2-1..) and their labels, in
+# order, in $WORK/labels.csv; with TTL_S, one more label, of elec2-9999,
+# stamped TTL_S + 600 s ahead, whose time gives every waiting label up
+unlabelled_events()
+{
+    python3 - "$WORK" "$1" "${2:-}" <<'PY'
+import gzip, sys, time
+work, events, ttl = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+lines = gzip.open("data/elec2/electricity.csv.gz", "rt").read().splitlines()
+header, rows = lines[0], lines[1:events + 1]
+col = header.split(",").index("class")
+with open(f"{work}/events.csv", "w") as out:
+    out.write(header + "\n")
+    for r in rows:
+        f = r.split(","); f[col] = ""; out.write(",".join(f) + "\n")
+labels = [f"elec2-{i},{r.split(',')[col]}" for i, r in enumerate(rows, 1)]
+if ttl:
+    late_ms = int(time.time() * 1000) + (int(ttl) + 600) * 1000
+    labels.append(f"elec2-9999,UP,{late_ms}")
+open(f"{work}/labels.csv", "w").write("\n".join(labels) + "\n")
+PY
+}
+
+# produce_quietly CFG ARGS...: riffle produce -c CFG ARGS (events, or
+# labels with --labels), its log appended to $WORK/produce.log; fails the
+# test if it fails
+produce_quietly()
+{
+    local c=$1
+
+    shift
+    run_riffle produce -c "$c" --no-progress "$@" >/dev/null 2>>"$WORK/produce.log" ||
+        fail "produce $* failed: $(tail -3 "$WORK/produce.log")"
+}
+
+# dump_outputs CFG: every output topic of CFG (predictions, dead letters,
+# models, metrics, alerts), keys, headers and values, in
+# $WORK/out-TOPIC.raw for scan_raw_ids
+dump_outputs()
+{
+    local t
+
+    for t in predictions dead_letters models metrics alerts; do
+        kcat -b "$BROKERS" -C -t "$(cfg_topic "$1" "$t")" -o beginning -e -q \
+            -f 'key=%k headers=%h value=%s\n' >"$WORK/out-$t.raw" 2>/dev/null
+    done
+}
+
+# labels_topic_of CFG -> the topic of CFG's labels group
+labels_topic_of()
+{
+    sed -n 's/^ *topic = "\([^"]*\.labels\)".*/\1/p' "$1"
+}
+
+# dump_topic TOPIC FILE: TOPIC's keys and values, from its start, in FILE
+dump_topic()
+{
+    kcat -b "$BROKERS" -C -t "$1" -o beginning -e -q -f 'key=%k value=%s\n' >"$2" 2>/dev/null
+}
+
+# scan_raw_ids PREFIX FILES [REFERENCE MIN]...: fails the test unless
+# exactly FILES files match $WORK/out-* (output topics, summaries, debug
+# logs) and none holds PREFIX, the start of every raw id; each REFERENCE
+# file (an input topic's dump) must hold PREFIX MIN times at least, which
+# shows the scan would find the ids where they are
+scan_raw_ids()
+{
+    python3 - "$WORK" "$@" <<'PY'
+import glob, sys
+work, prefix, count, refs = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3]), sys.argv[4:]
+for ref, least in zip(refs[::2], refs[1::2]):
+    if open(ref, "rb").read().count(prefix) < int(least):
+        sys.exit(f"FAIL: the scan does not find the raw ids even in {ref}")
+outputs = {p: open(p, "rb").read() for p in glob.glob(f"{work}/out-*")}
+if len(outputs) != count:
+    sys.exit(f"FAIL: {len(outputs)} outputs to scan, expected {count}: {sorted(outputs)}")
+hits = [p for p, b in outputs.items() if prefix in b]
+print(f"  scanned {len(outputs)} outputs ({sum(map(len, outputs.values()))} bytes) "
+      f"for raw ids; {len(hits)} hold one")
+if hits:
+    sys.exit(f"FAIL: raw ids in {hits}")
+PY
+}

@@ -43,17 +43,9 @@ stop_server() { [[ -z $server ]] || kill -TERM "$server" 2>/dev/null || true; }
 trap 'stop_server; cleanup_work' EXIT
 
 mkdir -p "$WORK/src"
-sed -e 's/id_prefix = "elec2"/id_prefix = "'$RAW_PREFIX'"/' \
-    -e 's/{ name = "event_id";  kind = "id"; }/{ name = "event_id";  kind = "id"; personal = "pseudonym"; }/' \
-    config/elec2.cfg >"$WORK/src/elec2.cfg"
-grep -q 'kind = "id"; personal = "pseudonym"' "$WORK/src/elec2.cfg" ||
-    fail "config/elec2.cfg's id field changed: the test cannot mark it personal"
+sed -e 's/id_prefix = "elec2"/id_prefix = "'$RAW_PREFIX'"/' config/elec2.cfg >"$WORK/src/elec2.cfg"
+pseudonymize_id "$WORK/src/elec2.cfg"
 cat >>"$WORK/src/elec2.cfg" <<EOF
-privacy = {
-  key_file = "config/secrets/pseudonym.key.example";
-  key_id = "ex1";
-  dead_letter_key_file = "config/secrets/dead_letter.key.example";
-};
 cleaning = {
   dedup_window = 1000;
   event_time = "date";
@@ -69,7 +61,7 @@ labels = {
 EOF
 cfg=$(make_config "$WORK/src/elec2.cfg")
 topic() { cfg_topic "$cfg" "$1"; }
-labels_topic=$(sed -n 's/^ *topic = "\([^"]*\.labels\)".*/\1/p' "$cfg")
+labels_topic=$(labels_topic_of "$cfg")
 run_riffle topics create -c "$cfg" >/dev/null
 
 # events.csv: rows 1-300 without their label, row LATE_ROW dated back to
@@ -112,20 +104,15 @@ learn_until_idle()
         >"$WORK/learn$1.json" 2>"$WORK/out-learn$1.log" ||
         fail "learn $1 failed: $(grep -m3 error "$WORK/out-learn$1.log")"
 }
-produce()
-{
-    run_riffle produce -c "$cfg" --no-progress "$@" >>"$WORK/produce.json" 2>>"$WORK/produce.log" ||
-        fail "produce $* failed: $(tail -3 "$WORK/produce.log")"
-}
 
-produce --file "$WORK/events.csv" --without-labels
-produce --file "$WORK/dup.csv" --without-labels
+produce_quietly "$cfg" --file "$WORK/events.csv" --without-labels
+produce_quietly "$cfg" --file "$WORK/dup.csv" --without-labels
 learn_until_idle 1
 assert_eq "$(riffle_json "$WORK/learn1.json" 'rows[0]["labels"]["pending"]')" 299 \
     "events waiting for their label (300, less the late one)"
 assert_eq "$(riffle_json "$WORK/learn1.json" '(rows[0]["duplicates"], rows[0]["dead_letters"])')" \
     "(1, 1)" "(duplicates, dead letters) of the events: row 1 twice, the late one"
-produce --labels "$WORK/labels.csv"
+produce_quietly "$cfg" --labels "$WORK/labels.csv"
 learn_until_idle 2
 note "last run: $(cat "$WORK/learn2.json")"
 
@@ -156,7 +143,7 @@ grep -q "http_port = $HTTP_PORT" "$cfg" || fail "could not set the HTTP port"
 RIFFLE_LOG_LEVEL=debug "$RIFFLE" serve -c "$cfg" --brokers "$BROKERS" >"$WORK/serve.json" \
     2>"$WORK/out-serve.log" &
 server=$!
-produce --requests --file "$WORK/events.csv" --limit "$REQUESTS"
+produce_quietly "$cfg" --requests --file "$WORK/events.csv" --limit "$REQUESTS"
 python3 - "$HTTP_PORT" "$WORK" "$RAW_PREFIX" <<'PY'
 import http.client, json, sys, time
 port, work, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -205,37 +192,23 @@ print(sum(p.encode() in served for p in pseudonyms))
 PY
 )" "$REQUESTS" "served predictions named by the requests' pseudonyms"
 
-for t in predictions dead_letters models metrics alerts; do
-    kcat -b "$BROKERS" -C -t "$(topic "$t")" -o beginning -e -q \
-        -f 'key=%k headers=%h value=%s\n' >"$WORK/out-$t.raw" 2>/dev/null
-done
+dump_outputs "$cfg"
 for t in predictions dead-letters models metrics alerts; do
     run_riffle watch -c "$cfg" "$t" --idle-exit 2 >"$WORK/out-$t.jsonl" 2>/dev/null
 done
-kcat -b "$BROKERS" -C -t "$(topic input)" -o beginning -e -q \
-    -f 'key=%k value=%s\n' >"$WORK/input.raw" 2>/dev/null
-kcat -b "$BROKERS" -C -t "$labels_topic" -o beginning -e -q \
-    -f 'key=%k value=%s\n' >"$WORK/labels.raw" 2>/dev/null
+dump_topic "$(topic input)" "$WORK/input.raw"
+dump_topic "$labels_topic" "$WORK/labels.raw"
+
+(($(wc -c <"$WORK/out-models.raw") >= 1000)) || fail "no snapshot to scan"
+# The scan finds the raw ids where they are: the input and labels topics.
+scan_raw_ids "$RAW_PREFIX" 15 "$WORK/input.raw" 250 "$WORK/labels.raw" 250
 
 python3 - "$WORK" "$RAW_PREFIX" "$LATE_ROW" <<'PY'
-import glob, json, sys
-work, prefix, late_row = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
+import json, sys
+work, late_row = sys.argv[1], int(sys.argv[3])
 pseudonyms = open(f"{work}/pseudonyms.txt").read().split()
 def fail(why):
     sys.exit(f"FAIL: {why}")
-
-# The scan finds the raw ids where they are: the input and labels topics.
-for name in ("input.raw", "labels.raw"):
-    if open(f"{work}/{name}", "rb").read().count(prefix) < 250:
-        fail(f"the scan does not find the raw ids even in {name}")
-outputs = {p: open(p, "rb").read() for p in glob.glob(f"{work}/out-*")}
-if len(outputs) != 15 or len(outputs[f"{work}/out-models.raw"]) < 1000:
-    fail(f"outputs missing or no snapshot: {sorted(outputs)}")
-hits = [p for p, b in outputs.items() if prefix in b]
-print(f"  scanned {len(outputs)} outputs ({sum(map(len, outputs.values()))} bytes) "
-      f"for raw ids; {len(hits)} hold one")
-if hits:
-    fail(f"raw ids in {hits}")
 
 # One prediction per event but the late one, named by its pseudonym.
 pred = [json.loads(l) for l in open(f"{work}/out-predictions.jsonl")]
@@ -253,7 +226,7 @@ if reasons != ["label_unknown", "late_event"]:
 late = [r for r in dlq if r["reason"] == "late_event"][0]
 if late["event_id"] != pseudonyms[late_row - 1]:
     fail(f"the late event's dead letter names {late['event_id']}")
-raw = outputs[f"{work}/out-dead_letters.raw"].decode("latin-1").splitlines()
+raw = open(f"{work}/out-dead_letters.raw", "rb").read().decode("latin-1").splitlines()
 sealed = [l for l in raw if "riffle.key.sealed=" in l]
 if len(sealed) != 2:
     fail(f"{len(sealed)} of the dead letters seal their raw key")
@@ -272,10 +245,8 @@ truth = dict(l.strip().split(",")[:2] for l in open(f"{work}/labels.csv") if l.c
 open(f"{work}/labels20.csv", "w").write(
     "".join(f"{prefix}-{i},{truth[f'{prefix}-{i}']}\n" for i in range(1, 21)))
 PY
-run_riffle produce -c "$icfg" --no-progress --file "$WORK/events20.csv" --without-labels \
-    >/dev/null 2>&1 || fail "produce for the instance failed"
-run_riffle produce -c "$icfg" --no-progress --labels "$WORK/labels20.csv" \
-    >/dev/null 2>&1 || fail "produce labels for the instance failed"
+produce_quietly "$icfg" --file "$WORK/events20.csv" --without-labels
+produce_quietly "$icfg" --labels "$WORK/labels20.csv"
 RIFFLE_LOG_LEVEL=debug run_riffle learn -c "$icfg" --instance solo --idle-exit 3 \
     >"$WORK/instance.json" 2>"$WORK/instance.log" ||
     fail "learn --instance failed: $(grep -m3 error "$WORK/instance.log")"

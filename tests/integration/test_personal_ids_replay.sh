@@ -27,35 +27,10 @@ export RIFFLE_LOG_LEVEL=debug
 
 cfg=$(labels_config 1)
 sed -i "s/ttl = 86400.0;/ttl = $TTL_S.0;/" "$cfg"
-sed -i 's/{ name = "event_id";  kind = "id"; }/{ name = "event_id";  kind = "id"; personal = "pseudonym"; }/' \
-    "$cfg"
 grep -q "ttl = $TTL_S.0;" "$cfg" || fail "could not set labels.ttl"
-grep -q 'kind = "id"; personal = "pseudonym"' "$cfg" ||
-    fail "config/elec2.cfg's id field changed: the test cannot mark it personal"
-cat >>"$cfg" <<EOF
-privacy = {
-  key_file = "config/secrets/pseudonym.key.example";
-  key_id = "ex1";
-  dead_letter_key_file = "config/secrets/dead_letter.key.example";
-};
-EOF
+pseudonymize_id "$cfg"
 run_riffle topics create -c "$cfg" >/dev/null
-
-python3 - "$WORK" "$EVENTS" "$TTL_S" <<'PY'
-import gzip, sys, time
-work, events, ttl_s = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-lines = gzip.open("data/elec2/electricity.csv.gz", "rt").read().splitlines()
-header, rows = lines[0], lines[1:events + 1]
-col = header.split(",").index("class")
-with open(f"{work}/events.csv", "w") as out:
-    out.write(header + "\n")
-    for r in rows:
-        f = r.split(","); f[col] = ""; out.write(",".join(f) + "\n")
-late_ms = int(time.time() * 1000) + (ttl_s + 600) * 1000
-labels = [f"elec2-{i},{r.split(',')[col]}" for i, r in enumerate(rows, 1)]
-labels.append(f"elec2-9999,UP,{late_ms}")
-open(f"{work}/labels.csv", "w").write("\n".join(labels) + "\n")
-PY
+unlabelled_events "$EVENTS" "$TTL_S"
 
 # learn_once RUN: one learner run until idle ($WORK/RUN.json, out-RUN.log)
 learn_once()
@@ -65,14 +40,12 @@ learn_once()
 }
 labels_of() { riffle_json "$WORK/$1.json" "tuple(rows[0]['labels'][k] for k in $2)"; }
 
-run_riffle produce -c "$cfg" --labels "$WORK/labels.csv" >/dev/null 2>"$WORK/produce.log" ||
-    fail "produce --labels failed: $(tail -3 "$WORK/produce.log")"
+produce_quietly "$cfg" --labels "$WORK/labels.csv"
 learn_once l1
 assert_eq "$(labels_of l1 '("unknown", "dead_lettered")')" "($EVENTS, $EVENTS)" \
     "labels given up before their events (unknown, dead-lettered)"
 
-run_riffle produce -c "$cfg" --no-progress --file "$WORK/events.csv" --without-labels \
-    >/dev/null 2>>"$WORK/produce.log" || fail "produce failed: $(tail -3 "$WORK/produce.log")"
+produce_quietly "$cfg" --file "$WORK/events.csv" --without-labels
 learn_once l2
 assert_eq "$(labels_of l2 '("pending", "joined")')" "($EVENTS, 0)" "events waiting (pending, joined)"
 
@@ -84,28 +57,11 @@ learn_once l3
 assert_eq "$(labels_of l3 '("joined", "pending")')" "($EVENTS, 0)" \
     "replayed labels joined their events (joined, pending)"
 
-for t in predictions dead_letters models metrics alerts; do
-    kcat -b "$BROKERS" -C -t "$(cfg_topic "$cfg" "$t")" -o beginning -e -q \
-        -f 'key=%k headers=%h value=%s\n' >"$WORK/out-$t.raw" 2>/dev/null
-done
+dump_outputs "$cfg"
 run_riffle watch -c "$cfg" dead-letters --idle-exit 2 >"$WORK/out-dead-letters.jsonl" 2>/dev/null
-labels_topic=$(sed -n 's/^ *topic = "\([^"]*\.labels\)".*/\1/p' "$cfg")
-kcat -b "$BROKERS" -C -t "$labels_topic" -o beginning -e -q -f 'key=%k value=%s\n' \
-    >"$WORK/labels.raw" 2>/dev/null
+dump_topic "$(labels_topic_of "$cfg")" "$WORK/labels.raw"
 
-python3 - "$WORK" "$EVENTS" <<'PY'
-import glob, sys
-work, events = sys.argv[1], int(sys.argv[2])
-prefix = b"elec2-"
+(($(wc -c <"$WORK/out-dead_letters.raw") >= 100)) || fail "no dead letters to scan"
 # The labels topic holds the raw ids twice: as produced and as replayed.
-if open(f"{work}/labels.raw", "rb").read().count(prefix) < 2 * events:
-    sys.exit("FAIL: the scan does not find the raw ids even in the labels topic")
-outputs = {p: open(p, "rb").read() for p in glob.glob(f"{work}/out-*")}
-if len(outputs) != 11 or len(outputs[f"{work}/out-dead_letters.raw"]) < 100:
-    sys.exit(f"FAIL: outputs missing: {sorted(outputs)}")
-hits = [p for p, b in outputs.items() if prefix in b]
-if hits:
-    sys.exit(f"FAIL: raw ids in {hits}")
-print(f"  scanned {len(outputs)} outputs ({sum(map(len, outputs.values()))} bytes): no raw id")
-PY
+scan_raw_ids elec2- 11 "$WORK/labels.raw" $((2 * EVENTS))
 echo "PASS $TEST_NAME"
