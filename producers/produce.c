@@ -21,7 +21,8 @@
 
 #define PRODUCE_FLUSH_TIMEOUT_MS 120000 /* acks at the end of the file */
 #define PRODUCE_METADATA_TIMEOUT_MS 10000 /* brokers' answer at the start */
-#define PRODUCE_HINT_MAX 96 /* bytes of the advice added to a header error */
+#define PRODUCE_HINT_MAX 320 /* bytes of the advice added to a header error */
+#define PRODUCE_HINT_FIELDS 3 /* unfed fields named in that advice */
 
 /* Column names are compared in their Avro form: "education-num" in a
  * header matches the field education_num. */
@@ -41,6 +42,45 @@ static const char *column_name(const struct cfg *cfg,
         return i < cfg->column_count ? cfg->columns[i] : NULL;
     return i < csv_reader_header_count(csv) ? csv_reader_header(csv, i)
                                             : NULL;
+}
+
+/* The advice after "column N is not a field of ...": the schema fields no
+ * column feeds (a misspelt header leaves its own field unfed), and how
+ * to keep a column that riffle should not use. */
+static void unknown_column_hint(const struct cfg *cfg,
+                                const struct schema *schema,
+                                const struct csv_reader *csv, size_t ncols,
+                                int id_field, char *hint, size_t size)
+{
+    unsigned char fed[EVENT_MAX_FIELDS] = {0};
+    char name[CFG_NAME_MAX];
+    size_t i, named = 0, len;
+    int f;
+
+    for (i = 0; i < ncols; i++) {
+        avro_name(column_name(cfg, csv, i), name, sizeof(name));
+        f = schema_field_index(schema, name);
+        if (f >= 0)
+            fed[f] = 1;
+    }
+
+    len = (size_t)snprintf(hint, size, " (");
+    for (i = 0; i < schema_field_count(schema); i++) {
+        if (fed[i] || (int)i == id_field)
+            continue;
+        if (named == PRODUCE_HINT_FIELDS) {
+            len += (size_t)snprintf(hint + len, size - len, ", ...");
+            break;
+        }
+        len += (size_t)snprintf(hint + len, size - len, "%s\"%s\"",
+                                named ? ", " : "no column feeds ",
+                                schema_field_name(schema, i));
+        named++;
+    }
+    snprintf(hint + len, size - len, "%sto leave a column unused, give it "
+             "a nullable field in the schema, which riffle ignores unless "
+             "the configuration names it)",
+             named ? ": a misspelt header? Or, " : "");
 }
 
 int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
@@ -95,6 +135,9 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
                 snprintf(hint, sizeof(hint), " (the header has one column: "
                          "is source.delimiter \"%c\" the file's "
                          "separator?)", cfg->csv_delimiter);
+            else
+                unknown_column_hint(cfg, schema, csv, ncols, map->id_field,
+                                    hint, sizeof(hint));
             snprintf(errstr, errstr_size, "%s: column %zu \"%s\" is not a "
                      "field of %s%s", csv_reader_name(csv), i + 1, name,
                      schema_name(schema), hint);

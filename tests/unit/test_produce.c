@@ -230,6 +230,46 @@ static void test_produce_unknown_column_refused(void **state)
                      RIFFLE_ERR_CFG);
     assert_contains(fx->errstr, "column 2 \"colour\"");
     assert_contains(fx->errstr, "riffle.adult.Event");
+    assert_contains(fx->errstr, " (no column feeds \"workclass\", "
+                                "\"fnlwgt\", \"education\", ...: ");
+}
+
+/* A misspelt header leaves its field unfed, and the error names it; a
+ * column of no field at all is told how to be kept. */
+static void test_produce_unknown_column_names_unfed_field(void **state)
+{
+    struct fixture *fx = *state;
+
+    use_header(fx);
+    open_csv(fx, "age,workclass,fnlwgt,education,educaton-num,"
+                 "marital-status,occupation,relationship,race,sex,"
+                 "capital-gain,capital-loss,hours-per-week,native-country,"
+                 "income\n", 1);
+    assert_int_equal(produce_map_columns(fx->cfg, fx->adult, fx->csv,
+                                         &fx->map, fx->errstr,
+                                         sizeof(fx->errstr)),
+                     RIFFLE_ERR_CFG);
+    assert_string_equal(fx->errstr,
+                        "test.csv: column 5 \"educaton_num\" is not a "
+                        "field of riffle.adult.Event (no column feeds "
+                        "\"education_num\": a misspelt header? Or, to leave "
+                        "a column unused, give it a nullable field in the "
+                        "schema, which riffle ignores unless the "
+                        "configuration names it)");
+
+    open_csv(fx, "age,workclass,fnlwgt,education,education-num,"
+                 "marital-status,occupation,relationship,race,sex,"
+                 "capital-gain,capital-loss,hours-per-week,native-country,"
+                 "income,notes\n", 1);
+    assert_int_equal(produce_map_columns(fx->cfg, fx->adult, fx->csv,
+                                         &fx->map, fx->errstr,
+                                         sizeof(fx->errstr)),
+                     RIFFLE_ERR_CFG);
+    assert_string_equal(fx->errstr,
+                        "test.csv: column 16 \"notes\" is not a field of "
+                        "riffle.adult.Event (to leave a column unused, give "
+                        "it a nullable field in the schema, which riffle "
+                        "ignores unless the configuration names it)");
 }
 
 /* A header read as one column suggests the wrong separator. */
@@ -572,6 +612,7 @@ int main(void)
         T(test_produce_maps_header_names),
         T(test_produce_maps_headerless_columns),
         T(test_produce_unknown_column_refused),
+        T(test_produce_unknown_column_names_unfed_field),
         T(test_produce_one_column_header_hints_delimiter),
         T(test_produce_required_field_without_column),
         T(test_produce_row_values),
