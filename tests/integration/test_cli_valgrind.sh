@@ -28,6 +28,33 @@ under_valgrind()
         --errors-for-leak-kinds=definite --log-file="$log" "$PLAIN" "$@"
 }
 
+# Each run is slow under valgrind and the runs are independent (each has
+# its own files in $WORK), so they go JOBS at a time, one per core, and
+# are checked afterwards in the order they were started.
+readonly JOBS=2
+
+# start_run NAME OUT ARGS...: riffle ARGS under valgrind in the background
+# (its report in $WORK/NAME.vg, stdout to OUT, stderr to $WORK/NAME.log,
+# its exit status to $WORK/NAME.rc), once fewer than JOBS others run
+start_run()
+{
+    local name=$1 out=$2
+    shift 2
+    while (($(jobs -rp | wc -l) >= JOBS)); do wait -n || true; done
+    (
+        rc=0
+        under_valgrind "$WORK/$name.vg" "$@" >"$out" 2>"$WORK/$name.log" || rc=$?
+        echo "$rc" >"$WORK/$name.rc"
+    ) &
+}
+
+# run_rc NAME: rc, the exit status of the run NAME, once all have ended
+run_rc()
+{
+    [[ -s $WORK/$1.rc ]] || fail "$1: the run left no exit status"
+    rc=$(<"$WORK/$1.rc")
+}
+
 # check_clean NAME RC: the command ran as expected and valgrind was silent
 check_clean()
 {
@@ -49,10 +76,12 @@ first_rows data/ctr_kddcup2012/Click_prediction_small.csv.gz "$WORK/ctr.csv"
 # Each set: train with a snapshot and the progressive predictions, then
 # score held-out rows with that snapshot; the results must be real ones.
 for set in elec2 adult ctr; do
-    rc=0
-    under_valgrind "$WORK/$set-train.vg" train -c "config/$set.cfg" --file "$WORK/$set.csv" \
-        --snapshot "$WORK/$set.snap" --predictions "$WORK/$set.jsonl" \
-        >"$WORK/$set-train.json" 2>"$WORK/$set-train.log" || rc=$?
+    start_run "$set-train" "$WORK/$set-train.json" train -c "config/$set.cfg" \
+        --file "$WORK/$set.csv" --snapshot "$WORK/$set.snap" --predictions "$WORK/$set.jsonl"
+done
+wait
+for set in elec2 adult ctr; do
+    run_rc "$set-train"
     check_clean "$set-train" "$rc"
     [[ $rc == 0 ]] || fail "$set train exited $rc: $(tail -3 "$WORK/$set-train.log")"
     learned=$(riffle_json "$WORK/$set-train.json" 'rows[0]["learned"]')
@@ -60,37 +89,42 @@ for set in elec2 adult ctr; do
     assert_eq "$(wc -l <"$WORK/$set.jsonl")" "$learned" "$set progressive predictions"
 done
 
-rc=0
-under_valgrind "$WORK/score.vg" score -c config/adult.cfg --from-snapshot "$WORK/adult.snap" \
-    --file "$WORK/adult_test.csv" >"$WORK/scores.jsonl" 2>"$WORK/score.log" || rc=$?
+# The rest needs only adult's snapshot: all of it runs first, then each
+# result is checked.
+start_run score "$WORK/scores.jsonl" score -c config/adult.cfg \
+    --from-snapshot "$WORK/adult.snap" --file "$WORK/adult_test.csv"
+start_run bad-rows "$WORK/bad-rows.json" train -c config/elec2.cfg \
+    --file tests/fixtures/elec2_bad_rows.csv
+gzip -c "$WORK/elec2.csv" >"$WORK/whole.csv.gz"
+head -c "$(( $(stat -c %s "$WORK/whole.csv.gz") / 2 ))" "$WORK/whole.csv.gz" \
+    >"$WORK/truncated.csv.gz"
+start_run truncated /dev/null train -c config/elec2.cfg --file "$WORK/truncated.csv.gz"
+head -c 30000 /dev/urandom >"$WORK/noise.csv"
+start_run noise /dev/null train -c config/elec2.cfg --file "$WORK/noise.csv"
+for avro in tests/fixtures/avro/*.avro; do
+    name=avro-$(basename "$avro" .avro)
+    start_run "$name" "$WORK/$name.json" train -c config/elec2.cfg --file "$avro"
+done
+wait
+
+run_rc score
 check_clean score "$rc"
 # the test split's first line is UCI's comment line: reported, skipped
 assert_eq "$(wc -l <"$WORK/scores.jsonl")" "$((ROWS - 1))" "rows scored"
 
 # Bad input: each is refused or reported with its place, never a crash.
-rc=0
-under_valgrind "$WORK/bad-rows.vg" train -c config/elec2.cfg \
-    --file tests/fixtures/elec2_bad_rows.csv >"$WORK/bad-rows.json" 2>"$WORK/bad-rows.log" ||
-    rc=$?
+run_rc bad-rows
 check_clean bad-rows "$rc"
 grep -q "elec2_bad_rows.csv:[0-9]" "$WORK/bad-rows.log" ||
     fail "bad rows were not reported with their line: $(head -3 "$WORK/bad-rows.log")"
 
-gzip -c "$WORK/elec2.csv" >"$WORK/whole.csv.gz"
-head -c "$(( $(stat -c %s "$WORK/whole.csv.gz") / 2 ))" "$WORK/whole.csv.gz" \
-    >"$WORK/truncated.csv.gz"
-rc=0
-under_valgrind "$WORK/truncated.vg" train -c config/elec2.cfg --file "$WORK/truncated.csv.gz" \
-    >/dev/null 2>"$WORK/truncated.log" || rc=$?
+run_rc truncated
 check_clean truncated "$rc"
 [[ $rc == 1 ]] && grep -q "truncated.csv.gz:[0-9]*: .*unexpected end of file" \
     "$WORK/truncated.log" ||
     fail "a truncated gzip file was not named: $(head -3 "$WORK/truncated.log")"
 
-head -c 30000 /dev/urandom >"$WORK/noise.csv"
-rc=0
-under_valgrind "$WORK/noise.vg" train -c config/elec2.cfg --file "$WORK/noise.csv" \
-    >/dev/null 2>"$WORK/noise.log" || rc=$?
+run_rc noise
 check_clean noise "$rc"
 grep -q "noise.csv:" "$WORK/noise.log" ||
     fail "bytes that are not text were not reported: $(head -3 "$WORK/noise.log")"
@@ -104,9 +138,7 @@ grep -q "noise.csv:" "$WORK/noise.log" ||
 # now checks the container before avro-c sees it (producers/avro_check.h).
 for avro in tests/fixtures/avro/*.avro; do
     name=avro-$(basename "$avro" .avro)
-    rc=0
-    under_valgrind "$WORK/$name.vg" train -c config/elec2.cfg --file "$avro" \
-        >"$WORK/$name.json" 2>"$WORK/$name.log" || rc=$?
+    run_rc "$name"
     check_clean "$name" "$rc"
     case $name in
     avro-good) assert_eq "$(riffle_json "$WORK/$name.json" 'rows[0]["learned"]')" 10 "$name" ;;
