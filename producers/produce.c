@@ -488,6 +488,23 @@ static int next_avro_event(struct avro_source *avro, struct produce_stats *st,
     return 0;
 }
 
+/* A container written into while read stops the run (avro_source.h);
+ * the events sent before it are flushed, not dropped, and errstr, which
+ * names the file, says how many there are. */
+static void keep_sent(struct publisher *pub, const struct produce_stats *st,
+                      char *errstr, size_t size)
+{
+    char why[512];
+    size_t n = strlen(errstr);
+
+    if (publisher_flush(pub, PRODUCE_FLUSH_TIMEOUT_MS, why, sizeof(why)) != 0)
+        snprintf(errstr + n, size - n, "; the %lld event(s) sent before it "
+                 "may not all be delivered: %s", st->produced, why);
+    else
+        snprintf(errstr + n, size - n, "; the %lld event(s) sent before it "
+                 "are delivered", st->produced);
+}
+
 /* Requests, and events whose label comes later, carry no label: the label
  * field must accept null. */
 static int find_nullable_label(const struct cfg *cfg,
@@ -582,6 +599,8 @@ static int produce_rows(const struct cfg *cfg, const struct schema *schema,
 
     if (!err)
         err = publisher_flush(pub, PRODUCE_FLUSH_TIMEOUT_MS, errstr, size);
+    else if (avro && avro_source_changed(avro))
+        keep_sent(pub, st, errstr, size);
     show_progress(&prog, st, csv, o->limit, 1);
     event_free(&ev);
     buf_free(&out);
