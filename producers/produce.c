@@ -83,13 +83,31 @@ static void unknown_column_hint(const struct cfg *cfg,
              named ? ": a misspelt header? Or, " : "");
 }
 
+/* The schema index of the configuration's id field, which keys every
+ * message, or -1 with errstr set when the schema has no string field of
+ * that name. */
+static int find_id_field(const struct cfg *cfg, const struct schema *schema,
+                         char *errstr, size_t errstr_size)
+{
+    const char *id_name = cfg_field_of_kind(cfg, CFG_FIELD_ID)->name;
+    int id = schema_field_index(schema, id_name);
+
+    if (id < 0 || schema_field_type(schema, (size_t)id) !=
+                      SCHEMA_FIELD_STRING) {
+        snprintf(errstr, errstr_size, "%s: the id field \"%s\" must be a "
+                 "string field of %s", cfg->path, id_name,
+                 schema_name(schema));
+        return -1;
+    }
+    return id;
+}
+
 int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
                         const struct csv_reader *csv,
                         struct produce_mapping *map, char *errstr,
                         size_t errstr_size)
 {
     size_t fields = schema_field_count(schema), i, ncols;
-    const char *id_name = cfg_field_of_kind(cfg, CFG_FIELD_ID)->name;
     char name[CFG_NAME_MAX];
 
     if (schema_field_count(schema) > EVENT_MAX_FIELDS) {
@@ -102,15 +120,9 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
     ncols = cfg->column_count ? cfg->column_count
                               : csv_reader_header_count(csv);
     map->columns_expected = ncols;
-    map->id_field = schema_field_index(schema, id_name);
-    if (map->id_field < 0 ||
-        schema_field_type(schema, (size_t)map->id_field) !=
-            SCHEMA_FIELD_STRING) {
-        snprintf(errstr, errstr_size, "%s: the id field \"%s\" must be a "
-                 "string field of %s", cfg->path, id_name,
-                 schema_name(schema));
+    map->id_field = find_id_field(cfg, schema, errstr, errstr_size);
+    if (map->id_field < 0)
         return RIFFLE_ERR_CFG;
-    }
     memset(map->missing_first, 0, sizeof(map->missing_first));
     map->missing_first[0] = 1; /* an empty field is missing */
     for (i = 0; i < cfg->missing_token_count; i++)
@@ -547,8 +559,11 @@ static int produce_rows(const struct cfg *cfg, const struct schema *schema,
             log_warn("produce", "%s", why);
         id_field = map.id_field;
     } else {
-        id_field = schema_field_index(
-            schema, cfg_field_of_kind(cfg, CFG_FIELD_ID)->name);
+        /* The container's fields are read by name; the id, which keys
+         * each message, must still be one of the schema's strings. */
+        id_field = find_id_field(cfg, schema, errstr, size);
+        if (id_field < 0)
+            err = RIFFLE_ERR_CFG;
     }
     if (!err)
         err = publisher_check_topic(pub, topic, PRODUCE_METADATA_TIMEOUT_MS,

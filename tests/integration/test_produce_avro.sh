@@ -49,6 +49,20 @@ assert_eq "$(riffle_json "$WORK/first.json" 'rows[0]["event_id"]')" "acct-1" \
 
 "$RIFFLE" train -c "$cfg" --file "$WORK/events.avro" >"$WORK/train.json"
 run_riffle learn -c "$cfg" --idle-exit 2 >"$WORK/learn.json" 2>"$WORK/learn.log"
+# A configuration whose id field the schema lacks is refused, as it is
+# for a CSV file, and nothing is sent: produce once keyed each message
+# with whatever lay in memory before the event's values.
+sed 's/name = "event_id"; *kind = "id"/name = "acct_id"; kind = "id"/' "$cfg" \
+    >"$WORK/no_id.cfg"
+rc=0
+run_riffle produce -c "$WORK/no_id.cfg" --file "$WORK/events.avro" --no-progress \
+    >/dev/null 2>"$WORK/no_id.log" || rc=$?
+[[ $rc -ne 0 ]] || fail "produce sent a container whose id field the schema lacks"
+grep -q 'the id field "acct_id" must be a string field of riffle.elec2.Event' \
+    "$WORK/no_id.log" || fail "no error naming the id field: $(tail -2 "$WORK/no_id.log")"
+assert_eq "$(topic_end "$(cfg_topic "$cfg" input)" 1)" "$ROWS" \
+    "events on the input topic after the refused produce"
+
 assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["learned"]')" "$ROWS" "events learned"
 assert_eq "$(riffle_json "$WORK/learn.json" 'rows[0]["weights_digest"]')" \
     "$(riffle_json "$WORK/train.json" 'rows[0]["weights_digest"]')" \
