@@ -42,19 +42,14 @@ run_riffle topics create -c "$cfg" >/dev/null
 
 # 370 of the 400 events labelled, shuffled, 20 labels twice; the first
 # 200 labels before the kill, the rest after.
+unlabelled_events "$EVENTS"
 python3 - "$WORK" "$EVENTS" <<'PY'
-import gzip, random, sys
+import random, sys
 work, events = sys.argv[1], int(sys.argv[2])
-lines = gzip.open("data/elec2/electricity.csv.gz", "rt").read().splitlines()
-header, rows = lines[0], lines[1:events + 1]
-col = header.split(",").index("class")
-with open(f"{work}/events.csv", "w") as out:
-    out.write(header + "\n")
-    for r in rows:
-        f = r.split(","); f[col] = ""; out.write(",".join(f) + "\n")
+in_order = open(f"{work}/labels.csv").read().splitlines()  # elec2-1 first
 rng = random.Random(6161)
 labelled = sorted(rng.sample(range(1, events + 1), events - 30))
-labels = [f"elec2-{i},{rows[i - 1].split(',')[col]}" for i in labelled]
+labels = [in_order[i - 1] for i in labelled]
 rng.shuffle(labels)
 labels += rng.sample(labels, 20)
 open(f"{work}/labels-early.csv", "w").write("\n".join(labels[:200]) + "\n")

@@ -356,20 +356,28 @@ static void test_online_id_early_label_joins_and_hides_key(void **state)
     assert_true(fx->res.label == 1.0);
 }
 
+/* Gives a label of RAW_ID whose event never comes, then another 61 s
+ * later, which moves the clock past the TTL of 60 s: the first is handed
+ * back in *out. */
+static void give_up_label(struct fixture *fx, struct online_label_origin *out)
+{
+    struct online_label label;
+
+    assert_int_equal(give_label(fx, RAW_ID, &label), LABEL_JOIN_WAITING);
+    assert_int_equal(give_label_at(fx, "MRN-0043", LABEL_TS_MS + 61000,
+                                   &label),
+                     LABEL_JOIN_WAITING);
+    assert_int_equal(online_next_given_up_label(fx->ol, out), 1);
+}
+
 /* A label whose event never comes is handed back with its raw key, for
  * the dead letter that seals it (outputs.c), and its payload. */
 static void test_online_id_given_up_label_keeps_raw_key(void **state)
 {
     struct fixture *fx = *state;
-    struct online_label label;
     struct online_label_origin out;
 
-    assert_int_equal(give_label(fx, RAW_ID, &label), LABEL_JOIN_WAITING);
-    /* Another label 61 s later moves the clock past the TTL of 60 s. */
-    assert_int_equal(give_label_at(fx, "MRN-0043", LABEL_TS_MS + 61000,
-                                   &label),
-                     LABEL_JOIN_WAITING);
-    assert_int_equal(online_next_given_up_label(fx->ol, &out), 1);
+    give_up_label(fx, &out);
     assert_int_equal(out.key_len, strlen(RAW_ID));
     assert_memory_equal(out.key, RAW_ID, out.key_len);
     assert_int_equal(out.len, 1);
@@ -394,14 +402,9 @@ static void test_online_id_early_label_key_wiped(void **state)
 static void test_online_id_given_up_label_key_wiped(void **state)
 {
     struct fixture *fx = *state;
-    struct online_label label;
     struct online_label_origin out;
 
-    assert_int_equal(give_label(fx, RAW_ID, &label), LABEL_JOIN_WAITING);
-    assert_int_equal(give_label_at(fx, "MRN-0043", LABEL_TS_MS + 61000,
-                                   &label),
-                     LABEL_JOIN_WAITING);
-    assert_int_equal(online_next_given_up_label(fx->ol, &out), 1);
+    give_up_label(fx, &out);
     assert_int_equal(online_scratch_holds(fx->ol, RAW_ID, strlen(RAW_ID)),
                      1); /* in use: handed back for its dead letter */
     assert_int_equal(online_next_given_up_label(fx->ol, &out), 0);
