@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <float.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -44,6 +45,25 @@ static const char *column_name(const struct cfg *cfg,
                                             : NULL;
 }
 
+/* Appends to the hint at *len, which stays within size: a schema whose
+ * field names are long cuts the hint short, never past its end (the sum
+ * of snprintf()'s would-be lengths once ran *len past size, and the next
+ * call wrote beyond the buffer). */
+static void hint_append(char *hint, size_t size, size_t *len,
+                        const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (*len + 1 >= size)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(hint + *len, size - *len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *len = *len + (size_t)n < size ? *len + (size_t)n : size - 1;
+}
+
 /* The advice after "column N is not a field of ...": the schema fields no
  * column feeds (a misspelt header leaves its own field unfed), and how
  * to keep a column that riffle should not use. */
@@ -54,7 +74,7 @@ static void unknown_column_hint(const struct cfg *cfg,
 {
     unsigned char fed[EVENT_MAX_FIELDS] = {0};
     char name[CFG_NAME_MAX];
-    size_t i, named = 0, len;
+    size_t i, named = 0, len = 0;
     int f;
 
     for (i = 0; i < ncols; i++) {
@@ -64,23 +84,23 @@ static void unknown_column_hint(const struct cfg *cfg,
             fed[f] = 1;
     }
 
-    len = (size_t)snprintf(hint, size, " (");
+    hint_append(hint, size, &len, " (");
     for (i = 0; i < schema_field_count(schema); i++) {
         if (fed[i] || (int)i == id_field)
             continue;
         if (named == PRODUCE_HINT_FIELDS) {
-            len += (size_t)snprintf(hint + len, size - len, ", ...");
+            hint_append(hint, size, &len, ", ...");
             break;
         }
-        len += (size_t)snprintf(hint + len, size - len, "%s\"%s\"",
-                                named ? ", " : "no column feeds ",
-                                schema_field_name(schema, i));
+        hint_append(hint, size, &len, "%s\"%s\"",
+                    named ? ", " : "no column feeds ",
+                    schema_field_name(schema, i));
         named++;
     }
-    snprintf(hint + len, size - len, "%sto leave a column unused, give it "
-             "a nullable field in the schema, which riffle ignores unless "
-             "the configuration names it)",
-             named ? ": a misspelt header? Or, " : "");
+    hint_append(hint, size, &len, "%sto leave a column unused, give it a "
+                "nullable field in the schema, which riffle ignores unless "
+                "the configuration names it)",
+                named ? ": a misspelt header? Or, " : "");
 }
 
 /* The schema index of the configuration's id field, which keys every

@@ -272,6 +272,46 @@ static void test_produce_unknown_column_names_unfed_field(void **state)
                         "ignores unless the configuration names it)");
 }
 
+/* Schema fields with long names, each unfed by the header below. */
+#define LONG_NAME(c) "f" #c "_" \
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+static const char long_names_schema[] =
+    "{\"type\": \"record\", \"name\": \"L\", \"namespace\": \"riffle.test\","
+    " \"fields\": [{\"name\": \"event_id\", \"type\": \"string\"},"
+    "  {\"name\": \"" LONG_NAME(0) "\", \"type\": \"double\"},"
+    "  {\"name\": \"" LONG_NAME(1) "\", \"type\": \"double\"},"
+    "  {\"name\": \"" LONG_NAME(2) "\", \"type\": \"double\"},"
+    "  {\"name\": \"" LONG_NAME(3) "\", \"type\": \"double\"}]}";
+#define HINT_MAX 320 /* producers/produce.c's PRODUCE_HINT_MAX */
+
+/* Unfed fields whose names do not fit the hint cut it short: naming
+ * three 118-byte names wrote past the end of the hint's buffer. */
+static void test_produce_unknown_column_long_field_names(void **state)
+{
+    struct fixture *fx = *state;
+    struct schema *schema = NULL;
+    const char *hint;
+
+    if (schema_load_json(long_names_schema, strlen(long_names_schema),
+                         "long", &schema, fx->errstr,
+                         sizeof(fx->errstr)) != 0)
+        fail_msg("schema: %s", fx->errstr);
+    use_header(fx);
+    open_csv(fx, "colour,unknown\n", 1);
+    assert_int_equal(produce_map_columns(fx->cfg, schema, fx->csv,
+                                         &fx->map, fx->errstr,
+                                         sizeof(fx->errstr)),
+                     RIFFLE_ERR_CFG);
+    schema_destroy(schema);
+    assert_contains(fx->errstr, "test.csv: column 1 \"colour\" is not a "
+                                "field of riffle.test.L (no column feeds \""
+                                LONG_NAME(0) "\", \"" LONG_NAME(1));
+    hint = strstr(fx->errstr, " (no column feeds");
+    assert_non_null(hint);
+    assert_in_range(strlen(hint), 1, HINT_MAX - 1);
+}
+
 /* A header read as one column suggests the wrong separator. */
 static void test_produce_one_column_header_hints_delimiter(void **state)
 {
@@ -613,6 +653,7 @@ int main(void)
         T(test_produce_maps_headerless_columns),
         T(test_produce_unknown_column_refused),
         T(test_produce_unknown_column_names_unfed_field),
+        T(test_produce_unknown_column_long_field_names),
         T(test_produce_one_column_header_hints_delimiter),
         T(test_produce_required_field_without_column),
         T(test_produce_row_values),
