@@ -15,22 +15,13 @@ if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import fastavro' 2>/d
 fi
 
 "$VENV/bin/python" - "$WORK" "$ROWS" <<'PY'
-import csv, gzip, json, sys
+import sys
 import fastavro
+sys.path.insert(0, "tests/integration")
+from elec2_avro import elec2_records, elec2_schema
 work, limit = sys.argv[1], int(sys.argv[2])
-schema = json.load(open("schemas/elec2.avsc"))
-rows = []
-with gzip.open("data/elec2/electricity.csv.gz", "rt") as f:
-    for n, r in enumerate(csv.DictReader(f), 1):
-        if n > limit:
-            break
-        rows.append({"event_id": f"acct-{n}", "date": float(r["date"]),
-                     "day": int(r["day"]), "period": float(r["period"]),
-                     "nswprice": float(r["nswprice"]),
-                     "nswdemand": float(r["nswdemand"]),
-                     "vicprice": float(r["vicprice"]),
-                     "vicdemand": float(r["vicdemand"]),
-                     "transfer": float(r["transfer"]), "class": r["class"]})
+schema = elec2_schema()
+rows = elec2_records("acct", limit)
 with open(f"{work}/events.avro", "wb") as out:
     fastavro.writer(out, fastavro.parse_schema(schema), rows, codec="deflate")
 PY

@@ -15,20 +15,13 @@ if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import fastavro' 2>/d
 fi
 
 "$VENV/bin/python" - "$WORK" <<'PY'
-import csv, gzip, json, sys
+import sys
 import fastavro
+sys.path.insert(0, "tests/integration")
+from elec2_avro import elec2_records, elec2_schema
 work = sys.argv[1]
-schema = json.load(open("schemas/elec2.avsc"))
-rows = []
-with gzip.open("data/elec2/electricity.csv.gz", "rt") as f:
-    for n, r in enumerate(csv.DictReader(f), 1):
-        rows.append({"event_id": f"elec2-{n}", "date": float(r["date"]),
-                     "day": int(r["day"]), "period": float(r["period"]),
-                     "nswprice": float(r["nswprice"]),
-                     "nswdemand": float(r["nswdemand"]),
-                     "vicprice": float(r["vicprice"]),
-                     "vicdemand": float(r["vicdemand"]),
-                     "transfer": float(r["transfer"]), "class": r["class"]})
+schema = elec2_schema()
+rows = elec2_records("elec2")
 with open(f"{work}/elec2.avro", "wb") as out:
     fastavro.writer(out, fastavro.parse_schema(schema), rows)
 no_id = dict(schema, fields=[f for f in schema["fields"] if f["name"] != "event_id"])
