@@ -37,14 +37,21 @@ static int is_refusal(const char *fac, const char *buf)
            strstr(buf, "SSL handshake failed") != NULL;
 }
 
-/* librdkafka uses syslog levels: 0-3 errors, 4 warnings, 5-6 info. */
+enum log_level kafka_log_level(int level, const char *fac, const char *buf)
+{
+    if (level == 4 && strcmp(fac, "GETPID") == 0 &&
+        strstr(buf, ": retrying") != NULL)
+        return LOG_LEVEL_INFO;
+    return level <= 3   ? LOG_LEVEL_ERROR
+           : level == 4 ? LOG_LEVEL_WARN
+           : level <= 6 ? LOG_LEVEL_INFO
+                        : LOG_LEVEL_DEBUG;
+}
+
 static void route_log(const rd_kafka_t *rk, int level, const char *fac,
                       const char *buf)
 {
-    enum log_level ours = level <= 3   ? LOG_LEVEL_ERROR
-                          : level == 4 ? LOG_LEVEL_WARN
-                          : level <= 6 ? LOG_LEVEL_INFO
-                                       : LOG_LEVEL_DEBUG;
+    enum log_level ours = kafka_log_level(level, fac, buf);
 
     log_write(ours, "rdkafka", "%s %s: %s", rd_kafka_name(rk), fac, buf);
     if (level <= 3 && is_refusal(fac, buf)) {

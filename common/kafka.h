@@ -18,6 +18,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "common/log.h"
+
 #define KAFKA_SOCKET_TIMEOUT_MS 10000 /* fail fast when no broker answers */
 #define KAFKA_SECURITY_TEXT_MAX 256   /* mechanism, protocol, user name */
 #define KAFKA_SECURITY_PATH_MAX 1024  /* certificate and secret files */
@@ -67,6 +69,14 @@ rd_kafka_conf_t *kafka_conf_new(const char *brokers, const char *client_id,
  * the property. */
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
                    const char *value, char *errstr, size_t errstr_size);
+
+/* The level riffle logs one of librdkafka's lines at, given its syslog
+ * level (0-3 errors, 4 warnings, 5-6 info, 7 debug) and facility. A
+ * producer id that a broker could not give yet and that librdkafka asks
+ * for again ("GETPID ... Coordinator load in progress: retrying", every
+ * start on a fresh broker) is info, not a warning: it sorts itself out,
+ * and a lasting failure ends in an error of its own. */
+enum log_level kafka_log_level(int level, const char *fac, const char *buf);
 
 /* Whether a one-shot request (watermarks, offsets by time, committed
  * offsets) that failed with err may succeed if asked again shortly: a

@@ -29,6 +29,32 @@ static void test_kafka_request_errors_are_not_transient(void **state)
     assert_false(kafka_err_is_transient(RD_KAFKA_RESP_ERR__INVALID_ARG));
 }
 
+/* A fresh broker's "not yet" for a producer id is retried by librdkafka
+ * and logged as info; other warnings stay warnings. */
+static void test_kafka_getpid_retries_are_info(void **state)
+{
+    (void)state;
+    assert_int_equal(kafka_log_level(4, "GETPID", "[thrd:main]: Failed to "
+                                     "acquire idempotence PID from broker "
+                                     "127.0.0.1:9092/1: Broker: Coordinator "
+                                     "load in progress: retrying"),
+                     LOG_LEVEL_INFO);
+    assert_int_equal(kafka_log_level(4, "GETPID", "[thrd:main]: Failed to "
+                                     "acquire transactional PID from broker "
+                                     "TxnCoordinator/1: Broker: Not "
+                                     "coordinator: retrying"),
+                     LOG_LEVEL_INFO);
+    assert_int_equal(kafka_log_level(4, "GETPID", "Failed to acquire PID: "
+                                     "Transactional Id authorization failed"),
+                     LOG_LEVEL_WARN);
+    assert_int_equal(kafka_log_level(4, "REQTMOUT", "Timed out: retrying"),
+                     LOG_LEVEL_WARN);
+    assert_int_equal(kafka_log_level(3, "GETPID", "x: retrying"),
+                     LOG_LEVEL_ERROR);
+    assert_int_equal(kafka_log_level(6, "CONFWARN", "x"), LOG_LEVEL_INFO);
+    assert_int_equal(kafka_log_level(7, "BROKER", "x"), LOG_LEVEL_DEBUG);
+}
+
 static void test_kafka_retry_gives_up_on_request_errors_at_once(void **state)
 {
     double started = kafka_monotonic_s();
@@ -60,6 +86,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kafka_leader_moves_are_transient),
         cmocka_unit_test(test_kafka_request_errors_are_not_transient),
+        cmocka_unit_test(test_kafka_getpid_retries_are_info),
         cmocka_unit_test(test_kafka_retry_gives_up_on_request_errors_at_once),
         cmocka_unit_test(test_kafka_retry_waits_then_gives_up),
     };
