@@ -327,8 +327,8 @@ static int from_this_run(struct replay *r, const rd_kafka_message_t *msg)
     return r->finished[p];
 }
 
-static int replay_one(struct replay *r, const rd_kafka_message_t *msg,
-                      char *errstr, size_t size)
+static int open_and_replay(struct replay *r, const rd_kafka_message_t *msg,
+                           char *errstr, size_t size)
 {
     struct online_result res;
     struct dead_letter d;
@@ -424,6 +424,19 @@ static int replay_one(struct replay *r, const rd_kafka_message_t *msg,
     if (res.dead_letter)
         return dead_letter_again(r, msg, &d, &res, data, len, errstr, size);
     return reinject(r, msg, &d, data, len, errstr, size);
+}
+
+/* One dead letter. Its opened payload and key, raw personal values
+ * (a personal field, the producer's key), are wiped once it is
+ * re-injected, refused again or skipped: whichever way it went. */
+static int replay_one(struct replay *r, const rd_kafka_message_t *msg,
+                      char *errstr, size_t size)
+{
+    int err = open_and_replay(r, msg, errstr, size);
+
+    buf_wipe(&r->plain);
+    buf_wipe(&r->plain_key);
+    return err;
 }
 
 /* --- once per rule change -------------------------------------------- */
@@ -848,6 +861,8 @@ int replay_run(const struct cfg *cfg, const struct replay_options *opt,
 
     memset(&r, 0, sizeof(r));
     memset(st, 0, sizeof(*st));
+    buf_hold_secret(&r.plain); /* opened dead letters: see replay_one() */
+    buf_hold_secret(&r.plain_key);
     r.cfg = cfg;
     r.opt = opt;
     r.st = st;
