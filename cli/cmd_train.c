@@ -49,7 +49,7 @@ struct file_run {
     struct avro_source *avro;        /* an Avro container file */
     struct row_prefetch *rows_ahead; /* reads csv during run_rows() */
     struct online_hinter *hinter;    /* hints its rows, on its thread */
-    int look_ahead; /* train: online_looks_ahead(), decided at start */
+    int look_ahead; /* train: online_start_look_ahead(), at start */
     const struct cfg_field *label; /* names the predicted classes */
     struct buf line; /* score output */
     long long rows, bad_rows, dead_letters, duplicates, late;
@@ -248,7 +248,7 @@ static int start_rows(struct file_run *r, const struct produce_mapping *map,
     if (err)
         return err;
     hint.arg = r->hinter;
-    r->look_ahead = !r->score_only && online_looks_ahead(r->ol);
+    r->look_ahead = !r->score_only && online_start_look_ahead(r->ol);
     return row_prefetch_start(&r->cfg, r->input, map, r->csv, r->file,
                               run_component(r), is_regular_file(r->file),
                               &hint,

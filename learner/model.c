@@ -99,7 +99,8 @@
  * 2 MiB and Elec2's 4 MiB), where the prefetch only costs instructions,
  * so the checking pass sums the dot product itself: one pass over the
  * example less. The size from which train also loads the next row's
- * slots ahead (learner/online.c). */
+ * slots ahead (learner/online.c); with that look ahead, a larger table
+ * sums while checking too (model_slots_loaded_ahead()). */
 #define MODEL_PREFETCH_MIN_BYTES ((size_t)8 << 20)
 
 /* One distinct weight touched by an example, in the order of its first
@@ -137,7 +138,8 @@ struct model {
     size_t slots_bytes;   /* 0 when the table was calloc()ed */
     unsigned slot_shift;  /* log2 of the floats per slot: 0, 1 or 2 */
     int check_sums;       /* the check pass sums w.x: the table is under
-                             MODEL_PREFETCH_MIN_BYTES */
+                             MODEL_PREFETCH_MIN_BYTES, or its slots are
+                             loaded ahead (model_slots_loaded_ahead()) */
     size_t state_count;   /* state values the optimizer uses, 0..2 */
     uint64_t updates;
     struct model_norm_totals norm; /* normalized's t and N, else zero */
@@ -649,6 +651,11 @@ static MODEL_ALWAYS_INLINE double prediction_from_margin(enum model_loss loss,
 size_t model_table_bytes(const struct model *m)
 {
     return ((size_t)m->weight_count << m->slot_shift) * sizeof(float);
+}
+
+void model_slots_loaded_ahead(struct model *m)
+{
+    m->check_sums = 1;
 }
 
 void model_prefetch(const struct model *m, const uint32_t *idx, size_t n)

@@ -171,6 +171,15 @@ const struct model_params *model_params_get(const struct model *m);
  * that its cache misses overlap the work before it. Changes nothing. */
 void model_prefetch(const struct model *m, const uint32_t *idx, size_t n);
 
+/* Says the caller loads every example's slots with model_prefetch()
+ * before it learns the example (train's look ahead at the next row).
+ * From then on model_learn() sums w.x in the pass that checks an
+ * example, whatever the table's size, instead of loading the slots in
+ * that pass and summing in a second: the slots are on their way
+ * already. The same sum in the same order, so the same results; it only
+ * changes how many passes read the example. */
+void model_slots_loaded_ahead(struct model *m);
+
 /* Bytes of the weight table, its optimizer state included. */
 size_t model_table_bytes(const struct model *m);
 

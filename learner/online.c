@@ -1297,6 +1297,13 @@ int online_looks_ahead(const struct online_learner *ol)
     return ol->look_ahead;
 }
 
+int online_start_look_ahead(struct online_learner *ol)
+{
+    if (ol->look_ahead)
+        model_slots_loaded_ahead(ol->model);
+    return ol->look_ahead;
+}
+
 int online_process_event(struct online_learner *ol, struct event *ev,
                          struct online_result *res)
 {

@@ -91,6 +91,13 @@ void online_prefetch_event(const struct online_learner *ol,
  * caller may skip looking for the next event when it does not. */
 int online_looks_ahead(const struct online_learner *ol);
 
+/* Says the caller will call online_prefetch_event() on each next event
+ * it has in hand, as train does; returns online_looks_ahead(). When it
+ * looks ahead, the model then sums each example's dot product while
+ * checking it, the pass that loaded its slots being the look ahead
+ * (model_slots_loaded_ahead()): one pass over the example less. */
+int online_start_look_ahead(struct online_learner *ol);
+
 /* The same for an event already decoded (by `riffle train`, which reads
  * files): ev is cleaned and anonymized in place. Identical results to
  * online_process() on the event's encoding. */

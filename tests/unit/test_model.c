@@ -1060,9 +1060,10 @@ static void test_model_same_input_gives_identical_weights(void **state)
  * (it was once allocated apart from small ones, and may be again). It also
  * learns by the other passes: a table of 8 MiB or more prefetches its
  * slots while checking an example and sums w.x in a pass of its own, a
- * smaller one sums it while checking, and the two sums must be the same
- * double. Features stay below LARGE_FEATURE_LIMIT, clear of both models'
- * bias slots. */
+ * smaller one sums it while checking (as does a large one whose slots
+ * the caller loads ahead), and the sums must be the same double.
+ * Features stay below LARGE_FEATURE_LIMIT, clear of the models' bias
+ * slots. */
 #define LARGE_BITS 20          /* 8 MiB for AdaGrad, 16 MiB for Adam */
 #define LARGE_FEATURE_LIMIT 512u
 
@@ -1072,12 +1073,18 @@ static void large_check(enum model_optimizer opt)
         params_make(MODEL_LOSS_LOGISTIC, opt, 0.5, 0.5);
     struct model *small = model_make(&p);
     struct model *large;
+    struct model *ahead;
     struct feature x[RANDOM_FEATURES];
+    uint32_t idx[RANDOM_FEATURES];
     uint64_t s = DET_SEED;
     size_t i, k;
 
     p.bits = LARGE_BITS;
     large = model_make(&p);
+    /* A large table whose slots the caller loads ahead, as train does:
+     * it sums w.x while checking, like the small one. */
+    ahead = model_make(&p);
+    model_slots_loaded_ahead(ahead);
     assert_true(model_bias_index(small) >= LARGE_FEATURE_LIMIT);
     assert_true(model_bias_index(large) >= LARGE_FEATURE_LIMIT);
 
@@ -1091,6 +1098,12 @@ static void large_check(enum model_optimizer opt)
         assert_int_equal(model_learn(large, x, RANDOM_FEATURES, label, &pl),
                          0);
         assert_memory_equal(&ps, &pl, sizeof(ps));
+        for (k = 0; k < RANDOM_FEATURES; k++)
+            idx[k] = x[k].index;
+        model_prefetch(ahead, idx, RANDOM_FEATURES);
+        assert_int_equal(model_learn(ahead, x, RANDOM_FEATURES, label, &pl),
+                         0);
+        assert_memory_equal(&ps, &pl, sizeof(ps));
     }
 
     for (i = 0; i < model_weight_count(large); i++) {
@@ -1100,16 +1113,20 @@ static void large_check(enum model_optimizer opt)
         float w = twin == SIZE_MAX ? 0.0f : model_weight(small, twin);
 
         assert_memory_equal(&(float){model_weight(large, i)}, &w, sizeof(w));
+        assert_memory_equal(&(float){model_weight(ahead, i)}, &w, sizeof(w));
         for (k = 0; k < MODEL_MAX_STATE_ARRAYS; k++) {
             float v = twin == SIZE_MAX ? 0.0f
                                        : model_state_value(small, k, twin);
 
             assert_memory_equal(&(float){model_state_value(large, k, i)},
                                 &v, sizeof(v));
+            assert_memory_equal(&(float){model_state_value(ahead, k, i)},
+                                &v, sizeof(v));
         }
     }
     model_destroy(small);
     model_destroy(large);
+    model_destroy(ahead);
 }
 
 static void test_model_large_table_learns_like_small(void **state)
