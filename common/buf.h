@@ -13,7 +13,7 @@
 struct buf {
     char *data;
     size_t len;
-    size_t cap;
+    size_t cap; /* bytes past len are zero where never written */
     /* Set by buf_hold_secret(): growing and buf_free() overwrite the
      * bytes they give back, which could hold a personal value. */
     unsigned char secret;
