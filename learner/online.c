@@ -522,8 +522,12 @@ static size_t class_features(struct online_learner *ol, size_t n, size_t k)
     return n + 1;
 }
 
-/* Scores every class, learning each when learn is set, and normalizes the
- * one-against-all probabilities so they sum to 1. */
+/* Scores every class, then learns each when learn is set, and normalizes
+ * the one-against-all probabilities so they sum to 1. Every class is
+ * scored before any learns: the model's implicit bias is shared by the
+ * classes, so a class learned first would move the scores of those after
+ * it by this very event's label, and the prediction would no longer be
+ * the one of a model that has not seen the event. */
 static int run_multiclass(struct online_learner *ol, size_t n, int learn,
                           struct online_result *res)
 {
@@ -532,19 +536,16 @@ static int run_multiclass(struct online_learner *ol, size_t n, int learn,
     int err;
 
     for (k = 0; k < classes; k++) {
-        size_t nk = class_features(ol, n, k);
-
-        if (learn) {
-            err = model_learn(ol->model, ol->xk, nk,
-                              (double)k == res->label ? 1.0 : 0.0, &p[k]);
-            if (err)
-                return err; /* class 0 refuses before anything changes */
-        } else {
-            p[k] = model_predict(ol->model, ol->xk, nk);
-        }
+        p[k] = model_predict(ol->model, ol->xk, class_features(ol, n, k));
         sum += p[k];
         if (p[k] > p[best])
             best = k;
+    }
+    for (k = 0; learn && k < classes; k++) {
+        err = model_learn(ol->model, ol->xk, class_features(ol, n, k),
+                          (double)k == res->label ? 1.0 : 0.0, NULL);
+        if (err)
+            return err; /* class 0 refuses before anything changes */
     }
 
     for (k = 0; k < classes; k++)

@@ -1,0 +1,154 @@
+/*
+ * tests/unit/test_online_multiclass.c - a multiclass event is scored by
+ * the model that has not seen it (learner/online.c).
+ *
+ * The classes share the model's implicit bias, so a class learned before
+ * the next is scored would move that score by the event's own label. The
+ * prediction of every learned event must equal the one riffle score gives
+ * just before it, and the empty model's must be 1/K for every class. No
+ * broker; single-threaded.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/cfg.h"
+#include "learner/online.h"
+#include "schemas/event.h"
+#include "schemas/schema.h"
+#include "tests/unit/testutil.h"
+
+#define EVENTS 200
+
+static const char mc_schema[] =
+    "{\"type\": \"record\", \"name\": \"M\", \"fields\": ["
+    "  {\"name\": \"event_id\", \"type\": \"string\"},"
+    "  {\"name\": \"x\", \"type\": [\"null\", \"double\"]},"
+    "  {\"name\": \"c\", \"type\": [\"null\", \"string\"]},"
+    "  {\"name\": \"y\", \"type\": [\"null\", \"string\"]}"
+    "]}";
+
+static const char mc_cfg[] =
+    "name = \"mc\";\n"
+    "topics = { input = \"i\"; predictions = \"p\"; models = \"m\";\n"
+    "           dead_letters = \"d\"; };\n"
+    "source = { schema = \"unused.avsc\"; };\n"
+    "fields = (\n"
+    "  { name = \"event_id\"; kind = \"id\"; },\n"
+    "  { name = \"x\"; kind = \"numeric\"; },\n"
+    "  { name = \"c\"; kind = \"categorical\"; },\n"
+    "  { name = \"y\"; kind = \"label\"; classes = [\"a\", \"b\", \"c\"]; }\n"
+    ");\n"
+    "learner = { model_name = \"mc\"; bits = 12; };\n";
+
+static const char *const classes[] = {"a", "b", "c"};
+
+struct fixture {
+    char dir[64];
+    char cfg_path[128];
+    struct cfg *cfg;
+    struct schema *schema;
+    struct online_learner *ol;
+    struct event ev;
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    char errstr[TESTUTIL_ERRSTR_SIZE];
+
+    if (!fx)
+        return -1;
+    *state = fx;
+    fx->cfg = calloc(1, sizeof(*fx->cfg));
+    if (!fx->cfg || !temp_dir_new(fx->dir, sizeof(fx->dir), "mc"))
+        return -1;
+    snprintf(fx->cfg_path, sizeof(fx->cfg_path), "%s/m.cfg", fx->dir);
+    if (load_cfg_text(fx->cfg, fx->cfg_path, mc_cfg, errstr,
+                      sizeof(errstr)) != 0 ||
+        schema_load_json(mc_schema, strlen(mc_schema), "test", &fx->schema,
+                         errstr, sizeof(errstr)) != 0 ||
+        online_new(fx->cfg, fx->schema, &fx->ol, errstr, sizeof(errstr))) {
+        print_error("fixture: %s\n", errstr);
+        return -1;
+    }
+    event_init(&fx->ev);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+
+    if (!fx)
+        return 0;
+    online_destroy(fx->ol);
+    schema_destroy(fx->schema);
+    event_free(&fx->ev);
+    (void)unlink(fx->cfg_path);
+    (void)rmdir(fx->dir);
+    free(fx->cfg);
+    free(fx);
+    return 0;
+}
+
+/* Fills the fixture's event: event i of a stream where the class follows
+ * x and the category, with some noise. */
+static void make_event(struct fixture *fx, int i, uint64_t *rng)
+{
+    char id[32], cat[8];
+    double x = rng_unit(rng) * 3.0;
+    int k = (int)x;
+
+    if (rng_unit(rng) < 0.2)
+        k = (int)(rng_unit(rng) * 3.0);
+    snprintf(id, sizeof(id), "e%d", i);
+    snprintf(cat, sizeof(cat), "t%d", (int)(rng_unit(rng) * 4.0));
+    event_reset(&fx->ev, schema_field_count(fx->schema));
+    event_put_text(&fx->ev, fx->schema, "event_id", id);
+    event_set_number(&fx->ev, schema_col(fx->schema, "x"), x);
+    event_put_text(&fx->ev, fx->schema, "c", cat);
+    event_put_text(&fx->ev, fx->schema, "y", classes[k]);
+}
+
+static void test_multiclass_scored_before_learning(void **state)
+{
+    struct fixture *fx = *state;
+    struct online_result scored, learned;
+    uint64_t rng = 7, again;
+    int i;
+
+    for (i = 0; i < EVENTS; i++) {
+        again = rng;
+        make_event(fx, i, &rng);
+        assert_int_equal(online_score_event(fx->ol, &fx->ev, &scored), 0);
+        make_event(fx, i, &again);
+        assert_int_equal(online_process_event(fx->ol, &fx->ev, &learned), 0);
+
+        if (i == 0)
+            assert_true(learned.probability == 1.0 / 3.0);
+        if (learned.probability != scored.probability ||
+            learned.predicted_class != scored.predicted_class)
+            fail_msg("event %d: learned with probability %.17g of class %d, "
+                     "scored before with %.17g of class %d", i,
+                     learned.probability, learned.predicted_class,
+                     scored.probability, scored.predicted_class);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_multiclass_scored_before_learning,
+                                        setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
