@@ -6,20 +6,24 @@
 # message, every byte of struct cfg; bench/cfg_diff/cfg_dump.c) must be
 # byte-identical.
 #
-# Usage: bench/cfg_diff/run.sh [--all] [BASE_REV]   (default BASE_REV: main)
-#   --all  compare struct cfg after failed loads too (see cfg_dump.c)
+# Usage: bench/cfg_diff/run.sh [--all] [BASE_REV [NEW_CFG_C]]
+#   --all      compare struct cfg after failed loads too (see cfg_dump.c)
+#   BASE_REV   the old loader's revision (default main)
+#   NEW_CFG_C  the new loader's source (default config/cfg.c)
+# CFG_DIFF_OUT names the work folder (default build-cfgdiff/), so that
+# two runs can go side by side.
 #
 # Files: config/*.cfg, every .cfg under tests/, the cfg fuzz corpus and
 # regressions (tests/fuzz/ and build-fuzz/corpus/cfg/ when present), and
 # the variants gen_broken.py writes of config/*.cfg. Needs build/ (for
 # libriffle_core.a; scripts/build). Prints the counts compared and exits
-# 1 on any difference, leaving both outputs in build-cfgdiff/.
+# 1 on any difference, leaving both outputs in the work folder.
 
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 readonly REPO_ROOT
-readonly OUT=$REPO_ROOT/build-cfgdiff
+readonly OUT=${CFG_DIFF_OUT:-$REPO_ROOT/build-cfgdiff}
 readonly CFLAGS=(-std=c11 -O2 -g -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
                  -I"$REPO_ROOT" -isystem
                  /usr/include/x86_64-linux-gnu/openblas-pthread)
@@ -27,6 +31,7 @@ readonly CFLAGS=(-std=c11 -O2 -g -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 all=()
 if [[ ${1:-} == --all ]]; then all=(--all); shift; fi
 base=${1:-main}
+new_c=$(realpath "${2:-$REPO_ROOT/config/cfg.c}")
 
 link_dump()
 {
@@ -46,7 +51,7 @@ link_dump()
 mkdir -p "$OUT"
 git -C "$REPO_ROOT" show "$base:config/cfg.c" >"$OUT/cfg_old.c"
 link_dump "$OUT/cfg_old.c" "$OUT/dump_old"
-link_dump "$REPO_ROOT/config/cfg.c" "$OUT/dump_new"
+link_dump "$new_c" "$OUT/dump_new"
 
 rm -rf "$OUT/broken"
 python3 "$REPO_ROOT/bench/cfg_diff/gen_broken.py" "$OUT/broken" \
