@@ -709,62 +709,159 @@ static int get_choice(const struct loader *ld, const config_setting_t *g,
                 "unknown value \"%s\": expected one of %s", value, expected);
 }
 
-/* kafka.* security keys: plain strings passed through to librdkafka by
- * common/kafka.c, which also reads the secrets they point at. */
-static int load_kafka_security(const struct loader *ld,
-                               const config_setting_t *g,
-                               struct kafka_security *sec)
+/* How a plain key of a table is read; see struct key_spec. */
+enum key_kind {
+    KEY_STRING,   /* copied into a char array of size bytes */
+    KEY_INTEGER,  /* in [min, max]; an int (size 4) or a long (size 8) */
+    KEY_NUMBER,   /* in [lo, hi], stored as a double times scale */
+    KEY_POSITIVE, /* in (0, hi], stored as a double times scale */
+    KEY_BOOL,     /* an int */
+    KEY_ENUM,     /* one of names, stored as its value: an int, or a
+                     double (size 8) */
+    KEY_CHOICE    /* one of choices, copied as a string like KEY_STRING */
+};
+
+/* One plain key of a group: what it is, whether it must be there, its
+ * bounds, and where its value goes, as an offset into the struct the
+ * table describes (struct cfg, or struct cfg_field in the fields'
+ * tables). A key that is absent leaves its default in place. */
+struct key_spec {
+    const char *name; /* NULL ends a table */
+    enum key_kind kind;
+    int required;
+    size_t offset, size;
+    long min, max;    /* KEY_INTEGER */
+    double lo, hi;    /* KEY_NUMBER, KEY_POSITIVE (hi only) */
+    double scale;     /* KEY_NUMBER, KEY_POSITIVE: 0 stores the value as
+                         given; 1000 turns seconds into milliseconds */
+    const struct enum_name *names;   /* KEY_ENUM */
+    const char *const *choices;      /* KEY_CHOICE */
+};
+
+/* Where a key of struct cfg or struct cfg_field goes. */
+#define CFG_AT(m) \
+    .offset = offsetof(struct cfg, m), .size = sizeof(((struct cfg *)0)->m)
+#define FIELD_AT(m)                            \
+    .offset = offsetof(struct cfg_field, m), \
+    .size = sizeof(((struct cfg_field *)0)->m)
+
+/* Table entries, one a kind. */
+#define KEY_STR(k, req, at) {.name = (k), .kind = KEY_STRING, .required = (req), at}
+#define KEY_INT(k, at, lo_, hi_) \
+    {.name = (k), .kind = KEY_INTEGER, at, .min = (lo_), .max = (hi_)}
+#define KEY_NUM(k, at, lo_, hi_) \
+    {.name = (k), .kind = KEY_NUMBER, at, .lo = (lo_), .hi = (hi_)}
+#define KEY_POS(k, at, hi_) {.name = (k), .kind = KEY_POSITIVE, at, .hi = (hi_)}
+#define KEY_FLAG(k, at) {.name = (k), .kind = KEY_BOOL, at}
+#define KEY_ENUM(k, at, n) {.name = (k), .kind = KEY_ENUM, at, .names = (n)}
+#define KEY_CHOICE(k, at, c) {.name = (k), .kind = KEY_CHOICE, at, .choices = (c)}
+
+/* Stores an integer as the int or long (or size_t) at dst. */
+static void store_integer(void *dst, size_t size, long v)
 {
-    static const char *const protocols[] = {"plaintext", "ssl",
-                                            "sasl_plaintext", "sasl_ssl",
-                                            NULL};
-    static const char *const mechanisms[] = {"PLAIN", "SCRAM-SHA-256",
-                                             "SCRAM-SHA-512", NULL};
-    static const struct {
-        const char *key;
-        size_t offset;
-    } files[] = {
-        {"sasl_password_file", offsetof(struct kafka_security,
-                                        sasl_password_file)},
-        {"ssl_ca_file", offsetof(struct kafka_security, ssl_ca_file)},
-        {"ssl_certificate_file", offsetof(struct kafka_security,
-                                          ssl_certificate_file)},
-        {"ssl_key_file", offsetof(struct kafka_security, ssl_key_file)},
-        {"ssl_key_password_file", offsetof(struct kafka_security,
-                                           ssl_key_password_file)},
-    };
-    const config_setting_t *at;
-    size_t i;
-    int err = get_choice(ld, g, "kafka", "security_protocol", protocols,
-                         sec->protocol, sizeof(sec->protocol));
+    if (size == sizeof(int)) {
+        int i = (int)v;
 
-    if (!err)
-        err = get_choice(ld, g, "kafka", "sasl_mechanism", mechanisms,
-                         sec->sasl_mechanism, sizeof(sec->sasl_mechanism));
-    if (!err)
-        err = get_string(ld, g, "kafka", "sasl_username", 0,
-                         sec->sasl_username, sizeof(sec->sasl_username));
-    for (i = 0; !err && i < sizeof(files) / sizeof(files[0]); i++)
-        err = get_string(ld, g, "kafka", files[i].key, 0,
-                         (char *)sec + files[i].offset,
-                         KAFKA_SECURITY_PATH_MAX);
-    if (!err)
-        err = get_bool(ld, g, "kafka", "ssl_verify_hostname",
-                       &sec->ssl_verify_hostname);
-    if (err)
-        return err;
-
-    at = config_setting_get_member(g, "security_protocol");
-    if (strncmp(sec->protocol, "sasl_", 5) == 0 && !sec->sasl_mechanism[0])
-        return fail(ld, at, "kafka.security_protocol", "\"%s\" needs "
-                    "kafka.sasl_mechanism: expected one of \"PLAIN\", "
-                    "\"SCRAM-SHA-256\", \"SCRAM-SHA-512\"", sec->protocol);
-    return 0;
+        memcpy(dst, &i, sizeof(i));
+        return;
+    }
+    memcpy(dst, &v, sizeof(v));
 }
+
+/* Reads the keys of table from group g in table order, each into base +
+ * its offset; stops at the first error, as the hand-written chains of
+ * get_*() calls did, so that of two bad keys the earlier is reported. */
+static int load_keys(const struct loader *ld, const config_setting_t *g,
+                     const char *section, const struct key_spec *table,
+                     void *base)
+{
+    const struct key_spec *k;
+    int err = 0;
+
+    for (k = table; !err && k->name; k++) {
+        const config_setting_t *s = config_setting_get_member(g, k->name);
+        char *dst = (char *)base + k->offset;
+        config_setting_t *found;
+        long v = 0;
+        double d = 0;
+        int e = 0;
+
+        switch (k->kind) {
+        case KEY_STRING:
+            err = get_string(ld, g, section, k->name, k->required, dst,
+                             k->size);
+            break;
+        case KEY_INTEGER:
+            err = get_long(ld, g, section, k->name, 0, k->min, k->max, &v);
+            if (!err && s)
+                store_integer(dst, k->size, v);
+            break;
+        case KEY_NUMBER:
+        case KEY_POSITIVE:
+            err = get_number(ld, g, section, k->name, 0, k->lo,
+                             k->kind == KEY_POSITIVE, k->hi, &d);
+            if (k->scale != 0)
+                d *= k->scale;
+            if (!err && s)
+                memcpy(dst, &d, sizeof(d));
+            break;
+        case KEY_BOOL:
+            err = get_bool(ld, g, section, k->name, (int *)(void *)dst);
+            break;
+        case KEY_ENUM:
+            if (k->required && !s)
+                err = find_member(ld, g, section, k->name, 1,
+                                  CONFIG_TYPE_STRING, &found);
+            if (!err)
+                err = get_enum(ld, g, section, k->name, k->names, &e);
+            d = e;
+            if (!err && s && k->size == sizeof(double))
+                memcpy(dst, &d, sizeof(d));
+            else if (!err && s)
+                memcpy(dst, &e, sizeof(e));
+            break;
+        case KEY_CHOICE:
+            err = get_choice(ld, g, section, k->name, k->choices, dst,
+                             k->size);
+            break;
+        }
+    }
+    return err;
+}
+
+static const char *const kafka_protocols[] = {
+    "plaintext", "ssl", "sasl_plaintext", "sasl_ssl", NULL};
+static const char *const kafka_mechanisms[] = {
+    "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", NULL};
+
+/* kafka.*: the brokers and group, then the security keys, plain strings
+ * passed through to librdkafka by common/kafka.c, which also reads the
+ * secrets they point at. */
+static const struct key_spec kafka_table[] = {
+    KEY_STR("brokers", 0, CFG_AT(brokers)),
+    KEY_STR("group_id", 0, CFG_AT(group_id)),
+    KEY_INT("session_timeout_ms", CFG_AT(session_timeout_ms),
+            CFG_MIN_SESSION_TIMEOUT_MS, CFG_MAX_SESSION_TIMEOUT_MS),
+    KEY_CHOICE("security_protocol", CFG_AT(kafka_security.protocol),
+               kafka_protocols),
+    KEY_CHOICE("sasl_mechanism", CFG_AT(kafka_security.sasl_mechanism),
+               kafka_mechanisms),
+    KEY_STR("sasl_username", 0, CFG_AT(kafka_security.sasl_username)),
+    KEY_STR("sasl_password_file", 0,
+            CFG_AT(kafka_security.sasl_password_file)),
+    KEY_STR("ssl_ca_file", 0, CFG_AT(kafka_security.ssl_ca_file)),
+    KEY_STR("ssl_certificate_file", 0,
+            CFG_AT(kafka_security.ssl_certificate_file)),
+    KEY_STR("ssl_key_file", 0, CFG_AT(kafka_security.ssl_key_file)),
+    KEY_STR("ssl_key_password_file", 0,
+            CFG_AT(kafka_security.ssl_key_password_file)),
+    KEY_FLAG("ssl_verify_hostname", CFG_AT(kafka_security.ssl_verify_hostname)),
+    {NULL}};
 
 static int load_kafka(const struct loader *ld, const config_setting_t *root,
                       struct cfg *cfg)
 {
+    const struct kafka_security *sec = &cfg->kafka_security;
     config_setting_t *g;
     int err = get_group(ld, root, "kafka", 0, &g);
 
@@ -773,20 +870,29 @@ static int load_kafka(const struct loader *ld, const config_setting_t *root,
 
     err = check_keys(ld, g, "kafka", kafka_keys);
     if (!err)
-        err = get_string(ld, g, "kafka", "brokers", 0, cfg->brokers,
-                         sizeof(cfg->brokers));
-    if (!err)
-        err = get_string(ld, g, "kafka", "group_id", 0, cfg->group_id,
-                         sizeof(cfg->group_id));
-    if (!err)
-        err = get_long(ld, g, "kafka", "session_timeout_ms", 0,
-                       CFG_MIN_SESSION_TIMEOUT_MS,
-                       CFG_MAX_SESSION_TIMEOUT_MS,
-                       &cfg->session_timeout_ms);
-    if (!err)
-        err = load_kafka_security(ld, g, &cfg->kafka_security);
-    return err;
+        err = load_keys(ld, g, "kafka", kafka_table, cfg);
+    if (err)
+        return err;
+
+    if (strncmp(sec->protocol, "sasl_", 5) == 0 && !sec->sasl_mechanism[0])
+        return fail(ld, config_setting_get_member(g, "security_protocol"),
+                    "kafka.security_protocol", "\"%s\" needs "
+                    "kafka.sasl_mechanism: expected one of \"PLAIN\", "
+                    "\"SCRAM-SHA-256\", \"SCRAM-SHA-512\"", sec->protocol);
+    return 0;
 }
+
+static const struct key_spec topics_table[] = {
+    KEY_STR("input", 1, CFG_AT(topic_input)),
+    KEY_STR("predictions", 1, CFG_AT(topic_predictions)),
+    KEY_STR("models", 1, CFG_AT(topic_models)),
+    KEY_STR("dead_letters", 1, CFG_AT(topic_dead_letters)),
+    KEY_STR("metrics", 0, CFG_AT(topic_metrics)),
+    KEY_STR("alerts", 0, CFG_AT(topic_alerts)),
+    KEY_INT("partitions", CFG_AT(input_partitions), 1, CFG_MAX_PARTITIONS),
+    KEY_INT("replication_factor", CFG_AT(replication_factor), 1,
+            CFG_MAX_REPLICATION),
+    {NULL}};
 
 static int load_topics(const struct loader *ld, const config_setting_t *root,
                        struct cfg *cfg)
@@ -799,31 +905,7 @@ static int load_topics(const struct loader *ld, const config_setting_t *root,
 
     err = check_keys(ld, g, "topics", topics_keys);
     if (!err)
-        err = get_string(ld, g, "topics", "input", 1, cfg->topic_input,
-                         sizeof(cfg->topic_input));
-    if (!err)
-        err = get_string(ld, g, "topics", "predictions", 1,
-                         cfg->topic_predictions,
-                         sizeof(cfg->topic_predictions));
-    if (!err)
-        err = get_string(ld, g, "topics", "models", 1, cfg->topic_models,
-                         sizeof(cfg->topic_models));
-    if (!err)
-        err = get_string(ld, g, "topics", "dead_letters", 1,
-                         cfg->topic_dead_letters,
-                         sizeof(cfg->topic_dead_letters));
-    if (!err)
-        err = get_string(ld, g, "topics", "metrics", 0, cfg->topic_metrics,
-                         sizeof(cfg->topic_metrics));
-    if (!err)
-        err = get_string(ld, g, "topics", "alerts", 0, cfg->topic_alerts,
-                         sizeof(cfg->topic_alerts));
-    if (!err)
-        err = get_int(ld, g, "topics", "partitions", 0, 1,
-                      CFG_MAX_PARTITIONS, &cfg->input_partitions);
-    if (!err)
-        err = get_int(ld, g, "topics", "replication_factor", 0, 1,
-                      CFG_MAX_REPLICATION, &cfg->replication_factor);
+        err = load_keys(ld, g, "topics", topics_table, cfg);
     return err;
 }
 
@@ -1804,12 +1886,24 @@ static int load_interactions(const struct loader *ld,
     return 0;
 }
 
+static const struct enum_name drift_detectors[] = {
+    {"none", -1}, {"adwin", DRIFT_ADWIN},
+    {"page_hinkley", DRIFT_PAGE_HINKLEY}, {NULL, 0}};
+
+static const struct key_spec drift_table[] = {
+    KEY_ENUM("detector", CFG_AT(drift_detector), drift_detectors),
+    KEY_NUM("delta", CFG_AT(drift_delta), CFG_MIN_DRIFT_PARAM,
+            CFG_MAX_DRIFT_DELTA),
+    KEY_NUM("lambda", CFG_AT(drift_lambda), CFG_MIN_DRIFT_PARAM,
+            CFG_MAX_DRIFT_LAMBDA),
+    KEY_INT("metrics_every", CFG_AT(metrics_every_events), 1,
+            CFG_MAX_EVERY_EVENTS),
+    KEY_NUM("react", CFG_AT(drift_react), 0.0, 1.0),
+    {NULL}};
+
 static int load_drift(const struct loader *ld, const config_setting_t *root,
                       struct cfg *cfg)
 {
-    static const struct enum_name detectors[] = {
-        {"none", -1}, {"adwin", DRIFT_ADWIN},
-        {"page_hinkley", DRIFT_PAGE_HINKLEY}, {NULL, 0}};
     struct drift_params defaults;
     config_setting_t *g;
     int err = get_group(ld, root, "drift", 0, &g);
@@ -1825,20 +1919,7 @@ static int load_drift(const struct loader *ld, const config_setting_t *root,
 
     err = check_keys(ld, g, "drift", drift_keys);
     if (!err)
-        err = get_enum(ld, g, "drift", "detector", detectors,
-                       &cfg->drift_detector);
-    if (!err)
-        err = get_double(ld, g, "drift", "delta", 0, CFG_MIN_DRIFT_PARAM,
-                         CFG_MAX_DRIFT_DELTA, &cfg->drift_delta);
-    if (!err)
-        err = get_double(ld, g, "drift", "lambda", 0, CFG_MIN_DRIFT_PARAM,
-                         CFG_MAX_DRIFT_LAMBDA, &cfg->drift_lambda);
-    if (!err)
-        err = get_long(ld, g, "drift", "metrics_every", 0, 1,
-                       CFG_MAX_EVERY_EVENTS, &cfg->metrics_every_events);
-    if (!err)
-        err = get_double(ld, g, "drift", "react", 0, 0.0, 1.0,
-                         &cfg->drift_react);
+        err = load_keys(ld, g, "drift", drift_table, cfg);
     if (err)
         return err;
     if (cfg->drift_react < 1.0 && (cfg->model.optimizer == MODEL_OPT_SGD ||
@@ -1855,16 +1936,25 @@ static int load_drift(const struct loader *ld, const config_setting_t *root,
     return 0;
 }
 
+static const struct enum_name past_end_actions[] = {
+    {"stop", CFG_PAST_END_STOP}, {"earliest", CFG_PAST_END_EARLIEST},
+    {"latest", CFG_PAST_END_LATEST}, {NULL, 0}};
+
+static const struct key_spec snapshot_table[] = {
+    KEY_INT("every_events", CFG_AT(snapshot_every_events), 1,
+            CFG_MAX_EVERY_EVENTS),
+    KEY_NUM("every_seconds", CFG_AT(snapshot_every_seconds),
+            CFG_MIN_SNAPSHOT_SECONDS, CFG_MAX_SNAPSHOT_SECONDS),
+    KEY_INT("chunk_bytes", CFG_AT(snapshot_chunk_bytes),
+            CFG_MIN_SNAPSHOT_CHUNK, CFG_MAX_SNAPSHOT_CHUNK),
+    KEY_ENUM("on_offset_past_end", CFG_AT(on_offset_past_end),
+             past_end_actions),
+    {NULL}};
+
 static int load_snapshot(const struct loader *ld,
                          const config_setting_t *root, struct cfg *cfg)
 {
-    static const struct enum_name past_end[] = {
-        {"stop", CFG_PAST_END_STOP},
-        {"earliest", CFG_PAST_END_EARLIEST},
-        {"latest", CFG_PAST_END_LATEST},
-        {NULL, 0}};
     config_setting_t *g;
-    int action = (int)cfg->on_offset_past_end;
     int err = get_group(ld, root, "snapshot", 0, &g);
 
     if (err || !g)
@@ -1872,32 +1962,28 @@ static int load_snapshot(const struct loader *ld,
 
     err = check_keys(ld, g, "snapshot", snapshot_keys);
     if (!err)
-        err = get_long(ld, g, "snapshot", "every_events", 0, 1,
-                       CFG_MAX_EVERY_EVENTS, &cfg->snapshot_every_events);
-    if (!err)
-        err = get_double(ld, g, "snapshot", "every_seconds", 0,
-                         CFG_MIN_SNAPSHOT_SECONDS, CFG_MAX_SNAPSHOT_SECONDS,
-                         &cfg->snapshot_every_seconds);
-    if (!err)
-        err = get_long(ld, g, "snapshot", "chunk_bytes", 0,
-                       CFG_MIN_SNAPSHOT_CHUNK, CFG_MAX_SNAPSHOT_CHUNK,
-                       &cfg->snapshot_chunk_bytes);
-    if (!err)
-        err = get_enum(ld, g, "snapshot", "on_offset_past_end", past_end,
-                       &action);
-    cfg->on_offset_past_end = (enum cfg_past_end_action)action;
+        err = load_keys(ld, g, "snapshot", snapshot_table, cfg);
     return err;
 }
+
+static const struct enum_name delivery_modes[] = {
+    {"exactly_once", CFG_DELIVERY_EXACTLY_ONCE},
+    {"at_least_once", CFG_DELIVERY_AT_LEAST_ONCE}, {NULL, 0}};
+
+static const struct key_spec delivery_table[] = {
+    KEY_ENUM("mode", CFG_AT(delivery), delivery_modes),
+    KEY_INT("batch_events", CFG_AT(txn_every_events), 1,
+            CFG_MAX_EVERY_EVENTS),
+    KEY_INT("batch_ms", CFG_AT(txn_every_ms), 1, CFG_MAX_TXN_MS),
+    KEY_STR("transactional_id", 0, CFG_AT(transactional_id)),
+    KEY_INT("transaction_timeout_ms", CFG_AT(txn_timeout_ms),
+            CFG_MIN_TXN_TIMEOUT_MS, CFG_MAX_TXN_TIMEOUT_MS),
+    {NULL}};
 
 static int load_delivery(const struct loader *ld,
                          const config_setting_t *root, struct cfg *cfg)
 {
-    static const struct enum_name modes[] = {
-        {"exactly_once", CFG_DELIVERY_EXACTLY_ONCE},
-        {"at_least_once", CFG_DELIVERY_AT_LEAST_ONCE},
-        {NULL, 0}};
     config_setting_t *g;
-    int mode = (int)cfg->delivery;
     int err = get_group(ld, root, "delivery", 0, &g);
 
     if (err || !g)
@@ -1905,21 +1991,7 @@ static int load_delivery(const struct loader *ld,
 
     err = check_keys(ld, g, "delivery", delivery_keys);
     if (!err)
-        err = get_enum(ld, g, "delivery", "mode", modes, &mode);
-    if (!err)
-        err = get_long(ld, g, "delivery", "batch_events", 0, 1,
-                       CFG_MAX_EVERY_EVENTS, &cfg->txn_every_events);
-    if (!err)
-        err = get_long(ld, g, "delivery", "batch_ms", 0, 1, CFG_MAX_TXN_MS,
-                       &cfg->txn_every_ms);
-    if (!err)
-        err = get_string(ld, g, "delivery", "transactional_id", 0,
-                         cfg->transactional_id,
-                         sizeof(cfg->transactional_id));
-    if (!err)
-        err = get_long(ld, g, "delivery", "transaction_timeout_ms", 0,
-                       CFG_MIN_TXN_TIMEOUT_MS, CFG_MAX_TXN_TIMEOUT_MS,
-                       &cfg->txn_timeout_ms);
+        err = load_keys(ld, g, "delivery", delivery_table, cfg);
     if (!err && cfg->txn_timeout_ms > 0 &&
         cfg->txn_timeout_ms < CFG_TXN_TIMEOUT_BATCHES * cfg->txn_every_ms)
         err = fail(ld, config_setting_get_member(g, "transaction_timeout_ms"),
@@ -1927,9 +1999,17 @@ static int load_delivery(const struct loader *ld,
                    "batch_ms = %ld: expected at least %d times batch_ms, or "
                    "every batch would time out", cfg->txn_timeout_ms,
                    cfg->txn_every_ms, CFG_TXN_TIMEOUT_BATCHES);
-    cfg->delivery = (enum cfg_delivery)mode;
     return err;
 }
+
+static const struct key_spec scaling_table[] = {
+    KEY_INT("merge_every_events", CFG_AT(merge_every_events), 0,
+            CFG_MAX_EVERY_EVENTS),
+    KEY_NUM("merge_every_seconds", CFG_AT(merge_every_seconds), 0.0,
+            CFG_MAX_MERGE_SECONDS),
+    KEY_POS("instance_expiry_seconds", CFG_AT(instance_expiry_seconds),
+            CFG_MAX_INSTANCE_EXPIRY_S),
+    {NULL}};
 
 /* How often the instances of one pipeline merge their models through
  * the model topic (docs/SCALING.md); 0 and 0 never merge. */
@@ -1944,23 +2024,22 @@ static int load_scaling(const struct loader *ld,
 
     err = check_keys(ld, g, "scaling", scaling_keys);
     if (!err)
-        err = get_long(ld, g, "scaling", "merge_every_events", 0, 0,
-                       CFG_MAX_EVERY_EVENTS, &cfg->merge_every_events);
-    if (!err)
-        err = get_double(ld, g, "scaling", "merge_every_seconds", 0, 0.0,
-                         CFG_MAX_MERGE_SECONDS, &cfg->merge_every_seconds);
-    if (!err)
-        err = get_positive(ld, g, "scaling", "instance_expiry_seconds",
-                           CFG_MAX_INSTANCE_EXPIRY_S,
-                           &cfg->instance_expiry_seconds);
+        err = load_keys(ld, g, "scaling", scaling_table, cfg);
     return err;
 }
+
+static const struct enum_name log_formats[] = {
+    {"text", 0}, {"json", 1}, {NULL, 0}};
+
+static const struct key_spec log_table[] = {
+    KEY_INT("progress_every", CFG_AT(progress_every_events), 1,
+            CFG_MAX_EVERY_EVENTS),
+    KEY_ENUM("format", CFG_AT(log_json), log_formats),
+    {NULL}};
 
 static int load_log(const struct loader *ld, const config_setting_t *root,
                     struct cfg *cfg)
 {
-    static const char *const formats[] = {"text", "json", NULL};
-    char format[16] = "text";
     config_setting_t *g;
     int err = get_group(ld, root, "log", 0, &g);
 
@@ -1969,49 +2048,41 @@ static int load_log(const struct loader *ld, const config_setting_t *root,
 
     err = check_keys(ld, g, "log", log_keys);
     if (!err)
-        err = get_long(ld, g, "log", "progress_every", 0, 1,
-                       CFG_MAX_EVERY_EVENTS, &cfg->progress_every_events);
-    if (!err)
-        err = get_choice(ld, g, "log", "format", formats, format,
-                         sizeof(format));
-    cfg->log_json = strcmp(format, "json") == 0;
+        err = load_keys(ld, g, "log", log_table, cfg);
     return err;
 }
+
+/* serve's topics, group and delivery, checked against each other before
+ * its HTTP side (serve_http_table) is read. */
+static const struct key_spec serve_table[] = {
+    KEY_STR("requests", 1, CFG_AT(serve_requests)),
+    KEY_STR("predictions", 1, CFG_AT(serve_predictions)),
+    KEY_STR("group_id", 0, CFG_AT(serve_group_id)),
+    KEY_INT("partitions", CFG_AT(serve_partitions), 1, CFG_MAX_PARTITIONS),
+    KEY_INT("commit_every_ms", CFG_AT(serve_commit_every_ms), 1,
+            CFG_MAX_SERVE_COMMIT_MS),
+    KEY_ENUM("delivery", CFG_AT(serve_delivery), delivery_modes),
+    KEY_INT("transaction_timeout_ms", CFG_AT(serve_txn_timeout_ms),
+            CFG_MIN_TXN_TIMEOUT_MS, CFG_MAX_TXN_TIMEOUT_MS),
+    {NULL}};
 
 /* The HTTP side of serve: where it listens and what a request may
  * cost it. */
-static int load_serve_http(const struct loader *ld,
-                           const config_setting_t *g, struct cfg *cfg)
-{
-    int err = get_string(ld, g, "serve", "http_address", 0,
-                         cfg->serve_http_address,
-                         sizeof(cfg->serve_http_address));
-
-    if (!err)
-        err = get_int(ld, g, "serve", "http_port", 0, 0, CFG_MAX_PORT,
-                      &cfg->serve_http_port);
-    if (!err)
-        err = get_long(ld, g, "serve", "http_max_body_bytes", 0, 2,
-                       CFG_MAX_SERVE_BODY, &cfg->serve_http_max_body_bytes);
-    if (!err)
-        err = get_double(ld, g, "serve", "http_timeout_seconds", 0,
-                         CFG_MIN_SERVE_TIMEOUT_S, CFG_MAX_SERVE_TIMEOUT_S,
-                         &cfg->serve_http_timeout_seconds);
-    if (!err)
-        err = get_int(ld, g, "serve", "http_threads", 0, 1,
-                      CFG_MAX_SERVE_THREADS, &cfg->serve_http_threads);
-    return err;
-}
+static const struct key_spec serve_http_table[] = {
+    KEY_STR("http_address", 0, CFG_AT(serve_http_address)),
+    KEY_INT("http_port", CFG_AT(serve_http_port), 0, CFG_MAX_PORT),
+    KEY_INT("http_max_body_bytes", CFG_AT(serve_http_max_body_bytes), 2,
+            CFG_MAX_SERVE_BODY),
+    KEY_NUM("http_timeout_seconds", CFG_AT(serve_http_timeout_seconds),
+            CFG_MIN_SERVE_TIMEOUT_S, CFG_MAX_SERVE_TIMEOUT_S),
+    KEY_INT("http_threads", CFG_AT(serve_http_threads), 1,
+            CFG_MAX_SERVE_THREADS),
+    {NULL}};
 
 static int load_serve(const struct loader *ld, const config_setting_t *root,
                       struct cfg *cfg)
 {
-    static const struct enum_name modes[] = {
-        {"exactly_once", CFG_DELIVERY_EXACTLY_ONCE},
-        {"at_least_once", CFG_DELIVERY_AT_LEAST_ONCE},
-        {NULL, 0}};
     config_setting_t *g;
-    int mode = (int)cfg->serve_delivery;
     int err = get_group(ld, root, "serve", 0, &g);
 
     if (err || !g)
@@ -2020,27 +2091,7 @@ static int load_serve(const struct loader *ld, const config_setting_t *root,
 
     err = check_keys(ld, g, "serve", serve_keys);
     if (!err)
-        err = get_string(ld, g, "serve", "requests", 1, cfg->serve_requests,
-                         sizeof(cfg->serve_requests));
-    if (!err)
-        err = get_string(ld, g, "serve", "predictions", 1,
-                         cfg->serve_predictions,
-                         sizeof(cfg->serve_predictions));
-    if (!err)
-        err = get_string(ld, g, "serve", "group_id", 0, cfg->serve_group_id,
-                         sizeof(cfg->serve_group_id));
-    if (!err)
-        err = get_int(ld, g, "serve", "partitions", 0, 1, CFG_MAX_PARTITIONS,
-                      &cfg->serve_partitions);
-    if (!err)
-        err = get_long(ld, g, "serve", "commit_every_ms", 0, 1,
-                       CFG_MAX_SERVE_COMMIT_MS, &cfg->serve_commit_every_ms);
-    if (!err)
-        err = get_enum(ld, g, "serve", "delivery", modes, &mode);
-    if (!err)
-        err = get_long(ld, g, "serve", "transaction_timeout_ms", 0,
-                       CFG_MIN_TXN_TIMEOUT_MS, CFG_MAX_TXN_TIMEOUT_MS,
-                       &cfg->serve_txn_timeout_ms);
+        err = load_keys(ld, g, "serve", serve_table, cfg);
     if (!err && cfg->serve_txn_timeout_ms > 0 &&
         cfg->serve_txn_timeout_ms <
             CFG_TXN_TIMEOUT_BATCHES * cfg->serve_commit_every_ms)
@@ -2051,8 +2102,7 @@ static int load_serve(const struct loader *ld, const config_setting_t *root,
                    cfg->serve_txn_timeout_ms, cfg->serve_commit_every_ms,
                    CFG_TXN_TIMEOUT_BATCHES);
     if (!err)
-        err = load_serve_http(ld, g, cfg);
-    cfg->serve_delivery = (enum cfg_delivery)mode;
+        err = load_keys(ld, g, "serve", serve_http_table, cfg);
     return err;
 }
 
