@@ -431,17 +431,6 @@ static int get_long(const struct loader *ld, const config_setting_t *group,
     return 0;
 }
 
-static int get_int(const struct loader *ld, const config_setting_t *group,
-                   const char *section, const char *key, int required,
-                   long min, long max, int *dst)
-{
-    long v = *dst;
-    int err = get_long(ld, group, section, key, required, min, max, &v);
-
-    *dst = (int)v;
-    return err;
-}
-
 /* A number in [min, max], or in (min, max] when min_open is set; the
  * message words the range as model_params_check() does. */
 static int get_number(const struct loader *ld, const config_setting_t *group,
@@ -756,13 +745,14 @@ struct key_spec {
 #define KEY_ENUM(k, at, n) {.name = (k), .kind = KEY_ENUM, at, .names = (n)}
 #define KEY_CHOICE(k, at, c) {.name = (k), .kind = KEY_CHOICE, at, .choices = (c)}
 
-/* Stores an integer as the int or long (or size_t) at dst. */
+/* Stores an integer as the int (or uint32_t) or long (or size_t) at
+ * dst. */
 static void store_integer(void *dst, size_t size, long v)
 {
-    if (size == sizeof(int)) {
-        int i = (int)v;
+    if (size == sizeof(uint32_t)) {
+        uint32_t u = (uint32_t)v; /* an int's bytes too, negative or not */
 
-        memcpy(dst, &i, sizeof(i));
+        memcpy(dst, &u, sizeof(u));
         return;
     }
     memcpy(dst, &v, sizeof(v));
@@ -909,22 +899,38 @@ static int load_topics(const struct loader *ld, const config_setting_t *root,
     return err;
 }
 
-/* The CSV dialect of source: header, delimiter, trim, skip_lines,
+static const struct enum_name bad_row_actions[] = {
+    {"skip", CFG_BAD_ROW_SKIP}, {"stop", CFG_BAD_ROW_STOP}, {NULL, 0}};
+
+/* source's keys come in three runs around the ones with logic of their
+ * own: the schema, path and header; then the delimiter (one character),
+ * trim and skip_lines, the column and missing-value lists; then the id
+ * prefix and what a bad row does. */
+static const struct key_spec source_table[] = {
+    KEY_STR("schema", 1, CFG_AT(schema_path)),
+    KEY_STR("path", 0, CFG_AT(source_path)),
+    KEY_FLAG("header", CFG_AT(csv_header)),
+    {NULL}};
+static const struct key_spec source_dialect_table[] = {
+    KEY_FLAG("trim", CFG_AT(csv_trim)),
+    KEY_INT("skip_lines", CFG_AT(csv_skip_lines), 0, CFG_MAX_SKIP_LINES),
+    {NULL}};
+static const struct key_spec source_rows_table[] = {
+    KEY_STR("id_prefix", 0, CFG_AT(id_prefix)),
+    KEY_ENUM("on_bad_row", CFG_AT(on_bad_row), bad_row_actions),
+    {NULL}};
+
+/* The CSV dialect of source after header: delimiter, trim, skip_lines,
  * columns and missing-value markers. */
 static int load_csv_dialect(const struct loader *ld,
                             const config_setting_t *g, struct cfg *cfg)
 {
     char delimiter[CFG_DELIMITER_MAX] = ",";
-    int err = get_bool(ld, g, "source", "header", &cfg->csv_header);
+    int err = get_string(ld, g, "source", "delimiter", 0, delimiter,
+                         sizeof(delimiter));
 
     if (!err)
-        err = get_string(ld, g, "source", "delimiter", 0, delimiter,
-                         sizeof(delimiter));
-    if (!err)
-        err = get_bool(ld, g, "source", "trim", &cfg->csv_trim);
-    if (!err)
-        err = get_int(ld, g, "source", "skip_lines", 0, 0,
-                      CFG_MAX_SKIP_LINES, &cfg->csv_skip_lines);
+        err = load_keys(ld, g, "source", source_dialect_table, cfg);
     if (!err)
         err = get_string_list(ld, g, "source", "columns", cfg->columns,
                               CFG_MAX_FIELDS, &cfg->column_count);
@@ -946,9 +952,6 @@ static int load_csv_dialect(const struct loader *ld,
 static int load_source(const struct loader *ld, const config_setting_t *root,
                        struct cfg *cfg)
 {
-    static const struct enum_name bad_row[] = {
-        {"skip", CFG_BAD_ROW_SKIP}, {"stop", CFG_BAD_ROW_STOP}, {NULL, 0}};
-    int on_bad_row = (int)cfg->on_bad_row;
     config_setting_t *g;
     int err = get_group(ld, root, "source", 1, &g);
 
@@ -957,25 +960,17 @@ static int load_source(const struct loader *ld, const config_setting_t *root,
 
     err = check_keys(ld, g, "source", source_keys);
     if (!err)
-        err = get_string(ld, g, "source", "schema", 1, cfg->schema_path,
-                         sizeof(cfg->schema_path));
+        err = load_keys(ld, g, "source", source_table, cfg);
     if (!err)
         cfg->schema_line = config_setting_source_line(
             config_setting_get_member(g, "schema"));
     if (!err)
-        err = get_string(ld, g, "source", "path", 0, cfg->source_path,
-                         sizeof(cfg->source_path));
-    if (!err)
         err = load_csv_dialect(ld, g, cfg);
     if (!err)
-        err = get_string(ld, g, "source", "id_prefix", 0, cfg->id_prefix,
-                         sizeof(cfg->id_prefix));
-    if (!err)
-        err = get_enum(ld, g, "source", "on_bad_row", bad_row, &on_bad_row);
+        err = load_keys(ld, g, "source", source_rows_table, cfg);
     if (err)
         return err;
 
-    cfg->on_bad_row = (enum cfg_bad_row_action)on_bad_row;
     if (!cfg->csv_header && cfg->column_count == 0)
         return fail(ld, g, "source.columns",
                     "required when source.header is false");
@@ -1610,6 +1605,11 @@ static int load_key_source(const struct loader *ld, const config_setting_t *g,
     return err;
 }
 
+static const struct key_spec kanon_table[] = {
+    KEY_INT("k", CFG_AT(kanon_k), 2, CFG_MAX_KANON_K),
+    KEY_INT("window", CFG_AT(kanon_window), 1, CFG_MAX_KANON_WINDOW),
+    {NULL}};
+
 /* privacy.k_anonymity: which fields, k, and the window. */
 static int load_kanon(const struct loader *ld, const config_setting_t *g,
                       struct cfg *cfg)
@@ -1629,11 +1629,7 @@ static int load_kanon(const struct loader *ld, const config_setting_t *g,
                               cfg->quasi_ids, CFG_MAX_QUASI_IDS,
                               &cfg->quasi_id_count);
     if (!err)
-        err = get_long(ld, kg, section, "k", 0, 2, CFG_MAX_KANON_K,
-                       &cfg->kanon_k);
-    if (!err)
-        err = get_long(ld, kg, section, "window", 0, 1, CFG_MAX_KANON_WINDOW,
-                       &cfg->kanon_window);
+        err = load_keys(ld, kg, section, kanon_table, cfg);
     if (err)
         return err;
     if (cfg->quasi_id_count == 0)
@@ -1682,6 +1678,13 @@ static int load_prediction_fields(const struct loader *ld,
     return 0;
 }
 
+/* The pseudonym key; the other keys and k-anonymity follow by hand. */
+static const struct key_spec privacy_table[] = {
+    KEY_STR("key_file", 0, CFG_AT(key_file)),
+    KEY_STR("key_env", 0, CFG_AT(key_env)),
+    KEY_STR("key_id", 0, CFG_AT(key_id)),
+    {NULL}};
+
 static int load_privacy(const struct loader *ld, const config_setting_t *root,
                         struct cfg *cfg)
 {
@@ -1694,14 +1697,7 @@ static int load_privacy(const struct loader *ld, const config_setting_t *root,
     cfg->privacy_line = config_setting_source_line(g);
     err = check_keys(ld, g, "privacy", privacy_keys);
     if (!err)
-        err = get_string(ld, g, "privacy", "key_file", 0, cfg->key_file,
-                         sizeof(cfg->key_file));
-    if (!err)
-        err = get_string(ld, g, "privacy", "key_env", 0, cfg->key_env,
-                         sizeof(cfg->key_env));
-    if (!err)
-        err = get_string(ld, g, "privacy", "key_id", 0, cfg->key_id,
-                         sizeof(cfg->key_id));
+        err = load_keys(ld, g, "privacy", privacy_table, cfg);
     if (!err)
         err = load_key_source(ld, g, "encrypt_key", &cfg->encrypt_key);
     if (!err)
@@ -1713,68 +1709,44 @@ static int load_privacy(const struct loader *ld, const config_setting_t *root,
     return err;
 }
 
-/* The keys of rmsprop, adam and ftrl, with the ranges model.h documents;
- * model_params_check() adds the rule that only ftrl takes l1. */
-static int load_optimizer_params(const struct loader *ld,
-                                 const config_setting_t *g,
-                                 struct model_params *p)
-{
-    int err = get_double(ld, g, "learner", "l1", 0, 0, MODEL_MAX_L1, &p->l1);
+static const struct enum_name losses[] = {
+    {"logistic", MODEL_LOSS_LOGISTIC}, {"squared", MODEL_LOSS_SQUARED},
+    {"hinge", MODEL_LOSS_HINGE}, {NULL, 0}};
+static const struct enum_name optimizers[] = {
+    {"sgd", MODEL_OPT_SGD},           {"adagrad", MODEL_OPT_ADAGRAD},
+    {"rmsprop", MODEL_OPT_RMSPROP},   {"adam", MODEL_OPT_ADAM},
+    {"normalized", MODEL_OPT_NORMALIZED}, {"ftrl", MODEL_OPT_FTRL},
+    {NULL, 0}};
 
-    if (!err)
-        err = get_double(ld, g, "learner", "beta1", 0, 0, MODEL_MAX_DECAY,
-                         &p->beta1);
-    if (!err)
-        err = get_double(ld, g, "learner", "beta2", 0, 0, MODEL_MAX_DECAY,
-                         &p->beta2);
-    if (!err)
-        err = get_double(ld, g, "learner", "rho", 0, 0, MODEL_MAX_DECAY,
-                         &p->rho);
-    if (!err)
-        err = get_double(ld, g, "learner", "epsilon", 0, MODEL_MIN_EPSILON,
-                         MODEL_MAX_EPSILON, &p->epsilon);
-    if (!err)
-        err = get_double(ld, g, "learner", "ftrl_beta", 0,
-                         MODEL_MIN_FTRL_BETA, MODEL_MAX_FTRL_BETA,
-                         &p->ftrl_beta);
-    return err;
-}
-
-/* The step size and what shapes each step, in the ranges model.h gives
- * (the lower bounds, 0, are model_params_check()'s too). */
-static int load_learning_rates(const struct loader *ld,
-                               const config_setting_t *g,
-                               struct model_params *p)
-{
-    int err = get_positive(ld, g, "learner", "learning_rate",
-                           MODEL_MAX_LEARNING_RATE, &p->learning_rate);
-
-    if (!err)
-        err = get_double(ld, g, "learner", "power_t", 0, 0.0,
-                         MODEL_MAX_POWER_T, &p->power_t);
-    if (!err)
-        err = get_double(ld, g, "learner", "l2", 0, 0.0, MODEL_MAX_L2,
-                         &p->l2);
-    if (!err)
-        err = get_positive(ld, g, "learner", "gradient_clip",
-                           MODEL_MAX_GRADIENT_CLIP, &p->gradient_clip);
-    return err;
-}
+/* The learner's keys in the ranges model.h gives: the step size and what
+ * shapes each step (the lower bounds, 0, are model_params_check()'s
+ * too), then the keys of rmsprop, adam and ftrl; model_params_check()
+ * adds the rule that only ftrl takes l1. */
+static const struct key_spec learner_table[] = {
+    KEY_STR("model_name", 1, CFG_AT(model_name)),
+    KEY_INT("bits", CFG_AT(model.bits), MODEL_MIN_BITS, MODEL_MAX_BITS),
+    KEY_ENUM("loss", CFG_AT(model.loss), losses),
+    KEY_ENUM("optimizer", CFG_AT(model.optimizer), optimizers),
+    KEY_POS("learning_rate", CFG_AT(model.learning_rate),
+            MODEL_MAX_LEARNING_RATE),
+    KEY_NUM("power_t", CFG_AT(model.power_t), 0.0, MODEL_MAX_POWER_T),
+    KEY_NUM("l2", CFG_AT(model.l2), 0.0, MODEL_MAX_L2),
+    KEY_POS("gradient_clip", CFG_AT(model.gradient_clip),
+            MODEL_MAX_GRADIENT_CLIP),
+    KEY_INT("hash_seed", CFG_AT(hash_seed), 0, UINT32_MAX),
+    KEY_NUM("l1", CFG_AT(model.l1), 0, MODEL_MAX_L1),
+    KEY_NUM("beta1", CFG_AT(model.beta1), 0, MODEL_MAX_DECAY),
+    KEY_NUM("beta2", CFG_AT(model.beta2), 0, MODEL_MAX_DECAY),
+    KEY_NUM("rho", CFG_AT(model.rho), 0, MODEL_MAX_DECAY),
+    KEY_NUM("epsilon", CFG_AT(model.epsilon), MODEL_MIN_EPSILON,
+            MODEL_MAX_EPSILON),
+    KEY_NUM("ftrl_beta", CFG_AT(model.ftrl_beta), MODEL_MIN_FTRL_BETA,
+            MODEL_MAX_FTRL_BETA),
+    {NULL}};
 
 static int load_learner(const struct loader *ld, const config_setting_t *root,
                         struct cfg *cfg)
 {
-    static const struct enum_name losses[] = {
-        {"logistic", MODEL_LOSS_LOGISTIC}, {"squared", MODEL_LOSS_SQUARED},
-        {"hinge", MODEL_LOSS_HINGE}, {NULL, 0}};
-    static const struct enum_name optimizers[] = {
-        {"sgd", MODEL_OPT_SGD},           {"adagrad", MODEL_OPT_ADAGRAD},
-        {"rmsprop", MODEL_OPT_RMSPROP},   {"adam", MODEL_OPT_ADAM},
-        {"normalized", MODEL_OPT_NORMALIZED}, {"ftrl", MODEL_OPT_FTRL},
-        {NULL, 0}};
-    struct model_params *p = &cfg->model;
-    int bits = (int)p->bits, loss = (int)p->loss, opt = (int)p->optimizer;
-    long seed = 0;
     config_setting_t *g;
     int err = get_group(ld, root, "learner", 1, &g);
 
@@ -1784,30 +1756,8 @@ static int load_learner(const struct loader *ld, const config_setting_t *root,
     cfg->learner_line = config_setting_source_line(g);
     err = check_keys(ld, g, "learner", learner_keys);
     if (!err)
-        err = get_string(ld, g, "learner", "model_name", 1, cfg->model_name,
-                         sizeof(cfg->model_name));
-    if (!err)
-        err = get_int(ld, g, "learner", "bits", 0, MODEL_MIN_BITS,
-                      MODEL_MAX_BITS, &bits);
-    if (!err)
-        err = get_enum(ld, g, "learner", "loss", losses, &loss);
-    if (!err)
-        err = get_enum(ld, g, "learner", "optimizer", optimizers, &opt);
-    if (!err)
-        err = load_learning_rates(ld, g, p);
-    if (!err)
-        err = get_long(ld, g, "learner", "hash_seed", 0, 0, UINT32_MAX,
-                       &seed);
-    if (!err)
-        err = load_optimizer_params(ld, g, p);
-    if (err)
-        return err;
-
-    p->bits = (unsigned)bits;
-    p->loss = (enum model_loss)loss;
-    p->optimizer = (enum model_optimizer)opt;
-    cfg->hash_seed = (uint32_t)seed;
-    return 0;
+        err = load_keys(ld, g, "learner", learner_table, cfg);
+    return err;
 }
 
 /* Writes the distinct namespaces of the feature fields into out as
@@ -2179,38 +2129,34 @@ static int check_lateness(const struct loader *ld, const config_setting_t *g,
     return 0;
 }
 
-/* event_time, its unit, the allowed lateness and what to do beyond it. */
-static int load_lateness(const struct loader *ld, const config_setting_t *g,
-                         struct cfg *cfg)
-{
-    static const struct enum_name units[] = {
-        {"ms", 1}, {"s", 1000}, {NULL, 0}};
-    static const struct enum_name actions[] = {
-        {"accept", CFG_LATE_ACCEPT}, {"reject", CFG_LATE_REJECT},
-        {"route", CFG_LATE_ROUTE}, {NULL, 0}};
-    int unit = 1, on_late = 0;
-    double lateness_s = 0;
-    int err = get_string(ld, g, "cleaning", "event_time", 0, cfg->event_time,
-                         sizeof(cfg->event_time));
+static const struct enum_name time_units[] = {
+    {"ms", 1}, {"s", 1000}, {NULL, 0}};
+static const struct enum_name late_actions[] = {
+    {"accept", CFG_LATE_ACCEPT}, {"reject", CFG_LATE_REJECT},
+    {"route", CFG_LATE_ROUTE}, {NULL, 0}};
 
-    if (!err)
-        err = get_enum(ld, g, "cleaning", "event_time_unit", units, &unit);
-    if (!err)
-        err = get_double(ld, g, "cleaning", "allowed_lateness", 0, 0,
-                         CFG_MAX_LATENESS_SECONDS, &lateness_s);
-    if (!err)
-        err = get_enum(ld, g, "cleaning", "on_late", actions, &on_late);
-    if (!err)
-        err = get_string(ld, g, "cleaning", "late_topic", 0,
-                         cfg->late_topic, sizeof(cfg->late_topic));
-    if (err)
-        return err;
+/* The duplicate window, then event_time, its unit (milliseconds per
+ * unit), the allowed lateness (seconds, kept in milliseconds) and what
+ * to do beyond it. */
+static const struct key_spec cleaning_table[] = {
+    KEY_INT("dedup_window", CFG_AT(dedup_window), 0, DEDUP_MAX_WINDOW),
+    KEY_STR("event_time", 0, CFG_AT(event_time)),
+    KEY_ENUM("event_time_unit", CFG_AT(event_time_ms), time_units),
+    {.name = "allowed_lateness", .kind = KEY_NUMBER,
+     CFG_AT(allowed_lateness_ms), .lo = 0, .hi = CFG_MAX_LATENESS_SECONDS,
+     .scale = 1000.0},
+    KEY_ENUM("on_late", CFG_AT(on_late), late_actions),
+    KEY_STR("late_topic", 0, CFG_AT(late_topic)),
+    {NULL}};
 
-    cfg->event_time_ms = unit;
-    cfg->allowed_lateness_ms = lateness_s * 1000.0;
-    cfg->on_late = (enum cfg_late_action)on_late;
-    return check_lateness(ld, g, cfg);
-}
+#define SOURCE_AT(m)                            \
+    .offset = offsetof(struct cfg_source, m), \
+    .size = sizeof(((struct cfg_source *)0)->m)
+
+static const struct key_spec sources_table[] = {
+    KEY_STR("topic", 1, SOURCE_AT(topic)),
+    KEY_STR("schema", 1, SOURCE_AT(schema_path)),
+    {NULL}};
 
 /* sources = ( { topic; schema; map; }, ... ): further input topics. */
 static int load_sources(const struct loader *ld,
@@ -2234,11 +2180,7 @@ static int load_sources(const struct loader *ld,
         src->line = config_setting_source_line(g);
         err = check_keys(ld, g, section, sources_keys);
         if (!err)
-            err = get_string(ld, g, section, "topic", 1, src->topic,
-                             sizeof(src->topic));
-        if (!err)
-            err = get_string(ld, g, section, "schema", 1, src->schema_path,
-                             sizeof(src->schema_path));
+            err = load_keys(ld, g, section, sources_table, src);
         if (!err)
             err = load_pairs(ld, g, section, "map", src->map, CFG_MAX_MAP,
                              &src->map_count);
@@ -2250,13 +2192,27 @@ static int load_sources(const struct loader *ld,
     return err;
 }
 
+/* join's keys before its map, and after it (the window in seconds, kept
+ * in milliseconds). */
+static const struct key_spec join_table[] = {
+    KEY_STR("topic", 1, CFG_AT(join.topic)),
+    KEY_STR("schema", 1, CFG_AT(join.schema_path)),
+    KEY_STR("key", 1, CFG_AT(join.key)),
+    KEY_STR("profile_key", 0, CFG_AT(join.profile_key)),
+    {NULL}};
+static const struct key_spec join_after_map_table[] = {
+    {.name = "window", .kind = KEY_POSITIVE, CFG_AT(join.window_ms),
+     .hi = CFG_MAX_LATENESS_SECONDS, .scale = 1000.0},
+    KEY_INT("max_keys", CFG_AT(join.max_keys), 1, CFG_MAX_JOIN_KEYS),
+    KEY_STR("event_time", 0, CFG_AT(join.event_time)),
+    {NULL}};
+
 /* join = { topic; schema; key; profile_key; map; window; max_keys;
  * event_time; }. */
 static int load_join(const struct loader *ld, const config_setting_t *root,
                      struct cfg *cfg)
 {
     struct cfg_join *j = &cfg->join;
-    double window_s = CFG_DEFAULT_JOIN_WINDOW_S;
     config_setting_t *g;
     int err = get_group(ld, root, "join", 0, &g);
 
@@ -2265,36 +2221,20 @@ static int load_join(const struct loader *ld, const config_setting_t *root,
 
     j->line = config_setting_source_line(g);
     j->max_keys = CFG_DEFAULT_JOIN_KEYS;
+    j->window_ms = CFG_DEFAULT_JOIN_WINDOW_S * 1000.0;
     err = check_keys(ld, g, "join", join_keys);
     if (!err)
-        err = get_string(ld, g, "join", "topic", 1, j->topic,
-                         sizeof(j->topic));
-    if (!err)
-        err = get_string(ld, g, "join", "schema", 1, j->schema_path,
-                         sizeof(j->schema_path));
-    if (!err)
-        err = get_string(ld, g, "join", "key", 1, j->key, sizeof(j->key));
-    if (!err)
-        err = get_string(ld, g, "join", "profile_key", 0, j->profile_key,
-                         sizeof(j->profile_key));
+        err = load_keys(ld, g, "join", join_table, cfg);
     if (!err)
         err = load_pairs(ld, g, "join", "map", j->map, CFG_MAX_MAP,
                          &j->map_count);
     if (!err)
-        err = get_positive(ld, g, "join", "window", CFG_MAX_LATENESS_SECONDS,
-                           &window_s);
-    if (!err)
-        err = get_long(ld, g, "join", "max_keys", 0, 1, CFG_MAX_JOIN_KEYS,
-                       &j->max_keys);
-    if (!err)
-        err = get_string(ld, g, "join", "event_time", 0, j->event_time,
-                         sizeof(j->event_time));
+        err = load_keys(ld, g, "join", join_after_map_table, cfg);
     if (err)
         return err;
 
     if (!j->profile_key[0])
         snprintf(j->profile_key, sizeof(j->profile_key), "%s", j->key);
-    j->window_ms = window_s * 1000.0;
     if (j->map_count == 0)
         return fail(ld, g, "join.map", "missing required setting (a list "
                     "of [\"pipeline field\", \"its field\"] pairs)");
@@ -2326,20 +2266,32 @@ static int check_labels_topic(const struct loader *ld,
     return 0;
 }
 
+static const struct enum_name label_formats[] = {
+    {"text", CFG_LABEL_FORMAT_TEXT}, {"event", CFG_LABEL_FORMAT_EVENT},
+    {NULL, 0}};
+static const struct enum_name label_actions[] = {
+    {"dead_letter", CFG_LABEL_DEAD_LETTER}, {"ignore", CFG_LABEL_IGNORE},
+    {NULL, 0}};
+
+/* The ttl is in seconds of event time, kept in milliseconds. */
+static const struct key_spec labels_table[] = {
+    KEY_STR("topic", 1, CFG_AT(labels.topic)),
+    KEY_ENUM("format", CFG_AT(labels.format), label_formats),
+    {.name = "ttl", .kind = KEY_POSITIVE, CFG_AT(labels.ttl_ms),
+     .hi = CFG_MAX_LATENESS_SECONDS, .scale = 1000.0},
+    KEY_INT("max_pending", CFG_AT(labels.max_pending), 1,
+            CFG_MAX_LABEL_PENDING),
+    KEY_ENUM("on_unknown", CFG_AT(labels.on_unknown), label_actions),
+    KEY_ENUM("on_expired", CFG_AT(labels.on_expired), label_actions),
+    KEY_ENUM("on_duplicate", CFG_AT(labels.on_duplicate), label_actions),
+    {NULL}};
+
 /* labels = { topic; format; ttl; max_pending; on_unknown; on_expired;
  * on_duplicate; }: delayed labels, see struct cfg_labels. */
 static int load_labels(const struct loader *ld, const config_setting_t *root,
                        struct cfg *cfg)
 {
-    static const struct enum_name formats[] = {
-        {"text", CFG_LABEL_FORMAT_TEXT}, {"event", CFG_LABEL_FORMAT_EVENT},
-        {NULL, 0}};
-    static const struct enum_name actions[] = {
-        {"dead_letter", CFG_LABEL_DEAD_LETTER}, {"ignore", CFG_LABEL_IGNORE},
-        {NULL, 0}};
     struct cfg_labels *lb = &cfg->labels;
-    int format = 0, unknown = 0, expired = 0, duplicate = 0;
-    double ttl_s = CFG_DEFAULT_LABEL_TTL_S;
     config_setting_t *g;
     int err = get_group(ld, root, "labels", 0, &g);
 
@@ -2348,33 +2300,13 @@ static int load_labels(const struct loader *ld, const config_setting_t *root,
 
     lb->line = config_setting_source_line(g);
     lb->max_pending = CFG_DEFAULT_LABEL_PENDING;
+    lb->ttl_ms = CFG_DEFAULT_LABEL_TTL_S * 1000.0;
     err = check_keys(ld, g, "labels", labels_keys);
     if (!err)
-        err = get_string(ld, g, "labels", "topic", 1, lb->topic,
-                         sizeof(lb->topic));
+        err = load_keys(ld, g, "labels", labels_table, cfg);
     if (!err)
-        err = get_enum(ld, g, "labels", "format", formats, &format);
-    if (!err)
-        err = get_positive(ld, g, "labels", "ttl", CFG_MAX_LATENESS_SECONDS,
-                           &ttl_s);
-    if (!err)
-        err = get_long(ld, g, "labels", "max_pending", 0, 1,
-                       CFG_MAX_LABEL_PENDING, &lb->max_pending);
-    if (!err)
-        err = get_enum(ld, g, "labels", "on_unknown", actions, &unknown);
-    if (!err)
-        err = get_enum(ld, g, "labels", "on_expired", actions, &expired);
-    if (!err)
-        err = get_enum(ld, g, "labels", "on_duplicate", actions, &duplicate);
-    if (err)
-        return err;
-
-    lb->format = (enum cfg_label_format)format;
-    lb->ttl_ms = ttl_s * 1000.0;
-    lb->on_unknown = (enum cfg_label_action)unknown;
-    lb->on_expired = (enum cfg_label_action)expired;
-    lb->on_duplicate = (enum cfg_label_action)duplicate;
-    return check_labels_topic(ld, g, cfg);
+        err = check_labels_topic(ld, g, cfg);
+    return err;
 }
 
 /* The pipeline-wide cleaning rules. */
@@ -2390,10 +2322,9 @@ static int load_cleaning(const struct loader *ld,
     cfg->cleaning_line = config_setting_source_line(g);
     err = check_keys(ld, g, "cleaning", cleaning_keys);
     if (!err)
-        err = get_long(ld, g, "cleaning", "dedup_window", 0, 0,
-                       DEDUP_MAX_WINDOW, &cfg->dedup_window);
+        err = load_keys(ld, g, "cleaning", cleaning_table, cfg);
     if (!err)
-        err = load_lateness(ld, g, cfg);
+        err = check_lateness(ld, g, cfg);
     return err;
 }
 
