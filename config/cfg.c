@@ -463,21 +463,6 @@ static int get_number(const struct loader *ld, const config_setting_t *group,
                 "%g to %g", v, min, max);
 }
 
-static int get_double(const struct loader *ld, const config_setting_t *group,
-                      const char *section, const char *key, int required,
-                      double min, double max, double *dst)
-{
-    return get_number(ld, group, section, key, required, min, 0, max, dst);
-}
-
-/* An optional number above 0, at most max. */
-static int get_positive(const struct loader *ld,
-                        const config_setting_t *group, const char *section,
-                        const char *key, double max, double *dst)
-{
-    return get_number(ld, group, section, key, 0, 0.0, 1, max, dst);
-}
-
 static int get_bool(const struct loader *ld, const config_setting_t *group,
                     const char *section, const char *key, int *dst)
 {
@@ -1172,100 +1157,56 @@ static int check_field(const struct loader *ld, const config_setting_t *g,
     return 0;
 }
 
+/* A field's name and kind, read first: the defaults of the rules below
+ * depend on the kind. */
+static const struct key_spec field_kind_table[] = {
+    KEY_STR("name", 1, FIELD_AT(name)),
+    {.name = "kind", .kind = KEY_ENUM, .required = 1, FIELD_AT(kind),
+     .names = field_kinds},
+    {NULL}};
+
+/* Cleaning rules (presence, missing values, range action, transform and
+ * length cap), then the privacy action and its settings. */
+static const struct key_spec field_table[] = {
+    KEY_FLAG("required", FIELD_AT(required)),
+    KEY_ENUM("missing", FIELD_AT(missing), missing_actions),
+    KEY_FLAG("indicator", FIELD_AT(missing_indicator)),
+    KEY_NUM("impute_value", FIELD_AT(missing_value), -CFG_NUMBER_LIMIT,
+            CFG_NUMBER_LIMIT),
+    KEY_ENUM("on_range", FIELD_AT(on_range), range_actions),
+    KEY_ENUM("transform", FIELD_AT(transform), transforms),
+    KEY_INT("max_length", FIELD_AT(max_length), 0, CFG_MAX_FIELD_LENGTH),
+    KEY_ENUM("personal", FIELD_AT(privacy), privacy_actions),
+    KEY_NUM("band", FIELD_AT(band_width), 0, CFG_NUMBER_LIMIT),
+    KEY_INT("keep_prefix", FIELD_AT(keep_prefix), 0, CFG_MAX_KEEP_PREFIX),
+    KEY_ENUM("date", FIELD_AT(date_precision), date_precisions),
+    KEY_INT("keep_last", FIELD_AT(keep_last), 0, CFG_MAX_KEEP_LAST),
+    KEY_NUM("epsilon", FIELD_AT(epsilon), 0, CFG_NUMBER_LIMIT),
+    KEY_NUM("sensitivity", FIELD_AT(sensitivity), 0, CFG_NUMBER_LIMIT),
+    {NULL}};
+
+/* Read after the label values, namespace and buckets. */
+static const struct key_spec field_range_table[] = {
+    KEY_NUM("min", FIELD_AT(min), -CFG_NUMBER_LIMIT, CFG_NUMBER_LIMIT),
+    KEY_NUM("max", FIELD_AT(max), -CFG_NUMBER_LIMIT, CFG_NUMBER_LIMIT),
+    {NULL}};
+
 /* Name and kind, and the defaults that depend on the kind: an id or a
  * label must be present; a missing categorical gets a "(missing)" token,
  * a missing numeric is rejected. */
 static int load_field_kind(const struct loader *ld, const config_setting_t *g,
                            const char *section, struct cfg_field *f)
 {
-    char key[CFG_KEY_MAX];
-    int kind = 0;
     int err = check_keys(ld, g, section, field_keys);
 
     if (!err)
-        err = get_string(ld, g, section, "name", 1, f->name,
-                         sizeof(f->name));
-    if (!err)
-        err = get_enum(ld, g, section, "kind", field_kinds, &kind);
+        err = load_keys(ld, g, section, field_kind_table, f);
     if (err)
         return err;
-    if (!config_setting_get_member(g, "kind"))
-        return fail(ld, g, dotted(key, sizeof(key), section, "kind"),
-                    "missing required setting (a string)");
 
-    f->kind = (enum cfg_field_kind)kind;
     f->required = f->kind == CFG_FIELD_LABEL || f->kind == CFG_FIELD_ID;
     f->missing = f->kind == CFG_FIELD_CATEGORICAL ? CFG_MISSING_TOKEN
                                                   : CFG_MISSING_REJECT;
-    return 0;
-}
-
-/* Cleaning rules: presence, missing values, range action, transform and
- * length cap. */
-static int load_field_rules(const struct loader *ld, const config_setting_t *g,
-                            const char *section, struct cfg_field *f)
-{
-    int missing = (int)f->missing, on_range = 0, transform = 0;
-    long max_length = 0;
-    int err = get_bool(ld, g, section, "required", &f->required);
-
-    if (!err)
-        err = get_enum(ld, g, section, "missing", missing_actions, &missing);
-    if (!err)
-        err = get_bool(ld, g, section, "indicator", &f->missing_indicator);
-    if (!err)
-        err = get_double(ld, g, section, "impute_value", 0, -CFG_NUMBER_LIMIT,
-                         CFG_NUMBER_LIMIT, &f->missing_value);
-    if (!err)
-        err = get_enum(ld, g, section, "on_range", range_actions, &on_range);
-    if (!err)
-        err = get_enum(ld, g, section, "transform", transforms, &transform);
-    if (!err)
-        err = get_long(ld, g, section, "max_length", 0, 0,
-                       CFG_MAX_FIELD_LENGTH, &max_length);
-    if (err)
-        return err;
-
-    f->missing = (enum cfg_missing_action)missing;
-    f->on_range = (enum cfg_range_action)on_range;
-    f->transform = (enum cfg_transform)transform;
-    f->max_length = (size_t)max_length;
-    return 0;
-}
-
-static int load_field_privacy(const struct loader *ld,
-                              const config_setting_t *g, const char *section,
-                              struct cfg_field *f)
-{
-    int privacy = 0, date = 0;
-    long keep_prefix = 0, keep_last = 0;
-    int err = get_enum(ld, g, section, "personal", privacy_actions,
-                       &privacy);
-
-    if (!err)
-        err = get_double(ld, g, section, "band", 0, 0, CFG_NUMBER_LIMIT,
-                         &f->band_width);
-    if (!err)
-        err = get_long(ld, g, section, "keep_prefix", 0, 0,
-                       CFG_MAX_KEEP_PREFIX, &keep_prefix);
-    if (!err)
-        err = get_enum(ld, g, section, "date", date_precisions, &date);
-    if (!err)
-        err = get_long(ld, g, section, "keep_last", 0, 0, CFG_MAX_KEEP_LAST,
-                       &keep_last);
-    if (!err)
-        err = get_double(ld, g, section, "epsilon", 0, 0, CFG_NUMBER_LIMIT,
-                         &f->epsilon);
-    if (!err)
-        err = get_double(ld, g, section, "sensitivity", 0, 0,
-                         CFG_NUMBER_LIMIT, &f->sensitivity);
-    if (err)
-        return err;
-
-    f->privacy = (enum cfg_privacy_action)privacy;
-    f->keep_prefix = (size_t)keep_prefix;
-    f->date_precision = (enum cfg_date_precision)date;
-    f->keep_last = (size_t)keep_last;
     return 0;
 }
 
@@ -1294,21 +1235,6 @@ static int load_field_features(const struct loader *ld,
     return 0;
 }
 
-static int load_field_range(const struct loader *ld, const config_setting_t *g,
-                            const char *section, struct cfg_field *f)
-{
-    int err;
-
-    f->has_min = config_setting_get_member(g, "min") != NULL;
-    f->has_max = config_setting_get_member(g, "max") != NULL;
-    err = get_double(ld, g, section, "min", 0, -CFG_NUMBER_LIMIT,
-                     CFG_NUMBER_LIMIT, &f->min);
-    if (!err)
-        err = get_double(ld, g, section, "max", 0, -CFG_NUMBER_LIMIT,
-                         CFG_NUMBER_LIMIT, &f->max);
-    return err;
-}
-
 static int load_field(const struct loader *ld, const config_setting_t *g,
                       int index, struct cfg_field *f)
 {
@@ -1322,13 +1248,14 @@ static int load_field(const struct loader *ld, const config_setting_t *g,
 
     err = load_field_kind(ld, g, section, f);
     if (!err)
-        err = load_field_rules(ld, g, section, f);
-    if (!err)
-        err = load_field_privacy(ld, g, section, f);
+        err = load_keys(ld, g, section, field_table, f);
     if (!err)
         err = load_field_features(ld, g, section, f);
-    if (!err)
-        err = load_field_range(ld, g, section, f);
+    if (!err) {
+        f->has_min = config_setting_get_member(g, "min") != NULL;
+        f->has_max = config_setting_get_member(g, "max") != NULL;
+        err = load_keys(ld, g, section, field_range_table, f);
+    }
     /* A noised value moves by at most the width of its range. */
     if (!err && f->privacy == CFG_PRIVACY_NOISE && f->sensitivity == 0 &&
         f->has_min && f->has_max)
@@ -1405,32 +1332,20 @@ static double default_outlier_k(enum cfg_outlier_rule rule)
                                      : CFG_DEFAULT_ZSCORE_K;
 }
 
-static int load_outlier(const struct loader *ld, const config_setting_t *g,
-                        const char *section, struct cfg_field *f)
-{
-    int rule = 0, action = 0;
-    int err = get_enum(ld, g, section, "outlier", outlier_rules, &rule);
-
-    f->outlier_threshold = 0;
-    f->outlier_warmup = CFG_DEFAULT_OUTLIER_WARMUP;
-    if (!err)
-        err = get_positive(ld, g, section, "outlier_threshold",
-                           CFG_MAX_OUTLIER_K, &f->outlier_threshold);
-    if (!err)
-        err = get_enum(ld, g, section, "on_outlier", outlier_actions,
-                       &action);
-    if (!err)
-        err = get_long(ld, g, section, "outlier_warmup", 0, 2,
-                       CFG_MAX_OUTLIER_WARMUP, &f->outlier_warmup);
-    if (err)
-        return err;
-
-    f->outlier = (enum cfg_outlier_rule)rule;
-    f->on_outlier = (enum cfg_outlier_action)action;
-    if (f->outlier_threshold == 0)
-        f->outlier_threshold = default_outlier_k(f->outlier);
-    return 0;
-}
+/* What an invalid string becomes, the outlier rule and the label's
+ * threshold. outlier_threshold stays 0 when not given; the rule's usual
+ * k replaces it after the walk. */
+static const struct key_spec field_quality_table[] = {
+    KEY_ENUM("on_invalid", FIELD_AT(on_invalid), invalid_actions),
+    KEY_ENUM("outlier", FIELD_AT(outlier), outlier_rules),
+    KEY_POS("outlier_threshold", FIELD_AT(outlier_threshold),
+            CFG_MAX_OUTLIER_K),
+    KEY_ENUM("on_outlier", FIELD_AT(on_outlier), outlier_actions),
+    KEY_INT("outlier_warmup", FIELD_AT(outlier_warmup), 2,
+            CFG_MAX_OUTLIER_WARMUP),
+    KEY_NUM("threshold", FIELD_AT(threshold), -CFG_NUMBER_LIMIT,
+            CFG_NUMBER_LIMIT),
+    {NULL}};
 
 /* key = ( ["a", "b"], ... ): pairs of strings, at most max. */
 static int load_pairs(const struct loader *ld, const config_setting_t *g,
@@ -1485,28 +1400,24 @@ static int load_field_quality(const struct loader *ld,
                               struct cfg *cfg, struct cfg_field *f)
 {
     char section[CFG_SECTION_MAX];
-    int on_invalid = 0;
     int err;
 
     snprintf(section, sizeof(section), "fields[%d]", index);
     f->has_threshold = config_setting_get_member(g, "threshold") != NULL;
+    f->outlier_threshold = 0;
+    f->outlier_warmup = CFG_DEFAULT_OUTLIER_WARMUP;
     err = load_allowed(ld, g, section, cfg, f);
     if (!err)
         err = load_pattern(ld, g, section, f);
     if (!err)
-        err = get_enum(ld, g, section, "on_invalid", invalid_actions,
-                       &on_invalid);
-    if (!err)
-        err = load_outlier(ld, g, section, f);
-    if (!err)
-        err = get_double(ld, g, section, "threshold", 0, -CFG_NUMBER_LIMIT,
-                         CFG_NUMBER_LIMIT, &f->threshold);
+        err = load_keys(ld, g, section, field_quality_table, f);
     if (!err && f->kind == CFG_FIELD_LABEL)
         err = load_relabel(ld, g, section, cfg);
     if (err)
         return err;
 
-    f->on_invalid = (enum cfg_invalid_action)on_invalid;
+    if (f->outlier_threshold == 0)
+        f->outlier_threshold = default_outlier_k(f->outlier);
     return check_field_quality(ld, g, section, f);
 }
 
