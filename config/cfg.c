@@ -729,6 +729,8 @@ struct key_spec {
 #define KEY_FLAG(k, at) {.name = (k), .kind = KEY_BOOL, at}
 #define KEY_ENUM(k, at, n) {.name = (k), .kind = KEY_ENUM, at, .names = (n)}
 #define KEY_CHOICE(k, at, c) {.name = (k), .kind = KEY_CHOICE, at, .choices = (c)}
+#define KEY_END {.name = NULL} /* designated: clang's -Wextra wants all or
+                                  none of the fields of a positional one */
 
 /* Stores an integer as the int (or uint32_t) or long (or size_t) at
  * dst. */
@@ -831,7 +833,7 @@ static const struct key_spec kafka_table[] = {
     KEY_STR("ssl_key_password_file", 0,
             CFG_AT(kafka_security.ssl_key_password_file)),
     KEY_FLAG("ssl_verify_hostname", CFG_AT(kafka_security.ssl_verify_hostname)),
-    {NULL}};
+    KEY_END};
 
 static int load_kafka(const struct loader *ld, const config_setting_t *root,
                       struct cfg *cfg)
@@ -867,7 +869,7 @@ static const struct key_spec topics_table[] = {
     KEY_INT("partitions", CFG_AT(input_partitions), 1, CFG_MAX_PARTITIONS),
     KEY_INT("replication_factor", CFG_AT(replication_factor), 1,
             CFG_MAX_REPLICATION),
-    {NULL}};
+    KEY_END};
 
 static int load_topics(const struct loader *ld, const config_setting_t *root,
                        struct cfg *cfg)
@@ -895,15 +897,15 @@ static const struct key_spec source_table[] = {
     KEY_STR("schema", 1, CFG_AT(schema_path)),
     KEY_STR("path", 0, CFG_AT(source_path)),
     KEY_FLAG("header", CFG_AT(csv_header)),
-    {NULL}};
+    KEY_END};
 static const struct key_spec source_dialect_table[] = {
     KEY_FLAG("trim", CFG_AT(csv_trim)),
     KEY_INT("skip_lines", CFG_AT(csv_skip_lines), 0, CFG_MAX_SKIP_LINES),
-    {NULL}};
+    KEY_END};
 static const struct key_spec source_rows_table[] = {
     KEY_STR("id_prefix", 0, CFG_AT(id_prefix)),
     KEY_ENUM("on_bad_row", CFG_AT(on_bad_row), bad_row_actions),
-    {NULL}};
+    KEY_END};
 
 /* The CSV dialect of source after header: delimiter, trim, skip_lines,
  * columns and missing-value markers. */
@@ -1163,7 +1165,7 @@ static const struct key_spec field_kind_table[] = {
     KEY_STR("name", 1, FIELD_AT(name)),
     {.name = "kind", .kind = KEY_ENUM, .required = 1, FIELD_AT(kind),
      .names = field_kinds},
-    {NULL}};
+    KEY_END};
 
 /* Cleaning rules (presence, missing values, range action, transform and
  * length cap), then the privacy action and its settings. */
@@ -1183,13 +1185,13 @@ static const struct key_spec field_table[] = {
     KEY_INT("keep_last", FIELD_AT(keep_last), 0, CFG_MAX_KEEP_LAST),
     KEY_NUM("epsilon", FIELD_AT(epsilon), 0, CFG_NUMBER_LIMIT),
     KEY_NUM("sensitivity", FIELD_AT(sensitivity), 0, CFG_NUMBER_LIMIT),
-    {NULL}};
+    KEY_END};
 
 /* Read after the label values, namespace and buckets. */
 static const struct key_spec field_range_table[] = {
     KEY_NUM("min", FIELD_AT(min), -CFG_NUMBER_LIMIT, CFG_NUMBER_LIMIT),
     KEY_NUM("max", FIELD_AT(max), -CFG_NUMBER_LIMIT, CFG_NUMBER_LIMIT),
-    {NULL}};
+    KEY_END};
 
 /* Name and kind, and the defaults that depend on the kind: an id or a
  * label must be present; a missing categorical gets a "(missing)" token,
@@ -1345,7 +1347,7 @@ static const struct key_spec field_quality_table[] = {
             CFG_MAX_OUTLIER_WARMUP),
     KEY_NUM("threshold", FIELD_AT(threshold), -CFG_NUMBER_LIMIT,
             CFG_NUMBER_LIMIT),
-    {NULL}};
+    KEY_END};
 
 /* key = ( ["a", "b"], ... ): pairs of strings, at most max. */
 static int load_pairs(const struct loader *ld, const config_setting_t *g,
@@ -1519,7 +1521,7 @@ static int load_key_source(const struct loader *ld, const config_setting_t *g,
 static const struct key_spec kanon_table[] = {
     KEY_INT("k", CFG_AT(kanon_k), 2, CFG_MAX_KANON_K),
     KEY_INT("window", CFG_AT(kanon_window), 1, CFG_MAX_KANON_WINDOW),
-    {NULL}};
+    KEY_END};
 
 /* privacy.k_anonymity: which fields, k, and the window. */
 static int load_kanon(const struct loader *ld, const config_setting_t *g,
@@ -1594,7 +1596,7 @@ static const struct key_spec privacy_table[] = {
     KEY_STR("key_file", 0, CFG_AT(key_file)),
     KEY_STR("key_env", 0, CFG_AT(key_env)),
     KEY_STR("key_id", 0, CFG_AT(key_id)),
-    {NULL}};
+    KEY_END};
 
 static int load_privacy(const struct loader *ld, const config_setting_t *root,
                         struct cfg *cfg)
@@ -1653,7 +1655,7 @@ static const struct key_spec learner_table[] = {
             MODEL_MAX_EPSILON),
     KEY_NUM("ftrl_beta", CFG_AT(model.ftrl_beta), MODEL_MIN_FTRL_BETA,
             MODEL_MAX_FTRL_BETA),
-    {NULL}};
+    KEY_END};
 
 static int load_learner(const struct loader *ld, const config_setting_t *root,
                         struct cfg *cfg)
@@ -1760,7 +1762,7 @@ static const struct key_spec drift_table[] = {
     KEY_INT("metrics_every", CFG_AT(metrics_every_events), 1,
             CFG_MAX_EVERY_EVENTS),
     KEY_NUM("react", CFG_AT(drift_react), 0.0, 1.0),
-    {NULL}};
+    KEY_END};
 
 static int load_drift(const struct loader *ld, const config_setting_t *root,
                       struct cfg *cfg)
@@ -1810,7 +1812,7 @@ static const struct key_spec snapshot_table[] = {
             CFG_MIN_SNAPSHOT_CHUNK, CFG_MAX_SNAPSHOT_CHUNK),
     KEY_ENUM("on_offset_past_end", CFG_AT(on_offset_past_end),
              past_end_actions),
-    {NULL}};
+    KEY_END};
 
 static int load_snapshot(const struct loader *ld,
                          const config_setting_t *root, struct cfg *cfg)
@@ -1839,7 +1841,7 @@ static const struct key_spec delivery_table[] = {
     KEY_STR("transactional_id", 0, CFG_AT(transactional_id)),
     KEY_INT("transaction_timeout_ms", CFG_AT(txn_timeout_ms),
             CFG_MIN_TXN_TIMEOUT_MS, CFG_MAX_TXN_TIMEOUT_MS),
-    {NULL}};
+    KEY_END};
 
 static int load_delivery(const struct loader *ld,
                          const config_setting_t *root, struct cfg *cfg)
@@ -1870,7 +1872,7 @@ static const struct key_spec scaling_table[] = {
             CFG_MAX_MERGE_SECONDS),
     KEY_POS("instance_expiry_seconds", CFG_AT(instance_expiry_seconds),
             CFG_MAX_INSTANCE_EXPIRY_S),
-    {NULL}};
+    KEY_END};
 
 /* How often the instances of one pipeline merge their models through
  * the model topic (docs/SCALING.md); 0 and 0 never merge. */
@@ -1896,7 +1898,7 @@ static const struct key_spec log_table[] = {
     KEY_INT("progress_every", CFG_AT(progress_every_events), 1,
             CFG_MAX_EVERY_EVENTS),
     KEY_ENUM("format", CFG_AT(log_json), log_formats),
-    {NULL}};
+    KEY_END};
 
 static int load_log(const struct loader *ld, const config_setting_t *root,
                     struct cfg *cfg)
@@ -1925,7 +1927,7 @@ static const struct key_spec serve_table[] = {
     KEY_ENUM("delivery", CFG_AT(serve_delivery), delivery_modes),
     KEY_INT("transaction_timeout_ms", CFG_AT(serve_txn_timeout_ms),
             CFG_MIN_TXN_TIMEOUT_MS, CFG_MAX_TXN_TIMEOUT_MS),
-    {NULL}};
+    KEY_END};
 
 /* The HTTP side of serve: where it listens and what a request may
  * cost it. */
@@ -1938,7 +1940,7 @@ static const struct key_spec serve_http_table[] = {
             CFG_MIN_SERVE_TIMEOUT_S, CFG_MAX_SERVE_TIMEOUT_S),
     KEY_INT("http_threads", CFG_AT(serve_http_threads), 1,
             CFG_MAX_SERVE_THREADS),
-    {NULL}};
+    KEY_END};
 
 static int load_serve(const struct loader *ld, const config_setting_t *root,
                       struct cfg *cfg)
@@ -2058,7 +2060,7 @@ static const struct key_spec cleaning_table[] = {
      .scale = 1000.0},
     KEY_ENUM("on_late", CFG_AT(on_late), late_actions),
     KEY_STR("late_topic", 0, CFG_AT(late_topic)),
-    {NULL}};
+    KEY_END};
 
 #define SOURCE_AT(m)                            \
     .offset = offsetof(struct cfg_source, m), \
@@ -2067,7 +2069,7 @@ static const struct key_spec cleaning_table[] = {
 static const struct key_spec sources_table[] = {
     KEY_STR("topic", 1, SOURCE_AT(topic)),
     KEY_STR("schema", 1, SOURCE_AT(schema_path)),
-    {NULL}};
+    KEY_END};
 
 /* sources = ( { topic; schema; map; }, ... ): further input topics. */
 static int load_sources(const struct loader *ld,
@@ -2110,13 +2112,13 @@ static const struct key_spec join_table[] = {
     KEY_STR("schema", 1, CFG_AT(join.schema_path)),
     KEY_STR("key", 1, CFG_AT(join.key)),
     KEY_STR("profile_key", 0, CFG_AT(join.profile_key)),
-    {NULL}};
+    KEY_END};
 static const struct key_spec join_after_map_table[] = {
     {.name = "window", .kind = KEY_POSITIVE, CFG_AT(join.window_ms),
      .hi = CFG_MAX_LATENESS_SECONDS, .scale = 1000.0},
     KEY_INT("max_keys", CFG_AT(join.max_keys), 1, CFG_MAX_JOIN_KEYS),
     KEY_STR("event_time", 0, CFG_AT(join.event_time)),
-    {NULL}};
+    KEY_END};
 
 /* join = { topic; schema; key; profile_key; map; window; max_keys;
  * event_time; }. */
@@ -2195,7 +2197,7 @@ static const struct key_spec labels_table[] = {
     KEY_ENUM("on_unknown", CFG_AT(labels.on_unknown), label_actions),
     KEY_ENUM("on_expired", CFG_AT(labels.on_expired), label_actions),
     KEY_ENUM("on_duplicate", CFG_AT(labels.on_duplicate), label_actions),
-    {NULL}};
+    KEY_END};
 
 /* labels = { topic; format; ttl; max_pending; on_unknown; on_expired;
  * on_duplicate; }: delayed labels, see struct cfg_labels. */
