@@ -8,8 +8,10 @@ Text edits, no parser: each `key = value;` of a base removed, or its value
 replaced by each of VALUES (wrong types, out of range, unknown names, too
 long); each key the loader knows inserted with each of VALUES into its
 group (groups a base lacks are appended with their required keys); an
-unknown key in each group; and seeded random pairs of those edits, so that
-which of two errors is reported first is compared too.
+unknown key in each group; seeded random pairs of those edits; and every
+two keys of a group (fields included) set to an empty group, a wrong type
+for each, so that which of two errors is reported first is compared for
+every pair of keys the loader reads.
 """
 import os
 import random
@@ -131,6 +133,41 @@ def edits_of(text):
     return edits
 
 
+def pair_edits(text):
+    """Every two keys of each group at once, both of the wrong type."""
+    edits = []
+    groups = []
+    for sec, keys in SECTIONS.items():
+        m = re.search(r'^\s*' + sec + r'\s*=\s*\{', text, re.M)
+        if m:
+            groups.append((keys, m.end(), None))
+        elif sec in APPEND:
+            groups.append((keys, None, (sec, APPEND[sec])))
+    seen = set()
+    for m in re.finditer(r'\{\s*name\s*=\s*"[^"]*";\s*kind\s*=\s*"(\w+)";',
+                         text):
+        if m.group(1) not in seen:
+            seen.add(m.group(1))
+            groups.append((FIELD_KEYS, m.end(), None))
+    for keys, at, append in groups:
+        # Keys the group sets already (up to its first '}') are left out:
+        # setting them twice is a syntax error, not the loader's.
+        own = append[1] if append else text[at:text.find('}', at)]
+        for i, a in enumerate(keys):
+            for b in keys[i + 1:]:
+                ins = ' %s = {}; %s = {}; ' % (a, b)
+                if re.search(r'\b(%s|%s)\s*=' % (a, b), own):
+                    continue
+                if at is not None:
+                    edits.append(lambda t, at=at, ins=ins:
+                                 t[:at] + ins + t[at:])
+                else:
+                    edits.append(lambda t, sec=append[0], base=append[1],
+                                 ins=ins:
+                                 t + '\n%s = { %s %s};\n' % (sec, base, ins))
+    return edits
+
+
 def main():
     out, bases = sys.argv[1], sys.argv[2:]
     rng = random.Random(20261206)
@@ -153,6 +190,10 @@ def main():
                 continue
             with open(os.path.join(out, '%s-p%05d.cfg' % (stem, i)), 'w') as f:
                 f.write(t)
+            n += 1
+        for i, ed in enumerate(pair_edits(text)):
+            with open(os.path.join(out, '%s-k%05d.cfg' % (stem, i)), 'w') as f:
+                f.write(ed(text))
             n += 1
     print('%d files in %s' % (n, out))
 
