@@ -15,10 +15,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleaning/dedup.h"
+#include "common/buf.h"
 #include "common/err.h"
+#include "config/cfg_literals.h"
 #include "learner/drift.h"
 #include "learner/hash.h"
 
@@ -2315,6 +2318,42 @@ static void file_io_error(const char *path, char *errstr, size_t size)
              strerror(why));
 }
 
+/* Reads the file's text once more for cfg_literals_check(): libconfig
+ * keeps no text of a literal, only the value it wrapped. A pipe or fifo
+ * (`-c <(...)`) is not opened again: its text is gone, and opening a
+ * fifo with no writer left would block; libconfig's values stand. */
+static int check_literals(const char *path, char *errstr, size_t size)
+{
+    struct buf text = {0};
+    char chunk[8192];
+    struct stat st;
+    FILE *f;
+    size_t got;
+    int err = 0;
+
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return 0;
+    f = fopen(path, "r");
+    if (!f) {
+        file_io_error(path, errstr, size);
+        return RIFFLE_ERR_CFG;
+    }
+    while (!err && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        err = buf_append(&text, chunk, got);
+    if (!err && ferror(f)) {
+        file_io_error(path, errstr, size);
+        err = RIFFLE_ERR_CFG;
+    } else if (err) {
+        snprintf(errstr, size, "%s: out of memory reading the file", path);
+    } else {
+        err = cfg_literals_check(path, text.data ? text.data : "", text.len,
+                                 errstr, size);
+    }
+    (void)fclose(f); /* opened read-only, nothing to lose */
+    buf_free(&text);
+    return err;
+}
+
 static int load_file(struct cfg *cfg, const char *path, int zeroed,
                      char *errstr, size_t errstr_size)
 {
@@ -2336,7 +2375,9 @@ static int load_file(struct cfg *cfg, const char *path, int zeroed,
         goto out;
     }
 
-    err = load_root(&ld, config_root_setting(&lc), cfg);
+    err = check_literals(path, errstr, errstr_size);
+    if (!err)
+        err = load_root(&ld, config_root_setting(&lc), cfg);
     /* The loader has already checked each learner key against model.h's
      * ranges, so only the model's cross-checks (l1 with an optimizer
      * other than ftrl) fail here; they name the learner group's line. */

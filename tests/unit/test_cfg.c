@@ -697,6 +697,20 @@ static void test_cfg_bits_out_of_range(void **state)
     expect_error(fx, 18, "learner.bits", "9 is out of range");
 }
 
+/* libconfig 1.5 keeps the low 32 bits of 4294967308 (2^32 + 12): bits
+ * would load as 12, in range, without a word. */
+static void test_cfg_wrapped_integer_refused(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 18, "  bits = 4294967308;", NULL);
+    expect_error(fx, 18, "bits", "does not fit in 32 bits");
+    assert_contains(fx->errstr, "read it as 12 ");
+
+    write_base(fx, 18, "  bits = 4294967308L;", NULL);
+    expect_error(fx, 18, "learner.bits", "4294967308 is out of range");
+}
+
 static void test_cfg_bits_bounds_accepted(void **state)
 {
     struct fixture *fx = *state;
@@ -1694,6 +1708,7 @@ int main(void)
         T(test_cfg_learner_range_bounds_accepted),
         T(test_cfg_labels_read_with_defaults),
         T(test_cfg_labels_errors_name_the_key),
+        T(test_cfg_wrapped_integer_refused),
 #undef T
     };
 
