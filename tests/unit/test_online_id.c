@@ -71,12 +71,7 @@ static const char id_cfg[] =
     "%s";
 
 struct fixture {
-    char dir[64];
-    char cfg_path[128];
-    struct cfg *cfg;
-    struct schema *schema;
-    struct online_learner *ol;
-    struct event ev;
+    struct online_fixture on;
     struct online_result res;
     char pseudonym[TOKEN_SIZE]; /* of RAW_ID */
 };
@@ -84,7 +79,7 @@ struct fixture {
 static int fixture_open(void **state, const char *groups)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
-    char errstr[TESTUTIL_ERRSTR_SIZE], text[2048];
+    char text[2048];
     unsigned char key[KEY_BYTES];
     size_t i;
 
@@ -93,20 +88,9 @@ static int fixture_open(void **state, const char *groups)
     *state = fx;
     setenv(KEY_ENV, HEX_KEY, 1);
     setenv(DL_KEY_ENV, HEX_DL_KEY, 1);
-    fx->cfg = calloc(1, sizeof(*fx->cfg));
-    if (!fx->cfg || !temp_dir_new(fx->dir, sizeof(fx->dir), "pid"))
-        return -1;
-    snprintf(fx->cfg_path, sizeof(fx->cfg_path), "%s/p.cfg", fx->dir);
     snprintf(text, sizeof(text), id_cfg, groups);
-    if (load_cfg_text(fx->cfg, fx->cfg_path, text, errstr,
-                      sizeof(errstr)) != 0 ||
-        schema_load_json(id_schema, strlen(id_schema), "test", &fx->schema,
-                         errstr, sizeof(errstr)) != 0 ||
-        online_new(fx->cfg, fx->schema, &fx->ol, errstr, sizeof(errstr))) {
-        print_error("fixture: %s\n", errstr);
+    if (online_fixture_open(&fx->on, "pid", id_schema, text) != 0)
         return -1;
-    }
-    event_init(&fx->ev);
 
     for (i = 0; i < KEY_BYTES; i++)
         key[i] = (unsigned char)i;
@@ -145,12 +129,7 @@ static int teardown(void **state)
     unsetenv(DL_KEY_ENV);
     if (!fx)
         return 0;
-    online_destroy(fx->ol);
-    schema_destroy(fx->schema);
-    event_free(&fx->ev);
-    (void)unlink(fx->cfg_path);
-    (void)rmdir(fx->dir);
-    free(fx->cfg);
+    online_fixture_close(&fx->on);
     free(fx);
     return 0;
 }
@@ -159,13 +138,13 @@ static int teardown(void **state)
 static struct online_result *run(struct fixture *fx, const char *id,
                                  const char *label)
 {
-    event_reset(&fx->ev, schema_field_count(fx->schema));
-    assert_int_equal(event_set_string(&fx->ev, 0, id, strlen(id)), 0);
-    event_set_number(&fx->ev, 1, 0.5);
+    event_reset(&fx->on.ev, schema_field_count(fx->on.schema));
+    assert_int_equal(event_set_string(&fx->on.ev, 0, id, strlen(id)), 0);
+    event_set_number(&fx->on.ev, 1, 0.5);
     if (label)
-        assert_int_equal(event_set_string(&fx->ev, 2, label, strlen(label)),
+        assert_int_equal(event_set_string(&fx->on.ev, 2, label, strlen(label)),
                          0);
-    assert_int_equal(online_process_event(fx->ol, &fx->ev, &fx->res), 0);
+    assert_int_equal(online_process_event(fx->on.ol, &fx->on.ev, &fx->res), 0);
     return &fx->res;
 }
 
@@ -179,12 +158,12 @@ static void test_online_id_result_names_pseudonym(void **state)
     assert_int_equal(r->dead_letter, 0);
     assert_non_null(r->event_id);
     assert_string_equal(r->event_id, fx->pseudonym);
-    assert_string_equal(event_string(&fx->ev, 0), fx->pseudonym);
+    assert_string_equal(event_string(&fx->on.ev, 0), fx->pseudonym);
 
-    event_reset(&fx->ev, schema_field_count(fx->schema));
-    assert_int_equal(event_set_string(&fx->ev, 0, RAW_ID, strlen(RAW_ID)), 0);
-    event_set_number(&fx->ev, 1, 0.5);
-    assert_int_equal(online_score_event(fx->ol, &fx->ev, &fx->res), 0);
+    event_reset(&fx->on.ev, schema_field_count(fx->on.schema));
+    assert_int_equal(event_set_string(&fx->on.ev, 0, RAW_ID, strlen(RAW_ID)), 0);
+    event_set_number(&fx->on.ev, 1, 0.5);
+    assert_int_equal(online_score_event(fx->on.ol, &fx->on.ev, &fx->res), 0);
     assert_string_equal(fx->res.event_id, fx->pseudonym);
 
     /* A refused event's dead letter names the pseudonym too. */
@@ -233,7 +212,7 @@ static void test_online_id_duplicate_found(void **state)
     assert_int_equal(run(fx, RAW_ID, "1")->duplicate, 0);
     assert_int_equal(run(fx, "MRN-0043", "0")->duplicate, 0);
     assert_int_equal(run(fx, RAW_ID, "1")->duplicate, 1);
-    assert_int_equal(online_duplicate_count(fx->ol), 1);
+    assert_int_equal(online_duplicate_count(fx->on.ol), 1);
 }
 
 /* Reads a text label keyed by the raw id (as the label producer knows
@@ -247,10 +226,10 @@ static enum label_join_outcome give_label_at(struct fixture *fx,
                                          strlen(raw_key), "1", 1};
     enum label_join_outcome outcome;
 
-    assert_int_equal(online_read_label(fx->ol, raw_key, strlen(raw_key),
+    assert_int_equal(online_read_label(fx->on.ol, raw_key, strlen(raw_key),
                                        "1", 1, label),
                      0);
-    assert_int_equal(online_learn_label(fx->ol, label, &origin, &outcome,
+    assert_int_equal(online_learn_label(fx->on.ol, label, &origin, &outcome,
                                         &fx->res),
                      0);
     return outcome;
@@ -303,14 +282,14 @@ static void test_online_id_key_with_nul_refused(void **state)
     struct online_label label;
 
     assert_int_equal(run(fx, RAW_ID, NULL)->pending, 1);
-    assert_int_equal(online_read_label(fx->ol, key, sizeof(key) - 1, "1", 1,
+    assert_int_equal(online_read_label(fx->on.ol, key, sizeof(key) - 1, "1", 1,
                                        &label),
                      RIFFLE_ERR_INVALID);
     assert_int_equal(label.verdict.dead_letter, 1);
     assert_string_equal(label.verdict.verdict.reason, CLEAN_REASON_VALUE);
     assert_int_equal(give_label(fx, RAW_ID, &label), LABEL_JOIN_JOINED);
 
-    online_check_message_key(fx->ol, "MRN-7\0x", 7);
+    online_check_message_key(fx->on.ol, "MRN-7\0x", 7);
     assert_int_equal(run(fx, "MRN-7", NULL)->dead_letter, 1);
     assert_string_equal(fx->res.verdict.field, "event_id");
 }
@@ -343,7 +322,7 @@ static void test_online_id_early_label_joins_and_hides_key(void **state)
     struct search s = {RAW_ID, 0, 0};
 
     assert_int_equal(give_label(fx, RAW_ID, &label), LABEL_JOIN_WAITING);
-    assert_int_equal(label_join_visit(online_label_join(fx->ol),
+    assert_int_equal(label_join_visit(online_label_join(fx->on.ol),
                                       search_record, &s),
                      0);
     assert_int_equal(s.records, 1);
@@ -367,7 +346,7 @@ static void give_up_label(struct fixture *fx, struct online_label_origin *out)
     assert_int_equal(give_label_at(fx, "MRN-0043", LABEL_TS_MS + 61000,
                                    &label),
                      LABEL_JOIN_WAITING);
-    assert_int_equal(online_next_given_up_label(fx->ol, out), 1);
+    assert_int_equal(online_next_given_up_label(fx->on.ol, out), 1);
 }
 
 /* A label whose event never comes is handed back with its raw key, for
@@ -393,7 +372,7 @@ static void test_online_id_early_label_key_wiped(void **state)
     struct online_label label;
 
     assert_int_equal(give_label(fx, RAW_ID, &label), LABEL_JOIN_WAITING);
-    assert_int_equal(online_scratch_holds(fx->ol, RAW_ID, strlen(RAW_ID)),
+    assert_int_equal(online_scratch_holds(fx->on.ol, RAW_ID, strlen(RAW_ID)),
                      0);
 }
 
@@ -405,10 +384,10 @@ static void test_online_id_given_up_label_key_wiped(void **state)
     struct online_label_origin out;
 
     give_up_label(fx, &out);
-    assert_int_equal(online_scratch_holds(fx->ol, RAW_ID, strlen(RAW_ID)),
+    assert_int_equal(online_scratch_holds(fx->on.ol, RAW_ID, strlen(RAW_ID)),
                      1); /* in use: handed back for its dead letter */
-    assert_int_equal(online_next_given_up_label(fx->ol, &out), 0);
-    assert_int_equal(online_scratch_holds(fx->ol, RAW_ID, strlen(RAW_ID)),
+    assert_int_equal(online_next_given_up_label(fx->on.ol, &out), 0);
+    assert_int_equal(online_scratch_holds(fx->on.ol, RAW_ID, strlen(RAW_ID)),
                      0);
 }
 
@@ -435,10 +414,10 @@ static void test_online_id_waiting_label_restored(void **state)
 
     assert_int_equal(give_label(fx, RAW_ID, &label), LABEL_JOIN_WAITING);
     assert_int_equal(label_join_new(1000, 60000, &copy), 0);
-    assert_int_equal(label_join_visit(online_label_join(fx->ol),
+    assert_int_equal(label_join_visit(online_label_join(fx->on.ol),
                                       restore_record, copy),
                      0);
-    assert_int_equal(online_new(fx->cfg, fx->schema, &next, errstr,
+    assert_int_equal(online_new(fx->on.cfg, fx->on.schema, &next, errstr,
                                 sizeof(errstr)),
                      0);
     online_replace_label_join(next, copy, LABEL_TS_MS);
@@ -460,11 +439,11 @@ static void test_online_id_message_key_check(void **state)
 {
     struct fixture *fx = *state;
 
-    online_check_message_key(fx->ol, RAW_ID, strlen(RAW_ID));
+    online_check_message_key(fx->on.ol, RAW_ID, strlen(RAW_ID));
     assert_int_equal(run(fx, RAW_ID, NULL)->pending, 1);
     assert_int_equal(fx->res.dead_letter, 0);
 
-    online_check_message_key(fx->ol, "someone-else", 12);
+    online_check_message_key(fx->on.ol, "someone-else", 12);
     assert_int_equal(run(fx, "MRN-0043", NULL)->dead_letter, 1);
     assert_string_equal(fx->res.verdict.field, "event_id");
 }
@@ -477,20 +456,20 @@ static void test_online_id_replay_judged_by_pseudonym(void **state)
     struct buf msg = {0};
     char errstr[TESTUTIL_ERRSTR_SIZE];
 
-    event_reset(&fx->ev, schema_field_count(fx->schema));
-    assert_int_equal(event_set_string(&fx->ev, 0, RAW_ID, strlen(RAW_ID)), 0);
-    event_set_number(&fx->ev, 1, 0.5);
-    assert_int_equal(event_set_string(&fx->ev, 2, "1", 1), 0);
-    assert_int_equal(schema_encode_event(fx->schema, &fx->ev, &msg, errstr,
+    event_reset(&fx->on.ev, schema_field_count(fx->on.schema));
+    assert_int_equal(event_set_string(&fx->on.ev, 0, RAW_ID, strlen(RAW_ID)), 0);
+    event_set_number(&fx->on.ev, 1, 0.5);
+    assert_int_equal(event_set_string(&fx->on.ev, 2, "1", 1), 0);
+    assert_int_equal(schema_encode_event(fx->on.schema, &fx->on.ev, &msg, errstr,
                                          sizeof(errstr)),
                      0);
-    assert_int_equal(online_validate(fx->ol, msg.data, msg.len, &fx->res), 0);
+    assert_int_equal(online_validate(fx->on.ol, msg.data, msg.len, &fx->res), 0);
     assert_int_equal(fx->res.dead_letter, 0);
     assert_int_equal(fx->res.duplicate, 0);
     assert_string_equal(fx->res.event_id, fx->pseudonym);
 
     run(fx, RAW_ID, "1");
-    assert_int_equal(online_validate(fx->ol, msg.data, msg.len, &fx->res), 0);
+    assert_int_equal(online_validate(fx->on.ol, msg.data, msg.len, &fx->res), 0);
     assert_int_equal(fx->res.duplicate, 1);
     buf_free(&msg);
 }
@@ -508,21 +487,21 @@ static void test_online_id_event_label_joins(void **state)
 
     assert_int_equal(run(fx, RAW_ID, NULL)->pending, 1);
 
-    event_reset(&fx->ev, schema_field_count(fx->schema));
-    assert_int_equal(event_set_string(&fx->ev, 0, RAW_ID, strlen(RAW_ID)), 0);
-    event_set_number(&fx->ev, 1, 0.5);
-    assert_int_equal(event_set_string(&fx->ev, 2, "1", 1), 0);
-    assert_int_equal(schema_encode_event(fx->schema, &fx->ev, &msg, errstr,
+    event_reset(&fx->on.ev, schema_field_count(fx->on.schema));
+    assert_int_equal(event_set_string(&fx->on.ev, 0, RAW_ID, strlen(RAW_ID)), 0);
+    event_set_number(&fx->on.ev, 1, 0.5);
+    assert_int_equal(event_set_string(&fx->on.ev, 2, "1", 1), 0);
+    assert_int_equal(schema_encode_event(fx->on.schema, &fx->on.ev, &msg, errstr,
                                          sizeof(errstr)),
                      0);
     origin.payload = msg.data;
     origin.len = msg.len;
-    assert_int_equal(online_read_label(fx->ol, NULL, 0, msg.data, msg.len,
+    assert_int_equal(online_read_label(fx->on.ol, NULL, 0, msg.data, msg.len,
                                        &label),
                      0);
     assert_int_equal(label.id_len, strlen(fx->pseudonym));
     assert_memory_equal(label.id, fx->pseudonym, label.id_len);
-    assert_int_equal(online_learn_label(fx->ol, &label, &origin, &outcome,
+    assert_int_equal(online_learn_label(fx->on.ol, &label, &origin, &outcome,
                                         &fx->res),
                      0);
     assert_int_equal(outcome, LABEL_JOIN_JOINED);

@@ -51,36 +51,17 @@ static const char mc_cfg[] =
 static const char *const classes[] = {"a", "b", "c"};
 
 struct fixture {
-    char dir[64];
-    char cfg_path[128];
-    struct cfg *cfg;
-    struct schema *schema;
-    struct online_learner *ol;
-    struct event ev;
+    struct online_fixture on;
 };
 
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
-    char errstr[TESTUTIL_ERRSTR_SIZE];
 
     if (!fx)
         return -1;
     *state = fx;
-    fx->cfg = calloc(1, sizeof(*fx->cfg));
-    if (!fx->cfg || !temp_dir_new(fx->dir, sizeof(fx->dir), "mc"))
-        return -1;
-    snprintf(fx->cfg_path, sizeof(fx->cfg_path), "%s/m.cfg", fx->dir);
-    if (load_cfg_text(fx->cfg, fx->cfg_path, mc_cfg, errstr,
-                      sizeof(errstr)) != 0 ||
-        schema_load_json(mc_schema, strlen(mc_schema), "test", &fx->schema,
-                         errstr, sizeof(errstr)) != 0 ||
-        online_new(fx->cfg, fx->schema, &fx->ol, errstr, sizeof(errstr))) {
-        print_error("fixture: %s\n", errstr);
-        return -1;
-    }
-    event_init(&fx->ev);
-    return 0;
+    return online_fixture_open(&fx->on, "mc", mc_schema, mc_cfg);
 }
 
 static int teardown(void **state)
@@ -89,12 +70,7 @@ static int teardown(void **state)
 
     if (!fx)
         return 0;
-    online_destroy(fx->ol);
-    schema_destroy(fx->schema);
-    event_free(&fx->ev);
-    (void)unlink(fx->cfg_path);
-    (void)rmdir(fx->dir);
-    free(fx->cfg);
+    online_fixture_close(&fx->on);
     free(fx);
     return 0;
 }
@@ -111,11 +87,11 @@ static void make_event(struct fixture *fx, int i, uint64_t *rng)
         k = (int)(rng_unit(rng) * 3.0);
     snprintf(id, sizeof(id), "e%d", i);
     snprintf(cat, sizeof(cat), "t%d", (int)(rng_unit(rng) * 4.0));
-    event_reset(&fx->ev, schema_field_count(fx->schema));
-    event_put_text(&fx->ev, fx->schema, "event_id", id);
-    event_set_number(&fx->ev, schema_col(fx->schema, "x"), x);
-    event_put_text(&fx->ev, fx->schema, "c", cat);
-    event_put_text(&fx->ev, fx->schema, "y", classes[k]);
+    event_reset(&fx->on.ev, schema_field_count(fx->on.schema));
+    event_put_text(&fx->on.ev, fx->on.schema, "event_id", id);
+    event_set_number(&fx->on.ev, schema_col(fx->on.schema, "x"), x);
+    event_put_text(&fx->on.ev, fx->on.schema, "c", cat);
+    event_put_text(&fx->on.ev, fx->on.schema, "y", classes[k]);
 }
 
 static void test_multiclass_scored_before_learning(void **state)
@@ -128,9 +104,9 @@ static void test_multiclass_scored_before_learning(void **state)
     for (i = 0; i < EVENTS; i++) {
         again = rng;
         make_event(fx, i, &rng);
-        assert_int_equal(online_score_event(fx->ol, &fx->ev, &scored), 0);
+        assert_int_equal(online_score_event(fx->on.ol, &fx->on.ev, &scored), 0);
         make_event(fx, i, &again);
-        assert_int_equal(online_process_event(fx->ol, &fx->ev, &learned), 0);
+        assert_int_equal(online_process_event(fx->on.ol, &fx->on.ev, &learned), 0);
 
         if (i == 0)
             assert_true(learned.probability == 1.0 / 3.0);

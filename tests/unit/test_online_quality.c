@@ -51,39 +51,20 @@ static const char quality_cfg[] =
     "cleaning = { %s };\n";
 
 struct fixture {
-    char dir[64];
-    char cfg_path[128];
-    struct cfg *cfg;
-    struct schema *schema;
-    struct online_learner *ol;
-    struct event ev;
+    struct online_fixture on;
     struct online_result res;
 };
 
 static int fixture_open(void **state, const char *cleaning)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
-    char errstr[TESTUTIL_ERRSTR_SIZE], text[2048];
+    char text[2048];
 
     if (!fx)
         return -1;
     *state = fx;
-    fx->cfg = calloc(1, sizeof(*fx->cfg));
-    if (!fx->cfg || !temp_dir_new(fx->dir, sizeof(fx->dir), "quality"))
-        return -1;
-    snprintf(fx->cfg_path, sizeof(fx->cfg_path), "%s/q.cfg", fx->dir);
     snprintf(text, sizeof(text), quality_cfg, cleaning);
-
-    if (load_cfg_text(fx->cfg, fx->cfg_path, text, errstr,
-                      sizeof(errstr)) != 0 ||
-        schema_load_json(quality_schema, strlen(quality_schema), "test",
-                         &fx->schema, errstr, sizeof(errstr)) != 0 ||
-        online_new(fx->cfg, fx->schema, &fx->ol, errstr, sizeof(errstr))) {
-        print_error("fixture: %s\n", errstr);
-        return -1;
-    }
-    event_init(&fx->ev);
-    return 0;
+    return online_fixture_open(&fx->on, "quality", quality_schema, text);
 }
 
 static int setup_dedup(void **state)
@@ -115,12 +96,7 @@ static int teardown(void **state)
 
     if (!fx)
         return 0;
-    online_destroy(fx->ol);
-    schema_destroy(fx->schema);
-    event_free(&fx->ev);
-    (void)unlink(fx->cfg_path);
-    (void)rmdir(fx->dir);
-    free(fx->cfg);
+    online_fixture_close(&fx->on);
     free(fx);
     return 0;
 }
@@ -131,13 +107,13 @@ static struct online_result *run(struct fixture *fx, const char *id,
 {
     const char *label = bad ? "bad" : "1";
 
-    event_reset(&fx->ev, schema_field_count(fx->schema));
-    assert_int_equal(event_set_string(&fx->ev, 0, id, strlen(id)), 0);
+    event_reset(&fx->on.ev, schema_field_count(fx->on.schema));
+    assert_int_equal(event_set_string(&fx->on.ev, 0, id, strlen(id)), 0);
     if (!isnan(ts))
-        event_set_number(&fx->ev, 1, ts);
-    event_set_number(&fx->ev, 2, 0.5);
-    assert_int_equal(event_set_string(&fx->ev, 3, label, strlen(label)), 0);
-    assert_int_equal(online_process_event(fx->ol, &fx->ev, &fx->res), 0);
+        event_set_number(&fx->on.ev, 1, ts);
+    event_set_number(&fx->on.ev, 2, 0.5);
+    assert_int_equal(event_set_string(&fx->on.ev, 3, label, strlen(label)), 0);
+    assert_int_equal(online_process_event(fx->on.ol, &fx->on.ev, &fx->res), 0);
     return &fx->res;
 }
 
@@ -162,7 +138,7 @@ static void expect_json(const struct fixture *fx, const char *want)
 {
     struct buf b = {0};
 
-    assert_int_equal(online_cleaning_json(fx->ol, &b), 0);
+    assert_int_equal(online_cleaning_json(fx->on.ol, &b), 0);
     assert_string_equal(b.data ? b.data : "", want);
     buf_free(&b);
 }
@@ -180,8 +156,8 @@ static void test_online_duplicates_in_window(void **state)
     expect(fx, "a", NAN, 0, DUPLICATE);   /* window 2: a, b */
     expect(fx, "c", NAN, 0, PREDICTED);   /* forgets a */
     expect(fx, "a", NAN, 0, PREDICTED);
-    assert_int_equal(online_duplicate_count(fx->ol), 3);
-    assert_int_equal(online_dead_letter_count(fx->ol), 2);
+    assert_int_equal(online_duplicate_count(fx->on.ol), 3);
+    assert_int_equal(online_dead_letter_count(fx->on.ol), 2);
     /* a duplicate moves no cleaning counter: y rejected twice */
     expect_json(fx, "\"y.rejected\":2,\"duplicates\":3");
 }
@@ -194,7 +170,7 @@ static void test_online_empty_id_not_deduplicated(void **state)
     expect(fx, "", NAN, 0, DEAD_LETTER);
     expect(fx, "", NAN, 0, DEAD_LETTER);
     assert_string_equal(fx->res.verdict.reason, CLEAN_REASON_MISSING);
-    assert_int_equal(online_duplicate_count(fx->ol), 0);
+    assert_int_equal(online_duplicate_count(fx->on.ol), 0);
 }
 
 static void test_online_late_reject_boundary(void **state)
@@ -249,7 +225,7 @@ static void test_online_late_route_in_seconds(void **state)
     expect(fx, "e3", 89.999, 0, LATE);      /* routed, not refused */
     assert_int_equal(fx->res.dead_letter, 0);
     assert_string_equal(fx->res.event_id, "e3");
-    assert_int_equal(online_dead_letter_count(fx->ol), 0);
+    assert_int_equal(online_dead_letter_count(fx->on.ol), 0);
     expect_json(fx, "\"late\":1,\"out_of_order\":1");
 }
 

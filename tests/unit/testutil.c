@@ -68,6 +68,37 @@ void clean_fixture_close(struct clean_fixture *f)
     memset(f, 0, sizeof(*f));
 }
 
+int online_fixture_open(struct online_fixture *f, const char *tag,
+                        const char *schema_json, const char *cfg_text)
+{
+    char errstr[TESTUTIL_ERRSTR_SIZE];
+
+    event_init(&f->ev); /* first: online_fixture_close() frees it */
+    if (scratch_dir_new(&f->scratch, tag, &f->cfg) != 0) {
+        print_error("fixture: no memory or no scratch directory\n");
+        return -1;
+    }
+
+    if (load_cfg_text(f->cfg, f->scratch.cfg_path, cfg_text, errstr,
+                      sizeof(errstr)) != 0 ||
+        schema_load_json(schema_json, strlen(schema_json), "test", &f->schema,
+                         errstr, sizeof(errstr)) != 0 ||
+        online_new(f->cfg, f->schema, &f->ol, errstr, sizeof(errstr)) != 0) {
+        print_error("fixture: %s\n", errstr);
+        return -1;
+    }
+    return 0;
+}
+
+void online_fixture_close(struct online_fixture *f)
+{
+    online_destroy(f->ol);
+    schema_destroy(f->schema);
+    event_free(&f->ev);
+    scratch_dir_destroy(&f->scratch, f->cfg);
+    memset(f, 0, sizeof(*f));
+}
+
 int clean_fixture_setup(void **state, size_t size, const char *tag,
                         const char *schema_json, const char *cfg_text,
                         int with_cleaner)

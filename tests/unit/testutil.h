@@ -64,6 +64,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "config/cfg.h"
+#include "learner/online.h"
 #include "learner/stats.h"
 #include "schemas/event.h"
 #include "schemas/schema.h"
@@ -335,6 +336,25 @@ int scratch_dir_new(struct scratch_dir *s, const char *tag,
  * there besides are its to remove first) and frees cfg. Safe after a
  * failed or partial scratch_dir_new() and on a zeroed s. */
 void scratch_dir_destroy(struct scratch_dir *s, struct cfg *cfg);
+
+/* A configuration loaded from text, a schema from JSON, the online
+ * learner on them, and an initialized event: the set-up of the
+ * test_online_* programs. */
+struct online_fixture {
+    struct scratch_dir scratch;
+    struct cfg *cfg;
+    struct schema *schema;
+    struct online_learner *ol;
+    struct event ev;
+};
+
+/* Opens f (zeroed by the caller) in a scratch directory named by tag.
+ * Returns 0, or -1 after printing why; online_fixture_close() undoes a
+ * partial open. */
+int online_fixture_open(struct online_fixture *f, const char *tag,
+                        const char *schema_json, const char *cfg_text);
+
+void online_fixture_close(struct online_fixture *f);
 
 /* A configuration loaded from text, a schema from JSON, the running
  * statistics the cleaner and the feature builder share, optionally the
