@@ -75,22 +75,21 @@ struct fixture {
     struct online_result res;
     char pseudonym[TOKEN_SIZE]; /* of RAW_ID */
 };
+_Static_assert(offsetof(struct fixture, on) == 0, "on first");
 
 static int fixture_open(void **state, const char *groups)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
+    struct fixture *fx;
     char text[2048];
     unsigned char key[KEY_BYTES];
     size_t i;
 
-    if (!fx)
-        return -1;
-    *state = fx;
     setenv(KEY_ENV, HEX_KEY, 1);
     setenv(DL_KEY_ENV, HEX_DL_KEY, 1);
     snprintf(text, sizeof(text), id_cfg, groups);
-    if (online_fixture_open(&fx->on, "pid", id_schema, text) != 0)
+    if (online_fixture_setup(state, sizeof(*fx), "pid", id_schema, text) != 0)
         return -1;
+    fx = *state;
 
     for (i = 0; i < KEY_BYTES; i++)
         key[i] = (unsigned char)i;
@@ -123,15 +122,9 @@ static int setup_event_labels(void **state)
 
 static int teardown(void **state)
 {
-    struct fixture *fx = *state;
-
     unsetenv(KEY_ENV);
     unsetenv(DL_KEY_ENV);
-    if (!fx)
-        return 0;
-    online_fixture_close(&fx->on);
-    free(fx);
-    return 0;
+    return online_fixture_teardown(state);
 }
 
 /* Runs one event with id id and label label (NULL: none, it waits). */

@@ -53,26 +53,12 @@ static const char *const classes[] = {"a", "b", "c"};
 struct fixture {
     struct online_fixture on;
 };
+_Static_assert(offsetof(struct fixture, on) == 0, "on first");
 
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-
-    if (!fx)
-        return -1;
-    *state = fx;
-    return online_fixture_open(&fx->on, "mc", mc_schema, mc_cfg);
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-
-    if (!fx)
-        return 0;
-    online_fixture_close(&fx->on);
-    free(fx);
-    return 0;
+    return online_fixture_setup(state, sizeof(struct fixture), "mc",
+                                mc_schema, mc_cfg);
 }
 
 /* Fills the fixture's event: event i of a stream where the class follows
@@ -123,7 +109,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_multiclass_scored_before_learning,
-                                        setup, teardown),
+                                        setup, online_fixture_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

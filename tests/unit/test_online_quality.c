@@ -54,17 +54,15 @@ struct fixture {
     struct online_fixture on;
     struct online_result res;
 };
+_Static_assert(offsetof(struct fixture, on) == 0, "on first");
 
 static int fixture_open(void **state, const char *cleaning)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
     char text[2048];
 
-    if (!fx)
-        return -1;
-    *state = fx;
     snprintf(text, sizeof(text), quality_cfg, cleaning);
-    return online_fixture_open(&fx->on, "quality", quality_schema, text);
+    return online_fixture_setup(state, sizeof(struct fixture), "quality",
+                                quality_schema, text);
 }
 
 static int setup_dedup(void **state)
@@ -90,16 +88,6 @@ static int setup_late_accept(void **state)
     return fixture_open(state, "event_time = \"ts\";");
 }
 
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-
-    if (!fx)
-        return 0;
-    online_fixture_close(&fx->on);
-    free(fx);
-    return 0;
-}
 
 /* Runs one event; label "1", or "bad" (refused by cleaning) when bad. */
 static struct online_result *run(struct fixture *fx, const char *id,
@@ -326,24 +314,24 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_online_duplicates_in_window,
-                                        setup_dedup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_online_empty_id_not_deduplicated, setup_dedup, teardown),
+                                        setup_dedup, online_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_online_empty_id_not_deduplicated,
+                                        setup_dedup, online_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_online_late_reject_boundary,
-                                        setup_late_reject, teardown),
+                                        setup_late_reject, online_fixture_teardown),
         cmocka_unit_test_setup_teardown(
             test_online_watermark_moves_with_learned_only, setup_late_reject,
-            teardown),
+            online_fixture_teardown),
         cmocka_unit_test_setup_teardown(
             test_online_future_time_moves_watermark_to_now, setup_late_reject,
-            teardown),
+            online_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_online_late_route_in_seconds,
-                                        setup_late_route, teardown),
+                                        setup_late_route, online_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_online_late_accept_counts,
-                                        setup_late_accept, teardown),
+                                        setup_late_accept, online_fixture_teardown),
         cmocka_unit_test_setup_teardown(
             test_online_result_cleared_between_events, setup_late_accept,
-            teardown),
+            online_fixture_teardown),
         cmocka_unit_test(test_online_quality_config_errors),
     };
 

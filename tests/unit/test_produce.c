@@ -134,6 +134,18 @@ static void map(struct fixture *fx, const struct schema *schema)
         fail_msg("produce_map_columns: %s", fx->errstr);
 }
 
+/* A header line that produce_map_columns() must refuse; the message
+ * is left in fx->errstr for the caller's checks. */
+static void map_refused(struct fixture *fx, const struct schema *schema,
+                        const char *header)
+{
+    use_header(fx);
+    open_csv(fx, header, 1);
+    assert_int_equal(produce_map_columns(fx->cfg, schema, fx->csv, &fx->map,
+                                         fx->errstr, sizeof(fx->errstr)),
+                     RIFFLE_ERR_CFG);
+}
+
 /* Strict schema, header line, one data row; returns the row's result. */
 static int strict_row(struct fixture *fx, const char *text)
 {
@@ -222,12 +234,7 @@ static void test_produce_unknown_column_refused(void **state)
 {
     struct fixture *fx = *state;
 
-    use_header(fx);
-    open_csv(fx, "age,colour\n", 1);
-    assert_int_equal(produce_map_columns(fx->cfg, fx->adult, fx->csv,
-                                         &fx->map, fx->errstr,
-                                         sizeof(fx->errstr)),
-                     RIFFLE_ERR_CFG);
+    map_refused(fx, fx->adult, "age,colour\n");
     assert_contains(fx->errstr, "column 2 \"colour\"");
     assert_contains(fx->errstr, "riffle.adult.Event");
     assert_contains(fx->errstr, " (no column feeds \"workclass\", "
@@ -240,15 +247,11 @@ static void test_produce_unknown_column_names_unfed_field(void **state)
 {
     struct fixture *fx = *state;
 
-    use_header(fx);
-    open_csv(fx, "age,workclass,fnlwgt,education,educaton-num,"
-                 "marital-status,occupation,relationship,race,sex,"
-                 "capital-gain,capital-loss,hours-per-week,native-country,"
-                 "income\n", 1);
-    assert_int_equal(produce_map_columns(fx->cfg, fx->adult, fx->csv,
-                                         &fx->map, fx->errstr,
-                                         sizeof(fx->errstr)),
-                     RIFFLE_ERR_CFG);
+    map_refused(fx, fx->adult,
+                "age,workclass,fnlwgt,education,educaton-num,"
+                "marital-status,occupation,relationship,race,sex,"
+                "capital-gain,capital-loss,hours-per-week,native-country,"
+                "income\n");
     assert_string_equal(fx->errstr,
                         "test.csv: column 5 \"educaton_num\" is not a "
                         "field of riffle.adult.Event (no column feeds "
@@ -257,14 +260,11 @@ static void test_produce_unknown_column_names_unfed_field(void **state)
                         "schema, which riffle ignores unless the "
                         "configuration names it)");
 
-    open_csv(fx, "age,workclass,fnlwgt,education,education-num,"
-                 "marital-status,occupation,relationship,race,sex,"
-                 "capital-gain,capital-loss,hours-per-week,native-country,"
-                 "income,notes\n", 1);
-    assert_int_equal(produce_map_columns(fx->cfg, fx->adult, fx->csv,
-                                         &fx->map, fx->errstr,
-                                         sizeof(fx->errstr)),
-                     RIFFLE_ERR_CFG);
+    map_refused(fx, fx->adult,
+                "age,workclass,fnlwgt,education,education-num,"
+                "marital-status,occupation,relationship,race,sex,"
+                "capital-gain,capital-loss,hours-per-week,native-country,"
+                "income,notes\n");
     assert_string_equal(fx->errstr,
                         "test.csv: column 16 \"notes\" is not a field of "
                         "riffle.adult.Event (to leave a column unused, give "
@@ -297,12 +297,7 @@ static void test_produce_unknown_column_long_field_names(void **state)
                          "long", &schema, fx->errstr,
                          sizeof(fx->errstr)) != 0)
         fail_msg("schema: %s", fx->errstr);
-    use_header(fx);
-    open_csv(fx, "colour,unknown\n", 1);
-    assert_int_equal(produce_map_columns(fx->cfg, schema, fx->csv,
-                                         &fx->map, fx->errstr,
-                                         sizeof(fx->errstr)),
-                     RIFFLE_ERR_CFG);
+    map_refused(fx, schema, "colour,unknown\n");
     schema_destroy(schema);
     assert_contains(fx->errstr, "test.csv: column 1 \"colour\" is not a "
                                 "field of riffle.test.L (no column feeds \""
@@ -317,12 +312,7 @@ static void test_produce_one_column_header_hints_delimiter(void **state)
 {
     struct fixture *fx = *state;
 
-    use_header(fx);
-    open_csv(fx, "age;workclass;fnlwgt\n", 1);
-    assert_int_equal(produce_map_columns(fx->cfg, fx->adult, fx->csv,
-                                         &fx->map, fx->errstr,
-                                         sizeof(fx->errstr)),
-                     RIFFLE_ERR_CFG);
+    map_refused(fx, fx->adult, "age;workclass;fnlwgt\n");
     assert_string_equal(fx->errstr,
                         "test.csv: column 1 \"age_workclass_fnlwgt\" is not "
                         "a field of riffle.adult.Event (the header has one "
@@ -334,12 +324,7 @@ static void test_produce_required_field_without_column(void **state)
 {
     struct fixture *fx = *state;
 
-    use_header(fx);
-    open_csv(fx, "name,n\n", 1); /* x is not nullable */
-    assert_int_equal(produce_map_columns(fx->cfg, fx->strict, fx->csv,
-                                         &fx->map, fx->errstr,
-                                         sizeof(fx->errstr)),
-                     RIFFLE_ERR_CFG);
+    map_refused(fx, fx->strict, "name,n\n"); /* x is not nullable */
     assert_contains(fx->errstr, "required field \"x\"");
 }
 

@@ -99,6 +99,29 @@ void online_fixture_close(struct online_fixture *f)
     memset(f, 0, sizeof(*f));
 }
 
+int online_fixture_setup(void **state, size_t size, const char *tag,
+                         const char *schema_json, const char *cfg_text)
+{
+    struct online_fixture *f = calloc(1, size);
+
+    assert(size >= sizeof(*f));
+    if (!f)
+        return -1;
+    *state = f;
+    return online_fixture_open(f, tag, schema_json, cfg_text);
+}
+
+int online_fixture_teardown(void **state)
+{
+    struct online_fixture *f = *state;
+
+    if (!f)
+        return 0;
+    online_fixture_close(f);
+    free(f);
+    return 0;
+}
+
 int clean_fixture_setup(void **state, size_t size, const char *tag,
                         const char *schema_json, const char *cfg_text,
                         int with_cleaner)

@@ -356,6 +356,13 @@ int online_fixture_open(struct online_fixture *f, const char *tag,
 
 void online_fixture_close(struct online_fixture *f);
 
+/* cmocka set-up and tear-down for a test whose state is a fixture of
+ * size bytes that begins with its struct online_fixture (checked with
+ * offsetof by the caller), as clean_fixture_setup() is for the cleaner. */
+int online_fixture_setup(void **state, size_t size, const char *tag,
+                         const char *schema_json, const char *cfg_text);
+int online_fixture_teardown(void **state);
+
 /* A configuration loaded from text, a schema from JSON, the running
  * statistics the cleaner and the feature builder share, optionally the
  * cleaner on them, and an initialized event. */
