@@ -1073,3 +1073,85 @@ int csv_parse_number(const char *s, double *out)
         return 0;
     return parse_number_slow(s, out);
 }
+
+/* 1 when s (len bytes) is, ignoring case, one of the words of the
+ * NULL-terminated list, after an optional sign. */
+static int is_word(const char *s, size_t len, const char *const *words)
+{
+    size_t i;
+
+    if (len > 0 && (*s == '+' || *s == '-')) {
+        s++;
+        len--;
+    }
+    for (; *words; words++) {
+        if (strlen(*words) != len)
+            continue;
+        for (i = 0; i < len && tolower((unsigned char)s[i]) == (*words)[i];
+             i++)
+            ;
+        if (i == len)
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when s (len bytes) reads as a number once its one ',' is a '.'. */
+static int is_decimal_comma(const char *s, size_t len)
+{
+    char copy[64];
+    const char *comma = memchr(s, ',', len);
+    double v;
+
+    if (!comma || len >= sizeof(copy) || memchr(comma + 1, ',',
+                                                len - (size_t)(comma - s) - 1))
+        return 0;
+    memcpy(copy, s, len);
+    copy[comma - s] = '.';
+    copy[len] = '\0';
+    return number_chars_only(copy, len) && csv_parse_number(copy, &v) == 0;
+}
+
+const char *csv_describe_non_number(const char *s, const char **expected)
+{
+    static const char *const nan_words[] = {"nan", NULL};
+    static const char *const inf_words[] = {"inf", "infinity", NULL};
+    const char *end;
+    size_t len;
+
+    *expected = "a number";
+    while (isspace((unsigned char)*s))
+        s++;
+    end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        end--;
+    len = (size_t)(end - s);
+
+    if (len == 0)
+        return "blank text";
+    if (is_word(s, len, nan_words) || is_word(s, len, inf_words)) {
+        *expected = "a finite number";
+        return is_word(s, len, nan_words) ? "NaN" : "an infinite value";
+    }
+    if (number_chars_only(s, len)) {
+        char *stop;
+
+        /* Only letters e/E, digits, signs and points: either too large
+         * for a double or not a well-formed number ("1.2.3", "1e"). */
+        errno = 0;
+        (void)strtod(s, &stop);
+        if (stop == end && errno == ERANGE) {
+            *expected = "a finite number";
+            return "a number beyond the range of a double";
+        }
+        return "a malformed number";
+    }
+    if (is_decimal_comma(s, len))
+        return "a number with a decimal comma (riffle reads a decimal point)";
+    if (*s == '-' || *s == '+')
+        s++;
+    if (*s == '.')
+        s++;
+    return isdigit((unsigned char)*s) ? "text that begins like a number"
+                                      : "text";
+}

@@ -100,4 +100,11 @@ void csv_reader_close(struct csv_reader *r); /* NULL-safe */
  * and "12abc" are errors. Returns 0 or RIFFLE_ERR_PARSE. */
 int csv_parse_number(const char *s, double *out);
 
+/* What s is, for a message, when csv_parse_number() refused it: "text",
+ * "NaN", "a number with a decimal comma", ...; a static phrase that never
+ * quotes s (a value may be personal). *expected is set to what a number
+ * column wants instead: "a number", or "a finite number" when s is a
+ * number that is not finite. */
+const char *csv_describe_non_number(const char *s, const char **expected);
+
 #endif

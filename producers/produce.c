@@ -246,21 +246,47 @@ static inline int is_missing(const struct cfg *cfg,
     return 0;
 }
 
-/* What a number read for a field of type t fails to be, or NULL when it
- * fits. An integer is tested with a cast once it is known to be within
- * 2^53, where that is exact (floor() was a call per number). */
-static const char *number_fault(enum schema_field_type t, double x)
+/* What a number read for a field of type t is that the type cannot
+ * hold, with what the type wants in *expected, or NULL when it fits. An
+ * integer is tested with a cast once it is known to be within 2^53,
+ * where that is exact (floor() was a call per number). The number itself
+ * is never named: a value may be personal. */
+static const char *number_fault(enum schema_field_type t, double x,
+                                const char **expected)
 {
-    if ((t == SCHEMA_FIELD_INT || t == SCHEMA_FIELD_LONG) &&
-        (fabs(x) > 9007199254740992.0 || /* 2^53: exact in a double */
-         x != (double)(long long)x ||
-         (t == SCHEMA_FIELD_INT && (x < -2147483648.0 || x > 2147483647.0))))
-        return t == SCHEMA_FIELD_INT ? "an integer of 32 bits" : "an integer";
-    if (t == SCHEMA_FIELD_FLOAT && fabs(x) > FLT_MAX)
-        return "a number within float range";
-    if (t == SCHEMA_FIELD_BOOLEAN && x != 0 && x != 1)
-        return "0 or 1";
+    if (t == SCHEMA_FIELD_INT || t == SCHEMA_FIELD_LONG) {
+        *expected = t == SCHEMA_FIELD_INT ? "an integer of 32 bits"
+                                          : "an integer";
+        if (fabs(x) > 9007199254740992.0) /* 2^53: exact in a double */
+            return "a number beyond 2^53, too large to be an exact integer";
+        if (x != (double)(long long)x)
+            return "a number with a fraction";
+        if (t == SCHEMA_FIELD_INT && (x < -2147483648.0 || x > 2147483647.0))
+            return "an integer beyond 32 bits";
+    }
+    if (t == SCHEMA_FIELD_FLOAT && fabs(x) > FLT_MAX) {
+        *expected = "a number within float range";
+        return "a number beyond float range";
+    }
+    if (t == SCHEMA_FIELD_BOOLEAN && x != 0 && x != 1) {
+        *expected = "0 or 1";
+        return "a number other than 0 or 1";
+    }
     return NULL;
+}
+
+/* Writes "column N, field 'NAME': found FOUND, expected EXPECTED" into
+ * errstr: the row's refusal, which its caller prefixes with file and
+ * line. Returns RIFFLE_ERR_PARSE. */
+static int refuse_value(const struct schema *schema,
+                        const struct produce_step *st, const char *found,
+                        const char *expected, char *errstr,
+                        size_t errstr_size)
+{
+    snprintf(errstr, errstr_size, "column %zu, field '%s': found %s, "
+             "expected %s", (size_t)st->column + 1,
+             schema_field_name(schema, st->field), found, expected);
+    return RIFFLE_ERR_PARSE;
 }
 
 /* The field of step st from the CSV column s (len bytes,
@@ -275,7 +301,7 @@ static inline int parse_value(const struct schema *schema,
                               size_t errstr_size)
 {
     enum schema_field_type t = (enum schema_field_type)st->type;
-    const char *expected = NULL;
+    const char *expected = NULL, *found = NULL;
     double x;
 
     if (t == SCHEMA_FIELD_STRING) {
@@ -285,25 +311,27 @@ static inline int parse_value(const struct schema *schema,
          * Avro encoder, which would stop the whole run; the value itself
          * is not quoted (it may be personal). */
         if (bad < len) {
-            snprintf(errstr, errstr_size, "field '%s': expected UTF-8 "
-                     "text, invalid from byte %zu of the value",
-                     schema_field_name(schema, st->field), bad + 1);
-            return RIFFLE_ERR_PARSE;
+            char found_utf8[64];
+
+            snprintf(found_utf8, sizeof(found_utf8), "bytes that are not "
+                     "UTF-8 from byte %zu of the value", bad + 1);
+            return refuse_value(schema, st, found_utf8, "UTF-8 text", errstr,
+                                errstr_size);
         }
         event_set_string_at(ev, st->field, at, len);
         return 0;
     }
 
-    /* The field's name is looked up only for a message. */
-    if (csv_parse_number(s, &x) != 0)
-        expected = "a finite number";
-    else if (t != SCHEMA_FIELD_DOUBLE)
-        expected = number_fault(t, x);
-    if (expected) {
-        snprintf(errstr, errstr_size, "field '%s': expected %s",
-                 schema_field_name(schema, st->field), expected);
-        return RIFFLE_ERR_PARSE;
+    /* What was found is worked out only for a message. */
+    if (csv_parse_number(s, &x) != 0) {
+        found = csv_describe_non_number(s, &expected);
+        if (t == SCHEMA_FIELD_BOOLEAN)
+            expected = "0 or 1";
+    } else if (t != SCHEMA_FIELD_DOUBLE) {
+        found = number_fault(t, x, &expected);
     }
+    if (found)
+        return refuse_value(schema, st, found, expected, errstr, errstr_size);
 
     /* The value an Avro float carries, so a decoded event and this one
      * are the same. */
@@ -398,12 +426,11 @@ int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
         const char *s = record + starts[c];
 
         if (is_missing(cfg, map, s)) {
-            if (!st->nullable) {
-                snprintf(errstr, errstr_size, "field '%s': missing, but the "
-                         "schema does not allow null",
-                         schema_field_name(schema, st->field));
-                return RIFFLE_ERR_PARSE;
-            }
+            if (!st->nullable)
+                return refuse_value(schema, st, "a missing value (empty or "
+                                    "a missing token)", "a value: the "
+                                    "schema does not allow null", errstr,
+                                    errstr_size);
             continue;
         }
         err = parse_value(schema, st, s, lens[c], block + starts[c],

@@ -17,7 +17,7 @@ run_riffle produce -c "$cfg" --file tests/fixtures/elec2_bad_rows.csv \
     --no-progress >"$WORK/produce.json" 2>"$WORK/produce.log"
 assert_eq "$(riffle_json "$WORK/produce.json" 'rows[0]["bad_rows"]')" 2 "rows skipped by produce"
 assert_eq "$(riffle_json "$WORK/produce.json" 'rows[0]["produced"]')" 205 "rows produced"
-grep -q "elec2_bad_rows.csv:128: field 'vicprice': expected a finite number" "$WORK/produce.log" ||
+grep -q "elec2_bad_rows.csv:128: column 6, field 'vicprice': found text, expected a number" "$WORK/produce.log" ||
     fail "produce did not report line 128"
 grep -q "elec2_bad_rows.csv:149: expected 9 fields, found 7" "$WORK/produce.log" ||
     fail "produce did not report line 149"

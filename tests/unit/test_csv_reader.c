@@ -1088,10 +1088,47 @@ static void test_csv_parse_number_rejects_non_numbers(void **state)
     assert_true(v == 42.0); /* untouched on error */
 }
 
+/* What a refused number is, in words that never quote it. */
+static void test_csv_describe_non_number_names_what_was_found(void **state)
+{
+    static const struct {
+        const char *text, *found, *expected;
+    } cases[] = {
+        {"abc", "text", "a number"},
+        {"  ", "blank text", "a number"},
+        {"12kg", "text that begins like a number", "a number"},
+        {"-.5x", "text that begins like a number", "a number"},
+        {"3,25", "a number with a decimal comma (riffle reads a decimal "
+                 "point)", "a number"},
+        {"1,2,3", "text that begins like a number", "a number"},
+        {"1.2.3", "a malformed number", "a number"},
+        {"1e", "a malformed number", "a number"},
+        {"NaN", "NaN", "a finite number"},
+        {" -Infinity ", "an infinite value", "a finite number"},
+        {"+inf", "an infinite value", "a finite number"},
+        {"-1e999", "a number beyond the range of a double",
+         "a finite number"},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *expected = NULL;
+        double v;
+
+        assert_int_equal(csv_parse_number(cases[i].text, &v),
+                         RIFFLE_ERR_PARSE);
+        assert_string_equal(csv_describe_non_number(cases[i].text, &expected),
+                            cases[i].found);
+        assert_string_equal(expected, cases[i].expected);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_reader_names_an_avro_container),
+        cmocka_unit_test(test_csv_describe_non_number_names_what_was_found),
         cmocka_unit_test(test_csv_reader_reads_simple_records),
         cmocka_unit_test(test_csv_reader_reads_quoted_fields),
         cmocka_unit_test(test_csv_reader_unescapes_doubled_quotes),
