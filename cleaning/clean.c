@@ -321,24 +321,39 @@ static const char *relabel(const struct cfg *cfg, const char *s)
     return s;
 }
 
+/* What a value that should be a finite number x is instead, for a
+ * verdict: never the value itself (it may be personal). */
+static const char *found_instead_of_number(const struct value *val,
+                                           double x)
+{
+    if (val->kind == VALUE_STRING)
+        return "text";
+    if (val->kind != VALUE_NUMBER)
+        return "no value";
+    return isnan(x) ? "NaN" : "an infinite value";
+}
+
 /* label = 1 when the value (a number, or text that is one number) is
  * above the threshold; anything else cannot be evaluated. */
 static int label_by_threshold(const struct cfg_field *f,
                               const struct value *val, const char *s,
                               double *label, struct clean_verdict *v)
 {
+    const char *found = "NaN"; /* a number, or text reading "nan" */
     double x = val->number;
     char *end = NULL;
 
     if (val->kind != VALUE_NUMBER) {
         x = strtod(s, &end);
-        if (end == s || *end != '\0')
+        if (end == s || *end != '\0') {
             x = NAN;
+            found = "text";
+        }
     }
     if (isnan(x))
         return refuse(v, CLEAN_REASON_LABEL, f,
-                      "the label rule \"%s > %g\" needs a number, and the "
-                      "label is not one", f->name, f->threshold);
+                      "found %s, expected a number: the label rule \"%s > "
+                      "%g\" compares one", found, f->name, f->threshold);
     *label = x > f->threshold ? 1.0 : 0.0;
     return 0;
 }
@@ -355,7 +370,9 @@ static int label_of(const struct cfg *cfg, const struct cfg_field *f,
     if (cfg->task == CFG_TASK_REGRESSION) {
         if (val->kind != VALUE_NUMBER || !isfinite(val->number))
             return refuse(v, CLEAN_REASON_LABEL, f,
-                          "a regression label must be a finite number");
+                          "found %s, expected a finite number: a regression "
+                          "label is one",
+                          found_instead_of_number(val, val->number));
         *label = val->number;
         return 0;
     }
@@ -570,7 +587,9 @@ static int clean_number(struct cleaner *c, size_t i, struct event *ev,
     int below, above;
 
     if (!isfinite(x))
-        return refuse(v, CLEAN_REASON_VALUE, f, "the value is not finite");
+        return refuse(v, CLEAN_REASON_VALUE, f,
+                      "found %s, expected a finite number",
+                      found_instead_of_number(&ev->values[index], x));
 
     below = f->has_min && x < f->min;
     above = f->has_max && x > f->max;

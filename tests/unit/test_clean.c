@@ -626,6 +626,10 @@ static void test_clean_non_finite_value_rejects(void **state)
         good_event(fx);
         set_num(fx, "num", bad[i]);
         expect_refused(fx, CLEAN_REASON_VALUE, "num");
+        assert_string_equal(fx->verdict.detail,
+                            i == 0 ? "found NaN, expected a finite number"
+                                   : "found an infinite value, expected a "
+                                     "finite number");
     }
     /* Clip does not turn infinity into a bound either. */
     good_event(fx);

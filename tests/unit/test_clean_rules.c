@@ -488,6 +488,11 @@ static void test_clean_relabel_noisy_values(void **state)
     assert_int_equal(counts(fx, CF_LABEL)->rejected, 2);
 }
 
+/* The verdict on a label the threshold rule cannot compare. */
+#define THRESHOLD_REFUSAL(found)                                             \
+    "found " found ", expected a number: the label rule \"hours_later > "   \
+    "40\" compares one"
+
 /* Cases of the number label run only with the number schema, and text
  * cases with the text schema. */
 static void run_threshold_cases(struct fixture *fx, int numbers)
@@ -496,18 +501,20 @@ static void run_threshold_cases(struct fixture *fx, int numbers)
         int is_number;
         double number;
         const char *text;
-        double want; /* NaN: refused */
+        double want; /* NaN: refused, with the verdict found */
+        const char *found;
     } cases[] = {
-        {1, 40.0, NULL, 0.0},  /* on the threshold: not above */
-        {1, 40.000001, NULL, 1.0},
-        {1, -1e9, NULL, 0.0},
-        {0, 0, "41", 1.0},     /* text holding one number */
-        {0, 0, "40", 0.0},
-        {0, 0, "n/a", 0.0},    /* rewritten to "0" first */
-        {0, 0, "forty", NAN},
-        {0, 0, "41 hours", NAN},
-        {0, 0, "", NAN},
-        {0, 0, "nan", NAN},
+        {1, 40.0, NULL, 0.0, NULL},  /* on the threshold: not above */
+        {1, 40.000001, NULL, 1.0, NULL},
+        {1, -1e9, NULL, 0.0, NULL},
+        {1, NAN, NULL, NAN, THRESHOLD_REFUSAL("NaN")},
+        {0, 0, "41", 1.0, NULL},     /* text holding one number */
+        {0, 0, "40", 0.0, NULL},
+        {0, 0, "n/a", 0.0, NULL},    /* rewritten to "0" first */
+        {0, 0, "forty", NAN, THRESHOLD_REFUSAL("text")},
+        {0, 0, "41 hours", NAN, THRESHOLD_REFUSAL("text")},
+        {0, 0, "", NAN, THRESHOLD_REFUSAL("text")},
+        {0, 0, "nan", NAN, THRESHOLD_REFUSAL("NaN")},
     };
     size_t i;
 
@@ -523,7 +530,7 @@ static void run_threshold_cases(struct fixture *fx, int numbers)
 
         if (isnan(cases[i].want)) {
             expect_refused(fx, CLEAN_REASON_LABEL, "hours_later");
-            assert_contains(fx->verdict.detail, "hours_later > 40");
+            assert_string_equal(fx->verdict.detail, cases[i].found);
         } else {
             assert_int_equal(check_only(fx), 0);
             assert_double_near(fx->label, cases[i].want, 0);
@@ -540,6 +547,46 @@ static void test_clean_label_threshold_number(void **state)
 static void test_clean_label_threshold_text(void **state)
 {
     run_threshold_cases(*state, 0);
+}
+
+/* A regression label that is text or not finite is refused saying what
+ * it is, never quoting it. */
+static void test_clean_regression_label_says_what_was_found(void **state)
+{
+    static const char cfg[] =
+        "name = \"hours\";\n"
+        "topics = { input = \"i\"; predictions = \"p\"; models = \"m\";\n"
+        "           dead_letters = \"d\"; };\n"
+        "source = { schema = \"unused.avsc\"; };\n"
+        "fields = (\n"
+        "  { name = \"event_id\"; kind = \"id\"; },\n"
+        "  { name = \"hours_later\"; kind = \"label\"; }\n"
+        ");\n"
+        "learner = { model_name = \"hours\"; bits = 10; loss = \"squared\"; };\n";
+    struct fixture *fx;
+
+    assert_int_equal(fixture_open(state, threshold_text_schema, cfg), 0);
+    fx = *state;
+    assert_int_equal(fx->base.cfg->task, CFG_TASK_REGRESSION);
+    event_reset(&fx->base.ev, schema_field_count(fx->base.schema));
+    set_str(fx, "event_id", "h-1");
+    set_str(fx, "hours_later", "abc");
+    expect_refused(fx, CLEAN_REASON_LABEL, "hours_later");
+    assert_string_equal(fx->verdict.detail, "found text, expected a finite "
+                                            "number: a regression label is "
+                                            "one");
+    assert_int_equal(teardown(state), 0);
+
+    assert_int_equal(fixture_open(state, threshold_num_schema, cfg), 0);
+    fx = *state;
+    event_reset(&fx->base.ev, schema_field_count(fx->base.schema));
+    set_str(fx, "event_id", "h-1");
+    set_num(fx, "hours_later", -INFINITY);
+    expect_refused(fx, CLEAN_REASON_LABEL, "hours_later");
+    assert_string_equal(fx->verdict.detail, "found an infinite value, "
+                                            "expected a finite number: a "
+                                            "regression label is one");
+    assert_int_equal(teardown(state), 0);
 }
 
 /* ---- configuration errors ------------------------------------------- */
@@ -681,6 +728,7 @@ int main(void)
                                         setup_threshold_num, teardown),
         cmocka_unit_test_setup_teardown(test_clean_label_threshold_text,
                                         setup_threshold_text, teardown),
+        cmocka_unit_test(test_clean_regression_label_says_what_was_found),
         cmocka_unit_test(test_clean_rules_config_errors),
         cmocka_unit_test(test_clean_label_rule_config_errors),
     };
