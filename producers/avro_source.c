@@ -34,6 +34,7 @@ struct avro_source {
     int value_ready;
     int column[EVENT_MAX_FIELDS]; /* writer field of each target field */
     int id_field;                 /* target index of the generated id */
+    int id_index;                 /* target index of the id field */
     long long records;
     /* The file as the check found it: written into in place after that
      * (size, modification or change time moved), avro-c may read bytes
@@ -74,6 +75,7 @@ static int map_fields(struct avro_source *src, char *errstr, size_t size)
     const char *id = cfg_field_of_kind(src->cfg, CFG_FIELD_ID)->name;
 
     src->id_field = AVRO_SOURCE_NO_FIELD;
+    src->id_index = schema_field_index(src->target, id);
     for (i = 0; i < n; i++) {
         const char *name = schema_field_name(src->target, i);
         int w = avro_schema_record_field_get_index(src->writer, name);
@@ -361,6 +363,21 @@ int avro_source_next(struct avro_source *src, struct event *ev,
                      schema_field_name(src->target, i));
             return RIFFLE_ERR_DECODE;
         }
+    }
+    /* Refused here, counted and reported with its record like a CSV
+     * row that cannot be typed, rather than dead-lettered by the learner
+     * after it was sent: a file's null or empty id is the file's fault. */
+    if (src->id_index >= 0 &&
+        (ev->values[src->id_index].kind != VALUE_STRING ||
+         ev->values[src->id_index].str_len == 0)) {
+        snprintf(errstr, errstr_size, "%s: record %lld (in the block read up "
+                 "to byte offset %lld): field \"%s\": found %s, expected "
+                 "the event's id (non-empty text)", src->path, src->records,
+                 (long long)ftello(src->file),
+                 schema_field_name(src->target, (size_t)src->id_index),
+                 ev->values[src->id_index].kind == VALUE_NULL ? "null"
+                                                              : "empty text");
+        return RIFFLE_ERR_DECODE;
     }
     return 0;
 }

@@ -46,7 +46,8 @@ int avro_source_open_file(FILE *f, const char *path, const struct cfg *cfg,
 
 /* Reads the next record into ev. Returns 0; RIFFLE_ERR_EOF at the end;
  * RIFFLE_ERR_DECODE with errstr "path: record N: what" when one record's
- * field cannot be used (the next call goes on); or RIFFLE_ERR_IO when the
+ * field cannot be used or its id is null or empty (the next call goes
+ * on); or RIFFLE_ERR_IO when the
  * container itself is damaged or the file was written into since it was
  * opened (avro_source_changed(); errstr names the file, the records read
  * and the byte offset avro-c had read up to): reading stops. The file's

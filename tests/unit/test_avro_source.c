@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <avro.h>
+
 #include "common/err.h"
 #include "producers/avro_source.h"
 
@@ -297,11 +299,116 @@ static void test_avro_source_names_what_cannot_be_opened(void **state)
     assert_null(src);
 }
 
+/* Elec2's fields, every one nullable, the id too. */
+static const char nullable_id_schema[] =
+    "{\"type\": \"record\", \"name\": \"Event\", \"fields\": ["
+    "{\"name\": \"event_id\", \"type\": [\"null\", \"string\"]},"
+    "{\"name\": \"date\", \"type\": [\"null\", \"double\"]},"
+    "{\"name\": \"day\", \"type\": [\"null\", \"int\"]},"
+    "{\"name\": \"period\", \"type\": [\"null\", \"double\"]},"
+    "{\"name\": \"nswprice\", \"type\": [\"null\", \"double\"]},"
+    "{\"name\": \"nswdemand\", \"type\": [\"null\", \"double\"]},"
+    "{\"name\": \"vicprice\", \"type\": [\"null\", \"double\"]},"
+    "{\"name\": \"vicdemand\", \"type\": [\"null\", \"double\"]},"
+    "{\"name\": \"transfer\", \"type\": [\"null\", \"double\"]},"
+    "{\"name\": \"class\", \"type\": [\"null\", \"string\"]}]}";
+
+/* Writes a container at path of nullable_id_schema whose records have
+ * the ids given (NULL: a null id) and class "UP", the rest null. */
+static void write_ids(const char *path, const char *const *ids, size_t n)
+{
+    avro_schema_t schema;
+    avro_file_writer_t w;
+    avro_value_iface_t *iface;
+    avro_value_t rec, field, branch;
+    size_t i;
+
+    assert_int_equal(avro_schema_from_json_length(
+                         nullable_id_schema, strlen(nullable_id_schema),
+                         &schema),
+                     0);
+    (void)unlink(path);
+    assert_int_equal(avro_file_writer_create(path, schema, &w), 0);
+    iface = avro_generic_class_from_schema(schema);
+    assert_non_null(iface);
+    assert_int_equal(avro_generic_value_new(iface, &rec), 0);
+    for (i = 0; i < n; i++) {
+        size_t f;
+
+        for (f = 0; f < avro_schema_record_size(schema); f++) {
+            assert_int_equal(avro_value_get_by_index(&rec, f, &field, NULL),
+                             0);
+            assert_int_equal(avro_value_set_branch(&field, 0, &branch), 0);
+            assert_int_equal(avro_value_set_null(&branch), 0);
+        }
+        assert_int_equal(avro_value_get_by_name(&rec, "class", &field, NULL),
+                         0);
+        assert_int_equal(avro_value_set_branch(&field, 1, &branch), 0);
+        assert_int_equal(avro_value_set_string(&branch, "UP"), 0);
+        if (ids[i]) {
+            assert_int_equal(
+                avro_value_get_by_name(&rec, "event_id", &field, NULL), 0);
+            assert_int_equal(avro_value_set_branch(&field, 1, &branch), 0);
+            assert_int_equal(avro_value_set_string(&branch, ids[i]), 0);
+        }
+        assert_int_equal(avro_file_writer_append_value(w, &rec), 0);
+    }
+    avro_value_decref(&rec);
+    avro_value_iface_decref(iface);
+    assert_int_equal(avro_file_writer_close(w), 0);
+    avro_schema_decref(schema);
+}
+
+/* A record whose id is null or empty is refused with its record number
+ * and offset, and reading goes on: produce counts it as a bad row
+ * instead of sending what the learner would only dead-letter. */
+static void test_avro_source_refuses_a_record_without_id(void **state)
+{
+    static const char *const ids[] = {"a-1", NULL, "", "a-4"};
+    struct source_fixture *fx = *state;
+    struct avro_source *src = NULL;
+    char want[256];
+    struct event ev;
+    int err;
+
+    write_ids(fx->path, ids, 4);
+    err = avro_source_open(fx->path, &fx->cfg, fx->input, &src, fx->errstr,
+                           sizeof(fx->errstr));
+    if (err)
+        fail_msg("open: %s", fx->errstr);
+    event_init(&ev);
+
+    assert_int_equal(avro_source_next(src, &ev, fx->errstr,
+                                      sizeof(fx->errstr)), 0);
+    assert_string_equal(event_text(&ev, fx->input, "event_id"), "a-1");
+    assert_int_equal(avro_source_next(src, &ev, fx->errstr,
+                                      sizeof(fx->errstr)), RIFFLE_ERR_DECODE);
+    snprintf(want, sizeof(want), "%s: record 2 (in the block read up to "
+             "byte offset ", fx->path);
+    assert_memory_equal(fx->errstr, want, strlen(want));
+    assert_contains(fx->errstr, "): field \"event_id\": found null, "
+                                "expected the event's id (non-empty text)");
+    assert_int_equal(avro_source_next(src, &ev, fx->errstr,
+                                      sizeof(fx->errstr)), RIFFLE_ERR_DECODE);
+    assert_contains(fx->errstr, ": record 3 (in the block");
+    assert_contains(fx->errstr, "found empty text, expected the event's id");
+    assert_int_equal(avro_source_next(src, &ev, fx->errstr,
+                                      sizeof(fx->errstr)), 0);
+    assert_string_equal(event_text(&ev, fx->input, "event_id"), "a-4");
+    assert_int_equal(avro_source_next(src, &ev, fx->errstr,
+                                      sizeof(fx->errstr)), RIFFLE_ERR_EOF);
+    avro_source_close(src);
+    event_free(&ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_avro_source_reads_the_file_it_checked, source_setup,
+            source_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_avro_source_refuses_a_record_without_id, source_setup,
             source_teardown),
         cmocka_unit_test_setup_teardown(test_avro_source_refuses_a_pipe,
                                         source_setup, source_teardown),
