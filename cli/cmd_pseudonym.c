@@ -9,13 +9,20 @@
  * this reads the configuration and the key as the learner does
  * (privacy.key_*) and prints one pseudonym per id given, in order, on
  * stdout. The ids come from the arguments, or else one per line of stdin
- * (a trailing "\n" or "\r\n" is not part of the id). Nothing of an id or
- * the key reaches the log. No broker.
+ * (a trailing "\n" or "\r\n" is not part of the id). On a terminal each
+ * line is "ID<tab>PSEUDONYM", so that several can be told apart: the
+ * user typed or piped the ids in, and sees them again on a screen of
+ * their own, control bytes escaped. Into a pipe or a file only the
+ * pseudonym is written, line N for the N-th id, unless --with-ids asks
+ * for the pairs: a file of raw ids beside their pseudonyms undoes the
+ * pseudonyms for whoever reads it, so it is made only on request.
+ * Nothing of an id or the key reaches the log. No broker.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -32,30 +39,68 @@
 
 static void usage(void)
 {
-    printf("usage: riffle pseudonym -c CFG [ID...]\n"
+    printf("usage: riffle pseudonym -c CFG [--with-ids] [ID...]\n"
            "  prints the pseudonym of each event id given (or of each line "
            "of stdin),\n"
            "  as predictions and dead letters name the event when the id "
            "field has\n"
            "  personal = \"pseudonym\"; reads the key as the learner does "
-           "(privacy.key_*)\n");
+           "(privacy.key_*)\n"
+           "  on a terminal each line is ID<tab>PSEUDONYM; into a pipe or "
+           "a file, only\n"
+           "  the pseudonym, line N for the N-th id\n"
+           "  --with-ids   write ID<tab>PSEUDONYM into a pipe or a file "
+           "too (such a\n"
+           "               file pairs raw ids with pseudonyms: keep it as "
+           "secret as the key)\n");
 }
 
-/* Prints the pseudonym of the raw id (len bytes) on its own line. */
-static int print_one(const struct anonymizer *a, const char *id, size_t len,
-                     struct buf *line)
+/* Appends the raw id (len bytes) for a screen: a byte below 0x20, 0x7f
+ * and a backslash become \xHH, so an id cannot move the cursor, change
+ * the terminal's state or pass for a tab between id and pseudonym. */
+static int append_shown_id(struct buf *line, const char *id, size_t len)
 {
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)id[i];
+        char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+
+        if (c >= 0x20 && c != 0x7f && c != '\\') {
+            if (buf_push(line, (char)c) != 0)
+                return RIFFLE_ERR_NOMEM;
+        } else if (buf_append(line, esc, sizeof(esc)) != 0) {
+            return RIFFLE_ERR_NOMEM;
+        }
+    }
+    return buf_push(line, '\t') != 0 ? RIFFLE_ERR_NOMEM : 0;
+}
+
+/* Prints the pseudonym of the raw id (len bytes) on its own line,
+ * after the id when with_id is set. The line is wiped once written: it
+ * may hold the id. */
+static int print_one(const struct anonymizer *a, const char *id, size_t len,
+                     int with_id, struct buf *line)
+{
+    int err = 0;
+
     buf_reset(line);
-    if (anonymizer_id_pseudonym(a, id, len, line) != 0 ||
-        buf_push(line, '\n') != 0)
-        return RIFFLE_ERR_NOMEM;
-    return fwrite(line->data, 1, line->len, stdout) == line->len
-               ? 0
-               : RIFFLE_ERR_IO;
+    if (with_id)
+        err = append_shown_id(line, id, len);
+    if (!err && (anonymizer_id_pseudonym(a, id, len, line) != 0 ||
+                 buf_push(line, '\n') != 0))
+        err = RIFFLE_ERR_NOMEM;
+    if (!err && fwrite(line->data, 1, line->len, stdout) != line->len)
+        err = RIFFLE_ERR_IO;
+    if (line->data)
+        OPENSSL_cleanse(line->data, line->len);
+    return err;
 }
 
 /* One id per line of stdin, without its line end. */
-static int print_stdin(const struct anonymizer *a, struct buf *line)
+static int print_stdin(const struct anonymizer *a, int with_id,
+                       struct buf *line)
 {
     char *text = NULL;
     size_t cap = 0;
@@ -69,7 +114,7 @@ static int print_stdin(const struct anonymizer *a, struct buf *line)
             len--;
         if (len > 0 && text[len - 1] == '\r')
             len--;
-        err = print_one(a, text, len, line);
+        err = print_one(a, text, len, with_id, line);
     }
     if (text) {
         OPENSSL_cleanse(text, cap); /* raw ids */
@@ -81,7 +126,7 @@ static int print_stdin(const struct anonymizer *a, struct buf *line)
 }
 
 static int run(const struct cfg *cfg, int argc, char **argv, int first,
-               char *errstr, size_t size)
+               int with_ids, char *errstr, size_t size)
 {
     struct schema *schema = NULL;
     struct anonymizer *a = NULL;
@@ -101,10 +146,11 @@ static int run(const struct cfg *cfg, int argc, char **argv, int first,
         goto out;
     }
 
+    with_ids = with_ids || isatty(STDOUT_FILENO);
     if (first >= argc)
-        err = print_stdin(a, &line);
+        err = print_stdin(a, with_ids, &line);
     for (i = first; !err && i < argc; i++)
-        err = print_one(a, argv[i], strlen(argv[i]), &line);
+        err = print_one(a, argv[i], strlen(argv[i]), with_ids, &line);
     if (!err && fflush(stdout) != 0)
         err = RIFFLE_ERR_IO;
     if (err)
@@ -123,9 +169,11 @@ int cmd_pseudonym(int argc, char **argv)
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"brokers", required_argument, NULL, 'b'},
+        {"with-ids", no_argument, NULL, 'i'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *config = NULL;
+    int with_ids = 0;
     char errstr[PSEUDONYM_ERRSTR_MAX] = "";
     struct cfg *cfg;
     int c, err;
@@ -136,6 +184,8 @@ int cmd_pseudonym(int argc, char **argv)
             config = optarg;
         } else if (c == 'b') {
             continue; /* accepted as by every command; no broker */
+        } else if (c == 'i') {
+            with_ids = 1;
         } else if (c == 'h') {
             usage();
             return 0;
@@ -149,7 +199,7 @@ int cmd_pseudonym(int argc, char **argv)
         return PSEUDONYM_EXIT_USAGE;
     }
 
-    err = run(cfg, argc, argv, optind, errstr, sizeof(errstr));
+    err = run(cfg, argc, argv, optind, with_ids, errstr, sizeof(errstr));
     if (err)
         log_error("pseudonym", "%s", errstr);
     free(cfg);
