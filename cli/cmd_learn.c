@@ -147,6 +147,7 @@ struct learn {
     unsigned long long txn_events;
     /* counters */
     unsigned long long processed, predicted, dead_lettered, drifts;
+    unsigned long long label_messages; /* of processed, the labels topic's */
     unsigned long long duplicates, routed_late;
     unsigned long long replayed, rewinds;
     struct rebuild_guard rebuilds; /* of clients that failed for good */
@@ -160,7 +161,7 @@ struct learn {
      * are handled again, and must not be counted twice. */
     unsigned long long batch_processed, batch_predicted, batch_dead;
     unsigned long long batch_drifts, batch_duplicates, batch_routed_late;
-    unsigned long long batch_replayed;
+    unsigned long long batch_replayed, batch_label_messages;
     /* Where the open batch began (the offsets its commit would move
      * from), to tell after a rebuild whether it committed: see
      * settle_open_batch(). */
@@ -183,7 +184,8 @@ struct learn {
     double now_s;
     unsigned since_poll; /* messages since delivery reports were served */
     double progress_s; /* when the last progress line was logged */
-    unsigned long long progress_events;
+    unsigned long long progress_events; /* messages, and of them labels, */
+    unsigned long long progress_labels; /* at the last progress line */
 };
 
 /* A wait on the brokers that a stop request ends (common/broker_wait.h). */
@@ -469,6 +471,7 @@ static int handle_label(struct learn *l, const struct source_ref *src,
     int err = learn_labels_handle(l->ol, l->out, src, replay, &l->labels,
                                   &drift, errstr, size);
 
+    l->label_messages++;
     if (replay) {
         l->replayed++;
         return err;
@@ -557,20 +560,40 @@ static void warn_k_anonymity(const struct learn *l)
              kr.window_events, kr.k);
 }
 
+/* Events and labels are counted apart: a label is no event, and the
+ * learner reads as many of them as of events. */
 static void log_progress(struct learn *l)
 {
     double now = kafka_monotonic_s(), elapsed = now - l->progress_s;
-    unsigned long long events = l->processed - l->progress_events;
+    unsigned long long events = l->processed - l->label_messages;
+    /* An aborted batch may take counts back below the last line's. */
+    unsigned long long new_labels =
+        l->label_messages > l->progress_labels
+            ? l->label_messages - l->progress_labels
+            : 0;
+    unsigned long long new_messages =
+        l->processed > l->progress_events ? l->processed - l->progress_events
+                                          : 0;
+    unsigned long long new_events =
+        new_messages > new_labels ? new_messages - new_labels : 0;
     struct buf total = {0}, window = {0}, cleaning = {0};
+    char labels[96] = "", label_rate[64] = "";
 
+    if (l->cfg.labels.line) {
+        snprintf(labels, sizeof(labels), " and %llu labels",
+                 l->label_messages);
+        snprintf(label_rate, sizeof(label_rate), " and %.0f labels/s",
+                 elapsed > 0 ? new_labels / elapsed : 0.0);
+    }
     (void)online_metrics_json(l->ol, 0, &total); /* empty if no memory */
     (void)online_metrics_json(l->ol, 1, &window);
     (void)online_cleaning_json(l->ol, &cleaning);
-    log_info("learn", "%llu events (%llu predicted, %llu dead letters, "
-             "%llu duplicates), %.0f events/s; progressive {%s}; last %u "
-             "{%s}", l->processed, l->predicted, l->dead_lettered,
-             l->duplicates, elapsed > 0 ? events / elapsed : 0.0,
-             total.data ? total.data : "", online_metrics(l->ol)->window_len,
+    log_info("learn", "%llu events%s (%llu predicted, %llu dead letters, "
+             "%llu duplicates), %.0f events/s%s; progressive {%s}; last %u "
+             "{%s}", events, labels, l->predicted, l->dead_lettered,
+             l->duplicates, elapsed > 0 ? new_events / elapsed : 0.0,
+             label_rate, total.data ? total.data : "",
+             online_metrics(l->ol)->window_len,
              window.data ? window.data : "");
     if (cleaning.len > 0)
         log_info("learn", "cleaning counters {%s}", cleaning.data);
@@ -580,6 +603,7 @@ static void log_progress(struct learn *l)
     buf_free(&cleaning);
     l->progress_s = now;
     l->progress_events = l->processed;
+    l->progress_labels = l->label_messages;
 }
 
 /* --- the join topic's dead letters ----------------------------------- */
@@ -864,6 +888,7 @@ static int begin_batch(struct learn *l, char *errstr, size_t size)
     l->batch_duplicates = l->duplicates;
     l->batch_routed_late = l->routed_late;
     l->batch_replayed = l->replayed;
+    l->batch_label_messages = l->label_messages;
     l->batch_labels = l->labels;
     if (l->batch_start)
         rd_kafka_topic_partition_list_destroy(l->batch_start);
@@ -1006,6 +1031,7 @@ static void uncount_batch(struct learn *l)
     l->duplicates = l->batch_duplicates;
     l->routed_late = l->batch_routed_late;
     l->replayed = l->batch_replayed;
+    l->label_messages = l->batch_label_messages;
     l->labels = l->batch_labels;
 }
 
@@ -1956,7 +1982,8 @@ static void print_summary(struct learn *l)
         buf_free(&metrics); /* no memory: the summary says null */
     (void)snapshot_weights_digest(l->ol, &digest); /* 0 if no memory */
     printf("{\"instance\":\"%s\",\"learned\":%llu,"
-           "\"processed\":%llu,\"predicted\":%llu,\"dead_letters\":%llu,"
+           "\"processed\":%llu,\"events\":%llu,\"label_messages\":%llu,"
+           "\"predicted\":%llu,\"dead_letters\":%llu,"
            "\"duplicates\":%llu,\"late_routed\":%llu,\"profiles\":%llu,"
            "\"join_syncs\":%llu,\"join_rechecked\":%llu,"
            "\"replayed\":%llu,\"rewinds\":%llu,\"rebuilds\":%llu,"
@@ -1970,8 +1997,8 @@ static void print_summary(struct learn *l)
            "\"weights_digest\":\"%016llx\"}\n",
            l->snapshot_key,
            (unsigned long long)online_metrics(l->ol)->total.count,
-           l->processed, l->predicted, l->dead_lettered, l->duplicates,
-           l->routed_late,
+           l->processed, l->processed - l->label_messages, l->label_messages,
+           l->predicted, l->dead_lettered, l->duplicates, l->routed_late,
            (unsigned long long)(js->rebuilt + js->applied),
            (unsigned long long)js->syncs,
            (unsigned long long)js->rechecked, l->replayed, l->rewinds,
@@ -2006,6 +2033,7 @@ static void stop_undone(struct learn *l, const char *why)
                  "again", why, l->snapshot_key, l->txn_events);
         uncount_batch(l);
         l->progress_events = l->processed; /* the last line's rate: none */
+        l->progress_labels = l->label_messages;
     } else if (l->exactly_once) {
         log_warn("learn", "stopping on request: %s; the next start goes on "
                  "from model %s's last commit", why, l->snapshot_key);

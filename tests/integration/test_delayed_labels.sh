@@ -94,6 +94,13 @@ assert_eq "$(riffle_json "$WORK/learn1.json" 'rows[0]["labels"]["pending"]')" 30
     "events waiting for their label after batch a"
 produce --labels "$WORK/labels-a.csv"
 learn_until_idle 2
+# Labels are no events: run 2 read labels only, and says so.
+assert_eq "$(riffle_json "$WORK/learn2.json" \
+    '(rows[0]["events"], rows[0]["label_messages"], rows[0]["processed"])')" \
+    "(0, 293, 293)" "run 2's events, label messages and messages"
+grep -q "learn: 0 events and 293 labels (0 predicted," "$WORK/learn2.log" ||
+    fail "run 2's progress line does not count labels apart: \
+$(grep -m1 'learn: [0-9]* events' "$WORK/learn2.log")"
 produce --batch-b --file "$WORK/events-b.csv" --without-labels
 learn_until_idle 3
 produce --labels "$WORK/labels-b.csv"
