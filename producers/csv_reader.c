@@ -1037,6 +1037,21 @@ static int parse_quick_decimal(const char *s, double *out)
     return 1;
 }
 
+/* Narrows the NUL-terminated text at *start to [*start, *end) without
+ * its leading and trailing blanks. */
+static void trim_blanks(const char **start, const char **end)
+{
+    const char *s = *start, *e;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        e--;
+    *start = s;
+    *end = e;
+}
+
 /* Everything but the bare decimal: kept out of line so that the common
  * case below saves no registers for it. */
 __attribute__((noinline)) static int parse_number_slow(const char *s,
@@ -1046,11 +1061,7 @@ __attribute__((noinline)) static int parse_number_slow(const char *s,
     char *stop;
     double v;
 
-    while (isspace((unsigned char)*start))
-        start++;
-    end = start + strlen(start);
-    while (end > start && isspace((unsigned char)end[-1]))
-        end--;
+    trim_blanks(&start, &end);
     if (!number_chars_only(start, (size_t)(end - start)))
         return RIFFLE_ERR_PARSE;
     if (parse_plain_decimal(start, end, out))
@@ -1120,11 +1131,7 @@ const char *csv_describe_non_number(const char *s, const char **expected)
     size_t len;
 
     *expected = "a number";
-    while (isspace((unsigned char)*s))
-        s++;
-    end = s + strlen(s);
-    while (end > s && isspace((unsigned char)end[-1]))
-        end--;
+    trim_blanks(&s, &end);
     len = (size_t)(end - s);
 
     if (len == 0)

@@ -85,17 +85,22 @@ static const char threshold_text_schema[] =
     "  {\"name\": \"hours_later\", \"type\": [\"null\", \"string\"]}"
     "]}";
 
+/* A configuration of hours_later as label (given the label's settings
+ * and the learner's). */
+#define HOURS_CFG(label_settings, learner_settings)                          \
+    "name = \"hours\";\n"                                                    \
+    "topics = { input = \"i\"; predictions = \"p\"; models = \"m\";\n"       \
+    "           dead_letters = \"d\"; };\n"                                 \
+    "source = { schema = \"unused.avsc\"; };\n"                              \
+    "fields = (\n"                                                           \
+    "  { name = \"event_id\"; kind = \"id\"; },\n"                           \
+    "  { name = \"hours_later\"; kind = \"label\"; " label_settings " }\n"   \
+    ");\n"                                                                   \
+    "learner = { model_name = \"hours\"; bits = 10; " learner_settings     \
+    " };\n"
+
 static const char threshold_cfg[] =
-    "name = \"hours\";\n"
-    "topics = { input = \"i\"; predictions = \"p\"; models = \"m\";\n"
-    "           dead_letters = \"d\"; };\n"
-    "source = { schema = \"unused.avsc\"; };\n"
-    "fields = (\n"
-    "  { name = \"event_id\"; kind = \"id\"; },\n"
-    "  { name = \"hours_later\"; kind = \"label\"; threshold = 40.0;\n"
-    "    relabel = ( [\"n/a\", \"0\"] ); }\n"
-    ");\n"
-    "learner = { model_name = \"hours\"; bits = 10; };\n";
+    HOURS_CFG("threshold = 40.0; relabel = ( [\"n/a\", \"0\"] );", "");
 
 struct fixture {
     struct clean_fixture base;
@@ -553,16 +558,7 @@ static void test_clean_label_threshold_text(void **state)
  * it is, never quoting it. */
 static void test_clean_regression_label_says_what_was_found(void **state)
 {
-    static const char cfg[] =
-        "name = \"hours\";\n"
-        "topics = { input = \"i\"; predictions = \"p\"; models = \"m\";\n"
-        "           dead_letters = \"d\"; };\n"
-        "source = { schema = \"unused.avsc\"; };\n"
-        "fields = (\n"
-        "  { name = \"event_id\"; kind = \"id\"; },\n"
-        "  { name = \"hours_later\"; kind = \"label\"; }\n"
-        ");\n"
-        "learner = { model_name = \"hours\"; bits = 10; loss = \"squared\"; };\n";
+    static const char cfg[] = HOURS_CFG("", "loss = \"squared\";");
     struct fixture *fx;
 
     assert_int_equal(fixture_open(state, threshold_text_schema, cfg), 0);

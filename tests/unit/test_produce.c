@@ -158,6 +158,16 @@ static int strict_row(struct fixture *fx, const char *text)
                                 &fx->ev, fx->errstr, sizeof(fx->errstr));
 }
 
+/* The strict row (after STRICT_HEADER) is refused with exactly want. */
+static void row_refused(struct fixture *fx, const char *row, const char *want)
+{
+    char text[256];
+
+    snprintf(text, sizeof(text), "%s%s", STRICT_HEADER, row);
+    assert_int_equal(strict_row(fx, text), RIFFLE_ERR_PARSE);
+    assert_string_equal(fx->errstr, want);
+}
+
 /* Adult schema, no header, one data row; returns the row's result. */
 static int adult_row_result(struct fixture *fx, const char *text)
 {
@@ -518,12 +528,11 @@ static void test_produce_empty_in_non_nullable_refused(void **state)
 {
     struct fixture *fx = *state;
 
-    assert_int_equal(strict_row(fx, STRICT_HEADER ",1.5,3,4,1\n"),
-                     RIFFLE_ERR_PARSE);
-    assert_string_equal(fx->errstr, "column 1, field 'name': found a "
-                                    "missing value (empty or a missing "
-                                    "token), expected a value: the schema "
-                                    "does not allow null");
+    row_refused(fx, ",1.5,3,4,1\n",
+                "column 1, field 'name': found a "
+                "missing value (empty or a missing "
+                "token), expected a value: the schema "
+                "does not allow null");
 
     assert_int_equal(strict_row(fx, STRICT_HEADER "bob,?,3,4,1\n"),
                      RIFFLE_ERR_PARSE);
@@ -536,26 +545,22 @@ static void test_produce_non_number_refused_without_value(void **state)
 {
     struct fixture *fx = *state;
 
-    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,0.5x7q,3,4,1\n"),
-                     RIFFLE_ERR_PARSE);
-    assert_string_equal(fx->errstr, "column 2, field 'x': found text that "
-                                    "begins like a number, expected a "
-                                    "number");
+    row_refused(fx, "bob,0.5x7q,3,4,1\n",
+                "column 2, field 'x': found text that "
+                "begins like a number, expected a "
+                "number");
 
-    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,abc,3,4,1\n"),
-                     RIFFLE_ERR_PARSE);
-    assert_string_equal(fx->errstr, "column 2, field 'x': found text, "
-                                    "expected a number");
+    row_refused(fx, "bob,abc,3,4,1\n",
+                "column 2, field 'x': found text, "
+                "expected a number");
 
-    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,1e999,3,4,1\n"),
-                     RIFFLE_ERR_PARSE);
-    assert_string_equal(fx->errstr, "column 2, field 'x': found a number "
-                                    "beyond the range of a double, expected "
-                                    "a finite number");
-    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,nan,3,4,1\n"),
-                     RIFFLE_ERR_PARSE);
-    assert_string_equal(fx->errstr, "column 2, field 'x': found NaN, "
-                                    "expected a finite number");
+    row_refused(fx, "bob,1e999,3,4,1\n",
+                "column 2, field 'x': found a number "
+                "beyond the range of a double, expected "
+                "a finite number");
+    row_refused(fx, "bob,nan,3,4,1\n",
+                "column 2, field 'x': found NaN, "
+                "expected a finite number");
     assert_int_equal(strict_row(fx, STRICT_HEADER "bob,\"1,5\",3,4,1\n"),
                      RIFFLE_ERR_PARSE);
     assert_contains(fx->errstr, "found a number with a decimal comma");
@@ -565,41 +570,36 @@ static void test_produce_fraction_in_int_refused(void **state)
 {
     struct fixture *fx = *state;
 
-    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,1,1.5,4,1\n"),
-                     RIFFLE_ERR_PARSE);
-    assert_string_equal(fx->errstr, "column 3, field 'n': found a number "
-                                    "with a fraction, expected an integer "
-                                    "of 32 bits");
+    row_refused(fx, "bob,1,1.5,4,1\n",
+                "column 3, field 'n': found a number "
+                "with a fraction, expected an integer "
+                "of 32 bits");
 
-    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,1,2147483648,4,1\n"),
-                     RIFFLE_ERR_PARSE);
-    assert_string_equal(fx->errstr, "column 3, field 'n': found an integer "
-                                    "beyond 32 bits, expected an integer of "
-                                    "32 bits");
+    row_refused(fx, "bob,1,2147483648,4,1\n",
+                "column 3, field 'n': found an integer "
+                "beyond 32 bits, expected an integer of "
+                "32 bits");
 
     assert_int_equal(strict_row(fx, STRICT_HEADER "bob,1,-2147483648,4,1\n"),
                      0);
     assert_float_equal(fx->ev.values[col(fx->strict, "n")].number,
                        -2147483648.0, 0.0);
 
-    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,1,3,0.25,1\n"),
-                     RIFFLE_ERR_PARSE);
-    assert_string_equal(fx->errstr, "column 4, field 'big': found a number "
-                                    "with a fraction, expected an integer");
+    row_refused(fx, "bob,1,3,0.25,1\n",
+                "column 4, field 'big': found a number "
+                "with a fraction, expected an integer");
 }
 
 static void test_produce_boolean_must_be_0_or_1(void **state)
 {
     struct fixture *fx = *state;
 
-    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,1,3,4,2\n"),
-                     RIFFLE_ERR_PARSE);
-    assert_string_equal(fx->errstr, "column 5, field 'flag': found a number "
-                                    "other than 0 or 1, expected 0 or 1");
-    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,1,3,4,yes\n"),
-                     RIFFLE_ERR_PARSE);
-    assert_string_equal(fx->errstr, "column 5, field 'flag': found text, "
-                                    "expected 0 or 1");
+    row_refused(fx, "bob,1,3,4,2\n",
+                "column 5, field 'flag': found a number "
+                "other than 0 or 1, expected 0 or 1");
+    row_refused(fx, "bob,1,3,4,yes\n",
+                "column 5, field 'flag': found text, "
+                "expected 0 or 1");
     assert_int_equal(strict_row(fx, STRICT_HEADER "bob,1,3,4,0\n"), 0);
     assert_float_equal(fx->ev.values[col(fx->strict, "flag")].number, 0.0,
                        0.0);
@@ -649,9 +649,8 @@ static void test_produce_wrong_field_count_refused(void **state)
                      RIFFLE_ERR_PARSE);
     assert_string_equal(fx->errstr, "expected 15 fields, found 14");
 
-    assert_int_equal(strict_row(fx, STRICT_HEADER "bob,1,3,4,1,extra\n"),
-                     RIFFLE_ERR_PARSE);
-    assert_string_equal(fx->errstr, "expected 5 fields, found 6");
+    row_refused(fx, "bob,1,3,4,1,extra\n",
+                "expected 5 fields, found 6");
 }
 
 int main(void)
