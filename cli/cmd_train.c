@@ -87,8 +87,9 @@ static void print_scores(struct file_run *r, const struct online_result *res)
     append_text(&r->line, ",\"value\":");
     append_text(&r->line, value);
     append_text(&r->line, ",\"predicted_class\":");
-    append_text(&r->line, numfmt_double(res->predicted_class, tmp,
-                                        sizeof(tmp)));
+    append_text(&r->line, regression ? "null"
+                                     : numfmt_double(res->predicted_class,
+                                                     tmp, sizeof(tmp)));
     append_text(&r->line, ",\"predicted_label\":");
     if (regression) {
         append_text(&r->line, "\"");

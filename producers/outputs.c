@@ -53,7 +53,7 @@ static const struct {
     {"model_version", SCHEMA_FIELD_LONG, 0},
     {"probability", SCHEMA_FIELD_DOUBLE, 1},
     {"value", SCHEMA_FIELD_DOUBLE, 0},
-    {"predicted_class", SCHEMA_FIELD_INT, 0},
+    {"predicted_class", SCHEMA_FIELD_INT, 1},
     {"predicted_label", SCHEMA_FIELD_STRING, 0},
     {"label", SCHEMA_FIELD_STRING, 1},
     {"source_topic", SCHEMA_FIELD_STRING, 0},
@@ -167,6 +167,26 @@ static void put_opt_double(struct rec *r, const char *name, double x)
     avro_value_t b;
 
     if (branch(r, name, !isnan(x), &b) && avro_value_set_double(&b, x) != 0)
+        r->failed = 1;
+}
+
+/* The predicted class: null for a regression, which has none. A schema
+ * of one's own whose predicted_class is a plain int, as in
+ * schemas/history/prediction.47c35803c14dee79.avsc, gets the 0 it always
+ * got. */
+static void put_class(struct rec *r, const struct cfg *cfg, int32_t x)
+{
+    avro_value_t f, b;
+
+    if (!field(r, "predicted_class", &f))
+        return;
+    if (avro_value_get_type(&f) != AVRO_UNION) {
+        if (avro_value_set_int(&f, x) != 0)
+            r->failed = 1;
+        return;
+    }
+    if (branch(r, "predicted_class", cfg->task != CFG_TASK_REGRESSION, &b) &&
+        avro_value_set_int(&b, x) != 0)
         r->failed = 1;
 }
 
@@ -421,7 +441,7 @@ static int generic_prediction(struct outputs *o, const struct source_ref *src,
     put_long(&rec, "model_version", (int64_t)r->model_version);
     put_opt_double(&rec, "probability", r->probability);
     put_double(&rec, "value", r->value);
-    put_int(&rec, "predicted_class", r->predicted_class);
+    put_class(&rec, o->cfg, r->predicted_class);
     put_str(&rec, "predicted_label",
             predicted_label(o, r, tmp, sizeof(tmp)));
     put_opt_str(&rec, "label", r->label_text);
@@ -482,7 +502,9 @@ static int flat_prediction(struct outputs *o, const struct source_ref *src,
     flat_number(o, PRED_MODEL_VERSION, longs[0]);
     flat_number(o, PRED_PROBABILITY, r->probability);
     flat_number(o, PRED_VALUE, r->value);
-    flat_number(o, PRED_PREDICTED_CLASS, r->predicted_class);
+    flat_number(o, PRED_PREDICTED_CLASS,
+                o->cfg->task == CFG_TASK_REGRESSION ? NAN
+                                                    : r->predicted_class);
     flat_string(o, PRED_PREDICTED_LABEL,
                 predicted_label(o, r, tmp, sizeof(tmp)), &err);
     flat_string(o, PRED_LABEL, r->label_text, &err);
@@ -536,6 +558,8 @@ static int write_pred_field(struct outputs *o, size_t at,
     case PRED_VALUE:
         return schema_write_double(s, at, r->value, out);
     case PRED_PREDICTED_CLASS:
+        if (o->cfg->task == CFG_TASK_REGRESSION)
+            return schema_write_null(s, at, out);
         return schema_write_long(s, at, r->predicted_class, out);
     case PRED_PREDICTED_LABEL:
         return write_text(s, at, predicted_label(o, r, tmp, sizeof(tmp)),

@@ -232,12 +232,14 @@ static int answer_prediction(const struct cfg *cfg,
 
     err = buf_printf(out, ",\"value\":%s",
                      numfmt_double(r->value, value, sizeof(value)));
+    /* A regression has neither a probability nor a class: both are left
+     * out, as the prediction record's nulls are. */
     if (!err && cfg->task != CFG_TASK_REGRESSION)
-        err = buf_printf(out, ",\"probability\":%s",
-                         numfmt_double(r->probability, prob, sizeof(prob)));
-    if (!err)
-        err = buf_printf(out, ",\"predicted_class\":%d,\"predicted_label\":",
+        err = buf_printf(out, ",\"probability\":%s,\"predicted_class\":%d",
+                         numfmt_double(r->probability, prob, sizeof(prob)),
                          r->predicted_class);
+    if (!err)
+        err = buf_printf(out, ",\"predicted_label\":");
     if (!err)
         err = buf_append_json_string(out, predicted_label(cfg, r, tmp,
                                                           sizeof(tmp)));

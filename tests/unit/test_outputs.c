@@ -243,6 +243,10 @@ static void test_outputs_prediction_other_tasks(void **state)
     encode_both(w, &src, &r, &ev);
     assert_string_equal(string_of(&ev, "predicted_label", w->prediction),
                         "third");
+    assert_int_equal(value_of(&ev, "predicted_class", w->prediction)->kind,
+                     VALUE_NUMBER);
+    assert_float_equal(
+        value_of(&ev, "predicted_class", w->prediction)->number, 2.0, 0.0);
 
     r.probability = NAN;
     r.value = 1234.5;
@@ -251,6 +255,11 @@ static void test_outputs_prediction_other_tasks(void **state)
     encode_both(w, &src, &r, &ev);
     assert_string_equal(string_of(&ev, "predicted_label", w->prediction),
                         "1234.5");
+    /* A regression has no class: null, as its probability. */
+    assert_int_equal(value_of(&ev, "predicted_class", w->prediction)->kind,
+                     VALUE_NULL);
+    assert_int_equal(value_of(&ev, "probability", w->prediction)->kind,
+                     VALUE_NULL);
     w->cfg.task = CFG_TASK_BINARY;
     event_free(&ev);
 }

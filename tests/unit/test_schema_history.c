@@ -62,8 +62,9 @@ static const struct {
       0xa323422cecb7df2aULL, 0x5130340e7c1a376dULL, 0x1436a193f738560fULL},
      6},
     {"prediction.avsc",
-     {0x3ee45e6ec2222637ULL, 0xd4b28b874516826bULL, 0x47c35803c14dee79ULL},
-     3},
+     {0x3ee45e6ec2222637ULL, 0xd4b28b874516826bULL, 0x47c35803c14dee79ULL,
+      0xcdaeede3626b4f79ULL},
+     4},
     {"synthetic.avsc", {0xf156f5186ff30134ULL}, 1},
 };
 #define RELEASED_COUNT (sizeof(released) / sizeof(released[0]))

@@ -475,6 +475,18 @@ static void test_request_json_answers(void **state)
     assert_contains(out.data, p.r.predicted_class ? "\"predicted_label\":\"UP\""
                                                   : "\"predicted_label\":"
                                                     "\"DOWN\"");
+    assert_contains(out.data, p.r.predicted_class ? "\"predicted_class\":1,"
+                                                  : "\"predicted_class\":0,");
+
+    /* A regression's answer has neither probability nor class, as its
+     * prediction record holds null for both. */
+    buf_reset(&out);
+    world.cfg.task = CFG_TASK_REGRESSION;
+    assert_int_equal(request_json_answer(&world.cfg, &p, &out), 0);
+    world.cfg.task = CFG_TASK_BINARY;
+    assert_lacks(out.data, "probability");
+    assert_lacks(out.data, "predicted_class");
+    assert_contains(out.data, "\"predicted_label\":");
 
     /* day is required: a null day is refused by cleaning, not scored */
     buf_reset(&out);
