@@ -59,6 +59,7 @@ static int open_all(struct simulate *s, char *errstr, size_t size)
     struct csv_options co = {s->cfg.csv_delimiter, s->cfg.csv_trim,
                              s->cfg.csv_skip_lines, s->cfg.csv_header};
     char path[CFG_PATH_MAX];
+    const char *input;
     long long i;
     int err;
 
@@ -70,9 +71,10 @@ static int open_all(struct simulate *s, char *errstr, size_t size)
         err = online_new(&s->cfg, s->input, &s->ol[i], errstr, size);
     if (!err && model_merger_new(&s->cfg.model, &s->merger) != 0)
         err = RIFFLE_ERR_NOMEM;
+    if (!err && !(input = cfg_input_path(&s->cfg, s->file, errstr, size)))
+        err = RIFFLE_ERR_CFG;
     if (!err)
-        err = csv_reader_open(s->file ? s->file : s->cfg.source_path, &co,
-                              &s->csv, errstr, size);
+        err = csv_reader_open(input, &co, &s->csv, errstr, size);
     return err;
 }
 

@@ -500,10 +500,8 @@ static int run_file_command(int argc, char **argv, int score_only)
         free(r);
         return rc > 0 ? 0 : 2;
     }
-    if (!r->file)
-        r->file = r->cfg.source_path;
-
-    err = open_all(r, errstr, sizeof(errstr));
+    r->file = cfg_input_path(&r->cfg, r->file, errstr, sizeof(errstr));
+    err = r->file ? open_all(r, errstr, sizeof(errstr)) : RIFFLE_ERR_CFG;
     if (!err)
         err = open_predictions(r, errstr, sizeof(errstr));
     if (!err)

@@ -2505,6 +2505,18 @@ uint64_t cfg_model_fingerprint(const struct cfg *cfg)
     return h;
 }
 
+const char *cfg_input_path(const struct cfg *cfg, const char *file,
+                           char *errstr, size_t errstr_size)
+{
+    const char *path = file ? file : cfg->source_path;
+
+    if (path[0])
+        return path;
+    snprintf(errstr, errstr_size, "%s: no input: set source.path or pass "
+             "--file", cfg->path);
+    return NULL;
+}
+
 void cfg_output_schema_path(const struct cfg *cfg, const char *file,
                             char *out, size_t out_size)
 {

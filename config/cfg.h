@@ -473,6 +473,12 @@ uint64_t cfg_model_fingerprint(const struct cfg *cfg);
 #define CFG_SCHEMA_METRICS "metrics.avsc"
 #define CFG_SCHEMA_ALERT "alert.avsc"
 
+/* The data file a command reads: file (its --file) when not NULL, else
+ * source.path. NULL, with errstr "CFG: no input: set source.path or pass
+ * --file", when neither names one. */
+const char *cfg_input_path(const struct cfg *cfg, const char *file,
+                           char *errstr, size_t errstr_size);
+
 /* Writes the path of the output schema file (one of CFG_SCHEMA_*) into
  * out: the directory of source.schema joined with file. */
 void cfg_output_schema_path(const struct cfg *cfg, const char *file,

@@ -481,13 +481,10 @@ static int open_source(const struct cfg *cfg, const struct schema *schema,
 {
     struct csv_options co = {cfg->csv_delimiter, cfg->csv_trim,
                              cfg->csv_skip_lines, cfg->csv_header};
-    const char *path = o->path ? o->path : cfg->source_path;
+    const char *path = cfg_input_path(cfg, o->path, errstr, size);
 
-    if (!path[0]) {
-        snprintf(errstr, size, "%s: no input: set source.path or pass "
-                 "--file", cfg->path);
+    if (!path)
         return RIFFLE_ERR_CFG;
-    }
     if (avro_source_is_avro(path))
         return avro_source_open(path, cfg, schema, avro, errstr, size);
     return csv_reader_open(path, &co, csv, errstr, size);

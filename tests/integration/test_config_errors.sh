@@ -116,4 +116,15 @@ out=$("$RIFFLE" train -c "$WORK/alone.cfg" --snapshot "$WORK/x.snap" 2>&1) &&
 cp schemas/{prediction,dead_letter,model_snapshot,metrics,alert}.avsc "$WORK/alone/"
 out=$("$RIFFLE" check -c "$WORK/alone.cfg" 2>&1) || fail "output schemas copied: $out"
 [[ "$out" != *warn* ]] || fail "output schemas copied, still a warning: $out"
+
+# A configuration without source.path (config/adult_pii.cfg has none)
+# says what to do, in every command that reads a file; train once tried
+# to open "" and said only "No such file or directory".
+for command in train "simulate --learners 2"; do
+    rc=0
+    out=$("$RIFFLE" $command -c config/adult_pii.cfg 2>&1) || rc=$?
+    [[ $rc == 1 ]] || fail "$command without an input: exit status $rc: $out"
+    [[ "$out" == *"config/adult_pii.cfg: no input: set source.path or pass --file"* ]] ||
+        fail "$command without an input: $out"
+done
 echo "PASS $TEST_NAME"
