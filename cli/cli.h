@@ -13,6 +13,11 @@
 /* Set by the signal handler; commands poll it between messages. */
 extern volatile sig_atomic_t cli_stop_requested;
 
+/* Set when the configuration named by -c could not be loaded: its own
+ * error said what is wrong, and the exit status 2 that commands give it
+ * then asks for no pointer to the command's options. */
+extern int cli_config_refused;
+
 void cli_install_signal_handlers(void);
 
 /* Loads path into cfg and applies brokers (may be NULL) over it. Reports

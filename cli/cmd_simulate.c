@@ -205,10 +205,11 @@ static void print_summary(const struct simulate *s, double elapsed)
 
 static void usage(void)
 {
-    printf("usage: riffle simulate -c CFG --learners N [--merge-every K] "
+    printf("usage: riffle simulate -c CFG [--learners N] [--merge-every K] "
            "[--file F] [--limit N]\n"
-           "  --learners N     learner instances, 1..%d; events go to one "
-           "by a hash of their id\n"
+           "  --learners N     learner instances, 1..%d (default 1, which "
+           "learns as train);\n"
+           "                   events go to one by a hash of their id\n"
            "  --merge-every K  merge after about K events per instance "
            "(0: never merge)\n"
            "  --file F         read this CSV instead of source.path\n"

@@ -20,6 +20,7 @@
 #include "common/log.h"
 
 volatile sig_atomic_t cli_stop_requested;
+int cli_config_refused;
 
 static void on_signal(int sig)
 {
@@ -53,6 +54,7 @@ static int load_config(const char *path, const char *brokers,
                  : cfg_load_file(cfg, path, errstr, sizeof(errstr));
     if (err) {
         log_error("config", "%s", errstr);
+        cli_config_refused = 1;
         return err;
     }
     log_set_json(cfg->log_json);
@@ -60,6 +62,7 @@ static int load_config(const char *path, const char *brokers,
                                sizeof(errstr));
     if (err) {
         log_error("config", "%s: %s", path, errstr);
+        cli_config_refused = 1;
         return err;
     }
     if (brokers)
@@ -129,7 +132,9 @@ static void usage(FILE *out)
             "  topics create|delete -c CFG\n"
             "                         create or delete the pipeline's "
             "topics\n"
-            "  produce -c CFG         stream a CSV file into the input topic\n"
+            "  produce -c CFG         stream a CSV or Avro file into the input "
+            "topic\n"
+            "                         (also serve requests and delayed labels)\n"
             "  learn -c CFG           consume, clean, anonymize, predict, "
             "learn, publish\n"
             "  watch -c CFG TOPIC     print a topic as JSON lines "
@@ -162,9 +167,24 @@ static void usage(FILE *out)
             "Run 'riffle COMMAND --help' for a command's options.\n");
 }
 
+/* The subcommands, by name. */
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    {"learn", cmd_learn},       {"produce", cmd_produce},
+    {"watch", cmd_watch},       {"topics", cmd_topics},
+    {"check", cmd_check},       {"train", cmd_train},
+    {"score", cmd_score},       {"acls", cmd_acls},
+    {"status", cmd_status},     {"serve", cmd_serve},
+    {"dlq", cmd_dlq},           {"simulate", cmd_simulate},
+    {"decrypt", cmd_decrypt},   {"pseudonym", cmd_pseudonym},
+};
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : NULL;
+    size_t i;
 
     if (!cmd || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
         usage(cmd ? stdout : stderr);
@@ -172,34 +192,19 @@ int main(int argc, char **argv)
     }
 
     cli_install_signal_handlers();
-    if (strcmp(cmd, "learn") == 0)
-        return cmd_learn(argc - 1, argv + 1);
-    if (strcmp(cmd, "produce") == 0)
-        return cmd_produce(argc - 1, argv + 1);
-    if (strcmp(cmd, "watch") == 0)
-        return cmd_watch(argc - 1, argv + 1);
-    if (strcmp(cmd, "topics") == 0)
-        return cmd_topics(argc - 1, argv + 1);
-    if (strcmp(cmd, "check") == 0)
-        return cmd_check(argc - 1, argv + 1);
-    if (strcmp(cmd, "train") == 0)
-        return cmd_train(argc - 1, argv + 1);
-    if (strcmp(cmd, "score") == 0)
-        return cmd_score(argc - 1, argv + 1);
-    if (strcmp(cmd, "acls") == 0)
-        return cmd_acls(argc - 1, argv + 1);
-    if (strcmp(cmd, "status") == 0)
-        return cmd_status(argc - 1, argv + 1);
-    if (strcmp(cmd, "serve") == 0)
-        return cmd_serve(argc - 1, argv + 1);
-    if (strcmp(cmd, "dlq") == 0)
-        return cmd_dlq(argc - 1, argv + 1);
-    if (strcmp(cmd, "simulate") == 0)
-        return cmd_simulate(argc - 1, argv + 1);
-    if (strcmp(cmd, "decrypt") == 0)
-        return cmd_decrypt(argc - 1, argv + 1);
-    if (strcmp(cmd, "pseudonym") == 0)
-        return cmd_pseudonym(argc - 1, argv + 1);
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        int rc;
+
+        if (strcmp(cmd, commands[i].name) != 0)
+            continue;
+        rc = commands[i].run(argc - 1, argv + 1);
+        /* 2 is a command line the command cannot use (an unknown option,
+         * a missing -c or argument), or a configuration it could not load
+         * (which its error explains): say where the options are. */
+        if (rc == 2 && !cli_config_refused)
+            fprintf(stderr, "Run 'riffle %s --help' for its options.\n", cmd);
+        return rc;
+    }
 
     fprintf(stderr, "riffle: unknown command '%s'\n\n", cmd);
     usage(stderr);

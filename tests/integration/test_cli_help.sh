@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+#
+# The help agrees with the code: every command `riffle --help` lists
+# answers --help with its usage; every option a command's help names is
+# one the command accepts; a command line a command cannot use exits 2
+# and says where the options are, while a configuration that cannot be
+# loaded says what is wrong with it instead. No broker.
+source "$(dirname "$0")/lib.sh"
+
+"$RIFFLE" --help >"$WORK/help.txt" || fail "riffle --help failed"
+commands=$(sed -n 's/^  \([a-z]\+\) .*/\1/p' "$WORK/help.txt" | sort -u)
+[[ $(wc -w <<<"$commands") -ge 14 ]] || fail "commands listed: $commands"
+
+for c in $commands; do
+    out=$("$RIFFLE" "$c" --help 2>&1) || fail "riffle $c --help failed: $out"
+    [[ $out == "usage: riffle $c"* ]] || fail "riffle $c --help: $out"
+
+    # Unknown option: status 2 and a pointer to the help.
+    rc=0
+    err=$("$RIFFLE" "$c" --no-such-option 2>&1) || rc=$?
+    [[ $rc == 2 ]] || fail "riffle $c --no-such-option: exit status $rc"
+    [[ $err == *"Run 'riffle $c --help' for its options."* ]] ||
+        fail "riffle $c --no-such-option does not point at --help: $err"
+
+    # Each option the help names parses: an option the code lacks would
+    # be "unrecognized"; one that needs an argument the help omits, would
+    # take the next word. The configuration that follows cannot be read,
+    # so nothing runs.
+    for opt in $(grep -o -- '--[a-z][a-z-]*' <<<"$out" | sort -u); do
+        [[ $opt == --help ]] && continue
+        args=("$opt")
+        grep -q -- "$opt [A-Z]" <<<"$out" && args+=(1)
+        err=$("$RIFFLE" "$c" "${args[@]}" -c "$WORK/none.cfg" 2>&1) || true
+        [[ $err != *"unrecognized option"* && $err != *"requires an argument"* &&
+           $err != *"doesn't allow an argument"* ]] ||
+            fail "riffle $c: the help names $opt, which the command refuses: $err"
+    done
+done
+
+# A configuration that cannot be read: its own error, no pointer to --help.
+rc=0
+err=$("$RIFFLE" train -c "$WORK/none.cfg" 2>&1) || rc=$?
+[[ $rc == 2 && $err == *"none.cfg: cannot read the file"* && $err != *"--help"* ]] ||
+    fail "train with a missing configuration ($rc): $err"
+
+# simulate learns with one learner unless told otherwise, as its help says.
+"$RIFFLE" simulate --help | grep -q -- '\[--learners N\].*' ||
+    fail "simulate's help shows --learners as required"
+"$RIFFLE" simulate -c config/elec2.cfg --limit 100 >"$WORK/sim.json" 2>/dev/null ||
+    fail "simulate without --learners failed"
+assert_eq "$(riffle_json "$WORK/sim.json" 'rows[0]["learners"]')" 1 "simulate's default learners"
+echo "PASS $TEST_NAME"
