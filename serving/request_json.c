@@ -26,6 +26,38 @@ static int invalid(char *errstr, size_t size, const char *field,
     return RIFFLE_ERR_INVALID;
 }
 
+/* What kind of JSON value v is, for a refusal: never the value itself,
+ * which may be personal. */
+static const char *json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "true or false";
+    default:
+        return "null";
+    }
+}
+
+/* "field 'NAME': found FOUND, expected EXPECTED", as produce words a
+ * refused CSV value. */
+static int mistyped(char *errstr, size_t size, const char *field,
+                    const char *found, const char *expected)
+{
+    snprintf(errstr, size, "field '%s': found %s, expected %s", field, found,
+             expected);
+    return RIFFLE_ERR_INVALID;
+}
+
 static int set_number(const struct schema *schema, size_t i, json_t *v,
                       struct event *ev, char *errstr, size_t size)
 {
@@ -35,23 +67,29 @@ static int set_number(const struct schema *schema, size_t i, json_t *v,
 
     if (type == SCHEMA_FIELD_BOOLEAN) {
         if (!json_is_boolean(v))
-            return invalid(errstr, size, name, "expected true or false");
+            return mistyped(errstr, size, name, json_kind(v),
+                            "true or false");
         event_set_number(ev, i, json_is_true(v) ? 1.0 : 0.0);
         return 0;
     }
     if (!json_is_number(v))
-        return invalid(errstr, size, name, "expected a number");
+        return mistyped(errstr, size, name, json_kind(v), "a number");
     x = json_number_value(v);
     if (!isfinite(x))
-        return invalid(errstr, size, name, "expected a finite number");
+        return mistyped(errstr, size, name, "a number that is not finite",
+                        "a finite number");
     if (type == SCHEMA_FIELD_INT &&
         (x != floor(x) || x < REQUEST_INT_MIN || x > REQUEST_INT_MAX))
-        return invalid(errstr, size, name, "expected a whole number that "
-                       "fits in 32 bits");
+        return mistyped(errstr, size, name,
+                        x != floor(x) ? "a number with a fraction"
+                                      : "a whole number beyond 32 bits",
+                        "a whole number that fits in 32 bits");
     if (type == SCHEMA_FIELD_LONG &&
         (x != floor(x) || fabs(x) > REQUEST_LONG_LIMIT))
-        return invalid(errstr, size, name, "expected a whole number of at "
-                       "most 2^53 in magnitude");
+        return mistyped(errstr, size, name,
+                        x != floor(x) ? "a number with a fraction"
+                                      : "a whole number beyond 2^53",
+                        "a whole number of at most 2^53 in magnitude");
     event_set_number(ev, i, x);
     return 0;
 }
@@ -71,7 +109,7 @@ static int set_field(const struct schema *schema, size_t i, json_t *v,
     if (schema_field_type(schema, i) != SCHEMA_FIELD_STRING)
         return set_number(schema, i, v, ev, errstr, size);
     if (!json_is_string(v))
-        return invalid(errstr, size, name, "expected a string");
+        return mistyped(errstr, size, name, json_kind(v), "a string");
     return event_set_string(ev, i, json_string_value(v),
                             json_string_length(v));
 }

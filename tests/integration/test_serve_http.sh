@@ -97,7 +97,7 @@ expect("unknown field", request("POST", "/v1/predict",
        "unknown field 'price'")
 expect("mistyped field", request("POST", "/v1/predict",
        event(event_id="t", day="Monday", nswprice=0.1)), 422, "error",
-       "field 'day': expected a number")
+       "field 'day': found a string, expected a number")
 expect("refused by cleaning", request("POST", "/v1/predict",
        event(event_id="c", nswprice=0.1)), 422, "refused", "missing_required")
 expect("out of range", request("POST", "/v1/predict",
