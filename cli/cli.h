@@ -36,11 +36,13 @@ int cli_load_config_zeroed(const char *path, const char *brokers,
  * RIFFLE_ERR_CFG. Borrows cfg. */
 int cli_require_output_schemas(const struct cfg *cfg);
 
-/* Strict option values: the whole text must be a number, a count >= 0 or
- * seconds >= 0 (finite). On error they report "OPTION: expected ..." and
- * return 1; on success they store the value and return 0. */
+/* Strict option values: the whole text must be a number, a count >= 0,
+ * seconds >= 0 or a rate of events per second >= 0 (finite). On error
+ * they report "OPTION TEXT: expected ..." and return 1; on success they
+ * store the value and return 0. */
 int cli_parse_count(const char *option, const char *text, long long *out);
 int cli_parse_seconds(const char *option, const char *text, double *out);
+int cli_parse_rate(const char *option, const char *text, double *out);
 
 /* Subcommands: each returns the process exit status. */
 int cmd_learn(int argc, char **argv);

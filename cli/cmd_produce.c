@@ -67,7 +67,7 @@ int cmd_produce(int argc, char **argv)
         else if (c == 'f')
             o.path = optarg;
         else if (c == 'r')
-            bad |= cli_parse_seconds("--rate", optarg, &o.rate);
+            bad |= cli_parse_rate("--rate", optarg, &o.rate);
         else if (c == 'l')
             bad |= cli_parse_count("--limit", optarg, &o.limit);
         else if (c == 'q')

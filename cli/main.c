@@ -107,7 +107,9 @@ int cli_parse_count(const char *option, const char *text, long long *out)
     return 0;
 }
 
-int cli_parse_seconds(const char *option, const char *text, double *out)
+/* A finite number >= 0 of what (e.g. "seconds") into *out. */
+static int parse_amount(const char *option, const char *text,
+                        const char *what, double *out)
 {
     char *end;
     double v;
@@ -115,12 +117,23 @@ int cli_parse_seconds(const char *option, const char *text, double *out)
     errno = 0;
     v = strtod(text, &end);
     if (errno || end == text || *end || !isfinite(v) || v < 0) {
-        log_error("cli", "%s %s: expected a number of seconds, 0 or more",
-                  option, text);
+        log_error("cli", "%s %s: expected a number of %s, 0 or more",
+                  option, text, what);
         return 1;
     }
     *out = v;
     return 0;
+}
+
+int cli_parse_seconds(const char *option, const char *text, double *out)
+{
+    return parse_amount(option, text, "seconds", out);
+}
+
+int cli_parse_rate(const char *option, const char *text, double *out)
+{
+    return parse_amount(option, text, "events per second (0: no limit)",
+                        out);
 }
 
 static void usage(FILE *out)

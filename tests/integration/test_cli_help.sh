@@ -43,6 +43,12 @@ err=$("$RIFFLE" train -c "$WORK/none.cfg" 2>&1) || rc=$?
 [[ $rc == 2 && $err == *"none.cfg: cannot read the file"* && $err != *"--help"* ]] ||
     fail "train with a missing configuration ($rc): $err"
 
+# An option's value is refused in the option's own unit.
+rc=0
+err=$("$RIFFLE" produce -c config/elec2.cfg --rate fast 2>&1) || rc=$?
+[[ $rc == 2 && $err == *"--rate fast: expected a number of events per second"* ]] ||
+    fail "produce --rate fast ($rc): $err"
+
 # simulate learns with one learner unless told otherwise, as its help says.
 "$RIFFLE" simulate --help | grep -q -- '\[--learners N\].*' ||
     fail "simulate's help shows --learners as required"
