@@ -240,7 +240,7 @@ int cmd_topics(int argc, char **argv)
 {
     const char *config = NULL, *brokers = NULL, *action = NULL;
     struct cfg *cfg;
-    int i, rc, help = 0;
+    int i, rc, help = 0, actions = 0;
 
     for (i = 1; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
@@ -250,16 +250,24 @@ int cmd_topics(int argc, char **argv)
             brokers = argv[++i];
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
             help = 1;
-        else if (!action)
+        else if (actions++ == 0)
             action = argv[i];
-        else
-            action = "?";
     }
     if (help) {
         usage(stdout);
         return 0;
     }
-    if (!action || (strcmp(action, "create") && strcmp(action, "delete"))) {
+    /* Say which word is wrong before the usage. */
+    if (!action)
+        fprintf(stderr, "riffle topics: expected create or delete\n");
+    else if (strcmp(action, "create") && strcmp(action, "delete"))
+        fprintf(stderr, "riffle topics: unknown action or option '%s': "
+                "expected create or delete\n", action);
+    else if (actions > 1)
+        fprintf(stderr, "riffle topics: expected one action, got %d words "
+                "besides the options\n", actions);
+    if (!action || actions > 1 ||
+        (strcmp(action, "create") && strcmp(action, "delete"))) {
         usage(stderr);
         return TOPICS_EXIT_USAGE;
     }

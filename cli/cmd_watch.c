@@ -314,6 +314,11 @@ static int parse_options(int argc, char **argv, struct watch_options *o)
     if (bad)
         return WATCH_OPTIONS_BAD;
     if (optind != argc - 1) {
+        if (optind >= argc)
+            fprintf(stderr, "riffle watch: expected a TOPIC\n");
+        else
+            fprintf(stderr, "riffle watch: expected one TOPIC, got %d\n",
+                    argc - optind);
         usage();
         return WATCH_OPTIONS_BAD;
     }

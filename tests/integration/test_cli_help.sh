@@ -43,6 +43,18 @@ err=$("$RIFFLE" train -c "$WORK/none.cfg" 2>&1) || rc=$?
 [[ $rc == 2 && $err == *"none.cfg: cannot read the file"* && $err != *"--help"* ]] ||
     fail "train with a missing configuration ($rc): $err"
 
+# A missing or unknown word is named before the usage.
+for args in "topics -c config/elec2.cfg|expected create or delete" \
+    "topics list -c config/elec2.cfg|unknown action or option 'list'" \
+    "topics create delete -c config/elec2.cfg|expected one action, got 2 words" \
+    "watch -c config/elec2.cfg|riffle watch: expected a TOPIC" \
+    "watch -c config/elec2.cfg predictions models|expected one TOPIC, got 2"; do
+    rc=0
+    # shellcheck disable=SC2086
+    err=$("$RIFFLE" ${args%|*} 2>&1 >/dev/null) || rc=$?
+    [[ $rc == 2 && $err == *"${args#*|}"* ]] || fail "riffle ${args%|*} ($rc): $err"
+done
+
 # An option's value is refused in the option's own unit.
 rc=0
 err=$("$RIFFLE" produce -c config/elec2.cfg --rate fast 2>&1) || rc=$?
