@@ -61,6 +61,20 @@ err=$("$RIFFLE" produce -c config/elec2.cfg --rate fast 2>&1) || rc=$?
 [[ $rc == 2 && $err == *"--rate fast: expected a number of events per second"* ]] ||
     fail "produce --rate fast ($rc): $err"
 
+# score writes what its help says where it says: rows on stdout, the
+# held-out metrics on stderr.
+"$RIFFLE" score --help | grep -q "metrics as one JSON line on stderr" ||
+    fail "score's help does not say where the metrics go"
+"$RIFFLE" train -c config/elec2.cfg --snapshot "$WORK/e.snap" >/dev/null 2>&1 ||
+    fail "train --snapshot failed"
+"$RIFFLE" score -c config/elec2.cfg --from-snapshot "$WORK/e.snap" \
+    --file tests/fixtures/elec2_bad_rows.csv >"$WORK/rows.jsonl" 2>"$WORK/score.err" ||
+    fail "score failed: $(tail -2 "$WORK/score.err")"
+assert_eq "$(riffle_json "$WORK/rows.jsonl" 'all("event_id" in r for r in rows)')" True \
+    "score's stdout: rows only"
+assert_eq "$(tail -1 "$WORK/score.err" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])')" \
+    207 "score's held-out summary on stderr"
+
 # simulate learns with one learner unless told otherwise, as its help says.
 "$RIFFLE" simulate --help | grep -q -- '\[--learners N\].*' ||
     fail "simulate's help shows --learners as required"
