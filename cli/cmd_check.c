@@ -4,6 +4,7 @@
  * exists with a usable type, and that the pseudonym, encryption and
  * dead-letter keys can be read.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ static void usage(void)
 {
     printf("usage: riffle check -c CFG [--brokers B]\n"
            "  validates CFG, its schema, its fields and its pseudonym key;\n"
+           "  warns when source.path is unset or cannot be read;\n"
            "  needs no broker; --brokers is accepted, as by every "
            "command, and ignored\n");
 }
@@ -47,6 +49,28 @@ static const char *parse_args(int argc, char **argv, int *help)
             *help = 1;
     }
     return config;
+}
+
+/* Warns when the commands that read a file would find none by default:
+ * not an error, as --file can name one, but what a newcomer trips on
+ * first (a path to a generated data set not generated yet, say). */
+static void warn_about_input(const struct cfg *cfg)
+{
+    char errstr[CHECK_ERRSTR_MAX];
+    FILE *f;
+
+    if (!cfg_input_path(cfg, NULL, errstr, sizeof(errstr))) {
+        log_warn("check", "%s (produce, train, score and simulate)", errstr);
+        return;
+    }
+    f = fopen(cfg->source_path, "rb");
+    if (f) {
+        fclose(f);
+        return;
+    }
+    log_warn("check", "%s: source.path %s cannot be read: %s; produce, "
+             "train, score and simulate need it, or --file", cfg->path,
+             cfg->source_path, strerror(errno));
 }
 
 static int check_dead_letter_key(const struct cfg *cfg, char *errstr,
@@ -94,6 +118,8 @@ int cmd_check(int argc, char **argv)
         log_warn("check", "%s; learn, serve and dlq replay refuse to "
                  "start without them, train and score need "
                  "model_snapshot.avsc for a snapshot", errstr);
+    if (!err)
+        warn_about_input(cfg);
     if (!err)
         printf("%s: ok (%zu fields, schema %s, fingerprint %016llx)\n",
                cfg->path, cfg->field_count, schema_name(schema),

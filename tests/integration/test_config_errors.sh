@@ -127,4 +127,14 @@ for command in train "simulate --learners 2"; do
     [[ "$out" == *"config/adult_pii.cfg: no input: set source.path or pass --file"* ]] ||
         fail "$command without an input: $out"
 done
+# check accepts such a configuration (--file can name the input) but
+# says so, as it says when source.path names no readable file.
+out=$("$RIFFLE" check -c config/adult_pii.cfg 2>&1) || fail "check refused adult_pii.cfg: $out"
+[[ $out == *"warn"*"config/adult_pii.cfg: no input: set source.path or pass --file"* &&
+   $out == *"adult_pii.cfg: ok"* ]] || fail "check, no source.path: $out"
+sed 's|path = "data/elec2/electricity.csv.gz"|path = "data/elec2/nope.csv"|' config/elec2.cfg \
+    >"$WORK/nope.cfg"
+out=$("$RIFFLE" check -c "$WORK/nope.cfg" 2>&1) || fail "check refused nope.cfg: $out"
+[[ $out == *"warn"*"source.path data/elec2/nope.csv cannot be read: No such file"* &&
+   $out == *"nope.cfg: ok"* ]] || fail "check, unreadable source.path: $out"
 echo "PASS $TEST_NAME"
