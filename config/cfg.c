@@ -141,94 +141,6 @@ struct enum_name {
     int value;
 };
 
-/* The keys each group may hold, as docs/CONFIGURATION.md lists them in
- * its tables (tests/unit/test_cfg.c compares the two). */
-static const char *const kafka_keys[] = {
-    "brokers", "group_id", "security_protocol", "sasl_mechanism",
-    "sasl_username", "sasl_password_file", "ssl_ca_file",
-    "ssl_certificate_file", "ssl_key_file", "ssl_key_password_file",
-    "ssl_verify_hostname", "session_timeout_ms", NULL};
-static const char *const topics_keys[] = {
-    "input", "predictions", "models", "dead_letters", "metrics", "alerts",
-    "partitions", "replication_factor", NULL};
-static const char *const source_keys[] = {
-    "schema", "path", "header", "delimiter", "trim", "skip_lines", "columns",
-    "missing", "id_prefix", "on_bad_row", NULL};
-static const char *const field_keys[] = {
-    "name", "kind", "required", "missing", "indicator", "impute_value", "min",
-    "max", "on_range", "transform", "max_length", "personal", "band",
-    "keep_prefix", "positive", "negative", "namespace", "buckets", "classes",
-    "allowed", "pattern", "on_invalid", "outlier", "outlier_threshold",
-    "on_outlier", "outlier_warmup", "threshold", "relabel", "date",
-    "keep_last", "epsilon", "sensitivity", NULL};
-static const char *const kanon_keys[] = {
-    "quasi_identifiers", "k", "window", NULL};
-static const char *const privacy_keys[] = {
-    "key_file", "key_env", "key_id", "encrypt_key_env", "encrypt_key_file",
-    "encrypt_key_id", "dead_letter_key_env", "dead_letter_key_file",
-    "dead_letter_key_id", "k_anonymity", "prediction_fields", NULL};
-static const char *const learner_keys[] = {
-    "model_name", "bits", "loss", "optimizer", "learning_rate", "power_t",
-    "l2", "gradient_clip", "hash_seed", "interactions", "count_collisions",
-    "l1", "beta1", "beta2", "rho", "epsilon", "ftrl_beta", NULL};
-static const char *const drift_keys[] = {
-    "detector", "delta", "lambda", "react", "metrics_every", NULL};
-static const char *const snapshot_keys[] = {
-    "every_events", "every_seconds", "chunk_bytes", "on_offset_past_end",
-    NULL};
-static const char *const delivery_keys[] = {
-    "mode", "batch_events", "batch_ms", "transactional_id",
-    "transaction_timeout_ms", NULL};
-static const char *const scaling_keys[] = {
-    "merge_every_events", "merge_every_seconds", "instance_expiry_seconds",
-    NULL};
-static const char *const log_keys[] = {
-    "progress_every", "format", NULL};
-static const char *const serve_keys[] = {
-    "requests", "predictions", "group_id", "partitions", "commit_every_ms",
-    "http_address", "http_port", "http_max_body_bytes",
-    "http_timeout_seconds", "http_threads", "delivery",
-    "transaction_timeout_ms", NULL};
-static const char *const sources_keys[] = {
-    "topic", "schema", "map", NULL};
-static const char *const join_keys[] = {
-    "topic", "schema", "key", "profile_key", "map", "window", "max_keys",
-    "event_time", NULL};
-static const char *const labels_keys[] = {
-    "topic", "format", "ttl", "max_pending", "on_unknown", "on_expired",
-    "on_duplicate", NULL};
-static const char *const cleaning_keys[] = {
-    "dedup_window", "event_time", "event_time_unit", "allowed_lateness",
-    "on_late", "late_topic", NULL};
-static const char *const root_keys[] = {
-    "name", "kafka", "topics", "source", "fields", "privacy", "learner",
-    "snapshot", "log", "drift", "cleaning", "serve", "delivery", "sources",
-    "join", "labels", "scaling", NULL};
-
-static const struct {
-    const char *section;
-    const char *const *keys;
-} section_keys[] = {
-    {"kafka", kafka_keys},
-    {"topics", topics_keys},
-    {"source", source_keys},
-    {"fields", field_keys},
-    {"privacy.k_anonymity", kanon_keys},
-    {"privacy", privacy_keys},
-    {"learner", learner_keys},
-    {"drift", drift_keys},
-    {"snapshot", snapshot_keys},
-    {"delivery", delivery_keys},
-    {"scaling", scaling_keys},
-    {"log", log_keys},
-    {"serve", serve_keys},
-    {"sources", sources_keys},
-    {"join", join_keys},
-    {"labels", labels_keys},
-    {"cleaning", cleaning_keys},
-    {"", root_keys},
-    {NULL, NULL}};
-
 static int fail(const struct loader *ld, const config_setting_t *at,
                 const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -331,28 +243,6 @@ static const char *dotted(char *out, size_t size, const char *section,
     else
         snprintf(out, size, "%s", key);
     return out;
-}
-
-static int check_keys(const struct loader *ld, const config_setting_t *group,
-                      const char *section, const char *const *allowed)
-{
-    int i, n = config_setting_length(group);
-
-    for (i = 0; i < n; i++) {
-        const config_setting_t *child = config_setting_get_elem(group, i);
-        const char *name = config_setting_name(child);
-        const char *const *a;
-        char key[CFG_KEY_MAX];
-
-        for (a = allowed; *a; a++)
-            if (name && strcmp(name, *a) == 0)
-                break;
-        if (!*a)
-            return fail(ld, child, dotted(key, sizeof(key), section,
-                                          name ? name : "?"),
-                        "unknown setting");
-    }
-    return 0;
 }
 
 /* Looks up key in group. Missing is fine unless required. *out is NULL
@@ -735,6 +625,70 @@ struct key_spec {
 #define KEY_END {.name = NULL} /* designated: clang's -Wextra wants all or
                                   none of the fields of a positional one */
 
+/* The keys one group may hold: those its key_spec tables read, and
+ * those read by hand (lists, groups, keys with logic of their own).
+ * check_keys() refuses any other, so a typo is an error at start-up
+ * rather than a setting silently ignored; see sections[]. */
+struct section {
+    const char *name;                     /* NULL ends sections[] */
+    const struct key_spec *const *tables; /* NULL-terminated, or NULL */
+    const char *const *by_hand;           /* NULL-terminated, or NULL */
+};
+
+static const struct section *section_find(const char *name, size_t len);
+
+/* The i-th key of s, from 0: its tables' keys, then those read by
+ * hand; NULL past the last. */
+static const char *section_key(const struct section *s, size_t i)
+{
+    const struct key_spec *const *t;
+    const struct key_spec *k;
+    const char *const *h;
+
+    for (t = s->tables; t && *t; t++)
+        for (k = *t; k->name; k++)
+            if (i-- == 0)
+                return k->name;
+    for (h = s->by_hand; h && *h; h++)
+        if (i-- == 0)
+            return *h;
+    return NULL;
+}
+
+/* Whether s knows name (a group holds at most a few dozen keys). */
+static int section_has(const struct section *s, const char *name)
+{
+    const char *key;
+    size_t i;
+
+    for (i = 0; (key = section_key(s, i)) != NULL; i++)
+        if (strcmp(key, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Refuses a setting of group that section does not know; a group of a
+ * list ("fields[3]") holds the keys of the list's section ("fields"). */
+static int check_keys(const struct loader *ld, const config_setting_t *group,
+                      const char *section)
+{
+    const struct section *s = section_find(section,
+                                           strcspn(section, "["));
+    int i, n = config_setting_length(group);
+
+    for (i = 0; i < n; i++) {
+        const config_setting_t *child = config_setting_get_elem(group, i);
+        const char *name = config_setting_name(child);
+        char key[CFG_KEY_MAX];
+
+        if (!name || !s || !section_has(s, name))
+            return fail(ld, child, dotted(key, sizeof(key), section,
+                                          name ? name : "?"),
+                        "unknown setting");
+    }
+    return 0;
+}
+
 /* Stores an integer as the int (or uint32_t) or long (or size_t) at
  * dst. */
 static void store_integer(void *dst, size_t size, long v)
@@ -848,7 +802,7 @@ static int load_kafka(const struct loader *ld, const config_setting_t *root,
     if (err || !g)
         return err;
 
-    err = check_keys(ld, g, "kafka", kafka_keys);
+    err = check_keys(ld, g, "kafka");
     if (!err)
         err = load_keys(ld, g, "kafka", kafka_table, cfg);
     if (err)
@@ -883,7 +837,7 @@ static int load_topics(const struct loader *ld, const config_setting_t *root,
     if (err)
         return err;
 
-    err = check_keys(ld, g, "topics", topics_keys);
+    err = check_keys(ld, g, "topics");
     if (!err)
         err = load_keys(ld, g, "topics", topics_table, cfg);
     return err;
@@ -948,7 +902,7 @@ static int load_source(const struct loader *ld, const config_setting_t *root,
     if (err)
         return err;
 
-    err = check_keys(ld, g, "source", source_keys);
+    err = check_keys(ld, g, "source");
     if (!err)
         err = load_keys(ld, g, "source", source_table, cfg);
     if (!err)
@@ -1202,7 +1156,7 @@ static const struct key_spec field_range_table[] = {
 static int load_field_kind(const struct loader *ld, const config_setting_t *g,
                            const char *section, struct cfg_field *f)
 {
-    int err = check_keys(ld, g, section, field_keys);
+    int err = check_keys(ld, g, section);
 
     if (!err)
         err = load_keys(ld, g, section, field_kind_table, f);
@@ -1539,7 +1493,7 @@ static int load_kanon(const struct loader *ld, const config_setting_t *g,
     if (err || !kg)
         return err;
     cfg->kanon_line = config_setting_source_line(kg);
-    err = check_keys(ld, kg, section, kanon_keys);
+    err = check_keys(ld, kg, section);
     if (!err)
         err = get_string_list(ld, kg, section, "quasi_identifiers",
                               cfg->quasi_ids, CFG_MAX_QUASI_IDS,
@@ -1611,7 +1565,7 @@ static int load_privacy(const struct loader *ld, const config_setting_t *root,
         return err;
 
     cfg->privacy_line = config_setting_source_line(g);
-    err = check_keys(ld, g, "privacy", privacy_keys);
+    err = check_keys(ld, g, "privacy");
     if (!err)
         err = load_keys(ld, g, "privacy", privacy_table, cfg);
     if (!err)
@@ -1670,7 +1624,7 @@ static int load_learner(const struct loader *ld, const config_setting_t *root,
         return err;
 
     cfg->learner_line = config_setting_source_line(g);
-    err = check_keys(ld, g, "learner", learner_keys);
+    err = check_keys(ld, g, "learner");
     if (!err)
         err = load_keys(ld, g, "learner", learner_table, cfg);
     return err;
@@ -1783,7 +1737,7 @@ static int load_drift(const struct loader *ld, const config_setting_t *root,
     if (err || !g)
         return err;
 
-    err = check_keys(ld, g, "drift", drift_keys);
+    err = check_keys(ld, g, "drift");
     if (!err)
         err = load_keys(ld, g, "drift", drift_table, cfg);
     if (err)
@@ -1826,7 +1780,7 @@ static int load_snapshot(const struct loader *ld,
     if (err || !g)
         return err;
 
-    err = check_keys(ld, g, "snapshot", snapshot_keys);
+    err = check_keys(ld, g, "snapshot");
     if (!err)
         err = load_keys(ld, g, "snapshot", snapshot_table, cfg);
     return err;
@@ -1855,7 +1809,7 @@ static int load_delivery(const struct loader *ld,
     if (err || !g)
         return err;
 
-    err = check_keys(ld, g, "delivery", delivery_keys);
+    err = check_keys(ld, g, "delivery");
     if (!err)
         err = load_keys(ld, g, "delivery", delivery_table, cfg);
     if (!err && cfg->txn_timeout_ms > 0 &&
@@ -1888,7 +1842,7 @@ static int load_scaling(const struct loader *ld,
     if (err || !g)
         return err;
 
-    err = check_keys(ld, g, "scaling", scaling_keys);
+    err = check_keys(ld, g, "scaling");
     if (!err)
         err = load_keys(ld, g, "scaling", scaling_table, cfg);
     return err;
@@ -1912,7 +1866,7 @@ static int load_log(const struct loader *ld, const config_setting_t *root,
     if (err || !g)
         return err;
 
-    err = check_keys(ld, g, "log", log_keys);
+    err = check_keys(ld, g, "log");
     if (!err)
         err = load_keys(ld, g, "log", log_table, cfg);
     return err;
@@ -1955,7 +1909,7 @@ static int load_serve(const struct loader *ld, const config_setting_t *root,
         return err;
     cfg->serve_line = config_setting_source_line(g);
 
-    err = check_keys(ld, g, "serve", serve_keys);
+    err = check_keys(ld, g, "serve");
     if (!err)
         err = load_keys(ld, g, "serve", serve_table, cfg);
     if (!err && cfg->serve_txn_timeout_ms > 0 &&
@@ -2094,7 +2048,7 @@ static int load_sources(const struct loader *ld,
         if (config_setting_type(g) != CONFIG_TYPE_GROUP)
             return fail(ld, g, section, "expected a group { topic = ...; }");
         src->line = config_setting_source_line(g);
-        err = check_keys(ld, g, section, sources_keys);
+        err = check_keys(ld, g, section);
         if (!err)
             err = load_keys(ld, g, section, sources_table, src);
         if (!err)
@@ -2138,7 +2092,7 @@ static int load_join(const struct loader *ld, const config_setting_t *root,
     j->line = config_setting_source_line(g);
     j->max_keys = CFG_DEFAULT_JOIN_KEYS;
     j->window_ms = CFG_DEFAULT_JOIN_WINDOW_S * 1000.0;
-    err = check_keys(ld, g, "join", join_keys);
+    err = check_keys(ld, g, "join");
     if (!err)
         err = load_keys(ld, g, "join", join_table, cfg);
     if (!err)
@@ -2217,7 +2171,7 @@ static int load_labels(const struct loader *ld, const config_setting_t *root,
     lb->line = config_setting_source_line(g);
     lb->max_pending = CFG_DEFAULT_LABEL_PENDING;
     lb->ttl_ms = CFG_DEFAULT_LABEL_TTL_S * 1000.0;
-    err = check_keys(ld, g, "labels", labels_keys);
+    err = check_keys(ld, g, "labels");
     if (!err)
         err = load_keys(ld, g, "labels", labels_table, cfg);
     if (!err)
@@ -2236,7 +2190,7 @@ static int load_cleaning(const struct loader *ld,
         return err;
 
     cfg->cleaning_line = config_setting_source_line(g);
-    err = check_keys(ld, g, "cleaning", cleaning_keys);
+    err = check_keys(ld, g, "cleaning");
     if (!err)
         err = load_keys(ld, g, "cleaning", cleaning_table, cfg);
     if (!err)
@@ -2244,14 +2198,18 @@ static int load_cleaning(const struct loader *ld,
     return err;
 }
 
+/* The pipeline's name; the groups are read by their own loaders. */
+static const struct key_spec root_table[] = {
+    KEY_STR("name", 1, CFG_AT(name)),
+    KEY_END};
+
 static int load_root(const struct loader *ld, const config_setting_t *root,
                      struct cfg *cfg)
 {
-    int err = check_keys(ld, root, "", root_keys);
+    int err = check_keys(ld, root, "");
 
     if (!err)
-        err = get_string(ld, root, "", "name", 1, cfg->name,
-                         sizeof(cfg->name));
+        err = load_keys(ld, root, "", root_table, cfg);
     if (!err)
         err = load_kafka(ld, root, cfg);
     if (!err)
@@ -2559,21 +2517,74 @@ int cfg_check_output_schemas(const struct cfg *cfg, char *errstr,
     return 0;
 }
 
-const char *const *cfg_section_keys(const char *section)
-{
-    size_t i;
+/* Every group the loader checks, with the tables that read it and the
+ * keys it reads by hand: lists, groups, and keys with logic of their
+ * own. docs/CONFIGURATION.md lists the same keys in its tables
+ * (tests/unit/test_cfg.c compares the two). */
+#define TABLES(...) ((const struct key_spec *const[]){__VA_ARGS__, NULL})
+#define BY_HAND(...) ((const char *const[]){__VA_ARGS__, NULL})
+static const struct section sections[] = {
+    {"", TABLES(root_table),
+     BY_HAND("kafka", "topics", "source", "fields", "privacy", "learner",
+             "snapshot", "log", "drift", "cleaning", "serve", "delivery",
+             "sources", "join", "labels", "scaling")},
+    {"kafka", TABLES(kafka_table), NULL},
+    {"topics", TABLES(topics_table), NULL},
+    {"source", TABLES(source_table, source_dialect_table, source_rows_table),
+     BY_HAND("delimiter", "columns", "missing")},
+    {"fields", TABLES(field_kind_table, field_table, field_range_table,
+                      field_quality_table),
+     BY_HAND("positive", "negative", "namespace", "buckets", "classes",
+             "allowed", "pattern", "relabel")},
+    {"privacy", TABLES(privacy_table),
+     BY_HAND("encrypt_key_env", "encrypt_key_file", "encrypt_key_id",
+             "dead_letter_key_env", "dead_letter_key_file",
+             "dead_letter_key_id", "k_anonymity", "prediction_fields")},
+    {"privacy.k_anonymity", TABLES(kanon_table),
+     BY_HAND("quasi_identifiers")},
+    {"learner", TABLES(learner_table),
+     BY_HAND("interactions", "count_collisions")},
+    {"drift", TABLES(drift_table), NULL},
+    {"snapshot", TABLES(snapshot_table), NULL},
+    {"delivery", TABLES(delivery_table), NULL},
+    {"scaling", TABLES(scaling_table), NULL},
+    {"log", TABLES(log_table), NULL},
+    {"serve", TABLES(serve_table, serve_http_table), NULL},
+    {"sources", TABLES(sources_table), BY_HAND("map")},
+    {"join", TABLES(join_table, join_after_map_table), BY_HAND("map")},
+    {"labels", TABLES(labels_table), NULL},
+    {"cleaning", TABLES(cleaning_table), NULL},
+    {NULL, NULL, NULL}};
 
-    for (i = 0; section_keys[i].section; i++)
-        if (strcmp(section_keys[i].section, section) == 0)
-            return section_keys[i].keys;
+/* The section named by the len bytes at name, or NULL. */
+static const struct section *section_find(const char *name, size_t len)
+{
+    const struct section *s;
+
+    for (s = sections; s->name; s++)
+        if (strlen(s->name) == len && strncmp(s->name, name, len) == 0)
+            return s;
     return NULL;
+}
+
+const char *cfg_section_key(const char *section, size_t i)
+{
+    const struct section *s = section_find(section, strlen(section));
+
+    return s ? section_key(s, i) : NULL;
+}
+
+int cfg_section_has_key(const char *section, const char *key)
+{
+    const struct section *s = section_find(section, strlen(section));
+
+    return s && section_has(s, key);
 }
 
 const char *cfg_section_name(size_t i)
 {
-    return i < sizeof(section_keys) / sizeof(section_keys[0])
-               ? section_keys[i].section
-               : NULL;
+    return i < sizeof(sections) / sizeof(sections[0]) ? sections[i].name
+                                                       : NULL;
 }
 
 const char *cfg_loss_name(enum model_loss loss)

@@ -498,14 +498,18 @@ void cfg_output_schema_error(const struct cfg *cfg, char *errstr,
 int cfg_check_output_schemas(const struct cfg *cfg, char *errstr,
                              size_t errstr_size);
 
-/* The keys the loader accepts in one group, a NULL-terminated list in
- * static storage: section is "" for the top level, a group's name
- * ("kafka", "serve"), "fields" and "sources" for every group of those
- * lists, or "privacy.k_anonymity". Returns NULL for a section the loader
- * does not know. Lets a test hold docs/CONFIGURATION.md to the loader. */
-const char *const *cfg_section_keys(const char *section);
+/* The i-th key, from 0, the loader accepts in one group: section is ""
+ * for the top level, a group's name ("kafka", "serve"), "fields" and
+ * "sources" for every group of those lists, or "privacy.k_anonymity".
+ * Returns NULL past the last key, and for a section the loader does not
+ * know (every section it knows has a key 0). Lets a test hold
+ * docs/CONFIGURATION.md to the loader. */
+const char *cfg_section_key(const char *section, size_t i);
 
-/* The i-th section cfg_section_keys() knows, from 0; NULL past the last. */
+/* Whether the loader accepts key in section (as for cfg_section_key()). */
+int cfg_section_has_key(const char *section, const char *key);
+
+/* The i-th section cfg_section_key() knows, from 0; NULL past the last. */
 const char *cfg_section_name(size_t i);
 
 /* Names for logs and snapshots. */

@@ -1412,14 +1412,6 @@ static int doc_has_heading(const struct doc_keys *d, const char *section)
     return 0;
 }
 
-static int in_list(const char *const *list, const char *key)
-{
-    for (; list && *list; list++)
-        if (strcmp(*list, key) == 0)
-            return 1;
-    return 0;
-}
-
 /* Fills d->report with each key on one side only. */
 static void doc_compare(struct doc_keys *d)
 {
@@ -1429,26 +1421,48 @@ static void doc_compare(struct doc_keys *d)
     for (i = 0; i < d->count; i++) {
         const struct doc_key *k = &d->keys[i];
 
-        if (!in_list(cfg_section_keys(k->section), k->key))
+        if (!cfg_section_has_key(k->section, k->key))
             doc_report(d, "%s:%d: %s%s%s is documented, but "
                        "the loader does not read it\n", DOCS_PATH, k->line,
                        k->section, k->section[0] ? "." : "", k->key);
     }
     for (s = 0; (section = cfg_section_name(s)) != NULL; s++) {
-        const char *const *key;
+        const char *key;
 
-        for (key = cfg_section_keys(section); *key; key++) {
+        for (i = 0; (key = cfg_section_key(section, i)) != NULL; i++) {
             char group[2 * CFG_NAME_MAX];
 
             /* A group-valued key may have a heading of its own instead. */
             snprintf(group, sizeof(group), "%s%s%s", section,
-                     section[0] ? "." : "", *key);
-            if (!doc_has(d, section, *key) && !doc_has_heading(d, group))
+                     section[0] ? "." : "", key);
+            if (!doc_has(d, section, key) && !doc_has_heading(d, group))
                 doc_report(d, "config/cfg.c reads %s%s%s, which no table "
                            "of %s lists under that group's heading\n",
-                           section, section[0] ? "." : "", *key, DOCS_PATH);
+                           section, section[0] ? "." : "", key, DOCS_PATH);
         }
     }
+}
+
+/* The loader's keys come from its tables and its list of keys read by
+ * hand: a key in both, or in two tables, would be read twice. */
+static void test_cfg_section_keys_listed_once(void **state)
+{
+    const char *section, *key, *other;
+    size_t s, i, j;
+
+    (void)state;
+    for (s = 0; (section = cfg_section_name(s)) != NULL; s++)
+        for (i = 0; (key = cfg_section_key(section, i)) != NULL; i++)
+            for (j = 0; j < i; j++) {
+                other = cfg_section_key(section, j);
+                if (strcmp(key, other) == 0)
+                    fail_msg("%s.%s is listed twice", section, key);
+            }
+    assert_true(cfg_section_has_key("fields", "relabel"));
+    assert_true(cfg_section_has_key("", "name"));
+    assert_false(cfg_section_has_key("fields", "mn"));
+    assert_false(cfg_section_has_key("fields[0]", "name"));
+    assert_null(cfg_section_key("nowhere", 0));
 }
 
 static void test_cfg_keys_match_docs(void **state)
@@ -1505,9 +1519,8 @@ static int doc_default_value(const struct doc_key *k, char *out,
         snprintf(token, sizeof(token), "%.*s", (int)(len - 2), d + 1);
         snprintf(prefix, sizeof(prefix), "%.*s", (int)strcspn(token, "."),
                  token);
-        if (strpbrk(token, "< ") || in_list(cfg_section_keys(k->section),
-                                            token) ||
-            (strchr(token, '.') && cfg_section_keys(prefix)))
+        if (strpbrk(token, "< ") || cfg_section_has_key(k->section, token) ||
+            (strchr(token, '.') && cfg_section_key(prefix, 0)))
             return 0; /* a placeholder, or another key's value */
         if (token[0] == '"')
             snprintf(out, size, "%s", token);
@@ -1594,7 +1607,7 @@ static void test_cfg_defaults_match_docs(void **state)
 
         if (k->keys_in_row != 1 || strcmp(k->section, "fields") == 0 ||
             strcmp(k->section, "sources") == 0 ||
-            !in_list(cfg_section_keys(k->section), k->key) ||
+            !cfg_section_has_key(k->section, k->key) ||
             !doc_default_value(k, value, sizeof(value)))
             continue;
 
@@ -1650,6 +1663,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_cfg_elec2_loads),
+        T(test_cfg_section_keys_listed_once),
         T(test_cfg_keys_match_docs),
         T(test_cfg_defaults_match_docs),
         T(test_cfg_bundled_files_load),
