@@ -15,7 +15,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleaning/dedup.h"
@@ -2259,81 +2258,87 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
     return decide_task(ld, root, cfg);
 }
 
-/* libconfig says only "file I/O error": fopen() again for the reason
- * (missing, a directory, no permission) that the user has to fix. */
-static void file_io_error(const char *path, char *errstr, size_t size)
+/* The reason (missing, a directory, no permission) the user has to fix. */
+static int read_error(const char *path, int why, char *errstr, size_t size)
 {
-    FILE *f = fopen(path, "r");
-    int why = f ? EIO : errno;
-    char probe;
-
-    /* A directory opens on Linux; reading it fails with EISDIR. */
-    if (f && fread(&probe, 1, 1, f) == 0 && ferror(f))
-        why = errno;
-    if (f)
-        (void)fclose(f); /* opened read-only, nothing to lose */
     snprintf(errstr, size, "%s: cannot read the file: %s", path,
              strerror(why));
+    return RIFFLE_ERR_CFG;
 }
 
-/* Reads the file's text once more for cfg_literals_check(): libconfig
- * keeps no text of a literal, only the value it wrapped. A pipe or fifo
- * (`-c <(...)`) is not opened again: its text is gone, and opening a
- * fifo with no writer left would block; libconfig's values stand. */
-static int check_literals(const char *path, char *errstr, size_t size)
+/* Reads the whole file into text, once: libconfig parses this text and
+ * cfg_literals_check() scans it (libconfig keeps no text of a literal,
+ * only the value it wrapped), so a pipe or fifo (`-c <(...)`) is
+ * checked like any file. A directory opens on Linux; reading it fails
+ * with EISDIR, which is what the user has to fix. */
+static int read_text(const char *path, struct buf *text, char *errstr,
+                     size_t size)
 {
-    struct buf text = {0};
     char chunk[8192];
-    struct stat st;
-    FILE *f;
+    FILE *f = fopen(path, "r");
     size_t got;
     int err = 0;
 
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-        return 0;
-    f = fopen(path, "r");
-    if (!f) {
-        file_io_error(path, errstr, size);
-        return RIFFLE_ERR_CFG;
-    }
+    if (!f)
+        return read_error(path, errno, errstr, size);
     while (!err && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        err = buf_append(&text, chunk, got);
-    if (!err && ferror(f)) {
-        file_io_error(path, errstr, size);
-        err = RIFFLE_ERR_CFG;
-    } else if (err) {
+        err = buf_append(text, chunk, got);
+    if (!err && ferror(f))
+        err = read_error(path, errno, errstr, size);
+    else if (err)
         snprintf(errstr, size, "%s: out of memory reading the file", path);
-    } else {
-        err = cfg_literals_check(path, text.data ? text.data : "", text.len,
-                                 errstr, size);
-    }
     (void)fclose(f); /* opened read-only, nothing to lose */
-    buf_free(&text);
     return err;
+}
+
+/* Parses text as libconfig would the file: through a stream, so that a
+ * NUL byte is a character it refuses, as in a file, rather than the end
+ * of a string. An @include names a file relative to the directory riffle
+ * runs in either way (no include directory is set). */
+static int parse_text(config_t *lc, const struct buf *text)
+{
+    FILE *f;
+    int ok;
+
+    if (text->len == 0) /* fmemopen() may refuse a size of 0 */
+        return config_read_string(lc, "");
+    f = fmemopen(text->data, text->len, "r");
+    if (!f)
+        return -1;
+    ok = config_read(lc, f);
+    (void)fclose(f); /* a read-only memory stream, nothing to lose */
+    return ok;
 }
 
 static int load_file(struct cfg *cfg, const char *path, int zeroed,
                      char *errstr, size_t errstr_size)
 {
     struct loader ld = {path, errstr, errstr_size};
+    struct buf text = {0};
     config_t lc;
-    int err;
+    int err, ok;
 
     set_defaults(cfg, zeroed);
     snprintf(cfg->path, sizeof(cfg->path), "%s", path);
     config_init(&lc);
 
-    if (!config_read_file(&lc, path)) {
-        if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-            file_io_error(path, errstr, errstr_size);
-        else
-            snprintf(errstr, errstr_size, "%s:%d: %s", path,
-                     config_error_line(&lc), config_error_text(&lc));
+    err = read_text(path, &text, errstr, errstr_size);
+    if (err)
+        goto out;
+    ok = parse_text(&lc, &text);
+    if (ok < 0) {
+        err = read_error(path, errno, errstr, errstr_size);
+        goto out;
+    }
+    if (!ok) {
+        snprintf(errstr, errstr_size, "%s:%d: %s", path,
+                 config_error_line(&lc), config_error_text(&lc));
         err = RIFFLE_ERR_CFG;
         goto out;
     }
 
-    err = check_literals(path, errstr, errstr_size);
+    err = cfg_literals_check(path, text.data ? text.data : "", text.len,
+                             errstr, errstr_size);
     if (!err)
         err = load_root(&ld, config_root_setting(&lc), cfg);
     /* The loader has already checked each learner key against model.h's
@@ -2351,6 +2356,7 @@ static int load_file(struct cfg *cfg, const char *path, int zeroed,
 
 out:
     config_destroy(&lc);
+    buf_free(&text);
     return err;
 }
 

@@ -820,6 +820,8 @@ static void test_cfg_syntax_error(void **state)
     assert_contains(fx->errstr, "syntax error"); /* libconfig's own text */
 }
 
+static char *read_whole_file(const char *path);
+
 static void test_cfg_missing_file(void **state)
 {
     struct fixture *fx = *state;
@@ -832,6 +834,85 @@ static void test_cfg_missing_file(void **state)
     snprintf(expected, sizeof(expected),
              "%s: cannot read the file: No such file or directory", path);
     assert_string_equal(fx->errstr, expected);
+}
+
+/* A directory opens; reading it fails, and that reason is given. */
+static void test_cfg_directory_refused(void **state)
+{
+    struct fixture *fx = *state;
+    char expected[200];
+
+    assert_int_equal(cfg_load_file(fx->cfg, fx->dir, fx->errstr,
+                                   sizeof(fx->errstr)),
+                     RIFFLE_ERR_CFG);
+    snprintf(expected, sizeof(expected),
+             "%s: cannot read the file: Is a directory", fx->dir);
+    assert_string_equal(fx->errstr, expected);
+}
+
+/* The file's bytes after the fixture's base lines rewrite them: a NUL
+ * byte first, where libconfig reading the file sees a character, not an
+ * end of text. */
+static void write_base_after(const struct fixture *fx, const char *head,
+                             size_t head_len)
+{
+    char *text;
+    FILE *f;
+
+    write_base(fx, 0, NULL, NULL);
+    text = read_whole_file(fx->path);
+    f = fopen(fx->path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(head, 1, head_len, f), head_len);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+    free(text);
+}
+
+/* The loader reads the file once and parses those bytes as libconfig
+ * parses a file: a NUL in a comment is skipped, one in a setting is a
+ * syntax error at its line. */
+static void test_cfg_nul_byte_read_as_in_a_file(void **state)
+{
+    struct fixture *fx = *state;
+    static const char in_comment[] = "# a \0 in a comment\n";
+    static const char in_setting[] = "a = 1;\n b = \0 2;\n";
+
+    write_base_after(fx, in_comment, sizeof(in_comment) - 1);
+    assert_int_equal(load(fx), 0);
+    assert_string_equal(fx->cfg->name, "t");
+
+    write_base_after(fx, in_setting, sizeof(in_setting) - 1);
+    assert_int_equal(load(fx), RIFFLE_ERR_CFG);
+    assert_contains(fx->errstr, ":2: syntax error");
+}
+
+/* A configuration given through a pipe (`-c <(...)`) cannot be read
+ * twice: read once, its integers are checked like a file's. */
+static void test_cfg_wrapped_integer_refused_from_pipe(void **state)
+{
+    struct fixture *fx = *state;
+    char path[64], prefix[128];
+    char *text;
+    int fds[2];
+    size_t len;
+
+    write_base(fx, 18, "  bits = 4294967308;", NULL);
+    text = read_whole_file(fx->path);
+    len = strlen(text);
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(write(fds[1], text, len), (ssize_t)len); /* < 4 KiB */
+    assert_int_equal(close(fds[1]), 0);
+    snprintf(path, sizeof(path), "/dev/fd/%d", fds[0]);
+
+    assert_int_equal(cfg_load_file(fx->cfg, path, fx->errstr,
+                                   sizeof(fx->errstr)),
+                     RIFFLE_ERR_CFG);
+    snprintf(prefix, sizeof(prefix), "%s:18: bits: 4294967308 does not fit",
+             path);
+    assert_contains(fx->errstr, prefix);
+    assert_int_equal(close(fds[0]), 0);
+    free(text);
 }
 
 /* The output schemas are read from source.schema's folder: one alone in
@@ -1723,6 +1804,9 @@ int main(void)
         T(test_cfg_labels_read_with_defaults),
         T(test_cfg_labels_errors_name_the_key),
         T(test_cfg_wrapped_integer_refused),
+        T(test_cfg_directory_refused),
+        T(test_cfg_nul_byte_read_as_in_a_file),
+        T(test_cfg_wrapped_integer_refused_from_pipe),
 #undef T
     };
 
