@@ -762,6 +762,23 @@ static int load_keys(const struct loader *ld, const config_setting_t *g,
     return err;
 }
 
+/* Reads the group name of root, a group of plain keys only, through
+ * its section's tables in order. *g is the group, NULL when absent. */
+static int load_group(const struct loader *ld, const config_setting_t *root,
+                      const char *name, int required, struct cfg *cfg,
+                      config_setting_t **g)
+{
+    const struct key_spec *const *t;
+    int err = get_group(ld, root, name, required, g);
+
+    if (err || !*g)
+        return err;
+    err = check_keys(ld, *g, name);
+    for (t = section_find(name, strlen(name))->tables; !err && *t; t++)
+        err = load_keys(ld, *g, name, *t, cfg);
+    return err;
+}
+
 static const char *const kafka_protocols[] = {
     "plaintext", "ssl", "sasl_plaintext", "sasl_ssl", NULL};
 static const char *const kafka_mechanisms[] = {
@@ -796,15 +813,9 @@ static int load_kafka(const struct loader *ld, const config_setting_t *root,
 {
     const struct kafka_security *sec = &cfg->kafka_security;
     config_setting_t *g;
-    int err = get_group(ld, root, "kafka", 0, &g);
+    int err = load_group(ld, root, "kafka", 0, cfg, &g);
 
     if (err || !g)
-        return err;
-
-    err = check_keys(ld, g, "kafka");
-    if (!err)
-        err = load_keys(ld, g, "kafka", kafka_table, cfg);
-    if (err)
         return err;
 
     if (strncmp(sec->protocol, "sasl_", 5) == 0 && !sec->sasl_mechanism[0])
@@ -826,21 +837,6 @@ static const struct key_spec topics_table[] = {
     KEY_INT("replication_factor", CFG_AT(replication_factor), 1,
             CFG_MAX_REPLICATION),
     KEY_END};
-
-static int load_topics(const struct loader *ld, const config_setting_t *root,
-                       struct cfg *cfg)
-{
-    config_setting_t *g;
-    int err = get_group(ld, root, "topics", 1, &g);
-
-    if (err)
-        return err;
-
-    err = check_keys(ld, g, "topics");
-    if (!err)
-        err = load_keys(ld, g, "topics", topics_table, cfg);
-    return err;
-}
 
 static const struct enum_name bad_row_actions[] = {
     {"skip", CFG_BAD_ROW_SKIP}, {"stop", CFG_BAD_ROW_STOP}, {NULL, 0}};
@@ -1725,7 +1721,7 @@ static int load_drift(const struct loader *ld, const config_setting_t *root,
 {
     struct drift_params defaults;
     config_setting_t *g;
-    int err = get_group(ld, root, "drift", 0, &g);
+    int err;
 
     drift_params_default(&defaults);
     cfg->drift_detector = DRIFT_ADWIN;
@@ -1733,13 +1729,8 @@ static int load_drift(const struct loader *ld, const config_setting_t *root,
     cfg->drift_lambda = defaults.ph.lambda;
     cfg->metrics_every_events = cfg->progress_every_events;
     cfg->drift_react = 1.0;
+    err = load_group(ld, root, "drift", 0, cfg, &g);
     if (err || !g)
-        return err;
-
-    err = check_keys(ld, g, "drift");
-    if (!err)
-        err = load_keys(ld, g, "drift", drift_table, cfg);
-    if (err)
         return err;
     if (cfg->drift_react < 1.0 && (cfg->model.optimizer == MODEL_OPT_SGD ||
                                    cfg->model.optimizer == MODEL_OPT_FTRL))
@@ -1770,21 +1761,6 @@ static const struct key_spec snapshot_table[] = {
              past_end_actions),
     KEY_END};
 
-static int load_snapshot(const struct loader *ld,
-                         const config_setting_t *root, struct cfg *cfg)
-{
-    config_setting_t *g;
-    int err = get_group(ld, root, "snapshot", 0, &g);
-
-    if (err || !g)
-        return err;
-
-    err = check_keys(ld, g, "snapshot");
-    if (!err)
-        err = load_keys(ld, g, "snapshot", snapshot_table, cfg);
-    return err;
-}
-
 static const struct enum_name delivery_modes[] = {
     {"exactly_once", CFG_DELIVERY_EXACTLY_ONCE},
     {"at_least_once", CFG_DELIVERY_AT_LEAST_ONCE}, {NULL, 0}};
@@ -1803,15 +1779,9 @@ static int load_delivery(const struct loader *ld,
                          const config_setting_t *root, struct cfg *cfg)
 {
     config_setting_t *g;
-    int err = get_group(ld, root, "delivery", 0, &g);
+    int err = load_group(ld, root, "delivery", 0, cfg, &g);
 
-    if (err || !g)
-        return err;
-
-    err = check_keys(ld, g, "delivery");
-    if (!err)
-        err = load_keys(ld, g, "delivery", delivery_table, cfg);
-    if (!err && cfg->txn_timeout_ms > 0 &&
+    if (!err && g && cfg->txn_timeout_ms > 0 &&
         cfg->txn_timeout_ms < CFG_TXN_TIMEOUT_BATCHES * cfg->txn_every_ms)
         err = fail(ld, config_setting_get_member(g, "transaction_timeout_ms"),
                    "delivery.transaction_timeout_ms", "%ld is too short for "
@@ -1821,6 +1791,8 @@ static int load_delivery(const struct loader *ld,
     return err;
 }
 
+/* How often the instances of one pipeline merge their models through
+ * the model topic (docs/SCALING.md); 0 and 0 never merge. */
 static const struct key_spec scaling_table[] = {
     KEY_INT("merge_every_events", CFG_AT(merge_every_events), 0,
             CFG_MAX_EVERY_EVENTS),
@@ -1830,23 +1802,6 @@ static const struct key_spec scaling_table[] = {
             CFG_MAX_INSTANCE_EXPIRY_S),
     KEY_END};
 
-/* How often the instances of one pipeline merge their models through
- * the model topic (docs/SCALING.md); 0 and 0 never merge. */
-static int load_scaling(const struct loader *ld,
-                        const config_setting_t *root, struct cfg *cfg)
-{
-    config_setting_t *g;
-    int err = get_group(ld, root, "scaling", 0, &g);
-
-    if (err || !g)
-        return err;
-
-    err = check_keys(ld, g, "scaling");
-    if (!err)
-        err = load_keys(ld, g, "scaling", scaling_table, cfg);
-    return err;
-}
-
 static const struct enum_name log_formats[] = {
     {"text", 0}, {"json", 1}, {NULL, 0}};
 
@@ -1855,21 +1810,6 @@ static const struct key_spec log_table[] = {
             CFG_MAX_EVERY_EVENTS),
     KEY_ENUM("format", CFG_AT(log_json), log_formats),
     KEY_END};
-
-static int load_log(const struct loader *ld, const config_setting_t *root,
-                    struct cfg *cfg)
-{
-    config_setting_t *g;
-    int err = get_group(ld, root, "log", 0, &g);
-
-    if (err || !g)
-        return err;
-
-    err = check_keys(ld, g, "log");
-    if (!err)
-        err = load_keys(ld, g, "log", log_table, cfg);
-    return err;
-}
 
 /* serve's topics, group and delivery, checked against each other before
  * its HTTP side (serve_http_table) is read. */
@@ -2205,6 +2145,7 @@ static const struct key_spec root_table[] = {
 static int load_root(const struct loader *ld, const config_setting_t *root,
                      struct cfg *cfg)
 {
+    config_setting_t *g; /* the plain groups': unused here */
     int err = check_keys(ld, root, "");
 
     if (!err)
@@ -2212,7 +2153,7 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
     if (!err)
         err = load_kafka(ld, root, cfg);
     if (!err)
-        err = load_topics(ld, root, cfg);
+        err = load_group(ld, root, "topics", 1, cfg, &g);
     if (!err)
         err = load_source(ld, root, cfg);
     if (!err)
@@ -2224,9 +2165,9 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
     if (!err)
         err = load_interactions(ld, root, cfg);
     if (!err)
-        err = load_snapshot(ld, root, cfg);
+        err = load_group(ld, root, "snapshot", 0, cfg, &g);
     if (!err)
-        err = load_log(ld, root, cfg);
+        err = load_group(ld, root, "log", 0, cfg, &g);
     if (!err)
         err = load_drift(ld, root, cfg);
     if (!err)
@@ -2236,7 +2177,7 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
     if (!err)
         err = load_delivery(ld, root, cfg);
     if (!err)
-        err = load_scaling(ld, root, cfg);
+        err = load_group(ld, root, "scaling", 0, cfg, &g);
     if (!err)
         err = load_sources(ld, root, cfg);
     if (!err)
@@ -2523,9 +2464,10 @@ int cfg_check_output_schemas(const struct cfg *cfg, char *errstr,
     return 0;
 }
 
-/* Every group the loader checks, with the tables that read it and the
- * keys it reads by hand: lists, groups, and keys with logic of their
- * own. docs/CONFIGURATION.md lists the same keys in its tables
+/* Every group the loader checks, with the tables that read it (in the
+ * order load_group() reads them, for a group without keys read by hand)
+ * and the keys it reads by hand: lists, groups, and keys with logic of
+ * their own. docs/CONFIGURATION.md lists the same keys in its tables
  * (tests/unit/test_cfg.c compares the two). */
 #define TABLES(...) ((const struct key_spec *const[]){__VA_ARGS__, NULL})
 #define BY_HAND(...) ((const char *const[]){__VA_ARGS__, NULL})
