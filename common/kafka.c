@@ -759,8 +759,15 @@ int kafka_topic_partitions_asked(rd_kafka_t *rk, const char *topic,
     }
 
     if (err) {
-        snprintf(errstr, errstr_size, "cannot reach the brokers for topic "
-                 "%s: %s", topic, rd_kafka_err2str(err));
+        char brokers[256];
+
+        /* Say where riffle looked, and how to point it elsewhere: a
+         * newcomer's first run meets no broker, or one on another port. */
+        brokers_of(rk, brokers, sizeof(brokers));
+        snprintf(errstr, errstr_size, "cannot reach the brokers (%s) for "
+                 "topic %s within %g s: %s; is a broker running there? "
+                 "kafka.brokers or --brokers HOST:PORT names it", brokers,
+                 topic, timeout_ms / 1000.0, rd_kafka_err2str(err));
         return RIFFLE_ERR_KAFKA;
     }
     if (topic_err) {

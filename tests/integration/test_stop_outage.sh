@@ -253,7 +253,7 @@ assert_eq "$rc" 1 "status, brokers gone: exit status"
 ((took < 20000)) || fail "status, brokers gone: took $took ms"
 assert_eq "$(grep -c "stopped answering" "$WORK/status-held.err")" 1 \
     "status, brokers gone: said once"
-grep -q "error status: cannot reach the brokers for topic $(cfg_topic "$cfg" input): .*; the brokers ($PROXY) stopped answering: the remaining topics" \
+grep -q "error status: cannot reach the brokers ($PROXY) for topic $(cfg_topic "$cfg" input) within .*; the brokers ($PROXY) stopped answering: the remaining topics" \
     "$WORK/status-held.err" || fail "status, brokers gone: $(tail -3 "$WORK/status-held.err")"
 assert_eq "$(grep -c "not asked\$" "$WORK/status-held.txt")" \
     "$(($(grep -c '^  [a-z]' "$WORK/status-held.txt") - 2))" \

@@ -12,6 +12,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <unistd.h>
 
+#include "common/err.h"
 #include "common/kafka.h"
 
 #define TEST_TOPIC "riffle.test.offsets"
@@ -141,11 +142,42 @@ static void test_kafka_query_offsets_leader_down(void **state)
     rd_kafka_topic_partition_list_destroy(list);
 }
 
+/* No broker answers: the error names the brokers asked, the topic and
+ * the bound, and where the brokers are set, rather than only librdkafka's
+ * "Local: Broker transport failure". */
+static void test_kafka_topic_partitions_names_the_brokers(void **state)
+{
+    struct fixture *fx = *state;
+    char want[600];
+    int count = -1;
+
+    assert_int_equal(rd_kafka_mock_broker_set_down(fx->mcluster, 1),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(rd_kafka_mock_broker_set_down(fx->mcluster, 2),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(kafka_topic_partitions(fx->client, "riffle.test.other",
+                                            TEST_DOWN_ASK_MS, 0, &count,
+                                            fx->errstr, sizeof(fx->errstr)),
+                     RIFFLE_ERR_KAFKA);
+    snprintf(want, sizeof(want), "cannot reach the brokers (%s) for topic "
+             "riffle.test.other within 1 s: ",
+             rd_kafka_mock_cluster_bootstraps(fx->mcluster));
+    assert_contains(fx->errstr, want);
+    assert_contains(fx->errstr, "; is a broker running there? kafka.brokers "
+                                "or --brokers HOST:PORT names it");
+    assert_int_equal(rd_kafka_mock_broker_set_up(fx->mcluster, 1),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(rd_kafka_mock_broker_set_up(fx->mcluster, 2),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_kafka_query_watermarks_up, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_kafka_topic_partitions_names_the_brokers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kafka_query_offsets_leader_down,
                                         setup, teardown),
     };
