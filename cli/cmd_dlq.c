@@ -125,6 +125,5 @@ int cmd_dlq(int argc, char **argv)
         return 0;
     }
     fprintf(stderr, "riffle dlq: expected the subcommand 'replay'\n");
-    usage();
-    return 2;
+    return 2; /* main points at --help */
 }

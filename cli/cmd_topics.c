@@ -267,10 +267,8 @@ int cmd_topics(int argc, char **argv)
         fprintf(stderr, "riffle topics: expected one action, got %d words "
                 "besides the options\n", actions);
     if (!action || actions > 1 ||
-        (strcmp(action, "create") && strcmp(action, "delete"))) {
-        usage(stderr);
-        return TOPICS_EXIT_USAGE;
-    }
+        (strcmp(action, "create") && strcmp(action, "delete")))
+        return TOPICS_EXIT_USAGE; /* main points at --help */
 
     cfg = malloc(sizeof(*cfg));
     if (!cfg || cli_load_config(config, brokers, cfg)) {

@@ -319,8 +319,7 @@ static int parse_options(int argc, char **argv, struct watch_options *o)
         else
             fprintf(stderr, "riffle watch: expected one TOPIC, got %d\n",
                     argc - optind);
-        usage();
-        return WATCH_OPTIONS_BAD;
+        return WATCH_OPTIONS_BAD; /* main points at --help */
     }
     o->which = argv[optind];
     return WATCH_OPTIONS_OK;

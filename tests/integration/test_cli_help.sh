@@ -48,11 +48,15 @@ for args in "topics -c config/elec2.cfg|expected create or delete" \
     "topics list -c config/elec2.cfg|unknown action or option 'list'" \
     "topics create delete -c config/elec2.cfg|expected one action, got 2 words" \
     "watch -c config/elec2.cfg|riffle watch: expected a TOPIC" \
-    "watch -c config/elec2.cfg predictions models|expected one TOPIC, got 2"; do
+    "watch -c config/elec2.cfg predictions models|expected one TOPIC, got 2" \
+    "dlq list|expected the subcommand 'replay'"; do
     rc=0
     # shellcheck disable=SC2086
-    err=$("$RIFFLE" ${args%|*} 2>&1 >/dev/null) || rc=$?
-    [[ $rc == 2 && $err == *"${args#*|}"* ]] || fail "riffle ${args%|*} ($rc): $err"
+    "$RIFFLE" ${args%|*} >"$WORK/out.txt" 2>"$WORK/err.txt" || rc=$?
+    err=$(cat "$WORK/err.txt")
+    [[ $rc == 2 && $err == *"${args#*|}"* && $err == *"--help' for its options."* ]] ||
+        fail "riffle ${args%|*} ($rc): $err"
+    [[ ! -s $WORK/out.txt ]] || fail "riffle ${args%|*} wrote on stdout: $(cat "$WORK/out.txt")"
 done
 
 # An option's value is refused in the option's own unit.
