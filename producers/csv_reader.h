@@ -107,4 +107,18 @@ int csv_parse_number(const char *s, double *out);
  * number that is not finite. */
 const char *csv_describe_non_number(const char *s, const char **expected);
 
+/* csv_parse_number() of a field of len >= 8 bytes whose NUL is s[len]:
+ * a decimal fraction of up to eight digits is read a word at a time. */
+int csv_parse_number_long(const char *s, size_t len, double *out);
+
+/* csv_parse_number() of a field of len bytes whose NUL is s[len] (a
+ * field of the reader's record, csv_reader_field_len()): the same result.
+ * Inline so that a short field (Adult's integers) pays one test. */
+static inline int csv_parse_number_len(const char *s, size_t len,
+                                       double *out)
+{
+    return len >= 8 ? csv_parse_number_long(s, len, out)
+                    : csv_parse_number(s, out);
+}
+
 #endif

@@ -323,7 +323,7 @@ static inline int parse_value(const struct schema *schema,
     }
 
     /* What was found is worked out only for a message. */
-    if (csv_parse_number(s, &x) != 0) {
+    if (csv_parse_number_len(s, len, &x) != 0) {
         found = csv_describe_non_number(s, &expected);
         if (t == SCHEMA_FIELD_BOOLEAN)
             expected = "0 or 1";

@@ -640,6 +640,62 @@ static void test_csv_parse_number_matches_strtod_bitwise(void **state)
     }
 }
 
+/* csv_parse_number_len() of s, with its length, gives what
+ * csv_parse_number() gives: the same return and the same bits. */
+static void expect_len_same(const char *text)
+{
+    double by_len = 0, plain = 0;
+    int rl = csv_parse_number_len(text, strlen(text), &by_len);
+    int rp = csv_parse_number(text, &plain);
+
+    if (rl != rp || (rp == 0 && memcmp(&by_len, &plain, sizeof(plain)) != 0))
+        fail_msg("\"%s\": by length %d %.17g, plain %d %.17g", text, rl,
+                 by_len, rp, plain);
+}
+
+/* Fractions of one to eight digits in fields of eight bytes or more are
+ * read a word at a time; every other text must come out as before.
+ * Random texts over digits, points, signs and other bytes, 1 to 20 bytes
+ * long, and decimals with 0 to 9 fraction digits. */
+static void test_csv_parse_number_len_matches_plain(void **state)
+{
+    static const char alphabet[] = "0123456789012345678901234567890..-+e x/:";
+    static const char *edges[] = {
+        "0.056443", "-0.056443", "+0.056443", "0.00000000", "-0.0000000",
+        "12.345678", "1234567.89", "123456789012.345", "1234567890123.456",
+        "12345678901234.5", ".12345678", "-.1234567", "0.1234567x",
+        "0.12:45678", "0.1234/678", "00000000.1", "1.2.345678", "1e5.5678",
+        "0.99999999", "9999999.99999999", "99999999.9999999",
+    };
+    uint64_t rng = 2026;
+    char text[32];
+    size_t i, j;
+
+    (void)state;
+    for (i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+        expect_len_same(edges[i]);
+    assert_int_equal(csv_parse_number_len("0.056443", 8, &(double){0}), 0);
+    for (i = 0; i < 200000; i++) {
+        size_t len = 1 + rng_next(&rng) % 20;
+
+        for (j = 0; j < len; j++)
+            text[j] = alphabet[rng_next(&rng) % (sizeof(alphabet) - 1)];
+        text[len] = '\0';
+        expect_len_same(text);
+    }
+    for (i = 0; i < 200000; i++) {
+        uint64_t r = rng_next(&rng);
+        int frac = (int)(r % 10), whole = (int)((r >> 4) % 9);
+
+        snprintf(text, sizeof(text), "%s%.*llu.%0*llu",
+                 (r >> 8) & 1 ? "-" : "", whole,
+                 (unsigned long long)((r >> 10) % 100000000ULL), frac,
+                 (unsigned long long)((r >> 37) % 1000000000ULL) %
+                     (frac ? 1000000000ULL : 1ULL));
+        expect_len_same(text);
+    }
+}
+
 static void test_csv_reader_custom_delimiter(void **state)
 {
     const struct csv_options tabs = {'\t', 1, 0, 0};
@@ -1168,6 +1224,7 @@ int main(void)
             test_csv_reader_fast_path_matches_bytewise_on_mixed_fields),
         cmocka_unit_test(test_csv_reader_knows_ascii_lines),
         cmocka_unit_test(test_csv_parse_number_matches_strtod_bitwise),
+        cmocka_unit_test(test_csv_parse_number_len_matches_plain),
         cmocka_unit_test(test_csv_reader_reads_elec2),
         cmocka_unit_test(test_csv_reader_reads_adult_test),
         cmocka_unit_test(test_csv_parse_number_accepts_decimal_and_scientific),
