@@ -387,6 +387,58 @@ static int scale_fraction(double a, uint64_t *q, numfmt_u128 *rem,
     return *n17 < 100000000000000000ULL; /* 10^17: a carry */
 }
 
+/* The text of a fraction in [NUMFMT_FRACTION_MIN, 1) as "%g" writes it,
+ * from its chosen digits n (15 to 17 of them) as the 17-digit integer
+ * n17 = n * 10^(17 - digits) and its decimal exponent e (-1 to -4):
+ * "0.", -e-1 zeros, then n17's digits less the zeros that end them (the
+ * digits past n are such zeros). The first digit alone, then two groups
+ * of eight at fixed places, and the zeros counted on the last group that
+ * is not all zeros: write_fixed()'s general loop cost about 160
+ * instructions a probability, a twentieth of an event. */
+static size_t write_fraction(int negative, uint64_t n17, int e, char *text)
+{
+    const uint64_t group = 100000000ULL; /* 10^8 */
+    uint64_t rest = n17 % (group * group), hi = rest / group,
+             lo = rest % group, last;
+    size_t len = 0, zeros = 0;
+    char *digits;
+
+    if (negative)
+        text[len++] = '-';
+    memcpy(text + len, "0.000", 5); /* "0." and up to three zeros */
+    len += 2 + (size_t)(-e - 1);
+    digits = text + len;
+    digits[0] = (char)('0' + n17 / (group * group));
+    write_eight((uint32_t)hi, digits + 1);
+    write_eight((uint32_t)lo, digits + 9);
+
+    last = lo;
+    if (lo == 0) {
+        zeros = 8;
+        last = hi;
+    }
+    if (last == 0)
+        zeros = 16; /* the first digit is not 0: n17 >= 10^16 */
+    else
+        while (last % 10 == 0) {
+            last /= 10;
+            zeros++;
+        }
+    len += NUMFMT_MOST_DIGITS - zeros;
+    text[len] = '\0';
+    return len;
+}
+
+/* The text of the chosen n, 17 - drop digits, with decimal exponent e:
+ * by write_fraction() for a fraction of [NUMFMT_FRACTION_MIN, 1). */
+static inline size_t write_chosen(int fraction, int negative, uint64_t n,
+                                  int drop, int e, char *text)
+{
+    if (fraction)
+        return write_fraction(negative, n * pow10_u64[drop], e, text);
+    return write_fixed(negative, n, NUMFMT_MOST_DIGITS - drop, e, text);
+}
+
 /* The common case of numfmt_double() with one scaling instead of one
  * per digit count: x * 10^k is formed once for 17 digits, and the 15-
  * and 16-digit roundings come from its integer part and remainder.
@@ -404,11 +456,12 @@ static size_t shortest_in_one_scaling(double x, char *text)
     struct scaled sc;
     numfmt_u128 rem;
     uint64_t n17, n16, n15, q;
-    int e;
+    int e, fraction = 0;
 
     if (a >= NUMFMT_FRACTION_MIN && a < 1.0) {
         if (!scale_fraction(a, &q, &rem, &n17, &e, &sc))
             return 0;
+        fraction = 1;
     } else {
         if (!fixed_digits(a, NUMFMT_MOST_DIGITS, &n17, &e, &sc) ||
             sc.shift <= 0 || sc.m == (1ULL << NUMFMT_MANTISSA_BITS))
@@ -423,13 +476,13 @@ static size_t shortest_in_one_scaling(double x, char *text)
     if (n15 >= lo16) /* 10^15: carried into the next exponent */
         return 0;
     if (reads_back(n15 * 100, &sc) == 1)
-        return write_fixed(x < 0, n15, NUMFMT_FEWEST_DIGITS, e, text);
+        return write_chosen(fraction, x < 0, n15, 2, e, text);
     n16 = round_fewer(q, rem, 10);
     if (n16 >= lo17)
         return 0;
     if (reads_back(n16 * 10, &sc) == 1)
-        return write_fixed(x < 0, n16, NUMFMT_FEWEST_DIGITS + 1, e, text);
-    return write_fixed(x < 0, n17, NUMFMT_MOST_DIGITS, e, text);
+        return write_chosen(fraction, x < 0, n16, 1, e, text);
+    return write_chosen(fraction, x < 0, n17, 0, e, text);
 }
 
 char *numfmt_double(double x, char *out, size_t out_size)
