@@ -27,6 +27,7 @@
 #include "common/err.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "common/secret_stream.h"
 #include "consumers/topic_reader.h"
 #include "privacy/keyring.h"
 #include "privacy/seal.h"
@@ -35,6 +36,11 @@
 
 #define DECRYPT_POLL_MS 200     /* short enough to see a stop signal */
 #define DECRYPT_ERRSTR_MAX 512
+
+/* stdout's buffer: opened values pass through it, so it is riffle's own
+ * and wiped after each line is flushed. Static: stdio may flush it at
+ * exit. */
+static char decrypt_stdout[BUFSIZ];
 
 struct decrypt {
     const struct cfg *cfg;
@@ -202,6 +208,7 @@ static int decrypt_one(struct decrypt *d, const rd_kafka_message_t *msg,
     }
     fwrite(d->line.data, 1, d->line.len, stdout);
     buf_wipe(&d->line);
+    secret_stream_wipe(stdout, decrypt_stdout, sizeof(decrypt_stdout));
     d->printed++;
     return 0;
 }
@@ -261,6 +268,7 @@ static int open_envelope(struct decrypt *d, const char *field,
     fwrite(d->plain.data, 1, d->plain.len, stdout);
     putchar('\n');
     buf_wipe(&d->plain);
+    secret_stream_wipe(stdout, decrypt_stdout, sizeof(decrypt_stdout));
     return 0;
 }
 
@@ -306,6 +314,11 @@ int cmd_decrypt(int argc, char **argv)
     struct cfg *cfg;
     int c, served = 0, err;
 
+    if (secret_stream_attach(stdout, decrypt_stdout,
+                             sizeof(decrypt_stdout)) != 0) {
+        log_error("decrypt", "cannot set stdout's buffer");
+        return 1;
+    }
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:b:sf:e:h", longopts, NULL)) !=
            -1) {
@@ -342,7 +355,7 @@ int cmd_decrypt(int argc, char **argv)
     err = run(&d, served, field, envelope, errstr, sizeof(errstr));
     if (err)
         log_error("decrypt", "%s", errstr);
-    fflush(stdout);
+    secret_stream_wipe(stdout, decrypt_stdout, sizeof(decrypt_stdout));
     if (d.value_schema)
         avro_value_decref(&d.value);
     schema_history_destroy(d.history);

@@ -140,6 +140,7 @@ struct learn {
     size_t pending_count;
     uint64_t pending_seq;
     int exactly_once;
+    int wipe_messages; /* personal fields: messages wiped once handled */
     int closing; /* leaving the group: the revoke hook does nothing */
     int hook_err;  /* an error of the revoke hook, reported by the loop */
     char hook_errstr[512];
@@ -407,6 +408,7 @@ static int start(struct learn *l, char *errstr, size_t size)
     int err = schema_load_file(l->cfg.schema_path, &l->input, errstr, size);
 
     l->exactly_once = l->cfg.delivery == CFG_DELIVERY_EXACTLY_ONCE;
+    l->wipe_messages = cfg_has_personal_fields(&l->cfg);
     if (!err && l->cfg.labels.line && l->opt.instance)
         err = learn_labels_check_partitions(&l->cfg, errstr, size);
     if (!err && l->exactly_once)
@@ -1760,6 +1762,8 @@ static int step(struct learn *l, char *errstr, size_t size)
                  (int)msg->partition, rd_kafka_message_errstr(msg));
     } else if (msg) {
         err = on_message(l, msg, errstr, size);
+        if (l->wipe_messages)
+            kafka_message_wipe(msg); /* handled: dead letters are sealed */
     }
     if (msg)
         rd_kafka_message_destroy(msg);

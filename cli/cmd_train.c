@@ -264,6 +264,7 @@ static int run_rows(struct file_run *r, char *errstr, size_t size)
     int err = 0;
 
     event_init(&ev);
+    buf_hold_secret(&ev.arena); /* raw personal values: see event.h */
     if (r->csv) {
         char note[512];
 

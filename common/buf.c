@@ -154,3 +154,19 @@ void buf_wipe(struct buf *b)
         OPENSSL_cleanse(b->data, b->cap);
     b->len = 0;
 }
+
+int buf_span_holds(const void *mem, size_t len, const void *needle, size_t n)
+{
+    const char *p = mem;
+    size_t i;
+
+    for (i = 0; p && n > 0 && i + n <= len; i++)
+        if (memcmp(p + i, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+int buf_memory_holds(const struct buf *b, const void *needle, size_t n)
+{
+    return buf_span_holds(b->data, b->cap, needle, n);
+}

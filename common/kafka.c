@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "common/broker_wait.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -257,6 +259,16 @@ int64_t kafka_now_ms(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void kafka_message_wipe(rd_kafka_message_t *msg)
+{
+    if (msg->err)
+        return;
+    if (msg->payload)
+        OPENSSL_cleanse(msg->payload, msg->len);
+    if (msg->key)
+        OPENSSL_cleanse(msg->key, msg->key_len);
 }
 
 double kafka_monotonic_s(void)

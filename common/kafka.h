@@ -258,4 +258,17 @@ int64_t kafka_now_ms(void);
 /* Seconds on a monotonic clock, for rates and intervals. */
 double kafka_monotonic_s(void);
 
+/* Overwrites a consumed message's payload and key with zeros the compiler
+ * cannot drop, for a message riffle is done with that carried raw
+ * personal values, before rd_kafka_message_destroy(). librdkafka hands
+ * the payload out as writable memory (a slice of the fetch response,
+ * which no other message shares) and has said (confluentinc/librdkafka
+ * issue 2589) that an application may change a message's key and
+ * payload within their lengths; riffle's producers copy what they send
+ * (RD_KAFKA_MSG_F_COPY), so nothing reads the bytes afterwards. zlib's
+ * and librdkafka's copies of a compressed batch, and the socket's, are
+ * not reached. A message with an error (its payload is the error's
+ * text) is left alone. */
+void kafka_message_wipe(rd_kafka_message_t *msg);
+
 #endif

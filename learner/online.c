@@ -1239,6 +1239,16 @@ static void result_clear(struct online_result *res)
            sizeof(*res) - offsetof(struct online_result, drift));
 }
 
+/* An event refused before its personal fields' actions ran (cleaning,
+ * a duplicate, late, an id too long) keeps their raw values: wiped here, as
+ * anonymizer_apply() wipes them once it has run. Nothing reads a refused
+ * event's fields again; its dead letter seals the message's own bytes. */
+static int forget_refused(struct online_learner *ol, struct event *ev)
+{
+    anonymizer_wipe_raw(ol->anonymizer, ev);
+    return 0;
+}
+
 static int process_event(struct online_learner *ol, struct event *ev,
                          struct online_result *res)
 {
@@ -1257,14 +1267,14 @@ static int process_event(struct online_learner *ol, struct event *ev,
         dedup_contains(ol->dedup, res->event_id, ol->event_id.len)) {
         res->duplicate = 1;
         ol->duplicates++;
-        return 0;
+        return forget_refused(ol, ev);
     }
     if (check_lateness(ol, ev, res))
-        return 0;
+        return forget_refused(ol, ev);
 
     if (refuse_long_id(ol, res)) {
         ol->dead_letters++;
-        return 0;
+        return forget_refused(ol, ev);
     }
 
     /* With delayed labels an event may come without one. */
@@ -1274,7 +1284,7 @@ static int process_event(struct online_learner *ol, struct event *ev,
     if (err) {
         res->dead_letter = 1;
         ol->dead_letters++;
-        return 0;
+        return forget_refused(ol, ev);
     }
     if (isnan(res->label))
         return run_model(ol, ev, RUN_KEEP, res);
@@ -1325,7 +1335,7 @@ int online_score_event(struct online_learner *ol, struct event *ev,
     res->event_id = copy_event_id(ol, ev);
     if (refuse_long_id(ol, res)) {
         ol->dead_letters++;
-        return 0;
+        return forget_refused(ol, ev);
     }
 
     cleaner_set_label_optional(ol->cleaner, 1);
@@ -1334,7 +1344,7 @@ int online_score_event(struct online_learner *ol, struct event *ev,
     if (err) {
         res->dead_letter = 1;
         ol->dead_letters++;
-        return 0;
+        return forget_refused(ol, ev);
     }
     res->label_text = isnan(res->label) ? NULL : copy_label(ol, ev);
 
@@ -1993,25 +2003,13 @@ int online_next_given_up_label(struct online_learner *ol,
     return 1;
 }
 
-/* Whether the n bytes of needle occur in b's memory, up to its capacity:
- * what a reset leaves there counts too. */
-static int buf_memory_holds(const struct buf *b, const void *needle,
-                            size_t n)
-{
-    size_t i;
-
-    for (i = 0; b->data && n > 0 && i + n <= b->cap; i++)
-        if (memcmp(b->data + i, needle, n) == 0)
-            return 1;
-    return 0;
-}
-
 int online_scratch_holds(const struct online_learner *ol, const void *needle,
                          size_t n)
 {
     const struct buf *scratch[] = {&ol->early_plain, &ol->early_sealed,
                                    &ol->packed, &ol->event_id,
-                                   &ol->key_pseudonym, &ol->carried};
+                                   &ol->key_pseudonym, &ol->carried,
+                                   &ol->event.arena};
     size_t i;
 
     for (i = 0; i < sizeof(scratch) / sizeof(scratch[0]); i++)

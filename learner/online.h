@@ -261,8 +261,9 @@ int online_next_given_up_label(struct online_learner *ol,
 
 /* Whether the n bytes at needle are anywhere in the learner's scratch
  * buffers (the sealing of waiting labels, the id's copies, the packed
- * features), up to their capacity. For tests that check a raw personal
- * value is wiped once used; it reads every byte, so never per event. */
+ * features, the event it decodes messages into), up to their capacity.
+ * For tests that check a raw personal value is wiped once used; it reads
+ * every byte, so never per event. */
 int online_scratch_holds(const struct online_learner *ol, const void *needle,
                          size_t n);
 

@@ -30,6 +30,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/numfmt.h"
+#include "privacy/fingerprint.h"
 #include "privacy/keyring.h"
 #include "privacy/seal.h"
 
@@ -39,17 +40,18 @@
 #define ANON_MESSAGE_MAX 256 /* why a key cannot be used */
 #define ANON_BAND_MAX (2 * NUMFMT_MAX + sizeof("[,)")) /* "[lo,hi)" */
 
-#define PSEUDONYM_CACHE_SLOTS 1024    /* power of 2; about 100 KiB */
-#define PSEUDONYM_CACHE_VALUE_MAX 48 /* longer values are not cached */
+#define PSEUDONYM_CACHE_SLOTS 1024 /* power of 2; 56 KiB */
 
+/* A recent (field, value) -> token. The value itself is not kept, only
+ * its keyed fingerprint (privacy/fingerprint.h): a memory image of the
+ * cache shows no raw value. */
 struct pseudonym_slot {
     unsigned char used;
-    unsigned char len;
-    uint16_t field;
-    char value[PSEUDONYM_CACHE_VALUE_MAX];
-    char hex[ANONYMIZE_TOKEN_HEX];
     unsigned char has_hash; /* a hinter's: hash is the token's */
+    uint16_t field;
     uint32_t hash;          /* feature hash (anonymizer_hint_hasher) */
+    struct fingerprint fp;  /* of the value, under the anonymizer's key */
+    char hex[ANONYMIZE_TOKEN_HEX];
 };
 
 #define HMAC_BLOCK_BYTES 64 /* SHA-256's block: RFC 2104's B */
@@ -108,6 +110,9 @@ struct anonymizer {
      * direct-mapped cache of recent (field, value) -> token saves most of
      * them. Wiped with the key on destroy. */
     struct pseudonym_slot *cache; /* PSEUDONYM_CACHE_SLOTS entries */
+    /* The caches' fingerprint key, drawn for this process (this one's
+     * and its hinters'). */
+    struct fingerprint_key fp_key;
     size_t key_id_len;            /* strlen(cfg->key_id), the token's head */
     /* The token's head "key_id:", NUL-padded to whole words: see
      * write_token(). */
@@ -509,7 +514,7 @@ static int hmac_two_parts(const struct hmac_keyed *h, const void *a,
 static int hmac_prepare(struct anonymizer *a)
 {
     a->cache = calloc(PSEUDONYM_CACHE_SLOTS, sizeof(*a->cache));
-    if (!a->cache)
+    if (!a->cache || fingerprint_key_random(&a->fp_key) != 0)
         return RIFFLE_ERR_NOMEM;
     return hmac_absorb_key(&a->mac, a->key, a->key_len);
 }
@@ -665,6 +670,7 @@ void anonymizer_destroy(struct anonymizer *a)
         free(a->cache);
     }
     OPENSSL_cleanse(a->key, sizeof(a->key));
+    OPENSSL_cleanse(&a->fp_key, sizeof(a->fp_key));
     keyring_wipe(&a->encrypt_keys);
     for (i = 0; i < CFG_MAX_FIELDS; i++)
         band_names_free(a->bands[i]);
@@ -723,9 +729,9 @@ static const char *value_text(const struct event *ev, size_t index,
 }
 
 /* value_text() and its length: a string's is known, a number's text is
- * counted. The length keys the pseudonym cache only: the digest reads the
- * text up to its first NUL (hmac_field_value()), so a string holding one
- * gets the same pseudonym whichever length keys its slot. */
+ * counted. The length counts in the pseudonym cache's fingerprint only:
+ * the digest reads the text up to its first NUL (hmac_field_value()), so
+ * a string holding one gets the same pseudonym whichever slot holds it. */
 static const char *value_text_len(const struct event *ev, size_t index,
                                   char *tmp, size_t tmp_size, size_t *len)
 {
@@ -838,96 +844,28 @@ static int pseudonym_hex(const struct anonymizer *a, const char *field,
     return 0;
 }
 
-/* 2^64 / golden ratio: an odd multiplier that spreads every input bit
+/* 2^64 / golden ratio: an odd multiplier that spreads a field's number
  * over the high half of the product. */
 #define PSEUDONYM_CACHE_MIX 0x9E3779B97F4A7C15ULL
 
-/* The last len bytes (1 to 8) of p as one word, read with at most two
- * loads of fixed size that stay within p[0..len): a memcpy() of a
- * variable length was a library call per value. Bytes may be read twice
- * (len 3, 5, 6, 7); equal bytes give equal words, which is all the
- * cache's slot hash and its comparison need. */
-static inline uint64_t tail_word(const char *p, size_t len)
-{
-    uint64_t w = 0;
-    uint32_t lo, hi;
-    uint16_t a, b;
-
-    if (len == 8) {
-        memcpy(&w, p, 8);
-    } else if (len >= 4) {
-        memcpy(&lo, p, 4);
-        memcpy(&hi, p + len - 4, 4);
-        w = (uint64_t)lo | (uint64_t)hi << 32;
-    } else if (len >= 2) {
-        memcpy(&a, p, 2);
-        memcpy(&b, p + len - 2, 2);
-        w = (uint64_t)a | (uint64_t)b << 16;
-    } else if (len == 1) {
-        w = (unsigned char)p[0];
-    }
-    return w;
-}
-
-/* Whether a and b (len bytes each) are the same bytes: words of eight,
- * then the last word, inline where memcmp() was a call per lookup. */
-static inline int same_bytes(const char *a, const char *b, size_t len)
-{
-    uint64_t x, y;
-    size_t i;
-
-    for (i = 0; i + 8 <= len; i += 8) {
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        if (x != y)
-            return 0;
-    }
-    return i == len || tail_word(a + i, len - i) == tail_word(b + i, len - i);
-}
-
-/* The two words that stand for a value of len bytes in the cache: from
- * 8 bytes up its first and last eight (overlapping below 16 bytes),
- * which together hold every byte of a value up to 16; below 8 its
- * tail_word() and 0. */
-static inline void key_words(const char *value, size_t len, uint64_t w[2])
-{
-    if (len >= 8) {
-        memcpy(&w[0], value, 8);
-        memcpy(&w[1], value + len - 8, 8);
-    } else {
-        w[0] = tail_word(value, len);
-        w[1] = 0;
-    }
-}
-
-/* The cache slot for configured field's value of len bytes with key
- * words w: two multiply-xor rounds. Only picks a slot; slot_holds()
- * decides a hit. It was FNV-1a, a multiply a byte, then a round a word
- * of the value. */
+/* The cache slot for configured field's value with fingerprint fp: the
+ * fingerprint is already uniform, the field moves equal values of two
+ * fields apart. Only picks a slot; slot_holds() decides a hit. */
 static inline struct pseudonym_slot *cache_slot(struct pseudonym_slot *cache,
-                                                size_t field, size_t len,
-                                                const uint64_t w[2])
+                                                size_t field,
+                                                const struct fingerprint *fp)
 {
-    uint64_t h = (w[0] ^ ((uint64_t)field << 8 | len)) * PSEUDONYM_CACHE_MIX;
+    uint64_t h = fp->w[0] + (uint64_t)field * PSEUDONYM_CACHE_MIX;
 
-    h = (h ^ w[1]) * PSEUDONYM_CACHE_MIX;
     return &cache[(h >> 32) & (PSEUDONYM_CACHE_SLOTS - 1)];
 }
 
-/* Whether slot holds configured field's value (len bytes, key words w):
- * the key words compared, and the bytes between them for a value longer
- * than 16. */
+/* Whether slot holds configured field's value with fingerprint fp. */
 static inline int slot_holds(const struct pseudonym_slot *slot, size_t field,
-                             const char *value, size_t len,
-                             const uint64_t w[2])
+                             const struct fingerprint *fp)
 {
-    uint64_t held[2];
-
-    if (!slot->used || slot->field != field || slot->len != len)
-        return 0;
-    key_words(slot->value, len, held);
-    return held[0] == w[0] && held[1] == w[1] &&
-           (len <= 16 || same_bytes(slot->value + 8, value + 8, len - 16));
+    return slot->used && slot->field == field && slot->fp.w[0] == fp->w[0] &&
+           slot->fp.w[1] == fp->w[1];
 }
 
 /* Writes the token "key_id:hex" from the digits hex (ANONYMIZE_TOKEN_HEX
@@ -948,23 +886,20 @@ static void write_token(const struct anonymizer *a, char *out,
 }
 
 /* The hex digits of configured field's pseudonym of value (len bytes)
- * from the prepared digests, which are only read, kept in slot (NULL: a
- * value too long to cache). Returns a pointer to ANONYMIZE_TOKEN_HEX
- * digits, in slot or else in hex; NULL when out of memory. */
+ * from the prepared digests, which are only read, kept in slot under the
+ * value's fingerprint fp. Returns a pointer to ANONYMIZE_TOKEN_HEX digits
+ * in slot; NULL when out of memory. */
 static const char *token_hex_made(const struct anonymizer *a,
                                   struct pseudonym_slot *slot, size_t field,
-                                  const char *value, size_t len, char *hex)
+                                  const struct fingerprint *fp,
+                                  const char *value)
 {
     if (pseudonym_hex(a, a->cfg->fields[field].name, value, strlen(value),
-                      hex) != 0)
+                      slot->hex) != 0)
         return NULL;
-    if (!slot)
-        return hex;
     slot->used = 1;
     slot->field = (uint16_t)field;
-    slot->len = (unsigned char)len;
-    memcpy(slot->value, value, len);
-    memcpy(slot->hex, hex, ANONYMIZE_TOKEN_HEX);
+    slot->fp = *fp;
     slot->has_hash = 0;
     return slot->hex;
 }
@@ -972,28 +907,20 @@ static const char *token_hex_made(const struct anonymizer *a,
 /* The hex digits of configured field's pseudonym of value (len bytes),
  * from cache (PSEUDONYM_CACHE_SLOTS slots of the calling thread's own)
  * or the prepared digests. Returns a pointer to ANONYMIZE_TOKEN_HEX
- * digits: in the cache, or in hex when the value is too long to cache;
- * valid until the next call with the same cache. *slot_out receives the
- * value's slot, or NULL (too long, or out of memory: NULL returned). */
+ * digits in the value's slot, *slot_out; valid until the next call with
+ * the same cache. NULL when out of memory. */
 static const char *token_hex(const struct anonymizer *a,
                              struct pseudonym_slot *cache, size_t field,
-                             const char *value, size_t len, char *hex,
+                             const char *value, size_t len,
                              struct pseudonym_slot **slot_out)
 {
-    struct pseudonym_slot *slot = NULL;
-    const char *digits;
-    uint64_t w[2];
+    struct fingerprint fp = fingerprint_of(&a->fp_key, value, len);
+    struct pseudonym_slot *slot = cache_slot(cache, field, &fp);
 
-    if (len <= PSEUDONYM_CACHE_VALUE_MAX) {
-        key_words(value, len, w);
-        slot = cache_slot(cache, field, len, w);
-        *slot_out = slot;
-        if (slot_holds(slot, field, value, len, w))
-            return slot->hex;
-    }
-    digits = token_hex_made(a, slot, field, value, len, hex);
-    *slot_out = digits ? slot : NULL;
-    return digits;
+    *slot_out = slot;
+    if (slot_holds(slot, field, &fp))
+        return slot->hex;
+    return token_hex_made(a, slot, field, &fp, value);
 }
 
 /* The token of anonymize_pseudonym(), from a hint made ahead when the
@@ -1003,7 +930,6 @@ static const char *token_hex(const struct anonymizer *a,
 static int pseudonymize(const struct anonymizer *a, size_t field,
                         struct event *ev, size_t index)
 {
-    char hex_buf[ANONYMIZE_TOKEN_HEX];
     char tmp[NUMFMT_MAX];
     struct pseudonym_slot *slot;
     const char *value, *hex;
@@ -1014,7 +940,7 @@ static int pseudonymize(const struct anonymizer *a, size_t field,
         return 0;
 
     value = value_text_len(ev, index, tmp, sizeof(tmp), &len);
-    hex = token_hex(a, a->cache, field, value, len, hex_buf, &slot);
+    hex = token_hex(a, a->cache, field, value, len, &slot);
     if (!hex)
         return RIFFLE_ERR_NOMEM;
     out = event_write_string(ev, index,
@@ -1114,6 +1040,22 @@ void anonymizer_hinter_destroy(struct anonymizer_hinter *h)
     free(h);
 }
 
+int anonymizer_cache_holds(const struct anonymizer *a, const void *needle,
+                           size_t n)
+{
+    return a->cache && buf_span_holds(a->cache, PSEUDONYM_CACHE_SLOTS *
+                                                    sizeof(*a->cache),
+                                      needle, n);
+}
+
+int anonymizer_hinter_cache_holds(const struct anonymizer_hinter *h,
+                                  const void *needle, size_t n)
+{
+    return h->cache && buf_span_holds(h->cache, PSEUDONYM_CACHE_SLOTS *
+                                                    sizeof(*h->cache),
+                                      needle, n);
+}
+
 /* Gives the replacement of configured field i just made (text, len
  * bytes, at index in ev) its feature hash, from the pseudonym's slot when
  * it has one (may be NULL), else from the hasher, then kept in the slot:
@@ -1146,26 +1088,13 @@ static int hint_pseudonym(struct anonymizer_hinter *h, size_t i,
 {
     const struct anonymizer *a = h->a;
     size_t token_len = a->key_id_len + 1 + ANONYMIZE_TOKEN_HEX;
-    char hex_buf[ANONYMIZE_TOKEN_HEX];
     char tmp[NUMFMT_MAX];
-    struct pseudonym_slot *slot = NULL;
+    struct pseudonym_slot *slot;
     size_t len;
     const char *value = value_text_len(ev, index, tmp, sizeof(tmp), &len);
-    const char *hex;
-    uint64_t w[2];
+    const char *hex = token_hex(a, h->cache, i, value, len, &slot);
     char *out;
 
-    /* token_hex(), written out: a hit, the common case, is then a few
-     * loads and compares without a call (a third of a hint's cost). */
-    if (len <= PSEUDONYM_CACHE_VALUE_MAX) {
-        key_words(value, len, w);
-        slot = cache_slot(h->cache, i, len, w);
-        hex = slot_holds(slot, i, value, len, w)
-                  ? slot->hex
-                  : token_hex_made(a, slot, i, value, len, hex_buf);
-    } else {
-        hex = token_hex_made(a, NULL, i, value, len, hex_buf);
-    }
     if (!hex)
         return RIFFLE_ERR_NOMEM;
     out = event_hint_replacement(ev, index, token_len);
@@ -1445,13 +1374,51 @@ static int replace_id(const struct anonymizer *a, struct event *ev, int hint)
     return 0;
 }
 
+/* Where field index of ev holds a raw personal value about to be acted
+ * on: a string's bytes in the arena (at, len), or none (len 0). */
+struct raw_span {
+    size_t at, len;
+};
+
+static inline struct raw_span raw_span_of(const struct event *ev,
+                                          size_t index)
+{
+    const struct value *v = &ev->values[index];
+    struct raw_span r = {0, 0};
+
+    if (v->kind == VALUE_STRING) {
+        r.at = v->str_offset;
+        r.len = v->str_len;
+    }
+    return r;
+}
+
+/* Wipes the raw value that field index of ev held (r) once its action
+ * has run: unless the field still points at it (a value the action
+ * keeps as it is, a prefix no longer than the value's), nothing reads
+ * those bytes again. Replacements are written past them, never over. */
+static inline void wipe_raw_span(struct event *ev, size_t index,
+                                 struct raw_span r)
+{
+    const struct value *v = &ev->values[index];
+
+    if (r.len > 0 && (v->kind != VALUE_STRING || v->str_offset != r.at))
+        event_wipe_bytes(ev, r.at, r.len);
+}
+
 int anonymizer_apply_id(const struct anonymizer *a, struct event *ev)
 {
+    struct raw_span raw;
+    int err = 0;
+
     if (!anonymizer_hides_id(a))
         return 0;
-    if (event_use_replacement(ev, a->id_index))
-        return 0; /* made ahead by anonymizer_hint_event() */
-    return replace_id(a, ev, 0);
+    raw = raw_span_of(ev, a->id_index);
+    if (!event_use_replacement(ev, a->id_index)) /* else made ahead */
+        err = replace_id(a, ev, 0);
+    if (!err)
+        wipe_raw_span(ev, a->id_index, raw);
+    return err;
 }
 
 int anonymizer_id_pseudonym(const struct anonymizer *a, const void *raw,
@@ -1483,17 +1450,22 @@ int anonymizer_apply(const struct anonymizer *a, struct event *ev)
         size_t i = pf->field;
         const struct cfg_field *f = &a->cfg->fields[i];
         size_t index = pf->schema_index;
+        struct raw_span raw;
 
         if (ev->values[index].kind == VALUE_NULL)
             continue;
+        raw = raw_span_of(ev, index);
         /* What pseudonymize() and coarsen() do first, here without the
          * call or the field's configuration. */
-        if (pf->hinted && event_use_replacement(ev, index))
+        if (pf->hinted && event_use_replacement(ev, index)) {
+            wipe_raw_span(ev, index, raw);
             continue;
+        }
 
         switch (pf->action) {
         case CFG_PRIVACY_DROP:
             event_set_null(ev, index);
+            ev->values[index].number = 0.0; /* a dropped number's */
             break;
         case CFG_PRIVACY_PSEUDONYM:
             err = pseudonymize(a, i, ev, index);
@@ -1516,6 +1488,23 @@ int anonymizer_apply(const struct anonymizer *a, struct event *ev)
         default:
             break;
         }
+        if (!err)
+            wipe_raw_span(ev, index, raw);
     }
     return err;
+}
+
+void anonymizer_wipe_raw(const struct anonymizer *a, struct event *ev)
+{
+    size_t j;
+
+    for (j = 0; j < a->personal_count; j++) {
+        size_t index = a->personal[j].schema_index;
+        struct value *v = &ev->values[index];
+
+        if (v->kind == VALUE_STRING)
+            event_wipe_bytes(ev, v->str_offset, v->str_len);
+        v->number = 0.0;
+        event_set_null(ev, index);
+    }
 }

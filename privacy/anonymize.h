@@ -24,6 +24,10 @@
  * reads the anonymizer's keyed digests in place (no copy of key
  * material) and has a pseudonym cache of its own, wiped when it is
  * destroyed.
+ *
+ * The pseudonym caches keep no raw value: a value is looked up by its
+ * keyed fingerprint (privacy/fingerprint.h, 128 bits under a key drawn
+ * for each process), which is kept beside its pseudonym.
  */
 #ifndef RIFFLE_PRIVACY_ANONYMIZE_H
 #define RIFFLE_PRIVACY_ANONYMIZE_H
@@ -62,6 +66,16 @@ void anonymizer_destroy(struct anonymizer *a); /* NULL-safe, wipes the key */
 /* Applies every configured action to ev in place. Returns 0 or
  * RIFFLE_ERR_NOMEM. */
 int anonymizer_apply(const struct anonymizer *a, struct event *ev);
+
+/* Once the action of a personal field has run, anonymizer_apply() and
+ * anonymizer_apply_id() overwrite the bytes of the raw value in the
+ * event's arena (only those bytes), so the event keeps no raw personal
+ * value after them; a dropped number is zeroed. */
+
+/* For an event refused before anonymizer_apply() (cleaning): wipes the
+ * bytes of every personal field's raw value and makes the field null.
+ * The event id is not among them: anonymizer_apply_id() ran first. */
+void anonymizer_wipe_raw(const struct anonymizer *a, struct event *ev);
 
 /* The event id (kind "id") with personal = "pseudonym". The learner
  * replaces it as soon as an event is decoded, before duplicates,
@@ -122,6 +136,14 @@ void anonymizer_hinter_destroy(struct anonymizer_hinter *h); /* NULL-safe,
  * Returns 0, or RIFFLE_ERR_NOMEM with the fields before the one that
  * failed hinted (an unhinted field is simply computed later). */
 int anonymizer_hint_event(struct anonymizer_hinter *h, struct event *ev);
+
+/* Whether the n bytes at needle are anywhere in a's (or h's) pseudonym
+ * cache. For tests that check the caches keep no raw value; reads every
+ * byte, so never per event. */
+int anonymizer_cache_holds(const struct anonymizer *a, const void *needle,
+                           size_t n);
+int anonymizer_hinter_cache_holds(const struct anonymizer_hinter *h,
+                                  const void *needle, size_t n);
 
 /* The pseudonym of value under key: "<key_id>:" followed by
  * ANONYMIZE_TOKEN_HEX hex digits of HMAC-SHA256(key, field NUL value).

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/crypto.h>
 #include <zlib.h>
 
 #if defined(__SSE2__)
@@ -70,6 +71,16 @@ struct csv_reader {
     size_t field_len[CSV_MAX_FIELDS]; /* bytes before that NUL */
     size_t field_count;
     int record_ascii;         /* csv_reader_record_ascii() */
+    /* Where the fast path found the current record's line in inbuf, of
+     * which rec is a copy byte for byte; (size_t)-1 when it did not (the
+     * byte-wise parser, or a caller's memory). For
+     * csv_reader_wipe_record(). */
+    size_t line_in_inbuf;
+    /* For a record the byte-wise parser read: the window position it
+     * started from (one byte early when a byte was given back: consumed
+     * bytes may be wiped, none is read again) and the refill count then. */
+    size_t slow_from;
+    unsigned long refills, slow_refills;
 
     struct buf header;        /* header fields, same layout as rec */
     size_t header_start[CSV_MAX_FIELDS];
@@ -88,6 +99,7 @@ static int refill(struct csv_reader *r)
 
     n = gzread(r->gz, r->inbuf, CSV_READ_CHUNK);
     if (n > 0) {
+        r->refills++;
         r->in = r->inbuf;
         r->in_len = (size_t)n;
         r->in_pos = 0;
@@ -574,6 +586,7 @@ static int fast_record(struct csv_reader *r)
     r->rec.data[r->rec.len] = '\0';
 
     buf_reset(&r->raw);
+    r->line_in_inbuf = r->in == r->inbuf ? r->in_pos : (size_t)-1;
     r->in_pos += len + 1;
     r->record_line = r->line++;
     return 1;
@@ -642,6 +655,9 @@ int csv_reader_next(struct csv_reader *r, char *errstr, size_t errstr_size)
     if (fast_record(r))
         return 0;
 
+    r->slow_from = r->pushback != CSV_END && r->in_pos > 0 ? r->in_pos - 1
+                                                           : r->in_pos;
+    r->slow_refills = r->refills;
     /* Blank lines count for line numbers but yield no record. */
     for (;;) {
         buf_reset(&r->raw);
@@ -667,6 +683,7 @@ int csv_reader_next(struct csv_reader *r, char *errstr, size_t errstr_size)
     buf_reset(&r->rec);
     r->field_count = 0;
     r->record_ascii = 0; /* not known: the bytes were not looked at */
+    r->line_in_inbuf = (size_t)-1;
     err = parse_record(r, errstr, errstr_size);
     if (err == RIFFLE_ERR_PARSE) {
         r->field_count = 0;
@@ -765,6 +782,11 @@ static struct csv_reader *reader_new(const char *name)
     }
     r->pushback = CSV_END;
     r->line = 1;
+    r->line_in_inbuf = (size_t)-1;
+    /* Records hold personal values: growth and the close wipe them. */
+    buf_hold_secret(&r->replay);
+    buf_hold_secret(&r->raw);
+    buf_hold_secret(&r->rec);
     return r;
 }
 
@@ -781,7 +803,8 @@ int csv_reader_open(const char *path, const struct csv_options *opts,
         return RIFFLE_ERR_NOMEM;
     }
 
-    r->inbuf = malloc(CSV_READ_CHUNK);
+    /* Zeroed: csv_reader_memory_holds() reads it whole. */
+    r->inbuf = calloc(1, CSV_READ_CHUNK);
     if (!r->inbuf) {
         snprintf(errstr, errstr_size, "%s: out of memory", path);
         csv_reader_close(r);
@@ -851,6 +874,8 @@ void csv_reader_close(struct csv_reader *r)
         return;
     if (r->gz)
         (void)gzclose(r->gz); /* read-only: a close error loses nothing */
+    if (r->inbuf)
+        OPENSSL_cleanse(r->inbuf, CSV_READ_CHUNK); /* the file's last lines */
     free(r->inbuf);
     buf_free(&r->replay);
     buf_free(&r->raw);
@@ -902,6 +927,38 @@ void csv_reader_layout(const struct csv_reader *r, const size_t **starts,
 {
     *starts = r->field_start;
     *lens = r->field_len;
+}
+
+void csv_reader_wipe_record(struct csv_reader *r)
+{
+    size_t from;
+
+    if (r->rec.data)
+        buf_wipe_span(r->rec.data, r->rec.len);
+    if (r->line_in_inbuf != (size_t)-1) {
+        /* rec is the line byte for byte, its end's byte the last NUL. */
+        buf_wipe_span(r->inbuf + r->line_in_inbuf, r->rec.len);
+        return;
+    }
+    /* The byte-wise parser's record (quotes, CR): its bytes as read, and
+     * the part of the window they were read from (with any blank lines
+     * before, and a byte given back after: consumed bytes are never read
+     * again from the window). */
+    if (r->raw.data)
+        buf_wipe_span(r->raw.data, r->raw.len);
+    from = r->refills == r->slow_refills ? r->slow_from : 0;
+    if (r->in == r->inbuf && r->inbuf && from < r->in_pos)
+        buf_wipe_span(r->inbuf + from, r->in_pos - from);
+}
+
+int csv_reader_memory_holds(const struct csv_reader *r, const void *needle,
+                            size_t n)
+{
+    return buf_span_holds(r->inbuf, r->inbuf ? CSV_READ_CHUNK : 0, needle,
+                          n) ||
+           buf_memory_holds(&r->rec, needle, n) ||
+           buf_memory_holds(&r->raw, needle, n) ||
+           buf_memory_holds(&r->replay, needle, n);
 }
 
 long csv_reader_line(const struct csv_reader *r)

@@ -77,6 +77,23 @@ int csv_reader_record_ascii(const struct csv_reader *r);
 void csv_reader_layout(const struct csv_reader *r, const size_t **starts,
                        const size_t **lens);
 
+/* Overwrites the current record with zeros the compiler cannot drop,
+ * once the caller has typed it (a row with personal values): its fields
+ * (which then read as empty), and its bytes as read, in the reader's
+ * input buffer too. The whole record rather than the personal fields
+ * alone: a line's copy is a block or two of memset, where a wipe per
+ * field cost about 35 instructions each (Adult with a dozen personal
+ * columns: about 850 a row). zlib's own buffers are not reached, nor the
+ * bytes of a quoted or CRLF record that began in a window read before. */
+void csv_reader_wipe_record(struct csv_reader *r);
+
+/* Whether the n bytes at needle are anywhere in the reader's buffers
+ * (the input buffer, the record's fields and its raw bytes), up to their
+ * capacity. For tests that check a personal value is wiped; it reads
+ * every byte, so never per row. */
+int csv_reader_memory_holds(const struct csv_reader *r, const void *needle,
+                            size_t n);
+
 /* 1-based physical line on which the current record (or the failed one)
  * started. */
 long csv_reader_line(const struct csv_reader *r);

@@ -197,6 +197,19 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
         map->step_count++;
     }
 
+    map->personal_count = 0;
+    for (i = 0; i < fields; i++) {
+        const struct cfg_field *f =
+            cfg_find_field(cfg, schema_field_name(schema, i));
+
+        if (map->column[i] == PRODUCE_UNMAPPED || !f ||
+            f->privacy == CFG_PRIVACY_NONE)
+            continue;
+        map->personal_column[map->personal_count] =
+            (unsigned short)map->column[i];
+        map->personal_field[map->personal_count++] = (unsigned short)i;
+    }
+
     for (i = 0; i < fields; i++) {
         if ((int)i == map->id_field || map->column[i] != PRODUCE_UNMAPPED ||
             schema_field_nullable(schema, i))
@@ -387,14 +400,40 @@ static int put_event_id(struct event *ev, size_t field, const char *prefix,
     return 0;
 }
 
-int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
-                         const struct produce_mapping *map,
-                         const struct csv_reader *csv, long row_number,
-                         struct event *ev, char *errstr, size_t errstr_size)
+/* Wipes the personal columns' bytes of the row just typed into ev (or
+ * refused): in the reader's line (csv_reader_wipe_record()), and in the
+ * event's copy of it at block where the event does not point at them
+ * (a number, a missing value, the id column): a string kept is the
+ * anonymizer's to wipe once its action has run. */
+static void wipe_personal(const struct produce_mapping *map,
+                          struct csv_reader *csv, size_t block,
+                          struct event *ev)
+{
+    const size_t *starts, *lens;
+    size_t k;
+
+    csv_reader_layout(csv, &starts, &lens);
+    for (k = 0; k < map->personal_count && block != (size_t)-1; k++) {
+        size_t c = map->personal_column[k];
+        const struct value *v = &ev->values[map->personal_field[k]];
+
+        if (c >= csv_reader_field_count(csv) ||
+            (v->kind == VALUE_STRING && v->str_offset == block + starts[c]))
+            continue;
+        event_wipe_bytes(ev, block + starts[c], lens[c]);
+    }
+    csv_reader_wipe_record(csv);
+}
+
+static int row_to_event(const struct cfg *cfg, const struct schema *schema,
+                        const struct produce_mapping *map,
+                        const struct csv_reader *csv, long row_number,
+                        struct event *ev, size_t *block, char *errstr,
+                        size_t errstr_size)
 {
     const char *record;
     const size_t *starts, *lens;
-    size_t record_len, block, k;
+    size_t record_len, k;
     int check_utf8, err;
 
     if (csv_reader_field_count(csv) != map->columns_expected) {
@@ -413,7 +452,7 @@ int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
      * none for a line the reader saw to be ASCII as it copied it. */
     check_utf8 = !csv_reader_record_ascii(csv) &&
                  schema_find_bad_utf8(record, record_len) < record_len;
-    if (event_append_block(ev, record, record_len, &block) != 0)
+    if (event_append_block(ev, record, record_len, block) != 0)
         return RIFFLE_ERR_NOMEM;
     err = put_event_id(ev, (size_t)map->id_field, cfg->id_prefix,
                        row_number);
@@ -433,12 +472,26 @@ int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
                                     errstr_size);
             continue;
         }
-        err = parse_value(schema, st, s, lens[c], block + starts[c],
+        err = parse_value(schema, st, s, lens[c], *block + starts[c],
                           check_utf8, ev, errstr, errstr_size);
         if (err)
             return err;
     }
     return 0;
+}
+
+int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
+                         const struct produce_mapping *map,
+                         struct csv_reader *csv, long row_number,
+                         struct event *ev, char *errstr, size_t errstr_size)
+{
+    size_t block = (size_t)-1; /* where the row's copy is in the arena */
+    int err = row_to_event(cfg, schema, map, csv, row_number, ev, &block,
+                           errstr, errstr_size);
+
+    if (map->personal_count > 0)
+        wipe_personal(map, csv, block, ev);
+    return err;
 }
 
 /* --- the run ---------------------------------------------------------- */

@@ -43,6 +43,12 @@ struct produce_mapping {
         unsigned char nullable;
     } step[EVENT_MAX_FIELDS];
     size_t step_count;
+    /* The columns of fields with a privacy rule (personal, or the id's
+     * when it is pseudonymized), and the field each feeds: their bytes
+     * are wiped once the row is typed (produce_row_to_event()). */
+    unsigned short personal_column[EVENT_MAX_FIELDS];
+    unsigned short personal_field[EVENT_MAX_FIELDS];
+    size_t personal_count;
 };
 
 /* Builds the mapping. Returns 0 or RIFFLE_ERR_CFG with errstr (a schema
@@ -67,7 +73,7 @@ int produce_id_column_note(const struct cfg *cfg,
  * (never quoting the value, which may be personal). */
 int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
                          const struct produce_mapping *map,
-                         const struct csv_reader *csv, long row_number,
+                         struct csv_reader *csv, long row_number,
                          struct event *ev, char *errstr, size_t errstr_size);
 
 struct produce_options {

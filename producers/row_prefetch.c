@@ -213,16 +213,19 @@ int row_prefetch_start(const struct cfg *cfg, const struct schema *schema,
                        size_t errstr_size)
 {
     struct row_prefetch *p = calloc(1, sizeof(*p));
+    size_t i, slots = threaded ? ROW_PREFETCH_SLOTS : 1;
     int err;
 
     if (!p)
         return RIFFLE_ERR_NOMEM;
-    p->slots = calloc(threaded ? ROW_PREFETCH_SLOTS : 1,
-                      sizeof(*p->slots)); /* zeroed events are valid */
+    p->slots = calloc(slots, sizeof(*p->slots)); /* zeroed events are valid */
     if (!p->slots) {
         free(p);
         return RIFFLE_ERR_NOMEM;
     }
+    /* Rows hold raw personal values: growth and the free wipe them. */
+    for (i = 0; i < slots; i++)
+        buf_hold_secret(&p->slots[i].ev.arena);
     p->cfg = cfg;
     p->schema = schema;
     p->map = map;

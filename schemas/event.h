@@ -280,6 +280,17 @@ static inline int event_use_replacement(struct event *ev, size_t field)
     return 1;
 }
 
+/* Overwrites the len bytes of the arena at offset (buf_wipe_span()): a
+ * raw personal value whose field has been given its replacement (or is
+ * no longer read). No field may still point there. Only those bytes: a
+ * pass over the whole arena would cost every event its size. */
+static inline void event_wipe_bytes(struct event *ev, size_t offset,
+                                    size_t len)
+{
+    assert(offset + len <= ev->arena.len);
+    buf_wipe_span(ev->arena.data + offset, len);
+}
+
 /* Releases the arena. NULL-safe. */
 void event_free(struct event *ev);
 

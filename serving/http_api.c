@@ -189,6 +189,7 @@ static void handle(void *opaque, const struct http_request *req,
         return;
     }
     event_init(&ev);
+    buf_hold_secret(&ev.arena); /* the request's raw personal values */
     answer_event(api, req, &ev, res);
     event_free(&ev);
 }

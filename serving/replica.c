@@ -83,6 +83,7 @@ struct replica {
     unsigned char txn_seen[REPLICA_MAX_PARTITIONS];
     struct rebuild_guard rebuilds;  /* of clients that failed for good */
     int exactly_once;               /* delivery.mode: transactions */
+    int wipe_messages;              /* personal fields: requests wiped */
     const volatile sig_atomic_t *stop; /* ends a wait on the brokers */
     int stopped;                    /* one did: commit nothing more */
     int static_member;              /* named by --instance: keeps its
@@ -526,8 +527,10 @@ int replica_new(const struct cfg *cfg, const struct schema *input_schema,
     r->slot = slot;
     r->stats = stats;
     event_init(&r->ev);
+    buf_hold_secret(&r->ev.arena); /* requests' raw personal values */
 
     r->exactly_once = cfg->serve_delivery == CFG_DELIVERY_EXACTLY_ONCE;
+    r->wipe_messages = cfg_has_personal_fields(cfg);
     r->static_member = static_member;
     r->stop = stop;
     snprintf(r->transactional_id, sizeof(r->transactional_id), "%s-%s",
@@ -738,6 +741,8 @@ static int step(struct replica *r, char *errstr, size_t size)
 
     if (msg) {
         err = take(r, msg, errstr, size);
+        if (r->wipe_messages)
+            kafka_message_wipe(msg); /* answered or refused */
         rd_kafka_message_destroy(msg);
     }
     publisher_poll(r->pub);

@@ -667,6 +667,115 @@ static void test_anonymize_apply_leaves_no_raw_value(void **state)
     }
 }
 
+/* The raw values of raw_event()'s personal fields, as strings. */
+static const char *const raw_strings[] = {"Alice Example", "Springfield",
+                                          "secret-gone", "90210"};
+#define RAW_STRINGS (sizeof(raw_strings) / sizeof(raw_strings[0]))
+
+/* Fails the test when the event's arena, up to its capacity, holds any
+ * of raw_strings. */
+static void assert_arena_lacks_raw(const struct fixture *fx)
+{
+    size_t i;
+
+    for (i = 0; i < RAW_STRINGS; i++)
+        if (buf_memory_holds(&fx->ev.arena, raw_strings[i],
+                             strlen(raw_strings[i])))
+            fail_msg("the event's memory still holds \"%s\"",
+                     raw_strings[i]);
+}
+
+/* Once each personal field's action has run, its raw value's bytes are
+ * wiped from the event's memory, whether the action was computed here or
+ * hinted ahead; the plain field's value stays. */
+static void test_anonymize_apply_wipes_raw_bytes(void **state)
+{
+    struct fixture *fx = *state;
+    struct anonymizer_hinter *h = NULL;
+
+    open_with_file_key(fx, HEX_KEY_A "\n");
+    raw_event(fx);
+    assert_true(buf_memory_holds(&fx->ev.arena, "Springfield", 11));
+    assert_int_equal(anonymizer_apply(fx->anon, &fx->ev), 0);
+    assert_arena_lacks_raw(fx);
+    assert_true(buf_memory_holds(&fx->ev.arena, "public", 6));
+    assert_string_equal(str_of(fx, "zip"), "90");
+
+    assert_int_equal(anonymizer_hinter_new(fx->anon, NULL, &h), 0);
+    raw_event(fx);
+    assert_int_equal(anonymizer_hint_event(h, &fx->ev), 0);
+    assert_int_equal(anonymizer_apply(fx->anon, &fx->ev), 0);
+    assert_arena_lacks_raw(fx);
+    anonymizer_hinter_destroy(h);
+}
+
+/* A value that coarsening keeps as it is (a prefix no shorter than it)
+ * is the field's output, not wiped. */
+static void test_anonymize_apply_keeps_value_left_as_is(void **state)
+{
+    struct fixture *fx = *state;
+
+    open_with_file_key(fx, HEX_KEY_A "\n");
+    raw_event(fx);
+    set_str(fx, "zip", "9");
+    assert_int_equal(anonymizer_apply(fx->anon, &fx->ev), 0);
+    assert_string_equal(str_of(fx, "zip"), "9");
+}
+
+/* An event refused before its actions (cleaning) is wiped of every
+ * personal field's raw value, numbers included; plain fields stay. */
+static void test_anonymize_wipe_raw_for_refused(void **state)
+{
+    struct fixture *fx = *state;
+
+    open_with_file_key(fx, HEX_KEY_A "\n");
+    raw_event(fx);
+    anonymizer_wipe_raw(fx->anon, &fx->ev);
+    assert_arena_lacks_raw(fx);
+    assert_int_equal(fx->ev.values[col(fx, "age")].kind, VALUE_NULL);
+    assert_true(fx->ev.values[col(fx, "age")].number == 0.0);
+    assert_string_equal(str_of(fx, "plain"), "public");
+}
+
+/* The pseudonym caches, the anonymizer's and a hinter's, look values up
+ * by a keyed fingerprint: after both pseudonymized a name and a city
+ * (again, so from the cache), neither holds the raw values. */
+static void test_anonymize_caches_keep_no_raw_value(void **state)
+{
+    struct fixture *fx = *state;
+    static const char *const raw[] = {"Alice Example", "Springfield",
+                                      "a-long-value-of-forty-bytes@example.te"};
+    struct anonymizer_hinter *h = NULL;
+    unsigned char key[KEY_BYTES];
+    char token[TOKEN_SIZE];
+    size_t i, round;
+
+    open_with_file_key(fx, HEX_KEY_A "\n");
+    assert_int_equal(anonymizer_hinter_new(fx->anon, NULL, &h), 0);
+    for (round = 0; round < 2; round++) {
+        raw_event(fx);
+        set_str(fx, "city", raw[2]);
+        assert_int_equal(anonymizer_apply(fx->anon, &fx->ev), 0);
+        raw_event(fx);
+        assert_int_equal(anonymizer_hint_event(h, &fx->ev), 0);
+    }
+    for (i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+        assert_false(anonymizer_cache_holds(fx->anon, raw[i],
+                                            strlen(raw[i])));
+        assert_false(anonymizer_hinter_cache_holds(h, raw[i],
+                                                   strlen(raw[i])));
+    }
+    /* The check can fail: the caches hold the pseudonyms they made. */
+    key_a_bytes(key);
+    expected_pseudonym(key, sizeof(key), "name", raw[0], token,
+                       sizeof(token));
+    assert_true(anonymizer_cache_holds(fx->anon, token + strlen(KEY_ID) + 1,
+                                       ANONYMIZE_TOKEN_HEX));
+    assert_true(anonymizer_hinter_cache_holds(
+        h, token + strlen(KEY_ID) + 1, ANONYMIZE_TOKEN_HEX));
+    anonymizer_hinter_destroy(h);
+}
+
 /* ---- a pseudonymized event id ---------------------------------------- */
 
 static void open_personal_id(struct fixture *fx)
@@ -696,6 +805,7 @@ static void test_anonymize_id_is_hmac_of_raw_id(void **state)
     set_str(fx, "event_id", "MRN-0042");
     assert_int_equal(anonymizer_apply_id(fx->anon, &fx->ev), 0);
     assert_string_equal(str_of(fx, "event_id"), id);
+    assert_false(buf_memory_holds(&fx->ev.arena, "MRN-0042", 8)); /* wiped */
     assert_int_equal(anonymizer_apply(fx->anon, &fx->ev), 0);
     assert_string_equal(str_of(fx, "event_id"), id);
     assert_string_equal(str_of(fx, "plain"), "public");
@@ -749,6 +859,7 @@ static void test_anonymize_id_hinted_ahead(void **state)
                      EVENT_HINT_REPLACEMENT);
     assert_int_equal(anonymizer_apply_id(fx->anon, &fx->ev), 0);
     assert_string_equal(str_of(fx, "event_id"), id);
+    assert_false(buf_memory_holds(&fx->ev.arena, "MRN-0042", 8)); /* wiped */
 
     raw_event(fx);
     set_str(fx, "event_id", "MRN-0042");
@@ -1088,6 +1199,10 @@ int main(void)
         T(test_anonymize_apply_pseudonym_cache_is_exact),
         T(test_anonymize_apply_keeps_null_and_plain),
         T(test_anonymize_apply_leaves_no_raw_value),
+        T(test_anonymize_caches_keep_no_raw_value),
+        T(test_anonymize_apply_wipes_raw_bytes),
+        T(test_anonymize_apply_keeps_value_left_as_is),
+        T(test_anonymize_wipe_raw_for_refused),
         T(test_anonymize_id_is_hmac_of_raw_id),
         T(test_anonymize_id_key_matches_event_id),
         T(test_anonymize_id_left_when_absent_or_plain),

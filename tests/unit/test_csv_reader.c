@@ -159,6 +159,46 @@ static void test_csv_reader_names_an_avro_container(void **state)
     csv_reader_close(r);
 }
 
+/* Wiping a record leaves its values nowhere in the reader: not in the
+ * record, nor in the input buffer the file was read into (fast path),
+ * nor in the raw bytes of a quoted record (byte-wise path). The next
+ * record reads as it should. */
+static void test_csv_reader_wipe_record(void **state)
+{
+    static const char text[] = "alice@example.test,7,Springfield\n"
+                               "\"bob@example.test\",8,Shelbyville\n";
+    static const char *const values[] = {"alice@example.test", "Springfield",
+                                         "bob@example.test", "Shelbyville"};
+    char path[64], errstr[256] = "";
+    struct csv_reader *r = NULL;
+    size_t row, i;
+
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/riffle-csv-wipe-%ld.csv",
+             (long)getpid());
+    write_text(path, text);
+    assert_int_equal(csv_reader_open(path, &plain, &r, errstr,
+                                     sizeof(errstr)),
+                     0);
+    (void)unlink(path);
+
+    for (row = 0; row < 2; row++) {
+        const char *value = values[2 * row];
+
+        assert_int_equal(csv_reader_next(r, errstr, sizeof(errstr)), 0);
+        assert_true(csv_reader_memory_holds(r, value, strlen(value)));
+        assert_string_equal(csv_reader_field(r, 1), row ? "8" : "7");
+        csv_reader_wipe_record(r);
+        for (i = 0; i < 2; i++)
+            if (csv_reader_memory_holds(r, values[2 * row + i],
+                                        strlen(values[2 * row + i])))
+                fail_msg("row %zu: \"%s\" still in the reader", row,
+                         values[2 * row + i]);
+        assert_string_equal(csv_reader_field(r, 1), "");
+    }
+    csv_reader_close(r);
+}
+
 static void test_csv_reader_reads_simple_records(void **state)
 {
     struct csv_reader *r = open_text("a,b,c\n1,2,3\n", &plain);
@@ -1223,6 +1263,7 @@ int main(void)
         cmocka_unit_test(
             test_csv_reader_fast_path_matches_bytewise_on_mixed_fields),
         cmocka_unit_test(test_csv_reader_knows_ascii_lines),
+        cmocka_unit_test(test_csv_reader_wipe_record),
         cmocka_unit_test(test_csv_parse_number_matches_strtod_bitwise),
         cmocka_unit_test(test_csv_parse_number_len_matches_plain),
         cmocka_unit_test(test_csv_reader_reads_elec2),

@@ -165,6 +165,29 @@ static void test_online_id_result_names_pseudonym(void **state)
     assert_string_equal(r->event_id, fx->pseudonym);
 }
 
+/* Once replaced by its pseudonym, the raw id is wiped from the event's
+ * memory: when learned, scored, and refused by cleaning. */
+static void test_online_id_raw_id_wiped_from_event(void **state)
+{
+    struct fixture *fx = *state;
+    const struct buf *arena = &fx->on.ev.arena;
+
+    run(fx, RAW_ID, "1");
+    assert_false(buf_memory_holds(arena, RAW_ID, strlen(RAW_ID)));
+    /* The check can fail: the pseudonym is there. */
+    assert_true(buf_memory_holds(arena, fx->pseudonym,
+                                 strlen(fx->pseudonym)));
+
+    event_reset(&fx->on.ev, schema_field_count(fx->on.schema));
+    assert_int_equal(event_set_string(&fx->on.ev, 0, RAW_ID, strlen(RAW_ID)), 0);
+    event_set_number(&fx->on.ev, 1, 0.5);
+    assert_int_equal(online_score_event(fx->on.ol, &fx->on.ev, &fx->res), 0);
+    assert_false(buf_memory_holds(arena, RAW_ID, strlen(RAW_ID)));
+
+    assert_int_equal(run(fx, RAW_ID, "not-a-label")->dead_letter, 1);
+    assert_false(buf_memory_holds(arena, RAW_ID, strlen(RAW_ID)));
+}
+
 /* An id longer than cleaning accepts is refused as before, by its raw
  * length, though its pseudonym is short; the dead letter names only the
  * pseudonym. An empty id stays empty and is refused as missing. */
@@ -521,6 +544,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_online_id_given_up_label_keeps_raw_key, setup_labels,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            test_online_id_raw_id_wiped_from_event, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(
             test_online_id_early_label_key_wiped, setup_labels, teardown),
         cmocka_unit_test_setup_teardown(

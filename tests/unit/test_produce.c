@@ -340,6 +340,33 @@ static void test_produce_required_field_without_column(void **state)
 
 /* ---- rows ---------------------------------------------------------- */
 
+/* Once a row is typed, its personal fields' bytes are gone from the
+ * reader's record; from the event's copy too for a number, while a
+ * string the event keeps (for the anonymizer, which wipes it after its
+ * action) stays, and so do the event's other fields. */
+static void test_produce_row_wipes_personal_bytes(void **state)
+{
+    struct fixture *fx = *state;
+    const struct schema *s = fx->adult;
+
+    /* config/adult.cfg pseudonymizes native_country; capital_gain gets
+     * noise here (cast: the test changes the loaded configuration). */
+    ((struct cfg_field *)cfg_find_field(fx->cfg, "capital_gain"))->privacy =
+        CFG_PRIVACY_NOISE;
+    adult_row_event(fx, adult_row);
+
+    assert_true(fx->ev.values[col(s, "capital_gain")].number == 2174.0);
+    assert_false(csv_reader_memory_holds(fx->csv, "2174", 4));
+    assert_false(csv_reader_memory_holds(fx->csv, "United-States", 13));
+    assert_false(buf_memory_holds(&fx->ev.arena, "2174", 4));
+    assert_string_equal(event_string(&fx->ev, col(s, "native_country")),
+                        "United-States");
+    /* The check can fail: a plain number's bytes stay in the event's
+     * copy (the reader's record is wiped whole). */
+    assert_true(buf_memory_holds(&fx->ev.arena, "77516", 5));
+    assert_false(csv_reader_memory_holds(fx->csv, "77516", 5));
+}
+
 static void test_produce_row_values(void **state)
 {
     struct fixture *fx = *state;
@@ -665,6 +692,7 @@ int main(void)
         T(test_produce_one_column_header_hints_delimiter),
         T(test_produce_required_field_without_column),
         T(test_produce_row_values),
+        T(test_produce_row_wipes_personal_bytes),
         T(test_produce_columns_out_of_schema_order),
         T(test_produce_event_id),
         T(test_produce_id_column_is_named),
