@@ -5,6 +5,8 @@
  * configured partition count, and the model topic compacted (only the
  * latest snapshots of each model need to stay) with room for large
  * snapshots, stamped by the broker (LogAppendTime). Topics that already exist are left as they are.
+ * Both return once the brokers' metadata shows the topics as asked, so that a command run next
+ * finds them (or finds them gone).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +131,7 @@ static size_t topic_names(const struct cfg *cfg, const char **names,
 
 /* One create or delete request per topic. */
 struct topic_requests {
+    const char *names[TOPICS_MAX];
     rd_kafka_NewTopic_t *create[TOPICS_MAX];
     rd_kafka_DeleteTopic_t *remove[TOPICS_MAX];
     size_t count;
@@ -138,7 +141,7 @@ struct topic_requests {
 static int build_requests(const struct cfg *cfg, int create,
                           struct topic_requests *rq)
 {
-    const char *names[TOPICS_MAX];
+    const char **names = rq->names;
     int partitions[TOPICS_MAX];
     size_t i;
 
@@ -203,6 +206,25 @@ static int send_requests(rd_kafka_t *rk, struct topic_requests *rq,
     return failed;
 }
 
+/* Waits, up to TOPICS_TIMEOUT_MS for each, until every topic is in the
+ * brokers' metadata after create and gone from it after delete (see
+ * kafka_await_topic()). Returns 0, or 1 (logged). */
+static int await_metadata(rd_kafka_t *rk, const struct topic_requests *rq,
+                          int create)
+{
+    char errstr[TOPICS_ERRSTR_MAX];
+    size_t i;
+
+    for (i = 0; i < rq->count; i++) {
+        if (kafka_await_topic(rk, rq->names[i], create, TOPICS_TIMEOUT_MS,
+                              errstr, sizeof(errstr))) {
+            log_error("topics", "%s", errstr);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int run_admin(const struct cfg *cfg, int create)
 {
     struct topic_requests rq;
@@ -213,6 +235,16 @@ static int run_admin(const struct cfg *cfg, int create)
 
     conf = kafka_conf_new(cfg->brokers, "riffle-admin", errstr,
                           sizeof(errstr));
+    /* Asking for a deleted topic's metadata must not make the broker
+     * create it again (a producer handle allows that by default); the
+     * client's notices of topics it saw go are no news here. */
+    if (conf && (rd_kafka_conf_set(conf, "allow.auto.create.topics", "false",
+                                   errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK ||
+                 rd_kafka_conf_set(conf, "log_level", "4", errstr,
+                                   sizeof(errstr)) != RD_KAFKA_CONF_OK)) {
+        rd_kafka_conf_destroy(conf);
+        conf = NULL;
+    }
     rk = conf ? rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr))
               : NULL;
     if (!rk) {
@@ -223,6 +255,8 @@ static int run_admin(const struct cfg *cfg, int create)
     failed = build_requests(cfg, create, &rq);
     if (!failed)
         failed = send_requests(rk, &rq, create);
+    if (!failed)
+        failed = await_metadata(rk, &rq, create);
     free_requests(&rq);
     rd_kafka_destroy(rk);
     return failed;

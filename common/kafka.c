@@ -790,3 +790,28 @@ int kafka_topic_partitions_asked(rd_kafka_t *rk, const char *topic,
     }
     return 0;
 }
+
+int kafka_await_topic(rd_kafka_t *rk, const char *topic, int present,
+                      int wait_ms, char *errstr, size_t errstr_size)
+{
+    rd_kafka_resp_err_t unanswered = RD_KAFKA_RESP_ERR_NO_ERROR;
+    int waited = 0, count = 0, err;
+
+    for (;;) {
+        err = kafka_topic_partitions_asked(rk, topic, wait_ms, 0, &count,
+                                           &unanswered, errstr, errstr_size);
+        if (err && (unanswered || err == RIFFLE_ERR_STOPPED))
+            return err;
+        if (!err == !!present)
+            return 0;
+        if (waited >= wait_ms)
+            break;
+        rd_kafka_poll(rk, KAFKA_MISSING_TOPIC_PAUSE_MS);
+        waited += KAFKA_MISSING_TOPIC_PAUSE_MS;
+    }
+
+    snprintf(errstr, errstr_size, "topic %s is still %s the brokers' "
+             "metadata after %d ms", topic, present ? "missing from" : "in",
+             waited);
+    return RIFFLE_ERR_TIMEOUT;
+}

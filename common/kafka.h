@@ -232,6 +232,16 @@ int kafka_topic_partitions_asked(rd_kafka_t *rk, const char *topic,
                                  int *count, rd_kafka_resp_err_t *unanswered,
                                  char *errstr, size_t errstr_size);
 
+/* Waits up to wait_ms until the brokers' metadata holds topic (present
+ * nonzero) or lacks it (present zero). A broker brings its metadata up to
+ * date only after its controller has made or removed a topic, so a
+ * command run right after an admin request's answer could still find the
+ * topic as it was. Returns 0; RIFFLE_ERR_TIMEOUT, errstr naming the topic;
+ * or, as kafka_topic_partitions(), the error of an ask no broker
+ * answered. */
+int kafka_await_topic(rd_kafka_t *rk, const char *topic, int present,
+                      int wait_ms, char *errstr, size_t errstr_size);
+
 /* A new list of the (topic, partition, offset) of each element of list
  * (borrowed), with its metadata when metadata is non-zero (the claims a
  * commit carried, consumers/handover.h), and nothing else. Unlike

@@ -1,0 +1,109 @@
+/*
+ * tests/unit/test_kafka_await_topic.c - kafka_await_topic() in
+ * common/kafka.c, the wait `riffle topics create` and `delete` make until
+ * the brokers' metadata shows what they asked, against librdkafka's mock
+ * cluster: a topic shown ends the wait at once; one that stays when its
+ * absence is awaited times out with an error naming it; a down broker is
+ * an error of its own, never taken for a topic that is gone or there.
+ * (The mock creates any topic a Metadata ask names and does not apply
+ * pushed errors to the topics of its Metadata answers, so the lag itself
+ * is not played here: tests/integration/test_topics.sh runs create and
+ * delete against the real broker.) An alarm turns a hang into a failure.
+ */
+#include "tests/unit/testutil.h"
+
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/kafka.h"
+
+#define TEST_TOPIC "riffle.test.topic"
+#define TEST_PARTITIONS 2
+#define TEST_WAIT_MS 20000     /* a broker that is up answers well before */
+#define TEST_SHORT_WAIT_MS 600 /* for the waits that must time out */
+#define TEST_DOWN_WAIT_MS 1000 /* short: the broker is down on purpose */
+#define TEST_ALARM_S 120       /* a few seconds are needed, more under valgrind */
+
+struct fixture {
+    rd_kafka_t *host; /* owns the mock cluster */
+    rd_kafka_mock_cluster_t *mcluster;
+    rd_kafka_t *client;
+    char errstr[512];
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+
+    assert_non_null(fx);
+    fx->mcluster = mock_cluster_new(&fx->host, 1, TEST_TOPIC, TEST_PARTITIONS,
+                                    MOCK_CLUSTER_ANY_LEADER);
+    fx->client = mock_client_new(fx->mcluster, RD_KAFKA_PRODUCER, NULL);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+
+    rd_kafka_destroy(fx->client);
+    mock_cluster_destroy(fx->mcluster, fx->host);
+    free(fx);
+    return 0;
+}
+
+/* A topic the brokers show ends the wait for it at once. */
+static void test_await_topic_shown(void **state)
+{
+    struct fixture *fx = *state;
+    int count = -1;
+
+    assert_int_equal(kafka_await_topic(fx->client, TEST_TOPIC, 1, TEST_WAIT_MS, fx->errstr,
+                                       sizeof(fx->errstr)), 0);
+    assert_int_equal(kafka_topic_partitions(fx->client, TEST_TOPIC, TEST_WAIT_MS, 0, &count,
+                                            fx->errstr, sizeof(fx->errstr)), 0);
+    assert_int_equal(count, TEST_PARTITIONS);
+}
+
+/* Awaiting the absence of a topic the brokers keep showing: an error
+ * naming it once the wait is over. */
+static void test_await_topic_gone(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(kafka_await_topic(fx->client, TEST_TOPIC, 0, TEST_SHORT_WAIT_MS,
+                                       fx->errstr, sizeof(fx->errstr)),
+                     RIFFLE_ERR_TIMEOUT);
+    assert_non_null(strstr(fx->errstr, "topic " TEST_TOPIC " is still in the brokers' "
+                                       "metadata after"));
+}
+
+/* With the broker down nothing is known: neither wait may succeed, and
+ * the error says the brokers were not reached. */
+static void test_await_topic_broker_down(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(rd_kafka_mock_broker_set_down(fx->mcluster, 1),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(kafka_await_topic(fx->client, TEST_TOPIC, 0, TEST_DOWN_WAIT_MS,
+                                       fx->errstr, sizeof(fx->errstr)),
+                     RIFFLE_ERR_KAFKA);
+    assert_non_null(strstr(fx->errstr, "for topic " TEST_TOPIC " within"));
+    assert_int_equal(kafka_await_topic(fx->client, TEST_TOPIC, 1, TEST_DOWN_WAIT_MS,
+                                       fx->errstr, sizeof(fx->errstr)),
+                     RIFFLE_ERR_KAFKA);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_await_topic_shown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_await_topic_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_await_topic_broker_down, setup, teardown),
+    };
+
+    (void)alarm(TEST_ALARM_S); /* no earlier alarm to keep */
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
