@@ -6,15 +6,17 @@
 # suite's port (its controller listens one above).
 #
 # It starts a private broker with offsets.retention.minutes=1, checked
-# every 5 s, and gives: group_offset, offset_is and wait_offset (a group's
-# committed offset of a topic's partition, 0 unless named, read by
-# GroupOffsets.java); the clicks, more and profiles CSV files in $WORK;
+# every 5 s, and gives: group_offsets, offset_of, group_offset, offset_is
+# and wait_offset (a group's committed offsets, read by GroupOffsets.java,
+# and that of a topic's partition, 0 unless named); the clicks, more and
+# profiles CSV files in $WORK;
 # write_configs MODE [PARTITIONS] (clicks.cfg, more.cfg, profiles.cfg on
 # new topics of 1 or PARTITIONS partitions and a new group);
 # bad_records [PARTITION] (two unusable records into join partition 0 or
 # PARTITION); and
 # join_dead_letters / dead_letters_reach (the dead letters of the join
-# topic).
+# topic); and run_modes_at_once FUNCTION (FUNCTION exactly_once and
+# FUNCTION at_least_once side by side).
 
 readonly SUITE_PORT=${BROKERS##*:}
 readonly PORT=$((SUITE_PORT + JOIN_RETENTION_PORT_OFFSET))
@@ -27,14 +29,31 @@ trap 'stop_started; broker stop >/dev/null 2>&1 || true; cleanup_work' EXIT
 broker start --fresh >/dev/null
 CLASSPATH_JARS=$(scripts/kafka classpath)
 
-# group_offset GROUP TOPIC [PARTITION] -> GROUP's committed offset of
-# TOPIC [PARTITION] (0 unless given), or "none"
-group_offset()
+# group_offsets GROUP -> GROUP's committed offsets, "TOPIC PARTITION
+# OFFSET" a line, or "unread" when three looks in a row failed (each
+# starts a JVM, which a loaded machine can keep past GroupOffsets.java's
+# own timeouts): a failed look is no answer, not "none"
+group_offsets()
 {
-    java -cp "$CLASSPATH_JARS" tests/integration/GroupOffsets.java "$BROKERS" "$1" \
-        2>/dev/null |
-        awk -v t="$2" -v p="${3:-0}" '$1 == t && $2 == p { o = $3 } END { print o ? o : "none" }'
+    local look
+
+    for look in 1 2 3; do
+        java -cp "$CLASSPATH_JARS" tests/integration/GroupOffsets.java "$BROKERS" "$1" \
+            2>/dev/null && return 0
+    done
+    echo unread
 }
+# offset_of OFFSETS TOPIC [PARTITION] -> the offset of TOPIC [PARTITION]
+# (0 unless given) in group_offsets' OFFSETS, "none", or "unread"
+offset_of()
+{
+    [[ $1 == unread ]] && { echo unread; return 0; }
+    awk -v t="$2" -v p="${3:-0}" '$1 == t && $2 == p { o = $3; found = 1 }
+        END { print found ? o : "none" }' <<<"$1"
+}
+# group_offset GROUP TOPIC [PARTITION] -> GROUP's committed offset of
+# TOPIC [PARTITION] (0 unless given), "none" or "unread"
+group_offset() { offset_of "$(group_offsets "$1")" "$2" "${3:-0}"; }
 # offset_is GROUP TOPIC OFFSET [PARTITION]
 offset_is() { [[ $(group_offset "$1" "$2" "${4:-0}") == "$3" ]]; }
 # wait_offset GROUP TOPIC OFFSET WHAT [PARTITION]: until offset_is; each
@@ -70,7 +89,7 @@ PY
 # after new events) and profiles.cfg
 write_configs()
 {
-    prefix="t$(date +%s%N | tail -c 9)-$RANDOM"
+    prefix="t$(date +%s%N | tail -c 9)-$RANDOM-${1%%_*}"
     join_topic="$prefix.profiles"
     group="$prefix-group"
     cat >"$WORK/clicks.cfg" <<CFG
@@ -107,3 +126,30 @@ join_dead_letters()
     riffle_json "$WORK/dead.jsonl" "len([r for r in rows if r['source_topic'] == '$join_topic'])"
 }
 dead_letters_reach() { (($(join_dead_letters) >= $1)); }
+
+# run_modes_at_once FUNCTION: FUNCTION exactly_once and FUNCTION
+# at_least_once at the same time, so that the two wait out the broker's
+# offset retention together rather than one after the other (a minute
+# or more each). Each runs in a subshell with a WORK of its own holding
+# a copy of the shared files, and its own started list, stopped when it
+# ends; fails if either fails.
+run_modes_at_once()
+{
+    local mode failed=()
+    local -A mode_pids
+    for mode in exactly_once at_least_once; do
+        mkdir "$WORK/$mode"
+        cp -r "$WORK"/*.csv "$WORK/schemas" "$WORK/$mode/"
+        (
+            WORK=$WORK/$mode
+            started=()
+            trap stop_started EXIT
+            "$1" "$mode"
+        ) &
+        mode_pids[$mode]=$!
+    done
+    for mode in "${!mode_pids[@]}"; do
+        wait "${mode_pids[$mode]}" || failed+=("$mode")
+    done
+    ((${#failed[@]} == 0)) || fail "failed in mode ${failed[*]}"
+}

@@ -18,8 +18,8 @@
 # read_committed there must still be exactly one dead letter per bad
 # record (4 for 2 before the fix).
 #
-# Bounded: the retention (60 s) and one or two checks after it per mode,
-# about 3 minutes for both modes.
+# Bounded: the retention (60 s) and one or two checks after it; both
+# modes run at once (run_modes_at_once), about 2 minutes.
 source "$(dirname "$0")/lib.sh"
 readonly JOIN_RETENTION_PORT_OFFSET=36
 source "$(dirname "$0")/join_retention.sh"
@@ -54,7 +54,8 @@ run_mode()
     wait_until "$1: 20 predictions" clicks_predicted 20
     wait_until "$1: 2 join dead letters" dead_letters_reach 2
     stop_learner_run "first-$1"
-    offset_is "$group" "$join_topic" none && fail "$1: no join position committed at the stop"
+    [[ $(group_offset "$group" "$join_topic") =~ ^[0-9]+$ ]] ||
+        fail "$1: no join position committed at the stop"
 
     # A probe committed now, by another group without members, expires
     # one retention after this commit: once it is gone, so are the
@@ -74,6 +75,5 @@ run_mode()
     assert_eq "$(join_dead_letters)" 2 "$1: join dead letters (read_committed), 2 bad records"
 }
 
-run_mode exactly_once
-run_mode at_least_once
+run_modes_at_once run_mode
 echo "PASS $TEST_NAME"

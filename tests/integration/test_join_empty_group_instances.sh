@@ -23,8 +23,8 @@
 # learns new events, and with read_committed there must still be exactly
 # one dead letter per bad record: 4 (8 before the fix).
 #
-# Bounded: the retention (60 s) and one or two checks after it per mode,
-# about 5 minutes for both modes.
+# Bounded: the retention (60 s) and one or two checks after it; both
+# modes run at once (run_modes_at_once), about 3 minutes.
 source "$(dirname "$0")/lib.sh"
 readonly JOIN_RETENTION_PORT_OFFSET=38
 source "$(dirname "$0")/join_retention.sh"
@@ -60,7 +60,7 @@ owned()
 # run_mode MODE: the story above in delivery mode MODE
 run_mode()
 {
-    local probe q
+    local probe q at offsets
     write_configs "$1" 2
     probe="$prefix-probe"
     run_riffle topics create -c "$WORK/clicks.cfg" >/dev/null
@@ -74,9 +74,12 @@ run_mode()
     wait_until "$1: 20 predictions" clicks_predicted 20
     wait_until "$1: 4 join dead letters" dead_letters_reach 4
     stop_instances "first-$1"
+    # one look for both: the broker expires them a minute after the stop
+    offsets=$(group_offsets "$group")
     for q in 0 1; do
-        offset_is "$group" "$join_topic" none "$q" &&
-            fail "$1: no position of join partition $q committed at the stop"
+        at=$(offset_of "$offsets" "$join_topic" "$q")
+        [[ $at =~ ^[0-9]+$ ]] ||
+            fail "$1: no position of join partition $q committed at the stop ($at)"
     done
 
     # A probe committed now, by another group without members, expires
@@ -100,6 +103,5 @@ run_mode()
     assert_eq "$(join_dead_letters)" 4 "$1: join dead letters (read_committed), 4 bad records"
 }
 
-run_mode exactly_once
-run_mode at_least_once
+run_modes_at_once run_mode
 echo "PASS $TEST_NAME"
