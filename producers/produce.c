@@ -404,10 +404,11 @@ static int put_event_id(struct event *ev, size_t field, const char *prefix,
  * refused): in the reader's line (csv_reader_wipe_record()), and in the
  * event's copy of it at block where the event does not point at them
  * (a number, a missing value, the id column): a string kept is the
- * anonymizer's to wipe once its action has run. */
+ * anonymizer's to wipe once its action has run. A refused row's event
+ * reaches no anonymizer, so its strings are wiped here too. */
 static void wipe_personal(const struct produce_mapping *map,
                           struct csv_reader *csv, size_t block,
-                          struct event *ev)
+                          int refused, struct event *ev)
 {
     const size_t *starts, *lens;
     size_t k;
@@ -418,7 +419,8 @@ static void wipe_personal(const struct produce_mapping *map,
         const struct value *v = &ev->values[map->personal_field[k]];
 
         if (c >= csv_reader_field_count(csv) ||
-            (v->kind == VALUE_STRING && v->str_offset == block + starts[c]))
+            (!refused && v->kind == VALUE_STRING &&
+             v->str_offset == block + starts[c]))
             continue;
         event_wipe_bytes(ev, block + starts[c], lens[c]);
     }
@@ -490,7 +492,7 @@ int produce_row_to_event(const struct cfg *cfg, const struct schema *schema,
                            errstr, errstr_size);
 
     if (map->personal_count > 0)
-        wipe_personal(map, csv, block, ev);
+        wipe_personal(map, csv, block, err != 0, ev);
     return err;
 }
 

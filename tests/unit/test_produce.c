@@ -367,6 +367,29 @@ static void test_produce_row_wipes_personal_bytes(void **state)
     assert_false(csv_reader_memory_holds(fx->csv, "77516", 5));
 }
 
+/* A row refused after a personal string was typed: no anonymizer will
+ * act on that event, so the string's bytes go from the event's copy of
+ * the row too, not only from the reader's record. */
+static void test_produce_refused_row_wipes_personal_string(void **state)
+{
+    struct fixture *fx = *state;
+
+    /* Cast: the test changes the loaded configuration. */
+    ((struct cfg_field *)cfg_find_field(fx->cfg, "workclass"))->privacy =
+        CFG_PRIVACY_PSEUDONYM;
+    assert_int_equal(adult_row_result(fx, "39, Acme-Secret-Ltd, 77516, "
+                                      "Bachelors, 13, Never-married, "
+                                      "Adm-clerical, Not-in-family, White, "
+                                      "Male, 2174, many, 40, United-States, "
+                                      "<=50K\n"),
+                     RIFFLE_ERR_PARSE);
+
+    assert_false(csv_reader_memory_holds(fx->csv, "Acme-Secret-Ltd", 15));
+    assert_false(buf_memory_holds(&fx->ev.arena, "Acme-Secret-Ltd", 15));
+    /* The check can fail: a field that is not personal stays. */
+    assert_true(buf_memory_holds(&fx->ev.arena, "Bachelors", 9));
+}
+
 static void test_produce_row_values(void **state)
 {
     struct fixture *fx = *state;
@@ -693,6 +716,7 @@ int main(void)
         T(test_produce_required_field_without_column),
         T(test_produce_row_values),
         T(test_produce_row_wipes_personal_bytes),
+        T(test_produce_refused_row_wipes_personal_string),
         T(test_produce_columns_out_of_schema_order),
         T(test_produce_event_id),
         T(test_produce_id_column_is_named),
