@@ -141,6 +141,21 @@ static struct online_result *run(struct fixture *fx, const char *id,
     return &fx->res;
 }
 
+/* Encodes into msg the event with the raw id RAW_ID, x 0.5 and label
+ * "1", as a message of the input topic holds it. */
+static void encode_raw_event(struct fixture *fx, struct buf *msg)
+{
+    char errstr[TESTUTIL_ERRSTR_SIZE];
+
+    event_reset(&fx->on.ev, schema_field_count(fx->on.schema));
+    assert_int_equal(event_set_string(&fx->on.ev, 0, RAW_ID, strlen(RAW_ID)), 0);
+    event_set_number(&fx->on.ev, 1, 0.5);
+    assert_int_equal(event_set_string(&fx->on.ev, 2, "1", 1), 0);
+    assert_int_equal(schema_encode_event(fx->on.schema, &fx->on.ev, msg, errstr,
+                                         sizeof(errstr)),
+                     0);
+}
+
 /* What a prediction and a dead letter name is the pseudonym, the HMAC of
  * the raw id under the id field's name; scoring does the same. */
 static void test_online_id_result_names_pseudonym(void **state)
@@ -470,15 +485,8 @@ static void test_online_id_replay_judged_by_pseudonym(void **state)
 {
     struct fixture *fx = *state;
     struct buf msg = {0};
-    char errstr[TESTUTIL_ERRSTR_SIZE];
 
-    event_reset(&fx->on.ev, schema_field_count(fx->on.schema));
-    assert_int_equal(event_set_string(&fx->on.ev, 0, RAW_ID, strlen(RAW_ID)), 0);
-    event_set_number(&fx->on.ev, 1, 0.5);
-    assert_int_equal(event_set_string(&fx->on.ev, 2, "1", 1), 0);
-    assert_int_equal(schema_encode_event(fx->on.schema, &fx->on.ev, &msg, errstr,
-                                         sizeof(errstr)),
-                     0);
+    encode_raw_event(fx, &msg);
     assert_int_equal(online_validate(fx->on.ol, msg.data, msg.len, &fx->res), 0);
     assert_int_equal(fx->res.dead_letter, 0);
     assert_int_equal(fx->res.duplicate, 0);
@@ -499,17 +507,10 @@ static void test_online_id_event_label_joins(void **state)
     struct online_label_origin origin = {0, 3, LABEL_TS_MS, NULL, 0, NULL, 0};
     enum label_join_outcome outcome;
     struct buf msg = {0};
-    char errstr[TESTUTIL_ERRSTR_SIZE];
 
     assert_int_equal(run(fx, RAW_ID, NULL)->pending, 1);
 
-    event_reset(&fx->on.ev, schema_field_count(fx->on.schema));
-    assert_int_equal(event_set_string(&fx->on.ev, 0, RAW_ID, strlen(RAW_ID)), 0);
-    event_set_number(&fx->on.ev, 1, 0.5);
-    assert_int_equal(event_set_string(&fx->on.ev, 2, "1", 1), 0);
-    assert_int_equal(schema_encode_event(fx->on.schema, &fx->on.ev, &msg, errstr,
-                                         sizeof(errstr)),
-                     0);
+    encode_raw_event(fx, &msg);
     origin.payload = msg.data;
     origin.len = msg.len;
     assert_int_equal(online_read_label(fx->on.ol, NULL, 0, msg.data, msg.len,
@@ -522,6 +523,25 @@ static void test_online_id_event_label_joins(void **state)
                      0);
     assert_int_equal(outcome, LABEL_JOIN_JOINED);
     assert_string_equal(fx->res.event_id, fx->pseudonym);
+    buf_free(&msg);
+}
+
+/* A message that stops short of its last field is refused as
+ * undecodable after its raw id was decoded into the learner's event:
+ * no action runs on it, so the id is wiped there all the same. */
+static void test_online_id_undecodable_event_wiped(void **state)
+{
+    struct fixture *fx = *state;
+    struct buf msg = {0};
+
+    encode_raw_event(fx, &msg);
+
+    assert_int_equal(online_process(fx->on.ol, msg.data, msg.len - 1,
+                                    &fx->res),
+                     0);
+    assert_int_equal(fx->res.dead_letter, 1);
+    assert_int_equal(online_scratch_holds(fx->on.ol, RAW_ID, strlen(RAW_ID)),
+                     0);
     buf_free(&msg);
 }
 
@@ -558,6 +578,8 @@ int main(void)
             test_online_id_waiting_label_restored, setup_labels, teardown),
         cmocka_unit_test_setup_teardown(test_online_id_event_label_joins,
                                         setup_event_labels, teardown),
+        cmocka_unit_test_setup_teardown(test_online_id_undecodable_event_wiped,
+                                        setup_plain, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
