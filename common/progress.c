@@ -101,3 +101,12 @@ void progress_show(struct progress *p, long long done, double fraction,
     else
         log_info(p->component, "%s", line);
 }
+
+double progress_rate(unsigned long long count, double from_s, double last_s,
+                     double now_s)
+{
+    double span = (last_s > from_s ? last_s : now_s) - from_s;
+
+    return count > 0 && span >= PROGRESS_RATE_MIN_S ? (double)count / span
+                                                    : 0.0;
+}

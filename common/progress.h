@@ -49,4 +49,13 @@ void progress_format(char *out, size_t size, const struct progress *p,
                      long long done, double fraction, double elapsed,
                      const char *detail);
 
+/* The rate of count units counted since from_s, the last of them at
+ * last_s, the clock now at now_s (all in seconds on one clock): over the
+ * span the units came in, so that a wait after the last one (a stream
+ * that ended, a stop awaited) does not make a fast run read slow. No
+ * unit since from_s, or a span under PROGRESS_RATE_MIN_S, gives 0. */
+#define PROGRESS_RATE_MIN_S 0.001
+double progress_rate(unsigned long long count, double from_s, double last_s,
+                     double now_s);
+
 #endif
