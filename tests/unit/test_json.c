@@ -85,7 +85,9 @@ static void fill_prediction(avro_value_t *p, const char *label)
     assert_int_equal(avro_value_set_double(&branch, 0.75), 0);
     f = field(p, "value");
     assert_int_equal(avro_value_set_double(&f, 0.75), 0);
-    set_int(p, "predicted_class", 1);
+    f = field(p, "predicted_class"); /* ["null", "int"]: null for regression */
+    assert_int_equal(avro_value_set_branch(&f, 1, &branch), 0);
+    assert_int_equal(avro_value_set_int(&branch, 1), 0);
     set_string(p, "predicted_label", "UP");
     set_optional_string(p, "label", label);
     set_string(p, "source_topic", "riffle.elec2.events");
