@@ -513,10 +513,13 @@ static int hmac_two_parts(const struct hmac_keyed *h, const void *a,
 
 static int hmac_prepare(struct anonymizer *a)
 {
+    int err;
+
     a->cache = calloc(PSEUDONYM_CACHE_SLOTS, sizeof(*a->cache));
-    if (!a->cache || fingerprint_key_random(&a->fp_key) != 0)
+    if (!a->cache)
         return RIFFLE_ERR_NOMEM;
-    return hmac_absorb_key(&a->mac, a->key, a->key_len);
+    err = fingerprint_key_random(&a->fp_key);
+    return err ? err : hmac_absorb_key(&a->mac, a->key, a->key_len);
 }
 
 /* HMAC(key, field NUL value), value len bytes: the NUL keeps ("ab","c")
@@ -644,9 +647,14 @@ int anonymizer_new(const struct cfg *cfg, const struct schema *schema,
         err = load_key(a, cfg, errstr, errstr_size);
     if (!err && needs_encrypt_key(cfg))
         err = load_encrypt_keys(a, errstr, errstr_size);
-    if (!err && needs_key(cfg) && hmac_prepare(a) != 0) {
-        snprintf(errstr, errstr_size, "cannot set up HMAC-SHA256");
-        err = RIFFLE_ERR_NOMEM;
+    if (!err && needs_key(cfg)) {
+        err = hmac_prepare(a);
+        if (err == RIFFLE_ERR_IO)
+            snprintf(errstr, errstr_size, "cannot draw the pseudonym "
+                     "cache's fingerprint key from the kernel's random "
+                     "generator: %s", strerror(errno));
+        else if (err)
+            snprintf(errstr, errstr_size, "cannot set up HMAC-SHA256");
     }
     if (err) {
         anonymizer_destroy(a);

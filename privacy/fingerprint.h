@@ -36,8 +36,9 @@ struct fingerprint {
     uint64_t w[2]; /* the 16 output bytes as little-endian words */
 };
 
-/* Fills key with FINGERPRINT_KEY_BYTES from OpenSSL's CSPRNG. Returns 0
- * or RIFFLE_ERR_NOMEM when the generator fails. */
+/* Fills key with FINGERPRINT_KEY_BYTES from the kernel's CSPRNG
+ * (getrandom(2), which waits only until it is first seeded at boot).
+ * Returns 0 or RIFFLE_ERR_IO when the generator fails. */
 int fingerprint_key_random(struct fingerprint_key *key);
 
 /* Sets key from 16 given bytes (for the reference vectors). */
