@@ -746,10 +746,14 @@ int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
                                         errstr, errstr_size);
 }
 
-int kafka_topic_partitions_asked(rd_kafka_t *rk, const char *topic,
-                                 int timeout_ms, int missing_wait_ms,
-                                 int *count, rd_kafka_resp_err_t *unanswered,
-                                 char *errstr, size_t errstr_size)
+/* kafka_topic_partitions_asked(), also saying in *topic_err the error
+ * the brokers gave for the topic itself (RD_KAFKA_RESP_ERR_NO_ERROR when
+ * they showed it, or when they did not answer). */
+static int partitions_asked(rd_kafka_t *rk, const char *topic,
+                            int timeout_ms, int missing_wait_ms, int *count,
+                            rd_kafka_resp_err_t *unanswered,
+                            rd_kafka_resp_err_t *topic_err_out, char *errstr,
+                            size_t errstr_size)
 {
     rd_kafka_resp_err_t err, topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     struct partitions_ask a = {rk, topic, count, &topic_err};
@@ -769,6 +773,7 @@ int kafka_topic_partitions_asked(rd_kafka_t *rk, const char *topic,
         rd_kafka_poll(rk, KAFKA_MISSING_TOPIC_PAUSE_MS);
         waited += KAFKA_MISSING_TOPIC_PAUSE_MS;
     }
+    *topic_err_out = err ? RD_KAFKA_RESP_ERR_NO_ERROR : topic_err;
 
     if (err) {
         char brokers[256];
@@ -791,18 +796,34 @@ int kafka_topic_partitions_asked(rd_kafka_t *rk, const char *topic,
     return 0;
 }
 
+int kafka_topic_partitions_asked(rd_kafka_t *rk, const char *topic,
+                                 int timeout_ms, int missing_wait_ms,
+                                 int *count, rd_kafka_resp_err_t *unanswered,
+                                 char *errstr, size_t errstr_size)
+{
+    rd_kafka_resp_err_t topic_err;
+
+    return partitions_asked(rk, topic, timeout_ms, missing_wait_ms, count,
+                            unanswered, &topic_err, errstr, errstr_size);
+}
+
 int kafka_await_topic(rd_kafka_t *rk, const char *topic, int present,
                       int wait_ms, char *errstr, size_t errstr_size)
 {
     rd_kafka_resp_err_t unanswered = RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     int waited = 0, count = 0, err;
 
     for (;;) {
-        err = kafka_topic_partitions_asked(rk, topic, wait_ms, 0, &count,
-                                           &unanswered, errstr, errstr_size);
+        err = partitions_asked(rk, topic, wait_ms, 0, &count, &unanswered,
+                               &topic_err, errstr, errstr_size);
         if (err && (unanswered || err == RIFFLE_ERR_STOPPED))
             return err;
-        if (!err == !!present)
+        /* Only "unknown topic" is gone: a topic shown with an error of
+         * its own (no leader yet, or while it is deleted) is still there,
+         * and not yet usable. */
+        if (present ? !err
+                    : topic_err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
             return 0;
         if (waited >= wait_ms)
             break;

@@ -233,7 +233,9 @@ int kafka_topic_partitions_asked(rd_kafka_t *rk, const char *topic,
                                  char *errstr, size_t errstr_size);
 
 /* Waits up to wait_ms until the brokers' metadata holds topic (present
- * nonzero) or lacks it (present zero). A broker brings its metadata up to
+ * nonzero, without an error of its own) or lacks it (present zero: the
+ * brokers call it unknown; one they show with an error, such as no
+ * leader, is still there). A broker brings its metadata up to
  * date only after its controller has made or removed a topic, so a
  * command run right after an admin request's answer could still find the
  * topic as it was. Returns 0; RIFFLE_ERR_TIMEOUT, errstr naming the topic;

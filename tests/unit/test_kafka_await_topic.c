@@ -79,6 +79,23 @@ static void test_await_topic_gone(void **state)
                                        "metadata after"));
 }
 
+/* A topic the brokers still show, but with an error of its own (no
+ * leader, while a deletion or a creation is under way), is not gone:
+ * only "unknown topic" ends the wait for its absence. */
+static void test_await_topic_erring_is_not_gone(void **state)
+{
+    struct fixture *fx = *state;
+
+    rd_kafka_mock_topic_set_error(fx->mcluster, TEST_TOPIC,
+                                  RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
+    assert_int_equal(kafka_await_topic(fx->client, TEST_TOPIC, 0,
+                                       TEST_SHORT_WAIT_MS, fx->errstr,
+                                       sizeof(fx->errstr)),
+                     RIFFLE_ERR_TIMEOUT);
+    assert_non_null(strstr(fx->errstr, "topic " TEST_TOPIC " is still in "
+                                       "the brokers' metadata after"));
+}
+
 /* With the broker down nothing is known: neither wait may succeed, and
  * the error says the brokers were not reached. */
 static void test_await_topic_broker_down(void **state)
@@ -101,6 +118,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_await_topic_shown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_await_topic_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_await_topic_erring_is_not_gone, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_await_topic_broker_down, setup, teardown),
     };
 
