@@ -1785,20 +1785,21 @@ int online_validate_from(struct online_learner *ol, const char *topic,
     if (ol->dedup && res->event_id && ol->event_id.len > 0 &&
         dedup_contains(ol->dedup, res->event_id, ol->event_id.len)) {
         res->duplicate = 1;
-        return 0;
+        return forget_refused(ol, &ol->event);
     }
     if (check_lateness(ol, &ol->event, res) || refuse_long_id(ol, res))
-        return 0;
+        return forget_refused(ol, &ol->event);
     if (cleaner_apply(ol->cleaner, &ol->event, &res->label,
                       &res->verdict) != 0) {
         res->dead_letter = 1;
-        return 0;
+        return forget_refused(ol, &ol->event);
     }
 
     /* It will be learned once re-injected: a second copy is then a
-     * duplicate, as it would be live. */
+     * duplicate, as it would be live. Judged, not learned: its personal
+     * fields' raw values are wiped as a refused event's. */
     remember_id(ol, res);
-    return 0;
+    return forget_refused(ol, &ol->event);
 }
 
 /* --- delayed labels: a label arrives ------------------------------------ */

@@ -44,13 +44,15 @@
 #define KEY_BYTES 32
 #define TOKEN_SIZE (sizeof(KEY_ID) + 1 + ANONYMIZE_TOKEN_HEX)
 #define RAW_ID "MRN-0042-Alice"
+#define RAW_Z "Alice-Street-7" /* field z, personal */
 #define LABEL_TS_MS 1000 /* Kafka time, near the events' 0 */
 
 static const char id_schema[] =
     "{\"type\": \"record\", \"name\": \"P\", \"fields\": ["
     "  {\"name\": \"event_id\", \"type\": \"string\"},"
     "  {\"name\": \"x\", \"type\": [\"null\", \"double\"]},"
-    "  {\"name\": \"y\", \"type\": [\"null\", \"string\"]}"
+    "  {\"name\": \"y\", \"type\": [\"null\", \"string\"]},"
+    "  {\"name\": \"z\", \"type\": [\"null\", \"string\"]}"
     "]}";
 
 /* %s: extra groups (cleaning, labels). */
@@ -63,7 +65,8 @@ static const char id_cfg[] =
     "  { name = \"event_id\"; kind = \"id\"; personal = \"pseudonym\"; },\n"
     "  { name = \"x\"; kind = \"numeric\"; },\n"
     "  { name = \"y\"; kind = \"label\"; positive = [\"1\"];\n"
-    "    negative = [\"0\"]; }\n"
+    "    negative = [\"0\"]; },\n"
+    "  { name = \"z\"; kind = \"categorical\"; personal = \"pseudonym\"; }\n"
     ");\n"
     "privacy = { key_env = \"" KEY_ENV "\"; key_id = \"" KEY_ID "\";\n"
     "            dead_letter_key_env = \"" DL_KEY_ENV "\"; };\n"
@@ -141,8 +144,8 @@ static struct online_result *run(struct fixture *fx, const char *id,
     return &fx->res;
 }
 
-/* Encodes into msg the event with the raw id RAW_ID, x 0.5 and label
- * "1", as a message of the input topic holds it. */
+/* Encodes into msg the event with the raw id RAW_ID, x 0.5, label "1"
+ * and z RAW_Z, as a message of the input topic holds it. */
 static void encode_raw_event(struct fixture *fx, struct buf *msg)
 {
     char errstr[TESTUTIL_ERRSTR_SIZE];
@@ -151,6 +154,7 @@ static void encode_raw_event(struct fixture *fx, struct buf *msg)
     assert_int_equal(event_set_string(&fx->on.ev, 0, RAW_ID, strlen(RAW_ID)), 0);
     event_set_number(&fx->on.ev, 1, 0.5);
     assert_int_equal(event_set_string(&fx->on.ev, 2, "1", 1), 0);
+    assert_int_equal(event_set_string(&fx->on.ev, 3, RAW_Z, strlen(RAW_Z)), 0);
     assert_int_equal(schema_encode_event(fx->on.schema, &fx->on.ev, msg, errstr,
                                          sizeof(errstr)),
                      0);
@@ -545,6 +549,21 @@ static void test_online_id_undecodable_event_wiped(void **state)
     buf_free(&msg);
 }
 
+/* dlq replay judges a dead letter's event, which is not learned: the
+ * raw values of its personal fields are wiped from the learner's event
+ * once judged, as once learned. */
+static void test_online_id_replay_judged_wipes_personal(void **state)
+{
+    struct fixture *fx = *state;
+    struct buf msg = {0};
+
+    encode_raw_event(fx, &msg);
+    assert_int_equal(online_validate(fx->on.ol, msg.data, msg.len, &fx->res), 0);
+    assert_int_equal(fx->res.dead_letter, 0);
+    assert_int_equal(online_scratch_holds(fx->on.ol, RAW_Z, strlen(RAW_Z)), 0);
+    buf_free(&msg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -579,6 +598,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_online_id_event_label_joins,
                                         setup_event_labels, teardown),
         cmocka_unit_test_setup_teardown(test_online_id_undecodable_event_wiped,
+                                        setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_online_id_replay_judged_wipes_personal,
                                         setup_plain, teardown),
     };
 
