@@ -1249,13 +1249,13 @@ static int forget_refused(struct online_learner *ol, struct event *ev)
     return 0;
 }
 
-/* An event a message failed to decode into (or to map to the pipeline's
- * event) is refused before any action, the id's pseudonym included, ran
- * on it: what was decoded of it is wiped whole, raw id and personal
- * values, and its fields emptied so that none points at the wiped bytes.
- * Rare, so the whole arena is wiped. The dead letter seals the message's
- * own bytes. */
-static void forget_undecodable(struct event *ev)
+/* An event no field action will run on (a message that failed to decode
+ * into it or to map to the pipeline's event, before even the id's
+ * pseudonym; a label's event, once its id and label are copied out) is
+ * wiped whole, raw id and personal values, and its fields emptied so
+ * that none points at the wiped bytes. A dead letter seals the
+ * message's own bytes. */
+static void forget_whole_event(struct event *ev)
 {
     if (ev->arena.len > 0)
         event_wipe_bytes(ev, 0, ev->arena.len);
@@ -1428,7 +1428,7 @@ int online_process(struct online_learner *ol, const void *data, size_t len,
     if (err) {
         memset(res, 0, sizeof(*res));
         set_verdict(res, ONLINE_REASON_DECODE, "", errstr);
-        forget_undecodable(&ol->event);
+        forget_whole_event(&ol->event);
         ol->dead_letters++;
         return 0;
     }
@@ -1587,7 +1587,7 @@ static int read_profile(struct online_learner *ol, const void *data,
         return err;
     if (err) {
         set_verdict(res, ONLINE_REASON_DECODE, "", errstr);
-        forget_undecodable(&ol->raw);
+        forget_whole_event(&ol->raw);
         return 0;
     }
     *key = key_text(&ol->raw, oj->profile_key_index, tmp, NUMFMT_MAX,
@@ -1711,8 +1711,8 @@ int online_process_from(struct online_learner *ol, const char *topic,
     if (err) {
         memset(res, 0, sizeof(*res));
         set_verdict(res, ONLINE_REASON_DECODE, "", errstr);
-        forget_undecodable(&ol->raw);
-        forget_undecodable(&ol->event);
+        forget_whole_event(&ol->raw);
+        forget_whole_event(&ol->event);
         ol->dead_letters++;
         return 0;
     }
@@ -1769,8 +1769,8 @@ int online_validate_from(struct online_learner *ol, const char *topic,
         return err;
     if (err) {
         set_verdict(res, ONLINE_REASON_DECODE, "", errstr);
-        forget_undecodable(&ol->raw);
-        forget_undecodable(&ol->event);
+        forget_whole_event(&ol->raw);
+        forget_whole_event(&ol->event);
         return 0;
     }
     err = hide_event_id(ol, &ol->event);
@@ -1865,7 +1865,7 @@ int online_read_label(struct online_learner *ol, const void *key,
             return err;
         if (err) {
             set_verdict(&out->verdict, ONLINE_REASON_DECODE, "", errstr);
-            forget_undecodable(&ol->event);
+            forget_whole_event(&ol->event);
             return RIFFLE_ERR_INVALID;
         }
         if (!out->id_len) {
@@ -1880,6 +1880,10 @@ int online_read_label(struct online_learner *ol, const void *key,
         if (!err && copy_label(ol, &ol->event))
             snprintf(out->label_text, sizeof(out->label_text), "%s",
                      ol->label);
+        /* Read for its id and label, both copied out: no action runs on
+         * the rest, raw id (when the key named the event) and personal
+         * values included. */
+        forget_whole_event(&ol->event);
     }
     if (err) {
         out->verdict.dead_letter = 1;

@@ -564,6 +564,24 @@ static void test_online_id_replay_judged_wipes_personal(void **state)
     buf_free(&msg);
 }
 
+/* A label of format "event" is a whole event, read for its id and
+ * label only: the raw values of its personal fields are wiped from the
+ * learner's event once read. */
+static void test_online_id_event_label_wipes_personal(void **state)
+{
+    struct fixture *fx = *state;
+    struct online_label label;
+    struct buf msg = {0};
+
+    encode_raw_event(fx, &msg);
+    assert_int_equal(online_read_label(fx->on.ol, NULL, 0, msg.data, msg.len,
+                                       &label),
+                     0);
+    assert_memory_equal(label.id, fx->pseudonym, label.id_len);
+    assert_int_equal(online_scratch_holds(fx->on.ol, RAW_Z, strlen(RAW_Z)), 0);
+    buf_free(&msg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -601,6 +619,8 @@ int main(void)
                                         setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_online_id_replay_judged_wipes_personal,
                                         setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_online_id_event_label_wipes_personal,
+                                        setup_event_labels, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
