@@ -812,8 +812,13 @@ int kafka_await_topic(rd_kafka_t *rk, const char *topic, int present,
 {
     rd_kafka_resp_err_t unanswered = RD_KAFKA_RESP_ERR_NO_ERROR;
     rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    int waited = 0, count = 0, err;
+    double started = kafka_monotonic_s();
+    int waited = 0, left = wait_ms, count = 0, err;
 
+    /* The bound is on the clock, asks included (a count of the pauses
+     * between them left the asks out): no ask starts past it. Each ask
+     * may take wait_ms, so that a slow broker is not called unreachable
+     * for a last ask given only what was left. */
     for (;;) {
         err = partitions_asked(rk, topic, wait_ms, 0, &count, &unanswered,
                                &topic_err, errstr, errstr_size);
@@ -825,10 +830,13 @@ int kafka_await_topic(rd_kafka_t *rk, const char *topic, int present,
         if (present ? !err
                     : topic_err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
             return 0;
-        if (waited >= wait_ms)
+        waited = (int)((kafka_monotonic_s() - started) * 1000.0);
+        left = wait_ms - waited;
+        if (left <= 0)
             break;
-        rd_kafka_poll(rk, KAFKA_MISSING_TOPIC_PAUSE_MS);
-        waited += KAFKA_MISSING_TOPIC_PAUSE_MS;
+        rd_kafka_poll(rk, left < KAFKA_MISSING_TOPIC_PAUSE_MS
+                              ? left
+                              : KAFKA_MISSING_TOPIC_PAUSE_MS);
     }
 
     snprintf(errstr, errstr_size, "topic %s is still %s the brokers' "

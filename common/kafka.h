@@ -232,15 +232,16 @@ int kafka_topic_partitions_asked(rd_kafka_t *rk, const char *topic,
                                  int *count, rd_kafka_resp_err_t *unanswered,
                                  char *errstr, size_t errstr_size);
 
-/* Waits up to wait_ms until the brokers' metadata holds topic (present
- * nonzero, without an error of its own) or lacks it (present zero: the
- * brokers call it unknown; one they show with an error, such as no
- * leader, is still there). A broker brings its metadata up to
- * date only after its controller has made or removed a topic, so a
- * command run right after an admin request's answer could still find the
- * topic as it was. Returns 0; RIFFLE_ERR_TIMEOUT, errstr naming the topic;
- * or, as kafka_topic_partitions(), the error of an ask no broker
- * answered. */
+/* Asks, until wait_ms have passed on the clock (an ask started before
+ * then may take up to wait_ms itself), whether the brokers' metadata
+ * holds topic (present nonzero, without an error of its own) or lacks it
+ * (present zero: the brokers call it unknown; one they show with an
+ * error, such as no leader, is still there). A broker brings its
+ * metadata up to date only after its controller has made or removed a
+ * topic, so a command run right after an admin request's answer could
+ * still find the topic as it was. Returns 0 once it is as asked;
+ * RIFFLE_ERR_TIMEOUT, errstr naming the topic and the time taken; or, as
+ * kafka_topic_partitions(), the error of an ask no broker answered. */
 int kafka_await_topic(rd_kafka_t *rk, const char *topic, int present,
                       int wait_ms, char *errstr, size_t errstr_size);
 

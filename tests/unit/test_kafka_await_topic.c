@@ -22,6 +22,7 @@
 #define TEST_WAIT_MS 20000     /* a broker that is up answers well before */
 #define TEST_SHORT_WAIT_MS 600 /* for the waits that must time out */
 #define TEST_DOWN_WAIT_MS 1000 /* short: the broker is down on purpose */
+#define TEST_SLOW_RTT_MS 300   /* a slow broker's delay on every answer */
 #define TEST_ALARM_S 120       /* a few seconds are needed, more under valgrind */
 
 struct fixture {
@@ -96,6 +97,37 @@ static void test_await_topic_erring_is_not_gone(void **state)
                                        "the brokers' metadata after"));
 }
 
+/* With a slow broker (each Metadata answer 300 ms late) the wait still
+ * ends at its bound: the time it reports is the time it took, read on
+ * the same clock, not the pauses between asks alone (which left out the
+ * asks and let a 600 ms wait run 2 s and call it 750 ms). */
+static void test_await_topic_bound_includes_asks(void **state)
+{
+    struct fixture *fx = *state;
+    double started, took_ms;
+    int reported_ms = -1, err;
+    const char *at;
+
+    assert_int_equal(rd_kafka_mock_broker_set_rtt(fx->mcluster, 1, TEST_SLOW_RTT_MS),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    /* the first ask after the change may meet the connection's reset,
+     * which the bound on one ask would take for an unreachable broker */
+    assert_int_equal(kafka_await_topic(fx->client, TEST_TOPIC, 1, TEST_WAIT_MS, fx->errstr,
+                                       sizeof(fx->errstr)), 0);
+    started = kafka_monotonic_s();
+    err = kafka_await_topic(fx->client, TEST_TOPIC, 0, TEST_SHORT_WAIT_MS, fx->errstr,
+                            sizeof(fx->errstr));
+    assert_int_equal(err, RIFFLE_ERR_TIMEOUT);
+    took_ms = (kafka_monotonic_s() - started) * 1000.0;
+
+    at = strstr(fx->errstr, "metadata after ");
+    assert_non_null(at);
+    assert_int_equal(sscanf(at, "metadata after %d ms", &reported_ms), 1);
+    assert_true(reported_ms >= TEST_SHORT_WAIT_MS);
+    assert_true(reported_ms <= took_ms);
+    assert_true(reported_ms >= took_ms - TEST_SLOW_RTT_MS); /* at most the last ask's answer */
+}
+
 /* With the broker down nothing is known: neither wait may succeed, and
  * the error says the brokers were not reached. */
 static void test_await_topic_broker_down(void **state)
@@ -119,6 +151,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_await_topic_shown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_await_topic_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_await_topic_erring_is_not_gone, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_await_topic_bound_includes_asks, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_await_topic_broker_down, setup, teardown),
     };
