@@ -25,39 +25,28 @@
 #define TEST_SLOW_RTT_MS 300   /* a slow broker's delay on every answer */
 #define TEST_ALARM_S 120       /* a few seconds are needed, more under valgrind */
 
-struct fixture {
-    rd_kafka_t *host; /* owns the mock cluster */
-    rd_kafka_mock_cluster_t *mcluster;
-    rd_kafka_t *client;
-    char errstr[512];
-};
-
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
+    struct mock_fixture *fx = calloc(1, sizeof(*fx));
 
     assert_non_null(fx);
-    fx->mcluster = mock_cluster_new(&fx->host, 1, TEST_TOPIC, TEST_PARTITIONS,
-                                    MOCK_CLUSTER_ANY_LEADER);
-    fx->client = mock_client_new(fx->mcluster, RD_KAFKA_PRODUCER, NULL);
+    mock_fixture_open(fx, 1, TEST_TOPIC, TEST_PARTITIONS, MOCK_CLUSTER_ANY_LEADER,
+                      RD_KAFKA_PRODUCER);
     *state = fx;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fixture *fx = *state;
-
-    rd_kafka_destroy(fx->client);
-    mock_cluster_destroy(fx->mcluster, fx->host);
-    free(fx);
+    mock_fixture_close(*state);
+    free(*state);
     return 0;
 }
 
 /* A topic the brokers show ends the wait for it at once. */
 static void test_await_topic_shown(void **state)
 {
-    struct fixture *fx = *state;
+    struct mock_fixture *fx = *state;
     int count = -1;
 
     assert_int_equal(kafka_await_topic(fx->client, TEST_TOPIC, 1, TEST_WAIT_MS, fx->errstr,
@@ -71,7 +60,7 @@ static void test_await_topic_shown(void **state)
  * naming it once the wait is over. */
 static void test_await_topic_gone(void **state)
 {
-    struct fixture *fx = *state;
+    struct mock_fixture *fx = *state;
 
     assert_int_equal(kafka_await_topic(fx->client, TEST_TOPIC, 0, TEST_SHORT_WAIT_MS,
                                        fx->errstr, sizeof(fx->errstr)),
@@ -85,7 +74,7 @@ static void test_await_topic_gone(void **state)
  * only "unknown topic" ends the wait for its absence. */
 static void test_await_topic_erring_is_not_gone(void **state)
 {
-    struct fixture *fx = *state;
+    struct mock_fixture *fx = *state;
 
     rd_kafka_mock_topic_set_error(fx->mcluster, TEST_TOPIC,
                                   RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
@@ -103,7 +92,7 @@ static void test_await_topic_erring_is_not_gone(void **state)
  * asks and let a 600 ms wait run 2 s and call it 750 ms). */
 static void test_await_topic_bound_includes_asks(void **state)
 {
-    struct fixture *fx = *state;
+    struct mock_fixture *fx = *state;
     double started, took_ms;
     int reported_ms = -1, err;
     const char *at;
@@ -132,7 +121,7 @@ static void test_await_topic_bound_includes_asks(void **state)
  * the error says the brokers were not reached. */
 static void test_await_topic_broker_down(void **state)
 {
-    struct fixture *fx = *state;
+    struct mock_fixture *fx = *state;
 
     assert_int_equal(rd_kafka_mock_broker_set_down(fx->mcluster, 1),
                      RD_KAFKA_RESP_ERR_NO_ERROR);

@@ -23,15 +23,8 @@
 #define TEST_DOWN_ASK_MS 1000 /* short: the leader is down on purpose */
 #define TEST_ALARM_S 120     /* a few seconds are needed, more under valgrind */
 
-struct fixture {
-    rd_kafka_t *host; /* owns the mock cluster */
-    rd_kafka_mock_cluster_t *mcluster;
-    rd_kafka_t *client; /* the one that asks */
-    char errstr[512];
-};
-
 /* TEST_MESSAGES messages into partition 1, acknowledged. */
-static void produce_some(struct fixture *fx)
+static void produce_some(struct mock_fixture *fx)
 {
     rd_kafka_t *producer =
         mock_client_new(fx->mcluster, RD_KAFKA_PRODUCER, NULL);
@@ -53,31 +46,26 @@ static void produce_some(struct fixture *fx)
 
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
+    struct mock_fixture *fx = calloc(1, sizeof(*fx));
 
     assert_non_null(fx);
-    fx->mcluster = mock_cluster_new(&fx->host, 2, TEST_TOPIC,
-                                    TEST_PARTITIONS, TEST_LEADER);
+    mock_fixture_open(fx, 2, TEST_TOPIC, TEST_PARTITIONS, TEST_LEADER, RD_KAFKA_CONSUMER);
     produce_some(fx);
-    fx->client = mock_client_new(fx->mcluster, RD_KAFKA_CONSUMER, NULL);
     *state = fx;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fixture *fx = *state;
-
-    rd_kafka_destroy(fx->client);
-    mock_cluster_destroy(fx->mcluster, fx->host);
-    free(fx);
+    mock_fixture_close(*state);
+    free(*state);
     return 0;
 }
 
 /* Up: partition 0 is empty, partition 1 holds offsets 0..2. */
 static void test_kafka_query_watermarks_up(void **state)
 {
-    struct fixture *fx = *state;
+    struct mock_fixture *fx = *state;
     int64_t low[TEST_PARTITIONS] = {-9, -9}, high[TEST_PARTITIONS] = {-9, -9};
 
     assert_int_equal(kafka_query_watermarks(fx->client, TEST_TOPIC,
@@ -104,7 +92,7 @@ static void test_kafka_query_watermarks_up(void **state)
  * topic and partition and the bound; up again, the answer is as before. */
 static void test_kafka_query_offsets_leader_down(void **state)
 {
-    struct fixture *fx = *state;
+    struct mock_fixture *fx = *state;
     rd_kafka_topic_partition_list_t *list =
         rd_kafka_topic_partition_list_new(1);
     int64_t high[TEST_PARTITIONS] = {-9, -9};
@@ -147,7 +135,7 @@ static void test_kafka_query_offsets_leader_down(void **state)
  * "Local: Broker transport failure". */
 static void test_kafka_topic_partitions_names_the_brokers(void **state)
 {
-    struct fixture *fx = *state;
+    struct mock_fixture *fx = *state;
     char want[600];
     int count = -1;
 

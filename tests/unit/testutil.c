@@ -231,3 +231,16 @@ void mock_cluster_destroy(rd_kafka_mock_cluster_t *mcluster,
     if (host)
         rd_kafka_destroy(host);
 }
+
+void mock_fixture_open(struct mock_fixture *fx, int brokers, const char *topic,
+                       int partitions, int32_t leader, rd_kafka_type_t type)
+{
+    fx->mcluster = mock_cluster_new(&fx->host, brokers, topic, partitions, leader);
+    fx->client = mock_client_new(fx->mcluster, type, NULL);
+}
+
+void mock_fixture_close(struct mock_fixture *fx)
+{
+    rd_kafka_destroy(fx->client);
+    mock_cluster_destroy(fx->mcluster, fx->host);
+}

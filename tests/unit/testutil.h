@@ -429,4 +429,21 @@ rd_kafka_t *mock_client_new(rd_kafka_mock_cluster_t *mcluster,
 void mock_cluster_destroy(rd_kafka_mock_cluster_t *mcluster,
                           rd_kafka_t *host);
 
+/* A mock cluster with one topic and one client of it, for the tests of
+ * the asks riffle makes of the brokers. */
+struct mock_fixture {
+    rd_kafka_t *host; /* owns the mock cluster */
+    rd_kafka_mock_cluster_t *mcluster;
+    rd_kafka_t *client; /* the one that asks */
+    char errstr[512];
+};
+
+/* Fills fx: mock_cluster_new() with its arguments, and a client of type
+ * type without a group. Fails the test when any step does. */
+void mock_fixture_open(struct mock_fixture *fx, int brokers, const char *topic,
+                       int partitions, int32_t leader, rd_kafka_type_t type);
+
+/* Destroys the client, then the cluster and its host. */
+void mock_fixture_close(struct mock_fixture *fx);
+
 #endif /* RIFFLE_TESTS_UNIT_TESTUTIL_H */
