@@ -1,5 +1,5 @@
 /*
- * privacy/fingerprint.c - SipHash-2-4 with a 128-bit output, for the
+ * privacy/fingerprint.c - SipHash-1-3 with a 128-bit output, for the
  * pseudonym caches' lookups by a keyed fingerprint (see fingerprint.h).
  * Written from the algorithm's paper (Aumasson and Bernstein, "SipHash:
  * a fast short-input PRF", 2012) and its 128-bit variant.
@@ -47,11 +47,10 @@ static inline void sip_round(struct sip_state *s)
     s->v2 = ROTL64(s->v2, 32);
 }
 
-/* One message word: two compression rounds (the "2" of 2-4). */
+/* One message word: one compression round (the "1" of 1-3). */
 static inline void sip_absorb(struct sip_state *s, uint64_t m)
 {
     s->v3 ^= m;
-    sip_round(s);
     sip_round(s);
     s->v0 ^= m;
 }
@@ -106,13 +105,13 @@ struct fingerprint fingerprint_of(const struct fingerprint_key *key,
         last |= (uint64_t)p[i + (size_t)r] << (8 * r);
     sip_absorb(&s, last);
 
-    /* Four finalization rounds (the "4") per 64-bit half. */
+    /* Three finalization rounds (the "3") per 64-bit half. */
     s.v2 ^= 0xee;
-    for (r = 0; r < 4; r++)
+    for (r = 0; r < 3; r++)
         sip_round(&s);
     fp.w[0] = s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
     s.v1 ^= 0xdd;
-    for (r = 0; r < 4; r++)
+    for (r = 0; r < 3; r++)
         sip_round(&s);
     fp.w[1] = s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
     return fp;
