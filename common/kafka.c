@@ -758,20 +758,24 @@ static int partitions_asked(rd_kafka_t *rk, const char *topic,
     rd_kafka_resp_err_t err, topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     struct partitions_ask a = {rk, topic, count, &topic_err};
     char what[300];
-    int waited = 0;
+    double started = kafka_monotonic_s();
+    int waited;
 
     snprintf(what, sizeof(what), "give the partitions of topic %s", topic);
 
+    /* The wait for a missing topic is on the clock, asks included, as in
+     * kafka_await_topic(): a count of the pauses alone let slow asks
+     * stretch it. */
     for (;;) {
         err = kafka_ask_sliced(rk, partitions_ask, &a, timeout_ms, what,
                                errstr, errstr_size);
         *unanswered = err;
         if (err == KAFKA_ERR_STOPPED)
             return RIFFLE_ERR_STOPPED;
+        waited = (int)((kafka_monotonic_s() - started) * 1000.0);
         if (err || !topic_err || waited >= missing_wait_ms)
             break;
         rd_kafka_poll(rk, KAFKA_MISSING_TOPIC_PAUSE_MS);
-        waited += KAFKA_MISSING_TOPIC_PAUSE_MS;
     }
     *topic_err_out = err ? RD_KAFKA_RESP_ERR_NO_ERROR : topic_err;
 
