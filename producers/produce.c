@@ -103,6 +103,44 @@ static void unknown_column_hint(const struct cfg *cfg,
                 named ? ": a misspelt header? Or, " : "");
 }
 
+/* Whether a column of the file's first line names a schema field: only
+ * then is the line surely a header, whose other names may be quoted. */
+static int header_names_a_field(const struct schema *schema,
+                                const struct csv_reader *csv, size_t ncols)
+{
+    char name[CFG_NAME_MAX];
+    size_t i;
+
+    for (i = 0; i < ncols; i++) {
+        avro_name(csv_reader_header(csv, i), name, sizeof(name));
+        if (schema_field_index(schema, name) >= 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The error for a first line that names no field: a file without a
+ * header read as if it had one, whose first row (a name, an e-mail) must
+ * not reach the log, or a header cut by another separator (";" from a
+ * spreadsheet) into one column. Nothing of the line is quoted. */
+static int header_refused(const struct cfg *cfg, const struct schema *schema,
+                          const struct csv_reader *csv, size_t ncols,
+                          char *errstr, size_t errstr_size)
+{
+    if (ncols == 1 && schema_field_count(schema) > 2)
+        snprintf(errstr, errstr_size, "%s: the header has one column, "
+                 "which is not a field of %s: is source.delimiter \"%c\" "
+                 "the file's separator?", csv_reader_name(csv),
+                 schema_name(schema), cfg->csv_delimiter);
+    else
+        snprintf(errstr, errstr_size, "%s: no column of the first line "
+                 "names a field of %s: is it a file without a header? Then "
+                 "set source.header = false and list source.columns (the "
+                 "line is not quoted: it may be data)", csv_reader_name(csv),
+                 schema_name(schema));
+    return RIFFLE_ERR_CFG;
+}
+
 /* The schema index of the configuration's id field, which keys every
  * message, or -1 with errstr set when the schema has no string field of
  * that name. */
@@ -153,6 +191,8 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
         map->nullable[i] = (unsigned char)schema_field_nullable(schema, i);
     }
 
+    if (!cfg->column_count && !header_names_a_field(schema, csv, ncols))
+        return header_refused(cfg, schema, csv, ncols, errstr, errstr_size);
     for (i = 0; i < ncols; i++) {
         int f;
 
@@ -161,15 +201,8 @@ int produce_map_columns(const struct cfg *cfg, const struct schema *schema,
         if (f < 0) {
             char hint[PRODUCE_HINT_MAX] = "";
 
-            /* One column for a schema of several is most often a file
-             * cut by another separator (";" from a spreadsheet). */
-            if (ncols == 1 && fields > 2)
-                snprintf(hint, sizeof(hint), " (the header has one column: "
-                         "is source.delimiter \"%c\" the file's "
-                         "separator?)", cfg->csv_delimiter);
-            else
-                unknown_column_hint(cfg, schema, csv, ncols, map->id_field,
-                                    hint, sizeof(hint));
+            unknown_column_hint(cfg, schema, csv, ncols, map->id_field,
+                                hint, sizeof(hint));
             snprintf(errstr, errstr_size, "%s: column %zu \"%s\" is not a "
                      "field of %s%s", csv_reader_name(csv), i + 1, name,
                      schema_name(schema), hint);

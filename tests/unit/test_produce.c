@@ -307,9 +307,9 @@ static void test_produce_unknown_column_long_field_names(void **state)
                          "long", &schema, fx->errstr,
                          sizeof(fx->errstr)) != 0)
         fail_msg("schema: %s", fx->errstr);
-    map_refused(fx, schema, "colour,unknown\n");
+    map_refused(fx, schema, "event_id,colour,unknown\n");
     schema_destroy(schema);
-    assert_contains(fx->errstr, "test.csv: column 1 \"colour\" is not a "
+    assert_contains(fx->errstr, "test.csv: column 2 \"colour\" is not a "
                                 "field of riffle.test.L (no column feeds \""
                                 LONG_NAME(0) "\", \"" LONG_NAME(1));
     hint = strstr(fx->errstr, " (no column feeds");
@@ -324,10 +324,37 @@ static void test_produce_one_column_header_hints_delimiter(void **state)
 
     map_refused(fx, fx->adult, "age;workclass;fnlwgt\n");
     assert_string_equal(fx->errstr,
-                        "test.csv: column 1 \"age_workclass_fnlwgt\" is not "
-                        "a field of riffle.adult.Event (the header has one "
-                        "column: is source.delimiter \",\" the file's "
-                        "separator?)");
+                        "test.csv: the header has one column, which is not "
+                        "a field of riffle.adult.Event: is "
+                        "source.delimiter \",\" the file's separator?");
+}
+
+/* A file without a header read as if it had one: its first row names no
+ * field, and is data (here personal) that the error must not quote, in
+ * any column, whatever the separator made of it. */
+static void test_produce_headerless_first_row_not_quoted(void **state)
+{
+    struct fixture *fx = *state;
+    static const char *const rows[] = {
+        "Kay Smith,kay@example.test,39,52.5,basic,no\n",
+        "kay@example.test\n",
+        "kay.smith;39;52.5\n",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        map_refused(fx, fx->adult, rows[i]);
+        assert_lacks(fx->errstr, "Kay");
+        assert_lacks(fx->errstr, "kay");
+        assert_lacks(fx->errstr, "39");
+    }
+    map_refused(fx, fx->adult, rows[0]);
+    assert_string_equal(fx->errstr,
+                        "test.csv: no column of the first line names a "
+                        "field of riffle.adult.Event: is it a file without "
+                        "a header? Then set source.header = false and list "
+                        "source.columns (the line is not quoted: it may be "
+                        "data)");
 }
 
 static void test_produce_required_field_without_column(void **state)
@@ -713,6 +740,7 @@ int main(void)
         T(test_produce_unknown_column_names_unfed_field),
         T(test_produce_unknown_column_long_field_names),
         T(test_produce_one_column_header_hints_delimiter),
+        T(test_produce_headerless_first_row_not_quoted),
         T(test_produce_required_field_without_column),
         T(test_produce_row_values),
         T(test_produce_row_wipes_personal_bytes),
