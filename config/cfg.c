@@ -2251,6 +2251,45 @@ static int parse_text(config_t *lc, const struct buf *text)
     return ok;
 }
 
+/* An @include is refused at its line, before libconfig follows it: the
+ * included file's settings would escape the check of their integers, and
+ * their errors would name this file with the other's line numbers. */
+static int refuse_include(const char *path, const struct buf *text,
+                          char *errstr, size_t size)
+{
+    int line = cfg_literals_find_include(text->data ? text->data : "",
+                                         text->len);
+
+    if (line == 0)
+        return 0;
+    snprintf(errstr, size, "%s:%d: @include is not supported: write the "
+             "included settings into this file, where each is checked and "
+             "its errors name its line", path, line);
+    return RIFFLE_ERR_CFG;
+}
+
+/* libconfig's syntax error, with the key its "duplicate setting name"
+ * leaves unnamed. */
+static void parse_error(const char *path, const config_t *lc,
+                        const struct buf *text, char *errstr, size_t size)
+{
+    char name[CFG_NAME_MAX];
+    int line, first;
+
+    if (strcmp(config_error_text(lc), "duplicate setting name") == 0 &&
+        cfg_literals_find_duplicate(text->data ? text->data : "",
+                                    text->len, name, sizeof(name), &line,
+                                    &first) &&
+        line == config_error_line(lc)) {
+        snprintf(errstr, size, "%s:%d: %s: given twice in one group (first "
+                 "at line %d): a setting may appear once", path, line, name,
+                 first);
+        return;
+    }
+    snprintf(errstr, size, "%s:%d: %s", path, config_error_line(lc),
+             config_error_text(lc));
+}
+
 static int load_file(struct cfg *cfg, const char *path, int zeroed,
                      char *errstr, size_t errstr_size)
 {
@@ -2266,14 +2305,16 @@ static int load_file(struct cfg *cfg, const char *path, int zeroed,
     err = read_text(path, &text, errstr, errstr_size);
     if (err)
         goto out;
+    err = refuse_include(path, &text, errstr, errstr_size);
+    if (err)
+        goto out;
     ok = parse_text(&lc, &text);
     if (ok < 0) {
         err = read_error(path, errno, errstr, errstr_size);
         goto out;
     }
     if (!ok) {
-        snprintf(errstr, errstr_size, "%s:%d: %s", path,
-                 config_error_line(&lc), config_error_text(&lc));
+        parse_error(path, &lc, &text, errstr, errstr_size);
         err = RIFFLE_ERR_CFG;
         goto out;
     }

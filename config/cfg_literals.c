@@ -68,8 +68,8 @@ static int is_name_char(char c)
 }
 
 /* A name, kept as the key of what follows when '=' or ':' comes next
- * (true and false are names too, but values). */
-static void read_name(struct scan *sc)
+ * (true and false are names too, but values); returns 1 for a key. */
+static int read_name(struct scan *sc)
 {
     size_t start = sc->i, len, k;
 
@@ -83,7 +83,30 @@ static void read_name(struct scan *sc)
             len = sizeof(sc->name) - 1;
         memcpy(sc->name, sc->s + start, len);
         sc->name[len] = '\0';
+        return 1;
     }
+    return 0;
+}
+
+/* Steps over what holds no setting or literal at sc->i: a line end, a
+ * comment or a string. Returns 0, leaving sc->i, at anything else. */
+static int skip_inert(struct scan *sc)
+{
+    char c = sc->s[sc->i];
+
+    if (c == '\n') {
+        sc->line++;
+        sc->i++;
+    } else if (c == '#' || (c == '/' && at(sc, 1, '/'))) {
+        skip_to_line_end(sc);
+    } else if (c == '/' && at(sc, 1, '*')) {
+        skip_block_comment(sc);
+    } else if (c == '"') {
+        skip_string(sc);
+    } else {
+        return 0;
+    }
+    return 1;
 }
 
 /* Whether the digits (no sign, no leading zeros) exceed limit, both
@@ -168,17 +191,10 @@ int cfg_literals_check(const char *path, const char *text, size_t len,
     while (sc.i < sc.n) {
         char c = sc.s[sc.i];
 
-        if (c == '\n') {
-            sc.line++;
-            sc.i++;
-        } else if (c == '#' || (c == '/' && at(&sc, 1, '/'))) {
-            skip_to_line_end(&sc);
-        } else if (c == '/' && at(&sc, 1, '*')) {
-            skip_block_comment(&sc);
-        } else if (c == '"') {
-            skip_string(&sc);
+        if (skip_inert(&sc)) {
+            continue;
         } else if (isalpha((unsigned char)c) || c == '*') {
-            read_name(&sc);
+            (void)read_name(&sc); /* a value such as true needs no key */
         } else if (isdigit((unsigned char)c)) {
             if (read_number(&sc, shown, sizeof(shown), &wrapped)) {
                 snprintf(errstr, errstr_size,
@@ -191,6 +207,88 @@ int cfg_literals_check(const char *path, const char *text, size_t len,
         } else {
             sc.i++;
         }
+    }
+    return 0;
+}
+
+int cfg_literals_find_include(const char *text, size_t len)
+{
+    struct scan sc = {.s = text, .n = len, .line = 1, .name = "?"};
+    static const char directive[] = "@include";
+
+    while (sc.i < sc.n) {
+        if (skip_inert(&sc))
+            continue;
+        if (sc.n - sc.i >= sizeof(directive) - 1 &&
+            memcmp(sc.s + sc.i, directive, sizeof(directive) - 1) == 0)
+            return sc.line;
+        sc.i++;
+    }
+    return 0;
+}
+
+/* A key seen in the group being scanned, or in one around it. */
+struct seen_key {
+    char name[NAME_MAX_SHOWN];
+    int depth; /* of its group: 0 for the root */
+    int line;
+};
+
+/* Records the key just read at depth; returns the line where the same
+ * group gave it first, 0 when it did not, or -1 when too many keys are
+ * open to tell (the caller then names none). */
+static int note_key(struct seen_key *seen, size_t *count, const char *name,
+                    int depth, int line)
+{
+    size_t k;
+
+    for (k = *count; k-- > 0 && seen[k].depth == depth;)
+        if (strcmp(seen[k].name, name) == 0)
+            return seen[k].line;
+    if (*count == CFG_LITERALS_MAX_OPEN_KEYS)
+        return -1;
+    snprintf(seen[*count].name, sizeof(seen[*count].name), "%s", name);
+    seen[*count].depth = depth;
+    seen[(*count)++].line = line;
+    return 0;
+}
+
+int cfg_literals_find_duplicate(const char *text, size_t len, char *name,
+                                size_t name_size, int *line,
+                                int *first_line)
+{
+    struct scan sc = {.s = text, .n = len, .line = 1, .name = "?"};
+    struct seen_key seen[CFG_LITERALS_MAX_OPEN_KEYS];
+    size_t count = 0;
+    int depth = 0, first;
+
+    while (sc.i < sc.n) {
+        char c = sc.s[sc.i];
+
+        if (skip_inert(&sc))
+            continue;
+        if (isalpha((unsigned char)c) || c == '*') {
+            if (!read_name(&sc))
+                continue;
+            first = note_key(seen, &count, sc.name, depth, sc.line);
+            if (first < 0)
+                return 0;
+            if (first > 0) {
+                snprintf(name, name_size, "%s", sc.name);
+                *line = sc.line;
+                *first_line = first;
+                return 1;
+            }
+            continue;
+        }
+        if (c == '{') {
+            depth++;
+        } else if (c == '}' && depth > 0) {
+            while (count > 0 && seen[count - 1].depth == depth)
+                count--; /* the group's keys close with it */
+            depth--;
+        }
+        sc.i++;
     }
     return 0;
 }

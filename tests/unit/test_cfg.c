@@ -915,6 +915,52 @@ static void test_cfg_wrapped_integer_refused_from_pipe(void **state)
     free(text);
 }
 
+/* An @include is refused at its line, whether its file exists or not:
+ * libconfig read an included file's integers past the check above
+ * (bits = 4294967308 loaded as 12), and its errors named the including
+ * file with the included file's line numbers. */
+static void test_cfg_include_refused(void **state)
+{
+    struct fixture *fx = *state;
+    const char *lines[BASE_LINE_COUNT];
+    char inc[160], line[200];
+    FILE *f;
+
+    snprintf(inc, sizeof(inc), "%s/inc.cfg", fx->dir);
+    f = fopen(inc, "w");
+    assert_non_null(f);
+    fputs("learner = {\n  model_name = \"t\";\n  bits = 4294967308;\n};\n",
+          f);
+    assert_int_equal(fclose(f), 0);
+    snprintf(line, sizeof(line), "@include \"%s\"", inc);
+    memcpy(lines, base_lines, sizeof(lines));
+    lines[15] = line; /* the learner group, from the included file */
+    lines[16] = lines[17] = lines[18] = NULL;
+    write_lines(fx, lines, BASE_LINE_COUNT, NULL);
+    expect_error(fx, 16, "@include is not supported",
+                 "write the included settings into this file");
+
+    assert_int_equal(unlink(inc), 0);
+    expect_error(fx, 16, "@include is not supported",
+                 "write the included settings into this file");
+}
+
+/* libconfig's "duplicate setting name" names no setting: the error now
+ * names it and where it was given first, in a group or at the top. */
+static void test_cfg_duplicate_setting_named(void **state)
+{
+    struct fixture *fx = *state;
+
+    write_base(fx, 18, "  bits = 12; bits = 14;", NULL);
+    expect_error(fx, 18, "bits",
+                 "given twice in one group (first at line 18)");
+    assert_lacks(fx->errstr, "duplicate setting name");
+
+    write_base(fx, 0, NULL, "learner = { model_name = \"u\"; };\n");
+    expect_error(fx, 20, "learner",
+                 "given twice in one group (first at line 16)");
+}
+
 /* The output schemas are read from source.schema's folder: one alone in
  * a folder of its own is refused at its line, naming the file missing;
  * an unreadable input schema is left to its loader. */
@@ -1807,6 +1853,8 @@ int main(void)
         T(test_cfg_directory_refused),
         T(test_cfg_nul_byte_read_as_in_a_file),
         T(test_cfg_wrapped_integer_refused_from_pipe),
+        T(test_cfg_include_refused),
+        T(test_cfg_duplicate_setting_named),
 #undef T
     };
 

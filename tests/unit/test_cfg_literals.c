@@ -20,6 +20,8 @@
 
 static char errstr[512];
 
+#define NAME_SIZE 64 /* as the loader's CFG_NAME_MAX: keys are short */
+
 static int check(const char *text)
 {
     errstr[0] = '\0';
@@ -105,6 +107,71 @@ static void test_literals_lines_counted_through_comments(void **state)
     assert_int_equal(check("s = \"4294967297"), 0);
 }
 
+/* An @include outside strings and comments is found at its line. */
+static void test_literals_include_found(void **state)
+{
+    const char *text = "# @include \"a\"\ns = \"@include\";\n/* @include\n"
+                       " */\n  @include \"b.cfg\"\n";
+
+    (void)state;
+    assert_int_equal(cfg_literals_find_include(text, strlen(text)), 5);
+    text = "a = 1;\n# @include \"x\"\ns = \"@include \\\"y\\\"\";\n";
+    assert_int_equal(cfg_literals_find_include(text, strlen(text)), 0);
+    assert_int_equal(cfg_literals_find_include("@include", 8), 1);
+    assert_int_equal(cfg_literals_find_include("@includ", 7), 0);
+}
+
+static int duplicate(const char *text, char *name, int *line, int *first)
+{
+    return cfg_literals_find_duplicate(text, strlen(text), name,
+                                       NAME_SIZE, line, first);
+}
+
+/* A key given twice in one group is named with both lines; the same key
+ * in another group, in each group of a list, or after its group closed,
+ * is no repeat. */
+static void test_literals_duplicate_named(void **state)
+{
+    char name[NAME_SIZE];
+    int line = 0, first = 0;
+
+    (void)state;
+    assert_int_equal(duplicate("a = 1;\ng = { a = 2; b = 3; };\nl = ({ b = 1;"
+                               " c = 2; }, { b = 2; c = 3; });\n"
+                               "# a = 1;\ns = \"a = 1;\";\n",
+                               name, &line, &first), 0);
+    assert_int_equal(duplicate("a = 1;\ng = {\n  b = 2;\n  c = { b = 1; };"
+                               "\n  b = 3;\n};\n", name, &line, &first), 1);
+    assert_string_equal(name, "b");
+    assert_int_equal(line, 5);
+    assert_int_equal(first, 3);
+    assert_int_equal(duplicate("x = 1; y = 2;\nz : 3;\ny = 4;\n", name,
+                               &line, &first), 1);
+    assert_string_equal(name, "y");
+    assert_int_equal(line, 3);
+    assert_int_equal(first, 1);
+    assert_int_equal(duplicate("l = ({ k = 1; k = 2; });", name, &line,
+                               &first), 1);
+    assert_string_equal(name, "k");
+}
+
+/* More keys open at once than the scan keeps: it names none rather than
+ * a wrong one. */
+static void test_literals_duplicate_past_the_cap(void **state)
+{
+    static char text[(CFG_LITERALS_MAX_OPEN_KEYS + 2) * 16];
+    char name[NAME_SIZE];
+    size_t len = 0, k;
+    int line, first;
+
+    (void)state;
+    for (k = 0; k <= CFG_LITERALS_MAX_OPEN_KEYS; k++)
+        len += (size_t)snprintf(text + len, sizeof(text) - len,
+                                "k%zu = 1;\n", k);
+    snprintf(text + len, sizeof(text) - len, "k0 = 2;\n");
+    assert_int_equal(duplicate(text, name, &line, &first), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +182,9 @@ int main(void)
         cmocka_unit_test(test_literals_that_fit_pass),
         cmocka_unit_test(test_literals_strings_comments_names_skipped),
         cmocka_unit_test(test_literals_lines_counted_through_comments),
+        cmocka_unit_test(test_literals_include_found),
+        cmocka_unit_test(test_literals_duplicate_named),
+        cmocka_unit_test(test_literals_duplicate_past_the_cap),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
