@@ -32,7 +32,8 @@ struct avro_source {
     avro_value_iface_t *iface;
     avro_value_t value;
     int value_ready;
-    int column[EVENT_MAX_FIELDS]; /* writer field of each target field */
+    int column[EVENT_MAX_FIELDS]; /* writer field of each target field,
+                                     -1 for a nullable one not in it */
     int id_field;                 /* target index of the generated id */
     int id_index;                 /* target index of the id field */
     long long records;
@@ -86,6 +87,8 @@ static int map_fields(struct avro_source *src, char *errstr, size_t size)
             src->id_field = (int)i; /* generated, as produce does */
             continue;
         }
+        if (w < 0 && schema_field_nullable(src->target, i))
+            continue; /* null in every record, as without a CSV column */
         t = w < 0 ? AVRO_LINK
                   : primitive_of(avro_schema_record_field_get_by_index(
                         src->writer, w));
@@ -354,6 +357,8 @@ int avro_source_next(struct avro_source *src, struct event *ev,
             snprintf(id, sizeof(id), "%s-%lld", src->cfg->id_prefix,
                      src->records);
             rc = event_set_string(ev, i, id, strlen(id));
+        } else if (src->column[i] < 0) {
+            rc = 0; /* not in the file: left null by event_reset() */
         } else {
             rc = copy_field(src, ev, i);
         }

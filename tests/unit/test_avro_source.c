@@ -401,6 +401,64 @@ static void test_avro_source_refuses_a_record_without_id(void **state)
     event_free(&ev);
 }
 
+/* nullable_id_schema and one more field, "note", nullable or not. */
+#define WITH_NOTE(type)                                                  \
+    "{\"type\": \"record\", \"name\": \"Event\", \"fields\": ["          \
+    "{\"name\": \"event_id\", \"type\": [\"null\", \"string\"]},"        \
+    "{\"name\": \"class\", \"type\": [\"null\", \"string\"]},"           \
+    "{\"name\": \"note\", \"type\": " type "}]}"
+
+/* A nullable field of the configured schema that the file lacks reads as
+ * null in every record, as a CSV file without its column does; it was
+ * refused as "missing in the file". One that may not be null is still
+ * refused before anything is read. */
+static void test_avro_source_nullable_field_absent_reads_null(void **state)
+{
+    static const char *const ids[] = {"a-1", "a-2"};
+    static const char nullable[] = WITH_NOTE("[\"null\", \"string\"]");
+    static const char required[] = WITH_NOTE("\"string\"");
+    struct source_fixture *fx = *state;
+    struct avro_source *src = NULL;
+    struct schema *target = NULL;
+    struct event ev;
+    int note;
+
+    write_ids(fx->path, ids, 2);
+    assert_int_equal(schema_load_json(nullable, strlen(nullable), "t",
+                                      &target, fx->errstr,
+                                      sizeof(fx->errstr)), 0);
+    note = schema_field_index(target, "note");
+    if (avro_source_open(fx->path, &fx->cfg, target, &src, fx->errstr,
+                         sizeof(fx->errstr)) != 0)
+        fail_msg("open: %s", fx->errstr);
+    event_init(&ev);
+    assert_int_equal(avro_source_next(src, &ev, fx->errstr,
+                                      sizeof(fx->errstr)), 0);
+    assert_string_equal(event_text(&ev, target, "event_id"), "a-1");
+    assert_string_equal(event_text(&ev, target, "class"), "UP");
+    assert_int_equal(ev.values[note].kind, VALUE_NULL);
+    assert_int_equal(avro_source_next(src, &ev, fx->errstr,
+                                      sizeof(fx->errstr)), 0);
+    assert_int_equal(ev.values[note].kind, VALUE_NULL);
+    assert_int_equal(avro_source_next(src, &ev, fx->errstr,
+                                      sizeof(fx->errstr)), RIFFLE_ERR_EOF);
+    avro_source_close(src);
+    event_free(&ev);
+    schema_destroy(target);
+
+    assert_int_equal(schema_load_json(required, strlen(required), "t",
+                                      &target, fx->errstr,
+                                      sizeof(fx->errstr)), 0);
+    src = NULL;
+    assert_int_equal(avro_source_open(fx->path, &fx->cfg, target, &src,
+                                      fx->errstr, sizeof(fx->errstr)),
+                     RIFFLE_ERR_SCHEMA);
+    assert_null(src);
+    assert_contains(fx->errstr, ": field \"note\" of Event is missing in "
+                                "the file");
+    schema_destroy(target);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +467,9 @@ int main(void)
             source_teardown),
         cmocka_unit_test_setup_teardown(
             test_avro_source_refuses_a_record_without_id, source_setup,
+            source_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_avro_source_nullable_field_absent_reads_null, source_setup,
             source_teardown),
         cmocka_unit_test_setup_teardown(test_avro_source_refuses_a_pipe,
                                         source_setup, source_teardown),
