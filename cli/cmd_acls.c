@@ -320,7 +320,17 @@ static void usage(FILE *out)
             "connects as the\n"
             "  administrator the configuration's kafka.sasl_* settings "
             "name\n"
-            "  --dry-run   print the bindings without contacting a broker\n");
+            "  --producer USER    writes the input and labels topics "
+            "(riffle produce)\n"
+            "  --learner USER     reads the inputs, writes every output "
+            "(riffle learn)\n"
+            "  --scorer USER      reads models and requests, writes served "
+            "predictions\n"
+            "                     (riffle serve)\n"
+            "  --subscriber USER  reads the predictions topics in groups "
+            "named USER.*\n"
+            "  --dry-run          print the bindings without contacting a "
+            "broker\n");
 }
 
 int cmd_acls(int argc, char **argv)

@@ -35,7 +35,8 @@ static void usage(void)
            "  --dry-run      only count what would pass; produce and "
            "commit nothing\n"
            "  --idle-exit S  stop once caught up and idle S seconds "
-           "(default 2)\n");
+           "(default 2)\n"
+           "  --no-progress  no progress bar, even on a terminal\n");
 }
 
 static int parse_options(int argc, char **argv, struct replay_options *o,

@@ -35,6 +35,16 @@ for c in $commands; do
            $err != *"doesn't allow an argument"* ]] ||
             fail "riffle $c: the help names $opt, which the command refuses: $err"
     done
+
+    # Each option of the usage lines says what it does, on a line that
+    # begins with it (or with it and a sibling, "--field, --envelope");
+    # --brokers is every command's and described by `riffle --help`.
+    usage=$(grep -E '^usage:|^ +(\[|riffle )' <<<"$out")
+    for opt in $(grep -o -- '--[a-z][a-z-]*' <<<"$usage" | sort -u); do
+        [[ $opt == --brokers ]] ||
+            grep -qE -- "^ +(--[a-z-]+, )?$opt([ ,]|\$)" <<<"$out" ||
+            fail "riffle $c: the usage names $opt without saying what it does"
+    done
 done
 
 # A configuration that cannot be read: its own error, no pointer to --help.
