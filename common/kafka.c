@@ -44,6 +44,10 @@ enum log_level kafka_log_level(int level, const char *fac, const char *buf)
     if (level == 4 && strcmp(fac, "GETPID") == 0 &&
         strstr(buf, ": retrying") != NULL)
         return LOG_LEVEL_INFO;
+    if (strcmp(fac, "ADDOFFSETS") == 0 &&
+        strstr(buf, rd_kafka_err2str(
+                        RD_KAFKA_RESP_ERR_CONCURRENT_TRANSACTIONS)) != NULL)
+        return LOG_LEVEL_INFO;
     return level <= 3   ? LOG_LEVEL_ERROR
            : level == 4 ? LOG_LEVEL_WARN
            : level <= 6 ? LOG_LEVEL_INFO

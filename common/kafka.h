@@ -75,7 +75,12 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
  * producer id that a broker could not give yet and that librdkafka asks
  * for again ("GETPID ... Coordinator load in progress: retrying", every
  * start on a fresh broker) is info, not a warning: it sorts itself out,
- * and a lasting failure ends in an error of its own. */
+ * and a lasting failure ends in an error of its own. So is the offsets
+ * of a transaction refused while the broker still ends the one before
+ * ("ADDOFFSETS ... another concurrent operation", logged as an error
+ * when a commit follows an abort or another commit closely): the call
+ * returns a retriable error, which riffle retries, saying so when the
+ * wait lasts. */
 enum log_level kafka_log_level(int level, const char *fac, const char *buf);
 
 /* Whether a one-shot request (watermarks, offsets by time, committed

@@ -55,6 +55,36 @@ static void test_kafka_getpid_retries_are_info(void **state)
     assert_int_equal(kafka_log_level(7, "BROKER", "x"), LOG_LEVEL_DEBUG);
 }
 
+/* The broker's "not yet" for a transaction's offsets while it still ends
+ * the previous transaction is retried, and logged as info; any other
+ * failure to add the offsets stays an error. */
+static void test_kafka_concurrent_transaction_is_info(void **state)
+{
+    static const struct {
+        int level;
+        const char *fac, *text;
+        enum log_level want;
+    } lines[] = {
+        {3, "ADDOFFSETS", "[thrd:main]: TxnCoordinator/1: Failed to add "
+         "offsets to transaction on broker TxnCoordinator/1: Broker: "
+         "Producer attempted to update a transaction while another "
+         "concurrent operation on the same transaction was ongoing",
+         LOG_LEVEL_INFO},
+        {3, "ADDOFFSETS", "[thrd:main]: Failed to add offsets to "
+         "transaction on broker TxnCoordinator/1: Broker: Group "
+         "authorization failed", LOG_LEVEL_ERROR},
+        {3, "ENDTXN", "another concurrent operation on the same "
+         "transaction", LOG_LEVEL_ERROR},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        assert_int_equal(kafka_log_level(lines[i].level, lines[i].fac,
+                                         lines[i].text),
+                         lines[i].want);
+}
+
 static void test_kafka_retry_gives_up_on_request_errors_at_once(void **state)
 {
     double started = kafka_monotonic_s();
@@ -87,6 +117,7 @@ int main(void)
         cmocka_unit_test(test_kafka_leader_moves_are_transient),
         cmocka_unit_test(test_kafka_request_errors_are_not_transient),
         cmocka_unit_test(test_kafka_getpid_retries_are_info),
+        cmocka_unit_test(test_kafka_concurrent_transaction_is_info),
         cmocka_unit_test(test_kafka_retry_gives_up_on_request_errors_at_once),
         cmocka_unit_test(test_kafka_retry_waits_then_gives_up),
     };
