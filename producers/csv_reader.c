@@ -116,8 +116,16 @@ static int refill(struct csv_reader *r)
         if (strncmp(msg, r->name, name_len) == 0 &&
             strncmp(msg + name_len, ": ", 2) == 0)
             msg += name_len + 2;
-        snprintf(r->io_error, sizeof(r->io_error), "%s",
-                 errnum == Z_ERRNO ? strerror(errno) : msg);
+        if (errnum == Z_ERRNO)
+            msg = strerror(errno);
+        snprintf(r->io_error, sizeof(r->io_error), "%s%s%s",
+                 errnum == Z_BUF_ERROR ? "the gzip stream ends early, the "
+                                         "file is cut short (zlib: "
+                 : errnum == Z_DATA_ERROR ? "the gzip data is damaged "
+                                            "(zlib: "
+                                          : "",
+                 msg,
+                 errnum == Z_BUF_ERROR || errnum == Z_DATA_ERROR ? ")" : "");
         return RIFFLE_ERR_IO;
     }
     r->at_end = 1;
