@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "common/json_fault.h"
 
 #define SOE_MARKER_0 0xC3 /* Avro single-object encoding, version 1 */
 #define SOE_MARKER_1 0x01
@@ -42,6 +43,7 @@
 #define CRC64_TABLE_SIZE 256   /* one entry per byte value */
 #define SCHEMA_READ_CHUNK 4096 /* bytes per fread() of an .avsc */
 #define SCHEMA_MESSAGE_MAX 160 /* bytes of one error's explanation */
+#define SCHEMA_NAME_SHOWN_MAX 128 /* bytes of a type name quoted back */
 
 /* Appends a string literal without counting its length by hand. */
 #define APPEND_LITERAL(b, text) buf_append((b), (text), sizeof(text) - 1)
@@ -510,6 +512,25 @@ static int schema_build_canonical(struct schema *schema)
     return 0;
 }
 
+/* avro-c's reason for refusing a schema that is JSON: "Unknown Avro
+ * \"type\": X" quotes X only when X reads as a (full) name, a typo such
+ * as "strng"; else it may be a value of a data file given as the schema,
+ * and the reason says what kind of word it was instead. */
+static void avro_parse_error(const char *origin, char *errstr,
+                             size_t errstr_size)
+{
+    static const char unknown[] = "Unknown Avro \"type\": ";
+    const char *why = avro_strerror();
+
+    if (strncmp(why, unknown, sizeof(unknown) - 1) == 0 &&
+        !json_name_like(why + sizeof(unknown) - 1, SCHEMA_NAME_SHOWN_MAX, 1))
+        snprintf(errstr, errstr_size, "%s: Unknown Avro \"type\": a text "
+                 "that is not a type name (not quoted: the file may hold "
+                 "data rather than a schema)", origin);
+    else
+        snprintf(errstr, errstr_size, "%s: %s", origin, why);
+}
+
 int schema_load_json(const char *json, size_t len, const char *origin,
                      struct schema **out, char *errstr, size_t errstr_size)
 {
@@ -522,12 +543,14 @@ int schema_load_json(const char *json, size_t len, const char *origin,
         json_t *doc = json_loadb(json, len, 0, &where);
 
         /* avro-c drops jansson's line and column: parse again for them,
-         * so a typo in a long .avsc can be found. */
+         * so a typo in a long .avsc can be found. Neither jansson's text
+         * nor a type name that is no name is quoted: a data file given
+         * as the schema holds personal values. */
         if (!doc)
             snprintf(errstr, errstr_size, "%s:%d:%d: not JSON: %s", origin,
-                     where.line, where.column, where.text);
+                     where.line, where.column, json_fault(&where));
         else
-            snprintf(errstr, errstr_size, "%s: %s", origin, avro_strerror());
+            avro_parse_error(origin, errstr, errstr_size);
         json_decref(doc);
         return RIFFLE_ERR_SCHEMA;
     }

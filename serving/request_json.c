@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "common/json_fault.h"
 #include "common/numfmt.h"
 
 /* Avro int's range; long goes as far as a double holds whole numbers
@@ -114,22 +115,6 @@ static int set_field(const struct schema *schema, size_t i, json_t *v,
                             json_string_length(v));
 }
 
-/* Whether s could be an Avro field name: [A-Za-z_][A-Za-z0-9_]*, short.
- * Only such a name is quoted back: a body may put a value where a name
- * goes ({"kay@example.test": 1}), and the answer must not echo it. */
-static int avro_name_like(const char *s)
-{
-    size_t i;
-
-    if (!isalpha((unsigned char)s[0]) && s[0] != '_')
-        return 0;
-    for (i = 1; s[i]; i++)
-        if (i >= CFG_NAME_MAX ||
-            (!isalnum((unsigned char)s[i]) && s[i] != '_'))
-            return 0;
-    return 1;
-}
-
 /* The schema field a member names once each character other than a
  * letter or digit is read as '_', as a CSV header is ("monthly-spend"
  * feeds monthly_spend); -1 when none. A caller who copies a header into
@@ -161,7 +146,7 @@ static int check_members(const struct schema *schema, json_t *obj,
         if (schema_field_index(schema, key) >= 0)
             continue;
         like = field_by_avro_form(schema, key);
-        if (avro_name_like(key))
+        if (json_name_like(key, CFG_NAME_MAX, 0))
             snprintf(errstr, size, "unknown field '%s'", key);
         else if (like >= 0)
             snprintf(errstr, size, "unknown field (a member whose name is "
@@ -175,34 +160,6 @@ static int check_members(const struct schema *schema, json_t *obj,
         return RIFFLE_ERR_INVALID;
     }
     return 0;
-}
-
-/* What is wrong with a body that is not JSON, in words of our own: jansson's
- * texts quote the input near the fault ("invalid token near 'Smith'"), and
- * the body holds personal values the answer must not echo. */
-static const char *json_fault(const json_error_t *jerr)
-{
-    switch (json_error_code(jerr)) {
-    case json_error_premature_end_of_input:
-        return "the body ends inside a value";
-    case json_error_end_of_input_expected:
-        return "more text after the JSON value";
-    case json_error_invalid_utf8:
-        return "the body is not UTF-8";
-    case json_error_null_character:
-    case json_error_null_byte_in_key:
-        return "a string holds a NUL character";
-    case json_error_duplicate_key:
-        return "a member appears twice";
-    case json_error_numeric_overflow:
-        return "a number is too large";
-    case json_error_stack_overflow:
-        return "values nested too deep";
-    case json_error_out_of_memory:
-        return "out of memory";
-    default:
-        return "invalid JSON syntax";
-    }
 }
 
 int request_json_to_event(const struct schema *schema, const char *body,

@@ -504,9 +504,48 @@ static void test_schema_load_reports_json_line(void **state)
     assert_int_equal(schema_load_json(json, strlen(json), "bad.avsc", &s,
                                       errstr, sizeof(errstr)),
                      RIFFLE_ERR_SCHEMA);
-    assert_string_equal(errstr,
-                        "bad.avsc:3:2: not JSON: unexpected token near ']'");
+    assert_string_equal(errstr, "bad.avsc:3:2: not JSON: invalid JSON "
+                                "syntax");
     assert_null(s);
+}
+
+/* A data file given as the schema (a CSV, JSON lines of events, a JSON
+ * array of values) is refused without quoting any of it: jansson's text
+ * quoted the token near the fault ("near 'Kay'") and avro-c's the value
+ * of a "type" member or an array's string. A type name that reads as a
+ * name, a typo in a real schema, is still quoted. */
+static void test_schema_load_error_quotes_no_data(void **state)
+{
+    static const char *const files[] = {
+        "Kay Smith,kay@example.test,39\n",
+        "{\"name\": \"Kay Smith\", \"email\": \"kay@example.test\"}\n"
+        "{\"name\": \"Kay Jones\"}\n",
+        "[\"kay@example.test\", \"Kay Smith\"]",
+        "{\"type\": \"Kay Smith\", \"id\": 39}",
+        "{\"type\": \"record\", \"name\": \"R\", \"fields\": [Kay]}",
+    };
+    const char typo[] = "{\"type\": \"record\", \"name\": \"R\", "
+                        "\"fields\": [{\"name\": \"x\", \"type\": "
+                        "\"my.ns.Strng\"}]}";
+    struct schema *s = NULL;
+    char errstr[256];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        assert_int_equal(schema_load_json(files[i], strlen(files[i]),
+                                          "data.csv", &s, errstr,
+                                          sizeof(errstr)),
+                         RIFFLE_ERR_SCHEMA);
+        assert_memory_equal(errstr, "data.csv", 8);
+        assert_lacks(errstr, "Kay");
+        assert_lacks(errstr, "kay");
+        assert_null(s);
+    }
+    assert_int_equal(schema_load_json(typo, strlen(typo), "t.avsc", &s,
+                                      errstr, sizeof(errstr)),
+                     RIFFLE_ERR_SCHEMA);
+    assert_string_equal(errstr, "t.avsc: Unknown Avro \"type\": my.ns.Strng");
 }
 
 static void test_schema_load_file_missing_is_io_error(void **state)
@@ -1503,6 +1542,7 @@ int main(void)
         cmocka_unit_test(test_schema_load_rejects_non_record),
         cmocka_unit_test(test_schema_load_reports_avro_error),
         cmocka_unit_test(test_schema_load_reports_json_line),
+        cmocka_unit_test(test_schema_load_error_quotes_no_data),
         cmocka_unit_test(test_schema_load_file_missing_is_io_error),
         cmocka_unit_test(test_schema_load_file_reads_avsc),
         cmocka_unit_test(test_schema_encode_matches_fastavro),

@@ -404,12 +404,12 @@ static void test_request_json_fault_quotes_no_value(void **state)
     static const struct {
         const char *body, *fault;
     } cases[] = {
-        {"{\"event_id\":\"PIIMARKER-1", "the body ends inside a value"},
+        {"{\"event_id\":\"PIIMARKER-1", "the text ends inside a value"},
         {"{\"event_id\":\"PIIMARKER-2\" x}", "invalid JSON syntax"},
         {"{\"event_id\":PIIMARKER-3}", "invalid JSON syntax"},
         {"{\"event_id\":\"PIIMARKER-4\\u00zz\"}", "invalid JSON syntax"},
         {"{\"event_id\":\"PIIMARKER-5\x01\"}", "invalid JSON syntax"},
-        {"{\"event_id\":\"PIIMARKER-6\xff\"}", "the body is not UTF-8"},
+        {"{\"event_id\":\"PIIMARKER-6\xff\"}", "the text is not UTF-8"},
         {"{\"event_id\":\"PIIMARKER-7\\u0000\"}",
          "a string holds a NUL character"},
         {"{\"event_id\":\"a\",\"event_id\":\"PIIMARKER-8\"}",
