@@ -48,7 +48,7 @@ static int decode_key(const char *hex, size_t len, unsigned char *out)
     return keyring_decode_hex(hex, len, out);
 }
 
-static int valid_id(const char *id, size_t len)
+int keyring_id_valid(const char *id, size_t len)
 {
     size_t i;
 
@@ -89,7 +89,7 @@ static int add_entry(const char *s, size_t len, const char *default_id,
         snprintf(errstr, size, "more than %d keys", KEYRING_MAX_KEYS);
         return RIFFLE_ERR_CFG;
     }
-    if (!valid_id(id, id_len)) {
+    if (!keyring_id_valid(id, id_len)) {
         snprintf(errstr, size, "key %zu: the key id must be 1 to %d "
                  "printable characters without ':' or '='", n + 1,
                  KEYRING_ID_MAX);

@@ -55,6 +55,11 @@ int keyring_parse(const char *text, size_t len, const char *default_id,
  * not a hex digit. Any thread. */
 int keyring_decode_hex(const char *text, size_t len, unsigned char *out);
 
+/* Whether id (len bytes) can name a key: 1 to KEYRING_ID_MAX printable
+ * characters without ':' or '='. An id read from elsewhere (an
+ * envelope's) that is not one names no key, and is not printed. */
+int keyring_id_valid(const char *id, size_t len);
+
 /* The key with this id, or NULL. Borrowed from ring. */
 const unsigned char *keyring_find(const struct keyring *ring,
                                   const char *id);

@@ -160,6 +160,13 @@ static int parse_envelope(const struct keyring *ring,
     }
     memcpy(id, s + 2, s[1]);
     id[s[1]] = '\0';
+    if (!keyring_id_valid(id, s[1])) {
+        /* Whoever wrote the envelope chose these bytes: a log or a
+         * terminal gets their count, not them. */
+        snprintf(errstr, size, "sealed under a key id that is not one "
+                 "(%u bytes, not all printable, or with ':' or '=')", s[1]);
+        return RIFFLE_ERR_DECODE;
+    }
     *key = keyring_find(ring, id);
     if (!*key) {
         snprintf(errstr, size, "sealed under key id \"%s\", which the "

@@ -292,6 +292,38 @@ static void test_seal_refuses_wrong_context_key_and_truncation(void **state)
     keyring_wipe(&other_id);
 }
 
+/* An envelope's key id is whoever wrote it's: one that cannot name a key
+ * (control bytes, a terminal's escape, ':' or '=') is refused by its
+ * length, never printed into the error that reaches a log. */
+static void test_seal_refuses_unprintable_key_id_unechoed(void **state)
+{
+    static const char *const ids[] = {"k\n1", "\x1b[2J", "k:1", "a=b",
+                                      "k\xfa"};
+    char errstr[TESTUTIL_ERRSTR_SIZE];
+    unsigned char envelope[2 + 8 + SEAL_NONCE_BYTES + SEAL_TAG_BYTES];
+    struct keyring ring;
+    struct buf sealed = {0};
+    size_t i, n, len;
+
+    (void)state;
+    ring_of(HEX_K1, &ring);
+    for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        n = strlen(ids[i]);
+        memset(envelope, 0x41, sizeof(envelope));
+        envelope[0] = SEAL_VERSION;
+        envelope[1] = (unsigned char)n;
+        memcpy(envelope + 2, ids[i], n);
+        len = 2 + n + SEAL_NONCE_BYTES + SEAL_TAG_BYTES;
+        sealed.data = (char *)envelope;
+        sealed.len = len;
+        assert_int_equal(open_error(&ring, CONTEXT, &sealed, len, errstr),
+                         RIFFLE_ERR_DECODE);
+        assert_contains(errstr, "a key id that is not one");
+        assert_lacks(errstr, ids[i]);
+    }
+    keyring_wipe(&ring);
+}
+
 /* After rotation the new key seals, and the old one still opens what it
  * sealed. */
 static void test_seal_rotation_opens_old_envelopes(void **state)
@@ -613,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_seal_round_trip_lengths),
         cmocka_unit_test(test_seal_nonces_differ),
         cmocka_unit_test(test_seal_refuses_wrong_context_key_and_truncation),
+        cmocka_unit_test(test_seal_refuses_unprintable_key_id_unechoed),
         cmocka_unit_test(test_seal_rotation_opens_old_envelopes),
         cmocka_unit_test(test_seal_key_pseudonym),
         cmocka_unit_test(test_seal_text_round_trip),
