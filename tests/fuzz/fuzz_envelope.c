@@ -85,6 +85,18 @@ static void parse_keyring(const uint8_t *data, size_t size)
     keyring_wipe(&parsed);
 }
 
+/* An opening either succeeds or refuses the envelope with a reason:
+ * out of memory cannot happen here. Frees out. */
+static void require_opened_or_refused(int err, const char *errstr,
+                                      struct buf *out)
+{
+    if (err != 0 && err != RIFFLE_ERR_DECODE)
+        abort();
+    if (err)
+        require_reason(errstr);
+    buf_free(out);
+}
+
 static void open_envelope(const uint8_t *data, size_t size)
 {
     char errstr[FUZZ_ERRSTR_SIZE] = "";
@@ -92,11 +104,7 @@ static void open_envelope(const uint8_t *data, size_t size)
     int err = seal_decrypt(&ring, FUZZ_CONTEXT, data, size, &out, errstr,
                            sizeof(errstr));
 
-    if (err != 0 && err != RIFFLE_ERR_DECODE)
-        abort();
-    if (err)
-        require_reason(errstr);
-    buf_free(&out);
+    require_opened_or_refused(err, errstr, &out);
 }
 
 static void open_text(const uint8_t *data, size_t size)
@@ -112,11 +120,7 @@ static void open_text(const uint8_t *data, size_t size)
     text[size] = '\0';
     err = seal_decrypt_text(&ring, FUZZ_CONTEXT, text, &out, errstr,
                             sizeof(errstr));
-    if (err != 0 && err != RIFFLE_ERR_DECODE)
-        abort();
-    if (err)
-        require_reason(errstr);
-    buf_free(&out);
+    require_opened_or_refused(err, errstr, &out);
     free(text);
 }
 
