@@ -646,6 +646,43 @@ static void test_cfg_unknown_key_in_group(void **state)
     expect_error(fx, 4, "topics.predictons", "unknown setting");
 }
 
+/* A misspelt key names the key it is nearest to, within two edits (one
+ * for a short name), a swap of neighbours counting one; a key near none
+ * is refused plainly. */
+static void test_cfg_unknown_key_suggests_nearest(void **state)
+{
+    static const struct {
+        size_t line;
+        const char *text, *key, *meant;
+    } cases[] = {
+        {4, "  predictons = \"pred\";", "topics.predictons", "predictions"},
+        {4, "  predcitions = \"pred\";", "topics.predcitions",
+         "predictions"},
+        {18, "  bitts = 12;", "learner.bitts", "bits"},
+        {14, "  { name = \"date\"; kind = \"numeric\"; mn = 0.0; }",
+         "fields[2].mn", "min"},
+        {1, "nmae = \"t\";", "nmae", "name"},
+        {4, "  colour = \"pred\";", "topics.colour", NULL},
+        {18, "  bbbb = 12;", "learner.bbbb", NULL},
+    };
+    struct fixture *fx = *state;
+    char want[96];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        write_base(fx, cases[i].line, cases[i].text, NULL);
+        expect_error(fx, (int)cases[i].line, cases[i].key,
+                     "unknown setting");
+        if (!cases[i].meant) {
+            assert_lacks(fx->errstr, "did you mean");
+            continue;
+        }
+        snprintf(want, sizeof(want), "unknown setting: did you mean \"%s\"?",
+                 cases[i].meant);
+        assert_contains(fx->errstr, want);
+    }
+}
+
 static void test_cfg_wrong_type(void **state)
 {
     struct fixture *fx = *state;
@@ -1854,6 +1891,7 @@ int main(void)
         T(test_cfg_nul_byte_read_as_in_a_file),
         T(test_cfg_wrapped_integer_refused_from_pipe),
         T(test_cfg_include_refused),
+        T(test_cfg_unknown_key_suggests_nearest),
         T(test_cfg_duplicate_setting_named),
 #undef T
     };
