@@ -16,7 +16,11 @@
  * pseudonym is written, line N for the N-th id, unless --with-ids asks
  * for the pairs: a file of raw ids beside their pseudonyms undoes the
  * pseudonyms for whoever reads it, so it is made only on request.
- * Nothing of an id or the key reaches the log. No broker.
+ * Nothing of an id or the key reaches the log. Every copy of an id
+ * riffle makes is wiped once used (privacy/pseudonym_io.h), the bytes of
+ * an argument too; an id given as an argument is on the command line all
+ * the same, which other users of the host can read while it runs (ps):
+ * stdin keeps it off. No broker.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -24,17 +28,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
 #include "cli/cli.h"
-#include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "privacy/anonymize.h"
+#include "privacy/pseudonym_io.h"
 #include "schemas/schema.h"
 
 #define PSEUDONYM_ERRSTR_MAX 512
-#define PSEUDONYM_EXIT_FAILED 1 /* the key, the schema or an output */
+#define PSEUDONYM_EXIT_FAILED 1 /* the key, the schema, stdin or stdout */
 #define PSEUDONYM_EXIT_USAGE 2
 
 static void usage(void)
@@ -55,82 +57,12 @@ static void usage(void)
            "secret as the key)\n");
 }
 
-/* Appends the raw id (len bytes) for a screen: a byte below 0x20, 0x7f
- * and a backslash become \xHH, so an id cannot move the cursor, change
- * the terminal's state or pass for a tab between id and pseudonym. */
-static int append_shown_id(struct buf *line, const char *id, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)id[i];
-        char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
-
-        if (c >= 0x20 && c != 0x7f && c != '\\') {
-            if (buf_push(line, (char)c) != 0)
-                return RIFFLE_ERR_NOMEM;
-        } else if (buf_append(line, esc, sizeof(esc)) != 0) {
-            return RIFFLE_ERR_NOMEM;
-        }
-    }
-    return buf_push(line, '\t') != 0 ? RIFFLE_ERR_NOMEM : 0;
-}
-
-/* Prints the pseudonym of the raw id (len bytes) on its own line,
- * after the id when with_id is set. The line is wiped once written: it
- * may hold the id. */
-static int print_one(const struct anonymizer *a, const char *id, size_t len,
-                     int with_id, struct buf *line)
-{
-    int err = 0;
-
-    buf_reset(line);
-    if (with_id)
-        err = append_shown_id(line, id, len);
-    if (!err && (anonymizer_id_pseudonym(a, id, len, line) != 0 ||
-                 buf_push(line, '\n') != 0))
-        err = RIFFLE_ERR_NOMEM;
-    if (!err && fwrite(line->data, 1, line->len, stdout) != line->len)
-        err = RIFFLE_ERR_IO;
-    if (line->data)
-        OPENSSL_cleanse(line->data, line->len);
-    return err;
-}
-
-/* One id per line of stdin, without its line end. */
-static int print_stdin(const struct anonymizer *a, int with_id,
-                       struct buf *line)
-{
-    char *text = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int err = 0;
-
-    while (!err && (n = getline(&text, &cap, stdin)) >= 0) {
-        size_t len = (size_t)n;
-
-        if (len > 0 && text[len - 1] == '\n')
-            len--;
-        if (len > 0 && text[len - 1] == '\r')
-            len--;
-        err = print_one(a, text, len, with_id, line);
-    }
-    if (text) {
-        OPENSSL_cleanse(text, cap); /* raw ids */
-        free(text);
-    }
-    if (!err && ferror(stdin))
-        err = RIFFLE_ERR_IO;
-    return err;
-}
-
 static int run(const struct cfg *cfg, int argc, char **argv, int first,
                int with_ids, char *errstr, size_t size)
 {
     struct schema *schema = NULL;
     struct anonymizer *a = NULL;
-    struct buf line = {0};
+    struct pseudonym_io *io = NULL;
     int i, err;
 
     err = schema_load_file(cfg->schema_path, &schema, errstr, size);
@@ -147,18 +79,21 @@ static int run(const struct cfg *cfg, int argc, char **argv, int first,
     }
 
     with_ids = with_ids || isatty(STDOUT_FILENO);
+    io = pseudonym_io_new(a, with_ids, STDOUT_FILENO);
+    if (!io) {
+        snprintf(errstr, size, "out of memory");
+        err = RIFFLE_ERR_NOMEM;
+        goto out;
+    }
     if (first >= argc)
-        err = print_stdin(a, with_ids, &line);
-    for (i = first; !err && i < argc; i++)
-        err = print_one(a, argv[i], strlen(argv[i]), with_ids, &line);
-    if (!err && fflush(stdout) != 0)
-        err = RIFFLE_ERR_IO;
-    if (err)
-        snprintf(errstr, size, "writing the pseudonyms: %s",
-                 riffle_err_str(err));
+        err = pseudonym_io_read_fd(io, STDIN_FILENO, errstr, size);
+    for (i = first; !err && i < argc; i++) /* wipes each argument */
+        err = pseudonym_io_add(io, argv[i], strlen(argv[i]), errstr, size);
+    if (!err)
+        err = pseudonym_io_flush(io, errstr, size);
 
 out:
-    buf_free(&line);
+    pseudonym_io_destroy(io);
     anonymizer_destroy(a);
     schema_destroy(schema);
     return err;
