@@ -36,6 +36,13 @@ int cli_load_config_zeroed(const char *path, const char *brokers,
  * RIFFLE_ERR_CFG. Borrows cfg. */
 int cli_require_output_schemas(const struct cfg *cfg);
 
+/* For a command that takes no words besides its options: refuses the
+ * first of argv[first..argc) ("riffle CMD: unexpected argument 'X'"), a
+ * path meant for --file say, which would otherwise be ignored. Returns
+ * 0 when there is none, else 1 (the caller exits 2; main then points at
+ * the command's --help). */
+int cli_refuse_operands(const char *cmd, int argc, char **argv, int first);
+
 /* Strict option values: the whole text must be a number, a count >= 0,
  * seconds >= 0 or a rate of events per second >= 0 (finite). On error
  * they report "OPTION TEXT: expected ..." and return 1; on success they

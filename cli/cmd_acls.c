@@ -378,6 +378,8 @@ int cmd_acls(int argc, char **argv)
             return 2;
         }
     }
+    if (cli_refuse_operands("acls", argc, argv, optind))
+        return 2;
 
     cfg = malloc(sizeof(*cfg));
     g = calloc(1, sizeof(*g));

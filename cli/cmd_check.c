@@ -5,6 +5,7 @@
  * dead-letter keys can be read.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 
 #define CHECK_ERRSTR_MAX 512 /* why the configuration is refused */
 #define CHECK_EXIT_BAD 1     /* the configuration is not usable */
-#define CHECK_EXIT_USAGE 2   /* no configuration to check */
+#define CHECK_EXIT_USAGE 2   /* no configuration, or a bad command line */
 
 static void usage(void)
 {
@@ -28,27 +29,34 @@ static void usage(void)
            "command, and ignored\n");
 }
 
-/* Returns the configuration path, NULL when there is none; sets *help
- * for -h or --help. Arguments it does not know are left alone. */
-static const char *parse_args(int argc, char **argv, int *help)
+/* Sets *config to the -c path (NULL when there is none). Returns 0, 1
+ * after printing the usage for -h or --help, or -1 for a command line
+ * check cannot use: an unknown option (getopt says which), a word that
+ * is not an option. */
+static int parse_args(int argc, char **argv, const char **config)
 {
-    const char *config = NULL;
-    int i;
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"brokers", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c;
 
-    *help = 0;
-    for (i = 1; i < argc; i++) {
-        int has_value = i + 1 < argc;
-
-        if ((strcmp(argv[i], "-c") == 0 ||
-             strcmp(argv[i], "--config") == 0) && has_value)
-            config = argv[++i];
-        else if (strcmp(argv[i], "--brokers") == 0 && has_value)
-            ++i; /* accepted like every command; no broker needed */
-        else if (strcmp(argv[i], "-h") == 0 ||
-                 strcmp(argv[i], "--help") == 0)
-            *help = 1;
+    *config = NULL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:b:h", longopts, NULL)) != -1) {
+        if (c == 'c') {
+            *config = optarg;
+        } else if (c == 'b') {
+            continue; /* accepted like every command; no broker needed */
+        } else if (c == 'h') {
+            usage();
+            return 1;
+        } else {
+            return -1;
+        }
     }
-    return config;
+    return cli_refuse_operands("check", argc, argv, optind) ? -1 : 0;
 }
 
 /* Warns when the commands that read a file would find none by default:
@@ -89,13 +97,11 @@ int cmd_check(int argc, char **argv)
     struct online_learner *ol = NULL;
     struct cfg *cfg;
     char errstr[CHECK_ERRSTR_MAX] = "";
-    int help, err;
-    const char *config = parse_args(argc, argv, &help);
+    const char *config;
+    int err = parse_args(argc, argv, &config);
 
-    if (help) {
-        usage();
-        return 0;
-    }
+    if (err)
+        return err > 0 ? 0 : CHECK_EXIT_USAGE;
     cfg = malloc(sizeof(*cfg));
     if (!cfg || cli_load_config(config, NULL, cfg)) {
         free(cfg);

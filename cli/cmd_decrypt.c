@@ -338,6 +338,8 @@ int cmd_decrypt(int argc, char **argv)
         } else
             return 2;
     }
+    if (cli_refuse_operands("decrypt", argc, argv, optind))
+        return 2;
     if (!field != !envelope) {
         log_error("decrypt", "--field and --envelope go together");
         return 2;

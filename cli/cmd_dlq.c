@@ -77,6 +77,7 @@ static int parse_options(int argc, char **argv, struct replay_options *o,
         } else
             return -1;
     }
+    bad |= cli_refuse_operands("dlq replay", argc, argv, optind);
     return bad ? -1 : 0;
 }
 

@@ -1938,6 +1938,7 @@ static int parse_options(int argc, char **argv, struct learn_options *o)
         } else
             return -1;
     }
+    bad |= cli_refuse_operands("learn", argc, argv, optind);
     return bad ? -1 : 0;
 }
 

@@ -84,6 +84,7 @@ int cmd_produce(int argc, char **argv)
         } else
             return 2;
     }
+    bad |= cli_refuse_operands("produce", argc, argv, optind);
     if (bad)
         return 2;
 

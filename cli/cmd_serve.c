@@ -208,6 +208,7 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
         } else
             return -1;
     }
+    bad |= cli_refuse_operands("serve", argc, argv, optind);
     if (o->http_port > 65535) {
         log_error("cli", "--http-port %lld: expected 0..65535", o->http_port);
         bad = 1;

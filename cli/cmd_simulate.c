@@ -254,6 +254,7 @@ static int parse_options(struct simulate *s, int argc, char **argv,
         } else
             return -1;
     }
+    bad |= cli_refuse_operands("simulate", argc, argv, optind);
     if (s->learners < 1 || s->learners > SIMULATE_MAX_LEARNERS) {
         log_error("cli", "--learners %lld: expected 1..%d", s->learners,
                   SIMULATE_MAX_LEARNERS);

@@ -414,13 +414,17 @@ int cmd_status(int argc, char **argv)
             config = optarg;
         else if (c == 'b')
             brokers = optarg;
-        else {
+        else if (c == 'h') {
             printf("usage: riffle status -c CFG [--brokers B]\n"
                    "  the pipeline's topics, the learner's lag, the newest "
                    "model and metrics\n");
-            return c == 'h' ? 0 : 2;
+            return 0;
+        } else {
+            return 2; /* getopt said which; main points at --help */
         }
     }
+    if (cli_refuse_operands("status", argc, argv, optind))
+        return 2;
     cfg = malloc(sizeof(*cfg));
     if (!cfg || cli_load_config(config, brokers, cfg)) {
         free(cfg);

@@ -445,6 +445,9 @@ static int parse_options(struct file_run *r, int argc, char **argv,
         } else
             return -1;
     }
+    if (cli_refuse_operands(r->score_only ? "score" : "train", argc, argv,
+                            optind))
+        return -1;
     if (r->score_only && !r->snapshot_in) {
         log_error("score", "--from-snapshot FILE is required");
         return -1;

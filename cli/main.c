@@ -91,6 +91,15 @@ int cli_require_output_schemas(const struct cfg *cfg)
     return err;
 }
 
+int cli_refuse_operands(const char *cmd, int argc, char **argv, int first)
+{
+    if (first >= argc)
+        return 0;
+    fprintf(stderr, "riffle %s: unexpected argument '%s'\n", cmd,
+            argv[first]);
+    return 1;
+}
+
 int cli_parse_count(const char *option, const char *text, long long *out)
 {
     char *end;

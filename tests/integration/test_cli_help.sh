@@ -15,12 +15,35 @@ for c in $commands; do
     out=$("$RIFFLE" "$c" --help 2>&1) || fail "riffle $c --help failed: $out"
     [[ $out == "usage: riffle $c"* ]] || fail "riffle $c --help: $out"
 
-    # Unknown option: status 2 and a pointer to the help.
-    rc=0
-    err=$("$RIFFLE" "$c" --no-such-option 2>&1) || rc=$?
-    [[ $rc == 2 ]] || fail "riffle $c --no-such-option: exit status $rc"
-    [[ $err == *"Run 'riffle $c --help' for its options."* ]] ||
-        fail "riffle $c --no-such-option does not point at --help: $err"
+    # Unknown option: status 2 and a pointer to the help, with or without
+    # a configuration that would load.
+    for cfg_args in "" "-c config/elec2.cfg"; do
+        rc=0
+        # shellcheck disable=SC2086
+        "$RIFFLE" "$c" $cfg_args --no-such-option >"$WORK/out.txt" 2>"$WORK/err.txt" \
+            </dev/null || rc=$?
+        err=$(cat "$WORK/err.txt")
+        [[ $rc == 2 ]] || fail "riffle $c $cfg_args --no-such-option: exit status $rc"
+        [[ ! -s $WORK/out.txt ]] ||
+            fail "riffle $c --no-such-option wrote on stdout: $(cat "$WORK/out.txt")"
+        [[ $err == *"Run 'riffle $c --help' for its options."* ]] ||
+            fail "riffle $c $cfg_args --no-such-option does not point at --help: $err"
+    done
+
+    # A word the command takes no word for (a path meant for --file, say)
+    # is refused before the configuration is read, not ignored.
+    case $c in
+        topics | watch | pseudonym) ;; # their words: tested below, and ids
+        *)
+            words=("$c")
+            [[ $c == dlq ]] && words+=(replay)
+            rc=0
+            err=$("$RIFFLE" "${words[@]}" data.csv -c "$WORK/none.cfg" 2>&1) || rc=$?
+            [[ $rc == 2 && $err == *"riffle ${words[*]}: unexpected argument 'data.csv'"* &&
+               $err == *"Run 'riffle $c --help' for its options."* ]] ||
+                fail "riffle ${words[*]} data.csv ($rc): $err"
+            ;;
+    esac
 
     # Each option the help names parses: an option the code lacks would
     # be "unrecognized"; one that needs an argument the help omits, would
