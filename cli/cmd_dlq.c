@@ -81,6 +81,21 @@ static int parse_options(int argc, char **argv, struct replay_options *o,
     return bad ? -1 : 0;
 }
 
+/* One JSON line on stdout for scripts, at the end of a finished run. */
+static void print_summary(const struct replay_stats *st,
+                          const struct replay_options *o,
+                          const struct cfg *cfg)
+{
+    printf("{\"read\":%lld,\"replayed\":%lld,\"still_failing\":%lld,"
+           "\"parked\":%lld,\"duplicates\":%lld,\"no_payload\":%lld,"
+           "\"no_key\":%lld,\"undecryptable\":%lld,"
+           "\"unreadable\":%lld,\"snapshot_version\":%lld,\"dry_run\":%s,"
+           "\"topic\":\"%s\"}\n", st->read, st->replayed, st->still_failing,
+           st->parked, st->duplicates, st->no_payload, st->no_key,
+           st->undecryptable, st->unreadable, st->snapshot_version,
+           o->dry_run ? "true" : "false", cfg->topic_dead_letters);
+}
+
 static int dlq_replay(int argc, char **argv)
 {
     struct replay_options o = {NULL, 0, 0, 1, DLQ_IDLE_EXIT_S,
@@ -101,17 +116,16 @@ static int dlq_replay(int argc, char **argv)
     }
 
     err = replay_run(cfg, &o, &st, errstr, sizeof(errstr));
-    if (err)
+    /* As produce: a summary is a finished run's; a failed one has its
+     * error line, with how far it got, and status 1. */
+    if (err && st.read > 0)
+        log_error("replay", "%s (dead letters read: %lld, replayed: "
+                  "%lld, undecryptable: %lld)", errstr, st.read, st.replayed,
+                  st.undecryptable);
+    else if (err)
         log_error("replay", "%s", errstr);
-    printf("{\"read\":%lld,\"replayed\":%lld,\"still_failing\":%lld,"
-           "\"parked\":%lld,\"duplicates\":%lld,\"no_payload\":%lld,"
-           "\"no_key\":%lld,\"undecryptable\":%lld,"
-           "\"unreadable\":%lld,\"snapshot_version\":%lld,\"dry_run\":%s,"
-           "\"topic\":\"%s\"}\n", st.read, st.replayed, st.still_failing,
-           st.parked, st.duplicates, st.no_payload, st.no_key, st.undecryptable,
-           st.unreadable,
-           st.snapshot_version, o.dry_run ? "true" : "false",
-           cfg->topic_dead_letters);
+    else
+        print_summary(&st, &o, cfg);
     free(cfg);
     return err ? 1 : 0;
 }

@@ -100,12 +100,19 @@ int cmd_produce(int argc, char **argv)
     } else {
         err = produce_run(cfg, &o, &st, errstr, sizeof(errstr));
     }
-    if (err)
+    /* As learn, train and serve: the summary is a finished run's; a
+     * failed one has its error line, saying how far it got, and status 1
+     * (a summary of zero rows would read like an empty file sent). */
+    if (err && st.rows > 0)
+        log_error("produce", "%s (rows read: %lld, produced: %lld)",
+                  errstr, st.rows, st.produced);
+    else if (err)
         log_error("produce", "%s", errstr);
-    printf("{\"rows\":%lld,\"produced\":%lld,\"bad_rows\":%lld,"
-           "\"topic\":\"%s\"}\n", st.rows, st.produced, st.bad_rows,
-           labels ? cfg->labels.topic
-           : o.requests ? cfg->serve_requests : cfg->topic_input);
+    else
+        printf("{\"rows\":%lld,\"produced\":%lld,\"bad_rows\":%lld,"
+               "\"topic\":\"%s\"}\n", st.rows, st.produced, st.bad_rows,
+               labels ? cfg->labels.topic
+               : o.requests ? cfg->serve_requests : cfg->topic_input);
     free(cfg);
     return err ? 1 : 0;
 }

@@ -98,6 +98,19 @@ err=$("$RIFFLE" produce -c config/elec2.cfg --rate fast 2>&1) || rc=$?
 [[ $rc == 2 && $err == *"--rate fast: expected a number of events per second"* ]] ||
     fail "produce --rate fast ($rc): $err"
 
+# A run that fails prints no summary that would read like an empty run:
+# status 1 and an error line naming what failed (here, before a broker
+# is needed).
+for args in "produce -c config/elec2.cfg --file $WORK/absent.csv" \
+    "produce -c config/elec2_delayed.cfg --labels $WORK/absent.csv"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$RIFFLE" $args --no-progress >"$WORK/out.txt" 2>"$WORK/err.txt" || rc=$?
+    [[ $rc == 1 && $(cat "$WORK/err.txt") == *"absent.csv"* ]] ||
+        fail "riffle $args ($rc): $(cat "$WORK/err.txt")"
+    [[ ! -s $WORK/out.txt ]] || fail "riffle $args printed: $(cat "$WORK/out.txt")"
+done
+
 # score writes what its help says where it says: rows on stdout, the
 # held-out metrics on stderr.
 "$RIFFLE" score --help | grep -q "metrics as one JSON line on stderr" ||

@@ -77,15 +77,16 @@ assert_eq "$(riffle_json "$WORK/dlq1.jsonl" \
     "dead letters (id, reason, field, encryption)"
 
 # A keyring without the key that sealed them: the run stops at the first
-# one and commits nothing past it.
+# one and commits nothing past it. A failed run prints no summary: its
+# error line says how far it got.
 RIFFLE_DEAD_LETTER_KEY="other=9aa22acf8091d1866b016944eb021ca7b4aa1cf4ba07e1cbb94097cb7ebe31d2" \
     run_riffle dlq replay -c "$cfg" \
     --no-progress >"$WORK/wrong.json" 2>"$WORK/wrong.log" && fail "replay without the key succeeded"
 grep -q 'sealed under key id "example-dlq-1", which the keyring does not hold' "$WORK/wrong.log" ||
     fail "no key-id message: $(cat "$WORK/wrong.log")"
-assert_eq "$(riffle_json "$WORK/wrong.json" \
-    '(rows[0]["read"], rows[0]["replayed"], rows[0]["undecryptable"])')" \
-    "(1, 0, 1)" "replay with a foreign keyring: (read, replayed, undecryptable)"
+grep -q '(dead letters read: 1, replayed: 0, undecryptable: 1)' "$WORK/wrong.log" ||
+    fail "the failed replay's error does not say how far it got: $(cat "$WORK/wrong.log")"
+[[ ! -s $WORK/wrong.json ]] || fail "a failed replay printed a summary: $(cat "$WORK/wrong.json")"
 
 # Relax the hours rule; a dry run counts, then the real run re-injects.
 sed -i 's/max = 99.0;/max = 130.0;/' "$cfg"
