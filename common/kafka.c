@@ -750,58 +750,71 @@ int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
                                         errstr, errstr_size);
 }
 
-/* kafka_topic_partitions_asked(), also saying in *topic_err the error
- * the brokers gave for the topic itself (RD_KAFKA_RESP_ERR_NO_ERROR when
- * they showed it, or when they did not answer). */
-static int partitions_asked(rd_kafka_t *rk, const char *topic,
-                            int timeout_ms, int missing_wait_ms, int *count,
-                            rd_kafka_resp_err_t *unanswered,
-                            rd_kafka_resp_err_t *topic_err_out, char *errstr,
-                            size_t errstr_size)
+/* Says that no broker answered the ask for topic within timeout_ms
+ * (err its error), where riffle looked and how to point it elsewhere: a
+ * newcomer's first run meets no broker, or one on another port. */
+static int unreachable(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                       rd_kafka_resp_err_t err, char *errstr,
+                       size_t errstr_size)
 {
-    rd_kafka_resp_err_t err, topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    struct partitions_ask a = {rk, topic, count, &topic_err};
-    char what[300];
+    char brokers[256];
+
+    brokers_of(rk, brokers, sizeof(brokers));
+    snprintf(errstr, errstr_size, "cannot reach the brokers (%s) for "
+             "topic %s within %g s: %s; is a broker running there? "
+             "kafka.brokers or --brokers HOST:PORT names it", brokers,
+             topic, timeout_ms / 1000.0, rd_kafka_err2str(err));
+    return RIFFLE_ERR_KAFKA;
+}
+
+/* The one wait on a topic's metadata, of kafka_topic_partitions() and
+ * kafka_await_topic(): asks for topic's partitions (each ask up to
+ * ask_ms) until the brokers show it without an error of its own (shown
+ * nonzero) or call it unknown (shown zero), or wait_ms have passed. The
+ * bound is on the clock, asks included (a count of the pauses between
+ * them left the asks out): no ask starts past it, and the pause before
+ * the next is cut to what is left. Returns 0 once as awaited (*count the
+ * partitions when shown); RIFFLE_ERR_TIMEOUT, *waited_ms the time taken
+ * and *topic_err the brokers' last error for the topic; or, errstr
+ * saying why, RIFFLE_ERR_KAFKA for an ask no broker answered (*unanswered
+ * its error) or RIFFLE_ERR_STOPPED. */
+static int await_metadata(rd_kafka_t *rk, const char *topic, int shown,
+                          int ask_ms, int wait_ms, int *count,
+                          rd_kafka_resp_err_t *unanswered,
+                          rd_kafka_resp_err_t *topic_err, int *waited_ms,
+                          char *errstr, size_t errstr_size)
+{
+    struct partitions_ask a = {rk, topic, count, topic_err};
     double started = kafka_monotonic_s();
-    int waited;
+    rd_kafka_resp_err_t err;
+    char what[300];
+    int left;
 
     snprintf(what, sizeof(what), "give the partitions of topic %s", topic);
-
-    /* The wait for a missing topic is on the clock, asks included, as in
-     * kafka_await_topic(): a count of the pauses alone let slow asks
-     * stretch it. */
+    *waited_ms = 0;
     for (;;) {
-        err = kafka_ask_sliced(rk, partitions_ask, &a, timeout_ms, what,
-                               errstr, errstr_size);
+        *topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        err = kafka_ask_sliced(rk, partitions_ask, &a, ask_ms, what, errstr,
+                               errstr_size);
         *unanswered = err;
         if (err == KAFKA_ERR_STOPPED)
             return RIFFLE_ERR_STOPPED;
-        waited = (int)((kafka_monotonic_s() - started) * 1000.0);
-        if (err || !topic_err || waited >= missing_wait_ms)
-            break;
-        rd_kafka_poll(rk, KAFKA_MISSING_TOPIC_PAUSE_MS);
+        if (err)
+            return unreachable(rk, topic, ask_ms, err, errstr, errstr_size);
+        /* Only "unknown topic" is gone: a topic shown with an error of
+         * its own (no leader yet, or while it is deleted) is still there,
+         * and not yet usable. */
+        if (shown ? !*topic_err
+                  : *topic_err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+            return 0;
+        *waited_ms = (int)((kafka_monotonic_s() - started) * 1000.0);
+        left = wait_ms - *waited_ms;
+        if (left <= 0)
+            return RIFFLE_ERR_TIMEOUT;
+        rd_kafka_poll(rk, left < KAFKA_MISSING_TOPIC_PAUSE_MS
+                              ? left
+                              : KAFKA_MISSING_TOPIC_PAUSE_MS);
     }
-    *topic_err_out = err ? RD_KAFKA_RESP_ERR_NO_ERROR : topic_err;
-
-    if (err) {
-        char brokers[256];
-
-        /* Say where riffle looked, and how to point it elsewhere: a
-         * newcomer's first run meets no broker, or one on another port. */
-        brokers_of(rk, brokers, sizeof(brokers));
-        snprintf(errstr, errstr_size, "cannot reach the brokers (%s) for "
-                 "topic %s within %g s: %s; is a broker running there? "
-                 "kafka.brokers or --brokers HOST:PORT names it", brokers,
-                 topic, timeout_ms / 1000.0, rd_kafka_err2str(err));
-        return RIFFLE_ERR_KAFKA;
-    }
-    if (topic_err) {
-        snprintf(errstr, errstr_size, "topic %s: %s (create the pipeline's "
-                 "topics with: riffle topics create -c CONFIG)", topic,
-                 rd_kafka_err2str(topic_err));
-        return RIFFLE_ERR_KAFKA;
-    }
-    return 0;
 }
 
 int kafka_topic_partitions_asked(rd_kafka_t *rk, const char *topic,
@@ -810,45 +823,34 @@ int kafka_topic_partitions_asked(rd_kafka_t *rk, const char *topic,
                                  char *errstr, size_t errstr_size)
 {
     rd_kafka_resp_err_t topic_err;
+    int waited_ms;
+    int err = await_metadata(rk, topic, 1, timeout_ms, missing_wait_ms,
+                             count, unanswered, &topic_err, &waited_ms,
+                             errstr, errstr_size);
 
-    return partitions_asked(rk, topic, timeout_ms, missing_wait_ms, count,
-                            unanswered, &topic_err, errstr, errstr_size);
+    if (err == RIFFLE_ERR_TIMEOUT) {
+        snprintf(errstr, errstr_size, "topic %s: %s (create the pipeline's "
+                 "topics with: riffle topics create -c CONFIG)", topic,
+                 rd_kafka_err2str(topic_err));
+        return RIFFLE_ERR_KAFKA;
+    }
+    return err;
 }
 
 int kafka_await_topic(rd_kafka_t *rk, const char *topic, int present,
                       int wait_ms, char *errstr, size_t errstr_size)
 {
-    rd_kafka_resp_err_t unanswered = RD_KAFKA_RESP_ERR_NO_ERROR;
-    rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    double started = kafka_monotonic_s();
-    int waited = 0, left = wait_ms, count = 0, err;
+    rd_kafka_resp_err_t unanswered, topic_err;
+    int count = 0, waited_ms;
+    /* Each ask may take wait_ms, so that a slow broker is not called
+     * unreachable for a last ask given only what was left. */
+    int err = await_metadata(rk, topic, present, wait_ms, wait_ms, &count,
+                             &unanswered, &topic_err, &waited_ms, errstr,
+                             errstr_size);
 
-    /* The bound is on the clock, asks included (a count of the pauses
-     * between them left the asks out): no ask starts past it. Each ask
-     * may take wait_ms, so that a slow broker is not called unreachable
-     * for a last ask given only what was left. */
-    for (;;) {
-        err = partitions_asked(rk, topic, wait_ms, 0, &count, &unanswered,
-                               &topic_err, errstr, errstr_size);
-        if (err && (unanswered || err == RIFFLE_ERR_STOPPED))
-            return err;
-        /* Only "unknown topic" is gone: a topic shown with an error of
-         * its own (no leader yet, or while it is deleted) is still there,
-         * and not yet usable. */
-        if (present ? !err
-                    : topic_err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-            return 0;
-        waited = (int)((kafka_monotonic_s() - started) * 1000.0);
-        left = wait_ms - waited;
-        if (left <= 0)
-            break;
-        rd_kafka_poll(rk, left < KAFKA_MISSING_TOPIC_PAUSE_MS
-                              ? left
-                              : KAFKA_MISSING_TOPIC_PAUSE_MS);
-    }
-
-    snprintf(errstr, errstr_size, "topic %s is still %s the brokers' "
-             "metadata after %d ms", topic, present ? "missing from" : "in",
-             waited);
-    return RIFFLE_ERR_TIMEOUT;
+    if (err == RIFFLE_ERR_TIMEOUT)
+        snprintf(errstr, errstr_size, "topic %s is still %s the brokers' "
+                 "metadata after %d ms", topic,
+                 present ? "missing from" : "in", waited_ms);
+    return err;
 }
