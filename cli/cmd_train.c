@@ -406,11 +406,17 @@ static int parse_options(struct file_run *r, int argc, char **argv,
             *config = optarg;
         else if (c == 'f')
             r->file = optarg;
-        else if (c == 's')
+        else if ((c == 's' || c == 'p') && r->score_only) {
+            /* train's: score learns nothing to save, and its
+             * predictions go to stdout */
+            log_error("score", "--%s is train's option, not score's",
+                      c == 's' ? "snapshot" : "predictions");
+            return -1;
+        } else if (c == 's')
             r->snapshot_out = optarg;
         else if (c == 'r')
             r->snapshot_in = optarg;
-        else if (c == 'p' && !r->score_only)
+        else if (c == 'p')
             r->predictions_path = optarg;
         else if (c == 'b')
             continue; /* accepted like every command; no broker needed */

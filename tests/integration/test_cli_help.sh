@@ -98,6 +98,16 @@ err=$("$RIFFLE" produce -c config/elec2.cfg --rate fast 2>&1) || rc=$?
 [[ $rc == 2 && $err == *"--rate fast: expected a number of events per second"* ]] ||
     fail "produce --rate fast ($rc): $err"
 
+# score refuses train's options, which it would ignore or act on unasked.
+for opt in --snapshot --predictions; do
+    rc=0
+    err=$("$RIFFLE" score -c config/elec2.cfg --from-snapshot x.snap "$opt" "$WORK/out" 2>&1) ||
+        rc=$?
+    [[ $rc == 2 && $err == *"$opt is train's option, not score's"* &&
+       $err == *"Run 'riffle score --help'"* && ! -e $WORK/out ]] ||
+        fail "score $opt ($rc): $err"
+done
+
 # A run that fails prints no summary that would read like an empty run:
 # status 1 and an error line naming what failed (here, before a broker
 # is needed).
