@@ -1628,36 +1628,44 @@ int snapshot_save_file(const struct schema *schema, struct online_learner *ol,
                        const char *path, char *errstr, size_t errstr_size)
 {
     struct buf out = {0};
-    char tmp[1100];
+    struct buf tmp = {0};
     FILE *f = NULL;
-    int err;
+    int err, closed;
 
     err = snapshot_encode(schema, ol, offsets, n, kafka_now_ms(), &out,
                           errstr, errstr_size);
+    if (!err && buf_printf(&tmp, "%s.tmp", path) != 0) {
+        snprintf(errstr, errstr_size, "%s: out of memory", path);
+        err = RIFFLE_ERR_NOMEM;
+    }
     if (err)
         goto out;
 
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    f = fopen(tmp, "wb");
+    /* Errors name the file asked for, and the temporary one as where. */
+    f = fopen(tmp.data, "wb");
     if (!f || fwrite(out.data, 1, out.len, f) != out.len || fflush(f) != 0 ||
         fsync(fileno(f)) != 0) {
-        snprintf(errstr, errstr_size, "%s: %s", tmp, strerror(errno));
+        snprintf(errstr, errstr_size, "%s: cannot write the snapshot: %s "
+                 "(writing %s)", path, strerror(errno), tmp.data);
         err = RIFFLE_ERR_IO;
         goto out;
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        f = NULL;
-        snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
-        err = RIFFLE_ERR_IO;
-        goto out;
-    }
+    closed = fclose(f);
     f = NULL;
+    if (closed != 0 || rename(tmp.data, path) != 0) {
+        snprintf(errstr, errstr_size, "%s: cannot write the snapshot: %s "
+                 "(%s %s)", path, strerror(errno),
+                 closed != 0 ? "closing" : "renaming", tmp.data);
+        (void)remove(tmp.data); /* worthless without the rename */
+        err = RIFFLE_ERR_IO;
+    }
 
 out:
     if (f) {
         fclose(f);
-        (void)remove(tmp); /* the partial file is worthless */
+        (void)remove(tmp.data); /* the partial file is worthless */
     }
+    buf_free(&tmp);
     buf_free(&out);
     return err;
 }
