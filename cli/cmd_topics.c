@@ -8,6 +8,7 @@
  * Both return once the brokers' metadata shows the topics as asked, so that a command run next
  * finds them (or finds them gone).
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,25 +273,32 @@ static void usage(FILE *out)
 
 int cmd_topics(int argc, char **argv)
 {
-    const char *config = NULL, *brokers = NULL, *action = NULL;
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"brokers", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *config = NULL, *brokers = NULL, *action;
     struct cfg *cfg;
-    int i, rc, help = 0, actions = 0;
+    int c, rc, actions;
 
-    for (i = 1; i < argc; i++) {
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
-            && i + 1 < argc)
-            config = argv[++i];
-        else if (strcmp(argv[i], "--brokers") == 0 && i + 1 < argc)
-            brokers = argv[++i];
-        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-            help = 1;
-        else if (actions++ == 0)
-            action = argv[i];
+    /* As every command: an unknown option, or one without its value, is
+     * getopt's to name, not a word taken for the action. */
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:b:h", longopts, NULL)) != -1) {
+        if (c == 'c') {
+            config = optarg;
+        } else if (c == 'b') {
+            brokers = optarg;
+        } else if (c == 'h') {
+            usage(stdout);
+            return 0;
+        } else {
+            return TOPICS_EXIT_USAGE; /* main points at --help */
+        }
     }
-    if (help) {
-        usage(stdout);
-        return 0;
-    }
+    actions = argc - optind;
+    action = actions > 0 ? argv[optind] : NULL;
     /* Say which word is wrong before the usage. */
     if (!action)
         fprintf(stderr, "riffle topics: expected create or delete\n");

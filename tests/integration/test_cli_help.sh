@@ -80,6 +80,8 @@ err=$("$RIFFLE" train -c "$WORK/none.cfg" 2>&1) || rc=$?
 for args in "topics -c config/elec2.cfg|expected create or delete" \
     "topics list -c config/elec2.cfg|unknown action or option 'list'" \
     "topics create delete -c config/elec2.cfg|expected one action, got 2 words" \
+    "topics create --bogus -c config/elec2.cfg|unrecognized option '--bogus'" \
+    "topics create -c|option requires an argument -- 'c'" \
     "watch -c config/elec2.cfg|riffle watch: expected a TOPIC" \
     "watch -c config/elec2.cfg predictions models|expected one TOPIC, got 2" \
     "dlq list|expected the subcommand 'replay'"; do
