@@ -736,24 +736,71 @@ static int read_header(struct csv_reader *r, char *errstr,
     return 0;
 }
 
-/* Shared tail of both open calls: options, skip_lines, header. */
-/* Whether the input begins with an Avro container's magic bytes. The
- * format is chosen by the name's suffix, so a container given as
- * /dev/stdin or without ".avro" would be parsed as CSV and refused for
- * some NUL byte deep in its first line; saying what it is helps more. */
-static int starts_as_avro(struct csv_reader *r)
+/* Whether the input begins with the n bytes of sig. */
+static int starts_with(struct csv_reader *r, const void *sig, size_t n)
 {
-    static const unsigned char magic[4] = {'O', 'b', 'j', 1};
-
     if (r->in_pos >= r->in_len && refill(r) != 0)
         return 0; /* the read error is reported by the first read */
-    return r->in_len - r->in_pos >= sizeof(magic) &&
-           memcmp(r->in + r->in_pos, magic, sizeof(magic)) == 0;
+    return r->in_len - r->in_pos >= n &&
+           memcmp(r->in + r->in_pos, sig, n) == 0;
 }
 
+/* Whether the first two characters are ASCII written as UTF-16 without
+ * a byte order mark (a 0 byte before or after each): no CSV riffle reads
+ * begins with a NUL byte, so nothing readable is refused for it. */
+static int starts_as_utf16_ascii(struct csv_reader *r)
+{
+    const unsigned char *b;
+
+    if (r->in_pos >= r->in_len && refill(r) != 0)
+        return 0;
+    if (r->in_len - r->in_pos < 4)
+        return 0;
+    b = r->in + r->in_pos;
+    return (b[0] == 0 && b[1] != 0 && b[1] < 0x80 && b[2] == 0 &&
+            b[3] != 0 && b[3] < 0x80) ||
+           (b[0] != 0 && b[0] < 0x80 && b[1] == 0 && b[2] != 0 &&
+            b[2] < 0x80 && b[3] == 0);
+}
+
+/* What the input is when its first bytes show it is no CSV riffle can
+ * read, or NULL. The format is chosen by the name's suffix, so a
+ * container given as /dev/stdin or without ".avro" would be parsed as
+ * CSV and refused for some NUL byte deep in its first line, as would a
+ * spreadsheet's "Unicode text" (UTF-16); saying what it is helps more.
+ * UTF-32 is tested first: its little-endian mark begins as UTF-16's. */
+static const char *foreign_format(struct csv_reader *r)
+{
+    static const unsigned char avro[4] = {'O', 'b', 'j', 1};
+    static const unsigned char utf32le[4] = {0xFF, 0xFE, 0, 0};
+    static const unsigned char utf32be[4] = {0, 0, 0xFE, 0xFF};
+    static const unsigned char utf16le[2] = {0xFF, 0xFE};
+    static const unsigned char utf16be[2] = {0xFE, 0xFF};
+
+    if (starts_with(r, avro, sizeof(avro)))
+        return "an Avro container file (it begins with Avro's magic bytes), "
+               "not CSV: give it as a regular file whose name ends in .avro";
+    if (starts_with(r, utf32le, sizeof(utf32le)) ||
+        starts_with(r, utf32be, sizeof(utf32be)))
+        return "UTF-32 text (it begins with a UTF-32 byte order mark), not "
+               "UTF-8: convert it first (iconv -f UTF-32 -t UTF-8)";
+    if (starts_with(r, utf16le, sizeof(utf16le)) ||
+        starts_with(r, utf16be, sizeof(utf16be)))
+        return "UTF-16 text (it begins with a UTF-16 byte order mark, as a "
+               "spreadsheet's \"Unicode text\" does), not UTF-8: convert it "
+               "first (iconv -f UTF-16 -t UTF-8)";
+    if (starts_as_utf16_ascii(r))
+        return "UTF-16 text (every other byte of its first characters is "
+               "0), not UTF-8: convert it first (iconv -f UTF-16LE or "
+               "UTF-16BE -t UTF-8)";
+    return NULL;
+}
+
+/* Shared tail of both open calls: options, skip_lines, header. */
 static int reader_start(struct csv_reader *r, const struct csv_options *opts,
                         char *errstr, size_t errstr_size)
 {
+    const char *foreign;
     int i, err = 0;
 
     if (opts)
@@ -763,10 +810,9 @@ static int reader_start(struct csv_reader *r, const struct csv_options *opts,
     if (r->opts.delimiter == '\0')
         r->opts.delimiter = ',';
 
-    if (starts_as_avro(r)) {
-        snprintf(errstr, errstr_size, "%s:1: an Avro container file (it "
-                 "begins with Avro's magic bytes), not CSV: give it as a "
-                 "regular file whose name ends in .avro", r->name);
+    foreign = foreign_format(r);
+    if (foreign) {
+        snprintf(errstr, errstr_size, "%s:1: %s", r->name, foreign);
         return RIFFLE_ERR_PARSE;
     }
     for (i = 0; err == 0 && i < r->opts.skip_lines; i++)

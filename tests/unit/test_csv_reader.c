@@ -159,6 +159,45 @@ static void test_csv_reader_names_an_avro_container(void **state)
     csv_reader_close(r);
 }
 
+/* Text in UTF-16 or UTF-32 (a spreadsheet's "Unicode text") is named as
+ * such, with or without a byte order mark, rather than refused for a
+ * NUL byte in its first field; UTF-8 with a mark is read as before. */
+static void test_csv_reader_names_utf16_and_utf32(void **state)
+{
+    static const struct {
+        const char *bytes;
+        size_t len;
+        const char *said;
+    } inputs[] = {
+        {"\xff\xfe" "a\0,\0b\0\n\0", 10, "mem:1: UTF-16 text (it begins "
+         "with a UTF-16 byte order mark, as a spreadsheet's \"Unicode text\" "
+         "does), not UTF-8: convert it first (iconv -f UTF-16 -t UTF-8)"},
+        {"\xfe\xff" "\0a\0,\0b\0\n", 10, "mem:1: UTF-16 text (it begins"},
+        {"a\0,\0b\0\n\0", 8, "mem:1: UTF-16 text (every other byte of its "
+         "first characters is 0), not UTF-8"},
+        {"\0a\0,\0b\0\n", 8, "mem:1: UTF-16 text (every other byte"},
+        {"\xff\xfe\0\0" "a\0\0\0\n\0\0\0", 12, "mem:1: UTF-32 text (it "
+         "begins with a UTF-32 byte order mark), not UTF-8"},
+        {"\0\0\xfe\xff" "\0\0\0a\0\0\0\n", 12, "mem:1: UTF-32 text"},
+    };
+    struct csv_reader *r = NULL;
+    char errstr[256];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+        errstr[0] = '\0';
+        assert_int_equal(csv_reader_open_memory(inputs[i].bytes,
+                                                inputs[i].len, "mem", &plain,
+                                                &r, errstr, sizeof(errstr)),
+                         RIFFLE_ERR_PARSE);
+        assert_null(r);
+        assert_memory_equal(errstr, inputs[i].said, strlen(inputs[i].said));
+    }
+    r = open_text("\xef\xbb\xbf" "a,b\n1,2\n", &plain);
+    csv_reader_close(r);
+}
+
 /* Wiping a record leaves its values nowhere in the reader: not in the
  * record, nor in the input buffer the file was read into (fast path),
  * nor in the raw bytes of a quoted record (byte-wise path). The next
@@ -1301,6 +1340,7 @@ int main(void)
         cmocka_unit_test(test_csv_reader_reads_gzip_and_plain_files),
         cmocka_unit_test(test_csv_reader_reports_truncated_gzip),
         cmocka_unit_test(test_csv_reader_reports_damaged_gzip),
+        cmocka_unit_test(test_csv_reader_names_utf16_and_utf32),
         cmocka_unit_test(test_csv_reader_open_missing_file_is_io_error),
         cmocka_unit_test(test_csv_reader_fast_and_bytewise_paths_agree),
         cmocka_unit_test(
