@@ -81,6 +81,16 @@ static inline void buf_wipe_span(void *p, size_t len)
     __asm__ __volatile__("" : : "r"(c) : "memory");
 }
 
+/* buf_wipe_span() for a longer span, a whole record: memset()'s vector
+ * stores, kept by the same empty asm. On Adult's lines of about 120
+ * bytes, a record and its line in the input window, the word loop cost
+ * 190 instructions a row, 6.4M of the reader thread's 165M. */
+static inline void buf_wipe_block(void *p, size_t len)
+{
+    memset(p, 0, len);
+    __asm__ __volatile__("" : : "r"(p) : "memory");
+}
+
 /* Whether the n bytes at needle occur in the len bytes at mem (NULL: no).
  * For tests that check a raw personal value is wiped once used: it reads
  * every byte, so never per event. */

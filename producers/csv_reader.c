@@ -988,10 +988,10 @@ void csv_reader_wipe_record(struct csv_reader *r)
     size_t from;
 
     if (r->rec.data)
-        buf_wipe_span(r->rec.data, r->rec.len);
+        buf_wipe_block(r->rec.data, r->rec.len);
     if (r->line_in_inbuf != (size_t)-1) {
         /* rec is the line byte for byte, its end's byte the last NUL. */
-        buf_wipe_span(r->inbuf + r->line_in_inbuf, r->rec.len);
+        buf_wipe_block(r->inbuf + r->line_in_inbuf, r->rec.len);
         return;
     }
     /* The byte-wise parser's record (quotes, CR): its bytes as read, and
@@ -999,10 +999,10 @@ void csv_reader_wipe_record(struct csv_reader *r)
      * before, and a byte given back after: consumed bytes are never read
      * again from the window). */
     if (r->raw.data)
-        buf_wipe_span(r->raw.data, r->raw.len);
+        buf_wipe_block(r->raw.data, r->raw.len);
     from = r->refills == r->slow_refills ? r->slow_from : 0;
     if (r->in == r->inbuf && r->inbuf && from < r->in_pos)
-        buf_wipe_span(r->inbuf + from, r->in_pos - from);
+        buf_wipe_block(r->inbuf + from, r->in_pos - from);
 }
 
 int csv_reader_memory_holds(const struct csv_reader *r, const void *needle,
