@@ -462,23 +462,74 @@ float model_state_value(const struct model *m, size_t k, size_t i)
     return k < m->state_count ? slot_at(m, (uint32_t)i)[1 + k] : 0.0f;
 }
 
-size_t model_next_in_use(const struct model *m, size_t from, size_t to)
+/* Slots model_next_in_use() passes over at once while all their bytes,
+ * padding included, are zero: 64 bytes of an Adagrad model. */
+#define MODEL_EMPTY_RUN_SLOTS 8
+
+/* Whether the n bytes at p (a multiple of 8) are all zero: OR of words,
+ * which the compiler unrolls and vectorizes. */
+static inline int bytes_zero(const float *p, size_t n)
 {
-    size_t i, k, values = 1 + m->state_count;
+    uint64_t bits = 0, v;
+    size_t i;
 
-    assert(to <= m->weight_count);
+    for (i = 0; i < n; i += sizeof(v)) {
+        memcpy(&v, (const char *)p + i, sizeof(v));
+        bits |= v;
+    }
+    return bits == 0;
+}
+
+/* The bits of slot p's weight and states ORed, for a table of `shift`
+ * (a constant where inlined): one or two loads, not one per value. */
+static inline uint64_t slot_bits(const float *p, unsigned shift)
+{
+    uint64_t w = 0;
+    uint32_t v = 0;
+
+    if (shift == 0) {
+        memcpy(&v, p, sizeof(v));
+        return v;
+    }
+    memcpy(&w, p, sizeof(w)); /* the weight and the first state */
+    if (shift == 2)
+        memcpy(&v, p + 2, sizeof(v)); /* the second; the fourth is padding */
+    return w | v;
+}
+
+/* model_next_in_use() for a table of `shift`: a slot at a time, and a
+ * whole run of empty slots at once from a run's first slot (a run with
+ * any non-zero byte, a padding float too, which no slot reads, is read
+ * slot by slot). */
+static inline size_t next_in_use(const struct model *m, size_t from,
+                                 size_t to, unsigned shift)
+{
+    size_t run_bytes = (MODEL_EMPTY_RUN_SLOTS << shift) * sizeof(float);
+    size_t i;
+
     for (i = from; i < to; i++) {
-        const float *p = slot_at(m, (uint32_t)i);
-        uint32_t bits = 0, v;
-
-        for (k = 0; k < values; k++) {
-            memcpy(&v, &p[k], sizeof(v));
-            bits |= v;
-        }
-        if (bits)
+        while (i % MODEL_EMPTY_RUN_SLOTS == 0 &&
+               to - i >= MODEL_EMPTY_RUN_SLOTS &&
+               bytes_zero(m->slots + (i << shift), run_bytes))
+            i += MODEL_EMPTY_RUN_SLOTS;
+        if (i < to && slot_bits(m->slots + (i << shift), shift))
             return i;
     }
     return to;
+}
+
+/* A value at a time through a loop over the optimizer's count, the
+ * digest at the end of `riffle train` read Adult's 2^18 slots in 5.8M
+ * instructions, click-through's 2^20 in 28.7M. */
+size_t model_next_in_use(const struct model *m, size_t from, size_t to)
+{
+    assert(to <= m->weight_count);
+    assert(m->slot_shift <= 2 && (m->state_count > 0) == (m->slot_shift > 0));
+    if (m->slot_shift == 0)
+        return next_in_use(m, from, to, 0);
+    if (m->slot_shift == 1)
+        return next_in_use(m, from, to, 1);
+    return next_in_use(m, from, to, 2);
 }
 
 void model_copy_weights(const struct model *m, float *out)

@@ -1625,6 +1625,73 @@ static void test_model_next_in_use_finds_weights_and_state(void **state)
     model_destroy(m);
 }
 
+/* A range model_next_in_use() is asked about, and its answer. */
+struct next_in_use_case {
+    size_t from, to, want;
+};
+
+static void expect_next_in_use(const struct model *m,
+                               const struct next_in_use_case *c, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (model_next_in_use(m, c[i].from, c[i].to) != c[i].want)
+            fail_msg("[%zu, %zu): %zu, expected %zu", c[i].from, c[i].to,
+                     model_next_in_use(m, c[i].from, c[i].to), c[i].want);
+}
+
+/* The same with two state values a slot (padded to four floats), and
+ * with none, slots in use at each end of a run of eight it passes over
+ * at once, and ranges that start and stop inside such runs. */
+static void test_model_next_in_use_runs_and_padding(void **state)
+{
+    static const struct next_in_use_case with_states[] = {
+        {0, TEST_WEIGHTS, 8},
+        {9, TEST_WEIGHTS, 15},
+        {16, TEST_WEIGHTS, 16},
+        {17, TEST_WEIGHTS, TEST_WEIGHTS - 9},
+        {9, 15, 15}, /* `to`: none */
+        {3, 8, 8},
+        {TEST_WEIGHTS - 8, TEST_WEIGHTS, TEST_WEIGHTS},
+    };
+    static const struct next_in_use_case weights_only[] = {
+        {0, TEST_WEIGHTS, 8},
+        {9, TEST_WEIGHTS, 15},
+        {16, TEST_WEIGHTS, TEST_WEIGHTS - 9},
+    };
+    /* The weights, then the two state arrays, in one block. */
+    float *w = calloc(3 * (size_t)TEST_WEIGHTS, sizeof(*w));
+    float *z = w + TEST_WEIGHTS, *n = w + 2 * (size_t)TEST_WEIGHTS;
+    const float *states[] = {z, n};
+    struct model_params p;
+    struct model *m;
+
+    (void)state;
+    assert_non_null(w);
+    p = params_make(MODEL_LOSS_LOGISTIC, MODEL_OPT_ADAM, 0.5, 0.5);
+    m = model_make(&p);
+    w[8] = 1.0f;
+    n[15] = -3.0f; /* the second state only */
+    z[16] = 2.0f;
+    w[TEST_WEIGHTS - 9] = 0.25f;
+    assert_int_equal(model_restore_state(m, w, states, 2, 1), 0);
+
+    expect_next_in_use(m, with_states,
+                       sizeof(with_states) / sizeof(with_states[0]));
+    model_destroy(m);
+
+    /* Plain SGD: a weight a slot, no state. */
+    p = params_make(MODEL_LOSS_LOGISTIC, MODEL_OPT_SGD, 0.5, 0.5);
+    m = model_make(&p);
+    w[15] = -0.0f; /* its sign bit only */
+    assert_int_equal(model_restore_state(m, w, NULL, 0, 1), 0);
+    expect_next_in_use(m, weights_only,
+                       sizeof(weights_only) / sizeof(weights_only[0]));
+    free(w);
+    model_destroy(m);
+}
+
 /* The process's resident anonymous memory in KiB, from
  * /proc/self/status; -1 where there is none. */
 static long rss_anon_kib(void)
@@ -1713,6 +1780,7 @@ int main(void)
         cmocka_unit_test(test_model_restore_sgd_keeps_zero_state),
         cmocka_unit_test(test_model_learns_long_example),
         cmocka_unit_test(test_model_next_in_use_finds_weights_and_state),
+        cmocka_unit_test(test_model_next_in_use_runs_and_padding),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
