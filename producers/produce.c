@@ -476,14 +476,14 @@ static void wipe_personal(const struct produce_mapping *map,
                           int refused, struct event *ev)
 {
     const size_t *starts, *lens;
-    size_t k;
+    size_t k, columns = csv_reader_field_count(csv);
 
     csv_reader_layout(csv, &starts, &lens);
     for (k = 0; k < map->personal_count && block != (size_t)-1; k++) {
         size_t c = map->personal_column[k];
         const struct value *v = &ev->values[map->personal_field[k]];
 
-        if (c >= csv_reader_field_count(csv) ||
+        if (c >= columns ||
             (!refused && v->kind == VALUE_STRING &&
              v->str_offset == block + starts[c]))
             continue;
