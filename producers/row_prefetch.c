@@ -15,6 +15,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,7 @@ struct row_prefetch {
     const char *file;
     const char *component; /* of the bad rows' warnings */
     struct row_prefetch_hint hint; /* fn NULL: none */
+    size_t fields; /* the schema's, for prefetch_next_event() */
     struct row_slot *slots; /* ROW_PREFETCH_SLOTS, or one when reading
                                on the caller's thread */
     pthread_t thread;
@@ -77,6 +79,50 @@ struct row_prefetch {
     size_t avail; /* filled, as last seen */
     double seen_fraction;
 };
+
+/* Bytes of an event's arena prefetched: a row's copy, its id and a few
+ * replacements (Adult's are about 300 bytes). */
+#define ROW_PREFETCH_ARENA_BYTES 384
+#define CACHE_LINE 64
+
+/* Asks for the cache lines of bytes [p, p + n) to be loaded for writing.
+ * Only a hint: nothing waits for the lines, and no address faults. */
+static inline void prefetch_for_write(const void *p, size_t n)
+{
+    const char *c = p;
+    size_t i;
+
+    for (i = 0; i < n; i += CACHE_LINE)
+        __builtin_prefetch(c + i, 1, 3);
+}
+
+/* Asks for the lines of ev that the next row, of `fields` fields, writes:
+ * its values and hints, the fields after the arrays, and the start of
+ * the arena. The learner's core read them last: asked for a row ahead,
+ * their transfer to the reader's core overlaps the row before instead of
+ * stalling the first write of each (Adult's `seconds` about 10% lower).
+ * The learner asking for its next slot the same way, for reading, made
+ * Elec2 13% faster but Adult 7% and click-through 3.5% slower: not done. */
+static inline void prefetch_next_event(const struct event *ev,
+                                       size_t fields)
+{
+    size_t arena = ev->arena.len < ROW_PREFETCH_ARENA_BYTES
+                       ? ev->arena.len
+                       : ROW_PREFETCH_ARENA_BYTES;
+
+    prefetch_for_write(ev, sizeof(ev->field_count) +
+                               fields * sizeof(ev->values[0]));
+    prefetch_for_write(ev->hinted, fields);
+    prefetch_for_write(ev->hint_hash, fields * sizeof(ev->hint_hash[0]));
+    prefetch_for_write(ev->replacement,
+                       fields * sizeof(ev->replacement[0]));
+    prefetch_for_write(ev->hint_number,
+                       fields * sizeof(ev->hint_number[0]));
+    prefetch_for_write(ev->hint_mask,
+                       sizeof(*ev) - offsetof(struct event, hint_mask));
+    if (ev->arena.data)
+        prefetch_for_write(ev->arena.data, arena);
+}
 
 /* Reads one record into slot; returns 0 (also for a bad row, which is
  * logged and marked) or the error that ends the stream, with why set. */
@@ -158,6 +204,10 @@ static void *reader_main(void *arg)
         double fraction = 0.0;
 
         for (k = 0; k < ROW_PREFETCH_CHUNK && !end; k++) {
+            if (k + 1 < ROW_PREFETCH_CHUNK) /* the next slot is free too */
+                prefetch_next_event(
+                    &p->slots[(written + 1) % ROW_PREFETCH_SLOTS].ev,
+                    p->fields);
             end = read_row(p, &rows,
                            &p->slots[written % ROW_PREFETCH_SLOTS], why,
                            sizeof(why));
@@ -228,6 +278,7 @@ int row_prefetch_start(const struct cfg *cfg, const struct schema *schema,
         buf_hold_secret(&p->slots[i].ev.arena);
     p->cfg = cfg;
     p->schema = schema;
+    p->fields = schema_field_count(schema);
     p->map = map;
     p->csv = csv;
     p->file = file;
@@ -321,6 +372,7 @@ int row_prefetch_next(struct row_prefetch *p, struct event **ev,
 
     s = &p->slots[p->next % ROW_PREFETCH_SLOTS];
     p->next++;
+
     if (s->status)
         return s->status;
     *ev = &s->ev;
