@@ -20,18 +20,13 @@
 #include "cleaning/dedup.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/spelling.h"
 #include "config/cfg_literals.h"
 #include "learner/drift.h"
 #include "learner/hash.h"
 
 #define CFG_MESSAGE_MAX 512 /* bytes of one error's explanation */
 #define CFG_KEY_MAX 256     /* bytes of a dotted key, "fields[12].min" */
-/* A misspelt key is answered with the known key at most this many edits
- * away: two catch a doubled, dropped or swapped letter or two, while
- * three already pair unrelated short keys ("l1" and "bits"). */
-#define CFG_SUGGEST_MAX_EDITS 2
-#define CFG_SUGGEST_FAR ((size_t)-1) /* farther than that */
-#define CFG_SUGGEST_LEN_MAX 63 /* longer names are not compared */
 #define CFG_SECTION_MAX 64  /* bytes of a section name, "fields[12]" */
 #define CFG_DELIMITER_MAX 8 /* bytes read for source.delimiter: enough to
                                tell one character from several */
@@ -672,57 +667,10 @@ static int section_has(const struct section *s, const char *name)
     return 0;
 }
 
-/* The edit distance between a and b (insertions, deletions,
- * substitutions and swaps of neighbours, each 1), or CFG_SUGGEST_FAR
- * when it exceeds CFG_SUGGEST_MAX_EDITS or either is too long to
- * compare. */
-static size_t edit_distance(const char *a, const char *b)
+/* The i-th key of section ctx, for spelling_nearest(). */
+static const char *section_key_at(const void *ctx, size_t i)
 {
-    size_t rows[3][CFG_SUGGEST_LEN_MAX + 1];
-    size_t la = strlen(a), lb = strlen(b), i, j;
-
-    if (la > CFG_SUGGEST_LEN_MAX || lb > CFG_SUGGEST_LEN_MAX ||
-        (la > lb ? la - lb : lb - la) > CFG_SUGGEST_MAX_EDITS)
-        return CFG_SUGGEST_FAR;
-    for (j = 0; j <= lb; j++)
-        rows[0][j] = j; /* row i of the table is rows[i % 3] */
-    for (i = 1; i <= la; i++) {
-        size_t *prev2 = rows[(i + 1) % 3], *prev = rows[(i + 2) % 3],
-               *cur = rows[i % 3];
-
-        cur[0] = i;
-        for (j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-
-            cur[j] = sub < del ? (sub < ins ? sub : ins)
-                               : (del < ins ? del : ins);
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
-                a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < cur[j])
-                cur[j] = prev2[j - 2] + 1;
-        }
-    }
-    i = rows[la % 3][lb];
-    return i <= CFG_SUGGEST_MAX_EDITS ? i : CFG_SUGGEST_FAR;
-}
-
-/* The key of s nearest to a misspelt name, or NULL when none is near
- * enough to be the one meant (one edit for a name under five bytes,
- * else two). */
-static const char *nearest_key(const struct section *s, const char *name)
-{
-    size_t best = strlen(name) < 5 ? 2 : CFG_SUGGEST_MAX_EDITS + 1;
-    const char *key, *found = NULL;
-    size_t i, d;
-
-    for (i = 0; (key = section_key(s, i)) != NULL; i++) {
-        d = edit_distance(name, key);
-        if (d < best) {
-            best = d;
-            found = key;
-        }
-    }
-    return found;
+    return section_key(ctx, i);
 }
 
 /* Refuses a setting of group that section does not know; a group of a
@@ -743,7 +691,7 @@ static int check_keys(const struct loader *ld, const config_setting_t *group,
 
         if (name && s && section_has(s, name))
             continue;
-        meant = name && s ? nearest_key(s, name) : NULL;
+        meant = name && s ? spelling_nearest(name, section_key_at, s) : NULL;
         return fail(ld, child, dotted(key, sizeof(key), section,
                                       name ? name : "?"),
                     "unknown setting%s%s%s", meant ? ": did you mean \"" : "",

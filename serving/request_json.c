@@ -12,6 +12,7 @@
 
 #include "common/err.h"
 #include "common/json_fault.h"
+#include "common/spelling.h"
 #include "common/numfmt.h"
 
 /* Avro int's range; long goes as far as a double holds whole numbers
@@ -134,11 +135,21 @@ static int field_by_avro_form(const struct schema *schema, const char *key)
     return schema_field_index(schema, name);
 }
 
-/* Every member must name a schema field. */
+/* The i-th field name of schema ctx, for spelling_nearest(). */
+static const char *field_name_at(const void *ctx, size_t i)
+{
+    const struct schema *schema = ctx;
+
+    return i < schema_field_count(schema) ? schema_field_name(schema, i)
+                                          : NULL;
+}
+
+/* Every member must name a schema field. A name misspelt by a letter or
+ * two is told the field's name (which comes from the schema). */
 static int check_members(const struct schema *schema, json_t *obj,
                          char *errstr, size_t size)
 {
-    const char *key;
+    const char *key, *meant;
     json_t *v;
     int like;
 
@@ -146,8 +157,11 @@ static int check_members(const struct schema *schema, json_t *obj,
         if (schema_field_index(schema, key) >= 0)
             continue;
         like = field_by_avro_form(schema, key);
+        meant = spelling_nearest(key, field_name_at, schema);
         if (json_name_like(key, CFG_NAME_MAX, 0))
-            snprintf(errstr, size, "unknown field '%s'", key);
+            snprintf(errstr, size, "unknown field '%s'%s%s%s", key,
+                     meant ? ": did you mean '" : "", meant ? meant : "",
+                     meant ? "'?" : "");
         else if (like >= 0)
             snprintf(errstr, size, "unknown field (a member whose name is "
                      "not a field name): did you mean '%s'? A request "
