@@ -206,6 +206,7 @@ static const struct {
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : NULL;
+    char errstr[256];
     size_t i;
 
     if (!cmd || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
@@ -213,6 +214,10 @@ int main(int argc, char **argv)
         return cmd ? 0 : 2;
     }
 
+    if (log_check_env(errstr, sizeof(errstr)) != 0) {
+        fprintf(stderr, "riffle: %s\n", errstr);
+        return 2;
+    }
     cli_install_signal_handlers();
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         int rc;

@@ -30,14 +30,36 @@ int log_parse_level(const char *name, enum log_level *level)
     return -1;
 }
 
+int log_check_env(char *errstr, size_t errstr_size)
+{
+    const char *level = getenv("RIFFLE_LOG_LEVEL");
+    const char *format = getenv("RIFFLE_LOG_FORMAT");
+    enum log_level parsed;
+
+    if (level && *level && log_parse_level(level, &parsed) != 0) {
+        snprintf(errstr, errstr_size, "RIFFLE_LOG_LEVEL=%s: expected "
+                 "error, warn, info or debug", level);
+        return -1;
+    }
+    if (format && *format && strcmp(format, "text") != 0 &&
+        strcmp(format, "json") != 0) {
+        snprintf(errstr, errstr_size, "RIFFLE_LOG_FORMAT=%s: expected text "
+                 "or json", format);
+        return -1;
+    }
+    return 0;
+}
+
 static void init_level_from_env(void)
 {
     const char *env = getenv("RIFFLE_LOG_LEVEL");
 
     level_initialized = 1;
     log_set_json(json_lines);
+    /* An unknown level keeps info; riffle refused it first
+     * (log_check_env()). */
     if (env)
-        (void)log_parse_level(env, &current_level); /* unknown: keep info */
+        (void)log_parse_level(env, &current_level);
 }
 
 void log_set_json(int json)

@@ -11,6 +11,8 @@
 #ifndef RIFFLE_COMMON_LOG_H
 #define RIFFLE_COMMON_LOG_H
 
+#include <stddef.h>
+
 enum log_level {
     LOG_LEVEL_ERROR = 0,
     LOG_LEVEL_WARN = 1,
@@ -30,6 +32,13 @@ void log_set_json(int json);
 
 /* Parses "error", "warn", "info" or "debug". Returns 0 or -1. */
 int log_parse_level(const char *name, enum log_level *level);
+
+/* Whether RIFFLE_LOG_LEVEL and RIFFLE_LOG_FORMAT, when set and not
+ * empty, name a level and a format: a value the logger does not know
+ * would be passed over (info, the configured format), hiding the typo.
+ * Returns 0, or -1 with errstr naming the variable, its value and what
+ * it may be. */
+int log_check_env(char *errstr, size_t errstr_size);
 
 void log_write(enum log_level level, const char *component, const char *fmt,
                ...) __attribute__((format(printf, 3, 4)));

@@ -76,6 +76,16 @@ err=$("$RIFFLE" train -c "$WORK/none.cfg" 2>&1) || rc=$?
 [[ $rc == 2 && $err == *"none.cfg: cannot read the file"* && $err != *"--help"* ]] ||
     fail "train with a missing configuration ($rc): $err"
 
+# A log level or format the logger does not know is refused, not passed
+# over (an empty one is as unset).
+for env in RIFFLE_LOG_LEVEL=degub RIFFLE_LOG_FORMAT=xml; do
+    rc=0
+    err=$(env "$env" "$RIFFLE" check -c config/elec2.cfg 2>&1) || rc=$?
+    [[ $rc == 2 && $err == "riffle: $env: expected "* ]] || fail "$env ($rc): $err"
+done
+RIFFLE_LOG_LEVEL= RIFFLE_LOG_FORMAT= "$RIFFLE" check -c config/elec2.cfg >/dev/null 2>&1 ||
+    fail "empty RIFFLE_LOG_LEVEL and RIFFLE_LOG_FORMAT refused"
+
 # A missing or unknown word is named before the usage.
 for args in "topics -c config/elec2.cfg|expected create or delete" \
     "topics list -c config/elec2.cfg|unknown action or option 'list'" \
