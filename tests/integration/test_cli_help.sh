@@ -120,13 +120,14 @@ for opt in --snapshot --predictions; do
         fail "score $opt ($rc): $err"
 done
 
-# A snapshot that cannot be written is named as given, with the reason,
-# and leaves no temporary file behind.
+# A snapshot that cannot be written is named as given, with the reason
+# (before the file is learned: test_train_outputs.sh), and leaves no
+# temporary file behind.
 mkdir "$WORK/snap-dir"
 for target in "$WORK/no-dir/e.snap" "$WORK/snap-dir"; do
     rc=0
     err=$("$RIFFLE" train -c config/elec2.cfg --snapshot "$target" 2>&1 >/dev/null) || rc=$?
-    [[ $rc == 1 && $err == *"error train: $target: cannot write the snapshot: "* ]] ||
+    [[ $rc == 1 && $err == *"error train: --snapshot $target: "* ]] ||
         fail "train --snapshot $target ($rc): $err"
     [[ ! -e $target.tmp ]] || fail "train --snapshot $target left $target.tmp"
 done
