@@ -85,6 +85,17 @@ int cmd_produce(int argc, char **argv)
             return 2;
     }
     bad |= cli_refuse_operands("produce", argc, argv, optind);
+    /* One thing to send: each would otherwise win over another quietly
+     * (--labels reads its own FILE, not --file). */
+    if (o.requests + o.without_labels + (labels != NULL) > 1) {
+        log_error("cli", "--requests, --without-labels and --labels: "
+                  "one at most");
+        bad = 1;
+    } else if (labels && o.path) {
+        log_error("cli", "--labels %s and --file %s: the labels come from "
+                  "--labels' own file", labels, o.path);
+        bad = 1;
+    }
     if (bad)
         return 2;
 

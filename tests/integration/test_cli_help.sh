@@ -76,6 +76,19 @@ err=$("$RIFFLE" train -c "$WORK/none.cfg" 2>&1) || rc=$?
 [[ $rc == 2 && $err == *"none.cfg: cannot read the file"* && $err != *"--help"* ]] ||
     fail "train with a missing configuration ($rc): $err"
 
+# produce sends one thing: options that would quietly win over another
+# are refused together.
+for args in "--requests --without-labels|one at most" \
+    "--requests --labels l.csv|one at most" \
+    "--labels l.csv --file e.csv|the labels come from --labels' own file"; do
+    rc=0
+    # shellcheck disable=SC2086
+    err=$("$RIFFLE" produce -c config/elec2_delayed.cfg --brokers 127.0.0.1:1 \
+        ${args%|*} 2>&1) || rc=$?
+    [[ $rc == 2 && $err == *"${args#*|}"* && $err == *"--help' for its options."* ]] ||
+        fail "produce ${args%|*} ($rc): $err"
+done
+
 # A log level or format the logger does not know is refused, not passed
 # over (an empty one is as unset).
 for env in RIFFLE_LOG_LEVEL=degub RIFFLE_LOG_FORMAT=xml; do
