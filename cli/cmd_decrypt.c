@@ -344,6 +344,11 @@ int cmd_decrypt(int argc, char **argv)
         log_error("decrypt", "--field and --envelope go together");
         return 2;
     }
+    if (served && field) { /* it would be passed over */
+        log_error("decrypt", "--served reads a topic, --field and "
+                  "--envelope open one envelope: one or the other");
+        return 2;
+    }
     cfg = malloc(sizeof(*cfg));
     if (!cfg || cli_load_config(config, brokers, cfg)) {
         free(cfg);

@@ -89,6 +89,13 @@ for args in "--requests --without-labels|one at most" \
         fail "produce ${args%|*} ($rc): $err"
 done
 
+# decrypt opens one envelope or reads a topic, not both.
+rc=0
+err=$("$RIFFLE" decrypt -c config/elec2.cfg --brokers 127.0.0.1:1 --served --field f \
+    --envelope x 2>&1) || rc=$?
+[[ $rc == 2 && $err == *"--served reads a topic, --field and --envelope open one envelope"* ]] ||
+    fail "decrypt --served --field --envelope ($rc): $err"
+
 # A log level or format the logger does not know is refused, not passed
 # over (an empty one is as unset).
 for env in RIFFLE_LOG_LEVEL=degub RIFFLE_LOG_FORMAT=xml; do
