@@ -411,6 +411,8 @@ static int start(struct learn *l, char *errstr, size_t size)
 {
     int err = schema_load_file(l->cfg.schema_path, &l->input, errstr, size);
 
+    if (err)
+        cfg_schema_error(&l->cfg, errstr, size); /* where it is set */
     l->exactly_once = l->cfg.delivery == CFG_DELIVERY_EXACTLY_ONCE;
     l->wipe_messages = cfg_has_personal_fields(&l->cfg);
     if (!err && l->cfg.labels.line && l->opt.instance)

@@ -66,7 +66,9 @@ static int run(const struct cfg *cfg, int argc, char **argv, int first,
     int i, err;
 
     err = schema_load_file(cfg->schema_path, &schema, errstr, size);
-    if (!err)
+    if (err)
+        cfg_schema_error(cfg, errstr, size); /* where it is set */
+    else
         err = anonymizer_new(cfg, schema, &a, errstr, size);
     if (err)
         goto out;

@@ -95,6 +95,8 @@ static int start(struct serve *s, char *errstr, size_t size)
         return RIFFLE_ERR_CFG;
     }
     err = schema_load_file(s->cfg.schema_path, &s->input, errstr, size);
+    if (err)
+        cfg_schema_error(&s->cfg, errstr, size); /* where it is set */
     if (!err)
         err = model_slot_new(&s->slot);
     if (!err)

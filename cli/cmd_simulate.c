@@ -65,8 +65,13 @@ static int open_all(struct simulate *s, char *errstr, size_t size)
 
     cfg_output_schema_path(&s->cfg, CFG_SCHEMA_SNAPSHOT, path, sizeof(path));
     err = schema_load_file(s->cfg.schema_path, &s->input, errstr, size);
-    if (!err)
+    if (err) {
+        cfg_schema_error(&s->cfg, errstr, size); /* where it is set */
+    } else {
         err = schema_load_file(path, &s->snapshot, errstr, size);
+        if (err)
+            cfg_output_schema_error(&s->cfg, errstr, size);
+    }
     for (i = 0; !err && i < s->learners; i++)
         err = online_new(&s->cfg, s->input, &s->ol[i], errstr, size);
     if (!err && model_merger_new(&s->cfg.model, &s->merger) != 0)

@@ -358,8 +358,10 @@ static int open_all(struct file_run *r, char *errstr, size_t size)
      * stops the run before it learns. */
     cfg_output_schema_path(&r->cfg, CFG_SCHEMA_SNAPSHOT, path, sizeof(path));
     if ((err = schema_load_file(r->cfg.schema_path, &r->input, errstr,
-                                size)))
+                                size))) {
+        cfg_schema_error(&r->cfg, errstr, size); /* where it is set */
         return err;
+    }
     if ((r->snapshot_in || r->snapshot_out) &&
         (err = schema_load_file(path, &r->snapshot, errstr, size))) {
         cfg_output_schema_error(&r->cfg, errstr, size);

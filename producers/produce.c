@@ -797,6 +797,8 @@ int produce_run(const struct cfg *cfg, const struct produce_options *o,
 
     memset(st, 0, sizeof(*st));
     err = schema_load_file(cfg->schema_path, &schema, errstr, size);
+    if (err)
+        cfg_schema_error(cfg, errstr, size); /* where it is set */
     if (!err)
         err = open_source(cfg, schema, o, &csv, &avro, errstr, size);
     if (!err)

@@ -794,6 +794,8 @@ static int start(struct replay *r, char *errstr, size_t size)
     cfg_output_schema_path(r->cfg, CFG_SCHEMA_DEAD_LETTER, path,
                            sizeof(path));
     err = schema_load_file(r->cfg->schema_path, &r->input, errstr, size);
+    if (err)
+        cfg_schema_error(r->cfg, errstr, size); /* where it is set */
     if (!err)
         err = schema_history_new(path, &r->dead_letters, errstr, size);
     if (!err)

@@ -39,6 +39,19 @@ expect_error 's/{ name = "transfer";  kind = "numeric"/{ name = "nope"; kind = "
     "bad.cfg:$at: fields[9].name: field \"nope\" is not in schema riffle.elec2.Event"
 expect_error 's|  schema = "schemas/elec2.avsc";|  schema = "schemas/nope.avsc";|' \
     "bad.cfg:$(line_of 'schema = '): source.schema: schemas/nope.avsc: No such file or directory"
+# Every command that reads the input schema names where it is set, not
+# only the schema's file. Each reads it before it needs a broker (the
+# one named is no broker), pseudonym before it looks at the id.
+sed -e 's|  schema = "schemas/elec2.avsc";|  schema = "schemas/nope.avsc";|' \
+    config/elec2.cfg >"$WORK/bad.cfg"
+for cmd in train simulate pseudonym produce learn serve "dlq replay"; do
+    # shellcheck disable=SC2086
+    out=$("$RIFFLE" $cmd -c "$WORK/bad.cfg" --brokers 127.0.0.1:1 </dev/null 2>&1) &&
+        fail "$cmd ran without its schema: $out"
+    [[ "$out" == *"bad.cfg:$(line_of 'schema = '): source.schema: schemas/nope.avsc: No such file"* ]] ||
+        fail "$cmd does not name source.schema's line: $out"
+done
+
 # Two sed commands: make a field personal, then add a privacy group whose
 # key variable is unset (`i` takes the rest of the expression as its text).
 no_key='s/kind = "categorical"; required = true; }/'
