@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -497,32 +496,17 @@ static int close_predictions(struct file_run *r, char *errstr, size_t size)
     return 0;
 }
 
-/* Whether a snapshot can be written at path, tried before the file is
- * learned: a folder that does not exist or cannot be written, or a path
- * naming a folder, was found only when the snapshot was saved, after
- * the whole run. snapshot_save_file() writes "<path>.tmp", then renames
- * it, so that is the file tried (and removed again). */
+/* Whether --snapshot's path can be written, asked before the file is
+ * learned, not found after the whole run: "--snapshot " and the words a
+ * failed save would use. */
 static int probe_snapshot_out(const char *path, char *errstr, size_t size)
 {
-    char tmp[PATH_MAX + sizeof(".tmp")];
-    struct stat st;
-    FILE *f;
+    char why[512];
+    int err = snapshot_probe_file(path, why, sizeof(why));
 
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        snprintf(errstr, size, "--snapshot %s: a folder, not a file to "
-                 "write the model to", path);
-        return RIFFLE_ERR_IO;
-    }
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    f = fopen(tmp, "wb");
-    if (!f) {
-        snprintf(errstr, size, "--snapshot %s: cannot write %s: %s", path,
-                 tmp, strerror(errno));
-        return RIFFLE_ERR_IO;
-    }
-    (void)fclose(f);   /* empty: nothing to lose */
-    (void)remove(tmp); /* the save writes it afresh */
-    return 0;
+    if (err)
+        snprintf(errstr, size, "--snapshot %s", why);
+    return err;
 }
 
 static int run_file_command(int argc, char **argv, int score_only)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -1623,6 +1624,46 @@ int snapshot_restore(const struct schema *schema, struct online_learner *ol,
 
 #define SNAPSHOT_FILE_MAX_BYTES (1L << 31) /* 2 GiB: above any 2^28 model */
 
+/* The temporary file a snapshot is written to before it is renamed over
+ * path, "<path>.tmp", into tmp: built to any length, so a long path is
+ * never cut. Returns 0, or RIFFLE_ERR_NOMEM with errstr set. */
+static int temp_path(const char *path, struct buf *tmp, char *errstr,
+                     size_t errstr_size)
+{
+    if (buf_printf(tmp, "%s.tmp", path) == 0)
+        return 0;
+    snprintf(errstr, errstr_size, "%s: out of memory", path);
+    return RIFFLE_ERR_NOMEM;
+}
+
+int snapshot_probe_file(const char *path, char *errstr, size_t errstr_size)
+{
+    struct buf tmp = {0};
+    struct stat st;
+    FILE *f;
+    int err;
+
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(errstr, errstr_size, "%s: cannot write the snapshot: a "
+                 "folder, not a file to write the model to", path);
+        return RIFFLE_ERR_IO;
+    }
+    err = temp_path(path, &tmp, errstr, errstr_size);
+    if (err)
+        return err;
+    f = fopen(tmp.data, "wb");
+    if (!f) {
+        snprintf(errstr, errstr_size, "%s: cannot write the snapshot: %s "
+                 "(writing %s)", path, strerror(errno), tmp.data);
+        err = RIFFLE_ERR_IO;
+    } else {
+        (void)fclose(f);        /* empty: nothing to lose */
+        (void)remove(tmp.data); /* the save writes it afresh */
+    }
+    buf_free(&tmp);
+    return err;
+}
+
 int snapshot_save_file(const struct schema *schema, struct online_learner *ol,
                        const struct snapshot_offset *offsets, size_t n,
                        const char *path, char *errstr, size_t errstr_size)
@@ -1634,10 +1675,8 @@ int snapshot_save_file(const struct schema *schema, struct online_learner *ol,
 
     err = snapshot_encode(schema, ol, offsets, n, kafka_now_ms(), &out,
                           errstr, errstr_size);
-    if (!err && buf_printf(&tmp, "%s.tmp", path) != 0) {
-        snprintf(errstr, errstr_size, "%s: out of memory", path);
-        err = RIFFLE_ERR_NOMEM;
-    }
+    if (!err)
+        err = temp_path(path, &tmp, errstr, errstr_size);
     if (err)
         goto out;
 

@@ -114,11 +114,22 @@ int snapshot_restore(const struct schema *schema, struct online_learner *ol,
                      size_t errstr_size);
 
 /* Writes the encoded snapshot of ol to path atomically: into a temporary
- * file beside it, flushed to disk, then renamed over path, so a crash
- * never leaves a half-written snapshot. Returns 0 or RIFFLE_ERR_IO. */
+ * file beside it ("<path>.tmp"), flushed to disk, then renamed over path,
+ * so a crash never leaves a half-written snapshot. Returns 0 or
+ * RIFFLE_ERR_IO with errstr "PATH: cannot write the snapshot: REASON
+ * (writing|closing|renaming PATH.tmp)"; a failure leaves no temporary
+ * file behind. */
 int snapshot_save_file(const struct schema *schema, struct online_learner *ol,
                        const struct snapshot_offset *offsets, size_t n,
                        const char *path, char *errstr, size_t errstr_size);
+
+/* Whether a snapshot could be saved at path by snapshot_save_file(), for
+ * a caller to ask before the work whose model it saves: refuses a folder,
+ * and tries creating the temporary file beside path (then removes it), so
+ * that a folder that does not exist or cannot be written is found first.
+ * Returns 0, or RIFFLE_ERR_IO (RIFFLE_ERR_NOMEM) with errstr in the words
+ * of snapshot_save_file()'s errors. */
+int snapshot_probe_file(const char *path, char *errstr, size_t errstr_size);
 
 /* Restores ol from a snapshot file (see snapshot_restore()). */
 int snapshot_load_file(const struct schema *schema, struct online_learner *ol,

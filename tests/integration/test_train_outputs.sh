@@ -21,9 +21,9 @@ expect_refused()
 }
 
 expect_refused "$WORK/no-such-folder/m.snap" \
-    "--snapshot $WORK/no-such-folder/m.snap: cannot write $WORK/no-such-folder/m.snap.tmp: No such file or directory"
+    "--snapshot $WORK/no-such-folder/m.snap: cannot write the snapshot: No such file or directory (writing $WORK/no-such-folder/m.snap.tmp)"
 mkdir "$WORK/folder"
-expect_refused "$WORK/folder" "--snapshot $WORK/folder: a folder, not a file to write the model to"
+expect_refused "$WORK/folder" "--snapshot $WORK/folder: cannot write the snapshot: a folder, not a file to write the model to"
 note "an unwritable --snapshot is refused before any event is learned"
 
 # A writable one is written, and the probe leaves no file of its own.

@@ -18,9 +18,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -994,6 +996,77 @@ static void test_snapshot_any_flipped_bit_refused(void **state)
     free(cfg);
 }
 
+/* ---- snapshot files -------------------------------------------------- */
+
+/* Whether anything, file or folder, is at path. */
+static int path_exists(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0;
+}
+
+/* A snapshot that cannot be saved is named as asked for, with the reason
+ * and the temporary file as where, and leaves no temporary file: in a
+ * folder that does not exist, and over a folder (the rename fails).
+ * snapshot_probe_file(), which `riffle train --snapshot` asks before it
+ * learns, refuses both in the same words. */
+static void test_snapshot_save_file_failure_names_the_path(void **state)
+{
+    struct online_learner *ol = NULL;
+    char dir[64], path[128], tmp[160], want[ERRSTR_SIZE];
+    char errstr[ERRSTR_SIZE];
+
+    (void)state;
+    assert_non_null(temp_dir_new(dir, sizeof(dir), "snapfile"));
+    assert_int_equal(new_learner(world.cfg, &ol), 0);
+
+    snprintf(path, sizeof(path), "%s/no-dir/m.snap", dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    snprintf(want, sizeof(want), "%s: cannot write the snapshot: %s "
+             "(writing %s)", path, strerror(ENOENT), tmp);
+    assert_int_equal(snapshot_probe_file(path, errstr, sizeof(errstr)),
+                     RIFFLE_ERR_IO);
+    assert_string_equal(errstr, want);
+    assert_int_equal(snapshot_save_file(world.snap_schema, ol, NULL, 0, path,
+                                        errstr, sizeof(errstr)),
+                     RIFFLE_ERR_IO);
+    assert_string_equal(errstr, want);
+
+    snprintf(path, sizeof(path), "%s/folder", dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(snapshot_probe_file(path, errstr, sizeof(errstr)),
+                     RIFFLE_ERR_IO);
+    snprintf(want, sizeof(want), "%s: cannot write the snapshot: a folder, "
+             "not a file to write the model to", path);
+    assert_string_equal(errstr, want);
+    assert_false(path_exists(tmp));
+    assert_int_equal(snapshot_save_file(world.snap_schema, ol, NULL, 0, path,
+                                        errstr, sizeof(errstr)),
+                     RIFFLE_ERR_IO);
+    snprintf(want, sizeof(want), "%s: cannot write the snapshot: %s "
+             "(renaming %s)", path, strerror(EISDIR), tmp);
+    assert_string_equal(errstr, want);
+    assert_false(path_exists(tmp));
+
+    /* A path it can write: the probe leaves nothing, the save the file. */
+    snprintf(path, sizeof(path), "%s/m.snap", dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    assert_int_equal(snapshot_probe_file(path, errstr, sizeof(errstr)), 0);
+    assert_false(path_exists(path) || path_exists(tmp));
+    assert_int_equal(snapshot_save_file(world.snap_schema, ol, NULL, 0, path,
+                                        errstr, sizeof(errstr)),
+                     0);
+    assert_true(path_exists(path) && !path_exists(tmp));
+
+    assert_int_equal(remove(path), 0);
+    snprintf(path, sizeof(path), "%s/folder", dir);
+    assert_int_equal(rmdir(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+    online_destroy(ol);
+}
+
 /* ---- older formats, and pending delayed labels (format 3) ----------- */
 
 #define FORMAT2_FIXTURE "tests/fixtures/elec2_snapshot_format2.bin"
@@ -1536,6 +1609,7 @@ int main(void)
         cmocka_unit_test(test_online_future_time_keeps_labels_joining),
         cmocka_unit_test(test_snapshot_dense_round_trip),
         cmocka_unit_test(test_online_validates_labels_by_value),
+        cmocka_unit_test(test_snapshot_save_file_failure_names_the_path),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
