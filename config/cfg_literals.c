@@ -1,11 +1,15 @@
 /*
- * config/cfg_literals.c - integers that libconfig would wrap, found in
- * the configuration's text, see cfg_literals.h.
+ * config/cfg_literals.c - what libconfig would wrap, follow or refuse
+ * without a name, found in the configuration's text: integers past 32
+ * bits, @include directives, a setting given twice; see cfg_literals.h.
  *
  * A small scanner of libconfig's syntax: enough to skip comments (#, //
- * and block), strings and names (which may hold digits), and to read an
- * integer literal whole, sign and suffix included. The file has already
- * been parsed by libconfig when this runs, so it is well formed.
+ * and block), strings and names (which may hold digits), to read an
+ * integer literal whole, sign and suffix included, and to follow groups'
+ * braces. cfg_literals_check() runs on text libconfig has parsed, so it
+ * is well formed; the @include and duplicate scans run on text libconfig
+ * has not read yet or has refused, so every step stays within len bytes
+ * and an unclosed comment, string or group only ends the scan.
  */
 #include "config/cfg_literals.h"
 

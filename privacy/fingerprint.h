@@ -47,10 +47,12 @@
  * decrypts none.
  *
  * Why 128 bits: a false match would give an event another value's
- * pseudonym, silently. Each lookup compares one slot, so a false match
- * has probability about 2^-128 per lookup; even 2^64 lookups, far beyond
- * any run, keep the chance of a single one below 2^-53. With 64 bits a
- * long-running learner (10^12 lookups) would have about 1 in 2^24.
+ * pseudonym, silently. Each lookup compares the two slots of one set of
+ * the cache, so a false match has probability below 2 * 2^-117 = 2^-116
+ * per lookup with the AES chain's bound above (about 2^-127 with
+ * SipHash); even 2^64 lookups, far beyond any run, keep the chance of a
+ * single one below 2^-52. With 64 bits a long-running learner (10^12
+ * lookups) would have about 1 in 2^23.
  *
  * The key sits in memory beside the fingerprints, like the pseudonym
  * key beside the pseudonyms: whoever reads both can test a guessed value,
