@@ -1747,7 +1747,16 @@ int snapshot_load_file(const struct schema *schema, struct online_learner *ol,
     char why[512];
     int err = read_whole_file(path, &data, errstr, errstr_size);
 
-    if (!err) {
+    /* A file of another kind (a CSV, a gzip, the JSON `watch models`
+     * prints) is told apart from a damaged snapshot at its first bytes,
+     * the single-object marker every snapshot begins with. */
+    if (!err && (data.len < 2 || (unsigned char)data.data[0] != 0xC3 ||
+                 data.data[1] != 0x01)) {
+        snprintf(errstr, errstr_size, "%s: not a snapshot file (one begins "
+                 "with the bytes c3 01; riffle train --snapshot FILE writes "
+                 "one)", path);
+        err = RIFFLE_ERR_DECODE;
+    } else if (!err) {
         err = snapshot_restore(schema, ol, data.data, data.len, offsets, max,
                                n, info, why, sizeof(why));
         if (err)

@@ -1011,6 +1011,39 @@ static int path_exists(const char *path)
  * folder that does not exist, and over a folder (the rename fails).
  * snapshot_probe_file(), which `riffle train --snapshot` asks before it
  * learns, refuses both in the same words. */
+/* A file that is no snapshot at all (here a CSV and an empty file) is
+ * named as such, not as a message without its marker at offset 0. */
+static void test_snapshot_load_file_names_another_kind(void **state)
+{
+    static const char *const texts[] = {"event_id,class\nx,UP\n", ""};
+    struct online_learner *ol = NULL;
+    struct snapshot_offset offsets[4];
+    struct snapshot_info info;
+    char path[64], want[ERRSTR_SIZE], errstr[ERRSTR_SIZE];
+    size_t i, n = 0;
+    FILE *f;
+
+    (void)state;
+    assert_int_equal(new_learner(world.cfg, &ol), 0);
+    temp_file_new(path, sizeof(path), "not-snap");
+    snprintf(want, sizeof(want), "%s: not a snapshot file (one begins with "
+             "the bytes c3 01; riffle train --snapshot FILE writes one)",
+             path);
+    for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        f = fopen(path, "wb");
+        assert_non_null(f);
+        fputs(texts[i], f);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(snapshot_load_file(world.snap_schema, ol, path,
+                                            offsets, 4, &n, &info, errstr,
+                                            sizeof(errstr)),
+                         RIFFLE_ERR_DECODE);
+        assert_string_equal(errstr, want);
+    }
+    assert_int_equal(remove(path), 0);
+    online_destroy(ol);
+}
+
 static void test_snapshot_save_file_failure_names_the_path(void **state)
 {
     struct online_learner *ol = NULL;
@@ -1610,6 +1643,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_dense_round_trip),
         cmocka_unit_test(test_online_validates_labels_by_value),
         cmocka_unit_test(test_snapshot_save_file_failure_names_the_path),
+        cmocka_unit_test(test_snapshot_load_file_names_another_kind),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
