@@ -1006,11 +1006,6 @@ static int path_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-/* A snapshot that cannot be saved is named as asked for, with the reason
- * and the temporary file as where, and leaves no temporary file: in a
- * folder that does not exist, and over a folder (the rename fails).
- * snapshot_probe_file(), which `riffle train --snapshot` asks before it
- * learns, refuses both in the same words. */
 /* A file that is no snapshot at all (here a CSV and an empty file) is
  * named as such, not as a message without its marker at offset 0. */
 static void test_snapshot_load_file_names_another_kind(void **state)
@@ -1044,6 +1039,11 @@ static void test_snapshot_load_file_names_another_kind(void **state)
     online_destroy(ol);
 }
 
+/* A snapshot that cannot be saved is named as asked for, with the reason
+ * and the temporary file as where, and leaves no temporary file: in a
+ * folder that does not exist, and over a folder (the rename fails).
+ * snapshot_probe_file(), which `riffle train --snapshot` asks before it
+ * learns, refuses both in the same words. */
 static void test_snapshot_save_file_failure_names_the_path(void **state)
 {
     struct online_learner *ol = NULL;
