@@ -65,6 +65,7 @@ struct consumer {
     struct partition_state parts[CONSUMER_MAX_PARTITIONS];
     size_t part_count;
     int replay;
+    int ever_assigned; /* set by the rebalance callback, on poll's thread */
     char owner[CFG_NAME_MAX]; /* claims partitions when set */
     void (*revoke_hook)(void *opaque);
     void *revoke_opaque;
@@ -469,6 +470,7 @@ static void on_assign(struct consumer *c,
                                : RD_KAFKA_OFFSET_STORED;
         if (ps) {
             ps->assigned = 1;
+            c->ever_assigned = 1;
             ps->at_end = 0;
             ps->claimed = ps->inherits = 0;
             if (committed)
@@ -925,6 +927,11 @@ size_t consumer_assigned_count(const struct consumer *c)
     for (i = 0; i < c->part_count; i++)
         n += c->parts[i].assigned != 0;
     return n;
+}
+
+int consumer_ever_assigned(const struct consumer *c)
+{
+    return c->ever_assigned;
 }
 
 int consumer_caught_up(const struct consumer *c)

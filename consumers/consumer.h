@@ -163,6 +163,11 @@ void consumer_mark_done(struct consumer *c, const rd_kafka_message_t *msg);
  * rebalancing, or after the session timed out with the brokers away. */
 size_t consumer_assigned_count(const struct consumer *c);
 
+/* Whether the group has assigned this consumer a partition at least once
+ * since consumer_new(): before that, holding none is the group forming
+ * (on a fresh broker its offsets topic is made first), not an outage. */
+int consumer_ever_assigned(const struct consumer *c);
+
 /* Whether partitions are assigned and every one has reached its end. */
 int consumer_caught_up(const struct consumer *c);
 

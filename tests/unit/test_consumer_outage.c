@@ -6,7 +6,9 @@
  * the broker without limit (rd_kafka_query_watermark_offsets() in
  * librdkafka 2.0.2), so an idle learner hung for a whole outage; here it
  * must come back with "the brokers do not answer", and once the broker
- * is up again say caught up. An alarm turns a hang into a failure.
+ * is up again say caught up. An alarm turns a hang into a failure. Also
+ * whether the group has ever assigned a partition, which tells the group
+ * forming from an outage in the learner's idle message.
  */
 #include "tests/unit/testutil.h"
 
@@ -79,6 +81,19 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Before the group's first assignment the consumer has never held a
+ * partition; once it has, it has, whatever it holds now. */
+static void test_consumer_ever_assigned(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(consumer_ever_assigned(fx->consumer), 0);
+    assert_int_equal(consumer_assigned_count(fx->consumer), 0);
+    poll_to_end(fx);
+    assert_int_equal(consumer_assigned_count(fx->consumer), 1);
+    assert_int_equal(consumer_ever_assigned(fx->consumer), 1);
+}
+
 /* Up: the empty partition's end is where the consumer stands. Down: both
  * asks come back, within their timeout, saying the brokers do not
  * answer. Up again: caught up, as before. */
@@ -146,6 +161,8 @@ static void test_consumer_confirm_caught_up_more_to_read(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_consumer_ever_assigned, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_consumer_confirm_caught_up_outage, setup, teardown),
         cmocka_unit_test_setup_teardown(
