@@ -1516,14 +1516,20 @@ static int idle_done(struct learn *l)
         if (consumer_confirm_caught_up(l->consumer, LEARN_CONFIRM_IDLE_MS,
                                        why, sizeof(why)))
             return 1;
-    } else if (!consumer_ever_assigned(l->consumer)) {
-        /* The group forming is no fault: on a fresh broker it makes its
-         * offsets topic first, which outlasts a short --idle-exit. */
+    } else if (!consumer_ever_assigned(l->consumer) &&
+               consumer_brokers_reachable(l->consumer, LEARN_CONFIRM_IDLE_MS,
+                                          why, sizeof(why))) {
+        /* The group forming, with the brokers there, is no fault: on a
+         * fresh broker it makes its offsets topic first, which outlasts
+         * a short --idle-exit; a learner beyond the partition count waits
+         * so too. Brokers that do not answer are warned of below. */
         log_info("learn", "idle for %.0f s while the group assigns the "
                  "first partition of %s: not stopping yet",
                  l->opt.idle_exit_s, l->cfg.topic_input);
         l->last_message_s = l->now_s = kafka_monotonic_s();
         return 0;
+    } else if (!consumer_ever_assigned(l->consumer)) {
+        /* why says the brokers do not answer */
     } else if (consumer_assigned_count(l->consumer) == 0) {
         snprintf(why, sizeof(why), "no partition of %s is assigned (the "
                  "group is rebalancing, or the brokers are away)",

@@ -934,6 +934,23 @@ int consumer_ever_assigned(const struct consumer *c)
     return c->ever_assigned;
 }
 
+int consumer_brokers_reachable(struct consumer *c, int timeout_ms, char *why,
+                               size_t why_size)
+{
+    rd_kafka_resp_err_t unanswered = RD_KAFKA_RESP_ERR_NO_ERROR;
+    char errstr[256];
+    int count = 0;
+
+    (void)kafka_topic_partitions_asked(c->rk, c->topic, timeout_ms, 0, &count,
+                                       &unanswered, errstr, sizeof(errstr));
+    if (unanswered == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 1;
+    snprintf(why, why_size, "the brokers do not answer within %d ms for the "
+             "metadata of %s: %s", timeout_ms, c->topic,
+             rd_kafka_err2str(unanswered));
+    return 0;
+}
+
 int consumer_caught_up(const struct consumer *c)
 {
     size_t i, assigned = 0;

@@ -168,6 +168,13 @@ size_t consumer_assigned_count(const struct consumer *c);
  * (on a fresh broker its offsets topic is made first), not an outage. */
 int consumer_ever_assigned(const struct consumer *c);
 
+/* Whether the brokers answer, within timeout_ms, a metadata request for
+ * the consumer's first topic: what can be asked while no partition is
+ * assigned. Returns 1 when they do (even to say the topic is missing);
+ * 0 with why set when none answered. */
+int consumer_brokers_reachable(struct consumer *c, int timeout_ms, char *why,
+                               size_t why_size);
+
 /* Whether partitions are assigned and every one has reached its end. */
 int consumer_caught_up(const struct consumer *c);
 

@@ -94,6 +94,32 @@ static void test_consumer_ever_assigned(void **state)
     assert_int_equal(consumer_ever_assigned(fx->consumer), 1);
 }
 
+/* With no partition assigned yet, the brokers can still be asked
+ * whether they answer: up they do, down they do not, within the bound. */
+static void test_consumer_brokers_reachable_unassigned(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(consumer_brokers_reachable(fx->consumer, TEST_UP_ASK_MS,
+                                                fx->why, sizeof(fx->why)),
+                     1);
+    assert_int_equal(consumer_ever_assigned(fx->consumer), 0);
+
+    assert_int_equal(rd_kafka_mock_broker_set_down(fx->mcluster, 1),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(consumer_brokers_reachable(fx->consumer, TEST_ASK_MS,
+                                                fx->why, sizeof(fx->why)),
+                     0);
+    assert_contains(fx->why, "the brokers do not answer");
+    assert_contains(fx->why, TEST_TOPIC);
+
+    assert_int_equal(rd_kafka_mock_broker_set_up(fx->mcluster, 1),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(consumer_brokers_reachable(fx->consumer, TEST_UP_ASK_MS,
+                                                fx->why, sizeof(fx->why)),
+                     1);
+}
+
 /* Up: the empty partition's end is where the consumer stands. Down: both
  * asks come back, within their timeout, saying the brokers do not
  * answer. Up again: caught up, as before. */
@@ -163,6 +189,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_consumer_ever_assigned, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_consumer_brokers_reachable_unassigned, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_consumer_confirm_caught_up_outage, setup, teardown),
         cmocka_unit_test_setup_teardown(
