@@ -1508,6 +1508,7 @@ static int merge_models(struct learn *l, char *errstr, size_t size)
 static int idle_done(struct learn *l)
 {
     char why[256];
+    int forming = 0;
 
     if (l->opt.idle_exit_s <= 0 ||
         l->now_s - l->last_message_s < l->opt.idle_exit_s)
@@ -1516,20 +1517,13 @@ static int idle_done(struct learn *l)
         if (consumer_confirm_caught_up(l->consumer, LEARN_CONFIRM_IDLE_MS,
                                        why, sizeof(why)))
             return 1;
-    } else if (!consumer_ever_assigned(l->consumer) &&
-               consumer_brokers_reachable(l->consumer, LEARN_CONFIRM_IDLE_MS,
-                                          why, sizeof(why))) {
+    } else if (!consumer_ever_assigned(l->consumer)) {
         /* The group forming, with the brokers there, is no fault: on a
          * fresh broker it makes its offsets topic first, which outlasts
          * a short --idle-exit; a learner beyond the partition count waits
-         * so too. Brokers that do not answer are warned of below. */
-        log_info("learn", "idle for %.0f s while the group assigns the "
-                 "first partition of %s: not stopping yet",
-                 l->opt.idle_exit_s, l->cfg.topic_input);
-        l->last_message_s = l->now_s = kafka_monotonic_s();
-        return 0;
-    } else if (!consumer_ever_assigned(l->consumer)) {
-        /* why says the brokers do not answer */
+         * so too. Brokers that do not answer are warned of, why says. */
+        forming = consumer_brokers_reachable(
+            l->consumer, LEARN_CONFIRM_IDLE_MS, why, sizeof(why));
     } else if (consumer_assigned_count(l->consumer) == 0) {
         snprintf(why, sizeof(why), "no partition of %s is assigned (the "
                  "group is rebalancing, or the brokers are away)",
@@ -1537,8 +1531,13 @@ static int idle_done(struct learn *l)
     } else {
         return 0; /* the end is not fetched yet: no need to ask */
     }
-    log_warn("learn", "idle for %.0f s but %s: not stopping yet",
-             l->opt.idle_exit_s, why);
+    if (forming)
+        log_info("learn", "idle for %.0f s while the group assigns the "
+                 "first partition of %s: not stopping yet",
+                 l->opt.idle_exit_s, l->cfg.topic_input);
+    else
+        log_warn("learn", "idle for %.0f s but %s: not stopping yet",
+                 l->opt.idle_exit_s, why);
     l->last_message_s = l->now_s = kafka_monotonic_s();
     return 0;
 }
