@@ -1515,8 +1515,14 @@ static int idle_done(struct learn *l)
         return 0;
     if (consumer_caught_up(l->consumer)) {
         if (consumer_confirm_caught_up(l->consumer, LEARN_CONFIRM_IDLE_MS,
-                                       why, sizeof(why)))
+                                       why, sizeof(why))) {
+            /* tests/integration/test_idle_outage.sh tells by this line a
+             * learner already finishing from one that is idle */
+            log_info("learn", "idle for %.0f s and caught up with the "
+                     "brokers' end of every partition: finishing",
+                     l->opt.idle_exit_s);
             return 1;
+        }
     } else if (!consumer_ever_assigned(l->consumer)) {
         /* The group forming, with the brokers there, is no fault: on a
          * fresh broker it makes its offsets topic first, which outlasts
