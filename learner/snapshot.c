@@ -1636,6 +1636,17 @@ static int temp_path(const char *path, struct buf *tmp, char *errstr,
     return RIFFLE_ERR_NOMEM;
 }
 
+/* Words the failure of `step` ("writing", "closing", "renaming") on the
+ * temporary file `tmp` standing in for `path`, from errno, the same way for
+ * the probe and the save; returns RIFFLE_ERR_IO. */
+static int write_failed(const char *path, const char *step, const char *tmp,
+                        char *errstr, size_t errstr_size)
+{
+    snprintf(errstr, errstr_size, "%s: cannot write the snapshot: %s "
+             "(%s %s)", path, strerror(errno), step, tmp);
+    return RIFFLE_ERR_IO;
+}
+
 int snapshot_probe_file(const char *path, char *errstr, size_t errstr_size)
 {
     struct buf tmp = {0};
@@ -1653,9 +1664,7 @@ int snapshot_probe_file(const char *path, char *errstr, size_t errstr_size)
         return err;
     f = fopen(tmp.data, "wb");
     if (!f) {
-        snprintf(errstr, errstr_size, "%s: cannot write the snapshot: %s "
-                 "(writing %s)", path, strerror(errno), tmp.data);
-        err = RIFFLE_ERR_IO;
+        err = write_failed(path, "writing", tmp.data, errstr, errstr_size);
     } else {
         (void)fclose(f);        /* empty: nothing to lose */
         (void)remove(tmp.data); /* the save writes it afresh */
@@ -1684,19 +1693,15 @@ int snapshot_save_file(const struct schema *schema, struct online_learner *ol,
     f = fopen(tmp.data, "wb");
     if (!f || fwrite(out.data, 1, out.len, f) != out.len || fflush(f) != 0 ||
         fsync(fileno(f)) != 0) {
-        snprintf(errstr, errstr_size, "%s: cannot write the snapshot: %s "
-                 "(writing %s)", path, strerror(errno), tmp.data);
-        err = RIFFLE_ERR_IO;
+        err = write_failed(path, "writing", tmp.data, errstr, errstr_size);
         goto out;
     }
     closed = fclose(f);
     f = NULL;
     if (closed != 0 || rename(tmp.data, path) != 0) {
-        snprintf(errstr, errstr_size, "%s: cannot write the snapshot: %s "
-                 "(%s %s)", path, strerror(errno),
-                 closed != 0 ? "closing" : "renaming", tmp.data);
+        err = write_failed(path, closed != 0 ? "closing" : "renaming",
+                           tmp.data, errstr, errstr_size);
         (void)remove(tmp.data); /* worthless without the rename */
-        err = RIFFLE_ERR_IO;
     }
 
 out:
