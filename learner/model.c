@@ -308,6 +308,14 @@ static MODEL_ALWAYS_INLINE size_t optimizer_state_count(
  * where opt is one, as in the loops model_learn() makes per optimizer:
  * their slot addresses are then a shift by a constant, not by a count
  * loaded from the model at every feature. */
+/* A slot holds the weight and at most two state values, in at most four
+ * floats: optimizer_slot_shift() gives two a shift of 2, and slot_bits()
+ * and model_next_in_use() read the weight and those two, no more. An
+ * optimizer with a third state value must widen them first; model_new()
+ * refuses one that has more than this. */
+_Static_assert(MODEL_MAX_STATE_ARRAYS == 2,
+               "slot_bits() reads at most two state values a slot");
+
 static MODEL_ALWAYS_INLINE unsigned optimizer_slot_shift(
     enum model_optimizer opt)
 {
@@ -372,7 +380,8 @@ int model_new(const struct model_params *params, struct model **out)
     struct model *m;
     size_t count;
 
-    if (model_params_check(params, NULL, 0) != 0)
+    if (model_params_check(params, NULL, 0) != 0 ||
+        optimizer_state_count(params->optimizer) > MODEL_MAX_STATE_ARRAYS)
         return RIFFLE_ERR_INVALID;
 
     count = (size_t)1 << params->bits;
@@ -524,12 +533,16 @@ static inline size_t next_in_use(const struct model *m, size_t from,
 size_t model_next_in_use(const struct model *m, size_t from, size_t to)
 {
     assert(to <= m->weight_count);
-    assert(m->slot_shift <= 2 && (m->state_count > 0) == (m->slot_shift > 0));
-    if (m->slot_shift == 0)
+    /* model_new() made slot_shift optimizer_slot_shift() of at most
+     * MODEL_MAX_STATE_ARRAYS states: 0, 1 or 2, never more. */
+    switch (m->slot_shift) {
+    case 0:
         return next_in_use(m, from, to, 0);
-    if (m->slot_shift == 1)
+    case 1:
         return next_in_use(m, from, to, 1);
-    return next_in_use(m, from, to, 2);
+    default:
+        return next_in_use(m, from, to, 2);
+    }
 }
 
 void model_copy_weights(const struct model *m, float *out)
