@@ -6,6 +6,7 @@
 #ifndef RIFFLE_CLI_CLI_H
 #define RIFFLE_CLI_CLI_H
 
+#include <getopt.h>
 #include <signal.h>
 
 #include "config/cfg.h"
@@ -42,6 +43,15 @@ int cli_require_output_schemas(const struct cfg *cfg);
  * 0 when there is none, else 1 (the caller exits 2; main then points at
  * the command's --help). */
 int cli_refuse_operands(const char *cmd, int argc, char **argv, int first);
+
+/* getopt_long() for a command, argv[0] being its name: the same options
+ * and results, but its refusals ("riffle CMD: unrecognized option 'X'",
+ * "option requires an argument", "doesn't allow an argument") show the
+ * words as given with their control bytes escaped (log_printable()),
+ * where getopt_long() would echo a terminal escape to the terminal. A
+ * missing argument returns '?' like an unknown option. */
+int cli_getopt(int argc, char **argv, const char *shortopts,
+               const struct option *longopts);
 
 /* Strict option values: the whole text must be a number, a count >= 0,
  * seconds >= 0 or a rate of events per second >= 0 (finite). On error

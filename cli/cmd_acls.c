@@ -355,7 +355,7 @@ int cmd_acls(int argc, char **argv)
     size_t i;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:h", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "c:b:h", longopts)) != -1) {
         if (c == 'c')
             config = optarg;
         else if (c == 'b')

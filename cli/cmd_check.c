@@ -44,7 +44,7 @@ static int parse_args(int argc, char **argv, const char **config)
 
     *config = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:h", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "c:b:h", longopts)) != -1) {
         if (c == 'c') {
             *config = optarg;
         } else if (c == 'b') {

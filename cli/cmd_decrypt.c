@@ -320,7 +320,7 @@ int cmd_decrypt(int argc, char **argv)
         return 1;
     }
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:sf:e:h", longopts, NULL)) !=
+    while ((c = cli_getopt(argc, argv, "c:b:sf:e:h", longopts)) !=
            -1) {
         if (c == 'c')
             config = optarg;

@@ -55,7 +55,7 @@ static int parse_options(int argc, char **argv, struct replay_options *o,
     int c, bad = 0;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:g:l:ni:qh", longopts, NULL)) !=
+    while ((c = cli_getopt(argc, argv, "c:b:g:l:ni:qh", longopts)) !=
            -1) {
         if (c == 'c')
             *config = optarg;

@@ -1935,7 +1935,7 @@ static int parse_options(int argc, char **argv, struct learn_options *o)
     int c, bad = 0;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:n:i:s:fH:I:h", longopts, NULL)) !=
+    while ((c = cli_getopt(argc, argv, "c:b:n:i:s:fH:I:h", longopts)) !=
            -1) {
         if (c == 'c')
             o->config = optarg;

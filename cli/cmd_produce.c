@@ -58,7 +58,7 @@ int cmd_produce(int argc, char **argv)
     int c, err, bad = 0;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:f:r:l:qRWL:h", longopts, NULL)) !=
+    while ((c = cli_getopt(argc, argv, "c:b:f:r:l:qRWL:h", longopts)) !=
            -1) {
         if (c == 'c')
             config = optarg;

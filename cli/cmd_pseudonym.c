@@ -116,7 +116,7 @@ int cmd_pseudonym(int argc, char **argv)
     int c, err;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:h", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "c:b:h", longopts)) != -1) {
         if (c == 'c') {
             config = optarg;
         } else if (c == 'b') {

@@ -187,7 +187,7 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
 
     o->http_port = -1;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:n:i:p:a:I:h", longopts, NULL)) !=
+    while ((c = cli_getopt(argc, argv, "c:b:n:i:p:a:I:h", longopts)) !=
            -1) {
         if (c == 'c')
             o->config = optarg;

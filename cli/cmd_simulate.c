@@ -239,7 +239,7 @@ static int parse_options(struct simulate *s, int argc, char **argv,
 
     s->learners = 1;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:n:m:f:l:b:h", longopts, NULL)) !=
+    while ((c = cli_getopt(argc, argv, "c:n:m:f:l:b:h", longopts)) !=
            -1) {
         if (c == 'c')
             *config = optarg;

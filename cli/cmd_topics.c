@@ -279,13 +279,14 @@ int cmd_topics(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *config = NULL, *brokers = NULL, *action;
+    char shown[LOG_PRINTABLE_SIZE(256)];
     struct cfg *cfg;
     int c, rc, actions;
 
     /* As every command: an unknown option, or one without its value, is
      * getopt's to name, not a word taken for the action. */
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:h", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "c:b:h", longopts)) != -1) {
         if (c == 'c') {
             config = optarg;
         } else if (c == 'b') {
@@ -304,7 +305,8 @@ int cmd_topics(int argc, char **argv)
         fprintf(stderr, "riffle topics: expected create or delete\n");
     else if (strcmp(action, "create") && strcmp(action, "delete"))
         fprintf(stderr, "riffle topics: unknown action or option '%s': "
-                "expected create or delete\n", action);
+                "expected create or delete\n",
+                log_printable(action, shown, sizeof(shown)));
     else if (actions > 1)
         fprintf(stderr, "riffle topics: expected one action, got %d words "
                 "besides the options\n", actions);

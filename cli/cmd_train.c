@@ -402,7 +402,7 @@ static int parse_options(struct file_run *r, int argc, char **argv,
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:f:s:r:p:b:h", longopts, NULL)) !=
+    while ((c = cli_getopt(argc, argv, "c:f:s:r:p:b:h", longopts)) !=
            -1) {
         if (c == 'c')
             *config = optarg;

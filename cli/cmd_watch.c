@@ -292,7 +292,7 @@ static int parse_options(int argc, char **argv, struct watch_options *o)
     o->from_start = 1;
     optind = 1;
     for (;;) {
-        c = getopt_long(argc, argv, "c:b:el:i:h", longopts, NULL);
+        c = cli_getopt(argc, argv, "c:b:el:i:h", longopts);
         if (c == -1)
             break;
         if (c == 'c')

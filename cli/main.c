@@ -7,7 +7,9 @@
  * (learner/), and publishes predictions, dead letters and snapshots
  * (producers/); `watch` reads any of those topics back.
  */
+#include <assert.h>
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -91,13 +93,86 @@ int cli_require_output_schemas(const struct cfg *cfg)
     return err;
 }
 
+/* Room for a word the user gave, shown escaped: longer ones are cut. */
+#define CLI_SHOWN_SIZE LOG_PRINTABLE_SIZE(256)
+
 int cli_refuse_operands(const char *cmd, int argc, char **argv, int first)
 {
+    char shown[CLI_SHOWN_SIZE];
+
     if (first >= argc)
         return 0;
     fprintf(stderr, "riffle %s: unexpected argument '%s'\n", cmd,
-            argv[first]);
+            log_printable(argv[first], shown, sizeof(shown)));
     return 1;
+}
+
+/* The long option `word` ("--name" or "--name=value") names exactly, or
+ * NULL. */
+static const struct option *long_option(const struct option *longopts,
+                                        const char *word)
+{
+    size_t n = strcspn(word + 2, "=");
+
+    for (; longopts->name; longopts++)
+        if (strncmp(longopts->name, word + 2, n) == 0 &&
+            longopts->name[n] == '\0')
+            return longopts;
+    return NULL;
+}
+
+/* The command main() runs ("dlq"), for the errors of a subcommand whose
+ * argv[0] is its own word ("replay"). */
+static const char *command_name = "";
+
+/* Says why getopt_long() refused argv[optind - 1] or the short option
+ * optopt, as getopt_long() would have, escaped. */
+static void report_refused_option(char **argv, int missing,
+                                  const struct option *longopts)
+{
+    const char *word = optind > 1 ? argv[optind - 1] : "";
+    const struct option *o = NULL;
+    char shown[CLI_SHOWN_SIZE];
+    char letter[2] = {(char)optopt, '\0'};
+    int nested = strcmp(command_name, argv[0]) != 0;
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "%s%s%s", command_name, nested ? " " : "",
+             nested ? argv[0] : "");
+
+    if (strncmp(word, "--", 2) == 0)
+        o = long_option(longopts, word);
+    if (o && missing) {
+        fprintf(stderr, "riffle %s: option '--%s' requires an argument\n",
+                cmd, o->name);
+    } else if (o && optopt == o->val && o->has_arg == no_argument) {
+        fprintf(stderr, "riffle %s: option '--%s' doesn't allow an "
+                "argument\n", cmd, o->name);
+    } else if (optopt == 0) {
+        fprintf(stderr, "riffle %s: unrecognized option '%s'\n", cmd,
+                log_printable(word, shown, sizeof(shown)));
+    } else {
+        fprintf(stderr, "riffle %s: %s -- '%s'\n", cmd,
+                missing ? "option requires an argument" : "invalid option",
+                log_printable(letter, shown, sizeof(shown)));
+    }
+}
+
+int cli_getopt(int argc, char **argv, const char *shortopts,
+               const struct option *longopts)
+{
+    char quiet[64]; /* ":" first: a missing argument returns ':' */
+    int c;
+
+    assert(strlen(shortopts) + 2 <= sizeof(quiet));
+    snprintf(quiet, sizeof(quiet), ":%s", shortopts);
+    opterr = 0;
+    c = getopt_long(argc, argv, quiet, longopts, NULL);
+    if (c == '?' || c == ':') {
+        report_refused_option(argv, c == ':', longopts);
+        return '?';
+    }
+    return c;
 }
 
 int cli_parse_count(const char *option, const char *text, long long *out)
@@ -224,6 +299,7 @@ int main(int argc, char **argv)
 
         if (strcmp(cmd, commands[i].name) != 0)
             continue;
+        command_name = commands[i].name;
         rc = commands[i].run(argc - 1, argv + 1);
         /* 2 is a command line the command cannot use (an unknown option,
          * a missing -c or argument), or a configuration it could not load
@@ -233,7 +309,8 @@ int main(int argc, char **argv)
         return rc;
     }
 
-    fprintf(stderr, "riffle: unknown command '%s'\n\n", cmd);
+    fprintf(stderr, "riffle: unknown command '%s'\n\n",
+            log_printable(cmd, errstr, sizeof(errstr)));
     usage(stderr);
     return 2;
 }

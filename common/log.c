@@ -92,6 +92,66 @@ static void json_escape(char *out, size_t size, size_t *len, const char *s)
     out[*len] = '\0';
 }
 
+/* The length of the valid UTF-8 sequence at p (1 to 4 bytes: no
+ * overlong form, surrogate or code point past U+10FFFF), or 0. */
+static size_t utf8_length(const unsigned char *p)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t n, k;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        n = 2;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        n = 3;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        n = 4;
+    else
+        return 0;
+    if (p[0] == 0xe0)
+        lo = 0xa0;
+    else if (p[0] == 0xed)
+        hi = 0x9f;
+    else if (p[0] == 0xf0)
+        lo = 0x90;
+    else if (p[0] == 0xf4)
+        hi = 0x8f;
+    for (k = 1; k < n; k++, lo = 0x80, hi = 0xbf)
+        if (p[k] < lo || p[k] > hi)
+            return 0;
+    return n;
+}
+
+const char *log_printable(const char *s, char *out, size_t size)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = 0, n;
+    int escape;
+
+    if (size == 0)
+        return out;
+    for (; *p; p += n) {
+        n = utf8_length(p);
+        /* Not UTF-8, a C0 control or DEL, or a C1 control (U+0080 to
+         * U+009F): a byte at a time as \xNN. */
+        escape = n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f)) ||
+                 (n == 2 && p[0] == 0xc2 && p[1] <= 0x9f);
+        if (escape)
+            n = 1;
+        if (len + (escape ? 4 : n) >= size)
+            break;
+        if (escape) {
+            len += (size_t)snprintf(out + len, size - len, "\\x%02x", *p);
+        } else {
+            memcpy(out + len, p, n);
+            len += n;
+        }
+    }
+    out[len] = '\0';
+    return out;
+}
+
 static void write_json(const char *stamp, long ms, enum log_level level,
                        const char *component, const char *msg)
 {
@@ -125,6 +185,7 @@ void log_write(enum log_level level, const char *component, const char *fmt,
                ...)
 {
     char msg[LOG_LINE_MAX];
+    char shown[LOG_PRINTABLE_SIZE(LOG_LINE_MAX)];
     char stamp[32];
     struct timespec ts;
     struct tm tm;
@@ -145,5 +206,6 @@ void log_write(enum log_level level, const char *component, const char *fmt,
         write_json(stamp, ts.tv_nsec / 1000000, level, component, msg);
     else
         fprintf(stderr, "%s.%03ldZ %-5s %s: %s\n", stamp,
-                ts.tv_nsec / 1000000, level_names[level], component, msg);
+                ts.tv_nsec / 1000000, level_names[level], component,
+                log_printable(msg, shown, sizeof(shown)));
 }

@@ -40,6 +40,19 @@ int log_parse_level(const char *name, enum log_level *level);
  * it may be. */
 int log_check_env(char *errstr, size_t errstr_size);
 
+/* s, borrowed, copied into out (size bytes, always terminated; cut short
+ * rather than overflow) with every byte a terminal could act on written
+ * as \xNN: the C0 controls (newline, escape, ...), DEL, the C1 controls
+ * (U+0080 to U+009F) and any byte that is not valid UTF-8 (a lone 0x9b
+ * is a control to an 8-bit terminal). Other characters, backslashes
+ * included, are copied as they are. For echoing a string the user gave
+ * (an argument, a path, a name) outside a log line, whose text form does
+ * the same to the whole message. Returns out. */
+const char *log_printable(const char *s, char *out, size_t size);
+
+/* Size of log_printable()'s out that holds any string of n bytes. */
+#define LOG_PRINTABLE_SIZE(n) (4 * (n) + 1)
+
 void log_write(enum log_level level, const char *component, const char *fmt,
                ...) __attribute__((format(printf, 3, 4)));
 

@@ -106,7 +106,11 @@ done
 RIFFLE_LOG_LEVEL= RIFFLE_LOG_FORMAT= "$RIFFLE" check -c config/elec2.cfg >/dev/null 2>&1 ||
     fail "empty RIFFLE_LOG_LEVEL and RIFFLE_LOG_FORMAT refused"
 
-# A missing or unknown word is named before the usage.
+# A missing or unknown word is named before the usage. A word echoed
+# back shows its control bytes escaped: a terminal escape pasted by
+# mistake neither reaches the terminal nor breaks the line. A
+# subcommand's refusals name it after its command.
+esc=$'\e[31m'
 for args in "topics -c config/elec2.cfg|expected create or delete" \
     "topics list -c config/elec2.cfg|unknown action or option 'list'" \
     "topics create delete -c config/elec2.cfg|expected one action, got 2 words" \
@@ -114,15 +118,32 @@ for args in "topics -c config/elec2.cfg|expected create or delete" \
     "topics create -c|option requires an argument -- 'c'" \
     "watch -c config/elec2.cfg|riffle watch: expected a TOPIC" \
     "watch -c config/elec2.cfg predictions models|expected one TOPIC, got 2" \
-    "dlq list|expected the subcommand 'replay'"; do
+    "dlq list|expected the subcommand 'replay'" \
+    "check -c config/elec2.cfg a${esc}b|unexpected argument 'a\\x1b[31mb'" \
+    "learn --a${esc}b|riffle learn: unrecognized option '--a\\x1b[31mb'" \
+    "learn -${esc}|riffle learn: invalid option -- '\\x1b'" \
+    "topics l${esc}st -c config/elec2.cfg|unknown action or option 'l\\x1b[31mst'" \
+    "dlq replay --x${esc}|riffle dlq replay: unrecognized option '--x\\x1b[31m'" \
+    "dlq replay -c|riffle dlq replay: option requires an argument -- 'c'" \
+    "serve --config|riffle serve: option '--config' requires an argument" \
+    "watch --help=${esc}|riffle watch: option '--help' doesn't allow an argument"; do
     rc=0
     # shellcheck disable=SC2086
     "$RIFFLE" ${args%|*} >"$WORK/out.txt" 2>"$WORK/err.txt" || rc=$?
     err=$(cat "$WORK/err.txt")
-    [[ $rc == 2 && $err == *"${args#*|}"* && $err == *"--help' for its options."* ]] ||
-        fail "riffle ${args%|*} ($rc): $err"
+    [[ $rc == 2 && $err == *"${args#*|}"* && $err == *"--help' for its options."* &&
+       $err != *$'\e'* ]] || fail "riffle ${args%|*} ($rc): $err"
     [[ ! -s $WORK/out.txt ]] || fail "riffle ${args%|*} wrote on stdout: $(cat "$WORK/out.txt")"
 done
+
+rc=0
+err=$("$RIFFLE" "x${esc}" 2>&1) || rc=$?
+[[ $rc == 2 && $err == "riffle: unknown command 'x\x1b[31m'"* ]] ||
+    fail "unknown command x\\e[31m ($rc): $err"
+rc=0
+err=$("$RIFFLE" train -c "$WORK/a${esc}"$'\n.cfg' 2>&1) || rc=$?
+[[ $rc == 2 && $err == *"a\x1b[31m\x0a.cfg: cannot read the file"* && $err != *$'\e'* ]] ||
+    fail "a configuration path with controls ($rc): $err"
 
 # An option's value is refused in the option's own unit.
 rc=0

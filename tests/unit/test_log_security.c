@@ -69,6 +69,51 @@ static void test_log_json_lines_escape(void **state)
     assert_contains(line, "Z info  learn: plain\n");
 }
 
+/* Every byte a terminal could act on is shown as \xNN; text, UTF-8
+ * letters and backslashes are kept; the output is cut, never overrun. */
+static void test_log_printable_escapes_controls(void **state)
+{
+    char out[LOG_PRINTABLE_SIZE(32)];
+    char small[8];
+
+    (void)state;
+    assert_string_equal(log_printable("a\x1b[31mb\n\t\x7f", out,
+                                      sizeof(out)),
+                        "a\\x1b[31mb\\x0a\\x09\\x7f");
+    /* C1 CSI as UTF-8 and alone; a lone continuation byte; an overlong
+     * slash; a surrogate; then valid é, € and an emoji. */
+    assert_string_equal(log_printable("\xc2\x9b|\x9b|\x80|\xc0\xaf|"
+                                      "\xed\xa0\x80|\xc3\xa9\xe2\x82"
+                                      "\xac\xf0\x9f\x98\x80\\", out,
+                                      sizeof(out)),
+                        "\\xc2\\x9b|\\x9b|\\x80|\\xc0\\xaf|"
+                        "\\xed\\xa0\\x80|\xc3\xa9\xe2\x82\xac"
+                        "\xf0\x9f\x98\x80\\");
+    /* A sequence cut at the end of the string is not valid. */
+    assert_string_equal(log_printable("x\xe2\x82", out, sizeof(out)),
+                        "x\\xe2\\x82");
+    assert_string_equal(log_printable("abc\x1b\x1b", small, sizeof(small)),
+                        "abc\\x1b");
+    assert_string_equal(log_printable("abcdefghij", small, sizeof(small)),
+                        "abcdefg");
+}
+
+/* A text log line shows a user's string (a path, a value) escaped: one
+ * line, no escape sequence reaching the terminal. */
+static void test_log_text_lines_escape_controls(void **state)
+{
+    char line[1024];
+
+    (void)state;
+    unsetenv("RIFFLE_LOG_FORMAT");
+    log_set_json(0);
+    capture_log("config", "/tmp/a\x1b]0;title\x07\nb.cfg: cannot read",
+                line, sizeof(line));
+    assert_contains(line, " info  config: /tmp/a\\x1b]0;title\\x07"
+                    "\\x0ab.cfg: cannot read\n");
+    assert_null(strchr(line, '\x1b'));
+}
+
 static void test_log_format_env_wins(void **state)
 {
     char line[1024];
@@ -219,6 +264,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_json_lines_escape),
+        cmocka_unit_test(test_log_printable_escapes_controls),
+        cmocka_unit_test(test_log_text_lines_escape_controls),
         cmocka_unit_test(test_log_format_env_wins),
         cmocka_unit_test(test_security_password_sources),
         cmocka_unit_test(test_security_refuses_incomplete),
