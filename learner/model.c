@@ -475,10 +475,21 @@ float model_state_value(const struct model *m, size_t k, size_t i)
  * padding included, are zero: 64 bytes of an Adagrad model. */
 #define MODEL_EMPTY_RUN_SLOTS 8
 
-/* Whether the n bytes at p (a multiple of 8) are all zero: OR of words,
- * which the compiler unrolls and vectorizes. */
+/* Whether the n bytes at p (a multiple of 16) are all zero: an OR of
+ * 16-byte loads. gcc -O2 kept the loop over words it was written as
+ * (four instructions a word, 64 for a run of FTRL's slots). */
 static inline int bytes_zero(const float *p, size_t n)
 {
+#if defined(__SSE2__)
+    __m128i bits = _mm_setzero_si128();
+    size_t i;
+
+    for (i = 0; i < n; i += sizeof(bits))
+        bits = _mm_or_si128(bits, _mm_loadu_si128(
+                                      (const __m128i *)((const char *)p + i)));
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(bits, _mm_setzero_si128())) ==
+           0xffff;
+#else
     uint64_t bits = 0, v;
     size_t i;
 
@@ -487,6 +498,7 @@ static inline int bytes_zero(const float *p, size_t n)
         bits |= v;
     }
     return bits == 0;
+#endif
 }
 
 /* The bits of slot p's weight and states ORed, for a table of `shift`
@@ -543,6 +555,56 @@ size_t model_next_in_use(const struct model *m, size_t from, size_t to)
     default:
         return next_in_use(m, from, to, 2);
     }
+}
+
+/* model_in_use() for a table of `shift`: runs of empty slots passed over
+ * at once, as next_in_use() does, and the slots of any other run tested
+ * without a branch, each written to idx and counted only when in use. */
+static inline size_t in_use(const struct model *m, size_t from, size_t to,
+                            unsigned shift, uint32_t *idx)
+{
+    size_t run_bytes = (MODEL_EMPTY_RUN_SLOTS << shift) * sizeof(float);
+    size_t i = from, n = 0, end;
+
+    while (i < to) {
+        if (i % MODEL_EMPTY_RUN_SLOTS == 0 &&
+            to - i >= MODEL_EMPTY_RUN_SLOTS &&
+            bytes_zero(m->slots + (i << shift), run_bytes)) {
+            i += MODEL_EMPTY_RUN_SLOTS;
+            continue;
+        }
+        end = (i / MODEL_EMPTY_RUN_SLOTS + 1) * MODEL_EMPTY_RUN_SLOTS;
+        if (end > to)
+            end = to;
+        for (; i < end; i++) {
+            idx[n] = (uint32_t)i;
+            n += slot_bits(m->slots + (i << shift), shift) != 0;
+        }
+    }
+    return n;
+}
+
+/* One walk for the weights digest and a snapshot's packing, where a
+ * call of model_next_in_use() per slot in use was a third of the
+ * digest's instructions on click-through. */
+size_t model_in_use(const struct model *m, size_t from, size_t to,
+                    uint32_t *idx)
+{
+    assert(from <= to && to <= m->weight_count);
+    assert(m->slot_shift <= 2 && (m->state_count > 0) == (m->slot_shift > 0));
+    if (m->slot_shift == 0)
+        return in_use(m, from, to, 0, idx);
+    if (m->slot_shift == 1)
+        return in_use(m, from, to, 1, idx);
+    return in_use(m, from, to, 2, idx);
+}
+
+void model_slot_values(const struct model *m, size_t i, float *out)
+{
+    const float *p = slot_at(m, (uint32_t)i);
+
+    assert(i < m->weight_count);
+    memcpy(out, p, (1 + m->state_count) * sizeof(float));
 }
 
 void model_copy_weights(const struct model *m, float *out)

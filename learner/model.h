@@ -232,6 +232,15 @@ float model_weight(const struct model *m, size_t i);
  * cost a tenth of a learner's time at a snapshot every 10,000 events. */
 size_t model_next_in_use(const struct model *m, size_t from, size_t to);
 
+/* Every index in [from, to) that model_next_in_use() would find, in
+ * order, written to idx (room for to - from); returns how many. */
+size_t model_in_use(const struct model *m, size_t from, size_t to,
+                    uint32_t *idx);
+
+/* Slot i's weight, then its model_state_count() state values, into out
+ * (room for 1 + MODEL_MAX_STATE_ARRAYS floats). */
+void model_slot_values(const struct model *m, size_t i, float *out);
+
 /* How many optimizer-state values this model's optimizer keeps per
  * weight: 0 (sgd), 1 (adagrad, rmsprop) or 2 (adam, normalized, ftrl). */
 size_t model_state_count(const struct model *m);

@@ -75,26 +75,34 @@ static int is_plus_zero(float f)
 
 /* Packs every index in [from, to) with a non-zero weight or state, in
  * the SNAPSHOT_WEIGHT_ENCODING layout (see snapshot.h), appending to out
- * and adding to *nonzero. */
+ * and adding to *nonzero. The indexes in use are found a slice at a
+ * time in one walk and written straight into out's memory: a walk and
+ * an append per entry were most of the weights digest that ends `riffle
+ * train`. */
 static int pack_weight_range(const struct model *m, size_t from, size_t to,
                              struct buf *out, int64_t *nonzero)
 {
-    size_t i, k, states = model_state_count(m);
-    unsigned char entry[SNAPSHOT_ENTRY_BYTES_V2(MODEL_MAX_STATE_ARRAYS)];
-    float w, s[MODEL_MAX_STATE_ARRAYS];
+    uint32_t idx[SNAPSHOT_DIGEST_SLICE];
+    size_t i, k, n, end, states = model_state_count(m);
+    size_t entry = SNAPSHOT_ENTRY_BYTES_V2(states);
+    float v[1 + MODEL_MAX_STATE_ARRAYS];
+    unsigned char *p;
 
-    for (i = model_next_in_use(m, from, to); i < to;
-         i = model_next_in_use(m, i + 1, to)) {
-        w = model_weight(m, i);
-        for (k = 0; k < states; k++)
-            s[k] = model_state_value(m, k, i);
-        put_u32(entry, (uint32_t)i);
-        put_f32(entry + 4, w);
-        for (k = 0; k < states; k++)
-            put_f32(entry + 8 + 4 * k, s[k]);
-        if (buf_append(out, entry, SNAPSHOT_ENTRY_BYTES_V2(states)) != 0)
+    for (; from < to; from = end) {
+        end = to - from > SNAPSHOT_DIGEST_SLICE ? from + SNAPSHOT_DIGEST_SLICE
+                                                : to;
+        n = model_in_use(m, from, end, idx);
+        if (buf_reserve(out, n * entry) != 0)
             return RIFFLE_ERR_NOMEM;
-        (*nonzero)++;
+        p = (unsigned char *)out->data + out->len;
+        for (i = 0; i < n; i++, p += entry) {
+            model_slot_values(m, idx[i], v);
+            put_u32(p, idx[i]);
+            for (k = 0; k <= states; k++)
+                put_f32(p + 4 + 4 * k, v[k]);
+        }
+        out->len += n * entry;
+        *nonzero += (int64_t)n;
     }
     return 0;
 }
@@ -134,12 +142,15 @@ struct weight_plan {
  * cost more than the empty slots. */
 static void plan_weights(const struct model *m, struct weight_plan *plan)
 {
-    size_t i, count = model_weight_count(m), states = model_state_count(m);
-    size_t used = 0;
+    size_t from, to, count = model_weight_count(m);
+    size_t states = model_state_count(m), used = 0;
+    uint32_t idx[SNAPSHOT_DIGEST_SLICE];
 
-    for (i = model_next_in_use(m, 0, count); i < count;
-         i = model_next_in_use(m, i + 1, count))
-        used++;
+    for (from = 0; from < count; from = to) {
+        to = count - from > SNAPSHOT_DIGEST_SLICE ? from + SNAPSHOT_DIGEST_SLICE
+                                                  : count;
+        used += model_in_use(m, from, to, idx);
+    }
     plan->nonzero = (int64_t)used;
     plan->dense = used * SNAPSHOT_ENTRY_BYTES_V2(states) >=
                   count * SNAPSHOT_DENSE_ENTRY_BYTES(states);

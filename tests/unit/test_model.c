@@ -1692,6 +1692,75 @@ static void test_model_next_in_use_runs_and_padding(void **state)
     model_destroy(m);
 }
 
+/* model_in_use() of [from, to) against model_next_in_use() slot by
+ * slot, and model_slot_values() of each against model_weight() and
+ * model_state_value(). */
+static void expect_in_use_as_next(const struct model *m, size_t from,
+                                  size_t to)
+{
+    uint32_t *idx = calloc(to - from + 1, sizeof(*idx));
+    float v[1 + MODEL_MAX_STATE_ARRAYS];
+    size_t i, k, n, count = 0;
+
+    assert_non_null(idx);
+    n = model_in_use(m, from, to, idx);
+    for (i = model_next_in_use(m, from, to); i < to;
+         i = model_next_in_use(m, i + 1, to), count++) {
+        if (count >= n || idx[count] != i)
+            fail_msg("[%zu, %zu): entry %zu is %zu, expected %zu", from, to,
+                     count, count < n ? (size_t)idx[count] : to, i);
+        model_slot_values(m, i, v);
+        assert_memory_equal(&v[0], &(float){model_weight(m, i)}, sizeof(v[0]));
+        for (k = 0; k < model_state_count(m); k++)
+            assert_true(v[1 + k] == model_state_value(m, k, i));
+    }
+    assert_int_equal(n, count);
+    free(idx);
+}
+
+/* For no, one and two state values a slot: slots in use at random
+ * (a -0 weight and a state alone among them), in ranges that start and
+ * end anywhere in a run of eight slots. */
+static void test_model_in_use_matches_next_in_use(void **state)
+{
+    static const enum model_optimizer opts[] = {
+        MODEL_OPT_SGD, MODEL_OPT_ADAGRAD, MODEL_OPT_FTRL};
+    float *w = calloc(3 * (size_t)TEST_WEIGHTS, sizeof(*w));
+    float *s1 = w + TEST_WEIGHTS, *s2 = w + 2 * (size_t)TEST_WEIGHTS;
+    const float *states[] = {s1, s2};
+    uint32_t seed = 12345;
+    size_t o, i, from, to;
+
+    (void)state;
+    assert_non_null(w);
+    for (i = 0; i < TEST_WEIGHTS; i++) {
+        seed = seed * 1103515245u + 12345u;
+        switch ((seed >> 16) % 11) {
+        case 0: w[i] = 0.5f; break;
+        case 1: w[i] = -0.0f; break;
+        case 2: s1[i] = 1.0f; break;
+        case 3: s2[i] = -2.0f; break;
+        default: break; /* most slots stay empty */
+        }
+    }
+    for (o = 0; o < sizeof(opts) / sizeof(opts[0]); o++) {
+        struct model_params p =
+            params_make(MODEL_LOSS_LOGISTIC, opts[o], 0.5, 0.5);
+        struct model *m = model_make(&p);
+
+        assert_int_equal(model_restore_state(m, w, states,
+                                             model_state_count(m), 1),
+                         0);
+        expect_in_use_as_next(m, 0, TEST_WEIGHTS);
+        for (from = 0; from < 20; from++)
+            for (to = from; to < from + 30; to++)
+                expect_in_use_as_next(m, from, to);
+        expect_in_use_as_next(m, TEST_WEIGHTS - 13, TEST_WEIGHTS);
+        model_destroy(m);
+    }
+    free(w);
+}
+
 /* The process's resident anonymous memory in KiB, from
  * /proc/self/status; -1 where there is none. */
 static long rss_anon_kib(void)
@@ -1781,6 +1850,7 @@ int main(void)
         cmocka_unit_test(test_model_learns_long_example),
         cmocka_unit_test(test_model_next_in_use_finds_weights_and_state),
         cmocka_unit_test(test_model_next_in_use_runs_and_padding),
+        cmocka_unit_test(test_model_in_use_matches_next_in_use),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
