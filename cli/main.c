@@ -107,18 +107,52 @@ int cli_refuse_operands(const char *cmd, int argc, char **argv, int first)
     return 1;
 }
 
-/* The long option `word` ("--name" or "--name=value") names exactly, or
- * NULL. */
+/* Two long options getopt_long() takes for the same: a prefix matching
+ * both is not ambiguous. */
+static int same_option(const struct option *a, const struct option *b)
+{
+    return a->has_arg == b->has_arg && a->flag == b->flag &&
+           a->val == b->val;
+}
+
+/* The long option `word` ("--name" or "--name=value") names, matched as
+ * getopt_long() matches it: its exact name, or else the only option it
+ * is a prefix of ("--brok" for "--brokers"). NULL when none matches or,
+ * with *ambiguous set, when it is a prefix of options that differ. */
 static const struct option *long_option(const struct option *longopts,
-                                        const char *word)
+                                        const char *word, int *ambiguous)
 {
     size_t n = strcspn(word + 2, "=");
+    const struct option *o, *found = NULL;
 
+    *ambiguous = 0;
+    for (o = longopts; n > 0 && o->name; o++) {
+        if (strncmp(o->name, word + 2, n) != 0)
+            continue;
+        if (o->name[n] == '\0')
+            return o;
+        if (!found)
+            found = o;
+        else if (!same_option(found, o))
+            *ambiguous = 1;
+    }
+    return *ambiguous ? NULL : found;
+}
+
+/* Says that `word` abbreviates several long options, naming those it
+ * could be, as getopt_long() would. */
+static void report_ambiguous(const char *cmd, const char *word,
+                             const struct option *longopts)
+{
+    size_t n = strcspn(word + 2, "=");
+    char shown[CLI_SHOWN_SIZE];
+
+    fprintf(stderr, "riffle %s: option '%s' is ambiguous; possibilities:",
+            cmd, log_printable(word, shown, sizeof(shown)));
     for (; longopts->name; longopts++)
-        if (strncmp(longopts->name, word + 2, n) == 0 &&
-            longopts->name[n] == '\0')
-            return longopts;
-    return NULL;
+        if (strncmp(longopts->name, word + 2, n) == 0)
+            fprintf(stderr, " '--%s'", longopts->name);
+    fputc('\n', stderr);
 }
 
 /* The command main() runs ("dlq"), for the errors of a subcommand whose
@@ -132,6 +166,7 @@ static void report_refused_option(char **argv, int missing,
 {
     const char *word = optind > 1 ? argv[optind - 1] : "";
     const struct option *o = NULL;
+    int ambiguous = 0;
     char shown[CLI_SHOWN_SIZE];
     char letter[2] = {(char)optopt, '\0'};
     int nested = strcmp(command_name, argv[0]) != 0;
@@ -141,8 +176,10 @@ static void report_refused_option(char **argv, int missing,
              nested ? argv[0] : "");
 
     if (strncmp(word, "--", 2) == 0)
-        o = long_option(longopts, word);
-    if (o && missing) {
+        o = long_option(longopts, word, &ambiguous);
+    if (ambiguous && optopt == 0) { /* else an earlier word's value */
+        report_ambiguous(cmd, word, longopts);
+    } else if (o && missing) {
         fprintf(stderr, "riffle %s: option '--%s' requires an argument\n",
                 cmd, o->name);
     } else if (o && optopt == o->val && o->has_arg == no_argument) {

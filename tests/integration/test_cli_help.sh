@@ -109,7 +109,9 @@ RIFFLE_LOG_LEVEL= RIFFLE_LOG_FORMAT= "$RIFFLE" check -c config/elec2.cfg >/dev/n
 # A missing or unknown word is named before the usage. A word echoed
 # back shows its control bytes escaped: a terminal escape pasted by
 # mistake neither reaches the terminal nor breaks the line. A
-# subcommand's refusals name it after its command.
+# subcommand's refusals name it after its command. A long option may be
+# abbreviated: a refusal names the option it stands for, or those it
+# could stand for.
 esc=$'\e[31m'
 for args in "topics -c config/elec2.cfg|expected create or delete" \
     "topics list -c config/elec2.cfg|unknown action or option 'list'" \
@@ -126,7 +128,10 @@ for args in "topics -c config/elec2.cfg|expected create or delete" \
     "dlq replay --x${esc}|riffle dlq replay: unrecognized option '--x\\x1b[31m'" \
     "dlq replay -c|riffle dlq replay: option requires an argument -- 'c'" \
     "serve --config|riffle serve: option '--config' requires an argument" \
-    "watch --help=${esc}|riffle watch: option '--help' doesn't allow an argument"; do
+    "watch --help=${esc}|riffle watch: option '--help' doesn't allow an argument" \
+    "learn --brok|riffle learn: option '--brokers' requires an argument" \
+    "learn --start=x|riffle learn: option '--start-fresh' doesn't allow an argument" \
+    "learn --i 3|riffle learn: option '--i' is ambiguous; possibilities: '--idle-exit' '--instance'"; do
     rc=0
     # shellcheck disable=SC2086
     "$RIFFLE" ${args%|*} >"$WORK/out.txt" 2>"$WORK/err.txt" || rc=$?
