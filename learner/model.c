@@ -303,11 +303,6 @@ static MODEL_ALWAYS_INLINE size_t optimizer_state_count(
     }
 }
 
-/* log2 of the floats in a slot of opt's table: the weight and its state
- * values, padded to 1, 2 or 4 floats (see struct model). A constant
- * where opt is one, as in the loops model_learn() makes per optimizer:
- * their slot addresses are then a shift by a constant, not by a count
- * loaded from the model at every feature. */
 /* A slot holds the weight and at most two state values, in at most four
  * floats: optimizer_slot_shift() gives two a shift of 2, and slot_bits()
  * and model_next_in_use() read the weight and those two, no more. An
@@ -316,6 +311,11 @@ static MODEL_ALWAYS_INLINE size_t optimizer_state_count(
 _Static_assert(MODEL_MAX_STATE_ARRAYS == 2,
                "slot_bits() reads at most two state values a slot");
 
+/* log2 of the floats in a slot of opt's table: the weight and its state
+ * values, padded to 1, 2 or 4 floats (see struct model). A constant
+ * where opt is one, as in the loops model_learn() makes per optimizer:
+ * their slot addresses are then a shift by a constant, not by a count
+ * loaded from the model at every feature. */
 static MODEL_ALWAYS_INLINE unsigned optimizer_slot_shift(
     enum model_optimizer opt)
 {
