@@ -190,8 +190,9 @@ static int check_copartitioned(const struct cfg *cfg, rd_kafka_t *rk,
                      "%d: several instances (--instance) need them "
                      "co-partitioned, with as many partitions, so that the "
                      "owner of events partition p also reads labels "
-                     "partition p (riffle topics create makes them so)",
-                     cfg->labels.topic, labels_count, topic, count);
+                     "partition p (riffle topics create -c %s makes them "
+                     "so)", cfg->labels.topic, labels_count, topic, count,
+                     kafka_hint_config());
 }
 
 int learn_labels_check_partitions(const struct cfg *cfg, char *errstr,

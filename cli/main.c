@@ -52,6 +52,7 @@ static int load_config(const char *path, const char *brokers,
         log_error("cli", "no configuration: pass -c FILE (see config/)");
         return RIFFLE_ERR_USAGE;
     }
+    kafka_set_hint_config(path);
     err = zeroed ? cfg_load_file_zeroed(cfg, path, errstr, sizeof(errstr))
                  : cfg_load_file(cfg, path, errstr, sizeof(errstr));
     if (err) {

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "common/broker_wait.h"
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -817,6 +818,35 @@ static int await_metadata(rd_kafka_t *rk, const char *topic, int shown,
     }
 }
 
+static char hint_config[1024] = "CONFIG";
+
+void kafka_set_hint_config(const char *path)
+{
+    static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+                                "OPQRSTUVWXYZ0123456789_./+,:=@%-";
+    struct buf q = {0};
+    const char *p;
+    int bad = 0;
+
+    if (*path && path[strspn(path, plain)] == '\0' && path[0] != '-') {
+        bad = buf_printf(&q, "%s", path);
+    } else {
+        /* '...' keeps every byte but the quote, written '\'' */
+        bad = buf_printf(&q, "'");
+        for (p = path; !bad && *p; p++)
+            bad = *p == '\'' ? buf_printf(&q, "'\\''") : buf_push(&q, *p);
+        bad = bad || buf_printf(&q, "'");
+    }
+    if (!bad && q.len < sizeof(hint_config))
+        memcpy(hint_config, q.data, q.len + 1);
+    buf_free(&q);
+}
+
+const char *kafka_hint_config(void)
+{
+    return hint_config;
+}
+
 int kafka_topic_partitions_asked(rd_kafka_t *rk, const char *topic,
                                  int timeout_ms, int missing_wait_ms,
                                  int *count, rd_kafka_resp_err_t *unanswered,
@@ -830,8 +860,8 @@ int kafka_topic_partitions_asked(rd_kafka_t *rk, const char *topic,
 
     if (err == RIFFLE_ERR_TIMEOUT) {
         snprintf(errstr, errstr_size, "topic %s: %s (create the pipeline's "
-                 "topics with: riffle topics create -c CONFIG)", topic,
-                 rd_kafka_err2str(topic_err));
+                 "topics with: riffle topics create -c %s)", topic,
+                 rd_kafka_err2str(topic_err), hint_config);
         return RIFFLE_ERR_KAFKA;
     }
     return err;

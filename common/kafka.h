@@ -227,6 +227,14 @@ int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
                            int missing_wait_ms, int *count, char *errstr,
                            size_t errstr_size);
 
+/* The configuration file the running command loaded, for the hints
+ * that give a command to run ("riffle topics create -c PATH"): path,
+ * borrowed, is copied quoted for a POSIX shell where it needs it, so the
+ * hint can be pasted as shown. Until a path is set, or for one too long
+ * to keep, the hints say CONFIG. */
+void kafka_set_hint_config(const char *path);
+const char *kafka_hint_config(void);
+
 /* kafka_topic_partitions(), also saying in *unanswered the error of the
  * ask itself (no broker answered in time, or none could be reached), or
  * RD_KAFKA_RESP_ERR_NO_ERROR when the brokers answered, even to say that

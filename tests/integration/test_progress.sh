@@ -49,12 +49,15 @@ fi
 # Into a topic nobody created, produce stops at once with the way out,
 # rather than after every row failed at librdkafka's delivery timeout.
 missing=$(make_config config/elec2.cfg) # topics not created
+# The way out names the configuration as given, quoted for the shell
+# where it needs it, so that it can be pasted.
+mv "$missing" "$WORK/it's mine.cfg"
 rc=0
-run_riffle produce -c "$missing" --limit 100 >"$WORK/missing.json" \
+run_riffle produce -c "$WORK/it's mine.cfg" --limit 100 >"$WORK/missing.json" \
     2>"$WORK/missing.err" || rc=$?
 assert_eq "$rc" 1 "produce into a missing topic"
-how="create the pipeline's topics with: riffle topics create -c CONFIG"
-grep -q "events: Broker: Unknown topic or partition ($how)" "$WORK/missing.err" ||
+how="create the pipeline's topics with: riffle topics create -c '$WORK/it'\\''s mine.cfg'"
+grep -qF "events: Broker: Unknown topic or partition ($how)" "$WORK/missing.err" ||
     fail "missing topic: $(grep -v rdkafka "$WORK/missing.err" | tail -2)"
 
 echo "PASS $TEST_NAME"
