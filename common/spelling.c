@@ -41,16 +41,31 @@ size_t spelling_distance(const char *a, const char *b)
     return d <= SPELLING_MAX_EDITS ? d : SPELLING_FAR;
 }
 
+/* s in ASCII lower case into out (SPELLING_LEN_MAX + 2 bytes): a name
+ * longer than SPELLING_LEN_MAX stays too long to compare. */
+static const char *lower(const char *s, char *out)
+{
+    size_t i;
+
+    for (i = 0; s[i] && i <= SPELLING_LEN_MAX; i++)
+        out[i] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a')
+                                             : s[i];
+    out[i] = '\0';
+    return out;
+}
+
 const char *spelling_nearest(const char *name, spelling_name_fn known,
                              const void *ctx)
 {
     size_t best = strlen(name) < SPELLING_SHORT_NAME ? 2
                                                      : SPELLING_MAX_EDITS + 1;
+    char folded[SPELLING_LEN_MAX + 2], other[SPELLING_LEN_MAX + 2];
     const char *candidate, *found = NULL;
     size_t i, d;
 
+    (void)lower(name, folded);
     for (i = 0; (candidate = known(ctx, i)) != NULL; i++) {
-        d = spelling_distance(name, candidate);
+        d = spelling_distance(folded, lower(candidate, other));
         if (d < best) {
             best = d;
             found = candidate;

@@ -25,8 +25,10 @@ size_t spelling_distance(const char *a, const char *b);
 typedef const char *(*spelling_name_fn)(const void *ctx, size_t i);
 
 /* The known name nearest to name, or NULL when none is near enough to be
- * the one meant: one edit for a name under five bytes, else two. The
- * first of equally near names wins. Returns one of the known names. */
+ * the one meant: one edit for a name under five bytes, else two, letters
+ * compared without regard to ASCII case ("LEARNING_RATE", a key typed
+ * with caps lock on, is as near as can be to "learning_rate"). The first
+ * of equally near names wins. Returns one of the known names. */
 const char *spelling_nearest(const char *name, spelling_name_fn known,
                              const void *ctx);
 

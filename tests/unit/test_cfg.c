@@ -647,8 +647,8 @@ static void test_cfg_unknown_key_in_group(void **state)
 }
 
 /* A misspelt key names the key it is nearest to, within two edits (one
- * for a short name), a swap of neighbours counting one; a key near none
- * is refused plainly. */
+ * for a short name), a swap of neighbours counting one, and a change of
+ * case none at all; a key near none is refused plainly. */
 static void test_cfg_unknown_key_suggests_nearest(void **state)
 {
     static const struct {
@@ -662,6 +662,12 @@ static void test_cfg_unknown_key_suggests_nearest(void **state)
         {14, "  { name = \"date\"; kind = \"numeric\"; mn = 0.0; }",
          "fields[2].mn", "min"},
         {1, "nmae = \"t\";", "nmae", "name"},
+        {18, "  BITS = 12;", "learner.BITS", "bits"},
+        {18, "  LEARNING_RATE = 0.1;", "learner.LEARNING_RATE",
+         "learning_rate"},
+        {4, "  PREDICTONS = \"pred\";", "topics.PREDICTONS", "predictions"},
+        {14, "  { name = \"date\"; KIND = \"numeric\"; }", "fields[2].KIND",
+         "kind"},
         {4, "  colour = \"pred\";", "topics.colour", NULL},
         {18, "  bbbb = 12;", "learner.bbbb", NULL},
     };

@@ -367,6 +367,8 @@ static void expect_unknown_members(void)
          "unknown field 'dya': did you mean 'day'?"},
         {"{\"event_id\":\"a\",\"nswpirce\":3}",
          "unknown field 'nswpirce': did you mean 'nswprice'?"},
+        {"{\"event_id\":\"a\",\"NSWPrice\":3}",
+         "unknown field 'NSWPrice': did you mean 'nswprice'?"},
         {"{\"event_id\":\"a\",\"price\":3}", "unknown field 'price'"},
     };
     char e[TESTUTIL_ERRSTR_SIZE];
@@ -456,7 +458,7 @@ static void test_request_json_fault_quotes_no_value(void **state)
                            "field name)");
     assert_int_equal(parse_err("{\"event_id\":\"a\",\"Day_2\":1}", e,
                                sizeof(e)), RIFFLE_ERR_INVALID);
-    assert_string_equal(e, "unknown field 'Day_2'");
+    assert_string_equal(e, "unknown field 'Day_2': did you mean 'day'?");
 
     /* A CSV header copied into a request is pointed at its field, by the
      * schema's name for it, not by the member's. */
