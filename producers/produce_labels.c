@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "producers/csv_reader.h"
 #include "producers/publisher.h"
+#include "schemas/schema.h"
 
 #define LABELS_FLUSH_TIMEOUT_MS 120000 /* acks at the end of the file */
 #define LABELS_MAX_TIMESTAMP_MS 1e15   /* year 33658: surely a mistake */
@@ -35,8 +36,25 @@ static int check_config(const struct cfg *cfg, const struct produce_options *o,
     return 0;
 }
 
-/* Checks the current line: 2 or 3 fields, a non-empty id and label, and
- * a timestamp that is a whole number of ms. why gets what is wrong. */
+/* Whether field i of the line is UTF-8 text; else why says from which
+ * byte it is not, quoting none of it (an id may be personal). */
+static int field_utf8(const struct csv_reader *csv, size_t i,
+                      const char *what, char *why, size_t size)
+{
+    size_t len = csv_reader_field_len(csv, i);
+    size_t bad = schema_find_bad_utf8(csv_reader_field(csv, i), len);
+
+    if (bad >= len)
+        return 1;
+    snprintf(why, size, "%s: found bytes that are not UTF-8 from byte %zu "
+             "of the value, expected UTF-8 text", what, bad);
+    return 0;
+}
+
+/* Checks the current line: 2 or 3 fields, a non-empty id and label in
+ * UTF-8 (the learner refuses other text, where the file's line is no
+ * longer known), and a timestamp that is a whole number of ms. why gets
+ * what is wrong. */
 static int read_line(const struct csv_reader *csv, int64_t *ts_ms,
                      char *why, size_t size)
 {
@@ -54,11 +72,15 @@ static int read_line(const struct csv_reader *csv, int64_t *ts_ms,
                                             ? "event id" : "label");
         return RIFFLE_ERR_PARSE;
     }
+    if (!field_utf8(csv, 0, "event id", why, size) ||
+        !field_utf8(csv, 1, "label", why, size))
+        return RIFFLE_ERR_PARSE;
     if (n == 3 && (csv_parse_number(csv_reader_field(csv, 2), &ts) != 0 ||
                    ts < 1 || ts > LABELS_MAX_TIMESTAMP_MS ||
                    ts != floor(ts))) {
         snprintf(why, size, "timestamp_ms: expected milliseconds since "
-                 "1970 as a whole number");
+                 "1970, a whole number from 1 to %.0f",
+                 LABELS_MAX_TIMESTAMP_MS);
         return RIFFLE_ERR_PARSE;
     }
     *ts_ms = (int64_t)ts;
