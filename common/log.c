@@ -73,25 +73,6 @@ void log_set_json(int json)
     json_lines = json;
 }
 
-/* Appends s to out (size bytes, used so far *len) as JSON string content;
- * stops early rather than overflow. */
-static void json_escape(char *out, size_t size, size_t *len, const char *s)
-{
-    for (; *s && *len + 7 < size; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (c == '"' || c == '\\') {
-            out[(*len)++] = '\\';
-            out[(*len)++] = (char)c;
-        } else if (c < 0x20) {
-            *len += (size_t)snprintf(out + *len, size - *len, "\\u%04x", c);
-        } else {
-            out[(*len)++] = (char)c;
-        }
-    }
-    out[*len] = '\0';
-}
-
 /* The length of the valid UTF-8 sequence at p (1 to 4 bytes: no
  * overlong form, surrogate or code point past U+10FFFF), or 0. */
 static size_t utf8_length(const unsigned char *p)
@@ -123,6 +104,47 @@ static size_t utf8_length(const unsigned char *p)
     return n;
 }
 
+/* Whether the character at p, of *n bytes (set here), is one a terminal
+ * could act on: a C0 control, DEL, a C1 control (U+0080 to U+009F, two
+ * bytes), or a byte that is not UTF-8 (*n is 1, the byte >= 0x80). */
+static int terminal_control(const unsigned char *p, size_t *n)
+{
+    *n = utf8_length(p);
+    if (*n == 0) {
+        *n = 1;
+        return 1;
+    }
+    return (*n == 1 && (*p < 0x20 || *p == 0x7f)) ||
+           (*n == 2 && p[0] == 0xc2 && p[1] <= 0x9f);
+}
+
+/* Appends s to out (size bytes, used so far *len) as JSON string content
+ * in ASCII and whole UTF-8 characters; stops early rather than overflow
+ * or cut a character. What a terminal could act on is escaped, as in
+ * text lines: a control as \u00XX, which decodes to itself, and a byte
+ * that is not UTF-8, which no JSON string can hold, as the text \xNN. */
+static void json_escape(char *out, size_t size, size_t *len, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n;
+
+    for (; *p && *len + 7 < size; p += n) {
+        if (!terminal_control(p, &n)) {
+            if (*p == '"' || *p == '\\')
+                out[(*len)++] = '\\';
+            memcpy(out + *len, p, n); /* n <= 4: the test above left room */
+            *len += n;
+        } else if (n == 1 && *p >= 0x80) {
+            *len += (size_t)snprintf(out + *len, size - *len, "\\\\x%02x",
+                                     *p);
+        } else {
+            *len += (size_t)snprintf(out + *len, size - *len, "\\u%04x",
+                                     n == 1 ? *p : p[1]);
+        }
+    }
+    out[*len] = '\0';
+}
+
 const char *log_printable(const char *s, char *out, size_t size)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -132,13 +154,9 @@ const char *log_printable(const char *s, char *out, size_t size)
     if (size == 0)
         return out;
     for (; *p; p += n) {
-        n = utf8_length(p);
-        /* Not UTF-8, a C0 control or DEL, or a C1 control (U+0080 to
-         * U+009F): a byte at a time as \xNN. */
-        escape = n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f)) ||
-                 (n == 2 && p[0] == 0xc2 && p[1] <= 0x9f);
+        escape = terminal_control(p, &n);
         if (escape)
-            n = 1;
+            n = 1; /* a C1 control's two bytes one at a time */
         if (len + (escape ? 4 : n) >= size)
             break;
         if (escape) {

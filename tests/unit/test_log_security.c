@@ -69,6 +69,26 @@ static void test_log_json_lines_escape(void **state)
     assert_contains(line, "Z info  learn: plain\n");
 }
 
+/* A JSON line holds what a text line escapes escaped too: a control
+ * (C0, DEL, C1) as \u00XX, and a byte that is not UTF-8, which no JSON
+ * string can hold, as the text \xNN; a UTF-8 letter is kept. */
+static void test_log_json_lines_escape_controls(void **state)
+{
+    char line[1024];
+
+    (void)state;
+    unsetenv("RIFFLE_LOG_FORMAT");
+    log_set_json(1);
+    capture_log("config", "a\x1b[31m|\x7f|\xc2\x9b|\x9b|\xc3\xa9|\xe2\x82",
+                line, sizeof(line));
+    log_set_json(0);
+    assert_contains(line, "\"message\":\"a\\u001b[31m|\\u007f|\\u009b|"
+                    "\\\\x9b|\xc3\xa9|\\\\xe2\\\\x82\"}\n");
+    assert_null(strchr(line, '\x1b'));
+    assert_null(strchr(line, '\x7f'));
+    assert_null(strchr(line, '\x9b'));
+}
+
 /* Every byte a terminal could act on is shown as \xNN; text, UTF-8
  * letters and backslashes are kept; the output is cut, never overrun. */
 static void test_log_printable_escapes_controls(void **state)
@@ -264,6 +284,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_json_lines_escape),
+        cmocka_unit_test(test_log_json_lines_escape_controls),
         cmocka_unit_test(test_log_printable_escapes_controls),
         cmocka_unit_test(test_log_text_lines_escape_controls),
         cmocka_unit_test(test_log_format_env_wins),
