@@ -37,7 +37,8 @@ static int check_config(const struct cfg *cfg, const struct produce_options *o,
 }
 
 /* Whether field i of the line is UTF-8 text; else why says from which
- * byte it is not, quoting none of it (an id may be personal). */
+ * byte it is not, counted from 1 as produce counts a CSV field's,
+ * quoting none of it (an id may be personal). */
 static int field_utf8(const struct csv_reader *csv, size_t i,
                       const char *what, char *why, size_t size)
 {
@@ -47,7 +48,7 @@ static int field_utf8(const struct csv_reader *csv, size_t i,
     if (bad >= len)
         return 1;
     snprintf(why, size, "%s: found bytes that are not UTF-8 from byte %zu "
-             "of the value, expected UTF-8 text", what, bad);
+             "of the value, expected UTF-8 text", what, bad + 1);
     return 0;
 }
 

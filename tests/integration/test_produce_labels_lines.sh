@@ -5,7 +5,8 @@
 # the line (an id or a label may be personal): too few or too many
 # fields, an empty id or label, a timestamp that is not a whole number of
 # ms from 1 to 10^15, and an id or label that is not UTF-8 text, which
-# the learner would otherwise refuse far from the file, its line unknown.
+# the learner would otherwise refuse far from the file, its line unknown;
+# the first bad byte is counted from 1, as in a CSV's text field.
 source "$(dirname "$0")/lib.sh"
 
 cfg=$(make_config config/elec2_delayed.cfg)
@@ -29,8 +30,8 @@ for want in "labels.csv:3: 1 fields; expected event_id,label[,timestamp_ms]" \
     "labels.csv:4: empty event id" "labels.csv:5: empty label" \
     "labels.csv:6: $whole 1000000000000000" "labels.csv:7: $whole" \
     "labels.csv:8: 4 fields; expected" \
-    "labels.csv:9: event id: found bytes that are not UTF-8 from byte 7 of the value" \
-    "labels.csv:10: label: found bytes that are not UTF-8 from byte 1 of the value"; do
+    "labels.csv:9: event id: found bytes that are not UTF-8 from byte 8 of the value" \
+    "labels.csv:10: label: found bytes that are not UTF-8 from byte 2 of the value"; do
     grep -qF "$want" "$WORK/err.txt" || fail "no '$want' in: $(grep -v rdkafka "$WORK/err.txt")"
 done
 ! grep -q PIIMARKER "$WORK/err.txt" || fail "a refused line was quoted: $(grep PIIMARKER "$WORK/err.txt")"
