@@ -250,10 +250,12 @@ static int start_rows(struct file_run *r, const struct produce_mapping *map,
         return err;
     hint.arg = r->hinter;
     r->look_ahead = !r->score_only && online_start_look_ahead(r->ol);
-    return row_prefetch_start(&r->cfg, r->input, map, r->csv, r->file,
-                              run_component(r), is_regular_file(r->file),
-                              &hint,
-                              &r->rows_ahead, errstr, size);
+    err = row_prefetch_start(&r->cfg, r->input, map, r->csv, r->file,
+                             run_component(r), is_regular_file(r->file),
+                             &hint, &r->rows_ahead, errstr, size);
+    if (!err && r->look_ahead)
+        row_prefetch_look_ahead(r->rows_ahead);
+    return err;
 }
 
 static int run_rows(struct file_run *r, char *errstr, size_t size)

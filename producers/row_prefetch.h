@@ -70,6 +70,11 @@ int row_prefetch_start(const struct cfg *cfg, const struct schema *schema,
 int row_prefetch_next(struct row_prefetch *p, struct event **ev,
                       char *errstr, size_t errstr_size);
 
+/* Tells p that its consumer reads each next row's hints through
+ * row_prefetch_peek() before taking the row: row_prefetch_next() then
+ * asks for their lines a row earlier still. Consumer thread only. */
+void row_prefetch_look_ahead(struct row_prefetch *p);
+
 /* The row row_prefetch_next() will hand out next, when the reader thread
  * has already typed it, else NULL: for a look ahead that only reads it
  * (the learner starts loading its memory). Valid until the call to

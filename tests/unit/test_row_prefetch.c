@@ -158,9 +158,12 @@ static void assert_same_event(const struct event *want,
 
 /* Every row through the prefetcher against the same text read directly:
  * the same events in the same order, the same bad rows, then the end;
- * on the reader thread or, threaded 0, on the caller's. */
-static void check_matches_direct_reading(struct fixture *fx, int threaded)
+ * on the reader thread or, threaded 0, on the caller's; with look_ahead,
+ * next() asking for the lines of a slot further on as it hands one out. */
+static void check_matches_direct_reading(struct fixture *fx, int threaded,
+                                         int look_ahead)
 {
+
     struct csv_reader *direct, *ahead;
     struct produce_mapping map;
     struct row_prefetch *p = NULL;
@@ -179,6 +182,8 @@ static void check_matches_direct_reading(struct fixture *fx, int threaded)
                                         "rows.csv", "test", threaded, NULL, &p,
                                         fx->errstr, sizeof(fx->errstr)),
                      0);
+    if (look_ahead)
+        row_prefetch_look_ahead(p);
     event_init(&want);
 
     for (;;) {
@@ -234,13 +239,19 @@ static void check_matches_direct_reading(struct fixture *fx, int threaded)
 
 static void test_row_prefetch_matches_direct_reading(void **state)
 {
-    check_matches_direct_reading(*state, 1);
+    check_matches_direct_reading(*state, 1, 0);
+}
+
+/* As train runs it over a table it looks ahead in. */
+static void test_row_prefetch_look_ahead_matches_direct_reading(void **state)
+{
+    check_matches_direct_reading(*state, 1, 1);
 }
 
 /* For a pipe, train reads on its own thread through the same calls. */
 static void test_row_prefetch_unthreaded_matches_direct_reading(void **state)
 {
-    check_matches_direct_reading(*state, 0);
+    check_matches_direct_reading(*state, 0, 1);
 }
 
 /* The event ids are made from the row numbers, bad rows included. */
@@ -326,6 +337,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_row_prefetch_matches_direct_reading, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_row_prefetch_look_ahead_matches_direct_reading, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(
             test_row_prefetch_unthreaded_matches_direct_reading, setup,
             teardown),
