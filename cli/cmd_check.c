@@ -97,6 +97,7 @@ int cmd_check(int argc, char **argv)
     struct online_learner *ol = NULL;
     struct cfg *cfg;
     char errstr[CHECK_ERRSTR_MAX] = "";
+    char shown[LOG_PRINTABLE_SIZE(CFG_PATH_MAX)];
     const char *config;
     int err = parse_args(argc, argv, &config);
 
@@ -128,7 +129,8 @@ int cmd_check(int argc, char **argv)
         warn_about_input(cfg);
     if (!err)
         printf("%s: ok (%zu fields, schema %s, fingerprint %016llx)\n",
-               cfg->path, cfg->field_count, schema_name(schema),
+               log_printable(cfg->path, shown, sizeof(shown)),
+               cfg->field_count, schema_name(schema),
                (unsigned long long)schema_fingerprint(schema));
 
     online_destroy(ol);

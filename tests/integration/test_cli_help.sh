@@ -145,6 +145,9 @@ rc=0
 err=$("$RIFFLE" "x${esc}" 2>&1) || rc=$?
 [[ $rc == 2 && $err == "riffle: unknown command 'x\x1b[31m'"* ]] ||
     fail "unknown command x\\e[31m ($rc): $err"
+cp config/elec2.cfg "$WORK/ok${esc}.cfg"
+out=$("$RIFFLE" check -c "$WORK/ok${esc}.cfg" 2>/dev/null) || fail "check ok\\e[31m.cfg: $out"
+[[ $out == "$WORK/ok\x1b[31m.cfg: ok ("* ]] || fail "check ok\\e[31m.cfg said: $out"
 rc=0
 err=$("$RIFFLE" train -c "$WORK/a${esc}"$'\n.cfg' 2>&1) || rc=$?
 [[ $rc == 2 && $err == *"a\x1b[31m\x0a.cfg: cannot read the file"* && $err != *$'\e'* ]] ||
