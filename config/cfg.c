@@ -585,7 +585,8 @@ enum key_kind {
     KEY_BOOL,     /* an int */
     KEY_ENUM,     /* one of names, stored as its value: an int, or a
                      double (size 8) */
-    KEY_CHOICE    /* one of choices, copied as a string like KEY_STRING */
+    KEY_CHOICE,   /* one of choices, copied as a string like KEY_STRING */
+    KEY_TOPIC     /* a KEY_STRING that Kafka takes as a topic name */
 };
 
 /* One plain key of a group: what it is, whether it must be there, its
@@ -614,6 +615,8 @@ struct key_spec {
 
 /* Table entries, one a kind. */
 #define KEY_STR(k, req, at) {.name = (k), .kind = KEY_STRING, .required = (req), at}
+#define KEY_TOPIC(k, req, at) \
+    {.name = (k), .kind = KEY_TOPIC, .required = (req), at}
 #define KEY_INT(k, at, lo_, hi_) \
     {.name = (k), .kind = KEY_INTEGER, at, .min = (lo_), .max = (hi_)}
 #define KEY_NUM(k, at, lo_, hi_) \
@@ -713,6 +716,35 @@ static void store_integer(void *dst, size_t size, long v)
     memcpy(dst, &v, sizeof(v));
 }
 
+/* The longest topic name riffle keeps; Kafka's own limit is 249 bytes
+ * (its Topic.MAX_NAME_LENGTH), and get_string() refuses a longer one. */
+#define CFG_TOPIC_NAME_MAX (CFG_NAME_MAX - 1)
+_Static_assert(CFG_TOPIC_NAME_MAX <= 249, "a name Kafka would refuse");
+
+/* Refuses, at setting s, a topic name the brokers would refuse: empty,
+ * "." or "..", or with a character other than ASCII letters, digits,
+ * '.', '_' and '-'. Caught here, `check` says so at the line, and `topics
+ * create` does not make the pipeline's other topics before the broker
+ * refuses this one. */
+static int check_topic_name(const struct loader *ld,
+                            const config_setting_t *s, const char *section,
+                            const char *key, const char *name)
+{
+    static const char allowed[] = "abcdefghijklmnopqrstuvwxyz"
+                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+    size_t len = strlen(name);
+    char full[CFG_KEY_MAX];
+
+    if (len >= 1 && len <= CFG_TOPIC_NAME_MAX &&
+        name[strspn(name, allowed)] == '\0' && strcmp(name, ".") != 0 &&
+        strcmp(name, "..") != 0)
+        return 0;
+    return fail(ld, s, dotted(full, sizeof(full), section, key),
+                "\"%s\" is not a Kafka topic name: expected 1 to %d ASCII "
+                "letters, digits, '.', '_' or '-', other than \".\" and "
+                "\"..\"", name, CFG_TOPIC_NAME_MAX);
+}
+
 /* Reads the keys of table from group g in table order, each into base +
  * its offset; stops at the first error, as the hand-written chains of
  * get_*() calls did, so that of two bad keys the earlier is reported. */
@@ -735,6 +767,12 @@ static int load_keys(const struct loader *ld, const config_setting_t *g,
         case KEY_STRING:
             err = get_string(ld, g, section, k->name, k->required, dst,
                              k->size);
+            break;
+        case KEY_TOPIC:
+            err = get_string(ld, g, section, k->name, k->required, dst,
+                             k->size);
+            if (!err && s)
+                err = check_topic_name(ld, s, section, k->name, dst);
             break;
         case KEY_INTEGER:
             err = get_long(ld, g, section, k->name, 0, k->min, k->max, &v);
@@ -839,12 +877,12 @@ static int load_kafka(const struct loader *ld, const config_setting_t *root,
 }
 
 static const struct key_spec topics_table[] = {
-    KEY_STR("input", 1, CFG_AT(topic_input)),
-    KEY_STR("predictions", 1, CFG_AT(topic_predictions)),
-    KEY_STR("models", 1, CFG_AT(topic_models)),
-    KEY_STR("dead_letters", 1, CFG_AT(topic_dead_letters)),
-    KEY_STR("metrics", 0, CFG_AT(topic_metrics)),
-    KEY_STR("alerts", 0, CFG_AT(topic_alerts)),
+    KEY_TOPIC("input", 1, CFG_AT(topic_input)),
+    KEY_TOPIC("predictions", 1, CFG_AT(topic_predictions)),
+    KEY_TOPIC("models", 1, CFG_AT(topic_models)),
+    KEY_TOPIC("dead_letters", 1, CFG_AT(topic_dead_letters)),
+    KEY_TOPIC("metrics", 0, CFG_AT(topic_metrics)),
+    KEY_TOPIC("alerts", 0, CFG_AT(topic_alerts)),
     KEY_INT("partitions", CFG_AT(input_partitions), 1, CFG_MAX_PARTITIONS),
     KEY_INT("replication_factor", CFG_AT(replication_factor), 1,
             CFG_MAX_REPLICATION),
@@ -1826,8 +1864,8 @@ static const struct key_spec log_table[] = {
 /* serve's topics, group and delivery, checked against each other before
  * its HTTP side (serve_http_table) is read. */
 static const struct key_spec serve_table[] = {
-    KEY_STR("requests", 1, CFG_AT(serve_requests)),
-    KEY_STR("predictions", 1, CFG_AT(serve_predictions)),
+    KEY_TOPIC("requests", 1, CFG_AT(serve_requests)),
+    KEY_TOPIC("predictions", 1, CFG_AT(serve_predictions)),
     KEY_STR("group_id", 0, CFG_AT(serve_group_id)),
     KEY_INT("partitions", CFG_AT(serve_partitions), 1, CFG_MAX_PARTITIONS),
     KEY_INT("commit_every_ms", CFG_AT(serve_commit_every_ms), 1,
@@ -1967,7 +2005,7 @@ static const struct key_spec cleaning_table[] = {
      CFG_AT(allowed_lateness_ms), .lo = 0, .hi = CFG_MAX_LATENESS_SECONDS,
      .scale = 1000.0},
     KEY_ENUM("on_late", CFG_AT(on_late), late_actions),
-    KEY_STR("late_topic", 0, CFG_AT(late_topic)),
+    KEY_TOPIC("late_topic", 0, CFG_AT(late_topic)),
     KEY_END};
 
 #define SOURCE_AT(m)                            \
@@ -1975,7 +2013,7 @@ static const struct key_spec cleaning_table[] = {
     .size = sizeof(((struct cfg_source *)0)->m)
 
 static const struct key_spec sources_table[] = {
-    KEY_STR("topic", 1, SOURCE_AT(topic)),
+    KEY_TOPIC("topic", 1, SOURCE_AT(topic)),
     KEY_STR("schema", 1, SOURCE_AT(schema_path)),
     KEY_END};
 
@@ -2016,7 +2054,7 @@ static int load_sources(const struct loader *ld,
 /* join's keys before its map, and after it (the window in seconds, kept
  * in milliseconds). */
 static const struct key_spec join_table[] = {
-    KEY_STR("topic", 1, CFG_AT(join.topic)),
+    KEY_TOPIC("topic", 1, CFG_AT(join.topic)),
     KEY_STR("schema", 1, CFG_AT(join.schema_path)),
     KEY_STR("key", 1, CFG_AT(join.key)),
     KEY_STR("profile_key", 0, CFG_AT(join.profile_key)),
@@ -2096,7 +2134,7 @@ static const struct enum_name label_actions[] = {
 
 /* The ttl is in seconds of event time, kept in milliseconds. */
 static const struct key_spec labels_table[] = {
-    KEY_STR("topic", 1, CFG_AT(labels.topic)),
+    KEY_TOPIC("topic", 1, CFG_AT(labels.topic)),
     KEY_ENUM("format", CFG_AT(labels.format), label_formats),
     {.name = "ttl", .kind = KEY_POSITIVE, CFG_AT(labels.ttl_ms),
      .hi = CFG_MAX_LATENESS_SECONDS, .scale = 1000.0},

@@ -689,6 +689,46 @@ static void test_cfg_unknown_key_suggests_nearest(void **state)
     }
 }
 
+/* A topic name the brokers would refuse is refused at its line, for
+ * every key that names a topic; the longest one riffle keeps loads. */
+static void test_cfg_topic_names_kafka_takes(void **state)
+{
+    static const struct {
+        size_t line;
+        const char *text, *extra, *key;
+    } cases[] = {
+        {3, "  input = \"my topic\";", NULL, "topics.input"},
+        {4, "  predictions = \"p\\x1b[31m\";", NULL, "topics.predictions"},
+        {5, "  models = \"..\";", NULL, "topics.models"},
+        {6, "  dead_letters = \"\";", NULL, "topics.dead_letters"},
+        {7, "  metrics = \"a/b\"; };", NULL, "topics.metrics"},
+        {0, NULL, "labels = {\n  topic = \"l\u00e9\"; };", "labels.topic"},
+        {0, NULL, "serve = { requests = \"rq\";\n  predictions = \".\"; };",
+         "serve.predictions"},
+    };
+    struct fixture *fx = *state;
+    char name[300];
+    size_t i;
+    int line;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        write_base(fx, cases[i].line, cases[i].text, cases[i].extra);
+        line = cases[i].line ? (int)cases[i].line : (int)BASE_LINE_COUNT + 2;
+        expect_error(fx, line, cases[i].key, "is not a Kafka topic name: "
+                     "expected 1 to 127 ASCII letters, digits, '.', '_' or "
+                     "'-', other than \".\" and \"..\"");
+    }
+    assert_lacks(fx->errstr, "\x1b");
+
+    /* The longest name riffle keeps, of every character Kafka takes. */
+    memset(name, 'a', sizeof(name));
+    memcpy(name, "  input = \"Az09._-", 18);
+    memcpy(name + 11 + CFG_NAME_MAX - 1, "\";", 3);
+    write_base(fx, 3, name, NULL);
+    assert_int_equal(load(fx), 0);
+    assert_int_equal(strlen(fx->cfg->topic_input), CFG_NAME_MAX - 1);
+}
+
 static void test_cfg_wrong_type(void **state)
 {
     struct fixture *fx = *state;
@@ -1898,6 +1938,7 @@ int main(void)
         T(test_cfg_wrapped_integer_refused_from_pipe),
         T(test_cfg_include_refused),
         T(test_cfg_unknown_key_suggests_nearest),
+        T(test_cfg_topic_names_kafka_takes),
         T(test_cfg_duplicate_setting_named),
 #undef T
     };
