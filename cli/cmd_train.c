@@ -53,6 +53,7 @@ struct file_run {
     const struct cfg_field *label; /* names the predicted classes */
     struct buf line; /* score output */
     long long rows, bad_rows, dead_letters, duplicates, late;
+    long long waiting; /* events kept for a label (labels = {...}) */
 };
 
 /* Appends s, which needs no JSON escape (a number's text, a name of
@@ -154,6 +155,7 @@ static int run_event(struct file_run *r, struct event *ev)
     r->dead_letters += res.dead_letter;
     r->duplicates += res.duplicate;
     r->late += res.late;
+    r->waiting += res.pending;
     if (r->predictions)
         print_prediction(r, &res);
     return 0;
@@ -311,13 +313,14 @@ static void print_summary(struct file_run *r, double elapsed)
     (void)snapshot_weights_digest(r->ol, &digest); /* 0 if out of memory */
     fprintf(r->score_only ? stderr : stdout,
             "{\"rows\":%lld,\"bad_rows\":%lld,\"dead_letters\":%lld,"
-            "\"duplicates\":%lld,\"late_routed\":%lld,\"cleaning\":{%s},"
+            "\"duplicates\":%lld,\"late_routed\":%lld,"
+            "\"waiting_for_label\":%lld,\"cleaning\":{%s},"
             "\"%s\":%llu,%s,\"drift_alarms\":%llu,"
             "\"distinct_features\":%llu,"
             "\"collided_slots\":%llu,\"weights_digest\":\"%016llx\","
             "\"seconds\":%.6f," /* to the microsecond: bench/ times 30 ms runs */
             "\"events_per_s\":%.0f}\n", r->rows, r->bad_rows,
-            r->dead_letters, r->duplicates, r->late,
+            r->dead_letters, r->duplicates, r->late, r->waiting,
             cleaning.data ? cleaning.data : "", r->score_only ? "scored_with_label" : "learned",
             (unsigned long long)online_metrics(r->ol)->total.count,
             metrics.data ? metrics.data : "\"metrics\":null",
@@ -551,6 +554,14 @@ static int run_file_command(int argc, char **argv, int score_only)
         log_error(run_component(r), "%s", errstr);
     else
         print_summary(r, kafka_monotonic_s() - started);
+    /* Not learned, dead-lettered nor refused: without a word they would
+     * look lost. */
+    if (!err && r->waiting)
+        log_warn(run_component(r), "%lld event(s) came without a label "
+                 "and were scored but not learned: with a labels group an "
+                 "event waits for its label on labels.topic, which only "
+                 "riffle learn reads; train learns the rows that carry "
+                 "their label", r->waiting);
 
     csv_reader_close(r->csv);
     avro_source_close(r->avro);
