@@ -53,6 +53,12 @@ int cli_refuse_operands(const char *cmd, int argc, char **argv, int first);
 int cli_getopt(int argc, char **argv, const char *shortopts,
                const struct option *longopts);
 
+/* For train and simulate, which read no labels topic: says that n
+ * events came without their label and were kept for it (labels = {...}),
+ * so not learned nor measured. Without a word they would look lost:
+ * neither learned, dead-lettered nor refused. */
+void cli_warn_waiting_for_label(const char *component, long long n);
+
 /* Strict option values: the whole text must be a number, a count >= 0,
  * seconds >= 0 or a rate of events per second >= 0 (finite). On error
  * they report "OPTION TEXT: expected ..." and return 1; on success they

@@ -49,6 +49,7 @@ struct simulate {
     struct buf encoded;
     /* results */
     long long rows, bad_rows, scored, correct, dead_letters, merges;
+    long long waiting; /* events kept for a label (labels = {...}) */
     long long since_merge;
     double logloss;
     unsigned long long published_bytes, snapshot_count;
@@ -116,6 +117,10 @@ static void count_result(struct simulate *s, const struct online_result *r)
 
     if (r->dead_letter || r->duplicate) {
         s->dead_letters += r->dead_letter;
+        return;
+    }
+    if (r->pending) { /* no label to measure the prediction against */
+        s->waiting++;
         return;
     }
     s->scored++;
@@ -186,9 +191,10 @@ static int run_rows(struct simulate *s, char *errstr, size_t size)
 static void print_summary(const struct simulate *s, double elapsed)
 {
     printf("{\"learners\":%lld,\"merge_every\":%lld,\"rows\":%lld,"
-           "\"bad_rows\":%lld,\"scored\":%lld,\"dead_letters\":%lld,",
+           "\"bad_rows\":%lld,\"scored\":%lld,\"dead_letters\":%lld,"
+           "\"waiting_for_label\":%lld,",
            s->learners, s->merge_every, s->rows, s->bad_rows, s->scored,
-           s->dead_letters);
+           s->dead_letters, s->waiting);
     if (s->cfg.task != CFG_TASK_REGRESSION)
         printf("\"accuracy\":%.6f,", s->scored ? (double)s->correct /
                                                      (double)s->scored
@@ -306,6 +312,8 @@ int cmd_simulate(int argc, char **argv)
         log_error("simulate", "%s", errstr[0] ? errstr : riffle_err_str(err));
     else
         print_summary(s, kafka_monotonic_s() - started);
+    if (!err && s->waiting)
+        cli_warn_waiting_for_label("simulate", s->waiting);
     simulate_free(s);
     return err ? 1 : 0;
 }

@@ -554,14 +554,8 @@ static int run_file_command(int argc, char **argv, int score_only)
         log_error(run_component(r), "%s", errstr);
     else
         print_summary(r, kafka_monotonic_s() - started);
-    /* Not learned, dead-lettered nor refused: without a word they would
-     * look lost. */
     if (!err && r->waiting)
-        log_warn(run_component(r), "%lld event(s) came without a label "
-                 "and were scored but not learned: with a labels group an "
-                 "event waits for its label on labels.topic, which only "
-                 "riffle learn reads; train learns the rows that carry "
-                 "their label", r->waiting);
+        cli_warn_waiting_for_label(run_component(r), r->waiting);
 
     csv_reader_close(r->csv);
     avro_source_close(r->avro);

@@ -213,6 +213,14 @@ int cli_getopt(int argc, char **argv, const char *shortopts,
     return c;
 }
 
+void cli_warn_waiting_for_label(const char *component, long long n)
+{
+    log_warn(component, "%lld event(s) came without a label and were "
+             "scored but not learned: with a labels group an event waits "
+             "for its label on labels.topic, which only riffle learn reads; "
+             "%s learns the rows that carry their label", n, component);
+}
+
 int cli_parse_count(const char *option, const char *text, long long *out)
 {
     char *end;
