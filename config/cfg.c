@@ -2641,19 +2641,5 @@ const char *cfg_loss_name(enum model_loss loss)
 
 const char *cfg_optimizer_name(enum model_optimizer opt)
 {
-    switch (opt) {
-    case MODEL_OPT_SGD:
-        return "sgd";
-    case MODEL_OPT_ADAGRAD:
-        return "adagrad";
-    case MODEL_OPT_RMSPROP:
-        return "rmsprop";
-    case MODEL_OPT_ADAM:
-        return "adam";
-    case MODEL_OPT_NORMALIZED:
-        return "normalized";
-    case MODEL_OPT_FTRL:
-        return "ftrl";
-    }
-    return "unknown";
+    return model_optimizer_name(opt);
 }

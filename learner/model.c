@@ -174,6 +174,18 @@ void model_params_default(struct model_params *params)
 
 /* NaN fails every comparison, so it is refused too. lo_open chooses
  * value > lo over value >= lo. */
+const char *model_optimizer_name(enum model_optimizer opt)
+{
+    static const char *const names[] = {
+        [MODEL_OPT_SGD] = "sgd",   [MODEL_OPT_ADAGRAD] = "adagrad",
+        [MODEL_OPT_RMSPROP] = "rmsprop", [MODEL_OPT_ADAM] = "adam",
+        [MODEL_OPT_NORMALIZED] = "normalized", [MODEL_OPT_FTRL] = "ftrl"};
+
+    if ((size_t)opt < sizeof(names) / sizeof(names[0]) && names[opt])
+        return names[opt];
+    return "unknown";
+}
+
 static int check_range(const char *name, double value, double lo,
                        int lo_open, double hi, char *errstr,
                        size_t errstr_size)
@@ -225,8 +237,8 @@ static int optimizer_params_check(const struct model_params *params,
         if (errstr && errstr_size)
             snprintf(errstr, errstr_size,
                      "learner.l1 = %g: only the ftrl optimizer applies l1; "
-                     "expected 0 with optimizer %d", params->l1,
-                     (int)params->optimizer);
+                     "expected 0 with optimizer \"%s\"", params->l1,
+                     model_optimizer_name(params->optimizer));
         return RIFFLE_ERR_INVALID;
     }
     return 0;

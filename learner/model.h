@@ -147,6 +147,10 @@ struct model;
  * beta2 0.999, rho 0.9, epsilon 1e-8, ftrl_beta 1). */
 void model_params_default(struct model_params *params);
 
+/* The optimizer's name as a configuration writes it ("adam"), or
+ * "unknown"; a static string. */
+const char *model_optimizer_name(enum model_optimizer opt);
+
 /* Checks ranges, and that l1 is 0 unless the optimizer is ftrl (no other
  * one applies it). Returns 0, or RIFFLE_ERR_INVALID with errstr naming
  * the parameter, its value and the allowed range. Parameters an optimizer

@@ -226,7 +226,7 @@ static void test_optimizers_l1_refused_without_ftrl(void **state)
     p = params_make(MODEL_LOSS_LOGISTIC, MODEL_OPT_ADAGRAD, 0.5);
     p.l1 = 0.5;
     expect_param_error(&p, "learner.l1 = 0.5: only the ftrl optimizer "
-                           "applies l1; expected 0 with optimizer 1");
+                           "applies l1; expected 0 with optimizer \"adagrad\"");
     assert_int_equal(model_new(&p, &m), RIFFLE_ERR_INVALID);
     assert_null(m);
     p.optimizer = MODEL_OPT_FTRL;
@@ -1355,7 +1355,8 @@ static void test_optimizers_cfg_refuses_bad_values(void **state)
                      RIFFLE_ERR_CFG);
     snprintf(expected, sizeof(expected),
              "%s:%d: learner.l1 = 0.5: only the ftrl optimizer applies l1; "
-             "expected 0 with optimizer 3", fx->path, learner_line(fx));
+             "expected 0 with optimizer \"adam\"", fx->path,
+             learner_line(fx));
     assert_string_equal(fx->errstr, expected);
 
     assert_int_equal(cfg_load_with(fx, "  ftrl_beta = \"one\";\n"),
