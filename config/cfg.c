@@ -20,6 +20,7 @@
 #include "cleaning/dedup.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "common/spelling.h"
 #include "config/cfg_literals.h"
 #include "learner/drift.h"
@@ -725,7 +726,9 @@ _Static_assert(CFG_TOPIC_NAME_MAX <= 249, "a name Kafka would refuse");
  * "." or "..", or with a character other than ASCII letters, digits,
  * '.', '_' and '-'. Caught here, `check` says so at the line, and `topics
  * create` does not make the pipeline's other topics before the broker
- * refuses this one. */
+ * refuses this one. The name is quoted with its control bytes escaped
+ * (log_printable()): a name holding one is refused here, and errstr
+ * may be shown elsewhere than in a log line, which escapes its own. */
 static int check_topic_name(const struct loader *ld,
                             const config_setting_t *s, const char *section,
                             const char *key, const char *name)
@@ -734,6 +737,7 @@ static int check_topic_name(const struct loader *ld,
                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
     size_t len = strlen(name);
     char full[CFG_KEY_MAX];
+    char shown[LOG_PRINTABLE_SIZE(CFG_NAME_MAX)];
 
     if (len >= 1 && len <= CFG_TOPIC_NAME_MAX &&
         name[strspn(name, allowed)] == '\0' && strcmp(name, ".") != 0 &&
@@ -742,7 +746,8 @@ static int check_topic_name(const struct loader *ld,
     return fail(ld, s, dotted(full, sizeof(full), section, key),
                 "\"%s\" is not a Kafka topic name: expected 1 to %d ASCII "
                 "letters, digits, '.', '_' or '-', other than \".\" and "
-                "\"..\"", name, CFG_TOPIC_NAME_MAX);
+                "\"..\"", log_printable(name, shown, sizeof(shown)),
+                CFG_TOPIC_NAME_MAX);
 }
 
 /* Reads the keys of table from group g in table order, each into base +

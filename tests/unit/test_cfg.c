@@ -717,8 +717,11 @@ static void test_cfg_topic_names_kafka_takes(void **state)
         expect_error(fx, line, cases[i].key, "is not a Kafka topic name: "
                      "expected 1 to 127 ASCII letters, digits, '.', '_' or "
                      "'-', other than \".\" and \"..\"");
+        /* quoted with its control bytes escaped */
+        assert_lacks(fx->errstr, "\x1b");
     }
-    assert_lacks(fx->errstr, "\x1b");
+    write_base(fx, 4, "  predictions = \"p\\x1b[31m\";", NULL);
+    expect_error(fx, 4, "topics.predictions", "\"p\\x1b[31m\" is not");
 
     /* The longest name riffle keeps, of every character Kafka takes. */
     memset(name, 'a', sizeof(name));
