@@ -470,15 +470,20 @@ int cleaner_parse_label(const struct cleaner *c, const char *text,
                         double *label, struct clean_verdict *v)
 {
     const struct cfg_field *f = cfg_field_of_kind(c->cfg, CFG_FIELD_LABEL);
-    struct value val = {VALUE_STRING, 0, 0, strlen(text)};
+    struct value val = {.kind = VALUE_STRING};
     char *end = NULL;
+    double x;
 
     if (text[0] == '\0')
         return refuse(v, CLEAN_REASON_MISSING, f, "the label is empty");
+    /* The text is not in an arena: only its length is kept. */
+    val.str_len = (uint32_t)strlen(text);
     if (c->cfg->task == CFG_TASK_REGRESSION) {
-        val.number = strtod(text, &end);
-        if (end != text && *end == '\0')
+        x = strtod(text, &end);
+        if (end != text && *end == '\0') {
             val.kind = VALUE_NUMBER;
+            val.number = x;
+        }
     }
     return label_of(c->cfg, f, &val, text, label, v);
 }
@@ -781,7 +786,7 @@ static __attribute__((noinline)) int clean_field(struct cleaner *c, size_t i,
         if (val->str_len > CLEAN_MAX_ID_BYTES)
             return refuse(v, CLEAN_REASON_VALUE, f,
                           "the event id has %zu bytes; at most %d allowed",
-                          val->str_len, CLEAN_MAX_ID_BYTES);
+                          (size_t)val->str_len, CLEAN_MAX_ID_BYTES);
         return 0;
     default:
         break;

@@ -38,6 +38,8 @@ const char *riffle_err_str(int err)
         return "kafka client failed for good";
     case RIFFLE_ERR_STOPPED:
         return "stopped on request";
+    case RIFFLE_ERR_TOO_BIG:
+        return "too large";
     default:
         return "unknown error";
     }

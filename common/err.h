@@ -27,6 +27,8 @@ enum riffle_err {
                                  fatal): only a new client can go on */
     RIFFLE_ERR_STOPPED = -15, /* a stop request ended a wait on the
                                  brokers: not a failure */
+    RIFFLE_ERR_TOO_BIG = -16, /* over a size limit of the format kept in
+                                 memory (an event's 4 GiB arena) */
 };
 
 /* Returns a static, human-readable name for an error code. */

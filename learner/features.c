@@ -584,13 +584,13 @@ size_t features_prefetch_hinted(const struct feature_builder *fb,
     for (k = 0; k < fb->raw_token_count; k++) {
         size_t at = fb->raw_tokens[k].schema_index;
 
-        if (ev->hinted[at] & EVENT_HINT_HASH)
-            idx[n++] = ev->hint_hash[at] & fb->mask;
+        if (ev->values[at].hinted & EVENT_HINT_HASH)
+            idx[n++] = ev->values[at].hint_hash & fb->mask;
     }
     for (k = 0; k < fb->replaced_token_count; k++) {
         size_t at = fb->replaced_tokens[k].schema_index;
 
-        if (ev->hinted[at] & EVENT_HINT_REPLACEMENT_HASH)
+        if (ev->values[at].hinted & EVENT_HINT_REPLACEMENT_HASH)
             idx[n++] = ev->replacement[at].hash & fb->mask;
     }
 
@@ -629,7 +629,7 @@ void features_hint_event(const struct feature_builder *fb,
 
         /* Hashed already by the anonymizer's hinter (features_token_hash()
          * through its hasher), or no replacement to hash. */
-        if ((ev->hinted[st->schema_index] &
+        if ((ev->values[st->schema_index].hinted &
              (EVENT_HINT_REPLACEMENT | EVENT_HINT_REPLACEMENT_HASH)) !=
             EVENT_HINT_REPLACEMENT)
             continue;

@@ -519,8 +519,12 @@ static int row_to_event(const struct cfg *cfg, const struct schema *schema,
      * none for a line the reader saw to be ASCII as it copied it. */
     check_utf8 = !csv_reader_record_ascii(csv) &&
                  schema_find_bad_utf8(record, record_len) < record_len;
-    if (event_append_block(ev, record, record_len, block) != 0)
-        return RIFFLE_ERR_NOMEM;
+    err = event_append_block(ev, record, record_len, block);
+    if (err == RIFFLE_ERR_TOO_BIG)
+        snprintf(errstr, errstr_size, "a record of %zu bytes: over the "
+                 "4 GiB an event's strings may take", record_len);
+    if (err)
+        return err;
     err = put_event_id(ev, (size_t)map->id_field, cfg->id_prefix,
                        row_number);
     if (err)

@@ -24,9 +24,9 @@
 #include "common/log.h"
 
 /* Events in flight: enough that neither thread waits on the other at
- * every chunk, few enough to stay in the caches (an event is about 9 KiB
+ * every chunk, few enough to stay in the caches (a slot is about 4.6 KiB
  * of fields and their hints plus its strings, so the ring is about
- * 2.3 MiB, of which a set of 15 fields touches a fraction). */
+ * 1.2 MiB, of which a set of 15 fields touches a tenth). */
 #define ROW_PREFETCH_SLOTS 256
 /* Rows between two meetings of the threads: a lock pair a chunk costs
  * far less than the rows it covers. Divides ROW_PREFETCH_SLOTS. */
@@ -41,10 +41,21 @@
 #define ROW_PREFETCH_FRACTION_ROWS 1024
 
 #define ROW_PREFETCH_WHY 512
+#define CACHE_LINE 64 /* bytes, on every x86-64 and most arm64 cores */
 
+/* Bytes of an event's arena prefetched: a row's copy, its id and a few
+ * replacements (Adult's are about 300 bytes). */
+#define ROW_PREFETCH_ARENA_BYTES 384
+
+/* A slot starts a cache line, and its status shares the line with the
+ * event's first fields: the reader writes both for every row and the
+ * consumer reads both, and each line one writes and the other reads
+ * moves between their cores (an unaligned slot, or a status after the
+ * event, cost a line more a row). */
 struct row_slot {
+    _Alignas(CACHE_LINE) int status; /* 0, or RIFFLE_ERR_PARSE for a
+                                        bad row */
     struct event ev;
-    int status; /* 0, or RIFFLE_ERR_PARSE for a bad row */
 };
 
 struct row_prefetch {
@@ -81,10 +92,6 @@ struct row_prefetch {
     int look_ahead; /* row_prefetch_look_ahead() was called */
 };
 
-/* Bytes of an event's arena prefetched: a row's copy, its id and a few
- * replacements (Adult's are about 300 bytes). */
-#define ROW_PREFETCH_ARENA_BYTES 384
-#define CACHE_LINE 64
 
 /* Asks for the cache lines of bytes [p, p + n) to be loaded for writing.
  * Only a hint: nothing waits for the lines, and no address faults. */
@@ -112,45 +119,39 @@ static inline void prefetch_next_event(const struct event *ev,
                        ? ev->arena.len
                        : ROW_PREFETCH_ARENA_BYTES;
 
-    prefetch_for_write(ev, sizeof(ev->field_count) +
+    prefetch_for_write(ev, offsetof(struct event, values) +
                                fields * sizeof(ev->values[0]));
-    prefetch_for_write(ev->hinted, fields);
-    prefetch_for_write(ev->hint_hash, fields * sizeof(ev->hint_hash[0]));
     prefetch_for_write(ev->replacement,
                        fields * sizeof(ev->replacement[0]));
-    prefetch_for_write(ev->hint_number,
-                       fields * sizeof(ev->hint_number[0]));
-    prefetch_for_write(ev->hint_mask,
-                       sizeof(*ev) - offsetof(struct event, hint_mask));
     if (ev->arena.data)
         prefetch_for_write(ev->arena.data, arena);
 }
 
 /* Asks, for reading, for the lines of slot s that the consumer reads
- * first: its status, and the hints by which a look ahead finds the
- * row's weights (hinted[], hint_hash[], replacement[]). Done for the
- * slot two ahead of the one handed out, published already and so no
- * longer written, their transfer from the reader's core overlaps a whole
- * row: in the next row's look ahead they had been the learner's longest
- * stalls on click-through (a third of the samples of the index walk).
- * Its learner thread's CPU time 45.1 -> 43.3 ms (medians, lower in 38
- * of 50 alternated runs). Only for a consumer that looks ahead
- * (row_prefetch_look_ahead()); the rest of the slot as well was slower:
- * more lines than a row's time hides. */
+ * first: its status, and the fields' records with the hints by which a
+ * look ahead finds the row's weights (struct value's hinted and
+ * hint_hash, and replacement[]). Done for the slot two ahead of the one
+ * handed out, published already and so no longer written, their
+ * transfer from the reader's core overlaps a whole row: in the next
+ * row's look ahead they had been the learner's longest stalls on
+ * click-through (a third of the samples of the index walk). Its learner
+ * thread's CPU time 45.1 -> 43.3 ms (medians, lower in 38 of 50
+ * alternated runs), when the hints were arrays of their own. Only for a
+ * consumer that looks ahead (row_prefetch_look_ahead()); the arena as
+ * well is more lines than a row's time hides. */
 static inline void prefetch_hints(const struct row_slot *s, size_t fields)
 {
     const struct event *ev = &s->ev;
-    const char *lines[3] = {(const char *)ev->hinted,
-                            (const char *)ev->hint_hash,
-                            (const char *)ev->replacement};
-    size_t bytes[3] = {fields, fields * sizeof(ev->hint_hash[0]),
-                       fields * sizeof(ev->replacement[0])};
-    size_t k, i;
+    size_t i, head = offsetof(struct row_slot, ev) +
+                     offsetof(struct event, values) +
+                     fields * sizeof(ev->values[0]);
+    size_t tail = fields * sizeof(ev->replacement[0]);
 
-    __builtin_prefetch(&s->status, 0, 3);
-    for (k = 0; k < 3; k++)
-        for (i = 0; i < bytes[k]; i += CACHE_LINE)
-            __builtin_prefetch(lines[k] + i, 0, 3);
+    /* The slot starts a line, the status and the records with it. */
+    for (i = 0; i < head; i += CACHE_LINE)
+        __builtin_prefetch((const char *)s + i, 0, 3);
+    for (i = 0; i < tail; i += CACHE_LINE)
+        __builtin_prefetch((const char *)ev->replacement + i, 0, 3);
 }
 
 /* Reads one record into slot; returns 0 (also for a bad row, which is
@@ -297,11 +298,15 @@ int row_prefetch_start(const struct cfg *cfg, const struct schema *schema,
 
     if (!p)
         return RIFFLE_ERR_NOMEM;
-    p->slots = calloc(slots, sizeof(*p->slots)); /* zeroed events are valid */
+    /* A multiple of CACHE_LINE, as aligned_alloc() asks: the struct is
+     * aligned to it. */
+    p->slots = aligned_alloc(CACHE_LINE, slots * sizeof(*p->slots));
     if (!p->slots) {
         free(p);
         return RIFFLE_ERR_NOMEM;
     }
+    memset(p->slots, 0, slots * sizeof(*p->slots)); /* zeroed events are
+                                                       valid */
     /* Rows hold raw personal values: growth and the free wipe them. */
     for (i = 0; i < slots; i++)
         buf_hold_secret(&p->slots[i].ev.arena);

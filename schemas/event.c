@@ -8,6 +8,10 @@
 
 #include "common/err.h"
 
+/* A row's fields are adjacent records of this size (event.h): a larger
+ * one moves more cache lines between train's threads every row. */
+_Static_assert(sizeof(struct value) == 24, "struct value grew");
+
 void event_init(struct event *ev)
 {
     memset(ev, 0, sizeof(*ev));
@@ -19,7 +23,6 @@ void event_reset(struct event *ev, size_t field_count)
 
     ev->field_count = field_count;
     memset(ev->values, 0, field_count * sizeof(ev->values[0]));
-    memset(ev->hinted, 0, field_count);
     ev->mask_hinted = 0;
     buf_reset(&ev->arena);
 }
@@ -28,15 +31,18 @@ void event_set_null(struct event *ev, size_t field)
 {
     assert(field < ev->field_count);
     ev->values[field].kind = VALUE_NULL;
-    ev->hinted[field] = 0;
+    ev->values[field].hinted = 0;
     ev->mask_hinted = 0;
 }
 
 int event_set_string(struct event *ev, size_t field, const char *s,
                      size_t len)
 {
-    char *dst = event_write_string(ev, field, len);
+    char *dst;
 
+    if (!event_arena_fits(ev, len))
+        return RIFFLE_ERR_TOO_BIG;
+    dst = event_write_string(ev, field, len);
     if (!dst)
         return RIFFLE_ERR_NOMEM;
     memcpy(dst, s, len);
@@ -44,11 +50,14 @@ int event_set_string(struct event *ev, size_t field, const char *s,
 }
 
 /* Reserves len bytes and a NUL at the end of the arena; returns where
- * they start, or (size_t)-1 when out of memory (arena unchanged). */
+ * they start, or (size_t)-1 when out of memory or past EVENT_ARENA_MAX
+ * (arena unchanged). */
 static size_t reserve_string(struct event *ev, size_t len)
 {
     size_t offset = ev->arena.len;
 
+    if (!event_arena_fits(ev, len))
+        return (size_t)-1;
     /* buf_reserve()'s own test, made here: a call a string was a fifth
      * of hinting a pseudonym. */
     if (offset + len + 2 > ev->arena.cap &&
@@ -72,9 +81,9 @@ char *event_write_string(struct event *ev, size_t field, size_t len)
     if (offset == (size_t)-1)
         return NULL;
     ev->values[field].kind = VALUE_STRING;
-    ev->values[field].str_offset = offset;
-    ev->values[field].str_len = len;
-    ev->hinted[field] = 0;
+    ev->values[field].hinted = 0;
+    ev->values[field].str_offset = (uint32_t)offset;
+    ev->values[field].str_len = (uint32_t)len;
     ev->mask_hinted = 0;
     return ev->arena.data + offset;
 }
@@ -83,6 +92,8 @@ char *event_hint_replacement_grow(struct event *ev, size_t field, size_t len)
 {
     assert(field < ev->field_count);
 
+    if (!event_arena_fits(ev, len))
+        return NULL;
     /* Grown, the arena has room: the inline path takes it from here. */
     if (buf_reserve(&ev->arena, len + 1) != 0)
         return NULL;
@@ -92,6 +103,9 @@ char *event_hint_replacement_grow(struct event *ev, size_t field, size_t len)
 int event_append_block(struct event *ev, const char *block, size_t len,
                        size_t *offset)
 {
+    /* No NUL is added here: the block's own bytes end its strings. */
+    if (len > EVENT_ARENA_MAX - ev->arena.len)
+        return RIFFLE_ERR_TOO_BIG;
     if (buf_append(&ev->arena, block, len) != 0)
         return RIFFLE_ERR_NOMEM;
     *offset = ev->arena.len - len;

@@ -14,8 +14,8 @@
  * read the record, from its value as it was then: the feature hash of
  * the value, a replacement string (a pseudonym) with its own feature
  * hash, and a number its field's rule makes of it (a label's class, a
- * numeric feature's log1p). A hint is valid only while the value is unchanged: every write
- * to a field (event_set_*(), event_write_string(), event_reset()) drops
+ * numeric feature's log1p). A hint is valid only while the value is
+ * unchanged: every write to a field (event_set_*(), event_write_string(), event_reset()) drops
  * the field's hints, so a consumer that uses one gets exactly what it
  * would have computed from the value in hand. An event without hints
  * (decoded from Kafka, say) is consumed by the same code, which then
@@ -37,6 +37,11 @@
 
 #define EVENT_MAX_FIELDS 128 /* far above any bundled dataset (15) */
 #define EVENT_MASK_WORDS (EVENT_MAX_FIELDS / 64)
+/* Bytes an event's arena may hold, NULs included: string offsets and
+ * lengths are kept in 32 bits (see struct value). A write that would
+ * pass it is refused with RIFFLE_ERR_TOO_BIG (or NULL) before anything
+ * is copied. */
+#define EVENT_ARENA_MAX ((size_t)UINT32_MAX)
 
 enum value_kind {
     VALUE_NULL = 0,
@@ -44,45 +49,66 @@ enum value_kind {
     VALUE_STRING,
 };
 
-struct value {
-    enum value_kind kind;
-    double number;     /* when kind == VALUE_NUMBER */
-    size_t str_offset; /* when kind == VALUE_STRING: start in the arena */
-    size_t str_len;    /* bytes, without the NUL the arena adds */
-};
-
-/* Which hints of a field are valid (struct event's hinted[]). */
-#define EVENT_HINT_HASH 0x1u             /* hint_hash[] */
+/* Which hints of a field are valid (struct value's hinted). */
+#define EVENT_HINT_HASH 0x1u             /* hint_hash */
 #define EVENT_HINT_REPLACEMENT 0x2u      /* replacement[]'s text */
 #define EVENT_HINT_REPLACEMENT_HASH 0x4u /* replacement[]'s hash */
-#define EVENT_HINT_NUMBER 0x8u           /* hint_number[] */
+#define EVENT_HINT_NUMBER 0x8u           /* hint_number */
 
-/* A field's replacement hint; see "Hints" above. */
+/*
+ * One field: its value and the hints made of it, side by side in 24
+ * bytes, so that a row's fields are a few adjacent cache lines. train's
+ * reader thread writes them and its learner thread reads them; the time
+ * of a run went to moving those lines between the two cores, not to
+ * instructions (docs/BENCHMARKS.md, round 15).
+ */
+struct value {
+    unsigned char kind;   /* enum value_kind */
+    /* EVENT_HINT_* bits, cleared by every write to the field; a bit
+     * clear means the matching hint is garbage. */
+    unsigned char hinted;
+    uint32_t hint_hash; /* the value's feature hash */
+    /* A number and a string's place share their bytes: read only what
+     * the kind names. */
+    union {
+        double number; /* when kind == VALUE_NUMBER */
+        struct {
+            uint32_t str_offset; /* when VALUE_STRING: start in arena */
+            uint32_t str_len;    /* bytes, without the NUL after them */
+        };
+    };
+    double hint_number; /* what the field's rule makes of the value */
+};
+
+/* A field's replacement hint; see "Hints" above. Apart from struct value:
+ * only personal fields have one, and the rest need not carry its room. */
 struct value_replacement {
-    size_t offset; /* in the arena, followed by a NUL */
-    size_t len;
+    uint32_t offset; /* in the arena, followed by a NUL */
+    uint32_t len;
     uint32_t hash; /* its feature hash */
 };
 
 struct event {
+    /* Together in the first cache line: what every row writes once. */
     size_t field_count;
-    struct value values[EVENT_MAX_FIELDS];
-    /* EVENT_HINT_* bits per field, cleared by every write to the field;
-     * a bit clear means the matching hint is garbage. Apart from struct
-     * value, whose positional initializers would break, and hashes
-     * apart from replacements: the learner reads a hash a field, from
-     * a few cache lines. */
-    unsigned char hinted[EVENT_MAX_FIELDS];
-    uint32_t hint_hash[EVENT_MAX_FIELDS]; /* the value's feature hash */
-    struct value_replacement replacement[EVENT_MAX_FIELDS];
-    double hint_number[EVENT_MAX_FIELDS]; /* what the field's rule makes */
     /* The event-wide hint (see the top of this file): numbers below
      * EVENT_MAX_FIELDS, bit k of word k / 64; garbage unless mask_hinted,
      * which every write to a field clears. */
     uint64_t hint_mask[EVENT_MASK_WORDS];
     unsigned char mask_hinted;
     struct buf arena; /* string bytes, each followed by a NUL */
+    /* Only the first field_count entries are used and touched. */
+    struct value values[EVENT_MAX_FIELDS];
+    struct value_replacement replacement[EVENT_MAX_FIELDS];
 };
+
+/* 1 when len more bytes and the NUL after them fit in ev's arena (see
+ * EVENT_ARENA_MAX), else 0. */
+static inline int event_arena_fits(const struct event *ev, size_t len)
+{
+    return ev->arena.len < EVENT_ARENA_MAX &&
+           len < EVENT_ARENA_MAX - ev->arena.len;
+}
 
 /* A zeroed struct event is valid too; event_init() makes that explicit. */
 void event_init(struct event *ev);
@@ -101,12 +127,14 @@ static inline void event_set_number(struct event *ev, size_t field,
 {
     assert(field < ev->field_count);
     ev->values[field].kind = VALUE_NUMBER;
+    ev->values[field].hinted = 0;
     ev->values[field].number = number;
-    ev->hinted[field] = 0;
     ev->mask_hinted = 0;
 }
 
-/* Copies len bytes of s into the arena. Returns 0 or RIFFLE_ERR_NOMEM. */
+/* Copies len bytes of s into the arena. Returns 0, RIFFLE_ERR_NOMEM, or
+ * RIFFLE_ERR_TOO_BIG when the arena would pass EVENT_ARENA_MAX (event
+ * unchanged on error). */
 int event_set_string(struct event *ev, size_t field, const char *s,
                      size_t len);
 
@@ -114,14 +142,15 @@ int event_set_string(struct event *ev, size_t field, const char *s,
  * returned address, in the arena (the NUL after them is written here):
  * a string assembled from parts (a pseudonym's key id and digits) is
  * written once, not staged and copied. Returns NULL when out of memory
- * (event unchanged). The address is valid until the event is next
- * modified. */
+ * or when the arena would pass EVENT_ARENA_MAX (event unchanged). The
+ * address is valid until the event is next modified. */
 char *event_write_string(struct event *ev, size_t field, size_t len);
 
 /* Copies len bytes of block into the arena in one piece and writes where
  * they start to *offset, for event_set_string_at(): a caller with many
- * strings side by side (a CSV record) copies them once. Returns 0 or
- * RIFFLE_ERR_NOMEM (event unchanged). */
+ * strings side by side (a CSV record) copies them once. Returns 0,
+ * RIFFLE_ERR_NOMEM, or RIFFLE_ERR_TOO_BIG when the arena would pass
+ * EVENT_ARENA_MAX (event unchanged on error). */
 int event_append_block(struct event *ev, const char *block, size_t len,
                        size_t *offset);
 
@@ -132,11 +161,13 @@ static inline void event_set_string_at(struct event *ev, size_t field,
 {
     assert(field < ev->field_count);
     assert(offset + len < ev->arena.len && ev->arena.data[offset + len] == 0);
+    /* Below the arena's length, itself at most EVENT_ARENA_MAX. */
+    assert(ev->arena.len <= EVENT_ARENA_MAX);
 
     ev->values[field].kind = VALUE_STRING;
-    ev->values[field].str_offset = offset;
-    ev->values[field].str_len = len;
-    ev->hinted[field] = 0;
+    ev->values[field].hinted = 0;
+    ev->values[field].str_offset = (uint32_t)offset;
+    ev->values[field].str_len = (uint32_t)len;
     ev->mask_hinted = 0;
 }
 
@@ -159,8 +190,8 @@ static inline void event_hint_hash(struct event *ev, size_t field,
                                    uint32_t hash)
 {
     assert(field < ev->field_count);
-    ev->hint_hash[field] = hash;
-    ev->hinted[field] |= EVENT_HINT_HASH;
+    ev->values[field].hint_hash = hash;
+    ev->values[field].hinted |= EVENT_HINT_HASH;
 }
 
 /* 1 with *hash set when field's value carries its feature hash, else 0. */
@@ -168,9 +199,9 @@ static inline int event_hinted_hash(const struct event *ev, size_t field,
                                     uint32_t *hash)
 {
     assert(field < ev->field_count);
-    if (!(ev->hinted[field] & EVENT_HINT_HASH))
+    if (!(ev->values[field].hinted & EVENT_HINT_HASH))
         return 0;
-    *hash = ev->hint_hash[field];
+    *hash = ev->values[field].hint_hash;
     return 1;
 }
 
@@ -200,8 +231,8 @@ static inline void event_hint_number(struct event *ev, size_t field,
                                      double number)
 {
     assert(field < ev->field_count);
-    ev->hint_number[field] = number;
-    ev->hinted[field] |= EVENT_HINT_NUMBER;
+    ev->values[field].hint_number = number;
+    ev->values[field].hinted |= EVENT_HINT_NUMBER;
 }
 
 /* 1 with *number set when field's value carries its number hint, else
@@ -210,9 +241,9 @@ static inline int event_hinted_number(const struct event *ev, size_t field,
                                       double *number)
 {
     assert(field < ev->field_count);
-    if (!(ev->hinted[field] & EVENT_HINT_NUMBER))
+    if (!(ev->values[field].hinted & EVENT_HINT_NUMBER))
         return 0;
-    *number = ev->hint_number[field];
+    *number = ev->values[field].hint_number;
     return 1;
 }
 
@@ -223,7 +254,8 @@ char *event_hint_replacement_grow(struct event *ev, size_t field, size_t len);
  * for the replacement of field's value as it is now, which the caller
  * writes at the returned address, and marks it valid: the field keeps
  * its value until event_use_replacement(). Returns NULL when out of
- * memory (no hint made; the event is otherwise unchanged). The address
+ * memory or when the arena would pass EVENT_ARENA_MAX (no hint made;
+ * the event is otherwise unchanged). The address
  * is valid until the event is next modified. Inline while the arena has
  * room (the hinter makes several an event; the call was a third of the
  * cost). */
@@ -231,21 +263,22 @@ static inline char *event_hint_replacement(struct event *ev, size_t field,
                                            size_t len)
 {
     size_t offset = ev->arena.len;
+    struct value *v = &ev->values[field];
 
     assert(field < ev->field_count);
     /* Room for the bytes, their NUL, and the NUL struct buf keeps past
-     * its end, as buf_reserve() would test. */
-    if (offset + len + 2 > ev->arena.cap)
+     * its end, as buf_reserve() would test; the limit is tested there
+     * too (cap is far below it in every run that fits it). */
+    if (offset + len + 2 > ev->arena.cap || !event_arena_fits(ev, len))
         return event_hint_replacement_grow(ev, field, len);
     ev->arena.data[offset + len] = '\0';
     ev->arena.len = offset + len + 1;
     ev->arena.data[ev->arena.len] = '\0';
-    ev->replacement[field].offset = offset;
-    ev->replacement[field].len = len;
+    ev->replacement[field].offset = (uint32_t)offset;
+    ev->replacement[field].len = (uint32_t)len;
     /* A replacement made anew has no hash yet. */
-    ev->hinted[field] = (unsigned char)((ev->hinted[field] &
-                                         ~EVENT_HINT_REPLACEMENT_HASH) |
-                                        EVENT_HINT_REPLACEMENT);
+    v->hinted = (unsigned char)((v->hinted & ~EVENT_HINT_REPLACEMENT_HASH) |
+                                EVENT_HINT_REPLACEMENT);
     return ev->arena.data + offset;
 }
 
@@ -255,9 +288,9 @@ static inline void event_hint_replacement_hash(struct event *ev,
                                                size_t field, uint32_t hash)
 {
     assert(field < ev->field_count);
-    assert(ev->hinted[field] & EVENT_HINT_REPLACEMENT);
+    assert(ev->values[field].hinted & EVENT_HINT_REPLACEMENT);
     ev->replacement[field].hash = hash;
-    ev->hinted[field] |= EVENT_HINT_REPLACEMENT_HASH;
+    ev->values[field].hinted |= EVENT_HINT_REPLACEMENT_HASH;
 }
 
 /* When field carries a replacement hint made from its current value:
@@ -270,7 +303,7 @@ static inline int event_use_replacement(struct event *ev, size_t field)
     const struct value_replacement *r;
 
     assert(field < ev->field_count);
-    had = ev->hinted[field];
+    had = ev->values[field].hinted;
     if (!(had & EVENT_HINT_REPLACEMENT))
         return 0;
     r = &ev->replacement[field];

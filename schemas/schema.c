@@ -1280,7 +1280,11 @@ static int decode_string(struct cursor *c, struct event *ev, size_t i)
     /* Valid UTF-8, but every later use of the value is C text. */
     if (memchr(c->data + start, '\0', n))
         return cursor_fail_in_field(c, at, "string", "contains a NUL byte");
-    if (event_set_string(ev, i, (const char *)c->data + start, n) != 0) {
+    err = event_set_string(ev, i, (const char *)c->data + start, n);
+    if (err == RIFFLE_ERR_TOO_BIG)
+        return cursor_fail_in_field(c, at, "string",
+                                    "takes the event's strings past 4 GiB");
+    if (err != 0) {
         snprintf(c->errstr, c->errstr_size, "out of memory");
         return RIFFLE_ERR_NOMEM;
     }

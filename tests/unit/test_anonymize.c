@@ -854,7 +854,7 @@ static void test_anonymize_id_hinted_ahead(void **state)
     set_str(fx, "event_id", "MRN-0042");
     assert_int_equal(anonymizer_hint_event(h, &fx->ev), 0);
     assert_string_equal(str_of(fx, "event_id"), "MRN-0042"); /* a hint */
-    assert_int_equal(fx->ev.hinted[col(fx, "event_id")] &
+    assert_int_equal(fx->ev.values[col(fx, "event_id")].hinted &
                          EVENT_HINT_REPLACEMENT,
                      EVENT_HINT_REPLACEMENT);
     assert_int_equal(anonymizer_apply_id(fx->anon, &fx->ev), 0);

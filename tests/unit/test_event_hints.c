@@ -159,7 +159,7 @@ static void assert_hinted(const struct event *ev, size_t f, int want)
     assert_int_equal(event_hinted_hash(ev, f, &h), want);
     if (want)
         assert_int_equal(h, HASH_A);
-    assert_int_equal((ev->hinted[f] & EVENT_HINT_REPLACEMENT) != 0, want);
+    assert_int_equal((ev->values[f].hinted & EVENT_HINT_REPLACEMENT) != 0, want);
     assert_int_equal(event_hinted_number(ev, f, &x), want);
     if (want)
         assert_true(x == NUMBER_A);
@@ -606,7 +606,7 @@ static void expect_city_hint(struct anonymizer_hinter *h, struct event *ev,
         event_reset(ev, schema_field_count(s));
         assert_int_equal(event_set_string(ev, city, text, len), 0);
         assert_int_equal(anonymizer_hint_event(h, ev), 0);
-        assert_true(ev->hinted[city] & EVENT_HINT_REPLACEMENT);
+        assert_true(ev->values[city].hinted & EVENT_HINT_REPLACEMENT);
         assert_string_equal(ev->arena.data + ev->replacement[city].offset,
                             want);
     }
@@ -775,11 +775,11 @@ static void test_online_same_with_hints(void **state)
         stream_event(fx->schema, &fx->ev, &rng_a, k);
         stream_event(fx->schema, &copy, &rng_b, k);
         assert_int_equal(online_hint_event(h, &copy), 0);
-        used += (copy.hinted[schema_col(fx->schema, "city")] &
+        used += (copy.values[schema_col(fx->schema, "city")].hinted &
                  EVENT_HINT_REPLACEMENT_HASH) != 0;
-        bands += (copy.hinted[schema_col(fx->schema, "weight")] &
+        bands += (copy.values[schema_col(fx->schema, "weight")].hinted &
                   EVENT_HINT_REPLACEMENT_HASH) != 0;
-        named += (copy.hinted[schema_col(fx->schema, "age")] &
+        named += (copy.values[schema_col(fx->schema, "age")].hinted &
                   EVENT_HINT_REPLACEMENT_HASH) != 0;
         labels += event_hinted_number(&copy, schema_col(fx->schema, "label"),
                                       &unused);
@@ -852,7 +852,7 @@ static void test_features_prefetch_hinted_indices(void **state)
         stream_event(fx->schema, &fx->ev, &rng, k);
         assert_int_equal(online_hint_event(h, &fx->ev), 0);
         for (i = 0; i < schema_field_count(fx->schema); i++)
-            hinted += (fx->ev.hinted[i] & (EVENT_HINT_HASH |
+            hinted += (fx->ev.values[i].hinted & (EVENT_HINT_HASH |
                                            EVENT_HINT_REPLACEMENT_HASH)) != 0;
         n = features_prefetch_hinted(fb, &fx->ev, idx);
         assert_int_equal(n, hinted);
