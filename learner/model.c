@@ -172,8 +172,6 @@ void model_params_default(struct model_params *params)
     params->ftrl_beta = MODEL_DEFAULT_FTRL_BETA;
 }
 
-/* NaN fails every comparison, so it is refused too. lo_open chooses
- * value > lo over value >= lo. */
 const char *model_optimizer_name(enum model_optimizer opt)
 {
     static const char *const names[] = {
@@ -186,6 +184,8 @@ const char *model_optimizer_name(enum model_optimizer opt)
     return "unknown";
 }
 
+/* NaN fails every comparison, so it is refused too. lo_open chooses
+ * value > lo over value >= lo. */
 static int check_range(const char *name, double value, double lo,
                        int lo_open, double hi, char *errstr,
                        size_t errstr_size)
