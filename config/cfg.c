@@ -1219,6 +1219,34 @@ static int load_field_kind(const struct loader *ld, const config_setting_t *g,
     return 0;
 }
 
+/* Refuses an entry of the list `key` of group g (n entries) that is an
+ * entry of `other_key` too (other_n entries; when that is the same list,
+ * an entry before it): a label value names one class, and of two, the
+ * learner would silently use the first. */
+static int refuse_shared_value(const struct loader *ld,
+                               const config_setting_t *g, const char *section,
+                               const char *key,
+                               const char (*list)[CFG_NAME_MAX], size_t n,
+                               const char *other_key,
+                               const char (*other)[CFG_NAME_MAX],
+                               size_t other_n)
+{
+    char full[CFG_KEY_MAX];
+    size_t i, j;
+
+    for (j = 0; j < n; j++)
+        for (i = 0; i < (other == list ? j : other_n); i++)
+            if (strcmp(list[j], other[i]) == 0)
+                return fail(ld, config_setting_get_elem(
+                                    config_setting_get_member(g, key),
+                                    (unsigned)j),
+                            dotted(full, sizeof(full), section, key),
+                            "entry %zu \"%s\" is already entry %zu of %s: "
+                            "a label value names one class", j + 1, list[j],
+                            i + 1, other_key);
+    return 0;
+}
+
 /* Label values, the feature namespace and bucket boundaries. */
 static int load_field_features(const struct loader *ld,
                                const config_setting_t *g,
@@ -1230,6 +1258,12 @@ static int load_field_features(const struct loader *ld,
     if (!err)
         err = get_string_list(ld, g, section, "negative", f->negative,
                               CFG_MAX_TOKENS, &f->negative_count);
+    if (!err)
+        err = refuse_shared_value(ld, g, section, "negative",
+                                  (const char(*)[CFG_NAME_MAX])f->negative,
+                                  f->negative_count, "positive",
+                                  (const char(*)[CFG_NAME_MAX])f->positive,
+                                  f->positive_count);
     if (!err)
         err = get_string(ld, g, section, "namespace", 0, f->namespace_name,
                          sizeof(f->namespace_name));
@@ -1454,9 +1488,18 @@ static int load_classes(const struct loader *ld, const config_setting_t *g,
 {
     char section[CFG_SECTION_MAX];
 
+    const char(*classes)[CFG_NAME_MAX] =
+        (const char(*)[CFG_NAME_MAX])cfg->classes;
+    int err;
+
     snprintf(section, sizeof(section), "fields[%d]", index);
-    return get_string_list(ld, g, section, "classes", cfg->classes,
-                           CFG_MAX_CLASSES, &cfg->class_count);
+    err = get_string_list(ld, g, section, "classes", cfg->classes,
+                          CFG_MAX_CLASSES, &cfg->class_count);
+    if (!err)
+        err = refuse_shared_value(ld, g, section, "classes", classes,
+                                  cfg->class_count, "classes", classes,
+                                  cfg->class_count);
+    return err;
 }
 
 static int load_fields(const struct loader *ld, const config_setting_t *root,

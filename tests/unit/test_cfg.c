@@ -732,6 +732,37 @@ static void test_cfg_topic_names_kafka_takes(void **state)
     assert_int_equal(strlen(fx->cfg->topic_input), CFG_NAME_MAX - 1);
 }
 
+/* A label value given twice, in classes or in both positive and
+ * negative, is refused at the repeated entry: the learner would
+ * silently read it as the first. */
+static void test_cfg_label_value_names_one_class(void **state)
+{
+    static const struct {
+        const char *label, *key, *what;
+    } cases[] = {
+        {"  { name = \"class\"; kind = \"label\"; positive = [\"UP\", "
+         "\"DOWN\"]; negative = [\"DOWN\"]; },", "fields[1].negative",
+         "entry 1 \"DOWN\" is already entry 2 of positive: a label value "
+         "names one class"},
+        {"  { name = \"class\"; kind = \"label\"; classes = [\"UP\", "
+         "\"FLAT\", \"UP\"]; },", "fields[1].classes",
+         "entry 3 \"UP\" is already entry 1 of classes: a label value "
+         "names one class"},
+    };
+    struct fixture *fx = *state;
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        write_base(fx, 13, cases[i].label, NULL);
+        expect_error(fx, 13, cases[i].key, cases[i].what);
+    }
+
+    /* Repeated in a list of its own kind, a positive value is harmless. */
+    write_base(fx, 13, "  { name = \"class\"; kind = \"label\"; positive = "
+               "[\"UP\", \"UP\"]; negative = [\"DOWN\"]; },", NULL);
+    assert_int_equal(load(fx), 0);
+}
+
 static void test_cfg_wrong_type(void **state)
 {
     struct fixture *fx = *state;
@@ -1942,6 +1973,7 @@ int main(void)
         T(test_cfg_include_refused),
         T(test_cfg_unknown_key_suggests_nearest),
         T(test_cfg_topic_names_kafka_takes),
+        T(test_cfg_label_value_names_one_class),
         T(test_cfg_duplicate_setting_named),
 #undef T
     };
