@@ -686,7 +686,8 @@ static void keep_sent(struct publisher *pub, const struct produce_stats *st,
 }
 
 /* Requests, and events whose label comes later, carry no label: the label
- * field must accept null. */
+ * field must accept null, and the topic the requests go to, or the one
+ * the labels come on, must be configured. */
 static int find_nullable_label(const struct cfg *cfg,
                                const struct schema *schema, int requests,
                                int *index, char *errstr, size_t size)
@@ -698,6 +699,11 @@ static int find_nullable_label(const struct cfg *cfg,
         return cfg_error(cfg, cfg->serve_line, "serve.requests", errstr,
                          size, "requests need a serve group with a "
                          "requests topic");
+    if (!requests && !cfg->labels.line)
+        return cfg_error(cfg, 0, "labels", errstr, size, "--without-labels "
+                         "needs a labels group naming the labels topic the "
+                         "labels come on: without one, the learner refuses "
+                         "every event without its label");
     if (*index < 0 || !schema_field_nullable(schema, (size_t)*index))
         return cfg_error(cfg, f->line, "fields", errstr, size, "the label "
                          "\"%s\" must be nullable in the schema to send "
@@ -733,12 +739,14 @@ static int produce_rows(const struct cfg *cfg, const struct schema *schema,
         if (id_field < 0)
             err = RIFFLE_ERR_CFG;
     }
-    if (!err)
-        err = publisher_check_topic(pub, topic, PRODUCE_METADATA_TIMEOUT_MS,
-                                    errstr, size);
+    /* The configuration first: without a serve group, the requests
+     * topic is "", which the brokers would call invalid. */
     if (!err && (o->requests || o->without_labels))
         err = find_nullable_label(cfg, schema, o->requests, &label, errstr,
                                   size);
+    if (!err)
+        err = publisher_check_topic(pub, topic, PRODUCE_METADATA_TIMEOUT_MS,
+                                    errstr, size);
 
     while (!err && !(o->stop && *o->stop) &&
            (o->limit == 0 || st->rows < o->limit)) {

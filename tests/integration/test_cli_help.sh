@@ -89,6 +89,19 @@ for args in "--requests --without-labels|one at most" \
         fail "produce ${args%|*} ($rc): $err"
 done
 
+# Rows sent without their label need the topic the configuration lacks:
+# refused from the configuration at once, before any broker is asked
+# (the requests topic was asked for as "", which the broker calls
+# invalid).
+for args in "config/elec2.cfg --without-labels|config/elec2.cfg: labels: --without-labels needs a labels group" \
+    "config/adult.cfg --requests|config/adult.cfg: serve.requests: requests need a serve group"; do
+    rc=0
+    # shellcheck disable=SC2086
+    err=$("$RIFFLE" produce -c ${args%|*} --brokers 127.0.0.1:1 --limit 1 2>&1) || rc=$?
+    [[ $rc == 1 && $err == *"${args#*|}"* && $err != *"Invalid topic"* ]] ||
+        fail "produce ${args%|*} ($rc): $err"
+done
+
 # decrypt opens one envelope or reads a topic, not both.
 rc=0
 err=$("$RIFFLE" decrypt -c config/elec2.cfg --brokers 127.0.0.1:1 --served --field f \
