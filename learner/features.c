@@ -403,7 +403,8 @@ static inline uint32_t token_hash(const struct feature_builder *fb,
         return hash_murmur3_32(token, strlen(token), fb->field_hash[i]);
     }
     token = ev->arena.data + v->str_offset;
-    if (v->str_offset + HASH_PADDED_BYTES <= ev->arena.cap)
+    /* In size_t: a 32-bit offset near 4 GiB plus 8 would wrap */
+    if ((size_t)v->str_offset + HASH_PADDED_BYTES <= ev->arena.cap)
         return hash_murmur3_32_padded(token, v->str_len, fb->field_hash[i]);
     return hash_murmur3_32(token, v->str_len, fb->field_hash[i]);
 }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "cleaning/clean.h"
@@ -469,6 +470,45 @@ static void test_features_indicator_survives_imputation(void **state)
     assert_int_equal(fx->n, FULL_EVENT_FEATURES + 1);
 }
 
+/* A token at the top of a 4 GiB arena, 6 bytes below the end of the
+ * arena's memory: its 32-bit offset plus the padded hash's 8 bytes
+ * passes 2^32, which must not wrap into a small sum that lets the hash
+ * read 8 bytes, past the memory. The arena is only reserved: its
+ * first page holds the other fields' strings, the page at the top the
+ * token, and the page after it is not readable. */
+static void test_features_token_at_top_of_4gib_arena(void **state)
+{
+    struct fixture *fx = *state;
+    struct event *ev = &fx->base.ev;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), cap = (size_t)1 << 32;
+    uint32_t top = (uint32_t)(cap - 6), red = token_index("c1", "red");
+    struct buf real;
+    char *base;
+
+    full_event(fx);
+    base = mmap(NULL, cap + page, PROT_NONE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED)
+        skip(); /* no 4 GiB of address space to reserve */
+    assert_int_equal(mprotect(base, page, PROT_READ | PROT_WRITE), 0);
+    assert_int_equal(mprotect(base + cap - page, page,
+                              PROT_READ | PROT_WRITE), 0);
+    assert_true(ev->arena.len < page);
+    memcpy(base, ev->arena.data, ev->arena.len + 1);
+    memcpy(base + top, "red", 4);
+    real = ev->arena;
+    ev->arena.data = base;
+    ev->arena.len = cap - 1; /* EVENT_ARENA_MAX */
+    ev->arena.cap = cap;
+    ev->values[col(fx, "c1")].str_offset = top;
+    ev->values[col(fx, "c1")].str_len = 3;
+
+    build(fx);
+    ev->arena = real;
+    assert_int_equal(munmap(base, cap + page), 0);
+    assert_double_near(value_at(fx, red), 1.0, 0.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +530,7 @@ int main(void)
         T(test_features_indices_within_table),
         T(test_features_new_rejects_field_not_in_schema),
         T(test_features_indicator_survives_imputation),
+        T(test_features_token_at_top_of_4gib_arena),
 #undef T
     };
 
