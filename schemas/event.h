@@ -15,11 +15,11 @@
  * the value, a replacement string (a pseudonym) with its own feature
  * hash, and a number its field's rule makes of it (a label's class, a
  * numeric feature's log1p). A hint is valid only while the value is
- * unchanged: every write to a field (event_set_*(), event_write_string(), event_reset()) drops
- * the field's hints, so a consumer that uses one gets exactly what it
- * would have computed from the value in hand. An event without hints
- * (decoded from Kafka, say) is consumed by the same code, which then
- * computes the same results itself.
+ * unchanged: every write to a field (event_set_*(), event_write_string(),
+ * event_reset()) drops the field's hints, so a consumer that uses one
+ * gets exactly what it would have computed from the value in hand. An
+ * event without hints (decoded from Kafka, say) is consumed by the same
+ * code, which then computes the same results itself.
  *
  * An event may also carry one event-wide hint, a set of field numbers
  * whose meaning is its consumer's (the cleaner's: which fields need more

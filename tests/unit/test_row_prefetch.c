@@ -163,7 +163,6 @@ static void assert_same_event(const struct event *want,
 static void check_matches_direct_reading(struct fixture *fx, int threaded,
                                          int look_ahead)
 {
-
     struct csv_reader *direct, *ahead;
     struct produce_mapping map;
     struct row_prefetch *p = NULL;
