@@ -130,8 +130,10 @@ static const struct option *long_option(const struct option *longopts,
     for (o = longopts; n > 0 && o->name; o++) {
         if (strncmp(o->name, word + 2, n) != 0)
             continue;
-        if (o->name[n] == '\0')
+        if (o->name[n] == '\0') {
+            *ambiguous = 0; /* the exact name wins over any prefix */
             return o;
+        }
         if (!found)
             found = o;
         else if (!same_option(found, o))
