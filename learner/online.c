@@ -1848,10 +1848,11 @@ int online_read_label(struct online_learner *ol, const void *key,
         }
         bad = schema_find_bad_utf8(out->label_text, n);
         if (bad < n) {
-            /* The reason names the first bad byte, never the text:
-             * refusal reasons quote no value. */
+            /* The reason names the first bad byte, counted from 1 as
+             * produce counts them, never the text: refusal reasons
+             * quote no value. */
             snprintf(errstr, sizeof(errstr), "the label text is not UTF-8 "
-                     "(invalid from byte %zu)", bad);
+                     "from byte %zu", bad + 1);
             set_verdict(&out->verdict, CLEAN_REASON_LABEL,
                         ol->cfg->labels.topic, errstr);
             return RIFFLE_ERR_INVALID;

@@ -100,6 +100,6 @@ assert [(d["reason"], d["field"], d["event_id"]) for d in got] == expected, brie
 # named, never quoted: the label could be personal
 assert got[1]["detail"] == ('the label is neither a positive nor a negative value '
                             'in the configuration'), brief
-assert got[2]["detail"] == "the label text is not UTF-8 (invalid from byte 0)", brief
+assert got[2]["detail"] == "the label text is not UTF-8 from byte 1", brief
 print("  test_dead_letter_utf8: 3 dead letters, every string UTF-8")
 PY
