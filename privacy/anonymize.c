@@ -970,7 +970,7 @@ static int pseudonymize(const struct anonymizer *a, size_t field,
     out = event_write_string(ev, index,
                              a->key_id_len + 1 + ANONYMIZE_TOKEN_HEX);
     if (!out)
-        return RIFFLE_ERR_NOMEM;
+        return event_write_failure(ev, a->key_id_len + 1 + ANONYMIZE_TOKEN_HEX);
     write_token(a, out, hex);
     return 0;
 }
@@ -1393,7 +1393,7 @@ static int replace_id(const struct anonymizer *a, struct event *ev, int hint)
     out = hint ? event_hint_replacement(ev, a->id_index, token_len)
                : event_write_string(ev, a->id_index, token_len);
     if (!out)
-        return RIFFLE_ERR_NOMEM;
+        return event_write_failure(ev, token_len);
     memcpy(out, token, token_len);
     return 0;
 }

@@ -430,7 +430,8 @@ static const char digit_pairs[] =
  * the digits are counted first and written from the last, two at a
  * time. snprintf's format parse was a tenth of the work of reading a
  * row, and writing a digit at a time on the stack, then copying, still
- * cost about 200 instructions a row. Returns 0 or RIFFLE_ERR_NOMEM. */
+ * cost about 200 instructions a row. Returns 0, RIFFLE_ERR_NOMEM or
+ * RIFFLE_ERR_TOO_BIG (an arena at its limit). */
 static int put_event_id(struct event *ev, size_t field, const char *prefix,
                         long row)
 {
@@ -443,7 +444,7 @@ static int put_event_id(struct event *ev, size_t field, const char *prefix,
         digits++;
     out = event_write_string(ev, field, len + 1 + (row < 0) + digits);
     if (!out)
-        return RIFFLE_ERR_NOMEM;
+        return event_write_failure(ev, len + 1 + (row < 0) + digits);
 
     memcpy(out, prefix, len);
     out[len++] = '-';

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/err.h"
 
 #define EVENT_MAX_FIELDS 128 /* far above any bundled dataset (15) */
 #define EVENT_MASK_WORDS (EVENT_MAX_FIELDS / 64)
@@ -108,6 +109,14 @@ static inline int event_arena_fits(const struct event *ev, size_t len)
 {
     return ev->arena.len < EVENT_ARENA_MAX &&
            len < EVENT_ARENA_MAX - ev->arena.len;
+}
+
+/* Why a write of len bytes returned NULL (event_write_string(),
+ * event_hint_replacement()): RIFFLE_ERR_TOO_BIG when they would take the
+ * arena past EVENT_ARENA_MAX, else RIFFLE_ERR_NOMEM. */
+static inline int event_write_failure(const struct event *ev, size_t len)
+{
+    return event_arena_fits(ev, len) ? RIFFLE_ERR_NOMEM : RIFFLE_ERR_TOO_BIG;
 }
 
 /* A zeroed struct event is valid too; event_init() makes that explicit. */

@@ -95,6 +95,9 @@ static void test_event_arena_refuses_past_limit(void **state)
     assert_int_equal(event_append_block(&fx->ev, "abcd", 5, &at),
                      RIFFLE_ERR_TOO_BIG);
     assert_unchanged(&fx->ev, near);
+    /* what callers of the writes that return NULL report */
+    assert_int_equal(event_write_failure(&fx->ev, 4), RIFFLE_ERR_TOO_BIG);
+    assert_int_equal(event_write_failure(&fx->ev, 3), RIFFLE_ERR_NOMEM);
 }
 
 /* A string longer than the limit is refused in an empty arena too, and
