@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/utf8.h"
+
 #define LOG_LINE_MAX 1024 /* bytes; longer messages are truncated */
 
 static int level_initialized;
@@ -73,43 +75,12 @@ void log_set_json(int json)
     json_lines = json;
 }
 
-/* The length of the valid UTF-8 sequence at p (1 to 4 bytes: no
- * overlong form, surrogate or code point past U+10FFFF), or 0. */
-static size_t utf8_length(const unsigned char *p)
-{
-    unsigned char lo = 0x80, hi = 0xbf;
-    size_t n, k;
-
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        n = 2;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-        n = 3;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-        n = 4;
-    else
-        return 0;
-    if (p[0] == 0xe0)
-        lo = 0xa0;
-    else if (p[0] == 0xed)
-        hi = 0x9f;
-    else if (p[0] == 0xf0)
-        lo = 0x90;
-    else if (p[0] == 0xf4)
-        hi = 0x8f;
-    for (k = 1; k < n; k++, lo = 0x80, hi = 0xbf)
-        if (p[k] < lo || p[k] > hi)
-            return 0;
-    return n;
-}
-
 /* Whether the character at p, of *n bytes (set here), is one a terminal
  * could act on: a C0 control, DEL, a C1 control (U+0080 to U+009F, two
  * bytes), or a byte that is not UTF-8 (*n is 1, the byte >= 0x80). */
 static int terminal_control(const unsigned char *p, size_t *n)
 {
-    *n = utf8_length(p);
+    *n = utf8_char_length(p, 4); /* s's NUL ends a short one */
     if (*n == 0) {
         *n = 1;
         return 1;

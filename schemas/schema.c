@@ -33,6 +33,7 @@
 
 #include "common/err.h"
 #include "common/json_fault.h"
+#include "common/utf8.h"
 
 #define SOE_MARKER_0 0xC3 /* Avro single-object encoding, version 1 */
 #define SOE_MARKER_1 0x01
@@ -752,10 +753,8 @@ size_t schema_find_bad_utf8(const char *text, size_t len)
     size_t i = 0;
 
     for (;;) {
-        uint32_t cp, min;
-        size_t k, more;
         uint64_t word;
-        unsigned char b;
+        size_t n;
 
         /* ASCII eight bytes at a time: `riffle train` checks every CSV
          * record here, and byte by byte that was 6% of its instructions
@@ -771,26 +770,10 @@ size_t schema_find_bad_utf8(const char *text, size_t len)
         if (i == len)
             return len;
 
-        b = s[i];
-        if ((b & 0xE0) == 0xC0) {
-            more = 1, cp = b & 0x1F, min = 0x80;
-        } else if ((b & 0xF0) == 0xE0) {
-            more = 2, cp = b & 0x0F, min = 0x800;
-        } else if ((b & 0xF8) == 0xF0) {
-            more = 3, cp = b & 0x07, min = 0x10000;
-        } else {
+        n = utf8_char_length(s + i, len - i);
+        if (n == 0)
             return i;
-        }
-        if (len - i - 1 < more)
-            return i;
-        for (k = 1; k <= more; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return i;
-        i += more + 1;
+        i += n;
     }
 }
 
